@@ -1,0 +1,69 @@
+"""The input-format contract: every format (CloudTrail, Okta, canonical NDJSON...)
+is an object with a name, a sniffer, a record reader and a mapper to the
+canonical event.  Formats are registered in :mod:`auditkit.ingest.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from auditkit.errors import SchemaError
+
+__all__ = ["Format", "RawRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One input record as read from a file, before mapping.
+
+    Attributes
+    ----------
+    file
+        The input file's path as given.
+    line
+        1-based line number (line-oriented files) or 1-based record index
+        (records inside one JSON document; ``location`` then says which).
+    value
+        The parsed record (a JSON object or a CSV row as a dict), or ``None``
+        when it could not be parsed.
+    error
+        Why the record could not be parsed; such records are quarantined.
+    text
+        The original text of the record (may be cut to a bounded length),
+        kept for the quarantine.
+    location
+        Extra location detail, e.g. ``"Records[3]"``.
+    """
+
+    file: str
+    line: int
+    value: Any = None
+    error: SchemaError | None = None
+    text: str | None = None
+    location: str | None = None
+
+
+@runtime_checkable
+class Format(Protocol):
+    """An input format.
+
+    ``sniff`` looks at the first bytes of a file (already un-gzipped) and its
+    name and returns a confidence from 0 (not this format) to 100 (certain);
+    ``records`` streams the file's records in bounded memory; ``to_event``
+    maps one parsed record to a canonical event mapping (validated afterwards
+    by :func:`auditkit.schema.normalize_event`), raising
+    :class:`~auditkit.errors.SchemaError` naming the field when it cannot.
+    ``tenant`` is the ``--tenant`` option: formats whose records carry no
+    tenant use it, and raise a SchemaError when it is needed but absent.
+    """
+
+    name: str
+    description: str
+
+    def sniff(self, head: bytes, path: str) -> int: ...
+
+    def records(self, path: str) -> Iterator[RawRecord]: ...
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]: ...

@@ -1,0 +1,240 @@
+"""Streaming readers shared by the input formats: gzip-aware, bounded memory,
+and never raising on bad bytes: a record that cannot be read becomes a
+:class:`RawRecord` with an ``error`` (and is quarantined by the pipeline).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+from auditkit.errors import SchemaError
+from auditkit.ingest._base import RawRecord
+
+__all__ = ["MAX_RECORD_BYTES", "iter_csv", "iter_json_records", "iter_ndjson", "open_binary", "read_head"]
+
+#: A single record larger than this is quarantined rather than parsed.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+_KEEP_TEXT = 4096
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """Open ``path`` for reading bytes, transparently un-gzipping ``.gz`` files.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.ndjson.gz")
+    >>> with gzip.open(p, "wb") as f: _ = f.write(b"{}\\n")
+    >>> open_binary(p).read()
+    b'{}\\n'
+    """
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def read_head(path: str, size: int = 65536) -> bytes:
+    """Return up to ``size`` first bytes of a file (un-gzipped); empty on error.
+
+    Examples
+    --------
+    >>> read_head("/nonexistent")
+    b''
+    """
+    try:
+        with open_binary(path) as f:
+            return f.read(size)
+    except (OSError, EOFError):
+        return b""
+
+
+def _cut(data: bytes) -> str:
+    text = data[:_KEEP_TEXT].decode("utf-8", "replace")
+    return text if len(data) <= _KEEP_TEXT else text + f"... [{len(data)} bytes]"
+
+
+def iter_ndjson(path: str) -> Iterator[RawRecord]:
+    """Stream an NDJSON file (one JSON object per line), gzip or not.
+
+    Blank lines are skipped; invalid UTF-8, invalid JSON, non-objects, records
+    over :data:`MAX_RECORD_BYTES` and a truncated last line become records
+    with an ``error``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "e.ndjson")
+    >>> _ = open(p, "wb").write(b'{"a": 1}\\n\\nnot json\\n')
+    >>> [(r.line, r.value, r.error is not None) for r in iter_ndjson(p)]
+    [(1, {'a': 1}, False), (3, None, True)]
+    """
+    try:
+        f = open_binary(path)
+    except OSError as exc:
+        yield RawRecord(path, 0, error=SchemaError(f"cannot open file: {exc.strerror}", file=path))
+        return
+    lineno = 0
+    with f:
+        while True:
+            try:
+                line = f.readline(MAX_RECORD_BYTES + 1)
+            except (OSError, EOFError) as exc:
+                yield RawRecord(path, lineno + 1, error=SchemaError(
+                    f"file is truncated or corrupt: {exc}", file=path, line=lineno + 1))
+                return
+            if not line:
+                return
+            lineno += 1
+            if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
+                # skip the rest of this oversized line without holding it
+                size = len(line)
+                while True:
+                    chunk = f.readline(MAX_RECORD_BYTES)
+                    size += len(chunk)
+                    if not chunk or chunk.endswith(b"\n"):
+                        break
+                yield RawRecord(path, lineno, text=_cut(line), error=SchemaError(
+                    f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit",
+                    file=path, line=lineno))
+                continue
+            stripped = line.strip()
+            if not stripped:
+                continue
+            yield _parse_json_line(path, lineno, stripped, last=not line.endswith(b"\n"))
+
+
+def _parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRecord:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            reason = f"invalid UTF-8 at byte {uexc.start}"
+        else:
+            reason = f"invalid JSON ({exc.msg} at column {exc.colno})"
+            if last:
+                reason += "; the file may be truncated"
+        return RawRecord(path, lineno, text=_cut(data),
+                         error=SchemaError(reason, file=path, line=lineno))
+    if not isinstance(value, dict):
+        return RawRecord(path, lineno, text=_cut(data), error=SchemaError(
+            f"expected a JSON object, got {type(value).__name__}", file=path, line=lineno))
+    return RawRecord(path, lineno, value=value, text=None)
+
+
+def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecord]:
+    """Read a JSON document holding records: a list, ``{key: [...]}`` or one object.
+
+    The document is parsed whole (such files, e.g. CloudTrail deliveries, are
+    small); records are numbered from 1 with ``location`` like ``Records[0]``.
+    Falls back to NDJSON when the file holds one object per line.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "ct.json")
+    >>> _ = open(p, "w").write('{"Records": [{"a": 1}, 2]}')
+    >>> [(r.location, r.value, r.error is not None) for r in iter_json_records(p, key="Records")]
+    [('Records[0]', {'a': 1}, False), ('Records[1]', None, True)]
+    """
+    try:
+        with open_binary(path) as f:
+            data = f.read(1024 * 1024 * 1024)
+    except (OSError, EOFError) as exc:
+        yield RawRecord(path, 0, error=SchemaError(f"cannot read file: {exc}", file=path))
+        return
+    try:
+        doc: Any = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if data.lstrip()[:1] == b"{" and b"\n{" in data:
+            yield from iter_ndjson(path)
+            return
+        try:
+            data.decode("utf-8")
+            reason = f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            if exc.pos >= len(data.rstrip()) - 1:
+                reason += "; the file is truncated"
+        except UnicodeDecodeError as uexc:
+            reason = f"invalid UTF-8 at byte {uexc.start}"
+        yield RawRecord(path, 1, text=_cut(data),
+                        error=SchemaError(reason, file=path, line=exc.lineno))
+        return
+    label = key or ""
+    if key is not None and isinstance(doc, dict) and isinstance(doc.get(key), list):
+        items: list[Any] = doc[key]
+    elif isinstance(doc, list):
+        items = doc
+        label = ""
+    else:
+        items = [doc]
+        label = ""
+    for i, item in enumerate(items):
+        loc = f"{label}[{i}]"
+        if not isinstance(item, dict):
+            yield RawRecord(path, i + 1, location=loc, text=_cut(orjson.dumps(item)),
+                            error=SchemaError(f"{loc}: expected a JSON object, got "
+                                              f"{type(item).__name__}", file=path, line=i + 1))
+        else:
+            yield RawRecord(path, i + 1, value=item, location=loc)
+
+
+def iter_csv(path: str) -> Iterator[RawRecord]:
+    """Stream a CSV file with a header row as dicts; line numbers count the header as 1.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "e.csv")
+    >>> _ = open(p, "w").write("a,b\\n1,2\\n")
+    >>> [(r.line, r.value) for r in iter_csv(p)]
+    [(2, {'a': '1', 'b': '2'})]
+    """
+    try:
+        fb = open_binary(path)
+    except OSError as exc:
+        yield RawRecord(path, 0, error=SchemaError(f"cannot open file: {exc.strerror}", file=path))
+        return
+    with fb, io.TextIOWrapper(fb, encoding="utf-8", errors="strict", newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            yield RawRecord(path, 1, error=SchemaError(f"unreadable header: {exc}", file=path,
+                                                       line=1))
+            return
+        line = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                yield RawRecord(path, line + 1, error=SchemaError(
+                    f"invalid UTF-8 ({exc.reason}); the rest of the file cannot be read",
+                    file=path, line=line + 1))
+                return
+            except csv.Error as exc:
+                line = reader.line_num
+                yield RawRecord(path, line, error=SchemaError(f"bad CSV: {exc}", file=path,
+                                                              line=line))
+                continue
+            line = reader.line_num
+            if not row or all(not c for c in row):
+                continue
+            if len(row) != len(header):
+                yield RawRecord(path, line, text=",".join(row)[:_KEEP_TEXT], error=SchemaError(
+                    f"expected {len(header)} columns, got {len(row)}", file=path, line=line))
+                continue
+            yield RawRecord(path, line, value=dict(zip(header, row, strict=True)))

@@ -1,0 +1,47 @@
+"""The canonical auditkit format: NDJSON (or a JSON array) of canonical events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from auditkit.ingest._base import RawRecord
+from auditkit.ingest._readers import iter_json_records, iter_ndjson
+from auditkit.ingest.registry import register
+
+
+class CanonicalFormat:
+    """Canonical events, one JSON object per line (``.ndjson``, ``.jsonl``, gzip ok).
+
+    Examples
+    --------
+    >>> CanonicalFormat().sniff(b'{"tenant_id":"a","action":"user.login","actor":{}}', "x")
+    90
+    """
+
+    name = "auditkit"
+    description = "canonical auditkit events as NDJSON (or a JSON array), gzip or not"
+
+    def sniff(self, head: bytes, path: str) -> int:
+        text = head.lstrip()[:4096]
+        if not text.startswith((b"{", b"[")):
+            return 0
+        if b'"tenant_id"' in text and b'"action"' in text and b'"actor"' in text:
+            return 90
+        return 0
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        with open(path, "rb") as f:
+            first = f.read(64).lstrip()
+        if first.startswith(b"["):
+            yield from iter_json_records(path)
+        else:
+            yield from iter_ndjson(path)
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        if tenant is not None and "tenant_id" not in record:
+            return {**record, "tenant_id": tenant}
+        return dict(record)
+
+
+register(CanonicalFormat())

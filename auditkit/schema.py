@@ -1,0 +1,454 @@
+"""The canonical auditkit event (schema version 1) and its validation.
+
+:func:`normalize_event` turns one input mapping into the canonical record the
+store hashes: required fields checked, timestamps in UTC with microseconds,
+optional fields that are ``None`` dropped, ``category`` inferred from the core
+action vocabulary when absent, and a deterministic ``event_id`` when absent (so
+re-ingesting the same file is idempotent).  Errors are :class:`SchemaError`
+naming the field; the caller adds the file and line.
+
+:data:`FRAME_SCHEMA` is the Polars schema of a loaded event frame: the
+contract that detections, insights, reports and widgets read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import orjson
+import polars as pl
+
+from auditkit.errors import SchemaError
+
+__all__ = [
+    "ACTOR_TYPES",
+    "CATEGORIES",
+    "CORE_ACTIONS",
+    "FRAME_SCHEMA",
+    "OUTCOMES",
+    "SCHEMA_VERSION",
+    "format_timestamp",
+    "infer_category",
+    "normalize_event",
+    "parse_timestamp",
+]
+
+SCHEMA_VERSION: Final = 1
+CATEGORIES: Final = ("management", "user", "admin", "system")
+OUTCOMES: Final = ("success", "failure", "denied", "error")
+ACTOR_TYPES: Final = ("user", "service", "api_key", "system")
+
+#: The core action vocabulary of DESIGN.md, with each action's category.
+CORE_ACTIONS: Final[dict[str, str]] = {
+    **{
+        a: "management"
+        for a in (
+            "user.login user.logout mfa.challenge mfa.enroll mfa.disable mfa.reset "
+            "password.change password.reset user.create user.invite user.update "
+            "user.suspend user.delete team.create team_member.add team_member.remove "
+            "account.close session.expire"
+        ).split()
+    },
+    **{
+        a: "admin"
+        for a in (
+            "role.grant role.revoke permission.grant permission.revoke policy.update "
+            "settings.update integration.add integration.remove api_key.create "
+            "api_key.revoke sso.update audit_log.disable audit_log.enable "
+            "audit_retention.update audit_destination.add audit_destination.remove"
+        ).split()
+    },
+    **{a: "system" for a in "license.expire job.run job.stop entity.expire anomaly.alert".split()},
+}
+
+_ACTION_RE: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
+_TOP_FIELDS: Final = frozenset(
+    "event_id tenant_id occurred_at action category outcome actor targets source observer "
+    "request_id session_id description changes metadata".split()
+)
+_STORE_FIELDS: Final = frozenset(("seq", "received_at"))
+_MAX_ID = 512
+_MAX_TEXT = 65_536
+_EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
+_FUTURE_SLACK: Final = timedelta(days=1)
+
+#: Polars schema of a loaded event frame (one row per event).
+FRAME_SCHEMA: Final = pl.Schema(
+    {
+        "tenant_id": pl.String,
+        "seq": pl.Int64,
+        "event_id": pl.String,
+        "occurred_at": pl.Datetime("us", "UTC"),
+        "received_at": pl.Datetime("us", "UTC"),
+        "action": pl.String,
+        "category": pl.String,
+        "outcome": pl.String,
+        "actor_id": pl.String,
+        "actor_type": pl.String,
+        "actor_name": pl.String,
+        "actor_email": pl.String,
+        "actor_roles": pl.List(pl.String),
+        "targets": pl.List(pl.Struct({"id": pl.String, "type": pl.String, "name": pl.String})),
+        "target_id": pl.String,
+        "target_type": pl.String,
+        "source_ip": pl.String,
+        "user_agent": pl.String,
+        "geo_country": pl.String,
+        "geo_city": pl.String,
+        "geo_lat": pl.Float64,
+        "geo_lon": pl.Float64,
+        "observer_service": pl.String,
+        "observer_version": pl.String,
+        "observer_region": pl.String,
+        "request_id": pl.String,
+        "session_id": pl.String,
+        "description": pl.String,
+        "changes": pl.String,
+        "metadata": pl.String,
+    }
+)
+
+
+def infer_category(action: str) -> str:
+    """Return the category of ``action``: from the core vocabulary, else ``user``.
+
+    Examples
+    --------
+    >>> infer_category("role.grant"), infer_category("document.export")
+    ('admin', 'user')
+    """
+    return CORE_ACTIONS.get(action, "user")
+
+
+def format_timestamp(ts: datetime) -> str:
+    """Format an aware datetime as RFC 3339 UTC with microseconds and ``Z``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> format_timestamp(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    '2026-01-02T03:04:05.000000Z'
+    """
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: Any, *, field: str = "occurred_at", now: datetime | None = None) -> str:
+    """Validate an RFC 3339 timestamp and return it in canonical form.
+
+    The value must carry a time zone (``Z`` or an offset), lie after 1990 and
+    not more than a day in the future.  Aware ``datetime`` objects are accepted.
+
+    Examples
+    --------
+    >>> parse_timestamp("2026-03-01T10:00:00+02:00")
+    '2026-03-01T08:00:00.000000Z'
+    >>> parse_timestamp("12/31")
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.SchemaError: field 'occurred_at': expected RFC 3339 timestamp, got '12/31'
+    """
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) < 20 or text[4] != "-" or text[10] not in "Tt ":
+            raise SchemaError(f"expected RFC 3339 timestamp, got {_short(value)}", field=field)
+        try:
+            ts = datetime.fromisoformat(text)
+        except ValueError:
+            raise SchemaError(
+                f"expected RFC 3339 timestamp, got {_short(value)}", field=field
+            ) from None
+    else:
+        raise SchemaError(
+            f"expected RFC 3339 timestamp string, got {type(value).__name__}", field=field
+        )
+    if ts.tzinfo is None:
+        raise SchemaError(
+            f"expected a time zone (Z or +hh:mm) in the timestamp, got {_short(value)}",
+            field=field,
+        )
+    if ts < _EARLIEST or ts > (now or datetime.now(UTC)) + _FUTURE_SLACK:
+        raise SchemaError(
+            f"timestamp out of range (1990 to tomorrow), got {_short(value)}", field=field
+        )
+    return format_timestamp(ts)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _string(value: Any, field: str, *, limit: int = _MAX_ID, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise SchemaError("required field is missing", field=field)
+        return None
+    if not isinstance(value, str):
+        raise SchemaError(f"expected string, got {type(value).__name__}", field=field)
+    if required and not value.strip():
+        raise SchemaError("required field is empty", field=field)
+    if len(value) > limit:
+        raise SchemaError(f"expected at most {limit} characters, got {len(value)}", field=field)
+    return value
+
+
+def _object(value: Any, field: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise SchemaError(f"expected object, got {type(value).__name__}", field=field)
+    return dict(value)
+
+
+def _json_value(value: Any, field: str) -> Any:
+    """Check a free-form JSON value: finite numbers, integers in JCS range, str keys."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > 2**53:
+            raise SchemaError(f"integer {value} is outside the exact JSON range (2^53)", field=field)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SchemaError(f"expected a finite number, got {value}", field=field)
+        return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise SchemaError(f"expected string keys, got {type(k).__name__}", field=field)
+            out[k] = _json_value(v, f"{field}.{k}")
+        return out
+    if isinstance(value, list | tuple):
+        return [_json_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    raise SchemaError(f"expected a JSON value, got {type(value).__name__}", field=field)
+
+
+def _actor(value: Any) -> dict[str, Any]:
+    if value is None:
+        raise SchemaError("required field is missing", field="actor")
+    if isinstance(value, str):  # shorthand: "actor": "u-1"
+        value = {"id": value}
+    actor = _object(value, "actor")
+    assert actor is not None
+    out: dict[str, Any] = {"id": _string(actor.pop("id", None), "actor.id", required=True)}
+    kind = actor.pop("type", None)
+    if kind is not None:
+        if kind not in ACTOR_TYPES:
+            raise SchemaError(f"expected one of {', '.join(ACTOR_TYPES)}, got {_short(kind)}",
+                              field="actor.type")
+        out["type"] = kind
+    for key in ("name", "email"):
+        text = _string(actor.pop(key, None), f"actor.{key}")
+        if text is not None:
+            out[key] = text
+    roles = actor.pop("roles", None)
+    if roles is not None:
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise SchemaError("expected a list of strings", field="actor.roles")
+        out["roles"] = list(roles)
+    if actor:
+        raise SchemaError(f"unknown field(s) {sorted(actor)}; put extra data in metadata",
+                          field="actor")
+    return out
+
+
+def _targets(value: Any) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        value = [value]
+    if not isinstance(value, list):
+        raise SchemaError(f"expected a list of objects, got {type(value).__name__}",
+                          field="targets")
+    out = []
+    for i, item in enumerate(value):
+        where = f"targets[{i}]"
+        target = _object(item, where)
+        if target is None:
+            raise SchemaError("expected object, got null", field=where)
+        t: dict[str, Any] = {"id": _string(target.pop("id", None), f"{where}.id", required=True)}
+        for key in ("type", "name"):
+            text = _string(target.pop(key, None), f"{where}.{key}", limit=_MAX_TEXT)
+            if text is not None:
+                t[key] = text
+        if target:
+            raise SchemaError(f"unknown field(s) {sorted(target)}", field=where)
+        out.append(t)
+    return out
+
+
+def _source(value: Any) -> dict[str, Any] | None:
+    source = _object(value, "source")
+    if source is None:
+        return None
+    out: dict[str, Any] = {}
+    ip = source.pop("ip", None)
+    if ip is not None:
+        if not isinstance(ip, str):
+            raise SchemaError(f"expected IP address string, got {type(ip).__name__}",
+                              field="source.ip")
+        try:
+            out["ip"] = str(ipaddress.ip_address(ip.strip()))
+        except ValueError:
+            raise SchemaError(f"expected an IPv4 or IPv6 address, got {_short(ip)}",
+                              field="source.ip") from None
+    ua = _string(source.pop("user_agent", None), "source.user_agent", limit=_MAX_TEXT)
+    if ua is not None:
+        out["user_agent"] = ua
+    geo = _object(source.pop("geo", None), "source.geo")
+    if geo is not None:
+        g: dict[str, Any] = {}
+        for key in ("country", "city"):
+            text = _string(geo.pop(key, None), f"source.geo.{key}")
+            if text is not None:
+                g[key] = text
+        for key, bound in (("lat", 90.0), ("lon", 180.0)):
+            num = geo.pop(key, None)
+            if num is None:
+                continue
+            if isinstance(num, bool) or not isinstance(num, int | float):
+                raise SchemaError(f"expected a number, got {type(num).__name__}",
+                                  field=f"source.geo.{key}")
+            if not (math.isfinite(num) and -bound <= num <= bound):
+                raise SchemaError(f"expected a number in [-{bound:g}, {bound:g}], got {num}",
+                                  field=f"source.geo.{key}")
+            g[key] = _json_value(num, f"source.geo.{key}")
+        if geo:
+            raise SchemaError(f"unknown field(s) {sorted(geo)}", field="source.geo")
+        if g:
+            out["geo"] = g
+    if source:
+        raise SchemaError(f"unknown field(s) {sorted(source)}", field="source")
+    return out or None
+
+
+def _observer(value: Any) -> dict[str, Any] | None:
+    observer = _object(value, "observer")
+    if observer is None:
+        return None
+    out = {}
+    for key in ("service", "version", "region"):
+        text = _string(observer.pop(key, None), f"observer.{key}")
+        if text is not None:
+            out[key] = text
+    if observer:
+        raise SchemaError(f"unknown field(s) {sorted(observer)}", field="observer")
+    return out or None
+
+
+def _derived_event_id(event: Mapping[str, Any], occurred_at: str) -> str:
+    """A UUIDv7-shaped id: occurred_at in the top 48 bits, the rest from SHA-256 of content.
+
+    Deterministic, so that a record without an id gets the same id each time it is
+    ingested, and re-ingesting a file is idempotent.
+    """
+    digest = hashlib.sha256(orjson.dumps(event, option=orjson.OPT_SORT_KEYS)).digest()
+    millis = int(datetime.fromisoformat(occurred_at).timestamp() * 1000)
+    value = (millis & ((1 << 48) - 1)) << 80 | int.from_bytes(digest[:10], "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """Validate one input event and return its canonical record (without ``seq``).
+
+    Parameters
+    ----------
+    raw
+        A mapping with the fields of DESIGN.md.  ``None`` values count as absent.
+        ``seq`` and ``received_at`` belong to the store: when present (an export of
+        another store being re-imported) they are kept under ``metadata.imported``.
+    now
+        The clock used to reject timestamps in the future (tests pass a fixed one).
+
+    Raises
+    ------
+    SchemaError
+        Naming the field and what was expected; the caller adds file and line.
+
+    Examples
+    --------
+    >>> e = normalize_event({"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...                      "action": "user.login", "actor": {"id": "u-1"}})
+    >>> e["category"], e["outcome"], e["occurred_at"]
+    ('management', 'success', '2026-01-05T09:00:00.000000Z')
+    >>> normalize_event({"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...                  "action": "Login", "actor": {"id": "u-1"}})
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.SchemaError: field 'action': expected lower-case 'noun.verb', got 'Login'
+    """
+    if not isinstance(raw, Mapping):
+        raise SchemaError(f"expected a JSON object, got {type(raw).__name__}")
+    data = {k: v for k, v in raw.items() if v is not None}
+    extra = set(data) - _TOP_FIELDS - _STORE_FIELDS
+    if extra:
+        raise SchemaError(
+            "unknown field(s); put extra data in metadata", field=",".join(sorted(extra))
+        )
+    event: dict[str, Any] = {}
+    event["tenant_id"] = _string(data.get("tenant_id"), "tenant_id", required=True)
+    if "occurred_at" not in data:
+        raise SchemaError("required field is missing", field="occurred_at")
+    event["occurred_at"] = parse_timestamp(data["occurred_at"], now=now)
+    action = data.get("action")
+    if action is None:
+        raise SchemaError("required field is missing", field="action")
+    if not isinstance(action, str) or len(action) > 200 or not _ACTION_RE.match(action):
+        raise SchemaError(f"expected lower-case 'noun.verb', got {_short(action)}", field="action")
+    event["action"] = action
+    category = data.get("category")
+    if category is None:
+        category = infer_category(action)
+    elif category not in CATEGORIES:
+        raise SchemaError(
+            f"expected one of {', '.join(CATEGORIES)}, got {_short(category)}", field="category"
+        )
+    event["category"] = category
+    outcome = data.get("outcome", "success")
+    if outcome not in OUTCOMES:
+        raise SchemaError(
+            f"expected one of {', '.join(OUTCOMES)}, got {_short(outcome)}", field="outcome"
+        )
+    event["outcome"] = outcome
+    event["actor"] = _actor(data.get("actor"))
+    for key, fn in (("targets", _targets), ("source", _source), ("observer", _observer)):
+        value = fn(data.get(key))
+        if value is not None:
+            event[key] = value
+    for key in ("request_id", "session_id"):
+        text = _string(data.get(key), key)
+        if text is not None:
+            event[key] = text
+    description = _string(data.get("description"), "description", limit=_MAX_TEXT)
+    if description is not None:
+        event["description"] = description
+    changes = _object(data.get("changes"), "changes")
+    if changes is not None:
+        unknown = set(changes) - {"before", "after"}
+        if unknown:
+            raise SchemaError(f"expected only 'before' and 'after', got {sorted(unknown)}",
+                              field="changes")
+        event["changes"] = _json_value(changes, "changes")
+    metadata = _object(data.get("metadata"), "metadata") or {}
+    imported = {k: data[k] for k in ("seq", "received_at") if k in data}
+    if imported:
+        metadata = {**metadata, "imported": imported}
+    if metadata:
+        event["metadata"] = _json_value(metadata, "metadata")
+    event_id = data.get("event_id")
+    if event_id is None:
+        event_id = _derived_event_id(event, event["occurred_at"])
+    event["event_id"] = _string(event_id, "event_id", required=True)
+    return event

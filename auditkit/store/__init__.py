@@ -1,0 +1,5 @@
+"""The hot tier: a tamper-evident event store in SQLite or PostgreSQL."""
+
+from auditkit.store.store import AppendResult, ConsistencyProof, InclusionProof, Store
+
+__all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]

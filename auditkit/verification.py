@@ -1,0 +1,213 @@
+"""Results of verification: values, never a bare bool.
+
+>>> report = VerificationReport(problems=(Problem(ProblemKind.MODIFIED, "acme", 17, "e-17",
+...                             "record bytes do not match the signed tree"),))
+>>> report.ok
+False
+>>> print(report.summary())
+TAMPERED: 1 problem(s)
+  modified  tenant=acme seq=17 event_id=e-17: record bytes do not match the signed tree
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from auditkit.errors import TamperedError
+
+__all__ = ["Problem", "ProblemKind", "TenantStatus", "VerificationReport"]
+
+
+class ProblemKind(StrEnum):
+    """What verification found wrong."""
+
+    MODIFIED = "modified"
+    """A record's bytes differ from what the signed tree holds at its seq."""
+    COLUMN_MISMATCH = "column_mismatch"
+    """A SQL column says something other than the record's hashed bytes."""
+    DELETED = "deleted"
+    """A seq inside the signed tree has no record."""
+    INSERTED = "inserted"
+    """A record that the signed history does not contain (forged or unsigned)."""
+    REORDERED = "reordered"
+    """A record sits at another record's position."""
+    TRUNCATED = "truncated"
+    """Records at the end of the signed tree are gone."""
+    ROLLBACK = "rollback"
+    """The store is behind a saved checkpoint (restored from an older copy)."""
+    FORK = "fork"
+    """The store's history differs from a saved checkpoint's."""
+    BAD_SIGNATURE = "bad_signature"
+    """A checkpoint's signature does not match its contents."""
+    WRONG_KEY = "wrong_key"
+    """A checkpoint was signed by another key than the trusted one."""
+    TREE_MISMATCH = "tree_mismatch"
+    """The stored Merkle index (tiles, tree head) does not match the signed root."""
+    UNSIGNED = "unsigned"
+    """Events exist but no valid signed checkpoint covers them."""
+    WRONG_STORE = "wrong_store"
+    """A saved checkpoint belongs to another store."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing verification found wrong.
+
+    Attributes
+    ----------
+    kind
+        What is wrong.
+    tenant_id
+        Whose log.
+    seq
+        The first affected position (``None`` when the problem has none).
+    event_id
+        The affected event's id, when known.
+    detail
+        A sentence saying what was expected and what was found.
+    column
+        For ``COLUMN_MISMATCH``: the column.
+    """
+
+    kind: ProblemKind
+    tenant_id: str
+    seq: int | None
+    event_id: str | None
+    detail: str
+    column: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form.
+
+        Examples
+        --------
+        >>> Problem(ProblemKind.DELETED, "acme", 3, None, "missing").to_dict()["kind"]
+        'deleted'
+        """
+        d = asdict(self)
+        d["kind"] = self.kind.value
+        return d
+
+
+@dataclass(frozen=True)
+class TenantStatus:
+    """What was verified for one tenant."""
+
+    tenant_id: str
+    events: int
+    tree_size: int
+    root_hash: str
+    checkpoint_time: str | None
+    ok: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The result of verifying a store (or a load).
+
+    ``ok`` is true when no problem was found.  ``raise_for_problems()`` raises
+    :class:`~auditkit.errors.TamperedError` on request.
+    """
+
+    problems: tuple[Problem, ...] = ()
+    tenants: tuple[TenantStatus, ...] = ()
+    store_id: str | None = None
+    key_id: str | None = None
+    key_source: str | None = None
+    checked_at: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+    @property
+    def events(self) -> int:
+        """Events verified."""
+        return sum(t.events for t in self.tenants)
+
+    def first(self, kind: ProblemKind | None = None) -> Problem | None:
+        """The first problem (of a kind).
+
+        Examples
+        --------
+        >>> VerificationReport().first() is None
+        True
+        """
+        for p in self.problems:
+            if kind is None or p.kind == kind:
+                return p
+        return None
+
+    def raise_for_problems(self) -> VerificationReport:
+        """Raise :class:`TamperedError` if there is a problem, else return self.
+
+        Examples
+        --------
+        >>> VerificationReport().raise_for_problems().ok
+        True
+        """
+        if self.problems:
+            err = TamperedError(self.summary())
+            err.report = self  # type: ignore[attr-defined]
+            raise err
+        return self
+
+    def summary(self) -> str:
+        """A few lines for people."""
+        if self.ok:
+            return f"INTACT: {self.events} events in {len(self.tenants)} tenant(s) verified"
+        lines = [f"TAMPERED: {len(self.problems)} problem(s)"]
+        for p in self.problems[:50]:
+            where = f"tenant={p.tenant_id}"
+            if p.seq is not None:
+                where += f" seq={p.seq}"
+            if p.event_id:
+                where += f" event_id={p.event_id}"
+            if p.column:
+                where += f" column={p.column}"
+            lines.append(f"  {p.kind.value}  {where}: {p.detail}")
+        if len(self.problems) > 50:
+            lines.append(f"  ... and {len(self.problems) - 50} more")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (what ``auditkit verify --json`` prints)."""
+        return {
+            "ok": self.ok,
+            "store_id": self.store_id,
+            "key_id": self.key_id,
+            "key_source": self.key_source,
+            "checked_at": self.checked_at,
+            "events": self.events,
+            "tenants": [t.to_dict() for t in self.tenants],
+            "problems": [p.to_dict() for p in self.problems],
+            "notes": list(self.notes),
+        }
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else "#cf222e"
+        head = "Intact" if self.ok else f"Tampered: {len(self.problems)} problem(s)"
+        rows = "".join(
+            f"<tr><td>{html.escape(t.tenant_id)}</td><td>{t.events}</td>"
+            f"<td><code>{t.root_hash[:16]}…</code></td><td>{'✔' if t.ok else '✘'}</td></tr>"
+            for t in self.tenants
+        )
+        probs = "".join(
+            f"<li><b>{p.kind.value}</b> tenant {html.escape(p.tenant_id)} seq {p.seq} "
+            f"{html.escape(p.event_id or '')}: {html.escape(p.detail)}</li>"
+            for p in self.problems[:50]
+        )
+        return (
+            f"<div><p style='color:{colour};font-weight:bold'>{head}</p>"
+            f"<table><tr><th>tenant</th><th>events</th><th>root</th><th>ok</th></tr>{rows}"
+            f"</table><ul>{probs}</ul></div>"
+        )

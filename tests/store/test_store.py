@@ -1,0 +1,161 @@
+"""The store on both backends: append, dedupe, load, proofs, triggers."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from auditkit import FRAME_SCHEMA, SchemaError, Store, StoreError
+from auditkit.errors import IntegrityError
+from auditkit.frame import events_to_frame
+from tests.conftest import make_events
+
+
+def test_append_assigns_gapless_seq_per_tenant(store_location: str) -> None:
+    store = Store.init(store_location)
+    res = store.append(make_events(30, "acme") + make_events(12, "globex"), batch_size=7)
+    assert (res.stored, res.duplicates) == (42, 0)
+    assert store.tenants() == ["acme", "globex"]
+    frame = store.load("acme")
+    assert frame.get_column("seq").to_list() == list(range(30))
+    assert store.load("globex").height == 12
+    assert store.verify().ok
+
+
+def test_reingest_is_idempotent(store_location: str) -> None:
+    store = Store.init(store_location)
+    store.append(make_events(20))
+    again = store.append(make_events(25))
+    assert (again.stored, again.duplicates) == (5, 20)
+    assert store.count("acme") == 25
+    # duplicates inside one batch are skipped too
+    dup = store.append(make_events(3, prefix="d") * 2)
+    assert (dup.stored, dup.duplicates) == (3, 3)
+
+
+def test_same_event_id_in_two_tenants_is_two_events(store_location: str) -> None:
+    store = Store.init(store_location)
+    a = make_events(1, "acme")[0]
+    b = {**a, "tenant_id": "globex"}
+    assert store.append([a, b]).stored == 2
+
+
+def test_load_equals_input_and_matches_frame_schema(store_location: str) -> None:
+    store = Store.init(store_location)
+    evs = make_events(15)
+    store.append(evs)
+    frame = store.load("acme")
+    assert frame.schema == FRAME_SCHEMA
+    expected = events_to_frame(evs)
+    cols = [c for c in FRAME_SCHEMA if c != "received_at"]
+    assert frame.select(cols).equals(expected.select(cols))
+    assert store.last_report is not None and store.last_report.ok
+    assert frame.to_pandas().shape == (15, len(FRAME_SCHEMA))
+
+
+def test_load_time_range_and_columns(store_location: str) -> None:
+    store = Store.init(store_location)
+    store.append(make_events(60, step_s=3600))
+    part = store.load("acme", start="2026-01-05T10:00:00Z", end="2026-01-05T20:00:00Z",
+                      columns=["seq", "occurred_at", "action"])
+    assert part.columns == ["seq", "occurred_at", "action"]
+    assert part.get_column("seq").to_list() == list(range(2, 12))
+    with pytest.raises(Exception, match="unknown column"):
+        store.load("acme", columns=["nope"])
+
+
+def test_load_unknown_tenant_is_empty(store_location: str) -> None:
+    store = Store.init(store_location)
+    store.append(make_events(3))
+    assert store.load("nobody").height == 0
+    assert store.load("nobody").schema == FRAME_SCHEMA
+
+
+def test_inclusion_and_consistency_proofs_verify_offline(store_location: str) -> None:
+    store = Store.init(store_location)
+    store.append(make_events(10))
+    old = store.latest_checkpoints()["acme"]
+    store.append(make_events(37)[10:])
+    proof = store.inclusion_proof("acme", 23)
+    proof.verify(store.trusted_public_key()[0])
+    by_id = store.inclusion_proof("acme", event_id="e-acme-5")
+    assert by_id.seq == 5
+    cons = store.consistency_proof("acme", old.tree_size)
+    cons.verify(old_root=old.root_hash, new_root=store.latest_checkpoints()["acme"].root_hash)
+    bad = proof.__class__(**{**proof.__dict__, "canonical": proof.canonical.replace("e-", "x-")})
+    with pytest.raises(IntegrityError):
+        bad.verify()
+    with pytest.raises(IntegrityError):
+        cons.verify(old_root="00" * 32)
+
+
+def test_database_refuses_update_and_delete(store_location: str) -> None:
+    store = Store.init(store_location)
+    store.append(make_events(3))
+    with store.backend.connect() as conn:
+        cur = conn.cursor()
+        for stmt in ("UPDATE events SET action = 'x.y' WHERE seq = 1",
+                     "DELETE FROM events WHERE seq = 1",
+                     "DELETE FROM checkpoints"):
+            with pytest.raises(Exception, match="auditkit: "):
+                cur.execute(stmt)
+            conn.rollback()
+    assert store.verify().ok
+
+
+def test_invalid_event_raises_schema_error(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    bad = make_events(1)[0] | {"outcome": "maybe"}
+    with pytest.raises(SchemaError, match="outcome"):
+        store.append([bad])
+    assert store.count() == 0
+
+
+def test_init_refuses_existing_store_and_key(tmp_path: Path) -> None:
+    path = str(tmp_path / "a.db")
+    Store.init(path)
+    with pytest.raises(StoreError, match="already exists"):
+        Store.init(path)
+    with pytest.raises(StoreError, match="no store here"):
+        Store.open(str(tmp_path / "missing.db"))
+
+
+def test_append_without_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    Store.init(str(path))
+    Path(str(path) + ".key").rename(tmp_path / "elsewhere.key")
+    store = Store.open(str(path))
+    with pytest.raises(StoreError, match="signing key not found"):
+        store.append(make_events(1))
+    assert Store.open(str(path), key=tmp_path / "elsewhere.key").append(make_events(1)).stored == 1
+
+
+def _writer(location: str, key: str, prefix: str, n: int) -> None:
+    store = Store.open(location, key=key)
+    for i in range(0, n, 25):
+        store.append(make_events(n, prefix=prefix)[i : i + 25])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("pg", marks=pytest.mark.postgres)])
+def test_two_concurrent_writers_keep_seq_gapless(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    location = str(tmp_path / "a.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    key = str(tmp_path / "k.key")
+    Store.init(location, key=key)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(location, key, p, 200)) for p in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    store = Store.open(location, key=key)
+    frame = store.load("acme")
+    assert frame.get_column("seq").to_list() == list(range(400))
+    assert frame.get_column("event_id").n_unique() == 400
+    assert store.verify().ok
+    assert isinstance(frame, pl.DataFrame)

@@ -1,0 +1,202 @@
+"""Tampering done the way an attacker with database access would, and
+verification naming the kind, tenant, first seq and event id of each."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from auditkit import ProblemKind, Store, TamperedError
+from auditkit.integrity import generate_key, sign_checkpoint
+from tests.conftest import make_events
+
+
+def _attacker(store: Store) -> Any:
+    """A raw connection with the immutability triggers switched off."""
+    return store.backend
+
+
+def _sql(store: Store, *statements: str, params: tuple[Any, ...] = ()) -> None:
+    with store.backend.connect() as conn:
+        cur = conn.cursor()
+        if store.backend.dialect == "sqlite":
+            for t in ("events_no_update", "events_no_delete", "checkpoints_no_update",
+                      "checkpoints_no_delete"):
+                cur.execute(f"DROP TRIGGER IF EXISTS {t}")
+        else:
+            cur.execute("ALTER TABLE events DISABLE TRIGGER USER")
+            cur.execute("ALTER TABLE checkpoints DISABLE TRIGGER USER")
+        for s in statements:
+            cur.execute(s, params) if params else cur.execute(s)
+        conn.commit()
+
+
+@pytest.fixture
+def store(store_location: str) -> Store:
+    s = Store.init(store_location)
+    s.append(make_events(40), batch_size=16)
+    s.append(make_events(5, "globex"))
+    assert s.verify().ok
+    return s
+
+
+def _only(report: Any, kind: ProblemKind) -> Any:
+    found = [p for p in report.problems if p.kind == kind]
+    assert found, report.summary()
+    return found[0]
+
+
+def test_modified_record_is_named(store: Store) -> None:
+    _sql(store, "UPDATE events SET canonical = REPLACE(canonical, 'document.update', "
+                "'document.delete'), action = 'document.delete' WHERE tenant_id = 'acme' "
+                "AND seq = 17")
+    report = store.verify()
+    p = _only(report, ProblemKind.MODIFIED)
+    assert (p.tenant_id, p.seq, p.event_id) == ("acme", 17, "e-acme-17")
+    assert report.first().seq == 17
+    assert all(p.tenant_id == "acme" for p in report.problems)
+    with pytest.raises(TamperedError, match="seq=17"):
+        store.load("acme")
+    assert store.load("globex").height == 5
+
+
+def test_modified_column_with_untouched_bytes_is_named(store: Store) -> None:
+    _sql(store, "UPDATE events SET outcome = 'success', actor_id = 'someone' "
+                "WHERE tenant_id = 'acme' AND seq = 3")
+    report = store.verify()
+    cols = {p.column for p in report.problems if p.kind == ProblemKind.COLUMN_MISMATCH}
+    assert cols == {"outcome", "actor_id"}
+    p = _only(report, ProblemKind.COLUMN_MISMATCH)
+    assert (p.seq, p.event_id) == (3, "e-acme-3")
+
+
+def test_modified_nested_json_column_is_named(store: Store) -> None:
+    _sql(store, """UPDATE events SET metadata = '{"n":9,"tag":"x"}'
+                   WHERE tenant_id = 'acme' AND seq = 8""")
+    p = _only(store.verify(), ProblemKind.COLUMN_MISMATCH)
+    assert (p.seq, p.column) == (8, "metadata")
+
+
+def test_deleted_record_is_named(store: Store) -> None:
+    _sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 12")
+    p = _only(store.verify(), ProblemKind.DELETED)
+    assert (p.tenant_id, p.seq) == ("acme", 12)
+
+
+def test_truncation_is_named(store: Store) -> None:
+    _sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq >= 36")
+    p = _only(store.verify(), ProblemKind.TRUNCATED)
+    assert p.seq == 36
+
+
+def test_forged_insert_is_named(store: Store) -> None:
+    forged = make_events(41)[40] | {"seq": 40, "received_at": "2026-11-30T00:00:00.000000Z"}
+    forged = {k: forged[k] for k in sorted(forged)} | {"category": "user"}
+    canon = orjson.dumps(forged, option=orjson.OPT_SORT_KEYS).decode()
+    ph = store.backend.ph
+    _sql(store, "INSERT INTO events (tenant_id, seq, event_id, occurred_at, received_at, action, "
+                "category, outcome, actor_id, actor, canonical) VALUES "
+                f"({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+         params=("acme", 40, "e-acme-40", forged["occurred_at"], forged["received_at"],
+                 forged["action"], "user", "success", "u0", '{"id":"u0"}', canon))
+    p = _only(store.verify(), ProblemKind.INSERTED)
+    assert (p.seq, p.event_id) == (40, "e-acme-40")
+
+
+def test_reordered_records_are_named(store: Store) -> None:
+    _sql(store,
+         "UPDATE events SET seq = -1 WHERE tenant_id = 'acme' AND seq = 5",
+         "UPDATE events SET seq = 5 WHERE tenant_id = 'acme' AND seq = 9",
+         "UPDATE events SET seq = 9 WHERE tenant_id = 'acme' AND seq = -1")
+    report = store.verify()
+    p = _only(report, ProblemKind.REORDERED)
+    assert (p.seq, p.event_id) == (5, "e-acme-9")
+
+
+def test_record_and_tiles_rewritten_is_located_by_history(store: Store) -> None:
+    # the attacker also rewrites the Merkle tiles so that the leaf matches the new bytes
+    _sql(store, "UPDATE events SET canonical = REPLACE(canonical, 'event number 20', "
+                "'event number 99') WHERE tenant_id = 'acme' AND seq = 20",
+         "UPDATE merkle_tiles SET leaves = CAST(zeroblob(32) || substr(leaves, 33) AS BLOB) "
+         "WHERE tenant_id = 'acme'" if store.backend.dialect == "sqlite" else
+         "UPDATE merkle_tiles SET leaves = decode(repeat('00', 32), 'hex') || "
+         "substring(leaves from 33) WHERE tenant_id = 'acme'")
+    report = store.verify()
+    kinds = {p.kind for p in report.problems}
+    assert ProblemKind.TREE_MISMATCH in kinds
+    p = _only(report, ProblemKind.MODIFIED)
+    assert p.seq is not None and 16 <= p.seq <= 20  # batch of 16: located to its checkpoint
+
+
+def test_checkpoint_resigned_with_another_key_is_named(store: Store) -> None:
+    other = generate_key()
+    cp = store.latest_checkpoints()["acme"]
+    fake = sign_checkpoint(other, store_id=store.store_id, tenant_id="acme",
+                           tree_size=cp.tree_size, root_hash="ab" * 32)
+    ph = store.backend.ph
+    _sql(store, "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, timestamp, key_id, "
+                f"signature) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+         params=("acme", fake.tree_size, fake.root_hash, fake.timestamp, fake.key_id,
+                 fake.signature))
+    _only(store.verify(), ProblemKind.WRONG_KEY)
+
+
+def test_saved_checkpoint_detects_rollback(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    store = Store.init(str(path))
+    store.append(make_events(10))
+    backup = tmp_path / "backup.db"
+    shutil.copy(path, backup)
+    store.append(make_events(20)[10:])
+    cp = tmp_path / "cp.json"
+    store.export_checkpoints(cp)
+    store.close()
+    shutil.copy(backup, path)
+    restored = Store.open(str(path))
+    assert restored.verify().ok  # consistent in itself...
+    p = _only(restored.verify(checkpoint=cp), ProblemKind.ROLLBACK)  # ...but behind
+    assert (p.tenant_id, p.seq) == ("acme", 10)
+
+
+def test_saved_checkpoint_detects_fork(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    store = Store.init(str(path))
+    store.append(make_events(10))
+    fork = tmp_path / "fork.db"
+    shutil.copy(path, fork)
+    store.append(make_events(20)[10:])
+    cp = tmp_path / "cp.json"
+    store.export_checkpoints(cp)
+    other = Store.open(str(fork), key=store.key_path)
+    other.append(make_events(25, prefix="z"))
+    assert other.verify().ok
+    p = _only(other.verify(checkpoint=cp), ProblemKind.FORK)
+    assert p.seq == 10
+
+
+def test_saved_checkpoint_bad_signature_and_wrong_key(store: Store, tmp_path: Path) -> None:
+    cp = tmp_path / "cp.json"
+    doc = store.export_checkpoints(cp)
+    assert store.verify(checkpoint=cp).ok
+    sig = doc["checkpoints"][0]["signature"]
+    doc["checkpoints"][0]["signature"] = ("A" if sig[0] != "A" else "B") + sig[1:]
+    _only(store.verify(checkpoint=doc), ProblemKind.BAD_SIGNATURE)
+    other = generate_key()
+    c0 = store.export_checkpoints()["checkpoints"][0]
+    resigned = sign_checkpoint(other, store_id=c0["store_id"], tenant_id=c0["tenant_id"],
+                               tree_size=c0["tree_size"], root_hash=c0["root_hash"])
+    doc2 = store.export_checkpoints() | {"checkpoints": [resigned.to_dict()]}
+    _only(store.verify(checkpoint=doc2), ProblemKind.WRONG_KEY)
+
+
+def test_saved_checkpoint_detects_truncation(store: Store, tmp_path: Path) -> None:
+    cp = tmp_path / "cp.json"
+    store.export_checkpoints(cp)
+    _sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq >= 30")
+    report = store.verify(checkpoint=cp)
+    p = _only(report, ProblemKind.TRUNCATED)
+    assert p.seq == 30

@@ -1,8 +1,8 @@
-"""Event frames: the Polars view of canonical events that analysis reads.
+"""Event frames: the Polars view of stored events that analysis reads.
 
-A frame is decoded from the canonical JSON bytes that the store hashes, so
-each of its columns says exactly what the verified bytes say (see
-:data:`auditkit.schema.FRAME_SCHEMA`).
+A frame is built from the stored columns whose rebuilt canonical bytes were
+hashed and checked against the signed tree, so each of its columns says
+exactly what the verified record says (see :data:`auditkit.schema.FRAME_SCHEMA`).
 """
 
 from __future__ import annotations
@@ -10,115 +10,112 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
 import polars as pl
 
 from auditkit.schema import FRAME_SCHEMA
 
-__all__ = ["decode_canonical", "events_to_frame"]
+__all__ = ["STORED_SCHEMA", "events_to_frame", "frame_from_rows"]
 
 _TARGET = pl.Struct({"id": pl.String, "type": pl.String, "name": pl.String})
-_DECODE_DTYPE = pl.Struct(
+_ACTOR = pl.Struct(
+    {"id": pl.String, "type": pl.String, "name": pl.String, "email": pl.String,
+     "roles": pl.List(pl.String)}
+)
+_SOURCE = pl.Struct(
     {
-        "tenant_id": pl.String,
-        "seq": pl.Int64,
-        "event_id": pl.String,
-        "occurred_at": pl.String,
-        "received_at": pl.String,
-        "action": pl.String,
-        "category": pl.String,
-        "outcome": pl.String,
-        "actor": pl.Struct(
-            {
-                "id": pl.String,
-                "type": pl.String,
-                "name": pl.String,
-                "email": pl.String,
-                "roles": pl.List(pl.String),
-            }
+        "ip": pl.String,
+        "user_agent": pl.String,
+        "geo": pl.Struct(
+            {"country": pl.String, "city": pl.String, "lat": pl.Float64, "lon": pl.Float64}
         ),
-        "targets": pl.List(_TARGET),
-        "source": pl.Struct(
-            {
-                "ip": pl.String,
-                "user_agent": pl.String,
-                "geo": pl.Struct(
-                    {"country": pl.String, "city": pl.String, "lat": pl.Float64, "lon": pl.Float64}
-                ),
-            }
-        ),
-        "observer": pl.Struct({"service": pl.String, "version": pl.String, "region": pl.String}),
-        "request_id": pl.String,
-        "session_id": pl.String,
-        "description": pl.String,
     }
 )
+_OBSERVER = pl.Struct({"service": pl.String, "version": pl.String, "region": pl.String})
+
+#: Schema of the stored rows (timestamps as RFC 3339 text, nested values as JCS text).
+STORED_SCHEMA = pl.Schema(
+    {
+        "tenant_id": pl.String, "seq": pl.Int64, "event_id": pl.String,
+        "occurred_at": pl.String, "received_at": pl.String, "action": pl.String,
+        "category": pl.String, "outcome": pl.String, "actor_id": pl.String,
+        "actor": pl.String, "targets": pl.String, "source": pl.String, "observer": pl.String,
+        "request_id": pl.String, "session_id": pl.String, "description": pl.String,
+        "changes": pl.String, "metadata": pl.String,
+    }
+)  # fmt: skip
 
 
-def _ts(col: pl.Expr) -> pl.Expr:
-    return col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+def _ts(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.String:
+        return col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+    return col.cast(pl.Datetime("us", "UTC"))
 
 
-def decode_canonical(frame: pl.DataFrame | pl.LazyFrame, column: str = "canonical") -> pl.LazyFrame:
-    """Decode a column of canonical event JSON into an event frame (lazy).
-
-    The result has exactly the columns of :data:`~auditkit.schema.FRAME_SCHEMA`.
-    ``changes`` and ``metadata`` stay JSON text (query them with
-    ``pl.col("metadata").str.json_path_match("$.role")``).
+def frame_from_rows(rows: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Turn stored event rows into an event frame (lazy), with FRAME_SCHEMA columns.
 
     Examples
     --------
     >>> import polars as pl
-    >>> raw = pl.DataFrame({"canonical": [
-    ...     '{"action":"user.login","actor":{"id":"u1"},"category":"management",'
-    ...     '"event_id":"e1","occurred_at":"2026-01-05T09:00:00.000000Z","outcome":"success",'
-    ...     '"received_at":"2026-01-05T09:00:01.000000Z","seq":0,"tenant_id":"acme"}']})
-    >>> decode_canonical(raw).select("tenant_id", "seq", "actor_id").collect().row(0)
-    ('acme', 0, 'u1')
+    >>> rows = pl.DataFrame({"tenant_id": ["acme"], "seq": [0], "event_id": ["e1"],
+    ...     "occurred_at": ["2026-01-05T09:00:00.000000Z"],
+    ...     "received_at": ["2026-01-05T09:00:01.000000Z"], "action": ["user.login"],
+    ...     "category": ["management"], "outcome": ["success"], "actor_id": ["u1"],
+    ...     "actor": ['{"id":"u1","type":"user"}'], "targets": [None], "source": [None],
+    ...     "observer": [None], "request_id": [None], "session_id": [None],
+    ...     "description": [None], "changes": [None], "metadata": ['{"k":1}']},
+    ...     schema=STORED_SCHEMA)
+    >>> frame_from_rows(rows).select("actor_id", "actor_type", "metadata").collect().row(0)
+    ('u1', 'user', '{"k":1}')
     """
-    lf = frame.lazy()
-    c = pl.col(column)
-    decoded = lf.select(
-        c.str.json_decode(_DECODE_DTYPE).alias("_e"),
-        c.str.json_path_match("$.changes").alias("changes"),
-        c.str.json_path_match("$.metadata").alias("metadata"),
-    ).unnest("_e")
-    actor = pl.col("actor").struct
-    source = pl.col("source").struct
+    lf = rows.lazy()
+    schema = lf.collect_schema()
+    actor = pl.col("_actor").struct
+    source = pl.col("_source").struct
     geo = source.field("geo").struct
-    observer = pl.col("observer").struct
-    first_target = pl.col("targets").list.first().struct
-    return decoded.select(
-        "tenant_id",
-        "seq",
-        "event_id",
-        _ts(pl.col("occurred_at")).alias("occurred_at"),
-        _ts(pl.col("received_at")).alias("received_at"),
-        "action",
-        "category",
-        "outcome",
-        actor.field("id").alias("actor_id"),
-        actor.field("type").alias("actor_type"),
-        actor.field("name").alias("actor_name"),
-        actor.field("email").alias("actor_email"),
-        actor.field("roles").alias("actor_roles"),
-        "targets",
-        first_target.field("id").alias("target_id"),
-        first_target.field("type").alias("target_type"),
-        source.field("ip").alias("source_ip"),
-        source.field("user_agent").alias("user_agent"),
-        geo.field("country").alias("geo_country"),
-        geo.field("city").alias("geo_city"),
-        geo.field("lat").alias("geo_lat"),
-        geo.field("lon").alias("geo_lon"),
-        observer.field("service").alias("observer_service"),
-        observer.field("version").alias("observer_version"),
-        observer.field("region").alias("observer_region"),
-        "request_id",
-        "session_id",
-        "description",
-        "changes",
-        "metadata",
+    observer = pl.col("_observer").struct
+    first = pl.col("targets").list.first().struct
+    return (
+        lf.with_columns(
+            pl.col("actor").str.json_decode(_ACTOR).alias("_actor"),
+            pl.col("source").str.json_decode(_SOURCE).alias("_source"),
+            pl.col("observer").str.json_decode(_OBSERVER).alias("_observer"),
+            pl.col("targets").str.json_decode(pl.List(_TARGET)),
+        )
+        .select(
+            pl.col("tenant_id").cast(pl.String),
+            pl.col("seq").cast(pl.Int64),
+            "event_id",
+            _ts("occurred_at", schema["occurred_at"]).alias("occurred_at"),
+            _ts("received_at", schema["received_at"]).alias("received_at"),
+            "action",
+            "category",
+            "outcome",
+            pl.col("actor_id"),
+            actor.field("type").alias("actor_type"),
+            actor.field("name").alias("actor_name"),
+            actor.field("email").alias("actor_email"),
+            actor.field("roles").alias("actor_roles"),
+            "targets",
+            first.field("id").alias("target_id"),
+            first.field("type").alias("target_type"),
+            source.field("ip").alias("source_ip"),
+            source.field("user_agent").alias("user_agent"),
+            geo.field("country").alias("geo_country"),
+            geo.field("city").alias("geo_city"),
+            geo.field("lat").alias("geo_lat"),
+            geo.field("lon").alias("geo_lon"),
+            observer.field("service").alias("observer_service"),
+            observer.field("version").alias("observer_version"),
+            observer.field("region").alias("observer_region"),
+            "request_id",
+            "session_id",
+            "description",
+            "changes",
+            "metadata",
+        )
+        .cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
     )
 
 
@@ -129,8 +126,8 @@ def events_to_frame(
 
     Events are validated with :func:`~auditkit.schema.normalize_event`; ``seq`` is
     numbered per tenant in the given order when absent, and ``received_at``
-    defaults to ``occurred_at``.  Handy for tests and for analysing files
-    directly.
+    defaults to ``occurred_at``.  It goes through the same row layout as the
+    store, so the frame equals what a store would load.
 
     Examples
     --------
@@ -139,10 +136,11 @@ def events_to_frame(
     >>> df.select("seq", "action", "category", "outcome").row(0)
     (0, 'user.login', 'management', 'success')
     """
-    from auditkit.schema import normalize_event
+    from auditkit.schema import normalize_event, parse_timestamp
+    from auditkit.store._layout import event_row
 
     counters: dict[str, int] = {}
-    lines = []
+    rows = []
     for raw in events:
         seq = raw.get("seq")
         rec = normalize_event({k: v for k, v in raw.items() if k not in ("seq", "received_at")})
@@ -150,8 +148,8 @@ def events_to_frame(
         if seq is None:
             seq = counters.get(tenant, 0)
         counters[tenant] = int(seq) + 1
-        rec["seq"] = int(seq)
-        rec["received_at"] = raw.get("received_at") or received_at or rec["occurred_at"]
-        lines.append(orjson.dumps(rec, option=orjson.OPT_SORT_KEYS).decode())
-    frame = decode_canonical(pl.DataFrame({"canonical": lines}, schema={"canonical": pl.String}))
-    return frame.collect().cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
+        got = raw.get("received_at") or received_at
+        recv = parse_timestamp(got, field="received_at") if got else rec["occurred_at"]
+        rows.append(event_row(rec, int(seq), recv)[0])
+    df = pl.DataFrame(rows, schema=STORED_SCHEMA, orient="row")
+    return frame_from_rows(df).collect()

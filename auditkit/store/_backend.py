@@ -22,8 +22,8 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from auditkit.errors import StoreError
+from auditkit.store._layout import STORED_COLUMNS as EVENT_COLUMNS
 from auditkit.store._tables import (
-    EVENT_COLUMNS,
     CheckpointRow,
     EventRow,
     MetaRow,
@@ -198,18 +198,29 @@ class Backend:
             )
 
     # -- bulk reads --------------------------------------------------------------
-    def read(self, query: str) -> pl.DataFrame:
-        """Run a SELECT through ADBC and return a Polars frame."""
+    def read(self, query: str, *, batch_rows: int = 1 << 20) -> pl.DataFrame:
+        """Run a SELECT through ADBC and return a Polars frame.
+
+        SQLite has no column types per value, and the ADBC driver infers them from
+        its first batch; one batch of ``batch_rows`` rows keeps a column that starts
+        with NULLs from being mistyped.
+        """
         try:
             if self.dialect == "sqlite":
                 import adbc_driver_sqlite.dbapi as adbc
 
-                with adbc.connect(self.path) as conn:
-                    return pl.read_database(query, conn)
+                with adbc.connect(self.path) as conn, conn.cursor() as cur:
+                    cur.adbc_statement.set_options(
+                        **{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+                    cur.execute(query)
+                    table = cur.fetch_arrow_table()
+                return pl.DataFrame(table)
             import adbc_driver_postgresql.dbapi as adbc_pg
 
-            with adbc_pg.connect(self.adbc_uri) as conn:
-                return pl.read_database(query, conn)
+            with adbc_pg.connect(self.adbc_uri) as conn, conn.cursor() as cur:
+                cur.execute(query)
+                table = cur.fetch_arrow_table()
+            return pl.DataFrame(table)
         except Exception as exc:
             raise StoreError(f"{self.location}: query failed: {exc}") from exc
 

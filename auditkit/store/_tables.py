@@ -24,7 +24,12 @@ __all__ = [
 ]
 
 class EventRow(SQLModel, table=True):
-    """One stored event; the primary key is ``(tenant_id, seq)``."""
+    """One stored event; the primary key is ``(tenant_id, seq)``.
+
+    Nested objects are stored as their RFC 8785 text; the record's canonical
+    bytes are rebuilt from the columns (see :mod:`auditkit.store._layout`).
+    ``actor_id`` repeats ``actor.id`` for indexing and is checked against it.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
@@ -50,15 +55,6 @@ class EventRow(SQLModel, table=True):
     description: str | None = Field(default=None, sa_column=Column(Text))
     changes: str | None = Field(default=None, sa_column=Column(Text))
     metadata_: str | None = Field(default=None, sa_column=Column("metadata", Text))
-    canonical: str = Field(sa_column=Column(Text, nullable=False))
-
-
-#: Columns of ``events`` in insert order.
-EVENT_COLUMNS = (
-    "tenant_id", "seq", "event_id", "occurred_at", "received_at", "action", "category",
-    "outcome", "actor_id", "actor", "targets", "source", "observer", "request_id",
-    "session_id", "description", "changes", "metadata", "canonical",
-)  # fmt: skip
 
 
 class TileRow(SQLModel, table=True):

@@ -1,6 +1,7 @@
-"""Verification of a store: records against the signed Merkle tree, SQL columns
-against the hashed bytes, checkpoints against the trusted key, and the store
-against checkpoints saved outside it.
+"""Verification of a store: records against the signed Merkle tree (their
+canonical bytes rebuilt from the columns), projected columns against the
+record, checkpoints against the trusted key, and the store against
+checkpoints saved outside it.
 
 The fast path is vectorised: leaf hashes of a chunk of records are computed
 with one SHA-256 over a Polars column and compared with the stored Merkle
@@ -28,6 +29,7 @@ from auditkit.integrity import (
     verify_checkpoint,
 )
 from auditkit.schema import format_timestamp
+from auditkit.store._layout import rebuild_canonical
 from auditkit.verification import Problem, ProblemKind, TenantStatus, VerificationReport
 
 if TYPE_CHECKING:
@@ -35,9 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TenantVerifier", "merge_reports", "verify_store"]
 
-_NESTED = ("actor", "targets", "source", "observer", "changes", "metadata")
-_SCALARS = ("event_id", "action", "category", "outcome", "request_id", "session_id",
-            "description")
 _MAX_PROBLEMS_PER_KIND = 1000
 
 
@@ -48,9 +47,12 @@ def _leaf_hex(blob: bytes) -> pl.Series:
 
 
 def _computed_hex(raw: pl.DataFrame) -> pl.Series:
-    return raw.select(
-        pl.concat_str(pl.lit("\x00"), pl.col("canonical")).chash.sha2_256().alias("computed")
-    ).to_series()
+    canonical = rebuild_canonical(raw)
+    return (
+        pl.select(pl.concat_str(pl.lit("\x00"), pl.lit(canonical)).chash.sha2_256())
+        .to_series()
+        .alias("computed")
+    )
 
 
 def check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
@@ -96,7 +98,6 @@ class TenantVerifier:
                       f"the stored Merkle tiles ({len(blob) // 32} leaves) do not reproduce the "
                       f"signed root of size {self.size}; locating damage by checkpoint history")
         self.expected = _leaf_hex(b"".join(self.leaves)) if self.tiles_ok else None
-        self._leaf_set: set[str] | None = None
 
     def _trusted_checkpoint(self, latest: Checkpoint | None) -> Checkpoint | None:
         if latest is None:
@@ -117,7 +118,7 @@ class TenantVerifier:
             self.problems.append(Problem(kind, self.tenant, seq, event_id, detail, column))
 
     def check_chunk(self, raw: pl.DataFrame) -> pl.Series | None:
-        """Check a chunk (``seq``, ``canonical``); return the mask of records that verified."""
+        """Check a chunk of stored rows; return the mask of records that verified."""
         computed = _computed_hex(raw)
         seqs = raw.get_column("seq")
         self.seen.append(seqs)
@@ -125,8 +126,8 @@ class TenantVerifier:
         beyond = seqs >= self.size
         ok = ~beyond
         if beyond.any():
-            for s, canon in raw.filter(beyond).select("seq", "canonical").iter_rows():
-                self._add(ProblemKind.INSERTED, s, _event_id(canon),
+            for s, eid in raw.filter(beyond).select("seq", "event_id").iter_rows():
+                self._add(ProblemKind.INSERTED, s, eid,
                           f"record at seq {s} is not covered by the signed tree of size "
                           f"{self.size} (forged or unsigned insert)")
         if self.expected is not None:
@@ -134,22 +135,46 @@ class TenantVerifier:
             expected = self.expected.gather(inside) if self.size else computed.clear()
             mismatch = (computed != expected) & ok if self.size else ok & False
             if mismatch.any():
-                if self._leaf_set is None:
-                    self._leaf_set = set(self.expected.to_list())
-                bad = raw.with_columns(computed=computed).filter(mismatch)
-                for s, canon, h in bad.select("seq", "canonical", "computed").iter_rows():
-                    if h in self._leaf_set:
-                        where = self.expected.index_of(h)
-                        self._add(ProblemKind.REORDERED, s, _event_id(canon),
-                                  f"record at seq {s} is the one signed at seq {where}")
+                bad = raw.filter(mismatch)
+                moved = self._moved_records(bad)
+                for s, eid in bad.select("seq", "event_id").iter_rows():
+                    if s in moved:
+                        self._add(ProblemKind.REORDERED, s, eid,
+                                  f"record at seq {s} is the one signed at seq {moved[s]}")
                     else:
-                        self._add(ProblemKind.MODIFIED, s, _event_id(canon),
-                                  f"record bytes at seq {s} do not match the signed leaf hash")
+                        self._add(ProblemKind.MODIFIED, s, eid,
+                                  f"record at seq {s} does not match the signed leaf hash "
+                                  "(a column was changed)")
                 ok = ok & ~mismatch
         else:
             self.computed.append(pl.DataFrame({"seq": seqs, "computed": computed}))
             ok = ok & False if self.cp is not None else ok
+        projected = raw.select(
+            (pl.col("actor").str.json_path_match("$.id").fill_null("") != pl.col("actor_id"))
+            .fill_null(True)
+            .alias("bad")
+        ).to_series()
+        if projected.any():
+            for s, eid in raw.filter(projected).select("seq", "event_id").iter_rows():
+                self._add(ProblemKind.COLUMN_MISMATCH, s, eid,
+                          f"column 'actor_id' at seq {s} differs from the signed actor.id",
+                          column="actor_id")
+            ok = ok & ~projected
         return ok
+
+    def _moved_records(self, bad: pl.DataFrame, limit: int = 200) -> dict[int, int]:
+        """Which mismatching records hash correctly at another mismatching position."""
+        assert self.expected is not None
+        if bad.height < 2 or bad.height > limit:
+            return {}
+        positions = bad.select(pl.col("seq").alias("_at"))
+        pairs = bad.join(positions, how="cross").filter(pl.col("seq") != pl.col("_at"))
+        moved = pairs.with_columns(pl.col("seq").alias("_was"), pl.col("_at").alias("seq"))
+        hashes = _computed_hex(moved.select(bad.columns))
+        expected = self.expected.gather(moved.get_column("seq").clip(0, self.size - 1))
+        hit = moved.filter(hashes == expected)
+        return dict(zip(hit.get_column("_was").to_list(), hit.get_column("seq").to_list(),
+                        strict=True))
 
     def _missing(self, ranged: bool) -> list[int]:
         if ranged:
@@ -198,7 +223,6 @@ class TenantVerifier:
             return
         df = pl.concat(self.computed).sort("seq")
         hashes = [bytes.fromhex(h) for h in df.get_column("computed").to_list()]
-        seqs = df.get_column("seq").to_list()
         history = [cp for cp in self.store.checkpoints(self.tenant)
                    if check_signature(cp, self.public_key) is None]
         frontier = Frontier.empty()
@@ -210,23 +234,11 @@ class TenantVerifier:
                 frontier = frontier.extend(hashes[done:n])
                 done = n
             if cp.tree_size > len(hashes) or frontier.root().hex() != cp.root_hash:
-                first = prev
-                eid = None
-                if first < len(seqs) and seqs[first] == first:
-                    eid = None
-                self._add(ProblemKind.MODIFIED, first, eid,
+                self._add(ProblemKind.MODIFIED, prev, None,
                           f"records between seq {prev} and {cp.tree_size - 1} no longer "
                           f"reproduce the checkpoint signed at size {cp.tree_size}")
                 return
             prev = cp.tree_size
-
-
-def _event_id(canonical: str) -> str | None:
-    try:
-        value = orjson.loads(canonical)
-    except orjson.JSONDecodeError:
-        return None
-    return value.get("event_id") if isinstance(value, dict) else None
 
 
 def merge_reports(
@@ -244,51 +256,6 @@ def merge_reports(
         checked_at=format_timestamp(datetime.now(UTC)),
         notes=tuple(notes),
     )
-
-
-def _column_query(store: Store, tenant: str, lo: int, hi: int) -> str:
-    b = store.backend
-    if b.dialect == "sqlite":
-        ts = "occurred_at AS occurred_at_sql, received_at AS received_at_sql"
-    else:
-        fmt = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
-        ts = (f"to_char(occurred_at AT TIME ZONE 'UTC', {fmt}) AS occurred_at_sql, "
-              f"to_char(received_at AT TIME ZONE 'UTC', {fmt}) AS received_at_sql")
-    cols = ", ".join(
-        f"COALESCE({'metadata' if c == 'metadata' else c}, '') AS {c}_sql"
-        for c in (*_SCALARS, "actor_id", *_NESTED)
-    )
-    return (f"SELECT seq, tenant_id AS tenant_sql, {ts}, {cols}, canonical FROM events "
-            f"WHERE tenant_id = {b.q(tenant)} AND seq >= {lo} AND seq < {hi} ORDER BY seq")
-
-
-def _check_columns(checker: TenantVerifier, raw: pl.DataFrame) -> None:
-    c = pl.col("canonical")
-
-    def canon(path: str) -> pl.Expr:
-        return c.str.json_path_match(path).fill_null("")
-
-    checks: list[tuple[str, pl.Expr]] = [
-        ("tenant_id", pl.col("tenant_sql") != canon("$.tenant_id")),
-        ("occurred_at", pl.col("occurred_at_sql") != canon("$.occurred_at")),
-        ("received_at", pl.col("received_at_sql") != canon("$.received_at")),
-        ("actor_id", pl.col("actor_id_sql") != canon("$.actor.id")),
-    ]
-    checks += [(s, pl.col(f"{s}_sql") != canon(f"$.{s}")) for s in _SCALARS]
-    checks += [
-        (n, pl.col(f"{n}_sql").replace("", None).str.json_path_match("$").fill_null("")
-         != canon(f"$.{n}"))
-        for n in _NESTED
-    ]
-    flags = raw.select(
-        "seq", pl.col("canonical"), *[expr.alias(f"bad_{name}") for name, expr in checks]
-    )
-    for name, _ in checks:
-        bad = flags.filter(pl.col(f"bad_{name}"))
-        for s, canonical in bad.select("seq", "canonical").head(_MAX_PROBLEMS_PER_KIND).iter_rows():
-            checker._add(ProblemKind.COLUMN_MISMATCH, s, _event_id(canonical),
-                         f"SQL column '{name}' at seq {s} differs from the record's hashed bytes",
-                         column=name)
 
 
 def _load_checkpoint_doc(checkpoint: str | Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -366,7 +333,6 @@ def verify_store(
     *,
     checkpoint: str | Path | Mapping[str, Any] | None = None,
     public_key: Any | None = None,
-    columns: bool = True,
 ) -> VerificationReport:
     """Verify every record, column and checkpoint of a store (see :meth:`Store.verify`)."""
     from auditkit.integrity import load_public_key
@@ -396,17 +362,8 @@ def verify_store(
             bad = check_signature(cp, public[0])
             if bad is not None and bad not in v.problems:
                 v.problems.append(bad)
-        chunk = 250_000
-        top = store._query(
-            f"SELECT MAX(seq) AS m FROM events WHERE tenant_id = {store.backend.q(t)}").item()
-        last = max(v.size, int(top) + 1 if top is not None else 0)
-        for lo in range(0, last, chunk):
-            raw = store._query(_column_query(store, t, lo, lo + chunk))
-            if not raw.height:
-                continue
-            v.check_chunk(raw.select("seq", "canonical"))
-            if columns:
-                _check_columns(v, raw)
+        for raw in store._event_chunks(t, v.size, ""):
+            v.check_chunk(raw)
         if v.tiles_ok and v.cp is not None:
             _check_history(store, v, public[0])
             _check_tree_head(store, v)

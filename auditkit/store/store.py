@@ -20,11 +20,10 @@ import orjson
 import polars as pl
 
 from auditkit.errors import IntegrityError, StoreError, UsageError
-from auditkit.frame import decode_canonical
+from auditkit.frame import STORED_SCHEMA, frame_from_rows
 from auditkit.integrity import (
     Checkpoint,
     Frontier,
-    canonical_bytes,
     consistency_proof,
     generate_key,
     inclusion_proof,
@@ -40,18 +39,14 @@ from auditkit.integrity import (
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._keys import default_key_path, public_key_path
+from auditkit.store._layout import STORED_COLUMNS, event_row, rebuild_canonical
 from auditkit.store._tables import TILE_WIDTH
 from auditkit.verification import VerificationReport
 
 __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
 
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
-_DUMPS_OPT = orjson.OPT_SORT_KEYS
 _LOAD_CHUNK = 250_000
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value, option=_DUMPS_OPT).decode()
 
 
 @dataclass(frozen=True)
@@ -398,33 +393,9 @@ class Store:
                 if eid in seen:
                     continue
                 seen.add(eid)
-                rec = {**e, "seq": seq, "received_at": received}
-                canon = canonical_bytes(rec)
+                row, canon = event_row(e, seq, received)
                 leaves.append(sha(b"\x00" + canon).digest())
-                actor = e["actor"]
-                rows.append(
-                    (
-                        tenant,
-                        seq,
-                        eid,
-                        e["occurred_at"],
-                        received,
-                        e["action"],
-                        e["category"],
-                        e["outcome"],
-                        actor["id"],
-                        _json(actor),
-                        _json(e.get("targets")),
-                        _json(e.get("source")),
-                        _json(e.get("observer")),
-                        e.get("request_id"),
-                        e.get("session_id"),
-                        e.get("description"),
-                        _json(e.get("changes")),
-                        _json(e.get("metadata")),
-                        canon.decode(),
-                    )
-                )
+                rows.append(row)
                 seq += 1
             duplicates = len(items) - len(rows)
             if not rows:
@@ -539,12 +510,11 @@ class Store:
             raise UsageError(f"tenant {tenant!r} has no events")
         q = self.backend.q
         cond = f"seq = {int(seq)}" if seq is not None else f"event_id = {q(event_id or '')}"
-        df = self._query(
-            f"SELECT seq, event_id, canonical FROM events WHERE tenant_id = {q(tenant)} AND {cond}"
-        )
+        df = self.read_rows(f"tenant_id = {q(tenant)} AND {cond}")
         if not df.height:
             raise UsageError(f"tenant {tenant!r} has no event with {cond}")
-        s, eid, canon = df.row(0)
+        s, eid = df.get_column("seq").item(), df.get_column("event_id").item()
+        canon = rebuild_canonical(df).item()
         if s >= cp.tree_size:
             raise IntegrityError(f"seq {s} is not covered by the signed checkpoint")
         leaves = self._leaf_list(tenant, cp.tree_size)
@@ -571,6 +541,15 @@ class Store:
         )
 
     # -- load ----------------------------------------------------------------------
+    def read_rows(self, where: str) -> pl.DataFrame:
+        """Stored rows (all columns, :data:`~auditkit.frame.STORED_SCHEMA` types except
+        that PostgreSQL timestamps stay datetimes) matching a SQL condition."""
+        df = self._query(f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} "
+                         "ORDER BY tenant_id, seq")
+        casts = {c: t for c, t in STORED_SCHEMA.items()
+                 if not isinstance(df.schema[c], pl.Datetime)}
+        return df.cast(casts)  # type: ignore[arg-type]
+
     def _event_chunks(
         self, tenant: str, size: int, where: str, chunk: int = _LOAD_CHUNK
     ) -> Iterator[pl.DataFrame]:
@@ -578,11 +557,8 @@ class Store:
         top = self._query(f"SELECT MAX(seq) AS m FROM events WHERE tenant_id = {q(tenant)}").item()
         last = max(size, (int(top) + 1) if top is not None else 0)
         for lo in range(0, last, chunk):
-            hi = lo + chunk
-            df = self._query(
-                f"SELECT seq, canonical FROM events WHERE tenant_id = {q(tenant)} "
-                f"AND seq >= {lo} AND seq < {hi}{where} ORDER BY seq"
-            )
+            df = self.read_rows(f"tenant_id = {q(tenant)} AND seq >= {lo} AND seq < {lo + chunk}"
+                                f"{where}")
             if df.height:
                 yield df
 
@@ -598,8 +574,9 @@ class Store:
     ) -> pl.DataFrame:
         """Load events into a Polars frame, verified against the signed checkpoints.
 
-        Every column is decoded from the canonical bytes that were hashed, so what
-        the frame says is what the signed tree proves.  The verification report is
+        The canonical bytes of each record are rebuilt from its columns and
+        hashed, and the hash is checked against the signed tree, so what the
+        frame says is what the signed tree proves.  The verification report is
         kept in :attr:`last_report`.
 
         Parameters
@@ -633,7 +610,7 @@ class Store:
                     keep = checker.check_chunk(raw)
                     if keep is not None:
                         raw = raw.filter(keep)
-                frames.append(decode_canonical(raw).collect())
+                frames.append(frame_from_rows(raw).collect())
             if checker is not None:
                 reports.append(checker.finish(ranged=bool(where)))
         if public is not None:
@@ -684,19 +661,17 @@ class Store:
         *,
         checkpoint: str | Path | Mapping[str, Any] | None = None,
         public_key: Any | None = None,
-        columns: bool = True,
     ) -> VerificationReport:
         """Verify the whole store (or some tenants) and report every problem found.
 
-        Checks each record's bytes against the signed Merkle tree, the SQL columns
-        against the bytes, the sequence for gaps, every stored checkpoint's
+        Checks each record (its canonical bytes rebuilt from its columns) against the
+        signed Merkle tree, ``actor_id`` against ``actor.id``, the sequence for gaps, every stored checkpoint's
         signature and history, and, given a saved ``checkpoint`` file, that the
         store still extends what it said (truncation, rollback, fork).
         """
         from auditkit.store._verify import verify_store
 
-        report = verify_store(self, tenant, checkpoint=checkpoint, public_key=public_key,
-                              columns=columns)
+        report = verify_store(self, tenant, checkpoint=checkpoint, public_key=public_key)
         self.last_report = report
         return report
 

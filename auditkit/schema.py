@@ -17,6 +17,7 @@ import hashlib
 import ipaddress
 import math
 import re
+import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -67,16 +68,32 @@ CORE_ACTIONS: Final[dict[str, str]] = {
     **{a: "system" for a in "license.expire job.run job.stop entity.expire anomaly.alert".split()},
 }
 
+_IPV4: Final = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+                          r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
 _ACTION_RE: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
 _TOP_FIELDS: Final = frozenset(
     "event_id tenant_id occurred_at action category outcome actor targets source observer "
     "request_id session_id description changes metadata".split()
 )
 _STORE_FIELDS: Final = frozenset(("seq", "received_at"))
+_ALL_FIELDS: Final = _TOP_FIELDS | _STORE_FIELDS
 _MAX_ID = 512
 _MAX_TEXT = 65_536
 _EARLIEST: Final = datetime(1990, 1, 1, tzinfo=UTC)
+_EARLIEST_TEXT: Final = "1990-01-01T00:00:00.000000Z"
 _FUTURE_SLACK: Final = timedelta(days=1)
+_CANON_TS: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+_soon_cache: list[tuple[float, str]] = []
+
+
+def _soon_text() -> str:
+    """Tomorrow as canonical text, recomputed at most once a minute."""
+    import time
+
+    now = time.monotonic()
+    if not _soon_cache or now - _soon_cache[0][0] > 60:
+        _soon_cache[:] = [(now, format_timestamp(datetime.now(UTC) + _FUTURE_SLACK))]
+    return _soon_cache[0][1]
 
 #: Polars schema of a loaded event frame (one row per event).
 FRAME_SCHEMA: Final = pl.Schema(
@@ -153,6 +170,20 @@ def parse_timestamp(value: Any, *, field: str = "occurred_at", now: datetime | N
     ...
     auditkit.errors.SchemaError: field 'occurred_at': expected RFC 3339 timestamp, got '12/31'
     """
+    if type(value) is str and _CANON_TS.match(value):
+        # already canonical: check it is a real date and in range, without reformatting
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise SchemaError(
+                f"expected RFC 3339 timestamp, got {_short(value)}", field=field
+            ) from None
+        upper = _soon_text() if now is None else format_timestamp(now + _FUTURE_SLACK)
+        if value < _EARLIEST_TEXT or value > upper:
+            raise SchemaError(
+                f"timestamp out of range (1990 to tomorrow), got {_short(value)}", field=field
+            )
+        return value
     if isinstance(value, datetime):
         ts = value
     elif isinstance(value, str):
@@ -187,6 +218,8 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def _string(value: Any, field: str, *, limit: int = _MAX_ID, required: bool = False) -> str | None:
+    if type(value) is str and 0 < len(value) <= limit and (not required or not value.isspace()):
+        return value
     if value is None:
         if required:
             raise SchemaError("required field is missing", field=field)
@@ -209,27 +242,74 @@ def _object(value: Any, field: str) -> dict[str, Any] | None:
 
 
 def _json_value(value: Any, field: str) -> Any:
-    """Check a free-form JSON value: finite numbers, integers in JCS range, str keys."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+    """Check a free-form JSON value: finite numbers, integers in JCS range, str keys.
+
+    Integral floats become ints (JCS writes both the same way); the value is
+    returned unchanged (same object) when nothing needs changing.
+    """
+    t = type(value)
+    if t is str or t is bool or value is None:
         return value
-    if isinstance(value, int):
-        if abs(value) > 2**53:
-            raise SchemaError(f"integer {value} is outside the exact JSON range (2^53)", field=field)
+    if t is dict:
+        out = value
+        for k, v in value.items():
+            tv = type(v)
+            if tv is str or tv is bool or v is None:
+                continue
+            if type(k) is not str:
+                raise SchemaError(f"expected string keys, got {type(k).__name__}", field=field)
+            nv = _json_value(v, f"{field}.{k}")
+            if nv is not v:
+                if out is value:
+                    out = dict(value)
+                out[k] = nv
+        for k in value:
+            if type(k) is not str:
+                raise SchemaError(f"expected string keys, got {type(k).__name__}", field=field)
+        return out
+    if t is list:
+        new = None
+        for i, v in enumerate(value):
+            tv = type(v)
+            if tv is str or tv is bool or v is None:
+                continue
+            nv = _json_value(v, f"{field}[{i}]")
+            if nv is not v:
+                if new is None:
+                    new = list(value)
+                new[i] = nv
+        return value if new is None else new
+    if t is int:
+        if abs(value) >= 2**53:
+            raise SchemaError(f"integer {value} is outside the exact JSON range (|n| < 2^53)", field=field)
         return value
-    if isinstance(value, float):
+    if t is float:
         if not math.isfinite(value):
             raise SchemaError(f"expected a finite number, got {value}", field=field)
-        return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    # subclasses and other containers: convert to the plain JSON type, then check
+    for kind in (str, bool, int, float):
+        if isinstance(value, kind):
+            return _json_value(kind(value), field)
     if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise SchemaError(f"expected string keys, got {type(k).__name__}", field=field)
-            out[k] = _json_value(v, f"{field}.{k}")
-        return out
+        return _json_value(dict(value), field)
     if isinstance(value, list | tuple):
-        return [_json_value(v, f"{field}[{i}]") for i, v in enumerate(value)]
+        return _json_value(list(value), field)
     raise SchemaError(f"expected a JSON value, got {type(value).__name__}", field=field)
+
+
+_ACTOR_KEYS: Final = frozenset(("id", "type", "name", "email", "roles"))
+_TARGET_KEYS: Final = frozenset(("id", "type", "name"))
+_SOURCE_KEYS: Final = frozenset(("ip", "user_agent", "geo"))
+_GEO_KEYS: Final = frozenset(("country", "city", "lat", "lon"))
+_OBSERVER_KEYS: Final = frozenset(("service", "version", "region"))
+
+
+def _unknown(obj: Mapping[str, Any], allowed: frozenset[str], field: str) -> None:
+    if not obj.keys() <= allowed:
+        extra = sorted(str(k) for k in obj.keys() - allowed)
+        raise SchemaError(f"unknown field(s) {extra}; expected some of {sorted(allowed)}",
+                          field=field)
 
 
 def _actor(value: Any) -> dict[str, Any]:
@@ -237,27 +317,25 @@ def _actor(value: Any) -> dict[str, Any]:
         raise SchemaError("required field is missing", field="actor")
     if isinstance(value, str):  # shorthand: "actor": "u-1"
         value = {"id": value}
-    actor = _object(value, "actor")
-    assert actor is not None
-    out: dict[str, Any] = {"id": _string(actor.pop("id", None), "actor.id", required=True)}
-    kind = actor.pop("type", None)
+    if not isinstance(value, Mapping):
+        raise SchemaError(f"expected object, got {type(value).__name__}", field="actor")
+    _unknown(value, _ACTOR_KEYS, "actor")
+    out: dict[str, Any] = {"id": _string(value.get("id"), "actor.id", required=True)}
+    kind = value.get("type")
     if kind is not None:
         if kind not in ACTOR_TYPES:
             raise SchemaError(f"expected one of {', '.join(ACTOR_TYPES)}, got {_short(kind)}",
                               field="actor.type")
         out["type"] = kind
     for key in ("name", "email"):
-        text = _string(actor.pop(key, None), f"actor.{key}")
+        text = _string(value.get(key), f"actor.{key}")
         if text is not None:
             out[key] = text
-    roles = actor.pop("roles", None)
+    roles = value.get("roles")
     if roles is not None:
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        if type(roles) is not list or not all(type(r) is str for r in roles):
             raise SchemaError("expected a list of strings", field="actor.roles")
-        out["roles"] = list(roles)
-    if actor:
-        raise SchemaError(f"unknown field(s) {sorted(actor)}; put extra data in metadata",
-                          field="actor")
+        out["roles"] = roles
     return out
 
 
@@ -270,49 +348,61 @@ def _targets(value: Any) -> list[dict[str, Any]] | None:
         raise SchemaError(f"expected a list of objects, got {type(value).__name__}",
                           field="targets")
     out = []
-    for i, item in enumerate(value):
+    for i, target in enumerate(value):
         where = f"targets[{i}]"
-        target = _object(item, where)
-        if target is None:
-            raise SchemaError("expected object, got null", field=where)
-        t: dict[str, Any] = {"id": _string(target.pop("id", None), f"{where}.id", required=True)}
+        if not isinstance(target, Mapping):
+            raise SchemaError(f"expected object, got {type(target).__name__}", field=where)
+        _unknown(target, _TARGET_KEYS, where)
+        t: dict[str, Any] = {"id": _string(target.get("id"), f"{where}.id", required=True)}
         for key in ("type", "name"):
-            text = _string(target.pop(key, None), f"{where}.{key}", limit=_MAX_TEXT)
+            text = _string(target.get(key), f"{where}.{key}", limit=_MAX_TEXT)
             if text is not None:
                 t[key] = text
-        if target:
-            raise SchemaError(f"unknown field(s) {sorted(target)}", field=where)
         out.append(t)
     return out
 
 
+def _normal_ip(text: str) -> str:
+    """The normal form of an IP address (``ipaddress`` rules), fast for the common case."""
+    family = socket.AF_INET6 if ":" in text else socket.AF_INET
+    if family == socket.AF_INET and _IPV4.match(text):
+        socket.inet_pton(family, text)  # raises OSError when an octet is out of range
+        return text
+    return str(ipaddress.ip_address(text))
+
+
 def _source(value: Any) -> dict[str, Any] | None:
-    source = _object(value, "source")
-    if source is None:
+    if value is None:
         return None
+    if not isinstance(value, Mapping):
+        raise SchemaError(f"expected object, got {type(value).__name__}", field="source")
+    _unknown(value, _SOURCE_KEYS, "source")
     out: dict[str, Any] = {}
-    ip = source.pop("ip", None)
+    ip = value.get("ip")
     if ip is not None:
         if not isinstance(ip, str):
             raise SchemaError(f"expected IP address string, got {type(ip).__name__}",
                               field="source.ip")
         try:
-            out["ip"] = str(ipaddress.ip_address(ip.strip()))
-        except ValueError:
+            out["ip"] = _normal_ip(ip.strip())
+        except (ValueError, OSError):
             raise SchemaError(f"expected an IPv4 or IPv6 address, got {_short(ip)}",
                               field="source.ip") from None
-    ua = _string(source.pop("user_agent", None), "source.user_agent", limit=_MAX_TEXT)
+    ua = _string(value.get("user_agent"), "source.user_agent", limit=_MAX_TEXT)
     if ua is not None:
         out["user_agent"] = ua
-    geo = _object(source.pop("geo", None), "source.geo")
+    geo = value.get("geo")
     if geo is not None:
+        if not isinstance(geo, Mapping):
+            raise SchemaError(f"expected object, got {type(geo).__name__}", field="source.geo")
+        _unknown(geo, _GEO_KEYS, "source.geo")
         g: dict[str, Any] = {}
         for key in ("country", "city"):
-            text = _string(geo.pop(key, None), f"source.geo.{key}")
+            text = _string(geo.get(key), f"source.geo.{key}")
             if text is not None:
                 g[key] = text
         for key, bound in (("lat", 90.0), ("lon", 180.0)):
-            num = geo.pop(key, None)
+            num = geo.get(key)
             if num is None:
                 continue
             if isinstance(num, bool) or not isinstance(num, int | float):
@@ -322,26 +412,22 @@ def _source(value: Any) -> dict[str, Any] | None:
                 raise SchemaError(f"expected a number in [-{bound:g}, {bound:g}], got {num}",
                                   field=f"source.geo.{key}")
             g[key] = _json_value(num, f"source.geo.{key}")
-        if geo:
-            raise SchemaError(f"unknown field(s) {sorted(geo)}", field="source.geo")
         if g:
             out["geo"] = g
-    if source:
-        raise SchemaError(f"unknown field(s) {sorted(source)}", field="source")
     return out or None
 
 
 def _observer(value: Any) -> dict[str, Any] | None:
-    observer = _object(value, "observer")
-    if observer is None:
+    if value is None:
         return None
+    if not isinstance(value, Mapping):
+        raise SchemaError(f"expected object, got {type(value).__name__}", field="observer")
+    _unknown(value, _OBSERVER_KEYS, "observer")
     out = {}
     for key in ("service", "version", "region"):
-        text = _string(observer.pop(key, None), f"observer.{key}")
+        text = _string(value.get(key), f"observer.{key}")
         if text is not None:
             out[key] = text
-    if observer:
-        raise SchemaError(f"unknown field(s) {sorted(observer)}", field="observer")
     return out or None
 
 
@@ -392,10 +478,10 @@ def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> d
     if not isinstance(raw, Mapping):
         raise SchemaError(f"expected a JSON object, got {type(raw).__name__}")
     data = {k: v for k, v in raw.items() if v is not None}
-    extra = set(data) - _TOP_FIELDS - _STORE_FIELDS
-    if extra:
+    if not data.keys() <= _ALL_FIELDS:
+        extra = sorted(str(k) for k in data.keys() - _ALL_FIELDS)
         raise SchemaError(
-            "unknown field(s); put extra data in metadata", field=",".join(sorted(extra))
+            "unknown field(s); put extra data in metadata", field=",".join(extra)
         )
     event: dict[str, Any] = {}
     event["tenant_id"] = _string(data.get("tenant_id"), "tenant_id", required=True)

@@ -54,6 +54,8 @@ _STRING_KEYS: Final = tuple(
     if k not in JSON_COLUMNS and k not in ("seq", "occurred_at", "received_at")
 )
 _dumps = orjson.dumps
+_SORTED = orjson.OPT_SORT_KEYS
+_PLAIN_JSON: Final = frozenset(("actor", "targets", "observer"))
 
 
 def event_row(
@@ -81,6 +83,10 @@ def event_row(
         if key in JSON_COLUMNS:
             if isinstance(value, _Raw):  # stored text, copied verbatim when rebuilding
                 text = value.encode()
+            elif key in _PLAIN_JSON:
+                # normalize_event leaves only strings (and lists of strings) in these,
+                # with ASCII keys: orjson's sorted output is already RFC 8785
+                text = _dumps(value, option=_SORTED)
             else:
                 text = canonical_bytes(value)
             values[key] = text.decode()
@@ -125,6 +131,12 @@ def rebuild_canonical(rows: pl.DataFrame) -> pl.Series:
     characters: rare) are serialised in Python with the same function the
     append path used; all others by string concatenation in Polars.
     """
+    from auditkit.frame import STORED_SCHEMA
+
+    rows = rows.cast(
+        {c: t for c, t in STORED_SCHEMA.items()  # type: ignore[misc]
+         if c in rows.columns and not isinstance(rows.schema[c], pl.Datetime)}
+    )
     text_ts = rows.schema["occurred_at"] == pl.String
     canon = rows.select(_fast_canonical(text_ts).alias("canonical")).to_series()
     slow = rows.select(_needs_escape().alias("m")).to_series()

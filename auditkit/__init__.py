@@ -22,11 +22,11 @@ from auditkit.verification import Problem, ProblemKind, VerificationReport
 __version__ = "0.1.0"
 
 __all__ = [
-    "FRAME_SCHEMA",
     "AccessDenied",
     "AppendResult",
     "AuditkitError",
     "ConsistencyProof",
+    "FRAME_SCHEMA",
     "InclusionProof",
     "IntegrityError",
     "Problem",

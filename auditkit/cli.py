@@ -208,14 +208,13 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
 
 @command("sample", "write realistic sample audit events (NDJSON)")(_sample_args)
 def _sample(args: argparse.Namespace) -> int:
-    from auditkit.sample import iter_events
+    from itertools import chain
 
-    n = 0
-    with open(args.output, "wb") as f:
-        for event in iter_events(tenants=args.tenants, days=args.days, events=args.events,
-                                 seed=args.seed):
-            f.write(orjson.dumps(event) + b"\n")
-            n += 1
+    from auditkit.sample import iter_events, write_ndjson
+
+    chunks = iter_events(tenants=args.tenants, days=args.days, events=args.events,
+                         seed=args.seed)
+    n = write_ndjson(chain.from_iterable(chunks), args.output)
     print(f"wrote {n} events to {args.output}")
     return 0
 

@@ -188,7 +188,7 @@ def parse_timestamp(value: Any, *, field: str = "occurred_at", now: datetime | N
         ts = value
     elif isinstance(value, str):
         text = value.strip()
-        if len(text) < 20 or text[4] != "-" or text[10] not in "Tt ":
+        if len(text) < 16 or text[4] != "-" or text[10] not in "Tt ":
             raise SchemaError(f"expected RFC 3339 timestamp, got {_short(value)}", field=field)
         try:
             ts = datetime.fromisoformat(text)

@@ -33,7 +33,7 @@ from auditkit.ingest.pipeline import ingest_files
 from auditkit.sample import iter_events
 from auditkit.store import Store
 from auditkit.store._backend import open_backend
-from auditkit.store._tables import EVENT_COLUMNS
+from auditkit.store._layout import STORED_COLUMNS as EVENT_COLUMNS
 
 
 def _timed(label: str, fn):  # type: ignore[no-untyped-def]
@@ -48,9 +48,9 @@ def _timed(label: str, fn):  # type: ignore[no-untyped-def]
 def write_sample(path: Path, n: int) -> int:
     count = 0
     with open(path, "wb") as f:
-        for e in iter_events(events=n, seed=11):
-            f.write(orjson.dumps(e) + b"\n")
-            count += 1
+        for chunk in iter_events(events=n, seed=11):
+            f.write(b"".join(orjson.dumps(e) + b"\n" for e in chunk))
+            count += len(chunk)
     return count
 
 

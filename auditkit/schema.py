@@ -484,7 +484,11 @@ def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> d
             "unknown field(s); put extra data in metadata", field=",".join(extra)
         )
     event: dict[str, Any] = {}
-    event["tenant_id"] = _string(data.get("tenant_id"), "tenant_id", required=True)
+    tenant = _string(data.get("tenant_id"), "tenant_id", required=True)
+    if not tenant.isprintable():  # type: ignore[union-attr]
+        raise SchemaError(f"expected printable characters only, got {_short(tenant)}",
+                          field="tenant_id")
+    event["tenant_id"] = tenant
     if "occurred_at" not in data:
         raise SchemaError("required field is missing", field="occurred_at")
     event["occurred_at"] = parse_timestamp(data["occurred_at"], now=now)

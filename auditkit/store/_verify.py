@@ -362,6 +362,9 @@ def verify_store(
             bad = check_signature(cp, public[0])
             if bad is not None and bad not in v.problems:
                 v.problems.append(bad)
+        for tenant_id, row_id, why in store.malformed_checkpoints:
+            v._add(ProblemKind.BAD_SIGNATURE, None, None,
+                   f"checkpoint row {row_id} of tenant {tenant_id!r} is malformed: {why}")
         for raw in store._event_chunks(t, v.size, ""):
             v.check_chunk(raw)
         if v.tiles_ok and v.cp is not None:

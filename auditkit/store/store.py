@@ -21,6 +21,7 @@ import polars as pl
 
 from auditkit.errors import IntegrityError, StoreError, UsageError
 from auditkit.frame import STORED_SCHEMA, frame_from_rows
+from auditkit.integrity import EMPTY_ROOT as _EMPTY_ROOT
 from auditkit.integrity import (
     Checkpoint,
     Frontier,
@@ -45,7 +46,7 @@ from auditkit.verification import VerificationReport
 
 __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
 
-EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
+EMPTY_ROOT = _EMPTY_ROOT.hex()
 _LOAD_CHUNK = 250_000
 
 
@@ -442,19 +443,27 @@ class Store:
 
     # -- reading the integrity data ------------------------------------------------
     def checkpoints(self, tenant: str | None = None) -> list[Checkpoint]:
-        """All signed checkpoints stored (of one tenant), oldest first."""
+        """All signed checkpoints stored (of one tenant), oldest first.
+
+        Rows that are not even well-formed checkpoints (tampered) are left out and
+        listed in :attr:`malformed_checkpoints`; verification reports them.
+        """
         where = f" WHERE tenant_id = {self.backend.q(tenant)}" if tenant else ""
         df = self._query(
-            "SELECT tenant_id, tree_size, root_hash, timestamp, key_id, signature "
+            "SELECT id, tenant_id, tree_size, root_hash, timestamp, key_id, signature "
             f"FROM checkpoints{where} ORDER BY id"
         )
-        return [
-            Checkpoint(
-                store_id=self.store_id, tenant_id=r[0], tree_size=int(r[1]), root_hash=r[2],
-                timestamp=r[3], key_id=r[4], signature=r[5],
-            )
-            for r in df.iter_rows()
-        ]
+        out: list[Checkpoint] = []
+        self.malformed_checkpoints: list[tuple[str, int, str]] = []
+        for r in df.iter_rows():
+            try:
+                out.append(Checkpoint(
+                    store_id=self.store_id, tenant_id=r[1], tree_size=int(r[2]),
+                    root_hash=r[3], timestamp=r[4], key_id=r[5], signature=r[6],
+                ))
+            except (ValueError, TypeError) as exc:
+                self.malformed_checkpoints.append((str(r[1]), int(r[0]), str(exc)))
+        return out
 
     def latest_checkpoints(self) -> dict[str, Checkpoint]:
         """The newest signed checkpoint of each tenant."""

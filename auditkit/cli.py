@@ -23,12 +23,14 @@ Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, tuple[Handler, Callable[[argparse.ArgumentParser], None], str]] = {}
 
 
-def command(name: str, help_text: str) -> Callable[[Callable[[argparse.ArgumentParser], None]],
-                                                    Callable[[Handler], Handler]]:
+def command(
+    name: str, help_text: str
+) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[Handler], Handler]]:
     """Register a sub-command: ``@command(name, help)(arguments)(handler)``."""
 
-    def with_args(args_fn: Callable[[argparse.ArgumentParser], None]) -> Callable[[Handler],
-                                                                                   Handler]:
+    def with_args(
+        args_fn: Callable[[argparse.ArgumentParser], None],
+    ) -> Callable[[Handler], Handler]:
         def with_handler(fn: Handler) -> Handler:
             _COMMANDS[name] = (fn, args_fn, help_text)
             return fn
@@ -39,8 +41,12 @@ def command(name: str, help_text: str) -> Callable[[Callable[[argparse.ArgumentP
 
 
 def _print_json(doc: Any) -> None:
-    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
-                                  default=str).decode() + "\n")
+    sys.stdout.write(
+        orjson.dumps(
+            doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
+        ).decode()
+        + "\n"
+    )
 
 
 def _err(message: str) -> None:
@@ -49,8 +55,9 @@ def _err(message: str) -> None:
 
 def _store_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("store", metavar="STORE", help="SQLite file path or postgresql:// URL")
-    p.add_argument("--key", metavar="FILE", help="signing key file (default: STORE.key, "
-                   "or $AUDITKIT_KEY)")
+    p.add_argument(
+        "--key", metavar="FILE", help="signing key file (default: STORE.key, or $AUDITKIT_KEY)"
+    )
 
 
 def _open(args: argparse.Namespace) -> Any:
@@ -80,13 +87,20 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
 
     _store_arg(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="files, directories or globs")
-    p.add_argument("--format", default="auto",
-                   help="input format: auto, " + ", ".join(available_formats()))
+    p.add_argument(
+        "--format", default="auto", help="input format: auto, " + ", ".join(available_formats())
+    )
     p.add_argument("--tenant", help="tenant for formats whose records carry none")
-    p.add_argument("--mapping", metavar="FILE",
-                   help="column mapping (YAML/TOML) for home-grown CSV/NDJSON logs")
-    p.add_argument("--quarantine", metavar="FILE",
-                   help="where rejected records go (default: STORE.quarantine.ndjson)")
+    p.add_argument(
+        "--mapping",
+        metavar="FILE",
+        help="column mapping (YAML/TOML) for home-grown CSV/NDJSON logs",
+    )
+    p.add_argument(
+        "--quarantine",
+        metavar="FILE",
+        help="where rejected records go (default: STORE.quarantine.ndjson)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 if any record is quarantined")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -114,8 +128,14 @@ def _ingest(args: argparse.Namespace) -> int:
 
         bar = tqdm(unit=" records", desc="ingest", file=sys.stderr)
     try:
-        result = ingest_files(store, files, format=fmt, tenant=args.tenant,
-                              quarantine=quarantine, progress=bar.update if bar else None)
+        result = ingest_files(
+            store,
+            files,
+            format=fmt,
+            tenant=args.tenant,
+            quarantine=quarantine,
+            progress=bar.update if bar else None,
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -134,8 +154,11 @@ def _ingest(args: argparse.Namespace) -> int:
 # -- verify ----------------------------------------------------------------------------
 def _verify_args(p: argparse.ArgumentParser) -> None:
     _store_arg(p)
-    p.add_argument("--checkpoint", metavar="FILE",
-                   help="a checkpoint file saved earlier (detects truncation, rollback, fork)")
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="a checkpoint file saved earlier (detects truncation, rollback, fork)",
+    )
     p.add_argument("--public-key", metavar="FILE", help="verify with this public key (PEM)")
     p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -160,8 +183,7 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write the checkpoint file here")
 
 
-@command("checkpoint", "export the signed checkpoints, to keep outside the store")(
-    _checkpoint_args)
+@command("checkpoint", "export the signed checkpoints, to keep outside the store")(_checkpoint_args)
 def _checkpoint(args: argparse.Namespace) -> int:
     store = _open(args)
     doc = store.export_checkpoints(args.output)
@@ -212,8 +234,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     from auditkit.sample import iter_events, write_ndjson
 
-    chunks = iter_events(tenants=args.tenants, days=args.days, events=args.events,
-                         seed=args.seed)
+    chunks = iter_events(tenants=args.tenants, days=args.days, events=args.events, seed=args.seed)
     n = write_ndjson(chain.from_iterable(chunks), args.output)
     print(f"wrote {n} events to {args.output}")
     return 0
@@ -235,7 +256,8 @@ def _parser() -> argparse.ArgumentParser:
     from auditkit import __version__
 
     parser = argparse.ArgumentParser(
-        prog="auditkit", description="Tamper-evident audit trails: store, verify, analyse.")
+        prog="auditkit", description="Tamper-evident audit trails: store, verify, analyse."
+    )
     parser.add_argument("--version", action="version", version=f"auditkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (fn, args_fn, help_text) in _COMMANDS.items():

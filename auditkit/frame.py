@@ -18,8 +18,13 @@ __all__ = ["STORED_SCHEMA", "events_to_frame", "frame_from_rows"]
 
 _TARGET = pl.Struct({"id": pl.String, "type": pl.String, "name": pl.String})
 _ACTOR = pl.Struct(
-    {"id": pl.String, "type": pl.String, "name": pl.String, "email": pl.String,
-     "roles": pl.List(pl.String)}
+    {
+        "id": pl.String,
+        "type": pl.String,
+        "name": pl.String,
+        "email": pl.String,
+        "roles": pl.List(pl.String),
+    }
 )
 _SOURCE = pl.Struct(
     {

@@ -49,31 +49,77 @@ ACTOR_TYPES: Final = ("user", "service", "api_key", "system")
 CORE_ACTIONS: Final[dict[str, str]] = {
     **{
         a: "management"
-        for a in (
-            "user.login user.logout mfa.challenge mfa.enroll mfa.disable mfa.reset "
-            "password.change password.reset user.create user.invite user.update "
-            "user.suspend user.delete team.create team_member.add team_member.remove "
-            "account.close session.expire"
-        ).split()
+        for a in [
+            "user.login",
+            "user.logout",
+            "mfa.challenge",
+            "mfa.enroll",
+            "mfa.disable",
+            "mfa.reset",
+            "password.change",
+            "password.reset",
+            "user.create",
+            "user.invite",
+            "user.update",
+            "user.suspend",
+            "user.delete",
+            "team.create",
+            "team_member.add",
+            "team_member.remove",
+            "account.close",
+            "session.expire",
+        ]
     },
     **{
         a: "admin"
-        for a in (
-            "role.grant role.revoke permission.grant permission.revoke policy.update "
-            "settings.update integration.add integration.remove api_key.create "
-            "api_key.revoke sso.update audit_log.disable audit_log.enable "
-            "audit_retention.update audit_destination.add audit_destination.remove"
-        ).split()
+        for a in [
+            "role.grant",
+            "role.revoke",
+            "permission.grant",
+            "permission.revoke",
+            "policy.update",
+            "settings.update",
+            "integration.add",
+            "integration.remove",
+            "api_key.create",
+            "api_key.revoke",
+            "sso.update",
+            "audit_log.disable",
+            "audit_log.enable",
+            "audit_retention.update",
+            "audit_destination.add",
+            "audit_destination.remove",
+        ]
     },
-    **{a: "system" for a in "license.expire job.run job.stop entity.expire anomaly.alert".split()},
+    **{
+        a: "system"
+        for a in ["license.expire", "job.run", "job.stop", "entity.expire", "anomaly.alert"]
+    },
 }
 
-_IPV4: Final = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-                          r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
+_IPV4: Final = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
+    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z"
+)
 _ACTION_RE: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
 _TOP_FIELDS: Final = frozenset(
-    "event_id tenant_id occurred_at action category outcome actor targets source observer "
-    "request_id session_id description changes metadata".split()
+    [
+        "event_id",
+        "tenant_id",
+        "occurred_at",
+        "action",
+        "category",
+        "outcome",
+        "actor",
+        "targets",
+        "source",
+        "observer",
+        "request_id",
+        "session_id",
+        "description",
+        "changes",
+        "metadata",
+    ]
 )
 _STORE_FIELDS: Final = frozenset(("seq", "received_at"))
 _ALL_FIELDS: Final = _TOP_FIELDS | _STORE_FIELDS
@@ -94,6 +140,7 @@ def _soon_text() -> str:
     if not _soon_cache or now - _soon_cache[0][0] > 60:
         _soon_cache[:] = [(now, format_timestamp(datetime.now(UTC) + _FUTURE_SLACK))]
     return _soon_cache[0][1]
+
 
 #: Polars schema of a loaded event frame (one row per event).
 FRAME_SCHEMA: Final = pl.Schema(
@@ -281,7 +328,9 @@ def _json_value(value: Any, field: str) -> Any:
         return value if new is None else new
     if t is int:
         if abs(value) >= 2**53:
-            raise SchemaError(f"integer {value} is outside the exact JSON range (|n| < 2^53)", field=field)
+            raise SchemaError(
+                f"integer {value} is outside the exact JSON range (|n| < 2^53)", field=field
+            )
         return value
     if t is float:
         if not math.isfinite(value):
@@ -308,8 +357,9 @@ _OBSERVER_KEYS: Final = frozenset(("service", "version", "region"))
 def _unknown(obj: Mapping[str, Any], allowed: frozenset[str], field: str) -> None:
     if not obj.keys() <= allowed:
         extra = sorted(str(k) for k in obj.keys() - allowed)
-        raise SchemaError(f"unknown field(s) {extra}; expected some of {sorted(allowed)}",
-                          field=field)
+        raise SchemaError(
+            f"unknown field(s) {extra}; expected some of {sorted(allowed)}", field=field
+        )
 
 
 def _actor(value: Any) -> dict[str, Any]:
@@ -324,8 +374,9 @@ def _actor(value: Any) -> dict[str, Any]:
     kind = value.get("type")
     if kind is not None:
         if kind not in ACTOR_TYPES:
-            raise SchemaError(f"expected one of {', '.join(ACTOR_TYPES)}, got {_short(kind)}",
-                              field="actor.type")
+            raise SchemaError(
+                f"expected one of {', '.join(ACTOR_TYPES)}, got {_short(kind)}", field="actor.type"
+            )
         out["type"] = kind
     for key in ("name", "email"):
         text = _string(value.get(key), f"actor.{key}")
@@ -345,8 +396,9 @@ def _targets(value: Any) -> list[dict[str, Any]] | None:
     if isinstance(value, Mapping):
         value = [value]
     if not isinstance(value, list):
-        raise SchemaError(f"expected a list of objects, got {type(value).__name__}",
-                          field="targets")
+        raise SchemaError(
+            f"expected a list of objects, got {type(value).__name__}", field="targets"
+        )
     out = []
     for i, target in enumerate(value):
         where = f"targets[{i}]"
@@ -381,13 +433,15 @@ def _source(value: Any) -> dict[str, Any] | None:
     ip = value.get("ip")
     if ip is not None:
         if not isinstance(ip, str):
-            raise SchemaError(f"expected IP address string, got {type(ip).__name__}",
-                              field="source.ip")
+            raise SchemaError(
+                f"expected IP address string, got {type(ip).__name__}", field="source.ip"
+            )
         try:
             out["ip"] = _normal_ip(ip.strip())
         except (ValueError, OSError):
-            raise SchemaError(f"expected an IPv4 or IPv6 address, got {_short(ip)}",
-                              field="source.ip") from None
+            raise SchemaError(
+                f"expected an IPv4 or IPv6 address, got {_short(ip)}", field="source.ip"
+            ) from None
     ua = _string(value.get("user_agent"), "source.user_agent", limit=_MAX_TEXT)
     if ua is not None:
         out["user_agent"] = ua
@@ -406,11 +460,14 @@ def _source(value: Any) -> dict[str, Any] | None:
             if num is None:
                 continue
             if isinstance(num, bool) or not isinstance(num, int | float):
-                raise SchemaError(f"expected a number, got {type(num).__name__}",
-                                  field=f"source.geo.{key}")
+                raise SchemaError(
+                    f"expected a number, got {type(num).__name__}", field=f"source.geo.{key}"
+                )
             if not (math.isfinite(num) and -bound <= num <= bound):
-                raise SchemaError(f"expected a number in [-{bound:g}, {bound:g}], got {num}",
-                                  field=f"source.geo.{key}")
+                raise SchemaError(
+                    f"expected a number in [-{bound:g}, {bound:g}], got {num}",
+                    field=f"source.geo.{key}",
+                )
             g[key] = _json_value(num, f"source.geo.{key}")
         if g:
             out["geo"] = g
@@ -480,14 +537,13 @@ def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> d
     data = {k: v for k, v in raw.items() if v is not None}
     if not data.keys() <= _ALL_FIELDS:
         extra = sorted(str(k) for k in data.keys() - _ALL_FIELDS)
-        raise SchemaError(
-            "unknown field(s); put extra data in metadata", field=",".join(extra)
-        )
+        raise SchemaError("unknown field(s); put extra data in metadata", field=",".join(extra))
     event: dict[str, Any] = {}
     tenant = _string(data.get("tenant_id"), "tenant_id", required=True)
     if not tenant.isprintable():  # type: ignore[union-attr]
-        raise SchemaError(f"expected printable characters only, got {_short(tenant)}",
-                          field="tenant_id")
+        raise SchemaError(
+            f"expected printable characters only, got {_short(tenant)}", field="tenant_id"
+        )
     event["tenant_id"] = tenant
     if "occurred_at" not in data:
         raise SchemaError("required field is missing", field="occurred_at")
@@ -528,8 +584,9 @@ def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> d
     if changes is not None:
         unknown = set(changes) - {"before", "after"}
         if unknown:
-            raise SchemaError(f"expected only 'before' and 'after', got {sorted(unknown)}",
-                              field="changes")
+            raise SchemaError(
+                f"expected only 'before' and 'after', got {sorted(unknown)}", field="changes"
+            )
         event["changes"] = _json_value(changes, "changes")
     metadata = _object(data.get("metadata"), "metadata") or {}
     imported = {k: data[k] for k in ("seq", "received_at") if k in data}

@@ -14,29 +14,45 @@ import pytest
 PG_ADMIN = os.environ.get("AUDITKIT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def make_events(n: int, tenant: str = "acme", *, start: str = "2026-01-05T08:00:00Z",
-                step_s: int = 60, prefix: str = "e") -> list[dict[str, Any]]:
+def make_events(
+    n: int,
+    tenant: str = "acme",
+    *,
+    start: str = "2026-01-05T08:00:00Z",
+    step_s: int = 60,
+    prefix: str = "e",
+) -> list[dict[str, Any]]:
     """``n`` valid canonical events, one per ``step_s`` seconds, with stable ids."""
     t0 = datetime.fromisoformat(start)
     actions = ["user.login", "document.read", "document.update", "role.grant", "user.logout"]
     out = []
     for i in range(n):
-        out.append({
-            "event_id": f"{prefix}-{tenant}-{i}",
-            "tenant_id": tenant,
-            "occurred_at": (t0 + timedelta(seconds=i * step_s)).isoformat().replace("+00:00", "Z"),
-            "action": actions[i % len(actions)],
-            "outcome": "failure" if i % 7 == 3 else "success",
-            "actor": {"id": f"u{i % 5}", "type": "user", "name": f"User {i % 5}",
-                      "roles": ["member"]},
-            "targets": [{"id": f"doc-{i}", "type": "document"}],
-            "source": {"ip": f"203.0.113.{i % 250}", "geo": {"country": "DE", "city": "Berlin",
-                                                           "lat": 52.52, "lon": 13.405}},
-            "observer": {"service": "webapp", "version": "1.0"},
-            "session_id": f"s{i // 10}",
-            "description": f"event number {i}",
-            "metadata": {"n": i, "tag": "x"},
-        })
+        out.append(
+            {
+                "event_id": f"{prefix}-{tenant}-{i}",
+                "tenant_id": tenant,
+                "occurred_at": (t0 + timedelta(seconds=i * step_s))
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "action": actions[i % len(actions)],
+                "outcome": "failure" if i % 7 == 3 else "success",
+                "actor": {
+                    "id": f"u{i % 5}",
+                    "type": "user",
+                    "name": f"User {i % 5}",
+                    "roles": ["member"],
+                },
+                "targets": [{"id": f"doc-{i}", "type": "document"}],
+                "source": {
+                    "ip": f"203.0.113.{i % 250}",
+                    "geo": {"country": "DE", "city": "Berlin", "lat": 52.52, "lon": 13.405},
+                },
+                "observer": {"service": "webapp", "version": "1.0"},
+                "session_id": f"s{i // 10}",
+                "description": f"event number {i}",
+                "metadata": {"n": i, "tag": "x"},
+            }
+        )
     return out
 
 

@@ -18,8 +18,9 @@ def _write(path: Path, events: list[dict]) -> Path:
     return path
 
 
-def test_init_ingest_verify_checkpoint_roundtrip(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_ingest_verify_checkpoint_roundtrip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "audit.db")
     assert main(["init", db]) == 0
     assert Path(db + ".key").is_file()
@@ -41,8 +42,9 @@ def test_init_ingest_verify_checkpoint_roundtrip(tmp_path: Path,
     assert proof["seq"] == 7 and proof["tree_size"] == 30
 
 
-def test_verify_exit_1_names_the_tampered_record(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_exit_1_names_the_tampered_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "audit.db")
     main(["init", db])
     main(["ingest", db, str(_write(tmp_path / "e.ndjson", make_events(12)))])
@@ -56,19 +58,32 @@ def test_verify_exit_1_names_the_tampered_record(tmp_path: Path,
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert report["problems"][0] | {"detail": ""} == {
-        "kind": "modified", "tenant_id": "acme", "seq": 3, "event_id": "e-acme-3",
-        "detail": "", "column": None}
+        "kind": "modified",
+        "tenant_id": "acme",
+        "seq": 3,
+        "event_id": "e-acme-3",
+        "detail": "",
+        "column": None,
+    }
 
 
 def test_bad_input_is_quarantined_with_file_line_and_field(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "audit.db")
     main(["init", db])
     good = make_events(3)
     bad = dict(good[1], occurred_at="12/31", event_id="bad-1")
     path = tmp_path / "mixed.ndjson"
-    path.write_bytes(orjson.dumps(good[0]) + b"\n" + orjson.dumps(bad) + b"\n{not json\n"
-                     + orjson.dumps(good[2]) + b"\n" + b'{"tenant_id": "acme", "actio')
+    path.write_bytes(
+        orjson.dumps(good[0])
+        + b"\n"
+        + orjson.dumps(bad)
+        + b"\n{not json\n"
+        + orjson.dumps(good[2])
+        + b"\n"
+        + b'{"tenant_id": "acme", "actio'
+    )
     capsys.readouterr()
     assert main(["ingest", db, str(path)]) == 0
     out = capsys.readouterr().out
@@ -82,8 +97,9 @@ def test_bad_input_is_quarantined_with_file_line_and_field(
     assert main(["ingest", db, str(path), "--strict"]) == 1
 
 
-def test_errors_are_one_line_with_exit_2(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["verify", str(tmp_path / "nope.db")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no store here" in err
@@ -96,8 +112,9 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path,
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["init", "ingest", "verify", "checkpoint", "proof",
-                                     "sample", "demo"])
+@pytest.mark.parametrize(
+    "command", ["init", "ingest", "verify", "checkpoint", "proof", "sample", "demo"]
+)
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0
     assert "usage: auditkit " + command in capsys.readouterr().out

@@ -23,20 +23,37 @@ def test_public_api_is_sorted_and_importable() -> None:
 
 
 def test_defaults_and_normal_forms() -> None:
-    e = normalize_event({"tenant_id": "acme", "occurred_at": "2026-03-01T10:00:00.5+02:00",
-                         "action": "role.grant", "actor": "u1",
-                         "source": {"ip": " 2001:DB8::1 ", "geo": {"lat": 52.0}},
-                         "targets": {"id": "u2"}, "session_id": None}, now=NOW)
+    e = normalize_event(
+        {
+            "tenant_id": "acme",
+            "occurred_at": "2026-03-01T10:00:00.5+02:00",
+            "action": "role.grant",
+            "actor": "u1",
+            "source": {"ip": " 2001:DB8::1 ", "geo": {"lat": 52.0}},
+            "targets": {"id": "u2"},
+            "session_id": None,
+        },
+        now=NOW,
+    )
     assert e["occurred_at"] == "2026-03-01T08:00:00.500000Z"
     assert (e["category"], e["outcome"], e["actor"]) == ("admin", "success", {"id": "u1"})
     assert e["source"] == {"ip": "2001:db8::1", "geo": {"lat": 52}}
     assert e["targets"] == [{"id": "u2"}]
     assert "session_id" not in e
-    assert e["event_id"] == normalize_event(
-        {"tenant_id": "acme", "occurred_at": "2026-03-01T10:00:00.5+02:00",
-         "action": "role.grant", "actor": "u1", "source": {"ip": "2001:db8::1",
-                                                           "geo": {"lat": 52.0}},
-         "targets": [{"id": "u2"}]}, now=NOW)["event_id"]
+    assert (
+        e["event_id"]
+        == normalize_event(
+            {
+                "tenant_id": "acme",
+                "occurred_at": "2026-03-01T10:00:00.5+02:00",
+                "action": "role.grant",
+                "actor": "u1",
+                "source": {"ip": "2001:db8::1", "geo": {"lat": 52.0}},
+                "targets": [{"id": "u2"}],
+            },
+            now=NOW,
+        )["event_id"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,25 +90,61 @@ def test_errors_name_the_field(change: dict[str, Any], field: str, words: str) -
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(
-    "event_id tenant_id occurred_at action category outcome actor targets source observer "
-    "request_id session_id description changes metadata seq received_at junk".split())),
-    json_values, max_size=10), st.booleans())
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            sorted(
+                [
+                    "event_id",
+                    "tenant_id",
+                    "occurred_at",
+                    "action",
+                    "category",
+                    "outcome",
+                    "actor",
+                    "targets",
+                    "source",
+                    "observer",
+                    "request_id",
+                    "session_id",
+                    "description",
+                    "changes",
+                    "metadata",
+                    "seq",
+                    "received_at",
+                    "junk",
+                ]
+            )
+        ),
+        json_values,
+        max_size=10,
+    ),
+    st.booleans(),
+)
 def test_random_records_are_accepted_or_refused_with_schema_error(
-        mutation: dict[str, Any], start_valid: bool) -> None:
+    mutation: dict[str, Any], start_valid: bool
+) -> None:
     base = make_events(1)[0] if start_valid else {}
     try:
         event = normalize_event(base | mutation, now=NOW)
     except SchemaError as exc:
         assert exc.reason
         return
-    assert set(event) >= {"event_id", "tenant_id", "occurred_at", "action", "category",
-                          "outcome", "actor"}
+    assert set(event) >= {
+        "event_id",
+        "tenant_id",
+        "occurred_at",
+        "action",
+        "category",
+        "outcome",
+        "actor",
+    }
     assert normalize_event(event, now=NOW) == event  # idempotent

@@ -16,7 +16,14 @@ import orjson
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
 
-__all__ = ["MAX_RECORD_BYTES", "iter_csv", "iter_json_records", "iter_ndjson", "open_binary", "read_head"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "iter_csv",
+    "iter_json_records",
+    "iter_ndjson",
+    "open_binary",
+    "read_head",
+]
 
 #: A single record larger than this is quarantined rather than parsed.
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -88,8 +95,13 @@ def iter_ndjson(path: str) -> Iterator[RawRecord]:
             try:
                 line = f.readline(MAX_RECORD_BYTES + 1)
             except (OSError, EOFError) as exc:
-                yield RawRecord(path, lineno + 1, error=SchemaError(
-                    f"file is truncated or corrupt: {exc}", file=path, line=lineno + 1))
+                yield RawRecord(
+                    path,
+                    lineno + 1,
+                    error=SchemaError(
+                        f"file is truncated or corrupt: {exc}", file=path, line=lineno + 1
+                    ),
+                )
                 return
             if not line:
                 return
@@ -102,9 +114,16 @@ def iter_ndjson(path: str) -> Iterator[RawRecord]:
                     size += len(chunk)
                     if not chunk or chunk.endswith(b"\n"):
                         break
-                yield RawRecord(path, lineno, text=_cut(line), error=SchemaError(
-                    f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit",
-                    file=path, line=lineno))
+                yield RawRecord(
+                    path,
+                    lineno,
+                    text=_cut(line),
+                    error=SchemaError(
+                        f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit",
+                        file=path,
+                        line=lineno,
+                    ),
+                )
                 continue
             stripped = line.strip()
             if not stripped:
@@ -124,11 +143,18 @@ def _parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawR
             reason = f"invalid JSON ({exc.msg} at column {exc.colno})"
             if last:
                 reason += "; the file may be truncated"
-        return RawRecord(path, lineno, text=_cut(data),
-                         error=SchemaError(reason, file=path, line=lineno))
+        return RawRecord(
+            path, lineno, text=_cut(data), error=SchemaError(reason, file=path, line=lineno)
+        )
     if not isinstance(value, dict):
-        return RawRecord(path, lineno, text=_cut(data), error=SchemaError(
-            f"expected a JSON object, got {type(value).__name__}", file=path, line=lineno))
+        return RawRecord(
+            path,
+            lineno,
+            text=_cut(data),
+            error=SchemaError(
+                f"expected a JSON object, got {type(value).__name__}", file=path, line=lineno
+            ),
+        )
     return RawRecord(path, lineno, value=value, text=None)
 
 
@@ -166,8 +192,9 @@ def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecor
                 reason += "; the file is truncated"
         except UnicodeDecodeError as uexc:
             reason = f"invalid UTF-8 at byte {uexc.start}"
-        yield RawRecord(path, 1, text=_cut(data),
-                        error=SchemaError(reason, file=path, line=exc.lineno))
+        yield RawRecord(
+            path, 1, text=_cut(data), error=SchemaError(reason, file=path, line=exc.lineno)
+        )
         return
     label = key or ""
     if key is not None and isinstance(doc, dict) and isinstance(doc.get(key), list):
@@ -181,9 +208,17 @@ def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecor
     for i, item in enumerate(items):
         loc = f"{label}[{i}]"
         if not isinstance(item, dict):
-            yield RawRecord(path, i + 1, location=loc, text=_cut(orjson.dumps(item)),
-                            error=SchemaError(f"{loc}: expected a JSON object, got "
-                                              f"{type(item).__name__}", file=path, line=i + 1))
+            yield RawRecord(
+                path,
+                i + 1,
+                location=loc,
+                text=_cut(orjson.dumps(item)),
+                error=SchemaError(
+                    f"{loc}: expected a JSON object, got {type(item).__name__}",
+                    file=path,
+                    line=i + 1,
+                ),
+            )
         else:
             yield RawRecord(path, i + 1, value=item, location=loc)
 
@@ -211,8 +246,9 @@ def iter_csv(path: str) -> Iterator[RawRecord]:
         except StopIteration:
             return
         except (UnicodeDecodeError, csv.Error) as exc:
-            yield RawRecord(path, 1, error=SchemaError(f"unreadable header: {exc}", file=path,
-                                                       line=1))
+            yield RawRecord(
+                path, 1, error=SchemaError(f"unreadable header: {exc}", file=path, line=1)
+            )
             return
         line = 1
         while True:
@@ -221,20 +257,33 @@ def iter_csv(path: str) -> Iterator[RawRecord]:
             except StopIteration:
                 return
             except UnicodeDecodeError as exc:
-                yield RawRecord(path, line + 1, error=SchemaError(
-                    f"invalid UTF-8 ({exc.reason}); the rest of the file cannot be read",
-                    file=path, line=line + 1))
+                yield RawRecord(
+                    path,
+                    line + 1,
+                    error=SchemaError(
+                        f"invalid UTF-8 ({exc.reason}); the rest of the file cannot be read",
+                        file=path,
+                        line=line + 1,
+                    ),
+                )
                 return
             except csv.Error as exc:
                 line = reader.line_num
-                yield RawRecord(path, line, error=SchemaError(f"bad CSV: {exc}", file=path,
-                                                              line=line))
+                yield RawRecord(
+                    path, line, error=SchemaError(f"bad CSV: {exc}", file=path, line=line)
+                )
                 continue
             line = reader.line_num
             if not row or all(not c for c in row):
                 continue
             if len(row) != len(header):
-                yield RawRecord(path, line, text=",".join(row)[:_KEEP_TEXT], error=SchemaError(
-                    f"expected {len(header)} columns, got {len(row)}", file=path, line=line))
+                yield RawRecord(
+                    path,
+                    line,
+                    text=",".join(row)[:_KEEP_TEXT],
+                    error=SchemaError(
+                        f"expected {len(header)} columns, got {len(row)}", file=path, line=line
+                    ),
+                )
                 continue
             yield RawRecord(path, line, value=dict(zip(header, row, strict=True)))

@@ -78,8 +78,10 @@ class IngestResult:
 
     def summary(self) -> str:
         """One line for people."""
-        text = (f"read {self.read} records from {len(self.files)} file(s): stored {self.stored}, "
-                f"duplicates {self.duplicates}, quarantined {self.quarantined}")
+        text = (
+            f"read {self.read} records from {len(self.files)} file(s): stored {self.stored}, "
+            f"duplicates {self.duplicates}, quarantined {self.quarantined}"
+        )
         if self.quarantined and self.quarantine_file:
             text += f" (see {self.quarantine_file})"
         return text
@@ -135,15 +137,16 @@ def _quarantine(rec: RawRecord, err: SchemaError) -> QuarantinedRecord:
     reason = located.args[0]
     prefix = f"{rec.file} line {rec.line}: " if rec.line else f"{rec.file}: "
     if reason.startswith(prefix):
-        reason = reason[len(prefix):]
+        reason = reason[len(prefix) :]
     text = rec.text
     if text is None and rec.value is not None:
         try:
             text = orjson.dumps(rec.value).decode()
         except TypeError:
             text = repr(rec.value)
-    return QuarantinedRecord(rec.file, rec.line or None, rec.location, err.field,
-                             reason + where, text)
+    return QuarantinedRecord(
+        rec.file, rec.line or None, rec.location, err.field, reason + where, text
+    )
 
 
 def _records(fmt: Format, path: str) -> Iterator[RawRecord]:
@@ -159,7 +162,7 @@ def ingest_files(
     store: Any,
     paths: Sequence[str | os.PathLike[str]],
     *,
-    format: str | Format = "auto",  # noqa: A002 - the CLI's name
+    format: str | Format = "auto",
     tenant: str | None = None,
     quarantine: str | os.PathLike[str] | None = None,
     batch_size: int = 20_000,
@@ -207,8 +210,11 @@ def ingest_files(
     try:
         for path in files:
             try:
-                fmt = detect_format(path) if format == "auto" else (
-                    get_format(format) if isinstance(format, str) else format)
+                fmt = (
+                    detect_format(path)
+                    if format == "auto"
+                    else (get_format(format) if isinstance(format, str) else format)
+                )
             except SchemaError as exc:
                 fmt = None
                 q = QuarantinedRecord(path, None, None, None, exc.reason, None)
@@ -237,9 +243,13 @@ def ingest_files(
                     except SchemaError as exc:
                         q = _quarantine(rec, exc)
                     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-                        q = _quarantine(rec, SchemaError(
-                            f"the {fmt.name} mapper could not read this record "
-                            f"({type(exc).__name__}: {exc})"))
+                        q = _quarantine(
+                            rec,
+                            SchemaError(
+                                f"the {fmt.name} mapper could not read this record "
+                                f"({type(exc).__name__}: {exc})"
+                            ),
+                        )
                 result.quarantined += 1
                 if len(result.problems) < 10_000:
                     result.problems.append(q)
@@ -271,8 +281,15 @@ def _store_quarantine(store: Any, rows: Sequence[QuarantinedRecord]) -> None:
             "INSERT INTO quarantine (quarantined_at, file, line, location, field, reason, record) "
             f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
             [
-                (now, _clean(q.file), q.line, q.location, q.field, _clean(q.reason),
-                 _clean(q.record))
+                (
+                    now,
+                    _clean(q.file),
+                    q.line,
+                    q.location,
+                    q.field,
+                    _clean(q.reason),
+                    _clean(q.record),
+                )
                 for q in rows
             ],
         )

@@ -77,7 +77,8 @@ def detect_format(path: str) -> Format:
     if not scored or scored[0][0] <= 0:
         raise SchemaError(
             "cannot tell the format of this file; pass --format (known: "
-            + ", ".join(available_formats()) + ")",
+            + ", ".join(available_formats())
+            + ")",
             file=path,
         )
     return _FORMATS[scored[0][1]]

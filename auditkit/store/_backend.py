@@ -165,8 +165,7 @@ class Backend:
                 (tenant, empty_root, b""),
             )
             cur.execute(
-                "SELECT size, root_hash, frontier FROM tree_heads WHERE tenant_id = %s "
-                "FOR UPDATE",
+                "SELECT size, root_hash, frontier FROM tree_heads WHERE tenant_id = %s FOR UPDATE",
                 (tenant,),
             )
         size, root, frontier = cur.fetchone()
@@ -211,7 +210,8 @@ class Backend:
 
                 with adbc.connect(self.path) as conn, conn.cursor() as cur:
                     cur.adbc_statement.set_options(
-                        **{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+                        **{"adbc.sqlite.query.batch_rows": str(batch_rows)}
+                    )
                     cur.execute(query)
                     table = cur.fetch_arrow_table()
                 return pl.DataFrame(table)
@@ -248,8 +248,10 @@ class Backend:
             with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
                     found = conn.execute(
-                        text("SELECT name FROM sqlite_master WHERE type='table' "
-                             "AND name='store_meta'")
+                        text(
+                            "SELECT name FROM sqlite_master WHERE type='table' "
+                            "AND name='store_meta'"
+                        )
                     ).fetchall()
                 else:
                     found = conn.execute(text("SELECT to_regclass('store_meta')")).fetchall()

@@ -50,7 +50,8 @@ JSON_COLUMNS: Final = frozenset(("actor", "targets", "source", "observer", "chan
 #: Top-level keys of a stored record in JCS order (all ASCII, so code-point order).
 CANONICAL_KEYS: Final = tuple(sorted(c for c in STORED_COLUMNS if c != "actor_id"))
 _STRING_KEYS: Final = tuple(
-    k for k in CANONICAL_KEYS
+    k
+    for k in CANONICAL_KEYS
     if k not in JSON_COLUMNS and k not in ("seq", "occurred_at", "received_at")
 )
 _dumps = orjson.dumps
@@ -106,22 +107,48 @@ def _needs_escape() -> pl.Expr:
     return pl.any_horizontal(checks).fill_null(False)
 
 
+_REQUIRED: Final = frozenset(
+    (
+        "action",
+        "actor",
+        "category",
+        "event_id",
+        "occurred_at",
+        "outcome",
+        "received_at",
+        "seq",
+        "tenant_id",
+    )
+)
+
+
 def _fast_canonical(timestamps_as_text: bool) -> pl.Expr:
-    pieces = []
+    """One flat concatenation: literal key text, then the value, for every key in order.
+
+    Required keys cannot be null; an optional key contributes ``,"key":value`` or
+    nothing.  Strings are quoted without escaping (rows that need escaping are
+    redone by the caller).
+    """
+    pieces: list[pl.Expr] = []
+    first = True
     for key in CANONICAL_KEYS:
         col = pl.col(key)
         if key == "seq":
-            value = col.cast(pl.String)
+            value = [col.cast(pl.String)]
         elif key in JSON_COLUMNS:
-            value = col
+            value = [col]
         elif key in ("occurred_at", "received_at") and not timestamps_as_text:
-            value = pl.lit('"') + col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ") + pl.lit('"')
+            value = [pl.lit('"'), col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), pl.lit('"')]
         else:
-            value = pl.lit('"') + col + pl.lit('"')
-        pieces.append(pl.lit(f'"{key}":') + value)
-    return pl.concat_str(
-        [pl.lit("{"), pl.concat_str(pieces, separator=",", ignore_nulls=True), pl.lit("}")]
-    )
+            value = [pl.lit('"'), col, pl.lit('"')]
+        head = ("{" if first else ",") + f'"{key}":'
+        first = False
+        if key in _REQUIRED:
+            pieces += [pl.lit(head), *value]
+        else:
+            pieces.append(pl.concat_str([pl.lit(head), *value]).fill_null(""))
+    pieces.append(pl.lit("}"))
+    return pl.concat_str(pieces)
 
 
 def rebuild_canonical(rows: pl.DataFrame) -> pl.Series:
@@ -134,8 +161,11 @@ def rebuild_canonical(rows: pl.DataFrame) -> pl.Series:
     from auditkit.frame import STORED_SCHEMA
 
     rows = rows.cast(
-        {c: t for c, t in STORED_SCHEMA.items()  # type: ignore[misc]
-         if c in rows.columns and not isinstance(rows.schema[c], pl.Datetime)}
+        {
+            c: t
+            for c, t in STORED_SCHEMA.items()  # type: ignore[misc]
+            if c in rows.columns and not isinstance(rows.schema[c], pl.Datetime)
+        }
     )
     text_ts = rows.schema["occurred_at"] == pl.String
     canon = rows.select(_fast_canonical(text_ts).alias("canonical")).to_series()

@@ -23,6 +23,7 @@ __all__ = [
     "immutability_ddl",
 ]
 
+
 class EventRow(SQLModel, table=True):
     """One stored event; the primary key is ``(tenant_id, seq)``.
 

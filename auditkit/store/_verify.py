@@ -59,15 +59,21 @@ def check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
     """A problem if ``cp`` is not validly signed by ``public_key``."""
     expected = key_fingerprint(public_key)
     if not expected.startswith(cp.key_id) and cp.key_id != expected:
-        return Problem(ProblemKind.WRONG_KEY, cp.tenant_id, cp.tree_size, None,
-                       f"checkpoint of size {cp.tree_size} is signed by key {cp.key_id[:16]}, "
-                       f"expected {expected[:16]}")
+        return Problem(
+            ProblemKind.WRONG_KEY,
+            cp.tenant_id,
+            cp.tree_size,
+            None,
+            f"checkpoint of size {cp.tree_size} is signed by key {cp.key_id[:16]}, "
+            f"expected {expected[:16]}",
+        )
     try:
         verify_checkpoint(cp, public_key)
     except ValueError as exc:
         kind = ProblemKind.WRONG_KEY if "different key" in str(exc) else ProblemKind.BAD_SIGNATURE
-        return Problem(kind, cp.tenant_id, cp.tree_size, None,
-                       f"checkpoint of size {cp.tree_size}: {exc}")
+        return Problem(
+            kind, cp.tenant_id, cp.tree_size, None, f"checkpoint of size {cp.tree_size}: {exc}"
+        )
     return None
 
 
@@ -94,9 +100,13 @@ class TenantVerifier:
             and root_from_leaf_hashes(self.leaves).hex() == self.cp.root_hash
         )
         if self.cp is not None and not self.tiles_ok:
-            self._add(ProblemKind.TREE_MISMATCH, None, None,
-                      f"the stored Merkle tiles ({len(blob) // 32} leaves) do not reproduce the "
-                      f"signed root of size {self.size}; locating damage by checkpoint history")
+            self._add(
+                ProblemKind.TREE_MISMATCH,
+                None,
+                None,
+                f"the stored Merkle tiles ({len(blob) // 32} leaves) do not reproduce the "
+                f"signed root of size {self.size}; locating damage by checkpoint history",
+            )
         self.expected = _leaf_hex(b"".join(self.leaves)) if self.tiles_ok else None
 
     def _trusted_checkpoint(self, latest: Checkpoint | None) -> Checkpoint | None:
@@ -112,8 +122,14 @@ class TenantVerifier:
                 return cp
         return None
 
-    def _add(self, kind: ProblemKind, seq: int | None, event_id: str | None, detail: str,
-             column: str | None = None) -> None:
+    def _add(
+        self,
+        kind: ProblemKind,
+        seq: int | None,
+        event_id: str | None,
+        detail: str,
+        column: str | None = None,
+    ) -> None:
         if sum(1 for p in self.problems if p.kind == kind) < _MAX_PROBLEMS_PER_KIND:
             self.problems.append(Problem(kind, self.tenant, seq, event_id, detail, column))
 
@@ -127,9 +143,13 @@ class TenantVerifier:
         ok = ~beyond
         if beyond.any():
             for s, eid in raw.filter(beyond).select("seq", "event_id").iter_rows():
-                self._add(ProblemKind.INSERTED, s, eid,
-                          f"record at seq {s} is not covered by the signed tree of size "
-                          f"{self.size} (forged or unsigned insert)")
+                self._add(
+                    ProblemKind.INSERTED,
+                    s,
+                    eid,
+                    f"record at seq {s} is not covered by the signed tree of size "
+                    f"{self.size} (forged or unsigned insert)",
+                )
         if self.expected is not None:
             inside = seqs.clip(0, max(self.size - 1, 0))
             expected = self.expected.gather(inside) if self.size else computed.clear()
@@ -139,12 +159,20 @@ class TenantVerifier:
                 moved = self._moved_records(bad)
                 for s, eid in bad.select("seq", "event_id").iter_rows():
                     if s in moved:
-                        self._add(ProblemKind.REORDERED, s, eid,
-                                  f"record at seq {s} is the one signed at seq {moved[s]}")
+                        self._add(
+                            ProblemKind.REORDERED,
+                            s,
+                            eid,
+                            f"record at seq {s} is the one signed at seq {moved[s]}",
+                        )
                     else:
-                        self._add(ProblemKind.MODIFIED, s, eid,
-                                  f"record at seq {s} does not match the signed leaf hash "
-                                  "(a column was changed)")
+                        self._add(
+                            ProblemKind.MODIFIED,
+                            s,
+                            eid,
+                            f"record at seq {s} does not match the signed leaf hash "
+                            "(a column was changed)",
+                        )
                 ok = ok & ~mismatch
         else:
             self.computed.append(pl.DataFrame({"seq": seqs, "computed": computed}))
@@ -156,9 +184,13 @@ class TenantVerifier:
         ).to_series()
         if projected.any():
             for s, eid in raw.filter(projected).select("seq", "event_id").iter_rows():
-                self._add(ProblemKind.COLUMN_MISMATCH, s, eid,
-                          f"column 'actor_id' at seq {s} differs from the signed actor.id",
-                          column="actor_id")
+                self._add(
+                    ProblemKind.COLUMN_MISMATCH,
+                    s,
+                    eid,
+                    f"column 'actor_id' at seq {s} differs from the signed actor.id",
+                    column="actor_id",
+                )
             ok = ok & ~projected
         return ok
 
@@ -173,13 +205,15 @@ class TenantVerifier:
         hashes = _computed_hex(moved.select(bad.columns))
         expected = self.expected.gather(moved.get_column("seq").clip(0, self.size - 1))
         hit = moved.filter(hashes == expected)
-        return dict(zip(hit.get_column("_was").to_list(), hit.get_column("seq").to_list(),
-                        strict=True))
+        return dict(
+            zip(hit.get_column("_was").to_list(), hit.get_column("seq").to_list(), strict=True)
+        )
 
     def _missing(self, ranged: bool) -> list[int]:
         if ranged:
             df = self.store._query(
-                f"SELECT seq FROM events WHERE tenant_id = {self.store.backend.q(self.tenant)}")
+                f"SELECT seq FROM events WHERE tenant_id = {self.store.backend.q(self.tenant)}"
+            )
             seen = df.get_column("seq") if df.height else pl.Series("seq", [], pl.Int64)
         else:
             seen = pl.concat(self.seen) if self.seen else pl.Series("seq", [], pl.Int64)
@@ -199,20 +233,33 @@ class TenantVerifier:
                     break
             inner = [s for s in missing if s < tail_start]
             for s in inner[:_MAX_PROBLEMS_PER_KIND]:
-                self._add(ProblemKind.DELETED, s, None,
-                          f"seq {s} is in the signed tree but has no record")
+                self._add(
+                    ProblemKind.DELETED, s, None, f"seq {s} is in the signed tree but has no record"
+                )
             if tail_start <= top:
-                self._add(ProblemKind.TRUNCATED, tail_start, None,
-                          f"records {tail_start}..{top} at the end of the signed tree of size "
-                          f"{self.size} are gone")
+                self._add(
+                    ProblemKind.TRUNCATED,
+                    tail_start,
+                    None,
+                    f"records {tail_start}..{top} at the end of the signed tree of size "
+                    f"{self.size} are gone",
+                )
         if self.cp is not None and not self.tiles_ok and not ranged:
             self._locate_by_history()
         if self.cp is None and self.events:
-            self._add(ProblemKind.UNSIGNED, 0, None,
-                      f"{self.events} records but no validly signed checkpoint")
+            self._add(
+                ProblemKind.UNSIGNED,
+                0,
+                None,
+                f"{self.events} records but no validly signed checkpoint",
+            )
         status = TenantStatus(
-            self.tenant, self.events, self.size, self.cp.root_hash if self.cp else "",
-            self.cp.timestamp if self.cp else None, not self.problems,
+            self.tenant,
+            self.events,
+            self.size,
+            self.cp.root_hash if self.cp else "",
+            self.cp.timestamp if self.cp else None,
+            not self.problems,
         )
         return VerificationReport(problems=tuple(self.problems), tenants=(status,))
 
@@ -223,8 +270,11 @@ class TenantVerifier:
             return
         df = pl.concat(self.computed).sort("seq")
         hashes = [bytes.fromhex(h) for h in df.get_column("computed").to_list()]
-        history = [cp for cp in self.store.checkpoints(self.tenant)
-                   if check_signature(cp, self.public_key) is None]
+        history = [
+            cp
+            for cp in self.store.checkpoints(self.tenant)
+            if check_signature(cp, self.public_key) is None
+        ]
         frontier = Frontier.empty()
         done = 0
         prev = 0
@@ -234,15 +284,21 @@ class TenantVerifier:
                 frontier = frontier.extend(hashes[done:n])
                 done = n
             if cp.tree_size > len(hashes) or frontier.root().hex() != cp.root_hash:
-                self._add(ProblemKind.MODIFIED, prev, None,
-                          f"records between seq {prev} and {cp.tree_size - 1} no longer "
-                          f"reproduce the checkpoint signed at size {cp.tree_size}")
+                self._add(
+                    ProblemKind.MODIFIED,
+                    prev,
+                    None,
+                    f"records between seq {prev} and {cp.tree_size - 1} no longer "
+                    f"reproduce the checkpoint signed at size {cp.tree_size}",
+                )
                 return
             prev = cp.tree_size
 
 
 def merge_reports(
-    store: Store, reports: Sequence[VerificationReport], key_source: str,
+    store: Store,
+    reports: Sequence[VerificationReport],
+    key_source: str,
     notes: Sequence[str] = (),
 ) -> VerificationReport:
     """Combine per-tenant reports into one store report."""
@@ -269,8 +325,9 @@ def _load_checkpoint_doc(checkpoint: str | Path | Mapping[str, Any]) -> dict[str
     except orjson.JSONDecodeError as exc:
         raise UsageError(f"{path}: not a checkpoint file (invalid JSON: {exc.msg})") from exc
     if not isinstance(doc, dict) or doc.get("format") != "auditkit-checkpoints/1":
-        raise UsageError(f"{path}: not an auditkit checkpoint file "
-                         "(expected format 'auditkit-checkpoints/1')")
+        raise UsageError(
+            f"{path}: not an auditkit checkpoint file (expected format 'auditkit-checkpoints/1')"
+        )
     return doc
 
 
@@ -289,26 +346,37 @@ def _check_saved(
     for cp in saved:
         t = cp.tenant_id
         if cp.store_id != store.store_id:
-            problems.append(Problem(ProblemKind.WRONG_STORE, t, None, None,
-                                    f"checkpoint is for store {cp.store_id}, this store is "
-                                    f"{store.store_id}"))
+            problems.append(
+                Problem(
+                    ProblemKind.WRONG_STORE,
+                    t,
+                    None,
+                    None,
+                    f"checkpoint is for store {cp.store_id}, this store is {store.store_id}",
+                )
+            )
             continue
         bad = check_signature(cp, public)
         if bad is not None:
-            problems.append(Problem(bad.kind, t, cp.tree_size, None,
-                                    f"saved checkpoint: {bad.detail}"))
+            problems.append(
+                Problem(bad.kind, t, cp.tree_size, None, f"saved checkpoint: {bad.detail}")
+            )
             continue
         v = verifiers.get(t)
         own_size = v.size if v is not None else 0
         if cp.tree_size > own_size:
             rows = v.events if v is not None else 0
             kind = ProblemKind.ROLLBACK
-            detail = (f"the store's signed tree has {own_size} records but a saved checkpoint "
-                      f"says {cp.tree_size}: the store was rolled back to an older state")
+            detail = (
+                f"the store's signed tree has {own_size} records but a saved checkpoint "
+                f"says {cp.tree_size}: the store was rolled back to an older state"
+            )
             if rows >= cp.tree_size:
                 kind = ProblemKind.TRUNCATED
-                detail = (f"a saved checkpoint covers {cp.tree_size} records; the store's signed "
-                          f"tree stops at {own_size}")
+                detail = (
+                    f"a saved checkpoint covers {cp.tree_size} records; the store's signed "
+                    f"tree stops at {own_size}"
+                )
             problems.append(Problem(kind, t, own_size, None, detail))
             continue
         if v is None or not v.tiles_ok:
@@ -317,13 +385,23 @@ def _check_saved(
         if root != cp.root_hash:
             first = 0
             for old in sorted(history.get(t, []), key=lambda c: c.tree_size):
-                if old.tree_size <= cp.tree_size and check_signature(old, public) is None and \
-                        root_from_leaf_hashes(v.leaves[: old.tree_size]).hex() == old.root_hash:
+                if (
+                    old.tree_size <= cp.tree_size
+                    and check_signature(old, public) is None
+                    and root_from_leaf_hashes(v.leaves[: old.tree_size]).hex() == old.root_hash
+                ):
                     first = old.tree_size
-            problems.append(Problem(ProblemKind.FORK, t, first, None,
-                                    f"the store's first {cp.tree_size} records do not hash to the "
-                                    f"saved checkpoint's root: history diverges at or after seq "
-                                    f"{first}"))
+            problems.append(
+                Problem(
+                    ProblemKind.FORK,
+                    t,
+                    first,
+                    None,
+                    f"the store's first {cp.tree_size} records do not hash to the "
+                    f"saved checkpoint's root: history diverges at or after seq "
+                    f"{first}",
+                )
+            )
     return problems
 
 
@@ -338,18 +416,29 @@ def verify_store(
     from auditkit.integrity import load_public_key
 
     if public_key is not None:
-        public = (load_public_key(public_key) if isinstance(public_key, str | bytes | Path)
-                  else public_key, "given public key")
+        public = (
+            load_public_key(public_key)
+            if isinstance(public_key, str | bytes | Path)
+            else public_key,
+            "given public key",
+        )
     else:
         public = store.trusted_public_key()
     doc = _load_checkpoint_doc(checkpoint) if checkpoint is not None else None
     wanted = store._resolve_tenants(tenant) if tenant is not None else None
-    all_tenants = sorted(set(store.tenants()) | set(
-        store._query("SELECT DISTINCT tenant_id FROM events").get_column("tenant_id").to_list()
-        if store.count() else []))
+    all_tenants = sorted(
+        set(store.tenants())
+        | set(
+            store._query("SELECT DISTINCT tenant_id FROM events").get_column("tenant_id").to_list()
+            if store.count()
+            else []
+        )
+    )
     if doc is not None:
-        all_tenants = sorted(set(all_tenants) | {d.get("tenant_id") for d in
-                                                 doc.get("checkpoints", []) if d.get("tenant_id")})
+        all_tenants = sorted(
+            set(all_tenants)
+            | {d.get("tenant_id") for d in doc.get("checkpoints", []) if d.get("tenant_id")}
+        )
     tenants = wanted if wanted is not None else all_tenants
     latest = store.latest_checkpoints()
     reports: list[VerificationReport] = []
@@ -363,8 +452,12 @@ def verify_store(
             if bad is not None and bad not in v.problems:
                 v.problems.append(bad)
         for tenant_id, row_id, why in store.malformed_checkpoints:
-            v._add(ProblemKind.BAD_SIGNATURE, None, None,
-                   f"checkpoint row {row_id} of tenant {tenant_id!r} is malformed: {why}")
+            v._add(
+                ProblemKind.BAD_SIGNATURE,
+                None,
+                None,
+                f"checkpoint row {row_id} of tenant {tenant_id!r} is malformed: {why}",
+            )
         for raw in store._event_chunks(t, v.size, ""):
             v.check_chunk(raw)
         if v.tiles_ok and v.cp is not None:
@@ -376,9 +469,13 @@ def verify_store(
     report = merge_reports(store, reports, public[1])
     if extra:
         report = VerificationReport(
-            problems=report.problems + tuple(extra), tenants=report.tenants,
-            store_id=report.store_id, key_id=report.key_id, key_source=report.key_source,
-            checked_at=report.checked_at, notes=report.notes,
+            problems=report.problems + tuple(extra),
+            tenants=report.tenants,
+            store_id=report.store_id,
+            key_id=report.key_id,
+            key_source=report.key_source,
+            checked_at=report.checked_at,
+            notes=report.notes,
         )
     return report
 
@@ -394,19 +491,28 @@ def _check_history(store: Store, v: TenantVerifier, public: Any) -> None:
             frontier = frontier.extend(v.leaves[done : cp.tree_size])
             done = cp.tree_size
         if frontier.root().hex() != cp.root_hash:
-            v._add(ProblemKind.FORK, cp.tree_size, None,
-                   f"the store signed a different history: its checkpoint at size "
-                   f"{cp.tree_size} is not a prefix of the current tree")
+            v._add(
+                ProblemKind.FORK,
+                cp.tree_size,
+                None,
+                f"the store signed a different history: its checkpoint at size "
+                f"{cp.tree_size} is not a prefix of the current tree",
+            )
             return
 
 
 def _check_tree_head(store: Store, v: TenantVerifier) -> None:
     df = store._query(
-        f"SELECT size, root_hash FROM tree_heads WHERE tenant_id = {store.backend.q(v.tenant)}")
+        f"SELECT size, root_hash FROM tree_heads WHERE tenant_id = {store.backend.q(v.tenant)}"
+    )
     if not df.height:
         v._add(ProblemKind.TREE_MISMATCH, None, None, "the tenant's tree head row is missing")
         return
     size, root = df.row(0)
     if int(size) != v.size or root != (v.cp.root_hash if v.cp else ""):
-        v._add(ProblemKind.TREE_MISMATCH, int(size), None,
-               f"the tree head says size {size}, the newest signed checkpoint {v.size}")
+        v._add(
+            ProblemKind.TREE_MISMATCH,
+            int(size),
+            None,
+            f"the tree head says size {size}, the newest signed checkpoint {v.size}",
+        )

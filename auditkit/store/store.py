@@ -183,13 +183,15 @@ class Store:
         self.backend = backend
         if not backend.has_schema():
             raise StoreError(
-                f"{backend.location}: not an auditkit store (run `auditkit init {backend.location}`)"
+                f"{backend.location}: not an auditkit store "
+                f"(run `auditkit init {backend.location}`)"
             )
         meta = dict(self._query("SELECT key, value FROM store_meta").iter_rows())
         self.store_id: str = meta["store_id"]
         self._db_public_pem: str = meta["public_key"]
-        self.key_path = Path(key) if key is not None else default_key_path(backend.path,
-                                                                         self.store_id)
+        self.key_path = (
+            Path(key) if key is not None else default_key_path(backend.path, self.store_id)
+        )
         self._private_key: Any = None
         self.last_report: VerificationReport | None = None
 
@@ -242,10 +244,10 @@ class Store:
 
         Examples
         --------
-        >>> Store.open("/nonexistent/dir/audit.db")
+        >>> Store.open("/nonexistent/dir/audit.db")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        auditkit.errors.StoreError: /nonexistent/dir/audit.db: no store here (run `auditkit init /nonexistent/dir/audit.db`)
+        auditkit.errors.StoreError: /nonexistent/dir/audit.db: no store here (run ...)
         """
         backend = open_backend(location)
         if backend.dialect == "sqlite":
@@ -412,7 +414,10 @@ class Store:
                 (frontier.size, root, frontier.to_bytes(), tenant),
             )
             cp = sign_checkpoint(
-                key, store_id=self.store_id, tenant_id=tenant, tree_size=frontier.size,
+                key,
+                store_id=self.store_id,
+                tenant_id=tenant,
+                tree_size=frontier.size,
                 root_hash=root,
             )
             cur.execute(
@@ -434,8 +439,9 @@ class Store:
             row = cur.fetchone()
             head = bytes(row[0]) if row else b""
             if len(head) != offset * 32:
-                raise StoreError(f"tenant {tenant!r}: Merkle tile {first_tile} is damaged; "
-                                 "run `auditkit verify`")
+                raise StoreError(
+                    f"tenant {tenant!r}: Merkle tile {first_tile} is damaged; run `auditkit verify`"
+                )
         blob = head + b"".join(leaves)
         width = TILE_WIDTH * 32
         tiles = [(first_tile + i // width, blob[i : i + width]) for i in range(0, len(blob), width)]
@@ -457,10 +463,17 @@ class Store:
         self.malformed_checkpoints: list[tuple[str, int, str]] = []
         for r in df.iter_rows():
             try:
-                out.append(Checkpoint(
-                    store_id=self.store_id, tenant_id=r[1], tree_size=int(r[2]),
-                    root_hash=r[3], timestamp=r[4], key_id=r[5], signature=r[6],
-                ))
+                out.append(
+                    Checkpoint(
+                        store_id=self.store_id,
+                        tenant_id=r[1],
+                        tree_size=int(r[2]),
+                        root_hash=r[3],
+                        timestamp=r[4],
+                        key_id=r[5],
+                        signature=r[6],
+                    )
+                )
             except (ValueError, TypeError) as exc:
                 self.malformed_checkpoints.append((str(r[1]), int(r[0]), str(exc)))
         return out
@@ -506,8 +519,9 @@ class Store:
     def _leaf_list(self, tenant: str, size: int) -> list[bytes]:
         blob = self.leaf_hashes(tenant)
         if len(blob) < size * 32:
-            raise IntegrityError(f"tenant {tenant!r}: Merkle tiles hold {len(blob) // 32} leaves,"
-                                 f" expected {size}")
+            raise IntegrityError(
+                f"tenant {tenant!r}: Merkle tiles hold {len(blob) // 32} leaves, expected {size}"
+            )
         return [blob[i : i + 32] for i in range(0, size * 32, 32)]
 
     def inclusion_proof(
@@ -528,8 +542,9 @@ class Store:
             raise IntegrityError(f"seq {s} is not covered by the signed checkpoint")
         leaves = self._leaf_list(tenant, cp.tree_size)
         path = inclusion_proof(leaves, int(s), cp.tree_size)
-        return InclusionProof(tenant, int(s), eid, canon, cp.tree_size,
-                              tuple(h.hex() for h in path), cp)
+        return InclusionProof(
+            tenant, int(s), eid, canon, cp.tree_size, tuple(h.hex() for h in path), cp
+        )
 
     def consistency_proof(
         self, tenant: str, old_size: int, new_size: int | None = None
@@ -540,23 +555,30 @@ class Store:
             raise UsageError(f"tenant {tenant!r} has no events")
         new_size = cp.tree_size if new_size is None else new_size
         if not 0 < old_size <= new_size <= cp.tree_size:
-            raise UsageError(f"expected 0 < old_size <= new_size <= {cp.tree_size}, "
-                             f"got {old_size}, {new_size}")
+            raise UsageError(
+                f"expected 0 < old_size <= new_size <= {cp.tree_size}, got {old_size}, {new_size}"
+            )
         leaves = self._leaf_list(tenant, new_size)
         path = consistency_proof(leaves, old_size, new_size)
         return ConsistencyProof(
-            tenant, old_size, new_size, root_from_leaf_hashes(leaves[:old_size]).hex(),
-            root_from_leaf_hashes(leaves).hex(), tuple(h.hex() for h in path),
+            tenant,
+            old_size,
+            new_size,
+            root_from_leaf_hashes(leaves[:old_size]).hex(),
+            root_from_leaf_hashes(leaves).hex(),
+            tuple(h.hex() for h in path),
         )
 
     # -- load ----------------------------------------------------------------------
     def read_rows(self, where: str) -> pl.DataFrame:
         """Stored rows (all columns, :data:`~auditkit.frame.STORED_SCHEMA` types except
         that PostgreSQL timestamps stay datetimes) matching a SQL condition."""
-        df = self._query(f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} "
-                         "ORDER BY tenant_id, seq")
-        casts = {c: t for c, t in STORED_SCHEMA.items()
-                 if not isinstance(df.schema[c], pl.Datetime)}
+        df = self._query(
+            f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} ORDER BY tenant_id, seq"
+        )
+        casts = {
+            c: t for c, t in STORED_SCHEMA.items() if not isinstance(df.schema[c], pl.Datetime)
+        }
         return df.cast(casts)  # type: ignore[arg-type]
 
     def _event_chunks(
@@ -566,8 +588,9 @@ class Store:
         top = self._query(f"SELECT MAX(seq) AS m FROM events WHERE tenant_id = {q(tenant)}").item()
         last = max(size, (int(top) + 1) if top is not None else 0)
         for lo in range(0, last, chunk):
-            df = self.read_rows(f"tenant_id = {q(tenant)} AND seq >= {lo} AND seq < {lo + chunk}"
-                                f"{where}")
+            df = self.read_rows(
+                f"tenant_id = {q(tenant)} AND seq >= {lo} AND seq < {lo + chunk}{where}"
+            )
             if df.height:
                 yield df
 
@@ -651,9 +674,15 @@ class Store:
         for op, value in ((">=", start), ("<", end)):
             if value is None:
                 continue
-            ts = value if isinstance(value, datetime) else datetime.fromisoformat(
-                value.replace("Z", "+00:00") if "T" in value or " " in value
-                else value + "T00:00:00+00:00")
+            ts = (
+                value
+                if isinstance(value, datetime)
+                else datetime.fromisoformat(
+                    value.replace("Z", "+00:00")
+                    if "T" in value or " " in value
+                    else value + "T00:00:00+00:00"
+                )
+            )
             if ts.tzinfo is None:
                 ts = ts.replace(tzinfo=UTC)
             text = format_timestamp(ts)
@@ -673,14 +702,14 @@ class Store:
     ) -> VerificationReport:
         """Verify the whole store (or some tenants) and report every problem found.
 
-        Checks each record (its canonical bytes rebuilt from its columns) against the
-        signed Merkle tree, ``actor_id`` against ``actor.id``, the sequence for gaps, every stored checkpoint's
-        signature and history, and, given a saved ``checkpoint`` file, that the
-        store still extends what it said (truncation, rollback, fork).
+        Checks each record (its canonical bytes rebuilt from its columns) against
+        the signed Merkle tree, ``actor_id`` against ``actor.id``, the sequence for
+        gaps, every stored checkpoint's signature and history, and, given a saved
+        ``checkpoint`` file, that the store still extends what it said (truncation,
+        rollback, fork).
         """
         from auditkit.store._verify import verify_store
 
         report = verify_store(self, tenant, checkpoint=checkpoint, public_key=public_key)
         self.last_report = report
         return report
-

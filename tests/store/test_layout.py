@@ -17,8 +17,11 @@ from auditkit.store._layout import STORED_COLUMNS, event_row, rebuild_canonical,
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 ident = text.filter(lambda s: s.strip() != "")
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1),
-    st.floats(allow_nan=False, allow_infinity=False, width=64), text,
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53) + 1, 2**53 - 1),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    text,
 )
 json_value = st.recursive(
     json_leaf,
@@ -31,27 +34,58 @@ json_value = st.recursive(
 def events(draw: st.DrawFn) -> dict[str, Any]:
     e: dict[str, Any] = {
         "tenant_id": draw(ident.filter(str.isprintable)),
-        "occurred_at": draw(st.datetimes(min_value=__import__("datetime").datetime(1991, 1, 1),
-                                         max_value=__import__("datetime").datetime(2026, 1, 1),
-                                         timezones=st.just(__import__("datetime").UTC))),
-        "action": draw(st.from_regex(r"[a-z][a-z0-9_]{0,8}\.[a-z][a-z0-9_]{0,8}",
-                                     fullmatch=True)),
+        "occurred_at": draw(
+            st.datetimes(
+                min_value=__import__("datetime").datetime(1991, 1, 1),
+                max_value=__import__("datetime").datetime(2026, 1, 1),
+                timezones=st.just(__import__("datetime").UTC),
+            )
+        ),
+        "action": draw(st.from_regex(r"[a-z][a-z0-9_]{0,8}\.[a-z][a-z0-9_]{0,8}", fullmatch=True)),
         "outcome": draw(st.sampled_from(["success", "failure", "denied", "error"])),
-        "actor": {"id": draw(ident)} | draw(st.fixed_dictionaries({}, optional={
-            "name": text, "email": text, "roles": st.lists(text, max_size=3),
-            "type": st.sampled_from(["user", "service", "api_key", "system"])})),
+        "actor": {"id": draw(ident)}
+        | draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": text,
+                    "email": text,
+                    "roles": st.lists(text, max_size=3),
+                    "type": st.sampled_from(["user", "service", "api_key", "system"]),
+                },
+            )
+        ),
     }
-    optional = draw(st.fixed_dictionaries({}, optional={
-        "description": text, "request_id": text, "session_id": text,
-        "metadata": st.dictionaries(text, json_value, max_size=4),
-        "changes": st.fixed_dictionaries({"before": json_value, "after": json_value}),
-        "targets": st.lists(st.fixed_dictionaries({"id": ident}, optional={"name": text}),
-                            max_size=3),
-        "source": st.fixed_dictionaries({}, optional={
-            "ip": st.ip_addresses().map(str), "user_agent": text,
-            "geo": st.fixed_dictionaries({}, optional={
-                "lat": st.floats(-90, 90), "lon": st.floats(-180, 180), "city": text})}),
-    }))
+    optional = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "description": text,
+                "request_id": text,
+                "session_id": text,
+                "metadata": st.dictionaries(text, json_value, max_size=4),
+                "changes": st.fixed_dictionaries({"before": json_value, "after": json_value}),
+                "targets": st.lists(
+                    st.fixed_dictionaries({"id": ident}, optional={"name": text}), max_size=3
+                ),
+                "source": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "ip": st.ip_addresses().map(str),
+                        "user_agent": text,
+                        "geo": st.fixed_dictionaries(
+                            {},
+                            optional={
+                                "lat": st.floats(-90, 90),
+                                "lon": st.floats(-180, 180),
+                                "city": text,
+                            },
+                        ),
+                    },
+                ),
+            },
+        )
+    )
     return e | optional
 
 
@@ -65,5 +99,6 @@ def test_row_canonical_is_jcs_and_rebuilds_exactly(raw: dict[str, Any], seq: int
     assert canon == rfc8785.dumps(record)
     frame = pl.DataFrame([row], schema=STORED_SCHEMA, orient="row")
     assert rebuild_canonical(frame).item() == canon.decode()
-    assert row_to_event(dict(zip(STORED_COLUMNS, row, strict=True))) == __import__(
-        "orjson").loads(canon)
+    assert row_to_event(dict(zip(STORED_COLUMNS, row, strict=True))) == __import__("orjson").loads(
+        canon
+    )

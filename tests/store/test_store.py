@@ -59,8 +59,12 @@ def test_load_equals_input_and_matches_frame_schema(store_location: str) -> None
 def test_load_time_range_and_columns(store_location: str) -> None:
     store = Store.init(store_location)
     store.append(make_events(60, step_s=3600))
-    part = store.load("acme", start="2026-01-05T10:00:00Z", end="2026-01-05T20:00:00Z",
-                      columns=["seq", "occurred_at", "action"])
+    part = store.load(
+        "acme",
+        start="2026-01-05T10:00:00Z",
+        end="2026-01-05T20:00:00Z",
+        columns=["seq", "occurred_at", "action"],
+    )
     assert part.columns == ["seq", "occurred_at", "action"]
     assert part.get_column("seq").to_list() == list(range(2, 12))
     with pytest.raises(Exception, match="unknown column"):
@@ -97,9 +101,11 @@ def test_database_refuses_update_and_delete(store_location: str) -> None:
     store.append(make_events(3))
     with store.backend.connect() as conn:
         cur = conn.cursor()
-        for stmt in ("UPDATE events SET action = 'x.y' WHERE seq = 1",
-                     "DELETE FROM events WHERE seq = 1",
-                     "DELETE FROM checkpoints"):
+        for stmt in (
+            "UPDATE events SET action = 'x.y' WHERE seq = 1",
+            "DELETE FROM events WHERE seq = 1",
+            "DELETE FROM checkpoints",
+        ):
             with pytest.raises(Exception, match="auditkit: "):
                 cur.execute(stmt)
             conn.rollback()

@@ -23,8 +23,12 @@ def _sql(store: Store, *statements: str, params: tuple[Any, ...] = ()) -> None:
     with store.backend.connect() as conn:
         cur = conn.cursor()
         if store.backend.dialect == "sqlite":
-            for t in ("events_no_update", "events_no_delete", "checkpoints_no_update",
-                      "checkpoints_no_delete"):
+            for t in (
+                "events_no_update",
+                "events_no_delete",
+                "checkpoints_no_update",
+                "checkpoints_no_delete",
+            ):
                 cur.execute(f"DROP TRIGGER IF EXISTS {t}")
         else:
             cur.execute("ALTER TABLE events DISABLE TRIGGER USER")
@@ -50,8 +54,9 @@ def _only(report: Any, kind: ProblemKind) -> Any:
 
 
 def test_modified_record_is_named(store: Store) -> None:
-    _sql(store, "UPDATE events SET action = 'document.delete' WHERE tenant_id = 'acme' "
-                "AND seq = 17")
+    _sql(
+        store, "UPDATE events SET action = 'document.delete' WHERE tenant_id = 'acme' AND seq = 17"
+    )
     report = store.verify()
     p = _only(report, ProblemKind.MODIFIED)
     assert (p.tenant_id, p.seq, p.event_id) == ("acme", 17, "e-acme-17")
@@ -77,8 +82,11 @@ def test_modified_projected_column_is_named(store: Store) -> None:
 
 
 def test_modified_nested_json_column_is_named(store: Store) -> None:
-    _sql(store, """UPDATE events SET metadata = '{"n":9,"tag":"x"}'
-                   WHERE tenant_id = 'acme' AND seq = 8""")
+    _sql(
+        store,
+        """UPDATE events SET metadata = '{"n":9,"tag":"x"}'
+                   WHERE tenant_id = 'acme' AND seq = 8""",
+    )
     p = _only(store.verify(), ProblemKind.MODIFIED)
     assert (p.seq, p.event_id) == (8, "e-acme-8")
 
@@ -97,21 +105,35 @@ def test_truncation_is_named(store: Store) -> None:
 
 def test_forged_insert_is_named(store: Store) -> None:
     ph = store.backend.ph
-    _sql(store, "INSERT INTO events (tenant_id, seq, event_id, occurred_at, received_at, action, "
-                "category, outcome, actor_id, actor) VALUES "
-                f"({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
-         params=("acme", 40, "e-acme-40", "2026-01-06T08:00:00.000000Z",
-                 "2026-11-30T00:00:00.000000Z", "role.grant", "admin", "success", "u0",
-                 '{"id":"u0"}'))
+    _sql(
+        store,
+        "INSERT INTO events (tenant_id, seq, event_id, occurred_at, received_at, action, "
+        "category, outcome, actor_id, actor) VALUES "
+        f"({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+        params=(
+            "acme",
+            40,
+            "e-acme-40",
+            "2026-01-06T08:00:00.000000Z",
+            "2026-11-30T00:00:00.000000Z",
+            "role.grant",
+            "admin",
+            "success",
+            "u0",
+            '{"id":"u0"}',
+        ),
+    )
     p = _only(store.verify(), ProblemKind.INSERTED)
     assert (p.seq, p.event_id) == (40, "e-acme-40")
 
 
 def test_reordered_records_are_named(store: Store) -> None:
-    _sql(store,
-         "UPDATE events SET seq = -1 WHERE tenant_id = 'acme' AND seq = 5",
-         "UPDATE events SET seq = 5 WHERE tenant_id = 'acme' AND seq = 9",
-         "UPDATE events SET seq = 9 WHERE tenant_id = 'acme' AND seq = -1")
+    _sql(
+        store,
+        "UPDATE events SET seq = -1 WHERE tenant_id = 'acme' AND seq = 5",
+        "UPDATE events SET seq = 5 WHERE tenant_id = 'acme' AND seq = 9",
+        "UPDATE events SET seq = 9 WHERE tenant_id = 'acme' AND seq = -1",
+    )
     report = store.verify()
     p = _only(report, ProblemKind.REORDERED)
     assert (p.seq, p.event_id) == (5, "e-acme-9")
@@ -119,12 +141,15 @@ def test_reordered_records_are_named(store: Store) -> None:
 
 def test_record_and_tiles_rewritten_is_located_by_history(store: Store) -> None:
     # the attacker also rewrites the Merkle tiles so that the leaf matches the new bytes
-    _sql(store, "UPDATE events SET description = 'event number 99' WHERE tenant_id = 'acme' "
-                "AND seq = 20",
-         "UPDATE merkle_tiles SET leaves = CAST(zeroblob(32) || substr(leaves, 33) AS BLOB) "
-         "WHERE tenant_id = 'acme'" if store.backend.dialect == "sqlite" else
-         "UPDATE merkle_tiles SET leaves = decode(repeat('00', 32), 'hex') || "
-         "substring(leaves from 33) WHERE tenant_id = 'acme'")
+    _sql(
+        store,
+        "UPDATE events SET description = 'event number 99' WHERE tenant_id = 'acme' AND seq = 20",
+        "UPDATE merkle_tiles SET leaves = CAST(zeroblob(32) || substr(leaves, 33) AS BLOB) "
+        "WHERE tenant_id = 'acme'"
+        if store.backend.dialect == "sqlite"
+        else "UPDATE merkle_tiles SET leaves = decode(repeat('00', 32), 'hex') || "
+        "substring(leaves from 33) WHERE tenant_id = 'acme'",
+    )
     report = store.verify()
     kinds = {p.kind for p in report.problems}
     assert ProblemKind.TREE_MISMATCH in kinds
@@ -135,13 +160,27 @@ def test_record_and_tiles_rewritten_is_located_by_history(store: Store) -> None:
 def test_checkpoint_resigned_with_another_key_is_named(store: Store) -> None:
     other = generate_key()
     cp = store.latest_checkpoints()["acme"]
-    fake = sign_checkpoint(other, store_id=store.store_id, tenant_id="acme",
-                           tree_size=cp.tree_size, root_hash="ab" * 32)
+    fake = sign_checkpoint(
+        other,
+        store_id=store.store_id,
+        tenant_id="acme",
+        tree_size=cp.tree_size,
+        root_hash="ab" * 32,
+    )
     ph = store.backend.ph
-    _sql(store, "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, timestamp, key_id, "
-                f"signature) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
-         params=("acme", fake.tree_size, fake.root_hash, fake.timestamp, fake.key_id,
-                 fake.signature))
+    _sql(
+        store,
+        "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, timestamp, key_id, "
+        f"signature) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+        params=(
+            "acme",
+            fake.tree_size,
+            fake.root_hash,
+            fake.timestamp,
+            fake.key_id,
+            fake.signature,
+        ),
+    )
     _only(store.verify(), ProblemKind.WRONG_KEY)
 
 
@@ -187,8 +226,13 @@ def test_saved_checkpoint_bad_signature_and_wrong_key(store: Store, tmp_path: Pa
     _only(store.verify(checkpoint=doc), ProblemKind.BAD_SIGNATURE)
     other = generate_key()
     c0 = store.export_checkpoints()["checkpoints"][0]
-    resigned = sign_checkpoint(other, store_id=c0["store_id"], tenant_id=c0["tenant_id"],
-                               tree_size=c0["tree_size"], root_hash=c0["root_hash"])
+    resigned = sign_checkpoint(
+        other,
+        store_id=c0["store_id"],
+        tenant_id=c0["tenant_id"],
+        tree_size=c0["tree_size"],
+        root_hash=c0["root_hash"],
+    )
     doc2 = store.export_checkpoints() | {"checkpoints": [resigned.to_dict()]}
     _only(store.verify(checkpoint=doc2), ProblemKind.WRONG_KEY)
 

@@ -10,6 +10,8 @@ _MODULES = [
     "gcp",
     "okta",
     "gitlab",
+    "ocsf",
+    "mapped",
 ]
 
 for _name in _MODULES:

@@ -18,8 +18,9 @@ from auditkit.ingest._base import RawRecord
 from auditkit.ingest._readers import iter_csv
 from auditkit.ingest.registry import register
 
-_JSON_COLUMNS = frozenset(("actor", "targets", "source", "observer", "changes", "metadata",
-                           "actor.roles", "source.geo"))
+_JSON_COLUMNS = frozenset(
+    ("actor", "targets", "source", "observer", "changes", "metadata", "actor.roles", "source.geo")
+)
 _NUMBERS = frozenset(("source.geo.lat", "source.geo.lon"))
 
 
@@ -35,9 +36,10 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
 
     Examples
     --------
-    >>> row_to_event({"tenant_id": "a", "actor.id": "u1", "actor.roles": "admin;dev",
-    ...               "source.geo.lat": "52.5", "description": ""})
-    {'tenant_id': 'a', 'actor': {'id': 'u1', 'roles': ['admin', 'dev']}, 'source': {'geo': {'lat': 52.5}}}
+    >>> event = row_to_event({"tenant_id": "a", "actor.id": "u1", "actor.roles": "admin;dev",
+    ...                       "source.geo.lat": "52.5", "description": ""})
+    >>> event["actor"], event["source"]
+    ({'id': 'u1', 'roles': ['admin', 'dev']}, {'geo': {'lat': 52.5}})
     """
     event: dict[str, Any] = {}
     for column, raw in row.items():
@@ -49,8 +51,9 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
             try:
                 value = orjson.loads(cell)
             except orjson.JSONDecodeError as exc:
-                raise SchemaError(f"expected JSON, got invalid JSON ({exc.msg})",
-                                  field=column) from None
+                raise SchemaError(
+                    f"expected JSON, got invalid JSON ({exc.msg})", field=column
+                ) from None
         elif column == "actor.roles":
             value = [r for r in cell.split(";") if r]
         elif column in _NUMBERS:
@@ -65,8 +68,7 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise SchemaError(f"column {column!r} conflicts with column {part!r}",
-                                  field=column)
+                raise SchemaError(f"column {column!r} conflicts with column {part!r}", field=column)
             node = child
         node[parts[-1]] = value
     return event

@@ -1,0 +1,390 @@
+"""Streaming readers for JSON documents that hold many records.
+
+:func:`iter_json_array` reads ``[{...}, {...}]`` or ``{"Records": [{...}, ...]}``
+one record at a time in bounded memory, whatever the file size (CloudTrail
+deliveries, ``gcloud logging read --format=json``, Okta and GitLab API pages).
+:func:`iter_json_auto` looks at a file's first bytes and picks the right
+reader: a streamed array, NDJSON, or one whole document.
+
+How a record's end is found: a candidate end is a ``}`` followed by ``,`` or
+``]``.  The bytes from the record's start to a candidate are parsed with
+orjson; a candidate inside a string or a nested object cannot parse as a
+complete object (JSON is read left to right), so the first candidate that
+parses is the record's true end.  After a few failed candidates the reader
+falls back to an exact scan of strings and brackets, which also skips
+oversized records without holding them.  Like the readers in
+:mod:`auditkit.ingest._readers`, nothing here raises on bad bytes: a record
+that cannot be read becomes a :class:`RawRecord` with an ``error``.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any, Final
+
+import orjson
+
+from auditkit.errors import SchemaError
+from auditkit.ingest._base import RawRecord
+from auditkit.ingest._readers import (
+    MAX_RECORD_BYTES,
+    iter_json_records,
+    iter_ndjson,
+    open_binary,
+    read_head,
+)
+
+__all__ = ["iter_json_array", "iter_json_auto"]
+
+_CHUNK: Final = 1 << 20
+_KEEP_TEXT: Final = 4096
+_MAX_TRIES: Final = 8
+_BOM: Final = b"\xef\xbb\xbf"
+_CANDIDATE: Final = re.compile(rb"\}(?=[ \t\r\n]*[,\]])")
+_FIRST_KEY: Final = re.compile(rb'\{"[^"\\]{1,64}":')
+_NOT_WS: Final = re.compile(rb"[^ \t\r\n]")
+_OUTSIDE: Final = re.compile(rb'["{}\[\]]')
+_INSIDE: Final = re.compile(rb'["\\]')
+_SCALAR_END: Final = re.compile(rb"[,\]} \t\r\n]")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_OPEN, _CLOSE = frozenset(b"{["), frozenset(b"}]")
+
+
+def _cut(data: bytes) -> str:
+    out = data[:_KEEP_TEXT].decode("utf-8", "replace")
+    return out if len(data) <= _KEEP_TEXT else out + f"... [{len(data)} bytes]"
+
+
+def _bad_json(data: bytes) -> str:
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            return f"invalid UTF-8 at byte {uexc.start} of the record"
+        return f"invalid JSON ({exc.msg})"
+    return "invalid JSON"
+
+
+class _Buffer:
+    """A file read in chunks; ``pos`` is the reading position in ``data``."""
+
+    def __init__(self, f: IO[bytes], chunk_size: int) -> None:
+        self.f = f
+        self.chunk_size = chunk_size
+        self.data = b""
+        self.pos = 0
+        self.eof = False
+        self.error: str | None = None
+
+    def fill(self) -> int | None:
+        """Read one more chunk, dropping bytes before ``pos``; return the shift or ``None``.
+
+        Offsets into ``data`` held by the caller must be reduced by the shift.
+        """
+        if self.eof:
+            return None
+        try:
+            chunk = self.f.read(self.chunk_size)
+        except (OSError, EOFError, zlib.error) as exc:
+            self.error = f"file is truncated or corrupt ({exc})"
+            self.eof = True
+            return None
+        if not chunk:
+            self.eof = True
+            return None
+        shift = self.pos
+        self.data = self.data[shift:] + chunk
+        self.pos = 0
+        return shift
+
+    def peek(self) -> int | None:
+        """Skip whitespace and return the next byte, or ``None`` at the end."""
+        while True:
+            m = _NOT_WS.search(self.data, self.pos)
+            if m is not None:
+                self.pos = m.start()
+                return self.data[self.pos]
+            self.pos = len(self.data)
+            if self.fill() is None:
+                return None
+
+    def object_end(self) -> tuple[int | None, bool, Any]:
+        """Find the end of the object starting at ``pos``: ``(end, oversized, parsed)``.
+
+        ``end`` is ``None`` when the file ends inside the object.  An oversized
+        object is skipped (``pos`` moved past it) without being held.
+        ``parsed`` is the object when finding its end parsed it already.
+        """
+        # compact files (CloudTrail deliveries): the next record starts with the same key
+        m = _FIRST_KEY.match(self.data, self.pos)
+        if m is not None:
+            at = self.data.find(b"},{" + self.data[self.pos + 1 : m.end()], self.pos)
+            if at >= 0:
+                try:
+                    return at + 1, False, orjson.loads(memoryview(self.data)[self.pos : at + 1])
+                except orjson.JSONDecodeError:
+                    pass
+        search = self.pos
+        tries = 0
+        while tries < _MAX_TRIES:
+            m = _CANDIDATE.search(self.data, search)
+            if m is None:
+                if len(self.data) - self.pos > MAX_RECORD_BYTES:
+                    break
+                shift = self.fill()
+                if shift is None:
+                    break
+                search = max(self.pos, search - shift)
+                continue
+            try:
+                value = orjson.loads(memoryview(self.data)[self.pos : m.end()])
+            except orjson.JSONDecodeError:
+                tries += 1
+                search = m.end()
+                continue
+            return m.end(), False, value
+        return (*self.scan_end(), None)
+
+    def scan_end(self) -> tuple[int | None, bool]:
+        """Exact scan of strings and brackets from ``pos`` to the end of one value."""
+        depth = 0
+        inside = False
+        p = self.pos
+        oversized = False
+        while True:
+            m = (_INSIDE if inside else _OUTSIDE).search(self.data, p)
+            if m is None or (
+                inside and self.data[m.start()] == _BACKSLASH and m.start() + 1 >= len(self.data)
+            ):
+                p = len(self.data) if m is None else m.start()
+                if p - self.pos > MAX_RECORD_BYTES:
+                    oversized = True
+                    self.pos = p  # let fill() drop what was scanned
+                shift = self.fill()
+                if shift is None:
+                    return None, oversized
+                p -= shift
+                continue
+            q = m.start()
+            c = self.data[q]
+            if inside:
+                if c == _BACKSLASH:
+                    p = q + 2
+                    continue
+                inside = False
+                if depth <= 0:  # the value was a string
+                    return q + 1, oversized or q + 1 - self.pos > MAX_RECORD_BYTES
+            elif c == _QUOTE:
+                inside = True
+            elif c in _OPEN:
+                depth += 1
+            elif c in _CLOSE:
+                depth -= 1
+                if depth <= 0:
+                    return q + 1, oversized or q + 1 - self.pos > MAX_RECORD_BYTES
+            p = q + 1
+
+    def value_end(self) -> tuple[int | None, bool, Any]:
+        """End of any JSON value at ``pos`` (used to step over non-object items)."""
+        first = self.data[self.pos]
+        if first in _OPEN or first == _QUOTE:
+            return (*self.scan_end(), None)
+        while True:
+            m = _SCALAR_END.search(self.data, self.pos)
+            if m is not None:
+                return m.start(), False, None
+            if self.fill() is None:
+                return len(self.data), False, None
+
+
+def _start(buf: _Buffer, key: str | None) -> bool:
+    """Move to the first item of the array (after ``[``); ``False`` if the layout differs."""
+    opener = (
+        re.compile(
+            rb'\A[ \t\r\n]*\{[ \t\r\n]*"' + re.escape(key.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*\['
+        )
+        if key
+        else re.compile(rb"\A[ \t\r\n]*\[")
+    )
+    while len(buf.data) < 65536 and buf.fill() is not None:
+        pass
+    if buf.data.startswith(_BOM):
+        buf.pos = len(_BOM)
+    m = opener.match(buf.data[buf.pos :])
+    if m is None:
+        return False
+    buf.pos += m.end()
+    return True
+
+
+def iter_json_array(
+    path: str, *, key: str | None = None, chunk_size: int = _CHUNK
+) -> Iterator[RawRecord]:
+    """Stream the objects of a JSON array, top-level or under ``{key: [...]}``, gzip or not.
+
+    Records are numbered from 1 (``line`` is the record index) with
+    ``location`` like ``Records[0]``.  Items that are not objects, records
+    over :data:`~auditkit.ingest._readers.MAX_RECORD_BYTES`, invalid JSON or
+    UTF-8, and a truncated end become records with an ``error``; the reader
+    goes on after each bad record when it can find its end.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "ct.json")
+    >>> _ = open(p, "w").write('{"Records": [{"a": "}]"}, 7, {"b": [{"c": 1}, {}]}]}')
+    >>> for r in iter_json_array(p, key="Records"):
+    ...     print(r.location, r.value, r.error is not None)
+    Records[0] {'a': '}]'} False
+    Records[1] None True
+    Records[2] {'b': [{'c': 1}, {}]} False
+    """
+    try:
+        f = open_binary(path)
+    except OSError as exc:
+        yield RawRecord(path, 0, error=SchemaError(f"cannot open file: {exc.strerror}", file=path))
+        return
+    with f:
+        buf = _Buffer(f, chunk_size)
+        if not _start(buf, key):
+            where = f'{{"{key}": [...]}}' if key else "[...]"
+            reason = buf.error or f"expected a JSON document {where}"
+            yield RawRecord(
+                path,
+                1,
+                error=SchemaError(reason, file=path, line=1),
+                text=_cut(buf.data[:_KEEP_TEXT]),
+            )
+            return
+        yield from _items(buf, path, key or "")
+
+
+def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
+    index = 0
+    while True:
+        c = buf.peek()
+        if c is None:
+            reason = buf.error or "file ends inside the array; it is truncated"
+            yield RawRecord(
+                path,
+                index + 1,
+                location=f"{label}[{index}]",
+                error=SchemaError(reason, file=path, line=index + 1),
+            )
+            return
+        if c == ord("]"):
+            return
+        loc = f"{label}[{index}]"
+        line = index + 1
+        start = buf.pos
+        head = bytes(buf.data[start : start + _KEEP_TEXT])
+        end, oversized, parsed = buf.object_end() if c == ord("{") else buf.value_end()
+        if end is None:
+            reason = buf.error or "file ends inside this record; it is truncated"
+            yield RawRecord(
+                path,
+                line,
+                location=loc,
+                text=_cut(head),
+                error=SchemaError(f"{loc}: {reason}", file=path, line=line),
+            )
+            return
+        if oversized:
+            yield RawRecord(
+                path,
+                line,
+                location=loc,
+                text=_cut(head) + " ...",
+                error=SchemaError(
+                    f"{loc}: record is over the {MAX_RECORD_BYTES}-byte limit", file=path, line=line
+                ),
+            )
+        elif isinstance(parsed, dict):
+            yield RawRecord(path, line, value=parsed, location=loc)
+        else:
+            yield _record(path, line, loc, bytes(buf.data[buf.pos : end]))
+        buf.pos = end
+        index += 1
+        c = buf.peek()
+        if c == ord(","):
+            buf.pos += 1
+        elif c != ord("]"):
+            found = "the end of the file" if c is None else repr(chr(c))
+            reason = buf.error or f"expected ',' or ']' after the record, found {found}"
+            yield RawRecord(
+                path,
+                index + 1,
+                location=f"{label}[{index}]",
+                text=_cut(bytes(buf.data[buf.pos : buf.pos + _KEEP_TEXT])),
+                error=SchemaError(reason, file=path, line=index + 1),
+            )
+            return
+
+
+def _record(path: str, line: int, loc: str, data: bytes) -> RawRecord:
+    try:
+        value: Any = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return RawRecord(
+            path,
+            line,
+            location=loc,
+            text=_cut(data),
+            error=SchemaError(f"{loc}: {_bad_json(data)}", file=path, line=line),
+        )
+    if not isinstance(value, dict):
+        return RawRecord(
+            path,
+            line,
+            location=loc,
+            text=_cut(data),
+            error=SchemaError(
+                f"{loc}: expected a JSON object, got {type(value).__name__}", file=path, line=line
+            ),
+        )
+    return RawRecord(path, line, value=value, location=loc)
+
+
+def iter_json_auto(path: str, *, key: str | None = None) -> Iterator[RawRecord]:
+    """Read a file of JSON records whatever its layout, streaming where it can.
+
+    - ``[ ... ]`` or ``{"<key>": [ ... ]`` (key first): :func:`iter_json_array`;
+    - one object per line: NDJSON (:func:`~auditkit.ingest._readers.iter_ndjson`);
+    - anything else (one pretty-printed object, ``key`` not first): the whole
+      document (:func:`~auditkit.ingest._readers.iter_json_records`).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "okta.json")
+    >>> _ = open(p, "w").write('{"uuid": "a"}\\n{"uuid": "b"}\\n')
+    >>> [r.value["uuid"] for r in iter_json_auto(p)]
+    ['a', 'b']
+    """
+    head = read_head(path, 65536)
+    body = head[len(_BOM) :] if head.startswith(_BOM) else head
+    body = body.lstrip()
+    if body[:1] == b"[":
+        yield from iter_json_array(path)
+        return
+    if key and re.match(
+        rb'\{[ \t\r\n]*"' + re.escape(key.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*\[', body
+    ):
+        yield from iter_json_array(path, key=key)
+        return
+    if body[:1] == b"{":
+        first = body.split(b"\n", 1)[0]
+        try:
+            value = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict) and not (key and isinstance(value.get(key), list)):
+            yield from iter_ndjson(path)
+            return
+        yield from iter_json_records(path, key=key)
+        return
+    yield from iter_ndjson(path)

@@ -1,0 +1,311 @@
+"""OCSF 1.x events (Open Cybersecurity Schema Framework), e.g. from Amazon Security Lake.
+
+Account Change (3001), Authentication (3002), Authorize Session (3003),
+Entity Management (3004), User Access Management (3005), Group Management
+(3006) and API Activity (6003) are mapped onto the core actions; any other
+class gets a name from its ``class_name`` and ``activity_name``.  Layouts:
+NDJSON, a JSON array or one event, gzip or not.
+
+The tenant is ``metadata.tenant_uid``, else ``cloud.account.uid``, else
+``--tenant``.  ``time`` is epoch milliseconds (``time_dt``, the datetime
+profile's RFC 3339 text, is read when ``time`` is absent).  The mapping
+table is ``auditkit/ingest/mappings/ocsf.toml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from auditkit.errors import SchemaError
+from auditkit.ingest._base import RawRecord
+from auditkit.ingest._mapping import (
+    category_of,
+    derive_action,
+    dig,
+    finish,
+    geo,
+    json_safe,
+    load_table,
+    looks_canonical,
+    operation_action,
+    resolve_tenant,
+    text,
+    timestamp,
+    words,
+)
+from auditkit.ingest._readers_extra import iter_json_auto
+from auditkit.ingest.formats.cloudtrail import aws_api_action
+from auditkit.ingest.registry import register
+
+__all__ = ["OcsfFormat"]
+
+
+class OcsfFormat:
+    """OCSF 1.x events (``--format ocsf``).
+
+    Examples
+    --------
+    >>> e = OcsfFormat().to_event({
+    ...     "class_uid": 3002, "activity_id": 1, "status_id": 2, "time": 1717200000000,
+    ...     "user": {"uid": "u-9", "name": "ann"}, "src_endpoint": {"ip": "198.51.100.1"},
+    ...     "metadata": {"uid": "m-1", "tenant_uid": "acme", "version": "1.1.0",
+    ...                  "product": {"name": "Okta", "vendor_name": "Okta"}}}, tenant=None)
+    >>> e["action"], e["outcome"], e["actor"]["id"], e["occurred_at"]
+    ('user.login', 'failure', 'u-9', '2024-06-01T00:00:00.000000Z')
+    """
+
+    name = "ocsf"
+    description = (
+        "OCSF 1.x events (Account Change 3001, Authentication 3002, API Activity 6003, "
+        "... and any other class generically)"
+    )
+
+    def sniff(self, head: bytes, path: str) -> int:
+        """Confidence that ``head`` starts a file of OCSF events (0..100)."""
+        if looks_canonical(head):
+            return 0
+        if b'"class_uid"' not in head:
+            return 0
+        if b'"metadata"' in head or b'"activity_id"' in head or b'"type_uid"' in head:
+            return 95
+        return 50
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """Stream the file's events (NDJSON, JSON array or one event)."""
+        return iter_json_auto(path)
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        """Map one OCSF event to an auditkit event mapping."""
+        return _to_event(record, tenant)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 12:
+        return int(value)
+    return None
+
+
+def _user_id(user: Any) -> str | None:
+    return (
+        text(dig(user, "uid"))
+        or text(dig(user, "name"))
+        or text(dig(user, "email_addr"))
+        or text(dig(user, "account", "uid"))
+    )
+
+
+def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
+    if not isinstance(record, Mapping):
+        raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+    table = load_table("ocsf")
+    class_uid = _int(record.get("class_uid"))
+    if class_uid is None:
+        raise SchemaError(
+            "expected an integer class_uid"
+            if record.get("class_uid") is not None
+            else "required field is missing",
+            field="class_uid",
+        )
+    activity_id = _int(record.get("activity_id"))
+    when = record.get("time")
+    if when is None and record.get("time_dt") is not None:
+        occurred_at = timestamp(record.get("time_dt"), "time_dt")
+    else:
+        occurred_at = timestamp(when, "time", epoch="ms")
+    meta_in = record.get("metadata")
+    if meta_in is not None and not isinstance(meta_in, Mapping):
+        raise SchemaError(f"expected an object, got {type(meta_in).__name__}", field="metadata")
+    tenant_id = resolve_tenant(
+        dig(meta_in, "tenant_uid") or dig(record, "cloud", "account", "uid"),
+        tenant,
+        field="metadata.tenant_uid",
+        source="OCSF",
+    )
+
+    cls = table["classes"].get(str(class_uid))
+    category_uid = _int(record.get("category_uid")) or class_uid // 1000
+    default_category = (cls or {}).get("category") or table["category_uids"].get(
+        str(category_uid), "user"
+    )
+    action = _action(record, cls, class_uid, activity_id)
+    category = category_of(action, None, default_category)
+
+    status_id = _int(record.get("status_id"))
+    outcome = table["status"].get(str(status_id), "success")
+    status_words = " ".join(
+        t
+        for t in (
+            text(record.get("status_code"), limit=4096),
+            text(record.get("status_detail"), limit=4096),
+            text(record.get("status"), limit=4096),
+        )
+        if t
+    ).lower()
+    if _int(record.get("action_id")) == 2 or (
+        outcome == "failure" and any(p in status_words for p in table["denied"]["patterns"])
+    ):
+        outcome = "denied"
+
+    actor = _actor(record, table, class_uid)
+    targets = _targets(record, actor["id"], class_uid)
+    src = record.get("src_endpoint")
+    loc = dig(src, "location")
+    coords = dig(loc, "coordinates")
+    lon, lat = (
+        (coords[0], coords[1])
+        if isinstance(coords, list) and len(coords) == 2
+        else (dig(loc, "long"), dig(loc, "lat"))
+    )
+    product = dig(meta_in, "product")
+    meta: dict[str, Any] = {
+        "source_format": "ocsf",
+        "source_action": text(record.get("type_name"), limit=4096)
+        or f"{record.get('class_name') or class_uid}: {record.get('activity_name') or activity_id}",
+        "source_outcome": text(record.get("status"))
+        or (None if status_id is None else f"status_id={status_id}"),
+        "ocsf_class_uid": class_uid,
+        "ocsf_activity_id": activity_id,
+        "ocsf_version": text(dig(meta_in, "version")),
+        "status_code": text(record.get("status_code"), limit=4096),
+        "status_detail": text(record.get("status_detail"), limit=4096),
+        "severity_id": _int(record.get("severity_id")),
+        "role": text(dig(record, "role", "name")) or text(dig(record, "iam_role", "name")),
+        "privileges": [p for p in record["privileges"] if isinstance(p, str)] or None
+        if isinstance(record.get("privileges"), list)
+        else None,
+        "original": json_safe(record),
+    }
+    return finish(
+        tenant_id=tenant_id,
+        occurred_at=occurred_at,
+        action=action,
+        category=category,
+        outcome=outcome,
+        actor=actor,
+        targets=targets,
+        source={
+            "ip": dig(src, "ip"),
+            "user_agent": dig(record, "http_request", "user_agent"),
+            "geo": geo(country=dig(loc, "country"), city=dig(loc, "city"), lat=lat, lon=lon),
+        },
+        observer={
+            "service": dig(product, "name") or dig(product, "vendor_name") or "ocsf",
+            "version": dig(product, "version"),
+            "region": dig(record, "cloud", "region"),
+        },
+        request_id=dig(record, "api", "request", "uid") or dig(record, "http_request", "uid"),
+        session_id=dig(record, "actor", "session", "uid") or dig(record, "session", "uid"),
+        description=record.get("message"),
+        event_id=text(dig(meta_in, "uid")),
+        metadata=meta,
+    )
+
+
+def _action(
+    record: Mapping[str, Any],
+    cls: Mapping[str, Any] | None,
+    class_uid: int,
+    activity_id: int | None,
+) -> str:
+    if class_uid == 6003:
+        operation = text(dig(record, "api", "operation"))
+        if operation is not None:
+            service = text(dig(record, "api", "service", "name"))
+            vendor = (text(dig(record, "metadata", "product", "vendor_name")) or "").lower()
+            if (service or "").endswith(".amazonaws.com") or vendor in ("aws", "amazon"):
+                return aws_api_action(service, operation, field="api.operation")[0]
+            return operation_action(service, operation, field="api.operation")
+    if cls is not None and activity_id is not None:
+        mapped = cls["activities"].get(str(activity_id))
+        if mapped is not None:
+            return str(mapped)
+    class_name = text(record.get("class_name")) or (cls or {}).get("name")
+    noun = words(class_name or "")
+    if noun[-1:] == ["activity"] and len(noun) > 1:
+        noun = noun[:-1]
+    activity = text(record.get("activity_name"))
+    if not noun:
+        noun = [f"class_{class_uid}"]
+    if activity is None or not words(activity):
+        activity = "other" if activity_id == 99 else f"activity_{activity_id}"
+    return derive_action(noun, activity, field="activity_name")
+
+
+def _actor(record: Mapping[str, Any], table: Mapping[str, Any], class_uid: int) -> dict[str, Any]:
+    """actor.user, else the actor's app or process, else the subject ``user``.
+
+    In Authentication (3002) the subject ``user`` (who signs in) comes first.
+    """
+    raw = record.get("actor")
+    if raw is not None and not isinstance(raw, Mapping):
+        raise SchemaError(f"expected an object, got {type(raw).__name__}", field="actor")
+    subject = record.get("user")
+    subject = subject if isinstance(subject, Mapping) and _user_id(subject) else None
+    user = dig(raw, "user")
+    user = user if isinstance(user, Mapping) and _user_id(user) else None
+    if class_uid == 3002 and subject is not None:
+        user = subject
+    if user is None:
+        app = text(dig(raw, "app_uid")) or text(dig(raw, "app_name"))
+        if app is not None:
+            return {"id": app, "type": "service", "name": text(dig(raw, "app_name"))}
+        process = text(dig(raw, "process", "name"))
+        if process is not None:
+            return {"id": process, "type": "system", "name": process}
+        user = subject
+    if user is None:
+        raise SchemaError(
+            "required field is missing (no actor.user, actor app or process, or user)",
+            field="actor.user.uid",
+        )
+    kind = table["user_types"].get(str(_int(user.get("type_id"))), "user")
+    if text(user.get("type")) in ("System", "Service"):
+        kind = str(user["type"]).lower()
+    email = text(user.get("email_addr"))
+    return {
+        "id": _user_id(user),
+        "type": kind,
+        "name": text(user.get("name")),
+        "email": email if email and "@" in email else None,
+    }
+
+
+def _targets(record: Mapping[str, Any], actor_id: str, class_uid: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    user = record.get("user")
+    if isinstance(user, Mapping):
+        uid = _user_id(user)
+        if uid is not None and not (class_uid == 3002 and uid == actor_id):
+            out.append({"id": uid, "type": "user", "name": text(user.get("name"))})
+    for key, kind in (("group", "group"), ("entity", None), ("policy", "policy")):
+        obj = record.get(key)
+        if isinstance(obj, Mapping):
+            out.append(
+                {
+                    "id": text(obj.get("uid")) or text(obj.get("name")),
+                    "type": text(obj.get("type")) or kind or key,
+                    "name": text(obj.get("name")),
+                }
+            )
+    for key in ("resources", "web_resources"):
+        resources = record.get(key)
+        if not isinstance(resources, list):
+            continue
+        for res in resources[:100]:
+            if isinstance(res, Mapping):
+                out.append(
+                    {
+                        "id": text(res.get("uid")) or text(res.get("name")),
+                        "type": text(res.get("type")),
+                        "name": text(res.get("name")),
+                    }
+                )
+    return out
+
+
+register(OcsfFormat())

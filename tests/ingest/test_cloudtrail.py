@@ -1,0 +1,302 @@
+"""AWS CloudTrail mapping: identities, core actions, outcomes, shapes, streaming."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from auditkit.errors import SchemaError
+from auditkit.ingest.formats.cloudtrail import aws_api_action
+from auditkit.ingest.registry import get_format
+from auditkit.schema import normalize_event
+
+from . import FIXTURES, by_source_action, events
+
+CT = FIXTURES / "cloudtrail"
+LOG_FILE = CT / "123456789012_CloudTrail_us-east-1_20240307T1830Z_example.json"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def log() -> list[dict[str, Any]]:
+    return events("cloudtrail", LOG_FILE)
+
+
+def _first(evs: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
+    for e in evs:
+        if all(e["metadata"].get(k) == v for k, v in where.items()):
+            return e
+    raise AssertionError(f"no event with {where}")
+
+
+def test_console_logins_success_failure_and_root_break_glass(log: list[dict[str, Any]]) -> None:
+    logins = [e for e in log if e["action"] == "user.login"]
+    assert [(e["outcome"], e["actor"]["name"]) for e in logins] == [
+        ("success", "Alice"),
+        ("failure", "Alice"),
+        ("success", "root"),
+    ]
+    ok, failed, root = logins
+    # the failed sign-in carries no ARN: the built ARN matches the successful one
+    assert failed["actor"]["id"] == ok["actor"]["id"] == f"arn:aws:iam::{ACCOUNT}:user/Alice"
+    assert failed["metadata"]["error_message"] == "Failed authentication"
+    assert root["actor"]["id"] == f"arn:aws:iam::{ACCOUNT}:root"
+    assert root["metadata"]["break_glass"] is True
+    assert "break_glass" not in ok["metadata"]
+    assert all(e["category"] == "management" for e in logins)
+    assert ok["observer"] == {
+        "service": "signin.amazonaws.com",
+        "version": "1.09",
+        "region": "us-east-1",
+    }
+
+
+def test_root_api_call_is_break_glass_too(log: list[dict[str, Any]]) -> None:
+    e = _first(log, source_action="DeleteTrail")
+    assert e["action"] == "audit_log.disable" and e["metadata"]["break_glass"] is True
+
+
+def test_assumed_role_creates_access_key_for_another_user(log: list[dict[str, Any]]) -> None:
+    e = _first(log, source_action="CreateAccessKey")
+    assert e["action"] == "api_key.create" and e["category"] == "admin"
+    assert e["actor"] == {
+        "id": f"arn:aws:sts::{ACCOUNT}:assumed-role/OpsAdmin/carol@example.com",
+        "type": "user",
+        "name": "carol@example.com",
+        "email": "carol@example.com",
+        "roles": ["OpsAdmin"],
+    }
+    assert e["targets"][0] == {
+        "id": f"arn:aws:iam::{ACCOUNT}:user/bob",
+        "type": "AWS::IAM::User",
+        "name": "bob",
+    }
+    assert e["session_id"] == "ASIAIOSFODNN7EXAMPLE"
+    assert e["request_id"].startswith("req-0004")
+
+
+def test_create_access_key_without_user_name_targets_the_caller() -> None:
+    (e,) = events("cloudtrail", CT / "single_event.json")
+    assert e["action"] == "api_key.create"
+    assert e["targets"] == [{"id": e["actor"]["id"], "type": "AWS::IAM::User", "name": "Alice"}]
+
+
+def test_attach_policy_to_oneself_is_a_self_permission_grant(log: list[dict[str, Any]]) -> None:
+    e = _first(log, source_action="AttachUserPolicy")
+    assert e["action"] == "permission.grant"
+    assert e["targets"][0]["id"] == e["actor"]["id"]
+    assert e["metadata"]["self_grant"] is True
+    assert {
+        "id": "arn:aws:iam::aws:policy/AdministratorAccess",
+        "type": "AWS::IAM::Policy",
+        "name": "arn:aws:iam::aws:policy/AdministratorAccess",
+    } in (e["targets"])
+    role = _first(log, source_action="AttachRolePolicy")  # a role granting itself
+    assert role["targets"][0]["id"] == role["actor"]["id"] and role["metadata"]["self_grant"]
+
+
+def test_grant_to_someone_else_is_not_a_self_grant() -> None:
+    (e,) = [
+        x
+        for x in events("cloudtrail", CT / "lake_query_rows.ndjson")
+        if x["metadata"]["source_action"] == "PutUserPolicy"
+    ]
+    assert e["action"] == "permission.grant" and "self_grant" not in e["metadata"]
+    assert e["targets"][0]["id"] == f"arn:aws:iam::{ACCOUNT}:user/bob"
+
+
+def test_trail_changes_and_mfa(log: list[dict[str, Any]]) -> None:
+    acts = by_source_action(log)
+    stop = acts["StopLogging"]
+    assert (stop["action"], stop["outcome"]) == ("audit_log.disable", "denied")
+    assert stop["metadata"]["error_code"] == "AccessDenied"
+    assert acts["PutEventSelectors"]["action"] == "audit_log.update"
+    assert acts["PutEventSelectors"]["category"] == "admin"
+    assert acts["DeactivateMFADevice"]["action"] == "mfa.disable"
+    assert acts["DeleteVirtualMFADevice"]["action"] == "mfa.disable"
+    assert acts["CreateUser"]["action"] == "user.create"
+    assert acts["CreateUser"]["targets"][0]["name"] == "svc-backup"
+
+
+def test_outcomes_from_error_codes(log: list[dict[str, Any]]) -> None:
+    acts = by_source_action(log)
+    assert acts["RunInstances"]["outcome"] == "denied"  # Client.UnauthorizedOperation
+    assert acts["DescribeInstances"]["outcome"] == "failure"  # RequestLimitExceeded
+    assert acts["PutObject"]["outcome"] == "error"  # InternalError
+    assert acts["GetObject"]["outcome"] == "success"
+
+
+def test_derived_names_for_unlisted_calls(log: list[dict[str, Any]]) -> None:
+    acts = by_source_action(log)
+    assert acts["GetObject"]["action"] == "s3_object.get"
+    assert acts["RunInstances"]["action"] == "ec2_instances.run"
+    assert acts["GetCallerIdentity"]["action"] == "sts_caller_identity.get"
+    assert acts["AssumeRoleWithSAML"]["action"] == "sts_role_with_saml.assume"
+    assert aws_api_action("lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2")[0] == (
+        "lambda_function_configuration.update"
+    )
+    assert aws_api_action("rds.amazonaws.com", "CreateDBInstance")[0] == "rds_db_instance.create"
+
+
+def test_federated_user_data_event_with_resources(log: list[dict[str, Any]]) -> None:
+    e = by_source_action(log)["GetObject"]
+    assert e["actor"]["id"] == f"arn:aws:sts::{ACCOUNT}:federated-user/dave"
+    assert e["actor"]["name"] == "dave" and "roles" not in e["actor"]
+    ids = {t["id"] for t in e["targets"]}
+    assert {"arn:aws:s3:::finance-reports/2024/q1.xlsx", "arn:aws:s3:::finance-reports"} <= ids
+    assert e["category"] == "user"
+
+
+def test_service_initiated_events_have_no_ip_and_a_service_actor(
+    log: list[dict[str, Any]],
+) -> None:
+    acts = by_source_action(log)
+    rotate = acts["RotateKey"]  # AwsServiceEvent
+    assert rotate["actor"] == {"id": "kms.amazonaws.com", "type": "service"}
+    assert rotate["category"] == "system" and "ip" not in rotate.get("source", {})
+    cfn = acts["CreateBucket"]  # a role used by CloudFormation on a user's behalf
+    assert cfn["actor"]["type"] == "service"
+    assert cfn["metadata"]["invoked_by"] == "cloudformation.amazonaws.com"
+    assert cfn["metadata"]["source_host"] == "cloudformation.amazonaws.com"
+    assert "ip" not in cfn["source"]
+
+
+def test_missing_source_ip_and_user_agent(log: list[dict[str, Any]]) -> None:
+    e = by_source_action(log)["GetCallerIdentity"]
+    assert "source" not in e
+
+
+def test_saml_user_identity(log: list[dict[str, Any]]) -> None:
+    e = by_source_action(log)["AssumeRoleWithSAML"]
+    assert e["actor"]["name"] == "SamlExample"
+    assert e["actor"]["id"].endswith(":SamlExample")
+    assert "aws_account_id" not in e["metadata"]
+
+
+def test_eventbridge_shape_takes_the_tenant_from_the_envelope() -> None:
+    evs = events("cloudtrail", CT / "eventbridge.ndjson")
+    assert [e["action"] for e in evs] == ["user.create", "user.login"]
+    assert {e["tenant_id"] for e in evs} == {ACCOUNT}
+    assert evs[1]["source"]["ip"] == "2001:db8:85a3::8a2e:370:7334"
+    assert evs[1]["metadata"]["original"]["detail-type"] == "AWS Console Sign In via CloudTrail"
+
+
+def test_lake_integration_event_and_query_rows() -> None:
+    (e,) = events("cloudtrail", CT / "lake_integration.json")
+    assert e["occurred_at"] == "2024-03-08T11:00:00.000000Z"  # eventTime has no zone: UTC
+    assert e["action"] == "okta.user_logged_in"
+    assert e["actor"]["id"] == "00u1abcd2EFGH3ijk4l5"
+    assert e["event_id"] == "ct-lake-0001-4c2f-9f0a-EXAMPLE"
+    rows = events("cloudtrail", CT / "lake_query_rows.ndjson")
+    assert rows[0]["occurred_at"] == "2024-03-08T12:00:00.000000Z"
+    assert rows[0]["actor"]["name"] == "Alice"  # userIdentity was JSON text
+    assert rows[1]["tenant_id"] == "111122223333"
+    assert rows[1]["actor"]["type"] == "service"
+
+
+def test_insight_events_are_anomaly_alerts() -> None:
+    (e,) = events("cloudtrail", CT / "insight.json")
+    assert (e["action"], e["category"], e["actor"]["type"]) == ("anomaly.alert", "system", "system")
+    assert e["metadata"]["source_action"] == "DeleteAccessKey"
+
+
+def _record() -> dict[str, Any]:
+    doc = orjson.loads(LOG_FILE.read_bytes())
+    return copy.deepcopy(doc["Records"][0])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"eventTime": None}, "eventTime"),
+        ({"eventTime": "last tuesday"}, "eventTime"),
+        ({"eventTime": "1989-12-31T23:59:59Z"}, "eventTime"),
+        ({"eventTime": 1700000000}, "eventTime"),
+        ({"eventName": None}, "eventName"),
+        ({"eventName": ["ConsoleLogin"]}, "eventName"),
+        ({"userIdentity": "root"}, "userIdentity"),
+        ({"userIdentity": {"type": "IAMUser"}}, "userIdentity"),
+        ({"recipientAccountId": None}, "recipientAccountId"),
+    ],
+)
+def test_bad_records_raise_schema_errors_naming_the_source_field(
+    change: dict[str, Any], field: str
+) -> None:
+    rec = {**_record(), **change}
+    rec = {k: v for k, v in rec.items() if v is not None}
+    with pytest.raises(SchemaError) as info:
+        get_format("cloudtrail").to_event(rec, tenant=None)
+    assert info.value.field == field
+
+
+def test_tenant_option_fills_in_a_missing_recipient_account() -> None:
+    rec = _record()
+    del rec["recipientAccountId"]
+    e = normalize_event(get_format("cloudtrail").to_event(rec, tenant="acct-from-cli"))
+    assert e["tenant_id"] == "acct-from-cli"
+
+
+def test_records_own_tenant_wins_over_the_option() -> None:
+    e = get_format("cloudtrail").to_event(_record(), tenant="other")
+    assert e["tenant_id"] == ACCOUNT
+
+
+def test_big_integers_in_the_original_stay_exact() -> None:
+    rec = _record()
+    rec["additionalEventData"] = {"bytes": 2**60, "nested": [{"n": -(2**62)}], "edge": 2**53}
+    e = normalize_event(get_format("cloudtrail").to_event(rec, tenant=None))
+    original = e["metadata"]["original"]["additionalEventData"]
+    assert original == {"bytes": str(2**60), "nested": [{"n": str(-(2**62))}], "edge": str(2**53)}
+
+
+# -- streaming -----------------------------------------------------------------------------
+
+
+def _big_gzip(path: Path, n: int, pad: int = 900) -> None:
+    template = _record()
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(b'{"Records": [')
+        for i in range(n):
+            rec = {**template, "eventID": f"ev-{i}", "requestParameters": {"pad": "x" * pad}}
+            f.write((b"," if i else b"") + orjson.dumps(rec))
+        f.write(b"]}")
+
+
+def test_gzipped_log_file_streams_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "big.json.gz"
+    n = 1_000  # ~13 MB of JSON once un-gzipped, more than the limit below
+    _big_gzip(path, n, pad=12_000)
+    fmt = get_format("cloudtrail")
+    tracemalloc.start()
+    count = 0
+    last = None
+    for rec in fmt.records(str(path)):
+        assert rec.error is None
+        count += 1
+        last = rec
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count == n and last is not None and last.value["eventID"] == f"ev-{n - 1}"
+    assert last.location == f"Records[{n - 1}]"
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+    event = normalize_event(fmt.to_event(last.value, tenant=None))
+    assert event["event_id"] == f"ev-{n - 1}"
+
+
+def test_truncated_gzip_yields_the_complete_records_then_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "big.json.gz"
+    _big_gzip(path, 2000)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    recs = list(get_format("cloudtrail").records(str(path)))
+    good = [r for r in recs if r.error is None]
+    bad = [r for r in recs if r.error is not None]
+    assert len(good) > 1000 and len(bad) == 1
+    assert [r.value["eventID"] for r in good] == [f"ev-{i}" for i in range(len(good))]
+    assert "truncated" in str(bad[0].error)

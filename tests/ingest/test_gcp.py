@@ -1,0 +1,136 @@
+"""Google Cloud Audit Logs mapping: the four log types, IAM deltas, tenants, outcomes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+
+from auditkit.errors import SchemaError
+from auditkit.ingest.registry import get_format
+from auditkit.schema import normalize_event
+
+from . import FIXTURES, events
+
+EXPORT = FIXTURES / "gcp" / "cloudaudit.googleapis.com_export.json"
+PROJECT = "shop-prod-4711"
+
+
+@pytest.fixture(scope="module")
+def log() -> list[dict[str, Any]]:
+    return events("gcp", EXPORT)
+
+
+def test_admin_activity_set_iam_policy_add_is_a_role_grant(log: list[dict[str, Any]]) -> None:
+    e = log[0]
+    assert (e["action"], e["category"], e["outcome"]) == ("role.grant", "admin", "success")
+    assert e["tenant_id"] == PROJECT
+    assert e["actor"] == {"id": "alice@example.com", "type": "user", "email": "alice@example.com"}
+    assert e["targets"][0] == {
+        "id": "user:mallory@example.com",
+        "type": "principal",
+        "name": "roles/owner",
+    }
+    assert e["metadata"]["role"] == "roles/owner"
+    assert e["metadata"]["gcp_log_type"] == "activity"
+    assert e["source"]["ip"] == "198.51.100.10"
+    assert e["occurred_at"] == "2024-04-02T09:00:01.123456Z"  # nanoseconds cut to micro
+    assert e["event_id"] == "gcp001x1a2b3c"
+
+
+def test_remove_binding_is_a_role_revoke() -> None:
+    evs = events("gcp", FIXTURES / "gcp" / "gcloud_logging_read.json")
+    assert [e["action"] for e in evs] == ["role.revoke", "api_key.revoke"]
+
+
+def test_service_account_key_by_a_service_account(log: list[dict[str, Any]]) -> None:
+    e = log[1]
+    assert e["action"] == "api_key.create"
+    assert e["actor"]["type"] == "service"
+    assert e["metadata"]["delegated_by"] == ["ci-runner@build-infra.iam.gserviceaccount.com"]
+
+
+def test_permission_denied_status_and_derived_names(log: list[dict[str, Any]]) -> None:
+    e = log[2]
+    assert (e["action"], e["outcome"]) == ("compute_instances.insert", "denied")
+    assert e["metadata"]["status_code"] == 7
+    assert e["observer"] == {"service": "compute.googleapis.com", "region": "europe-west1-b"}
+    assert e["request_id"].startswith("operation-1712048999000")
+
+
+def test_data_access_internal_caller_and_anonymous(log: list[dict[str, Any]]) -> None:
+    internal, anonymous = log[3], log[4]
+    assert internal["action"] == "storage_objects.get"
+    assert "ip" not in internal["source"]
+    assert internal["metadata"]["caller_ip"] == "gce-internal-ip"
+    assert anonymous["actor"]["id"] == "allUsers" and anonymous["metadata"]["anonymous"] is True
+
+
+def test_system_events_with_and_without_a_principal(log: list[dict[str, Any]]) -> None:
+    preempted, host_error = log[5], log[6]
+    assert preempted["actor"]["type"] == "system" and preempted["category"] == "system"
+    assert host_error["actor"] == {
+        "id": "compute.googleapis.com",
+        "type": "system",
+        "name": "compute.googleapis.com",
+    }
+    assert host_error["action"] == "compute_instances.host_error"
+
+
+def test_policy_denied_log(log: list[dict[str, Any]]) -> None:
+    e = log[7]
+    assert e["metadata"]["gcp_log_type"] == "policy" and e["outcome"] == "denied"
+    assert e["action"] == "bigquery_table.get"
+
+
+def test_audit_config_removal_and_sink_deletion(log: list[dict[str, Any]]) -> None:
+    assert log[8]["action"] == "audit_log.disable"
+    assert log[9]["action"] == "audit_destination.remove"
+
+
+def test_workspace_login_failure_at_organization_level(log: list[dict[str, Any]]) -> None:
+    e = log[10]
+    assert (e["action"], e["outcome"]) == ("user.login", "failure")
+    assert e["tenant_id"] == "organizations/123456789012"
+
+
+def _entry() -> dict[str, Any]:
+    line = EXPORT.read_bytes().splitlines()[0]
+    return copy.deepcopy(orjson.loads(line))
+
+
+def test_tenant_falls_back_to_resource_labels_then_option() -> None:
+    fmt = get_format("gcp")
+    rec = _entry()
+    rec["logName"] = "cloudaudit.googleapis.com%2Factivity"
+    assert fmt.to_event(rec, tenant=None)["tenant_id"] == PROJECT
+    del rec["resource"]
+    assert fmt.to_event(rec, tenant="cli")["tenant_id"] == "cli"
+    with pytest.raises(SchemaError) as info:
+        fmt.to_event(rec, tenant=None)
+    assert info.value.field == "logName"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("timestamp",), "2024-13-01T00:00:00Z", "timestamp"),
+        (("timestamp",), None, "timestamp"),
+        (("protoPayload",), "AuditLog", "protoPayload"),
+        (("protoPayload", "methodName"), 12.5, "protoPayload.methodName"),
+    ],
+)
+def test_bad_entries_name_the_field(path: tuple[str, ...], value: Any, field: str) -> None:
+    rec = _entry()
+    node = rec
+    for key in path[:-1]:
+        node = node[key]
+    if value is None:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    with pytest.raises(SchemaError) as info:
+        normalize_event(get_format("gcp").to_event(rec, tenant=None))
+    assert info.value.field == field

@@ -1,0 +1,98 @@
+"""GitLab audit events mapping: API responses, streamed events, derived names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from auditkit.errors import SchemaError
+from auditkit.ingest.formats.gitlab import event_name_action
+from auditkit.ingest.registry import get_format
+
+from . import FIXTURES, by_source_action, events
+
+
+@pytest.fixture(scope="module")
+def api() -> list[dict[str, Any]]:
+    return events("gitlab", FIXTURES / "gitlab" / "api_audit_events.json", tenant="acme")
+
+
+@pytest.fixture(scope="module")
+def stream() -> dict[str, dict[str, Any]]:
+    evs = events("gitlab", FIXTURES / "gitlab" / "streamed_events.ndjson", tenant="acme")
+    return by_source_action(evs)
+
+
+def test_api_events_without_names_are_read_from_details(api: list[dict[str, Any]]) -> None:
+    change, add, login, failed, remove, named = api
+    assert change["action"] == "project_prevent_merge_request_approval_from_authors.update"
+    assert change["changes"] == {"before": "", "after": "true"}
+    assert change["actor"] == {
+        "id": "1",
+        "type": "user",
+        "name": "Administrator",
+        "email": "admin@example.com",
+    }
+    assert (add["action"], remove["action"]) == ("team_member.add", "team_member.remove")
+    assert add["targets"][0] == {"id": "51", "type": "User", "name": "ann"}
+    assert (login["action"], login["outcome"]) == ("user.login", "success")
+    assert (failed["action"], failed["outcome"]) == ("user.login", "failure")
+    # the failed sign-in has no author: the account signed in to is the actor
+    assert failed["actor"]["id"] == login["actor"]["id"] == "51"
+    assert "source" not in remove
+    assert named["action"] == "settings.update"
+    assert named["description"] == "Changed visibility_level from Private to Public"
+    assert change["event_id"] == "gitlab:101"
+
+
+def test_streamed_events(stream: dict[str, dict[str, Any]]) -> None:
+    git = stream["repository_git_operation"]
+    assert git["action"] == "repository.git_operation" and git["source"]["ip"] == "127.0.0.1"
+    assert stream["user_disable_two_factor"]["action"] == "mfa.disable"
+    assert stream["personal_access_token_created"]["action"] == "api_key.create"
+    assert stream["member_created"]["action"] == "team_member.add"
+    failed = stream["login_failed_with_standard_authentication"]
+    assert (failed["action"], failed["outcome"]) == ("user.login", "failure")
+    assert failed["actor"]["id"] == "51"
+    assert stream["project_destroyed"]["action"] == "project.delete"
+    assert "source" not in stream["project_destroyed"]
+    assert stream["destroy_event_streaming_destination"]["action"] == "audit_destination.remove"
+    assert stream["user_enable_admin_mode"]["category"] == "admin"
+    assert stream["deploy_token_created"]["action"] == "api_key.create"
+
+
+@pytest.mark.parametrize(
+    ("name", "action"),
+    [
+        ("ci_variable_created", "ci_variable.create"),
+        ("group_share_with_group_link_removed", "group_share_with_group_link.remove"),
+        ("ban_user", "user.ban"),
+        ("unblock_user", "user.unblock"),
+        ("security_policy_applied", "security_policy.apply"),
+        ("project_unarchived", "project.unarchive"),
+        ("custom_admin_role_assigned_to_user", "custom_admin_role_user.assign"),
+        ("merge_request_approval_operation", "merge_request_approval.operation"),
+        ("delete_merge_request", "merge_request.delete"),
+        ("merge_request_merged_by_project_bot", "merge_request_project_bot.merge"),
+    ],
+)
+def test_derived_names(name: str, action: str) -> None:
+    assert event_name_action(name) == action
+
+
+def test_tenant_is_required_and_author_or_name_too() -> None:
+    fmt = get_format("gitlab")
+    rec = {"id": 1, "author_id": 3, "entity_type": "User", "created_at": "2024-06-01T00:00:00Z"}
+    with pytest.raises(SchemaError) as info:
+        fmt.to_event(rec, tenant=None)
+    assert info.value.field == "tenant_id"
+    with pytest.raises(SchemaError) as info:
+        fmt.to_event({**rec, "author_id": None}, tenant="acme")
+    assert info.value.field == "author_id"
+    with pytest.raises(SchemaError) as info:
+        fmt.to_event({**rec, "created_at": "yesterday"}, tenant="acme")
+    assert info.value.field == "created_at"
+    with pytest.raises(SchemaError) as info:
+        fmt.to_event({**rec, "details": ["x"]}, tenant="acme")
+    assert info.value.field == "details"

@@ -1,0 +1,108 @@
+"""OCSF mapping: IAM classes onto core actions, API Activity, generic classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from auditkit.errors import SchemaError
+from auditkit.ingest.registry import get_format
+from auditkit.schema import normalize_event
+
+from . import FIXTURES, events
+
+
+@pytest.fixture(scope="module")
+def log() -> list[dict[str, Any]]:
+    return events("ocsf", FIXTURES / "ocsf" / "security_lake_and_okta.ocsf.json")
+
+
+def test_security_lake_api_activity_uses_the_cloudtrail_names(log: list[dict[str, Any]]) -> None:
+    key, stop, get = log[0], log[1], log[2]
+    assert key["action"] == "api_key.create" and key["category"] == "admin"
+    assert key["tenant_id"] == "123456789012"  # cloud.account.uid: Security Lake has no tenant_uid
+    assert key["request_id"] == "req-ocsf-0001" and key["session_id"] == "ASIAEXAMPLE"
+    assert key["observer"] == {"service": "CloudTrail", "version": "1.09", "region": "us-east-1"}
+    assert (stop["action"], stop["outcome"]) == ("audit_log.disable", "denied")
+    assert get["action"] == "s3_object.get" and get["occurred_at"] == "2024-06-01T09:02:00.000000Z"
+
+
+def test_authentication(log: list[dict[str, Any]]) -> None:
+    ok, failed, logoff = log[3], log[4], log[5]
+    assert (ok["action"], ok["outcome"]) == ("user.login", "success")
+    assert ok["actor"] == {
+        "id": "00u1ann2BCDE3fgh4i5",
+        "type": "user",
+        "name": "ann@example.com",
+        "email": "ann@example.com",
+    }
+    assert ok["source"]["geo"] == {"country": "DE", "city": "Berlin", "lat": 52.52, "lon": 13.405}
+    assert ok["tenant_id"] == "acme" and ok["session_id"] == "102abcDEF-ghiJKL"
+    assert "targets" not in ok
+    assert (failed["action"], failed["outcome"]) == ("user.login", "failure")
+    assert logoff["action"] == "user.logout"
+    assert logoff["occurred_at"] == "2024-06-01T17:00:00.000000Z"  # from time_dt
+
+
+def test_account_and_access_management(log: list[dict[str, Any]]) -> None:
+    reset, mfa, role, member = log[6], log[7], log[8], log[9]
+    assert reset["action"] == "password.reset"
+    assert reset["actor"]["name"] == "Administrator"
+    assert reset["targets"] == [
+        {"id": "S-1-5-21-1004336348-1177238915-682003330-1104", "type": "user", "name": "ann"}
+    ]
+    assert mfa["action"] == "mfa.disable"
+    assert role["action"] == "role.grant" and role["metadata"]["privileges"] == [
+        "Super administrator"
+    ]
+    assert member["action"] == "team_member.add"
+    assert {t["type"] for t in member["targets"]} == {"user", "group"}
+
+
+def test_other_classes_and_other_apis(log: list[dict[str, Any]]) -> None:
+    export, delete = log[10], log[11]
+    assert export["action"] == "web_resources.export"
+    assert export["targets"] == [{"id": "doc-77", "type": "document", "name": "Q2 forecast"}]
+    assert delete["action"] == "admin_users.delete"
+    assert delete["actor"]["type"] == "service"
+
+
+def _event(**change: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "class_uid": 3002,
+        "activity_id": 1,
+        "status_id": 1,
+        "time": 1717232400000,
+        "user": {"uid": "u1"},
+        "metadata": {"uid": "m1", "tenant_uid": "t"},
+    }
+    rec.update(change)
+    return {k: v for k, v in rec.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"time": None}, "time"),
+        ({"time": 1717232400}, "time"),  # seconds, not milliseconds: out of range
+        ({"time": "soon"}, "time"),
+        ({"class_uid": None}, "class_uid"),
+        ({"class_uid": "Authentication"}, "class_uid"),
+        ({"user": None}, "actor.user.uid"),
+        ({"metadata": {"uid": "m1"}}, "metadata.tenant_uid"),
+        ({"metadata": "x"}, "metadata"),
+    ],
+)
+def test_bad_events_name_the_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        normalize_event(get_format("ocsf").to_event(_event(**change), tenant=None))
+    assert info.value.field == field
+
+
+def test_unknown_class_without_names_and_denied_action() -> None:
+    e = get_format("ocsf").to_event(
+        _event(class_uid=4001, activity_id=6, action_id=2, status_id=2), tenant=None
+    )
+    assert e["action"] == "class_4001.activity_6" and e["outcome"] == "denied"
+    assert e["category"] == "user"

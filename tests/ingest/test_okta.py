@@ -1,0 +1,99 @@
+"""Okta System Log mapping: sessions, MFA, admin changes, tenant option."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from auditkit.errors import SchemaError
+from auditkit.ingest.registry import get_format
+from auditkit.schema import normalize_event
+
+from . import FIXTURES, by_source_action, events
+
+LOG = FIXTURES / "okta" / "system_log.ndjson"
+
+
+@pytest.fixture(scope="module")
+def log() -> list[dict[str, Any]]:
+    return events("okta", LOG, tenant="acme")
+
+
+def test_sign_ins_success_failure_deny(log: list[dict[str, Any]]) -> None:
+    failed, ok, denied = (e for e in log if e["metadata"]["source_action"] == "user.session.start")
+    assert [e["outcome"] for e in (failed, ok, denied)] == ["failure", "success", "denied"]
+    assert all(e["action"] == "user.login" for e in (failed, ok, denied))
+    # an unknown user's failed sign-in: the attempted login name is the actor
+    assert failed["actor"] == {"id": "ann@example.com", "type": "user", "email": "ann@example.com"}
+    assert failed["metadata"]["outcome_reason"] == "INVALID_CREDENTIALS"
+    assert "session_id" not in failed  # Okta writes "unknown"
+    assert ok["source"] == {
+        "ip": "198.51.100.30",
+        "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 "
+        "Safari/605.1.15",
+        "geo": {"country": "Germany", "city": "Berlin", "lat": 52.52, "lon": 13.405},
+    }
+    assert ok["session_id"] == "102abcDEF-ghiJKL" and ok["request_id"] == "Zc02txn"
+    assert ok["description"] == "User login to Okta"
+    assert ok["tenant_id"] == "acme" and ok["event_id"].startswith("02a1b2c3")
+
+
+def test_mfa_push_and_denial(log: list[dict[str, Any]]) -> None:
+    acts = by_source_action(log)
+    assert acts["system.push.send_factor_verify_push"]["action"] == "mfa.challenge"
+    deny = acts["user.mfa.okta_verify.deny_push"]
+    assert (deny["action"], deny["outcome"]) == ("mfa.challenge", "denied")
+
+
+def test_admin_changes(log: list[dict[str, Any]]) -> None:
+    acts = by_source_action(log)
+    mfa = acts["user.mfa.factor.deactivate"]
+    assert mfa["action"] == "mfa.disable" and mfa["targets"][0]["id"] == "00u1ann2BCDE3fgh4i5"
+    assert acts["user.account.update_password"]["action"] == "password.change"
+    member = acts["group.user_membership.add"]
+    assert member["action"] == "team_member.add"
+    assert [t["type"] for t in member["targets"]] == ["User", "UserGroup"]
+    grant = acts["user.account.privilege.grant"]
+    assert grant["action"] == "role.grant" and grant["metadata"]["role"] == "Super administrator"
+    assert grant["category"] == "admin"
+    assert acts["system.api_token.create"]["action"] == "api_key.create"
+    assert acts["application.user_membership.add"]["action"] == "application_user_membership.add"
+
+
+def test_system_principal_without_client_ip(log: list[dict[str, Any]]) -> None:
+    e = by_source_action(log)["user.account.lock"]
+    assert e["actor"]["type"] == "system" and "source" not in e
+    assert e["category"] == "system"
+
+
+def test_api_page_array() -> None:
+    evs = events("okta", FIXTURES / "okta" / "api_logs_page.json", tenant="acme")
+    assert [e["action"] for e in evs] == ["user.logout", "policy.update"]
+
+
+def _event() -> dict[str, Any]:
+    return dict(orjson.loads(LOG.read_bytes().splitlines()[1]))
+
+
+def test_tenant_is_required() -> None:
+    with pytest.raises(SchemaError) as info:
+        get_format("okta").to_event(_event(), tenant=None)
+    assert info.value.field == "tenant_id" and "--tenant" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"published": "06/05/2024"}, "published"),
+        ({"eventType": None}, "eventType"),
+        ({"actor": None}, "actor"),
+        ({"actor": {"type": "User"}}, "actor.id"),
+    ],
+)
+def test_bad_events_name_the_field(change: dict[str, Any], field: str) -> None:
+    rec = {k: v for k, v in {**_event(), **change}.items() if v is not None}
+    with pytest.raises(SchemaError) as info:
+        normalize_event(get_format("okta").to_event(rec, tenant="acme"))
+    assert info.value.field == field

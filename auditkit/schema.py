@@ -288,6 +288,27 @@ def _object(value: Any, field: str) -> dict[str, Any] | None:
     return dict(value)
 
 
+def _free_json(value: Any, field: str) -> Any:
+    """Check a free-form JSON value (metadata, changes); fast for the common case.
+
+    One pass in C proves most values fine: orjson refuses integers beyond JCS's
+    range and non-string keys, and NaN or infinities do not survive the round
+    trip.  Anything else gets the walk of :func:`_json_value`, which names the
+    offending field.
+    """
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER)
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    else:
+        if type(value) is dict and orjson.loads(data) == value:
+            return value
+    try:
+        return _json_value(value, field)
+    except RecursionError:
+        raise SchemaError("nested too deeply", field=field) from None
+
+
 def _json_value(value: Any, field: str) -> Any:
     """Check a free-form JSON value: finite numbers, integers in JCS range, str keys.
 
@@ -587,13 +608,13 @@ def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> d
             raise SchemaError(
                 f"expected only 'before' and 'after', got {sorted(unknown)}", field="changes"
             )
-        event["changes"] = _json_value(changes, "changes")
+        event["changes"] = _free_json(changes, "changes")
     metadata = _object(data.get("metadata"), "metadata") or {}
     imported = {k: data[k] for k in ("seq", "received_at") if k in data}
     if imported:
         metadata = {**metadata, "imported": imported}
     if metadata:
-        event["metadata"] = _json_value(metadata, "metadata")
+        event["metadata"] = _free_json(metadata, "metadata")
     event_id = data.get("event_id")
     if event_id is None:
         event_id = _derived_event_id(event, event["occurred_at"])

@@ -8,6 +8,7 @@ may be ``a;b``.  Empty cells count as absent.  This is also what
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,10 +26,14 @@ _NUMBERS = frozenset(("source.geo.lat", "source.geo.lon"))
 
 
 def _unescape(cell: str) -> str:
-    # exports prefix a quote to cells that a spreadsheet would run as a formula
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
+    # exports prefix a quote to cells that a spreadsheet would run as a formula (also
+    # to cells that already started with quotes before a formula character)
+    if cell[:1] == "'" and _GUARDED.match(cell):
         return cell[1:]
     return cell
+
+
+_GUARDED = re.compile(r"'+[=+\-@\t\r]")
 
 
 def row_to_event(row: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,497 @@
+"""Export formats: the one place they are registered, and :func:`export_frame`.
+
+Each format writes an event frame (:data:`auditkit.schema.FRAME_SCHEMA` columns)
+to a file.  The built-in ones:
+
+``ndjson``
+    Canonical events, one JSON object per line, absent fields omitted: what
+    ``auditkit ingest`` (format ``auditkit``) reads back.
+``json``
+    The same events as one JSON array (also re-importable).
+``csv``
+    One row per event, nested fields as dotted columns (``actor.id``,
+    ``source.geo.country``) or JSON (``targets``, ``changes``, ``metadata``);
+    ``auditkit ingest --format csv`` reads it back.  Spreadsheet-safe: a cell
+    that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``, tab or CR, after any leading quotes) gets a leading ``'``.
+``parquet``
+    The frame itself (typed columns, lists and structs), zstd-compressed, for
+    Polars, DuckDB, Spark or pandas.
+
+By default the store's fields ``seq`` and ``received_at`` are exported too (they
+say where the event sits in the signed log, so an auditor can ask for its
+inclusion proof); re-importing such a file keeps them under
+``metadata.imported``.  Pass ``store_fields=False`` for the bare events.
+
+Adding a format (the SIEM formats, say) is one call to
+:func:`register_export_format` with a writer ``(frame, path) -> None``; the CLI
+and the widgets' export buttons list whatever is registered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import polars as pl
+
+from auditkit.errors import UsageError
+from auditkit.schema import FRAME_SCHEMA
+
+__all__ = [
+    "CSV_COLUMNS",
+    "ExportFormat",
+    "ExportResult",
+    "available_export_formats",
+    "export_frame",
+    "format_for_path",
+    "frame_to_events",
+    "get_export_format",
+    "register_export_format",
+    "spreadsheet_safe",
+]
+
+Writer = Callable[[pl.DataFrame, Path], None]
+
+_FORMATS: dict[str, ExportFormat] = {}
+_REQUIRED: Final = ("event_id", "tenant_id", "occurred_at", "action", "actor_id")
+_STORE_FIELDS: Final = ("seq", "received_at")
+_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
+_CHUNK: Final = 50_000
+# a cell a spreadsheet would evaluate: a formula character, possibly behind quotes
+# (quotes too, so that the importer's "strip one quote" gives the cell back exactly)
+_FORMULA: Final = r"^'*[=+\-@\t\r]"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A registered export format.
+
+    Attributes
+    ----------
+    name
+        Registry key (``auditkit export --format NAME``).
+    suffix
+        File name suffix, with the dot.
+    media_type
+        MIME type (for downloads).
+    description
+        A few words for listings.
+    writer
+        ``writer(frame, path)`` writes the frame (its public columns, without
+        ``seq`` and ``received_at`` when ``store_fields=False``).
+    reimport_format
+        The ``auditkit ingest --format`` that reads the file back, if any.
+    """
+
+    name: str
+    suffix: str
+    media_type: str
+    description: str
+    writer: Writer
+    reimport_format: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote.
+
+    Examples
+    --------
+    >>> ExportResult(Path("x.csv"), "csv", 3, 120).summary()
+    'wrote 3 events to x.csv (csv, 120 bytes)'
+    """
+
+    path: Path
+    format: str
+    rows: int
+    bytes: int
+
+    def summary(self) -> str:
+        """One line for people."""
+        return f"wrote {self.rows:,} events to {self.path} ({self.format}, {_size(self.bytes)})"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def register_export_format(fmt: ExportFormat) -> ExportFormat:
+    """Register an export format under ``fmt.name`` and return it.
+
+    Examples
+    --------
+    >>> def write_ids(frame, path):
+    ...     path.write_text("\\n".join(frame["event_id"]) + "\\n")
+    >>> fmt = register_export_format(ExportFormat(
+    ...     "ids", ".txt", "text/plain", "event ids, one a line", write_ids))
+    >>> "ids" in available_export_formats()
+    True
+    >>> _ = _FORMATS.pop("ids")  # (keep the registry as it was)
+    """
+    old = _FORMATS.get(fmt.name)
+    if old is not None and old != fmt:
+        raise UsageError(f"export format {fmt.name!r} is registered twice")
+    _FORMATS[fmt.name] = fmt
+    return fmt
+
+
+def available_export_formats() -> dict[str, ExportFormat]:
+    """The registered export formats by name, sorted.
+
+    Examples
+    --------
+    >>> list(available_export_formats())[:4]
+    ['csv', 'json', 'ndjson', 'parquet']
+    """
+    return dict(sorted(_FORMATS.items()))
+
+
+def get_export_format(name: str) -> ExportFormat:
+    """The format called ``name``, or :class:`UsageError` listing the known ones.
+
+    Examples
+    --------
+    >>> get_export_format("ndjson").suffix
+    '.ndjson'
+    >>> get_export_format("xls")
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: unknown export format 'xls'; known: csv, json, ndjson, parquet
+    """
+    formats = available_export_formats()
+    if name not in formats:
+        raise UsageError(f"unknown export format {name!r}; known: {', '.join(formats)}")
+    return formats[name]
+
+
+def format_for_path(path: str | os.PathLike[str]) -> ExportFormat:
+    """The format whose suffix ends ``path`` (``.jsonl`` counts as NDJSON).
+
+    Examples
+    --------
+    >>> format_for_path("evidence.parquet").name, format_for_path("x.jsonl").name
+    ('parquet', 'ndjson')
+    """
+    name = os.fspath(path).lower()
+    if name.endswith(".jsonl"):
+        return get_export_format("ndjson")
+    for fmt in sorted(available_export_formats().values(), key=lambda f: -len(f.suffix)):
+        if name.endswith(fmt.suffix):
+            return fmt
+    known = ", ".join(f.suffix for f in available_export_formats().values())
+    raise UsageError(
+        f"{os.fspath(path)}: cannot tell the export format from the name "
+        f"(expected one of {known}); pass format="
+    )
+
+
+def _complete(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with every FRAME_SCHEMA column (absent optional ones null)."""
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise UsageError(f"cannot export events without column(s) {missing}; got {frame.columns}")
+    extra = [
+        pl.lit(None, dtype=t).alias(c)
+        for c, t in FRAME_SCHEMA.items()
+        if c not in frame.columns and c not in _STORE_FIELDS
+    ]
+    return frame.with_columns(extra) if extra else frame
+
+
+def export_frame(
+    frame: pl.DataFrame | pl.LazyFrame,
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    store_fields: bool = True,
+) -> ExportResult:
+    """Write an event frame to ``path`` in a registered format.
+
+    The file is written beside ``path`` and renamed into place, so a reader
+    never sees half a file.
+
+    Parameters
+    ----------
+    frame
+        Events with :data:`~auditkit.schema.FRAME_SCHEMA` columns (a subset is
+        fine as long as ``event_id``, ``tenant_id``, ``occurred_at``, ``action``
+        and ``actor_id`` are there).  Columns starting with ``_`` are left out.
+    path
+        Where to write.
+    format
+        A name from :func:`available_export_formats`; by default from the suffix.
+    store_fields
+        Export ``seq`` and ``received_at`` too (default).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "user.login", "actor": {"id": "u1"}, "description": "=cmd()"}])
+    >>> out = os.path.join(tempfile.mkdtemp(), "events.csv")
+    >>> export_frame(df, out).rows
+    1
+    >>> open(out).read().splitlines()[1].split(",")[-3]
+    "'=cmd()"
+    """
+    fmt = get_export_format(format) if format is not None else format_for_path(path)
+    df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    df = df.select([c for c in df.columns if not c.startswith("_")])
+    if not store_fields:
+        df = df.drop([c for c in _STORE_FIELDS if c in df.columns])
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        fmt.writer(df, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(target, fmt.name, df.height, target.stat().st_size)
+
+
+# -- canonical events ------------------------------------------------------------------
+def _text_columns(df: pl.DataFrame) -> pl.DataFrame:
+    ts = [
+        pl.col(c).dt.strftime(_TS_FORMAT) for c in ("occurred_at", "received_at") if c in df.columns
+    ]
+    return df.with_columns(ts)
+
+
+def _drop_none(d: dict[str, Any] | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    out = {k: v for k, v in d.items() if v is not None}
+    return out or None
+
+
+def frame_to_events(
+    frame: pl.DataFrame, *, chunk_size: int = _CHUNK
+) -> Iterator[list[dict[str, Any]]]:
+    """Turn an event frame back into canonical event dicts, in chunks.
+
+    Fields are in the order of DESIGN.md, absent ones omitted (never ``null``).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "user.login", "actor": {"id": "u1", "roles": ["admin"]},
+    ...     "metadata": {"k": 1}}])
+    >>> event = next(frame_to_events(df))[0]
+    >>> del event["event_id"]  # (derived from the content)
+    >>> event  # doctest: +NORMALIZE_WHITESPACE
+    {'tenant_id': 'acme', 'seq': 0, 'occurred_at': '2026-01-05T09:00:00.000000Z',
+     'received_at': '2026-01-05T09:00:00.000000Z', 'action': 'user.login',
+     'category': 'management', 'outcome': 'success',
+     'actor': {'id': 'u1', 'roles': ['admin']}, 'metadata': {'k': 1}}
+    """
+    df = _text_columns(_complete(frame))
+    for lo in range(0, df.height, chunk_size):
+        yield _chunk_events(df.slice(lo, chunk_size))
+
+
+def _chunk_events(df: pl.DataFrame) -> list[dict[str, Any]]:
+    c = {name: df.get_column(name).to_list() for name in df.columns}
+    n = df.height
+    none = [None] * n
+    seq, recv = c.get("seq", none), c.get("received_at", none)
+    loads = orjson.loads
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        actor = _drop_none(
+            {
+                "id": c["actor_id"][i],
+                "type": c["actor_type"][i],
+                "name": c["actor_name"][i],
+                "email": c["actor_email"][i],
+                "roles": c["actor_roles"][i],
+            }
+        )
+        geo = _drop_none(
+            {
+                "country": c["geo_country"][i],
+                "city": c["geo_city"][i],
+                "lat": c["geo_lat"][i],
+                "lon": c["geo_lon"][i],
+            }
+        )
+        source = _drop_none({"ip": c["source_ip"][i], "user_agent": c["user_agent"][i], "geo": geo})
+        observer = _drop_none(
+            {
+                "service": c["observer_service"][i],
+                "version": c["observer_version"][i],
+                "region": c["observer_region"][i],
+            }
+        )
+        targets = c["targets"][i]
+        if targets is not None:
+            targets = [{k: v for k, v in t.items() if v is not None} for t in targets]
+        changes, metadata = c["changes"][i], c["metadata"][i]
+        event = {
+            "event_id": c["event_id"][i], "tenant_id": c["tenant_id"][i], "seq": seq[i],
+            "occurred_at": c["occurred_at"][i], "received_at": recv[i],
+            "action": c["action"][i], "category": c["category"][i],
+            "outcome": c["outcome"][i], "actor": actor, "targets": targets,
+            "source": source, "observer": observer, "request_id": c["request_id"][i],
+            "session_id": c["session_id"][i], "description": c["description"][i],
+            "changes": None if changes is None else loads(changes),
+            "metadata": None if metadata is None else loads(metadata),
+        }  # fmt: skip
+        out.append({k: v for k, v in event.items() if v is not None})
+    return out
+
+
+def _write_ndjson(frame: pl.DataFrame, path: Path) -> None:
+    dumps = orjson.dumps
+    with path.open("wb") as f:
+        for chunk in frame_to_events(frame):
+            f.write(b"".join(dumps(e) + b"\n" for e in chunk))
+
+
+def _write_json(frame: pl.DataFrame, path: Path) -> None:
+    dumps = orjson.dumps
+    with path.open("wb") as f:
+        f.write(b"[")
+        sep = b"\n"
+        for chunk in frame_to_events(frame):
+            for e in chunk:
+                f.write(sep + dumps(e))
+                sep = b",\n"
+        f.write(b"\n]\n")
+
+
+# -- CSV -------------------------------------------------------------------------------
+def _roles_cell(roles: list[str] | None) -> str | None:
+    if roles is None:
+        return None
+    text = ";".join(roles)
+    # ";"-joined unless that would not split back into the same list
+    if not roles or any(r == "" or ";" in r for r in roles) or text.lstrip("'")[:1] in "[{":
+        return orjson.dumps(roles).decode()
+    return text
+
+
+def _targets_cell(targets: list[dict[str, Any]] | None) -> str | None:
+    if targets is None:
+        return None
+    return orjson.dumps([{k: v for k, v in t.items() if v is not None} for t in targets]).decode()
+
+
+def _mapped(name: str, fn: Callable[[Any], str | None]) -> Callable[[pl.DataFrame], pl.Series]:
+    return lambda df: pl.Series([fn(v) for v in df.get_column(name).to_list()], dtype=pl.String)
+
+
+def _col(name: str) -> Callable[[pl.DataFrame], pl.Series]:
+    return lambda df: df.get_column(name)
+
+
+#: CSV column -> how to get it from an event frame (the importer's dotted names).
+CSV_COLUMNS: Final[dict[str, Callable[[pl.DataFrame], pl.Series]]] = {
+    "event_id": _col("event_id"),
+    "tenant_id": _col("tenant_id"),
+    "seq": _col("seq"),
+    "occurred_at": _col("occurred_at"),
+    "received_at": _col("received_at"),
+    "action": _col("action"),
+    "category": _col("category"),
+    "outcome": _col("outcome"),
+    "actor.id": _col("actor_id"),
+    "actor.type": _col("actor_type"),
+    "actor.name": _col("actor_name"),
+    "actor.email": _col("actor_email"),
+    "actor.roles": _mapped("actor_roles", _roles_cell),
+    "targets": _mapped("targets", _targets_cell),
+    "source.ip": _col("source_ip"),
+    "source.user_agent": _col("user_agent"),
+    "source.geo.country": _col("geo_country"),
+    "source.geo.city": _col("geo_city"),
+    "source.geo.lat": _col("geo_lat"),
+    "source.geo.lon": _col("geo_lon"),
+    "observer.service": _col("observer_service"),
+    "observer.version": _col("observer_version"),
+    "observer.region": _col("observer_region"),
+    "request_id": _col("request_id"),
+    "session_id": _col("session_id"),
+    "description": _col("description"),
+    "changes": _col("changes"),
+    "metadata": _col("metadata"),
+}
+
+
+def spreadsheet_safe(expr: pl.Expr) -> pl.Expr:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (CSV injection).
+
+    Examples
+    --------
+    >>> s = pl.Series(["=1+1", "-74.0", "'=x", "plain", "'quoted", None])
+    >>> pl.select(spreadsheet_safe(pl.lit(s))).to_series().to_list()
+    ["'=1+1", "'-74.0", "''=x", 'plain', "'quoted", None]
+    """
+    return pl.when(expr.str.contains(_FORMULA)).then(pl.lit("'") + expr).otherwise(expr)
+
+
+def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    df = _text_columns(_complete(frame))
+    cols = {
+        name: get(df)
+        for name, get in CSV_COLUMNS.items()
+        if name not in _STORE_FIELDS or name in df.columns
+    }
+    out = pl.DataFrame(cols).cast(pl.String)
+    return out.select(spreadsheet_safe(pl.col(c)).alias(c) for c in out.columns)
+
+
+def _write_csv(frame: pl.DataFrame, path: Path) -> None:
+    with path.open("wb") as f:
+        for lo in range(0, max(frame.height, 1), _CHUNK):
+            _csv_frame(frame.slice(lo, _CHUNK)).write_csv(f, include_header=lo == 0)
+
+
+# -- Parquet ---------------------------------------------------------------------------
+def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    frame.write_parquet(path, compression="zstd")
+
+
+for _fmt in (
+    ExportFormat(
+        "csv",
+        ".csv",
+        "text/csv",
+        "events as CSV (dotted/JSON columns, spreadsheet-safe), re-importable",
+        _write_csv,
+        "csv",
+    ),
+    ExportFormat(
+        "json",
+        ".json",
+        "application/json",
+        "canonical events as one JSON array, re-importable",
+        _write_json,
+        "auditkit",
+    ),
+    ExportFormat(
+        "ndjson",
+        ".ndjson",
+        "application/x-ndjson",
+        "canonical events, one per line, re-importable",
+        _write_ndjson,
+        "auditkit",
+    ),
+    ExportFormat(
+        "parquet",
+        ".parquet",
+        "application/vnd.apache.parquet",
+        "the typed event frame (Polars, DuckDB, Spark, pandas)",
+        _write_parquet,
+    ),
+):
+    register_export_format(_fmt)

@@ -1,0 +1,94 @@
+"""``auditkit export``: formats, tenant and time filters, refusal of a tampered store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+
+import auditkit.export.cli  # noqa: F401  (registers the command until cli.py imports it)
+from auditkit.cli import main
+from auditkit.store import Store
+from tests.conftest import make_events
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> str:
+    path = str(tmp_path / "audit.db")
+    store = Store.init(path)
+    store.append(make_events(30) + make_events(10, "globex"))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "parquet"])
+def test_export_each_format(
+    fmt: str, store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / f"out.{fmt}"
+    assert main(["export", store_path, "--format", fmt, "-o", str(out)]) == 0
+    assert "wrote 40 events" in capsys.readouterr().out
+    assert out.stat().st_size > 0
+
+
+def test_export_filters_by_tenant_and_time(store_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "acme.ndjson"
+    argv = [
+        "export",
+        store_path,
+        "-o",
+        str(out),
+        "--tenant",
+        "acme",
+        "--since",
+        "2026-01-05T08:10:00Z",
+        "--until",
+        "2026-01-05T08:20:00Z",
+    ]
+    assert main(argv) == 0
+    events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert [e["seq"] for e in events] == list(range(10, 20))
+    assert {e["tenant_id"] for e in events} == {"acme"}
+
+
+def test_export_round_trips_through_ingest(store_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "all.csv"
+    assert main(["export", store_path, "-o", str(out), "--no-store-fields"]) == 0
+    again = str(tmp_path / "again.db")
+    assert main(["init", again]) == 0
+    assert main(["ingest", again, str(out), "--format", "csv", "--no-progress"]) == 0
+    a = Store.open(store_path).load().drop("received_at")
+    b = Store.open(again).load().drop("received_at")
+    assert a.equals(b)
+
+
+def test_export_refuses_a_tampered_store(
+    store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = Store.open(store_path)
+    with store.backend.connect() as conn:
+        conn.execute("DROP TRIGGER IF EXISTS events_no_update")
+        conn.execute(
+            "UPDATE events SET action = 'document.delete' WHERE seq = 3 AND tenant_id = 'acme'"
+        )
+        conn.commit()
+    out = tmp_path / "x.csv"
+    assert main(["export", store_path, "-o", str(out)]) == 2
+    assert "seq=3" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_export_usage_errors(
+    store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", store_path, "-o", str(tmp_path / "x.xlsx")]) == 2
+    assert "cannot tell the export format" in capsys.readouterr().err
+    assert main(["export", store_path, "-o", str(tmp_path / "x.csv"), "--since", "soon"]) == 2
+    assert main(["export", store_path, "-o", str(tmp_path / "x.csv"), "--format", "xls"]) == 2
+
+
+def test_parquet_export_reads_back(store_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    assert main(["export", store_path, "-o", str(out), "--tenant", "globex"]) == 0
+    assert pl.read_parquet(out).height == 10

@@ -388,7 +388,7 @@ def _actor(value: Any) -> dict[str, Any]:
         raise SchemaError("required field is missing", field="actor")
     if isinstance(value, str):  # shorthand: "actor": "u-1"
         value = {"id": value}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise SchemaError(f"expected object, got {type(value).__name__}", field="actor")
     _unknown(value, _ACTOR_KEYS, "actor")
     out: dict[str, Any] = {"id": _string(value.get("id"), "actor.id", required=True)}
@@ -423,7 +423,7 @@ def _targets(value: Any) -> list[dict[str, Any]] | None:
     out = []
     for i, target in enumerate(value):
         where = f"targets[{i}]"
-        if not isinstance(target, Mapping):
+        if type(target) is not dict and not isinstance(target, Mapping):
             raise SchemaError(f"expected object, got {type(target).__name__}", field=where)
         _unknown(target, _TARGET_KEYS, where)
         t: dict[str, Any] = {"id": _string(target.get("id"), f"{where}.id", required=True)}
@@ -447,7 +447,7 @@ def _normal_ip(text: str) -> str:
 def _source(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise SchemaError(f"expected object, got {type(value).__name__}", field="source")
     _unknown(value, _SOURCE_KEYS, "source")
     out: dict[str, Any] = {}
@@ -468,7 +468,7 @@ def _source(value: Any) -> dict[str, Any] | None:
         out["user_agent"] = ua
     geo = value.get("geo")
     if geo is not None:
-        if not isinstance(geo, Mapping):
+        if type(geo) is not dict and not isinstance(geo, Mapping):
             raise SchemaError(f"expected object, got {type(geo).__name__}", field="source.geo")
         _unknown(geo, _GEO_KEYS, "source.geo")
         g: dict[str, Any] = {}
@@ -498,7 +498,7 @@ def _source(value: Any) -> dict[str, Any] | None:
 def _observer(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise SchemaError(f"expected object, got {type(value).__name__}", field="observer")
     _unknown(value, _OBSERVER_KEYS, "observer")
     out = {}

@@ -56,7 +56,28 @@ _STRING_KEYS: Final = tuple(
 )
 _dumps = orjson.dumps
 _SORTED = orjson.OPT_SORT_KEYS
-_PLAIN_JSON: Final = frozenset(("actor", "targets", "observer"))
+
+
+_SCALAR, _PLAIN, _CANON, _SEQ, _RECEIVED = range(5)
+_PLAN: Final = tuple(
+    (
+        key,
+        _SEQ
+        if key == "seq"
+        else _RECEIVED
+        if key == "received_at"
+        else _PLAIN
+        if key in ("actor", "targets", "observer")
+        else _CANON
+        if key in JSON_COLUMNS
+        else _SCALAR,
+        f'"{key}":'.encode(),
+    )
+    for key in CANONICAL_KEYS
+)
+_ROW_ORDER: Final = tuple(
+    CANONICAL_KEYS.index(c) if c != "actor_id" else -1 for c in STORED_COLUMNS
+)
 
 
 def event_row(
@@ -65,40 +86,41 @@ def event_row(
     """The table row of a normalised event, and its canonical bytes.
 
     The canonical bytes are composed from the same pieces the row stores, so
-    that :func:`rebuild_canonical` gives them back byte for byte.
+    that :func:`rebuild_canonical` gives them back byte for byte.  ``actor``,
+    ``targets`` and ``observer`` hold only strings after
+    :func:`~auditkit.schema.normalize_event`, with ASCII keys, so orjson's sorted
+    output is already RFC 8785 for them; ``source``, ``changes`` and ``metadata``
+    may hold numbers and go through :func:`~auditkit.integrity.canonical_bytes`.
     """
     parts: list[bytes] = []
-    values: dict[str, Any] = {}
-    for key in CANONICAL_KEYS:
-        if key == "seq":
-            values[key] = seq
-            parts.append(b'"seq":' + str(seq).encode())
+    values: list[Any] = []
+    get = event.get
+    dumps = _dumps
+    for key, kind, head in _PLAN:
+        if kind == _SEQ:
+            values.append(seq)
+            parts.append(head + str(seq).encode())
             continue
-        if key == "received_at":
-            value: Any = received_at
+        value = received_at if kind == _RECEIVED else get(key)
+        if value is None:
+            values.append(None)
+            continue
+        if kind == _SCALAR or kind == _RECEIVED:
+            text = dumps(value)
+            values.append(value)
         else:
-            value = event.get(key)
-            if value is None:
-                values[key] = None
-                continue
-        if key in JSON_COLUMNS:
             if isinstance(value, _Raw):  # stored text, copied verbatim when rebuilding
                 text = value.encode()
-            elif key in _PLAIN_JSON:
-                # normalize_event leaves only strings (and lists of strings) in these,
-                # with ASCII keys: orjson's sorted output is already RFC 8785
-                text = _dumps(value, option=_SORTED)
+            elif kind == _PLAIN:
+                text = dumps(value, option=_SORTED)
             else:
                 text = canonical_bytes(value)
-            values[key] = text.decode()
-        else:
-            text = _dumps(value)
-            values[key] = value
-        parts.append(b'"' + key.encode() + b'":' + text)
+            values.append(text.decode())
+        parts.append(head + text)
     canon = b"{" + b",".join(parts) + b"}"
     actor = event["actor"]
-    actor_id = event.get("actor_id") if isinstance(actor, _Raw) else actor["id"]
-    row = tuple(actor_id if c == "actor_id" else values[c] for c in STORED_COLUMNS)
+    actor_id = get("actor_id") if isinstance(actor, _Raw) else actor["id"]
+    row = tuple(actor_id if i < 0 else values[i] for i in _ROW_ORDER)
     return row, canon
 
 

@@ -105,7 +105,7 @@ def event_row(
         if value is None:
             values.append(None)
             continue
-        if kind == _SCALAR or kind == _RECEIVED:
+        if kind in (_SCALAR, _RECEIVED):
             text = dumps(value)
             values.append(value)
         else:

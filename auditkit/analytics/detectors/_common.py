@@ -1,0 +1,253 @@
+"""Building blocks shared by the detectors: windows, bursts, episodes, finalising findings.
+
+Everything here is vectorised Polars; every grouping includes ``tenant_id``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Final
+
+import polars as pl
+import polars_hash as plh
+
+from auditkit.analytics._frames import codes
+from auditkit.analytics.detectors.registry import FINDINGS_SCHEMA
+from auditkit.errors import UsageError
+
+Events = pl.LazyFrame | pl.DataFrame
+
+T: Final = pl.col("occurred_at")
+_DURATION_RE: Final = re.compile(r"(\d+)(us|ms|s|m|h|d|w)")
+_UNITS: Final = {
+    "us": timedelta(microseconds=1),
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
+LOGIN: Final = "user.login"
+
+
+def lazy(events: Events, *columns: str) -> pl.LazyFrame:
+    """The events as a LazyFrame with only ``columns`` (projection pushdown for scans)."""
+    lf = events.lazy()
+    return lf.select(list(dict.fromkeys(columns))) if columns else lf
+
+
+def subset(events: Events, columns: Sequence[str], where: pl.Expr, *then: pl.Expr) -> pl.LazyFrame:
+    """The events matching ``where`` and then each of ``then``, with only ``columns``.
+
+    ``where`` (the most selective test, usually on ``action``) runs over every event
+    and the result is materialised, so that the other tests run on the few rows
+    left rather than being fused into one predicate over all of them.
+    """
+    lf = lazy(events, *columns).filter(where).collect().lazy()
+    for condition in then:
+        lf = lf.filter(condition)
+    return lf
+
+
+def duration(value: str | timedelta, *, name: str = "window") -> timedelta:
+    """Parse a Polars-style duration (``"15m"``, ``"1h30m"``, ``"30d"``) or pass a timedelta.
+
+    >>> duration("1h30m")
+    datetime.timedelta(seconds=5400)
+    """
+    if isinstance(value, timedelta):
+        if value <= timedelta(0):
+            raise UsageError(f"{name}: expected a positive duration, got {value}")
+        return value
+    text = str(value).strip()
+    parts = _DURATION_RE.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise UsageError(f"{name}: expected a duration like '15m', '2h' or '30d', got {value!r}")
+    total = sum((int(n) * _UNITS[u] for n, u in parts), timedelta(0))
+    if total <= timedelta(0):
+        raise UsageError(f"{name}: expected a positive duration, got {value!r}")
+    return total
+
+
+def positive(value: float, name: str) -> None:
+    """Reject thresholds that are zero or negative, naming them."""
+    if not value > 0:
+        raise UsageError(f"{name}: expected a positive number, got {value!r}")
+
+
+def human(td: timedelta) -> str:
+    """A short human text for a duration.
+
+    >>> human(timedelta(minutes=90)), human(timedelta(days=2))
+    ('1h30m', '2d')
+    """
+    seconds = int(td.total_seconds())
+    out = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(out) or "0s"
+
+
+def fmt_time(expr: pl.Expr) -> pl.Expr:
+    """Timestamps as ``2026-01-05 09:00 UTC`` in summaries."""
+    return expr.dt.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def fmt_duration(expr: pl.Expr) -> pl.Expr:
+    """Durations as ``2d3h``, ``5h20m`` or ``12m`` in summaries."""
+    secs = expr.dt.total_seconds()
+    d, h, m = secs // 86_400, (secs % 86_400) // 3_600, (secs % 3_600) // 60
+    text = pl.concat_str(
+        pl.when(d > 0).then(pl.format("{}d", d)),
+        pl.when(h > 0).then(pl.format("{}h", h)),
+        pl.when((m > 0) & (d == 0)).then(pl.format("{}m", m)),
+        ignore_nulls=True,
+    )
+    return pl.when(text == "").then(pl.lit("0m")).otherwise(text)
+
+
+def fmt_float(expr: pl.Expr, decimals: int = 0) -> pl.Expr:
+    """Numbers rounded for summaries (``1234.0`` -> ``"1234"``)."""
+    if decimals == 0:
+        return expr.round(0).cast(pl.Int64).cast(pl.String)
+    return expr.round(decimals).cast(pl.String)
+
+
+def q(expr: pl.Expr) -> pl.Expr:
+    """Quote an identifier in a summary; null shows as ``unknown``."""
+    return pl.concat_str(pl.lit("'"), expr.fill_null("unknown"), pl.lit("'"))
+
+
+def key_changed(keys: Sequence[str]) -> pl.Expr:
+    """True on the first row of each run of equal ``keys`` in a sorted frame."""
+    changed = pl.lit(False)
+    for k in keys:
+        col = pl.col(k)
+        changed = changed | col.ne_missing(col.shift(1))
+    return changed | (pl.int_range(pl.len()) == 0)
+
+
+def episodes(lf: pl.LazyFrame, keys: Sequence[str], gap: timedelta) -> pl.LazyFrame:
+    """Number runs of events per ``keys`` whose consecutive gaps are at most ``gap``.
+
+    Adds ``_episode`` (an id unique across the whole frame).  The frame comes back
+    sorted by ``keys`` and time.
+    """
+    keys = list(keys)
+    lf = lf.sort([*keys, "occurred_at"])
+    new = key_changed(keys) | ((T - T.shift(1)) > gap)
+    return lf.with_columns(_episode=new.cum_sum())
+
+
+def keyed(
+    lf: pl.LazyFrame, keys: Sequence[str], *tiebreak: str, keep: pl.Expr | None = None
+) -> pl.LazyFrame:
+    """Add ``_k``, one integer per combination of ``keys``, and sort by it and time.
+
+    Grouping, sorting and windows on one integer are far cheaper than on strings.
+    ``keep`` (evaluated per key, e.g. ``pl.len().over("_k") >= 10``) drops keys that
+    cannot match before the sort: a key with fewer than N events in all has no
+    window with N.
+    """
+    lf = lf.with_columns(_k=codes(*keys))
+    if keep is not None:
+        lf = lf.filter(keep)
+    return lf.sort("_k", "occurred_at", *tiebreak)
+
+
+def next_in_key(condition: pl.Expr, value: pl.Expr = T) -> pl.Expr:
+    """``value`` at the next row (this one included) where ``condition`` holds, within the
+    same ``_k``; null when there is none.  For frames from :func:`keyed`: rows of a key
+    are contiguous, so a plain backward fill and a key check replace a window function.
+    """
+    filled = pl.when(condition).then(value).fill_null(strategy="backward")
+    key = pl.when(condition).then(pl.col("_k")).fill_null(strategy="backward")
+    return pl.when(key == pl.col("_k")).then(filled)
+
+
+def window_evidence(
+    lf: pl.LazyFrame,
+    *,
+    window: timedelta,
+    hot: pl.Expr,
+    member: pl.Expr,
+) -> pl.LazyFrame:
+    """Keep the ``hot`` rows and the ``member`` rows in the window ``(t - window, t]`` before one.
+
+    ``lf`` comes from :func:`keyed` (sorted by ``_k`` and time).  Kept rows less
+    than ``window`` apart (same key) form one episode: ``_episode`` is its id,
+    unique across the frame.  A hot row is an event that completes a pattern (the
+    window count reaching a threshold, a success after failures); its members are
+    the evidence.
+    """
+    lf = lf.with_columns(_hot=hot)
+    near = (next_in_key(pl.col("_hot")) - T) < window
+    lf = lf.filter(pl.col("_hot") | (member & near.fill_null(False)))
+    new = key_changed(["_k"]) | ((T - T.shift(1)) >= window)
+    return lf.with_columns(_episode=new.cum_sum())
+
+
+def bursts(
+    lf: pl.LazyFrame,
+    keys: Sequence[str],
+    *,
+    window: timedelta,
+    threshold: int,
+    distinct: str | None = None,
+) -> pl.LazyFrame:
+    """Rows that belong to a burst: a sliding window where the count reaches ``threshold``.
+
+    The window ``(t - window, t]`` slides over every event of each ``keys`` group;
+    with ``distinct`` it counts distinct values of that column instead of rows.  An
+    event is evidence when some window holding it reaches the threshold, and
+    evidence rows less than ``window`` apart form one burst.  Returns those rows
+    with ``_peak`` (the window's count at the event) and ``_episode`` (the burst id).
+    """
+    enough = pl.len() if distinct is None else pl.col(distinct).n_unique()
+    lf = keyed(lf, keys, keep=enough.over("_k") >= threshold)
+    if distinct is None:
+        metric = T.is_not_null().cast(pl.UInt32).rolling_sum_by("occurred_at", window)
+    else:
+        metric = pl.col(distinct).n_unique().rolling(index_column="occurred_at", period=window)
+    lf = lf.with_columns(_peak=metric.over("_k").cast(pl.UInt32))
+    return window_evidence(lf, window=window, hot=pl.col("_peak") >= threshold, member=pl.lit(True))
+
+
+def finalize(frame: pl.DataFrame | pl.LazyFrame, detector: str) -> pl.DataFrame:
+    """Turn a frame of candidate findings into :data:`FINDINGS_SCHEMA`.
+
+    ``frame`` has ``tenant_id, actor_id, first_seen, last_seen, event_ids, summary,
+    severity`` and optionally ``score``.  Adds ``detector`` and a deterministic
+    ``finding_id``; evidence ids stay in the order given (event order).
+    """
+    lf = frame.lazy()
+    names = lf.collect_schema().names()
+    if "score" not in names:
+        lf = lf.with_columns(score=pl.lit(None, dtype=pl.Float64))
+    ids = pl.col("event_ids").list.sort().list.join(",")
+    material = pl.concat_str(
+        pl.lit(detector),
+        pl.col("tenant_id"),
+        pl.when(pl.col("event_ids").list.len() == 0)
+        .then(pl.concat_str(pl.col("actor_id").fill_null(""), fmt_time(pl.col("first_seen"))))
+        .otherwise(ids),
+        separator="\x1f",
+    )
+    out = lf.with_columns(detector=pl.lit(detector), _material=material).with_columns(
+        finding_id=plh.col("_material").chash.sha2_256().str.slice(0, 16)
+    )
+    return (
+        out.select([pl.col(name).cast(dtype) for name, dtype in FINDINGS_SCHEMA.items()])
+        .sort(["tenant_id", "first_seen", "finding_id"])
+        .collect()
+    )
+
+
+def empty() -> pl.DataFrame:
+    """A findings frame with no rows."""
+    return pl.DataFrame(schema=FINDINGS_SCHEMA)

@@ -1,0 +1,301 @@
+"""Account detectors: suspicious API keys, dormant accounts reactivated, break-glass use.
+
+They read ``api_key.create`` (the target is the principal who gets the key),
+``metadata.break_glass`` and the actor id ``root`` (importers keep a source's root
+or break-glass identity that way, e.g. a CloudTrail ``Root`` identity), and the
+activity of each actor over time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import polars as pl
+
+from auditkit.analytics.detectors._common import (
+    Events,
+    T,
+    duration,
+    episodes,
+    finalize,
+    fmt_duration,
+    fmt_float,
+    fmt_time,
+    key_changed,
+    lazy,
+    positive,
+    q,
+    subset,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["break_glass", "dormant_account", "suspicious_api_key"]
+
+
+@register_detector("suspicious_api_key", title="Suspicious API key creation", severity="medium")
+def suspicious_api_key(
+    events: Events,
+    *,
+    min_history: int = 50,
+    rare_hour_share: float = 0.01,
+) -> pl.DataFrame:
+    """An API key created for another user, or at an hour when its creator is rarely active.
+
+    The recipient is a target of type ``user`` other than the creator (producers
+    may list the key itself as a target too); keys for service accounts or for
+    oneself are normal.  "Rarely active" compares the hour of creation (UTC, plus and minus an
+    hour) with the creator's own activity over the whole frame.  Both reasons at
+    once make the finding high.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    min_history
+        Events the creator needs before their hours are judged.
+    rare_hour_share
+        Share of the creator's events in the three hours around the creation time
+        below which the hour is unusual.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "api_key.create", "actor": {"id": "mallory"},
+    ...     "targets": [{"id": "bob", "type": "user"}]}])
+    >>> suspicious_api_key(df)["summary"][0]
+    "'mallory' created an API key for another user ('bob') at 2026-01-05 09:00 UTC."
+    """
+    positive(rare_hour_share, "rare_hour_share")
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
+    keys = ["tenant_id", "actor_id"]
+    created = subset(
+        events,
+        (*cols, "targets"),
+        pl.col("action") == "api_key.create",
+        pl.col("outcome") == "success",
+    ).collect()
+    # the principal who gets the key: a target of type user other than the creator (the key
+    # itself may be listed as a target too)
+    recipients = (
+        created.lazy()
+        .select("event_id", "actor_id", pl.col("targets").alias("_t"))
+        .explode("_t")
+        .select(
+            "event_id",
+            pl.col("_t").struct.field("id").alias("_rid"),
+            (
+                (pl.col("_t").struct.field("type") == "user")
+                & (pl.col("_t").struct.field("id") != pl.col("actor_id"))
+            ).alias("_user"),
+        )
+        .filter(pl.col("_user").fill_null(False))
+        .group_by("event_id")
+        .agg(pl.col("_rid").first().alias("target_id"))
+    )
+    creators = subset(
+        events, cols, pl.col("actor_id").is_in(created["actor_id"].unique().implode())
+    ).join(created.lazy().select(keys).unique(), on=keys, how="semi")
+    profile = creators.group_by(*keys, pl.col("occurred_at").dt.hour().alias("hour")).agg(
+        n=pl.len()
+    )
+    near = (
+        created.lazy()
+        .select(
+            "event_id",
+            *keys,
+            pl.concat_list([(T.dt.hour().cast(pl.Int16) + d) % 24 for d in (-1, 0, 1)])
+            .cast(pl.List(pl.Int8))
+            .alias("hour"),
+        )
+        .explode("hour")
+        .join(profile, on=[*keys, "hour"], how="left")
+        .group_by("event_id", *keys)
+        .agg(pl.col("n").sum().alias("near"))
+    )
+    totals = profile.group_by(keys).agg(total=pl.col("n").sum())
+    other = pl.col("target_id").is_not_null()
+    # the creator's other events (the creation itself is not history)
+    share = (pl.col("near") - 1) / (pl.col("total") - 1)
+    odd_hour = (pl.col("total") > min_history) & (share < rare_hour_share)
+    found = (
+        created.lazy()
+        .join(recipients, on="event_id", how="left")
+        .join(near, on=["event_id", *keys], how="left")
+        .join(totals, on=keys, how="left")
+        .with_columns(_other=other, _odd=odd_hour)
+        .filter(pl.col("_other") | pl.col("_odd"))
+        .select(
+            *keys,
+            T.alias("first_seen"),
+            T.alias("last_seen"),
+            pl.concat_list("event_id").alias("event_ids"),
+            pl.when(pl.col("_other") & pl.col("_odd"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.concat_str(
+                pl.format("{} created an API key", q(pl.col("actor_id"))),
+                pl.when(pl.col("_other")).then(
+                    pl.format(" for another user ({})", q(pl.col("target_id")))
+                ),
+                pl.format(" at {}", fmt_time(T)),
+                pl.when(pl.col("_odd")).then(
+                    pl.format(
+                        ", an hour when they are rarely active ({}% of their {} events)",
+                        fmt_float(share * 100, 1),
+                        pl.col("total") - 1,
+                    )
+                ),
+                pl.lit("."),
+                ignore_nulls=True,
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "suspicious_api_key")
+
+
+@register_detector("dormant_account", title="Dormant account reactivated", severity="medium")
+def dormant_account(
+    events: Events,
+    *,
+    idle: str | timedelta = "30d",
+    follow: str | timedelta = "1h",
+    exclude_actor_types: Sequence[str] = ("system",),
+) -> pl.DataFrame:
+    """An actor active again after a long silence: a leaver's account, or a forgotten
+    service credential, being used by someone.
+
+    Only successful events count as activity: failed logins against a dormant
+    account (guessing) neither end the silence nor count as its use.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).  Only actors seen before the silence count, so
+        the frame must span more than ``idle``.
+    idle
+        Silence that makes an account dormant.
+    follow
+        The evidence is the first event after the silence and the actor's events
+        within ``follow`` of it.
+    exclude_actor_types
+        Actor types never reported (the system itself).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": ts, "action": "user.login",
+    ...      "actor": {"id": "kim"}} for ts in ("2026-01-05T09:00:00Z", "2026-03-01T22:00:00Z")])
+    >>> print(dormant_account(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'kim' is active again at 2026-03-01 22:00 UTC after 55d13h idle (last seen 2026-01-05 09:00
+    UTC): 1 event(s), first user.login.
+    """
+    gap, after = duration(idle, name="idle"), duration(follow, name="follow")
+    keys = ["tenant_id", "actor_id"]
+    cols = ("tenant_id", "actor_id", "actor_type", "occurred_at", "event_id", "action", "outcome")
+    active = (
+        lazy(events, *cols)
+        .filter(pl.col("outcome") == "success")
+        .filter(~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False))
+    )
+    # silences longer than `idle` span whole buckets: find them between per-bucket extremes
+    bucket = min(gap, timedelta(days=1))
+    spans = (
+        active.group_by(*keys, T.dt.truncate(bucket).alias("_b"))
+        .agg(_first=T.min(), _last=T.max())
+        .sort([*keys, "_b"])
+        .with_columns(
+            _prev=pl.when(~key_changed(keys)).then(pl.col("_last").shift(1)),
+        )
+        .filter((pl.col("_first") - pl.col("_prev")) >= gap)
+        .select(*keys, pl.col("_first").alias("_since"), pl.col("_prev").alias("_last"))
+    )
+    lf = (
+        active.join(spans, on=keys)
+        .filter((pl.col("_since") <= T) & ((T - pl.col("_since")) <= after))
+        .sort("occurred_at")
+    )
+    found = (
+        lf.group_by(*keys, "_since")
+        .agg(
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            pl.col("_last").first(),
+            pl.col("action").first().alias("first_action"),
+        )
+        .with_columns(
+            severity=pl.lit("medium"),
+            summary=pl.format(
+                "{} is active again at {} after {} idle (last seen {}): {} event(s), first {}.",
+                q(pl.col("actor_id")),
+                fmt_time(pl.col("first_seen")),
+                fmt_duration(pl.col("first_seen") - pl.col("_last")),
+                fmt_time(pl.col("_last")),
+                pl.col("event_ids").list.len(),
+                pl.col("first_action"),
+            ),
+        )
+    )
+    return finalize(found, "dormant_account")
+
+
+@register_detector("break_glass", title="Break-glass or root account used", severity="high")
+def break_glass(
+    events: Events,
+    *,
+    root_ids: Sequence[str] = ("root",),
+    gap: str | timedelta = "1h",
+) -> pl.DataFrame:
+    """Any use of an emergency (break-glass) or root account; each use should be explained.
+
+    An event counts when ``metadata.break_glass`` is true or the actor id is one of
+    ``root_ids`` (case-insensitive).  Events of one account no more than ``gap``
+    apart make one finding.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "user.login", "actor": {"id": "Root"}}])
+    >>> print(break_glass(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    Break-glass/root account 'Root' used: 1 event(s) (user.login) between 2026-01-05 09:00 UTC
+    and 2026-01-05 09:00 UTC.
+    """
+    g = duration(gap, name="gap")
+    meta = pl.col("metadata")
+    roots = [r.lower() for r in root_ids]
+    root = pl.col("actor_id").str.to_lowercase().is_in(roots)
+    marked = meta.str.json_path_match("$.break_glass").str.to_lowercase().eq("true")
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "metadata")
+    # cheap tests over every event first (a substring; an id of a root id's length)
+    maybe = meta.str.contains("break_glass", literal=True).fill_null(False) | pl.col(
+        "actor_id"
+    ).str.len_bytes().is_in([len(r.encode()) for r in roots])
+    used = subset(events, cols, maybe, marked.fill_null(False) | root)
+    found = (
+        episodes(used, ["tenant_id", "actor_id"], g)
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "actor_id").first(),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            pl.col("action").unique(maintain_order=True).alias("what"),
+        )
+        .with_columns(
+            severity=pl.lit("high"),
+            summary=pl.format(
+                "Break-glass/root account {} used: {} event(s) ({}) between {} and {}.",
+                q(pl.col("actor_id")),
+                pl.col("event_ids").list.len(),
+                pl.col("what").list.head(6).list.join(", "),
+                fmt_time(pl.col("first_seen")),
+                fmt_time(pl.col("last_seen")),
+            ),
+        )
+    )
+    return finalize(found, "break_glass")

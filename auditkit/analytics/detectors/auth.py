@@ -1,0 +1,601 @@
+"""Authentication detectors: brute force, password spraying, impossible travel, new
+country, MFA disabled and MFA push fatigue.
+
+They read ``user.login`` (a failed login is outcome ``failure``), ``mfa.challenge``
+(outcome ``denied`` or ``success``; the actor is the user being challenged),
+``mfa.disable`` / ``mfa.reset`` and ``password.reset`` / ``password.change``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from auditkit.analytics.detectors._common import (
+    LOGIN,
+    Events,
+    T,
+    bursts,
+    duration,
+    episodes,
+    finalize,
+    fmt_float,
+    fmt_time,
+    human,
+    keyed,
+    lazy,
+    next_in_key,
+    positive,
+    q,
+    subset,
+    window_evidence,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = [
+    "brute_force",
+    "brute_force_success",
+    "impossible_travel",
+    "mfa_disabled",
+    "mfa_push_fatigue",
+    "new_country",
+    "password_spraying",
+]
+
+_EARTH_RADIUS_KM = 6371.0088
+_COLUMNS = ("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "action", "outcome")
+
+
+def _failed_logins(events: Events) -> pl.DataFrame:
+    return subset(
+        events, _COLUMNS, pl.col("action") == LOGIN, pl.col("outcome") == "failure"
+    ).collect()
+
+
+def _burst_agg(*extra: pl.Expr) -> list[pl.Expr]:
+    return [
+        pl.col("tenant_id").first(),
+        T.min().alias("first_seen"),
+        T.max().alias("last_seen"),
+        pl.col("event_id").alias("event_ids"),
+        pl.len().alias("n"),
+        pl.col("_peak").max().alias("peak"),
+        *extra,
+    ]
+
+
+@register_detector("brute_force", title="Brute-force login attempts", severity="medium")
+def brute_force(
+    events: Events, *, threshold: int = 10, window: str | timedelta = "15m"
+) -> pl.DataFrame:
+    """Many failed logins for one actor, or from one source IP against several actors,
+    within a sliding window.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    threshold
+        Failed ``user.login`` events in one window that make a burst.
+    window
+        Sliding window length.
+
+    Returns
+    -------
+    pl.DataFrame
+        One finding per burst per actor, plus one per burst per source IP when that
+        IP failed against two or more actors (the per-actor bursts cover the rest).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": f"2026-01-05T09:0{i}:00Z", "action": "user.login",
+    ...      "outcome": "failure", "actor": {"id": "alice"}, "source": {"ip": "203.0.113.9"}}
+    ...     for i in range(3)])
+    >>> print(brute_force(df, threshold=3)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    3 failed logins for 'alice' from 1 source IP(s) between 2026-01-05 09:00 UTC and 2026-01-05
+    09:02 UTC (at most 3 within 15m).
+    """
+    w = duration(window)
+    positive(threshold, "threshold")
+    fails = _failed_logins(events).lazy()
+    tail = pl.format(
+        "between {} and {} (at most {} within {}).",
+        fmt_time(pl.col("first_seen")),
+        fmt_time(pl.col("last_seen")),
+        pl.col("peak"),
+        pl.lit(human(w)),
+    )
+    # one pass over both groupings: each failure once per actor and once per source IP
+    both = pl.concat(
+        [
+            fails.with_columns(_by_ip=pl.lit(False), _key=pl.col("actor_id")),
+            fails.filter(pl.col("source_ip").is_not_null()).with_columns(
+                _by_ip=pl.lit(True), _key=pl.col("source_ip")
+            ),
+        ]
+    ).with_columns(_key=pl.concat_str(pl.col("_by_ip").cast(pl.String), "_key", separator=":"))
+    found = (
+        bursts(both, ["tenant_id", "_key"], window=w, threshold=threshold)
+        .group_by("_episode")
+        .agg(
+            *_burst_agg(
+                pl.col("_by_ip").first(),
+                pl.col("actor_id").first(),
+                pl.col("source_ip").first(),
+                pl.col("source_ip").n_unique().alias("ips"),
+                pl.col("actor_id").n_unique().alias("actors"),
+            )
+        )
+        # a burst from one IP against one actor is already that actor's finding
+        .filter(~pl.col("_by_ip") | (pl.col("actors") >= 2))
+        .select(
+            "tenant_id",
+            pl.when(pl.col("_by_ip"))
+            .then(pl.lit(None, dtype=pl.String))
+            .otherwise("actor_id")
+            .alias("actor_id"),
+            "first_seen",
+            "last_seen",
+            "event_ids",
+            pl.when(pl.col("_by_ip"))
+            .then(
+                pl.format(
+                    "{} failed logins from source IP {} against {} actors {}",
+                    pl.col("n"),
+                    pl.col("source_ip"),
+                    pl.col("actors"),
+                    tail,
+                )
+            )
+            .otherwise(
+                pl.format(
+                    "{} failed logins for {} from {} source IP(s) {}",
+                    pl.col("n"),
+                    q(pl.col("actor_id")),
+                    pl.col("ips"),
+                    tail,
+                )
+            )
+            .alias("summary"),
+        )
+    )
+    return finalize(found.with_columns(severity=pl.lit("medium")), "brute_force")
+
+
+@register_detector(
+    "brute_force_success", title="Failed logins followed by a success", severity="high"
+)
+def brute_force_success(
+    events: Events,
+    *,
+    min_failures: int = 5,
+    window: str | timedelta = "30m",
+    reset_clears: bool = True,
+) -> pl.DataFrame:
+    """A successful login for an actor after many failed ones: a guessed or stolen password.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    min_failures
+        Failed logins for the actor within ``window`` before the success.
+    window
+        How far back from the success the failures are counted.
+    reset_clears
+        Failures followed by a password reset or change of the actor before their
+        next successful login do not count (a user who forgot their password).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [{"tenant_id": "acme", "occurred_at": f"2026-01-05T09:0{i}:00Z",
+    ...          "action": "user.login", "outcome": "failure", "actor": {"id": "bob"}}
+    ...         for i in range(5)]
+    >>> rows.append({"tenant_id": "acme", "occurred_at": "2026-01-05T09:06:00Z",
+    ...              "action": "user.login", "actor": {"id": "bob"}})
+    >>> brute_force_success(events_to_frame(rows))["event_ids"][0].len()
+    6
+    """
+    w = duration(window)
+    positive(min_failures, "min_failures")
+    action, outcome = pl.col("action"), pl.col("outcome")
+    resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
+    seq = (
+        subset(events, _COLUMNS, (action == LOGIN) | action.str.starts_with("password."))
+        .filter((action == LOGIN) | resets)
+        .with_columns(
+            _fail=(action == LOGIN) & (outcome == "failure"),
+            _ok=(action == LOGIN) & (outcome == "success"),
+            _reset=resets,
+        )
+        .pipe(
+            keyed,
+            ["tenant_id", "actor_id"],
+            "_ok",
+            keep=pl.col("_fail").sum().over("_k") >= min_failures,
+        )
+    )
+    if reset_clears:
+        # a failure followed by a password reset before the next successful login is a
+        # forgotten password, not guessing: it does not count
+        next_reset = next_in_key(pl.col("_reset"))
+        next_ok = next_in_key(pl.col("_ok"))
+        cleared = (
+            pl.col("_fail")
+            & next_reset.is_not_null()
+            & (next_ok.is_null() | (next_reset <= next_ok))
+        )
+        seq = seq.filter(~cleared)
+    seq = seq.with_columns(
+        _peak=pl.col("_fail").cast(pl.UInt32).rolling_sum_by("occurred_at", w).over("_k"),
+    )
+    hot = pl.col("_ok") & (pl.col("_peak") >= min_failures)
+    found = (
+        window_evidence(seq, window=w, hot=hot, member=pl.col("_fail"))
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id").first(),
+            pl.col("actor_id").first(),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            pl.col("_fail").sum().alias("fails"),
+            pl.col("source_ip").filter(pl.col("_hot")).first().alias("ip"),
+            T.filter(pl.col("_hot")).first().alias("ok_at"),
+        )
+        .with_columns(
+            severity=pl.lit("high"),
+            summary=pl.format(
+                "{} failed logins for {} were followed by a successful login from {} at {}.",
+                pl.col("fails"),
+                q(pl.col("actor_id")),
+                q(pl.col("ip")),
+                fmt_time(pl.col("ok_at")),
+            ),
+        )
+    )
+    return finalize(found, "brute_force_success")
+
+
+@register_detector("password_spraying", title="Password spraying", severity="high")
+def password_spraying(
+    events: Events, *, min_actors: int = 10, window: str | timedelta = "1h"
+) -> pl.DataFrame:
+    """One source IP failing to log in as many different actors within a window.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    min_actors
+        Distinct actors with a failed ``user.login`` from the IP within ``window``.
+    window
+        Sliding window length.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": f"2026-01-05T09:0{i}:00Z", "action": "user.login",
+    ...      "outcome": "failure", "actor": {"id": f"user{i}"}, "source": {"ip": "198.51.100.7"}}
+    ...     for i in range(4)])
+    >>> print(password_spraying(df, min_actors=4)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    Source IP 198.51.100.7 failed to log in as 4 different actors (4 attempts) between
+    2026-01-05 09:00 UTC and 2026-01-05 09:03 UTC.
+    """
+    w = duration(window)
+    positive(min_actors, "min_actors")
+    fails = _failed_logins(events).lazy().filter(pl.col("source_ip").is_not_null())
+    found = (
+        bursts(
+            fails, ["tenant_id", "source_ip"], window=w, threshold=min_actors, distinct="actor_id"
+        )
+        .group_by("_episode")
+        .agg(*_burst_agg(pl.col("source_ip").first(), pl.col("actor_id").n_unique().alias("k")))
+        .with_columns(
+            actor_id=pl.lit(None, dtype=pl.String),
+            severity=pl.lit("high"),
+            summary=pl.format(
+                "Source IP {} failed to log in as {} different actors ({} attempts) "
+                "between {} and {}.",
+                pl.col("source_ip"),
+                pl.col("k"),
+                pl.col("n"),
+                fmt_time(pl.col("first_seen")),
+                fmt_time(pl.col("last_seen")),
+            ),
+        )
+    )
+    return finalize(found, "password_spraying")
+
+
+def _haversine_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
+    p1, p2 = lat1.radians(), lat2.radians()
+    dphi, dlmb = (lat2 - lat1).radians(), (lon2 - lon1).radians()
+    a = (dphi / 2).sin() ** 2 + p1.cos() * p2.cos() * (dlmb / 2).sin() ** 2
+    return 2 * _EARTH_RADIUS_KM * a.sqrt().clip(upper_bound=1.0).arcsin()
+
+
+def _successful_logins(events: Events, *extra: str) -> pl.LazyFrame:
+    return lazy(
+        events, "tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome", *extra
+    ).filter((pl.col("action") == LOGIN) & (pl.col("outcome") == "success"))
+
+
+def _place(city: pl.Expr, country: pl.Expr) -> pl.Expr:
+    return pl.concat_str(city.fill_null("?"), country.fill_null("?"), separator=", ")
+
+
+@register_detector("impossible_travel", title="Impossible travel", severity="high")
+def impossible_travel(
+    events: Events, *, max_speed_kmh: float = 1000.0, min_distance_km: float = 500.0
+) -> pl.DataFrame:
+    """Two consecutive successful logins of one actor whose implied speed beats a plane.
+
+    Logins need ``geo_lat``/``geo_lon``.  Pairs closer than ``min_distance_km``
+    are ignored (geolocation of IP addresses is coarse).
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    max_speed_kmh
+        Fastest plausible travel (airliners cruise at ~900 km/h).
+    min_distance_km
+        Shortest distance between the two logins worth reporting.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z", "action": "user.login",
+    ...      "actor": {"id": "carol"}, "source": {"geo": {"city": "Paris", "country": "FR",
+    ...      "lat": 48.86, "lon": 2.35}}},
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T10:00:00Z", "action": "user.login",
+    ...      "actor": {"id": "carol"}, "source": {"geo": {"city": "Tokyo", "country": "JP",
+    ...      "lat": 35.68, "lon": 139.69}}}])
+    >>> print(impossible_travel(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'carol' logged in from Paris, FR at 2026-01-05 09:00 UTC then from Tokyo, JP 1.0 h later
+    (9713 km, 9713 km/h).
+    """
+    positive(max_speed_kmh, "max_speed_kmh")
+    keys = ["tenant_id", "actor_id"]
+    geo = ("geo_lat", "geo_lon", "geo_city", "geo_country")
+    logins = (
+        _successful_logins(events, *geo)
+        .filter(pl.col("geo_lat").is_not_null() & pl.col("geo_lon").is_not_null())
+        .sort([*keys, "occurred_at"])
+    )
+    prev = {f"prev_{c}": pl.col(c).shift(1).over(keys) for c in ("occurred_at", "event_id", *geo)}
+    found = (
+        logins.with_columns(**prev)
+        .filter(pl.col("prev_event_id").is_not_null())
+        .with_columns(
+            km=_haversine_km(
+                pl.col("prev_geo_lat"), pl.col("prev_geo_lon"), pl.col("geo_lat"), pl.col("geo_lon")
+            ),
+            hours=(T - pl.col("prev_occurred_at")).dt.total_microseconds() / 3.6e9,
+        )
+        .with_columns(
+            kmh=pl.when(pl.col("hours") > 0)
+            .then(pl.col("km") / pl.col("hours"))
+            .otherwise(float("inf"))
+        )
+        .filter((pl.col("km") >= min_distance_km) & (pl.col("kmh") > max_speed_kmh))
+        .select(
+            "tenant_id",
+            "actor_id",
+            pl.col("prev_occurred_at").alias("first_seen"),
+            T.alias("last_seen"),
+            pl.concat_list("prev_event_id", "event_id").alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.format(
+                "{} logged in from {} at {} then from {} {} h later ({} km, {} km/h).",
+                q(pl.col("actor_id")),
+                _place(pl.col("prev_geo_city"), pl.col("prev_geo_country")),
+                fmt_time(pl.col("prev_occurred_at")),
+                _place(pl.col("geo_city"), pl.col("geo_country")),
+                fmt_float(pl.col("hours"), 1),
+                fmt_float(pl.col("km")),
+                pl.when(pl.col("kmh").is_infinite())
+                .then(pl.lit("instant"))
+                .otherwise(fmt_float(pl.col("kmh"))),
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "impossible_travel")
+
+
+@register_detector("new_country", title="Login from a new country", severity="medium")
+def new_country(
+    events: Events, *, min_history: int = 5, min_history_span: str | timedelta = "7d"
+) -> pl.DataFrame:
+    """An actor's first successful login from a country, once the actor has a history.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy); logins need ``geo_country``.
+    min_history
+        Successful logins (with a country) the actor must have before.
+    min_history_span
+        How long before the new-country login the actor's first login must lie.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [{"tenant_id": "acme", "occurred_at": f"2026-01-{d:02d}T09:00:00Z",
+    ...          "action": "user.login", "actor": {"id": "dave"},
+    ...          "source": {"geo": {"country": "DE" if d < 20 else "BR"}}} for d in range(1, 21)]
+    >>> new_country(events_to_frame(rows))["summary"][0]
+    "First login of 'dave' from BR at 2026-01-20 09:00 UTC (19 earlier logins; the last from DE)."
+    """
+    span = duration(min_history_span, name="min_history_span")
+    keys = ["tenant_id", "actor_id"]
+    logins = (
+        _successful_logins(events, "geo_country")
+        .filter(pl.col("geo_country").is_not_null())
+        .sort([*keys, "occurred_at"])
+        .with_columns(
+            _n=pl.int_range(pl.len()).over(keys),
+            _since=T - T.first().over(keys),
+            _new=pl.col("geo_country").is_first_distinct().over(keys),
+            _prev=pl.col("geo_country").shift(1).over(keys),
+        )
+    )
+    found = logins.filter(
+        pl.col("_new") & (pl.col("_n") >= min_history) & (pl.col("_since") >= span)
+    ).select(
+        "tenant_id",
+        "actor_id",
+        T.alias("first_seen"),
+        T.alias("last_seen"),
+        pl.concat_list("event_id").alias("event_ids"),
+        pl.lit("medium").alias("severity"),
+        pl.format(
+            "First login of {} from {} at {} ({} earlier logins; the last from {}).",
+            q(pl.col("actor_id")),
+            pl.col("geo_country"),
+            fmt_time(T),
+            pl.col("_n"),
+            pl.col("_prev"),
+        ).alias("summary"),
+    )
+    return finalize(found, "new_country")
+
+
+@register_detector("mfa_disabled", title="MFA disabled or reset", severity="high")
+def mfa_disabled(
+    events: Events, *, gap: str | timedelta = "1h", self_resets: bool = False
+) -> pl.DataFrame:
+    """Multi-factor authentication disabled (high) or reset (medium) for a principal.
+
+    Successful ``mfa.disable`` / ``mfa.reset`` events by one actor, no more than
+    ``gap`` apart, make one finding that names the principals affected.  A user
+    resetting their own MFA (a new phone) is routine self-service and is left out
+    unless ``self_resets``; a self-reset by an intruder shows as the login from a new
+    place that precedes it (``new_country``, ``impossible_travel``).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "mfa.disable", "actor": {"id": "erin"},
+    ...     "targets": [{"id": "frank", "type": "user"}]}])
+    >>> mfa_disabled(df)["summary"][0]
+    "'erin' disabled MFA for 1 principal(s) (frank) at 2026-01-05 09:00 UTC."
+    """
+    g = duration(gap, name="gap")
+    lf = subset(
+        events,
+        (*_COLUMNS, "target_id"),
+        pl.col("action").is_in(["mfa.disable", "mfa.reset"]),
+        pl.col("outcome") == "success",
+    )
+    if not self_resets:
+        own = pl.col("target_id").is_null() | (pl.col("target_id") == pl.col("actor_id"))
+        lf = lf.filter(~((pl.col("action") == "mfa.reset") & own))
+    found = (
+        episodes(lf, ["tenant_id", "actor_id", "action"], g)
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "actor_id", "action").first(),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            pl.col("target_id")
+            .fill_null(pl.col("actor_id"))
+            .unique(maintain_order=True)
+            .alias("who"),
+        )
+        .with_columns(
+            severity=pl.when(pl.col("action") == "mfa.disable")
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} MFA for {} principal(s) ({}) at {}.",
+                q(pl.col("actor_id")),
+                pl.when(pl.col("action") == "mfa.disable")
+                .then(pl.lit("disabled"))
+                .otherwise(pl.lit("reset")),
+                pl.col("who").list.len(),
+                pl.col("who").list.head(5).list.join(", "),
+                fmt_time(pl.col("first_seen")),
+            ),
+        )
+    )
+    return finalize(found, "mfa_disabled")
+
+
+@register_detector("mfa_push_fatigue", title="MFA push fatigue", severity="high")
+def mfa_push_fatigue(
+    events: Events, *, min_denials: int = 5, window: str | timedelta = "15m"
+) -> pl.DataFrame:
+    """Many denied MFA challenges for an actor, then an accepted one: a user worn down by
+    push prompts they did not start.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    min_denials
+        Denied ``mfa.challenge`` events within ``window`` before the accepted one.
+    window
+        How far back from the accepted challenge the denials are counted.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [{"tenant_id": "acme", "occurred_at": f"2026-01-05T09:0{i}:00Z",
+    ...          "action": "mfa.challenge", "outcome": "denied" if i < 5 else "success",
+    ...          "actor": {"id": "gina"}} for i in range(6)]
+    >>> mfa_push_fatigue(events_to_frame(rows))["summary"][0]
+    "5 denied MFA challenges for 'gina' then an accepted one at 2026-01-05 09:05 UTC."
+    """
+    w = duration(window)
+    positive(min_denials, "min_denials")
+    seq = (
+        subset(
+            events,
+            _COLUMNS,
+            pl.col("action") == "mfa.challenge",
+            pl.col("outcome").is_in(["denied", "success"]),
+        )
+        .with_columns(_ok=pl.col("outcome") == "success", _denied=pl.col("outcome") == "denied")
+        .pipe(
+            keyed,
+            ["tenant_id", "actor_id"],
+            "_ok",
+            keep=pl.col("_denied").sum().over("_k") >= min_denials,
+        )
+        .with_columns(
+            _peak=pl.col("_denied").cast(pl.UInt32).rolling_sum_by("occurred_at", w).over("_k")
+        )
+    )
+    hot = ~pl.col("_denied") & (pl.col("_peak") >= min_denials)
+    found = (
+        window_evidence(seq, window=w, hot=hot, member=pl.col("_denied"))
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "actor_id").first(),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            pl.col("_denied").sum().alias("denied"),
+            T.filter(pl.col("_hot")).first().alias("ok_at"),
+        )
+        .with_columns(
+            severity=pl.lit("high"),
+            summary=pl.format(
+                "{} denied MFA challenges for {} then an accepted one at {}.",
+                pl.col("denied"),
+                q(pl.col("actor_id")),
+                fmt_time(pl.col("ok_at")),
+            ),
+        )
+    )
+    return finalize(found, "mfa_push_fatigue")

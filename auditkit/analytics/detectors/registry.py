@@ -1,0 +1,237 @@
+"""The one place detectors are registered, listed and run.
+
+A detector is a function ``events -> findings``: it takes an event frame
+(:data:`auditkit.schema.FRAME_SCHEMA`, eager or lazy) and keyword-only
+thresholds, and returns a frame with :data:`FINDINGS_SCHEMA`.  Adding one is
+adding one module under ``auditkit/analytics/detectors/`` whose functions are
+decorated with :func:`register_detector`, and its name to ``_BUILTIN_MODULES``.
+
+The CLI (``auditkit detect STORE [--detector NAME] [--since ...]`` and
+``auditkit detect --list``) calls :func:`available_detectors` and
+:func:`run_detectors`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import polars as pl
+
+from auditkit.errors import UsageError
+
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "SEVERITIES",
+    "Detector",
+    "available_detectors",
+    "get_detector",
+    "register_detector",
+    "run_detectors",
+]
+
+#: Severity levels, from least to most severe.
+SEVERITIES: Final = ("low", "medium", "high", "critical")
+
+#: One row per finding: the DESIGN.md columns, then ``finding_id`` (first 16 hex
+#: of SHA-256 over detector, tenant and the sorted evidence ids: stable across
+#: runs) and ``score`` (statistical detectors; null for rules).
+FINDINGS_SCHEMA: Final = pl.Schema(
+    {
+        "detector": pl.String(),
+        "severity": pl.String(),
+        "tenant_id": pl.String(),
+        "actor_id": pl.String(),
+        "first_seen": pl.Datetime("us", "UTC"),
+        "last_seen": pl.Datetime("us", "UTC"),
+        "event_ids": pl.List(pl.String()),
+        "summary": pl.String(),
+        "finding_id": pl.String(),
+        "score": pl.Float64(),
+    }
+)
+
+DetectorFn = Callable[..., pl.DataFrame]
+
+_BUILTIN_MODULES: Final = (
+    "auth",
+    "privilege",
+    "accounts",
+    "tampering",
+    "exfiltration",
+    "gaps",
+    "statistical",
+)
+_DETECTORS: dict[str, Detector] = {}
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A registered detector.
+
+    Attributes
+    ----------
+    name
+        Registry key, ``snake_case`` (``auditkit detect --detector NAME``).
+    title
+        A few words for listings.
+    description
+        One or two sentences: what it finds and why it matters.
+    severity
+        Default severity of its findings (a finding may carry another).
+    fn
+        ``fn(events, **thresholds) -> findings``.
+    kind
+        ``"rule"`` (fixed thresholds, ``score`` null) or ``"statistical"``
+        (baselines, ``score`` ranks the findings).
+
+    Examples
+    --------
+    >>> d = available_detectors()["brute_force"]
+    >>> d.kind, d.severity
+    ('rule', 'medium')
+    """
+
+    name: str
+    title: str
+    description: str
+    severity: str
+    fn: DetectorFn = field(repr=False)
+    kind: Literal["rule", "statistical"] = "rule"
+
+    def __call__(self, events: pl.LazyFrame | pl.DataFrame, **options: Any) -> pl.DataFrame:
+        """Run the detector with its defaults overridden by ``options``."""
+        return self.fn(events, **options)
+
+
+def register_detector(
+    name: str,
+    *,
+    title: str,
+    severity: str,
+    kind: Literal["rule", "statistical"] = "rule",
+) -> Callable[[DetectorFn], DetectorFn]:
+    """Register the decorated function as detector ``name``; the description is its docstring's
+    first paragraph.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> @register_detector("example_nothing", title="Finds nothing", severity="low")
+    ... def nothing(events):
+    ...     '''Never fires.'''
+    ...     return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    >>> available_detectors()["example_nothing"].description
+    'Never fires.'
+    >>> _ = _DETECTORS.pop("example_nothing")
+    """
+    if severity not in SEVERITIES:
+        raise UsageError(f"detector {name!r}: expected severity in {SEVERITIES}, got {severity!r}")
+
+    def decorate(fn: DetectorFn) -> DetectorFn:
+        doc = (fn.__doc__ or "").strip().split("\n\n")[0]
+        description = " ".join(line.strip() for line in doc.splitlines())
+        detector = Detector(name, title, description, severity, fn, kind)
+        known = _DETECTORS.get(name)
+        if known is not None and known.fn.__qualname__ != fn.__qualname__:
+            raise UsageError(f"detector {name!r} is registered twice")
+        _DETECTORS[name] = detector
+        return fn
+
+    return decorate
+
+
+def _load() -> None:
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(f"auditkit.analytics.detectors.{module}")
+
+
+def available_detectors() -> dict[str, Detector]:
+    """Return the registered detectors by name, sorted.
+
+    Examples
+    --------
+    >>> names = available_detectors()
+    >>> {"brute_force", "audit_tampering", "volume_spike"} <= set(names)
+    True
+    """
+    _load()
+    return dict(sorted(_DETECTORS.items()))
+
+
+def get_detector(name: str) -> Detector:
+    """Return the detector called ``name`` or raise :class:`UsageError` listing the known ones.
+
+    Examples
+    --------
+    >>> get_detector("mass_export").title
+    'Mass export or download'
+    >>> get_detector("nope")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: unknown detector 'nope'; known: admin_without_role, ...
+    """
+    detectors = available_detectors()
+    if name not in detectors:
+        raise UsageError(f"unknown detector {name!r}; known: {', '.join(detectors)}")
+    return detectors[name]
+
+
+def run_detectors(
+    events: pl.LazyFrame | pl.DataFrame,
+    *,
+    names: Iterable[str] | None = None,
+    since: datetime | None = None,
+) -> pl.DataFrame:
+    """Run detectors over ``events`` and return all findings, most severe first.
+
+    Parameters
+    ----------
+    events
+        An event frame (:data:`~auditkit.schema.FRAME_SCHEMA`), eager or lazy.  A
+        LazyFrame (e.g. ``pl.scan_parquet``) is scanned once per detector, reading
+        only the columns that detector needs.
+    names
+        Detectors to run (default: all).  Unknown names raise :class:`UsageError`.
+    since
+        Report only findings whose last evidence is at or after ``since``.  Earlier
+        events still serve as history and baselines, so ``since`` changes which
+        findings are shown, never what a finding says.
+
+    Returns
+    -------
+    pl.DataFrame
+        :data:`FINDINGS_SCHEMA`, sorted by severity (critical first), ``first_seen``
+        and ``finding_id``.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...      "action": "audit_log.disable", "actor": {"id": "mallory"}},
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T09:01:00Z",
+    ...      "action": "document.read", "actor": {"id": "alice"}},
+    ... ])
+    >>> run_detectors(df).select("detector", "severity", "actor_id").rows()
+    [('audit_tampering', 'critical', 'mallory')]
+    >>> run_detectors(df, names=["brute_force"]).height
+    0
+    """
+    detectors = available_detectors()
+    chosen = list(detectors) if names is None else list(dict.fromkeys(names))
+    unknown = [n for n in chosen if n not in detectors]
+    if unknown:
+        raise UsageError(f"unknown detector(s) {unknown}; known: {', '.join(detectors)}")
+    lf = events.lazy()
+    frames = [detectors[n].fn(lf).cast(dict(FINDINGS_SCHEMA)) for n in chosen]  # type: ignore[arg-type]
+    findings = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
+    if since is not None:
+        findings = findings.filter(pl.col("last_seen") >= since)
+    rank = pl.col("severity").replace_strict(
+        {s: i for i, s in enumerate(SEVERITIES)}, default=-1, return_dtype=pl.Int8
+    )
+    return findings.sort([rank, "first_seen", "finding_id"], descending=[True, False, False])

@@ -1,0 +1,1 @@
+"""Tests of auditkit.analytics: detectors, evidence, insights and charts."""

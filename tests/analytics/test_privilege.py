@@ -1,0 +1,86 @@
+"""Privilege detectors."""
+
+from __future__ import annotations
+
+from auditkit.analytics.detectors.privilege import (
+    admin_without_role,
+    privilege_change_burst,
+    self_privilege_grant,
+)
+
+
+def test_self_grant_success_is_critical_and_attempts_medium(event, frame) -> None:
+    rows = [
+        event("role.grant", "mallory", target="mallory", metadata={"role": "admin"}),
+        event(
+            "permission.grant",
+            "mallory",
+            minutes=1,
+            target="mallory",
+            outcome="denied",
+            metadata={"permission": "billing.admin"},
+        ),
+        event("role.grant", "admin1", minutes=2, target="bob", metadata={"role": "editor"}),
+    ]
+    found = self_privilege_grant(frame(rows)).sort("first_seen")
+    assert found["severity"].to_list() == ["critical", "medium"]
+    assert "role 'admin'" in found["summary"][0]
+    assert "permission 'billing.admin'" in found["summary"][1]
+
+
+def test_self_grant_among_several_targets(event, frame) -> None:
+    e = event(
+        "role.grant",
+        "mallory",
+        metadata={"role": "admin"},
+        targets=[{"id": "bob", "type": "user"}, {"id": "mallory", "type": "user"}],
+    )
+    assert self_privilege_grant(frame([e])).height == 1
+
+
+def test_admin_actions_without_role(event, frame) -> None:
+    rows = [
+        event("settings.update", "ivan", roles=["member"]),
+        event("policy.update", "ivan", minutes=30, roles=["member"]),
+        event("settings.update", "root-admin", minutes=31, roles=["org_admin"]),
+        event("settings.update", "svc", minutes=32, actor_type="service"),
+        event("settings.update", "nobody-knows", minutes=33),  # no roles, no history
+        event("api_key.create", "ivan", minutes=34, roles=["member"]),  # self-service
+        event("settings.update", "ivan", minutes=35, roles=["member"], outcome="denied"),
+    ]
+    found = admin_without_role(frame(rows))
+    assert found.height == 1
+    assert found["actor_id"][0] == "ivan" and len(found["event_ids"][0]) == 2
+    assert "settings.update, policy.update" in found["summary"][0]
+
+
+def test_role_history_decides_when_events_carry_no_roles(event, frame) -> None:
+    rows = [
+        event("role.grant", "boss", target="kim", metadata={"role": "admin"}),
+        event("settings.update", "kim", minutes=10),  # granted: fine
+        event("role.revoke", "boss", minutes=20, target="kim", metadata={"role": "admin"}),
+        event("settings.update", "kim", minutes=30),  # revoked: flagged
+    ]
+    found = admin_without_role(frame(rows))
+    assert found.height == 1
+    assert found["event_ids"][0].to_list() == [rows[3]["event_id"]]
+    assert "admin role revoked earlier" in found["summary"][0]
+
+
+def test_privilege_change_burst(event, frame) -> None:
+    rows = [
+        event("role.grant", "judy", minutes=i * 30, target=f"u{i}", metadata={"role": "editor"})
+        for i in range(12)
+    ]
+    found = privilege_change_burst(frame(rows))
+    assert found.height == 1 and len(found["event_ids"][0]) == 12
+    assert (
+        "12 privilege changes (12 grants, 0 revocations) affecting 12 principals"
+        in (found["summary"][0])
+    )
+    # the same changes spread over twelve days are ordinary
+    slow = [
+        event("role.grant", "judy", minutes=i * 1440, target=f"u{i}", metadata={"role": "editor"})
+        for i in range(12)
+    ]
+    assert privilege_change_burst(frame(slow)).height == 0

@@ -1,0 +1,58 @@
+"""Audit trail tampering."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from auditkit.analytics.detectors.tampering import audit_tampering, retention_days
+
+
+@pytest.mark.parametrize(
+    ("changes", "before", "after"),
+    [
+        ('{"before": 365, "after": 30}', 365.0, 30.0),
+        ('{"before": "365", "after": "30"}', 365.0, 30.0),
+        ('{"before": {"retention_days": 90}, "after": {"retention_days": 7}}', 90.0, 7.0),
+        ('{"before": {"days": 90}, "after": {"days": 7}}', 90.0, 7.0),
+        ('{"before": "1y", "after": "6 months"}', 365.0, 180.0),
+        ('{"before": "P2W", "after": "P1D"}', 14.0, 1.0),
+        ('{"before": "forever", "after": null}', None, None),
+    ],
+)
+def test_retention_days(changes: str, before: float | None, after: float | None) -> None:
+    df = pl.DataFrame({"changes": [changes]})
+    assert df.select(retention_days("before"), retention_days("after")).row(0) == (before, after)
+
+
+def test_tampering_findings(event, frame) -> None:
+    rows = [
+        event(
+            "audit_retention.update",
+            "mallory",
+            changes={"before": {"retention_days": 365}, "after": {"retention_days": 7}},
+        ),
+        event("audit_destination.remove", "mallory", minutes=2),
+        event("audit_destination.remove", "mallory", minutes=3),
+        event("audit_log.disable", "mallory", minutes=5, outcome="denied"),
+        # a longer retention and an added destination are fine
+        event(
+            "audit_retention.update",
+            "admin",
+            minutes=10,
+            changes={"before": {"retention_days": 365}, "after": {"retention_days": 730}},
+        ),
+        event("audit_destination.add", "admin", minutes=11),
+        # unreadable values are reported
+        event("audit_retention.update", "admin", minutes=200, changes={"before": "x"}),
+        # attempts only: high, not critical
+        event("audit_log.disable", "eve", minutes=300, outcome="denied"),
+    ]
+    found = audit_tampering(frame(rows)).sort("first_seen")
+    assert found["actor_id"].to_list() == ["mallory", "admin", "eve"]
+    assert found["severity"].to_list() == ["critical", "critical", "high"]
+    summary = found["summary"][0]
+    assert "disabled audit logging; shortened audit retention from 365 to 7 days" in summary
+    assert "removed 2 audit destination(s)" in summary
+    assert "1 of 4 attempt(s) did not succeed" in summary
+    assert "values unreadable" in found["summary"][1]

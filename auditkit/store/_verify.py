@@ -21,6 +21,7 @@ import polars_hash  # noqa: F401  (registers the .chash namespace)
 import pyarrow as pa
 
 from auditkit.errors import UsageError
+from auditkit.frame import frame_from_rows
 from auditkit.integrity import (
     Checkpoint,
     Frontier,
@@ -411,8 +412,14 @@ def verify_store(
     *,
     checkpoint: str | Path | Mapping[str, Any] | None = None,
     public_key: Any | None = None,
+    collect: list[pl.DataFrame] | None = None,
+    keep: pl.Expr | None = None,
 ) -> VerificationReport:
-    """Verify every record, column and checkpoint of a store (see :meth:`Store.verify`)."""
+    """Verify every record, column and checkpoint of a store (see :meth:`Store.verify`).
+
+    With ``collect``, the event frames of the records that verified (and match
+    ``keep``, an expression on the frame) are appended to it in the same pass.
+    """
     from auditkit.integrity import load_public_key
 
     if public_key is not None:
@@ -459,7 +466,10 @@ def verify_store(
                 f"checkpoint row {row_id} of tenant {tenant_id!r} is malformed: {why}",
             )
         for raw in store._event_chunks(t, v.size, ""):
-            v.check_chunk(raw)
+            ok = v.check_chunk(raw)
+            if collect is not None:
+                frame = frame_from_rows(raw.filter(ok) if ok is not None else raw)
+                collect.append((frame.filter(keep) if keep is not None else frame).collect())
         if v.tiles_ok and v.cp is not None:
             _check_history(store, v, public[0])
             _check_tree_head(store, v)

@@ -1,0 +1,73 @@
+"""Machine-readable renderings: JSON (the whole report) and CSV (one row per control)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import orjson
+
+from auditkit.reports.model import Report
+
+__all__ = ["render_csv", "render_json"]
+
+
+def render_json(report: Report, **options: Any) -> bytes:
+    """The report as indented JSON (format ``auditkit-report/1``).
+
+    Examples
+    --------
+    >>> import orjson
+    >>> from auditkit.frame import events_to_frame
+    >>> from auditkit.reports import build_report_from_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...                        "action": "user.login", "actor": {"id": "u1"}}])
+    >>> doc = orjson.loads(render_json(build_report_from_frame(df, framework="soc2")))
+    >>> doc["format"], doc["controls"][0]["id"], doc["controls"][0]["status"]
+    ('auditkit-report/1', 'CC6.1', 'fail')
+    """
+    return (
+        orjson.dumps(
+            report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
+        )
+        + b"\n"
+    )
+
+
+def render_csv(report: Report, **options: Any) -> bytes:
+    """One row per control: framework, control, title, status, reasons, evidence.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> from auditkit.reports import build_report_from_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...                        "action": "user.login", "actor": {"id": "u1"}}])
+    >>> render_csv(build_report_from_frame(df, framework="soc2")).decode().splitlines()[0]
+    'framework,control,title,status,reasons,evidence,tenants,period'
+    """
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(
+        ["framework", "control", "title", "status", "reasons", "evidence", "tenants", "period"]
+    )
+    for c in report.controls:
+        evidence = " | ".join(
+            f"{e.section}/{e.table or ''}: {e.note}"
+            + (f" ({e.count})" if e.count is not None else "")
+            for e in c.evidence
+        )
+        w.writerow(
+            [
+                report.framework,
+                c.control_id,
+                c.title,
+                c.status.value,
+                " | ".join(c.reasons),
+                evidence,
+                " ".join(report.tenants),
+                str(report.period),
+            ]
+        )
+    return out.getvalue().encode()

@@ -1,0 +1,713 @@
+"""Status rules: functions ``(sections, **params) -> RuleOutcome``, registered by name.
+
+Catalogs name a control's rules with their parameters; the control's status is the
+worst of its rules' statuses.  Each rule says *why* in sentences that name the
+tenant, source, class or event, and points at the evidence (section, table, event
+ids).  Parameters whose name is in :data:`STATUS_PARAMS` take a status value.
+
+Examples
+--------
+>>> from auditkit.frame import events_to_frame
+>>> from auditkit.reports._inputs import inputs_from_frame
+>>> from auditkit.reports.sections import SectionSet
+>>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+...                        "action": "user.login", "actor": {"id": "u1"}}])
+>>> out = classes_present(SectionSet(inputs_from_frame(df)), classes=["login_failure"])
+>>> out.status.value, out.reasons[0]
+('fail', "acme: no 'login_failure' event (Failed or denied sign-ins) in the period")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import polars as pl
+
+from auditkit.errors import UsageError
+from auditkit.reports.catalog import event_classes
+from auditkit.reports.model import MAX_REF_IDS, EvidenceRef, Status
+from auditkit.reports.sections import FIELD_CHECKS, SectionSet, when_text
+
+__all__ = ["STATUS_PARAMS", "RuleOutcome", "available_rules", "evaluate", "rule"]
+
+#: Rule parameters that take a status (``pass``, ``needs_review`` or ``fail``).
+STATUS_PARAMS: Final = frozenset(
+    {"missing", "status", "on_gap", "on_disable", "out_of_order", "young"}
+)
+_SEVERITY_RANK: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """What one rule concluded: a status, the reasons and the evidence.
+
+    Examples
+    --------
+    >>> RuleOutcome(Status.PASS, ("all good",)).status.label
+    'pass'
+    """
+
+    status: Status
+    reasons: tuple[str, ...] = ()
+    evidence: tuple[EvidenceRef, ...] = ()
+
+
+RuleFn = Callable[..., RuleOutcome]
+_RULES: dict[str, RuleFn] = {}
+
+
+def rule(name: str) -> Callable[[RuleFn], RuleFn]:
+    """Register the decorated function as rule ``name``.
+
+    Examples
+    --------
+    >>> @rule("example_always_pass")
+    ... def _always(sections):
+    ...     return RuleOutcome(Status.PASS, ("nothing to check",))
+    >>> "example_always_pass" in available_rules()
+    True
+    >>> _ = _RULES.pop("example_always_pass")
+    """
+
+    def register(fn: RuleFn) -> RuleFn:
+        _RULES[name] = fn
+        return fn
+
+    return register
+
+
+def available_rules() -> dict[str, RuleFn]:
+    """The registered rules, by name.
+
+    Examples
+    --------
+    >>> {"integrity_verified", "classes_present", "retention"} <= set(available_rules())
+    True
+    """
+    return dict(sorted(_RULES.items()))
+
+
+def _status(value: Any, name: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        raise UsageError(
+            f"rule parameter {name!r}: expected one of pass, needs_review, fail, got {value!r}"
+        ) from None
+
+
+def evaluate(sections: SectionSet, name: str, params: dict[str, Any]) -> RuleOutcome:
+    """Run rule ``name`` with ``params`` (status parameters checked first).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> from auditkit.reports._inputs import inputs_from_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...                        "action": "user.login", "actor": {"id": "u1"}}])
+    >>> evaluate(SectionSet(inputs_from_frame(df)), "integrity_verified", {}).status.value
+    'needs_review'
+    """
+    if name not in _RULES:
+        raise UsageError(f"unknown rule {name!r}; known: {', '.join(available_rules())}")
+    for key in STATUS_PARAMS & params.keys():
+        _status(params[key], key)
+    return _RULES[name](sections, **params)
+
+
+def _ids(frame: pl.DataFrame, column: str = "event_id") -> tuple[str, ...]:
+    if column not in frame.columns:
+        return ()
+    series = frame.get_column(column)
+    if isinstance(series.dtype, pl.List):
+        series = series.explode()
+    return tuple(str(x) for x in series.drop_nulls().head(MAX_REF_IDS).to_list())
+
+
+def _more(items: Sequence[str], limit: int = 5) -> list[str]:
+    if len(items) <= limit:
+        return list(items)
+    return [*items[:limit], f"... and {len(items) - limit} more of the same kind"]
+
+
+# ------------------------------------------------------------------------------ rules
+@rule("events_recorded")
+def events_recorded(sections: SectionSet, *, min_events: int = 1) -> RuleOutcome:
+    """Each tenant recorded at least ``min_events`` events in the period.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> events_recorded(example_sections()).reasons
+    ('8 events recorded from 1 source(s) in the period',)
+    """
+    ev = sections.events
+    counts = dict(ev.group_by("tenant_id").len().iter_rows()) if ev.height else {}
+    low = [t for t in sections.inputs.tenants if counts.get(t, 0) < min_events]
+    if low:
+        return RuleOutcome(
+            Status.FAIL,
+            tuple(
+                f"{t}: {counts.get(t, 0)} event(s) recorded in the period, expected at least "
+                f"{min_events}"
+                for t in low
+            ),
+            (EvidenceRef("coverage", "matrix", "events per class and source"),),
+        )
+    sources = ev.get_column("observer_service").n_unique() if ev.height else 0
+    return RuleOutcome(
+        Status.PASS, (f"{ev.height:,} events recorded from {sources} source(s) in the period",)
+    )
+
+
+@rule("integrity_verified")
+def integrity_verified(sections: SectionSet) -> RuleOutcome:
+    """Verification of the tenants' whole trails found no problem.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> integrity_verified(example_sections()).status.value  # not from a store
+    'needs_review'
+    """
+    facts = sections["integrity"].facts
+    if facts.get("verified") is None:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            (
+                "the events were not read from an auditkit store, so their integrity was not "
+                "verified",
+            ),
+        )
+    if facts["verified"]:
+        return RuleOutcome(
+            Status.PASS,
+            (
+                f"all {facts['records_verified']:,} records re-hashed and matched the signed "
+                "Merkle roots; no record modified, deleted, inserted or reordered",
+            ),
+            (EvidenceRef("integrity", "tenants", "verified logs per tenant"),),
+        )
+    probs = sections["integrity"].table("problems").frame
+    reasons = [
+        f"{k} in {t}"
+        + (f" at seq {s}" if s is not None else "")
+        + (f" (event {e})" if e else "")
+        + f": {d}"
+        for k, t, s, e, d in probs.select("kind", "tenant_id", "seq", "event_id", "detail")
+        .head(5)
+        .iter_rows()
+    ]
+    head = f"verification found {probs.height} problem(s): the audit trail was altered"
+    return RuleOutcome(
+        Status.FAIL,
+        (head, *reasons),
+        (EvidenceRef("integrity", "problems", head, _ids(probs), probs.height),),
+    )
+
+
+_SIGNING_KINDS: Final = {
+    "bad_signature",
+    "wrong_key",
+    "unsigned",
+    "wrong_store",
+    "fork",
+    "rollback",
+    "truncated",
+    "tree_mismatch",
+}
+
+
+@rule("signed_checkpoints")
+def signed_checkpoints(
+    sections: SectionSet, *, independent_key: str = "needs_review"
+) -> RuleOutcome:
+    """Each tenant's log is committed by a validly signed checkpoint from a trusted key.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> signed_checkpoints(example_sections()).status.value  # not from a store
+    'needs_review'
+    """
+    sec = sections["integrity"]
+    facts = sec.facts
+    if facts.get("verified") is None:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            ("the events were not read from an auditkit store: no signed checkpoint to check",),
+        )
+    probs = sec.table("problems").frame.filter(pl.col("kind").is_in(list(_SIGNING_KINDS)))
+    cps = sec.table("checkpoints").frame
+    unsigned = [t for t in sections.inputs.tenants if t not in cps["tenant_id"].to_list()]
+    reasons: list[str] = []
+    status = Status.PASS
+    if probs.height or unsigned:
+        status = Status.FAIL
+        reasons += [
+            f"{k} in {t}: {d}"
+            for k, t, d in probs.select("kind", "tenant_id", "detail").head(5).iter_rows()
+        ]
+        reasons += [f"{t}: no signed checkpoint covers the log" for t in unsigned]
+    if not facts.get("key_independent"):
+        status = Status.worst([status, _status(independent_key, "independent_key")])
+        reasons.append(
+            f"the verifying key came from {facts.get('key_source')}, not from a "
+            "key file kept apart from the database"
+        )
+    fp = str(facts.get("key_fingerprint") or "")
+    if status is Status.PASS:
+        reasons.append(
+            f"every tenant's log is committed by a checkpoint signed with Ed25519 "
+            f"key {fp[:16]}…, verified with the key from {facts.get('key_source')}"
+        )
+    return RuleOutcome(
+        status,
+        tuple(reasons),
+        (EvidenceRef("integrity", "checkpoints", "signed checkpoints", count=cps.height),),
+    )
+
+
+@rule("classes_present")
+def classes_present(
+    sections: SectionSet, *, classes: Sequence[str], missing: str = "fail"
+) -> RuleOutcome:
+    """Every tenant recorded events of each class in ``classes``.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> classes_present(example_sections(), classes=["credential_change"]).reasons
+    ("acme: no 'credential_change' event (Credential and MFA changes) in the period",)
+    """
+    unknown = [c for c in classes if c not in event_classes()]
+    if unknown:
+        raise UsageError(f"classes_present: unknown event class(es) {unknown}")
+    matrix = (
+        sections["coverage"]
+        .table("matrix")
+        .frame.filter(pl.col("event_class").is_in(list(classes)))
+    )
+    gaps = matrix.filter(pl.col("total") == 0)
+    titles = {k: v.title for k, v in event_classes().items()}
+    if gaps.height:
+        reasons = tuple(
+            f"{t}: no '{c}' event ({titles[c]}) in the period"
+            for t, c in gaps.select("tenant_id", "event_class").iter_rows()
+        )
+        return RuleOutcome(
+            _status(missing, "missing"),
+            reasons,
+            (
+                EvidenceRef(
+                    "coverage",
+                    "matrix",
+                    "classes without events: "
+                    + ", ".join(sorted(set(gaps["event_class"].to_list()))),
+                    count=gaps.height,
+                ),
+            ),
+        )
+    totals = matrix.group_by("event_class").agg(pl.col("total").sum())
+    found = dict(totals.iter_rows())
+    text = ", ".join(f"{c} ({found.get(c, 0):,})" for c in classes)
+    return RuleOutcome(
+        Status.PASS,
+        (f"recorded for every tenant: {text}",),
+        (
+            EvidenceRef(
+                "coverage",
+                "matrix",
+                f"events of {', '.join(classes)}",
+                count=int(sum(found.values())),
+            ),
+        ),
+    )
+
+
+@rule("fields_complete")
+def fields_complete(
+    sections: SectionSet, *, fields: Sequence[str], threshold: float = 0.99
+) -> RuleOutcome:
+    """Each field in ``fields`` is present in at least ``threshold`` of applicable events,
+    for every tenant and source.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> fields_complete(example_sections(), fields=["actor_id", "source_ip"]).status.value
+    'pass'
+    """
+    unknown = [f for f in fields if f not in FIELD_CHECKS]
+    if unknown:
+        raise UsageError(
+            f"fields_complete: unknown field(s) {unknown}; known: {', '.join(FIELD_CHECKS)}"
+        )
+    detail = (
+        sections["fields"]
+        .table("detail")
+        .frame.filter(pl.col("field").is_in(list(fields)) & pl.col("share").is_not_null())
+    )
+    low = detail.filter(pl.col("share") < threshold).sort("share")
+    if low.height:
+        reasons, evidence = [], []
+        ev = sections.events.with_columns(source=pl.col("observer_service").fill_null("(unknown)"))
+        for t, src, f, share, n in low.select(
+            "tenant_id", "source", "field", "share", "applicable"
+        ).iter_rows():
+            _, applies, present = FIELD_CHECKS[f]
+            text = (
+                f"{t}: '{f}' present in {share:.1%} of {n:,} applicable events from "
+                f"source '{src}', expected at least {threshold:.0%}"
+            )
+            reasons.append(text)
+            lacking = ev.filter(
+                (pl.col("tenant_id") == t) & (pl.col("source") == src) & applies & ~present
+            )
+            evidence.append(EvidenceRef("fields", "detail", text, _ids(lacking), lacking.height))
+        return RuleOutcome(Status.FAIL, tuple(_more(reasons)), tuple(evidence))
+    worst = detail.sort("share").head(1)
+    lowest = (
+        ""
+        if not worst.height
+        else f" (lowest: '{worst['field'][0]}' {worst['share'][0]:.2%} from '{worst['source'][0]}')"
+    )
+    return RuleOutcome(
+        Status.PASS,
+        (
+            f"{', '.join(fields)} present in at least {threshold:.0%} of applicable events from "
+            f"every source{lowest}",
+        ),
+        (EvidenceRef("fields", "completeness", "completeness per source"),),
+    )
+
+
+@rule("retention")
+def retention(
+    sections: SectionSet,
+    *,
+    months: int = 12,
+    available_months: int = 3,
+    min_setting_days: int = 365,
+    young: str = "needs_review",
+) -> RuleOutcome:
+    """History of ``months`` retained, the last ``available_months`` at hand, and no
+    retention setting below ``min_setting_days``.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> retention(example_sections()).reasons[0][:40]
+    'acme: the log starts 2026-01-05, 0 days '
+    """
+    sec = sections["retention"]
+    tenants = sec.table("tenants").frame
+    as_of = sections.as_of
+    need = timedelta(days=round(months * 365 / 12))
+    hot = timedelta(days=round(available_months * 365 / 12))
+    out: list[tuple[Status, str]] = []
+    evidence: list[EvidenceRef] = [EvidenceRef("retention", "tenants", "retained history")]
+    for row in tenants.iter_rows(named=True):
+        t, oldest = row["tenant_id"], row["oldest"]
+        if not row["stored"] or oldest is None:
+            out.append((Status.FAIL, f"{t}: no event retained"))
+            continue
+        span = as_of - oldest
+        days = span.days
+        if span >= need:
+            out.append(
+                (
+                    Status.PASS,
+                    f"{t}: {days} days retained (since {oldest:%Y-%m-%d}), "
+                    f"at least {months} months",
+                )
+            )
+        elif row["complete_history"]:
+            out.append(
+                (
+                    _status(young, "young"),
+                    f"{t}: the log starts {oldest:%Y-%m-%d}, {days} days before "
+                    f"{as_of:%Y-%m-%d}; {months} months of retention cannot be shown yet "
+                    "(no record was removed)",
+                )
+            )
+        else:
+            out.append(
+                (
+                    Status.FAIL,
+                    f"{t}: only {days} days retained and {row['removed']} "
+                    f"signed record(s) removed: less than {months} months",
+                )
+            )
+        if span < hot and not row["complete_history"]:
+            out.append(
+                (
+                    Status.FAIL,
+                    f"{t}: the last {available_months} months are not all immediately available",
+                )
+            )
+    changes = sec.table("retention_changes").frame.filter(pl.col("after_days") < min_setting_days)
+    for t, when, actor, after, eid in changes.select(
+        "tenant_id", "occurred_at", "actor_id", "after_days", "event_id"
+    ).iter_rows():
+        text = (
+            f"{t}: audit retention set to {after} days by {actor} on {when_text(when)}, "
+            f"below {min_setting_days} days"
+        )
+        out.append((Status.NEEDS_REVIEW, text))
+        evidence.append(EvidenceRef("retention", "retention_changes", text, (eid,), 1))
+    status = Status.worst(s for s, _ in out)
+    ordered = sorted(out, key=lambda p: -p[0].rank)
+    return RuleOutcome(status, tuple(text for _, text in ordered), tuple(evidence))
+
+
+@rule("no_logging_gaps")
+def no_logging_gaps(
+    sections: SectionSet, *, on_gap: str = "fail", on_disable: str = "needs_review"
+) -> RuleOutcome:
+    """No source went silent for longer than usual; audit logging never switched off.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> no_logging_gaps(example_sections()).status.value
+    'pass'
+    """
+    sec = sections["logging_gaps"]
+    gaps = sections.findings.filter(pl.col("detector") == "logging_gap")
+    windows = sec.table("disabled_windows").frame
+    out: list[tuple[Status, str]] = []
+    evidence = []
+    for t, summary, ids in gaps.select("tenant_id", "summary", "event_ids").iter_rows():
+        out.append((_status(on_gap, "on_gap"), f"{t}: {summary}"))
+        evidence.append(EvidenceRef("logging_gaps", "silences", summary, tuple(ids), len(ids)))
+    for row in windows.iter_rows(named=True):
+        text = (
+            f"{row['tenant_id']}: audit logging switched off by {row['actor_id']} at "
+            f"{when_text(row['disabled_at'])}"
+            + (
+                " and not switched on again in the period"
+                if row["still_disabled"]
+                else f", on again at {when_text(row['enabled_at'])}"
+            )
+            + f"; {row['events_recorded_meanwhile']} event(s) still recorded meanwhile"
+        )
+        out.append((_status(on_disable, "on_disable"), text))
+        evidence.append(
+            EvidenceRef("logging_gaps", "disabled_windows", text, (row["event_id"],), 1)
+        )
+    if not out:
+        return RuleOutcome(
+            Status.PASS,
+            (
+                "no source went silent for longer than usual and audit logging was never "
+                "switched off",
+            ),
+            (EvidenceRef("logging_gaps", "daily_volume", "events per day and source"),),
+        )
+    ordered = sorted(out, key=lambda p: -p[0].rank)
+    return RuleOutcome(
+        Status.worst(s for s, _ in out), tuple(_more([t for _, t in ordered])), tuple(evidence)
+    )
+
+
+@rule("clock_consistent")
+def clock_consistent(
+    sections: SectionSet, *, max_share: float = 0.001, out_of_order: str = "needs_review"
+) -> RuleOutcome:
+    """Events are not dated after their arrival (beyond tolerance) nor out of order.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> clock_consistent(example_sections()).status.value
+    'pass'
+    """
+    sec = sections["clock"]
+    f = sec.facts
+    ex = sec.table("examples").frame
+    out: list[tuple[Status, str]] = []
+    if f["future_dated"]:
+        status = Status.FAIL if f["future_share"] > max_share else Status.NEEDS_REVIEW
+        out.append(
+            (
+                status,
+                f"{f['future_dated']} event(s) ({f['future_share']:.3%}) dated "
+                f"more than {f['tolerance']} after the store received them: a "
+                "producer's clock runs ahead",
+            )
+        )
+    if f["out_of_order"]:
+        out.append(
+            (
+                _status(out_of_order, "out_of_order"),
+                f"{f['out_of_order']} event(s) dated more than {f['tolerance']} before an "
+                "earlier-stored event of the same source",
+            )
+        )
+    if not out:
+        return RuleOutcome(
+            Status.PASS,
+            (f"no event dated after its arrival or out of order by more than {f['tolerance']}",),
+            (EvidenceRef("clock", "by_source", "timing per source"),),
+        )
+    return RuleOutcome(
+        Status.worst(s for s, _ in out),
+        tuple(t for _, t in sorted(out, key=lambda p: -p[0].rank)),
+        (EvidenceRef("clock", "examples", "events flagged", _ids(ex), ex.height),),
+    )
+
+
+@rule("detections_ran")
+def detections_ran(sections: SectionSet) -> RuleOutcome:
+    """Automated review: the registered detectors ran over every event of the period.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> detections_ran(example_sections()).status.value
+    'pass'
+    """
+    n = len(sections.detectors_run)
+    if not n:
+        return RuleOutcome(Status.NEEDS_REVIEW, ("no detector was run over the events",))
+    return RuleOutcome(
+        Status.PASS,
+        (f"{n} detectors reviewed all {sections.events.height:,} events of the period",),
+        (
+            EvidenceRef(
+                "detections",
+                "findings",
+                "findings of the automated review",
+                count=sections.findings.height,
+            ),
+        ),
+    )
+
+
+@rule("findings_reviewed")
+def findings_reviewed(
+    sections: SectionSet,
+    *,
+    min_severity: str = "high",
+    detectors: Sequence[str] | None = None,
+    status: str = "needs_review",
+) -> RuleOutcome:
+    """No detection finding of ``min_severity`` or above (from ``detectors``, default all);
+    otherwise each one must be reviewed.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> findings_reviewed(example_sections(), min_severity="critical").reasons[1][:38]
+    'critical self_privilege_grant in acme:'
+    """
+    if min_severity not in _SEVERITY_RANK:
+        raise UsageError(
+            f"findings_reviewed: min_severity: expected one of "
+            f"{', '.join(_SEVERITY_RANK)}, got {min_severity!r}"
+        )
+    f = sections.findings.filter(
+        pl.col("severity").replace_strict(_SEVERITY_RANK, default=-1)
+        >= _SEVERITY_RANK[min_severity]
+    )
+    if detectors is not None:
+        f = f.filter(pl.col("detector").is_in(list(detectors)))
+    scope = f" from {', '.join(detectors)}" if detectors is not None else ""
+    if not f.height:
+        return RuleOutcome(
+            Status.PASS,
+            (f"no finding of severity {min_severity} or above{scope}",),
+            (EvidenceRef("detections", "findings", "findings", count=0),),
+        )
+    reasons = [
+        f"{sev} {det} in {t}: {summary}"
+        for sev, det, t, summary in f.select(
+            "severity", "detector", "tenant_id", "summary"
+        ).iter_rows()
+    ]
+    evidence = tuple(
+        EvidenceRef(
+            "detections",
+            "evidence",
+            f"finding {fid} ({det}, {sev})",
+            tuple(ids[:MAX_REF_IDS]),
+            len(ids),
+        )
+        for fid, det, sev, ids in f.select(
+            "finding_id", "detector", "severity", "event_ids"
+        ).iter_rows()
+    )
+    head = (
+        f"{f.height} finding(s) of severity {min_severity} or above{scope} to review and document"
+    )
+    return RuleOutcome(_status(status, "status"), (head, *_more(reasons)), evidence)
+
+
+@rule("no_self_grants")
+def no_self_grants(sections: SectionSet, *, status: str = "needs_review") -> RuleOutcome:
+    """No role or permission was granted by the account that received it.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> no_self_grants(example_sections()).reasons
+    ('acme: u1 granted admin to themselves at 2026-01-05 09:05 UTC',)
+    """
+    t = sections["access_lifecycle"].table("self_grants").frame
+    if not t.height:
+        return RuleOutcome(
+            Status.PASS, ("no privilege was granted by the account that received it",)
+        )
+    reasons = [
+        f"{ten}: {actor} granted {role or 'a privilege'} to themselves at {when_text(ts)}"
+        for ts, ten, actor, role in t.select(
+            "occurred_at", "tenant_id", "actor_id", "role"
+        ).iter_rows()
+    ]
+    return RuleOutcome(
+        _status(status, "status"),
+        tuple(_more(reasons)),
+        (
+            EvidenceRef(
+                "access_lifecycle",
+                "self_grants",
+                "privileges granted to oneself",
+                _ids(t),
+                t.height,
+            ),
+        ),
+    )
+
+
+@rule("dormant_accounts")
+def dormant_accounts(sections: SectionSet, *, status: str = "needs_review") -> RuleOutcome:
+    """No user account stayed inactive past the dormancy limit without being removed.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> dormant_accounts(example_sections()).status.value
+    'pass'
+    """
+    sec = sections["access_lifecycle"]
+    t = sec.table("dormant").frame
+    days = sections.inputs.options.dormant_days
+    if not t.height:
+        return RuleOutcome(Status.PASS, (f"no account inactive for {days}+ days was left enabled",))
+    reasons = [
+        f"{ten}: {actor} inactive since {when_text(ts)} and not suspended or deleted"
+        for ten, actor, ts in t.select("tenant_id", "actor_id", "last_seen").iter_rows()
+    ]
+    return RuleOutcome(
+        _status(status, "status"),
+        tuple(_more(reasons)),
+        (
+            EvidenceRef(
+                "access_lifecycle", "dormant", f"accounts inactive {days}+ days", count=t.height
+            ),
+        ),
+    )

@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider --doctest-modules auditkit tests \
-		--nbval-lax --nbval-cell-timeout=300 notebooks
+		--nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout=300 notebooks
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -x --doctest-modules auditkit tests -m "not slow and not browser"
@@ -32,6 +32,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py
+	$(BIN)/python benchmarks/bench_widgets.py
+	$(BIN)/python benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) auditkit-demo .pytest_cache

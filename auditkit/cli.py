@@ -254,7 +254,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from auditkit import __version__
-    from auditkit.export import cli as _export_cli  # noqa: F401  (registers `export`)
+    from auditkit.commands import load
+
+    load()  # registers detect, export, report
 
     parser = argparse.ArgumentParser(
         prog="auditkit", description="Tamper-evident audit trails: store, verify, analyse."

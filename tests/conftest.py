@@ -11,6 +11,16 @@ from typing import Any
 
 import pytest
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="rewrite the golden files (reports, exports) from the current output",
+    )
+
+
 PG_ADMIN = os.environ.get("AUDITKIT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 

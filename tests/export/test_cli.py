@@ -8,7 +8,6 @@ import orjson
 import polars as pl
 import pytest
 
-import auditkit.export.cli  # noqa: F401  (registers the command until cli.py imports it)
 from auditkit.cli import main
 from auditkit.store import Store
 from tests.conftest import make_events

@@ -1,0 +1,170 @@
+"""``auditkit report``: compliance reports and evidence bundles from the command line.
+
+Registered with :func:`auditkit.cli.command` (``cli._parser`` imports this module)::
+
+    auditkit report STORE --framework pci-dss --tenant acme --period 2026-01-01..2026-03-31 \\
+        --format html -o report.html
+    auditkit report verify BUNDLE [--public-key FILE] [--json]
+    auditkit report --list
+
+``report verify`` is also registered on its own as ``auditkit report-verify BUNDLE``.
+Exit codes: 0 written / intact; 1 tampered bundle, or a control at ``--fail-on``
+status; 2 usage or input errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from auditkit.cli import command
+from auditkit.errors import UsageError
+
+__all__: list[str] = []
+
+_EPILOG = """\
+usage forms:
+  auditkit report STORE --framework NAME [--tenant T ...] [--period START..END]
+                  [--format html|md|json|csv|pdf|bundle] [-o FILE] [--fail-on STATUS]
+  auditkit report verify BUNDLE [--public-key FILE] [--json]
+  auditkit report --list
+
+The format defaults to the suffix of -o (.html .md .json .csv .pdf .zip=bundle), else html.
+Without -o, text formats go to stdout. Without --tenant, every tenant of the store is
+reported; without --period, the whole history. A bundle is signed with the store's key.
+
+exit codes: 0 written (or bundle intact); 1 bundle tampered, or a control with the
+--fail-on status; 2 usage or input errors.
+"""
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    from auditkit.reports._formats import FORMATS
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = _EPILOG
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="STORE",
+        help="SQLite file path or postgresql:// URL; or 'verify' to check a bundle",
+    )
+    p.add_argument("bundle", nargs="?", metavar="BUNDLE", help="with 'verify': the bundle (zip)")
+    p.add_argument(
+        "--framework",
+        metavar="NAME",
+        help="soc2, iso27001, pci-dss, hipaa, nist-800-53 or gdpr (see --list)",
+    )
+    p.add_argument(
+        "--tenant",
+        action="append",
+        metavar="T",
+        help="report on this tenant (repeatable; default: all tenants)",
+    )
+    p.add_argument(
+        "--period",
+        metavar="START..END",
+        help="days, both included, e.g. 2026-01-01..2026-03-31 (default: all)",
+    )
+    p.add_argument("--format", choices=list(FORMATS), help="output format")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    p.add_argument(
+        "--key", metavar="FILE", help="signing key file (default: STORE.key, or $AUDITKIT_KEY)"
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=["fail", "needs_review"],
+        help="exit 1 when a control has this status (or a worse one)",
+    )
+    p.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="with 'verify': trust this public key (default: the bundle's own)",
+    )
+    p.add_argument("--json", action="store_true", help="with 'verify': print JSON")
+    p.add_argument("--list", action="store_true", help="list the frameworks and their controls")
+
+
+def _list() -> int:
+    from auditkit.reports.catalog import available_frameworks
+
+    for fw in available_frameworks().values():
+        print(f"{fw.id:<12} {fw.title}")
+        for c in fw.controls:
+            print(f"  {c.id:<22} {c.title}")
+    return 0
+
+
+def _verify(bundle: str, public_key: str | None, as_json: bool) -> int:
+    from auditkit.reports.bundle import verify_bundle
+
+    result = verify_bundle(bundle, Path(public_key) if public_key else None)
+    if as_json:
+        sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(result.summary())
+    return 0 if result.ok else 1
+
+
+@command(
+    "report",
+    "compliance report (html, md, json, csv, pdf, signed bundle); "
+    "'report verify BUNDLE' checks a bundle",
+)(_report_args)
+def _report(args: argparse.Namespace) -> int:
+    from auditkit.reports import build_report
+    from auditkit.reports._formats import format_for_path, get_format
+    from auditkit.reports.model import Status
+    from auditkit.store import Store
+
+    if args.list:
+        return _list()
+    if args.target == "verify":
+        if not args.bundle:
+            raise UsageError("report verify: expected BUNDLE (the evidence bundle zip)")
+        return _verify(args.bundle, args.public_key, args.json)
+    if args.target is None:
+        raise UsageError("report: expected STORE (or 'verify BUNDLE', or --list)")
+    if args.bundle:
+        raise UsageError(
+            f"report: unexpected argument {args.bundle!r} (only 'verify' takes a BUNDLE)"
+        )
+    if not args.framework:
+        raise UsageError("report: --framework is required (see auditkit report --list)")
+    fmt = format_for_path(args.output, args.format)
+    if args.output is None and not get_format(fmt).text:
+        raise UsageError(f"report: --format {fmt} needs -o FILE")
+    store = Store.open(args.target, key=args.key)
+    report = build_report(store, framework=args.framework, tenant=args.tenant, period=args.period)
+    if args.output is None:
+        sys.stdout.buffer.write(report.render(fmt))
+        sys.stdout.flush()
+    else:
+        out = report.write(args.output, format=fmt)
+        print(report.summary())
+        print(f"wrote {fmt} report to {out}")
+    if args.fail_on:
+        limit = Status(args.fail_on).rank
+        return 1 if any(c.status.rank >= limit for c in report.controls) else 0
+    return 0
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", metavar="BUNDLE", help="the evidence bundle (zip)")
+    p.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="trust this public key (default: the bundle's own public_key.pem)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+@command(
+    "report-verify",
+    "check an evidence bundle's signature and files (same as 'report verify'; exit 1 if tampered)",
+)(_verify_args)
+def _report_verify(args: argparse.Namespace) -> int:
+    return _verify(args.bundle, args.public_key, args.json)

@@ -148,3 +148,52 @@ def test_random_records_are_accepted_or_refused_with_schema_error(
         "actor",
     }
     assert normalize_event(event, now=NOW) == event  # idempotent
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            sorted(
+                [
+                    "event_id",
+                    "tenant_id",
+                    "occurred_at",
+                    "action",
+                    "category",
+                    "outcome",
+                    "actor",
+                    "targets",
+                    "source",
+                    "observer",
+                    "request_id",
+                    "session_id",
+                    "description",
+                    "changes",
+                    "metadata",
+                ]
+            )
+        ),
+        json_values,
+        max_size=8,
+    ),
+    st.integers(0, 4),
+)
+def test_fast_path_agrees_with_the_full_rules(mutation: dict[str, Any], which: int) -> None:
+    from auditkit.schema import _fast_normalize, _full_normalize
+
+    base = make_events(5)[which]
+    for candidate in (base, base | mutation):
+        fast = _fast_normalize(candidate, NOW)
+        if fast is None:
+            continue
+        assert fast == _full_normalize(candidate, NOW)
+
+
+def test_fast_path_takes_the_common_event() -> None:
+    from auditkit.schema import _fast_normalize
+
+    e = make_events(1)[0]
+    e["occurred_at"] = "2026-01-05T08:00:00.000000Z"
+    assert _fast_normalize(e, NOW) == normalize_event(e, now=NOW)
+    assert _fast_normalize(e, NOW) is not None

@@ -18,6 +18,7 @@ duplicate, or quarantined with its reason; the counts add up.
 
 from __future__ import annotations
 
+import gc
 import glob
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -190,6 +191,10 @@ def ingest_files(
     """
     files = expand_paths(paths)
     result = IngestResult()
+    # Batches hold tens of thousands of small dicts: the cyclic garbage collector would
+    # rescan them again and again (they hold no cycles), tripling the cost of parsing.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     qfile: IO[bytes] | None = None
     if quarantine is not None:
         result.quarantine_file = os.fspath(quarantine)
@@ -264,6 +269,8 @@ def ingest_files(
     finally:
         if qfile is not None:
             qfile.close()
+        if gc_was_enabled:
+            gc.enable()
     return result
 
 

@@ -24,7 +24,12 @@ Examples
 >>> integrity.verify_checkpoint(cp, key.public_key())
 """
 
-from auditkit.integrity.jcs import CanonicalizationError, canonical_bytes, is_jcs_safe
+from auditkit.integrity.jcs import (
+    CanonicalizationError,
+    canonical_bytes,
+    fast_canonical_bytes,
+    is_jcs_safe,
+)
 from auditkit.integrity.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -72,6 +77,7 @@ __all__ = [
     "canonical_bytes",
     "consistency_proof",
     "consistency_proof_ranges",
+    "fast_canonical_bytes",
     "generate_key",
     "inclusion_proof",
     "inclusion_proof_ranges",

@@ -31,6 +31,7 @@ import rfc8785
 __all__ = [
     "CanonicalizationError",
     "canonical_bytes",
+    "fast_canonical_bytes",
     "is_jcs_safe",
 ]
 
@@ -151,6 +152,23 @@ def canonical_bytes(obj: Any) -> bytes:
     """
     out = _fast(obj)
     return out if out is not None else rfc8785.dumps(obj)
+
+
+def fast_canonical_bytes(obj: Any) -> bytes | None:
+    """orjson's sorted-keys bytes for ``obj`` when a cheap check proves them RFC 8785.
+
+    ``None`` means "take :func:`canonical_bytes`" (which may then raise).  When the
+    whole value passes, so does every value nested in it, so ``orjson.dumps(v,
+    option=orjson.OPT_SORT_KEYS)`` of any part is that part's canonical form.
+
+    Examples
+    --------
+    >>> fast_canonical_bytes({"b": 1, "a": "x"})
+    b'{"a":"x","b":1}'
+    >>> fast_canonical_bytes({"lat": 45.0}) is None
+    True
+    """
+    return _fast(obj)
 
 
 def is_jcs_safe(obj: Any) -> bool:

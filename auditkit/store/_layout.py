@@ -26,7 +26,7 @@ from typing import Any, Final
 import orjson
 import polars as pl
 
-from auditkit.integrity import canonical_bytes
+from auditkit.integrity import canonical_bytes, fast_canonical_bytes
 
 __all__ = [
     "CANONICAL_KEYS",
@@ -92,6 +92,24 @@ def event_row(
     output is already RFC 8785 for them; ``source``, ``changes`` and ``metadata``
     may hold numbers and go through :func:`~auditkit.integrity.canonical_bytes`.
     """
+    record = {**event, "seq": seq, "received_at": received_at}
+    whole = fast_canonical_bytes(record)
+    if whole is not None:
+        # one orjson call proved canonical: its parts are canonical too (JCS composes)
+        actor_id = event["actor"]["id"]
+        row = tuple(
+            actor_id
+            if c == "actor_id"
+            else (
+                None
+                if (v := record.get(c)) is None
+                else _dumps(v, option=_SORTED).decode()
+                if c in JSON_COLUMNS
+                else v
+            )
+            for c in STORED_COLUMNS
+        )
+        return row, whole
     parts: list[bytes] = []
     values: list[Any] = []
     get = event.get

@@ -143,8 +143,9 @@ def _soon_text() -> str:
 
 
 #: Polars schema of a loaded event frame (one row per event).
+# mypy widens the mixed dtype classes and instances below to ``object``
 FRAME_SCHEMA: Final = pl.Schema(
-    {
+    {  # type: ignore[arg-type]
         "tenant_id": pl.String,
         "seq": pl.Int64,
         "event_id": pl.String,
@@ -594,7 +595,7 @@ def _fast_normalize(raw: Any, now: datetime | None) -> dict[str, Any] | None:
         return None
     get = raw.get
     tenant, ts, action = get("tenant_id"), get("occurred_at"), get("action")
-    if not (_plain(tenant) and tenant.isprintable()):
+    if not _plain(tenant) or not str(tenant).isprintable():
         return None
     if type(ts) is not str or not _CANON_TS.match(ts):
         return None

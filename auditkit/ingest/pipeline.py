@@ -221,7 +221,6 @@ def ingest_files(
                     else (get_format(format) if isinstance(format, str) else format)
                 )
             except SchemaError as exc:
-                fmt = None
                 q = QuarantinedRecord(path, None, None, None, exc.reason, None)
                 result.files[path] = "unknown"
                 result.read += 1

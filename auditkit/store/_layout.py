@@ -203,7 +203,7 @@ def rebuild_canonical(rows: pl.DataFrame) -> pl.Series:
     rows = rows.cast(
         {
             c: t
-            for c, t in STORED_SCHEMA.items()  # type: ignore[misc]
+            for c, t in STORED_SCHEMA.items()
             if c in rows.columns and not isinstance(rows.schema[c], pl.Datetime)
         }
     )

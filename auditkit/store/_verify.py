@@ -50,7 +50,9 @@ def _leaf_hex(blob: bytes) -> pl.Series:
 def _computed_hex(raw: pl.DataFrame) -> pl.Series:
     canonical = rebuild_canonical(raw)
     return (
-        pl.select(pl.concat_str(pl.lit("\x00"), pl.lit(canonical)).chash.sha2_256())
+        pl.select(
+            pl.concat_str(pl.lit("\x00"), pl.lit(canonical)).chash.sha2_256()  # type: ignore[attr-defined]
+        )
         .to_series()
         .alias("computed")
     )

@@ -244,3 +244,13 @@ def test_saved_checkpoint_detects_truncation(store: Store, tmp_path: Path) -> No
     report = store.verify(checkpoint=cp)
     p = _only(report, ProblemKind.TRUNCATED)
     assert p.seq == 30
+
+
+def test_verify_and_load_keeps_only_verified_records_of_the_period(store: Store) -> None:
+    _sql(store, "UPDATE events SET outcome = 'denied' WHERE tenant_id = 'acme' AND seq = 6")
+    report, frame = store.verify_and_load(
+        "acme", start="2026-01-05T08:05:00Z", end="2026-01-05T08:20:00Z"
+    )
+    assert _only(report, ProblemKind.MODIFIED).seq == 6
+    assert frame.get_column("seq").to_list() == [5, *range(7, 20)]
+    assert frame.get_column("tenant_id").unique().to_list() == ["acme"]

@@ -101,7 +101,7 @@ class Backend:
 
     @property
     def ph(self) -> str:
-        """The DB-API placeholder of this backend."""
+        """The DB-API parameter marker of this backend (`?` or `%s`)."""
         return "?" if self.dialect == "sqlite" else "%s"
 
     @contextmanager

@@ -162,8 +162,8 @@ class MappedFormat:
     Parameters
     ----------
     mapping
-        The mapping (as loaded from YAML or TOML); ``None`` makes the
-        unconfigured placeholder that the registry lists.
+        The mapping (as loaded from YAML or TOML); ``None`` makes the entry
+        the registry lists, which reads nothing and asks for ``--mapping``.
     source
         Where the mapping came from, for messages.
 

@@ -23,6 +23,7 @@ import functools
 import ipaddress
 import math
 import re
+import time
 import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from typing import Any, Final
 import orjson
 
 from auditkit.errors import SchemaError, UsageError
-from auditkit.schema import CATEGORIES, CORE_ACTIONS, OUTCOMES, parse_timestamp
+from auditkit.schema import CATEGORIES, CORE_ACTIONS, OUTCOMES, format_timestamp, parse_timestamp
 
 __all__ = [
     "MAX_DEPTH",
@@ -73,7 +74,14 @@ _IPV4_RE: Final = re.compile(
     r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
 )
 _NUMBER_RE: Final = re.compile(r"^-?\d+(\.\d+)?$")
+#: RFC 3339 UTC with ``Z`` and at most microseconds: the common form, turned
+#: canonical without building a datetime
+_ZULU_RE: Final = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?Z\Z"
+)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST_TEXT: Final = "1990-01-01T00:00:00.000000Z"  # parse_timestamp's earliest
+_upper: list[Any] = [-math.inf, ""]  # [time.monotonic(), text] of _upper_text()
 _UNITS: Final = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 
 
@@ -308,6 +316,24 @@ def timestamp(
     ...
     auditkit.errors.SchemaError: field 'published': expected RFC 3339 timestamp, got 'yesterday'
     """
+    if type(value) is str and fmt is None:
+        zulu = _ZULU_RE.match(value)
+        if zulu is not None:
+            # the canonical text of what the general path below would return, when
+            # it is a real date within range; anything else takes the general path,
+            # whose errors name the value as given
+            fraction = zulu[2]
+            if fraction is None:
+                canon = f"{zulu[1]}.000000Z"
+            else:
+                canon = f"{zulu[1]}.{fraction}{'0' * (6 - len(fraction))}Z"
+            if _EARLIEST_TEXT <= canon <= _upper_text():
+                try:
+                    datetime.fromisoformat(canon)
+                except ValueError:
+                    pass
+                else:
+                    return canon
     if value is None or (isinstance(value, str) and not value.strip()):
         raise SchemaError("required field is missing", field=field)
     if isinstance(value, bool):
@@ -346,6 +372,18 @@ def timestamp(
     if raw[-1:] == "z":
         raw = raw[:-1] + "Z"
     return parse_timestamp(raw, field=field)
+
+
+def _upper_text() -> str:
+    """The latest timestamp accepted (tomorrow) as canonical text, at most a minute old.
+
+    Being older only makes it earlier: values after it take the general path,
+    which compares with the clock.
+    """
+    now = time.monotonic()
+    if now - _upper[0] > 60:
+        _upper[:] = [now, format_timestamp(datetime.now(UTC) + timedelta(days=1))]
+    return str(_upper[1])
 
 
 def _zoned(ts: datetime, tz: str | None, value: Any, field: str) -> datetime:
@@ -407,6 +445,10 @@ def ip_or_none(value: Any) -> str | None:
     candidate = value.strip()
     if candidate.startswith("[") and "]" in candidate:  # [v6]:port
         candidate = candidate[1 : candidate.index("]")]
+    if ":" not in candidate and not _IPV4_RE.match(candidate):
+        # neither IPv6 nor dotted IPv4 (ipaddress takes no other IPv4 form): a
+        # host name such as ec2.amazonaws.com, refused without an exception
+        return None
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:

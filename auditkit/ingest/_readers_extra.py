@@ -50,6 +50,7 @@ _INSIDE: Final = re.compile(rb'["\\]')
 _SCALAR_END: Final = re.compile(rb"[,\]} \t\r\n]")
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPEN, _CLOSE = frozenset(b"{["), frozenset(b"}]")
+_WS: Final = frozenset(b" \t\r\n")
 
 
 def _cut(data: bytes) -> str:
@@ -103,6 +104,8 @@ class _Buffer:
 
     def peek(self) -> int | None:
         """Skip whitespace and return the next byte, or ``None`` at the end."""
+        if self.pos < len(self.data) and self.data[self.pos] not in _WS:
+            return self.data[self.pos]  # the common case: no whitespace to skip
         while True:
             m = _NOT_WS.search(self.data, self.pos)
             if m is not None:
@@ -281,7 +284,9 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
         loc = f"{label}[{index}]"
         line = index + 1
         start = buf.pos
-        head = bytes(buf.data[start : start + _KEEP_TEXT])
+        # the record's first bytes, for the quarantine: the buffer is never changed
+        # in place (fill() makes a new one), so it is cut only for a bad record
+        data = buf.data
         end, oversized, parsed = buf.object_end() if c == ord("{") else buf.value_end()
         if end is None:
             reason = buf.error or "file ends inside this record; it is truncated"
@@ -289,7 +294,7 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
                 path,
                 line,
                 location=loc,
-                text=_cut(head),
+                text=_cut(data[start : start + _KEEP_TEXT]),
                 error=SchemaError(f"{loc}: {reason}", file=path, line=line),
             )
             return
@@ -298,7 +303,7 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
                 path,
                 line,
                 location=loc,
-                text=_cut(head) + " ...",
+                text=_cut(data[start : start + _KEEP_TEXT]) + " ...",
                 error=SchemaError(
                     f"{loc}: record is over the {MAX_RECORD_BYTES}-byte limit", file=path, line=line
                 ),

@@ -19,17 +19,18 @@ import contextlib
 import functools
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 import orjson
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
+    MAX_ID,
+    MAX_TEXT,
     category_of,
     derive_action,
     dig,
-    finish,
     ip_or_none,
     json_safe,
     load_table,
@@ -43,6 +44,7 @@ from auditkit.ingest._mapping import (
 )
 from auditkit.ingest._readers_extra import iter_json_auto
 from auditkit.ingest.registry import register
+from auditkit.schema import CATEGORIES
 
 __all__ = ["CloudTrailFormat", "aws_api_action"]
 
@@ -114,7 +116,11 @@ class CloudTrailFormat:
 def _unwrap(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
     """Return (the CloudTrail event, envelope fallbacks) for plain, EventBridge and Lake shapes."""
     detail = record.get("detail")
-    if isinstance(detail, Mapping) and ("detail-type" in record or "source" in record):
+    if (
+        detail is not None
+        and isinstance(detail, Mapping)
+        and ("detail-type" in record or "source" in record)
+    ):
         env = {
             "recipientAccountId": record.get("account"),
             "awsRegion": record.get("region"),
@@ -122,7 +128,7 @@ def _unwrap(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any
         }
         return dict(detail), env
     data = record.get("eventData")
-    if isinstance(data, Mapping):
+    if data is not None and isinstance(data, Mapping):
         inner = dict(data)
         env = {
             k: record.get(k)
@@ -146,7 +152,7 @@ def _decode_text_fields(event: Mapping[str, Any]) -> Mapping[str, Any]:
     decoded: dict[str, Any] | None = None
     for key in _JSON_TEXT_FIELDS:
         value = event.get(key)
-        if isinstance(value, str) and value[:1] in ("{", "["):
+        if value is not None and isinstance(value, str) and value[:1] in ("{", "["):
             with contextlib.suppress(orjson.JSONDecodeError):
                 if decoded is None:
                     decoded = dict(event)
@@ -154,113 +160,199 @@ def _decode_text_fields(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return event if decoded is None else decoded
 
 
-def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
-    if not isinstance(record, Mapping):
-        raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+class _Plan(NamedTuple):
+    """What an (eventSource, eventName, eventType, readOnly) combination maps to (cached)."""
+
+    action: str
+    category: str
+    has_entry: bool  # an [actions] entry (or the Insights one) applies
+    insight: bool
+    grant: bool  # the entry's action grants permissions or roles
+    actor_default: bool
+    role_param: str | None
+    specs: tuple[tuple[str, Any, str | None, Any], ...]  # (param, type, arn, principal)
+
+
+#: The event types that change the mapping of an event name (the cache key keeps no other).
+_PLAN_EVENT_TYPES: Final = frozenset(("AwsCloudTrailInsight", "AwsServiceEvent"))
+_ACTOR_TYPES: Final = ("user", "service", "api_key", "system")
+
+
+@functools.lru_cache(maxsize=8192)
+def _plan(source: str | None, name: str, event_type: str | None, read_only: bool) -> _Plan:
+    """Action, category and target parameters of an event; raises like :func:`_derived_action`."""
     table = load_table("cloudtrail")
-    ev, env = _unwrap(record)
-    ev = _decode_text_fields(ev)
-
-    name = require_text(ev.get("eventName"), "eventName")
-    source = text(ev.get("eventSource"))
     service = (source or "aws").split(".", 1)[0].lower()
-    when = ev.get("eventTime") if ev.get("eventTime") is not None else env.get("eventTime")
-    occurred_at = timestamp(when, "eventTime", naive_utc=True)
-    tenant_id = resolve_tenant(
-        ev.get("recipientAccountId") or env.get("recipientAccountId"),
-        tenant,
-        field="recipientAccountId",
-        source="CloudTrail",
-    )
-    event_type = text(ev.get("eventType"))
-    source_ip_text = ev.get("sourceIPAddress")
-    ip = ip_or_none(source_ip_text)
-    by_service = ip is None and _is_service_host(source_ip_text, table)
-
-    actor, facts = _actor(ev, table, tenant_id, event_type, source, by_service)
-    meta: dict[str, Any] = {
-        "source_format": "cloudtrail",
-        "source_action": name,
-        "source_service": source,
-    }
-
     key = f"{service}:{name}"
     entry = table_entry(table["actions"], key)
-    if event_type == "AwsCloudTrailInsight":
+    insight = event_type == "AwsCloudTrailInsight"
+    if insight:
         entry = {"action": "anomaly.alert"}
-        actor = {
-            "id": source or "cloudtrail.amazonaws.com",
-            "type": "system",
-            "name": "CloudTrail Insights",
-        }
     if entry is not None:
         action = entry["action"]
         default_category = "user"
     else:
         action = _derived_action(service, name, aws=_is_aws(source))
-        default_category = (
-            "user"
-            if ev.get("readOnly") is True
-            else table["service_categories"].get(service, "user")
-        )
+        default_category = "user" if read_only else table["service_categories"].get(service, "user")
         if event_type == "AwsServiceEvent":
             default_category = "system"
     category = category_of(action, entry, default_category)
-
-    listed = entry is not None and event_type != "AwsCloudTrailInsight"
-    targets, self_grant = _targets(
-        ev, key if listed else None, entry, table, actor, facts, tenant_id
+    assert category in CATEGORIES, category
+    specs = tuple(
+        (param, info.get("type"), info.get("arn"), info.get("principal"))
+        for param, info in _target_specs(key if entry is not None and not insight else None)
     )
-    outcome = _outcome(ev, table)
+    return _Plan(
+        action=action,
+        category=category,
+        has_entry=entry is not None,
+        insight=insight,
+        grant=entry is not None and entry["action"] in ("permission.grant", "role.grant"),
+        actor_default=bool(entry and entry.get("actor_default")),
+        role_param=(entry.get("role_param") or None) if entry is not None else None,
+        specs=specs,
+    )
 
-    if facts.get("root"):
+
+@functools.cache
+def _tables() -> tuple[dict[str, Any], frozenset[str], tuple[str, ...]]:
+    """(identity types, service host names, service host suffixes) of the mapping table."""
+    table = load_table("cloudtrail")
+    hosts = table["service_sources"]
+    return table["identity_types"], frozenset(hosts["names"]), tuple(hosts["suffixes"])
+
+
+def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
+    # Each source value is read and checked once, and the event is built in the
+    # form finish() would give it (empty parts left out), ready for
+    # normalize_event's fast path.  The checks that raise run in the order of the
+    # fields' documentation: eventName, eventTime, tenant, identity, action.
+    if type(record) is not dict and not isinstance(record, Mapping):
+        raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+    ev, env = _unwrap(record)
+    ev = _decode_text_fields(ev)
+    get = ev.get
+
+    name = require_text(get("eventName"), "eventName")
+    source = text(get("eventSource"))
+    when = get("eventTime")
+    occurred_at = timestamp(
+        when if when is not None else env.get("eventTime"), "eventTime", naive_utc=True
+    )
+    tenant_id = resolve_tenant(
+        get("recipientAccountId") or env.get("recipientAccountId"),
+        tenant,
+        field="recipientAccountId",
+        source="CloudTrail",
+    )
+    event_type = text(get("eventType"))
+    source_ip_text = get("sourceIPAddress")
+    ip = ip_or_none(source_ip_text)
+    by_service = ip is None and _is_service_host(source_ip_text)
+    who = _identity(ev, tenant_id, event_type, source, by_service)
+    read_only = get("readOnly")
+    plan = _plan(
+        source,
+        name,
+        event_type if event_type in _PLAN_EVENT_TYPES else None,
+        read_only is True,
+    )
+    if plan.insight:
+        actor: dict[str, Any] = {
+            "id": source or "cloudtrail.amazonaws.com",
+            "type": "system",
+            "name": "CloudTrail Insights",
+        }
+        actor_name: str | None = "CloudTrail Insights"
+    else:
+        actor, actor_name = who.actor, who.name
+    params = get("requestParameters")
+    params = params if isinstance(params, dict) else None
+    targets, self_grant = _targets(params, get("resources"), plan, actor["id"], actor_name, who)
+    outcome = _outcome(ev)
+
+    # metadata in the order of its documentation, values that are None left out
+    meta: dict[str, Any] = {"source_format": "cloudtrail", "source_action": name}
+    if source is not None:
+        meta["source_service"] = source
+    if who.root:
         meta["break_glass"] = True
     if self_grant:
         meta["self_grant"] = True
-    if entry is not None and entry.get("role_param"):
-        meta["role"] = text(dig(ev, "requestParameters", entry["role_param"]))
-    meta.update(
-        {
-            "aws_account_id": facts.get("account"),
-            "aws_identity_type": facts.get("type"),
-            "aws_event_type": event_type,
-            "access_key_id": text(dig(ev, "userIdentity", "accessKeyId")),
-            "invoked_by": text(dig(ev, "userIdentity", "invokedBy")),
-            "error_code": text(ev.get("errorCode")),
-            "error_message": text(ev.get("errorMessage"), limit=4096),
-            "read_only": ev.get("readOnly") if isinstance(ev.get("readOnly"), bool) else None,
-            "mfa_used": text(dig(ev, "additionalEventData", "MFAUsed")),
-            "source_host": None if ip is not None else text(source_ip_text),
-            "original": json_safe(record),
+    plain = isinstance(ev, dict)  # dig() reads parsed JSON (dicts) only
+    if plan.role_param and plain and params is not None:
+        role = text(params.get(plan.role_param))
+        if role is not None:
+            meta["role"] = role
+    raw_ui = get("userIdentity") if plain else None
+    ui_dict = isinstance(raw_ui, dict)
+    extra = get("additionalEventData") if plain else None
+    if who.account is not None:
+        meta["aws_account_id"] = who.account
+    if who.kind is not None:
+        meta["aws_identity_type"] = who.kind
+    if event_type is not None:
+        meta["aws_event_type"] = event_type
+    if ui_dict and who.access_key is not None:
+        meta["access_key_id"] = who.access_key
+    if ui_dict and who.invoked_by is not None:
+        meta["invoked_by"] = who.invoked_by
+    error_code = text(get("errorCode"))
+    if error_code is not None:
+        meta["error_code"] = error_code
+    error_message = text(get("errorMessage"), limit=4096)
+    if error_message is not None:
+        meta["error_message"] = error_message
+    if isinstance(read_only, bool):
+        meta["read_only"] = read_only
+    mfa_used = text(extra.get("MFAUsed")) if isinstance(extra, dict) else None
+    if mfa_used is not None:
+        meta["mfa_used"] = mfa_used
+    source_host = None if ip is not None else text(source_ip_text)
+    if source_host is not None:
+        meta["source_host"] = source_host
+    meta["original"] = json_safe(record)
+
+    event: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "occurred_at": occurred_at,
+        "action": plan.action,
+        "category": plan.category,
+        "outcome": outcome,
+        "actor": actor,
+    }
+    event_id = text(get("eventID")) or text(env.get("eventID"))
+    if event_id is not None:
+        event["event_id"] = event_id
+    if targets:
+        event["targets"] = targets
+    user_agent = text(get("userAgent"), limit=MAX_TEXT)
+    if ip is not None or user_agent is not None:
+        event["source"] = {
+            k: v for k, v in (("ip", ip), ("user_agent", user_agent)) if v is not None
         }
-    )
-    session = facts.get("session")
-    return finish(
-        tenant_id=tenant_id,
-        occurred_at=occurred_at,
-        action=action,
-        category=category,
-        outcome=outcome,
-        actor=actor,
-        targets=targets,
-        source={"ip": ip, "user_agent": ev.get("userAgent")},
-        observer={
-            "service": source or "cloudtrail",
-            "region": ev.get("awsRegion") or env.get("awsRegion"),
-            "version": ev.get("eventVersion"),
-        },
-        request_id=ev.get("requestID") or ev.get("requestId"),
-        session_id=session,
-        event_id=text(ev.get("eventID")) or text(env.get("eventID")),
-        metadata=meta,
-    )
+    observer = {"service": source or "cloudtrail"}
+    version = text(get("eventVersion"))
+    if version is not None:
+        observer["version"] = version
+    region = text(get("awsRegion") or env.get("awsRegion"))
+    if region is not None:
+        observer["region"] = region
+    event["observer"] = observer
+    request_id = text(get("requestID") or get("requestId"))
+    if request_id is not None:
+        event["request_id"] = request_id
+    if who.session is not None:
+        event["session_id"] = who.session
+    event["metadata"] = meta
+    return event
 
 
-def _is_service_host(value: Any, table: Mapping[str, Any]) -> bool:
+def _is_service_host(value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    hosts = table["service_sources"]
-    return value in hosts["names"] or value.lower().endswith(tuple(hosts["suffixes"]))
+    _, names, suffixes = _tables()
+    return value in names or value.lower().endswith(suffixes)
 
 
 def aws_api_action(
@@ -304,75 +396,81 @@ def _derived_action(service: str, name: str, *, aws: bool, field: str = "eventNa
     return derive_action([service, *rest], verb, field=field)
 
 
-def _actor(
+class _Identity(NamedTuple):
+    """The actor (in its final form) and facts about the identity that made the call."""
+
+    actor: dict[str, Any]
+    name: str | None  # the actor's name before cleaning (targets default to it)
+    kind: str | None  # userIdentity.type
+    account: str | None  # userIdentity.accountId
+    owner: str  # the account owning named resources: accountId, else the tenant
+    partition: str
+    user_name: str | None
+    role_name: str | None
+    root: bool
+    access_key: str | None
+    invoked_by: str | None
+    session: str | None
+
+
+def _identity(
     ev: Mapping[str, Any],
-    table: Mapping[str, Any],
     tenant_id: str,
     event_type: str | None,
     source: str | None,
     by_service: bool,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> _Identity:
     """The actor and facts about the identity (type, account, root, session, partition)."""
     ui = ev.get("userIdentity")
-    if ui is not None and not isinstance(ui, Mapping):
+    if ui is not None and type(ui) is not dict and not isinstance(ui, Mapping):
         raise SchemaError(f"expected an object, got {type(ui).__name__}", field="userIdentity")
     ui = ui or {}
-    kind = text(ui.get("type"))
-    arn = text(ui.get("arn"))
-    account = text(ui.get("accountId")) or tenant_id
+    uget = ui.get
+    kind = text(uget("type"))
+    arn = text(uget("arn"))
+    account = text(uget("accountId"))
+    owner = account or tenant_id
     partition = arn.split(":", 2)[1] if arn and arn.count(":") >= 2 else "aws"
-    issuer = dig(ui, "sessionContext", "sessionIssuer")
-    user_name = text(ui.get("userName"))
-    facts: dict[str, Any] = {
-        "type": kind,
-        "account": text(ui.get("accountId")),
-        "partition": partition,
-        "user_name": user_name,
-        "arn": arn,
-    }
+    user_name = text(uget("userName"))
+    principal_id = text(uget("principalId"))
+    invoked_raw = uget("invokedBy")
+    invoked_by = text(invoked_raw)
     name: str | None = user_name
-    roles: list[str] = []
-    actor_type = table["identity_types"].get(kind or "", "user")
+    role_name: str | None = None
+    root = False
+    actor_type = _tables()[0].get(kind or "", "user")
     actor_id: str | None
 
     if kind == "Root":
-        facts["root"] = True
-        actor_id = arn or f"arn:{partition}:iam::{account}:root"
+        root = True
+        actor_id = arn or f"arn:{partition}:iam::{owner}:root"
         name = "root"
     elif kind == "IAMUser":
         # a failed sign-in names the user without its ARN: build the ARN so that
         # failures and successes of one user share an actor id
         known = user_name is not None and user_name != "HIDDEN_DUE_TO_SECURITY_REASONS"
         actor_id = arn or (
-            f"arn:{partition}:iam::{account}:user/{user_name}"
-            if known
-            else text(ui.get("principalId"))
+            f"arn:{partition}:iam::{owner}:user/{user_name}" if known else principal_id
         )
     elif kind in ("AssumedRole", "FederatedUser"):
-        actor_id = arn or text(ui.get("principalId"))
+        actor_id = arn or principal_id
         if arn and "/" in arn:
             name = arn.rsplit("/", 1)[1]
+        issuer = dig(ui, "sessionContext", "sessionIssuer")
         role = text(dig(issuer, "userName"))
         if kind == "AssumedRole" and role:
-            roles.append(role)
-            facts["role_arn"] = text(dig(issuer, "arn"))
-            facts["role_name"] = role
+            role_name = role
             if "/aws-service-role/" in (text(dig(issuer, "arn")) or ""):
                 actor_type = "service"
     elif kind == "AWSService":
-        actor_id = text(ui.get("invokedBy")) or text(ui.get("principalId"))
+        actor_id = invoked_by or principal_id
         name = actor_id
     elif kind == "IdentityCenterUser":
-        actor_id = text(dig(ui, "onBehalfOf", "userId")) or text(ui.get("principalId"))
+        actor_id = text(dig(ui, "onBehalfOf", "userId")) or principal_id
     else:
-        actor_id = arn or text(ui.get("principalId")) or user_name
+        actor_id = arn or principal_id or user_name
     if actor_id is None:
-        actor_id = (
-            text(ui.get("principalId"))
-            or user_name
-            or text(ui.get("invokedBy"))
-            or text(dig(ui, "onBehalfOf", "userId"))
-        )
+        actor_id = principal_id or user_name or invoked_by or text(dig(ui, "onBehalfOf", "userId"))
     if actor_id is None:
         if event_type in ("AwsServiceEvent", "AwsCloudTrailInsight"):
             actor_id, actor_type = source or "aws", "service"
@@ -383,24 +481,41 @@ def _actor(
                 "expected an identity with arn, principalId, userName or invokedBy",
                 field="userIdentity",
             )
-    if len(actor_id) > 512:
+    if len(actor_id) > MAX_ID:
         raise SchemaError("identity too long to be an actor id", field="userIdentity.arn")
-    if ui.get("invokedBy") is not None or by_service:
+    if invoked_raw is not None or by_service:
         actor_type = "service"
-    access_key = text(ui.get("accessKeyId"))
-    if access_key and access_key.startswith("ASIA"):
-        facts["session"] = access_key  # temporary credentials identify the session
-    email = next((v for v in (name, user_name) if v and "@" in v), None)
-    actor = {"id": actor_id, "type": actor_type, "name": name, "email": email, "roles": roles}
-    return actor, facts
+    access_key = text(uget("accessKeyId"))
+    # temporary credentials identify the session
+    session = access_key if access_key and access_key.startswith("ASIA") else None
 
-
-def _principal_matches(param_kind: str | None, value: str, facts: Mapping[str, Any]) -> bool:
-    if param_kind == "user":
-        return facts.get("type") == "IAMUser" and value == facts.get("user_name")
-    if param_kind == "role":
-        return facts.get("type") == "AssumedRole" and value == facts.get("role_name")
-    return False
+    actor: dict[str, Any] = {"id": actor_id}
+    if actor_type in _ACTOR_TYPES:
+        actor["type"] = actor_type
+    shown = text(name)
+    if shown is not None:
+        actor["name"] = shown
+    if name and "@" in name:
+        if shown is not None:
+            actor["email"] = shown
+    elif user_name and "@" in user_name:
+        actor["email"] = user_name
+    if role_name is not None:
+        actor["roles"] = [role_name]
+    return _Identity(
+        actor,
+        name,
+        kind,
+        account,
+        owner,
+        partition,
+        user_name,
+        role_name,
+        root,
+        access_key,
+        invoked_by,
+        session,
+    )
 
 
 @functools.lru_cache(maxsize=2048)
@@ -422,67 +537,97 @@ def _target_specs(key: str | None) -> tuple[tuple[str, dict[str, Any]], ...]:
 
 
 def _targets(
-    ev: Mapping[str, Any],
-    key: str | None,
-    entry: Mapping[str, Any] | None,
-    table: Mapping[str, Any],
-    actor: Mapping[str, Any],
-    facts: Mapping[str, Any],
-    tenant_id: str,
+    params: dict[str, Any] | None,
+    resources: Any,
+    plan: _Plan,
+    actor_id: str,
+    actor_name: str | None,
+    who: _Identity,
 ) -> tuple[list[dict[str, Any]], bool]:
-    params = ev.get("requestParameters")
-    params = params if isinstance(params, dict) else {}
-    account = facts.get("account") or tenant_id
-    out: list[dict[str, Any]] = []
+    """The targets, in their final form (de-duplicated, empty parts left out), and self-grant."""
+    found: list[tuple[Any, Any, Any]] = []  # (id, type, name)
     self_grant = False
-    first = True
-    for param, info in _target_specs(key) if params else ():
-        value = text(params.get(param))
-        if value is None:
-            continue
-        principal, first = first and entry is not None, False
-        if principal and _principal_matches(info.get("principal"), value, facts):
-            self_grant = entry is not None and entry["action"] in ("permission.grant", "role.grant")
-            out.append({"id": actor["id"], "type": info.get("type"), "name": value})
-            continue
-        tid = value
-        if "arn" in info and not value.startswith("arn:"):
-            tid = info["arn"].format(
-                partition=facts.get("partition", "aws"), account=account, value=value
-            )
-        out.append({"id": tid, "type": info.get("type"), "name": value})
-    if entry and entry.get("actor_default") and not out:
-        out.append(
-            {
-                "id": actor["id"],
-                "type": "AWS::IAM::User" if facts.get("type") in ("IAMUser", "Root") else None,
-                "name": actor.get("name"),
-            }
+    if params:
+        first = True
+        for param, ttype, arn, principal_kind in [s for s in plan.specs if s[0] in params]:
+            value = text(params[param])
+            if value is None:
+                continue
+            principal, first = first and plan.has_entry, False
+            if principal and (
+                (principal_kind == "user" and who.kind == "IAMUser" and value == who.user_name)
+                or (
+                    principal_kind == "role"
+                    and who.kind == "AssumedRole"
+                    and value == who.role_name
+                )
+            ):
+                self_grant = plan.grant
+                found.append((actor_id, ttype, value))
+                continue
+            tid = value
+            if arn is not None and not value.startswith("arn:"):
+                tid = arn.format(partition=who.partition, account=who.owner, value=value)
+            found.append((tid, ttype, value))
+    if plan.actor_default and not found:
+        found.append(
+            (actor_id, "AWS::IAM::User" if who.kind in ("IAMUser", "Root") else None, actor_name)
         )
-    resources = ev.get("resources")
-    if isinstance(resources, list):
+    if resources is not None and isinstance(resources, list):
         for res in resources[:100]:
-            if isinstance(res, Mapping):
+            if type(res) is dict or isinstance(res, Mapping):
                 rid = text(res.get("ARN")) or text(res.get("arn"))
                 if rid is not None:
-                    out.append({"id": rid, "type": res.get("type")})
+                    found.append((rid, res.get("type"), None))
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str | None]] = set()
+    for raw_id, raw_type, raw_name in found:
+        clean_id = text(raw_id)
+        if clean_id is None:
+            continue
+        ttype = text(raw_type, limit=MAX_TEXT)
+        if (clean_id, ttype) in seen:
+            continue
+        seen.add((clean_id, ttype))
+        target = {"id": clean_id}
+        if ttype is not None:
+            target["type"] = ttype
+        tname = text(raw_name, limit=MAX_TEXT)
+        if tname is not None:
+            target["name"] = tname
+        out.append(target)
     return out, self_grant
 
 
-def _outcome(ev: Mapping[str, Any], table: Mapping[str, Any]) -> str:
+@functools.cache
+def _outcome_tables() -> tuple[
+    frozenset[str], tuple[str, ...], frozenset[str], tuple[str, ...], tuple[Any, ...]
+]:
+    table = load_table("cloudtrail")
+    errors = table["errors"]
+    return (
+        frozenset(errors["denied"]),
+        tuple(errors["denied_patterns"]),
+        frozenset(errors["error"]),
+        tuple(errors["error_patterns"]),
+        tuple(table["response_outcomes"].items()),
+    )
+
+
+def _outcome(ev: Mapping[str, Any]) -> str:
+    denied, denied_patterns, error, error_patterns, responses = _outcome_tables()
     code = ev.get("errorCode")
     if code is not None and code != "":
         code_text = str(code)
-        errors = table["errors"]
         low = code_text.lower()
-        if code_text in errors["denied"] or any(p in low for p in errors["denied_patterns"]):
+        if code_text in denied or any(p in low for p in denied_patterns):
             return "denied"
-        if code_text in errors["error"] or any(p in low for p in errors["error_patterns"]):
+        if code_text in error or any(p in low for p in error_patterns):
             return "error"
         return "failure"
     response = ev.get("responseElements")
-    if isinstance(response, Mapping):
-        for key, values in table["response_outcomes"].items():
+    if response is not None and isinstance(response, Mapping):
+        for key, values in responses:
             result = response.get(key)
             if isinstance(result, str) and result in values:
                 return str(values[result])

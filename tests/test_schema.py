@@ -89,7 +89,23 @@ def test_errors_name_the_field(change: dict[str, Any], field: str, words: str) -
 
 
 #: The canonical event's top-level fields (DESIGN.md).
-EVENT_FIELDS = ["event_id", "tenant_id", "occurred_at", "action", "category", "outcome", "actor", "targets", "source", "observer", "request_id", "session_id", "description", "changes", "metadata"]
+EVENT_FIELDS = [
+    "event_id",
+    "tenant_id",
+    "occurred_at",
+    "action",
+    "category",
+    "outcome",
+    "actor",
+    "targets",
+    "source",
+    "observer",
+    "request_id",
+    "session_id",
+    "description",
+    "changes",
+    "metadata",
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -627,6 +627,10 @@ class Store:
         """
         from auditkit.store._verify import TenantVerifier, merge_reports
 
+        if columns is not None:
+            unknown = [c for c in columns if c not in FRAME_SCHEMA]
+            if unknown:
+                raise UsageError(f"unknown column(s) {unknown}; known: {list(FRAME_SCHEMA)}")
         tenants = self._resolve_tenants(tenant)
         where = self._time_where(start, end)
         frames: list[pl.DataFrame] = []
@@ -655,12 +659,7 @@ class Store:
         empty = pl.DataFrame(schema=FRAME_SCHEMA)
         frame = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
         frame = frame.cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
-        if columns is not None:
-            unknown = [c for c in columns if c not in FRAME_SCHEMA]
-            if unknown:
-                raise UsageError(f"unknown column(s) {unknown}; known: {list(FRAME_SCHEMA)}")
-            frame = frame.select(columns)
-        return frame
+        return frame.select(columns) if columns is not None else frame
 
     def verify_and_load(
         self,

@@ -661,6 +661,59 @@ class Store:
         frame = frame.cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
         return frame.select(columns) if columns is not None else frame
 
+    def scan(
+        self,
+        tenant: str | Sequence[str] | None = None,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        folder: str | Path | None = None,
+    ) -> pl.LazyFrame:
+        """Verify events chunk by chunk into Parquet files and scan them lazily.
+
+        For trails that do not fit in memory: each chunk of 250,000 records is
+        verified exactly as :meth:`load` does, written to ``folder`` (a new
+        temporary folder by default) and dropped, so memory holds one chunk at a
+        time. The result is a LazyFrame over those files, with FRAME_SCHEMA columns.
+        A tampered record raises :class:`~auditkit.errors.TamperedError` naming it.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.append([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+        ...                    "action": "user.login", "actor": {"id": "u1"}}])
+        >>> store.scan().select(pl.len()).collect().item()
+        1
+        """
+        import tempfile
+
+        from auditkit.store._verify import TenantVerifier, merge_reports
+
+        out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="auditkit-"))
+        out.mkdir(parents=True, exist_ok=True)
+        where = self._time_where(start, end)
+        latest = self.latest_checkpoints()
+        public = self.trusted_public_key()
+        reports: list[VerificationReport] = []
+        part = 0
+        pl.DataFrame(schema=FRAME_SCHEMA).write_parquet(out / "part-00000.parquet")
+        for t in self._resolve_tenants(tenant):
+            cp = latest.get(t)
+            checker = TenantVerifier(self, t, cp, public)
+            for raw in self._event_chunks(t, cp.tree_size if cp else 0, where):
+                keep = checker.check_chunk(raw)
+                chunk = frame_from_rows(raw.filter(keep) if keep is not None else raw)
+                part += 1
+                chunk.collect().cast(dict(FRAME_SCHEMA)).write_parquet(  # type: ignore[arg-type]
+                    out / f"part-{part:05d}.parquet"
+                )
+            reports.append(checker.finish(ranged=bool(where)))
+        report = merge_reports(self, reports, public[1])
+        self.last_report = report
+        report.raise_for_problems()
+        return pl.scan_parquet(out / "part-*.parquet")
+
     def verify_and_load(
         self,
         tenant: str | Sequence[str] | None = None,

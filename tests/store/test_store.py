@@ -165,3 +165,14 @@ def test_two_concurrent_writers_keep_seq_gapless(
     assert frame.get_column("event_id").n_unique() == 400
     assert store.verify().ok
     assert isinstance(frame, pl.DataFrame)
+
+
+def test_scan_verifies_into_parquet_and_matches_load(store_location: str, tmp_path: Path) -> None:
+    store = Store.init(store_location)
+    store.append(make_events(30) + make_events(7, "globex"))
+    lazy = store.scan(folder=tmp_path / "scan")
+    assert isinstance(lazy, pl.LazyFrame)
+    scanned = lazy.collect().sort("tenant_id", "seq")
+    assert scanned.equals(store.load().sort("tenant_id", "seq"))
+    assert store.last_report is not None and store.last_report.ok
+    assert store.scan("globex").select(pl.len()).collect().item() == 7

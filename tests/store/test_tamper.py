@@ -64,6 +64,8 @@ def test_modified_record_is_named(store: Store) -> None:
     assert all(p.tenant_id == "acme" for p in report.problems)
     with pytest.raises(TamperedError, match="seq=17"):
         store.load("acme")
+    with pytest.raises(TamperedError, match="seq=17"):
+        store.scan("acme")
     assert store.load("globex").height == 5
 
 

@@ -101,6 +101,13 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="where rejected records go (default: STORE.quarantine.ndjson)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="parser processes (default: all cores for inputs of tens of MB or more, "
+        "else 1); records are stored in input order either way",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 if any record is quarantined")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -135,6 +142,7 @@ def _ingest(args: argparse.Namespace) -> int:
             tenant=args.tenant,
             quarantine=quarantine,
             progress=bar.update if bar else None,
+            workers=args.workers,
         )
     finally:
         if bar is not None:

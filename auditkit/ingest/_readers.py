@@ -21,7 +21,9 @@ __all__ = [
     "iter_csv",
     "iter_json_records",
     "iter_ndjson",
+    "ndjson_lines",
     "open_binary",
+    "parse_json_line",
     "read_head",
 ]
 
@@ -84,6 +86,29 @@ def iter_ndjson(path: str) -> Iterator[RawRecord]:
     >>> [(r.line, r.value, r.error is not None) for r in iter_ndjson(p)]
     [(1, {'a': 1}, False), (3, None, True)]
     """
+    for item in ndjson_lines(path):
+        if type(item) is tuple:
+            yield parse_json_line(path, item[0], item[1], last=item[2])
+        else:
+            yield item  # type: ignore[misc]
+
+
+def ndjson_lines(path: str) -> Iterator[tuple[int, bytes, bool] | RawRecord]:
+    """The non-blank lines of an NDJSON file, unparsed: ``(line number, stripped
+    bytes, whether it lacked its newline)``, or a :class:`RawRecord` with an
+    ``error`` for a line that cannot be read (oversized, unreadable file).
+
+    :func:`iter_ndjson` is this followed by :func:`parse_json_line`; the two
+    halves let a parallel ingest read in one process and parse in others.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "e.ndjson")
+    >>> _ = open(p, "wb").write(b' {"a": 1}\\n\\n{}')
+    >>> list(ndjson_lines(p))
+    [(1, b'{"a": 1}', False), (3, b'{}', True)]
+    """
     try:
         f = open_binary(path)
     except OSError as exc:
@@ -91,9 +116,10 @@ def iter_ndjson(path: str) -> Iterator[RawRecord]:
         return
     lineno = 0
     with f:
+        readline = f.readline
         while True:
             try:
-                line = f.readline(MAX_RECORD_BYTES + 1)
+                line = readline(MAX_RECORD_BYTES + 1)
             except (OSError, EOFError) as exc:
                 yield RawRecord(
                     path,
@@ -110,7 +136,7 @@ def iter_ndjson(path: str) -> Iterator[RawRecord]:
                 # skip the rest of this oversized line without holding it
                 size = len(line)
                 while True:
-                    chunk = f.readline(MAX_RECORD_BYTES)
+                    chunk = readline(MAX_RECORD_BYTES)
                     size += len(chunk)
                     if not chunk or chunk.endswith(b"\n"):
                         break
@@ -126,12 +152,13 @@ def iter_ndjson(path: str) -> Iterator[RawRecord]:
                 )
                 continue
             stripped = line.strip()
-            if not stripped:
-                continue
-            yield _parse_json_line(path, lineno, stripped, last=not line.endswith(b"\n"))
+            if stripped:
+                yield lineno, stripped, not line.endswith(b"\n")
 
 
-def _parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRecord:
+def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRecord:
+    """One NDJSON line as a record (``last``: the line had no newline, so a parse
+    error may mean the file was truncated)."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

@@ -36,7 +36,7 @@ from auditkit.ingest._readers import (
     read_head,
 )
 
-__all__ = ["iter_json_array", "iter_json_auto"]
+__all__ = ["iter_json_array", "iter_json_auto", "json_layout"]
 
 _CHUNK: Final = 1 << 20
 _KEEP_TEXT: Final = 4096
@@ -354,8 +354,43 @@ def _record(path: str, line: int, loc: str, data: bytes) -> RawRecord:
     return RawRecord(path, line, value=value, location=loc)
 
 
+def json_layout(path: str, *, key: str | None = None) -> str:
+    """How a file of JSON records is laid out: ``"array"`` (``[ ... ]``), ``"keyed"``
+    (``{"<key>": [ ... ]`` with the key first), ``"ndjson"`` (one object per line)
+    or ``"document"`` (anything else, read whole).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "ct.json")
+    >>> _ = open(p, "w").write('{\\n  "Records": [{"eventName": "ConsoleLogin"}]}')
+    >>> json_layout(p, key="Records"), json_layout(p)
+    ('keyed', 'document')
+    """
+    head = read_head(path, 65536)
+    body = head[len(_BOM) :] if head.startswith(_BOM) else head
+    body = body.lstrip()
+    if body[:1] == b"[":
+        return "array"
+    if key and re.match(
+        rb'\{[ \t\r\n]*"' + re.escape(key.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*\[', body
+    ):
+        return "keyed"
+    if body[:1] == b"{":
+        first = body.split(b"\n", 1)[0]
+        try:
+            value = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict) and not (key and isinstance(value.get(key), list)):
+            return "ndjson"
+        return "document"
+    return "ndjson"
+
+
 def iter_json_auto(path: str, *, key: str | None = None) -> Iterator[RawRecord]:
-    """Read a file of JSON records whatever its layout, streaming where it can.
+    """Read a file of JSON records whatever its layout (:func:`json_layout`),
+    streaming where it can.
 
     - ``[ ... ]`` or ``{"<key>": [ ... ]`` (key first): :func:`iter_json_array`;
     - one object per line: NDJSON (:func:`~auditkit.ingest._readers.iter_ndjson`);
@@ -370,26 +405,12 @@ def iter_json_auto(path: str, *, key: str | None = None) -> Iterator[RawRecord]:
     >>> [r.value["uuid"] for r in iter_json_auto(p)]
     ['a', 'b']
     """
-    head = read_head(path, 65536)
-    body = head[len(_BOM) :] if head.startswith(_BOM) else head
-    body = body.lstrip()
-    if body[:1] == b"[":
+    layout = json_layout(path, key=key)
+    if layout == "array":
         yield from iter_json_array(path)
-        return
-    if key and re.match(
-        rb'\{[ \t\r\n]*"' + re.escape(key.encode()) + rb'"[ \t\r\n]*:[ \t\r\n]*\[', body
-    ):
+    elif layout == "keyed":
         yield from iter_json_array(path, key=key)
-        return
-    if body[:1] == b"{":
-        first = body.split(b"\n", 1)[0]
-        try:
-            value = orjson.loads(first)
-        except orjson.JSONDecodeError:
-            value = None
-        if isinstance(value, dict) and not (key and isinstance(value.get(key), list)):
-            yield from iter_ndjson(path)
-            return
+    elif layout == "document":
         yield from iter_json_records(path, key=key)
-        return
-    yield from iter_ndjson(path)
+    else:
+        yield from iter_ndjson(path)

@@ -34,7 +34,13 @@ from auditkit.ingest._base import Format, RawRecord
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.schema import format_timestamp, normalize_event
 
-__all__ = ["IngestResult", "QuarantinedRecord", "expand_paths", "ingest_files"]
+__all__ = [
+    "IngestResult",
+    "QuarantinedRecord",
+    "expand_paths",
+    "ingest_files",
+    "process_record",
+]
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,88 @@ def _records(fmt: Format, path: str) -> Iterator[RawRecord]:
         yield RawRecord(path, 0, error=SchemaError(f"cannot read the file: {exc}", file=path))
 
 
+def process_record(
+    fmt: Format, rec: RawRecord, tenant: str | None
+) -> dict[str, Any] | QuarantinedRecord:
+    """One record read from a file: its normalised event, or why it is quarantined."""
+    if rec.error is not None:
+        return _quarantine(rec, rec.error)
+    try:
+        return normalize_event(fmt.to_event(rec.value, tenant=tenant))
+    except SchemaError as exc:
+        return _quarantine(rec, exc)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        return _quarantine(
+            rec,
+            SchemaError(
+                f"the {fmt.name} mapper could not read this record ({type(exc).__name__}: {exc})"
+            ),
+        )
+
+
+class _Sink:
+    """Where the outcome of every record goes: counts, the quarantine file and table."""
+
+    def __init__(
+        self,
+        store: Any,
+        result: IngestResult,
+        quarantine: str | os.PathLike[str] | None,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.store = store
+        self.result = result
+        self.quarantine = quarantine
+        self.progress = progress
+        self.rejected: list[QuarantinedRecord] = []
+        self.qfile: IO[bytes] | None = None
+
+    def reject(self, q: QuarantinedRecord) -> None:
+        result = self.result
+        result.quarantined += 1
+        if len(result.problems) < 10_000:
+            result.problems.append(q)
+        self.rejected.append(q)
+        if self.qfile is None and self.quarantine is not None:
+            self.qfile = open(self.quarantine, "ab")  # noqa: SIM115 - closed in close()
+        if self.qfile is not None:
+            self.qfile.write(orjson.dumps(q.to_dict()) + b"\n")
+
+    def added(self, stored: int, duplicates: int) -> None:
+        self.result.stored += stored
+        self.result.duplicates += duplicates
+
+    def flush_rejected(self) -> None:
+        if self.rejected:
+            _store_quarantine(self.store, self.rejected)
+            self.rejected.clear()
+
+    def close(self) -> None:
+        if self.qfile is not None:
+            self.qfile.close()
+
+
+def _plan(files: Sequence[str], format: str | Format, sink: _Sink) -> list[tuple[str, Format]]:
+    """Each file with its format; files whose format cannot be told are quarantined."""
+    plan: list[tuple[str, Format]] = []
+    result = sink.result
+    for path in files:
+        try:
+            fmt = (
+                detect_format(path)
+                if format == "auto"
+                else (get_format(format) if isinstance(format, str) else format)
+            )
+        except SchemaError as exc:
+            result.files[path] = "unknown"
+            result.read += 1
+            sink.reject(QuarantinedRecord(path, None, None, None, exc.reason, None))
+            continue
+        result.files[path] = fmt.name
+        plan.append((path, fmt))
+    return plan
+
+
 def ingest_files(
     store: Any,
     paths: Sequence[str | os.PathLike[str]],
@@ -168,6 +256,7 @@ def ingest_files(
     quarantine: str | os.PathLike[str] | None = None,
     batch_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> IngestResult:
     """Ingest files into ``store``.
 
@@ -188,89 +277,98 @@ def ingest_files(
         they are also kept in the store's ``quarantine`` table.
     progress
         Called with the number of records processed since the last call.
+    workers
+        Parser processes.  ``None`` (the default) uses every core for inputs large
+        enough to repay starting them (tens of MB) and this process otherwise; ``1``
+        always parses here.  Either way records are appended in input order, each
+        batch in its own transaction, so the resulting store is the same.
     """
     files = expand_paths(paths)
     result = IngestResult()
+    if quarantine is not None:
+        result.quarantine_file = os.fspath(quarantine)
+    sink = _Sink(store, result, quarantine, progress)
     # Batches hold tens of thousands of small dicts: the cyclic garbage collector would
     # rescan them again and again (they hold no cycles), tripling the cost of parsing.
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    qfile: IO[bytes] | None = None
-    if quarantine is not None:
-        result.quarantine_file = os.fspath(quarantine)
+    try:
+        plan = _plan(files, format, sink)
+        count = _worker_count(plan, workers)
+        if count > 1:
+            from auditkit.ingest._parallel import ingest_parallel
+
+            ingest_parallel(store, plan, sink, tenant=tenant, batch_size=batch_size, workers=count)
+        else:
+            _ingest_here(store, plan, sink, tenant=tenant, batch_size=batch_size)
+        sink.flush_rejected()
+    finally:
+        sink.close()
+        if gc_was_enabled:
+            gc.enable()
+    return result
+
+
+#: Below this much input (uncompressed, estimated), starting parser processes
+#: (about a second) costs more than it saves.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+
+
+def _worker_count(plan: Sequence[tuple[str, Format]], workers: int | None) -> int:
+    if workers is not None:
+        if workers < 1:
+            raise UsageError(f"workers must be at least 1, got {workers}")
+        return workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not cores or cores < 2:
+        return 1
+    size = 0
+    for path, _ in plan:
+        try:
+            size += os.path.getsize(path) * (8 if path.endswith(".gz") else 1)
+        except OSError:
+            continue
+    return min(cores, 4) if size >= PARALLEL_MIN_BYTES else 1
+
+
+def _ingest_here(
+    store: Any,
+    plan: Sequence[tuple[str, Format]],
+    sink: _Sink,
+    *,
+    tenant: str | None,
+    batch_size: int,
+) -> None:
+    result = sink.result
+    progress = sink.progress
     batch: list[dict[str, Any]] = []
-    rejected: list[QuarantinedRecord] = []
 
     def flush() -> None:
         nonlocal batch
         if batch:
             added = store.append(batch, normalized=True, batch_size=len(batch) + 1)
-            result.stored += added.stored
-            result.duplicates += added.duplicates
+            sink.added(added.stored, added.duplicates)
             batch = []
-        if rejected:
-            _store_quarantine(store, rejected)
-            rejected.clear()
+        sink.flush_rejected()
 
-    try:
-        for path in files:
-            try:
-                fmt = (
-                    detect_format(path)
-                    if format == "auto"
-                    else (get_format(format) if isinstance(format, str) else format)
-                )
-            except SchemaError as exc:
-                q = QuarantinedRecord(path, None, None, None, exc.reason, None)
-                result.files[path] = "unknown"
-                result.read += 1
-                result.quarantined += 1
-                result.problems.append(q)
-                rejected.append(q)
-                continue
-            result.files[path] = fmt.name
-            pending = 0
-            for rec in _records(fmt, path):
-                result.read += 1
-                pending += 1
-                if rec.error is not None:
-                    q = _quarantine(rec, rec.error)
-                else:
-                    try:
-                        batch.append(normalize_event(fmt.to_event(rec.value, tenant=tenant)))
-                        if len(batch) >= batch_size:
-                            flush()
-                        if progress is not None and pending >= 1000:
-                            progress(pending)
-                            pending = 0
-                        continue
-                    except SchemaError as exc:
-                        q = _quarantine(rec, exc)
-                    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-                        q = _quarantine(
-                            rec,
-                            SchemaError(
-                                f"the {fmt.name} mapper could not read this record "
-                                f"({type(exc).__name__}: {exc})"
-                            ),
-                        )
-                result.quarantined += 1
-                if len(result.problems) < 10_000:
-                    result.problems.append(q)
-                rejected.append(q)
-                if qfile is None and quarantine is not None:
-                    qfile = open(quarantine, "ab")  # noqa: SIM115 - closed below
-                if qfile is not None:
-                    qfile.write(orjson.dumps(q.to_dict()) + b"\n")
-            if progress is not None and pending:
-                progress(pending)
-        flush()
-    finally:
-        if qfile is not None:
-            qfile.close()
-        if gc_was_enabled:
-            gc.enable()
-    return result
+    for path, fmt in plan:
+        pending = 0
+        for rec in _records(fmt, path):
+            result.read += 1
+            pending += 1
+            out = process_record(fmt, rec, tenant)
+            if type(out) is dict:
+                batch.append(out)
+                if len(batch) >= batch_size:
+                    flush()
+                if progress is not None and pending >= 1000:
+                    progress(pending)
+                    pending = 0
+            else:
+                sink.reject(out)  # type: ignore[arg-type]
+        if progress is not None and pending:
+            progress(pending)
+    flush()
 
 
 def _clean(text: str | None) -> str | None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditkit.ingest._base import RawRecord
-from auditkit.ingest._readers import iter_json_records, iter_ndjson
+from auditkit.ingest._readers import iter_json_records, iter_ndjson, read_head
 from auditkit.ingest.registry import register
 
 
@@ -31,12 +31,14 @@ class CanonicalFormat:
         return 0
 
     def records(self, path: str) -> Iterator[RawRecord]:
-        with open(path, "rb") as f:
-            first = f.read(64).lstrip()
-        if first.startswith(b"["):
-            yield from iter_json_records(path)
-        else:
+        if self.ndjson(path):
             yield from iter_ndjson(path)
+        else:
+            yield from iter_json_records(path)
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        return not read_head(path, 64).lstrip().startswith(b"[")
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         if tenant is not None and "tenant_id" not in record:

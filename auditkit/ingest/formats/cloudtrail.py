@@ -42,7 +42,7 @@ from auditkit.ingest._mapping import (
     timestamp,
     words,
 )
-from auditkit.ingest._readers_extra import iter_json_auto
+from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES
 
@@ -107,6 +107,10 @@ class CloudTrailFormat:
     def records(self, path: str) -> Iterator[RawRecord]:
         """Stream the file's records (``Records`` array, JSON array, NDJSON or one event)."""
         return iter_json_auto(path, key="Records")
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        return json_layout(path, key="Records") == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one CloudTrail record to an auditkit event mapping."""

@@ -34,7 +34,7 @@ from auditkit.ingest._mapping import (
     text,
     timestamp,
 )
-from auditkit.ingest._readers_extra import iter_json_auto
+from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.registry import register
 
 __all__ = ["GcpAuditFormat"]
@@ -80,6 +80,10 @@ class GcpAuditFormat:
     def records(self, path: str) -> Iterator[RawRecord]:
         """Stream the file's entries (NDJSON, JSON array or one entry)."""
         return iter_json_auto(path)
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one LogEntry to an auditkit event mapping."""

@@ -28,7 +28,7 @@ from auditkit.ingest._mapping import (
     timestamp,
     words,
 )
-from auditkit.ingest._readers_extra import iter_json_auto
+from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.registry import register
 
 __all__ = ["GitLabFormat", "event_name_action"]
@@ -61,6 +61,10 @@ class GitLabFormat:
     def records(self, path: str) -> Iterator[RawRecord]:
         """Stream the file's events (JSON array, NDJSON or one event)."""
         return iter_json_auto(path)
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one GitLab audit event to an auditkit event mapping."""

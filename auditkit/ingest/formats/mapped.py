@@ -55,7 +55,7 @@ from auditkit.ingest._mapping import (
     timestamp,
 )
 from auditkit.ingest._readers import iter_csv, iter_ndjson, read_head
-from auditkit.ingest._readers_extra import iter_json_auto
+from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.registry import register
 from auditkit.schema import ACTOR_TYPES, CATEGORIES, OUTCOMES, infer_category
 
@@ -322,6 +322,20 @@ class MappedFormat:
     def records(self, path: str) -> Iterator[RawRecord]:
         """Stream the file as CSV, NDJSON or JSON (the mapping's ``format``, else guessed)."""
         self._require()
+        kind = self._kind(path)
+        if kind == "csv":
+            return iter_csv(path)
+        if kind == "ndjson":
+            return iter_ndjson(path)
+        return iter_json_auto(path)
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        self._require()
+        kind = self._kind(path)
+        return kind == "ndjson" or (kind == "json" and json_layout(path) == "ndjson")
+
+    def _kind(self, path: str) -> str:
         kind = self.input
         if kind is None:
             lower = path.lower().removesuffix(".gz")
@@ -333,11 +347,7 @@ class MappedFormat:
                 kind = "csv"
             else:
                 kind = "json" if read_head(path, 64).lstrip()[:1] in (b"{", b"[") else "csv"
-        if kind == "csv":
-            return iter_csv(path)
-        if kind == "ndjson":
-            return iter_ndjson(path)
-        return iter_json_auto(path)
+        return kind
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one record through the mapping to an auditkit event mapping."""

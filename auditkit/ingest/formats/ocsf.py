@@ -34,7 +34,7 @@ from auditkit.ingest._mapping import (
     timestamp,
     words,
 )
-from auditkit.ingest._readers_extra import iter_json_auto
+from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.formats.cloudtrail import aws_api_action
 from auditkit.ingest.registry import register
 
@@ -74,6 +74,10 @@ class OcsfFormat:
     def records(self, path: str) -> Iterator[RawRecord]:
         """Stream the file's events (NDJSON, JSON array or one event)."""
         return iter_json_auto(path)
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one OCSF event to an auditkit event mapping."""

@@ -29,7 +29,7 @@ from auditkit.ingest._mapping import (
     text,
     timestamp,
 )
-from auditkit.ingest._readers_extra import iter_json_auto
+from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.registry import register
 
 __all__ = ["OktaFormat"]
@@ -63,6 +63,10 @@ class OktaFormat:
     def records(self, path: str) -> Iterator[RawRecord]:
         """Stream the file's events (JSON array, NDJSON or one event)."""
         return iter_json_auto(path)
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one Okta LogEvent to an auditkit event mapping."""

@@ -47,6 +47,9 @@ _TABLES = [
 ]
 
 
+_BUSY_TIMEOUT_MS = 60_000
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -209,6 +212,11 @@ class Backend:
                 import adbc_driver_sqlite.dbapi as adbc
 
                 with adbc.connect(self.path) as conn, conn.cursor() as cur:
+                    # wait, as the other connections do, instead of failing at once when
+                    # a connection that closes (checkpointing the WAL) holds a lock for a
+                    # moment: loads read the next chunk while verifying the previous one
+                    cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                    cur.fetchall()
                     cur.adbc_statement.set_options(
                         **{"adbc.sqlite.query.batch_rows": str(batch_rows)}
                     )

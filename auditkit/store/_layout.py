@@ -21,18 +21,24 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 import polars as pl
+import polars_hash  # noqa: F401  (registers the .chash namespace)
 
 from auditkit.integrity import canonical_bytes, fast_canonical_bytes
+from auditkit.schema import _free_json
 
 __all__ = [
     "CANONICAL_KEYS",
     "JSON_COLUMNS",
     "STORED_COLUMNS",
+    "PreparedEvent",
     "event_row",
+    "exact_canonical",
+    "leaf_hash_exprs",
+    "prepare_event",
     "rebuild_canonical",
     "row_to_event",
 ]
@@ -58,88 +64,144 @@ _dumps = orjson.dumps
 _SORTED = orjson.OPT_SORT_KEYS
 
 
-_SCALAR, _PLAIN, _CANON, _SEQ, _RECEIVED = range(5)
-_PLAN: Final = tuple(
-    (
-        key,
-        _SEQ
-        if key == "seq"
-        else _RECEIVED
-        if key == "received_at"
-        else _PLAIN
-        if key in ("actor", "targets", "observer")
-        else _CANON
-        if key in JSON_COLUMNS
-        else _SCALAR,
-        f'"{key}":'.encode(),
+#: JSON columns that hold only strings under ASCII keys after normalisation, for
+#: which orjson's sorted output is RFC 8785 as it stands.
+_PLAIN_JSON: Final = ("actor", "targets", "observer")
+#: JSON columns that may hold numbers or any key: proved canonical or redone by rfc8785.
+_FREE_JSON: Final = ("source", "changes", "metadata")
+_SCALAR_KEYS: Final = (
+    "tenant_id", "event_id", "occurred_at", "action", "category", "outcome",
+    "request_id", "session_id", "description",
+)  # fmt: skip
+_KNOWN_KEYS: Final = frozenset(STORED_COLUMNS)
+_Fragment = orjson.Fragment
+# where seq and received_at go in the serialised record: NUL never occurs raw in JSON
+_SEQ_MARK: Final = _Fragment(b"\x00")
+_RECEIVED_MARK: Final = _Fragment(b"\x00")
+
+
+class PreparedEvent(NamedTuple):
+    """A normalised event serialised for the store, all but its ``seq`` and
+    ``received_at`` (which the store assigns inside the append transaction).
+
+    ``row`` is the table row with ``None`` for those two; the canonical bytes
+    are ``head + received_at JSON + middle + seq + tail``.
+    """
+
+    tenant_id: str
+    event_id: str
+    row: tuple[Any, ...]
+    head: bytes
+    middle: bytes
+    tail: bytes
+
+    def finish(
+        self, seq: int, received_at: str, received_json: bytes | None = None
+    ) -> tuple[tuple[Any, ...], bytes]:
+        """The row and the canonical bytes at ``seq``, received at ``received_at``
+        (``received_json``: its JSON string, when the caller has it already)."""
+        r = self.row
+        row = (r[0], seq, r[2], r[3], received_at, *r[5:])
+        if received_json is None:
+            received_json = _dumps(received_at)
+        canon = b"".join((self.head, received_json, self.middle, str(seq).encode(), self.tail))
+        return row, canon
+
+
+def prepare_event(event: Mapping[str, Any], *, checked: bool = True) -> PreparedEvent:
+    """Serialise a normalised event once, for :meth:`PreparedEvent.finish`.
+
+    Each nested value is serialised once: that text is both what the row stores
+    and, as an :class:`orjson.Fragment`, what the record's serialisation copies
+    verbatim, so :func:`rebuild_canonical` gives the same bytes back from the
+    row.  ``actor``, ``targets`` and ``observer`` hold only strings after
+    :func:`~auditkit.schema.normalize_event`, with ASCII keys, so orjson's sorted
+    output is already RFC 8785 for them; ``source``, ``changes`` and ``metadata``
+    may hold numbers and go through :func:`~auditkit.integrity.canonical_bytes`.
+    The top-level keys are ASCII and the other values strings, for which orjson's
+    sorted output is RFC 8785 too (JCS composes).
+
+    ``checked=False`` (from :func:`~auditkit.schema.normalize_for_store`): ``metadata``
+    and ``changes`` have not been checked yet.  The proof that orjson's output is
+    canonical also proves them valid (plain JSON types, finite numbers, integers in
+    range, string keys); only when it fails are they checked in full.
+
+    Raises
+    ------
+    SchemaError
+        For invalid ``metadata`` or ``changes`` when ``checked`` is false.
+    ValueError
+        For an event that is not normalised (unknown field, non-string scalar).
+    """
+    record: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for key, value in event.items():
+        if value is None or key == "actor_id" or key == "seq" or key == "received_at":
+            continue
+        if key in _SCALARS_SET:
+            if type(value) is not str:
+                raise ValueError(f"not a normalised event: {key} is {type(value).__name__}")
+            record[key] = value
+            continue
+        if type(value) is _Raw:  # stored text, copied verbatim when rebuilding
+            text = str(value)
+            raw = text.encode()
+        elif key in _PLAIN_SET:
+            raw = _dumps(value, option=_SORTED)
+            text = raw.decode()
+        elif key in _FREE_SET:
+            proved = None if checked else fast_canonical_bytes(value)
+            if proved is not None:
+                raw = proved
+            else:
+                if not checked and key != "source":
+                    value = _free_json(value, key)  # the full check, naming the field
+                raw = canonical_bytes(value)
+            text = raw.decode()
+        else:
+            raise ValueError(f"not a normalised event: unknown field {key!r}")
+        texts[key] = text
+        record[key] = _Fragment(raw)
+    record["seq"] = _SEQ_MARK
+    record["received_at"] = _RECEIVED_MARK
+    head, middle, tail = _dumps(record, option=_SORTED).split(b"\x00")
+    actor = event["actor"]
+    actor_id = event.get("actor_id") if type(actor) is _Raw else actor["id"]
+    get = texts.get
+    row = (
+        record["tenant_id"],
+        None,
+        record["event_id"],
+        record["occurred_at"],
+        None,
+        record["action"],
+        record["category"],
+        record["outcome"],
+        actor_id,
+        get("actor"),
+        get("targets"),
+        get("source"),
+        get("observer"),
+        record.get("request_id"),
+        record.get("session_id"),
+        record.get("description"),
+        get("changes"),
+        get("metadata"),
     )
-    for key in CANONICAL_KEYS
-)
-_ROW_ORDER: Final = tuple(
-    CANONICAL_KEYS.index(c) if c != "actor_id" else -1 for c in STORED_COLUMNS
-)
+    return PreparedEvent(record["tenant_id"], record["event_id"], row, head, middle, tail)
+
+
+_SCALARS_SET: Final = frozenset(_SCALAR_KEYS)
+_PLAIN_SET: Final = frozenset(_PLAIN_JSON)
+_FREE_SET: Final = frozenset(_FREE_JSON)
 
 
 def event_row(
     event: Mapping[str, Any], seq: int, received_at: str
 ) -> tuple[tuple[Any, ...], bytes]:
-    """The table row of a normalised event, and its canonical bytes.
-
-    The canonical bytes are composed from the same pieces the row stores, so
-    that :func:`rebuild_canonical` gives them back byte for byte.  ``actor``,
-    ``targets`` and ``observer`` hold only strings after
-    :func:`~auditkit.schema.normalize_event`, with ASCII keys, so orjson's sorted
-    output is already RFC 8785 for them; ``source``, ``changes`` and ``metadata``
-    may hold numbers and go through :func:`~auditkit.integrity.canonical_bytes`.
-    """
-    record = {**event, "seq": seq, "received_at": received_at}
-    whole = fast_canonical_bytes(record)
-    if whole is not None:
-        # one orjson call proved canonical: its parts are canonical too (JCS composes)
-        actor_id = event["actor"]["id"]
-        row = tuple(
-            actor_id
-            if c == "actor_id"
-            else (
-                None
-                if (v := record.get(c)) is None
-                else _dumps(v, option=_SORTED).decode()
-                if c in JSON_COLUMNS
-                else v
-            )
-            for c in STORED_COLUMNS
-        )
-        return row, whole
-    parts: list[bytes] = []
-    values: list[Any] = []
-    get = event.get
-    dumps = _dumps
-    for key, kind, head in _PLAN:
-        if kind == _SEQ:
-            values.append(seq)
-            parts.append(head + str(seq).encode())
-            continue
-        value = received_at if kind == _RECEIVED else get(key)
-        if value is None:
-            values.append(None)
-            continue
-        if kind in (_SCALAR, _RECEIVED):
-            text = dumps(value)
-            values.append(value)
-        else:
-            if isinstance(value, _Raw):  # stored text, copied verbatim when rebuilding
-                text = value.encode()
-            elif kind == _PLAIN:
-                text = dumps(value, option=_SORTED)
-            else:
-                text = canonical_bytes(value)
-            values.append(text.decode())
-        parts.append(head + text)
-    canon = b"{" + b",".join(parts) + b"}"
-    actor = event["actor"]
-    actor_id = get("actor_id") if isinstance(actor, _Raw) else actor["id"]
-    row = tuple(actor_id if i < 0 else values[i] for i in _ROW_ORDER)
-    return row, canon
+    """The table row of a normalised event at ``seq``, and its canonical bytes
+    (:func:`prepare_event`, then :meth:`PreparedEvent.finish`)."""
+    return prepare_event(event).finish(seq, received_at)
 
 
 def _needs_escape() -> pl.Expr:
@@ -162,12 +224,13 @@ _REQUIRED: Final = frozenset(
 )
 
 
-def _fast_canonical(timestamps_as_text: bool) -> pl.Expr:
+def _fast_canonical(timestamps_as_text: bool, prefix: str = "") -> pl.Expr:
     """One flat concatenation: literal key text, then the value, for every key in order.
 
     Required keys cannot be null; an optional key contributes ``,"key":value`` or
     nothing.  Strings are quoted without escaping (rows that need escaping are
-    redone by the caller).
+    redone by the caller).  ``prefix`` is put before the opening brace: the leaf
+    hash's ``0x00`` goes there, which saves a second concatenation of every row.
     """
     pieces: list[pl.Expr] = []
     first = True
@@ -181,7 +244,7 @@ def _fast_canonical(timestamps_as_text: bool) -> pl.Expr:
             value = [pl.lit('"'), col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), pl.lit('"')]
         else:
             value = [pl.lit('"'), col, pl.lit('"')]
-        head = ("{" if first else ",") + f'"{key}":'
+        head = (prefix + "{" if first else ",") + f'"{key}":'
         first = False
         if key in _REQUIRED:
             pieces += [pl.lit(head), *value]
@@ -191,6 +254,17 @@ def _fast_canonical(timestamps_as_text: bool) -> pl.Expr:
     return pl.concat_str(pieces)
 
 
+def _as_stored(rows: pl.DataFrame) -> pl.DataFrame:
+    from auditkit.frame import STORED_SCHEMA
+
+    casts = {
+        c: t
+        for c, t in STORED_SCHEMA.items()
+        if c in rows.columns and not isinstance(rows.schema[c], pl.Datetime) and rows.schema[c] != t
+    }
+    return rows.cast(casts) if casts else rows  # type: ignore[arg-type]
+
+
 def rebuild_canonical(rows: pl.DataFrame) -> pl.Series:
     """Rebuild each row's canonical JSON text from the stored columns (vectorised).
 
@@ -198,30 +272,40 @@ def rebuild_canonical(rows: pl.DataFrame) -> pl.Series:
     characters: rare) are serialised in Python with the same function the
     append path used; all others by string concatenation in Polars.
     """
-    from auditkit.frame import STORED_SCHEMA
-
-    rows = rows.cast(
-        {
-            c: t
-            for c, t in STORED_SCHEMA.items()
-            if c in rows.columns and not isinstance(rows.schema[c], pl.Datetime)
-        }
-    )
+    rows = _as_stored(rows)
     text_ts = rows.schema["occurred_at"] == pl.String
     canon = rows.select(_fast_canonical(text_ts).alias("canonical")).to_series()
     slow = rows.select(_needs_escape().alias("m")).to_series()
     if slow.any():
         idx = slow.arg_true()
-        sub = rows[idx]
-        values = []
-        for rec in sub.iter_rows(named=True):
-            for ts in ("occurred_at", "received_at"):
-                if not isinstance(rec[ts], str):
-                    rec[ts] = rec[ts].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            _, text = event_row(_row_as_event(rec), int(rec["seq"]), rec["received_at"])
-            values.append(text.decode())
-        canon = canon.scatter(idx, values)
+        canon = canon.scatter(idx, [t.decode() for t in exact_canonical(rows[idx])])
     return canon
+
+
+def leaf_hash_exprs(schema: pl.Schema) -> tuple[pl.Expr, pl.Expr]:
+    """Two expressions over stored rows of ``schema``: the hex SHA-256 leaf hash
+    (RFC 6962: of ``0x00`` + the canonical bytes) built by the fast concatenation,
+    and whether the row needs escaping, in which case that hash is wrong and the
+    row must be redone with :func:`exact_canonical`.
+
+    Both are plain expressions so that callers can evaluate them in the same
+    parallel pass as the decoding of the columns into a frame.
+    """
+    text_ts = schema["occurred_at"] == pl.String
+    leaf = _fast_canonical(text_ts, prefix="\x00").chash.sha2_256()  # type: ignore[attr-defined]
+    return leaf, _needs_escape()
+
+
+def exact_canonical(rows: pl.DataFrame) -> list[bytes]:
+    """The canonical bytes of each row, serialised in Python exactly as the append
+    path did: for the rare rows whose strings need escaping."""
+    values = []
+    for rec in _as_stored(rows).iter_rows(named=True):
+        for ts in ("occurred_at", "received_at"):
+            if not isinstance(rec[ts], str):
+                rec[ts] = rec[ts].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        values.append(event_row(_row_as_event(rec), int(rec["seq"]), rec["received_at"])[1])
+    return values
 
 
 def _row_as_event(rec: Mapping[str, Any]) -> dict[str, Any]:

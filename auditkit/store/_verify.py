@@ -10,11 +10,14 @@ tiles, which are themselves authenticated by recomputing the signed root.
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 import polars as pl
 import polars_hash  # noqa: F401  (registers the .chash namespace)
@@ -23,39 +26,152 @@ import pyarrow as pa
 from auditkit.errors import UsageError
 from auditkit.frame import frame_from_rows
 from auditkit.integrity import (
+    EMPTY_ROOT,
     Checkpoint,
     Frontier,
     key_fingerprint,
-    root_from_leaf_hashes,
     verify_checkpoint,
 )
 from auditkit.schema import format_timestamp
-from auditkit.store._layout import rebuild_canonical
+from auditkit.store._layout import exact_canonical, leaf_hash_exprs
 from auditkit.verification import Problem, ProblemKind, TenantStatus, VerificationReport
 
 if TYPE_CHECKING:
     from auditkit.store.store import Store
 
-__all__ = ["TenantVerifier", "merge_reports", "verify_store"]
+__all__ = ["TenantVerifier", "merge_reports", "tree_root", "verify_store"]
 
 _MAX_PROBLEMS_PER_KIND = 1000
 
 
-def _leaf_hex(blob: bytes) -> pl.Series:
-    n = len(blob) // 32
-    arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), n, [None, pa.py_buffer(blob)])
-    return pl.Series("expected", arr.cast(pa.binary())).bin.encode("hex")
+#: Levels of the Merkle tree narrower than this are hashed with hashlib (less overhead).
+_SMALL_LEVEL = 4096
+#: Node pairs hashed per vectorised call when computing a root.
+_ROOT_SLICE = 1 << 18
+_ZERO_HEX = "00" * 32
 
 
-def _computed_hex(raw: pl.DataFrame) -> pl.Series:
-    canonical = rebuild_canonical(raw)
-    return (
-        pl.select(
-            pl.concat_str(pl.lit("\x00"), pl.lit(canonical)).chash.sha2_256()  # type: ignore[attr-defined]
-        )
-        .to_series()
-        .alias("computed")
+def _digest_rows(hexes: pl.Series) -> np.ndarray:
+    """Hex SHA-256 digests as a ``(n, 32)`` byte array.
+
+    Every value is 64 hex characters, so the Arrow data buffer is one contiguous
+    hex string: a single ``unhexlify`` (C speed; Polars' ``str.decode("hex")`` is
+    ten times slower).  Nulls (a row whose canonical text could not be built)
+    become all-zero digests: callers mark them as failing with :func:`_null_rows`.
+    """
+    n = hexes.len()
+    arr = hexes.fill_null(_ZERO_HEX).rechunk().to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, count=n + 1, offset=arr.offset * 8)
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end - start != 64 * n:
+        raise ValueError("expected 64-character hex digests")
+    data = arr.buffers()[2]
+    raw = binascii.unhexlify(memoryview(data)[start:end]) if n else b""
+    return np.frombuffer(raw, np.uint8).reshape(n, 32)
+
+
+def _sha256_rows(rows: np.ndarray) -> np.ndarray:
+    """SHA-256 of each row of a 2-D byte array, as a ``(n, 32)`` array.
+
+    polars-hash hashes in Rust without the GIL; narrow inputs go through hashlib,
+    whose per-call cost is lower than a Polars round trip for a few thousand rows.
+    """
+    n, width = rows.shape
+    if n < _SMALL_LEVEL:
+        data = rows.tobytes()
+        sha = hashlib.sha256
+        out = b"".join([sha(data[i : i + width]).digest() for i in range(0, n * width, width)])
+        return np.frombuffer(out, np.uint8).reshape(n, 32)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    values = pl.Series(
+        "v",
+        pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(),
+            n,
+            [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows))],
+        ),
     )
+    hexes = pl.select(pl.lit(values).chash.sha2_256()).to_series()  # type: ignore[attr-defined]
+    return _digest_rows(hexes)
+
+
+def tree_root(blob: bytes | memoryview, n: int) -> bytes:
+    """RFC 6962 root of the first ``n`` leaf hashes of ``blob`` (32 bytes each).
+
+    The same tree as :func:`~auditkit.integrity.root_from_leaf_hashes` (pairs
+    hashed level by level, an odd last node promoted), but each level is hashed
+    by polars-hash over a contiguous buffer instead of a Python loop over a list
+    of ``n`` bytes objects: 1.5x faster for a million leaves, without the list's
+    ~70 bytes per leaf, and in slices, so that its temporary memory is bounded.
+
+    >>> from auditkit.integrity import leaf_hashes, root_from_leaf_hashes
+    >>> leaves = leaf_hashes([b"a", b"b", b"c", b"d", b"e"])
+    >>> tree_root(b"".join(leaves), 5) == root_from_leaf_hashes(leaves)
+    True
+    """
+    if n == 0:
+        return EMPTY_ROOT
+    level = np.frombuffer(blob, np.uint8, count=n * 32).reshape(n, 32)
+    while len(level) > 1:
+        m = len(level) // 2
+        up = np.empty((m + len(level) % 2, 32), np.uint8)
+        # in slices, so that the temporary pair and hex buffers do not grow with n
+        for a in range(0, m, _ROOT_SLICE):
+            b = min(a + _ROOT_SLICE, m)
+            pairs = np.empty((b - a, 65), np.uint8)
+            pairs[:, 0] = 1
+            pairs[:, 1:] = level[2 * a : 2 * b].reshape(b - a, 64)
+            up[a:b] = _sha256_rows(pairs)
+        if len(level) % 2:
+            up[m] = level[-1]
+        level = up
+    return bytes(level[0].tobytes())
+
+
+def _leaf_digests(rows: pl.DataFrame, hexes: pl.Series, escape: pl.Series) -> np.ndarray:
+    """The leaf hashes of stored rows as a ``(n, 32)`` array, from the fast hex
+    hashes, with the rows that need JSON escaping redone exactly."""
+    digests = _digest_rows(hexes)
+    if escape.any():
+        digests = digests.copy()
+        idx = escape.fill_null(False).arg_true()
+        exact = exact_canonical(rows[idx])
+        digests[idx.to_numpy()] = np.frombuffer(
+            b"".join(hashlib.sha256(b"\x00" + c).digest() for c in exact), np.uint8
+        ).reshape(-1, 32)
+    return digests
+
+
+def _hash_rows(rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Leaf hashes of stored rows, and which rows could not be hashed (null columns)."""
+    leaf, escape = leaf_hash_exprs(rows.schema)
+    out = rows.select(leaf.alias("_leaf"), escape.alias("_escape"))
+    hexes = out.get_column("_leaf")
+    return _leaf_digests(rows, hexes, out.get_column("_escape")), _null_rows(hexes)
+
+
+def _null_rows(hexes: pl.Series) -> np.ndarray:
+    return hexes.is_null().to_numpy() if hexes.null_count() else np.zeros(hexes.len(), bool)
+
+
+def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise inequality of two ``(n, 32)`` byte arrays (compared as 4 x 64 bits)."""
+    return np.asarray(
+        (np.ascontiguousarray(a).view(np.uint64) != np.ascontiguousarray(b).view(np.uint64)).any(
+            axis=1
+        )
+    )
+
+
+def _hex_series(name: str, digests: np.ndarray) -> pl.Series:
+    n = len(digests)
+    arr = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(32), n, [None, pa.py_buffer(np.ascontiguousarray(digests))]
+    )
+    return pl.Series(name, arr.cast(pa.large_binary())).bin.encode("hex")
 
 
 def check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
@@ -81,7 +197,13 @@ def check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
 
 
 class TenantVerifier:
-    """Checks one tenant's records, chunk by chunk, against its signed tree."""
+    """Checks one tenant's records, chunk by chunk, against its signed tree.
+
+    What it keeps per record is small and flat, so that verifying a tenant of
+    millions in chunks (:meth:`Store.scan`) needs memory for one chunk, not for
+    the tenant: the stored leaf hashes as one ``bytes`` (32 per record, compared
+    through a NumPy view) and one byte per record to find gaps.
+    """
 
     def __init__(
         self, store: Store, tenant: str, cp: Checkpoint | None, public: tuple[Any, str]
@@ -90,17 +212,17 @@ class TenantVerifier:
         self.tenant = tenant
         self.public_key = public[0]
         self.problems: list[Problem] = []
-        self.seen: list[pl.Series] = []
         self.computed: list[pl.DataFrame] = []
         self.events = 0
         self.cp = self._trusted_checkpoint(cp)
         self.size = self.cp.tree_size if self.cp else 0
         blob = store.leaf_hashes(tenant) if self.size else b""
-        self.leaves = [blob[i : i + 32] for i in range(0, min(len(blob), self.size * 32), 32)]
+        self.blob = blob
+        self.seen = np.zeros(self.size, dtype=bool)
         self.tiles_ok = (
             self.cp is not None
-            and len(self.leaves) == self.size
-            and root_from_leaf_hashes(self.leaves).hex() == self.cp.root_hash
+            and len(blob) >= self.size * 32
+            and tree_root(blob, self.size).hex() == self.cp.root_hash
         )
         if self.cp is not None and not self.tiles_ok:
             self._add(
@@ -110,7 +232,18 @@ class TenantVerifier:
                 f"the stored Merkle tiles ({len(blob) // 32} leaves) do not reproduce the "
                 f"signed root of size {self.size}; locating damage by checkpoint history",
             )
-        self.expected = _leaf_hex(blob[: self.size * 32]) if self.tiles_ok else None
+        #: the authenticated leaf hashes, one row of 32 bytes per seq (a view of ``blob``)
+        self.expected: np.ndarray | None = (
+            np.frombuffer(blob, np.uint8, count=self.size * 32).reshape(self.size, 32)
+            if self.tiles_ok
+            else None
+        )
+
+    @property
+    def leaves(self) -> list[bytes]:
+        """The stored leaf hashes of the signed tree, as a list (for proofs of history)."""
+        n = min(len(self.blob) // 32, self.size)
+        return [self.blob[i : i + 32] for i in range(0, n * 32, 32)]
 
     def _trusted_checkpoint(self, latest: Checkpoint | None) -> Checkpoint | None:
         if latest is None:
@@ -136,16 +269,65 @@ class TenantVerifier:
         if sum(1 for p in self.problems if p.kind == kind) < _MAX_PROBLEMS_PER_KIND:
             self.problems.append(Problem(kind, self.tenant, seq, event_id, detail, column))
 
-    def check_chunk(self, raw: pl.DataFrame) -> pl.Series | None:
+    def check_chunk(self, raw: pl.DataFrame) -> pl.Series:
         """Check a chunk of stored rows; return the mask of records that verified."""
-        computed = _computed_hex(raw)
-        seqs = raw.get_column("seq")
-        self.seen.append(seqs)
+        leaf, escape = leaf_hash_exprs(raw.schema)
+        out = raw.select(leaf.alias("_leaf"), escape.alias("_escape"))
+        return pl.Series(
+            "ok", self._check(raw, out.get_column("_leaf"), out.get_column("_escape"), None)
+        )
+
+    def verified_frame(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """Check a chunk of stored rows and return the event frame of those that verified.
+
+        The leaf hashes, the escaping test and the JSON decoding of the frame's
+        columns are evaluated in one parallel Polars pass over the same stored
+        columns; rows that fail are then dropped from the frame.  The frame is
+        made from exactly the columns whose bytes were hashed, so what it says is
+        what the signed tree proves.  ``actor_id`` is checked against the ``id``
+        of the decoded actor (the same text that was hashed).
+        """
+        leaf, escape = leaf_hash_exprs(raw.schema)
+        extra = (
+            leaf.alias("_leaf"),
+            escape.alias("_escape"),
+            pl.col("_actor").struct.field("id").alias("_signed_actor_id"),
+        )
+        try:
+            out = frame_from_rows(raw, extra=extra).collect()
+        except pl.exceptions.PolarsError:
+            # a tampered JSON column that does not parse: check first, decode the rest
+            return frame_from_rows(raw.filter(self.check_chunk(raw))).collect()
+        ok = self._check(
+            raw,
+            out.get_column("_leaf"),
+            out.get_column("_escape"),
+            out.get_column("_signed_actor_id"),
+        )
+        frame = out.drop("_leaf", "_escape", "_signed_actor_id")
+        return frame if ok.all() else frame.filter(pl.Series(ok))
+
+    def _check(
+        self,
+        raw: pl.DataFrame,
+        hexes: pl.Series,
+        escape: pl.Series,
+        signed_actor_id: pl.Series | None,
+    ) -> np.ndarray:
+        """Record the problems of a chunk; return the mask of records that verified.
+
+        ``signed_actor_id`` is ``actor.id`` decoded from the hashed text, if the
+        caller has it; it is trusted only for rows whose hash verified.
+        """
+        seq_col = raw.get_column("seq")
+        seqs = seq_col.to_numpy()
         self.events += raw.height
+        covered = (seqs >= 0) & (seqs < self.size)
+        self.seen[seqs[covered]] = True
         beyond = seqs >= self.size
         ok = ~beyond
         if beyond.any():
-            for s, eid in raw.filter(beyond).select("seq", "event_id").iter_rows():
+            for s, eid in raw.filter(pl.Series(beyond)).select("seq", "event_id").iter_rows():
                 self._add(
                     ProblemKind.INSERTED,
                     s,
@@ -153,12 +335,16 @@ class TenantVerifier:
                     f"record at seq {s} is not covered by the signed tree of size "
                     f"{self.size} (forged or unsigned insert)",
                 )
+        digests = _leaf_digests(raw, hexes, escape)
+        hashed = ok & False
         if self.expected is not None:
-            inside = seqs.clip(0, max(self.size - 1, 0))
-            expected = self.expected.gather(inside) if self.size else computed.clear()
-            mismatch = (computed != expected) & ok if self.size else ok & False
+            if self.size:
+                inside = np.clip(seqs, 0, self.size - 1)
+                mismatch = (_rows_differ(digests, self.expected[inside]) | _null_rows(hexes)) & ok
+            else:
+                mismatch = ok & False
             if mismatch.any():
-                bad = raw.filter(mismatch)
+                bad = raw.filter(pl.Series(mismatch))
                 moved = self._moved_records(bad)
                 for s, eid in bad.select("seq", "event_id").iter_rows():
                     if s in moved:
@@ -177,16 +363,20 @@ class TenantVerifier:
                             "(a column was changed)",
                         )
                 ok = ok & ~mismatch
+            hashed = ok.copy()
         else:
-            self.computed.append(pl.DataFrame({"seq": seqs, "computed": computed}))
+            computed = _hex_series("computed", digests)
+            if hexes.null_count():
+                computed = computed.zip_with(hexes.is_not_null(), hexes)
+            # a copy of the seqs: a column of ``raw`` would keep the whole Arrow batch
+            # that it was read in (every column of the chunk) alive until the end
+            self.computed.append(
+                pl.DataFrame({"seq": pl.Series("seq", seqs.copy()), "computed": computed})
+            )
             ok = ok & False if self.cp is not None else ok
-        projected = raw.select(
-            (pl.col("actor").str.json_path_match("$.id").fill_null("") != pl.col("actor_id"))
-            .fill_null(True)
-            .alias("bad")
-        ).to_series()
+        projected = self._projected(raw, signed_actor_id, hashed)
         if projected.any():
-            for s, eid in raw.filter(projected).select("seq", "event_id").iter_rows():
+            for s, eid in raw.filter(pl.Series(projected)).select("seq", "event_id").iter_rows():
                 self._add(
                     ProblemKind.COLUMN_MISMATCH,
                     s,
@@ -195,7 +385,45 @@ class TenantVerifier:
                     column="actor_id",
                 )
             ok = ok & ~projected
-        return ok
+        return np.asarray(ok)
+
+    @staticmethod
+    def _projected(
+        raw: pl.DataFrame, signed_actor_id: pl.Series | None, hashed: np.ndarray
+    ) -> np.ndarray:
+        """Rows whose ``actor_id`` column differs from the ``id`` in their actor text.
+
+        The decoded id is used for rows whose hash verified (their actor text is
+        the canonical text written at append); every other row is judged by a
+        JSON path over its text, as it is stored.
+        """
+
+        def by_path(rows: pl.DataFrame) -> np.ndarray:
+            return (
+                rows.select(
+                    (
+                        pl.col("actor").str.json_path_match("$.id").fill_null("")
+                        != pl.col("actor_id")
+                    )
+                    .fill_null(True)
+                    .alias("bad")
+                )
+                .to_series()
+                .to_numpy()
+            )
+
+        if signed_actor_id is None or not hashed.any():
+            return by_path(raw)
+        bad = (
+            (signed_actor_id.fill_null("") != raw.get_column("actor_id"))
+            .fill_null(True)
+            .to_numpy()
+            .copy()
+        )
+        if not hashed.all():
+            rest = np.flatnonzero(~hashed)
+            bad[rest] = by_path(raw[rest])
+        return bad
 
     def _moved_records(self, bad: pl.DataFrame, limit: int = 200) -> dict[int, int]:
         """Which mismatching records hash correctly at another mismatching position."""
@@ -205,23 +433,24 @@ class TenantVerifier:
         positions = bad.select(pl.col("seq").alias("_at"))
         pairs = bad.join(positions, how="cross").filter(pl.col("seq") != pl.col("_at"))
         moved = pairs.with_columns(pl.col("seq").alias("_was"), pl.col("_at").alias("seq"))
-        hashes = _computed_hex(moved.select(bad.columns))
-        expected = self.expected.gather(moved.get_column("seq").clip(0, self.size - 1))
-        hit = moved.filter(hashes == expected)
+        digests, nulls = _hash_rows(moved.select(bad.columns))
+        at = np.clip(moved.get_column("seq").to_numpy(), 0, self.size - 1)
+        hit = moved.filter(pl.Series(~_rows_differ(digests, self.expected[at]) & ~nulls))
         return dict(
             zip(hit.get_column("_was").to_list(), hit.get_column("seq").to_list(), strict=True)
         )
 
     def _missing(self, ranged: bool) -> list[int]:
+        seen = self.seen
         if ranged:
             df = self.store._query(
                 f"SELECT seq FROM events WHERE tenant_id = {self.store.backend.q(self.tenant)}"
             )
-            seen = df.get_column("seq") if df.height else pl.Series("seq", [], pl.Int64)
-        else:
-            seen = pl.concat(self.seen) if self.seen else pl.Series("seq", [], pl.Int64)
-        full = pl.int_range(0, self.size, eager=True, dtype=pl.Int64)
-        return full.filter(~full.is_in(seen.implode())).to_list()
+            seen = np.zeros(self.size, dtype=bool)
+            if df.height:
+                seqs = df.get_column("seq").to_numpy()
+                seen[seqs[(seqs >= 0) & (seqs < self.size)]] = True
+        return [int(s) for s in np.flatnonzero(~seen)]
 
     def finish(self, *, ranged: bool = False) -> VerificationReport:
         """Report this tenant: gaps, truncation, and damage located by history."""
@@ -384,14 +613,14 @@ def _check_saved(
             continue
         if v is None or not v.tiles_ok:
             continue
-        root = root_from_leaf_hashes(v.leaves[: cp.tree_size]).hex()
+        root = tree_root(v.blob, cp.tree_size).hex()
         if root != cp.root_hash:
             first = 0
             for old in sorted(history.get(t, []), key=lambda c: c.tree_size):
                 if (
                     old.tree_size <= cp.tree_size
                     and check_signature(old, public) is None
-                    and root_from_leaf_hashes(v.leaves[: old.tree_size]).hex() == old.root_hash
+                    and tree_root(v.blob, old.tree_size).hex() == old.root_hash
                 ):
                     first = old.tree_size
             problems.append(
@@ -453,29 +682,35 @@ def verify_store(
     reports: list[VerificationReport] = []
     verifiers: dict[str, TenantVerifier] = {}
     extra: list[Problem] = []
-    for t in tenants:
-        v = TenantVerifier(store, t, latest.get(t), public)
-        verifiers[t] = v
-        for cp in store.checkpoints(t):
-            bad = check_signature(cp, public[0])
-            if bad is not None and bad not in v.problems:
-                v.problems.append(bad)
-        for tenant_id, row_id, why in store.malformed_checkpoints:
-            v._add(
-                ProblemKind.BAD_SIGNATURE,
-                None,
-                None,
-                f"checkpoint row {row_id} of tenant {tenant_id!r} is malformed: {why}",
-            )
-        for raw in store._event_chunks(t, v.size, ""):
-            ok = v.check_chunk(raw)
-            if collect is not None:
-                frame = frame_from_rows(raw.filter(ok) if ok is not None else raw)
-                collect.append((frame.filter(keep) if keep is not None else frame).collect())
+    v: TenantVerifier | None = None
+    for t, raw in store._tenant_chunks(tenants, ""):
+        if v is None:
+            v = TenantVerifier(store, t, latest.get(t), public)
+            verifiers[t] = v
+            for cp in store.checkpoints(t):
+                bad = check_signature(cp, public[0])
+                if bad is not None and bad not in v.problems:
+                    v.problems.append(bad)
+            for tenant_id, row_id, why in store.malformed_checkpoints:
+                v._add(
+                    ProblemKind.BAD_SIGNATURE,
+                    None,
+                    None,
+                    f"checkpoint row {row_id} of tenant {tenant_id!r} is malformed: {why}",
+                )
+        if raw is not None:
+            if collect is None:
+                v.check_chunk(raw)
+            else:
+                frame = v.verified_frame(raw)
+                collect.append(frame.filter(keep) if keep is not None else frame)
+            continue
+        # the tenant is done
         if v.tiles_ok and v.cp is not None:
             _check_history(store, v, public[0])
             _check_tree_head(store, v)
         reports.append(v.finish())
+        v = None
     if doc is not None:
         extra = _check_saved(store, doc, public[0], verifiers)
     report = merge_reports(store, reports, public[1])

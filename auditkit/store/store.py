@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +42,12 @@ from auditkit.integrity import (
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._keys import default_key_path, public_key_path
-from auditkit.store._layout import STORED_COLUMNS, event_row, rebuild_canonical
+from auditkit.store._layout import (
+    STORED_COLUMNS,
+    PreparedEvent,
+    prepare_event,
+    rebuild_canonical,
+)
 from auditkit.store._tables import TILE_WIDTH
 from auditkit.verification import VerificationReport
 
@@ -48,6 +55,8 @@ __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
 
 EMPTY_ROOT = _EMPTY_ROOT.hex()
 _LOAD_CHUNK = 250_000
+#: Chunks read in parallel ahead of the one being verified.
+_READ_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -340,9 +349,9 @@ class Store:
             quarantine bad records instead of stopping).
         """
         total = AppendResult()
-        batch: list[dict[str, Any]] = []
+        batch: list[Mapping[str, Any]] = []
         for raw in events:
-            batch.append(dict(raw) if normalized else normalize_event(raw))
+            batch.append(raw if normalized else normalize_event(raw))
             if len(batch) >= batch_size:
                 total += self._append_batch(batch)
                 batch = []
@@ -350,10 +359,20 @@ class Store:
             total += self._append_batch(batch)
         return total
 
-    def _append_batch(self, events: Sequence[dict[str, Any]]) -> AppendResult:
-        by_tenant: dict[str, list[dict[str, Any]]] = {}
-        for e in events:
-            by_tenant.setdefault(e["tenant_id"], []).append(e)
+    def _append_batch(self, events: Sequence[Mapping[str, Any]]) -> AppendResult:
+        return self.append_prepared([prepare_event(e) for e in events])
+
+    def append_prepared(self, items: Sequence[PreparedEvent]) -> AppendResult:
+        """Append events already serialised by :func:`~auditkit.store._layout.prepare_event`,
+        as one batch (a transaction and signed checkpoint per tenant).
+
+        The expensive part of an append, serialising each event, needs no lock:
+        a parallel ingest does it in its workers, then holds the database only
+        for what needs it (``seq``, ``received_at``, hashing and inserting).
+        """
+        by_tenant: dict[str, list[PreparedEvent]] = {}
+        for p in items:
+            by_tenant.setdefault(p.tenant_id, []).append(p)
         result = AppendResult()
         with self.backend.connect() as conn:
             for tenant, items in by_tenant.items():
@@ -373,7 +392,7 @@ class Store:
             found.update(r[0] for r in cur.fetchall())
         return found
 
-    def _append_tenant(self, conn: Any, tenant: str, items: list[dict[str, Any]]) -> AppendResult:
+    def _append_tenant(self, conn: Any, tenant: str, items: list[PreparedEvent]) -> AppendResult:
         backend = self.backend
         key = self.private_key
         with backend.write_transaction(conn) as cur:
@@ -384,19 +403,20 @@ class Store:
                     f"tenant {tenant!r}: the stored tree head is inconsistent; "
                     "run `auditkit verify` before appending"
                 )
-            existing = self._existing_ids(cur, tenant, [e["event_id"] for e in items])
+            existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
             received = format_timestamp(datetime.now(UTC))
+            received_json = orjson.dumps(received)
             rows: list[tuple[Any, ...]] = []
             leaves: list[bytes] = []
             seen = existing
             seq = size
             sha = hashlib.sha256
-            for e in items:
-                eid = e["event_id"]
+            for p in items:
+                eid = p.event_id
                 if eid in seen:
                     continue
                 seen.add(eid)
-                row, canon = event_row(e, seq, received)
+                row, canon = p.finish(seq, received, received_json)
                 leaves.append(sha(b"\x00" + canon).digest())
                 rows.append(row)
                 seq += 1
@@ -581,18 +601,62 @@ class Store:
         }
         return df.cast(casts)  # type: ignore[arg-type]
 
-    def _event_chunks(
-        self, tenant: str, size: int, where: str, chunk: int = _LOAD_CHUNK
-    ) -> Iterator[pl.DataFrame]:
+    def _chunk_ranges(self, tenant: str) -> list[str]:
+        """SQL conditions selecting a tenant's rows in chunks of ``_LOAD_CHUNK`` seqs,
+        from seq 0 to the largest stored (rows past the signed tree are read too)."""
         q = self.backend.q
         top = self._query(f"SELECT MAX(seq) AS m FROM events WHERE tenant_id = {q(tenant)}").item()
-        last = max(size, (int(top) + 1) if top is not None else 0)
-        for lo in range(0, last, chunk):
-            df = self.read_rows(
-                f"tenant_id = {q(tenant)} AND seq >= {lo} AND seq < {lo + chunk}{where}"
-            )
-            if df.height:
-                yield df
+        last = int(top) + 1 if top is not None else 0
+        return [
+            f"tenant_id = {q(tenant)} AND seq >= {lo} AND seq < {lo + _LOAD_CHUNK}"
+            for lo in range(0, last, _LOAD_CHUNK)
+        ]
+
+    def _tenant_chunks(
+        self, tenants: Sequence[str], where: str, *, ahead: int = _READ_AHEAD
+    ) -> Iterator[tuple[str, pl.DataFrame | None]]:
+        """``(tenant, rows)`` for each chunk of each tenant, in order, then
+        ``(tenant, None)`` when the tenant is done.
+
+        Chunks are read in background threads, ``ahead`` at a time, while the
+        caller verifies the previous ones: reading (ADBC) and hashing and decoding
+        (Polars) both release the GIL, and reading is the slower of the two.  One
+        stream over all tenants, so that the next tenant's first chunks are read
+        while the previous tenant's last one is verified.  Memory holds at most
+        ``ahead + 1`` chunks.
+        """
+        plan: list[tuple[str, str | None]] = []
+        for t in tenants:
+            plan += [(t, cond + where) for cond in self._chunk_ranges(t)]
+            plan.append((t, None))
+        with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="auditkit-read") as pool:
+            pending: deque[Future[pl.DataFrame] | None] = deque()
+            todo = iter(plan)
+
+            def submit() -> None:
+                """Queue the plan up to and including its next read."""
+                for _, cond in todo:
+                    pending.append(pool.submit(self.read_rows, cond) if cond else None)
+                    if cond:
+                        return
+
+            try:
+                for _ in range(ahead):
+                    submit()
+                for t, _ in plan:
+                    fut = pending.popleft()
+                    if fut is None:
+                        yield t, None
+                        continue
+                    df = fut.result()
+                    submit()
+                    if df.height:
+                        yield t, df
+                    del df
+            finally:
+                for fut in pending:
+                    if fut is not None:
+                        fut.cancel()
 
     def load(
         self,
@@ -637,18 +701,20 @@ class Store:
         reports: list[VerificationReport] = []
         latest = self.latest_checkpoints()
         public = self.trusted_public_key() if verify else None
-        for t in tenants:
-            cp = latest.get(t)
-            checker = TenantVerifier(self, t, cp, public) if public is not None else None
-            size = cp.tree_size if cp else 0
-            for raw in self._event_chunks(t, size, where):
+        checker: TenantVerifier | None = None
+        for t, raw in self._tenant_chunks(tenants, where):
+            if checker is None and public is not None:
+                checker = TenantVerifier(self, t, latest.get(t), public)
+            if raw is None:  # the tenant is done
                 if checker is not None:
-                    keep = checker.check_chunk(raw)
-                    if keep is not None:
-                        raw = raw.filter(keep)
-                frames.append(frame_from_rows(raw).collect())
-            if checker is not None:
-                reports.append(checker.finish(ranged=bool(where)))
+                    reports.append(checker.finish(ranged=bool(where)))
+                    checker = None
+                continue
+            frames.append(
+                checker.verified_frame(raw)
+                if checker is not None
+                else frame_from_rows(raw).collect()
+            )
         if public is not None:
             report = merge_reports(self, reports, public[1])
             self.last_report = report
@@ -656,9 +722,7 @@ class Store:
                 if on_tamper == "raise":
                     report.raise_for_problems()
                 warnings.warn(report.summary(), stacklevel=2)
-        empty = pl.DataFrame(schema=FRAME_SCHEMA)
-        frame = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
-        frame = frame.cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
+        frame = _concat_frames(frames)
         return frame.select(columns) if columns is not None else frame
 
     def scan(
@@ -673,9 +737,12 @@ class Store:
 
         For trails that do not fit in memory: each chunk of 250,000 records is
         verified exactly as :meth:`load` does, written to ``folder`` (a new
-        temporary folder by default) and dropped, so memory holds one chunk at a
-        time. The result is a LazyFrame over those files, with FRAME_SCHEMA columns.
-        A tampered record raises :class:`~auditkit.errors.TamperedError` naming it.
+        temporary folder by default) and dropped, so memory holds a few chunks
+        (the one verified and the two read ahead) and 33 bytes per record of the
+        largest tenant (its leaf hashes and a seen flag), about 3 GiB for 10M
+        sample events.  The result is a LazyFrame over those files, with
+        FRAME_SCHEMA columns.  A tampered record raises
+        :class:`~auditkit.errors.TamperedError` naming it.
 
         Examples
         --------
@@ -698,17 +765,17 @@ class Store:
         reports: list[VerificationReport] = []
         part = 0
         pl.DataFrame(schema=FRAME_SCHEMA).write_parquet(out / "part-00000.parquet")
-        for t in self._resolve_tenants(tenant):
-            cp = latest.get(t)
-            checker = TenantVerifier(self, t, cp, public)
-            for raw in self._event_chunks(t, cp.tree_size if cp else 0, where):
-                keep = checker.check_chunk(raw)
-                chunk = frame_from_rows(raw.filter(keep) if keep is not None else raw)
-                part += 1
-                chunk.collect().cast(dict(FRAME_SCHEMA)).write_parquet(  # type: ignore[arg-type]
-                    out / f"part-{part:05d}.parquet"
-                )
-            reports.append(checker.finish(ranged=bool(where)))
+        checker: TenantVerifier | None = None
+        for t, raw in self._tenant_chunks(self._resolve_tenants(tenant), where):
+            if checker is None:
+                checker = TenantVerifier(self, t, latest.get(t), public)
+            if raw is None:  # the tenant is done
+                reports.append(checker.finish(ranged=bool(where)))
+                checker = None
+                continue
+            part += 1
+            checker.verified_frame(raw).write_parquet(out / f"part-{part:05d}.parquet")
+            del raw  # not held while waiting for the next chunk
         report = merge_reports(self, reports, public[1])
         self.last_report = report
         report.raise_for_problems()
@@ -750,9 +817,7 @@ class Store:
         wanted = None if tenant is None else self._resolve_tenants(tenant)
         report = verify_store(self, wanted, checkpoint=checkpoint, collect=frames, keep=keep)
         self.last_report = report
-        empty = pl.DataFrame(schema=FRAME_SCHEMA)
-        frame = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
-        return report, frame.cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
+        return report, _concat_frames(frames)
 
     def _resolve_tenants(self, tenant: str | Sequence[str] | None) -> list[str]:
         known = self.tenants()
@@ -805,6 +870,21 @@ class Store:
         report = verify_store(self, tenant, checkpoint=checkpoint, public_key=public_key)
         self.last_report = report
         return report
+
+
+def _concat_frames(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """One frame from chunk frames that all have FRAME_SCHEMA already.
+
+    A plain vertical concatenation (chunks are appended, not copied); a
+    ``vertical_relaxed`` concat and a cast back to FRAME_SCHEMA would copy
+    every column of every row once more.
+    """
+    if not frames:
+        return pl.DataFrame(schema=FRAME_SCHEMA)
+    frame = pl.concat(frames, how="vertical")
+    if frame.schema != FRAME_SCHEMA:  # only if a chunk came from elsewhere
+        frame = frame.cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
+    return frame
 
 
 def _as_utc(value: datetime | str) -> datetime:

@@ -37,6 +37,7 @@ __all__ = [
     "format_timestamp",
     "infer_category",
     "normalize_event",
+    "normalize_for_store",
     "parse_timestamp",
 ]
 
@@ -582,7 +583,40 @@ def _plain_dict(value: Any, allowed: frozenset[str], limit: int = _MAX_ID) -> bo
     return True
 
 
-def _fast_normalize(raw: Any, now: datetime | None) -> dict[str, Any] | None:
+def normalize_for_store(
+    raw: Mapping[str, Any], *, now: datetime | None = None
+) -> tuple[dict[str, Any], bool]:
+    """:func:`normalize_event`, leaving the check of ``metadata`` and ``changes`` to
+    :func:`auditkit.store._layout.prepare_event` when that is safe; returns the event
+    and whether they were checked here.
+
+    Checking a free-form value costs a serialisation and a walk, and so does proving
+    it canonical for the hash: large values (a CloudTrail record kept whole in
+    ``metadata.original``) were paying twice.  ``prepare_event`` proves both at once,
+    and does the full check (with its :class:`SchemaError`) only when its proof fails.
+    An event without an ``event_id`` is checked here, since its id is derived from
+    the checked content.
+
+    Examples
+    --------
+    >>> e, checked = normalize_for_store({"tenant_id": "acme", "event_id": "e1",
+    ...     "occurred_at": "2026-01-05T09:00:00.000000Z", "action": "user.login",
+    ...     "actor": {"id": "u-1"}, "metadata": {"n": 1}})
+    >>> checked
+    False
+    >>> from auditkit.store._layout import prepare_event
+    >>> prepare_event(e, checked=checked).row[-1]
+    '{"n":1}'
+    """
+    fast = _fast_normalize(raw, now, defer_free_json=True)
+    if fast is not None:
+        return fast, raw.get("event_id") is None
+    return _full_normalize(raw, now), True
+
+
+def _fast_normalize(
+    raw: Any, now: datetime | None, *, defer_free_json: bool = False
+) -> dict[str, Any] | None:
     """The common case in one pass, or ``None`` to take the full path.
 
     Accepts only events already in normal form (canonical timestamps, plain
@@ -683,13 +717,15 @@ def _fast_normalize(raw: Any, now: datetime | None) -> dict[str, Any] | None:
             return None
         if any(v is None for v in changes.values()):
             return None
-        event["changes"] = _free_json(changes, "changes")
     metadata = get("metadata")
-    if metadata is not None:
-        if type(metadata) is not dict or not metadata:
-            return None
-        event["metadata"] = _free_json(metadata, "metadata")
+    if metadata is not None and (type(metadata) is not dict or not metadata):
+        return None
     event_id = get("event_id")
+    if not defer_free_json or event_id is None:
+        if changes is not None:
+            event["changes"] = _free_json(changes, "changes")
+        if metadata is not None:
+            event["metadata"] = _free_json(metadata, "metadata")
     if event_id is None:
         event["event_id"] = _derived_event_id(
             {k: v for k, v in event.items() if k != "event_id"}, ts

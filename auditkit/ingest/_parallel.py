@@ -2,7 +2,7 @@
 
 Parsing, mapping and validating a record costs several times more than
 inserting it, and it is pure Python: one process keeps one core busy.  Here
-the input is cut into *units* (a block of lines of an NDJSON file, or a whole
+the input is cut into *units* (blocks of lines of an NDJSON file, or a whole
 file of another layout), and worker processes each take a unit, turn it into
 normalised events, then append it themselves, exactly as a single process
 would (one transaction and signed checkpoint per batch).
@@ -11,7 +11,7 @@ Units are appended strictly in input order: a shared *turn* counter says which
 unit may append next, so while one worker holds the database another parses.
 The store therefore ends up the same as after a single-process ingest
 (same ``seq`` for the same record; duplicates are caught by the store's own
-check inside each transaction).  The parent process reads the lines, counts,
+check inside each transaction).  The parent process reads the blocks, counts,
 writes the quarantine, and reports progress.
 
 Workers are started with ``spawn`` (safe with Polars' threads and in notebooks);
@@ -31,21 +31,20 @@ from typing import Any
 
 from auditkit.errors import AuditkitError
 from auditkit.ingest._base import Format, RawRecord
-from auditkit.ingest._readers import ndjson_lines, parse_json_line
+from auditkit.ingest._readers import BLOCK_BYTES, block_lines, ndjson_blocks, parse_json_line
+from auditkit.store._layout import PreparedEvent
 
-__all__ = ["ingest_parallel"]
-
-_Line = tuple[int, bytes, bool]
+__all__ = ["BLOCK_BYTES", "ingest_parallel"]
 
 
 @dataclass(frozen=True)
 class _Unit:
-    """A block of NDJSON lines (``lines``), or a whole file (``lines is None``)."""
+    """Blocks of whole NDJSON lines (``blocks``), or a whole file (``blocks is None``)."""
 
     index: int
     path: str
     fmt: Format
-    lines: list[Any] | None  # _Line items, or QuarantinedRecord for unreadable lines
+    blocks: list[Any] | None  # (first line number, bytes), or a QuarantinedRecord
 
 
 @dataclass
@@ -102,7 +101,8 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
     done = _Done(unit.index)
     fmt, path = unit.fmt, unit.path
     has_turn = False
-    events: list[dict[str, Any]] = []
+    # serialised before taking the turn: the turn is held only for what needs the store
+    events: list[PreparedEvent] = []
 
     def append() -> None:
         nonlocal has_turn, events
@@ -110,29 +110,36 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
             _wait_turn(unit.index)
             has_turn = True
         if events:
-            added = store.append(events, normalized=True, batch_size=len(events) + 1)
+            added = store.append_prepared(events)
             done.stored += added.stored
             done.duplicates += added.duplicates
             events = []
 
     try:
-        if unit.lines is not None:
-            for item in unit.lines:
-                done.read += 1
-                if type(item) is tuple:
-                    out = process_record(
-                        fmt, parse_json_line(path, item[0], item[1], last=item[2]), tenant
-                    )
-                    if type(out) is dict:
+        if unit.blocks is not None:
+            for block in unit.blocks:
+                if type(block) is not tuple:  # quarantined by the reader
+                    done.read += 1
+                    done.rejected.append(block)
+                    continue
+                for item in block_lines(path, block[0], block[1]):
+                    done.read += 1
+                    if type(item) is tuple:
+                        rec = parse_json_line(path, item[0], item[1], last=item[2])
+                    else:
+                        rec = item  # type: ignore[assignment]
+                    out = process_record(fmt, rec, tenant)
+                    if type(out) is PreparedEvent:
                         events.append(out)
-                        continue
-                    item = out
-                done.rejected.append(item)
+                        if len(events) >= batch_size:
+                            append()
+                    else:
+                        done.rejected.append(out)
         else:
             for rec in _records(fmt, path):
                 done.read += 1
                 out = process_record(fmt, rec, tenant)
-                if type(out) is dict:
+                if type(out) is PreparedEvent:
                     events.append(out)
                     if len(events) >= batch_size:
                         append()
@@ -168,19 +175,22 @@ def _units(plan: Sequence[tuple[str, Format]], batch_size: int) -> Iterator[_Uni
             yield _Unit(index, path, fmt, None)
             index += 1
             continue
-        block: list[Any] = []
-        for item in ndjson_lines(path):
-            if isinstance(item, RawRecord):  # a line that could not be read at all
+        # blocks of whole lines, about batch_size lines a unit: the workers split them
+        unit: list[Any] = []
+        lines = 0
+        for item in ndjson_blocks(path, BLOCK_BYTES):
+            if isinstance(item, RawRecord):  # what could not be read at all
                 assert item.error is not None
-                block.append(_quarantine(item, item.error))
-            else:
-                block.append(item)
-            if len(block) >= batch_size:
-                yield _Unit(index, path, fmt, block)
+                unit.append(_quarantine(item, item.error))
+                continue
+            unit.append(item)
+            lines += item[1].count(b"\n")
+            if lines >= batch_size:
+                yield _Unit(index, path, fmt, unit)
                 index += 1
-                block = []
-        if block:
-            yield _Unit(index, path, fmt, block)
+                unit, lines = [], 0
+        if unit:
+            yield _Unit(index, path, fmt, unit)
             index += 1
 
 

@@ -20,7 +20,9 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "iter_csv",
     "iter_json_records",
+    "block_lines",
     "iter_ndjson",
+    "ndjson_blocks",
     "ndjson_lines",
     "open_binary",
     "parse_json_line",
@@ -98,8 +100,7 @@ def ndjson_lines(path: str) -> Iterator[tuple[int, bytes, bool] | RawRecord]:
     bytes, whether it lacked its newline)``, or a :class:`RawRecord` with an
     ``error`` for a line that cannot be read (oversized, unreadable file).
 
-    :func:`iter_ndjson` is this followed by :func:`parse_json_line`; the two
-    halves let a parallel ingest read in one process and parse in others.
+    :func:`iter_ndjson` is this followed by :func:`parse_json_line`.
 
     Examples
     --------
@@ -109,51 +110,145 @@ def ndjson_lines(path: str) -> Iterator[tuple[int, bytes, bool] | RawRecord]:
     >>> list(ndjson_lines(p))
     [(1, b'{"a": 1}', False), (3, b'{}', True)]
     """
+    for item in ndjson_blocks(path):
+        if type(item) is tuple:
+            yield from block_lines(path, item[0], item[1])
+        else:
+            yield item  # type: ignore[misc]
+
+
+#: NDJSON is read in blocks of about this many bytes, cut after a newline.
+BLOCK_BYTES = 4 * 1024 * 1024
+
+
+def ndjson_blocks(
+    path: str, block_bytes: int = BLOCK_BYTES
+) -> Iterator[tuple[int, bytes] | RawRecord]:
+    """An NDJSON file in blocks of whole lines: ``(number of the block's first line,
+    bytes)``, each block ending with a newline (or the end of the file), or a
+    :class:`RawRecord` with an ``error`` for what cannot be read.
+
+    Memory stays bounded: a line longer than :data:`MAX_RECORD_BYTES` with no
+    newline in sight is skipped to its end without being held, and reported.
+    Reading in blocks and splitting in C is what lets one process feed parser
+    processes (:mod:`auditkit.ingest._parallel`): :func:`block_lines` cuts a block
+    into the lines :func:`ndjson_lines` gives.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "e.ndjson")
+    >>> _ = open(p, "wb").write(b'{"a": 1}\\n{"a": 2}\\n{"a": 3}')
+    >>> list(ndjson_blocks(p, block_bytes=12))
+    [(1, b'{"a": 1}\\n'), (2, b'{"a": 2}\\n'), (3, b'{"a": 3}')]
+    """
     try:
         f = open_binary(path)
     except OSError as exc:
         yield RawRecord(path, 0, error=SchemaError(f"cannot open file: {exc.strerror}", file=path))
         return
-    lineno = 0
+    lineno = 1  # the number of the first line in buf
+    buf = b""
     with f:
-        readline = f.readline
         while True:
-            try:
-                line = readline(MAX_RECORD_BYTES + 1)
-            except (OSError, EOFError) as exc:
-                yield RawRecord(
-                    path,
-                    lineno + 1,
-                    error=SchemaError(
-                        f"file is truncated or corrupt: {exc}", file=path, line=lineno + 1
-                    ),
-                )
-                return
-            if not line:
-                return
-            lineno += 1
-            if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
-                # skip the rest of this oversized line without holding it
-                size = len(line)
-                while True:
-                    chunk = readline(MAX_RECORD_BYTES)
-                    size += len(chunk)
-                    if not chunk or chunk.endswith(b"\n"):
-                        break
+            chunk, failure = _read_block(f, block_bytes)
+            if failure is not None:
+                buf += chunk
+                cut = buf.rfind(b"\n") + 1
+                if cut:
+                    yield lineno, buf[:cut]
+                    lineno += buf.count(b"\n", 0, cut)
                 yield RawRecord(
                     path,
                     lineno,
-                    text=_cut(line),
                     error=SchemaError(
-                        f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit",
-                        file=path,
-                        line=lineno,
+                        f"file is truncated or corrupt: {failure}", file=path, line=lineno
                     ),
                 )
-                continue
-            stripped = line.strip()
-            if stripped:
-                yield lineno, stripped, not line.endswith(b"\n")
+                return
+            if not chunk:
+                if buf:
+                    yield lineno, buf
+                return
+            buf = buf + chunk if buf else chunk
+            cut = buf.rfind(b"\n") + 1
+            if cut:
+                block, buf = buf[:cut], buf[cut:]
+                yield lineno, block
+                lineno += block.count(b"\n")
+            elif len(buf) > MAX_RECORD_BYTES:
+                # skip the rest of this oversized line without holding it
+                size, text = len(buf), _cut(buf)
+                buf = b""
+                while True:
+                    chunk, _ = _read_block(f, block_bytes)
+                    if not chunk:
+                        break
+                    end = chunk.find(b"\n")
+                    if end < 0:
+                        size += len(chunk)
+                        continue
+                    size += end + 1
+                    buf = chunk[end + 1 :]
+                    break
+                yield _oversized(path, lineno, size, text)
+                lineno += 1
+
+
+def _read_block(f: IO[bytes], size: int) -> tuple[bytes, OSError | EOFError | None]:
+    """Up to ``size`` bytes, and the error that stopped the reading early, if any:
+    what a truncated gzip gave before its end is kept (``read()`` would lose it)."""
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            piece = f.read1(size - got)  # type: ignore[attr-defined]
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+    except (OSError, EOFError) as exc:
+        return b"".join(parts), exc
+    return b"".join(parts), None
+
+
+def _oversized(path: str, lineno: int, size: int, text: str) -> RawRecord:
+    return RawRecord(
+        path,
+        lineno,
+        text=text,
+        error=SchemaError(
+            f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit",
+            file=path,
+            line=lineno,
+        ),
+    )
+
+
+def block_lines(
+    path: str, first: int, block: bytes
+) -> Iterator[tuple[int, bytes, bool] | RawRecord]:
+    """The non-blank lines of a block from :func:`ndjson_blocks` whose first line is
+    number ``first``, as :func:`ndjson_lines` gives them.
+
+    Examples
+    --------
+    >>> list(block_lines("x", 7, b'{}\\n\\n {"a": 1} \\r\\n[]'))
+    [(7, b'{}', False), (9, b'{"a": 1}', False), (10, b'[]', True)]
+    """
+    lines = block.split(b"\n")
+    ends_with_newline = not lines[-1]
+    if ends_with_newline:
+        lines.pop()
+    last = len(lines) - 1
+    for i, line in enumerate(lines):
+        if len(line) > MAX_RECORD_BYTES:
+            size = len(line) + (1 if i < last or ends_with_newline else 0)
+            yield _oversized(path, first + i, size, _cut(line))
+            continue
+        stripped = line.strip()
+        if stripped:
+            yield first + i, stripped, i == last and not ends_with_newline
 
 
 def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRecord:

@@ -32,7 +32,8 @@ import orjson
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format, RawRecord
 from auditkit.ingest.registry import detect_format, get_format
-from auditkit.schema import format_timestamp, normalize_event
+from auditkit.schema import format_timestamp, normalize_for_store
+from auditkit.store._layout import PreparedEvent, prepare_event
 
 __all__ = [
     "IngestResult",
@@ -167,12 +168,14 @@ def _records(fmt: Format, path: str) -> Iterator[RawRecord]:
 
 def process_record(
     fmt: Format, rec: RawRecord, tenant: str | None
-) -> dict[str, Any] | QuarantinedRecord:
-    """One record read from a file: its normalised event, or why it is quarantined."""
+) -> PreparedEvent | QuarantinedRecord:
+    """One record read from a file: its event, validated and serialised for the
+    store, or why it is quarantined."""
     if rec.error is not None:
         return _quarantine(rec, rec.error)
     try:
-        return normalize_event(fmt.to_event(rec.value, tenant=tenant))
+        event, checked = normalize_for_store(fmt.to_event(rec.value, tenant=tenant))
+        return prepare_event(event, checked=checked)
     except SchemaError as exc:
         return _quarantine(rec, exc)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
@@ -341,12 +344,12 @@ def _ingest_here(
 ) -> None:
     result = sink.result
     progress = sink.progress
-    batch: list[dict[str, Any]] = []
+    batch: list[PreparedEvent] = []
 
     def flush() -> None:
         nonlocal batch
         if batch:
-            added = store.append(batch, normalized=True, batch_size=len(batch) + 1)
+            added = store.append_prepared(batch)
             sink.added(added.stored, added.duplicates)
             batch = []
         sink.flush_rejected()
@@ -357,7 +360,7 @@ def _ingest_here(
             result.read += 1
             pending += 1
             out = process_record(fmt, rec, tenant)
-            if type(out) is dict:
+            if type(out) is PreparedEvent:
                 batch.append(out)
                 if len(batch) >= batch_size:
                     flush()

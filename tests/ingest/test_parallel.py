@@ -11,12 +11,19 @@ import orjson
 import pytest
 
 from auditkit.errors import AuditkitError
+from auditkit.ingest import _parallel
 from auditkit.ingest.formats.auditkit import CanonicalFormat
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
 from tests.conftest import make_events
 
 CLOUDTRAIL = Path(__file__).parent / "fixtures" / "cloudtrail"
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of a few lines, so that these small files make many units."""
+    monkeypatch.setattr(_parallel, "BLOCK_BYTES", 2048)
 
 
 def _rows(store: Store) -> list[tuple[Any, ...]]:
@@ -135,15 +142,20 @@ class ExplodingFormat(CanonicalFormat):
         return super().to_event(record, tenant=tenant)
 
 
-def test_a_failing_unit_stops_the_ingest_after_the_units_before_it(tmp_path: Path) -> None:
+def test_a_failing_unit_stops_the_ingest_and_a_rerun_completes_it(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.ndjson", [orjson.dumps(e) for e in make_events(400)])
     store = Store.init(str(tmp_path / "a.db"))
     with pytest.raises(AuditkitError, match="mapper bug"):
         ingest_files(store, [path], format=ExplodingFormat(), batch_size=50, workers=2)
-    # units 0-2 (records 0-149) were appended in order; nothing after the failure
-    assert store.count() == 150
-    assert store.load()["event_id"].to_list() == [f"e-acme-{i}" for i in range(150)]
+    # what is stored is the input in order up to a batch boundary before the failing
+    # record (e-acme-150), and nothing after it, as in a single process
+    stored = store.load()["event_id"].to_list()
+    assert 50 <= len(stored) <= 150
+    assert stored == [f"e-acme-{i}" for i in range(len(stored))]
     assert store.verify().ok
+    again = ingest_files(store, [path], batch_size=50, workers=2)
+    assert (again.stored, again.duplicates) == (400 - len(stored), len(stored))
+    assert store.load()["event_id"].to_list() == [f"e-acme-{i}" for i in range(400)]
 
 
 def test_workers_must_be_positive(tmp_path: Path) -> None:

@@ -102,3 +102,68 @@ def test_row_canonical_is_jcs_and_rebuilds_exactly(raw: dict[str, Any], seq: int
     assert row_to_event(dict(zip(STORED_COLUMNS, row, strict=True))) == __import__("orjson").loads(
         canon
     )
+
+
+wild_leaf = st.one_of(
+    json_leaf,
+    st.floats(width=64),  # NaN and infinities: invalid, must be refused
+    st.integers(-(2**60), 2**60),  # beyond 2**53: invalid
+    st.sampled_from([45.0, -0.0, 1e-7, 1e16, 2.5e21]),  # valid, but not orjson's JCS
+)
+wild_value = st.recursive(
+    wild_leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _outcome(prepare: Any) -> Any:
+    from auditkit.errors import SchemaError
+
+    try:
+        return prepare().finish(3, "2026-02-03T04:05:06.789012Z")
+    except SchemaError as exc:
+        return ("refused", exc.field)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    events(),
+    st.dictionaries(text, wild_value, min_size=1, max_size=4),
+    st.fixed_dictionaries({"before": wild_value, "after": wild_value}),
+    st.booleans(),
+)
+def test_deferred_check_of_free_json_accepts_and_refuses_the_same(
+    raw: dict[str, Any], metadata: dict[str, Any], changes: dict[str, Any], with_id: bool
+) -> None:
+    """normalize_for_store + prepare_event(checked=False) == normalize_event + prepare_event."""
+    from auditkit.errors import SchemaError
+    from auditkit.schema import normalize_for_store
+    from auditkit.store._layout import prepare_event
+
+    raw = {**raw, "metadata": metadata, "changes": changes}
+    if with_id:
+        raw["event_id"] = "e-1"
+
+    def eager() -> Any:
+        return prepare_event(normalize_event(raw))
+
+    def deferred() -> Any:
+        event, checked = normalize_for_store(raw)
+        return prepare_event(event, checked=checked)
+
+    try:
+        expected = _outcome(eager)
+    except SchemaError:  # refused by normalize_event itself (e.g. metadata not a dict)
+        expected = ("refused", None)
+    try:
+        got = _outcome(deferred)
+    except SchemaError:
+        got = ("refused", None)
+    if expected[0] == "refused":
+        assert got[0] == "refused"
+    else:
+        assert got == expected
+        _row, canon = got
+        record = {**normalize_event(raw), "seq": 3, "received_at": "2026-02-03T04:05:06.789012Z"}
+        assert canon == rfc8785.dumps(record)

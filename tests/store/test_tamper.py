@@ -256,3 +256,58 @@ def test_verify_and_load_keeps_only_verified_records_of_the_period(store: Store)
     assert _only(report, ProblemKind.MODIFIED).seq == 6
     assert frame.get_column("seq").to_list() == [5, *range(7, 20)]
     assert frame.get_column("tenant_id").unique().to_list() == ["acme"]
+
+
+@pytest.mark.parametrize(
+    ("signed", "tampered", "column"),
+    [
+        # metadata signed with an "observer" key and no observer: split in two
+        (
+            {"metadata": {"a": 1, "observer": {"service": "x"}}},
+            {"metadata": '{"a":1', "observer": '{"service":"x"}}'},
+            "observer",
+        ),
+        # the other way round: an observer column swallowed by metadata
+        (
+            {"metadata": {"a": 1}, "observer": {"service": "x"}},
+            {"metadata": '{"a":1},"observer":{"service":"x"}', "observer": None},
+            "metadata",
+        ),
+        # a description swallowed by changes
+        (
+            {"changes": {"after": {"n": 2}}, "description": "d"},
+            {"changes": '{"after":{"n":2}},"description":"d"', "description": None},
+            "changes",
+        ),
+        # targets swallowed by source
+        (
+            {"source": {"ip": "203.0.113.9"}, "targets": [{"id": "t1"}]},
+            {"source": '{"ip":"203.0.113.9"},"targets":[{"id":"t1"}]', "targets": None},
+            "source",
+        ),
+    ],
+)
+def test_text_moved_between_adjacent_columns_is_named(
+    store_location: str, signed: dict[str, Any], tampered: dict[str, Any], column: str
+) -> None:
+    # the concatenation, hence every hash, is unchanged: only the columns' split moved
+    store = Store.init(store_location)
+    base = make_events(3)
+    for e in base:
+        for key in ("observer", "metadata", "changes", "description", "source", "targets"):
+            e.pop(key, None)
+    base[1].update(signed)
+    store.append(base)
+    assert store.verify().ok
+    sets = ", ".join(f"{k} = NULL" if v is None else f"{k} = '{v}'" for k, v in tampered.items())
+    _sql(store, f"UPDATE events SET {sets} WHERE tenant_id = 'acme' AND seq = 1")
+    report = store.verify()
+    assert not report.ok
+    p = _only(report, ProblemKind.COLUMN_MISMATCH)
+    assert (p.seq, p.event_id, p.column) == (1, "e-acme-1", column)
+    with pytest.raises(TamperedError, match="seq=1"):
+        store.load("acme")
+    with pytest.raises(TamperedError, match="seq=1"):
+        store.scan("acme")
+    report, frame = store.verify_and_load("acme")
+    assert not report.ok and frame["seq"].to_list() == [0, 2]

@@ -239,6 +239,14 @@ class Backend:
     # -- schema ------------------------------------------------------------------
     def create_schema(self) -> None:
         """Create the tables and the immutability triggers."""
+        if self.dialect == "sqlite":
+            # 16 KiB pages (before anything is written; WAL fixes the size afterwards):
+            # event rows are 1-3 KiB, and a source record kept whole in metadata makes
+            # them larger; measured, ingest runs 5-10 % faster than with 4 KiB pages.
+            with self.connect() as conn:
+                if not conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    conn.execute("PRAGMA page_size = 16384")
+                    conn.execute("VACUUM")
         try:
             SQLModel.metadata.create_all(self.engine, tables=_TABLES)
             with self.engine.begin() as conn:

@@ -312,8 +312,8 @@ def ingest_files(
     return result
 
 
-#: Below this much input (uncompressed, estimated), starting parser processes
-#: (about a second) costs more than it saves.
+#: Below this much input (uncompressed), starting parser processes (about a
+#: second) costs more than it saves.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 
 
@@ -325,13 +325,31 @@ def _worker_count(plan: Sequence[tuple[str, Format]], workers: int | None) -> in
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if not cores or cores < 2:
         return 1
-    size = 0
-    for path, _ in plan:
-        try:
-            size += os.path.getsize(path) * (8 if path.endswith(".gz") else 1)
-        except OSError:
-            continue
+    size = sum(_input_size(path) for path, _ in plan)
     return min(cores, 4) if size >= PARALLEL_MIN_BYTES else 1
+
+
+def _input_size(path: str) -> int:
+    """Bytes to parse in ``path``: a gzip file's own record of its uncompressed size
+    (its last four bytes, modulo 4 GiB), else the file's size; 0 if unreadable.
+
+    >>> import gzip, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.ndjson.gz")
+    >>> _ = gzip.open(p, "wb").write(b"{}\\n" * 1000)
+    >>> _input_size(p)
+    3000
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if f.read(2) != b"\x1f\x8b" or size < 18:
+                return size
+            f.seek(-4, os.SEEK_END)
+            stated = int.from_bytes(f.read(4), "little")
+    except OSError:
+        return 0
+    # beyond 4 GiB the field wraps: never count less than the compressed bytes
+    return stated if stated >= size else size * 8
 
 
 def _ingest_here(

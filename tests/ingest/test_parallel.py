@@ -162,3 +162,23 @@ def test_workers_must_be_positive(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.ndjson", [orjson.dumps(e) for e in make_events(2)])
     with pytest.raises(AuditkitError, match="workers must be at least 1"):
         ingest_files(Store.init(str(tmp_path / "a.db")), [path], workers=0)
+
+
+def test_workers_are_used_by_default_only_for_large_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditkit.ingest import pipeline
+
+    small = _write(tmp_path / "e.ndjson", [orjson.dumps(e) for e in make_events(50)])
+    packed = tmp_path / "big.ndjson.gz"  # small on disk, large once un-gzipped
+    with gzip.open(packed, "wb") as f:
+        f.write(b"\n".join(orjson.dumps(e) for e in make_events(3000)) + b"\n")
+    fmt = CanonicalFormat()
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1_000_000)
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert packed.stat().st_size < 1_000_000 < pipeline._input_size(str(packed))
+    assert pipeline._worker_count([(str(small), fmt)], None) == 1
+    assert pipeline._worker_count([(str(packed), fmt)], None) == 2
+    assert pipeline._worker_count([(str(packed), fmt)], 1) == 1
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    assert pipeline._worker_count([(str(packed), fmt)], None) == 1

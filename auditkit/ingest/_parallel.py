@@ -95,11 +95,11 @@ def _abort() -> None:
 
 
 def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
-    from auditkit.ingest.pipeline import _records, process_record
+    from auditkit.ingest.pipeline import QuarantinedRecord, process_record
 
     store = _state["store"]
     done = _Done(unit.index)
-    fmt, path = unit.fmt, unit.path
+    fmt = unit.fmt
     has_turn = False
     # serialised before taking the turn: the turn is held only for what needs the store
     events: list[PreparedEvent] = []
@@ -116,35 +116,15 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
             events = []
 
     try:
-        if unit.blocks is not None:
-            for block in unit.blocks:
-                if type(block) is not tuple:  # quarantined by the reader
-                    done.read += 1
-                    done.rejected.append(block)
-                    continue
-                for item in block_lines(path, block[0], block[1]):
-                    done.read += 1
-                    if type(item) is tuple:
-                        rec = parse_json_line(path, item[0], item[1], last=item[2])
-                    else:
-                        rec = item  # type: ignore[assignment]
-                    out = process_record(fmt, rec, tenant)
-                    if type(out) is PreparedEvent:
-                        events.append(out)
-                        if len(events) >= batch_size:
-                            append()
-                    else:
-                        done.rejected.append(out)
-        else:
-            for rec in _records(fmt, path):
-                done.read += 1
-                out = process_record(fmt, rec, tenant)
-                if type(out) is PreparedEvent:
-                    events.append(out)
-                    if len(events) >= batch_size:
-                        append()
-                else:
-                    done.rejected.append(out)
+        for rec in _unit_records(unit):
+            done.read += 1
+            out = rec if type(rec) is QuarantinedRecord else process_record(fmt, rec, tenant)
+            if type(out) is PreparedEvent:
+                events.append(out)
+                if len(events) >= batch_size:
+                    append()
+            else:
+                done.rejected.append(out)
         append()
     except _Aborted:
         done.skipped = True
@@ -163,6 +143,25 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
         if has_turn:
             _pass_turn(unit.index)
     return done
+
+
+def _unit_records(unit: _Unit) -> Iterator[Any]:
+    """The records of a unit as read (:class:`RawRecord`), or already quarantined."""
+    from auditkit.ingest.pipeline import _records
+
+    if unit.blocks is None:
+        yield from _records(unit.fmt, unit.path)
+        return
+    path = unit.path
+    for block in unit.blocks:
+        if type(block) is not tuple:  # quarantined by the reader
+            yield block
+            continue
+        for item in block_lines(path, block[0], block[1]):
+            if type(item) is tuple:
+                yield parse_json_line(path, item[0], item[1], last=item[2])
+            else:
+                yield item  # an unreadable line, with its error
 
 
 def _units(plan: Sequence[tuple[str, Format]], batch_size: int) -> Iterator[_Unit]:

@@ -73,7 +73,6 @@ _SCALAR_KEYS: Final = (
     "tenant_id", "event_id", "occurred_at", "action", "category", "outcome",
     "request_id", "session_id", "description",
 )  # fmt: skip
-_KNOWN_KEYS: Final = frozenset(STORED_COLUMNS)
 _Fragment = orjson.Fragment
 # where seq and received_at go in the serialised record: NUL never occurs raw in JSON
 _SEQ_MARK: Final = _Fragment(b"\x00")
@@ -133,6 +132,20 @@ def prepare_event(event: Mapping[str, Any], *, checked: bool = True) -> Prepared
     ValueError
         For an event that is not normalised (unknown field, non-string scalar).
     """
+    record, texts = _record_parts(event, checked)
+    record["seq"] = _SEQ_MARK
+    record["received_at"] = _RECEIVED_MARK
+    parts = _dumps(record, option=_SORTED).split(b"\x00")
+    if len(parts) != 3:  # orjson escapes NUL in strings, and our texts are its output
+        raise ValueError("not a normalised event: raw NUL in a serialised value")
+    head, middle, tail = parts
+    row = _row(event, record, texts, None, None)
+    return PreparedEvent(record["tenant_id"], record["event_id"], row, head, middle, tail)
+
+
+def _record_parts(event: Mapping[str, Any], checked: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The record with its nested values as fragments of their canonical text, and
+    those texts by column."""
     record: dict[str, Any] = {}
     texts: dict[str, str] = {}
     for key, value in event.items():
@@ -162,18 +175,25 @@ def prepare_event(event: Mapping[str, Any], *, checked: bool = True) -> Prepared
             raise ValueError(f"not a normalised event: unknown field {key!r}")
         texts[key] = text
         record[key] = _Fragment(raw)
-    record["seq"] = _SEQ_MARK
-    record["received_at"] = _RECEIVED_MARK
-    head, middle, tail = _dumps(record, option=_SORTED).split(b"\x00")
+    return record, texts
+
+
+def _row(
+    event: Mapping[str, Any],
+    record: Mapping[str, Any],
+    texts: Mapping[str, str],
+    seq: int | None,
+    received_at: str | None,
+) -> tuple[Any, ...]:
     actor = event["actor"]
     actor_id = event.get("actor_id") if type(actor) is _Raw else actor["id"]
     get = texts.get
-    row = (
+    return (
         record["tenant_id"],
-        None,
+        seq,
         record["event_id"],
         record["occurred_at"],
-        None,
+        received_at,
         record["action"],
         record["category"],
         record["outcome"],
@@ -188,7 +208,6 @@ def prepare_event(event: Mapping[str, Any], *, checked: bool = True) -> Prepared
         get("changes"),
         get("metadata"),
     )
-    return PreparedEvent(record["tenant_id"], record["event_id"], row, head, middle, tail)
 
 
 _SCALARS_SET: Final = frozenset(_SCALAR_KEYS)
@@ -199,9 +218,18 @@ _FREE_SET: Final = frozenset(_FREE_JSON)
 def event_row(
     event: Mapping[str, Any], seq: int, received_at: str
 ) -> tuple[tuple[Any, ...], bytes]:
-    """The table row of a normalised event at ``seq``, and its canonical bytes
-    (:func:`prepare_event`, then :meth:`PreparedEvent.finish`)."""
-    return prepare_event(event).finish(seq, received_at)
+    """The table row of a normalised event at ``seq``, and its canonical bytes: what
+    :func:`prepare_event` and :meth:`PreparedEvent.finish` give, in one step.
+
+    Also used to redo, exactly, stored rows whose strings need escaping (their JSON
+    columns as stored text, which may hold anything an attacker wrote): ``seq`` and
+    ``received_at`` go in as fragments of their text, with no marker to find again.
+    """
+    record, texts = _record_parts(event, True)
+    record["seq"] = _Fragment(str(seq).encode())
+    record["received_at"] = _Fragment(_dumps(received_at))
+    canon = _dumps(record, option=_SORTED)
+    return _row(event, record, texts, seq, received_at), canon
 
 
 def _needs_escape() -> pl.Expr:

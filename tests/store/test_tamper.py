@@ -311,3 +311,19 @@ def test_text_moved_between_adjacent_columns_is_named(
         store.scan("acme")
     report, frame = store.verify_and_load("acme")
     assert not report.ok and frame["seq"].to_list() == [0, 2]
+
+
+def test_raw_nul_in_a_row_redone_exactly_is_named_not_a_crash(tmp_path: Path) -> None:
+    # a quote in a scalar sends the row to the exact (Python) path; a raw NUL byte in
+    # a JSON column must not confuse how that path puts seq and received_at in
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(3))
+    _sql(
+        store,
+        "UPDATE events SET description = 'say \"hi\"', metadata = '{\"n\":1,\"t\":\"a' "
+        "|| char(0) || '\"}' WHERE tenant_id = 'acme' AND seq = 1",
+    )
+    p = _only(store.verify(), ProblemKind.MODIFIED)
+    assert (p.seq, p.event_id) == (1, "e-acme-1")
+    with pytest.raises(TamperedError, match="seq=1"):
+        store.load("acme")

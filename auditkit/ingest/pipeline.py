@@ -281,10 +281,11 @@ def ingest_files(
     progress
         Called with the number of records processed since the last call.
     workers
-        Parser processes.  ``None`` (the default) uses every core for inputs large
-        enough to repay starting them (tens of MB) and this process otherwise; ``1``
-        always parses here.  Either way records are appended in input order, each
-        batch in its own transaction, so the resulting store is the same.
+        Parser processes.  ``None`` (the default) starts one per core, at most four,
+        for inputs of :data:`PARALLEL_MIN_BYTES` or more (uncompressed), which repay
+        the second it takes to start them, and parses smaller ones here; ``1`` always
+        parses here.  Either way records are appended in input order, each batch in
+        its own transaction, so the resulting store is the same.
     """
     files = expand_paths(paths)
     result = IngestResult()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -39,7 +39,7 @@ from auditkit.verification import Problem, ProblemKind, TenantStatus, Verificati
 if TYPE_CHECKING:
     from auditkit.store.store import Store
 
-__all__ = ["TenantVerifier", "merge_reports", "tree_root", "verify_store"]
+__all__ = ["TenantVerifier", "merge_reports", "tree_root", "verified_chunks", "verify_store"]
 
 _MAX_PROBLEMS_PER_KIND = 1000
 
@@ -712,6 +712,27 @@ def _check_saved(
     return problems
 
 
+def verified_chunks(
+    store: Store, tenants: Sequence[str], where: str, public: tuple[Any, str]
+) -> Iterator[tuple[TenantVerifier, pl.DataFrame | None]]:
+    """Each stored chunk of each tenant with that tenant's verifier, then
+    ``(verifier, None)`` once the tenant's chunks are done (time to ``finish`` it).
+
+    The loop that :meth:`Store.load`, :meth:`Store.scan` and :func:`verify_store`
+    share: one verifier per tenant, made when its first chunk arrives.
+    """
+    latest = store.latest_checkpoints()
+    verifier: TenantVerifier | None = None
+    for t, raw in store._tenant_chunks(tenants, where):
+        if verifier is None:
+            verifier = TenantVerifier(store, t, latest.get(t), public)
+        done = raw is None
+        yield verifier, raw
+        del raw  # not held while the next chunk is read
+        if done:
+            verifier = None
+
+
 def verify_store(
     store: Store,
     tenant: str | Sequence[str] | None = None,
@@ -753,14 +774,12 @@ def verify_store(
             | {d.get("tenant_id") for d in doc.get("checkpoints", []) if d.get("tenant_id")}
         )
     tenants = wanted if wanted is not None else all_tenants
-    latest = store.latest_checkpoints()
     reports: list[VerificationReport] = []
     verifiers: dict[str, TenantVerifier] = {}
     extra: list[Problem] = []
-    v: TenantVerifier | None = None
-    for t, raw in store._tenant_chunks(tenants, ""):
-        if v is None:
-            v = TenantVerifier(store, t, latest.get(t), public)
+    for v, raw in verified_chunks(store, tenants, "", public):
+        t = v.tenant
+        if t not in verifiers:  # the tenant's first chunk
             verifiers[t] = v
             for cp in store.checkpoints(t):
                 bad = check_signature(cp, public[0])
@@ -785,7 +804,6 @@ def verify_store(
             _check_history(store, v, public[0])
             _check_tree_head(store, v)
         reports.append(v.finish())
-        v = None
     if doc is not None:
         extra = _check_saved(store, doc, public[0], verifiers)
     report = merge_reports(store, reports, public[1])

@@ -689,7 +689,7 @@ class Store:
             ``"raise"`` raises :class:`~auditkit.errors.TamperedError`; ``"warn"``
             warns and returns only the records that verified.
         """
-        from auditkit.store._verify import TenantVerifier, merge_reports
+        from auditkit.store._verify import merge_reports, verified_chunks
 
         if columns is not None:
             unknown = [c for c in columns if c not in FRAME_SCHEMA]
@@ -699,23 +699,19 @@ class Store:
         where = self._time_where(start, end)
         frames: list[pl.DataFrame] = []
         reports: list[VerificationReport] = []
-        latest = self.latest_checkpoints()
-        public = self.trusted_public_key() if verify else None
-        checker: TenantVerifier | None = None
-        for t, raw in self._tenant_chunks(tenants, where):
-            if checker is None and public is not None:
-                checker = TenantVerifier(self, t, latest.get(t), public)
-            if raw is None:  # the tenant is done
-                if checker is not None:
+        if not verify:
+            frames = [
+                frame_from_rows(raw).collect()
+                for _, raw in self._tenant_chunks(tenants, where)
+                if raw is not None
+            ]
+        else:
+            public = self.trusted_public_key()
+            for checker, raw in verified_chunks(self, tenants, where, public):
+                if raw is None:  # the tenant is done
                     reports.append(checker.finish(ranged=bool(where)))
-                    checker = None
-                continue
-            frames.append(
-                checker.verified_frame(raw)
-                if checker is not None
-                else frame_from_rows(raw).collect()
-            )
-        if public is not None:
+                else:
+                    frames.append(checker.verified_frame(raw))
             report = merge_reports(self, reports, public[1])
             self.last_report = report
             if not report.ok:
@@ -755,23 +751,19 @@ class Store:
         """
         import tempfile
 
-        from auditkit.store._verify import TenantVerifier, merge_reports
+        from auditkit.store._verify import merge_reports, verified_chunks
 
         out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="auditkit-"))
         out.mkdir(parents=True, exist_ok=True)
         where = self._time_where(start, end)
-        latest = self.latest_checkpoints()
         public = self.trusted_public_key()
         reports: list[VerificationReport] = []
         part = 0
         pl.DataFrame(schema=FRAME_SCHEMA).write_parquet(out / "part-00000.parquet")
-        checker: TenantVerifier | None = None
-        for t, raw in self._tenant_chunks(self._resolve_tenants(tenant), where):
-            if checker is None:
-                checker = TenantVerifier(self, t, latest.get(t), public)
+        tenants = self._resolve_tenants(tenant)
+        for checker, raw in verified_chunks(self, tenants, where, public):
             if raw is None:  # the tenant is done
                 reports.append(checker.finish(ranged=bool(where)))
-                checker = None
                 continue
             part += 1
             checker.verified_frame(raw).write_parquet(out / f"part-{part:05d}.parquet")

@@ -320,7 +320,7 @@ def test_raw_nul_in_a_row_redone_exactly_is_named_not_a_crash(tmp_path: Path) ->
     store.append(make_events(3))
     _sql(
         store,
-        "UPDATE events SET description = 'say \"hi\"', metadata = '{\"n\":1,\"t\":\"a' "
+        'UPDATE events SET description = \'say "hi"\', metadata = \'{"n":1,"t":"a\' '
         "|| char(0) || '\"}' WHERE tenant_id = 'acme' AND seq = 1",
     )
     p = _only(store.verify(), ProblemKind.MODIFIED)

@@ -29,7 +29,9 @@ import orjson
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
 from auditkit.ingest._readers import (
+    _KEEP_TEXT,
     MAX_RECORD_BYTES,
+    _cut,
     iter_json_records,
     iter_ndjson,
     open_binary,
@@ -39,7 +41,6 @@ from auditkit.ingest._readers import (
 __all__ = ["iter_json_array", "iter_json_auto", "json_layout"]
 
 _CHUNK: Final = 1 << 20
-_KEEP_TEXT: Final = 4096
 _MAX_TRIES: Final = 8
 _BOM: Final = b"\xef\xbb\xbf"
 _CANDIDATE: Final = re.compile(rb"\}(?=[ \t\r\n]*[,\]])")
@@ -51,11 +52,6 @@ _SCALAR_END: Final = re.compile(rb"[,\]} \t\r\n]")
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPEN, _CLOSE = frozenset(b"{["), frozenset(b"}]")
 _WS: Final = frozenset(b" \t\r\n")
-
-
-def _cut(data: bytes) -> str:
-    out = data[:_KEEP_TEXT].decode("utf-8", "replace")
-    return out if len(data) <= _KEEP_TEXT else out + f"... [{len(data)} bytes]"
 
 
 def _bad_json(data: bytes) -> str:

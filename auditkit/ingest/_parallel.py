@@ -31,7 +31,7 @@ from typing import Any
 
 from auditkit.errors import AuditkitError
 from auditkit.ingest._base import Format, RawRecord
-from auditkit.ingest._readers import BLOCK_BYTES, block_lines, ndjson_blocks, parse_json_line
+from auditkit.ingest._readers import BLOCK_BYTES, block_lines, ndjson_blocks, parse_lines
 from auditkit.store._layout import PreparedEvent
 
 __all__ = ["BLOCK_BYTES", "ingest_parallel"]
@@ -157,11 +157,7 @@ def _unit_records(unit: _Unit) -> Iterator[Any]:
         if type(block) is not tuple:  # quarantined by the reader
             yield block
             continue
-        for item in block_lines(path, block[0], block[1]):
-            if type(item) is tuple:
-                yield parse_json_line(path, item[0], item[1], last=item[2])
-            else:
-                yield item  # an unreadable line, with its error
+        yield from parse_lines(path, block_lines(path, block[0], block[1]))
 
 
 def _units(plan: Sequence[tuple[str, Format]], batch_size: int) -> Iterator[_Unit]:

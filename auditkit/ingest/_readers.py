@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, cast
 
 import orjson
@@ -26,6 +26,7 @@ __all__ = [
     "ndjson_lines",
     "open_binary",
     "parse_json_line",
+    "parse_lines",
     "read_head",
 ]
 
@@ -88,7 +89,15 @@ def iter_ndjson(path: str) -> Iterator[RawRecord]:
     >>> [(r.line, r.value, r.error is not None) for r in iter_ndjson(p)]
     [(1, {'a': 1}, False), (3, None, True)]
     """
-    for item in ndjson_lines(path):
+    return parse_lines(path, ndjson_lines(path))
+
+
+def parse_lines(
+    path: str, items: Iterable[tuple[int, bytes, bool] | RawRecord]
+) -> Iterator[RawRecord]:
+    """Lines from :func:`ndjson_lines` or :func:`block_lines` as parsed records
+    (:func:`parse_json_line`); the unreadable ones, already records, as they are."""
+    for item in items:
         if type(item) is tuple:
             yield parse_json_line(path, item[0], item[1], last=item[2])
         else:

@@ -69,10 +69,10 @@ _SORTED = orjson.OPT_SORT_KEYS
 _PLAIN_JSON: Final = ("actor", "targets", "observer")
 #: JSON columns that may hold numbers or any key: proved canonical or redone by rfc8785.
 _FREE_JSON: Final = ("source", "changes", "metadata")
-_SCALAR_KEYS: Final = (
-    "tenant_id", "event_id", "occurred_at", "action", "category", "outcome",
-    "request_id", "session_id", "description",
-)  # fmt: skip
+#: The record's string fields (the store fills in seq and received_at).
+_SCALAR_KEYS: Final = tuple(
+    k for k in CANONICAL_KEYS if k not in JSON_COLUMNS and k not in ("seq", "received_at")
+)
 _Fragment = orjson.Fragment
 # where seq and received_at go in the serialised record: NUL never occurs raw in JSON
 _SEQ_MARK: Final = _Fragment(b"\x00")

@@ -38,7 +38,7 @@ from auditkit.ingest._readers import (
     read_head,
 )
 
-__all__ = ["iter_json_array", "iter_json_auto", "json_layout"]
+__all__ = ["JsonRecordsFormat", "iter_json_array", "iter_json_auto", "json_layout"]
 
 _CHUNK: Final = 1 << 20
 _MAX_TRIES: Final = 8
@@ -410,3 +410,22 @@ def iter_json_auto(path: str, *, key: str | None = None) -> Iterator[RawRecord]:
         yield from iter_json_records(path, key=key)
     else:
         yield from iter_ndjson(path)
+
+
+class JsonRecordsFormat:
+    """Base of the formats whose files hold JSON records in any layout (NDJSON, a JSON
+    array, ``{records_key: [...]}``, one object): how they are read and split.
+
+    Subclasses set ``records_key`` when their documents keep the records under a key
+    (CloudTrail's ``Records``) and provide ``name``, ``sniff`` and ``to_event``.
+    """
+
+    records_key: str | None = None
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """Stream the file's records, whatever its layout (:func:`iter_json_auto`)."""
+        return iter_json_auto(path, key=self.records_key)
+
+    def ndjson(self, path: str) -> bool:
+        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
+        return json_layout(path, key=self.records_key) == "ndjson"

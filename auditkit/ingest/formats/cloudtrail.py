@@ -18,13 +18,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 import orjson
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     MAX_ID,
     MAX_TEXT,
@@ -42,7 +41,7 @@ from auditkit.ingest._mapping import (
     timestamp,
     words,
 )
-from auditkit.ingest._readers_extra import iter_json_auto, json_layout
+from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES
 
@@ -59,7 +58,7 @@ _JSON_TEXT_FIELDS = (
 )
 
 
-class CloudTrailFormat:
+class CloudTrailFormat(JsonRecordsFormat):
     """AWS CloudTrail records (``--format cloudtrail``).
 
     The tenant is the record's ``recipientAccountId`` (the account whose trail
@@ -82,6 +81,7 @@ class CloudTrailFormat:
     """
 
     name = "cloudtrail"
+    records_key = "Records"
     description = (
         'AWS CloudTrail: log files {"Records": [...]} (gzip or not), single events, '
         "EventBridge and CloudTrail Lake shapes"
@@ -103,14 +103,6 @@ class CloudTrailFormat:
         ):
             return 90
         return 0
-
-    def records(self, path: str) -> Iterator[RawRecord]:
-        """Stream the file's records (``Records`` array, JSON array, NDJSON or one event)."""
-        return iter_json_auto(path, key="Records")
-
-    def ndjson(self, path: str) -> bool:
-        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
-        return json_layout(path, key="Records") == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one CloudTrail record to an auditkit event mapping."""

@@ -14,11 +14,10 @@ entries logged above projects, else ``resource.labels.project_id``, else
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     category_of,
     dig,
@@ -34,7 +33,7 @@ from auditkit.ingest._mapping import (
     text,
     timestamp,
 )
-from auditkit.ingest._readers_extra import iter_json_auto, json_layout
+from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
 __all__ = ["GcpAuditFormat"]
@@ -42,7 +41,7 @@ __all__ = ["GcpAuditFormat"]
 _LOG_NAME = re.compile(r"^(projects|organizations|folders|billingAccounts)/([^/]+)/logs/(.+)$")
 
 
-class GcpAuditFormat:
+class GcpAuditFormat(JsonRecordsFormat):
     """Google Cloud Audit Logs entries (``--format gcp``).
 
     Examples
@@ -76,14 +75,6 @@ class GcpAuditFormat:
         if b"google.cloud.audit.AuditLog" in head or b"cloudaudit.googleapis.com" in head:
             return 95
         return 30 if b'"logName"' in head else 0
-
-    def records(self, path: str) -> Iterator[RawRecord]:
-        """Stream the file's entries (NDJSON, JSON array or one entry)."""
-        return iter_json_auto(path)
-
-    def ndjson(self, path: str) -> bool:
-        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
-        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one LogEntry to an auditkit event mapping."""

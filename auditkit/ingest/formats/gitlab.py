@@ -10,11 +10,10 @@ mapping table is ``auditkit/ingest/mappings/gitlab.toml``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     category_of,
     derive_action,
@@ -28,13 +27,13 @@ from auditkit.ingest._mapping import (
     timestamp,
     words,
 )
-from auditkit.ingest._readers_extra import iter_json_auto, json_layout
+from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
 __all__ = ["GitLabFormat", "event_name_action"]
 
 
-class GitLabFormat:
+class GitLabFormat(JsonRecordsFormat):
     """GitLab audit events (``--format gitlab --tenant NAME``).
 
     Examples
@@ -57,14 +56,6 @@ class GitLabFormat:
         if b'"author_id"' in head and b'"entity_type"' in head:
             return 95 if b'"details"' in head or b'"event_type"' in head else 80
         return 0
-
-    def records(self, path: str) -> Iterator[RawRecord]:
-        """Stream the file's events (JSON array, NDJSON or one event)."""
-        return iter_json_auto(path)
-
-    def ndjson(self, path: str) -> bool:
-        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
-        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one GitLab audit event to an auditkit event mapping."""

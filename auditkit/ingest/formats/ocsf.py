@@ -14,11 +14,10 @@ table is ``auditkit/ingest/mappings/ocsf.toml``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     category_of,
     derive_action,
@@ -34,14 +33,14 @@ from auditkit.ingest._mapping import (
     timestamp,
     words,
 )
-from auditkit.ingest._readers_extra import iter_json_auto, json_layout
+from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.formats.cloudtrail import aws_api_action
 from auditkit.ingest.registry import register
 
 __all__ = ["OcsfFormat"]
 
 
-class OcsfFormat:
+class OcsfFormat(JsonRecordsFormat):
     """OCSF 1.x events (``--format ocsf``).
 
     Examples
@@ -70,14 +69,6 @@ class OcsfFormat:
         if b'"metadata"' in head or b'"activity_id"' in head or b'"type_uid"' in head:
             return 95
         return 50
-
-    def records(self, path: str) -> Iterator[RawRecord]:
-        """Stream the file's events (NDJSON, JSON array or one event)."""
-        return iter_json_auto(path)
-
-    def ndjson(self, path: str) -> bool:
-        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
-        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one OCSF event to an auditkit event mapping."""

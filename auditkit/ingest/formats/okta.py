@@ -9,11 +9,10 @@ table is ``auditkit/ingest/mappings/okta.toml``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     category_of,
     derive_action,
@@ -29,13 +28,13 @@ from auditkit.ingest._mapping import (
     text,
     timestamp,
 )
-from auditkit.ingest._readers_extra import iter_json_auto, json_layout
+from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
 __all__ = ["OktaFormat"]
 
 
-class OktaFormat:
+class OktaFormat(JsonRecordsFormat):
     """Okta System Log events (``--format okta --tenant NAME``).
 
     Examples
@@ -59,14 +58,6 @@ class OktaFormat:
         if b'"eventType"' in head and b'"published"' in head and b'"uuid"' in head:
             return 95 if b'"actor"' in head or b'"outcome"' in head else 70
         return 0
-
-    def records(self, path: str) -> Iterator[RawRecord]:
-        """Stream the file's events (JSON array, NDJSON or one event)."""
-        return iter_json_auto(path)
-
-    def ndjson(self, path: str) -> bool:
-        """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
-        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one Okta LogEvent to an auditkit event mapping."""

@@ -13,9 +13,10 @@ from typing import Any
 
 import polars as pl
 
+from auditkit.record import STORED_SCHEMA
 from auditkit.schema import FRAME_SCHEMA
 
-__all__ = ["STORED_SCHEMA", "events_to_frame", "frame_from_rows"]
+__all__ = ["events_to_frame", "frame_from_rows"]
 
 _TARGET = pl.Struct({"id": pl.String, "type": pl.String, "name": pl.String})
 _ACTOR = pl.Struct(
@@ -37,18 +38,6 @@ _SOURCE = pl.Struct(
     }
 )
 _OBSERVER = pl.Struct({"service": pl.String, "version": pl.String, "region": pl.String})
-
-#: Schema of the stored rows (timestamps as RFC 3339 text, nested values as JCS text).
-STORED_SCHEMA = pl.Schema(
-    {
-        "tenant_id": pl.String, "seq": pl.Int64, "event_id": pl.String,
-        "occurred_at": pl.String, "received_at": pl.String, "action": pl.String,
-        "category": pl.String, "outcome": pl.String, "actor_id": pl.String,
-        "actor": pl.String, "targets": pl.String, "source": pl.String, "observer": pl.String,
-        "request_id": pl.String, "session_id": pl.String, "description": pl.String,
-        "changes": pl.String, "metadata": pl.String,
-    }
-)  # fmt: skip
 
 
 def _ts(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -175,8 +164,8 @@ def events_to_frame(
     >>> df.select("seq", "action", "category", "outcome").row(0)
     (0, 'user.login', 'management', 'success')
     """
+    from auditkit.record import event_row
     from auditkit.schema import normalize_event, parse_timestamp
-    from auditkit.store._layout import event_row
 
     counters: dict[str, int] = {}
     rows = []

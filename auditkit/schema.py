@@ -587,7 +587,7 @@ def normalize_for_store(
     raw: Mapping[str, Any], *, now: datetime | None = None
 ) -> tuple[dict[str, Any], bool]:
     """:func:`normalize_event`, leaving the check of ``metadata`` and ``changes`` to
-    :func:`auditkit.store._layout.prepare_event` when that is safe; returns the event
+    :func:`auditkit.record.prepare_event` when that is safe; returns the event
     and whether they were checked here.
 
     Checking a free-form value costs a serialisation and a walk, and so does proving
@@ -604,7 +604,7 @@ def normalize_for_store(
     ...     "actor": {"id": "u-1"}, "metadata": {"n": 1}})
     >>> checked
     False
-    >>> from auditkit.store._layout import prepare_event
+    >>> from auditkit.record import prepare_event
     >>> prepare_event(e, checked=checked).row[-1]
     '{"n":1}'
     """

@@ -31,10 +31,10 @@ import polars as pl
 import polars_hash  # noqa: F401
 
 from auditkit.ingest.pipeline import ingest_files
+from auditkit.record import STORED_COLUMNS as EVENT_COLUMNS
 from auditkit.sample import iter_events
 from auditkit.store import Store
 from auditkit.store._backend import open_backend
-from auditkit.store._layout import STORED_COLUMNS as EVENT_COLUMNS
 
 
 def _timed(label: str, fn):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from auditkit.analytics.detectors.registry import SEVERITIES as _SEVERITIES
-from auditkit.cli import _open, _print_json, command
+from auditkit.commands.base import command, open_store, print_json
 from auditkit.errors import UsageError
 
 __all__: list[str] = []
@@ -39,12 +39,12 @@ def _args(p: argparse.ArgumentParser) -> None:
 @command("detect", "run anomaly and threat detections over a verified store")(_args)
 def _detect(args: argparse.Namespace) -> int:
     from auditkit.analytics.detectors.registry import available_detectors, run_detectors
-    from auditkit.store.store import _as_utc
+    from auditkit.times import parse_instant
 
     detectors = available_detectors()
     if args.list:
         if args.json:
-            _print_json(
+            print_json(
                 [
                     {
                         "name": d.name,
@@ -62,13 +62,13 @@ def _detect(args: argparse.Namespace) -> int:
         return 0
     if not args.store:
         raise UsageError("detect needs a STORE (or --list)")
-    store = _open(args)
+    store = open_store(args)
     frame = store.load(args.tenant)  # verified: a tampered store raises, naming the record
-    since = _as_utc(args.since) if args.since else None
+    since = parse_instant(args.since) if args.since else None
     findings = run_detectors(frame, names=args.detector, since=since)
     if args.json:
         rows: list[dict[str, Any]] = findings.to_dicts()
-        _print_json({"events": frame.height, "count": len(rows), "findings": rows})
+        print_json({"events": frame.height, "count": len(rows), "findings": rows})
     else:
         print(f"{findings.height} finding(s) over {frame.height} verified events")
         for r in findings.iter_rows(named=True):

@@ -9,49 +9,16 @@ with :func:`auditkit.export.export_frame`.  ``--since``/``--until`` take an RFC
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import UTC, datetime, timedelta
 
-from auditkit.cli import _open, _store_arg, command
-from auditkit.errors import UsageError
+from auditkit.commands.base import command, open_store, store_argument
 from auditkit.export.formats import available_export_formats, export_frame, format_for_path
+from auditkit.times import parse_instant
 
-__all__ = ["parse_since"]
-
-_AGE = re.compile(r"(\d+)([smhdw])\Z")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(text: str, *, now: datetime | None = None) -> datetime:
-    """A point in time from an RFC 3339 time, a date or an age such as ``30d``.
-
-    Examples
-    --------
-    >>> now = datetime(2026, 4, 1, tzinfo=UTC)
-    >>> parse_since("30d", now=now).isoformat()
-    '2026-03-02T00:00:00+00:00'
-    >>> parse_since("2026-03-01").isoformat(), parse_since("2026-03-01T10:00:00+02:00").hour
-    ('2026-03-01T00:00:00+00:00', 8)
-    >>> parse_since("soon")
-    Traceback (most recent call last):
-    ...
-    auditkit.errors.UsageError: expected an RFC 3339 time, a date or an age like 30d, got 'soon'
-    """
-    age = _AGE.match(text.strip())
-    if age:
-        delta = timedelta(**{_UNITS[age[2]]: int(age[1])})
-        return (now or datetime.now(UTC)) - delta
-    try:
-        ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"expected an RFC 3339 time, a date or an age like 30d, got {text!r}"
-        ) from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+__all__: list[str] = []
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
-    _store_arg(p)
+    store_argument(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
     p.add_argument(
         "--format",
@@ -73,9 +40,9 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 @command("export", "export verified events: " + ", ".join(available_export_formats()))(_export_args)
 def _export(args: argparse.Namespace) -> int:
     fmt = args.format or format_for_path(args.output).name
-    store = _open(args)
-    start = parse_since(args.since) if args.since else None
-    end = parse_since(args.until) if args.until else None
+    store = open_store(args)
+    start = parse_instant(args.since) if args.since else None
+    end = parse_instant(args.until) if args.until else None
     frame = store.load(args.tenant, start=start, end=end)
     result = export_frame(frame, args.output, format=fmt, store_fields=not args.no_store_fields)
     tenants = frame["tenant_id"].n_unique()

@@ -1,6 +1,6 @@
 """``auditkit report``: compliance reports and evidence bundles from the command line.
 
-Registered with :func:`auditkit.cli.command` (``cli._parser`` imports this module)::
+Registered with :func:`auditkit.commands.base.command`::
 
     auditkit report STORE --framework pci-dss --tenant acme --period 2026-01-01..2026-03-31 \\
         --format html -o report.html
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from auditkit.cli import command
+from auditkit.commands.base import command
 from auditkit.errors import UsageError
 
 __all__: list[str] = []

@@ -23,9 +23,11 @@ say where the event sits in the signed log, so an auditor can ask for its
 inclusion proof); re-importing such a file keeps them under
 ``metadata.imported``.  Pass ``store_fields=False`` for the bare events.
 
-Adding a format (the SIEM formats, say) is one call to
-:func:`register_export_format` with a writer ``(frame, path) -> None``; the CLI
-and the widgets' export buttons list whatever is registered.
+Adding a format is one call to :func:`register_export_format` with a writer
+``(frame, path) -> None``, in a module declared under the
+``auditkit.export_formats`` entry-point group (auditkit's own are declared in its
+``pyproject.toml`` the same way: see :mod:`auditkit.plugins`); the CLI and the
+widgets' export buttons list whatever is registered.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import orjson
 import polars as pl
 
 from auditkit.errors import UsageError
+from auditkit.plugins import GROUPS, Registry
 from auditkit.schema import FRAME_SCHEMA
 
 __all__ = [
@@ -57,7 +60,7 @@ __all__ = [
 
 Writer = Callable[[pl.DataFrame, Path], None]
 
-_FORMATS: dict[str, ExportFormat] = {}
+_FORMATS: Registry[ExportFormat] = Registry("export format", group=GROUPS["export_formats"])
 _REQUIRED: Final = ("event_id", "tenant_id", "occurred_at", "action", "actor_id")
 _STORE_FIELDS: Final = ("seq", "received_at")
 _TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
@@ -134,13 +137,9 @@ def register_export_format(fmt: ExportFormat) -> ExportFormat:
     ...     "ids", ".txt", "text/plain", "event ids, one a line", write_ids))
     >>> "ids" in available_export_formats()
     True
-    >>> _ = _FORMATS.pop("ids")  # (keep the registry as it was)
+    >>> _ = _FORMATS.unregister("ids")  # (keep the registry as it was)
     """
-    old = _FORMATS.get(fmt.name)
-    if old is not None and old != fmt:
-        raise UsageError(f"export format {fmt.name!r} is registered twice")
-    _FORMATS[fmt.name] = fmt
-    return fmt
+    return _FORMATS.register(fmt.name, fmt)
 
 
 def available_export_formats() -> dict[str, ExportFormat]:
@@ -151,7 +150,7 @@ def available_export_formats() -> dict[str, ExportFormat]:
     >>> list(available_export_formats())[:4]
     ['csv', 'json', 'ndjson', 'parquet']
     """
-    return dict(sorted(_FORMATS.items()))
+    return _FORMATS.all()
 
 
 def get_export_format(name: str) -> ExportFormat:
@@ -166,10 +165,7 @@ def get_export_format(name: str) -> ExportFormat:
     ...
     auditkit.errors.UsageError: unknown export format 'xls'; known: csv, json, ndjson, parquet
     """
-    formats = available_export_formats()
-    if name not in formats:
-        raise UsageError(f"unknown export format {name!r}; known: {', '.join(formats)}")
-    return formats[name]
+    return _FORMATS.get(name)
 
 
 def format_for_path(path: str | os.PathLike[str]) -> ExportFormat:

@@ -32,7 +32,7 @@ from typing import Any
 from auditkit.errors import AuditkitError
 from auditkit.ingest._base import Format, RawRecord
 from auditkit.ingest._readers import BLOCK_BYTES, block_lines, ndjson_blocks, parse_lines
-from auditkit.store._layout import PreparedEvent
+from auditkit.record import PreparedEvent
 
 __all__ = ["BLOCK_BYTES", "ingest_parallel"]
 

@@ -32,8 +32,8 @@ import orjson
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format, RawRecord
 from auditkit.ingest.registry import detect_format, get_format
+from auditkit.record import PreparedEvent, prepare_event
 from auditkit.schema import format_timestamp, normalize_for_store
-from auditkit.store._layout import PreparedEvent, prepare_event
 
 __all__ = [
     "IngestResult",

@@ -1,18 +1,20 @@
 """The one place input formats are registered and looked up.
 
-Adding a format is adding one module under ``auditkit/ingest/formats/`` that
-calls :func:`register`, and its name to ``formats/__init__.py``.
+Adding a format is adding one module that calls :func:`register`, declared
+under the ``auditkit.input_formats`` entry-point group; auditkit's own formats
+are declared in its ``pyproject.toml`` the same way (see :mod:`auditkit.plugins`).
 """
 
 from __future__ import annotations
 
-from auditkit.errors import SchemaError, UsageError
+from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format
 from auditkit.ingest._readers import read_head
+from auditkit.plugins import GROUPS, Registry
 
 __all__ = ["available_formats", "detect_format", "get_format", "register"]
 
-_FORMATS: dict[str, Format] = {}
+_FORMATS: Registry[Format] = Registry("format", group=GROUPS["input_formats"])
 
 
 def register(fmt: Format) -> Format:
@@ -23,14 +25,7 @@ def register(fmt: Format) -> Format:
     >>> get_format("auditkit").name
     'auditkit'
     """
-    if fmt.name in _FORMATS and _FORMATS[fmt.name] is not fmt:
-        raise UsageError(f"input format {fmt.name!r} is registered twice")
-    _FORMATS[fmt.name] = fmt
-    return fmt
-
-
-def _load() -> None:
-    import auditkit.ingest.formats  # noqa: F401  (registers the built-in formats)
+    return _FORMATS.register(fmt.name, fmt)
 
 
 def available_formats() -> dict[str, Format]:
@@ -41,8 +36,7 @@ def available_formats() -> dict[str, Format]:
     >>> "auditkit" in available_formats()
     True
     """
-    _load()
-    return dict(sorted(_FORMATS.items()))
+    return _FORMATS.all()
 
 
 def get_format(name: str) -> Format:
@@ -55,10 +49,7 @@ def get_format(name: str) -> Format:
     ...
     auditkit.errors.UsageError: unknown format 'nope'; known: auditkit, ...
     """
-    formats = available_formats()
-    if name not in formats:
-        raise UsageError(f"unknown format {name!r}; known: {', '.join(formats)}")
-    return formats[name]
+    return _FORMATS.get(name)
 
 
 def detect_format(path: str) -> Format:
@@ -81,4 +72,4 @@ def detect_format(path: str) -> Format:
             + ")",
             file=path,
         )
-    return _FORMATS[scored[0][1]]
+    return _FORMATS.get(scored[0][1])

@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from auditkit.errors import UsageError
+from auditkit.plugins import GROUPS, Registry
 
 if TYPE_CHECKING:
     from auditkit.reports.model import Report
 
-__all__ = ["FORMATS", "OutputFormat", "available_formats", "cell", "format_for_path", "get_format"]
+__all__ = [
+    "FORMATS",
+    "OutputFormat",
+    "available_formats",
+    "cell",
+    "format_for_path",
+    "get_format",
+    "register_report_format",
+]
 
 
 @dataclass(frozen=True)
@@ -36,44 +45,54 @@ class OutputFormat:
         return fn(report, **options)
 
 
-FORMATS: Final[dict[str, OutputFormat]] = {
-    f.name: f
-    for f in (
-        OutputFormat(
-            "html",
-            (".html", ".htm"),
-            "one self-contained HTML file (charts as inline SVG, no network, prints well)",
-            "render_html",
-            "render_html",
-        ),
-        OutputFormat("md", (".md", ".markdown"), "Markdown", "render_md", "render_md"),
-        OutputFormat(
-            "json",
-            (".json",),
-            "JSON: per-control status and evidence references",
-            "render_json",
-            "render_json",
-        ),
-        OutputFormat("csv", (".csv",), "CSV: one row per control", "render_json", "render_csv"),
-        OutputFormat(
-            "pdf",
-            (".pdf",),
-            "PDF printed from the HTML (WeasyPrint or Chromium)",
-            "render_pdf",
-            "render_pdf",
-            text=False,
-        ),
-        OutputFormat(
-            "bundle",
-            (".zip",),
-            "signed evidence bundle: report, CSV evidence per "
-            "section, manifest of SHA-256 hashes signed with the store key",
-            "bundle",
-            "render_bundle",
-            text=False,
-        ),
-    )
-}
+#: The report output formats, filled from the ``auditkit.report_formats`` entry
+#: points (this module registers the built-in ones; see :mod:`auditkit.plugins`).
+FORMATS: Final[Registry[OutputFormat]] = Registry(
+    "report format", group=GROUPS["report_formats"], ordered=True
+)
+
+
+def register_report_format(fmt: OutputFormat) -> OutputFormat:
+    """Register a report output format and return it."""
+    return FORMATS.register(fmt.name, fmt)
+
+
+for _fmt in (
+    OutputFormat(
+        "html",
+        (".html", ".htm"),
+        "one self-contained HTML file (charts as inline SVG, no network, prints well)",
+        "render_html",
+        "render_html",
+    ),
+    OutputFormat("md", (".md", ".markdown"), "Markdown", "render_md", "render_md"),
+    OutputFormat(
+        "json",
+        (".json",),
+        "JSON: per-control status and evidence references",
+        "render_json",
+        "render_json",
+    ),
+    OutputFormat("csv", (".csv",), "CSV: one row per control", "render_json", "render_csv"),
+    OutputFormat(
+        "pdf",
+        (".pdf",),
+        "PDF printed from the HTML (WeasyPrint or Chromium)",
+        "render_pdf",
+        "render_pdf",
+        text=False,
+    ),
+    OutputFormat(
+        "bundle",
+        (".zip",),
+        "signed evidence bundle: report, CSV evidence per "
+        "section, manifest of SHA-256 hashes signed with the store key",
+        "bundle",
+        "render_bundle",
+        text=False,
+    ),
+):
+    register_report_format(_fmt)
 
 
 def available_formats() -> dict[str, str]:
@@ -84,7 +103,7 @@ def available_formats() -> dict[str, str]:
     >>> list(available_formats())
     ['html', 'md', 'json', 'csv', 'pdf', 'bundle']
     """
-    return {name: f.description for name, f in FORMATS.items()}
+    return {name: f.description for name, f in FORMATS.all().items()}
 
 
 def get_format(name: str) -> OutputFormat:
@@ -97,9 +116,7 @@ def get_format(name: str) -> OutputFormat:
     ...
     auditkit.errors.UsageError: unknown report format 'docx'; known: html, md, json, ...
     """
-    if name not in FORMATS:
-        raise UsageError(f"unknown report format {name!r}; known: {', '.join(FORMATS)}")
-    return FORMATS[name]
+    return FORMATS.get(name)
 
 
 def format_for_path(path: Path | str | None, explicit: str | None) -> str:
@@ -113,7 +130,7 @@ def format_for_path(path: Path | str | None, explicit: str | None) -> str:
     if explicit is not None:
         return get_format(explicit).name
     suffix = Path(path).suffix.lower() if path is not None else ""
-    for f in FORMATS.values():
+    for f in FORMATS.all().values():
         if suffix in f.suffixes:
             return f.name
     if suffix:

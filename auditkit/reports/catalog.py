@@ -29,15 +29,19 @@ import polars as pl
 import yaml
 
 from auditkit.errors import UsageError
+from auditkit.plugins import GROUPS, Registry
 
 __all__ = [
     "Control",
     "EventClass",
     "Framework",
+    "FRAMEWORKS",
     "RuleSpec",
     "available_frameworks",
     "event_classes",
     "get_framework",
+    "register_builtin_catalogs",
+    "register_framework",
 ]
 
 
@@ -271,19 +275,35 @@ def _framework(filename: str) -> Framework:
         raise UsageError(f"{where}: malformed catalog ({type(exc).__name__}: {exc})") from None
 
 
-@cache
+#: The frameworks, filled from the ``auditkit.frameworks`` entry points: the
+#: built-in module :mod:`auditkit.reports.frameworks` registers one per
+#: ``catalogs/*.yaml``; another package registers its own catalogs the same way.
+FRAMEWORKS: Registry[Framework] = Registry(
+    "framework", group=GROUPS["frameworks"], normalize=lambda n: n.strip().lower()
+)
+
+
+def register_framework(framework: Framework) -> Framework:
+    """Register a framework (under its id) and return it."""
+    return FRAMEWORKS.register(framework.id, framework)
+
+
+def register_builtin_catalogs() -> None:
+    """Register every catalog shipped in ``auditkit/reports/catalogs``."""
+    folder = resources.files("auditkit.reports").joinpath("catalogs")
+    for name in sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml")):
+        register_framework(_framework(name))
+
+
 def available_frameworks() -> dict[str, Framework]:
-    """The registered frameworks (one per ``catalogs/*.yaml``), by id.
+    """The registered frameworks, by id.
 
     Examples
     --------
     >>> len(available_frameworks()["pci-dss"].controls)
     13
     """
-    folder = resources.files("auditkit.reports").joinpath("catalogs")
-    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
-    frameworks = [_framework(n) for n in names]
-    return {f.id: f for f in sorted(frameworks, key=lambda f: f.id)}
+    return FRAMEWORKS.all()
 
 
 def get_framework(name: str | Framework) -> Framework:

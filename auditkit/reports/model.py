@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from html import escape
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from auditkit.errors import UsageError
+from auditkit.times import Period
 
 __all__ = [
     "Chart",
@@ -84,79 +85,6 @@ class Status(StrEnum):
 
 
 _RANK = {Status.PASS: 0, Status.NEEDS_REVIEW: 1, Status.FAIL: 2}
-
-
-@dataclass(frozen=True)
-class Period:
-    """A report period: whole UTC days from ``start`` to ``end``, both included.
-
-    Examples
-    --------
-    >>> p = Period.parse("2026-01-01..2026-03-31")
-    >>> p.days, str(p)
-    (90, '2026-01-01..2026-03-31')
-    >>> p.end_exclusive.isoformat()
-    '2026-04-01T00:00:00+00:00'
-    """
-
-    start: date
-    end: date
-
-    def __post_init__(self) -> None:
-        if self.end < self.start:
-            raise UsageError(f"period: expected start <= end, got {self.start}..{self.end}")
-
-    @classmethod
-    def parse(cls, text: str | Period | tuple[Any, Any]) -> Period:
-        """Parse ``"YYYY-MM-DD..YYYY-MM-DD"`` (or a pair of dates).
-
-        Examples
-        --------
-        >>> Period.parse("2026-01-01..2026-01-31").end
-        datetime.date(2026, 1, 31)
-        >>> Period.parse("last year")
-        Traceback (most recent call last):
-        ...
-        auditkit.errors.UsageError: period: expected 'YYYY-MM-DD..YYYY-MM-DD', got 'last year'
-        """
-        if isinstance(text, Period):
-            return text
-        if isinstance(text, tuple):
-            return cls(_as_date(text[0]), _as_date(text[1]))
-        parts = str(text).split("..")
-        try:
-            if len(parts) != 2:
-                raise ValueError
-            return cls(date.fromisoformat(parts[0].strip()), date.fromisoformat(parts[1].strip()))
-        except ValueError:
-            raise UsageError(f"period: expected 'YYYY-MM-DD..YYYY-MM-DD', got {text!r}") from None
-
-    @property
-    def start_at(self) -> datetime:
-        """The first instant (UTC midnight of ``start``)."""
-        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
-
-    @property
-    def end_exclusive(self) -> datetime:
-        """The instant just after the period (UTC midnight after ``end``)."""
-        e = self.end + timedelta(days=1)
-        return datetime(e.year, e.month, e.day, tzinfo=UTC)
-
-    @property
-    def days(self) -> int:
-        """Number of days in the period."""
-        return (self.end - self.start).days + 1
-
-    def __str__(self) -> str:
-        return f"{self.start.isoformat()}..{self.end.isoformat()}"
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from auditkit.errors import StoreError
-from auditkit.store._layout import STORED_COLUMNS as EVENT_COLUMNS
+from auditkit.record import STORED_COLUMNS as EVENT_COLUMNS
 from auditkit.store._tables import (
     CheckpointRow,
     EventRow,

@@ -28,7 +28,7 @@ class EventRow(SQLModel, table=True):
     """One stored event; the primary key is ``(tenant_id, seq)``.
 
     Nested objects are stored as their RFC 8785 text; the record's canonical
-    bytes are rebuilt from the columns (see :mod:`auditkit.store._layout`).
+    bytes are rebuilt from the columns (see :mod:`auditkit.record`).
     ``actor_id`` repeats ``actor.id`` for indexing and is checked against it.
     """
 

@@ -32,8 +32,8 @@ from auditkit.integrity import (
     key_fingerprint,
     verify_checkpoint,
 )
+from auditkit.record import exact_canonical, leaf_hash_exprs
 from auditkit.schema import format_timestamp
-from auditkit.store._layout import exact_canonical, leaf_hash_exprs
 from auditkit.verification import Problem, ProblemKind, TenantStatus, VerificationReport
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ import orjson
 import polars as pl
 
 from auditkit.errors import IntegrityError, StoreError, UsageError
-from auditkit.frame import STORED_SCHEMA, frame_from_rows
+from auditkit.frame import frame_from_rows
 from auditkit.integrity import EMPTY_ROOT as _EMPTY_ROOT
 from auditkit.integrity import (
     Checkpoint,
@@ -39,16 +39,18 @@ from auditkit.integrity import (
     sign_checkpoint,
     verify_checkpoint,
 )
-from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
-from auditkit.store._backend import Backend, open_backend
-from auditkit.store._keys import default_key_path, public_key_path
-from auditkit.store._layout import (
+from auditkit.record import (
     STORED_COLUMNS,
+    STORED_SCHEMA,
     PreparedEvent,
     prepare_event,
     rebuild_canonical,
 )
+from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
+from auditkit.store._backend import Backend, open_backend
+from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._tables import TILE_WIDTH
+from auditkit.times import parse_instant
 from auditkit.verification import VerificationReport
 
 __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
@@ -363,7 +365,7 @@ class Store:
         return self.append_prepared([prepare_event(e) for e in events])
 
     def append_prepared(self, items: Sequence[PreparedEvent]) -> AppendResult:
-        """Append events already serialised by :func:`~auditkit.store._layout.prepare_event`,
+        """Append events already serialised by :func:`~auditkit.record.prepare_event`,
         as one batch (a transaction and signed checkpoint per tenant).
 
         The expensive part of an append, serialising each event, needs no lock:
@@ -591,7 +593,7 @@ class Store:
 
     # -- load ----------------------------------------------------------------------
     def read_rows(self, where: str) -> pl.DataFrame:
-        """Stored rows (all columns, :data:`~auditkit.frame.STORED_SCHEMA` types except
+        """Stored rows (all columns, :data:`~auditkit.record.STORED_SCHEMA` types except
         that PostgreSQL timestamps stay datetimes) matching a SQL condition."""
         df = self._query(
             f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} ORDER BY tenant_id, seq"
@@ -802,7 +804,7 @@ class Store:
         keep: pl.Expr | None = None
         for op, value in (("ge", start), ("lt", end)):
             if value is not None:
-                bound = pl.lit(_as_utc(value)).cast(pl.Datetime("us", "UTC"))
+                bound = pl.lit(parse_instant(value)).cast(pl.Datetime("us", "UTC"))
                 cond = getattr(pl.col("occurred_at"), op)(bound)
                 keep = cond if keep is None else keep & cond
         frames: list[pl.DataFrame] = []
@@ -823,17 +825,7 @@ class Store:
         for op, value in ((">=", start), ("<", end)):
             if value is None:
                 continue
-            ts = (
-                value
-                if isinstance(value, datetime)
-                else datetime.fromisoformat(
-                    value.replace("Z", "+00:00")
-                    if "T" in value or " " in value
-                    else value + "T00:00:00+00:00"
-                )
-            )
-            if ts.tzinfo is None:
-                ts = ts.replace(tzinfo=UTC)
+            ts = parse_instant(value)
             text = format_timestamp(ts)
             if self.backend.dialect == "sqlite":
                 parts.append(f" AND occurred_at {op} '{text}'")
@@ -877,21 +869,3 @@ def _concat_frames(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     if frame.schema != FRAME_SCHEMA:  # only if a chunk came from elsewhere
         frame = frame.cast(dict(FRAME_SCHEMA))  # type: ignore[arg-type]
     return frame
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    """A time bound as an aware UTC datetime; dates mean midnight UTC.
-
-    Examples
-    --------
-    >>> _as_utc("2026-01-05").isoformat()
-    '2026-01-05T00:00:00+00:00'
-    """
-    if isinstance(value, datetime):
-        ts = value
-    else:
-        try:
-            ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"expected a date or RFC 3339 time, got {value!r}") from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

@@ -17,10 +17,12 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any, Final
 
 import polars as pl
+
+from auditkit.times import parse_instant
 
 __all__ = [
     "ACTOR_SEARCH_COLUMNS",
@@ -76,16 +78,7 @@ def add_search_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _utc(value: datetime | date | str | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        ts = value
-    elif isinstance(value, date):
-        ts = datetime.combine(value, time(0))
-    else:
-        text = value.strip().replace("Z", "+00:00")
-        ts = datetime.fromisoformat(text if "T" in text or " " in text else text + "T00:00")
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    return None if value is None else parse_instant(value)
 
 
 def _strings(values: Iterable[str] | str | None) -> tuple[str, ...]:

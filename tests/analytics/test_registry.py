@@ -154,7 +154,7 @@ def test_register_detector_rejects_duplicates_and_bad_severity() -> None:
 
         assert get_detector("x_tmp").description == "First."
     finally:
-        _DETECTORS.pop("x_tmp")
+        _DETECTORS.unregister("x_tmp")
 
 
 def test_thresholds_are_validated(event, frame) -> None:

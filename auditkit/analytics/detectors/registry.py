@@ -3,8 +3,10 @@
 A detector is a function ``events -> findings``: it takes an event frame
 (:data:`auditkit.schema.FRAME_SCHEMA`, eager or lazy) and keyword-only
 thresholds, and returns a frame with :data:`FINDINGS_SCHEMA`.  Adding one is
-adding one module under ``auditkit/analytics/detectors/`` whose functions are
-decorated with :func:`register_detector`, and its name to ``_BUILTIN_MODULES``.
+adding one module whose functions are decorated with :func:`register_detector`,
+declared under the ``auditkit.detectors`` entry-point group (auditkit's own
+detectors are declared in its ``pyproject.toml`` exactly as a third-party
+package declares its own: see :mod:`auditkit.plugins`).
 
 The CLI (``auditkit detect STORE [--detector NAME] [--since ...]`` and
 ``auditkit detect --list``) calls :func:`available_detectors` and
@@ -13,7 +15,6 @@ The CLI (``auditkit detect STORE [--detector NAME] [--since ...]`` and
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from auditkit.errors import UsageError
+from auditkit.plugins import GROUPS, Registry
 
 __all__ = [
     "FINDINGS_SCHEMA",
@@ -56,16 +58,7 @@ FINDINGS_SCHEMA: Final = pl.Schema(
 
 DetectorFn = Callable[..., pl.DataFrame]
 
-_BUILTIN_MODULES: Final = (
-    "auth",
-    "privilege",
-    "accounts",
-    "tampering",
-    "exfiltration",
-    "gaps",
-    "statistical",
-)
-_DETECTORS: dict[str, Detector] = {}
+_DETECTORS: Registry[Detector] = Registry("detector", group=GROUPS["detectors"])
 
 
 @dataclass(frozen=True)
@@ -126,7 +119,7 @@ def register_detector(
     ...     return pl.DataFrame(schema=FINDINGS_SCHEMA)
     >>> available_detectors()["example_nothing"].description
     'Never fires.'
-    >>> _ = _DETECTORS.pop("example_nothing")
+    >>> _ = _DETECTORS.unregister("example_nothing")
     """
     if severity not in SEVERITIES:
         raise UsageError(f"detector {name!r}: expected severity in {SEVERITIES}, got {severity!r}")
@@ -135,18 +128,10 @@ def register_detector(
         doc = (fn.__doc__ or "").strip().split("\n\n")[0]
         description = " ".join(line.strip() for line in doc.splitlines())
         detector = Detector(name, title, description, severity, fn, kind)
-        known = _DETECTORS.get(name)
-        if known is not None and known.fn.__qualname__ != fn.__qualname__:
-            raise UsageError(f"detector {name!r} is registered twice")
-        _DETECTORS[name] = detector
+        _DETECTORS.register(name, detector)
         return fn
 
     return decorate
-
-
-def _load() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(f"auditkit.analytics.detectors.{module}")
 
 
 def available_detectors() -> dict[str, Detector]:
@@ -158,8 +143,7 @@ def available_detectors() -> dict[str, Detector]:
     >>> {"brute_force", "audit_tampering", "volume_spike"} <= set(names)
     True
     """
-    _load()
-    return dict(sorted(_DETECTORS.items()))
+    return _DETECTORS.all()
 
 
 def get_detector(name: str) -> Detector:
@@ -174,10 +158,7 @@ def get_detector(name: str) -> Detector:
     ...
     auditkit.errors.UsageError: unknown detector 'nope'; known: admin_without_role, ...
     """
-    detectors = available_detectors()
-    if name not in detectors:
-        raise UsageError(f"unknown detector {name!r}; known: {', '.join(detectors)}")
-    return detectors[name]
+    return _DETECTORS.get(name)
 
 
 def run_detectors(

@@ -1,18 +1,5 @@
-"""Built-in input formats; importing this package registers them all."""
+"""Built-in input formats, one module each; each registers itself on import.
 
-from importlib import import_module
-
-# One module per format: each registers itself on import.
-_MODULES = [
-    "auditkit",
-    "csv",
-    "cloudtrail",
-    "gcp",
-    "okta",
-    "gitlab",
-    "ocsf",
-    "mapped",
-]
-
-for _name in _MODULES:
-    import_module(f"auditkit.ingest.formats.{_name}")
+They are declared under the ``auditkit.input_formats`` entry-point group in
+auditkit's ``pyproject.toml``, the hook a third-party format uses too.
+"""

@@ -1,5 +1,8 @@
-"""How an event is laid out in the ``events`` table, and how its canonical
-bytes are rebuilt from that row.
+"""The stored record's layout, in one place: the ``events`` table's columns and
+their types, how an event becomes a row (:func:`prepare_event`), and how its
+canonical bytes are rebuilt from that row.  The table definitions
+(:mod:`auditkit.store`), the event frame (:mod:`auditkit.frame`) and ingestion
+all derive from it; it sits below all three.
 
 The row *is* the record: scalar fields in their own columns, nested objects
 as their RFC 8785 (JCS) text.  Because JCS is compositional, the canonical
@@ -34,6 +37,7 @@ __all__ = [
     "CANONICAL_KEYS",
     "JSON_COLUMNS",
     "STORED_COLUMNS",
+    "STORED_SCHEMA",
     "PreparedEvent",
     "event_row",
     "exact_canonical",
@@ -52,6 +56,18 @@ STORED_COLUMNS: Final = (
 
 #: Columns that hold the JCS text of a nested JSON value.
 JSON_COLUMNS: Final = frozenset(("actor", "targets", "source", "observer", "changes", "metadata"))
+
+#: Schema of the stored rows (timestamps as RFC 3339 text, nested values as JCS text).
+STORED_SCHEMA = pl.Schema(
+    {
+        "tenant_id": pl.String, "seq": pl.Int64, "event_id": pl.String,
+        "occurred_at": pl.String, "received_at": pl.String, "action": pl.String,
+        "category": pl.String, "outcome": pl.String, "actor_id": pl.String,
+        "actor": pl.String, "targets": pl.String, "source": pl.String, "observer": pl.String,
+        "request_id": pl.String, "session_id": pl.String, "description": pl.String,
+        "changes": pl.String, "metadata": pl.String,
+    }
+)  # fmt: skip
 
 #: Top-level keys of a stored record in JCS order (all ASCII, so code-point order).
 CANONICAL_KEYS: Final = tuple(sorted(c for c in STORED_COLUMNS if c != "actor_id"))
@@ -283,8 +299,6 @@ def _fast_canonical(timestamps_as_text: bool, prefix: str = "") -> pl.Expr:
 
 
 def _as_stored(rows: pl.DataFrame) -> pl.DataFrame:
-    from auditkit.frame import STORED_SCHEMA
-
     casts = {
         c: t
         for c, t in STORED_SCHEMA.items()

@@ -10,9 +10,14 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditkit.frame import STORED_SCHEMA
+from auditkit.record import (
+    STORED_COLUMNS,
+    STORED_SCHEMA,
+    event_row,
+    rebuild_canonical,
+    row_to_event,
+)
 from auditkit.schema import normalize_event
-from auditkit.store._layout import STORED_COLUMNS, event_row, rebuild_canonical, row_to_event
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 ident = text.filter(lambda s: s.strip() != "")
@@ -138,8 +143,8 @@ def test_deferred_check_of_free_json_accepts_and_refuses_the_same(
 ) -> None:
     """normalize_for_store + prepare_event(checked=False) == normalize_event + prepare_event."""
     from auditkit.errors import SchemaError
+    from auditkit.record import prepare_event
     from auditkit.schema import normalize_for_store
-    from auditkit.store._layout import prepare_event
 
     raw = {**raw, "metadata": metadata, "changes": changes}
     if with_id:

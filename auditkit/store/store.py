@@ -669,6 +669,7 @@ class Store:
         columns: Sequence[str] | None = None,
         verify: bool = True,
         on_tamper: Literal["raise", "warn"] = "raise",
+        seqs: tuple[int, int] | None = None,
     ) -> pl.DataFrame:
         """Load events into a Polars frame, verified against the signed checkpoints.
 
@@ -685,6 +686,8 @@ class Store:
             Half-open range ``[start, end)`` on ``occurred_at``.
         columns
             A subset of :data:`~auditkit.schema.FRAME_SCHEMA` columns.
+        seqs
+            Half-open range ``[lo, hi)`` of ``seq`` (keyset pages, streaming).
         verify
             Check each loaded record's hash against the signed tree (default).
         on_tamper
@@ -698,7 +701,7 @@ class Store:
             if unknown:
                 raise UsageError(f"unknown column(s) {unknown}; known: {list(FRAME_SCHEMA)}")
         tenants = self._resolve_tenants(tenant)
-        where = self._time_where(start, end)
+        where = self._time_where(start, end, seqs)
         frames: list[pl.DataFrame] = []
         reports: list[VerificationReport] = []
         if not verify:
@@ -820,8 +823,16 @@ class Store:
         wanted = [tenant] if isinstance(tenant, str) else list(tenant)
         return [t for t in wanted if t in known]
 
-    def _time_where(self, start: datetime | str | None, end: datetime | str | None) -> str:
+    def _time_where(
+        self,
+        start: datetime | str | None,
+        end: datetime | str | None,
+        seqs: tuple[int, int] | None = None,
+    ) -> str:
         parts = []
+        if seqs is not None:
+            lo, hi = (int(seqs[0]), int(seqs[1]))
+            parts.append(f" AND seq >= {lo} AND seq < {hi}")
         for op, value in ((">=", start), ("<", end)):
             if value is None:
                 continue

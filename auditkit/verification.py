@@ -2,11 +2,22 @@
 
 >>> report = VerificationReport(problems=(Problem(ProblemKind.MODIFIED, "acme", 17, "e-17",
 ...                             "record bytes do not match the signed tree"),))
->>> report.ok
-False
+>>> report.ok, report.status
+(False, <Verdict.TAMPERED: 'tampered'>)
 >>> print(report.summary())
 TAMPERED: 1 problem(s)
   modified  tenant=acme seq=17 event_id=e-17: record bytes do not match the signed tree
+
+A report with no problem is only INTACT when an independent trust anchor backs it
+(a key file, a pinned public key or fingerprint, a checkpoint file saved outside the
+store, a witness cosignature); without one it is UNANCHORED: whoever can write the
+database could have re-signed everything with a key of their own.
+
+>>> VerificationReport().status
+<Verdict.UNANCHORED: 'unanchored'>
+>>> anchor = Anchor(AnchorKind.KEY_FILE, "/data/audit.db.key", "ab" * 32)
+>>> VerificationReport(anchors=(anchor,)).status
+<Verdict.INTACT: 'intact'>
 """
 
 from __future__ import annotations
@@ -18,7 +29,15 @@ from typing import Any
 
 from auditkit.errors import TamperedError
 
-__all__ = ["Problem", "ProblemKind", "TenantStatus", "VerificationReport"]
+__all__ = [
+    "Anchor",
+    "AnchorKind",
+    "Problem",
+    "ProblemKind",
+    "TenantStatus",
+    "VerificationReport",
+    "Verdict",
+]
 
 
 class ProblemKind(StrEnum):
@@ -50,6 +69,79 @@ class ProblemKind(StrEnum):
     """Events exist but no valid signed checkpoint covers them."""
     WRONG_STORE = "wrong_store"
     """A saved checkpoint belongs to another store."""
+    VANISHED = "vanished"
+    """A tenant whose signed history exists has no records or tree left."""
+    FORGED_PURGE = "forged_purge"
+    """A purge record that is not validly signed by the trusted key, or does not fit the tree."""
+    MALFORMED = "malformed"
+    """A stored value that is not well-formed for its column (type, timestamp, JSON shape)."""
+
+
+class Verdict(StrEnum):
+    """The one-word result of a verification (``auditkit verify`` exit codes 0, 1, 3)."""
+
+    INTACT = "intact"
+    """No problem, and an independent trust anchor supports the result."""
+    TAMPERED = "tampered"
+    """At least one problem."""
+    UNANCHORED = "unanchored"
+    """No problem found, but nothing outside the database vouches for the key."""
+
+
+class AnchorKind(StrEnum):
+    """What a verification trusted, from outside the database."""
+
+    KEY_FILE = "key_file"
+    """The store's private key file (its public half)."""
+    PUBLIC_KEY = "public_key"
+    """A public key given or kept outside the database (PEM file or text)."""
+    FINGERPRINT = "fingerprint"
+    """A pinned SHA-256 fingerprint of the public key."""
+    CHECKPOINT_FILE = "checkpoint_file"
+    """Signed checkpoints saved outside the store earlier (and the key they name)."""
+    WITNESS = "witness"
+    """A witness's cosignature on a checkpoint, checked with the witness's pinned key."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One independent thing a verification trusted.
+
+    Attributes
+    ----------
+    kind
+        What it is.
+    source
+        Where it came from (a path, ``--fingerprint``, a witness name).
+    key_id
+        The fingerprint of the store key it vouches for, when it vouches for one.
+    tenants
+        The tenants it covers (empty: all).
+    """
+
+    kind: AnchorKind
+    source: str
+    key_id: str | None = None
+    tenants: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for people.
+
+        Examples
+        --------
+        >>> Anchor(AnchorKind.FINGERPRINT, "--fingerprint", "ab" * 32).describe()
+        'fingerprint from --fingerprint (key abababababababab)'
+        """
+        key = f" (key {self.key_id[:16]})" if self.key_id else ""
+        scope = f" for {', '.join(self.tenants)}" if self.tenants else ""
+        return f"{self.kind.value.replace('_', ' ')} from {self.source}{key}{scope}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        d = asdict(self)
+        d["kind"] = self.kind.value
+        d["tenants"] = list(self.tenants)
+        return d
 
 
 @dataclass(frozen=True)
@@ -102,6 +194,11 @@ class TenantStatus:
     root_hash: str
     checkpoint_time: str | None
     ok: bool
+    #: the first stored seq that verified (above it, records were purged or sealed)
+    first_seq: int | None = None
+    #: ``occurred_at`` of the oldest and newest records that verified (RFC 3339)
+    oldest: str | None = None
+    newest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -123,11 +220,24 @@ class VerificationReport:
     key_source: str | None = None
     checked_at: str | None = None
     notes: tuple[str, ...] = field(default=())
+    anchors: tuple[Anchor, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
-        """True when nothing is wrong."""
+        """True when nothing is wrong (see :attr:`status` for whether that is anchored)."""
         return not self.problems
+
+    @property
+    def anchored(self) -> bool:
+        """Whether an independent trust anchor supports the result."""
+        return bool(self.anchors)
+
+    @property
+    def status(self) -> Verdict:
+        """INTACT, TAMPERED or UNANCHORED."""
+        if self.problems:
+            return Verdict.TAMPERED
+        return Verdict.INTACT if self.anchors else Verdict.UNANCHORED
 
     @property
     def events(self) -> int:
@@ -164,7 +274,14 @@ class VerificationReport:
     def summary(self) -> str:
         """A few lines for people."""
         if self.ok:
-            return f"INTACT: {self.events} events in {len(self.tenants)} tenant(s) verified"
+            head = f"{self.events} events in {len(self.tenants)} tenant(s) verified"
+            if self.anchors:
+                return f"INTACT: {head}"
+            return (
+                f"UNANCHORED: {head}, but nothing outside the database vouches for the key "
+                "(pass --public-key FILE, --fingerprint HEX or --checkpoint FILE, "
+                "or keep the store's key file)"
+            )
         lines = [f"TAMPERED: {len(self.problems)} problem(s)"]
         for p in self.problems[:50]:
             where = f"tenant={p.tenant_id}"
@@ -183,6 +300,9 @@ class VerificationReport:
         """Plain-JSON form (what ``auditkit verify --json`` prints)."""
         return {
             "ok": self.ok,
+            "status": self.status.value,
+            "anchored": self.anchored,
+            "anchors": [a.to_dict() for a in self.anchors],
             "store_id": self.store_id,
             "key_id": self.key_id,
             "key_source": self.key_source,
@@ -194,8 +314,11 @@ class VerificationReport:
         }
 
     def _repr_html_(self) -> str:
-        colour = "#1a7f37" if self.ok else "#cf222e"
-        head = "Intact" if self.ok else f"Tampered: {len(self.problems)} problem(s)"
+        colour = {"intact": "#1a7f37", "unanchored": "#9a6700"}.get(self.status.value, "#cf222e")
+        head = {
+            "intact": "Intact",
+            "unanchored": "No problem found, but unanchored (the key came from the database)",
+        }.get(self.status.value, f"Tampered: {len(self.problems)} problem(s)")
         rows = "".join(
             f"<tr><td>{html.escape(t.tenant_id)}</td><td>{t.events}</td>"
             f"<td><code>{t.root_hash[:16]}…</code></td><td>{'✔' if t.ok else '✘'}</td></tr>"

@@ -63,6 +63,12 @@ from auditkit.integrity.signing import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from auditkit.integrity.statements import (
+    STATEMENT_KINDS,
+    RangeStatement,
+    sign_statement,
+    verify_statement,
+)
 
 __all__ = [
     "CHECKPOINT_HEADER",
@@ -73,6 +79,8 @@ __all__ = [
     "Checkpoint",
     "Frontier",
     "ProofError",
+    "RangeStatement",
+    "STATEMENT_KINDS",
     "SignatureError",
     "canonical_bytes",
     "consistency_proof",
@@ -95,7 +103,9 @@ __all__ = [
     "root_from_leaf_hashes",
     "save_private_key",
     "sign_checkpoint",
+    "sign_statement",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
+    "verify_statement",
 ]

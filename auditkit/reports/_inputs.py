@@ -126,36 +126,39 @@ def _resolve_tenants(known: Sequence[str], tenant: str | Sequence[str] | None) -
     return tuple(dict.fromkeys(wanted))
 
 
-def _history_from_store(
-    store: Store, tenants: Sequence[str], sizes: Mapping[str, int]
-) -> pl.DataFrame:
-    q = store.backend.q
-    names = ", ".join(q(t) for t in tenants)
-    df = store.backend.read(
-        "SELECT tenant_id, MIN(seq) AS first_seq, COUNT(*) AS stored, "
-        "MIN(occurred_at) AS oldest, MAX(occurred_at) AS newest "
-        f"FROM events WHERE tenant_id IN ({names}) GROUP BY tenant_id"
+def _history_from_report(verification: VerificationReport, tenants: Sequence[str]) -> pl.DataFrame:
+    """The tenants' trail history (first seq, records, oldest and newest) from the
+    verification pass: only records that verified count."""
+    by_tenant = {t.tenant_id: t for t in verification.tenants}
+    rows = []
+    for t in tenants:
+        st = by_tenant.get(t)
+        rows.append(
+            {
+                "tenant_id": t,
+                "tree_size": st.tree_size if st else 0,
+                "first_seq": st.first_seq if st else None,
+                "stored": st.events if st else 0,
+                "oldest": st.oldest if st else None,
+                "newest": st.newest if st else None,
+            }
+        )
+    df = pl.DataFrame(
+        rows,
+        schema={
+            "tenant_id": pl.String,
+            "tree_size": pl.Int64,
+            "first_seq": pl.Int64,
+            "stored": pl.Int64,
+            "oldest": pl.String,
+            "newest": pl.String,
+        },
     )
-    stamps = []
-    for c in ("oldest", "newest"):
-        col = pl.col(c)
-        if df.schema[c] == pl.String:
-            stamps.append(
-                col.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
-            )
-        else:
-            stamps.append(col.cast(pl.Datetime("us", "UTC")))
-    df = df.with_columns(stamps)
-    base = pl.DataFrame(
-        {"tenant_id": list(tenants), "tree_size": [sizes.get(t, 0) for t in tenants]},
-        schema={"tenant_id": pl.String, "tree_size": pl.Int64},
-    )
-    return (
-        base.join(df, on="tenant_id", how="left")
-        .with_columns(pl.col("stored").fill_null(0))
-        .select(list(HISTORY_SCHEMA))
-        .cast(HISTORY_SCHEMA)
-    )
+    stamps = [
+        pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", time_zone="UTC")
+        for c in ("oldest", "newest")
+    ]
+    return df.with_columns(stamps).select(list(HISTORY_SCHEMA)).cast(HISTORY_SCHEMA)
 
 
 def collect_inputs(
@@ -193,8 +196,7 @@ def collect_inputs(
         start=requested.start_at if requested else None,
         end=requested.end_exclusive if requested else None,
     )
-    sizes = {t.tenant_id: t.tree_size for t in verification.tenants}
-    history = _history_from_store(store, tenants, sizes)
+    history = _history_from_report(verification, tenants)
     if requested is None:
         oldest, newest = history["oldest"].min(), history["newest"].max()
         span = (
@@ -230,7 +232,7 @@ def collect_inputs(
         key_source=source,
         key_independent=not source.startswith("the store database"),
         store_id=store.store_id,
-        store_location=redact_location(str(store.backend.location)),
+        store_location=redact_location(str(store.location)),
         checkpoints_doc=doc,
         options=opts,
         signer=signer if key.is_file() else None,

@@ -31,6 +31,7 @@ from auditkit.store._tables import (
     QuarantineRow,
     TileRow,
     TreeHeadRow,
+    events_delete_trigger,
     immutability_ddl,
 )
 
@@ -50,8 +51,30 @@ _TABLES = [
 _BUSY_TIMEOUT_MS = 60_000
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _first_line(exc: BaseException) -> str:
+    """An exception's message without SQL, parameters or documentation links."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line.split("[SQL:")[0].split("(Background on this error")[0].strip()
+
+
+def _polars(table: Any) -> pl.DataFrame:
+    """An Arrow table as a Polars frame; string values that are not valid UTF-8 become null."""
+    import pyarrow as pa
+
+    columns = []
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            try:
+                for chunk in col.chunks:
+                    chunk.validate(full=True)
+            except pa.ArrowInvalid:
+                binary = pl.Series(name, col.cast(pa.large_binary()))
+                columns.append(binary.cast(pl.String, strict=False))
+                continue
+        columns.append(pl.Series(name, col))
+    return pl.DataFrame(columns)
 
 
 @dataclass
@@ -121,9 +144,11 @@ class Backend:
 
                 conn = psycopg.connect(self.adbc_uri, autocommit=False)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.location}: cannot open the database: {exc}") from exc
+            raise StoreError(
+                f"{self.location}: cannot open the database: {_first_line(exc)}"
+            ) from exc
         except Exception as exc:  # psycopg.OperationalError and friends
-            raise StoreError(f"{self.location}: cannot connect: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot connect: {_first_line(exc)}") from exc
         try:
             yield conn
         finally:
@@ -185,6 +210,25 @@ class Backend:
                 for row in rows:
                     copy.write_row(row)
 
+    def delete_events(self, cur: Any, tenant: str, first: int, end: int) -> None:
+        """Delete ``first <= seq < end`` of a tenant, inside the caller's transaction:
+        the trigger that refuses deletes is lifted for this transaction only (only
+        the database owner can), and put back before it commits."""
+        ph = self.ph
+        if self.dialect == "sqlite":
+            cur.execute("DROP TRIGGER IF EXISTS events_no_delete")
+        else:
+            cur.execute("ALTER TABLE events DISABLE TRIGGER events_no_delete")
+        cur.execute(
+            f"DELETE FROM events WHERE tenant_id = {ph} AND seq >= {ph} AND seq < {ph}",
+            (tenant, first, end),
+        )
+        if self.dialect == "sqlite":
+            for stmt in events_delete_trigger("sqlite"):
+                cur.execute(stmt)
+        else:
+            cur.execute("ALTER TABLE events ENABLE TRIGGER events_no_delete")
+
     def upsert_tiles(self, cur: Any, tenant: str, tiles: Sequence[tuple[int, bytes]]) -> None:
         """Write (replace) Merkle tiles of a tenant."""
         if self.dialect == "sqlite":
@@ -200,8 +244,11 @@ class Backend:
             )
 
     # -- bulk reads --------------------------------------------------------------
-    def read(self, query: str, *, batch_rows: int = 1 << 20) -> pl.DataFrame:
-        """Run a SELECT through ADBC and return a Polars frame.
+    def read_arrow(
+        self, query: str, *, params: Sequence[Any] = (), batch_rows: int = 1 << 20
+    ) -> Any:
+        """Run a SELECT (placeholders ``?`` on SQLite, ``$1`` on PostgreSQL) through
+        ADBC and return an Arrow table.
 
         SQLite has no column types per value, and the ADBC driver infers them from
         its first batch; one batch of ``batch_rows`` rows keeps a column that starts
@@ -220,21 +267,23 @@ class Backend:
                     cur.adbc_statement.set_options(
                         **{"adbc.sqlite.query.batch_rows": str(batch_rows)}
                     )
-                    cur.execute(query)
-                    table = cur.fetch_arrow_table()
-                return pl.DataFrame(table)
+                    cur.execute(query, tuple(params) if params else None)
+                    return cur.fetch_arrow_table()
             import adbc_driver_postgresql.dbapi as adbc_pg
 
             with adbc_pg.connect(self.adbc_uri) as conn, conn.cursor() as cur:
-                cur.execute(query)
-                table = cur.fetch_arrow_table()
-            return pl.DataFrame(table)
+                cur.execute(query, tuple(params) if params else None)
+                return cur.fetch_arrow_table()
         except Exception as exc:
-            raise StoreError(f"{self.location}: query failed: {exc}") from exc
+            raise StoreError(f"{self.location}: query failed: {_first_line(exc)}") from exc
 
-    def q(self, value: str) -> str:
-        """Quote a string literal for SQL built by auditkit itself."""
-        return _quote(value)
+    def read(
+        self, query: str, *, params: Sequence[Any] = (), batch_rows: int = 1 << 20
+    ) -> pl.DataFrame:
+        """:meth:`read_arrow` as a Polars frame, text checked to be valid UTF-8
+        (SQLite hands on whatever bytes a TEXT value holds: an invalid one becomes
+        null, which the verifier then names)."""
+        return _polars(self.read_arrow(query, params=params, batch_rows=batch_rows))
 
     # -- schema ------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -253,10 +302,68 @@ class Backend:
                 for stmt in immutability_ddl(self.dialect):
                     conn.execute(text(stmt))
         except SQLAlchemyError as exc:
-            raise StoreError(f"{self.location}: cannot create the store: {exc}") from exc
+            raise StoreError(
+                f"{self.location}: cannot create the store: {_first_line(exc)}"
+            ) from exc
         if self.dialect == "sqlite":
             with self.connect() as conn:
                 conn.execute("PRAGMA journal_mode = WAL")
+
+    def upgrade_schema(self, version: int) -> None:
+        """Upgrade a store of table version ``version`` to the current one.
+
+        Version 1 had an unsigned ``purges`` table whose rows let DELETEs through
+        (anyone who could INSERT one could delete a tenant): it is replaced by the
+        signed one, and the triggers are made again.
+        """
+        from auditkit.store._tables import STORE_VERSION
+
+        with self.connect() as conn, self.write_transaction(conn) as cur:
+            cur.execute("SELECT COUNT(*) FROM purges")
+            if int(cur.fetchone()[0]):
+                raise StoreError(
+                    "it holds version-1 purge rows, which are not signed; verify it with "
+                    "the version that made it"
+                )
+            cur.execute("DROP TABLE purges")
+            if self.dialect == "sqlite":
+                cur.execute("DROP TRIGGER IF EXISTS events_no_delete")
+        SQLModel.metadata.create_all(self.engine, tables=[PurgeRow.__table__])  # type: ignore[attr-defined]
+        with self.engine.begin() as sa:
+            for stmt in immutability_ddl(self.dialect):
+                sa.execute(text(stmt))
+        with self.connect() as conn, self.write_transaction(conn) as cur:
+            ph = self.ph
+            cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
+            cur.execute(
+                f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
+                ("store_version", str(STORE_VERSION)),
+            )
+
+    def foreign_tables(self) -> list[str]:
+        """Tables in the database that are not the store's (a database to refuse)."""
+        ours = {t.name for t in _TABLES}
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    rows = conn.execute(
+                        text(
+                            "SELECT name FROM sqlite_master WHERE type = 'table' "
+                            "AND name NOT LIKE 'sqlite_%'"
+                        )
+                    ).fetchall()
+                else:
+                    rows = conn.execute(
+                        text(
+                            "SELECT table_name FROM information_schema.tables "
+                            "WHERE table_schema = current_schema()"
+                        )
+                    ).fetchall()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"{self.location}: cannot open the database: {_first_line(exc)}"
+            ) from exc
+        return sorted(str(r[0]) for r in rows if str(r[0]) not in ours)
 
     def has_schema(self) -> bool:
         """Whether the store's tables exist."""
@@ -274,7 +381,7 @@ class Backend:
                     found = [r for r in found if r[0] is not None]
             return bool(found)
         except SQLAlchemyError as exc:
-            raise StoreError(f"{self.location}: cannot open the store: {exc}") from exc
+            raise StoreError(f"{self.location}: cannot open the store: {_first_line(exc)}") from exc
 
 
 def open_backend(location: str) -> Backend:

@@ -17,9 +17,12 @@ __all__ = [
     "EventRow",
     "MetaRow",
     "PurgeRow",
+    "STORE_VERSION",
+    "TILE_WIDTH",
     "QuarantineRow",
     "TileRow",
     "TreeHeadRow",
+    "events_delete_trigger",
     "immutability_ddl",
 ]
 
@@ -74,6 +77,10 @@ class TileRow(SQLModel, table=True):
 
 TILE_WIDTH = 1024
 
+#: Version of the store's tables and triggers (``store_meta.store_version``); a
+#: store of an earlier version is upgraded when it is opened.
+STORE_VERSION = 2
+
 
 class TreeHeadRow(SQLModel, table=True):
     """The tenant's current tree: size and the frontier (compact range) of its Merkle tree."""
@@ -126,24 +133,41 @@ class QuarantineRow(SQLModel, table=True):
 
 
 class PurgeRow(SQLModel, table=True):
-    """A retention purge: events of ``tenant_id`` with ``seq < before_seq`` may be removed.
+    """A signed statement that a range of a tenant's events left the hot tier:
+    purged for good (``kind='purge'``) or sealed into a cold segment (``'seal'``).
 
-    The triggers allow a DELETE only for rows covered by such a record, and the
-    purge is itself a signed, recorded event in the tenant's log (retention tier).
+    Rows are append-only.  The statement is an
+    :class:`~auditkit.integrity.RangeStatement` signed with the store key, so a
+    row written by anyone without the key is reported as a forged purge; the
+    event rows it covers are deleted in the same transaction, through the only
+    path the triggers leave open (see :func:`immutability_ddl`).
     """
 
     __tablename__ = "purges"
 
     id: int | None = Field(default=None, primary_key=True)
+    kind: str
     tenant_id: str = Field(max_length=512)
-    before_seq: int
-    event_id: str
+    first_seq: int
+    end_seq: int
+    tree_size: int
+    root_hash: str
     recorded_at: str
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    key_id: str
+    signature: str
 
 
 def immutability_ddl(dialect: str) -> list[str]:
-    """Statements creating the triggers that refuse UPDATE and DELETE of events
-    and checkpoints (a DELETE of events is allowed only under a recorded purge).
+    """Statements creating the triggers that refuse UPDATE and DELETE of events,
+    checkpoints and purge statements.
+
+    No row of any table can open the way for a DELETE of events (a trigger that
+    trusted a ``purges`` row would let anyone who can INSERT one delete a whole
+    tenant).  The retention path removes the trigger, deletes the signed range
+    and puts the trigger back inside one transaction, which only the database
+    owner can do; verification then accepts the missing records only under a
+    statement signed with the store key.
 
     Examples
     --------
@@ -151,21 +175,20 @@ def immutability_ddl(dialect: str) -> list[str]:
     True
     """
     msg_update = "auditkit: events are immutable (UPDATE refused)"
-    msg_delete = "auditkit: events are append-only (DELETE refused outside a recorded purge)"
+    msg_delete = "auditkit: events are append-only (DELETE refused)"
     msg_cp = "auditkit: checkpoints are append-only"
     if dialect == "sqlite":
         return [
             f"""CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
                 BEGIN SELECT RAISE(ABORT, '{msg_update}'); END""",
-            f"""CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-                WHEN NOT EXISTS (SELECT 1 FROM purges p WHERE p.tenant_id = OLD.tenant_id
-                                 AND OLD.seq < p.before_seq)
-                BEGIN SELECT RAISE(ABORT, '{msg_delete}'); END""",
+            *events_delete_trigger(dialect),
             f"""CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
                 BEGIN SELECT RAISE(ABORT, '{msg_cp}'); END""",
             f"""CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
                 BEGIN SELECT RAISE(ABORT, '{msg_cp}'); END""",
             f"""CREATE TRIGGER IF NOT EXISTS purges_no_change BEFORE UPDATE ON purges
+                BEGIN SELECT RAISE(ABORT, '{msg_cp}'); END""",
+            f"""CREATE TRIGGER IF NOT EXISTS purges_no_delete BEFORE DELETE ON purges
                 BEGIN SELECT RAISE(ABORT, '{msg_cp}'); END""",
         ]
     if dialect == "postgresql":
@@ -173,24 +196,46 @@ def immutability_ddl(dialect: str) -> list[str]:
             f"""CREATE OR REPLACE FUNCTION auditkit_refuse_update() RETURNS trigger AS $$
                 BEGIN RAISE EXCEPTION '{msg_update}'; END $$ LANGUAGE plpgsql""",
             f"""CREATE OR REPLACE FUNCTION auditkit_refuse_delete() RETURNS trigger AS $$
-                BEGIN
-                  IF EXISTS (SELECT 1 FROM purges p WHERE p.tenant_id = OLD.tenant_id
-                             AND OLD.seq < p.before_seq) THEN RETURN OLD; END IF;
-                  RAISE EXCEPTION '{msg_delete}';
-                END $$ LANGUAGE plpgsql""",
+                BEGIN RAISE EXCEPTION '{msg_delete}'; END $$ LANGUAGE plpgsql""",
             f"""CREATE OR REPLACE FUNCTION auditkit_refuse_change() RETURNS trigger AS $$
                 BEGIN RAISE EXCEPTION '{msg_cp}'; END $$ LANGUAGE plpgsql""",
             "DROP TRIGGER IF EXISTS events_no_update ON events",
             """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
                 FOR EACH ROW EXECUTE FUNCTION auditkit_refuse_update()""",
             "DROP TRIGGER IF EXISTS events_no_delete ON events",
-            """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-                FOR EACH ROW EXECUTE FUNCTION auditkit_refuse_delete()""",
+            *events_delete_trigger(dialect),
             "DROP TRIGGER IF EXISTS events_no_truncate ON events",
             """CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
                 FOR EACH STATEMENT EXECUTE FUNCTION auditkit_refuse_change()""",
             "DROP TRIGGER IF EXISTS checkpoints_no_change ON checkpoints",
             """CREATE TRIGGER checkpoints_no_change BEFORE UPDATE OR DELETE ON checkpoints
                 FOR EACH ROW EXECUTE FUNCTION auditkit_refuse_change()""",
+            "DROP TRIGGER IF EXISTS purges_no_change ON purges",
+            """CREATE TRIGGER purges_no_change BEFORE UPDATE OR DELETE ON purges
+                FOR EACH ROW EXECUTE FUNCTION auditkit_refuse_change()""",
+            "DROP TRIGGER IF EXISTS checkpoints_no_truncate ON checkpoints",
+            """CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+                FOR EACH STATEMENT EXECUTE FUNCTION auditkit_refuse_change()""",
         ]
     raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+def events_delete_trigger(dialect: str) -> list[str]:
+    """The statement(s) creating the trigger that refuses every DELETE of events
+    (the retention path drops it and creates it again inside its transaction).
+
+    Examples
+    --------
+    >>> "BEFORE DELETE ON events" in events_delete_trigger("sqlite")[0]
+    True
+    """
+    msg = "auditkit: events are append-only (DELETE refused)"
+    if dialect == "sqlite":
+        return [
+            f"""CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+                BEGIN SELECT RAISE(ABORT, '{msg}'); END"""
+        ]
+    return [
+        """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+            FOR EACH ROW EXECUTE FUNCTION auditkit_refuse_delete()"""
+    ]

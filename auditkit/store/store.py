@@ -1,23 +1,36 @@
-"""The verifiable event store: append, checkpoint, prove, load.
+"""The verifiable event store: append, checkpoint, prove, load, verify.
 
-One Merkle tree per tenant over the canonical bytes of its events, a signed
-checkpoint written in the same transaction as each batch, and Merkle tiles
-(the leaf hashes) that let verification name the exact damaged record.
+What it guarantees: one Merkle tree per tenant over the canonical bytes of its
+events; a checkpoint signed with the store's Ed25519 key written in the same
+transaction as each batch; appends only with the key that signed the tenant's
+history; every read of events verified against that tree before it is returned
+(:meth:`Store.load`, :meth:`Store.scan`, :meth:`Store.verify_and_load`); and a
+verdict that says what it trusted (:mod:`auditkit.store._trust`).
+
+Against whom: an attacker who can write the database but does not hold the key
+(every change is named by :meth:`Store.verify`); an operator running reads while
+others append (reads are bounded by a consistent snapshot of the signed tree, so
+a live store never looks tampered).  What an attacker with the key can do is in
+``docs/store.md``.
+
+What it trusts: the key file outside the database, keys and fingerprints the
+caller pins, and checkpoint files saved outside the store.  Nothing read from the
+database is trusted before it is checked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import uuid
 import warnings
-from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -27,38 +40,42 @@ from auditkit.integrity import EMPTY_ROOT as _EMPTY_ROOT
 from auditkit.integrity import (
     Checkpoint,
     Frontier,
+    RangeStatement,
     consistency_proof,
     generate_key,
     inclusion_proof,
     key_fingerprint,
+    key_id,
     load_private_key,
-    load_public_key,
     public_key_pem,
     root_from_leaf_hashes,
     save_private_key,
     sign_checkpoint,
-    verify_checkpoint,
+    sign_statement,
 )
-from auditkit.record import (
-    STORED_COLUMNS,
-    STORED_SCHEMA,
-    PreparedEvent,
-    prepare_event,
-    rebuild_canonical,
-)
+from auditkit.record import PreparedEvent, prepare_event, rebuild_canonical
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._keys import default_key_path, public_key_path
-from auditkit.store._tables import TILE_WIDTH
+from auditkit.store._reader import Filter, TrailReader
+from auditkit.store._tables import STORE_VERSION, TILE_WIDTH
+from auditkit.store._trust import SavedCheckpoints, Trust, load_checkpoint_file, resolve_trust
+from auditkit.store._verify import (
+    check_signature,
+    finish_tenant,
+    merge_reports,
+    verified_chunks,
+    verify_trail,
+)
+from auditkit.store.proofs import ConsistencyProof, InclusionProof
 from auditkit.times import parse_instant
 from auditkit.verification import VerificationReport
 
 __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
 
 EMPTY_ROOT = _EMPTY_ROOT.hex()
-_LOAD_CHUNK = 250_000
-#: Chunks read in parallel ahead of the one being verified.
-_READ_AHEAD = 2
+Progress = Callable[[int], None]
+CheckpointArg = str | Path | Mapping[str, Any] | SavedCheckpoints
 
 
 @dataclass(frozen=True)
@@ -77,102 +94,6 @@ class AppendResult:
         )
 
 
-@dataclass(frozen=True)
-class InclusionProof:
-    """Proof that one event is leaf ``seq`` of the tenant's tree of ``tree_size``.
-
-    Verify it offline with :meth:`verify` (against ``checkpoint`` and the store's
-    public key, or against a root you trust).
-    """
-
-    tenant_id: str
-    seq: int
-    event_id: str
-    canonical: str
-    tree_size: int
-    path: tuple[str, ...]
-    checkpoint: Checkpoint
-
-    def verify(self, public_key: Any | None = None, *, root_hash: str | None = None) -> None:
-        """Check the proof; raise :class:`~auditkit.errors.IntegrityError` if it fails."""
-        from auditkit.integrity import leaf_hash, verify_inclusion
-
-        if public_key is not None:
-            _verify_cp(self.checkpoint, public_key)
-        root = bytes.fromhex(root_hash or self.checkpoint.root_hash)
-        if self.checkpoint.tree_size != self.tree_size and root_hash is None:
-            raise IntegrityError("proof and checkpoint are for different tree sizes")
-        try:
-            verify_inclusion(
-                leaf_hash(self.canonical.encode()),
-                self.seq,
-                self.tree_size,
-                [bytes.fromhex(h) for h in self.path],
-                root,
-            )
-        except ValueError as exc:
-            raise IntegrityError(f"inclusion proof for seq {self.seq} failed: {exc}") from exc
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return {
-            "tenant_id": self.tenant_id,
-            "seq": self.seq,
-            "event_id": self.event_id,
-            "canonical": self.canonical,
-            "tree_size": self.tree_size,
-            "path": list(self.path),
-            "checkpoint": self.checkpoint.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class ConsistencyProof:
-    """Proof that the tree at ``old_size`` is a prefix of the tree at ``new_size``."""
-
-    tenant_id: str
-    old_size: int
-    new_size: int
-    old_root: str
-    new_root: str
-    path: tuple[str, ...]
-
-    def verify(self, *, old_root: str | None = None, new_root: str | None = None) -> None:
-        """Check the proof against trusted roots (default: the ones it carries)."""
-        from auditkit.integrity import verify_consistency
-
-        try:
-            verify_consistency(
-                self.old_size,
-                self.new_size,
-                bytes.fromhex(old_root or self.old_root),
-                bytes.fromhex(new_root or self.new_root),
-                [bytes.fromhex(h) for h in self.path],
-            )
-        except ValueError as exc:
-            raise IntegrityError(
-                f"consistency proof {self.old_size} -> {self.new_size} failed: {exc}"
-            ) from exc
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return {
-            "tenant_id": self.tenant_id,
-            "old_size": self.old_size,
-            "new_size": self.new_size,
-            "old_root": self.old_root,
-            "new_root": self.new_root,
-            "path": list(self.path),
-        }
-
-
-def _verify_cp(cp: Checkpoint, public_key: Any) -> None:
-    try:
-        verify_checkpoint(cp, public_key)
-    except ValueError as exc:
-        raise IntegrityError(str(exc)) from exc
-
-
 class Store:
     """A tamper-evident audit-event store (SQLite file or PostgreSQL URL).
 
@@ -186,25 +107,38 @@ class Store:
     1
     >>> store.load("acme").select("seq", "action").row(0)
     (0, 'user.login')
-    >>> store.verify().ok
-    True
+    >>> report = store.verify()
+    >>> report.status.value, report.anchors[0].kind.value
+    ('intact', 'key_file')
     """
 
     def __init__(self, backend: Backend, *, key: str | Path | None = None) -> None:
+        #: the store's own connection factory: nothing outside ``auditkit.store`` uses it
         self.backend = backend
         if not backend.has_schema():
             raise StoreError(
                 f"{backend.location}: not an auditkit store "
-                f"(run `auditkit init {backend.location}`)"
+                f"(run `auditkit init {backend.location}` to make one)"
             )
-        meta = dict(self._query("SELECT key, value FROM store_meta").iter_rows())
-        self.store_id: str = meta["store_id"]
-        self._db_public_pem: str = meta["public_key"]
+        self._reader = TrailReader(backend, "")
+        meta = dict(self._reader._fetch("SELECT key, value FROM store_meta"))
+        if "store_id" not in meta:
+            raise StoreError(f"{backend.location}: not an auditkit store (store_meta is damaged)")
+        self.store_id: str = str(meta["store_id"])
+        self._reader.store_id = self.store_id
+        self._db_public_pem: str | None = meta.get("public_key")
+        self._db_key_id: str | None = meta.get("key_id")
+        self.version = int(meta.get("store_version", 1))
         self.key_path = (
-            Path(key) if key is not None else default_key_path(backend.path, self.store_id)
+            Path(key)
+            if key is not None
+            else default_key_path(backend.path, None if backend.path else backend.location)
         )
         self._private_key: Any = None
+        self._key_checked = False
         self.last_report: VerificationReport | None = None
+        if self.version < STORE_VERSION:
+            self._upgrade()
 
     # -- creation ----------------------------------------------------------------
     @classmethod
@@ -214,18 +148,31 @@ class Store:
         Raises
         ------
         StoreError
-            When a store already exists there, or the key file already exists.
+            When a store already exists there, the place holds another database
+            that is not empty, or the key file already exists.
         """
         backend = open_backend(location)
         if backend.dialect == "sqlite":
             assert backend.path is not None
-            parent = Path(backend.path).parent
-            if not parent.is_dir():
-                raise StoreError(f"{location}: folder {parent} does not exist")
+            path = Path(backend.path)
+            if path.is_dir():
+                raise StoreError(f"{location}: is a folder; give the path of a file to create")
+            if not path.parent.is_dir():
+                raise StoreError(f"{location}: folder {path.parent} does not exist")
         if backend.has_schema():
             raise StoreError(f"{location}: a store already exists here")
+        foreign = backend.foreign_tables()
+        if foreign:
+            raise StoreError(
+                f"{location}: this database already holds other tables ({', '.join(foreign[:5])}"
+                f"{', ...' if len(foreign) > 5 else ''}); refusing to adopt it (use an empty one)"
+            )
         store_id = str(uuid.uuid4())
-        key_path = Path(key) if key is not None else default_key_path(backend.path, store_id)
+        key_path = (
+            Path(key)
+            if key is not None
+            else default_key_path(backend.path, None if backend.path else location)
+        )
         if key_path.exists():
             raise StoreError(f"{key_path}: a key file already exists; refusing to overwrite it")
         private = generate_key()
@@ -244,6 +191,7 @@ class Store:
                     ("public_key", pem),
                     ("key_id", key_fingerprint(private.public_key())),
                     ("schema_version", str(SCHEMA_VERSION)),
+                    ("store_version", str(STORE_VERSION)),
                     ("created_at", now),
                 ],
             )
@@ -263,9 +211,24 @@ class Store:
         backend = open_backend(location)
         if backend.dialect == "sqlite":
             assert backend.path is not None
-            if not Path(backend.path).is_file():
+            path = Path(backend.path)
+            if path.is_dir():
+                raise StoreError(f"{location}: is a folder, not a store file")
+            if not path.is_file():
                 raise StoreError(f"{location}: no store here (run `auditkit init {location}`)")
+            with path.open("rb") as f:
+                magic = f.read(16)
+            if magic and magic != b"SQLite format 3\x00":
+                raise StoreError(f"{location}: not an auditkit store (not a SQLite database)")
         return cls(backend, key=key)
+
+    def _upgrade(self) -> None:
+        """Bring a store made by an earlier version up to this one (triggers, tables)."""
+        try:
+            self.backend.upgrade_schema(self.version)
+        except StoreError as exc:
+            raise StoreError(f"{self.location}: cannot upgrade the store: {exc}") from None
+        self.version = STORE_VERSION
 
     def close(self) -> None:
         """Release database connections."""
@@ -278,9 +241,19 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({self.backend.location!r}, store_id={self.store_id!r})"
+        return f"Store({self.location!r}, store_id={self.store_id!r})"
 
-    # -- keys --------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """Where the store is: the path or URL it was opened with."""
+        return self.backend.location
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or ``None`` for a database URL."""
+        return Path(self.backend.path) if self.backend.path else None
+
+    # -- keys and trust ----------------------------------------------------------------
     @property
     def private_key(self) -> Any:
         """The signing key (loaded on first use)."""
@@ -288,47 +261,91 @@ class Store:
             if not self.key_path.is_file():
                 raise StoreError(
                     f"signing key not found at {self.key_path}; appends need it "
-                    "(set AUDITKIT_KEY or pass key=)"
+                    "(set AUDITKIT_KEY or pass --key)"
                 )
             try:
                 self._private_key = load_private_key(self.key_path)
-            except ValueError as exc:
-                raise StoreError(f"{self.key_path}: not a usable Ed25519 key: {exc}") from exc
+            except (ValueError, OSError):
+                raise StoreError(
+                    f"{self.key_path}: not a usable Ed25519 key file (expected a PEM private key)"
+                ) from None
         return self._private_key
 
-    def trusted_public_key(self) -> tuple[Any, str]:
-        """The public key to verify with, and where it came from.
+    def trust(
+        self,
+        *,
+        public_key: Any | None = None,
+        fingerprint: str | None = None,
+        checkpoint: CheckpointArg | None = None,
+    ) -> Trust:
+        """The key verification uses and the independent anchors behind it.
 
-        The key file outside the database is preferred: a key read from the
-        database itself could have been replaced together with the data.
+        See :mod:`auditkit.store._trust`: the key file, ``public_key`` (PEM, path or
+        key), a pinned ``fingerprint`` and a saved ``checkpoint`` file are anchors;
+        the key recorded in the database never is.
         """
-        if self.key_path.is_file():
-            return self.private_key.public_key(), f"private key file {self.key_path}"
-        pub = public_key_path(self.key_path)
-        if pub.is_file():
-            return load_public_key(pub.read_text()), f"public key file {pub}"
-        return load_public_key(self._db_public_pem), "the store database (not independent)"
+        saved = (
+            checkpoint
+            if isinstance(checkpoint, SavedCheckpoints)
+            else load_checkpoint_file(checkpoint)
+            if checkpoint is not None
+            else None
+        )
+        private = self._private_key
+        if private is None and self.key_path.is_file():
+            private = self.private_key
+        return resolve_trust(
+            db_public_pem=self._db_public_pem,
+            key_path=self.key_path,
+            private_key=private,
+            public_key=public_key,
+            fingerprint=fingerprint,
+            saved=saved,
+        )
 
-    # -- small helpers -------------------------------------------------------------
-    def _query(self, sql: str) -> pl.DataFrame:
-        return self.backend.read(sql)
+    def trusted_public_key(self) -> tuple[Any, str]:
+        """The public key to verify with, and where it came from (see :meth:`trust`)."""
+        t = self.trust()
+        return t.public_key, t.source
 
+    def _check_own_key(self) -> None:
+        """Refuse to append with a key that is not this store's."""
+        if self._key_checked:
+            return
+        mine = key_fingerprint(self.private_key)
+        if self._db_key_id and self._db_key_id != mine:
+            raise StoreError(
+                f"the signing key {self.key_path} (key {mine[:16]}) is not this store's key "
+                f"({self._db_key_id[:16]}): refusing to append (wrong --key or AUDITKIT_KEY?)"
+            )
+        self._key_checked = True
+
+    # -- tenants and counts ------------------------------------------------------------
     def tenants(self) -> list[str]:
-        """Tenants that have events.
+        """Every tenant the store knows of (by events, tree, checkpoints or statements).
 
         Examples
         --------
         >>> Store.init(__import__("tempfile").mktemp(suffix=".db")).tenants()
         []
         """
-        df = self._query("SELECT tenant_id FROM tree_heads WHERE size > 0 ORDER BY tenant_id")
-        return [str(t) for t in df.get_column("tenant_id").to_list()] if df.height else []
+        return sorted(self._reader.tenant_names())
+
+    def _resolve_tenants(self, tenant: str | Sequence[str] | None) -> list[str]:
+        known = self._reader.tenant_names()
+        if tenant is None:
+            return sorted(known)
+        wanted = [tenant] if isinstance(tenant, str) else list(dict.fromkeys(tenant))
+        for t in wanted:
+            if t not in known:
+                raise UsageError(f"unknown tenant {t!r}: the store holds no trail for it")
+        return wanted
 
     def count(self, tenant: str | None = None) -> int:
-        """Number of stored events (of one tenant)."""
-        where = f" WHERE tenant_id = {self.backend.q(tenant)}" if tenant else ""
-        df = self._query(f"SELECT COUNT(*) AS n FROM events{where}")
-        return int(df.item())
+        """Number of stored events inside their tenant's tree (of one tenant)."""
+        if tenant is not None:
+            self._resolve_tenants(tenant)
+        return self._reader.count(tenant)
 
     # -- append --------------------------------------------------------------------
     def append(
@@ -349,6 +366,8 @@ class Store:
         SchemaError
             When an event is invalid (use :func:`auditkit.ingest.ingest_files` to
             quarantine bad records instead of stopping).
+        StoreError
+            When the key is not this store's, or the tenant's tree state is damaged.
         """
         total = AppendResult()
         batch: list[Mapping[str, Any]] = []
@@ -372,13 +391,14 @@ class Store:
         a parallel ingest does it in its workers, then holds the database only
         for what needs it (``seq``, ``received_at``, hashing and inserting).
         """
+        self._check_own_key()
         by_tenant: dict[str, list[PreparedEvent]] = {}
         for p in items:
             by_tenant.setdefault(p.tenant_id, []).append(p)
         result = AppendResult()
         with self.backend.connect() as conn:
-            for tenant, items in by_tenant.items():
-                result += self._append_tenant(conn, tenant, items)
+            for tenant, batch in by_tenant.items():
+                result += self._append_tenant(conn, tenant, batch)
         return result
 
     def _existing_ids(self, cur: Any, tenant: str, ids: list[str]) -> set[str]:
@@ -394,17 +414,47 @@ class Store:
             found.update(r[0] for r in cur.fetchall())
         return found
 
+    def _locked_tree(self, cur: Any, tenant: str) -> Frontier:
+        """The tenant's tree head, locked for this transaction and checked: against its
+        own root, and against the newest checkpoint (signed with this store's key)."""
+        size, root_hex, frontier_blob = self.backend.lock_tenant(cur, tenant, EMPTY_ROOT)
+        damaged = StoreError(
+            f"tenant {tenant!r}: the stored tree head is damaged (it does not reproduce its "
+            "signed root); nothing was appended. Run `auditkit verify` to see what changed"
+        )
+        try:
+            frontier = Frontier.from_bytes(size, frontier_blob)
+        except (ValueError, TypeError):
+            raise damaged from None
+        if frontier.root().hex() != root_hex:
+            raise damaged
+        ph = self.backend.ph
+        cur.execute(
+            f"SELECT tree_size, root_hash, key_id FROM checkpoints WHERE tenant_id = {ph} "
+            "ORDER BY id DESC LIMIT 1",
+            (tenant,),
+        )
+        last = cur.fetchone()
+        if last is None:
+            if size:
+                raise damaged
+            return frontier
+        mine = key_id(self.private_key)
+        if str(last[2]) != mine:
+            raise StoreError(
+                f"tenant {tenant!r}: its history is signed by key {str(last[2])[:16]}, not by "
+                f"{mine} ({self.key_path}): refusing to append"
+            )
+        if int(last[0]) != size or str(last[1]) != root_hex:
+            raise damaged
+        return frontier
+
     def _append_tenant(self, conn: Any, tenant: str, items: list[PreparedEvent]) -> AppendResult:
         backend = self.backend
         key = self.private_key
         with backend.write_transaction(conn) as cur:
-            size, root_hex, frontier_blob = backend.lock_tenant(cur, tenant, EMPTY_ROOT)
-            frontier = Frontier.from_bytes(size, frontier_blob)
-            if frontier.root().hex() != root_hex:
-                raise StoreError(
-                    f"tenant {tenant!r}: the stored tree head is inconsistent; "
-                    "run `auditkit verify` before appending"
-                )
+            frontier = self._locked_tree(cur, tenant)
+            size = frontier.size
             existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
             received = format_timestamp(datetime.now(UTC))
             received_json = orjson.dumps(received)
@@ -462,48 +512,91 @@ class Store:
             head = bytes(row[0]) if row else b""
             if len(head) != offset * 32:
                 raise StoreError(
-                    f"tenant {tenant!r}: Merkle tile {first_tile} is damaged; run `auditkit verify`"
+                    f"tenant {tenant!r}: Merkle tile {first_tile} is damaged; nothing was "
+                    "appended. Run `auditkit verify` to see what changed"
                 )
         blob = head + b"".join(leaves)
         width = TILE_WIDTH * 32
         tiles = [(first_tile + i // width, blob[i : i + width]) for i in range(0, len(blob), width)]
         self.backend.upsert_tiles(cur, tenant, tiles)
 
+    # -- removing a signed range (the retention path) -------------------------------------
+    def remove_range(
+        self,
+        tenant: str,
+        end_seq: int,
+        *,
+        kind: Literal["purge", "seal"] = "purge",
+        detail: str = "",
+    ) -> RangeStatement:
+        """Remove the tenant's hot rows with ``seq < end_seq`` under a statement signed
+        with the store key (``kind='purge'``: gone for good; ``'seal'``: moved to a
+        cold segment that ``detail`` names), in one transaction.
+
+        The leaf hashes stay, so every remaining event still verifies, and
+        verification tells this removal from an attack: missing records are only
+        accepted inside a range a validly signed statement covers.  The triggers
+        refuse every other DELETE; this path lifts the trigger for the transaction.
+        """
+        self._check_own_key()
+        if tenant not in self._reader.tenant_names():
+            raise UsageError(f"unknown tenant {tenant!r}: the store holds no trail for it")
+        with self.backend.connect() as conn, self.backend.write_transaction(conn) as cur:
+            frontier = self._locked_tree(cur, tenant)
+            if not 0 < end_seq <= frontier.size:
+                raise UsageError(
+                    f"remove_range: expected 0 < end_seq <= {frontier.size}, got {end_seq}"
+                )
+            ph = self.backend.ph
+            cur.execute(
+                f"SELECT COALESCE(MAX(end_seq), 0) FROM purges WHERE tenant_id = {ph}", (tenant,)
+            )
+            first = int(cur.fetchone()[0])
+            if end_seq <= first:
+                raise UsageError(f"tenant {tenant!r}: seq {first - 1} and below are already gone")
+            st = sign_statement(
+                self.private_key,
+                kind=kind,
+                store_id=self.store_id,
+                tenant_id=tenant,
+                first_seq=first,
+                end_seq=end_seq,
+                tree_size=frontier.size,
+                root_hash=frontier.root(),
+                detail=detail,
+            )
+            cur.execute(
+                "INSERT INTO purges (kind, tenant_id, first_seq, end_seq, tree_size, root_hash, "
+                f"recorded_at, detail, key_id, signature) VALUES ({', '.join([ph] * 10)})",
+                (st.kind, tenant, st.first_seq, st.end_seq, st.tree_size, st.root_hash,
+                 st.recorded_at, st.detail, st.key_id, st.signature),
+            )  # fmt: skip
+            self.backend.delete_events(cur, tenant, first, end_seq)
+        return st
+
     # -- reading the integrity data ------------------------------------------------
     def checkpoints(self, tenant: str | None = None) -> list[Checkpoint]:
-        """All signed checkpoints stored (of one tenant), oldest first.
+        """All signed checkpoints stored (of one tenant), oldest first, as stored:
+        check them with :meth:`verify`.
 
         Rows that are not even well-formed checkpoints (tampered) are left out and
         listed in :attr:`malformed_checkpoints`; verification reports them.
         """
-        where = f" WHERE tenant_id = {self.backend.q(tenant)}" if tenant else ""
-        df = self._query(
-            "SELECT id, tenant_id, tree_size, root_hash, timestamp, key_id, signature "
-            f"FROM checkpoints{where} ORDER BY id"
-        )
-        out: list[Checkpoint] = []
         self.malformed_checkpoints: list[tuple[str, int, str]] = []
-        for r in df.iter_rows():
-            try:
-                out.append(
-                    Checkpoint(
-                        store_id=self.store_id,
-                        tenant_id=r[1],
-                        tree_size=int(r[2]),
-                        root_hash=r[3],
-                        timestamp=r[4],
-                        key_id=r[5],
-                        signature=r[6],
-                    )
-                )
-            except (ValueError, TypeError) as exc:
-                self.malformed_checkpoints.append((str(r[1]), int(r[0]), str(exc)))
+        out: list[Checkpoint] = []
+        for t in [tenant] if tenant else self.tenants():
+            snap = self._reader.snapshot(t)
+            out += snap.checkpoints
+            self.malformed_checkpoints += [(t, i, why) for i, why in snap.malformed]
         return out
 
-    def latest_checkpoints(self) -> dict[str, Checkpoint]:
-        """The newest signed checkpoint of each tenant."""
+    def latest_checkpoints(self, *, trust: Trust | None = None) -> dict[str, Checkpoint]:
+        """The newest checkpoint of each tenant that is validly signed by the trusted key."""
+        public = (trust or self.trust()).public_key
         out: dict[str, Checkpoint] = {}
         for cp in self.checkpoints():
+            if check_signature(cp, public) is not None:
+                continue
             old = out.get(cp.tenant_id)
             if old is None or cp.tree_size >= old.tree_size:
                 out[cp.tenant_id] = cp
@@ -511,27 +604,29 @@ class Store:
 
     def leaf_hashes(self, tenant: str) -> bytes:
         """The tenant's stored leaf hashes, concatenated (32 bytes each)."""
-        df = self._query(
-            "SELECT tile, leaves FROM merkle_tiles WHERE tenant_id = "
-            f"{self.backend.q(tenant)} ORDER BY tile"
-        )
-        if not df.height:
-            return b""
-        return b"".join(bytes(b) for b in df.get_column("leaves").to_list())
+        return b"".join(b for _, b in self._reader.snapshot(tenant).tiles)
 
     def export_checkpoints(self, path: str | Path | None = None) -> dict[str, Any]:
         """The newest signed checkpoint per tenant (and the history), as a document
         to keep outside the store; written to ``path`` when given.
+
+        Only checkpoints signed by the trusted key are exported, with that key.
         """
-        public, _ = self.trusted_public_key()
+        trust = self.trust()
+        history = [cp for cp in self.checkpoints() if check_signature(cp, trust.public_key) is None]
+        latest: dict[str, Checkpoint] = {}
+        for cp in history:
+            if cp.tenant_id not in latest or cp.tree_size >= latest[cp.tenant_id].tree_size:
+                latest[cp.tenant_id] = cp
         doc = {
             "format": "auditkit-checkpoints/1",
             "store_id": self.store_id,
-            "key_id": key_fingerprint(public),
-            "public_key": public_key_pem(public),
+            "key_id": trust.key_id,
+            "public_key": public_key_pem(trust.public_key),
+            "key_source": trust.source,
             "exported_at": format_timestamp(datetime.now(UTC)),
-            "checkpoints": [cp.to_dict() for cp in self.latest_checkpoints().values()],
-            "history": [cp.to_dict() for cp in self.checkpoints()],
+            "checkpoints": [cp.to_dict() for cp in latest.values()],
+            "history": [cp.to_dict() for cp in history],
         }
         if path is not None:
             Path(path).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
@@ -550,31 +645,34 @@ class Store:
         self, tenant: str, seq: int | None = None, *, event_id: str | None = None
     ) -> InclusionProof:
         """Prove that an event (by ``seq`` or ``event_id``) is in the tenant's signed tree."""
+        self._resolve_tenants(tenant)
         cp = self.latest_checkpoints().get(tenant)
         if cp is None:
-            raise UsageError(f"tenant {tenant!r} has no events")
-        q = self.backend.q
-        cond = f"seq = {int(seq)}" if seq is not None else f"event_id = {q(event_id or '')}"
-        df = self.read_rows(f"tenant_id = {q(tenant)} AND {cond}")
+            raise UsageError(f"tenant {tenant!r} has no validly signed checkpoint")
+        if seq is not None:
+            cond, what = Filter("tenant_id = ? AND seq = ?", (tenant, int(seq))), f"seq {seq}"
+        else:
+            cond = Filter("tenant_id = ? AND event_id = ?", (tenant, event_id or ""))
+            what = f"event_id {event_id!r}"
+        df = self._reader.read(cond).drop("_typed", strict=False)
         if not df.height:
-            raise UsageError(f"tenant {tenant!r} has no event with {cond}")
-        s, eid = df.get_column("seq").item(), df.get_column("event_id").item()
+            raise UsageError(f"tenant {tenant!r} has no event with {what}")
+        s, eid = int(df.get_column("seq").item()), df.get_column("event_id").item()
         canon = rebuild_canonical(df).item()
         if s >= cp.tree_size:
             raise IntegrityError(f"seq {s} is not covered by the signed checkpoint")
         leaves = self._leaf_list(tenant, cp.tree_size)
-        path = inclusion_proof(leaves, int(s), cp.tree_size)
-        return InclusionProof(
-            tenant, int(s), eid, canon, cp.tree_size, tuple(h.hex() for h in path), cp
-        )
+        path = inclusion_proof(leaves, s, cp.tree_size)
+        return InclusionProof(tenant, s, eid, canon, cp.tree_size, tuple(h.hex() for h in path), cp)
 
     def consistency_proof(
         self, tenant: str, old_size: int, new_size: int | None = None
     ) -> ConsistencyProof:
         """Prove that the tenant's tree at ``old_size`` is a prefix of it at ``new_size``."""
+        self._resolve_tenants(tenant)
         cp = self.latest_checkpoints().get(tenant)
         if cp is None:
-            raise UsageError(f"tenant {tenant!r} has no events")
+            raise UsageError(f"tenant {tenant!r} has no validly signed checkpoint")
         new_size = cp.tree_size if new_size is None else new_size
         if not 0 < old_size <= new_size <= cp.tree_size:
             raise UsageError(
@@ -592,73 +690,54 @@ class Store:
         )
 
     # -- load ----------------------------------------------------------------------
-    def read_rows(self, where: str) -> pl.DataFrame:
-        """Stored rows (all columns, :data:`~auditkit.record.STORED_SCHEMA` types except
-        that PostgreSQL timestamps stay datetimes) matching a SQL condition."""
-        df = self._query(
-            f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} ORDER BY tenant_id, seq"
-        )
-        casts = {
-            c: t for c, t in STORED_SCHEMA.items() if not isinstance(df.schema[c], pl.Datetime)
-        }
-        return df.cast(casts)  # type: ignore[arg-type]
+    def _filter(
+        self,
+        start: datetime | str | None,
+        end: datetime | str | None,
+        seqs: tuple[int, int] | None = None,
+    ) -> Filter:
+        """A condition on the time range ``[start, end)`` and the seq range, as bind
+        parameters (timestamps in the stored form)."""
+        f = Filter()
+        if seqs is not None:
+            f = f & Filter("seq >= ? AND seq < ?", (int(seqs[0]), int(seqs[1])))
+        cast = "" if self.backend.dialect == "sqlite" else "CAST(? AS timestamptz)"
+        for op, value in ((">=", start), ("<", end)):
+            if value is not None:
+                text = format_timestamp(parse_instant(value))
+                f = f & Filter(f"occurred_at {op} {cast or '?'}", (text,))
+        return f
 
-    def _chunk_ranges(self, tenant: str) -> list[str]:
-        """SQL conditions selecting a tenant's rows in chunks of ``_LOAD_CHUNK`` seqs,
-        from seq 0 to the largest stored (rows past the signed tree are read too)."""
-        q = self.backend.q
-        top = self._query(f"SELECT MAX(seq) AS m FROM events WHERE tenant_id = {q(tenant)}").item()
-        last = int(top) + 1 if top is not None else 0
-        return [
-            f"tenant_id = {q(tenant)} AND seq >= {lo} AND seq < {lo + _LOAD_CHUNK}"
-            for lo in range(0, last, _LOAD_CHUNK)
-        ]
-
-    def _tenant_chunks(
-        self, tenants: Sequence[str], where: str, *, ahead: int = _READ_AHEAD
-    ) -> Iterator[tuple[str, pl.DataFrame | None]]:
-        """``(tenant, rows)`` for each chunk of each tenant, in order, then
-        ``(tenant, None)`` when the tenant is done.
-
-        Chunks are read in background threads, ``ahead`` at a time, while the
-        caller verifies the previous ones: reading (ADBC) and hashing and decoding
-        (Polars) both release the GIL, and reading is the slower of the two.  One
-        stream over all tenants, so that the next tenant's first chunks are read
-        while the previous tenant's last one is verified.  Memory holds at most
-        ``ahead + 1`` chunks.
-        """
-        plan: list[tuple[str, str | None]] = []
-        for t in tenants:
-            plan += [(t, cond + where) for cond in self._chunk_ranges(t)]
-            plan.append((t, None))
-        with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="auditkit-read") as pool:
-            pending: deque[Future[pl.DataFrame] | None] = deque()
-            todo = iter(plan)
-
-            def submit() -> None:
-                """Queue the plan up to and including its next read."""
-                for _, cond in todo:
-                    pending.append(pool.submit(self.read_rows, cond) if cond else None)
-                    if cond:
-                        return
-
-            try:
-                for _ in range(ahead):
-                    submit()
-                for t, _ in plan:
-                    fut = pending.popleft()
-                    if fut is None:
-                        yield t, None
-                        continue
-                    df = fut.result()
-                    submit()
-                    if df.height:
-                        yield t, df
-                    del df
-            finally:
-                for fut in pending:
-                    if fut is not None:
-                        fut.cancel()
+    def _verified_pass(
+        self,
+        tenants: Sequence[str],
+        where: Filter,
+        trust: Trust,
+        *,
+        seqs: tuple[int, int] | None,
+        progress: Progress | None,
+        sink: Callable[[pl.DataFrame], None],
+    ) -> VerificationReport:
+        """Verify the rows of ``tenants`` matching ``where``, handing each verified
+        chunk's frame to ``sink``; return the report."""
+        reports: list[VerificationReport] = []
+        ranged = bool(where)
+        for checker, raw in verified_chunks(self._reader, trust, tenants, where, progress=progress):
+            if raw is not None:
+                sink(checker.verified_frame(raw))
+                continue
+            if seqs is not None:
+                checker.check_tree_state()
+                tail = self._reader.tail(checker.tenant, checker.size)
+                lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])
+                present = self._reader.seqs(checker.tenant, checker.size, lo=lo, hi=hi)
+                seen = np.ones(checker.size, dtype=bool)
+                seen[lo:hi] = False
+                seen[present] = True
+                reports.append(checker.finish(tail, present=np.flatnonzero(seen)))
+            else:
+                reports.append(finish_tenant(self._reader, checker, ranged=ranged))
+        return merge_reports(reports, trust, self.store_id)
 
     def load(
         self,
@@ -670,6 +749,7 @@ class Store:
         verify: bool = True,
         on_tamper: Literal["raise", "warn"] = "raise",
         seqs: tuple[int, int] | None = None,
+        progress: Progress | None = None,
     ) -> pl.DataFrame:
         """Load events into a Polars frame, verified against the signed checkpoints.
 
@@ -681,43 +761,41 @@ class Store:
         Parameters
         ----------
         tenant
-            One tenant, several, or ``None`` for all.
+            One tenant, several, or ``None`` for all.  An unknown tenant is a
+            :class:`~auditkit.errors.UsageError`.
         start, end
-            Half-open range ``[start, end)`` on ``occurred_at``.
+            Half-open range ``[start, end)`` on ``occurred_at`` (any form
+            :func:`auditkit.times.parse_instant` takes, e.g. ``"30d"``).
         columns
             A subset of :data:`~auditkit.schema.FRAME_SCHEMA` columns.
-        seqs
-            Half-open range ``[lo, hi)`` of ``seq`` (keyset pages, streaming).
         verify
             Check each loaded record's hash against the signed tree (default).
         on_tamper
             ``"raise"`` raises :class:`~auditkit.errors.TamperedError`; ``"warn"``
             warns and returns only the records that verified.
+        seqs
+            Half-open range ``[lo, hi)`` of ``seq`` (keyset pages, streaming).
+        progress
+            Called with the number of records read, chunk by chunk.
         """
-        from auditkit.store._verify import merge_reports, verified_chunks
-
         if columns is not None:
             unknown = [c for c in columns if c not in FRAME_SCHEMA]
             if unknown:
                 raise UsageError(f"unknown column(s) {unknown}; known: {list(FRAME_SCHEMA)}")
         tenants = self._resolve_tenants(tenant)
-        where = self._time_where(start, end, seqs)
+        where = self._filter(start, end, seqs)
         frames: list[pl.DataFrame] = []
-        reports: list[VerificationReport] = []
         if not verify:
-            frames = [
-                frame_from_rows(raw).collect()
-                for _, raw in self._tenant_chunks(tenants, where)
-                if raw is not None
-            ]
+            sizes = self._reader.signed_sizes()
+            for t in tenants:
+                for raw in self._reader.chunks(t, sizes.get(t, 0), where):
+                    frames.append(frame_from_rows(raw.drop("_typed", strict=False)).collect())
+                    if progress is not None:
+                        progress(raw.height)
         else:
-            public = self.trusted_public_key()
-            for checker, raw in verified_chunks(self, tenants, where, public):
-                if raw is None:  # the tenant is done
-                    reports.append(checker.finish(ranged=bool(where)))
-                else:
-                    frames.append(checker.verified_frame(raw))
-            report = merge_reports(self, reports, public[1])
+            report = self._verified_pass(
+                tenants, where, self.trust(), seqs=seqs, progress=progress, sink=frames.append
+            )
             self.last_report = report
             if not report.ok:
                 if on_tamper == "raise":
@@ -733,16 +811,16 @@ class Store:
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         folder: str | Path | None = None,
+        progress: Progress | None = None,
     ) -> pl.LazyFrame:
         """Verify events chunk by chunk into Parquet files and scan them lazily.
 
         For trails that do not fit in memory: each chunk of 250,000 records is
         verified exactly as :meth:`load` does, written to ``folder`` (a new
         temporary folder by default) and dropped, so memory holds a few chunks
-        (the one verified and the two read ahead) and 33 bytes per record of the
-        largest tenant (its leaf hashes and a seen flag), about 3 GiB for 10M
-        sample events.  The result is a LazyFrame over those files, with
-        FRAME_SCHEMA columns.  A tampered record raises
+        and 33 bytes per record of the largest tenant (its leaf hashes and a seen
+        flag), about 3 GiB for 10M sample events.  The result is a LazyFrame over
+        those files, with FRAME_SCHEMA columns.  A tampered record raises
         :class:`~auditkit.errors.TamperedError` naming it.
 
         Examples
@@ -754,26 +832,24 @@ class Store:
         >>> store.scan().select(pl.len()).collect().item()
         1
         """
-        import tempfile
-
-        from auditkit.store._verify import merge_reports, verified_chunks
-
         out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="auditkit-"))
         out.mkdir(parents=True, exist_ok=True)
-        where = self._time_where(start, end)
-        public = self.trusted_public_key()
-        reports: list[VerificationReport] = []
-        part = 0
         pl.DataFrame(schema=FRAME_SCHEMA).write_parquet(out / "part-00000.parquet")
+        part = [0]
+
+        def write(frame: pl.DataFrame) -> None:
+            part[0] += 1
+            frame.write_parquet(out / f"part-{part[0]:05d}.parquet")
+
         tenants = self._resolve_tenants(tenant)
-        for checker, raw in verified_chunks(self, tenants, where, public):
-            if raw is None:  # the tenant is done
-                reports.append(checker.finish(ranged=bool(where)))
-                continue
-            part += 1
-            checker.verified_frame(raw).write_parquet(out / f"part-{part:05d}.parquet")
-            del raw  # not held while waiting for the next chunk
-        report = merge_reports(self, reports, public[1])
+        report = self._verified_pass(
+            tenants,
+            self._filter(start, end),
+            self.trust(),
+            seqs=None,
+            progress=progress,
+            sink=write,
+        )
         self.last_report = report
         report.raise_for_problems()
         return pl.scan_parquet(out / "part-*.parquet")
@@ -784,7 +860,10 @@ class Store:
         *,
         start: datetime | str | None = None,
         end: datetime | str | None = None,
-        checkpoint: str | Path | Mapping[str, Any] | None = None,
+        checkpoint: CheckpointArg | None = None,
+        public_key: Any | None = None,
+        fingerprint: str | None = None,
+        progress: Progress | None = None,
     ) -> tuple[VerificationReport, pl.DataFrame]:
         """Verify the whole trail of the tenants (as :meth:`verify`) and return, from
         the same pass, the frame of the records in ``[start, end)`` that verified.
@@ -802,8 +881,6 @@ class Store:
         >>> report.ok, frame.height
         (True, 1)
         """
-        from auditkit.store._verify import verify_store
-
         keep: pl.Expr | None = None
         for op, value in (("ge", start), ("lt", end)):
             if value is not None:
@@ -811,58 +888,47 @@ class Store:
                 cond = getattr(pl.col("occurred_at"), op)(bound)
                 keep = cond if keep is None else keep & cond
         frames: list[pl.DataFrame] = []
-        wanted = None if tenant is None else self._resolve_tenants(tenant)
-        report = verify_store(self, wanted, checkpoint=checkpoint, collect=frames, keep=keep)
+        trust = self.trust(public_key=public_key, fingerprint=fingerprint, checkpoint=checkpoint)
+        report = verify_trail(
+            self._reader,
+            trust,
+            self._resolve_tenants(tenant),
+            collect=frames,
+            keep=keep,
+            progress=progress,
+        )
         self.last_report = report
         return report, _concat_frames(frames)
-
-    def _resolve_tenants(self, tenant: str | Sequence[str] | None) -> list[str]:
-        known = self.tenants()
-        if tenant is None:
-            return known
-        wanted = [tenant] if isinstance(tenant, str) else list(tenant)
-        return [t for t in wanted if t in known]
-
-    def _time_where(
-        self,
-        start: datetime | str | None,
-        end: datetime | str | None,
-        seqs: tuple[int, int] | None = None,
-    ) -> str:
-        parts = []
-        if seqs is not None:
-            lo, hi = (int(seqs[0]), int(seqs[1]))
-            parts.append(f" AND seq >= {lo} AND seq < {hi}")
-        for op, value in ((">=", start), ("<", end)):
-            if value is None:
-                continue
-            ts = parse_instant(value)
-            text = format_timestamp(ts)
-            if self.backend.dialect == "sqlite":
-                parts.append(f" AND occurred_at {op} '{text}'")
-            else:
-                parts.append(f" AND occurred_at {op} '{text}'::timestamptz")
-        return "".join(parts)
 
     # -- verify --------------------------------------------------------------------
     def verify(
         self,
         tenant: str | Sequence[str] | None = None,
         *,
-        checkpoint: str | Path | Mapping[str, Any] | None = None,
+        checkpoint: CheckpointArg | None = None,
         public_key: Any | None = None,
+        fingerprint: str | None = None,
+        progress: Progress | None = None,
     ) -> VerificationReport:
         """Verify the whole store (or some tenants) and report every problem found.
 
-        Checks each record (its canonical bytes rebuilt from its columns) against
-        the signed Merkle tree, ``actor_id`` against ``actor.id``, the sequence for
-        gaps, every stored checkpoint's signature and history, and, given a saved
-        ``checkpoint`` file, that the store still extends what it said (truncation,
-        rollback, fork).
-        """
-        from auditkit.store._verify import verify_store
+        Checks each record (its canonical bytes rebuilt from its columns, every
+        column well-formed) against the signed Merkle tree, ``actor_id`` against
+        ``actor.id``, the sequence for gaps, duplicates and rows outside the signed
+        range, the tree state, every checkpoint's signature and history, purge
+        statements, and, given a saved ``checkpoint`` file, that the store still
+        extends what it said (truncation, rollback, fork).
 
-        report = verify_store(self, tenant, checkpoint=checkpoint, public_key=public_key)
+        The verdict (:attr:`VerificationReport.status`) is INTACT only when an
+        independent anchor backs the key: the key file, ``public_key``, a pinned
+        ``fingerprint`` or the ``checkpoint`` file; otherwise UNANCHORED.
+        """
+        trust = self.trust(public_key=public_key, fingerprint=fingerprint, checkpoint=checkpoint)
+        tenants = self._resolve_tenants(tenant)
+        if trust.saved is not None and tenant is None:
+            known = set(tenants)
+            tenants += [t for t in trust.saved.tenants if t not in known]
+        report = verify_trail(self._reader, trust, tenants, progress=progress)
         self.last_report = report
         return report
 

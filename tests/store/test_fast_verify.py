@@ -13,9 +13,10 @@ import pytest
 from auditkit import ProblemKind, Store, TamperedError
 from auditkit.frame import _ACTOR, _decode_distinct, frame_from_rows
 from auditkit.integrity import root_from_leaf_hashes
-from auditkit.store import _verify
-from auditkit.store import store as store_module
-from auditkit.store._verify import TenantVerifier, tree_root
+from auditkit.store import _hashing, _reader
+from auditkit.store._hashing import tree_root
+from auditkit.store._reader import Filter
+from auditkit.store._verify import TenantVerifier
 from tests.conftest import make_events
 from tests.store.test_tamper import _sql
 
@@ -27,8 +28,8 @@ def test_tree_root_equals_reference(n: int, monkeypatch: pytest.MonkeyPatch) -> 
     expected = root_from_leaf_hashes(leaves)
     assert tree_root(blob, n) == expected
     # every level through Polars, in small slices (odd slice ends, odd levels)
-    monkeypatch.setattr(_verify, "_SMALL_LEVEL", 0)
-    monkeypatch.setattr(_verify, "_ROOT_SLICE", 3)
+    monkeypatch.setattr(_hashing, "_SMALL_LEVEL", 0)
+    monkeypatch.setattr(_hashing, "_ROOT_SLICE", 3)
     assert tree_root(blob, n) == expected
     # a longer blob: only the first n leaves count
     assert tree_root(blob + b"\x07" * 64, n) == expected
@@ -45,9 +46,11 @@ def test_decode_distinct_equals_decoding_every_row() -> None:
 
 
 def _verifier(store: Store, tenant: str) -> TenantVerifier:
-    return TenantVerifier(
-        store, tenant, store.latest_checkpoints()[tenant], store.trusted_public_key()
-    )
+    return TenantVerifier(store._reader.snapshot(tenant), store.trust())
+
+
+def _rows(store: Store, tenant: str) -> pl.DataFrame:
+    return store._reader.read(Filter("tenant_id = ?", (tenant,)))
 
 
 def test_verified_frame_is_one_pass_and_equals_the_plain_frame(
@@ -58,7 +61,7 @@ def test_verified_frame_is_one_pass_and_equals_the_plain_frame(
     events[4]["description"] = 'said "hi" \\ then\nleft\t'  # needs JSON escaping
     events[5]["actor"]["name"] = "Zoë \u2028 \U0001f600"
     store.append(events)
-    raw = store.read_rows("tenant_id = 'acme'")
+    raw = _rows(store, "acme")
     calls: list[int] = []
     plain_check = TenantVerifier.check_chunk
 
@@ -70,8 +73,8 @@ def test_verified_frame_is_one_pass_and_equals_the_plain_frame(
     v = _verifier(store, "acme")
     frame = v.verified_frame(raw)
     assert not calls  # no fallback to the two-pass path
-    assert frame.equals(frame_from_rows(raw).collect())
-    assert v.finish().ok
+    assert frame.equals(frame_from_rows(raw.drop("_typed")).collect())
+    assert v.finish(store._reader.tail("acme", v.size)).ok
     assert frame.row(4, named=True)["description"] == 'said "hi" \\ then\nleft\t'
 
 
@@ -109,11 +112,13 @@ def test_small_chunks_read_ahead_give_the_same_frame(
     store = Store.init(store_location)
     store.append(make_events(50) + make_events(7, "globex") + make_events(23, "initech"))
     whole = store.load()
-    monkeypatch.setattr(store_module, "_LOAD_CHUNK", 6)
+    monkeypatch.setattr(_reader, "LOAD_CHUNK", 6)
     for ahead in (1, 2, 3):
-        chunks = list(store._tenant_chunks(store.tenants(), "", ahead=ahead))
-        assert [t for t, raw in chunks if raw is None] == ["acme", "globex", "initech"]
-        assert sum(raw.height for _, raw in chunks if raw is not None) == 80
+        sizes = {"acme": 50, "globex": 7, "initech": 23}
+        for tenant, n in sizes.items():
+            chunks = list(store._reader.chunks(tenant, n, ahead=ahead))
+            assert [len(c) for c in chunks] == [6] * (n // 6) + ([n % 6] if n % 6 else [])
+            assert sorted(s for c in chunks for s in c["seq"]) == list(range(n))
     chunked = store.load()
     assert chunked.equals(whole)
     assert chunked.get_column("tenant_id").n_chunks() > 1
@@ -138,7 +143,7 @@ def test_tamper_in_a_middle_chunk_stops_cleanly(
     store = Store.init(store_location)
     store.append(make_events(40))
     _sql(store, "UPDATE events SET outcome = 'denied' WHERE tenant_id = 'acme' AND seq = 17")
-    monkeypatch.setattr(store_module, "_LOAD_CHUNK", 5)
+    monkeypatch.setattr(_reader, "LOAD_CHUNK", 5)
     with pytest.raises(TamperedError, match="seq=17"):
         store.load()
     with pytest.raises(TamperedError, match="seq=17"):
@@ -151,7 +156,7 @@ def test_verifier_keeps_no_column_of_the_chunks(tmp_path: Any) -> None:
     store = Store.init(str(tmp_path / "a.db"))
     store.append(make_events(20))
     v = _verifier(store, "acme")
-    v.verified_frame(store.read_rows("tenant_id = 'acme'"))
+    v.verified_frame(_rows(store, "acme"))
     kept = [value for value in vars(v).values() if isinstance(value, pl.Series | pl.DataFrame)]
     assert kept == []
     assert isinstance(v.seen, np.ndarray) and v.seen.all()

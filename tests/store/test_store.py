@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from auditkit import FRAME_SCHEMA, SchemaError, Store, StoreError
-from auditkit.errors import IntegrityError
+from auditkit.errors import IntegrityError, UsageError
 from auditkit.frame import events_to_frame
 from tests.conftest import make_events
 
@@ -71,11 +71,22 @@ def test_load_time_range_and_columns(store_location: str) -> None:
         store.load("acme", columns=["nope"])
 
 
-def test_load_unknown_tenant_is_empty(store_location: str) -> None:
+def test_unknown_tenant_is_an_error_that_names_no_other_tenant(store_location: str) -> None:
     store = Store.init(store_location)
     store.append(make_events(3))
-    assert store.load("nobody").height == 0
-    assert store.load("nobody").schema == FRAME_SCHEMA
+    store.append(make_events(2, "globex"))
+    for call in (
+        lambda: store.load("nobody"),
+        lambda: store.scan("nobody"),
+        lambda: store.verify("nobody"),
+        lambda: store.verify_and_load(["acme", "nobody"]),
+        lambda: store.count("nobody"),
+        lambda: store.inclusion_proof("nobody", 0),
+    ):
+        with pytest.raises(UsageError, match="unknown tenant 'nobody'") as err:
+            call()
+        assert "globex" not in str(err.value) and "acme" not in str(err.value)
+    assert store.load("acme").schema == FRAME_SCHEMA
 
 
 def test_inclusion_and_consistency_proofs_verify_offline(store_location: str) -> None:

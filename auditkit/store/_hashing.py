@@ -1,0 +1,161 @@
+"""Vectorised hashing for verification: leaf hashes of stored rows, digests as
+NumPy arrays, and RFC 6962 roots over millions of leaves.
+
+What it guarantees: the same hashes as :mod:`auditkit.integrity` (tested against
+it), computed in Polars and NumPy instead of Python loops.  What it trusts: its
+input is data; a row whose canonical text cannot be built hashes to all zeros and
+is reported by :func:`null_rows`, never silently accepted.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+from typing import Final
+
+import numpy as np
+import polars as pl
+import polars_hash  # noqa: F401  (registers the .chash namespace)
+import pyarrow as pa
+
+from auditkit.integrity import EMPTY_ROOT
+from auditkit.record import STORED_COLUMNS, exact_canonical, leaf_hash_exprs
+
+__all__ = [
+    "digest_rows",
+    "hash_rows",
+    "hex_series",
+    "leaf_digests",
+    "null_rows",
+    "rows_differ",
+    "tree_root",
+]
+
+#: Levels of the Merkle tree narrower than this are hashed with hashlib (less overhead).
+_SMALL_LEVEL: Final = 4096
+#: Node pairs hashed per vectorised call when computing a root.
+_ROOT_SLICE: Final = 1 << 18
+_ZERO_HEX: Final = "00" * 32
+
+
+def digest_rows(hexes: pl.Series) -> np.ndarray:
+    """Hex SHA-256 digests as a ``(n, 32)`` byte array.
+
+    Every value is 64 hex characters, so the Arrow data buffer is one contiguous
+    hex string: a single ``unhexlify`` (C speed; Polars' ``str.decode("hex")`` is
+    ten times slower).  Nulls (a row whose canonical text could not be built)
+    become all-zero digests: callers mark them as failing with :func:`_null_rows`.
+    """
+    n = hexes.len()
+    arr = hexes.fill_null(_ZERO_HEX).rechunk().to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, count=n + 1, offset=arr.offset * 8)
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end - start != 64 * n:
+        raise ValueError("expected 64-character hex digests")
+    data = arr.buffers()[2]
+    raw = binascii.unhexlify(memoryview(data)[start:end]) if n else b""
+    return np.frombuffer(raw, np.uint8).reshape(n, 32)
+
+
+def _sha256_rows(rows: np.ndarray) -> np.ndarray:
+    """SHA-256 of each row of a 2-D byte array, as a ``(n, 32)`` array.
+
+    polars-hash hashes in Rust without the GIL; narrow inputs go through hashlib,
+    whose per-call cost is lower than a Polars round trip for a few thousand rows.
+    """
+    n, width = rows.shape
+    if n < _SMALL_LEVEL:
+        data = rows.tobytes()
+        sha = hashlib.sha256
+        out = b"".join([sha(data[i : i + width]).digest() for i in range(0, n * width, width)])
+        return np.frombuffer(out, np.uint8).reshape(n, 32)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    values = pl.Series(
+        "v",
+        pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(),
+            n,
+            [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows))],
+        ),
+    )
+    hexes = pl.select(pl.lit(values).chash.sha2_256()).to_series()  # type: ignore[attr-defined]
+    return digest_rows(hexes)
+
+
+def tree_root(blob: bytes | memoryview, n: int) -> bytes:
+    """RFC 6962 root of the first ``n`` leaf hashes of ``blob`` (32 bytes each).
+
+    The same tree as :func:`~auditkit.integrity.root_from_leaf_hashes` (pairs
+    hashed level by level, an odd last node promoted), but each level is hashed
+    by polars-hash over a contiguous buffer instead of a Python loop over a list
+    of ``n`` bytes objects: 1.5x faster for a million leaves, without the list's
+    ~70 bytes per leaf, and in slices, so that its temporary memory is bounded.
+
+    >>> from auditkit.integrity import leaf_hashes, root_from_leaf_hashes
+    >>> leaves = leaf_hashes([b"a", b"b", b"c", b"d", b"e"])
+    >>> tree_root(b"".join(leaves), 5) == root_from_leaf_hashes(leaves)
+    True
+    """
+    if n == 0:
+        return EMPTY_ROOT
+    level = np.frombuffer(blob, np.uint8, count=n * 32).reshape(n, 32)
+    while len(level) > 1:
+        m = len(level) // 2
+        up = np.empty((m + len(level) % 2, 32), np.uint8)
+        # in slices, so that the temporary pair and hex buffers do not grow with n
+        for a in range(0, m, _ROOT_SLICE):
+            b = min(a + _ROOT_SLICE, m)
+            pairs = np.empty((b - a, 65), np.uint8)
+            pairs[:, 0] = 1
+            pairs[:, 1:] = level[2 * a : 2 * b].reshape(b - a, 64)
+            up[a:b] = _sha256_rows(pairs)
+        if len(level) % 2:
+            up[m] = level[-1]
+        level = up
+    return bytes(level[0].tobytes())
+
+
+def leaf_digests(rows: pl.DataFrame, hexes: pl.Series, escape: pl.Series) -> np.ndarray:
+    """The leaf hashes of stored rows as a ``(n, 32)`` array, from the fast hex
+    hashes, with the rows that need JSON escaping redone exactly."""
+    digests = digest_rows(hexes)
+    if escape.any():
+        digests = digests.copy()
+        idx = escape.fill_null(False).arg_true()
+        exact = exact_canonical(rows[idx].select(STORED_COLUMNS))
+        digests[idx.to_numpy()] = np.frombuffer(
+            b"".join(hashlib.sha256(b"\x00" + c).digest() for c in exact), np.uint8
+        ).reshape(-1, 32)
+    return digests
+
+
+def hash_rows(rows: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Leaf hashes of stored rows, and which rows could not be hashed (null columns)."""
+    leaf, escape = leaf_hash_exprs(rows.schema)
+    out = rows.select(leaf.alias("_leaf"), escape.alias("_escape"))
+    hexes = out.get_column("_leaf")
+    return leaf_digests(rows, hexes, out.get_column("_escape")), null_rows(hexes)
+
+
+def null_rows(hexes: pl.Series) -> np.ndarray:
+    return hexes.is_null().to_numpy() if hexes.null_count() else np.zeros(hexes.len(), bool)
+
+
+def rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise inequality of two ``(n, 32)`` byte arrays (compared as 4 x 64 bits)."""
+    return np.asarray(
+        (np.ascontiguousarray(a).view(np.uint64) != np.ascontiguousarray(b).view(np.uint64)).any(
+            axis=1
+        )
+    )
+
+
+def hex_series(name: str, digests: np.ndarray) -> pl.Series:
+    n = len(digests)
+    arr = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(32), n, [None, pa.py_buffer(np.ascontiguousarray(digests))]
+    )
+    return pl.Series(name, arr.cast(pa.large_binary())).bin.encode("hex")

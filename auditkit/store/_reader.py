@@ -1,0 +1,389 @@
+"""The store's reads, for verification, loading and proofs: the narrow interface
+the verifier works on (:class:`TrailReader`), and all the SQL it runs.
+
+What it guarantees: every read is bounded by what exists or by the signed tree,
+never by a value an attacker chooses (a row at ``seq = 1e11`` costs one row, not
+a hundred billion); the integrity data of a tenant (checkpoints, tree head,
+tiles, range statements) is read in one snapshot, so that a live store being
+appended to never looks tampered; every value is a bind parameter.
+
+What it trusts: nothing.  It reads what the database holds and hands it on as
+data: the verifier decides what is true.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import polars as pl
+
+from auditkit.errors import StoreError
+from auditkit.integrity import Checkpoint, RangeStatement
+from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
+from auditkit.store._backend import Backend
+
+__all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
+
+#: Rows per chunk read for verification and loading.
+LOAD_CHUNK: Final = 250_000
+#: Rows outside the signed range named individually (the rest are counted).
+STRAY_LIMIT: Final = 1000
+
+#: SQLite stores no type per column: a value of the wrong type (a BLOB or a number
+#: where text belongs, a REAL seq) is tampering, named as such, never coerced.
+_TEXT_COLUMNS: Final = tuple(c for c in STORED_COLUMNS if c not in ("seq",))
+_REQUIRED: Final = frozenset(
+    ("tenant_id", "event_id", "occurred_at", "received_at", "action", "category", "outcome",
+     "actor_id", "actor")
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A condition on the events table: SQL with ``?`` placeholders and their values."""
+
+    sql: str = ""
+    params: tuple[Any, ...] = ()
+
+    def __and__(self, other: Filter) -> Filter:
+        if not other.sql:
+            return self
+        if not self.sql:
+            return other
+        return Filter(f"{self.sql} AND {other.sql}", self.params + other.params)
+
+    def __bool__(self) -> bool:
+        return bool(self.sql)
+
+
+@dataclass
+class TenantSnapshot:
+    """A tenant's integrity data, read in one transaction."""
+
+    tenant: str
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    #: checkpoint rows that are not even well-formed: (row id, why)
+    malformed: list[tuple[int, str]] = field(default_factory=list)
+    #: (size, root hash, frontier) of the tree head row, if there is one
+    head: tuple[int, str, bytes] | None = None
+    #: (tile index, leaf hashes) in tile order
+    tiles: list[tuple[int, bytes]] = field(default_factory=list)
+    statements: list[RangeStatement] = field(default_factory=list)
+    #: range-statement rows that are not well-formed: (row id, why)
+    bad_statements: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class TailSnapshot:
+    """What lies outside a signed range ``[0, size)``, read in one transaction with
+    the checkpoints and statements current at that moment."""
+
+    #: rows outside the range, up to :data:`STRAY_LIMIT`: ``seq`` as text and event id
+    strays: list[tuple[str, str | None]]
+    #: how many there are in all
+    stray_count: int
+    #: the tenant's checkpoints and statements as they are now (appends and purges
+    #: may have happened while the range was read)
+    checkpoints: list[Checkpoint]
+    statements: list[RangeStatement]
+
+
+def _ph(dialect: str, sql: str, style: str) -> str:
+    """Turn ``?`` placeholders into the driver's: ``$1`` (ADBC PostgreSQL) or ``%s``."""
+    if dialect == "sqlite":
+        return sql
+    if style == "dollar":
+        counter = iter(range(1, 10_000))
+        return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+    return sql.replace("?", "%s")
+
+
+class TrailReader:
+    """Reads one store's events and integrity data (see the module docstring)."""
+
+    def __init__(self, backend: Backend, store_id: str) -> None:
+        self.backend = backend
+        self.store_id = store_id
+        self.dialect = backend.dialect
+
+    # -- small reads through the DB-API driver -------------------------------------------
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.backend.connect() as conn:
+            try:
+                cur = conn.cursor()
+                cur.execute(_ph(self.dialect, sql, "format"), tuple(params))
+                rows = cur.fetchall()
+                return [tuple(r) for r in rows]
+            except Exception as exc:
+                raise StoreError(
+                    f"{self.backend.location}: read failed: {_first_line(exc)}"
+                ) from exc
+            finally:
+                if self.dialect != "sqlite":
+                    conn.rollback()
+
+    def tenant_names(self) -> set[str]:
+        """Every tenant the store knows of: by events, tree heads, checkpoints or statements."""
+        rows = self._fetch(
+            "SELECT tenant_id FROM tree_heads UNION SELECT tenant_id FROM checkpoints "
+            "UNION SELECT tenant_id FROM purges UNION SELECT DISTINCT tenant_id FROM events"
+        )
+        return {str(r[0]) for r in rows if r[0] is not None}
+
+    def signed_sizes(self) -> dict[str, int]:
+        """The tree size of each tenant's head row (a hint for progress and counts)."""
+        return {str(t): int(n) for t, n in self._fetch("SELECT tenant_id, size FROM tree_heads")}
+
+    def snapshot(self, tenant: str) -> TenantSnapshot:
+        """The tenant's checkpoints, tree head, tiles and statements, in one transaction."""
+        snap = TenantSnapshot(tenant)
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                self._begin_read(cur)
+                snap.checkpoints, snap.malformed = self._checkpoints(cur, tenant)
+                cur.execute(
+                    _ph(self.dialect, "SELECT size, root_hash, frontier FROM tree_heads "
+                        "WHERE tenant_id = ?", "format"),
+                    (tenant,),
+                )  # fmt: skip
+                head = cur.fetchone()
+                if head is not None:
+                    size, root, frontier = head
+                    snap.head = (_as_int(size), str(root), bytes(frontier or b""))
+                cur.execute(
+                    _ph(self.dialect, "SELECT tile, leaves FROM merkle_tiles WHERE tenant_id = ? "
+                        "ORDER BY tile", "format"),
+                    (tenant,),
+                )  # fmt: skip
+                snap.tiles = [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
+                snap.statements, snap.bad_statements = self._statements(cur, tenant)
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise StoreError(
+                    f"{self.backend.location}: cannot read the integrity data of tenant "
+                    f"{tenant!r}: {_first_line(exc)}"
+                ) from exc
+            finally:
+                self._end_read(conn, cur)
+        return snap
+
+    def tail(self, tenant: str, size: int) -> TailSnapshot:
+        """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and
+        statements of the same moment: one transaction."""
+        typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
+        cond = f"tenant_id = ? AND (seq IS NULL OR seq < 0 OR seq >= ?{typed})"
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                self._begin_read(cur)
+                cur.execute(
+                    _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
+                        f"FROM events WHERE {cond} ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
+                    (tenant, size),
+                )  # fmt: skip
+                strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
+                count = len(strays)
+                if count >= STRAY_LIMIT:
+                    cur.execute(
+                        _ph(self.dialect, f"SELECT COUNT(*) FROM events WHERE {cond}", "format"),
+                        (tenant, size),
+                    )
+                    count = int(cur.fetchone()[0])
+                checkpoints, _ = self._checkpoints(cur, tenant)
+                statements, _ = self._statements(cur, tenant)
+            except Exception as exc:
+                raise StoreError(
+                    f"{self.backend.location}: cannot read tenant {tenant!r}: {_first_line(exc)}"
+                ) from exc
+            finally:
+                self._end_read(conn, cur)
+        return TailSnapshot(strays, count, checkpoints, statements)
+
+    def _begin_read(self, cur: Any) -> None:
+        if self.dialect == "sqlite":
+            cur.execute("BEGIN")  # WAL: the first read fixes the snapshot for the transaction
+        else:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def _end_read(self, conn: Any, cur: Any) -> None:
+        try:
+            if self.dialect == "sqlite":
+                if conn.in_transaction:
+                    cur.execute("COMMIT")
+            else:
+                conn.rollback()
+        finally:
+            cur.close()
+
+    def _checkpoints(self, cur: Any, tenant: str) -> tuple[list[Checkpoint], list[tuple[int, str]]]:
+        cur.execute(
+            _ph(self.dialect, "SELECT id, tree_size, root_hash, timestamp, key_id, signature "
+                "FROM checkpoints WHERE tenant_id = ? ORDER BY id", "format"),
+            (tenant,),
+        )  # fmt: skip
+        out: list[Checkpoint] = []
+        bad: list[tuple[int, str]] = []
+        for row_id, size, root, ts, kid, sig in cur.fetchall():
+            try:
+                out.append(Checkpoint(self.store_id, tenant, _strict_int(size), root, ts, kid, sig))
+            except (ValueError, TypeError) as exc:
+                bad.append((_as_int(row_id), str(exc)))
+        return out, bad
+
+    def _statements(
+        self, cur: Any, tenant: str
+    ) -> tuple[list[RangeStatement], list[tuple[int, str]]]:
+        cur.execute(
+            _ph(self.dialect, "SELECT id, kind, first_seq, end_seq, tree_size, root_hash, "
+                "recorded_at, detail, key_id, signature FROM purges WHERE tenant_id = ? "
+                "ORDER BY id", "format"),
+            (tenant,),
+        )  # fmt: skip
+        out: list[RangeStatement] = []
+        bad: list[tuple[int, str]] = []
+        for row_id, kind, first, end, size, root, when, detail, kid, sig in cur.fetchall():
+            try:
+                out.append(
+                    RangeStatement(
+                        kind, self.store_id, tenant, _strict_int(first), _strict_int(end),
+                        _strict_int(size), root, when, detail, kid, sig,
+                    )
+                )  # fmt: skip
+            except (ValueError, TypeError) as exc:
+                bad.append((_as_int(row_id), str(exc)))
+        return out, bad
+
+    # -- bulk reads through ADBC ---------------------------------------------------------
+    def select_sql(self, where: str) -> str:
+        """A SELECT of the stored columns (and, on SQLite, whether every value has its
+        column's type) under a condition with ``?`` placeholders."""
+        if self.dialect == "sqlite":
+            checks = " AND ".join(
+                f"typeof({c}) = 'text'" if c in _REQUIRED else f"typeof({c}) IN ('text', 'null')"
+                for c in _TEXT_COLUMNS
+            )
+            cols = ", ".join(
+                "seq" if c == "seq" else f"CASE WHEN typeof({c}) = 'text' THEN {c} END AS {c}"
+                for c in STORED_COLUMNS
+            )
+            return (
+                f"SELECT {cols}, ({checks}) AS _typed FROM events WHERE {where} "
+                "AND typeof(seq) = 'integer' ORDER BY seq"
+            )
+        return f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} ORDER BY seq"
+
+    def read(self, where: Filter) -> pl.DataFrame:
+        """Stored rows matching ``where`` (STORED_SCHEMA types, except that PostgreSQL
+        timestamps stay datetimes), with a boolean ``_typed`` column on SQLite."""
+        sql = _ph(self.dialect, self.select_sql(where.sql), "dollar")
+        df = self.backend.read(sql, params=where.params)
+        casts = {
+            c: t
+            for c, t in STORED_SCHEMA.items()
+            if c in df.columns and not isinstance(df.schema[c], pl.Datetime) and df.schema[c] != t
+        }
+        if casts:
+            df = df.cast(casts)  # type: ignore[arg-type]
+        if "_typed" in df.columns:
+            df = df.with_columns(pl.col("_typed").cast(pl.Boolean).fill_null(False))
+        return df
+
+    def chunks(
+        self, tenant: str, size: int, extra: Filter | None = None, *, ahead: int = 2
+    ) -> Iterator[pl.DataFrame]:
+        """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
+        :data:`LOAD_CHUNK` seqs, read ``ahead`` chunks in advance in threads.
+
+        Memory holds at most ``ahead + 1`` chunks.  Reading (ADBC) releases the GIL,
+        so the caller verifies one chunk while the next ones are read.
+        """
+        plan = [
+            Filter(
+                "tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + LOAD_CHUNK, size))
+            )
+            & (extra or Filter())
+            for lo in range(0, size, LOAD_CHUNK)
+        ]
+        if not plan:
+            return
+        with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="auditkit-read") as pool:
+            pending: deque[Future[pl.DataFrame]] = deque()
+            todo = iter(plan)
+            for f in todo:
+                pending.append(pool.submit(self.read, f))
+                if len(pending) >= ahead:
+                    break
+            try:
+                while pending:
+                    df = pending.popleft().result()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(self.read, nxt))
+                    if df.height:
+                        yield df
+                    del df
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+    def seqs(self, tenant: str, size: int, *, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """The stored seqs of a tenant inside ``[lo, min(hi, size))``, as an int64 array."""
+        typed = " AND typeof(seq) = 'integer'" if self.dialect == "sqlite" else ""
+        top = size if hi is None else min(hi, size)
+        sql = _ph(
+            self.dialect,
+            f"SELECT seq FROM events WHERE tenant_id = ? AND seq >= ? AND seq < ?{typed}",
+            "dollar",
+        )
+        df = self.backend.read(sql, params=(tenant, max(lo, 0), top))
+        return (
+            df.get_column("seq").cast(pl.Int64).to_numpy() if df.height else np.empty(0, np.int64)
+        )
+
+    def count_range(self, tenant: str, size: int) -> int:
+        """Rows of a tenant with ``0 <= seq < size``, whatever the type of their seq."""
+        rows = self._fetch(
+            "SELECT COUNT(*) FROM events WHERE tenant_id = ? AND seq >= 0 AND seq < ?",
+            (tenant, size),
+        )
+        return int(rows[0][0])
+
+    def count(self, tenant: str | None = None) -> int:
+        """Events inside their tenant's tree (seq from 0 up to the tree head's size)."""
+        typed = " AND typeof(e.seq) = 'integer'" if self.dialect == "sqlite" else ""
+        where = " AND e.tenant_id = ?" if tenant is not None else ""
+        rows = self._fetch(
+            "SELECT COUNT(*) FROM events e JOIN tree_heads h ON h.tenant_id = e.tenant_id "
+            f"WHERE e.seq >= 0 AND e.seq < h.size{typed}{where}",
+            (tenant,) if tenant is not None else (),
+        )
+        return int(rows[0][0])
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _strict_int(value: Any) -> int:
+    """An integer column value; anything else (a REAL, text) is malformed."""
+    if type(value) is not int:
+        raise ValueError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message without SQL, parameters or documentation links."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line.split("[SQL:")[0].split("(Background on this error")[0].strip()

@@ -163,7 +163,12 @@ def _plan(
     by_day: dict[int, list[Rec]] = {}
     if incidents:
         labels, recs = inject(
-            population, seed=seed, days=days, day0_us=day0_us, start_weekday=day0.weekday()
+            population,
+            seed=seed,
+            days=days,
+            day0_us=day0_us,
+            start_weekday=day0.weekday(),
+            events=events,
         )
         for rec in recs:
             d = min(max((rec.us - day0_us) // US_PER_DAY, 0), days - 1)
@@ -179,11 +184,6 @@ def _plan(
         background = round(sum(weights) * EVENTS_PER_ACTOR_DAY)
     else:
         background = events - n_incident
-        if background < 0:
-            raise ValueError(
-                f"events: expected at least {n_incident} (the injected incidents' events), "
-                f"got {events}; pass incidents=False for smaller samples"
-            )
     flat = split_sizes(background, weights)
     n = len(population)
     budgets = [flat[d * n : (d + 1) * n] for d in range(days)]
@@ -314,8 +314,8 @@ def generate(
     events : int or None
         Exact number of events wanted; ``None`` gives the natural volume (about 1.75
         events per actor per weekday, a tenth of that at weekends; ~19k events, 14 MB
-        of NDJSON for the defaults). Must cover the incidents' own events (~230) when
-        ``incidents``.
+        of NDJSON for the defaults). A sample too small for every incident's events
+        (~230) keeps the incidents that fit in half of it (none below a few dozen).
     seed : int
         Same seed, same events (``event_id`` included).
     start : str
@@ -338,6 +338,9 @@ def generate(
     >>> generate(days=7, actors=40, events=1_000).events[0] == generate(
     ...     days=7, actors=40, events=1_000).events[0]
     True
+    >>> small = generate(days=7, actors=40, events=100)
+    >>> len(small.events), 0 < len(small.incidents) < len(generate(days=7, actors=40).incidents)
+    (100, True)
     """
     parameters: dict[str, Any] = {
         "tenants": tenants,

@@ -28,8 +28,8 @@ from auditkit.errors import (
 
 if TYPE_CHECKING:
     from auditkit.frame import events_to_frame
-    from auditkit.query import query
     from auditkit.schema import FRAME_SCHEMA, normalize_event
+    from auditkit.sql import query
     from auditkit.store import AppendResult, ConsistencyProof, InclusionProof, Store
     from auditkit.verification import Problem, ProblemKind, VerificationReport
 
@@ -68,7 +68,7 @@ _LAZY = {
     "VerificationReport": "auditkit.verification",
     "events_to_frame": "auditkit.frame",
     "normalize_event": "auditkit.schema",
-    "query": "auditkit.query",
+    "query": "auditkit.sql",
 }
 
 

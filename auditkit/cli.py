@@ -50,11 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["verify", "/nonexistent/audit.db"])
     2
     """
-    parser = _parser()
     try:
+        parser = _parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except AuditkitError as exc:  # a command plugin that does not load
+        error(one_line(str(exc)))
+        return 2
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -48,6 +48,7 @@ __all__ = [
     "Command",
     "Handler",
     "Progress",
+    "at_least",
     "check_tenants",
     "command",
     "error",
@@ -56,6 +57,7 @@ __all__ = [
     "print_json",
     "progress_argument",
     "progress_bar",
+    "read_public_key",
     "store_argument",
     "tenant_argument",
     "terminal_text",
@@ -155,6 +157,31 @@ def terminal_text(value: object) -> str:
     return _CONTROL.sub(_visible, value if isinstance(value, str) else str(value))
 
 
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers of at least ``minimum`` (exit 2 otherwise).
+
+    Examples
+    --------
+    >>> at_least(0)("12")
+    12
+    >>> at_least(0)("-5")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a whole number >= 0, got -5
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 # -- the store --------------------------------------------------------------------------
 def store_argument(p: argparse.ArgumentParser) -> None:
     """Add the STORE positional and ``--key``."""
@@ -188,6 +215,25 @@ def open_store(args: argparse.Namespace) -> Store:
     if key:
         _check_key_file(key)
     return Store.open(args.store, key=key)
+
+
+def read_public_key(path: str) -> str:
+    """The PEM text of a ``--public-key`` file, checked to be an Ed25519 public key."""
+    from auditkit.integrity import SignatureError, load_public_key
+
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory" if file.is_dir() else "does not exist"
+        raise UsageError(f"--public-key {path}: {what}")
+    text = file.read_text(errors="replace")
+    try:
+        load_public_key(text)
+    except (SignatureError, ValueError):
+        raise UsageError(
+            f"--public-key {path}: not an Ed25519 public key in PEM form "
+            "(expected a file like STORE.pub)"
+        ) from None
+    return text
 
 
 # -- tenants ----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ __all__ = [
     "Event",
     "Incident",
     "IncidentKind",
+    "MIN_PER_TENANT",
     "SampleSet",
     "generate",
     "iter_events",
@@ -363,10 +364,12 @@ def plan_incidents(
     actors: int = 150,
     seed: int = 7,
     start: str = "2026-01-05",
+    events: int | None = None,
 ) -> list[Incident]:
     """The incidents that :func:`generate` and :func:`iter_events` inject, without events.
 
-    They do not depend on ``events``: use this to write the labels of a streamed sample.
+    Use this to write the labels of a streamed sample.  They do not depend on
+    ``events``, except that a sample too small for all of them keeps a subset.
 
     Examples
     --------
@@ -378,10 +381,10 @@ def plan_incidents(
         tenants=tenants,
         days=days,
         actors=actors,
-        events=None,
         seed=seed,
         start=start,
         incidents=True,
+        events=events,
     )
     return plan.incidents
 

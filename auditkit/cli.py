@@ -27,7 +27,10 @@ from auditkit.errors import AuditkitError
 __all__ = ["main"]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser, with the arguments of only the command named in ``argv``: the
+    others get their name and help line, which is all ``auditkit --help`` shows,
+    so that no other command's argument definitions run."""
     from auditkit import __version__
 
     parser = argparse.ArgumentParser(
@@ -35,9 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"auditkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, cmd in COMMANDS.all().items():
+    commands = COMMANDS.all()
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, cmd in commands.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
-        cmd.arguments(p)
+        if name == chosen:
+            cmd.arguments(p)
         p.set_defaults(handler=cmd.handler)
     return parser
 
@@ -50,9 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["verify", "/nonexistent/audit.db"])
     2
     """
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = _parser()
-        args = parser.parse_args(argv)
+        parser = _parser(words)
+        args = parser.parse_args(words)
     except SystemExit as exc:
         return int(exc.code or 0)
     except AuditkitError as exc:  # a command plugin that does not load

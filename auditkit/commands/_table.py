@@ -111,7 +111,7 @@ def render_table(
     titles = [(headers or {}).get(c, c) for c in columns]
     cells = [[cell_text(r.get(c)) for c in columns] for r in rows]
     natural = [max([len(t), *(len(row[i]) for row in cells)]) for i, t in enumerate(titles)]
-    wrap_at = list(columns).index(wrap) if wrap in columns else None
+    wrap_at = list(columns).index(wrap) if wrap is not None and wrap in columns else None
     widths = _fit(natural, width, wrap_at)
 
     def line(values: Sequence[str]) -> str:

@@ -225,12 +225,15 @@ def _table(findings: pl.DataFrame, n_events: int, names: list[str], limit: int) 
         + (f" in {tenants} tenant(s)" if tenants else "")
     )
     counts = _by_detector(findings)
-    width = max((len(n) for n in names), default=8)
+    name_width = max((len(n) for n in names), default=8)
     for name in names:
         by_sev = counts.get(name, {})
         total = sum(by_sev.values())
         detail = ", ".join(f"{n} {s}" for s, n in by_sev.items())
-        print(f"  {terminal_text(name):<{width}}  {total:>6}" + (f"  ({detail})" if detail else ""))
+        print(
+            f"  {terminal_text(name):<{name_width}}  {total:>6}"
+            + (f"  ({detail})" if detail else "")
+        )
     if not findings.height:
         return
     shown = findings if limit == 0 else findings.head(limit)

@@ -115,13 +115,16 @@ _PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 def one_line(message: str) -> str:
-    """A message as one line for people: no SQL, no library links, no password.
+    """A message as one line for people: no SQL, no library links, no password;
+    a message of several lines keeps its first three, joined with ``;``.
 
     Examples
     --------
     >>> one_line("a.db: cannot open the store: (sqlite3.DatabaseError) file is not a "
     ...          "database\\n[SQL: SELECT 1]\\n(Background on this error at: https://x/e)")
     'a.db: cannot open the store: file is not a database'
+    >>> one_line("TAMPERED: 1 problem(s)\\n  modified  tenant=acme seq=3: hash differs")
+    'TAMPERED: 1 problem(s); modified tenant=acme seq=3: hash differs'
     >>> one_line("postgresql://app:s3cret@db:5432/audit: connection refused")
     'postgresql://app:***@db:5432/audit: connection refused'
     """
@@ -129,8 +132,11 @@ def one_line(message: str) -> str:
     for pattern in _NOISE:
         text = pattern.sub(" ", text)
     text = _PASSWORD.sub(r"\1***@", text)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return re.sub(r"\s{2,}", " ", " ".join(lines[:1])).strip() or type(message).__name__
+    lines = [re.sub(r"\s{2,}", " ", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 3:  # e.g. a verification summary: its head, and a pointer to the rest
+        lines = [*lines[:3], f"... ({len(lines) - 3} more; see auditkit verify)"]
+    return "; ".join(lines) or "error"
 
 
 def _quiet_stdout() -> None:

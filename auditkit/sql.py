@@ -19,16 +19,9 @@ Examples
 ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T09:01:00Z",
 ...      "action": "user.login", "actor": {"id": "u1"}},
 ... ])
->>> query(frame, "SELECT outcome, COUNT(*) AS n FROM events GROUP BY outcome ORDER BY n, outcome")
-shape: (2, 2)
-┌─────────┬─────┐
-│ outcome ┆ n   │
-│ ---     ┆ --- │
-│ str     ┆ u32 │
-╞═════════╪═════╡
-│ failure ┆ 1   │
-│ success ┆ 1   │
-└─────────┴─────┘
+>>> sql = "SELECT outcome, COUNT(*) AS n FROM events GROUP BY outcome ORDER BY outcome"
+>>> query(frame, sql).rows()
+[('failure', 1), ('success', 1)]
 """
 
 from __future__ import annotations

@@ -59,6 +59,8 @@ __all__ = [
     "progress_bar",
     "read_public_key",
     "store_argument",
+    "store_progress",
+    "takes_progress",
     "tenant_argument",
     "terminal_text",
     "time_arguments",
@@ -417,6 +419,37 @@ def progress_bar(
         yield bar.update
     finally:
         bar.close()
+
+
+def takes_progress(fn: Callable[..., Any]) -> bool:
+    """Whether a function (a store method) takes a ``progress=`` callback."""
+    import inspect
+
+    try:
+        return "progress" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@contextmanager
+def store_progress(
+    args: argparse.Namespace, fn: Callable[..., Any], *, desc: str, total: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Keyword arguments for a long store call: ``progress=`` with a bar's callback
+    when the bar shows and ``fn`` takes one, else none.
+
+    Examples
+    --------
+    >>> def load(*, progress=None): ...
+    >>> with store_progress(argparse.Namespace(no_progress=True), load, desc="load") as kw:
+    ...     kw
+    {}
+    """
+    if not takes_progress(fn):
+        yield {}
+        return
+    with progress_bar(args, desc=desc, total=total) as tick:
+        yield {} if tick is None else {"progress": tick}
 
 
 def _stderr_is_terminal() -> bool:

@@ -23,6 +23,7 @@ from auditkit.commands.base import (
     progress_bar,
     read_public_key,
     store_argument,
+    store_progress,
     tenant_argument,
     terminal_text,
 )
@@ -85,7 +86,7 @@ def default_quarantine(location: str) -> str:
 
     Examples
     --------
-    >>> default_quarantine("audit.db"), default_quarantine("sqlite:///var/a.db")
+    >>> default_quarantine("audit.db"), default_quarantine("sqlite:////var/a.db")
     ('audit.db.quarantine.ndjson', '/var/a.db.quarantine.ndjson')
     >>> default_quarantine("postgresql+psycopg://u@db/audit")
     'auditkit.quarantine.ndjson'
@@ -152,14 +153,22 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
 def _verify(args: argparse.Namespace) -> int:
     public = read_public_key(args.public_key) if args.public_key else None
     store = open_store(args)
-    with progress_bar(args, desc="verify"):
-        report = store.verify(args.tenant, checkpoint=args.checkpoint, public_key=public)
+    with store_progress(args, store.verify, desc="verify", total=_count(store, args.tenant)) as kw:
+        report = store.verify(args.tenant, checkpoint=args.checkpoint, public_key=public, **kw)
     if args.json:
         print_json(report.to_dict())
     else:
         print(terminal_text(report.summary()))
         print(f"key {report.key_id[:16] if report.key_id else '?'} from {report.key_source}")
     return 0 if report.ok else 1
+
+
+def _count(store: Any, tenants: list[str] | None) -> int | None:
+    """Events the tenants hold (a progress bar's total), or None if unknown."""
+    try:
+        return sum(store.count(t) for t in tenants) if tenants else int(store.count())
+    except Exception:  # only for a progress bar: never fail a command over it
+        return None
 
 
 # -- checkpoint --------------------------------------------------------------------------

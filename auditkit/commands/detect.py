@@ -29,6 +29,7 @@ from auditkit.commands.base import (
     print_json,
     progress_argument,
     progress_bar,
+    store_progress,
     tenant_argument,
     terminal_text,
     time_arguments,
@@ -153,8 +154,8 @@ def _detect(args: argparse.Namespace) -> int:
     store = open_store(args)
     tenants = check_tenants(store, args.tenant)
     with tempfile.TemporaryDirectory(prefix="auditkit-detect-") as folder:
-        with progress_bar(args, desc="verify"):
-            events = store.scan(tenants, end=until, folder=folder)
+        with store_progress(args, store.scan, desc="verify") as kw:
+            events = store.scan(tenants, end=until, folder=folder, **kw)
         n_events = int(events.select(pl.len()).collect().item())
         findings = _run(args, events, names, since)
     if args.min_severity:

@@ -52,7 +52,7 @@ def _export(args: argparse.Namespace) -> int:
             fmt = format_for_path(args.output).name
         except UsageError:
             raise UsageError(
-                f"export: cannot tell the format of {args.output!r} from its suffix; "
+                f"cannot tell the export format of {args.output!r} from its suffix; "
                 f"use --format ({_FORMATS})"
             ) from None
     store = open_store(args)

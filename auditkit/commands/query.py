@@ -29,8 +29,8 @@ from auditkit.commands.base import (
     open_store,
     output_path,
     progress_argument,
-    progress_bar,
     store_argument,
+    store_progress,
     tenant_argument,
     time_arguments,
     time_range,
@@ -109,8 +109,8 @@ def _query(args: argparse.Namespace) -> int:
     store = open_store(args)
     tenants = check_tenants(store, args.tenant)
     with tempfile.TemporaryDirectory(prefix="auditkit-query-") as folder:
-        with progress_bar(args, desc="verify"):
-            events = store.scan(tenants, start=start, end=end, folder=folder)
+        with store_progress(args, store.scan, desc="verify") as kw:
+            events = store.scan(tenants, start=start, end=end, folder=folder, **kw)
         result = sql_frame(events, args.sql)
         if out is not None:
             _write(result, fmt, out)

@@ -10,9 +10,9 @@ One meaning everywhere:
 
 * **times**: ``--since``/``--until`` take instants and ``--period`` takes periods,
   all parsed by :mod:`auditkit.times` (:func:`time_arguments`, :func:`time_range`);
-* **tenants**: ``--tenant`` names a tenant of the store; an unknown one is a usage
-  error (exit 2) that names only the tenant asked for (:func:`tenant_argument`,
-  :func:`check_tenants`);
+* **tenants**: ``--tenant`` names a tenant of the store (:func:`tenant_argument`);
+  the store refuses an unknown one with a usage error (exit 2) that names only
+  the tenant asked for;
 * **output files**: checked before any work by :func:`output_path` (a missing
   folder is created; a directory or an unwritable place is a usage error);
 * **progress**: a bar on stderr while stderr is a terminal, never otherwise, and
@@ -49,9 +49,9 @@ __all__ = [
     "Handler",
     "Progress",
     "at_least",
-    "check_tenants",
     "command",
     "error",
+    "events_total",
     "open_store",
     "output_path",
     "print_json",
@@ -59,8 +59,6 @@ __all__ = [
     "progress_bar",
     "read_public_key",
     "store_argument",
-    "store_progress",
-    "takes_progress",
     "tenant_argument",
     "terminal_text",
     "time_arguments",
@@ -249,22 +247,6 @@ def tenant_argument(p: argparse.ArgumentParser, *, help_text: str | None = None)
     )
 
 
-def check_tenants(store: Store, tenants: Sequence[str] | None) -> list[str] | None:
-    """The tenants asked for, each checked to be a tenant of the store.
-
-    An unknown tenant is a :class:`~auditkit.errors.UsageError` that names only
-    the tenant asked for: whoever may query one tenant should not learn the names
-    of the others from an error.  ``None`` (no ``--tenant``) means every tenant.
-    """
-    if not tenants:
-        return None
-    known = set(store.tenants())
-    for t in tenants:
-        if t not in known:
-            raise UsageError(f"--tenant {t!r}: no such tenant in this store")
-    return list(dict.fromkeys(tenants))
-
-
 # -- times ------------------------------------------------------------------------------
 _INSTANT_FORMS = "an RFC 3339 time, a date, now/today/yesterday, or an age like 30d or 12h"
 
@@ -421,35 +403,13 @@ def progress_bar(
         bar.close()
 
 
-def takes_progress(fn: Callable[..., Any]) -> bool:
-    """Whether a function (a store method) takes a ``progress=`` callback."""
-    import inspect
-
+def events_total(store: Store, tenants: Sequence[str] | None) -> int | None:
+    """How many events a job over these tenants reads (a progress bar's total), or
+    None when it cannot be told cheaply."""
     try:
-        return "progress" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-@contextmanager
-def store_progress(
-    args: argparse.Namespace, fn: Callable[..., Any], *, desc: str, total: int | None = None
-) -> Iterator[dict[str, Any]]:
-    """Keyword arguments for a long store call: ``progress=`` with a bar's callback
-    when the bar shows and ``fn`` takes one, else none.
-
-    Examples
-    --------
-    >>> def load(*, progress=None): ...
-    >>> with store_progress(argparse.Namespace(no_progress=True), load, desc="load") as kw:
-    ...     kw
-    {}
-    """
-    if not takes_progress(fn):
-        yield {}
-        return
-    with progress_bar(args, desc=desc, total=total) as tick:
-        yield {} if tick is None else {"progress": tick}
+        return sum(store.count(t) for t in tenants) if tenants else store.count()
+    except Exception:  # only for a progress bar: never fail a command over it
+        return None
 
 
 def _stderr_is_terminal() -> bool:

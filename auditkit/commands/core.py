@@ -16,6 +16,7 @@ from auditkit.commands.base import (
     Progress,
     at_least,
     command,
+    events_total,
     open_store,
     output_path,
     print_json,
@@ -23,7 +24,6 @@ from auditkit.commands.base import (
     progress_bar,
     read_public_key,
     store_argument,
-    store_progress,
     tenant_argument,
     terminal_text,
 )
@@ -144,31 +144,39 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
         help="a checkpoint file saved earlier (detects truncation, rollback, fork)",
     )
     p.add_argument("--public-key", metavar="FILE", help="verify with this public key (PEM)")
+    p.add_argument(
+        "--fingerprint",
+        metavar="HEX",
+        help="verify with the key whose fingerprint starts with this (pinned)",
+    )
     tenant_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     progress_argument(p)
 
 
-@command("verify", "verify every record, column and checkpoint (exit 1 if tampered)")(_verify_args)
+@command(
+    "verify",
+    "verify every record, column and checkpoint (exit 0 intact, 1 tampered, 3 unanchored)",
+)(_verify_args)
 def _verify(args: argparse.Namespace) -> int:
+    from auditkit.verification import Verdict
+
     public = read_public_key(args.public_key) if args.public_key else None
     store = open_store(args)
-    with store_progress(args, store.verify, desc="verify", total=_count(store, args.tenant)) as kw:
-        report = store.verify(args.tenant, checkpoint=args.checkpoint, public_key=public, **kw)
+    with progress_bar(args, desc="verify", total=events_total(store, args.tenant)) as tick:
+        report = store.verify(
+            args.tenant,
+            checkpoint=args.checkpoint,
+            public_key=public,
+            fingerprint=args.fingerprint,
+            progress=tick,
+        )
     if args.json:
         print_json(report.to_dict())
     else:
         print(terminal_text(report.summary()))
         print(f"key {report.key_id[:16] if report.key_id else '?'} from {report.key_source}")
-    return 0 if report.ok else 1
-
-
-def _count(store: Any, tenants: list[str] | None) -> int | None:
-    """Events the tenants hold (a progress bar's total), or None if unknown."""
-    try:
-        return sum(store.count(t) for t in tenants) if tenants else int(store.count())
-    except Exception:  # only for a progress bar: never fail a command over it
-        return None
+    return {Verdict.INTACT: 0, Verdict.TAMPERED: 1, Verdict.UNANCHORED: 3}[report.status]
 
 
 # -- checkpoint --------------------------------------------------------------------------

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from auditkit.commands.base import (
     at_least,
-    check_tenants,
     command,
+    events_total,
     open_store,
     print_json,
     progress_argument,
     progress_bar,
-    store_progress,
     tenant_argument,
     terminal_text,
     time_arguments,
@@ -152,10 +151,10 @@ def _detect(args: argparse.Namespace) -> int:
         raise UsageError(f"detect: unknown detector {unknown[0]!r} (see auditkit detect --list)")
     since, until = time_range(args)
     store = open_store(args)
-    tenants = check_tenants(store, args.tenant)
     with tempfile.TemporaryDirectory(prefix="auditkit-detect-") as folder:
-        with store_progress(args, store.scan, desc="verify") as kw:
-            events = store.scan(tenants, end=until, folder=folder, **kw)
+        total = events_total(store, args.tenant)
+        with progress_bar(args, desc="verify", total=total) as tick:
+            events = store.scan(args.tenant, end=until, folder=folder, progress=tick)
         n_events = int(events.select(pl.len()).collect().item())
         findings = _run(args, events, names, since)
     if args.min_severity:

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from auditkit.commands.base import (
     at_least,
-    check_tenants,
     command,
+    events_total,
     open_store,
     output_path,
     progress_argument,
+    progress_bar,
     store_argument,
-    store_progress,
     tenant_argument,
     time_arguments,
     time_range,
@@ -107,10 +107,10 @@ def _query(args: argparse.Namespace) -> int:
     out = output_path(args.output) if args.output else None
     start, end = time_range(args)
     store = open_store(args)
-    tenants = check_tenants(store, args.tenant)
     with tempfile.TemporaryDirectory(prefix="auditkit-query-") as folder:
-        with store_progress(args, store.scan, desc="verify") as kw:
-            events = store.scan(tenants, start=start, end=end, folder=folder, **kw)
+        total = events_total(store, args.tenant)
+        with progress_bar(args, desc="verify", total=total) as tick:
+            events = store.scan(args.tenant, start=start, end=end, folder=folder, progress=tick)
         result = sql_frame(events, args.sql)
         if out is not None:
             _write(result, fmt, out)

@@ -16,9 +16,7 @@ class TerminalRun:
     output: str
 
 
-def run_in_terminal(
-    *args: str, cwd: Path, timeout: float = 180, columns: int = 100
-) -> TerminalRun:
+def run_in_terminal(*args: str, cwd: Path, timeout: float = 180, columns: int = 100) -> TerminalRun:
     """Run ``auditkit ARGS`` with stdin, stdout and stderr on one pseudo-terminal.
 
     Progress bars are on (stderr is a terminal, no ``--no-progress``), exactly as

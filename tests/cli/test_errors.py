@@ -71,7 +71,9 @@ def test_foreign_errors_are_one_line(
         COMMANDS._items, "boom", Command("boom", handler, lambda p: None, "raise something")
     )
     assert main(["boom"]) == 2
-    assert _one_clean_line(capsys.readouterr().err) == "auditkit: database error: database is locked\n"
+    assert (
+        _one_clean_line(capsys.readouterr().err) == "auditkit: database error: database is locked\n"
+    )
     assert main(["boom"]) == 2
     err = _one_clean_line(capsys.readouterr().err)
     assert "RuntimeError: boom; second line" in err and "AUDITKIT_DEBUG" in err
@@ -82,8 +84,14 @@ def test_foreign_errors_are_one_line(
 
 
 def test_one_line_hides_passwords_and_keeps_the_message() -> None:
-    assert one_line("postgresql+psycopg://u:pw@h/db: refused") == "postgresql+psycopg://u:***@h/db: refused"
-    text = "bad.key: Unable to load PEM file. See https://cryptography.io/en/latest/faq/ for more details. MalformedFraming"
+    assert (
+        one_line("postgresql+psycopg://u:pw@h/db: refused")
+        == "postgresql+psycopg://u:***@h/db: refused"
+    )
+    text = (
+        "bad.key: Unable to load PEM file. See https://cryptography.io/en/latest/faq/ "
+        "for more details. MalformedFraming"
+    )
     assert one_line(text) == "bad.key: Unable to load PEM file. MalformedFraming"
 
 
@@ -133,8 +141,18 @@ def test_ingest_checks_its_quarantine_file_before_ingesting(
     db = build_store(tmp_path / "s", events=50, days=2)
     (tmp_path / "q").mkdir()
     before = Path(db).stat().st_size
-    assert main(["ingest", db, str(tmp_path / "s" / "sample.ndjson"), "--quarantine",
-                 str(tmp_path / "q")]) == 2
+    assert (
+        main(
+            [
+                "ingest",
+                db,
+                str(tmp_path / "s" / "sample.ndjson"),
+                "--quarantine",
+                str(tmp_path / "q"),
+            ]
+        )
+        == 2
+    )
     assert "--quarantine" in _one_clean_line(capsys.readouterr().err)
     assert Path(db).stat().st_size == before
 
@@ -158,8 +176,14 @@ def test_small_samples(events: int, tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.parametrize(
-    "args", [["--events", "-5"], ["--events", "many"], ["--days", "0"], ["--tenants", "0"],
-             ["--tenants", "30", "--actors", "12"]]
+    "args",
+    [
+        ["--events", "-5"],
+        ["--events", "many"],
+        ["--days", "0"],
+        ["--tenants", "0"],
+        ["--tenants", "30", "--actors", "12"],
+    ],
 )
 def test_bad_sample_counts_are_usage_errors(
     args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]

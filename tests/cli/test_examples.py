@@ -85,11 +85,14 @@ def test_the_examples_tell_their_story(
     assert main(["detect", "audit.db", "--min-severity", "high", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)["findings"]
     assert sorted(f["detector"] for f in found) == [
-        "audit_tampering", "break_glass", "brute_force_success", "mfa_disabled",
+        "audit_tampering",
+        "break_glass",
+        "brute_force_success",
+        "mfa_disabled",
     ]
     sql = "SELECT occurred_at, description FROM events WHERE source_ip = '203.0.113.45'"
     assert main(["query", "audit.db", sql, "-o", "attacker.csv"]) == 0
     assert len(_rows("attacker.csv")) == 14
     assert main(["query", "audit.db", "SELECT description FROM events", "-o", "all.csv"]) == 0
     cells = [r["description"] for r in _rows("all.csv")]
-    assert "'=HYPERLINK(\"http://203.0.113.45/x\",\"SSO enforced\")" in cells
+    assert '\'=HYPERLINK("http://203.0.113.45/x","SSO enforced")' in cells

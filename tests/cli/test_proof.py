@@ -78,8 +78,10 @@ def test_a_saved_checkpoint_anchors_the_old_root(
 ) -> None:
     file, saved = str(proofs["consistency_file"]), str(proofs["saved"])
     # the saved checkpoint anchors the old root; the key the new one
-    assert main(["proof", "verify", file, "--checkpoint", saved, "--public-key",
-                 str(proofs["pub"])]) == 0
+    assert (
+        main(["proof", "verify", file, "--checkpoint", saved, "--public-key", str(proofs["pub"])])
+        == 0
+    )
     # without the key the new root is unanchored
     assert main(["proof", "verify", file, "--checkpoint", saved]) == 3
     assert "size 30" in capsys.readouterr().out
@@ -120,14 +122,21 @@ def test_a_resigned_checkpoint_needs_the_right_key(proofs: dict[str, Any]) -> No
     doc = dict(proofs["inclusion"])
     cp = Checkpoint.from_dict(doc["checkpoint"])
     other = generate_key()
-    forged = sign_checkpoint(other, store_id=cp.store_id, tenant_id=cp.tenant_id,
-                             tree_size=cp.tree_size, root_hash=cp.root_hash)
+    forged = sign_checkpoint(
+        other,
+        store_id=cp.store_id,
+        tenant_id=cp.tenant_id,
+        tree_size=cp.tree_size,
+        root_hash=cp.root_hash,
+    )
     doc["checkpoint"] = forged.to_dict()
     assert _check(proofs, doc, "--public-key", str(proofs["pub"])) == 1
     assert _check(proofs, doc) == 3
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_any_flipped_hash_character_breaks_the_proof(proofs: dict[str, Any], data: Any) -> None:
     kind = data.draw(st.sampled_from(["inclusion", "consistency"]))
@@ -149,9 +158,15 @@ def test_any_flipped_hash_character_breaks_the_proof(proofs: dict[str, Any], dat
 
 @pytest.mark.parametrize(
     "content",
-    [b"not json", b"[1, 2]", b"{}", b'{"kind": "inclusion", "seq": "7"}', b'{"kind": "zk"}',
-     b'{"kind": "consistency", "tenant_id": "a", "old_size": 1, "new_size": 2,'
-     b' "old_root": "xyz", "new_root": "00", "path": []}'],
+    [
+        b"not json",
+        b"[1, 2]",
+        b"{}",
+        b'{"kind": "inclusion", "seq": "7"}',
+        b'{"kind": "zk"}',
+        b'{"kind": "consistency", "tenant_id": "a", "old_size": 1, "new_size": 2,'
+        b' "old_root": "xyz", "new_root": "00", "path": []}',
+    ],
 )
 def test_a_file_that_is_not_a_proof_is_a_usage_error(
     proofs: dict[str, Any], content: bytes, capsys: pytest.CaptureFixture[str]
@@ -166,8 +181,18 @@ def test_a_file_that_is_not_a_proof_is_a_usage_error(
 def test_usage(proofs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["proof", "verify"]) == 2
     assert main(["proof", "verify", str(proofs["folder"] / "missing.json")]) == 2
-    assert main(["proof", "verify", str(proofs["inclusion_file"]), "--public-key",
-                 str(proofs["inclusion_file"])]) == 2
+    assert (
+        main(
+            [
+                "proof",
+                "verify",
+                str(proofs["inclusion_file"]),
+                "--public-key",
+                str(proofs["inclusion_file"]),
+            ]
+        )
+        == 2
+    )
     db = str(proofs["folder"] / "audit.db")
     assert main(["proof", db, "--tenant", "acme"]) == 2
     assert main(["proof", db, "--seq", "1"]) == 2

@@ -39,8 +39,9 @@ def test_python_and_command_line_agree(
 def test_tenant_and_time_filters(sample_store: str, capsys: pytest.CaptureFixture[str]) -> None:
     store = auditkit.Store.open(sample_store)
     frame = store.load("globex", start="2026-01-07")
-    got = auditkit.query(store, "SELECT COUNT(*) AS n FROM events", tenant="globex",
-                         start="2026-01-07")
+    got = auditkit.query(
+        store, "SELECT COUNT(*) AS n FROM events", tenant="globex", start="2026-01-07"
+    )
     assert got.item() == frame.height > 0
     args = ["--tenant", "globex", "--since", "2026-01-07", "--format", "csv"]
     assert main(["query", sample_store, "SELECT COUNT(*) AS n FROM events", *args]) == 0
@@ -70,7 +71,7 @@ def test_csv_output_is_spreadsheet_safe_and_keeps_nested_values(
         "tenant_id": "acme",
         "occurred_at": "2026-01-05T09:00:00Z",
         "action": "document.read",
-        "actor": {"id": "=HYPERLINK(\"http://evil\",\"x\")", "roles": ["a", "b"]},
+        "actor": {"id": '=HYPERLINK("http://evil","x")', "roles": ["a", "b"]},
         "description": "+cmd|' /C calc'!A0",
     }
     (tmp_path / "e.ndjson").write_bytes(orjson.dumps(event) + b"\n")
@@ -80,7 +81,7 @@ def test_csv_output_is_spreadsheet_safe_and_keeps_nested_values(
     sql = "SELECT actor_id, description, actor_roles, occurred_at FROM events"
     assert main(["query", db, sql, "-o", str(out)]) == 0
     row = next(csv.DictReader(out.open()))
-    assert row["actor_id"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert row["actor_id"] == '\'=HYPERLINK("http://evil","x")'
     assert row["description"] == "'+cmd|' /C calc'!A0"
     assert json.loads(row["actor_roles"]) == ["a", "b"]
     assert row["occurred_at"] == "2026-01-05T09:00:00.000000Z"

@@ -48,9 +48,16 @@ def test_help_imports_nothing_heavy(command: str | None) -> None:
 
 def test_import_auditkit_is_light() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "import auditkit, sys; print(sorted(m for m in sys.modules "
-         f"if m.split('.')[0] in {HEAVY!r}))"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import auditkit, sys; print(sorted(m for m in sys.modules "
+            f"if m.split('.')[0] in {HEAVY!r}))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert proc.stdout.strip() == "[]"
 

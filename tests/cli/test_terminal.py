@@ -32,9 +32,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "in").mkdir()
     (folder / "in" / "a.ndjson").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in part1))
     bad = b'{"tenant_id": "wayne", "occurred_at": "12/31", "action": "user.login"}\n'
-    (folder / "in" / "b.ndjson").write_bytes(
-        b"".join(orjson.dumps(e) + b"\n" for e in part2) + bad
-    )
+    (folder / "in" / "b.ndjson").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in part2) + bad)
     return folder
 
 
@@ -97,12 +95,14 @@ def test_export_report_and_query(work: Path) -> None:
 
 def test_proof_and_offline_check(work: Path) -> None:
     out = _ok(
-        run_in_terminal("proof", "audit.db", "--tenant", "acme", "--seq", "3", "-o", "p.json",
-                        cwd=work)
+        run_in_terminal(
+            "proof", "audit.db", "--tenant", "acme", "--seq", "3", "-o", "p.json", cwd=work
+        )
     )
     assert "wrote the inclusion proof to p.json" in out
-    out = _ok(run_in_terminal("proof", "verify", "p.json", "--public-key", "audit.db.pub",
-                              cwd=work))
+    out = _ok(
+        run_in_terminal("proof", "verify", "p.json", "--public-key", "audit.db.pub", cwd=work)
+    )
     assert out.startswith("PROVEN")
     _ok(run_in_terminal("proof", "verify", "p.json", cwd=work), 3)
 

@@ -63,6 +63,8 @@ unicode_text = st.text() | st.text(
     st.characters(min_codepoint=0xD7F0, max_codepoint=0x1F7FF, codec="utf-8"),
     max_size=4,
 )
+
+
 def _round4(f: float) -> float:
     return round(f, 4)
 

@@ -113,22 +113,43 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a checkpoint file saved earlier (detects truncation, rollback, fork)",
     )
-    p.add_argument("--public-key", metavar="FILE", help="verify with this public key (PEM)")
+    p.add_argument(
+        "--public-key", metavar="FILE", help="trust this public key (PEM), kept outside the store"
+    )
+    p.add_argument(
+        "--fingerprint",
+        metavar="HEX",
+        help="trust the key whose SHA-256 fingerprint starts with HEX (16 to 64 hex characters)",
+    )
     p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.epilog = (
+        "exit codes: 0 intact (and anchored), 1 tampered, 2 usage error, 3 no problem found but "
+        "unanchored (nothing outside the database vouches for the key)"
+    )
 
 
-@command("verify", "verify every record, column and checkpoint (exit 1 if tampered)")(_verify_args)
+@command("verify", "verify every record, column and checkpoint (exit 1 tampered, 3 unanchored)")(
+    _verify_args
+)
 def _verify(args: argparse.Namespace) -> int:
     store = open_store(args)
-    public = Path(args.public_key).read_text() if args.public_key else None
-    report = store.verify(args.tenant, checkpoint=args.checkpoint, public_key=public)
+    report = store.verify(
+        args.tenant,
+        checkpoint=args.checkpoint,
+        public_key=args.public_key,
+        fingerprint=args.fingerprint,
+    )
     if args.json:
         print_json(report.to_dict())
     else:
         print(report.summary())
-        print(f"key {report.key_id[:16] if report.key_id else '?'} from {report.key_source}")
-    return 0 if report.ok else 1
+        key = report.key_id[:16] if report.key_id else "?"
+        anchors = "; ".join(a.describe() for a in report.anchors) or "none"
+        print(f"key {key} from {report.key_source}; anchors: {anchors}")
+        for note in report.notes:
+            print(f"note: {note}")
+    return {"intact": 0, "tampered": 1, "unanchored": 3}[report.status.value]
 
 
 # -- checkpoint --------------------------------------------------------------------------

@@ -504,9 +504,9 @@ class Store:
         first_tile, offset = divmod(size, TILE_WIDTH)
         head = b""
         if offset:
-            blob = "CAST(leaves AS BLOB)" if self.backend.dialect == "sqlite" else "leaves"
+            leaves_col = "CAST(leaves AS BLOB)" if self.backend.dialect == "sqlite" else "leaves"
             cur.execute(
-                f"SELECT {blob} FROM merkle_tiles WHERE tenant_id = {ph} AND tile = {ph}",
+                f"SELECT {leaves_col} FROM merkle_tiles WHERE tenant_id = {ph} AND tile = {ph}",
                 (tenant, first_tile),
             )
             row = cur.fetchone()

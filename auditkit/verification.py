@@ -284,7 +284,7 @@ class VerificationReport:
             )
         lines = [f"TAMPERED: {len(self.problems)} problem(s)"]
         for p in self.problems[:50]:
-            where = f"tenant={p.tenant_id}"
+            where = f"tenant={p.tenant_id}" if p.tenant_id else "store"
             if p.seq is not None:
                 where += f" seq={p.seq}"
             if p.event_id:

@@ -143,31 +143,37 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a checkpoint file saved earlier (detects truncation, rollback, fork)",
     )
-    p.add_argument("--public-key", metavar="FILE", help="verify with this public key (PEM)")
+    p.add_argument(
+        "--public-key", metavar="FILE", help="trust this public key (PEM), kept outside the store"
+    )
     p.add_argument(
         "--fingerprint",
         metavar="HEX",
-        help="verify with the key whose fingerprint starts with this (pinned)",
+        help="trust the key whose SHA-256 fingerprint starts with HEX (16 to 64 hex characters)",
     )
     tenant_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     progress_argument(p)
+    p.epilog = (
+        "exit codes: 0 intact (and anchored), 1 tampered, 2 usage error, 3 no problem found but "
+        "unanchored (nothing outside the database vouches for the key)"
+    )
 
 
-@command(
-    "verify",
-    "verify every record, column and checkpoint (exit 0 intact, 1 tampered, 3 unanchored)",
-)(_verify_args)
+@command("verify", "verify every record, column and checkpoint (exit 1 tampered, 3 unanchored)")(
+    _verify_args
+)
 def _verify(args: argparse.Namespace) -> int:
     from auditkit.verification import Verdict
 
-    public = read_public_key(args.public_key) if args.public_key else None
+    if args.public_key:
+        read_public_key(args.public_key)  # a one-line error for a file that is not a key
     store = open_store(args)
     with progress_bar(args, desc="verify", total=events_total(store, args.tenant)) as tick:
         report = store.verify(
             args.tenant,
             checkpoint=args.checkpoint,
-            public_key=public,
+            public_key=args.public_key,
             fingerprint=args.fingerprint,
             progress=tick,
         )
@@ -175,7 +181,11 @@ def _verify(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     else:
         print(terminal_text(report.summary()))
-        print(f"key {report.key_id[:16] if report.key_id else '?'} from {report.key_source}")
+        key = report.key_id[:16] if report.key_id else "?"
+        anchors = "; ".join(a.describe() for a in report.anchors) or "none"
+        print(terminal_text(f"key {key} from {report.key_source}; anchors: {anchors}"))
+        for note in report.notes:
+            print(terminal_text(f"note: {note}"))
     return {Verdict.INTACT: 0, Verdict.TAMPERED: 1, Verdict.UNANCHORED: 3}[report.status]
 
 

@@ -64,6 +64,7 @@ from auditkit.integrity.signing import (
     verify_checkpoint,
 )
 from auditkit.integrity.statements import (
+    STATEMENT_HEADER,
     STATEMENT_KINDS,
     RangeStatement,
     sign_statement,
@@ -75,12 +76,13 @@ __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "KEY_ID_LENGTH",
+    "STATEMENT_HEADER",
+    "STATEMENT_KINDS",
     "CanonicalizationError",
     "Checkpoint",
     "Frontier",
     "ProofError",
     "RangeStatement",
-    "STATEMENT_KINDS",
     "SignatureError",
     "canonical_bytes",
     "consistency_proof",

@@ -83,6 +83,14 @@ class RangeStatement:
 
     Fields are validated on construction (not the signature: see
     :func:`verify_statement`).
+
+    Examples
+    --------
+    >>> RangeStatement("purge", "s", "t", 5, 3, 9, "00" * 32, "2024-05-01T12:00:00.000000Z",
+    ...                "", "0" * 16, "")
+    Traceback (most recent call last):
+    ...
+    ValueError: statement: expected first_seq < end_seq <= tree_size, got 5, 3, 9
     """
 
     kind: str
@@ -150,11 +158,27 @@ class RangeStatement:
         return STATEMENT_HEADER + "".join(f"{line}\n" for line in lines).encode()
 
     def covers(self, seq: int) -> bool:
-        """Whether ``seq`` lies in the statement's range."""
+        """Whether ``seq`` lies in the statement's range.
+
+        Examples
+        --------
+        >>> st = RangeStatement("seal", "s", "t", 0, 10, 20, "00" * 32,
+        ...                     "2024-05-01T12:00:00.000000Z", "", "0" * 16, "")
+        >>> st.covers(9), st.covers(10)
+        (True, False)
+        """
         return self.first_seq <= seq < self.end_seq
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
+        """Plain-JSON form.
+
+        Examples
+        --------
+        >>> st = RangeStatement("seal", "s", "t", 0, 10, 20, "00" * 32,
+        ...                     "2024-05-01T12:00:00.000000Z", "", "0" * 16, "")
+        >>> st.to_dict()["end_seq"]
+        10
+        """
         return asdict(self)
 
     @classmethod
@@ -165,6 +189,13 @@ class RangeStatement:
         ------
         ValueError
             Naming the field that is missing, unknown or malformed.
+
+        Examples
+        --------
+        >>> RangeStatement.from_dict({"kind": "purge"})
+        Traceback (most recent call last):
+        ...
+        ValueError: statement field 'store_id': missing
         """
         if not isinstance(data, dict):
             raise ValueError(f"statement: expected a JSON object, got {type(data).__name__}")
@@ -190,7 +221,17 @@ def sign_statement(
     detail: str = "",
     recorded_at: str | None = None,
 ) -> RangeStatement:
-    """Sign a statement that ``[first_seq, end_seq)`` of a tenant was purged or sealed."""
+    """Sign a statement that ``[first_seq, end_seq)`` of a tenant was purged or sealed.
+
+    Examples
+    --------
+    >>> from auditkit.integrity.signing import generate_key
+    >>> st = sign_statement(generate_key(), kind="seal", store_id="s", tenant_id="acme",
+    ...                     first_seq=0, end_seq=5, tree_size=5, root_hash=bytes(32),
+    ...                     detail="segment acme/2026-01.parquet")
+    >>> st.kind, st.end_seq, len(st.signature) > 80
+    ('seal', 5, True)
+    """
     if isinstance(root_hash, bytes | bytearray):
         root_hash = bytes(root_hash).hex()
     when = recorded_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -209,6 +250,18 @@ def verify_statement(st: RangeStatement, public_key: Ed25519PublicKey) -> None:
     ------
     SignatureError
         Signed by another key, or a field or the signature was altered.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from auditkit.integrity.signing import generate_key
+    >>> key = generate_key()
+    >>> st = sign_statement(key, kind="purge", store_id="s", tenant_id="acme", first_seq=0,
+    ...                     end_seq=5, tree_size=9, root_hash=bytes(32))
+    >>> verify_statement(replace(st, end_seq=9), key.public_key())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.integrity.signing.SignatureError: purge statement ... (forged or altered)
     """
     fingerprint = key_fingerprint(public_key)
     where = (

@@ -162,8 +162,12 @@ class Backend:
             cur.execute("BEGIN IMMEDIATE")
         try:
             yield cur
-        except BaseException:
+        except BaseException as exc:
             conn.rollback() if self.dialect != "sqlite" else cur.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg"):
+                raise StoreError(
+                    f"{self.location}: the write was refused and rolled back: {_first_line(exc)}"
+                ) from exc
             raise
         else:
             if self.dialect == "sqlite":
@@ -183,7 +187,8 @@ class Backend:
                 (tenant, empty_root, b""),
             )
             cur.execute(
-                f"SELECT size, root_hash, frontier FROM tree_heads WHERE tenant_id = {ph}",
+                "SELECT size, root_hash, CAST(frontier AS BLOB) FROM tree_heads "
+                f"WHERE tenant_id = {ph}",
                 (tenant,),
             )
         else:
@@ -197,7 +202,13 @@ class Backend:
                 (tenant,),
             )
         size, root, frontier = cur.fetchone()
-        return int(size), str(root), bytes(frontier)
+        try:
+            return int(size), str(root), bytes(frontier or b"")
+        except (TypeError, ValueError):
+            raise StoreError(
+                f"{self.location}: tenant {tenant!r}: the tree head row is damaged; "
+                "run `auditkit verify`"
+            ) from None
 
     def insert_events(self, cur: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert event rows (in :data:`EVENT_COLUMNS` order)."""

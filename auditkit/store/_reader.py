@@ -17,6 +17,7 @@ import re
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -113,8 +114,18 @@ class TrailReader:
         self.dialect = backend.dialect
 
     # -- small reads through the DB-API driver -------------------------------------------
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
+        """A connection that reads whatever the database holds without failing on it:
+        on SQLite, text that is not UTF-8 is decoded with replacement characters
+        (it then fails its own checks, and is named, instead of crashing the read)."""
         with self.backend.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.text_factory = _lenient_text
+            yield conn
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._connect() as conn:
             try:
                 cur = conn.cursor()
                 cur.execute(_ph(self.dialect, sql, "format"), tuple(params))
@@ -143,14 +154,14 @@ class TrailReader:
     def snapshot(self, tenant: str) -> TenantSnapshot:
         """The tenant's checkpoints, tree head, tiles and statements, in one transaction."""
         snap = TenantSnapshot(tenant)
-        with self.backend.connect() as conn:
+        with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
                 snap.checkpoints, snap.malformed = self._checkpoints(cur, tenant)
                 cur.execute(
-                    _ph(self.dialect, "SELECT size, root_hash, frontier FROM tree_heads "
-                        "WHERE tenant_id = ?", "format"),
+                    _ph(self.dialect, f"SELECT size, root_hash, {self._blob('frontier')} "
+                        "FROM tree_heads WHERE tenant_id = ?", "format"),
                     (tenant,),
                 )  # fmt: skip
                 head = cur.fetchone()
@@ -158,8 +169,8 @@ class TrailReader:
                     size, root, frontier = head
                     snap.head = (_as_int(size), str(root), bytes(frontier or b""))
                 cur.execute(
-                    _ph(self.dialect, "SELECT tile, leaves FROM merkle_tiles WHERE tenant_id = ? "
-                        "ORDER BY tile", "format"),
+                    _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
+                        "WHERE tenant_id = ? ORDER BY tile", "format"),
                     (tenant,),
                 )  # fmt: skip
                 snap.tiles = [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
@@ -180,7 +191,7 @@ class TrailReader:
         statements of the same moment: one transaction."""
         typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
         cond = f"tenant_id = ? AND (seq IS NULL OR seq < 0 OR seq >= ?{typed})"
-        with self.backend.connect() as conn:
+        with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
@@ -206,6 +217,10 @@ class TrailReader:
             finally:
                 self._end_read(conn, cur)
         return TailSnapshot(strays, count, checkpoints, statements)
+
+    def _blob(self, column: str) -> str:
+        """A binary column as bytes, whatever type an attacker stored in it."""
+        return f"CAST({column} AS BLOB)" if self.dialect == "sqlite" else column
 
     def _begin_read(self, cur: Any) -> None:
         if self.dialect == "sqlite":
@@ -366,6 +381,10 @@ class TrailReader:
             (tenant,) if tenant is not None else (),
         )
         return int(rows[0][0])
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _as_int(value: Any) -> int:

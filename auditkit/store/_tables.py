@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -42,7 +42,7 @@ class EventRow(SQLModel, table=True):
     )
 
     tenant_id: str = Field(primary_key=True, max_length=512)
-    seq: int = Field(primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     event_id: str = Field(max_length=512)
     occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -71,7 +71,7 @@ class TileRow(SQLModel, table=True):
     __tablename__ = "merkle_tiles"
 
     tenant_id: str = Field(primary_key=True, max_length=512)
-    tile: int = Field(primary_key=True)
+    tile: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     leaves: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
@@ -88,7 +88,7 @@ class TreeHeadRow(SQLModel, table=True):
     __tablename__ = "tree_heads"
 
     tenant_id: str = Field(primary_key=True, max_length=512)
-    size: int
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
     root_hash: str
     frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
@@ -101,7 +101,7 @@ class CheckpointRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(max_length=512)
-    tree_size: int
+    tree_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     root_hash: str
     timestamp: str
     key_id: str
@@ -148,9 +148,9 @@ class PurgeRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str
     tenant_id: str = Field(max_length=512)
-    first_seq: int
-    end_seq: int
-    tree_size: int
+    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    end_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    tree_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     root_hash: str
     recorded_at: str
     detail: str = Field(sa_column=Column(Text, nullable=False))

@@ -123,7 +123,7 @@ def load_checkpoint_file(checkpoint: str | Path | Mapping[str, Any]) -> SavedChe
     if not isinstance(store_id, str) or not store_id:
         raise _doc_error(source, f"field 'store_id': expected a string, got {store_id!r}")
     pem = doc.get("public_key")
-    if not isinstance(pem, str):
+    if not isinstance(pem, str) or "-----BEGIN" not in pem:
         raise _doc_error(source, "field 'public_key': expected the store's PEM public key")
     try:
         public = load_public_key(pem)
@@ -192,27 +192,28 @@ def _parse_fingerprint(text: str) -> str:
     return value
 
 
-def _load_key_arg(value: Any) -> tuple[Any, str]:
-    """A public key given by the caller: PEM text, a path, or a key object."""
+def _load_key_arg(value: Any) -> tuple[Any, str, str]:
+    """A public key given by the caller (PEM text, a path, or a key object): the key,
+    where it came from (for people), and the anchor's source."""
     if isinstance(value, str | bytes) and (
         b"-----BEGIN" in (value if isinstance(value, bytes) else value.encode())
     ):
         try:
-            return load_public_key(value), "the given public key"
-        except SignatureError as exc:
-            raise UsageError(f"public key: {exc}") from None
+            return load_public_key(value), "the given public key", "the caller"
+        except SignatureError:
+            raise UsageError("public key: expected a PEM Ed25519 public key") from None
     if isinstance(value, str | Path):
         path = Path(value)
         try:
-            return load_public_key(path), f"public key file {path}"
+            return load_public_key(path), f"public key file {path}", str(path)
         except OSError as exc:
             raise UsageError(f"{path}: cannot read the public key: {exc.strerror}") from exc
         except SignatureError:
             try:
-                return load_private_key(path).public_key(), f"key file {path}"
+                return load_private_key(path).public_key(), f"key file {path}", str(path)
             except (SignatureError, OSError):
                 raise UsageError(f"{path}: expected a PEM Ed25519 public key") from None
-    return value, "the given public key"
+    return value, "the given public key", "the caller"
 
 
 def resolve_trust(
@@ -230,8 +231,8 @@ def resolve_trust(
     """
     candidates: list[tuple[Any, Anchor, str]] = []
     if public_key is not None:
-        key, where = _load_key_arg(public_key)
-        candidates.append((key, Anchor(AnchorKind.PUBLIC_KEY, where, key_fingerprint(key)), where))
+        key, where, source = _load_key_arg(public_key)
+        candidates.append((key, Anchor(AnchorKind.PUBLIC_KEY, source, key_fingerprint(key)), where))
     if private_key is None and key_path.is_file():
         try:
             private_key = load_private_key(key_path)

@@ -180,7 +180,9 @@ class TenantVerifier:
             and len(self.blob) >= self.size * 32
             and tree_root(self.blob, self.size).hex() == self.cp.root_hash
         )
-        if self.cp is not None and not self.tiles_ok:
+        #: signed history, but no tree at all: the tenant may have vanished (see finish)
+        self.tree_gone = self.cp is not None and not snap.tiles and snap.head is None
+        if self.cp is not None and not self.tiles_ok and not self.tree_gone:
             self._add(
                 ProblemKind.TREE_MISMATCH,
                 None,
@@ -255,7 +257,7 @@ class TenantVerifier:
     def check_tree_state(self) -> None:
         """Tiles, tree head and frontier: the state every append extends."""
         head = self.snap.head
-        if self.cp is None:
+        if self.cp is None or self.tree_gone:
             return
         if head is None:
             self._add(
@@ -423,7 +425,12 @@ class TenantVerifier:
         seqs = raw.get_column("seq").to_numpy()
         self.events += raw.height
         ok = np.ones(raw.height, dtype=bool)
-        dup = self.seen[seqs]
+        dup = self.seen[seqs].copy()
+        _, first_rows = np.unique(seqs, return_index=True)
+        if len(first_rows) < len(seqs):  # the same seq twice in this chunk
+            again = np.ones(len(seqs), dtype=bool)
+            again[first_rows] = False
+            dup |= again
         if dup.any():
             for s, eid in raw.filter(pl.Series(dup)).select("seq", "event_id").iter_rows():
                 self._add(ProblemKind.INSERTED, s, eid, f"a second record at seq {s}")
@@ -652,7 +659,7 @@ class TenantVerifier:
         )
 
     def _report_missing(self, missing: np.ndarray) -> None:
-        if self.events == 0 and len(missing) == self.size and self.snap.head is None:
+        if self.tree_gone and self.events == 0 and len(missing) == self.size:
             self._add(
                 ProblemKind.VANISHED,
                 0,
@@ -661,6 +668,13 @@ class TenantVerifier:
                 "and its tree are gone",
             )
             return
+        if self.tree_gone:
+            self._add(
+                ProblemKind.TREE_MISMATCH,
+                None,
+                None,
+                "the tenant's Merkle tiles and tree head are gone",
+            )
         top = self.size - 1
         tail_start = top + 1
         for s in missing[::-1]:

@@ -504,12 +504,13 @@ class Store:
         first_tile, offset = divmod(size, TILE_WIDTH)
         head = b""
         if offset:
+            leaves_col = "CAST(leaves AS BLOB)" if self.backend.dialect == "sqlite" else "leaves"
             cur.execute(
-                f"SELECT leaves FROM merkle_tiles WHERE tenant_id = {ph} AND tile = {ph}",
+                f"SELECT {leaves_col} FROM merkle_tiles WHERE tenant_id = {ph} AND tile = {ph}",
                 (tenant, first_tile),
             )
             row = cur.fetchone()
-            head = bytes(row[0]) if row else b""
+            head = bytes(row[0]) if row and row[0] is not None else b""
             if len(head) != offset * 32:
                 raise StoreError(
                     f"tenant {tenant!r}: Merkle tile {first_tile} is damaged; nothing was "

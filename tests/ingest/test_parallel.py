@@ -27,7 +27,9 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _rows(store: Store) -> list[tuple[Any, ...]]:
-    df = store.read_rows("1 = 1").drop("received_at")
+    from auditkit.store._reader import Filter
+
+    df = store._reader.read(Filter("1 = 1")).drop("received_at", "_typed", strict=False)
     return sorted(df.iter_rows())
 
 
@@ -88,7 +90,9 @@ def test_parallel_equals_single_process(
     for store in stores:
         assert store.verify().ok
         assert store.count() == one.stored
-    quarantined = stores[1]._query("SELECT line FROM quarantine ORDER BY id")["line"].to_list()
+    quarantined = [
+        r[0] for r in stores[1]._reader._fetch("SELECT line FROM quarantine ORDER BY id")
+    ]
     assert quarantined == [51, 53]
 
 

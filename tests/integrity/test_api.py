@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import auditkit.integrity as integrity
-from auditkit.integrity import jcs, merkle, signing
+from auditkit.integrity import jcs, merkle, signing, statements
 
 
 def isort_key(name: str) -> tuple[int, str]:
@@ -19,7 +19,7 @@ def test_all_is_sorted_and_complete() -> None:
     for name in integrity.__all__:
         assert hasattr(integrity, name), name
     exported = set(integrity.__all__)
-    for module in (jcs, merkle, signing):
+    for module in (jcs, merkle, signing, statements):
         assert module.__all__ == sorted(module.__all__, key=isort_key), module.__name__
         assert set(module.__all__) <= exported, module.__name__
 

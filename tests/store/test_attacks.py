@@ -1,0 +1,428 @@
+"""The attacks of an adversary with database access but not the key, each written
+as that attacker would (direct SQL, files, environment), and what verification
+and the append path make of them, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditkit import ProblemKind, Store, TamperedError
+from auditkit.errors import StoreError, UsageError
+from auditkit.integrity import (
+    Frontier,
+    generate_key,
+    key_fingerprint,
+    public_key_pem,
+    save_private_key,
+    sign_checkpoint,
+)
+from auditkit.store._keys import public_key_path
+from tests.conftest import make_events
+from tests.store._attacker import blob_literal, sql
+
+
+@pytest.fixture
+def store(store_location: str) -> Store:
+    s = Store.init(store_location)
+    s.append(make_events(40), batch_size=16)
+    s.append(make_events(6, "globex"))
+    s.append(make_events(9, "initech"))
+    assert s.verify().status.value == "intact"
+    return s
+
+
+def kinds(report: Any) -> set[ProblemKind]:
+    return {p.kind for p in report.problems}
+
+
+def first(report: Any, kind: ProblemKind) -> Any:
+    found = [p for p in report.problems if p.kind == kind]
+    assert found, report.summary()
+    return found[0]
+
+
+# -- 1. the key ------------------------------------------------------------------------------
+def _resign_everything(store: Store, tenant: str, key: Any) -> None:
+    """Rewrite a record, then re-sign every checkpoint and replace the public key."""
+    sql(store, f"UPDATE events SET action = 'role.grant' WHERE tenant_id = '{tenant}' AND seq = 2")
+    rows = store._reader.read(
+        __import__("auditkit.store._reader", fromlist=["Filter"]).Filter("tenant_id = ?", (tenant,))
+    ).drop("_typed", strict=False)
+    from auditkit.integrity import leaf_hash
+    from auditkit.record import rebuild_canonical
+
+    leaves = [leaf_hash(t.encode()) for t in rebuild_canonical(rows).to_list()]
+    frontier = Frontier.empty().extend(leaves)
+    cp = sign_checkpoint(
+        key,
+        store_id=store.store_id,
+        tenant_id=tenant,
+        tree_size=frontier.size,
+        root_hash=frontier.root(),
+    )
+    tiles = blob_literal(store, b"".join(leaves))
+    sql(
+        store,
+        f"DELETE FROM checkpoints WHERE tenant_id = '{tenant}'",
+        f"UPDATE merkle_tiles SET leaves = {tiles} WHERE tenant_id = '{tenant}'",
+        f"UPDATE tree_heads SET root_hash = '{cp.root_hash}', "
+        f"frontier = {blob_literal(store, frontier.to_bytes())} WHERE tenant_id = '{tenant}'",
+        "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, timestamp, key_id, signature) "
+        f"VALUES ('{tenant}', {cp.tree_size}, '{cp.root_hash}', '{cp.timestamp}', "
+        f"'{cp.key_id}', '{cp.signature}')",
+    )
+
+
+def _resign_all_tenants(store: Store) -> Any:
+    key = generate_key()
+    for t in store.tenants():
+        _resign_everything(store, t, key)
+    pem = public_key_pem(key.public_key())
+    sql(
+        store,
+        "UPDATE store_meta SET value = ? WHERE key = 'public_key'",
+        params=(pem,),
+    )
+    sql(
+        store,
+        "UPDATE store_meta SET value = ? WHERE key = 'key_id'",
+        params=(key_fingerprint(key),),
+    )
+    return key
+
+
+def test_history_resigned_with_the_attackers_key_is_caught_by_the_key_file(store: Store) -> None:
+    _resign_all_tenants(store)
+    report = store.verify()
+    assert report.status.value == "tampered"
+    assert ProblemKind.WRONG_KEY in kinds(report)
+    with pytest.raises(TamperedError):
+        store.load("acme")
+
+
+def test_without_any_anchor_the_verdict_is_unanchored_never_intact(
+    store: Store, tmp_path: Path
+) -> None:
+    _resign_all_tenants(store)
+    store.key_path.rename(tmp_path / "moved.key")
+    public_key_path(store.key_path).rename(tmp_path / "moved.pub")
+    opened = Store.open(store.location, key=store.key_path)
+    report = opened.verify()
+    assert report.ok and report.status.value == "unanchored" and not report.anchors
+    assert "UNANCHORED" in report.summary()
+    # any one independent anchor exposes the forgery
+    pinned = opened.verify(fingerprint=key_fingerprint(generate_key())[:16])
+    assert pinned.status.value == "tampered"
+    real = opened.verify(public_key=tmp_path / "moved.pub")
+    assert real.status.value == "tampered" and ProblemKind.WRONG_KEY in kinds(real)
+
+
+def test_the_key_path_does_not_follow_the_store_id_in_the_database(store: Store) -> None:
+    sql(store, "UPDATE store_meta SET value = 'attacker-chosen' WHERE key = 'store_id'")
+    reopened = Store.open(store.location)
+    assert reopened.key_path == store.key_path
+    report = reopened.verify()
+    # the store id is part of every signed checkpoint: changing it breaks them all
+    assert report.status.value == "tampered"
+    assert ProblemKind.BAD_SIGNATURE in kinds(report)
+
+
+# -- 2. a tenant vanishing -------------------------------------------------------------------
+def test_a_bare_purge_row_no_longer_opens_the_way_for_deletes(store: Store) -> None:
+    with pytest.raises(Exception, match=r"append-only|DELETE refused"):
+        sql(
+            store,
+            "INSERT INTO purges (kind, tenant_id, first_seq, end_seq, tree_size, root_hash, "
+            "recorded_at, detail, key_id, signature) VALUES ('purge', 'initech', 0, 9, 9, "
+            f"'{'0' * 64}', '2026-01-01T00:00:00.000000Z', '', '{'0' * 16}', 'x')",
+            "DELETE FROM events WHERE tenant_id = 'initech'",
+            drop_triggers=False,
+        )
+    assert store.count("initech") == 9
+
+
+def test_a_tenant_deleted_with_its_tree_is_named_from_its_signed_history(store: Store) -> None:
+    sql(
+        store,
+        "DELETE FROM events WHERE tenant_id = 'initech'",
+        "DELETE FROM merkle_tiles WHERE tenant_id = 'initech'",
+        "DELETE FROM tree_heads WHERE tenant_id = 'initech'",
+    )
+    report = store.verify()
+    p = first(report, ProblemKind.VANISHED)
+    assert p.tenant_id == "initech"
+    only = store.verify("initech")
+    assert only.status.value == "tampered" and only.problems[0].kind == ProblemKind.VANISHED
+
+
+def test_a_forged_purge_statement_is_named(store: Store) -> None:
+    sql(
+        store,
+        "INSERT INTO purges (kind, tenant_id, first_seq, end_seq, tree_size, root_hash, "
+        "recorded_at, detail, key_id, signature) VALUES ('purge', 'acme', 0, 10, 40, "
+        f"'{'0' * 64}', '2026-01-01T00:00:00.000000Z', 'retention', '{'0' * 16}', 'eA==')",
+        "DELETE FROM events WHERE tenant_id = 'acme' AND seq < 10",
+    )
+    report = store.verify()
+    assert ProblemKind.FORGED_PURGE in kinds(report)
+    assert first(report, ProblemKind.DELETED).seq == 0
+
+
+def test_a_signed_purge_is_not_tampering_and_the_rest_still_verifies(store: Store) -> None:
+    st = store.remove_range("acme", 10, detail="keep 365 days")
+    assert (st.first_seq, st.end_seq) == (0, 10)
+    report = store.verify()
+    assert report.status.value == "intact", report.summary()
+    assert any("purged" in n for n in report.notes)
+    assert store.load("acme")["seq"].to_list() == list(range(10, 40))
+    assert store.inclusion_proof("acme", 25).seq == 25
+    # the triggers are back after the purge
+    with pytest.raises(Exception, match=r"append-only|DELETE refused"):
+        sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 30", drop_triggers=False)
+    # and a removal beyond the signed statement is still named
+    sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 10")
+    assert first(store.verify(), ProblemKind.DELETED).seq == 10
+
+
+def test_a_purge_statement_signed_by_another_key_is_forged(store: Store) -> None:
+    from auditkit.integrity import sign_statement
+
+    other = generate_key()
+    st = sign_statement(
+        other, kind="purge", store_id=store.store_id, tenant_id="acme", first_seq=0,
+        end_seq=5, tree_size=40, root_hash=store.latest_checkpoints()["acme"].root_hash,
+    )  # fmt: skip
+    sql(
+        store,
+        "INSERT INTO purges (kind, tenant_id, first_seq, end_seq, tree_size, root_hash, "
+        "recorded_at, detail, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params=(st.kind, "acme", 0, 5, 40, st.root_hash, st.recorded_at, "", st.key_id,
+                st.signature),
+    )  # fmt: skip
+    sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq < 5")
+    report = store.verify()
+    assert ProblemKind.FORGED_PURGE in kinds(report) and ProblemKind.DELETED in kinds(report)
+
+
+# -- 3. rows outside the tree ----------------------------------------------------------------
+_ROW = (
+    "INSERT INTO events (tenant_id, seq, event_id, occurred_at, received_at, action, "
+    "category, outcome, actor_id, actor) VALUES ('acme', {seq}, 'forged-{n}', "
+    "'2019-01-01T00:00:00.000000Z', '2019-01-01T00:00:00.000000Z', 'user.login', "
+    "'management', 'success', 'u0', '{{\"id\":\"u0\"}}')"
+)
+
+
+@pytest.mark.parametrize("seq", ["-1", "100000000000", "40"])
+def test_rows_outside_the_signed_range_are_named_and_never_read(store: Store, seq: str) -> None:
+    sql(store, _ROW.format(seq=seq, n=1))
+    report = store.verify()
+    p = first(report, ProblemKind.INSERTED)
+    assert p.event_id == "forged-1" and p.tenant_id == "acme"
+    assert store.count("acme") == 40
+    with pytest.raises(TamperedError, match="forged-1"):
+        store.load("acme")
+    report, frame = store.verify_and_load("acme")
+    assert "forged-1" not in frame["event_id"].to_list()
+
+
+@pytest.mark.parametrize("seq", ["14.5", "'abc'", "NULL", "14.0"])
+def test_sqlite_seq_of_the_wrong_type_is_named(tmp_path: Path, seq: str) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(40))
+    sql(
+        store,
+        "CREATE TABLE e2 AS SELECT * FROM events",  # no primary key: duplicates and NULLs go in
+        "DROP TABLE events",
+        "ALTER TABLE e2 RENAME TO events",
+        _ROW.format(seq=seq, n=2),
+    )
+    report = store.verify()
+    assert not report.ok, report.summary()
+    assert ProblemKind.INSERTED in kinds(report)
+    assert store.count("acme") == 40 or seq == "14.0"
+    with pytest.raises(TamperedError):
+        store.load("acme")
+
+
+def test_a_duplicated_seq_is_named(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(20))
+    sql(
+        store,
+        "CREATE TABLE e2 AS SELECT * FROM events",
+        "DROP TABLE events",
+        "ALTER TABLE e2 RENAME TO events",
+        "INSERT INTO events SELECT * FROM events WHERE seq = 7",
+    )
+    report = store.verify()
+    assert first(report, ProblemKind.INSERTED).seq == 7
+
+
+def test_a_huge_seq_costs_one_row_not_an_hour(store: Store) -> None:
+    import time
+
+    sql(store, _ROW.format(seq="99999999999999", n=3))
+    started = time.perf_counter()
+    report = store.verify()
+    store.load("acme", on_tamper="warn") if False else None
+    assert time.perf_counter() - started < 30
+    assert first(report, ProblemKind.INSERTED).event_id == "forged-3"
+
+
+# -- 4. text moved across a column boundary --------------------------------------------------
+def test_received_at_absorbing_request_id_is_named(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    events = make_events(5)
+    for e in events:
+        e["request_id"] = "req-1"
+    store.append(events)
+    sql(
+        store,
+        'UPDATE events SET received_at = received_at || \'","request_id":"\' || request_id, '
+        "request_id = NULL WHERE tenant_id = 'acme' AND seq = 2",
+    )
+    report = store.verify()
+    p = first(report, ProblemKind.COLUMN_MISMATCH)
+    assert (p.seq, p.column) == (2, "received_at")
+    with pytest.raises(TamperedError, match="seq=2"):
+        store.load()
+    report, frame = store.verify_and_load()
+    assert frame["seq"].to_list() == [0, 1, 3, 4]
+
+
+# -- 5. tree state ---------------------------------------------------------------------------
+def test_a_zeroed_frontier_is_named_and_appends_refuse_cleanly(store: Store) -> None:
+    sql(store, f"UPDATE tree_heads SET frontier = {blob_literal(store, bytes(64))}")
+    report = store.verify()
+    assert ProblemKind.TREE_MISMATCH in kinds(report)
+    assert "frontier" in report.summary()
+    with pytest.raises(StoreError, match="tree head is damaged"):
+        store.append(make_events(3, "acme", prefix="new"))
+
+
+def test_bytes_after_the_last_leaf_of_a_tile_are_named(store: Store) -> None:
+    sql(
+        store,
+        f"UPDATE merkle_tiles SET leaves = leaves || {blob_literal(store, b'x' * 32)} "
+        "WHERE tenant_id = 'globex'",
+    )
+    report = store.verify()
+    p = first(report, ProblemKind.TREE_MISMATCH)
+    assert p.tenant_id == "globex" and "tile 0" in p.detail
+    with pytest.raises(StoreError, match="damaged"):
+        store.append(make_events(3, "globex", prefix="new"))
+
+
+# -- 6. appending with another key -----------------------------------------------------------
+def test_appending_with_another_stores_key_is_refused(store: Store, tmp_path: Path) -> None:
+    other = tmp_path / "other.key"
+    save_private_key(generate_key(), other)
+    wrong = Store.open(store.location, key=other)
+    with pytest.raises(StoreError, match="not this store's key"):
+        wrong.append(make_events(2, prefix="x"))
+    assert store.count("acme") == 40
+
+
+def test_cli_ingest_with_the_wrong_key_exits_2(store: Store, tmp_path: Path) -> None:
+    other = tmp_path / "other.key"
+    save_private_key(generate_key(), other)
+    src = tmp_path / "e.ndjson"
+    import orjson
+
+    src.write_bytes(b"\n".join(orjson.dumps(e) for e in make_events(3, prefix="y")))
+    env = {**os.environ, "AUDITKIT_KEY": str(other)}
+    done = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "ingest", store.location, str(src), "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "not this store's key" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- 11. checkpoint files ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'{"format": "auditkit-checkpoints/1"}',
+        b'{"format": "auditkit-checkpoints/1", "store_id": "s", "public_key": "x"}',
+        None,  # emptied: the checkpoints list is cleared
+        "half",  # truncated in the middle
+        "entry",  # an entry that is not an object
+    ],
+)
+def test_damaged_checkpoint_files_are_usage_errors(
+    store: Store, tmp_path: Path, content: bytes | str | None
+) -> None:
+    path = tmp_path / "cp.json"
+    store.export_checkpoints(path)
+    import orjson
+
+    doc = orjson.loads(path.read_bytes())
+    if content is None:
+        doc["checkpoints"] = []
+        path.write_bytes(orjson.dumps(doc))
+    elif content == "half":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif content == "entry":
+        doc["checkpoints"][0] = "not a checkpoint"
+        path.write_bytes(orjson.dumps(doc))
+    else:
+        assert isinstance(content, bytes)
+        path.write_bytes(content)
+    with pytest.raises(UsageError, match=r"cp\.json"):
+        store.verify(checkpoint=path)
+    from auditkit.cli import main
+
+    assert main(["verify", store.location, "--checkpoint", str(path)]) == 2
+
+
+def test_a_partial_checkpoint_file_says_what_it_does_not_cover(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "cp.json"
+    import orjson
+
+    doc = store.export_checkpoints()
+    doc["checkpoints"] = [c for c in doc["checkpoints"] if c["tenant_id"] == "acme"]
+    path.write_bytes(orjson.dumps(doc))
+    report = store.verify(checkpoint=path)
+    assert report.status.value == "intact"
+    assert any("globex" in n and "no checkpoint" in n for n in report.notes)
+
+
+def test_a_checkpoint_file_anchors_a_store_whose_key_files_are_gone(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "cp.json"
+    store.export_checkpoints(path)
+    store.key_path.unlink()
+    public_key_path(store.key_path).unlink()
+    opened = Store.open(store.location, key=store.key_path)
+    assert opened.verify().status.value == "unanchored"
+    anchored = opened.verify(checkpoint=path)
+    assert anchored.status.value == "intact"
+    assert [a.kind.value for a in anchored.anchors] == ["checkpoint_file"]
+    # a tenant deleted with all its history is named by the saved file
+    sql(
+        opened,
+        "DELETE FROM events WHERE tenant_id = 'initech'",
+        "DELETE FROM merkle_tiles WHERE tenant_id = 'initech'",
+        "DELETE FROM tree_heads WHERE tenant_id = 'initech'",
+        "DELETE FROM checkpoints WHERE tenant_id = 'initech'",
+    )
+    report = opened.verify(checkpoint=path)
+    assert report.status.value == "tampered"
+    assert any(p.tenant_id == "initech" for p in report.problems), report.summary()

@@ -1,0 +1,71 @@
+"""A live store: verify, load and scan while another process appends, with no
+false alarm on either backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from auditkit import Store
+from tests.conftest import make_events
+
+_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from auditkit import Store
+    from tests.conftest import make_events
+
+    store = Store.open(sys.argv[1], key=sys.argv[2])
+    for batch in range(int(sys.argv[3])):
+        for tenant in ("acme", "globex", "initech"):
+            events = make_events(150, tenant, prefix=f"live{batch}")
+            store.append(events, batch_size=50)
+        print(batch, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_reads_while_another_process_appends_raise_no_false_alarm(
+    store_location: str, tmp_path: Path
+) -> None:
+    store = Store.init(store_location)
+    for tenant in ("acme", "globex", "initech"):
+        store.append(make_events(500, tenant))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, store_location, str(store.key_path), "40"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    rounds = 0
+    grew = set()
+    try:
+        deadline = time.monotonic() + 120
+        while writer.poll() is None and time.monotonic() < deadline:
+            report = store.verify()
+            assert report.ok, report.summary()
+            assert report.status.value == "intact"
+            frame = store.load()
+            assert store.last_report is not None and store.last_report.ok, (
+                store.last_report.summary()
+            )
+            grew.add(frame.height)
+            ranged = store.load("acme", start="2026-01-05T08:00:00Z")
+            assert store.last_report.ok, store.last_report.summary()
+            assert ranged.height > 0
+            store.scan("globex", folder=tmp_path / f"scan{rounds}")
+            rounds += 1
+    finally:
+        writer.kill() if writer.poll() is None else None
+        writer.wait()
+    assert writer.returncode == 0
+    assert rounds >= 2 and len(grew) >= 2, (rounds, grew)  # the reads did overlap appends
+    final = store.verify()
+    assert final.ok and final.events == 3 * 500 + 40 * 3 * 150

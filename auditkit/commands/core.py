@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from auditkit.commands.base import command, open_store, print_json, store_argument
+from auditkit.errors import UsageError
 
 __all__: list[str] = []
 
@@ -121,6 +123,13 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
         metavar="HEX",
         help="trust the key whose SHA-256 fingerprint starts with HEX (16 to 64 hex characters)",
     )
+    p.add_argument(
+        "--witness",
+        action="append",
+        metavar="VKEY",
+        help="a witness's C2SP verifier key (or a file holding it): its cosignatures on the "
+        "--checkpoint notes count as anchors (repeatable)",
+    )
     p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.epilog = (
@@ -139,6 +148,7 @@ def _verify(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         public_key=args.public_key,
         fingerprint=args.fingerprint,
+        witnesses=args.witness or (),
     )
     if args.json:
         print_json(report.to_dict())
@@ -155,16 +165,40 @@ def _verify(args: argparse.Namespace) -> int:
 # -- checkpoint --------------------------------------------------------------------------
 def _checkpoint_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
-    p.add_argument("-o", "--output", metavar="FILE", help="write the checkpoint file here")
+    p.add_argument("-o", "--output", metavar="PATH", help="write the checkpoints here")
+    p.add_argument(
+        "--format",
+        choices=["json", "note"],
+        default="json",
+        help="json: one auditkit checkpoint file (with C2SP notes inside); note: a folder of "
+        "C2SP checkpoint notes, one <tenant>.checkpoint per tenant, and their verifier keys",
+    )
 
 
 @command("checkpoint", "export the signed checkpoints, to keep outside the store")(_checkpoint_args)
 def _checkpoint(args: argparse.Namespace) -> int:
     store = open_store(args)
+    if args.format == "note":
+        if not args.output:
+            raise UsageError("checkpoint --format note: give the folder to write (-o DIR)")
+        folder = Path(args.output)
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder}: exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        notes = store.checkpoint_notes()
+        doc = store.export_checkpoints()
+        for tenant, note in notes.items():
+            (folder / f"{quote(tenant, safe='')}.checkpoint").write_text(note)
+        vkeys = "".join(f"{v}\n" for v in doc.get("verifier_keys", {}).values())
+        (folder / "verifier-keys.txt").write_text(vkeys)
+        print(f"wrote {len(notes)} C2SP checkpoint note(s) and their verifier keys to {folder}")
+        return 0
     doc = store.export_checkpoints(args.output)
     if args.output:
         n = len(doc["checkpoints"])
         print(f"wrote {n} signed checkpoint(s) to {args.output} (key {doc['key_id'][:16]})")
+        if not doc.get("notes"):
+            print("note: no key file here, so no C2SP notes were added")
     else:
         print_json(doc)
     return 0

@@ -51,6 +51,7 @@ from auditkit.integrity import (
     verify_checkpoint,
     verify_statement,
 )
+from auditkit.integrity.note import NoteError, VerifierKey, open_note, verify_cosignature
 from auditkit.record import leaf_hash_exprs
 from auditkit.schema import format_timestamp
 from auditkit.store._hashing import (
@@ -63,8 +64,15 @@ from auditkit.store._hashing import (
 )
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
-from auditkit.store._trust import SavedCheckpoints, Trust
-from auditkit.verification import Problem, ProblemKind, TenantStatus, VerificationReport
+from auditkit.store._trust import SavedCheckpoints, Trust, note_origin
+from auditkit.verification import (
+    Anchor,
+    AnchorKind,
+    Problem,
+    ProblemKind,
+    TenantStatus,
+    VerificationReport,
+)
 
 __all__ = ["TenantVerifier", "check_signature", "merge_reports", "verified_chunks", "verify_trail"]
 
@@ -809,8 +817,11 @@ def verify_trail(
         verifiers[v.tenant] = v
         reports.append(finish_tenant(reader, v, ranged=False))
     extra: list[Problem] = []
+    anchors: list[Anchor] = []
     if trust.saved is not None:
         extra = check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)
+        notes_problems, anchors = check_notes(reader.store_id, trust, verifiers)
+        extra += notes_problems
         covered = set(trust.saved.tenants)
         missing = [t for t in tenants if t not in covered]
         if missing:
@@ -824,7 +835,116 @@ def verify_trail(
                     )
                 )
             )
-    return merge_reports(reports, trust, reader.store_id, extra)
+    report = merge_reports(reports, trust, reader.store_id, extra)
+    return replace(report, anchors=report.anchors + tuple(anchors)) if anchors else report
+
+
+def _tree_problem(
+    v: TenantVerifier, size: int, root: str, what: str, history: Sequence[Checkpoint] = ()
+) -> Problem | None:
+    """How the store's tree of a tenant disagrees with a saved (size, root), if it does."""
+    t = v.tenant
+    if size > v.size:
+        if v.size + v.beyond >= size:
+            return Problem(
+                ProblemKind.TRUNCATED,
+                t,
+                v.size,
+                None,
+                f"{what} covers {size} records; the store's signed tree stops at {v.size}",
+            )
+        return Problem(
+            ProblemKind.ROLLBACK,
+            t,
+            v.size,
+            None,
+            f"the store's signed tree has {v.size} records but {what} says {size}: the "
+            "store was rolled back to an older state",
+        )
+    if not v.tiles_ok or tree_root(v.blob, size).hex() == root:
+        return None
+    first = 0
+    for old in sorted(history, key=lambda c: c.tree_size):
+        if old.tree_size <= size and tree_root(v.blob, old.tree_size).hex() == old.root_hash:
+            first = old.tree_size
+    return Problem(
+        ProblemKind.FORK,
+        t,
+        first,
+        None,
+        f"the store's first {size} records do not hash to the root of {what}: history "
+        f"diverges at or after seq {first}",
+    )
+
+
+def check_notes(
+    store_id: str, trust: Trust, verifiers: dict[str, TenantVerifier]
+) -> tuple[list[Problem], list[Anchor]]:
+    """Check saved C2SP checkpoint notes: the log's signature with the trusted key, the
+    store's tree against them, and witness cosignatures (which are anchors)."""
+    problems: list[Problem] = []
+    anchors: list[Anchor] = []
+    assert trust.saved is not None
+    for saved in trust.saved.notes:
+        t = saved.tenant_id
+        if saved.store_id != store_id:
+            problems.append(
+                Problem(
+                    ProblemKind.WRONG_STORE,
+                    t,
+                    None,
+                    None,
+                    f"checkpoint note is for store {saved.store_id}, this store is {store_id}",
+                )
+            )
+            continue
+        origin = note_origin(store_id, t)
+        log_key = VerifierKey.ed25519(origin, trust.public_key)
+        try:
+            open_note(saved.note, [log_key])
+        except NoteError as exc:
+            problems.append(
+                Problem(
+                    ProblemKind.WRONG_KEY if "known key" in str(exc) else ProblemKind.BAD_SIGNATURE,
+                    t,
+                    saved.tree_size,
+                    None,
+                    f"saved checkpoint note of size {saved.tree_size}: {exc} (trusted key "
+                    f"{trust.key_id[:16]})",
+                )
+            )
+            continue
+        v = verifiers.get(t)
+        if v is None:
+            continue
+        problem = _tree_problem(v, saved.tree_size, saved.root_hash, "a saved checkpoint note")
+        if problem is not None:
+            problems.append(problem)
+        for witness in trust.witnesses:
+            lines = [
+                s
+                for s in saved.note.signatures
+                if s.name == witness.name and s.key_id == witness.key_id
+            ]
+            for line in lines:
+                try:
+                    when = verify_cosignature(saved.note.text, line, witness)
+                except NoteError as exc:
+                    problems.append(
+                        Problem(ProblemKind.BAD_SIGNATURE, t, saved.tree_size, None, str(exc))
+                    )
+                    continue
+                if problem is None and saved.tree_size == v.size:
+                    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                    anchors.append(
+                        Anchor(
+                            AnchorKind.WITNESS,
+                            f"{witness.name} (cosigned {stamp})",
+                            None,
+                            (t,),
+                        )
+                    )
+    return problems, anchors
 
 
 def check_saved(
@@ -837,7 +957,8 @@ def check_saved(
     problems: list[Problem] = []
     history: dict[str, list[Checkpoint]] = {}
     for cp in saved.history:
-        history.setdefault(cp.tenant_id, []).append(cp)
+        if check_signature(cp, public) is None:
+            history.setdefault(cp.tenant_id, []).append(cp)
     for cp in saved.checkpoints:
         t = cp.tenant_id
         if cp.store_id != store_id:
@@ -858,40 +979,9 @@ def check_saved(
         v = verifiers.get(t)
         if v is None:
             continue  # only some tenants were verified
-        if cp.tree_size > v.size:
-            if v.size + v.beyond >= cp.tree_size:
-                kind = ProblemKind.TRUNCATED
-                detail = (
-                    f"a saved checkpoint covers {cp.tree_size} records; the store's signed "
-                    f"tree stops at {v.size}"
-                )
-            else:
-                kind = ProblemKind.ROLLBACK
-                detail = (
-                    f"the store's signed tree has {v.size} records but a saved checkpoint "
-                    f"says {cp.tree_size}: the store was rolled back to an older state"
-                )
-            problems.append(Problem(kind, t, v.size, None, detail))
-            continue
-        if not v.tiles_ok:
-            continue
-        if tree_root(v.blob, cp.tree_size).hex() != cp.root_hash:
-            first = 0
-            for old in sorted(history.get(t, []), key=lambda c: c.tree_size):
-                if (
-                    old.tree_size <= cp.tree_size
-                    and check_signature(old, public) is None
-                    and tree_root(v.blob, old.tree_size).hex() == old.root_hash
-                ):
-                    first = old.tree_size
-            problems.append(
-                Problem(
-                    ProblemKind.FORK,
-                    t,
-                    first,
-                    None,
-                    f"the store's first {cp.tree_size} records do not hash to the "
-                    f"saved checkpoint's root: history diverges at or after seq {first}",
-                )
-            )
+        problem = _tree_problem(
+            v, cp.tree_size, cp.root_hash, "a saved checkpoint", history.get(t, [])
+        )
+        if problem is not None:
+            problems.append(problem)
     return problems

@@ -53,13 +53,20 @@ from auditkit.integrity import (
     sign_checkpoint,
     sign_statement,
 )
+from auditkit.integrity.note import NoteError, VerifierKey, checkpoint_text, sign_note
 from auditkit.record import PreparedEvent, prepare_event, rebuild_canonical
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._tables import STORE_VERSION, TILE_WIDTH
-from auditkit.store._trust import SavedCheckpoints, Trust, load_checkpoint_file, resolve_trust
+from auditkit.store._trust import (
+    SavedCheckpoints,
+    Trust,
+    load_checkpoint_file,
+    note_origin,
+    resolve_trust,
+)
 from auditkit.store._verify import (
     check_signature,
     finish_tenant,
@@ -277,13 +284,19 @@ class Store:
         public_key: Any | None = None,
         fingerprint: str | None = None,
         checkpoint: CheckpointArg | None = None,
+        witnesses: Sequence[str | VerifierKey] = (),
     ) -> Trust:
         """The key verification uses and the independent anchors behind it.
 
         See :mod:`auditkit.store._trust`: the key file, ``public_key`` (PEM, path or
         key), a pinned ``fingerprint`` and a saved ``checkpoint`` file are anchors;
-        the key recorded in the database never is.
+        the key recorded in the database never is.  ``witnesses`` are C2SP verifier
+        keys (``name+id+key``) of witnesses whose cosignatures on the saved
+        checkpoint notes count as anchors.
         """
+        keys = tuple(_witness_key(w) for w in witnesses)
+        if keys and checkpoint is None:
+            raise UsageError("witnesses: give the cosigned checkpoint notes (--checkpoint)")
         saved = (
             checkpoint
             if isinstance(checkpoint, SavedCheckpoints)
@@ -301,6 +314,7 @@ class Store:
             public_key=public_key,
             fingerprint=fingerprint,
             saved=saved,
+            witnesses=keys,
         )
 
     def trusted_public_key(self) -> tuple[Any, str]:
@@ -607,19 +621,28 @@ class Store:
         """The tenant's stored leaf hashes, concatenated (32 bytes each)."""
         return b"".join(b for _, b in self._reader.snapshot(tenant).tiles)
 
-    def export_checkpoints(self, path: str | Path | None = None) -> dict[str, Any]:
+    def export_checkpoints(
+        self, path: str | Path | None = None, *, tenants: Sequence[str] | None = None
+    ) -> dict[str, Any]:
         """The newest signed checkpoint per tenant (and the history), as a document
         to keep outside the store; written to ``path`` when given.
 
-        Only checkpoints signed by the trusted key are exported, with that key.
+        Only checkpoints signed by the trusted key are exported, with that key, and
+        only those of ``tenants`` when given (a tenant's evidence names no other).
         """
         trust = self.trust()
-        history = [cp for cp in self.checkpoints() if check_signature(cp, trust.public_key) is None]
+        wanted = None if tenants is None else set(self._resolve_tenants(tenants))
+        history = [
+            cp
+            for cp in self.checkpoints()
+            if check_signature(cp, trust.public_key) is None
+            and (wanted is None or cp.tenant_id in wanted)
+        ]
         latest: dict[str, Checkpoint] = {}
         for cp in history:
             if cp.tenant_id not in latest or cp.tree_size >= latest[cp.tenant_id].tree_size:
                 latest[cp.tenant_id] = cp
-        doc = {
+        doc: dict[str, Any] = {
             "format": "auditkit-checkpoints/1",
             "store_id": self.store_id,
             "key_id": trust.key_id,
@@ -629,9 +652,31 @@ class Store:
             "checkpoints": [cp.to_dict() for cp in latest.values()],
             "history": [cp.to_dict() for cp in history],
         }
+        if self.key_path.is_file():
+            doc["notes"] = list(self.checkpoint_notes(latest).values())
+            doc["verifier_keys"] = {
+                t: VerifierKey.ed25519(note_origin(self.store_id, t), trust.public_key).format()
+                for t in latest
+            }
         if path is not None:
             Path(path).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         return doc
+
+    def checkpoint_notes(self, latest: Mapping[str, Checkpoint] | None = None) -> dict[str, str]:
+        """The newest signed tree head of each tenant as a C2SP checkpoint note, signed
+        with the store key: what transparency-log tools and witnesses read.
+
+        Each tenant's log has the origin ``auditkit/<store id>/<tenant>`` (percent
+        encoded), which is also the note's key name; the verifier key is
+        ``VerifierKey.ed25519(origin, public key)``.
+        """
+        key = self.private_key
+        latest = latest if latest is not None else self.latest_checkpoints()
+        out = {}
+        for t, cp in sorted(latest.items()):
+            origin = note_origin(self.store_id, t)
+            out[t] = sign_note(checkpoint_text(origin, cp.tree_size, cp.root_bytes), origin, key)
+        return out
 
     # -- proofs --------------------------------------------------------------------
     def _leaf_list(self, tenant: str, size: int) -> list[bytes]:
@@ -864,6 +909,7 @@ class Store:
         checkpoint: CheckpointArg | None = None,
         public_key: Any | None = None,
         fingerprint: str | None = None,
+        witnesses: Sequence[str | VerifierKey] = (),
         progress: Progress | None = None,
     ) -> tuple[VerificationReport, pl.DataFrame]:
         """Verify the whole trail of the tenants (as :meth:`verify`) and return, from
@@ -889,7 +935,12 @@ class Store:
                 cond = getattr(pl.col("occurred_at"), op)(bound)
                 keep = cond if keep is None else keep & cond
         frames: list[pl.DataFrame] = []
-        trust = self.trust(public_key=public_key, fingerprint=fingerprint, checkpoint=checkpoint)
+        trust = self.trust(
+            public_key=public_key,
+            fingerprint=fingerprint,
+            checkpoint=checkpoint,
+            witnesses=witnesses,
+        )
         report = verify_trail(
             self._reader,
             trust,
@@ -909,6 +960,7 @@ class Store:
         checkpoint: CheckpointArg | None = None,
         public_key: Any | None = None,
         fingerprint: str | None = None,
+        witnesses: Sequence[str | VerifierKey] = (),
         progress: Progress | None = None,
     ) -> VerificationReport:
         """Verify the whole store (or some tenants) and report every problem found.
@@ -922,9 +974,16 @@ class Store:
 
         The verdict (:attr:`VerificationReport.status`) is INTACT only when an
         independent anchor backs the key: the key file, ``public_key``, a pinned
-        ``fingerprint`` or the ``checkpoint`` file; otherwise UNANCHORED.
+        ``fingerprint`` or the ``checkpoint`` file, or ``witnesses`` whose
+        cosignatures on the saved checkpoint notes cover every tenant's whole tree;
+        otherwise UNANCHORED.
         """
-        trust = self.trust(public_key=public_key, fingerprint=fingerprint, checkpoint=checkpoint)
+        trust = self.trust(
+            public_key=public_key,
+            fingerprint=fingerprint,
+            checkpoint=checkpoint,
+            witnesses=witnesses,
+        )
         tenants = self._resolve_tenants(tenant)
         if trust.saved is not None and tenant is None:
             known = set(tenants)
@@ -932,6 +991,22 @@ class Store:
         report = verify_trail(self._reader, trust, tenants, progress=progress)
         self.last_report = report
         return report
+
+
+def _witness_key(value: str | VerifierKey) -> VerifierKey:
+    """A witness's C2SP verifier key, from its text or a file holding it."""
+    if isinstance(value, VerifierKey):
+        return value
+    text = value
+    if "+" not in value and Path(value).is_file():
+        text = Path(value).read_text().strip()
+    try:
+        key = VerifierKey.parse(text)
+    except NoteError as exc:
+        raise UsageError(f"witness key: {exc}") from None
+    if key.type != 0x04:
+        raise UsageError(f"witness key {key.name!r}: expected a cosignature key (type 0x04)")
+    return key
 
 
 def _concat_frames(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:

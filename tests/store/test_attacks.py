@@ -395,8 +395,9 @@ def test_a_partial_checkpoint_file_says_what_it_does_not_cover(
     path = tmp_path / "cp.json"
     import orjson
 
-    doc = store.export_checkpoints()
-    doc["checkpoints"] = [c for c in doc["checkpoints"] if c["tenant_id"] == "acme"]
+    doc = store.export_checkpoints(tenants=["acme"])
+    assert {c["tenant_id"] for c in doc["history"]} == {"acme"}
+    assert len(doc["notes"]) == 1 and list(doc["verifier_keys"]) == ["acme"]
     path.write_bytes(orjson.dumps(doc))
     report = store.verify(checkpoint=path)
     assert report.status.value == "intact"

@@ -51,6 +51,25 @@ _TABLES = [
 _BUSY_TIMEOUT_MS = 60_000
 
 
+_EXTRA = "PostgreSQL stores need the postgres extra: pip install 'auditkit[postgres]'"
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(_EXTRA) from None
+    return psycopg
+
+
+def _postgres_adbc() -> Any:
+    try:
+        import adbc_driver_postgresql.dbapi as adbc_pg
+    except ImportError:
+        raise StoreError(_EXTRA) from None
+    return adbc_pg
+
+
 def _first_line(exc: BaseException) -> str:
     """An exception's message without SQL, parameters or documentation links."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -107,6 +126,7 @@ class Backend:
                 # would lose its locks when the reader closes the file.
                 eng = create_engine(self.sqlalchemy_url, poolclass=NullPool)
             else:
+                _psycopg()  # a clear message when the postgres extra is missing
                 eng = create_engine(self.sqlalchemy_url, pool_pre_ping=True)
             if self.dialect == "sqlite":
 
@@ -140,9 +160,7 @@ class Backend:
                 conn.execute("PRAGMA busy_timeout = 60000")
                 conn.execute("PRAGMA synchronous = NORMAL")
             else:
-                import psycopg
-
-                conn = psycopg.connect(self.adbc_uri, autocommit=False)
+                conn = _psycopg().connect(self.adbc_uri, autocommit=False)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"{self.location}: cannot open the database: {_first_line(exc)}"
@@ -280,7 +298,7 @@ class Backend:
                     )
                     cur.execute(query, tuple(params) if params else None)
                     return cur.fetch_arrow_table()
-            import adbc_driver_postgresql.dbapi as adbc_pg
+            adbc_pg = _postgres_adbc()
 
             with adbc_pg.connect(self.adbc_uri) as conn, conn.cursor() as cur:
                 cur.execute(query, tuple(params) if params else None)

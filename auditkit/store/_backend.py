@@ -77,6 +77,17 @@ def _first_line(exc: BaseException) -> str:
     return line.split("[SQL:")[0].split("(Background on this error")[0].strip()
 
 
+def _utf8_or_null(values: Any) -> list[str | None]:
+    """Bytes as text, where they are valid UTF-8 (the rare path of a tampered value)."""
+    out: list[str | None] = []
+    for v in values.to_pylist():
+        try:
+            out.append(None if v is None else v.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(None)
+    return out
+
+
 def _polars(table: Any) -> pl.DataFrame:
     """An Arrow table as a Polars frame; string values that are not valid UTF-8 become null."""
     import pyarrow as pa
@@ -89,8 +100,7 @@ def _polars(table: Any) -> pl.DataFrame:
                 for chunk in col.chunks:
                     chunk.validate(full=True)
             except pa.ArrowInvalid:
-                binary = pl.Series(name, col.cast(pa.large_binary()))
-                columns.append(binary.cast(pl.String, strict=False))
+                columns.append(pl.Series(name, _utf8_or_null(col.cast(pa.large_binary()))))
                 continue
         columns.append(pl.Series(name, col))
     return pl.DataFrame(columns)

@@ -27,7 +27,7 @@ import polars as pl
 from auditkit.errors import StoreError
 from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
-from auditkit.store._backend import Backend
+from auditkit.store._backend import Backend, _utf8_or_null
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
 
@@ -280,26 +280,27 @@ class TrailReader:
     def select_sql(self, where: str) -> str:
         """A SELECT of the stored columns (and, on SQLite, whether every value has its
         column's type) under a condition with ``?`` placeholders."""
+        cols = ", ".join(STORED_COLUMNS)
         if self.dialect == "sqlite":
             checks = " AND ".join(
                 f"typeof({c}) = 'text'" if c in _REQUIRED else f"typeof({c}) IN ('text', 'null')"
                 for c in _TEXT_COLUMNS
             )
-            cols = ", ".join(
-                "seq" if c == "seq" else f"CASE WHEN typeof({c}) = 'text' THEN {c} END AS {c}"
-                for c in STORED_COLUMNS
-            )
             return (
                 f"SELECT {cols}, ({checks}) AS _typed FROM events WHERE {where} "
                 "AND typeof(seq) = 'integer' ORDER BY seq"
             )
-        return f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} ORDER BY seq"
+        return f"SELECT {cols} FROM events WHERE {where} ORDER BY seq"
 
     def read(self, where: Filter) -> pl.DataFrame:
         """Stored rows matching ``where`` (STORED_SCHEMA types, except that PostgreSQL
         timestamps stay datetimes), with a boolean ``_typed`` column on SQLite."""
         sql = _ph(self.dialect, self.select_sql(where.sql), "dollar")
         df = self.backend.read(sql, params=where.params)
+        # a value of another SQL type in a text column makes the driver read the whole
+        # column as bytes (the row is flagged by ``_typed``): back to text, leniently
+        for c in [c for c in df.columns if df.schema[c] == pl.Binary]:
+            df = df.with_columns(pl.Series(c, _utf8_or_null(df.get_column(c).to_arrow())))
         casts = {
             c: t
             for c, t in STORED_SCHEMA.items()
@@ -362,6 +363,20 @@ class TrailReader:
         return (
             df.get_column("seq").cast(pl.Int64).to_numpy() if df.height else np.empty(0, np.int64)
         )
+
+    def mistyped_times(self, tenant: str) -> list[tuple[str, str | None]]:
+        """SQLite: rows whose ``occurred_at`` is not text (NULL, a number, a BLOB), which
+        every time filter would wrongly keep or drop: found through the time index
+        (numbers sort before any text, BLOBs after), so at the cost of the rows found."""
+        if self.dialect != "sqlite":
+            return []
+        rows = self._fetch(
+            "SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) FROM events WHERE tenant_id = ? "
+            "AND (occurred_at IS NULL OR occurred_at < '' OR occurred_at >= x'') "
+            f"LIMIT {STRAY_LIMIT}",
+            (tenant,),
+        )
+        return [(str(s), None if e is None else str(e)) for s, e in rows]
 
     def count_range(self, tenant: str, size: int) -> int:
         """Rows of a tenant with ``0 <= seq < size``, whatever the type of their seq."""

@@ -43,6 +43,7 @@ import polars as pl
 
 from auditkit.frame import frame_from_rows
 from auditkit.integrity import (
+    EMPTY_ROOT,
     Checkpoint,
     Frontier,
     RangeStatement,
@@ -59,8 +60,9 @@ from auditkit.store._hashing import (
     hex_series,
     leaf_digests,
     null_rows,
+    prefix_root,
     rows_differ,
-    tree_root,
+    tree_levels,
 )
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
@@ -173,21 +175,26 @@ class TenantVerifier:
                 None,
                 f"checkpoint row {row_id} is malformed: {why}",
             )
-        for cp in snap.checkpoints:
+        valid: list[Checkpoint] = []
+        for cp in snap.checkpoints:  # each signature is checked once
             bad = check_signature(cp, self.public_key)
-            if bad is not None:
+            if bad is None:
+                valid.append(cp)
+            else:
                 self._add(bad.kind, bad.seq, None, bad.detail)
-        valid = [cp for cp in snap.checkpoints if check_signature(cp, self.public_key) is None]
         self.history = sorted(valid, key=lambda c: c.tree_size)
         self.cp: Checkpoint | None = self.history[-1] if self.history else None
         self.size = self.cp.tree_size if self.cp else 0
         self.blob = b"".join(b for _, b in snap.tiles)
         self.seen = np.zeros(self.size, dtype=bool)
-        self.tiles_ok = (
-            self.cp is not None
-            and len(self.blob) >= self.size * 32
-            and tree_root(self.blob, self.size).hex() == self.cp.root_hash
-        )
+        #: every level of the signed tree, when the tiles reproduce its root
+        self.levels: list[np.ndarray] = []
+        if self.cp is not None and len(self.blob) >= self.size * 32:
+            levels = tree_levels(self.blob, self.size)
+            root = levels[-1][0].tobytes().hex() if self.size else EMPTY_ROOT.hex()
+            if root == self.cp.root_hash:
+                self.levels = levels
+        self.tiles_ok = bool(self.levels) or (self.cp is not None and self.size == 0)
         #: signed history, but no tree at all: the tenant may have vanished (see finish)
         self.tree_gone = self.cp is not None and not snap.tiles and snap.head is None
         if self.cp is not None and not self.tiles_ok and not self.tree_gone:
@@ -200,9 +207,9 @@ class TenantVerifier:
             )
         #: the authenticated leaf hashes, one row of 32 bytes per seq (a view of ``blob``)
         self.expected: np.ndarray | None = (
-            np.frombuffer(self.blob, np.uint8, count=self.size * 32).reshape(self.size, 32)
-            if self.tiles_ok
-            else None
+            self.levels[0]
+            if self.tiles_ok and self.size
+            else (np.empty((0, 32), np.uint8) if self.tiles_ok else None)
         )
         self.statements = self._check_statements(snap.statements, snap.bad_statements)
 
@@ -251,7 +258,7 @@ class TenantVerifier:
             return (
                 f"{where} names a tree of {st.tree_size} records; the signed tree has {self.size}"
             )
-        if self.tiles_ok and tree_root(self.blob, st.tree_size).hex() != st.root_hash:
+        if self.tiles_ok and self.root_at(st.tree_size) != st.root_hash:
             return f"{where} names a root the signed tree never had at size {st.tree_size}"
         return None
 
@@ -305,20 +312,16 @@ class TenantVerifier:
                     f"Merkle tile {index} holds {len(blob)} bytes, expected {expected}",
                 )
 
+    def root_at(self, size: int) -> str:
+        """The hex root of the authenticated tree's first ``size`` leaves."""
+        return prefix_root(self.levels, size).hex() if size else EMPTY_ROOT.hex()
+
     def check_history(self) -> None:
         """Every validly signed checkpoint must be a prefix root of the current tree."""
         if not self.tiles_ok:
             return
-        frontier = Frontier.empty()
-        done = 0
-        blob = self.blob
         for cp in self.history:
-            if cp.tree_size > done:
-                frontier = frontier.extend(
-                    [blob[i : i + 32] for i in range(done * 32, cp.tree_size * 32, 32)]
-                )
-                done = cp.tree_size
-            if frontier.root().hex() != cp.root_hash:
+            if self.root_at(cp.tree_size) != cp.root_hash:
                 self._add(
                     ProblemKind.FORK,
                     cp.tree_size,
@@ -538,17 +541,12 @@ class TenantVerifier:
         """Rows whose ``actor_id`` column differs from the ``id`` in their actor text."""
 
         def by_path(rows: pl.DataFrame) -> np.ndarray:
+            actor = rows.get_column("actor")
+            distinct = actor.drop_nulls().unique()
+            ids = distinct.str.json_path_match("$.id")
+            signed = actor.replace_strict(distinct, ids, default=None, return_dtype=pl.String)
             return np.asarray(
-                rows.select(
-                    (
-                        pl.col("actor").str.json_path_match("$.id").fill_null("")
-                        != pl.col("actor_id")
-                    )
-                    .fill_null(True)
-                    .alias("bad")
-                )
-                .to_series()
-                .to_numpy()
+                (signed.fill_null("") != rows.get_column("actor_id")).fill_null(True).to_numpy()
             )
 
         if signed_actor_id is None or not hashed.any():
@@ -581,7 +579,12 @@ class TenantVerifier:
 
     # -- the end of a tenant ---------------------------------------------------------------
     def finish(
-        self, tail: TailSnapshot, *, present: np.ndarray | None = None, in_range: int | None = None
+        self,
+        tail: TailSnapshot,
+        *,
+        present: np.ndarray | None = None,
+        in_range: int | None = None,
+        mistyped: Sequence[tuple[str, str | None]] = (),
     ) -> VerificationReport:
         """Report this tenant: rows outside the signed range, gaps, truncation, purges.
 
@@ -596,6 +599,15 @@ class TenantVerifier:
             st for st in tail.statements
             if st not in self.statements and self._statement_problem(st) is None
         ]  # fmt: skip
+        for text, eid in mistyped:
+            self._add(
+                ProblemKind.MALFORMED,
+                int(text) if text.lstrip("-").isdigit() else None,
+                eid,
+                f"record at seq {text}: its occurred_at is not stored as text, which would "
+                "hide it from time-ranged reads",
+                column="occurred_at",
+            )
         appended = 0
         for text, eid in tail.strays:
             try:
@@ -785,7 +797,8 @@ def finish_tenant(reader: TrailReader, v: TenantVerifier, *, ranged: bool) -> Ve
         v.check_history()
     tail = reader.tail(v.tenant, v.size)
     if ranged:
-        return v.finish(tail, present=reader.seqs(v.tenant, v.size))
+        present = reader.seqs(v.tenant, v.size)
+        return v.finish(tail, present=present, mistyped=reader.mistyped_times(v.tenant))
     in_range = reader.count_range(v.tenant, v.size) if reader.dialect == "sqlite" else None
     return v.finish(tail, in_range=in_range)
 
@@ -861,11 +874,11 @@ def _tree_problem(
             f"the store's signed tree has {v.size} records but {what} says {size}: the "
             "store was rolled back to an older state",
         )
-    if not v.tiles_ok or tree_root(v.blob, size).hex() == root:
+    if not v.tiles_ok or v.root_at(size) == root:
         return None
     first = 0
     for old in sorted(history, key=lambda c: c.tree_size):
-        if old.tree_size <= size and tree_root(v.blob, old.tree_size).hex() == old.root_hash:
+        if old.tree_size <= size and v.root_at(old.tree_size) == old.root_hash:
             first = old.tree_size
     return Problem(
         ProblemKind.FORK,

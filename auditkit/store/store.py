@@ -761,6 +761,8 @@ class Store:
         trust: Trust,
         *,
         seqs: tuple[int, int] | None,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
         progress: Progress | None,
         sink: Callable[[pl.DataFrame], None],
     ) -> VerificationReport:
@@ -780,7 +782,15 @@ class Store:
                 seen = np.ones(checker.size, dtype=bool)
                 seen[lo:hi] = False
                 seen[present] = True
-                reports.append(checker.finish(tail, present=np.flatnonzero(seen)))
+                reports.append(
+                    checker.finish(
+                        tail,
+                        present=np.flatnonzero(seen),
+                        mistyped=self._reader.mistyped_times(checker.tenant)
+                        if (start is not None or end is not None)
+                        else (),
+                    )
+                )
             else:
                 reports.append(finish_tenant(self._reader, checker, ranged=ranged))
         return merge_reports(reports, trust, self.store_id)
@@ -840,7 +850,14 @@ class Store:
                         progress(raw.height)
         else:
             report = self._verified_pass(
-                tenants, where, self.trust(), seqs=seqs, progress=progress, sink=frames.append
+                tenants,
+                where,
+                self.trust(),
+                seqs=seqs,
+                start=start,
+                end=end,
+                progress=progress,
+                sink=frames.append,
             )
             self.last_report = report
             if not report.ok:

@@ -427,3 +427,25 @@ def test_a_checkpoint_file_anchors_a_store_whose_key_files_are_gone(
     report = opened.verify(checkpoint=path)
     assert report.status.value == "tampered"
     assert any(p.tenant_id == "initech" for p in report.problems), report.summary()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "action = CAST(action AS BLOB)",  # the same bytes, another SQL type
+        "occurred_at = CAST(occurred_at AS BLOB)",  # would escape every time filter
+        "outcome = 5",
+        "metadata = CAST(x'7b226e223a22ff227d' AS TEXT)",  # text that is not UTF-8
+    ],
+)
+def test_sqlite_values_of_the_wrong_type_or_encoding_are_named(tmp_path: Path, change: str) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    sql(store, f"UPDATE events SET {change} WHERE tenant_id = 'acme' AND seq = 3")
+    report = store.verify()
+    assert {p.seq for p in report.problems} == {3}, report.summary()
+    assert report.problems[0].kind in (ProblemKind.MALFORMED, ProblemKind.MODIFIED)
+    _, frame = store.verify_and_load()
+    assert 3 not in frame["seq"].to_list() and frame.height == 9
+    with pytest.raises(TamperedError, match="seq=3"):
+        store.load(start="2026-01-05T08:02:00Z", end="2026-01-05T08:05:00Z")

@@ -199,11 +199,9 @@ def as_event_frame(events: Any) -> pl.DataFrame | pl.LazyFrame:
     """
     if isinstance(events, pl.DataFrame | pl.LazyFrame):
         return events
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pd = None
-    if pd is not None and isinstance(events, pd.DataFrame):
+    import pandas as pd
+
+    if isinstance(events, pd.DataFrame):
         frame = pl.from_pandas(events)
         casts = {c: t for c, t in FRAME_SCHEMA.items() if c in frame.columns}
         return frame.cast(casts)  # type: ignore[arg-type]

@@ -78,6 +78,8 @@ class TenantSnapshot:
     statements: list[RangeStatement] = field(default_factory=list)
     #: range-statement rows that are not well-formed: (row id, why)
     bad_statements: list[tuple[int, str]] = field(default_factory=list)
+    #: whether :attr:`tiles` were read with the rest (a load may take them from a cache)
+    tiles_read: bool = True
 
 
 @dataclass
@@ -151,9 +153,10 @@ class TrailReader:
         """The tree size of each tenant's head row (a hint for progress and counts)."""
         return {str(t): int(n) for t, n in self._fetch("SELECT tenant_id, size FROM tree_heads")}
 
-    def snapshot(self, tenant: str) -> TenantSnapshot:
-        """The tenant's checkpoints, tree head, tiles and statements, in one transaction."""
-        snap = TenantSnapshot(tenant)
+    def snapshot(self, tenant: str, *, tiles: bool = True) -> TenantSnapshot:
+        """The tenant's checkpoints, tree head, tiles (unless ``tiles=False``: see
+        :meth:`tiles`) and statements, in one transaction."""
+        snap = TenantSnapshot(tenant, tiles_read=tiles)
         with self._connect() as conn:
             cur = conn.cursor()
             try:
@@ -168,12 +171,8 @@ class TrailReader:
                 if head is not None:
                     size, root, frontier = head
                     snap.head = (_as_int(size), str(root), bytes(frontier or b""))
-                cur.execute(
-                    _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
-                        "WHERE tenant_id = ? ORDER BY tile", "format"),
-                    (tenant,),
-                )  # fmt: skip
-                snap.tiles = [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
+                if tiles:
+                    snap.tiles = self._tiles(cur, tenant)
                 snap.statements, snap.bad_statements = self._statements(cur, tenant)
             except StoreError:
                 raise
@@ -185,6 +184,32 @@ class TrailReader:
             finally:
                 self._end_read(conn, cur)
         return snap
+
+    def _tiles(self, cur: Any, tenant: str) -> list[tuple[int, bytes]]:
+        cur.execute(
+            _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
+                "WHERE tenant_id = ? ORDER BY tile", "format"),
+            (tenant,),
+        )  # fmt: skip
+        return [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
+
+    def tiles(self, tenant: str) -> list[tuple[int, bytes]]:
+        """The tenant's Merkle tiles, read on their own.  Tiles only grow (a partial
+        last tile is replaced by a longer one with the same prefix), so tiles read after
+        a snapshot hold the snapshot's tree as a prefix; the verifier checks it against
+        the signed root either way."""
+        with self._connect() as conn:
+            cur = conn.cursor()
+            try:
+                self._begin_read(cur)
+                return self._tiles(cur, tenant)
+            except Exception as exc:
+                raise StoreError(
+                    f"{self.backend.location}: cannot read the tiles of tenant {tenant!r}: "
+                    f"{_first_line(exc)}"
+                ) from exc
+            finally:
+                self._end_read(conn, cur)
 
     def tail(self, tenant: str, size: int) -> TailSnapshot:
         """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and

@@ -32,9 +32,12 @@ themselves authenticated by recomputing the signed root.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final
 
 import numpy as np
@@ -101,9 +104,33 @@ _BOUNDED: Final[tuple[tuple[str, str], ...]] = (
 
 Progress = Callable[[int], None]
 
+#: Authenticated trees recently verified, by (store, tenant, key, size, root): leaves and
+#: levels.  A load of a small range (an API page) then needs no pass over the tenant's
+#: whole tree.  Safe: an entry is only found for the same signed root, and its leaves
+#: are the ones that were shown to reproduce it.
+_TREES: OrderedDict[tuple[str, str, str, int, str], tuple[bytes, list[np.ndarray]]] = OrderedDict()
+_TREES_KEPT: Final = 8
+#: Checkpoint signatures already checked: (key, signed message, signature) -> valid.
+_SIGNATURES: dict[tuple[str, bytes, str], Problem | None] = {}
+_SIGNATURES_KEPT: Final = 200_000
+_CACHE_LOCK = threading.Lock()
+
 
 def check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
-    """A problem if ``cp`` is not validly signed by ``public_key``."""
+    """A problem if ``cp`` is not validly signed by ``public_key`` (results remembered)."""
+    key = (key_fingerprint(public_key), cp.signed_message(), cp.key_id + cp.signature)
+    with _CACHE_LOCK:
+        if key in _SIGNATURES:
+            return _SIGNATURES[key]
+    found = _check_signature(cp, public_key)
+    with _CACHE_LOCK:
+        if len(_SIGNATURES) >= _SIGNATURES_KEPT:
+            _SIGNATURES.clear()
+        _SIGNATURES[key] = found
+    return found
+
+
+def _check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
     expected = key_fingerprint(public_key)
     if not expected.startswith(cp.key_id):
         return Problem(
@@ -154,7 +181,14 @@ class TenantVerifier:
     one byte per record to find gaps and duplicates.
     """
 
-    def __init__(self, snap: TenantSnapshot, trust: Trust) -> None:
+    def __init__(
+        self,
+        snap: TenantSnapshot,
+        trust: Trust,
+        *,
+        tiles: Callable[[], list[tuple[int, bytes]]] | None = None,
+        store_id: str = "",
+    ) -> None:
         self.tenant = snap.tenant
         self.snap = snap
         self.public_key = trust.public_key
@@ -185,18 +219,42 @@ class TenantVerifier:
         self.history = sorted(valid, key=lambda c: c.tree_size)
         self.cp: Checkpoint | None = self.history[-1] if self.history else None
         self.size = self.cp.tree_size if self.cp else 0
-        self.blob = b"".join(b for _, b in snap.tiles)
         self.seen = np.zeros(self.size, dtype=bool)
         #: every level of the signed tree, when the tiles reproduce its root
         self.levels: list[np.ndarray] = []
-        if self.cp is not None and len(self.blob) >= self.size * 32:
-            levels = tree_levels(self.blob, self.size)
-            root = levels[-1][0].tobytes().hex() if self.size else EMPTY_ROOT.hex()
-            if root == self.cp.root_hash:
-                self.levels = levels
+        self.blob = b""
+        #: whether the tiles were read in the same snapshot as the tree head (their
+        #: lengths can then be checked against it)
+        self.tiles_in_snapshot = snap.tiles_read
+        key = (store_id, self.tenant, trust.key_id, self.size, self.cp.root_hash if self.cp else "")
+        cached = None
+        if self.cp is not None and self.size:
+            with _CACHE_LOCK:
+                cached = _TREES.get(key)
+                if cached is not None:
+                    _TREES.move_to_end(key)
+        if cached is not None:
+            self.blob, self.levels = cached
+        else:
+            if not snap.tiles_read and tiles is not None:
+                snap.tiles = tiles()
+                snap.tiles_read = True
+            self.blob = b"".join(b for _, b in snap.tiles)
+            if self.cp is not None and len(self.blob) >= self.size * 32:
+                levels = tree_levels(self.blob, self.size)
+                root = levels[-1][0].tobytes().hex() if self.size else EMPTY_ROOT.hex()
+                if root == self.cp.root_hash:
+                    self.levels = levels
+                    if self.size:
+                        with _CACHE_LOCK:
+                            _TREES[key] = (self.blob, levels)
+                            while len(_TREES) > _TREES_KEPT:
+                                _TREES.popitem(last=False)
         self.tiles_ok = bool(self.levels) or (self.cp is not None and self.size == 0)
         #: signed history, but no tree at all: the tenant may have vanished (see finish)
-        self.tree_gone = self.cp is not None and not snap.tiles and snap.head is None
+        self.tree_gone = (
+            self.cp is not None and snap.tiles_read and not snap.tiles and snap.head is None
+        )
         if self.cp is not None and not self.tiles_ok and not self.tree_gone:
             self._add(
                 ProblemKind.TREE_MISMATCH,
@@ -302,7 +360,7 @@ class TenantVerifier:
             )
         width = TILE_WIDTH * 32
         full, rest = divmod(size, TILE_WIDTH)
-        for index, blob in self.snap.tiles:
+        for index, blob in self.snap.tiles if self.tiles_in_snapshot else ():
             expected = width if index < full else rest * 32 if index == full else 0
             if len(blob) != expected:
                 self._add(
@@ -774,14 +832,20 @@ def verified_chunks(
     extra: Filter | None = None,
     *,
     progress: Progress | None = None,
+    full: bool = True,
 ) -> Iterator[tuple[TenantVerifier, pl.DataFrame | None]]:
     """Each stored chunk of each tenant with that tenant's verifier, then
     ``(verifier, None)`` once the tenant's chunks are done (time to finish it).
 
-    The loop that loading, scanning and verifying share.
+    The loop that loading, scanning and verifying share.  ``full=False`` (loads) lets
+    the verifier take a tree it authenticated recently from its cache instead of
+    reading every tile again; ``verify`` always reads everything.
     """
     for t in tenants:
-        verifier = TenantVerifier(reader.snapshot(t), trust)
+        snap = reader.snapshot(t, tiles=full)
+        verifier = TenantVerifier(
+            snap, trust, tiles=partial(reader.tiles, t), store_id=reader.store_id
+        )
         for raw in reader.chunks(t, verifier.size, extra or Filter()):
             yield verifier, raw
             if progress is not None:

@@ -770,7 +770,8 @@ class Store:
         chunk's frame to ``sink``; return the report."""
         reports: list[VerificationReport] = []
         ranged = bool(where)
-        for checker, raw in verified_chunks(self._reader, trust, tenants, where, progress=progress):
+        chunks = verified_chunks(self._reader, trust, tenants, where, progress=progress, full=False)
+        for checker, raw in chunks:
             if raw is not None:
                 sink(checker.verified_frame(raw))
                 continue

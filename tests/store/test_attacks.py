@@ -449,3 +449,15 @@ def test_sqlite_values_of_the_wrong_type_or_encoding_are_named(tmp_path: Path, c
     assert 3 not in frame["seq"].to_list() and frame.height == 9
     with pytest.raises(TamperedError, match="seq=3"):
         store.load(start="2026-01-05T08:02:00Z", end="2026-01-05T08:05:00Z")
+
+
+def test_pages_served_from_the_tree_cache_still_catch_edits(store: Store) -> None:
+    first = store.load("acme", seqs=(10, 20))
+    assert first["seq"].to_list() == list(range(10, 20))
+    # the attacker rewrites a record and the tiles to match, after the tree was cached
+    sql(store, "UPDATE events SET outcome = 'denied' WHERE tenant_id = 'acme' AND seq = 15")
+    sql(store, f"UPDATE merkle_tiles SET leaves = {blob_literal(store, bytes(32 * 40))}")
+    with pytest.raises(TamperedError, match="seq=15"):
+        store.load("acme", seqs=(10, 20))
+    assert store.load("acme", seqs=(20, 30))["seq"].to_list() == list(range(20, 30))
+    assert store.verify().status.value == "tampered"

@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 from auditkit.errors import StoreError
 from auditkit.record import STORED_COLUMNS as EVENT_COLUMNS
 from auditkit.store._tables import (
+    ACCESS_TABLES,
     CheckpointRow,
     EventRow,
     MetaRow,
@@ -45,6 +46,7 @@ _TABLES = [
     MetaRow.__table__,  # type: ignore[attr-defined]
     QuarantineRow.__table__,  # type: ignore[attr-defined]
     PurgeRow.__table__,  # type: ignore[attr-defined]
+    *ACCESS_TABLES,
 ]
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "ALL_TENANTS",
     "GRANTABLE",
     "PERMISSIONS",
+    "REQUIRES",
     "STORE_WIDE",
     "AccessContext",
     "Decision",
@@ -86,6 +87,12 @@ PERMISSIONS: Final[Mapping[Role, frozenset[Permission]]] = {
     Role.OPERATOR: frozenset(
         {_P.READ, _P.READ_UNREDACTED, _P.REPORT, _P.DETECT, _P.PROVE, _P.MANAGE}
     ),
+}
+
+#: Permissions that are only usable together with others (a proof carries the raw
+#: record, so a token scoped to ``prove`` without ``read_unredacted`` gets no proof).
+REQUIRES: Final[Mapping[Permission, frozenset[Permission]]] = {
+    Permission.PROVE: frozenset({Permission.READ_UNREDACTED}),
 }
 
 #: Roles granted on the whole store rather than on one tenant.
@@ -328,7 +335,7 @@ def check(context: AccessContext, permission: Permission | str, tenant: str) -> 
     perm = Permission(permission)
     who = context.principal.id
     allowed = context.permissions_on(tenant)
-    if perm in allowed:
+    if perm in allowed and REQUIRES.get(perm, frozenset()) <= allowed:
         return Decision(
             who,
             perm,
@@ -343,7 +350,9 @@ def check(context: AccessContext, permission: Permission | str, tenant: str) -> 
         why = "the token is not for that tenant"
     elif not roles:
         why = "holds no role there"
-    elif context.scopes is not None and any(perm in PERMISSIONS[r] for r in roles):
+    elif context.scopes is not None and any(
+        perm in PERMISSIONS[r] and REQUIRES.get(perm, frozenset()) <= PERMISSIONS[r] for r in roles
+    ):
         why = "the token's scopes leave it out"
     else:
         why = "roles there: " + ", ".join(r.value for r in roles)

@@ -62,9 +62,7 @@ def grant_sets(draw: st.DrawFn) -> dict[str, Any]:
     scopes = draw(
         st.one_of(st.none(), st.frozensets(st.sampled_from(list(Permission)), min_size=1))
     )
-    token_tenants = draw(
-        st.one_of(st.none(), st.frozensets(st.sampled_from(TENANTS), min_size=1))
-    )
+    token_tenants = draw(st.one_of(st.none(), st.frozensets(st.sampled_from(TENANTS), min_size=1)))
     return {
         "grants": grants,
         "operator": operator,

@@ -58,9 +58,9 @@ def test_analyst_reads_redacted_auditor_raw(marked_store: Store, person: Person)
     # keyed hashes join: equal values, equal hashes; the same e-mail hashes alike wherever it is
     email_hash = red.filter(pl.col("actor_email").is_not_null())["actor_email"].unique()
     assert email_hash.len() == 1
-    assert red.filter(pl.col("actor_id").str.starts_with("hmac:"))["actor_id"].unique().to_list() == (
-        email_hash.to_list()
-    )
+    assert red.filter(pl.col("actor_id").str.starts_with("hmac:"))[
+        "actor_id"
+    ].unique().to_list() == (email_hash.to_list())
     changed = red.filter(pl.col("changes").is_not_null())["changes"].to_list()
     assert changed and all('"before":{"role":"hmac:' in c for c in changed)
 
@@ -185,7 +185,9 @@ def test_token_secret_is_not_in_the_database(sqlite_marked: Store, person: Perso
     tok = sqlite_marked.create_token("ann")
     secret = tok.text.rsplit("_", 1)[1].encode()
     assert sqlite_marked.backend.path is not None
-    files = [Path(sqlite_marked.backend.path)] + list(Path(sqlite_marked.backend.path).parent.glob("*-wal"))
+    files = [Path(sqlite_marked.backend.path)] + list(
+        Path(sqlite_marked.backend.path).parent.glob("*-wal")
+    )
     assert all(secret not in f.read_bytes() for f in files)
     assert sqlite_marked.bind(token=tok.text).load(A).height
 
@@ -202,7 +204,10 @@ def test_producer_writes_viewer_may_not(marked_store: Store, person: Person) -> 
     viewer = person(marked_store, "vi", tn_alpha="viewer")
     with pytest.raises(AccessDenied, match="needs permission 'write'"):
         viewer.append([{**ev, "event_id": "other"}])
-    assert records(marked_store, A, "audit_log.access_denied")["actor_id"].to_list() == ["prod", "vi"]
+    assert records(marked_store, A, "audit_log.access_denied")["actor_id"].to_list() == [
+        "prod",
+        "vi",
+    ]
 
 
 def test_admin_manages_its_tenant_only(marked_store: Store, person: Person) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from auditkit.access import Permission, Role, STORE_WIDE
+from auditkit.access import STORE_WIDE, Permission, Role
 from tests.conftest import make_events
 
 #: Tenants of the marked store.

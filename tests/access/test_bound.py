@@ -34,7 +34,7 @@ def records(store: Store, tenant: str, action: str | None = None) -> pl.DataFram
 
 def test_every_public_store_method_is_guarded_or_harmless() -> None:
     missing = []
-    for name, member in inspect.getmembers(Store):
+    for name, _member in inspect.getmembers(Store):
         if name.startswith("_") or name in HARMLESS:
             continue
         if name not in BoundStore.__dict__:
@@ -185,9 +185,8 @@ def test_token_secret_is_not_in_the_database(sqlite_marked: Store, person: Perso
     tok = sqlite_marked.create_token("ann")
     secret = tok.text.rsplit("_", 1)[1].encode()
     assert sqlite_marked.backend.path is not None
-    files = [Path(sqlite_marked.backend.path)] + list(
-        Path(sqlite_marked.backend.path).parent.glob("*-wal")
-    )
+    db = Path(sqlite_marked.backend.path)
+    files = [db, *db.parent.glob("*-wal")]
     assert all(secret not in f.read_bytes() for f in files)
     assert sqlite_marked.bind(token=tok.text).load(A).height
 
@@ -238,9 +237,8 @@ def test_operator_sees_every_tenant_and_every_read_is_in_that_tenant_trail(
     op.load()
     for t in TENANTS:
         assert records(marked_store, t, "audit_log.read")["actor_id"].to_list() == ["op"]
-    with pytest.raises(AccessDenied, match="needs permission 'export'"):
-        with op.activity("export"):
-            op.load(A)
+    with pytest.raises(AccessDenied, match="needs permission 'export'"), op.activity("export"):
+        op.load(A)
 
 
 def test_concurrent_reads_all_recorded(sqlite_marked: Store, person: Person) -> None:

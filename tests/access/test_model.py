@@ -79,7 +79,7 @@ def test_disabled_principal_may_do_nothing() -> None:
 def test_matrix_shape() -> None:
     assert set(PERMISSIONS) == set(Role)
     # only the roles with read_unredacted see raw values; the redacted ones can read
-    for role, perms in PERMISSIONS.items():
+    for perms in PERMISSIONS.values():
         if Permission.READ_UNREDACTED in perms:
             assert Permission.READ in perms
         if Permission.PROVE in perms:  # proofs carry the raw record

@@ -56,7 +56,8 @@ def test_tenant_role_sees_only_its_tenant_with_plain_sql(pg_store: Store) -> Non
         ).fetchone() == (0,)
         # an error that would fire on another tenant's row never fires: policies filter first
         conn.execute(
-            "SELECT count(*) FROM events WHERE 1 / (CASE WHEN tenant_id = %s THEN 0 ELSE 1 END) = 1",
+            "SELECT count(*) FROM events "
+            "WHERE 1 / (CASE WHEN tenant_id = %s THEN 0 ELSE 1 END) = 1",
             (B,),
         )
         everything = " ".join(str(r) for r in conn.execute("SELECT * FROM events").fetchall())

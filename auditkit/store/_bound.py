@@ -57,6 +57,7 @@ from auditkit.store.store import AppendResult, ConsistencyProof, InclusionProof,
 from auditkit.verification import VerificationReport
 
 if TYPE_CHECKING:
+    from auditkit.integrity import RangeStatement
     from auditkit.store._access import DbRole
 
 __all__ = ["Activity", "BoundStore", "Recorder", "recorder_for"]
@@ -473,9 +474,8 @@ class BoundStore(Store):
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         columns: Sequence[str] | None = None,
-        verify: bool = True,
-        on_tamper: Literal["raise", "warn"] = "raise",
         seqs: tuple[int, int] | None = None,
+        **options: Any,
     ) -> pl.DataFrame:
         """:meth:`Store.load`, checked, redacted and recorded."""
         with self._reading("load", tenant=tenant, start=start, end=end, seqs=seqs) as act:
@@ -491,9 +491,8 @@ class BoundStore(Store):
                 start=start,
                 end=end,
                 columns=need,
-                verify=verify,
-                on_tamper=on_tamper,
                 seqs=seqs,
+                **options,
             )
             self.last_report = self._owner.last_report
             frame = self._redact(frame, decisions)
@@ -514,6 +513,7 @@ class BoundStore(Store):
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         folder: str | Path | None = None,
+        **options: Any,
     ) -> pl.LazyFrame:
         """:meth:`Store.scan`, checked, redacted (in the files too) and recorded."""
         with self._reading("scan", tenant=tenant, start=start, end=end) as act:
@@ -522,13 +522,13 @@ class BoundStore(Store):
             out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="auditkit-"))
             if not any(d.redacted for d in decisions):
                 lf = self._owner.scan(
-                    [d.tenant for d in decisions], start=start, end=end, folder=out
+                    [d.tenant for d in decisions], start=start, end=end, folder=out, **options
                 )
             else:
                 raw = Path(tempfile.mkdtemp(prefix="auditkit-raw-"))
                 try:
                     self._owner.scan(
-                        [d.tenant for d in decisions], start=start, end=end, folder=raw
+                        [d.tenant for d in decisions], start=start, end=end, folder=raw, **options
                     )
                     out.mkdir(parents=True, exist_ok=True)
                     for part in sorted(raw.glob("part-*.parquet")):
@@ -548,14 +548,14 @@ class BoundStore(Store):
         *,
         start: datetime | str | None = None,
         end: datetime | str | None = None,
-        checkpoint: str | Path | Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> tuple[VerificationReport, pl.DataFrame]:
         """:meth:`Store.verify_and_load`, checked, redacted and recorded."""
         with self._reading("verify_and_load", tenant=tenant, start=start, end=end) as act:
             _, decisions = self._allowed(self._permission(), tenant, operation=act.operation)
             act.touched(d.tenant for d in decisions)
             report, frame = self._owner.verify_and_load(
-                [d.tenant for d in decisions], start=start, end=end, checkpoint=checkpoint
+                [d.tenant for d in decisions], start=start, end=end, **options
             )
             self.last_report = report
             frame = self._redact(frame, decisions)
@@ -565,17 +565,13 @@ class BoundStore(Store):
     def verify(
         self,
         tenant: str | Sequence[str] | None = None,
-        *,
-        checkpoint: str | Path | Mapping[str, Any] | None = None,
-        public_key: Any | None = None,
+        **options: Any,
     ) -> VerificationReport:
         """:meth:`Store.verify` of the tenants the principal may read (recorded)."""
         with self._reading("verify", tenant=tenant) as act:
             _, decisions = self._allowed(Permission.READ, tenant, operation="verify")
             act.touched(d.tenant for d in decisions)
-            report = self._owner.verify(
-                [d.tenant for d in decisions], checkpoint=checkpoint, public_key=public_key
-            )
+            report = self._owner.verify([d.tenant for d in decisions], **options)
             self.last_report = report
         return report
 
@@ -597,11 +593,12 @@ class BoundStore(Store):
         ]
         return out
 
-    def latest_checkpoints(self) -> dict[str, Checkpoint]:
+    def latest_checkpoints(self, **options: Any) -> dict[str, Checkpoint]:
         """The newest checkpoint of each tenant the principal may read."""
         _, decisions = self._allowed(Permission.READ, None, operation="checkpoints")
         allowed = {d.tenant for d in decisions}
-        return {t: cp for t, cp in self._owner.latest_checkpoints().items() if t in allowed}
+        latest = self._owner.latest_checkpoints(**options)
+        return {t: cp for t, cp in latest.items() if t in allowed}
 
     def export_checkpoints(self, path: str | Path | None = None) -> dict[str, Any]:
         """:meth:`Store.export_checkpoints`, of the tenants the principal may read."""
@@ -675,6 +672,18 @@ class BoundStore(Store):
         """:meth:`Store.append_prepared`, each tenant checked for ``write``."""
         self._allowed(Permission.WRITE, sorted({p.tenant_id for p in items}), operation="append")
         return self._owner.append_prepared(items)
+
+    def remove_range(
+        self,
+        tenant: str,
+        end_seq: int,
+        *,
+        kind: Literal["purge", "seal"] = "purge",
+        detail: str = "",
+    ) -> RangeStatement:
+        """:meth:`Store.remove_range` (needs ``manage`` on the tenant)."""
+        self._allowed(Permission.MANAGE, tenant, operation="remove_range")
+        return self._owner.remove_range(tenant, end_seq, kind=kind, detail=detail)
 
     # -- binding and management -------------------------------------------------------------------
     def bind(

@@ -20,7 +20,10 @@ A, B, C, D = TENANTS
 Person = Callable[..., Store]
 
 #: Public Store members a principal's handle may inherit unchanged (no data of a tenant).
-HARMLESS = {"close", "init", "open", "trusted_public_key", "private_key", "principal"}
+HARMLESS = {
+    "close", "init", "open", "trusted_public_key", "private_key", "principal", "location",
+    "path", "trust",
+}  # fmt: skip
 
 
 def text_of(frame: pl.DataFrame) -> str:

@@ -85,8 +85,9 @@ def test_read_only_role_cannot_write_anything(pg_store: Store) -> None:
         "DELETE FROM events",
         "DELETE FROM checkpoints",
         "UPDATE tree_heads SET size = 0",
-        "INSERT INTO purges (tenant_id, before_seq, event_id, recorded_at) "
-        "VALUES ('tn-alpha', 99, 'x', 't')",
+        "INSERT INTO purges (kind, tenant_id, first_seq, end_seq, tree_size, root_hash, "
+        "recorded_at, detail, key_id, signature) "
+        "VALUES ('purge', 'tn-alpha', 0, 99, 99, 'x', 't', '', 'k', 's')",
         "INSERT INTO access_grants VALUES ('me', '*', 'operator', 't', 't')",
         "TRUNCATE events",
     ]

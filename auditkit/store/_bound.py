@@ -351,10 +351,9 @@ class BoundStore(Store):
         (after the denial is recorded in that tenant's trail, if it exists).
         """
         ctx = self.context()
-        known = self._owner.tenants()
         if tenant is None:
             decisions = []
-            for t in known:
+            for t in self._owner.tenants():
                 try:
                     decisions.append(check(ctx, permission, t))
                 except AccessDenied:
@@ -374,15 +373,16 @@ class BoundStore(Store):
                 denied.append((t, exc))
         if denied:
             if record_denials:
+                known = self._owner.tenants()
                 self._record_denials(ctx, permission, operation, [t for t, _ in denied], known)
             raise denied[0][1]
         return ctx, decisions
 
-    @staticmethod
-    def _may_anywhere(ctx: AccessContext, permission: Permission) -> bool:
+    def _may_anywhere(self, ctx: AccessContext, permission: Permission) -> bool:
+        tenants = set(ctx.granted_tenants())
         if ctx.store_wide:
-            return permission in ctx.permissions_on(ALL_TENANTS + "\0any")
-        return any(permission in ctx.permissions_on(t) for t in ctx.granted_tenants())
+            tenants |= set(self._owner.tenants())
+        return any(permission in ctx.permissions_on(t) for t in tenants)
 
     def _record_denials(
         self,
@@ -684,6 +684,29 @@ class BoundStore(Store):
         """:meth:`Store.remove_range` (needs ``manage`` on the tenant)."""
         self._allowed(Permission.MANAGE, tenant, operation="remove_range")
         return self._owner.remove_range(tenant, end_seq, kind=kind, detail=detail)
+
+    def existing_event_ids(self, tenant: str, event_ids: Sequence[str]) -> set[str]:
+        """:meth:`Store.existing_event_ids` (needs ``write`` or ``read`` on the tenant)."""
+        ctx = self.context()
+        perms = ctx.permissions_on(tenant)
+        if Permission.WRITE not in perms:
+            self._allowed(Permission.READ, tenant, operation="existing_event_ids")
+        return self._owner.existing_event_ids(tenant, event_ids)
+
+    def event_seq(self, tenant: str, event_id: str) -> int | None:
+        """:meth:`Store.event_seq` (needs ``read`` on the tenant)."""
+        self._allowed(Permission.READ, tenant, operation="event_seq")
+        return self._owner.event_seq(tenant, event_id)
+
+    def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """:meth:`Store.quarantine` (needs ``write`` on some tenant)."""
+        ctx = self.context()
+        if not self._may_anywhere(ctx, Permission.WRITE):
+            raise AccessDenied(
+                f"principal {ctx.principal.id!r} may not quarantine records: "
+                "needs permission 'write'"
+            )
+        return self._owner.quarantine(rows)
 
     # -- binding and management -------------------------------------------------------------------
     def bind(

@@ -1050,6 +1050,77 @@ class Store:
         self.last_report = report
         return report
 
+    # -- the pull API (auditkit.api): idempotent writes -----------------------------------
+    def existing_event_ids(self, tenant: str, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` the tenant already has (an append skips those).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.append([{"event_id": "e1", "tenant_id": "acme", "action": "user.login",
+        ...     "occurred_at": "2026-01-05T09:00:00Z", "actor": {"id": "u1"}}])
+        >>> store.existing_event_ids("acme", ["e1", "e2"])
+        {'e1'}
+        """
+        found: set[str] = set()
+        ph = self.backend.ph
+        ids = list(dict.fromkeys(event_ids))
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i : i + 500]
+                    marks = ", ".join([ph] * len(chunk))
+                    cur.execute(
+                        f"SELECT event_id FROM events WHERE tenant_id = {ph} "
+                        f"AND event_id IN ({marks})",
+                        [tenant, *chunk],
+                    )
+                    found.update(str(r[0]) for r in cur.fetchall())
+            finally:
+                cur.close()
+        return found
+
+    def event_seq(self, tenant: str, event_id: str) -> int | None:
+        """The seq of the tenant's event ``event_id`` (``None``: no such event); an
+        index lookup, not a verified read (load the seq to get the event verified)."""
+        ph = self.backend.ph
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(
+                    f"SELECT seq FROM events WHERE tenant_id = {ph} AND event_id = {ph}",
+                    (tenant, event_id),
+                )
+                row = cur.fetchone()
+            finally:
+                cur.close()
+        return int(row[0]) if row else None
+
+    def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Keep records that were not stored, with why (``file``, ``line``,
+        ``location``, ``field``, ``reason``, ``record``), in the quarantine table."""
+        ph = self.backend.ph
+        now = format_timestamp(datetime.now(UTC))
+
+        def text(value: Any) -> str | None:  # PostgreSQL text cannot hold NUL
+            return None if value is None else str(value).replace("\x00", "\ufffd")
+
+        values = [
+            (now, text(r.get("file")), r.get("line"), text(r.get("location")),
+             text(r.get("field")), text(r.get("reason")) or "", text(r.get("record")))
+            for r in rows
+        ]  # fmt: skip
+        if values:
+            with self.backend.connect() as conn, self.backend.write_transaction(conn) as cur:
+                cur.executemany(
+                    "INSERT INTO quarantine (quarantined_at, file, line, location, field, "
+                    f"reason, record) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+                    values,
+                )
+        return len(values)
+
     # -- role-based access (auditkit.access; see docs/access.md) ---------------------------
     def bind(
         self, *, principal: str | None = None, token: str | None = None, via: str = "python"

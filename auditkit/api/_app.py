@@ -444,6 +444,7 @@ def create_app(
         from auditkit.analytics.detectors.registry import run_detectors
         from auditkit.times import parse_instant
 
+        caller.authorize("detect", tenant)
         when = parse_instant(since) if since else None
         names = [d.strip() for d in detector.split(",") if d.strip()] if detector else None
         with caller.activity("detect", since=since, detector=detector):
@@ -477,6 +478,7 @@ def create_app(
         if format not in formats:
             raise Problem("bad-request", f"format: expected one of {', '.join(formats)}")
         get_framework(framework)
+        caller.authorize("report", tenant)
         with caller.activity("report", framework=framework, period=period, format=format):
             rep = build_report(caller, framework=framework, tenant=tenant, period=period)
         body = rep.render(format)
@@ -507,6 +509,7 @@ def create_app(
         if format not in formats:
             raise Problem("bad-request", f"format: expected one of {', '.join(formats)}")
         fmt = formats[format]
+        caller.authorize("export", tenant)
         flt = EventFilter.parse(start=start, end=end)
         with caller.activity("export", format=format, **flt.to_dict()):
             frame = caller.load(tenant, start=flt.start, end=flt.end)

@@ -118,8 +118,15 @@ class _Headers(BaseHTTPMiddleware):
 def _caller(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Store:
-    """The store bound to the request's bearer token (every read checked and recorded)."""
+) -> Iterator[Store]:
+    """The store bound to the request's bearer token (every read checked and recorded).
+
+    On SQLite, requests use the store one at a time: its reads go through
+    ADBC's copy of SQLite and its writes through Python's, and two copies of
+    SQLite in one process must not hold the same file open at once (closing
+    the file in one drops the other's POSIX locks).  PostgreSQL serves
+    requests concurrently.
+    """
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise Problem(
             "unauthenticated",
@@ -127,7 +134,14 @@ def _caller(
             headers={"WWW-Authenticate": "Bearer"},
         )
     owner: Store = request.app.state.store
-    return owner.bind(token=creds.credentials, via="api")
+    lock: threading.Lock | None = request.app.state.serial
+    if lock is not None:
+        lock.acquire()
+    try:
+        yield owner.bind(token=creds.credentials, via="api")
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 Caller = Annotated[Store, Depends(_caller)]
@@ -173,6 +187,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.store = store
+    app.state.serial = threading.Lock() if store.backend.dialect == "sqlite" else None
     install_handlers(app)
     app.add_middleware(_Headers, max_body=max_body)
     write_locks: dict[str, threading.Lock] = {}
@@ -192,9 +207,16 @@ def create_app(
     )
     def readyz() -> Response:
         """The store answers (a query reaches the database)."""
+        serial = app.state.serial
         try:
-            store.trust()
-            store.checkpoints("\x00readiness")
+            if serial is not None:
+                serial.acquire()
+            try:
+                store.trust()
+                store.checkpoints("\x00readiness")
+            finally:
+                if serial is not None:
+                    serial.release()
         except Exception as exc:
             return _json({"status": "unavailable", "detail": type(exc).__name__}, 503)
         return _json({"status": "ok"})

@@ -155,12 +155,10 @@ def list_principals(backend: Backend) -> list[Principal]:
 
 
 def _has_access_tables(backend: Backend) -> bool:
+    """Whether the access tables exist (asked only after a query on them failed)."""
     from sqlalchemy import inspect
 
-    try:
-        return bool(inspect(backend.engine).has_table("access_principals"))
-    except Exception:
-        return False
+    return bool(inspect(backend.engine).has_table("access_principals"))
 
 
 # -- grants ------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ CSP: Final = (
 _TENANT = Annotated[str, PathParam(min_length=1, max_length=512, description="the tenant")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemDoc, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 422)
+    for code in (400, 401, 403, 404, 409, 422, 503)
 }
 _bearer = HTTPBearer(auto_error=False, description="an auditkit API token (akt_...)")
 _JSON: Final = "application/json"

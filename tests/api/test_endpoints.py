@@ -12,7 +12,7 @@ from auditkit.access import PERMISSIONS, Permission, Role
 from auditkit.export import available_export_formats
 from auditkit.store import Store
 from tests.access.strategies import SECRET_KEYS, markers
-from tests.api.conftest import A, B, ROLES, TestClient, auth, events_of
+from tests.api.conftest import ROLES, A, B, TestClient, auth, events_of
 
 PROBLEM = "application/problem+json"
 

@@ -62,8 +62,10 @@ CHECKS = [
     suppress_health_check=list(HealthCheck),
 )
 def test_no_server_error_and_every_answer_matches_the_schema(case: schemathesis.Case) -> None:
-    if case.path_parameters and "tenant" in case.path_parameters and case.path_parameters[
-        "tenant"
-    ].startswith("tn-"):
+    if (
+        case.path_parameters
+        and "tenant" in case.path_parameters
+        and case.path_parameters["tenant"].startswith("tn-")
+    ):
         case.path_parameters["tenant"] = TENANTS[0]
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)

@@ -31,8 +31,9 @@ from auditkit.times import parse_instant
 
 __all__ = ["EventFilter", "Page", "decode_cursor", "encode_cursor", "event_dicts", "page_events"]
 
-#: Seqs read per step while filling a filtered page.
-WINDOW: Final = 5_000
+#: Seqs read per step while filling a filtered page (a verified ranged load costs
+#: about the same for 1,000 seqs as for 50,000: few large steps are cheaper).
+WINDOW: Final = 50_000
 
 
 @dataclass(frozen=True)

@@ -63,10 +63,7 @@ def test_every_endpoint_allows_or_denies_by_the_matrix(
     ]
     for path, perm in cases:
         r = client.get(path, headers=h)
-        if role == "operator":
-            allowed = perm in PERMISSIONS[Role.OPERATOR]
-        else:
-            allowed = may(role, perm)
+        allowed = perm in PERMISSIONS[Role.OPERATOR] if role == "operator" else may(role, perm)
         if allowed:
             assert r.status_code == 200, (path, r.text)
             if role in ("analyst", "viewer"):
@@ -247,7 +244,10 @@ def test_post_events(client: TestClient, tokens: dict[str, str], api_store: Stor
     assert doc["results"][3]["field"] == "tenant_id"
     again = client.post(f"/v1/tenants/{A}/events", headers=h, json=[good]).json()
     assert again["results"][0]["status"] == "duplicate"  # idempotent by event_id
-    nd = b'{"event_id":"post-3","occurred_at":"2026-02-01T00:00:00Z","action":"a.b","actor":{"id":"x"}}\n{oops\n'
+    nd = (
+        b'{"event_id":"post-3","occurred_at":"2026-02-01T00:00:00Z","action":"a.b",'
+        b'"actor":{"id":"x"}}\n{oops\n'
+    )
     r = client.post(
         f"/v1/tenants/{A}/events", headers={**h, "Content-Type": "application/x-ndjson"}, content=nd
     )

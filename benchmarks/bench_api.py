@@ -144,24 +144,32 @@ def main() -> None:
     for t in tenants:
         store.load(t)
     base = time.perf_counter() - t0
-    print(f"  baseline: the owner's verified load of every tenant  {base:8.2f} s "
-          f"({total / base:,.0f} events/s)")  # fmt: skip
+    print(
+        f"  baseline: the owner's verified load of every tenant  {base:8.2f} s "
+        f"({total / base:,.0f} events/s)"
+    )
     proc, url = serve(str(path))
     try:
         n, dt = 0, 0.0
         for t in tenants:
             got, took = pull(url, token, t, args.page)
             n, dt = n + got, dt + took
-        print(f"  pull with cursor pages of {args.page:,} (NDJSON)   {dt:8.2f} s "
-              f"({n / dt:,.0f} events/s; target >= 50,000); {dt / base:.2f}x the baseline")  # fmt: skip
+        print(
+            f"  pull with cursor pages of {args.page:,} (NDJSON)   {dt:8.2f} s "
+            f"({n / dt:,.0f} events/s; target >= 50,000); {dt / base:.2f}x the baseline"
+        )
         times = first_pages(url, token, tenants[0], args.clients, args.requests)
         p50 = statistics.median(times)
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-        print(f"  filtered first page, {args.clients} clients x {args.requests}: "
-              f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (target p99 < 250 ms)")  # fmt: skip
+        print(
+            f"  filtered first page, {args.clients} clients x {args.requests}: "
+            f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (target p99 < 250 ms)"
+        )
         stored, dt = ingest(url, token, "bench-ingest", args.batches)
-        print(f"  POST ingest, batches of 1,000: {stored:,} events in {dt:.2f} s "
-              f"({stored / dt:,.0f} events/s; target >= 20,000)")  # fmt: skip
+        print(
+            f"  POST ingest, batches of 1,000: {stored:,} events in {dt:.2f} s "
+            f"({stored / dt:,.0f} events/s; target >= 20,000)"
+        )
     finally:
         proc.terminate()
         proc.wait(60)

@@ -33,6 +33,7 @@ from auditkit.access._model import (
 from auditkit.access._redact import (
     REDACTED_FIELDS,
     Redaction,
+    carry_redaction,
     key_id,
     redact_frame,
     redact_text,
@@ -67,6 +68,7 @@ __all__ = [
     "Role",
     "TokenInfo",
     "access_event",
+    "carry_redaction",
     "check",
     "grant_event",
     "hash_secret",

@@ -36,6 +36,7 @@ import polars_hash  # noqa: F401  (registers the .chash namespace)
 __all__ = [
     "REDACTED_FIELDS",
     "Redaction",
+    "carry_redaction",
     "key_id",
     "redact_frame",
     "redact_text",
@@ -126,6 +127,23 @@ def redaction_of(frame: pl.DataFrame | pl.LazyFrame) -> Redaction | None:
     True
     """
     return _REDACTIONS.get(id(frame))
+
+
+def carry_redaction(
+    source: pl.DataFrame | pl.LazyFrame, target: pl.DataFrame | pl.LazyFrame
+) -> Any:
+    """Return ``target`` (made from ``source``) with ``source``'s redaction record.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"a": [1]})
+    >>> carry_redaction(df, df.head(0)) is not None
+    True
+    """
+    found = redaction_of(source)
+    if found is not None:
+        _remember(target, found)
+    return target
 
 
 def _remember(frame: pl.DataFrame | pl.LazyFrame, redaction: Redaction) -> None:

@@ -46,6 +46,7 @@ from auditkit.access import (
     Role,
     TokenInfo,
     access_event,
+    carry_redaction,
     check,
     redact_frame,
 )
@@ -53,6 +54,7 @@ from auditkit.errors import AccessDenied, AuditkitError, StoreError
 from auditkit.integrity import Checkpoint
 from auditkit.record import PreparedEvent
 from auditkit.store import _access as sql
+from auditkit.store import store as _store_module
 from auditkit.store.store import AppendResult, ConsistencyProof, InclusionProof, Store
 from auditkit.verification import VerificationReport
 
@@ -497,13 +499,8 @@ class BoundStore(Store):
             self.last_report = self._owner.last_report
             frame = self._redact(frame, decisions)
             act.loaded(frame)
-        from auditkit.access._redact import _remember, redaction_of
-
-        found = redaction_of(frame)
         if columns is not None:
-            frame = frame.select(columns)
-            if found is not None:
-                _remember(frame, found)
+            frame = carry_redaction(frame, frame.select(columns))
         return frame
 
     def scan(
@@ -600,11 +597,13 @@ class BoundStore(Store):
         latest = self._owner.latest_checkpoints(**options)
         return {t: cp for t, cp in latest.items() if t in allowed}
 
-    def export_checkpoints(self, path: str | Path | None = None) -> dict[str, Any]:
+    def export_checkpoints(
+        self, path: str | Path | None = None, *, tenants: Sequence[str] | None = None
+    ) -> dict[str, Any]:
         """:meth:`Store.export_checkpoints`, of the tenants the principal may read."""
-        _, decisions = self._allowed(Permission.READ, None, operation="checkpoints")
-        allowed = {d.tenant for d in decisions}
-        doc = self._owner.export_checkpoints()
+        _, decisions = self._allowed(Permission.READ, tenants, operation="checkpoints")
+        allowed = [d.tenant for d in decisions]
+        doc = self._owner.export_checkpoints(tenants=allowed)
         doc["checkpoints"] = [c for c in doc["checkpoints"] if c.get("tenant_id") in allowed]
         doc["history"] = [c for c in doc["history"] if c.get("tenant_id") in allowed]
         if path is not None:
@@ -864,3 +863,6 @@ class BoundStore(Store):
     def drop_db_role(self, name: str) -> None:
         """Refused: database roles are the local owner's."""
         raise AccessDenied(f"principal {self._principal_id!r} may not drop database roles")
+
+
+_store_module._BINDER = BoundStore

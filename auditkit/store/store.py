@@ -103,6 +103,9 @@ if TYPE_CHECKING:
 __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
 
 EMPTY_ROOT = _EMPTY_ROOT.hex()
+#: Makes a principal's handle: :class:`auditkit.store._bound.BoundStore`, which
+#: installs itself here when imported (it subclasses Store, so Store cannot import it).
+_BINDER: Callable[..., Store] | None = None
 Progress = Callable[[int], None]
 CheckpointArg = str | Path | Mapping[str, Any] | SavedCheckpoints
 
@@ -1149,8 +1152,6 @@ class Store:
         ...
         auditkit.errors.AccessDenied: principal 'ann' may not read on tenant 'globex': ...
         """
-        from auditkit.store._bound import BoundStore
-
         if (principal is None) == (token is None):
             raise UsageError("bind: give exactly one of principal= or token=")
         info = None
@@ -1158,7 +1159,9 @@ class Store:
             info = _access.authenticate(self.backend, token)
             principal = info.principal_id
         assert principal is not None
-        return BoundStore(self, principal, info, via)
+        if _BINDER is None:  # auditkit.store's __init__ installs it
+            raise StoreError("the principal-bound store handle is not installed")
+        return _BINDER(self, principal, info, via)
 
     def authorize(
         self, permission: Permission | str, tenant: str | Sequence[str] | None = None

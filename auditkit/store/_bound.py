@@ -612,6 +612,15 @@ class BoundStore(Store):
             Path(path).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         return doc
 
+    def checkpoint_notes(self, latest: Mapping[str, Checkpoint] | None = None) -> dict[str, str]:
+        """:meth:`Store.checkpoint_notes`, of the tenants the principal may read."""
+        _, decisions = self._allowed(
+            Permission.READ, None if latest is None else list(latest), operation="checkpoints"
+        )
+        allowed = {d.tenant for d in decisions}
+        mine = {t: cp for t, cp in (latest or self._owner.latest_checkpoints()).items()}
+        return self._owner.checkpoint_notes({t: c for t, c in mine.items() if t in allowed})
+
     def leaf_hashes(self, tenant: str) -> bytes:
         """The tenant's leaf hashes (needs ``prove``: they test guesses of records)."""
         self._allowed(Permission.PROVE, tenant, operation="leaf_hashes")

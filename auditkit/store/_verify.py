@@ -228,7 +228,7 @@ class TenantVerifier:
         self.tiles_in_snapshot = snap.tiles_read
         key = (store_id, self.tenant, trust.key_id, self.size, self.cp.root_hash if self.cp else "")
         cached = None
-        if self.cp is not None and self.size:
+        if self.cp is not None and self.size and not snap.tiles_read:  # loads only
             with _CACHE_LOCK:
                 cached = _TREES.get(key)
                 if cached is not None:

@@ -390,12 +390,11 @@ class Store:
         return sorted(self._reader.tenant_names())
 
     def _resolve_tenants(self, tenant: str | Sequence[str] | None) -> list[str]:
-        known = self._reader.tenant_names()
         if tenant is None:
-            return sorted(known)
+            return sorted(self._reader.tenant_names())
         wanted = [tenant] if isinstance(tenant, str) else list(dict.fromkeys(tenant))
         for t in wanted:
-            if t not in known:
+            if not self._reader.tenant_known(t):
                 raise UsageError(f"unknown tenant {t!r}: the store holds no trail for it")
         return wanted
 
@@ -598,8 +597,7 @@ class Store:
         refuse every other DELETE; this path lifts the trigger for the transaction.
         """
         self._check_own_key()
-        if tenant not in self._reader.tenant_names():
-            raise UsageError(f"unknown tenant {tenant!r}: the store holds no trail for it")
+        self._resolve_tenants(tenant)
         with self.backend.connect() as conn, self.backend.write_transaction(conn) as cur:
             frontier = self._locked_tree(cur, tenant)
             if not 0 < end_seq <= frontier.size:

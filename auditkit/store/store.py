@@ -103,6 +103,9 @@ if TYPE_CHECKING:
 __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
 
 EMPTY_ROOT = _EMPTY_ROOT.hex()
+#: Columns a load can ``match`` in the database (equality with one of some values).
+MATCH_COLUMNS = ("action", "actor_id", "category", "outcome", "event_id", "session_id",
+                 "request_id")  # fmt: skip
 #: Makes a principal's handle: :class:`auditkit.store._bound.BoundStore`, which
 #: installs itself here when imported (it subclasses Store, so Store cannot import it).
 _BINDER: Callable[..., Store] | None = None
@@ -783,10 +786,21 @@ class Store:
         start: datetime | str | None,
         end: datetime | str | None,
         seqs: tuple[int, int] | None = None,
+        match: Mapping[str, str | Sequence[str]] | None = None,
     ) -> Filter:
-        """A condition on the time range ``[start, end)`` and the seq range, as bind
-        parameters (timestamps in the stored form)."""
+        """A condition on the time range ``[start, end)``, the seq range and the
+        ``match`` columns, as bind parameters (timestamps in the stored form)."""
         f = Filter()
+        for column, wanted in (match or {}).items():
+            if column not in MATCH_COLUMNS:
+                raise UsageError(
+                    f"match: expected some of {', '.join(MATCH_COLUMNS)}, got {column!r}"
+                )
+            values = [wanted] if isinstance(wanted, str) else list(wanted)
+            if not values or not all(isinstance(v, str) for v in values):
+                raise UsageError(f"match: {column}: expected one or more strings")
+            marks = ", ".join("?" * len(values))
+            f = f & Filter(f"{column} IN ({marks})", tuple(values))
         if seqs is not None:
             f = f & Filter("seq >= ? AND seq < ?", (int(seqs[0]), int(seqs[1])))
         cast = "" if self.backend.dialect == "sqlite" else "CAST(? AS timestamptz)"
@@ -848,6 +862,7 @@ class Store:
         verify: bool = True,
         on_tamper: Literal["raise", "warn"] = "raise",
         seqs: tuple[int, int] | None = None,
+        match: Mapping[str, str | Sequence[str]] | None = None,
         progress: Progress | None = None,
     ) -> pl.DataFrame:
         """Load events into a Polars frame, verified against the signed checkpoints.
@@ -874,6 +889,14 @@ class Store:
             warns and returns only the records that verified.
         seqs
             Half-open range ``[lo, hi)`` of ``seq`` (keyset pages, streaming).
+        match
+            Only events whose column equals one of the given values, read through
+            the database (columns: :data:`MATCH_COLUMNS`), e.g.
+            ``{"action": ["user.login"], "outcome": "failure"}``.
+
+        A load that narrows the trail (by time, seq or ``match``) proves every record
+        it returns; that no record of the range is missing from the database's answer
+        is proven by a whole-trail pass (:meth:`verify`, :meth:`verify_and_load`).
         progress
             Called with the number of records read, chunk by chunk.
         """
@@ -882,7 +905,7 @@ class Store:
             if unknown:
                 raise UsageError(f"unknown column(s) {unknown}; known: {list(FRAME_SCHEMA)}")
         tenants = self._resolve_tenants(tenant)
-        where = self._filter(start, end, seqs)
+        where = self._filter(start, end, seqs, match)
         frames: list[pl.DataFrame] = []
         if not verify:
             sizes = self._reader.signed_sizes()

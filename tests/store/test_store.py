@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from auditkit import FRAME_SCHEMA, SchemaError, Store, StoreError
+from auditkit import FRAME_SCHEMA, SchemaError, Store, StoreError, TamperedError
 from auditkit.errors import IntegrityError, UsageError
 from auditkit.frame import events_to_frame
 from tests.conftest import make_events
@@ -215,3 +215,18 @@ def test_init_and_open_refuse_what_is_not_a_store_with_plain_messages(tmp_path: 
         assert expected in text, text
         assert "SQL:" not in text and "sqlalche.me" not in text and "\n" not in text
     assert foreign.stat().st_size > 0 and not (tmp_path / "app.db.key").exists()
+
+
+def test_match_narrows_in_the_database_and_proves_what_it_returns(store_location: str) -> None:
+    from tests.store._attacker import sql
+
+    store = Store.init(store_location)
+    store.append(make_events(50))
+    frame = store.load("acme", match={"action": ["role.grant"], "outcome": "success"})
+    assert set(frame["action"]) == {"role.grant"} and frame.height == 8
+    assert store.last_report is not None and store.last_report.ok
+    sql(store, "UPDATE events SET description = 'x' WHERE tenant_id = 'acme' AND seq = 13")
+    with pytest.raises(TamperedError, match="seq=13"):
+        store.load("acme", match={"action": "role.grant"})
+    with pytest.raises(UsageError, match="match"):
+        store.load("acme", match={"metadata": "x"})

@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check auditkit tests benchmarks
 	$(BIN)/ruff format --check auditkit tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py

@@ -16,7 +16,7 @@ import polars as pl
 from auditkit.record import STORED_SCHEMA
 from auditkit.schema import FRAME_SCHEMA
 
-__all__ = ["events_to_frame", "frame_from_rows"]
+__all__ = ["as_event_frame", "events_to_frame", "frame_from_rows"]
 
 _TARGET = pl.Struct({"id": pl.String, "type": pl.String, "name": pl.String})
 _ACTOR = pl.Struct(
@@ -181,3 +181,30 @@ def events_to_frame(
         rows.append(event_row(rec, int(seq), recv)[0])
     df = pl.DataFrame(rows, schema=STORED_SCHEMA, orient="row")
     return frame_from_rows(df).collect()
+
+
+def as_event_frame(events: Any) -> pl.DataFrame | pl.LazyFrame:
+    """An event frame as Polars, whatever it came as: a Polars DataFrame or
+    LazyFrame (returned as it is) or a pandas DataFrame (converted, with the
+    columns cast to :data:`~auditkit.schema.FRAME_SCHEMA`), so that every public
+    function that takes an event frame takes a pandas one too.
+
+    Examples
+    --------
+    >>> frame = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...                           "action": "user.login", "actor": {"id": "u1"}}])
+    >>> back = as_event_frame(frame.to_pandas())
+    >>> back.schema == frame.schema, back.row(0) == frame.row(0)
+    (True, True)
+    """
+    if isinstance(events, pl.DataFrame | pl.LazyFrame):
+        return events
+    import pandas as pd
+
+    if isinstance(events, pd.DataFrame):
+        frame = pl.from_pandas(events)
+        casts = {c: t for c, t in FRAME_SCHEMA.items() if c in frame.columns}
+        return frame.cast(casts)  # type: ignore[arg-type]
+    raise TypeError(
+        f"expected an event frame (Polars or pandas DataFrame), got {type(events).__name__}"
+    )

@@ -229,15 +229,20 @@ class VerificationReport:
 
     @property
     def anchored(self) -> bool:
-        """Whether an independent trust anchor supports the result."""
-        return bool(self.anchors)
+        """Whether independent anchors support the result for every tenant verified: an
+        anchor of the key covers them all; a witness covers the tenants whose whole
+        tree it cosigned."""
+        if any(a.kind != AnchorKind.WITNESS for a in self.anchors):
+            return True
+        covered = {t for a in self.anchors for t in a.tenants}
+        return bool(self.anchors) and all(t.tenant_id in covered for t in self.tenants)
 
     @property
     def status(self) -> Verdict:
         """INTACT, TAMPERED or UNANCHORED."""
         if self.problems:
             return Verdict.TAMPERED
-        return Verdict.INTACT if self.anchors else Verdict.UNANCHORED
+        return Verdict.INTACT if self.anchored else Verdict.UNANCHORED
 
     @property
     def events(self) -> int:
@@ -275,7 +280,7 @@ class VerificationReport:
         """A few lines for people."""
         if self.ok:
             head = f"{self.events} events in {len(self.tenants)} tenant(s) verified"
-            if self.anchors:
+            if self.anchored:
                 return f"INTACT: {head}"
             return (
                 f"UNANCHORED: {head}, but nothing outside the database vouches for the key "

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from auditkit.commands.base import (
     Progress,
@@ -151,6 +152,13 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
         metavar="HEX",
         help="trust the key whose SHA-256 fingerprint starts with HEX (16 to 64 hex characters)",
     )
+    p.add_argument(
+        "--witness",
+        action="append",
+        metavar="VKEY",
+        help="a witness's C2SP verifier key (or a file holding it): its cosignatures on the "
+        "--checkpoint notes count as anchors (repeatable)",
+    )
     tenant_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     progress_argument(p)
@@ -175,6 +183,7 @@ def _verify(args: argparse.Namespace) -> int:
             checkpoint=args.checkpoint,
             public_key=args.public_key,
             fingerprint=args.fingerprint,
+            witnesses=args.witness or (),
             progress=tick,
         )
     if args.json:
@@ -192,17 +201,41 @@ def _verify(args: argparse.Namespace) -> int:
 # -- checkpoint --------------------------------------------------------------------------
 def _checkpoint_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
-    p.add_argument("-o", "--output", metavar="FILE", help="write the checkpoint file here")
+    p.add_argument("-o", "--output", metavar="PATH", help="write the checkpoints here")
+    p.add_argument(
+        "--format",
+        choices=["json", "note"],
+        default="json",
+        help="json: one auditkit checkpoint file (with C2SP notes inside); note: a folder of "
+        "C2SP checkpoint notes, one <tenant>.checkpoint per tenant, and their verifier keys",
+    )
 
 
 @command("checkpoint", "export the signed checkpoints, to keep outside the store")(_checkpoint_args)
 def _checkpoint(args: argparse.Namespace) -> int:
-    out = output_path(args.output) if args.output else None
+    out = output_path(args.output) if args.output and args.format != "note" else None
     store = open_store(args)
+    if args.format == "note":
+        if not args.output:
+            raise UsageError("checkpoint --format note: give the folder to write (-o DIR)")
+        folder = Path(args.output)
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"-o {folder}: exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        notes = store.checkpoint_notes()
+        doc = store.export_checkpoints()
+        for tenant, note in notes.items():
+            (folder / f"{quote(tenant, safe='')}.checkpoint").write_text(note)
+        vkeys = "".join(f"{v}\n" for v in doc.get("verifier_keys", {}).values())
+        (folder / "verifier-keys.txt").write_text(vkeys)
+        print(f"wrote {len(notes)} C2SP checkpoint note(s) and their verifier keys to {folder}")
+        return 0
     doc = store.export_checkpoints(out)
     if out is not None:
         n = len(doc["checkpoints"])
         print(f"wrote {n} signed checkpoint(s) to {args.output} (key {doc['key_id'][:16]})")
+        if not doc.get("notes"):
+            print("note: no key file here, so no C2SP notes were added")
     else:
         print_json(doc)
     return 0

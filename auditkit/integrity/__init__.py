@@ -10,6 +10,11 @@ its own.
   :class:`ProofError`.
 * :mod:`auditkit.integrity.signing`: Ed25519 keys and signed checkpoints
   (:class:`Checkpoint`); failures raise :class:`SignatureError`.
+* :mod:`auditkit.integrity.statements`: signed statements that a range of records
+  was purged or sealed (:class:`RangeStatement`).
+* :mod:`auditkit.integrity.note`: C2SP signed notes, checkpoints and witness
+  cosignatures, for tools and witnesses outside auditkit; failures raise
+  :class:`~auditkit.integrity.note.NoteError`.
 
 Both errors subclass :class:`ValueError`.
 

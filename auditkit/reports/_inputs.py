@@ -208,12 +208,7 @@ def collect_inputs(
         span = requested
     public, source = store.trusted_public_key()
     latest = store.latest_checkpoints()
-    doc = store.export_checkpoints()
-    doc = {
-        **doc,
-        "checkpoints": [c for c in doc["checkpoints"] if c.get("tenant_id") in tenants],
-        "history": [c for c in doc["history"] if c.get("tenant_id") in tenants],
-    }
+    doc = store.export_checkpoints(tenants=tenants)
     key = store.key_path
 
     def signer(data: bytes) -> bytes:

@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 from auditkit.errors import StoreError
 from auditkit.record import STORED_COLUMNS as EVENT_COLUMNS
 from auditkit.store._tables import (
+    ACCESS_TABLES,
     CheckpointRow,
     EventRow,
     MetaRow,
@@ -45,10 +46,30 @@ _TABLES = [
     MetaRow.__table__,  # type: ignore[attr-defined]
     QuarantineRow.__table__,  # type: ignore[attr-defined]
     PurgeRow.__table__,  # type: ignore[attr-defined]
+    *ACCESS_TABLES,
 ]
 
 
 _BUSY_TIMEOUT_MS = 60_000
+
+
+_EXTRA = "PostgreSQL stores need the postgres extra: pip install 'auditkit[postgres]'"
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(_EXTRA) from None
+    return psycopg
+
+
+def _postgres_adbc() -> Any:
+    try:
+        import adbc_driver_postgresql.dbapi as adbc_pg
+    except ImportError:
+        raise StoreError(_EXTRA) from None
+    return adbc_pg
 
 
 def _first_line(exc: BaseException) -> str:
@@ -56,6 +77,17 @@ def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line.split("[SQL:")[0].split("(Background on this error")[0].strip()
+
+
+def _utf8_or_null(values: Any) -> list[str | None]:
+    """Bytes as text, where they are valid UTF-8 (the rare path of a tampered value)."""
+    out: list[str | None] = []
+    for v in values.to_pylist():
+        try:
+            out.append(None if v is None else v.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(None)
+    return out
 
 
 def _polars(table: Any) -> pl.DataFrame:
@@ -70,8 +102,7 @@ def _polars(table: Any) -> pl.DataFrame:
                 for chunk in col.chunks:
                     chunk.validate(full=True)
             except pa.ArrowInvalid:
-                binary = pl.Series(name, col.cast(pa.large_binary()))
-                columns.append(binary.cast(pl.String, strict=False))
+                columns.append(pl.Series(name, _utf8_or_null(col.cast(pa.large_binary()))))
                 continue
         columns.append(pl.Series(name, col))
     return pl.DataFrame(columns)
@@ -107,6 +138,7 @@ class Backend:
                 # would lose its locks when the reader closes the file.
                 eng = create_engine(self.sqlalchemy_url, poolclass=NullPool)
             else:
+                _psycopg()  # a clear message when the postgres extra is missing
                 eng = create_engine(self.sqlalchemy_url, pool_pre_ping=True)
             if self.dialect == "sqlite":
 
@@ -140,9 +172,7 @@ class Backend:
                 conn.execute("PRAGMA busy_timeout = 60000")
                 conn.execute("PRAGMA synchronous = NORMAL")
             else:
-                import psycopg
-
-                conn = psycopg.connect(self.adbc_uri, autocommit=False)
+                conn = _psycopg().connect(self.adbc_uri, autocommit=False)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"{self.location}: cannot open the database: {_first_line(exc)}"
@@ -217,6 +247,13 @@ class Backend:
             marks = ", ".join("?" * len(EVENT_COLUMNS))
             cur.executemany(f"INSERT INTO events ({cols}) VALUES ({marks})", rows)
         else:
+            # COPY is refused where row-level security confines the role (a tenant's
+            # database role appending): plain INSERTs, which the policy checks, then
+            cur.execute("SELECT row_security_active('events')")
+            if cur.fetchone()[0]:
+                marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
+                cur.executemany(f"INSERT INTO events ({cols}) VALUES ({marks})", rows)
+                return
             with cur.copy(f"COPY events ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -280,7 +317,7 @@ class Backend:
                     )
                     cur.execute(query, tuple(params) if params else None)
                     return cur.fetch_arrow_table()
-            import adbc_driver_postgresql.dbapi as adbc_pg
+            adbc_pg = _postgres_adbc()
 
             with adbc_pg.connect(self.adbc_uri) as conn, conn.cursor() as cur:
                 cur.execute(query, tuple(params) if params else None)

@@ -27,7 +27,9 @@ __all__ = [
     "hex_series",
     "leaf_digests",
     "null_rows",
+    "prefix_root",
     "rows_differ",
+    "tree_levels",
     "tree_root",
 ]
 
@@ -85,6 +87,62 @@ def _sha256_rows(rows: np.ndarray) -> np.ndarray:
     return digest_rows(hexes)
 
 
+def tree_levels(blob: bytes | memoryview, n: int) -> list[np.ndarray]:
+    """Every level of the RFC 6962 tree over the first ``n`` leaf hashes of ``blob``:
+    level 0 the leaves (a view, not a copy), the last one the root alone.
+
+    At level ``k``, row ``j`` is the root of the perfect subtree over leaves
+    ``[j * 2**k, (j + 1) * 2**k)`` wherever that range lies within ``n`` (the last
+    row of a level may be an odd node promoted from below).  Each level is hashed by
+    polars-hash over a contiguous buffer, in slices, so temporary memory is bounded;
+    the levels above the leaves take 32 bytes per leaf in all.
+    """
+    level = np.frombuffer(blob, np.uint8, count=n * 32).reshape(n, 32)
+    levels = [level]
+    while len(level) > 1:
+        m = len(level) // 2
+        up = np.empty((m + len(level) % 2, 32), np.uint8)
+        # in slices, so that the temporary pair and hex buffers do not grow with n
+        for a in range(0, m, _ROOT_SLICE):
+            b = min(a + _ROOT_SLICE, m)
+            pairs = np.empty((b - a, 65), np.uint8)
+            pairs[:, 0] = 1
+            pairs[:, 1:] = level[2 * a : 2 * b].reshape(b - a, 64)
+            up[a:b] = _sha256_rows(pairs)
+        if len(level) % 2:
+            up[m] = level[-1]
+        level = up
+        levels.append(level)
+    return levels
+
+
+def prefix_root(levels: list[np.ndarray], size: int) -> bytes:
+    """The root of the tree over the first ``size`` leaves, from the levels of a tree
+    at least that large: the perfect subtrees of ``size``'s binary decomposition,
+    folded from the right (``log size`` hashes, whatever the size).
+
+    >>> from auditkit.integrity import leaf_hashes, root_from_leaf_hashes
+    >>> leaves = leaf_hashes([bytes([i]) for i in range(13)])
+    >>> levels = tree_levels(b"".join(leaves), 13)
+    >>> all(prefix_root(levels, k) == root_from_leaf_hashes(leaves[:k]) for k in range(14))
+    True
+    """
+    if size == 0:
+        return EMPTY_ROOT
+    if size > len(levels[0]):
+        raise ValueError(f"prefix_root: {size} leaves asked of a tree of {len(levels[0])}")
+    nodes: list[bytes] = []
+    offset = 0
+    for k in range(size.bit_length() - 1, -1, -1):
+        if size >> k & 1:
+            nodes.append(levels[k][offset >> k].tobytes())
+            offset += 1 << k
+    root = nodes[-1]
+    for node in reversed(nodes[:-1]):
+        root = hashlib.sha256(b"\x01" + node + root).digest()
+    return root
+
+
 def tree_root(blob: bytes | memoryview, n: int) -> bytes:
     """RFC 6962 root of the first ``n`` leaf hashes of ``blob`` (32 bytes each).
 
@@ -101,21 +159,7 @@ def tree_root(blob: bytes | memoryview, n: int) -> bytes:
     """
     if n == 0:
         return EMPTY_ROOT
-    level = np.frombuffer(blob, np.uint8, count=n * 32).reshape(n, 32)
-    while len(level) > 1:
-        m = len(level) // 2
-        up = np.empty((m + len(level) % 2, 32), np.uint8)
-        # in slices, so that the temporary pair and hex buffers do not grow with n
-        for a in range(0, m, _ROOT_SLICE):
-            b = min(a + _ROOT_SLICE, m)
-            pairs = np.empty((b - a, 65), np.uint8)
-            pairs[:, 0] = 1
-            pairs[:, 1:] = level[2 * a : 2 * b].reshape(b - a, 64)
-            up[a:b] = _sha256_rows(pairs)
-        if len(level) % 2:
-            up[m] = level[-1]
-        level = up
-    return bytes(level[0].tobytes())
+    return bytes(tree_levels(blob, n)[-1][0].tobytes())
 
 
 def leaf_digests(rows: pl.DataFrame, hexes: pl.Series, escape: pl.Series) -> np.ndarray:

@@ -27,7 +27,7 @@ import polars as pl
 from auditkit.errors import StoreError
 from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
-from auditkit.store._backend import Backend
+from auditkit.store._backend import Backend, _utf8_or_null
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
 
@@ -78,6 +78,8 @@ class TenantSnapshot:
     statements: list[RangeStatement] = field(default_factory=list)
     #: range-statement rows that are not well-formed: (row id, why)
     bad_statements: list[tuple[int, str]] = field(default_factory=list)
+    #: whether :attr:`tiles` were read with the rest (a load may take them from a cache)
+    tiles_read: bool = True
 
 
 @dataclass
@@ -141,19 +143,36 @@ class TrailReader:
 
     def tenant_names(self) -> set[str]:
         """Every tenant the store knows of: by events, tree heads, checkpoints or statements."""
+        # the events' tenants by a skip scan of the primary key: one index seek per
+        # tenant, not a pass over every row
         rows = self._fetch(
-            "SELECT tenant_id FROM tree_heads UNION SELECT tenant_id FROM checkpoints "
-            "UNION SELECT tenant_id FROM purges UNION SELECT DISTINCT tenant_id FROM events"
+            "WITH RECURSIVE t(x) AS (SELECT MIN(tenant_id) FROM events UNION ALL "
+            "SELECT (SELECT MIN(tenant_id) FROM events WHERE tenant_id > t.x) FROM t "
+            "WHERE t.x IS NOT NULL) "
+            "SELECT x FROM t WHERE x IS NOT NULL UNION SELECT tenant_id FROM tree_heads "
+            "UNION SELECT tenant_id FROM checkpoints UNION SELECT tenant_id FROM purges"
         )
         return {str(r[0]) for r in rows if r[0] is not None}
+
+    def tenant_known(self, tenant: str) -> bool:
+        """Whether the store knows ``tenant`` (index seeks only)."""
+        rows = self._fetch(
+            "SELECT EXISTS (SELECT 1 FROM tree_heads WHERE tenant_id = ?) "
+            "OR EXISTS (SELECT 1 FROM checkpoints WHERE tenant_id = ?) "
+            "OR EXISTS (SELECT 1 FROM purges WHERE tenant_id = ?) "
+            "OR EXISTS (SELECT 1 FROM events WHERE tenant_id = ?)",
+            (tenant, tenant, tenant, tenant),
+        )
+        return bool(rows[0][0])
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""
         return {str(t): int(n) for t, n in self._fetch("SELECT tenant_id, size FROM tree_heads")}
 
-    def snapshot(self, tenant: str) -> TenantSnapshot:
-        """The tenant's checkpoints, tree head, tiles and statements, in one transaction."""
-        snap = TenantSnapshot(tenant)
+    def snapshot(self, tenant: str, *, tiles: bool = True) -> TenantSnapshot:
+        """The tenant's checkpoints, tree head, tiles (unless ``tiles=False``: see
+        :meth:`tiles`) and statements, in one transaction."""
+        snap = TenantSnapshot(tenant, tiles_read=tiles)
         with self._connect() as conn:
             cur = conn.cursor()
             try:
@@ -168,12 +187,8 @@ class TrailReader:
                 if head is not None:
                     size, root, frontier = head
                     snap.head = (_as_int(size), str(root), bytes(frontier or b""))
-                cur.execute(
-                    _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
-                        "WHERE tenant_id = ? ORDER BY tile", "format"),
-                    (tenant,),
-                )  # fmt: skip
-                snap.tiles = [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
+                if tiles:
+                    snap.tiles = self._tiles(cur, tenant)
                 snap.statements, snap.bad_statements = self._statements(cur, tenant)
             except StoreError:
                 raise
@@ -185,6 +200,32 @@ class TrailReader:
             finally:
                 self._end_read(conn, cur)
         return snap
+
+    def _tiles(self, cur: Any, tenant: str) -> list[tuple[int, bytes]]:
+        cur.execute(
+            _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
+                "WHERE tenant_id = ? ORDER BY tile", "format"),
+            (tenant,),
+        )  # fmt: skip
+        return [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
+
+    def tiles(self, tenant: str) -> list[tuple[int, bytes]]:
+        """The tenant's Merkle tiles, read on their own.  Tiles only grow (a partial
+        last tile is replaced by a longer one with the same prefix), so tiles read after
+        a snapshot hold the snapshot's tree as a prefix; the verifier checks it against
+        the signed root either way."""
+        with self._connect() as conn:
+            cur = conn.cursor()
+            try:
+                self._begin_read(cur)
+                return self._tiles(cur, tenant)
+            except Exception as exc:
+                raise StoreError(
+                    f"{self.backend.location}: cannot read the tiles of tenant {tenant!r}: "
+                    f"{_first_line(exc)}"
+                ) from exc
+            finally:
+                self._end_read(conn, cur)
 
     def tail(self, tenant: str, size: int) -> TailSnapshot:
         """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and
@@ -280,26 +321,27 @@ class TrailReader:
     def select_sql(self, where: str) -> str:
         """A SELECT of the stored columns (and, on SQLite, whether every value has its
         column's type) under a condition with ``?`` placeholders."""
+        cols = ", ".join(STORED_COLUMNS)
         if self.dialect == "sqlite":
             checks = " AND ".join(
                 f"typeof({c}) = 'text'" if c in _REQUIRED else f"typeof({c}) IN ('text', 'null')"
                 for c in _TEXT_COLUMNS
             )
-            cols = ", ".join(
-                "seq" if c == "seq" else f"CASE WHEN typeof({c}) = 'text' THEN {c} END AS {c}"
-                for c in STORED_COLUMNS
-            )
             return (
                 f"SELECT {cols}, ({checks}) AS _typed FROM events WHERE {where} "
                 "AND typeof(seq) = 'integer' ORDER BY seq"
             )
-        return f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {where} ORDER BY seq"
+        return f"SELECT {cols} FROM events WHERE {where} ORDER BY seq"
 
     def read(self, where: Filter) -> pl.DataFrame:
         """Stored rows matching ``where`` (STORED_SCHEMA types, except that PostgreSQL
         timestamps stay datetimes), with a boolean ``_typed`` column on SQLite."""
         sql = _ph(self.dialect, self.select_sql(where.sql), "dollar")
         df = self.backend.read(sql, params=where.params)
+        # a value of another SQL type in a text column makes the driver read the whole
+        # column as bytes (the row is flagged by ``_typed``): back to text, leniently
+        for c in [c for c in df.columns if df.schema[c] == pl.Binary]:
+            df = df.with_columns(pl.Series(c, _utf8_or_null(df.get_column(c).to_arrow())))
         casts = {
             c: t
             for c, t in STORED_SCHEMA.items()
@@ -362,6 +404,20 @@ class TrailReader:
         return (
             df.get_column("seq").cast(pl.Int64).to_numpy() if df.height else np.empty(0, np.int64)
         )
+
+    def mistyped_times(self, tenant: str) -> list[tuple[str, str | None]]:
+        """SQLite: rows whose ``occurred_at`` is not text (NULL, a number, a BLOB), which
+        every time filter would wrongly keep or drop: found through the time index
+        (numbers sort before any text, BLOBs after), so at the cost of the rows found."""
+        if self.dialect != "sqlite":
+            return []
+        rows = self._fetch(
+            "SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) FROM events WHERE tenant_id = ? "
+            "AND (occurred_at IS NULL OR occurred_at < '' OR occurred_at >= x'') "
+            f"LIMIT {STRAY_LIMIT}",
+            (tenant,),
+        )
+        return [(str(s), None if e is None else str(e)) for s, e in rows]
 
     def count_range(self, tenant: str, size: int) -> int:
         """Rows of a tenant with ``0 <= seq < size``, whatever the type of their seq."""

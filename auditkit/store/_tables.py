@@ -13,7 +13,13 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, U
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "ACCESS_TABLES",
     "CheckpointRow",
+    "DbRoleRow",
+    "GrantRow",
+    "PrincipalRow",
+    "RedactionKeyRow",
+    "TokenRow",
     "EventRow",
     "MetaRow",
     "PurgeRow",
@@ -156,6 +162,84 @@ class PurgeRow(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text, nullable=False))
     key_id: str
     signature: str
+
+
+# -- role-based access (auditkit.access) ----------------------------------------------
+class PrincipalRow(SQLModel, table=True):
+    """A person or service account that may be granted roles."""
+
+    __tablename__ = "access_principals"
+
+    principal_id: str = Field(primary_key=True, max_length=200)
+    kind: str
+    name: str | None = None
+    email: str | None = None
+    created_at: str
+    disabled_at: str | None = None
+
+
+class GrantRow(SQLModel, table=True):
+    """A role held by a principal on a tenant (``tenant_id = '*'``: store-wide).
+
+    The table holds the current grants; their history is in each tenant's own
+    trail (``role.grant`` and ``role.revoke`` events).
+    """
+
+    __tablename__ = "access_grants"
+
+    principal_id: str = Field(primary_key=True, max_length=200)
+    tenant_id: str = Field(primary_key=True, max_length=512)
+    role: str = Field(primary_key=True, max_length=32)
+    granted_at: str
+    granted_by: str
+
+
+class TokenRow(SQLModel, table=True):
+    """An API token: its public id and the SHA-256 of its secret (never the secret)."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (Index("ix_access_tokens_principal", "principal_id"),)
+
+    token_id: str = Field(primary_key=True, max_length=32)
+    principal_id: str = Field(max_length=200)
+    secret_hash: str
+    scopes: str | None = None
+    tenants: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    note: str | None = None
+
+
+class RedactionKeyRow(SQLModel, table=True):
+    """A tenant's redaction key (HMAC-SHA256), made when first needed."""
+
+    __tablename__ = "access_redaction_keys"
+
+    tenant_id: str = Field(primary_key=True, max_length=512)
+    key: str
+    created_at: str
+
+
+class DbRoleRow(SQLModel, table=True):
+    """A PostgreSQL role made for one tenant: row-level security lets it see that tenant only."""
+
+    __tablename__ = "access_db_roles"
+
+    role_name: str = Field(primary_key=True, max_length=63)
+    tenant_id: str = Field(max_length=512)
+    can_append: bool = False
+    created_at: str
+
+
+#: The access tables, created with a new store and on first use in an older one.
+ACCESS_TABLES = [
+    PrincipalRow.__table__,  # type: ignore[attr-defined]
+    GrantRow.__table__,  # type: ignore[attr-defined]
+    TokenRow.__table__,  # type: ignore[attr-defined]
+    RedactionKeyRow.__table__,  # type: ignore[attr-defined]
+    DbRoleRow.__table__,  # type: ignore[attr-defined]
+]
 
 
 def immutability_ddl(dialect: str) -> list[str]:

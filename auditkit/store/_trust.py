@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import orjson
 
@@ -39,6 +40,7 @@ from auditkit.integrity import (
     load_public_key,
     public_key_pem,
 )
+from auditkit.integrity.note import NoteError, SignedNote, VerifierKey, parse_checkpoint
 from auditkit.store._keys import public_key_path
 from auditkit.verification import Anchor, AnchorKind, Problem, ProblemKind
 
@@ -55,23 +57,56 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{16,64}")
 _MAX_CHECKPOINT_FILE = 256 << 20
 
 
+def note_origin(store_id: str, tenant: str) -> str:
+    """The C2SP checkpoint origin (and key name) of a tenant's log.
+
+    Examples
+    --------
+    >>> note_origin("7c1e", "acme corp")
+    'auditkit/7c1e/acme%20corp'
+    """
+    return f"auditkit/{quote(store_id, safe='')}/{quote(tenant, safe='')}"
+
+
+def _parse_origin(origin: str) -> tuple[str, str] | None:
+    parts = origin.split("/")
+    if len(parts) != 3 or parts[0] != "auditkit":
+        return None
+    return unquote(parts[1]), unquote(parts[2])
+
+
+@dataclass(frozen=True)
+class SavedNote:
+    """A C2SP checkpoint note of one tenant (signature not yet checked)."""
+
+    tenant_id: str
+    store_id: str
+    tree_size: int
+    root_hash: str
+    note: SignedNote
+
+
 @dataclass(frozen=True)
 class SavedCheckpoints:
-    """A checkpoint file saved outside the store (``auditkit checkpoint -o FILE``)."""
+    """Checkpoints saved outside the store: an ``auditkit checkpoint -o FILE`` document,
+    C2SP checkpoint notes, or both."""
 
     source: str
     store_id: str
-    public_key: Any
-    key_id: str
+    #: the key the file names (JSON documents do; notes alone do not)
+    public_key: Any | None
+    key_id: str | None
     #: the newest checkpoint of each tenant at export time
     checkpoints: tuple[Checkpoint, ...]
     #: every checkpoint the store held then
     history: tuple[Checkpoint, ...]
+    notes: tuple[SavedNote, ...] = ()
 
     @property
     def tenants(self) -> tuple[str, ...]:
-        """Tenants the file holds a checkpoint for."""
-        return tuple(sorted({cp.tenant_id for cp in self.checkpoints}))
+        """Tenants the file holds a checkpoint or a note for."""
+        names = {cp.tenant_id for cp in self.checkpoints} | {n.tenant_id for n in self.notes}
+        return tuple(sorted(names))
 
 
 def _doc_error(source: str, what: str) -> UsageError:
@@ -99,9 +134,9 @@ def load_checkpoint_file(checkpoint: str | Path | Mapping[str, Any]) -> SavedChe
     else:
         path = Path(checkpoint)
         source = str(path)
+        if path.is_dir():
+            return _load_note_folder(path)
         try:
-            if path.is_dir():
-                raise UsageError(f"{path}: is a folder, expected a checkpoint file")
             if path.stat().st_size > _MAX_CHECKPOINT_FILE:
                 raise _doc_error(source, "larger than 256 MB")
             data = path.read_bytes()
@@ -109,6 +144,8 @@ def load_checkpoint_file(checkpoint: str | Path | Mapping[str, Any]) -> SavedChe
             raise UsageError(f"{path}: cannot read the checkpoint file: {exc.strerror}") from exc
         if not data.strip():
             raise _doc_error(source, "the file is empty")
+        if not data.lstrip().startswith(b"{"):
+            return _notes_only(source, [_load_note(source, data)])
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -153,6 +190,10 @@ def load_checkpoint_file(checkpoint: str | Path | Mapping[str, Any]) -> SavedChe
     tenants = [cp.tenant_id for cp in lists["checkpoints"]]
     if len(set(tenants)) != len(tenants):
         raise _doc_error(source, "two newest checkpoints for the same tenant")
+    raw_notes = doc.get("notes", [])
+    if not isinstance(raw_notes, list) or not all(isinstance(n, str) for n in raw_notes):
+        raise _doc_error(source, "field 'notes': expected a list of C2SP checkpoint notes")
+    notes = tuple(_load_note(f"{source}: notes[{i}]", n.encode()) for i, n in enumerate(raw_notes))
     return SavedCheckpoints(
         source,
         store_id,
@@ -160,7 +201,46 @@ def load_checkpoint_file(checkpoint: str | Path | Mapping[str, Any]) -> SavedChe
         key_fingerprint(public),
         tuple(lists["checkpoints"]),
         tuple(lists["history"]),
+        notes,
     )
+
+
+def _load_note(source: str, data: bytes) -> SavedNote:
+    """One C2SP checkpoint note of an auditkit tenant log."""
+    try:
+        note = SignedNote.parse(data)
+        cp = parse_checkpoint(note.text)
+    except NoteError as exc:
+        raise _doc_error(source, str(exc)) from None
+    names = _parse_origin(cp.origin)
+    if names is None:
+        raise _doc_error(source, f"origin {cp.origin[:60]!r} is not an auditkit tenant log")
+    return SavedNote(names[1], names[0], cp.size, cp.root.hex(), note)
+
+
+def _notes_only(source: str, notes: list[SavedNote]) -> SavedCheckpoints:
+    stores = {n.store_id for n in notes}
+    if len(stores) != 1:
+        raise _doc_error(source, "notes of several stores")
+    tenants = [n.tenant_id for n in notes]
+    if len(set(tenants)) != len(tenants):
+        raise _doc_error(source, "two notes for the same tenant")
+    return SavedCheckpoints(source, stores.pop(), None, None, (), (), tuple(notes))
+
+
+def _load_note_folder(path: Path) -> SavedCheckpoints:
+    files = sorted(p for p in path.iterdir() if p.suffix == ".checkpoint")
+    if not files:
+        raise _doc_error(str(path), "the folder holds no .checkpoint note")
+    notes = []
+    for f in files:
+        try:
+            if f.stat().st_size > 1 << 20:
+                raise _doc_error(str(f), "larger than 1 MiB")
+            notes.append(_load_note(str(f), f.read_bytes()))
+        except OSError as exc:
+            raise UsageError(f"{f}: cannot read: {exc.strerror}") from exc
+    return _notes_only(str(path), notes)
 
 
 @dataclass(frozen=True)
@@ -176,6 +256,8 @@ class Trust:
     #: disagreements found while choosing the key (a replaced key, a pin that fits none)
     problems: tuple[Problem, ...] = ()
     saved: SavedCheckpoints | None = None
+    #: witnesses whose cosignatures on saved checkpoint notes count as anchors
+    witnesses: tuple[VerifierKey, ...] = ()
 
     @property
     def anchored(self) -> bool:
@@ -224,6 +306,7 @@ def resolve_trust(
     public_key: Any | None = None,
     fingerprint: str | None = None,
     saved: SavedCheckpoints | None = None,
+    witnesses: tuple[VerifierKey, ...] = (),
 ) -> Trust:
     """Choose the verifying key from the anchors available (see the module docstring).
 
@@ -254,7 +337,7 @@ def resolve_trust(
         candidates.append(
             (key, Anchor(AnchorKind.PUBLIC_KEY, str(pub), key_fingerprint(key)), where)
         )
-    if saved is not None:
+    if saved is not None and saved.public_key is not None and saved.key_id is not None:
         where = f"checkpoint file {saved.source}"
         anchor = Anchor(AnchorKind.CHECKPOINT_FILE, saved.source, saved.key_id)
         candidates.append((saved.public_key, anchor, where))
@@ -318,7 +401,7 @@ def resolve_trust(
                     f"is not the trusted key {fp[:16]} from the {source}: it was replaced",
                 )
             )
-        return Trust(chosen, fp, source, tuple(anchors), tuple(problems), saved)
+        return Trust(chosen, fp, source, tuple(anchors), tuple(problems), saved, witnesses)
     if db_key is None:
         raise StoreError("the store's public key is missing or damaged, and no key anchor is given")
     return Trust(
@@ -328,6 +411,7 @@ def resolve_trust(
         (),
         tuple(problems),
         saved,
+        witnesses,
     )
 
 

@@ -32,9 +32,12 @@ themselves authenticated by recomputing the signed root.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final
 
 import numpy as np
@@ -43,6 +46,7 @@ import polars as pl
 
 from auditkit.frame import frame_from_rows
 from auditkit.integrity import (
+    EMPTY_ROOT,
     Checkpoint,
     Frontier,
     RangeStatement,
@@ -51,6 +55,7 @@ from auditkit.integrity import (
     verify_checkpoint,
     verify_statement,
 )
+from auditkit.integrity.note import NoteError, VerifierKey, open_note, verify_cosignature
 from auditkit.record import leaf_hash_exprs
 from auditkit.schema import format_timestamp
 from auditkit.store._hashing import (
@@ -58,13 +63,21 @@ from auditkit.store._hashing import (
     hex_series,
     leaf_digests,
     null_rows,
+    prefix_root,
     rows_differ,
-    tree_root,
+    tree_levels,
 )
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
-from auditkit.store._trust import SavedCheckpoints, Trust
-from auditkit.verification import Problem, ProblemKind, TenantStatus, VerificationReport
+from auditkit.store._trust import SavedCheckpoints, Trust, note_origin
+from auditkit.verification import (
+    Anchor,
+    AnchorKind,
+    Problem,
+    ProblemKind,
+    TenantStatus,
+    VerificationReport,
+)
 
 __all__ = ["TenantVerifier", "check_signature", "merge_reports", "verified_chunks", "verify_trail"]
 
@@ -91,9 +104,33 @@ _BOUNDED: Final[tuple[tuple[str, str], ...]] = (
 
 Progress = Callable[[int], None]
 
+#: Authenticated trees recently verified, by (store, tenant, key, size, root): leaves and
+#: levels.  A load of a small range (an API page) then needs no pass over the tenant's
+#: whole tree.  Safe: an entry is only found for the same signed root, and its leaves
+#: are the ones that were shown to reproduce it.
+_TREES: OrderedDict[tuple[str, str, str, int, str], tuple[bytes, list[np.ndarray]]] = OrderedDict()
+_TREES_KEPT: Final = 8
+#: Checkpoint signatures already checked: (key, signed message, signature) -> valid.
+_SIGNATURES: dict[tuple[str, bytes, str], Problem | None] = {}
+_SIGNATURES_KEPT: Final = 200_000
+_CACHE_LOCK = threading.Lock()
+
 
 def check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
-    """A problem if ``cp`` is not validly signed by ``public_key``."""
+    """A problem if ``cp`` is not validly signed by ``public_key`` (results remembered)."""
+    key = (key_fingerprint(public_key), cp.signed_message(), cp.key_id + cp.signature)
+    with _CACHE_LOCK:
+        if key in _SIGNATURES:
+            return _SIGNATURES[key]
+    found = _check_signature(cp, public_key)
+    with _CACHE_LOCK:
+        if len(_SIGNATURES) >= _SIGNATURES_KEPT:
+            _SIGNATURES.clear()
+        _SIGNATURES[key] = found
+    return found
+
+
+def _check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
     expected = key_fingerprint(public_key)
     if not expected.startswith(cp.key_id):
         return Problem(
@@ -144,7 +181,14 @@ class TenantVerifier:
     one byte per record to find gaps and duplicates.
     """
 
-    def __init__(self, snap: TenantSnapshot, trust: Trust) -> None:
+    def __init__(
+        self,
+        snap: TenantSnapshot,
+        trust: Trust,
+        *,
+        tiles: Callable[[], list[tuple[int, bytes]]] | None = None,
+        store_id: str = "",
+    ) -> None:
         self.tenant = snap.tenant
         self.snap = snap
         self.public_key = trust.public_key
@@ -165,23 +209,52 @@ class TenantVerifier:
                 None,
                 f"checkpoint row {row_id} is malformed: {why}",
             )
-        for cp in snap.checkpoints:
+        valid: list[Checkpoint] = []
+        for cp in snap.checkpoints:  # each signature is checked once
             bad = check_signature(cp, self.public_key)
-            if bad is not None:
+            if bad is None:
+                valid.append(cp)
+            else:
                 self._add(bad.kind, bad.seq, None, bad.detail)
-        valid = [cp for cp in snap.checkpoints if check_signature(cp, self.public_key) is None]
         self.history = sorted(valid, key=lambda c: c.tree_size)
         self.cp: Checkpoint | None = self.history[-1] if self.history else None
         self.size = self.cp.tree_size if self.cp else 0
-        self.blob = b"".join(b for _, b in snap.tiles)
         self.seen = np.zeros(self.size, dtype=bool)
-        self.tiles_ok = (
-            self.cp is not None
-            and len(self.blob) >= self.size * 32
-            and tree_root(self.blob, self.size).hex() == self.cp.root_hash
-        )
+        #: every level of the signed tree, when the tiles reproduce its root
+        self.levels: list[np.ndarray] = []
+        self.blob = b""
+        #: whether the tiles were read in the same snapshot as the tree head (their
+        #: lengths can then be checked against it)
+        self.tiles_in_snapshot = snap.tiles_read
+        key = (store_id, self.tenant, trust.key_id, self.size, self.cp.root_hash if self.cp else "")
+        cached = None
+        if self.cp is not None and self.size and not snap.tiles_read:  # loads only
+            with _CACHE_LOCK:
+                cached = _TREES.get(key)
+                if cached is not None:
+                    _TREES.move_to_end(key)
+        if cached is not None:
+            self.blob, self.levels = cached
+        else:
+            if not snap.tiles_read and tiles is not None:
+                snap.tiles = tiles()
+                snap.tiles_read = True
+            self.blob = b"".join(b for _, b in snap.tiles)
+            if self.cp is not None and len(self.blob) >= self.size * 32:
+                levels = tree_levels(self.blob, self.size)
+                root = levels[-1][0].tobytes().hex() if self.size else EMPTY_ROOT.hex()
+                if root == self.cp.root_hash:
+                    self.levels = levels
+                    if self.size:
+                        with _CACHE_LOCK:
+                            _TREES[key] = (self.blob, levels)
+                            while len(_TREES) > _TREES_KEPT:
+                                _TREES.popitem(last=False)
+        self.tiles_ok = bool(self.levels) or (self.cp is not None and self.size == 0)
         #: signed history, but no tree at all: the tenant may have vanished (see finish)
-        self.tree_gone = self.cp is not None and not snap.tiles and snap.head is None
+        self.tree_gone = (
+            self.cp is not None and snap.tiles_read and not snap.tiles and snap.head is None
+        )
         if self.cp is not None and not self.tiles_ok and not self.tree_gone:
             self._add(
                 ProblemKind.TREE_MISMATCH,
@@ -192,9 +265,9 @@ class TenantVerifier:
             )
         #: the authenticated leaf hashes, one row of 32 bytes per seq (a view of ``blob``)
         self.expected: np.ndarray | None = (
-            np.frombuffer(self.blob, np.uint8, count=self.size * 32).reshape(self.size, 32)
-            if self.tiles_ok
-            else None
+            self.levels[0]
+            if self.tiles_ok and self.size
+            else (np.empty((0, 32), np.uint8) if self.tiles_ok else None)
         )
         self.statements = self._check_statements(snap.statements, snap.bad_statements)
 
@@ -243,7 +316,7 @@ class TenantVerifier:
             return (
                 f"{where} names a tree of {st.tree_size} records; the signed tree has {self.size}"
             )
-        if self.tiles_ok and tree_root(self.blob, st.tree_size).hex() != st.root_hash:
+        if self.tiles_ok and self.root_at(st.tree_size) != st.root_hash:
             return f"{where} names a root the signed tree never had at size {st.tree_size}"
         return None
 
@@ -287,7 +360,7 @@ class TenantVerifier:
             )
         width = TILE_WIDTH * 32
         full, rest = divmod(size, TILE_WIDTH)
-        for index, blob in self.snap.tiles:
+        for index, blob in self.snap.tiles if self.tiles_in_snapshot else ():
             expected = width if index < full else rest * 32 if index == full else 0
             if len(blob) != expected:
                 self._add(
@@ -297,20 +370,16 @@ class TenantVerifier:
                     f"Merkle tile {index} holds {len(blob)} bytes, expected {expected}",
                 )
 
+    def root_at(self, size: int) -> str:
+        """The hex root of the authenticated tree's first ``size`` leaves."""
+        return prefix_root(self.levels, size).hex() if size else EMPTY_ROOT.hex()
+
     def check_history(self) -> None:
         """Every validly signed checkpoint must be a prefix root of the current tree."""
         if not self.tiles_ok:
             return
-        frontier = Frontier.empty()
-        done = 0
-        blob = self.blob
         for cp in self.history:
-            if cp.tree_size > done:
-                frontier = frontier.extend(
-                    [blob[i : i + 32] for i in range(done * 32, cp.tree_size * 32, 32)]
-                )
-                done = cp.tree_size
-            if frontier.root().hex() != cp.root_hash:
+            if self.root_at(cp.tree_size) != cp.root_hash:
                 self._add(
                     ProblemKind.FORK,
                     cp.tree_size,
@@ -530,17 +599,12 @@ class TenantVerifier:
         """Rows whose ``actor_id`` column differs from the ``id`` in their actor text."""
 
         def by_path(rows: pl.DataFrame) -> np.ndarray:
+            actor = rows.get_column("actor")
+            distinct = actor.drop_nulls().unique()
+            ids = distinct.str.json_path_match("$.id")
+            signed = actor.replace_strict(distinct, ids, default=None, return_dtype=pl.String)
             return np.asarray(
-                rows.select(
-                    (
-                        pl.col("actor").str.json_path_match("$.id").fill_null("")
-                        != pl.col("actor_id")
-                    )
-                    .fill_null(True)
-                    .alias("bad")
-                )
-                .to_series()
-                .to_numpy()
+                (signed.fill_null("") != rows.get_column("actor_id")).fill_null(True).to_numpy()
             )
 
         if signed_actor_id is None or not hashed.any():
@@ -573,7 +637,12 @@ class TenantVerifier:
 
     # -- the end of a tenant ---------------------------------------------------------------
     def finish(
-        self, tail: TailSnapshot, *, present: np.ndarray | None = None, in_range: int | None = None
+        self,
+        tail: TailSnapshot,
+        *,
+        present: np.ndarray | None = None,
+        in_range: int | None = None,
+        mistyped: Sequence[tuple[str, str | None]] = (),
     ) -> VerificationReport:
         """Report this tenant: rows outside the signed range, gaps, truncation, purges.
 
@@ -588,6 +657,15 @@ class TenantVerifier:
             st for st in tail.statements
             if st not in self.statements and self._statement_problem(st) is None
         ]  # fmt: skip
+        for text, eid in mistyped:
+            self._add(
+                ProblemKind.MALFORMED,
+                int(text) if text.lstrip("-").isdigit() else None,
+                eid,
+                f"record at seq {text}: its occurred_at is not stored as text, which would "
+                "hide it from time-ranged reads",
+                column="occurred_at",
+            )
         appended = 0
         for text, eid in tail.strays:
             try:
@@ -754,14 +832,20 @@ def verified_chunks(
     extra: Filter | None = None,
     *,
     progress: Progress | None = None,
+    full: bool = True,
 ) -> Iterator[tuple[TenantVerifier, pl.DataFrame | None]]:
     """Each stored chunk of each tenant with that tenant's verifier, then
     ``(verifier, None)`` once the tenant's chunks are done (time to finish it).
 
-    The loop that loading, scanning and verifying share.
+    The loop that loading, scanning and verifying share.  ``full=False`` (loads) lets
+    the verifier take a tree it authenticated recently from its cache instead of
+    reading every tile again; ``verify`` always reads everything.
     """
     for t in tenants:
-        verifier = TenantVerifier(reader.snapshot(t), trust)
+        snap = reader.snapshot(t, tiles=full)
+        verifier = TenantVerifier(
+            snap, trust, tiles=partial(reader.tiles, t), store_id=reader.store_id
+        )
         for raw in reader.chunks(t, verifier.size, extra or Filter()):
             yield verifier, raw
             if progress is not None:
@@ -777,7 +861,8 @@ def finish_tenant(reader: TrailReader, v: TenantVerifier, *, ranged: bool) -> Ve
         v.check_history()
     tail = reader.tail(v.tenant, v.size)
     if ranged:
-        return v.finish(tail, present=reader.seqs(v.tenant, v.size))
+        present = reader.seqs(v.tenant, v.size)
+        return v.finish(tail, present=present, mistyped=reader.mistyped_times(v.tenant))
     in_range = reader.count_range(v.tenant, v.size) if reader.dialect == "sqlite" else None
     return v.finish(tail, in_range=in_range)
 
@@ -809,8 +894,11 @@ def verify_trail(
         verifiers[v.tenant] = v
         reports.append(finish_tenant(reader, v, ranged=False))
     extra: list[Problem] = []
+    anchors: list[Anchor] = []
     if trust.saved is not None:
         extra = check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)
+        notes_problems, anchors = check_notes(reader.store_id, trust, verifiers)
+        extra += notes_problems
         covered = set(trust.saved.tenants)
         missing = [t for t in tenants if t not in covered]
         if missing:
@@ -824,7 +912,116 @@ def verify_trail(
                     )
                 )
             )
-    return merge_reports(reports, trust, reader.store_id, extra)
+    report = merge_reports(reports, trust, reader.store_id, extra)
+    return replace(report, anchors=report.anchors + tuple(anchors)) if anchors else report
+
+
+def _tree_problem(
+    v: TenantVerifier, size: int, root: str, what: str, history: Sequence[Checkpoint] = ()
+) -> Problem | None:
+    """How the store's tree of a tenant disagrees with a saved (size, root), if it does."""
+    t = v.tenant
+    if size > v.size:
+        if v.size + v.beyond >= size:
+            return Problem(
+                ProblemKind.TRUNCATED,
+                t,
+                v.size,
+                None,
+                f"{what} covers {size} records; the store's signed tree stops at {v.size}",
+            )
+        return Problem(
+            ProblemKind.ROLLBACK,
+            t,
+            v.size,
+            None,
+            f"the store's signed tree has {v.size} records but {what} says {size}: the "
+            "store was rolled back to an older state",
+        )
+    if not v.tiles_ok or v.root_at(size) == root:
+        return None
+    first = 0
+    for old in sorted(history, key=lambda c: c.tree_size):
+        if old.tree_size <= size and v.root_at(old.tree_size) == old.root_hash:
+            first = old.tree_size
+    return Problem(
+        ProblemKind.FORK,
+        t,
+        first,
+        None,
+        f"the store's first {size} records do not hash to the root of {what}: history "
+        f"diverges at or after seq {first}",
+    )
+
+
+def check_notes(
+    store_id: str, trust: Trust, verifiers: dict[str, TenantVerifier]
+) -> tuple[list[Problem], list[Anchor]]:
+    """Check saved C2SP checkpoint notes: the log's signature with the trusted key, the
+    store's tree against them, and witness cosignatures (which are anchors)."""
+    problems: list[Problem] = []
+    anchors: list[Anchor] = []
+    assert trust.saved is not None
+    for saved in trust.saved.notes:
+        t = saved.tenant_id
+        if saved.store_id != store_id:
+            problems.append(
+                Problem(
+                    ProblemKind.WRONG_STORE,
+                    t,
+                    None,
+                    None,
+                    f"checkpoint note is for store {saved.store_id}, this store is {store_id}",
+                )
+            )
+            continue
+        origin = note_origin(store_id, t)
+        log_key = VerifierKey.ed25519(origin, trust.public_key)
+        try:
+            open_note(saved.note, [log_key])
+        except NoteError as exc:
+            problems.append(
+                Problem(
+                    ProblemKind.WRONG_KEY if "known key" in str(exc) else ProblemKind.BAD_SIGNATURE,
+                    t,
+                    saved.tree_size,
+                    None,
+                    f"saved checkpoint note of size {saved.tree_size}: {exc} (trusted key "
+                    f"{trust.key_id[:16]})",
+                )
+            )
+            continue
+        v = verifiers.get(t)
+        if v is None:
+            continue
+        problem = _tree_problem(v, saved.tree_size, saved.root_hash, "a saved checkpoint note")
+        if problem is not None:
+            problems.append(problem)
+        for witness in trust.witnesses:
+            lines = [
+                s
+                for s in saved.note.signatures
+                if s.name == witness.name and s.key_id == witness.key_id
+            ]
+            for line in lines:
+                try:
+                    when = verify_cosignature(saved.note.text, line, witness)
+                except NoteError as exc:
+                    problems.append(
+                        Problem(ProblemKind.BAD_SIGNATURE, t, saved.tree_size, None, str(exc))
+                    )
+                    continue
+                if problem is None and saved.tree_size == v.size:
+                    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                    anchors.append(
+                        Anchor(
+                            AnchorKind.WITNESS,
+                            f"{witness.name} (cosigned {stamp})",
+                            None,
+                            (t,),
+                        )
+                    )
+    return problems, anchors
 
 
 def check_saved(
@@ -837,7 +1034,8 @@ def check_saved(
     problems: list[Problem] = []
     history: dict[str, list[Checkpoint]] = {}
     for cp in saved.history:
-        history.setdefault(cp.tenant_id, []).append(cp)
+        if check_signature(cp, public) is None:
+            history.setdefault(cp.tenant_id, []).append(cp)
     for cp in saved.checkpoints:
         t = cp.tenant_id
         if cp.store_id != store_id:
@@ -858,40 +1056,9 @@ def check_saved(
         v = verifiers.get(t)
         if v is None:
             continue  # only some tenants were verified
-        if cp.tree_size > v.size:
-            if v.size + v.beyond >= cp.tree_size:
-                kind = ProblemKind.TRUNCATED
-                detail = (
-                    f"a saved checkpoint covers {cp.tree_size} records; the store's signed "
-                    f"tree stops at {v.size}"
-                )
-            else:
-                kind = ProblemKind.ROLLBACK
-                detail = (
-                    f"the store's signed tree has {v.size} records but a saved checkpoint "
-                    f"says {cp.tree_size}: the store was rolled back to an older state"
-                )
-            problems.append(Problem(kind, t, v.size, None, detail))
-            continue
-        if not v.tiles_ok:
-            continue
-        if tree_root(v.blob, cp.tree_size).hex() != cp.root_hash:
-            first = 0
-            for old in sorted(history.get(t, []), key=lambda c: c.tree_size):
-                if (
-                    old.tree_size <= cp.tree_size
-                    and check_signature(old, public) is None
-                    and tree_root(v.blob, old.tree_size).hex() == old.root_hash
-                ):
-                    first = old.tree_size
-            problems.append(
-                Problem(
-                    ProblemKind.FORK,
-                    t,
-                    first,
-                    None,
-                    f"the store's first {cp.tree_size} records do not hash to the "
-                    f"saved checkpoint's root: history diverges at or after seq {first}",
-                )
-            )
+        problem = _tree_problem(
+            v, cp.tree_size, cp.root_hash, "a saved checkpoint", history.get(t, [])
+        )
+        if problem is not None:
+            problems.append(problem)
     return problems

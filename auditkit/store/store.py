@@ -20,6 +20,7 @@ database is trusted before it is checked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 import uuid
@@ -28,12 +29,28 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import orjson
 import polars as pl
 
+from auditkit.access import (
+    STORE_WIDE,
+    Grant,
+    NewToken,
+    Permission,
+    Principal,
+    PrincipalKind,
+    Role,
+    TokenInfo,
+    grant_event,
+    local_owner_actor,
+    new_token,
+    parse_permissions,
+    parse_role,
+    validate_principal_id,
+)
 from auditkit.errors import IntegrityError, StoreError, UsageError
 from auditkit.frame import frame_from_rows
 from auditkit.integrity import EMPTY_ROOT as _EMPTY_ROOT
@@ -53,13 +70,21 @@ from auditkit.integrity import (
     sign_checkpoint,
     sign_statement,
 )
+from auditkit.integrity.note import NoteError, VerifierKey, checkpoint_text, sign_note
 from auditkit.record import PreparedEvent, prepare_event, rebuild_canonical
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
+from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._tables import STORE_VERSION, TILE_WIDTH
-from auditkit.store._trust import SavedCheckpoints, Trust, load_checkpoint_file, resolve_trust
+from auditkit.store._trust import (
+    SavedCheckpoints,
+    Trust,
+    load_checkpoint_file,
+    note_origin,
+    resolve_trust,
+)
 from auditkit.store._verify import (
     check_signature,
     finish_tenant,
@@ -71,9 +96,19 @@ from auditkit.store.proofs import ConsistencyProof, InclusionProof
 from auditkit.times import parse_instant
 from auditkit.verification import VerificationReport
 
+if TYPE_CHECKING:
+    from auditkit.store._access import DbRole
+    from auditkit.store._bound import Activity
+
 __all__ = ["AppendResult", "ConsistencyProof", "InclusionProof", "Store"]
 
 EMPTY_ROOT = _EMPTY_ROOT.hex()
+#: Columns a load can ``match`` in the database (equality with one of some values).
+MATCH_COLUMNS = ("action", "actor_id", "category", "outcome", "event_id", "session_id",
+                 "request_id")  # fmt: skip
+#: Makes a principal's handle: :class:`auditkit.store._bound.BoundStore`, which
+#: installs itself here when imported (it subclasses Store, so Store cannot import it).
+_BINDER: Callable[..., Store] | None = None
 Progress = Callable[[int], None]
 CheckpointArg = str | Path | Mapping[str, Any] | SavedCheckpoints
 
@@ -111,6 +146,9 @@ class Store:
     >>> report.status.value, report.anchors[0].kind.value
     ('intact', 'key_file')
     """
+
+    #: The principal this handle acts for; ``None``: the local owner (role-based access).
+    principal: Principal | None = None
 
     def __init__(self, backend: Backend, *, key: str | Path | None = None) -> None:
         #: the store's own connection factory: nothing outside ``auditkit.store`` uses it
@@ -198,8 +236,21 @@ class Store:
         return cls(backend, key=key_path)
 
     @classmethod
-    def open(cls, location: str, *, key: str | Path | None = None) -> Store:
+    def open(
+        cls,
+        location: str,
+        *,
+        key: str | Path | None = None,
+        principal: str | None = None,
+        token: str | None = None,
+    ) -> Store:
         """Open an existing store.
+
+        Without ``principal`` or ``token`` the handle is the local owner's: it
+        reads and writes everything (whoever holds the file or the database
+        credentials does anyway).  With either, it acts for that principal:
+        every read is checked against its roles, redacted for roles that need
+        it, and recorded in the tenant's trail (see :meth:`bind`).
 
         Examples
         --------
@@ -220,7 +271,10 @@ class Store:
                 magic = f.read(16)
             if magic and magic != b"SQLite format 3\x00":
                 raise StoreError(f"{location}: not an auditkit store (not a SQLite database)")
-        return cls(backend, key=key)
+        store = cls(backend, key=key)
+        if principal is not None or token is not None:
+            return store.bind(principal=principal, token=token)
+        return store
 
     def _upgrade(self) -> None:
         """Bring a store made by an earlier version up to this one (triggers, tables)."""
@@ -277,13 +331,19 @@ class Store:
         public_key: Any | None = None,
         fingerprint: str | None = None,
         checkpoint: CheckpointArg | None = None,
+        witnesses: Sequence[str | VerifierKey] = (),
     ) -> Trust:
         """The key verification uses and the independent anchors behind it.
 
         See :mod:`auditkit.store._trust`: the key file, ``public_key`` (PEM, path or
         key), a pinned ``fingerprint`` and a saved ``checkpoint`` file are anchors;
-        the key recorded in the database never is.
+        the key recorded in the database never is.  ``witnesses`` are C2SP verifier
+        keys (``name+id+key``) of witnesses whose cosignatures on the saved
+        checkpoint notes count as anchors.
         """
+        keys = tuple(_witness_key(w) for w in witnesses)
+        if keys and checkpoint is None:
+            raise UsageError("witnesses: give the cosigned checkpoint notes (--checkpoint)")
         saved = (
             checkpoint
             if isinstance(checkpoint, SavedCheckpoints)
@@ -301,6 +361,7 @@ class Store:
             public_key=public_key,
             fingerprint=fingerprint,
             saved=saved,
+            witnesses=keys,
         )
 
     def trusted_public_key(self) -> tuple[Any, str]:
@@ -332,12 +393,11 @@ class Store:
         return sorted(self._reader.tenant_names())
 
     def _resolve_tenants(self, tenant: str | Sequence[str] | None) -> list[str]:
-        known = self._reader.tenant_names()
         if tenant is None:
-            return sorted(known)
+            return sorted(self._reader.tenant_names())
         wanted = [tenant] if isinstance(tenant, str) else list(dict.fromkeys(tenant))
         for t in wanted:
-            if t not in known:
+            if not self._reader.tenant_known(t):
                 raise UsageError(f"unknown tenant {t!r}: the store holds no trail for it")
         return wanted
 
@@ -540,8 +600,7 @@ class Store:
         refuse every other DELETE; this path lifts the trigger for the transaction.
         """
         self._check_own_key()
-        if tenant not in self._reader.tenant_names():
-            raise UsageError(f"unknown tenant {tenant!r}: the store holds no trail for it")
+        self._resolve_tenants(tenant)
         with self.backend.connect() as conn, self.backend.write_transaction(conn) as cur:
             frontier = self._locked_tree(cur, tenant)
             if not 0 < end_seq <= frontier.size:
@@ -607,19 +666,28 @@ class Store:
         """The tenant's stored leaf hashes, concatenated (32 bytes each)."""
         return b"".join(b for _, b in self._reader.snapshot(tenant).tiles)
 
-    def export_checkpoints(self, path: str | Path | None = None) -> dict[str, Any]:
+    def export_checkpoints(
+        self, path: str | Path | None = None, *, tenants: Sequence[str] | None = None
+    ) -> dict[str, Any]:
         """The newest signed checkpoint per tenant (and the history), as a document
         to keep outside the store; written to ``path`` when given.
 
-        Only checkpoints signed by the trusted key are exported, with that key.
+        Only checkpoints signed by the trusted key are exported, with that key, and
+        only those of ``tenants`` when given (a tenant's evidence names no other).
         """
         trust = self.trust()
-        history = [cp for cp in self.checkpoints() if check_signature(cp, trust.public_key) is None]
+        wanted = None if tenants is None else set(self._resolve_tenants(tenants))
+        history = [
+            cp
+            for cp in self.checkpoints()
+            if check_signature(cp, trust.public_key) is None
+            and (wanted is None or cp.tenant_id in wanted)
+        ]
         latest: dict[str, Checkpoint] = {}
         for cp in history:
             if cp.tenant_id not in latest or cp.tree_size >= latest[cp.tenant_id].tree_size:
                 latest[cp.tenant_id] = cp
-        doc = {
+        doc: dict[str, Any] = {
             "format": "auditkit-checkpoints/1",
             "store_id": self.store_id,
             "key_id": trust.key_id,
@@ -629,9 +697,31 @@ class Store:
             "checkpoints": [cp.to_dict() for cp in latest.values()],
             "history": [cp.to_dict() for cp in history],
         }
+        if self.key_path.is_file():
+            doc["notes"] = list(self.checkpoint_notes(latest).values())
+            doc["verifier_keys"] = {
+                t: VerifierKey.ed25519(note_origin(self.store_id, t), trust.public_key).format()
+                for t in latest
+            }
         if path is not None:
             Path(path).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         return doc
+
+    def checkpoint_notes(self, latest: Mapping[str, Checkpoint] | None = None) -> dict[str, str]:
+        """The newest signed tree head of each tenant as a C2SP checkpoint note, signed
+        with the store key: what transparency-log tools and witnesses read.
+
+        Each tenant's log has the origin ``auditkit/<store id>/<tenant>`` (percent
+        encoded), which is also the note's key name; the verifier key is
+        ``VerifierKey.ed25519(origin, public key)``.
+        """
+        key = self.private_key
+        latest = latest if latest is not None else self.latest_checkpoints()
+        out = {}
+        for t, cp in sorted(latest.items()):
+            origin = note_origin(self.store_id, t)
+            out[t] = sign_note(checkpoint_text(origin, cp.tree_size, cp.root_bytes), origin, key)
+        return out
 
     # -- proofs --------------------------------------------------------------------
     def _leaf_list(self, tenant: str, size: int) -> list[bytes]:
@@ -696,10 +786,21 @@ class Store:
         start: datetime | str | None,
         end: datetime | str | None,
         seqs: tuple[int, int] | None = None,
+        match: Mapping[str, str | Sequence[str]] | None = None,
     ) -> Filter:
-        """A condition on the time range ``[start, end)`` and the seq range, as bind
-        parameters (timestamps in the stored form)."""
+        """A condition on the time range ``[start, end)``, the seq range and the
+        ``match`` columns, as bind parameters (timestamps in the stored form)."""
         f = Filter()
+        for column, wanted in (match or {}).items():
+            if column not in MATCH_COLUMNS:
+                raise UsageError(
+                    f"match: expected some of {', '.join(MATCH_COLUMNS)}, got {column!r}"
+                )
+            values = [wanted] if isinstance(wanted, str) else list(wanted)
+            if not values or not all(isinstance(v, str) for v in values):
+                raise UsageError(f"match: {column}: expected one or more strings")
+            marks = ", ".join("?" * len(values))
+            f = f & Filter(f"{column} IN ({marks})", tuple(values))
         if seqs is not None:
             f = f & Filter("seq >= ? AND seq < ?", (int(seqs[0]), int(seqs[1])))
         cast = "" if self.backend.dialect == "sqlite" else "CAST(? AS timestamptz)"
@@ -716,6 +817,8 @@ class Store:
         trust: Trust,
         *,
         seqs: tuple[int, int] | None,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
         progress: Progress | None,
         sink: Callable[[pl.DataFrame], None],
     ) -> VerificationReport:
@@ -723,7 +826,8 @@ class Store:
         chunk's frame to ``sink``; return the report."""
         reports: list[VerificationReport] = []
         ranged = bool(where)
-        for checker, raw in verified_chunks(self._reader, trust, tenants, where, progress=progress):
+        chunks = verified_chunks(self._reader, trust, tenants, where, progress=progress, full=False)
+        for checker, raw in chunks:
             if raw is not None:
                 sink(checker.verified_frame(raw))
                 continue
@@ -735,7 +839,15 @@ class Store:
                 seen = np.ones(checker.size, dtype=bool)
                 seen[lo:hi] = False
                 seen[present] = True
-                reports.append(checker.finish(tail, present=np.flatnonzero(seen)))
+                reports.append(
+                    checker.finish(
+                        tail,
+                        present=np.flatnonzero(seen),
+                        mistyped=self._reader.mistyped_times(checker.tenant)
+                        if (start is not None or end is not None)
+                        else (),
+                    )
+                )
             else:
                 reports.append(finish_tenant(self._reader, checker, ranged=ranged))
         return merge_reports(reports, trust, self.store_id)
@@ -750,6 +862,7 @@ class Store:
         verify: bool = True,
         on_tamper: Literal["raise", "warn"] = "raise",
         seqs: tuple[int, int] | None = None,
+        match: Mapping[str, str | Sequence[str]] | None = None,
         progress: Progress | None = None,
     ) -> pl.DataFrame:
         """Load events into a Polars frame, verified against the signed checkpoints.
@@ -776,6 +889,14 @@ class Store:
             warns and returns only the records that verified.
         seqs
             Half-open range ``[lo, hi)`` of ``seq`` (keyset pages, streaming).
+        match
+            Only events whose column equals one of the given values, read through
+            the database (columns: :data:`MATCH_COLUMNS`), e.g.
+            ``{"action": ["user.login"], "outcome": "failure"}``.
+
+        A load that narrows the trail (by time, seq or ``match``) proves every record
+        it returns; that no record of the range is missing from the database's answer
+        is proven by a whole-trail pass (:meth:`verify`, :meth:`verify_and_load`).
         progress
             Called with the number of records read, chunk by chunk.
         """
@@ -784,7 +905,7 @@ class Store:
             if unknown:
                 raise UsageError(f"unknown column(s) {unknown}; known: {list(FRAME_SCHEMA)}")
         tenants = self._resolve_tenants(tenant)
-        where = self._filter(start, end, seqs)
+        where = self._filter(start, end, seqs, match)
         frames: list[pl.DataFrame] = []
         if not verify:
             sizes = self._reader.signed_sizes()
@@ -795,7 +916,14 @@ class Store:
                         progress(raw.height)
         else:
             report = self._verified_pass(
-                tenants, where, self.trust(), seqs=seqs, progress=progress, sink=frames.append
+                tenants,
+                where,
+                self.trust(),
+                seqs=seqs,
+                start=start,
+                end=end,
+                progress=progress,
+                sink=frames.append,
             )
             self.last_report = report
             if not report.ok:
@@ -864,6 +992,7 @@ class Store:
         checkpoint: CheckpointArg | None = None,
         public_key: Any | None = None,
         fingerprint: str | None = None,
+        witnesses: Sequence[str | VerifierKey] = (),
         progress: Progress | None = None,
     ) -> tuple[VerificationReport, pl.DataFrame]:
         """Verify the whole trail of the tenants (as :meth:`verify`) and return, from
@@ -889,7 +1018,12 @@ class Store:
                 cond = getattr(pl.col("occurred_at"), op)(bound)
                 keep = cond if keep is None else keep & cond
         frames: list[pl.DataFrame] = []
-        trust = self.trust(public_key=public_key, fingerprint=fingerprint, checkpoint=checkpoint)
+        trust = self.trust(
+            public_key=public_key,
+            fingerprint=fingerprint,
+            checkpoint=checkpoint,
+            witnesses=witnesses,
+        )
         report = verify_trail(
             self._reader,
             trust,
@@ -909,6 +1043,7 @@ class Store:
         checkpoint: CheckpointArg | None = None,
         public_key: Any | None = None,
         fingerprint: str | None = None,
+        witnesses: Sequence[str | VerifierKey] = (),
         progress: Progress | None = None,
     ) -> VerificationReport:
         """Verify the whole store (or some tenants) and report every problem found.
@@ -922,9 +1057,16 @@ class Store:
 
         The verdict (:attr:`VerificationReport.status`) is INTACT only when an
         independent anchor backs the key: the key file, ``public_key``, a pinned
-        ``fingerprint`` or the ``checkpoint`` file; otherwise UNANCHORED.
+        ``fingerprint`` or the ``checkpoint`` file, or ``witnesses`` whose
+        cosignatures on the saved checkpoint notes cover every tenant's whole tree;
+        otherwise UNANCHORED.
         """
-        trust = self.trust(public_key=public_key, fingerprint=fingerprint, checkpoint=checkpoint)
+        trust = self.trust(
+            public_key=public_key,
+            fingerprint=fingerprint,
+            checkpoint=checkpoint,
+            witnesses=witnesses,
+        )
         tenants = self._resolve_tenants(tenant)
         if trust.saved is not None and tenant is None:
             known = set(tenants)
@@ -932,6 +1074,329 @@ class Store:
         report = verify_trail(self._reader, trust, tenants, progress=progress)
         self.last_report = report
         return report
+
+    # -- the pull API (auditkit.api): idempotent writes -----------------------------------
+    def existing_event_ids(self, tenant: str, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` the tenant already has (an append skips those).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.append([{"event_id": "e1", "tenant_id": "acme", "action": "user.login",
+        ...     "occurred_at": "2026-01-05T09:00:00Z", "actor": {"id": "u1"}}])
+        >>> store.existing_event_ids("acme", ["e1", "e2"])
+        {'e1'}
+        """
+        found: set[str] = set()
+        ph = self.backend.ph
+        ids = list(dict.fromkeys(event_ids))
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i : i + 500]
+                    marks = ", ".join([ph] * len(chunk))
+                    cur.execute(
+                        f"SELECT event_id FROM events WHERE tenant_id = {ph} "
+                        f"AND event_id IN ({marks})",
+                        [tenant, *chunk],
+                    )
+                    found.update(str(r[0]) for r in cur.fetchall())
+            finally:
+                cur.close()
+        return found
+
+    def event_seq(self, tenant: str, event_id: str) -> int | None:
+        """The seq of the tenant's event ``event_id`` (``None``: no such event); an
+        index lookup, not a verified read (load the seq to get the event verified)."""
+        ph = self.backend.ph
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(
+                    f"SELECT seq FROM events WHERE tenant_id = {ph} AND event_id = {ph}",
+                    (tenant, event_id),
+                )
+                row = cur.fetchone()
+            finally:
+                cur.close()
+        return int(row[0]) if row else None
+
+    def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Keep records that were not stored, with why (``file``, ``line``,
+        ``location``, ``field``, ``reason``, ``record``), in the quarantine table."""
+        ph = self.backend.ph
+        now = format_timestamp(datetime.now(UTC))
+
+        def text(value: Any) -> str | None:  # PostgreSQL text cannot hold NUL
+            return None if value is None else str(value).replace("\x00", "\ufffd")
+
+        values = [
+            (now, text(r.get("file")), r.get("line"), text(r.get("location")),
+             text(r.get("field")), text(r.get("reason")) or "", text(r.get("record")))
+            for r in rows
+        ]  # fmt: skip
+        if values:
+            with self.backend.connect() as conn, self.backend.write_transaction(conn) as cur:
+                cur.executemany(
+                    "INSERT INTO quarantine (quarantined_at, file, line, location, field, "
+                    f"reason, record) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+                    values,
+                )
+        return len(values)
+
+    # -- role-based access (auditkit.access; see docs/access.md) ---------------------------
+    def bind(
+        self, *, principal: str | None = None, token: str | None = None, via: str = "python"
+    ) -> Store:
+        """A handle on this store acting for a principal (by id, or by API token).
+
+        Every read through it is checked against the principal's roles, redacted
+        for roles without ``read_unredacted``, and recorded in each tenant's
+        trail; a denied attempt raises :class:`~auditkit.errors.AccessDenied`
+        naming the missing permission, and is recorded too.  ``via`` says in the
+        records where the access came from (``python``, ``api``, ``cli``).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.append([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+        ...     "action": "user.login", "actor": {"id": "u1"}, "source": {"ip": "192.0.2.7"}}])
+        >>> _ = store.add_principal("ann")
+        >>> _ = store.grant("ann", "acme", "analyst")
+        >>> ann = store.bind(principal="ann")
+        >>> ann.load("acme").get_column("source_ip").str.starts_with("hmac:").all()
+        True
+        >>> ann.load("globex")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        auditkit.errors.AccessDenied: principal 'ann' may not read on tenant 'globex': ...
+        """
+        if (principal is None) == (token is None):
+            raise UsageError("bind: give exactly one of principal= or token=")
+        info = None
+        if token is not None:
+            info = _access.authenticate(self.backend, token)
+            principal = info.principal_id
+        assert principal is not None
+        if _BINDER is None:  # auditkit.store's __init__ installs it
+            raise StoreError("the principal-bound store handle is not installed")
+        return _BINDER(self, principal, info, via)
+
+    def authorize(
+        self, permission: Permission | str, tenant: str | Sequence[str] | None = None
+    ) -> tuple[str, ...]:
+        """The tenants (of those asked for; ``None``: all with events) where this
+        handle may use ``permission``: all of them for the local owner."""
+        Permission(permission)
+        return tuple(self._resolve_tenants(tenant) if tenant is not None else self.tenants())
+
+    def activity(
+        self, operation: str = "read", **details: Any
+    ) -> contextlib.AbstractContextManager[Activity | None]:
+        """Mark the reads inside as one operation (``read``, ``export``, ``report``,
+        ``detect``, ``prove``) with a filter: on a principal's handle they are
+        checked against that operation's permission and recorded once; on the
+        local owner's, nothing happens."""
+        return contextlib.nullcontext()
+
+    def redacted_for(self, tenant: str) -> bool:
+        """Whether what this handle reads of ``tenant`` is redacted (never for the owner)."""
+        return False
+
+    def add_principal(
+        self,
+        principal_id: str,
+        *,
+        kind: str = "person",
+        name: str | None = None,
+        email: str | None = None,
+    ) -> Principal:
+        """Add a person or service account that roles can be granted to."""
+        return _access.add_principal(
+            self.backend,
+            Principal(validate_principal_id(principal_id), PrincipalKind(kind), name, email),
+        )
+
+    def principals(self) -> list[Principal]:
+        """Every principal."""
+        return _access.list_principals(self.backend)
+
+    def grants(self, tenant: str | None = None, principal: str | None = None) -> list[Grant]:
+        """Current grants (on a tenant, of a principal); store-wide ones have tenant ``*``."""
+        return _access.list_grants(self.backend, principal_id=principal, tenant=tenant)
+
+    def grant(self, principal_id: str, tenant: str, role: str | Role) -> Grant:
+        """Grant ``role`` on ``tenant`` (``operator`` is store-wide: pass ``"*"``);
+        recorded as ``role.grant`` in the tenant's trail."""
+        return self._grant_as(local_owner_actor(), "local owner", principal_id, tenant, role)
+
+    def revoke(self, principal_id: str, tenant: str, role: str | Role) -> bool:
+        """Revoke a role (``role.revoke`` in the tenant's trail); ``False`` if not held."""
+        return self._revoke_as(local_owner_actor(), principal_id, tenant, role)
+
+    def create_token(
+        self,
+        principal_id: str | None = None,
+        *,
+        expires: str | None = "90d",
+        scopes: Iterable[str] | None = None,
+        tenants: Iterable[str] | None = None,
+        note: str | None = None,
+    ) -> NewToken:
+        """An API token for a principal: its text is in the result, once, and stored
+        only as a hash (``api_key.create`` in the trails of its tenants)."""
+        if principal_id is None:
+            raise UsageError("create_token: the local owner must name the principal")
+        return self._create_token_as(
+            local_owner_actor(), principal_id, expires=expires, scopes=scopes,
+            tenants=tenants, note=note,
+        )  # fmt: skip
+
+    def tokens(self, principal_id: str | None = None) -> list[TokenInfo]:
+        """API tokens (of a principal), without their secrets."""
+        return _access.list_tokens(self.backend, principal_id)
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke an API token (``api_key.revoke`` in the trails of its tenants)."""
+        return self._revoke_token_as(local_owner_actor(), token_id)
+
+    def create_db_role(
+        self,
+        tenant: str,
+        *,
+        name: str | None = None,
+        password: str | None = None,
+        append: bool = False,
+    ) -> DbRole:
+        """A PostgreSQL login role that sees only ``tenant``'s rows (row-level security)."""
+        return _access.create_db_role(
+            self.backend, tenant, name=name, password=password, append=append
+        )
+
+    def db_roles(self) -> list[DbRole]:
+        """The database roles made for tenants (PostgreSQL)."""
+        return _access.list_db_roles(self.backend)
+
+    def drop_db_role(self, name: str) -> None:
+        """Drop a database role made by :meth:`create_db_role`."""
+        _access.drop_db_role(self.backend, name)
+
+    def _principal_tenants(self, principal_id: str) -> list[str]:
+        """Tenants whose trail records what happens to a principal's access."""
+        grants = _access.list_grants(self.backend, principal_id=principal_id)
+        if any(g.role in STORE_WIDE for g in grants):
+            return self.tenants()
+        return sorted({g.tenant_id for g in grants})
+
+    def _grant_as(
+        self, actor: dict[str, str], by: str, principal_id: str, tenant: str, role: str | Role
+    ) -> Grant:
+        r = parse_role(role) if not isinstance(role, Role) else role
+        target = _access.get_principal(self.backend, principal_id)
+        if target is None:
+            raise UsageError(f"no principal {principal_id!r} (add it first)")
+        tenant = "*" if r in STORE_WIDE else tenant
+        if not tenant or (tenant == "*" and r not in STORE_WIDE):
+            raise UsageError(f"role {r.value!r} is granted per tenant: name one")
+        grant = Grant(principal_id, tenant, r, format_timestamp(datetime.now(UTC)), by)
+        if _access.insert_grant(self.backend, grant):
+            trails = self.tenants() if tenant == "*" else [tenant]
+            self.append(
+                grant_event("role.grant", tenant=t, actor=actor, principal=target.actor(),
+                            role=r.value, detail={"scope": "store" if tenant == "*" else "tenant"})
+                for t in trails
+            )  # fmt: skip
+        return grant
+
+    def _revoke_as(
+        self, actor: dict[str, str], principal_id: str, tenant: str, role: str | Role
+    ) -> bool:
+        r = parse_role(role) if not isinstance(role, Role) else role
+        tenant = "*" if r in STORE_WIDE else tenant
+        if not _access.delete_grant(self.backend, principal_id, tenant, r):
+            return False
+        target = _access.get_principal(self.backend, principal_id)
+        who = target.actor() if target else {"id": principal_id, "type": "user"}
+        trails = self.tenants() if tenant == "*" else [tenant]
+        self.append(
+            grant_event("role.revoke", tenant=t, actor=actor, principal=who, role=r.value)
+            for t in trails
+        )
+        return True
+
+    def _create_token_as(
+        self,
+        actor: dict[str, str],
+        principal_id: str,
+        *,
+        expires: str | None,
+        scopes: Iterable[str] | None,
+        tenants: Iterable[str] | None,
+        note: str | None,
+    ) -> NewToken:
+        from auditkit.times import parse_duration
+
+        target = _access.get_principal(self.backend, principal_id)
+        if target is None:
+            raise UsageError(f"no principal {principal_id!r} (add it first)")
+        scope_set = parse_permissions(scopes) if scopes is not None else None
+        tenant_set = frozenset(tenants) if tenants is not None else None
+        life = parse_duration(expires) if expires is not None else None
+        token, digest = new_token()
+        _access.insert_token(
+            self.backend, token_id=token.token_id, principal_id=principal_id,
+            secret_hash=digest, expires_in=life, scopes=scope_set, tenants=tenant_set, note=note,
+        )  # fmt: skip
+        trails = [
+            t for t in self._principal_tenants(principal_id)
+            if tenant_set is None or t in tenant_set
+        ]  # fmt: skip
+        detail = {
+            "scopes": sorted(p.value for p in scope_set) if scope_set is not None else None,
+            "expires_in": expires,
+        }
+        self.append(
+            grant_event("api_key.create", tenant=t, actor=actor, principal=target.actor(),
+                        token_id=token.token_id, detail=detail)
+            for t in trails
+        )  # fmt: skip
+        return token
+
+    def _revoke_token_as(self, actor: dict[str, str], token_id: str) -> TokenInfo:
+        before = _access.get_token(self.backend, token_id)
+        info = _access.revoke_token_row(self.backend, token_id)
+        if before is not None and before[0].revoked_at is None:
+            target = _access.get_principal(self.backend, info.principal_id)
+            who = target.actor() if target else {"id": info.principal_id, "type": "user"}
+            trails = [
+                t for t in self._principal_tenants(info.principal_id)
+                if info.tenants is None or t in info.tenants
+            ]  # fmt: skip
+            self.append(
+                grant_event("api_key.revoke", tenant=t, actor=actor, principal=who,
+                            token_id=token_id)
+                for t in trails
+            )  # fmt: skip
+        return info
+
+
+def _witness_key(value: str | VerifierKey) -> VerifierKey:
+    """A witness's C2SP verifier key, from its text or a file holding it."""
+    if isinstance(value, VerifierKey):
+        return value
+    text = value
+    if "+" not in value and Path(value).is_file():
+        text = Path(value).read_text().strip()
+    try:
+        key = VerifierKey.parse(text)
+    except NoteError as exc:
+        raise UsageError(f"witness key: {exc}") from None
+    if key.type != 0x04:
+        raise UsageError(f"witness key {key.name!r}: expected a cosignature key (type 0x04)")
+    return key
 
 
 def _concat_frames(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -6,6 +6,13 @@ the Report builder (ipywidgets; charts that work offline).
 True
 """
 
+try:
+    import ipywidgets  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in tests/test_install.py
+    raise ImportError(
+        "auditkit.widgets needs the notebook extra: pip install 'auditkit[notebook]'"
+    ) from exc
+
 from auditkit.widgets._filters import FilterState, add_search_columns, search_terms
 from auditkit.widgets.explorer import Explorer
 from auditkit.widgets.findings import FindingsBrowser

@@ -395,8 +395,9 @@ def test_a_partial_checkpoint_file_says_what_it_does_not_cover(
     path = tmp_path / "cp.json"
     import orjson
 
-    doc = store.export_checkpoints()
-    doc["checkpoints"] = [c for c in doc["checkpoints"] if c["tenant_id"] == "acme"]
+    doc = store.export_checkpoints(tenants=["acme"])
+    assert {c["tenant_id"] for c in doc["history"]} == {"acme"}
+    assert len(doc["notes"]) == 1 and list(doc["verifier_keys"]) == ["acme"]
     path.write_bytes(orjson.dumps(doc))
     report = store.verify(checkpoint=path)
     assert report.status.value == "intact"
@@ -426,3 +427,37 @@ def test_a_checkpoint_file_anchors_a_store_whose_key_files_are_gone(
     report = opened.verify(checkpoint=path)
     assert report.status.value == "tampered"
     assert any(p.tenant_id == "initech" for p in report.problems), report.summary()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "action = CAST(action AS BLOB)",  # the same bytes, another SQL type
+        "occurred_at = CAST(occurred_at AS BLOB)",  # would escape every time filter
+        "outcome = 5",
+        "metadata = CAST(x'7b226e223a22ff227d' AS TEXT)",  # text that is not UTF-8
+    ],
+)
+def test_sqlite_values_of_the_wrong_type_or_encoding_are_named(tmp_path: Path, change: str) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    sql(store, f"UPDATE events SET {change} WHERE tenant_id = 'acme' AND seq = 3")
+    report = store.verify()
+    assert {p.seq for p in report.problems} == {3}, report.summary()
+    assert report.problems[0].kind in (ProblemKind.MALFORMED, ProblemKind.MODIFIED)
+    _, frame = store.verify_and_load()
+    assert 3 not in frame["seq"].to_list() and frame.height == 9
+    with pytest.raises(TamperedError, match="seq=3"):
+        store.load(start="2026-01-05T08:02:00Z", end="2026-01-05T08:05:00Z")
+
+
+def test_pages_served_from_the_tree_cache_still_catch_edits(store: Store) -> None:
+    first = store.load("acme", seqs=(10, 20))
+    assert first["seq"].to_list() == list(range(10, 20))
+    # the attacker rewrites a record and the tiles to match, after the tree was cached
+    sql(store, "UPDATE events SET outcome = 'denied' WHERE tenant_id = 'acme' AND seq = 15")
+    sql(store, f"UPDATE merkle_tiles SET leaves = {blob_literal(store, bytes(32 * 40))}")
+    with pytest.raises(TamperedError, match="seq=15"):
+        store.load("acme", seqs=(10, 20))
+    assert store.load("acme", seqs=(20, 30))["seq"].to_list() == list(range(20, 30))
+    assert store.verify().status.value == "tampered"

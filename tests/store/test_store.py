@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from auditkit import FRAME_SCHEMA, SchemaError, Store, StoreError
+from auditkit import FRAME_SCHEMA, SchemaError, Store, StoreError, TamperedError
 from auditkit.errors import IntegrityError, UsageError
 from auditkit.frame import events_to_frame
 from tests.conftest import make_events
@@ -187,3 +187,46 @@ def test_scan_verifies_into_parquet_and_matches_load(store_location: str, tmp_pa
     assert scanned.equals(store.load().sort("tenant_id", "seq"))
     assert store.last_report is not None and store.last_report.ok
     assert store.scan("globex").select(pl.len()).collect().item() == 7
+
+
+def test_init_and_open_refuse_what_is_not_a_store_with_plain_messages(tmp_path: Path) -> None:
+    import sqlite3
+
+    from auditkit.errors import StoreError
+
+    foreign = tmp_path / "app.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    con.commit()
+    con.close()
+    cases = [
+        (lambda: Store.init(str(foreign)), "already holds other tables (users)"),
+        (lambda: Store.open(str(foreign)), "not an auditkit store"),
+        (lambda: Store.init(str(tmp_path)), "is a folder"),
+        (lambda: Store.open(str(tmp_path)), "is a folder"),
+    ]
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello, this is not a database\n" * 10)
+    cases.append((lambda: Store.open(str(junk)), "not a SQLite database"))
+    for call, expected in cases:
+        with pytest.raises(StoreError) as err:
+            call()
+        text = str(err.value)
+        assert expected in text, text
+        assert "SQL:" not in text and "sqlalche.me" not in text and "\n" not in text
+    assert foreign.stat().st_size > 0 and not (tmp_path / "app.db.key").exists()
+
+
+def test_match_narrows_in_the_database_and_proves_what_it_returns(store_location: str) -> None:
+    from tests.store._attacker import sql
+
+    store = Store.init(store_location)
+    store.append(make_events(50))
+    frame = store.load("acme", match={"action": ["role.grant"], "outcome": "success"})
+    assert set(frame["action"]) == {"role.grant"} and frame.height == 8
+    assert store.last_report is not None and store.last_report.ok
+    sql(store, "UPDATE events SET description = 'x' WHERE tenant_id = 'acme' AND seq = 13")
+    with pytest.raises(TamperedError, match="seq=13"):
+        store.load("acme", match={"action": "role.grant"})
+    with pytest.raises(UsageError, match="match"):
+        store.load("acme", match={"metadata": "x"})

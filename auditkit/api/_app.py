@@ -1,0 +1,725 @@
+"""The pull API and the viewer, as one ASGI application (FastAPI).
+
+Every ``/v1`` request carries a bearer token; the application binds the store
+to the token's principal for that request (:meth:`Store.bind`), so every read
+is checked, redacted and recorded by the store itself, exactly as in Python.
+Tokens are read from the ``Authorization`` header only (never from the URL,
+which ends up in logs) and are never logged.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import orjson
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.background import BackgroundTask
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from auditkit.access import Permission
+from auditkit.api._models import (
+    CheckpointDoc,
+    ConsistencyDoc,
+    EventDoc,
+    EventsPage,
+    FindingsDoc,
+    HealthDoc,
+    IngestResultDoc,
+    ProblemDoc,
+    TenantsDoc,
+)
+from auditkit.api._problems import Problem, install_handlers
+from auditkit.api._query import (
+    EventFilter,
+    decode_cursor,
+    encode_cursor,
+    event_dicts,
+    page_events,
+)
+from auditkit.errors import AccessDenied, UsageError
+from auditkit.store import Store
+
+__all__ = ["create_app"]
+
+#: Largest POST body accepted, in bytes (a 1,000-event batch is ~1 MB).
+MAX_BODY: Final = 32 * 1024 * 1024
+#: Most records in one POST.
+MAX_RECORDS: Final = 50_000
+#: Largest JSON page; an NDJSON pull may scan up to MAX_PULL seqs per request.
+MAX_PAGE: Final = 1_000
+MAX_PULL: Final = 100_000
+
+CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+_TENANT = Annotated[str, PathParam(min_length=1, max_length=512, description="the tenant")]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ProblemDoc, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 404, 409, 422, 503)
+}
+_bearer = HTTPBearer(auto_error=False, description="an auditkit API token (akt_...)")
+_JSON: Final = "application/json"
+_NDJSON: Final = "application/x-ndjson"
+
+
+def _json(doc: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS, default=str),
+        status_code=status,
+        media_type=_JSON,
+    )
+
+
+class _Headers(BaseHTTPMiddleware):
+    """Security headers on every answer; body size limit before a body is read."""
+
+    def __init__(self, app: Any, *, max_body: int) -> None:
+        super().__init__(app)
+        self.max_body = max_body
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_body
+            except ValueError:
+                too_big = True
+            if too_big:
+                from auditkit.api._problems import problem_response
+
+                response: Response = problem_response(
+                    "too-large",
+                    f"the body is larger than {self.max_body} bytes; send smaller batches",
+                    instance=request.url.path,
+                )
+            else:
+                response = await call_next(request)
+        else:
+            response = await call_next(request)
+        h = response.headers
+        h["Content-Security-Policy"] = CSP
+        h["X-Content-Type-Options"] = "nosniff"
+        h["Referrer-Policy"] = "no-referrer"
+        h["X-Frame-Options"] = "DENY"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _caller(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Iterator[Store]:
+    """The store bound to the request's bearer token (every read checked and recorded).
+
+    On SQLite, requests use the store one at a time: its reads go through
+    ADBC's copy of SQLite and its writes through Python's, and two copies of
+    SQLite in one process must not hold the same file open at once (closing
+    the file in one drops the other's POSIX locks).  PostgreSQL serves
+    requests concurrently.
+    """
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise Problem(
+            "unauthenticated",
+            "send the API token as 'Authorization: Bearer akt_...'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    owner: Store = request.app.state.store
+    lock: threading.Lock | None = request.app.state.serial
+    if lock is not None:
+        lock.acquire()
+    try:
+        yield owner.bind(token=creds.credentials, via="api")
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+Caller = Annotated[Store, Depends(_caller)]
+
+
+def _viewer_file(name: str) -> bytes:
+    return resources.files("auditkit.api").joinpath("viewer", name).read_bytes()
+
+
+def create_app(
+    store: Store,
+    *,
+    max_body: int = MAX_BODY,
+    max_records: int = MAX_RECORDS,
+    title: str = "auditkit",
+) -> FastAPI:
+    """The API and viewer over ``store`` (the owner's handle), ready for any ASGI server.
+
+    Mount it in your own application (``app.mount("/audit", create_app(store))``)
+    or run it with ``auditkit serve``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from auditkit.store import Store
+    >>> app = create_app(Store.init(os.path.join(tempfile.mkdtemp(), "a.db")))
+    >>> sorted(p for p in app.openapi()["paths"] if "/checkpoints/" in p)
+    ['/v1/tenants/{tenant}/checkpoints/consistency', '/v1/tenants/{tenant}/checkpoints/latest']
+    """
+    if store.principal is not None:
+        raise UsageError("create_app needs the store owner's handle, not a principal's")
+    app = FastAPI(
+        title=f"{title} pull API",
+        version="1",
+        description=(
+            "Read a tenant's tamper-evident audit trail: events with keyset cursors, "
+            "inclusion and consistency proofs, findings, reports and exports; append "
+            "events. Every request needs `Authorization: Bearer akt_...`; every read "
+            "is checked against the token's roles, redacted where the role requires, "
+            "and recorded in the tenant's own trail. Errors are RFC 9457 problem details."
+        ),
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.serial = threading.Lock() if store.backend.dialect == "sqlite" else None
+    install_handlers(app)
+    app.add_middleware(_Headers, max_body=max_body)
+    write_locks: dict[str, threading.Lock] = {}
+    locks_guard = threading.Lock()
+
+    # -- health ---------------------------------------------------------------------------
+    @app.get("/healthz", response_model=HealthDoc, tags=["health"])
+    def healthz() -> Response:
+        """The process answers."""
+        return _json({"status": "ok"})
+
+    @app.get(
+        "/readyz",
+        response_model=HealthDoc,
+        tags=["health"],
+        responses={503: {"model": HealthDoc}},
+    )
+    def readyz() -> Response:
+        """The store answers (a query reaches the database)."""
+        serial = app.state.serial
+        try:
+            if serial is not None:
+                serial.acquire()
+            try:
+                store.trust()
+                store.checkpoints("\x00readiness")
+            finally:
+                if serial is not None:
+                    serial.release()
+        except Exception as exc:
+            return _json({"status": "unavailable", "detail": type(exc).__name__}, 503)
+        return _json({"status": "ok"})
+
+    # -- the viewer ------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def viewer() -> HTMLResponse:
+        return HTMLResponse(_viewer_file("index.html"))
+
+    @app.get("/viewer/{name}", include_in_schema=False)
+    def viewer_asset(name: str) -> Response:
+        types = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
+        if name not in types:
+            raise Problem("not-found", f"no viewer file {name!r}")
+        return Response(
+            _viewer_file(name), media_type=types[name], headers={"Cache-Control": "no-cache"}
+        )
+
+    # -- tenants -----------------------------------------------------------------------------
+    @app.get("/v1/tenants", response_model=TenantsDoc, responses=_ERRORS, tags=["tenants"])
+    def tenants(caller: Caller) -> Response:
+        """The tenants the token may use, with what it may do on each."""
+        ctx = caller.context()  # type: ignore[attr-defined]
+        out = []
+        for t in caller.tenants():
+            perms = ctx.permissions_on(t)
+            out.append(
+                {
+                    "tenant_id": t,
+                    "permissions": sorted(p.value for p in perms),
+                    "redacted": Permission.READ_UNREDACTED not in perms,
+                }
+            )
+        return _json({"principal": ctx.principal.id, "tenants": out})
+
+    @app.get("/v1/formats", tags=["tenants"], responses=_ERRORS)
+    def formats(caller: Caller) -> Response:
+        """The export and report formats this server offers (whatever is registered)."""
+        from auditkit.export import available_export_formats
+        from auditkit.reports import available_formats
+
+        caller.context()  # type: ignore[attr-defined]
+        return _json(
+            {
+                "export": [
+                    {"name": f.name, "suffix": f.suffix, "media_type": f.media_type,
+                     "description": f.description}
+                    for f in available_export_formats().values()
+                ],
+                "report": list(available_formats()),
+            }
+        )  # fmt: skip
+
+    # -- events ------------------------------------------------------------------------------
+    @app.get(
+        "/v1/tenants/{tenant}/events",
+        response_model=EventsPage,
+        responses={
+            **_ERRORS,
+            200: {
+                "content": {_NDJSON: {"schema": {"type": "string"}}},
+                "description": "a page (JSON), or with format=ndjson one event per line; "
+                "the next cursor is then in the Auditkit-Next-Cursor header",
+            },
+        },
+        tags=["events"],
+    )
+    def list_events(
+        caller: Caller,
+        tenant: _TENANT,
+        start: Annotated[
+            str | None, Query(description="occurred at or after (RFC 3339, date, 30d)")
+        ] = None,
+        end: Annotated[str | None, Query(description="occurred before")] = None,
+        actor: Annotated[str | None, Query(max_length=512, description="actor id")] = None,
+        action: Annotated[
+            str | None, Query(max_length=2048, description="actions, comma-separated")
+        ] = None,
+        category: Annotated[str | None, Query(max_length=200)] = None,
+        outcome: Annotated[str | None, Query(max_length=200)] = None,
+        target: Annotated[str | None, Query(max_length=512, description="target id")] = None,
+        q: Annotated[str | None, Query(max_length=500, description="free text")] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_PULL, description="page size (JSON: at most 1000)")
+        ] = 100,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+        format: Annotated[Literal["json", "ndjson"], Query()] = "json",
+    ) -> Response:
+        """Events matching the filters, a page at a time (keyset cursor on ``seq``).
+
+        Ascending pages never skip or repeat an event while events are appended,
+        and end with a cursor to poll for new ones; ``order=desc`` is newest
+        first. ``format=ndjson`` streams the events among the next ``limit``
+        seqs (up to 100,000) one per line, for bulk pulls.
+        """
+        flt = EventFilter.parse(
+            start=start, end=end, actor=actor, action=action, category=category,
+            outcome=outcome, target=target, q=q,
+        )  # fmt: skip
+        if format == "json" and limit > MAX_PAGE:
+            raise Problem(
+                "bad-request", f"limit: at most {MAX_PAGE} for JSON pages (or format=ndjson)"
+            )
+        begin = decode_cursor(cursor, order, flt) if cursor else None
+        caller.authorize("read", tenant)
+        redacted = caller.redacted_for(tenant)
+        with caller.activity("read", via_api="events", **flt.to_dict()) as act:
+            page = page_events(
+                caller, tenant, flt, start_seq=begin, limit=limit, order=order,
+                scan_only=format == "ndjson" and order == "asc",
+            )  # fmt: skip
+            if act is not None:
+                act.returned(page.frame)
+        nxt = encode_cursor(page.next_seq, order, flt) if page.next_seq is not None else None
+        if format == "ndjson":
+            frame = page.frame
+            headers = {"Auditkit-Tree-Size": str(page.tree_size)}
+            if nxt:
+                headers["Auditkit-Next-Cursor"] = nxt
+
+            def lines() -> Iterator[bytes]:
+                batch: list[bytes] = []
+                for e in event_dicts(frame):
+                    batch.append(orjson.dumps(e) + b"\n")
+                    if len(batch) >= 1000:
+                        yield b"".join(batch)
+                        batch = []
+                if batch:
+                    yield b"".join(batch)
+
+            return StreamingResponse(lines(), media_type=_NDJSON, headers=headers)
+        return _json(
+            {
+                "tenant_id": tenant,
+                "events": list(event_dicts(page.frame)),
+                "next_cursor": nxt,
+                "complete": page.complete,
+                "tree_size": page.tree_size,
+                "redacted": redacted,
+            }
+        )
+
+    @app.get(
+        "/v1/tenants/{tenant}/events/{event_id}",
+        response_model=EventDoc,
+        responses=_ERRORS,
+        tags=["events"],
+    )
+    def get_event(
+        caller: Caller,
+        tenant: _TENANT,
+        event_id: Annotated[str, PathParam(min_length=1, max_length=512)],
+    ) -> Response:
+        """One event, and its inclusion proof in the tenant's signed tree.
+
+        The proof carries the record's canonical bytes, so it needs the
+        ``prove`` permission (and ``read_unredacted``); without it the event
+        comes redacted and ``proof`` is null with a note saying why.
+        """
+        caller.authorize("read", tenant)
+        redacted = caller.redacted_for(tenant)
+        proof = None
+        note = None
+        with caller.activity("read", via_api="event", event_id=event_id) as act:
+            seq = store.event_seq(tenant, event_id)  # after the read check: no oracle
+            if seq is None:
+                raise Problem("not-found", f"tenant {tenant!r} has no event {event_id!r}")
+            frame = caller.load(tenant, seqs=(seq, seq + 1))
+            if not frame.height:
+                raise Problem("not-found", f"tenant {tenant!r} has no event {event_id!r}")
+            if act is not None:
+                act.returned(frame)
+        try:
+            proof = caller.inclusion_proof(tenant, seq).to_dict()
+        except AccessDenied as exc:
+            note = str(exc)
+        public = store.trust().public_key
+        from auditkit.integrity import public_key_pem
+
+        event = next(event_dicts(frame))
+        return _json(
+            {
+                "event": event,
+                "proof": proof,
+                "proof_note": note,
+                "public_key": public_key_pem(public),
+                "redacted": redacted,
+            }
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    @app.get(
+        "/v1/tenants/{tenant}/checkpoints/latest",
+        response_model=CheckpointDoc,
+        responses=_ERRORS,
+        tags=["integrity"],
+    )
+    def latest_checkpoint(caller: Caller, tenant: _TENANT) -> Response:
+        """The tenant's newest signed checkpoint and the store's public key."""
+        from auditkit.integrity import key_fingerprint, public_key_pem
+
+        cps = caller.checkpoints(tenant)
+        if not cps:
+            raise Problem("not-found", f"tenant {tenant!r} has no signed checkpoint")
+        cp = max(cps, key=lambda c: c.tree_size)
+        public = store.trust().public_key
+        return _json(
+            {
+                "checkpoint": cp.to_dict(),
+                "public_key": public_key_pem(public),
+                "key_id": key_fingerprint(public),
+            }
+        )
+
+    @app.get(
+        "/v1/tenants/{tenant}/checkpoints/consistency",
+        response_model=ConsistencyDoc,
+        responses=_ERRORS,
+        tags=["integrity"],
+    )
+    def consistency(
+        caller: Caller,
+        tenant: _TENANT,
+        from_: Annotated[int, Query(alias="from", ge=1, le=2**62)],
+        to: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    ) -> Response:
+        """Proof that the tree of size ``from`` is a prefix of the tree of size ``to``."""
+        return _json(caller.consistency_proof(tenant, from_, to).to_dict())
+
+    # -- findings, reports, exports ----------------------------------------------------------------
+    @app.get(
+        "/v1/tenants/{tenant}/findings",
+        response_model=FindingsDoc,
+        responses=_ERRORS,
+        tags=["analysis"],
+    )
+    def findings(
+        caller: Caller,
+        tenant: _TENANT,
+        since: Annotated[str | None, Query(max_length=64)] = None,
+        detector: Annotated[
+            str | None, Query(max_length=2048, description="comma-separated")
+        ] = None,
+    ) -> Response:
+        """The registered detectors' findings over the tenant's trail."""
+        from auditkit.analytics.detectors.registry import run_detectors
+        from auditkit.times import parse_instant
+
+        caller.authorize("detect", tenant)
+        when = parse_instant(since) if since else None
+        names = [d.strip() for d in detector.split(",") if d.strip()] if detector else None
+        with caller.activity("detect", since=since, detector=detector):
+            events = caller.load(tenant)
+        found = run_detectors(events, names=names, since=when)
+        return _json(
+            {
+                "tenant_id": tenant,
+                "events": events.height,
+                "findings": found.to_dicts(),
+                "redacted": caller.redacted_for(tenant),
+            }
+        )
+
+    @app.get(
+        "/v1/tenants/{tenant}/reports/{framework}",
+        responses={**_ERRORS, 200: {"content": {"text/html": {}, "application/json": {}}}},
+        tags=["analysis"],
+    )
+    def report(
+        caller: Caller,
+        tenant: _TENANT,
+        framework: Annotated[str, PathParam(max_length=64)],
+        period: Annotated[str | None, Query(max_length=64, description="START..END or 30d")] = None,
+        format: Annotated[str, Query(max_length=16)] = "html",
+    ) -> Response:
+        """A compliance report on the tenant, in any report format (html, md, json, ...)."""
+        from auditkit.reports import available_formats, build_report, get_framework
+
+        formats = available_formats()
+        if format not in formats:
+            raise Problem("bad-request", f"format: expected one of {', '.join(formats)}")
+        get_framework(framework)
+        caller.authorize("report", tenant)
+        with caller.activity("report", framework=framework, period=period, format=format):
+            rep = build_report(caller, framework=framework, tenant=tenant, period=period)
+        body = rep.render(format)
+        media = _REPORT_TYPES.get(format, "application/octet-stream")
+        name = f"{tenant}-{framework}.{format if format != 'bundle' else 'zip'}"
+        return Response(
+            body,
+            media_type=media,
+            headers={"Content-Disposition": _attachment(name)} if format != "html" else {},
+        )
+
+    @app.get(
+        "/v1/tenants/{tenant}/export",
+        responses={**_ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+        tags=["analysis"],
+    )
+    def export(
+        caller: Caller,
+        tenant: _TENANT,
+        format: Annotated[str, Query(max_length=32, description="a registered export format")],
+        start: Annotated[str | None, Query(max_length=64)] = None,
+        end: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Response:
+        """The tenant's verified events (in ``[start, end)``) in any export format, streamed."""
+        from auditkit.export import available_export_formats, export_frame
+
+        formats = available_export_formats()
+        if format not in formats:
+            raise Problem("bad-request", f"format: expected one of {', '.join(formats)}")
+        fmt = formats[format]
+        caller.authorize("export", tenant)
+        flt = EventFilter.parse(start=start, end=end)
+        with caller.activity("export", format=format, **flt.to_dict()):
+            frame = caller.load(tenant, start=flt.start, end=flt.end)
+        folder = tempfile.mkdtemp(prefix="auditkit-export-")
+        path = Path(folder) / f"{tenant}-events{fmt.suffix}"
+        try:
+            export_frame(frame, path, format=format)
+        except BaseException:
+            _remove(folder)
+            raise
+        del frame
+
+        def chunks() -> Iterator[bytes]:
+            with path.open("rb") as f:
+                while block := f.read(1 << 20):
+                    yield block
+
+        return StreamingResponse(
+            chunks(),
+            media_type=fmt.media_type,
+            headers={"Content-Disposition": _attachment(path.name)},
+            background=BackgroundTask(_remove, folder),
+        )
+
+    # -- append ----------------------------------------------------------------------------------
+    @app.post(
+        "/v1/tenants/{tenant}/events",
+        response_model=IngestResultDoc,
+        responses={**_ERRORS, 413: {"model": ProblemDoc}, 415: {"model": ProblemDoc}},
+        tags=["events"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "array", "items": {"type": "object"}},
+                        "example": [
+                            {
+                                "event_id": "e1",
+                                "occurred_at": "2026-01-05T09:00:00Z",
+                                "action": "user.login",
+                                "actor": {"id": "u-17"},
+                            }
+                        ],
+                    },
+                    _NDJSON: {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def post_events(caller: Caller, tenant: _TENANT, request: Request) -> Response:
+        """Append events: a JSON array or NDJSON, validated as the command line does.
+
+        Each record is stored, a duplicate (its ``event_id`` is already in the
+        trail: posting again is safe), or refused with the field and reason
+        (and kept in the quarantine). A record naming another tenant is refused.
+        """
+        body = bytearray()
+        async for part in request.stream():
+            body += part
+            if len(body) > max_body:
+                raise Problem("too-large", f"the body is larger than {max_body} bytes")
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if ctype not in (_JSON, _NDJSON, "application/jsonl", "text/plain"):
+            raise Problem("unsupported-media-type", "send application/json or application/x-ndjson")
+        from starlette.concurrency import run_in_threadpool
+
+        with locks_guard:
+            lock = write_locks.setdefault(tenant, threading.Lock())
+        doc = await run_in_threadpool(_ingest, caller, tenant, bytes(body), max_records, lock)
+        return _json(doc)
+
+    return app
+
+
+_REPORT_TYPES: Final = {
+    "html": "text/html; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",
+    "bundle": "application/zip",
+}
+
+
+def _attachment(name: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return f'attachment; filename="{safe}"'
+
+
+def _remove(folder: str) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _records(body: bytes) -> list[tuple[Any, str | None]]:
+    """The body's records: ``(value, None)``, or ``(None, why)`` for a line that is not JSON."""
+    text = body.lstrip()
+    if not text:
+        return []
+    if text[:1] == b"[":
+        try:
+            values = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise Problem("bad-request", f"body: not a JSON array ({exc.msg})") from None
+        return [(v, None) for v in values]
+    out: list[tuple[Any, str | None]] = []
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append((orjson.loads(line), None))
+        except orjson.JSONDecodeError as exc:
+            out.append((None, f"not JSON ({exc.msg})"))
+    return out
+
+
+def _ingest(
+    caller: Store, tenant: str, body: bytes, max_records: int, lock: threading.Lock
+) -> dict[str, Any]:
+    from auditkit.errors import SchemaError
+    from auditkit.ingest.registry import get_format
+    from auditkit.record import prepare_event
+    from auditkit.schema import normalize_for_store
+
+    caller.authorize("write", tenant)
+    records = _records(body)
+    if len(records) > max_records:
+        raise Problem("too-large", f"{len(records)} records: at most {max_records} per request")
+    fmt = get_format("auditkit")
+    results: list[dict[str, Any]] = []
+    prepared = []
+    refused = []
+    for i, (value, broken) in enumerate(records):
+        try:
+            if broken is not None:
+                raise SchemaError(broken)
+            if not isinstance(value, dict):
+                raise SchemaError("expected a JSON object")
+            named = value.get("tenant_id")
+            if named is not None and named != tenant:
+                raise SchemaError(
+                    f"names tenant {str(named)[:80]!r}, the URL tenant {tenant!r}",
+                    field="tenant_id",
+                )
+            event, checked = normalize_for_store(
+                fmt.to_event({**value, "tenant_id": tenant}, tenant=tenant)
+            )
+            p = prepare_event(event, checked=checked)
+        except SchemaError as exc:
+            results.append(
+                {"index": i, "status": "refused", "field": exc.field, "reason": exc.reason}
+            )
+            refused.append(
+                {"file": f"POST /v1/tenants/{tenant}/events", "line": i + 1, "field": exc.field,
+                 "reason": exc.reason, "record": orjson.dumps(value).decode()[:65536]}
+            )  # fmt: skip
+            continue
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            reason = f"could not read this record ({type(exc).__name__})"
+            results.append({"index": i, "status": "refused", "field": None, "reason": reason})
+            refused.append({"file": f"POST /v1/tenants/{tenant}/events", "line": i + 1,
+                            "reason": reason})  # fmt: skip
+            continue
+        results.append({"index": i, "status": "stored", "event_id": p.event_id})
+        prepared.append((len(results) - 1, p))
+    with lock:  # one writer per tenant in this process: duplicates are attributed exactly
+        existing = caller.existing_event_ids(tenant, [p.event_id for _, p in prepared])
+        seen: set[str] = set()
+        fresh = []
+        for idx, p in prepared:
+            if p.event_id in existing or p.event_id in seen:
+                results[idx]["status"] = "duplicate"
+            else:
+                seen.add(p.event_id)
+                fresh.append(p)
+        if fresh:
+            caller.append_prepared(fresh)
+    if refused:
+        caller.quarantine(refused)
+    counts = {
+        s: sum(1 for r in results if r["status"] == s) for s in ("stored", "duplicate", "refused")
+    }
+    return {
+        "tenant_id": tenant,
+        "stored": counts["stored"],
+        "duplicates": counts["duplicate"],
+        "refused": counts["refused"],
+        "results": results,
+    }

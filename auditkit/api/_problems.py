@@ -1,0 +1,126 @@
+"""Errors as RFC 9457 problem details: one JSON shape for every error the API sends.
+
+``{"type": ..., "title": ..., "status": ..., "detail": ..., "instance": ...}``
+with ``Content-Type: application/problem+json``.  The ``detail`` is the one-line
+message of the auditkit error (which names the missing permission, the field,
+the limit); nothing else of the server leaks (no traceback, no token).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from auditkit.errors import (
+    AccessDenied,
+    AuditkitError,
+    IntegrityError,
+    SchemaError,
+    StoreError,
+    UsageError,
+)
+
+__all__ = ["PROBLEM_TYPES", "Problem", "install_handlers", "problem_response"]
+
+MEDIA_TYPE: Final = "application/problem+json"
+_BASE: Final = "https://auditkit.dev/problems/"
+
+#: Problem type (last part of its URI) -> (status, title).
+PROBLEM_TYPES: Final[dict[str, tuple[int, str]]] = {
+    "unauthenticated": (401, "Authentication required"),
+    "forbidden": (403, "Access denied"),
+    "not-found": (404, "Not found"),
+    "bad-request": (400, "Bad request"),
+    "invalid-request": (422, "Invalid request"),
+    "too-large": (413, "Request body too large"),
+    "unsupported-media-type": (415, "Unsupported media type"),
+    "integrity": (409, "The trail does not verify"),
+    "unavailable": (503, "Store unavailable"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "server-error": (500, "Internal server error"),
+}
+
+
+class Problem(Exception):
+    """An error the API answers with a problem document."""
+
+    def __init__(self, kind: str, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def problem_response(
+    kind: str, detail: str, *, instance: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A problem document response of type ``kind``."""
+    status, title = PROBLEM_TYPES[kind]
+    body: dict[str, Any] = {"type": _BASE + kind, "title": title, "status": status}
+    body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _kind_of(exc: AuditkitError) -> str:
+    if isinstance(exc, AccessDenied):
+        text = str(exc)
+        if "token" in text and ("invalid" in text or "not an auditkit token" in text):
+            return "unauthenticated"
+        return "forbidden"
+    if isinstance(exc, IntegrityError):
+        return "integrity"
+    if isinstance(exc, StoreError):
+        return "unavailable"
+    if isinstance(exc, SchemaError | UsageError):
+        return "bad-request"
+    return "bad-request"
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Map every error to a problem document."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.kind, exc.detail, instance=request.url.path, headers=exc.headers
+        )
+
+    @app.exception_handler(AuditkitError)
+    async def _auditkit(request: Request, exc: AuditkitError) -> JSONResponse:
+        kind = _kind_of(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if kind == "unauthenticated" else None
+        return problem_response(kind, str(exc), instance=request.url.path, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path"))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return problem_response(
+            "invalid-request", "; ".join(parts) or "invalid request", instance=request.url.path
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "too-large",
+            415: "unsupported-media-type",
+            401: "unauthenticated",
+            403: "forbidden",
+        }.get(exc.status_code, "bad-request")
+        return problem_response(kind, str(exc.detail), instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            "server-error", "the server failed on this request", instance=request.url.path
+        )

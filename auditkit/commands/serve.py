@@ -1,0 +1,63 @@
+"""``auditkit serve STORE [--host 127.0.0.1] [--port 8080]``: the pull API and the viewer.
+
+Loopback by default: to reach it from elsewhere, put a TLS-terminating reverse
+proxy in front (see ``docs/api.md``).  On SIGTERM or Ctrl-C the server stops
+taking new connections and finishes the requests in flight, so no write it
+accepted is lost.  Access log lines carry method, path and status, never the
+``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from auditkit.commands.base import command, open_store, store_argument
+from auditkit.errors import UsageError
+
+__all__: list[str] = []
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    store_argument(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free one)")
+    p.add_argument(
+        "--max-body-mb", type=int, default=32, metavar="MB", help="largest POST body (default 32)"
+    )
+    p.add_argument("--workers-threads", type=int, default=None, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--no-access-log", action="store_true", help="do not log each request")
+
+
+@command("serve", "serve the pull API and the web viewer (loopback by default)")(_args)
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from auditkit.api import create_app
+    except ImportError as exc:  # the api extra is not installed
+        raise UsageError(
+            f"serve needs the api extra: pip install 'auditkit[api]' ({exc})"
+        ) from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port: expected 0..65535, got {args.port}")
+    store = open_store(args)
+    app = create_app(store, max_body=args.max_body_mb * 1024 * 1024)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=not args.no_access_log,
+        log_level="info",
+        timeout_graceful_shutdown=60,
+        server_header=False,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    print(
+        f"auditkit: serving {store.location} on http://{args.host}:{args.port}/ "
+        "(viewer at /, API under /v1, OpenAPI at /openapi.json); Ctrl-C stops",
+        flush=True,
+    )
+    server.run()
+    store.close()
+    return 0

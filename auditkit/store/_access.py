@@ -1,0 +1,637 @@
+"""The SQL of role-based access: principals, grants, tokens, redaction keys,
+and PostgreSQL roles with row-level security.
+
+What it guarantees: tokens are stored only as the hash of their secret;
+every statement takes its values as bind parameters (role names, which SQL
+cannot bind, are checked against a strict pattern and quoted); a database role
+made for a tenant sees, through row-level security, only that tenant's rows of
+every table that has a ``tenant_id`` column, and no row of the access tables.
+
+What it trusts: the connection it is given (the store's owner).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import orjson
+from sqlmodel import SQLModel
+
+from auditkit.access import (
+    ALL_TENANTS,
+    AccessContext,
+    Grant,
+    Permission,
+    Principal,
+    PrincipalKind,
+    Role,
+    TokenInfo,
+    parse_token,
+    secret_matches,
+)
+from auditkit.errors import AccessDenied, StoreError, UsageError
+from auditkit.schema import format_timestamp
+from auditkit.store._backend import Backend
+from auditkit.store._tables import ACCESS_TABLES
+
+__all__ = [
+    "DbRole",
+    "add_principal",
+    "authenticate",
+    "context_for",
+    "create_db_role",
+    "delete_grant",
+    "drop_db_role",
+    "ensure_access_schema",
+    "get_principal",
+    "get_token",
+    "insert_grant",
+    "insert_token",
+    "list_grants",
+    "list_principals",
+    "list_tokens",
+    "redaction_keys",
+    "revoke_token_row",
+]
+
+_ROLE_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+
+
+def _now() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+def _rows(backend: Backend, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with backend.connect() as conn:
+        cur = conn.cursor()
+        try:
+            cur.execute(sql.replace("?", backend.ph), tuple(params))
+            rows = list(cur.fetchall())
+        except Exception as exc:
+            raise StoreError(f"{backend.location}: access tables: {exc}") from exc
+        finally:
+            cur.close()
+            if backend.dialect != "sqlite":
+                conn.rollback()
+    return rows
+
+
+def _write(backend: Backend, statements: Iterable[tuple[str, Sequence[Any]]]) -> list[int]:
+    """Run statements in one transaction; return each one's row count."""
+    counts = []
+    with backend.connect() as conn, backend.write_transaction(conn) as cur:
+        for sql, params in statements:
+            cur.execute(sql.replace("?", backend.ph), tuple(params))
+            counts.append(int(cur.rowcount))
+    return counts
+
+
+def ensure_access_schema(backend: Backend) -> None:
+    """Create the access tables if this store predates them (idempotent)."""
+    try:
+        SQLModel.metadata.create_all(backend.engine, tables=ACCESS_TABLES)
+    except Exception as exc:
+        raise StoreError(f"{backend.location}: cannot create the access tables: {exc}") from exc
+
+
+# -- principals --------------------------------------------------------------------------
+def _principal(row: Sequence[Any]) -> Principal:
+    return Principal(
+        id=str(row[0]),
+        kind=PrincipalKind(row[1]),
+        name=row[2],
+        email=row[3],
+        created_at=row[4],
+        disabled=row[5] is not None,
+    )
+
+
+_PRINCIPAL_COLS: Final = "principal_id, kind, name, email, created_at, disabled_at"
+
+
+def add_principal(backend: Backend, principal: Principal) -> Principal:
+    """Insert a principal; :class:`UsageError` if the id is taken."""
+    ensure_access_schema(backend)
+    if get_principal(backend, principal.id) is not None:
+        raise UsageError(f"principal {principal.id!r} already exists")
+    created = _now()
+    _write(
+        backend,
+        [
+            (
+                f"INSERT INTO access_principals ({_PRINCIPAL_COLS}) VALUES (?, ?, ?, ?, ?, NULL)",
+                (principal.id, principal.kind.value, principal.name, principal.email, created),
+            )
+        ],
+    )
+    return Principal(principal.id, principal.kind, principal.name, principal.email, created)
+
+
+def get_principal(backend: Backend, principal_id: str) -> Principal | None:
+    """The principal called ``principal_id``, if any."""
+    try:
+        rows = _rows(
+            backend,
+            f"SELECT {_PRINCIPAL_COLS} FROM access_principals WHERE principal_id = ?",
+            (principal_id,),
+        )
+    except StoreError:
+        if not _has_access_tables(backend):
+            return None
+        raise
+    return _principal(rows[0]) if rows else None
+
+
+def list_principals(backend: Backend) -> list[Principal]:
+    """Every principal, by id."""
+    ensure_access_schema(backend)
+    rows = _rows(backend, f"SELECT {_PRINCIPAL_COLS} FROM access_principals ORDER BY principal_id")
+    return [_principal(r) for r in rows]
+
+
+def _has_access_tables(backend: Backend) -> bool:
+    """Whether the access tables exist (asked only after a query on them failed)."""
+    from sqlalchemy import inspect
+
+    return bool(inspect(backend.engine).has_table("access_principals"))
+
+
+# -- grants ------------------------------------------------------------------------------
+_GRANT_COLS: Final = "principal_id, tenant_id, role, granted_at, granted_by"
+
+
+def _grant(row: Sequence[Any]) -> Grant:
+    return Grant(str(row[0]), str(row[1]), Role(row[2]), row[3], row[4])
+
+
+def list_grants(
+    backend: Backend, *, principal_id: str | None = None, tenant: str | None = None
+) -> list[Grant]:
+    """Grants, of one principal and/or on one tenant (store-wide ones included)."""
+    where, params = [], []
+    if principal_id is not None:
+        where.append("principal_id = ?")
+        params.append(principal_id)
+    if tenant is not None:
+        where.append("tenant_id IN (?, ?)")
+        params += [tenant, ALL_TENANTS]
+    cond = f" WHERE {' AND '.join(where)}" if where else ""
+    try:
+        rows = _rows(
+            backend,
+            f"SELECT {_GRANT_COLS} FROM access_grants{cond} ORDER BY principal_id, tenant_id, role",
+            params,
+        )
+    except StoreError:
+        if not _has_access_tables(backend):
+            return []
+        raise
+    return [_grant(r) for r in rows]
+
+
+def insert_grant(backend: Backend, grant: Grant) -> bool:
+    """Record a grant; ``False`` if the principal already held that role there."""
+    ensure_access_schema(backend)
+    have = _rows(
+        backend,
+        "SELECT 1 FROM access_grants WHERE principal_id = ? AND tenant_id = ? AND role = ?",
+        (grant.principal_id, grant.tenant_id, grant.role.value),
+    )
+    if have:
+        return False
+    _write(
+        backend,
+        [
+            (
+                f"INSERT INTO access_grants ({_GRANT_COLS}) VALUES (?, ?, ?, ?, ?)",
+                (
+                    grant.principal_id,
+                    grant.tenant_id,
+                    grant.role.value,
+                    grant.granted_at or _now(),
+                    grant.granted_by or "",
+                ),
+            )
+        ],
+    )
+    return True
+
+
+def delete_grant(backend: Backend, principal_id: str, tenant: str, role: Role) -> bool:
+    """Remove a grant; ``False`` if there was none."""
+    ensure_access_schema(backend)
+    (n,) = _write(
+        backend,
+        [
+            (
+                "DELETE FROM access_grants WHERE principal_id = ? AND tenant_id = ? AND role = ?",
+                (principal_id, tenant, role.value),
+            )
+        ],
+    )
+    return n > 0
+
+
+# -- tokens ------------------------------------------------------------------------------
+_TOKEN_COLS: Final = (
+    "token_id, principal_id, secret_hash, scopes, tenants, created_at, expires_at, revoked_at, note"
+)
+
+
+def _token(row: Sequence[Any]) -> tuple[TokenInfo, str]:
+    from auditkit.access import parse_permissions
+
+    scopes = parse_permissions(row[3].split(",")) if row[3] else None
+    tenants = frozenset(orjson.loads(row[4])) if row[4] else None
+    info = TokenInfo(
+        token_id=str(row[0]),
+        principal_id=str(row[1]),
+        created_at=str(row[5]),
+        expires_at=row[6],
+        revoked_at=row[7],
+        scopes=scopes,
+        tenants=tenants,
+        note=row[8],
+    )
+    return info, str(row[2])
+
+
+def insert_token(
+    backend: Backend,
+    *,
+    token_id: str,
+    principal_id: str,
+    secret_hash: str,
+    expires_in: timedelta | None,
+    scopes: frozenset[Permission] | None,
+    tenants: frozenset[str] | None,
+    note: str | None,
+) -> TokenInfo:
+    """Store a new token's hash and limits."""
+    ensure_access_schema(backend)
+    now = datetime.now(UTC)
+    expires = format_timestamp(now + expires_in) if expires_in is not None else None
+    scope_text = ",".join(sorted(p.value for p in scopes)) if scopes is not None else None
+    tenant_text = orjson.dumps(sorted(tenants)).decode() if tenants is not None else None
+    created = format_timestamp(now)
+    _write(
+        backend,
+        [
+            (
+                f"INSERT INTO access_tokens ({_TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                (
+                    token_id,
+                    principal_id,
+                    secret_hash,
+                    scope_text,
+                    tenant_text,
+                    created,
+                    expires,
+                    note,
+                ),
+            )
+        ],
+    )
+    return TokenInfo(token_id, principal_id, created, expires, None, scopes, tenants, note)
+
+
+def get_token(backend: Backend, token_id: str) -> tuple[TokenInfo, str] | None:
+    """A token's info and stored hash, by its public id."""
+    try:
+        rows = _rows(
+            backend, f"SELECT {_TOKEN_COLS} FROM access_tokens WHERE token_id = ?", (token_id,)
+        )
+    except StoreError:
+        if not _has_access_tables(backend):
+            return None
+        raise
+    return _token(rows[0]) if rows else None
+
+
+def list_tokens(backend: Backend, principal_id: str | None = None) -> list[TokenInfo]:
+    """Tokens (of one principal), oldest first; never their secrets."""
+    ensure_access_schema(backend)
+    cond, params = ("WHERE principal_id = ? ", (principal_id,)) if principal_id else ("", ())
+    rows = _rows(
+        backend, f"SELECT {_TOKEN_COLS} FROM access_tokens {cond}ORDER BY created_at", params
+    )
+    return [_token(r)[0] for r in rows]
+
+
+def revoke_token_row(backend: Backend, token_id: str) -> TokenInfo:
+    """Mark a token revoked (kept, so that its id stays in the record)."""
+    found = get_token(backend, token_id)
+    if found is None:
+        raise UsageError(f"no token {token_id!r}")
+    info, _ = found
+    if info.revoked_at is None:
+        now = _now()
+        _write(
+            backend,
+            [
+                (
+                    "UPDATE access_tokens SET revoked_at = ? WHERE token_id = ? "
+                    "AND revoked_at IS NULL",
+                    (now, token_id),
+                )
+            ],
+        )
+        info = TokenInfo(**{**info.__dict__, "revoked_at": now})
+    return info
+
+
+# -- who is asking -----------------------------------------------------------------------
+def context_for(
+    backend: Backend, principal_id: str, token: TokenInfo | None = None
+) -> AccessContext:
+    """The principal's current grants (read now), cut by its token's limits.
+
+    Raises
+    ------
+    AccessDenied
+        For an unknown principal (the same words whether or not it exists
+        is not needed here: principals are not secret to the store's owner).
+    """
+    principal = get_principal(backend, principal_id)
+    if principal is None:
+        raise AccessDenied(f"unknown principal {principal_id!r}")
+    grants = tuple(list_grants(backend, principal_id=principal_id))
+    return AccessContext(
+        principal,
+        grants,
+        scopes=token.scopes if token is not None else None,
+        tenants=token.tenants if token is not None else None,
+        token_id=token.token_id if token is not None else None,
+    )
+
+
+def authenticate(backend: Backend, text: str) -> TokenInfo:
+    """The token whose text is ``text``, if it is valid, unexpired and not revoked.
+
+    Every failure is the same :class:`AccessDenied` ("invalid or expired
+    token"), which never repeats the text.
+    """
+    token_id, secret = parse_token(text)
+    found = get_token(backend, token_id)
+    bad = AccessDenied("invalid, expired or revoked token")
+    if found is None:
+        secret_matches(secret, "0" * 64)  # same work either way
+        raise bad
+    info, digest = found
+    if not secret_matches(secret, digest):
+        raise bad
+    if info.revoked_at is not None:
+        raise bad
+    if info.expires_at is not None and info.expires_at <= _now():
+        raise bad
+    return info
+
+
+# -- redaction keys ----------------------------------------------------------------------
+def redaction_keys(backend: Backend, tenants: Sequence[str]) -> dict[str, str]:
+    """Each tenant's redaction key, made (random, 256 bits) when it has none."""
+    if not tenants:
+        return {}
+    ensure_access_schema(backend)
+    marks = ", ".join("?" * len(tenants))
+    sql = f"SELECT tenant_id, key FROM access_redaction_keys WHERE tenant_id IN ({marks})"
+    keys = {str(t): str(k) for t, k in _rows(backend, sql, list(tenants))}
+    missing = [t for t in tenants if t not in keys]
+    if missing:
+        now = _now()
+        ignore = "OR IGNORE " if backend.dialect == "sqlite" else ""
+        conflict = "" if backend.dialect == "sqlite" else " ON CONFLICT DO NOTHING"
+        _write(
+            backend,
+            [
+                (
+                    f"INSERT {ignore}INTO access_redaction_keys (tenant_id, key, created_at) "
+                    f"VALUES (?, ?, ?){conflict}",
+                    (t, secrets.token_hex(32), now),
+                )
+                for t in missing
+            ],
+        )
+        keys = {str(t): str(k) for t, k in _rows(backend, sql, list(tenants))}
+    return keys
+
+
+# -- PostgreSQL roles and row-level security ---------------------------------------------
+@dataclass(frozen=True)
+class DbRole:
+    """A database role made for one tenant.  ``password`` is shown once, never stored."""
+
+    name: str
+    tenant_id: str
+    can_append: bool
+    password: str = ""
+
+    def __repr__(self) -> str:
+        return f"DbRole(name={self.name!r}, tenant_id={self.tenant_id!r}, password='***')"
+
+    def url(self, store_url: str) -> str:
+        """``store_url`` with this role's credentials instead of the owner's."""
+        from sqlalchemy.engine import make_url
+
+        return (
+            make_url(store_url)
+            .set(username=self.name, password=self.password)
+            .render_as_string(hide_password=False)
+        )
+
+
+#: The group role every tenant role belongs to (its members are the ones RLS confines).
+TENANT_GROUP: Final = "auditkit_tenant"
+#: Tables a tenant role may read (its own rows of those with a tenant_id column).
+_READABLE: Final = (
+    "events",
+    "merkle_tiles",
+    "tree_heads",
+    "checkpoints",
+    "purges",
+    "quarantine",
+    "store_meta",
+)
+#: What the append path writes.
+_APPEND: Final = (
+    ("events", "INSERT"),
+    ("merkle_tiles", "INSERT, UPDATE"),
+    ("tree_heads", "INSERT, UPDATE"),
+    ("checkpoints", "INSERT"),
+)
+
+
+def _ident(name: str) -> str:
+    if not _ROLE_NAME.match(name):
+        raise UsageError(
+            f"database role name {name!r}: expected lower-case letters, digits and _ "
+            "(at most 63, not starting with a digit)"
+        )
+    return f'"{name}"'
+
+
+def _tenant_tables(conn: Any) -> tuple[list[str], list[str]]:
+    """The store's tables with and without a ``tenant_id`` column."""
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT table_name, bool_or(column_name = 'tenant_id') FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ANY(%s) GROUP BY table_name",
+        (list(_READABLE),),
+    )
+    rows = cur.fetchall()
+    return [r[0] for r in rows if r[1]], [r[0] for r in rows if not r[1]]
+
+
+def _rls_statements(conn: Any) -> list[str]:
+    """Row-level security on every table with a tenant column (idempotent).
+
+    Members of ``auditkit_tenant`` see the rows of the tenant their role is
+    mapped to (a role with no mapping sees none); other roles are not
+    confined (the owner, and any role the installation already uses).
+    """
+    with_tenant, _ = _tenant_tables(conn)
+    mapped = "(SELECT m.tenant_id FROM access_db_roles m WHERE m.role_name = current_user::text)"
+    member = f"pg_has_role(current_user, '{TENANT_GROUP}', 'MEMBER')"
+    out = [
+        "ALTER TABLE access_db_roles ENABLE ROW LEVEL SECURITY",
+        "DROP POLICY IF EXISTS auditkit_own_role ON access_db_roles",
+        "CREATE POLICY auditkit_own_role ON access_db_roles USING (role_name = current_user::text)",
+        "DROP POLICY IF EXISTS auditkit_others ON access_db_roles",
+        f"CREATE POLICY auditkit_others ON access_db_roles USING (NOT {member})",
+    ]
+    for table in with_tenant:
+        out += [
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS auditkit_tenant ON {table}",
+            f"CREATE POLICY auditkit_tenant ON {table} TO {TENANT_GROUP} "
+            f"USING (tenant_id = {mapped}) WITH CHECK (tenant_id = {mapped})",
+            f"DROP POLICY IF EXISTS auditkit_others ON {table}",
+            f"CREATE POLICY auditkit_others ON {table} USING (NOT {member}) "
+            f"WITH CHECK (NOT {member})",
+        ]
+    return out
+
+
+def create_db_role(
+    backend: Backend,
+    tenant: str,
+    *,
+    name: str | None = None,
+    password: str | None = None,
+    append: bool = False,
+) -> DbRole:
+    """Create a PostgreSQL login role confined to ``tenant`` by row-level security.
+
+    It may read the tenant's rows of the events table and the tables beside it
+    (tiles, tree head, checkpoints, purges, store metadata) and nothing of the
+    access tables; with ``append`` it may also write what an append writes,
+    for that tenant only (the immutability triggers still refuse UPDATE and
+    DELETE of events and checkpoints).
+    """
+    if backend.dialect != "postgresql":
+        raise UsageError(
+            "database roles need PostgreSQL: a SQLite file has no users, so whoever "
+            "can read the file is its owner (share a tenant's trail through "
+            "PostgreSQL or `auditkit serve`)"
+        )
+    ensure_access_schema(backend)
+    if not tenant or len(tenant) > 512:
+        raise UsageError("db-role create: --tenant must name a tenant")
+    if name is None:
+        slug = re.sub(r"[^a-z0-9]+", "_", tenant.lower()).strip("_")[:30] or "t"
+        name = f"auditkit_{slug}_{secrets.token_hex(3)}"
+    role = _ident(name)
+    secret = password if password is not None else secrets.token_urlsafe(24)
+    with backend.connect() as conn:
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (TENANT_GROUP,))
+            if not cur.fetchone():
+                cur.execute(f"CREATE ROLE {TENANT_GROUP} NOLOGIN")
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+            if cur.fetchone():
+                raise UsageError(f"database role {name!r} already exists")
+            from psycopg import sql
+
+            cur.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+                    sql.Identifier(name), sql.Literal(secret), sql.Identifier(TENANT_GROUP)
+                )
+            )
+            cur.execute(
+                "INSERT INTO access_db_roles (role_name, tenant_id, can_append, created_at) "
+                "VALUES (%s, %s, %s, %s)",
+                (name, tenant, append, _now()),
+            )
+            for stmt in _rls_statements(conn):
+                cur.execute(stmt)
+            with_tenant, _ = _tenant_tables(conn)
+            cur.execute(f"GRANT USAGE ON SCHEMA {_schema(conn)} TO {role}")
+            for table in (*_READABLE, "access_db_roles"):
+                if table in with_tenant or table in ("store_meta", "access_db_roles"):
+                    cur.execute(f"GRANT SELECT ON {table} TO {role}")
+            if append:
+                for table, privileges in _APPEND:
+                    cur.execute(f"GRANT {privileges} ON {table} TO {role}")
+                cur.execute("SELECT pg_get_serial_sequence('checkpoints', 'id')")
+                (seq,) = cur.fetchone()
+                if seq:
+                    cur.execute(f"GRANT USAGE ON SEQUENCE {seq} TO {role}")
+            conn.commit()
+        except UsageError:
+            conn.rollback()
+            raise
+        except Exception as exc:
+            conn.rollback()
+            raise StoreError(f"cannot create database role {name!r}: {exc}") from exc
+        finally:
+            cur.close()
+    return DbRole(name, tenant, append, secret)
+
+
+def _schema(conn: Any) -> str:
+    cur = conn.cursor()
+    cur.execute("SELECT current_schema()")
+    (schema,) = cur.fetchone()
+    return '"' + str(schema).replace('"', '""') + '"'
+
+
+def list_db_roles(backend: Backend) -> list[DbRole]:
+    """The database roles made for tenants (without passwords)."""
+    if backend.dialect != "postgresql":
+        return []
+    ensure_access_schema(backend)
+    rows = _rows(
+        backend, "SELECT role_name, tenant_id, can_append FROM access_db_roles ORDER BY role_name"
+    )
+    return [DbRole(str(r[0]), str(r[1]), bool(r[2])) for r in rows]
+
+
+def drop_db_role(backend: Backend, name: str) -> None:
+    """Drop a tenant's database role and its grants."""
+    if backend.dialect != "postgresql":
+        raise UsageError("database roles need PostgreSQL")
+    role = _ident(name)
+    with backend.connect() as conn:
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT 1 FROM access_db_roles WHERE role_name = %s", (name,))
+            if not cur.fetchone():
+                raise UsageError(f"no database role {name!r} made by auditkit")
+            cur.execute(f"DROP OWNED BY {role}")
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+            cur.execute("DELETE FROM access_db_roles WHERE role_name = %s", (name,))
+            conn.commit()
+        except UsageError:
+            conn.rollback()
+            raise
+        except Exception as exc:
+            conn.rollback()
+            raise StoreError(f"cannot drop database role {name!r}: {exc}") from exc
+        finally:
+            cur.close()

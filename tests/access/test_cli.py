@@ -1,0 +1,75 @@
+"""``auditkit access``: as a script would run it (exit codes, one-line errors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditkit.cli import main
+from auditkit.store import Store
+from tests.conftest import make_events
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "a.db")
+    Store.init(path).append(make_events(5, "acme") + make_events(3, "globex"))
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_principal_grant_token_cycle(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, "access", db, "principal", "add", "ann", "--name", "Ann\x1b[2J")[0] == 0
+    assert run(capsys, "access", db, "principal", "add", "svc", "--kind", "service")[0] == 0
+    code, _, err = run(capsys, "access", db, "principal", "add", "ann")
+    assert code == 2 and err.count("\n") == 1 and "already exists" in err
+    code, out, _ = run(capsys, "access", db, "principal", "list")
+    assert code == 0 and "\x1b" not in out and "Ann\\x1b[2J" in out
+    assert run(capsys, "access", db, "grant", "ann", "--tenant", "acme", "--role", "admin")[0] == 0
+    code, _, err = run(capsys, "access", db, "grant", "ann", "--role", "viewer")
+    assert code == 2 and "--tenant is required" in err
+    code, _, err = run(capsys, "access", db, "grant", "ann", "--tenant", "acme", "--role", "root")
+    assert code == 2 and "unknown role 'root'" in err
+    code, out, err = run(capsys, "access", db, "token", "create", "ann", "--expires", "7d")
+    token = out.strip()
+    assert code == 0 and token.startswith("akt_") and "not shown again" in err
+    assert token not in err
+    code, out, _ = run(capsys, "access", db, "token", "list")
+    assert code == 0 and token not in out and token.split("_")[1] in out
+    # as the token's principal: manages its own tenant only
+    monkeypatch.setenv("AUDITKIT_TOKEN", token)
+    assert (
+        run(capsys, "access", db, "grant", "svc", "--tenant", "acme", "--role", "producer")[0] == 0
+    )
+    code, _, err = run(
+        capsys, "access", db, "grant", "svc", "--tenant", "globex", "--role", "viewer"
+    )
+    assert code == 2 and "needs permission 'manage'" in err and token not in err
+    monkeypatch.setenv("AUDITKIT_TOKEN", "akt_nope")
+    code, _, err = run(capsys, "access", db, "grants")
+    assert code == 2 and "not an auditkit token" in err
+    monkeypatch.delenv("AUDITKIT_TOKEN")
+    code, out, _ = run(capsys, "access", db, "grants", "--json")
+    assert code == 0 and '"producer"' in out
+    tid = token.split("_")[1]
+    assert run(capsys, "access", db, "token", "revoke", tid)[0] == 0
+    code, _, err = run(capsys, "access", db, "token", "revoke", "ffffffffffff")
+    assert code == 2 and "no token" in err
+    actions = set(Store.open(db).load("acme")["action"])
+    assert {"role.grant", "api_key.create", "api_key.revoke"} <= actions
+    assert "audit_log.access_denied" in set(Store.open(db).load("globex")["action"])
+
+
+def test_matrix_and_sqlite_db_role(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "access", db, "matrix")
+    assert code == 0 and "operator" in out and "store-wide" in out
+    code, _, err = run(capsys, "access", db, "db-role", "create", "--tenant", "acme")
+    assert code == 2 and "SQLite file has no users" in err

@@ -1,0 +1,149 @@
+"""Row-level security: a tenant's database role, with plain SQL, sees and writes
+only its own tenant's rows (real roles on the PostgreSQL server)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from auditkit.errors import UsageError
+from auditkit.store import Store
+from tests.access.conftest import build_marked_store
+from tests.access.strategies import TENANTS, markers
+from tests.conftest import make_events
+
+pytestmark = pytest.mark.postgres
+A, B, C, D = TENANTS
+TABLES_WITH_TENANT = ("events", "merkle_tiles", "tree_heads", "checkpoints", "purges")
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    store = build_marked_store(pg_url)
+    made: list[str] = []
+    store._test_roles = made  # type: ignore[attr-defined]
+    yield store
+    for name in made:  # roles are cluster-wide: drop them before the database goes
+        store.drop_db_role(name)
+    store.close()
+
+
+def make_role(store: Store, tenant: str, *, append: bool = False) -> str:
+    name = f"akt_{uuid.uuid4().hex[:10]}"
+    role = store.create_db_role(tenant, name=name, append=append)
+    store._test_roles.append(name)  # type: ignore[attr-defined]
+    return role.url(store.backend.location)
+
+
+def raw(url: str) -> psycopg.Connection:
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+
+
+def test_tenant_role_sees_only_its_tenant_with_plain_sql(pg_store: Store) -> None:
+    url = make_role(pg_store, A)
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        owner.execute("ANALYZE")  # statistics exist: they must not leak either
+    with raw(url) as conn:
+        for table in TABLES_WITH_TENANT:
+            seen = {r[0] for r in conn.execute(f"SELECT DISTINCT tenant_id FROM {table}")}
+            assert seen <= {A}, table
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (12,)
+        assert conn.execute(
+            "SELECT count(*) FROM events WHERE tenant_id = %s", (B,)
+        ).fetchone() == (0,)
+        # an error that would fire on another tenant's row never fires: policies filter first
+        conn.execute(
+            "SELECT count(*) FROM events "
+            "WHERE 1 / (CASE WHEN tenant_id = %s THEN 0 ELSE 1 END) = 1",
+            (B,),
+        )
+        everything = " ".join(str(r) for r in conn.execute("SELECT * FROM events").fetchall())
+        for t in (B, C, D):
+            for value in markers(t).values():
+                assert value not in everything
+        stats = conn.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'events'").fetchone()
+        assert stats == (0,)  # column statistics (most common values) are hidden too
+        assert conn.execute("SELECT tenant_id FROM access_db_roles").fetchall() == [(A,)]
+        for table in (
+            "access_principals",
+            "access_grants",
+            "access_tokens",
+            "access_redaction_keys",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"SELECT * FROM {table}")
+            conn.rollback()
+
+
+def test_read_only_role_cannot_write_anything(pg_store: Store) -> None:
+    url = make_role(pg_store, A)
+    attempts = [
+        "UPDATE events SET action = 'x.y'",
+        "DELETE FROM events",
+        "DELETE FROM checkpoints",
+        "UPDATE tree_heads SET size = 0",
+        "INSERT INTO purges (kind, tenant_id, first_seq, end_seq, tree_size, root_hash, "
+        "recorded_at, detail, key_id, signature) "
+        "VALUES ('purge', 'tn-alpha', 0, 99, 99, 'x', 't', '', 'k', 's')",
+        "INSERT INTO access_grants VALUES ('me', '*', 'operator', 't', 't')",
+        "TRUNCATE events",
+    ]
+    with raw(url) as conn:
+        for sql in attempts:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+            conn.rollback()
+    assert pg_store.verify().ok
+
+
+def test_append_role_writes_its_tenant_only_through_the_append_path(pg_store: Store) -> None:
+    url = make_role(pg_store, A, append=True)
+    tenant_store = Store.open(url, key=pg_store.key_path)
+    assert tenant_store.tenants() == [A]
+    assert tenant_store.append(make_events(3, A, prefix="new")).stored == 3
+    with pytest.raises(Exception, match="row-level security"):
+        tenant_store.append(make_events(1, B, prefix="new"))
+    with raw(url) as conn:
+        for sql in ("UPDATE events SET action = 'x.y'", "UPDATE checkpoints SET tree_size = 0"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):  # no grant, then triggers
+                conn.execute(sql)
+            conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM events")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            conn.execute(
+                "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, timestamp, key_id, "
+                "signature) VALUES (%s, 1, 'x', 't', 'k', 's')",
+                (B,),
+            )
+        conn.rollback()
+    tenant_store.close()
+    assert pg_store.count(A) == 15 and pg_store.count(B) == 12
+    assert pg_store.verify().ok
+
+
+def test_tenant_store_loads_and_verifies_its_tenant(pg_store: Store) -> None:
+    url = make_role(pg_store, B)
+    mine = Store.open(url, key=pg_store.key_path)
+    frame = mine.load()
+    assert set(frame["tenant_id"]) == {B} and frame.height == 12
+    report = mine.verify()
+    assert report.ok and {t.tenant_id for t in report.tenants} == {B}
+    mine.close()
+
+
+def test_db_roles_are_listed_and_named_safely(pg_store: Store) -> None:
+    make_role(pg_store, C)
+    assert [r.tenant_id for r in pg_store.db_roles()] == [C]
+    with pytest.raises(UsageError, match="database role name"):
+        pg_store.create_db_role(C, name='x"; DROP TABLE events; --')
+
+
+def test_sqlite_has_no_database_roles(tmp_path: object) -> None:
+    store = Store.init(str(tmp_path) + "/a.db")  # type: ignore[operator]
+    with pytest.raises(UsageError, match="SQLite file has no users"):
+        store.create_db_role("acme")

@@ -19,8 +19,11 @@ def _step(title: str) -> None:
     print(f"\n== {title}")
 
 
-def run_demo(folder: Path) -> int:
-    """Run the demo in ``folder`` (created; earlier demo files there are replaced)."""
+def run_demo(folder: Path, *, progress: bool = False) -> int:
+    """Run the demo in ``folder`` (created; earlier demo files there are replaced).
+
+    ``progress`` shows a bar on stderr while the sample is ingested.
+    """
     from auditkit.ingest.pipeline import ingest_files
     from auditkit.sample import generate
     from auditkit.store import Store
@@ -46,7 +49,21 @@ def run_demo(folder: Path) -> int:
 
     _step("2. init + ingest")
     store = Store.init(str(db))
-    result = ingest_files(store, [events_file], quarantine=str(db) + ".quarantine.ndjson")
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(sample.events), unit=" records", desc="ingest", leave=False)
+    try:
+        result = ingest_files(
+            store,
+            [events_file],
+            quarantine=str(db) + ".quarantine.ndjson",
+            progress=None if bar is None else bar.update,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     print(f"store {db} (signing key {store.key_path})")
     print(result.summary())
     print(f"tenants: {', '.join(store.tenants())}")

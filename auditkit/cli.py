@@ -1,15 +1,23 @@
 """The ``auditkit`` command line (stable: scripts and tests call it).
 
-Exit codes: 0 success / intact, 1 tampered (``verify``) or findings with
-``--fail-on``, 2 usage or input errors.  Errors are one line on stderr, never a
-traceback; ``--json`` output is one JSON document on stdout.  The commands
-themselves live in :mod:`auditkit.commands`, registered through the
-``auditkit.commands`` entry points.
+Exit codes: 0 success / intact; 1 tampered (``verify``), findings with
+``--fail-on``, or a proof that does not hold; 2 usage, input or other errors;
+3 intact but unanchored (``verify``, ``proof verify``).  Errors are one line on
+stderr, never a traceback (set ``AUDITKIT_DEBUG=1`` to see one); ``--json``
+output is one JSON document on stdout.  The commands themselves live in
+:mod:`auditkit.commands`, registered through the ``auditkit.commands`` entry
+points.
+
+Starting is kept cheap: this module and the commands' argument definitions
+import nothing heavy (no Polars, no SQLAlchemy), so ``auditkit --help`` answers
+at once; each command's handler imports what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +27,10 @@ from auditkit.errors import AuditkitError
 __all__ = ["main"]
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser, with the arguments of only the command named in ``argv``: the
+    others get their name and help line, which is all ``auditkit --help`` shows,
+    so that no other command's argument definitions run."""
     from auditkit import __version__
 
     parser = argparse.ArgumentParser(
@@ -27,9 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"auditkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, cmd in COMMANDS.all().items():
+    commands = COMMANDS.all()
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, cmd in commands.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
-        cmd.arguments(p)
+        if name == chosen:
+            cmd.arguments(p)
         p.set_defaults(handler=cmd.handler)
     return parser
 
@@ -42,27 +56,97 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["verify", "/nonexistent/audit.db"])
     2
     """
-    parser = _parser()
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        parser = _parser(words)
+        args = parser.parse_args(words)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except AuditkitError as exc:  # a command plugin that does not load
+        error(one_line(str(exc)))
+        return 2
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
         return int(args.handler(args))
     except AuditkitError as exc:
-        error(str(exc))
+        error(one_line(str(exc)))
         return 2
     except KeyboardInterrupt:
         error("interrupted")
         return 130
     except BrokenPipeError:
+        _quiet_stdout()
         return 0
     except OSError as exc:
-        error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        where = exc.filename or ""
+        error(one_line(f"{where}: {exc.strerror or exc}".lstrip(": ")))
         return 2
+    except Exception as exc:  # a foreign error that reached the top: still one line
+        if os.environ.get("AUDITKIT_DEBUG"):
+            raise
+        error(_foreign(exc))
+        return 2
+
+
+def _foreign(exc: Exception) -> str:
+    """One line for an exception auditkit did not wrap (a database down, a bug)."""
+    module = type(exc).__module__.split(".")[0]
+    if module == "sqlalchemy":
+        orig = getattr(exc, "orig", None)
+        return "database error: " + one_line(str(orig if orig is not None else exc))
+    if module in ("sqlite3", "psycopg", "adbc_driver_manager"):
+        return "database error: " + one_line(str(exc))
+    return (
+        f"unexpected error: {type(exc).__name__}: {one_line(str(exc))} "
+        "(set AUDITKIT_DEBUG=1 for the traceback)"
+    )
+
+
+_NOISE = (
+    re.compile(r"\s*\(Background on this error at: [^)]*\)"),  # SQLAlchemy's links
+    re.compile(r"\s*See https?://\S+ for (?:more )?details\.?", re.I),  # cryptography's
+    re.compile(r"\[(?:SQL|parameters): .*?\]", re.S),  # SQL statements and bind values
+    re.compile(r"\((?:sqlite3|psycopg|sqlalchemy)[\w.]*\)\s*"),  # "(sqlite3.DatabaseError) "
+    re.compile(r"\s*https?://(?:sqlalche\.me|cryptography\.io)\S*"),
+)
+_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def one_line(message: str) -> str:
+    """A message as one line for people: no SQL, no library links, no password;
+    a message of several lines keeps its first three, joined with ``;``.
+
+    Examples
+    --------
+    >>> one_line("a.db: cannot open the store: (sqlite3.DatabaseError) file is not a "
+    ...          "database\\n[SQL: SELECT 1]\\n(Background on this error at: https://x/e)")
+    'a.db: cannot open the store: file is not a database'
+    >>> one_line("TAMPERED: 1 problem(s)\\n  modified  tenant=acme seq=3: hash differs")
+    'TAMPERED: 1 problem(s); modified tenant=acme seq=3: hash differs'
+    >>> one_line("postgresql://app:s3cret@db:5432/audit: connection refused")
+    'postgresql://app:***@db:5432/audit: connection refused'
+    """
+    text = message
+    for pattern in _NOISE:
+        text = pattern.sub(" ", text)
+    text = _PASSWORD.sub(r"\1***@", text)
+    lines = [re.sub(r"\s{2,}", " ", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 3:  # e.g. a verification summary: its head, and a pointer to the rest
+        lines = [*lines[:3], f"... ({len(lines) - 3} more; see auditkit verify)"]
+    return "; ".join(lines) or "error"
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``auditkit query ... | head``), send what Python still
+    flushes at exit to /dev/null instead of printing a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -70,10 +70,16 @@ print(report.summary())
 ## 3. Load
 
 `load` returns a Polars frame, verified on the way: a changed record raises
-`TamperedError` instead of reaching your analysis.
+`TamperedError` instead of reaching your analysis. On a big store, pass a progress
+callback (here tqdm's notebook bar).
 '''),
     code('''
-events = store.load()
+from tqdm.auto import tqdm
+
+with tqdm(total=store.count(), unit=" events", desc="verify + load") as bar:
+    events = store.load(progress=bar.update)
+''', IGNORE),
+    code('''
 print(events.shape)
 events.select("occurred_at", "tenant_id", "action", "outcome", "actor_id", "description").head(5)
 '''),
@@ -458,9 +464,41 @@ def build(name: str, cells: list[dict[str, Any]], *, execute: bool = True) -> Pa
         client = NotebookClient(nb, timeout=300, kernel_name="python3",
                                 resources={"metadata": {"path": str(HERE)}})
         client.execute()
-    nb.metadata.pop("widgets", None)  # widget state: large, and not needed to read outputs
+    _keep_displayed_widgets(nb)
     nbformat.write(nb, path)
     return path
+
+
+def _keep_displayed_widgets(nb: Any) -> None:
+    """Keep the saved widget state of the widgets the outputs show (and the models they
+    refer to), so that a static viewer (nbconvert's HTML, GitHub, nbviewer) renders
+    the Explorer and Findings views as they were left; drop the rest."""
+    import json
+
+    mime = "application/vnd.jupyter.widget-state+json"
+    state = nb.metadata.get("widgets", {}).get(mime, {}).get("state", {})
+    shown = [
+        out["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    keep: set[str] = set()
+    todo = [m for m in shown if m in state]
+    while todo:  # the models a shown widget refers to ("IPY_MODEL_<id>"), transitively
+        model = todo.pop()
+        if model in keep:
+            continue
+        keep.add(model)
+        text = json.dumps(state[model])
+        todo += [m for m in state if f"IPY_MODEL_{m}" in text and m not in keep]
+    if keep:
+        nb.metadata["widgets"] = {
+            mime: {"version_major": 2, "version_minor": 0,
+                   "state": {m: state[m] for m in sorted(keep)}}
+        }
+    else:
+        nb.metadata.pop("widgets", None)
 
 
 def main(argv: list[str]) -> int:

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from auditkit.cli import main
+from auditkit.commands.base import COMMANDS
 from tests.conftest import make_events
 
 
@@ -112,9 +113,7 @@ def test_errors_are_one_line_with_exit_2(
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "command", ["init", "ingest", "verify", "checkpoint", "proof", "sample", "demo"]
-)
+@pytest.mark.parametrize("command", list(COMMANDS.all()))
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command, "--help"]) == 0
     assert "usage: auditkit " + command in capsys.readouterr().out

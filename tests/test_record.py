@@ -20,7 +20,20 @@ from auditkit.record import (
 from auditkit.schema import normalize_event
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
-ident = text.filter(lambda s: s.strip() != "")
+
+
+# Named functions, not lambdas: Hypothesis reads a lambda's source with `ast` to
+# describe it, which on Python 3.11 can fail with "AST constructor recursion depth
+# mismatch" (CPython gh-106905).
+def _not_blank(s: str) -> bool:
+    return s.strip() != ""
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4)
+
+
+ident = text.filter(_not_blank)
 json_leaf = st.one_of(
     st.none(),
     st.booleans(),
@@ -30,7 +43,7 @@ json_leaf = st.one_of(
 )
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    _containers,
     max_leaves=12,
 )
 
@@ -117,7 +130,7 @@ wild_leaf = st.one_of(
 )
 wild_value = st.recursive(
     wild_leaf,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    _containers,
     max_leaves=12,
 )
 

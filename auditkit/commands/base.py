@@ -1,21 +1,43 @@
-"""What every command shares: the command registry, the store argument, output.
+"""What every command shares: the command registry, common arguments, one rule
+for each thing commands do alike, and output.
 
 Commands register with :func:`command` in modules declared under the
 ``auditkit.commands`` entry-point group (auditkit's own in its ``pyproject.toml``,
 a third-party package's in its own: see :mod:`auditkit.plugins`);
 :func:`auditkit.cli.main` builds its parser from :data:`COMMANDS`.
+
+One meaning everywhere:
+
+* **times**: ``--since``/``--until`` take instants and ``--period`` takes periods,
+  all parsed by :mod:`auditkit.times` (:func:`time_arguments`, :func:`time_range`);
+* **tenants**: ``--tenant`` names a tenant of the store (:func:`tenant_argument`);
+  the store refuses an unknown one with a usage error (exit 2) that names only
+  the tenant asked for;
+* **output files**: checked before any work by :func:`output_path` (a missing
+  folder is created; a directory or an unwritable place is a usage error);
+* **progress**: a bar on stderr while stderr is a terminal, never otherwise, and
+  never with ``--no-progress`` (:func:`progress_argument`, :func:`progress_bar`);
+* **event text on a terminal** goes through :func:`terminal_text`, which makes
+  control characters visible instead of letting them act.
+
+This module stays light (no Polars, no SQLAlchemy): the parser of every command
+is built from it on each start, and ``auditkit --help`` must be quick.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from auditkit.errors import UsageError
 from auditkit.plugins import GROUPS, Registry
 
 if TYPE_CHECKING:
@@ -25,14 +47,28 @@ __all__ = [
     "COMMANDS",
     "Command",
     "Handler",
+    "Progress",
+    "at_least",
     "command",
     "error",
+    "events_total",
     "open_store",
+    "output_path",
     "print_json",
+    "progress_argument",
+    "progress_bar",
+    "read_public_key",
     "store_argument",
+    "tenant_argument",
+    "terminal_text",
+    "time_arguments",
+    "time_range",
 ]
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: A progress callback: called with the number of items done since the last call.
+Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -52,7 +88,11 @@ COMMANDS: Registry[Command] = Registry("command", group=GROUPS["commands"], orde
 def command(
     name: str, help_text: str
 ) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable[[Handler], Handler]]:
-    """Register a sub-command: ``@command(name, help)(arguments)(handler)``."""
+    """Register a sub-command: ``@command(name, help)(arguments)(handler)``.
+
+    The arguments function runs each time the parser is built (every start), so
+    it must not import heavy modules; the handler imports what it needs.
+    """
 
     def with_args(
         args_fn: Callable[[argparse.ArgumentParser], None],
@@ -66,8 +106,11 @@ def command(
     return with_args
 
 
+# -- output -----------------------------------------------------------------------------
 def print_json(doc: Any) -> None:
     """Write one JSON document to stdout (what ``--json`` prints)."""
+    import orjson
+
     sys.stdout.write(
         orjson.dumps(
             doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
@@ -78,9 +121,68 @@ def print_json(doc: Any) -> None:
 
 def error(message: str) -> None:
     """Write a one-line error to stderr."""
-    sys.stderr.write(f"auditkit: {message}\n")
+    sys.stderr.write(f"auditkit: {terminal_text(message)}\n")
 
 
+# C0 and C1 controls, DEL, and the invisible format characters that reorder or hide
+# text (bidirectional overrides and isolates, line and paragraph separators).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_text(value: object) -> str:
+    """Text safe to print on a terminal: control characters shown, not obeyed.
+
+    Event text (actor ids, descriptions, tenant names) comes from whoever wrote
+    the event; a carriage return or an escape sequence in it could rewrite what a
+    terminal shows.  Every C0/C1 control character, DEL and the Unicode
+    bidirectional and line-separator controls are replaced by a visible escape
+    (``\\x1b``, ``\\u202e``), so the evidence stays readable and nothing acts.
+
+    Examples
+    --------
+    >>> terminal_text("mallory\\r\\x1b[2Kalice")
+    'mallory\\\\x0d\\\\x1b[2Kalice'
+    >>> terminal_text("admin\\u202egnp.exe")
+    'admin\\\\u202egnp.exe'
+    >>> terminal_text(None), terminal_text("plain café")
+    ('', 'plain café')
+    """
+    if value is None:
+        return ""
+    return _CONTROL.sub(_visible, value if isinstance(value, str) else str(value))
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers of at least ``minimum`` (exit 2 otherwise).
+
+    Examples
+    --------
+    >>> at_least(0)("12")
+    12
+    >>> at_least(0)("-5")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a whole number >= 0, got -5
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+# -- the store --------------------------------------------------------------------------
 def store_argument(p: argparse.ArgumentParser) -> None:
     """Add the STORE positional and ``--key``."""
     p.add_argument("store", metavar="STORE", help="SQLite file path or postgresql:// URL")
@@ -89,8 +191,229 @@ def store_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_key_file(path: str) -> None:
+    """A ``--key`` file must be there and hold an Ed25519 private key (one line if not)."""
+    from auditkit.integrity import SignatureError, load_private_key
+
+    if not Path(path).is_file():
+        what = "is a directory" if Path(path).is_dir() else "does not exist"
+        raise UsageError(f"--key {path}: {what}; expected the store's private key file")
+    try:
+        load_private_key(path)
+    except (SignatureError, ValueError):
+        raise UsageError(
+            f"--key {path}: not an Ed25519 private key in PEM form "
+            "(expected the key file `auditkit init` wrote)"
+        ) from None
+
+
 def open_store(args: argparse.Namespace) -> Store:
-    """Open the store named by the parsed arguments."""
+    """Open the store named by the parsed arguments (``store`` and ``key``)."""
     from auditkit.store import Store
 
-    return Store.open(args.store, key=args.key)
+    key = getattr(args, "key", None)
+    if key:
+        _check_key_file(key)
+    return Store.open(args.store, key=key)
+
+
+def read_public_key(path: str) -> str:
+    """The PEM text of a ``--public-key`` file, checked to be an Ed25519 public key."""
+    from auditkit.integrity import SignatureError, load_public_key
+
+    file = Path(path)
+    if not file.is_file():
+        what = "is a directory" if file.is_dir() else "does not exist"
+        raise UsageError(f"--public-key {path}: {what}")
+    text = file.read_text(errors="replace")
+    try:
+        load_public_key(text)
+    except (SignatureError, ValueError):
+        raise UsageError(
+            f"--public-key {path}: not an Ed25519 public key in PEM form "
+            "(expected a file like STORE.pub)"
+        ) from None
+    return text
+
+
+# -- tenants ----------------------------------------------------------------------------
+def tenant_argument(p: argparse.ArgumentParser, *, help_text: str | None = None) -> None:
+    """Add ``--tenant T`` (repeatable)."""
+    p.add_argument(
+        "--tenant",
+        action="append",
+        metavar="T",
+        help=help_text or "only this tenant (repeatable; default: every tenant)",
+    )
+
+
+# -- times ------------------------------------------------------------------------------
+_INSTANT_FORMS = "an RFC 3339 time, a date, now/today/yesterday, or an age like 30d or 12h"
+
+
+def time_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    since_help: str = "events at or after",
+    until_help: str = "events before",
+) -> None:
+    """Add ``--since WHEN`` and ``--until WHEN`` (instants, see :mod:`auditkit.times`)."""
+    p.add_argument("--since", metavar="WHEN", help=f"{since_help}: {_INSTANT_FORMS}")
+    p.add_argument("--until", metavar="WHEN", help=f"{until_help} (same forms as --since)")
+
+
+def time_range(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
+    """``(since, until)`` from the parsed arguments, as aware UTC datetimes or None.
+
+    Examples
+    --------
+    >>> ns = argparse.Namespace(since="2026-03-01", until=None)
+    >>> time_range(ns)
+    (datetime.datetime(2026, 3, 1, 0, 0, tzinfo=datetime.timezone.utc), None)
+    >>> time_range(argparse.Namespace(since="2026-03-02", until="2026-03-01"))
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: --until 2026-03-01 is not after --since 2026-03-02
+    """
+    from auditkit.times import parse_instant
+
+    out: list[datetime | None] = []
+    for name in ("since", "until"):
+        text = getattr(args, name, None)
+        try:
+            out.append(parse_instant(text) if text else None)
+        except UsageError as exc:
+            raise UsageError(f"--{name}: {exc}") from None
+    since, until = out
+    if since is not None and until is not None and until <= since:
+        raise UsageError(f"--until {args.until} is not after --since {args.since}")
+    return since, until
+
+
+# -- output files -----------------------------------------------------------------------
+def output_path(path: str | os.PathLike[str], *, option: str = "-o") -> Path:
+    """Check, before any work, that a command can write a file at ``path``.
+
+    The one rule for every command that writes a file: a missing parent folder
+    is created; an existing directory, a parent that is a file, or a place that
+    cannot be written is a :class:`~auditkit.errors.UsageError` raised now, so a
+    long job never fails at its end for want of a folder.  An existing file is
+    replaced (when the command writes it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> base = Path(tempfile.mkdtemp())
+    >>> output_path(base / "new" / "report.html").parent.is_dir()
+    True
+    >>> output_path(base)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: -o ...: is a directory; expected a file name
+    """
+    text = os.fspath(path)
+    if not text:
+        raise UsageError(f"{option}: expected a file name, got ''")
+    target = Path(text).expanduser()
+    if target.is_dir():
+        raise UsageError(f"{option} {text}: is a directory; expected a file name")
+    folder = target.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {text}: {existing} is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"{option} {text}: cannot create folder {folder}: {exc.strerror or exc}"
+        ) from None
+    _check_writable(target, option=option, text=text)
+    return target
+
+
+def _check_writable(target: Path, *, option: str, text: str) -> None:
+    """Try what the command will do: create (and remove) a file in the folder, and
+    open an existing target for writing without changing it."""
+    probe = target.parent / f".{target.name}.auditkit-probe-{os.getpid()}"
+    try:
+        if target.exists():
+            with target.open("ab"):
+                pass
+        else:
+            with probe.open("xb"):
+                pass
+            probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"{option} {text}: cannot write here: {exc.strerror or type(exc).__name__}"
+        ) from None
+
+
+# -- progress -----------------------------------------------------------------------------
+def progress_argument(p: argparse.ArgumentParser) -> None:
+    """Add ``--no-progress``."""
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown on stderr only when it is a terminal)",
+    )
+
+
+@contextmanager
+def progress_bar(
+    args: argparse.Namespace,
+    *,
+    desc: str,
+    unit: str = "events",
+    total: int | None = None,
+) -> Iterator[Progress | None]:
+    """A progress callback for a long job, or ``None`` when no bar should show.
+
+    The bar goes to stderr, and only while stderr is a terminal and
+    ``--no-progress`` was not given: scripts, pipes and CI logs stay clean.  The
+    callback takes the number of items done since its last call; ``total`` may be
+    unknown (``None``).
+
+    Examples
+    --------
+    >>> with progress_bar(argparse.Namespace(no_progress=True), desc="verify") as tick:
+    ...     tick is None
+    True
+    """
+    if getattr(args, "no_progress", False) or not _stderr_is_terminal():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=total,
+        desc=desc,
+        unit=f" {unit}",
+        unit_scale=True,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.2,
+    )
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def events_total(store: Store, tenants: Sequence[str] | None) -> int | None:
+    """How many events a job over these tenants reads (a progress bar's total), or
+    None when it cannot be told cheaply."""
+    try:
+        return sum(store.count(t) for t in tenants) if tenants else store.count()
+    except Exception:  # only for a progress bar: never fail a command over it
+        return None
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

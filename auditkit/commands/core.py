@@ -1,14 +1,33 @@
-"""The store's own commands: init, ingest, verify, checkpoint, proof, sample, demo."""
+"""The store's own commands: init, ingest, verify, checkpoint, sample, demo.
+
+Argument definitions stay light (they run on every start); each handler
+imports what it needs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from auditkit.commands.base import command, open_store, print_json, store_argument
+from auditkit.commands.base import (
+    Progress,
+    at_least,
+    command,
+    events_total,
+    open_store,
+    output_path,
+    print_json,
+    progress_argument,
+    progress_bar,
+    read_public_key,
+    store_argument,
+    tenant_argument,
+    terminal_text,
+)
 from auditkit.errors import UsageError
 
 __all__: list[str] = []
@@ -31,12 +50,14 @@ def _init(args: argparse.Namespace) -> int:
 
 # -- ingest ----------------------------------------------------------------------------
 def _ingest_args(p: argparse.ArgumentParser) -> None:
-    from auditkit.ingest.registry import available_formats
-
     store_argument(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="files, directories or globs")
     p.add_argument(
-        "--format", default="auto", help="input format: auto, " + ", ".join(available_formats())
+        "--format",
+        default="auto",
+        metavar="NAME",
+        help="input format: auto (default), auditkit, cloudtrail, csv, gcp, gitlab, okta, "
+        "ocsf, or one a plugin adds",
     )
     p.add_argument("--tenant", help="tenant for formats whose records carry none")
     p.add_argument(
@@ -51,20 +72,41 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=at_least(1),
         metavar="N",
         help="parser processes (default: all cores for inputs of tens of MB or more, "
         "else 1); records are stored in input order either way",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 if any record is quarantined")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    progress_argument(p)
+
+
+def default_quarantine(location: str) -> str:
+    """Where an ingest into ``location`` puts rejected records by default.
+
+    Examples
+    --------
+    >>> default_quarantine("audit.db"), default_quarantine("sqlite:////var/a.db")
+    ('audit.db.quarantine.ndjson', '/var/a.db.quarantine.ndjson')
+    >>> default_quarantine("postgresql+psycopg://u@db/audit")
+    'auditkit.quarantine.ndjson'
+    """
+    if location.startswith("sqlite:///"):
+        location = location[len("sqlite:///") :]
+    elif "://" in location:
+        location = "auditkit"
+    return location + ".quarantine.ndjson"
 
 
 @command("ingest", "ingest audit-log files (quarantining bad records)")(_ingest_args)
 def _ingest(args: argparse.Namespace) -> int:
     from auditkit.ingest.pipeline import expand_paths, ingest_files
 
+    files = expand_paths(args.files)
+    quarantine = output_path(
+        args.quarantine or default_quarantine(args.store), option="--quarantine"
+    )
     store = open_store(args)
     fmt: Any = args.format
     if args.mapping:
@@ -72,36 +114,23 @@ def _ingest(args: argparse.Namespace) -> int:
 
         mapped = get_format("mapped")
         fmt = mapped.from_file(args.mapping)  # type: ignore[attr-defined]
-    quarantine = args.quarantine
-    if quarantine is None:
-        base = store.backend.path or "auditkit"
-        quarantine = base + ".quarantine.ndjson"
-    files = expand_paths(args.files)
-    bar = None
-    if not args.no_progress and not args.json and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(unit=" records", desc="ingest", file=sys.stderr)
-    try:
+    with progress_bar(args, desc="ingest", unit="records") as tick:
         result = ingest_files(
             store,
             files,
             format=fmt,
             tenant=args.tenant,
             quarantine=quarantine,
-            progress=bar.update if bar else None,
+            progress=tick,
             workers=args.workers,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     if args.json:
         print_json(result.to_dict())
     else:
-        print(result.summary())
+        print(terminal_text(result.summary()))
         for q in result.problems[:10]:
             where = f"{q.file} line {q.line}" if q.line else q.file
-            print(f"  quarantined: {where}: {q.reason}")
+            print(terminal_text(f"  quarantined: {where}: {q.reason}"))
         if result.quarantined > 10:
             print(f"  ... {result.quarantined - 10} more in {result.quarantine_file}")
     return 1 if args.strict and result.quarantined else 0
@@ -130,8 +159,9 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
         help="a witness's C2SP verifier key (or a file holding it): its cosignatures on the "
         "--checkpoint notes count as anchors (repeatable)",
     )
-    p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
+    tenant_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    progress_argument(p)
     p.epilog = (
         "exit codes: 0 intact (and anchored), 1 tampered, 2 usage error, 3 no problem found but "
         "unanchored (nothing outside the database vouches for the key)"
@@ -142,24 +172,30 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     _verify_args
 )
 def _verify(args: argparse.Namespace) -> int:
+    from auditkit.verification import Verdict
+
+    if args.public_key:
+        read_public_key(args.public_key)  # a one-line error for a file that is not a key
     store = open_store(args)
-    report = store.verify(
-        args.tenant,
-        checkpoint=args.checkpoint,
-        public_key=args.public_key,
-        fingerprint=args.fingerprint,
-        witnesses=args.witness or (),
-    )
+    with progress_bar(args, desc="verify", total=events_total(store, args.tenant)) as tick:
+        report = store.verify(
+            args.tenant,
+            checkpoint=args.checkpoint,
+            public_key=args.public_key,
+            fingerprint=args.fingerprint,
+            witnesses=args.witness or (),
+            progress=tick,
+        )
     if args.json:
         print_json(report.to_dict())
     else:
-        print(report.summary())
+        print(terminal_text(report.summary()))
         key = report.key_id[:16] if report.key_id else "?"
         anchors = "; ".join(a.describe() for a in report.anchors) or "none"
-        print(f"key {key} from {report.key_source}; anchors: {anchors}")
+        print(terminal_text(f"key {key} from {report.key_source}; anchors: {anchors}"))
         for note in report.notes:
-            print(f"note: {note}")
-    return {"intact": 0, "tampered": 1, "unanchored": 3}[report.status.value]
+            print(terminal_text(f"note: {note}"))
+    return {Verdict.INTACT: 0, Verdict.TAMPERED: 1, Verdict.UNANCHORED: 3}[report.status]
 
 
 # -- checkpoint --------------------------------------------------------------------------
@@ -177,13 +213,14 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
 
 @command("checkpoint", "export the signed checkpoints, to keep outside the store")(_checkpoint_args)
 def _checkpoint(args: argparse.Namespace) -> int:
+    out = output_path(args.output) if args.output and args.format != "note" else None
     store = open_store(args)
     if args.format == "note":
         if not args.output:
             raise UsageError("checkpoint --format note: give the folder to write (-o DIR)")
         folder = Path(args.output)
         if folder.exists() and not folder.is_dir():
-            raise UsageError(f"{folder}: exists and is not a folder")
+            raise UsageError(f"-o {folder}: exists and is not a folder")
         folder.mkdir(parents=True, exist_ok=True)
         notes = store.checkpoint_notes()
         doc = store.export_checkpoints()
@@ -193,8 +230,8 @@ def _checkpoint(args: argparse.Namespace) -> int:
         (folder / "verifier-keys.txt").write_text(vkeys)
         print(f"wrote {len(notes)} C2SP checkpoint note(s) and their verifier keys to {folder}")
         return 0
-    doc = store.export_checkpoints(args.output)
-    if args.output:
+    doc = store.export_checkpoints(out)
+    if out is not None:
         n = len(doc["checkpoints"])
         print(f"wrote {n} signed checkpoint(s) to {args.output} (key {doc['key_id'][:16]})")
         if not doc.get("notes"):
@@ -204,58 +241,87 @@ def _checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- proof -----------------------------------------------------------------------------
-def _proof_args(p: argparse.ArgumentParser) -> None:
-    store_argument(p)
-    p.add_argument("--tenant", required=True)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--seq", type=int, help="inclusion proof for this seq")
-    g.add_argument("--event-id", help="inclusion proof for this event")
-    g.add_argument("--old-size", type=int, help="consistency proof from this tree size")
-    p.add_argument("--new-size", type=int, help="consistency proof to this size (default: now)")
-
-
-@command("proof", "print an inclusion or consistency proof as JSON (verified first)")(_proof_args)
-def _proof(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    if args.old_size is not None:
-        proof: Any = store.consistency_proof(args.tenant, args.old_size, args.new_size)
-        proof.verify()
-    else:
-        proof = store.inclusion_proof(args.tenant, args.seq, event_id=args.event_id)
-        proof.verify(store.trusted_public_key()[0])
-    print_json(proof.to_dict())
-    return 0
-
-
 # -- sample ----------------------------------------------------------------------------
 def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="NDJSON file to write")
-    p.add_argument("--events", type=int, help="about how many events (default: natural volume)")
-    p.add_argument("--tenants", type=int, default=3)
-    p.add_argument("--days", type=int, default=90)
+    p.add_argument(
+        "--events",
+        type=at_least(0),
+        metavar="N",
+        help="exactly this many events (default: the natural volume, ~19k for 3 tenants "
+        "over 90 days); a sample too small for every injected incident keeps those "
+        "that fit",
+    )
+    p.add_argument("--tenants", type=at_least(1), default=3, metavar="N")
+    p.add_argument("--days", type=at_least(1), default=90, metavar="N")
+    p.add_argument(
+        "--actors",
+        type=at_least(1),
+        metavar="N",
+        help="principals across all tenants (default: 150, at least 6 per tenant)",
+    )
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--no-incidents", action="store_true", help="no injected incidents")
+    p.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="also write the injected incidents (the labels) as JSON",
+    )
+    progress_argument(p)
 
 
 @command("sample", "write realistic sample audit events (NDJSON)")(_sample_args)
 def _sample(args: argparse.Namespace) -> int:
-    from itertools import chain
+    from auditkit.sample import (
+        MIN_PER_TENANT,
+        iter_events,
+        plan_incidents,
+        write_incidents,
+        write_ndjson,
+    )
 
-    from auditkit.sample import iter_events, write_ndjson
-
-    chunks = iter_events(tenants=args.tenants, days=args.days, events=args.events, seed=args.seed)
-    n = write_ndjson(chain.from_iterable(chunks), args.output)
+    out = output_path(args.output)
+    labels = output_path(args.labels, option="--labels") if args.labels else None
+    options: dict[str, Any] = {
+        "tenants": args.tenants,
+        "days": args.days,
+        "actors": args.actors or max(150, MIN_PER_TENANT * args.tenants),
+        "seed": args.seed,
+        "events": args.events,
+    }
+    try:
+        chunks = iter_events(incidents=not args.no_incidents, **options)
+    except ValueError as exc:  # the generator's own checks (e.g. actors per tenant)
+        raise UsageError(f"sample: --{exc}") from None
+    with progress_bar(args, desc="sample", total=args.events) as tick:
+        n = write_ndjson(_ticking(chunks, tick), out)
     print(f"wrote {n} events to {args.output}")
+    if labels is not None:
+        planned = [] if args.no_incidents else plan_incidents(**options)
+        write_incidents(planned, labels, parameters=options)
+        print(f"wrote {len(planned)} incident label(s) to {args.labels}")
     return 0
+
+
+def _ticking(chunks: Iterator[list[dict[str, Any]]], tick: Progress | None) -> Iterator[Any]:
+    for chunk in chunks:
+        yield from chunk
+        if tick is not None:
+            tick(len(chunk))
 
 
 # -- demo ------------------------------------------------------------------------------
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", default="auditkit-demo", help="where to put the demo store")
+    progress_argument(p)
 
 
 @command("demo", "build a sample store, verify it, detect, report")(_demo_args)
 def _demo(args: argparse.Namespace) -> int:
     from auditkit._demo import run_demo
 
-    return run_demo(Path(args.dir))
+    folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--dir {args.dir}: is a file; expected a folder")
+    output_path(folder / "audit.db", option="--dir")
+    return run_demo(folder, progress=not args.no_progress and sys.stderr.isatty())

@@ -42,8 +42,6 @@ exit codes: 0 written (or bundle intact); 1 bundle tampered, or a control with t
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:
-    from auditkit.reports._formats import FORMATS
-
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = _EPILOG
     p.add_argument(
@@ -69,7 +67,11 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         metavar="START..END",
         help="days, both included, e.g. 2026-01-01..2026-03-31 (default: all)",
     )
-    p.add_argument("--format", choices=list(FORMATS), help="output format")
+    p.add_argument(
+        "--format",
+        metavar="NAME",
+        help="output format: html, md, json, csv, pdf, bundle (default: from -o's suffix)",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here")
     p.add_argument(
         "--key", metavar="FILE", help="signing key file (default: STORE.key, or $AUDITKIT_KEY)"

@@ -7,6 +7,7 @@
 """
 
 from auditkit.sample.generator import (
+    MIN_PER_TENANT,
     Event,
     Incident,
     IncidentKind,
@@ -22,6 +23,7 @@ __all__ = [
     "Event",
     "Incident",
     "IncidentKind",
+    "MIN_PER_TENANT",
     "SampleSet",
     "generate",
     "iter_events",

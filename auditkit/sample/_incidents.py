@@ -666,10 +666,33 @@ ORDER: tuple[Callable[[Injector, int, int], None], ...] = (
 
 
 def inject(
-    tenants: list[Tenant], *, seed: int, days: int, day0_us: int, start_weekday: int
+    tenants: list[Tenant],
+    *,
+    seed: int,
+    days: int,
+    day0_us: int,
+    start_weekday: int,
+    events: int | None = None,
 ) -> tuple[list[Incident], list[Rec]]:
-    """Plan every incident; returns the labels and all their records (ids assigned)."""
+    """Plan every incident; returns the labels and all their records (ids assigned).
+
+    A sample of ``events`` records too small for every incident keeps only the
+    incidents whose records fit in half of it, in :data:`ORDER`, skipping those
+    that would overflow: a subset of the same incidents, each whole (its labelled
+    evidence and the context around it).
+    """
     inj = Injector(tenants, seed=seed, days=days, day0_us=day0_us, start_weekday=start_weekday)
+    groups: list[tuple[list[Incident], list[Rec]]] = []
     for slot, fn in enumerate(ORDER):
+        n_inc, n_out = len(inj.incidents), len(inj.out)
         fn(inj, slot, len(ORDER))
-    return inj.incidents, inj.out
+        groups.append((inj.incidents[n_inc:], inj.out[n_out:]))
+    if events is None or len(inj.out) <= events:
+        return inj.incidents, inj.out
+    labels: list[Incident] = []
+    recs: list[Rec] = []
+    for incidents, records in groups:
+        if len(recs) + len(records) <= events // 2:
+            labels += incidents
+            recs += records
+    return labels, recs

@@ -37,6 +37,7 @@ __all__ = [
     "Event",
     "Incident",
     "IncidentKind",
+    "MIN_PER_TENANT",
     "SampleSet",
     "generate",
     "iter_events",
@@ -163,7 +164,12 @@ def _plan(
     by_day: dict[int, list[Rec]] = {}
     if incidents:
         labels, recs = inject(
-            population, seed=seed, days=days, day0_us=day0_us, start_weekday=day0.weekday()
+            population,
+            seed=seed,
+            days=days,
+            day0_us=day0_us,
+            start_weekday=day0.weekday(),
+            events=events,
         )
         for rec in recs:
             d = min(max((rec.us - day0_us) // US_PER_DAY, 0), days - 1)
@@ -179,11 +185,6 @@ def _plan(
         background = round(sum(weights) * EVENTS_PER_ACTOR_DAY)
     else:
         background = events - n_incident
-        if background < 0:
-            raise ValueError(
-                f"events: expected at least {n_incident} (the injected incidents' events), "
-                f"got {events}; pass incidents=False for smaller samples"
-            )
     flat = split_sizes(background, weights)
     n = len(population)
     budgets = [flat[d * n : (d + 1) * n] for d in range(days)]
@@ -314,8 +315,8 @@ def generate(
     events : int or None
         Exact number of events wanted; ``None`` gives the natural volume (about 1.75
         events per actor per weekday, a tenth of that at weekends; ~19k events, 14 MB
-        of NDJSON for the defaults). Must cover the incidents' own events (~230) when
-        ``incidents``.
+        of NDJSON for the defaults). A sample too small for every incident's events
+        (~230) keeps the incidents that fit in half of it (none below a few dozen).
     seed : int
         Same seed, same events (``event_id`` included).
     start : str
@@ -338,6 +339,9 @@ def generate(
     >>> generate(days=7, actors=40, events=1_000).events[0] == generate(
     ...     days=7, actors=40, events=1_000).events[0]
     True
+    >>> small = generate(days=7, actors=40, events=100)
+    >>> len(small.events), 0 < len(small.incidents) < len(generate(days=7, actors=40).incidents)
+    (100, True)
     """
     parameters: dict[str, Any] = {
         "tenants": tenants,
@@ -360,10 +364,12 @@ def plan_incidents(
     actors: int = 150,
     seed: int = 7,
     start: str = "2026-01-05",
+    events: int | None = None,
 ) -> list[Incident]:
     """The incidents that :func:`generate` and :func:`iter_events` inject, without events.
 
-    They do not depend on ``events``: use this to write the labels of a streamed sample.
+    Use this to write the labels of a streamed sample.  They do not depend on
+    ``events``, except that a sample too small for all of them keeps a subset.
 
     Examples
     --------
@@ -375,10 +381,10 @@ def plan_incidents(
         tenants=tenants,
         days=days,
         actors=actors,
-        events=None,
         seed=seed,
         start=start,
         incidents=True,
+        events=events,
     )
     return plan.incidents
 

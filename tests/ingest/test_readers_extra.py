@@ -114,9 +114,15 @@ def test_layout_detection(tmp_path: Path) -> None:
 
 
 _chars = st.text(alphabet='ab}{][,":\\ \u00fc\U0001f600\n', max_size=8)
-json_values = st.recursive(
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(_chars, inner, max_size=3)
+
+
+json_values = st.recursive(  # a named function, not a lambda (CPython gh-106905)
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | _chars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_chars, inner, max_size=3),
+    _containers,
     max_leaves=6,
 )
 

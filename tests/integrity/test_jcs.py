@@ -63,15 +63,28 @@ unicode_text = st.text() | st.text(
     st.characters(min_codepoint=0xD7F0, max_codepoint=0x1F7FF, codec="utf-8"),
     max_size=4,
 )
+
+
+def _round4(f: float) -> float:
+    return round(f, 4)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=5) | st.dictionaries(unicode_text, inner, max_size=6)
+
+
+# Named functions, not lambdas: Hypothesis reads a lambda's source with `ast` to
+# describe it, which on Python 3.11 can fail with "AST constructor recursion depth
+# mismatch" (CPython gh-106905).
 numbers = (
     st.integers(-MAX_INT, MAX_INT)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: round(f, 4))
+    | st.floats(-1e6, 1e6, allow_nan=False).map(_round4)
     | st.sampled_from([1e-5, 1e-6, 1e-7, 9.999999e-6, 1e16, 9999999999999998.0, 1e21, 0.5])
 )
 json_values = st.recursive(
     st.none() | st.booleans() | numbers | unicode_text,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(unicode_text, inner, max_size=6),
+    _containers,
     max_leaves=20,
 )
 

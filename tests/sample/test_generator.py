@@ -418,9 +418,18 @@ def test_events_n_gives_exactly_n(n: int, incidents: bool) -> None:
     assert [e["occurred_at"] for e in s.events] == sorted(e["occurred_at"] for e in s.events)
 
 
-def test_too_few_events_for_the_incidents_is_an_error() -> None:
-    with pytest.raises(ValueError, match="incidents=False"):
-        generate(**SMALL, events=10)
+@pytest.mark.parametrize("events", [0, 1, 10, 40, 100, 200])
+def test_a_small_sample_keeps_the_incidents_that_fit(events: int) -> None:
+    full = generate(**SMALL)
+    s = generate(**SMALL, events=events)
+    assert len(s.events) == events
+    ids = {e["event_id"] for e in s.events}
+    # every incident when they fit; else whole ones in at most half the sample; always
+    # a subset of the full sample's (same labels, same evidence)
+    if len(s.incidents) < len(full.incidents):
+        assert sum(len(i.event_ids) for i in s.incidents) <= events // 2
+    assert all(set(i.event_ids) <= ids for i in s.incidents)
+    assert set(s.incidents) <= set(full.incidents)
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def volume_spike(
     ...          "action": "document.read", "actor": {"id": "nina"}}
     ...         for d in range(21) for h in range(8)
     ...         for m in range(0, 60, 1 if (d, h) == (15, 4) else 15)]
-    >>> volume_spike(events_to_frame(rows))["summary"].to_list()  # doctest: +NORMALIZE_WHITESPACE
+    >>> sorted(volume_spike(events_to_frame(rows))["summary"])  # doctest: +NORMALIZE_WHITESPACE
     ["Activity of 'nina' rose to 60 events in 1 hour(s) from 2026-01-20 13:00 UTC (about 4
     expected; robust z 28.0).", "Activity of tenant 'acme' rose to 60 events in 1 hour(s) from
     2026-01-20 13:00 UTC (about 4 expected; robust z 28.0)."]

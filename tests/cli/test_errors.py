@@ -1,0 +1,194 @@
+"""Errors as a user sees them: one line, no internals, before any work is done."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from auditkit.cli import main, one_line
+from auditkit.commands.base import COMMANDS, Command, output_path
+from auditkit.errors import UsageError
+from tests.cli.conftest import build_store
+
+_INTERNALS = ("Traceback", "[SQL:", "sqlalche.me", "cryptography.io", "https://", "sqlite3.")
+
+
+def _one_clean_line(err: str) -> str:
+    assert err.count("\n") == 1, err
+    assert not any(word in err for word in _INTERNALS), err
+    return err
+
+
+def test_store_that_is_a_directory_or_not_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dir.db").mkdir()
+    (tmp_path / "junk.db").write_text("hello, not a database\n")
+    for target in ("dir.db", "junk.db"):
+        for command in (["verify"], ["detect"], ["query", "--", "SELECT 1"]):
+            argv = [command[0], str(tmp_path / target), *command[1:]]
+            if command[0] == "query":
+                argv = ["query", str(tmp_path / target), "SELECT * FROM events"]
+            assert main(argv) == 2
+            _one_clean_line(capsys.readouterr().err)
+
+
+def test_a_malformed_key_file_is_one_line(
+    sample_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+    for argv in (
+        ["verify", sample_store, "--key", str(bad)],
+        ["ingest", sample_store, str(bad), "--key", str(bad)],
+        ["verify", sample_store, "--key", str(tmp_path / "missing.key")],
+        ["verify", sample_store, "--public-key", str(bad)],
+    ):
+        assert main(argv) == 2
+        err = _one_clean_line(capsys.readouterr().err)
+        assert "key" in err
+
+
+def test_foreign_errors_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlalchemy.exc
+
+    failures: list[BaseException] = [
+        sqlalchemy.exc.OperationalError(
+            "SELECT secret FROM t", {}, sqlite3.OperationalError("database is locked")
+        ),
+        RuntimeError("boom\nsecond line"),
+    ]
+
+    def handler(args: argparse.Namespace) -> int:
+        raise failures.pop(0)
+
+    monkeypatch.setitem(
+        COMMANDS._items, "boom", Command("boom", handler, lambda p: None, "raise something")
+    )
+    assert main(["boom"]) == 2
+    assert (
+        _one_clean_line(capsys.readouterr().err) == "auditkit: database error: database is locked\n"
+    )
+    assert main(["boom"]) == 2
+    err = _one_clean_line(capsys.readouterr().err)
+    assert "RuntimeError: boom; second line" in err and "AUDITKIT_DEBUG" in err
+    monkeypatch.setenv("AUDITKIT_DEBUG", "1")
+    failures.append(RuntimeError("shown"))
+    with pytest.raises(RuntimeError, match="shown"):
+        main(["boom"])
+
+
+def test_one_line_hides_passwords_and_keeps_the_message() -> None:
+    assert (
+        one_line("postgresql+psycopg://u:pw@h/db: refused")
+        == "postgresql+psycopg://u:***@h/db: refused"
+    )
+    text = (
+        "bad.key: Unable to load PEM file. See https://cryptography.io/en/latest/faq/ "
+        "for more details. MalformedFraming"
+    )
+    assert one_line(text) == "bad.key: Unable to load PEM file. MalformedFraming"
+
+
+# -- output paths: one rule for every command that writes a file ------------------------
+def _writers(store: str, out: str) -> list[list[str]]:
+    """Every command of this module's owner that writes a file, aimed at ``out``."""
+    return [
+        ["checkpoint", store, "-o", out],
+        ["sample", "-o", out, "--events", "10", "--no-progress"],
+        ["query", store, "SELECT tenant_id FROM events", "-o", out + ".csv"],
+        ["proof", store, "--tenant", "acme", "--seq", "0", "-o", out],
+        ["sample", "-o", str(Path(out).parent / "ok.ndjson"), "--labels", out, "--events", "300"],
+    ]
+
+
+def test_output_into_a_missing_folder_is_created(
+    sample_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(len(_writers(sample_store, "x"))):
+        argv = _writers(sample_store, str(tmp_path / f"new{i}" / "deeper" / "out"))[i]
+        assert main(argv) == 0, (argv, capsys.readouterr().err)
+        written = [p for p in (tmp_path / f"new{i}" / "deeper").iterdir() if p.is_file()]
+        assert written and all(p.stat().st_size for p in written), argv
+
+
+@pytest.mark.parametrize("kind", ["directory", "under a file"])
+def test_output_that_cannot_be_written_fails_before_any_work(
+    sample_store: str, tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_dir.csv").mkdir()
+    (tmp_path / "a_dir").mkdir()
+    target = str(tmp_path / "a_dir") if kind == "directory" else str(tmp_path / "a_file" / "out")
+    for argv in _writers(sample_store, target):
+        if kind == "directory" and argv[0] == "query":
+            argv[-1] = str(tmp_path / "a_dir.csv")
+        assert main(argv) == 2, argv
+        err = _one_clean_line(capsys.readouterr().err)
+        assert "is a directory" in err or "is not a folder" in err, err
+    assert not list((tmp_path / "a_dir").iterdir())
+    assert not (tmp_path / "ok.ndjson").exists()  # the sample was not written either
+
+
+def test_ingest_checks_its_quarantine_file_before_ingesting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = build_store(tmp_path / "s", events=50, days=2)
+    (tmp_path / "q").mkdir()
+    before = Path(db).stat().st_size
+    assert (
+        main(
+            [
+                "ingest",
+                db,
+                str(tmp_path / "s" / "sample.ndjson"),
+                "--quarantine",
+                str(tmp_path / "q"),
+            ]
+        )
+        == 2
+    )
+    assert "--quarantine" in _one_clean_line(capsys.readouterr().err)
+    assert Path(db).stat().st_size == before
+
+
+def test_output_path_rule() -> None:
+    with pytest.raises(UsageError, match="expected a file name"):
+        output_path("")
+    with pytest.raises(UsageError, match="is not a folder"):
+        output_path("/dev/null/x.csv")
+    with pytest.raises(UsageError, match="cannot"):
+        output_path("/proc/auditkit-test/x.csv")
+
+
+# -- sample sizes -------------------------------------------------------------------------
+@pytest.mark.parametrize("events", [0, 1, 100, 250])
+def test_small_samples(events: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "s.ndjson"
+    assert main(["sample", "-o", str(out), "--events", str(events), "--days", "5"]) == 0
+    assert len(out.read_bytes().splitlines()) == events
+    assert f"wrote {events} events" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--events", "-5"],
+        ["--events", "many"],
+        ["--days", "0"],
+        ["--tenants", "0"],
+        ["--tenants", "30", "--actors", "12"],
+    ],
+)
+def test_bad_sample_counts_are_usage_errors(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sample", "-o", str(tmp_path / "s.ndjson"), *args]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "expected" in err
+    assert not (tmp_path / "s.ndjson").exists()

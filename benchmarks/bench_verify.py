@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-BASELINE = r'''
+BASELINE = r"""
 import hashlib, json, sqlite3, sys
 con = sqlite3.connect(sys.argv[1])
 cols = [c[1] for c in con.execute("PRAGMA table_info(events)")]
@@ -46,7 +46,7 @@ for row in con.execute("SELECT * FROM events ORDER BY tenant_id, seq"):
         bad += 1
     n += 1
 print(n, bad)
-'''
+"""
 
 
 def make_store(folder: Path, n: int) -> Path:

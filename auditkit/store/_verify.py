@@ -109,7 +109,9 @@ Progress = Callable[[int], None]
 #: whole tree.  Safe: an entry is only found for the same signed root, and its leaves
 #: are the ones that were shown to reproduce it.
 _TREES: OrderedDict[tuple[str, str, str, int, str], tuple[bytes, list[np.ndarray]]] = OrderedDict()
-_TREES_KEPT: Final = 8
+#: Bytes of leaves and levels the cache may hold (a tree takes 64 per record): the
+#: cache must not make memory grow with the store (a scan of 10M events).
+_TREES_BUDGET: Final = 96 << 20
 #: Checkpoint signatures already checked: (key, signed message, signature) -> valid.
 _SIGNATURES: dict[tuple[str, bytes, str], Problem | None] = {}
 _SIGNATURES_KEPT: Final = 200_000
@@ -245,10 +247,10 @@ class TenantVerifier:
                 root = levels[-1][0].tobytes().hex() if self.size else EMPTY_ROOT.hex()
                 if root == self.cp.root_hash:
                     self.levels = levels
-                    if self.size:
+                    if self.size and 64 * self.size <= _TREES_BUDGET // 2:
                         with _CACHE_LOCK:
                             _TREES[key] = (self.blob, levels)
-                            while len(_TREES) > _TREES_KEPT:
+                            while sum(64 * len(v[1][0]) for v in _TREES.values()) > _TREES_BUDGET:
                                 _TREES.popitem(last=False)
         self.tiles_ok = bool(self.levels) or (self.cp is not None and self.size == 0)
         #: signed history, but no tree at all: the tenant may have vanished (see finish)

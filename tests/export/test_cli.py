@@ -21,7 +21,9 @@ def store_path(tmp_path: Path) -> str:
     return path
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "parquet"])
+@pytest.mark.parametrize(
+    "fmt", ["csv", "json", "ndjson", "parquet", "cef", "leef", "ocsf", "ecs", "syslog", "hec"]
+)
 def test_export_each_format(
     fmt: str, store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

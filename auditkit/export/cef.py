@@ -94,7 +94,7 @@ from auditkit.export._fields import (
     VENDOR,
     complete,
     epoch_ms,
-    json_cells,
+    json_lists,
     severity_expr,
     version,
 )
@@ -105,32 +105,20 @@ __all__ = ["CEF_KEYS", "LEEF_KEYS", "cef_records", "leef_records"]
 _TS: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
+# (one pass each: Aho-Corasick, leftmost match, so an escape is never escaped again)
 def _header(expr: pl.Expr) -> pl.Expr:
-    return (
-        expr.str.replace_all("\\", "\\\\", literal=True)
-        .str.replace_all("|", "\\|", literal=True)
-        .str.replace_all("\r", "\\r", literal=True)
-        .str.replace_all("\n", "\\n", literal=True)
-    )
+    return expr.str.replace_many(["\\", "|", "\r", "\n"], ["\\\\", "\\|", "\\r", "\\n"])
 
 
 def _cef_value(expr: pl.Expr) -> pl.Expr:
-    return (
-        expr.cast(pl.String)
-        .str.replace_all("\\", "\\\\", literal=True)
-        .str.replace_all("=", "\\=", literal=True)
-        .str.replace_all("\r", "\\r", literal=True)
-        .str.replace_all("\n", "\\n", literal=True)
+    return expr.cast(pl.String).str.replace_many(
+        ["\\", "=", "\r", "\n"], ["\\\\", "\\=", "\\r", "\\n"]
     )
 
 
 def _leef_value(expr: pl.Expr) -> pl.Expr:
-    return (
-        expr.cast(pl.String)
-        .str.replace_all("\\", "\\\\", literal=True)
-        .str.replace_all("\t", "\\t", literal=True)
-        .str.replace_all("\r", "\\r", literal=True)
-        .str.replace_all("\n", "\\n", literal=True)
+    return expr.cast(pl.String).str.replace_many(
+        ["\\", "\t", "\r", "\n"], ["\\\\", "\\t", "\\r", "\\n"]
     )
 
 
@@ -138,8 +126,8 @@ def _prepared(frame: pl.DataFrame) -> pl.DataFrame:
     """The chunk with text columns for the fields that are lists, objects or times."""
     df = complete(frame)
     extra = [
-        json_cells(df.get_column("actor_roles").to_list()).alias("_roles"),
-        json_cells(df.get_column("targets").to_list()).alias("_targets"),
+        json_lists(pl.col("actor_roles"), "roles").alias("_roles"),
+        json_lists(pl.col("targets"), "targets").alias("_targets"),
     ]
     return df.with_columns(extra).with_columns(
         _first_target=pl.col("targets").list.first().struct.field("id"),

@@ -45,6 +45,7 @@ OCSF 1.3.0 JSON schema.
 
 Examples
 --------
+>>> import orjson
 >>> from auditkit.frame import events_to_frame
 >>> df = events_to_frame([{"event_id": "e1", "tenant_id": "acme",
 ...     "occurred_at": "2026-01-05T09:00:00Z", "action": "user.login",
@@ -60,15 +61,23 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-import orjson
 import polars as pl
 
-from auditkit.export._fields import PRODUCT, VENDOR, version
-from auditkit.export.formats import ExportFormat, frame_to_events, register_export_format
+from auditkit.export._fields import (
+    PRODUCT,
+    VENDOR,
+    complete,
+    json_text,
+    struct_or_null,
+    target_structs,
+    version,
+)
+from auditkit.export.formats import ExportFormat, register_export_format
 
 __all__ = ["OCSF_CLASSES", "OCSF_VERSION", "ocsf_class", "ocsf_event", "ocsf_records"]
 
 OCSF_VERSION: Final = "1.3.0"
+_TS: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 _CLASS_NAMES: Final = {
     3001: ("Account Change", 3, "Identity & Access Management"),
@@ -244,9 +253,9 @@ def ocsf_event(e: dict[str, Any]) -> dict[str, Any]:
         out["privileges"] = [str(role)] if role is not None else [action]
     elif class_uid == 3006:
         groups = [t for t in targets if t.get("type") in ("team", "group")]
-        out["group"] = _entity(groups[0] if groups else None, action)
         members = [t for t in targets if t not in groups]
         out["user"] = _user(members[0] if members else actor_in)
+        out["group"] = _entity(groups[0] if groups else None, action)
     elif class_uid == 3004:
         out["entity"] = _entity(targets[0] if targets else None, action)
     elif class_uid == 6001:
@@ -268,10 +277,166 @@ def ocsf_event(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def ocsf_records(frame: pl.DataFrame) -> list[bytes]:
-    """One OCSF event (JSON bytes) per event of ``frame``."""
-    dumps = orjson.dumps
-    events = frame_to_events(frame, chunk_size=max(1, frame.height))
-    return [dumps(ocsf_event(e)) for chunk in events for e in chunk]
+    """One OCSF event (JSON bytes) per event of ``frame``, built column-wise.
+
+    Gives the same bytes as :func:`ocsf_event` on each canonical event (a test
+    checks it), about ten times faster.
+    """
+    if frame.height == 0:
+        return []
+    df = complete(frame)
+    pairs = df.select("action", "category").unique()
+    mapped = [ocsf_class(a, c) for a, c in pairs.iter_rows()]
+    classes = pairs.with_columns(
+        _class=pl.Series([m[0] for m in mapped], dtype=pl.Int64),
+        _activity=pl.Series([m[1] for m in mapped], dtype=pl.Int64),
+    )
+    df = df.join(classes, on=["action", "category"], how="left", maintain_order="left")
+    event, splice = _ocsf_struct(set(df.columns))
+    text = json_text(event, splice=splice, depth=3)
+    out = df.select(text).to_series().to_list()
+    return [t.encode() for t in out]
+
+
+def _caption(column: str, table: dict[int, Any], default: str = "Other") -> pl.Expr:
+    return pl.col(column).replace_strict(table, default=default, return_dtype=pl.String)
+
+
+def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
+    """The OCSF event as a struct expression (nulls where absent), and the JSON text
+    columns to splice at the end of ``unmapped.auditkit``."""
+    cls, act = pl.col("_class"), pl.col("_activity")
+    outcome = pl.col("outcome")
+    sev = outcome.replace_strict(_SEVERITY, default=1, return_dtype=pl.Int64)
+    sev = pl.when((sev == 1) & (pl.col("category") == "admin")).then(2).otherwise(sev)
+    status_id = outcome.replace_strict({k: v[0] for k, v in _STATUS.items()}, default=99,
+                                       return_dtype=pl.Int64)  # fmt: skip
+    status = outcome.replace_strict({k: v[1] for k, v in _STATUS.items()}, default="Other",
+                                    return_dtype=pl.String)  # fmt: skip
+    activity_names = {c * 1000 + a: n for c, t in _ACTIVITY_NAMES.items() for a, n in t.items()}
+    email_ok = pl.col("actor_email").str.contains(_EMAIL.pattern)
+    actor_user = struct_or_null(
+        uid=pl.col("actor_id"),
+        name=pl.col("actor_name"),
+        email_addr=pl.when(email_ok).then(pl.col("actor_email")),
+    )
+    noun = pl.col("action").str.replace(r"\.[^.]*$", "")
+    placeholder = pl.struct(uid=pl.lit(None, pl.String), name=noun, type=noun)
+    targets = pl.col("targets")
+    ttype = pl.element().struct.field("type")
+    subject = targets.list.eval(
+        pl.element().filter(ttype.is_in(["user", "principal", "account"]) | ttype.is_null())
+    ).list.first()
+    groups = targets.list.eval(pl.element().filter(ttype.is_in(["team", "group"])))
+    members = targets.list.eval(pl.element().filter(~ttype.is_in(["team", "group"])
+                                                    | ttype.is_null()))  # fmt: skip
+
+    def user_of(target: pl.Expr) -> pl.Expr:
+        as_user = struct_or_null(
+            uid=target.struct.field("id"),
+            name=target.struct.field("name"),
+            email_addr=pl.lit(None, pl.String),
+        )
+        return pl.when(target.is_not_null()).then(as_user).otherwise(actor_user)
+
+    def entity_of(target: pl.Expr) -> pl.Expr:
+        return pl.when(target.is_not_null()).then(target_structs(target)).otherwise(placeholder)
+
+    role = pl.coalesce(
+        pl.col("metadata").str.json_path_match("$.role"),
+        pl.col("metadata").str.json_path_match("$.permission"),
+        pl.col("action"),
+    )
+    web = targets.list.eval(target_structs(pl.element()))
+    seq = pl.col("seq") if "seq" in has else pl.lit(None, pl.Int64)
+    received = (
+        pl.col("received_at").dt.strftime(_TS) if "received_at" in has else pl.lit(None, pl.String)
+    )
+    logged = (
+        pl.col("received_at").dt.epoch("ms") if "received_at" in has else pl.lit(None, pl.Int64)
+    )
+    email_unmapped = pl.when(~email_ok).then(pl.col("actor_email"))
+    observer = struct_or_null(
+        service=pl.col("observer_service"),
+        version=pl.col("observer_version"),
+        region=pl.col("observer_region"),
+    )
+    event = pl.struct(
+        class_uid=cls,
+        class_name=_caption("_class", {k: v[0] for k, v in _CLASS_NAMES.items()}),
+        category_uid=cls // 1000,
+        category_name=_caption("_class", {k: v[2] for k, v in _CLASS_NAMES.items()}),
+        activity_id=act,
+        activity_name=(cls * 1000 + act).replace_strict(
+            activity_names, default="Other", return_dtype=pl.String
+        ),
+        type_uid=cls * 100 + act,
+        time=pl.col("occurred_at").dt.epoch("ms"),
+        severity_id=sev,
+        severity=sev.replace_strict(_SEVERITY_NAMES, return_dtype=pl.String),
+        status_id=status_id,
+        status=status,
+        status_detail=outcome,
+        metadata=pl.struct(
+            product=pl.struct(
+                name=pl.lit(PRODUCT), vendor_name=pl.lit(VENDOR), version=pl.lit(version())
+            ),
+            version=pl.lit(OCSF_VERSION),
+            uid=pl.col("event_id"),
+            tenant_uid=pl.col("tenant_id"),
+            profiles=pl.lit(["host"]),
+            correlation_uid=pl.col("request_id"),
+            sequence=seq,
+            logged_time=logged,
+        ),
+        actor=pl.struct(
+            user=actor_user,
+            session=struct_or_null(uid=pl.col("session_id")),
+        ),
+        src_endpoint=struct_or_null(
+            ip=pl.col("source_ip"),
+            location=struct_or_null(
+                country=pl.col("geo_country"),
+                city=pl.col("geo_city"),
+                lat=pl.col("geo_lat"),
+                long=pl.col("geo_lon"),
+            ),
+        ),
+        http_request=struct_or_null(user_agent=pl.col("user_agent")),
+        message=pl.col("description"),
+        service=pl.when(cls == 3002).then(
+            pl.struct(name=pl.coalesce(pl.col("observer_service"), pl.lit(PRODUCT)))
+        ),
+        user=pl.when(cls == 3002)
+        .then(actor_user)
+        .when(cls.is_in([3001, 3005]))
+        .then(user_of(subject))
+        .when(cls == 3006)
+        .then(user_of(members.list.first())),
+        privileges=pl.when(cls == 3005).then(pl.concat_list(role)),
+        group=pl.when(cls == 3006).then(entity_of(groups.list.first())),
+        entity=pl.when(cls == 3004).then(entity_of(targets.list.first())),
+        web_resources=pl.when(cls == 6001).then(
+            pl.when(targets.list.len() > 0).then(web).otherwise(pl.concat_list(placeholder))
+        ),
+        unmapped=pl.struct(
+            auditkit=pl.struct(
+                occurred_at=pl.col("occurred_at").dt.strftime(_TS),
+                action=pl.col("action"),
+                category=pl.col("category"),
+                outcome=outcome,
+                received_at=received,
+                actor=struct_or_null(
+                    type=pl.col("actor_type"),
+                    roles=pl.col("actor_roles"),
+                    email=email_unmapped,
+                ),
+                targets=targets,
+                observer=observer,
+            )
+        ),
+    )
+    return event, [("changes", pl.col("changes")), ("metadata", pl.col("metadata"))]
 
 
 register_export_format(

@@ -328,3 +328,12 @@ def test_explorer_has_a_button_per_siem_format(fmt: str, tmp_path: Path) -> None
     path = tmp_path / f"siem{available_export_formats()[fmt].suffix}"
     assert path.read_bytes().count(b"\n") == frame.height
     assert explorer.last_export is not None and explorer.last_export.format == fmt
+
+
+def test_column_wise_ocsf_equals_the_per_event_mapping(hostile: pl.DataFrame) -> None:
+    from auditkit.export.ocsf import ocsf_event
+
+    frame = pl.concat([hostile, events_to_frame(_sample(2000))], how="vertical_relaxed")
+    fast = ocsf_records(frame)
+    reference = [orjson.dumps(ocsf_event(e)) for e in _events(frame)]
+    assert fast == reference

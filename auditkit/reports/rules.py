@@ -369,7 +369,7 @@ def fields_complete(
             )
             evidence.append(EvidenceRef("fields", "detail", text, _ids(lacking), lacking.height))
         return RuleOutcome(Status.FAIL, tuple(_more(reasons)), tuple(evidence))
-    worst = detail.sort("share").head(1)
+    worst = detail.sort("share", "tenant_id", "source", "field").head(1)
     lowest = (
         ""
         if not worst.height

@@ -30,6 +30,7 @@ from auditkit.reports import _charts as charts
 from auditkit.reports._inputs import ReportInputs
 from auditkit.reports.catalog import Framework, event_classes
 from auditkit.reports.model import Section, Table
+from auditkit.schema import DEFAULTED_KEY
 
 if TYPE_CHECKING:
     from auditkit.reports.model import ControlResult
@@ -93,6 +94,8 @@ def available_sections() -> dict[str, SectionDef]:
 
 
 SOURCE: Final = pl.col("observer_service").fill_null("(unknown)").alias("source")
+#: True once per event: combined with a predicate, makes it one value per row.
+ROW: Final = pl.col("tenant_id").is_not_null()
 
 
 def when_text(ts: datetime | None) -> str:
@@ -596,7 +599,14 @@ FIELD_CHECKS: Final[dict[str, tuple[str, pl.Expr, pl.Expr]]] = {
     ),
     "action": ("What: type of event", pl.lit(True), pl.col("action").is_not_null()),
     "occurred_at": ("When: date and time", pl.lit(True), pl.col("occurred_at").is_not_null()),
-    "outcome": ("Success or failure", pl.lit(True), pl.col("outcome").is_not_null()),
+    "outcome": (
+        "Success or failure (as given by the source: a default filled in is missing)",
+        pl.lit(True),
+        pl.col("outcome").is_not_null()
+        & ~pl.col("metadata")
+        .str.contains(f'"{DEFAULTED_KEY}":\\[[^\\]]*"outcome"')
+        .fill_null(False),
+    ),
     "source_ip": (
         "Where from: origin address (events of users and API keys)",
         pl.col("actor_type").is_null() | pl.col("actor_type").is_in(["user", "api_key"]),
@@ -637,14 +647,16 @@ def fields(ctx: SectionSet) -> Section:
     """
     aggs = []
     for name, (_, applies, present) in FIELD_CHECKS.items():
+        # ``& ROW`` broadcasts a literal predicate (``pl.lit(True)``) to one value per
+        # event: a literal's sum is 1, not the number of events.
         aggs += [
-            applies.sum().alias(f"{name}|applicable"),
-            (applies & present).sum().alias(f"{name}|present"),
+            (applies & ROW).cast(pl.Int64).sum().alias(f"{name}|applicable"),
+            (applies & present & ROW).cast(pl.Int64).sum().alias(f"{name}|present"),
         ]
     wide = (
         ctx.events.lazy()
         .group_by("tenant_id", SOURCE)
-        .agg(pl.len().alias("events"), *aggs)
+        .agg(pl.len().cast(pl.Int64).alias("events"), *aggs)
         .sort("tenant_id", "source")
         .collect()
     )
@@ -669,12 +681,12 @@ def fields(ctx: SectionSet) -> Section:
             schema={
                 "tenant_id": pl.String,
                 "source": pl.String,
-                "events": pl.UInt32,
+                "events": pl.Int64,
                 "field": pl.String,
-                "applicable": pl.UInt32,
-                "present": pl.UInt32,
+                "applicable": pl.Int64,
+                "present": pl.Int64,
                 "share": pl.Float64,
-                "missing": pl.UInt32,
+                "missing": pl.Int64,
             }
         )
     )
@@ -690,7 +702,11 @@ def fields(ctx: SectionSet) -> Section:
         if long.height
         else pl.DataFrame(schema={"tenant_id": pl.String})
     )
-    worst = long.filter(pl.col("share").is_not_null()).sort("share").head(1)
+    worst = (
+        long.filter(pl.col("share").is_not_null())
+        .sort("share", "tenant_id", "source", "field")
+        .head(1)
+    )
     lows = (
         ""
         if not worst.height

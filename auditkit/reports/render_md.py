@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditkit.reports._formats import cell
-from auditkit.reports.model import Report, Section, Table
+from auditkit.reports.formats import cell
+from auditkit.reports.model import Report, Section, Status, Table, counts_text
 
 __all__ = ["render_md"]
 
-_BADGE = {"pass": "PASS", "needs_review": "NEEDS REVIEW", "fail": "FAIL"}
+_BADGE = {s.value: s.label.upper() for s in Status}
 
 
 def _esc(text: str) -> str:
@@ -80,7 +80,7 @@ def render_md(report: Report, **options: Any) -> bytes:
         f"- **Store**: {report.store_location or '-'} (id {report.store_id or '-'})",
         f"- **Signing key fingerprint**: {report.key_fingerprint or '-'}",
         f"- **Generated**: {cell(report.generated_at)} UTC by auditkit {report.tool_version}",
-        f"- **Result**: {n['pass']} pass, {n['needs_review']} need review, {n['fail']} fail",
+        f"- **Result**: {counts_text(n)}",
         "",
         "## Controls",
         "",

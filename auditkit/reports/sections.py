@@ -311,7 +311,7 @@ def executive_summary(ctx: SectionSet) -> Section:
     >>> report.section('executive_summary').facts['controls_fail']
     1
     """
-    from auditkit.reports.model import Status
+    from auditkit.reports.model import Status, counts_text
 
     controls = ctx.controls
     counts = {s.value: sum(1 for c in controls if c.status == s) for s in Status}
@@ -330,8 +330,7 @@ def executive_summary(ctx: SectionSet) -> Section:
     verdict = integ.get("verdict", "not verified")
     name = ctx.framework.title if ctx.framework else "Audit logging"
     paragraphs = (
-        f"{name}: {counts['pass']} control(s) pass, {counts['needs_review']} need review and "
-        f"{counts['fail']} fail, for tenant(s) {', '.join(inputs.tenants)} over "
+        f"{name}: {counts_text(counts)}, for tenant(s) {', '.join(inputs.tenants)} over "
         f"{inputs.period} ({inputs.events.height:,} events).",
         f"Integrity of the audit trail: {verdict}. Detections: "
         f"{det.get('findings', 0)} finding(s), of which {det.get('critical', 0)} critical and "

@@ -75,11 +75,13 @@ def test_aliases_and_unknown_names() -> None:
 
 def test_catalog_mistakes_are_named() -> None:
     with pytest.raises(UsageError, match="unknown rule 'no_such_rule'"):
-        _rule_specs({"name": "no_such_rule"}, "x.yaml: controls[0]")
+        _rule_specs({"name": "no_such_rule"}, "x.yaml: controls[0]", available_rules())
     with pytest.raises(UsageError, match="rule 'classes_present'"):
-        _rule_specs({"name": "classes_present", "clases": ["login_success"]}, "x.yaml")
+        _rule_specs(
+            {"name": "classes_present", "clases": ["login_success"]}, "x.yaml", available_rules()
+        )
     with pytest.raises(UsageError, match="unknown event class 'logins'"):
-        _rule_specs({"name": "classes_present", "classes": ["logins"]}, "x.yaml")
+        _rule_specs({"name": "classes_present", "classes": ["logins"]}, "x.yaml", available_rules())
 
 
 def test_event_class_expressions_agree_with_matches() -> None:

@@ -119,10 +119,8 @@ def _resolve_tenants(known: Sequence[str], tenant: str | Sequence[str] | None) -
         return tuple(known)
     wanted = [tenant] if isinstance(tenant, str) else list(tenant)
     unknown = [t for t in wanted if t not in known]
-    if unknown:
-        raise UsageError(
-            f"unknown tenant(s) {', '.join(unknown)}; the store has: {', '.join(known) or '(none)'}"
-        )
+    if unknown:  # one tenant never learns the names of the others
+        raise UsageError(f"unknown tenant {unknown[0]!r}: the store holds no trail for it")
     return tuple(dict.fromkeys(wanted))
 
 

@@ -320,7 +320,7 @@ def available_frameworks() -> dict[str, Framework]:
     Examples
     --------
     >>> len(available_frameworks()["pci-dss"].controls)
-    13
+    22
     """
     return FRAMEWORKS.all()
 

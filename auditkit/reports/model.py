@@ -413,7 +413,7 @@ class Report:
         >>> from auditkit.reports.examples import example_events
         >>> report = build_report_from_frame(events_to_frame(example_events()), framework="soc2")
         >>> report.counts()
-        {'pass': 1, 'evidence_present': 0, 'not_assessable': 0, 'needs_review': 3, 'fail': 1}
+        {'pass': 1, 'evidence_present': 0, 'not_assessable': 1, 'needs_review': 5, 'fail': 1}
         """
         return {s.value: sum(1 for c in self.controls if c.status == s) for s in Status}
 
@@ -442,7 +442,7 @@ class Report:
         >>> from auditkit.reports.examples import example_events
         >>> report = build_report_from_frame(events_to_frame(example_events()), framework="soc2")
         >>> print(report.summary().splitlines()[1])
-          1 pass, 0 evidence present, 0 not assessable from logs, 3 needs review, 1 fail
+          1 pass, 0 evidence present, 1 not assessable from logs, 5 needs review, 1 fail
         """
         n = self.counts()
         lines = [
@@ -453,7 +453,7 @@ class Report:
         for c in self.controls:
             if c.status is not Status.PASS:
                 lines.append(
-                    f"  {c.status.label:<12} {c.control_id}: {c.reasons[0] if c.reasons else ''}"
+                    f"  {c.status.label:<24} {c.control_id}: {c.reasons[0] if c.reasons else ''}"
                 )
         return "\n".join(lines)
 

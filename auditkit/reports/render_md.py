@@ -68,7 +68,7 @@ def render_md(report: Report, **options: Any) -> bytes:
     ...                        "action": "user.login", "actor": {"id": "u1"}}])
     >>> text = render_md(build_report_from_frame(df, framework="soc2")).decode()
     >>> text.splitlines()[0]
-    '# SOC 2 — Trust Services Criteria (security): logical access and monitoring'
+    '# SOC 2 — Trust Services Criteria (security): access, operations and change'
     """
     n = report.counts()
     lines = [

@@ -14,6 +14,7 @@ Examples
 from auditkit.reports.sections import (
     access_lifecycle,  # noqa: F401
     clock,  # noqa: F401
+    completeness,  # noqa: F401
     coverage,  # noqa: F401
     data_access,  # noqa: F401
     detections,  # noqa: F401
@@ -24,6 +25,8 @@ from auditkit.reports.sections import (
     logging_gaps,  # noqa: F401
     privileged_activity,  # noqa: F401
     retention,  # noqa: F401
+    review_records,  # noqa: F401
+    samples,  # noqa: F401
 )
 from auditkit.reports.sections._base import (
     EVENT_COLUMNS,

@@ -58,7 +58,9 @@ _SECTIONS: dict[str, SectionDef] = {}
 REPORT_ORDER: Final = (
     "executive_summary",
     "integrity",
+    "completeness",
     "coverage",
+    "samples",
     "fields",
     "retention",
     "access_lifecycle",
@@ -66,6 +68,7 @@ REPORT_ORDER: Final = (
     "failed_access",
     "data_access",
     "detections",
+    "review_records",
     "logging_gaps",
     "clock",
 )
@@ -165,6 +168,8 @@ class SectionSet(Mapping[str, Section]):
         self.inputs = inputs
         self.framework = framework
         self.controls: tuple[ControlResult, ...] = ()
+        #: The control whose rules are being evaluated (set by the report builder).
+        self.current_control: str | None = None
         self._built: dict[str, Section] = {}
 
     def __getitem__(self, key: str) -> Section:
@@ -237,6 +242,41 @@ class SectionSet(Mapping[str, Section]):
 
         names = self.inputs.options.detectors
         return run_detectors(self.events, names=names)
+
+    @cached_property
+    def reviews(self) -> pl.DataFrame:
+        """Review records of the tenants (whole history), see :mod:`~auditkit.reports.records`."""
+        from auditkit.reports.records import reviews
+
+        return reviews(self._records)
+
+    @cached_property
+    def dispositions(self) -> pl.DataFrame:
+        """The latest disposition of each finding (whole history)."""
+        from auditkit.reports.records import dispositions
+
+        return dispositions(self._records).unique(
+            ["tenant_id", "finding_id"], keep="last", maintain_order=True
+        )
+
+    @property
+    def _records(self) -> pl.DataFrame:
+        rec = self.inputs.records
+        return rec if rec is not None else self.events.clear()
+
+    @cached_property
+    def sample_seed(self) -> int:
+        """The seed of every sample in the report (stated in it)."""
+        for seed in (self.inputs.options.sample_seed, self.inputs.config.sample_seed):
+            if seed is not None:
+                return seed
+        return int(self.inputs.period.start.strftime("%Y%m%d"))
+
+    @cached_property
+    def sample_size(self) -> int:
+        """Events drawn per sampled control."""
+        size = self.inputs.config.sample_size
+        return size if size is not None else self.inputs.options.sample_size
 
     @cached_property
     def detectors_run(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import polars as pl
 
 from auditkit.reports import _charts as charts
 from auditkit.reports.model import Section, Table
+from auditkit.reports.records import RECORD_ACTIONS
 from auditkit.reports.sections._base import (
     FIELD_CHECKS,
     ROW,
@@ -42,6 +43,7 @@ def fields(ctx: SectionSet) -> Section:
         ]
     wide = (
         ctx.events.lazy()
+        .filter(~pl.col("action").is_in(list(RECORD_ACTIONS)))  # auditkit's own records
         .group_by("tenant_id", SOURCE)
         .agg(pl.len().cast(pl.Int64).alias("events"), *aggs)
         .sort("tenant_id", "source")
@@ -109,7 +111,8 @@ def fields(ctx: SectionSet) -> Section:
         (
             "Percent of events that carry each field, per tenant and source. A field is "
             "counted only where it applies: origin address and client for events of people and "
-            "API keys, affected resource for record and administrative events." + lows,
+            "API keys, affected resource for record and administrative events. Review and "
+            "disposition records that auditkit itself writes are not counted." + lows,
         ),
         facts={"sources": wide.height},
         tables=(

@@ -79,6 +79,12 @@ def logging_gaps(ctx: SectionSet) -> Section:
     windows = windows.with_columns(
         events_recorded_meanwhile=pl.Series(recorded, dtype=pl.Int64),
         still_disabled=pl.col("enabled_at").is_null(),
+        off_hours=(
+            (pl.col("enabled_at").fill_null(pl.lit(ctx.as_of)) - pl.col("disabled_at"))
+            .dt.total_seconds()
+            .truediv(3600)
+            .round(1)
+        ),
     )
     daily = (
         ev.lazy()

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from auditkit.analytics.detectors._common import (
+from auditkit.analytics.detectors.common import (
     LOGIN,
     Events,
     T,

@@ -1,5 +1,8 @@
-"""Building blocks shared by the detectors: windows, bursts, episodes, finalising findings.
+"""Building blocks for detectors: windows, bursts, episodes, durations, finalising findings.
 
+Public, so that evidence and insights (and third-party detectors registered
+through the ``auditkit.detectors`` entry points) use the same parsing of
+durations and the same findings layout as auditkit's own detectors.
 Everything here is vectorised Polars; every grouping includes ``tenant_id``.
 """
 

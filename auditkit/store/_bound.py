@@ -700,6 +700,16 @@ class BoundStore(Store):
         """:attr:`Store.retention`, acting for this principal."""
         return Retention(self)
 
+    @property
+    def cold_url(self) -> str | None:
+        """:attr:`Store.cold_url` (where the cold tier is: no tenant's data)."""
+        return self._owner.cold_url
+
+    def tier_counts(self, tenant: str) -> tuple[int, int]:
+        """:meth:`Store.tier_counts` (needs ``read`` on the tenant)."""
+        self._allowed(Permission.READ, tenant, operation="tier_counts")
+        return self._owner.tier_counts(tenant)
+
     def retention_policies(self, tenant: str | None = None) -> list[RetentionPolicy]:
         """:meth:`Store.retention_policies` (needs ``read`` on the tenant; without one,
         the default and the tenants it may read)."""

@@ -1193,6 +1193,17 @@ class Store:
         """The retention handle: policies, and applying them (see :class:`Retention`)."""
         return Retention(self)
 
+    @property
+    def cold_url(self) -> str | None:
+        """Where the cold tier is (a folder or fsspec URL); ``None``: the store has none."""
+        return self._reader.cold_url
+
+    def tier_counts(self, tenant: str) -> tuple[int, int]:
+        """Events of ``tenant`` in the hot tier and in cold segments (counts from the
+        database and the seal statements, not verified reads)."""
+        self._resolve_tenants(tenant)
+        return self._reader.count(tenant), self._reader.sealed_count(tenant)
+
     def retention_policies(self, tenant: str | None = None) -> list[RetentionPolicy]:
         """The policy in force for ``tenant``; without one, the store default (tenant
         ``*``) followed by the policy in force for every tenant."""

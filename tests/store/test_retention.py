@@ -135,9 +135,10 @@ def test_sealing_moves_old_events_to_signed_segments_and_loads_see_one_trail(
     assert_frame_equal(after.head(N), before)
     assert_frame_equal(store.load("acme", start=day(27), end=day(55)), ranged)
     assert store.load("acme", seqs=(100, 130))["seq"].to_list() == list(range(100, 130))
-    assert store.load("acme", match={"outcome": "failure"}).height == before.filter(
-        pl.col("outcome") == "failure"
-    ).height
+    assert (
+        store.load("acme", match={"outcome": "failure"}).height
+        == before.filter(pl.col("outcome") == "failure").height
+    )
     scanned = store.scan("acme").collect().sort("seq")
     assert_frame_equal(scanned, after)
     report = store.verify()
@@ -180,7 +181,7 @@ def test_purges_remove_rows_and_segments_and_keep_the_rest_provable(store: Store
     assert store.inclusion_proof("acme", 130).seq == 130  # from the cold tier
     with pytest.raises(UsageError, match=r"seq 5 was purged on 20\d\d-.*signed purge"):
         store.inclusion_proof("acme", 5)
-    with pytest.raises(UsageError, match="purged: seq 0..121"):
+    with pytest.raises(UsageError, match=r"purged: seq 0\.\.121"):
         store.inclusion_proof("acme", event_id="e-acme-5")
 
 

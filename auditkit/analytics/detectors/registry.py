@@ -38,7 +38,7 @@ __all__ = [
 #: Severity levels, from least to most severe.
 SEVERITIES: Final = ("low", "medium", "high", "critical")
 
-#: One row per finding: the DESIGN.md columns, then ``finding_id`` (first 16 hex
+#: One row per finding: the columns of docs/schema.md, then ``finding_id`` (first 16 hex
 #: of SHA-256 over detector, tenant and the sorted evidence ids: stable across
 #: runs) and ``score`` (statistical detectors; null for rules).
 FINDINGS_SCHEMA: Final = pl.Schema(

@@ -788,9 +788,10 @@ def _fast_normalize(
     if description is not None and not _opt_text(description, _MAX_TEXT):
         return None
     changes = get("changes")
-    if changes is not None:
-        if type(changes) is not dict or not changes.keys() <= {"before", "after"}:
-            return None
+    if changes is not None and (
+        type(changes) is not dict or not changes.keys() <= {"before", "after"}
+    ):
+        return None
     metadata = get("metadata")
     if metadata is not None:
         if type(metadata) is not dict:

@@ -48,6 +48,7 @@ AGENTS = [
     "terraform-provider-hostco/5.2.0",
     "python-requests/2.32.3",
 ]
+ROLES = ["developer", "billing"]
 REGIONS = ["eu-central-1", "us-east-2", "ap-southeast-1", None]
 COUNTRIES = [("DE", "Berlin", 52.52, 13.405), ("US", "Columbus", 39.96, -83.0),
              ("SG", "Singapore", 1.29, 103.85), ("BR", "São Paulo", -23.55, -46.63)]  # fmt: skip
@@ -104,17 +105,21 @@ def events(n: int, *, seed: int = 7) -> Iterator[dict[str, Any]]:
                 "type": "service" if service else "user",
                 "name": None if service else f"User {uid[-5:]}",
                 "email": None if service else f"{uid}@{tenant[4:]}.example",
-                "roles": [] if rng.random() < 0.4 else ["developer", "billing"][: rng.randrange(1, 3)],
+                "roles": [] if rng.random() < 0.4 else ROLES[: rng.randrange(1, 3)],
             },
             "targets": targets,
             "source": {
                 "ip": ip,
                 "user_agent": AGENTS[rng.randrange(len(AGENTS))],
-                "geo": None if rng.random() < 0.3 else {
-                    "country": country[0], "city": country[1],
-                    "lat": country[2], "lon": country[3],
+                "geo": None
+                if rng.random() < 0.3
+                else {
+                    "country": country[0],
+                    "city": country[1],
+                    "lat": country[2],
+                    "lon": country[3],
                 },
-            },  # fmt: skip
+            },
             "observer": {
                 "service": "api",
                 "version": f"2026.{rng.randrange(1, 12)}.{rng.randrange(40)}",

@@ -32,6 +32,7 @@ __all__ = [
     "ACTOR_TYPES",
     "CATEGORIES",
     "CORE_ACTIONS",
+    "DEFAULTED_KEY",
     "FRAME_SCHEMA",
     "OUTCOMES",
     "SCHEMA_VERSION",
@@ -45,6 +46,9 @@ __all__ = [
 SCHEMA_VERSION: Final = 1
 CATEGORIES: Final = ("management", "user", "admin", "system")
 OUTCOMES: Final = ("success", "failure", "denied", "error")
+#: ``metadata`` key listing the fields auditkit filled with their default because the
+#: producer gave none (``["outcome"]``): a default is not evidence of the field.
+DEFAULTED_KEY: Final = "auditkit_defaulted"
 ACTOR_TYPES: Final = ("user", "service", "api_key", "system")
 
 #: The core action vocabulary of DESIGN.md, with each action's category.
@@ -590,7 +594,7 @@ def normalize_for_store(
     False
     >>> from auditkit.record import prepare_event
     >>> prepare_event(e, checked=checked).row[-1]
-    '{"n":1}'
+    '{"auditkit_defaulted":["outcome"],"n":1}'
     """
     fast = _fast_normalize(raw, now, defer_free_json=True)
     if fast is not None:
@@ -799,6 +803,9 @@ def _fast_normalize(
         if not metadata:
             del event["metadata"]
             metadata = None
+    if outcome is None:  # the default is recorded, so that it is not taken for evidence
+        metadata = {**(metadata or {}), DEFAULTED_KEY: ["outcome"]}
+        event["metadata"] = metadata
     event_id = get("event_id")
     if not defer_free_json or event_id is None:
         if changes is not None:
@@ -850,7 +857,10 @@ def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:
             f"expected one of {', '.join(CATEGORIES)}, got {_short(category)}", field="category"
         )
     event["category"] = category
-    outcome = data.get("outcome", "success")
+    outcome = data.get("outcome")
+    defaulted = outcome is None
+    if defaulted:
+        outcome = "success"
     if outcome not in OUTCOMES:
         raise SchemaError(
             f"expected one of {', '.join(OUTCOMES)}, got {_short(outcome)}", field="outcome"
@@ -880,6 +890,8 @@ def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:
     imported = {k: data[k] for k in ("seq", "received_at") if k in data}
     if imported:
         metadata = {**metadata, "imported": imported}
+    if defaulted:  # the default is recorded, so that it is not taken for evidence
+        metadata = {**metadata, DEFAULTED_KEY: ["outcome"]}
     if metadata:
         event["metadata"] = _free_json(metadata, "metadata")
     event_id = data.get("event_id")

@@ -36,13 +36,19 @@ __all__: list[str] = []
 # -- init ------------------------------------------------------------------------------
 def _init_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
+    p.add_argument(
+        "--cold",
+        metavar="URL",
+        help="cold tier for retention: a folder or an fsspec URL such as s3://bucket/audit "
+        "(default for a SQLite store: STORE.cold beside it)",
+    )
 
 
 @command("init", "create a store and its Ed25519 signing key")(_init_args)
 def _init(args: argparse.Namespace) -> int:
     from auditkit.store import Store
 
-    store = Store.init(args.store, key=args.key)
+    store = Store.init(args.store, key=args.key, cold=args.cold)
     print(f"created store {args.store} (id {store.store_id})")
     print(f"signing key: {store.key_path} (keep it outside the database; back it up)")
     return 0

@@ -268,9 +268,18 @@ def brute_force_success(
 
 @register_detector("password_spraying", title="Password spraying", severity="high")
 def password_spraying(
-    events: Events, *, min_actors: int = 10, window: str | timedelta = "1h"
+    events: Events,
+    *,
+    min_actors: int = 10,
+    window: str | timedelta = "1h",
+    resolve: str | timedelta = "30m",
 ) -> pl.DataFrame:
     """One source IP failing to log in as many different actors within a window.
+
+    Failures resolved within ``resolve`` by the same actor's successful login from the
+    same IP, or by their password reset, are people who mistyped or forgot (a helpdesk
+    wave after a password policy change, an office behind one address): they do not
+    count.
 
     Parameters
     ----------
@@ -280,6 +289,8 @@ def password_spraying(
         Distinct actors with a failed ``user.login`` from the IP within ``window``.
     window
         Sliding window length.
+    resolve
+        How soon a success or reset resolves a failure.
 
     Examples
     --------
@@ -294,7 +305,11 @@ def password_spraying(
     """
     w = duration(window)
     positive(min_actors, "min_actors")
-    fails = _failed_logins(events).lazy().filter(pl.col("source_ip").is_not_null())
+    fails = (
+        login_failures(events, resolve=resolve)
+        .lazy()
+        .filter(pl.col("source_ip").is_not_null() & ~pl.col("_resolved"))
+    )
     found = (
         bursts(
             fails, ["tenant_id", "source_ip"], window=w, threshold=min_actors, distinct="actor_id"

@@ -166,7 +166,6 @@ def cross_tenant_campaign(
             _rank=pl.col("_kind").replace_strict({"IP": 0, "network": 1, "client": 2}),
             _key=pl.col("event_ids").list.sort().list.join(","),
         )
-        .filter(~((pl.col("_kind") == "network") & (pl.col("ips") < 2)))
         .sort("_rank")
         .unique(["tenant_id", "_key"], keep="first", maintain_order=True)
     )

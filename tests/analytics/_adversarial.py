@@ -350,6 +350,7 @@ def _new_key_exfil(c: Ctx, t: Tenant) -> None:
     rows = [_user_row(u, t, t0, "api_key.create", target_id=key, target_type="api_key")]
     start = t0 + int(c.rng.integers(20, 600)) * MINUTE
     n = int(c.rng.integers(25, 200))
+    step = int(c.rng.integers(2, 30)) * US
     city, country, lat, lon = _FAR[c.count % len(_FAR)]
     geo = {
         "geo_city": city,
@@ -360,7 +361,7 @@ def _new_key_exfil(c: Ctx, t: Tenant) -> None:
     }
     rows += [
         {
-            "t": start + i * int(c.rng.integers(2, 30)) * US,
+            "t": start + i * step,
             "action": "document.export" if v == 0 else "document.read",
             "actor_id": key,
             "actor_type": "api_key",

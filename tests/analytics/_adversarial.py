@@ -155,7 +155,7 @@ def _campaign(c: Ctx, t: Tenant) -> None:
     chosen = [t, *(tenants[int(i)] for i in c.rng.choice(len(tenants), k, replace=False))]
     base = int(c.rng.integers(30, 250))
     t0 = _free_day(c, chosen) * DAY + int(c.rng.uniform(0, 12) * HOUR)
-    agent = "python-requests/2.32" if v == 2 else AGENTS[0]
+    agent = "zgrab/0.2" if v == 2 else AGENTS[0]
     for j, x in enumerate(chosen):
         ip = f"198.51.{base}.{7 if v == 0 else 10 + j}"  # v1, v2: one network, many IPs
         people = _people(x)

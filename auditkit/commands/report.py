@@ -82,8 +82,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--fail-on",
-        choices=["fail", "needs_review"],
-        help="exit 1 when a control has this status (or a worse one)",
+        choices=["fail", "needs_review", "not_assessable", "evidence_present"],
+        help="exit 1 when a control has this status or a worse one (best to worst: pass, "
+        "evidence_present, not_assessable, needs_review, fail)",
     )
     p.add_argument(
         "--public-key",
@@ -140,7 +141,7 @@ def _verify(bundle: str, public_key: str | None, as_json: bool, store: str | Non
 )(_report_args)
 def _report(args: argparse.Namespace) -> int:
     from auditkit.reports import build_report
-    from auditkit.reports._formats import format_for_path, get_format
+    from auditkit.reports.formats import format_for_path, get_format
     from auditkit.reports.model import Status
     from auditkit.store import Store
 

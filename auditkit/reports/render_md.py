@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditkit.reports._formats import cell
-from auditkit.reports.model import Report, Section, Table
+from auditkit.reports.formats import cell
+from auditkit.reports.model import Report, Section, Status, Table, counts_text
 
 __all__ = ["render_md"]
 
-_BADGE = {"pass": "PASS", "needs_review": "NEEDS REVIEW", "fail": "FAIL"}
+_BADGE = {s.value: s.label.upper() for s in Status}
 
 
 _CONTROL = {c: " " for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
@@ -105,7 +105,7 @@ def render_md(report: Report, **options: Any) -> bytes:
     ...                        "action": "user.login", "actor": {"id": "u1"}}])
     >>> text = render_md(build_report_from_frame(df, framework="soc2")).decode()
     >>> text.splitlines()[0]
-    '# SOC 2 — Trust Services Criteria (security): logical access and monitoring'
+    '# SOC 2 — Trust Services Criteria (security): access, operations and change'
     """
     n = report.counts()
     lines = [
@@ -117,7 +117,7 @@ def render_md(report: Report, **options: Any) -> bytes:
         f"- **Store**: {_esc(report.store_location or '-')} (id {_esc(report.store_id or '-')})",
         f"- **Signing key fingerprint**: {report.key_fingerprint or '-'}",
         f"- **Generated**: {cell(report.generated_at)} UTC by auditkit {report.tool_version}",
-        f"- **Result**: {n['pass']} pass, {n['needs_review']} need review, {n['fail']} fail",
+        f"- **Result**: {counts_text(n)}",
         "",
         "## Controls",
         "",

@@ -55,7 +55,9 @@ def cross_tenant_campaign(
     IP (or a password reset) within ``resolve``, or any other event with outcome
     ``failure`` or ``denied`` whose actor had no successful event from that IP within
     ``resolve`` before or after (not a person mis-clicking inside their session).  A
-    source's probes in one tenant no more than ``window`` apart form an episode; an
+    source's probes in one tenant no more than ``window`` apart form an episode, unless
+    someone of that tenant logged in successfully from the source within ``window``
+    before it (an office, a shared network: people, not an attacker); an
     episode is reported when episodes of the same source in other tenants start or end
     within ``window`` of it.  Severity medium; high when an account of the tenant then
     logs in from that source for the first time.
@@ -134,6 +136,49 @@ def cross_tenant_campaign(
             pl.col("source_ip").n_unique().alias("ips"),
             pl.col("source_ip").unique().alias("_ips"),
         )
+        .collect()
+    )
+    # a source people of the tenant log in from (an office, a shared ISP network) is not
+    # an attacker's: episodes after a success from it within `window` are left out
+    logins = (
+        subset(
+            events,
+            ("tenant_id", "source_ip", "occurred_at", "action", "outcome"),
+            pl.col("action") == "user.login",
+            pl.col("outcome") == "success",
+            pl.col("source_ip").is_not_null(),
+        )
+        .with_columns(_net=network(pl.col("source_ip")))
+        .filter(
+            pl.col("source_ip").is_in(probes.get_column("source_ip").unique().implode())
+            | pl.col("_net").is_in(
+                probes.select(network(pl.col("source_ip")).unique()).to_series().implode()
+            )
+        )
+    )
+    used = (
+        pl.concat(
+            [
+                logins.select("tenant_id", _kind=pl.lit("IP"), _src=pl.col("source_ip"), _ok=T),
+                logins.select("tenant_id", _kind=pl.lit("network"), _src=pl.col("_net"), _ok=T),
+            ]
+        )
+        .filter(pl.col("_src").is_not_null())
+        .sort("_ok")
+    )
+    episodes = (
+        episodes.lazy()
+        .sort("first_seen")
+        .join_asof(
+            used,
+            left_on="first_seen",
+            right_on="_ok",
+            by=["_kind", "_src", "tenant_id"],
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("_ok").is_null() | (pl.col("first_seen") - pl.col("_ok") > w))
+        .drop("_ok")
         .collect()
     )
     # other tenants' episodes of the same source overlapping this one (widened by window)

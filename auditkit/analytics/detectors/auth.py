@@ -8,6 +8,7 @@ They read ``user.login`` (a failed login is outcome ``failure``), ``mfa.challeng
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -621,13 +622,15 @@ def mfa_push_fatigue(
     return finalize(found, "mfa_push_fatigue")
 
 
-def login_failures(events: Events, *, resolve: str | timedelta = "30m") -> pl.DataFrame:
+def login_failures(
+    events: Events, *, resolve: str | timedelta = "30m", extra: Sequence[str] = ()
+) -> pl.DataFrame:
     """Failed logins with ``_resolved``: followed within ``resolve`` by a successful login
     of the same actor from the same source IP, or by a password reset or change of the
     actor (a typo, a forgotten password).  Unresolved failures are what guessing leaves.
 
-    Returns ``tenant_id, actor_id, source_ip, occurred_at, event_id, _resolved`` (also
-    used by the cross-tenant detector).
+    Returns ``tenant_id, actor_id, source_ip, occurred_at, event_id``, the ``extra``
+    columns and ``_resolved`` (also used by the cross-tenant detector).
 
     Examples
     --------
@@ -642,7 +645,7 @@ def login_failures(events: Events, *, resolve: str | timedelta = "30m") -> pl.Da
     action, outcome = pl.col("action"), pl.col("outcome")
     resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
     seq = (
-        subset(events, _COLUMNS, (action == LOGIN) | action.str.starts_with("password."))
+        subset(events, (*_COLUMNS, *extra), (action == LOGIN) | action.str.starts_with("password."))
         .filter(((action == LOGIN) & outcome.is_in(["success", "failure"])) | resets)
         .with_columns(
             _fail=(action == LOGIN) & (outcome == "failure"),
@@ -663,7 +666,9 @@ def login_failures(events: Events, *, resolve: str | timedelta = "30m") -> pl.Da
     return (
         by_source.filter("_fail")
         .select(
-            "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", soon.alias("_resolved")
+            *("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id"),
+            *extra,
+            soon.alias("_resolved"),
         )
         .collect()
     )

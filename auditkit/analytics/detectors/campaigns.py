@@ -81,21 +81,13 @@ def cross_tenant_campaign(
     r = duration(resolve, name="resolve")
     positive(min_tenants, "min_tenants")
     fails = (
-        login_failures(events, resolve=r)
+        login_failures(events, resolve=r, extra=("user_agent",))
         .lazy()
         .filter(~pl.col("_resolved") & pl.col("source_ip").is_not_null())
-        .select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id")
+        .select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent")
     )
     denied = _denied_probes(events, r)
-    probes = (
-        pl.concat([fails, denied], how="vertical_relaxed")
-        .join(
-            lazy(events, "event_id", "tenant_id", "user_agent"),
-            on=["tenant_id", "event_id"],
-            how="left",
-        )
-        .collect()
-    )
+    probes = pl.concat([fails, denied], how="vertical_relaxed").collect()
     if probes.height == 0:
         return empty()
     # a client (user agent) counts as a source only when it never succeeds anywhere
@@ -298,7 +290,9 @@ def _denied_probes(events: Events, r: timedelta) -> pl.LazyFrame:
         .collect()
     )
     if bad.height == 0:
-        return bad.lazy().select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id")
+        return bad.lazy().select(
+            "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent"
+        )
     keys = ["tenant_id", "actor_id", "source_ip"]
     good = (
         lazy(events, *keys, "occurred_at", "outcome")
@@ -323,4 +317,6 @@ def _denied_probes(events: Events, r: timedelta) -> pl.LazyFrame:
         )
         .filter(pl.col("_ok_at").is_null() | ((pl.col("_ok_at") - T).abs() > r))
     )
-    return near.select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id")
+    return near.select(
+        "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent"
+    )

@@ -131,3 +131,12 @@ def test_cross_tenant_findings_never_reveal_another_tenant() -> None:
         events.filter(pl.col("tenant_id") == one), names=["cross_tenant_campaign"]
     )
     assert alone.height == 0
+
+
+def test_a_parquet_scan_gives_the_same_findings(tmp_path) -> None:
+    """``run_detectors`` streams over LazyFrames (bounded memory): same findings as eager."""
+    scenario, findings = _run(1)
+    scenario.events.write_parquet(tmp_path / "events.parquet")
+    lazy = run_detectors(pl.scan_parquet(tmp_path / "events.parquet"))
+    key = ["detector", "finding_id"]
+    assert lazy.sort(key).equals(findings.sort(key))

@@ -15,6 +15,7 @@ from functools import cache
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from auditkit.analytics.detectors import available_detectors, run_detectors
 
@@ -139,4 +140,5 @@ def test_a_parquet_scan_gives_the_same_findings(tmp_path) -> None:
     scenario.events.write_parquet(tmp_path / "events.parquet")
     lazy = run_detectors(pl.scan_parquet(tmp_path / "events.parquet"))
     key = ["detector", "finding_id"]
-    assert lazy.sort(key).equals(findings.sort(key))
+    # scores are sums in another order: equal to rounding
+    assert_frame_equal(lazy.sort(key), findings.sort(key), check_exact=False, rel_tol=1e-9)

@@ -110,7 +110,7 @@ def dormant_takeover(
         pl.col("event_id").alias("_last_id"),
         pl.col("geo_country").alias("_last_country"),
     )
-    spans = (
+    silences = (
         spans.lazy()
         .join(last, on=[*keys, "_last"], how="left")
         .unique([*keys, "_since"], keep="first")
@@ -121,13 +121,13 @@ def dormant_takeover(
         .agg(_country_since=T.min())
     )
     known = (
-        mine.join(spans.select(*keys, "_since"), on=keys)
+        mine.join(silences.select(*keys, "_since"), on=keys)
         .filter((pl.col("_since") > T) & pl.col("geo_country").is_not_null())
         .group_by(*keys, "_since")
         .agg(pl.col("geo_country").unique().sort().alias("_known"))
     )
     steps = (
-        mine.join(spans, on=keys)
+        mine.join(silences, on=keys)
         .filter((pl.col("_since") <= T) & ((T - pl.col("_since")) <= after))
         .join(seen, on=[*keys, "geo_country"], how="left")
         .with_columns(

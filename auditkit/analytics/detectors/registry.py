@@ -211,7 +211,9 @@ def run_detectors(
     lf = events.lazy()
     # a LazyFrame may be a scan larger than memory: the streaming engine keeps each
     # detector's passes over it bounded (operations it lacks fall back to in-memory)
-    engine = "streaming" if isinstance(events, pl.LazyFrame) else "auto"
+    engine: Literal["streaming", "auto"] = (
+        "streaming" if isinstance(events, pl.LazyFrame) else "auto"
+    )
     with pl.Config(engine_affinity=engine):
         frames = [detectors[n].fn(lf).cast(dict(FINDINGS_SCHEMA)) for n in chosen]  # type: ignore[arg-type]
     findings = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)

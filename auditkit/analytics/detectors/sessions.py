@@ -119,8 +119,8 @@ def session_hijack(
         _dn=pl.col("_net").is_not_null() & (pl.col("_net") != pl.col("_n0")),
         _da=pl.col("user_agent").is_not_null() & (pl.col("user_agent") != pl.col("_a0")),
     )
-    lf = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
-    if lf.height == 0:
+    moved = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
+    if moved.height == 0:
         return empty()
     odd = pl.col("_dc") | pl.col("_dn") | pl.col("_da")
     home = ~odd
@@ -128,7 +128,7 @@ def session_hijack(
     first_odd_at = T.filter(odd).min().over(keys)
     before = home & (first_odd_at >= T)
     found = (
-        lf.lazy()
+        moved.lazy()
         .with_columns(_first_odd_at=first_odd_at)
         .group_by(keys)
         .agg(

@@ -150,6 +150,7 @@ class ColdTier:
         """Every file under the tenant's partition, as paths relative to the tier."""
         base = self._full(tenant_partition(tenant))
         try:
+            self.fs.invalidate_cache(base)  # others write the tier too: list it afresh
             if not self.fs.exists(base):
                 return []
             found = self.fs.find(base)

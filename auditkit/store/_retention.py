@@ -216,12 +216,12 @@ def apply_tenant(
         if policy.keep_days is not None and policy.keep_days <= policy.hot_days:
             end = gone_end  # whatever would be sealed is past the keep period: purged instead
         if end > gone_end:
-            if cold is None:
+            if cold is None and not dry_run:
                 raise UsageError(
                     f"{store.location}: this store has no cold tier; name one at init "
                     "(`auditkit init STORE --cold URL`)"
                 )
-            sealed, segments = _seal(store, v, cold, gone_end, end, dry_run, progress)
+            sealed, segments = _seal(store, v, cold, gone_end, end, dry_run, progress)  # type: ignore[arg-type]
             result = replace(result, sealed=sealed, segments=segments)
             if not dry_run:
                 seals = _mine(

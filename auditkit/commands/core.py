@@ -83,6 +83,13 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
         help="parser processes (default: all cores for inputs of tens of MB or more, "
         "else 1); records are stored in input order either way",
     )
+    p.add_argument(
+        "--assume-utc",
+        action="store_true",
+        help="read canonical events whose occurred_at has no zone (2022-03-22 14:21:53.225) "
+        "as UTC, noting it in metadata; formats defined as UTC (CloudTrail, GCP, GitLab, "
+        "Okta, OCSF) always do",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 if any record is quarantined")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     progress_argument(p)
@@ -129,6 +136,7 @@ def _ingest(args: argparse.Namespace) -> int:
             quarantine=quarantine,
             progress=tick,
             workers=args.workers,
+            assume_utc=args.assume_utc,
         )
     if args.json:
         print_json(result.to_dict())

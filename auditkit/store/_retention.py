@@ -293,7 +293,15 @@ def _recover(
     named = {ref.path for s in seals if (ref := SegmentRef.parse(s.detail)) is not None}
     purged_end = max([0, *(s.end_seq for s in purges)])
     gone_end = max([purged_end, *(s.end_seq for s in seals)])
-    for rel in cold.files(v.tenant):
+    files = cold.files(v.tenant)
+    for rel in files:
+        twin = rel.removesuffix(".manifest.json") + ".parquet"
+        if rel.endswith(".manifest.json") and twin not in files:
+            rng = segment_range(twin)
+            if rng is not None and (rng[0] >= gone_end or rng[1] <= purged_end):
+                cold.delete(rel)  # written just before a crash, or left by a purge
+                done.append(f"removed manifest {rel} without its segment")
+            continue
         rng = segment_range(rel)
         if rng is None:
             continue
@@ -312,7 +320,7 @@ def _recover(
 def _signed_by_us(store: Store, cold: ColdTier, rel: str, v: TenantVerifier) -> bool:
     data = cold.get(manifest_path(rel))
     if data is None:
-        return True  # a crash between the file and its manifest: the rows are still hot
+        return False  # every segment auditkit writes has its manifest written first
     try:
         fields = check_manifest(data, v.public_key)
     except ValueError:
@@ -360,6 +368,7 @@ def _parts(
     """The hot rows of ``[lo, hi)`` in segments: one received month, at most
     SEGMENT_ROWS rows; ``(rows, month, first, end)``."""
     expected = lo
+    carry = 0
     for raw in store._reader.chunks(tenant, hi, Filter("seq >= ?", (lo,)), chunk=SEGMENT_ROWS):
         seqs = raw.get_column("seq")
         start, stop = int(seqs[0]), int(seqs[-1]) + 1
@@ -376,14 +385,21 @@ def _parts(
                 f"(seq {start}..{stop - 1}); run `auditkit verify`"
             )
         del raw
-        month = rows.get_column("received_at").str.slice(0, 7)
-        runs = rows.with_columns(month.alias("_m")).with_columns(
+        # the month of the newest event so far in seq order: it only grows, so a month is
+        # a run of seqs (an event that arrived late joins the month it arrived in)
+        ym = pl.col("occurred_at").str.slice(0, 4).cast(pl.Int32) * 100 + pl.col(
+            "occurred_at"
+        ).str.slice(5, 2).cast(pl.Int32)
+        runs = rows.with_columns(pl.max_horizontal(ym.cum_max(), pl.lit(carry)).alias("_m"))
+        runs = runs.with_columns(
             (pl.col("_m") != pl.col("_m").shift(1)).fill_null(True).cum_sum().alias("_run")
         )
+        carry = int(runs.get_column("_m")[-1])
         for part in runs.partition_by("_run", maintain_order=True):
             first = int(part.get_column("seq")[0])
             end = int(part.get_column("seq")[-1]) + 1
-            yield part.drop("_m", "_run"), str(part["_m"][0]), first, end
+            m = int(part["_m"][0])
+            yield part.drop("_m", "_run"), f"{m // 100:04d}-{m % 100:02d}", first, end
     if expected != hi and hi > lo:
         raise IntegrityError(
             f"tenant {tenant!r}: seq {expected}..{hi - 1} have no hot record; nothing more "
@@ -425,8 +441,10 @@ def _write_segment(
         "public_key": public_key_pem(v.public_key),
     }
     manifest = sign_manifest(store.private_key, fields).to_bytes()
-    cold.put(rel, data)
+    # the manifest first: a segment file is never without its signed manifest, so a
+    # crash between the two leaves nothing that a Parquet reader would take for data
     cold.put(manifest_path(rel), manifest)
+    cold.put(rel, data)
     _crash_point("seal:written")
     try:
         _check_written(v, cold, rel, data, manifest, first, end)

@@ -589,7 +589,7 @@ def normalize_for_store(
     --------
     >>> e, checked = normalize_for_store({"tenant_id": "acme", "event_id": "e1",
     ...     "occurred_at": "2026-01-05T09:00:00.000000Z", "action": "user.login",
-    ...     "actor": {"id": "u-1"}, "metadata": {"n": 1}})
+    ...     "outcome": "success", "actor": {"id": "u-1"}, "metadata": {"n": 1}})
     >>> checked
     False
     >>> from auditkit.record import prepare_event

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -136,7 +137,11 @@ def policy_event(
 def _authenticated(store: Store, tenant: str) -> TenantVerifier:
     """The tenant's tree, authenticated against its newest checkpoint signed by the key."""
     trust = store.trust()
-    v = TenantVerifier(store._reader.snapshot(tenant), trust, store_id=store.store_id)
+    reader = store._reader
+    v = TenantVerifier(  # a tree a load or verify just authenticated is taken from the cache
+        reader.snapshot(tenant, tiles=False), trust, tiles=partial(reader.tiles, tenant),
+        store_id=store.store_id,
+    )  # fmt: skip
     if v.cp is None or not v.tiles_ok or v.problems:
         raise IntegrityError(
             f"tenant {tenant!r}: its signed tree does not check out "

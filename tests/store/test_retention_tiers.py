@@ -170,3 +170,40 @@ def test_the_retention_command(tmp_path: Path) -> None:
         done = run("retention", db, *bad)
         assert done.returncode == 2, (bad, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+# -- everything built on the store sees one trail -------------------------------------------
+def test_detections_exports_and_principals_see_one_trail(tmp_path: Path) -> None:
+    from auditkit.analytics import run_detectors
+    from auditkit.errors import AccessDenied
+
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(_events("acme"))
+    findings = run_detectors(store.load())
+    done = run("export", str(tmp_path / "a.db"), "--format", "ndjson", "-o",
+               str(tmp_path / "before.ndjson"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    store.retention.set("acme", hot_days=30)
+    store.retention.apply()
+    assert store.tier_counts("acme") == (1, 240)
+    sealed = store.load().filter(pl.col("action") != "audit_retention.update")
+    assert_frame_equal(run_detectors(sealed), findings)
+    done = run("export", str(tmp_path / "a.db"), "--format", "ndjson", "-o",
+               str(tmp_path / "after.ndjson"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    before = (tmp_path / "before.ndjson").read_text().splitlines()
+    after = (tmp_path / "after.ndjson").read_text().splitlines()
+    assert after[:240] == before and len(after) == 241
+    # a principal reads across tiers as the owner does, and may change nothing without manage
+    store.add_principal("ann")
+    store.grant("ann", "acme", "auditor")
+    ann = store.bind(principal="ann")
+    assert (
+        ann.load("acme").filter(pl.col("action") == "user.login").height
+        == sealed.filter(pl.col("action") == "user.login").height
+    )
+    assert ann.retention.policy("acme").hot_days == 30
+    with pytest.raises(AccessDenied, match="manage"):
+        ann.retention.set("acme", keep_days=1)
+    with pytest.raises(AccessDenied, match="manage"):
+        ann.retention.apply("acme")

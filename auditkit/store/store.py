@@ -75,6 +75,7 @@ from auditkit.record import PreparedEvent, prepare_event, rebuild_canonical
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
+from auditkit.store._cursors import StreamCursors
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._tables import STORE_VERSION, TILE_WIDTH
@@ -129,7 +130,7 @@ class AppendResult:
         )
 
 
-class Store:
+class Store(StreamCursors):
     """A tamper-evident audit-event store (SQLite file or PostgreSQL URL).
 
     Examples

@@ -26,11 +26,13 @@ import orjson
 import polars as pl
 
 from auditkit.errors import SchemaError
+from auditkit.times import TimestampError, read_timestamp
 
 __all__ = [
     "ACTOR_TYPES",
     "CATEGORIES",
     "CORE_ACTIONS",
+    "DEFAULTED_KEY",
     "FRAME_SCHEMA",
     "OUTCOMES",
     "SCHEMA_VERSION",
@@ -44,6 +46,9 @@ __all__ = [
 SCHEMA_VERSION: Final = 1
 CATEGORIES: Final = ("management", "user", "admin", "system")
 OUTCOMES: Final = ("success", "failure", "denied", "error")
+#: ``metadata`` key listing the fields auditkit filled with their default because the
+#: producer gave none (``["outcome"]``): a default is not evidence of the field.
+DEFAULTED_KEY: Final = "auditkit_defaulted"
 ACTOR_TYPES: Final = ("user", "service", "api_key", "system")
 
 #: The core action vocabulary of DESIGN.md, with each action's category.
@@ -233,27 +238,10 @@ def parse_timestamp(value: Any, *, field: str = "occurred_at", now: datetime | N
                 f"timestamp out of range (1990 to tomorrow), got {_short(value)}", field=field
             )
         return value
-    if isinstance(value, datetime):
-        ts = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) < 16 or text[4] != "-" or text[10] not in "Tt ":
-            raise SchemaError(f"expected RFC 3339 timestamp, got {_short(value)}", field=field)
-        try:
-            ts = datetime.fromisoformat(text)
-        except ValueError:
-            raise SchemaError(
-                f"expected RFC 3339 timestamp, got {_short(value)}", field=field
-            ) from None
-    else:
-        raise SchemaError(
-            f"expected RFC 3339 timestamp string, got {type(value).__name__}", field=field
-        )
-    if ts.tzinfo is None:
-        raise SchemaError(
-            f"expected a time zone (Z or +hh:mm) in the timestamp, got {_short(value)}",
-            field=field,
-        )
+    try:
+        ts = read_timestamp(value).utc
+    except TimestampError as exc:
+        raise SchemaError(str(exc), field=field) from None
     if ts < _EARLIEST or ts > (now or datetime.now(UTC)) + _FUTURE_SLACK:
         raise SchemaError(
             f"timestamp out of range (1990 to tomorrow), got {_short(value)}", field=field
@@ -720,6 +708,9 @@ def _fast_normalize(
     metadata = get("metadata")
     if metadata is not None and (type(metadata) is not dict or not metadata):
         return None
+    if outcome is None:  # the default is recorded, so that it is not taken for evidence
+        metadata = {**(metadata or {}), DEFAULTED_KEY: ["outcome"]}
+        event["metadata"] = metadata
     event_id = get("event_id")
     if not defer_free_json or event_id is None:
         if changes is not None:
@@ -767,7 +758,10 @@ def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:
             f"expected one of {', '.join(CATEGORIES)}, got {_short(category)}", field="category"
         )
     event["category"] = category
-    outcome = data.get("outcome", "success")
+    outcome = data.get("outcome")
+    defaulted = outcome is None
+    if defaulted:
+        outcome = "success"
     if outcome not in OUTCOMES:
         raise SchemaError(
             f"expected one of {', '.join(OUTCOMES)}, got {_short(outcome)}", field="outcome"
@@ -797,6 +791,8 @@ def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:
     imported = {k: data[k] for k in ("seq", "received_at") if k in data}
     if imported:
         metadata = {**metadata, "imported": imported}
+    if defaulted:  # the default is recorded, so that it is not taken for evidence
+        metadata = {**metadata, DEFAULTED_KEY: ["outcome"]}
     if metadata:
         event["metadata"] = _free_json(metadata, "metadata")
     event_id = data.get("event_id")

@@ -8,7 +8,6 @@ True
 """
 
 from auditkit.reports._build import assemble_report, build_report, build_report_from_frame
-from auditkit.reports._formats import available_formats
 from auditkit.reports._inputs import ReportInputs, ReportOptions, collect_inputs, inputs_from_frame
 from auditkit.reports.bundle import BundleProblem, BundleVerification, verify_bundle
 from auditkit.reports.catalog import (
@@ -19,6 +18,7 @@ from auditkit.reports.catalog import (
     event_classes,
     get_framework,
 )
+from auditkit.reports.formats import available_formats
 from auditkit.reports.model import (
     Chart,
     ControlResult,

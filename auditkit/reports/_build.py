@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +10,7 @@ import polars as pl
 
 from auditkit.reports._inputs import ReportInputs, ReportOptions, collect_inputs, inputs_from_frame
 from auditkit.reports.catalog import Framework, get_framework
+from auditkit.reports.config import ReportConfig
 from auditkit.reports.model import ControlResult, Period, Report, Status
 from auditkit.reports.rules import evaluate
 from auditkit.reports.sections import SectionSet, available_sections
@@ -21,6 +22,7 @@ __all__ = ["assemble_report", "build_report", "build_report_from_frame"]
 
 
 def _control(sections: SectionSet, control: Any) -> ControlResult:
+    sections.current_control = control.id
     outcomes = [evaluate(sections, r.name, dict(r.params)) for r in control.rules]
     status = Status.worst(o.status for o in outcomes)
     ranked = sorted(outcomes, key=lambda o: -o.status.rank)
@@ -42,7 +44,7 @@ def assemble_report(inputs: ReportInputs, *, framework: str | Framework) -> Repo
     ...                        "action": "user.login", "actor": {"id": "u1"}}])
     >>> report = assemble_report(inputs_from_frame(df), framework="soc2")
     >>> [c.control_id for c in report.controls]
-    ['CC6.1', 'CC6.2', 'CC6.3', 'CC7.2', 'CC7.3']
+    ['CC6.1', 'CC6.2', 'CC6.3', 'CC7.1', 'CC7.2', 'CC7.3', 'CC7.4', 'CC8.1']
     """
     from auditkit import __version__
 
@@ -79,6 +81,8 @@ def build_report(
     period: str | Period | None = None,
     generated_at: datetime | None = None,
     options: ReportOptions | None = None,
+    config: ReportConfig | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> Report:
     """Build a compliance report from a store.
 
@@ -98,6 +102,11 @@ def build_report(
         The report's time (default: now).
     options
         Section thresholds (:class:`ReportOptions`).
+    config
+        Management's statements (:class:`~auditkit.reports.config.ReportConfig`):
+        system, scope, carve-outs, expected sources.
+    parameters
+        How the report was asked for (the command line), printed in the report.
 
     Examples
     --------
@@ -113,7 +122,13 @@ def build_report(
     """
     fw = get_framework(framework)
     inputs = collect_inputs(
-        store, tenant=tenant, period=period, generated_at=generated_at, options=options
+        store,
+        tenant=tenant,
+        period=period,
+        generated_at=generated_at,
+        options=options,
+        config=config,
+        parameters=parameters,
     )
     return assemble_report(inputs, framework=fw)
 

@@ -31,8 +31,8 @@ _SEVERITY: Final = {
     "range": ["#8b0000", "#d1242f", "#d4a72c", "#8c959f"],
 }
 _STATUS: Final = {
-    "domain": ["pass", "needs_review", "fail"],
-    "range": ["#1a7f37", "#d4a72c", "#cf222e"],
+    "domain": ["pass", "evidence_present", "not_assessable", "needs_review", "fail"],
+    "range": ["#1a7f37", "#0969da", "#6e7781", "#d4a72c", "#cf222e"],
 }
 
 

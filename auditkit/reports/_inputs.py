@@ -8,6 +8,7 @@ period); :func:`inputs_from_frame` wraps an event frame that did not come from a
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,9 @@ import polars as pl
 
 from auditkit.errors import UsageError
 from auditkit.integrity import Checkpoint, key_fingerprint, public_key_pem
+from auditkit.reports.config import ReportConfig
 from auditkit.reports.model import Period
+from auditkit.reports.records import RECORD_ACTIONS
 from auditkit.schema import FRAME_SCHEMA
 from auditkit.verification import VerificationReport
 
@@ -55,6 +58,11 @@ class ReportOptions:
         Detector names to run (default: all registered).
     privileged_roles
         Role names (substrings, lower case) that make an actor privileged.
+    sample_size
+        Events drawn per "is logged" control for the auditor to inspect.
+    sample_seed
+        The seed of those samples (default: the period's first day as YYYYMMDD), stated
+        in the report so that anyone can draw the same sample from the population.
 
     Examples
     --------
@@ -64,6 +72,8 @@ class ReportOptions:
 
     dormant_days: int = 90
     clock_tolerance: timedelta = timedelta(minutes=5)
+    sample_size: int = 25
+    sample_seed: int | None = None
     detectors: tuple[str, ...] | None = None
     privileged_roles: tuple[str, ...] = ("admin", "owner", "root", "superuser")
 
@@ -91,6 +101,13 @@ class ReportInputs:
     checkpoints_doc: Mapping[str, Any] | None = None
     findings: pl.DataFrame | None = None
     options: ReportOptions = field(default_factory=ReportOptions)
+    #: Review and disposition records (:mod:`auditkit.reports.records`) of the tenants'
+    #: whole history: a review recorded after the period still covers it.
+    records: pl.DataFrame | None = None
+    #: Management's statements: system, scope, expected sources (``--config``).
+    config: ReportConfig = field(default_factory=ReportConfig)
+    #: How the report was asked for (command line, options), printed in the report.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
     signer: Callable[[bytes], bytes] | None = field(default=None, repr=False)
 
 
@@ -119,10 +136,8 @@ def _resolve_tenants(known: Sequence[str], tenant: str | Sequence[str] | None) -
         return tuple(known)
     wanted = [tenant] if isinstance(tenant, str) else list(tenant)
     unknown = [t for t in wanted if t not in known]
-    if unknown:
-        raise UsageError(
-            f"unknown tenant(s) {', '.join(unknown)}; the store has: {', '.join(known) or '(none)'}"
-        )
+    if unknown:  # one tenant never learns the names of the others
+        raise UsageError(f"unknown tenant {unknown[0]!r}: the store holds no trail for it")
     return tuple(dict.fromkeys(wanted))
 
 
@@ -168,6 +183,8 @@ def collect_inputs(
     period: str | Period | None = None,
     generated_at: datetime | None = None,
     options: ReportOptions | None = None,
+    config: ReportConfig | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> ReportInputs:
     """Verify the tenants' logs and load the period's events from ``store``.
 
@@ -197,6 +214,11 @@ def collect_inputs(
         end=requested.end_exclusive if requested else None,
     )
     history = _history_from_report(verification, tenants)
+    with warnings.catch_warnings():  # a damaged trail is reported by the integrity controls
+        warnings.simplefilter("ignore")
+        records = store.load(
+            list(tenants), match={"action": list(RECORD_ACTIONS)}, on_tamper="warn"
+        )
     if requested is None:
         oldest, newest = history["oldest"].min(), history["newest"].max()
         span = (
@@ -231,6 +253,9 @@ def collect_inputs(
         checkpoints_doc=doc,
         options=opts,
         signer=signer if key.is_file() else None,
+        records=records,
+        config=config or ReportConfig(),
+        parameters=dict(parameters or {}),
     )
 
 
@@ -270,6 +295,7 @@ def inputs_from_frame(
     public_key: Any | None = None,
     history: pl.DataFrame | None = None,
     options: ReportOptions | None = None,
+    config: ReportConfig | None = None,
 ) -> ReportInputs:
     """Report inputs from an event frame (not read from a store).
 
@@ -289,14 +315,17 @@ def inputs_from_frame(
     if missing:
         raise UsageError(f"events: expected an event frame, missing columns {missing}")
     frame = events.select(list(FRAME_SCHEMA))
-    if period is None:
-        t0, t1 = frame["occurred_at"].min(), frame["occurred_at"].max()
+    if period is None:  # the span of the activity, not of the reviews recorded after it
+        activity = frame.filter(~pl.col("action").is_in(list(RECORD_ACTIONS)))
+        activity = activity if activity.height else frame
+        t0, t1 = activity["occurred_at"].min(), activity["occurred_at"].max()
         if not isinstance(t0, datetime) or not isinstance(t1, datetime):
             raise UsageError("events: the frame is empty; pass period=")
         span = Period(t0.date(), t1.date())
     else:
         span = Period.parse(period)
     hist = history if history is not None else history_from_frame(frame)
+    records = frame.filter(pl.col("action").is_in(list(RECORD_ACTIONS)))
     frame = frame.filter(
         pl.col("occurred_at").is_between(span.start_at, span.end_exclusive, closed="left")
     )
@@ -317,4 +346,6 @@ def inputs_from_frame(
         key_source="given public key" if public_key is not None else None,
         key_independent=public_key is not None,
         options=options or ReportOptions(),
+        records=records,
+        config=config or ReportConfig(),
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -40,6 +40,7 @@ __all__ = [
     "available_frameworks",
     "event_classes",
     "get_framework",
+    "load_catalog",
     "register_builtin_catalogs",
     "register_framework",
 ]
@@ -202,11 +203,10 @@ def event_classes() -> dict[str, EventClass]:
     return out
 
 
-def _rule_specs(value: Any, where: str) -> tuple[RuleSpec, ...]:
-    from auditkit.reports.rules import available_rules
-
+def _rule_specs(
+    value: Any, where: str, rules: Mapping[str, Callable[..., Any]]
+) -> tuple[RuleSpec, ...]:
     items = value if isinstance(value, list) else [value]
-    rules = available_rules()
     out = []
     for item in items:
         if isinstance(item, str):
@@ -232,9 +232,25 @@ def _rule_specs(value: Any, where: str) -> tuple[RuleSpec, ...]:
     return tuple(out)
 
 
-def _framework(filename: str) -> Framework:
-    from auditkit.reports.sections import available_sections
+def load_catalog(
+    filename: str,
+    *,
+    rules: Mapping[str, Callable[..., Any]],
+    sections: Collection[str],
+) -> Framework:
+    """Read and check ``catalogs/<filename>`` against the known ``rules`` (name ->
+    function, whose signature checks the parameters) and ``sections`` (ids).
 
+    The rules and sections sit above the catalogs, so they are passed in.
+
+    Examples
+    --------
+    >>> load_catalog("soc2.yaml", rules={}, sections=())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: catalogs/soc2.yaml: controls[0] (CC6.1): unknown evidence ...
+    """
+    available_sections = list(sections)
     doc = _load_yaml(f"catalogs/{filename}")
     where = f"catalogs/{filename}"
     try:
@@ -243,11 +259,11 @@ def _framework(filename: str) -> Framework:
         for i, c in enumerate(doc["controls"]):
             cw = f"{where}: controls[{i}] ({c.get('id', '?')})"
             evidence = _strings(c.get("evidence"), f"{cw}.evidence")
-            unknown = [e for e in evidence if e not in available_sections()]
+            unknown = [e for e in evidence if e not in available_sections]
             if unknown:
                 raise UsageError(
                     f"{cw}: unknown evidence section(s) {unknown}; known: "
-                    f"{', '.join(available_sections())}"
+                    f"{', '.join(available_sections)}"
                 )
             if c["id"] in ids:
                 raise UsageError(f"{cw}: duplicate control id")
@@ -258,7 +274,7 @@ def _framework(filename: str) -> Framework:
                     str(c["title"]),
                     " ".join(str(c["summary"]).split()),
                     evidence,
-                    _rule_specs(c.get("rule"), cw),
+                    _rule_specs(c.get("rule"), cw, rules),
                 )
             )
         return Framework(
@@ -288,11 +304,14 @@ def register_framework(framework: Framework) -> Framework:
     return FRAMEWORKS.register(framework.id, framework)
 
 
-def register_builtin_catalogs() -> None:
-    """Register every catalog shipped in ``auditkit/reports/catalogs``."""
+def register_builtin_catalogs(
+    *, rules: Mapping[str, Callable[..., Any]], sections: Collection[str]
+) -> None:
+    """Register every catalog shipped in ``auditkit/reports/catalogs``, checked against
+    ``rules`` and ``sections`` (see :func:`load_catalog`)."""
     folder = resources.files("auditkit.reports").joinpath("catalogs")
     for name in sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml")):
-        register_framework(_framework(name))
+        register_framework(load_catalog(name, rules=rules, sections=sections))
 
 
 def available_frameworks() -> dict[str, Framework]:
@@ -301,7 +320,7 @@ def available_frameworks() -> dict[str, Framework]:
     Examples
     --------
     >>> len(available_frameworks()["pci-dss"].controls)
-    13
+    22
     """
     return FRAMEWORKS.all()
 

@@ -37,6 +37,7 @@ __all__ = [
     "Section",
     "Status",
     "Table",
+    "counts_text",
 ]
 
 MAX_REF_IDS = 100
@@ -44,20 +45,32 @@ MAX_REF_IDS = 100
 
 
 class Status(StrEnum):
-    """A control's status: ``pass``, ``needs_review`` or ``fail`` (worst last)."""
+    """A control's status, in the words an external auditor accepts (best first).
+
+    - ``pass``: the evidence shows the control operated over the whole period.
+    - ``evidence_present``: the logs hold the events the control asks for, but that
+      the control *operated* needs other evidence (a sample drawn and inspected).
+    - ``not_assessable``: logs cannot show it; the reasons say what to request.
+    - ``needs_review``: the data shows something a person must look at and decide.
+    - ``fail``: the evidence shows the requirement was not met.
+
+    A control's status is the worst of its rules' (the order above, ``fail`` worst).
+    """
 
     PASS = "pass"
+    EVIDENCE_PRESENT = "evidence_present"
+    NOT_ASSESSABLE = "not_assessable"
     NEEDS_REVIEW = "needs_review"
     FAIL = "fail"
 
     @property
     def rank(self) -> int:
-        """0 for pass, 1 for needs review, 2 for fail.
+        """0 for pass ... 4 for fail.
 
         Examples
         --------
-        >>> Status.FAIL.rank
-        2
+        >>> Status.FAIL.rank, Status.EVIDENCE_PRESENT.rank
+        (4, 1)
         """
         return _RANK[self]
 
@@ -78,13 +91,37 @@ class Status(StrEnum):
 
         Examples
         --------
-        >>> Status.NEEDS_REVIEW.label
-        'needs review'
+        >>> Status.NEEDS_REVIEW.label, Status.NOT_ASSESSABLE.label
+        ('needs review', 'not assessable from logs')
         """
-        return self.value.replace("_", " ")
+        return _LABELS[self]
 
 
-_RANK = {Status.PASS: 0, Status.NEEDS_REVIEW: 1, Status.FAIL: 2}
+_RANK = {
+    Status.PASS: 0,
+    Status.EVIDENCE_PRESENT: 1,
+    Status.NOT_ASSESSABLE: 2,
+    Status.NEEDS_REVIEW: 3,
+    Status.FAIL: 4,
+}
+_LABELS = {
+    Status.PASS: "pass",
+    Status.EVIDENCE_PRESENT: "evidence present",
+    Status.NOT_ASSESSABLE: "not assessable from logs",
+    Status.NEEDS_REVIEW: "needs review",
+    Status.FAIL: "fail",
+}
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """Counts per status in words, best first, every status named.
+
+    Examples
+    --------
+    >>> counts_text({"pass": 3, "needs_review": 1, "fail": 0})
+    '3 pass, 0 evidence present, 0 not assessable from logs, 1 needs review, 0 fail'
+    """
+    return ", ".join(f"{counts.get(s.value, 0)} {s.label}" for s in Status)
 
 
 @dataclass(frozen=True)
@@ -376,7 +413,7 @@ class Report:
         >>> from auditkit.reports.examples import example_events
         >>> report = build_report_from_frame(events_to_frame(example_events()), framework="soc2")
         >>> report.counts()
-        {'pass': 1, 'needs_review': 3, 'fail': 1}
+        {'pass': 1, 'evidence_present': 0, 'not_assessable': 1, 'needs_review': 5, 'fail': 1}
         """
         return {s.value: sum(1 for c in self.controls if c.status == s) for s in Status}
 
@@ -395,6 +432,31 @@ class Report:
         wanted = Status(status)
         return [c for c in self.controls if c.status == wanted]
 
+    @property
+    def integrity(self) -> str:
+        """The verdict on the trail the report rests on: ``intact``, ``tampered`` or
+        ``not verified`` (built from a frame, not from a store).
+
+        Examples
+        --------
+        >>> from auditkit.frame import events_to_frame
+        >>> from auditkit.reports import build_report_from_frame
+        >>> from auditkit.reports.examples import example_events
+        >>> build_report_from_frame(events_to_frame(example_events()), framework="soc2").integrity
+        'not verified'
+        """
+        for s in self.sections:
+            if s.id == "integrity" and s.facts.get("verified") is not None:
+                return "intact" if s.facts["verified"] else "tampered"
+        return "not verified"
+
+    def integrity_line(self) -> str:
+        """One line on the trail's integrity, for a console or a script's log."""
+        for s in self.sections:
+            if s.id == "integrity" and "verdict" in s.facts:
+                return f"integrity: {s.facts['verdict']}"
+        return "integrity: not verified (the events did not come from a store)"
+
     def summary(self) -> str:
         """A few lines for people: scope, counts and what is not passing.
 
@@ -405,18 +467,18 @@ class Report:
         >>> from auditkit.reports.examples import example_events
         >>> report = build_report_from_frame(events_to_frame(example_events()), framework="soc2")
         >>> print(report.summary().splitlines()[1])
-          1 pass, 3 need review, 1 fail
+          1 pass, 0 evidence present, 1 not assessable from logs, 5 needs review, 1 fail
         """
         n = self.counts()
         lines = [
             f"{self.framework_title}: tenant(s) {', '.join(self.tenants) or '-'}, "
             f"period {self.period}, {self.events} events",
-            f"  {n['pass']} pass, {n['needs_review']} need review, {n['fail']} fail",
+            f"  {counts_text(n)}",
         ]
         for c in self.controls:
             if c.status is not Status.PASS:
                 lines.append(
-                    f"  {c.status.label:<12} {c.control_id}: {c.reasons[0] if c.reasons else ''}"
+                    f"  {c.status.label:<24} {c.control_id}: {c.reasons[0] if c.reasons else ''}"
                 )
         return "\n".join(lines)
 
@@ -464,7 +526,7 @@ class Report:
         >>> report.render("md")[:7]
         b'# SOC 2'
         """
-        from auditkit.reports._formats import get_format
+        from auditkit.reports.formats import get_format
 
         return get_format(format).render(self, **options)
 
@@ -488,7 +550,7 @@ class Report:
         >>> out.read_text().startswith("# GDPR")
         True
         """
-        from auditkit.reports._formats import format_for_path
+        from auditkit.reports.formats import format_for_path
 
         target = Path(path)
         fmt = format_for_path(target, format)
@@ -513,8 +575,7 @@ class Report:
             for c in self.controls
         )
         return (
-            f"<div><p><b>{escape(self.framework_title)}</b>: {n['pass']} pass, "
-            f"{n['needs_review']} need review, {n['fail']} fail "
+            f"<div><p><b>{escape(self.framework_title)}</b>: {escape(counts_text(n))} "
             f"({escape(', '.join(self.tenants))}, {self.period})</p>"
             f"<table><tr><th>control</th><th>title</th><th>status</th><th>why</th></tr>"
             f"{rows}</table></div>"

@@ -14,8 +14,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from auditkit.reports._formats import cell
-from auditkit.reports.model import Chart, Report
+from auditkit.reports.formats import cell
+from auditkit.reports.model import Chart, Report, Status
 
 __all__ = ["chart_svg", "render_html"]
 
@@ -99,6 +99,7 @@ def render_html(report: Report, **options: Any) -> bytes:
         .render(
             report=report,
             counts=report.counts(),
+            statuses=list(Status),
             css=Markup(css),
             svgs=svgs,
         )

@@ -29,13 +29,14 @@ import polars as pl
 from auditkit.errors import UsageError
 from auditkit.reports.catalog import event_classes
 from auditkit.reports.model import MAX_REF_IDS, EvidenceRef, Status
+from auditkit.reports.records import RECORD_ACTIONS
 from auditkit.reports.sections import FIELD_CHECKS, SectionSet, when_text
 
 __all__ = ["STATUS_PARAMS", "RuleOutcome", "available_rules", "evaluate", "rule"]
 
 #: Rule parameters that take a status (``pass``, ``needs_review`` or ``fail``).
 STATUS_PARAMS: Final = frozenset(
-    {"missing", "status", "on_gap", "on_disable", "out_of_order", "young"}
+    {"missing", "status", "on_gap", "on_disable", "out_of_order", "young", "operated"}
 )
 _SEVERITY_RANK: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
@@ -95,7 +96,7 @@ def _status(value: Any, name: str) -> Status:
         return Status(value)
     except ValueError:
         raise UsageError(
-            f"rule parameter {name!r}: expected one of pass, needs_review, fail, got {value!r}"
+            f"rule parameter {name!r}: expected one of {', '.join(Status)}, got {value!r}"
         ) from None
 
 
@@ -273,9 +274,14 @@ def signed_checkpoints(
 
 @rule("classes_present")
 def classes_present(
-    sections: SectionSet, *, classes: Sequence[str], missing: str = "fail"
+    sections: SectionSet,
+    *,
+    classes: Sequence[str],
+    missing: str = "fail",
+    operated: str = "pass",
 ) -> RuleOutcome:
-    """Every tenant recorded events of each class in ``classes``.
+    """Every tenant recorded events of each class in ``classes`` (status ``operated``
+    then: ``evidence_present`` where the events alone do not show the control worked).
 
     Examples
     --------
@@ -314,18 +320,34 @@ def classes_present(
     totals = matrix.group_by("event_class").agg(pl.col("total").sum())
     found = dict(totals.iter_rows())
     text = ", ".join(f"{c} ({found.get(c, 0):,})" for c in classes)
-    return RuleOutcome(
-        Status.PASS,
-        (f"recorded for every tenant: {text}",),
-        (
-            EvidenceRef(
-                "coverage",
-                "matrix",
-                f"events of {', '.join(classes)}",
-                count=int(sum(found.values())),
-            ),
-        ),
-    )
+    evidence = [
+        EvidenceRef(
+            "coverage",
+            "matrix",
+            f"events of {', '.join(classes)}",
+            count=int(sum(found.values())),
+        )
+    ]
+    reasons = [f"recorded for every tenant: {text}"]
+    if sections.framework is not None:
+        picked = sections["samples"].table("samples").frame
+        mine = picked.filter(pl.col("control") == sections.current_control)
+        if mine.height:
+            seed = sections.sample_seed
+            reasons.append(
+                f"sample of {mine.height} event(s) drawn with seed {seed} from the population "
+                "(method and full population in the Samples section and the bundle)"
+            )
+            evidence.append(
+                EvidenceRef(
+                    "samples",
+                    "samples",
+                    f"seeded sample (seed {seed}) for the auditor to inspect",
+                    _ids(mine),
+                    mine.height,
+                )
+            )
+    return RuleOutcome(_status(operated, "operated"), tuple(reasons), tuple(evidence))
 
 
 @rule("fields_complete")
@@ -354,7 +376,9 @@ def fields_complete(
     low = detail.filter(pl.col("share") < threshold).sort("share")
     if low.height:
         reasons, evidence = [], []
-        ev = sections.events.with_columns(source=pl.col("observer_service").fill_null("(unknown)"))
+        ev = sections.events.filter(~pl.col("action").is_in(list(RECORD_ACTIONS))).with_columns(
+            source=pl.col("observer_service").fill_null("(unknown)")
+        )
         for t, src, f, share, n in low.select(
             "tenant_id", "source", "field", "share", "applicable"
         ).iter_rows():
@@ -369,7 +393,7 @@ def fields_complete(
             )
             evidence.append(EvidenceRef("fields", "detail", text, _ids(lacking), lacking.height))
         return RuleOutcome(Status.FAIL, tuple(_more(reasons)), tuple(evidence))
-    worst = detail.sort("share").head(1)
+    worst = detail.sort("share", "tenant_id", "source", "field").head(1)
     lowest = (
         ""
         if not worst.height
@@ -563,28 +587,174 @@ def clock_consistent(
 
 @rule("detections_ran")
 def detections_ran(sections: SectionSet) -> RuleOutcome:
-    """Automated review: the registered detectors ran over every event of the period.
+    """Automated analysis: the registered detectors ran over every event of the period.
+
+    They ran when the report was built, which may be long after the period: that
+    supports a review but does not show one was done in the period (``evidence
+    present``, never ``pass``; see the ``daily_review`` rule).
 
     Examples
     --------
     >>> from auditkit.reports.examples import example_sections
     >>> detections_ran(example_sections()).status.value
-    'pass'
+    'evidence_present'
     """
     n = len(sections.detectors_run)
     if not n:
         return RuleOutcome(Status.NEEDS_REVIEW, ("no detector was run over the events",))
     return RuleOutcome(
-        Status.PASS,
-        (f"{n} detectors reviewed all {sections.events.height:,} events of the period",),
+        Status.EVIDENCE_PRESENT,
+        (
+            f"{n} detectors analysed all {sections.events.height:,} events of the period when "
+            f"this report was built ({when_text(sections.inputs.generated_at)}): automated "
+            "analysis, not evidence that the logs were reviewed during the period",
+        ),
         (
             EvidenceRef(
                 "detections",
                 "findings",
-                "findings of the automated review",
+                "findings of the automated analysis",
                 count=sections.findings.height,
             ),
         ),
+    )
+
+
+@rule("daily_review")
+def daily_review(
+    sections: SectionSet, *, max_lag_days: int = 1, missing: str = "fail"
+) -> RuleOutcome:
+    """Every day of the period was reviewed by a person within ``max_lag_days`` days,
+    as recorded by ``auditkit review`` in the tenant's own trail.
+
+    A review recorded later still covers its days but shows as late (needs review);
+    a day no review covers fails; no review record at all takes ``missing``.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> daily_review(example_sections()).reasons[0][:40]
+    'acme: no review record in the audit trai'
+    """
+    period = sections.inputs.period
+    last = min(period.end, (sections.inputs.generated_at - timedelta(days=1)).date())
+    if last < period.start:
+        last = period.start
+    days = pl.date_range(period.start, last, "1d", eager=True).alias("day")
+    revs = sections.reviews
+    out: list[tuple[Status, str]] = []
+    evidence: list[EvidenceRef] = []
+    evidence.append(
+        EvidenceRef("review_records", "reviews", "review records of the tenants", count=revs.height)
+    )
+    for t in sections.inputs.tenants:
+        mine = revs.filter(pl.col("tenant_id") == t)
+        if not mine.height:
+            out.append(
+                (
+                    _status(missing, "missing"),
+                    f"{t}: no review record in the audit trail: nothing shows the logs were "
+                    "reviewed (record each review with `auditkit review`, or request the "
+                    "review evidence: sign-offs, tickets)",
+                )
+            )
+            continue
+        grid = (
+            days.to_frame()
+            .join(mine, how="cross")
+            .filter(pl.col("day").is_between(pl.col("covers_from"), pl.col("covers_to")))
+            .with_columns(
+                on_time=pl.col("reviewed_at").dt.date()
+                <= pl.col("day") + pl.duration(days=max_lag_days)
+            )
+            .group_by("day")
+            .agg(pl.col("on_time").any(), pl.col("reviewer").unique().sort())
+        )
+        covered = grid.height
+        late = grid.filter(~pl.col("on_time")).sort("day")
+        uncovered = days.len() - covered
+        ids = tuple(mine["event_id"].to_list())
+        if uncovered:
+            missed = days.to_frame().join(grid, on="day", how="anti")["day"].to_list()
+            first = ", ".join(str(d) for d in missed[:5])
+            out.append(
+                (
+                    Status.FAIL,
+                    f"{t}: {uncovered} of {days.len()} day(s) have no review record "
+                    f"(first: {first})",
+                )
+            )
+        if late.height:
+            out.append(
+                (
+                    Status.NEEDS_REVIEW,
+                    f"{t}: {late.height} day(s) reviewed more than {max_lag_days} day(s) later "
+                    f"(first: {late['day'][0]})",
+                )
+            )
+        if not uncovered and not late.height:
+            people = sorted(set(mine["reviewer"].to_list()))
+            out.append(
+                (
+                    Status.PASS,
+                    f"{t}: each of the {days.len()} day(s) reviewed within {max_lag_days} day(s) "
+                    f"({mine.height} review record(s) by {', '.join(people)})",
+                )
+            )
+        evidence.append(
+            EvidenceRef(
+                "review_records", "reviews", f"{t}: review records", ids[:MAX_REF_IDS], len(ids)
+            )
+        )
+    ordered = sorted(out, key=lambda p: -p[0].rank)
+    return RuleOutcome(
+        Status.worst(s for s, _ in out), tuple(_more([x for _, x in ordered])), tuple(evidence)
+    )
+
+
+@rule("logging_active")
+def logging_active(sections: SectionSet, *, max_off_hours: float = 24) -> RuleOutcome:
+    """Audit logging stayed on: never switched off for longer than ``max_off_hours``,
+    and on again before the period ends.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> logging_active(example_sections()).status.value
+    'pass'
+    """
+    windows = sections["logging_gaps"].table("disabled_windows").frame
+    out: list[tuple[Status, str]] = []
+    evidence = []
+    for row in windows.iter_rows(named=True):
+        hours = row["off_hours"]
+        if row["still_disabled"]:
+            status = Status.FAIL
+            text = (
+                f"{row['tenant_id']}: audit logging switched off by {row['actor_id']} at "
+                f"{when_text(row['disabled_at'])} and not switched on again by the end of the "
+                f"period ({hours:,.0f} hours): events of that time may be missing"
+            )
+        else:
+            status = Status.FAIL if hours > max_off_hours else Status.NEEDS_REVIEW
+            text = (
+                f"{row['tenant_id']}: audit logging switched off by {row['actor_id']} for "
+                f"{hours:,.1f} hours from {when_text(row['disabled_at'])}"
+                + (f", longer than {max_off_hours:g} hours" if status is Status.FAIL else "")
+            )
+        out.append((status, text))
+        evidence.append(
+            EvidenceRef("logging_gaps", "disabled_windows", text, (row["event_id"],), 1)
+        )
+    if not out:
+        return RuleOutcome(
+            Status.PASS,
+            ("audit logging was not switched off in the period",),
+            (EvidenceRef("logging_gaps", "logging_changes", "audit logging switched or changed"),),
+        )
+    ordered = sorted(out, key=lambda p: -p[0].rank)
+    return RuleOutcome(
+        Status.worst(s for s, _ in out), tuple(_more([x for _, x in ordered])), tuple(evidence)
     )
 
 
@@ -603,7 +773,7 @@ def findings_reviewed(
     --------
     >>> from auditkit.reports.examples import example_sections
     >>> findings_reviewed(example_sections(), min_severity="critical").reasons[1][:38]
-    'critical self_privilege_grant in acme:'
+    'critical self_privilege_grant in acme '
     """
     if min_severity not in _SEVERITY_RANK:
         raise UsageError(
@@ -623,12 +793,20 @@ def findings_reviewed(
             (f"no finding of severity {min_severity} or above{scope}",),
             (EvidenceRef("detections", "findings", "findings", count=0),),
         )
+    decided = sections.dispositions.select(
+        "tenant_id", "finding_id", "disposition", "decided_by", "decided_at", "ticket"
+    )
+    f = f.join(decided, on=["tenant_id", "finding_id"], how="left")
+    open_ = f.filter(pl.col("disposition").is_null())
+    done = f.filter(pl.col("disposition").is_not_null())
     reasons = [
-        f"{sev} {det} in {t}: {summary}"
-        for sev, det, t, summary in f.select(
-            "severity", "detector", "tenant_id", "summary"
+        f"{sev} {det} in {t} (finding {fid}), no disposition recorded: {summary}"
+        for sev, det, t, fid, summary in open_.select(
+            "severity", "detector", "tenant_id", "finding_id", "summary"
         ).iter_rows()
     ]
+    kinds = dict(done.group_by("disposition").len().sort("disposition").iter_rows())
+    decided_text = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in kinds.items())
     evidence = tuple(
         EvidenceRef(
             "detections",
@@ -637,13 +815,33 @@ def findings_reviewed(
             tuple(ids[:MAX_REF_IDS]),
             len(ids),
         )
-        for fid, det, sev, ids in f.select(
+        for fid, det, sev, ids in open_.select(
             "finding_id", "detector", "severity", "event_ids"
         ).iter_rows()
+    ) + (
+        (
+            EvidenceRef(
+                "review_records", "findings", f"dispositions: {decided_text}", count=done.height
+            ),
+        )
+        if done.height
+        else ()
     )
+    if not open_.height:
+        return RuleOutcome(
+            Status.PASS,
+            (
+                f"all {f.height} finding(s) of severity {min_severity} or above{scope} have a "
+                f"recorded disposition ({decided_text})",
+            ),
+            evidence,
+        )
     head = (
-        f"{f.height} finding(s) of severity {min_severity} or above{scope} to review and document"
+        f"{open_.height} of {f.height} finding(s) of severity {min_severity} or above{scope} "
+        "have no recorded disposition (record one with `auditkit finding resolve`)"
     )
+    if done.height:
+        reasons.append(f"{done.height} already resolved: {decided_text}")
     return RuleOutcome(_status(status, "status"), (head, *_more(reasons)), evidence)
 
 
@@ -690,12 +888,22 @@ def dormant_accounts(sections: SectionSet, *, status: str = "needs_review") -> R
     Examples
     --------
     >>> from auditkit.reports.examples import example_sections
-    >>> dormant_accounts(example_sections()).status.value
-    'pass'
+    >>> dormant_accounts(example_sections()).reasons[0][:40]  # a one-day period
+    'the period (1 days) is shorter than the '
     """
     sec = sections["access_lifecycle"]
     t = sec.table("dormant").frame
     days = sections.inputs.options.dormant_days
+    span = sections.inputs.period.days
+    if not t.height and span < days:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            (
+                f"the period ({span} days) is shorter than the {days}-day dormancy limit, so no "
+                "account can show that long an inactivity in it: report over at least "
+                f"{days} days, or review the list of enabled accounts",
+            ),
+        )
     if not t.height:
         return RuleOutcome(Status.PASS, (f"no account inactive for {days}+ days was left enabled",))
     reasons = [
@@ -710,4 +918,73 @@ def dormant_accounts(sections: SectionSet, *, status: str = "needs_review") -> R
                 "access_lifecycle", "dormant", f"accounts inactive {days}+ days", count=t.height
             ),
         ),
+    )
+
+
+@rule("not_assessable")
+def not_assessable(sections: SectionSet, *, request: str, why: str = "") -> RuleOutcome:
+    """A requirement that audit logs cannot show: say what the auditor should request.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> out = not_assessable(example_sections(), request="the NTP configuration")
+    >>> out.status.value, out.reasons[0]
+    ('not_assessable', 'not assessable from the audit logs: request the NTP configuration')
+    """
+    text = f"not assessable from the audit logs: request {request}"
+    return RuleOutcome(Status.NOT_ASSESSABLE, (text, *((why,) if why else ())))
+
+
+@rule("sources_reporting")
+def sources_reporting(sections: SectionSet, *, missing: str = "fail") -> RuleOutcome:
+    """Every source in the configured inventory recorded events in the period.
+
+    Without an inventory (``sources`` in the report configuration) a source that never
+    reported would go unseen: the rule then needs review.
+
+    Examples
+    --------
+    >>> from auditkit.reports.examples import example_sections
+    >>> sources_reporting(example_sections()).status.value
+    'needs_review'
+    """
+    sec = sections["completeness"]
+    inv = sec.table("inventory").frame
+    ev = EvidenceRef("completeness", "inventory", "sources expected and seen", count=inv.height)
+    if not sections.inputs.config.has_inventory:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            (
+                "no inventory of expected sources is configured: that every source reported "
+                "cannot be shown (list them under 'sources' in the report configuration)",
+            ),
+            (ev,),
+        )
+    gone = inv.filter(pl.col("state") == "MISSING")
+    early = inv.filter(pl.col("state") == "stopped early")
+    out: list[tuple[Status, str]] = [
+        (_status(missing, "missing"), f"{t}: expected source '{src}' recorded no event")
+        for t, src in gone.select("tenant_id", "source").iter_rows()
+    ]
+    out += [
+        (
+            Status.NEEDS_REVIEW,
+            f"{t}: source '{src}' recorded nothing after {when_text(last)} ({days} days "
+            "before the end of the period)",
+        )
+        for t, src, last, days in early.select(
+            "tenant_id", "source", "last_seen", "silent_days"
+        ).iter_rows()
+    ]
+    if not out:
+        n = inv.filter(pl.col("expected")).height
+        return RuleOutcome(
+            Status.PASS,
+            (f"all {n} expected source(s) recorded events up to the period's end",),
+            (ev,),
+        )
+    ordered = sorted(out, key=lambda p: -p[0].rank)
+    return RuleOutcome(
+        Status.worst(x for x, _ in out), tuple(_more([t for _, t in ordered])), (ev,)
     )

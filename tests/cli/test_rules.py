@@ -21,20 +21,7 @@ def _tenant_commands(store: str, out: Path) -> list[list[str]]:
     ]
 
 
-@pytest.mark.parametrize(
-    "index",
-    [
-        *range(5),
-        pytest.param(
-            5,
-            marks=pytest.mark.xfail(
-                reason="the report builder (auditkit/reports/_inputs.py) still lists the "
-                "store's tenants in its unknown-tenant error",
-                strict=False,
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("index", range(6))
 def test_an_unknown_tenant_is_an_error_that_names_no_other_tenant(
     index: int, sample_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

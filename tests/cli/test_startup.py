@@ -65,7 +65,7 @@ def test_import_auditkit_is_light() -> None:
 def test_help_names_every_registered_format(capsys: pytest.CaptureFixture[str]) -> None:
     from auditkit.export.formats import available_export_formats
     from auditkit.ingest.registry import available_formats
-    from auditkit.reports._formats import FORMATS
+    from auditkit.reports.formats import FORMATS
 
     for command, names in (
         ("ingest", [n for n in available_formats() if n != "mapped"]),

@@ -65,7 +65,10 @@ def test_report_to_stdout_and_bundle(store_path: str, tmp_path: Path, capsys: An
         == 0
     )
     capsys.readouterr()
-    assert main(["report", "verify", str(zipped)]) == 0
+    # The bundle's own key proves nothing about who signed it: unanchored, exit 3.
+    assert main(["report", "verify", str(zipped)]) == 3
+    assert capsys.readouterr().out.startswith("UNANCHORED")
+    assert main(["report", "verify", str(zipped), "--store", store_path]) == 0
     assert "INTACT" in capsys.readouterr().out
 
 
@@ -82,8 +85,9 @@ def test_fail_on(store_path: str, tmp_path: Path, capsys: Any) -> None:
     ]
     assert main(args) == 0
     doc = orjson.loads((tmp_path / "r.json").read_bytes())
-    # the factory's events create no account: 10.2.1.5 fails; its history is one day old
-    assert [c["id"] for c in doc["controls"] if c["status"] == "fail"] == ["10.2.1.5"]
+    # the factory's events create no account: 10.2.1.5 fails; nobody recorded a review:
+    # 10.4.1 fails; its history is one day old
+    assert [c["id"] for c in doc["controls"] if c["status"] == "fail"] == ["10.2.1.5", "10.4.1"]
     assert main([*args, "--fail-on", "fail"]) == 1
     assert main([*args, "--fail-on", "needs_review"]) == 1
     assert (
@@ -114,7 +118,7 @@ def test_fail_on(store_path: str, tmp_path: Path, capsys: Any) -> None:
         (["report", "{store}", "--framework", "sox"], "unknown framework 'sox'"),
         (
             ["report", "{store}", "--framework", "soc2", "--tenant", "nobody"],
-            "unknown tenant(s) nobody",
+            "unknown tenant 'nobody'",
         ),
         (["report", "{store}", "--framework", "soc2", "--period", "Q1"], "period: expected"),
         (["report", "{store}", "--framework", "soc2", "--format", "pdf"], "needs -o FILE"),

@@ -24,6 +24,8 @@ from typing import Any
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
+    ZONE_ASSUMED,
+    ZONE_ASSUMED_TEXT,
     category_of,
     derive_action,
     dig,
@@ -34,8 +36,8 @@ from auditkit.ingest._mapping import (
     looks_canonical,
     operation_action,
     resolve_tenant,
+    source_time,
     text,
-    timestamp,
     words,
 )
 from auditkit.ingest._readers_extra import JsonRecordsFormat
@@ -116,10 +118,13 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         )
     activity_id = _int(record.get("activity_id"))
     when = record.get("time")
+    # `time` is milliseconds since the epoch (UTC by definition) and `time_dt` the same
+    # instant as a date-time: data lakes write either without a zone
     if when is None and record.get("time_dt") is not None:
-        occurred_at = timestamp(record.get("time_dt"), "time_dt")
+        stamp = source_time(record.get("time_dt"), "time_dt", utc_defined=True)
     else:
-        occurred_at = timestamp(when, "time", epoch="ms")
+        stamp = source_time(when, "time", utc_defined=True, epoch="ms")
+    occurred_at = stamp.text
     meta_in = record.get("metadata")
     if meta_in is not None and not isinstance(meta_in, Mapping):
         raise SchemaError(f"expected an object, got {type(meta_in).__name__}", field="metadata")
@@ -183,6 +188,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         else None,
         "original": json_safe(record),
     }
+    if stamp.zone_assumed:
+        meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     return finish(
         tenant_id=tenant_id,
         occurred_at=occurred_at,

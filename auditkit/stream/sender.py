@@ -33,6 +33,9 @@ from auditkit.stream.destinations import DeliveryError, Destination, Destination
 if TYPE_CHECKING:
     from auditkit.store import Store
 
+#: Events read from the store per verified load (several batches).
+_WINDOW = 20_000
+
 __all__ = ["StreamError", "StreamResult", "deliver_with_retries", "stream_once", "stream_store"]
 
 
@@ -117,30 +120,30 @@ def stream_once(
             continue
         cursor = cursors.get(tenant, 0)
         while cursor < cp.tree_size:
-            if stop is not None and stop.is_set():
-                return result
-            end = min(cursor + c.batch_size, cp.tree_size)
-            frame = store.load(tenant, seqs=(cursor, end))
-            if frame.height:
-                batch = Batch(
-                    tenant,
-                    cursor,
-                    end,
-                    frame.get_column("event_id").to_list(),
-                    frame.get_column("seq").to_list(),
-                    cp.to_dict(),
-                    fmt.name,
-                    fmt.encoder(frame),
-                    json_records,
-                )
-                result.retries += deliver_with_retries(destination, batch, stop=stop)
-                result.events += frame.height
-                result.batches += 1
-                result.tenants.add(tenant)
-                if progress is not None:
-                    progress(frame.height)
-            cursor = store.advance_stream_cursor(c.name, tenant, end)
-            result.cursors[tenant] = cursor
+            # one verified load per window of several batches (a load has a fixed cost)
+            window_end = min(cursor + max(c.batch_size, _WINDOW), cp.tree_size)
+            window = store.load(tenant, seqs=(cursor, window_end))
+            seqs = window.get_column("seq")
+            while cursor < window_end:
+                if stop is not None and stop.is_set():
+                    return result
+                end = min(cursor + c.batch_size, window_end)
+                lo, hi = seqs.search_sorted(cursor), seqs.search_sorted(end)
+                frame = window.slice(lo, hi - lo)
+                if frame.height:
+                    batch = Batch(
+                        tenant, cursor, end,
+                        frame.get_column("event_id").to_list(), frame.get_column("seq").to_list(),
+                        cp.to_dict(), fmt.name, fmt.encoder(frame), json_records,
+                    )  # fmt: skip
+                    result.retries += deliver_with_retries(destination, batch, stop=stop)
+                    result.events += frame.height
+                    result.batches += 1
+                    result.tenants.add(tenant)
+                    if progress is not None:
+                        progress(frame.height)
+                cursor = store.advance_stream_cursor(c.name, tenant, end)
+                result.cursors[tenant] = cursor
     return result
 
 

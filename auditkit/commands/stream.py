@@ -95,8 +95,9 @@ def _stream(args: argparse.Namespace) -> int:
     changes: dict[str, object] = {}
     if args.format:
         changes["format"] = get_export_format(args.format).name
-        if config.type in ("hec", "syslog") and changes["format"] != config.format:
-            raise UsageError(f"--format: a {config.type} destination sends {config.format}")
+        allowed = {"hec": ("hec",), "syslog": ("syslog", "cef", "leef")}.get(config.type)
+        if allowed is not None and changes["format"] not in allowed:
+            raise UsageError(f"--format: a {config.type} destination sends {', '.join(allowed)}")
     if args.batch_size:
         changes["batch_size"] = args.batch_size
     config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ A config file names each destination in its own table::
 
     [destinations.qradar]
     type = "syslog"                      # RFC 5424 over TCP, RFC 6587 octet counting
+    format = "leef"                      # syslog (default), or CEF/LEEF inside RFC 5424
     host = "qradar.example.com"
     port = 6514
     tls = true                           # syslog over TLS (RFC 5425)
@@ -52,6 +53,7 @@ import tomllib
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -204,9 +206,9 @@ def _check(c: DestinationConfig, *, where: str) -> None:
             raise UsageError(f"{where}: destination {c.name!r}: set {key}_env or {key}_file")
     if c.type == "hec" and c.format != "hec":
         raise UsageError(f"{where}: destination {c.name!r}: a hec destination sends format hec")
-    if c.type == "syslog" and c.format != "syslog":
+    if c.type == "syslog" and c.format not in ("syslog", "cef", "leef"):
         raise UsageError(
-            f"{where}: destination {c.name!r}: a syslog destination sends format syslog"
+            f"{where}: destination {c.name!r}: a syslog destination sends syslog, cef or leef"
         )
 
 
@@ -396,7 +398,12 @@ class Syslog:
             )
         )
         marker = f"<110>1 - - auditkit - auditkit.batch [auditkit-batch@32473 {sd}]".encode()
-        frames = b"".join(b"%d %s" % (len(m), m) for m in [*batch.records, marker])
+        records = batch.records
+        if batch.format != "syslog":  # CEF or LEEF as the MSG of an RFC 5424 header
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            head = f"<110>1 {now} - auditkit - {batch.format.upper()} - ".encode()
+            records = [head + r for r in records]
+        frames = b"".join(b"%d %s" % (len(m), m) for m in [*records, marker])
         try:
             self._socket().sendall(frames)
         except OSError as exc:

@@ -402,3 +402,21 @@ def test_python_api(store: Store, server: WebhookServer, tmp_path: Path, env: No
     with pytest.raises(StreamError):
         bad = load_destinations(webhook_config(tmp_path, server.url.replace(str(server.port), "9")))
         stream_store(store, open_destination(bad["hook"]))
+
+
+def test_syslog_carries_cef(store: Store, tmp_path: Path) -> None:
+    srv = SyslogServer()
+    try:
+        path = config(
+            tmp_path,
+            f'[destinations.hook]\ntype = "syslog"\nhost = "127.0.0.1"\nport = {srv.port}\n'
+            f'format = "cef"\n{FAST}',
+        )
+        assert run(store, path, "--tenant", "initech") == 0
+        deadline = time.monotonic() + 10
+        while len(srv.messages) < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        cef = [m for m in srv.messages if b" CEF - CEF:0|auditkit|" in m]
+        assert len(cef) == 7 and b"cs1=initech" in cef[0] and b"cn1=0 " in cef[0]
+    finally:
+        srv.stop()

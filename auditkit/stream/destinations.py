@@ -401,8 +401,8 @@ class Syslog:
         records = batch.records
         if batch.format != "syslog":  # CEF or LEEF as the MSG of an RFC 5424 header
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            head = f"<110>1 {now} - auditkit - {batch.format.upper()} - ".encode()
-            records = [head + r for r in records]
+            prefix = f"<110>1 {now} - auditkit - {batch.format.upper()} - ".encode()
+            records = [prefix + r for r in records]
         frames = b"".join(b"%d %s" % (len(m), m) for m in [*records, marker])
         try:
             self._socket().sendall(frames)

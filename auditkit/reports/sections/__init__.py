@@ -7,7 +7,7 @@ registers them all, in report order.  The registry and :class:`SectionSet` live 
 Examples
 --------
 >>> list(available_sections())[:3]
-['executive_summary', 'integrity', 'coverage']
+['executive_summary', 'integrity', 'completeness']
 """
 
 # importing a section module registers it (report order: _base.REPORT_ORDER)

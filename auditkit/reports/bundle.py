@@ -1,7 +1,8 @@
 """Signed evidence bundles: the report, CSV evidence per section, a signed manifest.
 
 A bundle is a zip holding ``report.html``, ``report.json``, ``report.md``,
-``evidence/<section>/<table>.csv`` (every row), ``evidence/controls.csv``,
+``evidence/<section>/<table>.csv`` (every row; the populations and samples of
+``evidence/samples/`` also as ``.xlsx``), ``evidence/controls.csv``,
 ``checkpoints.json`` (the tenants' signed checkpoints, to re-verify the store later),
 ``manifest.json`` (SHA-256 and size of every one of those files), ``manifest.sig``
 (the Ed25519 signature of ``manifest.json``'s exact bytes, base64) and
@@ -19,6 +20,7 @@ import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,6 +28,7 @@ import orjson
 import polars as pl
 
 from auditkit.errors import IntegrityError, UsageError
+from auditkit.export.formats import spreadsheet_safe
 from auditkit.integrity import key_fingerprint, load_public_key, public_key_pem
 from auditkit.reports.model import Report
 
@@ -38,17 +41,47 @@ PUBLIC_KEY: Final = "public_key.pem"
 _META: Final = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY})
 
 
-def _csv(frame: pl.DataFrame) -> bytes:
+def _cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as plain cells: lists joined, timestamps in RFC 3339, and text a
+    spreadsheet would run as a formula prefixed with ``'`` (CSV injection)."""
     conv = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
         if isinstance(dtype, pl.List | pl.Array):
-            conv.append(col.cast(pl.List(pl.String)).list.join(" "))
+            col = col.cast(pl.List(pl.String)).list.join(" ")
         elif isinstance(dtype, pl.Struct | pl.Object):
-            conv.append(col.map_elements(str, return_dtype=pl.String))
-        else:
+            col = col.map_elements(str, return_dtype=pl.String)
+        elif isinstance(dtype, pl.Datetime):
+            col = col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        elif not isinstance(dtype, pl.String):
             conv.append(col)
-    return frame.select(conv).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ").encode()
+            continue
+        conv.append(spreadsheet_safe(col).alias(name))
+    return frame.select(conv)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    return _cells(frame).write_csv().encode()
+
+
+#: Rows per XLSX sheet (Excel holds 1,048,576 with the header).
+XLSX_ROWS: Final = 1_000_000
+
+
+def _xlsx(frame: pl.DataFrame, title: str, created: datetime) -> bytes:
+    """A workbook of ``frame`` (several sheets past :data:`XLSX_ROWS` rows), with a fixed
+    creation time so that the same report gives the same bytes."""
+    import xlsxwriter
+
+    out = io.BytesIO()
+    cells = _cells(frame)
+    with xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False}) as book:
+        book.set_properties({"title": title[:250], "created": created.replace(tzinfo=None)})
+        parts = max(1, -(-cells.height // XLSX_ROWS))
+        for i in range(parts):
+            chunk = cells.slice(i * XLSX_ROWS, XLSX_ROWS)
+            chunk.write_excel(book, worksheet=f"part {i + 1}" if parts > 1 else "population")
+    return out.getvalue()
 
 
 def _evidence_files(report: Report) -> dict[str, bytes]:
@@ -56,6 +89,10 @@ def _evidence_files(report: Report) -> dict[str, bytes]:
     for s in report.sections:
         for t in s.tables:
             files[f"evidence/{s.id}/{t.name}.csv"] = _csv(t.frame)
+            if s.id == "samples":  # populations and samples for the auditor's own selection
+                files[f"evidence/{s.id}/{t.name}.xlsx"] = _xlsx(
+                    t.frame, t.title, report.generated_at
+                )
     refs = pl.DataFrame(
         [
             (

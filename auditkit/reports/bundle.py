@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -169,6 +170,9 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
         "evidence/controls.csv": render_csv(report),
         **_evidence_files(report),
     }
+    files["reperform/reperform.py"] = (
+        resources.files("auditkit.reports").joinpath("reperform.py").read_bytes()
+    )
     if report.checkpoints_doc is not None:
         files["checkpoints.json"] = (
             orjson.dumps(dict(report.checkpoints_doc), option=orjson.OPT_INDENT_2) + b"\n"

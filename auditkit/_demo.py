@@ -7,6 +7,7 @@ detections and writes a compliance report.
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def run_demo(folder: Path, *, progress: bool = False) -> int:
     print(soc2.summary())
     print(
         f"report: {html}\nsigned evidence bundle: {bundle} "
-        f"(check it with: auditkit report verify {bundle})"
+        f"(check it with: auditkit report verify {shlex.quote(str(bundle))} "
+        f"--store {shlex.quote(str(db))})"
     )
 
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")

@@ -26,6 +26,7 @@ import orjson
 import polars as pl
 
 from auditkit.errors import SchemaError
+from auditkit.times import TimestampError, read_timestamp
 
 __all__ = [
     "ACTOR_TYPES",
@@ -237,27 +238,10 @@ def parse_timestamp(value: Any, *, field: str = "occurred_at", now: datetime | N
                 f"timestamp out of range (1990 to tomorrow), got {_short(value)}", field=field
             )
         return value
-    if isinstance(value, datetime):
-        ts = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) < 16 or text[4] != "-" or text[10] not in "Tt ":
-            raise SchemaError(f"expected RFC 3339 timestamp, got {_short(value)}", field=field)
-        try:
-            ts = datetime.fromisoformat(text)
-        except ValueError:
-            raise SchemaError(
-                f"expected RFC 3339 timestamp, got {_short(value)}", field=field
-            ) from None
-    else:
-        raise SchemaError(
-            f"expected RFC 3339 timestamp string, got {type(value).__name__}", field=field
-        )
-    if ts.tzinfo is None:
-        raise SchemaError(
-            f"expected a time zone (Z or +hh:mm) in the timestamp, got {_short(value)}",
-            field=field,
-        )
+    try:
+        ts = read_timestamp(value).utc
+    except TimestampError as exc:
+        raise SchemaError(str(exc), field=field) from None
     if ts < _EARLIEST or ts > (now or datetime.now(UTC)) + _FUTURE_SLACK:
         raise SchemaError(
             f"timestamp out of range (1990 to tomorrow), got {_short(value)}", field=field

@@ -18,6 +18,13 @@ Three kinds of text:
 Errors are :class:`~auditkit.errors.UsageError` saying what was expected and what
 was found.
 
+Timestamps *inside events* (what a producer or another tool wrote) are read by
+:func:`read_timestamp`: RFC 3339, exact to the nanosecond, and also the form
+data lakes and SIEMs write (``2022-03-22 14:21:53.225``: a space for the ``T``,
+no zone).  Whether a time without a zone may be read as UTC is the caller's
+decision (the source format's specification, or ``--assume-utc``), and the
+result says when it was (:attr:`SourceTime.zone_assumed`).
+
 Examples
 --------
 >>> now = datetime(2026, 4, 1, 12, tzinfo=UTC)
@@ -42,16 +49,27 @@ from auditkit.errors import UsageError
 
 __all__ = [
     "Period",
+    "SourceTime",
+    "TimestampError",
     "as_utc",
     "format_instant",
     "parse_duration",
     "parse_instant",
     "parse_period",
+    "read_timestamp",
 ]
 
 _AGE: Final = re.compile(r"\s*(\d+)\s*([smhdw])\s*\Z")
 _CALENDAR_AGE: Final = re.compile(r"\s*(\d+)\s*(d|w|mo|y)\s*\Z")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+#: An event timestamp: RFC 3339 with ``T`` or a space, seconds optional, any
+#: number of fraction digits (``.`` or ``,``), and a zone (``Z``, ``UTC``,
+#: ``+hh:mm``, ``+hhmm``, ``+hh``), or none.
+_STAMP: Final = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})"
+    r"(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
+    r" ?([Zz]|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z"
+)
 _INSTANT_HELP: Final = "an RFC 3339 time, a date (YYYY-MM-DD) or an age like 30d"
 #: Ages longer than this are refused (a typo such as ``300000d`` would reach year 1200).
 _MAX_AGE: Final = timedelta(days=365 * 200)
@@ -94,6 +112,119 @@ def as_utc(value: datetime | date | str) -> datetime:
     else:
         raise UsageError(f"expected a time, got {type(value).__name__}")
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+class TimestampError(ValueError):
+    """An event timestamp that cannot be read; ``no_zone`` when the only thing
+    missing is its zone (the caller may then say how to accept it)."""
+
+    def __init__(self, message: str, *, no_zone: bool = False) -> None:
+        super().__init__(message)
+        self.no_zone = no_zone
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTime:
+    """A timestamp read from an event, exact to the nanosecond.
+
+    ``utc`` is the instant in UTC to the microsecond (the stored precision;
+    further digits are cut, never rounded, so that no time moves into the next
+    second); ``nanosecond`` holds the digits beyond (0-999); ``zone_assumed``
+    says that the text had no zone and was read as UTC.
+
+    Examples
+    --------
+    >>> t = read_timestamp("2022-03-22 14:21:53.225123456", assume_utc=True)
+    >>> t.text, t.precise_text, t.zone_assumed
+    ('2022-03-22T14:21:53.225123Z', '2022-03-22T14:21:53.225123456Z', True)
+    """
+
+    utc: datetime
+    nanosecond: int = 0
+    zone_assumed: bool = False
+
+    @property
+    def text(self) -> str:
+        """The stored form: RFC 3339 UTC with microseconds and ``Z``."""
+        return self.utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    @property
+    def precise_text(self) -> str:
+        """RFC 3339 UTC with nanoseconds: equal for equal instants, whatever the
+        source's notation (a key for deduplication)."""
+        return self.utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{self.nanosecond:03d}Z"
+
+
+def read_timestamp(value: str | datetime, *, assume_utc: bool = False) -> SourceTime:
+    """Read a timestamp written in an event: RFC 3339, or the data-lake form.
+
+    Accepted: ``T``, ``t`` or a space between date and time; seconds optional;
+    a fraction of any length (kept to the nanosecond); a zone ``Z``, ``UTC``
+    (as BigQuery writes), ``+hh:mm``, ``+hhmm`` or ``+hh``, with or without a
+    space before it.  A time without a zone is refused unless ``assume_utc``
+    (the source is defined to write UTC); it is then read as UTC and the result
+    says so.  Aware ``datetime`` objects are taken as they are; naive ones follow
+    the same rule as text without a zone.
+
+    Raises
+    ------
+    TimestampError
+        Saying what was expected and what was found (``no_zone`` set when only
+        the zone is missing).  The range of acceptable years is the caller's.
+
+    Examples
+    --------
+    >>> read_timestamp("2026-03-01T10:00:00.5+02:00").text
+    '2026-03-01T08:00:00.500000Z'
+    >>> read_timestamp("2022-03-22 14:21:53.225 UTC").zone_assumed
+    False
+    >>> read_timestamp("2022-03-22 14:21:53.225")
+    Traceback (most recent call last):
+    ...
+    auditkit.times.TimestampError: expected a time zone (Z or +hh:mm) in the timestamp, got '2022-03-22 14:21:53.225'
+    >>> read_timestamp("2022-03-22 14:21:53.225", assume_utc=True).text
+    '2022-03-22T14:21:53.225000Z'
+    """  # noqa: E501
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            if not assume_utc:
+                raise TimestampError(
+                    f"expected a time zone (Z or +hh:mm) in the timestamp, got {_short(value)}",
+                    no_zone=True,
+                )
+            return SourceTime(value.replace(tzinfo=UTC), 0, True)
+        return SourceTime(value.astimezone(UTC))
+    if not isinstance(value, str):
+        raise TimestampError(f"expected RFC 3339 timestamp string, got {type(value).__name__}")
+    m = _STAMP.match(value.strip()) if len(value) <= 64 else None
+    if m is None:
+        raise TimestampError(f"expected RFC 3339 timestamp, got {_short(value)}")
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
+    digits = ((fraction or "") + "000000000")[:9]
+    try:
+        ts = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+            int(digits[:6]),
+        )  # fmt: skip
+        if zone is None:
+            if not assume_utc:
+                raise TimestampError(
+                    f"expected a time zone (Z or +hh:mm) in the timestamp, got {_short(value)}",
+                    no_zone=True,
+                )
+            return SourceTime(ts.replace(tzinfo=UTC), int(digits[6:]), True)
+        if zone in ("Z", "z", "UTC"):
+            return SourceTime(ts.replace(tzinfo=UTC), int(digits[6:]))
+        sign = -1 if zone[0] == "-" else 1
+        hh, mm = int(zone[1:3]), int(zone[-2:]) if len(zone) > 3 else 0
+        if hh > 23 or mm > 59:
+            raise ValueError(zone)
+        offset = timedelta(hours=hh, minutes=mm) * sign
+        return SourceTime((ts - offset).replace(tzinfo=UTC), int(digits[6:]))
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, TimestampError):
+            raise
+        raise TimestampError(f"expected RFC 3339 timestamp, got {_short(value)}") from None
 
 
 def parse_duration(text: str | timedelta) -> timedelta:

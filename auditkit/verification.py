@@ -75,6 +75,21 @@ class ProblemKind(StrEnum):
     """A purge record that is not validly signed by the trusted key, or does not fit the tree."""
     MALFORMED = "malformed"
     """A stored value that is not well-formed for its column (type, timestamp, JSON shape)."""
+    SEGMENT_MISSING = "segment_missing"
+    """A cold segment that a seal statement names is gone from the cold tier."""
+    SEGMENT_MODIFIED = "segment_modified"
+    """A cold segment's file was edited or truncated (its SHA-256 is not the sealed one)."""
+    SEGMENT_SWAPPED = "segment_swapped"
+    """A cold segment's file holds another segment's content."""
+    FOREIGN_SEGMENT = "foreign_segment"
+    """A segment file in a tenant's cold partition that no seal statement names."""
+    MANIFEST_MISMATCH = "manifest_mismatch"
+    """A segment's manifest is missing, not signed by the trusted key, or disagrees with
+    its seal statement, its file or the signed tree."""
+    LEGAL_HOLD_BROKEN = "legal_hold_broken"
+    """A purge was made while the tenant's legal hold was on."""
+    EARLY_PURGE = "early_purge"
+    """A purge removed events younger than the tenant's keep period at the time."""
 
 
 class Verdict(StrEnum):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from auditkit.analytics.detectors._common import Events, T, duration
+from auditkit.analytics.detectors.common import Events, T, duration
 from auditkit.errors import UsageError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import Final, Literal
 import polars as pl
 
 from auditkit.analytics._frames import T, session_label, sessionize
-from auditkit.analytics.detectors._common import Events, duration, lazy, positive
+from auditkit.analytics.detectors.common import Events, duration, lazy, positive
 from auditkit.errors import UsageError
 
 __all__ = [

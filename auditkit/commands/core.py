@@ -36,13 +36,19 @@ __all__: list[str] = []
 # -- init ------------------------------------------------------------------------------
 def _init_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
+    p.add_argument(
+        "--cold",
+        metavar="URL",
+        help="cold tier for retention: a folder or an fsspec URL such as s3://bucket/audit "
+        "(default for a SQLite store: STORE.cold beside it)",
+    )
 
 
 @command("init", "create a store and its Ed25519 signing key")(_init_args)
 def _init(args: argparse.Namespace) -> int:
     from auditkit.store import Store
 
-    store = Store.init(args.store, key=args.key)
+    store = Store.init(args.store, key=args.key, cold=args.cold)
     print(f"created store {args.store} (id {store.store_id})")
     print(f"signing key: {store.key_path} (keep it outside the database; back it up)")
     return 0
@@ -76,6 +82,13 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="parser processes (default: all cores for inputs of tens of MB or more, "
         "else 1); records are stored in input order either way",
+    )
+    p.add_argument(
+        "--assume-utc",
+        action="store_true",
+        help="read canonical events whose occurred_at has no zone (2022-03-22 14:21:53.225) "
+        "as UTC, noting it in metadata; formats defined as UTC (CloudTrail, GCP, GitLab, "
+        "Okta, OCSF) always do",
     )
     p.add_argument("--strict", action="store_true", help="exit 1 if any record is quarantined")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -123,6 +136,7 @@ def _ingest(args: argparse.Namespace) -> int:
             quarantine=quarantine,
             progress=tick,
             workers=args.workers,
+            assume_utc=args.assume_utc,
         )
     if args.json:
         print_json(result.to_dict())

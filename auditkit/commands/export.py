@@ -1,18 +1,31 @@
 """``auditkit export STORE --format FMT -o FILE [--tenant T] [--since ...] [--until ...]``.
 
-Loads the events verified (a tampered store is refused, exit 2) and writes them
-with :func:`auditkit.export.export_frame`.  ``--since``/``--until`` take an RFC
-3339 time, a date (``2026-03-01``, midnight UTC) or an age (``30d``, ``12h``,
-``90m``, ``2w``) counted back from now.
+Verifies the events chunk by chunk and writes them chunk by chunk
+(:func:`auditkit.export.export_store`), so memory stays flat whatever the size
+of the store; a tampered store is refused (exit 2) and no file is written.
+``--since``/``--until`` take an RFC 3339 time, a date (``2026-03-01``, midnight
+UTC) or an age (``30d``, ``12h``, ``90m``, ``2w``) counted back from now.  The
+output file's folder is created when missing (the rule of every command's
+``-o``).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from auditkit.commands.base import command, open_store, store_argument
+from auditkit.commands.base import (
+    command,
+    events_total,
+    open_store,
+    output_path,
+    progress_argument,
+    progress_bar,
+    store_argument,
+    tenant_argument,
+    time_arguments,
+    time_range,
+)
 from auditkit.errors import UsageError
-from auditkit.times import parse_instant
 
 __all__: list[str] = []
 
@@ -29,21 +42,19 @@ def _export_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"export format: {_FORMATS}, or one a plugin adds (default: from the file name)",
     )
-    p.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
-    p.add_argument(
-        "--since", metavar="WHEN", help="events at or after: RFC 3339, a date, or an age (30d, 12h)"
-    )
-    p.add_argument("--until", metavar="WHEN", help="events before (same forms as --since)")
+    tenant_argument(p)
+    time_arguments(p)
     p.add_argument(
         "--no-store-fields",
         action="store_true",
         help="leave out seq and received_at (the bare events)",
     )
+    progress_argument(p)
 
 
 @command("export", f"export verified events ({_FORMATS}, ...)")(_export_args)
 def _export(args: argparse.Namespace) -> int:
-    from auditkit.export.formats import export_frame, format_for_path, get_export_format
+    from auditkit.export.formats import export_store, format_for_path, get_export_format
 
     if args.format:
         fmt = get_export_format(args.format).name
@@ -55,11 +66,23 @@ def _export(args: argparse.Namespace) -> int:
                 f"cannot tell the export format of {args.output!r} from its suffix; "
                 f"use --format ({_FORMATS})"
             ) from None
+    since, until = time_range(args)
+    target = output_path(args.output)
     store = open_store(args)
-    start = parse_instant(args.since) if args.since else None
-    end = parse_instant(args.until) if args.until else None
-    frame = store.load(args.tenant, start=start, end=end)
-    result = export_frame(frame, args.output, format=fmt, store_fields=not args.no_store_fields)
-    tenants = frame["tenant_id"].n_unique()
-    print(f"{result.summary()}; {tenants} tenant(s), verified against the signed checkpoints")
+    tenants = args.tenant or None
+    with progress_bar(args, desc="export", total=events_total(store, tenants)) as tick:
+        result = export_store(
+            store,
+            target,
+            format=fmt,
+            tenant=tenants,
+            start=since,
+            end=until,
+            store_fields=not args.no_store_fields,
+            progress=tick,
+        )
+    print(
+        f"{result.summary()}; {len(result.tenants)} tenant(s), "
+        "verified against the signed checkpoints"
+    )
     return 0

@@ -4,12 +4,14 @@ Registered with :func:`auditkit.commands.base.command`::
 
     auditkit report STORE --framework pci-dss --tenant acme --period 2026-01-01..2026-03-31 \\
         --format html -o report.html
-    auditkit report verify BUNDLE [--public-key FILE] [--json]
+    auditkit report verify BUNDLE (--public-key FILE | --store STORE) [--json]
     auditkit report --list
 
 ``report verify`` is also registered on its own as ``auditkit report-verify BUNDLE``.
-Exit codes: 0 written / intact; 1 tampered bundle, or a control at ``--fail-on``
-status; 2 usage or input errors.
+Exit codes: 0 written / intact; 1 the store or the bundle is tampered (the report is
+still written: it documents the failure), or a control at ``--fail-on`` status; 2 usage
+or input errors; 3 a bundle checked without a trusted key (``--public-key`` or
+``--store``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -29,15 +32,16 @@ _EPILOG = """\
 usage forms:
   auditkit report STORE --framework NAME [--tenant T ...] [--period START..END]
                   [--format html|md|json|csv|pdf|bundle] [-o FILE] [--fail-on STATUS]
-  auditkit report verify BUNDLE [--public-key FILE] [--json]
+  auditkit report verify BUNDLE (--public-key FILE | --store STORE) [--json]
   auditkit report --list
 
 The format defaults to the suffix of -o (.html .md .json .csv .pdf .zip=bundle), else html.
 Without -o, text formats go to stdout. Without --tenant, every tenant of the store is
 reported; without --period, the whole history. A bundle is signed with the store's key.
 
-exit codes: 0 written (or bundle intact); 1 bundle tampered, or a control with the
---fail-on status; 2 usage or input errors.
+exit codes: 0 written (or bundle intact); 1 the store or the bundle is tampered (the
+report is still written and documents it), or a control with the --fail-on status;
+2 usage or input errors; 3 bundle unanchored (verify it with --public-key or --store).
 """
 
 
@@ -85,7 +89,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--public-key",
         metavar="FILE",
-        help="with 'verify': trust this public key (default: the bundle's own)",
+        help="with 'verify': trust this public key (the store's .pub, kept apart)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="STORE",
+        help="with 'verify': trust the public key of this store (its key file)",
     )
     p.add_argument("--json", action="store_true", help="with 'verify': print JSON")
     p.add_argument("--list", action="store_true", help="list the frameworks and their controls")
@@ -101,15 +110,28 @@ def _list() -> int:
     return 0
 
 
-def _verify(bundle: str, public_key: str | None, as_json: bool) -> int:
+def _verify(bundle: str, public_key: str | None, as_json: bool, store: str | None = None) -> int:
     from auditkit.reports.bundle import verify_bundle
 
-    result = verify_bundle(bundle, Path(public_key) if public_key else None)
+    trusted: Any = Path(public_key) if public_key else None
+    if store is not None:
+        if public_key:
+            raise UsageError("report verify: give --public-key or --store, not both")
+        from auditkit.store import Store
+
+        trust = Store.open(store).trust()
+        if not trust.anchored:
+            raise UsageError(
+                f"report verify: {store} has no key file or public key file beside it, "
+                "so its key cannot anchor the bundle; pass --public-key FILE"
+            )
+        trusted = trust.public_key
+    result = verify_bundle(bundle, trusted)
     if as_json:
         sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(result.summary())
-    return 0 if result.ok else 1
+    return {"INTACT": 0, "TAMPERED": 1, "UNANCHORED": 3}[result.status]
 
 
 @command(
@@ -128,7 +150,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.target == "verify":
         if not args.bundle:
             raise UsageError("report verify: expected BUNDLE (the evidence bundle zip)")
-        return _verify(args.bundle, args.public_key, args.json)
+        return _verify(args.bundle, args.public_key, args.json, args.store)
     if args.target is None:
         raise UsageError("report: expected STORE (or 'verify BUNDLE', or --list)")
     if args.bundle:
@@ -149,6 +171,10 @@ def _report(args: argparse.Namespace) -> int:
         out = report.write(args.output, format=fmt)
         print(report.summary())
         print(f"wrote {fmt} report to {out}")
+    if report.integrity == "tampered":
+        # The report is written (it documents the failure), but a script must see it.
+        print(f"auditkit report: TAMPERED: {report.integrity_line()}", file=sys.stderr)
+        return 1
     if args.fail_on:
         limit = Status(args.fail_on).rank
         return 1 if any(c.status.rank >= limit for c in report.controls) else 0
@@ -160,7 +186,10 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--public-key",
         metavar="FILE",
-        help="trust this public key (default: the bundle's own public_key.pem)",
+        help="trust this public key (the store's .pub, kept apart from the bundle)",
+    )
+    p.add_argument(
+        "--store", metavar="STORE", help="trust the public key of this store (its key file)"
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -170,4 +199,4 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     "check an evidence bundle's signature and files (same as 'report verify'; exit 1 if tampered)",
 )(_verify_args)
 def _report_verify(args: argparse.Namespace) -> int:
-    return _verify(args.bundle, args.public_key, args.json)
+    return _verify(args.bundle, args.public_key, args.json, args.store)

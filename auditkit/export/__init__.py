@@ -1,7 +1,9 @@
-"""Exports of event frames: CSV, JSON, NDJSON, Parquet, and whatever is registered.
+"""Exports of event frames and stores: CSV, JSON, NDJSON, Parquet, the SIEM formats
+(CEF, LEEF, OCSF, ECS, syslog, Splunk HEC), and whatever is registered.
 
 >>> from auditkit.export import available_export_formats
->>> sorted(available_export_formats()) >= ["csv", "json", "ndjson", "parquet"]
+>>> {"csv", "parquet", "cef", "leef", "ocsf", "ecs", "syslog", "hec"} <= set(
+...     available_export_formats())
 True
 """
 
@@ -9,7 +11,10 @@ from auditkit.export.formats import (
     ExportFormat,
     ExportResult,
     available_export_formats,
+    canonical_records,
+    export_chunks,
     export_frame,
+    export_store,
     format_for_path,
     frame_to_events,
     get_export_format,
@@ -20,7 +25,10 @@ __all__ = [
     "ExportFormat",
     "ExportResult",
     "available_export_formats",
+    "canonical_records",
+    "export_chunks",
     "export_frame",
+    "export_store",
     "format_for_path",
     "frame_to_events",
     "get_export_format",

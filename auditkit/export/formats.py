@@ -23,8 +23,18 @@ say where the event sits in the signed log, so an auditor can ask for its
 inclusion proof); re-importing such a file keeps them under
 ``metadata.imported``.  Pass ``store_fields=False`` for the bare events.
 
-Adding a format is one call to :func:`register_export_format` with a writer
-``(frame, path) -> None``, in a module declared under the
+Every format writes in bounded memory: the events go through in chunks of
+50,000 (a LazyFrame, e.g. from :meth:`auditkit.store.Store.scan`, is never
+collected whole), so :func:`export_store` exports a store of any size.
+
+The SIEM formats (CEF, LEEF, OCSF, ECS, syslog, Splunk HEC) live in their own
+modules of this package and register here the same way.
+
+Adding a format is one call to :func:`register_export_format` with an
+``encoder`` (a chunk of events -> one ``bytes`` record per event, written one a
+line; the push destinations of ``auditkit stream`` use it too), a ``stream``
+writer ``(chunks, file) -> None``, or a plain ``writer`` ``(frame, path) -> None``
+(which sees the whole frame at once), in a module declared under the
 ``auditkit.export_formats`` entry-point group (auditkit's own are declared in its
 ``pyproject.toml`` the same way: see :mod:`auditkit.plugins`); the CLI and the
 widgets' export buttons list whatever is registered.
@@ -33,10 +43,13 @@ widgets' export buttons list whatever is registered.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import orjson
 import polars as pl
@@ -45,12 +58,18 @@ from auditkit.errors import UsageError
 from auditkit.plugins import GROUPS, Registry
 from auditkit.schema import FRAME_SCHEMA
 
+if TYPE_CHECKING:
+    from auditkit.store import Store
+
 __all__ = [
     "CSV_COLUMNS",
     "ExportFormat",
     "ExportResult",
     "available_export_formats",
+    "canonical_records",
+    "export_chunks",
     "export_frame",
+    "export_store",
     "format_for_path",
     "frame_to_events",
     "get_export_format",
@@ -59,6 +78,10 @@ __all__ = [
 ]
 
 Writer = Callable[[pl.DataFrame, Path], None]
+#: One chunk of events -> one record per event (without a line end).
+Encoder = Callable[[pl.DataFrame], list[bytes]]
+#: Chunks of events -> the file's bytes, written to an open binary file.
+StreamWriter = Callable[[Iterable[pl.DataFrame], BinaryIO], None]
 
 _FORMATS: Registry[ExportFormat] = Registry("export format", group=GROUPS["export_formats"])
 _REQUIRED: Final = ("event_id", "tenant_id", "occurred_at", "action", "actor_id")
@@ -85,18 +108,31 @@ class ExportFormat:
     description
         A few words for listings.
     writer
-        ``writer(frame, path)`` writes the frame (its public columns, without
-        ``seq`` and ``received_at`` when ``store_fields=False``).
+        ``writer(frame, path)`` writes the whole frame at once (its public
+        columns, without ``seq`` and ``received_at`` when ``store_fields=False``);
+        ``None`` when the format has an ``encoder`` or a ``stream`` writer.
     reimport_format
         The ``auditkit ingest --format`` that reads the file back, if any.
+    encoder
+        ``encoder(chunk)`` gives one record (bytes, no line end) per event of a
+        chunk; the file holds them one a line.  Push destinations send these.
+    stream
+        ``stream(chunks, file)`` writes chunk after chunk to an open binary file
+        (for formats with a header or a footer: JSON arrays, CSV, Parquet).
     """
 
     name: str
     suffix: str
     media_type: str
     description: str
-    writer: Writer
+    writer: Writer | None = None
     reimport_format: str | None = None
+    encoder: Encoder | None = None
+    stream: StreamWriter | None = None
+
+    def __post_init__(self) -> None:
+        if self.writer is None and self.encoder is None and self.stream is None:
+            raise UsageError(f"export format {self.name!r}: give a writer, an encoder or a stream")
 
 
 @dataclass(frozen=True)
@@ -113,6 +149,7 @@ class ExportResult:
     format: str
     rows: int
     bytes: int
+    tenants: tuple[str, ...] = field(default=())
 
     def summary(self) -> str:
         """One line for people."""
@@ -147,8 +184,8 @@ def available_export_formats() -> dict[str, ExportFormat]:
 
     Examples
     --------
-    >>> list(available_export_formats())[:4]
-    ['csv', 'json', 'ndjson', 'parquet']
+    >>> list(available_export_formats())
+    ['cef', 'csv', 'ecs', 'hec', 'json', 'leef', 'ndjson', 'ocsf', 'parquet', 'syslog']
     """
     return _FORMATS.all()
 
@@ -160,10 +197,10 @@ def get_export_format(name: str) -> ExportFormat:
     --------
     >>> get_export_format("ndjson").suffix
     '.ndjson'
-    >>> get_export_format("xls")
+    >>> get_export_format("xls")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    auditkit.errors.UsageError: unknown export format 'xls'; known: csv, json, ndjson, parquet
+    auditkit.errors.UsageError: unknown export format 'xls'; known: cef, csv, ecs, hec, json, ...
     """
     return _FORMATS.get(name)
 
@@ -212,7 +249,8 @@ def export_frame(
     """Write an event frame to ``path`` in a registered format.
 
     The file is written beside ``path`` and renamed into place, so a reader
-    never sees half a file.
+    never sees half a file.  A LazyFrame is read in chunks, never whole (for
+    formats with an ``encoder`` or a ``stream`` writer: all the built-in ones).
 
     Parameters
     ----------
@@ -239,19 +277,124 @@ def export_frame(
     >>> open(out).read().splitlines()[1].split(",")[-3]
     "'=cmd()"
     """
+    if isinstance(frame, pl.LazyFrame):
+        chunks: Iterable[pl.DataFrame] = frame.collect_batches(chunk_size=_CHUNK)
+    else:
+        chunks = (frame.slice(lo, _CHUNK) for lo in range(0, max(frame.height, 1), _CHUNK))
+    return export_chunks(chunks, path, format=format, store_fields=store_fields)
+
+
+def export_chunks(
+    chunks: Iterable[pl.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    store_fields: bool = True,
+) -> ExportResult:
+    """Write chunks of events (frames with the same columns) to ``path``, one
+    chunk in memory at a time; see :func:`export_frame`.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": t, "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "user.login", "actor": {"id": "u1"}} for t in ("a", "b")])
+    >>> out = os.path.join(tempfile.mkdtemp(), "events.ndjson")
+    >>> r = export_chunks([df.head(1), df.tail(1)], out)
+    >>> r.rows, r.tenants
+    (2, ('a', 'b'))
+    """
     fmt = get_export_format(format) if format is not None else format_for_path(path)
-    df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-    df = df.select([c for c in df.columns if not c.startswith("_")])
-    if not store_fields:
-        df = df.drop([c for c in _STORE_FIELDS if c in df.columns])
     target = Path(path)
     tmp = target.with_name(f".{target.name}.part")
+    counted = _Counted(chunks, store_fields=store_fields)
     try:
-        fmt.writer(df, tmp)
+        if fmt.stream is not None or fmt.encoder is not None:
+            with tmp.open("wb") as f:
+                if fmt.stream is not None:
+                    fmt.stream(counted, f)
+                else:
+                    _write_records(fmt.encoder, counted, f)  # type: ignore[arg-type]
+        else:
+            assert fmt.writer is not None
+            fmt.writer(pl.concat(list(counted), how="vertical_relaxed"), tmp)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    return ExportResult(target, fmt.name, df.height, target.stat().st_size)
+    return ExportResult(
+        target, fmt.name, counted.rows, target.stat().st_size, tuple(sorted(counted.tenants))
+    )
+
+
+def export_store(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    tenant: str | Sequence[str] | None = None,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    store_fields: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Export a store's verified events in bounded memory.
+
+    The events are verified chunk by chunk through :meth:`Store.scan
+    <auditkit.store.Store.scan>` (into a temporary folder, removed afterwards)
+    and written chunk by chunk: memory stays flat whatever the store's size.  A
+    tampered store raises :class:`~auditkit.errors.TamperedError` before a
+    file is written.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from auditkit.store import Store
+    >>> d = tempfile.mkdtemp()
+    >>> store = Store.init(os.path.join(d, "a.db"))
+    >>> _ = store.append([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...                    "action": "user.login", "actor": {"id": "u1"}}])
+    >>> export_store(store, os.path.join(d, "out.cef")).summary()  # doctest: +ELLIPSIS
+    'wrote 1 events to ...out.cef (cef, ... bytes)'
+    """
+    fmt = get_export_format(format) if format is not None else format_for_path(path)
+    folder = tempfile.mkdtemp(prefix="auditkit-export-")
+    try:
+        lf = store.scan(tenant, start=start, end=end, folder=folder, progress=progress)
+        return export_frame(lf, path, format=fmt.name, store_fields=store_fields)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Counted:
+    """The chunks, public columns only, counting rows and tenants."""
+
+    def __init__(self, chunks: Iterable[pl.DataFrame], *, store_fields: bool) -> None:
+        self._chunks = chunks
+        self._store_fields = store_fields
+        self.rows = 0
+        self.tenants: set[str] = set()
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        seen = False
+        for chunk in self._chunks:
+            if seen and chunk.height == 0:
+                continue
+            seen = True
+            df = chunk.select([c for c in chunk.columns if not c.startswith("_")])
+            if not self._store_fields:
+                df = df.drop([c for c in _STORE_FIELDS if c in df.columns])
+            self.rows += df.height
+            if df.height and "tenant_id" in df.columns:
+                self.tenants.update(df.get_column("tenant_id").unique().to_list())
+            yield df
+
+
+def _write_records(encoder: Encoder, chunks: Iterable[pl.DataFrame], f: BinaryIO) -> None:
+    for chunk in chunks:
+        if chunk.height:
+            records = encoder(chunk)
+            f.write(b"\n".join(records) + b"\n")
 
 
 # -- canonical events ------------------------------------------------------------------
@@ -346,23 +489,31 @@ def _chunk_events(df: pl.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _write_ndjson(frame: pl.DataFrame, path: Path) -> None:
+def canonical_records(chunk: pl.DataFrame) -> list[bytes]:
+    """The canonical events of a chunk as JSON, one ``bytes`` per event.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"event_id": "e1", "tenant_id": "acme",
+    ...     "occurred_at": "2026-01-05T09:00:00Z", "action": "user.login",
+    ...     "actor": {"id": "u1"}}])
+    >>> canonical_records(df)[0][:40]
+    b'{"event_id":"e1","tenant_id":"acme","seq'
+    """
     dumps = orjson.dumps
-    with path.open("wb") as f:
-        for chunk in frame_to_events(frame):
-            f.write(b"".join(dumps(e) + b"\n" for e in chunk))
+    return [dumps(e) for events in frame_to_events(chunk, chunk_size=max(chunk.height, 1))
+            for e in events]  # fmt: skip
 
 
-def _write_json(frame: pl.DataFrame, path: Path) -> None:
-    dumps = orjson.dumps
-    with path.open("wb") as f:
-        f.write(b"[")
-        sep = b"\n"
-        for chunk in frame_to_events(frame):
-            for e in chunk:
-                f.write(sep + dumps(e))
-                sep = b",\n"
-        f.write(b"\n]\n")
+def _stream_json(chunks: Iterable[pl.DataFrame], f: BinaryIO) -> None:
+    f.write(b"[")
+    sep = b"\n"
+    for chunk in chunks:
+        for record in canonical_records(chunk) if chunk.height else []:
+            f.write(sep + record)
+            sep = b",\n"
+    f.write(b"\n]\n")
 
 
 # -- CSV -------------------------------------------------------------------------------
@@ -446,15 +597,30 @@ def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return out.select(spreadsheet_safe(pl.col(c)).alias(c) for c in out.columns)
 
 
-def _write_csv(frame: pl.DataFrame, path: Path) -> None:
-    with path.open("wb") as f:
-        for lo in range(0, max(frame.height, 1), _CHUNK):
-            _csv_frame(frame.slice(lo, _CHUNK)).write_csv(f, include_header=lo == 0)
+def _stream_csv(chunks: Iterable[pl.DataFrame], f: BinaryIO) -> None:
+    first = True
+    for chunk in chunks:
+        if chunk.height or first:
+            _csv_frame(chunk).write_csv(f, include_header=first)
+            first = False
 
 
 # -- Parquet ---------------------------------------------------------------------------
-def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    frame.write_parquet(path, compression="zstd")
+def _stream_parquet(chunks: Iterable[pl.DataFrame], f: BinaryIO) -> None:
+    import pyarrow.parquet as pq
+
+    writer: pq.ParquetWriter | None = None
+    try:
+        for chunk in chunks:
+            table = chunk.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(f, table.schema, compression="zstd")
+            elif chunk.height == 0:
+                continue
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 for _fmt in (
@@ -463,31 +629,31 @@ for _fmt in (
         ".csv",
         "text/csv",
         "events as CSV (dotted/JSON columns, spreadsheet-safe), re-importable",
-        _write_csv,
-        "csv",
+        reimport_format="csv",
+        stream=_stream_csv,
     ),
     ExportFormat(
         "json",
         ".json",
         "application/json",
         "canonical events as one JSON array, re-importable",
-        _write_json,
-        "auditkit",
+        reimport_format="auditkit",
+        stream=_stream_json,
     ),
     ExportFormat(
         "ndjson",
         ".ndjson",
         "application/x-ndjson",
         "canonical events, one per line, re-importable",
-        _write_ndjson,
-        "auditkit",
+        reimport_format="auditkit",
+        encoder=canonical_records,
     ),
     ExportFormat(
         "parquet",
         ".parquet",
         "application/vnd.apache.parquet",
         "the typed event frame (Polars, DuckDB, Spark, pandas)",
-        _write_parquet,
+        stream=_stream_parquet,
     ),
 ):
     register_export_format(_fmt)

@@ -10,7 +10,8 @@ which field of their file was wrong.
 - :func:`load_table` reads a format's mapping table, a TOML data file under
   ``auditkit/ingest/mappings/`` (source event name -> core action...).
 - :func:`dig`, :func:`text`, :func:`require_text`: typed access to records.
-- :func:`timestamp`: RFC 3339 strings, naive UTC strings, epoch numbers.
+- :func:`source_time`, :func:`timestamp`: RFC 3339 strings, the data-lake form
+  without ``T`` or zone (for sources defined as UTC), epoch numbers.
 - :func:`ip_or_none`, :func:`geo`: the ``source`` object.
 - :func:`derive_action`, :func:`words`: faithful ``noun.verb`` names.
 - :func:`json_safe`: the lossless ``metadata.original`` copy of a record.
@@ -28,12 +29,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
 from auditkit.errors import SchemaError, UsageError
 from auditkit.schema import CATEGORIES, CORE_ACTIONS, OUTCOMES, format_timestamp, parse_timestamp
+from auditkit.times import TimestampError, read_timestamp
 
 __all__ = [
     "MAX_DEPTH",
@@ -51,7 +53,12 @@ __all__ = [
     "looks_canonical",
     "operation_action",
     "require_text",
+    "ZONE_ASSUMED",
+    "ZONE_ASSUMED_TEXT",
+    "canonical_zone",
+    "Stamp",
     "resolve_tenant",
+    "source_time",
     "table_entry",
     "text",
     "timestamp",
@@ -274,6 +281,131 @@ def _short(value: Any, limit: int = 60) -> str:
 # timestamps
 
 
+#: ``metadata`` key noting that the source's timestamp had no zone and was read as UTC.
+ZONE_ASSUMED: Final = "occurred_at_zone"
+#: Its value.
+ZONE_ASSUMED_TEXT: Final = "assumed UTC"
+
+
+class Stamp(NamedTuple):
+    """A source timestamp: canonical text (microseconds), the same to the
+    nanosecond (a deduplication key), and whether its zone was assumed."""
+
+    text: str
+    precise: str
+    zone_assumed: bool
+
+
+def source_time(
+    value: Any, field: str, *, utc_defined: bool = False, epoch: str | None = None
+) -> Stamp:
+    """Read a source timestamp with :func:`auditkit.times.read_timestamp`, or raise
+    naming ``field``.
+
+    ``utc_defined``: the source's specification defines the field as UTC, so a
+    time without a zone (``2022-03-22 14:21:53.225``, as data lakes and SIEMs
+    export it) is read as UTC, and the result says so.  ``epoch`` as for
+    :func:`timestamp`.
+
+    Examples
+    --------
+    >>> source_time("2022-03-22 14:21:53.225123456", "published", utc_defined=True)
+    Stamp(text='2022-03-22T14:21:53.225123Z', precise='2022-03-22T14:21:53.225123456Z', zone_assumed=True)
+    >>> source_time("2022-03-22 14:21:53", "published")
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.SchemaError: field 'published': expected a time zone (Z or +hh:mm) in the timestamp, got '2022-03-22 14:21:53'
+    """  # noqa: E501
+    if type(value) is str:
+        zulu = _ZULU_RE.match(value)
+        if zulu is not None:
+            # the canonical text of what the general path below would return, when
+            # it is a real date within range; anything else takes the general path,
+            # whose errors name the value as given
+            fraction = zulu[2]
+            if fraction is None:
+                canon = f"{zulu[1]}.000000Z"
+            else:
+                canon = f"{zulu[1]}.{fraction}{'0' * (6 - len(fraction))}Z"
+            if _EARLIEST_TEXT <= canon <= _upper_text():
+                try:
+                    datetime.fromisoformat(canon)
+                except ValueError:
+                    pass
+                else:
+                    return Stamp(canon, canon[:-1] + "000Z", False)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise SchemaError("required field is missing", field=field)
+    if isinstance(value, bool):
+        raise SchemaError("expected a timestamp, got bool", field=field)
+    if isinstance(value, int | float):
+        if epoch is None:
+            raise SchemaError(
+                f"expected an RFC 3339 timestamp string, got {_type(value)}", field=field
+            )
+        canon = _from_epoch(value, epoch, field)
+        return Stamp(canon, canon[:-1] + "000Z", False)
+    if not isinstance(value, str | datetime):
+        raise SchemaError(f"expected a timestamp, got {_type(value)}", field=field)
+    if isinstance(value, str):
+        raw = value.strip()
+        if len(raw) > 64:
+            raise SchemaError(f"expected a timestamp, got {_short(value)}", field=field)
+        if epoch is not None and _NUMBER_RE.match(raw):
+            canon = _from_epoch(float(raw) if "." in raw else int(raw), epoch, field)
+            return Stamp(canon, canon[:-1] + "000Z", False)
+    try:
+        read = read_timestamp(value, assume_utc=utc_defined)
+    except TimestampError as exc:
+        raise SchemaError(str(exc), field=field) from None
+    canon = read.text
+    if not _EARLIEST_TEXT <= canon <= _upper_text() and not (
+        canon > _EARLIEST_TEXT and read.utc <= datetime.now(UTC) + timedelta(days=1)
+    ):
+        raise SchemaError(
+            f"timestamp out of range (1990 to tomorrow), got {_short(value)}", field=field
+        )
+    return Stamp(canon, read.precise_text, read.zone_assumed)
+
+
+def canonical_zone(event: dict[str, Any], *, assume_utc: bool) -> dict[str, Any]:
+    """Apply ``--assume-utc`` to a canonical event's ``occurred_at`` (in place).
+
+    The canonical format requires a zone.  A time without one
+    (``2022-03-22 14:21:53.225``) is refused with a hint, or with ``assume_utc``
+    read as UTC and noted in ``metadata``.  Anything else is left for
+    :func:`~auditkit.schema.normalize_event` to accept or word its error.
+
+    Examples
+    --------
+    >>> e = canonical_zone({"occurred_at": "2022-03-22 14:21:53.225"}, assume_utc=True)
+    >>> e["occurred_at"], e["metadata"]
+    ('2022-03-22T14:21:53.225000Z', {'occurred_at_zone': 'assumed UTC'})
+    >>> canonical_zone({"occurred_at": "2022-03-22 14:21:53"}, assume_utc=False)
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.SchemaError: field 'occurred_at': expected a time zone (Z or +hh:mm) in the timestamp, got '2022-03-22 14:21:53'; if the source wrote UTC, ingest with --assume-utc
+    """  # noqa: E501
+    ts = event.get("occurred_at")
+    if type(ts) is not str or ts[-1:] == "Z":  # the canonical form ends in Z
+        return event
+    try:
+        read_timestamp(ts)
+    except TimestampError as exc:
+        if not exc.no_zone:
+            return event
+        if not assume_utc:
+            raise SchemaError(
+                f"{exc}; if the source wrote UTC, ingest with --assume-utc", field="occurred_at"
+            ) from None
+        metadata = event.get("metadata")
+        if metadata is not None and type(metadata) is not dict:
+            return event  # refused by the schema, naming metadata
+        event["occurred_at"] = read_timestamp(ts, assume_utc=True).text
+        event["metadata"] = {**(metadata or {}), ZONE_ASSUMED: ZONE_ASSUMED_TEXT}
+    return event
+
+
 def timestamp(
     value: Any,
     field: str,
@@ -294,7 +426,8 @@ def timestamp(
         The source field, named in errors.
     naive_utc
         Read a timestamp without zone (``2024-01-05 10:00:00``) as UTC, for
-        sources documented to write UTC that way (CloudTrail Lake).
+        sources documented to write UTC (see :func:`source_time`, which also
+        says whether that happened).
     epoch
         Unit of numbers: ``"s"``, ``"ms"``, ``"us"``, ``"ns"`` or ``"auto"``
         (guessed from the magnitude).  ``None`` refuses numbers.
@@ -316,38 +449,12 @@ def timestamp(
     ...
     auditkit.errors.SchemaError: field 'published': expected RFC 3339 timestamp, got 'yesterday'
     """
-    if type(value) is str and fmt is None:
-        zulu = _ZULU_RE.match(value)
-        if zulu is not None:
-            # the canonical text of what the general path below would return, when
-            # it is a real date within range; anything else takes the general path,
-            # whose errors name the value as given
-            fraction = zulu[2]
-            if fraction is None:
-                canon = f"{zulu[1]}.000000Z"
-            else:
-                canon = f"{zulu[1]}.{fraction}{'0' * (6 - len(fraction))}Z"
-            if _EARLIEST_TEXT <= canon <= _upper_text():
-                try:
-                    datetime.fromisoformat(canon)
-                except ValueError:
-                    pass
-                else:
-                    return canon
+    if fmt is None and (tz is None or tz.upper() in ("UTC", "Z")):
+        return source_time(value, field, utc_defined=naive_utc or tz is not None, epoch=epoch).text
     if value is None or (isinstance(value, str) and not value.strip()):
         raise SchemaError("required field is missing", field=field)
-    if isinstance(value, bool):
-        raise SchemaError("expected a timestamp, got bool", field=field)
-    if isinstance(value, datetime):
-        return parse_timestamp(value, field=field)
-    if isinstance(value, int | float):
-        if epoch is None:
-            raise SchemaError(
-                f"expected an RFC 3339 timestamp string, got {_type(value)}", field=field
-            )
-        return _from_epoch(value, epoch, field)
-    if not isinstance(value, str):
-        raise SchemaError(f"expected a timestamp, got {_type(value)}", field=field)
+    if not isinstance(value, str) or (epoch is not None and _NUMBER_RE.match(value.strip())):
+        return source_time(value, field, utc_defined=naive_utc, epoch=epoch).text
     raw = value.strip()
     if len(raw) > 64:
         raise SchemaError(f"expected a timestamp, got {_short(value)}", field=field)
@@ -359,19 +466,18 @@ def timestamp(
                 f"expected a timestamp like {fmt!r}, got {_short(value)}", field=field
             ) from None
         return parse_timestamp(_zoned(parsed, tz, value, field), field=field)
-    if epoch is not None and _NUMBER_RE.match(raw):
-        return _from_epoch(float(raw) if "." in raw else int(raw), epoch, field)
-    if _NAIVE_RE.match(raw) and (naive_utc or tz is not None):
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            raise SchemaError(
-                f"expected RFC 3339 timestamp, got {_short(value)}", field=field
-            ) from None
-        return parse_timestamp(_zoned(parsed, tz or "UTC", value, field), field=field)
-    if raw[-1:] == "z":
-        raw = raw[:-1] + "Z"
-    return parse_timestamp(raw, field=field)
+    try:
+        return source_time(value, field).text
+    except SchemaError:
+        if not _NAIVE_RE.match(raw):
+            raise
+    try:  # a time without zone, in the mapping's zone
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise SchemaError(
+            f"expected RFC 3339 timestamp, got {_short(value)}", field=field
+        ) from None
+    return parse_timestamp(_zoned(parsed, tz, value, field), field=field)
 
 
 def _upper_text() -> str:

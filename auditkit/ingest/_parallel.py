@@ -21,8 +21,14 @@ only uses them for large inputs unless asked.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -64,9 +70,36 @@ class _Aborted(Exception):
 _state: dict[str, Any] = {}
 
 
-def _init(location: str, key: str, cond: Any, turn: Any, abort: Any) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this worker as soon as the process that started it is gone.
+
+    A ``kill -9`` of the ingest must not leave workers appending on their own.  On
+    Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); as a
+    fallback everywhere, a daemon thread watches the parent's pid.  A worker killed in
+    the middle of a batch leaves nothing half-written: its transaction rolls back.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.2)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="auditkit-parent-watch", daemon=True).start()
+
+
+def _init(location: str, key: str, cond: Any, turn: Any, abort: Any, parent: int) -> None:
     from auditkit.store import Store
 
+    _die_with_parent(parent)
     gc.disable()  # see ingest_files: the batches hold no cycles
     _state.update(store=Store.open(location, key=key), cond=cond, turn=turn, abort=abort)
 
@@ -211,7 +244,7 @@ def ingest_parallel(
         max_workers=workers,
         mp_context=ctx,
         initializer=_init,
-        initargs=(location, key, cond, turn, abort),
+        initargs=(location, key, cond, turn, abort, os.getpid()),
     )
     pending: deque[Future[_Done]] = deque()
     result = sink.result

@@ -229,7 +229,9 @@ class _Sink:
             self.qfile.close()
 
 
-def _plan(files: Sequence[str], format: str | Format, sink: _Sink) -> list[tuple[str, Format]]:
+def _plan(
+    files: Sequence[str], format: str | Format, sink: _Sink, *, assume_utc: bool = False
+) -> list[tuple[str, Format]]:
     """Each file with its format; files whose format cannot be told are quarantined."""
     plan: list[tuple[str, Format]] = []
     result = sink.result
@@ -246,6 +248,8 @@ def _plan(files: Sequence[str], format: str | Format, sink: _Sink) -> list[tuple
             sink.reject(QuarantinedRecord(path, None, None, None, exc.reason, None))
             continue
         result.files[path] = fmt.name
+        if assume_utc and hasattr(fmt, "assuming_utc"):
+            fmt = fmt.assuming_utc()
         plan.append((path, fmt))
     return plan
 
@@ -260,6 +264,7 @@ def ingest_files(
     batch_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    assume_utc: bool = False,
 ) -> IngestResult:
     """Ingest files into ``store``.
 
@@ -286,6 +291,12 @@ def ingest_files(
         the second it takes to start them, and parses smaller ones here; ``1`` always
         parses here.  Either way records are appended in input order, each batch in
         its own transaction, so the resulting store is the same.
+    assume_utc
+        Read canonical events (``auditkit``, ``csv``) whose ``occurred_at`` has no
+        zone (``2022-03-22 14:21:53.225``) as UTC, noting it in ``metadata``
+        (``occurred_at_zone``); without it they are quarantined.  Source formats
+        defined as UTC (CloudTrail, GCP, GitLab, Okta, OCSF) always read such
+        times as UTC and note it the same way.
     """
     files = expand_paths(paths)
     result = IngestResult()
@@ -297,7 +308,7 @@ def ingest_files(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        plan = _plan(files, format, sink)
+        plan = _plan(files, format, sink, assume_utc=assume_utc)
         count = _worker_count(plan, workers)
         if count > 1:
             from auditkit.ingest._parallel import ingest_parallel

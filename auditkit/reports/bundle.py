@@ -40,11 +40,16 @@ MANIFEST: Final = "manifest.json"
 SIGNATURE: Final = "manifest.sig"
 PUBLIC_KEY: Final = "public_key.pem"
 _META: Final = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY})
+#: Largest member read from a bundle, and largest manifest: a bundle is evidence from
+#: outside, so a zip bomb or an oversized member is named, never inflated into memory.
+MAX_MEMBER_BYTES: Final = 2 * 1024**3
+MAX_MANIFEST_BYTES: Final = 64 * 1024**2
 
 
 def _cells(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every column as plain cells: lists joined, timestamps in RFC 3339, and text a
-    spreadsheet would run as a formula prefixed with ``'`` (CSV injection)."""
+    """Every column as plain cells, as formula-safe as the exports: lists joined,
+    timestamps in RFC 3339, and text from events that a spreadsheet would run
+    (``=HYPERLINK(...)``, ``+``, ``-``, ``@``) prefixed with ``'``."""
     conv = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -54,10 +59,10 @@ def _cells(frame: pl.DataFrame) -> pl.DataFrame:
             col = col.map_elements(str, return_dtype=pl.String)
         elif isinstance(dtype, pl.Datetime):
             col = col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-        elif not isinstance(dtype, pl.String):
+        elif dtype not in (pl.String, pl.Categorical, pl.Enum):
             conv.append(col)
             continue
-        conv.append(spreadsheet_safe(col).alias(name))
+        conv.append(spreadsheet_safe(col.cast(pl.String)).alias(name))
     return frame.select(conv)
 
 
@@ -223,7 +228,7 @@ class BundleProblem:
     """One thing wrong with a bundle.
 
     ``kind`` is ``altered``, ``missing``, ``extra``, ``duplicate``, ``bad_signature``,
-    ``wrong_key`` or ``malformed``; ``path`` names the file inside the zip.
+    ``wrong_key``, ``oversized`` or ``malformed``; ``path`` names the file inside the zip.
     """
 
     kind: str
@@ -257,11 +262,31 @@ class BundleVerification:
     key_fingerprint: str | None = None
     key_source: str | None = None
     manifest: dict[str, Any] | None = None
+    anchored: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when the bundle is intact and validly signed."""
+        """True when every file matches a manifest whose signature holds under the key used.
+
+        Without a trusted key (``anchored`` false) that key is the bundle's own, which
+        anyone who edits the bundle can replace: see :attr:`status`.
+        """
         return not self.problems
+
+    @property
+    def status(self) -> str:
+        """``INTACT`` (checked against a trusted key), ``TAMPERED`` or ``UNANCHORED``.
+
+        Examples
+        --------
+        >>> BundleVerification(files_checked=3).status
+        'UNANCHORED'
+        >>> BundleVerification(files_checked=3, anchored=True).status
+        'INTACT'
+        """
+        if self.problems:
+            return "TAMPERED"
+        return "INTACT" if self.anchored else "UNANCHORED"
 
     def raise_for_problems(self) -> BundleVerification:
         """Raise :class:`~auditkit.errors.IntegrityError` if anything is wrong, else return self.
@@ -293,10 +318,18 @@ class BundleVerification:
             f"{m.get('framework', '?')} report of {', '.join(m.get('tenants', []))}, "
             f"period {m.get('period', '?')}"
         )
-        if self.ok:
+        if self.ok and self.anchored:
             return (
                 f"INTACT: {self.files_checked} file(s) match the signed manifest ({scope}); "
                 f"signed by key {self.key_fingerprint} from {self.key_source}"
+            )
+        if self.ok:
+            return (
+                f"UNANCHORED: {self.files_checked} file(s) match a manifest signed by key "
+                f"{self.key_fingerprint}, but that key came from {self.key_source}, and "
+                f"anyone who edits a bundle can re-sign it with their own key ({scope}); "
+                "verify with --public-key FILE (the store's public key, kept apart) or "
+                "--store STORE"
             )
         lines = [f"TAMPERED: {len(self.problems)} problem(s) ({scope})"]
         lines += [f"  {p.kind:<13} {p.path or '-'}: {p.detail}" for p in self.problems]
@@ -306,6 +339,8 @@ class BundleVerification:
         """Plain-JSON form (what ``auditkit report verify --json`` prints)."""
         return {
             "ok": self.ok,
+            "status": self.status,
+            "anchored": self.anchored,
             "files_checked": self.files_checked,
             "key_fingerprint": self.key_fingerprint,
             "key_source": self.key_source,
@@ -343,6 +378,12 @@ def _check_signature(
             )
         )
     return problems
+
+
+def _too_big(name: str, what: str, limit: int, signed: bool) -> BundleProblem:
+    if signed:
+        return BundleProblem("altered", name, f"{what}; the signed manifest gives {limit:,}")
+    return BundleProblem("oversized", name, f"{what}, over the limit of {limit:,}")
 
 
 def verify_bundle(
@@ -400,16 +441,31 @@ def verify_bundle(
             )
         )
 
-    def read(name: str) -> bytes | None:
+    def read(name: str, limit: int | None = None, signed: bool = False) -> bytes | None:
+        limit = MAX_MEMBER_BYTES if limit is None else limit
         try:
-            return z.read(name)
+            info = z.getinfo(name)
         except KeyError:
             return None
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:  # damaged member
+        if info.file_size > limit:
+            problems.append(
+                _too_big(name, f"{info.file_size:,} bytes when unpacked", limit, signed)
+            )
+            return None
+        try:
+            with z.open(info) as member:  # never trust the header's size: read one more
+                data = member.read(limit + 1)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # damaged member
             problems.append(BundleProblem("altered", name, f"cannot be read: {exc}"))
             return None
+        if len(data) > limit:
+            problems.append(
+                _too_big(name, f"more than {limit:,} bytes when unpacked", limit, signed)
+            )
+            return None
+        return data
 
-    manifest_bytes = read(MANIFEST)
+    manifest_bytes = read(MANIFEST, MAX_MANIFEST_BYTES)
     if manifest_bytes is None:
         return BundleVerification(
             (*problems, BundleProblem("missing", MANIFEST, "no manifest: not a bundle"))
@@ -420,6 +476,17 @@ def verify_bundle(
         expected_fp = manifest["signature"]["key_fingerprint"]
         if manifest.get("format") != BUNDLE_FORMAT or not isinstance(files, dict):
             raise ValueError(manifest.get("format"))
+        for name, meta in files.items():
+            if not (
+                isinstance(meta, dict)
+                and isinstance(meta.get("sha256"), str)
+                and len(meta["sha256"]) == 64
+                and isinstance(meta.get("size", 0), int)
+                and not isinstance(meta.get("size", 0), bool)
+            ):
+                raise ValueError(
+                    f"entry {name!r} must be an object with a 64-hex 'sha256' and an integer 'size'"
+                )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         return BundleVerification(
             (
@@ -451,7 +518,14 @@ def verify_bundle(
         problems += _check_signature(manifest_bytes, read(SIGNATURE), public, expected_fp)
     checked = 0
     for name, meta in sorted(files.items()):
-        got = read(name)
+        size = meta.get("size")
+        got = (
+            read(name, min(size, MAX_MEMBER_BYTES), signed=size < MAX_MEMBER_BYTES)
+            if isinstance(size, int)
+            else read(name)
+        )
+        if got is None and name in names:
+            continue  # named above: oversized or unreadable
         if got is None:
             problems.append(
                 BundleProblem("missing", name, "listed in the manifest, absent from the bundle")
@@ -476,4 +550,5 @@ def verify_bundle(
         key_fingerprint(public) if public is not None else None,
         source,
         manifest,
+        anchored=trusted is not None,
     )

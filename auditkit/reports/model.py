@@ -432,6 +432,31 @@ class Report:
         wanted = Status(status)
         return [c for c in self.controls if c.status == wanted]
 
+    @property
+    def integrity(self) -> str:
+        """The verdict on the trail the report rests on: ``intact``, ``tampered`` or
+        ``not verified`` (built from a frame, not from a store).
+
+        Examples
+        --------
+        >>> from auditkit.frame import events_to_frame
+        >>> from auditkit.reports import build_report_from_frame
+        >>> from auditkit.reports.examples import example_events
+        >>> build_report_from_frame(events_to_frame(example_events()), framework="soc2").integrity
+        'not verified'
+        """
+        for s in self.sections:
+            if s.id == "integrity" and s.facts.get("verified") is not None:
+                return "intact" if s.facts["verified"] else "tampered"
+        return "not verified"
+
+    def integrity_line(self) -> str:
+        """One line on the trail's integrity, for a console or a script's log."""
+        for s in self.sections:
+            if s.id == "integrity" and "verdict" in s.facts:
+                return f"integrity: {s.facts['verdict']}"
+        return "integrity: not verified (the events did not come from a store)"
+
     def summary(self) -> str:
         """A few lines for people: scope, counts and what is not passing.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from auditkit.reports.formats import cell
@@ -12,14 +13,50 @@ __all__ = ["render_md"]
 _BADGE = {s.value: s.label.upper() for s in Status}
 
 
+_CONTROL = {c: " " for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROL_KEEP_NL = {c: r for c, r in _CONTROL.items() if c != 0x0A}
+# Characters with a meaning in Markdown (CommonMark) or HTML: escaped so that text from
+# events (an actor id, a resource name) shows as typed and never becomes a link, an image,
+# emphasis or raw HTML in a renderer.
+_MD_SPECIAL = str.maketrans(
+    {
+        **{c: f"\\{c}" for c in "\\`*_[]|~"},
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        **_CONTROL,
+    }
+)
+
+
 def _esc(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text from data, safe in a Markdown table cell or list item.
+
+    Examples
+    --------
+    >>> _esc("<img src=x onerror=alert(1)> | [a](javascript:x)")
+    '&lt;img src=x onerror=alert(1)&gt; \\\\| \\\\[a\\\\](javascript:x)'
+    """
+    return text.translate(_MD_SPECIAL)
+
+
+def _fenced(text: str, info: str = "") -> list[str]:
+    """A code block whose fence is longer than any run of backticks in ``text``, so
+    text from events can never close it early and continue as Markdown."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, text.translate(_CONTROL_KEEP_NL), fence]
+
+
+def _prose(text: str) -> str:
+    """A paragraph we wrote around data: raw HTML and control characters made inert."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").translate(_CONTROL)
 
 
 def _table(t: Table) -> list[str]:
-    lines = [f"#### {t.title}", ""]
+    lines = [f"#### {_esc(t.title)}", ""]
     if t.note:
-        lines += [t.note, ""]
+        lines += [_prose(t.note), ""]
     shown = t.shown()
     if not t.frame.height:
         return [*lines, "_None._", ""]
@@ -38,18 +75,18 @@ def _table(t: Table) -> list[str]:
 
 
 def _section(s: Section) -> list[str]:
-    lines = [f"## {s.title}", ""]
+    lines = [f"## {_esc(s.title)}", ""]
     for p in s.paragraphs:
-        lines += [p, ""]
+        lines += [_prose(p), ""]
     facts = {k: v for k, v in s.facts.items() if not (isinstance(v, str) and "\n" in v)}
     if facts:
         lines += [f"- **{k.replace('_', ' ')}**: {_esc(cell(v)) or '-'}" for k, v in facts.items()]
         lines.append("")
     for k, v in s.facts.items():
         if isinstance(v, str) and "\n" in v:
-            lines += [f"**{k.replace('_', ' ')}**:", "", "```", v.strip(), "```", ""]
+            lines += [f"**{k.replace('_', ' ')}**:", "", *_fenced(v.strip()), ""]
     if s.commands:
-        lines += ["```sh", *s.commands, "```", ""]
+        lines += [*_fenced("\n".join(s.commands), "sh"), ""]
     for t in s.tables:
         lines += _table(t)
     for c in s.charts:
@@ -74,10 +111,10 @@ def render_md(report: Report, **options: Any) -> bytes:
     lines = [
         f"# {report.framework_title}",
         "",
-        f"- **Tenants**: {', '.join(report.tenants)}",
+        f"- **Tenants**: {_esc(', '.join(report.tenants))}",
         f"- **Period**: {report.period} (UTC, both days included)",
         f"- **Events**: {report.events:,}",
-        f"- **Store**: {report.store_location or '-'} (id {report.store_id or '-'})",
+        f"- **Store**: {_esc(report.store_location or '-')} (id {_esc(report.store_id or '-')})",
         f"- **Signing key fingerprint**: {report.key_fingerprint or '-'}",
         f"- **Generated**: {cell(report.generated_at)} UTC by auditkit {report.tool_version}",
         f"- **Result**: {counts_text(n)}",
@@ -94,8 +131,13 @@ def render_md(report: Report, **options: Any) -> bytes:
         )
     lines.append("")
     for c in report.controls:
-        lines += [f"### {c.control_id} — {c.title}: {_BADGE[c.status.value]}", "", c.summary, ""]
-        lines += [f"- {r}" for r in c.reasons]
+        lines += [
+            f"### {_esc(c.control_id)} — {_esc(c.title)}: {_BADGE[c.status.value]}",
+            "",
+            _prose(c.summary),
+            "",
+        ]
+        lines += [f"- {_esc(r)}" for r in c.reasons]
         lines.append("")
         if c.evidence:
             lines += ["Evidence:", ""]
@@ -104,13 +146,13 @@ def render_md(report: Report, **options: Any) -> bytes:
                 count = f" ({e.count:,})" if e.count is not None else ""
                 ids = (
                     (
-                        f" — events {', '.join(e.event_ids[:10])}"
+                        f" — events {_esc(', '.join(e.event_ids[:10]))}"
                         + (" …" if len(e.event_ids) > 10 else "")
                     )
                     if e.event_ids
                     else ""
                 )
-                lines.append(f"- `{where}`: {_esc(e.note)}{count}{ids}")
+                lines.append(f"- {_esc(where)}: {_esc(e.note)}{count}{ids}")
             lines.append("")
     for s in report.sections:
         lines += _section(s)

@@ -30,6 +30,7 @@ from auditkit.store._tables import (
     MetaRow,
     PurgeRow,
     QuarantineRow,
+    RetentionPolicyRow,
     TileRow,
     TreeHeadRow,
     events_delete_trigger,
@@ -46,6 +47,7 @@ _TABLES = [
     MetaRow.__table__,  # type: ignore[attr-defined]
     QuarantineRow.__table__,  # type: ignore[attr-defined]
     PurgeRow.__table__,  # type: ignore[attr-defined]
+    RetentionPolicyRow.__table__,  # type: ignore[attr-defined]
     *ACCESS_TABLES,
 ]
 
@@ -387,6 +389,14 @@ class Backend:
                 f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
                 ("store_version", str(STORE_VERSION)),
             )
+
+    def ensure_table(self, table: Any) -> None:
+        """Create a table added after the store was made, if it is missing."""
+        try:
+            SQLModel.metadata.create_all(self.engine, tables=[table], checkfirst=True)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.location}: cannot create table {table.name}: "
+                             f"{_first_line(exc)}") from exc  # fmt: skip
 
     def foreign_tables(self) -> list[str]:
         """Tables in the database that are not the store's (a database to refuse)."""

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +55,7 @@ from auditkit.integrity import Checkpoint
 from auditkit.record import PreparedEvent
 from auditkit.store import _access as sql
 from auditkit.store import store as _store_module
+from auditkit.store.retention import DEFAULT_TENANT, ApplyResult, Retention, RetentionPolicy
 from auditkit.store.store import AppendResult, ConsistencyProof, InclusionProof, Store
 from auditkit.verification import VerificationReport
 
@@ -692,6 +693,71 @@ class BoundStore(Store):
         """:meth:`Store.remove_range` (needs ``manage`` on the tenant)."""
         self._allowed(Permission.MANAGE, tenant, operation="remove_range")
         return self._owner.remove_range(tenant, end_seq, kind=kind, detail=detail)
+
+    # -- retention ------------------------------------------------------------------------------
+    @property
+    def retention(self) -> Retention:
+        """:attr:`Store.retention`, acting for this principal."""
+        return Retention(self)
+
+    @property
+    def cold_url(self) -> str | None:
+        """:attr:`Store.cold_url` (where the cold tier is: no tenant's data)."""
+        return self._owner.cold_url
+
+    def tier_counts(self, tenant: str) -> tuple[int, int]:
+        """:meth:`Store.tier_counts` (needs ``read`` on the tenant)."""
+        self._allowed(Permission.READ, tenant, operation="tier_counts")
+        return self._owner.tier_counts(tenant)
+
+    def retention_policies(self, tenant: str | None = None) -> list[RetentionPolicy]:
+        """:meth:`Store.retention_policies` (needs ``read`` on the tenant; without one,
+        the default and the tenants it may read)."""
+        if tenant is not None and tenant != DEFAULT_TENANT:
+            self._allowed(Permission.READ, tenant, operation="retention_policies")
+            return self._owner.retention_policies(tenant)
+        _, decisions = self._allowed(Permission.READ, None, operation="retention_policies")
+        mine = {d.tenant for d in decisions}
+        every = self._owner.retention_policies()
+        if tenant == DEFAULT_TENANT:
+            return every[:1]
+        return [p for p in every if p.tenant_id == DEFAULT_TENANT or p.tenant_id in mine]
+
+    def set_retention(
+        self,
+        tenant: str = DEFAULT_TENANT,
+        *,
+        hot_days: int | str | None = "keep",
+        keep_days: int | str | None = "keep",
+        legal_hold: bool | None = None,
+        reason: str | None = None,
+    ) -> RetentionPolicy:
+        """:meth:`Store.set_retention` (needs ``manage`` on the tenant; the store
+        default needs ``manage`` on every tenant)."""
+        ctx, _ = self._allowed(
+            Permission.MANAGE,
+            self._owner.tenants() if tenant == DEFAULT_TENANT else tenant,
+            operation="set_retention",
+        )
+        return self._owner._set_retention_as(
+            self._actor(ctx), ctx.principal.id, tenant, hot_days=hot_days,
+            keep_days=keep_days, legal_hold=legal_hold, reason=reason,
+        )  # fmt: skip
+
+    def apply_retention(
+        self,
+        tenant: str | Sequence[str] | None = None,
+        *,
+        dry_run: bool = False,
+        now: datetime | str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ApplyResult:
+        """:meth:`Store.apply_retention` (needs ``manage`` on each tenant)."""
+        _, decisions = self._allowed(Permission.MANAGE, tenant, operation="apply_retention")
+        tenants = [d.tenant for d in decisions] if tenant is None else tenant
+        if tenant is None and not tenants:
+            return ApplyResult(dry_run=dry_run)
+        return self._owner.apply_retention(tenants, dry_run=dry_run, now=now, progress=progress)
 
     def existing_event_ids(self, tenant: str, event_ids: Sequence[str]) -> set[str]:
         """:meth:`Store.existing_event_ids` (needs ``write`` or ``read`` on the tenant)."""

@@ -28,6 +28,7 @@ from auditkit.errors import StoreError
 from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null
+from auditkit.store._cold import ColdTier
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
 
@@ -114,6 +115,15 @@ class TrailReader:
         self.backend = backend
         self.store_id = store_id
         self.dialect = backend.dialect
+        #: the cold tier's URL (``None``: the store has none)
+        self.cold_url: str | None = None
+        self._cold: ColdTier | None = None
+
+    def cold(self) -> ColdTier | None:
+        """The cold tier, opened on first use (``None``: the store has none)."""
+        if self._cold is None and self.cold_url is not None:
+            self._cold = ColdTier(self.cold_url)
+        return self._cold
 
     # -- small reads through the DB-API driver -------------------------------------------
     @contextmanager
@@ -426,6 +436,24 @@ class TrailReader:
             (tenant, size),
         )
         return int(rows[0][0])
+
+    def sealed_count(self, tenant: str | None = None) -> int:
+        """Events in cold segments not purged since, by the seal statements (a count
+        for progress and summaries; verification checks the segments themselves)."""
+        where = " WHERE tenant_id = ?" if tenant is not None else ""
+        rows = self._fetch(
+            f"SELECT tenant_id, kind, first_seq, end_seq FROM purges{where}",
+            (tenant,) if tenant is not None else (),
+        )
+        purged: dict[str, int] = {}
+        for t, kind, _, end in rows:
+            if kind == "purge":
+                purged[t] = max(purged.get(t, 0), _as_int(end))
+        total = 0
+        for t, kind, first, end in rows:
+            if kind == "seal":
+                total += max(0, _as_int(end) - max(_as_int(first), purged.get(t, 0)))
+        return total
 
     def count(self, tenant: str | None = None) -> int:
         """Events inside their tenant's tree (seq from 0 up to the tree head's size)."""

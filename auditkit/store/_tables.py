@@ -26,6 +26,7 @@ __all__ = [
     "STORE_VERSION",
     "TILE_WIDTH",
     "QuarantineRow",
+    "RetentionPolicyRow",
     "TileRow",
     "TreeHeadRow",
     "events_delete_trigger",
@@ -162,6 +163,25 @@ class PurgeRow(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text, nullable=False))
     key_id: str
     signature: str
+
+
+class RetentionPolicyRow(SQLModel, table=True):
+    """A tenant's retention policy (``tenant_id = '*'``: the store default).
+
+    The table holds the policies in force; every change is also an
+    ``audit_retention.update`` event in the tenant's signed trail, which is what
+    verification trusts (a row here is data, like any other).
+    """
+
+    __tablename__ = "retention_policies"
+
+    tenant_id: str = Field(primary_key=True, max_length=512)
+    hot_days: int | None = Field(default=None, sa_column=Column(BigInteger))
+    keep_days: int | None = Field(default=None, sa_column=Column(BigInteger))
+    legal_hold: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    hold_reason: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: str
+    updated_by: str | None = None
 
 
 # -- role-based access (auditkit.access) ----------------------------------------------

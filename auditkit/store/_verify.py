@@ -36,7 +36,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
@@ -58,6 +58,16 @@ from auditkit.integrity import (
 from auditkit.integrity.note import NoteError, VerifierKey, open_note, verify_cosignature
 from auditkit.record import leaf_hash_exprs
 from auditkit.schema import format_timestamp
+from auditkit.store._cold import (
+    ColdTier,
+    SegmentRef,
+    check_manifest,
+    decode_segment,
+    manifest_path,
+    segment_range,
+    sha256_hex,
+    subtree_roots,
+)
 from auditkit.store._hashing import (
     hash_rows,
     hex_series,
@@ -272,6 +282,14 @@ class TenantVerifier:
             else (np.empty((0, 32), np.uint8) if self.tiles_ok else None)
         )
         self.statements = self._check_statements(snap.statements, snap.bad_statements)
+        #: seal statements' ranges whose absence a segment problem already names
+        self.accounted: list[tuple[int, int]] = []
+        #: whether every cold segment was read (a narrowed load prunes them)
+        self.cold_complete = True
+        #: events read from cold segments
+        self.cold_events = 0
+        #: ``audit_retention.update`` records that verified: (received_at, metadata text)
+        self.policy_events: list[tuple[str, str]] = []
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _add(
@@ -575,7 +593,15 @@ class TenantVerifier:
                     column="actor_id",
                 )
             ok &= ~projected
+        self._policy_records(raw, ok)
         return ok
+
+    def _policy_records(self, raw: pl.DataFrame, ok: np.ndarray) -> None:
+        """Keep the verified ``audit_retention.update`` records (purges are judged by them)."""
+        found = raw.filter(pl.Series(ok) & (pl.col("action") == "audit_retention.update"))
+        for received, meta in found.select("received_at", "metadata").iter_rows():
+            when = received if isinstance(received, str) else format_timestamp(received)
+            self.policy_events.append((when, meta or "{}"))
 
     def _span(self, raw: pl.DataFrame, ok: np.ndarray) -> None:
         """Track the first seq and the time span of the records that verified."""
@@ -711,12 +737,41 @@ class TenantVerifier:
             seen = np.zeros(self.size, dtype=bool)
             seen[present] = True
         missing = np.flatnonzero(~seen)
+        sealed_hot = 0
         if len(missing):
-            purged = self._covered(missing, statements)
+            purges = [st for st in statements if st.kind == "purge"]
+            purged = self._covered(missing, purges)
             self.purged = int(purged.sum())
             missing = missing[~purged]
+            seals = [st for st in statements if st.kind == "seal"]
+            # sealed since this pass began, or in segments a narrowed read did not open:
+            # moved, not missing; in a segment that was read: missing from it
+            unread = [
+                st for st in seals
+                if st not in self.statements or not self.cold_complete or present is not None
+            ]  # fmt: skip
+            moved = self._covered(missing, unread)
+            sealed_hot = int(moved.sum())
+            missing = missing[~moved]
+            if len(missing) and self.accounted:
+                named = np.zeros(len(missing), dtype=bool)
+                for lo, hi in self.accounted:
+                    named |= (missing >= lo) & (missing < hi)
+                missing = missing[~named]
+            if len(missing):
+                in_seal = self._covered(missing, seals)
+                for s in missing[in_seal][:_MAX_PROBLEMS_PER_KIND]:
+                    self._add(
+                        ProblemKind.DELETED,
+                        int(s),
+                        None,
+                        f"seq {s} was sealed into the cold tier but its segment does not hold it",
+                    )
+                missing = missing[~in_seal]
         if len(missing):
             self._report_missing(missing)
+        if present is None and self.cold_complete:  # a whole pass: every policy record read
+            self._check_purges(statements)
         if self.cp is not None and not self.tiles_ok and present is None:
             self._locate_by_history()
         status = TenantStatus(
@@ -732,11 +787,282 @@ class TenantVerifier:
         )
         if self.purged:
             self.notes.append(
-                f"{self.tenant}: {self.purged} record(s) purged or sealed under signed statements"
+                f"{self.tenant}: {self.purged} record(s) purged under signed purge statements"
+                f" ({self._purge_dates(statements)})"
+            )
+        if self.cold_events:
+            self.notes.append(
+                f"{self.tenant}: {self.cold_events} record(s) read from cold segments, verified"
+            )
+        if sealed_hot:
+            self.notes.append(
+                f"{self.tenant}: {sealed_hot} record(s) sealed into cold segments not read here"
             )
         return VerificationReport(
             problems=tuple(self.problems), tenants=(status,), notes=tuple(self.notes)
         )
+
+    @staticmethod
+    def _purge_dates(statements: Sequence[RangeStatement]) -> str:
+        dates = sorted({st.recorded_at[:10] for st in statements if st.kind == "purge"})
+        return "on " + ", ".join(dates[:5]) + (", ..." if len(dates) > 5 else "")
+
+    # -- retention: purges against the policy in force -------------------------------------
+    def _policy_at(self, when: str) -> dict[str, Any] | None:
+        """The policy in force at ``when``, by the newest verified
+        ``audit_retention.update`` record received before it."""
+        best: tuple[str, dict[str, Any]] | None = None
+        for received, meta in self.policy_events:
+            if received > when:
+                continue
+            try:
+                new = orjson.loads(meta).get("new")
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(new, dict) and (best is None or received >= best[0]):
+                best = (received, new)
+        return best[1] if best else None
+
+    def _check_purges(self, statements: Sequence[RangeStatement]) -> None:
+        """Each validly signed purge against the policy in force when it was made:
+        a legal hold on, or events younger than the keep period, are named."""
+        for st in statements:
+            if st.kind != "purge":
+                continue
+            try:
+                detail = orjson.loads(st.detail) if st.detail.startswith("{") else {}
+            except orjson.JSONDecodeError:
+                detail = {}
+            detail = detail if isinstance(detail, dict) else {}
+            policy = self._policy_at(st.recorded_at)
+            claimed = detail.get("policy") if isinstance(detail.get("policy"), dict) else None
+            policy = policy or claimed
+            if policy is None:
+                continue  # made without a retention policy: nothing to judge it by
+            where = f"purge of seq {st.first_seq}..{st.end_seq - 1} on {st.recorded_at}"
+            if policy.get("legal_hold"):
+                self._add(
+                    ProblemKind.LEGAL_HOLD_BROKEN,
+                    st.first_seq,
+                    None,
+                    f"{where} broke the legal hold in force ({policy.get('hold_reason')})",
+                )
+                continue
+            keep = policy.get("keep_days")
+            newest = detail.get("newest")
+            if keep is None:
+                self._add(
+                    ProblemKind.EARLY_PURGE,
+                    st.first_seq,
+                    None,
+                    f"{where}: the policy in force kept events forever",
+                )
+                continue
+            try:
+                made = datetime.strptime(st.recorded_at, "%Y-%m-%dT%H:%M:%S.%fZ")
+                cutoff = format_timestamp((made - timedelta(days=int(keep))).replace(tzinfo=UTC))
+            except (ValueError, TypeError):
+                continue
+            if not isinstance(newest, str):
+                self._add(
+                    ProblemKind.EARLY_PURGE,
+                    st.first_seq,
+                    None,
+                    f"{where} does not say how old its events were; the policy kept {keep} days",
+                )
+            elif newest >= cutoff:
+                self._add(
+                    ProblemKind.EARLY_PURGE,
+                    st.first_seq,
+                    None,
+                    f"{where} removed events up to {newest}, younger than the {keep} days "
+                    f"the policy kept (cut-off {cutoff})",
+                )
+
+    # -- the cold tier -----------------------------------------------------------------------
+    def live_segments(self) -> list[tuple[RangeStatement, SegmentRef | None]]:
+        """The valid seal statements whose segments should still be in the cold tier."""
+        purged_end = max([0, *(st.end_seq for st in self.statements if st.kind == "purge")])
+        return [
+            (st, SegmentRef.parse(st.detail))
+            for st in sorted(self.statements, key=lambda s: s.first_seq)
+            if st.kind == "seal" and st.end_seq > purged_end
+        ]
+
+    def cold_chunks(
+        self,
+        cold: ColdTier | None,
+        *,
+        keep: pl.Expr | None = None,
+        span: tuple[str | None, str | None] | None = None,
+    ) -> Iterator[pl.DataFrame]:
+        """The stored rows of each live cold segment, checked as a segment (file hash,
+        manifest signature and fields, subtree roots against the tree) before its rows
+        are handed on to be checked record by record.  ``span`` (``[lo, hi)`` of
+        ``occurred_at`` text) skips segments outside it; ``keep`` filters rows."""
+        live = self.live_segments()
+        purged_end = max([0, *(st.end_seq for st in self.statements if st.kind == "purge")])
+        by_sha = {ref.sha256: st for st, ref in live if ref is not None}
+        for st, ref in live:
+            rng = (st.first_seq, st.end_seq)
+            where = f"segment of seq {st.first_seq}..{st.end_seq - 1}"
+            if ref is None:
+                self._add(
+                    ProblemKind.MANIFEST_MISMATCH,
+                    st.first_seq,
+                    None,
+                    f"the seal statement of {where} names no segment",
+                )
+                self.accounted.append(rng)
+                continue
+            if span is not None and (
+                (span[0] is not None and ref.hi is not None and ref.hi < span[0])
+                or (span[1] is not None and ref.lo is not None and ref.lo >= span[1])
+            ):
+                self.cold_complete = False
+                continue
+            data = cold.get(ref.path) if cold is not None else None
+            if data is None:
+                self._add(
+                    ProblemKind.SEGMENT_MISSING,
+                    st.first_seq,
+                    None,
+                    f"{where} ({ref.path}) is gone from the cold tier"
+                    + ("" if cold is not None else " (the store has no cold tier)"),
+                )
+                self.accounted.append(rng)
+                continue
+            sha = sha256_hex(data)
+            if sha != ref.sha256:
+                other = by_sha.get(sha)
+                if other is not None:
+                    self._add(
+                        ProblemKind.SEGMENT_SWAPPED,
+                        st.first_seq,
+                        None,
+                        f"{where} ({ref.path}) holds the content of the segment of seq "
+                        f"{other.first_seq}..{other.end_seq - 1}",
+                    )
+                else:
+                    self._add(
+                        ProblemKind.SEGMENT_MODIFIED,
+                        st.first_seq,
+                        None,
+                        f"{where} ({ref.path}) was edited or truncated: SHA-256 {sha[:16]}..., "
+                        f"sealed as {ref.sha256[:16]}... ({len(data)} bytes)",
+                    )
+                self.accounted.append(rng)
+            self._check_manifest(cold, st, ref)
+            try:
+                rows = decode_segment(data)
+            except ValueError as exc:
+                if sha == ref.sha256:  # cannot happen for a file we wrote and hashed
+                    self._add(ProblemKind.SEGMENT_MODIFIED, st.first_seq, None, f"{where}: {exc}")
+                self.accounted.append(rng)
+                continue
+            lo = max(st.first_seq, purged_end)
+            inside = pl.col("seq").is_between(lo, st.end_seq, closed="left")
+            stray = rows.filter(~inside)
+            if stray.height and sha == ref.sha256:
+                self._add(
+                    ProblemKind.SEGMENT_MODIFIED,
+                    int(stray["seq"][0]),
+                    None,
+                    f"{where} holds {stray.height} record(s) outside its range",
+                )
+            rows = rows.filter(inside)
+            if keep is not None:
+                rows = rows.filter(keep)
+            self.cold_events += rows.height
+            if rows.height:
+                yield rows
+
+    def _check_manifest(self, cold: ColdTier | None, st: RangeStatement, ref: SegmentRef) -> None:
+        where = f"the manifest of segment {ref.path}"
+        data = cold.get(manifest_path(ref.path)) if cold is not None else None
+        if data is None:
+            self._add(ProblemKind.MANIFEST_MISMATCH, st.first_seq, None, f"{where} is gone")
+            return
+        if sha256_hex(data) != ref.manifest_sha256:
+            self._add(
+                ProblemKind.MANIFEST_MISMATCH,
+                st.first_seq,
+                None,
+                f"{where} is not the one sealed (its SHA-256 differs from the seal statement's)",
+            )
+        try:
+            fields = check_manifest(data, self.public_key)
+        except ValueError as exc:
+            self._add(ProblemKind.MANIFEST_MISMATCH, st.first_seq, None, f"{where}: {exc}")
+            return
+        expected = {
+            "tenant_id": self.tenant,
+            "first_seq": st.first_seq,
+            "end_seq": st.end_seq,
+            "rows": ref.rows,
+            "sha256": ref.sha256,
+        }
+        wrong = [k for k, v in expected.items() if fields.get(k) != v]
+        if wrong:
+            self._add(
+                ProblemKind.MANIFEST_MISMATCH,
+                st.first_seq,
+                None,
+                f"{where} disagrees with its seal statement on {', '.join(wrong)}",
+            )
+            return
+        if self.tiles_ok and self.levels:
+            roots = subtree_roots(self.levels, st.first_seq, st.end_seq)
+            if fields.get("subtree_roots") != roots:
+                self._add(
+                    ProblemKind.MANIFEST_MISMATCH,
+                    st.first_seq,
+                    None,
+                    f"{where}: its Merkle subtree roots are not the signed tree's",
+                )
+
+    def check_cold_listing(self, cold: ColdTier | None) -> None:
+        """Files in the tenant's cold partition that no live seal statement names:
+        foreign segments, unless they are leftovers of an interrupted ``apply``."""
+        if cold is None:
+            return
+        named = {ref.path for _, ref in self.live_segments() if ref is not None}
+        purged = {
+            ref.path
+            for st in self.statements
+            if st.kind == "seal" and (ref := SegmentRef.parse(st.detail)) is not None
+        } - named
+        gone_end = max([0, *(st.end_seq for st in self.statements)])
+        for rel in cold.files(self.tenant):
+            if not rel.endswith(".parquet") or rel in named:
+                continue
+            if rel in purged:
+                self.notes.append(
+                    f"{self.tenant}: purged segment {rel} is still in the cold tier "
+                    "(an interrupted apply; the next `auditkit retention apply` removes it)"
+                )
+                continue
+            rng = segment_range(rel)
+            mdata = cold.get(manifest_path(rel))
+            ours = False
+            if rng is not None and rng[0] >= gone_end and mdata is not None:
+                try:
+                    f = check_manifest(mdata, self.public_key)
+                    ours = f.get("tenant_id") == self.tenant and f.get("first_seq") == rng[0]
+                except ValueError:
+                    ours = False
+            if ours:
+                self.notes.append(
+                    f"{self.tenant}: segment {rel} was written by an interrupted seal (its "
+                    "events are still hot; the next `auditkit retention apply` removes it)"
+                )
+                continue
+            self._add(
+                ProblemKind.FOREIGN_SEGMENT,
+                rng[0] if rng else None,
+                None,
+                f"{rel} is in the tenant's cold partition but no seal statement names it",
+            )
 
     def _report_missing(self, missing: np.ndarray) -> None:
         if self.tree_gone and self.events == 0 and len(missing) == self.size:
@@ -835,6 +1161,8 @@ def verified_chunks(
     *,
     progress: Progress | None = None,
     full: bool = True,
+    cold_keep: pl.Expr | None = None,
+    span: tuple[str | None, str | None] | None = None,
 ) -> Iterator[tuple[TenantVerifier, pl.DataFrame | None]]:
     """Each stored chunk of each tenant with that tenant's verifier, then
     ``(verifier, None)`` once the tenant's chunks are done (time to finish it).
@@ -848,6 +1176,11 @@ def verified_chunks(
         verifier = TenantVerifier(
             snap, trust, tiles=partial(reader.tiles, t), store_id=reader.store_id
         )
+        for raw in verifier.cold_chunks(reader.cold(), keep=cold_keep, span=span):
+            yield verifier, raw
+            if progress is not None:
+                progress(raw.height)
+            del raw
         for raw in reader.chunks(t, verifier.size, extra or Filter()):
             yield verifier, raw
             if progress is not None:
@@ -894,6 +1227,7 @@ def verify_trail(
                 collect.append(frame.filter(keep) if keep is not None else frame)
             continue
         verifiers[v.tenant] = v
+        v.check_cold_listing(reader.cold())
         reports.append(finish_tenant(reader, v, ranged=False))
     extra: list[Problem] = []
     anchors: list[Anchor] = []

@@ -26,7 +26,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -71,12 +71,14 @@ from auditkit.integrity import (
     sign_statement,
 )
 from auditkit.integrity.note import NoteError, VerifierKey, checkpoint_text, sign_note
-from auditkit.record import PreparedEvent, prepare_event, rebuild_canonical
+from auditkit.record import STORED_SCHEMA, PreparedEvent, prepare_event, rebuild_canonical
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
+from auditkit.store._cold import default_cold_url
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
+from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
 from auditkit.store._tables import STORE_VERSION, TILE_WIDTH
 from auditkit.store._trust import (
     SavedCheckpoints,
@@ -86,6 +88,7 @@ from auditkit.store._trust import (
     resolve_trust,
 )
 from auditkit.store._verify import (
+    TenantVerifier,
     check_signature,
     finish_tenant,
     merge_reports,
@@ -93,6 +96,7 @@ from auditkit.store._verify import (
     verify_trail,
 )
 from auditkit.store.proofs import ConsistencyProof, InclusionProof
+from auditkit.store.retention import DEFAULT_TENANT, ApplyResult, Retention, RetentionPolicy
 from auditkit.times import parse_instant
 from auditkit.verification import VerificationReport
 
@@ -164,6 +168,7 @@ class Store:
             raise StoreError(f"{backend.location}: not an auditkit store (store_meta is damaged)")
         self.store_id: str = str(meta["store_id"])
         self._reader.store_id = self.store_id
+        self._reader.cold_url = meta.get("cold_url") or default_cold_url(backend.path)
         self._db_public_pem: str | None = meta.get("public_key")
         self._db_key_id: str | None = meta.get("key_id")
         self.version = int(meta.get("store_version", 1))
@@ -180,8 +185,15 @@ class Store:
 
     # -- creation ----------------------------------------------------------------
     @classmethod
-    def init(cls, location: str, *, key: str | Path | None = None) -> Store:
+    def init(
+        cls, location: str, *, key: str | Path | None = None, cold: str | Path | None = None
+    ) -> Store:
         """Create a new store and its Ed25519 signing key (kept outside the database).
+
+        ``cold`` names the cold tier (a folder or an fsspec URL such as
+        ``s3://bucket/audit``) that retention seals old events into; a SQLite
+        store defaults to the folder ``STORE.cold`` beside it, a PostgreSQL store
+        has none until one is named here.
 
         Raises
         ------
@@ -206,6 +218,11 @@ class Store:
                 f"{', ...' if len(foreign) > 5 else ''}); refusing to adopt it (use an empty one)"
             )
         store_id = str(uuid.uuid4())
+        cold_url = None
+        if cold is not None:
+            cold_url = str(cold)
+            if "://" not in cold_url:
+                cold_url = str(Path(cold_url).expanduser().resolve())
         key_path = (
             Path(key)
             if key is not None
@@ -231,6 +248,7 @@ class Store:
                     ("schema_version", str(SCHEMA_VERSION)),
                     ("store_version", str(STORE_VERSION)),
                     ("created_at", now),
+                    *([("cold_url", cold_url)] if cold_url else []),
                 ],
             )
         return cls(backend, key=key_path)
@@ -405,7 +423,7 @@ class Store:
         """Number of stored events inside their tenant's tree (of one tenant)."""
         if tenant is not None:
             self._resolve_tenants(tenant)
-        return self._reader.count(tenant)
+        return self._reader.count(tenant) + self._reader.sealed_count(tenant)
 
     # -- append --------------------------------------------------------------------
     def append(
@@ -589,6 +607,7 @@ class Store:
         *,
         kind: Literal["purge", "seal"] = "purge",
         detail: str = "",
+        first_seq: int | None = None,
     ) -> RangeStatement:
         """Remove the tenant's hot rows with ``seq < end_seq`` under a statement signed
         with the store key (``kind='purge'``: gone for good; ``'seal'``: moved to a
@@ -598,6 +617,12 @@ class Store:
         verification tells this removal from an attack: missing records are only
         accepted inside a range a validly signed statement covers.  The triggers
         refuse every other DELETE; this path lifts the trigger for the transaction.
+
+        A seal starts where the last seal or purge ended; a purge where the last
+        purge ended (it may cover sealed ranges, whose segments then go too).
+        ``first_seq``, when given, is where the caller expects the range to start:
+        another process that removed a range meanwhile makes this a
+        :class:`~auditkit.errors.StoreError` and nothing is removed.
         """
         self._check_own_key()
         self._resolve_tenants(tenant)
@@ -609,9 +634,16 @@ class Store:
                 )
             ph = self.backend.ph
             cur.execute(
-                f"SELECT COALESCE(MAX(end_seq), 0) FROM purges WHERE tenant_id = {ph}", (tenant,)
+                f"SELECT kind, MAX(end_seq) FROM purges WHERE tenant_id = {ph} GROUP BY kind",
+                (tenant,),
             )
-            first = int(cur.fetchone()[0])
+            ends = {str(k): int(e) for k, e in cur.fetchall() if e is not None}
+            first = max(ends.values(), default=0) if kind == "seal" else ends.get("purge", 0)
+            if first_seq is not None and first_seq != first:
+                raise StoreError(
+                    f"tenant {tenant!r}: another process removed a range meanwhile (expected "
+                    f"to start at seq {first_seq}, the store is at {first}); nothing was removed"
+                )
             if end_seq <= first:
                 raise UsageError(f"tenant {tenant!r}: seq {first - 1} and below are already gone")
             st = sign_statement(
@@ -747,7 +779,9 @@ class Store:
             what = f"event_id {event_id!r}"
         df = self._reader.read(cond).drop("_typed", strict=False)
         if not df.height:
-            raise UsageError(f"tenant {tenant!r} has no event with {what}")
+            df = self._cold_row(tenant, seq, event_id)
+        if not df.height:
+            raise UsageError(self._gone(tenant, seq, what))
         s, eid = int(df.get_column("seq").item()), df.get_column("event_id").item()
         canon = rebuild_canonical(df).item()
         if s >= cp.tree_size:
@@ -755,6 +789,47 @@ class Store:
         leaves = self._leaf_list(tenant, cp.tree_size)
         path = inclusion_proof(leaves, s, cp.tree_size)
         return InclusionProof(tenant, s, eid, canon, cp.tree_size, tuple(h.hex() for h in path), cp)
+
+    def _cold_row(self, tenant: str, seq: int | None, event_id: str | None) -> pl.DataFrame:
+        """The stored row of one event from the cold tier, its segment verified."""
+        v = TenantVerifier(self._reader.snapshot(tenant), self.trust(), store_id=self.store_id)
+        if seq is not None:
+            keep = pl.col("seq") == int(seq)
+            v.statements = [
+                st for st in v.statements
+                if st.kind == "purge" or st.first_seq <= int(seq) < st.end_seq
+            ]  # fmt: skip
+        else:
+            keep = pl.col("event_id") == (event_id or "")
+        rows = list(v.cold_chunks(self._reader.cold(), keep=keep))
+        if v.problems:
+            raise IntegrityError(f"tenant {tenant!r}: {v.problems[0].detail}")
+        if not rows:
+            return pl.DataFrame(schema=STORED_SCHEMA)
+        df = pl.concat(rows)
+        ok = v.check_chunk(df)
+        if not ok.all():
+            raise IntegrityError(f"tenant {tenant!r}: {v.problems[0].detail}")
+        return df
+
+    def _gone(self, tenant: str, seq: int | None, what: str) -> str:
+        """Why a tenant has no event ``what``: purged (when, by which statement), or none."""
+        v = TenantVerifier(self._reader.snapshot(tenant), self.trust(), store_id=self.store_id)
+        purges = [st for st in v.statements if st.kind == "purge"]
+        hit = [st for st in purges if seq is not None and st.covers(int(seq))]
+        if hit:
+            st = hit[0]
+            return (
+                f"tenant {tenant!r}: {what} was purged on {st.recorded_at} under a signed purge "
+                f"statement (seq {st.first_seq}..{st.end_seq - 1}); its leaf hash stays in the "
+                "tree, so every remaining event still proves"
+            )
+        if seq is None and purges:
+            ranges = ", ".join(
+                f"seq {st.first_seq}..{st.end_seq - 1} on {st.recorded_at}" for st in purges[:3]
+            )
+            return f"tenant {tenant!r} has no event with {what} (purged: {ranges}; it may be one)"
+        return f"tenant {tenant!r} has no event with {what}"
 
     def consistency_proof(
         self, tenant: str, old_size: int, new_size: int | None = None
@@ -810,6 +885,32 @@ class Store:
                 f = f & Filter(f"occurred_at {op} {cast or '?'}", (text,))
         return f
 
+    def _cold_filter(
+        self,
+        start: datetime | str | None,
+        end: datetime | str | None,
+        seqs: tuple[int, int] | None = None,
+        match: Mapping[str, str | Sequence[str]] | None = None,
+    ) -> tuple[pl.Expr | None, tuple[str | None, str | None] | None]:
+        """The same condition as :meth:`_filter`, for rows read from cold segments: a
+        Polars expression, and the ``occurred_at`` span that selects segments."""
+        conds: list[pl.Expr] = []
+        for column, wanted in (match or {}).items():
+            values = [wanted] if isinstance(wanted, str) else list(wanted)
+            conds.append(pl.col(column).is_in(values))
+        if seqs is not None:
+            conds.append(pl.col("seq").is_between(int(seqs[0]), int(seqs[1]), closed="left"))
+        lo = format_timestamp(parse_instant(start)) if start is not None else None
+        hi = format_timestamp(parse_instant(end)) if end is not None else None
+        if lo is not None:
+            conds.append(pl.col("occurred_at") >= lo)
+        if hi is not None:
+            conds.append(pl.col("occurred_at") < hi)
+        keep = None
+        for c in conds:
+            keep = c if keep is None else keep & c
+        return keep, ((lo, hi) if lo is not None or hi is not None else None)
+
     def _verified_pass(
         self,
         tenants: Sequence[str],
@@ -821,12 +922,16 @@ class Store:
         end: datetime | str | None = None,
         progress: Progress | None,
         sink: Callable[[pl.DataFrame], None],
+        cold: tuple[pl.Expr | None, tuple[str | None, str | None] | None] = (None, None),
     ) -> VerificationReport:
         """Verify the rows of ``tenants`` matching ``where``, handing each verified
         chunk's frame to ``sink``; return the report."""
         reports: list[VerificationReport] = []
         ranged = bool(where)
-        chunks = verified_chunks(self._reader, trust, tenants, where, progress=progress, full=False)
+        chunks = verified_chunks(
+            self._reader, trust, tenants, where, progress=progress, full=False,
+            cold_keep=cold[0], span=cold[1],
+        )  # fmt: skip
         for checker, raw in chunks:
             if raw is not None:
                 sink(checker.verified_frame(raw))
@@ -906,10 +1011,15 @@ class Store:
                 raise UsageError(f"unknown column(s) {unknown}; known: {list(FRAME_SCHEMA)}")
         tenants = self._resolve_tenants(tenant)
         where = self._filter(start, end, seqs, match)
+        cold = self._cold_filter(start, end, seqs, match)
         frames: list[pl.DataFrame] = []
         if not verify:
             sizes = self._reader.signed_sizes()
+            trust = self.trust()
             for t in tenants:
+                unchecked = TenantVerifier(self._reader.snapshot(t, tiles=False), trust)
+                for raw in unchecked.cold_chunks(self._reader.cold(), keep=cold[0], span=cold[1]):
+                    frames.append(frame_from_rows(raw).collect())
                 for raw in self._reader.chunks(t, sizes.get(t, 0), where):
                     frames.append(frame_from_rows(raw.drop("_typed", strict=False)).collect())
                     if progress is not None:
@@ -924,6 +1034,7 @@ class Store:
                 end=end,
                 progress=progress,
                 sink=frames.append,
+                cold=cold,
             )
             self.last_report = report
             if not report.ok:
@@ -978,6 +1089,7 @@ class Store:
             seqs=None,
             progress=progress,
             sink=write,
+            cold=self._cold_filter(start, end),
         )
         self.last_report = report
         report.raise_for_problems()
@@ -1074,6 +1186,133 @@ class Store:
         report = verify_trail(self._reader, trust, tenants, progress=progress)
         self.last_report = report
         return report
+
+    # -- retention (hot and cold tiers, purges; see docs/retention.md) ---------------------
+    @property
+    def retention(self) -> Retention:
+        """The retention handle: policies, and applying them (see :class:`Retention`)."""
+        return Retention(self)
+
+    @property
+    def cold_url(self) -> str | None:
+        """Where the cold tier is (a folder or fsspec URL); ``None``: the store has none."""
+        return self._reader.cold_url
+
+    def tier_counts(self, tenant: str) -> tuple[int, int]:
+        """Events of ``tenant`` in the hot tier and in cold segments (counts from the
+        database and the seal statements, not verified reads)."""
+        self._resolve_tenants(tenant)
+        return self._reader.count(tenant), self._reader.sealed_count(tenant)
+
+    def retention_policies(self, tenant: str | None = None) -> list[RetentionPolicy]:
+        """The policy in force for ``tenant``; without one, the store default (tenant
+        ``*``) followed by the policy in force for every tenant."""
+        rows = read_policies(self)
+        default = rows.get(DEFAULT_TENANT, RetentionPolicy(DEFAULT_TENANT))
+
+        def of(t: str) -> RetentionPolicy:
+            return rows.get(t) or replace(default, tenant_id=t, inherited=True)
+
+        if tenant is not None:
+            if tenant == DEFAULT_TENANT:
+                return [default]
+            self._resolve_tenants(tenant)
+            return [of(tenant)]
+        return [default, *(of(t) for t in self.tenants())]
+
+    def set_retention(
+        self,
+        tenant: str = DEFAULT_TENANT,
+        *,
+        hot_days: int | str | None = "keep",
+        keep_days: int | str | None = "keep",
+        legal_hold: bool | None = None,
+        reason: str | None = None,
+    ) -> RetentionPolicy:
+        """Change the retention policy of ``tenant`` (``"*"``: the store default).
+
+        Settings left at ``"keep"`` (or ``legal_hold=None``) stay as they are;
+        ``None`` means forever.  The change is appended to the tenant's signed trail
+        as ``audit_retention.update`` (old and new values in ``metadata``); a
+        change of the default to the trail of every tenant that follows it.
+        """
+        return self._set_retention_as(
+            local_owner_actor(), "local owner", tenant, hot_days=hot_days,
+            keep_days=keep_days, legal_hold=legal_hold, reason=reason,
+        )  # fmt: skip
+
+    def _set_retention_as(
+        self,
+        actor: dict[str, str],
+        by: str,
+        tenant: str,
+        *,
+        hot_days: int | str | None,
+        keep_days: int | str | None,
+        legal_hold: bool | None,
+        reason: str | None,
+    ) -> RetentionPolicy:
+        if tenant != DEFAULT_TENANT:
+            self._resolve_tenants(tenant)
+        rows = read_policies(self)
+        default = rows.get(DEFAULT_TENANT, RetentionPolicy(DEFAULT_TENANT))
+        old = rows.get(tenant) or replace(default, tenant_id=tenant, inherited=False)
+        for name, v in (("hot_days", hot_days), ("keep_days", keep_days)):
+            if isinstance(v, str) and v != "keep":
+                raise UsageError(f"{name}: expected a number of days, None or 'keep', got {v!r}")
+        if legal_hold is None and reason is not None and not old.legal_hold:
+            raise UsageError("--reason goes with --legal-hold on")
+        hold = old.legal_hold if legal_hold is None else bool(legal_hold)
+        new = RetentionPolicy(
+            tenant,
+            old.hot_days if hot_days == "keep" else hot_days,  # type: ignore[arg-type]
+            old.keep_days if keep_days == "keep" else keep_days,  # type: ignore[arg-type]
+            hold,
+            (reason or old.hold_reason) if hold else None,
+            format_timestamp(datetime.now(UTC)),
+            by,
+        )
+        if new.values() == old.values() and tenant in rows:
+            return old
+        if tenant == DEFAULT_TENANT:
+            trails = [t for t in self.tenants() if t not in rows]
+            events = [
+                policy_event(t, actor, replace(default, tenant_id=t), replace(new, tenant_id=t))
+                for t in trails
+            ]
+        else:
+            events = [policy_event(tenant, actor, old, new)]
+        if events:
+            self.append(events)
+        write_policy(self, new)
+        return new
+
+    def apply_retention(
+        self,
+        tenant: str | Sequence[str] | None = None,
+        *,
+        dry_run: bool = False,
+        now: datetime | str | None = None,
+        progress: Progress | None = None,
+    ) -> ApplyResult:
+        """Seal events past their tenant's hot period into the cold tier and purge
+        events past the keep period (a legal hold blocks the purge), as
+        ``docs/retention.md`` describes; ``dry_run`` only counts.
+
+        Every step is crash-safe: re-running ``apply`` after a failure finishes or
+        undoes what was interrupted, and loses and doubles nothing.  ``now`` moves
+        the clock (tests); verification judges each purge by when it was signed.
+        """
+        tenants = self._resolve_tenants(tenant) if tenant is not None else self.tenants()
+        when = parse_instant(now) if now is not None else datetime.now(UTC)
+        policies = {p.tenant_id: p for p in self.retention_policies()}
+        cold = self._reader.cold()
+        done = [
+            apply_tenant(self, t, policies[t], now=when, dry_run=dry_run, cold=cold,
+                         progress=progress)
+            for t in tenants
+        ]  # fmt: skip
+        return ApplyResult(tuple(done), dry_run, self._reader.cold_url)
 
     # -- the pull API (auditkit.api): idempotent writes -----------------------------------
     def existing_event_ids(self, tenant: str, event_ids: Sequence[str]) -> set[str]:

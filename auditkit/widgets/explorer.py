@@ -27,6 +27,7 @@ import ipywidgets as w
 import polars as pl
 
 from auditkit.export.formats import ExportResult, available_export_formats, export_frame
+from auditkit.frame import as_event_frame
 from auditkit.schema import CATEGORIES, FRAME_SCHEMA, OUTCOMES
 from auditkit.widgets._filters import FilterState, add_search_columns
 from auditkit.widgets._html import (
@@ -38,6 +39,8 @@ from auditkit.widgets._html import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from auditkit.store import Store
 
 __all__ = ["SORT_COLUMNS", "TOP_DIMENSIONS", "Explorer"]
@@ -144,7 +147,7 @@ class Explorer:
 
     def __init__(
         self,
-        events: pl.DataFrame | pl.LazyFrame,
+        events: pl.DataFrame | pl.LazyFrame | pd.DataFrame,
         *,
         page_size: int = 20,
         top_n: int = 10,
@@ -152,6 +155,7 @@ class Explorer:
         export_name: str = "auditkit-export",
         download_limit: int = 2_000_000,
     ) -> None:
+        events = as_event_frame(events)
         frame = events.collect() if isinstance(events, pl.LazyFrame) else events
         missing = [
             c

@@ -18,10 +18,12 @@ import polars as pl
 from auditkit.analytics import SEVERITIES, finding_context, finding_evidence, run_detectors
 from auditkit.errors import UsageError
 from auditkit.export.formats import ExportResult, available_export_formats, export_frame
+from auditkit.frame import as_event_frame
 from auditkit.widgets._html import download_link, human_size, table_html
 
 if TYPE_CHECKING:
     import altair as alt
+    import pandas as pd
 
 __all__ = ["FindingsBrowser"]
 
@@ -77,7 +79,7 @@ class FindingsBrowser:
 
     def __init__(
         self,
-        events: pl.DataFrame,
+        events: pl.DataFrame | pd.DataFrame,
         findings: pl.DataFrame | None = None,
         *,
         before: str | timedelta = "1h",
@@ -85,8 +87,9 @@ class FindingsBrowser:
         export_dir: str | Path = ".",
         download_limit: int = 2_000_000,
     ) -> None:
-        self.events = events
-        self.findings = run_detectors(events) if findings is None else findings
+        frame = as_event_frame(events)
+        self.events: pl.DataFrame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        self.findings = run_detectors(self.events) if findings is None else findings
         self.before, self.after = before, after
         self.export_dir = Path(export_dir)
         self.download_limit = download_limit

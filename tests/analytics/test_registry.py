@@ -42,6 +42,15 @@ ISSUE_DETECTORS = {
     "volume_spike",
     "rare_action",
     "unusual_session",
+    # issue 18: attacks that go slow, spread out or chain quiet steps
+    "slow_credential_attack",
+    "cross_tenant_campaign",
+    "session_hijack",
+    "session_after_end",
+    "side_door_privilege",
+    "dormant_takeover",
+    "new_key_exfiltration",
+    "mfa_fatigue_takeover",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -21,7 +21,9 @@ def store_path(tmp_path: Path) -> str:
     return path
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "parquet"])
+@pytest.mark.parametrize(
+    "fmt", ["csv", "json", "ndjson", "parquet", "cef", "leef", "ocsf", "ecs", "syslog", "hec"]
+)
 def test_export_each_format(
     fmt: str, store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -91,3 +93,40 @@ def test_parquet_export_reads_back(store_path: str, tmp_path: Path) -> None:
     out = tmp_path / "x.parquet"
     assert main(["export", store_path, "-o", str(out), "--tenant", "globex"]) == 0
     assert pl.read_parquet(out).height == 10
+
+
+def test_export_into_a_missing_folder_creates_it(store_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "deeper" / "x.cef"
+    assert main(["export", store_path, "-o", str(out), "--no-progress"]) == 0
+    assert out.read_bytes().count(b"\n") == 40
+
+
+def test_export_to_a_directory_is_refused_before_any_work(
+    store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", store_path, "-o", str(tmp_path), "--format", "cef"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_unknown_tenant_is_an_error_naming_only_it(
+    store_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["export", store_path, "-o", str(tmp_path / "x.ocsf.ndjson"), "--tenant", "nope"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "nope" in err and "globex" not in err
+    assert not (tmp_path / "x.ocsf.ndjson").exists()
+
+
+def test_export_leaves_no_temporary_files(
+    store_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert main(["export", store_path, "-o", str(tmp_path / "x.parquet")]) == 0
+    assert list(scratch.iterdir()) == []
+    assert pl.read_parquet(tmp_path / "x.parquet").height == 40

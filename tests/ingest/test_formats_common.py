@@ -21,8 +21,9 @@ from typing import Any
 import orjson
 import pytest
 
-from auditkit.ingest._mapping import dig, ip_or_none
+from auditkit.ingest._mapping import dig, ip_or_none, source_time
 from auditkit.ingest._readers import read_head
+from auditkit.ingest.formats.gcp import entry_id
 from auditkit.ingest.registry import available_formats, detect_format
 from auditkit.schema import normalize_event
 
@@ -60,8 +61,9 @@ def source_id(name: str, rec: dict[str, Any]) -> str | None:
     """The source's own unique id of a raw record."""
     if name == "cloudtrail":
         return _cloudtrail_inner(rec).get("eventID")
-    if name == "gcp":
-        return rec.get("insertId")
+    if name == "gcp":  # insertId with timestamp and logName (Cloud Logging's dedupe key)
+        stamp = source_time(rec["timestamp"], "timestamp", utc_defined=True)
+        return entry_id(rec.get("insertId"), stamp.precise, rec.get("logName"))
     if name == "gitlab":
         return f"gitlab:{rec['id']}"
     if name == "okta":

@@ -186,3 +186,80 @@ def test_workers_are_used_by_default_only_for_large_inputs(
     assert pipeline._worker_count([(str(packed), fmt)], 1) == 1
     monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert pipeline._worker_count([(str(packed), fmt)], None) == 1
+
+
+def _children(pid: int) -> set[int]:
+    """Live descendants of ``pid`` (from /proc)."""
+    found, frontier = set(), {pid}
+    while frontier:
+        parent = frontier.pop()
+        try:
+            tasks = Path(f"/proc/{parent}/task").iterdir()
+            kids = {int(c) for t in tasks for c in (t / "children").read_text().split()}
+        except OSError:
+            continue
+        frontier |= kids - found
+        found |= kids
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_kill_9_of_the_ingest_ends_its_workers_and_leaves_a_verifiable_store(
+    tmp_path: Path,
+) -> None:
+    """A ``kill -9`` of the ingest's main process: its workers stop at once (not
+    many seconds later, appending on their own), and the store still verifies."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "audit.db"
+    Store.init(str(db))
+    big = tmp_path / "big.ndjson"
+    with big.open("wb") as f:
+        for i in range(40):
+            f.write(
+                b"\n".join(orjson.dumps(e) for e in make_events(5000, f"t{i % 4}", prefix=f"p{i}"))
+                + b"\n"
+            )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "auditkit",
+            "ingest",
+            str(db),
+            str(big),
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = _children(proc.pid)
+        time.sleep(0.05)
+    assert workers, "the ingest started no worker"
+    time.sleep(1.5)  # let them work
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10  # a worker still importing exits once it starts
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = {
+            w
+            for w in workers
+            if Path(f"/proc/{w}").exists()
+            and "zombie" not in Path(f"/proc/{w}/status").read_text().lower()
+        }
+    assert not alive, f"workers {alive} outlived the killed ingest: " + "; ".join(
+        Path(f"/proc/{w}/cmdline").read_text().replace("\0", " ") for w in alive
+    )
+    report = Store.open(str(db)).verify()
+    assert report.ok, report.summary()

@@ -65,7 +65,10 @@ def test_report_to_stdout_and_bundle(store_path: str, tmp_path: Path, capsys: An
         == 0
     )
     capsys.readouterr()
-    assert main(["report", "verify", str(zipped)]) == 0
+    # The bundle's own key proves nothing about who signed it: unanchored, exit 3.
+    assert main(["report", "verify", str(zipped)]) == 3
+    assert capsys.readouterr().out.startswith("UNANCHORED")
+    assert main(["report", "verify", str(zipped), "--store", store_path]) == 0
     assert "INTACT" in capsys.readouterr().out
 
 

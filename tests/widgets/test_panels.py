@@ -131,3 +131,16 @@ def test_report_builder(sample_store: Store, tmp_path: Path) -> None:
     rb.start.value = date(2026, 2, 1)  # after the end: the error is shown, not raised
     rb.build_button.click()
     assert "report failed" in rb.status.value
+
+
+def test_widgets_take_a_pandas_frame_as_they_take_a_polars_one(sample_frame: pl.DataFrame) -> None:
+    """Data teams live in pandas: the Explorer and the findings browser accept the
+    frame they hold (issue: every public function that takes an event frame)."""
+    from auditkit.widgets.explorer import Explorer
+    from auditkit.widgets.findings import FindingsBrowser
+
+    frame = sample_frame
+    polars_view, pandas_view = Explorer(frame), Explorer(frame.to_pandas())
+    assert pandas_view._frame.equals(polars_view._frame)
+    a, b = FindingsBrowser(frame), FindingsBrowser(frame.to_pandas())
+    assert a.findings.equals(b.findings)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from auditkit.analytics.detectors._common import (
+from auditkit.analytics.detectors.common import (
     Events,
     T,
     duration,

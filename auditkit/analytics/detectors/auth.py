@@ -1,5 +1,5 @@
-"""Authentication detectors: brute force, password spraying, impossible travel, new
-country, MFA disabled and MFA push fatigue.
+"""Authentication detectors: brute force, slow credential attacks, password spraying,
+impossible travel, new country, MFA disabled and MFA push fatigue.
 
 They read ``user.login`` (a failed login is outcome ``failure``), ``mfa.challenge``
 (outcome ``denied`` or ``success``; the actor is the user being challenged),
@@ -12,7 +12,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from auditkit.analytics.detectors._common import (
+from auditkit.analytics.detectors.common import (
+    CANDIDATE_SCHEMA,
     LOGIN,
     Events,
     T,
@@ -20,12 +21,14 @@ from auditkit.analytics.detectors._common import (
     duration,
     episodes,
     finalize,
+    fmt_duration,
     fmt_float,
     fmt_time,
     human,
     keyed,
     lazy,
     next_in_key,
+    no_candidates,
     positive,
     q,
     subset,
@@ -37,10 +40,12 @@ __all__ = [
     "brute_force",
     "brute_force_success",
     "impossible_travel",
+    "login_failures",
     "mfa_disabled",
     "mfa_push_fatigue",
     "new_country",
     "password_spraying",
+    "slow_credential_attack",
 ]
 
 _EARTH_RADIUS_KM = 6371.0088
@@ -599,3 +604,361 @@ def mfa_push_fatigue(
         )
     )
     return finalize(found, "mfa_push_fatigue")
+
+
+def login_failures(events: Events, *, resolve: str | timedelta = "30m") -> pl.DataFrame:
+    """Failed logins with ``_resolved``: followed within ``resolve`` by a successful login
+    of the same actor from the same source IP, or by a password reset or change of the
+    actor (a typo, a forgotten password).  Unresolved failures are what guessing leaves.
+
+    Returns ``tenant_id, actor_id, source_ip, occurred_at, event_id, _resolved`` (also
+    used by the cross-tenant detector).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [{"tenant_id": "acme", "occurred_at": f"2026-01-05T09:0{i}:00Z",
+    ...          "action": "user.login", "outcome": "failure" if i < 2 else "success",
+    ...          "actor": {"id": "ann"}, "source": {"ip": "10.0.0.1"}} for i in range(3)]
+    >>> login_failures(events_to_frame(rows))["_resolved"].to_list()
+    [True, True]
+    """
+    r = duration(resolve, name="resolve")
+    action, outcome = pl.col("action"), pl.col("outcome")
+    resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
+    seq = (
+        subset(events, _COLUMNS, (action == LOGIN) | action.str.starts_with("password."))
+        .filter(((action == LOGIN) & outcome.is_in(["success", "failure"])) | resets)
+        .with_columns(
+            _fail=(action == LOGIN) & (outcome == "failure"),
+            _ok=(action == LOGIN) & (outcome == "success"),
+            _reset=resets,
+            _ip=pl.col("source_ip").fill_null("?"),
+        )
+    )
+    by_actor = keyed(seq, ["tenant_id", "actor_id"], "_ok").with_columns(
+        _next_reset=next_in_key(pl.col("_reset"))
+    )
+    by_source = keyed(by_actor.drop("_k"), ["tenant_id", "actor_id", "_ip"], "_ok").with_columns(
+        _next_ok=next_in_key(pl.col("_ok"))
+    )
+    soon = (pl.col("_next_ok") - T <= r).fill_null(False) | (
+        pl.col("_next_reset") - T <= r
+    ).fill_null(False)
+    return (
+        by_source.filter("_fail")
+        .select(
+            "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", soon.alias("_resolved")
+        )
+        .collect()
+    )
+
+
+@register_detector("slow_credential_attack", title="Slow credential attack", severity="medium")
+def slow_credential_attack(
+    events: Events,
+    *,
+    window: str | timedelta = "24h",
+    min_failures: int = 10,
+    min_actors: int = 5,
+    min_span: str | timedelta = "1h",
+    min_failures_before_success: int = 6,
+    resolve: str | timedelta = "30m",
+    burst_window: str | timedelta = "15m",
+    burst_threshold: int = 10,
+) -> pl.DataFrame:
+    """Password guessing kept under every short-window threshold but sustained for hours:
+    many unresolved failed logins on one account, or one source IP failing against many
+    accounts, over a long window; high when a success from the same source follows.
+
+    A failed login is *resolved* when the same actor logs in successfully from the
+    same source IP, or resets their password, within ``resolve``: typos and forgotten
+    passwords.  Only unresolved failures count, so a person who mistypes three times a
+    day, or a shared VPN egress full of people who do, stays quiet.
+
+    Three shapes are reported.  Per account: at least ``min_failures`` unresolved
+    failures within ``window`` whose densest ``burst_window`` stays under
+    ``burst_threshold`` (denser bursts are ``brute_force``'s); medium, high when the
+    account then logs in from one of the failing sources.  Per (account, source): a
+    successful login preceded, since that pair's previous success and within
+    ``window``, by at least ``min_failures_before_success`` failures not cleared by a
+    password reset, spread over at least ``min_span`` (faster is ``brute_force_success``);
+    high.  Per source IP: unresolved failures against at least
+    ``min_actors`` accounts within ``window``, spread over at least ``min_span`` (faster
+    is ``password_spraying``); medium, high when an account logs in from that IP for
+    the first time during or after it.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from auditkit.frame import events_to_frame
+    >>> t0 = datetime(2026, 1, 5, 1, tzinfo=timezone.utc)
+    >>> rows = [{"tenant_id": "acme", "occurred_at": t0 + timedelta(minutes=25 * i),
+    ...          "action": "user.login", "outcome": "failure" if i < 12 else "success",
+    ...          "actor": {"id": "ana"}, "source": {"ip": "203.0.113.5"}} for i in range(13)]
+    >>> found = slow_credential_attack(events_to_frame(rows))
+    >>> found["severity"].to_list()
+    ['high']
+    >>> print(found["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    11 unresolved failed logins for 'ana' from 1 source IP(s) over 4h10m (2026-01-05 01:00 UTC
+    to 2026-01-05 05:10 UTC), never more than 1 within 15m: each one neither followed by a
+    successful login from its source nor by a password reset within the window; then a
+    successful login from one of those sources at 2026-01-05 06:00 UTC.
+    """
+    w = duration(window)
+    r = duration(resolve, name="resolve")
+    short = duration(burst_window, name="burst_window")
+    span = duration(min_span, name="min_span")
+    for value, name in (
+        (min_failures, "min_failures"),
+        (min_actors, "min_actors"),
+        (min_failures_before_success, "min_failures_before_success"),
+        (burst_threshold, "burst_threshold"),
+    ):
+        positive(value, name)
+    fails = login_failures(events, resolve=r)
+    oks = (
+        subset(events, _COLUMNS, pl.col("action") == LOGIN, pl.col("outcome") == "success")
+        .join(fails.lazy().select("tenant_id", "actor_id").unique(), on=["tenant_id", "actor_id"])
+        .with_columns(
+            _first_from_ip=T.min().over("tenant_id", "actor_id", pl.col("source_ip").fill_null("?"))
+            == T
+        )
+        .collect()
+    )
+    per_account = _slow_per_account(fails, oks, w, min_failures, short, burst_threshold)
+    # a success already told as the end of an account's slow attack is not told twice
+    told = per_account.filter(pl.col("severity") == "high").select(
+        "tenant_id", "actor_id", "last_seen"
+    )
+    then_success = _slow_then_success(events, w, min_failures_before_success, span).join(
+        told, on=["tenant_id", "actor_id", "last_seen"], how="anti"
+    )
+    frames = [per_account, then_success, _slow_per_source(fails, oks, w, min_actors, span)]
+    together = pl.concat([f.cast(dict(CANDIDATE_SCHEMA)) for f in frames], how="vertical")  # type: ignore[arg-type]
+    return finalize(together, "slow_credential_attack")
+
+
+def _slow_per_account(
+    fails: pl.DataFrame,
+    oks: pl.DataFrame,
+    w: timedelta,
+    min_failures: int,
+    short: timedelta,
+    burst_threshold: int,
+) -> pl.DataFrame:
+    open_ = fails.lazy().filter(~pl.col("_resolved"))
+    found = (
+        bursts(open_, ["tenant_id", "actor_id"], window=w, threshold=min_failures)
+        .with_columns(
+            _short=T.is_not_null().cast(pl.UInt32).rolling_sum_by("occurred_at", short).over("_k")
+        )
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "actor_id").first(),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            pl.col("_short").max().alias("short"),
+            pl.col("source_ip").drop_nulls().unique().alias("ips"),
+        )
+        .filter(pl.col("short") < burst_threshold)
+        .collect()
+    )
+    if found.height == 0:
+        return no_candidates()
+    # then a success of the account from one of the failing sources, within the window
+    after = (
+        found.lazy()
+        .select("_episode", "tenant_id", "actor_id", "last_seen", pl.col("ips").alias("source_ip"))
+        .explode("source_ip")
+        .join(oks.lazy(), on=["tenant_id", "actor_id", "source_ip"])
+        .filter((pl.col("last_seen") < T) & (T - pl.col("last_seen") <= w))
+        .group_by("_episode")
+        .agg(pl.col("event_id").sort_by(T).first().alias("_ok_id"), T.min().alias("_ok_at"))
+    )
+    return (
+        found.lazy()
+        .join(after, on="_episode", how="left")
+        .select(
+            "tenant_id",
+            "actor_id",
+            "first_seen",
+            pl.max_horizontal("last_seen", "_ok_at").alias("last_seen"),
+            pl.concat_list("event_ids", pl.col("_ok_id")).list.drop_nulls().alias("event_ids"),
+            pl.when(pl.col("_ok_at").is_not_null())
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.concat_str(
+                pl.format(
+                    "{} unresolved failed logins for {} from {} source IP(s) over {} ({} to {}), "
+                    "never more than {} within {}: each one neither followed by a successful "
+                    "login from its source nor by a password reset within the window",
+                    pl.col("event_ids").list.len(),
+                    q(pl.col("actor_id")),
+                    pl.col("ips").list.len(),
+                    fmt_duration(pl.col("last_seen") - pl.col("first_seen")),
+                    fmt_time(pl.col("first_seen")),
+                    fmt_time(pl.col("last_seen")),
+                    pl.col("short"),
+                    pl.lit(human(short)),
+                ),
+                pl.when(pl.col("_ok_at").is_not_null()).then(
+                    pl.format(
+                        "; then a successful login from one of those sources at {}",
+                        fmt_time(pl.col("_ok_at")),
+                    )
+                ),
+                pl.lit("."),
+                ignore_nulls=True,
+            ).alias("summary"),
+        )
+        .collect()
+    )
+
+
+def _slow_then_success(events: Events, w: timedelta, minimum: int, span: timedelta) -> pl.DataFrame:
+    action, outcome = pl.col("action"), pl.col("outcome")
+    resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
+    seq = (
+        subset(events, _COLUMNS, (action == LOGIN) | action.str.starts_with("password."))
+        .filter(((action == LOGIN) & outcome.is_in(["success", "failure"])) | resets)
+        .with_columns(
+            _fail=(action == LOGIN) & (outcome == "failure"),
+            _ok=(action == LOGIN) & (outcome == "success"),
+            _reset=resets,
+        )
+    )
+    # a password reset of the actor after a failure and before the pair's next success
+    # clears it (whatever the reset's source)
+    by_actor = keyed(seq, ["tenant_id", "actor_id"], "_ok").with_columns(
+        _next_reset=next_in_key(pl.col("_reset"))
+    )
+    pairs = (
+        keyed(
+            by_actor.filter(~pl.col("_reset")).drop("_k"),
+            ["tenant_id", "actor_id", "source_ip"],
+            "_ok",
+            keep=pl.col("_fail").sum().over("_k") >= minimum,
+        )
+        .with_columns(_next_ok=next_in_key(pl.col("_ok")))
+        .with_columns(
+            _seg=(pl.col("_ok").cast(pl.UInt32).cum_sum() - pl.col("_ok").cast(pl.UInt32)).over(
+                "_k"
+            ),
+            _cleared=pl.col("_next_reset").is_not_null()
+            & (pl.col("_next_ok").is_null() | (pl.col("_next_reset") <= pl.col("_next_ok"))),
+        )
+    )
+    ok_at = T.filter(pl.col("_ok")).first()
+    counted = pl.col("_fail") & ~pl.col("_cleared")
+    return (
+        pairs.group_by("_k", "_seg")
+        .agg(
+            pl.col("tenant_id", "actor_id", "source_ip").first(),
+            ok_at.alias("_ok_at"),
+            pl.col("event_id").filter(pl.col("_ok")).first().alias("_ok_id"),
+            pl.col("event_id").filter(counted & (ok_at - w < T)).alias("_fail_ids"),
+            T.filter(counted & (ok_at - w < T)).min().alias("first_seen"),
+        )
+        .filter(
+            pl.col("_ok_at").is_not_null()
+            & (pl.col("_fail_ids").list.len() >= minimum)
+            & (pl.col("_ok_at") - pl.col("first_seen") >= span)
+        )
+        .select(
+            "tenant_id",
+            "actor_id",
+            "first_seen",
+            pl.col("_ok_at").alias("last_seen"),
+            pl.concat_list("_fail_ids", pl.col("_ok_id")).alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.format(
+                "{} failed logins for {} from {} over {} (from {}) were followed by a successful "
+                "login from the same source at {}; no earlier success from that source in "
+                "between and no password reset.",
+                pl.col("_fail_ids").list.len(),
+                q(pl.col("actor_id")),
+                q(pl.col("source_ip")),
+                fmt_duration(pl.col("_ok_at") - pl.col("first_seen")),
+                fmt_time(pl.col("first_seen")),
+                fmt_time(pl.col("_ok_at")),
+            ).alias("summary"),
+        )
+        .collect()
+    )
+
+
+def _slow_per_source(
+    fails: pl.DataFrame, oks: pl.DataFrame, w: timedelta, min_actors: int, span: timedelta
+) -> pl.DataFrame:
+    open_ = fails.lazy().filter(~pl.col("_resolved") & pl.col("source_ip").is_not_null())
+    found = (
+        bursts(
+            open_, ["tenant_id", "source_ip"], window=w, threshold=min_actors, distinct="actor_id"
+        )
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "source_ip").first(),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            pl.col("actor_id").n_unique().alias("actors"),
+        )
+        .filter(pl.col("last_seen") - pl.col("first_seen") >= span)
+        .collect()
+    )
+    if found.height == 0:
+        return no_candidates()
+    # an account logging in from that source for the first time, during or after it
+    taken = (
+        found.lazy()
+        .select("_episode", "tenant_id", "source_ip", "first_seen", "last_seen")
+        .join(oks.lazy().filter("_first_from_ip"), on=["tenant_id", "source_ip"])
+        .filter((pl.col("first_seen") <= T) & (T - pl.col("last_seen") <= w))
+        .sort("occurred_at")
+        .group_by("_episode")
+        .agg(
+            pl.col("event_id").alias("_ok_ids"),
+            pl.col("actor_id").unique(maintain_order=True).alias("_taken"),
+            T.max().alias("_ok_last"),
+        )
+    )
+    return (
+        found.lazy()
+        .join(taken, on="_episode", how="left")
+        .select(
+            "tenant_id",
+            pl.lit(None, dtype=pl.String).alias("actor_id"),
+            "first_seen",
+            pl.max_horizontal("last_seen", "_ok_last").alias("last_seen"),
+            pl.concat_list("event_ids", pl.col("_ok_ids").fill_null([]))
+            .list.unique(maintain_order=True)
+            .alias("event_ids"),
+            pl.when(pl.col("_ok_ids").is_not_null())
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.concat_str(
+                pl.format(
+                    "Source IP {} failed to log in as {} different accounts over {} ({} to {}), "
+                    "none of them followed by that account's success from the source",
+                    pl.col("source_ip"),
+                    pl.col("actors"),
+                    fmt_duration(pl.col("last_seen") - pl.col("first_seen")),
+                    fmt_time(pl.col("first_seen")),
+                    fmt_time(pl.col("last_seen")),
+                ),
+                pl.when(pl.col("_ok_ids").is_not_null()).then(
+                    pl.format(
+                        "; then {} logged in from it for the first time",
+                        pl.col("_taken").list.head(5).list.join(", "),
+                    )
+                ),
+                pl.lit("."),
+                ignore_nulls=True,
+            ).alias("summary"),
+        )
+        .collect()
+    )

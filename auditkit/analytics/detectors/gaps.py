@@ -19,7 +19,7 @@ from typing import Literal
 
 import polars as pl
 
-from auditkit.analytics.detectors._common import (
+from auditkit.analytics.detectors.common import (
     Events,
     T,
     duration,

@@ -1,5 +1,6 @@
-"""Privilege detectors: self-granted privileges, admin actions without an admin role, and
-bursts of privilege changes.
+"""Privilege detectors: self-granted privileges, admin actions without an admin role,
+privilege through the side door (privileged teams, admin-like permissions, integrations
+acting as admin) and bursts of privilege changes.
 
 They read ``role.grant`` / ``role.revoke`` / ``permission.grant`` / ``permission.revoke``
 (the target is the principal who gets or loses the privilege; ``metadata.role`` or
@@ -14,15 +15,19 @@ from typing import Final
 
 import polars as pl
 
-from auditkit.analytics.detectors._common import (
+from auditkit.analytics.detectors.common import (
+    CANDIDATE_SCHEMA,
+    PRIVILEGED_NAME_PATTERN,
     Events,
     T,
     bursts,
     duration,
     episodes,
     finalize,
+    fmt_duration,
     fmt_time,
     human,
+    is_person,
     lazy,
     positive,
     q,
@@ -38,6 +43,7 @@ __all__ = [
     "admin_without_role",
     "privilege_change_burst",
     "self_privilege_grant",
+    "side_door_privilege",
 ]
 
 #: Roles that make a principal an administrator (a regular expression on role names).
@@ -277,3 +283,311 @@ def privilege_change_burst(
         )
     )
     return finalize(found, "privilege_change_burst")
+
+
+#: Actions that join a principal to a team or group.
+TEAM_JOINS: Final = ("team_member.add", "group_member.add")
+#: What an integration or API key acting as an administrator does.
+SIDE_DOOR_ACTIONS: Final = (
+    *PRIVILEGE_ACTIONS,
+    *TEAM_JOINS,
+    *("mfa.disable", "mfa.reset", "sso.update", "policy.update", "settings.update"),
+    *("integration.add", "api_key.create", "user.create", "user.invite"),
+    *("audit_log.disable", "audit_retention.update", "audit_destination.remove"),
+)
+
+
+def _team_name() -> pl.Expr:
+    meta = pl.col("metadata")
+    typed = (
+        pl.col("targets")
+        .list.eval(
+            pl.coalesce(pl.element().struct.field("name"), pl.element().struct.field("id")).filter(
+                pl.element().struct.field("type").is_in(["team", "group"])
+            )
+        )
+        .list.first()
+    )
+    return pl.coalesce(
+        meta.str.json_path_match("$.team"),
+        meta.str.json_path_match("$.group"),
+        meta.str.json_path_match("$.team_name"),
+        typed,
+    )
+
+
+def _joined() -> pl.Expr:
+    """The principal who joins: a target of type user (else the first target, else the actor)."""
+    user = (
+        pl.col("targets")
+        .list.eval(
+            pl.element().struct.field("id").filter(pl.element().struct.field("type") == "user")
+        )
+        .list.first()
+    )
+    return pl.coalesce(user, pl.col("actor_id"))
+
+
+@register_detector("side_door_privilege", title="Privilege through the side door", severity="high")
+def side_door_privilege(
+    events: Events,
+    *,
+    privileged: str = PRIVILEGED_NAME_PATTERN,
+    admin_roles: str = ADMIN_ROLE_PATTERN,
+    min_history: str | timedelta = "7d",
+    routine_days: int = 2,
+    follow: str | timedelta = "24h",
+) -> pl.DataFrame:
+    """Becoming privileged without a ``role.grant``: joining a privileged team or group,
+    an admin-like permission handed out by a non-admin, or an integration or API key
+    starting to act as an administrator.
+
+    Three shapes, all on successful events.  A ``team_member.add`` /
+    ``group_member.add`` into a team whose name (``metadata.team``/``group``, or a
+    target of type team or group) matches ``privileged``: of oneself, critical; by a
+    person without an admin role (``admin_roles``) who never added anyone to a
+    privileged team before, high.  A ``permission.grant`` of a permission matching
+    ``privileged`` to someone else by a person without an admin role: high, with the
+    grantee's admin actions within ``follow`` as evidence.  A service, API key or
+    integration doing an admin action (``SIDE_DOOR_ACTIONS``) it had not done on at
+    least ``routine_days`` earlier days, once its tenant has ``min_history`` of events:
+    high.  Admins managing their teams, and integrations doing their daily provisioning,
+    stay quiet.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "team_member.add", "actor": {"id": "eve", "roles": ["viewer"]},
+    ...     "targets": [{"id": "eve", "type": "user"}], "metadata": {"team": "Admins"}}])
+    >>> print(side_door_privilege(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'eve' (roles: viewer) added themselves to the privileged team 'Admins' at 2026-01-05 09:00
+    UTC; they had never added anyone to a privileged team before.
+    """
+    history = duration(min_history, name="min_history")
+    after = duration(follow, name="follow")
+    positive(routine_days, "routine_days")
+    cols = (
+        *("tenant_id", "actor_id", "actor_type", "actor_roles", "occurred_at", "event_id"),
+        *("action", "outcome", "targets", "metadata"),
+    )
+    ok = pl.col("outcome") == "success"
+    is_admin = (
+        pl.col("actor_roles")
+        .list.eval(pl.element().str.contains(admin_roles))
+        .list.any()
+        .fill_null(False)
+    )
+    frames = [
+        _team_joins(events, cols, ok, privileged, is_admin),
+        _permission_grants(events, cols, ok, privileged, is_admin, after),
+        _machines_as_admin(events, cols, ok, privileged, history, routine_days),
+    ]
+    together = pl.concat([f.cast(dict(CANDIDATE_SCHEMA)) for f in frames], how="vertical")  # type: ignore[arg-type]
+    return finalize(together, "side_door_privilege")
+
+
+def _team_joins(
+    events: Events, cols: Sequence[str], ok: pl.Expr, privileged: str, is_admin: pl.Expr
+) -> pl.DataFrame:
+    joins = (
+        subset(events, cols, pl.col("action").is_in(list(TEAM_JOINS)), ok)
+        .with_columns(_team=_team_name(), _who=_joined(), _admin=is_admin)
+        .filter(pl.col("_team").str.contains(privileged).fill_null(False))
+        .sort("occurred_at")
+        .with_columns(
+            _before=pl.int_range(pl.len()).over("tenant_id", "actor_id"),
+            _self=pl.col("_who") == pl.col("actor_id"),
+        )
+    )
+    return (
+        joins.filter(
+            is_person() & (pl.col("_self") | (~pl.col("_admin") & (pl.col("_before") == 0)))
+        )
+        .select(
+            "tenant_id",
+            "actor_id",
+            T.alias("first_seen"),
+            T.alias("last_seen"),
+            pl.concat_list("event_id").alias("event_ids"),
+            pl.when(pl.col("_self"))
+            .then(pl.lit("critical"))
+            .otherwise(pl.lit("high"))
+            .alias("severity"),
+            pl.format(
+                "{} (roles: {}) added {} to the privileged team {} at {}; they had {}.",
+                q(pl.col("actor_id")),
+                pl.col("actor_roles").list.join(", ").fill_null("none"),
+                pl.when(pl.col("_self")).then(pl.lit("themselves")).otherwise(q(pl.col("_who"))),
+                q(pl.col("_team")),
+                fmt_time(T),
+                pl.when(pl.col("_before") == 0)
+                .then(pl.lit("never added anyone to a privileged team before"))
+                .otherwise(
+                    pl.format("added members to privileged teams {} time(s) before", "_before")
+                ),
+            ).alias("summary"),
+        )
+        .collect()
+    )
+
+
+def _permission_grants(
+    events: Events,
+    cols: Sequence[str],
+    ok: pl.Expr,
+    privileged: str,
+    is_admin: pl.Expr,
+    after: timedelta,
+) -> pl.DataFrame:
+    grants = (
+        subset(events, cols, pl.col("action") == "permission.grant", ok)
+        .with_columns(
+            _perm=pl.col("metadata").str.json_path_match("$.permission"),
+            _who=_joined(),
+        )
+        .filter(
+            pl.col("_perm").str.contains(privileged).fill_null(False)
+            & is_person()
+            & ~is_admin
+            & (pl.col("_who") != pl.col("actor_id"))
+        )
+        .collect()
+    )
+    if grants.height == 0:
+        return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    used = (
+        subset(
+            events,
+            cols,
+            pl.col("actor_id").is_in(grants.get_column("_who").unique().implode()),
+            pl.col("action").is_in(list(ADMIN_ACTIONS)),
+            ok,
+        )
+        .join(
+            grants.lazy().select(
+                "tenant_id",
+                pl.col("_who").alias("actor_id"),
+                pl.col("event_id").alias("_gid"),
+                T.alias("_granted"),
+            ),
+            on=["tenant_id", "actor_id"],
+        )
+        .filter((pl.col("_granted") < T) & (T - pl.col("_granted") <= after))
+        .sort("occurred_at")
+        .group_by("_gid")
+        .agg(pl.col("event_id").alias("_used"), T.max().alias("_used_at"))
+    )
+    return (
+        grants.lazy()
+        .join(used, left_on="event_id", right_on="_gid", how="left")
+        .select(
+            "tenant_id",
+            "actor_id",
+            T.alias("first_seen"),
+            pl.max_horizontal(T, "_used_at").alias("last_seen"),
+            pl.concat_list("event_id", pl.col("_used").fill_null([])).alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.concat_str(
+                pl.format(
+                    "{} (roles: {}, not an admin) granted the admin-like permission {} to {} at {}",
+                    q(pl.col("actor_id")),
+                    pl.col("actor_roles").list.join(", ").fill_null("none"),
+                    q(pl.col("_perm")),
+                    q(pl.col("_who")),
+                    fmt_time(T),
+                ),
+                pl.when(pl.col("_used").is_not_null()).then(
+                    pl.format(
+                        "; {} then performed {} admin action(s) by {}",
+                        q(pl.col("_who")),
+                        pl.col("_used").list.len(),
+                        fmt_time(pl.col("_used_at")),
+                    )
+                ),
+                pl.lit("."),
+                ignore_nulls=True,
+            ).alias("summary"),
+        )
+        .collect()
+    )
+
+
+def _machines_as_admin(
+    events: Events,
+    cols: Sequence[str],
+    ok: pl.Expr,
+    privileged: str,
+    history: timedelta,
+    routine_days: int,
+) -> pl.DataFrame:
+    machine = ~is_person() & (pl.col("actor_type") != "system")
+    acts = (
+        subset(events, cols, pl.col("action").is_in(list(SIDE_DOOR_ACTIONS)), ok)
+        .filter(machine)
+        .with_columns(_team=_team_name())
+        # joining an ordinary team is not acting as an admin
+        .filter(
+            ~pl.col("action").is_in(list(TEAM_JOINS))
+            | pl.col("_team").str.contains(privileged).fill_null(False)
+        )
+        .collect()
+    )
+    if acts.height == 0:
+        return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    keys = ["tenant_id", "actor_id"]
+    starts = lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_t0=T.min())
+    actors = acts.select(keys).unique()
+    profile = (
+        lazy(events, *keys, "occurred_at", "event_id")
+        .filter(pl.col("actor_id").is_in(actors.get_column("actor_id").implode()))
+        .join(actors.lazy(), on=keys, how="semi")
+        .group_by(keys)
+        .agg(_a0=T.min(), _a0_id=pl.col("event_id").get(T.arg_min()), _an=pl.len())
+    )
+    day = T.dt.truncate("1d")
+    flagged = (
+        acts.lazy()
+        .sort("occurred_at")
+        .with_columns(_day=day)
+        .with_columns(
+            # distinct earlier days on which the actor did this action
+            _days=(pl.col("_day").rank("dense") - 1).over(*keys, "action"),
+        )
+        .join(starts, on="tenant_id")
+        .join(profile, on=keys)
+        .filter((T - pl.col("_t0") >= history) & (pl.col("_days") < routine_days))
+        .with_columns(_first=(pl.col("_day") == pl.col("_day").min()).over(*keys, "action"))
+        .filter("_first")
+    )
+    return (
+        flagged.group_by(*keys, "action")
+        .agg(
+            pl.col("actor_type", "_a0", "_a0_id", "_an").first(),
+            T.min().alias("_at"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").head(50).alias("_ids"),
+        )
+        .select(
+            *keys,
+            pl.col("_a0").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_a0_id"), pl.col("_ids"))
+            .list.unique(maintain_order=True)
+            .alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.format(
+                "{} ({}) performed {} at {}, an admin action it had done on fewer than {} earlier "
+                "day(s); it was first seen {} earlier ({}, {} events in all).",
+                q(pl.col("actor_id")),
+                pl.col("actor_type"),
+                pl.col("action"),
+                fmt_time(pl.col("_at")),
+                pl.lit(routine_days),
+                fmt_duration(pl.col("_at") - pl.col("_a0")),
+                fmt_time(pl.col("_a0")),
+                pl.col("_an"),
+            ).alias("summary"),
+        )
+        .collect()
+    )

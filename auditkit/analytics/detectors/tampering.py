@@ -11,7 +11,7 @@ from typing import Final
 
 import polars as pl
 
-from auditkit.analytics.detectors._common import (
+from auditkit.analytics.detectors.common import (
     Events,
     T,
     duration,

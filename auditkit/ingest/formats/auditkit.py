@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from auditkit.ingest._base import RawRecord
+from auditkit.ingest._mapping import canonical_zone
 from auditkit.ingest._readers import iter_json_records, iter_ndjson, read_head
 from auditkit.ingest.registry import register
 
@@ -21,6 +22,14 @@ class CanonicalFormat:
 
     name = "auditkit"
     description = "canonical auditkit events as NDJSON (or a JSON array), gzip or not"
+
+    def __init__(self, *, assume_utc: bool = False) -> None:
+        #: read ``occurred_at`` without a zone as UTC (``--assume-utc``), noting it
+        self.assume_utc = assume_utc
+
+    def assuming_utc(self) -> CanonicalFormat:
+        """This format, reading times without a zone as UTC (``--assume-utc``)."""
+        return type(self)(assume_utc=True)
 
     def sniff(self, head: bytes, path: str) -> int:
         text = head.lstrip()[:4096]
@@ -41,9 +50,10 @@ class CanonicalFormat:
         return not read_head(path, 64).lstrip().startswith(b"[")
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
-        if tenant is not None and "tenant_id" not in record:
-            return {**record, "tenant_id": tenant}
-        return dict(record)
+        event = dict(record)
+        if tenant is not None and "tenant_id" not in event:
+            event["tenant_id"] = tenant
+        return canonical_zone(event, assume_utc=self.assume_utc)
 
 
 register(CanonicalFormat())

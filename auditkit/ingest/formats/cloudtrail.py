@@ -27,6 +27,8 @@ from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
     MAX_ID,
     MAX_TEXT,
+    ZONE_ASSUMED,
+    ZONE_ASSUMED_TEXT,
     category_of,
     derive_action,
     dig,
@@ -36,9 +38,9 @@ from auditkit.ingest._mapping import (
     looks_canonical,
     require_text,
     resolve_tenant,
+    source_time,
     table_entry,
     text,
-    timestamp,
     words,
 )
 from auditkit.ingest._readers_extra import JsonRecordsFormat
@@ -232,9 +234,11 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     name = require_text(get("eventName"), "eventName")
     source = text(get("eventSource"))
     when = get("eventTime")
-    occurred_at = timestamp(
-        when if when is not None else env.get("eventTime"), "eventTime", naive_utc=True
+    # CloudTrail's eventTime is UTC by definition: data lakes write it without a zone
+    stamp = source_time(
+        when if when is not None else env.get("eventTime"), "eventTime", utc_defined=True
     )
+    occurred_at = stamp.text
     tenant_id = resolve_tenant(
         get("recipientAccountId") or env.get("recipientAccountId"),
         tenant,
@@ -307,6 +311,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     source_host = None if ip is not None else text(source_ip_text)
     if source_host is not None:
         meta["source_host"] = source_host
+    if stamp.zone_assumed:
+        meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     meta["original"] = json_safe(record)
 
     event: dict[str, Any] = {

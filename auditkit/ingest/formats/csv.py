@@ -16,6 +16,7 @@ import orjson
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
+from auditkit.ingest._mapping import canonical_zone
 from auditkit.ingest._readers import iter_csv
 from auditkit.ingest.registry import register
 
@@ -91,6 +92,14 @@ class CsvFormat:
     name = "csv"
     description = "canonical events as CSV (dotted or JSON columns for nested fields)"
 
+    def __init__(self, *, assume_utc: bool = False) -> None:
+        #: read ``occurred_at`` without a zone as UTC (``--assume-utc``), noting it
+        self.assume_utc = assume_utc
+
+    def assuming_utc(self) -> CsvFormat:
+        """This format, reading times without a zone as UTC (``--assume-utc``)."""
+        return type(self)(assume_utc=True)
+
     def sniff(self, head: bytes, path: str) -> int:
         first = head.split(b"\n", 1)[0]
         if b"tenant_id" in first and b"action" in first and b"," in first:
@@ -104,7 +113,7 @@ class CsvFormat:
         event = row_to_event(record)
         if tenant is not None and "tenant_id" not in event:
             event["tenant_id"] = tenant
-        return event
+        return canonical_zone(event, assume_utc=self.assume_utc)
 
 
 register(CsvFormat())

@@ -13,12 +13,16 @@ entries logged above projects, else ``resource.labels.project_id``, else
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
+    MAX_ID,
+    ZONE_ASSUMED,
+    ZONE_ASSUMED_TEXT,
     category_of,
     dig,
     finish,
@@ -29,9 +33,9 @@ from auditkit.ingest._mapping import (
     operation_action,
     require_text,
     resolve_tenant,
+    source_time,
     table_entry,
     text,
-    timestamp,
 )
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
@@ -81,6 +85,28 @@ class GcpAuditFormat(JsonRecordsFormat):
         return _to_event(record, tenant)
 
 
+def entry_id(insert_id: str | None, precise_time: str, log_name: str | None) -> str | None:
+    """The ``event_id`` of a log entry: Cloud Logging treats entries with the same
+    ``insertId`` *and* ``timestamp`` in the same log as duplicates, and entries that
+    differ in either as distinct; so the id is the ``insertId`` followed by a digest
+    of the log name and the timestamp (to the nanosecond, whatever its notation).
+
+    Examples
+    --------
+    >>> a = entry_id("abc", "2024-04-02T08:00:00.123456789Z", "projects/p/logs/x")
+    >>> a
+    'abc.464a763350ae8897'
+    >>> a == entry_id("abc", "2024-04-02T08:00:00.123456788Z", "projects/p/logs/x")
+    False
+    """
+    if insert_id is None:
+        return None  # derived from the content by the store's rules
+    digest = hashlib.sha256(f"{log_name or ''}\n{precise_time}".encode()).hexdigest()[:16]
+    if len(insert_id) > MAX_ID - 17:
+        return hashlib.sha256(f"{insert_id}\n{digest}".encode()).hexdigest()
+    return f"{insert_id}.{digest}"
+
+
 def _log_type(log_name: str | None) -> str | None:
     if log_name is None:
         return None
@@ -112,7 +138,9 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         )
     method = require_text(payload.get("methodName"), "protoPayload.methodName")
     service = text(payload.get("serviceName"))
-    occurred_at = timestamp(record.get("timestamp"), "timestamp")
+    # LogEntry.timestamp is a protobuf Timestamp (UTC): data lakes write it without a zone
+    stamp = source_time(record.get("timestamp"), "timestamp", utc_defined=True)
+    occurred_at = stamp.text
     log_name = text(record.get("logName"), limit=4096)
     log_type = _log_type(log_name)
     defaults = table["log_types"].get(log_type or "", {})
@@ -163,6 +191,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
             "original": json_safe(record),
         }
     )
+    if stamp.zone_assumed:
+        meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     return finish(
         tenant_id=tenant_id,
         occurred_at=occurred_at,
@@ -175,7 +205,7 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         observer={"service": service or "cloudaudit.googleapis.com", "region": region},
         request_id=dig(record, "operation", "id")
         or dig(payload, "requestMetadata", "requestAttributes", "id"),
-        event_id=text(record.get("insertId")),
+        event_id=entry_id(text(record.get("insertId")), stamp.precise, log_name),
         metadata=meta,
     )
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
+    ZONE_ASSUMED,
+    ZONE_ASSUMED_TEXT,
     category_of,
     derive_action,
     finish,
@@ -22,9 +24,9 @@ from auditkit.ingest._mapping import (
     load_table,
     looks_canonical,
     resolve_tenant,
+    source_time,
     table_entry,
     text,
-    timestamp,
     words,
 )
 from auditkit.ingest._readers_extra import JsonRecordsFormat
@@ -166,7 +168,9 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if raw_details is not None and not isinstance(raw_details, Mapping):
         raise SchemaError(f"expected an object, got {type(raw_details).__name__}", field="details")
     details: Mapping[str, Any] = raw_details or {}
-    occurred_at = timestamp(record.get("created_at"), "created_at")
+    # GitLab writes its times in UTC (the API documents YYYY-MM-DDTHH:MM:SSZ)
+    stamp = source_time(record.get("created_at"), "created_at", utc_defined=True)
+    occurred_at = stamp.text
     tenant_id = resolve_tenant(None, tenant, field="tenant_id", source="GitLab")
     entity_type = text(record.get("entity_type"))
     name = (
@@ -216,6 +220,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         "entity_path": text(_field(record, details, "entity_path"), limit=4096),
         "original": json_safe(record),
     }
+    if stamp.zone_assumed:
+        meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     message = details.get("custom_message")
     description = message if isinstance(message, str) else None
     return finish(

@@ -6,6 +6,11 @@ Entity Management (3004), User Access Management (3005), Group Management
 class gets a name from its ``class_name`` and ``activity_name``.  Layouts:
 NDJSON, a JSON array or one event, gzip or not.
 
+auditkit's own OCSF export (``metadata.product.name`` ``auditkit``, with
+``unmapped.auditkit``) is read back as the events it was made from: the
+standard fields it filled, and what OCSF has no place for from
+``unmapped.auditkit`` (see :mod:`auditkit.export.ocsf`).
+
 The tenant is ``metadata.tenant_uid``, else ``cloud.account.uid``, else
 ``--tenant``.  ``time`` is epoch milliseconds (``time_dt``, the datetime
 profile's RFC 3339 text, is read when ``time`` is absent).  The mapping
@@ -19,6 +24,8 @@ from typing import Any
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
+    ZONE_ASSUMED,
+    ZONE_ASSUMED_TEXT,
     category_of,
     derive_action,
     dig,
@@ -29,8 +36,8 @@ from auditkit.ingest._mapping import (
     looks_canonical,
     operation_action,
     resolve_tenant,
+    source_time,
     text,
-    timestamp,
     words,
 )
 from auditkit.ingest._readers_extra import JsonRecordsFormat
@@ -97,6 +104,9 @@ def _user_id(user: Any) -> str | None:
 def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if not isinstance(record, Mapping):
         raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+    own = _own_export(record)
+    if own is not None:
+        return own
     table = load_table("ocsf")
     class_uid = _int(record.get("class_uid"))
     if class_uid is None:
@@ -108,10 +118,13 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         )
     activity_id = _int(record.get("activity_id"))
     when = record.get("time")
+    # `time` is milliseconds since the epoch (UTC by definition) and `time_dt` the same
+    # instant as a date-time: data lakes write either without a zone
     if when is None and record.get("time_dt") is not None:
-        occurred_at = timestamp(record.get("time_dt"), "time_dt")
+        stamp = source_time(record.get("time_dt"), "time_dt", utc_defined=True)
     else:
-        occurred_at = timestamp(when, "time", epoch="ms")
+        stamp = source_time(when, "time", utc_defined=True, epoch="ms")
+    occurred_at = stamp.text
     meta_in = record.get("metadata")
     if meta_in is not None and not isinstance(meta_in, Mapping):
         raise SchemaError(f"expected an object, got {type(meta_in).__name__}", field="metadata")
@@ -175,6 +188,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         else None,
         "original": json_safe(record),
     }
+    if stamp.zone_assumed:
+        meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     return finish(
         tenant_id=tenant_id,
         occurred_at=occurred_at,
@@ -199,6 +214,42 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         event_id=text(dig(meta_in, "uid")),
         metadata=meta,
     )
+
+
+def _own_export(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The canonical event of a record of auditkit's own OCSF export, else None."""
+    ours = dig(record, "unmapped", "auditkit")
+    if dig(record, "metadata", "product", "name") != "auditkit" or not isinstance(ours, Mapping):
+        return None
+    user = dig(record, "actor", "user") or {}
+    actor = {"id": dig(user, "uid"), "name": dig(user, "name"), "email": dig(user, "email_addr"),
+             **(ours.get("actor") or {})}  # fmt: skip
+    src = record.get("src_endpoint") or {}
+    loc = dig(src, "location") or {}
+    geo = {"country": dig(loc, "country"), "city": dig(loc, "city"), "lat": dig(loc, "lat"),
+           "lon": dig(loc, "long")}  # fmt: skip
+    source = {"ip": dig(src, "ip"), "user_agent": dig(record, "http_request", "user_agent"),
+              "geo": {k: v for k, v in geo.items() if v is not None} or None}  # fmt: skip
+    event = {
+        "event_id": dig(record, "metadata", "uid"),
+        "tenant_id": dig(record, "metadata", "tenant_uid"),
+        "seq": dig(record, "metadata", "sequence"),
+        "occurred_at": ours.get("occurred_at"),
+        "received_at": ours.get("received_at"),
+        "action": ours.get("action"),
+        "category": ours.get("category"),
+        "outcome": ours.get("outcome"),
+        "actor": {k: v for k, v in actor.items() if v is not None},
+        "targets": ours.get("targets"),
+        "source": {k: v for k, v in source.items() if v is not None} or None,
+        "observer": ours.get("observer"),
+        "request_id": dig(record, "metadata", "correlation_uid"),
+        "session_id": dig(record, "actor", "session", "uid"),
+        "description": record.get("message"),
+        "changes": ours.get("changes"),
+        "metadata": ours.get("metadata"),
+    }
+    return {k: v for k, v in event.items() if v is not None}
 
 
 def _action(

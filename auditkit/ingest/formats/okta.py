@@ -14,6 +14,8 @@ from typing import Any
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
+    ZONE_ASSUMED,
+    ZONE_ASSUMED_TEXT,
     category_of,
     derive_action,
     dig,
@@ -24,9 +26,9 @@ from auditkit.ingest._mapping import (
     looks_canonical,
     require_text,
     resolve_tenant,
+    source_time,
     table_entry,
     text,
-    timestamp,
 )
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
@@ -76,7 +78,9 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
     table = load_table("okta")
     event_type = require_text(record.get("eventType"), "eventType")
-    occurred_at = timestamp(record.get("published"), "published")
+    # Okta publishes in UTC: data lakes write it without a zone
+    stamp = source_time(record.get("published"), "published", utc_defined=True)
+    occurred_at = stamp.text
     tenant_id = resolve_tenant(None, tenant, field="tenant_id", source="Okta")
 
     entry = table_entry(table["actions"], event_type)
@@ -102,6 +106,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         meta["role"] = text(dig(debug, entry["role_from"]), limit=4096)
     meta["risk"] = text(dig(debug, "risk"), limit=4096)
     meta["threat_suspected"] = text(dig(debug, "threatSuspected"))
+    if stamp.zone_assumed:
+        meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     meta["original"] = json_safe(record)
 
     targets = []

@@ -4,6 +4,8 @@ Verification result, signed checkpoints, key fingerprint, how to re-verify.
 
 from __future__ import annotations
 
+import shlex
+
 import polars as pl
 
 from auditkit.reports.model import Section, Table
@@ -97,8 +99,10 @@ def integrity(ctx: SectionSet) -> Section:
         if v.ok
         else f"TAMPERED ({len(v.problems)} problem(s), first: {v.problems[0].kind.value})"
     )
-    location = inputs.store_location or "STORE"
-    tenant_args = " ".join(f"--tenant {t}" for t in inputs.tenants)
+    # Quoted for a POSIX shell: a tenant id or path such as ``acme$(touch x)`` pasted
+    # from the report must stay one inert argument.
+    location = shlex.quote(inputs.store_location) if inputs.store_location else "STORE"
+    tenant_args = " ".join(f"--tenant {shlex.quote(t)}" for t in inputs.tenants)
     paragraphs = [
         f"Verification of the whole audit trail of {', '.join(inputs.tenants)} (not only the "
         f"period): {verdict}. {v.events:,} record(s) were re-hashed from their stored columns "

@@ -1,5 +1,8 @@
-"""Building blocks shared by the detectors: windows, bursts, episodes, finalising findings.
+"""Building blocks for detectors: windows, bursts, episodes, durations, finalising findings.
 
+Public, so that evidence and insights (and third-party detectors registered
+through the ``auditkit.detectors`` entry points) use the same parsing of
+durations and the same findings layout as auditkit's own detectors.
 Everything here is vectorised Polars; every grouping includes ``tenant_id``.
 """
 
@@ -251,3 +254,71 @@ def finalize(frame: pl.DataFrame | pl.LazyFrame, detector: str) -> pl.DataFrame:
 def empty() -> pl.DataFrame:
     """A findings frame with no rows."""
     return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+#: Sensitive settings: touching them is how an intruder keeps or widens access.
+SENSITIVE_ACTIONS: Final = (
+    "sso.update",
+    "mfa.enroll",
+    "mfa.disable",
+    "mfa.reset",
+    "role.grant",
+    "role.revoke",
+    "permission.grant",
+    "permission.revoke",
+    "api_key.create",
+    "api_key.revoke",
+    "integration.add",
+    "audit_log.disable",
+    "audit_log.enable",
+    "audit_retention.update",
+    "audit_destination.add",
+    "audit_destination.remove",
+    "policy.update",
+)
+#: Names of roles, teams, groups and permissions that make a principal an administrator.
+PRIVILEGED_NAME_PATTERN: Final = r"(?i)admin|owner|root|superuser|privileged|\*"
+
+
+def network(ip: pl.Expr) -> pl.Expr:
+    """The network of an address: ``a.b.c.0/24`` for IPv4, the first 64 bits for IPv6.
+
+    >>> pl.select(network(pl.lit("203.0.113.9"))).item()
+    '203.0.113.0/24'
+    """
+    v4 = ip.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$")
+    v6 = ip.str.extract(r"^([0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}):")
+    return pl.coalesce(
+        pl.concat_str(v4, pl.lit(".0/24")), pl.concat_str(v6.str.to_lowercase(), pl.lit("::/64"))
+    )
+
+
+def is_person() -> pl.Expr:
+    """True for people: ``actor_type`` ``user`` or unknown."""
+    kind = pl.col("actor_type")
+    return kind.is_null() | (kind == "user")
+
+
+def ids(*columns: str) -> pl.Expr:
+    """Concatenate list (or single) event-id columns into one list, without nulls or repeats."""
+    parts = [pl.col(c) for c in columns]
+    return pl.concat_list(parts).list.drop_nulls().list.unique(maintain_order=True)
+
+
+#: The columns of candidate findings, before :func:`finalize`.
+CANDIDATE_SCHEMA: Final = pl.Schema(
+    {
+        "tenant_id": pl.String(),
+        "actor_id": pl.String(),
+        "first_seen": pl.Datetime("us", "UTC"),
+        "last_seen": pl.Datetime("us", "UTC"),
+        "event_ids": pl.List(pl.String()),
+        "severity": pl.String(),
+        "summary": pl.String(),
+    }
+)
+
+
+def no_candidates() -> pl.DataFrame:
+    """An empty frame of candidate findings (:data:`CANDIDATE_SCHEMA`)."""
+    return pl.DataFrame(schema=CANDIDATE_SCHEMA)

@@ -1,0 +1,418 @@
+"""Chains that are worse than their links: quiet steps that together are a takeover.
+
+Each link alone is at most a medium finding elsewhere (a dormant account, a login from
+a new country, an MFA denial, a new API key); in sequence, within hours, they are an
+intrusion.  Each finding cites every link, the earlier events that set the baseline
+(when the account was last seen, which countries the tenant knew) included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import polars as pl
+
+from auditkit.analytics.detectors.common import (
+    SENSITIVE_ACTIONS,
+    Events,
+    T,
+    duration,
+    empty,
+    finalize,
+    fmt_duration,
+    fmt_time,
+    is_person,
+    key_changed,
+    keyed,
+    lazy,
+    positive,
+    q,
+    subset,
+    window_evidence,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["dormant_takeover", "mfa_fatigue_takeover", "new_key_exfiltration"]
+
+#: Verbs of bulk reading: what a stolen key is used for.
+READ_VERBS = ("read", "export", "download", "list", "search", "query", "get", "view", "sync")
+
+
+@register_detector(
+    "dormant_takeover",
+    title="Dormant account wakes from a new country and touches security settings",
+    severity="critical",
+)
+def dormant_takeover(
+    events: Events,
+    *,
+    idle: str | timedelta = "30d",
+    follow: str | timedelta = "24h",
+    sensitive: Sequence[str] = SENSITIVE_ACTIONS,
+) -> pl.DataFrame:
+    """A person's account silent for at least ``idle``, active again from a country it
+    never used, which then, within ``follow`` of waking, touches SSO, MFA, roles,
+    permissions, API keys, integrations or audit settings.  Critical.
+
+    Only successful events count.  "Never used" means no successful event of the
+    actor from that country before the silence ended.  The evidence starts with the
+    actor's last event before the silence (the baseline), then the first event after
+    it, the events from the new country and the sensitive actions.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> def ev(ts, action, country):
+    ...     return {"tenant_id": "acme", "occurred_at": ts, "action": action,
+    ...             "actor": {"id": "kim"}, "source": {"geo": {"country": country}}}
+    >>> df = events_to_frame([ev("2026-01-05T09:00:00Z", "user.login", "US"),
+    ...     ev("2026-03-01T02:00:00Z", "user.login", "VN"),
+    ...     ev("2026-03-01T02:05:00Z", "mfa.enroll", "VN")])
+    >>> print(dormant_takeover(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'kim' was silent for 54d17h (last seen 2026-01-05 09:00 UTC from US), woke at 2026-03-01
+    02:00 UTC from VN, a country never seen for them, and within 5m touched mfa.enroll: dormant
+    account + new country + sensitive actions.
+    """
+    gap, after = duration(idle, name="idle"), duration(follow, name="follow")
+    keys = ["tenant_id", "actor_id"]
+    cols = ("tenant_id", "actor_id", "actor_type", "occurred_at", "event_id", "action")
+    active = (
+        lazy(events, *cols, "outcome", "geo_country")
+        .filter(pl.col("outcome") == "success")
+        .filter(is_person())
+    )
+    bucket = min(gap, timedelta(days=1))
+    spans = (
+        active.group_by(*keys, T.dt.truncate(bucket).alias("_b"))
+        .agg(
+            _first=T.min(),
+            _last=T.max(),
+            _last_id=pl.col("event_id").get(T.arg_max()),
+            _last_country=pl.col("geo_country").get(T.arg_max()),
+        )
+        .sort([*keys, "_b"])
+        .with_columns(
+            _prev=pl.when(~key_changed(keys)).then(pl.col("_last").shift(1)),
+            _prev_id=pl.when(~key_changed(keys)).then(pl.col("_last_id").shift(1)),
+            _prev_country=pl.when(~key_changed(keys)).then(pl.col("_last_country").shift(1)),
+        )
+        .filter((pl.col("_first") - pl.col("_prev")) >= gap)
+        .select(
+            *keys,
+            pl.col("_first").alias("_since"),
+            pl.col("_prev").alias("_last"),
+            pl.col("_prev_id").alias("_last_id"),
+            pl.col("_prev_country").alias("_last_country"),
+        )
+        .collect()
+    )
+    if spans.height == 0:
+        return empty()
+    woken = spans.lazy().select(keys).unique()
+    mine = active.join(woken, on=keys, how="semi").collect().lazy()
+    seen = (
+        mine.filter(pl.col("geo_country").is_not_null())
+        .group_by(*keys, "geo_country")
+        .agg(_country_since=T.min())
+    )
+    known = (
+        mine.join(spans.lazy().select(*keys, "_since"), on=keys)
+        .filter((pl.col("_since") > T) & pl.col("geo_country").is_not_null())
+        .group_by(*keys, "_since")
+        .agg(pl.col("geo_country").unique().sort().alias("_known"))
+    )
+    steps = (
+        mine.join(spans.lazy(), on=keys)
+        .filter((pl.col("_since") <= T) & ((T - pl.col("_since")) <= after))
+        .join(seen, on=[*keys, "geo_country"], how="left")
+        .with_columns(
+            _new=pl.col("_country_since").is_not_null()
+            & (pl.col("_country_since") >= pl.col("_since")),
+            _sensitive=pl.col("action").is_in(list(sensitive)),
+        )
+        .sort("occurred_at")
+    )
+    first_new = T.filter(pl.col("_new")).min()
+    chain = pl.col("_new") | (pl.col("_sensitive") & (first_new <= T)) | (T.min() == T)
+    found = (
+        steps.group_by(*keys, "_since")
+        .agg(
+            pl.col("_last", "_last_id", "_last_country").first(),
+            first_new.alias("_new_at"),
+            pl.col("geo_country").filter(pl.col("_new")).first().alias("_country"),
+            pl.col("action")
+            .filter(pl.col("_sensitive") & (first_new <= T))
+            .unique(maintain_order=True)
+            .alias("_what"),
+            T.filter(pl.col("_sensitive") & (first_new <= T)).max().alias("_touch_at"),
+            pl.col("event_id").filter(chain).head(200).alias("_ids"),
+        )
+        .filter(pl.col("_new_at").is_not_null() & (pl.col("_what").list.len() > 0))
+        .join(known, on=[*keys, "_since"], how="left")
+        .select(
+            *keys,
+            pl.col("_last").alias("first_seen"),
+            pl.col("_touch_at").alias("last_seen"),
+            pl.concat_list(pl.col("_last_id"), pl.col("_ids")).alias("event_ids"),
+            pl.lit("critical").alias("severity"),
+            pl.format(
+                "{} was silent for {} (last seen {} from {}), woke at {} from {}, a country "
+                "never seen for them, and within {} touched {}: dormant account + new country "
+                "+ sensitive actions.",
+                q(pl.col("actor_id")),
+                fmt_duration(pl.col("_since") - pl.col("_last")),
+                fmt_time(pl.col("_last")),
+                pl.col("_last_country").fill_null(
+                    pl.col("_known").list.join(", ").fill_null("an unknown country")
+                ),
+                fmt_time(pl.col("_since")),
+                pl.col("_country"),
+                fmt_duration(pl.col("_touch_at") - pl.col("_since")),
+                pl.col("_what").list.head(6).list.join(", "),
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "dormant_takeover")
+
+
+def _key_id() -> pl.Expr:
+    """The id of the key an ``api_key.create`` made: a target of type ``api_key``, else
+    ``metadata.key_id``."""
+    typed = (
+        pl.col("targets")
+        .list.eval(
+            pl.element().struct.field("id").filter(pl.element().struct.field("type") == "api_key")
+        )
+        .list.first()
+    )
+    return pl.coalesce(typed, pl.col("metadata").str.json_path_match("$.key_id"))
+
+
+@register_detector(
+    "new_key_exfiltration",
+    title="New API key used from a new country for bulk reads",
+    severity="high",
+)
+def new_key_exfiltration(
+    events: Events,
+    *,
+    within: str | timedelta = "24h",
+    min_reads: int = 20,
+    verbs: Sequence[str] = READ_VERBS,
+) -> pl.DataFrame:
+    """An API key used within ``within`` of its creation from a country its tenant had
+    never used before the creation, for at least ``min_reads`` bulk reads or exports.
+    One high finding cites the key's creation and its uses.
+
+    The key's id is a target of type ``api_key`` of the ``api_key.create`` event (or
+    its ``metadata.key_id``); its uses are events whose actor is that id.  Reads are
+    actions ending in one of ``verbs``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from auditkit.frame import events_to_frame
+    >>> t0 = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    >>> rows = [{"tenant_id": "acme", "occurred_at": t0, "action": "api_key.create",
+    ...          "actor": {"id": "bob"}, "targets": [{"id": "key-7", "type": "api_key"}],
+    ...          "source": {"geo": {"country": "US"}}}]
+    >>> rows += [{"tenant_id": "acme", "occurred_at": t0 + timedelta(hours=3, seconds=i),
+    ...           "action": "document.export", "actor": {"id": "key-7", "type": "api_key"},
+    ...           "source": {"ip": "203.0.113.8", "geo": {"country": "VN"}}} for i in range(20)]
+    >>> print(new_key_exfiltration(events_to_frame(rows))["summary"][0])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    API key 'key-7' created by 'bob' at 2026-01-05 09:00 UTC was used 3h later from VN, a
+    country this tenant had never used before the key existed: 20 bulk read(s) or export(s)
+    (document.export) until 2026-01-05 12:00 UTC.
+    """
+    w = duration(within, name="within")
+    positive(min_reads, "min_reads")
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
+    created = (
+        subset(
+            events,
+            (*cols, "targets", "metadata"),
+            pl.col("action") == "api_key.create",
+            pl.col("outcome") == "success",
+        )
+        .select(
+            "tenant_id",
+            pl.col("actor_id").alias("_creator"),
+            _key_id().alias("actor_id"),
+            T.alias("_created"),
+            pl.col("event_id").alias("_created_id"),
+        )
+        .filter(pl.col("actor_id").is_not_null())
+        .collect()
+    )
+    if created.height == 0:
+        return empty()
+    pattern = r"\.(?:" + "|".join(verbs) + r")$"
+    uses = (
+        subset(
+            events,
+            (*cols, "geo_country"),
+            pl.col("actor_id").is_in(created.get_column("actor_id").unique().implode()),
+        )
+        .join(created.lazy(), on=["tenant_id", "actor_id"])
+        .filter(
+            (pl.col("_created") <= T)
+            & ((T - pl.col("_created")) <= w)
+            & pl.col("geo_country").is_not_null()
+        )
+        .collect()
+    )
+    if uses.height == 0:
+        return empty()
+    countries = uses.get_column("geo_country").unique().implode()
+    tenant_since = (
+        lazy(events, "tenant_id", "geo_country", "occurred_at")
+        .filter(pl.col("geo_country").is_in(countries))
+        .group_by("tenant_id", "geo_country")
+        .agg(_since=T.min())
+    )
+    found = (
+        uses.lazy()
+        .join(tenant_since, on=["tenant_id", "geo_country"])
+        .filter(
+            (pl.col("_since") >= pl.col("_created"))
+            & pl.col("action").str.contains(pattern)
+            & (pl.col("outcome") == "success")
+        )
+        .sort("occurred_at")
+        .group_by("tenant_id", "actor_id", "_created_id")
+        .agg(
+            pl.col("_creator", "_created").first(),
+            pl.col("event_id").head(500).alias("_ids"),
+            pl.len().alias("_n"),
+            T.min().alias("_used"),
+            T.max().alias("last_seen"),
+            pl.col("geo_country").unique(maintain_order=True).alias("_countries"),
+            pl.col("action").unique(maintain_order=True).alias("_what"),
+        )
+        .filter(pl.col("_n") >= min_reads)
+        .select(
+            "tenant_id",
+            "actor_id",
+            pl.col("_created").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_created_id"), pl.col("_ids")).alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.format(
+                "API key {} created by {} at {} was used {} later from {}, a country this tenant "
+                "had never used before the key existed: {} bulk read(s) or export(s) ({}) "
+                "until {}.",
+                q(pl.col("actor_id")),
+                q(pl.col("_creator")),
+                fmt_time(pl.col("_created")),
+                fmt_duration(pl.col("_used") - pl.col("_created")),
+                pl.col("_countries").list.join(", "),
+                pl.col("_n"),
+                pl.col("_what").list.head(5).list.join(", "),
+                fmt_time(pl.col("last_seen")),
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "new_key_exfiltration")
+
+
+@register_detector(
+    "mfa_fatigue_takeover",
+    title="MFA denials, an approval, then a new factor",
+    severity="critical",
+)
+def mfa_fatigue_takeover(
+    events: Events,
+    *,
+    min_denials: int = 3,
+    window: str | timedelta = "1h",
+    follow: str | timedelta = "24h",
+) -> pl.DataFrame:
+    """At least ``min_denials`` denied MFA challenges for an actor within ``window`` before
+    an accepted one, then a new factor enrolled (``mfa.enroll``) for that actor within
+    ``follow``: the intruder got in by push fatigue and made the access permanent.
+    Critical.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [{"tenant_id": "acme", "occurred_at": f"2026-01-05T09:{m:02d}:00Z",
+    ...          "action": a, "outcome": o, "actor": {"id": "gus"}}
+    ...         for m, a, o in [(0, "mfa.challenge", "denied"), (10, "mfa.challenge", "denied"),
+    ...                         (20, "mfa.challenge", "denied"), (25, "mfa.challenge", "success"),
+    ...                         (40, "mfa.enroll", "success")]]
+    >>> print(mfa_fatigue_takeover(events_to_frame(rows))["summary"][0])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    3 denied MFA challenges for 'gus' from 2026-01-05 09:00 UTC, then an accepted one at
+    2026-01-05 09:25 UTC, then a new factor enrolled 15m later (2026-01-05 09:40 UTC).
+    """
+    w, f = duration(window), duration(follow, name="follow")
+    positive(min_denials, "min_denials")
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
+    enrolls = (
+        subset(events, cols, pl.col("action") == "mfa.enroll", pl.col("outcome") == "success")
+        .select("tenant_id", "actor_id", T.alias("_enroll_at"), pl.col("event_id").alias("_eid"))
+        .collect()
+    )
+    if enrolls.height == 0:
+        return empty()
+    seq = (
+        subset(
+            events,
+            cols,
+            pl.col("action") == "mfa.challenge",
+            pl.col("outcome").is_in(["denied", "success"]),
+        )
+        .join(enrolls.lazy().select("tenant_id", "actor_id").unique(), on=["tenant_id", "actor_id"])
+        .with_columns(_ok=pl.col("outcome") == "success", _denied=pl.col("outcome") == "denied")
+        .pipe(keyed, ["tenant_id", "actor_id"], "_ok")
+        .with_columns(
+            _peak=pl.col("_denied").cast(pl.UInt32).rolling_sum_by("occurred_at", w).over("_k")
+        )
+    )
+    hot = pl.col("_ok") & (pl.col("_peak") >= min_denials)
+    approvals = (
+        window_evidence(seq, window=w, hot=hot, member=pl.col("_denied"))
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "actor_id").first(),
+            T.min().alias("first_seen"),
+            pl.col("event_id").alias("_ids"),
+            pl.col("_denied").sum().alias("_denials"),
+            T.filter(pl.col("_hot")).first().alias("_ok_at"),
+        )
+    )
+    found = (
+        approvals.join(enrolls.lazy(), on=["tenant_id", "actor_id"])
+        .filter(
+            (pl.col("_enroll_at") >= pl.col("_ok_at"))
+            & (pl.col("_enroll_at") - pl.col("_ok_at") <= f)
+        )
+        .sort("_enroll_at")
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "actor_id", "first_seen", "_ids", "_denials", "_ok_at").first(),
+            pl.col("_eid").first(),
+            pl.col("_enroll_at").first(),
+        )
+        .select(
+            "tenant_id",
+            "actor_id",
+            "first_seen",
+            pl.col("_enroll_at").alias("last_seen"),
+            pl.concat_list("_ids", pl.col("_eid")).alias("event_ids"),
+            pl.lit("critical").alias("severity"),
+            pl.format(
+                "{} denied MFA challenges for {} from {}, then an accepted one at {}, then a new "
+                "factor enrolled {} later ({}).",
+                pl.col("_denials"),
+                q(pl.col("actor_id")),
+                fmt_time(pl.col("first_seen")),
+                fmt_time(pl.col("_ok_at")),
+                fmt_duration(pl.col("_enroll_at") - pl.col("_ok_at")),
+                fmt_time(pl.col("_enroll_at")),
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "mfa_fatigue_takeover")

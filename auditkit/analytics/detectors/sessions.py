@@ -1,0 +1,315 @@
+"""Session integrity: one session used from two places or clients, and a session used
+after it ended.
+
+They read ``session_id`` (per tenant) on every action, not only logins, with
+``geo_country``, ``geo_lat``/``geo_lon``, ``source_ip`` and ``user_agent``; and the
+``user.logout`` / ``session.expire`` events that end a session.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from auditkit.analytics.detectors.common import (
+    Events,
+    T,
+    duration,
+    empty,
+    finalize,
+    fmt_duration,
+    fmt_float,
+    fmt_time,
+    network,
+    positive,
+    q,
+    subset,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["session_after_end", "session_hijack"]
+
+_COLS = (
+    *("tenant_id", "session_id", "actor_id", "occurred_at", "event_id", "action", "outcome"),
+    *("source_ip", "user_agent", "geo_country", "geo_lat", "geo_lon"),
+)
+_EARTH_RADIUS_KM = 6371.0088
+
+
+def _km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
+    p1, p2 = lat1.radians(), lat2.radians()
+    dphi, dlmb = (lat2 - lat1).radians(), (lon2 - lon1).radians()
+    a = (dphi / 2).sin() ** 2 + p1.cos() * p2.cos() * (dlmb / 2).sin() ** 2
+    return 2 * _EARTH_RADIUS_KM * a.sqrt().clip(upper_bound=1.0).arcsin()
+
+
+@register_detector("session_hijack", title="Session used from two places", severity="high")
+def session_hijack(
+    events: Events,
+    *,
+    max_speed_kmh: float = 1000.0,
+    max_evidence: int = 200,
+) -> pl.DataFrame:
+    """One ``session_id`` used from two countries, networks or user agents within its life:
+    a stolen session token replayed elsewhere.
+
+    The session's first event sets its context (country, /24 network of the IP, user
+    agent); every later event of the session in another context is evidence.  Another
+    user agent is high (a cookie replayed by another client); another country is high
+    when the move is faster than ``max_speed_kmh`` between the last event in the old
+    place and the first in the new (medium when a traveller could have made it);
+    another network alone (office Wi-Fi to mobile) is medium; another agent *and* an
+    impossible move is critical.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z", "action": "user.login",
+    ...      "actor": {"id": "bo"}, "session_id": "s1", "source": {"ip": "198.51.100.4",
+    ...      "user_agent": "Firefox/133", "geo": {"country": "DE", "lat": 52.5, "lon": 13.4}}},
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T09:20:00Z",
+    ...      "action": "document.export", "actor": {"id": "bo"}, "session_id": "s1",
+    ...      "source": {"ip": "203.0.113.7", "user_agent": "curl/8.5",
+    ...      "geo": {"country": "NG", "lat": 6.5, "lon": 3.4}}}]
+    >>> found = session_hijack(events_to_frame(rows))
+    >>> found["severity"][0]
+    'critical'
+    >>> print(found["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    Session 's1' of 'bo' began at 2026-01-05 09:00 UTC from DE, network 198.51.100.0/24,
+    agent 'Firefox/133', then was used at 2026-01-05 09:20 UTC from NG, network
+    203.0.113.0/24, agent 'curl/8.5' (1 event(s): document.export; another user agent,
+    another country 5196 km away in 20m).
+    """
+    positive(max_speed_kmh, "max_speed_kmh")
+    keys = ["tenant_id", "session_id"]
+    lf = (
+        subset(events, _COLS, pl.col("session_id").is_not_null())
+        .with_columns(_net=network(pl.col("source_ip")))
+        .sort([*keys, "occurred_at"])
+    )
+    # context of the session's first event with a value, per dimension
+    dims = ("geo_country", "_net", "user_agent")
+    first = {c: pl.col(c).drop_nulls().first().over(keys) for c in dims}
+    lf = lf.with_columns(
+        _c0=first["geo_country"], _n0=first["_net"], _a0=first["user_agent"]
+    ).with_columns(
+        _dc=pl.col("geo_country").is_not_null() & (pl.col("geo_country") != pl.col("_c0")),
+        _dn=pl.col("_net").is_not_null() & (pl.col("_net") != pl.col("_n0")),
+        _da=pl.col("user_agent").is_not_null() & (pl.col("user_agent") != pl.col("_a0")),
+    )
+    lf = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
+    if lf.height == 0:
+        return empty()
+    odd = pl.col("_dc") | pl.col("_dn") | pl.col("_da")
+    home = ~odd
+    # the move: last event in the first context before the first odd one, and that one
+    first_odd_at = T.filter(odd).min().over(keys)
+    before = home & (first_odd_at >= T)
+    found = (
+        lf.lazy()
+        .with_columns(_first_odd_at=first_odd_at)
+        .group_by(keys)
+        .agg(
+            pl.col("actor_id").first(),
+            T.min().alias("_start"),
+            pl.col("event_id").first().alias("_start_id"),
+            pl.col("_c0", "_n0", "_a0").first(),
+            pl.col("event_id").filter(before).last().alias("_before_id"),
+            pl.col("geo_lat").filter(before & pl.col("geo_lat").is_not_null()).last().alias("_la"),
+            pl.col("geo_lon").filter(before & pl.col("geo_lon").is_not_null()).last().alias("_lo"),
+            T.filter(before).last().alias("_before_at"),
+            pl.col("event_id").filter(odd).head(max_evidence).alias("_odd_ids"),
+            pl.col("action").filter(odd).unique(maintain_order=True).alias("_what"),
+            pl.len().alias("_n"),
+            odd.sum().alias("_n_odd"),
+            T.filter(odd).min().alias("_odd_at"),
+            T.max().alias("last_seen"),
+            pl.col("geo_country").filter(pl.col("_dc")).first().alias("_c1"),
+            pl.col("geo_lat").filter(pl.col("_dc")).first().alias("_la1"),
+            pl.col("geo_lon").filter(pl.col("_dc")).first().alias("_lo1"),
+            T.filter(pl.col("_dc")).first().alias("_c1_at"),
+            pl.col("_net").filter(odd).first().alias("_n1"),
+            pl.col("user_agent").filter(odd).first().alias("_a1"),
+            pl.col("_dc").any().alias("_country"),
+            pl.col("_da").any().alias("_agent"),
+            pl.col("_dn").any().alias("_network"),
+        )
+        .with_columns(
+            _kmv=_km(pl.col("_la"), pl.col("_lo"), pl.col("_la1"), pl.col("_lo1")),
+            _hours=(pl.col("_c1_at") - pl.col("_before_at")).dt.total_microseconds() / 3.6e9,
+        )
+        .with_columns(
+            _fast=pl.col("_country")
+            & (
+                pl.col("_kmv").is_null()  # unknown coordinates: a country change is a jump
+                | (pl.col("_kmv") / pl.col("_hours").clip(lower_bound=1e-6) > max_speed_kmh)
+            )
+        )
+        .select(
+            "tenant_id",
+            "actor_id",
+            pl.col("_start").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_start_id"), pl.col("_before_id"), pl.col("_odd_ids"))
+            .list.drop_nulls()
+            .list.unique(maintain_order=True)
+            .alias("event_ids"),
+            pl.when(pl.col("_agent") & pl.col("_fast"))
+            .then(pl.lit("critical"))
+            .when(pl.col("_agent") | pl.col("_fast"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.format(
+                "Session {} of {} began at {} from {}, network {}, agent {}, then was used at {} "
+                "from {}, network {}, agent {} ({} event(s): {}; {}).",
+                q(pl.col("session_id")),
+                q(pl.col("actor_id")),
+                fmt_time(pl.col("_start")),
+                pl.col("_c0").fill_null("unknown"),
+                pl.col("_n0").fill_null("unknown"),
+                q(pl.col("_a0")),
+                fmt_time(pl.col("_odd_at")),
+                pl.coalesce("_c1", "_c0").fill_null("unknown"),
+                pl.coalesce("_n1", "_n0").fill_null("unknown"),
+                q(pl.coalesce("_a1", "_a0")),
+                pl.col("_n_odd"),
+                pl.col("_what").list.head(5).list.join(", "),
+                pl.concat_str(
+                    pl.when(pl.col("_agent")).then(pl.lit("another user agent")),
+                    pl.when(pl.col("_country")).then(
+                        pl.format(
+                            "another country{}",
+                            pl.when(pl.col("_kmv").is_not_null())
+                            .then(
+                                pl.format(
+                                    " {} km away in {}",
+                                    fmt_float(pl.col("_kmv")),
+                                    fmt_duration(pl.col("_c1_at") - pl.col("_before_at")),
+                                )
+                            )
+                            .otherwise(pl.lit("")),
+                        )
+                    ),
+                    pl.when(pl.col("_network") & ~pl.col("_country") & ~pl.col("_agent")).then(
+                        pl.lit("another network only")
+                    ),
+                    separator=", ",
+                    ignore_nulls=True,
+                ),
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "session_hijack")
+
+
+@register_detector(
+    "session_after_end", title="Session used after logout or expiry", severity="high"
+)
+def session_after_end(
+    events: Events,
+    *,
+    grace: str | timedelta = "2m",
+    max_evidence: int = 200,
+) -> pl.DataFrame:
+    """Events of a ``session_id`` after the session ended (``user.logout`` or
+    ``session.expire``): a token that should be dead is being replayed.
+
+    Requests already in flight when the session ended are allowed for ``grace``.  A
+    successful ``user.login`` in the same session after the end starts it again
+    (products that reuse the id on a new login): its events are not reported.
+    Severity high.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [{"tenant_id": "acme", "occurred_at": t, "action": a, "actor": {"id": "cy"},
+    ...          "session_id": "s9"} for t, a in [("2026-01-05T09:00:00Z", "user.login"),
+    ...          ("2026-01-05T09:30:00Z", "user.logout"),
+    ...          ("2026-01-05T11:00:00Z", "document.export")]]
+    >>> print(session_after_end(events_to_frame(rows))["summary"][0])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Session 's9' of 'cy' ended with user.logout at 2026-01-05 09:30 UTC but was used again 1h30m
+    later: 1 event(s) (document.export) until 2026-01-05 11:00 UTC.
+    """
+    g = duration(grace, name="grace")
+    keys = ["tenant_id", "session_id"]
+    ends = ["user.logout", "session.expire"]
+    ended = (
+        subset(events, ("tenant_id", "session_id", "action"), pl.col("action").is_in(ends))
+        .filter(pl.col("session_id").is_not_null())
+        .select(keys)
+        .unique()
+        .collect()
+    )
+    if ended.height == 0:
+        return empty()
+    lf = (
+        subset(
+            events,
+            _COLS,
+            pl.col("session_id").is_in(ended.get_column("session_id").unique().implode()),
+        )
+        .join(ended.lazy(), on=keys, how="semi")
+        .sort([*keys, "occurred_at"])
+        .with_columns(
+            _end=pl.col("action").is_in(ends) & (pl.col("outcome") == "success"),
+            _login=(pl.col("action") == "user.login") & (pl.col("outcome") == "success"),
+        )
+        # the last end or login before each event, per session
+        .with_columns(
+            _end_at=pl.when("_end").then(T).forward_fill().over(keys),
+            _end_id=pl.when("_end").then(pl.col("event_id")).forward_fill().over(keys),
+            _end_action=pl.when("_end").then(pl.col("action")).forward_fill().over(keys),
+            _login_at=pl.when("_login").then(T).forward_fill().over(keys),
+        )
+        .filter(
+            ~pl.col("_end")
+            & pl.col("_end_at").is_not_null()
+            & (T - pl.col("_end_at") > g)
+            & (pl.col("_login_at").is_null() | (pl.col("_login_at") < pl.col("_end_at")))
+        )
+    )
+    found = (
+        lf.group_by(*keys, "_end_id")
+        .agg(
+            pl.col("actor_id").first(),
+            pl.col("_end_at", "_end_action").first(),
+            pl.col("event_id").head(max_evidence).alias("_ids"),
+            pl.len().alias("_n"),
+            T.min().alias("_again"),
+            T.max().alias("last_seen"),
+            pl.col("action").unique(maintain_order=True).alias("_what"),
+            pl.col("source_ip").drop_nulls().unique(maintain_order=True).alias("_ips"),
+        )
+        .select(
+            "tenant_id",
+            "actor_id",
+            pl.col("_end_at").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_end_id"), pl.col("_ids")).alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.concat_str(
+                pl.format(
+                    "Session {} of {} ended with {} at {} but was used again {} later: {} "
+                    "event(s) ({}) until {}",
+                    q(pl.col("session_id")),
+                    q(pl.col("actor_id")),
+                    pl.col("_end_action"),
+                    fmt_time(pl.col("_end_at")),
+                    fmt_duration(pl.col("_again") - pl.col("_end_at")),
+                    pl.col("_n"),
+                    pl.col("_what").list.head(5).list.join(", "),
+                    fmt_time(pl.col("last_seen")),
+                ),
+                pl.when(pl.col("_ips").list.len() > 0).then(
+                    pl.format(" from {}", pl.col("_ips").list.head(3).list.join(", "))
+                ),
+                pl.lit("."),
+                ignore_nulls=True,
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "session_after_end")

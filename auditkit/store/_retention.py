@@ -115,10 +115,16 @@ def write_policy(store: Store, policy: RetentionPolicy) -> None:
 
 
 def policy_event(
-    tenant: str, actor: dict[str, Any], old: RetentionPolicy, new: RetentionPolicy
+    tenant: str,
+    actor: dict[str, Any],
+    old: RetentionPolicy,
+    new: RetentionPolicy,
+    *,
+    default: bool = False,
 ) -> dict[str, Any]:
-    """The ``audit_retention.update`` event recording a change of ``tenant``'s policy."""
-    scope = "store default" if new.tenant_id == DEFAULT_TENANT else "tenant"
+    """The ``audit_retention.update`` event recording a change of ``tenant``'s policy
+    (``default``: a change of the store default, which the tenant inherits)."""
+    scope = "store default" if default or new.tenant_id == DEFAULT_TENANT else "tenant"
     return {
         "tenant_id": tenant,
         "occurred_at": new.updated_at,

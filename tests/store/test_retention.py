@@ -365,3 +365,51 @@ def test_the_database_still_refuses_deletes_outside_the_protocol(store: Store) -
     with pytest.raises(Exception, match=r"append-only|DELETE refused"):
         sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 250",
             drop_triggers=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # lift the hold behind the trail's back, so the operator's next apply purges
+        "UPDATE retention_policies SET legal_hold = 0, hold_reason = NULL WHERE tenant_id = 'acme'",
+        # give globex, which has no policy, one that purges its whole history
+        "INSERT INTO retention_policies (tenant_id, hot_days, keep_days, legal_hold, "
+        "hold_reason, updated_at, updated_by) VALUES ('globex', NULL, 1, 0, NULL, "
+        "'2026-01-01T00:00:00.000000Z', 'local owner')",
+        # a store default that nobody set
+        "INSERT INTO retention_policies (tenant_id, hot_days, keep_days, legal_hold, "
+        "hold_reason, updated_at, updated_by) VALUES ('*', NULL, 1, 0, NULL, "
+        "'2026-01-01T00:00:00.000000Z', 'local owner')",
+    ],
+)
+def test_apply_acts_only_on_the_signed_policy_never_on_an_edited_table(
+    store: Store, edit: str, capsys: Any
+) -> None:
+    """The policy table is a convenience anyone with write access to the database can
+    edit; a purge cannot be undone, so apply refuses a policy the signed
+    ``audit_retention.update`` records do not vouch for (exit 1 from the CLI)."""
+    from auditkit.cli import main
+    from tests.store._attacker import sql
+
+    store.retention.set("acme", keep_days=365, legal_hold=True, reason="case 9")
+    before = {t: store.count(t) for t in store.tenants()}
+    sql(store, edit, drop_triggers=False)
+    result = store.retention.apply()
+    assert result.purged == 0 and result.sealed == 0
+    assert {t: store.count(t) for t in store.tenants()} == before
+    assert any("signed trail" in (t.blocked or "") for t in result.tenants)
+    assert main(["retention", store.location, "apply"]) == 1
+    assert "TAMPERED" in capsys.readouterr().err
+    assert {t: store.count(t) for t in store.tenants()} == before
+
+
+def test_a_default_set_before_a_tenant_existed_still_applies(store: Store) -> None:
+    """A tenant that came after the store default has no record of it in its own
+    trail: the default's signed record in another tenant's trail vouches for it."""
+    store.retention.set("*", keep_days=300)
+    begin = START.isoformat().replace("+00:00", "Z")
+    store.append(make_events(30, "initech", start=begin, step_s=86400))
+    result = store.retention.apply("initech")
+    assert not result.tenants[0].blocked
+    assert result.purged > 0
+    assert store.verify().status.value == "intact"

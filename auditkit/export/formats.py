@@ -444,14 +444,15 @@ def frame_to_events(
 ) -> Iterator[list[dict[str, Any]]]:
     """Turn an event frame back into canonical event dicts, in chunks.
 
-    Fields are in the order of DESIGN.md, absent ones omitted (never ``null``).
+    Fields are in the order of the canonical schema (``docs/store.md``), absent ones
+    omitted (never ``null``).
 
     Examples
     --------
     >>> from auditkit.frame import events_to_frame
     >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
-    ...     "action": "user.login", "actor": {"id": "u1", "roles": ["admin"]},
-    ...     "metadata": {"k": 1}}])
+    ...     "action": "user.login", "outcome": "success",
+    ...     "actor": {"id": "u1", "roles": ["admin"]}, "metadata": {"k": 1}}])
     >>> event = next(frame_to_events(df))[0]
     >>> del event["event_id"]  # (derived from the content)
     >>> event  # doctest: +NORMALIZE_WHITESPACE

@@ -689,10 +689,13 @@ class BoundStore(Store):
         *,
         kind: Literal["purge", "seal"] = "purge",
         detail: str = "",
+        first_seq: int | None = None,
     ) -> RangeStatement:
         """:meth:`Store.remove_range` (needs ``manage`` on the tenant)."""
         self._allowed(Permission.MANAGE, tenant, operation="remove_range")
-        return self._owner.remove_range(tenant, end_seq, kind=kind, detail=detail)
+        return self._owner.remove_range(
+            tenant, end_seq, kind=kind, detail=detail, first_seq=first_seq
+        )
 
     # -- retention ------------------------------------------------------------------------------
     @property

@@ -463,8 +463,7 @@ def frame_to_events(
     {'tenant_id': 'acme', 'seq': 0, 'occurred_at': '2026-01-05T09:00:00.000000Z',
      'received_at': '2026-01-05T09:00:00.000000Z', 'action': 'user.login',
      'category': 'management', 'outcome': 'success',
-     'actor': {'id': 'u1', 'roles': ['admin']},
-     'metadata': {'auditkit_defaulted': ['outcome'], 'k': 1}}
+     'actor': {'id': 'u1', 'roles': ['admin']}, 'metadata': {'k': 1}}
     """
     df = _text_columns(_complete(frame))
     for lo in range(0, df.height, chunk_size):

@@ -51,7 +51,7 @@ OUTCOMES: Final = ("success", "failure", "denied", "error")
 DEFAULTED_KEY: Final = "auditkit_defaulted"
 ACTOR_TYPES: Final = ("user", "service", "api_key", "system")
 
-#: The core action vocabulary of DESIGN.md, with each action's category.
+#: The core action vocabulary of docs/schema.md, with each action's category.
 CORE_ACTIONS: Final[dict[str, str]] = {
     **{
         a: "management"
@@ -529,7 +529,7 @@ def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> d
     Parameters
     ----------
     raw
-        A mapping with the fields of DESIGN.md.  ``None`` values count as absent.
+        A mapping with the fields of docs/schema.md.  ``None`` values count as absent.
         ``seq`` and ``received_at`` belong to the store: when present (an export of
         another store being re-imported) they are kept under ``metadata.imported``.
     now
@@ -589,7 +589,7 @@ def normalize_for_store(
     --------
     >>> e, checked = normalize_for_store({"tenant_id": "acme", "event_id": "e1",
     ...     "occurred_at": "2026-01-05T09:00:00.000000Z", "action": "user.login",
-    ...     "actor": {"id": "u-1"}, "metadata": {"n": 1}})
+    ...     "outcome": "success", "actor": {"id": "u-1"}, "metadata": {"n": 1}})
     >>> checked
     False
     >>> from auditkit.record import prepare_event

@@ -211,24 +211,25 @@ class TrailReader:
                 self._end_read(conn, cur)
         return snap
 
-    def _tiles(self, cur: Any, tenant: str) -> list[tuple[int, bytes]]:
+    def _tiles(self, cur: Any, tenant: str, first: int = 0) -> list[tuple[int, bytes]]:
         cur.execute(
             _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
-                "WHERE tenant_id = ? ORDER BY tile", "format"),
-            (tenant,),
+                "WHERE tenant_id = ? AND tile >= ? ORDER BY tile", "format"),
+            (tenant, first),
         )  # fmt: skip
         return [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
 
-    def tiles(self, tenant: str) -> list[tuple[int, bytes]]:
+    def tiles(self, tenant: str, first: int = 0) -> list[tuple[int, bytes]]:
         """The tenant's Merkle tiles, read on their own.  Tiles only grow (a partial
         last tile is replaced by a longer one with the same prefix), so tiles read after
         a snapshot hold the snapshot's tree as a prefix; the verifier checks it against
-        the signed root either way."""
+        the signed root either way.  ``first``: from that tile index on only (a verifier
+        extending a tree it authenticated before reads only the tiles that grew)."""
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
-                return self._tiles(cur, tenant)
+                return self._tiles(cur, tenant, first)
             except Exception as exc:
                 raise StoreError(
                     f"{self.backend.location}: cannot read the tiles of tenant {tenant!r}: "

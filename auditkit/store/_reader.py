@@ -238,26 +238,53 @@ class TrailReader:
             finally:
                 self._end_read(conn, cur)
 
-    def tail(self, tenant: str, size: int) -> TailSnapshot:
+    def tail(
+        self, tenant: str, size: int, *, within: tuple[int, int] | None = None
+    ) -> TailSnapshot:
         """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and
-        statements of the same moment: one transaction."""
-        typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
-        cond = f"tenant_id = ? AND (seq IS NULL OR seq < 0 OR seq >= ?{typed})"
+        statements of the same moment: one transaction.
+
+        ``within``: SQLite values of the wrong type are looked for only among the seqs
+        ``[lo, hi)`` (a ranged load), each part of the condition then being a seek on
+        the primary key instead of a pass over every key of the tenant.  Text and
+        BLOB values sort after every number, so ``seq >= size`` finds them anyway.
+        """
+        if self.dialect == "sqlite" and within is not None:
+            lo, hi = int(within[0]), int(within[1])
+            parts = (
+                "tenant_id = ? AND seq IS NULL",
+                "tenant_id = ? AND seq < 0",
+                "tenant_id = ? AND seq >= ?",
+                "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
+            )
+            params: tuple[Any, ...] = (tenant, tenant, tenant, size, tenant, lo, hi)
+            rows = (
+                "("
+                + " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
+                + ")"
+            )
+        else:
+            typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
+            params = (tenant, size)
+            rows = (
+                "(SELECT seq, event_id FROM events WHERE tenant_id = ? AND "
+                f"(seq IS NULL OR seq < 0 OR seq >= ?{typed}))"
+            )
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
                 cur.execute(
                     _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
-                        f"FROM events WHERE {cond} ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
-                    (tenant, size),
+                        f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
+                    params,
                 )  # fmt: skip
                 strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
                 count = len(strays)
                 if count >= STRAY_LIMIT:
                     cur.execute(
-                        _ph(self.dialect, f"SELECT COUNT(*) FROM events WHERE {cond}", "format"),
-                        (tenant, size),
+                        _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"),
+                        params,
                     )
                     count = int(cur.fetchone()[0])
                 checkpoints, _ = self._checkpoints(cur, tenant)

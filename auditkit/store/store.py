@@ -938,8 +938,8 @@ class Store:
                 continue
             if seqs is not None:
                 checker.check_tree_state()
-                tail = self._reader.tail(checker.tenant, checker.size)
                 lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])
+                tail = self._reader.tail(checker.tenant, checker.size, within=(lo, hi))
                 present = self._reader.seqs(checker.tenant, checker.size, lo=lo, hi=hi)
                 seen = np.ones(checker.size, dtype=bool)
                 seen[lo:hi] = False

@@ -57,3 +57,26 @@ def test_a_tampered_new_tile_falls_back_to_the_full_read(tmp_path: Path) -> None
     with pytest.raises(TamperedError):
         store.load("acme", seqs=(1100, 1150))
     assert _cached_sizes(store, "acme") == [1100]
+
+
+def test_a_ranged_load_names_strays_through_key_seeks(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(40))
+    # an inserted row past the tree, and one with a fractional seq inside it
+    sql(
+        store,
+        "INSERT INTO events SELECT tenant_id, 99, 'x99', occurred_at, received_at, action, "
+        "category, outcome, actor_id, actor, targets, source, observer, request_id, "
+        "session_id, description, changes, metadata FROM events WHERE seq = 1",
+        "INSERT INTO events SELECT tenant_id, 12.5, 'x12', occurred_at, received_at, action, "
+        "category, outcome, actor_id, actor, targets, source, observer, request_id, "
+        "session_id, description, changes, metadata FROM events WHERE seq = 1",
+    )
+    with pytest.raises(TamperedError, match="99"):
+        store.load("acme", seqs=(30, 35))
+    tail = store._reader.tail("acme", 40, within=(10, 20))
+    assert [s for s, _ in tail.strays] == ["12.5", "99"] and tail.stray_count == 2
+    assert [s for s, _ in store._reader.tail("acme", 40).strays] == ["12.5", "99"]
+    # the wrong type is looked for in the loaded range only
+    assert [s for s, _ in store._reader.tail("acme", 40, within=(20, 30)).strays] == ["99"]
+    assert store.verify().status.value == "tampered"

@@ -409,6 +409,11 @@ class TrailReader:
         ]
         if not plan:
             return
+        if len(plan) == 1:  # a page: no thread to start
+            df = self.read(plan[0])
+            if df.height:
+                yield df
+            return
         with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="auditkit-read") as pool:
             pending: deque[Future[pl.DataFrame]] = deque()
             todo = iter(plan)

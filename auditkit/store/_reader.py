@@ -98,6 +98,12 @@ class TailSnapshot:
     statements: list[RangeStatement]
 
 
+#: Checkpoint rows already parsed (see TrailReader._checkpoints): row -> checkpoint
+#: or why it is malformed.
+_PARSED_CHECKPOINTS: dict[tuple[Any, ...], Checkpoint | str] = {}
+_PARSED_KEPT: Final = 200_000
+
+
 def _ph(dialect: str, sql: str, style: str) -> str:
     """Turn ``?`` placeholders into the driver's: ``$1`` (ADBC PostgreSQL) or ``%s``."""
     if dialect == "sqlite":
@@ -325,11 +331,26 @@ class TrailReader:
         )  # fmt: skip
         out: list[Checkpoint] = []
         bad: list[tuple[int, str]] = []
-        for row_id, size, root, ts, kid, sig in cur.fetchall():
-            try:
-                out.append(Checkpoint(self.store_id, tenant, _strict_int(size), root, ts, kid, sig))
-            except (ValueError, TypeError) as exc:
-                bad.append((_as_int(row_id), str(exc)))
+        parsed = _PARSED_CHECKPOINTS
+        for row_id, *row in cur.fetchall():
+            # every read appends a checkpoint, so a tenant's list grows with its reads:
+            # each row is parsed once (keyed by its values and their types, so that
+            # only the very same row finds an entry)
+            key = (self.store_id, tenant, *((type(v), v) for v in row))
+            found = parsed.get(key)
+            if found is None:
+                size, root, ts, kid, sig = row
+                try:
+                    found = Checkpoint(self.store_id, tenant, _strict_int(size), root, ts, kid, sig)
+                except (ValueError, TypeError) as exc:
+                    found = str(exc)
+                if len(parsed) >= _PARSED_KEPT:
+                    parsed.clear()
+                parsed[key] = found
+            if isinstance(found, str):
+                bad.append((_as_int(row_id), found))
+            else:
+                out.append(found)
         return out, bad
 
     def _statements(
@@ -392,7 +413,13 @@ class TrailReader:
         return df
 
     def chunks(
-        self, tenant: str, size: int, extra: Filter | None = None, *, ahead: int = 2
+        self,
+        tenant: str,
+        size: int,
+        extra: Filter | None = None,
+        *,
+        ahead: int = 2,
+        seqs: tuple[int, int] | None = None,
     ) -> Iterator[pl.DataFrame]:
         """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
         :data:`LOAD_CHUNK` seqs, read ``ahead`` chunks in advance in threads.
@@ -400,12 +427,14 @@ class TrailReader:
         Memory holds at most ``ahead + 1`` chunks.  Reading (ADBC) releases the GIL,
         so the caller verifies one chunk while the next ones are read.
         """
+        # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
+        first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
         plan = [
             Filter(
-                "tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + LOAD_CHUNK, size))
+                "tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + LOAD_CHUNK, top))
             )
             & (extra or Filter())
-            for lo in range(0, size, LOAD_CHUNK)
+            for lo in range(first, top, LOAD_CHUNK)
         ]
         if not plan:
             return

@@ -1209,6 +1209,7 @@ def verified_chunks(
     full: bool = True,
     cold_keep: pl.Expr | None = None,
     span: tuple[str | None, str | None] | None = None,
+    seqs: tuple[int, int] | None = None,
 ) -> Iterator[tuple[TenantVerifier, pl.DataFrame | None]]:
     """Each stored chunk of each tenant with that tenant's verifier, then
     ``(verifier, None)`` once the tenant's chunks are done (time to finish it).
@@ -1227,7 +1228,7 @@ def verified_chunks(
             if progress is not None:
                 progress(raw.height)
             del raw
-        for raw in reader.chunks(t, verifier.size, extra or Filter()):
+        for raw in reader.chunks(t, verifier.size, extra or Filter(), seqs=seqs):
             yield verifier, raw
             if progress is not None:
                 progress(raw.height)

@@ -677,7 +677,7 @@ class Store:
         self.malformed_checkpoints: list[tuple[str, int, str]] = []
         out: list[Checkpoint] = []
         for t in [tenant] if tenant else self.tenants():
-            snap = self._reader.snapshot(t)
+            snap = self._reader.snapshot(t, tiles=False)  # the tiles are not needed here
             out += snap.checkpoints
             self.malformed_checkpoints += [(t, i, why) for i, why in snap.malformed]
         return out
@@ -930,7 +930,7 @@ class Store:
         ranged = bool(where)
         chunks = verified_chunks(
             self._reader, trust, tenants, where, progress=progress, full=False,
-            cold_keep=cold[0], span=cold[1],
+            cold_keep=cold[0], span=cold[1], seqs=seqs,
         )  # fmt: skip
         for checker, raw in chunks:
             if raw is not None:

@@ -419,6 +419,7 @@ class TrailReader:
         extra: Filter | None = None,
         *,
         ahead: int = 2,
+        chunk: int = LOAD_CHUNK,
         seqs: tuple[int, int] | None = None,
     ) -> Iterator[pl.DataFrame]:
         """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
@@ -430,11 +431,9 @@ class TrailReader:
         # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
         first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
         plan = [
-            Filter(
-                "tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + LOAD_CHUNK, top))
-            )
+            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, top)))
             & (extra or Filter())
-            for lo in range(first, top, LOAD_CHUNK)
+            for lo in range(first, top, chunk)
         ]
         if not plan:
             return

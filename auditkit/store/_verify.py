@@ -838,7 +838,8 @@ class TenantVerifier:
             )
         if self.cold_events:
             self.notes.append(
-                f"{self.tenant}: {self.cold_events} record(s) read from cold segments, verified"
+                f"{self.tenant}: {self.cold_events} record(s) read from cold segments and "
+                "checked against the tree"
             )
         if sealed_hot:
             self.notes.append(
@@ -850,8 +851,8 @@ class TenantVerifier:
 
     @staticmethod
     def _purge_dates(statements: Sequence[RangeStatement]) -> str:
-        dates = sorted({st.recorded_at[:10] for st in statements if st.kind == "purge"})
-        return "on " + ", ".join(dates[:5]) + (", ..." if len(dates) > 5 else "")
+        when = sorted({st.recorded_at for st in statements if st.kind == "purge"})
+        return "signed " + ", ".join(when[-3:]) + (" and earlier" if len(when) > 3 else "")
 
     # -- retention: purges against the policy in force -------------------------------------
     def _policy_at(self, when: str) -> dict[str, Any] | None:

@@ -76,6 +76,7 @@ from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, norm
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._cold import default_cold_url
+from auditkit.store._cursors import StreamCursors
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -96,7 +97,13 @@ from auditkit.store._verify import (
     verify_trail,
 )
 from auditkit.store.proofs import ConsistencyProof, InclusionProof
-from auditkit.store.retention import DEFAULT_TENANT, ApplyResult, Retention, RetentionPolicy
+from auditkit.store.retention import (
+    DEFAULT_TENANT,
+    ApplyResult,
+    Retention,
+    RetentionPolicy,
+    TenantApply,
+)
 from auditkit.times import parse_instant
 from auditkit.verification import VerificationReport
 
@@ -133,7 +140,7 @@ class AppendResult:
         )
 
 
-class Store:
+class Store(StreamCursors):
     """A tamper-evident audit-event store (SQLite file or PostgreSQL URL).
 
     Examples
@@ -1277,7 +1284,13 @@ class Store:
         if tenant == DEFAULT_TENANT:
             trails = [t for t in self.tenants() if t not in rows]
             events = [
-                policy_event(t, actor, replace(default, tenant_id=t), replace(new, tenant_id=t))
+                policy_event(
+                    t,
+                    actor,
+                    replace(default, tenant_id=t),
+                    replace(new, tenant_id=t),
+                    default=True,
+                )
                 for t in trails
             ]
         else:
@@ -1307,12 +1320,60 @@ class Store:
         when = parse_instant(now) if now is not None else datetime.now(UTC)
         policies = {p.tenant_id: p for p in self.retention_policies()}
         cold = self._reader.cold()
-        done = [
-            apply_tenant(self, t, policies[t], now=when, dry_run=dry_run, cold=cold,
-                         progress=progress)
-            for t in tenants
-        ]  # fmt: skip
+        done = []
+        for t in tenants:
+            mismatch = self._policy_mismatch(t, policies[t])
+            if mismatch:
+                done.append(TenantApply(t, policies[t], blocked=mismatch))
+                continue
+            done.append(
+                apply_tenant(self, t, policies[t], now=when, dry_run=dry_run, cold=cold,
+                             progress=progress)
+            )  # fmt: skip
         return ApplyResult(tuple(done), dry_run, self._reader.cold_url)
+
+    def _signed_policy_records(self, tenant: str) -> list[tuple[str, dict[str, Any]]]:
+        """The tenant's verified ``audit_retention.update`` records: (received, metadata)."""
+        frame = self.load(tenant, match={"action": "audit_retention.update"})
+        out = []
+        for received, meta in frame.select("received_at", "metadata").iter_rows():
+            try:
+                doc = orjson.loads(meta) if meta else {}
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("new"), dict):
+                out.append((str(received), doc))
+        return sorted(out, key=lambda r: r[0])
+
+    def _signed_default_policy(self, tenants: Sequence[str]) -> dict[str, Any] | None:
+        """The newest signed change of the store default, from any tenant's trail."""
+        newest: tuple[str, dict[str, Any]] | None = None
+        for t in tenants:
+            for received, doc in self._signed_policy_records(t):
+                if doc.get("scope") == "store default" and (newest is None or received > newest[0]):
+                    newest = (received, doc["new"])
+        return newest[1] if newest else None
+
+    def _policy_mismatch(self, tenant: str, policy: RetentionPolicy) -> str | None:
+        """Why the policy the database holds for ``tenant`` is not the one its signed
+        trail records, or ``None``.  The table is a convenience that anyone with write
+        access to the database can edit; a purge is irreversible, so ``apply`` only acts
+        on a policy the signed ``audit_retention.update`` records vouch for."""
+        records = self._signed_policy_records(tenant)
+        # a tenant that came after the store default was set has no record of it in
+        # its own trail: the default's record in the other tenants' trails vouches
+        signed = records[-1][1]["new"] if records else self._signed_default_policy(self.tenants())
+        if signed is None:
+            signed = RetentionPolicy(tenant).values()
+        claimed = policy.values()
+        if {k: signed.get(k) for k in claimed} == claimed:
+            return None
+        return (
+            "not applied: the retention policy in the database "
+            f"({policy.describe()}) is not the one the tenant's signed trail records "
+            "(audit_retention.update); the policy table was changed outside auditkit: "
+            "run `auditkit verify` and set the policy again"
+        )
 
     # -- the pull API (auditkit.api): idempotent writes -----------------------------------
     def existing_event_ids(self, tenant: str, event_ids: Sequence[str]) -> set[str]:

@@ -98,6 +98,12 @@ class TailSnapshot:
     statements: list[RangeStatement]
 
 
+#: Checkpoint rows already parsed (see TrailReader._checkpoints): row -> checkpoint
+#: or why it is malformed.
+_PARSED_CHECKPOINTS: dict[tuple[Any, ...], Checkpoint | str] = {}
+_PARSED_KEPT: Final = 200_000
+
+
 def _ph(dialect: str, sql: str, style: str) -> str:
     """Turn ``?`` placeholders into the driver's: ``$1`` (ADBC PostgreSQL) or ``%s``."""
     if dialect == "sqlite":
@@ -211,24 +217,25 @@ class TrailReader:
                 self._end_read(conn, cur)
         return snap
 
-    def _tiles(self, cur: Any, tenant: str) -> list[tuple[int, bytes]]:
+    def _tiles(self, cur: Any, tenant: str, first: int = 0) -> list[tuple[int, bytes]]:
         cur.execute(
             _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
-                "WHERE tenant_id = ? ORDER BY tile", "format"),
-            (tenant,),
+                "WHERE tenant_id = ? AND tile >= ? ORDER BY tile", "format"),
+            (tenant, first),
         )  # fmt: skip
         return [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
 
-    def tiles(self, tenant: str) -> list[tuple[int, bytes]]:
+    def tiles(self, tenant: str, first: int = 0) -> list[tuple[int, bytes]]:
         """The tenant's Merkle tiles, read on their own.  Tiles only grow (a partial
         last tile is replaced by a longer one with the same prefix), so tiles read after
         a snapshot hold the snapshot's tree as a prefix; the verifier checks it against
-        the signed root either way."""
+        the signed root either way.  ``first``: from that tile index on only (a verifier
+        extending a tree it authenticated before reads only the tiles that grew)."""
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
-                return self._tiles(cur, tenant)
+                return self._tiles(cur, tenant, first)
             except Exception as exc:
                 raise StoreError(
                     f"{self.backend.location}: cannot read the tiles of tenant {tenant!r}: "
@@ -237,26 +244,53 @@ class TrailReader:
             finally:
                 self._end_read(conn, cur)
 
-    def tail(self, tenant: str, size: int) -> TailSnapshot:
+    def tail(
+        self, tenant: str, size: int, *, within: tuple[int, int] | None = None
+    ) -> TailSnapshot:
         """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and
-        statements of the same moment: one transaction."""
-        typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
-        cond = f"tenant_id = ? AND (seq IS NULL OR seq < 0 OR seq >= ?{typed})"
+        statements of the same moment: one transaction.
+
+        ``within``: SQLite values of the wrong type are looked for only among the seqs
+        ``[lo, hi)`` (a ranged load), each part of the condition then being a seek on
+        the primary key instead of a pass over every key of the tenant.  Text and
+        BLOB values sort after every number, so ``seq >= size`` finds them anyway.
+        """
+        if self.dialect == "sqlite" and within is not None:
+            lo, hi = int(within[0]), int(within[1])
+            parts = (
+                "tenant_id = ? AND seq IS NULL",
+                "tenant_id = ? AND seq < 0",
+                "tenant_id = ? AND seq >= ?",
+                "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
+            )
+            params: tuple[Any, ...] = (tenant, tenant, tenant, size, tenant, lo, hi)
+            rows = (
+                "("
+                + " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
+                + ")"
+            )
+        else:
+            typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
+            params = (tenant, size)
+            rows = (
+                "(SELECT seq, event_id FROM events WHERE tenant_id = ? AND "
+                f"(seq IS NULL OR seq < 0 OR seq >= ?{typed}))"
+            )
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
                 cur.execute(
                     _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
-                        f"FROM events WHERE {cond} ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
-                    (tenant, size),
+                        f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
+                    params,
                 )  # fmt: skip
                 strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
                 count = len(strays)
                 if count >= STRAY_LIMIT:
                     cur.execute(
-                        _ph(self.dialect, f"SELECT COUNT(*) FROM events WHERE {cond}", "format"),
-                        (tenant, size),
+                        _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"),
+                        params,
                     )
                     count = int(cur.fetchone()[0])
                 checkpoints, _ = self._checkpoints(cur, tenant)
@@ -297,11 +331,26 @@ class TrailReader:
         )  # fmt: skip
         out: list[Checkpoint] = []
         bad: list[tuple[int, str]] = []
-        for row_id, size, root, ts, kid, sig in cur.fetchall():
-            try:
-                out.append(Checkpoint(self.store_id, tenant, _strict_int(size), root, ts, kid, sig))
-            except (ValueError, TypeError) as exc:
-                bad.append((_as_int(row_id), str(exc)))
+        parsed = _PARSED_CHECKPOINTS
+        for row_id, *row in cur.fetchall():
+            # every read appends a checkpoint, so a tenant's list grows with its reads:
+            # each row is parsed once (keyed by its values and their types, so that
+            # only the very same row finds an entry)
+            key = (self.store_id, tenant, *((type(v), v) for v in row))
+            found = parsed.get(key)
+            if found is None:
+                size, root, ts, kid, sig = row
+                try:
+                    found = Checkpoint(self.store_id, tenant, _strict_int(size), root, ts, kid, sig)
+                except (ValueError, TypeError) as exc:
+                    found = str(exc)
+                if len(parsed) >= _PARSED_KEPT:
+                    parsed.clear()
+                parsed[key] = found
+            if isinstance(found, str):
+                bad.append((_as_int(row_id), found))
+            else:
+                out.append(found)
         return out, bad
 
     def _statements(
@@ -371,6 +420,7 @@ class TrailReader:
         *,
         ahead: int = 2,
         chunk: int | None = None,
+        seqs: tuple[int, int] | None = None,
     ) -> Iterator[pl.DataFrame]:
         """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
         ``chunk`` (default :data:`LOAD_CHUNK`) seqs, read ``ahead`` chunks in advance in
@@ -380,12 +430,19 @@ class TrailReader:
         so the caller verifies one chunk while the next ones are read.
         """
         chunk = chunk or LOAD_CHUNK  # read when called: a test may lower it
+        # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
+        first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
         plan = [
-            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, size)))
+            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, top)))
             & (extra or Filter())
-            for lo in range(0, size, chunk)
+            for lo in range(first, top, chunk)
         ]
         if not plan:
+            return
+        if len(plan) == 1:  # a page: no thread to start
+            df = self.read(plan[0])
+            if df.height:
+                yield df
             return
         with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="auditkit-read") as pool:
             pending: deque[Future[pl.DataFrame]] = deque()

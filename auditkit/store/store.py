@@ -684,7 +684,7 @@ class Store(StreamCursors):
         self.malformed_checkpoints: list[tuple[str, int, str]] = []
         out: list[Checkpoint] = []
         for t in [tenant] if tenant else self.tenants():
-            snap = self._reader.snapshot(t)
+            snap = self._reader.snapshot(t, tiles=False)  # the tiles are not needed here
             out += snap.checkpoints
             self.malformed_checkpoints += [(t, i, why) for i, why in snap.malformed]
         return out
@@ -937,7 +937,7 @@ class Store(StreamCursors):
         ranged = bool(where)
         chunks = verified_chunks(
             self._reader, trust, tenants, where, progress=progress, full=False,
-            cold_keep=cold[0], span=cold[1],
+            cold_keep=cold[0], span=cold[1], seqs=seqs,
         )  # fmt: skip
         for checker, raw in chunks:
             if raw is not None:
@@ -945,8 +945,8 @@ class Store(StreamCursors):
                 continue
             if seqs is not None:
                 checker.check_tree_state()
-                tail = self._reader.tail(checker.tenant, checker.size)
                 lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])
+                tail = self._reader.tail(checker.tenant, checker.size, within=(lo, hi))
                 present = self._reader.seqs(checker.tenant, checker.size, lo=lo, hi=hi)
                 seen = np.ones(checker.size, dtype=bool)
                 seen[lo:hi] = False

@@ -1348,7 +1348,8 @@ class Store:
 
     def event_seq(self, tenant: str, event_id: str) -> int | None:
         """The seq of the tenant's event ``event_id`` (``None``: no such event); an
-        index lookup, not a verified read (load the seq to get the event verified)."""
+        index lookup in the hot tier, not a verified read (load the seq to get the event
+        verified); an event sealed into the cold tier is looked for in its segments."""
         ph = self.backend.ph
         with self.backend.connect() as conn:
             cur = conn.cursor()
@@ -1360,7 +1361,12 @@ class Store:
                 row = cur.fetchone()
             finally:
                 cur.close()
-        return int(row[0]) if row else None
+        if row:
+            return int(row[0])
+        if not self._reader.sealed_count(tenant):
+            return None
+        cold = self._cold_row(tenant, None, event_id)
+        return int(cold.get_column("seq")[0]) if cold.height else None
 
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Keep records that were not stored, with why (``file``, ``line``,

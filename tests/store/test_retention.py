@@ -170,6 +170,8 @@ def test_sealing_moves_old_events_to_signed_segments_and_loads_see_one_trail(
     proof.verify(store.trusted_public_key()[0])
     assert json.loads(proof.canonical)["event_id"] == "e-acme-5"
     assert store.inclusion_proof("acme", event_id="e-acme-7").seq == 7
+    assert store.event_seq("acme", "e-acme-7") == 7
+    assert store.event_seq("acme", "e-acme-250") == 250 and store.event_seq("acme", "no") is None
     # a second apply finds nothing more to do
     assert store.retention.apply("acme", now=day(74)).sealed == 0
 

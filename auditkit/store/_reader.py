@@ -370,7 +370,7 @@ class TrailReader:
         extra: Filter | None = None,
         *,
         ahead: int = 2,
-        chunk: int = LOAD_CHUNK,
+        chunk: int | None = None,
     ) -> Iterator[pl.DataFrame]:
         """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
         :data:`LOAD_CHUNK` seqs, read ``ahead`` chunks in advance in threads.
@@ -378,6 +378,7 @@ class TrailReader:
         Memory holds at most ``ahead + 1`` chunks.  Reading (ADBC) releases the GIL,
         so the caller verifies one chunk while the next ones are read.
         """
+        chunk = chunk or LOAD_CHUNK  # read at call time (tests make it small)
         plan = [
             Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, size)))
             & (extra or Filter())

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from auditkit import ProblemKind, Store
@@ -367,3 +369,25 @@ def test_the_database_still_refuses_deletes_outside_the_protocol(store: Store) -
     with pytest.raises(Exception, match=r"append-only|DELETE refused"):
         sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 250",
             drop_triggers=False)  # fmt: skip
+
+
+# -- the manifest's subtree roots ------------------------------------------------------------
+@given(st.integers(0, 300), st.integers(1, 300))
+@settings(max_examples=200, deadline=None)
+def test_covering_subtrees_are_the_signed_trees_perfect_subtrees(first: int, n: int) -> None:
+    from auditkit.integrity import leaf_hashes, root_from_leaf_hashes
+    from auditkit.store._cold import covering_subtrees, subtree_roots
+    from auditkit.store._hashing import tree_levels
+
+    end = first + n
+    parts = covering_subtrees(first, end)
+    assert parts[0][0] == first and sum(size for _, size in parts) == n
+    for (a, size), (b, _) in itertools.pairwise(parts):
+        assert a + size == b
+    for a, size in parts:
+        assert size & (size - 1) == 0 and a % size == 0  # aligned powers of two
+    leaves = leaf_hashes([str(i).encode() for i in range(end + 7)])
+    levels = tree_levels(b"".join(leaves), len(leaves))
+    for part in subtree_roots(levels, first, end):
+        a, size = part["start"], part["size"]
+        assert bytes.fromhex(part["root"]) == root_from_leaf_hashes(leaves[a : a + size])

@@ -37,7 +37,8 @@ usage forms:
 
 The format defaults to the suffix of -o (.html .md .json .csv .pdf .zip=bundle), else html.
 Without -o, text formats go to stdout. Without --tenant, every tenant of the store is
-reported; without --period, the whole history. A bundle is signed with the store's key.
+reported; without --period, the last 12 months (--period all: the whole history).
+A bundle is signed with the store's key.
 
 exit codes: 0 written (or bundle intact); 1 the store or the bundle is tampered (the
 report is still written and documents it), or a control with the --fail-on status;
@@ -69,7 +70,14 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--period",
         metavar="START..END",
-        help="days, both included, e.g. 2026-01-01..2026-03-31 (default: all)",
+        help="days, both included, e.g. 2026-01-01..2026-03-31, or 12mo "
+        "(default: the last 12 months, an audit window; 'all' for the whole history)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="report configuration (YAML): system description, scope, carve-outs, "
+        "preparer, expected sources per tenant, sample size and seed",
     )
     p.add_argument(
         "--format",
@@ -134,6 +142,31 @@ def _verify(bundle: str, public_key: str | None, as_json: bool, store: str | Non
     return {"INTACT": 0, "TAMPERED": 1, "UNANCHORED": 3}[result.status]
 
 
+def _parameters(args: argparse.Namespace, period: str) -> dict[str, str]:
+    """How the report was asked for, printed in it (no secret: a URL's password is
+    masked, the key file is named, never read into the report)."""
+    import getpass
+    import shlex
+
+    from auditkit.reports import redact_location
+
+    argv = ["auditkit", "report", redact_location(args.target), "--framework", args.framework]
+    for t in args.tenant or ():
+        argv += ["--tenant", t]
+    argv += ["--period", period]
+    for opt in ("config", "format", "output", "fail_on"):
+        value = getattr(args, opt, None)
+        if value:
+            argv += [f"--{opt.replace('_', '-')}", str(value)]
+    try:
+        operator = getpass.getuser()
+    except Exception:  # no user name in this environment
+        operator = "unknown"
+    from auditkit import __version__
+
+    return {"command": shlex.join(argv), "operator": operator, "auditkit version": __version__}
+
+
 @command(
     "report",
     "compliance report (html, md, json, csv, pdf, signed bundle); "
@@ -162,8 +195,19 @@ def _report(args: argparse.Namespace) -> int:
     fmt = format_for_path(args.output, args.format)
     if args.output is None and not get_format(fmt).text:
         raise UsageError(f"report: --format {fmt} needs -o FILE")
+    from auditkit.reports.config import load_config
+
+    config = load_config(args.config) if args.config else None
+    period = args.period or "12mo"
     store = Store.open(args.target, key=args.key)
-    report = build_report(store, framework=args.framework, tenant=args.tenant, period=args.period)
+    report = build_report(
+        store,
+        framework=args.framework,
+        tenant=args.tenant,
+        period=None if period == "all" else period,
+        config=config,
+        parameters=_parameters(args, period),
+    )
     if args.output is None:
         sys.stdout.buffer.write(report.render(fmt))
         sys.stdout.flush()

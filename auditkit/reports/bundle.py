@@ -1,7 +1,8 @@
 """Signed evidence bundles: the report, CSV evidence per section, a signed manifest.
 
 A bundle is a zip holding ``report.html``, ``report.json``, ``report.md``,
-``evidence/<section>/<table>.csv`` (every row), ``evidence/controls.csv``,
+``evidence/<section>/<table>.csv`` (every row; the populations and samples of
+``evidence/samples/`` also as ``.xlsx``), ``evidence/controls.csv``,
 ``checkpoints.json`` (the tenants' signed checkpoints, to re-verify the store later),
 ``manifest.json`` (SHA-256 and size of every one of those files), ``manifest.sig``
 (the Ed25519 signature of ``manifest.json``'s exact bytes, base64) and
@@ -19,6 +20,8 @@ import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,9 +46,10 @@ MAX_MEMBER_BYTES: Final = 2 * 1024**3
 MAX_MANIFEST_BYTES: Final = 64 * 1024**2
 
 
-def _csv(frame: pl.DataFrame) -> bytes:
-    """CSV evidence, as formula-safe as the exports: text from events that a spreadsheet
-    would run (``=HYPERLINK(...)``, ``+``, ``-``, ``@``) is prefixed with ``'``."""
+def _cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as plain cells, as formula-safe as the exports: lists joined,
+    timestamps in RFC 3339, and text from events that a spreadsheet would run
+    (``=HYPERLINK(...)``, ``+``, ``-``, ``@``) prefixed with ``'``."""
     conv = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -53,11 +57,37 @@ def _csv(frame: pl.DataFrame) -> bytes:
             col = col.cast(pl.List(pl.String)).list.join(" ")
         elif isinstance(dtype, pl.Struct | pl.Object):
             col = col.map_elements(str, return_dtype=pl.String)
+        elif isinstance(dtype, pl.Datetime):
+            col = col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
         elif dtype not in (pl.String, pl.Categorical, pl.Enum):
             conv.append(col)
             continue
         conv.append(spreadsheet_safe(col.cast(pl.String)).alias(name))
-    return frame.select(conv).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ").encode()
+    return frame.select(conv)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    return _cells(frame).write_csv().encode()
+
+
+#: Rows per XLSX sheet (Excel holds 1,048,576 with the header).
+XLSX_ROWS: Final = 1_000_000
+
+
+def _xlsx(frame: pl.DataFrame, title: str, created: datetime) -> bytes:
+    """A workbook of ``frame`` (several sheets past :data:`XLSX_ROWS` rows), with a fixed
+    creation time so that the same report gives the same bytes."""
+    import xlsxwriter
+
+    out = io.BytesIO()
+    cells = _cells(frame)
+    with xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False}) as book:
+        book.set_properties({"title": title[:250], "created": created.replace(tzinfo=None)})
+        parts = max(1, -(-cells.height // XLSX_ROWS))
+        for i in range(parts):
+            chunk = cells.slice(i * XLSX_ROWS, XLSX_ROWS)
+            chunk.write_excel(book, worksheet=f"part {i + 1}" if parts > 1 else "population")
+    return out.getvalue()
 
 
 def _evidence_files(report: Report) -> dict[str, bytes]:
@@ -65,6 +95,10 @@ def _evidence_files(report: Report) -> dict[str, bytes]:
     for s in report.sections:
         for t in s.tables:
             files[f"evidence/{s.id}/{t.name}.csv"] = _csv(t.frame)
+            if s.id == "samples":  # populations and samples for the auditor's own selection
+                files[f"evidence/{s.id}/{t.name}.xlsx"] = _xlsx(
+                    t.frame, t.title, report.generated_at
+                )
     refs = pl.DataFrame(
         [
             (
@@ -141,6 +175,9 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
         "evidence/controls.csv": render_csv(report),
         **_evidence_files(report),
     }
+    files["reperform/reperform.py"] = (
+        resources.files("auditkit.reports").joinpath("reperform.py").read_bytes()
+    )
     if report.checkpoints_doc is not None:
         files["checkpoints.json"] = (
             orjson.dumps(dict(report.checkpoints_doc), option=orjson.OPT_INDENT_2) + b"\n"

@@ -182,7 +182,7 @@ _DISPOSITION_META = pl.Struct(
 )
 
 REVIEWS_SCHEMA: Final = pl.Schema(
-    {
+    {  # type: ignore[arg-type]
         "tenant_id": pl.String,
         "reviewed_at": pl.Datetime("us", "UTC"),
         "reviewer": pl.String,
@@ -193,7 +193,7 @@ REVIEWS_SCHEMA: Final = pl.Schema(
     }
 )
 DISPOSITIONS_SCHEMA: Final = pl.Schema(
-    {
+    {  # type: ignore[arg-type]
         "tenant_id": pl.String,
         "finding_id": pl.String,
         "disposition": pl.String,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import tempfile
 import uuid
 import warnings
@@ -493,6 +494,27 @@ class Store(StreamCursors):
             found.update(r[0] for r in cur.fetchall())
         return found
 
+    def _cold_duplicates(self, tenant: str, items: Sequence[PreparedEvent]) -> set[str]:
+        """Event ids of ``items`` that the tenant's cold segments hold already (old events
+        ingested again): only events no newer than the newest sealed one are looked for,
+        so appending new events reads nothing from the cold tier."""
+        refs = self._reader.live_segments(tenant)
+        newest = max((r.hi for r in refs if r.hi), default=None)
+        if newest is None:
+            return set()
+        when = [(p.event_id, str(p.row[3])) for p in items if str(p.row[3]) <= newest]
+        cold = self._reader.cold()
+        found: set[str] = set()
+        for ref in refs if when and cold is not None else ():
+            # a segment holds events of occurred_at in [lo, hi] only
+            wanted = [e for e, t in when if (ref.lo or "") <= t <= (ref.hi or "")]
+            data = cold.get(ref.path) if wanted and cold is not None else None
+            if data is None:
+                continue  # nothing to look for (a missing segment is verification's to name)
+            ids = pl.read_parquet(io.BytesIO(data), columns=["event_id"]).get_column("event_id")
+            found.update(ids.filter(ids.is_in(wanted)).to_list())
+        return found
+
     def _locked_tree(self, cur: Any, tenant: str) -> Frontier:
         """The tenant's tree head, locked for this transaction and checked: against its
         own root, and against the newest checkpoint (signed with this store's key)."""
@@ -535,6 +557,7 @@ class Store(StreamCursors):
             frontier = self._locked_tree(cur, tenant)
             size = frontier.size
             existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
+            existing |= self._cold_duplicates(tenant, items)
             received = format_timestamp(datetime.now(UTC))
             received_json = orjson.dumps(received)
             rows: list[tuple[Any, ...]] = []

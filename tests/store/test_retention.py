@@ -391,3 +391,12 @@ def test_covering_subtrees_are_the_signed_trees_perfect_subtrees(first: int, n: 
     for part in subtree_roots(levels, first, end):
         a, size = part["start"], part["size"]
         assert bytes.fromhex(part["root"]) == root_from_leaf_hashes(leaves[a : a + size])
+
+
+def test_events_ingested_again_after_sealing_are_not_doubled(store: Store) -> None:
+    seal_some(store)
+    again = make_events(N, start=START.isoformat().replace("+00:00", "Z"), step_s=8 * 3600)
+    result = store.append(again[:250])  # 221 sealed, 29 hot: all duplicates
+    assert (result.stored, result.duplicates) == (0, 250)
+    assert store.count("acme") == N + 1
+    assert store.verify().status.value == "intact"

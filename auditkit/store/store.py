@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import tempfile
 import uuid
 import warnings
@@ -499,6 +500,27 @@ class Store(StreamCursors):
             found.update(r[0] for r in cur.fetchall())
         return found
 
+    def _cold_duplicates(self, tenant: str, items: Sequence[PreparedEvent]) -> set[str]:
+        """Event ids of ``items`` that the tenant's cold segments hold already (old events
+        ingested again): only events no newer than the newest sealed one are looked for,
+        so appending new events reads nothing from the cold tier."""
+        refs = self._reader.live_segments(tenant)
+        newest = max((r.hi for r in refs if r.hi), default=None)
+        if newest is None:
+            return set()
+        when = [(p.event_id, str(p.row[3])) for p in items if str(p.row[3]) <= newest]
+        cold = self._reader.cold()
+        found: set[str] = set()
+        for ref in refs if when and cold is not None else ():
+            # a segment holds events of occurred_at in [lo, hi] only
+            wanted = [e for e, t in when if (ref.lo or "") <= t <= (ref.hi or "")]
+            data = cold.get(ref.path) if wanted and cold is not None else None
+            if data is None:
+                continue  # nothing to look for (a missing segment is verification's to name)
+            ids = pl.read_parquet(io.BytesIO(data), columns=["event_id"]).get_column("event_id")
+            found.update(ids.filter(ids.is_in(wanted)).to_list())
+        return found
+
     def _locked_tree(self, cur: Any, tenant: str) -> Frontier:
         """The tenant's tree head, locked for this transaction and checked: against its
         own root, and against the newest checkpoint (signed with this store's key)."""
@@ -541,6 +563,7 @@ class Store(StreamCursors):
             frontier = self._locked_tree(cur, tenant)
             size = frontier.size
             existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
+            existing |= self._cold_duplicates(tenant, items)
             received = format_timestamp(datetime.now(UTC))
             received_json = orjson.dumps(received)
             rows: list[tuple[Any, ...]] = []
@@ -1409,7 +1432,8 @@ class Store(StreamCursors):
 
     def event_seq(self, tenant: str, event_id: str) -> int | None:
         """The seq of the tenant's event ``event_id`` (``None``: no such event); an
-        index lookup, not a verified read (load the seq to get the event verified)."""
+        index lookup in the hot tier, not a verified read (load the seq to get the event
+        verified); an event sealed into the cold tier is looked for in its segments."""
         ph = self.backend.ph
         with self.backend.connect() as conn:
             cur = conn.cursor()
@@ -1421,7 +1445,12 @@ class Store(StreamCursors):
                 row = cur.fetchone()
             finally:
                 cur.close()
-        return int(row[0]) if row else None
+        if row:
+            return int(row[0])
+        if not self._reader.sealed_count(tenant):
+            return None
+        cold = self._cold_row(tenant, None, event_id)
+        return int(cold.get_column("seq")[0]) if cold.height else None
 
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Keep records that were not stored, with why (``file``, ``line``,

@@ -38,7 +38,10 @@ _COLS = ("tenant_id", "actor_id", "actor_type", "source_ip", "user_agent", "occu
 
 
 @register_detector(
-    "cross_tenant_campaign", title="Source failing across tenants", severity="medium"
+    "cross_tenant_campaign",
+    title="Source failing across tenants",
+    severity="medium",
+    scope="store",
 )
 def cross_tenant_campaign(
     events: Events,

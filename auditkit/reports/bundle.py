@@ -39,7 +39,8 @@ BUNDLE_FORMAT: Final = "auditkit-evidence-bundle/1"
 MANIFEST: Final = "manifest.json"
 SIGNATURE: Final = "manifest.sig"
 PUBLIC_KEY: Final = "public_key.pem"
-_META: Final = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY})
+TIMESTAMP: Final = "manifest.tsr"
+_META: Final = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY, TIMESTAMP})
 #: Largest member read from a bundle, and largest manifest: a bundle is evidence from
 #: outside, so a zip bomb or an oversized member is named, never inflated into memory.
 MAX_MEMBER_BYTES: Final = 2 * 1024**3
@@ -207,6 +208,14 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
     }
     manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
     signature = base64.b64encode(bytes(sign(manifest_bytes))) + b"\n"
+    stamped: list[tuple[str, bytes]] = []
+    if report.timestamp_url:
+        from auditkit.reports.timestamps import request_timestamp
+
+        token, _ = request_timestamp(
+            report.timestamp_url, manifest_bytes, roots=report.timestamp_roots or ""
+        )
+        stamped.append((TIMESTAMP, token))
     stamp = report.generated_at.timetuple()[:6]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -215,6 +224,7 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
             (MANIFEST, manifest_bytes),
             (SIGNATURE, signature),
             (PUBLIC_KEY, public_key_pem(public).encode()),
+            *stamped,
         ]:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -228,7 +238,8 @@ class BundleProblem:
     """One thing wrong with a bundle.
 
     ``kind`` is ``altered``, ``missing``, ``extra``, ``duplicate``, ``bad_signature``,
-    ``wrong_key``, ``oversized`` or ``malformed``; ``path`` names the file inside the zip.
+    ``wrong_key``, ``oversized``, ``bad_timestamp`` or ``malformed``; ``path`` names the
+    file inside the zip.
     """
 
     kind: str
@@ -263,6 +274,8 @@ class BundleVerification:
     key_source: str | None = None
     manifest: dict[str, Any] | None = None
     anchored: bool = False
+    #: The verified RFC 3161 time-stamp, in words (when roots were given and it held).
+    timestamp: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -387,7 +400,10 @@ def _too_big(name: str, what: str, limit: int, signed: bool) -> BundleProblem:
 
 
 def verify_bundle(
-    path: str | os.PathLike[str], public_key: Any | None = None
+    path: str | os.PathLike[str],
+    public_key: Any | None = None,
+    *,
+    timestamp_roots: str | os.PathLike[str] | None = None,
 ) -> BundleVerification:
     """Check an evidence bundle: signature of the manifest, and every file against it.
 
@@ -399,6 +415,10 @@ def verify_bundle(
         The key to trust (PEM text or bytes, a PEM file path, or a key object).  Without
         it the bundle's own ``public_key.pem`` is used, which proves the bundle is unchanged
         since it was signed, not who signed it: compare the fingerprint with the store's.
+    timestamp_roots
+        PEM root certificates of the time-stamping authority: the bundle's RFC 3161
+        time-stamp (``manifest.tsr``) must then be there and cover ``manifest.json``
+        (a ``bad_timestamp`` problem otherwise).
 
     Examples
     --------
@@ -544,6 +564,18 @@ def verify_bundle(
             )
     for name in sorted(set(names) - set(files) - _META):
         problems.append(BundleProblem("extra", name, "not listed in the signed manifest"))
+    timestamp = None
+    if timestamp_roots is not None:
+        from auditkit.reports.timestamps import verify_timestamp
+
+        token = read(TIMESTAMP, MAX_MANIFEST_BYTES) if TIMESTAMP in names else None
+        if token is None:
+            problems.append(BundleProblem("bad_timestamp", TIMESTAMP, "no time-stamp"))
+        else:
+            try:
+                timestamp = verify_timestamp(token, manifest_bytes, roots=Path(timestamp_roots))
+            except IntegrityError as exc:
+                problems.append(BundleProblem("bad_timestamp", TIMESTAMP, str(exc)))
     return BundleVerification(
         tuple(problems),
         checked,
@@ -551,4 +583,5 @@ def verify_bundle(
         source,
         manifest,
         anchored=trusted is not None,
+        timestamp=timestamp.describe() if timestamp is not None else None,
     )

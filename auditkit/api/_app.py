@@ -187,7 +187,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.store = store
-    app.state.serial = threading.Lock() if store.backend.dialect == "sqlite" else None
+    app.state.serial = threading.Lock() if store.path is not None else None  # SQLite
     install_handlers(app)
     app.add_middleware(_Headers, max_body=max_body)
     write_locks: dict[str, threading.Lock] = {}

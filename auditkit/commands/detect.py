@@ -8,8 +8,12 @@
 
 Events are verified chunk by chunk into a temporary folder of Parquet files
 (:meth:`Store.scan <auditkit.store.Store.scan>`) and the detectors scan them
-lazily, so memory stays bounded at any store size.  The table shows one line
-per detector (its findings by severity), then the findings, most severe first;
+with Polars' streaming engine, so memory stays bounded at any store size.
+Without ``--tenant`` the store's operator also gets ``cross_tenant_campaign``: a
+source failing in several tenants, reported per tenant without naming the others;
+with ``--tenant`` only that tenant's events are read and that correlation is off.
+The table shows one line per detector (its findings by severity), then the
+findings, most severe first;
 ``--format json`` prints one JSON document, ``--format ndjson`` one finding
 per line.  Event text is shown with control characters made visible.
 Exit codes: 0 done; 1 a finding at ``--fail-on`` severity or above; 2 usage.

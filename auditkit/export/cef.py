@@ -179,13 +179,11 @@ _CEF_LABELS: Final = {
 
 
 def _pairs(keys: dict[str, pl.Expr], escape: object, labels: dict[str, str]) -> list[pl.Expr]:
+    """``key=value`` (with ``keyLabel=label`` before it), null where the value is null."""
     out: list[pl.Expr] = []
     for key, expr in keys.items():
-        value = escape(expr)  # type: ignore[operator]
-        pair = pl.lit(f"{key}=") + value
-        if key in labels:
-            pair = pl.when(value.is_not_null()).then(pl.lit(f"{key}Label={labels[key]} ") + pair)
-        out.append(pair)
+        prefix = f"{key}Label={labels[key]} {key}=" if key in labels else f"{key}="
+        out.append(pl.concat_str([pl.lit(prefix), escape(expr)]))  # type: ignore[operator]
     return out
 
 

@@ -364,7 +364,13 @@ class TrailReader:
         return df
 
     def chunks(
-        self, tenant: str, size: int, extra: Filter | None = None, *, ahead: int = 2
+        self,
+        tenant: str,
+        size: int,
+        extra: Filter | None = None,
+        *,
+        ahead: int = 2,
+        chunk: int = LOAD_CHUNK,
     ) -> Iterator[pl.DataFrame]:
         """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
         :data:`LOAD_CHUNK` seqs, read ``ahead`` chunks in advance in threads.
@@ -373,11 +379,9 @@ class TrailReader:
         so the caller verifies one chunk while the next ones are read.
         """
         plan = [
-            Filter(
-                "tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + LOAD_CHUNK, size))
-            )
+            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, size)))
             & (extra or Filter())
-            for lo in range(0, size, LOAD_CHUNK)
+            for lo in range(0, size, chunk)
         ]
         if not plan:
             return

@@ -804,8 +804,8 @@ class TenantVerifier:
 
     @staticmethod
     def _purge_dates(statements: Sequence[RangeStatement]) -> str:
-        dates = sorted({st.recorded_at[:10] for st in statements if st.kind == "purge"})
-        return "on " + ", ".join(dates[:5]) + (", ..." if len(dates) > 5 else "")
+        when = sorted({st.recorded_at for st in statements if st.kind == "purge"})
+        return "signed " + ", ".join(when[-3:]) + (" and earlier" if len(when) > 3 else "")
 
     # -- retention: purges against the policy in force -------------------------------------
     def _policy_at(self, when: str) -> dict[str, Any] | None:

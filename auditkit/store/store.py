@@ -76,6 +76,7 @@ from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, norm
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._cold import default_cold_url
+from auditkit.store._cursors import StreamCursors
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -133,7 +134,7 @@ class AppendResult:
         )
 
 
-class Store:
+class Store(StreamCursors):
     """A tamper-evident audit-event store (SQLite file or PostgreSQL URL).
 
     Examples

@@ -29,6 +29,8 @@ class Incident:
     start: datetime
     end: datetime
     detectors: tuple[str, ...]
+    #: Events a finding must cite: the links of a chain, the start of a slow attack.
+    cites: frozenset[str] = frozenset()
 
 
 class Ctx:
@@ -58,6 +60,7 @@ class Ctx:
         actor: str | None,
         rows: Iterable[dict[str, Any]],
         detectors: tuple[str, ...],
+        cites: Iterable[int] = (),
     ) -> list[str]:
         self.count += 1
         ids = []
@@ -76,8 +79,11 @@ class Ctx:
                 }
             )
         ts = [r["t"] for r in batch]
+        cited = frozenset(ids[i] for i in cites)
         self.incidents.append(
-            Incident(kind, t.name, actor, frozenset(ids), dt(min(ts)), dt(max(ts)), detectors)
+            Incident(
+                kind, t.name, actor, frozenset(ids), dt(min(ts)), dt(max(ts)), detectors, cited
+            )
         )
         return ids
 

@@ -8,6 +8,9 @@ import polars as pl
 
 from ._incidents import Incident
 
+#: Kinds of look-alike incidents (innocent traffic) start with this.
+LOOKALIKE = "lookalike:"
+
 
 def match(findings: pl.DataFrame, incidents: Sequence[Incident]) -> pl.DataFrame:
     """For each finding, the kinds of the incidents it matches (empty list: a false positive).
@@ -79,11 +82,20 @@ def quality_table(
     *,
     top_k: int = 10,
 ) -> pl.DataFrame:
-    """Per detector: findings, true positives, precision, precision at top-k, recall."""
+    """Per detector: findings, true positives, precision, precision at top-k, recall, and
+    findings on look-alikes only (all, and high or critical)."""
     matched = match(findings, incidents)
     rows = []
     for name in detectors:
-        mine = matched.filter(pl.col("detector") == name)
+        mine = matched.filter(pl.col("detector") == name).with_columns(
+            _attack=pl.col("matched")
+            .list.eval(~pl.element().str.starts_with(LOOKALIKE))
+            .list.any()
+            .fill_null(False),
+        )
+        # a finding on a look-alike only (innocent traffic shaped like an attack) is false
+        on_look = mine.filter(~pl.col("_attack") & (pl.col("matched").list.len() > 0))
+        mine = mine.with_columns(matched=pl.when("_attack").then("matched").otherwise([]))
         tp = mine.filter(pl.col("matched").list.len() > 0).height
         top = mine.sort("score", descending=True, nulls_last=True).head(top_k)
         found, expected = recall(findings, incidents, name)
@@ -99,6 +111,10 @@ def quality_table(
                 "k": top.height,
                 "recall": found / expected if expected else None,
                 "expected": expected,
+                "on_lookalikes": on_look.height,
+                "high_on_lookalikes": on_look.filter(
+                    pl.col("severity").is_in(["high", "critical"])
+                ).height,
             }
         )
     return pl.DataFrame(rows)

@@ -17,11 +17,22 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from . import _traffic
-from ._incidents import INCIDENT_KINDS, Ctx, Incident
+from . import _incidents, _traffic
+from ._adversarial import ATTACK_KINDS, LEAVER_KINDS, LOOKALIKE_KINDS
+from ._incidents import Ctx, Incident
 from ._traffic import RAW_SCHEMA, dt, tenant_background, to_frame
 
-__all__ = ["INCIDENT_KINDS", "Incident", "Scenario", "generate_scenario", "kinds_in_turn"]
+__all__ = [
+    "INCIDENT_KINDS",
+    "LOOKALIKE_KINDS",
+    "Incident",
+    "Scenario",
+    "generate_scenario",
+    "kinds_in_turn",
+]
+
+#: Every attack kind: the first detections' incidents and issue 18's classes.
+INCIDENT_KINDS = {**_incidents.INCIDENT_KINDS, **ATTACK_KINDS}
 
 
 @dataclass(frozen=True)
@@ -45,22 +56,27 @@ def generate_scenario(
     per_kind: int = 1,
     kinds: Sequence[str] | None = None,
     first_tenant: int = 0,
+    lookalikes: bool = False,
 ) -> Scenario:
     """Background traffic for ``tenants`` x ``actors`` over ``days``, plus incidents.
 
     Each incident kind is injected ``per_kind`` times, in tenants taken in turn.
     ``kinds=()`` gives background only.  Same arguments, same scenario.  Tenants are
     numbered from ``first_tenant``, so that scenarios made in chunks have distinct
-    tenants (the benchmark builds 10M events that way).
+    tenants (the benchmark builds 10M events that way).  ``lookalikes`` adds each
+    look-alike (innocent traffic shaped like an attack) ``per_kind`` times too.
     """
     rng = np.random.default_rng(seed)
     population = _traffic.population(tenants, actors, rng, first=first_tenant)
     chosen = list(INCIDENT_KINDS) if kinds is None else list(kinds)
-    if "dormant" in chosen:
+    if lookalikes:
+        chosen += list(LOOKALIKE_KINDS)
+    leavers = per_kind * sum(k in LEAVER_KINDS for k in chosen)
+    if leavers:
         if days < 40:
-            raise ValueError(f"the 'dormant' incident needs at least 40 days, got {days}")
+            raise ValueError(f"dormant-account incidents need at least 40 days, got {days}")
         for t in population:  # leavers: active the first days only
-            for j in range(per_kind):
+            for j in range(leavers):
                 t.users.append(
                     {
                         **t.users[-1],
@@ -76,7 +92,8 @@ def generate_scenario(
     # gaps first, so that other incidents avoid their days
     planned.sort(key=lambda p: p[1] != "logging_gap")
     for k, kind in planned:  # each round of kinds starts one tenant further
-        INCIDENT_KINDS[kind](ctx, population[(k + k // len(chosen)) % len(population)])
+        build = INCIDENT_KINDS.get(kind) or LOOKALIKE_KINDS[kind]
+        build(ctx, population[(k + k // len(chosen)) % len(population)])
     for tenant, service, a, b, _ in ctx.removals:
         raw = raw.filter(
             ~(

@@ -39,3 +39,11 @@ def test_section_lists_thresholds_defaults_and_evidence(name: str) -> None:
     for heading in ("What", "Why", "Evidence"):
         assert f"**{heading}**" in section, f"{name}: no {heading}"
     assert f"severity {detector.severity}" in section
+
+
+@pytest.mark.slow
+def test_quality_table_is_generated_from_the_scenarios() -> None:
+    """The table in the docs is what ``python -m tests.analytics.quality_report`` writes."""
+    from . import quality_report
+
+    assert quality_report.current() == quality_report.render(quality_report.measure())

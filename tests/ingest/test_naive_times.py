@@ -223,6 +223,7 @@ CANONICAL = {
     "event_id": "e-1",
     "occurred_at": "2022-03-22 14:21:53.225",
     "action": "user.login",
+    "outcome": "success",
     "actor": {"id": "u1", "name": None, "roles": []},
     "session_id": None,
     "description": "",
@@ -257,6 +258,8 @@ def test_canonical_with_assume_utc_reads_utc_and_notes_it(tmp_path: Path) -> Non
         "2022-03-22T14:00:00.000000",
     ]
     metadata = [orjson.loads(m) for m in frame["metadata"]]
+    for m in metadata:  # no outcome in these records: the default is marked, not evidence
+        assert m.pop("auditkit_defaulted") == ["outcome"]
     assert metadata == [{"pipeline": "lake", ZONE_ASSUMED: "assumed UTC"}, {"pipeline": "lake"}]
 
 

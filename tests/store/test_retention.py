@@ -3,6 +3,7 @@ across both tiers, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -50,6 +51,19 @@ def first(report: Any, kind: ProblemKind) -> Any:
 def segments(store: Store, tenant: str = "acme") -> list[Path]:
     assert store.cold_url is not None
     return sorted(Path(store.cold_url).glob(f"tenant={tenant}/*/*.parquet"))
+
+
+def segment_at(store: Store, seq: int, tenant: str = "acme") -> Path:
+    """The segment file holding ``seq`` (from the seq range in its name)."""
+    for f in segments(store, tenant):
+        lo, hi = (int(x) for x in f.stem.split("-")[1:])
+        if lo <= seq < hi:
+            return f
+    raise AssertionError(f"no segment holds seq {seq}")
+
+
+def ranges(files: list[Path]) -> list[tuple[int, int]]:
+    return sorted(tuple(int(x) for x in f.stem.split("-")[1:]) for f in files)  # type: ignore[misc]
 
 
 def seal_some(store: Store) -> None:
@@ -114,20 +128,25 @@ def test_sealing_moves_old_events_to_signed_segments_and_loads_see_one_trail(
     ranged = store.load("acme", start=day(27), end=day(55))
     store.retention.set("acme", hot_days=0)  # appended: one more event
     result = store.retention.apply("acme", now=day(41))
-    assert result.sealed == 122 and result.segments == 1
+    assert result.sealed == 122 and result.segments == len(segments(store))
     result = store.retention.apply("acme", now=day(74))
-    assert result.sealed == 99 and result.segments == 1
-    files = segments(store)
-    assert [f.name for f in files] == [
-        "seg-000000000000-000000000122.parquet",
-        "seg-000000000122-000000000221.parquet",
-    ]
-    assert files[0].parent.name.startswith("month=")
-    manifest = json.loads(files[0].with_name(files[0].name[:-8] + ".manifest.json").read_text())
-    assert (manifest["tenant_id"], manifest["first_seq"], manifest["last_seq"]) == ("acme", 0, 121)
-    assert manifest["rows"] == 122 and len(manifest["sha256"]) == 64
-    assert [r["size"] for r in manifest["subtree_roots"]] == [64, 32, 16, 8, 2]
-    assert pl.read_parquet(files[0]).height == 122
+    assert result.sealed == 99
+    # contiguous ranges, split at each apply and at each month of occurred_at
+    spans = ranges(segments(store))
+    assert spans[0][0] == 0 and spans[-1][1] == 221 and (0, 122) not in spans
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert any(hi == 122 for _, hi in spans)
+    for f in segments(store):
+        month = f.parent.name.removeprefix("month=")
+        frame = pl.read_parquet(f)
+        assert frame["occurred_at"].str.slice(0, 7).max() == month
+        manifest = json.loads(f.with_name(f.name[:-8] + ".manifest.json").read_text())
+        lo, hi = ranges([f])[0]
+        assert (manifest["tenant_id"], manifest["first_seq"], manifest["last_seq"]) == (
+            "acme", lo, hi - 1
+        )  # fmt: skip
+        assert manifest["rows"] == frame.height == hi - lo and len(manifest["sha256"]) == 64
+        assert sum(r["size"] for r in manifest["subtree_roots"]) == hi - lo
     # the hot tier holds only the rest; the trail is whole
     assert store.tier_counts("acme") == (N + 1 - 221, 221)
     assert store.count("acme") == N + 1
@@ -169,9 +188,11 @@ def test_purges_remove_rows_and_segments_and_keep_the_rest_provable(store: Store
     # kept 340 days: the cut-off falls after the first segment, inside the second,
     # and purges go by whole segments
     store.retention.set("acme", hot_days=None, keep_days=340)
+    before = ranges(segments(store))
     result = store.retention.apply("acme")
-    assert result.purged == 122 and result.tenants[0].segments_purged == 1
-    assert [f.name for f in segments(store)] == ["seg-000000000122-000000000221.parquet"]
+    assert result.purged == 122
+    assert result.tenants[0].segments_purged == sum(hi <= 122 for _, hi in before)
+    assert ranges(segments(store)) == [r for r in before if r[0] >= 122]
     assert store.count("acme") == N + 2 - 122
     report = store.verify()
     assert report.status.value == "intact", report.summary()
@@ -225,14 +246,14 @@ def _rewrite(path: Path, fn: Any) -> None:
 
 def test_an_edited_segment_is_named_and_loads_refuse_it(store: Store) -> None:
     seal_some(store)
-    seg = segments(store)[0]
+    seg = segment_at(store, 7)
     df = pl.read_parquet(seg).with_columns(
         pl.when(pl.col("seq") == 7).then(pl.lit("role.grant")).otherwise(pl.col("action"))
         .alias("action")
     )  # fmt: skip
     df.write_parquet(seg, compression="zstd")
     report = store.verify()
-    assert first(report, ProblemKind.SEGMENT_MODIFIED).seq == 0
+    assert first(report, ProblemKind.SEGMENT_MODIFIED).seq == ranges([seg])[0][0]
     assert first(report, ProblemKind.MODIFIED).seq == 7
     with pytest.raises(Exception, match="segment_modified"):
         store.load("acme")
@@ -240,7 +261,7 @@ def test_an_edited_segment_is_named_and_loads_refuse_it(store: Store) -> None:
 
 def test_a_truncated_segment_is_named(store: Store) -> None:
     seal_some(store)
-    _rewrite(segments(store)[1], lambda b: b[: len(b) // 2])
+    _rewrite(segment_at(store, 122), lambda b: b[: len(b) // 2])
     report = store.verify()
     p = first(report, ProblemKind.SEGMENT_MODIFIED)
     assert p.seq == 122 and "edited or truncated" in p.detail
@@ -249,14 +270,14 @@ def test_a_truncated_segment_is_named(store: Store) -> None:
 
 def test_a_removed_segment_is_named(store: Store) -> None:
     seal_some(store)
-    segments(store)[0].unlink()
+    segment_at(store, 0).unlink()
     p = first(store.verify(), ProblemKind.SEGMENT_MISSING)
     assert p.seq == 0 and "gone from the cold tier" in p.detail
 
 
 def test_swapped_segments_are_named(store: Store) -> None:
     seal_some(store)
-    a, b = segments(store)
+    a, b = segment_at(store, 0), segment_at(store, 122)
     da, db = a.read_bytes(), b.read_bytes()
     a.write_bytes(db)
     b.write_bytes(da)
@@ -276,8 +297,11 @@ def test_a_foreign_segment_is_named(store: Store, tmp_path: Path) -> None:
     forged.unlink()
     store.retention.set("globex", hot_days=0)
     store.retention.apply("globex", now=day(15))
-    other = segments(store, "globex")[0]
-    (seg.parent / other.name).write_bytes(other.read_bytes())
+    other = segments(store, "globex")[0]  # with its manifest: signed, but for globex
+    (seg.parent / "seg-000000000500-000000000600.parquet").write_bytes(other.read_bytes())
+    (seg.parent / "seg-000000000500-000000000600.manifest.json").write_bytes(
+        other.with_name(other.name[:-8] + ".manifest.json").read_bytes()
+    )
     assert ProblemKind.FOREIGN_SEGMENT in kinds(store.verify("acme"))
 
 

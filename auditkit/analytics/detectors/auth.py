@@ -8,6 +8,7 @@ They read ``user.login`` (a failed login is outcome ``failure``), ``mfa.challeng
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -268,9 +269,18 @@ def brute_force_success(
 
 @register_detector("password_spraying", title="Password spraying", severity="high")
 def password_spraying(
-    events: Events, *, min_actors: int = 10, window: str | timedelta = "1h"
+    events: Events,
+    *,
+    min_actors: int = 10,
+    window: str | timedelta = "1h",
+    resolve: str | timedelta = "30m",
 ) -> pl.DataFrame:
     """One source IP failing to log in as many different actors within a window.
+
+    Failures resolved within ``resolve`` by the same actor's successful login from the
+    same IP, or by their password reset, are people who mistyped or forgot (a helpdesk
+    wave after a password policy change, an office behind one address): they do not
+    count.
 
     Parameters
     ----------
@@ -280,6 +290,8 @@ def password_spraying(
         Distinct actors with a failed ``user.login`` from the IP within ``window``.
     window
         Sliding window length.
+    resolve
+        How soon a success or reset resolves a failure.
 
     Examples
     --------
@@ -294,7 +306,11 @@ def password_spraying(
     """
     w = duration(window)
     positive(min_actors, "min_actors")
-    fails = _failed_logins(events).lazy().filter(pl.col("source_ip").is_not_null())
+    fails = (
+        login_failures(events, resolve=resolve)
+        .lazy()
+        .filter(pl.col("source_ip").is_not_null() & ~pl.col("_resolved"))
+    )
     found = (
         bursts(
             fails, ["tenant_id", "source_ip"], window=w, threshold=min_actors, distinct="actor_id"
@@ -606,13 +622,15 @@ def mfa_push_fatigue(
     return finalize(found, "mfa_push_fatigue")
 
 
-def login_failures(events: Events, *, resolve: str | timedelta = "30m") -> pl.DataFrame:
+def login_failures(
+    events: Events, *, resolve: str | timedelta = "30m", extra: Sequence[str] = ()
+) -> pl.DataFrame:
     """Failed logins with ``_resolved``: followed within ``resolve`` by a successful login
     of the same actor from the same source IP, or by a password reset or change of the
     actor (a typo, a forgotten password).  Unresolved failures are what guessing leaves.
 
-    Returns ``tenant_id, actor_id, source_ip, occurred_at, event_id, _resolved`` (also
-    used by the cross-tenant detector).
+    Returns ``tenant_id, actor_id, source_ip, occurred_at, event_id``, the ``extra``
+    columns and ``_resolved`` (also used by the cross-tenant detector).
 
     Examples
     --------
@@ -627,7 +645,7 @@ def login_failures(events: Events, *, resolve: str | timedelta = "30m") -> pl.Da
     action, outcome = pl.col("action"), pl.col("outcome")
     resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
     seq = (
-        subset(events, _COLUMNS, (action == LOGIN) | action.str.starts_with("password."))
+        subset(events, (*_COLUMNS, *extra), (action == LOGIN) | action.str.starts_with("password."))
         .filter(((action == LOGIN) & outcome.is_in(["success", "failure"])) | resets)
         .with_columns(
             _fail=(action == LOGIN) & (outcome == "failure"),
@@ -648,7 +666,9 @@ def login_failures(events: Events, *, resolve: str | timedelta = "30m") -> pl.Da
     return (
         by_source.filter("_fail")
         .select(
-            "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", soon.alias("_resolved")
+            *("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id"),
+            *extra,
+            soon.alias("_resolved"),
         )
         .collect()
     )

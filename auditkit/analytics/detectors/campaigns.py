@@ -55,7 +55,9 @@ def cross_tenant_campaign(
     IP (or a password reset) within ``resolve``, or any other event with outcome
     ``failure`` or ``denied`` whose actor had no successful event from that IP within
     ``resolve`` before or after (not a person mis-clicking inside their session).  A
-    source's probes in one tenant no more than ``window`` apart form an episode; an
+    source's probes in one tenant no more than ``window`` apart form an episode, unless
+    someone of that tenant logged in successfully from the source within ``window``
+    before it (an office, a shared network: people, not an attacker); an
     episode is reported when episodes of the same source in other tenants start or end
     within ``window`` of it.  Severity medium; high when an account of the tenant then
     logs in from that source for the first time.
@@ -79,21 +81,13 @@ def cross_tenant_campaign(
     r = duration(resolve, name="resolve")
     positive(min_tenants, "min_tenants")
     fails = (
-        login_failures(events, resolve=r)
+        login_failures(events, resolve=r, extra=("user_agent",))
         .lazy()
         .filter(~pl.col("_resolved") & pl.col("source_ip").is_not_null())
-        .select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id")
+        .select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent")
     )
     denied = _denied_probes(events, r)
-    probes = (
-        pl.concat([fails, denied], how="vertical_relaxed")
-        .join(
-            lazy(events, "event_id", "tenant_id", "user_agent"),
-            on=["tenant_id", "event_id"],
-            how="left",
-        )
-        .collect()
-    )
+    probes = pl.concat([fails, denied], how="vertical_relaxed").collect()
     if probes.height == 0:
         return empty()
     # a client (user agent) counts as a source only when it never succeeds anywhere
@@ -136,6 +130,49 @@ def cross_tenant_campaign(
         )
         .collect()
     )
+    # a source people of the tenant log in from (an office, a shared ISP network) is not
+    # an attacker's: episodes after a success from it within `window` are left out
+    logins = (
+        subset(
+            events,
+            ("tenant_id", "source_ip", "occurred_at", "action", "outcome"),
+            pl.col("action") == "user.login",
+            pl.col("outcome") == "success",
+            pl.col("source_ip").is_not_null(),
+        )
+        .with_columns(_net=network(pl.col("source_ip")))
+        .filter(
+            pl.col("source_ip").is_in(probes.get_column("source_ip").unique().implode())
+            | pl.col("_net").is_in(
+                probes.select(network(pl.col("source_ip")).unique()).to_series().implode()
+            )
+        )
+    )
+    used = (
+        pl.concat(
+            [
+                logins.select("tenant_id", _kind=pl.lit("IP"), _src=pl.col("source_ip"), _ok=T),
+                logins.select("tenant_id", _kind=pl.lit("network"), _src=pl.col("_net"), _ok=T),
+            ]
+        )
+        .filter(pl.col("_src").is_not_null())
+        .sort("_ok")
+    )
+    episodes = (
+        episodes.lazy()
+        .sort("first_seen")
+        .join_asof(
+            used,
+            left_on="first_seen",
+            right_on="_ok",
+            by=["_kind", "_src", "tenant_id"],
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("_ok").is_null() | (pl.col("first_seen") - pl.col("_ok") > w))
+        .drop("_ok")
+        .collect()
+    )
     # other tenants' episodes of the same source overlapping this one (widened by window)
     others = (
         episodes.lazy()
@@ -166,7 +203,6 @@ def cross_tenant_campaign(
             _rank=pl.col("_kind").replace_strict({"IP": 0, "network": 1, "client": 2}),
             _key=pl.col("event_ids").list.sort().list.join(","),
         )
-        .filter(~((pl.col("_kind") == "network") & (pl.col("ips") < 2)))
         .sort("_rank")
         .unique(["tenant_id", "_key"], keep="first", maintain_order=True)
     )
@@ -254,7 +290,9 @@ def _denied_probes(events: Events, r: timedelta) -> pl.LazyFrame:
         .collect()
     )
     if bad.height == 0:
-        return bad.lazy().select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id")
+        return bad.lazy().select(
+            "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent"
+        )
     keys = ["tenant_id", "actor_id", "source_ip"]
     good = (
         lazy(events, *keys, "occurred_at", "outcome")
@@ -279,4 +317,6 @@ def _denied_probes(events: Events, r: timedelta) -> pl.LazyFrame:
         )
         .filter(pl.col("_ok_at").is_null() | ((pl.col("_ok_at") - T).abs() > r))
     )
-    return near.select("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id")
+    return near.select(
+        "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent"
+    )

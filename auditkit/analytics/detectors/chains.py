@@ -83,47 +83,51 @@ def dormant_takeover(
         .filter(is_person())
     )
     bucket = min(gap, timedelta(days=1))
+    # silences longer than `idle` span whole buckets: find them between per-bucket extremes
     spans = (
-        active.group_by(*keys, T.dt.truncate(bucket).alias("_b"))
-        .agg(
-            _first=T.min(),
-            _last=T.max(),
-            _last_id=pl.col("event_id").get(T.arg_max()),
-            _last_country=pl.col("geo_country").get(T.arg_max()),
-        )
+        active.select(*keys, "occurred_at")
+        .group_by(*keys, T.dt.truncate(bucket).alias("_b"))
+        .agg(_first=T.min(), _last=T.max())
         .sort([*keys, "_b"])
-        .with_columns(
-            _prev=pl.when(~key_changed(keys)).then(pl.col("_last").shift(1)),
-            _prev_id=pl.when(~key_changed(keys)).then(pl.col("_last_id").shift(1)),
-            _prev_country=pl.when(~key_changed(keys)).then(pl.col("_last_country").shift(1)),
-        )
+        .with_columns(_prev=pl.when(~key_changed(keys)).then(pl.col("_last").shift(1)))
         .filter((pl.col("_first") - pl.col("_prev")) >= gap)
-        .select(
-            *keys,
-            pl.col("_first").alias("_since"),
-            pl.col("_prev").alias("_last"),
-            pl.col("_prev_id").alias("_last_id"),
-            pl.col("_prev_country").alias("_last_country"),
-        )
+        .select(*keys, pl.col("_first").alias("_since"), pl.col("_prev").alias("_last"))
         .collect()
     )
     if spans.height == 0:
         return empty()
-    woken = spans.lazy().select(keys).unique()
-    mine = active.join(woken, on=keys, how="semi").collect().lazy()
+    woken = spans.select(keys).unique()
+    mine = (
+        active.filter(pl.col("actor_id").is_in(woken.get_column("actor_id").implode()))
+        .join(woken.lazy(), on=keys, how="semi")
+        .collect()
+        .lazy()
+    )
+    # the baseline: the actor's last event before the silence
+    last = mine.select(
+        *keys,
+        T.alias("_last"),
+        pl.col("event_id").alias("_last_id"),
+        pl.col("geo_country").alias("_last_country"),
+    )
+    silences = (
+        spans.lazy()
+        .join(last, on=[*keys, "_last"], how="left")
+        .unique([*keys, "_since"], keep="first")
+    )
     seen = (
         mine.filter(pl.col("geo_country").is_not_null())
         .group_by(*keys, "geo_country")
         .agg(_country_since=T.min())
     )
     known = (
-        mine.join(spans.lazy().select(*keys, "_since"), on=keys)
+        mine.join(silences.select(*keys, "_since"), on=keys)
         .filter((pl.col("_since") > T) & pl.col("geo_country").is_not_null())
         .group_by(*keys, "_since")
         .agg(pl.col("geo_country").unique().sort().alias("_known"))
     )
     steps = (
-        mine.join(spans.lazy(), on=keys)
+        mine.join(silences, on=keys)
         .filter((pl.col("_since") <= T) & ((T - pl.col("_since")) <= after))
         .join(seen, on=[*keys, "geo_country"], how="left")
         .with_columns(

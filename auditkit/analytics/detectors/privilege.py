@@ -344,9 +344,9 @@ def side_door_privilege(
 
     Three shapes, all on successful events.  A ``team_member.add`` /
     ``group_member.add`` into a team whose name (``metadata.team``/``group``, or a
-    target of type team or group) matches ``privileged``: of oneself, critical; by a
-    person without an admin role (``admin_roles``) who never added anyone to a
-    privileged team before, high.  A ``permission.grant`` of a permission matching
+    target of type team or group) matches ``privileged``, by a person without an admin
+    role (``admin_roles``): of oneself, critical; of someone else, when the actor never
+    added anyone to a privileged team before, high.  A ``permission.grant`` of a permission matching
     ``privileged`` to someone else by a person without an admin role: high, with the
     grantee's admin actions within ``follow`` as evidence.  A service, API key or
     integration doing an admin action (``SIDE_DOOR_ACTIONS``) it had not done on at
@@ -401,9 +401,7 @@ def _team_joins(
         )
     )
     return (
-        joins.filter(
-            is_person() & (pl.col("_self") | (~pl.col("_admin") & (pl.col("_before") == 0)))
-        )
+        joins.filter(is_person() & ~pl.col("_admin") & (pl.col("_self") | (pl.col("_before") == 0)))
         .select(
             "tenant_id",
             "actor_id",

@@ -38,7 +38,7 @@ __all__ = [
 #: Severity levels, from least to most severe.
 SEVERITIES: Final = ("low", "medium", "high", "critical")
 
-#: One row per finding: the DESIGN.md columns, then ``finding_id`` (first 16 hex
+#: One row per finding: the columns of docs/schema.md, then ``finding_id`` (first 16 hex
 #: of SHA-256 over detector, tenant and the sorted evidence ids: stable across
 #: runs) and ``score`` (statistical detectors; null for rules).
 FINDINGS_SCHEMA: Final = pl.Schema(
@@ -173,8 +173,9 @@ def run_detectors(
     ----------
     events
         An event frame (:data:`~auditkit.schema.FRAME_SCHEMA`), eager or lazy.  A
-        LazyFrame (e.g. ``pl.scan_parquet``) is scanned once per detector, reading
-        only the columns that detector needs.
+        LazyFrame (e.g. ``pl.scan_parquet``, ``Store.scan``) is scanned once or twice
+        per detector with Polars' streaming engine, reading only the columns that
+        detector needs, so that memory stays bounded whatever the size of the scan.
     names
         Detectors to run (default: all).  Unknown names raise :class:`UsageError`.
     since
@@ -208,7 +209,13 @@ def run_detectors(
     if unknown:
         raise UsageError(f"unknown detector(s) {unknown}; known: {', '.join(detectors)}")
     lf = events.lazy()
-    frames = [detectors[n].fn(lf).cast(dict(FINDINGS_SCHEMA)) for n in chosen]  # type: ignore[arg-type]
+    # a LazyFrame may be a scan larger than memory: the streaming engine keeps each
+    # detector's passes over it bounded (operations it lacks fall back to in-memory)
+    engine: Literal["streaming", "auto"] = (
+        "streaming" if isinstance(events, pl.LazyFrame) else "auto"
+    )
+    with pl.Config(engine_affinity=engine):
+        frames = [detectors[n].fn(lf).cast(dict(FINDINGS_SCHEMA)) for n in chosen]  # type: ignore[arg-type]
     findings = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
     if since is not None:
         findings = findings.filter(pl.col("last_seen") >= since)

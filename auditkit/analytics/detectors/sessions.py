@@ -21,6 +21,7 @@ from auditkit.analytics.detectors.common import (
     fmt_duration,
     fmt_float,
     fmt_time,
+    lazy,
     network,
     positive,
     q,
@@ -84,8 +85,27 @@ def session_hijack(
     """
     positive(max_speed_kmh, "max_speed_kmh")
     keys = ["tenant_id", "session_id"]
+    # sessions seen from more than one IP, country or agent: the few worth a closer look
+    wide = (
+        lazy(events, *keys, "source_ip", "geo_country", "user_agent")
+        .filter(pl.col("session_id").is_not_null())
+        .group_by(keys)
+        .agg(pl.col("source_ip", "geo_country", "user_agent").drop_nulls().n_unique())
+        .filter(
+            (pl.col("source_ip") > 1) | (pl.col("geo_country") > 1) | (pl.col("user_agent") > 1)
+        )
+        .select(keys)
+        .collect()
+    )
+    if wide.height == 0:
+        return empty()
     lf = (
-        subset(events, _COLS, pl.col("session_id").is_not_null())
+        subset(
+            events,
+            _COLS,
+            pl.col("session_id").is_in(wide.get_column("session_id").unique().implode()),
+        )
+        .join(wide.lazy(), on=keys, how="semi")
         .with_columns(_net=network(pl.col("source_ip")))
         .sort([*keys, "occurred_at"])
     )
@@ -99,8 +119,8 @@ def session_hijack(
         _dn=pl.col("_net").is_not_null() & (pl.col("_net") != pl.col("_n0")),
         _da=pl.col("user_agent").is_not_null() & (pl.col("user_agent") != pl.col("_a0")),
     )
-    lf = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
-    if lf.height == 0:
+    moved = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
+    if moved.height == 0:
         return empty()
     odd = pl.col("_dc") | pl.col("_dn") | pl.col("_da")
     home = ~odd
@@ -108,7 +128,7 @@ def session_hijack(
     first_odd_at = T.filter(odd).min().over(keys)
     before = home & (first_odd_at >= T)
     found = (
-        lf.lazy()
+        moved.lazy()
         .with_columns(_first_odd_at=first_odd_at)
         .group_by(keys)
         .agg(
@@ -237,9 +257,26 @@ def session_after_end(
     g = duration(grace, name="grace")
     keys = ["tenant_id", "session_id"]
     ends = ["user.logout", "session.expire"]
-    ended = (
-        subset(events, ("tenant_id", "session_id", "action"), pl.col("action").is_in(ends))
+    first_end = (
+        subset(
+            events,
+            ("tenant_id", "session_id", "action", "outcome", "occurred_at"),
+            pl.col("action").is_in(ends),
+            pl.col("outcome") == "success",
+        )
         .filter(pl.col("session_id").is_not_null())
+        .group_by(keys)
+        .agg(_first_end=T.min())
+        .collect()
+    )
+    if first_end.height == 0:
+        return empty()
+    # sessions with an event after their first end: the few worth a closer look
+    ended = (
+        lazy(events, *keys, "occurred_at")
+        .filter(pl.col("session_id").is_in(first_end.get_column("session_id").unique().implode()))
+        .join(first_end.lazy(), on=keys)
+        .filter(T - pl.col("_first_end") > g)
         .select(keys)
         .unique()
         .collect()

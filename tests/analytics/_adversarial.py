@@ -1,0 +1,731 @@
+"""Attacks by someone who knows how burst thresholds work, and their look-alikes.
+
+Each attack class of issue 18 comes in several variants (speeds, sizes, sources,
+tenants), picked in turn so that ``per_kind`` >= the number of variants shows them all;
+the random source (the scenario's seed) draws the rest.  Look-alikes are innocent
+traffic shaped like an attack (a person who mistypes three times a day, a shared VPN
+egress, a helpdesk reset wave, a team admin adding people to the admins team, a
+traveller, a returning employee, scheduled bulk work...): they are recorded as
+incidents with no expected detector and a kind starting with ``lookalike:``, so that
+the tests can check that no high or critical finding lands on them.
+
+Every attack incident lists its ``chain``: the events a finding must cite (the failed
+logins before a success, the key's creation and its use, the last event before a
+silence).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from ._incidents import Ctx, _abroad, _user_row
+from ._traffic import ABROAD, AGENTS, DAY, HOUR, NON_ADMIN_ROLES, US, Tenant
+
+MINUTE = 60 * US
+
+
+def _variant(c: Ctx, kind: str, n: int) -> int:
+    """Variants in turn, per scenario, starting at a seed-drawn one."""
+    turns: Counter[str] = c.__dict__.setdefault("turns", Counter())
+    if kind not in turns:
+        turns[kind] = int(c.rng.integers(n))
+    turns[kind] += 1
+    return (turns[kind] - 1) % n
+
+
+def _geo(i: int, ip: str) -> dict[str, Any]:
+    city, country, lat, lon = ABROAD[i % len(ABROAD)]
+    return {
+        "geo_city": city,
+        "geo_country": country,
+        "geo_lat": lat,
+        "geo_lon": lon,
+        "source_ip": ip,
+    }
+
+
+def _people(t: Tenant) -> list[dict[str, Any]]:
+    return [u for u in t.users if not u.get("leaver")]
+
+
+#: Countries no tenant of the scenarios ever uses, one per stolen key.
+_FAR = (
+    ("Minsk", "BY", 53.9, 27.57),
+    ("Tehran", "IR", 35.69, 51.39),
+    ("Caracas", "VE", 10.48, -66.9),
+    ("Almaty", "KZ", 43.24, 76.89),
+    ("Dhaka", "BD", 23.81, 90.41),
+    ("Nairobi", "KE", -1.29, 36.82),
+    ("Tashkent", "UZ", 41.3, 69.24),
+    ("Quito", "EC", -0.18, -78.47),
+)
+
+
+def _free_day(c: Ctx, tenants: list[Tenant], *, min_day: int = 15) -> int:
+    """A weekday free of logging gaps in every one of ``tenants``."""
+    while True:
+        day = int(c.rng.integers(min_day, c.days - 1))
+        if day % 7 < 5 and all((x.name, day) not in c.reserved for x in tenants):
+            return day
+
+
+# --------------------------------------------------------------------------- attacks
+
+
+def _slow_guess(c: Ctx, t: Tenant) -> None:
+    """One account guessed a few times an hour for hours, then (mostly) a success."""
+    v = _variant(c, "slow_guess", 3)
+    u, geo = t.user(c.rng, NON_ADMIN_ROLES), _abroad(c.rng)
+    t0 = c.when(t, local_hour=float(c.rng.uniform(0, 6)))
+    every = int(c.rng.integers(16, 40)) * MINUTE  # never two within 15 minutes
+    n = max(12, int(c.rng.integers(6, 13) * HOUR // every))
+    ips = [geo["source_ip"]] if v != 1 else [f"203.0.113.{k}" for k in (21, 22, 23)]
+    rows = [
+        {
+            "t": t0 + i * every,
+            "action": "user.login",
+            "outcome": "failure",
+            "actor_id": u["id"],
+            "observer_service": "auth",
+            **geo,
+            "source_ip": ips[i % len(ips)],
+        }
+        for i in range(n)
+    ]
+    if v != 2:  # variant 2 never gets in
+        end = t0 + n * every + 3 * MINUTE
+        rows.append(
+            {
+                **_user_row(u, t, end, "user.login", observer_service="auth"),
+                **geo,
+                "source_ip": ips[0],
+            }
+        )
+        rows.append(
+            {
+                **_user_row(u, t, end + MINUTE, "document.read", target_id="doc-9"),
+                **geo,
+                "source_ip": ips[0],
+                "target_type": "document",
+            }
+        )
+    cites = [0] if v == 2 else [0, n]
+    c.emit("slow_guess", t, u["id"], rows, ("slow_credential_attack",), cites)
+
+
+def _slow_spray(c: Ctx, t: Tenant) -> None:
+    """One IP working through accounts, one attempt each, an hour or two apart."""
+    v = _variant(c, "slow_spray", 2)
+    geo = _abroad(c.rng)
+    t0 = c.when(t, local_hour=float(c.rng.uniform(0, 8)))
+    people = _people(t)
+    k = int(c.rng.integers(6, 13))
+    victims = [people[int(i)] for i in c.rng.choice(len(people), k + 1, replace=False)]
+    every = int(c.rng.integers(40, 110)) * MINUTE
+    rows = [
+        {
+            "t": t0 + i * every,
+            "action": "user.login",
+            "outcome": "failure",
+            "actor_id": victim["id"],
+            "observer_service": "auth",
+            **geo,
+        }
+        for i, victim in enumerate(victims[:k])
+    ]
+    if v == 0:  # the last guess works
+        last = victims[k]
+        rows.append(
+            {
+                **_user_row(last, t, t0 + k * every, "user.login", observer_service="auth"),
+                **geo,
+            }
+        )
+    cites = [0, k - 1, k] if v == 0 else [0, k - 1]
+    c.emit("slow_spray", t, None, rows, ("slow_credential_attack",), cites)
+
+
+def _campaign(c: Ctx, t: Tenant) -> None:
+    """One source failing a few times in each of several tenants (per-tenant incidents)."""
+    v = _variant(c, "campaign", 3)
+    tenants = [x for x in c.tenants if x is not t]
+    k = min(len(tenants), int(c.rng.integers(2, 5)))
+    chosen = [t, *(tenants[int(i)] for i in c.rng.choice(len(tenants), k, replace=False))]
+    base = int(c.rng.integers(30, 250))
+    t0 = _free_day(c, chosen) * DAY + int(c.rng.uniform(0, 12) * HOUR)
+    agent = "zgrab/0.2" if v == 2 else AGENTS[0]
+    for j, x in enumerate(chosen):
+        ip = f"198.51.{base}.{7 if v == 0 else 10 + j}"  # v1, v2: one network, many IPs
+        people = _people(x)
+        n = int(c.rng.integers(2, 5))
+        start = t0 + j * int(c.rng.integers(20, 180)) * MINUTE
+        rows = []
+        for i in range(n):
+            victim = people[int(c.rng.integers(len(people)))]
+            probe = v == 2 and i % 2 == 1
+            rows.append(
+                {
+                    "t": start + i * int(c.rng.integers(12, 60)) * MINUTE,
+                    "action": "document.read" if probe else "user.login",
+                    "outcome": "denied" if probe else "failure",
+                    "actor_id": victim["id"],
+                    "observer_service": "web" if probe else "auth",
+                    "user_agent": agent,
+                    **_geo(base, ip),
+                }
+            )
+        c.emit("campaign", x, None, rows, ("cross_tenant_campaign",), [0])
+
+
+def _session_hijack(c: Ctx, t: Tenant) -> None:
+    """A session token replayed from elsewhere, mid-session."""
+    v = _variant(c, "session_hijack", 3)
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t)
+    sid = f"{t.name}-hijack-{c.count}"
+    home = {"session_id": sid, "user_agent": AGENTS[0]}
+    rows = [_user_row(u, t, t0, "user.login", observer_service="auth", **home)]
+    rows += [
+        _user_row(u, t, t0 + (i + 1) * 2 * MINUTE, "document.read", target_id=f"doc-{i}", **home)
+        for i in range(3)
+    ]
+    later = t0 + int(c.rng.integers(10, 50)) * MINUTE
+    agent = AGENTS[0] if v == 1 else ("curl/8.5" if v == 0 else AGENTS[1])
+    where = _abroad(c.rng) if v != 2 else {"source_ip": f"10.{t.index % 250}.250.9"}
+    n = int(c.rng.integers(3, 12))
+    rows += [
+        {
+            **_user_row(u, t, later + i * 40 * US, "document.export", target_id=f"doc-{i}"),
+            "target_type": "document",
+            "session_id": sid,
+            "user_agent": agent,
+            **where,
+        }
+        for i in range(n)
+    ]
+    c.emit("session_hijack", t, u["id"], rows, ("session_hijack",), [0, 4])
+
+
+def _session_after_end(c: Ctx, t: Tenant) -> None:
+    """A session used again after logout or expiry."""
+    v = _variant(c, "session_after_end", 2)
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=10.0)
+    sid = f"{t.name}-replay-{c.count}"
+    rows = [
+        _user_row(u, t, t0, "user.login", observer_service="auth", session_id=sid),
+        _user_row(u, t, t0 + 5 * MINUTE, "document.read", target_id="doc-1", session_id=sid),
+    ]
+    end = t0 + 30 * MINUTE
+    if v == 0:
+        rows.append(_user_row(u, t, end, "user.logout", observer_service="auth", session_id=sid))
+    else:
+        rows.append(
+            {
+                "t": end,
+                "action": "session.expire",
+                "actor_id": u["id"],
+                "observer_service": "auth",
+                "session_id": sid,
+                "source_ip": None,
+            }
+        )
+    again = end + int(c.rng.integers(20, 360)) * MINUTE
+    where = _abroad(c.rng) if v == 0 else {}
+    rows += [
+        {
+            **_user_row(u, t, again + i * MINUTE, "document.read", target_id=f"doc-{i}"),
+            "session_id": sid,
+            **where,
+        }
+        for i in range(int(c.rng.integers(1, 6)))
+    ]
+    c.emit("session_after_end", t, u["id"], rows, ("session_after_end",), [2, 3])
+
+
+def _side_door(c: Ctx, t: Tenant) -> None:
+    """Privilege without a role grant: a privileged team, a permission, an integration."""
+    v = _variant(c, "side_door", 4)
+    t0 = c.when(t)
+    team = ("Admins", "platform-owners", "Security Admins")[int(c.rng.integers(3))]
+    if v in (0, 1):  # a non-admin joins (v0: themselves) a privileged team
+        u = t.user(c.rng, NON_ADMIN_ROLES)
+        who = u if v == 0 else t.user(c.rng, NON_ADMIN_ROLES)
+        rows = [
+            _user_row(
+                u,
+                t,
+                t0,
+                "team_member.add",
+                target_id=who["id"],
+                target_type="user",
+                metadata=f'{{"team":"{team}"}}',
+            )
+        ]
+        actor = u["id"]
+    elif v == 2:  # a non-admin hands out an admin-like permission, which is then used
+        u, w = t.user(c.rng, "editor"), t.user(c.rng, NON_ADMIN_ROLES)
+        rows = [
+            _user_row(
+                u,
+                t,
+                t0,
+                "permission.grant",
+                target_id=w["id"],
+                target_type="user",
+                metadata='{"permission":"org.admin"}',
+            ),
+            _user_row(
+                w, t, t0 + 20 * MINUTE, "sso.update", target_id="sso", target_type="settings"
+            ),
+        ]
+        actor = u["id"]
+    else:  # the CI key (weeks of deployments) starts granting roles
+        actor = f"{t.name}-key-ci"
+        key = {
+            "actor_id": actor,
+            "actor_type": "api_key",
+            "source_ip": "10.200.0.1",
+            "observer_service": "api",
+            "user_agent": AGENTS[2],
+        }
+        who = t.user(c.rng, NON_ADMIN_ROLES)
+        rows = [
+            {
+                "t": t0,
+                "action": "role.grant",
+                "target_id": who["id"],
+                "target_type": "user",
+                "metadata": '{"role":"admin"}',
+                **key,
+            },
+            {
+                "t": t0 + MINUTE,
+                "action": "team_member.add",
+                "target_id": who["id"],
+                "target_type": "user",
+                "metadata": f'{{"team":"{team}"}}',
+                **key,
+            },
+        ]
+    c.emit("side_door", t, actor, rows, ("side_door_privilege",), [0, 1] if v == 2 else [0])
+
+
+def _dormant_takeover(c: Ctx, t: Tenant) -> None:
+    """A leaver's account wakes from abroad and touches MFA, keys or roles."""
+    v = _variant(c, "dormant_takeover", 3)
+    u = next(x for x in t.users if x.get("leaver") and not x.get("involved"))
+    u["involved"] = True
+    t0 = c.when(t, min_day=u["leaver"] + 31, local_hour=float(c.rng.uniform(0, 23)))
+    geo = _abroad(c.rng)
+    sensitive = (
+        [("mfa.enroll", "user"), ("api_key.create", "api_key")],
+        [("role.grant", "user"), ("sso.update", "settings")],
+        [("audit_destination.remove", "destination")],
+    )[v]
+    rows = [{**_user_row(u, t, t0, "user.login", observer_service="auth"), **geo}]
+    rows += [
+        {
+            **_user_row(
+                u,
+                t,
+                t0 + (i + 1) * int(c.rng.integers(2, 90)) * MINUTE,
+                a,
+                target_id=u["id"] if kind == "user" else f"{kind}-{i}",
+                target_type=kind,
+            ),
+            **geo,
+        }
+        for i, (a, kind) in enumerate(sensitive)
+    ]
+    detectors = ("dormant_takeover", "dormant_account")
+    c.emit("dormant_takeover", t, u["id"], rows, detectors, range(len(rows)))
+
+
+def _new_key_exfil(c: Ctx, t: Tenant) -> None:
+    """A new API key used within hours from a country the tenant never used, for bulk reads."""
+    v = _variant(c, "new_key_exfil", 2)
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t)
+    key = f"{t.name}-key-x{c.count}"
+    rows = [_user_row(u, t, t0, "api_key.create", target_id=key, target_type="api_key")]
+    start = t0 + int(c.rng.integers(20, 600)) * MINUTE
+    n = int(c.rng.integers(25, 200))
+    step = int(c.rng.integers(2, 30)) * US
+    city, country, lat, lon = _FAR[c.count % len(_FAR)]
+    geo = {
+        "geo_city": city,
+        "geo_country": country,
+        "geo_lat": lat,
+        "geo_lon": lon,
+        "source_ip": f"192.0.2.{c.count % 250}",
+    }
+    rows += [
+        {
+            "t": start + i * step,
+            "action": "document.export" if v == 0 else "document.read",
+            "actor_id": key,
+            "actor_type": "api_key",
+            "observer_service": "api",
+            "user_agent": "python-requests/2.32",
+            "target_id": f"doc-{i}",
+            "target_type": "document",
+            **geo,
+        }
+        for i in range(n)
+    ]
+    c.emit("new_key_exfil", t, u["id"], rows, ("new_key_exfiltration",), [0, 1])
+
+
+def _mfa_takeover(c: Ctx, t: Tenant) -> None:
+    """A few MFA denials spread over the better part of an hour, an approval, a new factor."""
+    u, geo = t.user(c.rng, NON_ADMIN_ROLES), _abroad(c.rng)
+    t0 = c.when(t, local_hour=float(c.rng.uniform(6, 22)))
+    n = int(c.rng.integers(3, 6))
+    every = int(c.rng.integers(4, 14)) * MINUTE
+    rows = [
+        {"t": t0, "action": "user.login", "actor_id": u["id"], "observer_service": "auth", **geo}
+    ]
+    rows += [
+        {
+            "t": t0 + (i + 1) * every,
+            "action": "mfa.challenge",
+            "outcome": "denied",
+            "actor_id": u["id"],
+            "observer_service": "auth",
+            **geo,
+        }
+        for i in range(n)
+    ]
+    ok = t0 + (n + 1) * every
+    rows.append(
+        {"t": ok, "action": "mfa.challenge", "actor_id": u["id"], "observer_service": "auth", **geo}
+    )
+    rows.append(
+        {
+            "t": ok + int(c.rng.integers(5, 300)) * MINUTE,
+            "action": "mfa.enroll",
+            "actor_id": u["id"],
+            "target_id": u["id"],
+            "target_type": "user",
+            "observer_service": "auth",
+            **geo,
+        }
+    )
+    c.emit("mfa_takeover", t, u["id"], rows, ("mfa_fatigue_takeover",), [1, n + 1, n + 2])
+
+
+def _month_end(c: Ctx) -> int:
+    """The last day of the first month end inside the scenario (day index)."""
+    for day in range(15, c.days - 1):  # Jan 31 2026 is day 26 of a scenario from Jan 5
+        if (day + 5) in (31, 31 + 28, 31 + 28 + 31):
+            return day
+    return 26
+
+
+def _person_bulk(c: Ctx, t: Tenant) -> None:
+    """A person's one-off month-end export of the reporting key's usual size."""
+    u = t.user(c.rng, "editor")
+    t0 = _month_end(c) * DAY + int((23 - t.offset) % 24 * HOUR)
+    rows = [
+        _user_row(
+            u, t, t0 + i * 5 * US, "document.export", target_id=f"doc-{i}", target_type="document"
+        )
+        for i in range(200)
+    ]
+    c.emit("person_bulk", t, u["id"], rows, ("mass_export",), [0])
+
+
+ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
+    "slow_guess": _slow_guess,
+    "slow_spray": _slow_spray,
+    "campaign": _campaign,
+    "session_hijack": _session_hijack,
+    "session_after_end": _session_after_end,
+    "side_door": _side_door,
+    "dormant_takeover": _dormant_takeover,
+    "new_key_exfil": _new_key_exfil,
+    "mfa_takeover": _mfa_takeover,
+    "person_bulk": _person_bulk,
+}
+#: Kinds that need an account silent since the first days (a leaver).
+LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
+
+
+# --------------------------------------------------------------------------- look-alikes
+
+
+def _look(c: Ctx, t: Tenant, kind: str, actor: str | None, rows: list[dict[str, Any]]) -> None:
+    c.emit(f"lookalike:{kind}", t, actor, rows, ())
+
+
+def _mistyper(c: Ctx, t: Tenant) -> None:
+    """Three typos a day for two weeks, each followed by a success."""
+    u = t.user(c.rng, NON_ADMIN_ROLES)
+    rows = []
+    for d in range(int(c.rng.integers(10, 20)), 40 if c.days > 41 else c.days - 1):
+        if d % 7 >= 5 or (t.name, d) in c.reserved:
+            continue
+        for h in (9.0, 13.0, 16.0):
+            ts = d * DAY + int((h - t.offset) * HOUR) + int(c.rng.integers(0, 30)) * MINUTE
+            rows.append(
+                _user_row(u, t, ts, "user.login", outcome="failure", observer_service="auth")
+            )
+            rows.append(_user_row(u, t, ts + 40 * US, "user.login", observer_service="auth"))
+    _look(c, t, "mistyper", u["id"], rows)
+
+
+def _shared_egress(c: Ctx, t: Tenant) -> None:
+    """A VPN egress shared by people of several tenants, a day of typos and successes."""
+    ip = f"192.0.2.{int(c.rng.integers(1, 250))}"
+    day = _free_day(c, c.tenants[:4])
+    for x in c.tenants[:4]:
+        rows = []
+        for k, u in enumerate(_people(x)[:12]):
+            ts = day * DAY + int((8 + k * 0.5 - x.offset) * HOUR)
+            for i in range(int(c.rng.integers(0, 3))):
+                rows.append(
+                    _user_row(
+                        u,
+                        x,
+                        ts + i * 20 * US,
+                        "user.login",
+                        outcome="failure",
+                        observer_service="auth",
+                        source_ip=ip,
+                    )
+                )
+            rows.append(
+                _user_row(u, x, ts + MINUTE, "user.login", observer_service="auth", source_ip=ip)
+            )
+            rows.append(
+                _user_row(u, x, ts + 2 * MINUTE, "document.read", target_id="doc-1", source_ip=ip)
+            )
+        _look(c, x, "shared_egress", None, rows)
+
+
+def _helpdesk_wave(c: Ctx, t: Tenant) -> None:
+    """A morning of forgotten passwords after a password policy change: fails, reset, login."""
+    t0 = c.when(t, local_hour=9.0)
+    rows = []
+    for k, u in enumerate(_people(t)[:10]):
+        ts = t0 + k * 7 * MINUTE
+        for i in range(int(c.rng.integers(3, 6))):
+            rows.append(
+                _user_row(
+                    u, t, ts + i * 30 * US, "user.login", outcome="failure", observer_service="auth"
+                )
+            )
+        rows.append(_user_row(u, t, ts + 4 * MINUTE, "password.reset", observer_service="auth"))
+        rows.append(_user_row(u, t, ts + 5 * MINUTE, "user.login", observer_service="auth"))
+    _look(c, t, "helpdesk_wave", None, rows)
+
+
+def _team_admin(c: Ctx, t: Tenant) -> None:
+    """An admin adding colleagues to the admins team (and a normal team)."""
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    rows = [
+        _user_row(
+            a,
+            t,
+            t0 + k * MINUTE,
+            "team_member.add",
+            target_id=u["id"],
+            target_type="user",
+            metadata='{"team":"Admins"}' if k % 2 else '{"team":"Marketing"}',
+        )
+        for k, u in enumerate([x for x in _people(t) if x is not a][:6])
+    ]
+    _look(c, t, "team_admin", a["id"], rows)
+
+
+def _traveller(c: Ctx, t: Tenant) -> None:
+    """A user working a day from abroad during their holiday, in a new session."""
+    away = [
+        x
+        for x in _people(t)
+        if x["vacation"][0] >= 15
+        and x["vacation"][0] + 3 < min(x["vacation"][1], c.days - 1)
+        and not x.get("involved")
+    ]
+    if not away:
+        return
+    u = away[int(c.rng.integers(len(away)))]
+    u["involved"] = True
+    day = u["vacation"][0] + 2
+    while (t.name, day) in c.reserved:
+        day += 1
+    t0 = day * DAY + int((14 - t.offset) * HOUR)
+    geo = _abroad(c.rng)
+    sid = f"{t.name}-trip-{c.count}"
+    rows = [{**_user_row(u, t, t0, "user.login", observer_service="auth", session_id=sid), **geo}]
+    rows += [
+        {
+            **_user_row(
+                u,
+                t,
+                t0 + (i + 1) * 3 * MINUTE,
+                "document.read",
+                target_id=f"doc-{i}",
+                session_id=sid,
+            ),
+            **geo,
+        }
+        for i in range(5)
+    ]
+    _look(c, t, "traveller", u["id"], rows)
+
+
+def _returning(c: Ctx, t: Tenant) -> None:
+    """An employee back from leave, at home, enrolling a new phone."""
+    u = next(x for x in t.users if x.get("leaver") and not x.get("involved"))
+    u["involved"] = True
+    t0 = c.when(t, min_day=u["leaver"] + 31)
+    rows = [
+        _user_row(u, t, t0, "user.login", observer_service="auth"),
+        _user_row(
+            u,
+            t,
+            t0 + 3 * MINUTE,
+            "mfa.enroll",
+            target_id=u["id"],
+            target_type="user",
+            observer_service="auth",
+        ),
+        _user_row(u, t, t0 + 6 * MINUTE, "password.change", observer_service="auth"),
+    ]
+    _look(c, t, "returning", u["id"], rows)
+
+
+def _ci_key(c: Ctx, t: Tenant) -> None:
+    """A new CI key syncing documents from the tenant's own country within the hour."""
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    key = f"{t.name}-key-ok{c.count}"
+    rows = [_user_row(a, t, t0, "api_key.create", target_id=key, target_type="api_key")]
+    rows += [
+        {
+            "t": t0 + 10 * MINUTE + i * US * 3,
+            "action": "document.read",
+            "actor_id": key,
+            "actor_type": "api_key",
+            "observer_service": "api",
+            "source_ip": "10.200.0.1",
+            "geo_country": t.country,
+            "target_id": f"doc-{i}",
+            "target_type": "document",
+        }
+        for i in range(60)
+    ]
+    _look(c, t, "ci_key", a["id"], rows)
+
+
+def _new_phone(c: Ctx, t: Tenant) -> None:
+    """Two prompts denied on the old phone, one approved, the new phone enrolled."""
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t)
+    rows = [
+        _user_row(u, t, t0 + i * MINUTE, "mfa.challenge", outcome="denied", observer_service="auth")
+        for i in range(2)
+    ]
+    rows.append(_user_row(u, t, t0 + 3 * MINUTE, "mfa.challenge", observer_service="auth"))
+    rows.append(
+        _user_row(
+            u,
+            t,
+            t0 + 10 * MINUTE,
+            "mfa.enroll",
+            target_id=u["id"],
+            target_type="user",
+            observer_service="auth",
+        )
+    )
+    _look(c, t, "new_phone", u["id"], rows)
+
+
+def _scheduled_bulk(c: Ctx, t: Tenant) -> None:
+    """Month-end exports by the reporting key and nightly purges by the job key."""
+    rows = []
+    report = f"{t.name}-key-reports"
+    for d in range(c.days):
+        if (d + 5) in (31, 59, 90):  # Jan 31, Feb 28, Mar 31 (2026)
+            t0 = d * DAY + int((23 - t.offset) % 24 * HOUR)
+            rows += [
+                {
+                    "t": t0 + i * 5 * US,
+                    "action": "document.export",
+                    "actor_id": report,
+                    "actor_type": "api_key",
+                    "observer_service": "api",
+                    "source_ip": "10.200.0.2",
+                    "target_id": f"doc-{i}",
+                    "target_type": "document",
+                }
+                for i in range(200)
+            ]
+        t1 = d * DAY + int((1 - t.offset) % 24 * HOUR)
+        rows += [
+            {
+                "t": t1 + i * 2 * US,
+                "action": "record.delete",
+                "actor_id": f"{t.name}-key-purge",
+                "actor_type": "api_key",
+                "observer_service": "api",
+                "source_ip": "10.200.0.2",
+                "target_id": f"rec-{d}-{i}",
+                "target_type": "record",
+            }
+            for i in range(int(c.rng.integers(40, 80)))
+        ]
+    _look(c, t, "scheduled_bulk", report, rows)
+
+
+def _migration(c: Ctx, t: Tenant) -> None:
+    """A planned one-off migration export by an integration key."""
+    t0 = c.when(t, local_hour=20.0)
+    rows = [
+        {
+            "t": t0 + i * 4 * US,
+            "action": "document.export",
+            "actor_id": f"{t.name}-key-migrate",
+            "actor_type": "api_key",
+            "observer_service": "api",
+            "source_ip": "10.200.0.3",
+            "target_id": f"doc-{i}",
+            "target_type": "document",
+        }
+        for i in range(500)
+    ]
+    _look(c, t, "migration", None, rows)
+
+
+def _session_end_noise(c: Ctx, t: Tenant) -> None:
+    """Requests in flight at logout, and a product that reuses the session id on login;
+    a session moving from the office network to home, same browser and country."""
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=11.0)
+    sid = f"{t.name}-quirk-{c.count}"
+    s = {"session_id": sid, "user_agent": AGENTS[0]}
+    rows = [
+        _user_row(u, t, t0, "user.login", observer_service="auth", **s),
+        _user_row(u, t, t0 + 10 * MINUTE, "user.logout", observer_service="auth", **s),
+        _user_row(u, t, t0 + 10 * MINUTE + 20 * US, "document.update", target_id="doc-3", **s),
+        _user_row(u, t, t0 + 3 * HOUR, "user.login", observer_service="auth", **s),
+        _user_row(u, t, t0 + 3 * HOUR + MINUTE, "document.read", target_id="doc-4", **s),
+        {
+            **_user_row(u, t, t0 + 4 * HOUR, "document.read", target_id="doc-5", **s),
+            "source_ip": u["home_ip"],
+        },
+    ]
+    _look(c, t, "session_quirks", u["id"], rows)
+
+
+LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
+    "lookalike:mistyper": _mistyper,
+    "lookalike:shared_egress": _shared_egress,
+    "lookalike:helpdesk_wave": _helpdesk_wave,
+    "lookalike:team_admin": _team_admin,
+    "lookalike:traveller": _traveller,
+    "lookalike:returning": _returning,
+    "lookalike:ci_key": _ci_key,
+    "lookalike:new_phone": _new_phone,
+    "lookalike:scheduled_bulk": _scheduled_bulk,
+    "lookalike:migration": _migration,
+    "lookalike:session_quirks": _session_end_noise,
+}

@@ -31,6 +31,11 @@ def test_a_bundle_is_time_stamped_and_checked(tmp_path: Path) -> None:
         assert tsa.requests == 1
     checked = verify_bundle(path, timestamp_roots=tsa.roots_pem)
     assert checked.ok and checked.timestamp and "time-stamped" in checked.timestamp
+    from auditkit.cli import main
+
+    pub = str(tmp_path / "audit.db.pub")
+    argv = ["report", "verify", str(path), "--public-key", pub]
+    assert main([*argv, "--timestamp-roots", str(tsa.roots_pem)]) == 0
     with zipfile.ZipFile(path) as z:
         manifest, token = z.read("manifest.json"), z.read("manifest.tsr")
     # OpenSSL, which the auditor trusts, agrees

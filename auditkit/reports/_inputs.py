@@ -214,11 +214,14 @@ def collect_inputs(
         end=requested.end_exclusive if requested else None,
     )
     history = _history_from_report(verification, tenants)
-    with warnings.catch_warnings():  # a damaged trail is reported by the integrity controls
-        warnings.simplefilter("ignore")
-        records = store.load(
-            list(tenants), match={"action": list(RECORD_ACTIONS)}, on_tamper="warn"
-        )
+    if requested is None:  # the whole history is loaded already: no second read
+        records = events.filter(pl.col("action").is_in(list(RECORD_ACTIONS)))
+    else:
+        with warnings.catch_warnings():  # a damaged trail is reported by the integrity controls
+            warnings.simplefilter("ignore")
+            records = store.load(
+                list(tenants), match={"action": list(RECORD_ACTIONS)}, on_tamper="warn"
+            )
     if requested is None:
         oldest, newest = history["oldest"].min(), history["newest"].max()
         span = (

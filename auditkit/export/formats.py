@@ -56,10 +56,13 @@ import polars as pl
 
 from auditkit.errors import UsageError
 from auditkit.export._json import canonical_struct, json_text
+from auditkit.frame import as_event_frame
 from auditkit.plugins import GROUPS, Registry
 from auditkit.schema import FRAME_SCHEMA
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from auditkit.store import Store
 
 __all__ = [
@@ -241,7 +244,7 @@ def _complete(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def export_frame(
-    frame: pl.DataFrame | pl.LazyFrame,
+    frame: pl.DataFrame | pl.LazyFrame | pd.DataFrame,
     path: str | os.PathLike[str],
     *,
     format: str | None = None,
@@ -278,6 +281,7 @@ def export_frame(
     >>> open(out).read().splitlines()[1].split(",")[-3]
     "'=cmd()"
     """
+    frame = as_event_frame(frame)  # a pandas frame too
     if isinstance(frame, pl.LazyFrame):
         chunks: Iterable[pl.DataFrame] = frame.collect_batches(chunk_size=_CHUNK)
     else:

@@ -792,7 +792,8 @@ class TenantVerifier:
             )
         if self.cold_events:
             self.notes.append(
-                f"{self.tenant}: {self.cold_events} record(s) read from cold segments, verified"
+                f"{self.tenant}: {self.cold_events} record(s) read from cold segments and "
+                "checked against the tree"
             )
         if sealed_hot:
             self.notes.append(

@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from auditkit.errors import UsageError
+from auditkit.frame import as_event_frame
 from auditkit.plugins import GROUPS, Registry
 
 __all__ = [
@@ -208,7 +209,7 @@ def run_detectors(
     unknown = [n for n in chosen if n not in detectors]
     if unknown:
         raise UsageError(f"unknown detector(s) {unknown}; known: {', '.join(detectors)}")
-    lf = events.lazy()
+    lf = as_event_frame(events).lazy()  # a pandas frame too
     # a LazyFrame may be a scan larger than memory: the streaming engine keeps each
     # detector's passes over it bounded (operations it lacks fall back to in-memory)
     engine: Literal["streaming", "auto"] = (

@@ -1475,6 +1475,43 @@ class Store(StreamCursors):
                 )
         return len(values)
 
+    def quarantine_counts(
+        self, *, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> dict[str, int]:
+        """How many records ingestion quarantined in ``[start, end)`` (by the time they were
+        quarantined), per field at fault (``""``: the record as a whole).
+
+        Store-wide: a record that could not be read may name no tenant, so the counts are
+        not per tenant, and they carry no record content (only field names).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> store.quarantine([{"file": "x.ndjson", "line": 3, "field": "occurred_at",
+        ...                    "reason": "bad time", "record": "{}"}])
+        1
+        >>> store.quarantine_counts(start="2000-01-01")
+        {'occurred_at': 1}
+        """
+        ph = self.backend.ph
+        where, params = [], []
+        for op, value in ((">=", start), ("<", end)):
+            if value is not None:
+                where.append(f"quarantined_at {op} {ph}")
+                params.append(format_timestamp(parse_instant(value)))
+        sql = "SELECT COALESCE(field, ''), COUNT(*) FROM quarantine"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql + " GROUP BY COALESCE(field, '') ORDER BY 1", params)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return {str(f): int(n) for f, n in rows}
+
     # -- role-based access (auditkit.access; see docs/access.md) ---------------------------
     def bind(
         self, *, principal: str | None = None, token: str | None = None, via: str = "python"

@@ -223,6 +223,7 @@ CANONICAL = {
     "event_id": "e-1",
     "occurred_at": "2022-03-22 14:21:53.225",
     "action": "user.login",
+    "outcome": "success",
     "actor": {"id": "u1", "name": None, "roles": []},
     "session_id": None,
     "description": "",

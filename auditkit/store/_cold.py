@@ -355,6 +355,17 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def display_url(url: str | None) -> str | None:
+    """A cold-tier URL fit to print: credentials in it are masked.
+
+    Examples
+    --------
+    >>> display_url("s3://AKIA:secret@bucket/audit"), display_url("/data/audit.db.cold")
+    ('s3://***@bucket/audit', '/data/audit.db.cold')
+    """
+    return None if url is None else re.sub(r"(://)[^/@\s]+@", r"\1***@", url)
+
+
 def default_cold_url(store_path: str | None) -> str | None:
     """``STORE.cold`` beside a SQLite file; ``None`` for a database URL."""
     return str(Path(store_path).with_name(Path(store_path).name + ".cold")) if store_path else None

@@ -76,7 +76,7 @@ from auditkit.record import STORED_SCHEMA, PreparedEvent, prepare_event, rebuild
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
-from auditkit.store._cold import default_cold_url
+from auditkit.store._cold import default_cold_url, display_url
 from auditkit.store._cursors import StreamCursors
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
@@ -1225,7 +1225,8 @@ class Store(StreamCursors):
 
     @property
     def cold_url(self) -> str | None:
-        """Where the cold tier is (a folder or fsspec URL); ``None``: the store has none."""
+        """Where the cold tier is (a folder or fsspec URL); ``None``: the store has none.
+        It may carry credentials: mask them before printing it."""
         return self._reader.cold_url
 
     def tier_counts(self, tenant: str) -> tuple[int, int]:
@@ -1353,7 +1354,7 @@ class Store(StreamCursors):
                 apply_tenant(self, t, policies[t], now=when, dry_run=dry_run, cold=cold,
                              progress=progress)
             )  # fmt: skip
-        return ApplyResult(tuple(done), dry_run, self._reader.cold_url)
+        return ApplyResult(tuple(done), dry_run, display_url(self._reader.cold_url))
 
     def _signed_policy_records(self, tenant: str) -> list[tuple[str, dict[str, Any]]]:
         """The tenant's verified ``audit_retention.update`` records: (received, metadata)."""

@@ -207,3 +207,15 @@ def test_detections_exports_and_principals_see_one_trail(tmp_path: Path) -> None
         ann.retention.set("acme", keep_days=1)
     with pytest.raises(AccessDenied, match="manage"):
         ann.retention.apply("acme")
+
+
+def test_retention_apply_on_a_terminal_draws_a_bar_and_a_summary(tmp_path: Path) -> None:
+    from tests.cli._terminal import run_in_terminal
+
+    Store.init(str(tmp_path / "t.db")).append([e for t in ("acme", "globex") for e in
+                                                _events(t, 120)])  # fmt: skip
+    assert run("retention", str(tmp_path / "t.db"), "set", "--hot-days", "7").returncode == 0
+    done = run_in_terminal("retention", "t.db", "apply", cwd=tmp_path)
+    assert done.exit_code == 0 and "Traceback" not in done.output, done.output
+    assert "retention:" in done.output  # the tqdm bar
+    assert "sealed 240 event(s)" in done.output and "globex: hot 7 days" in done.output

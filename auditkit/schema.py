@@ -593,8 +593,8 @@ def normalize_for_store(
     >>> checked
     False
     >>> from auditkit.record import prepare_event
-    >>> prepare_event(e, checked=checked).row[-1]
-    '{"auditkit_defaulted":["outcome"],"n":1}'
+    >>> prepare_event(e, checked=checked).row[-1]  # the outcome was given: nothing marked
+    '{"n":1}'
     """
     fast = _fast_normalize(raw, now, defer_free_json=True)
     if fast is not None:

@@ -423,8 +423,12 @@ NOTEBOOKS["03_compliance_report"] = [
 # Compliance report
 
 A report maps the trail onto a framework's controls (SOC 2, ISO 27001, PCI DSS, HIPAA,
-NIST 800-53, GDPR): each control passes, fails or needs review, with the reason and the
-evidence. It re-verifies the store first, so the report can say the trail is intact.
+NIST 800-53, GDPR). Each control gets one of five statuses, in the words an external
+auditor accepts: **pass** (the evidence shows the control operated over the period),
+**evidence present** (the logs hold what it asks for; that it operated needs other
+evidence), **not assessable from logs** (the report says what to request instead),
+**needs review** and **fail**. It re-verifies the store first, and states integrity
+(nothing altered) and completeness (nothing missing) apart.
 """),
     SETUP,
     code("""
@@ -435,27 +439,56 @@ print(report.summary())
 """),
     code("""
 pl.DataFrame(
-    [{"control": c.control_id, "status": c.status.value, "why": c.reasons[0] if c.reasons else ""}
+    [{"control": c.control_id, "status": c.status.label, "why": c.reasons[0] if c.reasons else ""}
      for c in report.controls]
 )
 """),
     md("""
+Integrity and completeness are different claims: the sample's `initech` switched its audit
+logging off in February and never on again. Its trail verifies, but it is not complete:
+"""),
+    code("""
+facts = report.section("executive_summary").facts
+print("integrity:   ", facts["integrity"])
+print("completeness:", facts["completeness"][:110], "...")
+"""),
+    md("""
 Write it as one self-contained HTML file (charts inline, no network, prints well), Markdown,
-JSON, CSV, PDF, or a signed evidence bundle (`.zip`). From the command line:
-`auditkit report STORE --framework soc2 --format html -o soc2.html`.
+JSON, CSV, PDF, or a signed evidence bundle (`.zip`) that also holds every control's
+population as CSV and XLSX and a script to re-perform the checks without auditkit. From the
+command line: `auditkit report STORE --framework soc2 --format html -o soc2.html`.
 """),
     code("""
 path = report.write(workdir / "soc2.html")
 print(path.name, "written;", path.read_text().count("<section"), "sections")
 """),
     md("""
-## One tenant, another framework
+## Reviews and dispositions are evidence too
 
-PCI DSS requirement 10 for `acme` alone:
+A detector run when the report is built says nothing about whether anyone reviewed the
+logs during the period. People record their reviews (`auditkit review`) and their decision
+on each finding (`auditkit finding resolve`) as events of the tenant's own signed trail.
+Here `acme`'s first week is reviewed each next morning, and its findings resolved:
 """),
     code("""
-pci = build_report(store, framework="pci-dss", tenant="acme")
-print(pci.summary())
+from datetime import datetime, timedelta, timezone
+
+from auditkit.reports.records import disposition_event, review_event
+
+week = "2026-01-05..2026-01-11"
+before = build_report(store, framework="pci-dss", tenant="acme", period=week)
+print(before.control("10.4.1").status.label, "-", before.control("10.4.1").reasons[0][:80])
+day0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+store.append([review_event(tenant="acme", period=(day0 + timedelta(days=d)).date().isoformat()
+                           + ".." + (day0 + timedelta(days=d)).date().isoformat(),
+                           reviewer="rita", at=day0 + timedelta(days=d + 1, hours=8))
+              for d in range(7)])
+register = before.section("review_records").table("findings").frame
+store.append([disposition_event(tenant="acme", finding_id=f, disposition="false_positive",
+                                ticket="SEC-42", by="olga") for f in register["finding_id"]])
+after = build_report(store, framework="pci-dss", tenant="acme", period=week)
+for cid in ("10.4.1", "10.4.3"):
+    print(cid, after.control(cid).status.label, "-", after.control(cid).reasons[0][:80])
 """),
     md("""
 ## The Report builder

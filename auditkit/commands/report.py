@@ -104,6 +104,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         metavar="STORE",
         help="with 'verify': trust the public key of this store (its key file)",
     )
+    p.add_argument(
+        "--timestamp-roots",
+        metavar="PEM",
+        help="with 'verify': the time-stamping authority's root certificates; the bundle's "
+        "RFC 3161 time-stamp must then cover its manifest",
+    )
     p.add_argument("--json", action="store_true", help="with 'verify': print JSON")
     p.add_argument("--list", action="store_true", help="list the frameworks and their controls")
 
@@ -118,7 +124,13 @@ def _list() -> int:
     return 0
 
 
-def _verify(bundle: str, public_key: str | None, as_json: bool, store: str | None = None) -> int:
+def _verify(
+    bundle: str,
+    public_key: str | None,
+    as_json: bool,
+    store: str | None = None,
+    timestamp_roots: str | None = None,
+) -> int:
     from auditkit.reports.bundle import verify_bundle
 
     trusted: Any = Path(public_key) if public_key else None
@@ -134,11 +146,13 @@ def _verify(bundle: str, public_key: str | None, as_json: bool, store: str | Non
                 "so its key cannot anchor the bundle; pass --public-key FILE"
             )
         trusted = trust.public_key
-    result = verify_bundle(bundle, trusted)
+    result = verify_bundle(bundle, trusted, timestamp_roots=timestamp_roots)
     if as_json:
         sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(result.summary())
+        if result.timestamp:
+            print(result.timestamp)
     return {"INTACT": 0, "TAMPERED": 1, "UNANCHORED": 3}[result.status]
 
 
@@ -183,7 +197,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.target == "verify":
         if not args.bundle:
             raise UsageError("report verify: expected BUNDLE (the evidence bundle zip)")
-        return _verify(args.bundle, args.public_key, args.json, args.store)
+        return _verify(args.bundle, args.public_key, args.json, args.store, args.timestamp_roots)
     if args.target is None:
         raise UsageError("report: expected STORE (or 'verify BUNDLE', or --list)")
     if args.bundle:
@@ -235,6 +249,11 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store", metavar="STORE", help="trust the public key of this store (its key file)"
     )
+    p.add_argument(
+        "--timestamp-roots",
+        metavar="PEM",
+        help="the time-stamping authority's root certificates: check the RFC 3161 time-stamp",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -243,4 +262,4 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     "check an evidence bundle's signature and files (same as 'report verify'; exit 1 if tampered)",
 )(_verify_args)
 def _report_verify(args: argparse.Namespace) -> int:
-    return _verify(args.bundle, args.public_key, args.json, args.store)
+    return _verify(args.bundle, args.public_key, args.json, args.store, args.timestamp_roots)

@@ -75,8 +75,9 @@ from auditkit.export._json import json_text
 from auditkit.export.formats import (
     ExportFormat,
     _complete,
-    canonical_records,
+    canonical_lines,
     frame_to_events,
+    records_of,
     register_export_format,
 )
 
@@ -216,9 +217,13 @@ def ecs_records(frame: pl.DataFrame) -> list[bytes]:
 
 def hec_records(frame: pl.DataFrame) -> list[bytes]:
     """One Splunk HEC event (bytes) per event of ``frame``, built column-wise."""
-    if frame.height == 0:
-        return []
+    return records_of(hec_lines)(frame)
+
+
+def hec_lines(frame: pl.DataFrame) -> pl.Series:
+    """One Splunk HEC event (JSON text) per event of ``frame`` (a String Series)."""
     df = _complete(frame)
+    df = df.with_columns(canonical_lines(df).alias("_canonical"))
     us = pl.col("occurred_at").dt.epoch("us")
     head = json_text(
         pl.struct(
@@ -232,11 +237,11 @@ def hec_records(frame: pl.DataFrame) -> list[bytes]:
         [
             pl.lit('{"time":'), (us // 1_000_000).cast(pl.String), pl.lit("."),
             (us % 1_000_000).cast(pl.String).str.zfill(6), pl.lit(","),
-            head.str.slice(1).str.head(-1), pl.lit(',"event":'),
+            head.str.slice(1).str.head(-1), pl.lit(',"event":'), pl.col("_canonical"),
+            pl.lit("}"),
         ]
     )  # fmt: skip
-    heads = df.select(line).to_series().to_list()
-    return [h.encode() + e + b"}" for h, e in zip(heads, canonical_records(df), strict=True)]
+    return df.select(line).to_series()
 
 
 register_export_format(
@@ -254,6 +259,6 @@ register_export_format(
         ".hec.ndjson",
         "application/json",
         "Splunk HTTP Event Collector events, one per line",
-        encoder=hec_records,
+        lines=hec_lines,
     )
 )

@@ -45,7 +45,8 @@ import polars as pl
 
 from auditkit.export.formats import (
     ExportFormat,
-    canonical_records,
+    canonical_lines,
+    records_of,
     register_export_format,
 )
 from auditkit.export.formats import (
@@ -83,9 +84,13 @@ def _host(service: Any) -> str:
 
 def syslog_records(frame: pl.DataFrame) -> list[bytes]:
     """One RFC 5424 line (bytes, no line end) per event of ``frame``, built column-wise."""
-    if frame.height == 0:
-        return []
+    return records_of(syslog_lines)(frame)
+
+
+def syslog_lines(frame: pl.DataFrame) -> pl.Series:
+    """One RFC 5424 line per event of ``frame`` (a String Series)."""
     df = complete(frame)
+    df = df.with_columns(canonical_lines(df).alias("_canonical"))
     level = (
         pl.col("outcome")
         .replace_strict(_LEVEL, default=6, return_dtype=pl.Int64)
@@ -112,11 +117,10 @@ def syslog_records(frame: pl.DataFrame) -> list[bytes]:
             pl.lit("<"), (level + _FACILITY * 8).cast(pl.String), pl.lit(">1 "),
             pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), pl.lit(" "), host,
             pl.lit(" auditkit - "), pl.col("action").str.head(32), pl.lit(f" [{SD_ID} "), sd,
-            pl.lit("] \ufeff"),
+            pl.lit("] \ufeff"), pl.col("_canonical"),
         ]
     )  # fmt: skip
-    heads = df.select(line).to_series().to_list()
-    return [h.encode() + e for h, e in zip(heads, canonical_records(df), strict=True)]
+    return df.select(line).to_series()
 
 
 def _sd_expr(expr: pl.Expr) -> pl.Expr:
@@ -129,6 +133,6 @@ register_export_format(
         ".log",
         "text/plain",
         "syslog RFC 5424 lines: structured data and the event as JSON",
-        encoder=syslog_records,
+        lines=syslog_lines,
     )
 )

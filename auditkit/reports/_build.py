@@ -73,6 +73,8 @@ def assemble_report(inputs: ReportInputs, *, framework: str | Framework) -> Repo
         tool_version=__version__,
         checkpoints_doc=inputs.checkpoints_doc,
         signer=inputs.signer,
+        timestamp_url=inputs.config.timestamp_url or None,
+        timestamp_roots=inputs.config.timestamp_roots or None,
     )
 
 

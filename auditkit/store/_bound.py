@@ -801,6 +801,16 @@ class BoundStore(Store):
             )
         return self._owner.quarantine(rows)
 
+    def quarantine_counts(self, **window: Any) -> dict[str, int]:
+        """:meth:`Store.quarantine_counts` (store-wide counts: needs ``read`` on some tenant)."""
+        ctx = self.context()
+        if not self._may_anywhere(ctx, Permission.READ):
+            raise AccessDenied(
+                f"principal {ctx.principal.id!r} may not count quarantined records: "
+                "needs permission 'read'"
+            )
+        return self._owner.quarantine_counts(**window)
+
     # -- binding and management -------------------------------------------------------------------
     def bind(
         self, *, principal: str | None = None, token: str | None = None, via: str = "python"

@@ -28,7 +28,7 @@ from auditkit.errors import StoreError
 from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null
-from auditkit.store._cold import ColdTier
+from auditkit.store._cold import ColdTier, SegmentRef
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
 
@@ -419,15 +419,17 @@ class TrailReader:
         extra: Filter | None = None,
         *,
         ahead: int = 2,
-        chunk: int = LOAD_CHUNK,
+        chunk: int | None = None,
         seqs: tuple[int, int] | None = None,
     ) -> Iterator[pl.DataFrame]:
         """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
-        :data:`LOAD_CHUNK` seqs, read ``ahead`` chunks in advance in threads.
+        ``chunk`` (default :data:`LOAD_CHUNK`) seqs, read ``ahead`` chunks in advance in
+        threads.
 
         Memory holds at most ``ahead + 1`` chunks.  Reading (ADBC) releases the GIL,
         so the caller verifies one chunk while the next ones are read.
         """
+        chunk = chunk or LOAD_CHUNK  # read when called: a test may lower it
         # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
         first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
         plan = [
@@ -497,6 +499,17 @@ class TrailReader:
             (tenant, size),
         )
         return int(rows[0][0])
+
+    def live_segments(self, tenant: str) -> list[SegmentRef]:
+        """The segments the tenant's seal statements name, less those purged since, as
+        the database says (untrusted: for deduplication and counts; verification checks
+        statements and segments)."""
+        rows = self._fetch(
+            "SELECT kind, end_seq, detail FROM purges WHERE tenant_id = ?", (tenant,)
+        )
+        purged = max([0, *(_as_int(e) for k, e, _ in rows if k == "purge")])
+        refs = [SegmentRef.parse(str(d)) for k, e, d in rows if k == "seal" and _as_int(e) > purged]
+        return [r for r in refs if r is not None]
 
     def sealed_count(self, tenant: str | None = None) -> int:
         """Events in cold segments not purged since, by the seal statements (a count

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import tempfile
 import uuid
 import warnings
@@ -499,6 +500,27 @@ class Store(StreamCursors):
             found.update(r[0] for r in cur.fetchall())
         return found
 
+    def _cold_duplicates(self, tenant: str, items: Sequence[PreparedEvent]) -> set[str]:
+        """Event ids of ``items`` that the tenant's cold segments hold already (old events
+        ingested again): only events no newer than the newest sealed one are looked for,
+        so appending new events reads nothing from the cold tier."""
+        refs = self._reader.live_segments(tenant)
+        newest = max((r.hi for r in refs if r.hi), default=None)
+        if newest is None:
+            return set()
+        when = [(p.event_id, str(p.row[3])) for p in items if str(p.row[3]) <= newest]
+        cold = self._reader.cold()
+        found: set[str] = set()
+        for ref in refs if when and cold is not None else ():
+            # a segment holds events of occurred_at in [lo, hi] only
+            wanted = [e for e, t in when if (ref.lo or "") <= t <= (ref.hi or "")]
+            data = cold.get(ref.path) if wanted and cold is not None else None
+            if data is None:
+                continue  # nothing to look for (a missing segment is verification's to name)
+            ids = pl.read_parquet(io.BytesIO(data), columns=["event_id"]).get_column("event_id")
+            found.update(ids.filter(ids.is_in(wanted)).to_list())
+        return found
+
     def _locked_tree(self, cur: Any, tenant: str) -> Frontier:
         """The tenant's tree head, locked for this transaction and checked: against its
         own root, and against the newest checkpoint (signed with this store's key)."""
@@ -541,6 +563,7 @@ class Store(StreamCursors):
             frontier = self._locked_tree(cur, tenant)
             size = frontier.size
             existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
+            existing |= self._cold_duplicates(tenant, items)
             received = format_timestamp(datetime.now(UTC))
             received_json = orjson.dumps(received)
             rows: list[tuple[Any, ...]] = []
@@ -1409,7 +1432,8 @@ class Store(StreamCursors):
 
     def event_seq(self, tenant: str, event_id: str) -> int | None:
         """The seq of the tenant's event ``event_id`` (``None``: no such event); an
-        index lookup, not a verified read (load the seq to get the event verified)."""
+        index lookup in the hot tier, not a verified read (load the seq to get the event
+        verified); an event sealed into the cold tier is looked for in its segments."""
         ph = self.backend.ph
         with self.backend.connect() as conn:
             cur = conn.cursor()
@@ -1421,7 +1445,12 @@ class Store(StreamCursors):
                 row = cur.fetchone()
             finally:
                 cur.close()
-        return int(row[0]) if row else None
+        if row:
+            return int(row[0])
+        if not self._reader.sealed_count(tenant):
+            return None
+        cold = self._cold_row(tenant, None, event_id)
+        return int(cold.get_column("seq")[0]) if cold.height else None
 
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Keep records that were not stored, with why (``file``, ``line``,
@@ -1445,6 +1474,43 @@ class Store(StreamCursors):
                     values,
                 )
         return len(values)
+
+    def quarantine_counts(
+        self, *, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> dict[str, int]:
+        """How many records ingestion quarantined in ``[start, end)`` (by the time they were
+        quarantined), per field at fault (``""``: the record as a whole).
+
+        Store-wide: a record that could not be read may name no tenant, so the counts are
+        not per tenant, and they carry no record content (only field names).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> store.quarantine([{"file": "x.ndjson", "line": 3, "field": "occurred_at",
+        ...                    "reason": "bad time", "record": "{}"}])
+        1
+        >>> store.quarantine_counts(start="2000-01-01")
+        {'occurred_at': 1}
+        """
+        ph = self.backend.ph
+        where, params = [], []
+        for op, value in ((">=", start), ("<", end)):
+            if value is not None:
+                where.append(f"quarantined_at {op} {ph}")
+                params.append(format_timestamp(parse_instant(value)))
+        sql = "SELECT COALESCE(field, ''), COUNT(*) FROM quarantine"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql + " GROUP BY COALESCE(field, '') ORDER BY 1", params)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return {str(f): int(n) for f, n in rows}
 
     # -- role-based access (auditkit.access; see docs/access.md) ---------------------------
     def bind(

@@ -411,7 +411,7 @@ def _mfa_takeover(c: Ctx, t: Tenant) -> None:
             **geo,
         }
     )
-    c.emit("mfa_takeover", t, u["id"], rows, ("mfa_fatigue_takeover",), [1, n + 1, n + 2])
+    c.emit("mfa_takeover", t, u["id"], rows, ("mfa_fatigue_takeover",), [n, n + 1, n + 2])
 
 
 def _month_end(c: Ctx) -> int:

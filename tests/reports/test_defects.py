@@ -220,3 +220,16 @@ def test_review_and_finding_commands_record_signed_events(
     assert sorted(recorded["actor_id"].to_list()).count("Ann") == 1
     assert "Bob" in recorded["actor_id"].to_list()
     assert Period.parse(PERIOD).days == 7
+
+
+def test_quarantined_records_make_the_population_incomplete(week: Store) -> None:
+    week.quarantine(
+        [{"file": "okta.json", "line": n, "field": "published", "reason": "bad", "record": "{}"}
+         for n in range(3)]
+    )  # fmt: skip
+    report = build_report(week, framework="pci-dss", tenant="acme", period="30d")
+    facts = report.section("completeness").facts
+    assert facts["quarantined"] == 3
+    assert "3 record(s) quarantined at ingestion" in facts["verdict"]
+    table = report.section("completeness").table("quarantine").frame
+    assert table.rows() == [("published", 3)]  # field names only, never record content

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from auditkit import ProblemKind, Store
@@ -170,6 +172,8 @@ def test_sealing_moves_old_events_to_signed_segments_and_loads_see_one_trail(
     proof.verify(store.trusted_public_key()[0])
     assert json.loads(proof.canonical)["event_id"] == "e-acme-5"
     assert store.inclusion_proof("acme", event_id="e-acme-7").seq == 7
+    assert store.event_seq("acme", "e-acme-7") == 7
+    assert store.event_seq("acme", "e-acme-250") == 250 and store.event_seq("acme", "no") is None
     # a second apply finds nothing more to do
     assert store.retention.apply("acme", now=day(74)).sealed == 0
 
@@ -412,4 +416,34 @@ def test_a_default_set_before_a_tenant_existed_still_applies(store: Store) -> No
     result = store.retention.apply("initech")
     assert not result.tenants[0].blocked
     assert result.purged > 0
+
+
+# -- the manifest's subtree roots ------------------------------------------------------------
+@given(st.integers(0, 300), st.integers(1, 300))
+@settings(max_examples=200, deadline=None)
+def test_covering_subtrees_are_the_signed_trees_perfect_subtrees(first: int, n: int) -> None:
+    from auditkit.integrity import leaf_hashes, root_from_leaf_hashes
+    from auditkit.store._cold import covering_subtrees, subtree_roots
+    from auditkit.store._hashing import tree_levels
+
+    end = first + n
+    parts = covering_subtrees(first, end)
+    assert parts[0][0] == first and sum(size for _, size in parts) == n
+    for (a, size), (b, _) in itertools.pairwise(parts):
+        assert a + size == b
+    for a, size in parts:
+        assert size & (size - 1) == 0 and a % size == 0  # aligned powers of two
+    leaves = leaf_hashes([str(i).encode() for i in range(end + 7)])
+    levels = tree_levels(b"".join(leaves), len(leaves))
+    for part in subtree_roots(levels, first, end):
+        a, size = part["start"], part["size"]
+        assert bytes.fromhex(part["root"]) == root_from_leaf_hashes(leaves[a : a + size])
+
+
+def test_events_ingested_again_after_sealing_are_not_doubled(store: Store) -> None:
+    seal_some(store)
+    again = make_events(N, start=START.isoformat().replace("+00:00", "Z"), step_s=8 * 3600)
+    result = store.append(again[:250])  # 221 sealed, 29 hot: all duplicates
+    assert (result.stored, result.duplicates) == (0, 250)
+    assert store.count("acme") == N + 1
     assert store.verify().status.value == "intact"

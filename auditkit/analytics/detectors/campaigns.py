@@ -38,7 +38,10 @@ _COLS = ("tenant_id", "actor_id", "actor_type", "source_ip", "user_agent", "occu
 
 
 @register_detector(
-    "cross_tenant_campaign", title="Source failing across tenants", severity="medium"
+    "cross_tenant_campaign",
+    title="Source failing across tenants",
+    severity="medium",
+    scope="store",
 )
 def cross_tenant_campaign(
     events: Events,
@@ -294,29 +297,34 @@ def _denied_probes(events: Events, r: timedelta) -> pl.LazyFrame:
             "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent"
         )
     keys = ["tenant_id", "actor_id", "source_ip"]
+    # successes of those actors from those IPs, as (earliest, latest) per slot of width
+    # `r`: a success within `r` of an event lies in its slot or the one either side
+    slot = T.dt.truncate(r)
     good = (
         lazy(events, *keys, "occurred_at", "outcome")
         .filter(
             (outcome == "success")
             & pl.col("source_ip").is_in(bad.get_column("source_ip").unique().implode())
+            & pl.col("actor_id").is_in(bad.get_column("actor_id").unique().implode())
         )
-        .join(bad.lazy().select(keys).unique(), on=keys, how="semi")
-        .select(*keys, T.alias("_ok_at"))
-        .sort("_ok_at")
+        .group_by(*keys, slot.alias("_slot"))
+        .agg(_lo=T.min(), _hi=T.max())
+        .collect()
+        .lazy()
     )
-    near = (
-        bad.lazy()
-        .sort("occurred_at")
-        .join_asof(
-            good,
-            left_on="occurred_at",
-            right_on="_ok_at",
-            by=keys,
-            strategy="nearest",
-            check_sortedness=False,
+    near = bad.lazy().with_columns(_slot=slot)
+    for shift, test in (
+        (timedelta(0), pl.lit(True)),
+        (-r, pl.col("_hi") >= T - r),
+        (r, pl.col("_lo") <= T + r),
+    ):
+        hits = (
+            near.select(*keys, "event_id", (pl.col("_slot") + shift).alias("_slot"), T)
+            .join(good, on=[*keys, "_slot"])
+            .filter(test)
+            .select("event_id")
         )
-        .filter(pl.col("_ok_at").is_null() | ((pl.col("_ok_at") - T).abs() > r))
-    )
+        near = near.join(hits, on="event_id", how="anti")
     return near.select(
         "tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "user_agent"
     )

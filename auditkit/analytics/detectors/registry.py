@@ -81,6 +81,10 @@ class Detector:
     kind
         ``"rule"`` (fixed thresholds, ``score`` null) or ``"statistical"``
         (baselines, ``score`` ranks the findings).
+    scope
+        ``"tenant"``: every window and baseline is per tenant, so the detector can run
+        over any set of whole tenants at a time (:func:`run_detectors` does, to bound
+        memory); ``"store"``: it correlates tenants (the operator's view).
 
     Examples
     --------
@@ -95,6 +99,7 @@ class Detector:
     severity: str
     fn: DetectorFn = field(repr=False)
     kind: Literal["rule", "statistical"] = "rule"
+    scope: Literal["tenant", "store"] = "tenant"
 
     def __call__(self, events: pl.LazyFrame | pl.DataFrame, **options: Any) -> pl.DataFrame:
         """Run the detector with its defaults overridden by ``options``."""
@@ -107,6 +112,7 @@ def register_detector(
     title: str,
     severity: str,
     kind: Literal["rule", "statistical"] = "rule",
+    scope: Literal["tenant", "store"] = "tenant",
 ) -> Callable[[DetectorFn], DetectorFn]:
     """Register the decorated function as detector ``name``; the description is its docstring's
     first paragraph.
@@ -128,7 +134,7 @@ def register_detector(
     def decorate(fn: DetectorFn) -> DetectorFn:
         doc = (fn.__doc__ or "").strip().split("\n\n")[0]
         description = " ".join(line.strip() for line in doc.splitlines())
-        detector = Detector(name, title, description, severity, fn, kind)
+        detector = Detector(name, title, description, severity, fn, kind, scope)
         _DETECTORS.register(name, detector)
         return fn
 
@@ -167,6 +173,7 @@ def run_detectors(
     *,
     names: Iterable[str] | None = None,
     since: datetime | None = None,
+    batch_events: int = 2_000_000,
 ) -> pl.DataFrame:
     """Run detectors over ``events`` and return all findings, most severe first.
 
@@ -177,8 +184,13 @@ def run_detectors(
         LazyFrame (e.g. ``pl.scan_parquet``, ``Store.scan``) is scanned once or twice
         per detector with Polars' streaming engine, reading only the columns that
         detector needs, so that memory stays bounded whatever the size of the scan.
+        Per-tenant detectors run over batches of whole tenants of at most
+        ``batch_events`` events (a larger tenant is a batch of its own): the same
+        findings, with memory set by the batch rather than by the store.
     names
         Detectors to run (default: all).  Unknown names raise :class:`UsageError`.
+    batch_events
+        Events per batch of tenants for a LazyFrame (an eager frame is one batch).
     since
         Report only findings whose last evidence is at or after ``since``.  Earlier
         events still serve as history and baselines, so ``since`` changes which
@@ -210,13 +222,22 @@ def run_detectors(
     if unknown:
         raise UsageError(f"unknown detector(s) {unknown}; known: {', '.join(detectors)}")
     lf = as_event_frame(events).lazy()  # a pandas frame too
+    scan = isinstance(events, pl.LazyFrame)
     # a LazyFrame may be a scan larger than memory: the streaming engine keeps each
-    # detector's passes over it bounded (operations it lacks fall back to in-memory)
-    engine: Literal["streaming", "auto"] = (
-        "streaming" if isinstance(events, pl.LazyFrame) else "auto"
-    )
+    # detector's passes over it bounded (operations it lacks fall back to in-memory),
+    # and per-tenant detectors see a batch of tenants at a time
+    engine: Literal["streaming", "auto"] = "streaming" if scan else "auto"
+    frames = []
     with pl.Config(engine_affinity=engine):
-        frames = [detectors[n].fn(lf).cast(dict(FINDINGS_SCHEMA)) for n in chosen]  # type: ignore[arg-type]
+        batches = _tenant_batches(lf, batch_events) if scan else []
+        for n in chosen:
+            detector = detectors[n]
+            parts = (
+                [lf.filter(pl.col("tenant_id").is_in(b)) for b in batches]
+                if len(batches) > 1 and detector.scope == "tenant"
+                else [lf]
+            )
+            frames += [detector.fn(part).cast(dict(FINDINGS_SCHEMA)) for part in parts]  # type: ignore[arg-type]
     findings = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
     if since is not None:
         findings = findings.filter(pl.col("last_seen") >= since)
@@ -224,3 +245,21 @@ def run_detectors(
         {s: i for i, s in enumerate(SEVERITIES)}, default=-1, return_dtype=pl.Int8
     )
     return findings.sort([rank, "first_seen", "finding_id"], descending=[True, False, False])
+
+
+def _tenant_batches(lf: pl.LazyFrame, limit: int) -> list[list[str]]:
+    """Tenants packed, in order, into batches of at most ``limit`` events."""
+    if limit <= 0:
+        raise UsageError(f"batch_events: expected a positive number, got {limit}")
+    sizes = lf.group_by("tenant_id").agg(pl.len()).sort("tenant_id").collect()
+    batches: list[list[str]] = []
+    total = limit
+    for tenant, n in sizes.iter_rows():
+        if tenant is None:
+            continue
+        if total + n > limit:
+            batches.append([])
+            total = 0
+        batches[-1].append(tenant)
+        total += n
+    return batches

@@ -440,34 +440,32 @@ def unusual_session(
     g = duration(gap, name="gap")
     positive(alpha, "alpha")
     cols = ("tenant_id", "actor_id", "actor_type", "actor_roles", "session_id", "occurred_at")
-    base = (
-        lazy(events, *cols, "event_id", "action")
-        .with_columns(
-            _row=pl.int_range(pl.len(), dtype=pl.UInt32),
+    # one narrow numeric frame (strings stay in the scan: at 10M events they would not
+    # fit twice); the peer group per actor is their type and roles on their first event
+    peer = codes("tenant_id", "_peer")
+    narrow = (
+        lazy(events, *cols, "action")
+        .with_row_index("_row")
+        .with_columns(_peer=_peer_label().first().over("tenant_id", "actor_id"))
+        .select(
+            "_row",
+            "occurred_at",
             _ak=codes("tenant_id", "actor_id"),
             _tc=codes("tenant_id"),
+            _pc=peer,
             _next=codes("action"),
             _sk=pl.when(pl.col("session_id").is_not_null()).then(codes("tenant_id", "session_id")),
         )
         .collect()
+        .lazy()
     )
-    # peer group per actor: type and roles on their first event, as a code
-    peers = (
-        base.lazy()
-        .group_by("_ak")
-        .agg(pl.col("tenant_id", "actor_type", "actor_roles").first())
-        .with_columns(_peer=_peer_label())
-        .select("_ak", _pc=codes("tenant_id", "_peer"))
-    )
-    # sessions and transitions on a narrow, numeric frame (sorting strings is slow)
-    narrow = base.lazy().select("_row", "_ak", "_tc", "_next", "_sk", "occurred_at")
     lf = sessionize(narrow, gap=g).collect().lazy()
     start, end = 2**62, 2**62 + 1  # action codes are below 2**32
     same = pl.col("_skey") == pl.col("_skey").shift(1)  # sessions are adjacent
     steps = lf.with_columns(
         _prev=pl.when(same).then(pl.col("_next").shift(1)).otherwise(start).cast(pl.UInt64),
         _last=(pl.col("_skey") != pl.col("_skey").shift(-1)).fill_null(True),
-    ).join(peers, on="_ak")
+    )
     keys = ["_tc", "_pc", "_prev", "_next"]
     ends = steps.filter("_last").select(
         "_skey",
@@ -520,9 +518,16 @@ def unusual_session(
         .filter(pl.col("_z") >= z_threshold)
         .select("_skey", "_cost", "_med", "_z")
     )
-    cited = lf.join(cost, on="_skey").select("_skey", "_row", "_cost", "_med", "_z")
+    cited = lf.join(cost, on="_skey").select("_skey", "_row", "_cost", "_med", "_z").collect()
+    # the cited events' text, read again from the source by row
+    text = (
+        lazy(events, "tenant_id", "actor_id", "event_id", "action", "occurred_at")
+        .with_row_index("_row")
+        .filter(pl.col("_row").is_in(cited.get_column("_row").implode()))
+    )
     found = (
-        cited.join(base.lazy(), on="_row")
+        cited.lazy()
+        .join(text, on="_row")
         .sort("_skey", "occurred_at")
         .group_by("_skey")
         .agg(

@@ -76,6 +76,7 @@ def _lines(frame: pl.DataFrame) -> pl.LazyFrame:
     for _, members in _OBJECTS:
         frags += [_field(k, value(c)).alias(f"_f_{c}") for k, c in members]
     frags += [_raw(c, value(c)).alias(f"_f_{c}") for c in ("changes", "metadata")]
+    tgt: pl.Expr
     if "targets" in schema:
         items = pl.col("targets").list.eval(_target_object()).list.join(",")
         tgt: pl.Expr = pl.when(pl.col("targets").is_not_null()).then(

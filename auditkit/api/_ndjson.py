@@ -79,9 +79,7 @@ def _lines(frame: pl.DataFrame) -> pl.LazyFrame:
     tgt: pl.Expr
     if "targets" in schema:
         items = pl.col("targets").list.eval(_target_object()).list.join(",")
-        tgt: pl.Expr = pl.when(pl.col("targets").is_not_null()).then(
-            pl.lit('"targets":[') + items + "]"
-        )
+        tgt = pl.when(pl.col("targets").is_not_null()).then(pl.lit('"targets":[') + items + "]")
     else:
         tgt = pl.lit(None, dtype=pl.String)
     frags.append(tgt.alias("_f_targets"))

@@ -51,7 +51,7 @@ OUTCOMES: Final = ("success", "failure", "denied", "error")
 DEFAULTED_KEY: Final = "auditkit_defaulted"
 ACTOR_TYPES: Final = ("user", "service", "api_key", "system")
 
-#: The core action vocabulary of DESIGN.md, with each action's category.
+#: The core action vocabulary of docs/schema.md, with each action's category.
 CORE_ACTIONS: Final[dict[str, str]] = {
     **{
         a: "management"
@@ -529,7 +529,7 @@ def normalize_event(raw: Mapping[str, Any], *, now: datetime | None = None) -> d
     Parameters
     ----------
     raw
-        A mapping with the fields of DESIGN.md.  ``None`` values count as absent.
+        A mapping with the fields of docs/schema.md.  ``None`` values count as absent.
         ``seq`` and ``received_at`` belong to the store: when present (an export of
         another store being re-imported) they are kept under ``metadata.imported``.
     now
@@ -589,11 +589,11 @@ def normalize_for_store(
     --------
     >>> e, checked = normalize_for_store({"tenant_id": "acme", "event_id": "e1",
     ...     "occurred_at": "2026-01-05T09:00:00.000000Z", "action": "user.login",
-    ...     "actor": {"id": "u-1"}, "metadata": {"n": 1}})
+    ...     "outcome": "success", "actor": {"id": "u-1"}, "metadata": {"n": 1}})
     >>> checked
     False
     >>> from auditkit.record import prepare_event
-    >>> prepare_event(e, checked=checked).row[-1]
+    >>> prepare_event(e, checked=checked).row[-1]  # the outcome was given: nothing marked
     '{"n":1}'
     """
     fast = _fast_normalize(raw, now, defer_free_json=True)
@@ -602,25 +602,147 @@ def normalize_for_store(
     return _full_normalize(raw, now), True
 
 
+#: RFC 3339 UTC with ``Z`` (or ``+00:00``) and at most microseconds: turned canonical
+#: by padding the fraction, which is what :func:`parse_timestamp` gives for them
+_ZULU_TS: Final = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?(?:Z|\+00:00)\Z"
+)
+_NO: Final[Any] = object()  # "take the full path"
+
+
+def _opt_text(value: Any, limit: int = _MAX_ID) -> bool:
+    """An optional string the full rules keep as it is (empty or blank included)."""
+    return type(value) is str and len(value) <= limit
+
+
+def _fast_strings(value: Any, allowed: frozenset[str], limit: int = _MAX_ID) -> Any:
+    """An object of optional strings: ``None`` values dropped; ``None`` when nothing
+    is left (the full rules then leave the object out); ``_NO`` for the full path."""
+    if type(value) is not dict or not value.keys() <= allowed:
+        return _NO
+    nulls = False
+    for v in value.values():
+        if v is None:
+            nulls = True
+        elif type(v) is not str or len(v) > limit:
+            return _NO
+    if nulls:
+        value = {k: v for k, v in value.items() if v is not None}
+    return value or None
+
+
+def _fast_actor(actor: Any) -> Any:
+    if type(actor) is not dict or not actor.keys() <= _ACTOR_KEYS or not _plain(actor.get("id")):
+        return _NO
+    nulls = False
+    for key, v in actor.items():
+        if v is None:
+            nulls = True
+        elif key == "roles":
+            if type(v) is not list or not all(type(r) is str for r in v):
+                return _NO
+        elif key == "type":
+            if v not in ACTOR_TYPES:
+                return _NO
+        elif not _opt_text(v):
+            return _NO
+    return {k: v for k, v in actor.items() if v is not None} if nulls else actor
+
+
+def _fast_targets(targets: Any) -> Any:
+    if type(targets) is not list:
+        return _NO
+    out = targets
+    for i, t in enumerate(targets):
+        if type(t) is not dict or not t.keys() <= _TARGET_KEYS:
+            return _NO
+        tid = t.get("id")
+        if not _plain(tid) or len(str(tid)) > _MAX_ID:
+            return _NO
+        kept = _fast_strings(t, _TARGET_KEYS, _MAX_TEXT)
+        if kept is _NO:
+            return _NO
+        if kept is not t:
+            if out is targets:
+                out = list(targets)
+            out[i] = kept
+    return out
+
+
+def _fast_source(source: Any) -> Any:
+    if type(source) is not dict or not source.keys() <= _SOURCE_KEYS:
+        return _NO
+    out = source
+    ip = source.get("ip")
+    if ip is not None and (
+        type(ip) is not str or not (_IPV4.match(ip) or (":" in ip and _ipv6_normal(ip)))
+    ):
+        return _NO
+    ua = source.get("user_agent")
+    if ua is not None and not _opt_text(ua, _MAX_TEXT):
+        return _NO
+    geo = source.get("geo")
+    if geo is not None:
+        if type(geo) is not dict or not geo.keys() <= _GEO_KEYS:
+            return _NO
+        nulls = False
+        whole: list[str] = []
+        for key, v in geo.items():
+            if v is None:
+                nulls = True
+            elif key in ("lat", "lon"):
+                bound = 90.0 if key == "lat" else 180.0
+                kind = type(v)
+                if kind is float:
+                    if not -bound <= v <= bound:
+                        return _NO
+                    if v.is_integer():  # JCS writes 52.0 as 52: the full rules make it int
+                        whole.append(key)
+                elif kind is not int or not -bound <= v <= bound:
+                    return _NO
+            elif not _opt_text(v):
+                return _NO
+        if nulls or whole:
+            geo = {k: int(v) if k in whole else v for k, v in geo.items() if v is not None}
+            out = {**source, "geo": geo or None}
+        elif not geo:
+            out = {**source, "geo": None}
+    if None in out.values():
+        out = {k: v for k, v in out.items() if v is not None}
+    return out or None
+
+
 def _fast_normalize(
     raw: Any, now: datetime | None, *, defer_free_json: bool = False
 ) -> dict[str, Any] | None:
     """The common case in one pass, or ``None`` to take the full path.
 
-    Accepts only events already in normal form (canonical timestamps, plain
-    strings, IPv4 in dotted form, no ``None`` values, no integral floats in
-    ``source.geo``), for which the result equals :func:`_full_normalize`'s; the
-    property tests check that.  Anything else, valid or not, goes the full way,
-    which also words the errors.
+    Accepts events as real producers write them: ``null`` for absent optional
+    fields (dropped, as the full rules drop them), empty strings and lists (kept,
+    as the full rules keep them), UTC times with ``Z`` or ``+00:00`` and up to six
+    fraction digits (padded to the canonical six), plain strings, IPv4 in dotted
+    form.  For these the result equals :func:`_full_normalize`'s; the property
+    tests check that.  Anything else, valid or not, goes the full way, which also
+    words the errors.
     """
-    if type(raw) is not dict or not raw.keys() <= _TOP_FIELDS or None in raw.values():
+    if type(raw) is not dict:
+        return None
+    if None in raw.values():
+        raw = {k: v for k, v in raw.items() if v is not None}
+    if not raw.keys() <= _TOP_FIELDS:
         return None
     get = raw.get
     tenant, ts, action = get("tenant_id"), get("occurred_at"), get("action")
     if not _plain(tenant) or not str(tenant).isprintable():
         return None
-    if type(ts) is not str or not _CANON_TS.match(ts):
+    if type(ts) is not str:
         return None
+    if not _CANON_TS.match(ts):
+        zulu = _ZULU_TS.match(ts)
+        if zulu is None:
+            return None
+        fraction = zulu[2] or ""
+        ts = f"{zulu[1]}.{fraction}{'0' * (6 - len(fraction))}Z"
     upper = _soon_text() if now is None else format_timestamp(now + _FUTURE_SLACK)
     if ts < _EARLIEST_TEXT or ts > upper:
         return None
@@ -631,6 +753,7 @@ def _fast_normalize(
     if type(action) is not str or len(action) > 200 or not _ACTION_RE.match(action):
         return None
     event = dict(raw)
+    event["occurred_at"] = ts
     category = get("category")
     if category is None:
         event["category"] = CORE_ACTIONS.get(action, "user")
@@ -641,73 +764,45 @@ def _fast_normalize(
         event["outcome"] = "success"
     elif outcome not in OUTCOMES:
         return None
-    actor = get("actor")
-    if type(actor) is not dict or not actor.keys() <= _ACTOR_KEYS or not _plain(actor.get("id")):
+    actor = _fast_actor(get("actor"))
+    if actor is _NO:
         return None
-    for key, v in actor.items():
-        if key == "roles":
-            if type(v) is not list or not all(type(r) is str for r in v):
-                return None
-        elif key == "type":
-            if v not in ACTOR_TYPES:
-                return None
-        elif not _plain(v):
-            return None
+    event["actor"] = actor
     targets = get("targets")
     if targets is not None:
-        if type(targets) is not list:
+        targets = _fast_targets(targets)
+        if targets is _NO:
             return None
-        for t in targets:
-            if not _plain_dict(t, _TARGET_KEYS, _MAX_TEXT) or not _plain(t.get("id")):
+        event["targets"] = targets
+    for key, check in (("source", _fast_source), ("observer", _fast_observer)):
+        value = get(key)
+        if value is not None:
+            value = check(value)
+            if value is _NO:
                 return None
-            if len(t["id"]) > _MAX_ID:
-                return None
-    source = get("source")
-    if source is not None:
-        if type(source) is not dict or not source or not source.keys() <= _SOURCE_KEYS:
-            return None
-        ip = source.get("ip")
-        if ip is not None and (
-            type(ip) is not str or not (_IPV4.match(ip) or (":" in ip and _ipv6_normal(ip)))
-        ):
-            return None
-        ua = source.get("user_agent")
-        if ua is not None and not _plain(ua, _MAX_TEXT):
-            return None
-        geo = source.get("geo")
-        if geo is not None:
-            if type(geo) is not dict or not geo or not geo.keys() <= _GEO_KEYS:
-                return None
-            for key, v in geo.items():
-                if key in ("lat", "lon"):
-                    bound = 90.0 if key == "lat" else 180.0
-                    kind = type(v)
-                    if kind is float:
-                        if v.is_integer() or not -bound <= v <= bound:
-                            return None
-                    elif kind is not int or not -bound <= v <= bound:
-                        return None
-                elif not _plain(v):
-                    return None
-    observer = get("observer")
-    if observer is not None and not (observer and _plain_dict(observer, _OBSERVER_KEYS)):
-        return None
+            if value is None:
+                del event[key]
+            else:
+                event[key] = value
     for key in ("request_id", "session_id"):
         v = get(key)
-        if v is not None and not _plain(v):
+        if v is not None and not _opt_text(v):
             return None
     description = get("description")
-    if description is not None and not _plain(description, _MAX_TEXT):
+    if description is not None and not _opt_text(description, _MAX_TEXT):
         return None
     changes = get("changes")
-    if changes is not None:
-        if type(changes) is not dict or not changes.keys() <= {"before", "after"}:
-            return None
-        if any(v is None for v in changes.values()):
-            return None
-    metadata = get("metadata")
-    if metadata is not None and (type(metadata) is not dict or not metadata):
+    if changes is not None and (
+        type(changes) is not dict or not changes.keys() <= {"before", "after"}
+    ):
         return None
+    metadata = get("metadata")
+    if metadata is not None:
+        if type(metadata) is not dict:
+            return None
+        if not metadata:
+            del event["metadata"]
+            metadata = None
     if outcome is None:  # the default is recorded, so that it is not taken for evidence
         metadata = {**(metadata or {}), DEFAULTED_KEY: ["outcome"]}
         event["metadata"] = metadata
@@ -724,6 +819,10 @@ def _fast_normalize(
     elif not _plain(event_id):
         return None
     return event
+
+
+def _fast_observer(value: Any) -> Any:
+    return _fast_strings(value, _OBSERVER_KEYS)
 
 
 def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:

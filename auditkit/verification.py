@@ -23,6 +23,7 @@ database could have re-signed everything with a key of their own.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -38,6 +39,22 @@ __all__ = [
     "VerificationReport",
     "Verdict",
 ]
+
+
+def _one_line(text: str) -> str:
+    r"""A line whose values came from the store (event ids, tenants, details quoting
+    them): a newline or other control character in them is shown escaped, so that a
+    value can never start a line of its own (a forged ``INTACT``) in a summary.
+
+    Examples
+    --------
+    >>> _one_line("  modified  event_id=x\nINTACT: all")
+    '  modified  event_id=x\\x0aINTACT: all'
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class ProblemKind(StrEnum):
@@ -311,7 +328,7 @@ class VerificationReport:
                 where += f" event_id={p.event_id}"
             if p.column:
                 where += f" column={p.column}"
-            lines.append(f"  {p.kind.value}  {where}: {p.detail}")
+            lines.append(_one_line(f"  {p.kind.value}  {where}: {p.detail}"))
         if len(self.problems) > 50:
             lines.append(f"  ... and {len(self.problems) - 50} more")
         return "\n".join(lines)

@@ -264,6 +264,81 @@ evidence. A purge is itself a signed, recorded event, so it can be told apart fr
 tampering, but it is final: review a retention change like this one (the `audit_log_tampering`
 detector flags it) before anything is purged.
 '''),
+    md("""
+## Retention policies in the store: seal, purge, verify
+
+Policies live in the store, per tenant: days kept hot in the database, days kept at all,
+and a legal hold that blocks every purge. Every change is appended to the tenant's signed
+trail as `audit_retention.update`, so it is evidence like any other event. To keep the
+numbers independent of today's date, we apply the policies "as of" the day after the
+sample's newest event.
+"""),
+    code("""
+before = store.verify()
+print("before:", before.summary().splitlines()[0])
+
+store.retention.set("acme", hot_days=30, keep_days=60)
+store.retention.set("globex", hot_days=30, keep_days=60,
+                    legal_hold=True, reason="litigation hold, case 2026-17")
+for p in store.retention.policies():
+    print(f"{p.tenant_id:8} {p.describe()}")
+"""),
+    md("""
+`apply` seals events older than the hot period into zstd Parquet segments (per tenant and
+month of receipt, each with a manifest signed by the store key) and purges whole segments
+past the keep period. Run every two weeks of the sample's quarter, as a scheduled job would:
+`globex`'s legal hold blocks its purges, and says so.
+"""),
+    code("""
+for as_of in ["2026-02-15", "2026-03-01", "2026-03-15", "2026-04-05"]:
+    result = store.retention.apply(now=as_of)
+    print(f"as of {as_of}:", result.summary().splitlines()[0])
+print(result.summary())
+"""),
+    code("""
+cold = Path(store.cold_url)
+sorted(str(p.relative_to(cold)) for p in cold.rglob("*") if p.is_file())
+"""),
+    md("""
+After sealing and purging, `verify` proves every remaining event, hot or cold (each
+segment is checked against its signed manifest and the Merkle tree as it is read), and
+reports the purge as what it is: a signed, recorded removal, not tampering. Loads see one
+trail across both tiers.
+"""),
+    code("""
+after = store.verify()
+print("after:", after.summary().splitlines()[0])
+for note in after.notes:
+    print(" ", note)
+frame = store.load("globex")
+print("globex loads", frame.height, "events, of which",
+      store.tier_counts("globex")[1], "from the cold tier")
+"""),
+    md("""
+An inclusion proof still works for every remaining event; for a purged one, the answer
+says that it was purged, and when.
+"""),
+    code("""
+from auditkit.errors import UsageError
+
+print(store.inclusion_proof("globex", seq=10).tree_size, "events in globex's signed tree")
+try:
+    store.inclusion_proof("acme", seq=10)
+except UsageError as exc:
+    print(exc)
+"""),
+    md("""
+Someone with access to the cold tier edits a sealed segment: verification names the
+segment and the record.
+"""),
+    code("""
+segment = next(cold.glob("tenant=globex/*/*.parquet"))
+edited = pl.read_parquet(segment).with_columns(
+    pl.when(pl.col("seq") == 3).then(pl.lit("settings.update")).otherwise(pl.col("action"))
+    .alias("action"))
+edited.write_parquet(segment, compression="zstd")
+print(store.verify("globex").summary())
+"""),
 ]
 
 
@@ -348,8 +423,12 @@ NOTEBOOKS["03_compliance_report"] = [
 # Compliance report
 
 A report maps the trail onto a framework's controls (SOC 2, ISO 27001, PCI DSS, HIPAA,
-NIST 800-53, GDPR): each control passes, fails or needs review, with the reason and the
-evidence. It re-verifies the store first, so the report can say the trail is intact.
+NIST 800-53, GDPR). Each control gets one of five statuses, in the words an external
+auditor accepts: **pass** (the evidence shows the control operated over the period),
+**evidence present** (the logs hold what it asks for; that it operated needs other
+evidence), **not assessable from logs** (the report says what to request instead),
+**needs review** and **fail**. It re-verifies the store first, and states integrity
+(nothing altered) and completeness (nothing missing) apart.
 """),
     SETUP,
     code("""
@@ -360,27 +439,56 @@ print(report.summary())
 """),
     code("""
 pl.DataFrame(
-    [{"control": c.control_id, "status": c.status.value, "why": c.reasons[0] if c.reasons else ""}
+    [{"control": c.control_id, "status": c.status.label, "why": c.reasons[0] if c.reasons else ""}
      for c in report.controls]
 )
 """),
     md("""
+Integrity and completeness are different claims: the sample's `initech` switched its audit
+logging off in February and never on again. Its trail verifies, but it is not complete:
+"""),
+    code("""
+facts = report.section("executive_summary").facts
+print("integrity:   ", facts["integrity"])
+print("completeness:", facts["completeness"][:110], "...")
+"""),
+    md("""
 Write it as one self-contained HTML file (charts inline, no network, prints well), Markdown,
-JSON, CSV, PDF, or a signed evidence bundle (`.zip`). From the command line:
-`auditkit report STORE --framework soc2 --format html -o soc2.html`.
+JSON, CSV, PDF, or a signed evidence bundle (`.zip`) that also holds every control's
+population as CSV and XLSX and a script to re-perform the checks without auditkit. From the
+command line: `auditkit report STORE --framework soc2 --format html -o soc2.html`.
 """),
     code("""
 path = report.write(workdir / "soc2.html")
 print(path.name, "written;", path.read_text().count("<section"), "sections")
 """),
     md("""
-## One tenant, another framework
+## Reviews and dispositions are evidence too
 
-PCI DSS requirement 10 for `acme` alone:
+A detector run when the report is built says nothing about whether anyone reviewed the
+logs during the period. People record their reviews (`auditkit review`) and their decision
+on each finding (`auditkit finding resolve`) as events of the tenant's own signed trail.
+Here `acme`'s first week is reviewed each next morning, and its findings resolved:
 """),
     code("""
-pci = build_report(store, framework="pci-dss", tenant="acme")
-print(pci.summary())
+from datetime import datetime, timedelta, timezone
+
+from auditkit.reports.records import disposition_event, review_event
+
+week = "2026-01-05..2026-01-11"
+before = build_report(store, framework="pci-dss", tenant="acme", period=week)
+print(before.control("10.4.1").status.label, "-", before.control("10.4.1").reasons[0][:80])
+day0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+store.append([review_event(tenant="acme", period=(day0 + timedelta(days=d)).date().isoformat()
+                           + ".." + (day0 + timedelta(days=d)).date().isoformat(),
+                           reviewer="rita", at=day0 + timedelta(days=d + 1, hours=8))
+              for d in range(7)])
+register = before.section("review_records").table("findings").frame
+store.append([disposition_event(tenant="acme", finding_id=f, disposition="false_positive",
+                                ticket="SEC-42", by="olga") for f in register["finding_id"]])
+after = build_report(store, framework="pci-dss", tenant="acme", period=week)
+for cid in ("10.4.1", "10.4.3"):
+    print(cid, after.control(cid).status.label, "-", after.control(cid).reasons[0][:80])
 """),
     md("""
 ## The Report builder

@@ -22,18 +22,7 @@ def _shown(nb: dict) -> list[str]:
     ]
 
 
-def _cases() -> list[object]:
-    out: list[object] = []
-    for path in NOTEBOOKS:
-        if path.stem == "03_compliance_report":  # rebuilt by its owner with _build.py
-            mark = pytest.mark.xfail(reason="built before widget state was kept", strict=False)
-            out.append(pytest.param(path, marks=mark, id=path.stem))
-        else:
-            out.append(pytest.param(path, id=path.stem))
-    return out
-
-
-@pytest.mark.parametrize("path", _cases())
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_every_shown_widget_has_saved_state(path: Path) -> None:
     nb = json.loads(path.read_text())
     shown = _shown(nb)

@@ -18,6 +18,7 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import Events, T, duration
 from auditkit.errors import UsageError
+from auditkit.frame import as_event_frame
 
 if TYPE_CHECKING:
     import altair as alt
@@ -76,7 +77,8 @@ def finding_evidence(events: Events, finding: Finding) -> pl.DataFrame:
     f = _one(finding)
     ids = list(f["event_ids"] or [])
     return (
-        events.lazy()
+        as_event_frame(events)
+        .lazy()
         .filter((pl.col("tenant_id") == f["tenant_id"]) & pl.col("event_id").is_in(ids))
         .sort("occurred_at", "seq")
         .collect()
@@ -118,8 +120,10 @@ def finding_context(
     lo = f["first_seen"] - duration(before, name="before")
     hi = f["last_seen"] + duration(after, name="after")
     ids = list(f["event_ids"] or [])
-    lf = events.lazy().filter(
-        (pl.col("tenant_id") == f["tenant_id"]) & pl.col("occurred_at").is_between(lo, hi)
+    lf = (
+        as_event_frame(events)
+        .lazy()
+        .filter((pl.col("tenant_id") == f["tenant_id"]) & pl.col("occurred_at").is_between(lo, hi))
     )
     if f.get("actor_id") is not None:
         related = pl.col("actor_id") == f["actor_id"]

@@ -36,6 +36,7 @@ from auditkit.api._models import (
     ProblemDoc,
     TenantsDoc,
 )
+from auditkit.api._ndjson import json_lines, ndjson_bytes
 from auditkit.api._problems import Problem, install_handlers
 from auditkit.api._query import (
     EventFilter,
@@ -56,6 +57,8 @@ MAX_RECORDS: Final = 50_000
 #: Largest JSON page; an NDJSON pull may scan up to MAX_PULL seqs per request.
 MAX_PAGE: Final = 1_000
 MAX_PULL: Final = 100_000
+#: Events serialised per streamed block of an NDJSON page.
+_NDJSON_SLICE: Final = 25_000
 
 CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -187,7 +190,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.store = store
-    app.state.serial = threading.Lock() if store.backend.dialect == "sqlite" else None
+    app.state.serial = threading.Lock() if store.path is not None else None  # SQLite
     install_handlers(app)
     app.add_middleware(_Headers, max_body=max_body)
     write_locks: dict[str, threading.Lock] = {}
@@ -339,25 +342,18 @@ def create_app(
                 headers["Auditkit-Next-Cursor"] = nxt
 
             def lines() -> Iterator[bytes]:
-                batch: list[bytes] = []
-                for e in event_dicts(frame):
-                    batch.append(orjson.dumps(e) + b"\n")
-                    if len(batch) >= 1000:
-                        yield b"".join(batch)
-                        batch = []
-                if batch:
-                    yield b"".join(batch)
+                for lo in range(0, frame.height, _NDJSON_SLICE):
+                    yield ndjson_bytes(frame.slice(lo, _NDJSON_SLICE))
 
             return StreamingResponse(lines(), media_type=_NDJSON, headers=headers)
-        return _json(
-            {
-                "tenant_id": tenant,
-                "events": list(event_dicts(page.frame)),
-                "next_cursor": nxt,
-                "complete": page.complete,
-                "tree_size": page.tree_size,
-                "redacted": redacted,
-            }
+        head = orjson.dumps({"tenant_id": tenant})[:-1]
+        tail = orjson.dumps(
+            {"next_cursor": nxt, "complete": page.complete, "tree_size": page.tree_size,
+             "redacted": redacted}
+        )[1:]  # fmt: skip
+        events = ",".join(json_lines(page.frame).to_list()).encode()
+        return Response(
+            head + b',"events":[' + events + b"]," + tail, status_code=200, media_type=_JSON
         )
 
     @app.get(

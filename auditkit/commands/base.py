@@ -60,6 +60,7 @@ __all__ = [
     "read_public_key",
     "store_argument",
     "tenant_argument",
+    "terminal_lines",
     "terminal_text",
     "time_arguments",
     "time_range",
@@ -155,6 +156,19 @@ def terminal_text(value: object) -> str:
     if value is None:
         return ""
     return _CONTROL.sub(_visible, value if isinstance(value, str) else str(value))
+
+
+def terminal_lines(text: str) -> str:
+    r"""Our own multi-line text (a summary) for a terminal: its line breaks kept, every
+    other control character in each line shown escaped (see :func:`terminal_text`).
+
+    Examples
+    --------
+    >>> print(terminal_lines("TAMPERED: 1 problem(s)\n  modified  actor=\x1b[2Kroot"))
+    TAMPERED: 1 problem(s)
+      modified  actor=\x1b[2Kroot
+    """
+    return "\n".join(terminal_text(line) for line in text.split("\n"))
 
 
 def at_least(minimum: int) -> Callable[[str], int]:

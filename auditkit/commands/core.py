@@ -26,6 +26,7 @@ from auditkit.commands.base import (
     read_public_key,
     store_argument,
     tenant_argument,
+    terminal_lines,
     terminal_text,
 )
 from auditkit.errors import UsageError
@@ -141,7 +142,7 @@ def _ingest(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
-        print(terminal_text(result.summary()))
+        print(terminal_lines(result.summary()))
         for q in result.problems[:10]:
             where = f"{q.file} line {q.line}" if q.line else q.file
             print(terminal_text(f"  quarantined: {where}: {q.reason}"))
@@ -203,7 +204,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
     else:
-        print(terminal_text(report.summary()))
+        print(terminal_lines(report.summary()))
         key = report.key_id[:16] if report.key_id else "?"
         anchors = "; ".join(a.describe() for a in report.anchors) or "none"
         print(terminal_text(f"key {key} from {report.key_source}; anchors: {anchors}"))

@@ -24,7 +24,7 @@ from auditkit.commands.base import (
     output_path,
     print_json,
     read_public_key,
-    terminal_text,
+    terminal_lines,
 )
 from auditkit.errors import UsageError
 
@@ -140,7 +140,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.json:
         print_json(verdict.to_dict())
     else:
-        print(terminal_text(verdict.summary()))
+        print(terminal_lines(verdict.summary()))
     return {ProofStatus.PROVEN: 0, ProofStatus.NOT_PROVEN: 1, ProofStatus.UNANCHORED: 3}[
         verdict.status
     ]

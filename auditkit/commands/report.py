@@ -37,7 +37,8 @@ usage forms:
 
 The format defaults to the suffix of -o (.html .md .json .csv .pdf .zip=bundle), else html.
 Without -o, text formats go to stdout. Without --tenant, every tenant of the store is
-reported; without --period, the whole history. A bundle is signed with the store's key.
+reported; without --period, the last 12 months (--period all: the whole history).
+A bundle is signed with the store's key.
 
 exit codes: 0 written (or bundle intact); 1 the store or the bundle is tampered (the
 report is still written and documents it), or a control with the --fail-on status;
@@ -69,7 +70,14 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--period",
         metavar="START..END",
-        help="days, both included, e.g. 2026-01-01..2026-03-31 (default: all)",
+        help="days, both included, e.g. 2026-01-01..2026-03-31, or 12mo "
+        "(default: the last 12 months, an audit window; 'all' for the whole history)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="report configuration (YAML): system description, scope, carve-outs, "
+        "preparer, expected sources per tenant, sample size and seed",
     )
     p.add_argument(
         "--format",
@@ -96,6 +104,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         metavar="STORE",
         help="with 'verify': trust the public key of this store (its key file)",
     )
+    p.add_argument(
+        "--timestamp-roots",
+        metavar="PEM",
+        help="with 'verify': the time-stamping authority's root certificates; the bundle's "
+        "RFC 3161 time-stamp must then cover its manifest",
+    )
     p.add_argument("--json", action="store_true", help="with 'verify': print JSON")
     p.add_argument("--list", action="store_true", help="list the frameworks and their controls")
 
@@ -110,7 +124,13 @@ def _list() -> int:
     return 0
 
 
-def _verify(bundle: str, public_key: str | None, as_json: bool, store: str | None = None) -> int:
+def _verify(
+    bundle: str,
+    public_key: str | None,
+    as_json: bool,
+    store: str | None = None,
+    timestamp_roots: str | None = None,
+) -> int:
     from auditkit.reports.bundle import verify_bundle
 
     trusted: Any = Path(public_key) if public_key else None
@@ -126,12 +146,39 @@ def _verify(bundle: str, public_key: str | None, as_json: bool, store: str | Non
                 "so its key cannot anchor the bundle; pass --public-key FILE"
             )
         trusted = trust.public_key
-    result = verify_bundle(bundle, trusted)
+    result = verify_bundle(bundle, trusted, timestamp_roots=timestamp_roots)
     if as_json:
         sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(result.summary())
+        if result.timestamp:
+            print(result.timestamp)
     return {"INTACT": 0, "TAMPERED": 1, "UNANCHORED": 3}[result.status]
+
+
+def _parameters(args: argparse.Namespace, period: str) -> dict[str, str]:
+    """How the report was asked for, printed in it (no secret: a URL's password is
+    masked, the key file is named, never read into the report)."""
+    import getpass
+    import shlex
+
+    from auditkit.reports import redact_location
+
+    argv = ["auditkit", "report", redact_location(args.target), "--framework", args.framework]
+    for t in args.tenant or ():
+        argv += ["--tenant", t]
+    argv += ["--period", period]
+    for opt in ("config", "format", "output", "fail_on"):
+        value = getattr(args, opt, None)
+        if value:
+            argv += [f"--{opt.replace('_', '-')}", str(value)]
+    try:
+        operator = getpass.getuser()
+    except Exception:  # no user name in this environment
+        operator = "unknown"
+    from auditkit import __version__
+
+    return {"command": shlex.join(argv), "operator": operator, "auditkit version": __version__}
 
 
 @command(
@@ -150,7 +197,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.target == "verify":
         if not args.bundle:
             raise UsageError("report verify: expected BUNDLE (the evidence bundle zip)")
-        return _verify(args.bundle, args.public_key, args.json, args.store)
+        return _verify(args.bundle, args.public_key, args.json, args.store, args.timestamp_roots)
     if args.target is None:
         raise UsageError("report: expected STORE (or 'verify BUNDLE', or --list)")
     if args.bundle:
@@ -162,8 +209,19 @@ def _report(args: argparse.Namespace) -> int:
     fmt = format_for_path(args.output, args.format)
     if args.output is None and not get_format(fmt).text:
         raise UsageError(f"report: --format {fmt} needs -o FILE")
+    from auditkit.reports.config import load_config
+
+    config = load_config(args.config) if args.config else None
+    period = args.period or "12mo"
     store = Store.open(args.target, key=args.key)
-    report = build_report(store, framework=args.framework, tenant=args.tenant, period=args.period)
+    report = build_report(
+        store,
+        framework=args.framework,
+        tenant=args.tenant,
+        period=None if period == "all" else period,
+        config=config,
+        parameters=_parameters(args, period),
+    )
     if args.output is None:
         sys.stdout.buffer.write(report.render(fmt))
         sys.stdout.flush()
@@ -191,6 +249,11 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store", metavar="STORE", help="trust the public key of this store (its key file)"
     )
+    p.add_argument(
+        "--timestamp-roots",
+        metavar="PEM",
+        help="the time-stamping authority's root certificates: check the RFC 3161 time-stamp",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -199,4 +262,4 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     "check an evidence bundle's signature and files (same as 'report verify'; exit 1 if tampered)",
 )(_verify_args)
 def _report_verify(args: argparse.Namespace) -> int:
-    return _verify(args.bundle, args.public_key, args.json, args.store)
+    return _verify(args.bundle, args.public_key, args.json, args.store, args.timestamp_roots)

@@ -16,6 +16,7 @@ sealed or purged from a tampered tenant).
 from __future__ import annotations
 
 import argparse
+import sys
 
 from auditkit.commands.base import (
     command,
@@ -171,4 +172,15 @@ def _apply(store: object, args: argparse.Namespace) -> int:
     else:
         for line in result.summary().splitlines():
             print(terminal_text(line))
+    refused = [t.tenant_id for t in result.tenants if t.blocked and "signed trail" in t.blocked]
+    if refused:
+        # a policy table that disagrees with the signed trail is tampering: scripts must see it
+        print(
+            terminal_text(
+                f"auditkit retention: TAMPERED: the policy of {', '.join(refused)} in the "
+                "database is not the signed one; nothing was sealed or purged for it"
+            ),
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -8,16 +8,27 @@ changes).  The formats differ only in their scale (CEF 0-10, LEEF 1-10, OCSF
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 import orjson
 import polars as pl
 
+from auditkit.export._json import (
+    drop_nulls_json,
+    json_lists,
+    json_text,
+    struct_or_null,
+    target_structs,
+)
 from auditkit.export.formats import _complete
 
 __all__ = [
     "PRODUCT",
+    "drop_nulls_json",
+    "json_lists",
+    "json_text",
+    "struct_or_null",
+    "target_structs",
     "SEVERITY",
     "VENDOR",
     "complete",
@@ -73,77 +84,3 @@ def json_cells(values: list[Any]) -> pl.Series:
     return pl.Series(
         [None if v is None else dumps(clean(v)).decode() for v in values], dtype=pl.String
     )
-
-
-# -- JSON built column-wise ---------------------------------------------------------------
-# A key whose value is null, after a comma (any field but the first) or as the first
-# of several: removed from JSON text that Polars encoded.  Inside a JSON string every
-# quote is escaped, so these never match string contents.
-_NULL_LATER: Final = r',"[A-Za-z_@.]+":null'
-_NULL_FIRST: Final = r'\{"[A-Za-z_@.]+":null,'
-
-
-def drop_nulls_json(expr: pl.Expr) -> pl.Expr:
-    """JSON text without its ``"key":null`` members (objects made of nulls only must
-    be null themselves, so that no ``{}`` is left).
-
-    Examples
-    --------
-    >>> import orjson
-    >>> tricky = 'x",\\"f":null,"g":null}\\\\'  # a value that looks like members
-    >>> text = orjson.dumps({"a": None, "b": {"c": 1, "d": None}, "e": tricky, "g": None})
-    >>> pl.select(drop_nulls_json(pl.lit(text.decode()))).item() == orjson.dumps(
-    ...     {"b": {"c": 1}, "e": tricky}).decode()
-    True
-    """
-    return expr.str.replace_all(_NULL_LATER, "").str.replace_all(_NULL_FIRST, "{")
-
-
-def struct_or_null(**fields: pl.Expr) -> pl.Expr:
-    """A struct of ``fields``, null where every field is null."""
-    any_set = pl.any_horizontal([f.is_not_null() for f in fields.values()])
-    return pl.when(any_set).then(pl.struct(**fields))  # type: ignore[call-overload]
-
-
-def target_structs(expr: pl.Expr, *, uid: str = "uid") -> pl.Expr:
-    """A target (struct id/type/name) as an OCSF-style object: ``uid``, ``name``, ``type``."""
-    return struct_or_null(
-        **{
-            uid: expr.struct.field("id"),
-            "name": expr.struct.field("name"),
-            "type": expr.struct.field("type"),
-        }
-    )
-
-
-def json_lists(expr: pl.Expr, name: str) -> pl.Expr:
-    """JSON text of a list column (nulls inside structs dropped), null where null."""
-    encoded = drop_nulls_json(pl.struct(expr.alias(name)).struct.json_encode())
-    body = encoded.str.slice(len(name) + 4).str.strip_suffix("}")
-    return pl.when(expr.is_not_null()).then(body)
-
-
-def json_text(
-    struct: pl.Expr, *, splice: Sequence[tuple[str, pl.Expr]] = (), depth: int = 1
-) -> pl.Expr:
-    """JSON text of a struct expression, without null members, with raw JSON text
-    columns (``splice``: ``(key, column)``) added as the last members of the
-    object that closes ``depth`` braces from the end (1: the struct itself; 3:
-    the last member's last member, which must then be objects that are never
-    null).
-
-    Examples
-    --------
-    >>> df = pl.DataFrame({"a": [1, None], "m": ['{"k":null}', None]})
-    >>> df.select(json_text(pl.struct("a", inner=pl.struct(b=pl.lit("x"))),
-    ...                     splice=[("m", pl.col("m"))], depth=2)).to_series().to_list()
-    ['{"a":1,"inner":{"b":"x","m":{"k":null}}}', '{"inner":{"b":"x"}}']
-    """
-    body = drop_nulls_json(struct.struct.json_encode())
-    if not splice:
-        return body
-    parts: list[pl.Expr] = [body.str.head(-depth)]
-    for key, column in splice:
-        parts.append(pl.when(column.is_not_null()).then(pl.lit(f',"{key}":') + column))
-    parts.append(pl.lit("}" * depth))
-    return pl.concat_str(parts, ignore_nulls=True)

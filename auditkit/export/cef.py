@@ -98,7 +98,7 @@ from auditkit.export._fields import (
     severity_expr,
     version,
 )
-from auditkit.export.formats import ExportFormat, register_export_format
+from auditkit.export.formats import ExportFormat, records_of, register_export_format
 
 __all__ = ["CEF_KEYS", "LEEF_KEYS", "cef_records", "leef_records"]
 
@@ -179,20 +179,21 @@ _CEF_LABELS: Final = {
 
 
 def _pairs(keys: dict[str, pl.Expr], escape: object, labels: dict[str, str]) -> list[pl.Expr]:
+    """``key=value`` (with ``keyLabel=label`` before it), null where the value is null."""
     out: list[pl.Expr] = []
     for key, expr in keys.items():
-        value = escape(expr)  # type: ignore[operator]
-        pair = pl.lit(f"{key}=") + value
-        if key in labels:
-            pair = pl.when(value.is_not_null()).then(pl.lit(f"{key}Label={labels[key]} ") + pair)
-        out.append(pair)
+        prefix = f"{key}Label={labels[key]} {key}=" if key in labels else f"{key}="
+        out.append(pl.concat_str([pl.lit(prefix), escape(expr)]))  # type: ignore[operator]
     return out
 
 
 def cef_records(frame: pl.DataFrame) -> list[bytes]:
     """One CEF line (bytes, no line end) per event of ``frame``."""
-    if frame.height == 0:
-        return []
+    return records_of(cef_lines)(frame)
+
+
+def cef_lines(frame: pl.DataFrame) -> pl.Series:
+    """One CEF line per event of ``frame`` (a String Series)."""
     df = _prepared(frame)
     head = pl.lit(f"CEF:0|{VENDOR}|{PRODUCT}|{version()}|")
     action = _header(pl.col("action"))
@@ -211,7 +212,7 @@ def cef_records(frame: pl.DataFrame) -> list[bytes]:
                           ignore_nulls=True),
         ]
     )  # fmt: skip
-    return [s.encode() for s in df.select(line).to_series().to_list()]
+    return df.select(line).to_series()
 
 
 #: LEEF attribute -> the expression giving its value (None where absent).
@@ -251,8 +252,11 @@ LEEF_KEYS: Final[dict[str, pl.Expr]] = {
 
 def leef_records(frame: pl.DataFrame) -> list[bytes]:
     """One LEEF 2.0 line (bytes, no line end) per event of ``frame``."""
-    if frame.height == 0:
-        return []
+    return records_of(leef_lines)(frame)
+
+
+def leef_lines(frame: pl.DataFrame) -> pl.Series:
+    """One LEEF 2.0 line per event of ``frame`` (a String Series)."""
     df = _prepared(frame)
     line = pl.concat_str(
         [
@@ -262,7 +266,7 @@ def leef_records(frame: pl.DataFrame) -> list[bytes]:
             pl.concat_str(_pairs(LEEF_KEYS, _leef_value, {}), separator="\t", ignore_nulls=True),
         ]
     )
-    return [s.encode() for s in df.select(line).to_series().to_list()]
+    return df.select(line).to_series()
 
 
 register_export_format(
@@ -271,7 +275,7 @@ register_export_format(
         ".cef",
         "text/plain",
         "ArcSight CEF, one event a line (documented key per field)",
-        encoder=cef_records,
+        lines=cef_lines,
     )
 )
 register_export_format(
@@ -280,6 +284,6 @@ register_export_format(
         ".leef",
         "text/plain",
         "QRadar LEEF 2.0, tab-delimited, one event a line",
-        encoder=leef_records,
+        lines=leef_lines,
     )
 )

@@ -71,7 +71,15 @@ from typing import Any, Final
 import orjson
 import polars as pl
 
-from auditkit.export.formats import ExportFormat, frame_to_events, register_export_format
+from auditkit.export._json import json_text
+from auditkit.export.formats import (
+    ExportFormat,
+    _complete,
+    canonical_lines,
+    frame_to_events,
+    records_of,
+    register_export_format,
+)
 
 __all__ = ["ECS_VERSION", "ecs_category", "ecs_document", "ecs_records", "hec_records"]
 
@@ -208,29 +216,32 @@ def ecs_records(frame: pl.DataFrame) -> list[bytes]:
 
 
 def hec_records(frame: pl.DataFrame) -> list[bytes]:
-    """One Splunk HEC event (bytes) per event of ``frame``."""
-    if frame.height == 0:
-        return []
-    times = (
-        frame.select((pl.col("occurred_at").dt.epoch("us") / 1_000_000).round(6))
-        .to_series()
-        .to_list()
+    """One Splunk HEC event (bytes) per event of ``frame``, built column-wise."""
+    return records_of(hec_lines)(frame)
+
+
+def hec_lines(frame: pl.DataFrame) -> pl.Series:
+    """One Splunk HEC event (JSON text) per event of ``frame`` (a String Series)."""
+    df = _complete(frame)
+    df = df.with_columns(canonical_lines(df).alias("_canonical"))
+    us = pl.col("occurred_at").dt.epoch("us")
+    head = json_text(
+        pl.struct(
+            host=pl.coalesce(pl.col("observer_service"), pl.lit("auditkit")),
+            source=pl.lit("auditkit"),
+            sourcetype=pl.lit("auditkit:event"),
+            fields=pl.struct("tenant_id", "action", "outcome", "category", "actor_id"),
+        )
     )
-    dumps = orjson.dumps
-    out: list[bytes] = []
-    i = 0
-    for chunk in frame_to_events(frame, chunk_size=frame.height):
-        for e in chunk:
-            host = (e.get("observer") or {}).get("service") or "auditkit"
-            fields = {"tenant_id": e["tenant_id"], "action": e["action"],
-                      "outcome": e.get("outcome"), "category": e.get("category"),
-                      "actor_id": e["actor"]["id"]}  # fmt: skip
-            out.append(
-                dumps({"time": times[i], "host": host, "source": "auditkit",
-                       "sourcetype": "auditkit:event", "fields": fields, "event": e})
-            )  # fmt: skip
-            i += 1
-    return out
+    line = pl.concat_str(
+        [
+            pl.lit('{"time":'), (us // 1_000_000).cast(pl.String), pl.lit("."),
+            (us % 1_000_000).cast(pl.String).str.zfill(6), pl.lit(","),
+            head.str.slice(1).str.head(-1), pl.lit(',"event":'), pl.col("_canonical"),
+            pl.lit("}"),
+        ]
+    )  # fmt: skip
+    return df.select(line).to_series()
 
 
 register_export_format(
@@ -248,6 +259,6 @@ register_export_format(
         ".hec.ndjson",
         "application/json",
         "Splunk HTTP Event Collector events, one per line",
-        encoder=hec_records,
+        lines=hec_lines,
     )
 )

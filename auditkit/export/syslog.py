@@ -41,10 +41,17 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-import orjson
 import polars as pl
 
-from auditkit.export.formats import ExportFormat, frame_to_events, register_export_format
+from auditkit.export.formats import (
+    ExportFormat,
+    canonical_lines,
+    records_of,
+    register_export_format,
+)
+from auditkit.export.formats import (
+    _complete as complete,
+)
 
 __all__ = ["SD_ID", "sd_escape", "syslog_records"]
 
@@ -76,30 +83,48 @@ def _host(service: Any) -> str:
 
 
 def syslog_records(frame: pl.DataFrame) -> list[bytes]:
-    """One RFC 5424 line (bytes, no line end) per event of ``frame``."""
-    if frame.height == 0:
-        return []
-    dumps = orjson.dumps
-    out: list[bytes] = []
-    for chunk in frame_to_events(frame, chunk_size=frame.height):
-        for e in chunk:
-            outcome = e.get("outcome", "success")
-            level = _LEVEL.get(outcome, 6)
-            if level == 6 and e.get("category") == "admin":
-                level = 5
-            sd = " ".join(
-                f'{k}="{sd_escape(str(e[k] if k != "actor_id" else e["actor"]["id"]))}"'
-                for k in ("tenant_id", "event_id", "seq", "action", "category", "outcome",
-                          "actor_id")
-                if k == "actor_id" or e.get(k) is not None
-            )  # fmt: skip
-            head = (
-                f"<{_FACILITY * 8 + level}>1 {e['occurred_at']} "
-                f"{_host((e.get('observer') or {}).get('service'))} auditkit - "
-                f"{e['action'][:32]} [{SD_ID} {sd}] "
-            )
-            out.append(head.encode() + _BOM + dumps(e))
-    return out
+    """One RFC 5424 line (bytes, no line end) per event of ``frame``, built column-wise."""
+    return records_of(syslog_lines)(frame)
+
+
+def syslog_lines(frame: pl.DataFrame) -> pl.Series:
+    """One RFC 5424 line per event of ``frame`` (a String Series)."""
+    df = complete(frame)
+    df = df.with_columns(canonical_lines(df).alias("_canonical"))
+    level = (
+        pl.col("outcome")
+        .replace_strict(_LEVEL, default=6, return_dtype=pl.Int64)
+        .pipe(lambda e: pl.when((e == 6) & (pl.col("category") == "admin")).then(5).otherwise(e))
+    )
+    host = (
+        pl.when(pl.col("observer_service").is_null() | (pl.col("observer_service") == ""))
+        .then(pl.lit("-"))
+        .otherwise(pl.col("observer_service").str.replace_all(_NOT_HOST.pattern, "_").str.head(255))
+    )
+    seq = pl.col("seq").cast(pl.String) if "seq" in df.columns else pl.lit(None, pl.String)
+    params = [
+        ("tenant_id", pl.col("tenant_id")), ("event_id", pl.col("event_id")), ("seq", seq),
+        ("action", pl.col("action")), ("category", pl.col("category")),
+        ("outcome", pl.col("outcome")), ("actor_id", pl.col("actor_id")),
+    ]  # fmt: skip
+    sd = pl.concat_str(
+        [pl.lit(f'{k}="') + _sd_expr(v) + pl.lit('"') for k, v in params],
+        separator=" ",
+        ignore_nulls=True,
+    )
+    line = pl.concat_str(
+        [
+            pl.lit("<"), (level + _FACILITY * 8).cast(pl.String), pl.lit(">1 "),
+            pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), pl.lit(" "), host,
+            pl.lit(" auditkit - "), pl.col("action").str.head(32), pl.lit(f" [{SD_ID} "), sd,
+            pl.lit("] \ufeff"), pl.col("_canonical"),
+        ]
+    )  # fmt: skip
+    return df.select(line).to_series()
+
+
+def _sd_expr(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_many(list(_SD_MAP), list(_SD_MAP.values()))
 
 
 register_export_format(
@@ -108,6 +133,6 @@ register_export_format(
         ".log",
         "text/plain",
         "syslog RFC 5424 lines: structured data and the event as JSON",
-        encoder=syslog_records,
+        lines=syslog_lines,
     )
 )

@@ -37,6 +37,7 @@ from typing import Any
 
 from auditkit.errors import AuditkitError
 from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._outcome import QuarantinedRecord, process_record, quarantined, read_records
 from auditkit.ingest._readers import BLOCK_BYTES, block_lines, ndjson_blocks, parse_lines
 from auditkit.record import PreparedEvent
 
@@ -128,8 +129,6 @@ def _abort() -> None:
 
 
 def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
-    from auditkit.ingest.pipeline import QuarantinedRecord, process_record
-
     store = _state["store"]
     done = _Done(unit.index)
     fmt = unit.fmt
@@ -180,10 +179,8 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
 
 def _unit_records(unit: _Unit) -> Iterator[Any]:
     """The records of a unit as read (:class:`RawRecord`), or already quarantined."""
-    from auditkit.ingest.pipeline import _records
-
     if unit.blocks is None:
-        yield from _records(unit.fmt, unit.path)
+        yield from read_records(unit.fmt, unit.path)
         return
     path = unit.path
     for block in unit.blocks:
@@ -194,8 +191,6 @@ def _unit_records(unit: _Unit) -> Iterator[Any]:
 
 
 def _units(plan: Sequence[tuple[str, Format]], batch_size: int) -> Iterator[_Unit]:
-    from auditkit.ingest.pipeline import _quarantine
-
     index = 0
     for path, fmt in plan:
         splits = getattr(fmt, "ndjson", None)
@@ -209,7 +204,7 @@ def _units(plan: Sequence[tuple[str, Format]], batch_size: int) -> Iterator[_Uni
         for item in ndjson_blocks(path, BLOCK_BYTES):
             if isinstance(item, RawRecord):  # what could not be read at all
                 assert item.error is not None
-                unit.append(_quarantine(item, item.error))
+                unit.append(quarantined(item, item.error))
                 continue
             unit.append(item)
             lines += item[1].count(b"\n")
@@ -237,7 +232,7 @@ def ingest_parallel(
     cond = ctx.Condition()
     turn = ctx.Value("q", 0, lock=False)
     abort = ctx.Value("b", 0, lock=False)
-    location = store.backend.location
+    location = store.location
     key = str(store.key_path)
     store.private_key  # noqa: B018 - fail here, in one clear error, if the key is missing
     pool = ProcessPoolExecutor(

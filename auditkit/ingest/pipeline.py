@@ -21,19 +21,19 @@ from __future__ import annotations
 import gc
 import glob
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from auditkit.errors import SchemaError, UsageError
-from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._base import Format
+from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
+from auditkit.ingest._parallel import ingest_parallel
 from auditkit.ingest.registry import detect_format, get_format
-from auditkit.record import PreparedEvent, prepare_event
-from auditkit.schema import format_timestamp, normalize_for_store
+from auditkit.record import PreparedEvent
 
 __all__ = [
     "IngestResult",
@@ -42,29 +42,6 @@ __all__ = [
     "ingest_files",
     "process_record",
 ]
-
-
-@dataclass(frozen=True)
-class QuarantinedRecord:
-    """A record that was not stored, with where it came from and why."""
-
-    file: str
-    line: int | None
-    location: str | None
-    field: str | None
-    reason: str
-    record: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (one line of the quarantine file)."""
-        return {
-            "file": self.file,
-            "line": self.line,
-            "location": self.location,
-            "field": self.field,
-            "reason": self.reason,
-            "record": self.record,
-        }
 
 
 @dataclass
@@ -139,54 +116,6 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return out
 
 
-def _quarantine(rec: RawRecord, err: SchemaError) -> QuarantinedRecord:
-    located = err.located(file=rec.file, line=rec.line if rec.line else None)
-    where = f" ({rec.location})" if rec.location else ""
-    reason = located.args[0]
-    prefix = f"{rec.file} line {rec.line}: " if rec.line else f"{rec.file}: "
-    if reason.startswith(prefix):
-        reason = reason[len(prefix) :]
-    text = rec.text
-    if text is None and rec.value is not None:
-        try:
-            text = orjson.dumps(rec.value).decode()
-        except TypeError:
-            text = repr(rec.value)
-    return QuarantinedRecord(
-        rec.file, rec.line or None, rec.location, err.field, reason + where, text
-    )
-
-
-def _records(fmt: Format, path: str) -> Iterator[RawRecord]:
-    try:
-        yield from fmt.records(path)
-    except SchemaError as exc:
-        yield RawRecord(path, exc.line or 0, error=exc.located(file=path))
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        yield RawRecord(path, 0, error=SchemaError(f"cannot read the file: {exc}", file=path))
-
-
-def process_record(
-    fmt: Format, rec: RawRecord, tenant: str | None
-) -> PreparedEvent | QuarantinedRecord:
-    """One record read from a file: its event, validated and serialised for the
-    store, or why it is quarantined."""
-    if rec.error is not None:
-        return _quarantine(rec, rec.error)
-    try:
-        event, checked = normalize_for_store(fmt.to_event(rec.value, tenant=tenant))
-        return prepare_event(event, checked=checked)
-    except SchemaError as exc:
-        return _quarantine(rec, exc)
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        return _quarantine(
-            rec,
-            SchemaError(
-                f"the {fmt.name} mapper could not read this record ({type(exc).__name__}: {exc})"
-            ),
-        )
-
-
 class _Sink:
     """Where the outcome of every record goes: counts, the quarantine file and table."""
 
@@ -221,7 +150,7 @@ class _Sink:
 
     def flush_rejected(self) -> None:
         if self.rejected:
-            _store_quarantine(self.store, self.rejected)
+            self.store.quarantine(q.to_dict() for q in self.rejected)
             self.rejected.clear()
 
     def close(self) -> None:
@@ -311,8 +240,6 @@ def ingest_files(
         plan = _plan(files, format, sink, assume_utc=assume_utc)
         count = _worker_count(plan, workers)
         if count > 1:
-            from auditkit.ingest._parallel import ingest_parallel
-
             ingest_parallel(store, plan, sink, tenant=tenant, batch_size=batch_size, workers=count)
         else:
             _ingest_here(store, plan, sink, tenant=tenant, batch_size=batch_size)
@@ -386,7 +313,7 @@ def _ingest_here(
 
     for path, fmt in plan:
         pending = 0
-        for rec in _records(fmt, path):
+        for rec in read_records(fmt, path):
             result.read += 1
             pending += 1
             out = process_record(fmt, rec, tenant)
@@ -402,31 +329,3 @@ def _ingest_here(
         if progress is not None and pending:
             progress(pending)
     flush()
-
-
-def _clean(text: str | None) -> str | None:
-    # PostgreSQL text cannot hold NUL; keep the record readable everywhere
-    return None if text is None else text.replace("\x00", "\ufffd")
-
-
-def _store_quarantine(store: Any, rows: Sequence[QuarantinedRecord]) -> None:
-    backend = store.backend
-    ph = backend.ph
-    now = format_timestamp(datetime.now(UTC))
-    with backend.connect() as conn, backend.write_transaction(conn) as cur:
-        cur.executemany(
-            "INSERT INTO quarantine (quarantined_at, file, line, location, field, reason, record) "
-            f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
-            [
-                (
-                    now,
-                    _clean(q.file),
-                    q.line,
-                    q.location,
-                    q.field,
-                    _clean(q.reason),
-                    _clean(q.record),
-                )
-                for q in rows
-            ],
-        )

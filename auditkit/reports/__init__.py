@@ -8,7 +8,13 @@ True
 """
 
 from auditkit.reports._build import assemble_report, build_report, build_report_from_frame
-from auditkit.reports._inputs import ReportInputs, ReportOptions, collect_inputs, inputs_from_frame
+from auditkit.reports._inputs import (
+    ReportInputs,
+    ReportOptions,
+    collect_inputs,
+    inputs_from_frame,
+    redact_location,
+)
 from auditkit.reports.bundle import BundleProblem, BundleVerification, verify_bundle
 from auditkit.reports.catalog import (
     Control,
@@ -18,6 +24,7 @@ from auditkit.reports.catalog import (
     event_classes,
     get_framework,
 )
+from auditkit.reports.config import ReportConfig, load_config
 from auditkit.reports.formats import available_formats
 from auditkit.reports.model import (
     Chart,
@@ -43,6 +50,7 @@ __all__ = [
     "Framework",
     "Period",
     "Report",
+    "ReportConfig",
     "ReportInputs",
     "ReportOptions",
     "Section",
@@ -59,5 +67,7 @@ __all__ = [
     "event_classes",
     "get_framework",
     "inputs_from_frame",
+    "load_config",
+    "redact_location",
     "verify_bundle",
 ]

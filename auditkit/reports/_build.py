@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from auditkit.frame import as_event_frame
 from auditkit.reports._inputs import ReportInputs, ReportOptions, collect_inputs, inputs_from_frame
 from auditkit.reports.catalog import Framework, get_framework
 from auditkit.reports.config import ReportConfig
@@ -16,6 +17,8 @@ from auditkit.reports.rules import evaluate
 from auditkit.reports.sections import SectionSet, available_sections
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from auditkit.store import Store
 
 __all__ = ["assemble_report", "build_report", "build_report_from_frame"]
@@ -70,6 +73,8 @@ def assemble_report(inputs: ReportInputs, *, framework: str | Framework) -> Repo
         tool_version=__version__,
         checkpoints_doc=inputs.checkpoints_doc,
         signer=inputs.signer,
+        timestamp_url=inputs.config.timestamp_url or None,
+        timestamp_roots=inputs.config.timestamp_roots or None,
     )
 
 
@@ -133,8 +138,12 @@ def build_report(
     return assemble_report(inputs, framework=fw)
 
 
+def _eager(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+
+
 def build_report_from_frame(
-    events: pl.DataFrame,
+    events: pl.DataFrame | pd.DataFrame,
     *,
     framework: str | Framework,
     period: str | Period | None = None,
@@ -157,6 +166,10 @@ def build_report_from_frame(
     """
     fw = get_framework(framework)
     data = inputs_from_frame(
-        events, period=period, generated_at=generated_at, options=options, **inputs
+        _eager(as_event_frame(events)),
+        period=period,
+        generated_at=generated_at,
+        options=options,
+        **inputs,
     )
     return assemble_report(data, framework=fw)

@@ -106,6 +106,9 @@ class ReportInputs:
     records: pl.DataFrame | None = None
     #: Management's statements: system, scope, expected sources (``--config``).
     config: ReportConfig = field(default_factory=ReportConfig)
+    #: Records ingestion quarantined in the period (store-wide), per field at fault;
+    #: ``None`` when the events did not come from a store.
+    quarantined: Mapping[str, int] | None = None
     #: How the report was asked for (command line, options), printed in the report.
     parameters: Mapping[str, Any] = field(default_factory=dict)
     signer: Callable[[bytes], bytes] | None = field(default=None, repr=False)
@@ -214,11 +217,14 @@ def collect_inputs(
         end=requested.end_exclusive if requested else None,
     )
     history = _history_from_report(verification, tenants)
-    with warnings.catch_warnings():  # a damaged trail is reported by the integrity controls
-        warnings.simplefilter("ignore")
-        records = store.load(
-            list(tenants), match={"action": list(RECORD_ACTIONS)}, on_tamper="warn"
-        )
+    if requested is None:  # the whole history is loaded already: no second read
+        records = events.filter(pl.col("action").is_in(list(RECORD_ACTIONS)))
+    else:
+        with warnings.catch_warnings():  # a damaged trail is reported by the integrity controls
+            warnings.simplefilter("ignore")
+            records = store.load(
+                list(tenants), match={"action": list(RECORD_ACTIONS)}, on_tamper="warn"
+            )
     if requested is None:
         oldest, newest = history["oldest"].min(), history["newest"].max()
         span = (
@@ -228,6 +234,7 @@ def collect_inputs(
         )
     else:
         span = requested
+    quarantined = store.quarantine_counts(start=span.start_at, end=span.end_exclusive)
     public, source = store.trusted_public_key()
     latest = store.latest_checkpoints()
     doc = store.export_checkpoints(tenants=tenants)
@@ -256,6 +263,7 @@ def collect_inputs(
         records=records,
         config=config or ReportConfig(),
         parameters=dict(parameters or {}),
+        quarantined=quarantined,
     )
 
 

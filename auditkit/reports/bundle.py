@@ -1,7 +1,8 @@
 """Signed evidence bundles: the report, CSV evidence per section, a signed manifest.
 
 A bundle is a zip holding ``report.html``, ``report.json``, ``report.md``,
-``evidence/<section>/<table>.csv`` (every row), ``evidence/controls.csv``,
+``evidence/<section>/<table>.csv`` (every row; the populations and samples of
+``evidence/samples/`` also as ``.xlsx``), ``evidence/controls.csv``,
 ``checkpoints.json`` (the tenants' signed checkpoints, to re-verify the store later),
 ``manifest.json`` (SHA-256 and size of every one of those files), ``manifest.sig``
 (the Ed25519 signature of ``manifest.json``'s exact bytes, base64) and
@@ -19,6 +20,9 @@ import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,16 +40,18 @@ BUNDLE_FORMAT: Final = "auditkit-evidence-bundle/1"
 MANIFEST: Final = "manifest.json"
 SIGNATURE: Final = "manifest.sig"
 PUBLIC_KEY: Final = "public_key.pem"
-_META: Final = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY})
+TIMESTAMP: Final = "manifest.tsr"
+_META: Final = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY, TIMESTAMP})
 #: Largest member read from a bundle, and largest manifest: a bundle is evidence from
 #: outside, so a zip bomb or an oversized member is named, never inflated into memory.
 MAX_MEMBER_BYTES: Final = 2 * 1024**3
 MAX_MANIFEST_BYTES: Final = 64 * 1024**2
 
 
-def _csv(frame: pl.DataFrame) -> bytes:
-    """CSV evidence, as formula-safe as the exports: text from events that a spreadsheet
-    would run (``=HYPERLINK(...)``, ``+``, ``-``, ``@``) is prefixed with ``'``."""
+def _cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as plain cells, as formula-safe as the exports: lists joined,
+    timestamps in RFC 3339, and text from events that a spreadsheet would run
+    (``=HYPERLINK(...)``, ``+``, ``-``, ``@``) prefixed with ``'``."""
     conv = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -53,11 +59,127 @@ def _csv(frame: pl.DataFrame) -> bytes:
             col = col.cast(pl.List(pl.String)).list.join(" ")
         elif isinstance(dtype, pl.Struct | pl.Object):
             col = col.map_elements(str, return_dtype=pl.String)
+        elif isinstance(dtype, pl.Datetime):
+            col = col.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
         elif dtype not in (pl.String, pl.Categorical, pl.Enum):
             conv.append(col)
             continue
         conv.append(spreadsheet_safe(col.cast(pl.String)).alias(name))
-    return frame.select(conv).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S%.6fZ").encode()
+    return frame.select(conv)
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    return _cells(frame).write_csv().encode()
+
+
+#: Rows per XLSX sheet (Excel holds 1,048,576 with the header).
+XLSX_ROWS: Final = 1_000_000
+# characters XML 1.0 cannot hold (kept out of a cell; the CSV has the value as it is)
+_XML_BAD: Final = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_XLSX_TYPES: Final = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    "{sheets}</Types>"
+)
+_XLSX_SHEET_TYPE: Final = (
+    '<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+)
+_XLSX_RELS: Final = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+
+
+def _xml_text(col: pl.Expr) -> pl.Expr:
+    return (
+        col.str.replace_all(_XML_BAD, "")
+        .str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+    )
+
+
+def _sheet_xml(cells: pl.DataFrame) -> bytes:
+    """One worksheet: a header row, then every row; numbers as numbers, the rest as
+    inline strings (no shared-string table: built column-wise by Polars, not per cell)."""
+    parts = []
+    for name, dtype in cells.schema.items():
+        col = pl.col(name)
+        if dtype.is_numeric():
+            cell = pl.concat_str(pl.lit("<c><v>"), col.cast(pl.String), pl.lit("</v></c>"))
+        else:
+            text = _xml_text(col.cast(pl.String))
+            cell = pl.concat_str(
+                pl.lit('<c t="inlineStr"><is><t xml:space="preserve">'),
+                text,
+                pl.lit("</t></is></c>"),
+            )
+        parts.append(cell.fill_null("<c/>"))
+    rows = cells.select(pl.concat_str(pl.lit("<row>"), *parts, pl.lit("</row>")).alias("row"))[
+        "row"
+    ]
+    header = "".join(
+        f'<c t="inlineStr"><is><t>{escape(str(n))}</t></is></c>' for n in cells.columns
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<sheetData><row>{header}</row>" + "".join(rows.to_list()) + "</sheetData></worksheet>"
+    ).encode("utf-8")
+
+
+def _xlsx(frame: pl.DataFrame, created: datetime) -> bytes:
+    """A minimal Office Open XML workbook of ``frame`` (a sheet per :data:`XLSX_ROWS` rows),
+    readable by Excel, LibreOffice and pandas; the same frame gives the same bytes."""
+    cells = _cells(frame)
+    parts = max(1, -(-cells.height // XLSX_ROWS))
+    names = [f"part {i + 1}" if parts > 1 else "population" for i in range(parts)]
+    sheets = "".join(
+        f'<sheet name="{n}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, n in enumerate(names)
+    )
+    workbook = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f"<sheets>{sheets}</sheets></workbook>"
+    )
+    rels = "".join(
+        f'<Relationship Id="rId{i + 1}" Type="http://schemas.openxmlformats.org/'
+        f'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{i + 1}.xml"/>'
+        for i in range(parts)
+    )
+    members = {
+        "[Content_Types].xml": _XLSX_TYPES.format(
+            sheets="".join(_XLSX_SHEET_TYPE.format(n=i + 1) for i in range(parts))
+        ).encode(),
+        "_rels/.rels": _XLSX_RELS.encode(),
+        "xl/workbook.xml": workbook.encode(),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+            f'relationships">{rels}</Relationships>'
+        ).encode(),
+    }
+    for i in range(parts):
+        members[f"xl/worksheets/sheet{i + 1}.xml"] = _sheet_xml(
+            cells.slice(i * XLSX_ROWS, XLSX_ROWS)
+        )
+    out = io.BytesIO()
+    stamp = created.timetuple()[:6]
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+    return out.getvalue()
 
 
 def _evidence_files(report: Report) -> dict[str, bytes]:
@@ -65,6 +187,8 @@ def _evidence_files(report: Report) -> dict[str, bytes]:
     for s in report.sections:
         for t in s.tables:
             files[f"evidence/{s.id}/{t.name}.csv"] = _csv(t.frame)
+            if s.id == "samples":  # populations and samples for the auditor's own selection
+                files[f"evidence/{s.id}/{t.name}.xlsx"] = _xlsx(t.frame, report.generated_at)
     refs = pl.DataFrame(
         [
             (
@@ -141,6 +265,9 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
         "evidence/controls.csv": render_csv(report),
         **_evidence_files(report),
     }
+    files["reperform/reperform.py"] = (
+        resources.files("auditkit.reports").joinpath("reperform.py").read_bytes()
+    )
     if report.checkpoints_doc is not None:
         files["checkpoints.json"] = (
             orjson.dumps(dict(report.checkpoints_doc), option=orjson.OPT_INDENT_2) + b"\n"
@@ -170,6 +297,14 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
     }
     manifest_bytes = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
     signature = base64.b64encode(bytes(sign(manifest_bytes))) + b"\n"
+    stamped: list[tuple[str, bytes]] = []
+    if report.timestamp_url:
+        from auditkit.reports.timestamps import request_timestamp
+
+        token, _ = request_timestamp(
+            report.timestamp_url, manifest_bytes, roots=report.timestamp_roots or ""
+        )
+        stamped.append((TIMESTAMP, token))
     stamp = report.generated_at.timetuple()[:6]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -178,6 +313,7 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
             (MANIFEST, manifest_bytes),
             (SIGNATURE, signature),
             (PUBLIC_KEY, public_key_pem(public).encode()),
+            *stamped,
         ]:
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -191,7 +327,8 @@ class BundleProblem:
     """One thing wrong with a bundle.
 
     ``kind`` is ``altered``, ``missing``, ``extra``, ``duplicate``, ``bad_signature``,
-    ``wrong_key``, ``oversized`` or ``malformed``; ``path`` names the file inside the zip.
+    ``wrong_key``, ``oversized``, ``bad_timestamp`` or ``malformed``; ``path`` names the
+    file inside the zip.
     """
 
     kind: str
@@ -226,6 +363,8 @@ class BundleVerification:
     key_source: str | None = None
     manifest: dict[str, Any] | None = None
     anchored: bool = False
+    #: The verified RFC 3161 time-stamp, in words (when roots were given and it held).
+    timestamp: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -350,7 +489,10 @@ def _too_big(name: str, what: str, limit: int, signed: bool) -> BundleProblem:
 
 
 def verify_bundle(
-    path: str | os.PathLike[str], public_key: Any | None = None
+    path: str | os.PathLike[str],
+    public_key: Any | None = None,
+    *,
+    timestamp_roots: str | os.PathLike[str] | None = None,
 ) -> BundleVerification:
     """Check an evidence bundle: signature of the manifest, and every file against it.
 
@@ -362,6 +504,10 @@ def verify_bundle(
         The key to trust (PEM text or bytes, a PEM file path, or a key object).  Without
         it the bundle's own ``public_key.pem`` is used, which proves the bundle is unchanged
         since it was signed, not who signed it: compare the fingerprint with the store's.
+    timestamp_roots
+        PEM root certificates of the time-stamping authority: the bundle's RFC 3161
+        time-stamp (``manifest.tsr``) must then be there and cover ``manifest.json``
+        (a ``bad_timestamp`` problem otherwise).
 
     Examples
     --------
@@ -507,6 +653,18 @@ def verify_bundle(
             )
     for name in sorted(set(names) - set(files) - _META):
         problems.append(BundleProblem("extra", name, "not listed in the signed manifest"))
+    timestamp = None
+    if timestamp_roots is not None:
+        from auditkit.reports.timestamps import verify_timestamp
+
+        token = read(TIMESTAMP, MAX_MANIFEST_BYTES) if TIMESTAMP in names else None
+        if token is None:
+            problems.append(BundleProblem("bad_timestamp", TIMESTAMP, "no time-stamp"))
+        else:
+            try:
+                timestamp = verify_timestamp(token, manifest_bytes, roots=Path(timestamp_roots))
+            except IntegrityError as exc:
+                problems.append(BundleProblem("bad_timestamp", TIMESTAMP, str(exc)))
     return BundleVerification(
         tuple(problems),
         checked,
@@ -514,4 +672,5 @@ def verify_bundle(
         source,
         manifest,
         anchored=trusted is not None,
+        timestamp=timestamp.describe() if timestamp is not None else None,
     )

@@ -38,6 +38,7 @@ __all__ = [
     "FRAMEWORKS",
     "RuleSpec",
     "available_frameworks",
+    "crosswalk",
     "event_classes",
     "get_framework",
     "load_catalog",
@@ -344,3 +345,46 @@ def get_framework(name: str | Framework) -> Framework:
         if key == f.id or key in f.aliases:
             return f
     raise UsageError(f"unknown framework {name!r}; known: {', '.join(available_frameworks())}")
+
+
+def _test_key(spec: RuleSpec) -> str:
+    """A rule and the parameters that say *what* it tests (not how strictly)."""
+    what = [
+        f"{k}={','.join(v) if isinstance(v, list | tuple) else v}"
+        for k, v in sorted(spec.params.items())
+        if k in ("classes", "fields", "detectors", "request")
+    ]
+    return spec.name + (f" ({'; '.join(what)})" if what else "")
+
+
+def crosswalk() -> pl.DataFrame:
+    """One row per test and framework control that uses it: a control tested once serves
+    every framework that asks for it.
+
+    Examples
+    --------
+    >>> cw = crosswalk()
+    >>> row = cw.filter(pl.col("test") == "logging_active")
+    >>> sorted(set(row["framework"].to_list()))[:3]
+    ['hipaa', 'iso27001', 'nist-800-53']
+    """
+    rows = [
+        (_test_key(r), fw.id, c.id, c.title)
+        for fw in available_frameworks().values()
+        for c in fw.controls
+        for r in c.rules
+    ]
+    return (
+        pl.DataFrame(
+            rows,
+            schema={
+                "test": pl.String,
+                "framework": pl.String,
+                "control": pl.String,
+                "title": pl.String,
+            },
+            orient="row",
+        )
+        .unique(maintain_order=True)
+        .sort("test", "framework", "control")
+    )

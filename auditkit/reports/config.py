@@ -16,6 +16,9 @@ given with ``auditkit report --config FILE``::
     sample:
       size: 25
       seed: 20260101
+    timestamp:               # RFC 3161 time-stamps of evidence bundles
+      url: https://tsa.example/tsr
+      roots: tsa-roots.pem   # the TSA's root certificates (relative to this file)
 
 Every key is optional; an unknown key is an error naming the file and the key.
 
@@ -39,7 +42,7 @@ from auditkit.errors import UsageError
 
 __all__ = ["ReportConfig", "load_config", "parse_config"]
 
-_KEYS: Final = frozenset({"system", "prepared_by", "sources", "sample"})
+_KEYS: Final = frozenset({"system", "prepared_by", "sources", "sample", "timestamp"})
 _SYSTEM_KEYS: Final = frozenset({"name", "description", "scope", "carve_outs"})
 
 
@@ -61,6 +64,8 @@ class ReportConfig:
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sample_size: int | None = None
     sample_seed: int | None = None
+    timestamp_url: str = ""
+    timestamp_roots: str = ""
     path: str = ""
 
     @property
@@ -106,7 +111,7 @@ def parse_config(doc: Any, where: str) -> ReportConfig:
     >>> parse_config({"sytem": {}}, "report.yaml")
     Traceback (most recent call last):
     ...
-    auditkit.errors.UsageError: report.yaml: unknown key 'sytem'; known: prepared_by, sample, sources, system
+    auditkit.errors.UsageError: report.yaml: unknown key 'sytem'; known: prepared_by, sample, sources, system, timestamp
     """  # noqa: E501
     if doc is None:
         doc = {}
@@ -133,7 +138,17 @@ def parse_config(doc: Any, where: str) -> ReportConfig:
         value = sample.get(key)
         if value is not None and (not isinstance(value, int) or value < 0):
             raise UsageError(f"{where}: sample.{key}: expected a whole number >= 0, got {value!r}")
+    stamp = doc.get("timestamp") or {}
+    if not isinstance(stamp, dict) or not set(stamp) <= {"url", "roots"}:
+        raise UsageError(f"{where}: timestamp: expected a mapping with url and roots")
+    if stamp and not (stamp.get("url") and stamp.get("roots")):
+        raise UsageError(f"{where}: timestamp: both url and roots (a PEM file) are needed")
+    roots = str(stamp.get("roots") or "")
+    if roots and not Path(roots).is_absolute() and where and Path(where).parent != Path(""):
+        roots = str(Path(where).parent / roots)  # relative to the configuration file
     return ReportConfig(
+        timestamp_url=str(stamp.get("url") or ""),
+        timestamp_roots=roots,
         system_name=_text(system.get("name"), f"{where}: system.name"),
         description=_text(system.get("description"), f"{where}: system.description"),
         scope=_text(system.get("scope"), f"{where}: system.scope"),

@@ -356,6 +356,9 @@ class Report:
     tool_version: str = ""
     checkpoints_doc: Mapping[str, Any] | None = None
     signer: Callable[[bytes], bytes] | None = field(default=None, repr=False)
+    #: An RFC 3161 time-stamping authority for evidence bundles, and its root certificates.
+    timestamp_url: str | None = None
+    timestamp_roots: str | None = None
 
     # -- lookups ---------------------------------------------------------------------
     def control(self, control_id: str) -> ControlResult:

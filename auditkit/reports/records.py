@@ -82,15 +82,23 @@ def review_event(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """The ``audit_log.review`` event of ``reviewer`` reviewing ``tenant``'s trail for
-    ``period`` (recorded at ``at``, default now).
+    ``period`` (a ``START..END`` period, or one day; recorded at ``at``, default now).
 
     Examples
     --------
+    >>> review_event(tenant="acme", period="2026-03-02", reviewer="ann")["metadata"]
+    {'period_start': '2026-03-02', 'period_end': '2026-03-02'}
     >>> review_event(tenant="acme", period="2026-03-02..2026-03-08", reviewer=" ")
     Traceback (most recent call last):
     ...
     auditkit.errors.UsageError: --reviewer: expected the name of a person, got ' '
     """
+    if (
+        isinstance(period, str)
+        and ".." not in period
+        and re.fullmatch(r"\d{4}-\d{2}-\d{2}", period)
+    ):
+        period = f"{period}..{period}"  # one day
     span = Period.parse(period)
     who = _person(reviewer, "--reviewer")
     meta: dict[str, Any] = {
@@ -182,7 +190,7 @@ _DISPOSITION_META = pl.Struct(
 )
 
 REVIEWS_SCHEMA: Final = pl.Schema(
-    {
+    {  # type: ignore[arg-type]
         "tenant_id": pl.String,
         "reviewed_at": pl.Datetime("us", "UTC"),
         "reviewer": pl.String,
@@ -193,7 +201,7 @@ REVIEWS_SCHEMA: Final = pl.Schema(
     }
 )
 DISPOSITIONS_SCHEMA: Final = pl.Schema(
-    {
+    {  # type: ignore[arg-type]
         "tenant_id": pl.String,
         "finding_id": pl.String,
         "disposition": pl.String,

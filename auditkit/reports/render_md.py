@@ -119,17 +119,11 @@ def render_md(report: Report, **options: Any) -> bytes:
         f"- **Generated**: {cell(report.generated_at)} UTC by auditkit {report.tool_version}",
         f"- **Result**: {counts_text(n)}",
         "",
-        "## Controls",
-        "",
-        "| Control | Title | Status | Why |",
-        "|---|---|---|---|",
     ]
-    for c in report.controls:
-        why = c.reasons[0] if c.reasons else ""
-        lines.append(
-            f"| {_esc(c.control_id)} | {_esc(c.title)} | {_BADGE[c.status.value]} | {_esc(why)} |"
-        )
-    lines.append("")
+    first = [x for x in report.sections if x.id == "executive_summary"]
+    for x in first:  # the executive summary first: it holds the one control table
+        lines += _section(x)
+    lines += ["## Controls in detail", ""]
     for c in report.controls:
         lines += [
             f"### {_esc(c.control_id)} — {_esc(c.title)}: {_BADGE[c.status.value]}",
@@ -154,6 +148,7 @@ def render_md(report: Report, **options: Any) -> bytes:
                 )
                 lines.append(f"- {_esc(where)}: {_esc(e.note)}{count}{ids}")
             lines.append("")
-    for s in report.sections:
-        lines += _section(s)
+    for x in report.sections:
+        if x.id != "executive_summary":
+            lines += _section(x)
     return ("\n".join(lines).rstrip() + "\n").encode()

@@ -328,13 +328,13 @@ def classes_present(
             count=int(sum(found.values())),
         )
     ]
-    reasons = [f"recorded for every tenant: {text}"]
+    cited = [f"recorded for every tenant: {text}"]
     if sections.framework is not None:
         picked = sections["samples"].table("samples").frame
         mine = picked.filter(pl.col("control") == sections.current_control)
         if mine.height:
             seed = sections.sample_seed
-            reasons.append(
+            cited.append(
                 f"sample of {mine.height} event(s) drawn with seed {seed} from the population "
                 "(method and full population in the Samples section and the bundle)"
             )
@@ -347,7 +347,7 @@ def classes_present(
                     mine.height,
                 )
             )
-    return RuleOutcome(_status(operated, "operated"), tuple(reasons), tuple(evidence))
+    return RuleOutcome(_status(operated, "operated"), tuple(cited), tuple(evidence))
 
 
 @rule("fields_complete")

@@ -22,7 +22,7 @@ US_PER_DAY = 24 * US_PER_HOUR
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 CATEGORIES = CORE_ACTIONS
-"""Category of every core action (DESIGN.md); any other ``<entity>.<verb>`` is ``user``."""
+"""Category of every core action (docs/schema.md); any other ``<entity>.<verb>`` is ``user``."""
 
 
 def day_start_us(d: date) -> int:

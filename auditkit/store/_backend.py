@@ -2,7 +2,7 @@
 
 SQLModel declares the tables and creates them; bulk paths use the DB-API driver
 directly (``executemany`` / ``COPY``) and reads go through ADBC into Arrow and
-Polars, which is what makes millions of events fast (see NOTES.md).
+Polars, which is what makes millions of events fast.
 """
 
 from __future__ import annotations

@@ -689,10 +689,13 @@ class BoundStore(Store):
         *,
         kind: Literal["purge", "seal"] = "purge",
         detail: str = "",
+        first_seq: int | None = None,
     ) -> RangeStatement:
         """:meth:`Store.remove_range` (needs ``manage`` on the tenant)."""
         self._allowed(Permission.MANAGE, tenant, operation="remove_range")
-        return self._owner.remove_range(tenant, end_seq, kind=kind, detail=detail)
+        return self._owner.remove_range(
+            tenant, end_seq, kind=kind, detail=detail, first_seq=first_seq
+        )
 
     # -- retention ------------------------------------------------------------------------------
     @property
@@ -772,6 +775,22 @@ class BoundStore(Store):
         self._allowed(Permission.READ, tenant, operation="event_seq")
         return self._owner.event_seq(tenant, event_id)
 
+    def stream_cursors(self, destination: str) -> dict[str, int]:
+        """:meth:`Store.stream_cursors`, of the tenants the principal may export only."""
+        ctx = self.context()
+        cursors = self._owner.stream_cursors(destination)
+        return {t: n for t, n in cursors.items() if Permission.EXPORT in ctx.permissions_on(t)}
+
+    def stream_cursor(self, destination: str, tenant: str) -> int:
+        """:meth:`Store.stream_cursor` (needs ``export`` on the tenant)."""
+        self._allowed(Permission.EXPORT, tenant, operation="stream_cursor")
+        return self._owner.stream_cursor(destination, tenant)
+
+    def advance_stream_cursor(self, destination: str, tenant: str, next_seq: int) -> int:
+        """:meth:`Store.advance_stream_cursor` (needs ``export`` on the tenant)."""
+        self._allowed(Permission.EXPORT, tenant, operation="advance_stream_cursor")
+        return self._owner.advance_stream_cursor(destination, tenant, next_seq)
+
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """:meth:`Store.quarantine` (needs ``write`` on some tenant)."""
         ctx = self.context()
@@ -781,6 +800,16 @@ class BoundStore(Store):
                 "needs permission 'write'"
             )
         return self._owner.quarantine(rows)
+
+    def quarantine_counts(self, **window: Any) -> dict[str, int]:
+        """:meth:`Store.quarantine_counts` (store-wide counts: needs ``read`` on some tenant)."""
+        ctx = self.context()
+        if not self._may_anywhere(ctx, Permission.READ):
+            raise AccessDenied(
+                f"principal {ctx.principal.id!r} may not count quarantined records: "
+                "needs permission 'read'"
+            )
+        return self._owner.quarantine_counts(**window)
 
     # -- binding and management -------------------------------------------------------------------
     def bind(

@@ -10,8 +10,9 @@ A segment holds the stored rows of one contiguous range ``[first_seq, end_seq)``
 of one tenant, exactly as the hot tier held them (the columns of
 :data:`auditkit.record.STORED_COLUMNS`, timestamps as the stored RFC 3339 text),
 so their canonical bytes, and so their leaf hashes, are rebuilt the same way.
-``month`` is the month the segment's first event was received (``received_at``
-grows with ``seq``, so a month is a run of seqs; ``occurred_at`` is a column).
+``month`` is the month of the newest ``occurred_at`` up to the segment's events in
+``seq`` order: it only grows along the log, so a month is a run of seqs; an event
+that arrived late sits in the month it arrived in (filter on ``occurred_at``).
 
 Its manifest names the tenant, the range, the row count, the SHA-256 of the file,
 the span of ``occurred_at``, the tree the range was sealed from (size, root) and the
@@ -150,6 +151,7 @@ class ColdTier:
         """Every file under the tenant's partition, as paths relative to the tier."""
         base = self._full(tenant_partition(tenant))
         try:
+            self.fs.invalidate_cache(base)  # others write the tier too: list it afresh
             if not self.fs.exists(base):
                 return []
             found = self.fs.find(base)

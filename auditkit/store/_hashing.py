@@ -23,6 +23,7 @@ from auditkit.record import STORED_COLUMNS, exact_canonical, leaf_hash_exprs
 
 __all__ = [
     "digest_rows",
+    "extend_levels",
     "hash_rows",
     "hex_series",
     "leaf_digests",
@@ -104,6 +105,47 @@ def tree_levels(blob: bytes | memoryview, n: int) -> list[np.ndarray]:
         up = np.empty((m + len(level) % 2, 32), np.uint8)
         # in slices, so that the temporary pair and hex buffers do not grow with n
         for a in range(0, m, _ROOT_SLICE):
+            b = min(a + _ROOT_SLICE, m)
+            pairs = np.empty((b - a, 65), np.uint8)
+            pairs[:, 0] = 1
+            pairs[:, 1:] = level[2 * a : 2 * b].reshape(b - a, 64)
+            up[a:b] = _sha256_rows(pairs)
+        if len(level) % 2:
+            up[m] = level[-1]
+        level = up
+        levels.append(level)
+    return levels
+
+
+def extend_levels(
+    old: list[np.ndarray], old_size: int, blob: bytes | memoryview, n: int
+) -> list[np.ndarray]:
+    """:func:`tree_levels` of the first ``n`` leaves of ``blob``, reusing ``old`` (the
+    levels of a tree over ``old_size <= n`` leaves): a perfect subtree lying within
+    the first ``old_size`` leaves is the same in both trees, so only the right edge of
+    each level is hashed.  Equal to ``tree_levels(blob, n)`` whenever the first
+    ``old_size`` leaves of ``blob`` are ``old``'s.
+
+    >>> from auditkit.integrity import leaf_hashes
+    >>> blob = b"".join(leaf_hashes([bytes([i]) for i in range(40)]))
+    >>> all(
+    ...     all((a == b).all() for a, b in zip(extend_levels(tree_levels(blob, k), k, blob, n),
+    ...                                       tree_levels(blob, n), strict=True))
+    ...     for k in range(1, 41) for n in range(k, 41)
+    ... )
+    True
+    """
+    level = np.frombuffer(blob, np.uint8, count=n * 32).reshape(n, 32)
+    levels = [level]
+    k = 0
+    while len(level) > 1:
+        k += 1
+        m = len(level) // 2
+        up = np.empty((m + len(level) % 2, 32), np.uint8)
+        keep = min(old_size >> k, len(old[k]) if k < len(old) else 0, m)
+        if keep:
+            up[:keep] = old[k][:keep]
+        for a in range(keep, m, _ROOT_SLICE):
             b = min(a + _ROOT_SLICE, m)
             pairs = np.empty((b - a, 65), np.uint8)
             pairs[:, 0] = 1

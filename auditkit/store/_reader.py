@@ -28,7 +28,7 @@ from auditkit.errors import StoreError
 from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null
-from auditkit.store._cold import ColdTier
+from auditkit.store._cold import ColdTier, SegmentRef
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
 
@@ -96,6 +96,12 @@ class TailSnapshot:
     #: may have happened while the range was read)
     checkpoints: list[Checkpoint]
     statements: list[RangeStatement]
+
+
+#: Checkpoint rows already parsed (see TrailReader._checkpoints): row -> checkpoint
+#: or why it is malformed.
+_PARSED_CHECKPOINTS: dict[tuple[Any, ...], Checkpoint | str] = {}
+_PARSED_KEPT: Final = 200_000
 
 
 def _ph(dialect: str, sql: str, style: str) -> str:
@@ -211,24 +217,25 @@ class TrailReader:
                 self._end_read(conn, cur)
         return snap
 
-    def _tiles(self, cur: Any, tenant: str) -> list[tuple[int, bytes]]:
+    def _tiles(self, cur: Any, tenant: str, first: int = 0) -> list[tuple[int, bytes]]:
         cur.execute(
             _ph(self.dialect, f"SELECT tile, {self._blob('leaves')} FROM merkle_tiles "
-                "WHERE tenant_id = ? ORDER BY tile", "format"),
-            (tenant,),
+                "WHERE tenant_id = ? AND tile >= ? ORDER BY tile", "format"),
+            (tenant, first),
         )  # fmt: skip
         return [(_as_int(t), bytes(b or b"")) for t, b in cur.fetchall()]
 
-    def tiles(self, tenant: str) -> list[tuple[int, bytes]]:
+    def tiles(self, tenant: str, first: int = 0) -> list[tuple[int, bytes]]:
         """The tenant's Merkle tiles, read on their own.  Tiles only grow (a partial
         last tile is replaced by a longer one with the same prefix), so tiles read after
         a snapshot hold the snapshot's tree as a prefix; the verifier checks it against
-        the signed root either way."""
+        the signed root either way.  ``first``: from that tile index on only (a verifier
+        extending a tree it authenticated before reads only the tiles that grew)."""
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
-                return self._tiles(cur, tenant)
+                return self._tiles(cur, tenant, first)
             except Exception as exc:
                 raise StoreError(
                     f"{self.backend.location}: cannot read the tiles of tenant {tenant!r}: "
@@ -237,26 +244,53 @@ class TrailReader:
             finally:
                 self._end_read(conn, cur)
 
-    def tail(self, tenant: str, size: int) -> TailSnapshot:
+    def tail(
+        self, tenant: str, size: int, *, within: tuple[int, int] | None = None
+    ) -> TailSnapshot:
         """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and
-        statements of the same moment: one transaction."""
-        typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
-        cond = f"tenant_id = ? AND (seq IS NULL OR seq < 0 OR seq >= ?{typed})"
+        statements of the same moment: one transaction.
+
+        ``within``: SQLite values of the wrong type are looked for only among the seqs
+        ``[lo, hi)`` (a ranged load), each part of the condition then being a seek on
+        the primary key instead of a pass over every key of the tenant.  Text and
+        BLOB values sort after every number, so ``seq >= size`` finds them anyway.
+        """
+        if self.dialect == "sqlite" and within is not None:
+            lo, hi = int(within[0]), int(within[1])
+            parts = (
+                "tenant_id = ? AND seq IS NULL",
+                "tenant_id = ? AND seq < 0",
+                "tenant_id = ? AND seq >= ?",
+                "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
+            )
+            params: tuple[Any, ...] = (tenant, tenant, tenant, size, tenant, lo, hi)
+            rows = (
+                "("
+                + " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
+                + ")"
+            )
+        else:
+            typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
+            params = (tenant, size)
+            rows = (
+                "(SELECT seq, event_id FROM events WHERE tenant_id = ? AND "
+                f"(seq IS NULL OR seq < 0 OR seq >= ?{typed}))"
+            )
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
                 cur.execute(
                     _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
-                        f"FROM events WHERE {cond} ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
-                    (tenant, size),
+                        f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
+                    params,
                 )  # fmt: skip
                 strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
                 count = len(strays)
                 if count >= STRAY_LIMIT:
                     cur.execute(
-                        _ph(self.dialect, f"SELECT COUNT(*) FROM events WHERE {cond}", "format"),
-                        (tenant, size),
+                        _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"),
+                        params,
                     )
                     count = int(cur.fetchone()[0])
                 checkpoints, _ = self._checkpoints(cur, tenant)
@@ -297,11 +331,26 @@ class TrailReader:
         )  # fmt: skip
         out: list[Checkpoint] = []
         bad: list[tuple[int, str]] = []
-        for row_id, size, root, ts, kid, sig in cur.fetchall():
-            try:
-                out.append(Checkpoint(self.store_id, tenant, _strict_int(size), root, ts, kid, sig))
-            except (ValueError, TypeError) as exc:
-                bad.append((_as_int(row_id), str(exc)))
+        parsed = _PARSED_CHECKPOINTS
+        for row_id, *row in cur.fetchall():
+            # every read appends a checkpoint, so a tenant's list grows with its reads:
+            # each row is parsed once (keyed by its values and their types, so that
+            # only the very same row finds an entry)
+            key = (self.store_id, tenant, *((type(v), v) for v in row))
+            found = parsed.get(key)
+            if found is None:
+                size, root, ts, kid, sig = row
+                try:
+                    found = Checkpoint(self.store_id, tenant, _strict_int(size), root, ts, kid, sig)
+                except (ValueError, TypeError) as exc:
+                    found = str(exc)
+                if len(parsed) >= _PARSED_KEPT:
+                    parsed.clear()
+                parsed[key] = found
+            if isinstance(found, str):
+                bad.append((_as_int(row_id), found))
+            else:
+                out.append(found)
         return out, bad
 
     def _statements(
@@ -364,22 +413,36 @@ class TrailReader:
         return df
 
     def chunks(
-        self, tenant: str, size: int, extra: Filter | None = None, *, ahead: int = 2
+        self,
+        tenant: str,
+        size: int,
+        extra: Filter | None = None,
+        *,
+        ahead: int = 2,
+        chunk: int | None = None,
+        seqs: tuple[int, int] | None = None,
     ) -> Iterator[pl.DataFrame]:
         """The tenant's rows with ``0 <= seq < size`` (and ``extra``), in chunks of
-        :data:`LOAD_CHUNK` seqs, read ``ahead`` chunks in advance in threads.
+        ``chunk`` (default :data:`LOAD_CHUNK`) seqs, read ``ahead`` chunks in advance in
+        threads.
 
         Memory holds at most ``ahead + 1`` chunks.  Reading (ADBC) releases the GIL,
         so the caller verifies one chunk while the next ones are read.
         """
+        chunk = chunk or LOAD_CHUNK  # read when called: a test may lower it
+        # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
+        first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
         plan = [
-            Filter(
-                "tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + LOAD_CHUNK, size))
-            )
+            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, top)))
             & (extra or Filter())
-            for lo in range(0, size, LOAD_CHUNK)
+            for lo in range(first, top, chunk)
         ]
         if not plan:
+            return
+        if len(plan) == 1:  # a page: no thread to start
+            df = self.read(plan[0])
+            if df.height:
+                yield df
             return
         with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="auditkit-read") as pool:
             pending: deque[Future[pl.DataFrame]] = deque()
@@ -436,6 +499,17 @@ class TrailReader:
             (tenant, size),
         )
         return int(rows[0][0])
+
+    def live_segments(self, tenant: str) -> list[SegmentRef]:
+        """The segments the tenant's seal statements name, less those purged since, as
+        the database says (untrusted: for deduplication and counts; verification checks
+        statements and segments)."""
+        rows = self._fetch(
+            "SELECT kind, end_seq, detail FROM purges WHERE tenant_id = ?", (tenant,)
+        )
+        purged = max([0, *(_as_int(e) for k, e, _ in rows if k == "purge")])
+        refs = [SegmentRef.parse(str(d)) for k, e, d in rows if k == "seal" and _as_int(e) > purged]
+        return [r for r in refs if r is not None]
 
     def sealed_count(self, tenant: str | None = None) -> int:
         """Events in cold segments not purged since, by the seal statements (a count

@@ -30,9 +30,11 @@ are the operator's settings, and verification checks purges against the signed
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,7 +59,6 @@ from auditkit.store._cold import (
     stored_text_rows,
     subtree_roots,
 )
-from auditkit.store._hashing import hash_rows, rows_differ
 from auditkit.store._reader import Filter
 from auditkit.store._tables import RetentionPolicyRow
 from auditkit.store._verify import TenantVerifier
@@ -114,10 +115,16 @@ def write_policy(store: Store, policy: RetentionPolicy) -> None:
 
 
 def policy_event(
-    tenant: str, actor: dict[str, Any], old: RetentionPolicy, new: RetentionPolicy
+    tenant: str,
+    actor: dict[str, Any],
+    old: RetentionPolicy,
+    new: RetentionPolicy,
+    *,
+    default: bool = False,
 ) -> dict[str, Any]:
-    """The ``audit_retention.update`` event recording a change of ``tenant``'s policy."""
-    scope = "store default" if new.tenant_id == DEFAULT_TENANT else "tenant"
+    """The ``audit_retention.update`` event recording a change of ``tenant``'s policy
+    (``default``: a change of the store default, which the tenant inherits)."""
+    scope = "store default" if default or new.tenant_id == DEFAULT_TENANT else "tenant"
     return {
         "tenant_id": tenant,
         "occurred_at": new.updated_at,
@@ -136,7 +143,11 @@ def policy_event(
 def _authenticated(store: Store, tenant: str) -> TenantVerifier:
     """The tenant's tree, authenticated against its newest checkpoint signed by the key."""
     trust = store.trust()
-    v = TenantVerifier(store._reader.snapshot(tenant), trust, store_id=store.store_id)
+    reader = store._reader
+    v = TenantVerifier(  # a tree a load or verify just authenticated is taken from the cache
+        reader.snapshot(tenant, tiles=False), trust, tiles=partial(reader.tiles, tenant),
+        store_id=store.store_id,
+    )  # fmt: skip
     if v.cp is None or not v.tiles_ok or v.problems:
         raise IntegrityError(
             f"tenant {tenant!r}: its signed tree does not check out "
@@ -216,12 +227,12 @@ def apply_tenant(
         if policy.keep_days is not None and policy.keep_days <= policy.hot_days:
             end = gone_end  # whatever would be sealed is past the keep period: purged instead
         if end > gone_end:
-            if cold is None:
+            if cold is None and not dry_run:
                 raise UsageError(
                     f"{store.location}: this store has no cold tier; name one at init "
                     "(`auditkit init STORE --cold URL`)"
                 )
-            sealed, segments = _seal(store, v, cold, gone_end, end, dry_run, progress)
+            sealed, segments = _seal(store, v, cold, gone_end, end, dry_run, progress)  # type: ignore[arg-type]
             result = replace(result, sealed=sealed, segments=segments)
             if not dry_run:
                 seals = _mine(
@@ -293,7 +304,15 @@ def _recover(
     named = {ref.path for s in seals if (ref := SegmentRef.parse(s.detail)) is not None}
     purged_end = max([0, *(s.end_seq for s in purges)])
     gone_end = max([purged_end, *(s.end_seq for s in seals)])
-    for rel in cold.files(v.tenant):
+    files = cold.files(v.tenant)
+    for rel in files:
+        twin = rel.removesuffix(".manifest.json") + ".parquet"
+        if rel.endswith(".manifest.json") and twin not in files:
+            rng = segment_range(twin)
+            if rng is not None and (rng[0] >= gone_end or rng[1] <= purged_end):
+                cold.delete(rel)  # written just before a crash, or left by a purge
+                done.append(f"removed manifest {rel} without its segment")
+            continue
         rng = segment_range(rel)
         if rng is None:
             continue
@@ -312,7 +331,7 @@ def _recover(
 def _signed_by_us(store: Store, cold: ColdTier, rel: str, v: TenantVerifier) -> bool:
     data = cold.get(manifest_path(rel))
     if data is None:
-        return True  # a crash between the file and its manifest: the rows are still hot
+        return False  # every segment auditkit writes has its manifest written first
     try:
         fields = check_manifest(data, v.public_key)
     except ValueError:
@@ -332,40 +351,74 @@ def _seal(
     """Seal ``[lo, hi)`` into segments of one received month and at most SEGMENT_ROWS."""
     tenant = v.tenant
     sealed = segments = 0
-    for start in range(lo, hi, SEGMENT_ROWS):
-        stop = min(start + SEGMENT_ROWS, hi)
-        raw = store._reader.read(Filter("tenant_id = ? AND seq >= ? AND seq < ?",
-                                        (tenant, start, stop)))  # fmt: skip
-        if raw.height != stop - start:
-            raise IntegrityError(
-                f"tenant {tenant!r}: seq {start}..{stop - 1} should hold {stop - start} hot "
-                f"records, found {raw.height}; nothing was sealed. Run `auditkit verify`"
-            )
-        ok = v.check_chunk(raw)
-        if not ok.all() or v.problems:
-            p = v.problems[0] if v.problems else None
-            raise IntegrityError(
-                f"tenant {tenant!r}: refusing to seal a record that does not verify"
-                + (f" ({p.kind.value} at seq {p.seq}: {p.detail})" if p else "")
-            )
-        rows = stored_text_rows(raw.drop("_typed", strict=False))
-        month = rows.get_column("received_at").str.slice(0, 7)
-        runs = rows.with_columns(month.alias("_m")).with_columns(
-            (pl.col("_m") != pl.col("_m").shift(1)).fill_null(True).cum_sum().alias("_run")
-        )
-        for part in runs.partition_by("_run", maintain_order=True):
-            first = int(part.get_column("seq")[0])
-            end = int(part.get_column("seq")[-1]) + 1
+    # Three things overlap: the next hot rows are read ahead in threads (as loads do),
+    # this segment is written and checked, and the previous one is recorded (its
+    # statement signed and its hot rows deleted) in a thread of its own.  Records stay
+    # in order and each follows its own checked write, so a crash anywhere is as safe
+    # as in a plain loop: at worst a checked segment is left unrecorded.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditkit-seal") as recorder:
+        pending: Future[None] | None = None
+        for part, month, first, end in _parts(store, tenant, lo, hi):
             if not dry_run:
-                _seal_segment(store, v, cold, part.drop("_m", "_run"), part["_m"][0], first, end)
+                ref = _write_segment(store, v, cold, part, month, first, end)
+                if pending is not None:
+                    pending.result()  # the previous record is committed (or raises)
+                pending = recorder.submit(_record, store, tenant, ref, first, end)
             sealed += end - first
             segments += 1
             if progress is not None:
                 progress(end - first)
+        if pending is not None:
+            pending.result()
     return sealed, segments
 
 
-def _seal_segment(
+def _parts(
+    store: Store, tenant: str, lo: int, hi: int
+) -> Iterator[tuple[pl.DataFrame, str, int, int]]:
+    """The hot rows of ``[lo, hi)`` in segments: one received month, at most
+    SEGMENT_ROWS rows; ``(rows, month, first, end)``."""
+    expected = lo
+    carry = 0
+    for raw in store._reader.chunks(tenant, hi, Filter("seq >= ?", (lo,)), chunk=SEGMENT_ROWS):
+        seqs = raw.get_column("seq")
+        start, stop = int(seqs[0]), int(seqs[-1]) + 1
+        if start != expected or raw.height != stop - start:
+            raise IntegrityError(
+                f"tenant {tenant!r}: seq {expected}..{stop - 1} should hold {stop - expected} "
+                f"hot records, found {raw.height}; nothing more was sealed. Run `auditkit verify`"
+            )
+        expected = stop
+        rows = stored_text_rows(raw.drop("_typed", strict=False))
+        if "_typed" in raw.columns and not raw.get_column("_typed").all():
+            raise IntegrityError(
+                f"tenant {tenant!r}: refusing to seal records of the wrong SQL type "
+                f"(seq {start}..{stop - 1}); run `auditkit verify`"
+            )
+        del raw
+        # the month of the newest event so far in seq order: it only grows, so a month is
+        # a run of seqs (an event that arrived late joins the month it arrived in)
+        ym = pl.col("occurred_at").str.slice(0, 4).cast(pl.Int32) * 100 + pl.col(
+            "occurred_at"
+        ).str.slice(5, 2).cast(pl.Int32)
+        runs = rows.with_columns(pl.max_horizontal(ym.cum_max(), pl.lit(carry)).alias("_m"))
+        runs = runs.with_columns(
+            (pl.col("_m") != pl.col("_m").shift(1)).fill_null(True).cum_sum().alias("_run")
+        )
+        carry = int(runs.get_column("_m")[-1])
+        for part in runs.partition_by("_run", maintain_order=True):
+            first = int(part.get_column("seq")[0])
+            end = int(part.get_column("seq")[-1]) + 1
+            m = int(part["_m"][0])
+            yield part.drop("_m", "_run"), f"{m // 100:04d}-{m % 100:02d}", first, end
+    if expected != hi and hi > lo:
+        raise IntegrityError(
+            f"tenant {tenant!r}: seq {expected}..{hi - 1} have no hot record; nothing more "
+            "was sealed. Run `auditkit verify`"
+        )
+
+
+def _write_segment(
     store: Store,
     v: TenantVerifier,
     cold: ColdTier,
@@ -373,7 +426,8 @@ def _seal_segment(
     month: str,
     first: int,
     end: int,
-) -> None:
+) -> SegmentRef:
+    """Write a segment and its signed manifest, read them back and check them."""
     tenant = v.tenant
     rel = segment_path(tenant, month, first, end)
     data = encode_segment(rows)
@@ -398,32 +452,52 @@ def _seal_segment(
         "public_key": public_key_pem(v.public_key),
     }
     manifest = sign_manifest(store.private_key, fields).to_bytes()
-    cold.put(rel, data)
+    # the manifest first: a segment file is never without its signed manifest, so a
+    # crash between the two leaves nothing that a Parquet reader would take for data
     cold.put(manifest_path(rel), manifest)
+    cold.put(rel, data)
     _crash_point("seal:written")
-    # read both back: what is recorded is what the cold tier holds
+    try:
+        _check_written(v, cold, rel, data, manifest, first, end)
+    except BaseException:
+        cold.delete(rel)  # never leave a segment that did not check out
+        cold.delete(manifest_path(rel))
+        raise
+    _crash_point("seal:checked")
+    lo, hi = rows.get_column("occurred_at").min(), rows.get_column("occurred_at").max()
+    return SegmentRef(
+        rel, sha256_hex(data), sha256_hex(manifest), rows.height,
+        None if lo is None else str(lo), None if hi is None else str(hi),
+    )  # fmt: skip
+
+
+def _record(store: Store, tenant: str, ref: SegmentRef, first: int, end: int) -> None:
+    """Sign and record the seal statement, and delete the hot rows: one transaction."""
+    store.remove_range(tenant, end, kind="seal", detail=ref.detail(), first_seq=first)
+    _crash_point("seal:recorded")
+
+
+def _check_written(
+    v: TenantVerifier, cold: ColdTier, rel: str, data: bytes, manifest: bytes, first: int, end: int
+) -> None:
+    """Read a segment and its manifest back: what gets recorded is what the cold tier
+    holds, and every record in it verifies against the signed tree (its leaf hash, and
+    every column well-formed: a tampered hot row is never sealed)."""
     back, mback = cold.get(rel), cold.get(manifest_path(rel))
-    if back is None or sha256_hex(back) != fields["sha256"] or mback != manifest:
+    if back is None or sha256_hex(back) != sha256_hex(data) or mback != manifest:
         raise StoreError(f"cold tier {cold.url}: {rel} did not read back as written")
     check_manifest(mback, v.public_key)
     again = decode_segment(back)
-    digests, nulls = hash_rows(again)
     seqs = again.get_column("seq").to_numpy()
-    assert v.expected is not None
-    if (
-        again.height != end - first
-        or not np.array_equal(seqs, np.arange(first, end))
-        or nulls.any()
-        or rows_differ(digests, v.expected[seqs]).any()
-    ):
-        raise IntegrityError(f"cold tier {cold.url}: {rel} does not reproduce the signed tree")
-    _crash_point("seal:checked")
-    ref = SegmentRef(
-        rel, fields["sha256"], sha256_hex(manifest), rows.height,
-        fields["occurred_min"], fields["occurred_max"],
-    )  # fmt: skip
-    store.remove_range(tenant, end, kind="seal", detail=ref.detail(), first_seq=first)
-    _crash_point("seal:recorded")
+    if again.height != end - first or not np.array_equal(seqs, np.arange(first, end)):
+        raise IntegrityError(f"cold tier {cold.url}: {rel} does not hold seq {first}..{end - 1}")
+    ok = v.check_chunk(again)
+    if not ok.all() or v.problems:
+        p = v.problems[0] if v.problems else None
+        raise IntegrityError(
+            f"tenant {v.tenant!r}: refusing to seal a record that does not verify"
+            + (f" ({p.kind.value} at seq {p.seq}: {p.detail})" if p else "")
+        )
 
 
 def cold_public_key_matches(data: bytes, public_key: Any) -> bool:

@@ -1,8 +1,8 @@
 """SQL tables of the hot tier, declared with SQLModel, and the triggers that
 make the event table append-only inside the database itself.
 
-Column names follow DESIGN.md so that any SQL tool can read the store.  Nested
-objects are JSON text; ``canonical`` holds the RFC 8785 bytes that are hashed.
+Column names follow the canonical event (docs/schema.md) so that any SQL tool can read
+the store.  Nested objects are JSON text; ``canonical`` holds the RFC 8785 bytes that are hashed.
 """
 
 from __future__ import annotations

@@ -69,6 +69,7 @@ from auditkit.store._cold import (
     subtree_roots,
 )
 from auditkit.store._hashing import (
+    extend_levels,
     hash_rows,
     hex_series,
     leaf_digests,
@@ -245,6 +246,8 @@ class TenantVerifier:
                 cached = _TREES.get(key)
                 if cached is not None:
                     _TREES.move_to_end(key)
+        if cached is None and self.cp is not None and self.size and tiles is not None:
+            cached = self._extended(key, tiles)
         if cached is not None:
             self.blob, self.levels = cached
         else:
@@ -290,6 +293,49 @@ class TenantVerifier:
         self.cold_events = 0
         #: ``audit_retention.update`` records that verified: (received_at, metadata text)
         self.policy_events: list[tuple[str, str]] = []
+
+    def _extended(
+        self, key: tuple[str, str, str, int, str], tiles: Callable[..., list[tuple[int, bytes]]]
+    ) -> tuple[bytes, list[np.ndarray]] | None:
+        """The signed tree of :attr:`size`, grown from a smaller one of the same tenant
+        authenticated before (every read of a trail appends its own record, so the
+        tree an API page needs is usually the last one plus a few leaves).
+
+        Only the tiles from the one holding the old tree's last leaf on are read, and
+        only the right edge of each level is hashed.  Safe: the result is kept only if
+        its root is the newest signed checkpoint's, which authenticates every leaf (the
+        old ones included) exactly as a full read of the tiles would; anything else
+        falls back to that full read and its diagnostics.
+        """
+        assert self.cp is not None
+        store_id, tenant, key_id = key[:3]
+        with _CACHE_LOCK:
+            older = [
+                (k[3], v) for k, v in _TREES.items()
+                if k[:3] == (store_id, tenant, key_id) and 0 < k[3] < self.size
+            ]  # fmt: skip
+        if not older:
+            return None
+        old_size, (old_blob, old_levels) = max(older, key=lambda kv: kv[0])
+        first = old_size // TILE_WIDTH
+        try:
+            fresh = tiles(first=first)
+        except TypeError:  # a tile reader without ``first``
+            return None
+        if [i for i, _ in fresh] != list(range(first, first + len(fresh))):
+            return None
+        blob = old_blob[: first * TILE_WIDTH * 32] + b"".join(b for _, b in fresh)
+        if len(blob) < self.size * 32:
+            return None
+        levels = extend_levels(old_levels, old_size, blob, self.size)
+        if levels[-1][0].tobytes().hex() != self.cp.root_hash:
+            return None
+        if 64 * self.size <= _TREES_BUDGET // 2:
+            with _CACHE_LOCK:
+                _TREES[key] = (blob, levels)
+                while sum(64 * len(v[1][0]) for v in _TREES.values()) > _TREES_BUDGET:
+                    _TREES.popitem(last=False)
+        return blob, levels
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _add(
@@ -792,7 +838,8 @@ class TenantVerifier:
             )
         if self.cold_events:
             self.notes.append(
-                f"{self.tenant}: {self.cold_events} record(s) read from cold segments, verified"
+                f"{self.tenant}: {self.cold_events} record(s) read from cold segments and "
+                "checked against the tree"
             )
         if sealed_hot:
             self.notes.append(
@@ -804,8 +851,8 @@ class TenantVerifier:
 
     @staticmethod
     def _purge_dates(statements: Sequence[RangeStatement]) -> str:
-        dates = sorted({st.recorded_at[:10] for st in statements if st.kind == "purge"})
-        return "on " + ", ".join(dates[:5]) + (", ..." if len(dates) > 5 else "")
+        when = sorted({st.recorded_at for st in statements if st.kind == "purge"})
+        return "signed " + ", ".join(when[-3:]) + (" and earlier" if len(when) > 3 else "")
 
     # -- retention: purges against the policy in force -------------------------------------
     def _policy_at(self, when: str) -> dict[str, Any] | None:
@@ -1163,6 +1210,7 @@ def verified_chunks(
     full: bool = True,
     cold_keep: pl.Expr | None = None,
     span: tuple[str | None, str | None] | None = None,
+    seqs: tuple[int, int] | None = None,
 ) -> Iterator[tuple[TenantVerifier, pl.DataFrame | None]]:
     """Each stored chunk of each tenant with that tenant's verifier, then
     ``(verifier, None)`` once the tenant's chunks are done (time to finish it).
@@ -1181,7 +1229,7 @@ def verified_chunks(
             if progress is not None:
                 progress(raw.height)
             del raw
-        for raw in reader.chunks(t, verifier.size, extra or Filter()):
+        for raw in reader.chunks(t, verifier.size, extra or Filter(), seqs=seqs):
             yield verifier, raw
             if progress is not None:
                 progress(raw.height)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import tempfile
 import uuid
 import warnings
@@ -76,6 +77,7 @@ from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, norm
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._cold import default_cold_url
+from auditkit.store._cursors import StreamCursors
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -96,7 +98,13 @@ from auditkit.store._verify import (
     verify_trail,
 )
 from auditkit.store.proofs import ConsistencyProof, InclusionProof
-from auditkit.store.retention import DEFAULT_TENANT, ApplyResult, Retention, RetentionPolicy
+from auditkit.store.retention import (
+    DEFAULT_TENANT,
+    ApplyResult,
+    Retention,
+    RetentionPolicy,
+    TenantApply,
+)
 from auditkit.times import parse_instant
 from auditkit.verification import VerificationReport
 
@@ -133,7 +141,7 @@ class AppendResult:
         )
 
 
-class Store:
+class Store(StreamCursors):
     """A tamper-evident audit-event store (SQLite file or PostgreSQL URL).
 
     Examples
@@ -492,6 +500,27 @@ class Store:
             found.update(r[0] for r in cur.fetchall())
         return found
 
+    def _cold_duplicates(self, tenant: str, items: Sequence[PreparedEvent]) -> set[str]:
+        """Event ids of ``items`` that the tenant's cold segments hold already (old events
+        ingested again): only events no newer than the newest sealed one are looked for,
+        so appending new events reads nothing from the cold tier."""
+        refs = self._reader.live_segments(tenant)
+        newest = max((r.hi for r in refs if r.hi), default=None)
+        if newest is None:
+            return set()
+        when = [(p.event_id, str(p.row[3])) for p in items if str(p.row[3]) <= newest]
+        cold = self._reader.cold()
+        found: set[str] = set()
+        for ref in refs if when and cold is not None else ():
+            # a segment holds events of occurred_at in [lo, hi] only
+            wanted = [e for e, t in when if (ref.lo or "") <= t <= (ref.hi or "")]
+            data = cold.get(ref.path) if wanted and cold is not None else None
+            if data is None:
+                continue  # nothing to look for (a missing segment is verification's to name)
+            ids = pl.read_parquet(io.BytesIO(data), columns=["event_id"]).get_column("event_id")
+            found.update(ids.filter(ids.is_in(wanted)).to_list())
+        return found
+
     def _locked_tree(self, cur: Any, tenant: str) -> Frontier:
         """The tenant's tree head, locked for this transaction and checked: against its
         own root, and against the newest checkpoint (signed with this store's key)."""
@@ -534,6 +563,7 @@ class Store:
             frontier = self._locked_tree(cur, tenant)
             size = frontier.size
             existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
+            existing |= self._cold_duplicates(tenant, items)
             received = format_timestamp(datetime.now(UTC))
             received_json = orjson.dumps(received)
             rows: list[tuple[Any, ...]] = []
@@ -677,7 +707,7 @@ class Store:
         self.malformed_checkpoints: list[tuple[str, int, str]] = []
         out: list[Checkpoint] = []
         for t in [tenant] if tenant else self.tenants():
-            snap = self._reader.snapshot(t)
+            snap = self._reader.snapshot(t, tiles=False)  # the tiles are not needed here
             out += snap.checkpoints
             self.malformed_checkpoints += [(t, i, why) for i, why in snap.malformed]
         return out
@@ -930,7 +960,7 @@ class Store:
         ranged = bool(where)
         chunks = verified_chunks(
             self._reader, trust, tenants, where, progress=progress, full=False,
-            cold_keep=cold[0], span=cold[1],
+            cold_keep=cold[0], span=cold[1], seqs=seqs,
         )  # fmt: skip
         for checker, raw in chunks:
             if raw is not None:
@@ -938,8 +968,8 @@ class Store:
                 continue
             if seqs is not None:
                 checker.check_tree_state()
-                tail = self._reader.tail(checker.tenant, checker.size)
                 lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])
+                tail = self._reader.tail(checker.tenant, checker.size, within=(lo, hi))
                 present = self._reader.seqs(checker.tenant, checker.size, lo=lo, hi=hi)
                 seen = np.ones(checker.size, dtype=bool)
                 seen[lo:hi] = False
@@ -1277,7 +1307,13 @@ class Store:
         if tenant == DEFAULT_TENANT:
             trails = [t for t in self.tenants() if t not in rows]
             events = [
-                policy_event(t, actor, replace(default, tenant_id=t), replace(new, tenant_id=t))
+                policy_event(
+                    t,
+                    actor,
+                    replace(default, tenant_id=t),
+                    replace(new, tenant_id=t),
+                    default=True,
+                )
                 for t in trails
             ]
         else:
@@ -1307,12 +1343,60 @@ class Store:
         when = parse_instant(now) if now is not None else datetime.now(UTC)
         policies = {p.tenant_id: p for p in self.retention_policies()}
         cold = self._reader.cold()
-        done = [
-            apply_tenant(self, t, policies[t], now=when, dry_run=dry_run, cold=cold,
-                         progress=progress)
-            for t in tenants
-        ]  # fmt: skip
+        done = []
+        for t in tenants:
+            mismatch = self._policy_mismatch(t, policies[t])
+            if mismatch:
+                done.append(TenantApply(t, policies[t], blocked=mismatch))
+                continue
+            done.append(
+                apply_tenant(self, t, policies[t], now=when, dry_run=dry_run, cold=cold,
+                             progress=progress)
+            )  # fmt: skip
         return ApplyResult(tuple(done), dry_run, self._reader.cold_url)
+
+    def _signed_policy_records(self, tenant: str) -> list[tuple[str, dict[str, Any]]]:
+        """The tenant's verified ``audit_retention.update`` records: (received, metadata)."""
+        frame = self.load(tenant, match={"action": "audit_retention.update"})
+        out = []
+        for received, meta in frame.select("received_at", "metadata").iter_rows():
+            try:
+                doc = orjson.loads(meta) if meta else {}
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("new"), dict):
+                out.append((str(received), doc))
+        return sorted(out, key=lambda r: r[0])
+
+    def _signed_default_policy(self, tenants: Sequence[str]) -> dict[str, Any] | None:
+        """The newest signed change of the store default, from any tenant's trail."""
+        newest: tuple[str, dict[str, Any]] | None = None
+        for t in tenants:
+            for received, doc in self._signed_policy_records(t):
+                if doc.get("scope") == "store default" and (newest is None or received > newest[0]):
+                    newest = (received, doc["new"])
+        return newest[1] if newest else None
+
+    def _policy_mismatch(self, tenant: str, policy: RetentionPolicy) -> str | None:
+        """Why the policy the database holds for ``tenant`` is not the one its signed
+        trail records, or ``None``.  The table is a convenience that anyone with write
+        access to the database can edit; a purge is irreversible, so ``apply`` only acts
+        on a policy the signed ``audit_retention.update`` records vouch for."""
+        records = self._signed_policy_records(tenant)
+        # a tenant that came after the store default was set has no record of it in
+        # its own trail: the default's record in the other tenants' trails vouches
+        signed = records[-1][1]["new"] if records else self._signed_default_policy(self.tenants())
+        if signed is None:
+            signed = RetentionPolicy(tenant).values()
+        claimed = policy.values()
+        if {k: signed.get(k) for k in claimed} == claimed:
+            return None
+        return (
+            "not applied: the retention policy in the database "
+            f"({policy.describe()}) is not the one the tenant's signed trail records "
+            "(audit_retention.update); the policy table was changed outside auditkit: "
+            "run `auditkit verify` and set the policy again"
+        )
 
     # -- the pull API (auditkit.api): idempotent writes -----------------------------------
     def existing_event_ids(self, tenant: str, event_ids: Sequence[str]) -> set[str]:
@@ -1348,7 +1432,8 @@ class Store:
 
     def event_seq(self, tenant: str, event_id: str) -> int | None:
         """The seq of the tenant's event ``event_id`` (``None``: no such event); an
-        index lookup, not a verified read (load the seq to get the event verified)."""
+        index lookup in the hot tier, not a verified read (load the seq to get the event
+        verified); an event sealed into the cold tier is looked for in its segments."""
         ph = self.backend.ph
         with self.backend.connect() as conn:
             cur = conn.cursor()
@@ -1360,7 +1445,12 @@ class Store:
                 row = cur.fetchone()
             finally:
                 cur.close()
-        return int(row[0]) if row else None
+        if row:
+            return int(row[0])
+        if not self._reader.sealed_count(tenant):
+            return None
+        cold = self._cold_row(tenant, None, event_id)
+        return int(cold.get_column("seq")[0]) if cold.height else None
 
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Keep records that were not stored, with why (``file``, ``line``,
@@ -1384,6 +1474,43 @@ class Store:
                     values,
                 )
         return len(values)
+
+    def quarantine_counts(
+        self, *, start: datetime | str | None = None, end: datetime | str | None = None
+    ) -> dict[str, int]:
+        """How many records ingestion quarantined in ``[start, end)`` (by the time they were
+        quarantined), per field at fault (``""``: the record as a whole).
+
+        Store-wide: a record that could not be read may name no tenant, so the counts are
+        not per tenant, and they carry no record content (only field names).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> store.quarantine([{"file": "x.ndjson", "line": 3, "field": "occurred_at",
+        ...                    "reason": "bad time", "record": "{}"}])
+        1
+        >>> store.quarantine_counts(start="2000-01-01")
+        {'occurred_at': 1}
+        """
+        ph = self.backend.ph
+        where, params = [], []
+        for op, value in ((">=", start), ("<", end)):
+            if value is not None:
+                where.append(f"quarantined_at {op} {ph}")
+                params.append(format_timestamp(parse_instant(value)))
+        sql = "SELECT COALESCE(field, ''), COUNT(*) FROM quarantine"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self.backend.connect() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql + " GROUP BY COALESCE(field, '') ORDER BY 1", params)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return {str(f): int(n) for f, n in rows}
 
     # -- role-based access (auditkit.access; see docs/access.md) ---------------------------
     def bind(

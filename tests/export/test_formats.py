@@ -178,6 +178,7 @@ def test_ndjson_is_canonical_and_omits_absent_fields(tricky: pl.DataFrame, tmp_p
         "received_at": "2026-01-05T09:01:00.000000Z", "action": "user.login",
         "category": "management", "outcome": "success", "actor": {"id": "u2", "roles": []},
         "request_id": "+r1", "session_id": "-s1", "description": "\tTabbed",
+        "metadata": {"auditkit_defaulted": ["outcome"]},  # no outcome given: marked
     }  # fmt: skip
     assert lines[0]["targets"][0] == {"id": "d1", "type": "document"}
     json_path = tmp_path / "x.json"

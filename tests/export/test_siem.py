@@ -337,3 +337,12 @@ def test_column_wise_ocsf_equals_the_per_event_mapping(hostile: pl.DataFrame) ->
     fast = ocsf_records(frame)
     reference = [orjson.dumps(ocsf_event(e)) for e in _events(frame)]
     assert fast == reference
+
+
+def test_column_wise_canonical_records_equal_the_per_event_ones(hostile: pl.DataFrame) -> None:
+    from auditkit.export.formats import canonical_records, canonical_records_reference
+
+    frame = pl.concat([hostile, events_to_frame(_sample(2000))], how="vertical_relaxed")
+    assert canonical_records(frame) == canonical_records_reference(frame)
+    bare = frame.drop("seq", "received_at")
+    assert canonical_records(bare) == canonical_records_reference(bare)

@@ -284,3 +284,21 @@ def test_cli_assume_utc(tmp_path: Path) -> None:
     )
     assert taken.returncode == 0, taken.stderr
     assert orjson.loads(taken.stdout)["stored"] == 1
+
+
+def test_assume_utc_reaches_parallel_workers(tmp_path: Path) -> None:
+    events = [{**CANONICAL, "event_id": f"e-{i}", "tenant_id": f"org-{i % 12}"} for i in range(40)]
+    path = _canonical_file(tmp_path, *events)
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [path], assume_utc=True, workers=2, batch_size=10)
+    assert (result.stored, result.quarantined) == (40, 0)
+    assert len(store.tenants()) == 12
+
+
+def test_ocsf_time_dt_without_zone(tmp_path: Path) -> None:
+    fmt = get_format("ocsf")
+    rec = raw_records(fmt, FIXTURES / "ocsf" / "security_lake_and_okta.ocsf.json")[0]
+    lake = {**rec, "time": None, "time_dt": "2022-03-22 14:21:53.225"}
+    event = normalize_event(fmt.to_event(lake, tenant=None))
+    assert event["occurred_at"] == "2022-03-22T14:21:53.225000Z"
+    assert event["metadata"][ZONE_ASSUMED] == "assumed UTC"

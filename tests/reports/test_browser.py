@@ -69,3 +69,18 @@ def test_pdf_format(tmp_path: Path) -> None:
     out = report.write(tmp_path / "report.pdf")
     data = out.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 20_000
+
+
+def test_pdf_from_the_command_line(tmp_path: Path) -> None:
+    """`auditkit report -o FILE.pdf` works after the README's install (`make setup`)."""
+    _browser_or_skip()
+    from auditkit.cli import main
+    from auditkit.store import Store
+    from tests.reports.test_crafted import traffic
+
+    store = Store.init(str(tmp_path / "audit.db"))
+    store.append(traffic(days=3))
+    out = tmp_path / "q1.pdf"
+    argv = ["report", str(tmp_path / "audit.db"), "--framework", "pci-dss", "-o", str(out)]
+    assert main([*argv, "--period", "2026-03-02..2026-03-04"]) == 0
+    assert out.read_bytes().startswith(b"%PDF") and out.stat().st_size > 50_000

@@ -182,3 +182,39 @@ def test_bundle_needs_a_key(report: Report, tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="must be signed"):
         replace(report, signer=None).write(tmp_path / "x.zip")
+
+
+def test_populations_are_in_the_bundle_as_csv_and_xlsx(tmp_path: Path) -> None:
+    import io
+
+    import polars as pl
+
+    events = make_events(60)
+    events[1]["actor"]["id"] = '=HYPERLINK("http://evil")'  # a formula in a cell
+    store = Store.init(str(tmp_path / "audit.db"))
+    store.append(events)
+    report = build_report(store, framework="pci-dss", tenant="acme")
+    path = report.write(tmp_path / "evidence.zip", charts=False)
+    assert verify_bundle(path).ok
+    population = report.section("samples").table("population_10_2_1_1").frame
+    assert population.height == 12  # every document.read of the factory's events
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert {
+            "evidence/samples/population_10_2_1_1.csv",
+            "evidence/samples/population_10_2_1_1.xlsx",
+            "evidence/samples/samples.xlsx",
+        } <= names
+        csv = pl.read_csv(io.BytesIO(z.read("evidence/samples/population_10_2_1_1.csv")))
+        assert csv["event_id"].to_list() == population["event_id"].to_list()
+        xlsx = z.read("evidence/samples/population_10_2_1_1.xlsx")
+        openpyxl = pytest.importorskip("openpyxl")
+        sheet = openpyxl.load_workbook(io.BytesIO(xlsx)).active
+        rows = [[c.value for c in r] for r in sheet.iter_rows()]
+        assert rows[0] == csv.columns
+        assert [r[rows[0].index("event_id")] for r in rows[1:]] == csv["event_id"].to_list()
+        assert all(not str(v).startswith("=") for r in rows for v in r if v is not None)
+        # the formula is written as text, never as something a spreadsheet runs
+        texts = [z.read(n).decode(errors="replace") for n in names if n.endswith(".csv")]
+        cells = [c for t in texts for c in t.replace("\n", ",").split(",") if "HYPERLINK" in c]
+        assert cells and all(c.lstrip('"').startswith("'=") for c in cells), cells

@@ -461,3 +461,21 @@ def test_pages_served_from_the_tree_cache_still_catch_edits(store: Store) -> Non
         store.load("acme", seqs=(10, 20))
     assert store.load("acme", seqs=(20, 30))["seq"].to_list() == list(range(20, 30))
     assert store.verify().status.value == "tampered"
+
+
+def test_a_forged_line_in_a_stored_value_never_reaches_the_console_as_a_line(
+    store: Store, capsys: Any
+) -> None:
+    """An edited event id holding ``\\nINTACT: ...`` (or an escape sequence) cannot
+    print a line of its own under ``verify``'s TAMPERED verdict."""
+    from auditkit.cli import main
+
+    forged = "e-acme-3\nINTACT: 55 events in 3 tenant(s) verified\x1b[2K"
+    sql(store, "UPDATE events SET event_id = ? WHERE tenant_id = 'acme' AND seq = 3",
+        params=(forged,))  # fmt: skip
+    assert main(["verify", store.location, "--no-progress"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("TAMPERED")
+    assert not any(line.startswith("INTACT") for line in lines), lines
+    assert not any("\x1b" in line for line in lines)
+    assert any("\\x0aINTACT" in line for line in lines)

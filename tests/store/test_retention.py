@@ -3,6 +3,7 @@ across both tiers, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from auditkit import ProblemKind, Store
@@ -50,6 +53,19 @@ def first(report: Any, kind: ProblemKind) -> Any:
 def segments(store: Store, tenant: str = "acme") -> list[Path]:
     assert store.cold_url is not None
     return sorted(Path(store.cold_url).glob(f"tenant={tenant}/*/*.parquet"))
+
+
+def segment_at(store: Store, seq: int, tenant: str = "acme") -> Path:
+    """The segment file holding ``seq`` (from the seq range in its name)."""
+    for f in segments(store, tenant):
+        lo, hi = (int(x) for x in f.stem.split("-")[1:])
+        if lo <= seq < hi:
+            return f
+    raise AssertionError(f"no segment holds seq {seq}")
+
+
+def ranges(files: list[Path]) -> list[tuple[int, int]]:
+    return sorted(tuple(int(x) for x in f.stem.split("-")[1:]) for f in files)  # type: ignore[misc]
 
 
 def seal_some(store: Store) -> None:
@@ -114,20 +130,25 @@ def test_sealing_moves_old_events_to_signed_segments_and_loads_see_one_trail(
     ranged = store.load("acme", start=day(27), end=day(55))
     store.retention.set("acme", hot_days=0)  # appended: one more event
     result = store.retention.apply("acme", now=day(41))
-    assert result.sealed == 122 and result.segments == 1
+    assert result.sealed == 122 and result.segments == len(segments(store))
     result = store.retention.apply("acme", now=day(74))
-    assert result.sealed == 99 and result.segments == 1
-    files = segments(store)
-    assert [f.name for f in files] == [
-        "seg-000000000000-000000000122.parquet",
-        "seg-000000000122-000000000221.parquet",
-    ]
-    assert files[0].parent.name.startswith("month=")
-    manifest = json.loads(files[0].with_name(files[0].name[:-8] + ".manifest.json").read_text())
-    assert (manifest["tenant_id"], manifest["first_seq"], manifest["last_seq"]) == ("acme", 0, 121)
-    assert manifest["rows"] == 122 and len(manifest["sha256"]) == 64
-    assert [r["size"] for r in manifest["subtree_roots"]] == [64, 32, 16, 8, 2]
-    assert pl.read_parquet(files[0]).height == 122
+    assert result.sealed == 99
+    # contiguous ranges, split at each apply and at each month of occurred_at
+    spans = ranges(segments(store))
+    assert spans[0][0] == 0 and spans[-1][1] == 221 and (0, 122) not in spans
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert any(hi == 122 for _, hi in spans)
+    for f in segments(store):
+        month = f.parent.name.removeprefix("month=")
+        frame = pl.read_parquet(f)
+        assert frame["occurred_at"].str.slice(0, 7).max() == month
+        manifest = json.loads(f.with_name(f.name[:-8] + ".manifest.json").read_text())
+        lo, hi = ranges([f])[0]
+        assert (manifest["tenant_id"], manifest["first_seq"], manifest["last_seq"]) == (
+            "acme", lo, hi - 1
+        )  # fmt: skip
+        assert manifest["rows"] == frame.height == hi - lo and len(manifest["sha256"]) == 64
+        assert sum(r["size"] for r in manifest["subtree_roots"]) == hi - lo
     # the hot tier holds only the rest; the trail is whole
     assert store.tier_counts("acme") == (N + 1 - 221, 221)
     assert store.count("acme") == N + 1
@@ -151,6 +172,8 @@ def test_sealing_moves_old_events_to_signed_segments_and_loads_see_one_trail(
     proof.verify(store.trusted_public_key()[0])
     assert json.loads(proof.canonical)["event_id"] == "e-acme-5"
     assert store.inclusion_proof("acme", event_id="e-acme-7").seq == 7
+    assert store.event_seq("acme", "e-acme-7") == 7
+    assert store.event_seq("acme", "e-acme-250") == 250 and store.event_seq("acme", "no") is None
     # a second apply finds nothing more to do
     assert store.retention.apply("acme", now=day(74)).sealed == 0
 
@@ -169,9 +192,11 @@ def test_purges_remove_rows_and_segments_and_keep_the_rest_provable(store: Store
     # kept 340 days: the cut-off falls after the first segment, inside the second,
     # and purges go by whole segments
     store.retention.set("acme", hot_days=None, keep_days=340)
+    before = ranges(segments(store))
     result = store.retention.apply("acme")
-    assert result.purged == 122 and result.tenants[0].segments_purged == 1
-    assert [f.name for f in segments(store)] == ["seg-000000000122-000000000221.parquet"]
+    assert result.purged == 122
+    assert result.tenants[0].segments_purged == sum(hi <= 122 for _, hi in before)
+    assert ranges(segments(store)) == [r for r in before if r[0] >= 122]
     assert store.count("acme") == N + 2 - 122
     report = store.verify()
     assert report.status.value == "intact", report.summary()
@@ -225,14 +250,14 @@ def _rewrite(path: Path, fn: Any) -> None:
 
 def test_an_edited_segment_is_named_and_loads_refuse_it(store: Store) -> None:
     seal_some(store)
-    seg = segments(store)[0]
+    seg = segment_at(store, 7)
     df = pl.read_parquet(seg).with_columns(
         pl.when(pl.col("seq") == 7).then(pl.lit("role.grant")).otherwise(pl.col("action"))
         .alias("action")
     )  # fmt: skip
     df.write_parquet(seg, compression="zstd")
     report = store.verify()
-    assert first(report, ProblemKind.SEGMENT_MODIFIED).seq == 0
+    assert first(report, ProblemKind.SEGMENT_MODIFIED).seq == ranges([seg])[0][0]
     assert first(report, ProblemKind.MODIFIED).seq == 7
     with pytest.raises(Exception, match="segment_modified"):
         store.load("acme")
@@ -240,7 +265,7 @@ def test_an_edited_segment_is_named_and_loads_refuse_it(store: Store) -> None:
 
 def test_a_truncated_segment_is_named(store: Store) -> None:
     seal_some(store)
-    _rewrite(segments(store)[1], lambda b: b[: len(b) // 2])
+    _rewrite(segment_at(store, 122), lambda b: b[: len(b) // 2])
     report = store.verify()
     p = first(report, ProblemKind.SEGMENT_MODIFIED)
     assert p.seq == 122 and "edited or truncated" in p.detail
@@ -249,14 +274,14 @@ def test_a_truncated_segment_is_named(store: Store) -> None:
 
 def test_a_removed_segment_is_named(store: Store) -> None:
     seal_some(store)
-    segments(store)[0].unlink()
+    segment_at(store, 0).unlink()
     p = first(store.verify(), ProblemKind.SEGMENT_MISSING)
     assert p.seq == 0 and "gone from the cold tier" in p.detail
 
 
 def test_swapped_segments_are_named(store: Store) -> None:
     seal_some(store)
-    a, b = segments(store)
+    a, b = segment_at(store, 0), segment_at(store, 122)
     da, db = a.read_bytes(), b.read_bytes()
     a.write_bytes(db)
     b.write_bytes(da)
@@ -276,8 +301,11 @@ def test_a_foreign_segment_is_named(store: Store, tmp_path: Path) -> None:
     forged.unlink()
     store.retention.set("globex", hot_days=0)
     store.retention.apply("globex", now=day(15))
-    other = segments(store, "globex")[0]
-    (seg.parent / other.name).write_bytes(other.read_bytes())
+    other = segments(store, "globex")[0]  # with its manifest: signed, but for globex
+    (seg.parent / "seg-000000000500-000000000600.parquet").write_bytes(other.read_bytes())
+    (seg.parent / "seg-000000000500-000000000600.manifest.json").write_bytes(
+        other.with_name(other.name[:-8] + ".manifest.json").read_bytes()
+    )
     assert ProblemKind.FOREIGN_SEGMENT in kinds(store.verify("acme"))
 
 
@@ -341,3 +369,81 @@ def test_the_database_still_refuses_deletes_outside_the_protocol(store: Store) -
     with pytest.raises(Exception, match=r"append-only|DELETE refused"):
         sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 250",
             drop_triggers=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # lift the hold behind the trail's back, so the operator's next apply purges
+        "UPDATE retention_policies SET legal_hold = 0, hold_reason = NULL WHERE tenant_id = 'acme'",
+        # give globex, which has no policy, one that purges its whole history
+        "INSERT INTO retention_policies (tenant_id, hot_days, keep_days, legal_hold, "
+        "hold_reason, updated_at, updated_by) VALUES ('globex', NULL, 1, 0, NULL, "
+        "'2026-01-01T00:00:00.000000Z', 'local owner')",
+        # a store default that nobody set
+        "INSERT INTO retention_policies (tenant_id, hot_days, keep_days, legal_hold, "
+        "hold_reason, updated_at, updated_by) VALUES ('*', NULL, 1, 0, NULL, "
+        "'2026-01-01T00:00:00.000000Z', 'local owner')",
+    ],
+)
+def test_apply_acts_only_on_the_signed_policy_never_on_an_edited_table(
+    store: Store, edit: str, capsys: Any
+) -> None:
+    """The policy table is a convenience anyone with write access to the database can
+    edit; a purge cannot be undone, so apply refuses a policy the signed
+    ``audit_retention.update`` records do not vouch for (exit 1 from the CLI)."""
+    from auditkit.cli import main
+    from tests.store._attacker import sql
+
+    store.retention.set("acme", keep_days=365, legal_hold=True, reason="case 9")
+    before = {t: store.count(t) for t in store.tenants()}
+    sql(store, edit, drop_triggers=False)
+    result = store.retention.apply()
+    assert result.purged == 0 and result.sealed == 0
+    assert {t: store.count(t) for t in store.tenants()} == before
+    assert any("signed trail" in (t.blocked or "") for t in result.tenants)
+    assert main(["retention", store.location, "apply"]) == 1
+    assert "TAMPERED" in capsys.readouterr().err
+    assert {t: store.count(t) for t in store.tenants()} == before
+
+
+def test_a_default_set_before_a_tenant_existed_still_applies(store: Store) -> None:
+    """A tenant that came after the store default has no record of it in its own
+    trail: the default's signed record in another tenant's trail vouches for it."""
+    store.retention.set("*", keep_days=300)
+    begin = START.isoformat().replace("+00:00", "Z")
+    store.append(make_events(30, "initech", start=begin, step_s=86400))
+    result = store.retention.apply("initech")
+    assert not result.tenants[0].blocked
+    assert result.purged > 0
+
+
+# -- the manifest's subtree roots ------------------------------------------------------------
+@given(st.integers(0, 300), st.integers(1, 300))
+@settings(max_examples=200, deadline=None)
+def test_covering_subtrees_are_the_signed_trees_perfect_subtrees(first: int, n: int) -> None:
+    from auditkit.integrity import leaf_hashes, root_from_leaf_hashes
+    from auditkit.store._cold import covering_subtrees, subtree_roots
+    from auditkit.store._hashing import tree_levels
+
+    end = first + n
+    parts = covering_subtrees(first, end)
+    assert parts[0][0] == first and sum(size for _, size in parts) == n
+    for (a, size), (b, _) in itertools.pairwise(parts):
+        assert a + size == b
+    for a, size in parts:
+        assert size & (size - 1) == 0 and a % size == 0  # aligned powers of two
+    leaves = leaf_hashes([str(i).encode() for i in range(end + 7)])
+    levels = tree_levels(b"".join(leaves), len(leaves))
+    for part in subtree_roots(levels, first, end):
+        a, size = part["start"], part["size"]
+        assert bytes.fromhex(part["root"]) == root_from_leaf_hashes(leaves[a : a + size])
+
+
+def test_events_ingested_again_after_sealing_are_not_doubled(store: Store) -> None:
+    seal_some(store)
+    again = make_events(N, start=START.isoformat().replace("+00:00", "Z"), step_s=8 * 3600)
+    result = store.append(again[:250])  # 221 sealed, 29 hot: all duplicates
+    assert (result.stored, result.duplicates) == (0, 250)
+    assert store.count("acme") == N + 1
+    assert store.verify().status.value == "intact"

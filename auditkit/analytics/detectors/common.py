@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import polars as pl
 import polars_hash as plh
@@ -19,8 +19,15 @@ import polars_hash as plh
 from auditkit.analytics._frames import codes
 from auditkit.analytics.detectors.registry import FINDINGS_SCHEMA
 from auditkit.errors import UsageError
+from auditkit.frame import as_event_frame
 
-Events = pl.LazyFrame | pl.DataFrame
+if TYPE_CHECKING:
+    import pandas as pd
+
+    #: An event frame: Polars (eager or lazy) or pandas (see ``as_event_frame``).
+    Events: TypeAlias = pl.LazyFrame | pl.DataFrame | pd.DataFrame
+else:
+    Events = pl.LazyFrame | pl.DataFrame
 
 T: Final = pl.col("occurred_at")
 _DURATION_RE: Final = re.compile(r"(\d+)(us|ms|s|m|h|d|w)")
@@ -38,7 +45,7 @@ LOGIN: Final = "user.login"
 
 def lazy(events: Events, *columns: str) -> pl.LazyFrame:
     """The events as a LazyFrame with only ``columns`` (projection pushdown for scans)."""
-    lf = events.lazy()
+    lf = as_event_frame(events).lazy()  # a pandas frame too
     return lf.select(list(dict.fromkeys(columns))) if columns else lf
 
 

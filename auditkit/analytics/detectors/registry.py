@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from auditkit.errors import UsageError
+from auditkit.frame import as_event_frame
 from auditkit.plugins import GROUPS, Registry
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 #: Severity levels, from least to most severe.
 SEVERITIES: Final = ("low", "medium", "high", "critical")
 
-#: One row per finding: the DESIGN.md columns, then ``finding_id`` (first 16 hex
+#: One row per finding: the columns of docs/schema.md, then ``finding_id`` (first 16 hex
 #: of SHA-256 over detector, tenant and the sorted evidence ids: stable across
 #: runs) and ``score`` (statistical detectors; null for rules).
 FINDINGS_SCHEMA: Final = pl.Schema(
@@ -220,7 +221,7 @@ def run_detectors(
     unknown = [n for n in chosen if n not in detectors]
     if unknown:
         raise UsageError(f"unknown detector(s) {unknown}; known: {', '.join(detectors)}")
-    lf = events.lazy()
+    lf = as_event_frame(events).lazy()  # a pandas frame too
     scan = isinstance(events, pl.LazyFrame)
     # a LazyFrame may be a scan larger than memory: the streaming engine keeps each
     # detector's passes over it bounded (operations it lacks fall back to in-memory),

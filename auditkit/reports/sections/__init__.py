@@ -7,15 +7,17 @@ registers them all, in report order.  The registry and :class:`SectionSet` live 
 Examples
 --------
 >>> list(available_sections())[:3]
-['executive_summary', 'integrity', 'coverage']
+['executive_summary', 'integrity', 'completeness']
 """
 
 # importing a section module registers it (report order: _base.REPORT_ORDER)
 from auditkit.reports.sections import (
     access_lifecycle,  # noqa: F401
+    appendix,  # noqa: F401
     clock,  # noqa: F401
     completeness,  # noqa: F401
     coverage,  # noqa: F401
+    crosswalk,  # noqa: F401
     data_access,  # noqa: F401
     detections,  # noqa: F401
     executive_summary,  # noqa: F401

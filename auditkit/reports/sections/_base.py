@@ -71,6 +71,8 @@ REPORT_ORDER: Final = (
     "review_records",
     "logging_gaps",
     "clock",
+    "crosswalk",
+    "appendix",
 )
 
 

@@ -89,6 +89,13 @@ def completeness(ctx: SectionSet) -> Section:
         )
     if silences:
         problems.append(f"{silences} source silence(s) longer than usual (see Logging gaps)")
+    quarantined = ctx.inputs.quarantined
+    held = sum(quarantined.values()) if quarantined else 0
+    if held:
+        problems.append(
+            f"{held:,} record(s) quarantined at ingestion in the period, unexplained "
+            "(store-wide; see the quarantine table)"
+        )
     if problems:
         verdict = (
             "INCOMPLETE: "
@@ -111,9 +118,19 @@ def completeness(ctx: SectionSet) -> Section:
             "This section compares the sources that reported with the inventory of expected "
             f"sources{' in ' + cfg.path if cfg.path else ' (none configured)'}, and lists "
             "periods with logging switched off and silences.",
-            "Records that could not be stored at ingestion are kept in the store's quarantine "
-            "with the file, line and reason; `auditkit ingest` prints their count. They are "
-            "not counted here: ask for the ingestion logs of the period.",
+            (
+                "Records that could not be stored at ingestion are kept in the store's "
+                "quarantine with the file, line and reason. "
+                + (
+                    f"{held:,} were quarantined in the period (counted store-wide: an "
+                    "unreadable record may name no tenant); each needs an explanation "
+                    "from the ingestion logs (which file, why, whether it was re-sent)."
+                    if held
+                    else "None was quarantined in the period."
+                    if quarantined is not None
+                    else "These events were not read from a store: quarantine not counted."
+                )
+            ),
             f"Completeness: {verdict}.",
         ),
         facts={
@@ -123,6 +140,20 @@ def completeness(ctx: SectionSet) -> Section:
             "missing_sources": missing.height,
             "logging_disabled": windows.height,
             "silences": silences,
+            "quarantined": held if quarantined is not None else "not counted",
         },
-        tables=(Table("inventory", "Sources: expected and seen", inventory, limit=200),),
+        tables=(
+            Table("inventory", "Sources: expected and seen", inventory, limit=200),
+            Table(
+                "quarantine",
+                "Records quarantined at ingestion in the period, by field at fault (store-wide)",
+                pl.DataFrame(
+                    {
+                        "field": list((quarantined or {}).keys()),
+                        "records": list((quarantined or {}).values()),
+                    },
+                    schema={"field": pl.String, "records": pl.Int64},
+                ),
+            ),
+        ),
     )

@@ -116,6 +116,30 @@ def integrity(ctx: SectionSet) -> Section:
         "changed, truncated, rolled back or forked since fails with exit code 1 and names the "
         "first affected record.",
     ]
+    kinds = {a.kind.value for a in v.anchors}
+    external = kinds & {"checkpoint_file", "witness"}
+    paragraphs.append(
+        "What this proves: no record was changed, removed, inserted or reordered since the "
+        "checkpoints were signed, and every checkpoint extends the ones before it. What it "
+        "does not prove: when the events happened (a checkpoint signed at import time says "
+        "nothing about the times the events claim, which are the producer's word); and, "
+        "when the key is held beside the store (a key file on the same machine, under the "
+        "same administrators), that history was not rewritten and re-signed by someone "
+        "holding both: such a key is not independent. Only an anchor kept elsewhere limits "
+        "that: checkpoints saved outside the store earlier (a file handed to the auditor), "
+        "or witnesses' cosignatures on the checkpoints."
+    )
+    paragraphs.append(
+        "Anchors of this verification: "
+        + ("; ".join(a.describe() for a in v.anchors) or "none")
+        + (
+            ". External anchoring (a saved checkpoint file or a witness cosignature) was used."
+            if external
+            else ". No external anchor (saved checkpoint file, witness cosignature) was "
+            "given: ask for checkpoints saved at earlier dates and verify the store against "
+            "them (auditkit verify STORE --checkpoint FILE), or have witnesses cosign."
+        )
+    )
     if not inputs.key_independent:
         paragraphs.append(
             "The key was read from the store database itself, which an attacker "
@@ -136,6 +160,8 @@ def integrity(ctx: SectionSet) -> Section:
             "key_source": inputs.key_source,
             "key_independent": inputs.key_independent,
             "checked_at": v.checked_at,
+            "anchors": "; ".join(a.describe() for a in v.anchors) or "none",
+            "externally_anchored": bool(external),
             "public_key_pem": inputs.public_key_pem,
         },
         tables=(

@@ -306,8 +306,18 @@ def password_spraying(
     """
     w = duration(window)
     positive(min_actors, "min_actors")
+    # only sources that failed as enough actors in all can reach the threshold
+    candidates = (
+        _failed_logins(events)
+        .filter(pl.col("source_ip").is_not_null())
+        .group_by("tenant_id", "source_ip")
+        .agg(pl.col("actor_id").n_unique())
+        .filter(pl.col("actor_id") >= min_actors)
+        .get_column("source_ip")
+        .unique()
+    )
     fails = (
-        login_failures(events, resolve=resolve)
+        login_failures(events, resolve=resolve, sources=candidates)
         .lazy()
         .filter(pl.col("source_ip").is_not_null() & ~pl.col("_resolved"))
     )
@@ -623,14 +633,19 @@ def mfa_push_fatigue(
 
 
 def login_failures(
-    events: Events, *, resolve: str | timedelta = "30m", extra: Sequence[str] = ()
+    events: Events,
+    *,
+    resolve: str | timedelta = "30m",
+    extra: Sequence[str] = (),
+    sources: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Failed logins with ``_resolved``: followed within ``resolve`` by a successful login
     of the same actor from the same source IP, or by a password reset or change of the
     actor (a typo, a forgotten password).  Unresolved failures are what guessing leaves.
 
     Returns ``tenant_id, actor_id, source_ip, occurred_at, event_id``, the ``extra``
-    columns and ``_resolved`` (also used by the cross-tenant detector).
+    columns and ``_resolved`` (also used by the cross-tenant detector).  ``sources``
+    limits the failures to those IP addresses (their resolution is the same).
 
     Examples
     --------
@@ -654,6 +669,8 @@ def login_failures(
             _ip=pl.col("source_ip").fill_null("?"),
         )
     )
+    if sources is not None:  # logins from those sources, and every reset
+        seq = seq.filter(pl.col("_reset") | pl.col("source_ip").is_in(sources.implode()))
     by_actor = keyed(seq, ["tenant_id", "actor_id"], "_ok").with_columns(
         _next_reset=next_in_key(pl.col("_reset"))
     )

@@ -443,10 +443,15 @@ def unusual_session(
     # one narrow numeric frame (strings stay in the scan: at 10M events they would not
     # fit twice); the peer group per actor is their type and roles on their first event
     peer = codes("tenant_id", "_peer")
+    src = lazy(events, *cols, "action")
+    peers = (
+        src.group_by("tenant_id", "actor_id")
+        .agg(pl.col("actor_type", "actor_roles").first())
+        .select("tenant_id", "actor_id", _peer=_peer_label())
+    )
     narrow = (
-        lazy(events, *cols, "action")
-        .with_row_index("_row")
-        .with_columns(_peer=_peer_label().first().over("tenant_id", "actor_id"))
+        src.with_row_index("_row")
+        .join(peers, on=["tenant_id", "actor_id"], how="left", nulls_equal=True)
         .select(
             "_row",
             "occurred_at",

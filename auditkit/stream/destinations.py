@@ -45,6 +45,7 @@ and ``retry_cap`` (seconds; exponential backoff with full jitter between them).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -411,11 +412,24 @@ class Syslog:
             raise DeliveryError(f"{type(exc).__name__}: {exc}", retry=True) from None
 
     def close(self) -> None:
-        if self._sock is not None:
-            try:
-                self._sock.close()
-            finally:
-                self._sock = None
+        """Close so that nothing sent is lost: a TLS close_notify, then a half-close and
+        a drain until the receiver closes too.  Closing a socket with unread data (a TLS
+        1.3 session ticket is enough) sends a reset, which can make the receiver drop
+        bytes it had not read yet: the last batch, with TCP's lack of acknowledgement."""
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        try:
+            sock.settimeout(self.config.timeout)
+            if isinstance(sock, ssl.SSLSocket):
+                with contextlib.suppress(OSError, ValueError):
+                    sock = sock.unwrap()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+                while sock.recv(65536):
+                    pass
+        finally:
+            sock.close()
 
 
 # -- files and objects --------------------------------------------------------------------

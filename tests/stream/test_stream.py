@@ -269,7 +269,7 @@ def test_syslog_tcp_octet_counting(store: Store, tmp_path: Path, tls: bool) -> N
             f"batch_size = 40\n{FAST}{extra}",
         )
         assert run(store, path) == 0
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # the receiver's thread may lag on a busy machine
         while len(srv.messages) < 172 + 6 and time.monotonic() < deadline:
             time.sleep(0.02)
         events = [m for m in srv.messages if b" auditkit.batch " not in m]

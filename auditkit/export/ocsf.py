@@ -323,7 +323,8 @@ def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
         email_addr=pl.when(email_ok).then(pl.col("actor_email")),
     )
     noun = pl.col("action").str.replace(r"\.[^.]*$", "")
-    placeholder = pl.struct(uid=pl.lit(None, pl.String), name=noun, type=noun)
+    # the entity an event without a target acts on, named by its action's noun
+    action_entity = pl.struct(uid=pl.lit(None, pl.String), name=noun, type=noun)
     targets = pl.col("targets")
     ttype = pl.element().struct.field("type")
     subject = targets.list.eval(
@@ -342,7 +343,7 @@ def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
         return pl.when(target.is_not_null()).then(as_user).otherwise(actor_user)
 
     def entity_of(target: pl.Expr) -> pl.Expr:
-        return pl.when(target.is_not_null()).then(target_structs(target)).otherwise(placeholder)
+        return pl.when(target.is_not_null()).then(target_structs(target)).otherwise(action_entity)
 
     role = pl.coalesce(
         pl.col("metadata").str.json_path_match("$.role"),
@@ -419,7 +420,7 @@ def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
         group=pl.when(cls == 3006).then(entity_of(groups.list.first())),
         entity=pl.when(cls == 3004).then(entity_of(targets.list.first())),
         web_resources=pl.when(cls == 6001).then(
-            pl.when(targets.list.len() > 0).then(web).otherwise(pl.concat_list(placeholder))
+            pl.when(targets.list.len() > 0).then(web).otherwise(pl.concat_list(action_entity))
         ),
         unmapped=pl.struct(
             auditkit=pl.struct(

@@ -297,7 +297,7 @@ class Backend:
     def read_arrow(
         self, query: str, *, params: Sequence[Any] = (), batch_rows: int = 1 << 20
     ) -> Any:
-        """Run a SELECT (placeholders ``?`` on SQLite, ``$1`` on PostgreSQL) through
+        """Run a SELECT (bind markers ``?`` on SQLite, ``$1`` on PostgreSQL) through
         ADBC and return an Arrow table.
 
         SQLite has no column types per value, and the ADBC driver infers them from

@@ -48,7 +48,7 @@ _REQUIRED: Final = frozenset(
 
 @dataclass(frozen=True)
 class Filter:
-    """A condition on the events table: SQL with ``?`` placeholders and their values."""
+    """A condition on the events table: SQL with ``?`` bind markers and their values."""
 
     sql: str = ""
     params: tuple[Any, ...] = ()
@@ -105,7 +105,7 @@ _PARSED_KEPT: Final = 200_000
 
 
 def _ph(dialect: str, sql: str, style: str) -> str:
-    """Turn ``?`` placeholders into the driver's: ``$1`` (ADBC PostgreSQL) or ``%s``."""
+    """Turn ``?`` bind markers into the driver's: ``$1`` (ADBC PostgreSQL) or ``%s``."""
     if dialect == "sqlite":
         return sql
     if style == "dollar":
@@ -379,7 +379,7 @@ class TrailReader:
     # -- bulk reads through ADBC ---------------------------------------------------------
     def select_sql(self, where: str) -> str:
         """A SELECT of the stored columns (and, on SQLite, whether every value has its
-        column's type) under a condition with ``?`` placeholders."""
+        column's type) under a condition with ``?`` bind markers."""
         cols = ", ".join(STORED_COLUMNS)
         if self.dialect == "sqlite":
             checks = " AND ".join(

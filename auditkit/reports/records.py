@@ -58,6 +58,36 @@ _FINDING_ID: Final = re.compile(r"^[0-9a-f]{16}$")
 _OBSERVER: Final = {"service": "auditkit"}
 
 
+def _record(
+    kind: str,
+    tenant: str,
+    action: str,
+    who: str,
+    target: dict[str, str],
+    description: str,
+    meta: dict[str, Any],
+    note: str | None,
+    at: datetime | None,
+) -> dict[str, Any]:
+    """A review or disposition as an event of the tenant's own trail, by ``who``."""
+    text = _note(note)
+    if text:
+        meta["note"] = text
+    return {
+        "event_id": f"auditkit-{kind}-{uuid.uuid4().hex}",
+        "tenant_id": tenant,
+        "occurred_at": format_instant(at or datetime.now(UTC)),
+        "action": action,
+        "category": "management",
+        "outcome": "success",
+        "actor": {"id": who, "type": "user", "name": who},
+        "targets": [target],
+        "observer": dict(_OBSERVER),
+        "description": description,
+        "metadata": meta,
+    }
+
+
 def _person(name: str, option: str) -> str:
     text = (name or "").strip()
     if not text or not text.isprintable() or len(text) > 200:
@@ -105,22 +135,10 @@ def review_event(
         "period_start": span.start.isoformat(),
         "period_end": span.end.isoformat(),
     }
-    text = _note(note)
-    if text:
-        meta["note"] = text
-    return {
-        "event_id": f"auditkit-review-{uuid.uuid4().hex}",
-        "tenant_id": tenant,
-        "occurred_at": format_instant(at or datetime.now(UTC)),
-        "action": REVIEW_ACTION,
-        "category": "management",
-        "outcome": "success",
-        "actor": {"id": who, "type": "user", "name": who},
-        "targets": [{"id": tenant, "type": "audit_log"}],
-        "observer": dict(_OBSERVER),
-        "description": f"{who} reviewed the audit trail for {span}",
-        "metadata": meta,
-    }
+    return _record(
+        "review", tenant, REVIEW_ACTION, who, {"id": tenant, "type": "audit_log"},
+        f"{who} reviewed the audit trail for {span}", meta, note, at,
+    )  # fmt: skip
 
 
 def disposition_event(
@@ -161,22 +179,10 @@ def disposition_event(
         raise UsageError(f"--ticket: expected a ticket or change reference, got {ticket!r}")
     who = _person(by, "--by")
     meta: dict[str, Any] = {"finding_id": finding_id, "disposition": disposition, "ticket": ref}
-    text = _note(note)
-    if text:
-        meta["note"] = text
-    return {
-        "event_id": f"auditkit-finding-{uuid.uuid4().hex}",
-        "tenant_id": tenant,
-        "occurred_at": format_instant(at or datetime.now(UTC)),
-        "action": DISPOSITION_ACTION,
-        "category": "management",
-        "outcome": "success",
-        "actor": {"id": who, "type": "user", "name": who},
-        "targets": [{"id": finding_id, "type": "finding"}],
-        "observer": dict(_OBSERVER),
-        "description": f"{who} resolved finding {finding_id} as {disposition} ({ref})",
-        "metadata": meta,
-    }
+    return _record(
+        "finding", tenant, DISPOSITION_ACTION, who, {"id": finding_id, "type": "finding"},
+        f"{who} resolved finding {finding_id} as {disposition} ({ref})", meta, note, at,
+    )  # fmt: skip
 
 
 _REVIEW_META = pl.Struct({"period_start": pl.String, "period_end": pl.String, "note": pl.String})

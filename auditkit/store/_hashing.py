@@ -98,23 +98,7 @@ def tree_levels(blob: bytes | memoryview, n: int) -> list[np.ndarray]:
     polars-hash over a contiguous buffer, in slices, so temporary memory is bounded;
     the levels above the leaves take 32 bytes per leaf in all.
     """
-    level = np.frombuffer(blob, np.uint8, count=n * 32).reshape(n, 32)
-    levels = [level]
-    while len(level) > 1:
-        m = len(level) // 2
-        up = np.empty((m + len(level) % 2, 32), np.uint8)
-        # in slices, so that the temporary pair and hex buffers do not grow with n
-        for a in range(0, m, _ROOT_SLICE):
-            b = min(a + _ROOT_SLICE, m)
-            pairs = np.empty((b - a, 65), np.uint8)
-            pairs[:, 0] = 1
-            pairs[:, 1:] = level[2 * a : 2 * b].reshape(b - a, 64)
-            up[a:b] = _sha256_rows(pairs)
-        if len(level) % 2:
-            up[m] = level[-1]
-        level = up
-        levels.append(level)
-    return levels
+    return extend_levels([], 0, blob, n)  # nothing to reuse: every node is hashed
 
 
 def extend_levels(
@@ -145,6 +129,7 @@ def extend_levels(
         keep = min(old_size >> k, len(old[k]) if k < len(old) else 0, m)
         if keep:
             up[:keep] = old[k][:keep]
+        # in slices, so that the temporary pair and hex buffers do not grow with n
         for a in range(keep, m, _ROOT_SLICE):
             b = min(a + _ROOT_SLICE, m)
             pairs = np.empty((b - a, 65), np.uint8)

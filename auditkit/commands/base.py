@@ -381,14 +381,15 @@ def progress_bar(
     *,
     desc: str,
     unit: str = "events",
-    total: int | None = None,
+    total: int | Callable[[], int | None] | None = None,
 ) -> Iterator[Progress | None]:
     """A progress callback for a long job, or ``None`` when no bar should show.
 
     The bar goes to stderr, and only while stderr is a terminal and
     ``--no-progress`` was not given: scripts, pipes and CI logs stay clean.  The
     callback takes the number of items done since its last call; ``total`` may be
-    unknown (``None``).
+    unknown (``None``), or a function that tells it, called only when a bar shows
+    (counting can cost a pass over an index).
 
     Examples
     --------
@@ -402,7 +403,7 @@ def progress_bar(
     from tqdm import tqdm
 
     bar = tqdm(
-        total=total,
+        total=total() if callable(total) else total,
         desc=desc,
         unit=f" {unit}",
         unit_scale=True,

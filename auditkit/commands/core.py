@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -192,7 +193,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.public_key:
         read_public_key(args.public_key)  # a one-line error for a file that is not a key
     store = open_store(args)
-    with progress_bar(args, desc="verify", total=events_total(store, args.tenant)) as tick:
+    with progress_bar(args, desc="verify", total=partial(events_total, store, args.tenant)) as tick:
         report = store.verify(
             args.tenant,
             checkpoint=args.checkpoint,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from auditkit.commands.base import (
@@ -156,7 +157,7 @@ def _detect(args: argparse.Namespace) -> int:
     since, until = time_range(args)
     store = open_store(args)
     with tempfile.TemporaryDirectory(prefix="auditkit-detect-") as folder:
-        total = events_total(store, args.tenant)
+        total = partial(events_total, store, args.tenant)
         with progress_bar(args, desc="verify", total=total) as tick:
             events = store.scan(args.tenant, end=until, folder=folder, progress=tick)
         n_events = int(events.select(pl.len()).collect().item())

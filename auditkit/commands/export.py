@@ -12,6 +12,7 @@ output file's folder is created when missing (the rule of every command's
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 from auditkit.commands.base import (
     command,
@@ -70,7 +71,7 @@ def _export(args: argparse.Namespace) -> int:
     target = output_path(args.output)
     store = open_store(args)
     tenants = args.tenant or None
-    with progress_bar(args, desc="export", total=events_total(store, tenants)) as tick:
+    with progress_bar(args, desc="export", total=partial(events_total, store, tenants)) as tick:
         result = export_store(
             store,
             target,

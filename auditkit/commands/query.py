@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,7 @@ def _query(args: argparse.Namespace) -> int:
     start, end = time_range(args)
     store = open_store(args)
     with tempfile.TemporaryDirectory(prefix="auditkit-query-") as folder:
-        total = events_total(store, args.tenant)
+        total = partial(events_total, store, args.tenant)
         with progress_bar(args, desc="verify", total=total) as tick:
             events = store.scan(args.tenant, start=start, end=end, folder=folder, progress=tick)
         result = sql_frame(events, args.sql)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,11 +93,13 @@ def _utf8_or_null(values: Any) -> list[str | None]:
     return out
 
 
-def _polars(table: Any) -> pl.DataFrame:
-    """An Arrow table as a Polars frame; string values that are not valid UTF-8 become null."""
+def arrow_text(table: Any) -> tuple[pl.DataFrame, list[str]]:
+    """An Arrow table as a Polars frame, and the string columns holding a value that
+    is not valid UTF-8 (those values become null)."""
     import pyarrow as pa
 
     columns = []
+    invalid: list[str] = []
     for name in table.column_names:
         col = table.column(name)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
@@ -105,9 +108,109 @@ def _polars(table: Any) -> pl.DataFrame:
                     chunk.validate(full=True)
             except pa.ArrowInvalid:
                 columns.append(pl.Series(name, _utf8_or_null(col.cast(pa.large_binary()))))
+                invalid.append(name)
                 continue
         columns.append(pl.Series(name, col))
-    return pl.DataFrame(columns)
+    return pl.DataFrame(columns), invalid
+
+
+def _polars(table: Any) -> pl.DataFrame:
+    """An Arrow table as a Polars frame; string values that are not valid UTF-8 become null."""
+    return arrow_text(table)[0]
+
+
+class _OneCopyAtATime:
+    """Keeps this process's two copies of SQLite from having the store open at once.
+
+    Python's ``sqlite3`` and the ADBC driver each carry their own SQLite.  POSIX
+    advisory locks belong to the process, and closing any descriptor of a file drops
+    all of them: a connection closed by one copy silently drops the locks that the
+    other copy's open connections hold, and a writer in another process may then
+    checkpoint and reset the WAL under a reader that believes it is protected (seen
+    as ``disk I/O error``, or worse, as a read of pages being rewritten).  Each copy
+    keeps its own connections apart correctly, so connections of one copy may be open
+    together, but never with the other's.  A copy that waits gets its turn before
+    newcomers of the other copy; a thread that holds one copy open does not wait for
+    itself to open the other.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._open = {"sqlite3": 0, "adbc": 0}
+        self._waiting = {"sqlite3": 0, "adbc": 0}
+        self._turn: str | None = None
+        self._mine = threading.local()
+
+    def _held(self, kind: str) -> int:
+        return int(getattr(self._mine, kind, 0))
+
+    def acquire(self, kind: str) -> None:
+        other = "adbc" if kind == "sqlite3" else "sqlite3"
+        with self._cond:
+            if not self._held(other):
+                self._waiting[kind] += 1
+                if self._turn is None or not self._waiting[self._turn]:
+                    self._turn = kind
+                try:
+                    while self._open[other] or (self._waiting[other] and self._turn == other):
+                        self._cond.wait()
+                finally:
+                    self._waiting[kind] -= 1
+            self._open[kind] += 1
+            setattr(self._mine, kind, self._held(kind) + 1)
+
+    def release(self, kind: str) -> None:
+        other = "adbc" if kind == "sqlite3" else "sqlite3"
+        with self._cond:
+            self._open[kind] -= 1
+            setattr(self._mine, kind, self._held(kind) - 1)
+            if not self._open[kind]:
+                self._turn = other if self._waiting[other] else None
+                self._cond.notify_all()
+
+    @contextmanager
+    def use(self, kind: str) -> Iterator[None]:
+        self.acquire(kind)
+        try:
+            yield
+        finally:
+            self.release(kind)
+
+
+_COPIES = _OneCopyAtATime()
+
+
+def _sqlite_arrow(path: str, query: str, params: Sequence[Any], batch_rows: int) -> Any:
+    """Run one SELECT through the ADBC SQLite driver's low-level API, as an Arrow table.
+
+    The DB-API layer of ``adbc_driver_manager`` imports ``pyarrow.dataset``, which
+    imports pandas: a third of a second at every start of the command line, for
+    nothing a read needs.
+    """
+    import adbc_driver_manager as adbc
+    import adbc_driver_sqlite
+    import pyarrow as pa
+
+    with (
+        _COPIES.use("adbc"),
+        adbc_driver_sqlite.connect(path) as db,
+        adbc.AdbcConnection(db) as conn,
+        adbc.AdbcStatement(conn) as stmt,
+    ):
+        # wait, as the other connections do, instead of failing at once when a
+        # connection that closes (checkpointing the WAL) holds a lock for a moment:
+        # loads read the next chunk while verifying the previous one
+        stmt.set_sql_query(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        stream, _ = stmt.execute_query()
+        pa.RecordBatchReader._import_from_c(stream.address).read_all()
+        stmt.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        stmt.set_sql_query(query)
+        if params:
+            # built by Polars: pyarrow's own constructors import pandas
+            bound = pl.DataFrame({str(i): [p] for i, p in enumerate(params)}).to_arrow()
+            stmt.bind_stream(bound.__arrow_c_stream__())
+        stream, _ = stmt.execute_query()
+        return pa.RecordBatchReader._import_from_c(stream.address).read_all()
 
 
 @dataclass
@@ -146,9 +249,15 @@ class Backend:
 
                 @event.listens_for(eng, "connect")
                 def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                    _COPIES.acquire("sqlite3")  # released by _closed
                     cur = dbapi_conn.cursor()
                     cur.execute("PRAGMA busy_timeout = 60000")
                     cur.close()
+
+                @event.listens_for(eng, "close")
+                @event.listens_for(eng, "close_detached")
+                def _closed(_dbapi_conn: Any, *_record: Any) -> None:
+                    _COPIES.release("sqlite3")
 
             self._engine = eng
         return self._engine
@@ -170,9 +279,14 @@ class Backend:
         try:
             if self.dialect == "sqlite":
                 assert self.path is not None
-                conn: Any = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-                conn.execute("PRAGMA busy_timeout = 60000")
-                conn.execute("PRAGMA synchronous = NORMAL")
+                _COPIES.acquire("sqlite3")
+                try:
+                    conn: Any = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+                    conn.execute("PRAGMA busy_timeout = 60000")
+                    conn.execute("PRAGMA synchronous = NORMAL")
+                except BaseException:
+                    _COPIES.release("sqlite3")
+                    raise
             else:
                 conn = _psycopg().connect(self.adbc_uri, autocommit=False)
         except (sqlite3.Error, OSError) as exc:
@@ -185,6 +299,8 @@ class Backend:
             yield conn
         finally:
             conn.close()
+            if self.dialect == "sqlite":
+                _COPIES.release("sqlite3")
 
     @contextmanager
     def write_transaction(self, conn: Any) -> Iterator[Any]:
@@ -306,19 +422,8 @@ class Backend:
         """
         try:
             if self.dialect == "sqlite":
-                import adbc_driver_sqlite.dbapi as adbc
-
-                with adbc.connect(self.path) as conn, conn.cursor() as cur:
-                    # wait, as the other connections do, instead of failing at once when
-                    # a connection that closes (checkpointing the WAL) holds a lock for a
-                    # moment: loads read the next chunk while verifying the previous one
-                    cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-                    cur.fetchall()
-                    cur.adbc_statement.set_options(
-                        **{"adbc.sqlite.query.batch_rows": str(batch_rows)}
-                    )
-                    cur.execute(query, tuple(params) if params else None)
-                    return cur.fetch_arrow_table()
+                assert self.path is not None
+                return _sqlite_arrow(self.path, query, params, batch_rows)
             adbc_pg = _postgres_adbc()
 
             with adbc_pg.connect(self.adbc_uri) as conn, conn.cursor() as cur:

@@ -27,7 +27,7 @@ import polars as pl
 from auditkit.errors import StoreError
 from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
-from auditkit.store._backend import Backend, _utf8_or_null
+from auditkit.store._backend import Backend, _utf8_or_null, arrow_text
 from auditkit.store._cold import ColdTier, SegmentRef
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
@@ -377,30 +377,58 @@ class TrailReader:
         return out, bad
 
     # -- bulk reads through ADBC ---------------------------------------------------------
-    def select_sql(self, where: str) -> str:
-        """A SELECT of the stored columns (and, on SQLite, whether every value has its
-        column's type) under a condition with ``?`` bind markers."""
+    def select_sql(self, where: str, *, typed: bool = False) -> str:
+        """A SELECT of the stored columns under a condition with ``?`` bind markers.
+
+        ``typed`` (SQLite): also whether every value has its column's type, as a
+        ``_typed`` column; :meth:`read` asks for it only when the driver's answer shows
+        that some value is not text.
+        """
         cols = ", ".join(STORED_COLUMNS)
         if self.dialect == "sqlite":
             checks = " AND ".join(
                 f"typeof({c}) = 'text'" if c in _REQUIRED else f"typeof({c}) IN ('text', 'null')"
                 for c in _TEXT_COLUMNS
             )
+            flag = f", ({checks}) AS _typed" if typed else ""
             return (
-                f"SELECT {cols}, ({checks}) AS _typed FROM events WHERE {where} "
+                f"SELECT {cols}{flag} FROM events WHERE {where} "
                 "AND typeof(seq) = 'integer' ORDER BY seq"
             )
         return f"SELECT {cols} FROM events WHERE {where} ORDER BY seq"
 
     def read(self, where: Filter) -> pl.DataFrame:
         """Stored rows matching ``where`` (STORED_SCHEMA types, except that PostgreSQL
-        timestamps stay datetimes), with a boolean ``_typed`` column on SQLite."""
-        sql = _ph(self.dialect, self.select_sql(where.sql), "dollar")
-        df = self.backend.read(sql, params=where.params)
-        # a value of another SQL type in a text column makes the driver read the whole
-        # column as bytes (the row is flagged by ``_typed``): back to text, leniently
-        for c in [c for c in df.columns if df.schema[c] == pl.Binary]:
-            df = df.with_columns(pl.Series(c, _utf8_or_null(df.get_column(c).to_arrow())))
+        timestamps stay datetimes), with a boolean ``_typed`` column on SQLite: false
+        where a value has another SQL type than its column's, or is text that is not
+        valid UTF-8.
+
+        SQLite's TEXT affinity stores numbers written to the text columns as text, so
+        only a BLOB or a NULL can be of another type.  A BLOB makes the driver read its
+        whole column as bytes, a NULL is seen in the frame, and text that is not UTF-8
+        fails Arrow's validation: the rows are then read again with a ``typeof`` check
+        of every value, which costs a third of the read and is only paid when the
+        answer shows that something is off.
+        """
+        table = self.backend.read_arrow(
+            _ph(self.dialect, self.select_sql(where.sql), "dollar"), params=where.params
+        )
+        df, odd = _frame(table)
+        if self.dialect == "sqlite" and odd:
+            table = self.backend.read_arrow(
+                _ph(self.dialect, self.select_sql(where.sql, typed=True), "dollar"),
+                params=where.params,
+            )
+            df, odd = _frame(table)
+            typed = pl.col("_typed").cast(pl.Boolean).fill_null(False)
+            for c in odd:  # text that is not UTF-8 became null: not well-formed
+                was = pl.Series(table.column(c).is_valid().to_numpy(zero_copy_only=False))
+                typed = typed & ~(pl.lit(was) & pl.col(c).is_null())
+            df = df.with_columns(typed.alias("_typed"))
+        elif self.dialect == "sqlite":
+            df = df.with_columns(
+                pl.all_horizontal([pl.col(c).is_not_null() for c in _REQUIRED]).alias("_typed")
+            )
         casts = {
             c: t
             for c, t in STORED_SCHEMA.items()
@@ -408,9 +436,27 @@ class TrailReader:
         }
         if casts:
             df = df.cast(casts)  # type: ignore[arg-type]
-        if "_typed" in df.columns:
-            df = df.with_columns(pl.col("_typed").cast(pl.Boolean).fill_null(False))
         return df
+
+    def plan(
+        self,
+        tenant: str,
+        size: int,
+        extra: Filter | None = None,
+        *,
+        chunk: int | None = None,
+        seqs: tuple[int, int] | None = None,
+    ) -> list[Filter]:
+        """The conditions that read the tenant's rows with ``0 <= seq < size`` (and
+        ``extra``) in chunks of ``chunk`` (default :data:`LOAD_CHUNK`) seqs, in order."""
+        chunk = chunk or LOAD_CHUNK  # read when called: a test may lower it
+        # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
+        first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
+        return [
+            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, top)))
+            & (extra or Filter())
+            for lo in range(first, top, chunk)
+        ]
 
     def chunks(
         self,
@@ -429,14 +475,7 @@ class TrailReader:
         Memory holds at most ``ahead + 1`` chunks.  Reading (ADBC) releases the GIL,
         so the caller verifies one chunk while the next ones are read.
         """
-        chunk = chunk or LOAD_CHUNK  # read when called: a test may lower it
-        # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
-        first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
-        plan = [
-            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, top)))
-            & (extra or Filter())
-            for lo in range(first, top, chunk)
-        ]
+        plan = self.plan(tenant, size, extra, chunk=chunk, seqs=seqs)
         if not plan:
             return
         if len(plan) == 1:  # a page: no thread to start
@@ -539,6 +578,17 @@ class TrailReader:
             (tenant,) if tenant is not None else (),
         )
         return int(rows[0][0])
+
+
+def _frame(table: Any) -> tuple[pl.DataFrame, list[str]]:
+    """An Arrow table of stored rows as a frame, and the text columns that held a
+    value of another type (read as bytes) or text that is not valid UTF-8 (those
+    values become null)."""
+    frame, odd = arrow_text(table)
+    for c in [c for c in frame.columns if frame.schema[c] == pl.Binary]:
+        frame = frame.with_columns(pl.Series(c, _utf8_or_null(frame.get_column(c).to_arrow())))
+        odd.append(c)
+    return frame, odd
 
 
 def _lenient_text(data: bytes) -> str:

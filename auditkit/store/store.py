@@ -92,6 +92,7 @@ from auditkit.store._trust import (
 from auditkit.store._verify import (
     TenantVerifier,
     check_signature,
+    finish_reads,
     finish_tenant,
     merge_reports,
     verified_chunks,
@@ -958,9 +959,22 @@ class Store(StreamCursors):
         chunk's frame to ``sink``; return the report."""
         reports: list[VerificationReport] = []
         ranged = bool(where)
+        reader = self._reader
+        timed = start is not None or end is not None
+
+        def paged_reads(v: TenantVerifier) -> tuple[Any, ...]:
+            assert seqs is not None
+            lo, hi = max(0, seqs[0]), min(v.size, seqs[1])
+            return (
+                reader.tail(v.tenant, v.size, within=(lo, hi)),
+                reader.seqs(v.tenant, v.size, lo=lo, hi=hi),
+                reader.mistyped_times(v.tenant) if timed else [],
+            )
+
         chunks = verified_chunks(
-            self._reader, trust, tenants, where, progress=progress, full=False,
+            reader, trust, tenants, where, progress=progress, full=False,
             cold_keep=cold[0], span=cold[1], seqs=seqs,
+            early=paged_reads if seqs is not None else finish_reads(reader, ranged=ranged),
         )  # fmt: skip
         for checker, raw in chunks:
             if raw is not None:
@@ -969,19 +983,12 @@ class Store(StreamCursors):
             if seqs is not None:
                 checker.check_tree_state()
                 lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])
-                tail = self._reader.tail(checker.tenant, checker.size, within=(lo, hi))
-                present = self._reader.seqs(checker.tenant, checker.size, lo=lo, hi=hi)
+                tail, present, mistyped = checker.early
                 seen = np.ones(checker.size, dtype=bool)
                 seen[lo:hi] = False
                 seen[present] = True
                 reports.append(
-                    checker.finish(
-                        tail,
-                        present=np.flatnonzero(seen),
-                        mistyped=self._reader.mistyped_times(checker.tenant)
-                        if (start is not None or end is not None)
-                        else (),
-                    )
+                    checker.finish(tail, present=np.flatnonzero(seen), mistyped=mistyped)
                 )
             else:
                 reports.append(finish_tenant(self._reader, checker, ranged=ranged))

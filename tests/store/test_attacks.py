@@ -436,6 +436,10 @@ def test_a_checkpoint_file_anchors_a_store_whose_key_files_are_gone(
         "occurred_at = CAST(occurred_at AS BLOB)",  # would escape every time filter
         "outcome = 5",
         "metadata = CAST(x'7b226e223a22ff227d' AS TEXT)",  # text that is not UTF-8
+        "request_id = CAST(x'ff' AS TEXT)",  # in a column signed as null (read as null)
+        "occurred_at = 5",  # NUMERIC affinity keeps a number a number
+        "received_at = 5.5",
+        "actor_id = x'00'",
     ],
 )
 def test_sqlite_values_of_the_wrong_type_or_encoding_are_named(tmp_path: Path, change: str) -> None:

@@ -1,0 +1,68 @@
+"""Python's sqlite3 and the ADBC driver each carry a copy of SQLite, and closing a
+file in one copy drops the POSIX locks the other holds: the store never has both
+copies' connections open at once (a writer elsewhere would reset the WAL under a
+reader)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from auditkit import Store
+from auditkit.store._backend import _COPIES, _OneCopyAtATime
+from tests.conftest import make_events
+
+
+def test_one_copy_waits_while_the_other_has_the_file_open() -> None:
+    copies = _OneCopyAtATime()
+    events: list[str] = []
+    copies.acquire("sqlite3")
+
+    def reader() -> None:
+        with copies.use("adbc"):
+            events.append("adbc in")
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.2)
+    assert events == []  # still waiting
+    events.append("sqlite3 out")
+    copies.release("sqlite3")
+    t.join(5)
+    assert events == ["sqlite3 out", "adbc in"]
+
+
+def test_a_waiting_copy_gets_its_turn_before_newcomers_of_the_other() -> None:
+    copies = _OneCopyAtATime()
+    order: list[str] = []
+    copies.acquire("adbc")
+    waiting = threading.Thread(target=lambda: (copies.acquire("sqlite3"), order.append("s")))
+    waiting.start()
+    time.sleep(0.1)
+    late = threading.Thread(target=lambda: (copies.acquire("adbc"), order.append("a")))
+    late.start()
+    time.sleep(0.1)
+    assert order == []  # the newcomer does not overtake the waiting copy
+    copies.release("adbc")
+    waiting.join(5)
+    assert order == ["s"]
+    copies.release("sqlite3")
+    late.join(5)
+    assert order == ["s", "a"]
+
+
+def test_a_thread_holding_one_copy_may_open_the_other() -> None:
+    copies = _OneCopyAtATime()
+    with copies.use("sqlite3"), copies.use("adbc"):
+        pass
+    assert copies._open == {"sqlite3": 0, "adbc": 0}
+
+
+def test_reads_leave_no_connection_counted_open(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(300))
+    assert store.verify().ok
+    assert store.load().height == 300
+    store.close()
+    assert _COPIES._open == {"sqlite3": 0, "adbc": 0}

@@ -212,7 +212,7 @@ def cef_lines(frame: pl.DataFrame) -> pl.Series:
                           ignore_nulls=True),
         ]
     )  # fmt: skip
-    return df.select(line).to_series()
+    return df.lazy().select(line).collect(engine="streaming").to_series()
 
 
 #: LEEF attribute -> the expression giving its value (None where absent).
@@ -266,7 +266,7 @@ def leef_lines(frame: pl.DataFrame) -> pl.Series:
             pl.concat_str(_pairs(LEEF_KEYS, _leef_value, {}), separator="\t", ignore_nulls=True),
         ]
     )
-    return df.select(line).to_series()
+    return df.lazy().select(line).collect(engine="streaming").to_series()
 
 
 register_export_format(

@@ -241,7 +241,7 @@ def hec_lines(frame: pl.DataFrame) -> pl.Series:
             pl.lit("}"),
         ]
     )  # fmt: skip
-    return df.select(line).to_series()
+    return df.lazy().select(line).collect(engine="streaming").to_series()
 
 
 register_export_format(

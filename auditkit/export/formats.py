@@ -46,6 +46,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -415,10 +416,34 @@ def records_of(lines: Lines) -> Encoder:
     return encode
 
 
+def _line_bytes(lines: pl.Series) -> memoryview:
+    """The lines, each ended by a newline, as one buffer (no Python string is made:
+    the Arrow data buffer of the lines with their newlines is the file's content)."""
+    import numpy as np
+
+    arr = (lines + "\n").cast(pl.Binary).to_arrow()
+    if hasattr(arr, "combine_chunks"):
+        arr = arr.combine_chunks()
+    width = np.int64 if str(arr.type) == "large_binary" else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=width)
+    data = arr.buffers()[2]
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[int(offsets[arr.offset]) : int(offsets[arr.offset + len(arr)])]
+
+
 def _write_lines(lines: Lines, chunks: Iterable[pl.DataFrame], f: BinaryIO) -> None:
-    for chunk in chunks:
-        if chunk.height:
-            f.write(lines(chunk).str.join("\n").item().encode() + b"\n")
+    # a chunk is written (the GIL released) while the next one is encoded
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditkit-write") as writer:
+        pending: Future[int] | None = None
+        for chunk in chunks:
+            if chunk.height:
+                data = _line_bytes(lines(chunk))
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(f.write, data)
+        if pending is not None:
+            pending.result()
 
 
 def _write_records(encoder: Encoder, chunks: Iterable[pl.DataFrame], f: BinaryIO) -> None:
@@ -526,7 +551,7 @@ def canonical_lines(chunk: pl.DataFrame) -> pl.Series:
     df = _complete(chunk)
     splice = [("changes", pl.col("changes")), ("metadata", pl.col("metadata"))]
     text = json_text(canonical_struct(df.columns), splice=splice, depth=1)
-    return df.select(text.alias("canonical")).to_series()
+    return df.lazy().select(text.alias("canonical")).collect(engine="streaming").to_series()
 
 
 def canonical_records(chunk: pl.DataFrame) -> list[bytes]:

@@ -297,7 +297,7 @@ def ocsf_lines(frame: pl.DataFrame) -> pl.Series:
     df = df.join(classes, on=["action", "category"], how="left", maintain_order="left")
     event, splice = _ocsf_struct(set(df.columns))
     text = json_text(event, splice=splice, depth=3)
-    return df.select(text).to_series()
+    return df.lazy().select(text).collect(engine="streaming").to_series()
 
 
 def _caption(column: str, table: dict[int, Any], default: str = "Other") -> pl.Expr:

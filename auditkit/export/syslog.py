@@ -120,7 +120,7 @@ def syslog_lines(frame: pl.DataFrame) -> pl.Series:
             pl.lit("] \ufeff"), pl.col("_canonical"),
         ]
     )  # fmt: skip
-    return df.select(line).to_series()
+    return df.lazy().select(line).collect(engine="streaming").to_series()
 
 
 def _sd_expr(expr: pl.Expr) -> pl.Expr:

@@ -42,9 +42,8 @@ widgets' export buttons list whatever is registered.
 
 from __future__ import annotations
 
+import itertools
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -357,11 +356,12 @@ def export_store(
 ) -> ExportResult:
     """Export a store's verified events in bounded memory.
 
-    The events are verified chunk by chunk through :meth:`Store.scan
-    <auditkit.store.Store.scan>` (into a temporary folder, removed afterwards)
-    and written chunk by chunk: memory stays flat whatever the store's size.  A
-    tampered store raises :class:`~auditkit.errors.TamperedError` before a
-    file is written.
+    The events are verified chunk by chunk through :meth:`Store.iter_verified
+    <auditkit.store.Store.iter_verified>` and encoded and written as they come (the
+    encoding of one chunk overlaps the verification of the next): memory stays
+    flat whatever the store's size.  The file is written beside ``path`` and
+    renamed into place only when the whole selection verified: a tampered store
+    raises :class:`~auditkit.errors.TamperedError` and leaves no file.
 
     Examples
     --------
@@ -375,12 +375,16 @@ def export_store(
     'wrote 1 events to ...out.cef (cef, ... bytes)'
     """
     fmt = get_export_format(format) if format is not None else format_for_path(path)
-    folder = tempfile.mkdtemp(prefix="auditkit-export-")
-    try:
-        lf = store.scan(tenant, start=start, end=end, folder=folder, progress=progress)
-        return export_frame(lf, path, format=fmt.name, store_fields=store_fields)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    chunks = (
+        frame.slice(lo, _CHUNK)
+        for frame in store.iter_verified(tenant, start=start, end=end, progress=progress)
+        for lo in range(0, frame.height, _CHUNK)
+    )
+    # the first chunk (an empty frame when nothing matched) carries the columns
+    first = pl.DataFrame(schema=FRAME_SCHEMA)
+    return export_chunks(
+        itertools.chain([first], chunks), path, format=fmt.name, store_fields=store_fields
+    )
 
 
 class _Counted:

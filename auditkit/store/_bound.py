@@ -540,6 +540,30 @@ class BoundStore(Store):
             act.loaded(lf)
         return lf
 
+    def iter_verified(
+        self,
+        tenant: str | Sequence[str] | None = None,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        **options: Any,
+    ) -> Iterator[pl.DataFrame]:
+        """:meth:`Store.iter_verified`, checked, each chunk redacted, and recorded
+        (the rows handed out) when the iteration ends."""
+        with self._reading("iter_verified", tenant=tenant, start=start, end=end) as act:
+            _, decisions = self._allowed(self._permission(), tenant, operation=act.operation)
+            act.touched(d.tenant for d in decisions)
+            redacted = any(d.redacted for d in decisions)
+            try:
+                for frame in self._owner.iter_verified(
+                    [d.tenant for d in decisions], start=start, end=end, **options
+                ):
+                    out = self._redact(frame, decisions) if redacted else frame
+                    act.loaded(out)
+                    yield out
+            finally:
+                self.last_report = self._owner.last_report
+
     def verify_and_load(
         self,
         tenant: str | Sequence[str] | None = None,

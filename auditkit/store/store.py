@@ -23,10 +23,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import queue
 import tempfile
+import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1132,6 +1134,82 @@ class Store(StreamCursors):
         self.last_report = report
         report.raise_for_problems()
         return pl.scan_parquet(out / "part-*.parquet")
+
+    def iter_verified(
+        self,
+        tenant: str | Sequence[str] | None = None,
+        *,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[pl.DataFrame]:
+        """Verified events, chunk by chunk, as they are verified: for writers that
+        stream (exports) and should not wait for a whole pass, nor write it to disk.
+
+        Each chunk (:data:`FRAME_SCHEMA` columns) holds only records that verified,
+        exactly as :meth:`load` checks them.  The checks of the whole selection (rows
+        missing or inserted, rollback, the tree itself) can only end the pass: a
+        tampered selection raises :class:`~auditkit.errors.TamperedError` once the
+        last chunk was handed out, so a caller that must not publish output of a
+        tampered store writes to a temporary place and publishes it only when the
+        iteration ends without error.  The report is kept in :attr:`last_report`.
+        Memory holds a few chunks whatever the trail's size.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.append([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+        ...                    "action": "user.login", "actor": {"id": "u1"}}])
+        >>> sum(chunk.height for chunk in store.iter_verified())
+        1
+        """
+        tenants = self._resolve_tenants(tenant)
+        where, cold, trust = self._filter(start, end), self._cold_filter(start, end), self.trust()
+        feed: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        class _Stopped(Exception):
+            pass
+
+        def put(item: tuple[str, Any]) -> None:
+            while not stop.is_set():
+                try:
+                    feed.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            raise _Stopped
+
+        def run() -> None:
+            try:
+                report = self._verified_pass(
+                    tenants, where, trust, seqs=None, progress=progress,
+                    sink=lambda frame: put(("rows", frame)), cold=cold,
+                )  # fmt: skip
+                put(("report", report))
+            except _Stopped:
+                pass
+            except BaseException as exc:  # raised in the caller's thread
+                with contextlib.suppress(_Stopped):
+                    put(("error", exc))
+
+        worker = threading.Thread(target=run, name="auditkit-verify", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, item = feed.get()
+                if kind == "rows":
+                    yield item
+                elif kind == "error":
+                    raise item
+                else:
+                    self.last_report = item
+                    item.raise_for_problems()
+                    return
+        finally:
+            stop.set()
+            worker.join()
 
     def verify_and_load(
         self,

@@ -45,6 +45,19 @@ def test_every_public_store_method_is_guarded_or_harmless() -> None:
     assert not missing, f"Store members a principal's handle inherits unchecked: {missing}"
 
 
+def test_streamed_chunks_are_redacted_and_the_read_recorded(
+    marked_store: Store, person: Person
+) -> None:
+    ann = person(marked_store, "ann", tn_alpha="analyst")
+    m = markers(A)
+    streamed = pl.concat(list(ann.iter_verified(A)))
+    assert streamed.height > 0 and m["name"] in text_of(streamed)
+    for k in SECRET_KEYS:
+        assert m[k] not in text_of(streamed), k
+    reads = records(marked_store, A, "audit_log.read")
+    assert "iter_verified" in text_of(reads)
+
+
 def test_analyst_reads_redacted_auditor_raw(marked_store: Store, person: Person) -> None:
     ann = person(marked_store, "ann", tn_alpha="analyst")
     aud = person(marked_store, "aud", tn_alpha="auditor")

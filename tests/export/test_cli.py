@@ -130,3 +130,34 @@ def test_export_leaves_no_temporary_files(
     assert main(["export", store_path, "-o", str(tmp_path / "x.parquet")]) == 0
     assert list(scratch.iterdir()) == []
     assert pl.read_parquet(tmp_path / "x.parquet").height == 40
+
+
+@pytest.mark.parametrize("fmt", ["cef", "parquet", "ndjson"])
+def test_a_row_deleted_is_found_at_the_end_and_leaves_no_file(
+    fmt: str, store_path: str, tmp_path: Path
+) -> None:
+    """Exports are written while the store is verified; a problem only the end of the
+    pass can see (a deleted row) still leaves no file, no partial file, and the
+    previous export in place."""
+    out = tmp_path / f"x.{fmt}"
+    assert main(["export", store_path, "-o", str(out), "--format", fmt]) == 0
+    before = out.read_bytes()
+    store = Store.open(store_path)
+    with store.backend.connect() as conn:
+        conn.execute("DROP TRIGGER IF EXISTS events_no_delete")
+        conn.execute("DELETE FROM events WHERE seq = 25 AND tenant_id = 'acme'")
+        conn.commit()
+    assert main(["export", store_path, "-o", str(out), "--format", fmt]) == 2
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_iter_verified_stops_its_reader_when_left_early(store_path: str) -> None:
+    import threading
+
+    store = Store.open(store_path)
+    chunks = store.iter_verified()
+    first = next(chunks)
+    assert first.height > 0
+    chunks.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("auditkit-")]

@@ -161,3 +161,18 @@ def test_iter_verified_stops_its_reader_when_left_early(store_path: str) -> None
     assert first.height > 0
     chunks.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("auditkit-")]
+
+
+def test_streamed_export_equals_the_export_of_a_loaded_frame_on_both_backends(
+    store_location: str, tmp_path: Path
+) -> None:
+    from auditkit.export import export_frame
+    from auditkit.export.formats import export_store
+
+    store = Store.init(store_location)
+    store.append(make_events(40) + make_events(25, "globex"))
+    for fmt in ("cef", "ndjson"):
+        streamed, loaded = tmp_path / f"s.{fmt}", tmp_path / f"l.{fmt}"
+        assert export_store(store, streamed, format=fmt).rows == 65
+        export_frame(store.load(), loaded, format=fmt)
+        assert streamed.read_bytes() == loaded.read_bytes()

@@ -130,8 +130,8 @@ class _OneCopyAtATime:
     as ``disk I/O error``, or worse, as a read of pages being rewritten).  Each copy
     keeps its own connections apart correctly, so connections of one copy may be open
     together, but never with the other's.  A copy that waits gets its turn before
-    newcomers of the other copy; a thread that holds one copy open does not wait for
-    itself to open the other.
+    newcomers of the other copy; a thread that already holds a connection (of either
+    copy) never waits, since the thread it would wait for may be waiting for it.
     """
 
     def __init__(self) -> None:
@@ -147,7 +147,9 @@ class _OneCopyAtATime:
     def acquire(self, kind: str) -> None:
         other = "adbc" if kind == "sqlite3" else "sqlite3"
         with self._cond:
-            if not self._held(other):
+            # a thread that holds a connection never waits: whoever it would wait for
+            # may be waiting for that connection to close
+            if not self._held(other) and not self._held(kind):
                 self._waiting[kind] += 1
                 if self._turn is None or not self._waiting[self._turn]:
                     self._turn = kind

@@ -66,3 +66,26 @@ def test_reads_leave_no_connection_counted_open(tmp_path: Path) -> None:
     assert store.load().height == 300
     store.close()
     assert _COPIES._open == {"sqlite3": 0, "adbc": 0}
+
+
+def test_a_thread_holding_a_connection_opens_another_without_waiting() -> None:
+    """A thread inside a sqlite3 connection that opens a second one while an ADBC
+    reader waits would otherwise wait for the reader, which waits for it."""
+    copies = _OneCopyAtATime()
+    copies.acquire("sqlite3")
+    reader = threading.Thread(target=lambda: (copies.acquire("adbc"), copies.release("adbc")))
+    reader.start()
+    time.sleep(0.1)  # the reader now waits, and has the turn
+    done = threading.Event()
+
+    def nested() -> None:
+        copies.acquire("sqlite3")
+        copies.release("sqlite3")
+        done.set()
+
+    # the same thread as the first acquire: run it here
+    nested()
+    assert done.is_set()
+    copies.release("sqlite3")
+    reader.join(5)
+    assert not reader.is_alive()

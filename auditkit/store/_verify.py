@@ -1252,7 +1252,8 @@ def verified_chunks(
     Reading runs ahead, across tenants, in two threads: the next tenant's snapshot,
     tree and first rows are read while this one's rows are checked (reading releases
     the GIL), so many small tenants cost what one large one does.  At most
-    :data:`_AHEAD` chunks wait and one more is read, besides the one being checked.
+    ``_AHEAD + 1`` chunks are read ahead (queued, or being read), besides the one
+    being checked.
     """
     feed: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()

@@ -32,7 +32,7 @@ themselves authenticated by recomputing the signed root.
 
 from __future__ import annotations
 
-import queue
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +70,7 @@ from auditkit.store._cold import (
     sha256_hex,
     subtree_roots,
 )
+from auditkit.store._feed import handed_over
 from auditkit.store._hashing import (
     extend_levels,
     hash_rows,
@@ -1255,18 +1256,7 @@ def verified_chunks(
     ``_AHEAD + 1`` chunks are read ahead (queued, or being read), besides the one
     being checked.
     """
-    feed: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_AHEAD)
-    stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auditkit-read")
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                feed.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     def verifier_of(t: str) -> TenantVerifier:
         snap = reader.snapshot(t, tiles=full)
@@ -1289,52 +1279,36 @@ def verified_chunks(
         if group:
             yield group
 
-    def produce() -> None:
-        try:
-            for verifier in (v for group in groups() for v in group):
-                t = verifier.tenant
-                if not put(("tenant", verifier)):
-                    return
-                for where in reader.plan(t, verifier.size, extra or Filter(), seqs=seqs):
-                    if stop.is_set() or not put(("read", pool.submit(reader.read, where))):
-                        return
-                if not put(("end", verifier)):
-                    return
-            put(("done", None))
-        except BaseException as exc:  # handed to the caller, raised there
-            put(("error", exc))
+    def produce(emit: Callable[[tuple[str, Any]], None]) -> None:
+        for verifier in (v for group in groups() for v in group):
+            emit(("tenant", verifier))
+            for where in reader.plan(verifier.tenant, verifier.size, extra or Filter(), seqs=seqs):
+                emit(("read", pool.submit(reader.read, where)))
+            emit(("end", verifier))
 
-    worker = threading.Thread(target=produce, name="auditkit-plan", daemon=True)
-    worker.start()
     try:
-        verifier: TenantVerifier | None = None
-        while True:
-            kind, item = feed.get()
-            if kind == "error":
-                raise item
-            if kind == "done":
-                return
-            if kind == "tenant":
-                verifier = item
-                for raw in item.cold_chunks(reader.cold(), keep=cold_keep, span=span):
-                    yield item, raw
-                    if progress is not None:
-                        progress(raw.height)
-                    del raw
-            elif kind == "read":
-                assert verifier is not None
-                raw = item.result()
-                if raw.height:
-                    yield verifier, raw
-                    if progress is not None:
-                        progress(raw.height)
-                del raw  # not held while the next chunk is read
-            else:
-                yield item, None
-            del item
+        with contextlib.closing(handed_over(produce, ahead=_AHEAD, name="auditkit-plan")) as items:
+            verifier: TenantVerifier | None = None
+            for kind, item in items:
+                if kind == "tenant":
+                    verifier = item
+                    for raw in item.cold_chunks(reader.cold(), keep=cold_keep, span=span):
+                        yield item, raw
+                        if progress is not None:
+                            progress(raw.height)
+                        del raw
+                elif kind == "read":
+                    assert verifier is not None
+                    raw = item.result()
+                    if raw.height:
+                        yield verifier, raw
+                        if progress is not None:
+                            progress(raw.height)
+                    del raw  # not held while the next chunk is read
+                else:
+                    yield item, None
+                del item
     finally:
-        stop.set()  # the planner sees it within 0.1 s
-        worker.join()
         pool.shutdown(wait=True, cancel_futures=True)
 
 

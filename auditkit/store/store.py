@@ -23,9 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import queue
 import tempfile
-import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -80,6 +78,7 @@ from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
 from auditkit.store._cold import default_cold_url, display_url
 from auditkit.store._cursors import StreamCursors
+from auditkit.store._feed import handed_over
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -1166,50 +1165,18 @@ class Store(StreamCursors):
         """
         tenants = self._resolve_tenants(tenant)
         where, cold, trust = self._filter(start, end), self._cold_filter(start, end), self.trust()
-        feed: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=2)
-        stop = threading.Event()
+        reports: list[VerificationReport] = []
 
-        class _Stopped(Exception):
-            pass
+        def produce(emit: Callable[[pl.DataFrame], None]) -> None:
+            reports.append(
+                self._verified_pass(
+                    tenants, where, trust, seqs=None, progress=progress, sink=emit, cold=cold
+                )
+            )
 
-        def put(item: tuple[str, Any]) -> None:
-            while not stop.is_set():
-                try:
-                    feed.put(item, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
-            raise _Stopped
-
-        def run() -> None:
-            try:
-                report = self._verified_pass(
-                    tenants, where, trust, seqs=None, progress=progress,
-                    sink=lambda frame: put(("rows", frame)), cold=cold,
-                )  # fmt: skip
-                put(("report", report))
-            except _Stopped:
-                pass
-            except BaseException as exc:  # raised in the caller's thread
-                with contextlib.suppress(_Stopped):
-                    put(("error", exc))
-
-        worker = threading.Thread(target=run, name="auditkit-verify", daemon=True)
-        worker.start()
-        try:
-            while True:
-                kind, item = feed.get()
-                if kind == "rows":
-                    yield item
-                elif kind == "error":
-                    raise item
-                else:
-                    self.last_report = item
-                    item.raise_for_problems()
-                    return
-        finally:
-            stop.set()
-            worker.join()
+        yield from handed_over(produce, ahead=2, name="auditkit-verify")
+        self.last_report = reports[0]
+        reports[0].raise_for_problems()
 
     def verify_and_load(
         self,

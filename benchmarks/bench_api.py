@@ -106,10 +106,9 @@ def first_pages(url: str, token: str, tenant: str, clients: int, each: int) -> l
 def ingest(url: str, token: str, tenant: str, batches: int) -> tuple[int, float]:
     h = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     events = [e for c in iter_events(events=batches * 1000, seed=5, tenants=1) for e in c]
-    bodies = [
-        orjson.dumps([{**e, "tenant_id": tenant} for e in events[i : i + 1000]])
-        for i in range(0, len(events), 1000)
-    ]
+    run = os.urandom(4).hex()  # new event ids at every run: a rerun would post duplicates
+    fresh = [{**e, "tenant_id": tenant, "event_id": f"{e['event_id']}-{run}"} for e in events]
+    bodies = [orjson.dumps(fresh[i : i + 1000]) for i in range(0, len(fresh), 1000)]
     t0 = time.perf_counter()
     stored = 0
     with httpx.Client(base_url=url, timeout=600) as c:
@@ -134,9 +133,10 @@ def main() -> None:
     tenants = [t for t in store.tenants() if t != "bench-ingest"]  # a rerun wrote there
     if "bench-auditor" not in {p.id for p in store.principals()}:
         store.add_principal("bench-auditor", kind="service")
-        for t in tenants:
-            store.grant("bench-auditor", t, "auditor")
-        store.grant("bench-auditor", "bench-ingest", "producer")
+    held = {(g.tenant_id, str(g.role.value)) for g in store.grants(principal="bench-auditor")}
+    for t, role in [*((t, "auditor") for t in tenants), ("bench-ingest", "producer")]:
+        if (t, role) not in held:
+            store.grant("bench-auditor", t, role)
     token = store.create_token("bench-auditor", expires="1d").text
     total = store.count()
     print(f"\nstore: {total:,} events in {len(tenants)} tenants ({store.backend.dialect})")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -66,19 +68,55 @@ def _now() -> str:
     return format_timestamp(datetime.now(UTC))
 
 
-def _rows(backend: Backend, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+#: the connection a thread's reads of the access tables share (see :func:`one_read`)
+_SHARED = threading.local()
+
+
+@contextmanager
+def one_read(backend: Backend) -> Iterator[None]:
+    """The reads of the access tables inside share one connection and one snapshot
+    (who is asking: token, principal and grants, read together at every check)."""
+    if getattr(_SHARED, "conn", None) is not None:
+        yield
+        return
     with backend.connect() as conn:
         cur = conn.cursor()
         try:
-            cur.execute(sql.replace("?", backend.ph), tuple(params))
-            rows = list(cur.fetchall())
-        except Exception as exc:
-            raise StoreError(f"{backend.location}: access tables: {exc}") from exc
+            if backend.dialect == "sqlite":
+                cur.execute("BEGIN")
+            _SHARED.conn = (backend, conn)
+            yield
         finally:
-            cur.close()
-            if backend.dialect != "sqlite":
+            _SHARED.conn = None
+            if backend.dialect == "sqlite":
+                if conn.in_transaction:
+                    cur.execute("COMMIT")
+            else:
                 conn.rollback()
-    return rows
+            cur.close()
+
+
+def _rows(backend: Backend, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    shared = getattr(_SHARED, "conn", None)
+    if shared is not None and shared[0] is backend:
+        return _run(backend, shared[1], sql, params, end=False)
+    with backend.connect() as conn:
+        return _run(backend, conn, sql, params, end=True)
+
+
+def _run(
+    backend: Backend, conn: Any, sql: str, params: Sequence[Any], *, end: bool
+) -> list[tuple[Any, ...]]:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql.replace("?", backend.ph), tuple(params))
+        return list(cur.fetchall())
+    except Exception as exc:
+        raise StoreError(f"{backend.location}: access tables: {exc}") from exc
+    finally:
+        cur.close()
+        if end and backend.dialect != "sqlite":
+            conn.rollback()
 
 
 def _write(backend: Backend, statements: Iterable[tuple[str, Sequence[Any]]]) -> list[int]:

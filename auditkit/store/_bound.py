@@ -275,16 +275,17 @@ class BoundStore(Store):
     def context(self) -> AccessContext:
         """The principal's grants as they are now (revocations apply at once)."""
         token = self._token
-        if token is not None:
-            # a token revoked or expired since it was presented stops working
-            fresh = sql.get_token(self.backend, token.token_id)
-            if (
-                fresh is None
-                or fresh[0].revoked_at is not None
-                or (fresh[0].expires_at is not None and fresh[0].expires_at <= sql._now())
-            ):
-                raise AccessDenied("invalid, expired or revoked token")
-        ctx = sql.context_for(self.backend, self._principal_id, token)
+        with sql.one_read(self.backend):  # token, principal and grants: one read
+            if token is not None:
+                # a token revoked or expired since it was presented stops working
+                fresh = sql.get_token(self.backend, token.token_id)
+                if (
+                    fresh is None
+                    or fresh[0].revoked_at is not None
+                    or (fresh[0].expires_at is not None and fresh[0].expires_at <= sql._now())
+                ):
+                    raise AccessDenied("invalid, expired or revoked token")
+            ctx = sql.context_for(self.backend, self._principal_id, token)
         if ctx.principal.disabled:
             raise AccessDenied(f"principal {ctx.principal.id!r} is disabled")
         return ctx

@@ -1596,14 +1596,15 @@ class Store(StreamCursors):
         """
         if (principal is None) == (token is None):
             raise UsageError("bind: give exactly one of principal= or token=")
-        info = None
-        if token is not None:
-            info = _access.authenticate(self.backend, token)
-            principal = info.principal_id
-        assert principal is not None
         if _BINDER is None:  # auditkit.store's __init__ installs it
             raise StoreError("the principal-bound store handle is not installed")
-        return _BINDER(self, principal, info, via)
+        info = None
+        with _access.one_read(self.backend):  # the token and who it is for: one read
+            if token is not None:
+                info = _access.authenticate(self.backend, token)
+                principal = info.principal_id
+            assert principal is not None
+            return _BINDER(self, principal, info, via)
 
     def authorize(
         self, permission: Permission | str, tenant: str | Sequence[str] | None = None

@@ -163,6 +163,28 @@ def test_reading_only_read_records_is_recorded_once(marked_store: Store, person:
     assert empty.height == 0 and marked_store.count(A) == size + 2
 
 
+def test_who_is_asking_is_read_in_one_connection(
+    marked_store: Store, person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person(marked_store, "ann", tn_alpha="viewer")
+    tok = marked_store.create_token("ann", scopes=["read"])
+    opened: list[int] = []
+    real = type(marked_store.backend).connect
+
+    def counted(self: object) -> object:
+        opened.append(1)
+        return real(self)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(marked_store.backend), "connect", counted)
+    bound = marked_store.bind(token=tok.text)  # the token, the principal, its grants
+    assert len(opened) == 1
+    bound.context()
+    assert len(opened) == 2
+    marked_store.revoke_token(tok.token_id)  # a later check still reads it afresh
+    with pytest.raises(AccessDenied, match="invalid, expired or revoked token"):
+        bound.context()
+
+
 def test_revocation_applies_at_once(marked_store: Store, person: Person) -> None:
     ann = person(marked_store, "ann", tn_alpha="viewer")
     ann.load(A)

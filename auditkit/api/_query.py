@@ -182,8 +182,8 @@ class Page:
 
 def tree_size(store: Store, tenant: str) -> int:
     """The tenant's signed tree size (0 for a tenant without events)."""
-    sizes = [cp.tree_size for cp in store.checkpoints(tenant)]
-    return max(sizes) if sizes else 0
+    cp = store.latest_checkpoint(tenant)
+    return cp.tree_size if cp is not None else 0
 
 
 def _load(

@@ -616,6 +616,11 @@ class BoundStore(Store):
         ]
         return out
 
+    def latest_checkpoint(self, tenant: str, **options: Any) -> Checkpoint | None:
+        """The tenant's newest validly signed checkpoint, if the principal may read it."""
+        self._allowed(Permission.READ, tenant, operation="checkpoints")
+        return self._owner.latest_checkpoint(tenant, **options)
+
     def latest_checkpoints(self, **options: Any) -> dict[str, Checkpoint]:
         """The newest checkpoint of each tenant the principal may read."""
         _, decisions = self._allowed(Permission.READ, None, operation="checkpoints")

@@ -81,6 +81,8 @@ class TenantSnapshot:
     bad_statements: list[tuple[int, str]] = field(default_factory=list)
     #: whether :attr:`tiles` were read with the rest (a load may take them from a cache)
     tiles_read: bool = True
+    #: whether :attr:`checkpoints` may be only the newest (see :meth:`TrailReader.snapshot`)
+    partial: bool = False
 
 
 @dataclass
@@ -185,15 +187,26 @@ class TrailReader:
         """The tree size of each tenant's head row (a hint for progress and counts)."""
         return {str(t): int(n) for t, n in self._fetch("SELECT tenant_id, size FROM tree_heads")}
 
-    def snapshot(self, tenant: str, *, tiles: bool = True) -> TenantSnapshot:
+    def snapshot(
+        self, tenant: str, *, tiles: bool = True, newest: int | None = None
+    ) -> TenantSnapshot:
         """The tenant's checkpoints, tree head, tiles (unless ``tiles=False``: see
-        :meth:`tiles`) and statements, in one transaction."""
+        :meth:`tiles`) and statements, in one transaction.
+
+        ``newest``: only the checkpoints of the ``newest`` largest tree sizes (an index
+        seek), for reads that need the newest signed tree and not the history: every
+        read of a trail appends a checkpoint, so the whole list grows with use.  The
+        snapshot is then marked :attr:`~TenantSnapshot.partial` when there may be more.
+        """
         snap = TenantSnapshot(tenant, tiles_read=tiles)
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
-                snap.checkpoints, snap.malformed = self._checkpoints(cur, tenant)
+                snap.checkpoints, snap.malformed = self._checkpoints(cur, tenant, newest)
+                snap.partial = newest is not None and (
+                    len(snap.checkpoints) + len(snap.malformed) >= newest
+                )
                 cur.execute(
                     _ph(self.dialect, f"SELECT size, root_hash, {self._blob('frontier')} "
                         "FROM tree_heads WHERE tenant_id = ?", "format"),
@@ -245,7 +258,12 @@ class TrailReader:
                 self._end_read(conn, cur)
 
     def tail(
-        self, tenant: str, size: int, *, within: tuple[int, int] | None = None
+        self,
+        tenant: str,
+        size: int,
+        *,
+        within: tuple[int, int] | None = None,
+        newest: int | None = None,
     ) -> TailSnapshot:
         """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and
         statements of the same moment: one transaction.
@@ -254,6 +272,7 @@ class TrailReader:
         ``[lo, hi)`` (a ranged load), each part of the condition then being a seek on
         the primary key instead of a pass over every key of the tenant.  Text and
         BLOB values sort after every number, so ``seq >= size`` finds them anyway.
+        ``newest``: only that many of the newest checkpoints (see :meth:`snapshot`).
         """
         if self.dialect == "sqlite" and within is not None:
             lo, hi = int(within[0]), int(within[1])
@@ -293,7 +312,7 @@ class TrailReader:
                         params,
                     )
                     count = int(cur.fetchone()[0])
-                checkpoints, _ = self._checkpoints(cur, tenant)
+                checkpoints, _ = self._checkpoints(cur, tenant, newest)
                 statements, _ = self._statements(cur, tenant)
             except Exception as exc:
                 raise StoreError(
@@ -323,16 +342,27 @@ class TrailReader:
         finally:
             cur.close()
 
-    def _checkpoints(self, cur: Any, tenant: str) -> tuple[list[Checkpoint], list[tuple[int, str]]]:
+    def _checkpoints(
+        self, cur: Any, tenant: str, newest: int | None = None
+    ) -> tuple[list[Checkpoint], list[tuple[int, str]]]:
+        # ``newest``: the rows of the largest tree sizes (their index), in id order
+        order = (
+            "ORDER BY id"
+            if newest is None
+            else f"ORDER BY tree_size DESC, id DESC LIMIT {int(newest)}"
+        )
         cur.execute(
             _ph(self.dialect, "SELECT id, tree_size, root_hash, timestamp, key_id, signature "
-                "FROM checkpoints WHERE tenant_id = ? ORDER BY id", "format"),
+                f"FROM checkpoints WHERE tenant_id = ? {order}", "format"),
             (tenant,),
         )  # fmt: skip
         out: list[Checkpoint] = []
         bad: list[tuple[int, str]] = []
         parsed = _PARSED_CHECKPOINTS
-        for row_id, *row in cur.fetchall():
+        rows = cur.fetchall()
+        if newest is not None:
+            rows.sort(key=lambda r: _as_int(r[0]))
+        for row_id, *row in rows:
             # every read appends a checkpoint, so a tenant's list grows with its reads:
             # each row is parsed once (keyed by its values and their types, so that
             # only the very same row finds an entry)
@@ -507,12 +537,17 @@ class TrailReader:
         """The stored seqs of a tenant inside ``[lo, min(hi, size))``, as an int64 array."""
         typed = " AND typeof(seq) = 'integer'" if self.dialect == "sqlite" else ""
         top = size if hi is None else min(hi, size)
-        sql = _ph(
-            self.dialect,
-            f"SELECT seq FROM events WHERE tenant_id = ? AND seq >= ? AND seq < ?{typed}",
-            "dollar",
-        )
-        df = self.backend.read(sql, params=(tenant, max(lo, 0), top))
+        lo = max(lo, 0)
+        where = f"WHERE tenant_id = ? AND seq >= ? AND seq < ?{typed}"
+        if top > lo:
+            # as many distinct integer seqs in [lo, top) as it holds numbers: every one
+            # is there (the usual answer, from the primary key alone, without fetching)
+            count = f"SELECT COUNT(DISTINCT seq) FROM events {where}"
+            (n,) = self._fetch(count, (tenant, lo, top))[0]
+            if int(n) == top - lo:
+                return np.arange(lo, top, dtype=np.int64)
+        sql = _ph(self.dialect, f"SELECT seq FROM events {where}", "dollar")
+        df = self.backend.read(sql, params=(tenant, lo, top))
         return (
             df.get_column("seq").cast(pl.Int64).to_numpy() if df.height else np.empty(0, np.int64)
         )

@@ -134,6 +134,9 @@ _CACHE_LOCK = threading.Lock()
 _AHEAD: Final = 2
 # tenants whose trees together hold fewer events are snapshotted in one go
 _GROUP_EVENTS: Final = 1_000_000
+#: Checkpoints a read that needs only the newest signed tree takes (the largest tree
+#: sizes; all of them when none of these is validly signed).
+NEWEST_CHECKPOINTS: Final = 16
 
 
 def check_signature(cp: Checkpoint, public_key: Any) -> Problem | None:
@@ -1259,10 +1262,18 @@ def verified_chunks(
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auditkit-read")
 
     def verifier_of(t: str) -> TenantVerifier:
-        snap = reader.snapshot(t, tiles=full)
+        # a page needs the newest signed tree, not the history (which grows by one
+        # checkpoint per read): only the newest checkpoints, unless none of them holds
+        newest = NEWEST_CHECKPOINTS if seqs is not None and not full else None
+        snap = reader.snapshot(t, tiles=full, newest=newest)
         verifier = TenantVerifier(
             snap, trust, tiles=partial(reader.tiles, t), store_id=reader.store_id
         )
+        if verifier.cp is None and snap.partial:
+            snap = reader.snapshot(t, tiles=full)
+            verifier = TenantVerifier(
+                snap, trust, tiles=partial(reader.tiles, t), store_id=reader.store_id
+            )
         if early is not None:
             verifier.early = early(verifier)
         return verifier

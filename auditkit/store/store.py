@@ -91,6 +91,7 @@ from auditkit.store._trust import (
     resolve_trust,
 )
 from auditkit.store._verify import (
+    NEWEST_CHECKPOINTS,
     TenantVerifier,
     check_signature,
     finish_reads,
@@ -716,15 +717,43 @@ class Store(StreamCursors):
 
     def latest_checkpoints(self, *, trust: Trust | None = None) -> dict[str, Checkpoint]:
         """The newest checkpoint of each tenant that is validly signed by the trusted key."""
-        public = (trust or self.trust()).public_key
+        trust = trust or self.trust()
         out: dict[str, Checkpoint] = {}
-        for cp in self.checkpoints():
-            if check_signature(cp, public) is not None:
-                continue
-            old = out.get(cp.tenant_id)
-            if old is None or cp.tree_size >= old.tree_size:
-                out[cp.tenant_id] = cp
+        for t in self.tenants():
+            cp = self.latest_checkpoint(t, trust=trust)
+            if cp is not None:
+                out[t] = cp
         return out
+
+    def latest_checkpoint(self, tenant: str, *, trust: Trust | None = None) -> Checkpoint | None:
+        """The tenant's newest checkpoint validly signed by the trusted key (``None``
+        when it has none).
+
+        Reads the checkpoints of the largest tree sizes only (an index seek), and all
+        of them only when none of those is validly signed: a tenant gets a checkpoint
+        per append, and per read of its trail, so its list grows with use.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.append([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+        ...                    "action": "user.login", "actor": {"id": "u1"}}])
+        >>> store.latest_checkpoint("acme").tree_size
+        1
+        """
+        public = (trust or self.trust()).public_key
+        snap = self._reader.snapshot(tenant, tiles=False, newest=NEWEST_CHECKPOINTS)
+        for attempt in range(2):
+            valid = [cp for cp in snap.checkpoints if check_signature(cp, public) is None]
+            if valid or not snap.partial or attempt:
+                break
+            snap = self._reader.snapshot(tenant, tiles=False)
+        best: Checkpoint | None = None
+        for cp in valid:
+            if best is None or cp.tree_size >= best.tree_size:
+                best = cp
+        return best
 
     def leaf_hashes(self, tenant: str) -> bytes:
         """The tenant's stored leaf hashes, concatenated (32 bytes each)."""
@@ -801,7 +830,7 @@ class Store(StreamCursors):
     ) -> InclusionProof:
         """Prove that an event (by ``seq`` or ``event_id``) is in the tenant's signed tree."""
         self._resolve_tenants(tenant)
-        cp = self.latest_checkpoints().get(tenant)
+        cp = self.latest_checkpoint(tenant)
         if cp is None:
             raise UsageError(f"tenant {tenant!r} has no validly signed checkpoint")
         if seq is not None:
@@ -868,7 +897,7 @@ class Store(StreamCursors):
     ) -> ConsistencyProof:
         """Prove that the tenant's tree at ``old_size`` is a prefix of it at ``new_size``."""
         self._resolve_tenants(tenant)
-        cp = self.latest_checkpoints().get(tenant)
+        cp = self.latest_checkpoint(tenant)
         if cp is None:
             raise UsageError(f"tenant {tenant!r} has no validly signed checkpoint")
         new_size = cp.tree_size if new_size is None else new_size
@@ -967,7 +996,7 @@ class Store(StreamCursors):
             assert seqs is not None
             lo, hi = max(0, seqs[0]), min(v.size, seqs[1])
             return (
-                reader.tail(v.tenant, v.size, within=(lo, hi)),
+                reader.tail(v.tenant, v.size, within=(lo, hi), newest=NEWEST_CHECKPOINTS),
                 reader.seqs(v.tenant, v.size, lo=lo, hi=hi),
                 reader.mistyped_times(v.tenant) if timed else [],
             )

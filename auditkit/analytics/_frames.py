@@ -38,7 +38,9 @@ def sessionize(lf: pl.LazyFrame, *, gap: timedelta) -> pl.LazyFrame:
     ``actor_id``, ``session_id`` and ``occurred_at``, or instead of the first three
     their codes ``_ak`` (actor) and ``_sk`` (session, null without one), so that
     callers can sort narrow numeric frames.  The rows of a session are adjacent and
-    in time order (a ``session_id`` shared by several actors: actor by actor).
+    in time order (a ``session_id`` shared by several actors: actor by actor, in the
+    order they joined it), ties in their input order, so that neither the sessions
+    nor their order depend on the engine or on what the process computed before.
     """
     names = lf.collect_schema().names()
     if "_ak" not in names:
@@ -46,8 +48,10 @@ def sessionize(lf: pl.LazyFrame, *, gap: timedelta) -> pl.LazyFrame:
     if "_sk" not in names:
         explicit = codes("tenant_id", "session_id")
         lf = lf.with_columns(_sk=pl.when(pl.col("session_id").is_not_null()).then(explicit))
-    # two stable single-key sorts are much faster than one sort on two keys
-    lf = lf.sort("occurred_at").sort("_ak", maintain_order=True)
+    # two stable single-key sorts are much faster than one sort on two keys; stable
+    # both, so that events at the same instant keep their order in the input (the
+    # transitions of a session, and so the findings, must not depend on the engine)
+    lf = lf.sort("occurred_at", maintain_order=True).sort("_ak", maintain_order=True)
     new = (pl.col("_ak") != pl.col("_ak").shift(1)).fill_null(True) | (
         (T - T.shift(1)) > gap
     ).fill_null(True)
@@ -56,7 +60,18 @@ def sessionize(lf: pl.LazyFrame, *, gap: timedelta) -> pl.LazyFrame:
         .then(new.cum_sum().cast(pl.UInt64))
         .otherwise(pl.col("_sk").cast(pl.UInt64) + (1 << 63))  # apart from rebuilt ones
     )
-    return lf.with_columns(_skey=skey).sort("_skey", maintain_order=True)
+    # a session_id several actors share: actor by actor, in the order they joined it
+    # (the user, then the system that expired it), each in time order.  Actor codes
+    # follow whatever the process cast before, so the order must not come from them:
+    # it would make the sessions, and the findings, depend on the engine and history
+    joined = pl.col("occurred_at").min().over("_skey", "_ak").alias("_joined")
+    return (
+        lf.with_columns(_skey=skey)
+        .with_columns(joined)
+        .sort("_joined", maintain_order=True)
+        .sort("_skey", maintain_order=True)
+        .drop("_joined")
+    )
 
 
 def session_label() -> pl.Expr:

@@ -444,9 +444,12 @@ def unusual_session(
     # fit twice); the peer group per actor is their type and roles on their first event
     peer = codes("tenant_id", "_peer")
     src = lazy(events, *cols, "action")
+    # "first" by time, ties by position: a group's first row is otherwise whichever
+    # the engine met first, and the findings would depend on the engine
     peers = (
-        src.group_by("tenant_id", "actor_id")
-        .agg(pl.col("actor_type", "actor_roles").first())
+        src.with_row_index("_row")
+        .group_by("tenant_id", "actor_id")
+        .agg(pl.col("actor_type", "actor_roles").sort_by("occurred_at", "_row").first())
         .select("tenant_id", "actor_id", _peer=_peer_label())
     )
     narrow = (

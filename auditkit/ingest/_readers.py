@@ -9,7 +9,7 @@ import csv
 import gzip
 import io
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, cast
+from typing import IO, Any, Final, cast
 
 import orjson
 
@@ -35,8 +35,18 @@ MAX_RECORD_BYTES = 8 * 1024 * 1024
 _KEEP_TEXT = 4096
 
 
+#: byte order marks: UTF-8's is dropped; UTF-16 text is read as UTF-8
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+_UTF16_BOMS: Final = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
 def open_binary(path: str) -> IO[bytes]:
-    """Open ``path`` for reading bytes, transparently un-gzipping ``.gz`` files.
+    """Open ``path`` for reading UTF-8 bytes, transparently un-gzipping ``.gz`` files.
+
+    Files as Windows tools write them read as any other: a UTF-8 byte order mark
+    (Excel's "CSV UTF-8", PowerShell 7) is dropped, and UTF-16 with its byte order
+    mark (Windows PowerShell's ``>``, ``Out-File``) is transcoded to UTF-8 as it is
+    read.
 
     Examples
     --------
@@ -45,13 +55,53 @@ def open_binary(path: str) -> IO[bytes]:
     >>> with gzip.open(p, "wb") as f: _ = f.write(b"{}\\n")
     >>> open_binary(p).read()
     b'{}\\n'
+    >>> _ = open(p, "wb").write("{\\"a\\": \\"é\\"}\\n".encode("utf-16"))  # with its BOM
+    >>> open_binary(p).read().decode()
+    '{"a": "é"}\\n'
     """
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
     magic = raw.read(2)
     raw.seek(0)
+    f: IO[bytes] = raw
     if magic == b"\x1f\x8b":
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
-    return raw
+        f = cast(IO[bytes], io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb")))
+    head = f.peek(4)[:4] if hasattr(f, "peek") else b""
+    if head.startswith(_UTF8_BOM):
+        f.read(len(_UTF8_BOM))
+    elif head[:2] in _UTF16_BOMS:
+        f.read(2)
+        return cast(IO[bytes], io.BufferedReader(_Utf8From(f, _UTF16_BOMS[head[:2]])))
+    return f
+
+
+class _Utf8From(io.RawIOBase):
+    """A binary stream of another encoding, read as UTF-8 (text that does not decode
+    becomes U+FFFD, which then fails the record's own checks where it matters)."""
+
+    def __init__(self, source: IO[bytes], encoding: str) -> None:
+        import codecs
+
+        self._source = source
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._done:
+            chunk = self._source.read(1 << 16)
+            self._done = not chunk
+            self._pending = self._decoder.decode(chunk, final=self._done).encode("utf-8")
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
 
 
 def read_head(path: str, size: int = 65536) -> bytes:

@@ -116,6 +116,31 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     return out
 
 
+def _not_the_store(
+    store: Any, files: list[str], quarantine: str | os.PathLike[str] | None
+) -> list[str]:
+    """``files`` without the store's own (a folder that holds the store as well as the
+    logs): its database and journal files, its key files, and the quarantine file
+    being written, which read while it grows could feed the ingest its own output."""
+    own: set[str] = set()
+    db = getattr(getattr(store, "backend", None), "path", None)
+    if db:
+        own |= {db + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    key = getattr(store, "key_path", None)
+    if key is not None:
+        own |= {os.fspath(key), os.fspath(Path(key).with_suffix(".pub"))}
+    if quarantine is not None:
+        own.add(os.fspath(quarantine))
+    real = {os.path.realpath(p) for p in own}
+    kept = [f for f in files if os.path.realpath(f) not in real]
+    if files and not kept:
+        raise UsageError(
+            "nothing to ingest: the files given are the store's own (its database, keys "
+            "or quarantine file)"
+        )
+    return kept
+
+
 class _Sink:
     """Where the outcome of every record goes: counts, the quarantine file and table."""
 
@@ -227,7 +252,7 @@ def ingest_files(
         defined as UTC (CloudTrail, GCP, GitLab, Okta, OCSF) always read such
         times as UTC and note it the same way.
     """
-    files = expand_paths(paths)
+    files = _not_the_store(store, expand_paths(paths), quarantine)
     result = IngestResult()
     if quarantine is not None:
         result.quarantine_file = os.fspath(quarantine)

@@ -64,6 +64,8 @@ def test_blocks_of_any_size_give_the_lines_of_the_file(
 ) -> None:
     data = b"\n".join(lines) + (b"\n" if trailing and lines else b"")
     assume(not data.startswith(b"\x1f\x8b"))  # the gzip magic: read as a gzip file
+    # byte order marks: dropped (UTF-8) or transcoded (UTF-16), see test_encodings.py
+    assume(not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")))
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "e.ndjson"
         path.write_bytes(data)

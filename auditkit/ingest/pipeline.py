@@ -32,6 +32,7 @@ from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
+from auditkit.ingest._readers import read_head
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
 
@@ -55,6 +56,8 @@ class IngestResult:
     files: dict[str, str] = field(default_factory=dict)
     problems: list[QuarantinedRecord] = field(default_factory=list)
     quarantine_file: str | None = None
+    #: files left out, with why (a CloudTrail digest file holds no events)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -69,6 +72,8 @@ class IngestResult:
         )
         if self.quarantined and self.quarantine_file:
             text += f" (see {self.quarantine_file})"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} CloudTrail digest file(s), which hold no events"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +86,7 @@ class IngestResult:
             "files": self.files,
             "quarantine_file": self.quarantine_file,
             "problems": [p.to_dict() for p in self.problems[:100]],
+            "skipped": self.skipped,
         }
 
 
@@ -183,6 +189,15 @@ class _Sink:
             self.qfile.close()
 
 
+def _cloudtrail_digest(path: str) -> bool:
+    """Whether ``path`` is a CloudTrail digest file: delivered beside the log files (a
+    synced bucket holds both), it lists their hashes and holds no events."""
+    head = read_head(path, 4096).lstrip()
+    return head[:1] == b"{" and all(
+        k in head for k in (b'"digestStartTime"', b'"digestEndTime"', b'"digestS3Object"')
+    )
+
+
 def _plan(
     files: Sequence[str], format: str | Format, sink: _Sink, *, assume_utc: bool = False
 ) -> list[tuple[str, Format]]:
@@ -190,6 +205,9 @@ def _plan(
     plan: list[tuple[str, Format]] = []
     result = sink.result
     for path in files:
+        if format == "auto" and _cloudtrail_digest(path):
+            result.skipped[path] = "CloudTrail digest file (integrity data of the log files)"
+            continue
         try:
             fmt = (
                 detect_format(path)

@@ -300,3 +300,41 @@ def test_truncated_gzip_yields_the_complete_records_then_one_error(tmp_path: Pat
     assert len(good) > 1000 and len(bad) == 1
     assert [r.value["eventID"] for r in good] == [f"ev-{i}" for i in range(len(good))]
     assert "truncated" in str(bad[0].error)
+
+
+def test_a_synced_bucket_skips_its_digest_files(tmp_path: Path) -> None:
+    """`aws s3 sync` of a trail's bucket brings the digest files beside the log files:
+    they hold no events, so they are skipped (and said), not quarantined."""
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.store import Store
+
+    root = tmp_path / "AWSLogs" / "111122223333"
+    logs = root / "CloudTrail" / "eu-central-1" / "2024" / "06" / "03"
+    digests = root / "CloudTrail-Digest" / "eu-central-1" / "2024" / "06" / "03"
+    logs.mkdir(parents=True)
+    digests.mkdir(parents=True)
+    example = Path(__file__).parents[2] / "examples" / "cloudtrail"
+    delivered = next(example.glob("*.json")).read_bytes()
+    (logs / "111122223333_CloudTrail_eu-central-1_20240603T2300Z_x.json.gz").write_bytes(
+        gzip.compress(delivered)
+    )
+    digest = {
+        "awsAccountId": "111122223333",
+        "digestStartTime": "2024-06-03T22:19:39Z",
+        "digestEndTime": "2024-06-03T23:19:39Z",
+        "digestS3Bucket": "bucket",
+        "digestS3Object": "AWSLogs/111122223333/CloudTrail-Digest/x.json.gz",
+        "digestSignatureAlgorithm": "SHA256withRSA",
+        "logFiles": [
+            {"s3Object": "AWSLogs/x.json.gz", "hashValue": "00", "hashAlgorithm": "SHA-256"}
+        ],
+    }
+    (digests / "111122223333_CloudTrail-Digest_eu-central-1_x.json.gz").write_bytes(
+        gzip.compress(orjson.dumps(digest))
+    )
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [tmp_path / "AWSLogs"])
+    records = len(orjson.loads(delivered)["Records"])
+    assert (result.stored, result.quarantined) == (records, 0)
+    assert list(result.skipped) == [str(next(digests.iterdir()))]
+    assert "skipped 1 CloudTrail digest file" in result.summary()

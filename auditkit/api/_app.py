@@ -46,6 +46,7 @@ from auditkit.api._query import (
     page_events,
 )
 from auditkit.errors import AccessDenied, UsageError
+from auditkit.ingest import loads_json
 from auditkit.store import Store
 
 __all__ = ["create_app"]
@@ -631,7 +632,7 @@ def _records(body: bytes) -> list[tuple[Any, str | None]]:
         return []
     if text[:1] == b"[":
         try:
-            values = orjson.loads(text)
+            values = loads_json(text)
         except orjson.JSONDecodeError as exc:
             raise Problem("bad-request", f"body: not a JSON array ({exc.msg})") from None
         return [(v, None) for v in values]
@@ -640,7 +641,7 @@ def _records(body: bytes) -> list[tuple[Any, str | None]]:
         if not line.strip():
             continue
         try:
-            out.append((orjson.loads(line), None))
+            out.append((loads_json(line), None))
         except orjson.JSONDecodeError as exc:
             out.append((None, f"not JSON ({exc.msg})"))
     return out

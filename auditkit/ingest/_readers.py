@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final, cast
 
@@ -38,6 +39,37 @@ _KEEP_TEXT = 4096
 #: byte order marks: UTF-8's is dropped; UTF-16 text is read as UTF-8
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _UTF16_BOMS: Final = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+# every digit as "0": a run of 20 is a number that may not fit in 64 bits
+_DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER: Final = b"0" * 20
+
+
+def loads_json(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse JSON as orjson does, except that an integer too large for 64 bits keeps
+    every digit: orjson turns such an integer into the nearest float, which would
+    change the record without a word (validation then refuses it, or a source
+    format keeps it as text, exactly).  Only text holding a run of 20 digits is
+    parsed a second time.
+
+    Raises
+    ------
+    orjson.JSONDecodeError
+        For text that is not JSON.
+
+    Examples
+    --------
+    >>> loads_json(b'{"id": 123456789012345678901234567890, "n": 1.5}')
+    {'id': 123456789012345678901234567890, 'n': 1.5}
+    """
+    value = orjson.loads(data)
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    step = 1 << 20  # translated a slice at a time: a whole document is not copied
+    for at in range(0, len(raw), step):
+        if _LONG_NUMBER in raw[at : at + step + len(_LONG_NUMBER)].translate(_DIGITS):
+            return json.loads(raw)  # orjson accepted it: valid JSON, no NaN or Infinity
+    return value
 
 
 def open_binary(path: str) -> IO[bytes]:
@@ -314,7 +346,7 @@ def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRe
     """One NDJSON line as a record (``last``: the line had no newline, so a parse
     error may mean the file was truncated)."""
     try:
-        value = orjson.loads(data)
+        value = loads_json(data)
     except orjson.JSONDecodeError as exc:
         try:
             data.decode("utf-8")
@@ -361,7 +393,7 @@ def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecor
         yield RawRecord(path, 0, error=SchemaError(f"cannot read file: {exc}", file=path))
         return
     try:
-        doc: Any = orjson.loads(data)
+        doc: Any = loads_json(data)
     except orjson.JSONDecodeError as exc:
         if data.lstrip()[:1] == b"{" and b"\n{" in data:
             yield from iter_ndjson(path)

@@ -34,6 +34,7 @@ from auditkit.ingest._readers import (
     _cut,
     iter_json_records,
     iter_ndjson,
+    loads_json,
     open_binary,
     read_head,
 )
@@ -124,7 +125,7 @@ class _Buffer:
             at = self.data.find(b"},{" + self.data[self.pos + 1 : m.end()], self.pos)
             if at >= 0:
                 try:
-                    return at + 1, False, orjson.loads(memoryview(self.data)[self.pos : at + 1])
+                    return at + 1, False, loads_json(memoryview(self.data)[self.pos : at + 1])
                 except orjson.JSONDecodeError:
                     pass
         search = self.pos
@@ -140,7 +141,7 @@ class _Buffer:
                 search = max(self.pos, search - shift)
                 continue
             try:
-                value = orjson.loads(memoryview(self.data)[self.pos : m.end()])
+                value = loads_json(memoryview(self.data)[self.pos : m.end()])
             except orjson.JSONDecodeError:
                 tries += 1
                 search = m.end()
@@ -328,7 +329,7 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
 
 def _record(path: str, line: int, loc: str, data: bytes) -> RawRecord:
     try:
-        value: Any = orjson.loads(data)
+        value: Any = loads_json(data)
     except orjson.JSONDecodeError:
         return RawRecord(
             path,

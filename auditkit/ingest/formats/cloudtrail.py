@@ -43,6 +43,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
+from auditkit.ingest._readers import loads_json
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES
@@ -154,7 +155,7 @@ def _decode_text_fields(event: Mapping[str, Any]) -> Mapping[str, Any]:
             with contextlib.suppress(orjson.JSONDecodeError):
                 if decoded is None:
                     decoded = dict(event)
-                decoded[key] = orjson.loads(value)
+                decoded[key] = loads_json(value)
     return event if decoded is None else decoded
 
 

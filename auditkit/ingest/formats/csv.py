@@ -17,7 +17,7 @@ import orjson
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import canonical_zone
-from auditkit.ingest._readers import iter_csv
+from auditkit.ingest._readers import iter_csv, loads_json
 from auditkit.ingest.registry import register
 
 _JSON_COLUMNS = frozenset(
@@ -55,7 +55,7 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
         value: Any = cell
         if column in _JSON_COLUMNS and cell[:1] in "{[":
             try:
-                value = orjson.loads(cell)
+                value = loads_json(cell)
             except orjson.JSONDecodeError as exc:
                 raise SchemaError(
                     f"expected JSON, got invalid JSON ({exc.msg})", field=column

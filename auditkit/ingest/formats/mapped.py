@@ -54,7 +54,7 @@ from auditkit.ingest._mapping import (
     text,
     timestamp,
 )
-from auditkit.ingest._readers import iter_csv, iter_ndjson, read_head
+from auditkit.ingest._readers import iter_csv, iter_ndjson, loads_json, read_head
 from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.registry import register
 from auditkit.schema import ACTOR_TYPES, CATEGORIES, OUTCOMES, infer_category
@@ -518,7 +518,7 @@ def _roles(value: Any) -> list[str] | None:
 def _targets(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, str) and value[:1] in ("[", "{"):
         try:
-            value = orjson.loads(value)
+            value = loads_json(value)
         except orjson.JSONDecodeError:
             return []
     if isinstance(value, Mapping):

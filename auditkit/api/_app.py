@@ -46,7 +46,7 @@ from auditkit.api._query import (
     page_events,
 )
 from auditkit.errors import AccessDenied, UsageError
-from auditkit.ingest import loads_json
+from auditkit.ingest import dumps_json, loads_json
 from auditkit.store import Store
 
 __all__ = ["create_app"]
@@ -685,7 +685,7 @@ def _ingest(
             )
             refused.append(
                 {"file": f"POST /v1/tenants/{tenant}/events", "line": i + 1, "field": exc.field,
-                 "reason": exc.reason, "record": orjson.dumps(value).decode()[:65536]}
+                 "reason": exc.reason, "record": dumps_json(value)[:65536]}
             )  # fmt: skip
             continue
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:

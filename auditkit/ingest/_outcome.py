@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._readers import dumps_json
 from auditkit.record import PreparedEvent, prepare_event
 from auditkit.schema import normalize_for_store
 
@@ -56,10 +55,7 @@ def quarantined(rec: RawRecord, err: SchemaError) -> QuarantinedRecord:
         reason = reason[len(prefix) :]
     text = rec.text
     if text is None and rec.value is not None:
-        try:
-            text = orjson.dumps(rec.value).decode()
-        except TypeError:
-            text = repr(rec.value)
+        text = dumps_json(rec.value)
     return QuarantinedRecord(
         rec.file, rec.line or None, rec.location, err.field, reason + where, text
     )

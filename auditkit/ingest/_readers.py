@@ -72,6 +72,22 @@ def loads_json(data: bytes | bytearray | memoryview | str) -> Any:
     return value
 
 
+def dumps_json(value: Any) -> str:
+    """A record as JSON text for the quarantine, whatever it holds: integers of any
+    size included (orjson refuses those beyond 64 bits); its Python form otherwise.
+
+    >>> dumps_json({"n": 2**70})
+    '{"n": 1180591620717411303424}'
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return repr(value)
+
+
 def open_binary(path: str) -> IO[bytes]:
     """Open ``path`` for reading UTF-8 bytes, transparently un-gzipping ``.gz`` files.
 

@@ -34,12 +34,13 @@ def _app():  # type: ignore[no-untyped-def]
 
 @schemathesis.serializer("application/x-ndjson")
 def _ndjson(ctx: object, value: object) -> bytes:
-    import orjson
+    import json
 
     if isinstance(value, str):
         return value.encode()
     items = value if isinstance(value, list) else [value]
-    return b"".join(orjson.dumps(v) + b"\n" for v in items)
+    # the standard library writes integers of any size (the API must answer them too)
+    return b"".join(json.dumps(v).encode() + b"\n" for v in items)
 
 
 APP, TOKEN = _app()
@@ -69,3 +70,19 @@ def test_no_server_error_and_every_answer_matches_the_schema(case: schemathesis.
     ):
         case.path_parameters["tenant"] = TENANTS[0]
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
+
+
+def test_a_body_with_an_integer_beyond_64_bits_is_answered_per_record() -> None:
+    from starlette.testclient import TestClient
+
+    body = b'{"occurred_at": "2026-01-05T09:00:00Z", "action": "user.login", '
+    body += b'"actor": {"id": "u1"}, "metadata": {"n": 123456789012345678901234567890}}\n'
+    with TestClient(APP) as client:
+        r = client.post(
+            f"/v1/tenants/{TENANTS[0]}/events",
+            content=body,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"},
+        )
+    assert r.status_code == 200, r.text
+    result = r.json()["results"][0]
+    assert result["status"] == "refused" and result["field"] == "metadata.n"

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 import orjson
 import polars as pl
 
-from auditkit.errors import UsageError
+from auditkit.errors import AuditkitError, UsageError
 from auditkit.export._json import canonical_struct, json_text
 from auditkit.frame import as_event_frame
 from auditkit.plugins import GROUPS, Registry
@@ -420,32 +420,28 @@ def records_of(lines: Lines) -> Encoder:
     return encode
 
 
-def _line_bytes(lines: pl.Series) -> memoryview:
-    """The lines, each ended by a newline, as one buffer (no Python string is made:
-    the Arrow data buffer of the lines with their newlines is the file's content)."""
-    import numpy as np
-
-    arr = (lines + "\n").cast(pl.Binary).to_arrow()
-    if hasattr(arr, "combine_chunks"):
-        arr = arr.combine_chunks()
-    width = np.int64 if str(arr.type) == "large_binary" else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=width)
-    data = arr.buffers()[2]
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[int(offsets[arr.offset]) : int(offsets[arr.offset + len(arr)])]
-
-
 def _write_lines(lines: Lines, chunks: Iterable[pl.DataFrame], f: BinaryIO) -> None:
-    # a chunk is written (the GIL released) while the next one is encoded
+    # Polars writes each chunk's lines, every one ended by a newline, straight from its
+    # own buffers (no Python string, no Arrow copy), the GIL released, while the next
+    # chunk is encoded.  ``quote_style="never"``: a line is written as it is (every
+    # line format escapes its own newlines; a test holds the bytes to the encoder's).
+    def write(text: pl.Series) -> None:
+        f.flush()
+        text.to_frame().write_csv(f, include_header=False, quote_style="never")
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditkit-write") as writer:
-        pending: Future[int] | None = None
+        pending: Future[None] | None = None
         for chunk in chunks:
             if chunk.height:
-                data = _line_bytes(lines(chunk))
+                text = lines(chunk)
+                if text.null_count():
+                    raise AuditkitError(
+                        f"the export format gave no line for {text.null_count()} of "
+                        f"{chunk.height} events; nothing was written"
+                    )
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(f.write, data)
+                pending = writer.submit(write, text)
         if pending is not None:
             pending.result()
 

@@ -220,6 +220,42 @@ def test_failed_write_leaves_no_partial_file(frame: pl.DataFrame, tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_lines_format_never_writes_a_line_short(frame: pl.DataFrame, tmp_path: Path) -> None:
+    """A lines encoder that gives no line for an event is an error, not a file with an
+    empty line or a missing event (the lines are written by Polars, straight)."""
+    from auditkit.errors import AuditkitError
+    from auditkit.export.formats import _FORMATS, ExportFormat, register_export_format
+
+    def lines(chunk: pl.DataFrame) -> pl.Series:
+        first = pl.int_range(pl.len()) == 0
+        return chunk.select(pl.when(~first).then(pl.col("event_id"))).to_series()
+
+    register_export_format(ExportFormat("holes", ".holes", "text/plain", "test", lines=lines))
+    try:
+        with pytest.raises(AuditkitError, match="no line for 1 of"):
+            export_frame(frame, tmp_path / "x.holes", format="holes")
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        _FORMATS.unregister("holes")
+
+
+def test_lines_are_written_as_they_are(frame: pl.DataFrame, tmp_path: Path) -> None:
+    """Lines go to the file byte for byte, whatever they hold (quotes, commas,
+    separators a CSV writer would quote), each ended by one newline."""
+    from auditkit.export.formats import _FORMATS, ExportFormat, register_export_format
+
+    texts = ['a,"b"', "", "x\ty;z", "\u00e9\u65e5"]
+    register_export_format(ExportFormat(
+        "raw", ".raw", "text/plain", "test",
+        lines=lambda chunk: pl.Series([texts[i % 4] for i in range(chunk.height)]),
+    ))  # fmt: skip
+    try:
+        export_frame(frame.head(4), tmp_path / "x.raw", format="raw")
+        assert (tmp_path / "x.raw").read_bytes() == ("\n".join(texts) + "\n").encode()
+    finally:
+        _FORMATS.unregister("raw")
+
+
 def test_frame_to_events_chunks(frame: pl.DataFrame) -> None:
     chunks = list(frame_to_events(frame, chunk_size=10))
     assert [len(c) for c in chunks] == [10, 10, 10, 10, 1]

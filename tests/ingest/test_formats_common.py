@@ -47,7 +47,8 @@ def source_ip(name: str, rec: dict[str, Any]) -> Any:
     if name == "cloudtrail":
         return _cloudtrail_inner(rec).get("sourceIPAddress")
     if name == "gcp":
-        return dig(rec, "protoPayload", "requestMetadata", "callerIp")
+        payload = "protoPayload" if "protoPayload" in rec else "protopayload_auditlog"
+        return dig(rec, payload, "requestMetadata", "callerIp")
     if name == "gitlab":
         return rec.get("ip_address") or dig(rec, "details", "ip_address")
     if name == "okta":

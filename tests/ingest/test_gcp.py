@@ -134,3 +134,39 @@ def test_bad_entries_name_the_field(path: tuple[str, ...], value: Any, field: st
     with pytest.raises(SchemaError) as info:
         normalize_event(get_format("gcp").to_event(rec, tenant=None))
     assert info.value.field == field
+
+
+def test_bigquery_export_maps_like_the_log_entries(log: list[dict[str, Any]]) -> None:
+    """Rows of a log sink's BigQuery tables, exported as JSON (the payload column
+    ``protopayload_auditlog``, JSON-text members, ``servicedata_v1_iam``, string
+    status codes, ``... UTC`` times at microseconds), give the events the same
+    entries give from a Cloud Storage export; only the id differs where the entry's
+    time had nanoseconds, which BigQuery does not keep."""
+    bq_file = FIXTURES / "gcp" / "bigquery_export.json"
+    assert get_format("gcp").sniff(bq_file.read_bytes()[:4096], str(bq_file)) >= 90
+    rows = events("gcp", bq_file)
+    assert len(rows) == len(log)
+    for a, b in zip(log, rows, strict=True):
+        for e in (a, b):
+            e["metadata"].pop("original")
+        same_time = a["occurred_at"] == b["occurred_at"]
+        assert same_time
+        a_id, b_id = a.pop("event_id"), b.pop("event_id")
+        assert a_id.split(".")[0] == b_id.split(".")[0]  # the insertId
+        assert a == b
+    assert rows[0]["action"] == "role.grant"  # the policy delta, from servicedata_v1_iam
+    assert rows[2]["outcome"] == "denied"  # status code "7", a string
+    assert rows[2]["metadata"]["status_code"] == 7
+
+
+def test_bigquery_row_without_its_payload_names_the_column() -> None:
+    fmt = get_format("gcp")
+    rec = orjson.loads((FIXTURES / "gcp" / "bigquery_export.json").read_bytes().splitlines()[0])
+    rec["protopayload_auditlog"] = "AuditLog"
+    with pytest.raises(SchemaError) as info:
+        fmt.to_event(rec, tenant=None)
+    assert info.value.field == "protopayload_auditlog"
+    rec["protopayload_auditlog"] = {"serviceName": "x.googleapis.com"}
+    with pytest.raises(SchemaError) as info:
+        fmt.to_event(rec, tenant=None)
+    assert info.value.field == "protopayload_auditlog.methodName"

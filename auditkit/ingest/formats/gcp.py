@@ -3,7 +3,11 @@
 All four audit logs are read: Admin Activity, Data Access, System Event and
 Policy Denied (``logName`` ``.../logs/cloudaudit.googleapis.com%2F<type>``),
 from NDJSON exports (Cloud Storage sinks), ``gcloud logging read
---format=json`` arrays, or one entry per file, gzip or not.
+--format=json`` arrays, or one entry per file, gzip or not; and rows of the
+tables a log sink routes to BigQuery, exported as JSON: their payload is the
+column ``protopayload_auditlog``, its ``request``, ``response`` and ``metadata``
+are JSON text (``requestJson``, ...), ``serviceData`` is ``servicedata_v1_<svc>``,
+64-bit integers are strings and times read ``2024-04-02 08:00:00.123456 UTC``.
 
 The tenant is the project id of ``logName`` (``projects/<id>/logs/...``), or
 ``organizations/<id>``, ``folders/<id>``, ``billingAccounts/<id>`` for
@@ -37,10 +41,16 @@ from auditkit.ingest._mapping import (
     table_entry,
     text,
 )
+from auditkit.ingest._readers import loads_json
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
 __all__ = ["GcpAuditFormat"]
+
+#: the BigQuery column holding the AuditLog payload of a routed log entry
+BQ_PAYLOAD = "protopayload_auditlog"
+#: payload members BigQuery stores as JSON text, and the AuditLog member each is
+_BQ_JSON = {"requestJson": "request", "responseJson": "response", "metadataJson": "metadata"}
 
 _LOG_NAME = re.compile(r"^(projects|organizations|folders|billingAccounts)/([^/]+)/logs/(.+)$")
 
@@ -74,6 +84,8 @@ class GcpAuditFormat(JsonRecordsFormat):
         """Confidence that ``head`` starts a file of Cloud Audit Logs entries (0..100)."""
         if looks_canonical(head):
             return 0
+        if f'"{BQ_PAYLOAD}"'.encode() in head:
+            return 95 if b"cloudaudit.googleapis.com" in head else 90
         if b'"protoPayload"' not in head:
             return 0
         if b"google.cloud.audit.AuditLog" in head or b"cloudaudit.googleapis.com" in head:
@@ -128,15 +140,18 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if not isinstance(record, Mapping):
         raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
     table = load_table("gcp")
-    payload = record.get("protoPayload")
+    where = "protoPayload" if "protoPayload" in record or BQ_PAYLOAD not in record else BQ_PAYLOAD
+    payload = record.get(where)
     if not isinstance(payload, Mapping):
         raise SchemaError(
             "expected the AuditLog object"
             if payload is None
             else f"expected an object, got {type(payload).__name__}",
-            field="protoPayload",
+            field=where,
         )
-    method = require_text(payload.get("methodName"), "protoPayload.methodName")
+    if where == BQ_PAYLOAD:
+        payload = _from_bigquery(payload)
+    method = require_text(payload.get("methodName"), f"{where}.methodName")
     service = text(payload.get("serviceName"))
     # LogEntry.timestamp is a protobuf Timestamp (UTC): data lakes write it without a zone
     stamp = source_time(record.get("timestamp"), "timestamp", utc_defined=True)
@@ -160,7 +175,7 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         if entry.get("iam_policy"):
             action = _iam_policy_action(payload, meta)
     else:
-        action = operation_action(service, method, field="protoPayload.methodName")
+        action = operation_action(service, method, field=f"{where}.methodName")
     category = category_of(action, entry, defaults.get("category", "user"))
 
     actor = _actor(payload, table, defaults, service, meta)
@@ -208,6 +223,39 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         event_id=entry_id(text(record.get("insertId")), stamp.precise, log_name),
         metadata=meta,
     )
+
+
+def _from_bigquery(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The AuditLog of a BigQuery row's ``protopayload_auditlog``: JSON-text members
+    parsed back (text that is not JSON stays text, under its BigQuery name), the
+    ``servicedata_v1_*`` column as ``serviceData``, a status code written as a
+    string (BigQuery exports 64-bit integers as strings) as a number.
+
+    Examples
+    --------
+    >>> p = _from_bigquery({"methodName": "SetIamPolicy", "status": {"code": "7"},
+    ...     "metadataJson": '{"a": 1}', "servicedata_v1_iam": {"policyDelta": {}}})
+    >>> p["status"]["code"], p["metadata"], "policyDelta" in p["serviceData"]
+    (7, {'a': 1}, True)
+    """
+    out = dict(payload)
+    for column, member in _BQ_JSON.items():
+        raw = out.get(column)
+        if isinstance(raw, str) and member not in out:
+            try:
+                out[member] = loads_json(raw)
+            except ValueError:
+                continue
+            del out[column]
+    for key in [k for k in out if k.startswith("servicedata_")]:
+        if isinstance(out[key], Mapping) and "serviceData" not in out:
+            out["serviceData"] = out.pop(key)
+    status = out.get("status")
+    if isinstance(status, Mapping):
+        code = status.get("code")
+        if isinstance(code, str) and re.fullmatch(r"-?[0-9]{1,10}", code.strip()):
+            out["status"] = {**status, "code": int(code)}
+    return out
 
 
 def _policy_delta(payload: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -387,6 +387,52 @@ def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRe
     return RawRecord(path, lineno, value=value, text=None)
 
 
+def _concatenated(data: bytes) -> list[Any] | None:
+    """The JSON values of a file that holds several written back to back with no
+    separator (``{...}{...}``, as Amazon Data Firehose delivers CloudWatch Logs
+    subscription payloads), or ``None`` when it is not that.
+
+    Examples
+    --------
+    >>> _concatenated(b'{"a": 1}{"b": 2} {"c": 3}')
+    [{'a': 1}, {'b': 2}, {'c': 3}]
+    >>> _concatenated(b'{"a": 1}{"b": ') is None
+    True
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder()
+    out: list[Any] = []
+    pos, end = 0, len(text)
+    while True:
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= end:
+            break
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            return None
+        out.append(value)
+    return out if len(out) > 1 else None
+
+
+def _invalid(path: str, data: bytes, exc: orjson.JSONDecodeError) -> RawRecord:
+    """The record that quarantines a file that is not JSON, saying where and why."""
+    try:
+        data.decode("utf-8")
+        reason = f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        if exc.pos >= len(data.rstrip()) - 1:
+            reason += "; the file is truncated"
+    except UnicodeDecodeError as uexc:
+        reason = f"invalid UTF-8 at byte {uexc.start}"
+    return RawRecord(
+        path, 1, text=_cut(data), error=SchemaError(reason, file=path, line=exc.lineno)
+    )
+
+
 def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecord]:
     """Read a JSON document holding records: a list, ``{key: [...]}`` or one object.
 
@@ -408,34 +454,31 @@ def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecor
     except (OSError, EOFError) as exc:
         yield RawRecord(path, 0, error=SchemaError(f"cannot read file: {exc}", file=path))
         return
+    concatenated = False
     try:
         doc: Any = loads_json(data)
     except orjson.JSONDecodeError as exc:
         if data.lstrip()[:1] == b"{" and b"\n{" in data:
             yield from iter_ndjson(path)
             return
-        try:
-            data.decode("utf-8")
-            reason = f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-            if exc.pos >= len(data.rstrip()) - 1:
-                reason += "; the file is truncated"
-        except UnicodeDecodeError as uexc:
-            reason = f"invalid UTF-8 at byte {uexc.start}"
-        yield RawRecord(
-            path, 1, text=_cut(data), error=SchemaError(reason, file=path, line=exc.lineno)
-        )
-        return
-    label = key or ""
-    if key is not None and isinstance(doc, dict) and isinstance(doc.get(key), list):
-        items: list[Any] = doc[key]
-    elif isinstance(doc, list):
-        items = doc
-        label = ""
+        doc = _concatenated(data)
+        if doc is None:
+            yield _invalid(path, data, exc)
+            return
+        concatenated = True
+
+    def members(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+        if key is not None and isinstance(value, dict) and isinstance(value.get(key), list):
+            return [(f"{prefix}{key}[{i}]", v) for i, v in enumerate(value[key])]
+        if isinstance(value, list) and not prefix:
+            return [(f"[{i}]", v) for i, v in enumerate(value)]
+        return [(prefix.rstrip(".") or "[0]", value)]
+
+    if concatenated:  # each value written back to back, and the records inside it
+        located = [m for d, value in enumerate(doc) for m in members(value, f"[{d}].")]
     else:
-        items = [doc]
-        label = ""
-    for i, item in enumerate(items):
-        loc = f"{label}[{i}]"
+        located = members(doc)
+    for i, (loc, item) in enumerate(located):
         if not isinstance(item, dict):
             yield RawRecord(
                 path,

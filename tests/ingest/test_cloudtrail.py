@@ -338,3 +338,90 @@ def test_a_synced_bucket_skips_its_digest_files(tmp_path: Path) -> None:
     assert (result.stored, result.quarantined) == (records, 0)
     assert list(result.skipped) == [str(next(digests.iterdir()))]
     assert "skipped 1 CloudTrail digest file" in result.summary()
+
+
+def _cloudwatch_files(tmp_path: Path, records: list[dict[str, Any]]) -> dict[str, Path]:
+    """The trail's events as CloudWatch Logs gives them back: ``aws logs
+    filter-log-events`` output, subscription payloads one a line (with the control
+    message a new subscription sends), and those payloads as Firehose delivers them
+    to S3: gzip, written back to back with no separator."""
+    messages = [orjson.dumps(r).decode() for r in records]
+    log_events = [
+        {"id": str(i), "timestamp": 1709287200000 + i, "message": m} for i, m in enumerate(messages)
+    ]
+    filtered = {
+        "events": [{**e, "logStreamName": "123456789012_CloudTrail_us-east-1",
+                    "ingestionTime": 1709287201000, "eventId": e["id"]} for e in log_events],
+        "searchedLogStreams": [],
+    }  # fmt: skip
+    half = len(log_events) // 2
+    payloads = [
+        {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "",
+         "logStream": "", "subscriptionFilters": [],
+         "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: health"}]},
+        *({"messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": "trail",
+           "logStream": "s", "subscriptionFilters": ["f"], "logEvents": part}
+          for part in (log_events[:half], log_events[half:])),
+    ]  # fmt: skip
+    out = {
+        "filter-log-events": tmp_path / "filtered.json",
+        "subscription": tmp_path / "payloads.ndjson",
+        "firehose": tmp_path / "firehose-1-2024-03-01-10-00-00-abc.gz",
+    }
+    out["filter-log-events"].write_bytes(orjson.dumps(filtered, option=orjson.OPT_INDENT_2))
+    out["subscription"].write_bytes(b"\n".join(orjson.dumps(p) for p in payloads) + b"\n")
+    out["firehose"].write_bytes(gzip.compress(b"".join(orjson.dumps(p) for p in payloads)))
+    return out
+
+
+@pytest.mark.parametrize("shape", ["filter-log-events", "subscription", "firehose"])
+def test_cloudwatch_logs_shapes_map_like_the_delivered_file(
+    tmp_path: Path, shape: str, log: list[dict[str, Any]]
+) -> None:
+    """A trail sent to CloudWatch Logs comes back as log events whose ``message`` is
+    the CloudTrail event: each shape gives the delivered file's events, in order,
+    found without ``--format``, through the whole ingest (a store, sequential and
+    parallel)."""
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.ingest.registry import detect_format
+    from auditkit.store import Store
+
+    records = orjson.loads(LOG_FILE.read_bytes())["Records"]
+    path = _cloudwatch_files(tmp_path, records)[shape]
+    assert detect_format(str(path)).name == "cloudtrail"
+    got = events("cloudtrail", path)
+    # the original kept is the log event as read: its message is the event's JSON text
+    assert [orjson.loads(e["metadata"].pop("original")["message"]) for e in got] == records
+    assert got == [{**e, "metadata": {k: v for k, v in e["metadata"].items() if k != "original"}}
+                   for e in log]  # fmt: skip
+    for workers in (1, 2):
+        store = Store.init(str(tmp_path / f"{shape}-{workers}.db"))
+        result = ingest_files(store, [path], workers=workers)
+        assert (result.stored, result.quarantined) == (len(records), 0)
+        assert store.count() == len(records)
+
+
+def test_cloudwatch_log_event_that_is_not_a_cloudtrail_event_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.store import Store
+
+    records = orjson.loads(LOG_FILE.read_bytes())["Records"][:3]
+    payload = {"messageType": "DATA_MESSAGE", "logEvents": [
+        {"id": "1", "timestamp": 1, "message": orjson.dumps(records[0]).decode()},
+        {"id": "2", "timestamp": 1, "message": "START RequestId: 42 Version: $LATEST"},
+        {"id": "3", "timestamp": 1, "message": 17},
+        {"id": "4", "timestamp": 1, "message": "[1, 2]"},
+    ]}  # fmt: skip
+    path = tmp_path / "firehose.gz"
+    path.write_bytes(gzip.compress(orjson.dumps(payload) + orjson.dumps(payload)))
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [path], format="cloudtrail")
+    assert (result.read, result.stored, result.duplicates, result.quarantined) == (8, 1, 1, 6)
+    where = [(p.location, p.field) for p in result.problems]
+    assert where[:3] == [
+        ("[0].logEvents[1]", "message"),
+        ("[0].logEvents[2]", "message"),
+        ("[0].logEvents[3]", "message"),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,45 @@ def test_random_bytes_never_raise(tmp_path: Path, data: bytes, prefix: bytes) ->
         for rec in reader():
             assert (rec.value is None) != (rec.error is None)
             assert rec.value is None or isinstance(rec.value, dict)
+
+
+_SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8)
+
+
+def _nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=3) | st.dictionaries(
+        st.text(max_size=4), children, max_size=3
+    )
+
+
+_OBJECTS = st.dictionaries(
+    st.text(max_size=5), st.recursive(_SCALARS, _nested, max_leaves=8), max_size=4
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    objs=st.lists(_OBJECTS, min_size=2, max_size=6),
+    gaps=st.lists(st.sampled_from(["", " ", "\r\n", "\t"]), min_size=6, max_size=6),
+)
+def test_objects_written_back_to_back_are_read_each(
+    tmp_path: Path, objs: list[dict[str, Any]], gaps: list[str]
+) -> None:
+    """A file of JSON objects with no separator (Firehose's delivery of CloudWatch Logs
+    payloads) gives each object, in order, exactly; a cut one is the file's error."""
+    from auditkit.ingest._readers import _concatenated, iter_json_records
+
+    compact = (",", ":")
+    text = "".join(
+        json.dumps(o, separators=compact if i % 2 else None) + g
+        for i, (o, g) in enumerate(zip(objs, gaps, strict=False))
+    )
+    assert _concatenated(text.encode()) == objs
+    path = tmp_path / "back-to-back.json"
+    path.write_text(text, encoding="utf-8")
+    got = list(iter_json_records(str(path)))
+    if "\n" not in text:  # (with line breaks between them, NDJSON reads it first)
+        assert [r.value for r in got] == objs
+        assert [r.location for r in got] == [f"[{i}]" for i in range(len(objs))]
+    cut = text.rstrip()[:-1]
+    assert _concatenated(cut.encode()) is None

@@ -5,6 +5,11 @@ Accepted layouts (gzip or not; large files stream in bounded memory):
 - a delivered log file ``{"Records": [{...}, ...]}``;
 - one event per file (pretty-printed) or per line (NDJSON), or a JSON array;
 - an EventBridge event ``{"detail-type": "AWS API Call via CloudTrail", "detail": {...}}``;
+- CloudWatch Logs, where a trail can deliver its events: ``aws logs
+  filter-log-events`` / ``get-log-events`` output (``{"events": [{"message":
+  "<event JSON>", ...}]}``) and the payloads of subscription filters (Firehose to
+  S3: ``{"messageType": "DATA_MESSAGE", "logEvents": [...]}``), each log event's
+  ``message`` being one CloudTrail event;
 - CloudTrail Lake: integration events (``{"eventData": {...}, ...}``) and query
   result rows, whose ``eventTime`` has no zone (it is UTC) and whose nested
   fields may be JSON text.
@@ -16,14 +21,16 @@ The mapping (actions, outcomes, identity types, target parameters) is data in
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
 import orjson
 
 from auditkit.errors import SchemaError
+from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     MAX_ID,
     MAX_TEXT,
@@ -43,7 +50,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
-from auditkit.ingest._readers import loads_json
+from auditkit.ingest._readers import loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES
@@ -87,7 +94,7 @@ class CloudTrailFormat(JsonRecordsFormat):
     records_key = "Records"
     description = (
         'AWS CloudTrail: log files {"Records": [...]} (gzip or not), single events, '
-        "EventBridge and CloudTrail Lake shapes"
+        "EventBridge, CloudWatch Logs and CloudTrail Lake shapes"
     )
 
     def sniff(self, head: bytes, path: str) -> int:
@@ -95,6 +102,8 @@ class CloudTrailFormat(JsonRecordsFormat):
         if looks_canonical(head):
             return 0
         text_ = head[:65536]
+        if _CWL_HINT.search(text_) and b'\\"eventSource\\"' in text_:
+            return 90  # CloudWatch Logs events whose messages are CloudTrail events
         if b'"eventSource"' not in text_ or b'"class_uid"' in text_:
             return 0
         if b'"Records"' in text_ and b'"eventSource"' in text_:
@@ -111,9 +120,75 @@ class CloudTrailFormat(JsonRecordsFormat):
         """Map one CloudTrail record to an auditkit event mapping."""
         return _to_event(record, tenant)
 
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """The file's records; a CloudWatch Logs batch gives one record per log event."""
+        for raw in super().records(path):
+            batch = _log_events(raw.value) if raw.error is None else None
+            if batch is None:
+                yield raw
+                continue
+            key, items = batch
+            for i, item in enumerate(items):
+                where = f"{key}[{i}]"
+                yield dataclasses.replace(
+                    raw, value=item, text=None,
+                    location=f"{raw.location}.{where}" if raw.location else where,
+                )  # fmt: skip
+
+    def ndjson(self, path: str) -> bool:
+        """One CloudTrail event per line (CloudWatch Logs batches are read whole)."""
+        return not _CWL_HINT.search(read_head(path, 65536)) and super().ndjson(path)
+
+
+#: the keys of CloudWatch Logs batches: ``filter-log-events`` output, subscription payloads
+_CWL_HINT: Final = re.compile(rb'"(logEvents|events|searchedLogStreams|logStreamName)"\s*:')
+
+
+def _log_events(value: Any) -> tuple[str, list[Any]] | None:
+    """The log events of a CloudWatch Logs batch (``filter-log-events`` output, a
+    subscription payload), or ``None`` for anything else.  A subscription's control
+    message (its test message) holds no event: an empty batch.
+
+    Examples
+    --------
+    >>> _log_events({"messageType": "DATA_MESSAGE", "logEvents": [{"message": "{}"}]})
+    ('logEvents', [{'message': '{}'}])
+    >>> _log_events({"messageType": "CONTROL_MESSAGE", "logEvents": [{"message": "x"}]})
+    ('logEvents', [])
+    >>> _log_events({"eventName": "ConsoleLogin"}) is None
+    True
+    """
+    if not isinstance(value, Mapping):
+        return None
+    for key in ("logEvents", "events"):
+        items = value.get(key)
+        if isinstance(items, list) and all(
+            isinstance(i, Mapping) and "message" in i for i in items
+        ):
+            if value.get("messageType") == "CONTROL_MESSAGE":
+                return key, []
+            return key, items
+    return None
+
 
 def _unwrap(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
-    """Return (the CloudTrail event, envelope fallbacks) for plain, EventBridge and Lake shapes."""
+    """Return (the CloudTrail event, envelope fallbacks) for plain, EventBridge, Lake
+    and CloudWatch Logs shapes."""
+    message = record.get("message")
+    if "eventVersion" not in record and "eventName" not in record and message is not None:
+        # a CloudWatch Logs event: its message is the CloudTrail event, as JSON text
+        if not isinstance(message, str):
+            raise SchemaError(
+                f"expected a CloudTrail event as JSON text, got {type(message).__name__}",
+                field="message",
+            )
+        try:
+            inner = loads_json(message)
+        except ValueError:
+            raise SchemaError("expected a CloudTrail event as JSON text", field="message") from None
+        if not isinstance(inner, Mapping):
+            raise SchemaError("expected a CloudTrail event (a JSON object)", field="message")
+        return _unwrap(inner)
     detail = record.get("detail")
     if (
         detail is not None

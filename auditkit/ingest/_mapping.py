@@ -561,6 +561,9 @@ def ip_or_none(value: Any) -> str | None:
         return None
 
 
+_DECIMAL: Final = re.compile(r"[+-]?[0-9]{1,3}(\.[0-9]{1,17})?")
+
+
 def geo(
     *, country: Any = None, city: Any = None, lat: Any = None, lon: Any = None
 ) -> dict[str, Any] | None:
@@ -572,6 +575,8 @@ def geo(
     {'country': 'Germany', 'city': 'Berlin', 'lat': 52.52, 'lon': 13.4}
     >>> geo(lat=500.0, lon="x") is None
     True
+    >>> geo(lat="52.52", lon=" 13.4")  # as CSV and some JSON exports write numbers
+    {'lat': 52.52, 'lon': 13.4}
     """
     out: dict[str, Any] = {}
     for key, val in (("country", country), ("city", city)):
@@ -579,6 +584,8 @@ def geo(
         if name is not None and not isinstance(val, int):
             out[key] = name
     for key, val, bound in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+        if isinstance(val, str) and _DECIMAL.fullmatch(val.strip()):
+            val = float(val)
         if isinstance(val, bool) or not isinstance(val, int | float):
             continue
         if math.isfinite(val) and -bound <= val <= bound:

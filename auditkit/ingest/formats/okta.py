@@ -1,18 +1,23 @@
 """Okta System Log events (``LogEvent`` objects of ``/api/v1/logs``).
 
 Accepted layouts: the API's JSON array (one page), NDJSON (one event per
-line, as log streams and most collectors write), or one event per file,
-gzip or not.  Okta events carry no tenant: pass ``--tenant``.  The mapping
-table is ``auditkit/ingest/mappings/okta.toml``.
+line, as log streams and most collectors write), one event per file, or CSV
+with the LogEvent's dotted paths as columns (``uuid,published,eventType,
+actor.id,actor.alternateId,client.ipAddress,outcome.result,...``, as the Admin
+Console's System Log download and SIEM exports write it), gzip or not.  Okta
+events carry no tenant: pass ``--tenant``.  The mapping table is
+``auditkit/ingest/mappings/okta.toml``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from auditkit.errors import SchemaError
+from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     ZONE_ASSUMED,
     ZONE_ASSUMED_TEXT,
@@ -30,6 +35,7 @@ from auditkit.ingest._mapping import (
     table_entry,
     text,
 )
+from auditkit.ingest._readers import iter_csv, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -51,7 +57,7 @@ class OktaFormat(JsonRecordsFormat):
     """
 
     name = "okta"
-    description = "Okta System Log events (API JSON array or NDJSON); needs --tenant"
+    description = "Okta System Log events (API JSON array, NDJSON or CSV); needs --tenant"
 
     def sniff(self, head: bytes, path: str) -> int:
         """Confidence that ``head`` starts a file of Okta System Log events (0..100)."""
@@ -59,11 +65,76 @@ class OktaFormat(JsonRecordsFormat):
             return 0
         if b'"eventType"' in head and b'"published"' in head and b'"uuid"' in head:
             return 95 if b'"actor"' in head or b'"outcome"' in head else 70
+        if _is_csv(head):
+            columns = {c.strip().strip(b'"') for c in head.split(b"\n", 1)[0].split(b",")}
+            if {b"eventType", b"published"} <= columns and (
+                b"uuid" in columns or any(c.startswith(b"actor.") for c in columns)
+            ):
+                return 90
         return 0
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """The file's events: JSON in any layout, or CSV rows nested by their dotted columns."""
+        if not _is_csv(read_head(path, 4096)):
+            yield from super().records(path)
+            return
+        for raw in iter_csv(path):
+            if raw.error is not None:
+                yield raw
+                continue
+            try:
+                yield dataclasses.replace(raw, value=nested_row(raw.value))
+            except SchemaError as exc:
+                yield dataclasses.replace(
+                    raw, value=None, error=exc.located(file=path, line=raw.line)
+                )
+
+    def ndjson(self, path: str) -> bool:
+        """One event per line (a CSV file is read by :meth:`records`, in order)."""
+        return not _is_csv(read_head(path, 4096)) and super().ndjson(path)
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one Okta LogEvent to an auditkit event mapping."""
         return _to_event(record, tenant)
+
+
+def _is_csv(head: bytes) -> bool:
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    return body.lstrip()[:1] not in (b"{", b"[", b"")
+
+
+def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
+    """A CSV row whose columns are dotted paths, as the nested object they flatten:
+    empty cells are absent, and a cell holding a JSON object or list (``target``,
+    ``debugContext.debugData``) is that JSON.
+
+    Examples
+    --------
+    >>> nested_row({"uuid": "u1", "actor.id": "00u1", "actor.alternateId": "a@b.c",
+    ...             "outcome.reason": "", "target": '[{"id": "0oa1"}]'})
+    {'uuid': 'u1', 'actor': {'id': '00u1', 'alternateId': 'a@b.c'}, 'target': [{'id': '0oa1'}]}
+    """
+    out: dict[str, Any] = {}
+    for column, cell in row.items():
+        if not column or cell is None or cell == "":
+            continue
+        value: Any = cell
+        if cell[:1] in "{[":
+            try:
+                value = loads_json(cell)
+            except ValueError:
+                value = cell
+        parts = column.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SchemaError(f"column {column!r} conflicts with column {part!r}", field=column)
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            raise SchemaError(f"column {column!r} conflicts with columns under it", field=column)
+        node[parts[-1]] = value
+    return out
 
 
 @functools.lru_cache(maxsize=8192)

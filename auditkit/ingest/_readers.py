@@ -41,17 +41,19 @@ _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _UTF16_BOMS: Final = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 
 
-# every digit as "0": a run of 20 is a number that may not fit in 64 bits
+# every digit as "0": a run of 20, or a minus and 19, is a number that may not fit in
+# 64 bits (orjson keeps integers up to 2**64 - 1 and down to -2**63 exact)
 _DIGITS: Final = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER: Final = b"0" * 20
+_LONG_NEGATIVE: Final = b"-" + b"0" * 19
 
 
 def loads_json(data: bytes | bytearray | memoryview | str) -> Any:
     """Parse JSON as orjson does, except that an integer too large for 64 bits keeps
     every digit: orjson turns such an integer into the nearest float, which would
     change the record without a word (validation then refuses it, or a source
-    format keeps it as text, exactly).  Only text holding a run of 20 digits is
-    parsed a second time.
+    format keeps it as text, exactly).  Only text holding a run of 20 digits, or a
+    minus and 19, is parsed a second time.
 
     Raises
     ------
@@ -62,12 +64,15 @@ def loads_json(data: bytes | bytearray | memoryview | str) -> Any:
     --------
     >>> loads_json(b'{"id": 123456789012345678901234567890, "n": 1.5}')
     {'id': 123456789012345678901234567890, 'n': 1.5}
+    >>> loads_json(b"[-9223372036854775809, 18446744073709551615]")
+    [-9223372036854775809, 18446744073709551615]
     """
     value = orjson.loads(data)
     raw = data.encode() if isinstance(data, str) else bytes(data)
     step = 1 << 20  # translated a slice at a time: a whole document is not copied
     for at in range(0, len(raw), step):
-        if _LONG_NUMBER in raw[at : at + step + len(_LONG_NUMBER)].translate(_DIGITS):
+        digits = raw[at : at + step + len(_LONG_NUMBER)].translate(_DIGITS)
+        if _LONG_NUMBER in digits or _LONG_NEGATIVE in digits:
             return json.loads(raw)  # orjson accepted it: valid JSON, no NaN or Infinity
     return value
 

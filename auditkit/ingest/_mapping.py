@@ -45,6 +45,7 @@ __all__ = [
     "check_action",
     "derive_action",
     "dig",
+    "dotted_parent",
     "finish",
     "geo",
     "ip_or_none",
@@ -155,6 +156,30 @@ def looks_canonical(head: bytes) -> bool:
 
 # ---------------------------------------------------------------------------
 # typed access
+
+
+def dotted_parent(obj: dict[str, Any], column: str) -> tuple[dict[str, Any], str]:
+    """The object inside ``obj`` that a dotted column name (``actor.id``) writes to,
+    made where missing, and the key it writes: how a CSV row with dotted columns
+    becomes a nested record.  A column under a column that holds a value (``actor``
+    set to text, then ``actor.id``) raises :class:`SchemaError` naming it.
+
+    Examples
+    --------
+    >>> row: dict[str, Any] = {}
+    >>> parent, key = dotted_parent(row, "source.geo.lat")
+    >>> parent[key] = 52.5
+    >>> row, dotted_parent(row, "source.ip")[1]
+    ({'source': {'geo': {'lat': 52.5}}}, 'ip')
+    """
+    parts = column.split(".")
+    node = obj
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise SchemaError(f"column {column!r} conflicts with column {part!r}", field=column)
+        node = child
+    return node, parts[-1]
 
 
 def dig(obj: Any, *path: str | int) -> Any:

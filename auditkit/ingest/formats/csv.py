@@ -16,7 +16,7 @@ import orjson
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
-from auditkit.ingest._mapping import canonical_zone
+from auditkit.ingest._mapping import canonical_zone, dotted_parent
 from auditkit.ingest._readers import iter_csv, loads_json
 from auditkit.ingest.registry import register
 
@@ -69,14 +69,8 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
                 raise SchemaError(f"expected a number, got {cell!r}", field=column) from None
         elif column == "targets":
             raise SchemaError("expected a JSON list of targets", field=column)
-        parts = column.split(".")
-        node = event
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise SchemaError(f"column {column!r} conflicts with column {part!r}", field=column)
-            node = child
-        node[parts[-1]] = value
+        parent, key = dotted_parent(event, column)
+        parent[key] = value
     return event
 
 

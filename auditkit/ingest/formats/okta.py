@@ -24,6 +24,7 @@ from auditkit.ingest._mapping import (
     category_of,
     derive_action,
     dig,
+    dotted_parent,
     finish,
     geo,
     json_safe,
@@ -124,16 +125,10 @@ def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
                 value = loads_json(cell)
             except ValueError:
                 value = cell
-        parts = column.split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise SchemaError(f"column {column!r} conflicts with column {part!r}", field=column)
-            node = child
-        if isinstance(node.get(parts[-1]), dict):
+        parent, key = dotted_parent(out, column)
+        if isinstance(parent.get(key), dict):
             raise SchemaError(f"column {column!r} conflicts with columns under it", field=column)
-        node[parts[-1]] = value
+        parent[key] = value
     return out
 
 

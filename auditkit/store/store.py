@@ -744,11 +744,10 @@ class Store(StreamCursors):
         """
         public = (trust or self.trust()).public_key
         snap = self._reader.snapshot(tenant, tiles=False, newest=NEWEST_CHECKPOINTS)
-        for attempt in range(2):
-            valid = [cp for cp in snap.checkpoints if check_signature(cp, public) is None]
-            if valid or not snap.partial or attempt:
-                break
+        valid = [cp for cp in snap.checkpoints if check_signature(cp, public) is None]
+        if not valid and snap.partial:  # none of the newest verifies: look at them all
             snap = self._reader.snapshot(tenant, tiles=False)
+            valid = [cp for cp in snap.checkpoints if check_signature(cp, public) is None]
         best: Checkpoint | None = None
         for cp in valid:
             if best is None or cp.tree_size >= best.tree_size:

@@ -132,9 +132,10 @@ def _not_the_store(
     db = getattr(getattr(store, "backend", None), "path", None)
     if db:
         own |= {db + suffix for suffix in ("", "-wal", "-shm", "-journal")}
-    key = getattr(store, "key_path", None)
-    if key is not None:
-        own |= {os.fspath(key), os.fspath(Path(key).with_suffix(".pub"))}
+    for attr in ("key_path", "public_key_path"):
+        path = getattr(store, attr, None)
+        if path is not None:
+            own.add(os.fspath(path))
     if quarantine is not None:
         own.add(os.fspath(quarantine))
     real = {os.path.realpath(p) for p in own}

@@ -715,6 +715,19 @@ class Store(StreamCursors):
             self.malformed_checkpoints += [(t, i, why) for i, why in snap.malformed]
         return out
 
+    @property
+    def public_key_path(self) -> Path:
+        """The public key file written beside :attr:`key_path` (``audit.db.pub``).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> store.public_key_path.name, store.public_key_path.is_file()
+        ('a.db.pub', True)
+        """
+        return public_key_path(self.key_path)
+
     def latest_checkpoints(self, *, trust: Trust | None = None) -> dict[str, Checkpoint]:
         """The newest checkpoint of each tenant that is validly signed by the trusted key."""
         trust = trust or self.trust()

@@ -95,3 +95,15 @@ def test_a_folder_holding_the_store_ingests_only_the_logs(store: Store, tmp_path
     assert (result.stored, result.quarantined) == (30, 0), result
     with pytest.raises(UsageError, match="the store's own"):
         ingest_files(store, [tmp_path / "a.db", quarantine], quarantine=quarantine)
+
+
+def test_a_key_kept_elsewhere_under_its_own_name_is_left_out_too(tmp_path: Path) -> None:
+    """The store's key files are left out whatever their names: the public key is
+    written beside the private one by the store's rule (``signing.pem`` ->
+    ``signing.pem.pub``), not by swapping the suffix."""
+    store = Store.init(str(tmp_path / "a.db"), key=tmp_path / "signing.pem")
+    assert store.public_key_path == tmp_path / "signing.pem.pub"
+    assert store.public_key_path.is_file()
+    (tmp_path / "events.ndjson").write_bytes(_ndjson())
+    result = ingest_files(store, [tmp_path])
+    assert (result.stored, result.quarantined) == (30, 0), result

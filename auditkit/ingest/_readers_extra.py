@@ -43,7 +43,6 @@ __all__ = ["JsonRecordsFormat", "iter_json_array", "iter_json_auto", "json_layou
 
 _CHUNK: Final = 1 << 20
 _MAX_TRIES: Final = 8
-_BOM: Final = b"\xef\xbb\xbf"
 _CANDIDATE: Final = re.compile(rb"\}(?=[ \t\r\n]*[,\]])")
 _FIRST_KEY: Final = re.compile(rb'\{"[^"\\]{1,64}":')
 _NOT_WS: Final = re.compile(rb"[^ \t\r\n]")
@@ -212,8 +211,6 @@ def _start(buf: _Buffer, key: str | None) -> bool:
     )
     while len(buf.data) < 65536 and buf.fill() is not None:
         pass
-    if buf.data.startswith(_BOM):
-        buf.pos = len(_BOM)
     m = opener.match(buf.data[buf.pos :])
     if m is None:
         return False
@@ -365,8 +362,7 @@ def json_layout(path: str, *, key: str | None = None) -> str:
     ('keyed', 'document')
     """
     head = read_head(path, 65536)
-    body = head[len(_BOM) :] if head.startswith(_BOM) else head
-    body = body.lstrip()
+    body = head.lstrip()  # (open_binary has dropped a byte order mark)
     if body[:1] == b"[":
         return "array"
     if key and re.match(

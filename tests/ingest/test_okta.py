@@ -142,6 +142,10 @@ def test_csv_with_dotted_columns_maps_like_the_json_events(
         return {**e, "metadata": meta}
 
     assert [comparable(e) for e in got] == [comparable(e) for e in log]
+    excel = tmp_path / "excel.csv"  # "CSV UTF-8" from Excel: a byte order mark first
+    excel.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert detect_format(str(excel)).name == "okta"
+    assert events("okta", excel, tenant="acme") == got
     for workers in (1, 2):
         store = Store.init(str(tmp_path / f"{workers}.db"))
         result = ingest_files(store, [path], tenant="acme", workers=workers)

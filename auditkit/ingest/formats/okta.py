@@ -100,8 +100,8 @@ class OktaFormat(JsonRecordsFormat):
 
 
 def _is_csv(head: bytes) -> bool:
-    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-    return body.lstrip()[:1] not in (b"{", b"[", b"")
+    # (read through open_binary, which has dropped a byte order mark)
+    return head.lstrip()[:1] not in (b"{", b"[", b"")
 
 
 def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:

@@ -476,16 +476,22 @@ class TrailReader:
         *,
         chunk: int | None = None,
         seqs: tuple[int, int] | None = None,
+        first_chunk: int | None = None,
     ) -> list[Filter]:
         """The conditions that read the tenant's rows with ``0 <= seq < size`` (and
-        ``extra``) in chunks of ``chunk`` (default :data:`LOAD_CHUNK`) seqs, in order."""
+        ``extra``) in chunks of ``chunk`` (default :data:`LOAD_CHUNK`) seqs, in order;
+        the first one of ``first_chunk`` seqs when given (a pass hands out its first
+        rows sooner)."""
         chunk = chunk or LOAD_CHUNK  # read when called: a test may lower it
         # ``seqs``: the range ``extra`` keeps, so that no chunk is planned outside it
         first, top = (0, size) if seqs is None else (max(0, seqs[0]), min(size, seqs[1]))
+        bounds = list(range(first, top, chunk))
+        if first_chunk is not None and first_chunk < chunk and top - first > first_chunk:
+            bounds = [first, *range(first + first_chunk, top, chunk)]
+        ends = [*bounds[1:], top] if bounds else []
         return [
-            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, min(lo + chunk, top)))
-            & (extra or Filter())
-            for lo in range(first, top, chunk)
+            Filter("tenant_id = ? AND seq >= ? AND seq < ?", (tenant, lo, hi)) & (extra or Filter())
+            for lo, hi in zip(bounds, ends, strict=True)
         ]
 
     def chunks(

@@ -132,8 +132,11 @@ _SIGNATURES_KEPT: Final = 200_000
 _CACHE_LOCK = threading.Lock()
 # chunks read ahead of the one being checked (memory holds this many more)
 _AHEAD: Final = 2
-# tenants whose trees together hold fewer events are snapshotted in one go
+# tenants whose trees together hold fewer events are snapshotted in one go (after the
+# first tenant, snapshotted alone so that its rows are read at once)
 _GROUP_EVENTS: Final = 1_000_000
+# seqs in the first chunk a pass reads: its consumer (an export's encoder) starts sooner
+_FIRST_CHUNK: Final = 32_768
 #: Checkpoints a read that needs only the newest signed tree takes (the largest tree
 #: sizes; all of them when none of these is validly signed).
 NEWEST_CHECKPOINTS: Final = 16
@@ -1282,18 +1285,24 @@ def verified_chunks(
         # small tenants are snapshotted together, before any of their rows is read:
         # each snapshot waits for the reads under way (one copy of SQLite at a time)
         group: list[TenantVerifier] = []
+        limit = 1  # the first tenant alone: its rows are read (and handed out) sooner
         for t in tenants:
             group.append(verifier_of(t))
-            if sum(v.size for v in group) >= _GROUP_EVENTS:
+            if sum(v.size for v in group) >= limit:
                 yield group
-                group = []
+                group, limit = [], _GROUP_EVENTS
         if group:
             yield group
 
     def produce(emit: Callable[[tuple[str, Any]], None]) -> None:
+        first: int | None = _FIRST_CHUNK  # the pass's first rows are handed out sooner
         for verifier in (v for group in groups() for v in group):
             emit(("tenant", verifier))
-            for where in reader.plan(verifier.tenant, verifier.size, extra or Filter(), seqs=seqs):
+            plan = reader.plan(
+                verifier.tenant, verifier.size, extra or Filter(), seqs=seqs, first_chunk=first
+            )
+            first = first if not plan else None
+            for where in plan:
                 emit(("read", pool.submit(reader.read, where)))
             emit(("end", verifier))
 

@@ -75,9 +75,17 @@ def _logins(
     action = pl.col("action")
     where = (action == LOGIN) | action.str.starts_with("password.") if resets else action == LOGIN
     refused = (action == LOGIN) & (pl.col("outcome") == "denied")
-    return subset(events, columns, where).with_columns(
-        login_name(pl.col("actor_id")).alias("actor_id"),
-        pl.when(refused).then(pl.lit("failure")).otherwise(pl.col("outcome")).alias("outcome"),
+    rows = subset(events, columns, where).with_columns(
+        pl.when(refused).then(pl.lit("failure")).otherwise(pl.col("outcome")).alias("outcome")
+    )
+    # folded once per distinct name (logins are many, their names few)
+    names = rows.select(pl.col("actor_id").unique()).with_columns(
+        _name=login_name(pl.col("actor_id"))
+    )
+    return (
+        rows.join(names, on="actor_id", how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(actor_id=pl.col("_name"))
+        .drop("_name")
     )
 
 
@@ -142,7 +150,26 @@ def brute_force(
     """
     w = duration(window)
     positive(threshold, "threshold")
-    fails = login_failures(events, resolve=resolve).lazy()
+    fails = _failed_logins(events)
+    # resolution (a look at every login) only for the IPs that burst against two or more
+    # actors even counting every failure: usually none
+    ip_fails = fails.filter(pl.col("source_ip").is_not_null())
+    bursting = (
+        bursts(ip_fails.lazy(), ["tenant_id", "source_ip"], window=w, threshold=threshold)
+        .group_by("_episode")
+        .agg(pl.col("source_ip").first(), pl.col("actor_id").n_unique().alias("actors"))
+        .filter(pl.col("actors") >= 2)
+        .collect()
+        .get_column("source_ip")
+        .unique()
+    )
+    if bursting.len() == 0:
+        ip_fails = ip_fails.clear()
+    else:
+        resolved = login_failures(events, resolve=resolve, sources=bursting)
+        ip_fails = ip_fails.join(
+            resolved.filter(~pl.col("_resolved")).select("event_id"), on="event_id", how="semi"
+        )
     tail = pl.format(
         "between {} and {} (at most {} within {}).",
         fmt_time(pl.col("first_seen")),
@@ -153,10 +180,8 @@ def brute_force(
     # one pass over both groupings: each failure once per actor and once per source IP
     both = pl.concat(
         [
-            fails.with_columns(_by_ip=pl.lit(False), _key=pl.col("actor_id")),
-            fails.filter(pl.col("source_ip").is_not_null() & ~pl.col("_resolved")).with_columns(
-                _by_ip=pl.lit(True), _key=pl.col("source_ip")
-            ),
+            fails.lazy().with_columns(_by_ip=pl.lit(False), _key=pl.col("actor_id")),
+            ip_fails.lazy().with_columns(_by_ip=pl.lit(True), _key=pl.col("source_ip")),
         ]
     ).with_columns(_key=pl.concat_str(pl.col("_by_ip").cast(pl.String), "_key", separator=":"))
     found = (
@@ -357,14 +382,23 @@ def password_spraying(
     fails = _failed_logins(events)
     views = _spray_views(fails.lazy())
     # only sources that failed as enough actors in all can reach the threshold
+    # and only those that reach it in a window even counting every failure: resolution
+    # (a look at every login) is needed only then, which is seldom
+    tenant_view = pl.col("_kind") == "tenant"
     wanted = (
-        views.group_by("tenant_id", "_kind", "_src")
-        .agg(pl.col("actor_id").n_unique().alias("k"))
-        .filter(
-            pl.col("k")
-            >= pl.when(pl.col("_kind") == "tenant").then(tenant_actors).otherwise(min_actors)
+        pl.concat(
+            [
+                bursts(
+                    views.filter(tenant_view if tenant else ~tenant_view),
+                    ["tenant_id", "_kind", "_src"],
+                    window=w,
+                    threshold=tenant_actors if tenant else min_actors,
+                    distinct="actor_id",
+                ).select("tenant_id", "_kind", "_src")
+                for tenant in (False, True)
+            ]
         )
-        .select("tenant_id", "_kind", "_src")
+        .unique()
         .collect()
     )
     if wanted.height == 0:
@@ -375,7 +409,6 @@ def password_spraying(
         .join(resolved.lazy(), on="event_id", how="left")
         .filter(~pl.col("_resolved").fill_null(False))
     )
-    tenant_view = pl.col("_kind") == "tenant"
     parts = [
         bursts(
             open_.filter(tenant_view if tenant else ~tenant_view),

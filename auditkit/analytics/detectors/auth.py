@@ -28,6 +28,8 @@ from auditkit.analytics.detectors.common import (
     human,
     keyed,
     lazy,
+    login_name,
+    network,
     next_in_key,
     no_candidates,
     positive,
@@ -50,13 +52,45 @@ __all__ = [
 ]
 
 _EARTH_RADIUS_KM = 6371.0088
-_COLUMNS = ("tenant_id", "actor_id", "source_ip", "occurred_at", "event_id", "action", "outcome")
+_COLUMNS = (
+    "tenant_id",
+    "actor_id",
+    "source_ip",
+    "user_agent",
+    "occurred_at",
+    "event_id",
+    "action",
+    "outcome",
+)
+
+
+def _logins(
+    events: Events, columns: Sequence[str] = _COLUMNS, *, resets: bool = False
+) -> pl.LazyFrame:
+    """Logins (and with ``resets`` password resets and changes) as the failure detectors
+    read them: ``actor_id`` is the account the login name means (:func:`login_name`:
+    ``' Alice@X.com'`` and a Cyrillic look-alike are ``'alice@x.com'``), and a login
+    refused by policy (outcome ``denied``: a sign-on rule, a blocked suspicious login)
+    is a failed attempt like a wrong password."""
+    action = pl.col("action")
+    where = (action == LOGIN) | action.str.starts_with("password.") if resets else action == LOGIN
+    refused = (action == LOGIN) & (pl.col("outcome") == "denied")
+    rows = subset(events, columns, where).with_columns(
+        pl.when(refused).then(pl.lit("failure")).otherwise(pl.col("outcome")).alias("outcome")
+    )
+    # folded once per distinct name (logins are many, their names few)
+    names = rows.select(pl.col("actor_id").unique()).with_columns(
+        _name=login_name(pl.col("actor_id"))
+    )
+    return (
+        rows.join(names, on="actor_id", how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(actor_id=pl.col("_name"))
+        .drop("_name")
+    )
 
 
 def _failed_logins(events: Events) -> pl.DataFrame:
-    return subset(
-        events, _COLUMNS, pl.col("action") == LOGIN, pl.col("outcome") == "failure"
-    ).collect()
+    return _logins(events).filter(pl.col("outcome") == "failure").collect()
 
 
 def _burst_agg(*extra: pl.Expr) -> list[pl.Expr]:
@@ -73,10 +107,18 @@ def _burst_agg(*extra: pl.Expr) -> list[pl.Expr]:
 
 @register_detector("brute_force", title="Brute-force login attempts", severity="medium")
 def brute_force(
-    events: Events, *, threshold: int = 10, window: str | timedelta = "15m"
+    events: Events,
+    *,
+    threshold: int = 10,
+    window: str | timedelta = "15m",
+    resolve: str | timedelta = "30m",
 ) -> pl.DataFrame:
     """Many failed logins for one actor, or from one source IP against several actors,
     within a sliding window.
+
+    From one IP, failures resolved within ``resolve`` (the same actor's success from the
+    same IP, or their password reset) do not count: an office behind one address, where
+    many people mistype on a Monday morning, is not guessing.
 
     Parameters
     ----------
@@ -86,6 +128,8 @@ def brute_force(
         Failed ``user.login`` events in one window that make a burst.
     window
         Sliding window length.
+    resolve
+        How soon a success or reset resolves a failure (for the per-IP bursts).
 
     Returns
     -------
@@ -106,7 +150,26 @@ def brute_force(
     """
     w = duration(window)
     positive(threshold, "threshold")
-    fails = _failed_logins(events).lazy()
+    fails = _failed_logins(events)
+    # resolution (a look at every login) only for the IPs that burst against two or more
+    # actors even counting every failure: usually none
+    ip_fails = fails.filter(pl.col("source_ip").is_not_null())
+    bursting = (
+        bursts(ip_fails.lazy(), ["tenant_id", "source_ip"], window=w, threshold=threshold)
+        .group_by("_episode")
+        .agg(pl.col("source_ip").first(), pl.col("actor_id").n_unique().alias("actors"))
+        .filter(pl.col("actors") >= 2)
+        .collect()
+        .get_column("source_ip")
+        .unique()
+    )
+    if bursting.len() == 0:
+        ip_fails = ip_fails.clear()
+    else:
+        resolved = login_failures(events, resolve=resolve, sources=bursting)
+        ip_fails = ip_fails.join(
+            resolved.filter(~pl.col("_resolved")).select("event_id"), on="event_id", how="semi"
+        )
     tail = pl.format(
         "between {} and {} (at most {} within {}).",
         fmt_time(pl.col("first_seen")),
@@ -117,10 +180,8 @@ def brute_force(
     # one pass over both groupings: each failure once per actor and once per source IP
     both = pl.concat(
         [
-            fails.with_columns(_by_ip=pl.lit(False), _key=pl.col("actor_id")),
-            fails.filter(pl.col("source_ip").is_not_null()).with_columns(
-                _by_ip=pl.lit(True), _key=pl.col("source_ip")
-            ),
+            fails.lazy().with_columns(_by_ip=pl.lit(False), _key=pl.col("actor_id")),
+            ip_fails.lazy().with_columns(_by_ip=pl.lit(True), _key=pl.col("source_ip")),
         ]
     ).with_columns(_key=pl.concat_str(pl.col("_by_ip").cast(pl.String), "_key", separator=":"))
     found = (
@@ -211,7 +272,7 @@ def brute_force_success(
     action, outcome = pl.col("action"), pl.col("outcome")
     resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
     seq = (
-        subset(events, _COLUMNS, (action == LOGIN) | action.str.starts_with("password."))
+        _logins(events, resets=True)
         .filter((action == LOGIN) | resets)
         .with_columns(
             _fail=(action == LOGIN) & (outcome == "failure"),
@@ -274,8 +335,16 @@ def password_spraying(
     min_actors: int = 10,
     window: str | timedelta = "1h",
     resolve: str | timedelta = "30m",
+    tenant_actors: int = 20,
 ) -> pl.DataFrame:
-    """One source IP failing to log in as many different actors within a window.
+    """One source (an IP, its network, a client) failing to log in as many different
+    actors within a window; or a tenant's accounts failing from many sources at once.
+
+    Spraying from many addresses of one network (an IPv6 /64 hands one host 2**64 of
+    them), or from rotating addresses with one tool's user agent, is still one source.
+    Credential stuffing from a botnet shares nothing but its targets: a tenant whose
+    unresolved failures reach ``tenant_actors`` accounts within ``window`` is reported
+    too (medium, as is the client view: many people share a browser's user agent).
 
     Failures resolved within ``resolve`` by the same actor's successful login from the
     same IP, or by their password reset, are people who mistyped or forgot (a helpdesk
@@ -292,6 +361,9 @@ def password_spraying(
         Sliding window length.
     resolve
         How soon a success or reset resolves a failure.
+    tenant_actors
+        Distinct actors of a tenant with unresolved failures within ``window``, from any
+        sources, that make credential stuffing.
 
     Examples
     --------
@@ -306,34 +378,78 @@ def password_spraying(
     """
     w = duration(window)
     positive(min_actors, "min_actors")
+    positive(tenant_actors, "tenant_actors")
+    fails = _failed_logins(events)
+    views = _spray_views(fails.lazy())
     # only sources that failed as enough actors in all can reach the threshold
-    candidates = (
-        _failed_logins(events)
-        .filter(pl.col("source_ip").is_not_null())
-        .group_by("tenant_id", "source_ip")
-        .agg(pl.col("actor_id").n_unique())
-        .filter(pl.col("actor_id") >= min_actors)
-        .get_column("source_ip")
+    # and only those that reach it in a window even counting every failure: resolution
+    # (a look at every login) is needed only then, which is seldom
+    tenant_view = pl.col("_kind") == "tenant"
+    wanted = (
+        pl.concat(
+            [
+                bursts(
+                    views.filter(tenant_view if tenant else ~tenant_view),
+                    ["tenant_id", "_kind", "_src"],
+                    window=w,
+                    threshold=tenant_actors if tenant else min_actors,
+                    distinct="actor_id",
+                ).select("tenant_id", "_kind", "_src")
+                for tenant in (False, True)
+            ]
+        )
         .unique()
+        .collect()
     )
-    fails = (
-        login_failures(events, resolve=resolve, sources=candidates)
-        .lazy()
-        .filter(pl.col("source_ip").is_not_null() & ~pl.col("_resolved"))
+    if wanted.height == 0:
+        return finalize(no_candidates(), "password_spraying")
+    resolved = login_failures(events, resolve=resolve).select("event_id", "_resolved")
+    open_ = (
+        views.join(wanted.lazy(), on=["tenant_id", "_kind", "_src"])
+        .join(resolved.lazy(), on="event_id", how="left")
+        .filter(~pl.col("_resolved").fill_null(False))
+    )
+    parts = [
+        bursts(
+            open_.filter(tenant_view if tenant else ~tenant_view),
+            ["tenant_id", "_kind", "_src"],
+            window=w,
+            threshold=tenant_actors if tenant else min_actors,
+            distinct="actor_id",
+        )
+        for tenant in (False, True)
+    ]
+    what = (
+        pl.when(pl.col("_kind") == "IP")
+        .then(pl.format("Source IP {}", pl.col("_src")))
+        .when(pl.col("_kind") == "network")
+        .then(pl.format("Network {} ({} addresses)", pl.col("_src"), pl.col("ips")))
+        .when(pl.col("_kind") == "client")
+        .then(pl.format("Client {} ({} addresses)", q(pl.col("_src")), pl.col("ips")))
+        .otherwise(pl.format("Logins from {} addresses", pl.col("ips")))
     )
     found = (
-        bursts(
-            fails, ["tenant_id", "source_ip"], window=w, threshold=min_actors, distinct="actor_id"
+        pl.concat(parts)
+        .group_by("_kind", "_episode")  # episode ids are unique within each part
+        .agg(
+            *_burst_agg(
+                pl.col("_src").first(),
+                pl.col("actor_id").n_unique().alias("k"),
+                pl.col("source_ip").n_unique().alias("ips"),
+            )
         )
-        .group_by("_episode")
-        .agg(*_burst_agg(pl.col("source_ip").first(), pl.col("actor_id").n_unique().alias("k")))
+        .collect()
+        .pipe(_narrowest_view)
         .with_columns(
             actor_id=pl.lit(None, dtype=pl.String),
-            severity=pl.lit("high"),
+            # one address or one network is one attacker; a client string or a whole
+            # tenant's failures may also be many people's bad morning
+            severity=pl.when(pl.col("_kind").is_in(["IP", "network"]))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             summary=pl.format(
-                "Source IP {} failed to log in as {} different actors ({} attempts) "
-                "between {} and {}.",
-                pl.col("source_ip"),
+                "{} failed to log in as {} different actors ({} attempts) between {} and {}.",
+                what,
                 pl.col("k"),
                 pl.col("n"),
                 fmt_time(pl.col("first_seen")),
@@ -342,6 +458,40 @@ def password_spraying(
         )
     )
     return finalize(found, "password_spraying")
+
+
+def _spray_views(
+    fails: pl.LazyFrame, kinds: Sequence[str] = ("IP", "network", "client", "tenant")
+) -> pl.LazyFrame:
+    """Each failed login once per view of its source: ``_kind`` (``IP``, ``network``,
+    ``client``, ``tenant``) and ``_src`` (the address, the network, the user agent, ``*``)."""
+    ip = pl.col("source_ip")
+    views = {
+        "IP": lambda: fails.filter(ip.is_not_null()).with_columns(_kind=pl.lit("IP"), _src=ip),
+        "network": lambda: fails.with_columns(_kind=pl.lit("network"), _src=network(ip)).filter(
+            pl.col("_src").is_not_null()
+        ),
+        "client": lambda: fails.filter(pl.col("user_agent").is_not_null()).with_columns(
+            _kind=pl.lit("client"), _src=pl.col("user_agent")
+        ),
+        "tenant": lambda: fails.with_columns(_kind=pl.lit("tenant"), _src=pl.lit("*")),
+    }
+    return pl.concat([views[k]() for k in kinds])
+
+
+def _narrowest_view(found: pl.DataFrame) -> pl.DataFrame:
+    """One finding per attack: a wider view (network, client, tenant) is dropped when a
+    narrower one of the same tenant already cites one of its events."""
+    rank = pl.col("_kind").replace_strict({"IP": 0, "network": 1, "client": 2, "tenant": 3})
+    found = found.with_columns(_rank=rank, _fid=pl.int_range(pl.len()))
+    cited = found.select("tenant_id", "_rank", "_fid", "event_ids").explode("event_ids")
+    covered = (
+        cited.join(cited, on=["tenant_id", "event_ids"], suffix="_o")
+        .filter(pl.col("_rank_o") < pl.col("_rank"))
+        .get_column("_fid")
+        .unique()
+    )
+    return found.filter(~pl.col("_fid").is_in(covered.implode())).drop("_rank", "_fid")
 
 
 def _haversine_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
@@ -660,7 +810,7 @@ def login_failures(
     action, outcome = pl.col("action"), pl.col("outcome")
     resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
     seq = (
-        subset(events, (*_COLUMNS, *extra), (action == LOGIN) | action.str.starts_with("password."))
+        _logins(events, (*_COLUMNS, *extra), resets=True)
         .filter(((action == LOGIN) & outcome.is_in(["success", "failure"])) | resets)
         .with_columns(
             _fail=(action == LOGIN) & (outcome == "failure"),
@@ -755,7 +905,8 @@ def slow_credential_attack(
         positive(value, name)
     fails = login_failures(events, resolve=r)
     oks = (
-        subset(events, _COLUMNS, pl.col("action") == LOGIN, pl.col("outcome") == "success")
+        _logins(events)
+        .filter(pl.col("outcome") == "success")
         .join(fails.lazy().select("tenant_id", "actor_id").unique(), on=["tenant_id", "actor_id"])
         .with_columns(
             _first_from_ip=T.min().over("tenant_id", "actor_id", pl.col("source_ip").fill_null("?"))
@@ -859,7 +1010,7 @@ def _slow_then_success(events: Events, w: timedelta, minimum: int, span: timedel
     action, outcome = pl.col("action"), pl.col("outcome")
     resets = action.is_in(["password.reset", "password.change"]) & (outcome == "success")
     seq = (
-        subset(events, _COLUMNS, (action == LOGIN) | action.str.starts_with("password."))
+        _logins(events, resets=True)
         .filter(((action == LOGIN) & outcome.is_in(["success", "failure"])) | resets)
         .with_columns(
             _fail=(action == LOGIN) & (outcome == "failure"),
@@ -930,29 +1081,47 @@ def _slow_then_success(events: Events, w: timedelta, minimum: int, span: timedel
 def _slow_per_source(
     fails: pl.DataFrame, oks: pl.DataFrame, w: timedelta, min_actors: int, span: timedelta
 ) -> pl.DataFrame:
-    open_ = fails.lazy().filter(~pl.col("_resolved") & pl.col("source_ip").is_not_null())
+    unresolved = fails.lazy().filter(~pl.col("_resolved") & pl.col("source_ip").is_not_null())
+    # one address, or many addresses of one network (an IPv6 /64 is one host's)
+    open_ = _spray_views(unresolved, ("IP", "network"))
     found = (
         bursts(
-            open_, ["tenant_id", "source_ip"], window=w, threshold=min_actors, distinct="actor_id"
+            open_,
+            ["tenant_id", "_kind", "_src"],
+            window=w,
+            threshold=min_actors,
+            distinct="actor_id",
         )
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "source_ip").first(),
+            pl.col("tenant_id", "_kind", "_src").first(),
             T.min().alias("first_seen"),
             T.max().alias("last_seen"),
             pl.col("event_id").alias("event_ids"),
             pl.col("actor_id").n_unique().alias("actors"),
+            pl.col("source_ip").n_unique().alias("ips"),
         )
         .filter(pl.col("last_seen") - pl.col("first_seen") >= span)
         .collect()
+        .pipe(_narrowest_view)
     )
     if found.height == 0:
         return no_candidates()
     # an account logging in from that source for the first time, during or after it
     taken = (
         found.lazy()
-        .select("_episode", "tenant_id", "source_ip", "first_seen", "last_seen")
-        .join(oks.lazy().filter("_first_from_ip"), on=["tenant_id", "source_ip"])
+        .select("_episode", "tenant_id", "_kind", "_src", "first_seen", "last_seen")
+        .join(
+            oks.lazy()
+            .filter("_first_from_ip")
+            .with_columns(_kind=pl.lit("IP"), _src=pl.col("source_ip"))
+            .pipe(
+                lambda ok: pl.concat(
+                    [ok, ok.with_columns(_kind=pl.lit("network"), _src=network(pl.col("_src")))]
+                )
+            ),
+            on=["tenant_id", "_kind", "_src"],
+        )
         .filter((pl.col("first_seen") <= T) & (T - pl.col("last_seen") <= w))
         .sort("occurred_at")
         .group_by("_episode")
@@ -979,9 +1148,13 @@ def _slow_per_source(
             .alias("severity"),
             pl.concat_str(
                 pl.format(
-                    "Source IP {} failed to log in as {} different accounts over {} ({} to {}), "
+                    "{} failed to log in as {} different accounts over {} ({} to {}), "
                     "none of them followed by that account's success from the source",
-                    pl.col("source_ip"),
+                    pl.when(pl.col("_kind") == "IP")
+                    .then(pl.format("Source IP {}", pl.col("_src")))
+                    .otherwise(
+                        pl.format("Network {} ({} addresses)", pl.col("_src"), pl.col("ips"))
+                    ),
                     pl.col("actors"),
                     fmt_duration(pl.col("last_seen") - pl.col("first_seen")),
                     fmt_time(pl.col("first_seen")),

@@ -41,6 +41,33 @@ _UNITS: Final = {
     "w": timedelta(weeks=1),
 }
 LOGIN: Final = "user.login"
+#: Letters of other scripts that look like Latin ones (Cyrillic, Greek), and characters
+#: that print as nothing: a login name spelt with them is meant to pass for the Latin one.
+_LOOKALIKES: Final = {
+    **dict(zip("аеорсухіјѕԁӏһԛԝ", "aeopcyxijsdlhqw", strict=True)),  # Cyrillic
+    **dict(zip("αεορυνκτιχ", "aeopuvktix", strict=True)),  # Greek
+    **{c: "" for c in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")},
+}
+
+
+def login_name(name: pl.Expr) -> pl.Expr:
+    """The account a login name means: Unicode-compatibility form, no surrounding
+    blanks, lower case, and letters of other scripts that look like Latin ones made
+    Latin (``' Alice@X.com'`` and ``'аlice@x.com'`` with a Cyrillic ``а`` are
+    ``'alice@x.com'``).  Identity providers match login names without case, so the
+    failed logins of one account spelt several ways are one account's failures.
+
+    >>> pl.select(login_name(pl.lit(" Ａlice@X.com\u200b "))).item()
+    'alice@x.com'
+    >>> pl.select(login_name(pl.lit("\u0430lic\u0435@x.com"))).item()
+    'alice@x.com'
+    """
+    return (
+        name.str.normalize("NFKC")
+        .str.to_lowercase()
+        .str.replace_many(list(_LOOKALIKES), list(_LOOKALIKES.values()))
+        .str.strip_chars()
+    )
 
 
 def lazy(events: Events, *columns: str) -> pl.LazyFrame:
@@ -292,9 +319,23 @@ def network(ip: pl.Expr) -> pl.Expr:
 
     >>> pl.select(network(pl.lit("203.0.113.9"))).item()
     '203.0.113.0/24'
+
+    IPv6 addresses are expanded first: the ``::`` of the normal (compressed) form may
+    stand for groups of the network part or of the host part.
+
+    >>> pl.select(network(pl.lit("2001:db8::5:1"))).item()
+    '2001:db8:0:0::/64'
     """
     v4 = ip.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$")
-    v6 = ip.str.extract(r"^([0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}):")
+    # '::' stands for as many zero groups as make eight; at either end it gets a zero
+    # group on its outer side, so that it is always between two groups
+    full = pl.when(ip.str.starts_with("::")).then(pl.concat_str(pl.lit("0"), ip)).otherwise(ip)
+    full = pl.when(full.str.ends_with("::")).then(pl.concat_str(full, pl.lit("0"))).otherwise(full)
+    zeros = pl.lit("0:").repeat_by((8 - full.str.count_matches(":")).clip(0, 8)).list.join("")
+    full = full.str.replace("::", pl.concat_str(pl.lit(":"), zeros), literal=True)
+    v6 = full.str.extract(
+        r"^([0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}):"
+    )
     return pl.coalesce(
         pl.concat_str(v4, pl.lit(".0/24")), pl.concat_str(v6.str.to_lowercase(), pl.lit("::/64"))
     )

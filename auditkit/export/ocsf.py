@@ -286,17 +286,42 @@ def ocsf_records(frame: pl.DataFrame) -> list[bytes]:
 
 
 def ocsf_lines(frame: pl.DataFrame) -> pl.Series:
-    """One OCSF event (JSON text) per event of ``frame`` (a String Series)."""
+    """One OCSF event (JSON text) per event of ``frame`` (a String Series).
+
+    The members that depend only on an event's action, category and outcome (its
+    class, activity, severity, status and the product) are encoded once per
+    distinct combination and joined in as text; the rest is encoded per event.
+    """
     df = complete(frame)
-    pairs = df.select("action", "category").unique()
-    mapped = [ocsf_class(a, c) for a, c in pairs.iter_rows()]
-    classes = pairs.with_columns(
+    combos = df.select("action", "category", "outcome").unique()
+    mapped = [ocsf_class(a, c) for a, c in combos.select("action", "category").iter_rows()]
+    combos = combos.with_columns(
         _class=pl.Series([m[0] for m in mapped], dtype=pl.Int64),
         _activity=pl.Series([m[1] for m in mapped], dtype=pl.Int64),
     )
-    df = df.join(classes, on=["action", "category"], how="left", maintain_order="left")
-    event, splice = _ocsf_struct(set(df.columns))
-    text = json_text(event, splice=splice, depth=3)
+    before_time, after_time = _ocsf_header()
+    # '{"class_uid":..,"type_uid":N' and ',"severity_id":..,"status_detail":".."'
+    heads = combos.select(
+        "action", "category", "outcome", "_class", "_activity",
+        json_text(pl.struct(**before_time)).str.head(-1).alias("_before_time"),
+        json_text(pl.struct(**after_time)).str.slice(1).str.head(-1).alias("_after_time"),
+    )  # fmt: skip
+    df = df.join(heads, on=["action", "category", "outcome"], how="left", maintain_order="left")
+    metadata, rest, splice = _ocsf_body(set(df.columns))
+    product = pl.struct(name=pl.lit(PRODUCT), vendor_name=pl.lit(VENDOR), version=pl.lit(version()))
+    opening = pl.select(json_text(pl.struct(product=product, version=pl.lit(OCSF_VERSION)))).item()
+    text = pl.concat_str(
+        pl.col("_before_time"),
+        pl.lit(',"time":'),
+        pl.col("occurred_at").dt.epoch("ms").cast(pl.String),
+        pl.lit(","),
+        pl.col("_after_time"),
+        # the metadata object: its constant members, then the event's own
+        pl.lit(',"metadata":' + opening[:-1] + ","),
+        json_text(pl.struct(**metadata)).str.slice(1),
+        pl.lit(","),
+        json_text(pl.struct(**rest), splice=splice, depth=3).str.slice(1),
+    )
     return df.lazy().select(text).collect(engine="streaming").to_series()
 
 
@@ -304,9 +329,9 @@ def _caption(column: str, table: dict[int, Any], default: str = "Other") -> pl.E
     return pl.col(column).replace_strict(table, default=default, return_dtype=pl.String)
 
 
-def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
-    """The OCSF event as a struct expression (nulls where absent), and the JSON text
-    columns to splice at the end of ``unmapped.auditkit``."""
+def _ocsf_header() -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
+    """The members before and after ``time`` that depend only on the class, activity,
+    category and outcome (``_class``, ``_activity``, ``category``, ``outcome``)."""
     cls, act = pl.col("_class"), pl.col("_activity")
     outcome = pl.col("outcome")
     sev = outcome.replace_strict(_SEVERITY, default=1, return_dtype=pl.Int64)
@@ -316,6 +341,35 @@ def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
     status = outcome.replace_strict({k: v[1] for k, v in _STATUS.items()}, default="Other",
                                     return_dtype=pl.String)  # fmt: skip
     activity_names = {c * 1000 + a: n for c, t in _ACTIVITY_NAMES.items() for a, n in t.items()}
+    before = {
+        "class_uid": cls,
+        "class_name": _caption("_class", {k: v[0] for k, v in _CLASS_NAMES.items()}),
+        "category_uid": cls // 1000,
+        "category_name": _caption("_class", {k: v[2] for k, v in _CLASS_NAMES.items()}),
+        "activity_id": act,
+        "activity_name": (cls * 1000 + act).replace_strict(
+            activity_names, default="Other", return_dtype=pl.String
+        ),
+        "type_uid": cls * 100 + act,
+    }
+    after = {
+        "severity_id": sev,
+        "severity": sev.replace_strict(_SEVERITY_NAMES, return_dtype=pl.String),
+        "status_id": status_id,
+        "status": status,
+        "status_detail": outcome,
+    }
+    return before, after
+
+
+def _ocsf_body(
+    has: set[str],
+) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr], list[tuple[str, pl.Expr]]]:
+    """The event's own members of ``metadata`` (after the product and version), the
+    members after ``metadata`` (nulls where absent), and the JSON text columns to
+    splice at the end of ``unmapped.auditkit``."""
+    cls = pl.col("_class")
+    outcome = pl.col("outcome")
     email_ok = pl.col("actor_email").str.contains(_EMAIL.pattern)
     actor_user = struct_or_null(
         uid=pl.col("actor_id"),
@@ -364,34 +418,15 @@ def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
         version=pl.col("observer_version"),
         region=pl.col("observer_region"),
     )
-    event = pl.struct(
-        class_uid=cls,
-        class_name=_caption("_class", {k: v[0] for k, v in _CLASS_NAMES.items()}),
-        category_uid=cls // 1000,
-        category_name=_caption("_class", {k: v[2] for k, v in _CLASS_NAMES.items()}),
-        activity_id=act,
-        activity_name=(cls * 1000 + act).replace_strict(
-            activity_names, default="Other", return_dtype=pl.String
-        ),
-        type_uid=cls * 100 + act,
-        time=pl.col("occurred_at").dt.epoch("ms"),
-        severity_id=sev,
-        severity=sev.replace_strict(_SEVERITY_NAMES, return_dtype=pl.String),
-        status_id=status_id,
-        status=status,
-        status_detail=outcome,
-        metadata=pl.struct(
-            product=pl.struct(
-                name=pl.lit(PRODUCT), vendor_name=pl.lit(VENDOR), version=pl.lit(version())
-            ),
-            version=pl.lit(OCSF_VERSION),
-            uid=pl.col("event_id"),
-            tenant_uid=pl.col("tenant_id"),
-            profiles=pl.lit(["host"]),
-            correlation_uid=pl.col("request_id"),
-            sequence=seq,
-            logged_time=logged,
-        ),
+    metadata = {
+        "uid": pl.col("event_id"),
+        "tenant_uid": pl.col("tenant_id"),
+        "profiles": pl.lit(["host"]),
+        "correlation_uid": pl.col("request_id"),
+        "sequence": seq,
+        "logged_time": logged,
+    }
+    rest = dict(
         actor=pl.struct(
             user=actor_user,
             session=struct_or_null(uid=pl.col("session_id")),
@@ -439,7 +474,7 @@ def _ocsf_struct(has: set[str]) -> tuple[pl.Expr, list[tuple[str, pl.Expr]]]:
             )
         ),
     )
-    return event, [("changes", pl.col("changes")), ("metadata", pl.col("metadata"))]
+    return metadata, rest, [("changes", pl.col("changes")), ("metadata", pl.col("metadata"))]
 
 
 register_export_format(

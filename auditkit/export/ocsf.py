@@ -303,8 +303,8 @@ def ocsf_lines(frame: pl.DataFrame) -> pl.Series:
     # '{"class_uid":..,"type_uid":N' and ',"severity_id":..,"status_detail":".."'
     heads = combos.select(
         "action", "category", "outcome", "_class", "_activity",
-        json_text(pl.struct(**before_time)).str.head(-1).alias("_before_time"),
-        json_text(pl.struct(**after_time)).str.slice(1).str.head(-1).alias("_after_time"),
+        json_text(_object(before_time)).str.head(-1).alias("_before_time"),
+        json_text(_object(after_time)).str.slice(1).str.head(-1).alias("_after_time"),
     )  # fmt: skip
     df = df.join(heads, on=["action", "category", "outcome"], how="left", maintain_order="left")
     metadata, rest, splice = _ocsf_body(set(df.columns))
@@ -318,11 +318,15 @@ def ocsf_lines(frame: pl.DataFrame) -> pl.Series:
         pl.col("_after_time"),
         # the metadata object: its constant members, then the event's own
         pl.lit(',"metadata":' + opening[:-1] + ","),
-        json_text(pl.struct(**metadata)).str.slice(1),
+        json_text(_object(metadata)).str.slice(1),
         pl.lit(","),
-        json_text(pl.struct(**rest), splice=splice, depth=3).str.slice(1),
+        json_text(_object(rest), splice=splice, depth=3).str.slice(1),
     )
     return df.lazy().select(text).collect(engine="streaming").to_series()
+
+
+def _object(members: dict[str, pl.Expr]) -> pl.Expr:
+    return pl.struct([expr.alias(name) for name, expr in members.items()])
 
 
 def _caption(column: str, table: dict[int, Any], default: str = "Other") -> pl.Expr:

@@ -71,7 +71,7 @@ from typing import Any, Final
 import orjson
 import polars as pl
 
-from auditkit.export._json import json_text
+from auditkit.export._json import json_text, struct_or_null
 from auditkit.export.formats import (
     ExportFormat,
     _complete,
@@ -81,9 +81,13 @@ from auditkit.export.formats import (
     register_export_format,
 )
 
-__all__ = ["ECS_VERSION", "ecs_category", "ecs_document", "ecs_records", "hec_records"]
+__all__ = [
+    "ECS_VERSION", "ecs_category", "ecs_document", "ecs_lines", "ecs_records",
+    "ecs_records_reference", "hec_records",
+]  # fmt: skip
 
 ECS_VERSION: Final = "8.11.0"
+_TS: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 _AUTH: Final = {
     "user.login": ["start"], "user.logout": ["end"], "session.expire": ["end"],
@@ -209,10 +213,85 @@ def ecs_document(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def ecs_records(frame: pl.DataFrame) -> list[bytes]:
-    """One ECS JSON document (bytes) per event of ``frame``."""
+    """One ECS JSON document (bytes) per event of ``frame``, built column-wise.
+
+    Gives the same bytes as :func:`ecs_document` on each canonical event (a test
+    checks it), several times faster.
+    """
+    return records_of(ecs_lines)(frame)
+
+
+def ecs_records_reference(frame: pl.DataFrame) -> list[bytes]:
+    """:func:`ecs_records`, one event at a time through :func:`ecs_document`."""
     dumps = orjson.dumps
     events = frame_to_events(frame, chunk_size=max(1, frame.height))
     return [dumps(ecs_document(e)) for chunk in events for e in chunk]
+
+
+def ecs_lines(frame: pl.DataFrame) -> pl.Series:
+    """One ECS document (JSON text) per event of ``frame`` (a String Series)."""
+    df = _complete(frame)
+    has = set(df.columns)
+    combos = df.select("action", "category", "outcome").unique()
+    mapped = [ecs_category(a, c) for a, c in combos.select("action", "category").iter_rows()]
+    combos = combos.with_columns(
+        _categories=pl.Series([m[0] for m in mapped], dtype=pl.List(pl.String)),
+        _types=pl.Series([m[1] for m in mapped], dtype=pl.List(pl.String)),
+        _outcome=pl.col("outcome").replace_strict(_OUTCOME, default="unknown"),
+    )
+    df = df.join(combos, on=["action", "category", "outcome"], how="left", maintain_order="left")
+    targets = pl.col("targets")
+    first_user = targets.list.eval(
+        pl.element().filter(pl.element().struct.field("type") == "user")
+    ).list.first()
+    lat, lon = pl.col("geo_lat"), pl.col("geo_lon")
+    doc = pl.struct(
+        pl.col("occurred_at").dt.strftime(_TS).alias("@timestamp"),
+        ecs=pl.struct(version=pl.lit(ECS_VERSION)),
+        event=pl.struct(
+            kind=pl.lit("event"), id=pl.col("event_id"), action=pl.col("action"),
+            category=pl.col("_categories"), type=pl.col("_types"),
+            dataset=pl.lit("auditkit.audit"), module=pl.lit("auditkit"),
+            outcome=pl.col("_outcome"),
+            sequence=pl.col("seq") if "seq" in has else pl.lit(None, pl.Int64),
+            ingested=pl.col("received_at").dt.strftime(_TS) if "received_at" in has
+            else pl.lit(None, pl.String),
+        ),
+        organization=pl.struct(id=pl.col("tenant_id")),
+        user=pl.struct(
+            id=pl.col("actor_id"), name=pl.col("actor_name"), email=pl.col("actor_email"),
+            roles=pl.col("actor_roles"),
+            target=struct_or_null(
+                id=first_user.struct.field("id"), name=first_user.struct.field("name")
+            ),
+        ),
+        source=struct_or_null(
+            ip=pl.col("source_ip"),
+            geo=struct_or_null(
+                country_iso_code=pl.col("geo_country"), city_name=pl.col("geo_city"),
+                location=pl.when(lat.is_not_null() & lon.is_not_null()).then(
+                    pl.struct(lat=lat, lon=lon)
+                ),
+            ),
+        ),
+        user_agent=struct_or_null(original=pl.col("user_agent")),
+        observer=struct_or_null(
+            product=pl.col("observer_service"), version=pl.col("observer_version")
+        ),
+        cloud=struct_or_null(region=pl.col("observer_region")),
+        http=pl.when(pl.col("request_id").is_not_null()).then(
+            pl.struct(request=pl.struct(id=pl.col("request_id")))
+        ),
+        message=pl.col("description"),
+        auditkit=pl.struct(
+            tenant_id=pl.col("tenant_id"), outcome=pl.col("outcome"),
+            category=pl.col("category"), actor_type=pl.col("actor_type"), targets=targets,
+            session_id=pl.col("session_id"),
+        ),
+    )  # fmt: skip
+    splice = [("changes", pl.col("changes")), ("metadata", pl.col("metadata"))]
+    text = json_text(doc, splice=splice, depth=2)
+    return df.lazy().select(text).collect(engine="streaming").to_series()
 
 
 def hec_records(frame: pl.DataFrame) -> list[bytes]:
@@ -250,7 +329,7 @@ register_export_format(
         ".ecs.ndjson",
         "application/x-ndjson",
         "Elastic Common Schema 8.11 documents, one per line",
-        encoder=ecs_records,
+        lines=ecs_lines,
     )
 )
 register_export_format(

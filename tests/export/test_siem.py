@@ -346,3 +346,13 @@ def test_column_wise_canonical_records_equal_the_per_event_ones(hostile: pl.Data
     assert canonical_records(frame) == canonical_records_reference(frame)
     bare = frame.drop("seq", "received_at")
     assert canonical_records(bare) == canonical_records_reference(bare)
+
+
+def test_column_wise_ecs_equals_the_per_event_mapping(hostile: pl.DataFrame) -> None:
+    from auditkit.export.ecs import ecs_records_reference
+
+    frame = pl.concat([hostile, events_to_frame(_sample(2000))], how="vertical_relaxed")
+    assert ecs_records(frame) == ecs_records_reference(frame)
+    # without the store's own fields (an export with store_fields=False)
+    bare = frame.drop("seq", "received_at")
+    assert ecs_records(bare) == ecs_records_reference(bare)

@@ -27,6 +27,7 @@ from auditkit.commands.base import (
     at_least,
     command,
     events_total,
+    is_stdout,
     open_store,
     output_path,
     progress_argument,
@@ -65,7 +66,10 @@ def _args(p: argparse.ArgumentParser) -> None:
         help="table (default on stdout), csv, ndjson, json, or parquet (with -o)",
     )
     p.add_argument(
-        "-o", "--output", metavar="FILE", help="write the result here (format from the suffix)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the result here (format from the suffix); '-' is stdout (with --format)",
     )
     p.add_argument(
         "--limit",
@@ -78,6 +82,10 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 
 def _format(args: argparse.Namespace) -> str:
+    if is_stdout(args.output):  # -o -: standard output, as without -o
+        if args.format in (None, "table"):
+            raise UsageError("query: -o - writes csv, ndjson or json to stdout: give --format")
+        args.output = None
     if args.output is None:
         fmt = args.format or "table"
         if fmt == "parquet":
@@ -181,6 +189,9 @@ def _write(result: pl.LazyFrame, fmt: str, out: Path | None) -> None:
             else:
                 frame.write_json(out)
     except Exception as exc:
+        if out is None and "Broken pipe" in str(exc):
+            # the reader went away (`| head`): Polars says so in its own error
+            raise BrokenPipeError(str(exc)) from None
         if type(exc).__module__.startswith("polars"):
             raise UsageError(f"SQL: {str(exc).splitlines()[0] if str(exc) else exc}") from None
         raise

@@ -18,6 +18,7 @@ prefixed with ``'``; nested values (lists, structs) become JSON text.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from functools import partial
 from pathlib import Path
@@ -122,7 +123,13 @@ def _query(args: argparse.Namespace) -> int:
             events = store.scan(args.tenant, start=start, end=end, folder=folder, progress=tick)
         result = sql_frame(events, args.sql)
         if out is not None:
-            _write(result, fmt, out)
+            # written in the query's own temporary folder and moved into place once
+            # whole: an interrupted or failed query leaves no half-written file (Polars'
+            # writer threads may still open and write it after Ctrl-C reaches Python,
+            # so it is never beside the target)
+            whole = Path(folder) / "result"
+            _write(result, fmt, whole)
+            shutil.move(whole, out)
             print(f"wrote the result ({fmt}) to {args.output}", file=sys.stderr)
         elif fmt == "table":
             _print_table(result, args.limit)

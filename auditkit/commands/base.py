@@ -305,6 +305,17 @@ def time_range(args: argparse.Namespace) -> tuple[datetime | None, datetime | No
 
 
 # -- output files -----------------------------------------------------------------------
+def is_stdout(path: str | os.PathLike[str] | None) -> bool:
+    """Whether an output option names standard output (``-o -``), as in most tools.
+
+    Examples
+    --------
+    >>> is_stdout("-"), is_stdout("./-"), is_stdout(None)
+    (True, False, False)
+    """
+    return path is not None and os.fspath(path) == "-"
+
+
 def output_path(path: str | os.PathLike[str], *, option: str = "-o") -> Path:
     """Check, before any work, that a command can write a file at ``path``.
 
@@ -324,10 +335,18 @@ def output_path(path: str | os.PathLike[str], *, option: str = "-o") -> Path:
     Traceback (most recent call last):
     ...
     auditkit.errors.UsageError: -o ...: is a directory; expected a file name
+    >>> output_path("-", option="--labels")
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: --labels -: this command writes a file here; give a file name
     """
     text = os.fspath(path)
     if not text:
         raise UsageError(f"{option}: expected a file name, got ''")
+    if is_stdout(text):
+        # '-' is standard output where a command can write there (it asks is_stdout
+        # first); anywhere else it would silently become a file named '-'
+        raise UsageError(f"{option} -: this command writes a file here; give a file name")
     target = Path(text).expanduser()
     if target.is_dir():
         raise UsageError(f"{option} {text}: is a directory; expected a file name")

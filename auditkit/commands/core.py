@@ -19,6 +19,7 @@ from auditkit.commands.base import (
     at_least,
     command,
     events_total,
+    is_stdout,
     open_store,
     output_path,
     print_json,
@@ -229,6 +230,8 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
 
 @command("checkpoint", "export the signed checkpoints, to keep outside the store")(_checkpoint_args)
 def _checkpoint(args: argparse.Namespace) -> int:
+    if is_stdout(args.output) and args.format == "json":
+        args.output = None  # -o -: printed, as without -o
     out = output_path(args.output) if args.output and args.format != "note" else None
     store = open_store(args)
     if args.format == "note":

@@ -12,11 +12,17 @@ output file's folder is created when missing (the rule of every command's
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
+import sys
+import tempfile
 from functools import partial
+from pathlib import Path
 
 from auditkit.commands.base import (
     command,
     events_total,
+    is_stdout,
     open_store,
     output_path,
     progress_argument,
@@ -37,7 +43,9 @@ _FORMATS = "csv, json, ndjson, parquet, cef, leef, ocsf, ecs, syslog, hec"
 
 def _export_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="file to write ('-': stdout)"
+    )
     p.add_argument(
         "--format",
         metavar="NAME",
@@ -57,8 +65,11 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def _export(args: argparse.Namespace) -> int:
     from auditkit.export.formats import export_store, format_for_path, get_export_format
 
+    to_stdout = is_stdout(args.output)
     if args.format:
         fmt = get_export_format(args.format).name
+    elif to_stdout:
+        raise UsageError(f"export -o - writes to stdout: give --format ({_FORMATS})")
     else:
         try:
             fmt = format_for_path(args.output).name
@@ -68,22 +79,37 @@ def _export(args: argparse.Namespace) -> int:
                 f"use --format ({_FORMATS})"
             ) from None
     since, until = time_range(args)
-    target = output_path(args.output)
-    store = open_store(args)
-    tenants = args.tenant or None
-    with progress_bar(args, desc="export", total=partial(events_total, store, tenants)) as tick:
-        result = export_store(
-            store,
-            target,
-            format=fmt,
-            tenant=tenants,
-            start=since,
-            end=until,
-            store_fields=not args.no_store_fields,
-            progress=tick,
+    if to_stdout and fmt == "parquet" and sys.stdout.isatty():
+        raise UsageError("export: parquet is binary; redirect stdout to a file, or give -o FILE")
+    with contextlib.ExitStack() as stack:
+        if to_stdout:
+            # written whole first, as a file is: a tampered store sends nothing at all
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="auditkit-export-"))
+            target = Path(folder) / f"export.{fmt}"
+        else:
+            target = output_path(args.output)
+        store = open_store(args)
+        tenants = args.tenant or None
+        with progress_bar(args, desc="export", total=partial(events_total, store, tenants)) as tick:
+            result = export_store(
+                store,
+                target,
+                format=fmt,
+                tenant=tenants,
+                start=since,
+                end=until,
+                store_fields=not args.no_store_fields,
+                progress=tick,
+            )
+        summary = (
+            f"{result.summary()}; {len(result.tenants)} tenant(s), "
+            "verified against the signed checkpoints"
         )
-    print(
-        f"{result.summary()}; {len(result.tenants)} tenant(s), "
-        "verified against the signed checkpoints"
-    )
+        if to_stdout:
+            sys.stdout.flush()
+            with target.open("rb") as f:
+                shutil.copyfileobj(f, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            summary = summary.replace(f" to {target} ", " to stdout ", 1)
+    print(summary, file=sys.stderr if to_stdout else sys.stdout)
     return 0

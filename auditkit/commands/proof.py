@@ -20,6 +20,7 @@ from typing import Any
 from auditkit.commands.base import (
     at_least,
     command,
+    is_stdout,
     open_store,
     output_path,
     print_json,
@@ -98,7 +99,7 @@ def _make(args: argparse.Namespace) -> int:
         raise UsageError("proof: --tenant is required")
     if args.new_size is not None and args.old_size is None:
         raise UsageError("proof: --new-size goes with --old-size")
-    out = output_path(args.output) if args.output else None
+    out = output_path(args.output) if args.output and not is_stdout(args.output) else None
     args.store = args.target
     store = open_store(args)
     doc: dict[str, Any]

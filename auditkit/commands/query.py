@@ -18,6 +18,7 @@ prefixed with ``'``; nested values (lists, structs) become JSON text.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,7 @@ from auditkit.commands.base import (
     at_least,
     command,
     events_total,
+    is_stdout,
     open_store,
     output_path,
     progress_argument,
@@ -65,7 +67,10 @@ def _args(p: argparse.ArgumentParser) -> None:
         help="table (default on stdout), csv, ndjson, json, or parquet (with -o)",
     )
     p.add_argument(
-        "-o", "--output", metavar="FILE", help="write the result here (format from the suffix)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the result here (format from the suffix); '-' is stdout (with --format)",
     )
     p.add_argument(
         "--limit",
@@ -78,6 +83,10 @@ def _args(p: argparse.ArgumentParser) -> None:
 
 
 def _format(args: argparse.Namespace) -> str:
+    if is_stdout(args.output):  # -o -: standard output, as without -o
+        if args.format in (None, "table"):
+            raise UsageError("query: -o - writes csv, ndjson or json to stdout: give --format")
+        args.output = None
     if args.output is None:
         fmt = args.format or "table"
         if fmt == "parquet":
@@ -114,7 +123,13 @@ def _query(args: argparse.Namespace) -> int:
             events = store.scan(args.tenant, start=start, end=end, folder=folder, progress=tick)
         result = sql_frame(events, args.sql)
         if out is not None:
-            _write(result, fmt, out)
+            # written in the query's own temporary folder and moved into place once
+            # whole: an interrupted or failed query leaves no half-written file (Polars'
+            # writer threads may still open and write it after Ctrl-C reaches Python,
+            # so it is never beside the target)
+            whole = Path(folder) / "result"
+            _write(result, fmt, whole)
+            shutil.move(whole, out)
             print(f"wrote the result ({fmt}) to {args.output}", file=sys.stderr)
         elif fmt == "table":
             _print_table(result, args.limit)
@@ -181,6 +196,9 @@ def _write(result: pl.LazyFrame, fmt: str, out: Path | None) -> None:
             else:
                 frame.write_json(out)
     except Exception as exc:
+        if out is None and "Broken pipe" in str(exc):
+            # the reader went away (`| head`): Polars says so in its own error
+            raise BrokenPipeError(str(exc)) from None
         if type(exc).__module__.startswith("polars"):
             raise UsageError(f"SQL: {str(exc).splitlines()[0] if str(exc) else exc}") from None
         raise

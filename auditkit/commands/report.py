@@ -206,6 +206,8 @@ def _report(args: argparse.Namespace) -> int:
         )
     if not args.framework:
         raise UsageError("report: --framework is required (see auditkit report --list)")
+    if args.output == "-":  # -o -: printed, as without -o (text formats only)
+        args.output = None
     fmt = format_for_path(args.output, args.format)
     if args.output is None and not get_format(fmt).text:
         raise UsageError(f"report: --format {fmt} needs -o FILE")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final, cast
@@ -19,6 +20,7 @@ from auditkit.ingest._base import RawRecord
 
 __all__ = [
     "MAX_RECORD_BYTES",
+    "csv_delimiter",
     "iter_csv",
     "iter_json_records",
     "block_lines",
@@ -500,8 +502,51 @@ def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecor
             yield RawRecord(path, i + 1, value=item, location=loc)
 
 
+#: the delimiters a header row is read with: Excel writes ``;`` where the decimal mark
+#: is a comma (most of Europe), and tab-separated exports are common
+_DELIMITERS: Final = (",", ";", "\t")
+
+
+def csv_delimiter(header: str | bytes) -> str:
+    """The delimiter of a CSV file, from its header row: the one of ``,``, ``;`` and
+    tab that occurs most often outside quotes (``,`` when none does).  Column names
+    hold none of them, so the header tells: Excel in most of Europe writes ``;``.
+
+    Examples
+    --------
+    >>> csv_delimiter("tenant_id;occurred_at;action"), csv_delimiter(b'"a","b;c"')
+    (';', ',')
+    >>> csv_delimiter("uuid\\tpublished\\teventType"), csv_delimiter("uuid")
+    ('\\t', ',')
+    """
+    text_ = header.decode("utf-8", "replace") if isinstance(header, bytes) else header
+    outside = "".join(text_.split('"')[::2])  # the parts between quoted names
+    counts = [(outside.count(d), -i, d) for i, d in enumerate(_DELIMITERS)]
+    n, _, best = max(counts)
+    return best if n else ","
+
+
+def _bad_utf8_column(header: list[str], row: list[str]) -> str | None:
+    """The first column whose cell held bytes that are not UTF-8 (decoded with
+    ``surrogateescape``, they are lone surrogates), or ``None``."""
+    for name, cell in zip(header, row, strict=False):
+        if any("\udc80" <= ch <= "\udcff" for ch in cell):
+            return name
+    return None
+
+
+def _row_text(row: list[str]) -> str:
+    """A row as text to keep in the quarantine, bytes that are not UTF-8 as ``\\xNN``."""
+    joined = ",".join(row)[:_KEEP_TEXT]
+    return joined.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def iter_csv(path: str) -> Iterator[RawRecord]:
     """Stream a CSV file with a header row as dicts; line numbers count the header as 1.
+
+    The delimiter is read from the header (:func:`csv_delimiter`).  A row holding
+    bytes that are not UTF-8 (a file saved as Excel's "CSV" rather than "CSV UTF-8")
+    is an error of that row alone, naming its column; the rows after it are read.
 
     Examples
     --------
@@ -510,56 +555,87 @@ def iter_csv(path: str) -> Iterator[RawRecord]:
     >>> _ = open(p, "w").write("a,b\\n1,2\\n")
     >>> [(r.line, r.value) for r in iter_csv(p)]
     [(2, {'a': '1', 'b': '2'})]
+    >>> _ = open(p, "wb").write(b"a;b\\r\\n1;Zo\\xeb\\r\\n3;4\\r\\n")
+    >>> [(r.line, r.value, r.error and r.error.field) for r in iter_csv(p)]
+    [(2, None, 'b'), (3, {'a': '3', 'b': '4'}, None)]
     """
     try:
         fb = open_binary(path)
     except OSError as exc:
         yield RawRecord(path, 0, error=SchemaError(f"cannot open file: {exc.strerror}", file=path))
         return
-    with fb, io.TextIOWrapper(fb, encoding="utf-8", errors="strict", newline="") as f:
-        reader = csv.reader(f)
+    with fb, io.TextIOWrapper(fb, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        try:
+            first = f.readline()
+        except (OSError, EOFError, ValueError) as exc:
+            yield RawRecord(path, 1, error=SchemaError(f"unreadable file: {exc}", file=path))
+            return
+        reader = csv.reader(itertools.chain([first], f), delimiter=csv_delimiter(first))
         try:
             header = next(reader)
         except StopIteration:
             return
-        except (UnicodeDecodeError, csv.Error) as exc:
+        except csv.Error as exc:
             yield RawRecord(
                 path, 1, error=SchemaError(f"unreadable header: {exc}", file=path, line=1)
             )
             return
-        line = 1
+        if _bad_utf8_column(header, header) is not None:
+            yield RawRecord(
+                path,
+                1,
+                error=SchemaError(
+                    "unreadable header: invalid UTF-8 (save the file as UTF-8, "
+                    "e.g. Excel's 'CSV UTF-8')",
+                    file=path,
+                    line=1,
+                ),
+            )
+            return
         while True:
+            start = reader.line_num + 1  # a quoted cell may hold line ends: where it starts
             try:
                 row = next(reader)
             except StopIteration:
                 return
-            except UnicodeDecodeError as exc:
+            except csv.Error as exc:
+                yield RawRecord(
+                    path, start, error=SchemaError(f"bad CSV: {exc}", file=path, line=start)
+                )
+                continue
+            except (OSError, EOFError, ValueError) as exc:  # a truncated or corrupt gzip
                 yield RawRecord(
                     path,
-                    line + 1,
+                    start,
                     error=SchemaError(
-                        f"invalid UTF-8 ({exc.reason}); the rest of the file cannot be read",
-                        file=path,
-                        line=line + 1,
+                        f"file is truncated or corrupt ({exc})", file=path, line=start
                     ),
                 )
                 return
-            except csv.Error as exc:
-                line = reader.line_num
-                yield RawRecord(
-                    path, line, error=SchemaError(f"bad CSV: {exc}", file=path, line=line)
-                )
-                continue
-            line = reader.line_num
+            line = start
             if not row or all(not c for c in row):
                 continue
             if len(row) != len(header):
                 yield RawRecord(
                     path,
                     line,
-                    text=",".join(row)[:_KEEP_TEXT],
+                    text=_row_text(row),
                     error=SchemaError(
                         f"expected {len(header)} columns, got {len(row)}", file=path, line=line
+                    ),
+                )
+                continue
+            bad = _bad_utf8_column(header, row)
+            if bad is not None:
+                yield RawRecord(
+                    path,
+                    line,
+                    text=_row_text(row),
+                    error=SchemaError(
+                        "invalid UTF-8 (save the file as UTF-8, e.g. Excel's 'CSV UTF-8')",
+                        field=bad,
+                        file=path,
+                        line=line,
                     ),
                 )
                 continue

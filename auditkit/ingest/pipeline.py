@@ -104,6 +104,11 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     Traceback (most recent call last):
     ...
     auditkit.errors.UsageError: /nonexistent/*.json: no such file
+    >>> import tempfile
+    >>> expand_paths([tempfile.mkdtemp()])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: ...: folder holds no files to ingest
     """
     out: list[str] = []
     for p in paths:
@@ -117,6 +122,8 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         else:
             found = sorted(f for f in glob.glob(text, recursive=True) if os.path.isfile(f))
         if not found:
+            if os.path.isdir(text):
+                raise UsageError(f"{text}: folder holds no files to ingest")
             raise UsageError(f"{text}: no such file")
         out.extend(found)
     return out

@@ -14,6 +14,7 @@ by day in bounded memory (10 million events are fine); :func:`generate` collects
 from __future__ import annotations
 
 import gc
+import os
 import random
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -392,6 +393,8 @@ def plan_incidents(
 def write_ndjson(events: Iterable[Mapping[str, Any]], path: str | PathLike[str]) -> int:
     """Write events as NDJSON (one compact JSON object per line); returns the count.
 
+    The file appears only when whole (written beside it, then renamed).
+
     Examples
     --------
     >>> import itertools, tempfile, pathlib
@@ -405,16 +408,24 @@ def write_ndjson(events: Iterable[Mapping[str, Any]], path: str | PathLike[str])
     """
     dumps = orjson.dumps
     n = 0
-    with Path(path).open("wb") as f:
-        batch: list[bytes] = []
-        for event in events:
-            batch.append(dumps(event))
-            n += 1
-            if len(batch) >= 4096:
+    target = Path(path)
+    # written beside the target and renamed into place once whole: an interrupted run
+    # (Ctrl-C) leaves no half-written file
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            batch: list[bytes] = []
+            for event in events:
+                batch.append(dumps(event))
+                n += 1
+                if len(batch) >= 4096:
+                    f.write(b"\n".join(batch) + b"\n")
+                    batch.clear()
+            if batch:
                 f.write(b"\n".join(batch) + b"\n")
-                batch.clear()
-        if batch:
-            f.write(b"\n".join(batch) + b"\n")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return n
 
 

@@ -192,3 +192,12 @@ def test_bad_sample_counts_are_usage_errors(
     err = capsys.readouterr().err
     assert "Traceback" not in err and "expected" in err
     assert not (tmp_path / "s.ndjson").exists()
+
+
+def test_an_empty_folder_is_said_to_be_empty_not_missing(
+    sample_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "logs" / "sub").mkdir(parents=True)
+    assert main(["ingest", sample_store, str(tmp_path / "logs")]) == 2
+    err = _one_clean_line(capsys.readouterr().err)
+    assert err.endswith("logs: folder holds no files to ingest\n"), err

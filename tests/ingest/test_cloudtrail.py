@@ -425,3 +425,71 @@ def test_cloudwatch_log_event_that_is_not_a_cloudtrail_event_is_quarantined(
         ("[0].logEvents[2]", "message"),
         ("[0].logEvents[3]", "message"),
     ]
+
+
+# -- what the AWS CLI gives back ---------------------------------------------------------------
+
+
+def test_lookup_events_output_gives_each_cloudtrail_event(tmp_path: Path) -> None:
+    """``aws cloudtrail lookup-events`` wraps each event as JSON text in
+    ``Events[].CloudTrailEvent``: each is one record, mapped like the delivered event,
+    found without ``--format``; it was one unreadable record before."""
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.ingest.registry import detect_format
+    from auditkit.store import Store
+
+    path = CT / "lookup_events.json"
+    assert detect_format(str(path)).name == "cloudtrail"
+    login, created = events("cloudtrail", path)
+    assert (login["event_id"], login["action"], login["outcome"]) == (
+        "ct-lookup-0002-EXAMPLE", "user.login", "failure",
+    )  # fmt: skip
+    assert login["actor"]["id"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
+    assert (created["action"], created["targets"][0]["id"]) == (
+        "user.create", f"arn:aws:iam::{ACCOUNT}:user/bob",
+    )  # fmt: skip
+    assert created["source"]["ip"] == "203.0.113.5"
+    assert created["metadata"]["original"]["EventName"] == "CreateUser"  # the item as read
+    items = orjson.loads(path.read_bytes())["Events"]
+    items[1]["CloudTrailEvent"] = "not json"
+    bad = tmp_path / "lookup.json"
+    bad.write_bytes(orjson.dumps({"Events": items}))
+    result = ingest_files(Store.init(str(tmp_path / "a.db")), [bad])
+    assert (result.read, result.stored, result.quarantined) == (2, 1, 1)
+    assert (result.problems[0].location, result.problems[0].field) == (
+        "Events[1]", "CloudTrailEvent",
+    )  # fmt: skip
+
+
+def test_insight_events_as_delivered_name_the_api_in_insight_details() -> None:
+    """Delivered Insights events have no top-level ``eventSource``/``eventName``
+    (they are in ``insightDetails``); they were quarantined for a missing eventName."""
+    start, end = events("cloudtrail", CT / "insight_delivered.json")
+    for e in (start, end):
+        assert (e["action"], e["category"], e["outcome"]) == ("anomaly.alert", "system", "success")
+        assert e["actor"] == {"id": "ssm.amazonaws.com", "type": "system",
+                              "name": "CloudTrail Insights"}  # fmt: skip
+        assert e["metadata"]["source_action"] == "UpdateInstanceAssociationStatus"
+        assert "eventName" not in e["metadata"]["original"]
+    rec = orjson.loads((CT / "insight_delivered.json").read_bytes())["Records"][0]
+    del rec["insightDetails"]["eventName"]
+    with pytest.raises(SchemaError) as info:
+        get_format("cloudtrail").to_event(rec, tenant=None)
+    assert info.value.field == "insightDetails.eventName"
+
+
+def test_lake_get_query_results_output_gives_one_event_per_row() -> None:
+    """``aws cloudtrail get-query-results`` writes each row as a list of one-column
+    objects under ``QueryResultRows``; each row is one event."""
+    from auditkit.ingest.registry import detect_format
+
+    path = CT / "lake_get_query_results.json"
+    assert detect_format(str(path)).name == "cloudtrail"
+    deleted, read = events("cloudtrail", path)
+    assert deleted["occurred_at"] == "2024-03-08T12:30:00.000000Z"
+    assert deleted["metadata"]["occurred_at_zone"] == "assumed UTC"
+    assert (deleted["action"], deleted["targets"][0]["id"]) == (
+        "user.delete", f"arn:aws:iam::{ACCOUNT}:user/bob",
+    )  # fmt: skip
+    assert (read["action"], read["outcome"]) == ("s3_object.get", "denied")
+    assert read["actor"]["id"] == f"arn:aws:iam::{ACCOUNT}:user/alice"

@@ -107,3 +107,37 @@ def test_a_key_kept_elsewhere_under_its_own_name_is_left_out_too(tmp_path: Path)
     (tmp_path / "events.ndjson").write_bytes(_ndjson())
     result = ingest_files(store, [tmp_path])
     assert (result.stored, result.quarantined) == (30, 0), result
+
+
+CSV_FIXTURES = Path(__file__).parent / "fixtures" / "csv"
+
+
+def test_an_excel_csv_with_semicolons_is_read_by_its_header(store: Store) -> None:
+    """Excel where the decimal mark is a comma (most of Europe) writes ``;`` between
+    cells and ``48,85`` for numbers; with quoted line ends and a BOM.  Every row was
+    quarantined as one unknown column before."""
+    path = CSV_FIXTURES / "excel_semicolon_utf8.csv"
+    assert detect_format(str(path)).name == "csv"
+    result = ingest_files(store, [path])
+    assert (result.read, result.stored, result.quarantined) == (3, 3, 0), result.problems
+    frame = store.load().sort("event_id")
+    assert frame["actor_name"].to_list() == ["Zoë Müller", "Zoë Müller", "Ann"]
+    assert frame["description"].to_list()[:2] == [
+        "first line\r\nsecond line",
+        'a; semicolon, and "quotes"',
+    ]
+    assert frame["geo_lat"].to_list()[0] == 48.85
+
+
+def test_an_excel_csv_not_in_utf8_quarantines_only_its_rows_with_other_letters(
+    store: Store,
+) -> None:
+    """Excel's plain "CSV" is Windows-1252: a row with a letter beyond ASCII is
+    quarantined naming its line and column, and the rows after it are still read
+    (before, the file was one record blamed on its header, and every row was lost)."""
+    path = CSV_FIXTURES / "excel_windows1252.csv"
+    result = ingest_files(store, [path], format="csv")
+    assert (result.read, result.stored, result.quarantined) == (3, 1, 2)
+    assert [(p.line, p.field) for p in result.problems] == [(2, "actor.name"), (4, "actor.name")]
+    assert "CSV UTF-8" in result.problems[0].reason
+    assert store.load()["event_id"].to_list() == ["xl-3"]

@@ -36,6 +36,8 @@ MINE = ("cloudtrail", "gcp", "gitlab", "okta", "ocsf", "mapped")
 
 
 def _cloudtrail_inner(rec: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(rec.get("CloudTrailEvent"), str):  # a lookup-events item
+        return dict(orjson.loads(rec["CloudTrailEvent"]))
     for key in ("detail", "eventData"):
         if isinstance(rec.get(key), dict):
             return {**rec, **rec[key]}

@@ -10,9 +10,16 @@ Accepted layouts (gzip or not; large files stream in bounded memory):
   "<event JSON>", ...}]}``) and the payloads of subscription filters (Firehose to
   S3: ``{"messageType": "DATA_MESSAGE", "logEvents": [...]}``), each log event's
   ``message`` being one CloudTrail event;
+- ``aws cloudtrail lookup-events`` output (``{"Events": [{"EventId": ...,
+  "CloudTrailEvent": "<event JSON>"}, ...]}``), each item's ``CloudTrailEvent``
+  being one CloudTrail event as JSON text;
 - CloudTrail Lake: integration events (``{"eventData": {...}, ...}``) and query
   result rows, whose ``eventTime`` has no zone (it is UTC) and whose nested
-  fields may be JSON text.
+  fields may be JSON text, one a line or as ``aws cloudtrail get-query-results``
+  gives them (``{"QueryResultRows": [[{"eventID": ...}, {"eventTime": ...}], ...]}``,
+  each row a list of one-column objects);
+- Insights events as delivered, whose ``eventSource`` and ``eventName`` are in
+  ``insightDetails``.
 
 The mapping (actions, outcomes, identity types, target parameters) is data in
 ``auditkit/ingest/mappings/cloudtrail.toml``; ``docs/formats.md`` explains it.
@@ -103,7 +110,9 @@ class CloudTrailFormat(JsonRecordsFormat):
             return 0
         text_ = head[:65536]
         if _CWL_HINT.search(text_) and b'\\"eventSource\\"' in text_:
-            return 90  # CloudWatch Logs events whose messages are CloudTrail events
+            return 90  # CloudWatch Logs or lookup-events items holding CloudTrail events
+        if b'"QueryResultRows"' in text_ and b'"eventSource"' in text_:
+            return 90  # CloudTrail Lake get-query-results output
         if b'"eventSource"' not in text_ or b'"class_uid"' in text_:
             return 0
         if b'"Records"' in text_ and b'"eventSource"' in text_:
@@ -121,9 +130,10 @@ class CloudTrailFormat(JsonRecordsFormat):
         return _to_event(record, tenant)
 
     def records(self, path: str) -> Iterator[RawRecord]:
-        """The file's records; a CloudWatch Logs batch gives one record per log event."""
+        """The file's records; a batch (CloudWatch Logs, lookup-events, Lake query
+        results) gives one record per event it holds."""
         for raw in super().records(path):
-            batch = _log_events(raw.value) if raw.error is None else None
+            batch = _batch(raw.value) if raw.error is None else None
             if batch is None:
                 yield raw
                 continue
@@ -136,30 +146,49 @@ class CloudTrailFormat(JsonRecordsFormat):
                 )  # fmt: skip
 
     def ndjson(self, path: str) -> bool:
-        """One CloudTrail event per line (CloudWatch Logs batches are read whole)."""
+        """One CloudTrail event per line (batches of events are read whole)."""
         return not _CWL_HINT.search(read_head(path, 65536)) and super().ndjson(path)
 
 
-#: the keys of CloudWatch Logs batches: ``filter-log-events`` output, subscription payloads
-_CWL_HINT: Final = re.compile(rb'"(logEvents|events|searchedLogStreams|logStreamName)"\s*:')
+#: the keys of batches of events: CloudWatch Logs ``filter-log-events`` output and
+#: subscription payloads, ``lookup-events`` output, Lake ``get-query-results`` output
+_CWL_HINT: Final = re.compile(
+    rb'"(logEvents|events|searchedLogStreams|logStreamName|Events|CloudTrailEvent'
+    rb'|QueryResultRows)"\s*:'
+)
 
 
-def _log_events(value: Any) -> tuple[str, list[Any]] | None:
-    """The log events of a CloudWatch Logs batch (``filter-log-events`` output, a
-    subscription payload), or ``None`` for anything else.  A subscription's control
-    message (its test message) holds no event: an empty batch.
+def _batch(value: Any) -> tuple[str, list[Any]] | None:
+    """The events of a batch, or ``None`` for anything else: the log events of a
+    CloudWatch Logs batch (``filter-log-events`` output, a subscription payload),
+    the items of ``aws cloudtrail lookup-events`` output, the rows of CloudTrail Lake
+    ``get-query-results`` output (each row's one-column objects merged into one).
+    A subscription's control message (its test message) holds no event: an empty
+    batch.
 
     Examples
     --------
-    >>> _log_events({"messageType": "DATA_MESSAGE", "logEvents": [{"message": "{}"}]})
+    >>> _batch({"messageType": "DATA_MESSAGE", "logEvents": [{"message": "{}"}]})
     ('logEvents', [{'message': '{}'}])
-    >>> _log_events({"messageType": "CONTROL_MESSAGE", "logEvents": [{"message": "x"}]})
+    >>> _batch({"messageType": "CONTROL_MESSAGE", "logEvents": [{"message": "x"}]})
     ('logEvents', [])
-    >>> _log_events({"eventName": "ConsoleLogin"}) is None
+    >>> _batch({"Events": [{"EventId": "e1", "CloudTrailEvent": "{}"}], "NextToken": "t"})
+    ('Events', [{'EventId': 'e1', 'CloudTrailEvent': '{}'}])
+    >>> _batch({"QueryResultRows": [[{"eventID": "e1"}, {"eventName": "GetObject"}]]})
+    ('QueryResultRows', [{'eventID': 'e1', 'eventName': 'GetObject'}])
+    >>> _batch({"eventName": "ConsoleLogin"}) is None
     True
     """
     if not isinstance(value, Mapping):
         return None
+    items = value.get("Events")
+    if isinstance(items, list) and all(
+        isinstance(i, Mapping) and "CloudTrailEvent" in i for i in items
+    ):
+        return "Events", items
+    rows = value.get("QueryResultRows")
+    if isinstance(rows, list) and all(_query_row(r) for r in rows):
+        return "QueryResultRows", [_merged(r) for r in rows]
     for key in ("logEvents", "events"):
         items = value.get(key)
         if isinstance(items, list) and all(
@@ -171,24 +200,44 @@ def _log_events(value: Any) -> tuple[str, list[Any]] | None:
     return None
 
 
-def _unwrap(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
-    """Return (the CloudTrail event, envelope fallbacks) for plain, EventBridge, Lake
-    and CloudWatch Logs shapes."""
-    message = record.get("message")
-    if "eventVersion" not in record and "eventName" not in record and message is not None:
-        # a CloudWatch Logs event: its message is the CloudTrail event, as JSON text
-        if not isinstance(message, str):
-            raise SchemaError(
-                f"expected a CloudTrail event as JSON text, got {type(message).__name__}",
-                field="message",
-            )
+def _query_row(row: Any) -> bool:
+    """Whether ``row`` is a Lake query result row: a list of one-key objects."""
+    return isinstance(row, list) and all(isinstance(c, Mapping) and len(c) == 1 for c in row)
+
+
+def _merged(row: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One Lake query result row as one object (its columns in order)."""
+    out: dict[str, Any] = {}
+    for column in row:
+        out.update(column)
+    return out
+
+
+def _inner_event(value: Any, field: str) -> Mapping[str, Any]:
+    """The CloudTrail event that a wrapper holds in ``field``, as JSON text (a CloudWatch
+    Logs ``message``, a lookup-events ``CloudTrailEvent``) or already decoded."""
+    if isinstance(value, str):
         try:
-            inner = loads_json(message)
+            value = loads_json(value)
         except ValueError:
-            raise SchemaError("expected a CloudTrail event as JSON text", field="message") from None
-        if not isinstance(inner, Mapping):
-            raise SchemaError("expected a CloudTrail event (a JSON object)", field="message")
-        return _unwrap(inner)
+            raise SchemaError("expected a CloudTrail event as JSON text", field=field) from None
+    elif not isinstance(value, Mapping):
+        raise SchemaError(
+            f"expected a CloudTrail event as JSON text, got {type(value).__name__}", field=field
+        )
+    if not isinstance(value, Mapping):
+        raise SchemaError("expected a CloudTrail event (a JSON object)", field=field)
+    return value
+
+
+def _unwrap(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """Return (the CloudTrail event, envelope fallbacks) for plain, EventBridge, Lake,
+    CloudWatch Logs and lookup-events shapes."""
+    if "eventVersion" not in record and "eventName" not in record:
+        for field in ("message", "CloudTrailEvent"):
+            # a CloudWatch Logs event or a lookup-events item: the event as JSON text
+            if record.get(field) is not None:
+                return _unwrap(_inner_event(record[field], field))
     detail = record.get("detail")
     if (
         detail is not None
@@ -307,8 +356,18 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     ev = _decode_text_fields(ev)
     get = ev.get
 
-    name = require_text(get("eventName"), "eventName")
-    source = text(get("eventSource"))
+    name_field, source_value = "eventName", get("eventSource")
+    if get("eventName") is None and get("eventType") == "AwsCloudTrailInsight":
+        # an Insights event names the API it is about in insightDetails only
+        details = get("insightDetails")
+        if isinstance(details, Mapping):
+            name_field = "insightDetails.eventName"
+            ev = {**ev, "eventName": details.get("eventName")}
+            get = ev.get
+            if source_value is None:
+                source_value = details.get("eventSource")
+    name = require_text(get("eventName"), name_field)
+    source = text(source_value)
     when = get("eventTime")
     # CloudTrail's eventTime is UTC by definition: data lakes write it without a zone
     stamp = source_time(

@@ -24,6 +24,8 @@ _JSON_COLUMNS = frozenset(
     ("actor", "targets", "source", "observer", "changes", "metadata", "actor.roles", "source.geo")
 )
 _NUMBERS = frozenset(("source.geo.lat", "source.geo.lon"))
+#: a coordinate with a decimal comma (``48,85``): no thousands separator fits a coordinate
+_DECIMAL_COMMA = re.compile(r"[+-]?\d{1,3},\d+")
 
 
 def _unescape(cell: str) -> str:
@@ -46,6 +48,8 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
     ...                       "source.geo.lat": "52.5", "description": ""})
     >>> event["actor"], event["source"]
     ({'id': 'u1', 'roles': ['admin', 'dev']}, {'geo': {'lat': 52.5}})
+    >>> row_to_event({"source.geo.lon": "-2,35"})["source"]  # a decimal comma (Excel)
+    {'geo': {'lon': -2.35}}
     """
     event: dict[str, Any] = {}
     for column, raw in row.items():
@@ -63,6 +67,8 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
         elif column == "actor.roles":
             value = [r for r in cell.split(";") if r]
         elif column in _NUMBERS:
+            if _DECIMAL_COMMA.fullmatch(cell):  # Excel where the decimal mark is a comma
+                cell = cell.replace(",", ".")
             try:
                 value = float(cell)
             except ValueError:
@@ -98,7 +104,7 @@ class CsvFormat:
         first = head.split(b"\n", 1)[0]
         if first.lstrip()[:1] in (b"{", b"["):  # JSON, whatever names it holds
             return 0
-        if b"tenant_id" in first and b"action" in first and b"," in first:
+        if b"tenant_id" in first and b"action" in first and any(d in first for d in b",;\t"):
             return 80
         return 10 if path.lower().endswith((".csv", ".csv.gz")) else 0
 

@@ -36,7 +36,7 @@ from auditkit.ingest._mapping import (
     table_entry,
     text,
 )
-from auditkit.ingest._readers import iter_csv, loads_json, read_head
+from auditkit.ingest._readers import csv_delimiter, iter_csv, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -67,7 +67,9 @@ class OktaFormat(JsonRecordsFormat):
         if b'"eventType"' in head and b'"published"' in head and b'"uuid"' in head:
             return 95 if b'"actor"' in head or b'"outcome"' in head else 70
         if _is_csv(head):
-            columns = {c.strip().strip(b'"') for c in head.split(b"\n", 1)[0].split(b",")}
+            first = head.split(b"\n", 1)[0]
+            sep = csv_delimiter(first).encode()
+            columns = {c.strip().strip(b'"') for c in first.split(sep)}
             if {b"eventType", b"published"} <= columns and (
                 b"uuid" in columns or any(c.startswith(b"actor.") for c in columns)
             ):

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +17,10 @@ from polars.testing import assert_frame_equal
 from auditkit import ProblemKind, Store
 from tests.conftest import make_events
 
-START = datetime.combine(datetime.now(UTC).date(), time(8), UTC) - timedelta(days=400)
+# the 10th of the month about 400 days ago: the 240 events (40 hours) stay in one month,
+# whatever today's date (a month boundary inside them makes two cold segments)
+_AGO = datetime.now(UTC) - timedelta(days=400)
+START = datetime(_AGO.year, _AGO.month, 10, 8, tzinfo=UTC)
 
 
 def _events(tenant: str, n: int = 240) -> list[dict[str, object]]:

@@ -483,3 +483,57 @@ def test_a_forged_line_in_a_stored_value_never_reaches_the_console_as_a_line(
     assert not any(line.startswith("INTACT") for line in lines), lines
     assert not any("\x1b" in line for line in lines)
     assert any("\\x0aINTACT" in line for line in lines)
+
+
+# -- 12. a database that answers two queries differently ---------------------------------------
+def test_a_page_is_complete_by_the_rows_read_not_by_a_second_query(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page (an API page, a stream window) read by seq alone must hold every seq of
+    its range: a count that claims them all (a view, rule or row policy can answer a
+    COUNT differently from the rows it returns) does not make a missing row present."""
+    from auditkit.store._reader import TrailReader
+
+    sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 5")
+    # the database's answer to the range check says every seq is there
+    monkeypatch.setattr(
+        TrailReader,
+        "seqs",
+        lambda self, tenant, size, *, lo=0, hi=None: __import__("numpy").arange(
+            lo, min(size, hi if hi is not None else size)
+        ),
+    )
+    with pytest.raises(TamperedError, match="seq=5"):
+        store.load("acme", seqs=(0, 20))
+    with pytest.warns(UserWarning, match="seq=5"):
+        frame = store.load("acme", seqs=(0, 20), on_tamper="warn")
+    assert frame["seq"].to_list() == [s for s in range(20) if s != 5]
+    assert first(store.last_report, ProblemKind.DELETED).seq == 5
+    assert store.load("acme", seqs=(20, 40)).height == 20
+
+
+def test_sqlite_view_lying_to_one_driver_cannot_hide_a_row_from_a_page(tmp_path: Path) -> None:
+    """Python's sqlite3 and the ADBC driver carry their own SQLite: a view on
+    ``sqlite_version()`` shows a row to one and hides it from the other."""
+    import sqlite3
+
+    import adbc_driver_sqlite.dbapi as adbc
+
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(20))
+    with adbc.connect(str(tmp_path / "a.db")) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT sqlite_version()")
+        (bulk_version,) = cur.fetchone()
+        cur.close()
+    if bulk_version == sqlite3.sqlite_version:
+        pytest.skip("both drivers run the same SQLite version")
+    sql(
+        store,
+        "ALTER TABLE events RENAME TO events_real",
+        "CREATE VIEW events AS SELECT * FROM events_real WHERE NOT (seq = 5 AND "
+        f"sqlite_version() = '{bulk_version}')",
+    )
+    with pytest.raises(TamperedError, match="seq=5"):
+        store.load("acme", seqs=(0, 10))
+    assert store.verify().status.value == "tampered"

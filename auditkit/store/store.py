@@ -1275,6 +1275,7 @@ class Store(StreamCursors):
             collect=frames,
             keep=keep,
             progress=progress,
+            everything=tenant is None,
         )
         self.last_report = report
         return report, _concat_frames(frames)
@@ -1315,7 +1316,9 @@ class Store(StreamCursors):
         if trust.saved is not None and tenant is None:
             known = set(tenants)
             tenants += [t for t in trust.saved.tenants if t not in known]
-        report = verify_trail(self._reader, trust, tenants, progress=progress)
+        report = verify_trail(
+            self._reader, trust, tenants, progress=progress, everything=tenant is None
+        )
         self.last_report = report
         return report
 

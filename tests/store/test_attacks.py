@@ -537,3 +537,90 @@ def test_sqlite_view_lying_to_one_driver_cannot_hide_a_row_from_a_page(tmp_path:
     with pytest.raises(TamperedError, match="seq=5"):
         store.load("acme", seqs=(0, 10))
     assert store.verify().status.value == "tampered"
+
+
+# -- 13. rows of no tenant ---------------------------------------------------------------------
+_FORGED = (
+    "INSERT INTO events (tenant_id, seq, event_id, occurred_at, received_at, action, category, "
+    "outcome, actor_id, actor) SELECT {tenant}, 3, 'forged', occurred_at, received_at, "
+    "'role.grant', category, outcome, actor_id, actor FROM events "
+    "WHERE tenant_id = 'acme' AND seq = 3"
+)
+
+
+@pytest.mark.parametrize(
+    ("tenant", "shown"),
+    [
+        ("CAST('acme' AS BLOB)", "(a BLOB)"),
+        ("CAST(x'61636d65ff' AS TEXT)", "not UTF-8"),
+        ("NULL", "NULL"),
+        ("7", "(a number)"),
+    ],
+)
+def test_sqlite_a_record_whose_tenant_id_is_not_text_is_named(
+    tmp_path: Path, tenant: str, shown: str
+) -> None:
+    """No read of a tenant matches such a row: it hid a forged record from ``verify``."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    # a table without constraints or affinity: NULL and a number stay what they are
+    cols = ", ".join(f"{c} ANY" if c == "tenant_id" else c for c in _stored_columns())
+    sql(
+        store,
+        f"CREATE TABLE e2 ({cols}, PRIMARY KEY (tenant_id, seq))",
+        "INSERT INTO e2 SELECT * FROM events",
+        "DROP TABLE events",
+        "ALTER TABLE e2 RENAME TO events",
+        _FORGED.format(tenant=tenant),
+    )
+    report = store.verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.MALFORMED)
+    assert (p.column, p.seq, p.event_id) == ("tenant_id", 3, "forged")
+    assert shown in p.detail and "events" in p.detail
+    assert store.tenants() == ["acme"]
+    from auditkit.cli import main
+
+    assert main(["verify", store.location, "--no-progress"]) == 1
+
+
+def _stored_columns() -> list[str]:
+    from auditkit.record import STORED_COLUMNS
+
+    return list(STORED_COLUMNS)
+
+
+def test_sqlite_a_tenant_turned_into_bytes_does_not_vanish_unseen(store: Store) -> None:
+    """Every row of a tenant (events, tree, checkpoints) rewritten with its tenant_id as
+    a BLOB: the trail no longer answers to its name, and was not reported at all."""
+    if store.backend.dialect != "sqlite":
+        pytest.skip("PostgreSQL types tenant_id as text")
+    sql(
+        store,
+        *(
+            f"UPDATE {t} SET tenant_id = CAST(tenant_id AS BLOB) WHERE tenant_id = 'initech'"
+            for t in ("events", "merkle_tiles", "tree_heads", "checkpoints")
+        ),
+    )
+    report = store.verify()
+    assert report.status.value == "tampered", report.summary()
+    assert {p.tenant_id for p in report.problems} == {"initech"}
+    assert {p.kind for p in report.problems} == {ProblemKind.MALFORMED}
+    assert "initech" not in store.tenants()
+
+
+def test_a_record_with_a_null_tenant_is_named(store: Store) -> None:
+    pk = "events_pkey" if store.backend.dialect != "sqlite" else None
+    if pk is None:
+        pytest.skip("SQLite: see test_sqlite_a_record_whose_tenant_id_is_not_text_is_named")
+    sql(
+        store,
+        f"ALTER TABLE events DROP CONSTRAINT {pk}",
+        "ALTER TABLE events ALTER COLUMN tenant_id DROP NOT NULL",
+        _FORGED.format(tenant="NULL"),
+    )
+    report = store.verify()
+    p = first(report, ProblemKind.MALFORMED)
+    assert (p.column, p.event_id, p.tenant_id) == ("tenant_id", "forged", "")
+    _, frame = store.verify_and_load()
+    assert "forged" not in frame["event_id"].to_list()

@@ -624,3 +624,50 @@ def test_a_record_with_a_null_tenant_is_named(store: Store) -> None:
     assert (p.column, p.event_id, p.tenant_id) == ("tenant_id", "forged", "")
     _, frame = store.verify_and_load()
     assert "forged" not in frame["event_id"].to_list()
+
+
+# -- 14. what a verdict could not see is said with it ------------------------------------------
+def test_a_planted_public_key_beside_the_store_is_said_to_be_the_only_anchor(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key lives elsewhere (AUDITKIT_KEY); whoever can write the store's folder
+    plants ``STORE.pub`` of their own key and re-signs the trail.  An auditor verifying
+    without the key gets INTACT from that file alone: the output must say that only a
+    file beside the store vouched for the key, and that rollback was not checked."""
+    from auditkit.cli import main
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    monkeypatch.setenv("AUDITKIT_KEY", str(secrets / "audit.key"))
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    assert not (tmp_path / "a.db.pub").exists()
+    monkeypatch.delenv("AUDITKIT_KEY")
+    key = _resign_all_tenants(store)
+    (tmp_path / "a.db.pub").write_text(public_key_pem(key.public_key()))
+    assert main(["verify", store.location, "--no-progress"]) == 0  # the limitation...
+    out = capsys.readouterr().out
+    assert out.startswith("INTACT")
+    # ...said plainly with the verdict
+    assert "not checked: the key is vouched for only by files beside the store (a.db.pub)" in out
+    assert "not checked: no checkpoint saved outside the store" in out
+    # the real public key, pinned elsewhere, exposes the forgery
+    real = secrets / "audit.pub"
+    assert main(["verify", store.location, "--no-progress", "--public-key", str(real)]) == 1
+    capsys.readouterr()
+    import orjson
+
+    assert main(["verify", store.location, "--no-progress", "--json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert len(doc["unchecked"]) == 2
+
+
+def test_a_checkpoint_file_and_a_key_kept_apart_leave_nothing_unsaid(
+    store: Store, tmp_path: Path, capsys: Any
+) -> None:
+    from auditkit.cli import main
+
+    cp = tmp_path / "cp.json"
+    store.export_checkpoints(cp)
+    assert main(["verify", store.location, "--no-progress", "--checkpoint", str(cp)]) == 0
+    assert "not checked" not in capsys.readouterr().out

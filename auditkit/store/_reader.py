@@ -47,6 +47,19 @@ _REQUIRED: Final = frozenset(
 )  # fmt: skip
 
 
+#: The tables that hold the trail and its integrity data.
+_TRAIL_TABLES: Final = ("events", "checkpoints", "purges", "merkle_tiles", "tree_heads")
+#: The indexes the store makes on them (besides the primary keys'), as SQLite keeps them.
+_STORE_INDEXES: Final = {
+    "ix_events_tenant_time": (
+        "CREATE INDEX ix_events_tenant_time ON events (tenant_id, occurred_at)"
+    ),
+    "ix_checkpoints_tenant_size": (
+        "CREATE INDEX ix_checkpoints_tenant_size ON checkpoints (tenant_id, tree_size)"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Filter:
     """A condition on the events table: SQL with ``?`` bind markers and their values."""
@@ -240,6 +253,36 @@ class TrailReader:
             (tenant, tenant, tenant, tenant),
         )
         return bool(rows[0][0])
+
+    def schema_changes(self) -> list[tuple[str, str]]:
+        """SQLite: how the trail tables differ from what the store made, as (object,
+        why): a table that is a view (or gone), an index the store did not create.
+
+        An index is only as good as its agreement with its table, and SQLite lets
+        anyone with ``PRAGMA writable_schema`` redefine one after it was built (an index
+        built ``WHERE seq < 50`` and redeclared without the ``WHERE``): every read that
+        the planner sends through it then misses rows.  One read of ``sqlite_master``.
+        """
+        if self.dialect != "sqlite":
+            return []
+        rows = self._fetch(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN "
+            f"({', '.join('?' * len(_TRAIL_TABLES))})",
+            _TRAIL_TABLES,
+        )
+        found: list[tuple[str, str]] = []
+        kinds = {str(name): str(kind) for kind, name, _, _ in rows if name in _TRAIL_TABLES}
+        for table in _TRAIL_TABLES:
+            if kinds.get(table) != "table":
+                found.append((table, f"is {'a ' + kinds[table] if table in kinds else 'gone'}"))
+        for kind, name, table, text in rows:
+            if kind != "index" or str(name).startswith("sqlite_autoindex_"):
+                continue
+            if _STORE_INDEXES.get(str(name)) != " ".join(str(text or "").split()):
+                found.append(
+                    (str(name), f"is an index on {table} that the store did not make: {text}")
+                )
+        return found
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""

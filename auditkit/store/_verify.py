@@ -1414,7 +1414,16 @@ def outside_tenants(
     """Rows of the trail tables whose ``tenant_id`` is NULL, not text or not UTF-8: no
     read of a tenant matches them, so a forged record, or a whole tenant's trail
     (events, tree and checkpoints) turned into a BLOB, would otherwise go unseen."""
-    problems = []
+    problems = [
+        Problem(
+            ProblemKind.SCHEMA_CHANGED,
+            "",
+            None,
+            None,
+            f"{name} {why}: reads through it can miss or invent rows",
+        )
+        for name, why in reader.schema_changes()
+    ]
     wanted = set(tenants)
     for table, name, shown, rows, seq, eid in reader.odd_tenant_ids():
         if not everything and name not in wanted:

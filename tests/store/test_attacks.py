@@ -671,3 +671,36 @@ def test_a_checkpoint_file_and_a_key_kept_apart_leave_nothing_unsaid(
     store.export_checkpoints(cp)
     assert main(["verify", store.location, "--no-progress", "--checkpoint", str(cp)]) == 0
     assert "not checked" not in capsys.readouterr().out
+
+
+# -- 15. the schema itself ---------------------------------------------------------------------
+def test_sqlite_an_index_redeclared_after_it_was_built_is_named(tmp_path: Path) -> None:
+    """An index built ``WHERE seq < 50`` and redeclared without the ``WHERE`` (``PRAGMA
+    writable_schema``) disagrees with its table: the planner sends the search for rows
+    past the signed tree through it, and a forged row at seq 100 went unseen."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    sql(
+        store,
+        _ROW.format(seq=100, n=9),
+        "CREATE INDEX zz ON events (tenant_id, seq) WHERE seq < 50",
+        "PRAGMA writable_schema = ON",
+        "UPDATE sqlite_master SET sql = 'CREATE INDEX zz ON events (tenant_id, seq)' "
+        "WHERE name = 'zz'",
+    )
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.SCHEMA_CHANGED)
+    assert "zz" in p.detail and "events" in p.detail
+
+
+def test_sqlite_a_view_in_place_of_the_events_table_is_named(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    sql(
+        store,
+        "ALTER TABLE events RENAME TO events_real",
+        "CREATE VIEW events AS SELECT * FROM events_real",
+    )
+    report = store.verify()
+    assert first(report, ProblemKind.SCHEMA_CHANGED).detail.startswith("events is a view")

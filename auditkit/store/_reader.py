@@ -13,6 +13,7 @@ data: the verifier decides what is true.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -44,6 +45,19 @@ _REQUIRED: Final = frozenset(
     ("tenant_id", "event_id", "occurred_at", "received_at", "action", "category", "outcome",
      "actor_id", "actor")
 )  # fmt: skip
+
+
+#: The tables that hold the trail and its integrity data.
+_TRAIL_TABLES: Final = ("events", "checkpoints", "purges", "merkle_tiles", "tree_heads")
+#: The indexes the store makes on them (besides the primary keys'), as SQLite keeps them.
+_STORE_INDEXES: Final = {
+    "ix_events_tenant_time": (
+        "CREATE INDEX ix_events_tenant_time ON events (tenant_id, occurred_at)"
+    ),
+    "ix_checkpoints_tenant_size": (
+        "CREATE INDEX ix_checkpoints_tenant_size ON checkpoints (tenant_id, tree_size)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -159,18 +173,75 @@ class TrailReader:
                 if self.dialect != "sqlite":
                     conn.rollback()
 
-    def tenant_names(self) -> set[str]:
-        """Every tenant the store knows of: by events, tree heads, checkpoints or statements."""
-        # the events' tenants by a skip scan of the primary key: one index seek per
-        # tenant, not a pass over every row
+    def _tenant_values(self) -> list[tuple[str, str, bytes]]:
+        """Every distinct ``tenant_id`` of the tables that hold a trail: (table, SQL type,
+        value as bytes).  The events' tenants by a skip scan of the primary key: one
+        index seek per tenant, not a pass over every row."""
+        sqlite = self.dialect == "sqlite"
+        kind = "typeof({})" if sqlite else "'text'"
+        raw = "CAST({} AS BLOB)" if sqlite else "{}"
+        union = " UNION ".join(
+            f"SELECT '{table}', {kind.format(c)}, {raw.format(c)} FROM {source}"
+            for table, c, source in (
+                ("events", "x", "t WHERE x IS NOT NULL"),
+                ("tree_heads", "tenant_id", "tree_heads"),
+                ("merkle_tiles", "tenant_id", "merkle_tiles"),
+                ("checkpoints", "tenant_id", "checkpoints"),
+                ("purges", "tenant_id", "purges"),
+            )
+        )
         rows = self._fetch(
             "WITH RECURSIVE t(x) AS (SELECT MIN(tenant_id) FROM events UNION ALL "
             "SELECT (SELECT MIN(tenant_id) FROM events WHERE tenant_id > t.x) FROM t "
-            "WHERE t.x IS NOT NULL) "
-            "SELECT x FROM t WHERE x IS NOT NULL UNION SELECT tenant_id FROM tree_heads "
-            "UNION SELECT tenant_id FROM checkpoints UNION SELECT tenant_id FROM purges"
+            f"WHERE t.x IS NOT NULL) {union}"
         )
-        return {str(r[0]) for r in rows if r[0] is not None}
+        return [
+            (str(table), str(kind), value if isinstance(value, bytes) else str(value).encode())
+            for table, kind, value in rows
+            if value is not None
+        ]
+
+    def tenant_names(self) -> set[str]:
+        """Every tenant the store knows of: by events, tree heads, tiles, checkpoints or
+        statements (a ``tenant_id`` that is not text is no tenant: see
+        :meth:`odd_tenant_ids`)."""
+        names = set()
+        for _, kind, value in self._tenant_values():
+            if kind == "text":
+                with contextlib.suppress(UnicodeDecodeError):
+                    names.add(value.decode("utf-8"))
+        return names
+
+    def odd_tenant_ids(self) -> list[tuple[str, str, str, int, str | None, str | None]]:
+        """Rows whose ``tenant_id`` is NULL, not text (a BLOB or a number in SQLite) or
+        text that is not UTF-8: no query for a tenant ever matches them, so they would
+        hide a forged record, or a whole trail moved out of sight.  Each as (table, the
+        value as text, as shown, rows, the first seq and its event id for events).  Index seeks
+        on the primary keys (numbers sort before text, BLOBs after it)."""
+        out: list[tuple[str, str, str, int, str | None, str | None]] = []
+        odd = [(t, k, v) for t, k, v in self._tenant_values() if k != "text" or not _utf8(v)]
+        tables = ("events", "tree_heads", "merkle_tiles", "checkpoints", "purges")
+        nulls = self._fetch(
+            "SELECT "
+            + ", ".join(
+                f"EXISTS (SELECT 1 FROM {table} WHERE tenant_id IS NULL)" for table in tables
+            )
+        )[0]
+        odd += [(table, "null", b"") for table, found in zip(tables, nulls, strict=True) if found]
+        for table, kind, value in odd:
+            where, params, shown = _odd_tenant_condition(kind, value)
+            seq = eid = None
+            if table == "events":
+                first = self._fetch(
+                    "SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) FROM events "
+                    f"WHERE {where} ORDER BY seq LIMIT 1",
+                    params,
+                )
+                if first:
+                    seq, eid = first[0]
+            (n,) = self._fetch(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)[0]
+            out.append((table, value.decode("utf-8", "replace"), shown, int(n), seq, eid))
+        return out
 
     def tenant_known(self, tenant: str) -> bool:
         """Whether the store knows ``tenant`` (index seeks only)."""
@@ -182,6 +253,36 @@ class TrailReader:
             (tenant, tenant, tenant, tenant),
         )
         return bool(rows[0][0])
+
+    def schema_changes(self) -> list[tuple[str, str]]:
+        """SQLite: how the trail tables differ from what the store made, as (object,
+        why): a table that is a view (or gone), an index the store did not create.
+
+        An index is only as good as its agreement with its table, and SQLite lets
+        anyone with ``PRAGMA writable_schema`` redefine one after it was built (an index
+        built ``WHERE seq < 50`` and redeclared without the ``WHERE``): every read that
+        the planner sends through it then misses rows.  One read of ``sqlite_master``.
+        """
+        if self.dialect != "sqlite":
+            return []
+        rows = self._fetch(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN "
+            f"({', '.join('?' * len(_TRAIL_TABLES))})",
+            _TRAIL_TABLES,
+        )
+        found: list[tuple[str, str]] = []
+        kinds = {str(name): str(kind) for kind, name, _, _ in rows if name in _TRAIL_TABLES}
+        for table in _TRAIL_TABLES:
+            if kinds.get(table) != "table":
+                found.append((table, f"is {'a ' + kinds[table] if table in kinds else 'gone'}"))
+        for kind, name, table, text in rows:
+            if kind != "index" or str(name).startswith("sqlite_autoindex_"):
+                continue
+            if _STORE_INDEXES.get(str(name)) != " ".join(str(text or "").split()):
+                found.append(
+                    (str(name), f"is an index on {table} that the store did not make: {text}")
+                )
+        return found
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""
@@ -630,6 +731,28 @@ def _frame(table: Any) -> tuple[pl.DataFrame, list[str]]:
         frame = frame.with_columns(pl.Series(c, _utf8_or_null(frame.get_column(c).to_arrow())))
         odd.append(c)
     return frame, odd
+
+
+def _odd_tenant_condition(kind: str, value: bytes) -> tuple[str, tuple[Any, ...], str]:
+    """The condition (SQLite) that finds the rows of an odd ``tenant_id`` of SQL type
+    ``kind`` (``value`` as bytes), its bind values, and how to show it."""
+    text = value.decode("utf-8", "replace")
+    if kind == "null":
+        return "tenant_id IS NULL", (), "NULL"
+    if kind == "text":  # the same bytes as text: an index seek
+        return "tenant_id = CAST(? AS TEXT)", (value,), f"{text!r} (text that is not UTF-8)"
+    if kind == "blob":
+        return "tenant_id = ?", (value,), f"{text!r} (a BLOB)"
+    number = float(text) if kind == "real" else int(text)
+    return f"typeof(tenant_id) = '{kind}' AND tenant_id = ?", (number,), f"{text} (a number)"
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _lenient_text(data: bytes) -> str:

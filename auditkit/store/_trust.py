@@ -423,3 +423,39 @@ def _short(exc: BaseException) -> str:
 def public_pem(trust: Trust) -> str:
     """The trusted key as PEM text."""
     return public_key_pem(trust.public_key)
+
+
+def unchecked(anchors: tuple[Anchor, ...], store_file: str | None) -> list[str]:
+    """What a verification resting on ``anchors`` could not see, for people: the
+    limits of docs/store.md's threat model that apply, said with the verdict rather
+    than left to the reader.  ``store_file``: the SQLite file (``None`` for a URL).
+
+    Examples
+    --------
+    >>> unchecked((Anchor(AnchorKind.KEY_FILE, "/data/a.db.key", "ab"),), "/data/a.db")[1][:40]
+    'the key is vouched for only by files bes'
+    >>> unchecked((Anchor(AnchorKind.CHECKPOINT_FILE, "/safe/cp.json", "ab"),), "/data/a.db")
+    []
+    """
+    out: list[str] = []
+    if not any(a.kind in (AnchorKind.CHECKPOINT_FILE, AnchorKind.WITNESS) for a in anchors):
+        out.append(
+            "no checkpoint saved outside the store was given: a rollback of the whole store "
+            "to an older copy, or a tenant's newest events deleted together with their "
+            "checkpoints and tree, cannot be seen (verify --checkpoint FILE, saved earlier "
+            "with `auditkit checkpoint -o FILE`)"
+        )
+    if store_file is not None:
+        folder = Path(store_file).resolve().parent
+        files = [a for a in anchors if a.kind in (AnchorKind.KEY_FILE, AnchorKind.PUBLIC_KEY)]
+        beside = [a for a in files if Path(a.source).resolve().parent == folder]
+        others = [a for a in anchors if a not in beside and a.kind != AnchorKind.WITNESS]
+        if beside and not others:
+            names = ", ".join(sorted({Path(a.source).name for a in beside}))
+            out.append(
+                f"the key is vouched for only by files beside the store ({names}): whoever "
+                "can write that folder can replace them and re-sign the trail; pin the key "
+                "elsewhere (--fingerprint HEX, --public-key FILE) or keep the key apart from "
+                "the database"
+            )
+    return out

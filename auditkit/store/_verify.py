@@ -1368,13 +1368,17 @@ def verify_trail(
     collect: list[pl.DataFrame] | None = None,
     keep: pl.Expr | None = None,
     progress: Progress | None = None,
+    everything: bool = False,
 ) -> VerificationReport:
     """Verify every record, column, statement and checkpoint of ``tenants``.
 
     With ``collect``, the event frames of the records that verified (and match
     ``keep``, an expression on the frame) are appended to it in the same pass.
+    ``everything``: the whole store is verified, so rows of no tenant (a ``tenant_id``
+    that is NULL or not text) are named too, not only those that look like one of
+    ``tenants``.
     """
-    reports: list[VerificationReport] = []
+    reports: list[VerificationReport] = [outside_tenants(reader, tenants, everything)]
     verifiers: dict[str, TenantVerifier] = {}
     chunks = verified_chunks(
         reader, trust, tenants, progress=progress, early=finish_reads(reader, ranged=False)
@@ -1411,6 +1415,40 @@ def verify_trail(
             )
     report = merge_reports(reports, trust, reader.store_id, extra)
     return replace(report, anchors=report.anchors + tuple(anchors)) if anchors else report
+
+
+def outside_tenants(
+    reader: TrailReader, tenants: Sequence[str], everything: bool
+) -> VerificationReport:
+    """Rows of the trail tables whose ``tenant_id`` is NULL, not text or not UTF-8: no
+    read of a tenant matches them, so a forged record, or a whole tenant's trail
+    (events, tree and checkpoints) turned into a BLOB, would otherwise go unseen."""
+    problems = [
+        Problem(
+            ProblemKind.SCHEMA_CHANGED,
+            "",
+            None,
+            None,
+            f"{name} {why}: reads through it can miss or invent rows",
+        )
+        for name, why in reader.schema_changes()
+    ]
+    wanted = set(tenants)
+    for table, name, shown, rows, seq, eid in reader.odd_tenant_ids():
+        if not everything and name not in wanted:
+            continue
+        problems.append(
+            Problem(
+                ProblemKind.MALFORMED,
+                name,
+                int(seq) if seq is not None and seq.lstrip("-").isdigit() else None,
+                eid,
+                f"{rows} row(s) of table {table} have tenant_id {shown}, which no tenant's "
+                "read matches (a trail moved out of sight, or rows hidden in it)",
+                column="tenant_id",
+            )
+        )
+    return VerificationReport(problems=tuple(problems))
 
 
 def _tree_problem(

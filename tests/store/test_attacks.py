@@ -483,3 +483,224 @@ def test_a_forged_line_in_a_stored_value_never_reaches_the_console_as_a_line(
     assert not any(line.startswith("INTACT") for line in lines), lines
     assert not any("\x1b" in line for line in lines)
     assert any("\\x0aINTACT" in line for line in lines)
+
+
+# -- 12. a database that answers two queries differently ---------------------------------------
+def test_a_page_is_complete_by_the_rows_read_not_by_a_second_query(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page (an API page, a stream window) read by seq alone must hold every seq of
+    its range: a count that claims them all (a view, rule or row policy can answer a
+    COUNT differently from the rows it returns) does not make a missing row present."""
+    from auditkit.store._reader import TrailReader
+
+    sql(store, "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 5")
+    # the database's answer to the range check says every seq is there
+    monkeypatch.setattr(
+        TrailReader,
+        "seqs",
+        lambda self, tenant, size, *, lo=0, hi=None: __import__("numpy").arange(
+            lo, min(size, hi if hi is not None else size)
+        ),
+    )
+    with pytest.raises(TamperedError, match="seq=5"):
+        store.load("acme", seqs=(0, 20))
+    with pytest.warns(UserWarning, match="seq=5"):
+        frame = store.load("acme", seqs=(0, 20), on_tamper="warn")
+    assert frame["seq"].to_list() == [s for s in range(20) if s != 5]
+    assert first(store.last_report, ProblemKind.DELETED).seq == 5
+    assert store.load("acme", seqs=(20, 40)).height == 20
+
+
+def test_sqlite_view_lying_to_one_driver_cannot_hide_a_row_from_a_page(tmp_path: Path) -> None:
+    """Python's sqlite3 and the ADBC driver carry their own SQLite: a view on
+    ``sqlite_version()`` shows a row to one and hides it from the other."""
+    import sqlite3
+
+    import adbc_driver_sqlite.dbapi as adbc
+
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(20))
+    with adbc.connect(str(tmp_path / "a.db")) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT sqlite_version()")
+        (bulk_version,) = cur.fetchone()
+        cur.close()
+    if bulk_version == sqlite3.sqlite_version:
+        pytest.skip("both drivers run the same SQLite version")
+    sql(
+        store,
+        "ALTER TABLE events RENAME TO events_real",
+        "CREATE VIEW events AS SELECT * FROM events_real WHERE NOT (seq = 5 AND "
+        f"sqlite_version() = '{bulk_version}')",
+    )
+    with pytest.raises(TamperedError, match="seq=5"):
+        store.load("acme", seqs=(0, 10))
+    assert store.verify().status.value == "tampered"
+
+
+# -- 13. rows of no tenant ---------------------------------------------------------------------
+_FORGED = (
+    "INSERT INTO events (tenant_id, seq, event_id, occurred_at, received_at, action, category, "
+    "outcome, actor_id, actor) SELECT {tenant}, 3, 'forged', occurred_at, received_at, "
+    "'role.grant', category, outcome, actor_id, actor FROM events "
+    "WHERE tenant_id = 'acme' AND seq = 3"
+)
+
+
+@pytest.mark.parametrize(
+    ("tenant", "shown"),
+    [
+        ("CAST('acme' AS BLOB)", "(a BLOB)"),
+        ("CAST(x'61636d65ff' AS TEXT)", "not UTF-8"),
+        ("NULL", "NULL"),
+        ("7", "(a number)"),
+    ],
+)
+def test_sqlite_a_record_whose_tenant_id_is_not_text_is_named(
+    tmp_path: Path, tenant: str, shown: str
+) -> None:
+    """No read of a tenant matches such a row: it hid a forged record from ``verify``."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    # a table without constraints or affinity: NULL and a number stay what they are
+    cols = ", ".join(f"{c} ANY" if c == "tenant_id" else c for c in _stored_columns())
+    sql(
+        store,
+        f"CREATE TABLE e2 ({cols}, PRIMARY KEY (tenant_id, seq))",
+        "INSERT INTO e2 SELECT * FROM events",
+        "DROP TABLE events",
+        "ALTER TABLE e2 RENAME TO events",
+        _FORGED.format(tenant=tenant),
+    )
+    report = store.verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.MALFORMED)
+    assert (p.column, p.seq, p.event_id) == ("tenant_id", 3, "forged")
+    assert shown in p.detail and "events" in p.detail
+    assert store.tenants() == ["acme"]
+    from auditkit.cli import main
+
+    assert main(["verify", store.location, "--no-progress"]) == 1
+
+
+def _stored_columns() -> list[str]:
+    from auditkit.record import STORED_COLUMNS
+
+    return list(STORED_COLUMNS)
+
+
+def test_sqlite_a_tenant_turned_into_bytes_does_not_vanish_unseen(store: Store) -> None:
+    """Every row of a tenant (events, tree, checkpoints) rewritten with its tenant_id as
+    a BLOB: the trail no longer answers to its name, and was not reported at all."""
+    if store.backend.dialect != "sqlite":
+        pytest.skip("PostgreSQL types tenant_id as text")
+    sql(
+        store,
+        *(
+            f"UPDATE {t} SET tenant_id = CAST(tenant_id AS BLOB) WHERE tenant_id = 'initech'"
+            for t in ("events", "merkle_tiles", "tree_heads", "checkpoints")
+        ),
+    )
+    report = store.verify()
+    assert report.status.value == "tampered", report.summary()
+    assert {p.tenant_id for p in report.problems} == {"initech"}
+    assert {p.kind for p in report.problems} == {ProblemKind.MALFORMED}
+    assert "initech" not in store.tenants()
+
+
+def test_a_record_with_a_null_tenant_is_named(store: Store) -> None:
+    pk = "events_pkey" if store.backend.dialect != "sqlite" else None
+    if pk is None:
+        pytest.skip("SQLite: see test_sqlite_a_record_whose_tenant_id_is_not_text_is_named")
+    sql(
+        store,
+        f"ALTER TABLE events DROP CONSTRAINT {pk}",
+        "ALTER TABLE events ALTER COLUMN tenant_id DROP NOT NULL",
+        _FORGED.format(tenant="NULL"),
+    )
+    report = store.verify()
+    p = first(report, ProblemKind.MALFORMED)
+    assert (p.column, p.event_id, p.tenant_id) == ("tenant_id", "forged", "")
+    _, frame = store.verify_and_load()
+    assert "forged" not in frame["event_id"].to_list()
+
+
+# -- 14. what a verdict could not see is said with it ------------------------------------------
+def test_a_planted_public_key_beside_the_store_is_said_to_be_the_only_anchor(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key lives elsewhere (AUDITKIT_KEY); whoever can write the store's folder
+    plants ``STORE.pub`` of their own key and re-signs the trail.  An auditor verifying
+    without the key gets INTACT from that file alone: the output must say that only a
+    file beside the store vouched for the key, and that rollback was not checked."""
+    from auditkit.cli import main
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    monkeypatch.setenv("AUDITKIT_KEY", str(secrets / "audit.key"))
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    assert not (tmp_path / "a.db.pub").exists()
+    monkeypatch.delenv("AUDITKIT_KEY")
+    key = _resign_all_tenants(store)
+    (tmp_path / "a.db.pub").write_text(public_key_pem(key.public_key()))
+    assert main(["verify", store.location, "--no-progress"]) == 0  # the limitation...
+    out = capsys.readouterr().out
+    assert out.startswith("INTACT")
+    # ...said plainly with the verdict
+    assert "not checked: the key is vouched for only by files beside the store (a.db.pub)" in out
+    assert "not checked: no checkpoint saved outside the store" in out
+    # the real public key, pinned elsewhere, exposes the forgery
+    real = secrets / "audit.pub"
+    assert main(["verify", store.location, "--no-progress", "--public-key", str(real)]) == 1
+    capsys.readouterr()
+    import orjson
+
+    assert main(["verify", store.location, "--no-progress", "--json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert len(doc["unchecked"]) == 2
+
+
+def test_a_checkpoint_file_and_a_key_kept_apart_leave_nothing_unsaid(
+    store: Store, tmp_path: Path, capsys: Any
+) -> None:
+    from auditkit.cli import main
+
+    cp = tmp_path / "cp.json"
+    store.export_checkpoints(cp)
+    assert main(["verify", store.location, "--no-progress", "--checkpoint", str(cp)]) == 0
+    assert "not checked" not in capsys.readouterr().out
+
+
+# -- 15. the schema itself ---------------------------------------------------------------------
+def test_sqlite_an_index_redeclared_after_it_was_built_is_named(tmp_path: Path) -> None:
+    """An index built ``WHERE seq < 50`` and redeclared without the ``WHERE`` (``PRAGMA
+    writable_schema``) disagrees with its table: the planner sends the search for rows
+    past the signed tree through it, and a forged row at seq 100 went unseen."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    sql(
+        store,
+        _ROW.format(seq=100, n=9),
+        "CREATE INDEX zz ON events (tenant_id, seq) WHERE seq < 50",
+        "PRAGMA writable_schema = ON",
+        "UPDATE sqlite_master SET sql = 'CREATE INDEX zz ON events (tenant_id, seq)' "
+        "WHERE name = 'zz'",
+    )
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.SCHEMA_CHANGED)
+    assert "zz" in p.detail and "events" in p.detail
+
+
+def test_sqlite_a_view_in_place_of_the_events_table_is_named(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    sql(
+        store,
+        "ALTER TABLE events RENAME TO events_real",
+        "CREATE VIEW events AS SELECT * FROM events_real",
+    )
+    report = store.verify()
+    assert first(report, ProblemKind.SCHEMA_CHANGED).detail.startswith("events is a view")

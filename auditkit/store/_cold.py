@@ -89,16 +89,38 @@ class ColdTier:
     """
 
     def __init__(self, url: str) -> None:
-        import fsspec
-
         self.url = url
-        try:
-            self.fs, root = fsspec.core.url_to_fs(url)
-        except (ImportError, ValueError) as exc:
-            raise StoreError(f"cold tier {url!r}: cannot open it: {exc}") from None
-        self.root = root.rstrip("/")
-        protocol = self.fs.protocol
-        self.local = "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
+        self._opened: tuple[Any, str, bool] | None = None
+
+    def _open(self) -> tuple[Any, str, bool]:
+        # on first use: importing fsspec costs a seventh of a second, which every load
+        # of a store that has a cold tier but no segment in it would pay
+        if self._opened is None:
+            import fsspec
+
+            try:
+                fs, root = fsspec.core.url_to_fs(self.url)
+            except (ImportError, ValueError) as exc:
+                raise StoreError(f"cold tier {self.url!r}: cannot open it: {exc}") from None
+            protocol = fs.protocol
+            local = "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
+            self._opened = (fs, root.rstrip("/"), local)
+        return self._opened
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system holding the tier."""
+        return self._open()[0]
+
+    @property
+    def root(self) -> str:
+        """The tier's root path on :attr:`fs`."""
+        return self._open()[1]
+
+    @property
+    def local(self) -> bool:
+        """Whether the tier is a local folder."""
+        return self._open()[2]
 
     def _full(self, rel: str) -> str:
         return f"{self.root}/{rel}"

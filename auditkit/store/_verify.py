@@ -221,6 +221,7 @@ class TenantVerifier:
         self.early: Any = None
         self.public_key = trust.public_key
         self.problems: list[Problem] = []
+        self._per_kind: dict[ProblemKind, int] = {}
         self.computed: list[pl.DataFrame] = []
         self.events = 0
         self.notes: list[str] = []
@@ -361,7 +362,11 @@ class TenantVerifier:
         detail: str,
         column: str | None = None,
     ) -> None:
-        if sum(1 for p in self.problems if p.kind == kind) < _MAX_PROBLEMS_PER_KIND:
+        # counted per kind, not by scanning the list: a tampered store can make this
+        # run once per row (a million inserted rows), and a scan made that quadratic
+        kept = self._per_kind.get(kind, 0)
+        if kept < _MAX_PROBLEMS_PER_KIND:
+            self._per_kind[kind] = kept + 1
             self.problems.append(Problem(kind, self.tenant, seq, event_id, detail, column))
 
     @property

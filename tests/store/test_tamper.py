@@ -327,3 +327,35 @@ def test_raw_nul_in_a_row_redone_exactly_is_named_not_a_crash(tmp_path: Path) ->
     assert (p.seq, p.event_id) == (1, "e-acme-1")
     with pytest.raises(TamperedError, match="seq=1"):
         store.load("acme")
+
+
+def test_recording_a_problem_does_not_rescan_the_ones_recorded(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row of a tampered store may be a problem: recording one must not walk
+    the list of those already kept (that made a verify of a million tampered rows
+    quadratic, a denial of the verdict)."""
+    from auditkit.store import _verify
+
+    walks = 0
+
+    class Watched(list):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            nonlocal walks
+            walks += 1
+            return super().__iter__()
+
+    real_init = _verify.TenantVerifier.__init__
+
+    def init(self, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        self.problems = Watched()
+
+    monkeypatch.setattr(_verify.TenantVerifier, "__init__", init)
+    monkeypatch.setattr(_verify, "_MAX_PROBLEMS_PER_KIND", 5)
+    _sql(store, "UPDATE events SET description = 'x' WHERE tenant_id = 'acme'")
+    report = store.verify()
+    modified = [p for p in report.problems if p.kind == ProblemKind.MODIFIED]
+    assert len(modified) == 5  # still capped per kind
+    # the report reads each tenant's list once or twice; no walk per recorded row
+    assert walks < 10

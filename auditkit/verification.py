@@ -256,6 +256,9 @@ class VerificationReport:
     checked_at: str | None = None
     notes: tuple[str, ...] = field(default=())
     anchors: tuple[Anchor, ...] = field(default=())
+    #: What the anchors used cannot vouch for (e.g. a rollback, without a checkpoint
+    #: saved outside the store), said with the verdict; empty when unanchored.
+    unchecked: tuple[str, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -351,6 +354,7 @@ class VerificationReport:
             "tenants": [t.to_dict() for t in self.tenants],
             "problems": [p.to_dict() for p in self.problems],
             "notes": list(self.notes),
+            "unchecked": list(self.unchecked),
         }
 
     def _repr_html_(self) -> str:

@@ -189,7 +189,6 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     _verify_args
 )
 def _verify(args: argparse.Namespace) -> int:
-    from auditkit.store._trust import unchecked
     from auditkit.verification import Verdict
 
     if args.public_key:
@@ -204,15 +203,8 @@ def _verify(args: argparse.Namespace) -> int:
             witnesses=args.witness or (),
             progress=tick,
         )
-    # what the anchors used cannot vouch for, said with the verdict (not for UNANCHORED,
-    # whose own line says that nothing vouches for the key)
-    limits = (
-        unchecked(report.anchors, store.location if store.backend.dialect == "sqlite" else None)
-        if report.anchors
-        else []
-    )
     if args.json:
-        print_json({**report.to_dict(), "unchecked": limits})
+        print_json(report.to_dict())
     else:
         print(terminal_lines(report.summary()))
         key = report.key_id[:16] if report.key_id else "?"
@@ -220,7 +212,8 @@ def _verify(args: argparse.Namespace) -> int:
         print(terminal_text(f"key {key} from {report.key_source}; anchors: {anchors}"))
         for note in report.notes:
             print(terminal_text(f"note: {note}"))
-        for limit in limits:
+        # what the anchors used cannot vouch for, said with the verdict
+        for limit in report.unchecked:
             print(terminal_text(f"not checked: {limit}"))
     return {Verdict.INTACT: 0, Verdict.TAMPERED: 1, Verdict.UNANCHORED: 3}[report.status]
 

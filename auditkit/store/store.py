@@ -89,6 +89,7 @@ from auditkit.store._trust import (
     load_checkpoint_file,
     note_origin,
     resolve_trust,
+    unchecked,
 )
 from auditkit.store._verify import (
     NEWEST_CHECKPOINTS,
@@ -1319,6 +1320,9 @@ class Store(StreamCursors):
         report = verify_trail(
             self._reader, trust, tenants, progress=progress, everything=tenant is None
         )
+        if report.anchors:  # what they cannot vouch for (UNANCHORED says so itself)
+            store_file = self.backend.path if self.backend.dialect == "sqlite" else None
+            report = replace(report, unchecked=tuple(unchecked(report.anchors, store_file)))
         self.last_report = report
         return report
 

@@ -660,6 +660,10 @@ def test_a_planted_public_key_beside_the_store_is_said_to_be_the_only_anchor(
     assert main(["verify", store.location, "--no-progress", "--json"]) == 0
     doc = orjson.loads(capsys.readouterr().out)
     assert len(doc["unchecked"]) == 2
+    # the same limits in the report itself, for scripts that verify from Python
+    report = Store.open(store.location).verify()
+    assert report.unchecked == tuple(doc["unchecked"])
+    assert report.to_dict()["unchecked"] == doc["unchecked"]
 
 
 def test_a_checkpoint_file_and_a_key_kept_apart_leave_nothing_unsaid(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import glob
 import os
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
-from auditkit.ingest._readers import read_head
+from auditkit.ingest._readers import open_binary, read_head
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
 
@@ -43,6 +44,15 @@ __all__ = [
     "ingest_files",
     "process_record",
 ]
+
+
+#: why a file is skipped (``IngestResult.skipped``), and how the summary counts them
+SKIP_DIGEST = "CloudTrail digest file (integrity data of the log files)"
+SKIP_EMPTY = "empty file (no records)"
+SKIPPED_AS: dict[str, str] = {
+    SKIP_DIGEST: "CloudTrail digest file(s), which hold no events",
+    SKIP_EMPTY: "empty file(s), which hold no records",
+}
 
 
 @dataclass
@@ -56,7 +66,7 @@ class IngestResult:
     files: dict[str, str] = field(default_factory=dict)
     problems: list[QuarantinedRecord] = field(default_factory=list)
     quarantine_file: str | None = None
-    #: files left out, with why (a CloudTrail digest file holds no events)
+    #: files left out, with why (an empty file, a CloudTrail digest file: no events)
     skipped: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -72,8 +82,11 @@ class IngestResult:
         )
         if self.quarantined and self.quarantine_file:
             text += f" (see {self.quarantine_file})"
-        if self.skipped:
-            text += f"; skipped {len(self.skipped)} CloudTrail digest file(s), which hold no events"
+        kinds: dict[str, int] = {}
+        for why in self.skipped.values():
+            kinds[why] = kinds.get(why, 0) + 1
+        for why, n in kinds.items():
+            text += f"; skipped {n} {SKIPPED_AS.get(why, why)}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,6 +219,29 @@ def _cloudtrail_digest(path: str) -> bool:
     )
 
 
+def _empty(path: str) -> bool:
+    """Whether ``path`` holds nothing but white space (un-gzipped, without a byte order
+    mark): zero records, whatever the format.  A file that cannot be read is not
+    empty: its reader says why.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.json")
+    >>> _ = open(p, "wb").write(b"\\xef\\xbb\\xbf \\r\\n")
+    >>> _empty(p), _empty(p + ".missing")
+    (True, False)
+    """
+    try:
+        with open_binary(path) as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    return True
+                if chunk.strip():
+                    return False
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 def _plan(
     files: Sequence[str], format: str | Format, sink: _Sink, *, assume_utc: bool = False
 ) -> list[tuple[str, Format]]:
@@ -213,8 +249,13 @@ def _plan(
     plan: list[tuple[str, Format]] = []
     result = sink.result
     for path in files:
+        if _empty(path):
+            # whatever the format, no records; guessing one would fail and quarantine it
+            result.files[path] = "empty"
+            result.skipped[path] = SKIP_EMPTY
+            continue
         if format == "auto" and _cloudtrail_digest(path):
-            result.skipped[path] = "CloudTrail digest file (integrity data of the log files)"
+            result.skipped[path] = SKIP_DIGEST
             continue
         try:
             fmt = (

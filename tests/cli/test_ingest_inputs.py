@@ -1,0 +1,29 @@
+"""`auditkit ingest` fed as a newcomer feeds it: other tools' exports piped in, zip
+archives, empty files, formats that need --tenant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditkit.cli import main
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "audit.db")
+    assert main(["init", path]) == 0
+    return path
+
+
+def test_an_empty_file_passes_strict(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "export.json"
+    empty.write_bytes(b"")
+    capsys.readouterr()
+    assert main(["ingest", db, str(empty), "--strict", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "read 0 records" in out and "skipped 1 empty file" in out
+    assert "quarantined:" not in out

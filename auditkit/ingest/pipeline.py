@@ -243,11 +243,26 @@ def _empty(path: str) -> bool:
 
 
 def _plan(
-    files: Sequence[str], format: str | Format, sink: _Sink, *, assume_utc: bool = False
+    files: Sequence[str],
+    format: str | Format,
+    sink: _Sink,
+    *,
+    tenant: str | None = None,
+    assume_utc: bool = False,
 ) -> list[tuple[str, Format]]:
-    """Each file with its format; files whose format cannot be told are quarantined."""
+    """Each file with its format; files whose format cannot be told are quarantined.
+
+    Raises
+    ------
+    UsageError
+        Without ``tenant``, for a file whose records cannot carry one (Okta, GitLab,
+        ...): every record would be refused for the same missing option, so nothing
+        is read, stored or quarantined.
+    """
     plan: list[tuple[str, Format]] = []
+    unknown: list[QuarantinedRecord] = []
     result = sink.result
+    no_tenant = tenant is None or not tenant.strip()
     for path in files:
         if _empty(path):
             # whatever the format, no records; guessing one would fail and quarantine it
@@ -265,13 +280,19 @@ def _plan(
             )
         except SchemaError as exc:
             result.files[path] = "unknown"
-            result.read += 1
-            sink.reject(QuarantinedRecord(path, None, None, None, exc.reason, None))
+            unknown.append(QuarantinedRecord(path, None, None, None, exc.reason, None))
             continue
+        needed = getattr(fmt, "tenant_needed", None)
+        advice = needed(path) if no_tenant and needed is not None else None
+        if advice:
+            raise UsageError(f"{path}: {advice}")
         result.files[path] = fmt.name
         if assume_utc and hasattr(fmt, "assuming_utc"):
             fmt = fmt.assuming_utc()
         plan.append((path, fmt))
+    for q in unknown:  # only once the whole plan holds
+        result.read += 1
+        sink.reject(q)
     return plan
 
 
@@ -301,6 +322,8 @@ def ingest_files(
         or ``"auto"`` to detect it per file.
     tenant
         The tenant for formats whose records carry none (Okta, GitLab, CSV).
+        Without it, files whose records cannot carry one are a
+        :class:`~auditkit.errors.UsageError` before anything is stored.
     quarantine
         A file to which rejected records are appended as NDJSON with their reason;
         they are also kept in the store's ``quarantine`` table.
@@ -329,7 +352,7 @@ def ingest_files(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        plan = _plan(files, format, sink, assume_utc=assume_utc)
+        plan = _plan(files, format, sink, tenant=tenant, assume_utc=assume_utc)
         count = _worker_count(plan, workers)
         if count > 1:
             ingest_parallel(store, plan, sink, tenant=tenant, batch_size=batch_size, workers=count)

@@ -27,3 +27,12 @@ def test_an_empty_file_passes_strict(
     out = capsys.readouterr().out
     assert "read 0 records" in out and "skipped 1 empty file" in out
     assert "quarantined:" not in out
+
+
+def test_okta_without_tenant_is_a_usage_error(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    okta = Path(__file__).parents[2] / "examples" / "okta" / "system-log.json"
+    capsys.readouterr()
+    assert main(["ingest", db, str(okta), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pass --tenant NAME" in err and "system-log.json" in err
+    assert not Path(db + ".quarantine.ndjson").exists()

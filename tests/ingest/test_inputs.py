@@ -45,3 +45,77 @@ def test_empty_files_beside_others(store: Store, tmp_path: Path) -> None:
     records = len(orjson.loads(example.read_bytes())["Records"])
     assert (result.read, result.stored, result.quarantined) == (records, records, 0)
     assert "skipped 2 empty file(s), which hold no records" in result.summary()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "format", "named"),
+    [
+        ("okta/system_log.ndjson", "okta", "Okta records carry no tenant"),
+        ("okta/api_logs_page.json", "auto", "Okta records carry no tenant"),
+        ("gitlab/api_audit_events.json", "gitlab", "GitLab records carry no tenant"),
+        ("gitlab/streamed_events.ndjson", "auto", "GitLab records carry no tenant"),
+    ],
+)
+def test_a_format_without_tenants_needs_the_option_up_front(
+    store: Store, tmp_path: Path, fixture: str, format: str, named: str
+) -> None:
+    """Every Okta or GitLab record was quarantined for the same missing --tenant, and
+    the ingest 'succeeded'; it is one usage error before anything is stored."""
+    from auditkit.errors import UsageError
+
+    quarantine = tmp_path / "q.ndjson"
+    with pytest.raises(UsageError) as info:
+        ingest_files(store, [FIXTURES / fixture], format=format, quarantine=quarantine)
+    assert named in str(info.value) and "--tenant" in str(info.value)
+    assert fixture.split("/")[1] in str(info.value)  # the file is named
+    assert store.tenants() == [] and not quarantine.exists()
+    with pytest.raises(UsageError):
+        ingest_files(store, [FIXTURES / fixture], format=format, tenant="  ")
+    result = ingest_files(store, [FIXTURES / fixture], format=format, tenant="acme")
+    assert result.stored > 0 and result.quarantined == 0
+
+
+def test_nothing_is_stored_when_a_later_file_needs_a_tenant(store: Store, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    example = next((FIXTURES.parents[2] / "examples" / "cloudtrail").glob("*.json"))
+    (logs / "a-cloudtrail.json").write_bytes(example.read_bytes())
+    (logs / "b-unknown.txt").write_text("hello\n")
+    (logs / "c-okta.ndjson").write_bytes((FIXTURES / "okta" / "system_log.ndjson").read_bytes())
+    quarantine = tmp_path / "q.ndjson"
+    from auditkit.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"c-okta\.ndjson: Okta records carry no tenant"):
+        ingest_files(store, [logs], quarantine=quarantine)
+    assert store.tenants() == [] and not quarantine.exists()
+
+
+def test_csv_and_mapped_files_need_a_tenant_only_when_they_carry_none(
+    store: Store, tmp_path: Path
+) -> None:
+    from auditkit.errors import UsageError
+    from auditkit.ingest.formats.mapped import MappedFormat
+
+    rows = "occurred_at,action,actor.id\n2026-01-05T09:00:00Z,user.login,u1\n"
+    no_column = tmp_path / "no_tenant.csv"
+    no_column.write_text(rows)
+    with pytest.raises(UsageError, match="no tenant_id column; pass --tenant NAME"):
+        ingest_files(store, [no_column], format="csv")
+    assert ingest_files(store, [no_column], format="csv", tenant="acme").stored == 1
+    with_column = tmp_path / "with_tenant.csv"
+    semicolons = rows.replace(",", ";").replace("\n2026", "\nacme;2026").replace("u1", "u3")
+    with_column.write_text("tenant_id;" + semicolons)
+    result = ingest_files(store, [with_column])
+    assert (result.stored, result.quarantined) == (1, 0)
+
+    fields = {"occurred_at": "t", "action": "a", "actor.id": "u"}
+    record = tmp_path / "app.ndjson"
+    record.write_text('{"t": "2026-01-05T10:00:00Z", "a": "user.login", "u": "u2"}\n')
+    bare = MappedFormat({"fields": fields}, source="app.yaml")
+    with pytest.raises(UsageError, match=r"app\.yaml names no tenant; pass --tenant NAME"):
+        ingest_files(store, [record], format=bare)
+    for fmt in (
+        MappedFormat({"tenant": "acme", "fields": fields}),
+        MappedFormat({"fields": {**fields, "tenant_id": {"value": "acme"}}}),
+    ):
+        assert ingest_files(store, [record], format=fmt).quarantined == 0

@@ -23,7 +23,7 @@ import glob
 import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +31,7 @@ import orjson
 
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
+from auditkit.ingest._inputs import STDIN, Unpacked
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
 from auditkit.ingest._readers import open_binary, read_head
@@ -104,7 +105,8 @@ class IngestResult:
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Expand directories (recursively) and glob patterns into a sorted file list.
+    """Expand directories (recursively) and glob patterns into a sorted file list;
+    ``-`` (standard input) is kept as it is.
 
     Raises
     ------
@@ -126,6 +128,9 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     out: list[str] = []
     for p in paths:
         text = os.fspath(p)
+        if text == STDIN:  # standard input, read by ingest_files
+            out.append(text)
+            continue
         if os.path.isdir(text):
             found = sorted(
                 str(f) for f in Path(text).rglob("*") if f.is_file() and not f.name.startswith(".")
@@ -184,8 +189,17 @@ class _Sink:
         self.progress = progress
         self.rejected: list[QuarantinedRecord] = []
         self.qfile: IO[bytes] | None = None
+        #: temporary files (standard input, ...) by the name they are reported under
+        self.names: dict[str, str] = {}
+
+    def shown(self, path: str) -> str:
+        """The name a file is reported under: ``<stdin>`` for standard input."""
+        return self.names.get(path, path)
 
     def reject(self, q: QuarantinedRecord) -> None:
+        if q.file in self.names:
+            shown = self.names[q.file]
+            q = replace(q, file=shown, reason=q.reason.replace(q.file, shown))
         result = self.result
         result.quarantined += 1
         if len(result.problems) < 10_000:
@@ -264,13 +278,14 @@ def _plan(
     result = sink.result
     no_tenant = tenant is None or not tenant.strip()
     for path in files:
+        shown = sink.shown(path)
         if _empty(path):
             # whatever the format, no records; guessing one would fail and quarantine it
-            result.files[path] = "empty"
-            result.skipped[path] = SKIP_EMPTY
+            result.files[shown] = "empty"
+            result.skipped[shown] = SKIP_EMPTY
             continue
         if format == "auto" and _cloudtrail_digest(path):
-            result.skipped[path] = SKIP_DIGEST
+            result.skipped[shown] = SKIP_DIGEST
             continue
         try:
             fmt = (
@@ -279,14 +294,14 @@ def _plan(
                 else (get_format(format) if isinstance(format, str) else format)
             )
         except SchemaError as exc:
-            result.files[path] = "unknown"
+            result.files[shown] = "unknown"
             unknown.append(QuarantinedRecord(path, None, None, None, exc.reason, None))
             continue
         needed = getattr(fmt, "tenant_needed", None)
         advice = needed(path) if no_tenant and needed is not None else None
         if advice:
-            raise UsageError(f"{path}: {advice}")
-        result.files[path] = fmt.name
+            raise UsageError(f"{shown}: {advice}")
+        result.files[shown] = fmt.name
         if assume_utc and hasattr(fmt, "assuming_utc"):
             fmt = fmt.assuming_utc()
         plan.append((path, fmt))
@@ -307,6 +322,7 @@ def ingest_files(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     assume_utc: bool = False,
+    stdin: IO[bytes] | None = None,
 ) -> IngestResult:
     """Ingest files into ``store``.
 
@@ -316,6 +332,8 @@ def ingest_files(
         An open :class:`~auditkit.store.Store`.
     paths
         Files, directories or glob patterns; ``.gz`` files are read transparently.
+        ``-`` is standard input (``stdin``, else ``sys.stdin``), read whole into a
+        temporary file first; its records are reported as from ``<stdin>``.
     format
         A format name (``auditkit``, ``csv``, ``cloudtrail``, ...), a
         :class:`~auditkit.ingest._base.Format` object (e.g. a mapping-file format),
@@ -341,6 +359,8 @@ def ingest_files(
         (``occurred_at_zone``); without it they are quarantined.  Source formats
         defined as UTC (CloudTrail, GCP, GitLab, Okta, OCSF) always read such
         times as UTC and note it the same way.
+    stdin
+        What ``-`` reads, instead of the process's standard input.
     """
     files = _not_the_store(store, expand_paths(paths), quarantine)
     result = IngestResult()
@@ -352,13 +372,18 @@ def ingest_files(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        plan = _plan(files, format, sink, tenant=tenant, assume_utc=assume_utc)
-        count = _worker_count(plan, workers)
-        if count > 1:
-            ingest_parallel(store, plan, sink, tenant=tenant, batch_size=batch_size, workers=count)
-        else:
-            _ingest_here(store, plan, sink, tenant=tenant, batch_size=batch_size)
-        sink.flush_rejected()
+        with Unpacked(stdin=stdin) as inputs:
+            files = inputs.files(files)
+            sink.names = inputs.names
+            plan = _plan(files, format, sink, tenant=tenant, assume_utc=assume_utc)
+            count = _worker_count(plan, workers)
+            if count > 1:
+                ingest_parallel(
+                    store, plan, sink, tenant=tenant, batch_size=batch_size, workers=count
+                )
+            else:
+                _ingest_here(store, plan, sink, tenant=tenant, batch_size=batch_size)
+            sink.flush_rejected()
     finally:
         sink.close()
         if gc_was_enabled:

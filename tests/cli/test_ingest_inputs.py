@@ -3,11 +3,17 @@ archives, empty files, formats that need --tenant."""
 
 from __future__ import annotations
 
+import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from auditkit.cli import main
+from tests.cli._terminal import run_in_terminal
+
+FIXTURES = Path(__file__).parents[1] / "ingest" / "fixtures"
 
 
 @pytest.fixture
@@ -36,3 +42,37 @@ def test_okta_without_tenant_is_a_usage_error(db: str, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pass --tenant NAME" in err and "system-log.json" in err
     assert not Path(db + ".quarantine.ndjson").exists()
+
+
+def _auditkit(*args: str, stdin: bytes, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_pipe_into_ingest_dash(db: str, tmp_path: Path) -> None:
+    """`aws cloudtrail lookup-events ... | auditkit ingest audit.db - --format cloudtrail`
+    said '-: no such file'."""
+    lookup = (FIXTURES / "cloudtrail" / "lookup_events.json").read_bytes()
+    done = _auditkit("ingest", db, "-", "--format", "cloudtrail", stdin=lookup, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert b"read 2 records from 1 file(s): stored 2" in done.stdout
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes() + b'{"uuid": "x"}\n'
+    done = _auditkit("ingest", db, "-", "--tenant", "acme", stdin=gzip.compress(okta), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = okta.count(b"\n")
+    assert f"quarantined: <stdin> line {lines}: field".encode() in done.stdout
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_terminal_on_standard_input_is_a_usage_error(db: str, tmp_path: Path) -> None:
+    """On a terminal, 'ingest STORE -' would wait for typed records: it says how to pipe."""
+    run = run_in_terminal("ingest", db, "-", cwd=tmp_path, timeout=60)
+    assert run.exit_code == 2, run.output
+    assert "standard input is a terminal: pipe the records in" in run.output
+    assert "Traceback" not in run.output

@@ -4,6 +4,7 @@ and formats whose records carry no tenant."""
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -119,3 +120,59 @@ def test_csv_and_mapped_files_need_a_tenant_only_when_they_carry_none(
         MappedFormat({"fields": {**fields, "tenant_id": {"value": "acme"}}}),
     ):
         assert ingest_files(store, [record], format=fmt).quarantined == 0
+
+
+def _lookup_events() -> bytes:
+    return (FIXTURES / "cloudtrail" / "lookup_events.json").read_bytes()
+
+
+@pytest.mark.parametrize("format", ["cloudtrail", "auto"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_standard_input_is_read_for_a_dash(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format: str, packed: bool
+) -> None:
+    """`aws cloudtrail lookup-events ... | auditkit ingest audit.db -` said '-: no such
+    file'; standard input is read, gzipped or not, its format told from its bytes."""
+    import io
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    data = _lookup_events()
+    piped = io.BytesIO(gzip.compress(data) if packed else data)
+    result = ingest_files(store, ["-"], format=format, stdin=piped)
+    assert (result.read, result.stored, result.quarantined) == (2, 2, 0)
+    assert result.files == {"<stdin>": "cloudtrail"}
+    assert not list(tmp_path.glob("auditkit-ingest-*")), "the spooled input is left behind"
+
+
+def test_records_of_standard_input_are_quarantined_as_stdin(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    good = b'{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z", "action": "user.login", "actor": {"id": "u1"}}\n'  # noqa: E501
+    piped = io.BytesIO(good + b"\n{not json\n" + good.replace(b"09:00", b"10:00")[:-30] + b"\n")
+    quarantine = tmp_path / "q.ndjson"
+    kept: list[dict[str, object]] = []
+    keep = store.quarantine
+
+    def spy(rows: Iterable[dict[str, object]]) -> int:
+        rows = list(rows)
+        kept.extend(rows)
+        return keep(rows)
+
+    monkeypatch.setattr(store, "quarantine", spy)
+    result = ingest_files(store, ["-"], stdin=piped, quarantine=quarantine)
+    assert (result.stored, result.quarantined) == (1, 2)
+    rows = [orjson.loads(line) for line in quarantine.read_bytes().splitlines()]
+    assert [(r["file"], r["line"]) for r in rows] == [("<stdin>", 3), ("<stdin>", 4)]
+    assert all("auditkit-ingest" not in r["reason"] for r in rows)
+    assert [(r["file"], r["line"]) for r in kept] == [("<stdin>", 3), ("<stdin>", 4)]
+
+
+def test_standard_input_only_once(store: Store) -> None:
+    import io
+
+    from auditkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="only once"):
+        ingest_files(store, ["-", "-"], stdin=io.BytesIO(b""))

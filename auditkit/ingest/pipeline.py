@@ -31,7 +31,13 @@ import orjson
 
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
-from auditkit.ingest._inputs import STDIN, Unpacked
+from auditkit.ingest._inputs import (
+    SKIP_EMPTY_ARCHIVE,
+    SKIP_FOLDER,
+    SKIP_HIDDEN,
+    STDIN,
+    Unpacked,
+)
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
 from auditkit.ingest._readers import open_binary, read_head
@@ -53,6 +59,9 @@ SKIP_EMPTY = "empty file (no records)"
 SKIPPED_AS: dict[str, str] = {
     SKIP_DIGEST: "CloudTrail digest file(s), which hold no events",
     SKIP_EMPTY: "empty file(s), which hold no records",
+    SKIP_FOLDER: "folder entr(ies) of zip archives",
+    SKIP_HIDDEN: "hidden or macOS metadata file(s) in zip archives",
+    SKIP_EMPTY_ARCHIVE: "zip archive(s) holding no files",
 }
 
 
@@ -263,8 +272,10 @@ def _plan(
     *,
     tenant: str | None = None,
     assume_utc: bool = False,
+    unread: Sequence[tuple[str, str]] = (),
 ) -> list[tuple[str, Format]]:
-    """Each file with its format; files whose format cannot be told are quarantined.
+    """Each file with its format; files whose format cannot be told are quarantined,
+    as are ``unread`` (name, reason): zip members that could not be unpacked.
 
     Raises
     ------
@@ -274,8 +285,10 @@ def _plan(
         is read, stored or quarantined.
     """
     plan: list[tuple[str, Format]] = []
-    unknown: list[QuarantinedRecord] = []
     result = sink.result
+    unknown = [QuarantinedRecord(name, None, None, None, why, None) for name, why in unread]
+    for name, _ in unread:
+        result.files[name] = "unread"
     no_tenant = tenant is None or not tenant.strip()
     for path in files:
         shown = sink.shown(path)
@@ -334,6 +347,9 @@ def ingest_files(
         Files, directories or glob patterns; ``.gz`` files are read transparently.
         ``-`` is standard input (``stdin``, else ``sys.stdin``), read whole into a
         temporary file first; its records are reported as from ``<stdin>``.
+        Zip archives are unpacked into temporary files, each member read as a file
+        (reported as ``archive.zip!member.json``), within the limits of
+        :mod:`auditkit.ingest._inputs` against zip bombs.
     format
         A format name (``auditkit``, ``csv``, ``cloudtrail``, ...), a
         :class:`~auditkit.ingest._base.Format` object (e.g. a mapping-file format),
@@ -375,7 +391,15 @@ def ingest_files(
         with Unpacked(stdin=stdin) as inputs:
             files = inputs.files(files)
             sink.names = inputs.names
-            plan = _plan(files, format, sink, tenant=tenant, assume_utc=assume_utc)
+            result.skipped.update(inputs.skipped)
+            plan = _plan(
+                files,
+                format,
+                sink,
+                tenant=tenant,
+                assume_utc=assume_utc,
+                unread=inputs.problems,
+            )
             count = _worker_count(plan, workers)
             if count > 1:
                 ingest_parallel(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,18 @@ def test_a_terminal_on_standard_input_is_a_usage_error(db: str, tmp_path: Path) 
     assert run.exit_code == 2, run.output
     assert "standard input is a terminal: pipe the records in" in run.output
     assert "Traceback" not in run.output
+
+
+def test_a_zipped_export(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Okta and CloudTrail exports come zipped: each member is read, and named."""
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes()
+    archive = tmp_path / "okta-export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("okta-2024-06.ndjson", okta + b"not json\n")
+    capsys.readouterr()
+    assert main(["ingest", db, str(archive), "--tenant", "acme", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    lines = okta.count(b"\n")
+    assert f"stored {lines}," in out
+    assert f"quarantined: {archive}!okta-2024-06.ndjson line {lines + 1}: invalid JSON" in out
+    assert main(["ingest", db, str(archive), "--tenant", "acme", "--strict"]) == 1

@@ -4,6 +4,7 @@ and formats whose records carry no tenant."""
 from __future__ import annotations
 
 import gzip
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -176,3 +177,105 @@ def test_standard_input_only_once(store: Store) -> None:
 
     with pytest.raises(UsageError, match="only once"):
         ingest_files(store, ["-", "-"], stdin=io.BytesIO(b""))
+
+
+def _zip(path: Path, members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_a_zip_archive_is_read_member_by_member(store: Store, tmp_path: Path) -> None:
+    """A zipped export was taken for CSV and quarantined as 'unreadable header: utf-8
+    codec can't decode'; each member is read as a file, named archive.zip!member."""
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes()
+    example = next((FIXTURES.parents[2] / "examples" / "cloudtrail").glob("*.json"))
+    archive = _zip(
+        tmp_path / "export.zip",
+        {
+            "export/": b"",
+            "export/okta.ndjson": okta + b'{"uuid": "broken"}\n',
+            "export/AWSLogs/ct.json.gz": gzip.compress(example.read_bytes()),
+            "export/notes.txt": b"exported by Ann\n",
+            "__MACOSX/export/._okta.ndjson": b"\x00\x05\x16\x07",
+        },
+    )
+    quarantine = tmp_path / "q.ndjson"
+    result = ingest_files(store, [archive], tenant="acme", quarantine=quarantine)
+    records = okta.count(b"\n") + len(orjson.loads(example.read_bytes())["Records"])
+    assert result.stored == records and result.quarantined == 2 and result.balanced
+    assert result.files == {
+        f"{archive}!export/AWSLogs/ct.json.gz": "cloudtrail",
+        f"{archive}!export/notes.txt": "unknown",
+        f"{archive}!export/okta.ndjson": "okta",
+    }
+    assert result.skipped == {
+        f"{archive}!export/": "folder entry of a zip archive",
+        f"{archive}!__MACOSX/export/._okta.ndjson": "hidden or macOS metadata file in a zip "
+        "archive",
+    }
+    rows = {r["file"]: r for r in map(orjson.loads, quarantine.read_bytes().splitlines())}
+    assert rows[f"{archive}!export/okta.ndjson"]["line"] == okta.count(b"\n") + 1
+    assert "cannot tell the format" in rows[f"{archive}!export/notes.txt"]["reason"]
+    assert "auditkit-ingest" not in quarantine.read_text()
+    # an explicit format reads every member with it; archives inside archives are read
+    inner = _zip(tmp_path / "inner.zip", {"okta.ndjson": okta})
+    outer = _zip(tmp_path / "outer.zip", {"inner.zip": inner.read_bytes()}, zipfile.ZIP_STORED)
+    result = ingest_files(store, [outer], format="okta", tenant="other")
+    assert result.files == {f"{outer}!inner.zip!okta.ndjson": "okta"}
+    assert result.stored == okta.count(b"\n")
+
+
+def test_zip_bombs_are_refused_with_the_reason(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditkit.ingest import _inputs
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes()
+    bomb = _zip(
+        tmp_path / "bomb.zip",
+        {"a-okta.ndjson": okta, "b-zeros.ndjson": b"\n" * (20 * 1024 * 1024)},
+    )
+    result = ingest_files(store, [bomb], tenant="acme")
+    assert (result.stored, result.quarantined) == (okta.count(b"\n"), 1)
+    reason = result.problems[0].reason
+    assert result.problems[0].file == f"{bomb}!b-zeros.ndjson"
+    assert "refused: unpacks" in reason and "200-fold" in reason and "zip bomb" in reason
+    assert not list(tmp_path.glob("auditkit-ingest-*"))
+    # a member over the size limit, and members beyond the total for one ingest
+    monkeypatch.setattr(_inputs, "MAX_MEMBER_BYTES", 1000)
+    big = _zip(tmp_path / "big.zip", {"okta.ndjson": okta}, zipfile.ZIP_STORED)
+    result = ingest_files(store, [big], tenant="acme")
+    assert "over the 1000 bytes allowed for one zip member" in result.problems[0].reason
+    monkeypatch.setattr(_inputs, "MAX_MEMBER_BYTES", 10**9)
+    monkeypatch.setattr(_inputs, "MAX_ARCHIVE_BYTES", len(okta) + 10)
+    two = _zip(tmp_path / "two.zip", {"a.ndjson": okta, "b.ndjson": okta})
+    result = ingest_files(store, [two], tenant="acme")
+    assert result.quarantined == 1 and result.problems[0].file == f"{two}!b.ndjson"
+    assert "unpack to more than" in result.problems[0].reason
+    encrypted = zipfile.ZipInfo("secret.ndjson")
+    encrypted.flag_bits |= 0x1
+    assert "encrypted" in str(_inputs.Unpacked()._refused(encrypted))
+
+
+def test_archives_that_cannot_be_read_say_why(store: Store, tmp_path: Path) -> None:
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes()
+    whole = _zip(tmp_path / "whole.zip", {"okta.ndjson": okta}).read_bytes()
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(whole[: len(whole) // 2])
+    workbook = _zip(
+        tmp_path / "export.xlsx", {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<x/>"}
+    )
+    empty = _zip(tmp_path / "empty.zip", {})
+    result = ingest_files(store, [cut, workbook, empty], format="okta", tenant="acme")
+    reasons = {q.file: q.reason for q in result.problems}
+    assert reasons[str(cut)].startswith("not a readable zip archive")
+    assert reasons[str(workbook)].startswith("an Excel workbook, not a log")
+    assert result.skipped == {str(empty): "zip archive holding no files"}
+    assert result.quarantined == 2 and result.stored == 0
+    # a file named .zip that is not an archive is read for what it is
+    misnamed = tmp_path / "okta.zip"
+    misnamed.write_bytes(okta)
+    assert ingest_files(store, [misnamed], tenant="acme").stored == okta.count(b"\n")

@@ -85,7 +85,8 @@ def _event(**change: Any) -> dict[str, Any]:
     ("change", "field"),
     [
         ({"time": None}, "time"),
-        ({"time": 1717232400}, "time"),  # seconds, not milliseconds: out of range
+        ({"time": 1717232400123456}, "time"),  # microseconds, not milliseconds
+        ({"time": 5}, "time"),  # seconds, but not a time of the logs
         ({"time": "soon"}, "time"),
         ({"class_uid": None}, "class_uid"),
         ({"class_uid": "Authentication"}, "class_uid"),
@@ -106,3 +107,23 @@ def test_unknown_class_without_names_and_denied_action() -> None:
     )
     assert e["action"] == "class_4001.activity_6" and e["outcome"] == "denied"
     assert e["category"] == "user"
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (1767603600.123, "2026-01-05T09:00:00.123000Z"),
+        (1767603600, "2026-01-05T09:00:00.000000Z"),
+        ("1767603600.5", "2026-01-05T09:00:00.500000Z"),
+    ],
+)
+def test_time_written_in_seconds_is_read_as_seconds(written: Any, read: str) -> None:
+    """OCSF says milliseconds; Prowler and others write seconds, as an integer or a
+    float.  Such a number, read as milliseconds, is in January 1970, and was refused
+    as 'out of range ... (ms since 1970)'; below 10**11 it can only be seconds."""
+    e = normalize_event(get_format("ocsf").to_event(_event(time=written), tenant=None))
+    assert e["occurred_at"] == read
+    assert e["metadata"]["occurred_at_unit"] == "seconds (OCSF time is milliseconds)"
+    ms = normalize_event(get_format("ocsf").to_event(_event(time=1767603600123), tenant=None))
+    assert ms["occurred_at"] == "2026-01-05T09:00:00.123000Z"
+    assert "occurred_at_unit" not in ms["metadata"]

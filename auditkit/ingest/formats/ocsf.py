@@ -19,6 +19,7 @@ table is ``auditkit/ingest/mappings/ocsf.toml``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,6 +93,34 @@ def _int(value: Any) -> int | None:
     return None
 
 
+#: the metadata key, and its value, of an event whose ``time`` was read as seconds
+TIME_UNIT = "occurred_at_unit"
+TIME_UNIT_SECONDS = "seconds (OCSF time is milliseconds)"
+#: below this, an epoch number is seconds: as milliseconds it would be before 1973, as
+#: seconds it is before the year 5000 (Prowler writes seconds, OCSF milliseconds)
+_SECONDS_BELOW = 1e11
+
+
+def _seconds(value: Any) -> bool:
+    """Whether an OCSF ``time`` is written in seconds rather than milliseconds.
+
+    >>> _seconds(1767603600.123), _seconds("1767603600"), _seconds(1767603600123)
+    (True, True, False)
+    >>> _seconds(None), _seconds(True), _seconds(0)
+    (False, False, False)
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return False
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return 0 < abs(value) < _SECONDS_BELOW
+
+
 def _user_id(user: Any) -> str | None:
     return (
         text(dig(user, "uid"))
@@ -120,10 +149,11 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     when = record.get("time")
     # `time` is milliseconds since the epoch (UTC by definition) and `time_dt` the same
     # instant as a date-time: data lakes write either without a zone
+    in_seconds = _seconds(when)
     if when is None and record.get("time_dt") is not None:
         stamp = source_time(record.get("time_dt"), "time_dt", utc_defined=True)
     else:
-        stamp = source_time(when, "time", utc_defined=True, epoch="ms")
+        stamp = source_time(when, "time", utc_defined=True, epoch="s" if in_seconds else "ms")
     occurred_at = stamp.text
     meta_in = record.get("metadata")
     if meta_in is not None and not isinstance(meta_in, Mapping):
@@ -190,6 +220,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     }
     if stamp.zone_assumed:
         meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
+    if in_seconds:
+        meta[TIME_UNIT] = TIME_UNIT_SECONDS
     return finish(
         tenant_id=tenant_id,
         occurred_at=occurred_at,

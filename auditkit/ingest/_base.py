@@ -57,6 +57,13 @@ class Format(Protocol):
     :class:`~auditkit.errors.SchemaError` naming the field when it cannot.
     ``tenant`` is the ``--tenant`` option: formats whose records carry no
     tenant use it, and raise a SchemaError when it is needed but absent.
+
+    A format may also have ``tenant_needed(path) -> str | None``: when the
+    records of ``path`` cannot carry a tenant at all (Okta, GitLab, a CSV
+    without a ``tenant_id`` column), what to pass (``"Okta records carry no
+    tenant; pass --tenant NAME"``).  Without ``--tenant`` the ingest then
+    stops before anything is stored, rather than quarantine every record for
+    the same missing option.
     """
 
     name: str

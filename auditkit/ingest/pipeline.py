@@ -21,8 +21,9 @@ from __future__ import annotations
 import gc
 import glob
 import os
+import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,9 +31,16 @@ import orjson
 
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
+from auditkit.ingest._inputs import (
+    SKIP_EMPTY_ARCHIVE,
+    SKIP_FOLDER,
+    SKIP_HIDDEN,
+    STDIN,
+    Unpacked,
+)
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
-from auditkit.ingest._readers import read_head
+from auditkit.ingest._readers import open_binary, read_head
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
 
@@ -43,6 +51,18 @@ __all__ = [
     "ingest_files",
     "process_record",
 ]
+
+
+#: why a file is skipped (``IngestResult.skipped``), and how the summary counts them
+SKIP_DIGEST = "CloudTrail digest file (integrity data of the log files)"
+SKIP_EMPTY = "empty file (no records)"
+SKIPPED_AS: dict[str, str] = {
+    SKIP_DIGEST: "CloudTrail digest file(s), which hold no events",
+    SKIP_EMPTY: "empty file(s), which hold no records",
+    SKIP_FOLDER: "folder entr(ies) of zip archives",
+    SKIP_HIDDEN: "hidden or macOS metadata file(s) in zip archives",
+    SKIP_EMPTY_ARCHIVE: "zip archive(s) holding no files",
+}
 
 
 @dataclass
@@ -56,7 +76,7 @@ class IngestResult:
     files: dict[str, str] = field(default_factory=dict)
     problems: list[QuarantinedRecord] = field(default_factory=list)
     quarantine_file: str | None = None
-    #: files left out, with why (a CloudTrail digest file holds no events)
+    #: files left out, with why (an empty file, a CloudTrail digest file: no events)
     skipped: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -72,8 +92,11 @@ class IngestResult:
         )
         if self.quarantined and self.quarantine_file:
             text += f" (see {self.quarantine_file})"
-        if self.skipped:
-            text += f"; skipped {len(self.skipped)} CloudTrail digest file(s), which hold no events"
+        kinds: dict[str, int] = {}
+        for why in self.skipped.values():
+            kinds[why] = kinds.get(why, 0) + 1
+        for why, n in kinds.items():
+            text += f"; skipped {n} {SKIPPED_AS.get(why, why)}"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,7 +114,8 @@ class IngestResult:
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Expand directories (recursively) and glob patterns into a sorted file list.
+    """Expand directories (recursively) and glob patterns into a sorted file list;
+    ``-`` (standard input) is kept as it is.
 
     Raises
     ------
@@ -113,6 +137,9 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     out: list[str] = []
     for p in paths:
         text = os.fspath(p)
+        if text == STDIN:  # standard input, read by ingest_files
+            out.append(text)
+            continue
         if os.path.isdir(text):
             found = sorted(
                 str(f) for f in Path(text).rglob("*") if f.is_file() and not f.name.startswith(".")
@@ -171,8 +198,17 @@ class _Sink:
         self.progress = progress
         self.rejected: list[QuarantinedRecord] = []
         self.qfile: IO[bytes] | None = None
+        #: temporary files (standard input, ...) by the name they are reported under
+        self.names: dict[str, str] = {}
+
+    def shown(self, path: str) -> str:
+        """The name a file is reported under: ``<stdin>`` for standard input."""
+        return self.names.get(path, path)
 
     def reject(self, q: QuarantinedRecord) -> None:
+        if q.file in self.names:
+            shown = self.names[q.file]
+            q = replace(q, file=shown, reason=q.reason.replace(q.file, shown))
         result = self.result
         result.quarantined += 1
         if len(result.problems) < 10_000:
@@ -206,15 +242,63 @@ def _cloudtrail_digest(path: str) -> bool:
     )
 
 
+def _empty(path: str) -> bool:
+    """Whether ``path`` holds nothing but white space (un-gzipped, without a byte order
+    mark): zero records, whatever the format.  A file that cannot be read is not
+    empty: its reader says why.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.json")
+    >>> _ = open(p, "wb").write(b"\\xef\\xbb\\xbf \\r\\n")
+    >>> _empty(p), _empty(p + ".missing")
+    (True, False)
+    """
+    try:
+        with open_binary(path) as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    return True
+                if chunk.strip():
+                    return False
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 def _plan(
-    files: Sequence[str], format: str | Format, sink: _Sink, *, assume_utc: bool = False
+    files: Sequence[str],
+    format: str | Format,
+    sink: _Sink,
+    *,
+    tenant: str | None = None,
+    assume_utc: bool = False,
+    unread: Sequence[tuple[str, str]] = (),
 ) -> list[tuple[str, Format]]:
-    """Each file with its format; files whose format cannot be told are quarantined."""
+    """Each file with its format; files whose format cannot be told are quarantined,
+    as are ``unread`` (name, reason): zip members that could not be unpacked.
+
+    Raises
+    ------
+    UsageError
+        Without ``tenant``, for a file whose records cannot carry one (Okta, GitLab,
+        ...): every record would be refused for the same missing option, so nothing
+        is read, stored or quarantined.
+    """
     plan: list[tuple[str, Format]] = []
     result = sink.result
+    unknown = [QuarantinedRecord(name, None, None, None, why, None) for name, why in unread]
+    for name, _ in unread:
+        result.files[name] = "unread"
+    no_tenant = tenant is None or not tenant.strip()
     for path in files:
+        shown = sink.shown(path)
+        if _empty(path):
+            # whatever the format, no records; guessing one would fail and quarantine it
+            result.files[shown] = "empty"
+            result.skipped[shown] = SKIP_EMPTY
+            continue
         if format == "auto" and _cloudtrail_digest(path):
-            result.skipped[path] = "CloudTrail digest file (integrity data of the log files)"
+            result.skipped[shown] = SKIP_DIGEST
             continue
         try:
             fmt = (
@@ -223,14 +307,20 @@ def _plan(
                 else (get_format(format) if isinstance(format, str) else format)
             )
         except SchemaError as exc:
-            result.files[path] = "unknown"
-            result.read += 1
-            sink.reject(QuarantinedRecord(path, None, None, None, exc.reason, None))
+            result.files[shown] = "unknown"
+            unknown.append(QuarantinedRecord(path, None, None, None, exc.reason, None))
             continue
-        result.files[path] = fmt.name
+        needed = getattr(fmt, "tenant_needed", None)
+        advice = needed(path) if no_tenant and needed is not None else None
+        if advice:
+            raise UsageError(f"{shown}: {advice}")
+        result.files[shown] = fmt.name
         if assume_utc and hasattr(fmt, "assuming_utc"):
             fmt = fmt.assuming_utc()
         plan.append((path, fmt))
+    for q in unknown:  # only once the whole plan holds
+        result.read += 1
+        sink.reject(q)
     return plan
 
 
@@ -245,6 +335,7 @@ def ingest_files(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     assume_utc: bool = False,
+    stdin: IO[bytes] | None = None,
 ) -> IngestResult:
     """Ingest files into ``store``.
 
@@ -254,12 +345,19 @@ def ingest_files(
         An open :class:`~auditkit.store.Store`.
     paths
         Files, directories or glob patterns; ``.gz`` files are read transparently.
+        ``-`` is standard input (``stdin``, else ``sys.stdin``), read whole into a
+        temporary file first; its records are reported as from ``<stdin>``.
+        Zip archives are unpacked into temporary files, each member read as a file
+        (reported as ``archive.zip!member.json``), within the limits of
+        :mod:`auditkit.ingest._inputs` against zip bombs.
     format
         A format name (``auditkit``, ``csv``, ``cloudtrail``, ...), a
         :class:`~auditkit.ingest._base.Format` object (e.g. a mapping-file format),
         or ``"auto"`` to detect it per file.
     tenant
         The tenant for formats whose records carry none (Okta, GitLab, CSV).
+        Without it, files whose records cannot carry one are a
+        :class:`~auditkit.errors.UsageError` before anything is stored.
     quarantine
         A file to which rejected records are appended as NDJSON with their reason;
         they are also kept in the store's ``quarantine`` table.
@@ -277,6 +375,8 @@ def ingest_files(
         (``occurred_at_zone``); without it they are quarantined.  Source formats
         defined as UTC (CloudTrail, GCP, GitLab, Okta, OCSF) always read such
         times as UTC and note it the same way.
+    stdin
+        What ``-`` reads, instead of the process's standard input.
     """
     files = _not_the_store(store, expand_paths(paths), quarantine)
     result = IngestResult()
@@ -288,13 +388,26 @@ def ingest_files(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        plan = _plan(files, format, sink, assume_utc=assume_utc)
-        count = _worker_count(plan, workers)
-        if count > 1:
-            ingest_parallel(store, plan, sink, tenant=tenant, batch_size=batch_size, workers=count)
-        else:
-            _ingest_here(store, plan, sink, tenant=tenant, batch_size=batch_size)
-        sink.flush_rejected()
+        with Unpacked(stdin=stdin) as inputs:
+            files = inputs.files(files)
+            sink.names = inputs.names
+            result.skipped.update(inputs.skipped)
+            plan = _plan(
+                files,
+                format,
+                sink,
+                tenant=tenant,
+                assume_utc=assume_utc,
+                unread=inputs.problems,
+            )
+            count = _worker_count(plan, workers)
+            if count > 1:
+                ingest_parallel(
+                    store, plan, sink, tenant=tenant, batch_size=batch_size, workers=count
+                )
+            else:
+                _ingest_here(store, plan, sink, tenant=tenant, batch_size=batch_size)
+            sink.flush_rejected()
     finally:
         sink.close()
         if gc_was_enabled:

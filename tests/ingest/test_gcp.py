@@ -170,3 +170,59 @@ def test_bigquery_row_without_its_payload_names_the_column() -> None:
     with pytest.raises(SchemaError) as info:
         fmt.to_event(rec, tenant=None)
     assert info.value.field == "protopayload_auditlog.methodName"
+
+
+#: what `gcloud logging read` gives beside audit logs: an App Engine request log
+#: and a plain text entry (a container's stdout)
+_REQUEST_LOG = {
+    "protoPayload": {
+        "@type": "type.googleapis.com/google.appengine.logging.v1.RequestLog",
+        "appId": "s~shop-prod-4711",
+        "versionId": "20260105t090000",
+        "requestId": "65a1b2c3d4e5f60001",
+        "ip": "198.51.100.20",
+        "startTime": "2026-01-05T09:00:00.000Z",
+        "endTime": "2026-01-05T09:00:00.041Z",
+        "method": "GET",
+        "resource": "/healthz",
+        "httpVersion": "HTTP/1.1",
+        "status": 200,
+        "userAgent": "GoogleHC/1.0",
+    },
+    "insertId": "65a1b2c3d4e5f60001",
+    "httpRequest": {"status": 200},
+    "resource": {"type": "gae_app", "labels": {"project_id": PROJECT, "module_id": "default"}},
+    "timestamp": "2026-01-05T09:00:00Z",
+    "severity": "INFO",
+    "logName": f"projects/{PROJECT}/logs/appengine.googleapis.com%2Frequest_log",
+}
+_TEXT_ENTRY = {
+    "textPayload": "GET /healthz 200",
+    "insertId": "1x2y3z",
+    "resource": {"type": "k8s_container", "labels": {"project_id": PROJECT}},
+    "timestamp": "2026-01-05T09:00:01Z",
+    "severity": "INFO",
+    "logName": f"projects/{PROJECT}/logs/stdout",
+}
+
+
+def test_entries_that_are_not_audit_logs_say_so(tmp_path: Any) -> None:
+    """Such entries were quarantined for 'protoPayload.methodName missing', an AuditLog
+    field they never have; the reason now says what they are."""
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.store import Store
+
+    audit = orjson.loads(EXPORT.read_bytes().splitlines()[0])
+    path = tmp_path / "logging-read.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in (audit, _REQUEST_LOG, _TEXT_ENTRY)))
+    result = ingest_files(Store.init(str(tmp_path / "a.db")), [path], format="gcp")
+    assert (result.stored, result.quarantined) == (1, 2)
+    request, plain = result.problems
+    assert (request.line, request.field) == (2, "protoPayload.@type")
+    assert request.reason == "field 'protoPayload.@type': " + (
+        "not an audit log entry (protoPayload @type "
+        "'type.googleapis.com/google.appengine.logging.v1.RequestLog', "
+        "not 'type.googleapis.com/google.cloud.audit.AuditLog')"
+    )
+    assert (plain.line, plain.field) == (3, "protoPayload")
+    assert plain.reason.startswith("field 'protoPayload': not an audit log entry (a textPayload")

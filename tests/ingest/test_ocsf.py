@@ -85,7 +85,8 @@ def _event(**change: Any) -> dict[str, Any]:
     ("change", "field"),
     [
         ({"time": None}, "time"),
-        ({"time": 1717232400}, "time"),  # seconds, not milliseconds: out of range
+        ({"time": 1717232400123456}, "time"),  # microseconds, not milliseconds
+        ({"time": 5}, "time"),  # seconds, but not a time of the logs
         ({"time": "soon"}, "time"),
         ({"class_uid": None}, "class_uid"),
         ({"class_uid": "Authentication"}, "class_uid"),
@@ -106,3 +107,88 @@ def test_unknown_class_without_names_and_denied_action() -> None:
     )
     assert e["action"] == "class_4001.activity_6" and e["outcome"] == "denied"
     assert e["category"] == "user"
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (1767603600.123, "2026-01-05T09:00:00.123000Z"),
+        (1767603600, "2026-01-05T09:00:00.000000Z"),
+        ("1767603600.5", "2026-01-05T09:00:00.500000Z"),
+    ],
+)
+def test_time_written_in_seconds_is_read_as_seconds(written: Any, read: str) -> None:
+    """OCSF says milliseconds; Prowler and others write seconds, as an integer or a
+    float.  Such a number, read as milliseconds, is in January 1970, and was refused
+    as 'out of range ... (ms since 1970)'; below 10**11 it can only be seconds."""
+    e = normalize_event(get_format("ocsf").to_event(_event(time=written), tenant=None))
+    assert e["occurred_at"] == read
+    assert e["metadata"]["occurred_at_unit"] == "seconds (OCSF time is milliseconds)"
+    ms = normalize_event(get_format("ocsf").to_event(_event(time=1767603600123), tenant=None))
+    assert ms["occurred_at"] == "2026-01-05T09:00:00.123000Z"
+    assert "occurred_at_unit" not in ms["metadata"]
+
+
+PROWLER = FIXTURES / "ocsf" / "prowler_detection_findings.ocsf.json"
+SECURITY_HUB = FIXTURES / "ocsf" / "security_hub_finding_update.ocsf.ndjson"
+
+
+def test_prowler_detection_findings_are_reported_by_prowler() -> None:
+    """Prowler's OCSF output (Detection Finding, 2004) has no actor: every finding was
+    quarantined for 'actor.user.uid missing'.  The product that reported it is the
+    actor, the resources are the targets, severity and title are kept."""
+    failed, passed, muted = events("ocsf", PROWLER)
+    for e in (failed, passed, muted):
+        assert e["actor"] == {"id": "Prowler", "type": "service", "name": "Prowler"}
+        assert (e["action"], e["category"], e["outcome"]) == ("finding.create", "system", "success")
+        assert e["tenant_id"] == "111122223333"  # cloud.account.uid: tenant_uid is ""
+        assert e["observer"]["service"] == "Prowler" and e["observer"]["version"] == "5.2.1"
+    assert failed["occurred_at"] == "2026-01-05T09:00:00.000000Z"  # `time` in seconds
+    assert failed["targets"] == [
+        {"id": "arn:aws:s3:::shop-prod-exports", "type": "AwsS3Bucket", "name": "shop-prod-exports"}
+    ]
+    meta = failed["metadata"]
+    assert (meta["status_code"], meta["source_outcome"]) == ("FAIL", "New")
+    assert (meta["severity"], meta["severity_id"]) == ("Medium", 3)
+    assert meta["finding_title"] == "Check S3 Bucket Level Public Access Block."
+    assert meta["finding_uid"].startswith("prowler-aws-s3_bucket_level_public_access_block-")
+    assert meta["remediation"].startswith("You can enable Public Access Block")
+    assert failed["description"].startswith("Block Public Access is not configured")
+    assert passed["metadata"]["status_code"] == "PASS"
+    assert (muted["metadata"]["source_outcome"], muted["metadata"]["severity"]) == (
+        "Suppressed",
+        "Critical",
+    )
+
+
+def test_a_finding_update_keeps_whom_it_is_about() -> None:
+    """A GuardDuty finding through Security Hub: status 'In Progress' (status_id 2) is
+    the finding's state, not a failure; the user it is about is a target."""
+    (update,) = events("ocsf", SECURITY_HUB)
+    assert (update["action"], update["outcome"]) == ("finding.update", "success")
+    assert update["actor"]["id"] == "GuardDuty" and update["actor"]["type"] == "service"
+    assert update["targets"][0] == {
+        "id": "AIDAEXAMPLEUSER0001",
+        "type": "user",
+        "name": "deploy-bot",
+    }
+    assert update["event_id"].startswith("arn:aws:securityhub:")
+    assert update["metadata"]["severity"] == "High"
+
+
+def test_other_classes_without_an_actor_are_reported_by_their_product() -> None:
+    product = {"uid": "m2", "tenant_uid": "t", "product": {"vendor_name": "Zeek"}}
+    e = get_format("ocsf").to_event(
+        _event(class_uid=4001, activity_id=6, user=None, metadata=product), tenant=None
+    )
+    assert e["actor"] == {"id": "Zeek", "type": "service", "name": "Zeek"}
+    # who acted matters in the IAM classes and API Activity: no stand-in there
+    for class_uid in (3002, 3005, 6003):
+        with pytest.raises(SchemaError) as info:
+            get_format("ocsf").to_event(
+                _event(class_uid=class_uid, user=None, metadata=product), tenant=None
+            )
+        assert info.value.field == "actor.user.uid"
+    with pytest.raises(SchemaError) as info:
+        get_format("ocsf").to_event(_event(class_uid=2004, user=None), tenant=None)
+    assert info.value.field == "metadata.product.name"

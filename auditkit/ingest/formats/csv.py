@@ -8,6 +8,7 @@ may be ``a;b``.  Empty cells count as absent.  This is also what
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ import orjson
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import canonical_zone, dotted_parent
-from auditkit.ingest._readers import iter_csv, loads_json
+from auditkit.ingest._readers import csv_delimiter, iter_csv, loads_json, read_head
 from auditkit.ingest.registry import register
 
 _JSON_COLUMNS = frozenset(
@@ -110,6 +111,29 @@ class CsvFormat:
 
     def records(self, path: str) -> Iterator[RawRecord]:
         return iter_csv(path)
+
+    def tenant_needed(self, path: str) -> str | None:
+        """Without a ``tenant_id`` column no row carries a tenant: ``--tenant`` is needed.
+
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "e.csv")
+        >>> _ = open(p, "w").write("occurred_at;action;actor.id\\n")
+        >>> CsvFormat().tenant_needed(p)
+        'the CSV has no tenant_id column; pass --tenant NAME'
+        >>> _ = open(p, "w").write('occurred_at,"tenant_id",action\\n')
+        >>> CsvFormat().tenant_needed(p) is None
+        True
+        """
+        first = read_head(path).split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+        if not first.strip():
+            return None  # unreadable or empty: the reader says why
+        try:
+            header = next(csv.reader([first], delimiter=csv_delimiter(first)), [])
+        except csv.Error:
+            return None
+        if "tenant_id" in (c.strip() for c in header):
+            return None
+        return "the CSV has no tenant_id column; pass --tenant NAME"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         event = row_to_event(record)

@@ -136,12 +136,45 @@ def _tenant(entry: Mapping[str, Any], log_name: str | None) -> str | None:
     return text(dig(entry, "resource", "labels", "project_id"))
 
 
+#: the ``@type`` of an audit log's payload
+AUDIT_LOG_TYPE = "type.googleapis.com/google.cloud.audit.AuditLog"
+
+
+def _audit_entry(record: Mapping[str, Any], payload: Any, where: str) -> None:
+    """Refuse a log entry that is not an audit log entry (an App Engine request log, a
+    plain ``textPayload`` or ``jsonPayload`` entry), saying so, rather than naming an
+    AuditLog field it was never meant to have.
+
+    >>> _audit_entry({"textPayload": "GET /"}, None, "protoPayload")
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.SchemaError: field 'protoPayload': not an audit log entry (a textPayload entry; an audit log entry has an AuditLog protoPayload)
+    """  # noqa: E501
+    if payload is None:
+        for other in ("textPayload", "jsonPayload"):
+            if other in record:
+                raise SchemaError(
+                    f"not an audit log entry (a {other} entry; an audit log entry has an "
+                    "AuditLog protoPayload)",
+                    field=where,
+                )
+        return
+    kind = dig(payload, "@type")
+    if isinstance(kind, str) and kind != AUDIT_LOG_TYPE:
+        raise SchemaError(
+            f"not an audit log entry (protoPayload @type {text(kind, limit=200)!r}, "
+            f"not {AUDIT_LOG_TYPE!r})",
+            field=f"{where}.@type",
+        )
+
+
 def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if not isinstance(record, Mapping):
         raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
     table = load_table("gcp")
     where = "protoPayload" if "protoPayload" in record or BQ_PAYLOAD not in record else BQ_PAYLOAD
     payload = record.get(where)
+    _audit_entry(record, payload, where)
     if not isinstance(payload, Mapping):
         raise SchemaError(
             "expected the AuditLog object"

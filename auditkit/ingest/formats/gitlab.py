@@ -59,6 +59,10 @@ class GitLabFormat(JsonRecordsFormat):
             return 95 if b'"details"' in head or b'"event_type"' in head else 80
         return 0
 
+    def tenant_needed(self, path: str) -> str | None:
+        """GitLab records never carry a tenant: ``--tenant`` is needed for every file."""
+        return "GitLab records carry no tenant; pass --tenant NAME"
+
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one GitLab audit event to an auditkit event mapping."""
         return _to_event(record, tenant)

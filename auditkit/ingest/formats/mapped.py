@@ -349,6 +349,17 @@ class MappedFormat:
                 kind = "json" if read_head(path, 64).lstrip()[:1] in (b"{", b"[") else "csv"
         return kind
 
+    def tenant_needed(self, path: str) -> str | None:
+        """A mapping with neither ``tenant`` nor ``fields.tenant_id`` gives no record a
+        tenant: ``--tenant`` is needed."""
+        self._require()
+        if self.tenant is not None or "tenant_id" in self.getters:
+            return None
+        return (
+            f"the mapping {self.source} names no tenant; pass --tenant NAME, or set "
+            "'tenant' in the mapping file"
+        )
+
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one record through the mapping to an auditkit event mapping."""
         self._require()

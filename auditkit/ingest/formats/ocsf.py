@@ -19,6 +19,7 @@ table is ``auditkit/ingest/mappings/ocsf.toml``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,6 +93,34 @@ def _int(value: Any) -> int | None:
     return None
 
 
+#: the metadata key, and its value, of an event whose ``time`` was read as seconds
+TIME_UNIT = "occurred_at_unit"
+TIME_UNIT_SECONDS = "seconds (OCSF time is milliseconds)"
+#: below this, an epoch number is seconds: as milliseconds it would be before 1973, as
+#: seconds it is before the year 5000 (Prowler writes seconds, OCSF milliseconds)
+_SECONDS_BELOW = 1e11
+
+
+def _seconds(value: Any) -> bool:
+    """Whether an OCSF ``time`` is written in seconds rather than milliseconds.
+
+    >>> _seconds(1767603600.123), _seconds("1767603600"), _seconds(1767603600123)
+    (True, True, False)
+    >>> _seconds(None), _seconds(True), _seconds(0)
+    (False, False, False)
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return False
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return 0 < abs(value) < _SECONDS_BELOW
+
+
 def _user_id(user: Any) -> str | None:
     return (
         text(dig(user, "uid"))
@@ -120,10 +149,11 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     when = record.get("time")
     # `time` is milliseconds since the epoch (UTC by definition) and `time_dt` the same
     # instant as a date-time: data lakes write either without a zone
+    in_seconds = _seconds(when)
     if when is None and record.get("time_dt") is not None:
         stamp = source_time(record.get("time_dt"), "time_dt", utc_defined=True)
     else:
-        stamp = source_time(when, "time", utc_defined=True, epoch="ms")
+        stamp = source_time(when, "time", utc_defined=True, epoch="s" if in_seconds else "ms")
     occurred_at = stamp.text
     meta_in = record.get("metadata")
     if meta_in is not None and not isinstance(meta_in, Mapping):
@@ -144,7 +174,10 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     category = category_of(action, None, default_category)
 
     status_id = _int(record.get("status_id"))
-    outcome = table["status"].get(str(status_id), "success")
+    # in the Findings classes of OCSF 1.1 and later status_id is the finding's state
+    # (New, In Progress, Suppressed, Resolved): the finding was reported, a success
+    finding = category_uid == 2 and "state_id" not in record
+    outcome = "success" if finding else table["status"].get(str(status_id), "success")
     status_words = " ".join(
         t
         for t in (
@@ -159,8 +192,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     ):
         outcome = "denied"
 
-    actor = _actor(record, table, class_uid)
-    targets = _targets(record, actor["id"], class_uid)
+    actor = _actor(record, table, class_uid, finding=finding)
+    targets = _targets(record, actor["id"], class_uid, finding=finding)
     src = record.get("src_endpoint")
     loc = dig(src, "location")
     coords = dig(loc, "coordinates")
@@ -188,8 +221,23 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         else None,
         "original": json_safe(record),
     }
+    info = record.get("finding_info")
+    if finding or isinstance(info, Mapping):
+        meta.update(
+            {
+                "severity": text(record.get("severity")),
+                "finding_title": text(dig(info, "title"), limit=4096),
+                "finding_uid": text(dig(info, "uid"), limit=4096),
+                "finding_types": [t for t in dig(info, "types") if isinstance(t, str)] or None
+                if isinstance(dig(info, "types"), list)
+                else None,
+                "remediation": text(dig(record, "remediation", "desc"), limit=4096),
+            }
+        )
     if stamp.zone_assumed:
         meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
+    if in_seconds:
+        meta[TIME_UNIT] = TIME_UNIT_SECONDS
     return finish(
         tenant_id=tenant_id,
         occurred_at=occurred_at,
@@ -210,7 +258,7 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         },
         request_id=dig(record, "api", "request", "uid") or dig(record, "http_request", "uid"),
         session_id=dig(record, "actor", "session", "uid") or dig(record, "session", "uid"),
-        description=record.get("message"),
+        description=record.get("message") or dig(info, "title"),
         event_id=text(dig(meta_in, "uid")),
         metadata=meta,
     )
@@ -282,14 +330,28 @@ def _action(
     return derive_action(noun, activity, field="activity_name")
 
 
-def _actor(record: Mapping[str, Any], table: Mapping[str, Any], class_uid: int) -> dict[str, Any]:
-    """actor.user, else the actor's app or process, else the subject ``user``.
+def _actor(
+    record: Mapping[str, Any], table: Mapping[str, Any], class_uid: int, *, finding: bool = False
+) -> dict[str, Any]:
+    """actor.user, else the actor's app or process, else the subject ``user``, else
+    (outside the IAM classes and API Activity) the product that reported the event.
 
-    In Authentication (3002) the subject ``user`` (who signs in) comes first.
+    In Authentication (3002) the subject ``user`` (who signs in) comes first.  A
+    finding (2xxx) is reported by its product: its ``actor``, if any, is whom the
+    finding is about (a target).
     """
     raw = record.get("actor")
     if raw is not None and not isinstance(raw, Mapping):
         raise SchemaError(f"expected an object, got {type(raw).__name__}", field="actor")
+    if finding:
+        product = _product_actor(record)
+        if product is None:
+            raise SchemaError(
+                "required field is missing (a finding's actor is the product that reported "
+                "it: metadata.product.name or vendor_name)",
+                field="metadata.product.name",
+            )
+        return product
     subject = record.get("user")
     subject = subject if isinstance(subject, Mapping) and _user_id(subject) else None
     user = dig(raw, "user")
@@ -305,6 +367,10 @@ def _actor(record: Mapping[str, Any], table: Mapping[str, Any], class_uid: int) 
             return {"id": process, "type": "system", "name": process}
         user = subject
     if user is None:
+        # who acted matters in the IAM classes (3xxx) and API Activity: no stand-in there
+        product = None if class_uid // 1000 == 3 or class_uid == 6003 else _product_actor(record)
+        if product is not None:
+            return product
         raise SchemaError(
             "required field is missing (no actor.user, actor app or process, or user)",
             field="actor.user.uid",
@@ -321,13 +387,27 @@ def _actor(record: Mapping[str, Any], table: Mapping[str, Any], class_uid: int) 
     }
 
 
-def _targets(record: Mapping[str, Any], actor_id: str, class_uid: int) -> list[dict[str, Any]]:
+def _product_actor(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The product that reported the event (``metadata.product``) as a service actor."""
+    product = dig(record, "metadata", "product")
+    name = text(dig(product, "name")) or text(dig(product, "vendor_name"))
+    if name is None:
+        return None
+    return {"id": name, "type": "service", "name": name}
+
+
+def _targets(
+    record: Mapping[str, Any], actor_id: str, class_uid: int, *, finding: bool = False
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    user = record.get("user")
-    if isinstance(user, Mapping):
-        uid = _user_id(user)
-        if uid is not None and not (class_uid == 3002 and uid == actor_id):
-            out.append({"id": uid, "type": "user", "name": text(user.get("name"))})
+    users = [record.get("user")]
+    if finding:  # whom the finding is about
+        users.append(dig(record, "actor", "user"))
+    for user in users:
+        if isinstance(user, Mapping):
+            uid = _user_id(user)
+            if uid is not None and not (class_uid == 3002 and uid == actor_id):
+                out.append({"id": uid, "type": "user", "name": text(user.get("name"))})
     for key, kind in (("group", "group"), ("entity", None), ("policy", "policy")):
         obj = record.get(key)
         if isinstance(obj, Mapping):

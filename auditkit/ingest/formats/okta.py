@@ -96,6 +96,10 @@ class OktaFormat(JsonRecordsFormat):
         """One event per line (a CSV file is read by :meth:`records`, in order)."""
         return not _is_csv(read_head(path, 4096)) and super().ndjson(path)
 
+    def tenant_needed(self, path: str) -> str | None:
+        """Okta records never carry a tenant: ``--tenant`` is needed for every file."""
+        return "Okta records carry no tenant; pass --tenant NAME"
+
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one Okta LogEvent to an auditkit event mapping."""
         return _to_event(record, tenant)

@@ -1,0 +1,94 @@
+"""`auditkit ingest` fed as a newcomer feeds it: other tools' exports piped in, zip
+archives, empty files, formats that need --tenant."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from auditkit.cli import main
+from tests.cli._terminal import run_in_terminal
+
+FIXTURES = Path(__file__).parents[1] / "ingest" / "fixtures"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "audit.db")
+    assert main(["init", path]) == 0
+    return path
+
+
+def test_an_empty_file_passes_strict(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "export.json"
+    empty.write_bytes(b"")
+    capsys.readouterr()
+    assert main(["ingest", db, str(empty), "--strict", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "read 0 records" in out and "skipped 1 empty file" in out
+    assert "quarantined:" not in out
+
+
+def test_okta_without_tenant_is_a_usage_error(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    okta = Path(__file__).parents[2] / "examples" / "okta" / "system-log.json"
+    capsys.readouterr()
+    assert main(["ingest", db, str(okta), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pass --tenant NAME" in err and "system-log.json" in err
+    assert not Path(db + ".quarantine.ndjson").exists()
+
+
+def _auditkit(*args: str, stdin: bytes, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_pipe_into_ingest_dash(db: str, tmp_path: Path) -> None:
+    """`aws cloudtrail lookup-events ... | auditkit ingest audit.db - --format cloudtrail`
+    said '-: no such file'."""
+    lookup = (FIXTURES / "cloudtrail" / "lookup_events.json").read_bytes()
+    done = _auditkit("ingest", db, "-", "--format", "cloudtrail", stdin=lookup, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert b"read 2 records from 1 file(s): stored 2" in done.stdout
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes() + b'{"uuid": "x"}\n'
+    done = _auditkit("ingest", db, "-", "--tenant", "acme", stdin=gzip.compress(okta), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = okta.count(b"\n")
+    assert f"quarantined: <stdin> line {lines}: field".encode() in done.stdout
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_terminal_on_standard_input_is_a_usage_error(db: str, tmp_path: Path) -> None:
+    """On a terminal, 'ingest STORE -' would wait for typed records: it says how to pipe."""
+    run = run_in_terminal("ingest", db, "-", cwd=tmp_path, timeout=60)
+    assert run.exit_code == 2, run.output
+    assert "standard input is a terminal: pipe the records in" in run.output
+    assert "Traceback" not in run.output
+
+
+def test_a_zipped_export(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Okta and CloudTrail exports come zipped: each member is read, and named."""
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes()
+    archive = tmp_path / "okta-export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("okta-2024-06.ndjson", okta + b"not json\n")
+    capsys.readouterr()
+    assert main(["ingest", db, str(archive), "--tenant", "acme", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    lines = okta.count(b"\n")
+    assert f"stored {lines}," in out
+    assert f"quarantined: {archive}!okta-2024-06.ndjson line {lines + 1}: invalid JSON" in out
+    assert main(["ingest", db, str(archive), "--tenant", "acme", "--strict"]) == 1

@@ -262,6 +262,33 @@ def _privilege_burst(c: Ctx, t: Tenant) -> None:
     c.emit("privilege_burst", t, u["id"], rows, ("privilege_change_burst",))
 
 
+def _transient_privilege(c: Ctx, t: Tenant) -> None:
+    """An admin lends a colleague the admin role, who changes settings and exports, and
+    takes it back a quarter of an hour later."""
+    u, v, t0 = t.user(c.rng, "admin"), t.user(c.rng, NON_ADMIN_ROLES), c.when(t)
+    back = int(c.rng.integers(8, 25))
+    role = {"target_id": v["id"], "target_type": "user", "metadata": '{"role":"admin"}'}
+    rows = [
+        _user_row(u, t, t0, "role.grant", **role),
+        _user_row(
+            v, t, t0 + 2 * 60 * US, "settings.update", target_id="sso", target_type="settings"
+        ),
+        *(
+            _user_row(
+                v,
+                t,
+                t0 + (3 * 60 + i * 20) * US,
+                "document.export",
+                target_id=f"doc-{i}",
+                target_type="document",
+            )
+            for i in range(4)
+        ),
+        _user_row(u, t, t0 + back * 60 * US, "role.revoke", **role),
+    ]
+    c.emit("transient_privilege", t, u["id"], rows, ("transient_privilege",))
+
+
 def _mfa_disable(c: Ctx, t: Tenant) -> None:
     u, v, t0 = t.user(c.rng, "admin"), t.user(c.rng, NON_ADMIN_ROLES), c.when(t)
     rows = [
@@ -468,4 +495,5 @@ INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "volume_spike": _volume,
     "rare_action": _rare,
     "odd_session": _odd_session,
+    "transient_privilege": _transient_privilege,
 }

@@ -170,7 +170,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     """
     g = duration(gap, name="gap")
     action = pl.col("action")
-    known = pl.DataFrame({"action": actions_matching(events, pl.lit(True))})
+    known = pl.DataFrame(
+        {"action": actions_matching(events, pl.lit(True))}, schema={"action": pl.String}
+    )
     audit = known.filter(is_audit_action(action)).get_column("action").to_list()
     others = (
         known.filter(

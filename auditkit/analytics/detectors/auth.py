@@ -27,6 +27,7 @@ from auditkit.analytics.detectors.common import (
     fmt_float,
     fmt_time,
     human,
+    key_changed,
     keyed,
     lazy,
     login_name,
@@ -568,11 +569,25 @@ def impossible_travel(
     keys = ["tenant_id", "actor_id"]
     geo = ("geo_lat", "geo_lon", "geo_city", "geo_country")
     has_xy = pl.col("geo_lat").is_not_null() & pl.col("geo_lon").is_not_null()
-    logins = (
-        _successful_logins(events, *geo)
-        .filter(has_xy | pl.col("geo_country").is_not_null())
+    located = _successful_logins(events, *geo).filter(has_xy | pl.col("geo_country").is_not_null())
+    # only logins without coordinates are placed by their country
+    placed_by_country = (
+        located.filter(~has_xy)
         .with_columns(_country=pl.col("geo_country").str.strip_chars().str.to_uppercase())
         .join(country_points(), on="_country", how="left")
+    )
+    logins = (
+        pl.concat(
+            [
+                located.filter(has_xy).with_columns(
+                    _country=pl.col("geo_country").str.to_uppercase(),
+                    _clat=pl.lit(None, pl.Float64),
+                    _clon=pl.lit(None, pl.Float64),
+                ),
+                placed_by_country,
+            ],
+            how="vertical_relaxed",
+        )
         .with_columns(
             _est=~has_xy,
             _lat=pl.when(has_xy).then(pl.col("geo_lat")).otherwise(pl.col("_clat")),
@@ -581,7 +596,9 @@ def impossible_travel(
         .sort([*keys, "occurred_at"])
     )
     carried = ("occurred_at", "event_id", "_lat", "_lon", "_est", "_country", *geo)
-    prev = {f"prev_{c}": pl.col(c).shift(1).over(keys) for c in carried}
+    # sorted by actor and time: the previous row is the previous login when the actor is
+    # the same (cheaper than a window per column)
+    prev = {f"prev_{c}": pl.col(c).shift(1) for c in carried}
     slack = (pl.col("_est").cast(pl.Float64) + pl.col("prev__est").cast(pl.Float64)) * SLACK_KM
     hours = pl.col("hours")
     kmh = pl.when(hours > 0).then(pl.col("km") / hours).otherwise(float("inf"))
@@ -599,8 +616,8 @@ def impossible_travel(
         & (T - pl.col("prev_occurred_at") <= switch)
     )
     found = (
-        logins.with_columns(**prev)
-        .filter(pl.col("prev_event_id").is_not_null())
+        logins.with_columns(**prev, _same=~key_changed(keys))
+        .filter(pl.col("_same") & pl.col("prev_event_id").is_not_null())
         .with_columns(
             km=_haversine_km(
                 pl.col("prev__lat"), pl.col("prev__lon"), pl.col("_lat"), pl.col("_lon")

@@ -35,6 +35,8 @@ def ev(
     actor_type: str = "user",
     roles: list[str] | None = None,
     targets: list[dict[str, str]] | None = None,
+    metadata: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One canonical event ``minute`` minutes after :data:`T0`."""
     geo = {k: v for k, v in {"country": country, "lat": lat, "lon": lon}.items() if v is not None}
@@ -48,17 +50,22 @@ def ev(
     }
     if targets:
         event["targets"] = targets
+    if metadata:
+        event["metadata"] = metadata
+    if changes:
+        event["changes"] = changes
     return event
 
 
 @dataclass(frozen=True)
 class Trail:
-    """A labelled trail: ``expect`` must fire (at any severity); on a look-alike
-    (``expect`` empty) no finding may be above ``low``."""
+    """A labelled trail: ``expect`` must fire, each at ``at_least`` or above; on a
+    look-alike (``expect`` empty) no finding may be above ``low``."""
 
     name: str
     build: Callable[[], list[dict[str, Any]]] = field(repr=False)
     expect: tuple[str, ...] = ()
+    at_least: str = "low"
 
 
 def _spray_one_ipv6_network() -> list[dict[str, Any]]:
@@ -198,6 +205,233 @@ def _batch_reads() -> list[dict[str, Any]]:
     ]
 
 
+# ------------------------------------------------------------------ the audit trail
+
+
+def _audit_records_deleted() -> list[dict[str, Any]]:
+    """The audit log, a trail and older logs deleted or purged under names the detector
+    never listed."""
+    return [
+        ev(0, "audit_log.delete", "mallory@acme.com"),
+        ev(90, "audit_trail.delete", "eve@acme.com"),
+        ev(200, "audit_logs.purge", "oscar@acme.com"),
+    ]
+
+
+def _logging_switched_off() -> list[dict[str, Any]]:
+    """Logging disabled and the log sink to the SIEM deleted."""
+    return [
+        ev(0, "logging.disable", "mallory@acme.com"),
+        ev(120, "log_sink.delete", "eve@acme.com", targets=[{"id": "siem", "type": "sink"}]),
+    ]
+
+
+def _retention_cut_in_settings() -> list[dict[str, Any]]:
+    """Audit retention shortened through the tenant's general settings."""
+    return [
+        ev(
+            0,
+            "settings.update",
+            "mallory@acme.com",
+            roles=["admin"],
+            changes={
+                "before": {"audit_log_retention_days": 365, "theme": "light"},
+                "after": {"audit_log_retention_days": 1, "theme": "light"},
+            },
+        )
+    ]
+
+
+def _audit_housekeeping() -> list[dict[str, Any]]:
+    """An admin lengthens retention in the settings and in the audit settings, adds a
+    SIEM destination, switches logging on, and reads and exports the audit log."""
+    admin = "admin@acme.com"
+    return [
+        ev(
+            0,
+            "settings.update",
+            admin,
+            roles=["admin"],
+            changes={
+                "before": {"audit_log_retention_days": 365},
+                "after": {"audit_log_retention_days": 730},
+            },
+        ),
+        ev(
+            5,
+            "audit_retention.update",
+            admin,
+            roles=["admin"],
+            changes={"before": "1 year", "after": "2 years"},
+        ),
+        ev(10, "audit_destination.add", admin, roles=["admin"]),
+        ev(
+            12,
+            "audit_log.update",
+            admin,
+            roles=["admin"],
+            changes={"before": {"enabled": False}, "after": {"enabled": True}},
+        ),
+        ev(15, "audit_log.enable", admin, roles=["admin"]),
+        ev(20, "audit_log.read", admin, roles=["admin"]),
+        ev(25, "audit_log.export", admin, roles=["admin"]),
+        ev(
+            30,
+            "settings.update",
+            admin,
+            roles=["admin"],
+            changes={"before": {"theme": "a"}, "after": {"theme": "b"}},
+        ),
+        ev(40, "user.login", "catalog@acme.com"),
+        ev(41, "catalog.delete", "catalog@acme.com"),
+    ]
+
+
+# ------------------------------------------------------------------ exports
+
+
+def _docs(i: int) -> list[dict[str, str]]:
+    return [{"id": f"doc-{i}", "type": "document"}]
+
+
+def _exports_spread_thin() -> list[dict[str, Any]]:
+    """200 exports over 20 hours, ten an hour: no hour reaches a burst."""
+    return [ev(i * 6, "document.export", "leo@acme.com", targets=_docs(i)) for i in range(200)]
+
+
+def _exports_under_other_verbs() -> list[dict[str, Any]]:
+    """Sixty exports in half an hour as bulk exports, report downloads and data exports."""
+    actions = ["document.bulk_export", "report.download", "data.export"]
+    return [ev(i * 0.5, actions[i % 3], "leo@acme.com", targets=_docs(i)) for i in range(60)]
+
+
+def _nightly_backup(actor: str, actor_type: str) -> Callable[[], list[dict[str, Any]]]:
+    def build() -> list[dict[str, Any]]:
+        """Every night at 02:00 for ten nights, the same 80 documents exported."""
+        return [
+            ev(
+                night * 1440 + 17 * 60 + i * 0.2,
+                "document.export",
+                actor,
+                actor_type=actor_type,
+                ip="198.51.100.200",
+                targets=_docs(i),
+            )
+            for night in range(10)
+            for i in range(80)
+        ]
+
+    return build
+
+
+# ------------------------------------------------------------------ privileges
+
+_ADMINS = ["owner", "superuser", "org_admin", "root", "AdministratorAccess", "roles/owner"]
+
+
+def _onboarding_viewers() -> list[dict[str, Any]]:
+    """A new team of forty onboarded as viewers in an afternoon."""
+    return [
+        ev(
+            i * 3,
+            "role.grant",
+            "admin@acme.com",
+            roles=["admin"],
+            targets=[{"id": USERS[i], "type": "user"}],
+            metadata={"role": "viewer"},
+        )
+        for i in range(40)
+    ]
+
+
+def _admin_roles_handed_out() -> list[dict[str, Any]]:
+    """Twelve admin-like roles of every spelling handed out in an hour."""
+    return [
+        ev(
+            i * 5,
+            "role.grant",
+            "mallory@acme.com",
+            targets=[{"id": USERS[i], "type": "user"}],
+            metadata={"role": _ADMINS[i % len(_ADMINS)]},
+        )
+        for i in range(12)
+    ]
+
+
+def _grant_use_revoke() -> list[dict[str, Any]]:
+    """Owner granted to an accomplice, who creates a key and exports, then revoked."""
+    grant = {
+        "targets": [{"id": "bob@acme.com", "type": "user"}],
+        "metadata": {"role": "owner"},
+    }
+    return [
+        ev(0, "user.login", "bob@acme.com", roles=["viewer"]),
+        ev(10, "role.grant", "mallory@acme.com", roles=["admin"], **grant),
+        ev(12, "api_key.create", "bob@acme.com"),
+        *(ev(13 + i * 0.2, "document.export", "bob@acme.com", targets=_docs(i)) for i in range(5)),
+        ev(18, "role.revoke", "mallory@acme.com", roles=["admin"], **grant),
+    ]
+
+
+def _wrong_grant_put_right() -> list[dict[str, Any]]:
+    """Admin given to the wrong Bob and taken back two minutes later; then the right one."""
+
+    def change(minute: float, action: str, who: str) -> dict[str, Any]:
+        return ev(
+            minute,
+            action,
+            "admin@acme.com",
+            roles=["admin"],
+            targets=[{"id": who, "type": "user"}],
+            metadata={"role": "admin"},
+        )
+
+    return [
+        ev(0, "user.login", "bob.b@acme.com", roles=["viewer"]),
+        change(5, "role.grant", "bob.a@acme.com"),
+        change(7, "role.revoke", "bob.a@acme.com"),
+        change(8, "role.grant", "bob.b@acme.com"),
+    ]
+
+
+def _just_in_time_elevation() -> list[dict[str, Any]]:
+    """An access broker grants admin for an hour on a ticket; the engineer works; the
+    broker takes it back when it expires."""
+    grant = {
+        "targets": [{"id": "sre@acme.com", "type": "user"}],
+        "metadata": {"role": "admin", "ticket": "OPS-7"},
+    }
+    return [
+        ev(0, "user.login", "sre@acme.com", roles=["editor"]),
+        ev(1, "role.grant", "access-broker", actor_type="system", **grant),
+        ev(10, "settings.update", "sre@acme.com"),
+        ev(20, "integration.add", "sre@acme.com"),
+        ev(61, "role.revoke", "access-broker", actor_type="system", **grant),
+    ]
+
+
+# ------------------------------------------------------------------ travel without coordinates
+
+
+def _country_switch_without_coordinates() -> list[dict[str, Any]]:
+    """Logins from the US, then from Russia 20 minutes later: countries, no coordinates."""
+    return [
+        ev(0, "user.login", "carol@acme.com", country="US", lat=None, lon=None),
+        ev(20, "user.login", "carol@acme.com", country="RU", lat=None, lon=None, ip="203.0.113.50"),
+    ]
+
+
+def _long_flight_without_coordinates() -> list[dict[str, Any]]:
+    """A login in the US, then in Germany ten hours later, and Japan the day after:
+    countries, no coordinates."""
+    return [
+        ev(0, "user.login", "dave@acme.com", country="US", lat=None, lon=None),
+        ev(600, "user.login", "dave@acme.com", country="DE", lat=None, lon=None),
+        ev(1300, "user.login", "dave@acme.com", country="FR", lat=None, lon=None),
+        ev(2500, "user.login", "dave@acme.com", country="JP", lat=None, lon=None),
+    ]
+
+
 TRAILS: tuple[Trail, ...] = (
     Trail("spray from one IPv6 /64", _spray_one_ipv6_network, ("password_spraying",)),
     Trail(
@@ -219,4 +453,41 @@ TRAILS: tuple[Trail, ...] = (
     Trail("office behind one address", _nat_office),
     Trail("new employee's first day", _first_day),
     Trail("nightly batch reads", _batch_reads),
+    Trail(
+        "audit records deleted and purged", _audit_records_deleted, ("audit_tampering",), "critical"
+    ),
+    Trail(
+        "logging switched off, sink deleted",
+        _logging_switched_off,
+        ("audit_tampering",),
+        "critical",
+    ),
+    Trail(
+        "audit retention cut in the settings",
+        _retention_cut_in_settings,
+        ("audit_tampering",),
+        "critical",
+    ),
+    Trail("audit housekeeping", _audit_housekeeping),
+    Trail("exports spread thin over a day", _exports_spread_thin, ("mass_export",), "high"),
+    Trail("exports under other verbs", _exports_under_other_verbs, ("mass_export",), "high"),
+    Trail("nightly backup by a key", _nightly_backup("key-backup", "api_key")),
+    Trail("nightly backup by a service account", _nightly_backup("backup@acme.com", "user")),
+    Trail("onboarding forty viewers", _onboarding_viewers),
+    Trail(
+        "admin-like roles of every spelling",
+        _admin_roles_handed_out,
+        ("privilege_change_burst",),
+        "medium",
+    ),
+    Trail("admin granted, used, revoked", _grant_use_revoke, ("transient_privilege",), "high"),
+    Trail("wrong grant put right", _wrong_grant_put_right),
+    Trail("just-in-time elevation", _just_in_time_elevation),
+    Trail(
+        "country switch without coordinates",
+        _country_switch_without_coordinates,
+        ("impossible_travel",),
+        "high",
+    ),
+    Trail("long flight without coordinates", _long_flight_without_coordinates),
 )

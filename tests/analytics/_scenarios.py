@@ -19,7 +19,7 @@ import polars as pl
 
 from . import _incidents, _traffic
 from ._adversarial import ATTACK_KINDS, LEAVER_KINDS, LOOKALIKE_KINDS
-from ._incidents import Ctx, Incident
+from ._incidents import LATE_KINDS, Ctx, Incident
 from ._traffic import RAW_SCHEMA, dt, tenant_background, to_frame
 
 __all__ = [
@@ -71,6 +71,8 @@ def generate_scenario(
     chosen = list(INCIDENT_KINDS) if kinds is None else list(kinds)
     if lookalikes:
         chosen += list(LOOKALIKE_KINDS)
+    late = [k for k in chosen if k in LATE_KINDS]
+    chosen = [k for k in chosen if k not in LATE_KINDS]
     leavers = per_kind * sum(k in LEAVER_KINDS for k in chosen)
     if leavers:
         if days < 40:
@@ -94,6 +96,9 @@ def generate_scenario(
     for k, kind in planned:  # each round of kinds starts one tenant further
         build = INCIDENT_KINDS.get(kind) or LOOKALIKE_KINDS[kind]
         build(ctx, population[(k + k // len(chosen)) % len(population)])
+    # kinds added later come after all the others, which keep their events and tenants
+    for k, kind in enumerate(kinds_in_turn(late, per_kind)):
+        INCIDENT_KINDS[kind](ctx, population[k % len(population)])
     for tenant, service, a, b, _ in ctx.removals:
         raw = raw.filter(
             ~(

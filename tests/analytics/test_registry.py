@@ -51,6 +51,8 @@ ISSUE_DETECTORS = {
     "dormant_takeover",
     "new_key_exfiltration",
     "mfa_fatigue_takeover",
+    # an admin role granted, used and revoked within the hour
+    "transient_privilege",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from auditkit.analytics.detectors._countries import SLACK_KM, country_points
 from auditkit.analytics.detectors.common import (
     CANDIDATE_SCHEMA,
     LOGIN,
@@ -26,6 +27,7 @@ from auditkit.analytics.detectors.common import (
     fmt_float,
     fmt_time,
     human,
+    key_changed,
     keyed,
     lazy,
     login_name,
@@ -513,12 +515,23 @@ def _place(city: pl.Expr, country: pl.Expr) -> pl.Expr:
 
 @register_detector("impossible_travel", title="Impossible travel", severity="high")
 def impossible_travel(
-    events: Events, *, max_speed_kmh: float = 1000.0, min_distance_km: float = 500.0
+    events: Events,
+    *,
+    max_speed_kmh: float = 1000.0,
+    min_distance_km: float = 500.0,
+    country_switch: str | timedelta = "30m",
 ) -> pl.DataFrame:
     """Two consecutive successful logins of one actor whose implied speed beats a plane.
 
-    Logins need ``geo_lat``/``geo_lon``.  Pairs closer than ``min_distance_km``
-    are ignored (geolocation of IP addresses is coarse).
+    Logins are placed by ``geo_lat``/``geo_lon``, else by their country
+    (``geo_country``: a point near its main population, from a table of ISO codes).
+    Pairs closer than ``min_distance_km`` are ignored (geolocation of IP addresses is
+    coarse).  Both ends placed by coordinates: high.  An end placed by its country
+    only may be far from that point: high when the trip is impossible even with
+    750 km of error at each such end, medium when only the distance between the
+    countries' points makes it so.  Two countries outside the table (or not given as
+    codes) without coordinates: medium when the country changes within
+    ``country_switch``.
 
     Parameters
     ----------
@@ -528,6 +541,8 @@ def impossible_travel(
         Fastest plausible travel (airliners cruise at ~900 km/h).
     min_distance_km
         Shortest distance between the two logins worth reporting.
+    country_switch
+        For countries that cannot be placed: a change of country within this time.
 
     Examples
     --------
@@ -538,53 +553,115 @@ def impossible_travel(
     ...      "lat": 48.86, "lon": 2.35}}},
     ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T10:00:00Z", "action": "user.login",
     ...      "actor": {"id": "carol"}, "source": {"geo": {"city": "Tokyo", "country": "JP",
-    ...      "lat": 35.68, "lon": 139.69}}}])
-    >>> print(impossible_travel(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    ...      "lat": 35.68, "lon": 139.69}}},
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T10:20:00Z", "action": "user.login",
+    ...      "actor": {"id": "carol"}, "source": {"geo": {"country": "BR"}}}])
+    >>> found = impossible_travel(df)
+    >>> print(found["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
     'carol' logged in from Paris, FR at 2026-01-05 09:00 UTC then from Tokyo, JP 1.0 h later
     (9713 km, 9713 km/h).
+    >>> print(found["summary"][1])  # doctest: +NORMALIZE_WHITESPACE
+    'carol' logged in from Tokyo, JP at 2026-01-05 10:00 UTC then from ?, BR 0.3 h later
+    (about 18502 km, at least 17752 km with the country placed roughly, 53256 km/h).
     """
     positive(max_speed_kmh, "max_speed_kmh")
+    switch = duration(country_switch, name="country_switch")
     keys = ["tenant_id", "actor_id"]
     geo = ("geo_lat", "geo_lon", "geo_city", "geo_country")
+    has_xy = pl.col("geo_lat").is_not_null() & pl.col("geo_lon").is_not_null()
+    located = _successful_logins(events, *geo).filter(has_xy | pl.col("geo_country").is_not_null())
+    # only logins without coordinates are placed by their country
+    placed_by_country = (
+        located.filter(~has_xy)
+        .with_columns(_country=pl.col("geo_country").str.strip_chars().str.to_uppercase())
+        .join(country_points(), on="_country", how="left")
+    )
     logins = (
-        _successful_logins(events, *geo)
-        .filter(pl.col("geo_lat").is_not_null() & pl.col("geo_lon").is_not_null())
+        pl.concat(
+            [
+                located.filter(has_xy).with_columns(
+                    _country=pl.col("geo_country").str.to_uppercase(),
+                    _clat=pl.lit(None, pl.Float64),
+                    _clon=pl.lit(None, pl.Float64),
+                ),
+                placed_by_country,
+            ],
+            how="vertical_relaxed",
+        )
+        .with_columns(
+            _est=~has_xy,
+            _lat=pl.when(has_xy).then(pl.col("geo_lat")).otherwise(pl.col("_clat")),
+            _lon=pl.when(has_xy).then(pl.col("geo_lon")).otherwise(pl.col("_clon")),
+        )
         .sort([*keys, "occurred_at"])
     )
-    prev = {f"prev_{c}": pl.col(c).shift(1).over(keys) for c in ("occurred_at", "event_id", *geo)}
+    carried = ("occurred_at", "event_id", "_lat", "_lon", "_est", "_country", *geo)
+    # sorted by actor and time: the previous row is the previous login when the actor is
+    # the same (cheaper than a window per column)
+    prev = {f"prev_{c}": pl.col(c).shift(1) for c in carried}
+    slack = (pl.col("_est").cast(pl.Float64) + pl.col("prev__est").cast(pl.Float64)) * SLACK_KM
+    hours = pl.col("hours")
+    kmh = pl.when(hours > 0).then(pl.col("km") / hours).otherwise(float("inf"))
+    least_kmh = pl.when(hours > 0).then(pl.col("least") / hours).otherwise(float("inf"))
+    placed = pl.col("km").is_not_null()
+    estimated = pl.col("_est") | pl.col("prev__est")
+    moved = pl.col("_country").ne_missing(pl.col("prev__country"))
+    sure = placed & (pl.col("least") >= min_distance_km) & (least_kmh > max_speed_kmh)
+    likely = placed & moved & (pl.col("km") >= min_distance_km) & (pl.col("kmh") > max_speed_kmh)
+    unplaced = (
+        ~placed
+        & moved
+        & pl.col("_country").is_not_null()
+        & pl.col("prev__country").is_not_null()
+        & (T - pl.col("prev_occurred_at") <= switch)
+    )
     found = (
-        logins.with_columns(**prev)
-        .filter(pl.col("prev_event_id").is_not_null())
+        logins.with_columns(**prev, _same=~key_changed(keys))
+        .filter(pl.col("_same") & pl.col("prev_event_id").is_not_null())
         .with_columns(
             km=_haversine_km(
-                pl.col("prev_geo_lat"), pl.col("prev_geo_lon"), pl.col("geo_lat"), pl.col("geo_lon")
+                pl.col("prev__lat"), pl.col("prev__lon"), pl.col("_lat"), pl.col("_lon")
             ),
             hours=(T - pl.col("prev_occurred_at")).dt.total_microseconds() / 3.6e9,
         )
-        .with_columns(
-            kmh=pl.when(pl.col("hours") > 0)
-            .then(pl.col("km") / pl.col("hours"))
-            .otherwise(float("inf"))
-        )
-        .filter((pl.col("km") >= min_distance_km) & (pl.col("kmh") > max_speed_kmh))
+        .with_columns(least=(pl.col("km") - slack).clip(lower_bound=0.0), kmh=kmh)
+        .filter(sure | likely | unplaced)
         .select(
             "tenant_id",
             "actor_id",
             pl.col("prev_occurred_at").alias("first_seen"),
             T.alias("last_seen"),
             pl.concat_list("prev_event_id", "event_id").alias("event_ids"),
-            pl.lit("high").alias("severity"),
+            pl.when(sure).then(pl.lit("high")).otherwise(pl.lit("medium")).alias("severity"),
             pl.format(
-                "{} logged in from {} at {} then from {} {} h later ({} km, {} km/h).",
+                "{} logged in from {} at {} then from {} {} h later ({}).",
                 q(pl.col("actor_id")),
                 _place(pl.col("prev_geo_city"), pl.col("prev_geo_country")),
                 fmt_time(pl.col("prev_occurred_at")),
                 _place(pl.col("geo_city"), pl.col("geo_country")),
                 fmt_float(pl.col("hours"), 1),
-                fmt_float(pl.col("km")),
-                pl.when(pl.col("kmh").is_infinite())
-                .then(pl.lit("instant"))
-                .otherwise(fmt_float(pl.col("kmh"))),
+                pl.when(~placed)
+                .then(pl.lit("no coordinates, and countries that cannot be placed"))
+                .when(estimated)
+                .then(
+                    pl.format(
+                        "about {} km, at least {} km with the country placed roughly, {} km/h",
+                        fmt_float(pl.col("km")),
+                        fmt_float(pl.col("least")),
+                        pl.when(least_kmh.is_infinite())
+                        .then(pl.lit("instant"))
+                        .otherwise(fmt_float(least_kmh)),
+                    )
+                )
+                .otherwise(
+                    pl.format(
+                        "{} km, {} km/h",
+                        fmt_float(pl.col("km")),
+                        pl.when(pl.col("kmh").is_infinite())
+                        .then(pl.lit("instant"))
+                        .otherwise(fmt_float(pl.col("kmh"))),
+                    )
+                ),
             ).alias("summary"),
         )
     )

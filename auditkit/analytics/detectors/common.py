@@ -89,6 +89,40 @@ def subset(events: Events, columns: Sequence[str], where: pl.Expr, *then: pl.Exp
     return lf
 
 
+def actions_matching(events: Events, condition: pl.Expr) -> list[str]:
+    """The distinct actions of ``events`` for which ``condition`` (an expression on
+    ``pl.col("action")``) holds, sorted.
+
+    A trail holds few distinct actions: testing them once and then selecting events
+    with ``is_in`` is several times cheaper than a regular expression over every
+    event.
+
+    >>> df = pl.DataFrame({"action": ["a.export", "b.read", "a.export", "c.bulk_export"]})
+    >>> actions_matching(df, pl.col("action").str.contains("export"))
+    ['a.export', 'c.bulk_export']
+    """
+    names = lazy(events, "action").select(pl.col("action").unique()).collect()
+    return sorted(names.filter(condition.fill_null(False)).get_column("action").to_list())
+
+
+def verb(action: pl.Expr) -> pl.Expr:
+    """The verb of an action: what follows its last dot (``audit_log.disable`` -> ``disable``).
+
+    >>> pl.select(verb(pl.lit("logs_retention_policy.put"))).item()
+    'put'
+    """
+    return action.str.extract(r"([^.]*)$")
+
+
+def noun(action: pl.Expr) -> pl.Expr:
+    """The noun of an action: what precedes its last dot (``audit_log.disable`` -> ``audit_log``).
+
+    >>> pl.select(noun(pl.lit("logs_retention_policy.put"))).item()
+    'logs_retention_policy'
+    """
+    return action.str.extract(r"^(.*)\.[^.]*$")
+
+
 def duration(value: str | timedelta, *, name: str = "window") -> timedelta:
     """Parse a Polars-style duration (``"15m"``, ``"1h30m"``, ``"30d"``) or pass a timedelta.
 

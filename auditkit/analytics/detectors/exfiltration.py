@@ -1,8 +1,12 @@
 """Exfiltration and destruction: mass export or download, and mass deletion, per actor
 per sliding window, quiet on an actor's own recurring bulk work.
 
-They read the user vocabulary ``<entity>.export``, ``<entity>.download`` and
-``<entity>.delete`` (including ``user.delete``), successful only.
+They read successful events whose verb (what follows the action's last dot) says
+export, download or dump anywhere (``document.export``, ``report.download``,
+``document.bulk_export``, ``database.dump``), and ``<entity>.delete`` (including
+``user.delete``).  Exports are counted in two
+windows: a short one for bursts and a day for exports spread thin (ten an hour all
+day and night).
 
 Recurring work (month-end and quarter-end exports by a reporting key, nightly purges
 by a job) is recognised from the actor's own history of bursts, per actor and
@@ -10,47 +14,67 @@ action: a burst is recurring when earlier bursts of that actor and action, at le
 half its size, came at the same phase of a period: the same hour of the day on two
 earlier days within a week; the same weekday and hour on two earlier weeks within
 five; the same day of the month, or the same number of days before the month's end,
-in an earlier month within 100 days (which also covers quarter-ends).
+in an earlier month within 100 days (which also covers quarter-ends).  A burst that
+is not recurring yet but recurs *later* at such a phase (the first nights of a nightly
+job, before it has a history) is reported low.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Final
 
 import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
     T,
+    actions_matching,
     bursts,
     duration,
     finalize,
+    fmt_duration,
     fmt_time,
-    human,
     is_person,
     positive,
     q,
     subset,
+    verb,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["mass_deletion", "mass_export"]
+__all__ = ["EXPORT_VERBS", "mass_deletion", "mass_export"]
 
-_EXPORT = (".export", ".download")
-_DELETE = (".delete",)
+#: Verbs of exports: export, download or dump anywhere in the verb.
+EXPORT_VERBS: Final = r"export|download|dump"
+
+
+def _runs(
+    lf: pl.LazyFrame, window: timedelta, threshold: int, split: timedelta | None = None
+) -> pl.LazyFrame:
+    """The bursts of ``lf`` per actor (``bursts``), each as one row; with ``split``,
+    evidence further apart than that is two runs (so that a day-long window does not
+    join the runs of consecutive nights)."""
+    rows = bursts(lf, ["tenant_id", "actor_id"], window=window, threshold=threshold)
+    if split is not None:
+        cut = (pl.col("_episode") != pl.col("_episode").shift(1)) | ((T - T.shift(1)) > split)
+        rows = rows.with_columns(_episode=cut.fill_null(True).cum_sum())
+    return rows.with_columns(_window=pl.lit(window))
 
 
 def _mass(
     events: Events,
     *,
-    suffixes: tuple[str, ...],
-    verb: str,
+    actions: pl.Expr,
+    what: str,
     detector: str,
     threshold: int,
     window: str | timedelta,
     exclude_actor_types: Sequence[str],
     recurring: bool,
+    slow_threshold: int | None = None,
+    slow_window: str | timedelta | None = None,
 ) -> pl.DataFrame:
     w = duration(window)
     positive(threshold, "threshold")
@@ -58,15 +82,28 @@ def _mass(
     lf = subset(
         events,
         (*cols, "target_id"),
-        pl.any_horizontal(pl.col("action").str.ends_with(x) for x in suffixes),
+        actions,
         pl.col("outcome") == "success",
         ~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False),
-    )
+    ).collect()
+    rows = _runs(lf.lazy(), w, threshold).collect()
+    if slow_threshold is not None and slow_window is not None:
+        sw = duration(slow_window, name="slow_window")
+        positive(slow_threshold, "slow_threshold")
+        # exports spread thin: a day's worth, less what the bursts already hold
+        slow = (
+            _runs(lf.lazy(), sw, slow_threshold, split=max(w, sw / 4))
+            .join(rows.lazy().select("event_id"), on="event_id", how="anti")
+            .filter(pl.len().over("_episode") >= slow_threshold)
+            .with_columns(_episode=pl.col("_episode") + (rows.get_column("_episode").max() or 0))
+            .collect()
+        )
+        rows = pl.concat([rows, slow.select(rows.columns)])
     runs = (
-        bursts(lf, ["tenant_id", "actor_id"], window=w, threshold=threshold)
+        rows.lazy()
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id", "actor_type").first(),
+            pl.col("tenant_id", "actor_id", "actor_type", "_window").first(),
             T.min().alias("first_seen"),
             T.max().alias("last_seen"),
             pl.col("event_id").alias("event_ids"),
@@ -84,19 +121,23 @@ def _mass(
         runs.lazy()
         .join(repeats.lazy(), on="_episode", how="left")
         .with_columns(
-            severity=pl.when(is_person()).then(pl.lit("high")).otherwise(pl.lit("medium")),
+            severity=pl.when(pl.col("_scheduled") & ~pl.col("_recurring"))
+            .then(pl.lit("low"))
+            .when(is_person())
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             summary=pl.concat_str(
                 pl.format(
                     "{} {} {} item(s) ({} distinct; {}) between {} and {} (at most {} within {})",
                     q(pl.col("actor_id")),
-                    pl.lit(verb),
+                    pl.lit(what),
                     pl.col("event_ids").list.len(),
                     pl.col("targets"),
                     pl.col("kinds").list.head(5).list.join(", "),
                     fmt_time(pl.col("first_seen")),
                     fmt_time(pl.col("last_seen")),
                     pl.col("peak"),
-                    pl.lit(human(w)),
+                    fmt_duration(pl.col("_window")),
                 ),
                 pl.when(pl.col("_earlier") > 0)
                 .then(
@@ -109,6 +150,12 @@ def _mass(
                 )
                 .otherwise(pl.lit("; no earlier bulk run by this actor: not recurring work")),
                 pl.when(pl.col("_recurring")).then(pl.lit(" (recurring, reported on request)")),
+                pl.when(pl.col("_scheduled") & ~pl.col("_recurring")).then(
+                    pl.lit(
+                        "; but it recurs later at the same time of day, week or month: "
+                        "the first runs of scheduled work"
+                    )
+                ),
                 pl.lit("."),
                 ignore_nulls=True,
             ),
@@ -119,8 +166,9 @@ def _mass(
 
 def _recurrence(runs: pl.DataFrame) -> pl.DataFrame:
     """Per burst: ``_recurring`` (earlier bursts of the actor and action, at least half its
-    size, at the same phase of a day, week or month), ``_earlier`` (earlier bursts of
-    the actor and action) and ``_last_run`` (the latest of them)."""
+    size, at the same phase of a day, week or month), ``_scheduled`` (the same, counting
+    later bursts too), ``_earlier`` (earlier bursts of the actor and action) and
+    ``_last_run`` (the latest of them)."""
     keys = ["tenant_id", "actor_id", "_what"]
     start = pl.col("first_seen")
     phases = runs.lazy().select(
@@ -138,38 +186,42 @@ def _recurrence(runs: pl.DataFrame) -> pl.DataFrame:
         *keys,
         *[
             pl.col(c).alias(c + "2")
-            for c in ("_at", "_n", "_hour", "_wd", "_dom", "_dte", "_month")
+            for c in ("_episode", "_at", "_n", "_hour", "_wd", "_dom", "_dte", "_month")
         ],
     )
     hour_apart = (pl.col("_hour") - pl.col("_hour2")).abs()
     same_hour = pl.min_horizontal(hour_apart, 24 - hour_apart) <= 2
-    ago = pl.col("_at") - pl.col("_at2")
-    day = (ago.dt.total_days() >= 1) & (ago <= timedelta(days=8)) & same_hour
+    apart = (pl.col("_at") - pl.col("_at2")).abs()
+    day = (apart.dt.total_days() >= 1) & (apart <= timedelta(days=8)) & same_hour
     week = (
         (pl.col("_wd") == pl.col("_wd2"))
-        & (ago.dt.total_days() >= 6)
-        & (ago <= timedelta(days=36))
+        & (apart.dt.total_days() >= 6)
+        & (apart <= timedelta(days=36))
         & same_hour
     )
     month = (
         (pl.col("_month") != pl.col("_month2"))
-        & (ago <= timedelta(days=100))
+        & (apart <= timedelta(days=100))
         & (
             ((pl.col("_dom") - pl.col("_dom2")).abs() <= 2)
             | ((pl.col("_dte") - pl.col("_dte2")).abs() <= 2)
         )
     )
+    before = pl.col("_at2") < pl.col("_at")
     pairs = (
         phases.join(other, on=keys)
-        .filter(pl.col("_at2") < pl.col("_at"))
+        .filter(pl.col("_episode2") != pl.col("_episode"))
         .with_columns(_big=pl.col("_n2") * 2 >= pl.col("_n"))
         .group_by("_episode")
         .agg(
-            _earlier=pl.len(),
-            _last_run=pl.col("_at2").max(),
-            _daily=(day & pl.col("_big")).sum(),
-            _weekly=(week & pl.col("_big")).sum(),
-            _monthly=(month & pl.col("_big")).sum(),
+            _earlier=before.sum(),
+            _last_run=pl.col("_at2").filter(before).max(),
+            _daily=(day & pl.col("_big") & before).sum(),
+            _weekly=(week & pl.col("_big") & before).sum(),
+            _monthly=(month & pl.col("_big") & before).sum(),
+            _daily_all=(day & pl.col("_big")).sum(),
+            _weekly_all=(week & pl.col("_big")).sum(),
+            _monthly_all=(month & pl.col("_big")).sum(),
         )
     )
     return (
@@ -182,6 +234,13 @@ def _recurrence(runs: pl.DataFrame) -> pl.DataFrame:
             ((pl.col("_daily") >= 2) | (pl.col("_weekly") >= 2) | (pl.col("_monthly") >= 1))
             .fill_null(False)
             .alias("_recurring"),
+            (
+                (pl.col("_daily_all") >= 2)
+                | (pl.col("_weekly_all") >= 2)
+                | (pl.col("_monthly_all") >= 1)
+            )
+            .fill_null(False)
+            .alias("_scheduled"),
         )
         .collect()
     )
@@ -195,17 +254,25 @@ def mass_export(
     window: str | timedelta = "1h",
     exclude_actor_types: Sequence[str] = ("system", "service"),
     recurring: bool = True,
+    slow_threshold: int = 100,
+    slow_window: str | timedelta = "24h",
 ) -> pl.DataFrame:
-    """One actor exporting or downloading many items within a sliding window.
+    """One actor exporting or downloading many items within a sliding window, or spreading
+    them thin over a day.
 
     Parameters
     ----------
     events
         Event frame (eager or lazy).
     threshold
-        Successful ``*.export`` / ``*.download`` events by one actor within ``window``.
+        Successful exports by one actor within ``window``: events whose verb says
+        export, download or dump (``document.export``, ``report.download``,
+        ``document.bulk_export``).
     window
         Sliding window length.
+    slow_threshold, slow_window
+        Exports spread thin: at least ``slow_threshold`` within ``slow_window``, not
+        counting those of the short bursts (ten an hour for twenty hours).
     exclude_actor_types
         Actor types left out: services and the system run scheduled exports (a
         service account's unusual volume shows up in ``volume_spike``).  API keys
@@ -213,7 +280,8 @@ def mass_export(
     recurring
         Leave out the actor's recurring bulk work (see the module); ``False`` reports it,
         marked as recurring.  People's bursts are high; API keys' and other
-        non-people's medium (their bulk work is usually scheduled).
+        non-people's medium (their bulk work is usually scheduled); a burst that
+        recurs later at the same phase (the first runs of a nightly job) low.
 
     Examples
     --------
@@ -228,13 +296,17 @@ def mass_export(
     """
     return _mass(
         events,
-        suffixes=_EXPORT,
-        verb="exported or downloaded",
+        actions=pl.col("action").is_in(
+            actions_matching(events, verb(pl.col("action")).str.contains(EXPORT_VERBS))
+        ),
+        what="exported or downloaded",
         detector="mass_export",
         threshold=threshold,
         window=window,
         exclude_actor_types=exclude_actor_types,
         recurring=recurring,
+        slow_threshold=slow_threshold,
+        slow_window=slow_window,
     )
 
 
@@ -274,8 +346,8 @@ def mass_deletion(
     """
     return _mass(
         events,
-        suffixes=_DELETE,
-        verb="deleted",
+        actions=pl.col("action").str.ends_with(".delete"),
+        what="deleted",
         detector="mass_deletion",
         threshold=threshold,
         window=window,

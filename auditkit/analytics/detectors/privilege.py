@@ -4,7 +4,8 @@ acting as admin) and bursts of privilege changes.
 
 They read ``role.grant`` / ``role.revoke`` / ``permission.grant`` / ``permission.revoke``
 (the target is the principal who gets or loses the privilege; ``metadata.role`` or
-``metadata.permission`` names it) and the admin actions of the core vocabulary.
+``metadata.permission`` names it, or a target of a policy type, as AWS's attached
+policies arrive) and the admin actions of the core vocabulary.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import polars as pl
 from auditkit.analytics.detectors.common import (
     CANDIDATE_SCHEMA,
     PRIVILEGED_NAME_PATTERN,
+    SENSITIVE_ACTIONS,
     Events,
     T,
     bursts,
@@ -29,25 +31,37 @@ from auditkit.analytics.detectors.common import (
     human,
     is_person,
     lazy,
+    no_candidates,
     positive,
     q,
     subset,
+    verb,
 )
 from auditkit.analytics.detectors.registry import register_detector
+from auditkit.analytics.detectors.tampering import is_audit_action
 from auditkit.schema import CORE_ACTIONS
 
 __all__ = [
     "ADMIN_ACTIONS",
     "ADMIN_ROLE_PATTERN",
+    "PRIVILEGED_ROLE_PATTERN",
     "PRIVILEGE_ACTIONS",
     "admin_without_role",
     "privilege_change_burst",
     "self_privilege_grant",
     "side_door_privilege",
+    "transient_privilege",
 ]
 
 #: Roles that make a principal an administrator (a regular expression on role names).
 ADMIN_ROLE_PATTERN: Final = r"(?i)admin|owner|root|superuser"
+#: Roles and permissions that make their holder an administrator, for the detectors that
+#: judge what was granted: ``admin`` anywhere (``org_admin``, ``billing.admin``, AWS's
+#: ``AdministratorAccess``), owner, root, superuser, AWS's ``PowerUserAccess`` and
+#: ``IAMFullAccess``, GCP's basic ``roles/owner`` and ``roles/editor``, and wildcards.
+PRIVILEGED_ROLE_PATTERN: Final = (
+    r"(?i)admin|owner|root|super_?user|privileged|poweruser|iamfullaccess|roles/editor|\*"
+)
 #: Admin actions that need an admin role.  API keys are left out: most products let
 #: every user manage their own (see ``suspicious_api_key``).
 ADMIN_ACTIONS: Final = tuple(
@@ -65,6 +79,47 @@ _PRIVILEGE = pl.coalesce(
 
 def _target_ids() -> pl.Expr:
     return pl.col("targets").list.eval(pl.element().struct.field("id"))
+
+
+def _privilege_name() -> pl.Expr:
+    """The role or permission a grant or revocation is about: ``metadata.role``,
+    ``metadata.permission`` or ``metadata.policy``, else a target of a policy type (AWS's
+    ``AttachUserPolicy`` names the policy as a target)."""
+    meta = pl.col("metadata")
+    policy = (
+        pl.col("targets")
+        .list.eval(
+            pl.coalesce(pl.element().struct.field("id"), pl.element().struct.field("name")).filter(
+                pl.element().struct.field("type").str.contains("(?i)polic|permission|role$")
+            )
+        )
+        .list.first()
+    )
+    return pl.coalesce(
+        meta.str.json_path_match("$.role"),
+        meta.str.json_path_match("$.permission"),
+        meta.str.json_path_match("$.policy"),
+        policy,
+    )
+
+
+def _subject() -> pl.Expr:
+    """The principal who gets or loses a privilege: the first target of a principal type
+    (else the first target), without a ``user:``-like prefix (GCP's members)."""
+    kinds = r"(?i)user|principal|member|account|group|service|api_key|identity|AWS::IAM::Role"
+    targets = pl.col("targets")
+    who = targets.list.eval(
+        pl.element()
+        .struct.field("id")
+        .filter(
+            pl.element().struct.field("type").str.contains(kinds)
+            & ~pl.element().struct.field("type").str.contains("(?i)polic").fill_null(False)
+        )
+    ).list.first()
+    first = targets.list.eval(pl.element().struct.field("id")).list.first()
+    return pl.coalesce(who, first).str.replace(
+        r"^(?:user|serviceAccount|group|principal|member|deleted:user):", ""
+    )
 
 
 @register_detector(
@@ -223,9 +278,13 @@ def privilege_change_burst(
     threshold: int = 10,
     window: str | timedelta = "1d",
     actions: Sequence[str] = PRIVILEGE_ACTIONS,
+    admin_roles: str = PRIVILEGED_ROLE_PATTERN,
 ) -> pl.DataFrame:
     """One actor making many privilege changes (grants and revocations of roles and
     permissions) within a sliding window: the breadth of an escalation or a purge.
+
+    Medium when an admin-like role or permission (``admin_roles``) is among them; low
+    otherwise (onboarding a team as viewers is busy, not dangerous).
 
     Parameters
     ----------
@@ -237,6 +296,8 @@ def privilege_change_burst(
         Sliding window length (default a day).
     actions
         The privilege-changing actions.
+    admin_roles
+        Regular expression matching admin-like role and permission names.
 
     Examples
     --------
@@ -248,14 +309,18 @@ def privilege_change_burst(
     >>> found = privilege_change_burst(df, threshold=3)
     >>> print(found["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
     'judy' made 3 privilege changes (3 grants, 0 revocations) affecting 3 principals within 1d,
-    between 2026-01-05 09:00 UTC and 2026-01-05 09:02 UTC.
+    between 2026-01-05 09:00 UTC and 2026-01-05 09:02 UTC; 3 of them of admin-like roles or
+    permissions (admin).
     """
     w = duration(window)
     positive(threshold, "threshold")
     cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "target_id")
-    lf = subset(events, cols, pl.col("action").is_in(list(actions)))
+    lf = subset(events, (*cols, "targets", "metadata"), pl.col("action").is_in(list(actions)))
+    privilege = pl.col("_privilege")
+    admin = privilege.str.contains(admin_roles).fill_null(False)
     found = (
         bursts(lf, ["tenant_id", "actor_id"], window=w, threshold=threshold)
+        .with_columns(_privilege=_privilege_name())
         .group_by("_episode")
         .agg(
             pl.col("tenant_id", "actor_id").first(),
@@ -265,24 +330,283 @@ def privilege_change_burst(
             pl.col("action").str.ends_with(".grant").sum().alias("grants"),
             pl.col("action").str.ends_with(".revoke").sum().alias("revokes"),
             pl.col("target_id").n_unique().alias("principals"),
+            admin.sum().alias("admin"),
+            privilege.filter(admin).unique(maintain_order=True).head(5).alias("admin_names"),
         )
         .with_columns(
-            severity=pl.lit("medium"),
-            summary=pl.format(
-                "{} made {} privilege changes ({} grants, {} revocations) affecting {} principals "
-                "within {}, between {} and {}.",
-                q(pl.col("actor_id")),
-                pl.col("event_ids").list.len(),
-                pl.col("grants"),
-                pl.col("revokes"),
-                pl.col("principals"),
-                pl.lit(human(w)),
-                fmt_time(pl.col("first_seen")),
-                fmt_time(pl.col("last_seen")),
+            severity=pl.when(pl.col("admin") > 0).then(pl.lit("medium")).otherwise(pl.lit("low")),
+            summary=pl.concat_str(
+                pl.format(
+                    "{} made {} privilege changes ({} grants, {} revocations) affecting {} "
+                    "principals within {}, between {} and {}; ",
+                    q(pl.col("actor_id")),
+                    pl.col("event_ids").list.len(),
+                    pl.col("grants"),
+                    pl.col("revokes"),
+                    pl.col("principals"),
+                    pl.lit(human(w)),
+                    fmt_time(pl.col("first_seen")),
+                    fmt_time(pl.col("last_seen")),
+                ),
+                pl.when(pl.col("admin") > 0)
+                .then(
+                    pl.format(
+                        "{} of them of admin-like roles or permissions ({}).",
+                        pl.col("admin"),
+                        pl.col("admin_names").list.join(", "),
+                    )
+                )
+                .otherwise(pl.lit("none of an admin-like role or permission.")),
             ),
         )
     )
     return finalize(found, "privilege_change_burst")
+
+
+#: How far back a principal's roles are looked for before a grant.
+_ROLES_LOOKBACK: Final = timedelta(days=1)
+
+
+def _around(pairs: pl.DataFrame) -> pl.Expr:
+    """Events from a day before a grant to its revocation, for any of ``pairs``: a few
+    time comparisons select them faster than a test of every event's actor (when there
+    are many pairs, the span of them all)."""
+    start = pairs.get_column("_granted_at") - _ROLES_LOOKBACK
+    end = pairs.get_column("_revoked_at")
+    if pairs.height > 32:
+        return T.is_between(start.min(), end.max())
+    return pl.any_horizontal(T.is_between(a, b) for a, b in zip(start, end, strict=True))
+
+
+def _privileged_use() -> pl.Expr:
+    """Actions that use an administrator's power: admin and sensitive actions, touching the
+    audit trail, and bulk-capable reads and removals (exports, downloads, deletions)."""
+    action = pl.col("action")
+    return (
+        (pl.col("category") == "admin").fill_null(False)
+        | action.is_in([*ADMIN_ACTIONS, *SENSITIVE_ACTIONS])
+        | is_audit_action(action)
+        | verb(action).str.contains(r"export|download|dump|delete|purge|destroy").fill_null(False)
+    )
+
+
+@register_detector(
+    "transient_privilege", title="Admin privilege granted and soon revoked", severity="high"
+)
+def transient_privilege(
+    events: Events,
+    *,
+    within: str | timedelta = "1h",
+    admin_roles: str = PRIVILEGED_ROLE_PATTERN,
+) -> pl.DataFrame:
+    """An admin-like role or permission granted to a principal and revoked from them again
+    within ``within``: borrowed power, with the tracks hidden.
+
+    A successful ``role.grant`` / ``permission.grant`` of a role or permission matching
+    ``admin_roles``, then a successful revocation of the same one from the same principal
+    (GCP's ``user:`` prefixes removed) within ``within``.  High when the principal did
+    privileged actions in between (admin and sensitive actions, the audit trail, exports,
+    downloads, deletions); medium when they did only other things; low when they did
+    nothing (a wrong grant put right), when their last event before the grant already
+    showed an admin role (nothing was borrowed), or when the system or a service revoked
+    it (a just-in-time grant that expired).
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    within
+        Longest time between the grant and the revocation.
+    admin_roles
+        Regular expression matching admin-like role and permission names.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> def ev(minute, action, actor, **kw):
+    ...     return {"tenant_id": "acme", "occurred_at": f"2026-01-05T09:{minute:02d}:00Z",
+    ...             "action": action, "actor": {"id": actor}, **kw}
+    >>> grant = {"targets": [{"id": "bob", "type": "user"}], "metadata": {"role": "admin"}}
+    >>> df = events_to_frame([ev(0, "role.grant", "eve", **grant),
+    ...                       ev(3, "audit_log.disable", "bob"),
+    ...                       ev(9, "role.revoke", "eve", **grant)])
+    >>> found = transient_privilege(df)
+    >>> found["severity"][0]
+    'high'
+    >>> print(found["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'eve' granted 'admin' to 'bob' at 2026-01-05 09:00 UTC and 'eve' revoked it 9m later;
+    in between 'bob' performed 1 action(s), 1 of them privileged (audit_log.disable).
+    """
+    w = duration(within, name="within")
+    cols = (
+        *("tenant_id", "actor_id", "actor_type", "occurred_at", "event_id"),
+        *("action", "outcome", "targets", "metadata"),
+    )
+    ok = pl.col("outcome") == "success"
+    changes = (
+        subset(events, cols, pl.col("action").is_in(list(PRIVILEGE_ACTIONS)), ok)
+        .with_columns(_privilege=_privilege_name(), _who=_subject())
+        .filter(
+            pl.col("_privilege").str.contains(admin_roles).fill_null(False)
+            & pl.col("_who").is_not_null()
+        )
+        .with_columns(
+            _key=pl.col("_privilege").str.to_lowercase(),
+            _grant=pl.col("action").is_in(_GRANTS),
+        )
+        .sort("occurred_at")
+        .collect()
+    )
+    grants = changes.filter("_grant")
+    revokes = changes.filter(~pl.col("_grant"))
+    if grants.height == 0 or revokes.height == 0:
+        return finalize(no_candidates(), "transient_privilege")
+    pairs = (
+        revokes.select(
+            "tenant_id",
+            "_who",
+            "_key",
+            pl.col("actor_id").alias("_revoker"),
+            pl.col("actor_type").alias("_revoker_type"),
+            pl.col("event_id").alias("_revoke_id"),
+            T.alias("_revoked_at"),
+        )
+        .join_asof(
+            grants.select(
+                "tenant_id",
+                "_who",
+                "_key",
+                "actor_id",
+                "_privilege",
+                pl.col("event_id").alias("_grant_id"),
+                T.alias("_granted_at"),
+            ),
+            left_on="_revoked_at",
+            right_on="_granted_at",
+            by=["tenant_id", "_who", "_key"],
+            strategy="backward",
+            tolerance=w,
+            check_sortedness=False,
+        )
+        .filter(pl.col("_grant_id").is_not_null())
+        .unique("_grant_id", keep="first", maintain_order=True)
+    )
+    if pairs.height == 0:
+        return finalize(no_candidates(), "transient_privilege")
+    subject_events = (
+        subset(
+            events,
+            (
+                *("tenant_id", "actor_id", "actor_roles", "occurred_at", "event_id"),
+                *("action", "category", "outcome"),
+            ),
+            _around(pairs),
+            pl.col("actor_id").is_in(pairs.get_column("_who").unique().implode()),
+            ok,
+        )
+        .join(
+            pairs.lazy().select(
+                "tenant_id",
+                pl.col("_who").alias("actor_id"),
+                "_grant_id",
+                "_granted_at",
+                "_revoked_at",
+                "_revoke_id",
+            ),
+            on=["tenant_id", "actor_id"],
+        )
+        .filter(T.is_between(pl.col("_granted_at") - _ROLES_LOOKBACK, pl.col("_revoked_at")))
+        .collect()
+    )
+    # an admin already (the roles on their last event before the grant, within a week):
+    # nothing was borrowed
+    had_admin = (
+        subject_events.lazy()
+        .filter((pl.col("_granted_at") > T) & pl.col("actor_roles").is_not_null())
+        .sort("occurred_at")
+        .group_by("_grant_id")
+        .agg(
+            pl.col("actor_roles")
+            .last()
+            .list.eval(pl.element().str.contains(admin_roles))
+            .list.any()
+            .alias("_had_admin")
+        )
+    )
+    acts = (
+        subject_events.lazy()
+        .filter(
+            T.is_between(pl.col("_granted_at"), pl.col("_revoked_at"))
+            & (pl.col("event_id") != pl.col("_grant_id"))
+            & (pl.col("event_id") != pl.col("_revoke_id"))
+        )
+        .with_columns(_used=_privileged_use())
+        .sort("occurred_at", "event_id")
+        .group_by("_grant_id")
+        .agg(
+            pl.col("event_id").head(100).alias("_acts"),
+            pl.len().alias("_n"),
+            pl.col("_used").sum().alias("_k"),
+            pl.col("action").filter("_used").unique(maintain_order=True).head(5).alias("_what"),
+        )
+    )
+    machine_revoked = pl.col("_revoker_type").is_in(["system", "service"]).fill_null(False)
+    had = pl.col("_had_admin").fill_null(False)
+    n = pl.col("_n").fill_null(0)
+    k = pl.col("_k").fill_null(0)
+    found = (
+        pairs.lazy()
+        .join(acts, on="_grant_id", how="left")
+        .join(had_admin, on="_grant_id", how="left")
+        .select(
+            "tenant_id",
+            "actor_id",
+            pl.col("_granted_at").alias("first_seen"),
+            pl.col("_revoked_at").alias("last_seen"),
+            pl.concat_list(
+                pl.col("_grant_id"), pl.col("_acts").fill_null([]), pl.col("_revoke_id")
+            ).alias("event_ids"),
+            pl.when(machine_revoked | had | (n == 0))
+            .then(pl.lit("low"))
+            .when(k > 0)
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.concat_str(
+                pl.format(
+                    "{} granted {} to {} at {} and {} revoked it {} later; ",
+                    q(pl.col("actor_id")),
+                    q(pl.col("_privilege")),
+                    q(pl.col("_who")),
+                    fmt_time(pl.col("_granted_at")),
+                    q(pl.col("_revoker")),
+                    fmt_duration(pl.col("_revoked_at") - pl.col("_granted_at")),
+                ),
+                pl.when(n == 0)
+                .then(pl.format("{} did nothing in between", q(pl.col("_who"))))
+                .otherwise(
+                    pl.format(
+                        "in between {} performed {} action(s), {} of them privileged{}",
+                        q(pl.col("_who")),
+                        n,
+                        k,
+                        pl.when(k > 0)
+                        .then(pl.format(" ({})", pl.col("_what").list.join(", ")))
+                        .otherwise(pl.lit("")),
+                    )
+                ),
+                pl.when(machine_revoked).then(
+                    pl.lit(" (revoked by the system or a service: an expiring grant)")
+                ),
+                pl.when(had).then(
+                    pl.format(" ({} already held an admin role before)", q(pl.col("_who")))
+                ),
+                pl.lit("."),
+                ignore_nulls=True,
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "transient_privilege")
 
 
 #: Actions that join a principal to a team or group.

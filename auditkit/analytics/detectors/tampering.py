@@ -1,7 +1,15 @@
-"""Audit trail tampering: logging disabled, retention shortened, export destinations removed.
+"""Audit trail tampering: logging disabled, audit records or their destinations deleted,
+retention shortened, audit settings changed.
 
-An attacker who covers their tracks touches the audit trail itself.  These
-events are reported whatever their outcome: a denied attempt is an attempt.
+An attacker who covers their tracks touches the audit trail itself.  The detector
+matches the *family* of such actions rather than a list of names, so that every
+source's spelling is covered once imported: an action whose noun is about the audit
+trail (``audit``, ``log``, ``logs``, ``logging``, ``trail``, ``cloudtrail``, ``sink``,
+``retention``, ``siem``...) with a verb that removes or stops it (``disable``,
+``delete``, ``purge``, ``stop``, ``remove``, ``pause``, ``truncate``...), or a verb
+that changes it (``update``, ``put``, ``set``...) unless the change is shown to be
+harmless; and any update whose ``changes`` shorten a retention.  These events are
+reported whatever their outcome: a denied attempt is an attempt.
 """
 
 from __future__ import annotations
@@ -14,61 +22,138 @@ import polars as pl
 from auditkit.analytics.detectors.common import (
     Events,
     T,
+    actions_matching,
     duration,
     episodes,
     finalize,
     fmt_float,
     fmt_time,
-    lazy,
+    noun,
     q,
+    subset,
+    verb,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["audit_tampering", "retention_days"]
+__all__ = ["AUDIT_NOUN_PATTERN", "audit_tampering", "is_audit_action", "retention_days"]
 
-_ACTIONS: Final = ("audit_log.disable", "audit_retention.update", "audit_destination.remove")
 _DAYS_PER_UNIT: Final = {"y": 365.0, "m": 30.0, "w": 7.0, "d": 1.0, "h": 1 / 24}
+#: Nouns about the audit trail: a word of the action's noun (words split at ``_``, ``-``
+#: and ``.``).  ``login``, ``catalog`` or ``blog`` are other words.
+AUDIT_NOUN_PATTERN: Final = (
+    r"(?:^|[._-])(?:audit(?:s|ing|log|logs|trail|trails)?|logs?|logging|logger|"
+    r"(?:cloud)?trails?|sinks?|retention|siem|journal|flow_?logs?|log_?streams?)(?:$|[._-])"
+)
+_WORD_END: Final = r"(?:e?d|s|ing)?(?:$|[_-])"
+#: Verbs that switch logging off or destroy records or their destinations.
+_OFF_VERBS: Final = r"(?:^|[_-])(?:disable|stop|stopp|pause|deactivate|suspend|off|mute|silence)"
+_GONE_VERBS: Final = (
+    r"(?:^|[_-])(?:delete|purge|remove|truncate|clear|wipe|erase|destroy|drop|detach|"
+    r"unlink|disconnect|unsubscribe|shorten|reduce|exclude|expire|rotate_out)"
+)
+#: Verbs that change a setting: harmless only when the change shows it.
+_CHANGE_VERBS: Final = (
+    r"(?:^|[_-])(?:update|change|modify|edit|set|put|patch|configure|reconfigure|save|"
+    r"replace|write|upsert|apply|adjust)"
+)
+#: Nouns of updates that may carry a retention among other settings.
+_SETTINGS_NOUNS: Final = (
+    r"(?:^|[._-])(?:settings?|config(?:uration)?s?|polic(?:y|ies)|org(?:anization)?s?|"
+    r"tenants?|workspaces?|accounts?|preferences|data|storage|compliance|security)(?:$|[._-])"
+)
+#: A flag in ``changes.after`` that says logging is off.
+_FLAG_OFF: Final = (
+    r'"(?:[^"]*(?:audit|logging|trail)[^"]*|enabled|active|is_logging|status|state)"\s*:\s*'
+    r'(?:false|0|"(?:false|off|disabled|inactive|stopped|paused|none)")'
+)
+_FLAG_ON: Final = (
+    r'"(?:[^"]*(?:audit|logging|trail)[^"]*|enabled|active|is_logging|status|state)"\s*:\s*'
+    r'(?:true|1|"(?:true|on|enabled|active|running|logging)")'
+)
+
+
+def is_audit_action(action: pl.Expr) -> pl.Expr:
+    """True for actions that switch off, destroy or change the audit trail or its
+    destinations (see the module).  Retention shortened through another update is
+    read from ``changes`` by :func:`audit_tampering`.
+
+    >>> names = ["audit_log.delete", "log_sink.delete", "logging.disable", "audit_log.update",
+    ...          "audit_logs.purge", "audit_log.enable", "audit_log.export", "user.login",
+    ...          "catalog.delete", "logs_retention_policy.put"]
+    >>> pl.select(is_audit_action(pl.lit(pl.Series(names)))).to_series().to_list()
+    [True, True, True, True, True, False, False, False, False, True]
+    """
+    v = verb(action)
+    acting = (
+        v.str.contains(_OFF_VERBS + _WORD_END)
+        | v.str.contains(_GONE_VERBS + _WORD_END)
+        | v.str.contains(_CHANGE_VERBS + _WORD_END)
+    )
+    return noun(action).str.contains(AUDIT_NOUN_PATTERN) & acting
+
+
+def _number_of_days(raw: pl.Expr) -> pl.Expr:
+    parts = raw.str.strip_chars().str.extract_groups(r"^(?i)P?(\d+(?:\.\d+)?)\s*([a-z]*)$")
+    number = parts.struct.field("1").cast(pl.Float64, strict=False)
+    unit = parts.struct.field("2").str.to_lowercase().str.slice(0, 1)
+    factor = unit.replace_strict({"": 1.0, **_DAYS_PER_UNIT}, default=None, return_dtype=pl.Float64)
+    return number * factor
 
 
 def retention_days(side: str) -> pl.Expr:
     """Retention in days from ``changes.before`` or ``changes.after`` (``side``).
 
     Understands a number of days (``{"before": 365}``), an object with
-    ``retention_days``, ``days`` or ``retention``, and text such as ``"90d"``,
-    ``"1 year"``, ``"6 months"`` or ISO 8601 ``"P30D"``.  Null when unreadable.
+    ``retention_days``, ``days``, ``retention`` or any key naming a retention
+    (``{"before": {"audit_log_retention": "90d", "theme": "dark"}}``, as a settings
+    update carries it), the key's own before and after (``{"retention_days":
+    {"before": 365, "after": 7}}``), and text such as ``"90d"``, ``"1 year"``,
+    ``"6 months"`` or ISO 8601 ``"P30D"``.  Null when unreadable.
 
     Examples
     --------
     >>> import polars as pl
     >>> df = pl.DataFrame({"changes": ['{"before": 365, "after": "P30D"}',
-    ...                                '{"before": {"retention_days": 90}, "after": "1 year"}']})
+    ...                                '{"before": {"retention_days": 90}, "after": "1 year"}',
+    ...                                '{"before": {"log_retention": "1y", "x": 1},'
+    ...                                ' "after": {"log_retention": "7d", "x": 2}}',
+    ...                                '{"retention_days": {"before": 400, "after": 30}}']})
     >>> df.select(retention_days("before"), retention_days("after")).rows()
-    [(365.0, 30.0), (90.0, 365.0)]
+    [(365.0, 30.0), (90.0, 365.0), (365.0, 7.0), (400.0, 30.0)]
     """
     changes = pl.col("changes")
+    whole = changes.str.json_path_match(f"$.{side}")
+    named = r'"[^"]*retention[^"]*"\s*:\s*'
+    per_key = changes.str.extract(named + r"(\{[^{}]*\})").str.json_path_match(f"$.{side}")
     raw = pl.coalesce(
         *(
             changes.str.json_path_match(f"$.{side}.{k}")
             for k in ("retention_days", "days", "retention")
         ),
-        changes.str.json_path_match(f"$.{side}"),
+        whole.str.extract(named + r'"?([^",}\]]*)'),
+        per_key,
+        whole,
     )
-    parts = raw.str.strip_chars().str.extract_groups(r"^(?i)P?(\d+(?:\.\d+)?)\s*([a-z]*)$")
-    number = parts.struct.field("1").cast(pl.Float64, strict=False)
-    unit = parts.struct.field("2").str.to_lowercase().str.slice(0, 1)
-    factor = unit.replace_strict({"": 1.0, **_DAYS_PER_UNIT}, default=None, return_dtype=pl.Float64)
-    return (number * factor).alias(f"{side}_days")
+    return _number_of_days(raw).alias(f"{side}_days")
 
 
 @register_detector("audit_tampering", title="Audit trail tampering", severity="critical")
 def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
-    """Audit logging disabled, audit retention shortened, or an audit export destination
-    removed (any outcome: attempts count).
+    """Audit logging switched off, audit records or destinations deleted, audit retention
+    shortened, or audit settings changed in a way not shown to be harmless (any outcome:
+    attempts count).
 
-    One actor's such events no more than ``gap`` apart make one finding: critical
-    when any of them succeeded, high when all were denied or failed.  A retention
-    change whose values cannot be read is reported too (it cannot be shown to be
-    harmless); a longer retention is not.
+    Actions are matched as a family (see the module): ``audit_log.disable``,
+    ``audit_log.delete``, ``audit_logs.purge``, ``logging.disable``,
+    ``log_sink.delete``, ``audit_destination.remove``, ``audit_log.update`` (a trail's
+    event selectors or destination changed) and any update whose ``changes`` shorten a
+    retention (``settings.update`` included).  One actor's such events no more than
+    ``gap`` apart make one finding: critical when a removal, a shutdown or a shorter
+    retention succeeded; high when only changes of unknown effect succeeded, or when
+    every removal was denied or failed; medium when only denied changes of unknown
+    effect.  A retention change whose values cannot be read is reported as a removal (it
+    cannot be shown to be harmless); a longer retention, or a change that switches logging
+    on, is not reported.
 
     Examples
     --------
@@ -85,22 +170,69 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     """
     g = duration(gap, name="gap")
     action = pl.col("action")
-    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome", "changes")
-    lf = (
-        lazy(events, *cols)
-        .filter(action.is_in(_ACTIONS))
-        .with_columns(retention_days("before"), retention_days("after"))
-        .with_columns(
-            _shorter=(pl.col("after_days") < pl.col("before_days")).fill_null(True),
+    known = pl.DataFrame(
+        {"action": actions_matching(events, pl.lit(True))}, schema={"action": pl.String}
+    )
+    audit = known.filter(is_audit_action(action)).get_column("action").to_list()
+    others = (
+        known.filter(
+            ~is_audit_action(action)
+            & verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
+            & noun(action).str.contains(_SETTINGS_NOUNS)
         )
-        .filter((action != "audit_retention.update") | pl.col("_shorter"))
+        .get_column("action")
+        .to_list()
+    )
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome", "changes")
+    # a retention shortened through another update (settings.update...): the few
+    # such updates are read once selected
+    mentions = action.is_in(audit) | pl.col("changes").str.contains("retention", literal=True)
+    v = verb(action)
+    after = pl.col("changes").str.json_path_match("$.after")
+    before = pl.col("changes").str.json_path_match("$.before")
+    shorter = pl.col("after_days") < pl.col("before_days")
+    longer = pl.col("after_days") >= pl.col("before_days")
+    retention = noun(action).str.contains("retention") | pl.col("changes").str.contains(
+        r'"[^"]*retention[^"]*"\s*:'
+    )
+    turned_off = after.str.contains(_FLAG_OFF) & ~before.str.contains(_FLAG_OFF).fill_null(False)
+    turned_on = after.str.contains(_FLAG_ON) & ~before.str.contains(_FLAG_ON).fill_null(False)
+    kind = (
+        pl.when(v.str.contains(_OFF_VERBS + _WORD_END) & action.is_in(audit))
+        .then(pl.lit("off"))
+        .when(v.str.contains(_GONE_VERBS + _WORD_END) & action.is_in(audit))
+        .then(
+            pl.when(noun(action).str.contains(r"destination|sink|stream|channel|siem|export"))
+            .then(pl.lit("removed"))
+            .otherwise(pl.lit("deleted"))
+        )
+        .when(shorter.fill_null(False))
+        .then(pl.lit("retention"))
+        .when(longer.fill_null(False) | turned_on.fill_null(False))
+        .then(pl.lit(None))
+        .when(turned_off.fill_null(False))
+        .then(pl.lit("off"))
+        .when(retention.fill_null(False) & action.is_in(audit))
+        .then(pl.lit("retention"))  # values unreadable: cannot be shown harmless
+        .when(action.is_in(audit))
+        .then(pl.lit("changed"))
+    )
+    lf = (
+        subset(events, cols, action.is_in(audit + others), mentions)
+        .with_columns(retention_days("before"), retention_days("after"))
+        .with_columns(_kind=kind)
+        .filter(pl.col("_kind").is_not_null())
     )
     is_ok = pl.col("outcome") == "success"
+    definite = pl.col("_kind") != "changed"
 
     def count(name: str) -> pl.Expr:
-        return (action == name).sum()
+        return (pl.col("_kind") == name).sum()
 
-    ret = action == "audit_retention.update"
+    def named(name: str) -> pl.Expr:
+        return action.filter(pl.col("_kind") == name).unique(maintain_order=True).str.join(", ")
+
+    ret = pl.col("_kind") == "retention"
     found = (
         episodes(lf, ["tenant_id", "actor_id"], g)
         .group_by("_episode")
@@ -109,16 +241,26 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             T.min().alias("first_seen"),
             T.max().alias("last_seen"),
             pl.col("event_id").alias("event_ids"),
-            count("audit_log.disable").alias("disabled"),
-            count("audit_destination.remove").alias("removed"),
+            count("off").alias("disabled"),
+            count("removed").alias("removed"),
+            count("deleted").alias("deleted"),
+            named("deleted").alias("deleted_what"),
+            count("changed").alias("changed"),
+            named("changed").alias("changed_what"),
             ret.sum().alias("retention"),
             pl.col("before_days").filter(ret).first().alias("before"),
             pl.col("after_days").filter(ret).last().alias("after"),
+            (is_ok & definite).sum().alias("ok_definite"),
             is_ok.sum().alias("ok"),
+            definite.sum().alias("n_definite"),
             pl.len().alias("n"),
         )
         .with_columns(
-            severity=pl.when(pl.col("ok") > 0).then(pl.lit("critical")).otherwise(pl.lit("high")),
+            severity=pl.when(pl.col("ok_definite") > 0)
+            .then(pl.lit("critical"))
+            .when((pl.col("ok") > 0) | (pl.col("n_definite") > 0))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             summary=pl.concat_str(
                 q(pl.col("actor_id")),
                 pl.lit(" "),
@@ -137,6 +279,21 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                     ),
                     pl.when(pl.col("removed") > 0).then(
                         pl.format("removed {} audit destination(s)", pl.col("removed"))
+                    ),
+                    pl.when(pl.col("deleted") > 0).then(
+                        pl.format(
+                            "deleted or purged audit records or trails {} time(s) ({})",
+                            pl.col("deleted"),
+                            pl.col("deleted_what"),
+                        )
+                    ),
+                    pl.when(pl.col("changed") > 0).then(
+                        pl.format(
+                            "changed audit settings {} time(s) in a way not shown to be "
+                            "harmless ({})",
+                            pl.col("changed"),
+                            pl.col("changed_what"),
+                        )
                     ),
                     separator="; ",
                     ignore_nulls=True,

@@ -387,19 +387,22 @@ def password_spraying(
     # and only those that reach it in a window even counting every failure: resolution
     # (a look at every login) is needed only then, which is seldom
     tenant_view = pl.col("_kind") == "tenant"
+
+    def sprays(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
+        # per source; the whole tenant (botnet stuffing) has a threshold of its own
+        return [
+            bursts(
+                frame.filter(tenant_view if tenant else ~tenant_view),
+                ["tenant_id", "_kind", "_src"],
+                window=w,
+                threshold=tenant_actors if tenant else min_actors,
+                distinct="actor_id",
+            )
+            for tenant in (False, True)
+        ]
+
     wanted = (
-        pl.concat(
-            [
-                bursts(
-                    views.filter(tenant_view if tenant else ~tenant_view),
-                    ["tenant_id", "_kind", "_src"],
-                    window=w,
-                    threshold=tenant_actors if tenant else min_actors,
-                    distinct="actor_id",
-                ).select("tenant_id", "_kind", "_src")
-                for tenant in (False, True)
-            ]
-        )
+        pl.concat([b.select("tenant_id", "_kind", "_src") for b in sprays(views)])
         .unique()
         .collect()
     )
@@ -411,16 +414,7 @@ def password_spraying(
         .join(resolved.lazy(), on="event_id", how="left")
         .filter(~pl.col("_resolved").fill_null(False))
     )
-    parts = [
-        bursts(
-            open_.filter(tenant_view if tenant else ~tenant_view),
-            ["tenant_id", "_kind", "_src"],
-            window=w,
-            threshold=tenant_actors if tenant else min_actors,
-            distinct="actor_id",
-        )
-        for tenant in (False, True)
-    ]
+    parts = sprays(open_)
     what = (
         pl.when(pl.col("_kind") == "IP")
         .then(pl.format("Source IP {}", pl.col("_src")))

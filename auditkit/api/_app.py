@@ -142,7 +142,7 @@ def _caller(
     if lock is not None:
         lock.acquire()
     try:
-        yield owner.bind(token=creds.credentials, via="api")
+        yield owner.bind(token=creds.credentials, via="api", once=True)
     finally:
         if lock is not None:
             lock.release()

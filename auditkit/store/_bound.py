@@ -256,7 +256,15 @@ class BoundStore(Store):
     _token: TokenInfo | None
     _via: str
 
-    def __init__(self, owner: Store, principal_id: str, token: TokenInfo | None, via: str) -> None:
+    def __init__(
+        self,
+        owner: Store,
+        principal_id: str,
+        token: TokenInfo | None,
+        via: str,
+        *,
+        once: bool = False,
+    ) -> None:
         # share the owner's connections and settings; work is done through the owner
         self.__dict__.update(owner.__dict__)
         self._owner = owner
@@ -264,7 +272,10 @@ class BoundStore(Store):
         self._token = token
         self._via = via
         self._local = threading.local()
-        self.context()  # an unknown or disabled principal fails here, not later
+        self._pinned: AccessContext | None = None
+        ctx = self.context()  # an unknown or disabled principal fails here, not later
+        if once:  # read once for the handle's life (one API request): see Store.bind
+            self._pinned = ctx
 
     # -- who is asking ---------------------------------------------------------------------
     @property
@@ -273,7 +284,10 @@ class BoundStore(Store):
         return self.context().principal
 
     def context(self) -> AccessContext:
-        """The principal's grants as they are now (revocations apply at once)."""
+        """The principal's grants as they are now (revocations apply at once), or as
+        they were when bound for a handle bound with ``once=True``."""
+        if self._pinned is not None:
+            return self._pinned
         token = self._token
         with sql.one_read(self.backend):  # token, principal and grants: one read
             if token is not None:
@@ -843,7 +857,12 @@ class BoundStore(Store):
 
     # -- binding and management -------------------------------------------------------------------
     def bind(
-        self, *, principal: str | None = None, token: str | None = None, via: str = "python"
+        self,
+        *,
+        principal: str | None = None,
+        token: str | None = None,
+        via: str = "python",
+        once: bool = False,
     ) -> Store:
         """Refused: a principal's handle cannot act for another."""
         raise AccessDenied(

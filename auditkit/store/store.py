@@ -1624,7 +1624,12 @@ class Store(StreamCursors):
 
     # -- role-based access (auditkit.access; see docs/access.md) ---------------------------
     def bind(
-        self, *, principal: str | None = None, token: str | None = None, via: str = "python"
+        self,
+        *,
+        principal: str | None = None,
+        token: str | None = None,
+        via: str = "python",
+        once: bool = False,
     ) -> Store:
         """A handle on this store acting for a principal (by id, or by API token).
 
@@ -1633,6 +1638,12 @@ class Store(StreamCursors):
         trail; a denied attempt raises :class:`~auditkit.errors.AccessDenied`
         naming the missing permission, and is recorded too.  ``via`` says in the
         records where the access came from (``python``, ``api``, ``cli``).
+
+        By default every check reads the token and the grants afresh, so a
+        revocation applies to a handle at once.  ``once=True`` reads them once,
+        when binding, for a handle that serves one request (the API binds one per
+        request): a revocation then applies from the next handle, and the checks
+        inside the request cost no database read.
 
         Examples
         --------
@@ -1660,7 +1671,7 @@ class Store(StreamCursors):
                 info = _access.authenticate(self.backend, token)
                 principal = info.principal_id
             assert principal is not None
-            return _BINDER(self, principal, info, via)
+            return _BINDER(self, principal, info, via, once=once)
 
     def authorize(
         self, permission: Permission | str, tenant: str | Sequence[str] | None = None

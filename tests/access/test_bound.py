@@ -185,6 +185,35 @@ def test_who_is_asking_is_read_in_one_connection(
         bound.context()
 
 
+def test_a_handle_bound_once_reads_who_is_asking_once(
+    marked_store: Store, person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API request's handle: its checks cost no read, a revocation applies from the
+    next handle, and what the grants allow stays what they allowed when bound."""
+    person(marked_store, "ann", tn_alpha="viewer")
+    tok = marked_store.create_token("ann", scopes=["read"])
+    opened: list[int] = []
+    real = type(marked_store.backend).connect
+
+    def counted(self: object) -> object:
+        opened.append(1)
+        return real(self)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(marked_store.backend), "connect", counted)
+    bound = marked_store.bind(token=tok.text, once=True)
+    assert len(opened) == 1
+    bound.context()
+    assert bound.authorize("read", A) == (A,)
+    assert len(opened) == 1  # no read of the token or the grants after binding
+    with pytest.raises(AccessDenied, match="may not write"):
+        bound.authorize("write", A)  # the pinned grants still limit it
+    monkeypatch.undo()
+    marked_store.revoke_token(tok.token_id)
+    bound.context()  # this request's handle was checked when it began
+    with pytest.raises(AccessDenied, match="invalid, expired or revoked token"):
+        marked_store.bind(token=tok.text, once=True)  # the next request's is refused
+
+
 def test_revocation_applies_at_once(marked_store: Store, person: Person) -> None:
     ann = person(marked_store, "ann", tn_alpha="viewer")
     ann.load(A)

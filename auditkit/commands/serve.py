@@ -10,6 +10,8 @@ accepted is lost.  Access log lines carry method, path and status, never the
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 
 from auditkit.commands.base import command, open_store, store_argument
 from auditkit.errors import UsageError
@@ -58,6 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: expected 0..65535, got {args.port}")
     store = open_store(args)
+    sock = _listen(args.host, args.port)  # before any work: a taken port is a usage error
+    host, port = sock.getsockname()[:2]
     app = create_app(store, max_body=args.max_body_mb * 1024 * 1024)
     _tune_gc()
     config = uvicorn.Config(
@@ -71,11 +75,55 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
     )
     server = uvicorn.Server(config)
+    shown = f"[{host}]" if ":" in host else host
     print(
-        f"auditkit: serving {store.location} on http://{args.host}:{args.port}/ "
+        f"auditkit: serving {store.location} on http://{shown}:{port}/ "
         "(viewer at /, API under /v1, OpenAPI at /openapi.json); Ctrl-C stops",
         flush=True,
     )
-    server.run()
-    store.close()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        store.close()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: a free one), or a usage error that
+    says why not (a port in use, an address not on this machine, a name unknown).
+
+    >>> s = _listen("127.0.0.1", 0)
+    >>> _listen("127.0.0.1", s.getsockname()[1])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: --port ...: 127.0.0.1:... is in use (another server?); ...
+    >>> s.close()
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"--port {port}: {host}:{port} is in use (another server?); choose another "
+                "--port, or 0 for any free one"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise UsageError(
+                f"--port {port}: not allowed to listen on it (ports below 1024 need "
+                "privileges); choose a port of 1024 or more"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise UsageError(f"--host {host}: not an address of this machine") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock

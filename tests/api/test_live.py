@@ -102,3 +102,49 @@ def test_shutdown_finishes_accepted_writes(
     assert isinstance(doc, dict) and doc["stored"] == 20_000
     assert len(api_store.existing_event_ids(A, [e["event_id"] for e in batch])) == 20_000
     assert api_store.verify().ok
+
+
+def test_a_taken_port_is_a_usage_error_and_port_zero_prints_the_real_one(
+    api_store: Store, tokens: dict[str, str]
+) -> None:
+    import re
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("auditkit"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [exe, "serve", api_store.location, "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2, done
+    assert done.stderr.strip().count("\n") == 0  # one line, no server log, no traceback
+    assert f"127.0.0.1:{port} is in use" in done.stderr and "--port" in done.stderr
+    assert "serving" not in done.stdout
+    proc = subprocess.Popen(
+        [exe, "serve", api_store.location, "--port", "0", "--no-access-log"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert found and found.group(1) != "0", line
+        url = f"http://127.0.0.1:{found.group(1)}"
+        for _ in range(100):
+            try:
+                r = httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert r.status_code == 200
+        assert httpx.get(f"{url}/v1/tenants/{A}/checkpoints/latest",
+                         headers=auth(tokens["auditor"])).status_code == 200  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(60)

@@ -44,6 +44,14 @@ def _cloudtrail_inner(rec: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
+def _okta_inner(rec: dict[str, Any]) -> dict[str, Any]:
+    """The LogEvent of an EventBridge (``detail``) or Splunk HEC (``event``) envelope."""
+    for key in ("detail", "event"):
+        if "eventType" not in rec and isinstance(rec.get(key), dict):
+            return dict(rec[key])
+    return rec
+
+
 def source_ip(name: str, rec: dict[str, Any]) -> Any:
     """The IP written in a raw record, where the source has one."""
     if name == "cloudtrail":
@@ -54,7 +62,7 @@ def source_ip(name: str, rec: dict[str, Any]) -> Any:
     if name == "gitlab":
         return rec.get("ip_address") or dig(rec, "details", "ip_address")
     if name == "okta":
-        return dig(rec, "client", "ipAddress")
+        return dig(_okta_inner(rec), "client", "ipAddress")
     if name == "ocsf":
         return dig(rec, "src_endpoint", "ip")
     return rec.get("client_ip") or dig(rec, "net", "ip")
@@ -70,7 +78,7 @@ def source_id(name: str, rec: dict[str, Any]) -> str | None:
     if name == "gitlab":
         return f"gitlab:{rec['id']}"
     if name == "okta":
-        return rec.get("uuid")
+        return _okta_inner(rec).get("uuid")
     if name == "ocsf":
         return dig(rec, "metadata", "uid")
     if rec.get("id"):

@@ -10,6 +10,7 @@ import gzip
 import io
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final, cast
 
@@ -365,12 +366,30 @@ def block_lines(
             yield first + i, stripped, i == last and not ends_with_newline
 
 
+#: a line of a CloudWatch Logs export to S3 (``aws logs create-export-task``): the time
+#: the log event was ingested, a space, then the message (a JSON event)
+_STAMPED_LINE: Final = re.compile(
+    rb"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)[ \t]+(?=[{])"
+)
+
+
 def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRecord:
     """One NDJSON line as a record (``last``: the line had no newline, so a parse
-    error may mean the file was truncated)."""
+    error may mean the file was truncated).
+
+    A line that starts with an RFC 3339 time and a space before its JSON object, as
+    a CloudWatch Logs export to S3 writes each log event, is read from the object on.
+
+    >>> parse_json_line("x", 1, b'2024-03-07T18:30:00.000Z {"eventName": "GetObject"}',
+    ...                 last=False).value
+    {'eventName': 'GetObject'}
+    """
     try:
         value = loads_json(data)
     except orjson.JSONDecodeError as exc:
+        stamped = _STAMPED_LINE.match(data)
+        if stamped is not None:
+            return parse_json_line(path, lineno, data[stamped.end() :], last=last)
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as uexc:

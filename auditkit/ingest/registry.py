@@ -7,9 +7,12 @@ are declared in its ``pyproject.toml`` the same way (see :mod:`auditkit.plugins`
 
 from __future__ import annotations
 
+import csv
+import re
+
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format
-from auditkit.ingest._readers import read_head
+from auditkit.ingest._readers import csv_delimiter, read_head
 from auditkit.plugins import GROUPS, Registry
 
 __all__ = ["available_formats", "detect_format", "get_format", "register"]
@@ -52,6 +55,49 @@ def get_format(name: str) -> Format:
     return _FORMATS.get(name)
 
 
+def _looks_like(head: bytes) -> str:
+    """What a file that no format recognises starts with, for the message that says so:
+    its first record's keys (JSON) or its header's columns (anything else).
+
+    >>> _looks_like(b'[{"ackId": "a", "message": {"data": "x"}}]')
+    ' (its first record has the keys ackId, message)'
+    >>> _looks_like(b"eventversion,useridentity,eventtime\\n1.09,{},x\\n")
+    ' (its first line has the columns eventversion, useridentity, eventtime)'
+    """
+    body = head.lstrip()
+    if body[:1] in (b"{", b"["):
+        keys: list[str] = []
+        m = re.match(rb"[\[\s]*\{", body)
+        if m is not None:  # the top-level keys of the first object, in order
+            depth, at = 0, m.end()
+            for tok in re.finditer(rb'"((?:[^"\\]|\\.)*)"\s*(:)?|[{\[]|[}\]]', body[at:]):
+                t = tok.group(0)[:1]
+                if t in (b"{", b"["):
+                    depth += 1
+                elif t in (b"}", b"]"):
+                    depth -= 1
+                    if depth < 0:
+                        break
+                elif depth == 0 and tok.group(2):
+                    keys.append(tok.group(1).decode("utf-8", "replace")[:40])
+        if not keys:
+            return ""
+        more = ", ..." if len(keys) > 8 else ""
+        return f" (its first record has the keys {', '.join(keys[:8])}{more})"
+    first = body.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    if not first:
+        return ""
+    try:
+        columns = next(csv.reader([first], delimiter=csv_delimiter(first)), [])
+    except csv.Error:
+        return ""
+    if len(columns) < 2:
+        return ""
+    more = ", ..." if len(columns) > 8 else ""
+    shown = ", ".join(c.strip()[:40] for c in columns[:8])
+    return f" (its first line has the columns {shown}{more})"
+
+
 def detect_format(path: str) -> Format:
     """Guess the format of a file from its first bytes and name.
 
@@ -67,9 +113,12 @@ def detect_format(path: str) -> Format:
     )
     if not scored or scored[0][0] <= 0:
         raise SchemaError(
-            "cannot tell the format of this file; pass --format (known: "
+            "cannot tell the format of this file"
+            + _looks_like(head)
+            + "; pass --format (known: "
             + ", ".join(available_formats())
-            + ")",
+            + "), or for a log of another kind describe it in a mapping file and pass "
+            "--mapping FILE (docs/formats.md)",
             file=path,
         )
     return _FORMATS.get(scored[0][1])

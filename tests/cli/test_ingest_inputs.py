@@ -92,3 +92,45 @@ def test_a_zipped_export(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert f"stored {lines}," in out
     assert f"quarantined: {archive}!okta-2024-06.ndjson line {lines + 1}: invalid JSON" in out
     assert main(["ingest", db, str(archive), "--tenant", "acme", "--strict"]) == 1
+
+
+def test_other_tools_exports_at_a_terminal(db: str, tmp_path: Path) -> None:
+    """Exports nobody tuned auditkit to, typed at a terminal with ``--format auto``: an
+    Okta log stream to EventBridge, GitLab's CSV export, a GCP log sink's Pub/Sub
+    messages, a CloudWatch Logs export to S3.  Each was quarantined whole or record by
+    record; every record is now stored, and verify, detect and export run on them."""
+    ct = (FIXTURES / "cloudtrail" / "cloudwatch_logs_export_000000.log").read_bytes()
+    (tmp_path / "000000.gz").write_bytes(gzip.compress(ct))
+    files = [
+        str(FIXTURES / "okta" / "eventbridge.ndjson"),
+        str(FIXTURES / "gitlab" / "audit_events_export.csv"),
+        str(FIXTURES / "gcp" / "pubsub_subscriptions_pull.json"),
+        str(tmp_path / "000000.gz"),
+    ]
+    run = run_in_terminal("ingest", db, *files, "--tenant", "acme", "--strict", cwd=tmp_path)
+    assert run.exit_code == 0, run.output
+    assert "read 14 records from 4 file(s): stored 14, duplicates 0, quarantined 0" in run.output
+    for args in (["verify", db], ["detect", db], ["export", db, "--format", "ndjson", "-o", "x"]):
+        run = run_in_terminal(*args, cwd=tmp_path)
+        assert run.exit_code in (0, 3), run.output  # 3: intact, but no anchor outside the db
+        assert "Traceback" not in run.output
+    assert len((tmp_path / "x").read_bytes().splitlines()) == 14
+
+
+def test_a_csv_of_other_columns_is_told_apart_with_advice(db: str, tmp_path: Path) -> None:
+    """An Athena query's CSV of a CloudTrail table was taken for canonical CSV and
+    refused with 'the CSV has no tenant_id column; pass --tenant NAME', which would only
+    have quarantined every row: it is quarantined as a file of unknown format, naming its
+    columns and what to pass."""
+    athena = tmp_path / "athena_results.csv"
+    athena.write_text(
+        '"eventversion","useridentity","eventtime","eventsource","eventname"\n'
+        '"1.09","{type=IAMUser, principalid=AIDA1, accountid=123456789012}",'
+        '"2024-03-04T09:12:44Z","signin.amazonaws.com","ConsoleLogin"\n'
+    )
+    run = run_in_terminal("ingest", db, str(athena), cwd=tmp_path)
+    assert run.exit_code == 0, run.output
+    assert "quarantined 1" in run.output and "Traceback" not in run.output
+    flat = " ".join(run.output.split())
+    assert "cannot tell the format of this file (its first line has the columns" in flat
+    assert "eventversion, useridentity" in flat and "--mapping FILE" in flat

@@ -427,6 +427,28 @@ def test_cloudwatch_log_event_that_is_not_a_cloudtrail_event_is_quarantined(
     ]
 
 
+def test_cloudwatch_logs_export_task_lines_keep_their_time_prefix_out(tmp_path: Path) -> None:
+    """``aws logs create-export-task`` writes each log event as ``<ingestion time> <message>``
+    (gzipped ``000000.gz`` objects): every line was quarantined as invalid JSON."""
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.ingest.registry import detect_format
+    from auditkit.store import Store
+
+    fixture = CT / "cloudwatch_logs_export_000000.log"
+    records = orjson.loads(LOG_FILE.read_bytes())["Records"][:3]
+    path = tmp_path / "000000.gz"
+    path.write_bytes(gzip.compress(fixture.read_bytes()))
+    assert detect_format(str(path)).name == "cloudtrail"
+    assert [e["metadata"]["original"] for e in events("cloudtrail", path)] == records
+    bad = fixture.read_bytes() + b"2024-03-04T09:13:00.000Z START RequestId: 42\n"
+    path.write_bytes(gzip.compress(bad))
+    for workers in (1, 2):
+        store = Store.init(str(tmp_path / f"{workers}.db"))
+        result = ingest_files(store, [path], workers=workers)
+        assert (result.read, result.stored, result.quarantined) == (4, 3, 1)
+        assert [p.line for p in result.problems] == [4]
+
+
 # -- what the AWS CLI gives back ---------------------------------------------------------------
 
 

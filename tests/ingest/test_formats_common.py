@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import shutil
 from pathlib import Path
@@ -44,17 +45,34 @@ def _cloudtrail_inner(rec: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
+def _okta_inner(rec: dict[str, Any]) -> dict[str, Any]:
+    """The LogEvent of an EventBridge (``detail``) or Splunk HEC (``event``) envelope."""
+    for key in ("detail", "event"):
+        if "eventType" not in rec and isinstance(rec.get(key), dict):
+            return dict(rec[key])
+    return rec
+
+
+def _gcp_inner(rec: dict[str, Any]) -> dict[str, Any]:
+    """The log entry of a Pub/Sub message (a pull's output, a push body)."""
+    message = rec.get("message", rec)
+    if "logName" not in rec and isinstance(message, dict) and "data" in message:
+        return dict(orjson.loads(base64.b64decode(message["data"])))
+    return rec
+
+
 def source_ip(name: str, rec: dict[str, Any]) -> Any:
     """The IP written in a raw record, where the source has one."""
     if name == "cloudtrail":
         return _cloudtrail_inner(rec).get("sourceIPAddress")
     if name == "gcp":
+        rec = _gcp_inner(rec)
         payload = "protoPayload" if "protoPayload" in rec else "protopayload_auditlog"
         return dig(rec, payload, "requestMetadata", "callerIp")
     if name == "gitlab":
         return rec.get("ip_address") or dig(rec, "details", "ip_address")
     if name == "okta":
-        return dig(rec, "client", "ipAddress")
+        return dig(_okta_inner(rec), "client", "ipAddress")
     if name == "ocsf":
         return dig(rec, "src_endpoint", "ip")
     return rec.get("client_ip") or dig(rec, "net", "ip")
@@ -65,12 +83,13 @@ def source_id(name: str, rec: dict[str, Any]) -> str | None:
     if name == "cloudtrail":
         return _cloudtrail_inner(rec).get("eventID")
     if name == "gcp":  # insertId with timestamp and logName (Cloud Logging's dedupe key)
+        rec = _gcp_inner(rec)
         stamp = source_time(rec["timestamp"], "timestamp", utc_defined=True)
         return entry_id(rec.get("insertId"), stamp.precise, rec.get("logName"))
     if name == "gitlab":
         return f"gitlab:{rec['id']}"
     if name == "okta":
-        return rec.get("uuid")
+        return _okta_inner(rec).get("uuid")
     if name == "ocsf":
         return dig(rec, "metadata", "uid")
     if rec.get("id"):

@@ -226,3 +226,31 @@ def test_entries_that_are_not_audit_logs_say_so(tmp_path: Any) -> None:
     )
     assert (plain.line, plain.field) == (3, "protoPayload")
     assert plain.reason.startswith("field 'protoPayload': not an audit log entry (a textPayload")
+
+
+@pytest.mark.parametrize("fixture", ["pubsub_subscriptions_pull.json", "pubsub_push.ndjson"])
+def test_pubsub_messages_of_a_log_sink_map_like_the_export(fixture: str) -> None:
+    """A log sink to a Pub/Sub topic sends each entry as a message's base64 ``data``:
+    ``gcloud pubsub subscriptions pull --format=json`` output and push bodies were not
+    recognised ('cannot tell the format')."""
+    from auditkit.ingest.registry import detect_format
+
+    path = FIXTURES / "gcp" / fixture
+    assert detect_format(str(path)).name == "gcp"
+    got = events("gcp", path)
+    export = events("gcp", FIXTURES / "gcp" / "cloudaudit.googleapis.com_export.json")[:3]
+    assert len(got) == 3
+    for mine, theirs in zip(got, export, strict=True):
+        assert "message" in mine["metadata"].pop("original")  # the message as read
+        theirs["metadata"].pop("original")
+        assert mine == theirs  # same event ids: a re-export of the same entries is a duplicate
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"), [("bm90IGpzb24=", "not JSON"), ("***", "not base64"), ("WzFd", "list")]
+)
+def test_a_pubsub_message_that_is_not_a_log_entry_names_its_data(data: str, reason: str) -> None:
+    message = {"ackId": "a1", "message": {"data": data, "messageId": "1"}}
+    with pytest.raises(SchemaError) as info:
+        get_format("gcp").to_event(message, tenant=None)
+    assert info.value.field == "message.data" and reason in info.value.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,3 +97,43 @@ def test_tenant_is_required_and_author_or_name_too() -> None:
     with pytest.raises(SchemaError) as info:
         fmt.to_event({**rec, "details": ["x"]}, tenant="acme")
     assert info.value.field == "details"
+
+
+def test_the_csv_export_reads_its_action_text_back() -> None:
+    """The Admin Area's (and a group's) "Export as CSV": its rows were read as canonical
+    CSV, each quarantined for 'unknown field(s)'."""
+    from auditkit.ingest.registry import detect_format
+
+    path = FIXTURES / "gitlab" / "audit_events_export.csv"
+    assert detect_format(str(path)).name == "gitlab"
+    evs = events("gitlab", path, tenant="acme")
+    assert [(e["event_id"], e["action"], e["outcome"]) for e in evs] == [
+        ("gitlab:5001", "project.change", "success"),
+        ("gitlab:5002", "user.login", "failure"),
+        ("gitlab:5003", "user.login", "success"),
+        ("gitlab:5004", "team_member.add", "success"),
+        ("gitlab:5005", "team_member.update", "success"),
+        ("gitlab:5006", "team_member.remove", "success"),
+    ]
+    # a failed sign-in (author -1) is the account's, as from the API
+    assert evs[1]["actor"]["id"] == evs[2]["actor"]["id"] == "51"
+    assert evs[0]["actor"]["email"] == "admin@example.com"
+    assert evs[0]["description"].startswith("Created project access token")
+    assert evs[4]["changes"] == {"before": "Developer", "after": "Owner"}
+    assert evs[3]["description"] == "Added user access as Developer"
+    assert evs[1]["source"]["ip"] == "203.0.113.9"
+    assert evs[0]["occurred_at"] == "2024-06-03T07:12:13.000000Z"
+
+
+def test_a_csv_export_row_that_cannot_be_read_is_quarantined_alone(tmp_path: Path) -> None:
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.store import Store
+
+    lines = (FIXTURES / "gitlab" / "audit_events_export.csv").read_text().splitlines()
+    lines[2] = lines[2].replace("2024-06-03T07:15:00Z", "03/06/2024 07:15")
+    path = tmp_path / "audit.csv"
+    path.write_text("\n".join([*lines, "5007,1,Administrator"]) + "\n")
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [path], tenant="acme")
+    assert (result.read, result.stored, result.quarantined) == (7, 5, 2)
+    assert [(p.line, p.field) for p in result.problems] == [(3, "created_at"), (8, None)]

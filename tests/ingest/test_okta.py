@@ -168,3 +168,42 @@ def test_csv_row_with_clashing_columns_is_quarantined_alone(tmp_path: Path) -> N
     result = ingest_files(store, [path], tenant="acme")
     assert (result.stored, result.quarantined) == (1, 2)
     assert [(p.line, p.field) for p in result.problems] == [(3, "actor"), (4, "actor")]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "ids", "actions"),
+    [
+        # Okta's AWS EventBridge log stream: each LogEvent in an EventBridge event's `detail`
+        ("eventbridge.ndjson", ["eb-0001", "eb-0002"], ["user.login", "mfa.disable"]),
+        # Okta's Splunk Cloud log stream, and HEC forwarders: the LogEvent in `event`
+        ("splunk_hec.ndjson", ["hec-0001"], ["user.login"]),
+        # an event hook delivery: the LogEvents in `data.events`
+        ("event_hook.json", ["hook-0001", "hook-0002"], ["user.login", "user_account.lock"]),
+    ],
+)
+def test_log_stream_and_hook_envelopes_are_unwrapped(
+    fixture: str, ids: list[str], actions: list[str]
+) -> None:
+    """These shapes were quarantined as 'eventType: required field is missing'."""
+    evs = events("okta", FIXTURES / "okta" / fixture, tenant="acme")
+    assert [e["event_id"] for e in evs] == ids
+    assert [e["action"] for e in evs] == actions
+    assert evs[0]["actor"]["email"] == "ann@example.com"
+    assert evs[0]["source"]["ip"] == "198.51.100.30"
+    # lossless: the envelope as read (for a hook, the LogEvent, located in the delivery)
+    original = evs[0]["metadata"]["original"]
+    assert ("detail" in original) is (fixture == "eventbridge.ndjson")
+    assert ("event" in original) is (fixture == "splunk_hec.ndjson")
+
+
+def test_a_hook_item_that_is_not_an_event_is_located(tmp_path: Path) -> None:
+    hook = orjson.loads((FIXTURES / "okta" / "event_hook.json").read_bytes())
+    hook["data"]["events"].append("not an event")
+    path = tmp_path / "hook.json"
+    path.write_bytes(orjson.dumps(hook))
+    fmt = get_format("okta")
+    assert not fmt.ndjson(str(path))  # one delivery: not cut into lines
+    recs = list(fmt.records(str(path)))
+    assert [r.location for r in recs] == [f"data.events[{i}]" for i in range(3)]
+    with pytest.raises(SchemaError):
+        fmt.to_event(recs[2].value, tenant="acme")

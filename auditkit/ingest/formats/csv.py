@@ -24,6 +24,10 @@ from auditkit.ingest.registry import register
 _JSON_COLUMNS = frozenset(
     ("actor", "targets", "source", "observer", "changes", "metadata", "actor.roles", "source.geo")
 )
+#: the top-level canonical fields, by which a header is told as canonical
+_CANONICAL_COLUMNS = frozenset(
+    ("tenant_id", "event_id", "occurred_at", "action", "outcome", "actor", "category", "targets")
+)
 _NUMBERS = frozenset(("source.geo.lat", "source.geo.lon"))
 #: a coordinate with a decimal comma (``48,85``): no thousands separator fits a coordinate
 _DECIMAL_COMMA = re.compile(r"[+-]?\d{1,3},\d+")
@@ -107,7 +111,16 @@ class CsvFormat:
             return 0
         if b"tenant_id" in first and b"action" in first and any(d in first for d in b",;\t"):
             return 80
-        return 10 if path.lower().endswith((".csv", ".csv.gz")) else 0
+        if not path.lower().endswith((".csv", ".csv.gz")):
+            return 0
+        # a CSV file named so, if its header has a canonical column: a CSV of other columns
+        # (a home-grown log, another tool's export) is not claimed, and is told as unknown
+        text_ = first.decode("utf-8", "replace")
+        try:
+            header = next(csv.reader([text_], delimiter=csv_delimiter(text_)), [])
+        except csv.Error:
+            return 0
+        return 10 if _CANONICAL_COLUMNS & {c.strip().split(".", 1)[0] for c in header} else 0
 
     def records(self, path: str) -> Iterator[RawRecord]:
         return iter_csv(path)

@@ -17,10 +17,11 @@ entries logged above projects, else ``resource.labels.project_id``, else
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
@@ -87,7 +88,7 @@ class GcpAuditFormat(JsonRecordsFormat):
         if f'"{BQ_PAYLOAD}"'.encode() in head:
             return 95 if b"cloudaudit.googleapis.com" in head else 90
         if b'"protoPayload"' not in head:
-            return 0
+            return 90 if _pubsub_sniff(head) else 0
         if b"google.cloud.audit.AuditLog" in head or b"cloudaudit.googleapis.com" in head:
             return 95
         return 30 if b'"logName"' in head else 0
@@ -168,9 +169,82 @@ def _audit_entry(record: Mapping[str, Any], payload: Any, where: str) -> None:
         )
 
 
-def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
-    if not isinstance(record, Mapping):
-        raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+#: the first ``data`` of a Pub/Sub message in a file's first bytes (base64, standard or URL-safe)
+_PUBSUB_DATA: Final = re.compile(rb'"data"[ \t\r\n]*:[ \t\r\n]*"([A-Za-z0-9+/_=-]{16,})')
+
+
+def _decode_base64(data: str | bytes) -> bytes:
+    """Base64 (standard or URL-safe, padding optional) as bytes; ``ValueError`` if it is not."""
+    raw = data.encode("ascii") if isinstance(data, str) else data
+    raw = raw.strip().replace(b"-", b"+").replace(b"_", b"/")
+    return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+
+
+def _pubsub_sniff(head: bytes) -> bool:
+    """Whether ``head`` starts Pub/Sub messages (a pull's output, a push body) whose
+    ``data`` is a Cloud Audit Logs entry, as a log sink to a Pub/Sub topic sends them."""
+    m = _PUBSUB_DATA.search(head)
+    if m is None:
+        return False
+    data = m.group(1)
+    try:
+        decoded = _decode_base64(data[: len(data) // 4 * 4])
+    except ValueError:
+        return False
+    return b'"protoPayload"' in decoded and (
+        b"google.cloud.audit.AuditLog" in decoded or b"cloudaudit.googleapis.com" in decoded
+    )
+
+
+def _pubsub_entry(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The log entry of a Pub/Sub message (``{"data": <base64>, "messageId": ...}``, alone
+    or as the ``message`` of a pull's output or a push's body), else ``record``.
+
+    >>> import base64, json
+    >>> data = base64.b64encode(json.dumps({"insertId": "x"}).encode()).decode()
+    >>> _pubsub_entry({"ackId": "a", "message": {"data": data, "messageId": "1"}})
+    {'insertId': 'x'}
+    >>> _pubsub_entry({"message": {"data": "bm90IGpzb24=", "messageId": "1"}})
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.SchemaError: field 'message.data': expected a log entry as base64 JSON (a log sink's message), got text that is not JSON
+    """  # noqa: E501
+    if "logName" in record or "protoPayload" in record or BQ_PAYLOAD in record:
+        return record
+    where, message = "", record
+    inner = record.get("message")
+    if isinstance(inner, Mapping) and "data" in inner:
+        where, message = "message.", inner
+    data = message.get("data")
+    if not isinstance(data, str) or not ("messageId" in message or "message_id" in message):
+        return record
+    field = f"{where}data"
+    try:
+        raw = _decode_base64(data)
+    except ValueError:
+        raise SchemaError(
+            "expected a log entry as base64 JSON (a log sink's message), got text that is "
+            "not base64",
+            field=field,
+        ) from None
+    try:
+        entry = loads_json(raw)
+    except ValueError:
+        raise SchemaError(
+            "expected a log entry as base64 JSON (a log sink's message), got text that is not JSON",
+            field=field,
+        ) from None
+    if not isinstance(entry, Mapping):
+        raise SchemaError(
+            f"expected a log entry (a JSON object), got {type(entry).__name__}", field=field
+        )
+    return entry
+
+
+def _to_event(envelope: Any, tenant: str | None) -> dict[str, Any]:
+    if not isinstance(envelope, Mapping):
+        raise SchemaError(f"expected a JSON object, got {type(envelope).__name__}")
+    record = _pubsub_entry(envelope)
     table = load_table("gcp")
     where = "protoPayload" if "protoPayload" in record or BQ_PAYLOAD not in record else BQ_PAYLOAD
     payload = record.get(where)
@@ -236,7 +310,7 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
             "caller_ip": None
             if ip is not None
             else text(dig(payload, "requestMetadata", "callerIp")),
-            "original": json_safe(record),
+            "original": json_safe(envelope),
         }
     )
     if stamp.zone_assumed:

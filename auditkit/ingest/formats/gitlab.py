@@ -9,11 +9,14 @@ mapping table is ``auditkit/ingest/mappings/gitlab.toml``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
 from auditkit.errors import SchemaError
+from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import (
     ZONE_ASSUMED,
     ZONE_ASSUMED_TEXT,
@@ -29,10 +32,15 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
+from auditkit.ingest._readers import iter_csv, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
-__all__ = ["GitLabFormat", "event_name_action"]
+__all__ = ["GitLabFormat", "csv_record", "event_name_action"]
+
+#: the columns of the CSV export of audit events (Admin Area, group and project
+#: "Export as CSV"), by which it is told
+_CSV_COLUMNS: Final = (b"Author ID", b"Entity Type", b"Created At")
 
 
 class GitLabFormat(JsonRecordsFormat):
@@ -57,7 +65,26 @@ class GitLabFormat(JsonRecordsFormat):
             return 0
         if b'"author_id"' in head and b'"entity_type"' in head:
             return 95 if b'"details"' in head or b'"event_type"' in head else 80
+        if _is_csv(head):
+            first = head.split(b"\n", 1)[0]
+            if all(c in first for c in _CSV_COLUMNS):
+                return 90
         return 0
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """The file's events: JSON in any layout, or the rows of a CSV export."""
+        if not _is_csv(read_head(path, 4096)):
+            yield from super().records(path)
+            return
+        for raw in iter_csv(path):
+            if raw.error is not None:
+                yield raw
+                continue
+            yield dataclasses.replace(raw, value=csv_record(raw.value))
+
+    def ndjson(self, path: str) -> bool:
+        """One event per line (a CSV export is read by :meth:`records`, in order)."""
+        return not _is_csv(read_head(path, 4096)) and super().ndjson(path)
 
     def tenant_needed(self, path: str) -> str | None:
         """GitLab records never carry a tenant: ``--tenant`` is needed for every file."""
@@ -66,6 +93,84 @@ class GitLabFormat(JsonRecordsFormat):
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """Map one GitLab audit event to an auditkit event mapping."""
         return _to_event(record, tenant)
+
+
+def _is_csv(head: bytes) -> bool:
+    # (read through open_binary, which has dropped a byte order mark)
+    return head.lstrip()[:1] not in (b"{", b"[", b"")
+
+
+#: the ``Action`` column of a CSV export is the event's ``details`` told in words
+#: (GitLab's ``Audit::Details.humanize``): read back into the details they came from
+_ACTION_TEXT: Final = (
+    (re.compile(r"Signed in with (\S+) authentication"), ("with",)),
+    (re.compile(r"Failed to login with (\S+) authentication"), ("failed_login",)),
+    (re.compile(r"Added ([a-z][a-z0-9 ]*?)(?: as (.+))?"), ("add", "as")),
+    (re.compile(r"Removed ([a-z][a-z0-9 ]*)"), ("remove",)),
+    (
+        re.compile(r"Changed ([a-z][a-z0-9 ]*?)(?: from (.*?))?(?: to (.*))?"),
+        ("change", "from", "to"),
+    ),
+)
+
+
+def _details_of(action: str) -> dict[str, Any]:
+    """The ``details`` that GitLab told as ``action``.
+
+    >>> _details_of("Changed access level from Developer to Owner")
+    {'change': 'access_level', 'from': 'Developer', 'to': 'Owner'}
+    >>> _details_of("Signed in with STANDARD authentication"), _details_of("Approved it")
+    ({'with': 'standard'}, {'custom_message': 'Approved it'})
+    """
+    for pattern, keys in _ACTION_TEXT:
+        m = pattern.fullmatch(action)
+        if m is not None:
+            # GitLab wrote the key's value with spaces for "_" (and `with` upper-cased)
+            first = m[1] if keys[0] == "failed_login" else m[1].replace(" ", "_").lower()
+            values = [first, *(m[i + 1] for i in range(1, len(keys)))]
+            return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+    return {"custom_message": action}
+
+
+def _column_key(column: str) -> str:
+    """``Created At (UTC)`` -> ``created_at``, ``IP Address`` -> ``ip_address``."""
+    return re.sub(r"\s*\(.*\)\s*$", "", column).strip().lower().replace(" ", "_")
+
+
+def csv_record(row: Mapping[str, str]) -> dict[str, Any]:
+    """A row of GitLab's CSV export of audit events as the audit event it tells: its
+    columns as the API's keys, ids as numbers, the ``Action`` text read back into
+    ``details`` (``Failed to login with STANDARD authentication`` ->
+    ``{"failed_login": "STANDARD"}``, other text is the ``custom_message``); the text
+    itself is kept as ``action``.
+
+    Examples
+    --------
+    >>> csv_record({"ID": "5", "Author ID": "-1", "Author Name": "ann", "Entity ID": "51",
+    ...     "Entity Type": "User", "Target ID": "", "Action":
+    ...     "Failed to login with STANDARD authentication", "IP Address": "203.0.113.9",
+    ...     "Created At (UTC)": "2024-06-03T07:15:00Z"})  # doctest: +NORMALIZE_WHITESPACE
+    {'id': 5, 'author_id': -1, 'author_name': 'ann', 'entity_id': 51, 'entity_type': 'User',
+     'action': 'Failed to login with STANDARD authentication', 'ip_address': '203.0.113.9',
+     'created_at': '2024-06-03T07:15:00Z', 'details': {'failed_login': 'STANDARD'}}
+    """
+    out: dict[str, Any] = {}
+    for column, cell in row.items():
+        if not column or cell is None or cell.strip() == "":
+            continue
+        key = _column_key(column)
+        value: Any = cell.strip()
+        if key in ("id", "author_id", "entity_id", "target_id") and re.fullmatch(
+            r"-?[0-9]{1,18}", value
+        ):
+            value = int(value)
+        out[key] = value
+    details = _details_of(out["action"]) if isinstance(out.get("action"), str) else {}
+    email = out.pop("author_email", None)
+    if email is not None:
+        details["author_email"] = email
+    out["details"] = details
+    return out
 
 
 def _verb(word: str, verbs: Mapping[str, Any]) -> str | None:
@@ -227,7 +332,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if stamp.zone_assumed:
         meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     message = details.get("custom_message")
-    description = message if isinstance(message, str) else None
+    # (a CSV export's Action column is the details told in words)
+    description = message if isinstance(message, str) else text(record.get("action"), limit=65536)
     return finish(
         tenant_id=tenant_id,
         occurred_at=occurred_at,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
@@ -79,7 +79,17 @@ class OktaFormat(JsonRecordsFormat):
     def records(self, path: str) -> Iterator[RawRecord]:
         """The file's events: JSON in any layout, or CSV rows nested by their dotted columns."""
         if not _is_csv(read_head(path, 4096)):
-            yield from super().records(path)
+            for raw in super().records(path):
+                events = _hook_events(raw.value) if raw.error is None else None
+                if events is None:
+                    yield raw
+                    continue
+                for i, item in enumerate(events):
+                    where = f"data.events[{i}]"
+                    yield dataclasses.replace(
+                        raw, value=item, text=None,
+                        location=f"{raw.location}.{where}" if raw.location else where,
+                    )  # fmt: skip
             return
         for raw in iter_csv(path):
             if raw.error is not None:
@@ -94,7 +104,8 @@ class OktaFormat(JsonRecordsFormat):
 
     def ndjson(self, path: str) -> bool:
         """One event per line (a CSV file is read by :meth:`records`, in order)."""
-        return not _is_csv(read_head(path, 4096)) and super().ndjson(path)
+        head = read_head(path, 4096)
+        return not _is_csv(head) and HOOK_EVENT_TYPE.encode() not in head and super().ndjson(path)
 
     def tenant_needed(self, path: str) -> str | None:
         """Okta records never carry a tenant: ``--tenant`` is needed for every file."""
@@ -145,9 +156,51 @@ def _derived_action(event_type: str) -> str:
     return derive_action(parts[:-1], verb, field="eventType")
 
 
-def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
-    if not isinstance(record, Mapping):
-        raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+#: the envelopes a log stream or collector puts around one LogEvent: Amazon EventBridge
+#: (Okta's AWS EventBridge log stream, ``detail``), Splunk HTTP Event Collector
+#: (Okta's Splunk Cloud log stream and other forwarders, ``event``)
+_ENVELOPES: Final = (("detail", ("detail-type", "source")), ("event", ("sourcetype", "time")))
+
+
+def _unwrap(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The LogEvent inside an EventBridge or Splunk HEC envelope, else ``record``.
+
+    >>> _unwrap({"detail-type": "SystemLog", "source": "aws.partner/okta.com/x",
+    ...          "detail": {"eventType": "user.session.start"}})
+    {'eventType': 'user.session.start'}
+    >>> _unwrap({"sourcetype": "OktaIM2:log", "event": {"eventType": "a.b"}})
+    {'eventType': 'a.b'}
+    """
+    if "eventType" in record:
+        return record
+    for key, marks in _ENVELOPES:
+        inner = record.get(key)
+        if isinstance(inner, Mapping) and any(m in record for m in marks):
+            return inner
+    return record
+
+
+def _hook_events(value: Any) -> list[Any] | None:
+    """The LogEvents of an event hook delivery (``{"eventType": "com.okta.event_hook",
+    "data": {"events": [...]}}``), else ``None``.
+
+    >>> _hook_events({"eventType": "com.okta.event_hook", "data": {"events": [{"uuid": "a"}]}})
+    [{'uuid': 'a'}]
+    """
+    if not isinstance(value, Mapping) or value.get("eventType") != HOOK_EVENT_TYPE:
+        return None
+    events = dig(value, "data", "events")
+    return events if isinstance(events, list) else None
+
+
+#: the ``eventType`` of an Okta event hook delivery, which holds LogEvents in ``data.events``
+HOOK_EVENT_TYPE: Final = "com.okta.event_hook"
+
+
+def _to_event(envelope: Any, tenant: str | None) -> dict[str, Any]:
+    if not isinstance(envelope, Mapping):
+        raise SchemaError(f"expected a JSON object, got {type(envelope).__name__}")
+    record = _unwrap(envelope)
     table = load_table("okta")
     event_type = require_text(record.get("eventType"), "eventType")
     # Okta publishes in UTC: data lakes write it without a zone
@@ -180,7 +233,7 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     meta["threat_suspected"] = text(dig(debug, "threatSuspected"))
     if stamp.zone_assumed:
         meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
-    meta["original"] = json_safe(record)
+    meta["original"] = json_safe(envelope)
 
     targets = []
     raw_targets = record.get("target")

@@ -696,18 +696,23 @@ def _ingest(
             continue
         results.append({"index": i, "status": "stored", "event_id": p.event_id})
         prepared.append((len(results) - 1, p))
-    with lock:  # one writer per tenant in this process: duplicates are attributed exactly
-        existing = caller.existing_event_ids(tenant, [p.event_id for _, p in prepared])
-        seen: set[str] = set()
-        fresh = []
-        for idx, p in prepared:
-            if p.event_id in existing or p.event_id in seen:
+    seen: set[str] = set()
+    fresh = []
+    for idx, p in prepared:
+        if p.event_id in seen:  # a second copy in the same body
+            results[idx]["status"] = "duplicate"
+        else:
+            seen.add(p.event_id)
+            fresh.append((idx, p))
+    if fresh:
+        # the append says which events the trail held already (in its own transaction,
+        # so a concurrent writer cannot make a duplicate look stored)
+        held: set[tuple[str, str]] = set()
+        with lock:
+            caller.append_prepared([p for _, p in fresh], duplicates=held)
+        for idx, p in fresh:
+            if (tenant, p.event_id) in held:
                 results[idx]["status"] = "duplicate"
-            else:
-                seen.add(p.event_id)
-                fresh.append(p)
-        if fresh:
-            caller.append_prepared(fresh)
     if refused:
         caller.quarantine(refused)
     counts = {

@@ -721,10 +721,12 @@ class BoundStore(Store):
 
         return self._owner.append(checked(), batch_size=batch_size, normalized=normalized)
 
-    def append_prepared(self, items: Sequence[PreparedEvent]) -> AppendResult:
+    def append_prepared(
+        self, items: Sequence[PreparedEvent], *, duplicates: set[tuple[str, str]] | None = None
+    ) -> AppendResult:
         """:meth:`Store.append_prepared`, each tenant checked for ``write``."""
         self._allowed(Permission.WRITE, sorted({p.tenant_id for p in items}), operation="append")
-        return self._owner.append_prepared(items)
+        return self._owner.append_prepared(items, duplicates=duplicates)
 
     def remove_range(
         self,

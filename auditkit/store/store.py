@@ -473,13 +473,20 @@ class Store(StreamCursors):
     def _append_batch(self, events: Sequence[Mapping[str, Any]]) -> AppendResult:
         return self.append_prepared([prepare_event(e) for e in events])
 
-    def append_prepared(self, items: Sequence[PreparedEvent]) -> AppendResult:
+    def append_prepared(
+        self, items: Sequence[PreparedEvent], *, duplicates: set[tuple[str, str]] | None = None
+    ) -> AppendResult:
         """Append events already serialised by :func:`~auditkit.record.prepare_event`,
         as one batch (a transaction and signed checkpoint per tenant).
 
         The expensive part of an append, serialising each event, needs no lock:
         a parallel ingest does it in its workers, then holds the database only
         for what needs it (``seq``, ``received_at``, hashing and inserting).
+
+        ``duplicates``: a set to which ``(tenant_id, event_id)`` of each event the
+        trail held already is added (an event repeated within ``items`` is skipped
+        too, but not added: its first copy was stored), for callers that answer
+        per event, as the API's POST does, without asking the database first.
         """
         self._check_own_key()
         by_tenant: dict[str, list[PreparedEvent]] = {}
@@ -488,7 +495,7 @@ class Store(StreamCursors):
         result = AppendResult()
         with self.backend.connect() as conn:
             for tenant, batch in by_tenant.items():
-                result += self._append_tenant(conn, tenant, batch)
+                result += self._append_tenant(conn, tenant, batch, duplicates)
         return result
 
     def _existing_ids(self, cur: Any, tenant: str, ids: list[str]) -> set[str]:
@@ -560,7 +567,13 @@ class Store(StreamCursors):
             raise damaged
         return frontier
 
-    def _append_tenant(self, conn: Any, tenant: str, items: list[PreparedEvent]) -> AppendResult:
+    def _append_tenant(
+        self,
+        conn: Any,
+        tenant: str,
+        items: list[PreparedEvent],
+        held: set[tuple[str, str]] | None = None,
+    ) -> AppendResult:
         backend = self.backend
         key = self.private_key
         with backend.write_transaction(conn) as cur:
@@ -568,6 +581,8 @@ class Store(StreamCursors):
             size = frontier.size
             existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
             existing |= self._cold_duplicates(tenant, items)
+            if held is not None:
+                held.update((tenant, e) for e in existing)
             received = format_timestamp(datetime.now(UTC))
             received_json = orjson.dumps(received)
             rows: list[tuple[Any, ...]] = []

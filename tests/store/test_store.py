@@ -230,3 +230,23 @@ def test_match_narrows_in_the_database_and_proves_what_it_returns(store_location
         store.load("acme", match={"action": "role.grant"})
     with pytest.raises(UsageError, match="match"):
         store.load("acme", match={"metadata": "x"})
+
+
+def test_append_prepared_names_the_events_the_trail_held_already(tmp_path: Path) -> None:
+    from auditkit.record import prepare_event
+    from auditkit.schema import normalize_event
+
+    store = Store.init(str(tmp_path / "a.db"))
+
+    def ev(tenant: str, eid: str) -> object:
+        return prepare_event(normalize_event({
+            "tenant_id": tenant, "event_id": eid, "occurred_at": "2026-01-05T09:00:00Z",
+            "action": "user.login", "actor": {"id": "u1"},
+        }))  # fmt: skip
+
+    store.append_prepared([ev("acme", "e1"), ev("globex", "e1")])
+    held: set[tuple[str, str]] = set()
+    batch = [ev("acme", "e1"), ev("acme", "e2"), ev("acme", "e2"), ev("globex", "e3")]
+    done = store.append_prepared(batch, duplicates=held)  # type: ignore[arg-type]
+    assert (done.stored, done.duplicates) == (2, 2)
+    assert held == {("acme", "e1")}  # the repeat of e2 in the batch was not held before

@@ -134,8 +134,8 @@ def strongest(findings: pl.DataFrame, detector: str) -> str | None:
 
 # ------------------------------------------------------------------ mass deletion: attacks
 
-DELETIONS_VIA_SOURCES: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
-    (
+DELETIONS_VIA_SOURCES: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    "TerminateInstances": (
         "cloudtrail",
         lambda i: cloudtrail(
             "ec2",
@@ -144,23 +144,23 @@ DELETIONS_VIA_SOURCES: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
             minute=i,
         ),
     ),
-    (
+    "DeleteBucket": (
         "cloudtrail",
         lambda i: cloudtrail("s3", "DeleteBucket", {"bucketName": f"b{i}"}, minute=i),
     ),
-    (
+    "DeleteDBInstance": (
         "cloudtrail",
         lambda i: cloudtrail(
             "rds", "DeleteDBInstance", {"dBInstanceIdentifier": f"db{i}"}, minute=i
         ),
     ),
-    (
+    "storage.objects.delete": (
         "gcp",
         lambda i: gcp(
             "storage", "storage.objects.delete", f"projects/_/buckets/b/objects/o{i}", minute=i
         ),
     ),
-    (
+    "SqlInstancesService.Delete": (
         "gcp",
         lambda i: gcp(
             "sqladmin",
@@ -169,15 +169,18 @@ DELETIONS_VIA_SOURCES: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
             minute=i,
         ),
     ),
-    ("okta", lambda i: okta("user.lifecycle.delete.completed", f"00u{i}", minute=i)),
-    ("gitlab", lambda i: gitlab("project_destroyed", i, minute=i)),
-]
+    "user.lifecycle.delete.completed": (
+        "okta",
+        lambda i: okta("user.lifecycle.delete.completed", f"00u{i}", minute=i),
+    ),
+    "project_destroyed": ("gitlab", lambda i: gitlab("project_destroyed", i, minute=i)),
+}
 
 
 @pytest.mark.parametrize(
     ("fmt", "make"),
-    DELETIONS_VIA_SOURCES,
-    ids=lambda v: v if isinstance(v, str) else None,
+    DELETIONS_VIA_SOURCES.values(),
+    ids=DELETIONS_VIA_SOURCES,
 )
 def test_mass_deletion_in_producers_vocabularies(
     tmp_path: Path, fmt: str, make: Callable[[int], dict[str, Any]]
@@ -454,3 +457,51 @@ def test_retention_set_short_says_to_what() -> None:
     found = run_detectors(frame, names=["audit_tampering"])
     assert found["severity"].to_list() == ["critical"]
     assert "set audit retention to 7 days" in found["summary"][0]
+
+
+# ------------------------------------------------------------------ timing and addresses
+
+
+def test_deletions_spread_thin_over_a_day() -> None:
+    """25 deletions an hour for eight hours: no hour reaches the burst threshold."""
+    rows = [
+        ev(i * 2.4, "s3_object.delete", "mallory@acme.com", targets=[{"id": f"o{i}", "type": "o"}])
+        for i in range(200)
+    ]
+    found = run_detectors(events_to_frame(rows), names=["mass_deletion"])
+    assert strongest(found, "mass_deletion") == "high"
+
+
+def test_login_errors_of_an_outage_are_not_guessing() -> None:
+    """The identity provider failing (outcome ``error``) for a user whose app retries."""
+    rows = [ev(i * 0.5, "user.login", "ann@acme.com", outcome="error") for i in range(30)]
+    found = run_detectors(events_to_frame(rows))
+    assert found.filter(pl.col("severity") != "low").height == 0, found["summary"].to_list()
+
+
+def test_spraying_from_ipv4_mapped_addresses_of_one_network() -> None:
+    """A dual-stack front end records IPv4 clients as ``::ffff:a.b.c.d``: twelve accounts
+    from twelve addresses of one IPv4 /24 are one network's spraying."""
+    rows = [
+        ev(i * 4, "user.login", f"user{i}@acme.com", outcome="failure", ip=f"::ffff:203.0.113.{i}")
+        for i in range(12)
+    ]
+    found = run_detectors(events_to_frame(rows), names=["password_spraying"])
+    assert strongest(found, "password_spraying") == "high"
+    assert "203.0.113.0/24" in found["summary"][0]
+
+
+def test_ipv4_mapped_addresses_of_many_networks_are_not_one() -> None:
+    """Twelve people behind a dual-stack front end, each from their own IPv4 network,
+    mistype once and log in 45 minutes later: no shared network (one browser's agent
+    is the only thing they share, a medium finding at most)."""
+    rows = []
+    for i in range(12):
+        ip = f"::ffff:{100 + i}.{i}.7.9"
+        user = f"user{i}@acme.com"
+        rows += [
+            ev(i * 4, "user.login", user, outcome="failure", ip=ip),
+            ev(i * 4 + 45, "user.login", user, ip=ip),
+        ]
+    found = run_detectors(events_to_frame(rows), names=["password_spraying"])
+    assert found.filter(pl.col("severity") == "high").height == 0, found["summary"].to_list()

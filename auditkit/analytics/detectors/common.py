@@ -393,8 +393,24 @@ def network(ip: pl.Expr) -> pl.Expr:
 
     >>> pl.select(network(pl.lit("2001:db8::5:1"))).item()
     '2001:db8:0:0::/64'
+
+    An IPv4 address mapped into IPv6 (``::ffff:203.0.113.9``, stored as
+    ``::ffff:cb00:7109``) is the IPv4 address: its network is the IPv4 ``/24``, not
+    the one ``/64`` that every mapped address would share.
+
+    >>> pl.select(network(pl.lit("::ffff:cb00:7109"))).item()
+    '203.0.113.0/24'
     """
-    v4 = ip.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$")
+    lowered = ip.str.to_lowercase()
+    dotted = lowered.str.extract(r"^(?:0{0,4}:){0,5}:?ffff:(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$")
+    hexed = lowered.str.extract_groups(r"^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$")
+    high = hexed.struct.field("1").str.to_integer(base=16, strict=False)
+    low = hexed.struct.field("2").str.to_integer(base=16, strict=False)
+    mapped = pl.coalesce(
+        dotted,
+        pl.format("{}.{}.{}", high // 256, high % 256, low // 256),
+    )
+    v4 = pl.coalesce(ip.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$"), mapped)
     # '::' stands for as many zero groups as make eight; at either end it gets a zero
     # group on its outer side, so that it is always between two groups
     full = pl.when(ip.str.starts_with("::")).then(pl.concat_str(pl.lit("0"), ip)).otherwise(ip)

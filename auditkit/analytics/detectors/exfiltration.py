@@ -446,17 +446,24 @@ def mass_deletion(
     window: str | timedelta = "1h",
     exclude_actor_types: Sequence[str] = ("system", "service"),
     recurring: bool = True,
+    slow_threshold: int = 100,
+    slow_window: str | timedelta = "24h",
 ) -> pl.DataFrame:
-    """One actor deleting many items within a sliding window.
+    """One actor deleting many items within a sliding window, or spreading them thin over
+    a day.
 
     Parameters
     ----------
     events
         Event frame (eager or lazy).
     threshold
-        Successful ``*.delete`` events by one actor within ``window``.
+        Successful deletions by one actor within ``window``: actions that destroy an
+        item however their source names them (:func:`is_deletion`).
     window
         Sliding window length.
+    slow_threshold, slow_window
+        Deletions spread thin: at least ``slow_threshold`` within ``slow_window``, not
+        counting those of the short bursts (25 an hour for a working day).
     exclude_actor_types
         Actor types left out (clean-up jobs; the system's ``entity.expire`` is not
         a delete anyway).
@@ -481,4 +488,6 @@ def mass_deletion(
         window=window,
         exclude_actor_types=exclude_actor_types,
         recurring=recurring,
+        slow_threshold=slow_threshold,
+        slow_window=slow_window,
     )

@@ -9,7 +9,7 @@ Everything here is vectorised Polars; every grouping includes ``tenant_id``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final, TypeAlias
 
@@ -103,6 +103,40 @@ def actions_matching(events: Events, condition: pl.Expr) -> list[str]:
     """
     names = lazy(events, "action").select(pl.col("action").unique()).collect()
     return sorted(names.filter(condition.fill_null(False)).get_column("action").to_list())
+
+
+_CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
+
+
+def action_words(action: str) -> tuple[list[str], list[str]]:
+    """The words of an action's noun and of its verb, whatever its spelling: CamelCase
+    split, lower case, separated at anything but letters and digits.  The verb is what
+    follows the last dot (or the last ``:`` or ``/``); an action with neither is all verb.
+
+    >>> action_words("s3.DeleteObjects"), action_words("user.lifecycle.delete.initiated")
+    ((['s3'], ['delete', 'objects']), (['user', 'lifecycle', 'delete'], ['initiated']))
+    >>> action_words("Audit-Log:Purge"), action_words("project_destroyed")
+    ((['audit', 'log'], ['purge']), ([], ['project', 'destroyed']))
+    """
+    spaced = _CAMEL.sub("_", action).lower()
+    cut = max(spaced.rfind("."), spaced.rfind(":"), spaced.rfind("/"))
+    noun_part, verb_part = (spaced[:cut], spaced[cut + 1 :]) if cut >= 0 else ("", spaced)
+    return [w for w in _NOT_WORD.split(noun_part) if w], [
+        w for w in _NOT_WORD.split(verb_part) if w
+    ]
+
+
+def actions_where(events: Events, test: Callable[[str], bool]) -> list[str]:
+    """The distinct actions of ``events`` for which ``test`` (a function of the action's
+    name) is true, sorted: for vocabularies that a regular expression reads badly.
+
+    >>> df = pl.DataFrame({"action": ["a.Delete", "b.read", None]})
+    >>> actions_where(df, lambda a: action_words(a)[1] == ["delete"])
+    ['a.Delete']
+    """
+    names = lazy(events, "action").select(pl.col("action").unique()).collect()
+    return sorted(a for a in names.get_column("action").drop_nulls().to_list() if test(a))
 
 
 def verb(action: pl.Expr) -> pl.Expr:
@@ -359,8 +393,24 @@ def network(ip: pl.Expr) -> pl.Expr:
 
     >>> pl.select(network(pl.lit("2001:db8::5:1"))).item()
     '2001:db8:0:0::/64'
+
+    An IPv4 address mapped into IPv6 (``::ffff:203.0.113.9``, stored as
+    ``::ffff:cb00:7109``) is the IPv4 address: its network is the IPv4 ``/24``, not
+    the one ``/64`` that every mapped address would share.
+
+    >>> pl.select(network(pl.lit("::ffff:cb00:7109"))).item()
+    '203.0.113.0/24'
     """
-    v4 = ip.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$")
+    lowered = ip.str.to_lowercase()
+    dotted = lowered.str.extract(r"^(?:0{0,4}:){0,5}:?ffff:(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$")
+    hexed = lowered.str.extract_groups(r"^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$")
+    high = hexed.struct.field("1").str.to_integer(base=16, strict=False)
+    low = hexed.struct.field("2").str.to_integer(base=16, strict=False)
+    mapped = pl.coalesce(
+        dotted,
+        pl.format("{}.{}.{}", high // 256, high % 256, low // 256),
+    )
+    v4 = pl.coalesce(ip.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$"), mapped)
     # '::' stands for as many zero groups as make eight; at either end it gets a zero
     # group on its outer side, so that it is always between two groups
     full = pl.when(ip.str.starts_with("::")).then(pl.concat_str(pl.lit("0"), ip)).otherwise(ip)

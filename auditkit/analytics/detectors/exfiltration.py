@@ -21,6 +21,7 @@ job, before it has a history) is reported low.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Final
@@ -30,7 +31,9 @@ import polars as pl
 from auditkit.analytics.detectors.common import (
     Events,
     T,
+    action_words,
     actions_matching,
+    actions_where,
     bursts,
     duration,
     finalize,
@@ -44,10 +47,135 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["EXPORT_VERBS", "mass_deletion", "mass_export"]
+__all__ = ["EXPORT_VERBS", "is_deletion", "mass_deletion", "mass_export"]
 
 #: Verbs of exports: export, download or dump anywhere in the verb.
 EXPORT_VERBS: Final = r"export|download|dump"
+#: A word that says an item is destroyed, as each source spells it (``delete``,
+#: ``DeleteObjects`` read as ``deleteobjects``, ``destroyed``, ``purge``, ``terminate``,
+#: ``drop``, ``batchdelete``...).  ``undelete`` is not one: nothing may come before the stem
+#: but a word saying how much or how hard.
+_DELETE_WORD: Final = re.compile(
+    r"^(?:bulk|batch|mass|multi|soft|hard|force|permanent(?:ly)?)?"
+    r"(?:delet|remov|destr|purg|eras|wip(?:e|ing)|terminat|drop(?!box|down)|shred|expung|"
+    r"obliterat|trash)"
+)
+#: Words that undo, prevent or merely schedule the absence of a deletion.
+_NOT_DELETE: Final = frozenset(
+    (
+        "undelete",
+        "undeleted",
+        "restore",
+        "restored",
+        "recover",
+        "recovered",
+        "cancel",
+        "cancelled",
+        "canceled",
+        "revert",
+        "reverted",
+        "abort",
+        "aborted",
+        "fail",
+        "failed",
+        "failure",
+        "denied",
+        "protection",
+        "protect",
+        "protected",
+        "marker",
+        "prevent",
+        "prevented",
+        "blocked",
+    )
+)
+#: Verbs that report on a deletion named before them (Okta
+#: ``user.lifecycle.delete.initiated``, GitLab ``project_deletion_marked``).
+_STATUS: Final = frozenset(
+    (
+        "initiated",
+        "initiate",
+        "completed",
+        "complete",
+        "requested",
+        "request",
+        "started",
+        "start",
+        "succeeded",
+        "success",
+        "successful",
+        "done",
+        "finished",
+        "finish",
+        "scheduled",
+        "schedule",
+        "mark",
+        "marked",
+        "executed",
+        "execute",
+        "performed",
+        "processed",
+        "confirmed",
+        "confirm",
+    )
+)
+#: What a deletion takes away that is not an item: a membership, a subscription, a
+#: session, a cache.
+_NOT_AN_ITEM: Final = re.compile(
+    r"member|permission|participant|collaborator|assignment|\b(?:from|subscri|watchers?|"
+    r"reactions?|favou?rites?|bookmarks?|stars?|followers?|sessions?|cookies?|caches?|"
+    r"notifications?)"
+)
+#: What a removal takes away from an item that stays: a role, a grant, a label.
+_ATTACHED: Final = re.compile(r"\b(?:roles?|access|assign|grants?|tags?|labels?|owners?)\b")
+#: What terminating or dropping ends that holds no data: a job, a connection, a query.
+_RUNTIME: Final = re.compile(
+    r"\b(?:connections?|jobs?|tasks?|process(?:es)?|quer(?:y|ies)|runs?|workflows?|builds?|"
+    r"pipelines?|calls?|executions?|workers?|threads?)\b"
+)
+
+
+def is_deletion(action: str) -> bool:
+    """True for an action that destroys an item, however its source names it: the verb
+    (what follows the last dot) starts or ends with a word of destruction, or reports the
+    status of one named just before it; not when a word undoes or prevents it, nor for
+    removals of memberships, sessions, caches, or of roles or labels from an item, nor for
+    terminating jobs or connections.
+
+    >>> names = ["document.delete", "s3_objects.delete", "s3.deleteobjects",
+    ...          "ec2.TerminateInstances", "storage.objects.delete",
+    ...          "google.cloud.sql.v1.SqlInstancesService.Delete",
+    ...          "user.lifecycle.delete.initiated", "user_lifecycle_delete.completed",
+    ...          "gitlab.project_destroyed", "repository.purged", "file.remove", "disk.wipe",
+    ...          "spanner_database.drop", "kms_key_deletion.schedule", "document.bulk_delete"]
+    >>> [n for n in names if not is_deletion(n)]
+    []
+    >>> names = ["team_member.remove", "group.user_membership.remove", "session.terminate",
+    ...          "gitlab.member_destroyed", "label.remove", "ec2_job.terminate",
+    ...          "logging_bucket.undelete", "kms_key_deletion.cancel", "document.export",
+    ...          "rds.disable_deletion_protection", "delayed_project_removal.update",
+    ...          "entity.expire", "api_key.revoke", "delete_marker.create"]
+    >>> [n for n in names if is_deletion(n)]
+    []
+    """
+    noun_words, verb_words = action_words(action)
+    if not verb_words or any(w in _NOT_DELETE for w in (*noun_words, *verb_words)):
+        return False
+    # ``bulk_delete``, ``soft_delete``: words of how much come first
+    core = [w for w in verb_words if w not in {"bulk", "batch", "mass", "soft", "hard", "force"}]
+    if not core:
+        return False
+    before = [*noun_words, *verb_words[:-1]]
+    if _DELETE_WORD.match(core[0]) or _DELETE_WORD.match(core[-1]):
+        word = core[0] if _DELETE_WORD.match(core[0]) else core[-1]
+    elif core[-1] in _STATUS and before and _DELETE_WORD.match(before[-1]):
+        word = before[-1]
+    else:
+        return False
+    rest = " ".join(w for w in (*noun_words, *verb_words) if w != word and w not in _STATUS)
+    if _NOT_AN_ITEM.search(rest) or (word.startswith("remov") and _ATTACHED.search(rest)):
+        return False
+    return not (word.startswith(("terminat", "drop")) and _RUNTIME.search(rest))
 
 
 def _runs(
@@ -318,17 +446,24 @@ def mass_deletion(
     window: str | timedelta = "1h",
     exclude_actor_types: Sequence[str] = ("system", "service"),
     recurring: bool = True,
+    slow_threshold: int = 100,
+    slow_window: str | timedelta = "24h",
 ) -> pl.DataFrame:
-    """One actor deleting many items within a sliding window.
+    """One actor deleting many items within a sliding window, or spreading them thin over
+    a day.
 
     Parameters
     ----------
     events
         Event frame (eager or lazy).
     threshold
-        Successful ``*.delete`` events by one actor within ``window``.
+        Successful deletions by one actor within ``window``: actions that destroy an
+        item however their source names them (:func:`is_deletion`).
     window
         Sliding window length.
+    slow_threshold, slow_window
+        Deletions spread thin: at least ``slow_threshold`` within ``slow_window``, not
+        counting those of the short bursts (25 an hour for a working day).
     exclude_actor_types
         Actor types left out (clean-up jobs; the system's ``entity.expire`` is not
         a delete anyway).
@@ -346,11 +481,13 @@ def mass_deletion(
     """
     return _mass(
         events,
-        actions=pl.col("action").str.ends_with(".delete"),
+        actions=pl.col("action").is_in(actions_where(events, is_deletion)),
         what="deleted",
         detector="mass_deletion",
         threshold=threshold,
         window=window,
         exclude_actor_types=exclude_actor_types,
         recurring=recurring,
+        slow_threshold=slow_threshold,
+        slow_window=slow_window,
     )

@@ -14,6 +14,7 @@ reported whatever their outcome: a denied attempt is an attempt.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Final
 
@@ -35,7 +36,14 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["AUDIT_NOUN_PATTERN", "audit_tampering", "is_audit_action", "retention_days"]
+__all__ = [
+    "AUDIT_NOUN_PATTERN",
+    "LONG_RETENTION_DAYS",
+    "audit_tampering",
+    "is_audit_action",
+    "request_effect",
+    "retention_days",
+]
 
 _DAYS_PER_UNIT: Final = {"y": 365.0, "m": 30.0, "w": 7.0, "d": 1.0, "h": 1 / 24}
 #: Nouns about the audit trail: a word of the action's noun (words split at ``_``, ``-``
@@ -72,24 +80,141 @@ _FLAG_ON: Final = (
 )
 
 
+#: Verbs written together with what they act on, as a producer's CamelCase name reads once
+#: lower-cased (``cloudtrail.StopLogging`` -> ``cloudtrail.stoplogging``): the verb, then a
+#: noun about the trail.
+_JOINED: Final = (
+    r"^(?:disable|stop|pause|deactivate|suspend|delete|purge|remove|truncate|clear|wipe|erase|"
+    r"destroy|drop|detach|update|put|set|modify|patch|change|configure|replace)[a-z0-9]*?"
+    r"(?:audit|logging|loggroups?|logstreams?|logsinks?|logbuckets?|logdelivery|flowlogs?|"
+    r"trails?|sinks?|retention|siem|journal|eventselectors?|recorder|deliverychannel|"
+    r"eventdatastore)"
+)
+#: What an audit noun may name that is not the trail: its tags, labels, saved views and
+#: queries.  Removing a trail's tag or a saved log query leaves the trail as it was.
+_ATTRIBUTE_NOUNS: Final = (
+    r"(?:^|[._-])(?:tags?|labels?|descriptions?|views?|quer(?:y|ies)|saved_?searche?s?|"
+    r"dashboards?|annotations?|bookmarks?)$"
+)
+#: Log *content* (events, entries, records): putting or writing it appends to the trail.
+_CONTENT_NOUNS: Final = r"(?:^|[._-])(?:events?|entries|entry|records?|lines?|messages?|batch)$"
+_WRITE_VERBS: Final = r"^(?:put|write|upsert|save|append|ingest|send|create)"
+
+
 def is_audit_action(action: pl.Expr) -> pl.Expr:
     """True for actions that switch off, destroy or change the audit trail or its
     destinations (see the module).  Retention shortened through another update is
     read from ``changes`` by :func:`audit_tampering`.
+
+    Case does not matter, and a verb written together with its noun counts
+    (``cloudtrail.stoplogging``, ``ec2.deleteflowlogs``).  A trail's tags, labels, saved
+    views and queries are not the trail, and putting log events is writing to it.
 
     >>> names = ["audit_log.delete", "log_sink.delete", "logging.disable", "audit_log.update",
     ...          "audit_logs.purge", "audit_log.enable", "audit_log.export", "user.login",
     ...          "catalog.delete", "logs_retention_policy.put"]
     >>> pl.select(is_audit_action(pl.lit(pl.Series(names)))).to_series().to_list()
     [True, True, True, True, True, False, False, False, False, True]
+    >>> names = ["CloudTrail.StopLogging", "ec2.deleteflowlogs", "Audit-Log.Purge",
+    ...          "cloudtrail_tags.remove", "logs_log_events.put", "cloudtrail.gettrailstatus",
+    ...          "iam.deleteloginprofile", "logging_view.delete"]
+    >>> pl.select(is_audit_action(pl.lit(pl.Series(names)))).to_series().to_list()
+    [True, True, True, False, False, False, False, False]
     """
-    v = verb(action)
+    lowered = action.str.to_lowercase()
+    v, n = verb(lowered), noun(lowered)
     acting = (
         v.str.contains(_OFF_VERBS + _WORD_END)
         | v.str.contains(_GONE_VERBS + _WORD_END)
         | v.str.contains(_CHANGE_VERBS + _WORD_END)
     )
-    return noun(action).str.contains(AUDIT_NOUN_PATTERN) & acting
+    about = n.str.contains(AUDIT_NOUN_PATTERN)
+    not_the_trail = n.str.contains(_ATTRIBUTE_NOUNS) | (
+        n.str.contains(_CONTENT_NOUNS) & v.str.contains(_WRITE_VERBS)
+    )
+    return ((about & acting) | v.str.contains(_JOINED)) & ~not_the_trail.fill_null(False)
+
+
+#: A retention of at least this many days, set where the earlier value is not known, is
+#: not reported: a year of logs kept is what frameworks ask, and cutting a trail short
+#: sets days or weeks.
+LONG_RETENTION_DAYS: Final = 365.0
+#: Trail settings that only add to what is recorded when switched on.
+_STRENGTHENING: Final = (
+    "isMultiRegionTrail",
+    "includeGlobalServiceEvents",
+    "enableLogFileValidation",
+    "isOrganizationTrail",
+)
+_TRAIL_NAMES: Final = frozenset(("name", "trailName", "kmsKeyId"))
+
+
+def _full_selector(selector: object) -> bool:
+    """A CloudTrail event selector recording every management event, reads and writes."""
+    if not isinstance(selector, dict):
+        return False
+    if "fieldSelectors" in selector:  # advanced: only eventCategory = Management
+        fields = selector.get("fieldSelectors")
+        return isinstance(fields, list) and all(
+            isinstance(f, dict)
+            and f.get("field") == "eventCategory"
+            and set(f) <= {"field", "equals"}
+            and f.get("equals") == ["Management"]
+            for f in fields
+        )
+    return (
+        str(selector.get("readWriteType", "All")) == "All"
+        and selector.get("includeManagementEvents", True) is True
+        and not selector.get("excludeManagementEventSources")
+    )
+
+
+def request_effect(request: str | None) -> str | None:
+    """What a trail's configuration request does, read from its parameters (CloudTrail's
+    ``requestParameters``): ``"harmless"`` when it only adds to what is recorded,
+    ``"narrowed"`` when it records less, ``"off"`` when it switches logging off, None when
+    it cannot be told.
+
+    >>> request_effect('{"trailName": "t", "eventSelectors": [{"readWriteType": "All"}]}')
+    'harmless'
+    >>> request_effect('{"trailName": "t", "eventSelectors": [{"readWriteType": "ReadOnly"}]}')
+    'narrowed'
+    >>> request_effect('{"name": "t", "enableLogFileValidation": true}')
+    'harmless'
+    >>> request_effect('{"name": "t", "isMultiRegionTrail": false}')
+    'narrowed'
+    >>> request_effect('{"name": "t", "s3BucketName": "elsewhere"}') is None
+    True
+    >>> request_effect('{"bucketName": "b", "bucketLoggingStatus": {}}')
+    'off'
+    """
+    if request is None:
+        return None
+    try:
+        params = json.loads(request)
+    except ValueError:
+        return None
+    if not isinstance(params, dict):
+        return None
+    if any(params.get(k) is False for k in _STRENGTHENING):
+        return "narrowed"
+    for key in ("eventSelectors", "advancedEventSelectors"):
+        if key in params:
+            selectors = params[key]
+            if isinstance(selectors, list) and any(_full_selector(x) for x in selectors):
+                return "harmless"
+            return "narrowed" if key == "eventSelectors" else None
+    if "insightSelectors" in params:
+        insights = params["insightSelectors"]
+        return "harmless" if isinstance(insights, list) and insights else None
+    if "bucketLoggingStatus" in params:
+        status = params["bucketLoggingStatus"]
+        enabled = isinstance(status, dict) and status.get("loggingEnabled")
+        return "harmless" if enabled else "off"
+    switched = [k for k in _STRENGTHENING if k in params]
+    if switched and set(params) <= {*_STRENGTHENING, *_TRAIL_NAMES}:
+        return "harmless"
+    return None
 
 
 def _number_of_days(raw: pl.Expr) -> pl.Expr:
@@ -183,11 +308,20 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .get_column("action")
         .to_list()
     )
-    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome", "changes")
+    cols = (
+        "tenant_id",
+        "actor_id",
+        "occurred_at",
+        "event_id",
+        "action",
+        "outcome",
+        "changes",
+        "metadata",
+    )
     # a retention shortened through another update (settings.update...): the few
     # such updates are read once selected
     mentions = action.is_in(audit) | pl.col("changes").str.contains("retention", literal=True)
-    v = verb(action)
+    v = verb(action.str.to_lowercase())
     after = pl.col("changes").str.json_path_match("$.after")
     before = pl.col("changes").str.json_path_match("$.before")
     shorter = pl.col("after_days") < pl.col("before_days")
@@ -197,10 +331,29 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     )
     turned_off = after.str.contains(_FLAG_OFF) & ~before.str.contains(_FLAG_OFF).fill_null(False)
     turned_on = after.str.contains(_FLAG_ON) & ~before.str.contains(_FLAG_ON).fill_null(False)
+    is_audit = action.is_in(audit)
+    switched_off = v.str.contains(_OFF_VERBS + _WORD_END) | v.str.contains(
+        r"^(?:disable|stop|pause|deactivate|suspend)"
+    )
+    removed = v.str.contains(_GONE_VERBS + _WORD_END) | v.str.contains(
+        r"^(?:delete|purge|remove|truncate|clear|wipe|erase|destroy|drop|detach)"
+    )
+    # CloudWatch Logs' DeleteRetentionPolicy: the logs' expiry removed, kept for ever
+    expiry_removed = removed & action.str.to_lowercase().str.contains(
+        r"retention_?(?:polic|rule|period)|expir"
+    )
+    effect = pl.col("_request").map_elements(
+        request_effect, return_dtype=pl.String, skip_nulls=True
+    )
+    set_long = (
+        pl.col("before_days").is_null() & (pl.col("after_days") >= LONG_RETENTION_DAYS)
+    ).fill_null(False)
     kind = (
-        pl.when(v.str.contains(_OFF_VERBS + _WORD_END) & action.is_in(audit))
+        pl.when(expiry_removed & is_audit)
+        .then(pl.lit(None))
+        .when(switched_off & is_audit)
         .then(pl.lit("off"))
-        .when(v.str.contains(_GONE_VERBS + _WORD_END) & action.is_in(audit))
+        .when(removed & is_audit)
         .then(
             pl.when(noun(action).str.contains(r"destination|sink|stream|channel|siem|export"))
             .then(pl.lit("removed"))
@@ -208,18 +361,34 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         )
         .when(shorter.fill_null(False))
         .then(pl.lit("retention"))
-        .when(longer.fill_null(False) | turned_on.fill_null(False))
+        .when(longer.fill_null(False) | turned_on.fill_null(False) | set_long)
         .then(pl.lit(None))
-        .when(turned_off.fill_null(False))
+        .when((effect == "harmless").fill_null(False) & is_audit)
+        .then(pl.lit(None))
+        .when(turned_off.fill_null(False) | ((effect == "off").fill_null(False) & is_audit))
         .then(pl.lit("off"))
-        .when(retention.fill_null(False) & action.is_in(audit))
+        .when((effect == "narrowed").fill_null(False) & is_audit)
+        .then(pl.lit("narrowed"))
+        .when(retention.fill_null(False) & is_audit)
         .then(pl.lit("retention"))  # values unreadable: cannot be shown harmless
-        .when(action.is_in(audit))
+        .when(is_audit)
         .then(pl.lit("changed"))
     )
+    # the request as the source recorded it: CloudTrail's parameters, GCP's request
+    meta = pl.col("metadata")
+    request = pl.coalesce(
+        meta.str.json_path_match("$.original.requestParameters"),
+        meta.str.json_path_match("$.original.protoPayload.request"),
+    )
+    named_retention = r'(?i)"[^"]*retention[^"]*"\s*:\s*"?([^",}\]]*)'
     lf = (
         subset(events, cols, action.is_in(audit + others), mentions)
-        .with_columns(retention_days("before"), retention_days("after"))
+        .with_columns(retention_days("before"), retention_days("after"), _request=request)
+        .with_columns(
+            pl.coalesce(
+                "after_days", _number_of_days(pl.col("_request").str.extract(named_retention))
+            ).alias("after_days")
+        )
         .with_columns(_kind=kind)
         .filter(pl.col("_kind").is_not_null())
     )
@@ -242,6 +411,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             T.max().alias("last_seen"),
             pl.col("event_id").alias("event_ids"),
             count("off").alias("disabled"),
+            count("narrowed").alias("narrowed"),
             count("removed").alias("removed"),
             count("deleted").alias("deleted"),
             named("deleted").alias("deleted_what"),
@@ -266,8 +436,17 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                 pl.lit(" "),
                 pl.concat_str(
                     pl.when(pl.col("disabled") > 0).then(pl.lit("disabled audit logging")),
+                    pl.when(pl.col("narrowed") > 0).then(
+                        pl.format(
+                            "narrowed what the audit trail records {} time(s)", pl.col("narrowed")
+                        )
+                    ),
                     pl.when(pl.col("retention") > 0).then(
-                        pl.when(pl.col("before").is_not_null() & pl.col("after").is_not_null())
+                        pl.when(pl.col("before").is_null() & pl.col("after").is_not_null())
+                        .then(
+                            pl.format("set audit retention to {} days", fmt_float(pl.col("after")))
+                        )
+                        .when(pl.col("before").is_not_null() & pl.col("after").is_not_null())
                         .then(
                             pl.format(
                                 "shortened audit retention from {} to {} days",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import threading
 from typing import Final
 
 import numpy as np
@@ -22,6 +23,7 @@ from auditkit.integrity import EMPTY_ROOT
 from auditkit.record import STORED_COLUMNS, exact_canonical, leaf_hash_exprs
 
 __all__ = [
+    "GrowingTree",
     "digest_rows",
     "extend_levels",
     "hash_rows",
@@ -230,3 +232,96 @@ def hex_series(name: str, digests: np.ndarray) -> pl.Series:
         pa.binary(32), n, [None, pa.py_buffer(np.ascontiguousarray(digests))]
     )
     return pl.Series(name, arr.cast(pa.large_binary())).bin.encode("hex")
+
+
+class GrowingTree:
+    """An authenticated Merkle tree that grows in place as the trail is appended to.
+
+    It holds, for each level ``k``, the roots of the *perfect* subtrees over leaves
+    ``[j * 2**k, (j + 1) * 2**k)`` within :attr:`size` leaves: ``size >> k`` rows.
+    Those never change once the tree holds their leaves (only the odd nodes that
+    :func:`tree_levels` promotes do), so growing from ``size`` to ``n`` leaves hashes
+    the new nodes alone (``n - size`` of them, plus one per level) into spare
+    capacity, and :meth:`levels` of any size up to :attr:`size` are views, not copies.
+    Every reader of levels (:func:`prefix_root`, subtree roots, the leaves) touches
+    perfect subtrees only.
+
+    :meth:`grown` writes past :attr:`size` without moving it: the caller checks the
+    root of the grown tree against a signature and then calls :meth:`commit`; nodes
+    written past :attr:`size` by a growth that was not committed are overwritten by
+    the next one.  :attr:`lock` serialises growers; views already handed out stay
+    valid (a buffer that must grow is copied, never resized).
+
+    >>> from auditkit.integrity import leaf_hashes, root_from_leaf_hashes
+    >>> leaves = leaf_hashes([bytes([i]) for i in range(70)])
+    >>> tree = GrowingTree.from_levels(tree_levels(b"".join(leaves[:5]), 5), 5)
+    >>> for n in (6, 7, 33, 64, 70):
+    ...     new = np.frombuffer(b"".join(leaves[tree.size:n]), np.uint8).reshape(-1, 32)
+    ...     levels = tree.grown(new)
+    ...     assert prefix_root(levels, n) == root_from_leaf_hashes(leaves[:n])
+    ...     tree.commit(n)
+    >>> all(prefix_root(tree.levels(k), k) == root_from_leaf_hashes(leaves[:k])
+    ...     for k in range(1, 71))
+    True
+    """
+
+    def __init__(self, bufs: list[np.ndarray], size: int) -> None:
+        self._bufs = bufs
+        #: leaves whose tree is authenticated (views up to this size are valid)
+        self.size = size
+        self.lock = threading.Lock()
+
+    @classmethod
+    def from_levels(cls, levels: list[np.ndarray], size: int, spare: float = 0.25) -> GrowingTree:
+        """From :func:`tree_levels` of ``size`` leaves (copied, with spare capacity)."""
+        cap = max(size + int(size * spare), 1024)
+        bufs = []
+        for k in range(cap.bit_length()):
+            buf = np.empty(((cap >> k) + 1, 32), np.uint8)
+            have = size >> k
+            if have:
+                buf[:have] = levels[k][:have]
+            bufs.append(buf)
+        return cls(bufs, size)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self._bufs)
+
+    def levels(self, n: int | None = None) -> list[np.ndarray]:
+        """Views of the perfect nodes of the tree over the first ``n`` leaves."""
+        n = self.size if n is None else n
+        if n > self.size:
+            raise ValueError(f"a tree of {self.size} leaves has no levels of size {n}")
+        bufs = self._bufs
+        return [bufs[k][: n >> k] for k in range(n.bit_length())]
+
+    def grown(self, leaves: np.ndarray) -> list[np.ndarray]:
+        """The levels of this tree with ``leaves`` (a ``(m, 32)`` array) appended,
+        computed past :attr:`size` (hold :attr:`lock`; :meth:`commit` once checked)."""
+        old, n = self.size, self.size + len(leaves)
+        bufs = self._bufs
+        if len(bufs) < n.bit_length() or len(bufs[0]) < n:
+            cap = n + n // 4
+            grown = []
+            for k in range(cap.bit_length()):
+                buf = np.empty(((cap >> k) + 1, 32), np.uint8)
+                have = old >> k
+                if have:
+                    buf[:have] = bufs[k][:have]
+                grown.append(buf)
+            bufs = self._bufs = grown
+        bufs[0][old:n] = leaves
+        for k in range(1, n.bit_length()):
+            a, b = old >> k, n >> k
+            if b > a:
+                below = bufs[k - 1]
+                pairs = np.empty((b - a, 65), np.uint8)
+                pairs[:, 0] = 1
+                pairs[:, 1:] = below[2 * a : 2 * b].reshape(b - a, 64)
+                bufs[k][a:b] = _sha256_rows(pairs)
+        return [bufs[k][: n >> k] for k in range(n.bit_length())]
+
+    def commit(self, n: int) -> None:
+        """Mark the tree of ``n`` leaves (computed by :meth:`grown`) authenticated."""
+        self.size = max(self.size, n)

@@ -72,7 +72,7 @@ from auditkit.store._cold import (
 )
 from auditkit.store._feed import handed_over
 from auditkit.store._hashing import (
-    extend_levels,
+    GrowingTree,
     hash_rows,
     hex_series,
     leaf_digests,
@@ -118,18 +118,36 @@ _BOUNDED: Final[tuple[tuple[str, str], ...]] = (
 
 Progress = Callable[[int], None]
 
-#: Authenticated trees recently verified, by (store, tenant, key, size, root): leaves and
-#: levels.  A load of a small range (an API page) then needs no pass over the tenant's
-#: whole tree.  Safe: an entry is only found for the same signed root, and its leaves
-#: are the ones that were shown to reproduce it.
-_TREES: OrderedDict[tuple[str, str, str, int, str], tuple[bytes, list[np.ndarray]]] = OrderedDict()
-#: Bytes of leaves and levels the cache may hold (a tree takes 64 per record): the
-#: cache must not make memory grow with the store (a scan of 10M events).
+#: Authenticated trees recently verified, by (store, tenant, key): each the newest one
+#: of its tenant, growing in place.  A load of a small range (an API page) then needs no
+#: pass over the tenant's whole tree.  Safe: levels are taken from it only for a signed
+#: root they reproduce.
+_TREES: OrderedDict[tuple[str, str, str], GrowingTree] = OrderedDict()
+#: Bytes of leaves and levels the cache may hold (a tree takes 64 per record, and spare
+#: room to grow): the cache must not make memory grow with the store (a scan of 10M).
 _TREES_BUDGET: Final = 96 << 20
 #: Checkpoint signatures already checked: (key, signed message, signature) -> valid.
 _SIGNATURES: dict[tuple[str, bytes, str], Problem | None] = {}
 _SIGNATURES_KEPT: Final = 200_000
 _CACHE_LOCK = threading.Lock()
+
+
+def _keep(key: tuple[str, str, str], tree: GrowingTree) -> None:
+    """Cache ``tree`` unless a larger one of the tenant is cached already."""
+    with _CACHE_LOCK:
+        held = _TREES.get(key)
+        if held is None or held.size < tree.size:
+            _TREES[key] = tree
+        _TREES.move_to_end(key)
+        _evict()
+
+
+def _evict() -> None:
+    """Drop the least recently used trees over budget (hold ``_CACHE_LOCK``)."""
+    while _TREES and sum(t.nbytes for t in _TREES.values()) > _TREES_BUDGET:
+        _TREES.popitem(last=False)
+
+
 # chunks read ahead of the one being checked (memory holds this many more)
 _AHEAD: Final = 2
 # tenants whose trees together hold fewer events are snapshotted in one go (after the
@@ -255,17 +273,12 @@ class TenantVerifier:
         #: whether the tiles were read in the same snapshot as the tree head (their
         #: lengths can then be checked against it)
         self.tiles_in_snapshot = snap.tiles_read
-        key = (store_id, self.tenant, trust.key_id, self.size, self.cp.root_hash if self.cp else "")
+        key = (store_id, self.tenant, trust.key_id)
         cached = None
-        if self.cp is not None and self.size and not snap.tiles_read:  # loads only
-            with _CACHE_LOCK:
-                cached = _TREES.get(key)
-                if cached is not None:
-                    _TREES.move_to_end(key)
-        if cached is None and self.cp is not None and self.size and tiles is not None:
-            cached = self._extended(key, tiles)
+        if self.cp is not None and self.size and not snap.tiles_read and tiles is not None:
+            cached = self._from_cache(key, tiles)  # loads only
         if cached is not None:
-            self.blob, self.levels = cached
+            self.levels = cached
         else:
             if not snap.tiles_read and tiles is not None:
                 snap.tiles = tiles()
@@ -276,11 +289,8 @@ class TenantVerifier:
                 root = levels[-1][0].tobytes().hex() if self.size else EMPTY_ROOT.hex()
                 if root == self.cp.root_hash:
                     self.levels = levels
-                    if self.size and 64 * self.size <= _TREES_BUDGET // 2:
-                        with _CACHE_LOCK:
-                            _TREES[key] = (self.blob, levels)
-                            while sum(64 * len(v[1][0]) for v in _TREES.values()) > _TREES_BUDGET:
-                                _TREES.popitem(last=False)
+                    if self.size and 80 * self.size <= _TREES_BUDGET // 2:
+                        _keep(key, GrowingTree.from_levels(levels, self.size))
         self.tiles_ok = bool(self.levels) or (self.cp is not None and self.size == 0)
         #: signed history, but no tree at all: the tenant may have vanished (see finish)
         self.tree_gone = (
@@ -310,48 +320,54 @@ class TenantVerifier:
         #: ``audit_retention.update`` records that verified: (received_at, metadata text)
         self.policy_events: list[tuple[str, str]] = []
 
-    def _extended(
-        self, key: tuple[str, str, str, int, str], tiles: Callable[..., list[tuple[int, bytes]]]
-    ) -> tuple[bytes, list[np.ndarray]] | None:
-        """The signed tree of :attr:`size`, grown from a smaller one of the same tenant
-        authenticated before (every read of a trail appends its own record, so the
-        tree an API page needs is usually the last one plus a few leaves).
+    def _from_cache(
+        self, key: tuple[str, str, str], tiles: Callable[..., list[tuple[int, bytes]]]
+    ) -> list[np.ndarray] | None:
+        """The levels of the signed tree of :attr:`size` from the tenant's authenticated
+        tree in the cache, grown to this size if it is smaller (every read of a trail
+        appends its own record, so the tree an API page needs is usually the cached one
+        plus a few leaves): only the tiles from the one holding the cached tree's next
+        leaf on are read, and only the new nodes are hashed, in place.
 
-        Only the tiles from the one holding the old tree's last leaf on are read, and
-        only the right edge of each level is hashed.  Safe: the result is kept only if
-        its root is the newest signed checkpoint's, which authenticates every leaf (the
-        old ones included) exactly as a full read of the tiles would; anything else
-        falls back to that full read and its diagnostics.
+        Safe: the levels are returned only if their root is the newest signed
+        checkpoint's, which authenticates every leaf, old and new, exactly as a full
+        read of the tiles would; the leaves read again from the partial tile must
+        also be the cached ones.  Anything else (``None``) falls back to that full
+        read and its diagnostics.
         """
         assert self.cp is not None
-        store_id, tenant, key_id = key[:3]
         with _CACHE_LOCK:
-            older = [
-                (k[3], v) for k, v in _TREES.items()
-                if k[:3] == (store_id, tenant, key_id) and 0 < k[3] < self.size
-            ]  # fmt: skip
-        if not older:
+            tree = _TREES.get(key)
+            if tree is not None:
+                _TREES.move_to_end(key)
+        if tree is None:
             return None
-        old_size, (old_blob, old_levels) = max(older, key=lambda kv: kv[0])
-        first = old_size // TILE_WIDTH
-        try:
-            fresh = tiles(first=first)
-        except TypeError:  # a tile reader without ``first``
-            return None
-        if [i for i, _ in fresh] != list(range(first, first + len(fresh))):
-            return None
-        blob = old_blob[: first * TILE_WIDTH * 32] + b"".join(b for _, b in fresh)
-        if len(blob) < self.size * 32:
-            return None
-        levels = extend_levels(old_levels, old_size, blob, self.size)
-        if levels[-1][0].tobytes().hex() != self.cp.root_hash:
-            return None
-        if 64 * self.size <= _TREES_BUDGET // 2:
-            with _CACHE_LOCK:
-                _TREES[key] = (blob, levels)
-                while sum(64 * len(v[1][0]) for v in _TREES.values()) > _TREES_BUDGET:
-                    _TREES.popitem(last=False)
-        return blob, levels
+        with tree.lock:
+            if tree.size < self.size:
+                old = tree.size
+                first = old // TILE_WIDTH
+                try:
+                    fresh = tiles(first=first)
+                except TypeError:  # a tile reader without ``first``
+                    return None
+                if [i for i, _ in fresh] != list(range(first, first + len(fresh))):
+                    return None
+                blob = b"".join(b for _, b in fresh)
+                skip = old - first * TILE_WIDTH
+                if len(blob) < (self.size - first * TILE_WIDTH) * 32:
+                    return None
+                if blob[: skip * 32] != tree.levels(old)[0][first * TILE_WIDTH :].tobytes():
+                    return None  # a stored leaf changed under the authenticated tree
+                new = np.frombuffer(blob, np.uint8, count=(self.size - old) * 32, offset=skip * 32)
+                levels = tree.grown(new.reshape(-1, 32))
+                if prefix_root(levels, self.size).hex() != self.cp.root_hash:
+                    return None
+                tree.commit(self.size)
+                with _CACHE_LOCK:
+                    _evict()
+                return levels
+            levels = tree.levels(self.size)
+        return levels if prefix_root(levels, self.size).hex() == self.cp.root_hash else None
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _add(
@@ -371,9 +387,10 @@ class TenantVerifier:
 
     @property
     def leaves(self) -> list[bytes]:
-        """The stored leaf hashes of the signed tree, as a list (for proofs)."""
-        n = min(len(self.blob) // 32, self.size)
-        return [self.blob[i : i + 32] for i in range(0, n * 32, 32)]
+        """The authenticated leaf hashes of the signed tree, as a list (for proofs)."""
+        if self.expected is None:
+            return []
+        return [row.tobytes() for row in self.expected[: self.size]]
 
     # -- signed statements (purges, seals) -----------------------------------------------
     def _check_statements(

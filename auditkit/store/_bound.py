@@ -55,6 +55,7 @@ from auditkit.integrity import Checkpoint
 from auditkit.record import PreparedEvent
 from auditkit.store import _access as sql
 from auditkit.store import store as _store_module
+from auditkit.store._page import JsonPage
 from auditkit.store.retention import DEFAULT_TENANT, ApplyResult, Retention, RetentionPolicy
 from auditkit.store.store import AppendResult, ConsistencyProof, InclusionProof, Store
 from auditkit.verification import VerificationReport
@@ -227,6 +228,12 @@ class Activity:
     def returned(self, frame: pl.DataFrame | pl.LazyFrame) -> None:
         """What leaves: counted instead of what was loaded."""
         self.loaded(frame, explicit=True)
+
+    def returned_actions(self, tenant: str, actions: Sequence[str]) -> None:
+        """What leaves, given as the actions of the events of one tenant."""
+        self.explicit = True
+        self.rows = {tenant: len(actions)}
+        self.meta_only = {tenant: all(a in META_READ_ACTIONS for a in actions)}
 
 
 def _filter_of(**kw: Any) -> dict[str, Any]:
@@ -484,6 +491,29 @@ class BoundStore(Store):
         """Stored events of a tenant the principal may read (or of all of them)."""
         _, decisions = self._allowed(Permission.READ, tenant, operation="count")
         return sum(self._owner.count(d.tenant) for d in decisions)
+
+    def json_page(
+        self,
+        tenant: str,
+        *,
+        match: Mapping[str, Sequence[str]] | None = None,
+        start_seq: int | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 100,
+    ) -> JsonPage | None:
+        """:meth:`Store.json_page`, checked and recorded; ``None`` also for a reader
+        whose view is redacted (redaction works on frames: use :meth:`load`)."""
+        with self._reading("json_page", tenant=tenant, match=match) as act:
+            _, decisions = self._allowed(self._permission(), tenant, operation=act.operation)
+            act.touched(d.tenant for d in decisions)
+            if decisions[0].redacted:
+                return None
+            page = self._owner.json_page(
+                tenant, match=match, start_seq=start_seq, order=order, limit=limit
+            )
+            if page is not None:
+                act.returned_actions(tenant, page.actions)
+            return page
 
     def load(
         self,

@@ -299,36 +299,43 @@ class TrailReader:
         read of a trail appends a checkpoint, so the whole list grows with use.  The
         snapshot is then marked :attr:`~TenantSnapshot.partial` when there may be more.
         """
-        snap = TenantSnapshot(tenant, tiles_read=tiles)
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
-                snap.checkpoints, snap.malformed = self._checkpoints(cur, tenant, newest)
-                snap.partial = newest is not None and (
-                    len(snap.checkpoints) + len(snap.malformed) >= newest
-                )
-                cur.execute(
-                    _ph(self.dialect, f"SELECT size, root_hash, {self._blob('frontier')} "
-                        "FROM tree_heads WHERE tenant_id = ?", "format"),
-                    (tenant,),
-                )  # fmt: skip
-                head = cur.fetchone()
-                if head is not None:
-                    size, root, frontier = head
-                    snap.head = (_as_int(size), str(root), bytes(frontier or b""))
-                if tiles:
-                    snap.tiles = self._tiles(cur, tenant)
-                snap.statements, snap.bad_statements = self._statements(cur, tenant)
-            except StoreError:
-                raise
-            except Exception as exc:
-                raise StoreError(
-                    f"{self.backend.location}: cannot read the integrity data of tenant "
-                    f"{tenant!r}: {_first_line(exc)}"
-                ) from exc
+                return self.snapshot_in(cur, tenant, tiles=tiles, newest=newest)
             finally:
                 self._end_read(conn, cur)
+
+    def snapshot_in(
+        self, cur: Any, tenant: str, *, tiles: bool = True, newest: int | None = None
+    ) -> TenantSnapshot:
+        """:meth:`snapshot` through a cursor in a read transaction of the caller's."""
+        snap = TenantSnapshot(tenant, tiles_read=tiles)
+        try:
+            snap.checkpoints, snap.malformed = self._checkpoints(cur, tenant, newest)
+            snap.partial = newest is not None and (
+                len(snap.checkpoints) + len(snap.malformed) >= newest
+            )
+            cur.execute(
+                _ph(self.dialect, f"SELECT size, root_hash, {self._blob('frontier')} "
+                    "FROM tree_heads WHERE tenant_id = ?", "format"),
+                (tenant,),
+            )  # fmt: skip
+            head = cur.fetchone()
+            if head is not None:
+                size, root, frontier = head
+                snap.head = (_as_int(size), str(root), bytes(frontier or b""))
+            if tiles:
+                snap.tiles = self._tiles(cur, tenant)
+            snap.statements, snap.bad_statements = self._statements(cur, tenant)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"{self.backend.location}: cannot read the integrity data of tenant "
+                f"{tenant!r}: {_first_line(exc)}"
+            ) from exc
         return snap
 
     def _tiles(self, cur: Any, tenant: str, first: int = 0) -> list[tuple[int, bytes]]:
@@ -376,19 +383,7 @@ class TrailReader:
         ``newest``: only that many of the newest checkpoints (see :meth:`snapshot`).
         """
         if self.dialect == "sqlite" and within is not None:
-            lo, hi = int(within[0]), int(within[1])
-            parts = (
-                "tenant_id = ? AND seq IS NULL",
-                "tenant_id = ? AND seq < 0",
-                "tenant_id = ? AND seq >= ?",
-                "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
-            )
-            params: tuple[Any, ...] = (tenant, tenant, tenant, size, tenant, lo, hi)
-            rows = (
-                "("
-                + " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
-                + ")"
-            )
+            rows, params = _ranged_strays(tenant, size, within)
         else:
             typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
             params = (tenant, size)
@@ -400,27 +395,32 @@ class TrailReader:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
-                cur.execute(
-                    _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
-                        f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
-                    params,
-                )  # fmt: skip
-                strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
-                count = len(strays)
-                if count >= STRAY_LIMIT:
-                    cur.execute(
-                        _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"),
-                        params,
-                    )
-                    count = int(cur.fetchone()[0])
-                checkpoints, _ = self._checkpoints(cur, tenant, newest)
-                statements, _ = self._statements(cur, tenant)
-            except Exception as exc:
-                raise StoreError(
-                    f"{self.backend.location}: cannot read tenant {tenant!r}: {_first_line(exc)}"
-                ) from exc
+                return self._tail_rows(cur, tenant, rows, params, newest)
             finally:
                 self._end_read(conn, cur)
+
+    def _tail_rows(
+        self, cur: Any, tenant: str, rows: str, params: tuple[Any, ...], newest: int | None
+    ) -> TailSnapshot:
+        try:
+            cur.execute(
+                _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
+                    f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
+                params,
+            )  # fmt: skip
+            strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
+            count = len(strays)
+            if count >= STRAY_LIMIT:
+                cur.execute(
+                    _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"), params
+                )
+                count = int(cur.fetchone()[0])
+            checkpoints, _ = self._checkpoints(cur, tenant, newest)
+            statements, _ = self._statements(cur, tenant)
+        except Exception as exc:
+            raise StoreError(
+                f"{self.backend.location}: cannot read tenant {tenant!r}: {_first_line(exc)}"
+            ) from exc
         return TailSnapshot(strays, count, checkpoints, statements)
 
     def _blob(self, column: str) -> str:
@@ -720,6 +720,20 @@ class TrailReader:
             (tenant,) if tenant is not None else (),
         )
         return int(rows[0][0])
+
+
+def _ranged_strays(tenant: str, size: int, within: tuple[int, int]) -> tuple[str, tuple[Any, ...]]:
+    """SQLite rows of a tenant outside ``[0, size)``, or of the wrong type inside
+    ``within``: each part of the condition a seek on the primary key."""
+    lo, hi = int(within[0]), int(within[1])
+    parts = (
+        "tenant_id = ? AND seq IS NULL",
+        "tenant_id = ? AND seq < 0",
+        "tenant_id = ? AND seq >= ?",
+        "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
+    )
+    rows = " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
+    return f"({rows})", (tenant, tenant, tenant, size, tenant, lo, hi)
 
 
 def _frame(table: Any) -> tuple[pl.DataFrame, list[str]]:

@@ -80,6 +80,7 @@ from auditkit.store._cold import default_cold_url, display_url
 from auditkit.store._cursors import StreamCursors
 from auditkit.store._feed import handed_over
 from auditkit.store._keys import default_key_path, public_key_path
+from auditkit.store._page import JsonPage, json_page
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
 from auditkit.store._tables import STORE_VERSION, TILE_WIDTH
@@ -1146,6 +1147,36 @@ class Store(StreamCursors):
                 warnings.warn(report.summary(), stacklevel=2)
         frame = _concat_frames(frames)
         return frame.select(columns) if columns is not None else frame
+
+    def json_page(
+        self,
+        tenant: str,
+        *,
+        match: Mapping[str, Sequence[str]] | None = None,
+        start_seq: int | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int = 100,
+    ) -> JsonPage | None:
+        """A small page of events as the pull API's JSON objects, each verified against
+        the signed tree, without a general load (see :mod:`auditkit.store._page`).
+
+        Up to ``limit`` (at most 1,000) events whose columns ``match`` (``action``,
+        ``category``, ``outcome``, ``actor_id``), from ``start_seq`` on (ascending)
+        or before it (descending).  ``None`` when this path cannot answer (PostgreSQL,
+        purged or sealed ranges, anything not as a healthy store holds it): use
+        :meth:`load`, which reports any problem in full.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.append([{"tenant_id": "acme", "occurred_at": f"2026-01-05T09:00:0{i}Z",
+        ...                    "action": "user.login", "actor": {"id": "u1"}} for i in range(3)])
+        >>> page = store.json_page("acme", order="desc", limit=2)
+        >>> [orjson.loads(e)["seq"] for e in page.events], page.tree_size
+        ([2, 1], 3)
+        """
+        return json_page(self, tenant, match=match, start_seq=start_seq, order=order, limit=limit)
 
     def scan(
         self,

@@ -1,0 +1,349 @@
+"""Small pages of a trail, verified record by record: the API's first pages.
+
+A page of 50 events through :meth:`Store.load` pays for a general pass: reading
+threads, Arrow, a Polars decode of the rows and another to write them as JSON,
+about as much for 50 rows as for 5,000.  The viewer asks for such pages all the
+time, many people at once, so this path does the same checks on the few rows
+a page needs, in Python, and writes the API's JSON directly:
+
+* the newest signed checkpoint, its signature and the authenticated tree (from
+  the cache of :mod:`auditkit.store._verify`, grown to the signed size);
+* the page's rows, found by the database in seq order with ``LIMIT`` (filters
+  on ``action``, ``category``, ``outcome`` and ``actor_id``, columns no
+  unredacted reader sees differently from the record);
+* each row's canonical bytes rebuilt exactly as the append path made them, and
+  their leaf hash compared with the authenticated leaf at its seq; every JSON
+  column must hold exactly one JSON value (so that the same bytes cannot be
+  split into other columns), the timestamps must be the store's own text, and
+  ``actor_id`` must be the record's ``actor.id``;
+* the range the page covers, as a ranged load checks it: rows outside the
+  signed tree, seqs of the wrong type and rows missing from the range.
+
+It declines (returns ``None``) whenever anything is not as a healthy store has
+it, and the caller then takes the general path, which reports the problem with
+its full diagnostics; it never answers a question it cannot prove.  It is not
+for redacted readers (redaction works on frames) nor time ranges.
+
+The JSON it writes is byte for byte what :func:`auditkit.api._ndjson.json_lines`
+writes for the same events (tested): the frame's fields in DESIGN.md order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
+
+import numpy as np
+import orjson
+
+from auditkit.errors import StoreError
+from auditkit.record import STORED_COLUMNS, event_row
+from auditkit.record import _row_as_event as row_as_event
+from auditkit.store._verify import NEWEST_CHECKPOINTS, TenantVerifier
+
+if TYPE_CHECKING:
+    from auditkit.store._reader import TrailReader
+    from auditkit.store._trust import Trust
+    from auditkit.store.store import Store
+
+__all__ = ["JsonPage", "MATCHED", "json_page"]
+
+#: Columns a fast page filters on in SQL (equal to one of the values given).
+MATCHED: Final = ("action", "category", "outcome", "actor_id")
+#: Pages larger than this take the general path (its fixed cost is then small).
+MAX_ROWS: Final = 1000
+_TIMESTAMP: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+#: JSON columns and the character their one value must open with ("" any value).
+_OPENERS: Final = (
+    ("actor", "{"),
+    ("targets", "["),
+    ("source", "{"),
+    ("observer", "{"),
+    ("changes", ""),
+    ("metadata", ""),
+)
+_STR: Final = (str,)
+#: Rows of a tenant outside the signed tree ``[0, size)``: key seeks (text and BLOB seqs
+#: sort after every number).
+_OUTSIDE: Final = (
+    "(SELECT seq, event_id FROM events WHERE tenant_id = ? AND seq IS NULL UNION ALL "
+    "SELECT seq, event_id FROM events WHERE tenant_id = ? AND seq < 0 UNION ALL "
+    "SELECT seq, event_id FROM events WHERE tenant_id = ? AND seq >= ?)"
+)
+#: The frame's fields of each nested object, in the order the API writes them.
+_ACTOR_KEYS: Final = ("id", "type", "name", "email", "roles")
+_GEO_KEYS: Final = ("country", "city", "lat", "lon")
+_OBSERVER_KEYS: Final = ("service", "version", "region")
+_TARGET_KEYS: Final = ("id", "type", "name")
+_SOURCE_KEYS: Final = ("ip", "user_agent", "geo")
+
+
+@dataclass(frozen=True)
+class JsonPage:
+    """A verified page: its events as the API's JSON objects, and where to go on."""
+
+    #: one ``bytes`` JSON object per event, in page order
+    events: list[bytes]
+    #: the last seq read in page order (``None``: no event)
+    last_seq: int | None
+    #: whether the page stopped at ``limit`` (more may match beyond it)
+    full: bool
+    #: the signed tree size the page was verified against
+    tree_size: int
+    #: each event's action (a page of access records only is not recorded again)
+    actions: tuple[str, ...]
+
+
+class _Decline(Exception):
+    """Something is not as a healthy store has it: take the general path."""
+
+
+def json_page(
+    store: Store,
+    tenant: str,
+    *,
+    match: Mapping[str, Sequence[str]] | None = None,
+    start_seq: int | None = None,
+    order: Literal["asc", "desc"] = "asc",
+    limit: int = 100,
+) -> JsonPage | None:
+    """Up to ``limit`` events of ``tenant`` matching ``match``, from ``start_seq``
+    on (ascending) or before it (descending), verified; ``None`` to decline."""
+    if store.backend.dialect != "sqlite" or not 0 < limit <= MAX_ROWS:
+        return None
+    wanted = {k: list(v) for k, v in (match or {}).items() if v}
+    if any(k not in MATCHED or not all(isinstance(x, str) for x in v) for k, v in wanted.items()):
+        return None
+    try:
+        return _page(store, tenant, wanted, start_seq, order, limit)
+    except _Decline:
+        return None
+
+
+def _page(
+    store: Store,
+    tenant: str,
+    match: dict[str, list[str]],
+    start_seq: int | None,
+    order: str,
+    limit: int,
+) -> JsonPage:
+    # one connection and one read transaction for everything: the integrity data,
+    # the rows and the range's completeness are of the same moment (and a connection
+    # costs more than most of these reads)
+    reader = store._reader
+    trust = store.trust()
+    with store.backend.connect() as conn:  # strict UTF-8: text that is not declines
+        cur = conn.cursor()
+        try:
+            reader._begin_read(cur)
+            return _read(reader, cur, trust, tenant, match, start_seq, order, limit)
+        except (_Decline, StoreError):
+            raise _Decline from None
+        except Exception as exc:  # whatever the database answers that is not expected
+            raise _Decline from exc
+        finally:
+            reader._end_read(conn, cur)
+
+
+def _read(
+    reader: TrailReader,
+    cur: Any,
+    trust: Trust,
+    tenant: str,
+    match: dict[str, list[str]],
+    start_seq: int | None,
+    order: str,
+    limit: int,
+) -> JsonPage:
+    snap = reader.snapshot_in(cur, tenant, tiles=False, newest=NEWEST_CHECKPOINTS)
+
+    def tiles(first: int = 0) -> list[tuple[int, bytes]]:
+        return reader._tiles(cur, tenant, first)
+
+    verifier = TenantVerifier(snap, trust, tiles=tiles, store_id=reader.store_id)
+    if verifier.cp is None or verifier.problems or not verifier.tiles_ok:
+        raise _Decline
+    verifier.check_tree_state()
+    if verifier.problems or verifier.statements:
+        raise _Decline  # purged or sealed (cold) ranges: the general path accounts for them
+    size = verifier.size
+    expected = verifier.expected
+    assert expected is not None
+    if order == "asc":
+        lo, hi = min(max(start_seq or 0, 0), size), size
+    else:
+        lo, hi = 0, size if start_seq is None else min(max(start_seq, 0), size)
+    rows = _rows(cur, tenant, match, lo, hi, order, limit) if hi > lo else []
+    full = len(rows) == limit
+    if rows and full:
+        edge = rows[-1][1]
+        lo, hi = (lo, edge + 1) if order == "asc" else (edge, hi)
+    out: list[bytes] = []
+    actions: list[str] = []
+    for row in rows:
+        out.append(_checked(row, expected))
+        actions.append(row[5])
+    if hi > lo:
+        # every seq of the range there, once, and no row of another type inside it (a
+        # fractional seq); then rows outside the tree, by key seeks
+        cur.execute(
+            "SELECT COUNT(DISTINCT seq) FROM events WHERE tenant_id = ? AND seq >= ? "
+            "AND seq < ? AND typeof(seq) = 'integer'",
+            (tenant, lo, hi),
+        )
+        distinct = int(cur.fetchone()[0])
+        cur.execute(
+            "SELECT COUNT(*) FROM events WHERE tenant_id = ? AND seq >= ? AND seq < ?",
+            (tenant, lo, hi),
+        )
+        if distinct != hi - lo or int(cur.fetchone()[0]) != hi - lo:
+            raise _Decline  # rows missing from the range, or forged: the general path names them
+    cur.execute(f"SELECT COUNT(*) FROM {_OUTSIDE} AS r", (tenant, tenant, tenant, size))
+    if int(cur.fetchone()[0]):
+        raise _Decline  # forged rows outside the signed tree (appends sign in the same
+        # transaction as their rows, so none is merely newer than this snapshot)
+    last = rows[-1][1] if rows else None
+    return JsonPage(out, last, full, size, tuple(actions))
+
+
+def _rows(
+    cur: Any,
+    tenant: str,
+    match: dict[str, list[str]],
+    lo: int,
+    hi: int,
+    order: str,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    conds = ["tenant_id = ?", "seq >= ?", "seq < ?"]
+    params: list[Any] = [tenant, lo, hi]
+    for column, values in sorted(match.items()):
+        conds.append(f"{column} IN ({', '.join('?' * len(values))})")
+        params += values
+    cur.execute(
+        f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE {' AND '.join(conds)} "
+        f"ORDER BY seq {'ASC' if order == 'asc' else 'DESC'} LIMIT {int(limit)}",
+        params,
+    )
+    rows = [tuple(r) for r in cur.fetchall()]
+    previous = None
+    for row in rows:
+        seq = row[1]
+        if type(seq) is not int or not lo <= seq < hi or seq == previous:
+            raise _Decline
+        previous = seq
+        for column, values in match.items():
+            if row[STORED_COLUMNS.index(column)] not in values:
+                raise _Decline  # the database compared otherwise than the record says
+    return rows
+
+
+def _checked(row: tuple[Any, ...], expected: np.ndarray) -> bytes:
+    """The row's event as the API's JSON, if its bytes are the signed record's."""
+    rec = dict(zip(STORED_COLUMNS, row, strict=True))
+    for column, value in rec.items():
+        if column == "seq":
+            continue
+        if value is not None and type(value) is not str:
+            raise _Decline  # a BLOB or a number where text belongs
+        if value is None and column in _REQUIRED:
+            raise _Decline
+    for column in ("occurred_at", "received_at"):
+        if not _TIMESTAMP.fullmatch(rec[column]):
+            raise _Decline
+    parsed: dict[str, Any] = {}
+    for column, opener in _OPENERS:
+        text = rec[column]
+        if text is None:
+            continue
+        if opener and not text.startswith(opener):
+            raise _Decline
+        try:
+            parsed[column] = orjson.loads(text)  # exactly one JSON value, nothing after it
+        except orjson.JSONDecodeError:
+            raise _Decline from None
+    seq = rec["seq"]
+    canonical = event_row(row_as_event(rec), seq, rec["received_at"])[1]
+    if hashlib.sha256(b"\x00" + canonical).digest() != expected[seq].tobytes():
+        raise _Decline
+    actor = parsed["actor"]
+    if not isinstance(actor, dict) or actor.get("id") != rec["actor_id"]:
+        raise _Decline
+    return _api_json(rec, parsed)
+
+
+_REQUIRED: Final = frozenset(
+    ("tenant_id", "event_id", "occurred_at", "received_at", "action", "category", "outcome",
+     "actor_id", "actor")
+)  # fmt: skip
+
+
+def _pick(obj: Any, keys: tuple[str, ...], kinds: Mapping[str, tuple[type, ...]]) -> Any:
+    """The frame's view of a nested object: its known keys in order, nulls dropped;
+    anything the frame would change or drop declines."""
+    if obj is None:
+        return None
+    if not isinstance(obj, dict) or any(k not in keys for k in obj):
+        raise _Decline
+    out = {}
+    for k in keys:
+        v = obj.get(k)
+        if v is None:
+            continue
+        kind = kinds.get(k, _STR)
+        if not isinstance(v, kind) or isinstance(v, bool):
+            raise _Decline
+        # lat and lon as the frame's Float64 (JCS wrote 52.0 as 52)
+        out[k] = float(cast(float, v)) if kind is _FLOATS else v
+    return out or None
+
+
+_ROLES: Final = {"roles": (list,)}
+_FLOATS: Final = (float, int)
+_NUMBERS: Final = {"lat": _FLOATS, "lon": _FLOATS}
+
+
+def _api_json(rec: Mapping[str, Any], parsed: Mapping[str, Any]) -> bytes:
+    actor = _pick(parsed["actor"], _ACTOR_KEYS, _ROLES)
+    if actor is None or not all(type(r) is str for r in actor.get("roles", ())):
+        raise _Decline
+    source = parsed.get("source")
+    if source is not None:
+        if not isinstance(source, dict) or any(k not in _SOURCE_KEYS for k in source):
+            raise _Decline
+        geo = _pick(source.get("geo"), _GEO_KEYS, _NUMBERS)
+        source = (
+            _pick({k: v for k, v in source.items() if k != "geo"}, ("ip", "user_agent"), {}) or {}
+        )
+        if geo is not None:
+            source["geo"] = geo
+        source = source or None
+    targets = parsed.get("targets")
+    if targets is not None:
+        if not isinstance(targets, list):
+            raise _Decline
+        targets = [_pick(t, _TARGET_KEYS, {}) or {} for t in targets]
+    event: dict[str, Any] = {
+        "event_id": rec["event_id"],
+        "tenant_id": rec["tenant_id"],
+        "seq": rec["seq"],
+        "occurred_at": rec["occurred_at"],
+        "received_at": rec["received_at"],
+        "action": rec["action"],
+        "category": rec["category"],
+        "outcome": rec["outcome"],
+        "actor": actor,
+        "targets": targets,
+        "source": source,
+        "observer": _pick(parsed.get("observer"), _OBSERVER_KEYS, {}),
+        "request_id": rec["request_id"],
+        "session_id": rec["session_id"],
+        "description": rec["description"],
+        "changes": None if rec["changes"] is None else orjson.Fragment(rec["changes"]),
+        "metadata": None if rec["metadata"] is None else orjson.Fragment(rec["metadata"]),
+    }
+    return orjson.dumps({k: v for k, v in event.items() if v is not None})

@@ -1,0 +1,153 @@
+"""Small verified pages (``Store.json_page``): the same JSON as a general load, and
+never a record other than the signed one, whatever an attacker wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from auditkit import Store
+from auditkit.api._ndjson import json_lines
+from auditkit.store import _verify
+from tests.conftest import make_events
+from tests.ingest.strategies import producer_events
+from tests.store._attacker import sql
+from tests.store.test_injective import N, _copy, _events, _plan, _row, edits
+
+
+def _reference(store: Store, tenant: str, lo: int, hi: int, desc: bool) -> list[bytes]:
+    frame = store.load(tenant, seqs=(lo, hi)).sort("seq", descending=desc)
+    return [line.encode() for line in json_lines(frame).to_list()]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(producer_events(), min_size=1, max_size=25))
+def test_a_page_is_the_json_a_general_load_writes(
+    tmp_path_factory: pytest.TempPathFactory, events: list[dict[str, Any]]
+) -> None:
+    store = Store.init(str(tmp_path_factory.mktemp("page") / "a.db"))
+    store.append(events)
+    for tenant in store.tenants():
+        size = store.latest_checkpoint(tenant).tree_size
+        for desc in (False, True):
+            page = store.json_page(tenant, order="desc" if desc else "asc", limit=1000)
+            assert page is not None and page.tree_size == size
+            assert page.events == _reference(store, tenant, 0, size, desc)
+    store.close()
+
+
+def test_filters_limits_and_cursors(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(300))
+    failures = [e["event_id"] for e in make_events(300) if e["outcome"] == "failure"]
+    page = store.json_page("acme", match={"outcome": ["failure"]}, order="desc", limit=10)
+    assert page is not None and page.full
+    ids = [orjson.loads(e)["event_id"] for e in page.events]
+    assert ids == failures[::-1][:10]
+    rest = store.json_page(
+        "acme", match={"outcome": ["failure"]}, order="desc", start_seq=page.last_seq, limit=1000
+    )
+    assert rest is not None and not rest.full
+    assert ids + [orjson.loads(e)["event_id"] for e in rest.events] == failures[::-1]
+    asc = store.json_page("acme", match={"actor_id": ["u3"], "action": ["user.login"]}, limit=5)
+    assert asc is not None
+    got = [orjson.loads(e) for e in asc.events]
+    assert all(e["actor"]["id"] == "u3" and e["action"] == "user.login" for e in got)
+    assert [e["seq"] for e in got] == sorted(e["seq"] for e in got)
+    assert store.json_page("acme", match={"outcome": ["nothing"]}, limit=5).events == []
+    # what it cannot answer, it declines
+    assert store.json_page("acme", match={"description": ["x"]}) is None
+    assert store.json_page("acme", limit=5000) is None
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("page-injective")
+    store = Store.init(str(folder / "a.db"))
+    store.append(_events())
+    assert store.json_page("acme", limit=N) is not None
+    store.close()
+    return folder
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(edit=edits(), desc=st.booleans())
+def test_a_page_never_serves_a_changed_record(
+    base: Path, tmp_path_factory: pytest.TempPathFactory, edit: tuple[int, str, Any], desc: bool
+) -> None:
+    seq, kind, ctx = edit
+    store = _copy(base, tmp_path_factory.mktemp("ex"))
+    order = "desc" if desc else "asc"
+    pristine = store.json_page("acme", order=order, limit=N)
+    assert pristine is not None
+    row = _row(store, seq)
+    changed = {k: v for k, v in _plan(kind, row, ctx["draw"]).items() if v != row.get(k)}
+    assume(changed)
+    sets = ", ".join(f"{k} = ?" for k in changed)
+    try:
+        sql(
+            store,
+            f"UPDATE events SET {sets} WHERE tenant_id = 'acme' AND seq = ?",
+            params=(*changed.values(), seq),
+        )
+    except Exception:
+        assume(False)
+    assert store.json_page("acme", order=order, limit=N) is None, f"{kind} {changed!r}"
+    store.close()
+
+
+ATTACKS = {
+    "deleted row in the range": ["DELETE FROM events WHERE tenant_id = 'acme' AND seq = 35"],
+    "row inserted past the tree": [
+        "INSERT INTO events SELECT tenant_id, 400, 'x400', occurred_at, received_at, action, "
+        "category, outcome, actor_id, actor, targets, source, observer, request_id, "
+        "session_id, description, changes, metadata FROM events WHERE seq = 1"
+    ],
+    "fractional seq inside the range": [
+        "INSERT INTO events SELECT tenant_id, 35.5, 'x35', occurred_at, received_at, action, "
+        "category, outcome, actor_id, actor, targets, source, observer, request_id, "
+        "session_id, description, changes, metadata FROM events WHERE seq = 1"
+    ],
+    "two rows swap seqs": [
+        "UPDATE events SET seq = -1 WHERE tenant_id = 'acme' AND seq = 40",
+        "UPDATE events SET seq = 40 WHERE tenant_id = 'acme' AND seq = 41",
+        "UPDATE events SET seq = 41 WHERE tenant_id = 'acme' AND seq = -1",
+    ],
+    "actor_id column only": ["UPDATE events SET actor_id = 'u9' WHERE seq = 45"],
+    "a BLOB where text belongs": [
+        "UPDATE events SET description = CAST(description AS BLOB) WHERE seq = 45"
+    ],
+    "tile zeroed": ["UPDATE merkle_tiles SET leaves = zeroblob(length(leaves))"],
+    "newest checkpoints deleted": [
+        "DELETE FROM checkpoints WHERE tenant_id = 'acme' AND tree_size > 10"
+    ],
+    "checkpoint signature forged": [
+        "UPDATE checkpoints SET signature = 'AAAA' WHERE tenant_id = 'acme'"
+    ],
+    "tree head moved back": ["UPDATE tree_heads SET size = 10 WHERE tenant_id = 'acme'"],
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_hostile_edits_send_the_page_to_the_full_check(tmp_path: Path, attack: str) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(60))
+    pristine = store.json_page("acme", order="desc", limit=30)
+    assert pristine is not None
+    sql(store, *ATTACKS[attack])
+    # with the tree authenticated before the edit still cached: the signed records or
+    # nothing (a zeroed tile changes no record); read afresh, as a new process would
+    warm = store.json_page("acme", order="desc", limit=30)
+    assert warm is None or warm == pristine
+    _verify._TREES.clear()
+    assert store.json_page("acme", order="desc", limit=30) is None
+    assert not store.verify().ok

@@ -331,13 +331,14 @@ def create_app(
         match = flt.match()
         if flt.actor:
             match["actor_id"] = [flt.actor]  # unredacted readers: the column is the record's
-        small = format == "json" and not redacted and flt.start is None and flt.end is None
+        small = format == "json" and not redacted
         fast: JsonPage | None = None
         with caller.activity("read", via_api="events", **flt.to_dict()) as act:
             if small and not flt.target and not flt.q:
                 fast = caller.json_page(
-                    tenant, match=match, start_seq=begin, order=order, limit=limit
-                )
+                    tenant, match=match, start_seq=begin, order=order, limit=limit,
+                    start=flt.start, end=flt.end,
+                )  # fmt: skip
             if fast is None:
                 page = page_events(
                     caller, tenant, flt, start_seq=begin, limit=limit, order=order,

@@ -665,12 +665,9 @@ class TrailReader:
         (numbers sort before any text, BLOBs after), so at the cost of the rows found."""
         if self.dialect != "sqlite":
             return []
-        rows = self._fetch(
-            "SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) FROM events WHERE tenant_id = ? "
-            "AND (occurred_at IS NULL OR occurred_at < '' OR occurred_at >= x'') "
-            f"LIMIT {STRAY_LIMIT}",
-            (tenant,),
-        )
+        # three seeks: with OR the planner walked the tenant's whole time index (45 ms
+        # for 480k events, at every time-ranged page)
+        rows = self._fetch(f"{MISTYPED_TIMES} LIMIT {STRAY_LIMIT}", (tenant, tenant, tenant))
         return [(str(s), None if e is None else str(e)) for s, e in rows]
 
     def count_range(self, tenant: str, size: int) -> int:
@@ -720,6 +717,15 @@ class TrailReader:
             (tenant,) if tenant is not None else (),
         )
         return int(rows[0][0])
+
+
+#: SQLite rows of a tenant (three times the tenant id) whose ``occurred_at`` is not
+#: text: NULLs, then numbers (they sort before any text), then BLOBs (after it).
+MISTYPED_TIMES: Final = " UNION ALL ".join(
+    "SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) FROM events WHERE tenant_id = ? "
+    f"AND occurred_at {cond}"
+    for cond in ("IS NULL", "< ''", ">= x''")
+)
 
 
 def _ranged_strays(tenant: str, size: int, within: tuple[int, int]) -> tuple[str, tuple[Any, ...]]:

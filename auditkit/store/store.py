@@ -1156,15 +1156,18 @@ class Store(StreamCursors):
         start_seq: int | None = None,
         order: Literal["asc", "desc"] = "asc",
         limit: int = 100,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
     ) -> JsonPage | None:
         """A small page of events as the pull API's JSON objects, each verified against
         the signed tree, without a general load (see :mod:`auditkit.store._page`).
 
         Up to ``limit`` (at most 1,000) events whose columns ``match`` (``action``,
-        ``category``, ``outcome``, ``actor_id``), from ``start_seq`` on (ascending)
-        or before it (descending).  ``None`` when this path cannot answer (PostgreSQL,
-        purged or sealed ranges, anything not as a healthy store holds it): use
-        :meth:`load`, which reports any problem in full.
+        ``category``, ``outcome``, ``actor_id``) and whose ``occurred_at`` is in
+        ``[start, end)`` (any form :func:`auditkit.times.parse_instant` takes), from
+        ``start_seq`` on (ascending) or before it (descending).  ``None`` when this
+        path cannot answer (PostgreSQL, purged or sealed ranges, anything not as a
+        healthy store holds it): use :meth:`load`, which reports any problem in full.
 
         Examples
         --------
@@ -1176,7 +1179,11 @@ class Store(StreamCursors):
         >>> [orjson.loads(e)["seq"] for e in page.events], page.tree_size
         ([2, 1], 3)
         """
-        return json_page(self, tenant, match=match, start_seq=start_seq, order=order, limit=limit)
+        return json_page(
+            self, tenant, match=match, start_seq=start_seq, order=order, limit=limit,
+            start=None if start is None else parse_instant(start),
+            end=None if end is None else parse_instant(end),
+        )  # fmt: skip
 
     def scan(
         self,

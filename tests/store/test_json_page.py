@@ -151,3 +151,24 @@ def test_hostile_edits_send_the_page_to_the_full_check(tmp_path: Path, attack: s
     _verify._TREES.clear()
     assert store.json_page("acme", order="desc", limit=30) is None
     assert not store.verify().ok
+
+
+def test_time_ranges(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(200))
+    start, end = "2026-01-05T09:00:00Z", "2026-01-05T10:30:00.5Z"
+    for order in ("asc", "desc"):
+        page = store.json_page("acme", start=start, end=end, order=order, limit=1000)
+        frame = store.load("acme", start=start, end=end).sort("seq", descending=order == "desc")
+        assert page is not None and len(page.events) == 91
+        assert page.events == [line.encode() for line in json_lines(frame).to_list()]
+    failures = store.json_page(
+        "acme", start=start, end=end, match={"outcome": ["failure"]}, order="desc", limit=3
+    )
+    assert failures is not None and failures.full
+    assert [orjson.loads(e)["seq"] for e in failures.events] == [150, 143, 136]
+    # a record whose occurred_at is not text (it would fall in or out of any range
+    # wrongly): the general path names it
+    sql(store, "UPDATE events SET occurred_at = 5 WHERE tenant_id = 'acme' AND seq = 3")
+    assert store.json_page("acme", start=start, limit=10) is None
+    assert store.json_page("acme", order="desc", limit=10) is not None  # a range without it

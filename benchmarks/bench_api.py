@@ -13,6 +13,7 @@ filtered first page under 32 concurrent clients, p99 < 250 ms; POST ingest
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import statistics
@@ -79,21 +80,36 @@ def pull(url: str, token: str, tenant: str, page: int) -> tuple[int, float]:
     return n, time.perf_counter() - t0
 
 
-def first_pages(url: str, token: str, tenant: str, clients: int, each: int) -> list[float]:
+def first_pages(
+    url: str, token: str, tenant: str, clients: int, each: int, query: str
+) -> list[float]:
+    """Latencies of ``clients`` concurrent clients asking ``each`` first pages in turn.
+
+    The clients use ``http.client`` with a kept-alive connection each: the load
+    generator runs on the same cores as the server, and httpx spends about 3 ms of
+    CPU per request (measured), which at 32 clients would time the client, not the
+    server.
+    """
+    host, port = url.removeprefix("http://").rsplit(":", 1)
     h = {"Authorization": f"Bearer {token}"}
+    path = f"/v1/tenants/{tenant}/events?{query}"
     times: list[float] = []
     lock = threading.Lock()
 
     def run() -> None:
-        with httpx.Client(base_url=url, timeout=600) as c:
+        conn = http.client.HTTPConnection(host, int(port), timeout=600)
+        try:
             for _ in range(each):
                 t0 = time.perf_counter()
-                r = c.get(
-                    f"/v1/tenants/{tenant}/events?outcome=failure&limit=50&order=desc", headers=h
-                )
-                r.raise_for_status()
+                conn.request("GET", path, headers=h)
+                r = conn.getresponse()
+                body = r.read()
+                if r.status != 200:
+                    raise SystemExit(f"{path}: {r.status} {body[:200]!r}")
                 with lock:
                     times.append(time.perf_counter() - t0)
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=run) for _ in range(clients)]
     for t in threads:
@@ -101,6 +117,17 @@ def first_pages(url: str, token: str, tenant: str, clients: int, each: int) -> l
     for t in threads:
         t.join()
     return sorted(times)
+
+
+#: First pages a viewer asks for: (label, query).  The first is the issue's case.
+FIRST_PAGES = (
+    ("outcome=failure (rare: 0.3%)", "outcome=failure&limit=50&order=desc"),
+    ("no filter", "limit=50&order=desc"),
+    ("action=user.login (common)", "action=user.login&limit=50&order=desc"),
+    ("actor (one person)", "actor={actor}&limit=50&order=desc"),
+    ("q=free text (general path)", "q=login&limit=50&order=desc"),
+    ("start=30d (general path)", "start=30d&outcome=failure&limit=50&order=desc"),
+)
 
 
 def ingest(url: str, token: str, tenant: str, batches: int) -> tuple[int, float]:
@@ -158,13 +185,18 @@ def main() -> None:
             f"  pull with cursor pages of {args.page:,} (NDJSON)   {dt:8.2f} s "
             f"({n / dt:,.0f} events/s; target >= 50,000); {dt / base:.2f}x the baseline"
         )
-        times = first_pages(url, token, tenants[0], args.clients, args.requests)
-        p50 = statistics.median(times)
-        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-        print(
-            f"  filtered first page, {args.clients} clients x {args.requests}: "
-            f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (target p99 < 250 ms)"
-        )
+        actor = store.load(tenants[0], seqs=(0, 1))["actor_id"][0]
+        for n, (label, query) in enumerate(FIRST_PAGES):
+            times = first_pages(
+                url, token, tenants[0], args.clients, args.requests, query.format(actor=actor)
+            )
+            p50 = statistics.median(times)
+            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+            target = " (target p99 < 250 ms)" if n == 0 else ""
+            print(
+                f"  first page, {label}, {args.clients} clients x {args.requests}: "
+                f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms{target}"
+            )
         stored, dt = ingest(url, token, "bench-ingest", args.batches)
         print(
             f"  POST ingest, batches of 1,000: {stored:,} events in {dt:.2f} s "

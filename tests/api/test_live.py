@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import orjson
 
 from auditkit.store import Store
 from tests.api.conftest import A, Server, auth
+from tests.conftest import make_events
 
 
 def test_cursor_pages_exact_under_concurrent_appends(
@@ -179,3 +181,55 @@ def test_concurrent_pages_are_each_recorded_once(
     rows = sorted(orjson.loads(m)["rows"] for m in mine["metadata"])
     assert rows[0] >= 3 and sum(rows) > 0
     assert api_store.verify().ok
+
+
+def test_a_slow_upload_does_not_hold_up_other_requests(
+    api_store: Store, tokens: dict[str, str], serve: Callable[[Store], Server]
+) -> None:
+    # a producer on a slow link sends its body bit by bit: readers are answered meanwhile
+    import socket
+
+    server = serve(api_store)
+    body = orjson.dumps(
+        [{"event_id": "slow-1", "occurred_at": "2026-03-01T00:00:00Z",
+          "action": "document.create", "actor": {"id": "slow"}}]
+    )  # fmt: skip
+    head = (
+        f"POST /v1/tenants/{A}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {tokens['producer']}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow:
+        slow.sendall(head + body[:5])
+        time.sleep(0.5)  # the server has the headers and part of the body
+        t0 = time.monotonic()
+        r = httpx.get(f"{server.url}/v1/tenants", headers=auth(tokens["auditor"]), timeout=20)
+        waited = time.monotonic() - t0
+        assert r.status_code == 200 and waited < 5, waited
+        slow.sendall(body[5:])
+        reply = slow.recv(65536)
+    assert b" 200 " in reply.split(b"\r\n", 1)[0]
+    assert "slow-1" in api_store.load(A)["event_id"].to_list()
+
+
+def test_a_client_that_stops_reading_an_export_holds_up_nobody(
+    tmp_path: Path, serve: Callable[[Store], Server]
+) -> None:
+    import socket
+
+    store = Store.init(str(tmp_path / "big.db"))
+    store.append(make_events(30_000))  # an export larger than the socket buffers
+    store.add_principal("p")
+    store.grant("p", "acme", "auditor")
+    token = store.create_token("p").text
+    server = serve(store)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stalled:
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.sendall(
+            f"GET /v1/tenants/acme/export?format=ndjson HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
+        time.sleep(2)  # the export is written; its stream waits for a reader that never reads
+        r = httpx.get(f"{server.url}/v1/tenants", headers=auth(token), timeout=20)
+        assert r.status_code == 200
+        assert r.json()["tenants"][0]["tenant_id"] == "acme"

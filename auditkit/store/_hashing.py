@@ -25,7 +25,6 @@ from auditkit.record import STORED_COLUMNS, exact_canonical, leaf_hash_exprs
 __all__ = [
     "GrowingTree",
     "digest_rows",
-    "extend_levels",
     "hash_rows",
     "hex_series",
     "leaf_digests",
@@ -100,49 +99,28 @@ def tree_levels(blob: bytes | memoryview, n: int) -> list[np.ndarray]:
     polars-hash over a contiguous buffer, in slices, so temporary memory is bounded;
     the levels above the leaves take 32 bytes per leaf in all.
     """
-    return extend_levels([], 0, blob, n)  # nothing to reuse: every node is hashed
-
-
-def extend_levels(
-    old: list[np.ndarray], old_size: int, blob: bytes | memoryview, n: int
-) -> list[np.ndarray]:
-    """:func:`tree_levels` of the first ``n`` leaves of ``blob``, reusing ``old`` (the
-    levels of a tree over ``old_size <= n`` leaves): a perfect subtree lying within
-    the first ``old_size`` leaves is the same in both trees, so only the right edge of
-    each level is hashed.  Equal to ``tree_levels(blob, n)`` whenever the first
-    ``old_size`` leaves of ``blob`` are ``old``'s.
-
-    >>> from auditkit.integrity import leaf_hashes
-    >>> blob = b"".join(leaf_hashes([bytes([i]) for i in range(40)]))
-    >>> all(
-    ...     all((a == b).all() for a, b in zip(extend_levels(tree_levels(blob, k), k, blob, n),
-    ...                                       tree_levels(blob, n), strict=True))
-    ...     for k in range(1, 41) for n in range(k, 41)
-    ... )
-    True
-    """
     level = np.frombuffer(blob, np.uint8, count=n * 32).reshape(n, 32)
     levels = [level]
-    k = 0
     while len(level) > 1:
-        k += 1
         m = len(level) // 2
         up = np.empty((m + len(level) % 2, 32), np.uint8)
-        keep = min(old_size >> k, len(old[k]) if k < len(old) else 0, m)
-        if keep:
-            up[:keep] = old[k][:keep]
-        # in slices, so that the temporary pair and hex buffers do not grow with n
-        for a in range(keep, m, _ROOT_SLICE):
-            b = min(a + _ROOT_SLICE, m)
-            pairs = np.empty((b - a, 65), np.uint8)
-            pairs[:, 0] = 1
-            pairs[:, 1:] = level[2 * a : 2 * b].reshape(b - a, 64)
-            up[a:b] = _sha256_rows(pairs)
+        _parents(level, 0, m, up)
         if len(level) % 2:
             up[m] = level[-1]
         level = up
         levels.append(level)
     return levels
+
+
+def _parents(level: np.ndarray, a: int, b: int, out: np.ndarray) -> None:
+    """Hash the node pairs ``a .. b - 1`` of ``level`` into ``out[a:b]``, in slices, so
+    that the temporary pair and hex buffers do not grow with the level."""
+    for lo in range(a, b, _ROOT_SLICE):
+        hi = min(lo + _ROOT_SLICE, b)
+        pairs = np.empty((hi - lo, 65), np.uint8)
+        pairs[:, 0] = 1
+        pairs[:, 1:] = level[2 * lo : 2 * hi].reshape(hi - lo, 64)
+        out[lo:hi] = _sha256_rows(pairs)
 
 
 def prefix_root(levels: list[np.ndarray], size: int) -> bytes:
@@ -274,15 +252,7 @@ class GrowingTree:
     @classmethod
     def from_levels(cls, levels: list[np.ndarray], size: int, spare: float = 0.25) -> GrowingTree:
         """From :func:`tree_levels` of ``size`` leaves (copied, with spare capacity)."""
-        cap = max(size + int(size * spare), 1024)
-        bufs = []
-        for k in range(cap.bit_length()):
-            buf = np.empty(((cap >> k) + 1, 32), np.uint8)
-            have = size >> k
-            if have:
-                buf[:have] = levels[k][:have]
-            bufs.append(buf)
-        return cls(bufs, size)
+        return cls(_room(levels, size, max(size + int(size * spare), 1024)), size)
 
     @property
     def nbytes(self) -> int:
@@ -302,26 +272,25 @@ class GrowingTree:
         old, n = self.size, self.size + len(leaves)
         bufs = self._bufs
         if len(bufs) < n.bit_length() or len(bufs[0]) < n:
-            cap = n + n // 4
-            grown = []
-            for k in range(cap.bit_length()):
-                buf = np.empty(((cap >> k) + 1, 32), np.uint8)
-                have = old >> k
-                if have:
-                    buf[:have] = bufs[k][:have]
-                grown.append(buf)
-            bufs = self._bufs = grown
+            bufs = self._bufs = _room(bufs, old, n + n // 4)
         bufs[0][old:n] = leaves
         for k in range(1, n.bit_length()):
-            a, b = old >> k, n >> k
-            if b > a:
-                below = bufs[k - 1]
-                pairs = np.empty((b - a, 65), np.uint8)
-                pairs[:, 0] = 1
-                pairs[:, 1:] = below[2 * a : 2 * b].reshape(b - a, 64)
-                bufs[k][a:b] = _sha256_rows(pairs)
+            _parents(bufs[k - 1], old >> k, n >> k, bufs[k])
         return [bufs[k][: n >> k] for k in range(n.bit_length())]
 
     def commit(self, n: int) -> None:
         """Mark the tree of ``n`` leaves (computed by :meth:`grown`) authenticated."""
         self.size = max(self.size, n)
+
+
+def _room(levels: list[np.ndarray], size: int, cap: int) -> list[np.ndarray]:
+    """Buffers for the perfect nodes of a tree of up to ``cap`` leaves, holding those
+    of ``levels`` (a tree of ``size`` leaves)."""
+    bufs = []
+    for k in range(cap.bit_length()):
+        buf = np.empty(((cap >> k) + 1, 32), np.uint8)
+        have = size >> k
+        if have:
+            buf[:have] = levels[k][:have]
+        bufs.append(buf)
+    return bufs

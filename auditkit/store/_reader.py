@@ -383,7 +383,17 @@ class TrailReader:
         ``newest``: only that many of the newest checkpoints (see :meth:`snapshot`).
         """
         if self.dialect == "sqlite" and within is not None:
-            rows, params = _ranged_strays(tenant, size, within)
+            lo, hi = int(within[0]), int(within[1])
+            parts = (
+                *OUTSIDE_TREE,
+                "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
+            )
+            params: tuple[Any, ...] = (tenant, tenant, tenant, size, tenant, lo, hi)
+            rows = (
+                "("
+                + " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
+                + ")"
+            )
         else:
             typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
             params = (tenant, size)
@@ -395,32 +405,27 @@ class TrailReader:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
-                return self._tail_rows(cur, tenant, rows, params, newest)
+                cur.execute(
+                    _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
+                        f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
+                    params,
+                )  # fmt: skip
+                strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
+                count = len(strays)
+                if count >= STRAY_LIMIT:
+                    cur.execute(
+                        _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"),
+                        params,
+                    )
+                    count = int(cur.fetchone()[0])
+                checkpoints, _ = self._checkpoints(cur, tenant, newest)
+                statements, _ = self._statements(cur, tenant)
+            except Exception as exc:
+                raise StoreError(
+                    f"{self.backend.location}: cannot read tenant {tenant!r}: {_first_line(exc)}"
+                ) from exc
             finally:
                 self._end_read(conn, cur)
-
-    def _tail_rows(
-        self, cur: Any, tenant: str, rows: str, params: tuple[Any, ...], newest: int | None
-    ) -> TailSnapshot:
-        try:
-            cur.execute(
-                _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
-                    f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
-                params,
-            )  # fmt: skip
-            strays = [(str(s), None if e is None else str(e)) for s, e in cur.fetchall()]
-            count = len(strays)
-            if count >= STRAY_LIMIT:
-                cur.execute(
-                    _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"), params
-                )
-                count = int(cur.fetchone()[0])
-            checkpoints, _ = self._checkpoints(cur, tenant, newest)
-            statements, _ = self._statements(cur, tenant)
-        except Exception as exc:
-            raise StoreError(
-                f"{self.backend.location}: cannot read tenant {tenant!r}: {_first_line(exc)}"
-            ) from exc
         return TailSnapshot(strays, count, checkpoints, statements)
 
     def _blob(self, column: str) -> str:
@@ -719,6 +724,14 @@ class TrailReader:
         return int(rows[0][0])
 
 
+#: SQLite conditions (the tenant id; the last also the signed size) for the rows of a
+#: tenant outside the signed tree ``[0, size)``, each a seek on the primary key (text
+#: and BLOB seqs sort after every number).
+OUTSIDE_TREE: Final = (
+    "tenant_id = ? AND seq IS NULL",
+    "tenant_id = ? AND seq < 0",
+    "tenant_id = ? AND seq >= ?",
+)
 #: SQLite rows of a tenant (three times the tenant id) whose ``occurred_at`` is not
 #: text: NULLs, then numbers (they sort before any text), then BLOBs (after it).
 MISTYPED_TIMES: Final = " UNION ALL ".join(
@@ -726,20 +739,6 @@ MISTYPED_TIMES: Final = " UNION ALL ".join(
     f"AND occurred_at {cond}"
     for cond in ("IS NULL", "< ''", ">= x''")
 )
-
-
-def _ranged_strays(tenant: str, size: int, within: tuple[int, int]) -> tuple[str, tuple[Any, ...]]:
-    """SQLite rows of a tenant outside ``[0, size)``, or of the wrong type inside
-    ``within``: each part of the condition a seek on the primary key."""
-    lo, hi = int(within[0]), int(within[1])
-    parts = (
-        "tenant_id = ? AND seq IS NULL",
-        "tenant_id = ? AND seq < 0",
-        "tenant_id = ? AND seq >= ?",
-        "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
-    )
-    rows = " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
-    return f"({rows})", (tenant, tenant, tenant, size, tenant, lo, hi)
 
 
 def _frame(table: Any) -> tuple[pl.DataFrame, list[str]]:

@@ -194,14 +194,18 @@ def create_app(
     write_locks: dict[str, threading.Lock] = {}
     locks_guard = threading.Lock()
 
+    def turn() -> contextlib.AbstractContextManager[Any]:
+        """The SQLite turn (nothing to wait for on PostgreSQL)."""
+        serial: threading.Lock | None = app.state.serial
+        return serial if serial is not None else contextlib.nullcontext()
+
     def serially(endpoint: Callable[..., Response]) -> Callable[..., Response]:
         """Run ``endpoint`` (whose response holds its whole answer, or streams a file)
         in the SQLite turn."""
 
         @functools.wraps(endpoint)
         def run(*args: Any, **kwargs: Any) -> Response:
-            serial = app.state.serial
-            with serial if serial is not None else contextlib.nullcontext():
+            with turn():
                 return endpoint(*args, **kwargs)
 
         return run
@@ -220,16 +224,10 @@ def create_app(
     )
     def readyz() -> Response:
         """The store answers (a query reaches the database)."""
-        serial = app.state.serial
         try:
-            if serial is not None:
-                serial.acquire()
-            try:
+            with turn():
                 store.trust()
                 store.checkpoints("\x00readiness")
-            finally:
-                if serial is not None:
-                    serial.release()
         except Exception as exc:
             return _json({"status": "unavailable", "detail": type(exc).__name__}, 503)
         return _json({"status": "ok"})
@@ -344,11 +342,9 @@ def create_app(
             match["actor_id"] = [flt.actor]  # unredacted readers: the column is the record's
         small = format == "json" and not redacted
         fast: JsonPage | None = None
-        serial = app.state.serial
         # the read takes the SQLite turn; the read's record (when the activity ends)
         # does not, so that concurrent pages share one append and one checkpoint
-        turn = serial if serial is not None else contextlib.nullcontext()
-        with caller.activity("read", via_api="events", **flt.to_dict()) as act, turn:
+        with caller.activity("read", via_api="events", **flt.to_dict()) as act, turn():
             if small and not flt.target and not flt.q:
                 fast = caller.json_page(
                     tenant, match=match, start_seq=begin, order=order, limit=limit,
@@ -632,12 +628,11 @@ def create_app(
 
         with locks_guard:
             lock = write_locks.setdefault(tenant, threading.Lock())
-        serial = app.state.serial
 
         def ingest() -> dict[str, Any]:
             # the SQLite turn for the work only, never while a body is still arriving
             # (a producer on a slow link held up every other request)
-            with serial if serial is not None else contextlib.nullcontext():
+            with turn():
                 return _ingest(caller, tenant, bytes(body), max_records, lock)
 
         doc = await run_in_threadpool(ingest)

@@ -133,6 +133,25 @@ def _plan(kind: str, row: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
     return {x: text[:cut], z: text[cut:]}
 
 
+def apply_edit(store: Store, seq: int, kind: str, draw: st.DrawFn) -> dict[str, Any]:
+    """Make the drawn edit of ``kind`` to the row at ``seq`` as the attacker; return the
+    columns changed (examples whose edit changes nothing, or that the database itself
+    refuses, e.g. by NOT NULL, are rejected)."""
+    row = _row(store, seq)
+    changed = {k: v for k, v in _plan(kind, row, draw).items() if v != row.get(k)}
+    assume(changed)
+    sets = ", ".join(f"{k} = ?" for k in changed)
+    try:
+        sql(
+            store,
+            f"UPDATE events SET {sets} WHERE tenant_id = 'acme' AND seq = ?",
+            params=(*changed.values(), seq),
+        )
+    except Exception:
+        assume(False)  # the database itself kept the record
+    return changed
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -144,19 +163,7 @@ def test_verify_names_every_row_whose_columns_were_changed(
 ) -> None:
     seq, kind, ctx = edit
     store = _copy(base, tmp_path_factory.mktemp("ex"))
-    row = _row(store, seq)
-    plan = _plan(kind, row, ctx["draw"])
-    changed = {k: v for k, v in plan.items() if v != row.get(k)}
-    assume(changed)
-    sets = ", ".join(f"{k} = ?" for k in changed)
-    try:
-        sql(
-            store,
-            f"UPDATE events SET {sets} WHERE tenant_id = 'acme' AND seq = ?",
-            params=(*changed.values(), seq),
-        )
-    except Exception:
-        assume(False)  # e.g. NOT NULL refused it: the database itself kept the record
+    changed = apply_edit(store, seq, kind, ctx["draw"])
     report = store.verify()
     assert not report.ok, f"{kind} {changed!r} went unseen"
     named = {p.seq for p in report.problems} | {p.event_id for p in report.problems}

@@ -18,12 +18,8 @@ def _cached_sizes(store: Store, tenant: str) -> list[int]:
     return [t.size for k, t in _verify._TREES.items() if k[:2] == (store.store_id, tenant)]
 
 
-def test_a_load_after_appends_extends_the_cached_tree(tmp_path: Path) -> None:
-    store = Store.init(str(tmp_path / "a.db"))
-    store.append(make_events(1500))
-    store.load("acme", seqs=(0, 10))
-    assert _cached_sizes(store, "acme") == [1500]
-    store.append(make_events(700, prefix="f"))
+def _spy_on_tiles(store: Store) -> list[int]:
+    """The ``first`` tile of every tile read the store makes from now on."""
     calls: list[int] = []
     real = store._reader.tiles
 
@@ -32,6 +28,16 @@ def test_a_load_after_appends_extends_the_cached_tree(tmp_path: Path) -> None:
         return real(tenant, first)
 
     store._reader.tiles = spy  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_load_after_appends_extends_the_cached_tree(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(1500))
+    store.load("acme", seqs=(0, 10))
+    assert _cached_sizes(store, "acme") == [1500]
+    store.append(make_events(700, prefix="f"))
+    calls = _spy_on_tiles(store)
     frame = store.load("acme", seqs=(1490, 2200))
     assert frame.height == 710
     assert calls == [1]  # only from the tile holding leaf 1500 on
@@ -108,14 +114,7 @@ def test_pages_after_many_appends_read_only_the_new_tiles(tmp_path: Path) -> Non
     store = Store.init(str(tmp_path / "a.db"))
     store.append(make_events(3000))
     store.load("acme", seqs=(0, 10))
-    firsts: list[int] = []
-    real = store._reader.tiles
-
-    def spy(tenant: str, first: int = 0) -> list:
-        firsts.append(first)
-        return real(tenant, first)
-
-    store._reader.tiles = spy  # type: ignore[method-assign]
+    firsts = _spy_on_tiles(store)
     for i in range(1, 40):
         store.append(make_events(1, prefix=f"m{i}-"))
         assert store.load("acme", seqs=(2990 + i, 3000 + i)).height == 10

@@ -471,10 +471,27 @@ class Backend:
 
         Version 1 had an unsigned ``purges`` table whose rows let DELETEs through
         (anyone who could INSERT one could delete a tenant): it is replaced by the
-        signed one, and the triggers are made again.
+        signed one, and the triggers are made again.  Version 2 lacked the index of
+        unsuccessful events (``ix_events_unusual``).
         """
         from auditkit.store._tables import STORE_VERSION
 
+        if version < 2:
+            self._upgrade_purges()
+        try:
+            for index in EventRow.__table__.indexes:  # type: ignore[attr-defined]
+                index.create(self.engine, checkfirst=True)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot create its indexes: {_first_line(exc)}") from exc
+        with self.connect() as conn, self.write_transaction(conn) as cur:
+            ph = self.ph
+            cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
+            cur.execute(
+                f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
+                ("store_version", str(STORE_VERSION)),
+            )
+
+    def _upgrade_purges(self) -> None:
         with self.connect() as conn, self.write_transaction(conn) as cur:
             cur.execute("SELECT COUNT(*) FROM purges")
             if int(cur.fetchone()[0]):
@@ -489,13 +506,6 @@ class Backend:
         with self.engine.begin() as sa:
             for stmt in immutability_ddl(self.dialect):
                 sa.execute(text(stmt))
-        with self.connect() as conn, self.write_transaction(conn) as cur:
-            ph = self.ph
-            cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
-            cur.execute(
-                f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
-                ("store_version", str(STORE_VERSION)),
-            )
 
     def ensure_table(self, table: Any) -> None:
         """Create a table added after the store was made, if it is missing."""

@@ -46,6 +46,7 @@ from auditkit.record import STORED_COLUMNS, event_row
 from auditkit.record import _row_as_event as row_as_event
 from auditkit.schema import format_timestamp
 from auditkit.store._reader import MISTYPED_TIMES, OUTSIDE_TREE
+from auditkit.store._tables import UNUSUAL
 from auditkit.store._verify import NEWEST_CHECKPOINTS, TenantVerifier
 
 if TYPE_CHECKING:
@@ -238,6 +239,11 @@ def _rows(
     for column, values in sorted(match.items()):
         conds.append(f"{column} IN ({', '.join('?' * len(values))})")
         params += values
+    if "success" not in match.get("outcome", ("success",)):
+        # the term of the index of unsuccessful events: a seek to them, not a walk
+        # back through the successes between them (without it the planner cannot
+        # know that the bound values never succeed)
+        conds.append(UNUSUAL)
     first, until = span
     timed: list[str] = []
     bounds: list[str] = []

@@ -312,6 +312,8 @@ class Store(StreamCursors):
         try:
             self.backend.upgrade_schema(self.version)
         except StoreError as exc:
+            if self.version >= 2:
+                return  # only an index is missing (a read-only file): reads work without it
             raise StoreError(f"{self.location}: cannot upgrade the store: {exc}") from None
         self.version = STORE_VERSION
 

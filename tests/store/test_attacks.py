@@ -698,6 +698,40 @@ def test_sqlite_an_index_redeclared_after_it_was_built_is_named(tmp_path: Path) 
     assert "zz" in p.detail and "events" in p.detail
 
 
+def test_sqlite_an_index_edited_apart_from_its_table_is_named(tmp_path: Path) -> None:
+    """The index of unsuccessful events keeps its declaration while its content loses a
+    failure: its row in ``sqlite_master`` is hidden while the table changes, then put
+    back.  Every stored byte still matches the tree, and a page of failures found
+    through the index no longer shows that one; verify names the index."""
+    import sqlite3
+
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(30))  # failures at seqs 3, 10, 17, 24
+    assert store.path is not None
+    db = sqlite3.connect(store.path)
+    name, table, root, text = db.execute(
+        "SELECT name, tbl_name, rootpage, sql FROM sqlite_master WHERE name = 'ix_events_unusual'"
+    ).fetchone()
+    db.close()
+    hide = "UPDATE events SET outcome = '{}' WHERE seq = 24"
+    sql(store, hide.format("success"))  # the index drops the entry
+    sql(store, "PRAGMA writable_schema = ON", f"DELETE FROM sqlite_master WHERE name = '{name}'")
+    sql(store, hide.format("failure"))  # the table is itself again; the index is not kept
+    sql(
+        store,
+        "PRAGMA writable_schema = ON",
+        f"INSERT INTO sqlite_master VALUES ('index', '{name}', '{table}', {root}, "
+        f"'{text.replace(chr(39), chr(39) * 2)}')",
+    )
+    reopened = Store.open(store.location)
+    page = reopened.json_page("acme", match={"outcome": ["failure"]}, order="desc", limit=10)
+    assert page is not None and len(page.events) == 3  # the attack works on the index
+    report = reopened.verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.SCHEMA_CHANGED)
+    assert "ix_events_unusual" in p.detail and "lacks 1 event" in p.detail
+
+
 def test_sqlite_a_view_in_place_of_the_events_table_is_named(tmp_path: Path) -> None:
     store = Store.init(str(tmp_path / "a.db"))
     store.append(make_events(10))

@@ -41,6 +41,49 @@ def test_a_page_is_the_json_a_general_load_writes(
     store.close()
 
 
+def test_a_store_of_version_2_gets_the_index_of_unsuccessful_events(tmp_path: Path) -> None:
+    """Stores made before the index get it when opened; pages of failures, with the
+    index and without it (a store opened read-only, an index dropped), are the same."""
+    import sqlite3
+
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(300))
+    assert store.path is not None
+
+    def failures() -> list[bytes]:
+        page = Store.open(store.location).json_page(
+            "acme", match={"outcome": ["failure", "denied"]}, order="desc", limit=20
+        )
+        assert page is not None and len(page.events) == 20
+        return page.events
+
+    indexed = failures()
+    db = sqlite3.connect(store.path)
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM events WHERE tenant_id = 'acme' AND seq >= 0 "
+        "AND seq < 300 AND outcome IN ('failure') AND outcome <> 'success' ORDER BY seq DESC"
+    ).fetchall()
+    assert "ix_events_unusual" in str(plan)  # the term the page adds makes it a seek
+    db.execute("DROP INDEX ix_events_unusual")
+    db.execute("UPDATE store_meta SET value = '2' WHERE key = 'store_version'")
+    db.commit()
+    db.close()
+    assert failures() == indexed  # opened, upgraded: the index is back
+    db = sqlite3.connect(store.path)
+    assert db.execute("SELECT value FROM store_meta WHERE key = 'store_version'").fetchone() == (
+        "3",
+    )
+    assert db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'ix_events_unusual'"
+    ).fetchone() == (1,)
+    db.execute("DROP INDEX ix_events_unusual")  # a page without it reads the same
+    db.commit()
+    db.close()
+    page = store.json_page("acme", match={"outcome": ["failure", "denied"]}, order="desc", limit=20)
+    assert page is not None and page.events == indexed
+    assert Store.open(store.location).verify().ok  # the index is optional, not a change
+
+
 def test_filters_limits_and_cursors(tmp_path: Path) -> None:
     store = Store.init(str(tmp_path / "a.db"))
     store.append(make_events(300))

@@ -189,6 +189,8 @@ def create_app(
     )
     app.state.store = store
     app.state.serial = threading.Lock() if store.path is not None else None  # SQLite
+    # a server makes many small reads and writes: connections are kept between them
+    store.backend.keep_connections(4)
     install_handlers(app)
     app.add_middleware(_Headers, max_body=max_body)
     write_locks: dict[str, threading.Lock] = {}

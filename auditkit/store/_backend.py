@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 from sqlalchemy import create_engine, event, text
@@ -119,6 +119,10 @@ def _polars(table: Any) -> pl.DataFrame:
     return arrow_text(table)[0]
 
 
+#: Connections kept open between uses by the whole process, whatever their files.
+_PARKED_MAX: Final = 8
+
+
 class _OneCopyAtATime:
     """Keeps this process's two copies of SQLite from having the store open at once.
 
@@ -140,6 +144,9 @@ class _OneCopyAtATime:
         self._waiting = {"sqlite3": 0, "adbc": 0}
         self._turn: str | None = None
         self._mine = threading.local()
+        #: ``sqlite3`` connections kept open between uses, as (file identity, connection):
+        #: counted as open, and closed before any ADBC connection opens
+        self._parked: list[tuple[tuple[str, int, int], sqlite3.Connection]] = []
 
     def _held(self, kind: str) -> int:
         return int(getattr(self._mine, kind, 0))
@@ -149,6 +156,8 @@ class _OneCopyAtATime:
         with self._cond:
             # a thread that holds a connection never waits: whoever it would wait for
             # may be waiting for that connection to close
+            if kind == "adbc":
+                self._close_parked()
             if not self._held(other) and not self._held(kind):
                 self._waiting[kind] += 1
                 if self._turn is None or not self._waiting[self._turn]:
@@ -156,6 +165,8 @@ class _OneCopyAtATime:
                 try:
                     while self._open[other] or (self._waiting[other] and self._turn == other):
                         self._cond.wait()
+                        if kind == "adbc":
+                            self._close_parked()  # parked while this thread waited
                 finally:
                     self._waiting[kind] -= 1
             self._open[kind] += 1
@@ -169,6 +180,52 @@ class _OneCopyAtATime:
             if not self._open[kind]:
                 self._turn = other if self._waiting[other] else None
                 self._cond.notify_all()
+
+    def park(self, key: tuple[str, int, int], conn: sqlite3.Connection, keep: int) -> None:
+        """Release this thread's ``sqlite3`` connection ``conn`` to the file ``key``,
+        keeping it open for the next :meth:`unpark` (at most ``keep`` per file), or
+        closing it when ADBC waits for its turn."""
+        with self._cond:
+            self._mine.sqlite3 = self._held("sqlite3") - 1
+            if self._waiting["adbc"] or sum(k == key for k, _ in self._parked) >= keep:
+                self._open["sqlite3"] -= 1
+                conn.close()
+                if not self._open["sqlite3"]:
+                    self._turn = "adbc" if self._waiting["adbc"] else None
+                    self._cond.notify_all()
+            else:
+                if len(self._parked) >= _PARKED_MAX:  # the oldest, of any file, goes
+                    self._parked.pop(0)[1].close()
+                    self._open["sqlite3"] -= 1
+                self._parked.append((key, conn))
+
+    def unpark(self, key: tuple[str, int, int]) -> sqlite3.Connection | None:
+        """A parked connection to the file ``key`` (this thread has acquired
+        ``sqlite3``, so the connection's count goes to its use), or ``None``."""
+        with self._cond:
+            for i in range(len(self._parked) - 1, -1, -1):
+                if self._parked[i][0] == key:
+                    self._open["sqlite3"] -= 1
+                    return self._parked.pop(i)[1]
+        return None
+
+    def close_parked(self, path: str | None = None) -> None:
+        """Close the parked connections (to ``path`` only, when given)."""
+        with self._cond:
+            self._close_parked(path)
+
+    def _close_parked(self, path: str | None = None) -> None:
+        keep = [(k, c) for k, c in self._parked if path is not None and k[0] != path]
+        if len(keep) == len(self._parked):
+            return
+        for k, conn in self._parked:
+            if path is None or k[0] == path:
+                conn.close()
+                self._open["sqlite3"] -= 1
+        self._parked = keep
+        if not self._open["sqlite3"]:
+            self._turn = "adbc" if self._waiting["adbc"] else None
+            self._cond.notify_all()
 
     @contextmanager
     def use(self, kind: str) -> Iterator[None]:
@@ -233,6 +290,7 @@ class Backend:
     adbc_uri: str
     path: str | None = None
     _engine: Engine | None = None
+    _keep: int = 0
 
     # -- connections -------------------------------------------------------------
     @property
@@ -266,6 +324,8 @@ class Backend:
 
     def dispose(self) -> None:
         """Close pooled connections."""
+        if self.path is not None:
+            _COPIES.close_parked(self.path)
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -275,17 +335,42 @@ class Backend:
         """The DB-API parameter marker of this backend (`?` or `%s`)."""
         return "?" if self.dialect == "sqlite" else "%s"
 
+    def keep_connections(self, n: int) -> None:
+        """Keep up to ``n`` SQLite connections open between uses (0: none, the default).
+
+        For a long-lived process that makes many small reads and writes (the API
+        server): opening a connection parses the schema, and closing the last one
+        checkpoints the WAL and syncs the file, together a third of the CPU of a small
+        page.  A kept connection is used again only while the file at the path is the
+        one it opened (not replaced or deleted), and is closed before this process's
+        ADBC reader opens the file (see :class:`_OneCopyAtATime`) and by
+        :meth:`dispose`.  A short-lived process keeps none, so that its last close
+        leaves the database in one file.
+        """
+        self._keep = max(0, int(n))
+        if not self._keep and self.path is not None:
+            _COPIES.close_parked(self.path)
+
     @contextmanager
     def connect(self) -> Iterator[Any]:
         """A raw DB-API connection in manual-transaction mode."""
+        key: tuple[str, int, int] | None = None
         try:
             if self.dialect == "sqlite":
                 assert self.path is not None
                 _COPIES.acquire("sqlite3")
                 try:
-                    conn: Any = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-                    conn.execute("PRAGMA busy_timeout = 60000")
-                    conn.execute("PRAGMA synchronous = NORMAL")
+                    conn: Any = None
+                    if self._keep:
+                        st = os.stat(self.path)
+                        key = (self.path, st.st_dev, st.st_ino)
+                        conn = _COPIES.unpark(key)
+                    if conn is None:
+                        conn = sqlite3.connect(
+                            self.path, timeout=60, isolation_level=None, check_same_thread=False
+                        )
+                        conn.execute("PRAGMA busy_timeout = 60000")
+                        conn.execute("PRAGMA synchronous = NORMAL")
                 except BaseException:
                     _COPIES.release("sqlite3")
                     raise
@@ -297,12 +382,26 @@ class Backend:
             ) from exc
         except Exception as exc:  # psycopg.OperationalError and friends
             raise StoreError(f"{self.location}: cannot connect: {_first_line(exc)}") from exc
+        clean = False
         try:
             yield conn
+            clean = True
         finally:
-            conn.close()
-            if self.dialect == "sqlite":
-                _COPIES.release("sqlite3")
+            if key is not None and clean and self._reusable(conn):
+                _COPIES.park(key, conn, self._keep)
+            else:
+                conn.close()
+                if self.dialect == "sqlite":
+                    _COPIES.release("sqlite3")
+
+    @staticmethod
+    def _reusable(conn: sqlite3.Connection) -> bool:
+        """Whether ``conn`` is back as it was opened (else it is closed, not kept)."""
+        if conn.in_transaction:
+            return False
+        conn.text_factory = str
+        conn.row_factory = None
+        return True
 
     @contextmanager
     def write_transaction(self, conn: Any) -> Iterator[Any]:

@@ -5,9 +5,12 @@ reader)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from auditkit import Store
 from auditkit.store._backend import _COPIES, _OneCopyAtATime
@@ -89,3 +92,63 @@ def test_a_thread_holding_a_connection_opens_another_without_waiting() -> None:
     copies.release("sqlite3")
     reader.join(5)
     assert not reader.is_alive()
+
+
+# -- connections kept open between uses (a long-lived server) ----------------------------
+def test_a_kept_connection_is_used_again_and_closed_before_adbc_opens(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(50))
+    store.backend.keep_connections(2)
+    try:
+        with store.backend.connect() as conn:
+            first = id(conn)
+        assert _COPIES._open["sqlite3"] == 1 and len(_COPIES._parked) == 1
+        with store.backend.connect() as conn:
+            assert id(conn) == first  # the same connection, not a new one
+        assert store.load().height == 50  # an ADBC read: the kept one is closed first
+        assert _COPIES._parked == [] and _COPIES._open == {"sqlite3": 0, "adbc": 0}
+        store.append(make_events(5, prefix="f"))
+        assert store.verify().ok and store.count() == 55
+    finally:
+        store.close()
+    assert _COPIES._parked == [] and _COPIES._open == {"sqlite3": 0, "adbc": 0}
+
+
+def test_a_kept_connection_is_not_used_on_a_replaced_file(tmp_path: Path) -> None:
+    """A connection kept to a file that was since replaced (restored from a copy,
+    swapped by someone) would read the old file: a new one is opened."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(20))
+    assert store.path is not None
+    store.backend.keep_connections(2)
+    try:
+        with store.backend.connect() as conn:
+            conn.execute("SELECT 1")
+        other = Store.init(str(tmp_path / "b.db"))
+        other.append(make_events(3))
+        other.close()
+        assert other.path is not None
+        os.replace(other.path, store.path)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+        with store.backend.connect() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3
+    finally:
+        store.close()
+    assert _COPIES._open == {"sqlite3": 0, "adbc": 0}
+
+
+def test_a_connection_left_in_a_transaction_is_not_kept(tmp_path: Path) -> None:
+    store = Store.init(str(tmp_path / "a.db"))
+    store.backend.keep_connections(2)
+    try:
+        with store.backend.connect() as conn:
+            conn.execute("BEGIN")
+            conn.execute("SELECT COUNT(*) FROM events").fetchall()
+        assert _COPIES._parked == []
+        with pytest.raises(RuntimeError), store.backend.connect() as conn:
+            raise RuntimeError("a failed use")
+        assert _COPIES._parked == []
+    finally:
+        store.close()
+    assert _COPIES._open == {"sqlite3": 0, "adbc": 0}

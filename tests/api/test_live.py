@@ -99,6 +99,8 @@ def test_shutdown_finishes_accepted_writes(
     code = server.stop()
     t.join()
     assert code in (0, -15)  # uvicorn re-raises SIGTERM once it has finished
+    assert api_store.path is not None  # the connections the server kept are closed:
+    assert not Path(f"{api_store.path}-wal").exists()  # the database is one file again
     assert result.get("status") == 200, result
     doc = result["doc"]
     assert isinstance(doc, dict) and doc["stored"] == 20_000

@@ -185,6 +185,51 @@ def test_hostile_edits_send_the_page_to_the_full_check(tmp_path: Path, attack: s
     assert not store.verify().ok
 
 
+_COLUMNS = (
+    "tenant_id, seq, event_id, occurred_at, received_at, action, category, outcome, "
+    "actor_id, actor, targets, source, observer, request_id, session_id, description, "
+    "changes, metadata"
+)
+FILTERED_ATTACKS = {
+    "a failure deleted": ["DELETE FROM events WHERE tenant_id = 'acme' AND seq = 52"],
+    "a failure turned into a success": [
+        "UPDATE events SET outcome = 'success' WHERE tenant_id = 'acme' AND seq = 52"
+    ],
+    # the table rebuilt without its primary key: a success repeated in place of the
+    # deleted failure keeps the range's row count
+    "a failure replaced by a repeated success": [
+        "ALTER TABLE events RENAME TO events_old",
+        "CREATE TABLE events AS SELECT * FROM events_old",
+        "DROP TABLE events_old",
+        "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 52",
+        f"INSERT INTO events SELECT {_COLUMNS} FROM events WHERE seq = 53",
+    ],
+    "a failure's seq made fractional": [
+        "UPDATE events SET seq = 52.5 WHERE tenant_id = 'acme' AND seq = 52"
+    ],
+}
+
+
+@pytest.mark.parametrize("attack", sorted(FILTERED_ATTACKS))
+def test_a_filtered_page_never_leaves_out_a_match_it_covers(tmp_path: Path, attack: str) -> None:
+    """Failures at seqs 3, 10, ..., 59: a page of the newest four covers 38..59; an edit
+    that takes the failure at 52 out of it declines the page (or, for a failure
+    edited into a success, leaves it out: what a filter leaves out is verify's)."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(60))
+    failures = {"outcome": ["failure"]}
+    pristine = store.json_page("acme", match=failures, order="desc", limit=4)
+    assert pristine is not None and pristine.last_seq == 38
+    sql(store, *FILTERED_ATTACKS[attack])
+    _verify._TREES.clear()
+    page = store.json_page("acme", match=failures, order="desc", limit=4)
+    if attack == "a failure turned into a success":
+        assert page is not None and 52 not in [orjson.loads(e)["seq"] for e in page.events]
+    else:
+        assert page is None
+    assert not store.verify().ok
+
+
 def test_time_ranges(tmp_path: Path) -> None:
     store = Store.init(str(tmp_path / "a.db"))
     store.append(make_events(200))

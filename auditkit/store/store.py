@@ -146,6 +146,16 @@ class AppendResult:
         )
 
 
+def _file_state(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells a file apart from its earlier self: inode, size, times (``None``:
+    absent)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class Store(StreamCursors):
     """A tamper-evident audit-event store (SQLite file or PostgreSQL URL).
 
@@ -192,6 +202,9 @@ class Store(StreamCursors):
         )
         self._private_key: Any = None
         self._key_checked = False
+        #: the last plain trust and the key files' states it came from (one dict, shared
+        #: by the principals' handles, which copy the owner's attributes)
+        self._trust_seen: dict[str, tuple[tuple[Any, ...], Trust]] = {}
         self.last_report: VerificationReport | None = None
         if self.version < STORE_VERSION:
             self._upgrade()
@@ -374,6 +387,29 @@ class Store(StreamCursors):
         keys (``name+id+key``) of witnesses whose cosignatures on the saved
         checkpoint notes count as anchors.
         """
+        plain = public_key is None and fingerprint is None and checkpoint is None
+        if plain and not witnesses:
+            # the same files as at the last call: the same trust (every API request
+            # asks; reading and parsing the keys again cost a fifth of a small page)
+            if self._private_key is None and self.key_path.is_file():
+                self.private_key  # noqa: B018 (loaded now, as the trust would load it)
+            seen = (_file_state(self.key_path), _file_state(public_key_path(self.key_path)),
+                    self._db_public_pem, id(self._private_key))  # fmt: skip
+            held = self._trust_seen.get("last")
+            if held is not None and held[0] == seen:
+                return held[1]
+            trust = self._resolve_trust(None, None, None, ())
+            self._trust_seen["last"] = (seen, trust)
+            return trust
+        return self._resolve_trust(public_key, fingerprint, checkpoint, witnesses)
+
+    def _resolve_trust(
+        self,
+        public_key: Any | None,
+        fingerprint: str | None,
+        checkpoint: CheckpointArg | None,
+        witnesses: Sequence[str | VerifierKey],
+    ) -> Trust:
         keys = tuple(_witness_key(w) for w in witnesses)
         if keys and checkpoint is None:
             raise UsageError("witnesses: give the cosigned checkpoint notes (--checkpoint)")

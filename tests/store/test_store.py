@@ -250,3 +250,20 @@ def test_append_prepared_names_the_events_the_trail_held_already(tmp_path: Path)
     done = store.append_prepared(batch, duplicates=held)  # type: ignore[arg-type]
     assert (done.stored, done.duplicates) == (2, 2)
     assert held == {("acme", "e1")}  # the repeat of e2 in the batch was not held before
+
+
+def test_trust_is_read_again_when_a_key_file_changes(tmp_path: Path) -> None:
+    """Every API request asks for the store's trust; it is kept while the key files are
+    the same files, and read again the moment one is replaced or removed."""
+    store = Store.init(str(tmp_path / "a.db"))
+    first = store.trust()
+    assert store.trust() is first  # the same files: not read again
+    bound = store.bind(principal=store.add_principal("ann").id)
+    assert bound.trust() is first  # a principal's handle shares it
+    other = Store.init(str(tmp_path / "b.db"))
+    pub = store.public_key_path
+    pub.write_bytes(other.public_key_path.read_bytes())  # someone swaps the public key
+    swapped = store.trust()
+    assert swapped is not first and swapped.problems != first.problems
+    pub.unlink()
+    assert store.trust() is not swapped

@@ -9,6 +9,7 @@ which ends up in logs) and are never logged.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import tempfile
@@ -143,6 +144,43 @@ class _Headers:
         await self.app(scope, receive, headed)
 
 
+class _Turns:
+    """A lock taken in the order it was asked for (``threading.Lock`` wakes any
+    waiter: under 32 concurrent pages some waited for most of the others, which is
+    what a 99th percentile sees).
+
+    >>> turns = _Turns()
+    >>> with turns:
+    ...     turns.held
+    True
+    >>> turns.held
+    False
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+        self.held = False
+
+    def __enter__(self) -> _Turns:
+        with self._mutex:
+            if not self.held:
+                self.held = True
+                return self
+            mine = threading.Lock()
+            mine.acquire()
+            self._waiting.append(mine)
+        mine.acquire()  # released by the holder that hands the turn on
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().release()  # the next in line holds it now
+            else:
+                self.held = False
+
+
 def _caller(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -222,7 +260,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.store = store
-    app.state.serial = threading.Lock() if store.path is not None else None  # SQLite
+    app.state.serial = _Turns() if store.path is not None else None  # SQLite
     install_handlers(app)
     app.add_middleware(_Headers, max_body=max_body)
     write_locks: dict[str, threading.Lock] = {}
@@ -230,7 +268,7 @@ def create_app(
 
     def turn() -> contextlib.AbstractContextManager[Any]:
         """The SQLite turn (nothing to wait for on PostgreSQL)."""
-        serial: threading.Lock | None = app.state.serial
+        serial: _Turns | None = app.state.serial
         return serial if serial is not None else contextlib.nullcontext()
 
     def serially(endpoint: Callable[..., Response]) -> Callable[..., Response]:

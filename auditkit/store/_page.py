@@ -204,17 +204,20 @@ def _read(
         # every seq of the range there: as many integer seqs as the range is long, and
         # the table's primary key makes them distinct (a table rebuilt without it could
         # hold one seq twice in place of a deleted one).  A row of another type (a
-        # fractional seq) that the filter matches was refused above; one it does not
-        # match is not on the page.  Then rows outside the tree, by key seeks
+        # fractional seq) makes the page decline too.  Then rows outside the tree, by
+        # key seeks
         if not _unique_seqs(cur):
             raise _Decline
+        # (the sum of integers is an integer; one REAL in it makes it a REAL: cheaper
+        # than asking each row's type)
         cur.execute(
-            "SELECT COUNT(*) FROM events WHERE tenant_id = ? AND seq >= ? AND seq < ? "
-            "AND typeof(seq) = 'integer'",
+            "SELECT COUNT(*), typeof(SUM(seq)) FROM events WHERE tenant_id = ? AND seq >= ? "
+            "AND seq < ?",
             (tenant, lo, hi),
         )
-        if int(cur.fetchone()[0]) != hi - lo:
-            raise _Decline  # rows missing from the range: the general path names them
+        count, kind = cur.fetchone()
+        if int(count) != hi - lo or kind != "integer":
+            raise _Decline  # rows missing from the range, or of another type
     outside = " UNION ALL ".join(f"SELECT 1 FROM events WHERE {c}" for c in OUTSIDE_TREE)
     cur.execute(f"{outside} LIMIT 1", (tenant, tenant, tenant, size))
     if cur.fetchall():

@@ -204,6 +204,9 @@ FILTERED_ATTACKS = {
         "DELETE FROM events WHERE tenant_id = 'acme' AND seq = 52",
         f"INSERT INTO events SELECT {_COLUMNS} FROM events WHERE seq = 53",
     ],
+    "a success's seq made fractional (not on the page, but in its range)": [
+        "UPDATE events SET seq = 53.5 WHERE tenant_id = 'acme' AND seq = 53"
+    ],
     "a failure's seq made fractional": [
         "UPDATE events SET seq = 52.5 WHERE tenant_id = 'acme' AND seq = 52"
     ],

@@ -125,7 +125,7 @@ FIRST_PAGES = (
     ("no filter", "limit=50&order=desc"),
     ("action=user.login (common)", "action=user.login&limit=50&order=desc"),
     ("actor (one person)", "actor={actor}&limit=50&order=desc"),
-    ("q=free text (a verified load: the general path)", "q=login&limit=50&order=desc"),
+    ("q=free text", "q=login&limit=50&order=desc"),
     (
         "start=30d&outcome=failure (few or none: the whole range checked)",
         "start=30d&outcome=failure&limit=50&order=desc",

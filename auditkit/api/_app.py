@@ -417,10 +417,10 @@ def create_app(
         # the read takes the SQLite turn; the read's record (when the activity ends)
         # does not, so that concurrent pages share one append and one checkpoint
         with caller.activity("read", via_api="events", **flt.to_dict()) as act, turn():
-            if small and not flt.target and not flt.q:
+            if small:
                 fast = caller.json_page(
                     tenant, match=match, start_seq=begin, order=order, limit=limit,
-                    start=flt.start, end=flt.end,
+                    start=flt.start, end=flt.end, text=flt.q, target=flt.target,
                 )  # fmt: skip
             if fast is None:
                 page = page_events(

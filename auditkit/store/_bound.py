@@ -502,17 +502,22 @@ class BoundStore(Store):
         limit: int = 100,
         start: datetime | str | None = None,
         end: datetime | str | None = None,
+        text: str | None = None,
+        target: str | None = None,
     ) -> JsonPage | None:
         """:meth:`Store.json_page`, checked and recorded; ``None`` also for a reader
         whose view is redacted (redaction works on frames: use :meth:`load`)."""
-        with self._reading("json_page", tenant=tenant, match=match, start=start, end=end) as act:
+        with self._reading(
+            "json_page", tenant=tenant, match=match, start=start, end=end, text=text,
+            target=target,
+        ) as act:  # fmt: skip
             _, decisions = self._allowed(self._permission(), tenant, operation=act.operation)
             act.touched(d.tenant for d in decisions)
             if decisions[0].redacted:
                 return None
             page = self._owner.json_page(
                 tenant, match=match, start_seq=start_seq, order=order, limit=limit,
-                start=start, end=end,
+                start=start, end=end, text=text, target=target,
             )  # fmt: skip
             if page is not None:
                 act.returned_actions(tenant, page.actions)

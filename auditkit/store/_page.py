@@ -10,7 +10,10 @@ a page needs, in Python, and writes the API's JSON directly:
   the cache of :mod:`auditkit.store._verify`, grown to the signed size);
 * the page's rows, found by the database in seq order with ``LIMIT`` (filters
   on ``action``, ``category``, ``outcome`` and ``actor_id``, columns no
-  unredacted reader sees differently from the record);
+  unredacted reader sees differently from the record); free text and a target
+  are matched here, row by row, on the next few thousand rows (sparser matches
+  are left to the general path, which filters whole windows in Polars), exactly
+  as the API's filter matches them on a frame (tested);
 * each row's canonical bytes rebuilt exactly as the append path made them, and
   their leaf hash compared with the authenticated leaf at its seq; every JSON
   column must hold exactly one JSON value (so that the same bytes cannot be
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,20 +116,88 @@ def json_page(
     limit: int = 100,
     start: datetime | None = None,
     end: datetime | None = None,
+    text: str | None = None,
+    target: str | None = None,
 ) -> JsonPage | None:
-    """Up to ``limit`` events of ``tenant`` matching ``match`` and occurring in
-    ``[start, end)``, from ``start_seq`` on (ascending) or before it (descending),
-    verified; ``None`` to decline."""
+    """Up to ``limit`` events of ``tenant`` matching ``match``, occurring in
+    ``[start, end)``, containing ``text`` and naming ``target``, from ``start_seq`` on
+    (ascending) or before it (descending), verified; ``None`` to decline."""
     if store.backend.dialect != "sqlite" or not 0 < limit <= MAX_ROWS:
         return None
     wanted = {k: list(v) for k, v in (match or {}).items() if v}
     if any(k not in MATCHED or not all(isinstance(x, str) for x in v) for k, v in wanted.items()):
         return None
     span = tuple(None if t is None else format_timestamp(t) for t in (start, end))
+    needle = None
+    if text:
+        if _unknown_case(text):
+            return None
+        needle = text.lower()
+    picks = _Picks(needle, target or None)
     try:
-        return _page(store, tenant, wanted, span, start_seq, order, limit)
+        return _page(store, tenant, wanted, span, start_seq, order, limit, picks)
     except _Decline:
         return None
+
+
+@dataclass(frozen=True)
+class _Picks:
+    """The filters applied to the rows in Python (as :class:`auditkit.api._query.
+    EventFilter` applies them to a frame): free text and a target."""
+
+    #: the free text, lower-cased
+    needle: str | None
+    target: str | None
+
+    def __bool__(self) -> bool:
+        return self.needle is not None or self.target is not None
+
+    def __call__(self, row: tuple[Any, ...]) -> bool:
+        try:
+            actor = orjson.loads(row[_ACTOR])
+            targets = None if row[_TARGETS] is None else orjson.loads(row[_TARGETS])
+        except orjson.JSONDecodeError:
+            raise _Decline from None
+        if not isinstance(actor, dict) or not isinstance(targets, list | None):
+            raise _Decline
+        if targets is not None and not all(isinstance(t, dict) for t in targets):
+            raise _Decline
+        first = targets[0].get("id") if targets else None
+        name = actor.get("name")
+        if not isinstance(first, str | None) or not isinstance(name, str | None):
+            raise _Decline  # the frame would not have these as text
+        if (
+            self.target is not None
+            and first != self.target
+            and not any(t.get("id") == self.target for t in targets or ())
+        ):
+            return False
+        if self.needle is not None:
+            fields = (row[_ACTION], row[_ACTOR_ID], name, first, row[_DESCRIPTION])
+            if not all(isinstance(f, str | None) for f in fields):
+                raise _Decline
+            hay = "\n".join(f or "" for f in fields)
+            if _unknown_case(hay):
+                raise _Decline
+            return self.needle in hay.lower()
+        return True
+
+
+def _unknown_case(text: str) -> bool:
+    """Whether ``text`` holds a character this Python's Unicode tables do not know
+    (Polars, whose lower case the general path uses, may know it: Unicode 16 added
+    case pairs that Python 3.11's tables lack)."""
+    return not text.isascii() and any(unicodedata.category(c) == "Cn" for c in text)
+
+
+_ACTION: Final = STORED_COLUMNS.index("action")
+_ACTOR_ID: Final = STORED_COLUMNS.index("actor_id")
+_ACTOR: Final = STORED_COLUMNS.index("actor")
+_TARGETS: Final = STORED_COLUMNS.index("targets")
+_DESCRIPTION: Final = STORED_COLUMNS.index("description")
+#: Rows a page with free text or a target looks through for its matches before it
+#: leaves the search to the general path (which filters whole windows in Polars).
+_SCAN: Final = 4096
 
 
 def _page(
@@ -136,6 +208,7 @@ def _page(
     start_seq: int | None,
     order: str,
     limit: int,
+    picks: _Picks,
 ) -> JsonPage:
     # one connection and one read transaction for everything: the integrity data,
     # the rows and the range's completeness are of the same moment (and a connection
@@ -146,7 +219,7 @@ def _page(
         cur = conn.cursor()
         try:
             reader._begin_read(cur)
-            return _read(reader, cur, trust, tenant, match, span, start_seq, order, limit)
+            return _read(reader, cur, trust, tenant, match, span, start_seq, order, limit, picks)
         except (_Decline, StoreError):
             raise _Decline from None
         except Exception as exc:  # whatever the database answers that is not expected
@@ -165,6 +238,7 @@ def _read(
     start_seq: int | None,
     order: str,
     limit: int,
+    picks: _Picks,
 ) -> JsonPage:
     snap = reader.snapshot_in(cur, tenant, tiles=False, newest=NEWEST_CHECKPOINTS)
 
@@ -190,7 +264,7 @@ def _read(
         cur.execute(f"{MISTYPED_TIMES} LIMIT 1", (tenant, tenant, tenant))
         if cur.fetchall():
             raise _Decline
-    rows = _rows(cur, tenant, match, span, lo, hi, order, limit) if hi > lo else []
+    rows = _rows(cur, tenant, match, span, lo, hi, order, limit, picks) if hi > lo else []
     full = len(rows) == limit
     if rows and full:
         edge = rows[-1][1]
@@ -251,6 +325,7 @@ def _rows(
     hi: int,
     order: str,
     limit: int,
+    picks: _Picks,
 ) -> list[tuple[Any, ...]]:
     conds = ["tenant_id = ?", "seq >= ?", "seq < ?"]
     params: list[Any] = [tenant, lo, hi]
@@ -286,10 +361,18 @@ def _rows(
     cur.execute(
         f"SELECT {', '.join(STORED_COLUMNS)} FROM {source} "
         f"WHERE {' AND '.join(conds + timed)} "
-        f"ORDER BY seq {'ASC' if order == 'asc' else 'DESC'} LIMIT {int(limit)}",
+        f"ORDER BY seq {'ASC' if order == 'asc' else 'DESC'} "
+        f"LIMIT {_SCAN if picks else int(limit)}",
         params + bounds,
     )
-    rows = [tuple(r) for r in cur.fetchall()]
+    if picks:
+        # every row up to the page's last match is looked at (so the range the page
+        # covers has no match left out); too few matches among them: the general path
+        rows, looked = _picked(cur, picks, limit)
+        if len(rows) < limit and looked == _SCAN:
+            raise _Decline
+    else:
+        rows = [tuple(r) for r in cur.fetchall()]
     previous = None
     for row in rows:
         seq = row[1]
@@ -303,6 +386,25 @@ def _rows(
         if not isinstance(when, str) or (first and when < first) or (until and when >= until):
             raise _Decline
     return rows
+
+
+def _picked(cur: Any, picks: _Picks, limit: int) -> tuple[list[tuple[Any, ...]], int]:
+    """The first ``limit`` rows of the query in ``cur`` that ``picks`` keeps, and how
+    many rows were looked at (fetched a few hundred at a time: a dense match needs
+    few)."""
+    kept: list[tuple[Any, ...]] = []
+    looked = 0
+    while len(kept) < limit:
+        batch = cur.fetchmany(256)
+        if not batch:
+            break
+        for row in batch:
+            looked += 1
+            if picks(row):
+                kept.append(tuple(row))
+                if len(kept) == limit:
+                    break
+    return kept, looked
 
 
 def _checked(row: tuple[Any, ...], expected: np.ndarray) -> bytes:

@@ -1196,15 +1196,20 @@ class Store(StreamCursors):
         limit: int = 100,
         start: datetime | str | None = None,
         end: datetime | str | None = None,
+        text: str | None = None,
+        target: str | None = None,
     ) -> JsonPage | None:
         """A small page of events as the pull API's JSON objects, each verified against
         the signed tree, without a general load (see :mod:`auditkit.store._page`).
 
         Up to ``limit`` (at most 1,000) events whose columns ``match`` (``action``,
-        ``category``, ``outcome``, ``actor_id``) and whose ``occurred_at`` is in
-        ``[start, end)`` (any form :func:`auditkit.times.parse_instant` takes), from
+        ``category``, ``outcome``, ``actor_id``), whose ``occurred_at`` is in
+        ``[start, end)`` (any form :func:`auditkit.times.parse_instant` takes), that
+        contain ``text`` (the API's free text: in the action, actor id and name, first
+        target and description, any case) and name ``target`` among their targets, from
         ``start_seq`` on (ascending) or before it (descending).  ``None`` when this
-        path cannot answer (PostgreSQL, purged or sealed ranges, anything not as a
+        path cannot answer (PostgreSQL, purged or sealed ranges, text or target matches
+        too sparse to find among the next few thousand events, anything not as a
         healthy store holds it): use :meth:`load`, which reports any problem in full.
 
         Examples
@@ -1220,7 +1225,7 @@ class Store(StreamCursors):
         return json_page(
             self, tenant, match=match, start_seq=start_seq, order=order, limit=limit,
             start=None if start is None else parse_instant(start),
-            end=None if end is None else parse_instant(end),
+            end=None if end is None else parse_instant(end), text=text, target=target,
         )  # fmt: skip
 
     def scan(

@@ -41,6 +41,69 @@ def test_a_page_is_the_json_a_general_load_writes(
     store.close()
 
 
+def _reference_filtered(
+    store: Store, tenant: str, q: str | None, target: str | None, desc: bool, limit: int
+) -> list[bytes]:
+    from auditkit.api._query import EventFilter
+
+    frame = store.load(tenant).filter(EventFilter(q=q, target=target).expr())
+    frame = frame.sort("seq", descending=desc).head(limit)
+    return [line.encode() for line in json_lines(frame).to_list()]
+
+
+#: free text as people type it: parts of the producers' values, in any case
+needles = st.sampled_from(
+    ["login", "LOGIN", "user.", "ALICE", "zoë", "ZOË MÜLLER", "müller", "a", "-", "\n",
+     'a"b', "line", "x" * 3, "nothing like it", "ß", "Σ"]
+)  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(producer_events(), min_size=1, max_size=30),
+    q=st.none() | needles,
+    target=st.none() | st.text("abcdef0123456789-", min_size=1, max_size=2),
+    limit=st.integers(1, 12),
+)
+def test_free_text_and_target_pick_what_the_general_filter_picks(
+    tmp_path_factory: pytest.TempPathFactory,
+    events: list[dict[str, Any]],
+    q: str | None,
+    target: str | None,
+    limit: int,
+) -> None:
+    store = Store.init(str(tmp_path_factory.mktemp("page") / "a.db"))
+    store.append(events)
+    for tenant in store.tenants():
+        for desc in (False, True):
+            page = store.json_page(
+                tenant, order="desc" if desc else "asc", limit=limit, text=q, target=target
+            )
+            assert page is not None
+            assert page.events == _reference_filtered(store, tenant, q, target, desc, limit)
+    store.close()
+
+
+def test_sparse_free_text_is_left_to_the_general_path(tmp_path: Path) -> None:
+    """Matches too rare to find among the next few thousand rows: the page declines
+    rather than look through the whole trail row by row."""
+    from auditkit.store import _page
+
+    store = Store.init(str(tmp_path / "a.db"))
+    events = make_events(_page._SCAN + 10)
+    events[0]["description"] = "the needle"
+    store.append(events)
+    for order in ("asc", "desc"):
+        assert store.json_page("acme", order=order, limit=5, text="NEEDLE") is None
+        dense = store.json_page("acme", order=order, limit=5, text="user.")
+        assert dense is not None and len(dense.events) == 5  # found among the first rows
+    small = Store.init(str(tmp_path / "b.db"))
+    small.append(events[:100])  # the whole range looked at: the one match is the page
+    found = small.json_page("acme", order="desc", limit=5, text="needle")
+    assert found is not None and [orjson.loads(e)["seq"] for e in found.events] == [0]
+    assert not found.full
+
+
 def test_a_store_of_version_2_gets_the_index_of_unsuccessful_events(tmp_path: Path) -> None:
     """Stores made before the index get it when opened; pages of failures, with the
     index and without it (a store opened read-only, an index dropped), are the same."""

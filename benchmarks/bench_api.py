@@ -119,6 +119,12 @@ def first_pages(
     return sorted(times)
 
 
+def percentile(times: list[float], q: float) -> float:
+    """The ``q`` quantile of ``times`` (sorted here), nearest rank."""
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
 #: First pages a viewer asks for: (label, query).  The first is the issue's case.
 FIRST_PAGES = (
     ("outcome=failure (rare: 0.3%)", "outcome=failure&limit=50&order=desc"),
@@ -156,6 +162,7 @@ def main() -> None:
     ap.add_argument("--page", type=int, default=100_000, help="NDJSON page (seqs per request)")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--requests", type=int, default=4, help="first pages per client")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of first pages per case")
     ap.add_argument("--batches", type=int, default=20, help="POST batches of 1,000")
     args = ap.parse_args()
     path = args.store or Path(tempfile.mkdtemp(prefix="auditkit-bench-")) / "bench.db"
@@ -190,15 +197,22 @@ def main() -> None:
         )
         actor = store.load(tenants[0], seqs=(0, 1))["actor_id"][0]
         for n, (label, query) in enumerate(FIRST_PAGES):
-            times = first_pages(
-                url, token, tenants[0], args.clients, args.requests, query.format(actor=actor)
-            )
-            p50 = statistics.median(times)
-            p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+            # several rounds pooled: on a shared 2-core machine one round's 99th
+            # percentile is its second-slowest request, and rounds differ by 20%
+            rounds = [
+                first_pages(
+                    url, token, tenants[0], args.clients, args.requests, query.format(actor=actor)
+                )
+                for _ in range(args.rounds)
+            ]
+            times = sorted(t for r in rounds for t in r)
+            worst = max(percentile(r, 0.99) for r in rounds)
             target = " (target p99 < 250 ms)" if n == 0 else ""
             print(
-                f"  first page, {label}, {args.clients} clients x {args.requests}: "
-                f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms{target}"
+                f"  first page, {label}, {args.rounds} rounds of {args.clients} clients x "
+                f"{args.requests}: p50 {statistics.median(times) * 1000:,.0f} ms, "
+                f"p99 {percentile(times, 0.99) * 1000:,.0f} ms{target}; "
+                f"worst round's p99 {worst * 1000:,.0f} ms"
             )
         stored, dt = ingest(url, token, "bench-ingest", args.batches)
         print(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import logging
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -240,10 +241,29 @@ def create_app(
         # a server makes many small reads and writes: connections are kept between
         # them, and closed when it stops, so that the database is left in one file
         store.backend.keep_connections(4)
+        # and the tenants' trees are verified into the cache in the background, so that
+        # the first pages after a start do not each wait for a tree to be built
+        stop = threading.Event()
+        warm = threading.Thread(target=prepare, args=(stop,), name="auditkit-prepare")
+        warm.start()
         try:
             yield
         finally:
+            stop.set()
+            warm.join()
             store.backend.keep_connections(0)
+
+    def prepare(stop: threading.Event) -> None:
+        try:
+            for tenant in store.tenants():
+                if stop.is_set():
+                    return
+                with turn():  # one tenant at a time, in turn with the requests
+                    store.prepare_reads([tenant], stop=stop)
+        except Exception:  # a damaged store: requests report it in full
+            logging.getLogger("auditkit.api").warning(
+                "preparing the tenants' trees stopped", exc_info=True
+            )
 
     app = FastAPI(
         lifespan=lifespan,

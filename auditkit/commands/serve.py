@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import socket
+from typing import Any, Final
 
 from auditkit.commands.base import command, open_store, store_argument
 from auditkit.errors import UsageError
@@ -26,7 +28,14 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-body-mb", type=int, default=32, metavar="MB", help="largest POST body (default 32)"
     )
-    p.add_argument("--workers-threads", type=int, default=None, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes (default 1); one per core serves more concurrent requests, "
+        "since each process has its own Python interpreter",
+    )
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
 
 
@@ -59,34 +68,69 @@ def _serve(args: argparse.Namespace) -> int:
         ) from None
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: expected 0..65535, got {args.port}")
-    store = open_store(args)
+    if not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers: expected 1..64, got {args.workers}")
+    store = open_store(args)  # checked (and upgraded) once, before any worker starts
     sock = _listen(args.host, args.port)  # before any work: a taken port is a usage error
     host, port = sock.getsockname()[:2]
-    app = create_app(store, max_body=args.max_body_mb * 1024 * 1024)
-    _tune_gc()
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=not args.no_access_log,
-        log_level="info",
-        timeout_graceful_shutdown=60,
-        server_header=False,
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": not args.no_access_log,
+        "log_level": "info",
+        "timeout_graceful_shutdown": 60,
+        "server_header": False,
+        "proxy_headers": False,
+    }
     shown = f"[{host}]" if ":" in host else host
+    workers = f" with {args.workers} worker processes" if args.workers > 1 else ""
     print(
-        f"auditkit: serving {store.location} on http://{shown}:{port}/ "
+        f"auditkit: serving {store.location} on http://{shown}:{port}/{workers} "
         "(viewer at /, API under /v1, OpenAPI at /openapi.json); Ctrl-C stops",
         flush=True,
     )
+    if args.workers > 1:
+        # each worker is a new interpreter that opens the store itself (the app is
+        # made by _worker_app from these variables); SQLite serialises their writes
+        store.close()
+        os.environ[_ENV_STORE] = store.location
+        os.environ[_ENV_KEY] = str(store.key_path)
+        os.environ[_ENV_BODY] = str(args.max_body_mb * 1024 * 1024)
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config(
+            f"{__name__}:_worker_app", factory=True, workers=args.workers, **options
+        )
+        try:
+            Multiprocess(config, sockets=[sock]).run()
+        finally:
+            sock.close()
+        return 0
+    app = create_app(store, max_body=args.max_body_mb * 1024 * 1024)
+    _tune_gc()
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
         store.close()
     return 0
+
+
+_ENV_STORE: Final = "AUDITKIT_SERVE_STORE"
+_ENV_KEY: Final = "AUDITKIT_SERVE_KEY"
+_ENV_BODY: Final = "AUDITKIT_SERVE_MAX_BODY"
+
+
+def _worker_app() -> Any:
+    """The application of one worker process of ``serve --workers N``."""
+    from auditkit.api import create_app
+    from auditkit.store import Store
+
+    store = Store.open(os.environ[_ENV_STORE], key=os.environ[_ENV_KEY])
+    app = create_app(store, max_body=int(os.environ[_ENV_BODY]))
+    _tune_gc()
+    return app
 
 
 def _listen(host: str, port: int) -> socket.socket:

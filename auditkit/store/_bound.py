@@ -487,6 +487,16 @@ class BoundStore(Store):
                 out.append(t)
         return out
 
+    def prepare_reads(
+        self, tenants: Sequence[str] | None = None, *, stop: threading.Event | None = None
+    ) -> list[str]:
+        """:meth:`Store.prepare_reads` for the tenants (of ``tenants``) the principal may
+        read; it reads no event, so nothing is recorded."""
+        _, decisions = self._allowed(
+            Permission.READ, tenants, operation="read", record_denials=False
+        )
+        return self._owner.prepare_reads([d.tenant for d in decisions], stop=stop)
+
     def count(self, tenant: str | None = None) -> int:
         """Stored events of a tenant the principal may read (or of all of them)."""
         _, decisions = self._allowed(Permission.READ, tenant, operation="count")

@@ -132,6 +132,16 @@ _SIGNATURES_KEPT: Final = 200_000
 _CACHE_LOCK = threading.Lock()
 
 
+def kept_in_cache(size: int) -> bool:
+    """Whether the authenticated tree of ``size`` leaves is small enough to be cached
+    (half the cache's budget at most, at 80 bytes per leaf with its room to grow).
+
+    >>> kept_in_cache(100_000), kept_in_cache(10_000_000)
+    (True, False)
+    """
+    return 80 * size <= _TREES_BUDGET // 2
+
+
 def _keep(key: tuple[str, str, str], tree: GrowingTree) -> None:
     """Cache ``tree`` unless a larger one of the tenant is cached already."""
     with _CACHE_LOCK:
@@ -289,7 +299,7 @@ class TenantVerifier:
                 root = levels[-1][0].tobytes().hex() if self.size else EMPTY_ROOT.hex()
                 if root == self.cp.root_hash:
                     self.levels = levels
-                    if self.size and 80 * self.size <= _TREES_BUDGET // 2:
+                    if self.size and kept_in_cache(self.size):
                         _keep(key, GrowingTree.from_levels(levels, self.size))
         self.tiles_ok = bool(self.levels) or (self.cp is not None and self.size == 0)
         #: signed history, but no tree at all: the tenant may have vanished (see finish)

@@ -69,13 +69,13 @@ def free_port() -> int:
 class Server:
     """``auditkit serve`` as a real process on a loopback port."""
 
-    def __init__(self, location: str, tmp: Path) -> None:
+    def __init__(self, location: str, tmp: Path, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"serve-{self.port}.log"
         exe = Path(sys.executable).with_name("auditkit")
         self.proc = subprocess.Popen(
-            [str(exe), "serve", location, "--port", str(self.port)],
+            [str(exe), "serve", location, "--port", str(self.port), *args],
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -104,11 +104,11 @@ class Server:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[[Store], Server]]:
+def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
-    def start(store: Store) -> Server:
-        server = Server(store.location, tmp_path)
+    def start(store: Store, *args: str) -> Server:
+        server = Server(store.location, tmp_path, *args)
         started.append(server)
         return server
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import polars as pl
 
 from auditkit.store import Store
 from tests.api.conftest import A, Server, auth
@@ -235,3 +236,46 @@ def test_a_client_that_stops_reading_an_export_holds_up_nobody(
         r = httpx.get(f"{server.url}/v1/tenants", headers=auth(token), timeout=20)
         assert r.status_code == 200
         assert r.json()["tenants"][0]["tenant_id"] == "acme"
+
+
+def test_worker_processes_serve_one_trail(
+    api_store: Store, tokens: dict[str, str], serve: Callable[..., Server]
+) -> None:
+    """``serve --workers 2``: concurrent readers and producers on two processes, whose
+    appends interleave in one signed trail; every read recorded once; on SIGTERM both
+    finish, and the database is left in one file."""
+    server = serve(api_store, "--workers", "2")
+    assert "with 2 worker processes" in server.log.read_text()
+    reader, producer = auth(tokens["auditor"]), auth(tokens["producer"])
+    before = api_store.count(A)
+    errors: list[str] = []
+
+    def read(n: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            for _ in range(n):
+                r = c.get(f"/v1/tenants/{A}/events?outcome=failure&limit=5&order=desc",
+                          headers=reader)  # fmt: skip
+                if r.status_code != 200:
+                    errors.append(r.text)
+
+    def post(k: int) -> None:
+        batch = [{**e, "tenant_id": A} for e in make_events(50, prefix=f"w{k}-")]
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            r = c.post(f"/v1/tenants/{A}/events", content=orjson.dumps(batch),
+                       headers={**producer, "Content-Type": "application/json"})  # fmt: skip
+            if r.status_code != 200 or r.json()["stored"] != 50:
+                errors.append(r.text)
+
+    threads = [threading.Thread(target=read, args=(10,)) for _ in range(6)]
+    threads += [threading.Thread(target=post, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert server.stop() in (0, -15)
+    assert api_store.path is not None and not Path(f"{api_store.path}-wal").exists()
+    assert api_store.verify().ok
+    reads = api_store.load(A).filter(pl.col("action") == "audit_log.read")
+    assert reads.height == 60  # each page recorded once, whichever process served it
+    assert api_store.count(A) == before + 200 + 60

@@ -3,6 +3,7 @@ never a record other than the signed one, whatever an attacker wrote."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +316,22 @@ def test_time_ranges(tmp_path: Path) -> None:
     sql(store, "UPDATE events SET occurred_at = 5 WHERE tenant_id = 'acme' AND seq = 3")
     assert store.json_page("acme", start=start, limit=10) is None
     assert store.json_page("acme", order="desc", limit=10) is not None  # a range without it
+
+
+def test_prepare_reads_caches_each_tenants_tree(tmp_path: Path) -> None:
+    """A server verifies the tenants' trees at start, so that the first page of each
+    finds its tree cached; a tenant whose trail does not verify is not prepared."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(40) + make_events(30, tenant="globex"))
+    _verify._TREES.clear()
+    assert store.prepare_reads() == ["acme", "globex"]
+    assert {k[1] for k in _verify._TREES} == {"acme", "globex"}
+    sql(store, "UPDATE checkpoints SET signature = 'AAAA' WHERE tenant_id = 'globex'")
+    _verify._TREES.clear()
+    assert store.prepare_reads() == ["acme"]
+    stop = threading.Event()
+    stop.set()
+    assert store.prepare_reads(stop=stop) == []
+    store.add_principal("ann")
+    store.grant("ann", "acme", "auditor")
+    assert store.bind(principal="ann").prepare_reads() == ["acme"]  # only what ann may read

@@ -152,6 +152,28 @@ class _Picks:
     def __bool__(self) -> bool:
         return self.needle is not None or self.target is not None
 
+    def sql(self) -> list[tuple[str, str]]:
+        """Conditions the database checks first, with their values: every row the
+        picks keep passes them (a superset: the rows are then checked here).
+
+        The free text is looked for in the lower-cased stored text of the columns it
+        is matched in (the JSON of actor and targets holds the name and the ids as
+        they are, when the text has no character that JSON escapes); SQLite lower-
+        cases ASCII only, so a row with any other character passes too.
+        """
+        out = []
+        if self.needle is not None and _plain(self.needle):
+            hay = (
+                "action || char(10) || actor_id || char(10) || actor || char(10) || "
+                "coalesce(targets, '') || char(10) || coalesce(description, '')"
+            )
+            found = f"instr(lower({hay}), ?) > 0"
+            other = f"length({hay}) <> length(CAST({hay} AS BLOB))"  # a character not ASCII
+            out.append((f"({found} OR {other})", self.needle))
+        if self.target is not None and _plain(self.target, ascii_only=False):
+            out.append(("instr(targets, ?) > 0", f'"{self.target}"'))
+        return out
+
     def __call__(self, row: tuple[Any, ...]) -> bool:
         try:
             actor = orjson.loads(row[_ACTOR])
@@ -181,6 +203,19 @@ class _Picks:
                 raise _Decline
             return self.needle in hay.lower()
         return True
+
+
+def _plain(text: str, *, ascii_only: bool = True) -> bool:
+    """Whether ``text`` is written as it is inside a JSON string (no quote, backslash
+    or control character, which JSON escapes), in ASCII unless ``ascii_only`` is
+    false, and has no line break (the free text's fields are joined by one).
+
+    >>> _plain("login"), _plain('a"b'), _plain("zoë"), _plain("zoë", ascii_only=False)
+    (True, False, False, True)
+    """
+    if ascii_only and not text.isascii():
+        return False
+    return not any(c in '"\\' or ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def _unknown_case(text: str) -> bool:
@@ -337,6 +372,9 @@ def _rows(
         # back through the successes between them (without it the planner cannot
         # know that the bound values never succeed)
         conds.append(UNUSUAL)
+    for cond, value in picks.sql():
+        conds.append(cond)
+        params.append(value)
     first, until = span
     timed: list[str] = []
     bounds: list[str] = []

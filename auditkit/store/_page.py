@@ -152,26 +152,31 @@ class _Picks:
     def __bool__(self) -> bool:
         return self.needle is not None or self.target is not None
 
-    def sql(self) -> list[tuple[str, str]]:
+    def sql(self) -> list[tuple[str, list[str]]]:
         """Conditions the database checks first, with their values: every row the
         picks keep passes them (a superset: the rows are then checked here).
 
-        The free text is looked for in the lower-cased stored text of the columns it
-        is matched in (the JSON of actor and targets holds the name and the ids as
-        they are, when the text has no character that JSON escapes); SQLite lower-
-        cases ASCII only, so a row with any other character passes too.
+        The free text is looked for with LIKE in the stored text of the columns it is
+        matched in (the JSON of actor and targets holds the name and the ids as they
+        are, when the text has no character that JSON escapes).
         """
-        out = []
+        out: list[tuple[str, list[str]]] = []
         if self.needle is not None and _plain(self.needle):
-            hay = (
-                "action || char(10) || actor_id || char(10) || actor || char(10) || "
-                "coalesce(targets, '') || char(10) || coalesce(description, '')"
-            )
-            found = f"instr(lower({hay}), ?) > 0"
-            other = f"length({hay}) <> length(CAST({hay} AS BLOB))"  # a character not ASCII
-            out.append((f"({found} OR {other})", self.needle))
+            # LIKE ignores the case of ASCII letters (and allocates nothing); two other
+            # characters lower-case to ASCII ones (KELVIN SIGN to k, and I WITH DOT
+            # ABOVE to i and a dot): a row holding one passes too
+            pattern = "%" + re.sub(r"([%_\\])", r"\\\1", self.needle) + "%"
+            terms = [f"{c} LIKE ? ESCAPE '\\'" for c in _TEXT_COLUMNS]
+            values = [pattern] * len(terms)
+            # LIKE stops at a NUL character (instr does not): a row holding one passes
+            terms += [f"instr({c}, char(0)) > 0" for c in _TEXT_COLUMNS]
+            for char, lowered in _TO_ASCII.items():
+                if lowered in self.needle:
+                    terms += [f"instr({c}, ?) > 0" for c in _TEXT_COLUMNS]
+                    values += [char] * len(_TEXT_COLUMNS)
+            out.append((f"({' OR '.join(terms)})", values))
         if self.target is not None and _plain(self.target, ascii_only=False):
-            out.append(("instr(targets, ?) > 0", f'"{self.target}"'))
+            out.append(("instr(targets, ?) > 0", [f'"{self.target}"']))
         return out
 
     def __call__(self, row: tuple[Any, ...]) -> bool:
@@ -225,6 +230,11 @@ def _unknown_case(text: str) -> bool:
     return not text.isascii() and any(unicodedata.category(c) == "Cn" for c in text)
 
 
+#: The stored columns free text is matched in (the actor's name and the first target's
+#: id inside the JSON of actor and targets).
+_TEXT_COLUMNS: Final = ("action", "actor_id", "actor", "targets", "description")
+#: The characters outside ASCII whose lower case holds an ASCII letter (there are two).
+_TO_ASCII: Final = {"\u212a": "k", "\u0130": "i"}
 _ACTION: Final = STORED_COLUMNS.index("action")
 _ACTOR_ID: Final = STORED_COLUMNS.index("actor_id")
 _ACTOR: Final = STORED_COLUMNS.index("actor")
@@ -372,9 +382,9 @@ def _rows(
         # back through the successes between them (without it the planner cannot
         # know that the bound values never succeed)
         conds.append(UNUSUAL)
-    for cond, value in picks.sql():
+    for cond, values in picks.sql():
         conds.append(cond)
-        params.append(value)
+        params += values
     first, until = span
     timed: list[str] = []
     bounds: list[str] = []
@@ -428,12 +438,12 @@ def _rows(
 
 def _picked(cur: Any, picks: _Picks, limit: int) -> tuple[list[tuple[Any, ...]], int]:
     """The first ``limit`` rows of the query in ``cur`` that ``picks`` keeps, and how
-    many rows were looked at (fetched a few hundred at a time: a dense match needs
-    few)."""
+    many rows were looked at."""
     kept: list[tuple[Any, ...]] = []
     looked = 0
     while len(kept) < limit:
-        batch = cur.fetchmany(256)
+        # as many as are still wanted (each fetch runs the scan on until it has them)
+        batch = cur.fetchmany(limit - len(kept))
         if not batch:
             break
         for row in batch:

@@ -96,6 +96,7 @@ def test_sparse_free_text(tmp_path: Path) -> None:
     events = make_events(_page._SCAN + 10)
     events[0]["description"] = "the nëedle"
     events[1]["actor"] = {"id": "u-k", "name": "\u212aelvin"}  # KELVIN SIGN: lower() is "k"
+    events[2]["description"] = "a\x00past-the-nul"  # SQL's LIKE stops at a NUL character
     store.append(events)
     for order in ("asc", "desc"):
         found = store.json_page("acme", order=order, limit=5, text="NËEDLE")
@@ -103,6 +104,8 @@ def test_sparse_free_text(tmp_path: Path) -> None:
         kelvin = store.json_page("acme", order=order, limit=5, text="kelvin")
         assert kelvin is not None and [orjson.loads(e)["seq"] for e in kelvin.events] == [1]
         assert not kelvin.full
+        nul = store.json_page("acme", order=order, limit=5, text="PAST-THE-NUL")
+        assert nul is not None and [orjson.loads(e)["seq"] for e in nul.events] == [2]
         dense = store.json_page("acme", order=order, limit=5, text="user.")
         assert dense is not None and len(dense.events) == 5
     small = Store.init(str(tmp_path / "b.db"))

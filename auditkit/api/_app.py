@@ -240,7 +240,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # a server makes many small reads and writes: connections are kept between
         # them, and closed when it stops, so that the database is left in one file
-        store.backend.keep_connections(4)
+        store.keep_connections(4)
         # and the tenants' trees are verified into the cache in the background, so that
         # the first pages after a start do not each wait for a tree to be built
         stop = threading.Event()
@@ -251,7 +251,7 @@ def create_app(
         finally:
             stop.set()
             warm.join()
-            store.backend.keep_connections(0)
+            store.keep_connections(0)
 
     def prepare(stop: threading.Event) -> None:
         try:

@@ -22,7 +22,7 @@ Person = Callable[..., Store]
 #: Public Store members a principal's handle may inherit unchanged (no data of a tenant).
 HARMLESS = {
     "close", "init", "open", "trusted_public_key", "private_key", "principal", "location",
-    "path", "trust", "public_key_path",
+    "path", "trust", "public_key_path", "keep_connections",
 }  # fmt: skip
 
 

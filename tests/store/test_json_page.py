@@ -97,6 +97,7 @@ def test_sparse_free_text(tmp_path: Path) -> None:
     events[0]["description"] = "the nëedle"
     events[1]["actor"] = {"id": "u-k", "name": "\u212aelvin"}  # KELVIN SIGN: lower() is "k"
     events[2]["description"] = "a\x00past-the-nul"  # SQL's LIKE stops at a NUL character
+    events[3]["description"] = "50% off_now"  # LIKE's wildcards, taken literally
     store.append(events)
     for order in ("asc", "desc"):
         found = store.json_page("acme", order=order, limit=5, text="NËEDLE")
@@ -106,6 +107,10 @@ def test_sparse_free_text(tmp_path: Path) -> None:
         assert not kelvin.full
         nul = store.json_page("acme", order=order, limit=5, text="PAST-THE-NUL")
         assert nul is not None and [orjson.loads(e)["seq"] for e in nul.events] == [2]
+        for text, seqs in (("% OFF_", [3]), ("5_", []), ("0%_", [])):
+            got = store.json_page("acme", order=order, limit=5, text=text)
+            if seqs or got is not None:  # no match at all: the whole range looked at
+                assert got is not None and [orjson.loads(e)["seq"] for e in got.events] == seqs
         dense = store.json_page("acme", order=order, limit=5, text="user.")
         assert dense is not None and len(dense.events) == 5
     small = Store.init(str(tmp_path / "b.db"))

@@ -570,8 +570,9 @@ class Backend:
 
         Version 1 had an unsigned ``purges`` table whose rows let DELETEs through
         (anyone who could INSERT one could delete a tenant): it is replaced by the
-        signed one, and the triggers are made again.  Version 2 lacked the index of
-        unsuccessful events (``ix_events_unusual``).
+        signed one, and the triggers are made again.  Versions 2 and 3 lacked the
+        indexes of unsuccessful events (``ix_events_unusual``) and of actors
+        (``ix_events_actor``).
         """
         from auditkit.store._tables import STORE_VERSION
 

@@ -55,6 +55,7 @@ _STORE_INDEXES: Final = {
     "ix_events_tenant_time": (
         "CREATE INDEX ix_events_tenant_time ON events (tenant_id, occurred_at)"
     ),
+    "ix_events_actor": ("CREATE INDEX ix_events_actor ON events (tenant_id, actor_id, seq)"),
     "ix_events_unusual": (
         f"CREATE INDEX ix_events_unusual ON events (tenant_id, seq) WHERE {UNUSUAL}"
     ),

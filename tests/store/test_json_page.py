@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from auditkit import Store
 from auditkit.api._ndjson import json_lines
 from auditkit.store import _verify
+from auditkit.store._tables import STORE_VERSION
 from tests.conftest import make_events
 from tests.ingest.strategies import producer_events
 from tests.store._attacker import sql
@@ -119,9 +120,10 @@ def test_sparse_free_text(tmp_path: Path) -> None:
     assert found is not None and [orjson.loads(e)["seq"] for e in found.events] == [0]
 
 
-def test_a_store_of_version_2_gets_the_index_of_unsuccessful_events(tmp_path: Path) -> None:
-    """Stores made before the index get it when opened; pages of failures, with the
-    index and without it (a store opened read-only, an index dropped), are the same."""
+def test_a_store_of_version_2_gets_the_indexes_of_pages(tmp_path: Path) -> None:
+    """Stores made before the indexes of unsuccessful events and of actors get them
+    when opened; pages of failures, with the index and without it (a store opened
+    read-only, an index dropped), are the same."""
     import sqlite3
 
     store = Store.init(str(tmp_path / "a.db"))
@@ -142,18 +144,23 @@ def test_a_store_of_version_2_gets_the_index_of_unsuccessful_events(tmp_path: Pa
         "AND seq < 300 AND outcome IN ('failure') AND outcome <> 'success' ORDER BY seq DESC"
     ).fetchall()
     assert "ix_events_unusual" in str(plan)  # the term the page adds makes it a seek
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM events WHERE tenant_id = 'acme' AND seq >= 0 "
+        "AND seq < 300 AND actor_id IN ('nobody') ORDER BY seq DESC"
+    ).fetchall()
+    assert "ix_events_actor" in str(plan)  # one person's events (or none): a seek
     db.execute("DROP INDEX ix_events_unusual")
+    db.execute("DROP INDEX ix_events_actor")
     db.execute("UPDATE store_meta SET value = '2' WHERE key = 'store_version'")
     db.commit()
     db.close()
     assert failures() == indexed  # opened, upgraded: the index is back
     db = sqlite3.connect(store.path)
-    assert db.execute("SELECT value FROM store_meta WHERE key = 'store_version'").fetchone() == (
-        "3",
-    )
+    version = db.execute("SELECT value FROM store_meta WHERE key = 'store_version'")
+    assert version.fetchone() == (str(STORE_VERSION),)
     assert db.execute(
-        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'ix_events_unusual'"
-    ).fetchone() == (1,)
+        "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ix_events_unusual', 'ix_events_actor')"
+    ).fetchone() == (2,)
     db.execute("DROP INDEX ix_events_unusual")  # a page without it reads the same
     db.commit()
     db.close()

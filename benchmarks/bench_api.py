@@ -144,6 +144,7 @@ FIRST_PAGES = (
     ("action=user.login (common)", "action=user.login&limit=50&order=desc"),
     ("actor (one person)", "actor={actor}&limit=50&order=desc"),
     ("q=free text", "q=login&limit=50&order=desc"),
+    ("actor with no events (the whole range checked)", "actor=nobody-at-all&limit=50&order=desc"),
     (
         "start=30d&outcome=failure (few or none: the whole range checked)",
         "start=30d&outcome=failure&limit=50&order=desc",

@@ -6,6 +6,7 @@ and never raising on bad bytes: a record that cannot be read becomes a
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import io
 import itertools
@@ -121,7 +122,11 @@ def open_binary(path: str) -> IO[bytes]:
     f: IO[bytes] = raw
     if magic == b"\x1f\x8b":
         f = cast(IO[bytes], io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb")))
-    head = f.peek(4)[:4] if hasattr(f, "peek") else b""
+    try:
+        head = f.peek(4)[:4] if hasattr(f, "peek") else b""
+    except (OSError, EOFError) as exc:  # gzip's magic, then a header cut short or corrupt
+        f.close()
+        raise OSError(errno.EINVAL, f"a gzip file cut short or corrupt ({exc})") from None
     if head.startswith(_UTF8_BOM):
         f.read(len(_UTF8_BOM))
     elif head[:2] in _UTF16_BOMS:

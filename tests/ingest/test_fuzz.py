@@ -175,3 +175,19 @@ def test_random_bytes_through_each_reader(
         assert (rec.value is None) != (rec.error is None)
         if rec.value is not None:
             _check(fmt, rec.value, "acme")
+
+
+@pytest.mark.parametrize("name", FORMATS)
+@pytest.mark.parametrize(
+    "blob", [b"\x1f\x8b", b"\x1f\x8b\x08\x00", b"\x1f\x8b\x08\x00\x00\x00\x00"]
+)
+def test_a_gzip_cut_short_in_its_header_is_an_error_record(
+    name: str, blob: bytes, tmp_path: Path
+) -> None:
+    """Found by the random-bytes test above: a file opening with gzip's magic and
+    ending inside its header raised EOFError out of the reader."""
+    path = tmp_path / ("x.csv" if name == "mapped" else "x.json")
+    path.write_bytes(blob)
+    records = list(FORMAT_OBJECTS[name].records(str(path)))
+    assert records and all(rec.value is None and rec.error is not None for rec in records)
+    assert all(str(path) in str(rec.error) or rec.path == str(path) for rec in records)

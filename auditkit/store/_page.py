@@ -11,9 +11,10 @@ a page needs, in Python, and writes the API's JSON directly:
 * the page's rows, found by the database in seq order with ``LIMIT`` (filters
   on ``action``, ``category``, ``outcome`` and ``actor_id``, columns no
   unredacted reader sees differently from the record); free text and a target
-  are matched here, row by row, on the next few thousand rows (sparser matches
-  are left to the general path, which filters whole windows in Polars), exactly
-  as the API's filter matches them on a frame (tested);
+  are looked for by the database first, with a condition every matching row
+  passes, then matched here exactly as the API's filter matches them on a frame
+  (tested), on the next few thousand candidates at most (sparser matches are left
+  to the general path, which filters whole windows in Polars);
 * each row's canonical bytes rebuilt exactly as the append path made them, and
   their leaf hash compared with the authenticated leaf at its seq; every JSON
   column must hold exactly one JSON value (so that the same bytes cannot be
@@ -240,8 +241,9 @@ _ACTOR_ID: Final = STORED_COLUMNS.index("actor_id")
 _ACTOR: Final = STORED_COLUMNS.index("actor")
 _TARGETS: Final = STORED_COLUMNS.index("targets")
 _DESCRIPTION: Final = STORED_COLUMNS.index("description")
-#: Rows a page with free text or a target looks through for its matches before it
-#: leaves the search to the general path (which filters whole windows in Polars).
+#: Candidate rows (those passing the database's first look) a page with free text or a
+#: target looks through for its matches before it leaves the search to the general
+#: path (which filters whole windows in Polars).
 _SCAN: Final = 4096
 
 

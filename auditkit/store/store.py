@@ -347,8 +347,7 @@ class Store(StreamCursors):
         >>> store.keep_connections(4); store.count(); store.keep_connections(0)
         0
         """
-        if self.backend.dialect == "sqlite":
-            self.backend.keep_connections(n)
+        self.backend.keep_connections(n)
 
     def close(self) -> None:
         """Release database connections."""

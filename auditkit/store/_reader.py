@@ -14,6 +14,7 @@ data: the verifier decides what is true.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -63,6 +64,111 @@ _STORE_INDEXES: Final = {
         "CREATE INDEX ix_checkpoints_tenant_size ON checkpoints (tenant_id, tree_size)"
     ),
 }
+
+
+#: Words of a CREATE TABLE that change what a column holds or how its values compare,
+#: besides what ``PRAGMA table_xinfo`` shows (a collation is not shown there).
+_DEFINING_WORDS: Final = frozenset(
+    ("COLLATE", "GENERATED", "AS", "CHECK", "DEFAULT", "REFERENCES", "CONFLICT", "WITHOUT",
+     "STRICT", "AUTOINCREMENT", "UNIQUE", "PRIMARY", "VIRTUAL", "STORED")
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _MadeSchema:
+    """The trail tables' definitions and triggers as this version of the store makes them."""
+
+    tables: dict[str, tuple[tuple[Any, ...], tuple[str, ...]]]
+    triggers: dict[str, str]
+
+
+def _table_definition(
+    xinfo: Sequence[Sequence[Any]], text: Any
+) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """What a table's definition means, not how it is spelled: its columns (name,
+    declared type, not null, default, primary-key position, hidden) and the defining
+    words of its CREATE TABLE, with what follows COLLATE.
+
+    >>> cols = [(0, "seq", "BIGINT", 1, None, 1, 0)]
+    >>> _table_definition(cols, 'CREATE TABLE t (seq BIGINT NOT NULL COLLATE "nocase")')
+    ((('seq', 'BIGINT', 1, None, 1, 0),), ('COLLATE NOCASE',))
+    """
+    columns = tuple(
+        sorted((str(r[1]), str(r[2]).upper(), int(r[3]), r[4], int(r[5]), int(r[6])) for r in xinfo)
+    )
+    body = re.sub(r"'(?:[^']|'')*'", "''", str(text or "")).upper()
+    words = re.findall(r"[A-Z_][A-Z0-9_]*|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]", body)
+    defining: list[str] = []
+    for i, word in enumerate(words):
+        if word in _DEFINING_WORDS:
+            after = words[i + 1].strip('"`[]') if word == "COLLATE" and i + 1 < len(words) else ""
+            defining.append(f"{word} {after}".strip())
+    return columns, tuple(sorted(defining))
+
+
+def _definition_differs(
+    made: tuple[tuple[Any, ...], tuple[str, ...]], found: tuple[tuple[Any, ...], tuple[str, ...]]
+) -> str:
+    """How ``found`` differs from ``made`` (see :func:`_table_definition`), or ``""``."""
+    why: list[str] = []
+    want = {c[0]: c for c in made[0]}
+    have = {c[0]: c for c in found[0]}
+    names = ("name", "type", "not null", "default", "primary key", "hidden")
+    for col in sorted(set(want) | set(have)):
+        if col not in have:
+            why.append(f"column {col} is gone")
+        elif col not in want:
+            why.append(f"column {col} is new")
+        elif want[col] != have[col]:
+            what = [
+                f"{n} {h!r}, not {w!r}"
+                for n, w, h in zip(names, want[col], have[col], strict=True)
+                if w != h
+            ]
+            why.append(f"column {col}: {'; '.join(what)}")
+    extra = sorted(set(found[1]) - set(made[1])) + [
+        w for w in found[1] if found[1].count(w) > made[1].count(w) and w in made[1]
+    ]
+    lost = sorted(set(made[1]) - set(found[1]))
+    if extra:
+        why.append(f"adds {', '.join(dict.fromkeys(extra))}")
+    if lost:
+        why.append(f"drops {', '.join(lost)}")
+    return "; ".join(why)
+
+
+@functools.cache
+def _made_schema() -> _MadeSchema:
+    """Build the trail tables in an empty in-memory SQLite database, as the store makes
+    them, and read back what they mean (the SQL of this very version, so that a store
+    made by another SQLAlchemy spelling the same tables differently is not accused)."""
+    import sqlite3
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+    from sqlmodel import SQLModel
+
+    from auditkit.store._tables import immutability_ddl
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        engine = create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+        tables = [t for name, t in SQLModel.metadata.tables.items() if name in _TRAIL_TABLES]
+        SQLModel.metadata.create_all(engine, tables=tables)
+        for stmt in immutability_ddl("sqlite"):
+            conn.execute(stmt)
+        made: dict[str, tuple[tuple[Any, ...], tuple[str, ...]]] = {}
+        triggers: dict[str, str] = {}
+        for kind, name, text in conn.execute("SELECT type, name, sql FROM sqlite_master"):
+            if kind == "table":
+                xinfo = conn.execute(f"PRAGMA table_xinfo({name})").fetchall()
+                made[name] = _table_definition(xinfo, text)
+            elif kind == "trigger":
+                triggers[name] = " ".join(str(text).split())
+        engine.dispose()
+    finally:
+        conn.close()
+    return _MadeSchema(made, triggers)
 
 
 @dataclass(frozen=True)
@@ -280,7 +386,26 @@ class TrailReader:
         for table in _TRAIL_TABLES:
             if kinds.get(table) != "table":
                 found.append((table, f"is {'a ' + kinds[table] if table in kinds else 'gone'}"))
+        made = _made_schema()
         for kind, name, table, text in rows:
+            if kind == "table" and name in _TRAIL_TABLES:
+                differs = _definition_differs(
+                    made.tables[str(name)],
+                    _table_definition(self._fetch(f"PRAGMA table_xinfo({name})"), text),
+                )
+                if differs:
+                    found.append((str(name), f"is not defined as the store made it: {differs}"))
+                continue
+            if kind == "trigger":
+                if made.triggers.get(str(name)) != " ".join(str(text or "").split()):
+                    found.append(
+                        (
+                            str(name),
+                            f"is a trigger on {table} that the store did not make (it runs "
+                            f"inside the store's own writes): {text}",
+                        )
+                    )
+                continue
             if kind != "index" or str(name).startswith("sqlite_autoindex_"):
                 continue
             if _STORE_INDEXES.get(str(name)) != " ".join(str(text or "").split()):
@@ -308,6 +433,16 @@ class TrailReader:
                     )
                 )
         return found
+
+    def guards_gone(self) -> list[str]:
+        """SQLite: the triggers the store made to refuse UPDATE and DELETE of the trail
+        that are gone.  Their absence changes no record (verification names every
+        change made meanwhile), but whoever removed them had write access to the
+        database and nothing now stops a stray statement."""
+        if self.dialect != "sqlite":
+            return []
+        rows = self._fetch("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        return sorted(set(_made_schema().triggers) - {str(r[0]) for r in rows})
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""

@@ -1461,7 +1461,9 @@ def outside_tenants(
             "",
             None,
             None,
-            f"{name} {why}: reads through it can miss or invent rows",
+            f"{name} {why}"
+            if why.startswith("is a trigger")
+            else f"{name} {why}: reads through it can miss or invent rows",
         )
         for name, why in reader.schema_changes()
     ]
@@ -1480,7 +1482,17 @@ def outside_tenants(
                 column="tenant_id",
             )
         )
-    return VerificationReport(problems=tuple(problems))
+    gone = reader.guards_gone()
+    notes = (
+        (
+            f"the trigger(s) that refuse changes of the trail are gone ({', '.join(gone)}): "
+            "someone with write access to the database removed them; every record changed "
+            "meanwhile is named, but nothing now stops a stray UPDATE or DELETE",
+        )
+        if gone
+        else ()
+    )
+    return VerificationReport(problems=tuple(problems), notes=notes)
 
 
 def _tree_problem(

@@ -742,3 +742,87 @@ def test_sqlite_a_view_in_place_of_the_events_table_is_named(tmp_path: Path) -> 
     )
     report = store.verify()
     assert first(report, ProblemKind.SCHEMA_CHANGED).detail.startswith("events is a view")
+
+
+def _redefine(store: Store, table: str, old: str, new: str) -> None:
+    """Rewrite a table's CREATE TABLE in ``sqlite_master`` (``PRAGMA writable_schema``),
+    its rows untouched."""
+    import sqlite3
+
+    assert store.path is not None
+    db = sqlite3.connect(store.path)
+    (text,) = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    db.close()
+    assert old in text
+    db = sqlite3.connect(store.path)
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute(
+        "UPDATE sqlite_master SET sql = ? WHERE name = ?", (text.replace(old, new, 1), table)
+    )
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "old", "new", "named"),
+    [
+        # tenant 'acme' then also matches 'ACME' and 'Acme' in every read
+        ("events", "tenant_id VARCHAR(512) NOT NULL", "tenant_id VARCHAR(512) NOT NULL "
+         "COLLATE NOCASE", "adds COLLATE NOCASE"),
+        # an integer seq compares below every text one: ranges of seq change meaning
+        ("events", "seq BIGINT NOT NULL", "seq TEXT NOT NULL", "column seq: type 'TEXT'"),
+        ("events", "outcome VARCHAR NOT NULL", "outcome VARCHAR", "column outcome: not null"),
+        ("checkpoints", "tenant_id VARCHAR(512) NOT NULL", "tenant_id VARCHAR(512) NOT NULL "
+         "COLLATE RTRIM", "adds COLLATE RTRIM"),
+        ("merkle_tiles", "leaves BLOB NOT NULL", "leaves BLOB NOT NULL CHECK (1)", "adds CHECK"),
+    ],
+)  # fmt: skip
+def test_sqlite_a_trail_table_redefined_after_it_was_built_is_named(
+    tmp_path: Path, table: str, old: str, new: str, named: str
+) -> None:
+    """A table's definition rewritten in ``sqlite_master``: the rows stay as they were,
+    but how SQLite compares them (a collation, a type's affinity) changes every read.
+    Verify names the table and what changed, before any consequence."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(10))
+    store.append(make_events(3, "ACME"))
+    _redefine(store, table, old, new)
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    p = report.problems[0]
+    assert p.kind is ProblemKind.SCHEMA_CHANGED
+    assert p.detail.startswith(f"{table} is not defined as the store made it"), p.detail
+    assert named in p.detail, p.detail
+
+
+def test_sqlite_a_trigger_the_store_did_not_make_is_named(tmp_path: Path) -> None:
+    """A trigger planted on the events table runs inside every append of the store
+    (here it copies each actor out of the trail)."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(5))
+    sql(
+        store,
+        "CREATE TABLE loot (actor TEXT)",
+        "CREATE TRIGGER spy AFTER INSERT ON events BEGIN INSERT INTO loot VALUES (new.actor); END",
+        drop_triggers=False,
+    )
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.SCHEMA_CHANGED)
+    assert p.detail.startswith("spy is a trigger on events that the store did not make")
+
+
+def test_sqlite_a_removed_guard_is_a_note_not_a_verdict(tmp_path: Path) -> None:
+    """Dropping the triggers that refuse UPDATE and DELETE changes no record: the
+    verdict stays on the records (intact here, tampered once one is edited), and a
+    note says that the guard is gone."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(5))
+    sql(store, "DROP TRIGGER events_no_update", drop_triggers=False)
+    report = Store.open(store.location).verify()
+    assert report.status.value == "intact", report.summary()
+    assert any("events_no_update" in n and "gone" in n for n in report.notes)
+    sql(store, "UPDATE events SET action = 'user.logout' WHERE seq = 2", drop_triggers=False)
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered"
+    assert first(report, ProblemKind.MODIFIED).seq == 2

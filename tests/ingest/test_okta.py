@@ -152,6 +152,53 @@ def test_csv_with_dotted_columns_maps_like_the_json_events(
         assert (result.stored, result.quarantined) == (len(raw), 0)
 
 
+def _flat_lists(value: Any, style: str, prefix: str = "") -> dict[str, Any]:
+    """A LogEvent as dotted columns with its lists flattened too: ``target[0].id``
+    (``style="indexed"``) or ``target{}.id`` with one value per line (``"splunk"``)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat_lists(v, style, f"{prefix}{k}."))
+        return out
+    if isinstance(value, list):
+        if style == "indexed":
+            out = {}
+            for i, item in enumerate(value):
+                out.update(_flat_lists(item, style, f"{prefix[:-1]}[{i}]."))
+            return out
+        cells: dict[str, list[str]] = {}
+        for item in value:
+            for k, v in _flat_lists(item, style, f"{prefix[:-1]}{{}}.").items():
+                cells.setdefault(k, []).append(str(v))
+        return {k: "\n".join(v) for k, v in cells.items()}
+    return {prefix[:-1]: "" if value is None else value}
+
+
+@pytest.mark.parametrize("style", ["indexed", "splunk"])
+def test_csv_with_flattened_lists_keeps_every_target(
+    tmp_path: Path, log: list[dict[str, Any]], style: str
+) -> None:
+    """Exports that flatten the ``target`` list into columns, ``target[0].id``,
+    ``target[1].type`` (flattening exporters) or ``target{}.id`` with one value per
+    line of the cell (Splunk's CSV export of the Okta add-on's events), give the same
+    targets as the JSON events: none is lost."""
+    import csv
+
+    raw = [orjson.loads(line) for line in LOG.read_bytes().splitlines() if line.strip()]
+    assert any(len(r.get("target") or []) > 1 for r in raw)  # the fixture has lists to flatten
+    rows = [_flat_lists(r, style) for r in raw]
+    columns = ["uuid", *sorted({c for r in rows for c in r} - {"uuid"})]
+    assert any("[1]." in c or "{}." in c for c in columns)
+    path = tmp_path / f"{style}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns, lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+    got = events("okta", path, tenant="acme")
+    assert [e.get("targets") for e in got] == [e.get("targets") for e in log]
+    assert [e["action"] for e in got] == [e["action"] for e in log]
+
+
 def test_csv_row_with_clashing_columns_is_quarantined_alone(tmp_path: Path) -> None:
     from auditkit.ingest.pipeline import ingest_files
     from auditkit.store import Store

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditkit.errors import SchemaError
 from auditkit.ingest.formats.cloudtrail import aws_api_action
@@ -515,3 +517,134 @@ def test_lake_get_query_results_output_gives_one_event_per_row() -> None:
     )  # fmt: skip
     assert (read["action"], read["outcome"]) == ("s3_object.get", "denied")
     assert read["actor"]["id"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
+
+
+def _athena(value: Any) -> str:
+    """A value as Athena prints a struct, map or array column in CSV results."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k.lower()}={_athena(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_athena(v) for v in value) + "]"
+    return str(value)
+
+
+def _athena_rows(raw: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, str]]]:
+    """CloudTrail events as Athena's CloudTrail table gives them back as CSV: one
+    lower-case column per top-level field, structs printed, JSON-text columns as JSON."""
+    json_text = {"requestparameters", "responseelements", "additionaleventdata",
+                 "serviceeventdetails"}  # fmt: skip
+    rows: list[dict[str, str]] = []
+    for event in raw:
+        row: dict[str, str] = {}
+        for key, value in event.items():
+            col = key.lower()
+            if value is None:
+                row[col] = ""
+            elif col in json_text:
+                row[col] = orjson.dumps(value).decode()
+            elif isinstance(value, dict | list | bool):
+                row[col] = _athena(value)
+            else:
+                row[col] = str(value)
+        rows.append(row)
+    columns = sorted({c for r in rows for c in r})
+    return columns, rows
+
+
+def test_athena_csv_maps_like_the_delivered_log(tmp_path: Path, log: list[dict[str, Any]]) -> None:
+    """Athena query results over a trail's table, downloaded as CSV (every column
+    quoted, lower-case names, structs as ``{type=IAMUser, principalid=...}``), found
+    without --format, give the events the delivered log file gives."""
+    import csv
+
+    from auditkit.ingest.registry import detect_format
+
+    raw = orjson.loads((CT / "123456789012_CloudTrail_us-east-1_20240307T1830Z_example.json")
+                       .read_bytes())["Records"]  # fmt: skip
+    columns, rows = _athena_rows(raw)
+    path = tmp_path / "3f1e-athena-results.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    assert detect_format(str(path)).name == "cloudtrail"
+    got = events("cloudtrail", path)
+    keys = ("event_id", "tenant_id", "occurred_at", "action", "category", "outcome", "actor",
+            "targets", "source")  # fmt: skip
+    assert [{k: e.get(k) for k in keys} for e in got] == [{k: e.get(k) for k in keys} for e in log]
+
+
+def test_athena_csv_row_with_a_broken_struct_is_quarantined_alone(tmp_path: Path) -> None:
+    from auditkit.ingest.pipeline import ingest_files
+    from auditkit.store import Store
+
+    path = tmp_path / "athena.csv"
+    head = (
+        "eventtime,eventsource,eventname,useridentity,recipientaccountid,eventid,sourceipaddress\n"
+    )
+    ok = "{type=IAMUser, principalid=AIDA1, arn=arn:aws:iam::1:user/al, accountid=1, username=al}"
+    path.write_text(
+        head
+        + f'2024-03-07T18:30:00Z,s3.amazonaws.com,GetObject,"{ok}",123456789012,e1,198.51.100.1\n'
+        + '2024-03-07T18:31:00Z,s3.amazonaws.com,GetObject,"{type=IAMUser",123456789012,e2,\n'
+        + f'2024-03-07T18:32:00Z,iam.amazonaws.com,CreateUser,"{ok}",123456789012,e3,\n',
+        encoding="utf-8",
+    )
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [path])
+    assert (result.stored, result.quarantined) == (2, 1)
+    (problem,) = result.problems
+    assert (problem.line, problem.field) == (3, "useridentity")
+    assert "struct" in problem.reason
+
+
+def test_athena_csv_text_columns_starting_with_a_bracket_stay_text(tmp_path: Path) -> None:
+    """The S3 console's user agent starts with a bracket (``[S3Console/0.4, ...]``): it is
+    text, not an array to read."""
+    path = tmp_path / "athena.csv"
+    agent = "[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.488]"
+    path.write_text(
+        "eventtime,eventsource,eventname,useridentity,recipientaccountid,eventid,useragent\n"
+        '2024-03-07T18:30:00Z,s3.amazonaws.com,GetObject,"{type=IAMUser, arn=arn:aws:iam::1:'
+        f'user/al, accountid=1}}",123456789012,e1,"{agent}"\n',
+        encoding="utf-8",
+    )
+    (event,) = events("cloudtrail", path)
+    assert event["source"]["user_agent"] == agent
+    assert event["actor"]["id"] == "arn:aws:iam::1:user/al"
+
+
+_KEYS = st.from_regex(r"x_[a-z0-9_]{0,8}", fullmatch=True)
+_SCALARS = st.from_regex(r"[A-Za-z0-9:/._@+=*-][A-Za-z0-9:/._@+=* -]{0,20}", fullmatch=True).filter(
+    lambda s: s != "null" and not s.endswith(" ")
+)
+_STRUCTS = st.recursive(
+    _SCALARS | st.none(),
+    lambda inner: st.dictionaries(_KEYS, inner, max_size=4) | st.lists(inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _STRUCTS, max_size=5) | st.lists(_STRUCTS, max_size=5))
+def test_athena_struct_text_reads_back(value: Any) -> None:
+    """What Athena prints is read back as the value it printed, for values without
+    the notation's own separators (", " before a key, a closing bracket)."""
+    from auditkit.ingest.formats._cloudtrail_csv import parse_struct
+
+    assert parse_struct(_athena(value)) == value
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="{}[]=, anull-:", max_size=40))
+def test_athena_struct_parser_fails_only_with_a_reason(text_: str) -> None:
+    from auditkit.ingest.formats._cloudtrail_csv import parse_struct
+
+    try:
+        parse_struct(text_)
+    except ValueError as exc:
+        assert str(exc)

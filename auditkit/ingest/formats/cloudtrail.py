@@ -19,7 +19,10 @@ Accepted layouts (gzip or not; large files stream in bounded memory):
   gives them (``{"QueryResultRows": [[{"eventID": ...}, {"eventTime": ...}], ...]}``,
   each row a list of one-column objects);
 - Insights events as delivered, whose ``eventSource`` and ``eventName`` are in
-  ``insightDetails``.
+  ``insightDetails``;
+- CSV: Athena query results over a trail's table (lower-case columns, structs as
+  Athena prints them) and CloudTrail Lake results downloaded as CSV (see
+  :mod:`auditkit.ingest.formats._cloudtrail_csv`).
 
 The mapping (actions, outcomes, identity types, target parameters) is data in
 ``auditkit/ingest/mappings/cloudtrail.toml``; ``docs/formats.md`` explains it.
@@ -28,6 +31,7 @@ The mapping (actions, outcomes, identity types, target parameters) is data in
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import functools
 import re
@@ -57,8 +61,9 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
-from auditkit.ingest._readers import loads_json, read_head
+from auditkit.ingest._readers import csv_delimiter, iter_csv, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
+from auditkit.ingest.formats._cloudtrail_csv import csv_event, is_cloudtrail_header
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES
 
@@ -101,13 +106,15 @@ class CloudTrailFormat(JsonRecordsFormat):
     records_key = "Records"
     description = (
         'AWS CloudTrail: log files {"Records": [...]} (gzip or not), single events, '
-        "EventBridge, CloudWatch Logs and CloudTrail Lake shapes"
+        "EventBridge, CloudWatch Logs, CloudTrail Lake shapes and Athena CSV"
     )
 
     def sniff(self, head: bytes, path: str) -> int:
         """Confidence that ``head`` starts a CloudTrail file (0..100)."""
         if looks_canonical(head):
             return 0
+        if _csv_columns(head) is not None:
+            return 90
         text_ = head[:65536]
         if _CWL_HINT.search(text_) and b'\\"eventSource\\"' in text_:
             return 90  # CloudWatch Logs or lookup-events items holding CloudTrail events
@@ -131,7 +138,20 @@ class CloudTrailFormat(JsonRecordsFormat):
 
     def records(self, path: str) -> Iterator[RawRecord]:
         """The file's records; a batch (CloudWatch Logs, lookup-events, Lake query
-        results) gives one record per event it holds."""
+        results) gives one record per event it holds; a CSV file (Athena, Lake
+        downloads) one per row."""
+        if _csv_columns(read_head(path, 65536)) is not None:
+            for raw in iter_csv(path):
+                if raw.error is not None:
+                    yield raw
+                    continue
+                try:
+                    yield dataclasses.replace(raw, value=csv_event(raw.value))
+                except SchemaError as exc:
+                    yield dataclasses.replace(
+                        raw, value=None, error=exc.located(file=path, line=raw.line)
+                    )
+            return
         for raw in super().records(path):
             batch = _batch(raw.value) if raw.error is None else None
             if batch is None:
@@ -146,8 +166,29 @@ class CloudTrailFormat(JsonRecordsFormat):
                 )  # fmt: skip
 
     def ndjson(self, path: str) -> bool:
-        """One CloudTrail event per line (batches of events are read whole)."""
-        return not _CWL_HINT.search(read_head(path, 65536)) and super().ndjson(path)
+        """One CloudTrail event per line (batches of events and CSV are read whole)."""
+        head = read_head(path, 65536)
+        return _csv_columns(head) is None and not _CWL_HINT.search(head) and super().ndjson(path)
+
+
+def _csv_columns(head: bytes) -> list[str] | None:
+    """The header of a CSV file of CloudTrail events (Athena's lower-case columns,
+    or CloudTrail's own names), else ``None``.
+
+    >>> _csv_columns(b'"eventversion","useridentity","eventtime","eventsource","eventname"\\n')
+    ['eventversion', 'useridentity', 'eventtime', 'eventsource', 'eventname']
+    >>> _csv_columns(b'{"eventTime": "x"}') is None
+    True
+    """
+    stripped = head.lstrip()
+    if stripped[:1] in (b"{", b"[", b""):
+        return None
+    first = stripped.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    try:
+        header = next(csv.reader([first], delimiter=csv_delimiter(first)), [])
+    except csv.Error:
+        return None
+    return header if is_cloudtrail_header(set(header)) else None
 
 
 #: the keys of batches of events: CloudWatch Logs ``filter-log-events`` output and

@@ -86,15 +86,15 @@ def _table_definition(
     xinfo: Sequence[Sequence[Any]], text: Any
 ) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """What a table's definition means, not how it is spelled: its columns (name,
-    declared type, not null, default, primary-key position, hidden) and the defining
+    type affinity, not null, default, primary-key position, hidden) and the defining
     words of its CREATE TABLE, with what follows COLLATE.
 
     >>> cols = [(0, "seq", "BIGINT", 1, None, 1, 0)]
     >>> _table_definition(cols, 'CREATE TABLE t (seq BIGINT NOT NULL COLLATE "nocase")')
-    ((('seq', 'BIGINT', 1, None, 1, 0),), ('COLLATE NOCASE',))
+    ((('seq', 'INTEGER', 1, None, 1, 0),), ('COLLATE NOCASE',))
     """
     columns = tuple(
-        sorted((str(r[1]), str(r[2]).upper(), int(r[3]), r[4], int(r[5]), int(r[6])) for r in xinfo)
+        sorted((str(r[1]), _affinity(r[2]), int(r[3]), r[4], int(r[5]), int(r[6])) for r in xinfo)
     )
     body = re.sub(r"'(?:[^']|'')*'", "''", str(text or "")).upper()
     words = re.findall(r"[A-Z_][A-Z0-9_]*|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]", body)
@@ -106,6 +106,26 @@ def _table_definition(
     return columns, tuple(sorted(defining))
 
 
+def _affinity(declared: Any) -> str:
+    """The type affinity SQLite gives a column of the ``declared`` type (its rules in
+    order): what decides how values are stored and compared, so ``BIGINT`` and
+    ``INTEGER``, ``VARCHAR(512)`` and ``TEXT`` are the same.
+
+    >>> [_affinity(t) for t in ("BIGINT", "VARCHAR(512)", "BLOB", "", "DOUBLE", "DATETIME")]
+    ['INTEGER', 'TEXT', 'BLOB', 'BLOB', 'REAL', 'NUMERIC']
+    """
+    t = str(declared or "").upper()
+    if "INT" in t:
+        return "INTEGER"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "TEXT"
+    if "BLOB" in t or not t:
+        return "BLOB"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "REAL"
+    return "NUMERIC"
+
+
 def _definition_differs(
     made: tuple[tuple[Any, ...], tuple[str, ...]], found: tuple[tuple[Any, ...], tuple[str, ...]]
 ) -> str:
@@ -113,7 +133,7 @@ def _definition_differs(
     why: list[str] = []
     want = {c[0]: c for c in made[0]}
     have = {c[0]: c for c in found[0]}
-    names = ("name", "type", "not null", "default", "primary key", "hidden")
+    names = ("name", "type affinity", "not null", "default", "primary key", "hidden")
     for col in sorted(set(want) | set(have)):
         if col not in have:
             why.append(f"column {col} is gone")

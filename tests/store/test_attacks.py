@@ -770,7 +770,8 @@ def _redefine(store: Store, table: str, old: str, new: str) -> None:
         ("events", "tenant_id VARCHAR(512) NOT NULL", "tenant_id VARCHAR(512) NOT NULL "
          "COLLATE NOCASE", "adds COLLATE NOCASE"),
         # an integer seq compares below every text one: ranges of seq change meaning
-        ("events", "seq BIGINT NOT NULL", "seq TEXT NOT NULL", "column seq: type 'TEXT'"),
+        ("events", "seq BIGINT NOT NULL", "seq TEXT NOT NULL",
+         "column seq: type affinity 'TEXT', not 'INTEGER'"),
         ("events", "outcome VARCHAR NOT NULL", "outcome VARCHAR", "column outcome: not null"),
         ("checkpoints", "tenant_id VARCHAR(512) NOT NULL", "tenant_id VARCHAR(512) NOT NULL "
          "COLLATE RTRIM", "adds COLLATE RTRIM"),
@@ -826,3 +827,18 @@ def test_sqlite_a_removed_guard_is_a_note_not_a_verdict(tmp_path: Path) -> None:
     report = Store.open(store.location).verify()
     assert report.status.value == "tampered"
     assert first(report, ProblemKind.MODIFIED).seq == 2
+
+
+def test_sqlite_a_table_spelled_differently_with_the_same_meaning_is_not_accused(
+    tmp_path: Path,
+) -> None:
+    """Stores made by earlier versions declared ``seq INTEGER`` where this one says
+    ``BIGINT``; SQLAlchemy versions spell lengths and whitespace differently.  Types
+    of the same affinity mean the same to SQLite: such a store verifies intact."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(5))
+    _redefine(store, "events", "seq BIGINT NOT NULL", "seq  INTEGER  NOT NULL")
+    _redefine(store, "events", "event_id VARCHAR(512)", "event_id VARCHAR(255)")
+    _redefine(store, "merkle_tiles", "tile BIGINT NOT NULL", "tile INTEGER NOT NULL")
+    report = Store.open(store.location).verify()
+    assert report.status.value == "intact", report.summary()

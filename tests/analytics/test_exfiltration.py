@@ -42,21 +42,3 @@ def test_mass_deletion_window(event, frame) -> None:
     spread = [event("record.delete", "max", minutes=i * 3) for i in range(30)]
     assert mass_deletion(frame(spread)).height == 0
     assert mass_deletion(frame(spread), window="2h").height == 1
-
-
-def test_mass_export_counts_object_downloads_as_each_source_names_them(event, frame) -> None:
-    """Data leaves through reads of stored objects as much as through exports: S3
-    ``GetObject`` (mapped from CloudTrail as ``s3_object.get``, or lower-cased whole), GCS
-    ``storage.objects.get``, a script cloning every repository.  Reads of what describes
-    an object (its ACL, tags) are not downloads."""
-    for action in ("s3_object.get", "s3.getobject", "storage_objects.get", "repository.clone"):
-        rows = [
-            event(action, "mallory", minutes=i, target={"id": f"o{i}", "type": "object"})
-            for i in range(55)
-        ]
-        found = mass_export(frame(rows))
-        assert found["actor_id"].to_list() == ["mallory"], action
-        assert "55 item(s) (55 distinct" in found["summary"][0]
-    for action in ("s3_object_acl.get", "s3.getobjecttagging", "repository.read"):
-        rows = [event(action, "mallory", minutes=i) for i in range(80)]
-        assert mass_export(frame(rows)).height == 0, action

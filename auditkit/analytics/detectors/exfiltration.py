@@ -3,9 +3,7 @@ per sliding window, quiet on an actor's own recurring bulk work.
 
 They read successful events whose verb (what follows the action's last dot) says
 export, download or dump anywhere (``document.export``, ``report.download``,
-``document.bulk_export``, ``database.dump``) or that fetch the content of stored data
-(S3 ``GetObject`` as ``s3_object.get``, GCS ``storage_objects.get``, a
-``repository.clone``: see :func:`is_download`), and ``<entity>.delete`` (including
+``document.bulk_export``, ``database.dump``), and ``<entity>.delete`` (including
 ``user.delete``).  Exports are counted in two
 windows: a short one for bursts and a day for exports spread thin (ten an hour all
 day and night).
@@ -49,7 +47,7 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["EXPORT_VERBS", "is_deletion", "is_download", "mass_deletion", "mass_export"]
+__all__ = ["EXPORT_VERBS", "is_deletion", "mass_deletion", "mass_export"]
 
 #: Verbs of exports: export, download or dump anywhere in the verb.
 EXPORT_VERBS: Final = r"export|download|dump"
@@ -135,56 +133,6 @@ _RUNTIME: Final = re.compile(
     r"\b(?:connections?|jobs?|tasks?|process(?:es)?|quer(?:y|ies)|runs?|workflows?|builds?|"
     r"pipelines?|calls?|executions?|workers?|threads?)\b"
 )
-
-
-#: Verbs that fetch a copy of stored data when their noun is an item of data.
-_FETCH: Final = frozenset(("get", "copy", "clone", "fetch", "retrieve", "pull", "read"))
-#: Items of stored data whose fetch is a download (S3 ``GetObject``, GCS
-#: ``storage.objects.get``, Azure blobs, attachments, build artifacts, backups).
-_DATA_ITEM: Final = frozenset(
-    ("object", "objects", "blob", "blobs", "file", "files", "attachment", "attachments",
-     "artifact", "artifacts", "archive", "archives", "backup", "backups")
-)  # fmt: skip
-#: What a fetch of an item reads that is not its content (``GetObjectAcl``,
-#: ``GetObjectTagging``, ``GetObjectRetention``, ``files.get_metadata``).
-_NOT_CONTENT: Final = frozenset(
-    ("acl", "acls", "policy", "tagging", "tags", "tag", "attributes", "attribute", "metadata",
-     "retention", "legal", "hold", "lock", "lifecycle", "versioning", "encryption",
-     "configuration", "config", "permission", "permissions", "iam", "info", "list", "head",
-     "status", "url", "link", "count", "size")
-)  # fmt: skip
-
-
-def is_download(action: str) -> bool:
-    """True for an action that fetches the content of an item of stored data, however
-    its source names it (S3 ``GetObject`` mapped as ``s3_object.get`` or kept as
-    ``s3.GetObject``, GCS ``storage.objects.get``, a repository's ``clone``); not for
-    reads of what describes an item (its ACL, tags, metadata, retention).
-
-    >>> names = ["s3_object.get", "s3.GetObject", "s3.getobject", "storage_objects.get",
-    ...          "storage.objects.get",
-    ...          "blob.read", "attachment.get", "repository.clone", "s3_object.copy",
-    ...          "build_artifact.fetch", "s3.GetObjectTorrent"]
-    >>> [n for n in names if not is_download(n)]
-    []
-    >>> names = ["s3_object_acl.get", "s3.GetObjectTagging", "s3.GetObjectRetention",
-    ...          "s3_object_attributes.get", "file.delete", "repository.read", "user.get",
-    ...          "storage_objects.list", "s3.HeadObject", "file_metadata.get", "object.put",
-    ...          "s3.getobjectacl", "target.get"]
-    >>> [n for n in names if is_download(n)]
-    []
-    """
-    noun_words, verb_words = action_words(action)
-    if len(verb_words) == 1:  # ``getobject``: an event name lower-cased whole
-        fetch = next((f for f in _FETCH if verb_words[0].startswith(f)), None)
-        if fetch is not None and verb_words[0][len(fetch) :] in _DATA_ITEM:
-            verb_words = [fetch, verb_words[0][len(fetch) :]]
-    words = [*noun_words, *verb_words]
-    if not verb_words or any(w in _NOT_CONTENT for w in words):
-        return False
-    if "clone" in verb_words:  # a whole repository, or anything else, copied out
-        return True
-    return any(w in _FETCH for w in verb_words) and any(w in _DATA_ITEM for w in words)
 
 
 def is_deletion(action: str) -> bool:
@@ -477,12 +425,7 @@ def mass_export(
     return _mass(
         events,
         actions=pl.col("action").is_in(
-            sorted(
-                {
-                    *actions_matching(events, verb(pl.col("action")).str.contains(EXPORT_VERBS)),
-                    *actions_where(events, is_download),
-                }
-            )
+            actions_matching(events, verb(pl.col("action")).str.contains(EXPORT_VERBS))
         ),
         what="exported or downloaded",
         detector="mass_export",

@@ -118,10 +118,26 @@ def test_other_tools_exports_at_a_terminal(db: str, tmp_path: Path) -> None:
 
 
 def test_a_csv_of_other_columns_is_told_apart_with_advice(db: str, tmp_path: Path) -> None:
-    """An Athena query's CSV of a CloudTrail table was taken for canonical CSV and
-    refused with 'the CSV has no tenant_id column; pass --tenant NAME', which would only
-    have quarantined every row: it is quarantined as a file of unknown format, naming its
-    columns and what to pass."""
+    """A CSV of columns no format knows (a home-grown log) is not taken for canonical
+    CSV, which would refuse it for want of a tenant_id column and then quarantine every
+    row: it is quarantined as a file of unknown format, naming its columns and what to
+    pass."""
+    own = tmp_path / "app_log.csv"
+    own.write_text(
+        '"ts","who","operation","resource"\n"2024-03-04 09:12:44","al","login","console"\n'
+    )
+    run = run_in_terminal("ingest", db, str(own), cwd=tmp_path)
+    assert run.exit_code == 0, run.output
+    assert "quarantined 1" in run.output and "Traceback" not in run.output
+    flat = " ".join(run.output.split())
+    assert "cannot tell the format of this file (its first line has the columns" in flat
+    assert "ts, who, operation" in flat and "--mapping FILE" in flat
+
+
+def test_an_athena_csv_of_a_cloudtrail_table_is_read_as_cloudtrail(db: str, tmp_path: Path) -> None:
+    """Athena query results over a trail's table (once told apart as an unknown format)
+    are CloudTrail: a row without ``recipientaccountid`` names the missing tenant, and
+    with --tenant it is stored."""
     athena = tmp_path / "athena_results.csv"
     athena.write_text(
         '"eventversion","useridentity","eventtime","eventsource","eventname"\n'
@@ -130,7 +146,9 @@ def test_a_csv_of_other_columns_is_told_apart_with_advice(db: str, tmp_path: Pat
     )
     run = run_in_terminal("ingest", db, str(athena), cwd=tmp_path)
     assert run.exit_code == 0, run.output
-    assert "quarantined 1" in run.output and "Traceback" not in run.output
     flat = " ".join(run.output.split())
-    assert "cannot tell the format of this file (its first line has the columns" in flat
-    assert "eventversion, useridentity" in flat and "--mapping FILE" in flat
+    assert "quarantined 1" in flat and "Traceback" not in flat
+    assert "line 2: field 'recipientAccountId': missing" in flat and "--tenant" in flat
+    run = run_in_terminal("ingest", db, str(athena), "--tenant", "acme", cwd=tmp_path)
+    assert run.exit_code == 0, run.output
+    assert "stored 1" in " ".join(run.output.split())

@@ -842,3 +842,31 @@ def test_sqlite_a_table_spelled_differently_with_the_same_meaning_is_not_accused
     _redefine(store, "merkle_tiles", "tile BIGINT NOT NULL", "tile INTEGER NOT NULL")
     report = Store.open(store.location).verify()
     assert report.status.value == "intact", report.summary()
+
+
+def test_sqlite_a_store_trigger_is_judged_by_what_it_does_not_its_message(
+    tmp_path: Path,
+) -> None:
+    """Earlier versions gave the same guard another message: still the store's. A
+    trigger that keeps a guard's name but does something else is named."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(5))
+    sql(
+        store,
+        "DROP TRIGGER checkpoints_no_delete",
+        "CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints "
+        "BEGIN SELECT RAISE(ABORT, 'an older message'); END",
+        drop_triggers=False,
+    )
+    assert Store.open(store.location).verify().status.value == "intact"
+    sql(
+        store,
+        "DROP TRIGGER events_no_update",
+        "CREATE TABLE loot (actor TEXT)",
+        "CREATE TRIGGER events_no_update AFTER INSERT ON events "
+        "BEGIN INSERT INTO loot VALUES (new.actor); END",
+        drop_triggers=False,
+    )
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    assert first(report, ProblemKind.SCHEMA_CHANGED).detail.startswith("events_no_update is a")

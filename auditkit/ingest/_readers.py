@@ -6,13 +6,14 @@ and never raising on bad bytes: a record that cannot be read becomes a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import errno
 import gzip
 import io
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Final, cast
 
 import orjson
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "csv_delimiter",
     "iter_csv",
+    "iter_csv_as",
     "iter_json_records",
     "block_lines",
     "iter_ndjson",
@@ -563,6 +565,31 @@ def _row_text(row: list[str]) -> str:
     """A row as text to keep in the quarantine, bytes that are not UTF-8 as ``\\xNN``."""
     joined = ",".join(row)[:_KEEP_TEXT]
     return joined.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def iter_csv_as(path: str, convert: Callable[[dict[str, Any]], Any]) -> Iterator[RawRecord]:
+    """:func:`iter_csv` with each row turned into its record by ``convert``; a row that
+    ``convert`` refuses (:class:`SchemaError`) is an error of that row alone, located
+    at its file and line.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "e.csv")
+    >>> _ = open(p, "w").write("a\\n1\\nx\\n")
+    >>> def num(row):
+    ...     if not row["a"].isdigit():
+    ...         raise SchemaError("not a number", field="a")
+    ...     return int(row["a"])
+    >>> [(r.line, r.value, r.error and r.error.line) for r in iter_csv_as(p, num)]
+    [(2, 1, None), (3, None, 3)]
+    """
+    for raw in iter_csv(path):
+        if raw.error is not None:
+            yield raw
+            continue
+        try:
+            yield dataclasses.replace(raw, value=convert(raw.value))
+        except SchemaError as exc:
+            yield dataclasses.replace(raw, value=None, error=exc.located(file=path, line=raw.line))
 
 
 def iter_csv(path: str) -> Iterator[RawRecord]:

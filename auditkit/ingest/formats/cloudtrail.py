@@ -61,7 +61,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
-from auditkit.ingest._readers import csv_delimiter, iter_csv, loads_json, read_head
+from auditkit.ingest._readers import csv_delimiter, iter_csv_as, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.formats._cloudtrail_csv import csv_event, is_cloudtrail_header
 from auditkit.ingest.registry import register
@@ -141,16 +141,7 @@ class CloudTrailFormat(JsonRecordsFormat):
         results) gives one record per event it holds; a CSV file (Athena, Lake
         downloads) one per row."""
         if _csv_columns(read_head(path, 65536)) is not None:
-            for raw in iter_csv(path):
-                if raw.error is not None:
-                    yield raw
-                    continue
-                try:
-                    yield dataclasses.replace(raw, value=csv_event(raw.value))
-                except SchemaError as exc:
-                    yield dataclasses.replace(
-                        raw, value=None, error=exc.located(file=path, line=raw.line)
-                    )
+            yield from iter_csv_as(path, csv_event)
             return
         for raw in super().records(path):
             batch = _batch(raw.value) if raw.error is None else None

@@ -39,7 +39,7 @@ from auditkit.ingest._mapping import (
     table_entry,
     text,
 )
-from auditkit.ingest._readers import csv_delimiter, iter_csv, loads_json, read_head
+from auditkit.ingest._readers import csv_delimiter, iter_csv_as, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -94,16 +94,7 @@ class OktaFormat(JsonRecordsFormat):
                         location=f"{raw.location}.{where}" if raw.location else where,
                     )  # fmt: skip
             return
-        for raw in iter_csv(path):
-            if raw.error is not None:
-                yield raw
-                continue
-            try:
-                yield dataclasses.replace(raw, value=nested_row(raw.value))
-            except SchemaError as exc:
-                yield dataclasses.replace(
-                    raw, value=None, error=exc.located(file=path, line=raw.line)
-                )
+        yield from iter_csv_as(path, nested_row)
 
     def ndjson(self, path: str) -> bool:
         """One event per line (a CSV file is read by :meth:`records`, in order)."""

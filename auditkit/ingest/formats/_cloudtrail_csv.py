@@ -194,15 +194,9 @@ def _struct(text: str, i: int) -> tuple[dict[str, Any], int]:
             raise ValueError(f"a key {key!r} at character {j}")
         value, j = _value(text, eq + 1)
         out[_NAMES.get(key.lower(), key)] = value
-        if j >= len(text):
-            raise ValueError(f"unclosed '{{' at character {i}")
-        if text[j] == "}":
-            return out, j + 1
-        if text[j] != ",":
-            raise ValueError(f"unexpected {text[j]!r} at character {j}")
-        j += 1
-        while text[j : j + 1] == " ":
-            j += 1
+        j = _next(text, i, j)
+        if j < 0:
+            return out, -j
 
 
 def _array(text: str, i: int) -> tuple[list[Any], int]:
@@ -213,12 +207,22 @@ def _array(text: str, i: int) -> tuple[list[Any], int]:
     while True:
         value, j = _value(text, j, in_array=True)
         out.append(value)
-        if j >= len(text):
-            raise ValueError(f"unclosed '[' at character {i}")
-        if text[j] == "]":
-            return out, j + 1
-        if text[j] != ",":
-            raise ValueError(f"unexpected {text[j]!r} at character {j}")
+        j = _next(text, i, j)
+        if j < 0:
+            return out, -j
+
+
+def _next(text: str, i: int, j: int) -> int:
+    """After an item at ``j`` of the struct or array opened at ``i``: where the next
+    item starts, or, negated, where the text after the closing bracket starts."""
+    close = "}" if text[i] == "{" else "]"
+    if j >= len(text):
+        raise ValueError(f"unclosed {text[i]!r} at character {i}")
+    if text[j] == close:
+        return -(j + 1)
+    if text[j] != ",":
+        raise ValueError(f"unexpected {text[j]!r} at character {j}")
+    j += 1
+    while text[j : j + 1] == " ":
         j += 1
-        while text[j : j + 1] == " ":
-            j += 1
+    return j

@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -238,6 +238,10 @@ class _OneCopyAtATime:
 
 _COPIES = _OneCopyAtATime()
 
+#: SQLite page cache (KiB) of a connection while it writes a large batch: see
+#: :meth:`Backend.write_transaction`
+BULK_CACHE_KIB: Final = 128 * 1024
+
 
 def _sqlite_arrow(path: str, query: str, params: Sequence[Any], batch_rows: int) -> Any:
     """Run one SELECT through the ADBC SQLite driver's low-level API, as an Arrow table.
@@ -404,9 +408,34 @@ class Backend:
         return True
 
     @contextmanager
-    def write_transaction(self, conn: Any) -> Iterator[Any]:
-        """A write transaction; on SQLite ``BEGIN IMMEDIATE`` serialises writers."""
+    def write_transaction(self, conn: Any, *, bulk: bool = False) -> Iterator[Any]:
+        """A write transaction; on SQLite ``BEGIN IMMEDIATE`` serialises writers.
+
+        ``bulk``: many rows are coming (an ingest batch).  On SQLite the connection
+        then holds up to :data:`BULK_CACHE_KIB` of pages for the transaction, and gives
+        them back after it.  With the default 2 MB, the pages of the event_id and actor
+        indexes that a batch of thousands of rows touches (random places) are evicted
+        and written to the WAL again and again before the commit; measured at 1M
+        events, inserting in batches of 20,000 took 36 s with the default and 21-26 s
+        with the larger cache.
+        """
         cur = conn.cursor()
+        resize = bulk and self.dialect == "sqlite"
+        if resize:
+            cur.execute("PRAGMA cache_size")
+            before = int(cur.fetchone()[0])
+            cur.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        try:
+            with self._transaction(conn, cur) as tx:
+                yield tx
+        finally:
+            if resize:
+                with suppress(sqlite3.Error):  # a broken connection: closed by its owner
+                    cur.execute(f"PRAGMA cache_size = {before}")  # frees what it held
+            cur.close()
+
+    @contextmanager
+    def _transaction(self, conn: Any, cur: Any) -> Iterator[Any]:
         if self.dialect == "sqlite":
             cur.execute("BEGIN IMMEDIATE")
         try:
@@ -423,8 +452,6 @@ class Backend:
                 cur.execute("COMMIT")
             else:
                 conn.commit()
-        finally:
-            cur.close()
 
     def lock_tenant(self, cur: Any, tenant: str, empty_root: str) -> tuple[int, str, bytes]:
         """Lock the tenant's tree head for this transaction and return it."""

@@ -320,6 +320,23 @@ def test_bytes_after_the_last_leaf_of_a_tile_are_named(store: Store) -> None:
         store.append(make_events(3, "globex", prefix="new"))
 
 
+def test_a_batch_with_one_damaged_tenant_stores_nothing(store: Store) -> None:
+    """A batch is one transaction: the healthy tenant's events in it roll back too, so
+    a retry after the repair stores the whole batch once, in its order."""
+    sql(
+        store,
+        f"UPDATE merkle_tiles SET leaves = leaves || {blob_literal(store, b'x' * 32)} "
+        "WHERE tenant_id = 'globex'",
+    )
+    before = {t: store.count(t) for t in ("acme", "globex")}
+    batch = make_events(3, "acme", prefix="new") + make_events(3, "globex", prefix="new")
+    with pytest.raises(StoreError, match="damaged"):
+        store.append(batch)
+    assert {t: store.count(t) for t in ("acme", "globex")} == before
+    problems = store.verify().problems
+    assert problems and {p.tenant_id for p in problems} == {"globex"}
+
+
 # -- 6. appending with another key -----------------------------------------------------------
 def test_appending_with_another_stores_key_is_refused(store: Store, tmp_path: Path) -> None:
     other = tmp_path / "other.key"

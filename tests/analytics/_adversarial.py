@@ -435,6 +435,24 @@ def _person_bulk(c: Ctx, t: Tenant) -> None:
     c.emit("person_bulk", t, u["id"], rows, ("mass_export",), [0])
 
 
+def _bulk_read(c: Ctx, t: Tenant) -> None:
+    """A person's account pulling 400 objects in under an hour through plain reads (no
+    export verb), in the evening, weeks into its habits."""
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=21.0)
+    rows = [
+        _user_row(
+            u,
+            t,
+            t0 + i * 7 * US,
+            "s3_object.get",
+            target_id=f"arn:aws:s3:::{t.name}-data/part-{i:05d}.parquet",
+            target_type="s3_object",
+        )
+        for i in range(400)
+    ]
+    c.emit("bulk_read", t, u["id"], rows, ("bulk_read",), [0])
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -446,6 +464,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "new_key_exfil": _new_key_exfil,
     "mfa_takeover": _mfa_takeover,
     "person_bulk": _person_bulk,
+    "bulk_read": _bulk_read,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -716,6 +735,27 @@ def _session_end_noise(c: Ctx, t: Tenant) -> None:
     _look(c, t, "session_quirks", u["id"], rows)
 
 
+def _pipeline_reads(c: Ctx, t: Tenant) -> None:
+    """A data pipeline's role, typed ``user`` as CloudTrail's assumed roles are, reading
+    150 new objects an hour around the clock for three days from its first event on."""
+    t0 = c.when(t) - int(c.rng.integers(0, 24)) * HOUR
+    role = f"{t.name}-etl-role-{c.count}"
+    rows = [
+        {
+            "t": t0 + h * HOUR + i * 24 * US,
+            "action": "s3_object.get",
+            "actor_id": role,
+            "observer_service": "api",
+            "source_ip": "10.200.0.4",
+            "target_id": f"arn:aws:s3:::{t.name}-lake/h{h:03d}/part-{i:03d}",
+            "target_type": "s3_object",
+        }
+        for h in range(72)
+        for i in range(150)
+    ]
+    _look(c, t, "pipeline_reads", role, rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -728,4 +768,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:scheduled_bulk": _scheduled_bulk,
     "lookalike:migration": _migration,
     "lookalike:session_quirks": _session_end_noise,
+    "lookalike:pipeline_reads": _pipeline_reads,
 }

@@ -40,6 +40,7 @@ CLASS_DETECTORS = {
     "mfa_fatigue_takeover",
     "mass_export",
     "mass_deletion",
+    "bulk_read",
 }
 
 

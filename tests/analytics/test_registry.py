@@ -53,6 +53,8 @@ ISSUE_DETECTORS = {
     "mfa_fatigue_takeover",
     # an admin role granted, used and revoked within the hour
     "transient_privilege",
+    # collection through object reads, measured against the actor's own past
+    "bulk_read",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -36,10 +36,13 @@ from auditkit.analytics.detectors.common import (
     actions_where,
     bursts,
     duration,
+    empty,
     finalize,
     fmt_duration,
     fmt_time,
     is_person,
+    key_changed,
+    lazy,
     positive,
     q,
     subset,
@@ -47,10 +50,14 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["EXPORT_VERBS", "is_deletion", "mass_deletion", "mass_export"]
+__all__ = ["EXPORT_VERBS", "READ_VERBS", "bulk_read", "is_deletion", "mass_deletion", "mass_export"]
 
 #: Verbs of exports: export, download or dump anywhere in the verb.
 EXPORT_VERBS: Final = r"export|download|dump"
+#: Verbs that read one item's content (``s3_object.get``, ``storage_objects.get``,
+#: ``document.read``, ``repository.clone``, ``s3.getobject``): the road a collection takes
+#: when exports are watched.  ``list`` and ``search`` enumerate, and are left out.
+READ_VERBS: Final = r"^(?:get|read|view|open|fetch|clone|pull|retrieve)"
 #: A word that says an item is destroyed, as each source spells it (``delete``,
 #: ``DeleteObjects`` read as ``deleteobjects``, ``destroyed``, ``purge``, ``terminate``,
 #: ``drop``, ``batchdelete``...).  ``undelete`` is not one: nothing may come before the stem
@@ -491,3 +498,209 @@ def mass_deletion(
         slow_threshold=slow_threshold,
         slow_window=slow_window,
     )
+
+
+@register_detector("bulk_read", title="Bulk reads beyond the actor's own history", severity="high")
+def bulk_read(
+    events: Events,
+    *,
+    min_items: int = 200,
+    min_items_daily: int = 1000,
+    factor: float = 5.0,
+    history: str | timedelta = "24h",
+    max_evidence: int = 1000,
+) -> pl.DataFrame:
+    """One actor reading far more distinct items in an hour (or a day) than ever before:
+    a collection through object reads (``s3_object.get``, ``storage_objects.get``,
+    ``document.read``, ``repository.clone``), which ``mass_export`` does not count.
+
+    Reads alone are no evidence: a pipeline's role reads thousands of objects every
+    hour.  So each actor is measured against itself: an hour is reported when it holds
+    at least ``min_items`` distinct items (targets) read successfully, and at least
+    ``factor`` times the most the actor read in any earlier hour of the frame; a day the
+    same with ``min_items_daily`` (a collection spread thin).  An actor needs
+    ``history`` of activity (any event) before the hour or day: without it there is no
+    baseline, and a new pipeline's first day is not an attack (a new key's bulk reads
+    from a new country are ``new_key_exfiltration``'s).  Consecutive hours (or days)
+    make one finding; a day that holds a reported hour is not reported again.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    min_items
+        Distinct items read in an hour to report it.
+    min_items_daily
+        Distinct items read in a day to report it.
+    factor
+        How many times the actor's busiest earlier hour (or day) it must reach.
+    history
+        Activity the actor needs in the frame before the hour or day.
+    max_evidence
+        Evidence ids kept per finding (the summary gives the full count).
+
+    Severity high for people (``user`` or unknown), medium for keys and services.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from auditkit.frame import events_to_frame
+    >>> t0 = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    >>> usual = [{"tenant_id": "acme", "occurred_at": t0 + timedelta(days=d, minutes=m),
+    ...           "action": "s3_object.get", "actor": {"id": "ann"},
+    ...           "targets": [{"id": f"obj-{d}-{m}"}]} for d in range(3) for m in range(10)]
+    >>> burst = [{"tenant_id": "acme", "occurred_at": t0 + timedelta(days=3, seconds=i),
+    ...           "action": "s3_object.get", "actor": {"id": "ann"},
+    ...           "targets": [{"id": f"obj-x-{i}"}]} for i in range(300)]
+    >>> print(bulk_read(events_to_frame(usual + burst))["summary"][0])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'ann' read up to 300 distinct item(s) in one hour (300 read(s) of s3_object in 1 hour(s))
+    from 2026-01-08 09:00 UTC to 2026-01-08 09:04 UTC; the most it had read in one hour
+    before was 10 (known to this trail since 2026-01-05 09:00 UTC).
+    """
+    positive(min_items, "min_items")
+    positive(min_items_daily, "min_items_daily")
+    positive(factor, "factor")
+    positive(max_evidence, "max_evidence")
+    need = duration(history, name="history")
+    reading = verb(pl.col("action")).str.to_lowercase()
+    names = actions_matching(
+        events, reading.str.contains(READ_VERBS) & ~reading.str.contains(EXPORT_VERBS)
+    )
+    if not names:
+        return empty()
+    keys = ["tenant_id", "actor_id"]
+    reads = subset(
+        events,
+        (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "target_id"),
+        pl.col("action").is_in(names),
+        pl.col("outcome") == "success",
+        pl.col("actor_id").is_not_null(),
+    ).collect()
+    if reads.height == 0:
+        return empty()
+    found: list[pl.DataFrame] = []
+    for span, unit, floor in (("1h", "hour", min_items), ("1d", "day", min_items_daily)):
+        step = duration(span)
+        base = reads.lazy().with_columns(_b=T.dt.truncate(span))
+        # counts first: evidence and history only for the few buckets that qualify
+        flagged = (
+            base.group_by(*keys, "_b")
+            .agg(
+                pl.col("actor_type").first(),
+                _items=pl.col("target_id").n_unique(),
+                _n=pl.len(),
+                _first=T.min(),
+                _last=T.max(),
+            )
+            .collect()
+        )
+        # the baseline: the most the actor read in a bucket that began at least `history`
+        # earlier (days: any earlier day), so the hours of one collection do not become
+        # each other's baseline and the whole of it is one finding
+        lag = max(need, step)
+        history_max = flagged.sort([*keys, "_b"]).select(
+            *keys, "_b", _prev=pl.col("_items").cum_max().over(keys)
+        )
+        flagged = (
+            flagged.with_columns(_at=pl.col("_b") - lag)
+            .sort("_at")
+            .join_asof(
+                history_max.sort("_b"),
+                left_on="_at",
+                right_on="_b",
+                by=keys,
+                strategy="backward",
+                suffix="_then",
+                check_sortedness=False,  # sorted by _at and _b: `by` hides that from Polars
+            )
+            .with_columns(pl.col("_prev").fill_null(0))
+            .filter((pl.col("_items") >= floor) & (pl.col("_items") >= factor * pl.col("_prev")))
+            .select(pl.exclude("_at", "_b_then"))
+        )
+        if flagged.height:
+            since = (
+                lazy(events, *keys, "occurred_at")
+                .join(flagged.lazy().select(keys).unique(), on=keys, how="semi")
+                .group_by(keys)
+                .agg(T.min().alias("_since"))
+            )
+            flagged = (
+                flagged.lazy()
+                .join(since, on=keys)
+                .filter(pl.col("_since") <= pl.col("_b") - need)
+                .collect()
+            )
+        if unit == "day" and flagged.height and found and found[0].height:
+            # a day holding a reported hour of the same actor is that finding already
+            hours = found[0].select(*keys, pl.col("first_seen").dt.truncate("1d").alias("_b"))
+            flagged = flagged.join(hours, on=[*keys, "_b"], how="anti")
+        if flagged.height == 0:
+            continue
+        evidence = (
+            base.join(flagged.lazy().select(*keys, "_b"), on=[*keys, "_b"], how="semi")
+            .sort([*keys, "occurred_at", "event_id"])
+            .group_by(*keys, "_b")
+            .agg(
+                event_ids=pl.col("event_id").head(max_evidence),
+                _kinds=pl.col("action").str.extract(r"^(.*)\.[^.]+$").drop_nulls().unique(),
+            )
+        )
+        runs = (
+            flagged.lazy()
+            .join(evidence, on=[*keys, "_b"])
+            .sort([*keys, "_b"])
+            .with_columns(
+                _run=(key_changed(keys) | ((pl.col("_b") - pl.col("_b").shift(1)) > step))
+                .fill_null(True)
+                .cum_sum()
+            )
+            .group_by("_run")
+            .agg(
+                pl.col(*keys, "actor_type", "_since").first(),
+                pl.col("_first").min().alias("first_seen"),
+                pl.col("_last").max().alias("last_seen"),
+                pl.len().alias("_spans"),
+                pl.col("_items").max().alias("_items"),
+                pl.col("_n").sum().alias("_n"),
+                pl.col("_prev").max().alias("_prev"),
+                pl.col("event_ids")
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .head(max_evidence)
+                .alias("event_ids"),
+                pl.col("_kinds")
+                .list.explode(keep_nulls=False, empty_as_null=False)
+                .unique()
+                .sort()
+                .alias("_kinds"),
+                pl.lit(unit).alias("_unit"),
+            )
+            .collect()
+        )
+        found.append(runs)
+    if not found:
+        return empty()
+    runs = pl.concat(found, how="vertical_relaxed")
+    if runs.height == 0:
+        return empty()
+    out = runs.with_columns(
+        severity=pl.when(is_person()).then(pl.lit("high")).otherwise(pl.lit("medium")),
+        summary=pl.format(
+            "{} read up to {} distinct item(s) in one {} ({} read(s) of {} in {} {}(s)) from "
+            "{} to {}; the most it had read in one {} before was {} (known to this trail "
+            "since {}).",
+            q(pl.col("actor_id")),
+            pl.col("_items"),
+            pl.col("_unit"),
+            pl.col("_n"),
+            pl.col("_kinds").list.head(5).list.join(", "),
+            pl.col("_spans"),
+            pl.col("_unit"),
+            fmt_time(pl.col("first_seen")),
+            fmt_time(pl.col("last_seen")),
+            pl.col("_unit"),
+            pl.col("_prev"),
+            fmt_time(pl.col("_since")),
+        ),
+    )
+    return finalize(out, "bulk_read")

@@ -143,6 +143,15 @@ def test_failed_reads_and_repeats_of_one_item_do_not_count() -> None:
     assert bulk_read(events_to_frame(rows + same)).height == 0
 
 
+def test_reads_that_name_no_target_count_each() -> None:
+    """A source that logs reads without targets does not hide a collection."""
+    rows = _habit("ida", 3, 4)
+    burst = _reads("ida", T0 + timedelta(days=3, hours=1), 400, timedelta(seconds=3), prefix="n")
+    for r in burst:
+        del r["targets"]
+    assert bulk_read(events_to_frame(rows + burst)).height == 1
+
+
 def test_a_key_is_medium_and_the_registry_runs_it() -> None:
     rows = _habit("key-9", 3, 4, kind="api_key")
     rows += _reads(

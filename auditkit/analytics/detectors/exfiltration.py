@@ -516,7 +516,8 @@ def bulk_read(
 
     Reads alone are no evidence: a pipeline's role reads thousands of objects every
     hour.  So each actor is measured against itself: an hour is reported when it holds
-    at least ``min_items`` distinct items (targets) read successfully, and at least
+    at least ``min_items`` distinct items (targets; a read naming none is an item of its
+    own) read successfully, and at least
     ``factor`` times the most the actor read in any earlier hour of the frame; a day the
     same with ``min_items_daily`` (a collection spread thin).  An actor needs
     ``history`` of activity (any event) before the hour or day: without it there is no
@@ -588,7 +589,9 @@ def bulk_read(
             base.group_by(*keys, "_b")
             .agg(
                 pl.col("actor_type").first(),
-                _items=pl.col("target_id").n_unique(),
+                # a read that names no target is an item of its own: an unnamed read is
+                # no reason to count less
+                _items=pl.coalesce("target_id", "event_id").n_unique(),
                 _n=pl.len(),
                 _first=T.min(),
                 _last=T.max(),

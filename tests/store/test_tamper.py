@@ -267,6 +267,13 @@ def test_verify_and_load_keeps_only_verified_records_of_the_period(store: Store)
             {"metadata": '{"a":1', "observer": '{"service":"x"}}'},
             "observer",
         ),
+        # the same with a metadata prefix that closes as an object does and a tail whose
+        # braces balance: only parsing observer in full sees it
+        (
+            {"metadata": {"a": {"b": 1}, "observer": {"s": "{"}}},
+            {"metadata": '{"a":{"b":1}', "observer": '{"s":"{"}}'},
+            "observer",
+        ),
         # the other way round: an observer column swallowed by metadata
         (
             {"metadata": {"a": 1}, "observer": {"service": "x"}},

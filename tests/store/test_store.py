@@ -267,3 +267,24 @@ def test_trust_is_read_again_when_a_key_file_changes(tmp_path: Path) -> None:
     assert swapped is not first and swapped.problems != first.problems
     pub.unlink()
     assert store.trust() is not swapped
+
+
+def test_a_bulk_write_holds_a_large_page_cache_only_for_its_transaction(tmp_path: Path) -> None:
+    """Ingest batches write with a large SQLite cache; a connection kept afterwards (the
+    API server keeps some) must not go on holding it, nor must a failed batch."""
+    from auditkit.store._backend import BULK_CACHE_KIB
+
+    store = Store.init(str(tmp_path / "a.db"))
+    store.keep_connections(1)
+    backend = store.backend
+    with backend.connect() as conn:
+        before = conn.execute("PRAGMA cache_size").fetchone()[0]
+        with backend.write_transaction(conn, bulk=True) as cur:
+            cur.execute("PRAGMA cache_size")
+            assert cur.fetchone()[0] == -BULK_CACHE_KIB
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == before
+        with pytest.raises(RuntimeError), backend.write_transaction(conn, bulk=True):
+            raise RuntimeError("a batch that fails")
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == before
+        assert not conn.in_transaction
+    store.keep_connections(0)

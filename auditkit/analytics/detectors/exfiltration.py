@@ -517,9 +517,10 @@ def bulk_read(
     Reads alone are no evidence: a pipeline's role reads thousands of objects every
     hour.  So each actor is measured against itself: an hour is reported when it holds
     at least ``min_items`` distinct items (targets; a read naming none is an item of its
-    own) read successfully, and at least
-    ``factor`` times the most the actor read in any earlier hour of the frame; a day the
-    same with ``min_items_daily`` (a collection spread thin).  An actor needs
+    own) read successfully, and at least ``factor`` times the most the actor read in any
+    hour that began ``history`` or more before it (so that the hours of one collection
+    are not each other's baseline); a day the same with ``min_items_daily`` against any
+    earlier day (a collection spread thin).  An actor needs
     ``history`` of activity (any event) before the hour or day: without it there is no
     baseline, and a new pipeline's first day is not an attack (a new key's bulk reads
     from a new country are ``new_key_exfiltration``'s).  Consecutive hours (or days)

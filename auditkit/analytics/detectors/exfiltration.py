@@ -43,6 +43,7 @@ from auditkit.analytics.detectors.common import (
     is_person,
     key_changed,
     lazy,
+    noun,
     positive,
     q,
     subset,
@@ -244,7 +245,7 @@ def _mass(
             pl.col("event_id").alias("event_ids"),
             pl.col("_peak").max().alias("peak"),
             pl.col("target_id").n_unique().alias("targets"),
-            pl.col("action").str.extract(r"^(.*)\.[^.]+$").unique().sort().alias("kinds"),
+            noun(pl.col("action")).unique().sort().alias("kinds"),
             pl.col("action").unique().sort().str.join(",").alias("_what"),
         )
         .collect()
@@ -647,7 +648,7 @@ def bulk_read(
             .group_by(*keys, "_b")
             .agg(
                 event_ids=pl.col("event_id").head(max_evidence),
-                _kinds=pl.col("action").str.extract(r"^(.*)\.[^.]+$").drop_nulls().unique(),
+                _kinds=noun(pl.col("action")).drop_nulls().unique(),
             )
         )
         runs = (

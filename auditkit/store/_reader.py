@@ -31,6 +31,7 @@ from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null, arrow_text
 from auditkit.store._cold import ColdTier, SegmentRef
+from auditkit.store._manifest import MANIFEST_KEY
 from auditkit.store._tables import UNUSUAL
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
@@ -474,6 +475,11 @@ class TrailReader:
             return []
         rows = self._fetch("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         return sorted(set(_made_schema().triggers) - {str(r[0]) for r in rows})
+
+    def manifest(self) -> str | None:
+        """The stored text of the signed tenant manifest, or ``None``."""
+        rows = self._fetch("SELECT value FROM store_meta WHERE key = ?", (MANIFEST_KEY,))
+        return str(rows[0][0]) if rows and rows[0][0] else None
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""

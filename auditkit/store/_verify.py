@@ -81,6 +81,7 @@ from auditkit.store._hashing import (
     rows_differ,
     tree_levels,
 )
+from auditkit.store._manifest import check_tenant_manifest
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
 from auditkit.store._trust import SavedCheckpoints, Trust, note_origin
@@ -1449,6 +1450,9 @@ def verify_trail(
     that is NULL or not text) are named too, not only those that look like one of
     ``tenants``.
     """
+    # read before any tenant's snapshot: an append made meanwhile grows the tenants
+    # past what this copy lists, never the other way round
+    manifest = reader.manifest()
     reports: list[VerificationReport] = [outside_tenants(reader, tenants, everything)]
     verifiers: dict[str, TenantVerifier] = {}
     chunks = verified_chunks(
@@ -1465,10 +1469,19 @@ def verify_trail(
         verifiers[v.tenant] = v
         v.check_cold_listing(reader.cold())
         reports.append(finish_tenant(reader, v, ranged=False))
-    extra: list[Problem] = []
+    extra, notes = check_tenant_manifest(
+        manifest,
+        trust.public_key,
+        reader.store_id,
+        {t: v.size for t, v in verifiers.items()},
+        only=None if everything else set(tenants),
+        named={p.tenant_id for r in reports for p in r.problems},
+    )
+    if notes:
+        reports.append(VerificationReport(notes=tuple(notes)))
     anchors: list[Anchor] = []
     if trust.saved is not None:
-        extra = check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)
+        extra += check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)
         notes_problems, anchors = check_notes(reader.store_id, trust, verifiers)
         extra += notes_problems
         covered = set(trust.saved.tenants)

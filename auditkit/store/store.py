@@ -81,6 +81,7 @@ from auditkit.store._cold import default_cold_url, display_url
 from auditkit.store._cursors import StreamCursors
 from auditkit.store._feed import handed_over
 from auditkit.store._keys import default_key_path, public_key_path
+from auditkit.store._manifest import MANIFEST_KEY, Manifest, check_tenant_manifest, tenant_digest
 from auditkit.store._page import JsonPage, json_page
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -113,7 +114,7 @@ from auditkit.store.retention import (
     TenantApply,
 )
 from auditkit.times import parse_instant
-from auditkit.verification import VerificationReport
+from auditkit.verification import Problem, VerificationReport
 
 if TYPE_CHECKING:
     from auditkit.store._access import DbRole
@@ -204,6 +205,8 @@ class Store(StreamCursors):
         )
         self._private_key: Any = None
         self._key_checked = False
+        #: whether this connection's role may write the tenant manifest (PostgreSQL)
+        self._manifest_writable: bool | None = None
         #: the last plain trust and the key files' states it came from (one dict, shared
         #: by the principals' handles, which copy the owner's attributes)
         self._trust_seen: dict[str, tuple[tuple[Any, ...], Trust]] = {}
@@ -276,6 +279,7 @@ class Store(StreamCursors):
                     ("schema_version", str(SCHEMA_VERSION)),
                     ("store_version", str(STORE_VERSION)),
                     ("created_at", now),
+                    (MANIFEST_KEY, Manifest(store_id).signed(private)),
                     *([("cold_url", cold_url)] if cold_url else []),
                 ],
             )
@@ -484,10 +488,24 @@ class Store(StreamCursors):
         if tenant is None:
             return sorted(self._reader.tenant_names())
         wanted = [tenant] if isinstance(tenant, str) else list(dict.fromkeys(tenant))
+        listed: set[str] | None = None
         for t in wanted:
             if not self._reader.tenant_known(t):
-                raise UsageError(f"unknown tenant {t!r}: the store holds no trail for it")
+                if listed is None:
+                    listed = self._manifest_listed()
+                if tenant_digest(self.store_id, t) not in listed:
+                    raise UsageError(f"unknown tenant {t!r}: the store holds no trail for it")
+                # listed, and gone: its verification says so (``vanished``)
         return wanted
+
+    def _manifest_listed(self) -> set[str]:
+        """The tenant digests the stored tenant manifest lists (signed or not: a name
+        it lists is verified, and the verification judges the manifest)."""
+        text = self._reader.manifest()
+        try:
+            return set(Manifest.parse(text).tenants) if text else set()
+        except ValueError:
+            return set()
 
     def prepare_reads(
         self, tenants: Sequence[str] | None = None, *, stop: threading.Event | None = None
@@ -586,10 +604,64 @@ class Store(StreamCursors):
         # two appenders on PostgreSQL cannot wait on each other's tree heads.  The
         # batch is all or nothing: a tenant whose tree head is damaged stops it.
         bulk = len(items) >= 1_000
+        sizes: dict[str, int] = {}
         with self.backend.connect() as conn, self.backend.write_transaction(conn, bulk=bulk) as cur:
             for tenant in sorted(by_tenant):
-                result += self._append_tenant(cur, tenant, by_tenant[tenant], duplicates)
+                result += self._append_tenant(cur, tenant, by_tenant[tenant], duplicates, sizes)
+            if sizes:
+                self._grow_manifest(cur, sizes)
         return result
+
+    def _grow_manifest(self, cur: Any, sizes: dict[str, int]) -> None:
+        """List the tenants just appended to, at their new sizes, in the signed tenant
+        manifest (see :mod:`auditkit.store._manifest`), in the append's transaction.
+
+        The manifest read is checked first: one that is not this store's key's would
+        otherwise be signed over, and whatever it lost (a tenant removed) laundered.
+        A store made by an earlier version has none: its first one lists every
+        tenant a checkpoint names, and says since when the list is signed.  A
+        PostgreSQL role that may not write ``store_meta`` (confined to its tenant)
+        leaves the manifest as it is: a lower bound that stays true.
+        """
+        backend = self.backend
+        if backend.dialect != "sqlite":
+            if self._manifest_writable is None:
+                cur.execute("SELECT has_table_privilege('store_meta', 'UPDATE')")
+                self._manifest_writable = bool(cur.fetchone()[0])
+            if not self._manifest_writable:
+                return
+            cur.execute(
+                "INSERT INTO store_meta (key, value) VALUES (%s, '') ON CONFLICT DO NOTHING",
+                (MANIFEST_KEY,),
+            )
+            cur.execute("SELECT value FROM store_meta WHERE key = %s FOR UPDATE", (MANIFEST_KEY,))
+        else:
+            cur.execute("SELECT value FROM store_meta WHERE key = ?", (MANIFEST_KEY,))
+        row = cur.fetchone()
+        text = str(row[0]) if row and row[0] is not None else ""
+        if text:
+            try:
+                manifest = Manifest.parse(text)
+                why = manifest.check(self.private_key.public_key(), self.store_id)
+            except ValueError as exc:
+                why = str(exc)
+            if why is not None:
+                raise StoreError(
+                    f"the signed tenant manifest is damaged ({why}); nothing was appended. "
+                    "Run `auditkit verify` to see what changed"
+                )
+        else:
+            cur.execute("SELECT tenant_id, MAX(tree_size) FROM checkpoints GROUP BY tenant_id")
+            earlier = {str(t): int(n) for t, n in cur.fetchall() if t is not None}
+            manifest = Manifest(self.store_id).grown(earlier)
+            manifest.since = format_timestamp(datetime.now(UTC))
+        signed = manifest.grown(sizes).signed(self.private_key)
+        ph = backend.ph
+        cur.execute(f"UPDATE store_meta SET value = {ph} WHERE key = {ph}", (signed, MANIFEST_KEY))
+        if backend.dialect == "sqlite" and cur.rowcount == 0:
+            cur.execute(
+                f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})", (MANIFEST_KEY, signed)
+            )
 
     def _existing_ids(self, cur: Any, tenant: str, ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -666,8 +738,10 @@ class Store(StreamCursors):
         tenant: str,
         items: list[PreparedEvent],
         held: set[tuple[str, str]] | None = None,
+        sizes: dict[str, int] | None = None,
     ) -> AppendResult:
-        """Append one tenant's part of a batch inside the caller's write transaction."""
+        """Append one tenant's part of a batch inside the caller's write transaction;
+        its new tree size goes into ``sizes``."""
         backend = self.backend
         key = self.private_key
         frontier = self._locked_tree(cur, tenant)
@@ -717,6 +791,8 @@ class Store(StreamCursors):
             f"signature) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
             (tenant, cp.tree_size, cp.root_hash, cp.timestamp, cp.key_id, cp.signature),
         )
+        if sizes is not None:
+            sizes[tenant] = frontier.size
         return AppendResult(len(rows), duplicates, (tenant,))
 
     def _write_tiles(self, cur: Any, tenant: str, size: int, leaves: list[bytes]) -> None:
@@ -1105,12 +1181,17 @@ class Store(StreamCursors):
         progress: Progress | None,
         sink: Callable[[pl.DataFrame], None],
         cold: tuple[pl.Expr | None, tuple[str | None, str | None] | None] = (None, None),
+        everything: bool = False,
     ) -> VerificationReport:
         """Verify the rows of ``tenants`` matching ``where``, handing each verified
-        chunk's frame to ``sink``; return the report."""
+        chunk's frame to ``sink``; return the report.  ``everything``: ``tenants`` are
+        all the store holds, so a tenant the signed manifest lists that is gone is
+        named too."""
         reports: list[VerificationReport] = []
         ranged = bool(where)
         reader = self._reader
+        # before any tenant's snapshot (see verify_trail); a page has its own checks
+        manifest = reader.manifest() if seqs is None else None
         timed = start is not None or end is not None
 
         # a page by seq alone reads every row of its range: what it read is the answer
@@ -1151,7 +1232,17 @@ class Store(StreamCursors):
                 )
             else:
                 reports.append(finish_tenant(self._reader, checker, ranged=ranged))
-        return merge_reports(reports, trust, self.store_id)
+        extra: list[Problem] = []
+        if seqs is None:  # a page (the API's) reads one tenant's range: its own check
+            sizes = {r.tenant_id: r.tree_size for rep in reports for r in rep.tenants}
+            extra, notes = check_tenant_manifest(
+                manifest, trust.public_key, self.store_id, sizes,
+                only=None if everything else set(tenants),
+                named={p.tenant_id for rep in reports for p in rep.problems},
+            )  # fmt: skip
+            if notes:
+                reports.append(VerificationReport(notes=tuple(notes)))
+        return merge_reports(reports, trust, self.store_id, extra)
 
     def load(
         self,
@@ -1231,6 +1322,7 @@ class Store(StreamCursors):
                 progress=progress,
                 sink=frames.append,
                 cold=cold,
+                everything=tenant is None,
             )
             self.last_report = report
             if not report.ok:
@@ -1328,6 +1420,7 @@ class Store(StreamCursors):
             seqs=None,
             progress=progress,
             sink=write,
+            everything=tenant is None,
             cold=self._cold_filter(start, end),
         )
         self.last_report = report
@@ -1370,7 +1463,14 @@ class Store(StreamCursors):
         def produce(emit: Callable[[pl.DataFrame], None]) -> None:
             reports.append(
                 self._verified_pass(
-                    tenants, where, trust, seqs=None, progress=progress, sink=emit, cold=cold
+                    tenants,
+                    where,
+                    trust,
+                    seqs=None,
+                    progress=progress,
+                    sink=emit,
+                    cold=cold,
+                    everything=tenant is None,
                 )
             )
 

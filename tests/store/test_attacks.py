@@ -23,6 +23,7 @@ from auditkit.integrity import (
     sign_checkpoint,
 )
 from auditkit.store._keys import public_key_path
+from auditkit.store._manifest import MANIFEST_KEY, Manifest
 from tests.conftest import make_events
 from tests.store._attacker import blob_literal, sql
 
@@ -94,6 +95,10 @@ def _resign_all_tenants(store: Store) -> Any:
         "UPDATE store_meta SET value = ? WHERE key = 'key_id'",
         params=(key_fingerprint(key),),
     )
+    # and the tenant manifest, which the store's key signed, with the attacker's
+    sizes = {t: store._reader.signed_sizes()[t] for t in store.tenants()}
+    manifest = Manifest(store.store_id).grown(sizes).signed(key)
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = ?", params=(manifest, MANIFEST_KEY))
     return key
 
 

@@ -1,0 +1,240 @@
+"""The signed tenant manifest: which tenants the store holds, and how far each is signed.
+
+Each tenant's trail is its own Merkle tree with its own signed checkpoints, so a
+tenant whose events, checkpoints, tiles and tree head are all deleted leaves no
+trace in the others: every remaining tenant still verifies.  The manifest closes
+that gap.  Written with the store's key in the same transaction as every append,
+it lists each tenant (by a digest of its name, so that a tenant role that reads
+``store_meta`` learns no other tenant's name) with the largest tree size signed for
+it.  Verification then names a listed tenant that is gone (``vanished``) and one
+whose newest signed tree is smaller than listed (``rollback``).
+
+What it guarantees: a lower bound.  Entries only grow; an appender that may not
+write the manifest (a PostgreSQL role confined to one tenant) leaves it as it was,
+which stays true.  What it does not: an attacker who replaces the manifest with an
+older signed copy weakens the bound to that copy's; one who deletes it leaves the
+store saying so (a note) but cannot be caught without something kept outside the
+database (a checkpoint file, ``auditkit checkpoint``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+
+from auditkit.integrity import key_fingerprint
+from auditkit.schema import format_timestamp
+from auditkit.verification import Problem, ProblemKind
+
+__all__ = ["MANIFEST_KEY", "Manifest", "check_tenant_manifest", "tenant_digest"]
+
+#: The ``store_meta`` key that holds the manifest.
+MANIFEST_KEY: Final = "tenant_manifest"
+_FORMAT: Final = "auditkit-tenant-manifest/1"
+_DOMAIN: Final = b"auditkit tenant manifest v1\n"
+
+
+def tenant_digest(store_id: str, tenant: str) -> str:
+    """The manifest's name for ``tenant``: 128 bits of SHA-256 over the store id and
+    the tenant id, so that equal names in two stores differ.
+
+    >>> tenant_digest("s1", "acme") == tenant_digest("s1", "acme") != tenant_digest("s2", "acme")
+    True
+    >>> len(tenant_digest("s1", "acme"))
+    32
+    """
+    return hashlib.sha256(f"{store_id}\n{tenant}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class Manifest:
+    """A tenant manifest: what its signature covers, and the signature.
+
+    Examples
+    --------
+    >>> from auditkit.integrity import generate_key
+    >>> key = generate_key()
+    >>> m = Manifest(store_id="s1").grown({"acme": 3})
+    >>> text = m.signed(key)
+    >>> back = Manifest.parse(text)
+    >>> back.check(key.public_key(), "s1") is None, back.tenants == m.tenants
+    (True, True)
+    """
+
+    store_id: str
+    tenants: dict[str, int] = field(default_factory=dict)
+    timestamp: str = ""
+    #: when the first manifest of a store made by an earlier version was written:
+    #: tenants removed before then cannot show
+    since: str | None = None
+    key_id: str = ""
+    signature: str = ""
+
+    def body(self) -> bytes:
+        """The signed bytes."""
+        fields = {
+            "format": _FORMAT,
+            "store_id": self.store_id,
+            "timestamp": self.timestamp,
+            "since": self.since,
+            "tenants": self.tenants,
+            "key_id": self.key_id,
+        }
+        return _DOMAIN + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+    def grown(self, sizes: Mapping[str, int]) -> Manifest:
+        """A copy listing ``sizes`` (tenant names) too; an entry never shrinks."""
+        tenants = dict(self.tenants)
+        for tenant, size in sizes.items():
+            d = tenant_digest(self.store_id, tenant)
+            tenants[d] = max(int(size), tenants.get(d, 0))
+        return Manifest(self.store_id, tenants, since=self.since)
+
+    def signed(self, private_key: Any) -> str:
+        """Sign with ``private_key`` (now) and return the text to store."""
+        self.timestamp = format_timestamp(datetime.now(UTC))
+        self.key_id = key_fingerprint(private_key.public_key())
+        self.signature = base64.b64encode(private_key.sign(self.body())).decode("ascii")
+        out = orjson.loads(self.body()[len(_DOMAIN) :])
+        out["signature"] = self.signature
+        return orjson.dumps(out, option=orjson.OPT_SORT_KEYS).decode()
+
+    @classmethod
+    def parse(cls, text: str) -> Manifest:
+        """Read stored text; raise ``ValueError`` saying what is wrong with it."""
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise ValueError("it is not JSON") from None
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"it is not a {_FORMAT} document")
+        tenants = data.get("tenants")
+        if not isinstance(tenants, dict):
+            raise ValueError("a field is missing or of the wrong type")
+        ok = (
+            all(type(v) is int and v >= 0 for v in tenants.values())
+            and all(isinstance(data.get(k), str) for k in ("store_id", "timestamp", "key_id"))
+            and isinstance(data.get("signature"), str)
+            and (data.get("since") is None or isinstance(data.get("since"), str))
+        )
+        if not ok:
+            raise ValueError("a field is missing or of the wrong type")
+        return cls(
+            store_id=data["store_id"],
+            tenants=dict(tenants),
+            timestamp=data["timestamp"],
+            since=data.get("since"),
+            key_id=data["key_id"],
+            signature=data["signature"],
+        )
+
+    def check(self, public_key: Any, store_id: str) -> str | None:
+        """Why this manifest is not one the holder of ``public_key`` signed for the
+        store ``store_id``, or ``None``."""
+        if self.store_id != store_id:
+            return f"it belongs to store {self.store_id!r}, not {store_id!r}"
+        if self.key_id != key_fingerprint(public_key):
+            return f"it is signed by key {self.key_id[:16]}, not the trusted one"
+        try:
+            public_key.verify(base64.b64decode(self.signature, validate=True), self.body())
+        except Exception:
+            return "its signature does not match its contents"
+        return None
+
+
+def check_tenant_manifest(
+    text: str | None,
+    public_key: Any,
+    store_id: str,
+    sizes: Mapping[str, int],
+    *,
+    only: set[str] | None = None,
+    named: Set[str] = frozenset(),
+) -> tuple[list[Problem], list[str]]:
+    """Problems and notes from the stored manifest ``text`` against ``sizes``, the
+    newest signed tree size of each tenant present.  ``only``: the tenants verified
+    (default: every tenant, so that a listed tenant that is gone is named).
+    ``named``: tenants that other problems name already (a ``tenant_id`` turned into
+    bytes is not present by name, but is not gone unseen either)."""
+    if not text:
+        if any(sizes.values()):
+            return [], [
+                "the store has no signed tenant manifest (made by an earlier auditkit and not "
+                "appended to since, or the manifest was removed): a whole tenant removed from "
+                "the database would not show; keep `auditkit checkpoint` files outside the store"
+            ]
+        return [], []
+    try:
+        manifest = Manifest.parse(text)
+        why = manifest.check(public_key, store_id)
+    except ValueError as exc:
+        why = str(exc)
+    if why is not None:
+        return [
+            Problem(
+                ProblemKind.BAD_SIGNATURE,
+                "",
+                None,
+                None,
+                f"the signed tenant manifest (store_meta {MANIFEST_KEY!r}) is not valid: {why}",
+            )
+        ], []
+    accounted = {tenant_digest(store_id, t) for t in named}
+    present = {tenant_digest(store_id, t): t for t in sizes}
+    wanted = None if only is None else {tenant_digest(store_id, t) for t in only}
+    problems: list[Problem] = []
+    gone = 0
+    for digest, listed in sorted(manifest.tenants.items()):
+        if wanted is not None and digest not in wanted:
+            continue
+        tenant = present.get(digest)
+        if tenant is None:
+            if listed and digest not in accounted:
+                gone += 1
+                problems.append(
+                    Problem(
+                        ProblemKind.VANISHED,
+                        f"#{digest[:12]}",
+                        None,
+                        None,
+                        f"the tenant manifest signed at {manifest.timestamp} lists a tenant "
+                        f"(name digest {digest[:12]}) with {listed} record(s) that the store "
+                        "no longer holds: its events, checkpoints and tree were removed",
+                    )
+                )
+        elif sizes[tenant] == 0 and listed:
+            problems.append(
+                Problem(
+                    ProblemKind.VANISHED,
+                    tenant,
+                    None,
+                    None,
+                    f"the tenant manifest signed at {manifest.timestamp} lists it with {listed} "
+                    "record(s), but no signed tree of it is left: its checkpoints were removed",
+                )
+            )
+        elif sizes[tenant] < listed:
+            problems.append(
+                Problem(
+                    ProblemKind.ROLLBACK,
+                    tenant,
+                    sizes[tenant],
+                    None,
+                    f"the newest signed tree has {sizes[tenant]} record(s) but the tenant "
+                    f"manifest signed at {manifest.timestamp} says {listed}: its newest "
+                    "checkpoints (and records) were removed",
+                )
+            )
+    notes = []
+    if manifest.since is not None:
+        notes.append(
+            f"the set of tenants is signed since {manifest.since} (the store was made by an "
+            "earlier auditkit): a tenant removed before then would not show"
+        )
+    return problems, notes

@@ -1,0 +1,194 @@
+"""The signed tenant manifest: a tenant removed whole, or rolled back to an earlier
+copy of its own rows, is named by verification, on SQLite and PostgreSQL; a manifest
+that is not the store's own is named and refused by the append path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from auditkit import ProblemKind, Store, TamperedError
+from auditkit.cli import main
+from auditkit.errors import StoreError
+from auditkit.store._manifest import MANIFEST_KEY, Manifest, tenant_digest
+from tests.conftest import make_events
+from tests.store._attacker import sql
+
+TABLES = ("events", "checkpoints", "tree_heads", "merkle_tiles")
+
+
+@pytest.fixture
+def store(store_location: str) -> Store:
+    s = Store.init(store_location)
+    s.append(make_events(40))
+    s.append(make_events(6, "globex"))
+    s.append(make_events(9, "initech"))
+    assert s.verify().status.value == "intact"
+    return s
+
+
+def kinds(report: Any) -> set[ProblemKind]:
+    return {p.kind for p in report.problems}
+
+
+def _manifest_text(store: Store) -> str:
+    text = store._reader.manifest()
+    assert text
+    return text
+
+
+def _remove(store: Store, *tenants: str) -> None:
+    for t in tenants:
+        sql(store, *(f"DELETE FROM {table} WHERE tenant_id = ?" for table in TABLES), params=(t,))
+
+
+def _rows(store: Store, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
+    with store.backend.connect() as conn:
+        cur = conn.cursor()
+        out = {}
+        for table in TABLES:
+            ph = store.backend.ph
+            cur.execute(f"SELECT * FROM {table} WHERE tenant_id = {ph}", (tenant,))
+            out[table] = [tuple(r) for r in cur.fetchall()]
+        return out
+
+
+def _restore(store: Store, tenant: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Put back a tenant's rows as an earlier copy of the database held them."""
+    _remove(store, tenant)
+    with store.backend.connect() as conn:
+        cur = conn.cursor()
+        for table, values in rows.items():
+            if values:
+                marks = ", ".join([store.backend.ph] * len(values[0]))
+                cur.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
+        conn.commit()
+
+
+def test_a_whole_tenant_removed_is_named(store: Store) -> None:
+    _remove(store, "initech")
+    report = store.verify()
+    assert report.status.value == "tampered"
+    assert kinds(report) == {ProblemKind.VANISHED}
+    assert "9 record(s)" in report.problems[0].detail
+    # asked for by name, it is not an unknown tenant: it is gone
+    named = store.verify("initech")
+    assert kinds(named) == {ProblemKind.VANISHED} and named.problems[0].tenant_id == "initech"
+    # every read of the whole store says so too
+    with pytest.raises(TamperedError, match="vanished"):
+        store.load()
+    with pytest.raises(TamperedError, match="vanished"):
+        store.scan()
+    # the tenants left are intact on their own
+    assert store.verify("acme").ok and store.load("globex").height == 6
+
+
+def test_everything_removed_is_named_not_an_empty_intact_store(store: Store) -> None:
+    _remove(store, "acme", "globex", "initech")
+    report = store.verify()
+    assert report.status.value == "tampered"
+    assert [p.kind for p in report.problems] == [ProblemKind.VANISHED] * 3
+
+
+def test_a_tenant_rolled_back_to_an_earlier_copy_of_its_rows_is_named(store: Store) -> None:
+    earlier = _rows(store, "initech")
+    store.append(make_events(5, "initech", start="2026-02-01T00:00:00Z", prefix="late"))
+    store.append(make_events(3, "acme", start="2026-02-01T00:00:00Z", prefix="late"))
+    _restore(store, "initech", earlier)
+    report = store.verify()
+    assert kinds(report) == {ProblemKind.ROLLBACK}, report.summary()
+    problem = report.problems[0]
+    assert problem.tenant_id == "initech" and problem.seq == 9
+    assert "says 14" in problem.detail
+    with pytest.raises(TamperedError, match="rollback"):
+        store.load("initech")
+
+
+def test_a_forged_manifest_is_named_and_refused_by_the_append_path(store: Store) -> None:
+    text = _manifest_text(store)
+    d = tenant_digest(store.store_id, "initech")
+    data = orjson.loads(text)
+    data["tenants"][d] = 1  # lower initech's bound, to hide a truncation
+    sql(
+        store,
+        "UPDATE store_meta SET value = ? WHERE key = ?",
+        params=(orjson.dumps(data).decode(), MANIFEST_KEY),
+    )
+    report = store.verify()
+    assert kinds(report) == {ProblemKind.BAD_SIGNATURE}
+    assert "signature does not match" in report.problems[0].detail
+    before = store.count()
+    with pytest.raises(StoreError, match="tenant manifest is damaged.*nothing was appended"):
+        store.append(make_events(2, "globex", prefix="new"))
+    assert store.count() == before
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "not json", "[]", '{"format": "auditkit-tenant-manifest/1", "tenants": {"a": -1}}'],
+)
+def test_a_manifest_that_is_not_one_is_named(store: Store, value: str) -> None:
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = ?", params=(value, MANIFEST_KEY))
+    report = store.verify()
+    if value == "":  # read as no manifest at all
+        assert report.ok and any("no signed tenant manifest" in n for n in report.notes)
+    else:
+        assert kinds(report) == {ProblemKind.BAD_SIGNATURE}, report.summary()
+
+
+def test_another_stores_manifest_is_named(store: Store, tmp_path: Path) -> None:
+    other = Store.init(str(tmp_path / "other.db"))
+    other.append(make_events(3, "acme"))
+    sql(
+        store,
+        "UPDATE store_meta SET value = ? WHERE key = ?",
+        params=(_manifest_text(other), MANIFEST_KEY),
+    )
+    report = store.verify()
+    assert kinds(report) == {ProblemKind.BAD_SIGNATURE}
+    assert "belongs to store" in report.problems[0].detail
+
+
+def test_a_removed_manifest_is_said_and_the_next_append_starts_one_over_every_tenant(
+    store: Store,
+) -> None:
+    sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    report = store.verify()
+    assert report.ok
+    assert any("no signed tenant manifest" in n for n in report.notes)
+    store.append(make_events(1, "globex", prefix="next"))
+    manifest = Manifest.parse(_manifest_text(store))
+    assert manifest.since is not None  # the list is only vouched for from now on
+    assert manifest.tenants[tenant_digest(store.store_id, "initech")] == 9
+    report = store.verify()
+    assert report.ok and any("signed since" in n for n in report.notes)
+    _remove(store, "initech")  # the tenants it lists are protected again
+    assert kinds(store.verify()) == {ProblemKind.VANISHED}
+
+
+def test_the_manifest_names_no_tenant_and_its_entries_only_grow(store: Store) -> None:
+    text = _manifest_text(store)
+    for name in ("acme", "globex", "initech"):
+        assert name not in text  # a role that reads store_meta learns no tenant's name
+    manifest = Manifest.parse(text)
+    assert manifest.tenants == {
+        tenant_digest(store.store_id, "acme"): 40,
+        tenant_digest(store.store_id, "globex"): 6,
+        tenant_digest(store.store_id, "initech"): 9,
+    }
+    assert manifest.grown({"acme": 3}).tenants == manifest.tenants
+    assert manifest.grown({"acme": 41}).tenants[tenant_digest(store.store_id, "acme")] == 41
+
+
+def test_verify_on_the_command_line_exits_1_for_a_removed_tenant(tmp_path: Path) -> None:
+    location = str(tmp_path / "a.db")
+    s = Store.init(location)
+    s.append(make_events(5, "acme") + make_events(4, "globex"))
+    assert main(["verify", location, "--no-progress"]) == 0
+    _remove(s, "globex")
+    assert main(["verify", location, "--no-progress"]) == 1
+    assert main(["verify", location, "--tenant", "globex", "--no-progress"]) == 1
+    assert main(["verify", location, "--tenant", "nobody", "--no-progress"]) == 2

@@ -121,7 +121,7 @@ def test_a_forged_manifest_is_named_and_refused_by_the_append_path(store: Store)
     assert kinds(report) == {ProblemKind.BAD_SIGNATURE}
     assert "signature does not match" in report.problems[0].detail
     before = store.count()
-    with pytest.raises(StoreError, match="tenant manifest is damaged.*nothing was appended"):
+    with pytest.raises(StoreError, match=r"tenant manifest is damaged.*nothing was appended"):
         store.append(make_events(2, "globex", prefix="new"))
     assert store.count() == before
 

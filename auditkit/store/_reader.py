@@ -283,6 +283,7 @@ class TrailReader:
         #: the cold tier's URL (``None``: the store has none)
         self.cold_url: str | None = None
         self._cold: ColdTier | None = None
+        self._confined: bool | None = None
 
     def cold(self) -> ColdTier | None:
         """The cold tier, opened on first use (``None``: the store has none)."""
@@ -475,6 +476,17 @@ class TrailReader:
             return []
         rows = self._fetch("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         return sorted(set(_made_schema().triggers) - {str(r[0]) for r in rows})
+
+    def confined(self) -> bool:
+        """Whether row-level security hides some tenants from this connection's role
+        (a PostgreSQL role confined to its tenant): then "every tenant" is only the
+        ones it sees, and the tenant manifest is checked for those."""
+        if self.dialect == "sqlite":
+            return False
+        if self._confined is None:
+            rows = self._fetch("SELECT row_security_active('events')")
+            self._confined = bool(rows[0][0])
+        return self._confined
 
     def manifest(self) -> str | None:
         """The stored text of the signed tenant manifest, or ``None``."""

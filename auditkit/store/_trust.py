@@ -441,9 +441,8 @@ def unchecked(anchors: tuple[Anchor, ...], store_file: str | None) -> list[str]:
     if not any(a.kind in (AnchorKind.CHECKPOINT_FILE, AnchorKind.WITNESS) for a in anchors):
         out.append(
             "no checkpoint saved outside the store was given: a rollback of the whole store "
-            "to an older copy, or a tenant's newest events deleted together with their "
-            "checkpoints and tree, cannot be seen (verify --checkpoint FILE, saved earlier "
-            "with `auditkit checkpoint -o FILE`)"
+            "to an older copy of itself (its signed tenant manifest included) cannot be seen "
+            "(verify --checkpoint FILE, saved earlier with `auditkit checkpoint -o FILE`)"
         )
     if store_file is not None:
         folder = Path(store_file).resolve().parent

@@ -1474,7 +1474,7 @@ def verify_trail(
         trust.public_key,
         reader.store_id,
         {t: v.size for t, v in verifiers.items()},
-        only=None if everything else set(tenants),
+        only=None if everything and not reader.confined() else set(tenants),
         named={p.tenant_id for r in reports for p in r.problems},
     )
     if notes:

@@ -147,3 +147,28 @@ def test_sqlite_has_no_database_roles(tmp_path: object) -> None:
     store = Store.init(str(tmp_path) + "/a.db")  # type: ignore[operator]
     with pytest.raises(UsageError, match="SQLite file has no users"):
         store.create_db_role("acme")
+
+
+def test_a_confined_role_leaves_the_tenant_manifest_as_it_was_and_checks_its_own(
+    pg_store: Store,
+) -> None:
+    """A tenant role may not write store_meta: its appends leave the manifest a lower
+    bound that stays true; its whole-store reads check only the tenants it sees; the
+    owner's verify still names a tenant removed."""
+    before = pg_store._reader.manifest()
+    url = make_role(pg_store, A, append=True)
+    tenant_store = Store.open(url, key=pg_store.key_path)
+    assert tenant_store.append(make_events(2, A, prefix="later")).stored == 2
+    assert pg_store._reader.manifest() == before
+    assert tenant_store.verify().ok and tenant_store.load().height == 14
+    with raw(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE store_meta SET value = '' WHERE key = 'tenant_manifest'")
+    tenant_store.close()
+    assert pg_store.verify().ok
+    pg_store.append(make_events(1, B, prefix="later"))  # the owner grows what it touches
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        for t in ("events", "checkpoints", "tree_heads", "merkle_tiles"):
+            owner.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
+            owner.execute(f"DELETE FROM {t} WHERE tenant_id = %s", (C,))
+    report = pg_store.verify()
+    assert [p.kind.value for p in report.problems] == ["vanished"]

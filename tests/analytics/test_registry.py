@@ -51,6 +51,7 @@ ISSUE_DETECTORS = {
     "dormant_takeover",
     "new_key_exfiltration",
     "mfa_fatigue_takeover",
+    "recovery_takeover",
     # an admin role granted, used and revoked within the hour
     "transient_privilege",
     # collection through object reads, measured against the actor's own past

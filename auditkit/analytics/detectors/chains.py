@@ -14,6 +14,7 @@ from datetime import timedelta
 import polars as pl
 
 from auditkit.analytics.detectors.common import (
+    LOGIN,
     SENSITIVE_ACTIONS,
     Events,
     T,
@@ -26,6 +27,7 @@ from auditkit.analytics.detectors.common import (
     key_changed,
     keyed,
     lazy,
+    network,
     positive,
     q,
     subset,
@@ -33,7 +35,12 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["dormant_takeover", "mfa_fatigue_takeover", "new_key_exfiltration"]
+__all__ = [
+    "dormant_takeover",
+    "mfa_fatigue_takeover",
+    "new_key_exfiltration",
+    "recovery_takeover",
+]
 
 #: Verbs of bulk reading: what a stolen key is used for.
 READ_VERBS = ("read", "export", "download", "list", "search", "query", "get", "view", "sync")
@@ -420,3 +427,245 @@ def mfa_fatigue_takeover(
         )
     )
     return finalize(found, "mfa_fatigue_takeover")
+
+
+#: Actions that reset how an account proves who it is.
+RECOVERY_ACTIONS = ("password.reset", "mfa.reset", "mfa.disable")
+#: Target types that name an account (a reset of someone else's credentials).
+_ACCOUNT_TYPES = ("user", "account", "member", "person", "identity")
+
+
+@register_detector(
+    "recovery_takeover",
+    title="Credentials reset, then a sign-in from a network the account never used",
+    severity="high",
+)
+def recovery_takeover(
+    events: Events,
+    *,
+    follow: str | timedelta = "12h",
+    min_logins: int = 5,
+    max_evidence: int = 20,
+) -> pl.DataFrame:
+    """A password or MFA reset of an account (``password.reset``, ``mfa.reset``,
+    ``mfa.disable``, by the account itself or by someone else for it), then within
+    ``follow`` a successful sign-in of that account from a network (an IPv4 ``/24``, an
+    IPv6 ``/64``) that none of its ``min_logins`` or more earlier successful sign-ins
+    came from: the helpdesk social-engineering takeover, where the intruder has the
+    account's factors reset and then signs in from their own place.
+
+    High; critical when the sign-in's country is new to the account as well (judged
+    where its earlier sign-ins had a country).  A reset the account did itself counts
+    only from a network it had not signed in from, followed by a sign-in from a new
+    country: the user who resets at home for the first time and signs in from there,
+    or resets at their desk and then signs in through a VPN, is not a takeover.  An
+    account with fewer earlier sign-ins has no habit to judge by and is left out; a
+    reset followed by a sign-in from a network the account used before (the user at
+    their desk after the helpdesk call) is quiet.  The finding cites the reset, the
+    first sign-in from a new network and the later ones within ``follow`` (up to
+    ``max_evidence`` events); a sign-in that follows several resets is reported once,
+    with the latest of them.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from auditkit.frame import events_to_frame
+    >>> t0 = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    >>> rows = [{"tenant_id": "acme", "occurred_at": t0 + timedelta(days=d),
+    ...          "action": "user.login", "actor": {"id": "dana"},
+    ...          "source": {"ip": "198.51.100.7", "geo": {"country": "US"}}} for d in range(6)]
+    >>> rows += [{"tenant_id": "acme", "occurred_at": t0 + timedelta(days=6),
+    ...           "action": "mfa.reset", "actor": {"id": "helpdesk-2"},
+    ...           "targets": [{"id": "dana", "type": "user"}]},
+    ...          {"tenant_id": "acme", "occurred_at": t0 + timedelta(days=6, minutes=40),
+    ...           "action": "user.login", "actor": {"id": "dana"},
+    ...           "source": {"ip": "203.0.113.50", "geo": {"country": "RO"}}}]
+    >>> f = recovery_takeover(events_to_frame(rows))
+    >>> f["severity"][0], f["event_ids"][0].len()
+    ('critical', 2)
+    >>> print(f["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    mfa.reset of 'dana' by 'helpdesk-2' at 2026-01-11 09:00 UTC, then 40m later a sign-in
+    as 'dana' from 203.0.113.50 (RO) at 2026-01-11 09:40 UTC: a network none of its 6
+    earlier sign-ins came from, and a country it had never signed in from.
+    """
+    f = duration(follow, name="follow")
+    positive(min_logins, "min_logins")
+    positive(max_evidence, "max_evidence")
+    keys = ["tenant_id", "_who"]
+    account = pl.col("target_type").is_null() | pl.col("target_type").is_in(_ACCOUNT_TYPES)
+    resets = (
+        subset(
+            events,
+            (
+                "tenant_id",
+                "actor_id",
+                "occurred_at",
+                "event_id",
+                "action",
+                "outcome",
+                "target_id",
+                "target_type",
+                "source_ip",
+            ),
+            pl.col("action").is_in(RECOVERY_ACTIONS),
+            pl.col("outcome") == "success",
+        )
+        .select(
+            "tenant_id",
+            _who=pl.when(pl.col("target_id").is_not_null() & account)
+            .then(pl.col("target_id"))
+            .otherwise(pl.col("actor_id")),
+            _by=pl.col("actor_id"),
+            _what=pl.col("action"),
+            _reset_at=T,
+            _reset_id=pl.col("event_id"),
+            _reset_net=network(pl.col("source_ip")),
+        )
+        .filter(pl.col("_who").is_not_null())
+        .collect()
+    )
+    if resets.height == 0:
+        return empty()
+    logins = (
+        lazy(
+            events,
+            "tenant_id",
+            "actor_id",
+            "occurred_at",
+            "event_id",
+            "action",
+            "outcome",
+            "source_ip",
+            "geo_country",
+        )
+        .filter((pl.col("action") == LOGIN) & (pl.col("outcome") == "success"))
+        .join(
+            resets.lazy().select("tenant_id", pl.col("_who").alias("actor_id")).unique(),
+            on=["tenant_id", "actor_id"],
+        )
+        .select(
+            "tenant_id",
+            pl.col("actor_id").alias("_who"),
+            T,
+            "event_id",
+            "source_ip",
+            "geo_country",
+            _net=network(pl.col("source_ip")),
+        )
+        .collect()
+    )
+    # when each account first used each network and country, and how many sign-ins it
+    # had by each of them: as-of joins, not a product of resets and sign-ins (an
+    # account reset by admins many times over years has thousands of each)
+    logins = logins.sort(*keys, "occurred_at", "event_id").with_columns(
+        _k=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over(keys),
+        _net_first=T.min().over(*keys, "_net"),
+        _country_first=T.min().over(*keys, "geo_country"),
+        _any_country=T.filter(pl.col("geo_country").is_not_null()).min().over(keys),
+    )
+    resets = (
+        resets.sort("_reset_at")
+        .join_asof(
+            logins.select(*keys, pl.col("occurred_at").alias("_reset_at"), "_k"),
+            on="_reset_at",
+            by=keys,
+            strategy="backward",
+            allow_exact_matches=False,
+            check_sortedness=False,  # sorted by time within each account, as asked
+        )
+        .with_columns(_n=pl.col("_k").fill_null(0))
+        .drop("_k")
+        .join(
+            logins.group_by(*keys, "_net").agg(_reset_net_first=T.min()),
+            left_on=[*keys, "_reset_net"],
+            right_on=[*keys, "_net"],
+            how="left",
+        )
+        # a reset the account did itself is the intruder's only from a place the account
+        # had not used: the user who resets at their desk, then signs in through a VPN
+        # they never used, is not a takeover
+        .filter(
+            (pl.col("_by") != pl.col("_who"))
+            | (
+                pl.col("_reset_net").is_not_null()
+                & (
+                    pl.col("_reset_net_first").is_null()
+                    | (pl.col("_reset_net_first") >= pl.col("_reset_at"))
+                )
+            )
+        )
+    )
+    # each sign-in with the latest reset before it
+    after = (
+        logins.filter(pl.col("_net").is_not_null())
+        .join_asof(
+            resets.sort("_reset_at").with_columns(_at=pl.col("_reset_at")),
+            left_on="occurred_at",
+            right_on="_at",
+            by=keys,
+            strategy="backward",
+            allow_exact_matches=False,
+            check_sortedness=False,
+        )
+        .filter(
+            pl.col("_reset_at").is_not_null()
+            & (T - pl.col("_reset_at") <= f)
+            & (pl.col("_n") >= min_logins)
+            & (pl.col("_net_first") > pl.col("_reset_at"))  # never used before the reset
+        )
+    )
+    # a new country only where earlier sign-ins said where they came from
+    new_country = (
+        pl.col("_country").is_not_null()
+        & (pl.col("_country_first_at") > pl.col("_reset_at"))
+        & (pl.col("_any_country_at") < pl.col("_reset_at"))
+    )
+    found = (
+        after.lazy()
+        .sort(T, "event_id")
+        .group_by("_reset_id")
+        .agg(
+            pl.col("tenant_id", "_who", "_by", "_what", "_reset_at", "_n").first(),
+            pl.col("source_ip").first().alias("_ip"),
+            pl.col("geo_country").first().alias("_country"),
+            pl.col("_country_first").first().alias("_country_first_at"),
+            pl.col("_any_country").first().alias("_any_country_at"),
+            T.first().alias("_login_at"),
+            T.head(max_evidence - 1).last().alias("last_seen"),
+            pl.col("event_id").head(max_evidence - 1).alias("_ids"),
+        )
+        # a reset the account did itself counts from a new country only: the user who
+        # resets at home for the first time and signs in from there stays in theirs
+        .filter((pl.col("_by") != pl.col("_who")) | new_country)
+        .select(
+            "tenant_id",
+            pl.col("_who").alias("actor_id"),
+            pl.col("_reset_at").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_reset_id"), pl.col("_ids")).alias("event_ids"),
+            pl.when(new_country)
+            .then(pl.lit("critical"))
+            .otherwise(pl.lit("high"))
+            .alias("severity"),
+            pl.format(
+                "{} of {} by {} at {}, then {} later a sign-in as {} from {} ({}) at {}: a network "
+                "none of its {} earlier sign-ins came from{}.",
+                pl.col("_what"),
+                q(pl.col("_who")),
+                pl.when(pl.col("_by") == pl.col("_who"))
+                .then(pl.lit("itself"))
+                .otherwise(q(pl.col("_by"))),
+                fmt_time(pl.col("_reset_at")),
+                fmt_duration(pl.col("_login_at") - pl.col("_reset_at")),
+                q(pl.col("_who")),
+                pl.col("_ip"),
+                pl.col("_country").fill_null("country unknown"),
+                fmt_time(pl.col("_login_at")),
+                pl.col("_n"),
+                pl.when(new_country)
+                .then(pl.lit(", and a country it had never signed in from"))
+                .otherwise(pl.lit("")),
+            ).alias("summary"),
+        )
+    )
+    return finalize(found, "recovery_takeover")

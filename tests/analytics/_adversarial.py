@@ -453,6 +453,62 @@ def _bulk_read(c: Ctx, t: Tenant) -> None:
     c.emit("bulk_read", t, u["id"], rows, ("bulk_read",), [0])
 
 
+def _recovery_takeover(c: Ctx, t: Tenant) -> None:
+    """A helpdesk talked into resetting a user's MFA (or the user's password reset by an
+    intruder who holds their mailbox), then a sign-in from the intruder's own network
+    and a new factor enrolled from there."""
+    v = _variant(c, "recovery_takeover", 2)
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t)
+    city, country, lat, lon = _FAR[(c.count + 3) % len(_FAR)]
+    geo = {
+        "geo_city": city,
+        "geo_country": country,
+        "geo_lat": lat,
+        "geo_lon": lon,
+        "source_ip": f"100.64.{c.count % 250}.{int(c.rng.integers(1, 250))}",
+    }
+    if v == 0:
+        helpdesk = t.user(c.rng, "admin")
+        reset = _user_row(
+            helpdesk,
+            t,
+            t0,
+            "mfa.reset",
+            target_id=u["id"],
+            target_type="user",
+            observer_service="auth",
+        )
+    else:
+        reset = {
+            "t": t0,
+            "action": "password.reset",
+            "actor_id": u["id"],
+            "observer_service": "auth",
+            **geo,
+        }
+    login = t0 + int(c.rng.integers(10, 240)) * MINUTE
+    rows = [
+        reset,
+        {
+            "t": login,
+            "action": "user.login",
+            "actor_id": u["id"],
+            "observer_service": "auth",
+            **geo,
+        },
+        {
+            "t": login + 4 * MINUTE,
+            "action": "mfa.enroll",
+            "actor_id": u["id"],
+            "target_id": u["id"],
+            "target_type": "user",
+            "observer_service": "auth",
+            **geo,
+        },
+    ]
+    c.emit("recovery_takeover", t, u["id"], rows, ("recovery_takeover",), [0, 1])
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -465,6 +521,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "mfa_takeover": _mfa_takeover,
     "person_bulk": _person_bulk,
     "bulk_read": _bulk_read,
+    "recovery_takeover": _recovery_takeover,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -738,7 +795,9 @@ def _session_end_noise(c: Ctx, t: Tenant) -> None:
 def _pipeline_reads(c: Ctx, t: Tenant) -> None:
     """A data pipeline's role, typed ``user`` as CloudTrail's assumed roles are, reading
     150 new objects an hour around the clock for three days from its first event on."""
-    t0 = c.when(t) - int(c.rng.integers(0, 24)) * HOUR
+    # the three days end before the scenario does: events past the end of the other
+    # traffic would look like every other source falling silent (logging_gap)
+    t0 = min(c.when(t) - int(c.rng.integers(0, 24)) * HOUR, (c.days - 4) * DAY)
     role = f"{t.name}-etl-role-{c.count}"
     rows = [
         {
@@ -756,6 +815,34 @@ def _pipeline_reads(c: Ctx, t: Tenant) -> None:
     _look(c, t, "pipeline_reads", role, rows)
 
 
+def _helpdesk_reset(c: Ctx, t: Tenant) -> None:
+    """A user who lost their phone: the helpdesk resets their MFA, they sign in from
+    the office minutes later and enroll the new phone."""
+    u, helpdesk, t0 = t.user(c.rng, NON_ADMIN_ROLES), t.user(c.rng, "admin"), c.when(t)
+    rows = [
+        _user_row(
+            helpdesk,
+            t,
+            t0,
+            "mfa.reset",
+            target_id=u["id"],
+            target_type="user",
+            observer_service="auth",
+        ),
+        _user_row(u, t, t0 + 6 * MINUTE, "user.login", observer_service="auth"),
+        _user_row(
+            u,
+            t,
+            t0 + 8 * MINUTE,
+            "mfa.enroll",
+            target_id=u["id"],
+            target_type="user",
+            observer_service="auth",
+        ),
+    ]
+    _look(c, t, "helpdesk_reset", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -769,4 +856,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:migration": _migration,
     "lookalike:session_quirks": _session_end_noise,
     "lookalike:pipeline_reads": _pipeline_reads,
+    "lookalike:helpdesk_reset": _helpdesk_reset,
 }

@@ -38,6 +38,7 @@ CLASS_DETECTORS = {
     "dormant_takeover",
     "new_key_exfiltration",
     "mfa_fatigue_takeover",
+    "recovery_takeover",
     "mass_export",
     "mass_deletion",
     "bulk_read",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -148,6 +149,31 @@ class Manifest:
         return None
 
 
+#: Manifests checked lately (the API checks one per page): text, key and store -> result.
+_CHECKED: dict[tuple[str, str, str], tuple[Manifest | None, str | None]] = {}
+_CHECKED_KEPT: Final = 8
+_CHECKED_LOCK = threading.Lock()
+
+
+def _checked(text: str, public_key: Any, store_id: str) -> tuple[Manifest | None, str | None]:
+    """The parsed manifest and why it is not valid (``None``: it is), remembered."""
+    key = (text, key_fingerprint(public_key), store_id)
+    with _CHECKED_LOCK:
+        if key in _CHECKED:
+            return _CHECKED[key]
+    try:
+        manifest: Manifest | None = Manifest.parse(text)
+        assert manifest is not None
+        why = manifest.check(public_key, store_id)
+    except ValueError as exc:
+        manifest, why = None, str(exc)
+    with _CHECKED_LOCK:
+        if len(_CHECKED) >= _CHECKED_KEPT:
+            _CHECKED.clear()
+        _CHECKED[key] = (manifest, why)
+    return manifest, why
+
+
 def check_tenant_manifest(
     text: str | None,
     public_key: Any,
@@ -170,12 +196,8 @@ def check_tenant_manifest(
                 "the database would not show; keep `auditkit checkpoint` files outside the store"
             ]
         return [], []
-    try:
-        manifest = Manifest.parse(text)
-        why = manifest.check(public_key, store_id)
-    except ValueError as exc:
-        why = str(exc)
-    if why is not None:
+    manifest, why = _checked(text, public_key, store_id)
+    if why is not None or manifest is None:
         return [
             Problem(
                 ProblemKind.BAD_SIGNATURE,

@@ -1190,8 +1190,8 @@ class Store(StreamCursors):
         reports: list[VerificationReport] = []
         ranged = bool(where)
         reader = self._reader
-        # before any tenant's snapshot (see verify_trail); a page has its own checks
-        manifest = reader.manifest() if seqs is None else None
+        # before any tenant's snapshot (see verify_trail)
+        manifest = reader.manifest()
         timed = start is not None or end is not None
 
         # a page by seq alone reads every row of its range: what it read is the answer
@@ -1233,15 +1233,14 @@ class Store(StreamCursors):
             else:
                 reports.append(finish_tenant(self._reader, checker, ranged=ranged))
         extra: list[Problem] = []
-        if seqs is None:  # a page (the API's) reads one tenant's range: its own check
-            sizes = {r.tenant_id: r.tree_size for rep in reports for r in rep.tenants}
-            extra, notes = check_tenant_manifest(
-                manifest, trust.public_key, self.store_id, sizes,
-                only=None if everything and not reader.confined() else set(tenants),
-                named={p.tenant_id for rep in reports for p in rep.problems},
-            )  # fmt: skip
-            if notes:
-                reports.append(VerificationReport(notes=tuple(notes)))
+        sizes = {r.tenant_id: r.tree_size for rep in reports for r in rep.tenants}
+        extra, notes = check_tenant_manifest(
+            manifest, trust.public_key, self.store_id, sizes,
+            only=None if everything and not reader.confined() else set(tenants),
+            named={p.tenant_id for rep in reports for p in rep.problems},
+        )  # fmt: skip
+        if notes:
+            reports.append(VerificationReport(notes=tuple(notes)))
         return merge_reports(reports, trust, self.store_id, extra)
 
     def load(

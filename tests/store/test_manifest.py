@@ -82,6 +82,10 @@ def test_a_whole_tenant_removed_is_named(store: Store) -> None:
         store.load()
     with pytest.raises(TamperedError, match="vanished"):
         store.scan()
+    # a page of it, as the pull API asks for one, too
+    assert store.json_page("initech") is None  # not as a healthy store holds it
+    with pytest.raises(TamperedError, match="vanished"):
+        store.load("initech", seqs=(0, 10))
     # the tenants left are intact on their own
     assert store.verify("acme").ok and store.load("globex").height == 6
 

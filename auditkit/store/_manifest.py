@@ -161,17 +161,18 @@ def _checked(text: str, public_key: Any, store_id: str) -> tuple[Manifest | None
     with _CHECKED_LOCK:
         if key in _CHECKED:
             return _CHECKED[key]
+    result: tuple[Manifest | None, str | None]
     try:
-        manifest: Manifest | None = Manifest.parse(text)
-        assert manifest is not None
-        why = manifest.check(public_key, store_id)
+        manifest = Manifest.parse(text)
     except ValueError as exc:
-        manifest, why = None, str(exc)
+        result = (None, str(exc))
+    else:
+        result = (manifest, manifest.check(public_key, store_id))
     with _CHECKED_LOCK:
         if len(_CHECKED) >= _CHECKED_KEPT:
             _CHECKED.clear()
-        _CHECKED[key] = (manifest, why)
-    return manifest, why
+        _CHECKED[key] = result
+    return result
 
 
 def check_tenant_manifest(
@@ -211,14 +212,12 @@ def check_tenant_manifest(
     present = {tenant_digest(store_id, t): t for t in sizes}
     wanted = None if only is None else {tenant_digest(store_id, t) for t in only}
     problems: list[Problem] = []
-    gone = 0
     for digest, listed in sorted(manifest.tenants.items()):
         if wanted is not None and digest not in wanted:
             continue
         tenant = present.get(digest)
         if tenant is None:
             if listed and digest not in accounted:
-                gone += 1
                 problems.append(
                     Problem(
                         ProblemKind.VANISHED,

@@ -114,7 +114,7 @@ from auditkit.store.retention import (
     TenantApply,
 )
 from auditkit.times import parse_instant
-from auditkit.verification import Problem, VerificationReport
+from auditkit.verification import VerificationReport
 
 if TYPE_CHECKING:
     from auditkit.store._access import DbRole
@@ -1232,7 +1232,6 @@ class Store(StreamCursors):
                 )
             else:
                 reports.append(finish_tenant(self._reader, checker, ranged=ranged))
-        extra: list[Problem] = []
         sizes = {r.tenant_id: r.tree_size for rep in reports for r in rep.tenants}
         extra, notes = check_tenant_manifest(
             manifest, trust.public_key, self.store_id, sizes,

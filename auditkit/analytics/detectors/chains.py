@@ -631,8 +631,8 @@ def recovery_takeover(
             pl.col("_country_first").first().alias("_country_first_at"),
             pl.col("_any_country").first().alias("_any_country_at"),
             T.first().alias("_login_at"),
-            T.head(max_evidence - 1).last().alias("last_seen"),
-            pl.col("event_id").head(max_evidence - 1).alias("_ids"),
+            T.head(max(max_evidence - 1, 1)).last().alias("last_seen"),
+            pl.col("event_id").head(max(max_evidence - 1, 1)).alias("_ids"),
         )
         # a reset the account did itself counts from a new country only: the user who
         # resets at home for the first time and signs in from there stays in theirs

@@ -302,6 +302,7 @@ def resolve_trust(
     *,
     db_public_pem: str | None,
     key_path: Path,
+    db_key_id: str | None = None,
     private_key: Any | None = None,
     public_key: Any | None = None,
     fingerprint: str | None = None,
@@ -341,8 +342,10 @@ def resolve_trust(
         where = f"checkpoint file {saved.source}"
         anchor = Anchor(AnchorKind.CHECKPOINT_FILE, saved.source, saved.key_id)
         candidates.append((saved.public_key, anchor, where))
+    # PEM text only: a value of the database is never a path to read (an attacker who
+    # writes store_meta would otherwise name any file, /dev/zero or a FIFO included)
     db_key = None
-    if db_public_pem:
+    if db_public_pem and "-----BEGIN" in db_public_pem:
         try:
             db_key = load_public_key(db_public_pem)
         except SignatureError:
@@ -390,6 +393,30 @@ def resolve_trust(
                 )
             else:
                 anchors.append(anchor)
+        if db_key is None:
+            problems.append(
+                Problem(
+                    ProblemKind.WRONG_KEY,
+                    "",
+                    None,
+                    None,
+                    "the public key recorded in the database (store_meta 'public_key') is "
+                    + ("damaged: not a PEM Ed25519 key" if db_public_pem else "missing")
+                    + f"; the trusted key {fp[:16]} is from the {source}",
+                )
+            )
+        elif db_key_id is not None and db_key_id != key_fingerprint(db_key):
+            problems.append(
+                Problem(
+                    ProblemKind.WRONG_KEY,
+                    "",
+                    None,
+                    None,
+                    f"the key id recorded in the database ({db_key_id[:16]!r}) is not the "
+                    "fingerprint of the public key recorded beside it "
+                    f"({key_fingerprint(db_key)[:16]})",
+                )
+            )
         if db_key is not None and key_fingerprint(db_key) != fp:
             problems.append(
                 Problem(

@@ -448,6 +448,7 @@ class Store(StreamCursors):
             private = self.private_key
         return resolve_trust(
             db_public_pem=self._db_public_pem,
+            db_key_id=self._db_key_id,
             key_path=self.key_path,
             private_key=private,
             public_key=public_key,

@@ -892,3 +892,38 @@ def test_sqlite_a_store_trigger_is_judged_by_what_it_does_not_its_message(
     report = Store.open(store.location).verify()
     assert report.status.value == "tampered", report.summary()
     assert first(report, ProblemKind.SCHEMA_CHANGED).detail.startswith("events_no_update is a")
+
+
+# -- store_meta: the database's own record of the key ---------------------------------------
+@pytest.mark.parametrize(
+    ("statement", "said"),
+    [
+        ("UPDATE store_meta SET value = 'x' WHERE key = 'public_key'", "damaged"),
+        (
+            "UPDATE store_meta SET value = '-----BEGIN PUBLIC KEY-----\nAAAA\n"
+            "-----END PUBLIC KEY-----' WHERE key = 'public_key'",
+            "damaged",
+        ),
+        ("DELETE FROM store_meta WHERE key = 'public_key'", "missing"),
+        ("UPDATE store_meta SET value = 'abc' WHERE key = 'key_id'", "key id recorded"),
+    ],
+)
+def test_a_damaged_or_removed_key_record_in_store_meta_is_named(
+    store: Store, statement: str, said: str
+) -> None:
+    sql(store, statement)
+    report = Store.open(store.location, key=store.key_path).verify()
+    assert report.status.value == "tampered"
+    assert kinds(report) == {ProblemKind.WRONG_KEY}
+    assert said in report.problems[0].detail
+
+
+def test_a_key_record_naming_a_file_is_never_read(store: Store, tmp_path: Path) -> None:
+    """A value of the database is text, not a path to read (naming a FIFO or /dev/zero
+    would hang the read): a path to a file holding a key is a damaged record."""
+    planted = tmp_path / "their.pub"
+    planted.write_text(public_key_pem(generate_key().public_key()))
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = 'public_key'", params=(str(planted),))
+    report = Store.open(store.location, key=store.key_path).verify()
+    assert kinds(report) == {ProblemKind.WRONG_KEY}
+    assert "damaged" in report.problems[0].detail

@@ -24,7 +24,7 @@ import hashlib
 import threading
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import orjson
@@ -97,9 +97,9 @@ class Manifest:
             tenants[d] = max(int(size), tenants.get(d, 0))
         return Manifest(self.store_id, tenants, since=self.since)
 
-    def signed(self, private_key: Any) -> str:
-        """Sign with ``private_key`` (now) and return the text to store."""
-        self.timestamp = format_timestamp(datetime.now(UTC))
+    def signed(self, private_key: Any, *, at: datetime | None = None) -> str:
+        """Sign with ``private_key`` (at ``at``, default now) and return the text to store."""
+        self.timestamp = format_timestamp(at or datetime.now(UTC))
         self.key_id = key_fingerprint(private_key.public_key())
         self.signature = base64.b64encode(private_key.sign(self.body())).decode("ascii")
         out = orjson.loads(self.body()[len(_DOMAIN) :])
@@ -149,6 +149,28 @@ class Manifest:
         return None
 
 
+#: How much earlier than the newest checkpoint a manifest may say it was signed: the
+#: clocks of two appenders on one PostgreSQL database may differ by this much.
+CLOCK_SKEW: Final = timedelta(minutes=5)
+
+
+def _stale(signed_at: str, newest: str) -> bool:
+    """Whether a manifest signed at ``signed_at`` predates a checkpoint of ``newest``
+    by more than :data:`CLOCK_SKEW` (unreadable times make no such claim).
+
+    >>> _stale("2026-01-05T09:00:00.000000Z", "2026-01-05T09:04:00.000000Z")
+    False
+    >>> _stale("2026-01-05T09:00:00.000000Z", "2026-01-05T10:00:00.000000Z")
+    True
+    """
+    try:
+        a = datetime.fromisoformat(signed_at.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(newest.replace("Z", "+00:00"))
+        return a + CLOCK_SKEW < b
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
 #: Manifests checked lately (the API checks one per page): text, key and store -> result.
 _CHECKED: dict[tuple[str, str, str], tuple[Manifest | None, str | None]] = {}
 _CHECKED_KEPT: Final = 8
@@ -183,12 +205,17 @@ def check_tenant_manifest(
     *,
     only: set[str] | None = None,
     named: Set[str] = frozenset(),
+    newest: str | None = None,
 ) -> tuple[list[Problem], list[str]]:
     """Problems and notes from the stored manifest ``text`` against ``sizes``, the
     newest signed tree size of each tenant present.  ``only``: the tenants verified
     (default: every tenant, so that a listed tenant that is gone is named).
     ``named``: tenants that other problems name already (a ``tenant_id`` turned into
-    bytes is not present by name, but is not gone unseen either)."""
+    bytes is not present by name, but is not gone unseen either).  ``newest``: the
+    time of the newest valid checkpoint of the tenants verified, when every appender
+    writes the manifest: every append signs it after its checkpoints, so a manifest
+    older than that (beyond :data:`CLOCK_SKEW`) is an earlier copy put back, which
+    would hide the tenants made since."""
     if not text:
         if any(sizes.values()):
             return [], [
@@ -208,10 +235,22 @@ def check_tenant_manifest(
                 f"the signed tenant manifest (store_meta {MANIFEST_KEY!r}) is not valid: {why}",
             )
         ], []
+    problems: list[Problem] = []
+    if newest is not None and _stale(manifest.timestamp, newest):
+        problems.append(
+            Problem(
+                ProblemKind.ROLLBACK,
+                "",
+                None,
+                None,
+                f"the signed tenant manifest was signed at {manifest.timestamp}, before the "
+                f"newest checkpoint ({newest}), though every append signs it after its "
+                "checkpoints: an earlier copy was put back (tenants made since are not listed)",
+            )
+        )
     accounted = {tenant_digest(store_id, t) for t in named}
     present = {tenant_digest(store_id, t): t for t in sizes}
     wanted = None if only is None else {tenant_digest(store_id, t) for t in only}
-    problems: list[Problem] = []
     for digest, listed in sorted(manifest.tenants.items()):
         if wanted is not None and digest not in wanted:
             continue

@@ -488,6 +488,20 @@ class TrailReader:
             self._confined = bool(rows[0][0])
         return self._confined
 
+    def manifest_kept_by_all(self) -> bool:
+        """Whether every appender writes the tenant manifest: not on a connection
+        confined to its tenant, nor where database roles confined to a tenant may
+        append (PostgreSQL), whose appends leave it as it was."""
+        if self.dialect == "sqlite":
+            return True
+        if self.confined():
+            return False
+        try:
+            rows = self._fetch("SELECT EXISTS (SELECT 1 FROM access_db_roles WHERE can_append)")
+        except StoreError:  # a store made before database roles
+            return True
+        return not rows[0][0]
+
     def manifest(self) -> str | None:
         """The stored text of the signed tenant manifest, or ``None``."""
         rows = self._fetch("SELECT value FROM store_meta WHERE key = ?", (MANIFEST_KEY,))

@@ -1281,6 +1281,12 @@ class TenantVerifier:
             prev = cp.tree_size
 
 
+def newest_checkpoint(reports: Sequence[VerificationReport]) -> str | None:
+    """The time of the newest valid checkpoint among the tenants of ``reports``."""
+    times = [t.checkpoint_time for r in reports for t in r.tenants if t.checkpoint_time]
+    return max(times, default=None)
+
+
 def merge_reports(
     reports: Sequence[VerificationReport],
     trust: Trust,
@@ -1476,6 +1482,7 @@ def verify_trail(
         {t: v.size for t, v in verifiers.items()},
         only=None if everything and not reader.confined() else set(tenants),
         named={p.tenant_id for r in reports for p in r.problems},
+        newest=newest_checkpoint(reports) if reader.manifest_kept_by_all() else None,
     )
     if notes:
         reports.append(VerificationReport(notes=tuple(notes)))

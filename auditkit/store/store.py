@@ -102,6 +102,7 @@ from auditkit.store._verify import (
     finish_tenant,
     kept_in_cache,
     merge_reports,
+    newest_checkpoint,
     verified_chunks,
     verify_trail,
 )
@@ -1238,6 +1239,7 @@ class Store(StreamCursors):
             manifest, trust.public_key, self.store_id, sizes,
             only=None if everything and not reader.confined() else set(tenants),
             named={p.tenant_id for rep in reports for p in rep.problems},
+            newest=newest_checkpoint(reports) if reader.manifest_kept_by_all() else None,
         )  # fmt: skip
         if notes:
             reports.append(VerificationReport(notes=tuple(notes)))

@@ -196,3 +196,23 @@ def test_verify_on_the_command_line_exits_1_for_a_removed_tenant(tmp_path: Path)
     assert main(["verify", location, "--no-progress"]) == 1
     assert main(["verify", location, "--tenant", "globex", "--no-progress"]) == 1
     assert main(["verify", location, "--tenant", "nobody", "--no-progress"]) == 2
+
+
+def test_an_earlier_copy_of_the_manifest_put_back_is_named(store: Store) -> None:
+    """The attacker kept an old signed manifest (here: one signed an hour before the
+    newest checkpoint, as a copy saved then would be), removes a tenant made since
+    and puts the copy back: it lists nothing of that tenant, but it is older than the
+    checkpoints every append signs before it."""
+    from datetime import UTC, datetime, timedelta
+
+    old = Manifest(store.store_id).grown({"acme": 40, "globex": 6})
+    text = old.signed(store.private_key, at=datetime.now(UTC) - timedelta(hours=1))
+    _remove(store, "initech")
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = ?", params=(text, MANIFEST_KEY))
+    report = store.verify()
+    assert kinds(report) == {ProblemKind.ROLLBACK}, report.summary()
+    assert "earlier copy was put back" in report.problems[0].detail
+    # a copy a few minutes old is within the clocks' tolerance (and lists what it lists)
+    recent = old.signed(store.private_key, at=datetime.now(UTC) - timedelta(minutes=2))
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = ?", params=(recent, MANIFEST_KEY))
+    assert store.verify().ok

@@ -11,10 +11,11 @@ whose newest signed tree is smaller than listed (``rollback``).
 
 What it guarantees: a lower bound.  Entries only grow; an appender that may not
 write the manifest (a PostgreSQL role confined to one tenant) leaves it as it was,
-which stays true.  What it does not: an attacker who replaces the manifest with an
-older signed copy weakens the bound to that copy's; one who deletes it leaves the
-store saying so (a note) but cannot be caught without something kept outside the
-database (a checkpoint file, ``auditkit checkpoint``).
+which stays true.  An older signed copy put back is named when it predates the
+newest checkpoint (every append signs the manifest after its checkpoints).  What
+it does not: an attacker who deletes it leaves the store saying so (a note), and a
+rollback of the whole store, manifest included, cannot be caught without something
+kept outside the database (a checkpoint file, ``auditkit checkpoint``).
 """
 
 from __future__ import annotations

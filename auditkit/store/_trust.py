@@ -351,24 +351,18 @@ def resolve_trust(
         except SignatureError:
             db_key = None
     problems: list[Problem] = []
+
+    def wrong_key(detail: str) -> None:
+        problems.append(Problem(ProblemKind.WRONG_KEY, "", None, None, detail))
+
     if fingerprint is not None:
         pin = _parse_fingerprint(fingerprint)
         pool = [c[0] for c in candidates] + ([db_key] if db_key is not None else [])
         match = next((k for k in pool if key_fingerprint(k).startswith(pin)), None)
         if match is None:
-            problems.append(
-                Problem(
-                    ProblemKind.WRONG_KEY,
-                    "",
-                    None,
-                    None,
-                    f"no available key has the pinned fingerprint {pin[:16]}: the store's key "
-                    + (
-                        f"is {key_fingerprint(db_key)[:16]}"
-                        if db_key is not None
-                        else "is unreadable"
-                    ),
-                )
+            wrong_key(
+                f"no available key has the pinned fingerprint {pin[:16]}: the store's key "
+                + (f"is {key_fingerprint(db_key)[:16]}" if db_key is not None else "is unreadable")
             )
         else:
             anchor = Anchor(
@@ -381,52 +375,28 @@ def resolve_trust(
         anchors = []
         for key, anchor, where in candidates:
             if key_fingerprint(key) != fp:
-                problems.append(
-                    Problem(
-                        ProblemKind.WRONG_KEY,
-                        "",
-                        None,
-                        None,
-                        f"the {where} holds key {key_fingerprint(key)[:16]}, but the {source} "
-                        f"holds {fp[:16]}",
-                    )
+                wrong_key(
+                    f"the {where} holds key {key_fingerprint(key)[:16]}, but the {source} "
+                    f"holds {fp[:16]}"
                 )
             else:
                 anchors.append(anchor)
         if db_key is None:
-            problems.append(
-                Problem(
-                    ProblemKind.WRONG_KEY,
-                    "",
-                    None,
-                    None,
-                    "the public key recorded in the database (store_meta 'public_key') is "
-                    + ("damaged: not a PEM Ed25519 key" if db_public_pem else "missing")
-                    + f"; the trusted key {fp[:16]} is from the {source}",
-                )
+            wrong_key(
+                "the public key recorded in the database (store_meta 'public_key') is "
+                + ("damaged: not a PEM Ed25519 key" if db_public_pem else "missing")
+                + f"; the trusted key {fp[:16]} is from the {source}"
             )
         elif db_key_id is not None and db_key_id != key_fingerprint(db_key):
-            problems.append(
-                Problem(
-                    ProblemKind.WRONG_KEY,
-                    "",
-                    None,
-                    None,
-                    f"the key id recorded in the database ({db_key_id[:16]!r}) is not the "
-                    "fingerprint of the public key recorded beside it "
-                    f"({key_fingerprint(db_key)[:16]})",
-                )
+            wrong_key(
+                f"the key id recorded in the database ({db_key_id[:16]!r}) is not the "
+                "fingerprint of the public key recorded beside it "
+                f"({key_fingerprint(db_key)[:16]})"
             )
         if db_key is not None and key_fingerprint(db_key) != fp:
-            problems.append(
-                Problem(
-                    ProblemKind.WRONG_KEY,
-                    "",
-                    None,
-                    None,
-                    f"the public key recorded in the database ({key_fingerprint(db_key)[:16]}) "
-                    f"is not the trusted key {fp[:16]} from the {source}: it was replaced",
-                )
+            wrong_key(
+                f"the public key recorded in the database ({key_fingerprint(db_key)[:16]}) "
+                f"is not the trusted key {fp[:16]} from the {source}: it was replaced"
             )
         return Trust(chosen, fp, source, tuple(anchors), tuple(problems), saved, witnesses)
     if db_key is None:

@@ -657,7 +657,13 @@ class Store(StreamCursors):
             earlier = {str(t): int(n) for t, n in cur.fetchall() if t is not None}
             manifest = Manifest(self.store_id).grown(earlier)
             manifest.since = format_timestamp(datetime.now(UTC))
-        signed = manifest.grown(sizes).signed(self.private_key)
+        # never earlier than the manifest it replaces: a clock stepped back (NTP) must
+        # not make it look older than the checkpoints signed before the step
+        at = datetime.now(UTC)
+        if manifest.timestamp:
+            with contextlib.suppress(ValueError):
+                at = max(at, datetime.fromisoformat(manifest.timestamp.replace("Z", "+00:00")))
+        signed = manifest.grown(sizes).signed(self.private_key, at=at)
         ph = backend.ph
         cur.execute(f"UPDATE store_meta SET value = {ph} WHERE key = {ph}", (signed, MANIFEST_KEY))
         if backend.dialect == "sqlite" and cur.rowcount == 0:

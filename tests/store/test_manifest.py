@@ -216,3 +216,31 @@ def test_an_earlier_copy_of_the_manifest_put_back_is_named(store: Store) -> None
     recent = old.signed(store.private_key, at=datetime.now(UTC) - timedelta(minutes=2))
     sql(store, "UPDATE store_meta SET value = ? WHERE key = ?", params=(recent, MANIFEST_KEY))
     assert store.verify().ok
+
+
+def test_a_clock_stepped_back_does_not_make_the_manifest_look_put_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest is never signed earlier than the one it replaces: when the store's
+    clock reads an hour behind the one that signed the last manifest (a clock stepped
+    back), the next manifest keeps the later time, and is not taken for an earlier
+    copy put back."""
+    from datetime import datetime, timedelta
+
+    import auditkit.store._manifest as manifest_module
+    import auditkit.store.store as store_module
+
+    real = datetime
+
+    class Behind(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return real.now(tz) - timedelta(hours=1)
+
+    last = Manifest.parse(_manifest_text(store)).timestamp
+    monkeypatch.setattr(store_module, "datetime", Behind)
+    monkeypatch.setattr(manifest_module, "datetime", Behind)
+    store.append(make_events(2, "globex", prefix="after-step"))
+    assert Manifest.parse(_manifest_text(store)).timestamp >= last
+    report = store.verify()
+    assert report.ok, report.summary()

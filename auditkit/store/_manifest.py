@@ -34,7 +34,13 @@ from auditkit.integrity import key_fingerprint
 from auditkit.schema import format_timestamp
 from auditkit.verification import Problem, ProblemKind
 
-__all__ = ["MANIFEST_KEY", "Manifest", "check_tenant_manifest", "tenant_digest"]
+__all__ = [
+    "MANIFEST_KEY",
+    "Manifest",
+    "check_tenant_manifest",
+    "checked_manifest",
+    "tenant_digest",
+]
 
 #: The ``store_meta`` key that holds the manifest.
 MANIFEST_KEY: Final = "tenant_manifest"
@@ -96,11 +102,17 @@ class Manifest:
         for tenant, size in sizes.items():
             d = tenant_digest(self.store_id, tenant)
             tenants[d] = max(int(size), tenants.get(d, 0))
-        return Manifest(self.store_id, tenants, since=self.since)
+        return Manifest(self.store_id, tenants, timestamp=self.timestamp, since=self.since)
 
     def signed(self, private_key: Any, *, at: datetime | None = None) -> str:
-        """Sign with ``private_key`` (at ``at``, default now) and return the text to store."""
-        self.timestamp = format_timestamp(at or datetime.now(UTC))
+        """Sign with ``private_key`` (at ``at``, default now) and return the text to store.
+
+        Never earlier than the manifest this one was grown from: a clock stepped back
+        (NTP) must not make it look older than the checkpoints signed before the step.
+        """
+        moment = at or datetime.now(UTC)
+        before = _instant(self.timestamp)
+        self.timestamp = format_timestamp(moment if before is None else max(moment, before))
         self.key_id = key_fingerprint(private_key.public_key())
         self.signature = base64.b64encode(private_key.sign(self.body())).decode("ascii")
         out = orjson.loads(self.body()[len(_DOMAIN) :])
@@ -164,12 +176,16 @@ def _stale(signed_at: str, newest: str) -> bool:
     >>> _stale("2026-01-05T09:00:00.000000Z", "2026-01-05T10:00:00.000000Z")
     True
     """
+    a, b = _instant(signed_at), _instant(newest)
+    return a is not None and b is not None and a < b - CLOCK_SKEW
+
+
+def _instant(text: str) -> datetime | None:
+    """An RFC 3339 time of a signed document, or ``None`` when there is none."""
     try:
-        a = datetime.fromisoformat(signed_at.replace("Z", "+00:00"))
-        b = datetime.fromisoformat(newest.replace("Z", "+00:00"))
-        return a + CLOCK_SKEW < b
-    except (ValueError, TypeError, OverflowError):
-        return False
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 #: Manifests checked lately (the API checks one per page): text, key and store -> result.
@@ -178,7 +194,9 @@ _CHECKED_KEPT: Final = 8
 _CHECKED_LOCK = threading.Lock()
 
 
-def _checked(text: str, public_key: Any, store_id: str) -> tuple[Manifest | None, str | None]:
+def checked_manifest(
+    text: str, public_key: Any, store_id: str
+) -> tuple[Manifest | None, str | None]:
     """The parsed manifest and why it is not valid (``None``: it is), remembered."""
     key = (text, key_fingerprint(public_key), store_id)
     with _CHECKED_LOCK:
@@ -225,7 +243,7 @@ def check_tenant_manifest(
                 "the database would not show; keep `auditkit checkpoint` files outside the store"
             ]
         return [], []
-    manifest, why = _checked(text, public_key, store_id)
+    manifest, why = checked_manifest(text, public_key, store_id)
     if why is not None or manifest is None:
         return [
             Problem(

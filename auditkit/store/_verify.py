@@ -1281,10 +1281,33 @@ class TenantVerifier:
             prev = cp.tree_size
 
 
-def newest_checkpoint(reports: Sequence[VerificationReport]) -> str | None:
-    """The time of the newest valid checkpoint among the tenants of ``reports``."""
+def manifest_problems(
+    reader: TrailReader,
+    trust: Trust,
+    manifest: str | None,
+    reports: list[VerificationReport],
+    tenants: Sequence[str],
+    *,
+    everything: bool,
+) -> list[Problem]:
+    """What the tenant manifest (``manifest``, read before the tenants' snapshots)
+    says of the tenants of ``reports``: its problems, returned, and its notes, added
+    to ``reports`` as a report of their own.  ``everything``: ``tenants`` are all the
+    store holds, so a listed tenant that is gone is named too (unless row-level
+    security hides some from this connection)."""
     times = [t.checkpoint_time for r in reports for t in r.tenants if t.checkpoint_time]
-    return max(times, default=None)
+    problems, notes = check_tenant_manifest(
+        manifest,
+        trust.public_key,
+        reader.store_id,
+        {t.tenant_id: t.tree_size for r in reports for t in r.tenants},
+        only=None if everything and not reader.confined() else set(tenants),
+        named={p.tenant_id for r in reports for p in r.problems},
+        newest=max(times, default=None) if reader.manifest_kept_by_all() else None,
+    )
+    if notes:
+        reports.append(VerificationReport(notes=tuple(notes)))
+    return problems
 
 
 def merge_reports(
@@ -1475,17 +1498,7 @@ def verify_trail(
         verifiers[v.tenant] = v
         v.check_cold_listing(reader.cold())
         reports.append(finish_tenant(reader, v, ranged=False))
-    extra, notes = check_tenant_manifest(
-        manifest,
-        trust.public_key,
-        reader.store_id,
-        {t: v.size for t, v in verifiers.items()},
-        only=None if everything and not reader.confined() else set(tenants),
-        named={p.tenant_id for r in reports for p in r.problems},
-        newest=newest_checkpoint(reports) if reader.manifest_kept_by_all() else None,
-    )
-    if notes:
-        reports.append(VerificationReport(notes=tuple(notes)))
+    extra = manifest_problems(reader, trust, manifest, reports, tenants, everything=everything)
     anchors: list[Anchor] = []
     if trust.saved is not None:
         extra += check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)

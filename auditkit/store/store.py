@@ -81,7 +81,7 @@ from auditkit.store._cold import default_cold_url, display_url
 from auditkit.store._cursors import StreamCursors
 from auditkit.store._feed import handed_over
 from auditkit.store._keys import default_key_path, public_key_path
-from auditkit.store._manifest import MANIFEST_KEY, Manifest, check_tenant_manifest, tenant_digest
+from auditkit.store._manifest import MANIFEST_KEY, Manifest, checked_manifest, tenant_digest
 from auditkit.store._page import JsonPage, json_page
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -101,8 +101,8 @@ from auditkit.store._verify import (
     finish_reads,
     finish_tenant,
     kept_in_cache,
+    manifest_problems,
     merge_reports,
-    newest_checkpoint,
     verified_chunks,
     verify_trail,
 )
@@ -642,28 +642,19 @@ class Store(StreamCursors):
         row = cur.fetchone()
         text = str(row[0]) if row and row[0] is not None else ""
         if text:
-            try:
-                manifest = Manifest.parse(text)
-                why = manifest.check(self.private_key.public_key(), self.store_id)
-            except ValueError as exc:
-                why = str(exc)
-            if why is not None:
+            found, why = checked_manifest(text, self.private_key.public_key(), self.store_id)
+            if why is not None or found is None:
                 raise StoreError(
                     f"the signed tenant manifest is damaged ({why}); nothing was appended. "
                     "Run `auditkit verify` to see what changed"
                 )
+            manifest = found
         else:
             cur.execute("SELECT tenant_id, MAX(tree_size) FROM checkpoints GROUP BY tenant_id")
             earlier = {str(t): int(n) for t, n in cur.fetchall() if t is not None}
             manifest = Manifest(self.store_id).grown(earlier)
             manifest.since = format_timestamp(datetime.now(UTC))
-        # never earlier than the manifest it replaces: a clock stepped back (NTP) must
-        # not make it look older than the checkpoints signed before the step
-        at = datetime.now(UTC)
-        if manifest.timestamp:
-            with contextlib.suppress(ValueError):
-                at = max(at, datetime.fromisoformat(manifest.timestamp.replace("Z", "+00:00")))
-        signed = manifest.grown(sizes).signed(self.private_key, at=at)
+        signed = manifest.grown(sizes).signed(self.private_key)
         ph = backend.ph
         cur.execute(f"UPDATE store_meta SET value = {ph} WHERE key = {ph}", (signed, MANIFEST_KEY))
         if backend.dialect == "sqlite" and cur.rowcount == 0:
@@ -1240,15 +1231,7 @@ class Store(StreamCursors):
                 )
             else:
                 reports.append(finish_tenant(self._reader, checker, ranged=ranged))
-        sizes = {r.tenant_id: r.tree_size for rep in reports for r in rep.tenants}
-        extra, notes = check_tenant_manifest(
-            manifest, trust.public_key, self.store_id, sizes,
-            only=None if everything and not reader.confined() else set(tenants),
-            named={p.tenant_id for rep in reports for p in rep.problems},
-            newest=newest_checkpoint(reports) if reader.manifest_kept_by_all() else None,
-        )  # fmt: skip
-        if notes:
-            reports.append(VerificationReport(notes=tuple(notes)))
+        extra = manifest_problems(reader, trust, manifest, reports, tenants, everything=everything)
         return merge_reports(reports, trust, self.store_id, extra)
 
     def load(

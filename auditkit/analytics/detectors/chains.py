@@ -576,7 +576,7 @@ def recovery_takeover(
         .with_columns(_n=pl.col("_k").fill_null(0))
         .drop("_k")
         .join(
-            logins.group_by(*keys, "_net").agg(_reset_net_first=T.min()),
+            logins.select(*keys, "_net", _reset_net_first="_net_first").unique(),
             left_on=[*keys, "_reset_net"],
             right_on=[*keys, "_net"],
             how="left",

@@ -174,6 +174,7 @@ def run_detectors(
     names: Iterable[str] | None = None,
     since: datetime | None = None,
     batch_events: int = 2_000_000,
+    progress: Callable[[int], object] | None = None,
 ) -> pl.DataFrame:
     """Run detectors over ``events`` and return all findings, most severe first.
 
@@ -195,6 +196,8 @@ def run_detectors(
         Report only findings whose last evidence is at or after ``since``.  Earlier
         events still serve as history and baselines, so ``since`` changes which
         findings are shown, never what a finding says.
+    progress
+        Called with 1 after each detector has run (a progress bar's ``update``).
 
     Returns
     -------
@@ -238,6 +241,8 @@ def run_detectors(
                 else [lf]
             )
             frames += [detector.fn(part).cast(dict(FINDINGS_SCHEMA)) for part in parts]  # type: ignore[arg-type]
+            if progress is not None:
+                progress(1)
     findings = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
     if since is not None:
         findings = findings.filter(pl.col("last_seen") >= since)

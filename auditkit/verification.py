@@ -88,6 +88,9 @@ class ProblemKind(StrEnum):
     """A saved checkpoint belongs to another store."""
     VANISHED = "vanished"
     """A tenant whose signed history exists has no records or tree left."""
+    MANIFEST_MISSING = "manifest_missing"
+    """The signed tenant manifest is gone from a store that has held one since it was
+    made: a whole tenant removed with it would not show."""
     FORGED_PURGE = "forged_purge"
     """A purge record that is not validly signed by the trusted key, or does not fit the tree."""
     MALFORMED = "malformed"

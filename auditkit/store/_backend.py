@@ -601,7 +601,7 @@ class Backend:
         indexes of unsuccessful events (``ix_events_unusual``) and of actors
         (``ix_events_actor``).
         """
-        from auditkit.store._tables import STORE_VERSION
+        from auditkit.store._tables import TABLES_VERSION
 
         if version < 2:
             self._upgrade_purges()
@@ -615,7 +615,7 @@ class Backend:
             cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
             cur.execute(
                 f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
-                ("store_version", str(STORE_VERSION)),
+                ("store_version", str(TABLES_VERSION)),
             )
 
     def _upgrade_purges(self) -> None:

@@ -12,10 +12,14 @@ whose newest signed tree is smaller than listed (``rollback``).
 What it guarantees: a lower bound.  Entries only grow; an appender that may not
 write the manifest (a PostgreSQL role confined to one tenant) leaves it as it was,
 which stays true.  An older signed copy put back is named when it predates the
-newest checkpoint (every append signs the manifest after its checkpoints).  What
-it does not: an attacker who deletes it leaves the store saying so (a note), and a
-rollback of the whole store, manifest included, cannot be caught without something
-kept outside the database (a checkpoint file, ``auditkit checkpoint``).
+newest checkpoint (every append signs the manifest after its checkpoints).  One
+deleted is named too (``manifest_missing``): a store made by this version holds one
+from ``init``, and one upgraded from an earlier version from its first append (the
+store's version says which).  What it does not catch: a rollback of the whole store,
+manifest included, cannot be caught without something kept outside the database (a
+checkpoint file, ``auditkit checkpoint``); nor can the manifest deleted together with
+the store's version set back to an earlier one (the store then reads as one made
+before manifests, and ``verify`` notes that the set of tenants is not signed).
 """
 
 from __future__ import annotations
@@ -225,6 +229,7 @@ def check_tenant_manifest(
     only: set[str] | None = None,
     named: Set[str] = frozenset(),
     newest: str | None = None,
+    required: bool = False,
 ) -> tuple[list[Problem], list[str]]:
     """Problems and notes from the stored manifest ``text`` against ``sizes``, the
     newest signed tree size of each tenant present.  ``only``: the tenants verified
@@ -234,7 +239,21 @@ def check_tenant_manifest(
     time of the newest valid checkpoint of the tenants verified, when every appender
     writes the manifest: every append signs it after its checkpoints, so a manifest
     older than that (beyond :data:`CLOCK_SKEW`) is an earlier copy put back, which
-    would hide the tenants made since."""
+    would hide the tenants made since.  ``required``: the store's version says it holds
+    a manifest (made with one, or appended to since an upgrade), so that none is a
+    removal rather than an older store."""
+    if not text and required:
+        return [
+            Problem(
+                ProblemKind.MANIFEST_MISSING,
+                "",
+                None,
+                None,
+                f"the signed tenant manifest (store_meta {MANIFEST_KEY!r}) was removed: this "
+                "store has held one since it was made, and a whole tenant removed with it "
+                "would not show",
+            )
+        ], []
     if not text:
         if any(sizes.values()):
             return [], [

@@ -32,7 +32,7 @@ from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null, arrow_text
 from auditkit.store._cold import ColdTier, SegmentRef
 from auditkit.store._manifest import MANIFEST_KEY
-from auditkit.store._tables import UNUSUAL
+from auditkit.store._tables import STORE_VERSION, UNUSUAL
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
 
@@ -502,10 +502,19 @@ class TrailReader:
             return True
         return not rows[0][0]
 
-    def manifest(self) -> str | None:
-        """The stored text of the signed tenant manifest, or ``None``."""
-        rows = self._fetch("SELECT value FROM store_meta WHERE key = ?", (MANIFEST_KEY,))
-        return str(rows[0][0]) if rows and rows[0][0] else None
+    def manifest(self) -> tuple[str | None, bool]:
+        """The stored text of the signed tenant manifest (``None``: there is none), and
+        whether the store must hold one: its version says that it was made, or appended
+        to, by a version that writes it.  Both are read in one statement, so that the
+        first append after an upgrade (which writes both) is seen whole or not at all."""
+        rows = self._fetch(
+            "SELECT key, value FROM store_meta WHERE key IN (?, ?)", (MANIFEST_KEY, "store_version")
+        )
+        meta = {str(k): v for k, v in rows}
+        text = meta.get(MANIFEST_KEY)
+        version = str(meta.get("store_version") or "")
+        required = not version.isdigit() or int(version) >= STORE_VERSION
+        return (str(text) if text else None), required
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""

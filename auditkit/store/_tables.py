@@ -33,6 +33,7 @@ __all__ = [
     "MetaRow",
     "PurgeRow",
     "STORE_VERSION",
+    "TABLES_VERSION",
     "TILE_WIDTH",
     "UNUSUAL",
     "QuarantineRow",
@@ -113,10 +114,14 @@ class TileRow(SQLModel, table=True):
 
 TILE_WIDTH = 1024
 
-#: Version of the store's tables and triggers (``store_meta.store_version``); a
-#: store of an earlier version is upgraded when it is opened (3: ``ix_events_unusual``;
-#: 4: ``ix_events_actor``).
-STORE_VERSION = 4
+#: Version of the store's tables and triggers; a store of an earlier version is
+#: upgraded to it when it is opened (3: ``ix_events_unusual``; 4: ``ix_events_actor``).
+TABLES_VERSION = 4
+
+#: Version of the store (``store_meta.store_version``).  5: the store holds a signed
+#: tenant manifest (written at ``init``, or by the first append after an upgrade
+#: from 4), so that one missing is a removal, not an older store.
+STORE_VERSION = 5
 
 
 class TreeHeadRow(SQLModel, table=True):

@@ -1284,26 +1284,28 @@ class TenantVerifier:
 def manifest_problems(
     reader: TrailReader,
     trust: Trust,
-    manifest: str | None,
+    manifest: tuple[str | None, bool],
     reports: list[VerificationReport],
     tenants: Sequence[str],
     *,
     everything: bool,
 ) -> list[Problem]:
-    """What the tenant manifest (``manifest``, read before the tenants' snapshots)
+    """What the tenant manifest (``manifest``: its text and whether the store must hold
+    one, read before the tenants' snapshots)
     says of the tenants of ``reports``: its problems, returned, and its notes, added
     to ``reports`` as a report of their own.  ``everything``: ``tenants`` are all the
     store holds, so a listed tenant that is gone is named too (unless row-level
     security hides some from this connection)."""
     times = [t.checkpoint_time for r in reports for t in r.tenants if t.checkpoint_time]
     problems, notes = check_tenant_manifest(
-        manifest,
+        manifest[0],
         trust.public_key,
         reader.store_id,
         {t.tenant_id: t.tree_size for r in reports for t in r.tenants},
         only=None if everything and not reader.confined() else set(tenants),
         named={p.tenant_id for r in reports for p in r.problems},
         newest=max(times, default=None) if reader.manifest_kept_by_all() else None,
+        required=manifest[1],
     )
     if notes:
         reports.append(VerificationReport(notes=tuple(notes)))

@@ -85,7 +85,7 @@ from auditkit.store._manifest import MANIFEST_KEY, Manifest, checked_manifest, t
 from auditkit.store._page import JsonPage, json_page
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
-from auditkit.store._tables import STORE_VERSION, TILE_WIDTH
+from auditkit.store._tables import STORE_VERSION, TABLES_VERSION, TILE_WIDTH
 from auditkit.store._trust import (
     SavedCheckpoints,
     Trust,
@@ -198,7 +198,12 @@ class Store(StreamCursors):
         self._reader.cold_url = meta.get("cold_url") or default_cold_url(backend.path)
         self._db_public_pem: str | None = meta.get("public_key")
         self._db_key_id: str | None = meta.get("key_id")
-        self.version = int(meta.get("store_version", 1))
+        version = str(meta.get("store_version", 1))
+        if not version.isdigit():
+            raise StoreError(
+                f"{backend.location}: store_meta is damaged (store_version {version[:20]!r})"
+            )
+        self.version = int(version)
         self.key_path = (
             Path(key)
             if key is not None
@@ -212,7 +217,7 @@ class Store(StreamCursors):
         #: by the principals' handles, which copy the owner's attributes)
         self._trust_seen: dict[str, tuple[tuple[Any, ...], Trust]] = {}
         self.last_report: VerificationReport | None = None
-        if self.version < STORE_VERSION:
+        if self.version < TABLES_VERSION:
             self._upgrade()
 
     # -- creation ----------------------------------------------------------------
@@ -335,7 +340,7 @@ class Store(StreamCursors):
             if self.version >= 2:
                 return  # only an index is missing (a read-only file): reads work without it
             raise StoreError(f"{self.location}: cannot upgrade the store: {exc}") from None
-        self.version = STORE_VERSION
+        self.version = TABLES_VERSION
 
     def keep_connections(self, n: int) -> None:
         """Keep up to ``n`` SQLite connections open between uses (0, the default: none).
@@ -503,7 +508,7 @@ class Store(StreamCursors):
     def _manifest_listed(self) -> set[str]:
         """The tenant digests the stored tenant manifest lists (signed or not: a name
         it lists is verified, and the verification judges the manifest)."""
-        text = self._reader.manifest()
+        text, _ = self._reader.manifest()
         try:
             return set(Manifest.parse(text).tenants) if text else set()
         except ValueError:
@@ -621,7 +626,10 @@ class Store(StreamCursors):
         The manifest read is checked first: one that is not this store's key's would
         otherwise be signed over, and whatever it lost (a tenant removed) laundered.
         A store made by an earlier version has none: its first one lists every
-        tenant a checkpoint names, and says since when the list is signed.  A
+        tenant a checkpoint names, says since when the list is signed, and the store's
+        version is raised, so that from then on one missing is a removal, which stops
+        the append as a damaged one does (a store made by this version has one from
+        ``init``).  A
         PostgreSQL role that may not write ``store_meta`` (confined to its tenant)
         leaves the manifest as it is: a lower bound that stays true.
         """
@@ -650,6 +658,17 @@ class Store(StreamCursors):
                 )
             manifest = found
         else:
+            ph = backend.ph
+            cur.execute(f"SELECT value FROM store_meta WHERE key = {ph}", ("store_version",))
+            row = cur.fetchone()
+            version = str(row[0]) if row and row[0] is not None else ""
+            if not version.isdigit() or int(version) >= STORE_VERSION:
+                # made with a manifest: one missing was removed, and a new one would
+                # launder whatever was removed with it
+                raise StoreError(
+                    "the signed tenant manifest was removed from the store; nothing was "
+                    "appended. Run `auditkit verify` to see what changed"
+                )
             cur.execute("SELECT tenant_id, MAX(tree_size) FROM checkpoints GROUP BY tenant_id")
             earlier = {str(t): int(n) for t, n in cur.fetchall() if t is not None}
             manifest = Manifest(self.store_id).grown(earlier)
@@ -661,6 +680,13 @@ class Store(StreamCursors):
             cur.execute(
                 f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})", (MANIFEST_KEY, signed)
             )
+        if self.version < STORE_VERSION:  # from now on, one missing is a removal
+            cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
+            cur.execute(
+                f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
+                ("store_version", str(STORE_VERSION)),
+            )
+            self.version = STORE_VERSION
 
     def _existing_ids(self, cur: Any, tenant: str, ids: list[str]) -> set[str]:
         found: set[str] = set()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from auditkit import Store
 from auditkit.api._ndjson import json_lines
 from auditkit.store import _verify
-from auditkit.store._tables import STORE_VERSION
+from auditkit.store._tables import TABLES_VERSION
 from tests.conftest import make_events
 from tests.ingest.strategies import producer_events
 from tests.store._attacker import sql
@@ -157,7 +157,7 @@ def test_a_store_of_version_2_gets_the_indexes_of_pages(tmp_path: Path) -> None:
     assert failures() == indexed  # opened, upgraded: the index is back
     db = sqlite3.connect(store.path)
     version = db.execute("SELECT value FROM store_meta WHERE key = 'store_version'")
-    assert version.fetchone() == (str(STORE_VERSION),)
+    assert version.fetchone() == (str(TABLES_VERSION),)
     assert db.execute(
         "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ix_events_unusual', 'ix_events_actor')"
     ).fetchone() == (2,)

@@ -35,8 +35,8 @@ def kinds(report: Any) -> set[ProblemKind]:
 
 
 def _manifest_text(store: Store) -> str:
-    text = store._reader.manifest()
-    assert text
+    text, required = store._reader.manifest()
+    assert text and required
     return text
 
 
@@ -137,8 +137,8 @@ def test_a_forged_manifest_is_named_and_refused_by_the_append_path(store: Store)
 def test_a_manifest_that_is_not_one_is_named(store: Store, value: str) -> None:
     sql(store, "UPDATE store_meta SET value = ? WHERE key = ?", params=(value, MANIFEST_KEY))
     report = store.verify()
-    if value == "":  # read as no manifest at all
-        assert report.ok and any("no signed tenant manifest" in n for n in report.notes)
+    if value == "":  # read as no manifest at all: removed
+        assert kinds(report) == {ProblemKind.MANIFEST_MISSING}, report.summary()
     else:
         assert kinds(report) == {ProblemKind.BAD_SIGNATURE}, report.summary()
 
@@ -156,21 +156,84 @@ def test_another_stores_manifest_is_named(store: Store, tmp_path: Path) -> None:
     assert "belongs to store" in report.problems[0].detail
 
 
-def test_a_removed_manifest_is_said_and_the_next_append_starts_one_over_every_tenant(
-    store: Store,
-) -> None:
+def _set_version(store: Store, version: str) -> None:
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = 'store_version'", params=(version,))
+
+
+@pytest.mark.parametrize("with_tenant", [False, True])
+def test_a_removed_manifest_is_named_and_stops_appends(store: Store, with_tenant: bool) -> None:
+    """A store made with a manifest that has none was edited: the removal is named,
+    whatever else went with it, and no append signs a new one over the loss."""
+    sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    if with_tenant:
+        _remove(store, "initech")
+    report = Store.open(store.location).verify()
+    assert kinds(report) == {ProblemKind.MANIFEST_MISSING}, report.summary()
+    assert "removed" in report.problems[0].detail
+    before = store.count()
+    with pytest.raises(StoreError, match=r"manifest was removed.*nothing was appended"):
+        store.append(make_events(1, "globex", prefix="next"))
+    assert store.count() == before
+
+
+def test_everything_removed_with_the_manifest_is_named(store: Store) -> None:
+    _remove(store, "acme", "globex", "initech")
     sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
     report = store.verify()
+    assert not report.ok and kinds(report) == {ProblemKind.MANIFEST_MISSING}
+
+
+def test_a_store_made_before_manifests_gets_one_at_its_next_append(store: Store) -> None:
+    """A version-4 store (made before manifests) has none: a note, and the next
+    append writes one over every tenant the checkpoints name and raises the version,
+    after which a removal is named again."""
+    sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    _set_version(store, "4")
+    old = Store.open(store.location)
+    report = old.verify()
     assert report.ok
     assert any("no signed tenant manifest" in n for n in report.notes)
-    store.append(make_events(1, "globex", prefix="next"))
-    manifest = Manifest.parse(_manifest_text(store))
+    old.append(make_events(1, "globex", prefix="next"))
+    text, required = old._reader.manifest()
+    assert required and text
+    manifest = Manifest.parse(text)
     assert manifest.since is not None  # the list is only vouched for from now on
     assert manifest.tenants[tenant_digest(store.store_id, "initech")] == 9
-    report = store.verify()
+    report = Store.open(store.location).verify()
     assert report.ok and any("signed since" in n for n in report.notes)
     _remove(store, "initech")  # the tenants it lists are protected again
-    assert kinds(store.verify()) == {ProblemKind.VANISHED}
+    assert kinds(Store.open(store.location).verify()) == {ProblemKind.VANISHED}
+    sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    assert kinds(Store.open(store.location).verify()) == {ProblemKind.MANIFEST_MISSING}
+
+
+def test_a_store_of_version_4_with_a_manifest_is_raised_by_its_next_append(store: Store) -> None:
+    """Stores made by the version before this one hold a manifest at version 4."""
+    _set_version(store, "4")
+    old = Store.open(store.location)
+    assert old._reader.manifest()[1] is False
+    old.append(make_events(1, "globex", prefix="next"))
+    assert Store.open(store.location).version == 5
+    sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    assert kinds(Store.open(store.location).verify()) == {ProblemKind.MANIFEST_MISSING}
+
+
+def test_the_manifest_removed_and_the_version_set_back_is_only_a_note(store: Store) -> None:
+    """What the manifest cannot catch (docs/store.md, threat model): removed with the
+    store's version set back, the store reads as one made before manifests."""
+    _remove(store, "initech")
+    sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    _set_version(store, "4")
+    report = Store.open(store.location).verify()
+    assert report.ok
+    assert any("no signed tenant manifest" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("value", ["x", "", "4; DROP"])
+def test_a_damaged_store_version_is_named_on_open(store: Store, value: str) -> None:
+    _set_version(store, value)
+    with pytest.raises(StoreError, match="store_meta is damaged"):
+        Store.open(store.location)
 
 
 def test_the_manifest_names_no_tenant_and_its_entries_only_grow(store: Store) -> None:
@@ -196,6 +259,8 @@ def test_verify_on_the_command_line_exits_1_for_a_removed_tenant(tmp_path: Path)
     assert main(["verify", location, "--no-progress"]) == 1
     assert main(["verify", location, "--tenant", "globex", "--no-progress"]) == 1
     assert main(["verify", location, "--tenant", "nobody", "--no-progress"]) == 2
+    sql(s, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    assert main(["verify", location, "--no-progress"]) == 1  # the manifest went with it
 
 
 def test_an_earlier_copy_of_the_manifest_put_back_is_named(store: Store) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -309,6 +310,10 @@ class Backend:
             else:
                 _psycopg()  # a clear message when the postgres extra is missing
                 eng = create_engine(self.sqlalchemy_url, pool_pre_ping=True)
+                # a handle dropped without close() closes its pooled connections, rather
+                # than leaving them to the garbage collector (psycopg then warns, at
+                # whatever moment the collector runs)
+                weakref.finalize(self, eng.dispose)
             if self.dialect == "sqlite":
 
                 @event.listens_for(eng, "connect")

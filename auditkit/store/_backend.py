@@ -616,12 +616,16 @@ class Backend:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot create its indexes: {_first_line(exc)}") from exc
         with self.connect() as conn, self.write_transaction(conn) as cur:
-            ph = self.ph
-            cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
-            cur.execute(
-                f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
-                ("store_version", str(TABLES_VERSION)),
-            )
+            self.write_store_version(cur, TABLES_VERSION)
+
+    def write_store_version(self, cur: Any, version: int) -> None:
+        """Record ``version`` as ``store_meta.store_version``, in ``cur``'s transaction."""
+        ph = self.ph
+        cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
+        cur.execute(
+            f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
+            ("store_version", str(version)),
+        )
 
     def _upgrade_purges(self) -> None:
         with self.connect() as conn, self.write_transaction(conn) as cur:

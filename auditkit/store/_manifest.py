@@ -36,6 +36,7 @@ import orjson
 
 from auditkit.integrity import key_fingerprint
 from auditkit.schema import format_timestamp
+from auditkit.store._tables import STORE_VERSION
 from auditkit.verification import Problem, ProblemKind
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Manifest",
     "check_tenant_manifest",
     "checked_manifest",
+    "manifest_required",
     "tenant_digest",
 ]
 
@@ -50,6 +52,18 @@ __all__ = [
 MANIFEST_KEY: Final = "tenant_manifest"
 _FORMAT: Final = "auditkit-tenant-manifest/1"
 _DOMAIN: Final = b"auditkit tenant manifest v1\n"
+
+
+def manifest_required(version: object) -> bool:
+    """Whether a store whose ``store_meta.store_version`` is ``version`` must hold a
+    manifest: one of :data:`STORE_VERSION` or later was made with one (or appended to
+    since an upgrade), and a value that is no version at all was damaged.
+
+    >>> manifest_required("5"), manifest_required("4"), manifest_required("x")
+    (True, False, True)
+    """
+    text = "" if version is None else str(version)
+    return not text.isdigit() or int(text) >= STORE_VERSION
 
 
 def tenant_digest(store_id: str, tenant: str) -> str:

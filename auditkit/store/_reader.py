@@ -31,8 +31,8 @@ from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null, arrow_text
 from auditkit.store._cold import ColdTier, SegmentRef
-from auditkit.store._manifest import MANIFEST_KEY
-from auditkit.store._tables import STORE_VERSION, UNUSUAL
+from auditkit.store._manifest import MANIFEST_KEY, manifest_required
+from auditkit.store._tables import UNUSUAL
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
 
@@ -512,9 +512,7 @@ class TrailReader:
         )
         meta = {str(k): v for k, v in rows}
         text = meta.get(MANIFEST_KEY)
-        version = str(meta.get("store_version") or "")
-        required = not version.isdigit() or int(version) >= STORE_VERSION
-        return (str(text) if text else None), required
+        return (str(text) if text else None), manifest_required(meta.get("store_version"))
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""

@@ -81,7 +81,13 @@ from auditkit.store._cold import default_cold_url, display_url
 from auditkit.store._cursors import StreamCursors
 from auditkit.store._feed import handed_over
 from auditkit.store._keys import default_key_path, public_key_path
-from auditkit.store._manifest import MANIFEST_KEY, Manifest, checked_manifest, tenant_digest
+from auditkit.store._manifest import (
+    MANIFEST_KEY,
+    Manifest,
+    checked_manifest,
+    manifest_required,
+    tenant_digest,
+)
 from auditkit.store._page import JsonPage, json_page
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -658,11 +664,11 @@ class Store(StreamCursors):
                 )
             manifest = found
         else:
-            ph = backend.ph
-            cur.execute(f"SELECT value FROM store_meta WHERE key = {ph}", ("store_version",))
+            cur.execute(
+                f"SELECT value FROM store_meta WHERE key = {backend.ph}", ("store_version",)
+            )
             row = cur.fetchone()
-            version = str(row[0]) if row and row[0] is not None else ""
-            if not version.isdigit() or int(version) >= STORE_VERSION:
+            if manifest_required(row[0] if row else None):
                 # made with a manifest: one missing was removed, and a new one would
                 # launder whatever was removed with it
                 raise StoreError(
@@ -681,11 +687,7 @@ class Store(StreamCursors):
                 f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})", (MANIFEST_KEY, signed)
             )
         if self.version < STORE_VERSION:  # from now on, one missing is a removal
-            cur.execute(f"DELETE FROM store_meta WHERE key = {ph}", ("store_version",))
-            cur.execute(
-                f"INSERT INTO store_meta (key, value) VALUES ({ph}, {ph})",
-                ("store_version", str(STORE_VERSION)),
-            )
+            backend.write_store_version(cur, STORE_VERSION)
             self.version = STORE_VERSION
 
     def _existing_ids(self, cur: Any, tenant: str, ids: list[str]) -> set[str]:

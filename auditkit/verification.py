@@ -110,6 +110,9 @@ class ProblemKind(StrEnum):
     """A purge was made while the tenant's legal hold was on."""
     EARLY_PURGE = "early_purge"
     """A purge removed events younger than the tenant's keep period at the time."""
+    QUARANTINE_ALTERED = "quarantine_altered"
+    """Quarantined records that the signed manifest seals were deleted, edited or
+    joined by others: the evidence of the refused input was changed."""
     SCHEMA_CHANGED = "schema_changed"
     """A trail table was replaced (by a view) or given an index the store did not make:
     an index that disagrees with its table hides rows from the reads that use it."""

@@ -7,7 +7,10 @@ that gap.  Written with the store's key in the same transaction as every append,
 it lists each tenant (by a digest of its name, so that a tenant role that reads
 ``store_meta`` learns no other tenant's name) with the largest tree size signed for
 it.  Verification then names a listed tenant that is gone (``vanished``) and one
-whose newest signed tree is smaller than listed (``rollback``).
+whose newest signed tree is smaller than listed (``rollback``).  It also seals the
+quarantine (the input records that were refused, and why): a hash chain over its rows
+in ``id`` order, extended by every write (:class:`QuarantineSeal`), so that a refused
+record deleted, edited or slipped in among the sealed ones is ``quarantine_altered``.
 
 What it guarantees: a lower bound.  Entries only grow; an appender that may not
 write the manifest (a PostgreSQL role confined to one tenant) leaves it as it was,
@@ -27,7 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from collections.abc import Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -41,7 +44,10 @@ from auditkit.verification import Problem, ProblemKind
 
 __all__ = [
     "MANIFEST_KEY",
+    "QUARANTINE_COLUMNS",
     "Manifest",
+    "QuarantineSeal",
+    "check_quarantine",
     "check_tenant_manifest",
     "checked_manifest",
     "manifest_required",
@@ -52,6 +58,68 @@ __all__ = [
 MANIFEST_KEY: Final = "tenant_manifest"
 _FORMAT: Final = "auditkit-tenant-manifest/1"
 _DOMAIN: Final = b"auditkit tenant manifest v1\n"
+_QUARANTINE_DOMAIN: Final = b"auditkit quarantine v1\n"
+#: The quarantine columns a seal covers, in the order they are hashed.
+QUARANTINE_COLUMNS: Final = (
+    "id", "quarantined_at", "file", "line", "location", "field", "reason", "record"
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QuarantineSeal:
+    """What the manifest says of the quarantine: the rows with ``id <= last_id``,
+    ``rows`` of them, chain to ``digest`` (see :meth:`extended`).
+
+    The quarantine keeps the input records that were not stored and why; its counts
+    go into compliance reports.  Deleting or editing one of its rows changes the
+    chain, so the manifest's signature covers them as it covers the tenants.
+
+    >>> seal = QuarantineSeal().extended([(1, "2026-01-05T09:00:00.000000Z", "a.json",
+    ...                                   3, None, "occurred_at", "bad time", "{}")])
+    >>> seal.rows, seal.last_id, len(seal.digest)
+    (1, 1, 64)
+    >>> seal.extended([]) == seal
+    True
+    """
+
+    rows: int = 0
+    last_id: int = 0
+    digest: str = ""
+
+    def extended(self, rows: Iterable[Sequence[Any]]) -> QuarantineSeal:
+        """The seal once ``rows`` (:data:`QUARANTINE_COLUMNS` values, ``id`` first, in
+        ``id`` order, all after ``last_id``) are covered too: each link is
+        ``SHA-256(domain + previous link + JSON of the row)``, so that the chain can
+        grow with each write without reading the rows it covers already."""
+        link = bytes.fromhex(self.digest)
+        count, last = self.rows, self.last_id
+        for row in rows:
+            # a value of another type than the column's (a BLOB in SQLite) is hashed by
+            # its repr: still a value, and one that differs from what was sealed
+            text = orjson.dumps(list(row), default=repr)
+            link = hashlib.sha256(_QUARANTINE_DOMAIN + link + text).digest()
+            count += 1
+            last = int(row[0])
+        return QuarantineSeal(count, last, link.hex()) if count != self.rows else self
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "last_id": self.last_id, "digest": self.digest}
+
+    @classmethod
+    def from_json(cls, data: object) -> QuarantineSeal:
+        """Read the manifest's ``quarantine`` field; raise ``ValueError`` if it is not one."""
+        ok = (
+            isinstance(data, dict)
+            and set(data) == {"rows", "last_id", "digest"}
+            and all(type(data[k]) is int and data[k] >= 0 for k in ("rows", "last_id"))
+            and isinstance(data["digest"], str)
+            and len(data["digest"]) in (0, 64)
+            and all(c in "0123456789abcdef" for c in data["digest"])
+        )
+        if not ok:
+            raise ValueError("a field is missing or of the wrong type")
+        assert isinstance(data, dict)
+        return cls(data["rows"], data["last_id"], data["digest"])
 
 
 def manifest_required(version: object) -> bool:
@@ -101,10 +169,13 @@ class Manifest:
     since: str | None = None
     key_id: str = ""
     signature: str = ""
+    #: the quarantine rows it covers (``None``: none, as in manifests written before
+    #: the quarantine was sealed, whose signed bytes stay what they were)
+    quarantine: QuarantineSeal | None = None
 
     def body(self) -> bytes:
         """The signed bytes."""
-        fields = {
+        fields: dict[str, Any] = {
             "format": _FORMAT,
             "store_id": self.store_id,
             "timestamp": self.timestamp,
@@ -112,6 +183,8 @@ class Manifest:
             "tenants": self.tenants,
             "key_id": self.key_id,
         }
+        if self.quarantine is not None:
+            fields["quarantine"] = self.quarantine.as_json()
         return _DOMAIN + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
     def grown(self, sizes: Mapping[str, int]) -> Manifest:
@@ -120,7 +193,13 @@ class Manifest:
         for tenant, size in sizes.items():
             d = tenant_digest(self.store_id, tenant)
             tenants[d] = max(int(size), tenants.get(d, 0))
-        return Manifest(self.store_id, tenants, timestamp=self.timestamp, since=self.since)
+        return Manifest(
+            self.store_id,
+            tenants,
+            timestamp=self.timestamp,
+            since=self.since,
+            quarantine=self.quarantine,
+        )
 
     def signed(self, private_key: Any, *, at: datetime | None = None) -> str:
         """Sign with ``private_key`` (at ``at``, default now) and return the text to store.
@@ -157,6 +236,7 @@ class Manifest:
         )
         if not ok:
             raise ValueError("a field is missing or of the wrong type")
+        seal = data.get("quarantine")
         return cls(
             store_id=data["store_id"],
             tenants=dict(tenants),
@@ -164,6 +244,7 @@ class Manifest:
             since=data.get("since"),
             key_id=data["key_id"],
             signature=data["signature"],
+            quarantine=None if seal is None else QuarantineSeal.from_json(seal),
         )
 
     def check(self, public_key: Any, store_id: str) -> str | None:
@@ -350,3 +431,70 @@ def check_tenant_manifest(
             "earlier auditkit): a tenant removed before then would not show"
         )
     return problems, notes
+
+
+def check_quarantine(
+    manifest: Manifest | None, rows: Sequence[Sequence[Any]]
+) -> tuple[list[Problem], list[str]]:
+    """Problems and notes from the quarantine's ``rows`` (:data:`QUARANTINE_COLUMNS`
+    values, in ``id`` order) against what the valid signed ``manifest`` says of them.
+
+    The rows it covers (``id`` up to its ``last_id``) must be the ones sealed: one
+    deleted, edited, or added among them is ``quarantine_altered``.  Rows after them
+    were written since by a writer without the key (or added by hand): a note, since
+    nothing signed vouches for them.
+
+    >>> row = (1, "2026-01-05T09:00:00.000000Z", "a.json", 3, None, None, "bad", "{}")
+    >>> m = Manifest("s1", quarantine=QuarantineSeal().extended([row]))
+    >>> check_quarantine(m, [row])
+    ([], [])
+    >>> [p.kind.value for p in check_quarantine(m, [])[0]]
+    ['quarantine_altered']
+    """
+    seal = manifest.quarantine if manifest is not None else None
+    if seal is None:
+        if not rows:
+            return [], []
+        return [], [
+            f"the quarantine holds {len(rows)} record(s) that no signed manifest covers "
+            "(kept before this version of auditkit sealed them, or by a writer without the "
+            "key): their removal would not show; the next append or ingest seals them"
+        ]
+    covered = [r for r in rows if _row_id(r) <= seal.last_id]
+    later = len(rows) - len(covered)
+    problems: list[Problem] = []
+    if QuarantineSeal().extended(covered) != seal:
+        assert manifest is not None
+        if len(covered) < seal.rows:
+            gone = seal.rows - len(covered)
+            what = f"{gone} of them {'was' if gone == 1 else 'were'} deleted"
+        elif len(covered) > seal.rows:
+            what = f"{len(covered) - seal.rows} record(s) were added among them"
+        else:
+            what = "their contents were changed"
+        problems.append(
+            Problem(
+                ProblemKind.QUARANTINE_ALTERED,
+                "",
+                None,
+                None,
+                f"the tenant manifest signed at {manifest.timestamp} seals {seal.rows} "
+                f"quarantined record(s) (ids up to {seal.last_id}); {what}. The quarantine "
+                "is the evidence of the input that was refused, and its counts go into the "
+                "compliance reports",
+            )
+        )
+    notes = []
+    if later:
+        notes.append(
+            f"{later} quarantined record(s) were kept after the signed manifest (by a writer "
+            "that may not write it, or added by hand): nothing signed vouches for them"
+        )
+    return problems, notes
+
+
+def _row_id(row: Sequence[Any]) -> int:
+    """A quarantine row's id; one that is not an integer (a SQLite edit) sorts past
+    every seal, so that it is not taken for a sealed row."""
+    value = row[0]
+    return value if type(value) is int else 2**63

@@ -31,7 +31,7 @@ from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null, arrow_text
 from auditkit.store._cold import ColdTier, SegmentRef
-from auditkit.store._manifest import MANIFEST_KEY, manifest_required
+from auditkit.store._manifest import MANIFEST_KEY, QUARANTINE_COLUMNS, manifest_required
 from auditkit.store._tables import UNUSUAL
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
@@ -513,6 +513,10 @@ class TrailReader:
         meta = {str(k): v for k, v in rows}
         text = meta.get(MANIFEST_KEY)
         return (str(text) if text else None), manifest_required(meta.get("store_version"))
+
+    def quarantine_rows(self) -> list[tuple[Any, ...]]:
+        """Every quarantine row (:data:`QUARANTINE_COLUMNS` values), by ``id``."""
+        return self._fetch(f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine ORDER BY id")
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""

@@ -81,7 +81,7 @@ from auditkit.store._hashing import (
     rows_differ,
     tree_levels,
 )
-from auditkit.store._manifest import check_tenant_manifest
+from auditkit.store._manifest import check_quarantine, check_tenant_manifest, checked_manifest
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
 from auditkit.store._trust import SavedCheckpoints, Trust, note_origin
@@ -1312,6 +1312,23 @@ def manifest_problems(
     return problems
 
 
+def quarantine_problems(
+    reader: TrailReader, trust: Trust, manifest: str | None, reports: list[VerificationReport]
+) -> list[Problem]:
+    """What the signed manifest (its stored ``manifest`` text) says of the quarantine's
+    rows: its problems, returned, and its notes, added to ``reports``.  A manifest that
+    is not valid says nothing (:func:`manifest_problems` names it)."""
+    parsed = None
+    if manifest:
+        parsed, why = checked_manifest(manifest, trust.public_key, reader.store_id)
+        if why is not None:
+            return []
+    problems, notes = check_quarantine(parsed, reader.quarantine_rows())
+    if notes:
+        reports.append(VerificationReport(notes=tuple(notes)))
+    return problems
+
+
 def merge_reports(
     reports: Sequence[VerificationReport],
     trust: Trust,
@@ -1472,6 +1489,7 @@ def verify_trail(
     keep: pl.Expr | None = None,
     progress: Progress | None = None,
     everything: bool = False,
+    quarantine: bool | None = None,
 ) -> VerificationReport:
     """Verify every record, column, statement and checkpoint of ``tenants``.
 
@@ -1479,7 +1497,9 @@ def verify_trail(
     ``keep``, an expression on the frame) are appended to it in the same pass.
     ``everything``: the whole store is verified, so rows of no tenant (a ``tenant_id``
     that is NULL or not text) are named too, not only those that look like one of
-    ``tenants``.
+    ``tenants``.  ``quarantine``: check the store-wide quarantine against the signed
+    manifest (default: with ``everything``); never on a connection confined to a
+    tenant, which cannot read it.
     """
     # read before any tenant's snapshot: an append made meanwhile grows the tenants
     # past what this copy lists, never the other way round
@@ -1501,6 +1521,8 @@ def verify_trail(
         v.check_cold_listing(reader.cold())
         reports.append(finish_tenant(reader, v, ranged=False))
     extra = manifest_problems(reader, trust, manifest, reports, tenants, everything=everything)
+    if (everything if quarantine is None else quarantine) and not reader.confined():
+        extra += quarantine_problems(reader, trust, manifest[0], reports)
     anchors: list[Anchor] = []
     if trust.saved is not None:
         extra += check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)

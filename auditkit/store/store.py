@@ -83,7 +83,9 @@ from auditkit.store._feed import handed_over
 from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._manifest import (
     MANIFEST_KEY,
+    QUARANTINE_COLUMNS,
     Manifest,
+    QuarantineSeal,
     checked_manifest,
     manifest_required,
     tenant_digest,
@@ -625,9 +627,10 @@ class Store(StreamCursors):
                 self._grow_manifest(cur, sizes)
         return result
 
-    def _grow_manifest(self, cur: Any, sizes: dict[str, int]) -> None:
+    def _grow_manifest(self, cur: Any, sizes: dict[str, int], *, strict: bool = True) -> None:
         """List the tenants just appended to, at their new sizes, in the signed tenant
-        manifest (see :mod:`auditkit.store._manifest`), in the append's transaction.
+        manifest (see :mod:`auditkit.store._manifest`), in the append's transaction,
+        and seal the quarantine rows kept since it was last signed.
 
         The manifest read is checked first: one that is not this store's key's would
         otherwise be signed over, and whatever it lost (a tenant removed) laundered.
@@ -638,6 +641,10 @@ class Store(StreamCursors):
         ``init``).  A
         PostgreSQL role that may not write ``store_meta`` (confined to its tenant)
         leaves the manifest as it is: a lower bound that stays true.
+
+        ``strict=False`` (a quarantine write, whose records must be kept whatever the
+        manifest's state): a damaged or removed manifest is left for ``verify`` to name,
+        and nothing is signed.
         """
         backend = self.backend
         if backend.dialect != "sqlite":
@@ -658,6 +665,8 @@ class Store(StreamCursors):
         if text:
             found, why = checked_manifest(text, self.private_key.public_key(), self.store_id)
             if why is not None or found is None:
+                if not strict:
+                    return
                 raise StoreError(
                     f"the signed tenant manifest is damaged ({why}); nothing was appended. "
                     "Run `auditkit verify` to see what changed"
@@ -671,6 +680,8 @@ class Store(StreamCursors):
             if manifest_required(row[0] if row else None):
                 # made with a manifest: one missing was removed, and a new one would
                 # launder whatever was removed with it
+                if not strict:
+                    return
                 raise StoreError(
                     "the signed tenant manifest was removed from the store; nothing was "
                     "appended. Run `auditkit verify` to see what changed"
@@ -679,8 +690,15 @@ class Store(StreamCursors):
             earlier = {str(t): int(n) for t, n in cur.fetchall() if t is not None}
             manifest = Manifest(self.store_id).grown(earlier)
             manifest.since = format_timestamp(datetime.now(UTC))
-        signed = manifest.grown(sizes).signed(self.private_key)
+        grown = manifest.grown(sizes)
         ph = backend.ph
+        seal = grown.quarantine or QuarantineSeal()
+        cur.execute(
+            f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine WHERE id > {ph} ORDER BY id",
+            (seal.last_id,),
+        )
+        grown.quarantine = seal.extended(cur.fetchall())
+        signed = grown.signed(self.private_key)
         cur.execute(f"UPDATE store_meta SET value = {ph} WHERE key = {ph}", (signed, MANIFEST_KEY))
         if backend.dialect == "sqlite" and cur.rowcount == 0:
             cur.execute(
@@ -1545,6 +1563,8 @@ class Store(StreamCursors):
             keep=keep,
             progress=progress,
             everything=tenant is None,
+            # the reports it serves count the refused input store-wide
+            quarantine=True,
         )
         self.last_report = report
         return report, _concat_frames(frames)
@@ -1832,7 +1852,13 @@ class Store(StreamCursors):
 
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Keep records that were not stored, with why (``file``, ``line``,
-        ``location``, ``field``, ``reason``, ``record``), in the quarantine table."""
+        ``location``, ``field``, ``reason``, ``record``), in the quarantine table.
+
+        With the store's key at hand, the signed tenant manifest is re-signed in the
+        same transaction over the rows kept (see :class:`QuarantineSeal`), so that
+        deleting or editing one is ``quarantine_altered``.  Without it (or where the
+        manifest may not be written) the rows are kept all the same, and sealed by the
+        next write that has the key."""
         ph = self.backend.ph
         now = format_timestamp(datetime.now(UTC))
 
@@ -1846,12 +1872,27 @@ class Store(StreamCursors):
         ]  # fmt: skip
         if values:
             with self.backend.connect() as conn, self.backend.write_transaction(conn) as cur:
+                if self.backend.dialect != "sqlite":
+                    # writers one at a time (SQLite's BEGIN IMMEDIATE does the same), so
+                    # rows are committed in id order and a seal never passes over a row
+                    # still to be committed: reads are not blocked
+                    cur.execute("LOCK TABLE quarantine IN SHARE ROW EXCLUSIVE MODE")
                 cur.executemany(
                     "INSERT INTO quarantine (quarantined_at, file, line, location, field, "
                     f"reason, record) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
                     values,
                 )
+                if self._may_sign():
+                    self._grow_manifest(cur, {}, strict=False)
         return len(values)
+
+    def _may_sign(self) -> bool:
+        """Whether this handle holds the store's own signing key (loaded now if need be)."""
+        try:
+            self._check_own_key()
+        except StoreError:
+            return False
+        return True
 
     def quarantine_counts(
         self, *, start: datetime | str | None = None, end: datetime | str | None = None

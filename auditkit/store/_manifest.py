@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -434,7 +434,7 @@ def check_tenant_manifest(
 
 
 def check_quarantine(
-    manifest: Manifest | None, rows: Sequence[Sequence[Any]]
+    manifest: Manifest | None, rows: Iterable[Sequence[Any]]
 ) -> tuple[list[Problem], list[str]]:
     """Problems and notes from the quarantine's ``rows`` (:data:`QUARANTINE_COLUMNS`
     values, in ``id`` order) against what the valid signed ``manifest`` says of them.
@@ -453,23 +453,33 @@ def check_quarantine(
     """
     seal = manifest.quarantine if manifest is not None else None
     if seal is None:
-        if not rows:
+        count = sum(1 for _ in rows)
+        if not count:
             return [], []
         return [], [
-            f"the quarantine holds {len(rows)} record(s) that no signed manifest covers "
+            f"the quarantine holds {count} record(s) that no signed manifest covers "
             "(kept before this version of auditkit sealed them, or by a writer without the "
             "key): their removal would not show; the next append or ingest seals them"
         ]
-    covered = [r for r in rows if _row_id(r) <= seal.last_id]
-    later = len(rows) - len(covered)
+    later = 0
+
+    def sealed() -> Iterator[Sequence[Any]]:
+        nonlocal later
+        for row in rows:
+            if _row_id(row) <= seal.last_id:
+                yield row
+            else:
+                later += 1
+
+    found = QuarantineSeal().extended(sealed())
     problems: list[Problem] = []
-    if QuarantineSeal().extended(covered) != seal:
+    if found != seal:
         assert manifest is not None
-        if len(covered) < seal.rows:
-            gone = seal.rows - len(covered)
+        if found.rows < seal.rows:
+            gone = seal.rows - found.rows
             what = f"{gone} of them {'was' if gone == 1 else 'were'} deleted"
-        elif len(covered) > seal.rows:
-            what = f"{len(covered) - seal.rows} record(s) were added among them"
+        elif found.rows > seal.rows:
+            what = f"{found.rows - seal.rows} record(s) were added among them"
         else:
             what = "their contents were changed"
         problems.append(

@@ -514,9 +514,18 @@ class TrailReader:
         text = meta.get(MANIFEST_KEY)
         return (str(text) if text else None), manifest_required(meta.get("store_version"))
 
-    def quarantine_rows(self) -> list[tuple[Any, ...]]:
-        """Every quarantine row (:data:`QUARANTINE_COLUMNS` values), by ``id``."""
-        return self._fetch(f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine ORDER BY id")
+    def quarantine_rows(self, page: int = 20_000) -> Iterator[tuple[Any, ...]]:
+        """Every quarantine row (:data:`QUARANTINE_COLUMNS` values), by ``id``, read
+        ``page`` rows at a time (refused records can be many, and large)."""
+        select = f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine"
+        rows = self._fetch(f"{select} ORDER BY id LIMIT {int(page)}")
+        while rows:
+            yield from rows
+            if len(rows) < page:
+                return
+            # the id is an integer on both backends (SQLite: the rowid itself)
+            after = (rows[-1][0],)
+            rows = self._fetch(f"{select} WHERE id > ? ORDER BY id LIMIT {int(page)}", after)
 
     def signed_sizes(self) -> dict[str, int]:
         """The tree size of each tenant's head row (a hint for progress and counts)."""

@@ -56,8 +56,11 @@ def _seal(store: Store) -> QuarantineSeal | None:
 def test_every_write_seals_the_quarantine_in_the_manifest(store: Store) -> None:
     seal = _seal(store)
     assert seal is not None and seal.rows == 5
-    rows = store._reader.quarantine_rows()
+    rows = list(store._reader.quarantine_rows())
     assert QuarantineSeal().extended(rows) == seal
+    # read a page at a time (keyset pages by id): the same rows, in the same order
+    assert list(store._reader.quarantine_rows(page=2)) == rows
+    assert list(store._reader.quarantine_rows(page=5)) == rows
     assert store.quarantine_counts() == {"occurred_at": 5}
 
 

@@ -13,8 +13,10 @@ from auditkit.access import PERMISSIONS, Permission, Role
 from auditkit.api._ndjson import json_lines
 from auditkit.export import available_export_formats
 from auditkit.store import Store
+from auditkit.verification import ProblemKind
 from tests.access.strategies import SECRET_KEYS, markers
 from tests.api.conftest import ROLES, A, B, TestClient, auth, events_of
+from tests.store._attacker import sql
 
 PROBLEM = "application/problem+json"
 
@@ -228,6 +230,21 @@ def test_reads_are_recorded(client: TestClient, tokens: dict[str, str], api_stor
     denied = api_store.load(B).filter(pl.col("action") == "audit_log.access_denied")
     assert denied["actor_id"].to_list() == ["p-analyst"]
     assert api_store.verify().ok
+
+
+def test_records_refused_by_a_post_are_kept_and_sealed(
+    client: TestClient, tokens: dict[str, str], api_store: Store
+) -> None:
+    """A producer's refused records are evidence: kept in the quarantine, sealed by the
+    signed manifest, so that deleting them from the database is named."""
+    bad = [{"occurred_at": "12/31", "action": "user.login", "actor": {"id": "x"}}, "not one"]
+    r = client.post(f"/v1/tenants/{A}/events", headers=auth(tokens["producer"]), json=bad)
+    assert [x["status"] for x in r.json()["results"]] == ["refused", "refused"]
+    assert sum(api_store.quarantine_counts().values()) == 2
+    report = api_store.verify()
+    assert report.ok and not [n for n in report.notes if "quarantine" in n], report.summary()
+    sql(api_store, "DELETE FROM quarantine WHERE field = 'occurred_at'")
+    assert {p.kind for p in api_store.verify().problems} == {ProblemKind.QUARANTINE_ALTERED}
 
 
 def test_post_events(client: TestClient, tokens: dict[str, str], api_store: Store) -> None:

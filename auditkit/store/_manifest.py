@@ -504,7 +504,9 @@ def check_quarantine(
 
 
 def _row_id(row: Sequence[Any]) -> int:
-    """A quarantine row's id; one that is not an integer (a SQLite edit) sorts past
-    every seal, so that it is not taken for a sealed row."""
+    """A quarantine row's id; one that is not an integer sorts past every seal, so
+    that it is not taken for a sealed row.  The table's id is an integer on both
+    backends (SQLite: the rowid), so only a view put in the table's place can answer
+    otherwise."""
     value = row[0]
     return value if type(value) is int else 2**63

@@ -113,6 +113,10 @@ class ProblemKind(StrEnum):
     QUARANTINE_ALTERED = "quarantine_altered"
     """Quarantined records that the signed manifest seals were deleted, edited or
     joined by others: the evidence of the refused input was changed."""
+    ACCESS_ALTERED = "access_altered"
+    """A row of the access tables (principals, grants, tokens) that the store's key did
+    not sign: a role or token forged or edited by someone who could write the database
+    (such a row is not honoured)."""
     SCHEMA_CHANGED = "schema_changed"
     """A trail table was replaced (by a view) or given an index the store did not make:
     an index that disagrees with its table hides rows from the reads that use it."""

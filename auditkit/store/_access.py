@@ -1,7 +1,11 @@
 """The SQL of role-based access: principals, grants, tokens, redaction keys,
 and PostgreSQL roles with row-level security.
 
-What it guarantees: tokens are stored only as the hash of their secret;
+What it guarantees: tokens are stored only as the hash of their secret; every
+row of principals, grants and tokens carries the store key's signature over its
+values (:class:`AccessSeal`), and a row without a valid one is not honoured, so
+that someone who can write the database but lacks the key cannot give himself a
+role or a token (and through the API server, which holds the key, append or purge);
 every statement takes its values as bind parameters (role names, which SQL
 cannot bind, are checked against a strict pattern and quoted); a database role
 made for a tenant sees, through row-level security, only that tenant's rows of
@@ -12,16 +16,19 @@ What it trusts: the connection it is given (the store's owner).
 
 from __future__ import annotations
 
+import base64
+import functools
 import re
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import orjson
+from cryptography.exceptions import InvalidSignature
 from sqlmodel import SQLModel
 
 from auditkit.access import (
@@ -39,10 +46,15 @@ from auditkit.access import (
 from auditkit.errors import AccessDenied, StoreError, UsageError
 from auditkit.schema import format_timestamp
 from auditkit.store._backend import Backend
+from auditkit.store._manifest import MANIFEST_KEY, manifest_required, revoked_digest
 from auditkit.store._tables import ACCESS_TABLES
+from auditkit.verification import Problem, ProblemKind
 
 __all__ = [
+    "SEALED_TABLES",
+    "AccessSeal",
     "DbRole",
+    "access_problems",
     "add_principal",
     "authenticate",
     "context_for",
@@ -59,9 +71,132 @@ __all__ = [
     "list_tokens",
     "redaction_keys",
     "revoke_token_row",
+    "seal_rows",
+    "stored_manifest",
+    "unsealed_rows",
 ]
 
 _ROLE_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+_SEAL_DOMAIN: Final = b"auditkit access row v1\n"
+
+
+@dataclass(frozen=True)
+class AccessSeal:
+    """Signs rows of the access tables with the store's key, and checks them.
+
+    The signed bytes are a domain line and the JSON list of the store's id, the
+    table's name and the row's values in column order, so that a signature holds
+    for that row of that table of that store only: a grant copied to another
+    principal, tenant or role, a token's scopes widened, its expiry moved or its
+    revocation cleared, or a row copied from another store, no longer verifies.
+
+    >>> from auditkit.integrity import generate_key
+    >>> key = generate_key()
+    >>> seal = AccessSeal("store-1", key.public_key(), key)
+    >>> sig = seal.sign("access_grants", ("ann", "acme", "analyst", "t", "owner"))
+    >>> seal.valid("access_grants", ("ann", "acme", "analyst", "t", "owner"), sig)
+    True
+    >>> seal.valid("access_grants", ("ann", "acme", "admin", "t", "owner"), sig)
+    False
+    >>> seal.valid("access_grants", ("ann", "acme", "analyst", "t", "owner"), None)
+    False
+    """
+
+    store_id: str
+    public_key: Any
+    private_key: Any = None
+    #: digests of revoked rows, from the signed manifest (``None``: the manifest could
+    #: not be read or checked, so no row can be shown not to be revoked)
+    revoked: frozenset[str] | None = frozenset()
+
+    def _message(self, table: str, values: Sequence[Any]) -> bytes:
+        # a value of another type than the column's (SQLite keeps what it is given)
+        # is signed by its repr: a value, and one that differs from what was signed
+        return _SEAL_DOMAIN + orjson.dumps([self.store_id, table, *values], default=repr)
+
+    def sign(self, table: str, values: Sequence[Any]) -> str:
+        """The signature of ``values`` as a row of ``table`` (base64)."""
+        if self.private_key is None:
+            raise StoreError(
+                "changing who may read or write the trail needs the store's signing key "
+                "(set AUDITKIT_KEY or pass --key)"
+            )
+        return base64.b64encode(self.private_key.sign(self._message(table, values))).decode()
+
+    def valid(self, table: str, values: Sequence[Any], signature: object) -> bool:
+        """Whether ``signature`` is the store key's over ``values`` as a row of ``table``,
+        and that row was not revoked."""
+        return self.why_not(table, values, signature) is None
+
+    def why_not(self, table: str, values: Sequence[Any], signature: object) -> str | None:
+        """Why the row is not honoured (``None``: it is)."""
+        if not isinstance(signature, str) or not signature:
+            return "no signature"
+        raw = self.public_key.public_bytes_raw()
+        if not _verified(raw, self._message(table, values), signature):
+            return "wrong signature"
+        if self.revoked is None:
+            return "the signed manifest, which lists revocations, is missing or damaged"
+        if revoked_digest(signature) in self.revoked:
+            return "revoked"
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(public_raw: bytes, message: bytes, signature: str) -> bool:
+    """Ed25519 verification, remembered: every check of a principal's access reads its
+    rows afresh, and the same rows come back at every check."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        raw = base64.b64decode(signature, validate=True)
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(raw, message)
+    except (ValueError, InvalidSignature):
+        return False
+    return True
+
+
+#: The tables whose rows are signed: table, key columns, the other columns.
+SEALED_TABLES: Final = {
+    "access_principals": (
+        ("principal_id",), ("kind", "name", "email", "created_at", "disabled_at")
+    ),
+    "access_grants": (("principal_id", "tenant_id", "role"), ("granted_at", "granted_by")),
+    "access_tokens": (
+        ("token_id",),
+        ("principal_id", "secret_hash", "scopes", "tenants", "created_at", "expires_at",
+         "revoked_at", "note"),
+    ),
+}  # fmt: skip
+
+
+def _columns(table: str) -> tuple[str, ...]:
+    keys, rest = SEALED_TABLES[table]
+    return keys + rest
+
+
+def _ensure_signature_column(backend: Backend) -> None:
+    """Give the access tables of a store made before rows were signed their
+    ``signature`` column (once per backend; the rows already there stay unsigned,
+    and so are not honoured until the owner seals them: :func:`seal_rows`)."""
+    if getattr(backend, "_access_signed_ready", False):
+        return
+    from sqlalchemy import inspect
+
+    try:
+        insp = inspect(backend.engine)
+        missing = [
+            t
+            for t in SEALED_TABLES
+            if insp.has_table(t) and "signature" not in {c["name"] for c in insp.get_columns(t)}
+        ]
+        if missing:
+            with backend.connect() as conn, backend.write_transaction(conn) as cur:
+                for table in missing:
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN signature TEXT")
+    except Exception:  # a read-only file or a confined role: the reads say why
+        return
+    backend._access_signed_ready = True  # type: ignore[attr-defined]
 
 
 def _now() -> str:
@@ -79,6 +214,7 @@ def one_read(backend: Backend) -> Iterator[None]:
     if getattr(_SHARED, "conn", None) is not None:
         yield
         return
+    _ensure_signature_column(backend)  # before the snapshot: it must see the column
     with backend.connect() as conn:
         cur = conn.cursor()
         try:
@@ -119,10 +255,41 @@ def _run(
             conn.rollback()
 
 
-def _write(backend: Backend, statements: Iterable[tuple[str, Sequence[Any]]]) -> list[int]:
-    """Run statements in one transaction; return each one's row count."""
+#: Called in a revocation's transaction with the digests of the rows it revoked.
+Revoked = Callable[[Any, list[str]], None]
+
+
+def stored_manifest(backend: Backend) -> tuple[str | None, bool]:
+    """The signed tenant manifest's text (``None``: none) and whether the store must
+    hold one, read in the connection of :func:`one_read` when inside one (the manifest
+    lists revocations: it belongs to the snapshot of who is asking)."""
+    rows = _rows(
+        backend,
+        "SELECT key, value FROM store_meta WHERE key IN (?, ?)",
+        (MANIFEST_KEY, "store_version"),
+    )
+    meta = {str(k): v for k, v in rows}
+    text = meta.get(MANIFEST_KEY)
+    return (str(text) if text else None), manifest_required(meta.get("store_version"))
+
+
+def _write(
+    backend: Backend,
+    statements: Iterable[tuple[str, Sequence[Any]]],
+    *,
+    revoking: tuple[str, Sequence[Any], Revoked] | None = None,
+) -> list[int]:
+    """Run statements in one transaction; return each one's row count.
+
+    ``revoking``: a query of the signatures of the rows the statements revoke, its
+    parameters, and what to call with their digests, before the statements run."""
     counts = []
     with backend.connect() as conn, backend.write_transaction(conn) as cur:
+        if revoking is not None:
+            query, params, record = revoking
+            cur.execute(query.replace("?", backend.ph), tuple(params))
+            digests = [revoked_digest(str(r[0])) for r in cur.fetchall() if r[0]]
+            record(cur, digests)
         for sql, params in statements:
             cur.execute(sql.replace("?", backend.ph), tuple(params))
             counts.append(int(cur.rowcount))
@@ -135,6 +302,7 @@ def ensure_access_schema(backend: Backend) -> None:
         SQLModel.metadata.create_all(backend.engine, tables=ACCESS_TABLES)
     except Exception as exc:
         raise StoreError(f"{backend.location}: cannot create the access tables: {exc}") from exc
+    _ensure_signature_column(backend)
 
 
 # -- principals --------------------------------------------------------------------------
@@ -149,47 +317,66 @@ def _principal(row: Sequence[Any]) -> Principal:
     )
 
 
-_PRINCIPAL_COLS: Final = "principal_id, kind, name, email, created_at, disabled_at"
+_PRINCIPAL_COLS: Final = ", ".join(_columns("access_principals"))
 
 
-def add_principal(backend: Backend, principal: Principal) -> Principal:
+def _signed(seal: AccessSeal, table: str, rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The rows (values, then their signature) that ``seal`` vouches for, without the
+    signature: a row forged, edited or unsigned is not honoured (``verify`` names it)."""
+    return [r[:-1] for r in rows if seal.valid(table, r[:-1], r[-1])]
+
+
+def add_principal(backend: Backend, principal: Principal, seal: AccessSeal) -> Principal:
     """Insert a principal; :class:`UsageError` if the id is taken."""
     ensure_access_schema(backend)
-    if get_principal(backend, principal.id) is not None:
+    if get_principal(backend, principal.id, seal) is not None:
         raise UsageError(f"principal {principal.id!r} already exists")
     created = _now()
+    values = (principal.id, principal.kind.value, principal.name, principal.email, created, None)
+    signature = seal.sign("access_principals", values)
     _write(
         backend,
         [
             (
-                f"INSERT INTO access_principals ({_PRINCIPAL_COLS}) VALUES (?, ?, ?, ?, ?, NULL)",
-                (principal.id, principal.kind.value, principal.name, principal.email, created),
-            )
+                # a row with this id that is not signed is not a principal: replace it
+                "DELETE FROM access_principals WHERE principal_id = ?",
+                (principal.id,),
+            ),
+            (
+                f"INSERT INTO access_principals ({_PRINCIPAL_COLS}, signature) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*values, signature),
+            ),
         ],
     )
     return Principal(principal.id, principal.kind, principal.name, principal.email, created)
 
 
-def get_principal(backend: Backend, principal_id: str) -> Principal | None:
+def get_principal(backend: Backend, principal_id: str, seal: AccessSeal) -> Principal | None:
     """The principal called ``principal_id``, if any."""
+    _ensure_signature_column(backend)
     try:
         rows = _rows(
             backend,
-            f"SELECT {_PRINCIPAL_COLS} FROM access_principals WHERE principal_id = ?",
+            f"SELECT {_PRINCIPAL_COLS}, signature FROM access_principals WHERE principal_id = ?",
             (principal_id,),
         )
     except StoreError:
         if not _has_access_tables(backend):
             return None
         raise
-    return _principal(rows[0]) if rows else None
+    good = _signed(seal, "access_principals", rows)
+    return _principal(good[0]) if good else None
 
 
-def list_principals(backend: Backend) -> list[Principal]:
+def list_principals(backend: Backend, seal: AccessSeal) -> list[Principal]:
     """Every principal, by id."""
     ensure_access_schema(backend)
-    rows = _rows(backend, f"SELECT {_PRINCIPAL_COLS} FROM access_principals ORDER BY principal_id")
-    return [_principal(r) for r in rows]
+    rows = _rows(
+        backend,
+        f"SELECT {_PRINCIPAL_COLS}, signature FROM access_principals ORDER BY principal_id",
+    )
+    return [_principal(r) for r in _signed(seal, "access_principals", rows)]
 
 
 def _has_access_tables(backend: Backend) -> bool:
@@ -200,7 +387,7 @@ def _has_access_tables(backend: Backend) -> bool:
 
 
 # -- grants ------------------------------------------------------------------------------
-_GRANT_COLS: Final = "principal_id, tenant_id, role, granted_at, granted_by"
+_GRANT_COLS: Final = ", ".join(_columns("access_grants"))
 
 
 def _grant(row: Sequence[Any]) -> Grant:
@@ -208,7 +395,11 @@ def _grant(row: Sequence[Any]) -> Grant:
 
 
 def list_grants(
-    backend: Backend, *, principal_id: str | None = None, tenant: str | None = None
+    backend: Backend,
+    seal: AccessSeal,
+    *,
+    principal_id: str | None = None,
+    tenant: str | None = None,
 ) -> list[Grant]:
     """Grants, of one principal and/or on one tenant (store-wide ones included)."""
     where, params = [], []
@@ -219,66 +410,69 @@ def list_grants(
         where.append("tenant_id IN (?, ?)")
         params += [tenant, ALL_TENANTS]
     cond = f" WHERE {' AND '.join(where)}" if where else ""
+    _ensure_signature_column(backend)
     try:
         rows = _rows(
             backend,
-            f"SELECT {_GRANT_COLS} FROM access_grants{cond} ORDER BY principal_id, tenant_id, role",
+            f"SELECT {_GRANT_COLS}, signature FROM access_grants{cond} "
+            "ORDER BY principal_id, tenant_id, role",
             params,
         )
     except StoreError:
         if not _has_access_tables(backend):
             return []
         raise
-    return [_grant(r) for r in rows]
+    return [_grant(r) for r in _signed(seal, "access_grants", rows)]
 
 
-def insert_grant(backend: Backend, grant: Grant) -> bool:
+def insert_grant(backend: Backend, grant: Grant, seal: AccessSeal) -> bool:
     """Record a grant; ``False`` if the principal already held that role there."""
     ensure_access_schema(backend)
+    key = (grant.principal_id, grant.tenant_id, grant.role.value)
     have = _rows(
         backend,
-        "SELECT 1 FROM access_grants WHERE principal_id = ? AND tenant_id = ? AND role = ?",
-        (grant.principal_id, grant.tenant_id, grant.role.value),
+        "SELECT principal_id, tenant_id, role, granted_at, granted_by, signature "
+        "FROM access_grants WHERE principal_id = ? AND tenant_id = ? AND role = ?",
+        key,
     )
-    if have:
+    if _signed(seal, "access_grants", have):
         return False
+    values = (*key, grant.granted_at or _now(), grant.granted_by or "")
     _write(
         backend,
         [
+            # a row for this grant that is not signed was never granted: replace it
             (
-                f"INSERT INTO access_grants ({_GRANT_COLS}) VALUES (?, ?, ?, ?, ?)",
-                (
-                    grant.principal_id,
-                    grant.tenant_id,
-                    grant.role.value,
-                    grant.granted_at or _now(),
-                    grant.granted_by or "",
-                ),
-            )
+                "DELETE FROM access_grants WHERE principal_id = ? AND tenant_id = ? AND role = ?",
+                key,
+            ),
+            (
+                f"INSERT INTO access_grants ({_GRANT_COLS}, signature) VALUES (?, ?, ?, ?, ?, ?)",
+                (*values, seal.sign("access_grants", values)),
+            ),
         ],
     )
     return True
 
 
-def delete_grant(backend: Backend, principal_id: str, tenant: str, role: Role) -> bool:
-    """Remove a grant; ``False`` if there was none."""
+def delete_grant(
+    backend: Backend, principal_id: str, tenant: str, role: Role, revoked: Revoked
+) -> bool:
+    """Remove a grant; ``False`` if there was none.  ``revoked`` is given the digest of
+    its signature in the same transaction, so that the row put back is not honoured."""
     ensure_access_schema(backend)
+    where = "WHERE principal_id = ? AND tenant_id = ? AND role = ?"
+    key = (principal_id, tenant, role.value)
     (n,) = _write(
         backend,
-        [
-            (
-                "DELETE FROM access_grants WHERE principal_id = ? AND tenant_id = ? AND role = ?",
-                (principal_id, tenant, role.value),
-            )
-        ],
+        [(f"DELETE FROM access_grants {where}", key)],
+        revoking=(f"SELECT signature FROM access_grants {where}", key, revoked),
     )
     return n > 0
 
 
 # -- tokens ------------------------------------------------------------------------------
-_TOKEN_COLS: Final = (
-    "token_id, principal_id, secret_hash, scopes, tenants, created_at, expires_at, revoked_at, note"
-)
+_TOKEN_COLS: Final = ", ".join(_columns("access_tokens"))
 
 
 def _token(row: Sequence[Any]) -> tuple[TokenInfo, str]:
@@ -301,6 +495,7 @@ def _token(row: Sequence[Any]) -> tuple[TokenInfo, str]:
 
 def insert_token(
     backend: Backend,
+    seal: AccessSeal,
     *,
     token_id: str,
     principal_id: str,
@@ -317,75 +512,169 @@ def insert_token(
     scope_text = ",".join(sorted(p.value for p in scopes)) if scopes is not None else None
     tenant_text = orjson.dumps(sorted(tenants)).decode() if tenants is not None else None
     created = format_timestamp(now)
+    values = (
+        token_id, principal_id, secret_hash, scope_text, tenant_text, created, expires, None, note
+    )  # fmt: skip
     _write(
         backend,
         [
             (
-                f"INSERT INTO access_tokens ({_TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                (
-                    token_id,
-                    principal_id,
-                    secret_hash,
-                    scope_text,
-                    tenant_text,
-                    created,
-                    expires,
-                    note,
-                ),
+                f"INSERT INTO access_tokens ({_TOKEN_COLS}, signature) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, seal.sign("access_tokens", values)),
             )
         ],
     )
     return TokenInfo(token_id, principal_id, created, expires, None, scopes, tenants, note)
 
 
-def get_token(backend: Backend, token_id: str) -> tuple[TokenInfo, str] | None:
-    """A token's info and stored hash, by its public id."""
+def _token_rows(backend: Backend, cond: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    return _rows(backend, f"SELECT {_TOKEN_COLS}, signature FROM access_tokens {cond}", params)
+
+
+def get_token(backend: Backend, token_id: str, seal: AccessSeal) -> tuple[TokenInfo, str] | None:
+    """A token's info and stored hash, by its public id (a row the store's key did not
+    sign is no token)."""
+    _ensure_signature_column(backend)
     try:
-        rows = _rows(
-            backend, f"SELECT {_TOKEN_COLS} FROM access_tokens WHERE token_id = ?", (token_id,)
-        )
+        rows = _token_rows(backend, "WHERE token_id = ?", (token_id,))
     except StoreError:
         if not _has_access_tables(backend):
             return None
         raise
-    return _token(rows[0]) if rows else None
+    good = _signed(seal, "access_tokens", rows)
+    return _token(good[0]) if good else None
 
 
-def list_tokens(backend: Backend, principal_id: str | None = None) -> list[TokenInfo]:
+def list_tokens(
+    backend: Backend, seal: AccessSeal, principal_id: str | None = None
+) -> list[TokenInfo]:
     """Tokens (of one principal), oldest first; never their secrets."""
     ensure_access_schema(backend)
     cond, params = ("WHERE principal_id = ? ", (principal_id,)) if principal_id else ("", ())
-    rows = _rows(
-        backend, f"SELECT {_TOKEN_COLS} FROM access_tokens {cond}ORDER BY created_at", params
-    )
-    return [_token(r)[0] for r in rows]
+    rows = _token_rows(backend, f"{cond}ORDER BY created_at, token_id", params)
+    return [_token(r)[0] for r in _signed(seal, "access_tokens", rows)]
 
 
-def revoke_token_row(backend: Backend, token_id: str) -> TokenInfo:
+def revoke_token_row(
+    backend: Backend, token_id: str, seal: AccessSeal, revoked: Revoked
+) -> TokenInfo:
     """Mark a token revoked (kept, so that its id stays in the record)."""
-    found = get_token(backend, token_id)
-    if found is None:
+    _ensure_signature_column(backend)
+    rows = _signed(seal, "access_tokens", _token_rows(backend, "WHERE token_id = ?", (token_id,)))
+    if not rows:
         raise UsageError(f"no token {token_id!r}")
-    info, _ = found
+    info, _ = _token(rows[0])
     if info.revoked_at is None:
         now = _now()
+        values = (*rows[0][:7], now, rows[0][8])
         _write(
             backend,
             [
                 (
-                    "UPDATE access_tokens SET revoked_at = ? WHERE token_id = ? "
-                    "AND revoked_at IS NULL",
-                    (now, token_id),
+                    "UPDATE access_tokens SET revoked_at = ?, signature = ? WHERE token_id = ?",
+                    (now, seal.sign("access_tokens", values), token_id),
                 )
             ],
+            revoking=(
+                "SELECT signature FROM access_tokens WHERE token_id = ?",
+                (token_id,),
+                revoked,
+            ),
         )
         info = TokenInfo(**{**info.__dict__, "revoked_at": now})
     return info
 
 
+# -- sealing and checking ------------------------------------------------------------------
+def _all_rows(backend: Backend, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a sealed table, values then signature, in key order (none if the
+    table does not exist)."""
+    keys, _ = SEALED_TABLES[table]
+    _ensure_signature_column(backend)
+    try:
+        return _rows(
+            backend,
+            f"SELECT {', '.join(_columns(table))}, signature FROM {table} "
+            f"ORDER BY {', '.join(keys)}",
+        )
+    except StoreError:
+        if not _has_access_tables(backend):
+            return []
+        raise
+
+
+def _describe(table: str, values: Sequence[Any]) -> str:
+    keys, _ = SEALED_TABLES[table]
+    shown = ", ".join(f"{k} {v!r}" for k, v in zip(keys, values, strict=False))
+    return f"{table} row ({shown})"
+
+
+def unsealed_rows(backend: Backend, seal: AccessSeal) -> list[tuple[str, tuple[Any, ...], str]]:
+    """Rows of the access tables that are not honoured: (table, values, why: ``no
+    signature``, ``wrong signature``, ``revoked``, or that the manifest is unreadable)."""
+    found = []
+    for table in SEALED_TABLES:
+        for row in _all_rows(backend, table):
+            why = seal.why_not(table, row[:-1], row[-1])
+            if why is not None:
+                found.append((table, tuple(row[:-1]), why))
+    return found
+
+
+def access_problems(backend: Backend, seal: AccessSeal) -> list[Problem]:
+    """Each row of the access tables that the store's key did not sign, as an
+    ``access_altered`` problem: such a row is not honoured, but someone who could
+    write the database put it there (or changed a signed one)."""
+    problems = []
+    if seal.revoked is None:  # verify names the manifest; the signatures still say much
+        seal = replace(seal, revoked=frozenset())
+    explained = {
+        "no signature": "it carries no signature (added without the store's key, or made "
+        "before access rows were signed: if you made it, `auditkit access STORE seal` "
+        "signs it)",
+        "wrong signature": "its signature is not the store key's over its values (forged, "
+        "or edited since it was signed)",
+        "revoked": "it was revoked (the signed manifest lists it) and put back",
+    }
+    for table, values, reason in unsealed_rows(backend, seal):
+        tenant = str(values[1]) if table == "access_grants" else ""
+        why = explained.get(reason, reason)
+        problems.append(
+            Problem(
+                ProblemKind.ACCESS_ALTERED,
+                "" if tenant == ALL_TENANTS else tenant,
+                None,
+                None,
+                f"{_describe(table, values)}: {why}; it is not honoured",
+            )
+        )
+    return problems
+
+
+def seal_rows(backend: Backend, seal: AccessSeal) -> list[tuple[str, tuple[Any, ...]]]:
+    """Sign the rows that carry no signature (those of a store made before access rows
+    were signed); rows whose signature is wrong are left as they are.  Returns the
+    rows signed."""
+    todo = [(t, v) for t, v, why in unsealed_rows(backend, seal) if why == "no signature"]
+    statements = []
+    for table, values in todo:
+        keys, _ = SEALED_TABLES[table]
+        where = " AND ".join(f"{k} = ?" for k in keys)
+        statements.append(
+            (
+                f"UPDATE {table} SET signature = ? WHERE {where} AND signature IS NULL",
+                (seal.sign(table, values), *values[: len(keys)]),
+            )
+        )
+    if statements:
+        _write(backend, statements)
+    return todo
+
+
 # -- who is asking -----------------------------------------------------------------------
 def context_for(
-    backend: Backend, principal_id: str, token: TokenInfo | None = None
+    backend: Backend, principal_id: str, seal: AccessSeal, token: TokenInfo | None = None
 ) -> AccessContext:
     """The principal's current grants (read now), cut by its token's limits.
 
@@ -395,10 +684,10 @@ def context_for(
         For an unknown principal (the same words whether or not it exists
         is not needed here: principals are not secret to the store's owner).
     """
-    principal = get_principal(backend, principal_id)
+    principal = get_principal(backend, principal_id, seal)
     if principal is None:
         raise AccessDenied(f"unknown principal {principal_id!r}")
-    grants = tuple(list_grants(backend, principal_id=principal_id))
+    grants = tuple(list_grants(backend, seal, principal_id=principal_id))
     return AccessContext(
         principal,
         grants,
@@ -408,14 +697,14 @@ def context_for(
     )
 
 
-def authenticate(backend: Backend, text: str) -> TokenInfo:
+def authenticate(backend: Backend, text: str, seal: AccessSeal) -> TokenInfo:
     """The token whose text is ``text``, if it is valid, unexpired and not revoked.
 
     Every failure is the same :class:`AccessDenied` ("invalid or expired
     token"), which never repeats the text.
     """
     token_id, secret = parse_token(text)
-    found = get_token(backend, token_id)
+    found = get_token(backend, token_id, seal)
     bad = AccessDenied("invalid, expired or revoked token")
     if found is None:
         secret_matches(secret, "0" * 64)  # same work either way

@@ -296,17 +296,18 @@ class BoundStore(Store):
         if self._pinned is not None:
             return self._pinned
         token = self._token
-        with sql.one_read(self.backend):  # token, principal and grants: one read
+        with sql.one_read(self.backend):  # token, principal, grants, revocations: one read
+            seal = self._owner._access_seal()
             if token is not None:
                 # a token revoked or expired since it was presented stops working
-                fresh = sql.get_token(self.backend, token.token_id)
+                fresh = sql.get_token(self.backend, token.token_id, seal)
                 if (
                     fresh is None
                     or fresh[0].revoked_at is not None
                     or (fresh[0].expires_at is not None and fresh[0].expires_at <= sql._now())
                 ):
                     raise AccessDenied("invalid, expired or revoked token")
-            ctx = sql.context_for(self.backend, self._principal_id, token)
+            ctx = sql.context_for(self.backend, self._principal_id, seal, token)
         if ctx.principal.disabled:
             raise AccessDenied(f"principal {ctx.principal.id!r} is disabled")
         return ctx
@@ -1066,6 +1067,14 @@ class BoundStore(Store):
     def drop_db_role(self, name: str) -> None:
         """Refused: database roles are the local owner's."""
         raise AccessDenied(f"principal {self._principal_id!r} may not drop database roles")
+
+    def seal_access(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """Refused: signing access rows vouches for them, which only the local owner may."""
+        raise AccessDenied(f"principal {self._principal_id!r} may not seal access rows")
+
+    def unsealed_access(self) -> list[tuple[str, tuple[Any, ...], str]]:
+        """Refused: the local owner's review of the access tables."""
+        raise AccessDenied(f"principal {self._principal_id!r} may not review access rows")
 
 
 _store_module._BINDER = BoundStore

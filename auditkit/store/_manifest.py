@@ -11,6 +11,8 @@ whose newest signed tree is smaller than listed (``rollback``).  It also seals t
 quarantine (the input records that were refused, and why): a hash chain over its rows
 in ``id`` order, extended by every write (:class:`QuarantineSeal`), so that a refused
 record deleted, edited or slipped in among the sealed ones is ``quarantine_altered``.
+And it lists the access rows that were revoked (a digest of each one's signature), so
+that a grant or token row saved before its revocation and put back is not honoured.
 
 What it guarantees: a lower bound.  Entries only grow; an appender that may not
 write the manifest (a PostgreSQL role confined to one tenant) leaves it as it was,
@@ -29,9 +31,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -51,6 +54,7 @@ __all__ = [
     "check_tenant_manifest",
     "checked_manifest",
     "manifest_required",
+    "revoked_digest",
     "tenant_digest",
 ]
 
@@ -134,6 +138,20 @@ def manifest_required(version: object) -> bool:
     return not text.isdigit() or int(text) >= STORE_VERSION
 
 
+_DIGEST: Final = re.compile(r"[0-9a-f]{32}")
+
+
+def revoked_digest(signature: str) -> str:
+    """The manifest's name for a revoked access row: 128 bits of SHA-256 over its
+    signature (unique to that row's values in that store, so a later grant of the same
+    role, signed at another time, is not revoked with it).
+
+    >>> len(revoked_digest("c2lnbmF0dXJl")), revoked_digest("a") != revoked_digest("b")
+    (32, True)
+    """
+    return hashlib.sha256(b"auditkit revoked access v1\n" + signature.encode()).hexdigest()[:32]
+
+
 def tenant_digest(store_id: str, tenant: str) -> str:
     """The manifest's name for ``tenant``: 128 bits of SHA-256 over the store id and
     the tenant id, so that equal names in two stores differ.
@@ -172,6 +190,9 @@ class Manifest:
     #: the quarantine rows it covers (``None``: none, as in manifests written before
     #: the quarantine was sealed, whose signed bytes stay what they were)
     quarantine: QuarantineSeal | None = None
+    #: digests of the signatures of access rows revoked since (:func:`revoked_digest`;
+    #: ``None``: none, as in manifests written before revocations were listed)
+    revoked: tuple[str, ...] | None = None
 
     def body(self) -> bytes:
         """The signed bytes."""
@@ -185,6 +206,8 @@ class Manifest:
         }
         if self.quarantine is not None:
             fields["quarantine"] = self.quarantine.as_json()
+        if self.revoked is not None:
+            fields["revoked"] = list(self.revoked)
         return _DOMAIN + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
     def grown(self, sizes: Mapping[str, int]) -> Manifest:
@@ -199,7 +222,12 @@ class Manifest:
             timestamp=self.timestamp,
             since=self.since,
             quarantine=self.quarantine,
+            revoked=self.revoked,
         )
+
+    def with_revoked(self, digests: Iterable[str]) -> Manifest:
+        """A copy that also lists ``digests`` as revoked (sorted, each once)."""
+        return replace(self, revoked=tuple(sorted({*(self.revoked or ()), *digests})))
 
     def signed(self, private_key: Any, *, at: datetime | None = None) -> str:
         """Sign with ``private_key`` (at ``at``, default now) and return the text to store.
@@ -237,6 +265,12 @@ class Manifest:
         if not ok:
             raise ValueError("a field is missing or of the wrong type")
         seal = data.get("quarantine")
+        revoked = data.get("revoked")
+        if revoked is not None and not (
+            isinstance(revoked, list)
+            and all(isinstance(d, str) and _DIGEST.fullmatch(d) for d in revoked)
+        ):
+            raise ValueError("a field is missing or of the wrong type")
         return cls(
             store_id=data["store_id"],
             tenants=dict(tenants),
@@ -245,6 +279,7 @@ class Manifest:
             key_id=data["key_id"],
             signature=data["signature"],
             quarantine=None if seal is None else QuarantineSeal.from_json(seal),
+            revoked=None if revoked is None else tuple(revoked),
         )
 
     def check(self, public_key: Any, store_id: str) -> str | None:

@@ -231,6 +231,8 @@ class PrincipalRow(SQLModel, table=True):
     email: str | None = None
     created_at: str
     disabled_at: str | None = None
+    #: the store key's signature over the row's values (auditkit.store._access.AccessSeal)
+    signature: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class GrantRow(SQLModel, table=True):
@@ -247,6 +249,8 @@ class GrantRow(SQLModel, table=True):
     role: str = Field(primary_key=True, max_length=32)
     granted_at: str
     granted_by: str
+    #: the store key's signature over the row's values
+    signature: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class TokenRow(SQLModel, table=True):
@@ -264,6 +268,8 @@ class TokenRow(SQLModel, table=True):
     expires_at: str | None = None
     revoked_at: str | None = None
     note: str | None = None
+    #: the store key's signature over the row's values
+    signature: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class RedactionKeyRow(SQLModel, table=True):

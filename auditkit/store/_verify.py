@@ -60,6 +60,7 @@ from auditkit.integrity import (
 from auditkit.integrity.note import NoteError, VerifierKey, open_note, verify_cosignature
 from auditkit.record import CANONICAL_KEYS, leaf_hash_exprs
 from auditkit.schema import format_timestamp
+from auditkit.store._access import AccessSeal, access_problems
 from auditkit.store._cold import (
     ColdTier,
     SegmentRef,
@@ -1329,6 +1330,17 @@ def quarantine_problems(
     return problems
 
 
+def access_seal(reader: TrailReader, trust: Trust, manifest: str | None) -> AccessSeal:
+    """What checks the access rows: the trusted key, and the revocations the signed
+    manifest lists (none when it is not valid: :func:`manifest_problems` names it)."""
+    revoked: frozenset[str] = frozenset()
+    if manifest:
+        parsed, why = checked_manifest(manifest, trust.public_key, reader.store_id)
+        if parsed is not None and why is None:
+            revoked = frozenset(parsed.revoked or ())
+    return AccessSeal(reader.store_id, trust.public_key, revoked=revoked)
+
+
 def merge_reports(
     reports: Sequence[VerificationReport],
     trust: Trust,
@@ -1523,6 +1535,8 @@ def verify_trail(
     extra = manifest_problems(reader, trust, manifest, reports, tenants, everything=everything)
     if (everything if quarantine is None else quarantine) and not reader.confined():
         extra += quarantine_problems(reader, trust, manifest[0], reports)
+    if everything and not reader.confined():
+        extra += access_problems(reader.backend, access_seal(reader, trust, manifest[0]))
     anchors: list[Anchor] = []
     if trust.saved is not None:
         extra += check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)

@@ -627,7 +627,14 @@ class Store(StreamCursors):
                 self._grow_manifest(cur, sizes)
         return result
 
-    def _grow_manifest(self, cur: Any, sizes: dict[str, int], *, strict: bool = True) -> None:
+    def _grow_manifest(
+        self,
+        cur: Any,
+        sizes: dict[str, int],
+        *,
+        strict: bool = True,
+        revoked: Sequence[str] = (),
+    ) -> None:
         """List the tenants just appended to, at their new sizes, in the signed tenant
         manifest (see :mod:`auditkit.store._manifest`), in the append's transaction,
         and seal the quarantine rows kept since it was last signed.
@@ -644,7 +651,9 @@ class Store(StreamCursors):
 
         ``strict=False`` (a quarantine write, whose records must be kept whatever the
         manifest's state): a damaged or removed manifest is left for ``verify`` to name,
-        and nothing is signed.
+        and nothing is signed.  ``revoked``: digests of access rows revoked in this
+        transaction (:func:`~auditkit.store._manifest.revoked_digest`), listed so that
+        none of them is honoured if put back.
         """
         backend = self.backend
         if backend.dialect != "sqlite":
@@ -691,6 +700,8 @@ class Store(StreamCursors):
             manifest = Manifest(self.store_id).grown(earlier)
             manifest.since = format_timestamp(datetime.now(UTC))
         grown = manifest.grown(sizes)
+        if revoked:
+            grown = grown.with_revoked(revoked)
         ph = backend.ph
         seal = grown.quarantine or QuarantineSeal()
         cur.execute(
@@ -1886,6 +1897,47 @@ class Store(StreamCursors):
                     self._grow_manifest(cur, {}, strict=False)
         return len(values)
 
+    def _access_seal(self) -> _access.AccessSeal:
+        """What signs and checks the rows of the access tables: the store's own key when
+        this handle holds it, else the key that verification trusts (reads only)."""
+        key = self.private_key if self._may_sign() else None
+        public = key.public_key() if key is not None else self.trusted_public_key()[0]
+        text, required = _access.stored_manifest(self.backend)
+        revoked: frozenset[str] | None = frozenset() if not required else None
+        if text:
+            found, why = checked_manifest(text, public, self.store_id)
+            revoked = frozenset(found.revoked or ()) if found is not None and why is None else None
+        return _access.AccessSeal(self.store_id, public, key, revoked)
+
+    def _revoked_in(self, cur: Any, digests: list[str]) -> None:
+        """List revoked access rows in the signed manifest, in the revocation's own
+        transaction (a damaged manifest is left for ``verify`` to name: the row is gone
+        all the same)."""
+        if digests:
+            self._grow_manifest(cur, {}, strict=False, revoked=digests)
+
+    def seal_access(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """Sign the rows of the access tables that carry no signature: those of a store
+        made before access rows were signed, which are not honoured until then.  Check
+        them first (:meth:`unsealed_access`): a row added by someone without the key
+        looks the same.  Rows whose signature is wrong are not touched.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> store = Store.init(os.path.join(tempfile.mkdtemp(), "a.db"))
+        >>> _ = store.add_principal("ann")
+        >>> store.unsealed_access(), store.seal_access()
+        ([], [])
+        """
+        return _access.seal_rows(self.backend, self._access_seal())
+
+    def unsealed_access(self) -> list[tuple[str, tuple[Any, ...], str]]:
+        """Rows of the access tables that are not honoured, as (table, values, why): ``no
+        signature``, ``wrong signature`` (forged or edited), ``revoked`` (put back after
+        its revocation), or that the manifest listing revocations is unreadable."""
+        return _access.unsealed_rows(self.backend, self._access_seal())
+
     def _may_sign(self) -> bool:
         """Whether this handle holds the store's own signing key (loaded now if need be)."""
         try:
@@ -1977,7 +2029,8 @@ class Store(StreamCursors):
         info = None
         with _access.one_read(self.backend):  # the token and who it is for: one read
             if token is not None:
-                info = _access.authenticate(self.backend, token)
+                # who may ask, and the revocations the manifest lists, in one snapshot
+                info = _access.authenticate(self.backend, token, self._access_seal())
                 principal = info.principal_id
             assert principal is not None
             return _BINDER(self, principal, info, via, once=once)
@@ -2015,15 +2068,18 @@ class Store(StreamCursors):
         return _access.add_principal(
             self.backend,
             Principal(validate_principal_id(principal_id), PrincipalKind(kind), name, email),
+            self._access_seal(),
         )
 
     def principals(self) -> list[Principal]:
         """Every principal."""
-        return _access.list_principals(self.backend)
+        return _access.list_principals(self.backend, self._access_seal())
 
     def grants(self, tenant: str | None = None, principal: str | None = None) -> list[Grant]:
         """Current grants (on a tenant, of a principal); store-wide ones have tenant ``*``."""
-        return _access.list_grants(self.backend, principal_id=principal, tenant=tenant)
+        return _access.list_grants(
+            self.backend, self._access_seal(), principal_id=principal, tenant=tenant
+        )
 
     def grant(self, principal_id: str, tenant: str, role: str | Role) -> Grant:
         """Grant ``role`` on ``tenant`` (``operator`` is store-wide: pass ``"*"``);
@@ -2054,7 +2110,7 @@ class Store(StreamCursors):
 
     def tokens(self, principal_id: str | None = None) -> list[TokenInfo]:
         """API tokens (of a principal), without their secrets."""
-        return _access.list_tokens(self.backend, principal_id)
+        return _access.list_tokens(self.backend, self._access_seal(), principal_id)
 
     def revoke_token(self, token_id: str) -> TokenInfo:
         """Revoke an API token (``api_key.revoke`` in the trails of its tenants)."""
@@ -2083,7 +2139,7 @@ class Store(StreamCursors):
 
     def _principal_tenants(self, principal_id: str) -> list[str]:
         """Tenants whose trail records what happens to a principal's access."""
-        grants = _access.list_grants(self.backend, principal_id=principal_id)
+        grants = _access.list_grants(self.backend, self._access_seal(), principal_id=principal_id)
         if any(g.role in STORE_WIDE for g in grants):
             return self.tenants()
         return sorted({g.tenant_id for g in grants})
@@ -2092,14 +2148,14 @@ class Store(StreamCursors):
         self, actor: dict[str, str], by: str, principal_id: str, tenant: str, role: str | Role
     ) -> Grant:
         r = parse_role(role) if not isinstance(role, Role) else role
-        target = _access.get_principal(self.backend, principal_id)
+        target = _access.get_principal(self.backend, principal_id, self._access_seal())
         if target is None:
             raise UsageError(f"no principal {principal_id!r} (add it first)")
         tenant = "*" if r in STORE_WIDE else tenant
         if not tenant or (tenant == "*" and r not in STORE_WIDE):
             raise UsageError(f"role {r.value!r} is granted per tenant: name one")
         grant = Grant(principal_id, tenant, r, format_timestamp(datetime.now(UTC)), by)
-        if _access.insert_grant(self.backend, grant):
+        if _access.insert_grant(self.backend, grant, self._access_seal()):
             trails = self.tenants() if tenant == "*" else [tenant]
             self.append(
                 grant_event("role.grant", tenant=t, actor=actor, principal=target.actor(),
@@ -2113,9 +2169,9 @@ class Store(StreamCursors):
     ) -> bool:
         r = parse_role(role) if not isinstance(role, Role) else role
         tenant = "*" if r in STORE_WIDE else tenant
-        if not _access.delete_grant(self.backend, principal_id, tenant, r):
+        if not _access.delete_grant(self.backend, principal_id, tenant, r, self._revoked_in):
             return False
-        target = _access.get_principal(self.backend, principal_id)
+        target = _access.get_principal(self.backend, principal_id, self._access_seal())
         who = target.actor() if target else {"id": principal_id, "type": "user"}
         trails = self.tenants() if tenant == "*" else [tenant]
         self.append(
@@ -2136,7 +2192,7 @@ class Store(StreamCursors):
     ) -> NewToken:
         from auditkit.times import parse_duration
 
-        target = _access.get_principal(self.backend, principal_id)
+        target = _access.get_principal(self.backend, principal_id, self._access_seal())
         if target is None:
             raise UsageError(f"no principal {principal_id!r} (add it first)")
         scope_set = parse_permissions(scopes) if scopes is not None else None
@@ -2144,7 +2200,7 @@ class Store(StreamCursors):
         life = parse_duration(expires) if expires is not None else None
         token, digest = new_token()
         _access.insert_token(
-            self.backend, token_id=token.token_id, principal_id=principal_id,
+            self.backend, self._access_seal(), token_id=token.token_id, principal_id=principal_id,
             secret_hash=digest, expires_in=life, scopes=scope_set, tenants=tenant_set, note=note,
         )  # fmt: skip
         trails = [
@@ -2163,10 +2219,12 @@ class Store(StreamCursors):
         return token
 
     def _revoke_token_as(self, actor: dict[str, str], token_id: str) -> TokenInfo:
-        before = _access.get_token(self.backend, token_id)
-        info = _access.revoke_token_row(self.backend, token_id)
+        before = _access.get_token(self.backend, token_id, self._access_seal())
+        info = _access.revoke_token_row(
+            self.backend, token_id, self._access_seal(), self._revoked_in
+        )
         if before is not None and before[0].revoked_at is None:
-            target = _access.get_principal(self.backend, info.principal_id)
+            target = _access.get_principal(self.backend, info.principal_id, self._access_seal())
             who = target.actor() if target else {"id": info.principal_id, "type": "user"}
             trails = [
                 t for t in self._principal_tenants(info.principal_id)

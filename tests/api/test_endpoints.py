@@ -9,7 +9,7 @@ import orjson
 import polars as pl
 import pytest
 
-from auditkit.access import PERMISSIONS, Permission, Role
+from auditkit.access import PERMISSIONS, Permission, Role, hash_secret
 from auditkit.api._ndjson import json_lines
 from auditkit.export import available_export_formats
 from auditkit.store import Store
@@ -345,3 +345,33 @@ def test_small_pages_answer_as_the_general_path_and_are_recorded_once(
     meta = orjson.loads(recs["metadata"][-1])
     assert meta["rows"] == 3 and meta["filter"]["outcome"] == ["success"]
     assert api_store.verify().ok
+
+
+def test_a_role_or_token_forged_in_the_database_gets_nothing_through_the_api(
+    client: TestClient, tokens: dict[str, str], api_store: Store
+) -> None:
+    """The server holds the key: a grant or token added by someone who can write the
+    database but lacks the key must not let him append events that verify, or read."""
+    event = {"event_id": "forged-1", "occurred_at": "2026-02-01T00:00:00Z",
+             "action": "user.login", "actor": {"id": "mallory"}}  # fmt: skip
+    sql(
+        api_store,
+        "INSERT INTO access_grants (principal_id, tenant_id, role, granted_at, granted_by) "
+        "VALUES ('p-viewer', ?, 'producer', '2026-12-01T00:00:00.000000Z', 'owner')",
+        params=(A,),
+    )
+    r = client.post(f"/v1/tenants/{A}/events", headers=auth(tokens["viewer"]), json=[event])
+    assert r.status_code == 403, r.text
+    secret = "Q" * 43
+    sql(
+        api_store,
+        "INSERT INTO access_tokens (token_id, principal_id, secret_hash, created_at) "
+        "VALUES ('abcdefabcdef', 'p-owner', ?, '2026-12-01T00:00:00.000000Z')",
+        params=(hash_secret(secret),),
+    )
+    forged = auth(f"akt_abcdefabcdef_{secret}")
+    assert client.post(f"/v1/tenants/{A}/events", headers=forged, json=[event]).status_code == 401
+    assert client.get(f"/v1/tenants/{A}/events", headers=forged).status_code == 401
+    assert "forged-1" not in api_store.load(A).get_column("event_id").to_list()
+    kinds = [p.kind for p in api_store.verify().problems]
+    assert kinds == [ProblemKind.ACCESS_ALTERED] * 2

@@ -13,8 +13,15 @@
     auditkit access STORE token revoke TOKEN_ID
     auditkit access STORE db-role create --tenant T [--name N] [--append] [--json]
     auditkit access STORE db-role list [--json] | db-role drop NAME
+    auditkit access STORE seal [--yes]
     auditkit access STORE matrix
 
+Every row of principals, grants and tokens is signed with the store's key; a row
+without a valid signature (added or changed in the database by someone without
+the key) is not honoured.  ``seal`` lists such rows, and with ``--yes`` signs the
+ones that carry no signature at all: those of a store made before rows were
+signed (review them first: a forged row looks the same).  It exits 1 while a row
+remains that is not honoured.
 Without ``AUDITKIT_TOKEN`` in the environment the command acts as the local
 owner; with it, as that token's principal (a tenant's admin managing its own
 people), checked like any other access.  A token is printed once, by
@@ -109,6 +116,13 @@ def _args(p: argparse.ArgumentParser) -> None:
     ddrop = dsub.add_parser("drop", help="drop a role made for a tenant")
     ddrop.add_argument("name", metavar="NAME")
 
+    seal = sub.add_parser(
+        "seal", help="list access rows the store's key did not sign; --yes signs unsigned ones"
+    )
+    seal.add_argument(
+        "--yes", action="store_true",
+        help="sign the rows that carry no signature (from a store made before rows were signed)",
+    )  # fmt: skip
     sub.add_parser("matrix", help="print the permission matrix")
 
 
@@ -118,6 +132,60 @@ def _open(args: argparse.Namespace) -> Any:
     store = Store.open(args.store, key=args.key)
     token = os.environ.get("AUDITKIT_TOKEN")
     return store.bind(token=token, via="cli") if token else store
+
+
+def _row_text(table: str, values: tuple[Any, ...]) -> str:
+    names = {"access_principals": "principal", "access_grants": "grant", "access_tokens": "token"}
+    if table == "access_grants":
+        shown = f"{_clean(values[0])} {_clean(values[2])} on {_clean(values[1])}"
+    elif table == "access_tokens":
+        shown = f"{_clean(values[0])} of {_clean(values[1])}"
+    else:
+        shown = _clean(values[0])
+    return f"{names[table]:<9} {shown}"
+
+
+def _seal(store: Any, yes: bool) -> int:
+    rows = store.unsealed_access()
+    if yes:
+        signed = store.seal_access()
+        for table, values in signed:
+            print(f"signed    {_row_text(table, values)}")
+        rows = store.unsealed_access()
+    shown = {"wrong signature": "wrong signature (forged or edited)",
+             "revoked": "revoked, and put back"}  # fmt: skip
+    for table, values, why in rows:
+        print(f"{_row_text(table, values)}: {shown.get(why, why)}, not honoured")
+    if not rows:
+        print("every access row is signed by the store's key")
+        return 0
+    unsigned = sum(1 for *_, why in rows if why == "no signature")
+    if unsigned and not yes:
+        sys.stderr.write(
+            f"{unsigned} row(s) carry no signature: if they are yours (made before access rows "
+            "were signed), run again with --yes to sign them\n"
+        )
+    if len(rows) > unsigned:
+        sys.stderr.write(
+            f"{len(rows) - unsigned} row(s) are forged, edited or revoked: remove them, and "
+            "grant again what should be (`auditkit verify` names them too)\n"
+        )
+    return 1
+
+
+def _warn_unsealed(store: Any) -> None:
+    """On the owner's listings, say when rows were left out for want of a signature."""
+    from auditkit.errors import AccessDenied, StoreError
+
+    try:
+        n = len(store.unsealed_access())
+    except (AccessDenied, StoreError):  # a principal's handle: not its to review
+        return
+    if n:
+        sys.stderr.write(
+            f"warning: {n} access row(s) not signed by the store's key are not honoured and "
+            f"not listed (`auditkit access STORE seal` shows them)\n"
+        )
 
 
 def _matrix() -> int:
@@ -140,6 +208,10 @@ def _access(args: argparse.Namespace) -> int:
         return _matrix()
     store = _open(args)
     what, action = args.what, getattr(args, "action", None)
+    if what == "seal":
+        return _seal(store, args.yes)
+    if (what, action) in {("principal", "list"), ("grants", None), ("token", "list")}:
+        _warn_unsealed(store)
     if what == "principal" and action == "add":
         p = store.add_principal(args.principal_id, kind=args.kind, name=args.name, email=args.email)
         print(f"added principal {p.id} ({p.kind.value})")

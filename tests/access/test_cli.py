@@ -73,3 +73,39 @@ def test_matrix_and_sqlite_db_role(db: str, capsys: pytest.CaptureFixture[str]) 
     assert code == 0 and "operator" in out and "store-wide" in out
     code, _, err = run(capsys, "access", db, "db-role", "create", "--tenant", "acme")
     assert code == 2 and "SQLite file has no users" in err
+
+
+def test_seal_names_rows_that_are_not_honoured_and_exits_1(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.store._attacker import sql
+
+    store = Store.open(db)
+    assert run(capsys, "access", db, "principal", "add", "ann")[0] == 0
+    assert run(capsys, "access", db, "grant", "ann", "--tenant", "acme", "--role", "viewer")[0] == 0
+    code, out, _ = run(capsys, "access", db, "seal")
+    assert code == 0 and "every access row is signed" in out
+    sql(
+        store,
+        "INSERT INTO access_grants (principal_id, tenant_id, role, granted_at, granted_by) "
+        "VALUES ('ann', 'globex', 'admin', '2026-12-01T00:00:00.000000Z', 'owner')",
+        "UPDATE access_grants SET role = 'owner' WHERE tenant_id = 'acme'",
+    )
+    code, out, err = run(capsys, "access", db, "grants")
+    assert code == 0 and out == "" and "2 access row(s) not signed" in err
+    code, out, err = run(capsys, "access", db, "seal")
+    assert code == 1
+    assert "grant     ann admin on globex: no signature, not honoured" in out
+    assert "grant     ann owner on acme: wrong signature (forged or edited)" in out
+    assert "run again with --yes" in err and "1 row(s) are forged, edited or revoked" in err
+    code, out, _ = run(capsys, "verify", db)
+    assert code == 1 and out.count("access_altered") == 2
+    # --yes signs only the row without a signature; the edited one stays refused
+    code, out, _ = run(capsys, "access", db, "seal", "--yes")
+    assert code == 1 and "signed    grant     ann admin on globex" in out
+    assert "ann owner on acme: wrong signature" in out
+    # a principal's token may not seal
+    token = store.create_token("ann")
+    monkeypatch.setenv("AUDITKIT_TOKEN", token.text)
+    code, _, err = run(capsys, "access", db, "seal")
+    assert code == 2 and err.count("\n") == 1 and "may not review access rows" in err

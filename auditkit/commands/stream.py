@@ -9,8 +9,14 @@ store: at-least-once delivery, resumed after any crash (see
 the batch in flight is finished, then it exits 0).  Secrets come from the
 environment or files named in the config, never from the command line.
 
+Each destination's cursor is signed with the store's key, so the sender needs it;
+a cursor that is not signed (moved in the database by someone without the key)
+stops the run with an error naming it, until ``--tenant T --reset-cursor SEQ``
+sets it where the destination really is.
+
 Exit codes: 0 sent (or nothing to send), 1 a batch could not be delivered (the
-cursor stays before it; run again), 2 usage or configuration error.
+cursor stays before it; run again), 2 usage or configuration error, or a cursor
+that is not signed.
 """
 
 from __future__ import annotations
@@ -61,6 +67,13 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--poll", type=float, default=2.0, metavar="SECONDS", help="--follow: seconds between looks"
     )
+    p.add_argument(
+        "--reset-cursor",
+        type=at_least(0),
+        metavar="SEQ",
+        help="first set the cursor of each --tenant to SEQ (back or forward), e.g. where the "
+        "destination really is after a cursor was found unsigned",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     progress_argument(p)
 
@@ -106,6 +119,14 @@ def _stream(args: argparse.Namespace) -> int:
     if tenants:
         for t in tenants:
             store.count(t)  # an unknown tenant is a usage error, naming only it
+    if args.reset_cursor is not None:
+        if not tenants:
+            raise UsageError("--reset-cursor needs the tenants it applies to (--tenant T)")
+        for t in tenants:
+            store.reset_stream_cursor(config.name, t, args.reset_cursor)
+            sys.stderr.write(
+                f"cursor of {config.name} for tenant {t} set to seq {args.reset_cursor}\n"
+            )
     stop = threading.Event()
     if args.follow:
         for sig in (signal.SIGINT, signal.SIGTERM):

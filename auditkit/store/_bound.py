@@ -886,6 +886,11 @@ class BoundStore(Store):
         self._allowed(Permission.EXPORT, tenant, operation="advance_stream_cursor")
         return self._owner.advance_stream_cursor(destination, tenant, next_seq)
 
+    def reset_stream_cursor(self, destination: str, tenant: str, next_seq: int) -> int:
+        """:meth:`Store.reset_stream_cursor` (needs ``export`` on the tenant)."""
+        self._allowed(Permission.EXPORT, tenant, operation="reset_stream_cursor")
+        return self._owner.reset_stream_cursor(destination, tenant, next_seq)
+
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """:meth:`Store.quarantine` (needs ``write`` on some tenant)."""
         ctx = self.context()

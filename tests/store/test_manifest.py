@@ -309,3 +309,21 @@ def test_a_clock_stepped_back_does_not_make_the_manifest_look_put_back(
     assert Manifest.parse(_manifest_text(store)).timestamp >= last
     report = store.verify()
     assert report.ok, report.summary()
+
+
+def test_revocations_are_signed_and_survive_every_later_append(store: Store) -> None:
+    store.add_principal("ann")
+    store.grant("ann", "acme", "viewer")
+    store.revoke("ann", "acme", "viewer")
+    text = str(dict(store._reader._fetch("SELECT key, value FROM store_meta"))[MANIFEST_KEY])
+    listed = Manifest.parse(text).revoked
+    assert listed is not None and len(listed) == 1
+    store.append(make_events(3, "globex", prefix="later"))  # grown, never shrunk
+    after = dict(store._reader._fetch("SELECT key, value FROM store_meta"))[MANIFEST_KEY]
+    assert Manifest.parse(str(after)).revoked == listed
+    # the list cannot be taken out of a signed manifest
+    doc = orjson.loads(after)
+    del doc["revoked"]
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = ?",
+        params=(orjson.dumps(doc).decode(), MANIFEST_KEY))  # fmt: skip
+    assert ProblemKind.BAD_SIGNATURE in {p.kind for p in store.verify().problems}

@@ -113,6 +113,9 @@ class ProblemKind(StrEnum):
     QUARANTINE_ALTERED = "quarantine_altered"
     """Quarantined records that the signed manifest seals were deleted, edited or
     joined by others: the evidence of the refused input was changed."""
+    COLD_TIER_MOVED = "cold_tier_moved"
+    """``store_meta.cold_url`` is not the cold tier the signed manifest names: changed in
+    the database, so that retention would seal events where the attacker chose."""
     ACCESS_ALTERED = "access_altered"
     """A row of the access tables (principals, grants, tokens) that the store's key did
     not sign: a role or token forged or edited by someone who could write the database

@@ -12,7 +12,9 @@ quarantine (the input records that were refused, and why): a hash chain over its
 in ``id`` order, extended by every write (:class:`QuarantineSeal`), so that a refused
 record deleted, edited or slipped in among the sealed ones is ``quarantine_altered``.
 And it lists the access rows that were revoked (a digest of each one's signature), so
-that a grant or token row saved before its revocation and put back is not honoured.
+that a grant or token row saved before its revocation and put back is not honoured,
+and where the cold tier is (``cold_url``), so that retention never seals events into a
+place named in the database by someone without the key.
 
 What it guarantees: a lower bound.  Entries only grow; an appender that may not
 write the manifest (a PostgreSQL role confined to one tenant) leaves it as it was,
@@ -53,6 +55,7 @@ __all__ = [
     "check_quarantine",
     "check_tenant_manifest",
     "checked_manifest",
+    "cold_tier_problem",
     "manifest_required",
     "revoked_digest",
     "tenant_digest",
@@ -193,6 +196,11 @@ class Manifest:
     #: digests of the signatures of access rows revoked since (:func:`revoked_digest`;
     #: ``None``: none, as in manifests written before revocations were listed)
     revoked: tuple[str, ...] | None = None
+    #: where the store's cold tier is, as ``store_meta.cold_url`` held it when the store
+    #: was made (``None``: the default); recorded only when ``cold_recorded`` (manifests
+    #: of an earlier version record it at their next append)
+    cold_url: str | None = None
+    cold_recorded: bool = False
 
     def body(self) -> bytes:
         """The signed bytes."""
@@ -208,6 +216,8 @@ class Manifest:
             fields["quarantine"] = self.quarantine.as_json()
         if self.revoked is not None:
             fields["revoked"] = list(self.revoked)
+        if self.cold_recorded:
+            fields["cold_url"] = self.cold_url
         return _DOMAIN + orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
     def grown(self, sizes: Mapping[str, int]) -> Manifest:
@@ -223,6 +233,8 @@ class Manifest:
             since=self.since,
             quarantine=self.quarantine,
             revoked=self.revoked,
+            cold_url=self.cold_url,
+            cold_recorded=self.cold_recorded,
         )
 
     def with_revoked(self, digests: Iterable[str]) -> Manifest:
@@ -271,6 +283,9 @@ class Manifest:
             and all(isinstance(d, str) and _DIGEST.fullmatch(d) for d in revoked)
         ):
             raise ValueError("a field is missing or of the wrong type")
+        cold = data.get("cold_url")
+        if cold is not None and not isinstance(cold, str):
+            raise ValueError("a field is missing or of the wrong type")
         return cls(
             store_id=data["store_id"],
             tenants=dict(tenants),
@@ -280,6 +295,8 @@ class Manifest:
             signature=data["signature"],
             quarantine=None if seal is None else QuarantineSeal.from_json(seal),
             revoked=None if revoked is None else tuple(revoked),
+            cold_url=cold,
+            cold_recorded="cold_url" in data,
         )
 
     def check(self, public_key: Any, store_id: str) -> str | None:
@@ -545,3 +562,26 @@ def _row_id(row: Sequence[Any]) -> int:
     otherwise."""
     value = row[0]
     return value if type(value) is int else 2**63
+
+
+def cold_tier_problem(manifest: Manifest | None, stored: str | None) -> str | None:
+    """Why ``stored`` (``store_meta.cold_url`` as the database holds it, ``None``: none)
+    is not the cold tier the signed ``manifest`` names, or ``None`` (also when the
+    manifest records none: made by an earlier version, not yet appended to).
+
+    >>> m = Manifest("s1", cold_url="s3://audit/cold", cold_recorded=True)
+    >>> cold_tier_problem(m, "s3://audit/cold") is None
+    True
+    >>> cold_tier_problem(m, "s3://elsewhere")
+    "store_meta names the cold tier 's3://elsewhere', but the signed manifest names 's3://audit/cold'"
+    """
+    if manifest is None or not manifest.cold_recorded or stored == manifest.cold_url:
+        return None
+
+    def shown(url: str | None) -> str:
+        return "none (the default)" if url is None else repr(url)
+
+    return (
+        f"store_meta names the cold tier {shown(stored)}, but the signed "
+        f"manifest names {shown(manifest.cold_url)}"
+    )

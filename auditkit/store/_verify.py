@@ -82,7 +82,12 @@ from auditkit.store._hashing import (
     rows_differ,
     tree_levels,
 )
-from auditkit.store._manifest import check_quarantine, check_tenant_manifest, checked_manifest
+from auditkit.store._manifest import (
+    check_quarantine,
+    check_tenant_manifest,
+    checked_manifest,
+    cold_tier_problem,
+)
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
 from auditkit.store._trust import SavedCheckpoints, Trust, note_origin
@@ -1330,6 +1335,30 @@ def quarantine_problems(
     return problems
 
 
+def cold_url_problems(reader: TrailReader, trust: Trust, manifest: str | None) -> list[Problem]:
+    """``store_meta.cold_url`` against the cold tier the signed manifest names (nothing
+    when the manifest is not valid: :func:`manifest_problems` names it)."""
+    if not manifest:
+        return []
+    parsed, why = checked_manifest(manifest, trust.public_key, reader.store_id)
+    if parsed is None or why is not None:
+        return []
+    rows = reader._fetch("SELECT value FROM store_meta WHERE key = ?", ("cold_url",))
+    moved = cold_tier_problem(parsed, str(rows[0][0]) if rows and rows[0][0] is not None else None)
+    if moved is None:
+        return []
+    return [
+        Problem(
+            ProblemKind.COLD_TIER_MOVED,
+            "",
+            None,
+            None,
+            f"{moved}: changed in the database; retention refuses to seal until it is put "
+            "back, and segments are read from the place the database names",
+        )
+    ]
+
+
 def access_seal(reader: TrailReader, trust: Trust, manifest: str | None) -> AccessSeal:
     """What checks the access rows: the trusted key, and the revocations the signed
     manifest lists (none when it is not valid: :func:`manifest_problems` names it)."""
@@ -1537,6 +1566,7 @@ def verify_trail(
         extra += quarantine_problems(reader, trust, manifest[0], reports)
     if everything and not reader.confined():
         extra += access_problems(reader.backend, access_seal(reader, trust, manifest[0]))
+    extra += cold_url_problems(reader, trust, manifest[0])
     anchors: list[Anchor] = []
     if trust.saved is not None:
         extra += check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)

@@ -87,6 +87,7 @@ from auditkit.store._manifest import (
     Manifest,
     QuarantineSeal,
     checked_manifest,
+    cold_tier_problem,
     manifest_required,
     tenant_digest,
 )
@@ -293,7 +294,10 @@ class Store(StreamCursors):
                     ("schema_version", str(SCHEMA_VERSION)),
                     ("store_version", str(STORE_VERSION)),
                     ("created_at", now),
-                    (MANIFEST_KEY, Manifest(store_id).signed(private)),
+                    (
+                        MANIFEST_KEY,
+                        Manifest(store_id, cold_url=cold_url, cold_recorded=True).signed(private),
+                    ),
                     *([("cold_url", cold_url)] if cold_url else []),
                 ],
             )
@@ -703,6 +707,11 @@ class Store(StreamCursors):
         if revoked:
             grown = grown.with_revoked(revoked)
         ph = backend.ph
+        if not grown.cold_recorded:  # a manifest of an earlier version: record it now
+            cur.execute(f"SELECT value FROM store_meta WHERE key = {ph}", ("cold_url",))
+            row = cur.fetchone()
+            grown.cold_url = str(row[0]) if row and row[0] is not None else None
+            grown.cold_recorded = True
         seal = grown.quarantine or QuarantineSeal()
         cur.execute(
             f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine WHERE id > {ph} ORDER BY id",
@@ -1749,6 +1758,7 @@ class Store(StreamCursors):
         the clock (tests); verification judges each purge by when it was signed.
         """
         tenants = self._resolve_tenants(tenant) if tenant is not None else self.tenants()
+        self._check_cold_url()
         when = parse_instant(now) if now is not None else datetime.now(UTC)
         policies = {p.tenant_id: p for p in self.retention_policies()}
         cold = self._reader.cold()
@@ -1763,6 +1773,31 @@ class Store(StreamCursors):
                              progress=progress)
             )  # fmt: skip
         return ApplyResult(tuple(done), dry_run, display_url(self._reader.cold_url))
+
+    def _check_cold_url(self) -> None:
+        """Refuse to seal into a cold tier that the signed manifest does not name: one
+        set in ``store_meta`` by someone without the key would receive the events, and
+        the purge that follows would leave them nowhere else."""
+        text, _ = self._reader.manifest()
+        if not text:
+            return  # a store of an earlier version; a removed manifest stops appends
+        public = (
+            self.private_key.public_key() if self._may_sign() else self.trusted_public_key()[0]
+        )
+        found, why = checked_manifest(text, public, self.store_id)
+        if found is None or why is not None:
+            raise StoreError(
+                f"the signed tenant manifest is damaged ({why}); nothing was sealed or "
+                "purged. Run `auditkit verify` to see what changed"
+            )
+        rows = self._reader._fetch("SELECT value FROM store_meta WHERE key = ?", ("cold_url",))
+        stored = str(rows[0][0]) if rows and rows[0][0] is not None else None
+        moved = cold_tier_problem(found, stored)
+        if moved is not None:
+            raise StoreError(
+                f"{moved}: it was changed in the database, not by auditkit; nothing was "
+                "sealed or purged. Run `auditkit verify` to see what changed"
+            )
 
     def _signed_policy_records(self, tenant: str) -> list[tuple[str, dict[str, Any]]]:
         """The tenant's verified ``audit_retention.update`` records: (received, metadata)."""

@@ -1781,9 +1781,7 @@ class Store(StreamCursors):
         text, _ = self._reader.manifest()
         if not text:
             return  # a store of an earlier version; a removed manifest stops appends
-        public = (
-            self.private_key.public_key() if self._may_sign() else self.trusted_public_key()[0]
-        )
+        public = self.private_key.public_key() if self._may_sign() else self.trusted_public_key()[0]
         found, why = checked_manifest(text, public, self.store_id)
         if found is None or why is not None:
             raise StoreError(

@@ -1778,9 +1778,14 @@ class Store(StreamCursors):
         """Refuse to seal into a cold tier that the signed manifest does not name: one
         set in ``store_meta`` by someone without the key would receive the events, and
         the purge that follows would leave them nowhere else."""
-        text, _ = self._reader.manifest()
+        text, required = self._reader.manifest()
         if not text:
-            return  # a store of an earlier version; a removed manifest stops appends
+            if required:  # removed: nothing vouches for the cold tier's URL any more
+                raise StoreError(
+                    "the signed tenant manifest was removed from the store; nothing was "
+                    "sealed or purged. Run `auditkit verify` to see what changed"
+                )
+            return  # a store of an earlier version: it records the URL at its next append
         public = self.private_key.public_key() if self._may_sign() else self.trusted_public_key()[0]
         found, why = checked_manifest(text, public, self.store_id)
         if found is None or why is not None:

@@ -91,3 +91,14 @@ def test_a_manifest_of_an_earlier_version_records_the_tier_at_its_next_append(
     text = str(dict(store._reader._fetch("SELECT key, value FROM store_meta"))[MANIFEST_KEY])
     recorded = Manifest.parse(text)
     assert recorded.cold_recorded and recorded.cold_url == str(Path(store.cold_url or ""))
+
+
+def test_the_manifest_removed_with_the_url_changed_seals_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    sql(store, f"DELETE FROM store_meta WHERE key = '{MANIFEST_KEY}'")
+    sql(store, "UPDATE store_meta SET value = ? WHERE key = 'cold_url'",
+        params=(str(tmp_path / "evil"),))  # fmt: skip
+    with pytest.raises(StoreError, match="manifest was removed"):
+        Store.open(store.location).retention.apply()
+    assert not (tmp_path / "evil").exists()

@@ -183,8 +183,8 @@ def _warn_unsealed(store: Any) -> None:
         return
     if n:
         sys.stderr.write(
-            f"warning: {n} access row(s) not signed by the store's key are not honoured and "
-            f"not listed (`auditkit access STORE seal` shows them)\n"
+            f"warning: {n} access row(s) are not honoured (unsigned, edited or revoked) and "
+            "not listed (`auditkit access STORE seal` shows them)\n"
         )
 
 

@@ -887,8 +887,9 @@ class BoundStore(Store):
         return self._owner.advance_stream_cursor(destination, tenant, next_seq)
 
     def reset_stream_cursor(self, destination: str, tenant: str, next_seq: int) -> int:
-        """:meth:`Store.reset_stream_cursor` (needs ``export`` on the tenant)."""
-        self._allowed(Permission.EXPORT, tenant, operation="reset_stream_cursor")
+        """:meth:`Store.reset_stream_cursor` (needs ``manage`` on the tenant: it moves what
+        the organisation's SIEM receives, either way)."""
+        self._allowed(Permission.MANAGE, tenant, operation="reset_stream_cursor")
         return self._owner.reset_stream_cursor(destination, tenant, next_seq)
 
     def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -92,7 +92,7 @@ def test_seal_names_rows_that_are_not_honoured_and_exits_1(
         "UPDATE access_grants SET role = 'owner' WHERE tenant_id = 'acme'",
     )
     code, out, err = run(capsys, "access", db, "grants")
-    assert code == 0 and out == "" and "2 access row(s) not signed" in err
+    assert code == 0 and out == "" and "2 access row(s) are not honoured" in err
     code, out, err = run(capsys, "access", db, "seal")
     assert code == 1
     assert "grant     ann admin on globex: no signature, not honoured" in out

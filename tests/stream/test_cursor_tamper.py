@@ -133,3 +133,16 @@ def test_a_cursor_table_made_before_cursors_were_signed(store: Store, tmp_path: 
         fresh.stream_cursors("siem")
     assert fresh.reset_stream_cursor("siem", "acme", 30) == 30
     assert fresh.stream_cursors("siem") == {"acme": 30}
+
+
+def test_a_principal_needs_manage_to_reset_a_cursor(store: Store) -> None:
+    from auditkit.errors import AccessDenied
+
+    store.add_principal("ann")
+    store.grant("ann", "acme", "analyst")  # export, not manage
+    ann = store.bind(principal="ann")
+    ann.advance_stream_cursor("siem", "acme", 5)  # what a sender does
+    with pytest.raises(AccessDenied, match="manage"):
+        ann.reset_stream_cursor("siem", "acme", 0)
+    store.grant("ann", "acme", "admin")
+    assert ann.reset_stream_cursor("siem", "acme", 0) == 0

@@ -573,7 +573,13 @@ def revoke_token_row(
             [
                 (
                     "UPDATE access_tokens SET revoked_at = ?, signature = ? WHERE token_id = ?",
-                    (now, seal.sign("access_tokens", values), token_id),
+                    # without the key the row is left unsigned, so not honoured either:
+                    # taking access away never waits for the key
+                    (
+                        now,
+                        seal.sign("access_tokens", values) if seal.private_key else None,
+                        token_id,
+                    ),
                 )
             ],
             revoking=(

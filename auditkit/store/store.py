@@ -1951,7 +1951,7 @@ class Store(StreamCursors):
         """List revoked access rows in the signed manifest, in the revocation's own
         transaction (a damaged manifest is left for ``verify`` to name: the row is gone
         all the same)."""
-        if digests:
+        if digests and self._may_sign():  # without the key the row still goes: fail safe
             self._grow_manifest(cur, {}, strict=False, revoked=digests)
 
     def seal_access(self) -> list[tuple[str, tuple[Any, ...]]]:

@@ -302,6 +302,15 @@ def test_granting_and_tokens_need_the_key(sqlite_marked: Store, person: Person) 
         keyless.add_principal("bob")
     with pytest.raises(StoreError, match="signing key"):
         keyless.create_token("ann")
+    # a revocation takes effect without the key (its record in the trail cannot be written)
+    token = sqlite_marked.create_token("ann")
+    with pytest.raises(StoreError, match="signing key"):
+        keyless.revoke_token(token.token_id)
+    with pytest.raises(AccessDenied):
+        sqlite_marked.bind(token=token.text)
+    with pytest.raises(StoreError, match="signing key"):
+        keyless.revoke("ann", A, "viewer")
+    assert keyless.grants() == [] and sqlite_marked.grants() == []
 
 
 def test_a_store_made_before_rows_were_signed_is_sealed_by_its_owner(

@@ -226,16 +226,8 @@ class Manifest:
         for tenant, size in sizes.items():
             d = tenant_digest(self.store_id, tenant)
             tenants[d] = max(int(size), tenants.get(d, 0))
-        return Manifest(
-            self.store_id,
-            tenants,
-            timestamp=self.timestamp,
-            since=self.since,
-            quarantine=self.quarantine,
-            revoked=self.revoked,
-            cold_url=self.cold_url,
-            cold_recorded=self.cold_recorded,
-        )
+        # every field carried over but the signature, which the copy must earn again
+        return replace(self, tenants=tenants, key_id="", signature="")
 
     def with_revoked(self, digests: Iterable[str]) -> Manifest:
         """A copy that also lists ``digests`` as revoked (sorted, each once)."""

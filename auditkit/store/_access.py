@@ -56,6 +56,7 @@ __all__ = [
     "DbRole",
     "access_problems",
     "add_principal",
+    "add_signature_columns",
     "authenticate",
     "context_for",
     "create_db_role",
@@ -175,25 +176,32 @@ def _columns(table: str) -> tuple[str, ...]:
     return keys + rest
 
 
-def _ensure_signature_column(backend: Backend) -> None:
-    """Give the access tables of a store made before rows were signed their
-    ``signature`` column (once per backend; the rows already there stay unsigned,
-    and so are not honoured until the owner seals them: :func:`seal_rows`)."""
-    if getattr(backend, "_access_signed_ready", False):
-        return
+def add_signature_columns(backend: Backend, tables: Iterable[str]) -> None:
+    """Give those of ``tables`` that exist and lack one a ``signature`` column (tables
+    made before their rows were signed: the access tables, the stream cursors).  The
+    rows already there stay unsigned, so they are not honoured until their owner signs
+    them again."""
     from sqlalchemy import inspect
 
+    insp = inspect(backend.engine)
+    missing = [
+        t
+        for t in tables
+        if insp.has_table(t) and "signature" not in {c["name"] for c in insp.get_columns(t)}
+    ]
+    if missing:
+        with backend.connect() as conn, backend.write_transaction(conn) as cur:
+            for table in missing:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN signature TEXT")
+
+
+def _ensure_signature_column(backend: Backend) -> None:
+    """:func:`add_signature_columns` of the access tables, once per backend (rows left
+    unsigned are sealed by the owner: :func:`seal_rows`)."""
+    if getattr(backend, "_access_signed_ready", False):
+        return
     try:
-        insp = inspect(backend.engine)
-        missing = [
-            t
-            for t in SEALED_TABLES
-            if insp.has_table(t) and "signature" not in {c["name"] for c in insp.get_columns(t)}
-        ]
-        if missing:
-            with backend.connect() as conn, backend.write_transaction(conn) as cur:
-                for table in missing:
-                    cur.execute(f"ALTER TABLE {table} ADD COLUMN signature TEXT")
+        add_signature_columns(backend, SEALED_TABLES)
     except Exception:  # a read-only file or a confined role: the reads say why
         return
     backend._access_signed_ready = True  # type: ignore[attr-defined]

@@ -58,31 +58,25 @@ class StreamCursors:
 
     if TYPE_CHECKING:  # Store's
 
-        def _access_seal(self) -> AccessSeal: ...
+        def _signing_pair(self) -> tuple[Any, Any]: ...
 
     def _cursor_seal(self) -> AccessSeal:
         """The store's key (to sign), or the trusted public key (to check), for cursors;
-        revocations play no part in them."""
-        from dataclasses import replace
+        revocations play no part in them, so the manifest is not read."""
+        from auditkit.store._access import AccessSeal
 
-        return replace(self._access_seal(), revoked=frozenset())
+        key, public = self._signing_pair()
+        return AccessSeal(self.store_id, public, key)
 
     def _cursor_table(self, conn: Any) -> None:
         if not self._cursor_table_ready:
+            from auditkit.store._access import add_signature_columns
+
             cur = conn.cursor()
             cur.execute(_DDL)
-            if self.backend.dialect == "sqlite":
-                names = {r[1] for r in cur.execute("PRAGMA table_info(stream_cursors)")}
-            else:
-                cur.execute(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_name = 'stream_cursors' AND table_schema = current_schema()"
-                )
-                names = {r[0] for r in cur.fetchall()}
-            if "signature" not in names:  # made before cursors were signed
-                cur.execute("ALTER TABLE stream_cursors ADD COLUMN signature TEXT")
             conn.commit()
             cur.close()
+            add_signature_columns(self.backend, ["stream_cursors"])  # made before they were
             self._cursor_table_ready = True
 
     def stream_cursors(self, destination: str) -> dict[str, int]:

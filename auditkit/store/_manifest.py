@@ -57,6 +57,7 @@ __all__ = [
     "checked_manifest",
     "cold_tier_problem",
     "manifest_required",
+    "listed_revocations",
     "revoked_digest",
     "tenant_digest",
 ]
@@ -153,6 +154,25 @@ def revoked_digest(signature: str) -> str:
     (32, True)
     """
     return hashlib.sha256(b"auditkit revoked access v1\n" + signature.encode()).hexdigest()[:32]
+
+
+def listed_revocations(
+    text: str | None, public_key: Any, store_id: str, *, required: bool
+) -> frozenset[str] | None:
+    """The revoked access rows the stored manifest ``text`` lists, or ``None`` when
+    none can be ruled out: the manifest is not valid, or missing from a store that
+    must hold one (``required``).  A store of an earlier version, without one, lists
+    none.
+
+    >>> listed_revocations(None, None, "s1", required=False)
+    frozenset()
+    >>> listed_revocations(None, None, "s1", required=True) is None
+    True
+    """
+    if not text:
+        return None if required else frozenset()
+    found, why = checked_manifest(text, public_key, store_id)
+    return frozenset(found.revoked or ()) if found is not None and why is None else None
 
 
 def tenant_digest(store_id: str, tenant: str) -> str:

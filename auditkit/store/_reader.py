@@ -514,6 +514,12 @@ class TrailReader:
         text = meta.get(MANIFEST_KEY)
         return (str(text) if text else None), manifest_required(meta.get("store_version"))
 
+    def stored_cold_url(self) -> str | None:
+        """``store_meta.cold_url`` as the database holds it (``None``: none, so the
+        default applies), to be checked against the one the signed manifest records."""
+        rows = self._fetch("SELECT value FROM store_meta WHERE key = ?", ("cold_url",))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def quarantine_rows(self, page: int = 20_000) -> Iterator[tuple[Any, ...]]:
         """Every quarantine row (:data:`QUARANTINE_COLUMNS` values), by ``id``, read
         ``page`` rows at a time (refused records can be many, and large)."""

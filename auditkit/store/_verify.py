@@ -87,6 +87,7 @@ from auditkit.store._manifest import (
     check_tenant_manifest,
     checked_manifest,
     cold_tier_problem,
+    listed_revocations,
 )
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
@@ -1343,8 +1344,7 @@ def cold_url_problems(reader: TrailReader, trust: Trust, manifest: str | None) -
     parsed, why = checked_manifest(manifest, trust.public_key, reader.store_id)
     if parsed is None or why is not None:
         return []
-    rows = reader._fetch("SELECT value FROM store_meta WHERE key = ?", ("cold_url",))
-    moved = cold_tier_problem(parsed, str(rows[0][0]) if rows and rows[0][0] is not None else None)
+    moved = cold_tier_problem(parsed, reader.stored_cold_url())
     if moved is None:
         return []
     return [
@@ -1357,17 +1357,6 @@ def cold_url_problems(reader: TrailReader, trust: Trust, manifest: str | None) -
             "back, and segments are read from the place the database names",
         )
     ]
-
-
-def access_seal(reader: TrailReader, trust: Trust, manifest: str | None) -> AccessSeal:
-    """What checks the access rows: the trusted key, and the revocations the signed
-    manifest lists (none when it is not valid: :func:`manifest_problems` names it)."""
-    revoked: frozenset[str] = frozenset()
-    if manifest:
-        parsed, why = checked_manifest(manifest, trust.public_key, reader.store_id)
-        if parsed is not None and why is None:
-            revoked = frozenset(parsed.revoked or ())
-    return AccessSeal(reader.store_id, trust.public_key, revoked=revoked)
 
 
 def merge_reports(
@@ -1565,7 +1554,13 @@ def verify_trail(
     if (everything if quarantine is None else quarantine) and not reader.confined():
         extra += quarantine_problems(reader, trust, manifest[0], reports)
     if everything and not reader.confined():
-        extra += access_problems(reader.backend, access_seal(reader, trust, manifest[0]))
+        # a manifest that is not valid lists nothing here: manifest_problems names it
+        revoked = listed_revocations(
+            manifest[0], trust.public_key, reader.store_id, required=manifest[1]
+        )
+        extra += access_problems(
+            reader.backend, AccessSeal(reader.store_id, trust.public_key, revoked=revoked)
+        )
     if everything:  # the store's setting: a tenant's read checks its segments themselves
         extra += cold_url_problems(reader, trust, manifest[0])
     anchors: list[Anchor] = []

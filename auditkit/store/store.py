@@ -88,6 +88,7 @@ from auditkit.store._manifest import (
     QuarantineSeal,
     checked_manifest,
     cold_tier_problem,
+    listed_revocations,
     manifest_required,
     tenant_digest,
 )
@@ -1786,16 +1787,13 @@ class Store(StreamCursors):
                     "sealed or purged. Run `auditkit verify` to see what changed"
                 )
             return  # a store of an earlier version: it records the URL at its next append
-        public = self.private_key.public_key() if self._may_sign() else self.trusted_public_key()[0]
-        found, why = checked_manifest(text, public, self.store_id)
+        found, why = checked_manifest(text, self._signing_pair()[1], self.store_id)
         if found is None or why is not None:
             raise StoreError(
                 f"the signed tenant manifest is damaged ({why}); nothing was sealed or "
                 "purged. Run `auditkit verify` to see what changed"
             )
-        rows = self._reader._fetch("SELECT value FROM store_meta WHERE key = ?", ("cold_url",))
-        stored = str(rows[0][0]) if rows and rows[0][0] is not None else None
-        moved = cold_tier_problem(found, stored)
+        moved = cold_tier_problem(found, self._reader.stored_cold_url())
         if moved is not None:
             raise StoreError(
                 f"{moved}: it was changed in the database, not by auditkit; nothing was "
@@ -1935,16 +1933,18 @@ class Store(StreamCursors):
                     self._grow_manifest(cur, {}, strict=False)
         return len(values)
 
+    def _signing_pair(self) -> tuple[Any, Any]:
+        """The store's own key when this handle holds it (else ``None``), and the public
+        key to check signatures with: its own, or the one verification trusts."""
+        key = self.private_key if self._may_sign() else None
+        return key, key.public_key() if key is not None else self.trusted_public_key()[0]
+
     def _access_seal(self) -> _access.AccessSeal:
         """What signs and checks the rows of the access tables: the store's own key when
         this handle holds it, else the key that verification trusts (reads only)."""
-        key = self.private_key if self._may_sign() else None
-        public = key.public_key() if key is not None else self.trusted_public_key()[0]
+        key, public = self._signing_pair()
         text, required = _access.stored_manifest(self.backend)
-        revoked: frozenset[str] | None = frozenset() if not required else None
-        if text:
-            found, why = checked_manifest(text, public, self.store_id)
-            revoked = frozenset(found.revoked or ()) if found is not None and why is None else None
+        revoked = listed_revocations(text, public, self.store_id, required=required)
         return _access.AccessSeal(self.store_id, public, key, revoked)
 
     def _revoked_in(self, cur: Any, digests: list[str]) -> None:
@@ -2175,9 +2175,9 @@ class Store(StreamCursors):
         """Drop a database role made by :meth:`create_db_role`."""
         _access.drop_db_role(self.backend, name)
 
-    def _principal_tenants(self, principal_id: str) -> list[str]:
+    def _principal_tenants(self, principal_id: str, seal: _access.AccessSeal) -> list[str]:
         """Tenants whose trail records what happens to a principal's access."""
-        grants = _access.list_grants(self.backend, self._access_seal(), principal_id=principal_id)
+        grants = _access.list_grants(self.backend, seal, principal_id=principal_id)
         if any(g.role in STORE_WIDE for g in grants):
             return self.tenants()
         return sorted({g.tenant_id for g in grants})
@@ -2186,14 +2186,15 @@ class Store(StreamCursors):
         self, actor: dict[str, str], by: str, principal_id: str, tenant: str, role: str | Role
     ) -> Grant:
         r = parse_role(role) if not isinstance(role, Role) else role
-        target = _access.get_principal(self.backend, principal_id, self._access_seal())
+        seal = self._access_seal()  # one read of the key and the manifest per change
+        target = _access.get_principal(self.backend, principal_id, seal)
         if target is None:
             raise UsageError(f"no principal {principal_id!r} (add it first)")
         tenant = "*" if r in STORE_WIDE else tenant
         if not tenant or (tenant == "*" and r not in STORE_WIDE):
             raise UsageError(f"role {r.value!r} is granted per tenant: name one")
         grant = Grant(principal_id, tenant, r, format_timestamp(datetime.now(UTC)), by)
-        if _access.insert_grant(self.backend, grant, self._access_seal()):
+        if _access.insert_grant(self.backend, grant, seal):
             trails = self.tenants() if tenant == "*" else [tenant]
             self.append(
                 grant_event("role.grant", tenant=t, actor=actor, principal=target.actor(),
@@ -2230,7 +2231,8 @@ class Store(StreamCursors):
     ) -> NewToken:
         from auditkit.times import parse_duration
 
-        target = _access.get_principal(self.backend, principal_id, self._access_seal())
+        seal = self._access_seal()
+        target = _access.get_principal(self.backend, principal_id, seal)
         if target is None:
             raise UsageError(f"no principal {principal_id!r} (add it first)")
         scope_set = parse_permissions(scopes) if scopes is not None else None
@@ -2238,11 +2240,11 @@ class Store(StreamCursors):
         life = parse_duration(expires) if expires is not None else None
         token, digest = new_token()
         _access.insert_token(
-            self.backend, self._access_seal(), token_id=token.token_id, principal_id=principal_id,
+            self.backend, seal, token_id=token.token_id, principal_id=principal_id,
             secret_hash=digest, expires_in=life, scopes=scope_set, tenants=tenant_set, note=note,
         )  # fmt: skip
         trails = [
-            t for t in self._principal_tenants(principal_id)
+            t for t in self._principal_tenants(principal_id, seal)
             if tenant_set is None or t in tenant_set
         ]  # fmt: skip
         detail = {
@@ -2257,15 +2259,14 @@ class Store(StreamCursors):
         return token
 
     def _revoke_token_as(self, actor: dict[str, str], token_id: str) -> TokenInfo:
-        before = _access.get_token(self.backend, token_id, self._access_seal())
-        info = _access.revoke_token_row(
-            self.backend, token_id, self._access_seal(), self._revoked_in
-        )
+        seal = self._access_seal()  # what is read after the revocation, it does not touch
+        before = _access.get_token(self.backend, token_id, seal)
+        info = _access.revoke_token_row(self.backend, token_id, seal, self._revoked_in)
         if before is not None and before[0].revoked_at is None:
-            target = _access.get_principal(self.backend, info.principal_id, self._access_seal())
+            target = _access.get_principal(self.backend, info.principal_id, seal)
             who = target.actor() if target else {"id": info.principal_id, "type": "user"}
             trails = [
-                t for t in self._principal_tenants(info.principal_id)
+                t for t in self._principal_tenants(info.principal_id, seal)
                 if info.tenants is None or t in info.tenants
             ]  # fmt: skip
             self.append(

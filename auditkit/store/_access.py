@@ -46,7 +46,12 @@ from auditkit.access import (
 from auditkit.errors import AccessDenied, StoreError, UsageError
 from auditkit.schema import format_timestamp
 from auditkit.store._backend import Backend
-from auditkit.store._manifest import MANIFEST_KEY, manifest_required, revoked_digest
+from auditkit.store._manifest import (
+    MANIFEST_PARAMS,
+    MANIFEST_QUERY,
+    manifest_from_rows,
+    revoked_digest,
+)
 from auditkit.store._tables import ACCESS_TABLES
 from auditkit.verification import Problem, ProblemKind
 
@@ -271,14 +276,7 @@ def stored_manifest(backend: Backend) -> tuple[str | None, bool]:
     """The signed tenant manifest's text (``None``: none) and whether the store must
     hold one, read in the connection of :func:`one_read` when inside one (the manifest
     lists revocations: it belongs to the snapshot of who is asking)."""
-    rows = _rows(
-        backend,
-        "SELECT key, value FROM store_meta WHERE key IN (?, ?)",
-        (MANIFEST_KEY, "store_version"),
-    )
-    meta = {str(k): v for k, v in rows}
-    text = meta.get(MANIFEST_KEY)
-    return (str(text) if text else None), manifest_required(meta.get("store_version"))
+    return manifest_from_rows(_rows(backend, MANIFEST_QUERY, MANIFEST_PARAMS))
 
 
 def _write(

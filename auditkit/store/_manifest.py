@@ -56,7 +56,10 @@ __all__ = [
     "check_tenant_manifest",
     "checked_manifest",
     "cold_tier_problem",
+    "MANIFEST_PARAMS",
+    "MANIFEST_QUERY",
     "manifest_required",
+    "manifest_from_rows",
     "listed_revocations",
     "revoked_digest",
     "tenant_digest",
@@ -128,6 +131,24 @@ class QuarantineSeal:
             raise ValueError("a field is missing or of the wrong type")
         assert isinstance(data, dict)
         return cls(data["rows"], data["last_id"], data["digest"])
+
+
+#: The one statement that reads the manifest and the store's version together (so that
+#: the first append after an upgrade, which writes both, is seen whole or not at all).
+MANIFEST_QUERY: Final = "SELECT key, value FROM store_meta WHERE key IN (?, ?)"
+MANIFEST_PARAMS: Final = (MANIFEST_KEY, "store_version")
+
+
+def manifest_from_rows(rows: Iterable[Sequence[Any]]) -> tuple[str | None, bool]:
+    """From the rows of :data:`MANIFEST_QUERY`: the manifest's text (``None``: there is
+    none) and whether the store must hold one (:func:`manifest_required`).
+
+    >>> manifest_from_rows([("store_version", "5")])
+    (None, True)
+    """
+    meta = {str(k): v for k, v in rows}
+    text = meta.get(MANIFEST_KEY)
+    return (str(text) if text else None), manifest_required(meta.get("store_version"))
 
 
 def manifest_required(version: object) -> bool:

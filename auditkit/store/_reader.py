@@ -31,7 +31,12 @@ from auditkit.integrity import Checkpoint, RangeStatement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null, arrow_text
 from auditkit.store._cold import ColdTier, SegmentRef
-from auditkit.store._manifest import MANIFEST_KEY, QUARANTINE_COLUMNS, manifest_required
+from auditkit.store._manifest import (
+    MANIFEST_PARAMS,
+    MANIFEST_QUERY,
+    QUARANTINE_COLUMNS,
+    manifest_from_rows,
+)
 from auditkit.store._tables import UNUSUAL
 
 __all__ = ["LOAD_CHUNK", "Filter", "TailSnapshot", "TenantSnapshot", "TrailReader"]
@@ -507,12 +512,7 @@ class TrailReader:
         whether the store must hold one: its version says that it was made, or appended
         to, by a version that writes it.  Both are read in one statement, so that the
         first append after an upgrade (which writes both) is seen whole or not at all."""
-        rows = self._fetch(
-            "SELECT key, value FROM store_meta WHERE key IN (?, ?)", (MANIFEST_KEY, "store_version")
-        )
-        meta = {str(k): v for k, v in rows}
-        text = meta.get(MANIFEST_KEY)
-        return (str(text) if text else None), manifest_required(meta.get("store_version"))
+        return manifest_from_rows(self._fetch(MANIFEST_QUERY, MANIFEST_PARAMS))
 
     def stored_cold_url(self) -> str | None:
         """``store_meta.cold_url`` as the database holds it (``None``: none, so the

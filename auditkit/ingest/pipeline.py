@@ -40,6 +40,7 @@ from auditkit.ingest._inputs import (
 )
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
+from auditkit.ingest._parquet import is_parquet, parquet_input, parquet_rows
 from auditkit.ingest._readers import open_binary, read_head
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
@@ -253,6 +254,8 @@ def _empty(path: str) -> bool:
     >>> _empty(p), _empty(p + ".missing")
     (True, False)
     """
+    if is_parquet(path):
+        return parquet_rows(path) == 0
     try:
         with open_binary(path) as f:
             while True:
@@ -300,12 +303,14 @@ def _plan(
         if format == "auto" and _cloudtrail_digest(path):
             result.skipped[shown] = SKIP_DIGEST
             continue
+        fmt: Format
         try:
-            fmt = (
-                detect_format(path)
-                if format == "auto"
-                else (get_format(format) if isinstance(format, str) else format)
-            )
+            if is_parquet(path):
+                fmt = parquet_input(path, format)
+            elif format == "auto":
+                fmt = detect_format(path)
+            else:
+                fmt = get_format(format) if isinstance(format, str) else format
         except SchemaError as exc:
             result.files[shown] = "unknown"
             unknown.append(QuarantinedRecord(path, None, None, None, exc.reason, None))

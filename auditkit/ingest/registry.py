@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import re
+from typing import Final
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format
-from auditkit.ingest._readers import csv_delimiter, read_head
+from auditkit.ingest._readers import csv_delimiter, read_head_checked
 from auditkit.plugins import GROUPS, Registry
 
 __all__ = ["available_formats", "detect_format", "get_format", "register"]
@@ -98,20 +99,65 @@ def _looks_like(head: bytes) -> str:
     return f" (its first line has the columns {shown}{more})"
 
 
-def detect_format(path: str) -> Format:
+#: what some files that are not text start with (a user may point ingest at them),
+#: and what to do about it
+_CONVERT = "; write it as Parquet or NDJSON"
+_BINARY_KINDS: Final = (
+    (b"SQLite format 3\x00", "an SQLite database", ""),
+    (b"ARROW1", "an Arrow IPC (Feather) file", _CONVERT),
+    (b"ORC", "an ORC file", _CONVERT),
+    (b"Obj\x01", "an Avro file", _CONVERT),
+    (b"%PDF", "a PDF document", ""),
+    (b"\x7fELF", "a program", ""),
+)
+
+
+def _not_text(head: bytes) -> str | None:
+    """Why a file whose first bytes are ``head`` is not text, if it is not.
+
+    >>> _not_text(b"ARROW1\\x00\\x00...")
+    'it is an Arrow IPC (Feather) file, not text; write it as Parquet or NDJSON'
+    >>> _not_text(b"\\x00\\x01\\x02"), _not_text(b'{"a": 1}')
+    ('it is binary data, not text', None)
+    """
+    for magic, kind, advice in _BINARY_KINDS:
+        if head.startswith(magic):
+            return f"it is {kind}, not text{advice}"
+    if b"\x00" in head[:4096]:
+        return "it is binary data, not text"
+    return None
+
+
+def detect_format(path: str, *, head: bytes | None = None) -> Format:
     """Guess the format of a file from its first bytes and name.
+
+    ``head``: the bytes to judge, if not the file's own (a Parquet file's first
+    row as JSON).
 
     Raises
     ------
     SchemaError
         When no format recognises the file.
     """
-    head = read_head(path)
+    problem: OSError | EOFError | None = None
+    if head is None:
+        head, problem = read_head_checked(path)
     scored = sorted(
         ((fmt.sniff(head, path), name) for name, fmt in available_formats().items()),
         reverse=True,
     )
     if not scored or scored[0][0] <= 0:
+        if problem is not None:
+            why = problem.strerror if isinstance(problem, OSError) and problem.strerror else problem
+            raise SchemaError(f"cannot read the file: {why}", file=path)
+        binary = _not_text(head)
+        if binary is not None:
+            raise SchemaError(
+                f"cannot tell the format of this file: {binary} (ingest reads text "
+                "formats, gzip, bzip2, xz and zstd compressed or not, zip archives and "
+                "Parquet files)",
+                file=path,
+            )
         raise SchemaError(
             "cannot tell the format of this file"
             + _looks_like(head)

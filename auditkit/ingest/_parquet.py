@@ -1,0 +1,383 @@
+"""Parquet files as input: records are rows, read a batch at a time.
+
+Data lakes keep audit logs in Parquet: Amazon Security Lake writes OCSF events so,
+and ``auditkit export --format parquet`` writes the event frame.  A Parquet file
+is not text, so no format's sniffer can read its first bytes; instead its first
+row, as JSON, is what the sniffers see, and the file is read with the format they
+choose (OCSF, CloudTrail, ...), each row a record (``line`` is the row's number).
+
+Cells are made what the same record holds as JSON: a null is an absent field
+(a Parquet schema has every column for every row), a timestamp is ISO 8601 text
+(``Z`` when it has a zone; without one, the format's rules for times without a
+zone apply), a map is an object, a decimal a number, binary data UTF-8 text (or
+the record is quarantined naming the column).  A file with auditkit's frame
+columns (``actor_id``, ``source_ip``, ``changes`` as JSON text, ...) is read as
+the canonical events those columns hold, so an export comes back as it went out.
+
+>>> import os, tempfile, polars as pl
+>>> p = os.path.join(tempfile.mkdtemp(), "e.parquet")
+>>> pl.DataFrame({"tenant_id": ["acme"], "occurred_at": ["2026-01-05T09:00:00Z"],
+...               "action": ["user.login"], "actor_id": ["u1"], "geo_city": ["Oslo"],
+...               "session_id": [None]}).write_parquet(p)
+>>> is_parquet(p), [r.value for r in iter_parquet(p, frame=True)]
+(True, [{'tenant_id': 'acme', 'occurred_at': '2026-01-05T09:00:00Z', 'action': 'user.login', 'actor': {'id': 'u1'}, 'source': {'geo': {'city': 'Oslo'}}}])
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
+
+import orjson
+
+from auditkit.errors import SchemaError
+from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._readers import loads_json
+
+__all__ = [
+    "ParquetInput",
+    "frame_layout",
+    "frame_row_event",
+    "parquet_input",
+    "is_parquet",
+    "iter_parquet",
+    "parquet_columns",
+    "parquet_head",
+    "parquet_rows",
+]
+
+#: the first (and last) four bytes of every Parquet file
+MAGIC: Final = b"PAR1"
+#: rows converted at a time: a few MB of Python objects for wide rows
+_BATCH_ROWS: Final = 5_000
+#: the columns by which a Parquet file is told as auditkit's event frame
+_FRAME_MARK: Final = frozenset(("tenant_id", "occurred_at", "action", "actor_id"))
+#: frame columns and where their value goes in the canonical event
+_NESTED: Final = {
+    "actor_id": ("actor", "id"),
+    "actor_type": ("actor", "type"),
+    "actor_name": ("actor", "name"),
+    "actor_email": ("actor", "email"),
+    "actor_roles": ("actor", "roles"),
+    "source_ip": ("source", "ip"),
+    "user_agent": ("source", "user_agent"),
+    "geo_country": ("source", "geo", "country"),
+    "geo_city": ("source", "geo", "city"),
+    "geo_lat": ("source", "geo", "lat"),
+    "geo_lon": ("source", "geo", "lon"),
+    "observer_service": ("observer", "service"),
+    "observer_version": ("observer", "version"),
+    "observer_region": ("observer", "region"),
+}
+#: frame columns that hold JSON text
+_JSON_TEXT: Final = frozenset(("changes", "metadata", "targets"))
+
+
+def is_parquet(path: str) -> bool:
+    """Whether ``path`` starts as a Parquet file does (``PAR1``); one cut short still
+    is one, and its reader says what is wrong with it.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.parquet")
+    >>> _ = open(p, "wb").write(b"PAR1 cut short")
+    >>> is_parquet(p), is_parquet(p + ".missing")
+    (True, False)
+    """
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+def _file(path: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise SchemaError(f"cannot read the Parquet file ({_why(exc)})", file=path) from None
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def parquet_columns(path: str) -> list[str]:
+    """The top-level column names of a Parquet file.
+
+    Raises
+    ------
+    SchemaError
+        When the file is not a readable Parquet file (cut short, corrupt).
+    """
+    return list(_file(path).schema_arrow.names)
+
+
+def parquet_rows(path: str) -> int | None:
+    """The number of rows of a Parquet file, from its footer; ``None`` if unreadable."""
+    try:
+        return int(_file(path).metadata.num_rows)
+    except SchemaError:
+        return None
+
+
+def frame_layout(columns: Sequence[str]) -> bool:
+    """Whether ``columns`` are auditkit's event frame (``actor_id``, not ``actor``).
+
+    >>> frame_layout(["tenant_id", "occurred_at", "action", "actor_id", "seq"])
+    True
+    >>> frame_layout(["tenant_id", "occurred_at", "action", "actor", "actor_id"])
+    False
+    """
+    return _FRAME_MARK.issubset(columns) and "actor" not in columns
+
+
+def parquet_head(path: str) -> bytes:
+    """The first row of a Parquet file as JSON (what the formats' sniffers read);
+    empty when the file has no rows.
+
+    Raises
+    ------
+    SchemaError
+        When the file is not a readable Parquet file.
+    """
+    frame = frame_layout(parquet_columns(path))
+    for record in iter_parquet(path, frame=frame, batch_rows=1):
+        if record.error is not None:
+            raise record.error
+        return orjson.dumps(record.value)
+    return b""
+
+
+def _needs_conversion(t: Any) -> bool:
+    """Whether values of Arrow type ``t`` are not yet what JSON would hold (a
+    timestamp, a map, a struct whose absent members are nulls, ...)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return True
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _needs_conversion(t.value_type)
+    if pa.types.is_dictionary(t):
+        return _needs_conversion(t.value_type)
+    return not (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_string_view(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_null(t)
+    )
+
+
+def _plain(value: Any, field: str) -> Any:
+    """A Parquet cell as the JSON value the same record would hold."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dict):  # a struct: members that are null, or hold only
+        out = {}  # nulls, are absent (a struct's type has every member for every row)
+        for k, v in value.items():
+            v = _plain(v, f"{field}.{k}")
+            if v is not None and v != {}:
+                out[str(k)] = v
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{field}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dt.datetime):  # pandas' Timestamp too (nanoseconds kept)
+        if value.tzinfo is None:
+            return value.isoformat()  # no zone: the format's rules for that apply
+        text: str = value.astimezone(dt.UTC).isoformat()
+        return text.removesuffix("+00:00") + "Z"
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        if value == value.to_integral_value():
+            return int(value)
+        as_float = float(value)
+        return as_float if decimal.Decimal(repr(as_float)) == value else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise SchemaError("expected text, got binary data", field=field) from None
+    raise SchemaError(f"cannot read a value of type {type(value).__name__}", field=field)
+
+
+def _set(event: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    at = event
+    for key in path[:-1]:
+        nxt = at.get(key)
+        if not isinstance(nxt, dict):
+            nxt = at[key] = {}
+        at = nxt
+    at[path[-1]] = value
+
+
+def frame_row_event(row: dict[str, Any]) -> dict[str, Any]:
+    """One row of auditkit's event frame as the canonical event it holds.
+
+    ``target_id`` and ``target_type`` are the first target's, so they are dropped
+    when ``targets`` is there (and make it when it is not); ``changes``,
+    ``metadata`` and ``targets`` held as JSON text are parsed (text that is not
+    JSON stays text, and validation names the field).
+
+    >>> frame_row_event({"actor_id": "u1", "geo_lat": 1.5, "metadata": '{"k": 1}',
+    ...                  "target_id": "d1", "target_type": "doc"})
+    {'actor': {'id': 'u1'}, 'source': {'geo': {'lat': 1.5}}, 'metadata': {'k': 1}, 'targets': [{'id': 'd1', 'type': 'doc'}]}
+    """  # noqa: E501
+    event: dict[str, Any] = {}
+    target = {}
+    for column, value in row.items():
+        if column in _NESTED:
+            _set(event, _NESTED[column], value)
+        elif column in ("target_id", "target_type"):
+            target[column[7:]] = value
+        elif column in _JSON_TEXT and isinstance(value, str):
+            try:
+                event[column] = loads_json(value)
+            except orjson.JSONDecodeError:
+                event[column] = value
+        else:
+            event[column] = value
+    if target and "targets" not in event:
+        event["targets"] = [target]
+    return event
+
+
+def iter_parquet(
+    path: str, *, frame: bool = False, batch_rows: int = _BATCH_ROWS
+) -> Iterator[RawRecord]:
+    """The rows of a Parquet file as records, a batch at a time (bounded memory).
+
+    ``frame``: the rows are auditkit's event frame, turned into canonical events
+    (:func:`frame_row_event`).  A file that cannot be read gives one record with
+    its error; one that breaks off gives its rows up to there, then the error.
+    """
+    import pyarrow as pa
+
+    try:
+        source = _file(path)
+    except SchemaError as exc:
+        yield RawRecord(path, 0, error=exc)
+        return
+    line = 0
+    try:
+        for batch in source.iter_batches(batch_size=batch_rows):
+            columns = [
+                (name, column.to_pylist(maps_as_pydicts="lossy"), _needs_conversion(column.type))
+                for name, column in zip(batch.schema.names, batch.columns, strict=True)
+            ]
+            for i in range(batch.num_rows):
+                line += 1
+                yield _row(path, line, columns, i, frame)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        yield RawRecord(
+            path,
+            line + 1,
+            error=SchemaError(f"cannot read the Parquet file past row {line} ({_why(exc)})"),
+            location=f"row {line + 1}",
+        )
+
+
+def _row(
+    path: str, line: int, columns: list[tuple[str, list[Any], bool]], i: int, frame: bool
+) -> RawRecord:
+    row: dict[str, Any] = {}
+    error: SchemaError | None = None
+    for name, values, convert in columns:
+        value = values[i]
+        if value is None:
+            continue
+        if convert and error is None:
+            try:
+                value = _plain(value, name)
+            except SchemaError as exc:
+                error = exc
+            if value == {}:
+                continue
+        row[name] = value
+    where = f"row {line}"
+    if error is not None:
+        text = orjson.dumps(row, default=repr).decode()
+        return RawRecord(path, line, error=error, text=text, location=where)
+    return RawRecord(path, line, value=frame_row_event(row) if frame else row, location=where)
+
+
+@dataclasses.dataclass
+class ParquetInput:
+    """A format's records read from a Parquet file: the rows, each mapped by
+    ``inner`` as the same record in JSON would be.  ``frame``: the file holds
+    auditkit's event frame (read as canonical events).
+
+    >>> from auditkit.ingest.registry import get_format
+    >>> ParquetInput(get_format("ocsf")).name
+    'ocsf'
+    """
+
+    inner: Format
+    frame: bool = False
+    #: the inner format's name (what the ingest reports for the file)
+    name: str = dataclasses.field(init=False)
+    description: str = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+        self.description = f"{self.inner.description}, read from Parquet"
+
+    def sniff(self, head: bytes, path: str) -> int:
+        return self.inner.sniff(head, path)
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        return iter_parquet(path, frame=self.frame)
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        return self.inner.to_event(record, tenant=tenant)
+
+    def tenant_needed(self, path: str) -> str | None:
+        """Canonical rows without a ``tenant_id`` column need ``--tenant``; other
+        formats say so themselves (Okta and GitLab records never carry one)."""
+        if self.inner.name == "auditkit":
+            try:
+                has = "tenant_id" in parquet_columns(path)
+            except SchemaError:
+                return None  # the reader says why
+            return None if has else "the Parquet file has no tenant_id column; pass --tenant NAME"
+        needed = getattr(self.inner, "tenant_needed", None)
+        return needed(path) if needed is not None else None
+
+    def assuming_utc(self) -> ParquetInput:
+        """This input, its format reading times without a zone as UTC."""
+        inner = getattr(self.inner, "assuming_utc", None)
+        return dataclasses.replace(self, inner=inner()) if inner is not None else self
+
+
+def parquet_input(path: str, format: str | Format) -> ParquetInput:
+    """How to read the Parquet file ``path``: with ``format``, or for ``"auto"`` the
+    format whose sniffer recognises its first row.  CSV is a text layout, so a
+    Parquet file named ``csv`` holds canonical events; auditkit's frame columns are
+    read as the canonical events they hold.
+
+    Raises
+    ------
+    SchemaError
+        When the file cannot be read, or no format recognises its first row.
+    """
+    from auditkit.ingest.registry import detect_format, get_format
+
+    columns = parquet_columns(path)
+    if format == "auto":
+        inner = detect_format(path, head=parquet_head(path))
+    else:
+        inner = get_format(format) if isinstance(format, str) else format
+    if inner.name == "csv":
+        inner = get_format("auditkit")
+    return ParquetInput(inner, frame=inner.name == "auditkit" and frame_layout(columns))

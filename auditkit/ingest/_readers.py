@@ -5,6 +5,7 @@ and never raising on bad bytes: a record that cannot be read becomes a
 
 from __future__ import annotations
 
+import bz2
 import csv
 import dataclasses
 import errno
@@ -12,6 +13,7 @@ import gzip
 import io
 import itertools
 import json
+import lzma
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Final, cast
@@ -99,8 +101,113 @@ def dumps_json(value: Any) -> str:
             return repr(value)
 
 
+#: compressed files by their first bytes: (magic, what the messages call them)
+_COMPRESSED: Final = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+def compression(head: bytes) -> str | None:
+    """The compression a file's first bytes announce (``gzip``, ``bzip2``, ``xz``,
+    ``zstd``), or ``None``.
+
+    >>> compression(b"\\x28\\xb5\\x2f\\xfd\\x04"), compression(b'{"a": 1}')
+    ('zstd', None)
+    """
+    for magic, name in _COMPRESSED:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind == "xz" else f"a {kind}"
+
+
+def _decompressed(raw: IO[bytes], kind: str) -> IO[bytes]:
+    if kind == "gzip":
+        return cast(IO[bytes], io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb")))
+    inner: IO[bytes]
+    if kind == "bzip2":
+        inner = bz2.BZ2File(raw, mode="rb")
+    elif kind == "xz":
+        inner = lzma.LZMAFile(raw, mode="rb")  # noqa: SIM115 - returned to the caller
+    else:
+        inner = cast(IO[bytes], _Zstd(raw))
+    return cast(IO[bytes], io.BufferedReader(_Failing(inner, kind)))
+
+
+class _Zstd:
+    """zstd frames one after another, decompressed (``read`` and ``close``); a file
+    that ends inside a frame raises :class:`EOFError`, as gzip, bzip2 and xz files
+    cut short do (zstandard's own stream reader ends quietly there)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._raw, self._new = raw, zstandard.ZstdDecompressor().decompressobj
+        self._obj: Any = None  # the frame being decompressed, once some of it was given
+        self._buf = b""
+
+    def read(self, size: int) -> bytes:
+        while not self._buf:
+            data = self._raw.read(1 << 16)
+            if not data:
+                if self._obj is not None:
+                    raise EOFError("zstd file ended inside a frame: it is cut short")
+                return b""
+            out = []
+            while data:
+                if self._obj is None:
+                    self._obj = self._new()
+                out.append(self._obj.decompress(data))
+                data = b""
+                if self._obj.eof:
+                    data, self._obj = self._obj.unused_data, None
+            self._buf = b"".join(out)
+        piece, self._buf = self._buf[:size], self._buf[size:]
+        return piece
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class _Failing(io.RawIOBase):
+    """A decompressing stream whose errors are all :class:`OSError` or
+    :class:`EOFError`, which the readers report per file (``lzma`` and
+    ``zstandard`` raise errors of their own for corrupt data)."""
+
+    def __init__(self, inner: IO[bytes], kind: str) -> None:
+        self._inner, self._kind = inner, kind
+        self._read = getattr(inner, "read1", inner.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        try:  # read1: what one step decompressed, none of it lost if the next step fails
+            data = self._read(len(b))
+        except (OSError, EOFError):
+            raise
+        except Exception as exc:
+            raise OSError(
+                errno.EINVAL, f"{_a(self._kind)} file cut short or corrupt ({exc})"
+            ) from None
+        n = len(data)
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 def open_binary(path: str) -> IO[bytes]:
-    """Open ``path`` for reading UTF-8 bytes, transparently un-gzipping ``.gz`` files.
+    """Open ``path`` for reading UTF-8 bytes, transparently decompressing gzip,
+    bzip2, xz and zstd files (told by their first bytes, whatever their name).
 
     Files as Windows tools write them read as any other: a UTF-8 byte order mark
     (Excel's "CSV UTF-8", PowerShell 7) is dropped, and UTF-16 with its byte order
@@ -109,9 +216,12 @@ def open_binary(path: str) -> IO[bytes]:
 
     Examples
     --------
-    >>> import tempfile, os
+    >>> import tempfile, os, lzma
     >>> p = os.path.join(tempfile.mkdtemp(), "x.ndjson.gz")
     >>> with gzip.open(p, "wb") as f: _ = f.write(b"{}\\n")
+    >>> open_binary(p).read()
+    b'{}\\n'
+    >>> _ = open(p, "wb").write(lzma.compress(b"{}\\n"))  # xz
     >>> open_binary(p).read()
     b'{}\\n'
     >>> _ = open(p, "wb").write("{\\"a\\": \\"é\\"}\\n".encode("utf-16"))  # with its BOM
@@ -119,16 +229,18 @@ def open_binary(path: str) -> IO[bytes]:
     '{"a": "é"}\\n'
     """
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    magic = raw.read(2)
+    kind = compression(raw.read(6))
     raw.seek(0)
     f: IO[bytes] = raw
-    if magic == b"\x1f\x8b":
-        f = cast(IO[bytes], io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb")))
+    if kind is not None:
+        f = _decompressed(raw, kind)
     try:
         head = f.peek(4)[:4] if hasattr(f, "peek") else b""
-    except (OSError, EOFError) as exc:  # gzip's magic, then a header cut short or corrupt
+    except (OSError, EOFError) as exc:  # the magic, then a header cut short or corrupt
         f.close()
-        raise OSError(errno.EINVAL, f"a gzip file cut short or corrupt ({exc})") from None
+        if kind is None or (isinstance(exc, OSError) and exc.errno == errno.EINVAL):
+            raise
+        raise OSError(errno.EINVAL, f"{_a(kind)} file cut short or corrupt ({exc})") from None
     if head.startswith(_UTF8_BOM):
         f.read(len(_UTF8_BOM))
     elif head[:2] in _UTF16_BOMS:
@@ -168,18 +280,29 @@ class _Utf8From(io.RawIOBase):
 
 
 def read_head(path: str, size: int = 65536) -> bytes:
-    """Return up to ``size`` first bytes of a file (un-gzipped); empty on error.
+    """Return up to ``size`` first bytes of a file (decompressed); what could be read
+    before an error (nothing if the file cannot be opened).
 
     Examples
     --------
     >>> read_head("/nonexistent")
     b''
     """
+    return read_head_checked(path, size)[0]
+
+
+def read_head_checked(path: str, size: int = 65536) -> tuple[bytes, OSError | EOFError | None]:
+    """Up to ``size`` first bytes of a file (decompressed), and the error that
+    stopped the reading short, if any (a compressed file cut short or corrupt).
+
+    >>> read_head_checked("/nonexistent")[1].strerror
+    'No such file or directory'
+    """
     try:
         with open_binary(path) as f:
-            return f.read(size)
-    except (OSError, EOFError):
-        return b""
+            return _read_block(f, size)
+    except (OSError, EOFError) as exc:
+        return b"", exc
 
 
 def _cut(data: bytes) -> str:

@@ -38,6 +38,7 @@ from typing import Any
 from auditkit.errors import AuditkitError
 from auditkit.ingest._base import Format, RawRecord
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, quarantined, read_records
+from auditkit.ingest._parquet import ParquetInput, RowGroups
 from auditkit.ingest._readers import BLOCK_BYTES, block_lines, ndjson_blocks, parse_lines
 from auditkit.record import PreparedEvent
 
@@ -46,7 +47,8 @@ __all__ = ["BLOCK_BYTES", "ingest_parallel"]
 
 @dataclass(frozen=True)
 class _Unit:
-    """Blocks of whole NDJSON lines (``blocks``), or a whole file (``blocks is None``)."""
+    """Blocks of whole NDJSON lines (``blocks``), a Parquet file's row groups (one
+    :class:`RowGroups` in ``blocks``), or a whole file (``blocks is None``)."""
 
     index: int
     path: str
@@ -183,6 +185,9 @@ def _unit_records(unit: _Unit) -> Iterator[Any]:
         yield from read_records(unit.fmt, unit.path)
         return
     path = unit.path
+    if type(unit.blocks[0]) is RowGroups:  # a Parquet file's row groups
+        yield from unit.fmt.records(path, unit.blocks[0])  # type: ignore[call-arg]
+        return
     for block in unit.blocks:
         if type(block) is not tuple:  # quarantined by the reader
             yield block
@@ -193,6 +198,12 @@ def _unit_records(unit: _Unit) -> Iterator[Any]:
 def _units(plan: Sequence[tuple[str, Format]], batch_size: int) -> Iterator[_Unit]:
     index = 0
     for path, fmt in plan:
+        groups = fmt.parts(path, batch_size) if isinstance(fmt, ParquetInput) else []
+        if len(groups) > 1:  # a Parquet file: whole row groups, about batch_size rows a unit
+            for part in groups:
+                yield _Unit(index, path, fmt, [part])
+                index += 1
+            continue
         splits = getattr(fmt, "ndjson", None)
         if splits is None or not splits(path):
             yield _Unit(index, path, fmt, None)

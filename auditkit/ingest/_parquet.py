@@ -39,6 +39,9 @@ from auditkit.ingest._readers import loads_json
 
 __all__ = [
     "ParquetInput",
+    "RowGroups",
+    "parquet_bytes",
+    "row_group_parts",
     "frame_layout",
     "frame_row_event",
     "parquet_input",
@@ -304,14 +307,69 @@ def frame_row_event(row: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+@dataclasses.dataclass(frozen=True)
+class RowGroups:
+    """Row groups of a Parquet file read as one unit of a parallel ingest: the first
+    row's number (1-based, in the whole file) and the groups' indexes."""
+
+    first_line: int
+    groups: tuple[int, ...]
+
+
+def row_group_parts(path: str, rows: int) -> list[RowGroups]:
+    """The file's row groups in consecutive parts of about ``rows`` rows each (a
+    group is never split); empty if the file cannot be read.
+
+    >>> import os, tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.parquet")
+    >>> pq.write_table(pa.table({"a": list(range(10))}), p, row_group_size=3)
+    >>> row_group_parts(p, 5)
+    [RowGroups(first_line=1, groups=(0, 1)), RowGroups(first_line=7, groups=(2, 3))]
+    """
+    try:
+        meta = _file(path).metadata
+    except SchemaError:
+        return []
+    parts: list[RowGroups] = []
+    groups: list[int] = []
+    first = line = 1
+    held = 0
+    for i in range(meta.num_row_groups):
+        groups.append(i)
+        n = meta.row_group(i).num_rows
+        held += n
+        line += n
+        if held >= rows:
+            parts.append(RowGroups(first, tuple(groups)))
+            groups, first, held = [], line, 0
+    if groups:
+        parts.append(RowGroups(first, tuple(groups)))
+    return parts
+
+
+def parquet_bytes(path: str) -> int:
+    """The uncompressed size of a Parquet file's data (0 if unreadable): what an
+    ingest weighs to decide whether parser processes are worth starting."""
+    try:
+        meta = _file(path).metadata
+    except SchemaError:
+        return 0
+    return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
+
+
 def iter_parquet(
-    path: str, *, frame: bool = False, batch_rows: int = _BATCH_ROWS
+    path: str,
+    *,
+    frame: bool = False,
+    batch_rows: int = _BATCH_ROWS,
+    part: RowGroups | None = None,
 ) -> Iterator[RawRecord]:
     """The rows of a Parquet file as records, a batch at a time (bounded memory).
 
     ``frame``: the rows are auditkit's event frame, turned into canonical events
-    (:func:`frame_row_event`).  A file that cannot be read gives one record with
-    its error; one that breaks off gives its rows up to there, then the error.
+    (:func:`frame_row_event`).  ``part``: only those row groups (numbered as in the
+    whole file).  A file that cannot be read gives one record with its error; one
+    that breaks off gives its rows up to there, then the error.
     """
     import pyarrow as pa
 
@@ -320,9 +378,10 @@ def iter_parquet(
     except SchemaError as exc:
         yield RawRecord(path, 0, error=exc)
         return
-    line = 0
+    line = 0 if part is None else part.first_line - 1
+    groups = None if part is None else list(part.groups)
     try:
-        for batch in source.iter_batches(batch_size=batch_rows):
+        for batch in source.iter_batches(batch_size=batch_rows, row_groups=groups):
             columns = []
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
                 column = _timestamp_text(column)
@@ -388,8 +447,13 @@ class ParquetInput:
     def sniff(self, head: bytes, path: str) -> int:
         return self.inner.sniff(head, path)
 
-    def records(self, path: str) -> Iterator[RawRecord]:
-        return iter_parquet(path, frame=self.frame)
+    def records(self, path: str, part: RowGroups | None = None) -> Iterator[RawRecord]:
+        """The file's rows as records (``part``: only those row groups)."""
+        return iter_parquet(path, frame=self.frame, part=part)
+
+    def parts(self, path: str, rows: int) -> list[RowGroups]:
+        """Units of about ``rows`` rows for parser processes (whole row groups)."""
+        return row_group_parts(path, rows)
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         return self.inner.to_event(record, tenant=tenant)

@@ -40,7 +40,7 @@ from auditkit.ingest._inputs import (
 )
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
-from auditkit.ingest._parquet import is_parquet, parquet_input, parquet_rows
+from auditkit.ingest._parquet import is_parquet, parquet_bytes, parquet_input, parquet_rows
 from auditkit.ingest._readers import open_binary, read_head
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
@@ -452,6 +452,8 @@ def _input_size(path: str) -> int:
     >>> _input_size(p)
     3000
     """
+    if is_parquet(path):  # compressed column by column: its data's own size
+        return parquet_bytes(path)
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size

@@ -212,13 +212,26 @@ def test_a_tenant_is_needed_when_no_column_holds_one(tmp_path: Path) -> None:
     assert ingest_files(store, [path], format="csv", tenant="acme").stored == 1
 
 
-def test_a_large_parquet_file_in_parser_processes_gives_the_same_store(tmp_path: Path) -> None:
+def test_parser_processes_split_a_parquet_file_by_row_groups(tmp_path: Path) -> None:
+    """Row groups go to parser processes a few at a time; the store is the one a single
+    process makes, and a bad row in a later group is named by its row in the file."""
+    events = make_events(3000)
+    events[2500]["action"] = "not an action!"
     source = Store.init(str(tmp_path / "a.db"))
-    source.append(make_events(3000))
-    export_store(source, tmp_path / "e.parquet", format="parquet")
+    source.append([e for i, e in enumerate(events) if i != 2500])
+    frame = source.load().drop("seq", "received_at")
+    rows = frame.to_dicts()
+    rows.insert(2500, {**rows[0], "event_id": "bad", "action": "not an action!"})
+    pq.write_table(
+        pl.DataFrame(rows, schema=frame.schema).to_arrow(),
+        tmp_path / "e.parquet",
+        row_group_size=400,
+    )
     one, two = Store.init(str(tmp_path / "b.db")), Store.init(str(tmp_path / "c.db"))
-    ingest_files(one, [tmp_path / "e.parquet"], workers=1)
-    ingest_files(two, [tmp_path / "e.parquet"], workers=2)
+    a = ingest_files(one, [tmp_path / "e.parquet"], workers=1, batch_size=500)
+    b = ingest_files(two, [tmp_path / "e.parquet"], workers=2, batch_size=500)
+    assert (b.read, b.stored, b.quarantined) == (a.read, a.stored, a.quarantined) == (3000, 2999, 1)
+    assert [q.line for q in b.problems] == [q.line for q in a.problems] == [2501]
     assert one.load().drop("received_at").equals(two.load().drop("received_at"))
 
 

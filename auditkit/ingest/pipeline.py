@@ -31,6 +31,7 @@ import orjson
 
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
+from auditkit.ingest._envelopes import envelope_input
 from auditkit.ingest._inputs import (
     SKIP_EMPTY_ARCHIVE,
     SKIP_FOLDER,
@@ -307,6 +308,8 @@ def _plan(
         try:
             if is_parquet(path):
                 fmt = parquet_input(path, format)
+            elif (wrapped := envelope_input(path, format, tenant=tenant)) is not None:
+                fmt = wrapped  # Splunk, HEC or Elasticsearch envelopes around the records
             elif format == "auto":
                 fmt = detect_format(path)
             else:

@@ -1,0 +1,315 @@
+"""Records inside the envelopes that SIEMs and search engines export them in.
+
+A trail handed over from another tool often comes wrapped: a Splunk search exported
+as JSON (``{"preview": false, "result": {"_raw": "<the record as text>", ...}}`` a
+line) or as CSV (a ``_raw`` column), Splunk HTTP Event Collector events (``{"time":
+..., "sourcetype": ..., "event": {...}}``, as ``auditkit export --format hec`` and
+log shippers write them), and Elasticsearch or OpenSearch documents (``{"_index":
+..., "_id": ..., "_source": {...}}`` a line as elasticdump writes them, a JSON array
+of them, or a whole ``_search`` response).
+
+The record inside is read by the format that recognises it (CloudTrail, OCSF,
+canonical events, ...), exactly as if it had come unwrapped.  A file is read this
+way only when its own first record is such an envelope and the format the file's
+bytes suggest cannot read that record (Okta's reader knows the HEC envelope of its
+log streams itself, and keeps it).  A record's ``location`` says where in the
+envelope it was (``result._raw``, ``hits.hits[3]._source``); the quarantine keeps
+the envelope as read, and the stored event notes it in ``metadata.envelope``.
+
+>>> envelope_kind({"preview": False, "result": {"_raw": "{}", "_time": "x"}})
+'splunk'
+>>> envelope_kind({"time": 1, "sourcetype": "aws:cloudtrail", "event": {"eventName": "x"}})
+'hec'
+>>> envelope_kind({"_index": "logs", "_id": "1", "_source": {"a": 1}})
+'elasticsearch'
+>>> envelope_kind({"event": {"action": "x"}, "@timestamp": "...", "ecs": {}}) is None
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import orjson
+
+from auditkit.errors import SchemaError
+from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._readers import csv_delimiter, iter_csv, iter_json_records, loads_json
+from auditkit.ingest._readers import read_head as _read_head
+from auditkit.ingest._readers_extra import iter_json_array, iter_json_auto
+
+__all__ = ["EnvelopeInput", "envelope_input", "envelope_kind", "unwrapped"]
+
+#: the members of a Splunk HTTP Event Collector event
+_HEC_KEYS: Final = frozenset(("time", "host", "source", "sourcetype", "index", "fields", "event"))
+#: the members of an Elasticsearch / OpenSearch hit (a document as search returns it)
+_HIT_KEYS: Final = frozenset(
+    (
+        "_index",
+        "_id",
+        "_score",
+        "_source",
+        "_type",
+        "_version",
+        "_seq_no",
+        "_primary_term",
+        "_routing",
+        "_ignored",
+        "_explanation",
+        "_shard",
+        "_node",
+        "sort",
+        "fields",
+        "highlight",
+        "inner_hits",
+        "matched_queries",
+    )
+)
+#: the members of a line of a Splunk search exported as JSON
+_SPLUNK_LINE_KEYS: Final = frozenset(
+    ("preview", "offset", "lastrow", "result", "messages", "init_offset", "highlighted")
+)
+#: what the quarantine and metadata call each envelope
+_NAMES: Final = {
+    "splunk": "a Splunk search result",
+    "hec": "a Splunk HTTP Event Collector event",
+    "elasticsearch": "an Elasticsearch document",
+    "elasticsearch_response": "an Elasticsearch search response",
+}
+
+
+def envelope_kind(record: Any) -> str | None:
+    """Which envelope ``record`` is (``splunk``, ``hec``, ``elasticsearch``,
+    ``elasticsearch_response``), or ``None`` for a record that is not wrapped."""
+    if not isinstance(record, Mapping):
+        return None
+    keys = record.keys()
+    if "_raw" in keys:
+        return "splunk"
+    if "result" in keys and keys <= _SPLUNK_LINE_KEYS and isinstance(record["result"], Mapping):
+        return "splunk"
+    if "event" in keys and keys <= _HEC_KEYS and len(keys) > 1:
+        return "hec"
+    if "_source" in keys and keys <= _HIT_KEYS:
+        return "elasticsearch"
+    hits = record.get("hits")
+    if isinstance(hits, Mapping) and isinstance(hits.get("hits"), list):
+        return "elasticsearch_response"
+    return None
+
+
+def _object(value: Any, field: str, what: str) -> dict[str, Any]:
+    """The record an envelope holds: an object, or text holding one."""
+    if isinstance(value, str):
+        try:
+            value = loads_json(value)
+        except orjson.JSONDecodeError:
+            shown = value[:60] + ("..." if len(value) > 60 else "")
+            raise SchemaError(
+                f"{what} whose record is not JSON ({shown!r}); only JSON records are read",
+                field=field,
+            ) from None
+    if not isinstance(value, dict):
+        raise SchemaError(
+            f"{what} whose record is not a JSON object ({type(value).__name__})", field=field
+        )
+    return value
+
+
+def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
+    """The records inside ``rec`` (one, or each hit of a search response), each with
+    its place in the envelope as ``location`` and the envelope kept as ``text``; a
+    record that is not wrapped, as it is.  A wrapped record that cannot be read
+    (text that is not JSON) is a record with that error."""
+    kind = envelope_kind(rec.value) if rec.error is None else None
+    if kind is None:
+        if rec.error is None and _outer(rec.value):
+            keys = ", ".join(sorted(rec.value))
+            error = SchemaError(f"a line of a Splunk export without a result (keys: {keys})")
+            yield dataclasses.replace(rec, value=None, error=error)
+        else:
+            yield rec
+        return
+    text = rec.text if rec.text is not None else orjson.dumps(rec.value, default=str).decode()
+    where = f"{rec.location}: " if rec.location else ""
+    if kind == "elasticsearch_response":
+        hits = rec.value["hits"]["hits"]
+        for i, hit in enumerate(hits):
+            inner = dataclasses.replace(
+                rec, value=hit, location=f"{where}hits.hits[{i}]", text=None
+            )
+            yield from unwrapped(inner)
+        return
+    value: Any = rec.value
+    if kind == "splunk":
+        result = value.get("result", value) if "_raw" not in value else value
+        field, inner = ("result._raw" if result is not value else "_raw"), result.get("_raw")
+    elif kind == "hec":
+        field, inner = "event", value.get("event")
+    else:
+        field, inner = "_source", value.get("_source")
+    try:
+        record = _object(inner, field, _NAMES[kind])
+    except SchemaError as exc:
+        yield dataclasses.replace(rec, value=None, error=exc, text=text)
+        return
+    yield dataclasses.replace(
+        rec, value=_Wrapped(record, kind), location=f"{where}{field}", text=text
+    )
+
+
+class _Wrapped(dict[str, Any]):
+    """A record that came in an envelope (``kind``): what the format reads is the
+    record itself; the event notes the envelope."""
+
+    def __init__(self, record: Mapping[str, Any], kind: str) -> None:
+        super().__init__(record)
+        self.kind = kind
+
+
+def _outer(value: Any) -> bool:
+    """An envelope, or a line of a Splunk export holding messages only."""
+    if envelope_kind(value) is not None:
+        return True
+    return isinstance(value, Mapping) and "preview" in value and value.keys() <= _SPLUNK_LINE_KEYS
+
+
+#: records looked at for one whose envelope holds a JSON record, to tell its format
+_LOOK_AT: Final = 100
+
+
+def _first_records(path: str) -> tuple[str, Iterator[RawRecord]] | None:
+    """The layout of a file whose records may be envelopes (``json`` or ``csv``) and
+    its records; ``None`` when they cannot be.  Only what is cheap to look at: a
+    first line, a JSON array, a search response."""
+    head = _read_head(path, 65536)
+    body = head.lstrip()
+    if body[:1] == b"{":
+        try:
+            first = orjson.loads(body.split(b"\n", 1)[0])
+        except orjson.JSONDecodeError:
+            first = None
+        if isinstance(first, dict):
+            return ("json", iter_json_auto(path)) if _outer(first) else None
+        if b'"hits"' in head and b'"_source"' in head:
+            return "json", iter_json_records(path)
+    elif body[:1] == b"[":
+        if any(k in head for k in (b'"_source"', b'"_raw"', b'"event"', b'"result"')):
+            return "json", iter_json_array(path)
+    else:
+        header = body.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+        names = [c.strip().strip('"') for c in header.split(csv_delimiter(header))]
+        if "_raw" in names:
+            return "csv", iter_csv(path)
+    return None
+
+
+def envelope_input(path: str, format: str | Format, *, tenant: str | None) -> EnvelopeInput | None:
+    """How to read ``path`` if its first record is an envelope that the file's own
+    format cannot read (see the module's description), else ``None``.  The format
+    inside is told by the first of the first 100 records whose envelope holds a
+    JSON record.
+
+    Raises
+    ------
+    SchemaError
+        When no envelope among those holds a record of a known format (``format``
+        is ``"auto"``).
+    """
+    from auditkit.ingest._outcome import process_record
+    from auditkit.ingest.registry import detect_format, get_format
+    from auditkit.record import PreparedEvent
+
+    found = _first_records(path)
+    if found is None:
+        return None
+    layout, records = found
+    first = next(records, None)
+    if first is None or first.error is not None or not _outer(first.value):
+        return None
+    if format == "auto":
+        try:
+            native: Format | None = detect_format(path)
+        except SchemaError:
+            native = None
+    else:
+        native = get_format(format) if isinstance(format, str) else format
+    if native is not None and type(process_record(native, first, tenant)) is PreparedEvent:
+        return None  # the format reads its own envelope (Okta's log streams, say)
+    inner, problem = None, None
+    for n, rec in enumerate(itertools.chain([first], records)):
+        if n >= _LOOK_AT:
+            break
+        for item in unwrapped(rec):
+            if item.error is None and isinstance(item.value, _Wrapped):
+                inner = item
+                break
+            problem = problem or item.error
+        if inner is not None:
+            break
+    if inner is None:
+        if native is not None or problem is None:
+            return None  # its own reader says what is wrong with the file
+        raise problem
+    if format == "auto":
+        fmt = detect_format(path, head=orjson.dumps(dict(inner.value)))
+    else:
+        fmt = native if native is not None else get_format("auditkit")
+    if fmt.name == "csv":  # the records inside are JSON, whatever the file is
+        fmt = get_format("auditkit")
+    return EnvelopeInput(fmt, layout)
+
+
+@dataclasses.dataclass
+class EnvelopeInput:
+    """The records inside the envelopes of a file (``layout``: ``json`` or ``csv``),
+    each read by ``inner`` as if it had come unwrapped.
+
+    >>> from auditkit.ingest.registry import get_format
+    >>> EnvelopeInput(get_format("cloudtrail"), "json").name
+    'cloudtrail'
+    """
+
+    inner: Format
+    layout: str = "json"
+    name: str = dataclasses.field(init=False)
+    description: str = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+        self.description = f"{self.inner.description}, inside SIEM or search envelopes"
+
+    def sniff(self, head: bytes, path: str) -> int:
+        """Never registered: the inner format's confidence."""
+        return self.inner.sniff(head, path)
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """The records inside the file's envelopes."""
+        outer = iter_csv(path) if self.layout == "csv" else iter_json_auto(path)
+        for rec in outer:
+            yield from unwrapped(rec)
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        """The inner format's event, noting the envelope in ``metadata.envelope``."""
+        event = self.inner.to_event(record, tenant=tenant)
+        kind = getattr(record, "kind", None)
+        meta = event.get("metadata")
+        if kind is not None and (meta is None or isinstance(meta, Mapping)):
+            event["metadata"] = {**(meta or {}), "envelope": kind}
+        return event
+
+    def tenant_needed(self, path: str) -> str | None:
+        """The inner format's rule (Okta and GitLab records never carry a tenant);
+        canonical events inside envelopes carry their own."""
+        if self.inner.name in ("auditkit", "csv"):
+            return None
+        needed = getattr(self.inner, "tenant_needed", None)
+        return needed(path) if needed is not None else None
+
+    def assuming_utc(self) -> EnvelopeInput:
+        """This input, its format reading times without a zone as UTC."""
+        inner = getattr(self.inner, "assuming_utc", None)
+        return dataclasses.replace(self, inner=inner()) if inner is not None else self

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
@@ -49,11 +50,14 @@ __all__ = [
     "iter_parquet",
     "parquet_columns",
     "parquet_head",
-    "parquet_rows",
+    "parquet_empty",
+    "container",
 ]
 
 #: the first (and last) four bytes of every Parquet file
 MAGIC: Final = b"PAR1"
+#: the first four bytes of an Avro object container file
+AVRO_MAGIC: Final = b"Obj\x01"
 #: rows converted at a time: a few MB of Python objects for wide rows
 _BATCH_ROWS: Final = 5_000
 #: the columns by which a Parquet file is told as auditkit's event frame
@@ -80,31 +84,77 @@ _NESTED: Final = {
 _JSON_TEXT: Final = frozenset(("changes", "metadata", "targets"))
 
 
-def is_parquet(path: str) -> bool:
-    """Whether ``path`` starts as a Parquet file does (``PAR1``); one cut short still
-    is one, and its reader says what is wrong with it.
+def container(path: str) -> str | None:
+    """``"Parquet"`` or ``"Avro"`` for files that start as those do (``PAR1``,
+    ``Obj\\x01``), else ``None``; one cut short still is one, and its reader says
+    what is wrong with it.
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "x.parquet")
     >>> _ = open(p, "wb").write(b"PAR1 cut short")
-    >>> is_parquet(p), is_parquet(p + ".missing")
-    (True, False)
+    >>> container(p), container(p + ".missing")
+    ('Parquet', None)
     """
     try:
         with open(path, "rb") as f:
-            return f.read(4) == MAGIC
+            head = f.read(4)
     except OSError:
-        return False
+        return None
+    return {MAGIC: "Parquet", AVRO_MAGIC: "Avro"}.get(head)
 
 
-def _file(path: str) -> Any:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def is_parquet(path: str) -> bool:
+    """Whether ``path`` is a file of rows this module reads: Parquet or Avro."""
+    return container(path) is not None
 
-    try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise SchemaError(f"cannot read the Parquet file ({_why(exc)})", file=path) from None
+
+class _Parquet:
+    """A Parquet file: its columns, row groups and batches of rows."""
+
+    kind = "Parquet"
+
+    def __init__(self, path: str) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            self.file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise SchemaError(f"cannot read the Parquet file ({_why(exc)})", file=path) from None
+        self.columns = list(self.file.schema_arrow.names)
+        self.empty: bool = self.file.metadata.num_rows == 0
+
+    def batches(self, rows: int, groups: list[int] | None) -> Iterator[Any]:
+        return iter(self.file.iter_batches(batch_size=rows, row_groups=groups))
+
+
+class _Avro:
+    """An Avro object container file (BigQuery's export format for nested tables,
+    Kafka Connect's sinks), read through Polars, which reads it whole: it has no
+    streaming reader for Avro."""
+
+    kind = "Avro"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        head = self._read(n_rows=1)
+        self.columns = list(head.columns)
+        self.empty: bool = head.height == 0
+
+    def _read(self, n_rows: int | None = None) -> Any:
+        import polars as pl
+
+        try:
+            return pl.read_avro(self.path, n_rows=n_rows)
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise SchemaError(f"cannot read the Avro file ({_why(exc)})", file=self.path) from None
+
+    def batches(self, rows: int, groups: list[int] | None) -> Iterator[Any]:
+        return iter(self._read().to_arrow().to_batches(max_chunksize=rows))
+
+
+def _file(path: str) -> _Parquet | _Avro:
+    return _Avro(path) if container(path) == "Avro" else _Parquet(path)
 
 
 def _why(exc: BaseException) -> str:
@@ -113,22 +163,23 @@ def _why(exc: BaseException) -> str:
 
 
 def parquet_columns(path: str) -> list[str]:
-    """The top-level column names of a Parquet file.
+    """The top-level column names of a Parquet (or Avro) file.
 
     Raises
     ------
     SchemaError
         When the file is not a readable Parquet file (cut short, corrupt).
     """
-    return list(_file(path).schema_arrow.names)
+    return _file(path).columns
 
 
-def parquet_rows(path: str) -> int | None:
-    """The number of rows of a Parquet file, from its footer; ``None`` if unreadable."""
+def parquet_empty(path: str) -> bool:
+    """Whether a Parquet (or Avro) file holds no rows; ``False`` if it cannot be read
+    (its reader then says why)."""
     try:
-        return int(_file(path).metadata.num_rows)
+        return _file(path).empty
     except SchemaError:
-        return None
+        return False
 
 
 def frame_layout(columns: Sequence[str]) -> bool:
@@ -327,9 +378,12 @@ def row_group_parts(path: str, rows: int) -> list[RowGroups]:
     [RowGroups(first_line=1, groups=(0, 1)), RowGroups(first_line=7, groups=(2, 3))]
     """
     try:
-        meta = _file(path).metadata
+        source = _file(path)
     except SchemaError:
         return []
+    if not isinstance(source, _Parquet):
+        return []  # read whole
+    meta = source.file.metadata
     parts: list[RowGroups] = []
     groups: list[int] = []
     first = line = 1
@@ -351,9 +405,12 @@ def parquet_bytes(path: str) -> int:
     """The uncompressed size of a Parquet file's data (0 if unreadable): what an
     ingest weighs to decide whether parser processes are worth starting."""
     try:
-        meta = _file(path).metadata
+        source = _file(path)
     except SchemaError:
         return 0
+    if not isinstance(source, _Parquet):
+        return os.path.getsize(path)
+    meta = source.file.metadata
     return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
 
 
@@ -381,7 +438,7 @@ def iter_parquet(
     line = 0 if part is None else part.first_line - 1
     groups = None if part is None else list(part.groups)
     try:
-        for batch in source.iter_batches(batch_size=batch_rows, row_groups=groups):
+        for batch in source.batches(batch_rows, groups):
             columns = []
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
                 column = _timestamp_text(column)
@@ -390,11 +447,13 @@ def iter_parquet(
             for i in range(batch.num_rows):
                 line += 1
                 yield _row(path, line, columns, i, frame)
+    except SchemaError as exc:  # an Avro file, read whole when its rows are wanted
+        yield RawRecord(path, line + 1, error=exc)
     except (pa.ArrowException, OSError, ValueError) as exc:
         yield RawRecord(
             path,
             line + 1,
-            error=SchemaError(f"cannot read the Parquet file past row {line} ({_why(exc)})"),
+            error=SchemaError(f"cannot read the {source.kind} file past row {line} ({_why(exc)})"),
             location=f"row {line + 1}",
         )
 

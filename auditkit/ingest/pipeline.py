@@ -41,7 +41,7 @@ from auditkit.ingest._inputs import (
 )
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
-from auditkit.ingest._parquet import is_parquet, parquet_bytes, parquet_input, parquet_rows
+from auditkit.ingest._parquet import is_parquet, parquet_bytes, parquet_empty, parquet_input
 from auditkit.ingest._readers import open_binary, read_head
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
@@ -256,7 +256,7 @@ def _empty(path: str) -> bool:
     (True, False)
     """
     if is_parquet(path):
-        return parquet_rows(path) == 0
+        return parquet_empty(path)
     try:
         with open_binary(path) as f:
             while True:

@@ -106,7 +106,6 @@ _BINARY_KINDS: Final = (
     (b"SQLite format 3\x00", "an SQLite database", ""),
     (b"ARROW1", "an Arrow IPC (Feather) file", _CONVERT),
     (b"ORC", "an ORC file", _CONVERT),
-    (b"Obj\x01", "an Avro file", _CONVERT),
     (b"%PDF", "a PDF document", ""),
     (b"\x7fELF", "a program", ""),
 )
@@ -154,8 +153,8 @@ def detect_format(path: str, *, head: bytes | None = None) -> Format:
         if binary is not None:
             raise SchemaError(
                 f"cannot tell the format of this file: {binary} (ingest reads text "
-                "formats, gzip, bzip2, xz and zstd compressed or not, zip archives and "
-                "Parquet files)",
+                "formats, gzip, bzip2, xz and zstd compressed or not, zip archives, "
+                "Parquet and Avro files)",
                 file=path,
             )
         raise SchemaError(

@@ -316,3 +316,39 @@ def test_cells_read_as_json_values(
                 assert math.isclose(got[key], value) or got[key] == value
             else:
                 assert got[key] == value, key
+
+
+# -- Avro: BigQuery's export format for nested tables, Kafka Connect's sinks -------------
+
+
+def _bigquery_rows() -> list[dict[str, Any]]:
+    rows = _records(FIXTURES / "gcp/bigquery_export.json")
+    return [_no_nulls(r) for r in rows]  # (a struct without members cannot be written)
+
+
+@pytest.mark.parametrize("container", ["avro", "parquet"])
+def test_a_bigquery_table_exported_as_avro_or_parquet(tmp_path: Path, container: str) -> None:
+    """``bq extract --destination_format AVRO|PARQUET`` of a log sink's table: the
+    events the table's JSON export gives (the entry's time a timestamp, read as UTC)."""
+    frame = pl.DataFrame(_bigquery_rows(), infer_schema_length=None).with_columns(
+        pl.col("timestamp").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f UTC")
+    )
+    path = tmp_path / f"audit.{container}"
+    getattr(frame, f"write_{container}")(path)
+    from_json = Store.init(str(tmp_path / "json.db"))
+    from_file = Store.init(str(tmp_path / "file.db"))
+    expected = ingest_files(from_json, [FIXTURES / "gcp/bigquery_export.json"])
+    result = ingest_files(from_file, [path])
+    assert result.files == {str(path): "gcp"}
+    assert (result.stored, result.quarantined) == (expected.stored, 0)
+    columns = ["event_id", "tenant_id", "occurred_at", "action", "outcome", "actor_id", "targets"]
+    assert from_file.load().select(columns).equals(from_json.load().select(columns))
+
+
+def test_an_avro_file_cut_short_is_quarantined_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "a.avro"
+    pl.DataFrame(_bigquery_rows(), infer_schema_length=None).write_avro(path)
+    path.write_bytes(path.read_bytes()[:300])
+    result = ingest_files(Store.init(str(tmp_path / "a.db")), [path])
+    assert (result.stored, result.quarantined) == (0, 1)
+    assert "cannot read the Avro file" in result.problems[0].reason

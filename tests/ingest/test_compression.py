@@ -103,3 +103,24 @@ def test_a_binary_file_is_named_as_such(tmp_path: Path, content: bytes, said: st
     assert result.quarantined == 1
     assert said in result.problems[0].reason
     assert "\\x" not in result.problems[0].reason
+
+
+def test_a_zstd_bomb_is_read_in_bounded_steps(tmp_path: Path) -> None:
+    """256 MiB of zeros in 16 KiB of zstd: one over-long line, quarantined as such; the
+    decompressor is fed 1 KiB at a time, so no step holds more than tens of MB."""
+    from auditkit.ingest._readers import open_binary
+
+    squeeze = zstandard.ZstdCompressor(level=19).compressobj()
+    packed = b"".join(squeeze.compress(bytes(1 << 24)) for _ in range(16)) + squeeze.flush()
+    path = tmp_path / "bomb.ndjson.zst"
+    path.write_bytes(packed)
+    with open_binary(str(path)) as f:
+        zstd = f.raw._inner  # type: ignore[attr-defined]
+        largest = total = 0
+        while chunk := f.read1(1 << 20):  # type: ignore[attr-defined]
+            total += len(chunk)
+            largest = max(largest, len(zstd._buf))
+    assert total == 1 << 28 and largest <= 64 << 20
+    result = ingest_files(Store.init(str(tmp_path / "a.db")), [path], format="auditkit")
+    assert (result.read, result.quarantined) == (1, 1)
+    assert "over the 8388608-byte limit" in result.problems[0].reason

@@ -352,3 +352,58 @@ def test_an_avro_file_cut_short_is_quarantined_naming_it(tmp_path: Path) -> None
     result = ingest_files(Store.init(str(tmp_path / "a.db")), [path])
     assert (result.stored, result.quarantined) == (0, 1)
     assert "cannot read the Avro file" in result.problems[0].reason
+
+
+# -- CloudTrail as a data lake's table holds it: field names in lower case ----------------
+
+_CT_TEXT = {"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}
+
+
+def _lower(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k.lower(): _lower(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower(v) for v in value]
+    return value
+
+
+def _athena_rows() -> list[dict[str, Any]]:
+    """CloudTrail records as the Athena/Glue table of a trail holds them: every name in
+    lower case (in structs too), the request and response as JSON text."""
+    records = _records(CLOUDTRAIL)
+    return [
+        {
+            k.lower(): orjson.dumps(v).decode() if k in _CT_TEXT and v is not None else _lower(v)
+            for k, v in r.items()
+        }
+        for r in records
+    ]
+
+
+CLOUDTRAIL = FIXTURES / "cloudtrail/123456789012_CloudTrail_us-east-1_20240307T1830Z_example.json"
+
+
+def _ct_events(store: Store) -> list[dict[str, Any]]:
+    rows = store.load().drop("received_at").to_dicts()
+    for row in rows:
+        meta = orjson.loads(row.pop("metadata"))
+        meta.pop("original")
+        row["meta"] = meta
+    return rows
+
+
+@pytest.mark.parametrize("layout", ["parquet", "ndjson"])
+def test_cloudtrail_with_lower_case_names_reads_as_cloudtrail(tmp_path: Path, layout: str) -> None:
+    """A CTAS copy of the trail's Athena table (Parquet), or ``UNLOAD ... FORMAT JSON``:
+    told as CloudTrail and read as the trail's own files are."""
+    path = tmp_path / f"trail.{layout}"
+    if layout == "parquet":
+        _to_parquet(_athena_rows(), path)
+    else:
+        path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in _athena_rows()))
+    lake, trail = Store.init(str(tmp_path / "a.db")), Store.init(str(tmp_path / "b.db"))
+    result = ingest_files(lake, [path])
+    ingest_files(trail, [CLOUDTRAIL])
+    assert result.files == {str(path): "cloudtrail"}
+    assert (result.stored, result.quarantined) == (20, 0)
+    assert _ct_events(lake) == _ct_events(trail)

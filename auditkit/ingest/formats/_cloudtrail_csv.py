@@ -35,7 +35,7 @@ from typing import Any, Final
 from auditkit.errors import SchemaError
 from auditkit.ingest._readers import loads_json
 
-__all__ = ["csv_event", "is_cloudtrail_header", "parse_struct"]
+__all__ = ["csv_event", "is_cloudtrail_header", "named_event", "parse_struct"]
 
 #: CloudTrail's field names (top level and nested), by their lower-case spelling.
 _NAMES: Final = {
@@ -115,6 +115,38 @@ def csv_event(row: Mapping[str, str | None]) -> dict[str, Any]:
             value = cell.lower() == "true"
         out[name] = value
     return out
+
+
+def named_event(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudTrail event whose field names a data lake wrote in lower case (an Athena
+    or Glue table saved as Parquet, ``UNLOAD ... FORMAT JSON``), with CloudTrail's
+    names again, in its structs too; JSON-text columns are left to the reader.
+
+    >>> named_event({"eventsource": "s3.amazonaws.com", "useridentity": {"principalid": "A",
+    ...     "sessioncontext": {"attributes": {"mfaauthenticated": "false"}}},
+    ...     "resources": [{"arn": "arn:aws:s3:::b"}], "requestparameters": '{"bucketName": "b"}'})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'eventSource': 's3.amazonaws.com', 'userIdentity': {'principalId': 'A',
+     'sessionContext': {'attributes': {'mfaAuthenticated': 'false'}}},
+     'resources': [{'ARN': 'arn:aws:s3:::b'}], 'requestParameters': '{"bucketName": "b"}'}
+    """
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        name = _NAMES.get(key.lower(), key)
+        if name == "resources" and isinstance(value, list):
+            value = [_resource(_named(r)) for r in value]
+        elif name not in _JSON_TEXT:
+            value = _named(value)
+        out[name] = value
+    return out
+
+
+def _named(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {_NAMES.get(k.lower(), k): _named(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_named(v) for v in value]
+    return value
 
 
 def _resource(item: Any) -> Any:

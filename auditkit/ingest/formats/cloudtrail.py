@@ -63,7 +63,7 @@ from auditkit.ingest._mapping import (
 )
 from auditkit.ingest._readers import csv_delimiter, iter_csv_as, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
-from auditkit.ingest.formats._cloudtrail_csv import csv_event, is_cloudtrail_header
+from auditkit.ingest.formats._cloudtrail_csv import csv_event, is_cloudtrail_header, named_event
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES
 
@@ -120,6 +120,13 @@ class CloudTrailFormat(JsonRecordsFormat):
             return 90  # CloudWatch Logs or lookup-events items holding CloudTrail events
         if b'"QueryResultRows"' in text_ and b'"eventSource"' in text_:
             return 90  # CloudTrail Lake get-query-results output
+        if (
+            b'"eventsource"' in text_
+            and b'"eventname"' in text_
+            and b'"eventtime"' in text_
+            and b'"class_uid"' not in text_
+        ):
+            return 85  # field names in lower case, as Athena and Glue tables hold them
         if b'"eventSource"' not in text_ or b'"class_uid"' in text_:
             return 0
         if b'"Records"' in text_ and b'"eventSource"' in text_:
@@ -384,6 +391,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     # fields' documentation: eventName, eventTime, tenant, identity, action.
     if type(record) is not dict and not isinstance(record, Mapping):
         raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+    if "eventsource" in record and "eventSource" not in record:
+        record = named_event(record)  # a data lake's lower-case field names
     ev, env = _unwrap(record)
     ev = _decode_text_fields(ev)
     get = ev.get

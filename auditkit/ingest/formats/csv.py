@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -44,8 +44,30 @@ def _unescape(cell: str) -> str:
 _GUARDED = re.compile(r"'+[=+\-@\t\r]")
 
 
+#: the columns of an event frame (``auditkit query -o x.csv``, ``store.load()`` saved
+#: as CSV) by the canonical field each holds
+_FRAME_COLUMNS: Final = {
+    "actor_id": "actor.id",
+    "actor_type": "actor.type",
+    "actor_name": "actor.name",
+    "actor_email": "actor.email",
+    "actor_roles": "actor.roles",
+    "source_ip": "source.ip",
+    "user_agent": "source.user_agent",
+    "geo_country": "source.geo.country",
+    "geo_city": "source.geo.city",
+    "geo_lat": "source.geo.lat",
+    "geo_lon": "source.geo.lon",
+    "observer_service": "observer.service",
+    "observer_version": "observer.version",
+    "observer_region": "observer.region",
+}
+
+
 def row_to_event(row: dict[str, str]) -> dict[str, Any]:
-    """Turn one CSV row (dotted or JSON columns) into an event mapping.
+    """Turn one CSV row (dotted or JSON columns, or an event frame's columns) into an
+    event mapping.  A frame's ``target_id`` and ``target_type`` are its first target's:
+    they make ``targets`` only when that column is absent or empty.
 
     Examples
     --------
@@ -55,11 +77,21 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
     ({'id': 'u1', 'roles': ['admin', 'dev']}, {'geo': {'lat': 52.5}})
     >>> row_to_event({"source.geo.lon": "-2,35"})["source"]  # a decimal comma (Excel)
     {'geo': {'lon': -2.35}}
+    >>> row_to_event({"actor_id": "u1", "actor_roles": '["admin"]', "geo_lat": "1.5",
+    ...               "target_id": "d1", "target_type": "doc"})  # an event frame's columns
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'actor': {'id': 'u1', 'roles': ['admin']}, 'source': {'geo': {'lat': 1.5}},
+     'targets': [{'id': 'd1', 'type': 'doc'}]}
     """
     event: dict[str, Any] = {}
-    for column, raw in row.items():
+    target: dict[str, str] = {}
+    for name, raw in row.items():
         if raw is None or raw == "":
             continue
+        if name in ("target_id", "target_type"):
+            target[name[7:]] = _unescape(raw)
+            continue
+        column = _FRAME_COLUMNS.get(name, name)
         cell = _unescape(raw)
         value: Any = cell
         if column in _JSON_COLUMNS and cell[:1] in "{[":
@@ -82,6 +114,8 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
             raise SchemaError("expected a JSON list of targets", field=column)
         parent, key = dotted_parent(event, column)
         parent[key] = value
+    if target and "targets" not in event:
+        event["targets"] = [target]
     return event
 
 

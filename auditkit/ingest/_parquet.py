@@ -39,6 +39,7 @@ from auditkit.ingest._base import Format, RawRecord
 from auditkit.ingest._readers import loads_json
 
 __all__ = [
+    "FRAME_KEYS",
     "ParquetInput",
     "RowGroups",
     "parquet_bytes",
@@ -80,6 +81,8 @@ _NESTED: Final = {
     "observer_version": ("observer", "version"),
     "observer_region": ("observer", "region"),
 }
+#: the columns only an event frame has (a canonical event nests them)
+FRAME_KEYS: Final = frozenset((*_NESTED, "target_id", "target_type"))
 #: frame columns that hold JSON text
 _JSON_TEXT: Final = frozenset(("changes", "metadata", "targets"))
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import canonical_zone
+from auditkit.ingest._parquet import FRAME_KEYS as _FRAME_KEYS
+from auditkit.ingest._parquet import frame_row_event
 from auditkit.ingest._readers import iter_json_records, iter_ndjson, read_head
 from auditkit.ingest.registry import register
 
@@ -37,6 +39,8 @@ class CanonicalFormat:
             return 0
         if b'"tenant_id"' in text and b'"action"' in text and b'"actor"' in text:
             return 90
+        if b'"tenant_id"' in text and b'"action"' in text and b'"actor_id"' in text:
+            return 85  # an event frame's rows (auditkit query -o x.ndjson)
         return 0
 
     def records(self, path: str) -> Iterator[RawRecord]:
@@ -50,6 +54,15 @@ class CanonicalFormat:
         return not read_head(path, 64).lstrip().startswith(b"[")
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        """The canonical event of ``record``: as it is, or, for a row of an event frame
+        (``actor_id``, ``source_ip``, ``geo_lat``, ...), the event that row holds.
+
+        >>> CanonicalFormat().to_event({"tenant_id": "a", "actor_id": "u1",
+        ...     "occurred_at": "2026-01-05T09:00:00Z", "action": "x.y"}, tenant=None)
+        {'tenant_id': 'a', 'occurred_at': '2026-01-05T09:00:00Z', 'action': 'x.y', 'actor': {'id': 'u1'}}
+        """  # noqa: E501
+        if isinstance(record, dict) and not _FRAME_KEYS.isdisjoint(record):
+            record = frame_row_event(record)
         event = dict(record)
         if tenant is not None and "tenant_id" not in event:
             event["tenant_id"] = tenant

@@ -1,6 +1,7 @@
-"""An event frame written as CSV (``auditkit query ... -o x.csv``, a frame saved by a
-data team) reads back: its columns (``actor_id``, ``geo_lat``, ``actor_roles`` as JSON)
-are the canonical fields they hold.  Every row was quarantined as "unknown field(s)"."""
+"""An event frame written out (``auditkit query ... -o x.csv|ndjson|json|parquet``, a
+frame saved by a data team) reads back: its columns (``actor_id``, ``geo_lat``,
+``actor_roles``) are the canonical fields they hold.  Every row of the CSV was
+quarantined as "unknown field(s)", and the JSON files were of unknown format."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
@@ -24,7 +26,8 @@ def _events(store: Store) -> list[dict[str, object]]:
     return rows
 
 
-def test_a_query_written_as_csv_comes_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", ["csv", "ndjson", "json", "parquet"])
+def test_a_query_written_out_comes_back(tmp_path: Path, suffix: str) -> None:
     events = make_events(30)
     events[4]["source"] = {"ip": "192.0.2.9", "geo": {"country": "NO", "lat": 59.91, "lon": 10.75}}
     events[5]["actor"]["roles"] = ["admin", "=cmd|' /C calc'!A0"]  # guarded in the CSV
@@ -32,7 +35,7 @@ def test_a_query_written_as_csv_comes_back(tmp_path: Path) -> None:
     events[7]["metadata"] = {"ticket": "CHG-1"}
     source = Store.init(str(tmp_path / "a.db"))
     source.append(events)
-    out = tmp_path / "q.csv"
+    out = tmp_path / f"q.{suffix}"
     subprocess.run(
         [sys.executable, "-m", "auditkit", "query", str(tmp_path / "a.db"),
          "SELECT * FROM events", "-o", str(out)],

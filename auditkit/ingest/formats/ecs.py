@@ -1,0 +1,232 @@
+"""Elastic Common Schema documents: what Elasticsearch, OpenSearch, Elastic Agent and
+Filebeat modules, Datadog and Logstash pipelines keep audit logs as.
+
+A document is mapped field by field: ``@timestamp`` (UTC by Elasticsearch's rule; a
+time without a zone is read as UTC and noted), ``event.id``, ``event.action``,
+``event.outcome``, ``user.*`` for the actor, ``user.target`` for the target,
+``source.*`` and ``user_agent.original`` for where from, ``observer`` or ``service``
+for the recording service, ``http.request.id``, ``message``.  The tenant is
+``organization.id``, else ``cloud.account.id``, else ``--tenant``.  ``event.action``
+is kept when it is already a ``noun.verb`` action name, else named from it
+(``ConsoleLogin`` -> ``console.login`` under ``event.module``/``dataset``), and an
+authentication start (``event.category: authentication``, ``event.type: start``) is
+``user.login``.  The document is kept whole in ``metadata.original``.
+
+auditkit's own ECS export (``event.module: auditkit``) is read back as the events it
+was made from: the fields ECS has no place for are under ``auditkit.*`` (see
+:mod:`auditkit.export.ecs`).  Layouts: NDJSON, a JSON array or one document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from auditkit.errors import SchemaError
+from auditkit.ingest._mapping import (
+    ZONE_ASSUMED,
+    ZONE_ASSUMED_TEXT,
+    category_of,
+    derive_action,
+    dig,
+    finish,
+    geo,
+    json_safe,
+    looks_canonical,
+    resolve_tenant,
+    source_time,
+    text,
+    words,
+)
+from auditkit.ingest._readers_extra import JsonRecordsFormat
+from auditkit.ingest.registry import register
+from auditkit.schema import CATEGORIES, OUTCOMES
+
+__all__ = ["EcsFormat"]
+
+#: an action name as the canonical schema writes them (``user.login``)
+_ACTION: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
+#: ECS outcomes (``unknown``: keep the default, note the source's value)
+_OUTCOMES: Final = {"success": "success", "failure": "failure"}
+
+
+class EcsFormat(JsonRecordsFormat):
+    """Elastic Common Schema documents (``--format ecs``).
+
+    Examples
+    --------
+    >>> e = EcsFormat().to_event({"@timestamp": "2024-06-01T09:00:00.000Z",
+    ...     "event": {"action": "ConsoleLogin", "category": ["authentication"],
+    ...               "type": ["start"], "outcome": "failure", "module": "aws"},
+    ...     "user": {"name": "alice"}, "source": {"ip": "198.51.100.7"},
+    ...     "cloud": {"account": {"id": "123456789012"}}}, tenant=None)
+    >>> e["action"], e["outcome"], e["actor"]["id"], e["tenant_id"]
+    ('user.login', 'failure', 'alice', '123456789012')
+    """
+
+    name = "ecs"
+    description = "Elastic Common Schema documents (Elasticsearch, OpenSearch, Filebeat, Datadog)"
+
+    def sniff(self, head: bytes, path: str) -> int:
+        """Confidence that ``head`` starts a file of ECS documents (0..100)."""
+        if looks_canonical(head):
+            return 0
+        text_ = head[:65536]
+        if b'"@timestamp"' not in text_ or b'"event"' not in text_:
+            return 0
+        if b'"ecs"' in text_ or b'"event.action"' in text_ or b'"action"' in text_:
+            return 70
+        return 0
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        """Map one ECS document to an auditkit event mapping."""
+        return _to_event(record, tenant)
+
+
+def _first(value: Any) -> Any:
+    """ECS keywords may be arrays (``event.category: ["authentication"]``)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _names(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, str)]
+
+
+def _action(event: Mapping[str, Any] | None, ours: bool) -> str:
+    raw = text(dig(event, "action"), limit=4096)
+    categories, types = _names(dig(event, "category")), _names(dig(event, "type"))
+    if ours and raw is not None:
+        return raw
+    if "authentication" in categories and "start" in types:
+        return "user.login"
+    if "authentication" in categories and "end" in types:
+        return "user.logout"
+    if raw is None:
+        raise SchemaError("required field is missing", field="event.action")
+    if _ACTION.match(raw) and len(raw) <= 200:
+        return raw
+    prefix = text(dig(event, "module")) or (text(dig(event, "dataset")) or "").split(".")[0]
+    parts = words(raw)
+    if len(parts) == 1:
+        return derive_action([prefix or "event"], parts[0], field="event.action")
+    # ConsoleLogin, user-password-change, CreateUser: the last word or the first is the
+    # verb; take the common English order (verb first for CamelCase API names)
+    if raw[:1].isupper():
+        return derive_action([prefix, *parts[1:]], parts[0], field="event.action")
+    return derive_action([prefix, *parts[:-1]], parts[-1], field="event.action")
+
+
+def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
+    if not isinstance(record, Mapping):
+        raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
+    event = record.get("event")
+    if event is not None and not isinstance(event, Mapping):
+        raise SchemaError(f"expected an object, got {type(event).__name__}", field="event")
+    ours_ns = record.get("auditkit")
+    ours = text(dig(event, "module")) == "auditkit" and isinstance(ours_ns, Mapping)
+    own: Mapping[str, Any] = ours_ns if isinstance(ours_ns, Mapping) else {}
+    stamp = source_time(record.get("@timestamp"), "@timestamp", utc_defined=True)
+    tenant_id = resolve_tenant(
+        text(own.get("tenant_id"))
+        or text(dig(record, "organization", "id"))
+        or text(dig(record, "cloud", "account", "id")),
+        tenant,
+        field="organization.id",
+        source="ECS",
+    )
+    action = _action(event, ours)
+    source_outcome = text(dig(event, "outcome"))
+    outcome = own.get("outcome") if own.get("outcome") in OUTCOMES else None
+    if outcome is None:
+        outcome = _OUTCOMES.get((source_outcome or "").lower(), "success")
+    category = own.get("category")
+    if category not in CATEGORIES:
+        category = category_of(action, None, "user")
+    user_in = record.get("user")
+    user: Mapping[str, Any] = user_in if isinstance(user_in, Mapping) else {}
+    actor_id = text(user.get("id")) or text(user.get("name")) or text(user.get("email"))
+    actor_type = own.get("actor_type") or "user"
+    if actor_id is None:
+        actor_id = text(dig(record, "service", "name")) or text(dig(record, "host", "name"))
+        actor_type = "service" if actor_id is not None else actor_type
+    if actor_id is None:
+        raise SchemaError("required field is missing (no user.id, user.name or service.name)",
+                          field="user.id")  # fmt: skip
+    roles = user.get("roles")
+    actor = {
+        "id": actor_id,
+        "type": actor_type,
+        "name": text(user.get("name")) if text(user.get("id")) else None,
+        "email": text(user.get("email")),
+        "roles": [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else None,
+    }
+    targets = own.get("targets") if isinstance(own.get("targets"), list) else None
+    if targets is None:
+        target = dig(user, "target")
+        tid = text(dig(target, "id")) or text(dig(target, "name"))
+        targets = [{"id": tid, "type": "user", "name": text(dig(target, "name"))}] if tid else []
+    src_in = record.get("source")
+    src: Mapping[str, Any] = src_in if isinstance(src_in, Mapping) else {}
+    loc = dig(src, "geo", "location")
+    meta: dict[str, Any] = {}
+    if ours:
+        extra = own.get("metadata")
+        meta.update(extra if isinstance(extra, Mapping) else {})
+    else:
+        meta.update(
+            {
+                "source_format": "ecs",
+                "source_action": text(dig(event, "action"), limit=4096),
+                "source_outcome": source_outcome,
+                "ecs_dataset": text(dig(event, "dataset")),
+                "original": json_safe(record),
+            }
+        )
+    if stamp.zone_assumed:
+        meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
+    out = finish(
+        tenant_id=tenant_id,
+        occurred_at=stamp.text,
+        action=action,
+        category=category,
+        outcome=outcome,
+        actor=actor,
+        targets=[t for t in targets if isinstance(t, Mapping)],
+        source={
+            "ip": text(src.get("ip")) or text(dig(record, "client", "ip")),
+            "user_agent": text(dig(record, "user_agent", "original"), limit=4096),
+            "geo": geo(
+                country=dig(src, "geo", "country_iso_code") or dig(src, "geo", "country_name"),
+                city=dig(src, "geo", "city_name"),
+                lat=dig(loc, "lat"),
+                lon=dig(loc, "lon"),
+            ),
+        },
+        observer={
+            "service": text(dig(record, "observer", "product"))
+            or text(dig(record, "service", "name"))
+            or text(dig(event, "module"))
+            or "ecs",
+            "version": text(dig(record, "observer", "version"))
+            or text(dig(record, "service", "version")),
+            "region": text(dig(record, "cloud", "region")),
+        },
+        request_id=dig(record, "http", "request", "id") or dig(record, "trace", "id"),
+        session_id=own.get("session_id") or dig(record, "session", "id"),
+        description=record.get("message") if isinstance(record.get("message"), str) else None,
+        changes=own.get("changes") if isinstance(own.get("changes"), Mapping) else None,
+        metadata=meta,
+        event_id=text(dig(event, "id")),
+    )
+    if ours:  # as a re-imported NDJSON export: the old position and receipt time noted
+        for key, field in (("seq", "sequence"), ("received_at", "ingested")):
+            if dig(event, field) is not None:
+                out[key] = dig(event, field)
+    return out
+
+
+register(EcsFormat())

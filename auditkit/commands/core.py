@@ -60,13 +60,16 @@ def _init(args: argparse.Namespace) -> int:
 # -- ingest ----------------------------------------------------------------------------
 def _ingest_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
-    p.add_argument("files", nargs="+", metavar="FILE", help="files, directories or globs")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="files, directories or globs; - for standard input"
+    )
     p.add_argument(
         "--format",
         default="auto",
         metavar="NAME",
-        help="input format: auto (default), auditkit, cloudtrail, csv, gcp, gitlab, okta, "
-        "ocsf, or one a plugin adds",
+        help="input format: auto (default), auditkit, cloudtrail, csv, ecs, gcp, gitlab, "
+        "okta, ocsf, or one a plugin adds; compressed files (gzip, bzip2, xz, zstd), zip "
+        "archives, Parquet and Avro files are read whatever the format",
     )
     p.add_argument("--tenant", help="tenant for formats whose records carry none")
     p.add_argument(

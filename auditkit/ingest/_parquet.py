@@ -1,7 +1,8 @@
-"""Parquet files as input: records are rows, read a batch at a time.
+"""Parquet (and Avro) files as input: records are rows, read a batch at a time.
 
 Data lakes keep audit logs in Parquet: Amazon Security Lake writes OCSF events so,
-and ``auditkit export --format parquet`` writes the event frame.  A Parquet file
+and ``auditkit export --format parquet`` writes the event frame; BigQuery exports
+tables with nested columns as Avro, read the same way (but whole: see :class:`_Avro`).  A Parquet file
 is not text, so no format's sniffer can read its first bytes; instead its first
 row, as JSON, is what the sniffers see, and the file is read with the format they
 choose (OCSF, CloudTrail, ...), each row a record (``line`` is the row's number).
@@ -42,17 +43,17 @@ __all__ = [
     "FRAME_KEYS",
     "ParquetInput",
     "RowGroups",
-    "parquet_bytes",
-    "row_group_parts",
+    "container",
     "frame_layout",
     "frame_row_event",
-    "parquet_input",
     "is_parquet",
     "iter_parquet",
+    "parquet_bytes",
     "parquet_columns",
-    "parquet_head",
     "parquet_empty",
-    "container",
+    "parquet_head",
+    "parquet_input",
+    "row_group_parts",
 ]
 
 #: the first (and last) four bytes of every Parquet file

@@ -39,7 +39,7 @@ from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format, RawRecord
 from auditkit.ingest._readers import csv_delimiter, iter_csv, iter_json_records, loads_json
 from auditkit.ingest._readers import read_head as _read_head
-from auditkit.ingest._readers_extra import iter_json_array, iter_json_auto
+from auditkit.ingest._readers_extra import iter_json_array, iter_json_auto, json_layout
 
 __all__ = ["EnvelopeInput", "envelope_input", "envelope_kind", "unwrapped"]
 
@@ -260,7 +260,12 @@ def envelope_input(path: str, format: str | Format, *, tenant: str | None) -> En
         fmt = native if native is not None else get_format("auditkit")
     if fmt.name == "csv":  # the records inside are JSON, whatever the file is
         fmt = get_format("auditkit")
-    return EnvelopeInput(fmt, layout)
+    lines = (
+        layout == "json"
+        and json_layout(path) == "ndjson"
+        and envelope_kind(first.value) != "elasticsearch_response"
+    )
+    return EnvelopeInput(fmt, layout, lines)
 
 
 @dataclasses.dataclass
@@ -275,6 +280,8 @@ class EnvelopeInput:
 
     inner: Format
     layout: str = "json"
+    #: one envelope a line (parser processes may split the file into blocks of lines)
+    lines: bool = False
     name: str = dataclasses.field(init=False)
     description: str = dataclasses.field(init=False)
 
@@ -292,8 +299,20 @@ class EnvelopeInput:
         for rec in outer:
             yield from unwrapped(rec)
 
+    def ndjson(self, path: str) -> bool:
+        """Whether parser processes may cut the file into blocks of lines: their
+        records come as read, and :meth:`to_event` takes them out of the envelope."""
+        return self.lines
+
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """The inner format's event, noting the envelope in ``metadata.envelope``."""
+        if not isinstance(record, _Wrapped):  # a line as a parser process read it
+            items = list(unwrapped(RawRecord("", 0, value=record)))
+            if len(items) != 1:
+                raise SchemaError("a whole search response on one line; ingest it alone")
+            if items[0].error is not None:
+                raise items[0].error
+            record = items[0].value
         event = self.inner.to_event(record, tenant=tenant)
         kind = getattr(record, "kind", None)
         meta = event.get("metadata")

@@ -266,3 +266,23 @@ def test_every_envelope_gives_back_the_record_it_holds(
 def test_unwrapped_leaves_a_plain_record_alone() -> None:
     rec = RawRecord("f", 1, value={"tenant_id": "a"})
     assert list(unwrapped(rec)) == [rec]
+
+
+def test_parser_processes_give_what_one_process_gives(tmp_path: Path) -> None:
+    """A file of one envelope a line is cut into blocks of lines for parser processes,
+    which take each record out of its envelope themselves: the same store, the same
+    quarantine."""
+    events = make_events(600)
+    lines = [{"time": 1, "sourcetype": "_json", "event": e} for e in events]
+    lines[250] = {"time": 1, "sourcetype": "syslog", "event": "not json"}
+    lines[420] = {"preview": False, "messages": []}
+    path = tmp_path / "hec.ndjson"
+    path.write_bytes(_lines(lines))
+    one, two = Store.init(str(tmp_path / "a.db")), Store.init(str(tmp_path / "b.db"))
+    a = ingest_files(one, [path], workers=1, batch_size=100)
+    b = ingest_files(two, [path], workers=2, batch_size=100)
+    assert (b.read, b.stored, b.quarantined) == (a.read, a.stored, a.quarantined) == (600, 598, 2)
+    assert [(q.line, q.field, q.reason) for q in b.problems] == [
+        (q.line, q.field, q.reason) for q in a.problems
+    ]
+    assert one.load().drop("received_at").equals(two.load().drop("received_at"))

@@ -72,18 +72,24 @@ _HIT_KEYS: Final = frozenset(
 _SPLUNK_LINE_KEYS: Final = frozenset(
     ("preview", "offset", "lastrow", "result", "messages", "init_offset", "highlighted")
 )
+#: the members of a Splunk search job's results (``/results?output_mode=json``)
+_SPLUNK_RESULTS_KEYS: Final = frozenset(
+    ("preview", "init_offset", "messages", "fields", "results", "highlighted", "post_process_count")
+)
 #: what the quarantine and metadata call each envelope
 _NAMES: Final = {
     "splunk": "a Splunk search result",
     "hec": "a Splunk HTTP Event Collector event",
     "elasticsearch": "an Elasticsearch document",
     "elasticsearch_response": "an Elasticsearch search response",
+    "splunk_results": "a Splunk search job's results",
 }
 
 
 def envelope_kind(record: Any) -> str | None:
-    """Which envelope ``record`` is (``splunk``, ``hec``, ``elasticsearch``,
-    ``elasticsearch_response``), or ``None`` for a record that is not wrapped."""
+    """Which envelope ``record`` is (``splunk``, ``hec``, ``elasticsearch``, and the
+    documents that hold many: ``elasticsearch_response``, ``splunk_results``), or
+    ``None`` for a record that is not wrapped."""
     if not isinstance(record, Mapping):
         return None
     keys = record.keys()
@@ -98,6 +104,8 @@ def envelope_kind(record: Any) -> str | None:
     hits = record.get("hits")
     if isinstance(hits, Mapping) and isinstance(hits.get("hits"), list):
         return "elasticsearch_response"
+    if isinstance(record.get("results"), list) and keys <= _SPLUNK_RESULTS_KEYS:
+        return "splunk_results"
     return None
 
 
@@ -135,12 +143,22 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
         return
     text = rec.text if rec.text is not None else orjson.dumps(rec.value, default=str).decode()
     where = f"{rec.location}: " if rec.location else ""
-    if kind == "elasticsearch_response":
-        hits = rec.value["hits"]["hits"]
-        for i, hit in enumerate(hits):
-            inner = dataclasses.replace(
-                rec, value=hit, location=f"{where}hits.hits[{i}]", text=None
-            )
+    if kind in ("elasticsearch_response", "splunk_results"):
+        items, at = (
+            (rec.value["hits"]["hits"], "hits.hits")
+            if kind == "elasticsearch_response"
+            else (rec.value["results"], "results")
+        )
+        for i, item in enumerate(items):
+            inner = dataclasses.replace(rec, value=item, location=f"{where}{at}[{i}]", text=None)
+            if envelope_kind(item) is None:  # not a hit, or a result without _raw
+                yield dataclasses.replace(
+                    inner,
+                    value=None,
+                    error=SchemaError(f"{_NAMES[kind]} holding no record here"),
+                    text=orjson.dumps(item, default=str).decode(),
+                )
+                continue
             yield from unwrapped(inner)
         return
     value: Any = rec.value
@@ -194,7 +212,9 @@ def _first_records(path: str) -> tuple[str, Iterator[RawRecord]] | None:
             first = None
         if isinstance(first, dict):
             return ("json", iter_json_auto(path)) if _outer(first) else None
-        if b'"hits"' in head and b'"_source"' in head:
+        if (b'"hits"' in head and b'"_source"' in head) or (
+            b'"results"' in head and b'"_raw"' in head
+        ):
             return "json", iter_json_records(path)
     elif body[:1] == b"[":
         if any(k in head for k in (b'"_source"', b'"_raw"', b'"event"', b'"result"')):
@@ -263,7 +283,7 @@ def envelope_input(path: str, format: str | Format, *, tenant: str | None) -> En
     lines = (
         layout == "json"
         and json_layout(path) == "ndjson"
-        and envelope_kind(first.value) != "elasticsearch_response"
+        and envelope_kind(first.value) not in ("elasticsearch_response", "splunk_results")
     )
     return EnvelopeInput(fmt, layout, lines)
 

@@ -117,9 +117,17 @@ def es_search_response(records: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
 
+def splunk_results(records: list[dict[str, Any]]) -> bytes:
+    """A search job's results (``/services/search/jobs/<sid>/results?output_mode=json``)."""
+    results = [{"_raw": orjson.dumps(r).decode(), "_time": "x", "host": "h"} for r in records]
+    doc = {"preview": False, "init_offset": 0, "messages": [], "fields": [], "results": results}
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+
 WRAPS: dict[str, Callable[[list[dict[str, Any]]], bytes]] = {
     "splunk.json": splunk_json,
     "splunk.csv": splunk_csv,
+    "splunk-results.json": splunk_results,
     "hec.ndjson": hec,
     "hec-text.ndjson": hec_text,
     "elasticdump.ndjson": elasticdump,
@@ -286,3 +294,15 @@ def test_parser_processes_give_what_one_process_gives(tmp_path: Path) -> None:
         (q.line, q.field, q.reason) for q in a.problems
     ]
     assert one.load().drop("received_at").equals(two.load().drop("received_at"))
+
+
+def test_a_hit_without_its_source_is_quarantined_alone(tmp_path: Path) -> None:
+    """``_source`` turned off for a hit (or stored fields only): named, the others read."""
+    hits = [{"_index": "a", "_id": str(i), "_source": e} for i, e in enumerate(make_events(3))]
+    hits.insert(1, {"_index": "a", "_id": "x", "fields": {"action": ["user.login"]}})
+    path = tmp_path / "search.json"
+    path.write_bytes(orjson.dumps({"took": 1, "hits": {"hits": hits}}))
+    result = ingest_files(Store.init(str(tmp_path / "a.db")), [path])
+    assert (result.read, result.stored, result.quarantined) == (4, 3, 1)
+    assert result.problems[0].location == "hits.hits[1]"
+    assert "an Elasticsearch search response holding no record here" in result.problems[0].reason

@@ -32,6 +32,7 @@ import orjson
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
 from auditkit.ingest._envelopes import envelope_input
+from auditkit.ingest._flat import flat_csv_input
 from auditkit.ingest._inputs import (
     SKIP_EMPTY_ARCHIVE,
     SKIP_FOLDER,
@@ -269,6 +270,27 @@ def _empty(path: str) -> bool:
         return False
 
 
+def _detected(path: str) -> Format:
+    """The format of ``path`` by its first bytes, else, for a CSV of dotted columns,
+    the format of its first row nested again (a Kibana or Logs Explorer export).
+
+    Raises
+    ------
+    SchemaError
+        When no format recognises the file either way (the first way's words).
+    """
+    try:
+        found = detect_format(path)
+    except SchemaError:
+        flat = flat_csv_input(path, "auto")
+        if flat is None:
+            raise
+        return flat
+    if found.name == "csv":  # a weak claim, by a canonical name among the columns
+        return flat_csv_input(path, "auto") or found
+    return found
+
+
 def _plan(
     files: Sequence[str],
     format: str | Format,
@@ -311,9 +333,10 @@ def _plan(
             elif (wrapped := envelope_input(path, format, tenant=tenant)) is not None:
                 fmt = wrapped  # Splunk, HEC or Elasticsearch envelopes around the records
             elif format == "auto":
-                fmt = detect_format(path)
+                fmt = _detected(path)
             else:
                 fmt = get_format(format) if isinstance(format, str) else format
+                fmt = flat_csv_input(path, fmt) or fmt  # its fields flattened into CSV
         except SchemaError as exc:
             result.files[shown] = "unknown"
             unknown.append(QuarantinedRecord(path, None, None, None, exc.reason, None))

@@ -92,6 +92,9 @@ def csv_event(row: Mapping[str, str | None]) -> dict[str, Any]:
     for column, cell in row.items():
         if not column or cell is None or cell == "" or cell == "null":
             continue
+        if "." in column.strip():  # a struct flattened into columns: userIdentity.type
+            _put_dotted(out, column.strip(), cell)
+            continue
         name = _NAMES.get(column.strip().lower(), column.strip())
         value: Any = cell
         if cell[:1] in "{[" and (name in _JSON_TEXT or name in _STRUCTS):
@@ -115,6 +118,36 @@ def csv_event(row: Mapping[str, str | None]) -> dict[str, Any]:
             value = cell.lower() == "true"
         out[name] = value
     return out
+
+
+def _put_dotted(out: dict[str, Any], column: str, cell: str) -> None:
+    """Put a flattened struct's cell (``userIdentity.sessionContext.attributes.x``) in
+    its place, every step in CloudTrail's spelling; JSON cells as JSON.
+
+    >>> out = {}
+    >>> _put_dotted(out, "useridentity.sessioncontext.attributes.mfaauthenticated", "false")
+    >>> _put_dotted(out, "userIdentity.type", "IAMUser")
+    >>> out
+    {'userIdentity': {'sessionContext': {'attributes': {'mfaAuthenticated': 'false'}}, 'type': 'IAMUser'}}
+    """  # noqa: E501
+    steps = [_NAMES.get(step.lower(), step) for step in column.split(".")]
+    node = out
+    for step in steps[:-1]:
+        child = node.get(step)
+        if not isinstance(child, dict):
+            if child is not None:
+                raise SchemaError(f"column {column!r} conflicts with column {step!r}", field=column)
+            child = node[step] = {}
+        node = child
+    value: Any = cell
+    if cell[:1] in "{[":
+        try:
+            value = loads_json(cell)
+        except ValueError:
+            value = cell
+    elif steps[-1] in _BOOLEAN and cell.lower() in ("true", "false"):
+        value = cell.lower() == "true"
+    node[steps[-1]] = value
 
 
 def named_event(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -27,19 +25,19 @@ from auditkit.ingest._mapping import (
     category_of,
     derive_action,
     dig,
-    dotted_parent,
     finish,
     geo,
     json_safe,
     load_table,
     looks_canonical,
+    nested_row,
     require_text,
     resolve_tenant,
     source_time,
     table_entry,
     text,
 )
-from auditkit.ingest._readers import csv_delimiter, iter_csv_as, loads_json, read_head
+from auditkit.ingest._readers import csv_delimiter, iter_csv_as, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -113,107 +111,6 @@ class OktaFormat(JsonRecordsFormat):
 def _is_csv(head: bytes) -> bool:
     # (read through open_binary, which has dropped a byte order mark)
     return head.lstrip()[:1] not in (b"{", b"[", b"")
-
-
-def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
-    r"""A CSV row whose columns are dotted paths, as the nested object they flatten:
-    empty cells are absent, and a cell holding a JSON object or list (``target``,
-    ``debugContext.debugData``) is that JSON.
-
-    A list flattened into columns is a list again: ``target[0].id``, ``target[1].id``
-    (indexed columns, as flattening exporters write them) and ``target{}.id`` (a
-    Splunk multivalue field, one value per line of the cell, as Splunk's CSV export
-    writes the Okta add-on's events).
-
-    Examples
-    --------
-    >>> nested_row({"uuid": "u1", "actor.id": "00u1", "actor.alternateId": "a@b.c",
-    ...             "outcome.reason": "", "target": '[{"id": "0oa1"}]'})
-    {'uuid': 'u1', 'actor': {'id': '00u1', 'alternateId': 'a@b.c'}, 'target': [{'id': '0oa1'}]}
-    >>> nested_row({"target[0].id": "0oa1", "target[1].id": "00u2", "target[1].type": "User"})
-    {'target': [{'id': '0oa1'}, {'id': '00u2', 'type': 'User'}]}
-    >>> nested_row({"target{}.id": "0oa1\n00u2", "target{}.type": "AppInstance\nUser"})
-    {'target': [{'id': '0oa1', 'type': 'AppInstance'}, {'id': '00u2', 'type': 'User'}]}
-    """
-    out: dict[str, Any] = {}
-    for column, cell in row.items():
-        if not column or cell is None or cell == "":
-            continue
-        value: Any = cell
-        if cell[:1] in "{[":
-            try:
-                value = loads_json(cell)
-            except ValueError:
-                value = cell
-        path = _column_path(column)
-        if path is None:
-            parent, key = dotted_parent(out, column)
-            if isinstance(parent.get(key), dict):
-                raise SchemaError(
-                    f"column {column!r} conflicts with columns under it", field=column
-                )
-            parent[key] = value
-        elif None in path:  # a multivalue field: one element per line
-            for i, line in enumerate(cell.splitlines()):
-                if line != "":
-                    _put(out, [i if step is None else step for step in path], line, column)
-        else:
-            _put(out, path, value, column)
-    return out
-
-
-#: one step of a flattened path that indexes a list: ``target[0]`` or ``target{}``
-_LIST_STEP: Final = re.compile(r"^(.+?)(?:\[(\d{1,4})\]|\{\})$")
-
-
-def _column_path(column: str) -> list[str | int | None] | None:
-    """The steps of a column that flattens a list (``None`` standing for "each line of
-    the cell"), or ``None`` for a plain dotted column.
-
-    >>> _column_path("target[1].detailEntry.x"), _column_path("target{}.id")
-    (['target', 1, 'detailEntry', 'x'], ['target', None, 'id'])
-    >>> _column_path("actor.id") is None
-    True
-    """
-    steps: list[str | int | None] = []
-    listed = False
-    for part in column.split("."):
-        m = _LIST_STEP.match(part)
-        if m is None:
-            steps.append(part)
-            continue
-        listed = True
-        steps.append(m.group(1))
-        steps.append(int(m.group(2)) if m.group(2) is not None else None)
-    return steps if listed else None
-
-
-def _put(out: dict[str, Any], path: list[Any], value: Any, column: str) -> None:
-    """Set ``value`` at ``path`` (keys and list positions) in ``out``, making what is
-    missing; a step that meets a value of another kind is a :class:`SchemaError`."""
-    node: Any = out
-    for step, after in itertools.pairwise(path):
-        want: type = list if isinstance(after, int) else dict
-        if isinstance(step, int):
-            while len(node) <= step:
-                node.append(None)
-            if node[step] is None:
-                node[step] = want()
-            child = node[step]
-        else:
-            child = node.setdefault(step, want())
-        if not isinstance(child, want):
-            raise SchemaError(f"column {column!r} conflicts with another column", field=column)
-        node = child
-    last = path[-1]
-    if isinstance(last, int):
-        while len(node) <= last:
-            node.append(None)
-        node[last] = value
-    elif isinstance(node.get(last), dict | list):
-        raise SchemaError(f"column {column!r} conflicts with columns under it", field=column)
-    else:
-        node[last] = value
 
 
 @functools.lru_cache(maxsize=8192)

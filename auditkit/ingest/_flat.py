@@ -1,0 +1,133 @@
+"""CSV files whose columns are a format's fields flattened with dots.
+
+Search tools and spreadsheets export JSON records as CSV by flattening them:
+Kibana's CSV reports (``@timestamp``, ``event.action``, ``user.name``, ...), the
+Logs Explorer's download (``protoPayload.methodName``, ...), Splunk's and other
+SIEMs' tables.  Such a file is read by nesting each row again (``a.b`` columns
+into objects, ``a[0].b`` and Splunk's ``a{}.b`` into lists, cells holding JSON
+as JSON, empty cells absent: :func:`auditkit.ingest._mapping.nested_row`), and
+the format is the one that recognises the first nested row, exactly as for a
+JSON file.  Formats that read CSV themselves (canonical CSV, Okta's and GitLab's
+CSV, CloudTrail through Athena) keep doing so: this applies only to a CSV file
+that its format cannot read as it is.  Cells stay text; mappers read numbers and
+booleans written as text where the source's fields hold them.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from auditkit.errors import SchemaError
+from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._mapping import nested_row
+from auditkit.ingest._readers import csv_delimiter, iter_csv, read_head
+
+__all__ = ["FlatCsvInput", "flat_csv_input"]
+
+
+def _header(head: bytes) -> list[str] | None:
+    """The columns of a file that looks like CSV with dotted columns, else ``None``."""
+    body = head.lstrip()
+    if not body or body[:1] in (b"{", b"[") or b"\x00" in body[:4096]:
+        return None
+    first = body.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    try:
+        columns = next(csv.reader([first], delimiter=csv_delimiter(first)), [])
+    except csv.Error:
+        return None
+    if len(columns) < 2 or not any("." in c or "[" in c or "{}" in c for c in columns):
+        return None
+    return columns
+
+
+def _nested(rec: RawRecord) -> RawRecord:
+    if rec.error is not None:
+        return rec
+    try:
+        value = nested_row(rec.value)
+    except SchemaError as exc:
+        return dataclasses.replace(rec, value=None, error=exc)
+    return dataclasses.replace(rec, value=value)
+
+
+def flat_csv_input(path: str, format: str | Format) -> FlatCsvInput | None:
+    """How to read ``path`` if it is a CSV of dotted columns that ``format`` (or, for
+    ``"auto"``, any format) recognises only once its rows are nested, else ``None``.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "kibana.csv")
+    >>> _ = open(p, "w").write('"@timestamp","event.action","user.name"\\n'
+    ...                        '"2024-03-07T18:30:04.000Z","user.login","ann"\\n')
+    >>> flat_csv_input(p, "auto").name
+    'ecs'
+    """
+    from auditkit.ingest.registry import detect_format, get_format
+
+    head = read_head(path)
+    if _header(head) is None:
+        return None
+    first = next((r for r in iter_csv(path) if r.error is None), None)
+    if first is None:
+        return None
+    nested = _nested(first)
+    if nested.error is not None:
+        return None
+    nested_head = orjson.dumps(nested.value)
+    if format == "auto":
+        try:
+            inner = detect_format(path, head=nested_head)
+        except SchemaError:
+            return None
+    else:
+        inner = get_format(format) if isinstance(format, str) else format
+        if inner.sniff(head, path) > 0 or inner.sniff(nested_head, path) <= 0:
+            return None  # it reads this CSV itself, or does not know these fields
+    if inner.name in ("csv", "auditkit", "mapped"):
+        return None  # canonical CSV and mapping files read CSV columns themselves
+    return FlatCsvInput(inner)
+
+
+@dataclasses.dataclass
+class FlatCsvInput:
+    """The rows of a CSV of dotted columns, nested again, each read by ``inner``.
+
+    >>> from auditkit.ingest.registry import get_format
+    >>> FlatCsvInput(get_format("gcp")).name
+    'gcp'
+    """
+
+    inner: Format
+    name: str = dataclasses.field(init=False)
+    description: str = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+        self.description = f"{self.inner.description}, flattened into CSV columns"
+
+    def sniff(self, head: bytes, path: str) -> int:
+        """Never registered: the inner format's confidence."""
+        return self.inner.sniff(head, path)
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """The file's rows, nested again."""
+        for rec in iter_csv(path):
+            yield _nested(rec)
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        """The inner format's event."""
+        return self.inner.to_event(record, tenant=tenant)
+
+    def tenant_needed(self, path: str) -> str | None:
+        """The inner format's rule (Okta and GitLab records never carry a tenant)."""
+        needed = getattr(self.inner, "tenant_needed", None)
+        return needed(path) if needed is not None else None
+
+    def assuming_utc(self) -> FlatCsvInput:
+        """This input, its format reading times without a zone as UTC."""
+        inner = getattr(self.inner, "assuming_utc", None)
+        return dataclasses.replace(self, inner=inner()) if inner is not None else self

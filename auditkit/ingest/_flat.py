@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,7 +72,9 @@ def flat_csv_input(path: str, format: str | Format) -> FlatCsvInput | None:
     head = read_head(path)
     if _header(head) is None:
         return None
-    first = next((r for r in iter_csv(path) if r.error is None), None)
+    # the first readable row among the first 100 (a file of broken rows is not read
+    # through here: its own reader quarantines them)
+    first = next((r for r in itertools.islice(iter_csv(path), 100) if r.error is None), None)
     if first is None:
         return None
     nested = _nested(first)

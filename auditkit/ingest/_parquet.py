@@ -60,6 +60,9 @@ __all__ = [
 MAGIC: Final = b"PAR1"
 #: the first four bytes of an Avro object container file
 AVRO_MAGIC: Final = b"Obj\x01"
+#: Avro files are read whole: larger ones are refused (BigQuery exports at most 1 GB
+#: to a file)
+AVRO_MAX_BYTES: Final = 1 << 30
 #: rows converted at a time: a few MB of Python objects for wide rows
 _BATCH_ROWS: Final = 5_000
 #: the columns by which a Parquet file is told as auditkit's event frame
@@ -141,6 +144,14 @@ class _Avro:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        size = os.path.getsize(path)
+        if size > AVRO_MAX_BYTES:
+            raise SchemaError(
+                f"an Avro file of {size / 2**30:.1f} GiB: Avro is read whole (there is no "
+                f"streaming reader for it here), up to {AVRO_MAX_BYTES // 2**30} GiB; split "
+                "it, or write it as Parquet or NDJSON",
+                file=path,
+            )
         head = self._read(n_rows=1)
         self.columns = list(head.columns)
         self.empty: bool = head.height == 0

@@ -407,3 +407,16 @@ def test_cloudtrail_with_lower_case_names_reads_as_cloudtrail(tmp_path: Path, la
     assert result.files == {str(path): "cloudtrail"}
     assert (result.stored, result.quarantined) == (20, 0)
     assert _ct_events(lake) == _ct_events(trail)
+
+
+def test_an_avro_file_too_large_to_read_whole_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditkit.ingest import _parquet
+
+    path = tmp_path / "big.avro"
+    pl.DataFrame(_bigquery_rows(), infer_schema_length=None).write_avro(path)
+    monkeypatch.setattr(_parquet, "AVRO_MAX_BYTES", path.stat().st_size - 1)
+    result = ingest_files(Store.init(str(tmp_path / "a.db")), [path])
+    assert (result.stored, result.quarantined) == (0, 1)
+    assert "Avro is read whole" in result.problems[0].reason

@@ -340,6 +340,15 @@ def frame_row_event(row: dict[str, Any]) -> dict[str, Any]:
     >>> frame_row_event({"actor_id": "u1", "geo_lat": 1.5, "metadata": '{"k": 1}',
     ...                  "target_id": "d1", "target_type": "doc"})
     {'metadata': {'k': 1}, 'actor': {'id': 'u1'}, 'source': {'geo': {'lat': 1.5}}, 'targets': [{'id': 'd1', 'type': 'doc'}]}
+    >>> frame_row_event({"source": {"ip": "192.0.2.1"}, "source_ip": "198.51.100.9"})
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.SchemaError: field 'source': source.ip is given twice, with different values
+
+    Raises
+    ------
+    SchemaError
+        When a frame column and the object it belongs to say different things.
     """  # noqa: E501
     event: dict[str, Any] = {}
     parts: dict[str, dict[str, Any]] = {}
@@ -365,8 +374,16 @@ def frame_row_event(row: dict[str, Any]) -> dict[str, Any]:
     if geo is not None:
         parts.setdefault("source", {})["geo"] = geo
     for box, part in parts.items():
-        if isinstance(event.get(box), dict):  # an "actor" column beside "actor_id"
-            part = {**event[box], **part}
+        given = event.get(box)
+        if isinstance(given, dict):  # an "actor" object beside "actor_id": both must agree
+            clash = [k for k, v in part.items() if k in given and given[k] != v]
+            if clash:
+                raise SchemaError(
+                    f"{box}.{clash[0]} is given twice, with different values", field=box
+                )
+            part = {**given, **part}
+        elif given is not None:
+            raise SchemaError(f"expected an object, got {type(given).__name__}", field=box)
         event[box] = part
     if target and "targets" not in event:
         event["targets"] = [target]
@@ -491,10 +508,15 @@ def _row(
                 continue
         row[name] = value
     where = f"row {line}"
+    if error is None and frame:
+        try:
+            return RawRecord(path, line, value=frame_row_event(row), location=where)
+        except SchemaError as exc:
+            error = exc
     if error is not None:
         text = orjson.dumps(row, default=repr).decode()
         return RawRecord(path, line, error=error, text=text, location=where)
-    return RawRecord(path, line, value=frame_row_event(row) if frame else row, location=where)
+    return RawRecord(path, line, value=row, location=where)
 
 
 @dataclasses.dataclass

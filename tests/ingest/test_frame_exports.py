@@ -45,3 +45,21 @@ def test_a_query_written_out_comes_back(tmp_path: Path, suffix: str) -> None:
     result = ingest_files(again, [out])
     assert (result.read, result.stored, result.quarantined) == (30, 30, 0)
     assert _events(again) == _events(source)
+
+
+def test_a_frame_column_that_contradicts_its_object_is_refused(tmp_path: Path) -> None:
+    """``source_ip`` beside ``source.ip``: the same value is one field; another value is
+    a contradiction, quarantined naming the object, never one of them chosen."""
+    base = make_events(2)
+    base[0]["source"] = {"ip": "192.0.2.1"}
+    base[0]["source_ip"] = "192.0.2.1"
+    base[1]["source"] = {"ip": "192.0.2.1"}
+    base[1]["source_ip"] = "198.51.100.9"
+    path = tmp_path / "e.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in base))
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [path])
+    assert (result.stored, result.quarantined) == (1, 1)
+    assert result.problems[0].field == "source"
+    assert "source.ip is given twice" in result.problems[0].reason
+    assert store.load().get_column("source_ip").to_list() == ["192.0.2.1"]

@@ -113,6 +113,8 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
         elif column == "targets":
             raise SchemaError("expected a JSON list of targets", field=column)
         parent, key = dotted_parent(event, column)
+        if key in parent and parent[key] != value:  # actor_id beside a different actor.id
+            raise SchemaError(f"{column} is given twice, with different values", field=name)
         parent[key] = value
     if target and "targets" not in event:
         event["targets"] = [target]

@@ -111,6 +111,8 @@ def envelope_kind(record: Any) -> str | None:
 
 def _object(value: Any, field: str, what: str) -> dict[str, Any]:
     """The record an envelope holds: an object, or text holding one."""
+    if value is None:  # a Splunk result of a stats search: fields, no _raw
+        raise SchemaError(f"{what} without {field.rsplit('.', 1)[-1]}", field=field)
     if isinstance(value, str):
         try:
             value = loads_json(value)

@@ -134,3 +134,44 @@ def test_a_document_without_an_actor_or_a_time_is_quarantined_naming_the_field(
 )
 def test_ecs_does_not_claim_other_formats(head: bytes) -> None:
     assert EcsFormat().sniff(head, "x.json") == 0
+
+
+CLOUDTRAIL = (
+    Path(__file__).parent
+    / "fixtures/cloudtrail/123456789012_CloudTrail_us-east-1_20240307T1830Z_example.json"
+)
+
+
+def test_the_source_record_kept_in_event_original_is_read_by_its_own_format(
+    tmp_path: Path,
+) -> None:
+    """Elastic Agent and Filebeat keep the source record in ``event.original`` when asked
+    (``preserve_original_event``): CloudTrail's own mapping reads it, as from the trail;
+    a document whose ``event.original`` is a log line keeps its ECS reading."""
+    records = orjson.loads(CLOUDTRAIL.read_bytes())["Records"]
+    docs = [
+        {
+            "@timestamp": r["eventTime"],
+            "event": {
+                "action": r["eventName"],
+                "module": "aws",
+                "original": orjson.dumps(r).decode(),
+            },
+            "user": {"name": "somebody"},
+            "ecs": {"version": "8.11.0"},
+        }
+        for r in records
+    ]
+    docs.append({**FILEBEAT[2], "event": {**FILEBEAT[2]["event"], "original": "Mar 7 lock"}})
+    trail, lake = Store.init(str(tmp_path / "a.db")), Store.init(str(tmp_path / "b.db"))
+    ingest_files(trail, [CLOUDTRAIL])
+    result = ingest_files(lake, [_write(tmp_path / "ecs.ndjson", docs)], tenant="okta-org")
+    assert (result.stored, result.quarantined) == (len(records) + 1, 0)
+    got = lake.load()
+    columns = ["event_id", "tenant_id", "occurred_at", "action", "outcome", "actor_id", "targets"]
+    assert got.head(len(records)).select(columns).equals(trail.load().select(columns))
+    meta = [orjson.loads(m) for m in got.get_column("metadata").to_list()]
+    assert {m["envelope"] for m in meta[:-1]} == {"ecs"}
+    assert (
+        meta[-1]["source_format"] == "ecs" and got.get_column("action")[-1] == "user.account.lock"
+    )

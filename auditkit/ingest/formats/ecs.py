@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+import orjson
+
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
     ZONE_ASSUMED,
@@ -39,6 +41,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
+from auditkit.ingest._readers import loads_json
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES, OUTCOMES
@@ -120,12 +123,54 @@ def _action(event: Mapping[str, Any] | None, ours: bool) -> str:
     return derive_action([prefix, *parts[:-1]], parts[-1], field="event.action")
 
 
+#: formats whose records may sit in ``event.original`` and be read by their own mapper
+_SOURCE_FORMATS: Final = ("cloudtrail", "gcp", "okta", "ocsf", "gitlab")
+
+
+def _from_original(event: Mapping[str, Any] | None, tenant: str | None) -> dict[str, Any] | None:
+    """The event of the source record an integration kept in ``event.original``
+    (Elastic Agent's and Filebeat's ``preserve_original_event``), read by that source's
+    own format, when one recognises it and maps it; else ``None`` (the ECS fields are
+    read).  The source's mapping knows its actions and outcomes better than their ECS
+    rendering does."""
+    from auditkit.ingest.registry import available_formats
+
+    raw = dig(event, "original") if isinstance(event, dict) else None
+    if not isinstance(raw, str) or not raw.lstrip().startswith("{"):
+        return None
+    try:
+        original = loads_json(raw)
+    except ValueError:
+        return None
+    if not isinstance(original, dict):
+        return None
+    head = orjson.dumps(original)
+    formats = available_formats()
+    scored = sorted(
+        ((formats[n].sniff(head, "event.original"), n) for n in _SOURCE_FORMATS if n in formats),
+        reverse=True,
+    )
+    if not scored or scored[0][0] <= 0:
+        return None
+    try:
+        out = formats[scored[0][1]].to_event(original, tenant=tenant)
+    except SchemaError:
+        return None  # the ECS fields may still make an event
+    meta = out.get("metadata")
+    if meta is None or isinstance(meta, Mapping):
+        out["metadata"] = {**(meta or {}), "envelope": "ecs"}
+    return out
+
+
 def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if not isinstance(record, Mapping):
         raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
     event = record.get("event")
     if event is not None and not isinstance(event, Mapping):
         raise SchemaError(f"expected an object, got {type(event).__name__}", field="event")
+    from_source = _from_original(event, tenant)
+    if from_source is not None:
+        return from_source
     ours_ns = record.get("auditkit")
     ours = text(dig(event, "module")) == "auditkit" and isinstance(ours_ns, Mapping)
     own: Mapping[str, Any] = ours_ns if isinstance(ours_ns, Mapping) else {}

@@ -201,11 +201,12 @@ def _outer(value: Any) -> bool:
 _LOOK_AT: Final = 100
 
 
-def _first_records(path: str) -> tuple[str, Iterator[RawRecord]] | None:
+def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[RawRecord]] | None:
     """The layout of a file whose records may be envelopes (``json`` or ``csv``) and
     its records; ``None`` when they cannot be.  Only what is cheap to look at: a
     first line, a JSON array, a search response."""
-    head = _read_head(path, 65536)
+    if head is None:
+        head = _read_head(path, 65536)
     body = head.lstrip()
     if body[:1] == b"{":
         try:
@@ -229,7 +230,9 @@ def _first_records(path: str) -> tuple[str, Iterator[RawRecord]] | None:
     return None
 
 
-def envelope_input(path: str, format: str | Format, *, tenant: str | None) -> EnvelopeInput | None:
+def envelope_input(
+    path: str, format: str | Format, *, tenant: str | None, head: bytes | None = None
+) -> EnvelopeInput | None:
     """How to read ``path`` if its first record is an envelope that the file's own
     format cannot read (see the module's description), else ``None``.  The format
     inside is told by the first of the first 100 records whose envelope holds a
@@ -245,7 +248,7 @@ def envelope_input(path: str, format: str | Format, *, tenant: str | None) -> En
     from auditkit.ingest.registry import detect_format, get_format
     from auditkit.record import PreparedEvent
 
-    found = _first_records(path)
+    found = _first_records(path, head)
     if found is None:
         return None
     layout, records = found
@@ -254,7 +257,7 @@ def envelope_input(path: str, format: str | Format, *, tenant: str | None) -> En
         return None
     if format == "auto":
         try:
-            native: Format | None = detect_format(path)
+            native: Format | None = detect_format(path, head=head)
         except SchemaError:
             native = None
     else:

@@ -56,7 +56,9 @@ def _nested(rec: RawRecord) -> RawRecord:
     return dataclasses.replace(rec, value=value)
 
 
-def flat_csv_input(path: str, format: str | Format) -> FlatCsvInput | None:
+def flat_csv_input(
+    path: str, format: str | Format, *, head: bytes | None = None
+) -> FlatCsvInput | None:
     """How to read ``path`` if it is a CSV of dotted columns that ``format`` (or, for
     ``"auto"``, any format) recognises only once its rows are nested, else ``None``.
 
@@ -69,7 +71,8 @@ def flat_csv_input(path: str, format: str | Format) -> FlatCsvInput | None:
     """
     from auditkit.ingest.registry import detect_format, get_format
 
-    head = read_head(path)
+    if head is None:
+        head = read_head(path)
     if _header(head) is None:
         return None
     # the first readable row among the first 100 (a file of broken rows is not read

@@ -43,7 +43,7 @@ from auditkit.ingest._inputs import (
 from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
 from auditkit.ingest._parallel import ingest_parallel
 from auditkit.ingest._parquet import is_parquet, parquet_bytes, parquet_empty, parquet_input
-from auditkit.ingest._readers import open_binary, read_head
+from auditkit.ingest._readers import open_binary, read_head, read_head_checked
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
 
@@ -270,9 +270,10 @@ def _empty(path: str) -> bool:
         return False
 
 
-def _detected(path: str) -> Format:
-    """The format of ``path`` by its first bytes, else, for a CSV of dotted columns,
-    the format of its first row nested again (a Kibana or Logs Explorer export).
+def _detected(path: str, head: bytes | None) -> Format:
+    """The format of ``path`` by its first bytes (``head``, if they were read whole),
+    else, for a CSV of dotted columns, the format of its first row nested again (a
+    Kibana or Logs Explorer export).
 
     Raises
     ------
@@ -280,14 +281,14 @@ def _detected(path: str) -> Format:
         When no format recognises the file either way (the first way's words).
     """
     try:
-        found = detect_format(path)
+        found = detect_format(path, head=head)
     except SchemaError:
-        flat = flat_csv_input(path, "auto")
+        flat = flat_csv_input(path, "auto", head=head)
         if flat is None:
             raise
         return flat
     if found.name == "csv":  # a weak claim, by a canonical name among the columns
-        return flat_csv_input(path, "auto") or found
+        return flat_csv_input(path, "auto", head=head) or found
     return found
 
 
@@ -330,13 +331,19 @@ def _plan(
         try:
             if is_parquet(path):
                 fmt = parquet_input(path, format)
-            elif (wrapped := envelope_input(path, format, tenant=tenant)) is not None:
-                fmt = wrapped  # Splunk, HEC or Elasticsearch envelopes around the records
-            elif format == "auto":
-                fmt = _detected(path)
             else:
-                fmt = get_format(format) if isinstance(format, str) else format
-                fmt = flat_csv_input(path, fmt) or fmt  # its fields flattened into CSV
+                # the first bytes, read once for every check below; a file that could
+                # not be read whole that far is read again by detect_format, to say why
+                first, problem = read_head_checked(path)
+                head = first if problem is None else None
+                wrapped = envelope_input(path, format, tenant=tenant, head=head)
+                if wrapped is not None:
+                    fmt = wrapped  # Splunk, HEC or Elasticsearch envelopes around the records
+                elif format == "auto":
+                    fmt = _detected(path, head)
+                else:
+                    fmt = get_format(format) if isinstance(format, str) else format
+                    fmt = flat_csv_input(path, fmt, head=head) or fmt  # fields flattened to CSV
         except SchemaError as exc:
             result.files[shown] = "unknown"
             unknown.append(QuarantinedRecord(path, None, None, None, exc.reason, None))

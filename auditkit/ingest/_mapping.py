@@ -40,6 +40,7 @@ from auditkit.schema import CATEGORIES, CORE_ACTIONS, OUTCOMES, format_timestamp
 from auditkit.times import TimestampError, read_timestamp
 
 __all__ = [
+    "json_cell",
     "nested_row",
     "MAX_DEPTH",
     "MAX_ID",
@@ -885,6 +886,21 @@ def _clean_actor(actor: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def json_cell(cell: str) -> Any:
+    """A CSV cell holding a JSON object or list as that JSON; any other cell, or text
+    that only starts like JSON, as its text.
+
+    >>> json_cell('[{"id": "0oa1"}]'), json_cell("{not json"), json_cell("42")
+    ([{'id': '0oa1'}], '{not json', '42')
+    """
+    if cell[:1] in "{[":
+        try:
+            return loads_json(cell)
+        except ValueError:
+            return cell
+    return cell
+
+
 def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
     r"""A CSV row whose columns are dotted paths, as the nested object they flatten:
     empty cells are absent, and a cell holding a JSON object or list (``target``,
@@ -909,12 +925,7 @@ def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
     for column, cell in row.items():
         if not column or cell is None or cell == "":
             continue
-        value: Any = cell
-        if cell[:1] in "{[":
-            try:
-                value = loads_json(cell)
-            except ValueError:
-                value = cell
+        value = json_cell(cell)
         path = _column_path(column)
         if path is None:
             parent, key = dotted_parent(out, column)

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from auditkit.errors import SchemaError
+from auditkit.ingest._mapping import json_cell
 from auditkit.ingest._readers import loads_json
 
 __all__ = ["csv_event", "is_cloudtrail_header", "named_event", "parse_struct"]
@@ -139,13 +140,8 @@ def _put_dotted(out: dict[str, Any], column: str, cell: str) -> None:
                 raise SchemaError(f"column {column!r} conflicts with column {step!r}", field=column)
             child = node[step] = {}
         node = child
-    value: Any = cell
-    if cell[:1] in "{[":
-        try:
-            value = loads_json(cell)
-        except ValueError:
-            value = cell
-    elif steps[-1] in _BOOLEAN and cell.lower() in ("true", "false"):
+    value = json_cell(cell)
+    if steps[-1] in _BOOLEAN and cell.lower() in ("true", "false"):
         value = cell.lower() == "true"
     node[steps[-1]] = value
 

@@ -22,19 +22,9 @@ from auditkit.ingest._envelopes import envelope_kind, unwrapped
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
 from tests.conftest import make_events
+from tests.ingest._records import fixture_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    data = path.read_bytes()
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return [orjson.loads(line) for line in data.splitlines() if line.strip()]
-    if isinstance(doc, dict) and "Records" in doc:
-        return list(doc["Records"])
-    return doc if isinstance(doc, list) else [doc]
 
 
 def _lines(items: list[Any]) -> bytes:
@@ -159,7 +149,7 @@ def test_records_in_an_envelope_give_the_events_they_give_unwrapped(
 ) -> None:
     plain = SOURCES[source]
     wrapped = tmp_path / f"export-{wrap}"
-    wrapped.write_bytes(WRAPS[wrap](_records(plain)))
+    wrapped.write_bytes(WRAPS[wrap](fixture_records(plain)))
     a, b = Store.init(str(tmp_path / "a.db")), Store.init(str(tmp_path / "b.db"))
     expected = ingest_files(a, [plain], tenant="t")
     result = ingest_files(b, [wrapped], tenant="t")
@@ -260,6 +250,7 @@ def test_every_envelope_gives_back_the_record_it_holds(
     tmp_path_factory: pytest.TempPathFactory, record: dict[str, Any], wrap: str
 ) -> None:
     """Property: whatever JSON object a record is, each envelope hands back exactly it."""
+
     from auditkit.ingest._envelopes import _first_records
 
     path = tmp_path_factory.mktemp("env") / f"x-{wrap}"

@@ -16,20 +16,10 @@ from auditkit.export import export_store
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
 from tests.conftest import make_events
+from tests.ingest._records import fixture_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 COLUMNS = ["event_id", "tenant_id", "occurred_at", "action", "outcome", "actor_id", "targets"]
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    data = path.read_bytes()
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return [orjson.loads(line) for line in data.splitlines() if line.strip()]
-    if isinstance(doc, dict) and "Records" in doc:
-        return list(doc["Records"])
-    return doc if isinstance(doc, list) else [doc]
 
 
 def _flat(record: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -80,7 +70,7 @@ SOURCES = {
 def test_a_flattened_export_gives_the_events_its_records_give(tmp_path: Path, source: str) -> None:
     plain = _ecs_export(tmp_path) if SOURCES[source] is None else FIXTURES / SOURCES[source]
     flat = tmp_path / "export.csv"
-    flat.write_text(_csv(_records(plain)))
+    flat.write_text(_csv(fixture_records(plain)))
     a, b = Store.init(str(tmp_path / "a.db")), Store.init(str(tmp_path / "b.db"))
     expected = ingest_files(a, [plain], tenant="t")
     result = ingest_files(b, [flat], tenant="t")
@@ -91,7 +81,7 @@ def test_a_flattened_export_gives_the_events_its_records_give(tmp_path: Path, so
 
 def test_a_named_format_reads_its_fields_flattened(tmp_path: Path) -> None:
     flat = tmp_path / "kibana.csv"
-    flat.write_text(_csv(_records(_ecs_export(tmp_path))))
+    flat.write_text(_csv(fixture_records(_ecs_export(tmp_path))))
     result = ingest_files(Store.init(str(tmp_path / "a.db")), [flat], format="ecs")
     assert (result.stored, result.quarantined) == (25, 0)
 

@@ -24,20 +24,9 @@ from auditkit.ingest._parquet import iter_parquet
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
 from tests.conftest import make_events
+from tests.ingest._records import fixture_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSON fixture (a document, an array, {"Records": [...]} or NDJSON)."""
-    data = path.read_bytes()
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return [orjson.loads(line) for line in data.splitlines() if line.strip()]
-    if isinstance(doc, dict) and "Records" in doc:
-        return list(doc["Records"])
-    return doc if isinstance(doc, list) else [doc]
 
 
 def _to_parquet(records: list[dict[str, Any]], path: Path) -> Path:
@@ -78,7 +67,7 @@ def test_a_log_in_parquet_gives_the_events_its_json_gives(tmp_path: Path, fixtur
     """Told by its first row, read row by row by the same mapper: the same events, and
     nothing quarantined (records whose keys differ row to row included)."""
     source = FIXTURES / fixture
-    parquet = _to_parquet(_records(source), tmp_path / "log.parquet")
+    parquet = _to_parquet(fixture_records(source), tmp_path / "log.parquet")
     from_json = Store.init(str(tmp_path / "json.db"))
     from_parquet = Store.init(str(tmp_path / "parquet.db"))
     a = ingest_files(from_json, [source], tenant="t")
@@ -92,7 +81,7 @@ def test_security_lake_columns_timestamps_and_maps(tmp_path: Path) -> None:
     """Security Lake's tables hold ``time_dt`` as a timestamp and ``unmapped`` as a map;
     a timestamp with a zone is that instant, one without is read as UTC (OCSF times are
     UTC by definition) and noted as assumed."""
-    base = _no_nulls(_records(FIXTURES / "ocsf/api_activity_array.json")[0])  # Parquet
+    base = _no_nulls(fixture_records(FIXTURES / "ocsf/api_activity_array.json")[0])  # Parquet
     del base["time"]  # has no struct without members (its "api.response" is {})
     when = dt.datetime(2024, 6, 1, 9, 30, 15, 123456)
     files = []
@@ -322,7 +311,7 @@ def test_cells_read_as_json_values(
 
 
 def _bigquery_rows() -> list[dict[str, Any]]:
-    rows = _records(FIXTURES / "gcp/bigquery_export.json")
+    rows = fixture_records(FIXTURES / "gcp/bigquery_export.json")
     return [_no_nulls(r) for r in rows]  # (a struct without members cannot be written)
 
 
@@ -370,7 +359,7 @@ def _lower(value: Any) -> Any:
 def _athena_rows() -> list[dict[str, Any]]:
     """CloudTrail records as the Athena/Glue table of a trail holds them: every name in
     lower case (in structs too), the request and response as JSON text."""
-    records = _records(CLOUDTRAIL)
+    records = fixture_records(CLOUDTRAIL)
     return [
         {
             k.lower(): orjson.dumps(v).decode() if k in _CT_TEXT and v is not None else _lower(v)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from typing import Final
 
 from auditkit.errors import SchemaError
@@ -16,7 +17,7 @@ from auditkit.ingest._base import Format
 from auditkit.ingest._readers import csv_delimiter, read_head_checked
 from auditkit.plugins import GROUPS, Registry
 
-__all__ = ["available_formats", "detect_format", "get_format", "register"]
+__all__ = ["available_formats", "best_format", "detect_format", "get_format", "register"]
 
 _FORMATS: Registry[Format] = Registry("format", group=GROUPS["input_formats"])
 
@@ -141,11 +142,8 @@ def detect_format(path: str, *, head: bytes | None = None) -> Format:
     problem: OSError | EOFError | None = None
     if head is None:
         head, problem = read_head_checked(path)
-    scored = sorted(
-        ((fmt.sniff(head, path), name) for name, fmt in available_formats().items()),
-        reverse=True,
-    )
-    if not scored or scored[0][0] <= 0:
+    found = best_format(head, path)
+    if found is None:
         if problem is not None:
             why = problem.strerror if isinstance(problem, OSError) and problem.strerror else problem
             raise SchemaError(f"cannot read the file: {why}", file=path)
@@ -166,4 +164,21 @@ def detect_format(path: str, *, head: bytes | None = None) -> Format:
             "--mapping FILE (docs/formats.md)",
             file=path,
         )
-    return _FORMATS.get(scored[0][1])
+    return found
+
+
+def best_format(head: bytes, path: str, names: Iterable[str] | None = None) -> Format | None:
+    """The format (of ``names``, default all) whose sniffer is surest that ``head``
+    starts a file of its own, or ``None`` when none claims it.
+
+    >>> best_format(b'{"tenant_id": "a", "action": "user.login", "actor": {}}', "x").name
+    'auditkit'
+    >>> best_format(b'{"tenant_id": "a"}', "x", ["okta", "gitlab"]) is None
+    True
+    """
+    formats = available_formats()
+    chosen = formats if names is None else {n: formats[n] for n in names if n in formats}
+    scored = sorted(((fmt.sniff(head, path), name) for name, fmt in chosen.items()), reverse=True)
+    if not scored or scored[0][0] <= 0:
+        return None
+    return formats[scored[0][1]]

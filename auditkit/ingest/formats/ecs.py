@@ -43,7 +43,7 @@ from auditkit.ingest._mapping import (
 )
 from auditkit.ingest._readers import loads_json
 from auditkit.ingest._readers_extra import JsonRecordsFormat
-from auditkit.ingest.registry import register
+from auditkit.ingest.registry import best_format, register
 from auditkit.schema import CATEGORIES, OUTCOMES
 
 __all__ = ["EcsFormat"]
@@ -133,8 +133,6 @@ def _from_original(event: Mapping[str, Any] | None, tenant: str | None) -> dict[
     own format, when one recognises it and maps it; else ``None`` (the ECS fields are
     read).  The source's mapping knows its actions and outcomes better than their ECS
     rendering does."""
-    from auditkit.ingest.registry import available_formats
-
     raw = dig(event, "original") if isinstance(event, dict) else None
     if not isinstance(raw, str) or not raw.lstrip().startswith("{"):
         return None
@@ -144,16 +142,11 @@ def _from_original(event: Mapping[str, Any] | None, tenant: str | None) -> dict[
         return None
     if not isinstance(original, dict):
         return None
-    head = orjson.dumps(original)
-    formats = available_formats()
-    scored = sorted(
-        ((formats[n].sniff(head, "event.original"), n) for n in _SOURCE_FORMATS if n in formats),
-        reverse=True,
-    )
-    if not scored or scored[0][0] <= 0:
+    source = best_format(orjson.dumps(original), "event.original", _SOURCE_FORMATS)
+    if source is None:
         return None
     try:
-        out = formats[scored[0][1]].to_event(original, tenant=tenant)
+        out = source.to_event(original, tenant=tenant)
     except SchemaError:
         return None  # the ECS fields may still make an event
     meta = out.get("metadata")

@@ -208,16 +208,16 @@ def frame_layout(columns: Sequence[str]) -> bool:
     return _FRAME_MARK.issubset(columns) and "actor" not in columns
 
 
-def parquet_head(path: str) -> bytes:
-    """The first row of a Parquet file as JSON (what the formats' sniffers read);
-    empty when the file has no rows.
+def parquet_head(path: str, *, frame: bool) -> bytes:
+    """The first row of a Parquet file as JSON (what the formats' sniffers read), as
+    canonical events for auditkit's frame columns (``frame``); empty when the file
+    has no rows.
 
     Raises
     ------
     SchemaError
         When the file is not a readable Parquet file.
     """
-    frame = frame_layout(parquet_columns(path))
     for record in iter_parquet(path, frame=frame, batch_rows=1):
         if record.error is not None:
             raise record.error
@@ -585,11 +585,11 @@ def parquet_input(path: str, format: str | Format) -> ParquetInput:
     """
     from auditkit.ingest.registry import detect_format, get_format
 
-    columns = parquet_columns(path)
+    frame = frame_layout(parquet_columns(path))
     if format == "auto":
-        inner = detect_format(path, head=parquet_head(path))
+        inner = detect_format(path, head=parquet_head(path, frame=frame))
     else:
         inner = get_format(format) if isinstance(format, str) else format
     if inner.name == "csv":
         inner = get_format("auditkit")
-    return ParquetInput(inner, frame=inner.name == "auditkit" and frame_layout(columns))
+    return ParquetInput(inner, frame=inner.name == "auditkit" and frame)

@@ -5,13 +5,14 @@ canonical event.  Formats are registered in :mod:`auditkit.ingest.registry`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from auditkit.errors import SchemaError
 
-__all__ = ["Format", "RawRecord"]
+__all__ = ["Format", "RawRecord", "Reading"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +75,43 @@ class Format(Protocol):
     def records(self, path: str) -> Iterator[RawRecord]: ...
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]: ...
+
+
+@dataclass
+class Reading:
+    """A way of reading a file's records that then maps each with another format,
+    ``inner`` (Parquet rows, records inside envelopes, flattened CSV rows): it has the
+    inner format's name, sniffer, mapper and ``--tenant`` rule; each subclass has the
+    ``records`` method that reads them its way, and says what it adds to the
+    description (``how``).
+    Never registered: the ingest makes one for a file whose layout calls for it.
+    """
+
+    inner: Format
+    #: the inner format's name (what the ingest reports for the file)
+    name: str = dataclasses.field(init=False)
+    description: str = dataclasses.field(init=False)
+    #: what this reading adds to the inner format's description
+    how: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+        self.description = f"{self.inner.description}, {self.how}"
+
+    def sniff(self, head: bytes, path: str) -> int:
+        """The inner format's confidence."""
+        return self.inner.sniff(head, path)
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        """The inner format's event."""
+        return self.inner.to_event(record, tenant=tenant)
+
+    def tenant_needed(self, path: str) -> str | None:
+        """The inner format's rule (Okta and GitLab records never carry a tenant)."""
+        needed = getattr(self.inner, "tenant_needed", None)
+        return needed(path) if needed is not None else None
+
+    def assuming_utc(self) -> Self:
+        """This reading, its format reading times without a zone as UTC."""
+        inner = getattr(self.inner, "assuming_utc", None)
+        return dataclasses.replace(self, inner=inner()) if inner is not None else self

@@ -31,12 +31,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import orjson
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._base import Format, RawRecord, Reading
 from auditkit.ingest._readers import csv_delimiter, iter_csv, iter_json_records, loads_json
 from auditkit.ingest._readers import read_head as _read_head
 from auditkit.ingest._readers_extra import iter_json_array, iter_json_auto, json_layout
@@ -294,7 +294,7 @@ def envelope_input(
 
 
 @dataclasses.dataclass
-class EnvelopeInput:
+class EnvelopeInput(Reading):
     """The records inside the envelopes of a file (``layout``: ``json`` or ``csv``),
     each read by ``inner`` as if it had come unwrapped.
 
@@ -303,20 +303,10 @@ class EnvelopeInput:
     'cloudtrail'
     """
 
-    inner: Format
     layout: str = "json"
     #: one envelope a line (parser processes may split the file into blocks of lines)
     lines: bool = False
-    name: str = dataclasses.field(init=False)
-    description: str = dataclasses.field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
-        self.description = f"{self.inner.description}, inside SIEM or search envelopes"
-
-    def sniff(self, head: bytes, path: str) -> int:
-        """Never registered: the inner format's confidence."""
-        return self.inner.sniff(head, path)
+    how: ClassVar[str] = "inside SIEM or search envelopes"
 
     def records(self, path: str) -> Iterator[RawRecord]:
         """The records inside the file's envelopes."""
@@ -338,7 +328,7 @@ class EnvelopeInput:
             if items[0].error is not None:
                 raise items[0].error
             record = items[0].value
-        event = self.inner.to_event(record, tenant=tenant)
+        event = super().to_event(record, tenant=tenant)
         kind = getattr(record, "kind", None)
         meta = event.get("metadata")
         if kind is not None and (meta is None or isinstance(meta, Mapping)):
@@ -350,10 +340,4 @@ class EnvelopeInput:
         canonical events inside envelopes carry their own."""
         if self.inner.name in ("auditkit", "csv"):
             return None
-        needed = getattr(self.inner, "tenant_needed", None)
-        return needed(path) if needed is not None else None
-
-    def assuming_utc(self) -> EnvelopeInput:
-        """This input, its format reading times without a zone as UTC."""
-        inner = getattr(self.inner, "assuming_utc", None)
-        return dataclasses.replace(self, inner=inner()) if inner is not None else self
+        return super().tenant_needed(path)

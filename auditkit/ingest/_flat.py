@@ -19,12 +19,12 @@ import csv
 import dataclasses
 import itertools
 from collections.abc import Iterator
-from typing import Any
+from typing import ClassVar
 
 import orjson
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._base import Format, RawRecord, Reading
 from auditkit.ingest._mapping import nested_row
 from auditkit.ingest._readers import csv_delimiter, iter_csv, read_head
 
@@ -99,7 +99,7 @@ def flat_csv_input(
 
 
 @dataclasses.dataclass
-class FlatCsvInput:
+class FlatCsvInput(Reading):
     """The rows of a CSV of dotted columns, nested again, each read by ``inner``.
 
     >>> from auditkit.ingest.registry import get_format
@@ -107,33 +107,9 @@ class FlatCsvInput:
     'gcp'
     """
 
-    inner: Format
-    name: str = dataclasses.field(init=False)
-    description: str = dataclasses.field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
-        self.description = f"{self.inner.description}, flattened into CSV columns"
-
-    def sniff(self, head: bytes, path: str) -> int:
-        """Never registered: the inner format's confidence."""
-        return self.inner.sniff(head, path)
+    how: ClassVar[str] = "flattened into CSV columns"
 
     def records(self, path: str) -> Iterator[RawRecord]:
         """The file's rows, nested again."""
         for rec in iter_csv(path):
             yield _nested(rec)
-
-    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
-        """The inner format's event."""
-        return self.inner.to_event(record, tenant=tenant)
-
-    def tenant_needed(self, path: str) -> str | None:
-        """The inner format's rule (Okta and GitLab records never carry a tenant)."""
-        needed = getattr(self.inner, "tenant_needed", None)
-        return needed(path) if needed is not None else None
-
-    def assuming_utc(self) -> FlatCsvInput:
-        """This input, its format reading times without a zone as UTC."""
-        inner = getattr(self.inner, "assuming_utc", None)
-        return dataclasses.replace(self, inner=inner()) if inner is not None else self

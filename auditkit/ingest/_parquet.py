@@ -31,12 +31,12 @@ import datetime as dt
 import decimal
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import orjson
 
 from auditkit.errors import SchemaError
-from auditkit.ingest._base import Format, RawRecord
+from auditkit.ingest._base import Format, RawRecord, Reading
 from auditkit.ingest._readers import loads_json
 
 __all__ = [
@@ -520,7 +520,7 @@ def _row(
 
 
 @dataclasses.dataclass
-class ParquetInput:
+class ParquetInput(Reading):
     """A format's records read from a Parquet file: the rows, each mapped by
     ``inner`` as the same record in JSON would be.  ``frame``: the file holds
     auditkit's event frame (read as canonical events).
@@ -530,18 +530,8 @@ class ParquetInput:
     'ocsf'
     """
 
-    inner: Format
     frame: bool = False
-    #: the inner format's name (what the ingest reports for the file)
-    name: str = dataclasses.field(init=False)
-    description: str = dataclasses.field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
-        self.description = f"{self.inner.description}, read from Parquet"
-
-    def sniff(self, head: bytes, path: str) -> int:
-        return self.inner.sniff(head, path)
+    how: ClassVar[str] = "read from Parquet"
 
     def records(self, path: str, part: RowGroups | None = None) -> Iterator[RawRecord]:
         """The file's rows as records (``part``: only those row groups)."""
@@ -550,9 +540,6 @@ class ParquetInput:
     def parts(self, path: str, rows: int) -> list[RowGroups]:
         """Units of about ``rows`` rows for parser processes (whole row groups)."""
         return row_group_parts(path, rows)
-
-    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
-        return self.inner.to_event(record, tenant=tenant)
 
     def tenant_needed(self, path: str) -> str | None:
         """Canonical rows without a ``tenant_id`` column need ``--tenant``; other
@@ -563,13 +550,7 @@ class ParquetInput:
             except SchemaError:
                 return None  # the reader says why
             return None if has else "the Parquet file has no tenant_id column; pass --tenant NAME"
-        needed = getattr(self.inner, "tenant_needed", None)
-        return needed(path) if needed is not None else None
-
-    def assuming_utc(self) -> ParquetInput:
-        """This input, its format reading times without a zone as UTC."""
-        inner = getattr(self.inner, "assuming_utc", None)
-        return dataclasses.replace(self, inner=inner()) if inner is not None else self
+        return super().tenant_needed(path)
 
 
 def parquet_input(path: str, format: str | Format) -> ParquetInput:

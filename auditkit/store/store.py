@@ -92,6 +92,7 @@ from auditkit.store._manifest import (
     manifest_required,
     tenant_digest,
 )
+from auditkit.store._memory import give_back_memory
 from auditkit.store._page import JsonPage, json_page
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -1481,6 +1482,7 @@ class Store(StreamCursors):
             cold=self._cold_filter(start, end),
         )
         self.last_report = report
+        give_back_memory()  # for whatever runs over the files next
         report.raise_for_problems()
         return pl.scan_parquet(out / "part-*.parquet")
 

@@ -69,7 +69,7 @@ __all__ = [
 Handler = Callable[[argparse.Namespace], int]
 
 #: A progress callback: called with the number of items done since the last call.
-Progress = Callable[[int], None]
+Progress = Callable[[float], None]  # tqdm.update: whole items, or a share of one
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ def run_detectors(
     names: Iterable[str] | None = None,
     since: datetime | None = None,
     batch_events: int = 2_000_000,
-    progress: Callable[[int], object] | None = None,
+    progress: Callable[[float], object] | None = None,
 ) -> pl.DataFrame:
     """Run detectors over ``events`` and return all findings, most severe first.
 

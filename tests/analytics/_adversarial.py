@@ -509,6 +509,34 @@ def _recovery_takeover(c: Ctx, t: Tenant) -> None:
     c.emit("recovery_takeover", t, u["id"], rows, ("recovery_takeover",), [0, 1])
 
 
+def _weakened_control(c: Ctx, t: Tenant) -> None:
+    """An admin's session turns an organisation-wide protection off, as each source
+    spells it: a settings change (flag, nested camelCase, an emptied allowlist, a
+    shorter minimum password), or an action named for it."""
+    v = _variant(c, "weakened_control", 5)
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    action, changes = (
+        ("settings.update", '{"before":{"mfa_required":true},"after":{"mfa_required":false}}'),
+        (
+            "organization.update",
+            '{"before":{"security":{"requireTwoFactor":"enforced"}},'
+            '"after":{"security":{"requireTwoFactor":"optional"}}}',
+        ),
+        (
+            "settings.update",
+            '{"before":{"ip_allowlist":["203.0.113.0/24"]},"after":{"ip_allowlist":[]}}',
+        ),
+        (
+            "password_policy.update",
+            '{"before":{"password_min_length":14},"after":{"password_min_length":6}}',
+        ),
+        ("sso.disable", None),
+    )[v]
+    rows = [_user_row(a, t, t0, action, target_id="settings", target_type="settings",
+                      **({"changes": changes} if changes else {}))]  # fmt: skip
+    c.emit("weakened_control", t, a["id"], rows, ("security_control_weakened",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -522,6 +550,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "person_bulk": _person_bulk,
     "bulk_read": _bulk_read,
     "recovery_takeover": _recovery_takeover,
+    "weakened_control": _weakened_control,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -843,6 +872,25 @@ def _helpdesk_reset(c: Ctx, t: Tenant) -> None:
     _look(c, t, "helpdesk_reset", u["id"], rows)
 
 
+def _hardening(c: Ctx, t: Tenant) -> None:
+    """An admin tightening security and changing ordinary settings: MFA required, a
+    longer minimum password, an allowlist grown, notifications switched off."""
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    changes = (
+        '{"before":{"mfa_required":false},"after":{"mfa_required":true}}',
+        '{"before":{"password_min_length":8},"after":{"password_min_length":12}}',
+        '{"before":{"ip_allowlist":["203.0.113.0/24"]},'
+        '"after":{"ip_allowlist":["203.0.113.0/24","198.51.100.0/24"]}}',
+        '{"before":{"email_notifications":true},"after":{"email_notifications":false}}',
+    )
+    rows = [
+        _user_row(a, t, t0 + k * 5 * MINUTE, "settings.update", target_id="settings",
+                  target_type="settings", changes=ch)
+        for k, ch in enumerate(changes)
+    ]  # fmt: skip
+    _look(c, t, "hardening", a["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -857,4 +905,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:session_quirks": _session_end_noise,
     "lookalike:pipeline_reads": _pipeline_reads,
     "lookalike:helpdesk_reset": _helpdesk_reset,
+    "lookalike:hardening": _hardening,
 }

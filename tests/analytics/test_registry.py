@@ -56,6 +56,8 @@ ISSUE_DETECTORS = {
     "transient_privilege",
     # collection through object reads, measured against the actor's own past
     "bulk_read",
+    # an organisation-wide protection (MFA, SSO, allowlist, password policy) relaxed
+    "security_control_weakened",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

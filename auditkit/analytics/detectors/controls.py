@@ -1,0 +1,341 @@
+"""Security controls weakened: an organisation-wide protection switched off or relaxed.
+
+An intruder with an administrator's session rarely stops at reading: they remove
+what would stop or expose them next, by changing a setting rather than by an
+action named for it.  ``mfa_required`` set from ``true`` to ``false`` through a
+``settings.update``, single sign-on enforcement dropped, an IP allowlist emptied,
+the minimum password length lowered.  The detector reads the ``changes`` of every
+event (``{"before": ..., "after": ...}``) and matches
+the *family* of setting names (multi-factor, single sign-on, allowlists, password
+policy, lockout, encryption) rather than a list of names, so that each source's
+spelling is covered once imported; a change that strengthens a control, or that
+touches any other setting, is not reported.  Actions that switch such a control off
+by name (``sso.disable``, ``mfa_policy.deactivate``, ``saml_provider.delete``) count
+too.  A principal's own factor (``mfa.disable``) is :func:`mfa_disabled`'s, and the
+audit trail's settings are :func:`audit_tampering`'s.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any, Final
+
+import polars as pl
+
+from auditkit.analytics.detectors.common import (
+    Events,
+    T,
+    actions_matching,
+    duration,
+    empty,
+    episodes,
+    finalize,
+    fmt_time,
+    q,
+    subset,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["security_control_weakened", "weakened_controls"]
+
+#: Words (of a setting's or an action's name) that name an authentication or access
+#: control of the whole organisation, alone or as a pair.
+_CONTROL_WORDS: Final = frozenset(
+    (
+        "mfa", "2fa", "tfa", "2sv", "otp", "totp", "u2f", "fido", "fido2", "webauthn",
+        "passkey", "passkeys", "twofactor", "multifactor", "twostep", "sso", "saml",
+        "oidc", "allowlist", "whitelist", "allowlists", "whitelists", "lockout",
+        "encryption", "encrypted", "encrypt",
+    )
+)  # fmt: skip
+_CONTROL_PAIRS: Final = frozenset(
+    (
+        ("two", "factor"), ("two", "step"), ("multi", "factor"), ("security", "key"),
+        ("security", "keys"), ("ip", "restriction"), ("ip", "restrictions"),
+        ("allowed", "ips"), ("ip", "allow"), ("strong", "authentication"),
+        ("strong", "auth"), ("password", "policy"), ("password", "complexity"),
+        ("single", "sign"), ("login", "attempts"), ("sign", "attempts"),
+    )
+)  # fmt: skip
+#: Words that make a password setting the organisation's password policy.
+_PASSWORD_POLICY: Final = frozenset(
+    ("min", "minimum", "length", "complexity", "policy", "strength", "expiry", "history")
+)
+#: Words that turn a setting's meaning around: ``mfa_optional`` from false to true
+#: weakens, as ``mfa_required`` from true to false does.
+_INVERTING: Final = frozenset(
+    ("disable", "disabled", "skip", "bypass", "optional", "exempt", "exempted", "exemption",
+     "exemptions", "off", "allow", "allowed")
+)  # fmt: skip
+#: ... except where "allow" is the control itself (an allowlist).
+_ALLOW_NOUNS: Final = frozenset(("allowlist", "allowlists", "ips", "ip", "list", "ranges"))
+_ON: Final = frozenset(
+    ("true", "on", "enabled", "enable", "required", "require", "enforced", "enforce",
+     "mandatory", "yes", "always", "active", "strict", "1")
+)  # fmt: skip
+_OFF: Final = frozenset(
+    ("false", "off", "disabled", "disable", "optional", "not_required", "none", "no",
+     "never", "inactive", "relaxed", "permissive", "", "0")
+)  # fmt: skip
+#: Verbs that switch a control off by name, and the nouns that make it the
+#: organisation's control rather than one principal's factor.
+_OFF_VERBS: Final = {
+    "disable": "disabled", "deactivate": "deactivated", "delete": "deleted",
+    "remove": "removed", "suspend": "suspended", "unenforce": "unenforced",
+    "turn_off": "turned off",
+}  # fmt: skip
+_POLICY_WORDS: Final = frozenset(
+    ("policy", "policies", "setting", "settings", "config", "configuration", "provider",
+     "enforcement", "requirement", "rule", "sso", "saml", "oidc", "allowlist", "whitelist",
+     "restriction", "restrictions", "allowlists", "whitelists")
+)  # fmt: skip
+_OPEN_NETWORKS: Final = frozenset(("0.0.0.0/0", "::/0", "*", "0.0.0.0"))
+_MISSING: Final = object()
+#: camelCase and letter-digit boundaries (``enforce2FA``: enforce, 2fa)
+_CAMEL: Final = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[A-Z0-9])(?=[A-Z][a-z])")
+_NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
+#: A cheap test run over every event's ``changes`` and action before the exact one.
+_MENTIONS: Final = (
+    r"(?i)mfa|2fa|tfa|2sv|otp|u2f|fido|webauthn|passkey|factor|two.?step|sso|saml|oidc|"
+    r"single.?sign|allow|whitelist|ip.?restrict|security.?key|strong.?auth|password|"
+    r"lockout|attempts|encrypt"
+)
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in _NOT_WORD.split(_CAMEL.sub("_", name).lower()) if w]
+
+
+def _is_control(words: list[str]) -> bool:
+    """Whether a setting's name (as words) names one of the controls.
+
+    >>> [_is_control(_words(n)) for n in ("enforce2FA", "u2fRequired", "password_min_length",
+    ...                                   "dark_mode", "min_length")]
+    [True, True, True, False, False]
+    """
+    pairs = list(itertools.pairwise(words))
+    if _CONTROL_WORDS.intersection(words) or _CONTROL_WORDS.intersection(a + b for a, b in pairs):
+        return True
+    if "allow" in words and _ALLOW_NOUNS.intersection(words):
+        return True
+    if "password" in words and _PASSWORD_POLICY.intersection(words):
+        return True
+    return any(pair in _CONTROL_PAIRS for pair in pairs)
+
+
+def _inverted(words: list[str]) -> bool:
+    hits = _INVERTING.intersection(words)
+    if hits <= {"allow", "allowed"} and _ALLOW_NOUNS.intersection(words):
+        return False  # an allowlist is the control, not an exception to one
+    return bool(hits)
+
+
+def _state(value: Any) -> bool | None:
+    """On (True), off (False) or neither (None) for a setting's value."""
+    if value is _MISSING or value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0 if value in (0, 1) else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return True if text in _ON else False if text in _OFF else None
+    if isinstance(value, Mapping) and "enabled" in value:
+        return _state(value["enabled"])
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _networks(value: Any) -> list[str] | None:
+    if value is _MISSING or value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value]
+    return None
+
+
+def _flat(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """``(dotted path, leaf value)`` of a JSON value; lists are leaves."""
+    if isinstance(value, Mapping) and value:
+        for key, inner in value.items():
+            yield from _flat(inner, f"{path}.{key}" if path else str(key))
+    else:
+        yield path, value
+
+
+def _pairs(changes: Any) -> Iterator[tuple[str, Any, Any]]:
+    """``(setting, before, after)`` of a ``changes`` object (``{"before": ..., "after":
+    ...}``, the one shape the event schema allows), setting by setting; a setting
+    missing on one side is ``_MISSING`` there."""
+    if not isinstance(changes, Mapping):
+        return
+    before = dict(_flat(changes.get("before", _MISSING)))
+    after = dict(_flat(changes.get("after", _MISSING)))
+    for path in dict.fromkeys([*before, *after]):
+        yield path, before.get(path, _MISSING), after.get(path, _MISSING)
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "(removed)"
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _weakening(words: list[str], before: Any, after: Any) -> bool:
+    if ("allowlist" in words or "whitelist" in words or "allowlists" in words
+            or "whitelists" in words or ("allow" in words and _ALLOW_NOUNS.intersection(words))
+            or ("ip" in words and ("restriction" in words or "restrictions" in words))
+            or ("allowed" in words and "ips" in words)):  # fmt: skip
+        old, new = _networks(before), _networks(after)
+        if old is not None and new is not None and (old or before is _MISSING):
+            opened = bool(_OPEN_NETWORKS.intersection(new) - _OPEN_NETWORKS.intersection(old))
+            return opened or (bool(old) and not new)
+    old_n, new_n = _number(before), _number(after)
+    if old_n is not None and new_n is not None:
+        if "password" in words and {"min", "minimum"} & set(words):
+            return new_n < old_n  # shorter passwords
+        if {"lockout", "attempts"} & set(words) and {"max", "maximum", "threshold"} & set(words):
+            return new_n == 0 or new_n > old_n  # more guesses before a lockout, or none
+        if old_n not in (0, 1) or new_n not in (0, 1):
+            return False
+    old_s, new_s = _state(before), _state(after)
+    if old_s is None or new_s is None or old_s == new_s:
+        return False
+    return (old_s and not new_s) != _inverted(words)
+
+
+def weakened_controls(action: str, changes: str | None) -> list[str]:
+    """What the event did to the organisation's security controls, one phrase each
+    (empty when it weakened none).
+
+    Examples
+    --------
+    >>> weakened_controls("settings.update",
+    ...     '{"before": {"mfa_required": true}, "after": {"mfa_required": false}}')
+    ['mfa_required true → false']
+    >>> weakened_controls("settings.update",
+    ...     '{"before": {"mfa_required": false}, "after": {"mfa_required": true}}')
+    []
+    >>> weakened_controls("group_require_two_factor_authentication.update",
+    ...     '{"before": "true", "after": "false"}')
+    ['group_require_two_factor_authentication "true" → "false"']
+    >>> weakened_controls("sso.disable", None)
+    ['sso disabled (sso.disable)']
+    >>> weakened_controls("mfa.disable", None)  # one principal's factor: mfa_disabled
+    []
+    """
+    found: list[str] = []
+    noun, _, verb = action.rpartition(".")
+    noun_words = _words(noun)
+    if changes:
+        try:
+            parsed = json.loads(changes)
+        except ValueError:
+            parsed = None
+        for path, before, after in _pairs(parsed):
+            name = path or noun
+            words = _words(name)
+            if not path:  # a scalar change: the action's noun names the setting
+                words = noun_words
+            if _is_control(words) and _weakening(words, before, after):
+                found.append(f"{name} {_show(before)} → {_show(after)}")
+    if (
+        not found
+        and verb in _OFF_VERBS
+        and _is_control(noun_words)
+        and _POLICY_WORDS.intersection(noun_words)
+    ):
+        found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
+    return found
+
+
+@register_detector("security_control_weakened", title="Security control weakened", severity="high")
+def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
+    """An organisation-wide security control switched off or relaxed: multi-factor
+    or single sign-on enforcement, an IP allowlist, password or lockout policy, or
+    encryption.
+
+    Each event's ``changes`` are compared setting by setting; a setting whose name
+    is of that family and whose value went from on to off (or, for names such as
+    ``mfa_optional``, from off to on), an allowlist emptied or opened to every
+    address, a lower minimum password length or a higher lockout threshold, is a
+    weakened control; so is an action that switches such a policy off by name
+    (``sso.disable``).  One actor's such events no more than ``gap`` apart make one
+    finding: high when one succeeded, medium when every attempt was denied or failed.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...     "action": "settings.update", "actor": {"id": "mallory"},
+    ...     "changes": {"before": {"security": {"mfaRequired": True}},
+    ...                 "after": {"security": {"mfaRequired": False}}}}])
+    >>> print(security_control_weakened(df)["summary"][0])
+    'mallory' weakened security controls at 2026-01-05 09:00 UTC: security.mfaRequired true → false.
+    """
+    g = duration(gap, name="gap")
+    candidates = actions_matching(events, pl.col("action").str.contains(_MENTIONS))
+    mentioned = pl.col("changes").str.contains(_MENTIONS).fill_null(False)
+    lf = subset(
+        events,
+        ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "changes"),
+        mentioned | pl.col("action").is_in(candidates),
+    )
+    distinct = lf.select("action", "changes").unique().collect()
+    if not distinct.height:
+        return empty()
+    what = distinct.with_columns(
+        _what=pl.Series(
+            [weakened_controls(a, c) for a, c in distinct.iter_rows()],
+            dtype=pl.List(pl.String),
+        )
+    ).filter(pl.col("_what").list.len() > 0)
+    if not what.height:
+        return empty()
+    hits = lf.join(what.lazy(), on=["action", "changes"], nulls_equal=True)
+    found = (
+        episodes(hits, ["tenant_id", "actor_id"], g)
+        .group_by("_episode")
+        .agg(
+            pl.col("tenant_id", "actor_id").first(),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("event_id").alias("event_ids"),
+            (pl.col("outcome") == "success").any().alias("_done"),
+            pl.col("_what").list.explode().unique(maintain_order=True).alias("_what"),
+        )
+        .with_columns(
+            severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} security controls at {}: {}{}.",
+                q(pl.col("actor_id")),
+                pl.when("_done").then(pl.lit("weakened")).otherwise(pl.lit("tried to weaken")),
+                fmt_time(pl.col("first_seen")),
+                pl.col("_what").list.head(5).list.join("; "),
+                pl.when(pl.col("_what").list.len() > 5)
+                .then(pl.format(" and {} more", pl.col("_what").list.len() - 5))
+                .otherwise(pl.lit("")),
+            ),
+        )
+    )
+    return finalize(found, "security_control_weakened")

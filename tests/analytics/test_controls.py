@@ -1,0 +1,171 @@
+"""``security_control_weakened``: an organisation's protections switched off or relaxed
+through a settings change, however the source spells the setting; changes that
+strengthen a control, or touch any other setting, are not reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auditkit.analytics.detectors import run_detectors
+from auditkit.analytics.detectors.controls import security_control_weakened, weakened_controls
+from auditkit.frame import events_to_frame
+
+from ._scenarios import generate_scenario
+
+
+def _event(action: str, changes: Any = None, **extra: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "tenant_id": "acme",
+        "occurred_at": extra.pop("at", "2026-03-02T10:00:00Z"),
+        "action": action,
+        "actor": {"id": extra.pop("actor", "mallory"), "type": "user"},
+        **extra,
+    }
+    if changes is not None:
+        event["changes"] = changes
+    return event
+
+
+def _c(setting: str, before: Any, after: Any) -> dict[str, Any]:
+    """``changes`` of one setting (``...`` for a side where it is absent)."""
+    return {
+        "before": {} if before is ... else {setting: before},
+        "after": {} if after is ... else {setting: after},
+    }
+
+
+NESTED = {
+    "before": {"security": {"requireTwoFactor": "enforced"}},
+    "after": {"security": {"requireTwoFactor": "optional"}},
+}
+WEAKENING: dict[str, tuple[str, Any]] = {
+    "flag on to off": ("settings.update", _c("mfa_required", True, False)),
+    "nested camelCase": ("organization.update", NESTED),
+    "spaces and digits": ("policy.update", _c("2FA enforcement", "on", "off")),
+    "u2f": ("settings.update", _c("u2fRequired", "yes", "no")),
+    "setting removed": ("settings.update", _c("saml", {"enabled": True}, ...)),
+    "GitLab scalar change": (
+        "group_require_two_factor_authentication.update",
+        {"before": "true", "after": "false"},
+    ),
+    "inverted name": ("settings.update", _c("mfa_optional", False, True)),
+    "allowlist emptied": (
+        "settings.update",
+        _c("ip_allowlist", ["10.0.0.0/8", "192.0.2.0/24"], []),
+    ),
+    "allowlist opened to all": (
+        "network_policy.update",
+        _c("allowedIps", "10.0.0.0/8", "10.0.0.0/8,0.0.0.0/0"),
+    ),
+    "shorter passwords": ("password_policy.update", _c("password_min_length", 14, 6)),
+    "lockout switched off": ("settings.update", _c("lockout_max_attempts", 5, 0)),
+    "encryption off": ("bucket.update", _c("encryption", "enabled", "disabled")),
+    "SSO disabled by name": ("sso.disable", None),
+    "SAML provider deleted": ("saml_provider.delete", None),
+    "MFA policy deactivated": ("mfa_policy.deactivate", None),
+}
+
+HARMLESS: dict[str, tuple[str, Any]] = {
+    "strengthened": ("settings.update", _c("mfa_required", False, True)),
+    "other setting off": ("settings.update", _c("dark_mode", True, False)),
+    "notifications off": ("settings.update", _c("email_notifications", "on", "off")),
+    "one principal's factor": ("mfa.disable", None),
+    "method changed": ("settings.update", _c("mfa_method", "sms", "totp")),
+    "allowlist grown": (
+        "settings.update",
+        _c("ip_allowlist", ["10.0.0.0/8"], ["10.0.0.0/8", "192.0.2.0/24"]),
+    ),
+    "allowlist made": ("settings.update", _c("ip_allowlist", ..., ["10.0.0.0/8"])),
+    "longer passwords": ("password_policy.update", _c("password_min_length", 8, 12)),
+    "fewer guesses": ("settings.update", _c("lockout_max_attempts", 10, 5)),
+    "SSO renamed": ("sso.update", _c("sso", {"name": "Okta"}, {"name": "Okta EU"})),
+    "password changed": (
+        "password.change",
+        _c("password_changed_at", "2026-01-01", "2026-03-02"),
+    ),
+    "SSO enabled by name": ("sso.enable", None),
+    "a user's SSO login": ("user.login", None),
+    "no changes": ("settings.update", None),
+    "unknown values": ("settings.update", _c("sso", {"mode": "a"}, {"mode": "b"})),
+    "retention (audit_tampering's)": (
+        "audit_retention.update",
+        _c("retention_days", 365, 7),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WEAKENING))
+def test_each_way_of_weakening_a_control_is_reported_high(name: str) -> None:
+    action, changes = WEAKENING[name]
+    found = security_control_weakened(events_to_frame([_event(action, changes)]))
+    assert found.height == 1, name
+    assert found["severity"][0] == "high"
+    assert found["summary"][0].startswith("'mallory' weakened security controls at 2026-03-02")
+
+
+@pytest.mark.parametrize("name", list(HARMLESS))
+def test_changes_that_do_not_weaken_a_control_are_not_reported(name: str) -> None:
+    action, changes = HARMLESS[name]
+    assert security_control_weakened(events_to_frame([_event(action, changes)])).height == 0
+
+
+def test_a_denied_attempt_is_medium_and_one_actors_changes_make_one_finding() -> None:
+    denied = _event("sso.disable", outcome="denied")
+    assert security_control_weakened(events_to_frame([denied]))["severity"].to_list() == ["medium"]
+    rows = [
+        _event("settings.update", WEAKENING["flag on to off"][1], at="2026-03-02T10:00:00Z"),
+        _event("sso.disable", at="2026-03-02T10:20:00Z", outcome="denied"),
+        _event("password_policy.update", WEAKENING["shorter passwords"][1], at="2026-03-02T10:40Z"),
+        _event("sso.disable", at="2026-03-03T10:00:00Z", actor="trent"),  # another actor
+    ]
+    found = security_control_weakened(events_to_frame(rows)).sort("actor_id")
+    assert found["actor_id"].to_list() == ["mallory", "trent"]
+    assert found["event_ids"].list.len().to_list() == [3, 1]
+    mallory = found.row(0, named=True)
+    assert mallory["severity"] == "high"
+    assert "mfa_required true → false" in mallory["summary"]
+    assert "password_min_length 14 → 6" in mallory["summary"]
+    assert "sso disabled (sso.disable)" in mallory["summary"]
+
+
+def test_a_trail_without_such_changes_gives_no_finding_and_runs_with_the_others() -> None:
+    """The labelled scenario (every attack and look-alike of the other detectors)
+    holds no weakened control; the detector is registered and runs with the rest."""
+    scenario = generate_scenario(tenants=2, actors=15, days=10, seed=3, kinds=())
+    findings = run_detectors(scenario.events)
+    assert "security_control_weakened" not in findings["detector"].to_list()
+    attack = events_to_frame([_event("sso.disable", tenant_id=scenario.events["tenant_id"][0])])
+    events = pl.concat([scenario.events, attack.select(scenario.events.columns)])
+    found = run_detectors(events, names=["security_control_weakened"])
+    assert found["event_ids"].to_list() == [attack["event_id"].to_list()]
+
+
+CONTROL_NAMES = [
+    "mfa_required", "requireMfa", "two_factor_enforced", "enforce2FA", "sso.enforced", "u2fOnly",
+    "samlEnabled", "webauthn_required", "security_keys_required", "strong_authentication",
+    "multiFactorAuthentication.enabled", "2sv_enforcement",
+]  # fmt: skip
+ON = [True, "true", "on", "enabled", "required", "enforced", "mandatory", 1]
+OFF = [False, "false", "off", "disabled", "optional", "not_required", 0, None]
+
+
+@given(st.sampled_from(CONTROL_NAMES), st.sampled_from(ON), st.sampled_from(OFF), st.booleans())
+def test_a_control_is_weakened_exactly_when_it_goes_from_on_to_off(
+    name: str, on: Any, off: Any, nested: bool
+) -> None:
+    def doc(value: Any) -> Any:
+        return {"security": {name: value}} if nested else {name: value}
+
+    import json
+
+    down = json.dumps({"before": doc(on), "after": doc(off)})
+    up = json.dumps({"before": doc(off), "after": doc(on)})
+    same = json.dumps({"before": doc(on), "after": doc(on)})
+    assert len(weakened_controls("settings.update", down)) == 1
+    assert weakened_controls("settings.update", up) == []
+    assert weakened_controls("settings.update", same) == []

@@ -119,8 +119,10 @@ def _list(fmt: str) -> int:
         else:
             _ndjson(rows)
     else:
+        # as wide as the longest name (a plugin's may be longer than ours)
+        width = max((len(n) for n in detectors), default=0)
         for d in detectors.values():
-            print(f"{d.name:<24} {d.kind:<12} {d.severity:<9} {d.title}")
+            print(f"{d.name:<{width}}  {d.kind:<12} {d.severity:<9} {d.title}")
     return 0
 
 

@@ -108,6 +108,10 @@ def test_list_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["detect", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in available_detectors())
+    # one column each, whatever the longest name ("security_control_weakened")
+    kinds = {line.index(" rule ") if " rule " in line else line.index(" statistical ")
+             for line in out.splitlines()}  # fmt: skip
+    assert len(kinds) == 1, out
     assert main(["detect", "--list", "--format", "ndjson"]) == 0
     names = [json.loads(line)["name"] for line in capsys.readouterr().out.splitlines()]
     assert names == list(available_detectors())

@@ -4,6 +4,7 @@ strengthen a control, or touch any other setting, are not reported."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import polars as pl
@@ -161,11 +162,21 @@ def test_a_control_is_weakened_exactly_when_it_goes_from_on_to_off(
     def doc(value: Any) -> Any:
         return {"security": {name: value}} if nested else {name: value}
 
-    import json
-
     down = json.dumps({"before": doc(on), "after": doc(off)})
     up = json.dumps({"before": doc(off), "after": doc(on)})
     same = json.dumps({"before": doc(on), "after": doc(on)})
     assert len(weakened_controls("settings.update", down)) == 1
     assert weakened_controls("settings.update", up) == []
     assert weakened_controls("settings.update", same) == []
+
+
+def test_changes_that_are_not_json_or_nested_without_end_are_no_finding() -> None:
+    """A frame handed in by a script may hold anything in ``changes``: never a crash."""
+    deep = '{"before":' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert weakened_controls("settings.update", deep) == []
+    assert weakened_controls("settings.update", "{not json") == []
+    nested: Any = {"mfa_required": True}
+    for _ in range(200):
+        nested = {"a": nested}
+    assert weakened_controls("settings.update", json.dumps({"before": nested, "after": {}})) == []
+    assert weakened_controls("settings.update", '{"before": 1, "after": [1, {"x": 2}]}') == []

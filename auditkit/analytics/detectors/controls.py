@@ -95,6 +95,7 @@ _POLICY_WORDS: Final = frozenset(
 )  # fmt: skip
 _OPEN_NETWORKS: Final = frozenset(("0.0.0.0/0", "::/0", "*", "0.0.0.0"))
 _MISSING: Final = object()
+_DEEPEST: Final = 32
 #: camelCase and letter-digit boundaries (``enforce2FA``: enforce, 2fa)
 _CAMEL: Final = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[A-Z0-9])(?=[A-Z][a-z])")
 _NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
@@ -173,11 +174,12 @@ def _networks(value: Any) -> list[str] | None:
     return None
 
 
-def _flat(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """``(dotted path, leaf value)`` of a JSON value; lists are leaves."""
-    if isinstance(value, Mapping) and value:
+def _flat(value: Any, path: str = "", depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """``(dotted path, leaf value)`` of a JSON value; lists are leaves, and so is what
+    lies deeper than ``_DEEPEST`` levels (no setting is nested that deep)."""
+    if isinstance(value, Mapping) and value and depth < _DEEPEST:
         for key, inner in value.items():
-            yield from _flat(inner, f"{path}.{key}" if path else str(key))
+            yield from _flat(inner, f"{path}.{key}" if path else str(key), depth + 1)
     else:
         yield path, value
 
@@ -250,7 +252,7 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     if changes:
         try:
             parsed = json.loads(changes)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested beyond any setting
             parsed = None
         for path, before, after in _pairs(parsed):
             name = path or noun

@@ -42,3 +42,26 @@ def test_mass_deletion_window(event, frame) -> None:
     spread = [event("record.delete", "max", minutes=i * 3) for i in range(30)]
     assert mass_deletion(frame(spread)).height == 0
     assert mass_deletion(frame(spread), window="2h").height == 1
+
+
+def test_a_dozen_accounts_deleted_is_a_mass_deletion(event, frame) -> None:
+    """Accounts (users, keys, groups, roles) take ``account_threshold`` (10) deletions,
+    not the 30 of documents; a burst that makes a finding of every deletion is one
+    finding, not two; a dozen files of users are not accounts."""
+    users = [
+        event("user.delete", "max", minutes=i, target={"id": f"u{i}", "type": "user"})
+        for i in range(6)
+    ] + [event("iam.deleteaccesskey", "max", minutes=6 + i) for i in range(4)]
+    found = mass_deletion(frame(users))
+    assert found.height == 1
+    assert found["severity"][0] == "high"
+    assert found["event_ids"][0].len() == 10
+    assert mass_deletion(frame(users[:9])).height == 0
+    assert mass_deletion(frame(users), account_threshold=11).height == 0
+    files = [event("user_file.delete", "max", minutes=i) for i in range(12)]
+    assert mass_deletion(frame(files)).height == 0
+    # users among 40 records: the one finding of the whole burst
+    mixed = users + [event("record.delete", "max", minutes=10 + i * 0.5) for i in range(30)]
+    found = mass_deletion(frame(mixed))
+    assert found.height == 1
+    assert found["event_ids"][0].len() == 40

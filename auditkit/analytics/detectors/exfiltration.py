@@ -456,9 +456,10 @@ def mass_deletion(
     recurring: bool = True,
     slow_threshold: int = 100,
     slow_window: str | timedelta = "24h",
+    account_threshold: int = 10,
 ) -> pl.DataFrame:
     """One actor deleting many items within a sliding window, or spreading them thin over
-    a day.
+    a day; or deleting a smaller number of accounts (users, groups, roles, keys).
 
     Parameters
     ----------
@@ -477,6 +478,12 @@ def mass_deletion(
         a delete anyway).
     recurring
         Leave out the actor's recurring bulk work (nightly purges by a job's key).
+    account_threshold
+        Deletions of accounts (what signs in or holds access: users, service
+        accounts, groups, roles, API and access keys; :func:`is_account_deletion`)
+        by one actor within ``window``: an identity wipe takes far fewer deletions
+        than the documents of a project.  A burst that already makes a finding
+        counting every deletion is not reported twice.
 
     Examples
     --------
@@ -487,9 +494,11 @@ def mass_deletion(
     >>> mass_deletion(df, threshold=3)["event_ids"][0].len()
     3
     """
-    return _mass(
+    positive(account_threshold, "account_threshold")
+    deletions = actions_where(events, is_deletion)
+    found = _mass(
         events,
-        actions=pl.col("action").is_in(actions_where(events, is_deletion)),
+        actions=pl.col("action").is_in(deletions),
         what="deleted",
         detector="mass_deletion",
         threshold=threshold,
@@ -499,6 +508,70 @@ def mass_deletion(
         slow_threshold=slow_threshold,
         slow_window=slow_window,
     )
+    accounts = [a for a in deletions if is_account_deletion(a)]
+    if not accounts or account_threshold >= threshold:
+        return found
+    wiped = _mass(
+        events,
+        actions=pl.col("action").is_in(accounts),
+        what="deleted",
+        detector="mass_deletion",
+        threshold=account_threshold,
+        window=window,
+        exclude_actor_types=exclude_actor_types,
+        recurring=recurring,
+    )
+    # a burst of accounts inside a burst of everything is that finding's already
+    seen = found.get_column("event_ids").explode().drop_nulls().implode()
+    wiped = wiped.filter(~pl.col("event_ids").list.eval(pl.element().is_in(seen)).list.any())
+    return pl.concat([found, wiped]).sort(["tenant_id", "first_seen", "finding_id"])
+
+
+#: What signs in or holds access, as the object of a deletion (one word, or a pair).
+_ACCOUNTS: Final = frozenset(
+    ("user", "users", "account", "accounts", "identity", "identities", "principal",
+     "principals", "group", "groups", "role", "roles", "apikey", "apikeys", "accesskey",
+     "accesskeys", "serviceaccount", "serviceaccounts", "loginprofile")
+)  # fmt: skip
+_KEY_KINDS: Final = frozenset(("api", "access", "service", "login"))
+#: Words between a deletion and its object that say nothing of the object.
+_FILLER: Final = frozenset(("lifecycle", "bulk", "batch", "mass", "soft", "hard", "force"))
+#: The deletion stem at the start of a word written together with its object.
+_DELETE_STEM: Final = re.compile(_DELETE_WORD.pattern + r"[a-z]*?(?=(?:" + "|".join(
+    sorted(_ACCOUNTS, key=len, reverse=True)) + r")$)")  # fmt: skip
+
+
+def is_account_deletion(action: str) -> bool:
+    """True for a deletion (:func:`is_deletion`) of an account: what signs in or holds
+    access (a user, a service account, a group, a role, an API or access key), named
+    before the deletion word or after it.
+
+    >>> names = ["user.delete", "iam_user.delete", "user.lifecycle.delete.initiated",
+    ...          "service_account.delete", "iam_role.delete", "api_key.delete",
+    ...          "google_groups.delete", "gitlab.user_destroyed", "iam.deleteaccesskey",
+    ...          "google.admin.AdminService.deleteUser"]
+    >>> [n for n in names if not is_account_deletion(n)]
+    []
+    >>> names = ["document.delete", "user_file.delete", "role_binding.delete",
+    ...          "team_member.remove", "s3.deleteobjects", "user.update"]
+    >>> [n for n in names if is_account_deletion(n)]
+    []
+    """
+    if not is_deletion(action):
+        return False
+    noun_words, verb_words = action_words(action)
+    words = [*noun_words, *verb_words]
+    at = next(i for i, w in enumerate(words) if _DELETE_WORD.match(w) and w not in _FILLER)
+    before = [w for w in words[:at] if w not in _FILLER]
+    joined = _DELETE_STEM.sub("", words[at]) if _DELETE_STEM.match(words[at]) else ""
+    objects = [
+        joined,
+        before[-1] if before else "",
+        words[at + 1] if at + 1 < len(words) else "",
+    ]
+    if before[-2:-1] and before[-2] in _KEY_KINDS:  # api_key, access_key, service_account
+        objects.append(before[-2] + before[-1])
+    return any(o in _ACCOUNTS for o in objects)
 
 
 @register_detector("bulk_read", title="Bulk reads beyond the actor's own history", severity="high")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from auditkit.analytics.detectors.privilege import (
     admin_without_role,
     privilege_change_burst,
     self_privilege_grant,
+    side_door_privilege,
 )
 
 
@@ -84,3 +87,39 @@ def test_privilege_change_burst(event, frame) -> None:
         for i in range(12)
     ]
     assert privilege_change_burst(frame(slow)).height == 0
+
+
+PRIVILEGED_TEAMS = [
+    "Admins",
+    "Domain Admins",
+    "Global Administrators",
+    "BillingAdmin",
+    "org_admin",
+    "sysadmins",
+    "Owners",
+    "sudoers",
+    "wheel",
+    "Superusers",
+]
+ORDINARY_TEAMS = [
+    "Product Owners",
+    "Badminton Club",
+    "CODEOWNERS",
+    "Data Owners",
+    "root-cause-review",
+    "Administration",
+    "Marketing",
+    "Document owners",
+]
+
+
+@pytest.mark.parametrize("team", PRIVILEGED_TEAMS + ORDINARY_TEAMS)
+def test_joining_a_team_is_privileged_by_its_words_not_its_letters(event, frame, team) -> None:
+    """A non-admin adding themselves to a team: critical when a word of its name makes
+    it privileged; nothing for a team whose name only holds those letters (Badminton,
+    CODEOWNERS) or a word that means something else there (product owners)."""
+    join = event("team_member.add", "mallory", target="mallory", roles=["editor"],
+                 metadata={"team": team})  # fmt: skip
+    found = side_door_privilege(frame([join]))
+    expected = ["critical"] if team in PRIVILEGED_TEAMS else []
+    assert found["severity"].to_list() == expected, team

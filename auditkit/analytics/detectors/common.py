@@ -378,8 +378,45 @@ SENSITIVE_ACTIONS: Final = (
     "audit_destination.remove",
     "policy.update",
 )
-#: Names of roles, teams, groups and permissions that make a principal an administrator.
-PRIVILEGED_NAME_PATTERN: Final = r"(?i)admin|owner|root|superuser|privileged|\*"
+#: Names of teams, groups and permissions that make a principal an administrator: one of
+#: the words ``admin``, ``administrator``, ``owner``, ``root``, ``superuser``, ``sudo``,
+#: ``sudoers``, ``wheel``, ``privileged`` (or their plurals) as a *word* of the name:
+#: between separators, or capitalised inside a camelCase one (``BillingAdmin``,
+#: ``AdministratorAccess``), or an admin compound (``sysadmins``, ``orgadmin``), or a
+#: wildcard.  Not a word inside another (``Badminton``, ``CODEOWNERS``).  Polars' regular
+#: expressions have no look-around, hence the explicit edges.
+PRIVILEGED_NAME_PATTERN: Final = (
+    r"(?:^|[^A-Za-z])(?i:admin(?:s|istrators?)?|owners?|root|superusers?|sudo(?:ers)?|wheel"
+    r"|privileged)(?:$|[^A-Za-z])"
+    r"|(?:Admin(?:s|istrators?)?|Owners?|Root|Superusers?|Privileged)(?:$|[^a-z])"
+    r"|(?i:sys|db|net|org|super|global|site|tenant|domain|web|it|co)admins?(?:$|[^a-z])"
+    r"|\*"
+)
+#: Names that hold one of those words without meaning an administrator: a Scrum product
+#: owner, a code or data owner, a root-cause review.
+NOT_PRIVILEGED_NAME_PATTERN: Final = (
+    r"(?i)(?:product|code|data|process|business|budget|content|asset|risk|control|feature"
+    r"|document|page|meeting)[ _.-]?owners?|root[ _.-]?cause"
+)
+
+
+def privileged_name(name: pl.Expr, privileged: str, not_privileged: str) -> pl.Expr:
+    """Whether a team's, group's or permission's name makes its members privileged.
+
+    >>> names = ["Admins", "Domain Admins", "Global Administrators", "BillingAdmin",
+    ...          "AdministratorAccess", "org_admin", "orgadmins", "roles/owner", "sudoers",
+    ...          "*", "Product Owners", "Badminton Club", "CODEOWNERS", "Data Owners",
+    ...          "root-cause-review", "Administration", "marketing"]
+    >>> df = pl.DataFrame({"n": names})
+    >>> df.filter(privileged_name(pl.col("n"), PRIVILEGED_NAME_PATTERN,
+    ...                           NOT_PRIVILEGED_NAME_PATTERN))["n"].to_list()
+    ['Admins', 'Domain Admins', 'Global Administrators', 'BillingAdmin', 'AdministratorAccess', \
+'org_admin', 'orgadmins', 'roles/owner', 'sudoers', '*']
+    """
+    found = name.str.contains(privileged)
+    if not_privileged:
+        found = found & ~name.str.contains(not_privileged)
+    return found.fill_null(False)
 
 
 def network(ip: pl.Expr) -> pl.Expr:

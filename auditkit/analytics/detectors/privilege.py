@@ -10,14 +10,16 @@ policies arrive) and the admin actions of the core vocabulary.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Final
 
 import polars as pl
 
 from auditkit.analytics.detectors.common import (
     CANDIDATE_SCHEMA,
+    NOT_PRIVILEGED_NAME_PATTERN,
     PRIVILEGED_NAME_PATTERN,
     SENSITIVE_ACTIONS,
     Events,
@@ -33,6 +35,7 @@ from auditkit.analytics.detectors.common import (
     lazy,
     no_candidates,
     positive,
+    privileged_name,
     q,
     subset,
     verb,
@@ -657,6 +660,7 @@ def side_door_privilege(
     events: Events,
     *,
     privileged: str = PRIVILEGED_NAME_PATTERN,
+    not_privileged: str = NOT_PRIVILEGED_NAME_PATTERN,
     admin_roles: str = ADMIN_ROLE_PATTERN,
     min_history: str | timedelta = "7d",
     routine_days: int = 2,
@@ -668,7 +672,8 @@ def side_door_privilege(
 
     Three shapes, all on successful events.  A ``team_member.add`` /
     ``group_member.add`` into a team whose name (``metadata.team``/``group``, or a
-    target of type team or group) matches ``privileged``, by a person without an admin
+    target of type team or group) matches ``privileged`` and not ``not_privileged`` (a
+    product owners' team), by a person without an admin
     role (``admin_roles``): of oneself, critical; of someone else, when the actor never
     added anyone to a privileged team before, high.  A ``permission.grant`` of a permission matching
     ``privileged`` to someone else by a person without an admin role: high, with the
@@ -702,22 +707,27 @@ def side_door_privilege(
         .list.any()
         .fill_null(False)
     )
+    names = partial(privileged_name, privileged=privileged, not_privileged=not_privileged)
     frames = [
-        _team_joins(events, cols, ok, privileged, is_admin),
-        _permission_grants(events, cols, ok, privileged, is_admin, after),
-        _machines_as_admin(events, cols, ok, privileged, history, routine_days),
+        _team_joins(events, cols, ok, names, is_admin),
+        _permission_grants(events, cols, ok, names, is_admin, after),
+        _machines_as_admin(events, cols, ok, names, history, routine_days),
     ]
     together = pl.concat([f.cast(dict(CANDIDATE_SCHEMA)) for f in frames], how="vertical")  # type: ignore[arg-type]
     return finalize(together, "side_door_privilege")
 
 
 def _team_joins(
-    events: Events, cols: Sequence[str], ok: pl.Expr, privileged: str, is_admin: pl.Expr
+    events: Events,
+    cols: Sequence[str],
+    ok: pl.Expr,
+    names: Callable[[pl.Expr], pl.Expr],
+    is_admin: pl.Expr,
 ) -> pl.DataFrame:
     joins = (
         subset(events, cols, pl.col("action").is_in(list(TEAM_JOINS)), ok)
         .with_columns(_team=_team_name(), _who=_joined(), _admin=is_admin)
-        .filter(pl.col("_team").str.contains(privileged).fill_null(False))
+        .filter(names(pl.col("_team")))
         .sort("occurred_at")
         .with_columns(
             _before=pl.int_range(pl.len()).over("tenant_id", "actor_id"),
@@ -758,7 +768,7 @@ def _permission_grants(
     events: Events,
     cols: Sequence[str],
     ok: pl.Expr,
-    privileged: str,
+    names: Callable[[pl.Expr], pl.Expr],
     is_admin: pl.Expr,
     after: timedelta,
 ) -> pl.DataFrame:
@@ -769,7 +779,7 @@ def _permission_grants(
             _who=_joined(),
         )
         .filter(
-            pl.col("_perm").str.contains(privileged).fill_null(False)
+            names(pl.col("_perm"))
             & is_person()
             & ~is_admin
             & (pl.col("_who") != pl.col("actor_id"))
@@ -839,7 +849,7 @@ def _machines_as_admin(
     events: Events,
     cols: Sequence[str],
     ok: pl.Expr,
-    privileged: str,
+    names: Callable[[pl.Expr], pl.Expr],
     history: timedelta,
     routine_days: int,
 ) -> pl.DataFrame:
@@ -849,10 +859,7 @@ def _machines_as_admin(
         .filter(machine)
         .with_columns(_team=_team_name())
         # joining an ordinary team is not acting as an admin
-        .filter(
-            ~pl.col("action").is_in(list(TEAM_JOINS))
-            | pl.col("_team").str.contains(privileged).fill_null(False)
-        )
+        .filter(~pl.col("action").is_in(list(TEAM_JOINS)) | names(pl.col("_team")))
         .collect()
     )
     if acts.height == 0:

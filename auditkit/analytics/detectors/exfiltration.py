@@ -561,7 +561,9 @@ def is_account_deletion(action: str) -> bool:
         return False
     noun_words, verb_words = action_words(action)
     words = [*noun_words, *verb_words]
-    at = next(i for i, w in enumerate(words) if _DELETE_WORD.match(w) and w not in _FILLER)
+    at = next((i for i, w in enumerate(words) if _DELETE_WORD.match(w)), None)
+    if at is None:
+        return False
     before = [w for w in words[:at] if w not in _FILLER]
     joined = _DELETE_STEM.sub("", words[at]) if _DELETE_STEM.match(words[at]) else ""
     objects = [

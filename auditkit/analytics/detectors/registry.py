@@ -233,25 +233,22 @@ def run_detectors(
     # over it bounded (operations it lacks fall back to in-memory)
     engine: Literal["streaming", "auto"] = "streaming" if scan else "auto"
     per_tenant = [n for n in chosen if detectors[n].scope == "tenant"]
-    frames = []
+    frames: list[pl.DataFrame] = []
+
+    def run(names: list[str], part: pl.LazyFrame | pl.DataFrame, share: float) -> None:
+        for n in names:
+            frames.append(detectors[n].fn(part).cast(dict(FINDINGS_SCHEMA)))  # type: ignore[arg-type]
+            if progress is not None:
+                progress(share)
+
     with pl.Config(engine_affinity=engine):
         batches = _tenant_batches(lf, batch_events) if scan and per_tenant else []
         # each batch of whole tenants is read into memory once and every per-tenant
         # detector runs over it: a fifth less time than each detector scanning the
         # files again (and no more memory than the batch)
         for batch in batches:
-            part = lf.filter(pl.col("tenant_id").is_in(batch)).collect()
-            for n in per_tenant:
-                frames.append(detectors[n].fn(part).cast(dict(FINDINGS_SCHEMA)))  # type: ignore[arg-type]
-                if progress is not None:
-                    progress(1 / len(batches))
-            del part
-        for n in chosen:
-            if batches and n in per_tenant:
-                continue
-            frames.append(detectors[n].fn(lf).cast(dict(FINDINGS_SCHEMA)))  # type: ignore[arg-type]
-            if progress is not None:
-                progress(1)
+            run(per_tenant, lf.filter(pl.col("tenant_id").is_in(batch)).collect(), 1 / len(batches))
+        run([n for n in chosen if not (batches and n in per_tenant)], lf, 1)
     findings = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
     if since is not None:
         findings = findings.filter(pl.col("last_seen") >= since)

@@ -66,6 +66,14 @@ WEAKENING: dict[str, tuple[str, Any]] = {
     "shorter passwords": ("password_policy.update", _c("password_min_length", 14, 6)),
     "lockout switched off": ("settings.update", _c("lockout_max_attempts", 5, 0)),
     "encryption off": ("bucket.update", _c("encryption", "enabled", "disabled")),
+    "identity provider swapped": (
+        "settings.update",
+        _c("sso", {"idp": "okta"}, {"idp": "evil.example"}),
+    ),
+    "SAML metadata moved": (
+        "saml.update",
+        _c("saml_metadata_url", "https://idp.acme.com/md", "https://login.evil.example/md"),
+    ),
     "SSO disabled by name": ("sso.disable", None),
     "SAML provider deleted": ("saml_provider.delete", None),
     "MFA policy deactivated": ("mfa_policy.deactivate", None),
@@ -90,6 +98,8 @@ HARMLESS: dict[str, tuple[str, Any]] = {
         _c("password_changed_at", "2026-01-01", "2026-03-02"),
     ),
     "SSO enabled by name": ("sso.enable", None),
+    "SSO set up": ("settings.update", _c("sso", ..., {"idp": "okta", "enforced": True})),
+    "same provider saved again": ("sso.update", _c("sso", {"idp": "okta"}, {"idp": "okta"})),
     "a user's SSO login": ("user.login", None),
     "no changes": ("settings.update", None),
     "unknown values": ("settings.update", _c("sso", {"mode": "a"}, {"mode": "b"})),

@@ -48,8 +48,8 @@ _CONTROL_WORDS: Final = frozenset(
     (
         "mfa", "2fa", "tfa", "2sv", "otp", "totp", "u2f", "fido", "fido2", "webauthn",
         "passkey", "passkeys", "twofactor", "multifactor", "twostep", "sso", "saml",
-        "oidc", "allowlist", "whitelist", "allowlists", "whitelists", "lockout",
-        "encryption", "encrypted", "encrypt",
+        "oidc", "idp", "federation", "allowlist", "whitelist", "allowlists", "whitelists",
+        "lockout", "encryption", "encrypted", "encrypt",
     )
 )  # fmt: skip
 _CONTROL_PAIRS: Final = frozenset(
@@ -94,6 +94,14 @@ _POLICY_WORDS: Final = frozenset(
      "restriction", "restrictions", "allowlists", "whitelists")
 )  # fmt: skip
 _OPEN_NETWORKS: Final = frozenset(("0.0.0.0/0", "::/0", "*", "0.0.0.0"))
+#: Single sign-on settings that say whom the organisation trusts to vouch for its users:
+#: changed, they hand sign-in to another identity provider (a swapped issuer,
+#: certificate or metadata address is how a rogue federation is set up).
+_FEDERATION: Final = frozenset(("sso", "saml", "oidc", "idp", "federation"))
+_TRUST_WORDS: Final = frozenset(
+    ("idp", "issuer", "entity", "entityid", "metadata", "url", "uri", "certificate", "cert",
+     "certs", "x509", "fingerprint", "thumbprint", "signing", "provider", "endpoint")
+)  # fmt: skip
 _MISSING: Final = object()
 _DEEPEST: Final = 32
 #: camelCase and letter-digit boundaries (``enforce2FA``: enforce, 2fa)
@@ -212,6 +220,9 @@ def _weakening(words: list[str], before: Any, after: Any) -> bool:
         if old is not None and new is not None and (old or before is _MISSING):
             opened = bool(_OPEN_NETWORKS.intersection(new) - _OPEN_NETWORKS.intersection(old))
             return opened or (bool(old) and not new)
+    trust = _FEDERATION.intersection(words) and _TRUST_WORDS.intersection(words[1:] or words)
+    if trust and isinstance(before, str) and before.strip() and _state(before) is None:
+        return bool(after != before)  # another provider trusted, or none
     old_n, new_n = _number(before), _number(after)
     if old_n is not None and new_n is not None:
         if "password" in words and {"min", "minimum"} & set(words):

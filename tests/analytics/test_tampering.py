@@ -56,3 +56,20 @@ def test_tampering_findings(event, frame) -> None:
     assert "removed 2 audit destination(s)" in summary
     assert "1 of 4 attempt(s) did not succeed" in summary
     assert "values unreadable" in found["summary"][1]
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "call_log.delete", "chat_logs.purge", "time_log.delete", "food_log.remove",
+        "retention_offer.delete", "retention_campaign.update", "ski_trail.update",
+        "trail_map.delete",
+    ],
+)  # fmt: skip
+def test_a_word_of_the_trail_in_another_sense_is_not_tampering(event, frame, action) -> None:
+    """A product's own records called logs (a call log, a chat log), a subscription
+    business's retention offers, a hiking app's trails: deleting them is a user's work,
+    not covering tracks.  The trail's own logs still are (error logs, log retention)."""
+    assert audit_tampering(frame([event(action, "mallory")])).height == 0, action
+    for still in ("error_log.delete", "log_retention.update", "paper_trail.disable"):
+        assert audit_tampering(frame([event(still, "mallory")])).height == 1, still

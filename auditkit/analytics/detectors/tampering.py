@@ -96,6 +96,19 @@ _ATTRIBUTE_NOUNS: Final = (
     r"(?:^|[._-])(?:tags?|labels?|descriptions?|views?|quer(?:y|ies)|saved_?searche?s?|"
     r"dashboards?|annotations?|bookmarks?)$"
 )
+#: Nouns that hold an audit word in another sense: a product's own records called logs
+#: (a phone's call log, a chat log, a time or food log), a subscription business's
+#: retention offers, a hiking app's trails.  Their deletion is a user's, not the trail's.
+_OTHER_SENSE: Final = (
+    r"(?:^|[._-])(?:chat|call|calls|sms|text|message|phone|voicemail|food|diet|meal|workout|"
+    r"exercise|training|sleep|time|timesheet|work|mileage|fuel|maintenance|visitor|guest|"
+    r"travel|reading|baby|feeding|symptom|mood|water)[._-]?logs?(?:$|[._-])"
+    r"|(?:^|[._-])retention[._-]?(?:offers?|campaigns?|discounts?|coupons?|promotions?|"
+    r"flows?|emails?|rates?|metrics?|cohorts?|surveys?|bonus(?:es)?|specialists?)(?:$|[._-])"
+    r"|(?:^|[._-])(?:hiking|ski|bike|biking|cycling|running|walking|nature|mountain|bridle)"
+    r"[._-]?trails?(?:$|[._-])|(?:^|[._-])trails?[._-]?(?:maps?|heads?|runs?|races?|guides?)"
+    r"(?:$|[._-])"
+)
 #: Log *content* (events, entries, records): putting or writing it appends to the trail.
 _CONTENT_NOUNS: Final = r"(?:^|[._-])(?:events?|entries|entry|records?|lines?|messages?|batch)$"
 _WRITE_VERBS: Final = r"^(?:put|write|upsert|save|append|ingest|send|create)"
@@ -120,6 +133,15 @@ def is_audit_action(action: pl.Expr) -> pl.Expr:
     ...          "iam.deleteloginprofile", "logging_view.delete"]
     >>> pl.select(is_audit_action(pl.lit(pl.Series(names)))).to_series().to_list()
     [True, True, True, False, False, False, False, False]
+
+    Words of the trail in another sense are not the trail: a product's call or chat
+    log, a retention offer, a hiking trail.
+
+    >>> names = ["call_log.delete", "chat_logs.purge", "time_log.delete", "retention_offer.delete",
+    ...          "retention_campaign.update", "ski_trail.update", "trail_map.delete",
+    ...          "error_log.delete", "log_retention.update", "paper_trail.disable"]
+    >>> pl.select(is_audit_action(pl.lit(pl.Series(names)))).to_series().to_list()
+    [False, False, False, False, False, False, False, True, True, True]
     """
     lowered = action.str.to_lowercase()
     v, n = verb(lowered), noun(lowered)
@@ -129,8 +151,10 @@ def is_audit_action(action: pl.Expr) -> pl.Expr:
         | v.str.contains(_CHANGE_VERBS + _WORD_END)
     )
     about = n.str.contains(AUDIT_NOUN_PATTERN)
-    not_the_trail = n.str.contains(_ATTRIBUTE_NOUNS) | (
-        n.str.contains(_CONTENT_NOUNS) & v.str.contains(_WRITE_VERBS)
+    not_the_trail = (
+        n.str.contains(_ATTRIBUTE_NOUNS)
+        | n.str.contains(_OTHER_SENSE)
+        | (n.str.contains(_CONTENT_NOUNS) & v.str.contains(_WRITE_VERBS))
     )
     return ((about & acting) | v.str.contains(_JOINED)) & ~not_the_trail.fill_null(False)
 

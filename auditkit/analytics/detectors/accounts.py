@@ -19,6 +19,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     episodes,
     finalize,
+    finding_span,
     fmt_duration,
     fmt_float,
     fmt_time,
@@ -221,9 +222,7 @@ def dormant_account(
     found = (
         lf.group_by(*keys, "_since")
         .agg(
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span(),
             pl.col("_last").first(),
             pl.col("action").first().alias("first_action"),
         )
@@ -280,10 +279,7 @@ def break_glass(
         episodes(used, ["tenant_id", "actor_id"], g)
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             pl.col("action").unique(maintain_order=True).alias("what"),
         )
         .with_columns(

@@ -23,6 +23,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     episodes,
     finalize,
+    finding_span,
     fmt_duration,
     fmt_float,
     fmt_time,
@@ -97,10 +98,7 @@ def _failed_logins(events: Events) -> pl.DataFrame:
 
 def _burst_agg(*extra: pl.Expr) -> list[pl.Expr]:
     return [
-        pl.col("tenant_id").first(),
-        T.min().alias("first_seen"),
-        T.max().alias("last_seen"),
-        pl.col("event_id").alias("event_ids"),
+        *finding_span("tenant_id"),
         pl.len().alias("n"),
         pl.col("_peak").max().alias("peak"),
         *extra,
@@ -307,11 +305,7 @@ def brute_force_success(
         window_evidence(seq, window=w, hot=hot, member=pl.col("_fail"))
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id").first(),
-            pl.col("actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             pl.col("_fail").sum().alias("fails"),
             pl.col("source_ip").filter(pl.col("_hot")).first().alias("ip"),
             T.filter(pl.col("_hot")).first().alias("ok_at"),
@@ -755,10 +749,7 @@ def mfa_disabled(
         episodes(lf, ["tenant_id", "actor_id", "action"], g)
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id", "action").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id", "action"),
             pl.col("target_id")
             .fill_null(pl.col("actor_id"))
             .unique(maintain_order=True)
@@ -833,10 +824,7 @@ def mfa_push_fatigue(
         window_evidence(seq, window=w, hot=hot, member=pl.col("_denied"))
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             pl.col("_denied").sum().alias("denied"),
             T.filter(pl.col("_hot")).first().alias("ok_at"),
         )
@@ -1014,10 +1002,7 @@ def _slow_per_account(
         )
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             pl.col("_short").max().alias("short"),
             pl.col("source_ip").drop_nulls().unique().alias("ips"),
         )
@@ -1165,10 +1150,7 @@ def _slow_per_source(
         )
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "_kind", "_src").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "_kind", "_src"),
             pl.col("actor_id").n_unique().alias("actors"),
             pl.col("source_ip").n_unique().alias("ips"),
         )

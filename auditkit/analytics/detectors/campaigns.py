@@ -22,6 +22,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     empty,
     finalize,
+    finding_span,
     fmt_time,
     human,
     is_person,
@@ -123,10 +124,7 @@ def cross_tenant_campaign(
         .with_columns(_episode=pl.col("_new").cum_sum())
         .group_by("_episode")
         .agg(
-            pl.col(*keys).first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span(*keys),
             pl.col("actor_id").n_unique().alias("accounts"),
             pl.col("source_ip").n_unique().alias("ips"),
             pl.col("source_ip").unique().alias("_ips"),

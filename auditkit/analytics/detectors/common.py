@@ -249,6 +249,26 @@ def episodes(lf: pl.LazyFrame, keys: Sequence[str], gap: timedelta) -> pl.LazyFr
     return lf.with_columns(_episode=new.cum_sum())
 
 
+def finding_span(*first: str) -> list[pl.Expr]:
+    """What every grouped finding keeps, as aggregations: the first value of each column
+    in ``first`` (the group's tenant and actor, say), its first and last time, and its
+    events' ids.
+
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"tenant_id": ["t", "t"], "event_id": ["a", "b"],
+    ...                    "occurred_at": [datetime(2024, 1, 1), datetime(2024, 1, 2)]})
+    >>> df.group_by("tenant_id").agg(finding_span()).row(0)
+    ('t', datetime.datetime(2024, 1, 1, 0, 0), datetime.datetime(2024, 1, 2, 0, 0), ['a', 'b'])
+    """
+    head = [pl.col(*first).first()] if first else []
+    return [
+        *head,
+        T.min().alias("first_seen"),
+        T.max().alias("last_seen"),
+        pl.col("event_id").alias("event_ids"),
+    ]
+
+
 def keyed(
     lf: pl.LazyFrame, keys: Sequence[str], *tiebreak: str, keep: pl.Expr | None = None
 ) -> pl.LazyFrame:

@@ -28,12 +28,12 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
-    T,
     actions_matching,
     duration,
     empty,
     episodes,
     finalize,
+    finding_span,
     fmt_time,
     q,
     subset,
@@ -330,10 +330,7 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         episodes(hits, ["tenant_id", "actor_id"], g)
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             (pl.col("outcome") == "success").any().alias("_done"),
             pl.col("_what").list.explode().unique(maintain_order=True).alias("_what"),
         )

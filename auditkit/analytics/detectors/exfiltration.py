@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Final
 
 import polars as pl
@@ -38,6 +39,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     empty,
     finalize,
+    finding_span,
     fmt_duration,
     fmt_time,
     is_person,
@@ -239,10 +241,7 @@ def _mass(
         rows.lazy()
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id", "actor_type", "_window").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id", "actor_type", "_window"),
             pl.col("_peak").max().alias("peak"),
             pl.col("target_id").n_unique().alias("targets"),
             noun(pl.col("action")).unique().sort().alias("kinds"),
@@ -496,31 +495,25 @@ def mass_deletion(
     """
     positive(account_threshold, "account_threshold")
     deletions = actions_where(events, is_deletion)
-    found = _mass(
+    deleted = partial(
+        _mass,
         events,
-        actions=pl.col("action").is_in(deletions),
         what="deleted",
         detector="mass_deletion",
-        threshold=threshold,
         window=window,
         exclude_actor_types=exclude_actor_types,
         recurring=recurring,
+    )
+    found = deleted(
+        actions=pl.col("action").is_in(deletions),
+        threshold=threshold,
         slow_threshold=slow_threshold,
         slow_window=slow_window,
     )
     accounts = [a for a in deletions if is_account_deletion(a)]
     if not accounts or account_threshold >= threshold:
         return found
-    wiped = _mass(
-        events,
-        actions=pl.col("action").is_in(accounts),
-        what="deleted",
-        detector="mass_deletion",
-        threshold=account_threshold,
-        window=window,
-        exclude_actor_types=exclude_actor_types,
-        recurring=recurring,
-    )
+    wiped = deleted(actions=pl.col("action").is_in(accounts), threshold=account_threshold)
     # a burst of accounts inside a burst of everything is that finding's already
     seen = found.get_column("event_ids").explode().drop_nulls().implode()
     wiped = wiped.filter(~pl.col("event_ids").list.eval(pl.element().is_in(seen)).list.any())
@@ -658,9 +651,9 @@ def bulk_read(
     if reads.height == 0:
         return empty()
     found: list[pl.DataFrame] = []
-    for span, unit, floor in (("1h", "hour", min_items), ("1d", "day", min_items_daily)):
-        step = duration(span)
-        base = reads.lazy().with_columns(_b=T.dt.truncate(span))
+    for every, unit, floor in (("1h", "hour", min_items), ("1d", "day", min_items_daily)):
+        step = duration(every)
+        base = reads.lazy().with_columns(_b=T.dt.truncate(every))
         # counts first: evidence and history only for the few buckets that qualify
         flagged = (
             base.group_by(*keys, "_b")

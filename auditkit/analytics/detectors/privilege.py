@@ -28,6 +28,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     episodes,
     finalize,
+    finding_span,
     fmt_duration,
     fmt_time,
     human,
@@ -249,10 +250,7 @@ def admin_without_role(
         episodes(acts, ["tenant_id", "actor_id"], g)
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             pl.col("action").unique(maintain_order=True).alias("what"),
             pl.col("actor_roles").last().list.join(", ").alias("roles"),
             pl.col("_granted").is_not_null().any().alias("revoked"),
@@ -326,10 +324,7 @@ def privilege_change_burst(
         .with_columns(_privilege=_privilege_name())
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             pl.col("action").str.ends_with(".grant").sum().alias("grants"),
             pl.col("action").str.ends_with(".revoke").sum().alias("revokes"),
             pl.col("target_id").n_unique().alias("principals"),

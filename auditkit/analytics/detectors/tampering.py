@@ -22,11 +22,11 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
-    T,
     actions_matching,
     duration,
     episodes,
     finalize,
+    finding_span,
     fmt_float,
     fmt_time,
     noun,
@@ -430,10 +430,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         episodes(lf, ["tenant_id", "actor_id"], g)
         .group_by("_episode")
         .agg(
-            pl.col("tenant_id", "actor_id").first(),
-            T.min().alias("first_seen"),
-            T.max().alias("last_seen"),
-            pl.col("event_id").alias("event_ids"),
+            *finding_span("tenant_id", "actor_id"),
             count("off").alias("disabled"),
             count("narrowed").alias("narrowed"),
             count("removed").alias("removed"),

@@ -71,7 +71,7 @@ def generate_scenario(
     chosen = list(INCIDENT_KINDS) if kinds is None else list(kinds)
     if lookalikes:
         chosen += list(LOOKALIKE_KINDS)
-    late = [k for k in chosen if k in LATE_KINDS]
+    late = [k for k in LATE_KINDS if k in chosen]
     chosen = [k for k in chosen if k not in LATE_KINDS]
     leavers = per_kind * sum(k in LEAVER_KINDS for k in chosen)
     if leavers:
@@ -97,8 +97,8 @@ def generate_scenario(
         build = INCIDENT_KINDS.get(kind) or LOOKALIKE_KINDS[kind]
         build(ctx, population[(k + k // len(chosen)) % len(population)])
     # kinds added later come after all the others, which keep their events and tenants
-    for k, kind in enumerate(kinds_in_turn(late, per_kind)):
-        INCIDENT_KINDS[kind](ctx, population[k % len(population)])
+    for k, kind in enumerate(name for name in late for _ in range(per_kind)):
+        (INCIDENT_KINDS.get(kind) or LOOKALIKE_KINDS[kind])(ctx, population[k % len(population)])
     for tenant, service, a, b, _ in ctx.removals:
         raw = raw.filter(
             ~(

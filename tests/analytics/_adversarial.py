@@ -537,6 +537,40 @@ def _weakened_control(c: Ctx, t: Tenant) -> None:
     c.emit("weakened_control", t, a["id"], rows, ("security_control_weakened",))
 
 
+def _made_public(c: Ctx, t: Tenant) -> None:
+    """An intruder's session opens data to everybody, as each source writes it: a
+    repository's visibility, a document shared with anyone, a bucket policy for
+    ``Principal: *`` (CloudTrail's request under ``original``), ``allUsers`` bound to a
+    bucket (Google Cloud's binding delta), a public access block switched off, or an
+    action named for it."""
+    v = _variant(c, "made_public", 6)
+    a, t0 = t.user(c.rng, ("admin", "editor")), c.when(t)
+    bucket = f"arn:aws:s3:::{t.name}-exports"
+    policy = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+        f'"Action":"s3:GetObject","Resource":"{bucket}/*"}}]}}'
+    )
+    action, target, extra = (
+        ("repository.update", f"{t.name}/payments", {"changes": (
+            '{"before":{"visibility":"private"},"after":{"visibility":"public"}}')}),
+        ("document.share", "doc-strategy", {"metadata": '{"shared_with":"anyone_with_link"}'}),
+        ("policy.update", bucket, {"metadata": (
+            '{"source_format":"cloudtrail","source_action":"PutBucketPolicy","original":'
+            f'{{"eventName":"PutBucketPolicy","requestParameters":{{"bucketName":"{t.name}-exports",'
+            f'"bucketPolicy":{policy}}}}}}}')}),
+        ("role.grant", f"projects/_/buckets/{t.name}-exports", {"metadata": (
+            '{"source_format":"gcp","source_action":"storage.setIamPermissions","original":'
+            '{"protoPayload":{"serviceData":{"policyDelta":{"bindingDeltas":[{"action":"ADD",'
+            '"role":"roles/storage.objectViewer","member":"allUsers"}]}}}}}')}),
+        ("bucket.update", bucket, {"changes": (
+            '{"before":{"blockPublicAccess":{"enabled":true}},'
+            '"after":{"blockPublicAccess":{"enabled":false}}}')}),
+        ("document.make_public", "doc-board-minutes", {}),
+    )[v]  # fmt: skip
+    rows = [_user_row(a, t, t0, action, target_id=target, target_type="resource", **extra)]
+    c.emit("made_public", t, a["id"], rows, ("public_exposure",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -551,6 +585,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "bulk_read": _bulk_read,
     "recovery_takeover": _recovery_takeover,
     "weakened_control": _weakened_control,
+    "made_public": _made_public,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -891,6 +926,36 @@ def _hardening(c: Ctx, t: Tenant) -> None:
     _look(c, t, "hardening", a["id"], rows)
 
 
+def _shared_internally(c: Ctx, t: Tenant) -> None:
+    """An admin sharing within the organisation and closing things: a document shared
+    with a team and with a partner, a report made visible to the organisation, a
+    repository made private, a public SSH key uploaded, a bucket policy for one other
+    account."""
+    u, t0 = t.user(c.rng, "admin"), c.when(t)
+    other = (
+        '{"source_format":"cloudtrail","source_action":"PutBucketPolicy","original":'
+        '{"requestParameters":{"bucketName":"reports","bucketPolicy":{"Statement":[{'
+        '"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},'
+        '"Action":"s3:GetObject"}]}}}}'
+    )
+    steps = (
+        ("document.share", "doc-1", {"metadata": '{"shared_with":"team:finance"}'}),
+        ("document.share", "doc-2", {"metadata": '{"shared_with":"partner@northwind.example"}'}),
+        ("report.update", "report-1", {"changes": (
+            '{"before":{"visibility":"team"},"after":{"visibility":"organisation"}}')}),
+        ("repository.update", "repo-1", {"changes": (
+            '{"before":{"visibility":"public"},"after":{"visibility":"private"}}')}),
+        ("ssh_key.add", "key-1", {"changes": '{"after":{"publicKey":"ssh-ed25519 AAAAC3Nz"}}'}),
+        ("policy.update", "arn:aws:s3:::reports", {"metadata": other}),
+    )  # fmt: skip
+    rows = [
+        _user_row(u, t, t0 + k * 7 * MINUTE, action, target_id=target, target_type="resource",
+                  **extra)
+        for k, (action, target, extra) in enumerate(steps)
+    ]  # fmt: skip
+    _look(c, t, "shared_internally", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -906,4 +971,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:pipeline_reads": _pipeline_reads,
     "lookalike:helpdesk_reset": _helpdesk_reset,
     "lookalike:hardening": _hardening,
+    "lookalike:shared_internally": _shared_internally,
 }

@@ -58,6 +58,8 @@ ISSUE_DETECTORS = {
     "bulk_read",
     # an organisation-wide protection (MFA, SSO, allowlist, password policy) relaxed
     "security_control_weakened",
+    # a resource opened to everybody (visibility, sharing, a policy or ACL for all)
+    "public_exposure",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -198,6 +198,17 @@ HARMLESS: dict[str, tuple[str, Any, Any]] = {
         {"visibility": "public", "previous_visibility": "public"},
     ),
     "a document read with public metadata": ("document.read", None, {"visibility": "public"}),
+    "a link for anyone looked at": ("share_link.get", None, {"audience": "anyone"}),
+    "named for it but made private": (
+        "document.change_public_access",
+        _c("visibility", "public", "private"),
+        None,
+    ),
+    "made public by name, changes say otherwise": (
+        "document.make_public",
+        _c("sharing", "private", "domain"),
+        None,
+    ),
     "status open": ("ticket.update", _c("status", "closed", "open"), None),
     "scope all": ("api_key.update", _c("scope", "read", "all"), None),
     "data access all": ("export.update", _c("data_access", "some", "all"), None),
@@ -291,6 +302,17 @@ def test_changes_or_metadata_that_are_not_json_or_nested_without_end_are_no_find
     deep_policy = json.dumps({"original": {"requestParameters": {"policy": deep}}})
     assert public_exposures("policy.update", None, deep_policy) == []
     assert public_exposures("x.update", '{"before": 1, "after": [1, {"x": 2}]}', "[1]") == []
+    # lists nested as deep as JSON parses (a list inside a list of names names nobody)
+    lists = "[" * 900 + '"allUsers"' + "]" * 900
+    assert (
+        public_exposures("x.update", f'{{"before": {{}}, "after": {{"members": {lists}}}}}') == []
+    )
+    assert (
+        public_exposures("x.update", f'{{"before": {{}}, "after": {{"is_public": {lists}}}}}') == []
+    )
+    assert public_exposures("document.share", None, f'{{"shared_with": {lists}}}') == []
+    request = {"x-amz-acl": json.loads(lists), "policy": '{"Statement": ' + lists + "}"}
+    assert public_exposures("x.update", None, json.dumps({"original": request})) == []
     target = pl.Struct({"id": pl.String, "type": pl.String, "name": pl.String})
     frame = pl.DataFrame(
         {"tenant_id": ["acme"], "event_id": ["e1"], "action": ["repository.update"],
@@ -935,6 +957,21 @@ GCP_HARMLESS: dict[str, dict[str, Any]] = {
             }
         },
     ),
+    "the state before the change is not the request": {
+        **_gcp(
+            "storage.buckets.update",
+            "storage.googleapis.com",
+            "projects/_/buckets/b",
+            request={"iamConfiguration": {"publicAccessPrevention": "enforced"}},
+        ),
+        "protoPayload": {
+            **_gcp("storage.buckets.update", "storage.googleapis.com", "projects/_/buckets/b")[
+                "protoPayload"
+            ],
+            "request": {"iamConfiguration": {"publicAccessPrevention": "enforced"}},
+            "resourceOriginalState": {"iamConfiguration": {"publicAccessPrevention": "inherited"}},
+        },
+    },
     "prevention enforced": _gcp(
         "storage.buckets.update",
         "storage.googleapis.com",

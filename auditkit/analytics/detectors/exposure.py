@@ -32,6 +32,7 @@ from auditkit.analytics.detectors.common import (
     Events,
     action_words,
     actions_matching,
+    actions_where,
     duration,
     empty,
     episodes,
@@ -147,8 +148,8 @@ _OFF_VERBS: Final = frozenset(
      "deactivated", "unblock", "unblocked")
 )  # fmt: skip
 _MAKE_VERBS: Final = frozenset(
-    ("make", "made", "set", "mark", "marked", "change", "changed", "turn", "switch", "share",
-     "shared", "open", "opened", "expose", "exposed")
+    ("make", "made", "set", "mark", "marked", "share", "shared", "open", "opened", "expose",
+     "exposed")
 )  # fmt: skip
 #: (and the verbs of a lower-cased ``MakePublic``, as a mapping file writes them)
 _PUBLICIZE: Final = frozenset(
@@ -159,9 +160,12 @@ _LINK_VERBS: Final = frozenset(
     ("create", "created", "add", "added", "enable", "enabled", "generate", "generated",
      "update", "updated", "set", "make", "made")
 )  # fmt: skip
-#: Keys of a producer's record that hold what came back, not what was asked: a policy
-#: read back (``GetBucketAcl``) or the whole policy after a change is not a grant.
-_RESPONSES: Final = frozenset(("responseElements", "response", "responseJson", "userIdentity"))
+#: Keys of a producer's record that hold what came back or what was, not what was asked:
+#: a policy read back (``GetBucketAcl``), the whole policy after a change or the state
+#: before it (Google Cloud's ``resourceOriginalState``) is not a grant.
+_RESPONSES: Final = frozenset(
+    ("responseElements", "response", "responseJson", "resourceOriginalState", "userIdentity")
+)
 #: Keys that only wrap a request: a setting's phrase names the key without them.
 _ENVELOPES: Final = frozenset(
     ("requestParameters", "request", "data", "original", "detail", "eventData", "details")
@@ -203,6 +207,12 @@ _HINTS: Final = [
 #: organisation's settings), or who was let in (Google Cloud's members).
 _NOT_EXPOSED: Final = ["settings", "setting", "configuration", "config", "principal"]
 _ACTION_HINT: Final = r"(?i)public|publish"
+#: Names that only hold the word (a public key, IP address or DNS name): taken out of a
+#: record's text before the hints are looked for, so that a launch with a public
+#: address is not parsed.
+_WORD_ONLY: Final = (
+    r"(?i)public_?(?:ip|dns|key|hostname|address|subnet|cidr|holiday)|private_?(?:ip|dns|key)"
+)
 
 
 def _norm(value: str) -> str:
@@ -218,8 +228,12 @@ def _everybody(value: Any, *, audience: bool = False, level: bool = False) -> bo
     >>> _everybody("all"), _everybody("all", audience=True), _everybody(20, level=True)
     (False, True, True)
     """
-    if isinstance(value, list):
-        return any(_everybody(v, audience=audience, level=level) for v in value)
+    if isinstance(value, list):  # of names: a list inside it names nobody
+        return any(
+            _everybody(v, audience=audience, level=level)
+            for v in value
+            if not isinstance(v, list | Mapping)
+        )
     if isinstance(value, bool) or value is None or value is _MISSING:
         return False
     if isinstance(value, int | float):
@@ -290,7 +304,10 @@ def _show(value: Any) -> str:
         return "(removed)"
     if isinstance(value, str) and len(value) <= 40 and value.strip() == value and value:
         return value
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, RecursionError):  # nested beyond any setting
+        return "…"
     return text if len(text) <= 40 else text[:39] + "…"
 
 
@@ -300,9 +317,9 @@ def _opened(kind: str, words: list[str], before: Any, after: Any) -> bool:
     if _open(kind, words, after) is not True:
         return False
     if kind != "switch" and kind != "inverted" and isinstance(after, list):
-        old = set(map(str, before)) if isinstance(before, list) else {str(before)}
-        added = [v for v in after if str(v) not in old]
-        return _open(kind, words, added) is True
+        names = [v for v in after if isinstance(v, str)]
+        old = {v for v in before if isinstance(v, str)} if isinstance(before, list) else set()
+        return _open(kind, words, [v for v in names if v not in old]) is True
     return _open(kind, words, before) is False
 
 
@@ -533,6 +550,20 @@ def _by_name(name: str) -> str | None:
     return None
 
 
+def _hinted(text: pl.Expr) -> pl.Expr:
+    """Whether a JSON text holds one of the hints (false for null)."""
+    return text.str.contains_any(_HINTS, ascii_case_insensitive=True).fill_null(False)
+
+
+def _reads(action: str) -> bool:
+    """Whether an action reads, checks or previews (its verb's first word says so)."""
+    return bool(set(action_words(action)[1][:1]) & _READS)
+
+
+def _writes(action: str) -> bool:
+    return not _reads(action)
+
+
 def public_exposures(action: str, changes: str | None, metadata: str | None = None) -> list[str]:
     """How the event let everybody in, one phrase each (empty when it did not).
 
@@ -557,6 +588,7 @@ def public_exposures(action: str, changes: str | None, metadata: str | None = No
     []
     """
     found: list[str] = []
+    said = False
     noun, verb = action_words(action)
     creating = bool(set(verb) & _CREATE) and not set(noun) & _GRANTS
     if changes:
@@ -565,6 +597,8 @@ def public_exposures(action: str, changes: str | None, metadata: str | None = No
         except (ValueError, RecursionError):  # not JSON, or nested beyond any setting
             parsed = None
         found += _from_changes(parsed, noun, creating)
+        # changes that name an access setting say what happened: the name does not
+        said = any(_kind(_words(path) if path else noun) for path, _, _ in _pairs(parsed))
     meta: Any = None
     if metadata:
         try:
@@ -577,9 +611,10 @@ def public_exposures(action: str, changes: str | None, metadata: str | None = No
         original = meta.get("original")
         if isinstance(source, str) and source != action:
             names.append(source)
-        reading = meta.get("read_only") is True or bool(
-            set(verb[:1]) & _READS
-            or (isinstance(source, str) and set(action_words(source)[1][:1]) & _READS)
+        reading = (
+            meta.get("read_only") is True
+            or _reads(action)
+            or (isinstance(source, str) and _reads(source))
         )
         if isinstance(original, Mapping) and not reading:
             request = _Request(creating)
@@ -587,13 +622,13 @@ def public_exposures(action: str, changes: str | None, metadata: str | None = No
             found += request.result()
             if not changes:
                 found += _from_details(original)
-        if set(noun + verb) & _SHARING_ACTIONS and not creating:
+        if set(noun + verb) & _SHARING_ACTIONS and not creating and not reading:
             found += _from_metadata(meta)
-    if not found:
+    if not found and not said:
         for name in names:
-            said = _by_name(name)
-            if said is not None:
-                found.append(said)
+            by_name = _by_name(name)
+            if by_name is not None:
+                found.append(by_name)
                 break
     return list(dict.fromkeys(found))
 
@@ -627,17 +662,22 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     'mallory' made 'acme/payments' public at 2026-01-05 09:00 UTC: visibility private → public.
     """
     g = duration(gap, name="gap")
-    named = actions_matching(events, pl.col("action").str.contains(_ACTION_HINT))
-    hinted = [
-        pl.col(c).str.contains_any(_HINTS, ascii_case_insensitive=True).fill_null(False)
-        for c in ("changes", "metadata")
-    ]
+    named = pl.col("action").is_in(
+        actions_matching(events, pl.col("action").str.contains(_ACTION_HINT))
+    )
+    changed = _hinted(pl.col("changes"))
+    # a producer's record is read for the actions that change something (a trail's
+    # volume is its reads); first for any word of the hints, then (on the few rows left)
+    # for one that is not a public key's or address's
+    writes = pl.col("action").is_in(actions_where(events, _writes))
     lf = subset(
         events,
         ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "changes",
          "metadata", "targets"),
-        hinted[0] | hinted[1] | pl.col("action").is_in(named),
+        changed | named | (writes & pl.col("metadata").is_not_null()),
     )  # fmt: skip
+    lf = lf.filter(changed | named | _hinted(pl.col("metadata"))).collect().lazy()
+    lf = lf.filter(changed | named | _hinted(pl.col("metadata").str.replace_all(_WORD_ONLY, "")))
     distinct = lf.select("action", "changes", "metadata").unique().collect()
     if not distinct.height:
         return empty()

@@ -1033,6 +1033,23 @@ def test_gitlab_visibility_changes(tmp_path: Path, record: dict[str, Any], publi
         assert f"visibility {record['details']['from']} → Public" in found["summary"][0]
 
 
+def test_okta_everyone_is_the_organisation_not_the_public(tmp_path: Path) -> None:
+    """Okta's built-in group "Everyone" holds the organisation's users: an application
+    assigned to it is shared within the organisation."""
+    record = {
+        "uuid": "ok-1", "published": "2026-03-02T09:00:00.000Z", "version": "0",
+        "eventType": "group.application_assignment.add",
+        "actor": {"id": "00uadmin", "type": "User", "alternateId": "mallory@acme.com"},
+        "client": {"ipAddress": "203.0.113.9"}, "outcome": {"result": "SUCCESS"},
+        "displayMessage": "Add assigned application to group",
+        "target": [
+            {"id": "00gEveryone", "type": "UserGroup", "displayName": "Everyone"},
+            {"id": "0oaPayroll", "type": "AppInstance", "displayName": "Payroll"},
+        ],
+    }  # fmt: skip
+    assert public_exposure(_ingest(tmp_path, "okta", [record])).height == 0
+
+
 def test_ocsf_api_activity_from_security_lake(tmp_path: Path) -> None:
     """Security Lake's OCSF holds CloudTrail's request in ``api.request.data``, as an
     object or as JSON text."""

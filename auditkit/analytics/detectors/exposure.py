@@ -546,7 +546,7 @@ def _by_name(name: str) -> str | None:
     if set(noun) & {"public", "publicly", "anyone", "anonymous"} and set(noun) & _LINK_NOUNS:
         return f"public link created ({name})" if set(verb) & _LINK_VERBS else None
     if words & {"publish", "published"} and (set(noun) & _LINK_NOUNS or "web" in words):
-        return f"published to the web ({name})"
+        return f"published{' to the web' if 'web' in words else ''} ({name})"
     return None
 
 

@@ -245,6 +245,18 @@ def _cloudtrail_digest(path: str) -> bool:
     )
 
 
+def _digest_skipped(format: str | Format) -> bool:
+    """Whether CloudTrail digest files are skipped when reading as ``format``: when the
+    format is told file by file, and when it is CloudTrail (the digest files are the
+    trail's own, delivered beside its logs: ``--format cloudtrail`` on a synced bucket).
+
+    >>> _digest_skipped("auto"), _digest_skipped("cloudtrail"), _digest_skipped("okta")
+    (True, True, False)
+    """
+    name = format if isinstance(format, str) else format.name
+    return name in ("auto", "cloudtrail")
+
+
 def _empty(path: str) -> bool:
     """Whether ``path`` holds nothing but white space (un-gzipped, without a byte order
     mark): zero records, whatever the format.  A file that cannot be read is not
@@ -324,7 +336,7 @@ def _plan(
             result.files[shown] = "empty"
             result.skipped[shown] = SKIP_EMPTY
             continue
-        if format == "auto" and _cloudtrail_digest(path):
+        if _digest_skipped(format) and _cloudtrail_digest(path):
             result.skipped[shown] = SKIP_DIGEST
             continue
         fmt: Format

@@ -304,9 +304,11 @@ def test_truncated_gzip_yields_the_complete_records_then_one_error(tmp_path: Pat
     assert "truncated" in str(bad[0].error)
 
 
-def test_a_synced_bucket_skips_its_digest_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("format", ["auto", "cloudtrail"])
+def test_a_synced_bucket_skips_its_digest_files(tmp_path: Path, format: str) -> None:
     """`aws s3 sync` of a trail's bucket brings the digest files beside the log files:
-    they hold no events, so they are skipped (and said), not quarantined."""
+    they hold no events, so they are skipped (and said), not quarantined; with
+    `--format cloudtrail` too (they were quarantined as missing `eventName`)."""
     from auditkit.ingest.pipeline import ingest_files
     from auditkit.store import Store
 
@@ -335,7 +337,7 @@ def test_a_synced_bucket_skips_its_digest_files(tmp_path: Path) -> None:
         gzip.compress(orjson.dumps(digest))
     )
     store = Store.init(str(tmp_path / "a.db"))
-    result = ingest_files(store, [tmp_path / "AWSLogs"])
+    result = ingest_files(store, [tmp_path / "AWSLogs"], format=format)
     records = len(orjson.loads(delivered)["Records"])
     assert (result.stored, result.quarantined) == (records, 0)
     assert list(result.skipped) == [str(next(digests.iterdir()))]

@@ -261,6 +261,25 @@ def test_the_summary_names_the_actor_what_was_exposed_and_how() -> None:
     ]
 
 
+def test_a_switch_of_the_organisations_settings_alone_is_medium() -> None:
+    """It lets people expose things and exposes nothing itself: a policy to review, not a
+    leak; with a resource exposed in the same episode the finding is high."""
+    switch = _c("allow_public_links", False, True)
+    for action, target in (("settings.update", "settings"), ("organization.update", None)):
+        targets = [{"id": f"{action}-acme", "type": target}] if target else []
+        event = _event(action, switch, targets=targets)
+        assert public_exposure(events_to_frame([event]))["severity"].to_list() == ["medium"]
+    both = [
+        _event("settings.update", switch, targets=[{"id": "s", "type": "settings"}]),
+        _event("repository.update", _c("visibility", "private", "public"),
+               at="2026-03-02T10:20:00Z", targets=[{"id": "acme/payments"}]),
+    ]  # fmt: skip
+    assert public_exposure(events_to_frame(both))["severity"].to_list() == ["high"]
+    # a resource's own switch is the resource exposed
+    bucket = _event("bucket.update", _c("is_public", False, True))
+    assert public_exposure(events_to_frame([bucket]))["severity"].to_list() == ["high"]
+
+
 def test_a_denied_attempt_is_medium_and_one_actors_events_make_one_finding() -> None:
     public = _c("visibility", "private", "public")
     denied = _event("repository.update", public, outcome="denied")

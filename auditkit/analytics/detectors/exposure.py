@@ -39,6 +39,7 @@ from auditkit.analytics.detectors.common import (
     finalize,
     finding_span,
     fmt_time,
+    noun,
     q,
     subset,
 )
@@ -206,6 +207,10 @@ _HINTS: Final = [
 #: Targets that are where the setting was changed rather than what it exposes (an
 #: organisation's settings), or who was let in (Google Cloud's members).
 _NOT_EXPOSED: Final = ["settings", "setting", "configuration", "config", "principal"]
+#: What an action changes when it changes the whole organisation's or account's rules
+#: (``settings.update``): a switch there lets people expose things, it exposes nothing.
+_WIDE: Final = [*_NOT_EXPOSED[:-1], "organization", "organisation", "org", "account", "tenant",
+                "workspace", "policy"]  # fmt: skip
 _ACTION_HINT: Final = r"(?i)public|publish"
 #: Names that only hold the word (a public key, IP address or DNS name): taken out of a
 #: record's text before the hints are looked for, so that a launch with a public
@@ -703,6 +708,10 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .list.drop_nulls()
         .fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )
+    hits = hits.with_columns(
+        _wide=(pl.col("_exposed").list.len() == 0)
+        & noun(pl.col("action")).str.to_lowercase().is_in(_WIDE)
+    )
     many = pl.col("_exposed").list.len() > 3
     found = (
         episodes(hits, ["tenant_id", "actor_id"], g)
@@ -712,9 +721,16 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             (pl.col("outcome") == "success").any().alias("_done"),
             pl.col("_what").list.explode().unique(maintain_order=True).alias("_what"),
             pl.col("_exposed").list.explode().drop_nulls().unique(maintain_order=True),
+            pl.col("_wide").all(),
         )
         .with_columns(
-            severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            # something exposed is high; a switch of the organisation's or account's
+            # settings that only lets people expose things ("allow public links", the
+            # account's public access block) is a weakened policy to review: medium,
+            # as are attempts that all failed
+            severity=pl.when(pl.col("_done") & ~pl.col("_wide"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} {} {}: {}{}.",
                 q(pl.col("actor_id")),

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Final
 
@@ -210,9 +211,10 @@ def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[
     body = head.lstrip()
     if body[:1] == b"{":
         try:
-            first = orjson.loads(body.split(b"\n", 1)[0])
+            first = orjson.loads(body.split(b"\n", 1)[0].rstrip().removesuffix(b","))
         except orjson.JSONDecodeError:
-            first = None
+            first = _first_value(body)  # pretty-printed, one after another (jq)
+            first = first if isinstance(first, dict) and _outer(first) else None
         if isinstance(first, dict):
             return ("json", iter_json_auto(path)) if _outer(first) else None
         if (b'"hits"' in head and b'"_source"' in head) or (
@@ -228,6 +230,20 @@ def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[
         if "_raw" in names:
             return "csv", iter_csv(path)
     return None
+
+
+def _first_value(body: bytes) -> Any:
+    """The JSON value ``body`` starts with when it is whole in it (an object
+    pretty-printed over several lines, others after it), else ``None``.
+
+    >>> _first_value(b'{\\n  "_id": "1",\\n  "_source": {}\\n}\\n{\\n  "_id"')
+    {'_id': '1', '_source': {}}
+    """
+    try:
+        value, _ = json.JSONDecoder().raw_decode(body.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return value
 
 
 def envelope_input(

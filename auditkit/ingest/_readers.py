@@ -514,10 +514,14 @@ def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRe
     error may mean the file was truncated).
 
     A line that starts with an RFC 3339 time and a space before its JSON object, as
-    a CloudWatch Logs export to S3 writes each log event, is read from the object on.
+    a CloudWatch Logs export to S3 writes each log event, is read from the object on;
+    an object followed by a comma (the items of a JSON array copied without its
+    brackets, a shipper writing ``{...},`` a line) is read without the comma.
 
     >>> parse_json_line("x", 1, b'2024-03-07T18:30:00.000Z {"eventName": "GetObject"}',
     ...                 last=False).value
+    {'eventName': 'GetObject'}
+    >>> parse_json_line("x", 1, b'{"eventName": "GetObject"} ,', last=False).value
     {'eventName': 'GetObject'}
     """
     try:
@@ -526,6 +530,14 @@ def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRe
         stamped = _STAMPED_LINE.match(data)
         if stamped is not None:
             return parse_json_line(path, lineno, data[stamped.end() :], last=last)
+        if data[:1] == b"{" and data.endswith(b","):
+            try:
+                value = loads_json(data[:-1])
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                if isinstance(value, dict):
+                    return RawRecord(path, lineno, value=value, text=None)
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as uexc:
@@ -561,24 +573,91 @@ def _concatenated(data: bytes) -> list[Any] | None:
     >>> _concatenated(b'{"a": 1}{"b": ') is None
     True
     """
+    found = _concatenated_lines(data)
+    return None if found is None else [value for value, _ in found]
+
+
+def _concatenated_lines(data: bytes) -> list[tuple[Any, int]] | None:
+    """:func:`_concatenated`'s values, each with the line it starts on: objects back to
+    back on one line (Firehose), or pretty-printed one after another (``jq '.[]'``,
+    ``jq '.Records[]'``: an object over several lines, then the next).  A value may
+    end with a comma before the next (``{...},`` a line, a JSON array's items
+    without its brackets).
+
+    Examples
+    --------
+    >>> _concatenated_lines(b'{\\n  "a": 1\\n}\\n{\\n  "b": 2\\n},\\n')
+    [({'a': 1}, 1), ({'b': 2}, 4)]
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
     decoder = json.JSONDecoder()
-    out: list[Any] = []
-    pos, end = 0, len(text)
+    out: list[tuple[Any, int]] = []
+    pos, end, line, counted = 0, len(text), 1, 0
     while True:
         while pos < end and text[pos] in " \t\r\n":
             pos += 1
+        if out and pos < end and text[pos] == ",":  # {...},{...} or {...},\n{...}
+            pos += 1
+            while pos < end and text[pos] in " \t\r\n":
+                pos += 1
         if pos >= end:
             break
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
             value, pos = decoder.raw_decode(text, pos)
         except ValueError:
             return None
-        out.append(value)
+        out.append((value, line))
     return out if len(out) > 1 else None
+
+
+#: where an object pretty-printed one after another starts: ``{`` at the start of a line
+_OBJECT_START: Final = re.compile(rb"^\{", re.MULTILINE)
+
+
+def _pretty_objects(path: str, data: bytes) -> Iterator[RawRecord]:
+    """Objects pretty-printed one after another (``jq`` output), one of which at least
+    is not JSON: each object from a ``{`` that starts a line to the next, read alone,
+    so that the broken one is quarantined on its own, located at the line it starts
+    on, and the others are read.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "jq.json")
+    >>> _ = open(p, "wb").write(b'{\\n  "a": 1\\n}\\n{\\n  "a": \\n}\\n{\\n  "a": 3\\n}\\n')
+    >>> [(r.line, r.value, r.error is not None) for r in _pretty_objects(p, open(p, "rb").read())]
+    [(1, {'a': 1}, False), (4, None, True), (7, {'a': 3}, False)]
+    """
+    starts = [m.start() for m in _OBJECT_START.finditer(data)]
+    line = 1 + data.count(b"\n", 0, starts[0]) if starts else 1
+    for d, (start, end) in enumerate(zip(starts, [*starts[1:], len(data)], strict=True)):
+        chunk = data[start:end].rstrip().removesuffix(b",")
+        record = parse_json_line(path, line, chunk, last=end == len(data))
+        yield dataclasses.replace(record, location=f"[{d}]")
+        line += data.count(b"\n", start, end)
+
+
+def _first_line_json(data: bytes) -> bool:
+    """Whether the first line of ``data`` that is not blank is a JSON value by itself
+    (so the file is read as NDJSON), a trailing comma aside.
+
+    >>> _first_line_json(b'\\n{"a": 1},\\n{"a": 2}'), _first_line_json(b'{\\n  "a": 1\\n}')
+    (True, False)
+    """
+    for line in data.split(b"\n", 64):
+        line = line.strip()
+        if line:
+            try:
+                orjson.loads(line.removesuffix(b",") if line[:1] == b"{" else line)
+            except orjson.JSONDecodeError:
+                return False
+            return True
+    return False
 
 
 def _invalid(path: str, data: bytes, exc: orjson.JSONDecodeError) -> RawRecord:
@@ -620,13 +699,20 @@ def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecor
     try:
         doc: Any = loads_json(data)
     except orjson.JSONDecodeError as exc:
-        if data.lstrip()[:1] == b"{" and b"\n{" in data:
+        lines = data.lstrip()[:1] == b"{" and b"\n{" in data
+        if lines and _first_line_json(data):
             yield from iter_ndjson(path)
             return
-        doc = _concatenated(data)
-        if doc is None:
-            yield _invalid(path, data, exc)
+        found = _concatenated_lines(data)
+        if found is None:
+            if data.lstrip().split(b"\n", 1)[0].strip() == b"{":
+                yield from _pretty_objects(path, data)  # one of them is broken
+            elif lines:  # a broken first record, then one a line: each line says its own
+                yield from iter_ndjson(path)
+            else:
+                yield _invalid(path, data, exc)
             return
+        doc, starts = [value for value, _ in found], [line for _, line in found]
         concatenated = True
 
     def members(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -636,25 +722,28 @@ def iter_json_records(path: str, *, key: str | None = None) -> Iterator[RawRecor
             return [(f"[{i}]", v) for i, v in enumerate(value)]
         return [(prefix.rstrip(".") or "[0]", value)]
 
-    if concatenated:  # each value written back to back, and the records inside it
-        located = [m for d, value in enumerate(doc) for m in members(value, f"[{d}].")]
+    if concatenated:  # each value written back to back, and the records inside it,
+        # on the line the value starts on
+        located = [
+            (*m, starts[d]) for d, value in enumerate(doc) for m in members(value, f"[{d}].")
+        ]
     else:
-        located = members(doc)
-    for i, (loc, item) in enumerate(located):
+        located = [(*m, i + 1) for i, m in enumerate(members(doc))]
+    for loc, item, line in located:
         if not isinstance(item, dict):
             yield RawRecord(
                 path,
-                i + 1,
+                line,
                 location=loc,
                 text=_cut(orjson.dumps(item)),
                 error=SchemaError(
                     f"{loc}: expected a JSON object, got {type(item).__name__}",
                     file=path,
-                    line=i + 1,
+                    line=line,
                 ),
             )
         else:
-            yield RawRecord(path, i + 1, value=item, location=loc)
+            yield RawRecord(path, line, value=item, location=loc)
 
 
 #: the delimiters a header row is read with: Excel writes ``;`` where the decimal mark

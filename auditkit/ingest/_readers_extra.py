@@ -370,9 +370,9 @@ def json_layout(path: str, *, key: str | None = None) -> str:
     ):
         return "keyed"
     if body[:1] == b"{":
-        first = body.split(b"\n", 1)[0]
+        first = body.split(b"\n", 1)[0].rstrip()
         try:
-            value = orjson.loads(first)
+            value = orjson.loads(first.removesuffix(b","))  # (an array's items, one a line)
         except orjson.JSONDecodeError:
             value = None
         if isinstance(value, dict) and not (key and isinstance(value.get(key), list)):

@@ -9,7 +9,7 @@ from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import canonical_zone
 from auditkit.ingest._parquet import FRAME_KEYS as _FRAME_KEYS
 from auditkit.ingest._parquet import frame_row_event
-from auditkit.ingest._readers import iter_json_records, iter_ndjson, read_head
+from auditkit.ingest._readers_extra import iter_json_auto, json_layout
 from auditkit.ingest.registry import register
 
 
@@ -44,14 +44,13 @@ class CanonicalFormat:
         return 0
 
     def records(self, path: str) -> Iterator[RawRecord]:
-        if self.ndjson(path):
-            yield from iter_ndjson(path)
-        else:
-            yield from iter_json_records(path)
+        """The file's events: one a line, a JSON array, or objects pretty-printed one
+        after another (``jq '.[]'``) or alone (:func:`iter_json_auto`)."""
+        return iter_json_auto(path)
 
     def ndjson(self, path: str) -> bool:
         """Whether ``path`` holds one record per line (a parallel ingest splits it)."""
-        return not read_head(path, 64).lstrip().startswith(b"[")
+        return json_layout(path) == "ndjson"
 
     def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
         """The canonical event of ``record``: as it is, or, for a row of an event frame

@@ -20,6 +20,7 @@ which field of their file was wrong.
 
 from __future__ import annotations
 
+import ast
 import functools
 import ipaddress
 import itertools
@@ -890,15 +891,51 @@ def json_cell(cell: str) -> Any:
     """A CSV cell holding a JSON object or list as that JSON; any other cell, or text
     that only starts like JSON, as its text.
 
+    A list or object written as Python writes it (``[{'id': '0oa1', 'x': None}]``:
+    what pandas' ``to_csv`` makes of the lists ``json_normalize`` leaves in a cell)
+    is the same JSON, when it holds nothing JSON cannot.
+
     >>> json_cell('[{"id": "0oa1"}]'), json_cell("{not json"), json_cell("42")
     ([{'id': '0oa1'}], '{not json', '42')
+    >>> json_cell("[{'id': '0oa1', 'detailEntry': None, 'ok': True}]")
+    [{'id': '0oa1', 'detailEntry': None, 'ok': True}]
     """
     if cell[:1] in "{[":
         try:
             return loads_json(cell)
         except ValueError:
-            return cell
+            return _python_literal(cell)
     return cell
+
+
+#: the longest cell read as a Python literal (parsing it costs far more than JSON's)
+_MAX_LITERAL = 65536
+
+
+def _python_literal(cell: str) -> Any:
+    """A cell holding a Python list or dict literal of JSON values, as that value;
+    anything else (JSON text with a flaw, a tuple, a set, bytes) as its text."""
+    if len(cell) > _MAX_LITERAL or cell[1:2] not in ("'", "{", "]", "}", '"', " "):
+        return cell
+    try:
+        value = ast.literal_eval(cell)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return cell
+    return value if _json_like(value, 0) else cell
+
+
+def _json_like(value: Any, depth: int) -> bool:
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 64:
+        return False
+    if isinstance(value, list):
+        return all(_json_like(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_like(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
@@ -907,7 +944,8 @@ def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
     ``debugContext.debugData``) is that JSON.
 
     A list flattened into columns is a list again: ``target[0].id``, ``target[1].id``
-    (indexed columns, as flattening exporters write them) and ``target{}.id`` (a
+    or ``target.0.id`` (indexed columns, as flattening exporters write them; a step of
+    digits only, after the first, is a position) and ``target{}.id`` (a
     Splunk multivalue field, one value per line of the cell, as Splunk's CSV export
     writes the Okta add-on's events).
 
@@ -953,12 +991,18 @@ def _column_path(column: str) -> list[str | int | None] | None:
 
     >>> _column_path("target[1].detailEntry.x"), _column_path("target{}.id")
     (['target', 1, 'detailEntry', 'x'], ['target', None, 'id'])
+    >>> _column_path("request.ipChain.0.ip")
+    ['request', 'ipChain', 0, 'ip']
     >>> _column_path("actor.id") is None
     True
     """
     steps: list[str | int | None] = []
     listed = False
     for part in column.split("."):
+        if steps and len(part) <= 4 and part.isascii() and part.isdigit():
+            steps.append(int(part))  # target.0.id, as flatten_json and Logstash write it
+            listed = True
+            continue
         m = _LIST_STEP.match(part)
         if m is None:
             steps.append(part)

@@ -154,17 +154,22 @@ def test_csv_with_dotted_columns_maps_like_the_json_events(
 
 def _flat_lists(value: Any, style: str, prefix: str = "") -> dict[str, Any]:
     """A LogEvent as dotted columns with its lists flattened too: ``target[0].id``
-    (``style="indexed"``) or ``target{}.id`` with one value per line (``"splunk"``)."""
+    (``style="indexed"``), ``target.0.id`` (``"dotted"``, as flatten_json and
+    Logstash write them), ``target{}.id`` with one value per line (``"splunk"``), or
+    the list as Python writes it (``"pandas"``: ``json_normalize`` then ``to_csv``)."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
             out.update(_flat_lists(v, style, f"{prefix}{k}."))
         return out
     if isinstance(value, list):
-        if style == "indexed":
+        if style == "pandas":
+            return {prefix[:-1]: repr(value)}
+        if style in ("indexed", "dotted"):
             out = {}
             for i, item in enumerate(value):
-                out.update(_flat_lists(item, style, f"{prefix[:-1]}[{i}]."))
+                step = f"[{i}]." if style == "indexed" else f".{i}."
+                out.update(_flat_lists(item, style, f"{prefix[:-1]}{step}"))
             return out
         cells: dict[str, list[str]] = {}
         for item in value:
@@ -174,21 +179,22 @@ def _flat_lists(value: Any, style: str, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: "" if value is None else value}
 
 
-@pytest.mark.parametrize("style", ["indexed", "splunk"])
+@pytest.mark.parametrize("style", ["indexed", "dotted", "splunk", "pandas"])
 def test_csv_with_flattened_lists_keeps_every_target(
     tmp_path: Path, log: list[dict[str, Any]], style: str
 ) -> None:
     """Exports that flatten the ``target`` list into columns, ``target[0].id``,
-    ``target[1].type`` (flattening exporters) or ``target{}.id`` with one value per
-    line of the cell (Splunk's CSV export of the Okta add-on's events), give the same
-    targets as the JSON events: none is lost."""
+    ``target[1].type``, ``target.1.type`` (flattening exporters) or ``target{}.id``
+    with one value per line of the cell (Splunk's CSV export of the Okta add-on's
+    events), or write it as Python does (pandas), give the same targets as the JSON
+    events: none is lost (``target.0.id`` and Python's lists lost every target)."""
     import csv
 
     raw = [orjson.loads(line) for line in LOG.read_bytes().splitlines() if line.strip()]
     assert any(len(r.get("target") or []) > 1 for r in raw)  # the fixture has lists to flatten
     rows = [_flat_lists(r, style) for r in raw]
     columns = ["uuid", *sorted({c for r in rows for c in r} - {"uuid"})]
-    assert any("[1]." in c or "{}." in c for c in columns)
+    assert style == "pandas" or any(("[1]." in c or "{}." in c or ".1." in c) for c in columns)
     path = tmp_path / f"{style}.csv"
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns, lineterminator="\r\n")

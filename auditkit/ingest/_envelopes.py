@@ -6,7 +6,9 @@ line) or as CSV (a ``_raw`` column), Splunk HTTP Event Collector events (``{"tim
 ..., "sourcetype": ..., "event": {...}}``, as ``auditkit export --format hec`` and
 log shippers write them), and Elasticsearch or OpenSearch documents (``{"_index":
 ..., "_id": ..., "_source": {...}}`` a line as elasticdump writes them, a JSON array
-of them, or a whole ``_search`` response).
+of them, or a whole ``_search`` response), and log shippers' events around a line they
+did not parse (``{"@timestamp": ..., "host": ..., "message": "<the record as text>"}``
+from Logstash, Filebeat, Vector or Fluentd; Docker's ``{"log": ..., "stream": ...}``).
 
 The record inside is read by the format that recognises it (CloudTrail, OCSF,
 canonical events, ...), exactly as if it had come unwrapped.  A file is read this
@@ -22,6 +24,8 @@ the envelope as read, and the stored event notes it in ``metadata.envelope``.
 'hec'
 >>> envelope_kind({"_index": "logs", "_id": "1", "_source": {"a": 1}})
 'elasticsearch'
+>>> envelope_kind({"@timestamp": "...", "host": "collector-1", "message": '{"uuid": "x"}'})
+'shipper'
 >>> envelope_kind({"event": {"action": "x"}, "@timestamp": "...", "ecs": {}}) is None
 True
 """
@@ -77,6 +81,59 @@ _SPLUNK_LINE_KEYS: Final = frozenset(
 _SPLUNK_RESULTS_KEYS: Final = frozenset(
     ("preview", "init_offset", "messages", "fields", "results", "highlighted", "post_process_count")
 )
+#: the members of a log shipper's event around a line it did not parse: Logstash and
+#: Filebeat without a JSON filter, Fluentd and Fluent Bit, Vector, Docker's json-file
+#: log, syslog relays writing JSON; the line is in ``message``, ``log`` or ``msg``
+_SHIPPER_KEYS: Final = frozenset(
+    (
+        "@timestamp",
+        "@version",
+        "@metadata",
+        "timestamp",
+        "time",
+        "date",
+        "received_at",
+        "host",
+        "hostname",
+        "source",
+        "source_type",
+        "sourcetype",
+        "index",
+        "path",
+        "file",
+        "offset",
+        "tags",
+        "type",
+        "stream",
+        "level",
+        "severity",
+        "facility",
+        "priority",
+        "program",
+        "programname",
+        "appname",
+        "app_name",
+        "ident",
+        "pid",
+        "procid",
+        "msgid",
+        "fields",
+        "agent",
+        "input",
+        "ecs",
+        "log",
+        "service",
+        "container_name",
+        "container_id",
+        "kubernetes",
+        "docker",
+        "labels",
+        "message",
+        "msg",
+    )
+)
+#: where a log shipper keeps the line, in the order looked at
+_SHIPPER_LINE: Final = ("message", "log", "msg")
 #: what the quarantine and metadata call each envelope
 _NAMES: Final = {
     "splunk": "a Splunk search result",
@@ -84,7 +141,24 @@ _NAMES: Final = {
     "elasticsearch": "an Elasticsearch document",
     "elasticsearch_response": "an Elasticsearch search response",
     "splunk_results": "a Splunk search job's results",
+    "shipper": "a log shipper's event",
 }
+
+
+def _shipper_line(record: Mapping[str, Any]) -> str | None:
+    """The member of a log shipper's event that holds the line it shipped (text), when
+    ``record`` is one: its members all a shipper's, one of them the line.
+
+    >>> _shipper_line({"@timestamp": "2024-06-01T10:00:00Z", "host": "c1", "message": "{}"})
+    'message'
+    >>> _shipper_line({"log": "{}", "stream": "stdout", "time": "2024-06-01T10:00:00Z"})
+    'log'
+    >>> _shipper_line({"message": "{}", "action": "user.login"}) is None
+    True
+    """
+    if not record.keys() <= _SHIPPER_KEYS:
+        return None
+    return next((k for k in _SHIPPER_LINE if isinstance(record.get(k), str)), None)
 
 
 def envelope_kind(record: Any) -> str | None:
@@ -107,6 +181,8 @@ def envelope_kind(record: Any) -> str | None:
         return "elasticsearch_response"
     if isinstance(record.get("results"), list) and keys <= _SPLUNK_RESULTS_KEYS:
         return "splunk_results"
+    if _shipper_line(record) is not None:
+        return "shipper"
     return None
 
 
@@ -170,6 +246,9 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
         field, inner = ("result._raw" if result is not value else "_raw"), result.get("_raw")
     elif kind == "hec":
         field, inner = "event", value.get("event")
+    elif kind == "shipper":
+        field = _shipper_line(value) or "message"
+        inner = value.get(field)
     else:
         field, inner = "_source", value.get("_source")
     try:
@@ -222,7 +301,18 @@ def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[
         ):
             return "json", iter_json_records(path)
     elif body[:1] == b"[":
-        if any(k in head for k in (b'"_source"', b'"_raw"', b'"event"', b'"result"')):
+        if any(
+            k in head
+            for k in (
+                b'"_source"',
+                b'"_raw"',
+                b'"event"',
+                b'"result"',
+                b'"message"',
+                b'"log"',
+                b'"msg"',
+            )
+        ):
             return "json", iter_json_array(path)
     else:
         header = body.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")

@@ -114,7 +114,63 @@ def splunk_results(records: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
 
+def logstash(records: list[dict[str, Any]]) -> bytes:
+    """Logstash (or Vector, Fluentd) without a JSON filter: each line it read in
+    ``message``, beside its own fields."""
+    return _lines(
+        [
+            {
+                "@timestamp": "2024-03-07T18:30:00.000Z",
+                "@version": "1",
+                "host": "collector-1",
+                "path": "/var/log/audit/export.json",
+                "tags": ["audit"],
+                "message": orjson.dumps(r).decode(),
+            }
+            for r in records
+        ]
+    )
+
+
+def docker_log(records: list[dict[str, Any]]) -> bytes:
+    """Docker's json-file log of a container that printed the records: ``log`` holds the
+    line with its newline."""
+    return _lines(
+        [
+            {
+                "log": orjson.dumps(r).decode() + "\n",
+                "stream": "stdout",
+                "time": "2024-03-07T18:30:00Z",
+            }
+            for r in records
+        ]
+    )
+
+
+def filebeat_array(records: list[dict[str, Any]]) -> bytes:
+    """Filebeat's events (a file output, as a JSON array): the line in ``message``, the
+    file it came from in ``log``."""
+    return orjson.dumps(
+        [
+            {
+                "@timestamp": "2024-03-07T18:30:00.000Z",
+                "@metadata": {"beat": "filebeat", "type": "_doc", "version": "8.12.0"},
+                "agent": {"type": "filebeat", "version": "8.12.0"},
+                "ecs": {"version": "8.0.0"},
+                "host": {"name": "collector-1"},
+                "input": {"type": "filestream"},
+                "log": {"file": {"path": "/var/log/audit.json"}, "offset": i * 1000},
+                "message": orjson.dumps(r).decode(),
+            }
+            for i, r in enumerate(records)
+        ]
+    )
+
+
 WRAPS: dict[str, Callable[[list[dict[str, Any]]], bytes]] = {
+    "logstash.ndjson": logstash,
+    "docker.log": docker_log,
+    "filebeat-array.json": filebeat_array,
     "splunk.json": splunk_json,
     "splunk.csv": splunk_csv,
     "splunk-results.json": splunk_results,
@@ -157,7 +213,10 @@ def test_records_in_an_envelope_give_the_events_they_give_unwrapped(
     assert (result.read, result.stored, result.quarantined) == (expected.read, expected.stored, 0)
     got, want = _events(b), _events(a)
     kind = wrap.split(".")[0].split("-")[0]
-    envelope = {"splunk": "splunk", "hec": "hec"}.get(kind, "elasticsearch")
+    shipper = ("logstash", "docker", "filebeat")
+    envelope = {"splunk": "splunk", "hec": "hec", **dict.fromkeys(shipper, "shipper")}.get(
+        kind, "elasticsearch"
+    )
     assert {e["envelope"] for e in got} == {envelope}
     for e in got:
         e["envelope"] = None
@@ -219,6 +278,28 @@ def test_what_an_envelope_holds_that_cannot_be_read_is_quarantined_alone(tmp_pat
     assert orjson.loads(kept[0]["record"])["sourcetype"] == "syslog"  # the envelope, whole
 
 
+def test_a_shipped_line_that_is_not_json_is_quarantined_alone(tmp_path: Path) -> None:
+    """A shipper's event whose line is not a JSON record (a syslog line among the
+    audit records) is quarantined alone, naming ``message``; a file of nothing but
+    such lines is quarantined whole, saying so, rather than as of unknown format."""
+    good = make_events(2)
+    lines = orjson.loads(b"[" + logstash(good).strip().replace(b"\n", b",") + b"]")
+    lines.insert(1, {**lines[0], "message": "Mar  7 18:30:00 host sshd[1]: Failed password"})
+    path = tmp_path / "shipped.ndjson"
+    path.write_bytes(_lines(lines))
+    syslog = tmp_path / "syslog.ndjson"
+    syslog.write_bytes(_lines([lines[1]]))
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [path, syslog])
+    assert (result.read, result.stored, result.quarantined) == (4, 2, 2)
+    reasons = {(q.file, q.line, q.field): q.reason for q in result.problems}
+    assert (
+        "a log shipper's event whose record is not JSON ('Mar  7"
+        in reasons[(str(path), 2, "message")]
+    )
+    assert "a log shipper's event whose record is not JSON" in reasons[(str(syslog), None, None)]
+
+
 def test_look_alikes_are_not_envelopes(tmp_path: Path) -> None:
     """ECS documents have an ``event`` object, canonical events have none of these keys:
     neither is unwrapped (an ECS export is read as ECS, not as HEC envelopes)."""
@@ -230,6 +311,9 @@ def test_look_alikes_are_not_envelopes(tmp_path: Path) -> None:
     assert (result.stored, result.quarantined) == (3, 0)
     assert envelope_kind(make_events(1)[0]) is None
     assert envelope_kind({"event": {"a": 1}}) is None  # one key: not an HEC envelope
+    # a record with a message among its own fields is not a shipper's event
+    assert envelope_kind({**make_events(1)[0], "message": "{}"}) is None
+    assert envelope_kind({"@timestamp": "x", "event": {}, "message": "{}"}) is None
 
 
 def _children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

@@ -10,6 +10,7 @@ import pytest
 from auditkit.errors import SchemaError
 from auditkit.ingest.formats.gitlab import event_name_action
 from auditkit.ingest.registry import get_format
+from auditkit.schema import normalize_event
 
 from . import FIXTURES, by_source_action, events
 
@@ -108,7 +109,7 @@ def test_the_csv_export_reads_its_action_text_back() -> None:
     assert detect_format(str(path)).name == "gitlab"
     evs = events("gitlab", path, tenant="acme")
     assert [(e["event_id"], e["action"], e["outcome"]) for e in evs] == [
-        ("gitlab:5001", "project.change", "success"),
+        ("gitlab:5001", "api_key.create", "success"),  # (its message: [messages])
         ("gitlab:5002", "user.login", "failure"),
         ("gitlab:5003", "user.login", "success"),
         ("gitlab:5004", "team_member.add", "success"),
@@ -123,6 +124,60 @@ def test_the_csv_export_reads_its_action_text_back() -> None:
     assert evs[3]["description"] == "Added user access as Developer"
     assert evs[1]["source"]["ip"] == "203.0.113.9"
     assert evs[0]["occurred_at"] == "2024-06-03T07:12:13.000000Z"
+
+
+@pytest.mark.parametrize(
+    ("message", "entity", "action", "source_action"),
+    [
+        ("Started Impersonation", "User", "user.impersonate", "user_impersonation"),
+        ("Disabled two-factor authentication", "User", "mfa.disable", "user_disable_two_factor"),
+        ("Changed password", "User", "password.change", "user_password_updated"),
+        (
+            "Revoked personal access token with id 55",
+            "User",
+            "api_key.revoke",
+            "personal_access_token_revoked",
+        ),
+        (
+            "Created project access token with token_id: 12 with scopes: [:api, :read_api] "
+            "and Maintainer access level.",
+            "Project",
+            "api_key.create",
+            "project_access_token_created",
+        ),
+        (
+            "Created group token with token_id: 3 with scopes: [:api].",
+            "Group",
+            "api_key.create",
+            "group_access_token_created",
+        ),
+        ("Added SSH key", "User", "api_key.create", "add_ssh_key"),
+        ("Approved the merge request", "Project", "project.change", "Approved the merge request"),
+    ],
+)
+@pytest.mark.parametrize("shape", ["csv", "api"])
+def test_events_told_only_in_words_are_named_by_their_message(
+    message: str, entity: str, action: str, source_action: str, shape: str
+) -> None:
+    """The CSV export's Action column, and an older API response's custom_message, are
+    all that tells tokens created or revoked, impersonation, 2FA disabled: each was
+    `<entity>.change`, which no detector looks at."""
+    from auditkit.ingest.formats.gitlab import csv_record
+
+    if shape == "csv":
+        record = csv_record(
+            {"ID": "9", "Author ID": "1", "Author Name": "Administrator", "Entity ID": "6",
+             "Entity Type": entity, "Action": message, "Created At (UTC)": "2024-06-03 07:12:13"}
+        )  # fmt: skip
+    else:
+        record = {
+            "id": 9, "author_id": 1, "entity_id": 6, "entity_type": entity,
+            "details": {"custom_message": message, "author_name": "Administrator"},
+            "created_at": "2024-06-03T07:12:13.000Z",
+        }  # fmt: skip
+    event = normalize_event(get_format("gitlab").to_event(record, tenant="acme"))
+    assert (event["action"], event["metadata"]["source_action"]) == (action, source_action)
+    assert event["description"] == message
 
 
 def test_a_csv_export_row_that_cannot_be_read_is_quarantined_alone(tmp_path: Path) -> None:

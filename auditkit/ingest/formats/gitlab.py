@@ -36,7 +36,7 @@ from auditkit.ingest._readers import iter_csv, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
-__all__ = ["GitLabFormat", "csv_record", "event_name_action"]
+__all__ = ["GitLabFormat", "csv_record", "event_name_action", "message_event_name"]
 
 #: the columns of the CSV export of audit events (Admin Area, group and project
 #: "Export as CSV"), by which it is told
@@ -232,6 +232,29 @@ def event_name_action(name: str, *, field: str = "event_type") -> str:
     return derive_action(parts[:-1], parts[-1], field=field)
 
 
+def message_event_name(message: Any) -> str | None:
+    """The event type whose message ``message`` is (the ``[messages]`` table: the words
+    it starts with), for events that carry no name: older API responses, whose
+    ``details`` hold only a ``custom_message``, and the CSV export, which tells each
+    event in words; else ``None``.
+
+    Examples
+    --------
+    >>> message_event_name("Revoked personal access token with id 55")
+    'personal_access_token_revoked'
+    >>> message_event_name("Started Impersonation"), message_event_name("Approved it")
+    ('user_impersonation', None)
+    """
+    if not isinstance(message, str):
+        return None
+    words = " ".join(message.lower().split()[:5])
+    table: Mapping[str, str] = load_table("gitlab")["messages"]
+    for start, name in table.items():
+        if words == start or words.startswith(start + " ") or words.startswith(start + ":"):
+            return name
+    return None
+
+
 def _field(record: Mapping[str, Any], details: Mapping[str, Any], key: str) -> Any:
     value = record.get(key)
     return details.get(key) if value is None else value
@@ -286,6 +309,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         text(record.get("event_type"))
         or text(record.get("event_name"))
         or text(details.get("event_name"))
+        or message_event_name(details.get("custom_message"))
+        or message_event_name(record.get("action"))  # a CSV export's Action column
     )
     extras: dict[str, Any] = {}
     entry = table_entry(table["actions"], name) if name else None

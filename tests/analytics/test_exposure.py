@@ -275,9 +275,11 @@ def test_a_switch_of_the_organisations_settings_alone_is_medium() -> None:
                at="2026-03-02T10:20:00Z", targets=[{"id": "acme/payments"}]),
     ]  # fmt: skip
     assert public_exposure(events_to_frame(both))["severity"].to_list() == ["high"]
-    # a resource's own switch is the resource exposed
+    # a resource's own switch is the resource exposed, and so is a policy (a resource's)
     bucket = _event("bucket.update", _c("is_public", False, True))
     assert public_exposure(events_to_frame([bucket]))["severity"].to_list() == ["high"]
+    policy = _event("policy.update", _c("visibility", "private", "public"))
+    assert public_exposure(events_to_frame([policy]))["severity"].to_list() == ["high"]
 
 
 def test_a_denied_attempt_is_medium_and_one_actors_events_make_one_finding() -> None:

@@ -210,7 +210,7 @@ _NOT_EXPOSED: Final = ["settings", "setting", "configuration", "config", "princi
 #: What an action changes when it changes the whole organisation's or account's rules
 #: (``settings.update``): a switch there lets people expose things, it exposes nothing.
 _WIDE: Final = [*_NOT_EXPOSED[:-1], "organization", "organisation", "org", "account", "tenant",
-                "workspace", "policy"]  # fmt: skip
+                "workspace"]  # fmt: skip
 _ACTION_HINT: Final = r"(?i)public|publish"
 #: Names that only hold the word (a public key, IP address or DNS name): taken out of a
 #: record's text before the hints are looked for, so that a launch with a public

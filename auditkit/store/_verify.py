@@ -89,6 +89,7 @@ from auditkit.store._manifest import (
     cold_tier_problem,
     listed_revocations,
 )
+from auditkit.store._memory import large_buffers_mapped
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
 from auditkit.store._trust import SavedCheckpoints, Trust, note_origin
@@ -1412,6 +1413,7 @@ def verified_chunks(
     ``_AHEAD + 1`` chunks are read ahead (queued, or being read), besides the one
     being checked.
     """
+    large_buffers_mapped()  # a long pass's memory stays where its first chunks put it
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="auditkit-read")
 
     def verifier_of(t: str) -> TenantVerifier:

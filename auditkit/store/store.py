@@ -92,7 +92,7 @@ from auditkit.store._manifest import (
     manifest_required,
     tenant_digest,
 )
-from auditkit.store._memory import give_back_memory, large_buffers_mapped
+from auditkit.store._memory import give_back_memory
 from auditkit.store._page import JsonPage, json_page
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
@@ -1257,7 +1257,6 @@ class Store(StreamCursors):
         reports: list[VerificationReport] = []
         ranged = bool(where)
         reader = self._reader
-        large_buffers_mapped()  # a long pass's memory stays where its first chunks put it
         # before any tenant's snapshot (see verify_trail)
         manifest = reader.manifest()
         timed = start is not None or end is not None

@@ -257,7 +257,8 @@ def test_the_summary_names_the_actor_what_was_exposed_and_how() -> None:
     settings = _event("settings.update", _c("allow_public_links", False, True),
                       targets=[{"id": "settings-acme", "type": "settings"}])  # fmt: skip
     assert public_exposure(events_to_frame([settings]))["summary"].to_list() == [
-        "'mallory' opened public access at 2026-03-02 10:00 UTC: allow_public_links false → true."
+        "'mallory' opened public access in the settings at 2026-03-02 10:00 UTC: "
+        "allow_public_links false → true."
     ]
 
 

@@ -736,9 +736,13 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                 q(pl.col("actor_id")),
                 pl.when(pl.col("_exposed").list.len() == 0)
                 .then(
-                    pl.when("_done")
-                    .then(pl.lit("opened public access"))
-                    .otherwise(pl.lit("tried to open public access"))
+                    pl.concat_str(
+                        pl.when("_done")
+                        .then(pl.lit("opened public access"))
+                        .otherwise(pl.lit("tried to open public access")),
+                        # a switch that lets people share publicly, not a share
+                        pl.when("_wide").then(pl.lit(" in the settings")).otherwise(pl.lit("")),
+                    )
                 )
                 .otherwise(
                     pl.concat_str(

@@ -1447,8 +1447,8 @@ class Store(StreamCursors):
         verified exactly as :meth:`load` does, written to ``folder`` (a new
         temporary folder by default) and dropped, so memory holds a few chunks
         and 33 bytes per record of the largest tenant (its leaf hashes and a seen
-        flag): about 0.8 GiB for 1M sample events, 1.9 GiB for 10M.  The result is a LazyFrame over
-        those files, with FRAME_SCHEMA columns.  A tampered record raises
+        flag): about 0.8 GiB for 1M sample events, 1.9 GiB for 10M.  The result is
+        a LazyFrame over those files, with FRAME_SCHEMA columns.  A tampered record raises
         :class:`~auditkit.errors.TamperedError` naming it.
 
         Examples

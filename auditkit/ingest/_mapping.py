@@ -334,13 +334,17 @@ def source_time(
 
     ``utc_defined``: the source's specification defines the field as UTC, so a
     time without a zone (``2022-03-22 14:21:53.225``, as data lakes and SIEMs
-    export it) is read as UTC, and the result says so.  ``epoch`` as for
-    :func:`timestamp`.
+    export it) is read as UTC, and the result says so; and a JSON number is read as
+    an epoch time in the unit its size says (seconds, milliseconds, micro- or
+    nanoseconds: their years 1990 to 2200 do not overlap), as pandas' ``to_json``
+    writes a timestamp column.  ``epoch`` as for :func:`timestamp`.
 
     Examples
     --------
     >>> source_time("2022-03-22 14:21:53.225123456", "published", utc_defined=True)
     Stamp(text='2022-03-22T14:21:53.225123Z', precise='2022-03-22T14:21:53.225123456Z', zone_assumed=True)
+    >>> source_time(1648022513225, "published", utc_defined=True).text
+    '2022-03-23T08:01:53.225000Z'
     >>> source_time("2022-03-22 14:21:53", "published")
     Traceback (most recent call last):
     ...
@@ -369,6 +373,8 @@ def source_time(
     if isinstance(value, bool):
         raise SchemaError("expected a timestamp, got bool", field=field)
     if isinstance(value, int | float):
+        if epoch is None and utc_defined:
+            epoch = "auto"
         if epoch is None:
             raise SchemaError(
                 f"expected an RFC 3339 timestamp string, got {_type(value)}", field=field

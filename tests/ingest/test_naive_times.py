@@ -177,6 +177,28 @@ def test_formats_defined_as_utc_read_lake_times_as_utc_and_say_so(
         assert event["actor"] == zoned["actor"]
 
 
+@pytest.mark.parametrize(("name", "path", "field", "tenant"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("unit", [1, 1_000, 1_000_000, 1_000_000_000])
+def test_formats_defined_as_utc_read_epoch_numbers_in_the_unit_their_size_says(
+    name: str, path: Path, field: tuple[str, ...], tenant: str | None, unit: int
+) -> None:
+    """pandas' ``to_json`` writes a timestamp column as epoch milliseconds (``date_unit``
+    may say seconds, micro- or nanoseconds): a JSON number in a time field of a format
+    that defines it as UTC is that instant.  It was refused as 'expected an RFC 3339
+    timestamp string, got int' (milliseconds, in OCSF, were the only unit read)."""
+    fmt = get_format(name)
+    at = datetime(2022, 3, 22, 14, 21, 53, 225000, tzinfo=UTC)
+    micros = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    number = micros * unit // 1_000_000  # whole seconds, milli-, micro- or nanoseconds
+    for rec in raw_records(fmt, path)[:3]:
+        lake = _lake(rec, field)
+        lake.pop("time_dt", None)
+        event = normalize_event(fmt.to_event({**lake, field[-1]: number}, tenant=tenant))
+        expected = "2022-03-22T14:21:53.000000Z" if unit == 1 else "2022-03-22T14:21:53.225000Z"
+        assert event["occurred_at"] == expected
+        assert ZONE_ASSUMED not in event["metadata"]  # an epoch number is UTC by definition
+
+
 def test_bigquery_utc_suffix_is_a_zone_not_an_assumption() -> None:
     fmt = get_format("gcp")
     rec = raw_records(fmt, FIXTURES / "gcp" / "cloudaudit.googleapis.com_export.json")[0]

@@ -85,7 +85,7 @@ def _event(**change: Any) -> dict[str, Any]:
     ("change", "field"),
     [
         ({"time": None}, "time"),
-        ({"time": 1717232400123456}, "time"),  # microseconds, not milliseconds
+        ({"time": 1e20}, "time"),  # beyond nanoseconds of the year 2200
         ({"time": 5}, "time"),  # seconds, but not a time of the logs
         ({"time": "soon"}, "time"),
         ({"class_uid": None}, "class_uid"),
@@ -127,6 +127,22 @@ def test_time_written_in_seconds_is_read_as_seconds(written: Any, read: str) -> 
     ms = normalize_event(get_format("ocsf").to_event(_event(time=1767603600123), tenant=None))
     assert ms["occurred_at"] == "2026-01-05T09:00:00.123000Z"
     assert "occurred_at_unit" not in ms["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("written", "unit"),
+    [
+        (1767603600123456, "microseconds (OCSF time is milliseconds)"),
+        (1767603600123456789, "nanoseconds (OCSF time is milliseconds)"),
+        ("1767603600123456", "microseconds (OCSF time is milliseconds)"),
+    ],
+)
+def test_time_written_in_micro_or_nanoseconds_is_read_in_its_unit(written: Any, unit: str) -> None:
+    """Producers that write OCSF from a language whose clock counts micro- or nanoseconds
+    were refused as 'out of range'; the units' years 1990 to 2200 do not overlap."""
+    e = normalize_event(get_format("ocsf").to_event(_event(time=written), tenant=None))
+    assert e["occurred_at"] == "2026-01-05T09:00:00.123456Z"
+    assert e["metadata"]["occurred_at_unit"] == unit
 
 
 PROWLER = FIXTURES / "ocsf" / "prowler_detection_findings.ocsf.json"

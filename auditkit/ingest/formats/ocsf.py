@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import (
@@ -93,32 +93,42 @@ def _int(value: Any) -> int | None:
     return None
 
 
-#: the metadata key, and its value, of an event whose ``time`` was read as seconds
+#: the metadata key, and its value, of an event whose ``time`` was read in another unit
+#: than OCSF's milliseconds
 TIME_UNIT = "occurred_at_unit"
 TIME_UNIT_SECONDS = "seconds (OCSF time is milliseconds)"
-#: below this, an epoch number is seconds: as milliseconds it would be before 1973, as
-#: seconds it is before the year 5000 (Prowler writes seconds, OCSF milliseconds)
-_SECONDS_BELOW = 1e11
+_UNIT_TEXT: Final = {
+    "s": TIME_UNIT_SECONDS,
+    "us": "microseconds (OCSF time is milliseconds)",
+    "ns": "nanoseconds (OCSF time is milliseconds)",
+}
+#: upper bounds of an epoch number in each unit: the units' years 1990 to 2200 do not
+#: overlap (as milliseconds a number below 10**11 is before 1973, as seconds it is
+#: before the year 5000); Prowler writes seconds, some producers micro- or nanoseconds
+_UNIT_BELOW: Final = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
 
 
-def _seconds(value: Any) -> bool:
-    """Whether an OCSF ``time`` is written in seconds rather than milliseconds.
+def _unit(value: Any) -> str:
+    """The unit an OCSF ``time`` is written in, by its size (``ms`` when it is no number).
 
-    >>> _seconds(1767603600.123), _seconds("1767603600"), _seconds(1767603600123)
-    (True, True, False)
-    >>> _seconds(None), _seconds(True), _seconds(0)
-    (False, False, False)
+    >>> _unit(1767603600.123), _unit("1767603600"), _unit(1767603600123)
+    ('s', 's', 'ms')
+    >>> _unit(1767603600123456), _unit(1767603600123456789)
+    ('us', 'ns')
+    >>> _unit(None), _unit(True), _unit(0), _unit("soon")
+    ('ms', 'ms', 'ms', 'ms')
     """
     if isinstance(value, bool):
-        return False
+        return "ms"
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
-            return False
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return False
-    return 0 < abs(value) < _SECONDS_BELOW
+            return "ms"
+    if not isinstance(value, int | float) or not math.isfinite(value) or value == 0:
+        return "ms"
+    size = abs(value)
+    return next((unit for unit, below in _UNIT_BELOW if size < below), "ns")
 
 
 def _user_id(user: Any) -> str | None:
@@ -149,11 +159,11 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     when = record.get("time")
     # `time` is milliseconds since the epoch (UTC by definition) and `time_dt` the same
     # instant as a date-time: data lakes write either without a zone
-    in_seconds = _seconds(when)
+    unit = _unit(when)
     if when is None and record.get("time_dt") is not None:
         stamp = source_time(record.get("time_dt"), "time_dt", utc_defined=True)
     else:
-        stamp = source_time(when, "time", utc_defined=True, epoch="s" if in_seconds else "ms")
+        stamp = source_time(when, "time", utc_defined=True, epoch=unit)
     occurred_at = stamp.text
     meta_in = record.get("metadata")
     if meta_in is not None and not isinstance(meta_in, Mapping):
@@ -236,8 +246,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         )
     if stamp.zone_assumed:
         meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
-    if in_seconds:
-        meta[TIME_UNIT] = TIME_UNIT_SECONDS
+    if unit in _UNIT_TEXT:
+        meta[TIME_UNIT] = _UNIT_TEXT[unit]
     return finish(
         tenant_id=tenant_id,
         occurred_at=occurred_at,

@@ -177,6 +177,27 @@ def test_formats_defined_as_utc_read_lake_times_as_utc_and_say_so(
         assert event["actor"] == zoned["actor"]
 
 
+past = st.datetimes(
+    min_value=datetime(1990, 1, 2), max_value=datetime(2025, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(past, st.sampled_from([1, 1_000, 1_000_000, 1_000_000_000]))
+@settings(max_examples=300, deadline=None)
+def test_an_epoch_number_of_any_unit_is_its_instant(utc: datetime, unit: int) -> None:
+    """Whatever the instant (1990 to now: later ones are refused) and the unit, the size
+    tells the unit and the instant comes back to the precision the unit has
+    (microseconds at most)."""
+    micros = (utc - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    number = micros * unit // 1_000_000
+    text = source_time(number, "timestamp", utc_defined=True).text
+    kept = micros - micros % (1_000_000 // unit) if unit < 1_000_000 else micros
+    expected = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=kept)
+    assert text == expected.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with pytest.raises(SchemaError, match="timestamp"):
+        source_time(number, "timestamp")  # a format that does not define its time as UTC
+
+
 @pytest.mark.parametrize(("name", "path", "field", "tenant"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("unit", [1, 1_000, 1_000_000, 1_000_000_000])
 def test_formats_defined_as_utc_read_epoch_numbers_in_the_unit_their_size_says(

@@ -724,10 +724,10 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             pl.col("_wide").all(),
         )
         .with_columns(
-            # something exposed is high; a switch of the organisation's or account's
-            # settings that only lets people expose things ("allow public links", the
-            # account's public access block) is a weakened policy to review: medium,
-            # as are attempts that all failed
+            # something exposed is high; a switch in the organisation's or account's
+            # settings (a settings.update) that only lets people expose things ("allow
+            # public links") is a weakened policy to review: medium, as are attempts
+            # that all failed (a public access block deleted by name stays high)
             severity=pl.when(pl.col("_done") & ~pl.col("_wide"))
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium")),

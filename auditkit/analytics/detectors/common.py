@@ -269,6 +269,50 @@ def finding_span(*first: str) -> list[pl.Expr]:
     ]
 
 
+def classified(
+    lf: pl.LazyFrame, columns: Sequence[str], classify: Callable[..., list[str]]
+) -> pl.LazyFrame | None:
+    """The rows of ``lf`` whose values of ``columns`` ``classify`` finds something in,
+    with what it found as ``_what`` (a list of texts); ``None`` when no row has any.
+
+    ``classify`` (plain Python: parsing JSON, walking settings) runs once per distinct
+    combination of ``columns``, which trails repeat over and over.
+
+    >>> lf = pl.LazyFrame({"action": ["a.delete", "a.read", "a.delete"], "n": [1, 2, 3]})
+    >>> def verbs(action):
+    ...     return ["deleted"] if action.endswith("delete") else []
+    >>> classified(lf, ["action"], verbs).sort("n").collect()["_what"].to_list()
+    [['deleted'], ['deleted']]
+    >>> classified(lf.filter(pl.col("n") == 2), ["action"], verbs) is None
+    True
+    """
+    distinct = lf.select(*columns).unique().collect()
+    if not distinct.height:
+        return None
+    what = distinct.with_columns(
+        _what=pl.Series([classify(*row) for row in distinct.iter_rows()], dtype=pl.List(pl.String))
+    ).filter(pl.col("_what").list.len() > 0)
+    if not what.height:
+        return None
+    return lf.join(what.lazy(), on=list(columns), nulls_equal=True)
+
+
+def first_few(items: pl.Expr, n: int, separator: str = "; ") -> pl.Expr:
+    """The first ``n`` texts of a list joined by ``separator``, then `` and K more``
+    when the list holds K more.
+
+    >>> pl.select(first_few(pl.lit(["a", "b", "c"]), 2)).item()
+    'a; b and 1 more'
+    >>> pl.select(first_few(pl.lit(["a"]), 2)).item()
+    'a'
+    """
+    count = items.list.len()  # unsigned: compared before it is subtracted from
+    return pl.concat_str(
+        items.list.head(n).list.join(separator),
+        pl.when(count > n).then(pl.format(" and {} more", count - n)).otherwise(pl.lit("")),
+    )
+
+
 def keyed(
     lf: pl.LazyFrame, keys: Sequence[str], *tiebreak: str, keep: pl.Expr | None = None
 ) -> pl.LazyFrame:

@@ -29,11 +29,13 @@ import polars as pl
 from auditkit.analytics.detectors.common import (
     Events,
     actions_matching,
+    classified,
     duration,
     empty,
     episodes,
     finalize,
     finding_span,
+    first_few,
     fmt_time,
     q,
     subset,
@@ -314,18 +316,9 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "changes"),
         mentioned | pl.col("action").is_in(candidates),
     )
-    distinct = lf.select("action", "changes").unique().collect()
-    if not distinct.height:
+    hits = classified(lf, ["action", "changes"], weakened_controls)
+    if hits is None:
         return empty()
-    what = distinct.with_columns(
-        _what=pl.Series(
-            [weakened_controls(a, c) for a, c in distinct.iter_rows()],
-            dtype=pl.List(pl.String),
-        )
-    ).filter(pl.col("_what").list.len() > 0)
-    if not what.height:
-        return empty()
-    hits = lf.join(what.lazy(), on=["action", "changes"], nulls_equal=True)
     found = (
         episodes(hits, ["tenant_id", "actor_id"], g)
         .group_by("_episode")
@@ -337,14 +330,11 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         .with_columns(
             severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
             summary=pl.format(
-                "{} {} security controls at {}: {}{}.",
+                "{} {} security controls at {}: {}.",
                 q(pl.col("actor_id")),
                 pl.when("_done").then(pl.lit("weakened")).otherwise(pl.lit("tried to weaken")),
                 fmt_time(pl.col("first_seen")),
-                pl.col("_what").list.head(5).list.join("; "),
-                pl.when(pl.col("_what").list.len() > 5)
-                .then(pl.format(" and {} more", pl.col("_what").list.len() - 5))
-                .otherwise(pl.lit("")),
+                first_few(pl.col("_what"), 5),
             ),
         )
     )

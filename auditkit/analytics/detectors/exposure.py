@@ -33,11 +33,13 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_matching,
     actions_where,
+    classified,
     duration,
     empty,
     episodes,
     finalize,
     finding_span,
+    first_few,
     fmt_time,
     noun,
     q,
@@ -683,21 +685,11 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     )  # fmt: skip
     lf = lf.filter(changed | named | _hinted(pl.col("metadata"))).collect().lazy()
     lf = lf.filter(changed | named | _hinted(pl.col("metadata").str.replace_all(_WORD_ONLY, "")))
-    distinct = lf.select("action", "changes", "metadata").unique().collect()
-    if not distinct.height:
-        return empty()
-    what = distinct.with_columns(
-        _what=pl.Series(
-            [public_exposures(a, c, m) for a, c, m in distinct.iter_rows()],
-            dtype=pl.List(pl.String),
-        )
-    ).filter(pl.col("_what").list.len() > 0)
-    if not what.height:
+    hits = classified(lf, ["action", "changes", "metadata"], public_exposures)
+    if hits is None:
         return empty()
     target = pl.element().struct
-    hits = lf.join(
-        what.lazy(), on=["action", "changes", "metadata"], nulls_equal=True
-    ).with_columns(
+    hits = hits.with_columns(
         _exposed=pl.col("targets")
         .list.eval(
             pl.when(
@@ -732,7 +724,7 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium")),
             summary=pl.format(
-                "{} {} {}: {}{}.",
+                "{} {} {}: {}.",
                 q(pl.col("actor_id")),
                 pl.when(pl.col("_exposed").list.len() == 0)
                 .then(
@@ -767,10 +759,7 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                         fmt_time(pl.col("last_seen")),
                     )
                 ),
-                pl.col("_what").list.head(5).list.join("; "),
-                pl.when(pl.col("_what").list.len() > 5)
-                .then(pl.format(" and {} more", pl.col("_what").list.len() - 5))
-                .otherwise(pl.lit("")),
+                first_few(pl.col("_what"), 5),
             ),
         )
     )

@@ -23,30 +23,11 @@ from auditkit.frame import events_to_frame
 from auditkit.ingest.registry import get_format
 from auditkit.schema import normalize_event
 
+from ._changes import one_change as _c
+from ._changes import setting_event as _event
 from ._scenarios import generate_scenario
 
 # ------------------------------------------------------------------ applications' events
-
-
-def _event(action: str, changes: Any = None, **extra: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "tenant_id": "acme",
-        "occurred_at": extra.pop("at", "2026-03-02T10:00:00Z"),
-        "action": action,
-        "actor": {"id": extra.pop("actor", "mallory"), "type": "user"},
-        **extra,
-    }
-    if changes is not None:
-        event["changes"] = changes
-    return event
-
-
-def _c(setting: str, before: Any, after: Any) -> dict[str, Any]:
-    """``changes`` of one setting (``...`` for a side where it is absent)."""
-    return {
-        "before": {} if before is ... else {setting: before},
-        "after": {} if after is ... else {setting: after},
-    }
 
 
 EXPOSING: dict[str, tuple[str, Any, Any]] = {  # action, changes, metadata

@@ -9,6 +9,7 @@ tenant, so a frame should hold a few weeks of history.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Final
 
 import polars as pl
 
@@ -398,6 +399,10 @@ def rare_action(
     return finalize(found, "rare_action")
 
 
+#: Surprisal in units of 2**-32 bits: exact integers, summed in any order.
+_FIXED: Final = float(1 << 32)
+
+
 @register_detector(
     "unusual_session", title="Unusual session sequence", severity="low", kind="statistical"
 )
@@ -503,15 +508,21 @@ def unusual_session(
         .join(tenant_model, on=["_tc", "_prev", "_next"])
         .select(
             *keys,
-            _bits=-(
-                (pl.col("_c") + prior_weight * pl.col("_pt")) / (pl.col("_cp") + prior_weight)
-            ).log(2),
+            # in fixed point (2**-32 bits): a sum of integers does not depend on the
+            # order the engine adds them in, so neither do the scores nor the findings
+            _bits=(
+                -((pl.col("_c") + prior_weight * pl.col("_pt")) / (pl.col("_cp") + prior_weight))
+                .log(2)
+                .mul(_FIXED)
+                .round()
+            ).cast(pl.Int64),
         )
     )
     cost = (
         trans.join(model, on=keys)
         .group_by("_skey")
-        .agg(pl.col("_bits").mean().alias("_cost"), pl.col("_tc").first())
+        .agg((pl.col("_bits").sum() / pl.len() / _FIXED).alias("_cost"), pl.col("_tc").first())
+        .sort("_skey")  # the standard deviation below adds in this order
         .with_columns(_med=pl.col("_cost").median().over("_tc"))
         .with_columns(_mad=(pl.col("_cost") - pl.col("_med")).abs().median().over("_tc"))
         .with_columns(

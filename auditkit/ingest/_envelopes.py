@@ -8,7 +8,11 @@ log shippers write them), and Elasticsearch or OpenSearch documents (``{"_index"
 ..., "_id": ..., "_source": {...}}`` a line as elasticdump writes them, a JSON array
 of them, or a whole ``_search`` response), and log shippers' events around a line they
 did not parse (``{"@timestamp": ..., "host": ..., "message": "<the record as text>"}``
-from Logstash, Filebeat, Vector or Fluentd; Docker's ``{"log": ..., "stream": ...}``).
+from Logstash, Filebeat, Vector or Fluentd; Docker's ``{"log": ..., "stream": ...}``),
+and Datadog log records (``{"id": ..., "type": "log", "attributes": {"timestamp": ...,
+"service": ..., "attributes": {<the event's fields>}}}``: the Log Explorer's JSON export,
+``logs search`` and ``/api/v2/logs/events`` output, one a line, as an array or the whole
+``{"data": [...]}`` response; the v1 list API's ``{"id": ..., "content": {...}}``).
 
 The record inside is read by the format that recognises it (CloudTrail, OCSF,
 canonical events, ...), exactly as if it had come unwrapped.  A file is read this
@@ -26,6 +30,8 @@ the envelope as read, and the stored event notes it in ``metadata.envelope``.
 'elasticsearch'
 >>> envelope_kind({"@timestamp": "...", "host": "collector-1", "message": '{"uuid": "x"}'})
 'shipper'
+>>> envelope_kind({"id": "AQAAAY", "type": "log", "attributes": {"attributes": {"a": 1}}})
+'datadog'
 >>> envelope_kind({"event": {"action": "x"}, "@timestamp": "...", "ecs": {}}) is None
 True
 """
@@ -134,6 +140,16 @@ _SHIPPER_KEYS: Final = frozenset(
 )
 #: where a log shipper keeps the line, in the order looked at
 _SHIPPER_LINE: Final = ("message", "log", "msg")
+#: the members of a Datadog log record (``/api/v2/logs/events``, the Log Explorer's
+#: export), and of its ``attributes`` (v2) or ``content`` (the v1 list API)
+_DATADOG_KEYS: Final = frozenset(("id", "type", "attributes", "content"))
+_DATADOG_ATTRIBUTES: Final = frozenset(
+    ("timestamp", "status", "message", "host", "service", "source", "tags", "attributes", "url")
+)
+#: the members of a response of Datadog's logs APIs: v2 ``data``, v1 ``logs``
+_DATADOG_RESPONSE_KEYS: Final = frozenset(
+    ("data", "links", "meta", "logs", "nextLogId", "status", "errors")
+)
 #: what the quarantine and metadata call each envelope
 _NAMES: Final = {
     "splunk": "a Splunk search result",
@@ -142,7 +158,107 @@ _NAMES: Final = {
     "elasticsearch_response": "an Elasticsearch search response",
     "splunk_results": "a Splunk search job's results",
     "shipper": "a log shipper's event",
+    "datadog": "a Datadog log record",
+    "datadog_response": "a Datadog logs API response",
 }
+
+
+def _datadog_body(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``attributes`` (v2) or ``content`` (v1) of a Datadog log record, when
+    ``record`` is one.
+
+    >>> _datadog_body({"id": "x", "type": "log", "attributes": {"service": "okta"}})
+    {'service': 'okta'}
+    >>> _datadog_body({"id": "x", "attributes": {"eventName": "x"}}) is None
+    True
+    """
+    if not record.keys() <= _DATADOG_KEYS or "id" not in record:
+        return None
+    body = record.get("attributes") if "attributes" in record else record.get("content")
+    if not isinstance(body, Mapping) or not body.keys() <= _DATADOG_ATTRIBUTES:
+        return None
+    if "content" in record and "attributes" not in record:
+        return body if "attributes" in body or "timestamp" in body else None
+    return body if record.get("type") == "log" else None
+
+
+def _datadog_items(record: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
+    """The log records of a Datadog logs API response (v2 ``data``, v1 ``logs``)."""
+    if not record.keys() <= _DATADOG_RESPONSE_KEYS:
+        return None
+    for key in ("data", "logs"):
+        items = record.get(key)
+        if isinstance(items, list) and all(
+            isinstance(i, Mapping) and _datadog_body(i) is not None for i in items[:10]
+        ):
+            return key, items
+    return None
+
+
+def _datadog_record(value: Mapping[str, Any]) -> tuple[str, Any]:
+    """Where a Datadog log record keeps its event, and the event: the log's own
+    attributes (the fields Datadog parsed from the event's JSON), else its message
+    when that is the event as JSON text.  A Google Cloud log entry's ``timestamp``,
+    which Datadog takes as the log's date, is put back from the log's."""
+    top = "attributes" if "attributes" in value else "content"
+    body = value.get(top)
+    body = body if isinstance(body, Mapping) else {}
+    inner = body.get("attributes")
+    message = body.get("message")
+    if (
+        (not isinstance(inner, Mapping) or not inner)
+        and isinstance(message, str)
+        and message.lstrip().startswith("{")
+    ):
+        return f"{top}.message", message
+    if (
+        isinstance(inner, Mapping)
+        and ("logName" in inner or "protoPayload" in inner)
+        and "timestamp" not in inner
+        and isinstance(body.get("timestamp"), str)
+    ):
+        inner = {**inner, "timestamp": body["timestamp"]}
+    return f"{top}.attributes", inner
+
+
+def _datadog_what(value: Any) -> str:
+    """What a Datadog log record is, for a reason: its service, source and keys.
+
+    >>> _datadog_what({"id": "x", "type": "log", "attributes": {"service": "web",
+    ...     "tags": ["source:nginx", "env:prod"], "attributes": {"http": {}, "network": {}}}})
+    "service 'web', source 'nginx', its attributes http, network"
+    """
+    body = _datadog_body(value) if isinstance(value, Mapping) else None
+    if body is None:
+        return "not a log record"
+    parts = []
+    service = body.get("service")
+    if isinstance(service, str) and service:
+        parts.append(f"service {service[:60]!r}")
+    source = body.get("source")
+    tags = body.get("tags")
+    if not isinstance(source, str) and isinstance(tags, list):
+        source = next((t[7:] for t in tags if isinstance(t, str) and t.startswith("source:")), None)
+    if isinstance(source, str) and source:
+        parts.append(f"source {source[:60]!r}")
+    inner = body.get("attributes")
+    if isinstance(inner, Mapping) and inner:
+        keys = sorted(str(k)[:40] for k in inner)
+        more = ", ..." if len(keys) > 8 else ""
+        parts.append(f"its attributes {', '.join(keys[:8])}{more}")
+    else:
+        parts.append("no attributes (a text log)")
+    return ", ".join(parts)
+
+
+def datadog_unrecognised(value: Any, field: str = "attributes.attributes") -> SchemaError:
+    """Why a Datadog log record whose event no format reads is quarantined."""
+    return SchemaError(
+        f"a Datadog log record whose event is not of a recognised format "
+        f"({_datadog_what(value)}); auditkit reads CloudTrail, Google Cloud, Okta, GitLab, "
+        "OCSF, ECS and canonical events inside Datadog logs",
+        field=field,
+    )
 
 
 def _shipper_line(record: Mapping[str, Any]) -> str | None:
@@ -183,6 +299,10 @@ def envelope_kind(record: Any) -> str | None:
         return "splunk_results"
     if _shipper_line(record) is not None:
         return "shipper"
+    if _datadog_body(record) is not None:
+        return "datadog"
+    if _datadog_items(record) is not None:
+        return "datadog_response"
     return None
 
 
@@ -222,12 +342,13 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
         return
     text = rec.text if rec.text is not None else orjson.dumps(rec.value, default=str).decode()
     where = f"{rec.location}: " if rec.location else ""
-    if kind in ("elasticsearch_response", "splunk_results"):
-        items, at = (
-            (rec.value["hits"]["hits"], "hits.hits")
-            if kind == "elasticsearch_response"
-            else (rec.value["results"], "results")
-        )
+    if kind in _MANY:
+        if kind == "elasticsearch_response":
+            items, at = rec.value["hits"]["hits"], "hits.hits"
+        elif kind == "splunk_results":
+            items, at = rec.value["results"], "results"
+        else:
+            at, items = _datadog_items(rec.value) or ("data", [])
         for i, item in enumerate(items):
             inner = dataclasses.replace(rec, value=item, location=f"{where}{at}[{i}]", text=None)
             if envelope_kind(item) is None:  # not a hit, or a result without _raw
@@ -249,6 +370,12 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
     elif kind == "shipper":
         field = _shipper_line(value) or "message"
         inner = value.get(field)
+    elif kind == "datadog":
+        field, inner = _datadog_record(value)
+        if inner is None or (isinstance(inner, Mapping) and not inner):
+            error = datadog_unrecognised(value, field)
+            yield dataclasses.replace(rec, value=None, error=error, text=text)
+            return
     else:
         field, inner = "_source", value.get("_source")
     try:
@@ -256,18 +383,46 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
     except SchemaError as exc:
         yield dataclasses.replace(rec, value=None, error=exc, text=text)
         return
+    about = _datadog_what(value) if kind == "datadog" else None
     yield dataclasses.replace(
-        rec, value=_Wrapped(record, kind), location=f"{where}{field}", text=text
+        rec, value=_Wrapped(record, kind, about), location=f"{where}{field}", text=text
     )
+
+
+#: the envelopes that hold many records
+_MANY: Final = ("elasticsearch_response", "splunk_results", "datadog_response")
 
 
 class _Wrapped(dict[str, Any]):
     """A record that came in an envelope (``kind``): what the format reads is the
     record itself; the event notes the envelope."""
 
-    def __init__(self, record: Mapping[str, Any], kind: str) -> None:
+    def __init__(self, record: Mapping[str, Any], kind: str, about: str | None = None) -> None:
         super().__init__(record)
         self.kind = kind
+        #: what the envelope says of its record (a Datadog log's service and source)
+        self.about = about
+
+
+class _NoFormat:
+    """The format of records no format recognises (Datadog logs of an nginx, say):
+    each is quarantined saying what it is."""
+
+    name = "unknown"
+    description = "records of no known format"
+
+    def sniff(self, head: bytes, path: str) -> int:
+        return 0
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        return iter(())
+
+    def to_event(self, record: Any, *, tenant: str | None) -> dict[str, Any]:
+        raise SchemaError("not a record of a known format")
+
+
+def _json(record: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(dict(record), default=str)
 
 
 def _outer(value: Any) -> bool:
@@ -296,8 +451,11 @@ def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[
             first = first if isinstance(first, dict) and _outer(first) else None
         if isinstance(first, dict):
             return ("json", iter_json_auto(path)) if _outer(first) else None
-        if (b'"hits"' in head and b'"_source"' in head) or (
-            b'"results"' in head and b'"_raw"' in head
+        if (
+            (b'"hits"' in head and b'"_source"' in head)
+            or (b'"results"' in head and b'"_raw"' in head)
+            or (b'"data"' in head and b'"attributes"' in head)
+            or (b'"logs"' in head and b'"content"' in head)
         ):
             return "json", iter_json_records(path)
     elif body[:1] == b"[":
@@ -311,6 +469,8 @@ def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[
                 b'"message"',
                 b'"log"',
                 b'"msg"',
+                b'"attributes"',
+                b'"content"',
             )
         ):
             return "json", iter_json_array(path)
@@ -351,7 +511,7 @@ def envelope_input(
         is ``"auto"``).
     """
     from auditkit.ingest._outcome import process_record
-    from auditkit.ingest.registry import detect_format, get_format
+    from auditkit.ingest.registry import best_format, detect_format, get_format
     from auditkit.record import PreparedEvent
 
     found = _first_records(path, head)
@@ -370,17 +530,28 @@ def envelope_input(
         native = get_format(format) if isinstance(format, str) else format
     if native is not None and type(process_record(native, first, tenant)) is PreparedEvent:
         return None  # the format reads its own envelope (Okta's log streams, say)
+    # Datadog exports mix sources: the format is that of the first log it reads
+    datadog = envelope_kind(first.value) in ("datadog", "datadog_response")
     inner, problem = None, None
     for n, rec in enumerate(itertools.chain([first], records)):
         if n >= _LOOK_AT:
             break
         for item in unwrapped(rec):
             if item.error is None and isinstance(item.value, _Wrapped):
+                if datadog and format == "auto" and best_format(_json(item.value), path) is None:
+                    continue  # a Datadog log of an nginx, say: each says so
                 inner = item
                 break
             problem = problem or item.error
         if inner is not None:
             break
+    lines = (
+        layout == "json"
+        and json_layout(path) == "ndjson"
+        and envelope_kind(first.value) not in _MANY
+    )
+    if inner is None and datadog:
+        return EnvelopeInput(native or _NoFormat(), layout, lines, auto=format == "auto")
     if inner is None:
         if native is not None or problem is None:
             return None  # its own reader says what is wrong with the file
@@ -391,12 +562,7 @@ def envelope_input(
         fmt = native if native is not None else get_format("auditkit")
     if fmt.name == "csv":  # the records inside are JSON, whatever the file is
         fmt = get_format("auditkit")
-    lines = (
-        layout == "json"
-        and json_layout(path) == "ndjson"
-        and envelope_kind(first.value) not in ("elasticsearch_response", "splunk_results")
-    )
-    return EnvelopeInput(fmt, layout, lines)
+    return EnvelopeInput(fmt, layout, lines, auto=format == "auto")
 
 
 @dataclasses.dataclass
@@ -412,6 +578,9 @@ class EnvelopeInput(Reading):
     layout: str = "json"
     #: one envelope a line (parser processes may split the file into blocks of lines)
     lines: bool = False
+    #: the format was told from the file (``--format auto``): a Datadog log of another
+    #: format than the first is read by its own
+    auto: bool = False
     how: ClassVar[str] = "inside SIEM or search envelopes"
 
     def records(self, path: str) -> Iterator[RawRecord]:
@@ -434,12 +603,38 @@ class EnvelopeInput(Reading):
             if items[0].error is not None:
                 raise items[0].error
             record = items[0].value
-        event = super().to_event(record, tenant=tenant)
         kind = getattr(record, "kind", None)
+        if kind == "datadog":
+            event = self._datadog_event(record, tenant)
+        else:
+            event = super().to_event(record, tenant=tenant)
         meta = event.get("metadata")
         if kind is not None and (meta is None or isinstance(meta, Mapping)):
             event["metadata"] = {**(meta or {}), "envelope": kind}
         return event
+
+    def _datadog_event(self, record: _Wrapped, tenant: str | None) -> dict[str, Any]:
+        """The event of a Datadog log's record: read by the file's format, else (with
+        ``--format auto``) by the format that recognises it; one no format recognises
+        is refused saying it is a Datadog log and what it holds, rather than naming a
+        field the record was never meant to have."""
+        from auditkit.ingest.registry import best_format
+
+        try:
+            return super().to_event(record, tenant=tenant)
+        except SchemaError:
+            as_json = _json(record)
+            if self.inner.sniff(as_json, "") > 0:
+                raise  # a record of the format, wrong in a field it names
+            other = best_format(as_json, "") if self.auto else None
+            if other is None or other.name in ("csv", "mapped"):
+                raise SchemaError(
+                    "a Datadog log record whose event is not of a recognised format "
+                    f"({record.about}); auditkit reads CloudTrail, Google Cloud, Okta, "
+                    "GitLab, OCSF, ECS and canonical events inside Datadog logs",
+                    field="attributes.attributes",
+                ) from None
+        return other.to_event(record, tenant=tenant)
 
     def tenant_needed(self, path: str) -> str | None:
         """The inner format's rule (Okta and GitLab records never carry a tenant);

@@ -44,6 +44,7 @@ from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_rec
 from auditkit.ingest._parallel import ingest_parallel
 from auditkit.ingest._parquet import is_parquet, parquet_bytes, parquet_empty, parquet_input
 from auditkit.ingest._readers import open_binary, read_head, read_head_checked
+from auditkit.ingest._sentinel import sentinel_input
 from auditkit.ingest._yaml import yaml_input
 from auditkit.ingest.registry import detect_format, get_format
 from auditkit.record import PreparedEvent
@@ -349,9 +350,18 @@ def _plan(
                 # not be read whole that far is read again by detect_format, to say why
                 first, problem = read_head_checked(path)
                 head = first if problem is None else None
-                wrapped = envelope_input(path, format, tenant=tenant, head=head)
-                documents = None if wrapped is not None else yaml_input(path, format, head=head)
-                if wrapped is not None:
+                table = sentinel_input(path, format, head=head) if head is not None else None
+                wrapped = (
+                    None
+                    if table is not None
+                    else envelope_input(path, format, tenant=tenant, head=head)
+                )
+                documents = (
+                    None if table or wrapped is not None else yaml_input(path, format, head=head)
+                )
+                if table is not None:
+                    fmt = table  # a Microsoft Sentinel table's rows (Okta_CL, AWSCloudTrail)
+                elif wrapped is not None:
                     fmt = wrapped  # Splunk, HEC or Elasticsearch envelopes around the records
                 elif documents is not None:
                     fmt = documents  # YAML documents (gcloud logging read's default output)

@@ -194,3 +194,39 @@ def test_summaries_quote_actors_and_name_times(scenario_findings) -> None:
     for row in with_actor.head(50).iter_rows(named=True):
         assert f"'{row['actor_id']}'" in row["summary"], row
     assert scenario_findings["summary"].str.contains(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").all()
+
+
+def test_detectors_run_two_at_a_time_and_errors_reach_the_caller(event, frame) -> None:
+    import threading
+
+    df = frame([event("user.login")])
+    both = threading.Barrier(2, timeout=10)  # passes only when the two wait together
+
+    @register_detector("x_left", title="Left", severity="low")
+    def left(events):  # type: ignore[no-untyped-def]
+        """Left."""
+        both.wait()
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+    @register_detector("x_right", title="Right", severity="low")
+    def right(events):  # type: ignore[no-untyped-def]
+        """Right."""
+        both.wait()
+        return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+    @register_detector("x_broken", title="Broken", severity="low")
+    def broken(events):  # type: ignore[no-untyped-def]
+        """Broken."""
+        raise ValueError("detector bug")
+
+    try:
+        ticks: list[float] = []
+        found = run_detectors(df, names=["x_left", "x_right", "brute_force"], progress=ticks.append)
+        assert found.height == 0 and ticks == [1, 1, 1]
+        lazy = run_detectors(df.lazy(), names=["x_left", "x_right"])  # over batches too
+        assert lazy.height == 0
+        with pytest.raises(ValueError, match="detector bug"):
+            run_detectors(df, names=["brute_force", "x_broken", "audit_tampering"])
+    finally:
+        for name in ("x_left", "x_right", "x_broken"):
+            _DETECTORS.unregister(name)

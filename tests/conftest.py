@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# No time limit per example: the suite is not a benchmark, and a property that reads
+# and writes files went over Hypothesis's 200 ms on a loaded machine (a failure that
+# said nothing about the code).  Speed is measured under benchmarks/.
+settings.register_profile("auditkit", deadline=None)
+settings.load_profile("auditkit")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -90,6 +90,18 @@ def test_audit_config_removal_and_sink_deletion(log: list[dict[str, Any]]) -> No
     assert log[9]["action"] == "audit_destination.remove"
 
 
+@pytest.mark.parametrize("value", [1, "ADD", {"action": "ADD"}, True, [1, "x"]])
+@pytest.mark.parametrize("deltas", ["bindingDeltas", "auditConfigDeltas"])
+def test_policy_deltas_of_another_type_are_an_unnamed_policy_update(
+    deltas: str, value: Any
+) -> None:
+    # found by the fuzz test: a number there raised TypeError out of the reader
+    record = orjson.loads(EXPORT.read_bytes().splitlines()[8])  # the audit config removal
+    record["protoPayload"]["serviceData"]["policyDelta"] = {deltas: value}
+    event = normalize_event(get_format("gcp").to_event(record, tenant=None))
+    assert event["action"] == "policy.update"
+
+
 def test_workspace_login_failure_at_organization_level(log: list[dict[str, Any]]) -> None:
     e = log[10]
     assert (e["action"], e["outcome"]) == ("user.login", "failure")

@@ -373,11 +373,17 @@ def _policy_delta(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list of deltas; a delta list of another type (a number, a
+    string, an object) holds none, and the change is an unnamed ``policy.update``."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
 def _iam_policy_action(payload: Mapping[str, Any], meta: dict[str, Any]) -> str:
     """SetIamPolicy: role.grant/role.revoke from binding deltas, audit_log.* from audit configs."""
     delta = _policy_delta(payload)
-    bindings = [b for b in delta.get("bindingDeltas") or [] if isinstance(b, Mapping)]
-    audits = [a for a in delta.get("auditConfigDeltas") or [] if isinstance(a, Mapping)]
+    bindings = _mappings(delta.get("bindingDeltas"))
+    audits = _mappings(delta.get("auditConfigDeltas"))
     if bindings:
         kinds = {b.get("action") for b in bindings}
         roles = [r for r in (text(b.get("role")) for b in bindings) if r]

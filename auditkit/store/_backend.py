@@ -695,7 +695,7 @@ class Backend:
             raise StoreError(f"{self.location}: cannot open the store: {_first_line(exc)}") from exc
 
 
-def open_backend(location: str) -> Backend:
+def open_backend(location: str | os.PathLike[str]) -> Backend:
     """Parse a store location: a file path (SQLite) or a database URL.
 
     Examples
@@ -706,6 +706,7 @@ def open_backend(location: str) -> Backend:
     >>> b.dialect, b.adbc_uri
     ('postgresql', 'postgresql://postgres@127.0.0.1:5432/test')
     """
+    location = os.fspath(location)  # a pathlib.Path too
     if "://" not in location:
         path = os.path.abspath(location)
         return Backend("sqlite", location, f"sqlite:///{path}", path, path=path)

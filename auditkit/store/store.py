@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import tempfile
 import threading
 import uuid
@@ -234,7 +235,11 @@ class Store(StreamCursors):
     # -- creation ----------------------------------------------------------------
     @classmethod
     def init(
-        cls, location: str, *, key: str | Path | None = None, cold: str | Path | None = None
+        cls,
+        location: str | os.PathLike[str],
+        *,
+        key: str | Path | None = None,
+        cold: str | Path | None = None,
     ) -> Store:
         """Create a new store and its Ed25519 signing key (kept outside the database).
 
@@ -249,6 +254,7 @@ class Store(StreamCursors):
             When a store already exists there, the place holds another database
             that is not empty, or the key file already exists.
         """
+        location = os.fspath(location)  # a pathlib.Path too
         backend = open_backend(location)
         if backend.dialect == "sqlite":
             assert backend.path is not None
@@ -308,7 +314,7 @@ class Store(StreamCursors):
     @classmethod
     def open(
         cls,
-        location: str,
+        location: str | os.PathLike[str],
         *,
         key: str | Path | None = None,
         principal: str | None = None,
@@ -329,6 +335,7 @@ class Store(StreamCursors):
         ...
         auditkit.errors.StoreError: /nonexistent/dir/audit.db: no store here (run ...)
         """
+        location = os.fspath(location)  # a pathlib.Path too
         backend = open_backend(location)
         if backend.dialect == "sqlite":
             assert backend.path is not None

@@ -140,6 +140,18 @@ def test_init_refuses_existing_store_and_key(tmp_path: Path) -> None:
         Store.open(str(tmp_path / "missing.db"))
 
 
+def test_init_and_open_take_a_pathlib_path(tmp_path: Path) -> None:
+    # a data team's script passes Path objects; both raised TypeError from deep inside
+    path = tmp_path / "audit.db"
+    Store.init(path).append(make_events(2))
+    assert Store.open(path).load().height == 2
+    assert (tmp_path / "audit.db.key").is_file()
+    with pytest.raises(StoreError, match="already exists"):
+        Store.init(path)
+    with pytest.raises(StoreError, match="no store here"):
+        Store.open(tmp_path / "missing.db")
+
+
 def test_append_without_key_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     Store.init(str(path))

@@ -214,10 +214,9 @@ def _table(findings: pl.DataFrame, n_events: int, names: list[str], limit: int) 
     from auditkit.commands._table import cell_text, render_table, terminal_width
 
     tenants = findings.get_column("tenant_id").n_unique() if findings.height else 0
-    print(
-        f"{findings.height} finding(s) over {n_events} verified events"
-        + (f" in {tenants} tenant(s)" if tenants else "")
-    )
+    # the tenants are the findings', not the events': say so by where they stand
+    where = f" in {tenants} tenant(s)" if tenants else ""
+    print(f"{findings.height} finding(s){where}, over {n_events:,} verified events")
     counts = _by_detector(findings)
     name_width = max((len(n) for n in names), default=8)
     for name in names:

@@ -74,7 +74,7 @@ def test_verify_and_checkpoint(work: Path) -> None:
 
 def test_detect_on_a_narrow_terminal(work: Path) -> None:
     out = _ok(run_in_terminal("detect", "audit.db", "--limit", "5", cwd=work, columns=80))
-    assert "finding(s) over 1500 verified events" in out
+    assert "finding(s) in 3 tenant(s), over 1,500 verified events" in out
     assert "detect:" in out  # the per-detector progress bar
     # table lines fit the terminal (the bar's own lines are redrawn with \r)
     table = [line for line in out.splitlines() if "\r" not in line and "\x1b" not in line]

@@ -22,7 +22,7 @@ from auditkit.ingest._base import RawRecord
 from auditkit.ingest._envelopes import envelope_kind, unwrapped
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
-from tests.ingest._records import fixture_records
+from tests.ingest._records import fixture_records, stored_events
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -110,12 +110,7 @@ WRAPS: dict[str, Callable[[list[dict[str, Any]]], bytes]] = {
 
 
 def _events(store: Store) -> list[dict[str, Any]]:
-    rows = store.load().drop("received_at").to_dicts()
-    for row in rows:
-        meta = orjson.loads(row["metadata"]) if row["metadata"] else {}
-        row["envelope"] = meta.pop("envelope", None)
-        row["metadata"] = meta
-    return rows
+    return stored_events(store, "envelope")
 
 
 @pytest.mark.parametrize("wrap", WRAPS)

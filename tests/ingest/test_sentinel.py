@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from auditkit.ingest._sentinel import _portal_time, okta_record
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
-from tests.ingest._records import fixture_records
+from tests.ingest._records import fixture_records, stored_events
 from tests.ingest._sentinel_rows import (
     _portal_time as shown,
 )
@@ -52,12 +52,9 @@ TABLES = {
 
 
 def _events(store: Store) -> list[dict[str, Any]]:
-    rows = store.load().drop("received_at").to_dicts()
+    rows = stored_events(store, "original", "envelope", "sentinel_table")
     for row in rows:
-        meta = orjson.loads(row["metadata"]) if row["metadata"] else {}
-        row["original"] = meta.pop("original", None)
-        row["envelope"] = (meta.pop("envelope", None), meta.pop("sentinel_table", None))
-        row["metadata"] = meta
+        row["envelope"] = (row["envelope"], row.pop("sentinel_table"))
     return rows
 
 

@@ -651,3 +651,35 @@ def test_athena_struct_parser_fails_only_with_a_reason(text_: str) -> None:
         parse_struct(text_)
     except ValueError as exc:
         assert str(exc)
+
+
+def test_lake_rows_with_structs_printed_as_trino_prints_them(tmp_path: Path) -> None:
+    """CloudTrail Lake prints a struct column as Athena does (``{type=IAMUser,
+    principalid=..., ...}``), in its CSV download and in ``get-query-results``. In the
+    JSON rows such a ``userIdentity`` was refused as "expected an object, got str"."""
+    from tests.ingest._records import fixture_records
+
+    plain = CT / "123456789012_CloudTrail_us-east-1_20240307T1830Z_example.json"
+    rows = []
+    for record in fixture_records(plain):
+        row = []
+        for key, value in record.items():
+            if key in ("userIdentity", "resources") and value is not None:
+                value = _athena(value)
+            elif isinstance(value, dict | list):
+                value = orjson.dumps(value).decode()
+            row.append({key: value})
+        rows.append(row)
+    lake = tmp_path / "lake.json"
+    lake.write_bytes(orjson.dumps({"QueryStatus": "FINISHED", "QueryResultRows": rows}))
+
+    def seen(e: dict[str, Any]) -> tuple[Any, ...]:
+        return e["event_id"], e["action"], e["outcome"], e["actor"], e.get("targets")
+
+    want = events("cloudtrail", plain)
+    assert [seen(e) for e in events("cloudtrail", lake)] == [seen(e) for e in want]
+    assert any(e["actor"].get("name") for e in want)  # the struct's fields were read
+    broken = dict(fixture_records(plain)[0], userIdentity="{type=IAMUser, arn=}x")
+    with pytest.raises(SchemaError) as info:
+        get_format("cloudtrail").to_event(broken, tenant=None)
+    assert info.value.field == "userIdentity"

@@ -36,7 +36,7 @@ from auditkit.errors import SchemaError
 from auditkit.ingest._mapping import json_cell
 from auditkit.ingest._readers import loads_json
 
-__all__ = ["csv_event", "is_cloudtrail_header", "named_event", "parse_struct"]
+__all__ = ["csv_event", "is_cloudtrail_header", "named_event", "parse_struct", "struct_cell"]
 
 #: CloudTrail's field names (top level and nested), by their lower-case spelling.
 _NAMES: Final = {
@@ -107,18 +107,30 @@ def csv_event(row: Mapping[str, str | None]) -> dict[str, Any]:
                         f"column {column!r} holds broken JSON", field=column
                     ) from None
                 try:
-                    value = parse_struct(cell)
+                    value = struct_cell(name, cell)
                 except ValueError as exc:
                     raise SchemaError(
                         f"column {column!r} is not a struct as Athena prints it: {exc}",
                         field=column,
                     ) from None
-                if name == "resources" and isinstance(value, list):
-                    value = [_resource(r) for r in value]
         elif name in _BOOLEAN and cell.lower() in ("true", "false"):
             value = cell.lower() == "true"
         out[name] = value
     return out
+
+
+def struct_cell(name: str, cell: str) -> Any:
+    """The value of field ``name`` (CloudTrail's spelling) written as Athena and
+    CloudTrail Lake print a struct or an array (see :func:`parse_struct`); raises
+    ``ValueError`` when it is not one.
+
+    >>> struct_cell("resources", "[{arn=arn:aws:s3:::b, type=AWS::S3::Bucket}]")
+    [{'ARN': 'arn:aws:s3:::b', 'type': 'AWS::S3::Bucket'}]
+    """
+    value = parse_struct(cell)
+    if name == "resources" and isinstance(value, list):
+        value = [_resource(r) for r in value]
+    return value
 
 
 def _put_dotted(out: dict[str, Any], column: str, cell: str) -> None:

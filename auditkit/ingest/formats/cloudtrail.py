@@ -30,7 +30,6 @@ The mapping (actions, outcomes, identity types, target parameters) is data in
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import functools
@@ -63,7 +62,12 @@ from auditkit.ingest._mapping import (
 )
 from auditkit.ingest._readers import csv_delimiter, iter_csv_as, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
-from auditkit.ingest.formats._cloudtrail_csv import csv_event, is_cloudtrail_header, named_event
+from auditkit.ingest.formats._cloudtrail_csv import (
+    csv_event,
+    is_cloudtrail_header,
+    named_event,
+    struct_cell,
+)
 from auditkit.ingest.registry import register
 from auditkit.schema import CATEGORIES
 
@@ -310,15 +314,26 @@ def _unwrap(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any
 
 
 def _decode_text_fields(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    """CloudTrail Lake query results hold nested fields as JSON text: a decoded copy."""
+    """CloudTrail Lake query results hold nested fields as text: JSON, or for a struct
+    column (``userIdentity``, ``resources``) the struct as Trino prints it,
+    ``{type=IAMUser, principalid=..., ...}``, as in the console's CSV download.  A
+    decoded copy; text that is neither stays text (and is refused by its field)."""
     decoded: dict[str, Any] | None = None
     for key in _JSON_TEXT_FIELDS:
         value = event.get(key)
         if value is not None and isinstance(value, str) and value[:1] in ("{", "["):
-            with contextlib.suppress(orjson.JSONDecodeError):
-                if decoded is None:
-                    decoded = dict(event)
-                decoded[key] = loads_json(value)
+            try:
+                parsed = loads_json(value)
+            except orjson.JSONDecodeError:
+                if key not in ("userIdentity", "resources"):
+                    continue
+                try:
+                    parsed = struct_cell(key, value)
+                except ValueError:
+                    continue
+            if decoded is None:
+                decoded = dict(event)
+            decoded[key] = parsed
     return event if decoded is None else decoded
 
 

@@ -101,12 +101,15 @@ def dumps_json(value: Any) -> str:
             return repr(value)
 
 
-#: compressed files by their first bytes: (magic, what the messages call them)
+#: compressed files by their first bytes: (magic, what the messages call them); gzip's
+#: with its one compression method (deflate), bzip2's with its block size digit and
+#: the magic of its first block (or of the end of an empty stream), so that text that
+#: happens to start with ``BZh`` is read as text
 _COMPRESSED: Final = (
-    (b"\x1f\x8b", "gzip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (re.compile(rb"\x1f\x8b\x08"), "gzip"),
+    (re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), "bzip2"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz"),
+    (re.compile(rb"\x28\xb5\x2f\xfd"), "zstd"),
 )
 
 
@@ -116,9 +119,11 @@ def compression(head: bytes) -> str | None:
 
     >>> compression(b"\\x28\\xb5\\x2f\\xfd\\x04"), compression(b'{"a": 1}')
     ('zstd', None)
+    >>> compression(bz2.compress(b"{}")[:10]), compression(b"BZh1 is not bzip2")
+    ('bzip2', None)
     """
     for magic, name in _COMPRESSED:
-        if head.startswith(magic):
+        if magic.match(head):
             return name
     return None
 
@@ -235,7 +240,7 @@ def open_binary(path: str) -> IO[bytes]:
     '{"a": "é"}\\n'
     """
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    kind = compression(raw.read(6))
+    kind = compression(raw.read(10))
     raw.seek(0)
     f: IO[bytes] = raw
     if kind is not None:

@@ -87,6 +87,18 @@ def test_a_damaged_file_is_quarantined_naming_its_compression(tmp_path: Path, ki
     assert f"{kind} file cut short or corrupt" in result.problems[0].reason
 
 
+def test_text_that_starts_like_a_magic_is_read_as_text(tmp_path: Path) -> None:
+    """Only bzip2's magic is text (``BZh``): a file is bzip2 when a block (or the end
+    of an empty stream) follows it, as in every bzip2 file; else it is read as text."""
+    path = tmp_path / "odd.ndjson"
+    path.write_bytes(b"BZh9 is a line\n" + _ndjson(3))
+    result = ingest_files(Store.init(str(tmp_path / "a.db")), [path], format="auditkit")
+    assert (result.stored, result.quarantined) == (3, 1)
+    assert "bzip2" not in result.problems[0].reason and result.problems[0].line == 1
+    path.write_bytes(bz2.compress(b""))  # an empty stream is still bzip2
+    assert ingest_files(Store.init(str(tmp_path / "b.db")), [path]).stored == 0
+
+
 @pytest.mark.parametrize(
     ("content", "said"),
     [

@@ -161,3 +161,17 @@ def damaged_events(draw: st.DrawFn) -> dict[str, Any]:
     event = draw(producer_events())
     key, value = draw(st.sampled_from(BENDS))
     return {**event, key: value}
+
+
+def _children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
+    _children,
+    max_leaves=8,
+)
+#: any small JSON object (any keys, nested values, 64-bit integers): a record an
+#: envelope may hold
+json_records = st.dictionaries(st.text(min_size=1, max_size=8), _VALUES, min_size=1, max_size=5)

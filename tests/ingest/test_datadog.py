@@ -23,6 +23,7 @@ from auditkit.ingest._envelopes import envelope_kind, unwrapped
 from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
 from tests.ingest._records import fixture_records, stored_events
+from tests.ingest.strategies import json_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -230,21 +231,9 @@ def test_look_alikes_are_not_datadog_logs() -> None:
     assert envelope_kind({"data": [{"id": "1", "type": "user"}]}) is None
 
 
-def _children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-
-
-_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
-    _children,
-    max_leaves=8,
-)
-_RECORDS = st.dictionaries(st.text(min_size=1, max_size=8), _VALUES, min_size=1, max_size=5)
-
-
 @settings(max_examples=100, deadline=None)
 @given(
-    record=_RECORDS,
+    record=json_records,
     wrap=st.sampled_from(sorted(WRAPS)),
     service=st.none() | st.text(max_size=10),
     tags=st.lists(st.text(max_size=12), max_size=3),

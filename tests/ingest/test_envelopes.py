@@ -23,6 +23,7 @@ from auditkit.ingest.pipeline import ingest_files
 from auditkit.store import Store
 from tests.conftest import make_events
 from tests.ingest._records import fixture_records, stored_events
+from tests.ingest.strategies import json_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -311,20 +312,8 @@ def test_look_alikes_are_not_envelopes(tmp_path: Path) -> None:
     assert envelope_kind({"@timestamp": "x", "event": {}, "message": "{}"}) is None
 
 
-def _children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-
-
-_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
-    _children,
-    max_leaves=8,
-)
-_RECORDS = st.dictionaries(st.text(min_size=1, max_size=8), _VALUES, min_size=1, max_size=5)
-
-
 @settings(max_examples=80, deadline=None)
-@given(record=_RECORDS, wrap=st.sampled_from(sorted(WRAPS)))
+@given(record=json_records, wrap=st.sampled_from(sorted(WRAPS)))
 def test_every_envelope_gives_back_the_record_it_holds(
     tmp_path_factory: pytest.TempPathFactory, record: dict[str, Any], wrap: str
 ) -> None:

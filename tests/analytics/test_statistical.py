@@ -86,6 +86,34 @@ def test_rare_action_needs_history(event, frame) -> None:
     assert rare_action(frame(rows)).height == 0
 
 
+def test_rare_actions_close_together_are_one_finding(event, frame) -> None:
+    """A stolen key trying many services is one finding naming them, not one per action."""
+    history = [
+        event("document.read", f"v{i % 4}", minutes=i * 30, roles=["viewer"]) for i in range(1200)
+    ]
+    at = 1200 * 30
+    probe = [
+        event(f"{thing}.list", "v1", minutes=at + i * 0.5, roles=["viewer"])
+        for i, thing in enumerate(["bucket", "key", "role", "secret", "queue", "topic", "table"])
+    ]
+    # one more rare first action by the same viewer, two hours later: a finding of its own
+    later = event("invoice.export", "v1", minutes=at + 125, roles=["viewer"])
+    found = rare_action(frame([*history, *probe, later])).sort("first_seen")
+    assert found.height == 2
+    burst, alone = found.row(0, named=True), found.row(1, named=True)
+    assert burst["severity"] == "medium"  # seven at once, though none is an admin action
+    assert burst["event_ids"] == [e["event_id"] for e in probe]
+    assert "performed 7 actions for the first time" in burst["summary"]
+    assert "'bucket.list', 'key.list', 'role.list', 'secret.list', 'queue.list' and 2 more" in (
+        burst["summary"]
+    )
+    assert alone["severity"] == "low"
+    assert alone["event_ids"] == [later["event_id"]]
+    assert "performed 'invoice.export' for the first time" in alone["summary"]
+    # with a gap shorter than the probe's spacing, each action is its own finding
+    assert rare_action(frame([*history, *probe]), group_gap="10s").height == 7
+
+
 def _sessions(event, paths, *, explicit=True):
     rows = []
     for k, path in enumerate(paths):

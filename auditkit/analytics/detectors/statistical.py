@@ -22,6 +22,7 @@ from auditkit.analytics.detectors.common import (
     finalize,
     fmt_float,
     fmt_time,
+    key_changed,
     lazy,
     positive,
     q,
@@ -287,6 +288,8 @@ def rare_action(
     max_probability: float = 0.001,
     prior_weight: float = 20.0,
     max_evidence: int = 100,
+    group_gap: str | timedelta = "1h",
+    burst_actions: int = 5,
 ) -> pl.DataFrame:
     """An actor doing something for the first time, after a long history, that their peers
     (actors with the same roles and type) and their tenant rarely do.
@@ -299,6 +302,11 @@ def rare_action(
     actor already had ``min_history`` events over ``min_history_span`` and ``p``
     is at most ``max_probability``.  ``score`` is the surprisal ``-log2 p`` in
     bits.  Admin and management actions make the finding medium, others low.
+
+    An actor's rare first actions no more than ``group_gap`` apart are one finding,
+    naming the actions: a stolen key trying sixty services is one line, not sixty.
+    ``burst_actions`` or more of them at once make it medium; ``score`` is the
+    rarest action's surprisal.
 
     Examples
     --------
@@ -316,7 +324,9 @@ def rare_action(
     200 events; its peers and tenant almost never do (p = 0.012%, 13.0 bits).
     """
     span = duration(min_history_span, name="min_history_span")
+    gap = duration(group_gap, name="group_gap")
     positive(max_probability, "max_probability")
+    positive(burst_actions, "burst_actions")
     keys = ["tenant_id", "actor_id"]
     cols = ("tenant_id", "actor_id", "actor_type", "actor_roles", "occurred_at", "event_id")
     lf = lazy(events, *cols, "action", "category")
@@ -371,30 +381,83 @@ def rare_action(
         )
     )
     bits = -pl.col("_p").log(2)
-    found = (
+    admin = pl.col("category").is_in(["admin", "management"])
+    # an actor's rare first actions close together are one finding (a key trying
+    # every service is one event to review, not sixty); each action's first event
+    # leads the evidence
+    ranked = (
         rare.join(history, on=[*keys, "action"])
         .join(evidence, on=[*keys, "action"])
-        .select(
-            *keys,
-            pl.col("_t1").alias("first_seen"),
-            "last_seen",
-            "event_ids",
-            bits.alias("score"),
-            pl.when(pl.col("category").is_in(["admin", "management"]))
-            .then(pl.lit("medium"))
-            .otherwise(pl.lit("low"))
-            .alias("severity"),
-            pl.format(
-                "{} performed {} for the first time at {}, after {} events; its peers and tenant "
-                "almost never do (p = {}%, {} bits).",
-                q(pl.col("actor_id")),
-                q(pl.col("action")),
-                fmt_time(pl.col("_t1")),
-                pl.col("_n"),
-                (pl.col("_p") * 100).round_sig_figs(2).cast(pl.String),
-                fmt_float(bits, 1),
-            ).alias("summary"),
+        .sort(*keys, "_t1", "action")
+        .with_columns(
+            _group=(key_changed(keys) | ((pl.col("_t1") - pl.col("_t1").shift(1)) > gap)).cum_sum()
         )
+    )
+    grouped = ranked.group_by("_group").agg(
+        pl.col(*keys).first(),
+        pl.col("_t1").min().alias("first_seen"),
+        pl.col("_t1").max().alias("_t1_last"),
+        pl.col("last_seen").max(),
+        pl.col("_n").first(),
+        pl.col("action").alias("_actions"),
+        pl.col("event_ids").list.first().alias("_firsts"),
+        pl.col("event_ids").list.explode(keep_nulls=False, empty_as_null=False).alias("_all"),
+        pl.col("_p").min(),
+        admin.any().alias("_admin"),
+    )
+    k = pl.col("_actions").list.len()
+    shown = pl.col("_actions").list.head(5).list.eval(q(pl.element())).list.join(", ")
+    more = pl.when(k > 5).then(pl.format(" and {} more", k - 5)).otherwise(pl.lit(""))
+    p_bits = pl.format(
+        "p = {}%, {} bits",
+        (pl.col("_p") * 100).round_sig_figs(2).cast(pl.String),
+        fmt_float(bits, 1),
+    )
+    t1, t2 = fmt_time(pl.col("first_seen")), fmt_time(pl.col("_t1_last"))
+    when = (
+        pl.when(t1 == t2)
+        .then(pl.format("at {}", t1))
+        .otherwise(pl.format("between {} and {}", t1, t2))
+    )
+    found = grouped.select(
+        *keys,
+        "first_seen",
+        "last_seen",
+        pl.concat_list("_firsts", "_all")
+        .list.unique(maintain_order=True)
+        .list.head(max_evidence)
+        .alias("event_ids"),
+        bits.alias("score"),
+        pl.when(pl.col("_admin") | (k >= burst_actions))
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("low"))
+        .alias("severity"),
+        pl.when(k == 1)
+        .then(
+            pl.format(
+                "{} performed {} for the first time at {}, after {} events; its peers and "
+                "tenant almost never do ({}).",
+                q(pl.col("actor_id")),
+                q(pl.col("_actions").list.first()),
+                t1,
+                pl.col("_n"),
+                p_bits,
+            )
+        )
+        .otherwise(
+            pl.format(
+                "{} performed {} actions for the first time {}, after {} events, that its "
+                "peers and tenant almost never do: {}{} (the rarest: {}).",
+                q(pl.col("actor_id")),
+                k,
+                when,
+                pl.col("_n"),
+                shown,
+                more,
+                p_bits,
+            )
+        )
+        .alias("summary"),
     )
     return finalize(found, "rare_action")
 

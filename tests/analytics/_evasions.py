@@ -432,6 +432,102 @@ def _long_flight_without_coordinates() -> list[dict[str, Any]]:
     ]
 
 
+# ------------------------------------------------------------------ permission probing
+
+#: What a cloud key may be asked: a verb on each of many kinds of object.
+_CLOUD_CALLS = [
+    f"{thing}.{verb}"
+    for thing in (
+        "iam_users",
+        "iam_roles",
+        "iam_policies",
+        "ec2_instances",
+        "ec2_snapshots",
+        "s3_buckets",
+        "kms_keys",
+        "lambda_functions",
+        "rds_db_instances",
+        "secrets",
+        "dynamodb_tables",
+        "sns_topics",
+        "sqs_queues",
+        "cloudtrail_trails",
+    )
+    for verb in ("list", "get", "describe")
+]
+_KEY = {"actor_type": "api_key", "ip": "203.0.113.10", "ua": "aws-cli/2.15.0"}
+
+
+def _ci_key_day() -> list[dict[str, Any]]:
+    """The CI key's usual work: pushing images and reading one bucket, every 10 minutes."""
+    return [
+        ev(-600 + m, action, "ci-deploy", **_KEY)
+        for m in range(0, 600, 10)
+        for action in ("images.put", "s3_buckets.list")
+    ]
+
+
+def _stolen_key_enumerates() -> list[dict[str, Any]]:
+    """The CI key, stolen, tries 42 calls on 14 kinds of object in two minutes from
+    elsewhere (enumerate-iam); two of them are allowed."""
+    tried = [
+        ev(
+            i * 0.05,
+            call,
+            "ci-deploy",
+            actor_type="api_key",
+            ip="185.220.101.45",
+            ua="Boto3/1.9.148",
+            outcome="success" if call == "s3_buckets.list" else "denied",
+        )
+        for i, call in enumerate(_CLOUD_CALLS)
+    ]
+    return [*_ci_key_day(), *tried]
+
+
+def _slow_enumeration() -> list[dict[str, Any]]:
+    """A token trying one new call every 8 minutes for an hour and a half: 12 calls on
+    6 kinds of object, all refused."""
+    calls = [c for c in _CLOUD_CALLS if c.endswith((".list", ".get"))][:12]
+    return [
+        *_ci_key_day(),
+        *(ev(i * 8, call, "ci-deploy", outcome="denied", **_KEY) for i, call in enumerate(calls)),
+    ]
+
+
+def _job_loses_a_permission() -> list[dict[str, Any]]:
+    """A nightly inventory job reads 42 kinds of thing; a policy change takes its rights
+    away and every call after it is refused, run after run."""
+    runs = []
+    for run in range(6):
+        outcome = "success" if run < 3 else "denied"
+        runs += [
+            ev(-300 + run * 60 + i * 0.02, call, "inventory-job", outcome=outcome, **_KEY)
+            for i, call in enumerate(_CLOUD_CALLS)
+        ]
+    return runs
+
+
+def _viewer_opens_admin_pages() -> list[dict[str, Any]]:
+    """A viewer clicks through the admin area: each page's calls are refused, twelve
+    actions on three kinds of object, and one more refused action retried twenty times."""
+    pages = [
+        f"{thing}.{verb}"
+        for thing in ("billing", "settings", "retention")
+        for verb in ("read", "list", "get", "export")
+    ]
+    return [
+        *(
+            ev(i * 0.5, a, "vera@acme.com", outcome="denied", roles=["viewer"])
+            for i, a in enumerate(pages)
+        ),
+        *(
+            ev(10 + i * 0.2, "user.list", "vera@acme.com", outcome="denied", roles=["viewer"])
+            for i in range(20)
+        ),
+    ]
+
+
 TRAILS: tuple[Trail, ...] = (
     Trail("spray from one IPv6 /64", _spray_one_ipv6_network, ("password_spraying",)),
     Trail(
@@ -490,4 +586,8 @@ TRAILS: tuple[Trail, ...] = (
         "high",
     ),
     Trail("long flight without coordinates", _long_flight_without_coordinates),
+    Trail("stolen key enumerates", _stolen_key_enumerates, ("permission_probing",), "high"),
+    Trail("slow enumeration", _slow_enumeration, ("permission_probing",), "medium"),
+    Trail("job loses a permission", _job_loses_a_permission),
+    Trail("viewer opens admin pages", _viewer_opens_admin_pages),
 )

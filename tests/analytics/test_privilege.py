@@ -6,6 +6,7 @@ import pytest
 
 from auditkit.analytics.detectors.privilege import (
     admin_without_role,
+    permission_probing,
     privilege_change_burst,
     self_privilege_grant,
     side_door_privilege,
@@ -123,3 +124,36 @@ def test_joining_a_team_is_privileged_by_its_words_not_its_letters(event, frame,
     found = side_door_privilege(frame([join]))
     expected = ["critical"] if team in PRIVILEGED_TEAMS else []
     assert found["severity"].to_list() == expected, team
+
+
+def test_permission_probing_counts_only_new_refusals_in_one_burst(event, frame) -> None:
+    things = ["users", "roles", "keys", "buckets", "queues", "secrets"]
+    calls = [f"{t}.{v}" for t in things for v in ("list", "get")]
+    probe = [
+        event(c, "ci", minutes=600 + i * 0.1, outcome="denied", actor_type="api_key")
+        for i, c in enumerate(calls)
+    ]
+    found = permission_probing(frame(probe))
+    assert found.row(0, named=True)["event_ids"] == [e["event_id"] for e in probe]
+    assert found["severity"].to_list() == ["medium"]
+    assert permission_probing(frame(probe), high_actions=12)["severity"].to_list() == ["high"]
+    # allowed once before: three of the twelve are not new, nine are too few
+    before = [event(c, "ci", minutes=i, actor_type="api_key") for i, c in enumerate(calls[:3])]
+    assert permission_probing(frame([*before, *probe])).height == 0
+    # allowed only after the refusal: still new when refused
+    after = [event(c, "ci", minutes=700 + i, actor_type="api_key") for i, c in enumerate(calls)]
+    assert permission_probing(frame([*probe, *after])).height == 1
+    # the same calls spread out beyond the gap are no burst
+    spread = [
+        event(c, "ci", minutes=i * 20, outcome="denied", actor_type="api_key")
+        for i, c in enumerate(calls)
+    ]
+    assert permission_probing(frame(spread)).height == 0
+    assert permission_probing(frame(spread), gap="30m").height == 1
+    # refused sign-ins are the authentication detectors'
+    signin = [
+        event(c, "ci", minutes=600 + i * 0.1, outcome="denied", actor_type="api_key")
+        for i, c in enumerate([*calls[:8], "user.login", "mfa.challenge"])
+    ]
+    assert permission_probing(frame(signin)).height == 0
+    assert permission_probing(frame(signin), min_actions=8, min_objects=4).height == 1

@@ -60,6 +60,8 @@ ISSUE_DETECTORS = {
     "security_control_weakened",
     # a resource opened to everybody (visibility, sharing, a policy or ACL for all)
     "public_exposure",
+    # a stolen key mapping its permissions: many new actions refused in one burst
+    "permission_probing",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -104,8 +104,9 @@ def test_rare_actions_close_together_are_one_finding(event, frame) -> None:
     assert burst["severity"] == "medium"  # seven at once, though none is an admin action
     assert burst["event_ids"] == [e["event_id"] for e in probe]
     assert "performed 7 actions for the first time" in burst["summary"]
-    assert "'bucket.list', 'key.list', 'role.list', 'secret.list', 'queue.list' and 2 more" in (
-        burst["summary"]
+    assert (
+        "'bucket.list', 'key.list', 'role.list', 'secret.list', 'queue.list' and 2 more"
+        in (burst["summary"])
     )
     assert alone["severity"] == "low"
     assert alone["event_ids"] == [later["event_id"]]

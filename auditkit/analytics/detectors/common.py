@@ -216,6 +216,21 @@ def fmt_duration(expr: pl.Expr) -> pl.Expr:
     return pl.when(text == "").then(pl.lit("0m")).otherwise(text)
 
 
+def fmt_between(first: pl.Expr, last: pl.Expr) -> pl.Expr:
+    """``at T`` when two times fall in the same minute, else ``between T1 and T2``.
+
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"a": [datetime(2026, 1, 5, 3, 12, 1)] * 2,
+    ...                    "b": [datetime(2026, 1, 5, 3, 12, 40), datetime(2026, 1, 5, 4, 0)]})
+    >>> df.select(fmt_between(pl.col("a"), pl.col("b")))["a"].to_list()
+    ['at 2026-01-05 03:12 UTC', 'between 2026-01-05 03:12 UTC and 2026-01-05 04:00 UTC']
+    """
+    a, b = fmt_time(first), fmt_time(last)
+    return (
+        pl.when(a == b).then(pl.format("at {}", a)).otherwise(pl.format("between {} and {}", a, b))
+    )
+
+
 def fmt_float(expr: pl.Expr, decimals: int = 0) -> pl.Expr:
     """Numbers rounded for summaries (``1234.0`` -> ``"1234"``)."""
     if decimals == 0:

@@ -29,6 +29,7 @@ from auditkit.analytics.detectors.common import (
     episodes,
     finalize,
     finding_span,
+    fmt_between,
     fmt_duration,
     fmt_time,
     human,
@@ -51,6 +52,7 @@ __all__ = [
     "PRIVILEGED_ROLE_PATTERN",
     "PRIVILEGE_ACTIONS",
     "admin_without_role",
+    "permission_probing",
     "privilege_change_burst",
     "self_privilege_grant",
     "side_door_privilege",
@@ -914,4 +916,133 @@ def _machines_as_admin(
             ).alias("summary"),
         )
         .collect()
+    )
+
+
+#: Denials that are the authentication detectors' (a wrong password, a refused prompt).
+_SIGN_IN_ACTIONS: Final = ("user.login", "mfa.challenge")
+
+
+@register_detector("permission_probing", title="Permission probing", severity="medium")
+def permission_probing(
+    events: Events,
+    *,
+    min_actions: int = 10,
+    min_objects: int = 5,
+    gap: str | timedelta = "15m",
+    high_actions: int = 30,
+    max_evidence: int = 200,
+) -> pl.DataFrame:
+    """An actor denied many different actions it had never been allowed, in one burst.
+
+    This is how a stolen key or token maps what it may do: a script (enumerate-iam,
+    Pacu, a loop over an API) calls one action after another and most are refused.
+    A denial counts only when the actor had never done that action successfully
+    before it: a job whose role lost a permission, or a person retrying one refused
+    action, is not probing.  Denied sign-ins and MFA prompts are the authentication
+    detectors'.  Denials no more than ``gap`` apart are one burst; a burst is reported
+    when it holds ``min_actions`` distinct such actions on ``min_objects`` distinct
+    kinds of object (the action without its verb: ``iam_users`` of
+    ``iam_users.list``), high from ``high_actions``.
+
+    Parameters
+    ----------
+    events
+        Event frame (eager or lazy).
+    min_actions
+        Distinct denied actions, never allowed before, in one burst.
+    min_objects
+        Distinct kinds of object among them: one page of a console that is refused
+        is several actions on one kind of object.
+    gap
+        Longest pause within a burst.
+    high_actions
+        Distinct denied actions that make the finding high.
+    max_evidence
+        Evidence ids kept (the first denials).
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> things = ["users", "roles", "keys", "buckets", "queues", "secrets"]
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": f"2026-01-05T03:12:{i:02d}Z",
+    ...      "action": f"{thing}.{verb}", "outcome": "denied",
+    ...      "actor": {"id": "ci-deploy", "type": "api_key"}}
+    ...     for i, (thing, verb) in enumerate((t, v) for t in things for v in ("list", "get"))])
+    >>> print(permission_probing(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'ci-deploy' was denied 12 different actions on 6 kinds of object (12 attempts) at
+    2026-01-05 03:12 UTC, none of which it had been allowed before:
+    'users.list', 'users.get', 'roles.list', 'roles.get', 'keys.list' and 7 more.
+    """
+    g = duration(gap, name="gap")
+    positive(min_actions, "min_actions")
+    positive(min_objects, "min_objects")
+    positive(max_evidence, "max_evidence")
+    keys = ["tenant_id", "actor_id"]
+    cols = (*keys, "occurred_at", "event_id", "action", "outcome")
+    denied = subset(
+        events,
+        cols,
+        pl.col("outcome") == "denied",
+        pl.col("actor_id").is_not_null() & ~pl.col("action").is_in(_SIGN_IN_ACTIONS),
+    ).collect()
+    # only actors denied enough different actions in all can reach the threshold
+    many = (
+        denied.group_by(keys)
+        .agg(_n=pl.col("action").n_unique())
+        .filter(pl.col("_n") >= min_actions)
+    )
+    if many.height == 0:
+        return finalize(no_candidates(), "permission_probing")
+    probes = denied.join(many.select(keys), on=keys)
+    # the first time each actor was allowed each of those actions
+    allowed = (
+        lazy(events, *cols)
+        .filter(pl.col("outcome") == "success")
+        .join(probes.lazy().select(*keys, "action").unique(), on=[*keys, "action"])
+        .group_by(*keys, "action")
+        .agg(_ok=T.min())
+    )
+    new = (
+        probes.lazy()
+        .join(allowed, on=[*keys, "action"], how="left")
+        .filter(pl.col("_ok").is_null() | (pl.col("_ok") > T))
+        .drop("_ok")
+    )
+    found = (
+        episodes(new, keys, g)
+        .with_columns(_object=pl.col("action").str.replace(r"\.[^.]*$", ""))
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("action").unique(maintain_order=True).alias("_actions"),
+            pl.col("_object").n_unique().alias("_objects"),
+            pl.len().alias("_attempts"),
+        )
+        .filter(
+            (pl.col("_actions").list.len() >= min_actions) & (pl.col("_objects") >= min_objects)
+        )
+    )
+    k = pl.col("_actions").list.len()
+    shown = pl.col("_actions").list.head(5).list.eval(q(pl.element())).list.join(", ")
+    more = pl.when(k > 5).then(pl.format(" and {} more", k - 5)).otherwise(pl.lit(""))
+    return finalize(
+        found.with_columns(
+            pl.col("event_ids").list.head(max_evidence),
+            severity=pl.when(k >= high_actions).then(pl.lit("high")).otherwise(pl.lit("medium")),
+            score=k.cast(pl.Float64),
+            summary=pl.format(
+                "{} was denied {} different actions on {} kinds of object ({} attempts) {}, "
+                "none of which it had been allowed before: {}{}.",
+                q(pl.col("actor_id")),
+                k,
+                pl.col("_objects"),
+                pl.col("_attempts"),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                shown,
+                more,
+            ),
+        ),
+        "permission_probing",
     )

@@ -20,6 +20,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     empty,
     finalize,
+    fmt_between,
     fmt_float,
     fmt_time,
     key_changed,
@@ -413,12 +414,7 @@ def rare_action(
         (pl.col("_p") * 100).round_sig_figs(2).cast(pl.String),
         fmt_float(bits, 1),
     )
-    t1, t2 = fmt_time(pl.col("first_seen")), fmt_time(pl.col("_t1_last"))
-    when = (
-        pl.when(t1 == t2)
-        .then(pl.format("at {}", t1))
-        .otherwise(pl.format("between {} and {}", t1, t2))
-    )
+    t1 = fmt_time(pl.col("first_seen"))
     found = grouped.select(
         *keys,
         "first_seen",
@@ -450,7 +446,7 @@ def rare_action(
                 "peers and tenant almost never do: {}{} (the rarest: {}).",
                 q(pl.col("actor_id")),
                 k,
-                when,
+                fmt_between(pl.col("first_seen"), pl.col("_t1_last")),
                 pl.col("_n"),
                 shown,
                 more,

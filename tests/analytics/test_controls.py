@@ -57,6 +57,13 @@ WEAKENING: dict[str, tuple[str, Any]] = {
     "SSO disabled by name": ("sso.disable", None),
     "SAML provider deleted": ("saml_provider.delete", None),
     "MFA policy deactivated": ("mfa_policy.deactivate", None),
+    # threat detection switched off (CloudTrail's names, as imported)
+    "GuardDuty detector deleted": ("guardduty_detector.delete", None),
+    "Security Hub disabled": ("securityhub_security_hub.disable", None),
+    "Macie disabled": ("macie2_macie.disable", None),
+    "account taken out of GuardDuty": ("guardduty_from_master_account.disassociate", None),
+    "Access Analyzer deleted": ("access_analyzer_analyzer.delete", None),
+    "Defender plan removed": ("defender_plan.remove", None),
 }
 
 HARMLESS: dict[str, tuple[str, Any]] = {
@@ -83,6 +90,13 @@ HARMLESS: dict[str, tuple[str, Any]] = {
     "a user's SSO login": ("user.login", None),
     "no changes": ("settings.update", None),
     "unknown values": ("settings.update", _c("sso", {"mode": "a"}, {"mode": "b"})),
+    # a monitoring service's housekeeping, or one that makes it see more
+    "GuardDuty suppression filter deleted": ("guardduty_filter.delete", None),
+    "Security Hub insight deleted": ("securityhub_insight.delete", None),
+    "trusted address list deleted": ("guardduty_ip_set.delete", None),
+    "analyzer archive rule deleted": ("access_analyzer_archive_rule.delete", None),
+    "GuardDuty enabled": ("guardduty_detector.create", None),
+    "GuardDuty findings read": ("guardduty_findings.list", None),
     "retention (audit_tampering's)": (
         "audit_retention.update",
         _c("retention_days", 365, 7),

@@ -95,6 +95,33 @@ _POLICY_WORDS: Final = frozenset(
      "enforcement", "requirement", "rule", "sso", "saml", "oidc", "allowlist", "whitelist",
      "restriction", "restrictions", "allowlists", "whitelists")
 )  # fmt: skip
+#: Threat detection and security monitoring services (a noun's words, alone or as a
+#: pair): switched off by name, the intruder's next steps go unseen.
+_MONITOR_WORDS: Final = frozenset(
+    ("guardduty", "securityhub", "macie", "macie2", "inspector", "inspector2", "detective",
+     "accessanalyzer", "securitycenter", "defender", "sentinel", "falco", "crowdstrike",
+     "edr", "antivirus", "antimalware")
+)  # fmt: skip
+_MONITOR_PAIRS: Final = frozenset(
+    (("security", "hub"), ("access", "analyzer"), ("security", "center"),
+     ("threat", "detection"), ("security", "monitoring"), ("guard", "duty"))
+)  # fmt: skip
+#: What a monitoring service keeps besides itself: deleting a suppression filter, an
+#: insight, an archive rule, a trusted address list or an invitation is housekeeping
+#: (or makes it see more), not switching it off.
+_MONITOR_HOUSEKEEPING: Final = frozenset(
+    ("filter", "filters", "insight", "insights", "target", "targets", "archive",
+     "identifier", "identifiers", "tag", "tags", "invitation", "invitations", "sample",
+     "suppression", "automation", "allow", "ipset", "ip", "report", "reports")
+)  # fmt: skip
+#: Verbs that switch a monitoring service off, or take an account out of it.
+_MONITOR_OFF: Final = {
+    **_OFF_VERBS,
+    "stop": "stopped",
+    "disassociate": "disassociated",
+    "disassociate_from_master_account": "disassociated",
+    "disassociate_from_administrator_account": "disassociated",
+}
 _OPEN_NETWORKS: Final = frozenset(("0.0.0.0/0", "::/0", "*", "0.0.0.0"))
 #: Single sign-on settings that say whom the organisation trusts to vouch for its users:
 #: changed, they hand sign-in to another identity provider (a swapped issuer,
@@ -113,7 +140,9 @@ _NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
 _MENTIONS: Final = (
     r"(?i)mfa|2fa|tfa|2sv|otp|u2f|fido|webauthn|passkey|factor|two.?step|sso|saml|oidc|"
     r"single.?sign|allow|whitelist|ip.?restrict|security.?key|strong.?auth|password|"
-    r"lockout|attempts|encrypt"
+    r"lockout|attempts|encrypt|guardduty|guard_duty|security_?hub|macie|inspector|detective|"
+    r"access_?analyzer|security_?center|defender|sentinel|falco|crowdstrike|edr|antivirus|"
+    r"antimalware|threat_?detection|security_?monitoring"
 )
 
 
@@ -136,6 +165,20 @@ def _is_control(words: list[str]) -> bool:
     if "password" in words and _PASSWORD_POLICY.intersection(words):
         return True
     return any(pair in _CONTROL_PAIRS for pair in pairs)
+
+
+def _is_monitoring(words: list[str]) -> bool:
+    """Whether a noun (as words) names a threat detection or security monitoring service.
+
+    >>> [_is_monitoring(_words(n)) for n in ("guardduty_detector", "securityhub_security_hub",
+    ...                                      "access_analyzer_analyzer", "ec2_instance",
+    ...                                      "guardduty_filter", "access_analyzer_archive_rule")]
+    [True, True, True, False, False, False]
+    """
+    if _MONITOR_HOUSEKEEPING.intersection(words):
+        return False
+    pairs = itertools.pairwise(words)
+    return bool(_MONITOR_WORDS.intersection(words)) or any(p in _MONITOR_PAIRS for p in pairs)
 
 
 def _inverted(words: list[str]) -> bool:
@@ -258,6 +301,8 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     ['sso disabled (sso.disable)']
     >>> weakened_controls("mfa.disable", None)  # one principal's factor: mfa_disabled
     []
+    >>> weakened_controls("guardduty_detector.delete", None)  # threat detection off
+    ['guardduty_detector deleted (guardduty_detector.delete)']
     """
     found: list[str] = []
     noun, _, verb = action.rpartition(".")
@@ -281,6 +326,8 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
         and _POLICY_WORDS.intersection(noun_words)
     ):
         found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
+    if not found and verb in _MONITOR_OFF and _is_monitoring(noun_words):
+        found.append(f"{noun} {_MONITOR_OFF[verb]} ({action})")
     return found
 
 

@@ -62,6 +62,8 @@ ISSUE_DETECTORS = {
     "public_exposure",
     # a stolen key mapping its permissions: many new actions refused in one burst
     "permission_probing",
+    # a firewall or security group rule letting any address reach a port
+    "network_exposure",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

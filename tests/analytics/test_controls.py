@@ -64,6 +64,8 @@ WEAKENING: dict[str, tuple[str, Any]] = {
     "account taken out of GuardDuty": ("guardduty_from_master_account.disassociate", None),
     "Access Analyzer deleted": ("access_analyzer_analyzer.delete", None),
     "Defender plan removed": ("defender_plan.remove", None),
+    "account password policy deleted": ("password_policy.delete", None),
+    "account left its organization": ("organizations_organization.leave", None),
 }
 
 HARMLESS: dict[str, tuple[str, Any]] = {
@@ -97,6 +99,8 @@ HARMLESS: dict[str, tuple[str, Any]] = {
     "analyzer archive rule deleted": ("access_analyzer_archive_rule.delete", None),
     "GuardDuty enabled": ("guardduty_detector.create", None),
     "GuardDuty findings read": ("guardduty_findings.list", None),
+    "organization joined": ("organizations_handshake.accept", None),
+    "member removed by the organization": ("organizations_account.remove", None),
     "retention (audit_tampering's)": (
         "audit_retention.update",
         _c("retention_days", 365, 7),

@@ -142,7 +142,7 @@ _MENTIONS: Final = (
     r"single.?sign|allow|whitelist|ip.?restrict|security.?key|strong.?auth|password|"
     r"lockout|attempts|encrypt|guardduty|guard_duty|security_?hub|macie|inspector|detective|"
     r"access_?analyzer|security_?center|defender|sentinel|falco|crowdstrike|edr|antivirus|"
-    r"antimalware|threat_?detection|security_?monitoring"
+    r"antimalware|threat_?detection|security_?monitoring|organi[sz]ation.*leave"
 )
 
 
@@ -303,6 +303,8 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     []
     >>> weakened_controls("guardduty_detector.delete", None)  # threat detection off
     ['guardduty_detector deleted (guardduty_detector.delete)']
+    >>> weakened_controls("organizations_organization.leave", None)
+    ['left the organization (organizations_organization.leave)']
     """
     found: list[str] = []
     noun, _, verb = action.rpartition(".")
@@ -328,6 +330,10 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
         found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
     if not found and verb in _MONITOR_OFF and _is_monitoring(noun_words):
         found.append(f"{noun} {_MONITOR_OFF[verb]} ({action})")
+    if not found and verb == "leave" and {"organization", "organisation"} & set(noun_words):
+        # out of its organisation, an account sheds the guardrails, trail and
+        # monitoring the organisation applies to it
+        found.append(f"left the organization ({action})")
     return found
 
 

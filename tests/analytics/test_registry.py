@@ -64,6 +64,8 @@ ISSUE_DETECTORS = {
     "permission_probing",
     # a firewall or security group rule letting any address reach a port
     "network_exposure",
+    # a grant to an AWS account or a Google identity outside the tenant's own
+    "external_access",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -1,0 +1,318 @@
+"""External access: a grant to an account or identity outside the organisation.
+
+An intruder who expects to lose the credentials they came in with leaves a door that
+does not depend on them: a role that trusts their own AWS account, a snapshot or an
+image shared with it, a secret, key or bucket whose policy lets it in, a Google Cloud
+project that makes their Gmail address an owner.  None of these is public (that is
+:func:`~auditkit.analytics.detectors.exposure.public_exposure`'s), and each looks
+like an ordinary policy change.  What gives it away is the grantee: an account or an
+e-mail domain that the tenant's own trail has never shown acting.
+
+The detector reads the request of the producer's original record (CloudTrail's
+``requestParameters``, with the policy documents kept in it as text) for the
+principals a grant names (``Principal``, ``userId``, ``valuesToAdd``, ``principal``,
+``granteePrincipal``, ``principals``, ``AWSAccountId``), leaving out denials,
+conditions and what is removed; and the principal targets of a ``role.grant``
+(Google Cloud's binding deltas as imported: ``user:``, ``group:``, ``domain:``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any, Final
+
+import polars as pl
+
+from auditkit.analytics.detectors.common import (
+    Events,
+    T,
+    action_words,
+    actions_where,
+    classified,
+    duration,
+    empty,
+    episodes,
+    finalize,
+    finding_span,
+    first_few,
+    fmt_between,
+    lazy,
+    q,
+    subset,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["external_access", "external_grantees"]
+
+#: Words of an action that grants: a policy, a permission, a share, a trust.
+_GRANT_WORDS: Final = frozenset(
+    ("policy", "policies", "permission", "permissions", "attribute", "share", "shares",
+     "grant", "grants", "trust", "principal", "principals", "acl", "role", "assume")
+)  # fmt: skip
+_WRITE_VERBS: Final = frozenset(
+    ("put", "create", "update", "modify", "add", "attach", "set", "grant", "replace",
+     "associate", "share", "enable", "apply")
+)  # fmt: skip
+#: Keys (lower case, letters and digits only) whose values name grantees.
+_GRANTEE_KEYS: Final = frozenset(
+    ("principal", "principals", "aws", "userid", "userids", "accountid", "accountids",
+     "awsaccountid", "valuestoadd", "granteeprincipal", "targetaccountid", "member",
+     "members")
+)  # fmt: skip
+#: Keys whose subtree names no grantee: restrictions, and what is taken away.
+_SKIP: Final = frozenset(
+    ("condition", "conditions", "remove", "valuestoremove", "revoke", "notprincipal",
+     "useridentity", "responseelements", "sourceaccount", "sourcearn")
+)  # fmt: skip
+_ACCOUNT_ARN: Final = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):")
+_ACCOUNT: Final = re.compile(r"^\d{12}$")
+_MEMBER: Final = re.compile(r"^(?:user|group|domain):(?:[^@\s]+@)?([A-Za-z0-9.-]+\.[A-Za-z]{2,})$")
+#: Roles that make a member an administrator of what they are granted.
+_PRIVILEGED: Final = re.compile(r"(?i)owner|editor|admin|securityadmin|iam\.|privileged")
+_DEEPEST: Final = 24
+_LONGEST_TEXT: Final = 1 << 20
+
+
+def _key(name: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _granting(action: str) -> bool:
+    """Whether an action adds to a policy, a share or a trust (by its words).
+
+    >>> [_granting(a) for a in ("policy.update", "ec2_snapshot_attribute.modify",
+    ...                         "s3_bucket_policy.delete", "document.read")]
+    [True, True, False, False]
+    """
+    noun, verb = action_words(action)
+    return bool(verb) and verb[0] in _WRITE_VERBS and bool(_GRANT_WORDS & {*noun, *verb})
+
+
+def _accounts(value: Any) -> Iterator[str]:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = f"{v:012d}"
+        if not isinstance(v, str):
+            continue
+        v = v.strip()
+        match = _ACCOUNT_ARN.match(v)
+        if match:
+            yield match.group(1)
+        elif _ACCOUNT.match(v):
+            yield v
+
+
+def _walk(node: Any, granting: bool = False, depth: int = 0) -> Iterator[str]:
+    """AWS account ids that ``node`` (a request) grants something to."""
+    if depth > _DEEPEST:
+        return
+    if isinstance(node, str) and node[:1] in "{[" and len(node) < _LONGEST_TEXT:
+        try:  # a policy document kept as text
+            node = json.loads(node)
+        except (ValueError, RecursionError):
+            return
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, granting, depth + 1)
+        return
+    if not isinstance(node, Mapping):
+        if granting:
+            yield from _accounts(node)
+        return
+    effect = next((v for k, v in node.items() if _key(k) == "effect"), None)
+    if isinstance(effect, str) and effect.strip().lower() == "deny":
+        return
+    for k, v in node.items():
+        key = _key(k)
+        if key in _SKIP:
+            continue
+        yield from _walk(v, granting or key in _GRANTEE_KEYS, depth + 1)
+
+
+def _door(action: str, request: Any) -> bool:
+    """Whether a grant lets the grantee in as itself or take a copy of the data: a
+    role it may assume, a snapshot or an image shared with it (rather than a resource
+    policy a partner reads through)."""
+    noun = set(action_words(action)[0])
+    if noun & {"snapshot", "snapshots", "image", "images", "ami", "role", "roles"}:
+        return True
+    return "sts:AssumeRole" in json.dumps(request, default=str)
+
+
+def external_grantees(action: str, metadata: str | None, principals: str | None) -> list[str]:
+    """Who an event grants access to, each as ``H|grantee`` (a role to assume, a
+    snapshot or image shared, a privileged role) or ``M|grantee`` (a resource policy,
+    another role): ``account 123456789012`` for an AWS account named in the request,
+    ``user:…``/``group:…``/``domain:…`` for a principal target of a ``role.grant``
+    (whether they are outside the tenant is decided later).
+
+    Examples
+    --------
+    >>> policy = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+    ...     "Principal": {"AWS": "arn:aws:iam::999988887777:root"}}]}
+    >>> external_grantees("policy.update", json.dumps({"original": {"requestParameters": {
+    ...     "roleName": "admin", "policyDocument": json.dumps(policy)}}}), None)
+    ['H|account 999988887777']
+    >>> external_grantees("role.grant", '{"role": "roles/owner"}', "user:eve@gmail.com")
+    ['H|user:eve@gmail.com']
+    """
+    found: list[str] = []
+    meta: Any = None
+    if metadata:
+        try:
+            meta = json.loads(metadata)
+        except (ValueError, RecursionError):
+            meta = None
+    if isinstance(meta, Mapping) and _granting(action):
+        original = meta.get("original")
+        if isinstance(original, Mapping):
+            request = original.get("requestParameters")
+            door = "H" if _door(action, request) else "M"
+            found += [f"{door}|account {a}" for a in _walk(request)]
+    if principals and action == "role.grant":
+        role = meta.get("role") if isinstance(meta, Mapping) else None
+        level = "H" if isinstance(role, str) and _PRIVILEGED.search(role) else "M"
+        found += [f"{level}|{p}" for p in principals.split("\n") if _MEMBER.match(p)]
+    return list(dict.fromkeys(found))
+
+
+def _own(events: Events) -> pl.LazyFrame:
+    """Per tenant, the AWS accounts and e-mail domains of its own actors (a partner
+    whose role acts in the tenant is known too)."""
+    actors = lazy(events, "tenant_id", "actor_id").drop_nulls().unique().collect()
+    account = pl.col("actor_id").str.extract(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):", 1)
+    domain = pl.col("actor_id").str.to_lowercase().str.extract(r"@([a-z0-9.-]+)$", 1)
+    return (
+        pl.concat(
+            [
+                actors.select("tenant_id", _grantee=pl.lit("account ") + account),
+                actors.select("tenant_id", _domain=domain).select(
+                    "tenant_id", _grantee=pl.col("_domain")
+                ),
+                actors.select("tenant_id", _grantee=pl.lit("account ") + pl.col("tenant_id")),
+            ]
+        )
+        .drop_nulls()
+        .unique()
+        .lazy()
+    )
+
+
+@register_detector(
+    "external_access", title="Access granted outside the organisation", severity="high"
+)
+def external_access(
+    events: Events, *, min_history: str | timedelta = "7d", gap: str | timedelta = "1h"
+) -> pl.DataFrame:
+    """A grant to an AWS account, or to a Google identity of a domain, that none of the
+    tenant's actors belongs to, the first time the trail shows it.
+
+    A role whose trust policy lets another account assume it, a snapshot, image or
+    database snapshot shared with an account, a secret, key, bucket or function whose
+    policy lets one in, a project role for ``user:someone@gmail.com``.  Accounts and
+    domains of the tenant's own actors (a partner's role that acts in the tenant
+    included) are not outside.  Only the first grant to each grantee is reported:
+    high when the tenant's trail is at least ``min_history`` older than it, medium
+    before (a policy written whole may repeat a grantee that was there before the
+    trail began), medium too when every attempt was refused.  One actor's grants no
+    more than ``gap`` apart make one finding.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "shop", "occurred_at": "2026-01-01T09:00:00Z",
+    ...      "action": "user.login", "actor": {"id": "alice@shop.example"}},
+    ...     {"tenant_id": "shop", "occurred_at": "2026-01-12T03:00:00Z",
+    ...      "action": "role.grant", "actor": {"id": "alice@shop.example"},
+    ...      "targets": [{"id": "user:eve@gmail.com", "type": "principal"}],
+    ...      "metadata": {"role": "roles/owner"}}])
+    >>> print(external_access(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'alice@shop.example' granted access to user:eve@gmail.com at 2026-01-12 03:00 UTC
+    (role.grant): outside the organisation, and the first time the trail shows it.
+    """
+    history = duration(min_history, name="min_history")
+    g = duration(gap, name="gap")
+    grants = actions_where(events, _granting)
+    rows = pl.col("action").is_in(grants) & pl.col("metadata").is_not_null()
+    rows = rows | (pl.col("action") == "role.grant")
+    lf = subset(
+        events,
+        ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "metadata",
+         "targets"),
+        rows,
+    )  # fmt: skip
+    target = pl.element().struct
+    lf = lf.with_columns(
+        _principals=pl.col("targets")
+        .list.eval(pl.when(target.field("type") == "principal").then(target.field("id")))
+        .list.drop_nulls()
+        .list.join("\n")
+    ).drop("targets")
+    hits = classified(lf, ["action", "metadata", "_principals"], external_grantees)
+    if hits is None:
+        return empty()
+    domain = pl.col("_grantee").str.extract(r"@?([A-Za-z0-9.-]+)$", 1).str.to_lowercase()
+    own = _own(events)
+    grants_each = (
+        hits.explode("_what")
+        .with_columns(
+            _high=pl.col("_what").str.starts_with("H|"), _grantee=pl.col("_what").str.slice(2)
+        )
+        .drop("_what")
+        .with_columns(
+            _key=pl.when(pl.col("_grantee").str.starts_with("account "))
+            .then(pl.col("_grantee"))
+            .otherwise(domain)
+        )
+        .join(own, left_on=["tenant_id", "_key"], right_on=["tenant_id", "_grantee"], how="anti")
+        .with_columns(_ok=pl.col("outcome") == "success")
+        # the first grant to each grantee (the first that succeeded, else the first
+        # try) and what followed it within the gap: later grants to a grantee the
+        # trail has shown before are not news
+        .with_columns(
+            _t0=pl.coalesce(
+                T.filter(pl.col("_ok")).min().over("tenant_id", "_grantee"),
+                T.min().over("tenant_id", "_grantee"),
+            )
+        )
+        .filter((pl.col("_t0") <= T) & (T - pl.col("_t0") <= g))
+    )
+    began = lazy_first_seen(events)
+    found = (
+        episodes(grants_each.join(began, on="tenant_id"), ["tenant_id", "actor_id"], g)
+        .group_by("_episode")
+        .agg(
+            *finding_span("tenant_id", "actor_id"),
+            pl.col("_ok").any().alias("_done"),
+            pl.col("_high").any(),
+            ((pl.col("_t0") - pl.col("_began")) >= history).all().alias("_old"),
+            pl.col("_grantee").unique(maintain_order=True),
+            pl.col("action").unique(maintain_order=True).alias("_actions"),
+        )
+        .with_columns(pl.col("event_ids").list.unique(maintain_order=True))
+        .with_columns(
+            severity=pl.when(pl.col("_done") & pl.col("_old") & pl.col("_high"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} access to {} {} ({}): outside the organisation, and the first time the "
+                "trail shows it.",
+                q(pl.col("actor_id")),
+                pl.when("_done").then(pl.lit("granted")).otherwise(pl.lit("tried to grant")),
+                first_few(pl.col("_grantee"), 5, ", "),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_actions"), 3, ", "),
+            ),
+        )
+    )
+    return finalize(found, "external_access")
+
+
+def lazy_first_seen(events: Events) -> pl.LazyFrame:
+    """Each tenant's first event time, as ``_began``."""
+    return lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_began=T.min())

@@ -1,0 +1,224 @@
+"""``external_access``: grants to an AWS account or a Google identity outside the
+tenant's own, read from CloudTrail's and Google Cloud's records as imported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditkit.analytics.detectors.trust import external_access
+from auditkit.frame import events_to_frame
+from auditkit.ingest.registry import get_format
+from auditkit.schema import normalize_event
+
+OWN = "111122223333"
+OUTSIDE = "999988887777"
+PARTNER = "444455556666"
+
+
+def _record(name: str, source: str, request: dict[str, Any], *, day: int = 10, **extra: Any):
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": f"arn:aws:iam::{OWN}:user/ops",
+            "accountId": OWN,
+            "userName": "ops",
+        },
+        "eventTime": f"2024-05-{day:02d}T03:00:00Z",
+        "eventSource": f"{source}.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "eu-central-1",
+        "sourceIPAddress": "198.51.100.14",
+        "requestParameters": request,
+        "eventID": f"{name}-{day}-{abs(hash(json.dumps(request, sort_keys=True))) % 10**9}",
+        "recipientAccountId": OWN,
+        **extra,
+    }
+
+
+def _trust(
+    *principals: str,
+    effect: str = "Allow",
+    condition: dict | None = None,
+    action: str = "sts:AssumeRole",
+) -> str:
+    statement: dict[str, Any] = {
+        "Effect": effect,
+        "Principal": {"AWS": list(principals)},
+        "Action": action,
+    }
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _partner_call() -> dict[str, Any]:
+    """A partner's role acting in the tenant: its account is known."""
+    record = _record("DescribeInstances", "ec2", {}, day=1)
+    record["userIdentity"] = {
+        "type": "AssumedRole",
+        "arn": f"arn:aws:sts::{PARTNER}:assumed-role/Audit/session",
+        "accountId": PARTNER,
+    }
+    return record
+
+
+def _baseline() -> list[dict[str, Any]]:
+    return [_record("DescribeInstances", "ec2", {}, day=1), _partner_call()]
+
+
+def _events(records: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps({"Records": records}))
+    source = get_format("cloudtrail")
+    return [
+        normalize_event(source.to_event(r.value, tenant="acme")) for r in source.records(str(path))
+    ]
+
+
+GRANTS = {
+    "role trusted by another account": _record(
+        "UpdateAssumeRolePolicy",
+        "iam",
+        {"roleName": "admin", "policyDocument": _trust(f"arn:aws:iam::{OUTSIDE}:root")},
+    ),
+    "snapshot shared": _record(
+        "ModifySnapshotAttribute",
+        "ec2",
+        {
+            "snapshotId": "snap-1",
+            "attributeType": "CREATE_VOLUME_PERMISSION",
+            "createVolumePermission": {"add": {"items": [{"userId": OUTSIDE}]}},
+        },
+    ),
+    "database snapshot shared": _record(
+        "ModifyDBSnapshotAttribute",
+        "rds",
+        {"dBSnapshotIdentifier": "prod", "attributeName": "restore", "valuesToAdd": [OUTSIDE]},
+    ),
+}
+
+#: Resource policies a partner could read through: reported, medium.
+POLICIES = {
+    "secret's policy": _record(
+        "PutResourcePolicy",
+        "secretsmanager",
+        {
+            "secretId": "prod/db",
+            "resourcePolicy": _trust(OUTSIDE, action="secretsmanager:GetSecretValue"),
+        },
+    ),
+    "function callable by an account": _record(
+        "AddPermission20150331v2",
+        "lambda",
+        {"functionName": "billing", "action": "lambda:InvokeFunction", "principal": OUTSIDE},
+    ),
+}
+
+NOT_OUTSIDE = {
+    "own account": _record(
+        "UpdateAssumeRolePolicy",
+        "iam",
+        {"roleName": "admin", "policyDocument": _trust(f"arn:aws:iam::{OWN}:root")},
+    ),
+    "a partner that acts in the tenant": _record(
+        "UpdateAssumeRolePolicy",
+        "iam",
+        {"roleName": "audit", "policyDocument": _trust(f"arn:aws:iam::{PARTNER}:role/Audit")},
+    ),
+    "a denial": _record(
+        "PutResourcePolicy",
+        "secretsmanager",
+        {"secretId": "prod/db", "resourcePolicy": _trust(OUTSIDE, effect="Deny")},
+    ),
+    "an account only in a condition": _record(
+        "UpdateAssumeRolePolicy",
+        "iam",
+        {
+            "roleName": "ci",
+            "policyDocument": _trust(
+                f"arn:aws:iam::{OWN}:root",
+                condition={"StringEquals": {"aws:SourceAccount": OUTSIDE}},
+            ),
+        },
+    ),
+    "a share taken back": _record(
+        "ModifySnapshotAttribute",
+        "ec2",
+        {
+            "snapshotId": "snap-1",
+            "createVolumePermission": {"remove": {"items": [{"userId": OUTSIDE}]}},
+        },
+    ),
+    "a policy deleted": _record("DeleteBucketPolicy", "s3", {"bucketName": OUTSIDE}),
+}
+
+
+@pytest.mark.parametrize("name", list(GRANTS))
+def test_a_first_grant_outside_is_high(name: str, tmp_path: Path) -> None:
+    found = external_access(events_to_frame(_events([*_baseline(), GRANTS[name]], tmp_path)))
+    assert found["severity"].to_list() == ["high"], name
+    assert f"account {OUTSIDE}" in found["summary"][0]
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_a_first_resource_policy_for_an_account_outside_is_medium(
+    name: str, tmp_path: Path
+) -> None:
+    found = external_access(events_to_frame(_events([*_baseline(), POLICIES[name]], tmp_path)))
+    assert found["severity"].to_list() == ["medium"], name
+    assert f"account {OUTSIDE}" in found["summary"][0]
+
+
+@pytest.mark.parametrize("name", list(NOT_OUTSIDE))
+def test_grants_inside_or_taken_back_are_not_reported(name: str, tmp_path: Path) -> None:
+    events = _events([*_baseline(), NOT_OUTSIDE[name]], tmp_path)
+    assert len(events) == 3
+    assert external_access(events_to_frame(events)).height == 0
+
+
+def test_only_the_first_grant_to_an_account_is_news(tmp_path: Path) -> None:
+    first = GRANTS["snapshot shared"]
+    again = dict(GRANTS["database snapshot shared"], eventTime="2024-05-20T03:00:00Z")
+    found = external_access(events_to_frame(_events([*_baseline(), first, again], tmp_path)))
+    assert found.height == 1
+    assert found["first_seen"][0].day == 10
+    # without a week of trail before it, a grantee may predate the trail: medium
+    short = external_access(events_to_frame(_events([first], tmp_path)))
+    assert short["severity"].to_list() == ["medium"]
+    # refused every time: medium
+    refused = dict(first, errorCode="AccessDenied")
+    tried = external_access(events_to_frame(_events([*_baseline(), refused], tmp_path)))
+    assert tried["severity"].to_list() == ["medium"]
+    assert "tried to grant" in tried["summary"][0]
+
+
+def _gcp_grant(member: str) -> dict[str, Any]:
+    return {
+        "tenant_id": "shop",
+        "occurred_at": "2026-01-12T03:00:00Z",
+        "action": "role.grant",
+        "actor": {"id": "alice@shop.example"},
+        "targets": [{"id": member, "type": "principal", "name": "roles/owner"}],
+        "metadata": {"role": "roles/owner"},
+    }
+
+
+def test_google_members_of_another_domain() -> None:
+    login = {
+        "tenant_id": "shop",
+        "occurred_at": "2026-01-01T09:00:00Z",
+        "action": "user.login",
+        "actor": {"id": "bob@shop.example"},
+    }
+    outside = external_access(events_to_frame([login, _gcp_grant("user:eve@gmail.com")]))
+    assert outside["severity"].to_list() == ["high"]
+    viewer = _gcp_grant("user:eve@gmail.com")
+    viewer["metadata"] = {"role": "roles/viewer"}
+    assert external_access(events_to_frame([login, viewer]))["severity"].to_list() == ["medium"]
+    for member in ("user:carol@shop.example", "group:admins@SHOP.example", "allUsers"):
+        assert external_access(events_to_frame([login, _gcp_grant(member)])).height == 0, member

@@ -571,6 +571,86 @@ def _made_public(c: Ctx, t: Tenant) -> None:
     c.emit("made_public", t, a["id"], rows, ("public_exposure",))
 
 
+#: Calls a stolen key tries: a verb on each of many kinds of cloud object.
+_CLOUD_OBJECTS = (
+    "iam_users", "iam_roles", "iam_policies", "ec2_instances", "ec2_snapshots", "s3_buckets",
+    "kms_keys", "lambda_functions", "rds_db_instances", "secretsmanager_secrets",
+    "dynamodb_tables", "sqs_queues",
+)  # fmt: skip
+
+
+def _probe(c: Ctx, t: Tenant) -> None:
+    """A person's stolen credentials mapping what they may do, from abroad: 12 to 36
+    calls on 6 to 12 kinds of object, nearly all refused, a few seconds apart or one
+    every few minutes."""
+    v = _variant(c, "probe", 2)
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=3.0), _abroad(c.rng)
+    kinds = int(c.rng.integers(6, len(_CLOUD_OBJECTS) + 1))
+    calls = [f"{o}.{verb}" for o in _CLOUD_OBJECTS[:kinds] for verb in ("list", "get", "describe")]
+    calls = calls[: max(12, int(c.rng.integers(12, len(calls) + 1)))]
+    step = (3 * US, 4 * MINUTE)[v]
+    rows = [
+        {
+            "t": t0 + i * step,
+            "action": call,
+            "outcome": "success" if i == 0 else "denied",
+            "actor_id": u["id"],
+            "role": u["role"],
+            "observer_service": "api",
+            **geo,
+        }
+        for i, call in enumerate(calls)
+    ]
+    c.emit("probe", t, u["id"], rows, ("permission_probing",))
+
+
+def _port_opened(c: Ctx, t: Tenant) -> None:
+    """An intruder's admin session opening a door to the internet: SSH in a security
+    group (CloudTrail's request), every protocol in a Google Cloud firewall, RDP in an
+    application's firewall settings."""
+    v = _variant(c, "port_opened", 3)
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    action, extra = (
+        ("ec2_security_group_ingress.authorize", {"metadata": (
+            '{"source_format":"cloudtrail","original":{"requestParameters":{"groupId":"sg-1",'
+            '"ipPermissions":{"items":[{"ipProtocol":"tcp","fromPort":22,"toPort":22,'
+            '"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]}}]}}}}')}),
+        ("compute_firewalls.insert", {"metadata": (
+            '{"source_format":"gcp","original":{"protoPayload":{"request":{"direction":'
+            '"INGRESS","sourceRanges":["0.0.0.0/0"],"alloweds":[{"IPProtocol":"all"}]}}}}')}),
+        ("firewall_rule.create", {"changes": (
+            '{"after":{"direction":"inbound","source":"*","port":3389,"protocol":"tcp"}}')}),
+    )[v]  # fmt: skip
+    rows = [_user_row(a, t, t0, action, target_id="fw-1", target_type="resource", **extra)]
+    c.emit("port_opened", t, a["id"], rows, ("network_exposure",))
+
+
+def _outside_door(c: Ctx, t: Tenant) -> None:
+    """An intruder's admin session leaving a door for their own account: a role that
+    another AWS account may assume, a snapshot shared with it, a Gmail address made a
+    project owner."""
+    v = _variant(c, "outside_door", 3)
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    outsider = f"{int(c.rng.integers(10**11, 10**12)):012d}"
+    trust = (
+        '{\\"Statement\\":[{\\"Effect\\":\\"Allow\\",\\"Action\\":\\"sts:AssumeRole\\",'
+        f'\\"Principal\\":{{\\"AWS\\":\\"arn:aws:iam::{outsider}:root\\"}}}}]}}'
+    )
+    action, target, kind, extra = (
+        ("policy.update", "role/admin", "resource", {"metadata": (
+            '{"source_format":"cloudtrail","original":{"requestParameters":{"roleName":"admin",'
+            f'"policyDocument":"{trust}"}}}}}}')}),
+        ("ec2_snapshot_attribute.modify", "snap-1", "resource", {"metadata": (
+            '{"source_format":"cloudtrail","original":{"requestParameters":{"snapshotId":'
+            '"snap-1","createVolumePermission":{"add":{"items":[{"userId":"'
+            f'{outsider}"}}]}}}}}}}}}}')}),
+        ("role.grant", "user:backup.ops.7@gmail.com", "principal",
+         {"metadata": '{"role":"roles/owner"}'}),
+    )[v]  # fmt: skip
+    rows = [_user_row(a, t, t0, action, target_id=target, target_type=kind, **extra)]
+    c.emit("outside_door", t, a["id"], rows, ("external_access",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -586,6 +666,9 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "recovery_takeover": _recovery_takeover,
     "weakened_control": _weakened_control,
     "made_public": _made_public,
+    "probe": _probe,
+    "port_opened": _port_opened,
+    "outside_door": _outside_door,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")

@@ -474,7 +474,14 @@ def _logging_gap(c: Ctx, t: Tenant) -> None:
 #: Kinds added after the scenarios' figures were pinned: generated after every other
 #: incident and look-alike, so that those keep their tenants, times and events; in the
 #: order they were added, each after the ones before it, so that those keep theirs too.
-LATE_KINDS = ("transient_privilege", "made_public", "lookalike:shared_internally")
+LATE_KINDS = (
+    "transient_privilege",
+    "made_public",
+    "lookalike:shared_internally",
+    "probe",
+    "port_opened",
+    "outside_door",
+)
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "brute_force": _brute_force,

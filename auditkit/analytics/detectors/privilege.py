@@ -1031,7 +1031,6 @@ def permission_probing(
         found.with_columns(
             pl.col("event_ids").list.head(max_evidence),
             severity=pl.when(k >= high_actions).then(pl.lit("high")).otherwise(pl.lit("medium")),
-            score=k.cast(pl.Float64),
             summary=pl.format(
                 "{} was denied {} different actions on {} kinds of object ({} attempts) {}, "
                 "none of which it had been allowed before: {}{}.",

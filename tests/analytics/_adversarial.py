@@ -651,6 +651,50 @@ def _outside_door(c: Ctx, t: Tenant) -> None:
     c.emit("outside_door", t, a["id"], rows, ("external_access",))
 
 
+def _harvest(c: Ctx, t: Tenant) -> None:
+    """A person's account, weeks into its habits, reading 12 to 30 secrets it never read
+    before within minutes, from abroad (CloudTrail's ``GetSecretValue``, the secret
+    named in the request)."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=2.0), _abroad(c.rng)
+    n = int(c.rng.integers(12, 31))
+    rows = [
+        {
+            "t": t0 + i * 20 * US,
+            "action": "secretsmanager_secret_value.get",
+            "actor_id": u["id"],
+            "role": u["role"],
+            "observer_service": "api",
+            "metadata": (
+                '{"source_format":"cloudtrail","original":{"requestParameters":'
+                f'{{"secretId":"prod/{t.name}/svc-{i}"}}}}}}'
+            ),
+            **geo,
+        }
+        for i in range(n)
+    ]
+    c.emit("harvest", t, u["id"], rows, ("secrets_harvesting",))
+
+
+def _mining(c: Ctx, t: Tenant) -> None:
+    """An admin's account launching 6 to 20 GPU or very large instances within the hour
+    in a region the tenant never used (CloudTrail's ``RunInstances`` request)."""
+    a, t0 = t.user(c.rng, "admin"), c.when(t, local_hour=23.0)
+    n = int(c.rng.integers(6, 21))
+    kind = ("p3.16xlarge", "g5.48xlarge", "c5.24xlarge")[int(c.rng.integers(3))]
+    rows = [
+        {
+            **_user_row(a, t, t0 + i * 90 * US, "ec2_instances.run"),
+            "observer_region": "ap-southeast-3",
+            "metadata": (
+                '{"source_format":"cloudtrail","original":{"requestParameters":'
+                f'{{"instanceType":"{kind}","instancesSet":{{"items":[{{"minCount":1}}]}}}}}}}}'
+            ),
+        }
+        for i in range(n)
+    ]
+    c.emit("mining", t, a["id"], rows, ("resource_hijacking",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -669,6 +713,8 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "probe": _probe,
     "port_opened": _port_opened,
     "outside_door": _outside_door,
+    "harvest": _harvest,
+    "mining": _mining,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")

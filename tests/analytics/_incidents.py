@@ -481,6 +481,8 @@ LATE_KINDS = (
     "probe",
     "port_opened",
     "outside_door",
+    "harvest",
+    "mining",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

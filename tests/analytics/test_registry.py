@@ -66,6 +66,10 @@ ISSUE_DETECTORS = {
     "network_exposure",
     # a grant to an AWS account or a Google identity outside the tenant's own
     "external_access",
+    # many secrets read for the first time in one sitting
+    "secrets_harvesting",
+    # GPU or large instances in bulk, in a new region, by a new launcher
+    "resource_hijacking",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

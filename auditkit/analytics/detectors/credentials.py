@@ -1,0 +1,164 @@
+"""Secrets harvesting: one actor reading many secrets it had never read before.
+
+Once inside, an intruder collects credentials to go further: every secret of a
+secrets manager, every parameter of a parameter store, every entry of a vault.  A
+service reads the few secrets it needs, again and again; a person reads one now and
+then.  What gives the harvest away is breadth and novelty: many different secrets in
+a short time, none of which that actor had read before.
+
+A read of a secret is an action whose noun names a secret (``secret``,
+``secret_value``, ``secret_version``, ``credential``, ``vault``, or a parameter of a
+parameter store such as AWS SSM) and whose verb reads its value (``get``, ``read``,
+``access``, ``reveal``, ``retrieve``, ``decrypt``...); listing or describing secrets
+reads no value.  The secret read is the event's target, else the name in the
+producer's request (CloudTrail's ``secretId``, ``name`` or ``names``; Google Cloud's
+``resourceName``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+import polars as pl
+
+from auditkit.analytics.detectors.common import (
+    Events,
+    T,
+    action_words,
+    actions_where,
+    bursts,
+    duration,
+    empty,
+    finalize,
+    finding_span,
+    first_few,
+    fmt_between,
+    lazy,
+    positive,
+    q,
+    subset,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["secrets_harvesting"]
+
+_SECRET_NOUNS: Final = frozenset(
+    ("secret", "secrets", "secretvalue", "credential", "credentials", "vault", "keyvault")
+)
+_STORES: Final = frozenset(("ssm", "parameterstore", "paramstore"))
+_PARAMETERS: Final = frozenset(("parameter", "parameters"))
+_READ_VERBS: Final = frozenset(
+    ("get", "read", "access", "reveal", "retrieve", "decrypt", "view", "fetch", "batch",
+     "unwrap", "show", "copy", "export", "download")
+)  # fmt: skip
+#: Where a producer's request names the secret read.
+_REQUEST_PATHS: Final = (
+    "$.original.requestParameters.secretId",
+    "$.original.requestParameters.name",
+    "$.original.requestParameters.names",
+    "$.original.requestParameters.secretIdList",
+    "$.original.protoPayload.resourceName",
+    "$.original.protopayload_auditlog.resourceName",
+)
+
+
+def reads_secret(action: str) -> bool:
+    """Whether an action reads the value of a secret.
+
+    >>> [reads_secret(a) for a in ("secretsmanager_secret_value.get", "secret.read",
+    ...     "ssm_parameters.get", "secretmanager_secret_version.access",
+    ...     "secretsmanager_secret.describe", "secrets.list", "document.read")]
+    [True, True, True, True, False, False, False]
+    """
+    noun, verb = action_words(action)
+    words = set(noun) | {"".join(noun[i : i + 2]) for i in range(len(noun))}
+    secret = bool(words & _SECRET_NOUNS) or bool(words & _STORES and words & _PARAMETERS)
+    return secret and bool(verb) and verb[0] in _READ_VERBS
+
+
+@register_detector("secrets_harvesting", title="Secrets harvested", severity="high")
+def secrets_harvesting(
+    events: Events,
+    *,
+    min_secrets: int = 10,
+    window: str | timedelta = "1h",
+    min_history: str | timedelta = "1d",
+    max_evidence: int = 200,
+) -> pl.DataFrame:
+    """One actor reading ``min_secrets`` or more different secrets within ``window``,
+    each for the first time in the trail.
+
+    High when the actor had been seen at least ``min_history`` before the burst (an
+    established service or person suddenly reading everything); medium for an actor
+    new to the trail (a new deployment reads its secrets for the first time too), and
+    when every read was refused.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-01T09:00:00Z",
+    ...      "action": "secret.read", "actor": {"id": "app"}, "targets": [{"id": "db"}]},
+    ...     *({"tenant_id": "acme", "occurred_at": f"2026-01-05T03:{i:02d}:00Z",
+    ...        "action": "secret.read", "actor": {"id": "app"}, "targets": [{"id": f"s{i}"}]}
+    ...       for i in range(12))])
+    >>> print(secrets_harvesting(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'app' read 12 different secrets it had never read before between 2026-01-05 03:00 UTC
+    and 2026-01-05 03:11 UTC: 's0', 's1', 's2', 's3', 's4' and 7 more.
+    """
+    w = duration(window, name="window")
+    history = duration(min_history, name="min_history")
+    positive(min_secrets, "min_secrets")
+    positive(max_evidence, "max_evidence")
+    keys = ["tenant_id", "actor_id"]
+    actions = actions_where(events, reads_secret)
+    if not actions:
+        return empty()
+    cols = (*keys, "event_id", "occurred_at", "action", "outcome", "target_id", "metadata")
+    reads = subset(events, cols, pl.col("action").is_in(actions)).with_columns(
+        _secret=pl.coalesce(
+            pl.col("target_id"),
+            *(pl.col("metadata").str.json_path_match(p) for p in _REQUEST_PATHS),
+        )
+    )
+    reads = reads.filter(pl.col("_secret").is_not_null() & pl.col("actor_id").is_not_null())
+    # a secret is new to the actor at its first read (the first that succeeded, or
+    # the first try when none did)
+    ok = pl.col("outcome") == "success"
+    first = pl.coalesce(T.filter(ok).min().over(*keys, "_secret"), T.min().over(*keys, "_secret"))
+    new = reads.filter(first == T)
+    found = bursts(new, keys, window=w, threshold=min_secrets, distinct="_secret")
+    since = lazy(events, *keys, "occurred_at").group_by(keys).agg(_began=T.min())
+    burst = (
+        found.join(since, on=keys, how="left")
+        .sort("occurred_at", "event_id")
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("_secret").unique(maintain_order=True).alias("_secrets"),
+            ok.any().alias("_done"),
+            pl.col("_began").first(),
+        )
+        .with_columns(pl.col("event_ids").list.head(max_evidence))
+    )
+    k = pl.col("_secrets").list.len()
+    shown = first_few(pl.col("_secrets").list.eval(q(pl.element())), 5, ", ")
+    return finalize(
+        burst.with_columns(
+            severity=pl.when(
+                pl.col("_done") & ((pl.col("first_seen") - pl.col("_began")) >= history)
+            )
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} {} different secrets it had never read before {}: {}.",
+                q(pl.col("actor_id")),
+                pl.when("_done").then(pl.lit("read")).otherwise(pl.lit("tried to read")),
+                k,
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                shown,
+            ),
+        ),
+        "secrets_harvesting",
+    )

@@ -1,0 +1,109 @@
+"""``secrets_harvesting``: many secrets read for the first time in a burst, from
+CloudTrail's records as imported and from canonical events."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from auditkit.analytics.detectors.credentials import secrets_harvesting
+from auditkit.frame import events_to_frame
+from auditkit.ingest.registry import get_format
+from auditkit.schema import normalize_event
+
+
+def _read(
+    actor: str, secret: str, at: str, *, outcome: str = "success", action: str = "secret.read"
+):
+    return {
+        "tenant_id": "acme",
+        "occurred_at": at,
+        "action": action,
+        "outcome": outcome,
+        "actor": {"id": actor, "type": "service"},
+        "targets": [{"id": secret, "type": "secret"}],
+    }
+
+
+def _habit(actor: str = "app", days: int = 10) -> list[dict[str, Any]]:
+    """A service reading its one database secret every hour."""
+    return [
+        _read(actor, "prod/db", f"2026-01-{1 + d:02d}T{h:02d}:00:00Z")
+        for d in range(days)
+        for h in range(24)
+    ]
+
+
+def _burst(actor: str, n: int, *, day: int = 12, step_min: int = 1, **kw: Any):
+    t0 = datetime(2026, 1, day, 3, tzinfo=UTC)
+    return [
+        _read(actor, f"prod/svc{i}", (t0 + timedelta(minutes=i * step_min)).isoformat(), **kw)
+        for i in range(n)
+    ]
+
+
+def _found(rows: list[dict[str, Any]]):
+    return secrets_harvesting(events_to_frame(rows))
+
+
+def test_an_established_service_reading_everything_is_high() -> None:
+    found = _found([*_habit(), *_burst("app", 12)])
+    assert found["severity"].to_list() == ["high"]
+    assert found["event_ids"][0].len() == 12
+    assert "read 12 different secrets it had never read before" in found["summary"][0]
+
+
+def test_what_stays_quiet_or_medium() -> None:
+    # its own secret read all day long: nothing
+    assert _found(_habit()).height == 0
+    # nine new secrets: under the threshold
+    assert _found([*_habit(), *_burst("app", 9)]).height == 0
+    # twelve new secrets, but one every seven minutes: at most nine in any hour
+    assert _found([*_habit(), *_burst("app", 12, step_min=7)]).height == 0
+    # the same twelve a second time: not new any more
+    again = [*_habit(), *_burst("app", 12, day=11), *_burst("app", 12, day=12)]
+    assert _found(again)["first_seen"].dt.day().to_list() == [11]
+    # describing or listing secrets reads no value
+    listing = _burst("app", 12, action="secretsmanager_secret.describe")
+    assert _found([*_habit(), *listing]).height == 0
+    # a new deployment reading its secrets on its first day: medium
+    assert _found(_burst("new-svc", 12))["severity"].to_list() == ["medium"]
+    # every read refused: medium, "tried to"
+    refused = _found([*_habit(), *_burst("app", 12, outcome="denied")])
+    assert refused["severity"].to_list() == ["medium"]
+    assert "'app' tried to read 12" in refused["summary"][0]
+
+
+def test_cloudtrail_reads_are_named_by_their_request(tmp_path: Path) -> None:
+    def record(secret: str, at: str) -> dict[str, Any]:
+        return {
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::111122223333:assumed-role/app/i-1",
+                "accountId": "111122223333",
+            },
+            "eventTime": at,
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventName": "GetSecretValue",
+            "awsRegion": "eu-central-1",
+            "sourceIPAddress": "10.0.0.5",
+            "requestParameters": {"secretId": secret},
+            "eventID": f"{secret}-{at}",
+            "recipientAccountId": "111122223333",
+        }
+
+    records = [record("prod/db", f"2026-01-0{d}T09:00:00Z") for d in range(1, 6)]
+    records += [record(f"prod/svc{i}", f"2026-01-06T02:{i:02d}:30Z") for i in range(15)]
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps({"Records": records}))
+    source = get_format("cloudtrail")
+    events = [
+        normalize_event(source.to_event(r.value, tenant="acme")) for r in source.records(str(path))
+    ]
+    found = secrets_harvesting(events_to_frame(events))
+    assert found["severity"].to_list() == ["high"]
+    assert "15 different secrets" in found["summary"][0]
+    assert "'prod/svc0', 'prod/svc1'" in found["summary"][0]

@@ -695,6 +695,27 @@ def _mining(c: Ctx, t: Tenant) -> None:
     c.emit("mining", t, a["id"], rows, ("resource_hijacking",))
 
 
+def _backdoor(c: Ctx, t: Tenant) -> None:
+    """An admin's session creating an account, granting it ``AdministratorAccess`` a
+    minute later and making it an access key (CloudTrail's names as imported)."""
+    a, t0 = t.user(c.rng, "admin"), c.when(t, local_hour=1.5)
+    new = f"arn:aws:iam::000000000000:user/{t.name}-support-{int(c.rng.integers(100))}"
+    steps = [
+        ("user.create", {}),
+        (
+            "permission.grant",
+            {"metadata": '{"policy":"arn:aws:iam::aws:policy/AdministratorAccess"}'},
+        ),
+        ("api_key.create", {}),
+    ]
+    rows = [
+        _user_row(a, t, t0 + k * 75 * US, action,
+                  target_id=new, target_type="AWS::IAM::User", **extra)
+        for k, (action, extra) in enumerate(steps)
+    ]  # fmt: skip
+    c.emit("backdoor", t, a["id"], rows, ("backdoor_account",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -715,6 +736,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "outside_door": _outside_door,
     "harvest": _harvest,
     "mining": _mining,
+    "backdoor": _backdoor,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")

@@ -483,6 +483,7 @@ LATE_KINDS = (
     "outside_door",
     "harvest",
     "mining",
+    "backdoor",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -6,6 +6,7 @@ import pytest
 
 from auditkit.analytics.detectors.privilege import (
     admin_without_role,
+    backdoor_account,
     permission_probing,
     privilege_change_burst,
     self_privilege_grant,
@@ -157,3 +158,34 @@ def test_permission_probing_counts_only_new_refusals_in_one_burst(event, frame) 
     ]
     assert permission_probing(frame(signin)).height == 0
     assert permission_probing(frame(signin), min_actions=8, min_objects=4).height == 1
+
+
+def test_backdoor_account_needs_a_new_account_made_admin(event, frame) -> None:
+    new = {"id": "helpdesk2", "type": "user"}
+    create = event("user.create", "ops", minutes=0, target=new)
+    admin = event("role.grant", "ops", minutes=3, target=new, metadata={"role": "org_admin"})
+    key = event("api_key.create", "ops", minutes=5, target=new)
+    found = backdoor_account(frame([create, admin, key]))
+    assert found["severity"].to_list() == ["high"]
+    assert found["event_ids"][0].to_list() == [
+        create["event_id"],
+        admin["event_id"],
+        key["event_id"],
+    ]
+    # onboarding an administrator who has not yet signed in: medium
+    assert backdoor_account(frame([create, admin]))["severity"].to_list() == ["medium"]
+    # the new administrator signing in within the hour: high
+    login = event("user.login", "helpdesk2", minutes=20)
+    assert backdoor_account(frame([create, admin, login]))["severity"].to_list() == ["high"]
+    # a key two hours after the grant does not count: medium
+    late = event("api_key.create", "ops", minutes=130, target=new)
+    assert backdoor_account(frame([create, admin, late]))["severity"].to_list() == ["medium"]
+    # not an admin role, granted days later, an old account, or refused: nothing
+    editor = event("role.grant", "ops", minutes=3, target=new, metadata={"role": "editor"})
+    later = event("role.grant", "ops", minutes=3 * 24 * 60, target=new, metadata={"role": "admin"})
+    old = event("role.grant", "ops", minutes=3, target="alice", metadata={"role": "admin"})
+    refused = event(
+        "role.grant", "ops", minutes=3, target=new, outcome="denied", metadata={"role": "admin"}
+    )
+    for grant in (editor, later, old, refused):
+        assert backdoor_account(frame([create, grant, key])).height == 0

@@ -70,6 +70,8 @@ ISSUE_DETECTORS = {
     "secrets_harvesting",
     # GPU or large instances in bulk, in a new region, by a new launcher
     "resource_hijacking",
+    # an account created, made an admin and given a key within the hour
+    "backdoor_account",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

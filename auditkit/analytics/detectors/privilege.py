@@ -24,8 +24,11 @@ from auditkit.analytics.detectors.common import (
     SENSITIVE_ACTIONS,
     Events,
     T,
+    action_words,
+    actions_where,
     bursts,
     duration,
+    empty,
     episodes,
     finalize,
     finding_span,
@@ -52,6 +55,7 @@ __all__ = [
     "PRIVILEGED_ROLE_PATTERN",
     "PRIVILEGE_ACTIONS",
     "admin_without_role",
+    "backdoor_account",
     "permission_probing",
     "privilege_change_burst",
     "self_privilege_grant",
@@ -1045,3 +1049,141 @@ def permission_probing(
         ),
         "permission_probing",
     )
+
+
+#: Actions that make a new account (a person, a service account).
+def _creates_account(action: str) -> bool:
+    noun, verb = action_words(action)
+    if action in ("user.create", "user.invite"):
+        return True
+    words = {*noun, "".join(noun)}
+    return (
+        bool(verb)
+        and verb[0] == "create"
+        and bool(
+            words & {"serviceaccount", "service_account", "serviceaccounts", "iam_user", "iamuser"}
+        )
+    )
+
+
+#: What gives an account a way in of its own: a key, a password, a sign-in.
+_CREDENTIALS: Final = ("api_key.create", "password.reset", "password.change")
+
+
+@register_detector("backdoor_account", title="New account made an administrator", severity="high")
+def backdoor_account(
+    events: Events,
+    *,
+    within: str | timedelta = "1h",
+    admin_roles: str = PRIVILEGED_ROLE_PATTERN,
+) -> pl.DataFrame:
+    """An account created and given an admin role or policy within ``within``: medium;
+    high when a key or password is then made for it, or it signs in, within ``within``
+    of the grant.
+
+    A new administrator with its own key is how an intruder keeps control after the
+    account they came in with is locked: it needs no stolen password, and it looks
+    like onboarding.  Onboarding an administrator happens too, which is why the grant
+    alone is medium.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> new = [{"id": "support-backup", "type": "user"}]
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T02:00:00Z", "action": "user.create",
+    ...      "actor": {"id": "ops"}, "targets": new},
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T02:01:00Z",
+    ...      "action": "role.grant", "actor": {"id": "ops"}, "targets": new,
+    ...      "metadata": {"role": "admin"}},
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-05T02:02:00Z",
+    ...      "action": "api_key.create", "actor": {"id": "ops"}, "targets": new}])
+    >>> print(backdoor_account(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'ops' created 'support-backup' at 2026-01-05 02:00 UTC and 1m later it was given 'admin'
+    by 'ops'; then api_key.create for it, 1m later.
+    """
+    w = duration(within, name="within")
+    keys = ["tenant_id", "_who"]
+    made = actions_where(events, _creates_account)
+    if not made:
+        return empty()
+    cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "targets",
+            "metadata")  # fmt: skip
+    ok = pl.col("outcome") == "success"
+    created = (
+        subset(events, cols, pl.col("action").is_in(made), ok)
+        .select("tenant_id", _who=_subject(), _creator="actor_id", _made_at=T, _made_id="event_id")
+        .filter(pl.col("_who").is_not_null())
+        .collect()
+    )
+    if created.height == 0:
+        return empty()
+    granted = (
+        subset(events, cols, pl.col("action").is_in(_GRANTS), ok)
+        .with_columns(_who=_subject(), _what=_privilege_name())
+        .filter(pl.col("_what").str.contains(admin_roles).fill_null(False))
+        .select("tenant_id", "_who", "_what", _granter="actor_id", _at=T, _grant_id="event_id")
+        .join(created.lazy(), on=keys)
+        .filter((pl.col("_at") >= pl.col("_made_at")) & (pl.col("_at") - pl.col("_made_at") <= w))
+        .sort("_at")
+        .unique(keys, keep="first", maintain_order=True)
+        .collect()
+    )
+    if granted.height == 0:
+        return empty()
+    who = granted.select("tenant_id", "_who").unique()
+    used = pl.concat(
+        [
+            subset(events, cols, pl.col("action").is_in(_CREDENTIALS), ok)
+            .select("tenant_id", "action", "event_id", "occurred_at", _who=_subject()),
+            # its own sign-in
+            subset(events, cols, pl.col("action") == "user.login", ok)
+            .select("tenant_id", "action", "event_id", "occurred_at", _who=pl.col("actor_id")),
+        ]
+    ).join(who.lazy(), on=keys)  # fmt: skip
+    soon = (pl.col("occurred_at") >= pl.col("_at")) & (pl.col("occurred_at") - pl.col("_at") <= w)
+    follow = (
+        granted.lazy()
+        .join(used, on=keys, how="left")
+        .with_columns(_in=soon.fill_null(False))
+        .sort("occurred_at", nulls_last=True)
+        .group_by(keys, maintain_order=True)
+        .agg(
+            pl.col(
+                "_what", "_granter", "_at", "_grant_id", "_creator", "_made_at", "_made_id"
+            ).first(),
+            pl.col("event_id").filter("_in").alias("_used_ids"),
+            pl.col("action").filter("_in").first().alias("_used"),
+            pl.col("occurred_at").filter("_in").first().alias("_used_at"),
+        )
+    )
+    later = fmt_duration(pl.col("_used_at") - pl.col("_at"))
+    used_text = (
+        pl.when(pl.col("_used") == "user.login")
+        .then(pl.format("; then it signed in, {} later", later))
+        .otherwise(pl.format("; then {} for it, {} later", pl.col("_used"), later))
+    )
+    found = follow.select(
+        "tenant_id",
+        pl.col("_creator").alias("actor_id"),
+        pl.col("_made_at").alias("first_seen"),
+        pl.coalesce("_used_at", "_at").alias("last_seen"),
+        pl.concat_list(pl.col("_made_id"), pl.col("_grant_id"), pl.col("_used_ids")).alias(
+            "event_ids"
+        ),
+        pl.when(pl.col("_used").is_not_null())
+        .then(pl.lit("high"))
+        .otherwise(pl.lit("medium"))
+        .alias("severity"),
+        pl.format(
+            "{} created {} at {} and {} later it was given {} by {}{}.",
+            q(pl.col("_creator")),
+            q(pl.col("_who")),
+            fmt_time(pl.col("_made_at")),
+            fmt_duration(pl.col("_at") - pl.col("_made_at")),
+            q(pl.col("_what")),
+            q(pl.col("_granter")),
+            pl.when(pl.col("_used").is_not_null()).then(used_text).otherwise(pl.lit("")),
+        ).alias("summary"),
+    )
+    return finalize(found, "backdoor_account")

@@ -716,6 +716,31 @@ def _backdoor(c: Ctx, t: Tenant) -> None:
     c.emit("backdoor", t, a["id"], rows, ("backdoor_account",))
 
 
+def _key_wipe(c: Ctx, t: Tenant) -> None:
+    """An admin's session scheduling the deletion of 2 to 5 KMS keys (the key named in
+    CloudTrail's request), or destroying a Google Cloud key version."""
+    v = _variant(c, "key_wipe", 2)
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    if v == 0:
+        rows = [
+            {
+                **_user_row(a, t, t0 + i * 40 * US, "kms_key_deletion.schedule"),
+                "metadata": (
+                    '{"source_format":"cloudtrail","original":{"requestParameters":'
+                    f'{{"keyId":"key/{t.name}-{i}","pendingWindowInDays":7}}}}}}'
+                ),
+            }
+            for i in range(int(c.rng.integers(2, 6)))
+        ]
+    else:
+        rows = [
+            _user_row(a, t, t0, "cloudkms_crypto_key_version.destroy",
+                      target_id=f"keyRings/{t.name}/cryptoKeys/data/cryptoKeyVersions/1",
+                      target_type="cloudkms_cryptokeyversion")
+        ]  # fmt: skip
+    c.emit("key_wipe", t, a["id"], rows, ("key_destruction",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -737,6 +762,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "harvest": _harvest,
     "mining": _mining,
     "backdoor": _backdoor,
+    "key_wipe": _key_wipe,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")

@@ -484,6 +484,7 @@ LATE_KINDS = (
     "harvest",
     "mining",
     "backdoor",
+    "key_wipe",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -72,6 +72,8 @@ ISSUE_DETECTORS = {
     "resource_hijacking",
     # an account created, made an admin and given a key within the hour
     "backdoor_account",
+    # encryption keys scheduled for deletion, destroyed or disabled
+    "key_destruction",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -38,8 +38,11 @@ from auditkit.analytics.detectors.common import (
     bursts,
     duration,
     empty,
+    episodes,
     finalize,
     finding_span,
+    first_few,
+    fmt_between,
     fmt_duration,
     fmt_time,
     is_person,
@@ -53,7 +56,16 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["EXPORT_VERBS", "READ_VERBS", "bulk_read", "is_deletion", "mass_deletion", "mass_export"]
+__all__ = [
+    "EXPORT_VERBS",
+    "READ_VERBS",
+    "bulk_read",
+    "destroys_key",
+    "is_deletion",
+    "key_destruction",
+    "mass_deletion",
+    "mass_export",
+]
 
 #: Verbs of exports: export, download or dump anywhere in the verb.
 EXPORT_VERBS: Final = r"export|download|dump"
@@ -777,3 +789,102 @@ def bulk_read(
         ),
     )
     return finalize(out, "bulk_read")
+
+
+#: Nouns of encryption keys (not API keys, SSH keys or access keys, which are
+#: credentials: revoking one destroys nothing).
+_CRYPTO_NOUNS: Final = frozenset(
+    ("kms", "cloudkms", "cryptokey", "crypto", "keyvault", "vault", "cmk", "encryption",
+     "hsm", "cloudhsm", "keyring")
+)  # fmt: skip
+_KEY_WORDS: Final = frozenset(("key", "keys", "keyversion", "version", "versions", "cryptokey"))
+#: What a destruction does to a key: gone for good (high), or unusable until undone.
+_DESTROY: Final = {"schedule": "scheduled the deletion of", "destroy": "destroyed",
+                   "delete": "deleted", "purge": "purged"}  # fmt: skip
+_DISABLE: Final = {"disable": "disabled", "revoke": "revoked"}
+#: The same, as tried: ``tried to`` and the verb.
+_TRIED: Final = {"schedule": "schedule the deletion of", "destroy": "destroy", "delete": "delete",
+                 "purge": "purge", "disable": "disable", "revoke": "revoke"}  # fmt: skip
+
+
+def destroys_key(action: str) -> bool:
+    """Whether an action destroys or disables an encryption key.
+
+    >>> [destroys_key(a) for a in ("kms_key_deletion.schedule", "kms_key.disable",
+    ...     "cloudkms_crypto_key_version.destroy", "api_key.delete", "iam_access_key.delete",
+    ...     "kms_key_deletion.cancel", "kms_key.create")]
+    [True, True, True, False, False, False, False]
+    """
+    noun_words, verb_words = action_words(action)
+    words = set(noun_words) | {"".join(noun_words[i : i + 2]) for i in range(len(noun_words))}
+    crypto = bool(words & _CRYPTO_NOUNS) and bool(words & _KEY_WORDS)
+    return crypto and bool(verb_words) and verb_words[0] in {**_DESTROY, **_DISABLE}
+
+
+@register_detector("key_destruction", title="Encryption keys destroyed", severity="high")
+def key_destruction(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
+    """Encryption keys scheduled for deletion, destroyed, purged or disabled.
+
+    Data encrypted under a destroyed key can never be read again: deleting a
+    company's keys (or disabling them to hold it to ransom) is sabotage that needs no
+    access to the data.  Keys are rarely destroyed in normal operation, and cloud
+    providers make the deletion wait days so that it can be caught.  A deletion, a
+    destruction or a purge that succeeded is high; keys only disabled, and attempts
+    that were all refused, are medium.  One actor's such events no more than ``gap``
+    apart are one finding.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": f"2026-01-05T02:0{i}:00Z",
+    ...     "action": "kms_key_deletion.schedule", "actor": {"id": "mallory"},
+    ...     "targets": [{"id": f"key/{i}", "type": "AWS::KMS::Key"}]} for i in range(3)])
+    >>> print(key_destruction(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'mallory' scheduled the deletion of 3 encryption key(s) between 2026-01-05 02:00 UTC and
+    2026-01-05 02:02 UTC: 'key/0', 'key/1', 'key/2'.
+    """
+    g = duration(gap, name="gap")
+    actions = actions_where(events, destroys_key)
+    if not actions:
+        return empty()
+    cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome",
+            "target_id", "metadata")  # fmt: skip
+    hits = subset(events, cols, pl.col("action").is_in(actions)).with_columns(
+        _key=pl.coalesce(
+            "target_id",
+            pl.col("metadata").str.json_path_match("$.original.requestParameters.keyId"),
+            pl.col("metadata").str.json_path_match("$.original.protoPayload.resourceName"),
+            pl.col("action"),
+        ),
+        _verb=verb(pl.col("action")).str.extract(r"^([a-z]+)", 1),
+        _ok=pl.col("outcome") == "success",
+    )
+    destroyed = pl.col("_verb").is_in(list(_DESTROY)) & pl.col("_ok")
+    what = pl.col("_verb").replace_strict({**_DESTROY, **_DISABLE}, default="destroyed")
+    tried = pl.col("_verb").replace_strict(_TRIED, default="destroy")
+    found = (
+        episodes(hits, ["tenant_id", "actor_id"], g)
+        .group_by("_episode")
+        .agg(
+            *finding_span("tenant_id", "actor_id"),
+            pl.col("_key").unique(maintain_order=True).alias("_keys"),
+            destroyed.any().alias("_destroyed"),
+            pl.col("_ok").any().alias("_done"),
+            what.unique(maintain_order=True).alias("_what"),
+            tried.unique(maintain_order=True).alias("_tried"),
+        )
+        .with_columns(
+            severity=pl.when("_destroyed").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} {} encryption key(s) {}: {}.",
+                q(pl.col("actor_id")),
+                pl.when("_done")
+                .then(pl.col("_what").list.join(" and "))
+                .otherwise(pl.concat_str(pl.lit("tried to "), pl.col("_tried").list.join(" or "))),
+                pl.col("_keys").list.len(),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_keys").list.eval(q(pl.element())), 5, ", "),
+            ),
+        )
+    )
+    return finalize(found, "key_destruction")

@@ -112,6 +112,17 @@ POLICIES = {
             "resourcePolicy": _trust(OUTSIDE, action="secretsmanager:GetSecretValue"),
         },
     ),
+    "a vendor's integration role, with an external id": _record(
+        "CreateRole",
+        "iam",
+        {
+            "roleName": "DatadogIntegration",
+            "assumeRolePolicyDocument": _trust(
+                f"arn:aws:iam::{OUTSIDE}:root",
+                condition={"StringEquals": {"sts:ExternalId": "f9a1c0d2"}},
+            ),
+        },
+    ),
     "function callable by an account": _record(
         "AddPermission20150331v2",
         "lambda",

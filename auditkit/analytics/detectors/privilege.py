@@ -923,6 +923,8 @@ def _machines_as_admin(
     )
 
 
+_A_DAY: Final = timedelta(days=1)
+
 #: Denials that are the authentication detectors' (a wrong password, a refused prompt).
 _SIGN_IN_ACTIONS: Final = ("user.login", "mfa.challenge")
 
@@ -1014,8 +1016,14 @@ def permission_probing(
         .filter(pl.col("_ok").is_null() | (pl.col("_ok") > T))
         .drop("_ok")
     )
+    began = (
+        lazy(events, *keys, "occurred_at")
+        .join(many.lazy().select(keys), on=keys)
+        .group_by(keys)
+        .agg(_began=T.min())
+    )
     found = (
-        episodes(new, keys, g)
+        episodes(new.join(began, on=keys, how="left"), keys, g)
         .with_columns(_object=pl.col("action").str.replace(r"\.[^.]*$", ""))
         .group_by("_episode")
         .agg(
@@ -1023,6 +1031,7 @@ def permission_probing(
             pl.col("action").unique(maintain_order=True).alias("_actions"),
             pl.col("_object").n_unique().alias("_objects"),
             pl.len().alias("_attempts"),
+            pl.col("_began").first(),
         )
         .filter(
             (pl.col("_actions").list.len() >= min_actions) & (pl.col("_objects") >= min_objects)
@@ -1034,7 +1043,13 @@ def permission_probing(
     return finalize(
         found.with_columns(
             pl.col("event_ids").list.head(max_evidence),
-            severity=pl.when(k >= high_actions).then(pl.lit("high")).otherwise(pl.lit("medium")),
+            # a principal new to the trail refused everything is more often a role
+            # set up too narrow than a stolen key: high needs a day of history
+            severity=pl.when(
+                (k >= high_actions) & (pl.col("first_seen") - pl.col("_began") >= _A_DAY)
+            )
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} was denied {} different actions on {} kinds of object ({} attempts) {}, "
                 "none of which it had been allowed before: {}{}.",

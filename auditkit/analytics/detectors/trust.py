@@ -106,8 +106,12 @@ def _accounts(value: Any) -> Iterator[str]:
             yield v
 
 
-def _walk(node: Any, granting: bool = False, depth: int = 0) -> Iterator[str]:
-    """AWS account ids that ``node`` (a request) grants something to."""
+def _walk(
+    node: Any, granting: bool = False, vendor: bool = False, depth: int = 0
+) -> Iterator[tuple[str, bool]]:
+    """AWS account ids that ``node`` (a request) grants something to, each with whether
+    its statement asks for an external id (``sts:ExternalId``: how a SaaS vendor's
+    integration role is set up, which an intruder's backdoor has no need of)."""
     if depth > _DEEPEST:
         return
     if isinstance(node, str) and node[:1] in "{[" and len(node) < _LONGEST_TEXT:
@@ -117,20 +121,23 @@ def _walk(node: Any, granting: bool = False, depth: int = 0) -> Iterator[str]:
             return
     if isinstance(node, list):
         for item in node:
-            yield from _walk(item, granting, depth + 1)
+            yield from _walk(item, granting, vendor, depth + 1)
         return
     if not isinstance(node, Mapping):
         if granting:
-            yield from _accounts(node)
+            yield from ((a, vendor) for a in _accounts(node))
         return
     effect = next((v for k, v in node.items() if _key(k) == "effect"), None)
     if isinstance(effect, str) and effect.strip().lower() == "deny":
         return
+    condition = next((v for k, v in node.items() if _key(k) == "condition"), None)
+    if condition is not None and "externalid" in _key(json.dumps(condition, default=str)):
+        vendor = True
     for k, v in node.items():
         key = _key(k)
         if key in _SKIP:
             continue
-        yield from _walk(v, granting or key in _GRANTEE_KEYS, depth + 1)
+        yield from _walk(v, granting or key in _GRANTEE_KEYS, vendor, depth + 1)
 
 
 def _door(action: str, request: Any) -> bool:
@@ -171,8 +178,10 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
         original = meta.get("original")
         if isinstance(original, Mapping):
             request = original.get("requestParameters")
-            door = "H" if _door(action, request) else "M"
-            found += [f"{door}|account {a}" for a in _walk(request)]
+            door = _door(action, request)
+            found += [
+                f"{'H' if door and not vendor else 'M'}|account {a}" for a, vendor in _walk(request)
+            ]
     if principals and action == "role.grant":
         role = meta.get("role") if isinstance(meta, Mapping) else None
         level = "H" if isinstance(role, str) and _PRIVILEGED.search(role) else "M"

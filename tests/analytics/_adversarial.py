@@ -741,6 +741,17 @@ def _key_wipe(c: Ctx, t: Tenant) -> None:
     c.emit("key_wipe", t, a["id"], rows, ("key_destruction",))
 
 
+def _impersonation(c: Ctx, t: Tenant) -> None:
+    """An admin acting as a user for the first time, at night (GitLab's or Okta's
+    action as imported)."""
+    v = _variant(c, "impersonation", 2)
+    a, t0 = t.user(c.rng, "admin"), c.when(t, local_hour=23.5)
+    victim = t.user(c.rng, NON_ADMIN_ROLES)
+    action = ("user.impersonate", "user_session_impersonation.initiate")[v]
+    rows = [_user_row(a, t, t0, action, target_id=victim["id"], target_type="user")]
+    c.emit("impersonation", t, a["id"], rows, ("impersonation",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -763,6 +774,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "mining": _mining,
     "backdoor": _backdoor,
     "key_wipe": _key_wipe,
+    "impersonation": _impersonation,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")

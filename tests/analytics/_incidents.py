@@ -485,6 +485,7 @@ LATE_KINDS = (
     "mining",
     "backdoor",
     "key_wipe",
+    "impersonation",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -74,6 +74,8 @@ ISSUE_DETECTORS = {
     "backdoor_account",
     # encryption keys scheduled for deletion, destroyed or disabled
     "key_destruction",
+    # an actor's first time acting as another user
+    "impersonation",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Final
 
 import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
     T,
+    action_words,
+    actions_where,
     duration,
+    empty,
     episodes,
     finalize,
     finding_span,
+    first_few,
+    fmt_between,
     fmt_duration,
     fmt_float,
     fmt_time,
@@ -31,7 +37,13 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["break_glass", "dormant_account", "suspicious_api_key"]
+__all__ = [
+    "break_glass",
+    "dormant_account",
+    "impersonation",
+    "starts_impersonation",
+    "suspicious_api_key",
+]
 
 
 @register_detector("suspicious_api_key", title="Suspicious API key creation", severity="medium")
@@ -295,3 +307,107 @@ def break_glass(
         )
     )
     return finalize(found, "break_glass")
+
+
+#: Verbs that end or refuse an impersonation rather than start one.
+_IMPERSONATION_ENDS: Final = frozenset(
+    ("end", "ended", "stop", "stopped", "revoke", "revoked", "expire", "expired", "deny",
+     "denied", "cancel", "delete", "close")
+)  # fmt: skip
+
+
+def starts_impersonation(action: str) -> bool:
+    """Whether an action starts (or grants) acting as another user.
+
+    >>> [starts_impersonation(a) for a in ("user.impersonate",
+    ...     "user_session_impersonation.initiate", "user_session_impersonation.grant",
+    ...     "user_session_impersonation.end", "impersonation_token.create", "user.login")]
+    [True, True, True, False, True, False]
+    """
+    noun, verb = action_words(action)
+    words = [*noun, *verb]
+    return (
+        any(w.startswith("impersonat") for w in words)
+        and bool(verb)
+        and not _IMPERSONATION_ENDS.intersection(verb)
+    )
+
+
+@register_detector("impersonation", title="User impersonated", severity="high")
+def impersonation(
+    events: Events, *, min_history: str | timedelta = "7d", gap: str | timedelta = "1h"
+) -> pl.DataFrame:
+    """An actor acting as another user for the first time in the trail: an
+    administrator's impersonation (GitLab's ``Started Impersonation``, Okta's
+    ``user.session.impersonation.initiate``), an impersonation token made, or a
+    support-access grant (Okta's ``user.session.impersonation.grant``).
+
+    Whoever holds an administrator's session can become any user without their
+    password or second factor, and what they then do is written under the victim's
+    name.  Support staff impersonate routinely, so only an actor's first
+    impersonation is reported: high when the tenant's trail began at least
+    ``min_history`` before it, medium before that and when it was refused.  Later
+    impersonations by the same actor are not reported again.  An actor's
+    impersonations no more than ``gap`` apart are one finding.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> df = events_to_frame([
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-01T09:00:00Z",
+    ...      "action": "user.login", "actor": {"id": "root-admin"}},
+    ...     {"tenant_id": "acme", "occurred_at": "2026-01-12T22:40:00Z",
+    ...      "action": "user.impersonate", "actor": {"id": "root-admin"},
+    ...      "targets": [{"id": "cfo", "type": "user"}]}])
+    >>> print(impersonation(df)["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    'root-admin' acted as 'cfo' at 2026-01-12 22:40 UTC (user.impersonate), its first
+    impersonation in the trail.
+    """
+    w = duration(min_history, name="min_history")
+    g = duration(gap, name="gap")
+    actions = actions_where(events, starts_impersonation)
+    if not actions:
+        return empty()
+    keys = ["tenant_id", "actor_id"]
+    cols = (*keys, "event_id", "occurred_at", "action", "outcome", "target_id", "targets")
+    hits = subset(
+        events, cols, pl.col("action").is_in(actions), pl.col("actor_id").is_not_null()
+    ).with_columns(
+        # whom, by name where the producer gives one (GitLab's ids are numbers)
+        _whom=pl.coalesce(pl.col("targets").list.first().struct.field("name"), pl.col("target_id"))
+    )
+    ok = pl.col("outcome") == "success"
+    first = pl.coalesce(T.filter(ok).min().over(keys), T.min().over(keys))
+    began = lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_began=T.min())
+    firsts = (
+        hits.with_columns(_first=first)
+        .filter((pl.col("_first") <= T) & (T - pl.col("_first") <= g))
+        .join(began, on="tenant_id", how="left")
+    )
+    found = (
+        episodes(firsts, keys, g)
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("_whom").drop_nulls().unique(maintain_order=True),
+            pl.col("action").unique(maintain_order=True).alias("_actions"),
+            ok.any().alias("_done"),
+            ((pl.col("_first") - pl.col("_began")) >= w).all().alias("_old"),
+        )
+        .with_columns(
+            severity=pl.when(pl.col("_done") & pl.col("_old"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} {} {} ({}), its first impersonation in the trail.",
+                q(pl.col("actor_id")),
+                pl.when("_done").then(pl.lit("acted as")).otherwise(pl.lit("tried to act as")),
+                pl.when(pl.col("_whom").list.len() > 0)
+                .then(first_few(pl.col("_whom").list.eval(q(pl.element())), 3, ", "))
+                .otherwise(pl.lit("another user")),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_actions"), 3, ", "),
+            ),
+        )
+    )
+    return finalize(found, "impersonation")

@@ -106,3 +106,24 @@ def test_json_nested_beyond_any_request_is_no_finding() -> None:
     assert network_exposures("ec2_security_group_ingress.authorize", None, text) == []
     assert external_grantees("policy.update", text, None) == []
     assert network_exposures("firewall.update", text, None) == []
+
+
+def test_requests_kept_as_text_nested_without_end_do_not_stop_detect() -> None:
+    """A CloudTrail request (or a policy document in it) kept as JSON text is the
+    producer's to write and is not bounded by ingest's nesting limit: nested 5,000
+    deep, it once stopped ``auditkit detect`` with a RecursionError."""
+    deep = '{"a": ' * 5_000 + "1" + "}" * 5_000
+    rows = [
+        _event(i, action, "success", request, None)
+        for i, (action, request) in enumerate(
+            [
+                ("audit_log.update", deep),
+                ("policy.update", {"roleName": "r", "policyDocument": deep}),
+                ("ec2_security_group_ingress.authorize", {"ipPermissions": deep}),
+                ("secretsmanager_secret_value.get", {"secretId": deep}),
+                ("kms_key_deletion.schedule", {"keyId": deep}),
+            ]
+        )
+    ]
+    found = run_detectors(events_to_frame(rows))
+    assert found.schema == FINDINGS_SCHEMA

@@ -8,10 +8,11 @@ Everything here is vectorised Polars; every grouping includes ``tenant_id``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import polars as pl
 import polars_hash as plh
@@ -282,6 +283,48 @@ def finding_span(*first: str) -> list[pl.Expr]:
         T.max().alias("last_seen"),
         pl.col("event_id").alias("event_ids"),
     ]
+
+
+def json_or_none(text: str | None) -> Any:
+    """The JSON value of ``text``; ``None`` when there is none, it is not JSON, or it
+    is nested deeper than the parser goes (a request kept as text is the producer's,
+    or an attacker's, to write: it must not stop the detectors).
+
+    >>> json_or_none('{"a": [1]}'), json_or_none("{"), json_or_none("[" * 100_000)
+    ({'a': [1]}, None, None)
+    """
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError, TypeError):
+        return None
+
+
+def classified_episodes(hits: pl.LazyFrame, gap: timedelta, *extra: pl.Expr) -> pl.LazyFrame:
+    """One row per run of an actor's classified events (:func:`classified`'s ``_what``)
+    no more than ``gap`` apart: :func:`finding_span`, ``_done`` (one succeeded) and
+    ``_what`` (what was found, each once, in order), then ``extra`` aggregations.
+
+    >>> from datetime import datetime
+    >>> lf = pl.LazyFrame({"tenant_id": ["t"] * 3, "actor_id": ["a"] * 3,
+    ...     "event_id": ["e1", "e2", "e3"], "outcome": ["denied", "success", "success"],
+    ...     "occurred_at": [datetime(2026, 1, 1, h) for h in (9, 9, 15)],
+    ...     "_what": [["x"], ["x", "y"], ["z"]]})
+    >>> classified_episodes(lf, timedelta(hours=1)).sort("first_seen").select(
+    ...     "event_ids", "_done", "_what").collect().rows()
+    [(['e1', 'e2'], True, ['x', 'y']), (['e3'], True, ['z'])]
+    """
+    return (
+        episodes(hits, ["tenant_id", "actor_id"], gap)
+        .group_by("_episode")
+        .agg(
+            *finding_span("tenant_id", "actor_id"),
+            (pl.col("outcome") == "success").any().alias("_done"),
+            pl.col("_what").list.explode().unique(maintain_order=True).alias("_what"),
+            *extra,
+        )
+    )
 
 
 def classified(

@@ -125,8 +125,9 @@ def resource_hijacking(
     if not launch:
         return empty()
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "observer_region", "metadata")
-    runs = subset(events, cols, pl.col("action").is_in(launch), pl.col("actor_id").is_not_null())
-    runs = runs.collect()
+    runs = subset(
+        events, cols, pl.col("action").is_in(launch), pl.col("actor_id").is_not_null()
+    ).collect()
     if runs.height == 0:
         return empty()
     tenants = runs["tenant_id"].unique().to_list()

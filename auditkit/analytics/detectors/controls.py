@@ -30,13 +30,13 @@ from auditkit.analytics.detectors.common import (
     Events,
     actions_matching,
     classified,
+    classified_episodes,
     duration,
     empty,
-    episodes,
     finalize,
-    finding_span,
     first_few,
     fmt_time,
+    json_or_none,
     q,
     subset,
 )
@@ -310,10 +310,7 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     noun, _, verb = action.rpartition(".")
     noun_words = _words(noun)
     if changes:
-        try:
-            parsed = json.loads(changes)
-        except (ValueError, RecursionError):  # not JSON, or nested beyond any setting
-            parsed = None
+        parsed = json_or_none(changes)  # not JSON, or nested beyond any setting: None
         for path, before, after in _pairs(parsed):
             name = path or noun
             words = _words(name)
@@ -372,23 +369,14 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
     hits = classified(lf, ["action", "changes"], weakened_controls)
     if hits is None:
         return empty()
-    found = (
-        episodes(hits, ["tenant_id", "actor_id"], g)
-        .group_by("_episode")
-        .agg(
-            *finding_span("tenant_id", "actor_id"),
-            (pl.col("outcome") == "success").any().alias("_done"),
-            pl.col("_what").list.explode().unique(maintain_order=True).alias("_what"),
-        )
-        .with_columns(
-            severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
-            summary=pl.format(
-                "{} {} security controls at {}: {}.",
-                q(pl.col("actor_id")),
-                pl.when("_done").then(pl.lit("weakened")).otherwise(pl.lit("tried to weaken")),
-                fmt_time(pl.col("first_seen")),
-                first_few(pl.col("_what"), 5),
-            ),
-        )
+    found = classified_episodes(hits, g).with_columns(
+        severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
+        summary=pl.format(
+            "{} {} security controls at {}: {}.",
+            q(pl.col("actor_id")),
+            pl.when("_done").then(pl.lit("weakened")).otherwise(pl.lit("tried to weaken")),
+            fmt_time(pl.col("first_seen")),
+            first_few(pl.col("_what"), 5),
+        ),
     )
     return finalize(found, "security_control_weakened")

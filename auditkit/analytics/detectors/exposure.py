@@ -34,13 +34,13 @@ from auditkit.analytics.detectors.common import (
     actions_matching,
     actions_where,
     classified,
+    classified_episodes,
     duration,
     empty,
-    episodes,
     finalize,
-    finding_span,
     first_few,
     fmt_time,
+    json_or_none,
     noun,
     q,
     subset,
@@ -389,10 +389,7 @@ def _parsed_text(text: str) -> Any:
     stripped = text.strip()
     if not (stripped.startswith("{") and stripped.endswith("}")):
         return None
-    try:
-        return json.loads(stripped)
-    except (ValueError, RecursionError):
-        return None
+    return json_or_none(stripped)
 
 
 class _Request:
@@ -599,19 +596,11 @@ def public_exposures(action: str, changes: str | None, metadata: str | None = No
     noun, verb = action_words(action)
     creating = bool(set(verb) & _CREATE) and not set(noun) & _GRANTS
     if changes:
-        try:
-            parsed = json.loads(changes)
-        except (ValueError, RecursionError):  # not JSON, or nested beyond any setting
-            parsed = None
+        parsed = json_or_none(changes)  # not JSON, or nested beyond any setting: None
         found += _from_changes(parsed, noun, creating)
         # changes that name an access setting say what happened: the name does not
         said = any(_kind(_words(path) if path else noun) for path, _, _ in _pairs(parsed))
-    meta: Any = None
-    if metadata:
-        try:
-            meta = json.loads(metadata)
-        except (ValueError, RecursionError):
-            meta = None
+    meta = json_or_none(metadata)
     names = [action]
     if isinstance(meta, Mapping):
         source = meta.get("source_action")
@@ -705,62 +694,54 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         & noun(pl.col("action")).str.to_lowercase().is_in(_WIDE)
     )
     many = pl.col("_exposed").list.len() > 3
-    found = (
-        episodes(hits, ["tenant_id", "actor_id"], g)
-        .group_by("_episode")
-        .agg(
-            *finding_span("tenant_id", "actor_id"),
-            (pl.col("outcome") == "success").any().alias("_done"),
-            pl.col("_what").list.explode().unique(maintain_order=True).alias("_what"),
-            pl.col("_exposed").list.explode().drop_nulls().unique(maintain_order=True),
-            pl.col("_wide").all(),
-        )
-        .with_columns(
-            # something exposed is high; a switch in the organisation's or account's
-            # settings (a settings.update) that only lets people expose things ("allow
-            # public links") is a weakened policy to review: medium, as are attempts
-            # that all failed (a public access block deleted by name stays high)
-            severity=pl.when(pl.col("_done") & ~pl.col("_wide"))
-            .then(pl.lit("high"))
-            .otherwise(pl.lit("medium")),
-            summary=pl.format(
-                "{} {} {}: {}.",
-                q(pl.col("actor_id")),
-                pl.when(pl.col("_exposed").list.len() == 0)
-                .then(
-                    pl.concat_str(
-                        pl.when("_done")
-                        .then(pl.lit("opened public access"))
-                        .otherwise(pl.lit("tried to open public access")),
-                        # a switch that lets people share publicly, not a share
-                        pl.when("_wide").then(pl.lit(" in the settings")).otherwise(pl.lit("")),
-                    )
+    found = classified_episodes(
+        hits,
+        g,
+        pl.col("_exposed").list.explode().drop_nulls().unique(maintain_order=True),
+        pl.col("_wide").all(),
+    ).with_columns(
+        # something exposed is high; a switch in the organisation's or account's
+        # settings (a settings.update) that only lets people expose things ("allow
+        # public links") is a weakened policy to review: medium, as are attempts
+        # that all failed (a public access block deleted by name stays high)
+        severity=pl.when(pl.col("_done") & ~pl.col("_wide"))
+        .then(pl.lit("high"))
+        .otherwise(pl.lit("medium")),
+        summary=pl.format(
+            "{} {} {}: {}.",
+            q(pl.col("actor_id")),
+            pl.when(pl.col("_exposed").list.len() == 0)
+            .then(
+                pl.concat_str(
+                    pl.when("_done")
+                    .then(pl.lit("opened public access"))
+                    .otherwise(pl.lit("tried to open public access")),
+                    # a switch that lets people share publicly, not a share
+                    pl.when("_wide").then(pl.lit(" in the settings")).otherwise(pl.lit("")),
                 )
-                .otherwise(
-                    pl.concat_str(
-                        pl.when("_done")
-                        .then(pl.lit("made '"))
-                        .otherwise(pl.lit("tried to make '")),
-                        pl.col("_exposed").list.head(3).list.join("', '"),
-                        pl.lit("'"),
-                        pl.when(many).then(
-                            pl.format(" and {} more", pl.col("_exposed").list.len() - 3)
-                        ),
-                        pl.lit(" public"),
-                        ignore_nulls=True,
-                    )
-                ),
-                pl.when(pl.col("first_seen") == pl.col("last_seen"))
-                .then(pl.concat_str(pl.lit("at "), fmt_time(pl.col("first_seen"))))
-                .otherwise(
-                    pl.format(
-                        "between {} and {}",
-                        fmt_time(pl.col("first_seen")),
-                        fmt_time(pl.col("last_seen")),
-                    )
-                ),
-                first_few(pl.col("_what"), 5),
+            )
+            .otherwise(
+                pl.concat_str(
+                    pl.when("_done").then(pl.lit("made '")).otherwise(pl.lit("tried to make '")),
+                    pl.col("_exposed").list.head(3).list.join("', '"),
+                    pl.lit("'"),
+                    pl.when(many).then(
+                        pl.format(" and {} more", pl.col("_exposed").list.len() - 3)
+                    ),
+                    pl.lit(" public"),
+                    ignore_nulls=True,
+                )
             ),
-        )
+            pl.when(pl.col("first_seen") == pl.col("last_seen"))
+            .then(pl.concat_str(pl.lit("at "), fmt_time(pl.col("first_seen"))))
+            .otherwise(
+                pl.format(
+                    "between {} and {}",
+                    fmt_time(pl.col("first_seen")),
+                    fmt_time(pl.col("last_seen")),
+                )
+            ),
+            first_few(pl.col("_what"), 5),
+        ),
     )
     return finalize(found, "public_exposure")

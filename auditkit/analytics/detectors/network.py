@@ -16,7 +16,6 @@ rule, and reports the rules that admit any address to a port other than the web'
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -29,13 +28,13 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_matching,
     classified,
+    classified_episodes,
     duration,
     empty,
-    episodes,
     finalize,
-    finding_span,
     first_few,
     fmt_between,
+    json_or_none,
     q,
     subset,
 )
@@ -218,10 +217,7 @@ def _rules(node: Any, path: tuple[Mapping[str, Any], ...] = (), depth: int = 0) 
     if depth > _DEEPEST:
         return
     if isinstance(node, str) and node[:1] == "{" and len(node) < _LONGEST_TEXT:
-        try:  # a request kept as JSON text (BigQuery's requestJson)
-            node = json.loads(node)
-        except (ValueError, RecursionError):
-            return
+        node = json_or_none(node)  # a request kept as JSON text (BigQuery's requestJson)
     if isinstance(node, list):
         for item in node:
             yield from _rules(item, path, depth + 1)
@@ -277,6 +273,7 @@ def network_exposures(action: str, changes: str | None, metadata: str | None) ->
 
     Examples
     --------
+    >>> import json
     >>> network_exposures("ec2_security_group_ingress.authorize", None, json.dumps({
     ...     "original": {"requestParameters": {"groupId": "sg-1", "ipPermissions": {"items": [
     ...         {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
@@ -294,12 +291,7 @@ def network_exposures(action: str, changes: str | None, metadata: str | None) ->
         return []
     found: list[str] = []
     for text in (changes, metadata):
-        if not text:
-            continue
-        try:
-            parsed = json.loads(text)
-        except (ValueError, RecursionError):
-            continue
+        parsed = json_or_none(text)
         if not isinstance(parsed, Mapping):
             continue
         if text is changes:
@@ -347,13 +339,7 @@ def network_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataF
     if hits is None:
         return empty()
     found = (
-        episodes(hits, ["tenant_id", "actor_id"], g)
-        .group_by("_episode")
-        .agg(
-            *finding_span("tenant_id", "actor_id"),
-            (pl.col("outcome") == "success").any().alias("_done"),
-            pl.col("_what").list.explode().unique(maintain_order=True).alias("_what"),
-        )
+        classified_episodes(hits, g)
         .with_columns(
             _high=pl.col("_what").list.eval(pl.element().str.starts_with("H|")).list.any(),
             _what=pl.col("_what").list.eval(pl.element().str.slice(2)),

@@ -14,7 +14,6 @@ reported whatever their outcome: a denied attempt is an attempt.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Final
 
@@ -29,6 +28,7 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     fmt_float,
     fmt_time,
+    json_or_none,
     noun,
     q,
     subset,
@@ -212,12 +212,7 @@ def request_effect(request: str | None) -> str | None:
     >>> request_effect('{"bucketName": "b", "bucketLoggingStatus": {}}')
     'off'
     """
-    if request is None:
-        return None
-    try:
-        params = json.loads(request)
-    except ValueError:
-        return None
+    params = json_or_none(request)
     if not isinstance(params, dict):
         return None
     if any(params.get(k) is False for k in _STRENGTHENING):

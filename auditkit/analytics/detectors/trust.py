@@ -39,6 +39,7 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
+    json_or_none,
     lazy,
     q,
     subset,
@@ -115,10 +116,7 @@ def _walk(
     if depth > _DEEPEST:
         return
     if isinstance(node, str) and node[:1] in "{[" and len(node) < _LONGEST_TEXT:
-        try:  # a policy document kept as text
-            node = json.loads(node)
-        except (ValueError, RecursionError):
-            return
+        node = json_or_none(node)  # a policy document kept as text
     if isinstance(node, list):
         for item in node:
             yield from _walk(item, granting, vendor, depth + 1)
@@ -168,12 +166,7 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
     ['H|user:eve@gmail.com']
     """
     found: list[str] = []
-    meta: Any = None
-    if metadata:
-        try:
-            meta = json.loads(metadata)
-        except (ValueError, RecursionError):
-            meta = None
+    meta = json_or_none(metadata)
     if isinstance(meta, Mapping) and _granting(action):
         original = meta.get("original")
         if isinstance(original, Mapping):

@@ -107,3 +107,21 @@ def test_cloudtrail_reads_are_named_by_their_request(tmp_path: Path) -> None:
     assert found["severity"].to_list() == ["high"]
     assert "15 different secrets" in found["summary"][0]
     assert "'prod/svc0', 'prod/svc1'" in found["summary"][0]
+
+
+def test_a_request_kept_as_text_names_the_secret() -> None:
+    rows = [*_habit()]
+    for i in range(12):
+        data = json.dumps({"secretId": f'prod/"quoted"/{i}'})
+        rows.append(
+            {
+                "tenant_id": "acme",
+                "occurred_at": f"2026-01-12T03:{i:02d}:00Z",
+                "action": "secretsmanager_secret_value.get",
+                "actor": {"id": "app", "type": "service"},
+                "metadata": {"original": {"api": {"request": {"uid": "r", "data": data}}}},
+            }
+        )
+    found = _found(rows)
+    assert found["severity"].to_list() == ["high"]
+    assert "12 different secrets" in found["summary"][0]

@@ -233,3 +233,36 @@ def test_google_members_of_another_domain() -> None:
     assert external_access(events_to_frame([login, viewer]))["severity"].to_list() == ["medium"]
     for member in ("user:carol@shop.example", "group:admins@SHOP.example", "allUsers"):
         assert external_access(events_to_frame([login, _gcp_grant(member)])).height == 0, member
+
+
+def test_security_lake_ocsf_records_keep_the_request_as_text(tmp_path: Path) -> None:
+    """OCSF as Security Lake writes CloudTrail: the request is ``api.request.data``."""
+    record = {
+        "metadata": {"uid": "ocsf-1", "version": "1.1.0", "product": {"name": "CloudTrail"}},
+        "time": 1717240000000,
+        "class_uid": 6003,
+        "activity_id": 3,
+        "cloud": {"provider": "AWS", "account": {"uid": OWN}},
+        "api": {
+            "operation": "UpdateAssumeRolePolicy",
+            "service": {"name": "iam.amazonaws.com"},
+            "request": {
+                "uid": "r1",
+                "data": json.dumps(
+                    {"roleName": "admin", "policyDocument": _trust(f"arn:aws:iam::{OUTSIDE}:root")}
+                ),
+            },
+        },
+        "actor": {"user": {"type": "IAMUser", "name": "ops", "uid": "AIDAOPS"}},
+        "src_endpoint": {"ip": "198.51.100.23"},
+        "status_id": 1,
+    }
+    path = tmp_path / "lake.json"
+    path.write_text(json.dumps([record]))
+    source = get_format("ocsf")
+    events = [
+        normalize_event(source.to_event(r.value, tenant=None)) for r in source.records(str(path))
+    ]
+    assert events and events[0]["action"] == "policy.update"
+    found = external_access(events_to_frame(events))
+    assert f"account {OUTSIDE}" in found["summary"][0]

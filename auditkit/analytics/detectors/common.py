@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -299,6 +299,31 @@ def json_or_none(text: str | None) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError, TypeError):
         return None
+
+
+def producer_request(original: Any) -> Any:
+    """The request of a producer's original record, wherever the format keeps it:
+    CloudTrail's ``requestParameters``, OCSF's ``api.request.data`` (as Security Lake
+    writes CloudTrail), Google Cloud's ``protoPayload.request``; as given (an object, or
+    JSON text that the caller reads), ``None`` when there is none.
+
+    >>> producer_request({"api": {"request": {"uid": "r1", "data": '{"keyId": "k"}'}}})
+    '{"keyId": "k"}'
+    >>> producer_request({"requestParameters": {"keyId": "k"}})
+    {'keyId': 'k'}
+    """
+    if not isinstance(original, Mapping):
+        return None
+    if original.get("requestParameters") is not None:
+        return original["requestParameters"]
+    for outer, inner, leaf in (("api", "request", "data"), ("protoPayload", "request", None)):
+        node = original.get(outer)
+        node = node.get(inner) if isinstance(node, Mapping) else None
+        if leaf is not None:
+            node = node.get(leaf) if isinstance(node, Mapping) else None
+        if node is not None:
+            return node
+    return None
 
 
 def classified_episodes(hits: pl.LazyFrame, gap: timedelta, *extra: pl.Expr) -> pl.LazyFrame:

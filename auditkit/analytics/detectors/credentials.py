@@ -60,7 +60,9 @@ _REQUEST_PATHS: Final = (
     "$.original.requestParameters.secretIdList",
     "$.original.protoPayload.resourceName",
     "$.original.protopayload_auditlog.resourceName",
+    "$.original.api.request.data.secretId",
 )
+_SECRET_IN_TEXT: Final = r'\\"(?:secretId|SecretId|name|Name)\\"\s*:\s*\\"((?:[^"\\]|\\\\\\.)+?)\\"'
 
 
 def reads_secret(action: str) -> bool:
@@ -120,6 +122,9 @@ def secrets_harvesting(
         _secret=pl.coalesce(
             pl.col("target_id"),
             *(pl.col("metadata").str.json_path_match(p) for p in _REQUEST_PATHS),
+            # a request kept as JSON text (OCSF's api.request.data as Security Lake
+            # writes CloudTrail): the secret's name as escaped there (each stays distinct)
+            pl.col("metadata").str.extract(_SECRET_IN_TEXT, 1),
         )
     )
     reads = reads.filter(pl.col("_secret").is_not_null() & pl.col("actor_id").is_not_null())

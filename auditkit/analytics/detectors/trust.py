@@ -41,6 +41,7 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     json_or_none,
     lazy,
+    producer_request,
     q,
     subset,
 )
@@ -170,7 +171,7 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
     if isinstance(meta, Mapping) and _granting(action):
         original = meta.get("original")
         if isinstance(original, Mapping):
-            request = original.get("requestParameters")
+            request = producer_request(original)
             door = _door(action, request)
             found += [
                 f"{'H' if door and not vendor else 'M'}|account {a}" for a, vendor in _walk(request)

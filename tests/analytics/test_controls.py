@@ -66,6 +66,9 @@ WEAKENING: dict[str, tuple[str, Any]] = {
     "Defender plan removed": ("defender_plan.remove", None),
     "account password policy deleted": ("password_policy.delete", None),
     "account left its organization": ("organizations_organization.leave", None),
+    "Okta policy deactivated": ("security_policy.deactivate", None),
+    "Okta policy rule deleted": ("security_policy_rule.delete", None),
+    "sign-on policy switched off": ("sign_on_policy.disable", None),
 }
 
 HARMLESS: dict[str, tuple[str, Any]] = {
@@ -100,6 +103,8 @@ HARMLESS: dict[str, tuple[str, Any]] = {
     "GuardDuty enabled": ("guardduty_detector.create", None),
     "GuardDuty findings read": ("guardduty_findings.list", None),
     "organization joined": ("organizations_handshake.accept", None),
+    "Okta policy updated, no changes": ("policy.update", None),
+    "Okta policy rule activated": ("security_policy_rule.activate", None),
     "member removed by the organization": ("organizations_account.remove", None),
     "retention (audit_tampering's)": (
         "audit_retention.update",

@@ -61,6 +61,7 @@ _CONTROL_PAIRS: Final = frozenset(
         ("allowed", "ips"), ("ip", "allow"), ("strong", "authentication"),
         ("strong", "auth"), ("password", "policy"), ("password", "complexity"),
         ("single", "sign"), ("login", "attempts"), ("sign", "attempts"),
+        ("security", "policy"), ("sign", "on"),
     )
 )  # fmt: skip
 #: Words that make a password setting the organisation's password policy.
@@ -142,7 +143,8 @@ _MENTIONS: Final = (
     r"single.?sign|allow|whitelist|ip.?restrict|security.?key|strong.?auth|password|"
     r"lockout|attempts|encrypt|guardduty|guard_duty|security_?hub|macie|inspector|detective|"
     r"access_?analyzer|security_?center|defender|sentinel|falco|crowdstrike|edr|antivirus|"
-    r"antimalware|threat_?detection|security_?monitoring|organi[sz]ation.*leave"
+    r"antimalware|threat_?detection|security_?monitoring|organi[sz]ation.*leave|security_?polic|"
+    r"sign_?on"
 )
 
 
@@ -303,6 +305,8 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     []
     >>> weakened_controls("guardduty_detector.delete", None)  # threat detection off
     ['guardduty_detector deleted (guardduty_detector.delete)']
+    >>> weakened_controls("security_policy_rule.deactivate", None)  # Okta's policies
+    ['security_policy_rule deactivated (security_policy_rule.deactivate)']
     >>> weakened_controls("organizations_organization.leave", None)
     ['left the organization (organizations_organization.leave)']
     """

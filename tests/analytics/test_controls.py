@@ -69,6 +69,12 @@ WEAKENING: dict[str, tuple[str, Any]] = {
     "Okta policy deactivated": ("security_policy.deactivate", None),
     "Okta policy rule deleted": ("security_policy_rule.delete", None),
     "sign-on policy switched off": ("sign_on_policy.disable", None),
+    "GitLab branch protection removed": ("protected_branch.remove", None),
+    "GitLab approval rule deleted": ("merge_request_approval_rule.delete", None),
+    "force push allowed": (
+        "protected_branch_allow_force_push.update",
+        {"before": "false", "after": "true"},
+    ),
 }
 
 HARMLESS: dict[str, tuple[str, Any]] = {
@@ -105,6 +111,12 @@ HARMLESS: dict[str, tuple[str, Any]] = {
     "organization joined": ("organizations_handshake.accept", None),
     "Okta policy updated, no changes": ("policy.update", None),
     "Okta policy rule activated": ("security_policy_rule.activate", None),
+    "branch protected": ("protected_branch.create", None),
+    "force push forbidden": (
+        "protected_branch_allow_force_push.update",
+        {"before": "true", "after": "false"},
+    ),
+    "a branch deleted": ("branch.delete", None),
     "member removed by the organization": ("organizations_account.remove", None),
     "retention (audit_tampering's)": (
         "audit_retention.update",

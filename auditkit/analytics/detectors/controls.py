@@ -62,6 +62,9 @@ _CONTROL_PAIRS: Final = frozenset(
         ("strong", "auth"), ("password", "policy"), ("password", "complexity"),
         ("single", "sign"), ("login", "attempts"), ("sign", "attempts"),
         ("security", "policy"), ("sign", "on"),
+        ("protected", "branch"), ("protected", "branches"), ("branch", "protection"),
+        ("force", "push"), ("approval", "rule"), ("approval", "rules"), ("code", "owner"),
+        ("code", "owners"),
     )
 )  # fmt: skip
 #: Words that make a password setting the organisation's password policy.
@@ -94,7 +97,7 @@ _OFF_VERBS: Final = {
 _POLICY_WORDS: Final = frozenset(
     ("policy", "policies", "setting", "settings", "config", "configuration", "provider",
      "enforcement", "requirement", "rule", "sso", "saml", "oidc", "allowlist", "whitelist",
-     "restriction", "restrictions", "allowlists", "whitelists")
+     "restriction", "restrictions", "allowlists", "whitelists", "protected", "protection")
 )  # fmt: skip
 #: Threat detection and security monitoring services (a noun's words, alone or as a
 #: pair): switched off by name, the intruder's next steps go unseen.
@@ -144,7 +147,7 @@ _MENTIONS: Final = (
     r"lockout|attempts|encrypt|guardduty|guard_duty|security_?hub|macie|inspector|detective|"
     r"access_?analyzer|security_?center|defender|sentinel|falco|crowdstrike|edr|antivirus|"
     r"antimalware|threat_?detection|security_?monitoring|organi[sz]ation.*leave|security_?polic|"
-    r"sign_?on"
+    r"sign_?on|protected|protection|approval|force.?push|code.?owner"
 )
 
 
@@ -307,6 +310,8 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     ['guardduty_detector deleted (guardduty_detector.delete)']
     >>> weakened_controls("security_policy_rule.deactivate", None)  # Okta's policies
     ['security_policy_rule deactivated (security_policy_rule.deactivate)']
+    >>> weakened_controls("protected_branch.remove", None)  # GitLab: code review bypassed
+    ['protected_branch removed (protected_branch.remove)']
     >>> weakened_controls("organizations_organization.leave", None)
     ['left the organization (organizations_organization.leave)']
     """

@@ -285,7 +285,7 @@ def external_access(
         )
         .filter((pl.col("_t0") <= T) & (T - pl.col("_t0") <= g))
     )
-    began = lazy_first_seen(events)
+    began = _tenant_began(events)
     found = (
         episodes(grants_each.join(began, on="tenant_id"), ["tenant_id", "actor_id"], g)
         .group_by("_episode")
@@ -316,6 +316,6 @@ def external_access(
     return finalize(found, "external_access")
 
 
-def lazy_first_seen(events: Events) -> pl.LazyFrame:
+def _tenant_began(events: Events) -> pl.LazyFrame:
     """Each tenant's first event time, as ``_began``."""
     return lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_began=T.min())

@@ -10,6 +10,7 @@ policies arrive) and the admin actions of the core vocabulary.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
@@ -1068,16 +1069,20 @@ def permission_probing(
 
 #: Actions that make a new account (a person, a service account).
 def _creates_account(action: str) -> bool:
-    noun, verb = action_words(action)
+    """Whether an action makes a new account: a person, an IAM user, a service account.
+
+    >>> [_creates_account(a) for a in ("user.create", "iam_service_account.create",
+    ...     "iam_user.create", "service_accounts.create", "user_group.create")]
+    [True, True, True, True, False]
+    """
     if action in ("user.create", "user.invite"):
         return True
-    words = {*noun, "".join(noun)}
+    noun, verb = action_words(action)
+    pairs = {a + b for a, b in itertools.pairwise(noun)}
     return (
         bool(verb)
         and verb[0] == "create"
-        and bool(
-            words & {"serviceaccount", "service_account", "serviceaccounts", "iam_user", "iamuser"}
-        )
+        and bool(pairs & {"serviceaccount", "serviceaccounts", "iamuser", "iamusers"})
     )
 
 

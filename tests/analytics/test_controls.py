@@ -205,3 +205,67 @@ def test_changes_that_are_not_json_or_nested_without_end_are_no_finding() -> Non
         nested = {"a": nested}
     assert weakened_controls("settings.update", json.dumps({"before": nested, "after": {}})) == []
     assert weakened_controls("settings.update", '{"before": 1, "after": [1, {"x": 2}]}') == []
+
+
+def _cloudtrail_events(records: list[dict[str, Any]], tmp_path) -> list[dict[str, Any]]:
+    from auditkit.ingest.registry import get_format
+    from auditkit.schema import normalize_event
+
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps({"Records": records}))
+    source = get_format("cloudtrail")
+    return [
+        normalize_event(source.to_event(r.value, tenant="acme")) for r in source.records(str(path))
+    ]
+
+
+def _s3(name: str, request: dict[str, Any], i: int) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": "arn:aws:iam::111122223333:user/ops",
+            "accountId": "111122223333",
+        },
+        "eventTime": f"2026-03-02T02:{i:02d}:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "eu-central-1",
+        "sourceIPAddress": "198.51.100.14",
+        "requestParameters": request,
+        "eventID": f"s3-{i}",
+        "recipientAccountId": "111122223333",
+    }
+
+
+def test_ransomware_preparation_on_a_bucket_is_a_weakened_control(tmp_path) -> None:
+    """Versioning suspended, MFA delete disabled, default encryption removed: the
+    objects overwritten or deleted next cannot be restored."""
+    suspend = {"bucketName": "data", "VersioningConfiguration": {"Status": "Suspended"}}
+    no_mfa = {
+        "bucketName": "data",
+        "VersioningConfiguration": {"Status": "Enabled", "MfaDelete": "Disabled"},
+    }
+    records = [
+        _s3("PutBucketVersioning", suspend, 0),
+        _s3("PutBucketVersioning", no_mfa, 5),
+        _s3("DeleteBucketEncryption", {"bucketName": "data"}, 9),
+    ]
+    found = security_control_weakened(events_to_frame(_cloudtrail_events(records, tmp_path)))
+    assert found["severity"].to_list() == ["high"]
+    summary = found["summary"][0]
+    for said in ("bucket versioning suspended", "bucket MFA delete disabled", "encryption deleted"):
+        assert said in summary
+    # versioning switched on, or its configuration read, is not
+    quiet = [
+        _s3(
+            "PutBucketVersioning",
+            {"bucketName": "d", "VersioningConfiguration": {"Status": "Enabled"}},
+            0,
+        ),
+        _s3("GetBucketVersioning", {"bucketName": "d"}, 1),
+        _s3("PutBucketEncryption", {"bucketName": "d"}, 2),
+    ]
+    assert (
+        security_control_weakened(events_to_frame(_cloudtrail_events(quiet, tmp_path))).height == 0
+    )

@@ -28,7 +28,9 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
+    action_words,
     actions_matching,
+    actions_where,
     classified,
     classified_episodes,
     duration,
@@ -310,6 +312,8 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     ['guardduty_detector deleted (guardduty_detector.delete)']
     >>> weakened_controls("security_policy_rule.deactivate", None)  # Okta's policies
     ['security_policy_rule deactivated (security_policy_rule.deactivate)']
+    >>> weakened_controls("s3_bucket_encryption.delete", None)
+    ['s3_bucket_encryption deleted (s3_bucket_encryption.delete)']
     >>> weakened_controls("protected_branch.remove", None)  # GitLab: code review bypassed
     ['protected_branch removed (protected_branch.remove)']
     >>> weakened_controls("organizations_organization.leave", None)
@@ -334,6 +338,9 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
         and _POLICY_WORDS.intersection(noun_words)
     ):
         found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
+    if not found and verb in _OFF_VERBS and {"encryption", "encrypted"} & set(noun_words):
+        # a resource's default encryption removed (S3's DeleteBucketEncryption)
+        found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
     if not found and verb in _MONITOR_OFF and _is_monitoring(noun_words):
         found.append(f"{noun} {_MONITOR_OFF[verb]} ({action})")
     if not found and verb == "leave" and {"organization", "organisation"} & set(noun_words):
@@ -341,6 +348,37 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
         # monitoring the organisation applies to it
         found.append(f"left the organization ({action})")
     return found
+
+
+def _versioning_suspended(events: Events) -> pl.LazyFrame | None:
+    """A bucket's versioning suspended, or its MFA delete disabled, in the producer's
+    request (CloudTrail's ``PutBucketVersioning``): how ransomware in the cloud makes
+    sure that the objects it overwrites or deletes cannot be restored.  ``None`` when
+    there is none."""
+    actions = actions_where(events, lambda a: "versioning" in action_words(a)[0])
+    if not actions:
+        return None
+    cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "metadata")
+    config = "$.original.requestParameters.VersioningConfiguration."
+    status = pl.col("metadata").str.json_path_match(config + "Status").str.to_lowercase()
+    mfa = pl.col("metadata").str.json_path_match(config + "MfaDelete").str.to_lowercase()
+    found = (
+        subset(events, cols, pl.col("action").is_in(actions))
+        .with_columns(_status=status, _mfa=mfa)
+        .filter((pl.col("_status") == "suspended") | (pl.col("_mfa") == "disabled"))
+        .collect()
+    )
+    if found.height == 0:
+        return None
+    what = pl.concat_list(
+        pl.when(pl.col("_status") == "suspended").then(
+            pl.format("bucket versioning suspended ({})", pl.col("action"))
+        ),
+        pl.when(pl.col("_mfa") == "disabled").then(
+            pl.format("bucket MFA delete disabled ({})", pl.col("action"))
+        ),
+    ).list.drop_nulls()
+    return found.lazy().with_columns(_what=what).drop("_status", "_mfa", "metadata")
 
 
 @register_detector("security_control_weakened", title="Security control weakened", severity="high")
@@ -376,6 +414,9 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         mentioned | pl.col("action").is_in(candidates),
     )
     hits = classified(lf, ["action", "changes"], weakened_controls)
+    suspended = _versioning_suspended(events)
+    if suspended is not None:
+        hits = suspended if hits is None else pl.concat([hits, suspended], how="diagonal")
     if hits is None:
         return empty()
     found = classified_episodes(hits, g).with_columns(

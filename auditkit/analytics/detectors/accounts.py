@@ -19,12 +19,14 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    began,
     duration,
     empty,
     episodes,
     finalize,
     finding_span,
     first_few,
+    first_time,
     fmt_between,
     fmt_duration,
     fmt_float,
@@ -377,12 +379,10 @@ def impersonation(
         _whom=pl.coalesce(pl.col("targets").list.first().struct.field("name"), pl.col("target_id"))
     )
     ok = pl.col("outcome") == "success"
-    first = pl.coalesce(T.filter(ok).min().over(keys), T.min().over(keys))
-    began = lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_began=T.min())
     firsts = (
-        hits.with_columns(_first=first)
+        hits.with_columns(_first=first_time(*keys, ok=ok))
         .filter((pl.col("_first") <= T) & (T - pl.col("_first") <= g))
-        .join(began, on="tenant_id", how="left")
+        .join(began(events), on="tenant_id", how="left")
     )
     found = (
         episodes(firsts, keys, g)

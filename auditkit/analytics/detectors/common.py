@@ -8,6 +8,7 @@ Everything here is vectorised Polars; every grouping includes ``tenant_id``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -324,6 +325,49 @@ def producer_request(original: Any) -> Any:
         if node is not None:
             return node
     return None
+
+
+def began(
+    events: Events, keys: Sequence[str] = ("tenant_id",), among: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """When each group of ``keys`` (a tenant, an actor) is first seen in ``events``, as
+    ``_began``; only the groups found in ``among`` (a frame with the ``keys`` columns)
+    when it is given.
+
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"tenant_id": ["t", "t", "u"],
+    ...                    "occurred_at": [datetime(2026, 1, d) for d in (3, 1, 2)]})
+    >>> began(df).sort("tenant_id").collect().rows()
+    [('t', datetime.datetime(2026, 1, 1, 0, 0)), ('u', datetime.datetime(2026, 1, 2, 0, 0))]
+    """
+    keys = list(keys)
+    lf = lazy(events, *keys, "occurred_at")
+    if among is not None:
+        lf = lf.join(among.select(keys).unique(), on=keys, how="semi")
+    return lf.group_by(keys).agg(_began=T.min())
+
+
+def first_time(*keys: str, ok: pl.Expr) -> pl.Expr:
+    """Per group of ``keys``, the time of the first event where ``ok`` holds (the first
+    that succeeded), else of the first event at all (every try refused).
+
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"k": ["a", "a", "b"], "ok": [False, True, False],
+    ...                    "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3)]})
+    >>> df.select(first_time("k", ok=pl.col("ok")))["occurred_at"].dt.day().to_list()
+    [2, 2, 3]
+    """
+    return pl.coalesce(T.filter(ok).min().over(*keys), T.min().over(*keys))
+
+
+def noun_terms(words: Sequence[str]) -> set[str]:
+    """An action's noun words and each adjacent pair of them joined (``crypto`` ``key``
+    also as ``cryptokey``), for vocabularies that producers spell either way.
+
+    >>> sorted(noun_terms(["cloudkms", "crypto", "key"]))
+    ['cloudkms', 'cloudkmscrypto', 'crypto', 'cryptokey', 'key']
+    """
+    return {*words, *(a + b for a, b in itertools.pairwise(words))}
 
 
 def classified_episodes(hits: pl.LazyFrame, gap: timedelta, *extra: pl.Expr) -> pl.LazyFrame:

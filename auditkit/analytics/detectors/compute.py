@@ -26,6 +26,7 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    began,
     duration,
     empty,
     episodes,
@@ -134,7 +135,6 @@ def resource_hijacking(
     seen = lazy(events, "tenant_id", "occurred_at", "observer_region").filter(
         pl.col("tenant_id").is_in(tenants)
     )
-    began = seen.group_by("tenant_id").agg(_began=T.min())
     regions = (
         seen.filter(pl.col("observer_region").is_not_null())
         .group_by("tenant_id", "observer_region")
@@ -144,7 +144,7 @@ def resource_hijacking(
     ok = pl.col("outcome") == "success"
     marked = (
         runs.lazy()
-        .join(began, on="tenant_id", how="left")
+        .join(began(events, among=runs.lazy()), on="tenant_id", how="left")
         .join(regions, on=["tenant_id", "observer_region"], how="left")
         .with_columns(
             # first seen (in the whole trail) at most a gap before this launch, and

@@ -27,14 +27,16 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    began,
     bursts,
     duration,
     empty,
     finalize,
     finding_span,
     first_few,
+    first_time,
     fmt_between,
-    lazy,
+    noun_terms,
     positive,
     q,
     subset,
@@ -74,7 +76,7 @@ def reads_secret(action: str) -> bool:
     [True, True, True, True, False, False, False]
     """
     noun, verb = action_words(action)
-    words = set(noun) | {"".join(noun[i : i + 2]) for i in range(len(noun))}
+    words = noun_terms(noun)
     secret = bool(words & _SECRET_NOUNS) or bool(words & _STORES and words & _PARAMETERS)
     return secret and bool(verb) and verb[0] in _READ_VERBS
 
@@ -131,12 +133,10 @@ def secrets_harvesting(
     # a secret is new to the actor at its first read (the first that succeeded, or
     # the first try when none did)
     ok = pl.col("outcome") == "success"
-    first = pl.coalesce(T.filter(ok).min().over(*keys, "_secret"), T.min().over(*keys, "_secret"))
-    new = reads.filter(first == T)
+    new = reads.filter(first_time(*keys, "_secret", ok=ok) == T)
     found = bursts(new, keys, window=w, threshold=min_secrets, distinct="_secret")
-    since = lazy(events, *keys, "occurred_at").group_by(keys).agg(_began=T.min())
     burst = (
-        found.join(since, on=keys, how="left")
+        found.join(began(events, keys), on=keys, how="left")
         .sort("occurred_at", "event_id")
         .group_by("_episode")
         .agg(

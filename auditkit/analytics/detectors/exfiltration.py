@@ -49,6 +49,7 @@ from auditkit.analytics.detectors.common import (
     key_changed,
     lazy,
     noun,
+    noun_terms,
     positive,
     q,
     subset,
@@ -816,7 +817,7 @@ def destroys_key(action: str) -> bool:
     [True, True, True, False, False, False, False]
     """
     noun_words, verb_words = action_words(action)
-    words = set(noun_words) | {"".join(noun_words[i : i + 2]) for i in range(len(noun_words))}
+    words = noun_terms(noun_words)
     crypto = bool(words & _CRYPTO_NOUNS) and bool(words & _KEY_WORDS)
     return crypto and bool(verb_words) and verb_words[0] in {**_DESTROY, **_DISABLE}
 

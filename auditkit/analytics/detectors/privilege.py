@@ -27,12 +27,14 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    began,
     bursts,
     duration,
     empty,
     episodes,
     finalize,
     finding_span,
+    first_few,
     fmt_between,
     fmt_duration,
     fmt_time,
@@ -867,7 +869,7 @@ def _machines_as_admin(
     if acts.height == 0:
         return pl.DataFrame(schema=CANDIDATE_SCHEMA)
     keys = ["tenant_id", "actor_id"]
-    starts = lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_t0=T.min())
+    starts = began(events).rename({"_began": "_t0"})
     actors = acts.select(keys).unique()
     profile = (
         lazy(events, *keys, "occurred_at", "event_id")
@@ -1017,14 +1019,12 @@ def permission_probing(
         .filter(pl.col("_ok").is_null() | (pl.col("_ok") > T))
         .drop("_ok")
     )
-    began = (
-        lazy(events, *keys, "occurred_at")
-        .join(many.lazy().select(keys), on=keys)
-        .group_by(keys)
-        .agg(_began=T.min())
-    )
     found = (
-        episodes(new.join(began, on=keys, how="left"), keys, g)
+        episodes(
+            new.join(began(events, keys, among=many.lazy()), on=keys, how="left"),
+            keys,
+            g,
+        )
         .with_columns(_object=pl.col("action").str.replace(r"\.[^.]*$", ""))
         .group_by("_episode")
         .agg(
@@ -1039,8 +1039,7 @@ def permission_probing(
         )
     )
     k = pl.col("_actions").list.len()
-    shown = pl.col("_actions").list.head(5).list.eval(q(pl.element())).list.join(", ")
-    more = pl.when(k > 5).then(pl.format(" and {} more", k - 5)).otherwise(pl.lit(""))
+    shown = first_few(pl.col("_actions").list.eval(q(pl.element())), 5, ", ")
     return finalize(
         found.with_columns(
             pl.col("event_ids").list.head(max_evidence),
@@ -1053,14 +1052,13 @@ def permission_probing(
             .otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} was denied {} different actions on {} kinds of object ({} attempts) {}, "
-                "none of which it had been allowed before: {}{}.",
+                "none of which it had been allowed before: {}.",
                 q(pl.col("actor_id")),
                 k,
                 pl.col("_objects"),
                 pl.col("_attempts"),
                 fmt_between(pl.col("first_seen"), pl.col("last_seen")),
                 shown,
-                more,
             ),
         ),
         "permission_probing",

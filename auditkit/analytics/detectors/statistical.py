@@ -20,6 +20,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     empty,
     finalize,
+    first_few,
     fmt_between,
     fmt_float,
     fmt_time,
@@ -407,8 +408,7 @@ def rare_action(
         admin.any().alias("_admin"),
     )
     k = pl.col("_actions").list.len()
-    shown = pl.col("_actions").list.head(5).list.eval(q(pl.element())).list.join(", ")
-    more = pl.when(k > 5).then(pl.format(" and {} more", k - 5)).otherwise(pl.lit(""))
+    shown = first_few(pl.col("_actions").list.eval(q(pl.element())), 5, ", ")
     p_bits = pl.format(
         "p = {}%, {} bits",
         (pl.col("_p") * 100).round_sig_figs(2).cast(pl.String),
@@ -443,13 +443,12 @@ def rare_action(
         .otherwise(
             pl.format(
                 "{} performed {} actions for the first time {}, after {} events, that its "
-                "peers and tenant almost never do: {}{} (the rarest: {}).",
+                "peers and tenant almost never do: {} (the rarest: {}).",
                 q(pl.col("actor_id")),
                 k,
                 fmt_between(pl.col("first_seen"), pl.col("_t1_last")),
                 pl.col("_n"),
                 shown,
-                more,
                 p_bits,
             )
         )

@@ -31,6 +31,7 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    began,
     classified,
     duration,
     empty,
@@ -38,6 +39,7 @@ from auditkit.analytics.detectors.common import (
     finalize,
     finding_span,
     first_few,
+    first_time,
     fmt_between,
     json_or_none,
     lazy,
@@ -277,17 +279,15 @@ def external_access(
         # the first grant to each grantee (the first that succeeded, else the first
         # try) and what followed it within the gap: later grants to a grantee the
         # trail has shown before are not news
-        .with_columns(
-            _t0=pl.coalesce(
-                T.filter(pl.col("_ok")).min().over("tenant_id", "_grantee"),
-                T.min().over("tenant_id", "_grantee"),
-            )
-        )
+        .with_columns(_t0=first_time("tenant_id", "_grantee", ok=pl.col("_ok")))
         .filter((pl.col("_t0") <= T) & (T - pl.col("_t0") <= g))
     )
-    began = _tenant_began(events)
     found = (
-        episodes(grants_each.join(began, on="tenant_id"), ["tenant_id", "actor_id"], g)
+        episodes(
+            grants_each.join(began(events), on="tenant_id"),
+            ["tenant_id", "actor_id"],
+            g,
+        )
         .group_by("_episode")
         .agg(
             *finding_span("tenant_id", "actor_id"),
@@ -314,8 +314,3 @@ def external_access(
         )
     )
     return finalize(found, "external_access")
-
-
-def _tenant_began(events: Events) -> pl.LazyFrame:
-    """Each tenant's first event time, as ``_began``."""
-    return lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_began=T.min())

@@ -194,3 +194,19 @@ def test_backdoor_account_needs_a_new_account_made_admin(event, frame) -> None:
     )
     for grant in (editor, later, old, refused):
         assert backdoor_account(frame([create, grant, key])).height == 0
+
+
+def test_probing_evidence_with_equal_times_is_in_input_order(event, frame) -> None:
+    """Events of the same second (CloudTrail's times are to the second) keep the
+    order they came in, run after run: joins and the episode sort reordered them."""
+    old = event("images.put", "ci", minutes=-2000, actor_type="api_key")
+    things = ["users", "roles", "keys", "buckets", "queues", "secrets", "topics", "tables"]
+    probe = [
+        event(f"{t}.{v}", "ci", minutes=600, outcome="denied", actor_type="api_key")
+        for t in things
+        for v in ("list", "get")
+    ]
+    rows = frame([old, *probe])
+    expected = [e["event_id"] for e in probe]
+    for _ in range(20):
+        assert permission_probing(rows)["event_ids"][0].to_list() == expected

@@ -382,7 +382,7 @@ def impersonation(
     firsts = (
         hits.with_columns(_first=first_time(*keys, ok=ok))
         .filter((pl.col("_first") <= T) & (T - pl.col("_first") <= g))
-        .join(began(events), on="tenant_id", how="left")
+        .join(began(events), on="tenant_id", how="left", maintain_order="left")
     )
     found = (
         episodes(firsts, keys, g)

@@ -261,7 +261,7 @@ def episodes(lf: pl.LazyFrame, keys: Sequence[str], gap: timedelta) -> pl.LazyFr
     sorted by ``keys`` and time.
     """
     keys = list(keys)
-    lf = lf.sort([*keys, "occurred_at"])
+    lf = lf.sort([*keys, "occurred_at"], maintain_order=True)  # ties in input order
     new = key_changed(keys) | ((T - T.shift(1)) > gap)
     return lf.with_columns(_episode=new.cum_sum())
 

@@ -144,8 +144,8 @@ def resource_hijacking(
     ok = pl.col("outcome") == "success"
     marked = (
         runs.lazy()
-        .join(began(events, among=runs.lazy()), on="tenant_id", how="left")
-        .join(regions, on=["tenant_id", "observer_region"], how="left")
+        .join(began(events, among=runs.lazy()), on="tenant_id", how="left", maintain_order="left")
+        .join(regions, on=["tenant_id", "observer_region"], how="left", maintain_order="left")
         .with_columns(
             # first seen (in the whole trail) at most a gap before this launch, and
             # after the trail's first ``min_history``

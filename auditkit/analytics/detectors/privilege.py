@@ -1004,7 +1004,7 @@ def permission_probing(
     )
     if many.height == 0:
         return finalize(no_candidates(), "permission_probing")
-    probes = denied.join(many.select(keys), on=keys)
+    probes = denied.join(many.select(keys), on=keys, how="semi")
     # the first time each actor was allowed each of those actions
     allowed = (
         lazy(events, *cols)
@@ -1015,13 +1015,15 @@ def permission_probing(
     )
     new = (
         probes.lazy()
-        .join(allowed, on=[*keys, "action"], how="left")
+        .join(allowed, on=[*keys, "action"], how="left", maintain_order="left")
         .filter(pl.col("_ok").is_null() | (pl.col("_ok") > T))
         .drop("_ok")
     )
     found = (
         episodes(
-            new.join(began(events, keys, among=many.lazy()), on=keys, how="left"),
+            new.join(
+                began(events, keys, among=many.lazy()), on=keys, how="left", maintain_order="left"
+            ),
             keys,
             g,
         )

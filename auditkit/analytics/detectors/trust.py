@@ -284,7 +284,7 @@ def external_access(
     )
     found = (
         episodes(
-            grants_each.join(began(events), on="tenant_id"),
+            grants_each.join(began(events), on="tenant_id", maintain_order="left"),
             ["tenant_id", "actor_id"],
             g,
         )

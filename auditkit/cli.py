@@ -44,7 +44,7 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
         if name == chosen:
             cmd.arguments(p)
-        p.set_defaults(handler=cmd.handler)
+        p.set_defaults(handler=cmd.handler, _parser=p)
     return parser
 
 
@@ -75,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tune_allocator()
     try:
         parser = _parser(words)
-        args = parser.parse_args(words)
+        args, extra = parser.parse_known_args(words)
+        if extra:  # named with the command's own usage, not the top level's
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:
         return int(exc.code or 0)
     except AuditkitError as exc:  # a command plugin that does not load

@@ -201,3 +201,20 @@ def test_an_empty_folder_is_said_to_be_empty_not_missing(
     assert main(["ingest", sample_store, str(tmp_path / "logs")]) == 2
     err = _one_clean_line(capsys.readouterr().err)
     assert err.endswith("logs: folder holds no files to ingest\n"), err
+
+
+def test_an_unknown_option_is_named_with_the_commands_own_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``auditkit detect STORE -d x`` shows detect's options, not the list of commands."""
+    for argv, command in (
+        (["detect", "a.db", "-d", "rare_action"], "detect"),
+        (["verify", "a.db", "extra"], "verify"),
+        (["export", "a.db", "--formats", "csv", "-o", "x"], "export"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"usage: auditkit {command} " in err, err
+        assert f"auditkit {command}: error: unrecognized arguments:" in err, err
+    assert main(["--bogus"]) == 2
+    assert "auditkit: error: unrecognized arguments: --bogus" in capsys.readouterr().err

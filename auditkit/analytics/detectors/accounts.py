@@ -32,6 +32,7 @@ from auditkit.analytics.detectors.common import (
     fmt_float,
     fmt_time,
     key_changed,
+    kind,
     lazy,
     positive,
     q,
@@ -101,7 +102,7 @@ def suspicious_api_key(
             "event_id",
             pl.col("_t").struct.field("id").alias("_rid"),
             (
-                (pl.col("_t").struct.field("type") == "user")
+                (kind(pl.col("_t").struct.field("type")) == "user")
                 & (pl.col("_t").struct.field("id") != pl.col("actor_id"))
             ).alias("_user"),
         )

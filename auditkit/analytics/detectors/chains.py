@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Final
 
 import polars as pl
 
 from auditkit.analytics.detectors.common import (
+    ACCOUNT_KINDS,
     LOGIN,
     SENSITIVE_ACTIONS,
     Events,
@@ -26,6 +28,7 @@ from auditkit.analytics.detectors.common import (
     is_person,
     key_changed,
     keyed,
+    kind,
     lazy,
     network,
     positive,
@@ -193,7 +196,9 @@ def _key_id() -> pl.Expr:
     typed = (
         pl.col("targets")
         .list.eval(
-            pl.element().struct.field("id").filter(pl.element().struct.field("type") == "api_key")
+            pl.element()
+            .struct.field("id")
+            .filter(kind(pl.element().struct.field("type")).is_in(_KEY_KINDS))
         )
         .list.first()
     )
@@ -432,7 +437,8 @@ def mfa_fatigue_takeover(
 #: Actions that reset how an account proves who it is.
 RECOVERY_ACTIONS = ("password.reset", "mfa.reset", "mfa.disable")
 #: Target types that name an account (a reset of someone else's credentials).
-_ACCOUNT_TYPES = ("user", "account", "member", "person", "identity")
+#: Target kinds (see ``kind``) of the key an ``api_key.create`` made.
+_KEY_KINDS: Final = ("apikey", "accesskey")
 
 
 @register_detector(
@@ -492,7 +498,7 @@ def recovery_takeover(
     positive(min_logins, "min_logins")
     positive(max_evidence, "max_evidence")
     keys = ["tenant_id", "_who"]
-    account = pl.col("target_type").is_null() | pl.col("target_type").is_in(_ACCOUNT_TYPES)
+    account = pl.col("target_type").is_null() | kind(pl.col("target_type")).is_in(ACCOUNT_KINDS)
     resets = (
         subset(
             events,

@@ -659,6 +659,24 @@ def is_person() -> pl.Expr:
     return kind.is_null() | (kind == "user")
 
 
+#: Target kinds (as :func:`kind` spells them) that are a person's account.
+ACCOUNT_KINDS: Final = ("user", "account", "member", "person", "identity")
+
+
+def kind(type_: pl.Expr) -> pl.Expr:
+    """A target's type as one lower-case word, whatever the producer's spelling: the last
+    part of a qualified name, without separators.  CloudTrail writes ``AWS::IAM::User``,
+    Okta and GitLab ``User``, the canonical format ``user``: all are ``user``.
+
+    >>> pl.select(kind(pl.Series(["AWS::IAM::User", "User", "api_key", "iam.serviceAccount",
+    ...     "AWS::IAM::AccessKey", None]))).to_series().to_list()
+    ['user', 'user', 'apikey', 'serviceaccount', 'accesskey', None]
+    """
+    return (
+        type_.str.to_lowercase().str.replace(r"^.*(?:::|[./:])", "").str.replace_all(r"[\s_-]", "")
+    )
+
+
 def ids(*columns: str) -> pl.Expr:
     """Concatenate list (or single) event-id columns into one list, without nulls or repeats."""
     parts = [pl.col(c) for c in columns]

@@ -40,6 +40,7 @@ from auditkit.analytics.detectors.common import (
     fmt_time,
     human,
     is_person,
+    kind,
     lazy,
     no_candidates,
     positive,
@@ -634,7 +635,7 @@ def _team_name() -> pl.Expr:
         pl.col("targets")
         .list.eval(
             pl.coalesce(pl.element().struct.field("name"), pl.element().struct.field("id")).filter(
-                pl.element().struct.field("type").is_in(["team", "group"])
+                kind(pl.element().struct.field("type")).is_in(["team", "group", "usergroup"])
             )
         )
         .list.first()
@@ -652,7 +653,9 @@ def _joined() -> pl.Expr:
     user = (
         pl.col("targets")
         .list.eval(
-            pl.element().struct.field("id").filter(pl.element().struct.field("type") == "user")
+            pl.element()
+            .struct.field("id")
+            .filter(kind(pl.element().struct.field("type")) == "user")
         )
         .list.first()
     )

@@ -125,3 +125,42 @@ def test_a_request_kept_as_text_names_the_secret() -> None:
     found = _found(rows)
     assert found["severity"].to_list() == ["high"]
     assert "12 different secrets" in found["summary"][0]
+
+
+def test_batch_reads_count_each_secret_they_name(tmp_path: Path) -> None:
+    """SSM's ``GetParameters`` logs one event for up to ten names, and no event per
+    parameter; EC2's ``GetPasswordData`` and a read of an instance's ``userData`` read
+    credentials too. A stolen key collecting them in a few calls is a harvest."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    ssm, ec2 = "ssm.amazonaws.com", "ec2.amazonaws.com"
+    habit = [
+        cloudtrail("GetParameter", f"2026-03-{d:02d}T08:00:00Z", user="app", source=ssm,
+                   request={"name": "/app/db-url", "withDecryption": True})
+        for d in range(1, 9)
+    ]  # fmt: skip
+    harvest = [
+        cloudtrail("GetParameters", "2026-03-10T03:00:00Z", user="app", source=ssm,
+                   request={"names": [f"/prod/{n}" for n in "abcdef"], "withDecryption": True}),
+        cloudtrail("GetPasswordData", "2026-03-10T03:01:00Z", user="app", source=ec2,
+                   request={"instanceId": "i-0a1"}),
+        cloudtrail("GetPasswordData", "2026-03-10T03:01:30Z", user="app", source=ec2,
+                   request={"instanceId": "i-0a2"}),
+        cloudtrail("DescribeInstanceAttribute", "2026-03-10T03:02:00Z", user="app", source=ec2,
+                   request={"instanceId": "i-0a1", "attribute": "userData"}),
+        # another attribute is no secret
+        cloudtrail("DescribeInstanceAttribute", "2026-03-10T03:02:30Z", user="app", source=ec2,
+                   request={"instanceId": "i-0a3", "attribute": "instanceType"}),
+        cloudtrail("GetParametersByPath", "2026-03-10T03:03:00Z", user="app", source=ssm,
+                   request={"path": "/", "recursive": True, "withDecryption": True}),
+    ]  # fmt: skip
+    found = secrets_harvesting(read_as("cloudtrail", habit + harvest, tmp_path))
+    assert found.height == 1
+    row = found.row(0, named=True)
+    assert row["severity"] == "high"
+    assert "read 10 different secrets" in row["summary"], row["summary"]
+    assert "'/prod/a', '/prod/b'" in row["summary"]
+    # each event once, the other attribute's read not at all
+    assert len(row["event_ids"]) == len(set(row["event_ids"])) == 5
+    # one parameter short of the threshold: quiet
+    assert secrets_harvesting(read_as("cloudtrail", habit + harvest[:4], tmp_path)).is_empty()

@@ -10,9 +10,10 @@ A read of a secret is an action whose noun names a secret (``secret``,
 ``secret_value``, ``secret_version``, ``credential``, ``vault``, or a parameter of a
 parameter store such as AWS SSM) and whose verb reads its value (``get``, ``read``,
 ``access``, ``reveal``, ``retrieve``, ``decrypt``...); listing or describing secrets
-reads no value.  The secret read is the event's target, else the name in the
-producer's request (CloudTrail's ``secretId``, ``name`` or ``names``; Google Cloud's
-``resourceName``).
+reads no value.  EC2's ``GetPasswordData`` and a ``DescribeInstanceAttribute`` of an
+instance's ``userData`` read credentials too.  The secret read is the event's target,
+else the name in the producer's request (CloudTrail's ``secretId``, ``name``, ``path`` or
+``instanceId``, each of ``names``; Google Cloud's ``resourceName``).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ from auditkit.analytics.detectors.registry import register_detector
 __all__ = ["secrets_harvesting"]
 
 _SECRET_NOUNS: Final = frozenset(
-    ("secret", "secrets", "secretvalue", "credential", "credentials", "vault", "keyvault")
-)
+    ("secret", "secrets", "secretvalue", "credential", "credentials", "vault", "keyvault",
+     "passworddata")  # EC2's GetPasswordData: a Windows instance's administrator password
+)  # fmt: skip
 _STORES: Final = frozenset(("ssm", "parameterstore", "paramstore"))
 _PARAMETERS: Final = frozenset(("parameter", "parameters"))
 _READ_VERBS: Final = frozenset(
@@ -63,7 +65,36 @@ _REQUEST_PATHS: Final = (
     "$.original.protoPayload.resourceName",
     "$.original.protopayload_auditlog.resourceName",
     "$.original.api.request.data.secretId",
+    "$.original.requestParameters.path",  # SSM's GetParametersByPath: a whole branch
+    "$.original.requestParameters.instanceId",  # GetPasswordData, an instance's user data
 )
+#: Requests that name several secrets at once (SSM's ``GetParameters``; a batch read of
+#: Secrets Manager also logs one ``GetSecretValue`` per secret): each is read.
+_LIST_PATHS: Final = (
+    "$.original.requestParameters.names",
+    "$.original.requestParameters.secretIdList",
+)
+#: The strings of a JSON list of strings, as written.
+_LIST_ITEM: Final = r'"((?:[^"\\]|\\.)*)"'
+
+
+def reads_user_data(action: str) -> bool:
+    """Whether an action may read an instance attribute: EC2's ``DescribeInstanceAttribute``,
+    a read of the instance's user data (start-up scripts, which often hold credentials)
+    when its request asks for ``userData``.
+
+    >>> [reads_user_data(a) for a in ("ec2_instance_attribute.describe", "ec2_instances.describe")]
+    [True, False]
+    """
+    noun, verb = action_words(action)
+    terms = noun_terms(noun)
+    return (
+        bool(terms & {"instanceattribute", "userdata"})
+        and bool(verb)
+        and verb[0] in ("describe", "get", "read")
+    )
+
+
 _SECRET_IN_TEXT: Final = r'\\"(?:secretId|SecretId|name|Name)\\"\s*:\s*\\"((?:[^"\\]|\\\\\\.)+?)\\"'
 
 
@@ -117,17 +148,39 @@ def secrets_harvesting(
     positive(max_evidence, "max_evidence")
     keys = ["tenant_id", "actor_id"]
     actions = actions_where(events, reads_secret)
-    if not actions:
+    attributes = actions_where(events, reads_user_data)
+    if not actions and not attributes:
         return empty()
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "target_id", "metadata")
-    reads = subset(events, cols, pl.col("action").is_in(actions)).with_columns(
-        _secret=pl.coalesce(
-            pl.col("target_id"),
-            *(pl.col("metadata").str.json_path_match(p) for p in _REQUEST_PATHS),
-            # a request kept as JSON text (OCSF's api.request.data as Security Lake
-            # writes CloudTrail): the secret's name as escaped there (each stays distinct)
-            pl.col("metadata").str.extract(_SECRET_IN_TEXT, 1),
+    request = pl.col("metadata").str.json_path_match
+    # of the attribute reads, those of the user data (the request is read for them only)
+    other = ~pl.col("action").is_in(attributes)
+    user_data = request("$.original.requestParameters.attribute") == "userData"
+    listed = pl.coalesce(*(request(p) for p in _LIST_PATHS))
+    one = pl.coalesce(
+        pl.col("target_id"),
+        *(request(p) for p in _REQUEST_PATHS),
+        # a request kept as JSON text (OCSF's api.request.data as Security Lake
+        # writes CloudTrail): the secret's name as escaped there (each stays distinct)
+        pl.col("metadata").str.extract(_SECRET_IN_TEXT, 1),
+    )
+    reads = (
+        subset(events, cols, pl.col("action").is_in([*actions, *attributes]))
+        .filter(other | user_data.fill_null(False))
+        .with_columns(
+            _secret=pl.when(listed.str.starts_with("["))
+            .then(
+                listed.str.extract_all(_LIST_ITEM).list.eval(pl.element().str.slice(1).str.head(-1))
+            )
+            .otherwise(
+                pl.concat_list(
+                    pl.when(pl.col("action").is_in(attributes))
+                    .then(pl.format("user data of {}", one))
+                    .otherwise(one)
+                )
+            )
         )
+        .explode("_secret")
     )
     reads = reads.filter(pl.col("_secret").is_not_null() & pl.col("actor_id").is_not_null())
     # a secret is new to the actor at its first read (the first that succeeded, or
@@ -137,7 +190,7 @@ def secrets_harvesting(
     found = bursts(new, keys, window=w, threshold=min_secrets, distinct="_secret")
     burst = (
         found.join(began(events, keys), on=keys, how="left")
-        .sort("occurred_at", "event_id")
+        .sort("occurred_at", "event_id", "_secret")  # a batch read names several
         .group_by("_episode")
         .agg(
             *finding_span(*keys),
@@ -145,7 +198,8 @@ def secrets_harvesting(
             ok.any().alias("_done"),
             pl.col("_began").first(),
         )
-        .with_columns(pl.col("event_ids").list.head(max_evidence))
+        # an event that read several secrets is cited once
+        .with_columns(pl.col("event_ids").list.unique(maintain_order=True).list.head(max_evidence))
     )
     k = pl.col("_secrets").list.len()
     shown = first_few(pl.col("_secrets").list.eval(q(pl.element())), 5, ", ")

@@ -23,12 +23,15 @@ KEYS = [
     "IpProtocol", "protocol", "Principal", "AWS", "userId", "valuesToAdd", "principal",
     "Effect", "Condition", "remove", "add", "Statement", "policyDocument", "secretId",
     "name", "names", "instanceType", "requestParameters", "protoPayload", "request",
+    "secretIdList", "attribute", "instanceId", "path", "bucketName", "LifecycleConfiguration",
+    "Rule", "Rules", "Status", "Expiration", "Days", "Date", "s3BucketName",
 ]  # fmt: skip
 LEAVES = [
     "0.0.0.0/0", "::/0", "*", "any", "22", "3389", "-1", "all", "tcp", "8000-8080", "x-y",
     "999988887777", "arn:aws:iam::999988887777:root", "Deny", "Allow", "EGRESS", "deny",
     '{"cidrIp": "0.0.0.0/0", "fromPort": 22}', "{", "[1,", "user:eve@gmail.com",
-    "p3.16xlarge", "nvidia-tesla-t4", "",
+    "p3.16xlarge", "nvidia-tesla-t4", "", "userData", "Enabled", "acme-cloudtrail-logs",
+    "2026-03-01T00:00:00Z", "9999-99-99", "1e400",
 ]  # fmt: skip
 #: Integers within JSON's exact range: canonical events refuse larger ones (the readers
 #: below take any).
@@ -49,7 +52,9 @@ ACTIONS = [
     "ec2_security_group_ingress.authorize", "compute_firewalls.insert", "firewall.update",
     "policy.update", "ec2_snapshot_attribute.modify", "role.grant", "permission.grant",
     "secretsmanager_secret_value.get", "ec2_instances.run", "user.create", "api_key.create",
-    "settings.update", "guardduty_detector.delete", "iam_users.list",
+    "settings.update", "guardduty_detector.delete", "iam_users.list", "ssm_parameters.get",
+    "ec2_password_data.get", "ec2_instance_attribute.describe", "s3_bucket_lifecycle.put",
+    "audit_log.enable",
 ]  # fmt: skip
 
 
@@ -122,6 +127,12 @@ def test_requests_kept_as_text_nested_without_end_do_not_stop_detect() -> None:
                 ("ec2_security_group_ingress.authorize", {"ipPermissions": deep}),
                 ("secretsmanager_secret_value.get", {"secretId": deep}),
                 ("kms_key_deletion.schedule", {"keyId": deep}),
+                ("ssm_parameters.get", {"names": deep}),
+                (
+                    "s3_bucket_lifecycle.put",
+                    {"bucketName": "trail", "LifecycleConfiguration": deep},
+                ),
+                ("audit_log.enable", {"s3BucketName": deep}),
             ]
         )
     ]

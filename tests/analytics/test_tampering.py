@@ -73,3 +73,67 @@ def test_a_word_of_the_trail_in_another_sense_is_not_tampering(event, frame, act
     assert audit_tampering(frame([event(action, "mallory")])).height == 0, action
     for still in ("error_log.delete", "log_retention.update", "paper_trail.disable"):
         assert audit_tampering(frame([event(still, "mallory")])).height == 1, still
+
+
+def _lifecycle(bucket: str, rule: object, *, user: str, when: str = "2026-03-10T09:00:00Z"):
+    from tests.analytics._producers import cloudtrail
+
+    return cloudtrail(
+        "PutBucketLifecycle", when, user=user, source="s3.amazonaws.com",
+        request={"bucketName": bucket, "lifecycle": "", "LifecycleConfiguration": {"Rule": rule}},
+    )  # fmt: skip
+
+
+def test_a_lifecycle_rule_expiring_the_trails_bucket(tmp_path) -> None:
+    """Stratus Red Team's cloudtrail-lifecycle-rule: the trail keeps logging, and S3
+    deletes what it wrote a day later. The bucket is the trail's by its name or because
+    the trail history names it as a destination."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    expire = {"ID": "nuke", "Status": "Enabled", "Filter": {"Prefix": "*"}}
+    records = [
+        cloudtrail("CreateTrail", "2026-03-01T09:00:00Z", user="admin",
+                   source="cloudtrail.amazonaws.com",
+                   request={"name": "org", "s3BucketName": "acme-sec-archive"}),
+        cloudtrail("CreateFlowLogs", "2026-03-01T09:05:00Z", user="admin",
+                   source="ec2.amazonaws.com", request={"CreateFlowLogsRequest": {
+                       "LogDestinationType": "s3", "LogDestination": "arn:aws:s3:::vpc-x/p/"}}),
+        _lifecycle("aws-cloudtrail-logs-111122223333-1a2b", {**expire, "Expiration": {"Days": 1}},
+                   user="eve"),
+        _lifecycle("acme-sec-archive", [{**expire, "Expiration": {"Date": "2026-03-12T09:00:00Z"}}],
+                   user="mallory"),
+        _lifecycle("vpc-x", {**expire, "Expiration": {"Days": "7"}}, user="trudy"),
+        # look-alikes: a trail bucket kept for seven years and moved to Glacier, a rule
+        # switched off, old versions only; buckets that are not the trail's
+        _lifecycle("acme-cloudtrail-logs", [
+            {**expire, "Transition": {"Days": 90, "StorageClass": "GLACIER"}},
+            {**expire, "Expiration": {"Days": 2555}}], user="bob"),
+        _lifecycle("acme-audit-logs", {**expire, "Status": "Disabled", "Expiration": {"Days": 1}},
+                   user="bob"),
+        _lifecycle("acme-audit-logs", {**expire, "NoncurrentVersionExpiration": {
+                   "NoncurrentDays": 1}, "Expiration": {"ExpiredObjectDeleteMarker": True}},
+                   user="bob"),
+        _lifecycle("acme-app-uploads", {**expire, "Expiration": {"Days": 1}}, user="carol"),
+        _lifecycle("acme-alb-access-logs", {**expire, "Expiration": {"Days": 30}}, user="carol"),
+        _lifecycle("trailhead-photos", {**expire, "Expiration": {"Days": 1}}, user="carol"),
+    ]  # fmt: skip
+    found = audit_tampering(read_as("cloudtrail", records, tmp_path))
+    rows = {r["actor_id"].rsplit("/", 1)[1]: r for r in found.iter_rows(named=True)}
+    assert set(rows) == {"eve", "mallory", "trudy"}
+    assert all(r["severity"] == "critical" for r in rows.values())
+    assert (
+        "'aws-cloudtrail-logs-111122223333-1a2b' to delete its objects after 1 day(s)"
+        in (rows["eve"]["summary"])
+    )
+    assert "'acme-sec-archive' to delete its objects after 2 day(s)" in rows["mallory"]["summary"]
+    assert "'vpc-x' to delete its objects after 7 day(s)" in rows["trudy"]["summary"]
+
+
+def test_a_refused_lifecycle_rule_on_the_trails_bucket_is_high(tmp_path) -> None:
+    from tests.analytics._producers import read_as
+
+    record = _lifecycle("org-cloudtrail", {"Status": "Enabled", "Expiration": {"Days": 1}},
+                        user="eve")  # fmt: skip
+    record.update(errorCode="AccessDenied", errorMessage="Access Denied")
+    found = audit_tampering(read_as("cloudtrail", [record], tmp_path))
+    assert found.select("severity").to_series().to_list() == ["high"]

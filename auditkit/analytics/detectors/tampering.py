@@ -8,13 +8,14 @@ trail (``audit``, ``log``, ``logs``, ``logging``, ``trail``, ``cloudtrail``, ``s
 ``retention``, ``siem``...) with a verb that removes or stops it (``disable``,
 ``delete``, ``purge``, ``stop``, ``remove``, ``pause``, ``truncate``...), or a verb
 that changes it (``update``, ``put``, ``set``...) unless the change is shown to be
-harmless; and any update whose ``changes`` shorten a retention.  These events are
-reported whatever their outcome: a denied attempt is an attempt.
+harmless; any update whose ``changes`` shorten a retention; and a lifecycle rule that
+deletes the objects of the trail's bucket within a year.  These events are reported
+whatever their outcome: a denied attempt is an attempt.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import polars as pl
@@ -40,6 +41,7 @@ __all__ = [
     "AUDIT_NOUN_PATTERN",
     "LONG_RETENTION_DAYS",
     "audit_tampering",
+    "expiry_days",
     "is_audit_action",
     "request_effect",
     "retention_days",
@@ -281,6 +283,91 @@ def retention_days(side: str) -> pl.Expr:
     return _number_of_days(raw).alias(f"{side}_days")
 
 
+#: Buckets named for the trail: a word of the name (split at ``-``, ``_`` and ``.``).
+_TRAIL_BUCKET: Final = (
+    r"(?i)(?:^|[._-])(?:cloudtrail|trails?|audit(?:s|logs?|trails?)?|siem)(?:$|[._-])"
+)
+#: Where a producer's request names the bucket a trail, access logs, flow logs or a
+#: configuration recorder deliver to (CloudTrail's ``CreateTrail``/``UpdateTrail``,
+#: ``PutBucketLogging``, ``CreateFlowLogs``, ``PutDeliveryChannel``).
+_DESTINATION_PATHS: Final = (
+    "$.original.requestParameters.s3BucketName",
+    "$.original.requestParameters.bucketLoggingStatus.loggingEnabled.targetBucket",
+    "$.original.requestParameters.CreateFlowLogsRequest.LogDestination",
+    "$.original.requestParameters.logDestination",
+    "$.original.requestParameters.deliveryChannel.s3BucketName",
+)
+
+
+def _bucket(name: pl.Expr) -> pl.Expr:
+    """A bucket's name from its name, ARN or an ARN with a key prefix."""
+    return name.str.replace(r"^arn:aws[\w-]*:s3:::", "").str.replace(r"/.*$", "")
+
+
+def expiry_days(request: str | None, when: datetime | None = None) -> float | None:
+    """The fewest days after which an S3 lifecycle configuration deletes objects: its
+    enabled rules' ``Expiration`` (``Days``, or a ``Date`` counted from ``when``), as
+    CloudTrail records ``PutBucketLifecycle``; None when no rule deletes current objects
+    (transitions to colder storage, expired delete markers, old versions only).
+
+    >>> expiry_days('{"LifecycleConfiguration": {"Rule": {"Status": "Enabled",'
+    ...             ' "Expiration": {"Days": 1}}}}')
+    1.0
+    >>> expiry_days('{"LifecycleConfiguration": {"Rule": [{"Status": "Enabled",'
+    ...             ' "Transition": {"Days": 90, "StorageClass": "GLACIER"}},'
+    ...             ' {"Status": "Disabled", "Expiration": {"Days": 1}}]}}') is None
+    True
+    """
+    params = json_or_none(request)
+    config = params.get("LifecycleConfiguration") if isinstance(params, dict) else None
+    rules = config.get("Rule", config.get("Rules")) if isinstance(config, dict) else None
+    days: list[float] = []
+    for rule in rules if isinstance(rules, list) else [rules]:
+        if not isinstance(rule, dict) or str(rule.get("Status", "")).lower() != "enabled":
+            continue
+        expiration = rule.get("Expiration")
+        if not isinstance(expiration, dict):
+            continue
+        try:
+            if expiration.get("Days") is not None:
+                days.append(max(0.0, float(expiration["Days"])))
+            elif expiration.get("Date") is not None and when is not None:
+                date = datetime.fromisoformat(str(expiration["Date"]).replace("Z", "+00:00"))
+                date = date if date.tzinfo else date.replace(tzinfo=UTC)
+                moment = when if when.tzinfo else when.replace(tzinfo=UTC)
+                days.append(max(0.0, (date - moment).total_seconds() / 86400))
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return min(days) if days else None
+
+
+def _expiries() -> pl.Expr:
+    return pl.struct("_request", "occurred_at").map_elements(
+        lambda r: expiry_days(r["_request"], r["occurred_at"]),
+        return_dtype=pl.Float64,
+        skip_nulls=True,
+    )
+
+
+def _log_buckets(events: Events, known: pl.DataFrame) -> pl.LazyFrame:
+    """``(tenant_id, _bucket)`` of every bucket the tenant's trail history names as where
+    audit records, access logs or flow logs are delivered."""
+    action = pl.col("action")
+    about = known.filter(
+        noun(action).str.contains(AUDIT_NOUN_PATTERN)
+        | noun(action).str.contains(r"(?:^|[._-])delivery_?channels?(?:$|[._-])")
+    ).get_column("action")
+    meta = pl.col("metadata").str.json_path_match
+    return (
+        subset(events, ("tenant_id", "action", "metadata"), action.is_in(about.implode()))
+        .select("tenant_id", _bucket=pl.concat_list(*(meta(p) for p in _DESTINATION_PATHS)))
+        .explode("_bucket")
+        .select("tenant_id", _bucket(pl.col("_bucket")))
+        .drop_nulls()
+        .unique()
+    )
+
+
 @register_detector("audit_tampering", title="Audit trail tampering", severity="critical")
 def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
     """Audit logging switched off, audit records or destinations deleted, audit retention
@@ -291,7 +378,10 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     ``audit_log.delete``, ``audit_logs.purge``, ``logging.disable``,
     ``log_sink.delete``, ``audit_destination.remove``, ``audit_log.update`` (a trail's
     event selectors or destination changed) and any update whose ``changes`` shorten a
-    retention (``settings.update`` included).  One actor's such events no more than
+    retention (``settings.update`` included), and a lifecycle rule deleting the objects
+    of the trail's bucket in less than a year (:func:`expiry_days`; the bucket is the
+    trail's by a word of its name or as a destination the trail history names).  One
+    actor's such events no more than
     ``gap`` apart make one finding: critical when a removal, a shutdown or a shorter
     retention succeeded; high when only changes of unknown effect succeeded, or when
     every removal was denied or failed; medium when only denied changes of unknown
@@ -327,6 +417,16 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .get_column("action")
         .to_list()
     )
+    # lifecycle rules of a bucket: the trail's records deleted after a few days, as
+    # Stratus Red Team's cloudtrail-lifecycle-rule does, when the bucket is the trail's
+    lifecycles = (
+        known.filter(
+            noun(action).str.contains(r"(?:^|[._-])lifecycles?(?:$|[._-])")
+            & verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
+        )
+        .get_column("action")
+        .to_list()
+    )
     cols = (
         "tenant_id",
         "actor_id",
@@ -336,10 +436,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         "outcome",
         "changes",
         "metadata",
+        "target_id",
     )
     # a retention shortened through another update (settings.update...): the few
     # such updates are read once selected
-    mentions = action.is_in(audit) | pl.col("changes").str.contains("retention", literal=True)
+    mentions = action.is_in(audit + lifecycles) | pl.col("changes").str.contains(
+        "retention", literal=True
+    )
     v = verb(action.str.to_lowercase())
     after = pl.col("changes").str.json_path_match("$.after")
     before = pl.col("changes").str.json_path_match("$.before")
@@ -367,8 +470,15 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     set_long = (
         pl.col("before_days").is_null() & (pl.col("after_days") >= LONG_RETENTION_DAYS)
     ).fill_null(False)
+    lifecycle = action.is_in(lifecycles)
     kind = (
-        pl.when(expiry_removed & is_audit)
+        pl.when(lifecycle)
+        .then(
+            pl.when(pl.col("_log_bucket") & (pl.col("_expiry") < LONG_RETENTION_DAYS)).then(
+                pl.lit("expiry")
+            )
+        )
+        .when(expiry_removed & is_audit)
         .then(pl.lit(None))
         .when(switched_off & is_audit)
         .then(pl.lit("off"))
@@ -401,16 +511,42 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     )
     named_retention = r'(?i)"[^"]*retention[^"]*"\s*:\s*"?([^",}\]]*)'
     lf = (
-        subset(events, cols, action.is_in(audit + others), mentions)
+        subset(events, cols, action.is_in(audit + others + lifecycles), mentions)
         .with_columns(retention_days("before"), retention_days("after"), _request=request)
         .with_columns(
             pl.coalesce(
                 "after_days", _number_of_days(pl.col("_request").str.extract(named_retention))
             ).alias("after_days")
         )
-        .with_columns(_kind=kind)
-        .filter(pl.col("_kind").is_not_null())
     )
+    if lifecycles:  # which bucket, whether it is the trail's, and when it expires objects
+        named_bucket = _bucket(
+            pl.coalesce(
+                meta.str.json_path_match("$.original.requestParameters.bucketName"),
+                pl.col("target_id"),
+            )
+        )
+        lf = (
+            lf.with_columns(_bucket=pl.when(lifecycle).then(named_bucket))
+            .join(
+                _log_buckets(events, known).with_columns(_dest=pl.lit(True)),
+                on=["tenant_id", "_bucket"],
+                how="left",
+                maintain_order="left",
+            )
+            .with_columns(
+                _log_bucket=pl.col("_dest").fill_null(False)
+                | pl.col("_bucket").str.contains(_TRAIL_BUCKET).fill_null(False),
+                _expiry=pl.when(lifecycle).then(_expiries()),
+            )
+        )
+    else:
+        lf = lf.with_columns(
+            _bucket=pl.lit(None, pl.String),
+            _log_bucket=pl.lit(False),
+            _expiry=pl.lit(None, pl.Float64),
+        )
+    lf = lf.with_columns(_kind=kind).filter(pl.col("_kind").is_not_null())
     is_ok = pl.col("outcome") == "success"
     definite = pl.col("_kind") != "changed"
 
@@ -432,6 +568,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             count("deleted").alias("deleted"),
             named("deleted").alias("deleted_what"),
             count("changed").alias("changed"),
+            count("expiry").alias("expiring"),
+            q(pl.col("_bucket"))
+            .filter(pl.col("_kind") == "expiry")
+            .unique(maintain_order=True)
+            .str.join(", ")
+            .alias("expiring_what"),
+            pl.col("_expiry").filter(pl.col("_kind") == "expiry").min().alias("expiry_days"),
             named("changed").alias("changed_what"),
             ret.sum().alias("retention"),
             pl.col("before_days").filter(ret).first().alias("before"),
@@ -471,6 +614,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                             )
                         )
                         .otherwise(pl.lit("changed audit retention (values unreadable)"))
+                    ),
+                    pl.when(pl.col("expiring") > 0).then(
+                        pl.format(
+                            "set the trail's bucket {} to delete its objects after {} day(s)",
+                            pl.col("expiring_what"),
+                            fmt_float(pl.col("expiry_days"), 1).str.replace(r"\.0$", ""),
+                        )
                     ),
                     pl.when(pl.col("removed") > 0).then(
                         pl.format("removed {} audit destination(s)", pl.col("removed"))

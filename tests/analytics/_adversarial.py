@@ -752,6 +752,32 @@ def _impersonation(c: Ctx, t: Tenant) -> None:
     c.emit("impersonation", t, a["id"], rows, ("impersonation",))
 
 
+def _remote_shell(c: Ctx, t: Tenant) -> None:
+    """An admin's account, weeks into its habits, from abroad at night, running a shell
+    script on 6 to 15 machines at once (CloudTrail's ``SendCommand`` with its
+    ``instanceIds``), or opening sessions on 6 to 10 machines within minutes."""
+    v = _variant(c, "remote_shell", 2)
+    a, t0, geo = t.user(c.rng, "admin"), c.when(t, local_hour=2.5), _abroad(c.rng)
+    machines = [f"i-0{t.name[:4]}{i:04x}" for i in range(int(c.rng.integers(6, 16)))]
+    if v == 0:
+        requests = ['{"instanceIds":[' + ",".join(f'"{m}"' for m in machines) + "]}"]
+        action = "ssm_command.send"
+    else:
+        requests = [f'{{"target":"{m}"}}' for m in machines[:10]]
+        action = "ssm_session.start"
+    rows = [
+        {
+            **_user_row(a, t, t0 + i * 50 * US, action),
+            "metadata": (
+                f'{{"source_format":"cloudtrail","original":{{"requestParameters":{r}}}}}'
+            ),
+            **geo,
+        }
+        for i, r in enumerate(requests)
+    ]
+    c.emit("remote_shell", t, a["id"], rows, ("remote_execution",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -775,6 +801,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "backdoor": _backdoor,
     "key_wipe": _key_wipe,
     "impersonation": _impersonation,
+    "remote_shell": _remote_shell,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")

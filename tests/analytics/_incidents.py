@@ -486,6 +486,7 @@ LATE_KINDS = (
     "backdoor",
     "key_wipe",
     "impersonation",
+    "remote_shell",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -76,6 +76,8 @@ ISSUE_DETECTORS = {
     "key_destruction",
     # an actor's first time acting as another user
     "impersonation",
+    # commands, shells or SSH keys pushed onto machines, first or wider than ever
+    "remote_execution",
 }
 STATISTICAL = {"volume_spike", "rare_action", "unusual_session"}
 

@@ -75,3 +75,49 @@ def test_cloudtrail_access_key_for_another_iam_user(tmp_path: Path) -> None:
     found = suspicious_api_key(frame)
     assert found.select("actor_id").to_series().to_list() == [f"arn:aws:iam::{ACCOUNT}:user/ops"]
     assert f"for another user ('arn:aws:iam::{ACCOUNT}:user/bob')" in found["summary"][0]
+
+
+def _ci_session(tmp_path: Path, agents: list[str], ips: list[str] | None = None):
+    from auditkit.analytics.detectors.sessions import session_hijack
+
+    records = []
+    for i, agent in enumerate(agents):
+        record = cloudtrail("GetFunction", f"2026-03-10T10:26:{10 + i:02d}Z",
+                            source="lambda.amazonaws.com", ip=(ips or [])[i] if ips else
+                            "52.242.97.110", request={"functionName": "api"})  # fmt: skip
+        record["userIdentity"] = {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/github-actions-deploy/GitHubActions",
+            "accountId": ACCOUNT,
+            "accessKeyId": "ASIAQXL5KZ2TLUZOUKH7",
+        }
+        record["userAgent"] = agent
+        records.append(record)
+    return session_hijack(read_as("cloudtrail", records, tmp_path))
+
+
+CLI = "aws-cli/2.15.28 Python/3.11.8 Linux/6.5.0-1016-azure exe/x86_64.ubuntu.22 prompt/off"
+
+
+def test_a_cli_session_naming_each_command_is_one_client(tmp_path: Path) -> None:
+    """The AWS CLI writes the command into its agent (``command/s3.cp``), SDKs their API
+    and metrics; CloudFormation acting for the session writes its own name. One
+    deployment job's session is one client, not a replayed token."""
+    agents = [
+        f"{CLI} command/s3.cp",
+        f"{CLI} command/lambda.update-function-code",
+        f"{CLI} md/command#lambda.get-function",
+        "cloudformation.amazonaws.com",
+        "AWS Internal",
+        f"{CLI} command/lambda.update-alias",
+    ]
+    assert _ci_session(tmp_path, agents).is_empty()
+
+
+def test_the_same_token_from_another_client_is_still_caught(tmp_path: Path) -> None:
+    found = _ci_session(tmp_path, [f"{CLI} command/s3.cp", "python-requests/2.31.0"])
+    assert found.select("severity").to_series().to_list() == ["high"]
+    assert "another user agent" in found["summary"][0]
+    # and from another network with the same client
+    found = _ci_session(tmp_path, [f"{CLI} command/s3.cp"] * 2, ["52.242.97.110", "45.155.205.233"])
+    assert found.height == 1

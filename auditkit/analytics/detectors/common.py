@@ -659,6 +659,41 @@ def is_person() -> pl.Expr:
     return kind.is_null() | (kind == "user")
 
 
+#: Parts of a user agent that change from call to call of the same client: the AWS
+#: CLI's command (``command/s3.cp``, ``md/command#s3.cp``), the AWS SDKs' service API,
+#: feature and metric tokens (``api/s3#3.0``, ``ft/s3-transfer``, ``m/E,G``), gcloud's
+#: command and invocation id, boto3's ``Resource`` suffix.
+_PER_CALL_AGENT: Final = (
+    r"(?:^|\s)(?:(?:command|api|ft|m|invocation-id)/\S*|md/(?:command|invocation-id)#\S*"
+    r"|Resource(?:\s|$))"
+)
+#: Agents of a cloud service acting for a principal (CloudTrail's ``invokedBy``
+#: calls: ``cloudformation.amazonaws.com``, ``AWS Internal``), not a client of its own.
+_SERVICE_AGENT: Final = r"(?i)^(?:[a-z0-9.-]+\.amazonaws\.com|aws internal|.*aws-internal/.*)$"
+
+
+def client_agent(agent: pl.Expr) -> pl.Expr:
+    """The client a user agent names, without the parts that change from call to call
+    of that client; null for a cloud service acting for the principal.
+
+    >>> agents = pl.Series([
+    ...     "aws-cli/2.15.28 Python/3.11.8 Linux/6.5.0 prompt/off command/s3.cp",
+    ...     "aws-cli/2.15.28 Python/3.11.8 Linux/6.5.0 prompt/off command/lambda.get-function",
+    ...     "Boto3/1.34.1 md/Botocore#1.34.1 ua/2.0 os/linux m/E,G Botocore/1.34.1 Resource",
+    ...     "cloudformation.amazonaws.com", "python-requests/2.31"])
+    >>> for client in pl.select(client_agent(agents)).to_series():
+    ...     print(client)
+    aws-cli/2.15.28 Python/3.11.8 Linux/6.5.0 prompt/off
+    aws-cli/2.15.28 Python/3.11.8 Linux/6.5.0 prompt/off
+    Boto3/1.34.1 md/Botocore#1.34.1 ua/2.0 os/linux Botocore/1.34.1
+    None
+    python-requests/2.31
+    """
+    stable = agent.str.replace_all(_PER_CALL_AGENT, " ").str.replace_all(r"\s+", " ")
+    stable = stable.str.strip_chars()
+    return pl.when(agent.str.contains(_SERVICE_AGENT)).then(None).otherwise(stable)
+
+
 #: Target kinds (as :func:`kind` spells them) that are a person's account.
 ACCOUNT_KINDS: Final = ("user", "account", "member", "person", "identity")
 

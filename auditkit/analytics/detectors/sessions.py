@@ -15,6 +15,7 @@ import polars as pl
 from auditkit.analytics.detectors.common import (
     Events,
     T,
+    client_agent,
     duration,
     empty,
     finalize,
@@ -106,18 +107,20 @@ def session_hijack(
             pl.col("session_id").is_in(wide.get_column("session_id").unique().implode()),
         )
         .join(wide.lazy(), on=keys, how="semi")
-        .with_columns(_net=network(pl.col("source_ip")))
-        .sort([*keys, "occurred_at"])
+        # the client, not the call: the AWS CLI names each command in its agent, and a
+        # service acting for the session (CloudFormation) is no client of its own
+        .with_columns(_net=network(pl.col("source_ip")), _client=client_agent(pl.col("user_agent")))
+        .sort([*keys, "occurred_at"], maintain_order=True)
     )
     # context of the session's first event with a value, per dimension
-    dims = ("geo_country", "_net", "user_agent")
+    dims = ("geo_country", "_net", "_client")
     first = {c: pl.col(c).drop_nulls().first().over(keys) for c in dims}
     lf = lf.with_columns(
-        _c0=first["geo_country"], _n0=first["_net"], _a0=first["user_agent"]
+        _c0=first["geo_country"], _n0=first["_net"], _a0=first["_client"]
     ).with_columns(
         _dc=pl.col("geo_country").is_not_null() & (pl.col("geo_country") != pl.col("_c0")),
         _dn=pl.col("_net").is_not_null() & (pl.col("_net") != pl.col("_n0")),
-        _da=pl.col("user_agent").is_not_null() & (pl.col("user_agent") != pl.col("_a0")),
+        _da=pl.col("_client").is_not_null() & (pl.col("_client") != pl.col("_a0")),
     )
     moved = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
     if moved.height == 0:
@@ -151,7 +154,7 @@ def session_hijack(
             pl.col("geo_lon").filter(pl.col("_dc")).first().alias("_lo1"),
             T.filter(pl.col("_dc")).first().alias("_c1_at"),
             pl.col("_net").filter(odd).first().alias("_n1"),
-            pl.col("user_agent").filter(odd).first().alias("_a1"),
+            pl.col("_client").filter(odd).first().alias("_a1"),
             pl.col("_dc").any().alias("_country"),
             pl.col("_da").any().alias("_agent"),
             pl.col("_dn").any().alias("_network"),

@@ -176,6 +176,8 @@ def secrets_harvesting(
                 pl.concat_list(
                     pl.when(pl.col("action").is_in(attributes))
                     .then(pl.format("user data of {}", one))
+                    .when(pl.col("action").str.contains("password_?data"))
+                    .then(pl.format("password of {}", one))
                     .otherwise(one)
                 )
             )

@@ -778,6 +778,24 @@ def _remote_shell(c: Ctx, t: Tenant) -> None:
     c.emit("remote_shell", t, a["id"], rows, ("remote_execution",))
 
 
+def _no_mfa(c: Ctx, t: Tenant) -> None:
+    """A person's console sign-ins with MFA on 6 to 10 working days (CloudTrail's
+    ``MFAUsed: Yes`` as imported), then one at night with the password alone from a
+    network of the same country it never used."""
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=22.5)
+    habit = int(c.rng.integers(6, 11))
+    said = '{{"source_format":"cloudtrail","mfa_used":"{}"}}'
+    rows = [
+        _user_row(u, t, t0 - (k + 1) * DAY - 13 * HOUR, "user.login", metadata=said.format("Yes"))
+        for k in reversed(range(habit))
+    ]
+    rows.append(
+        _user_row(u, t, t0, "user.login", metadata=said.format("No"),
+                  source_ip=f"198.18.{int(c.rng.integers(0, 255))}.{int(c.rng.integers(1, 250))}")
+    )  # fmt: skip
+    c.emit("no_mfa", t, u["id"], rows, ("login_without_mfa",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -802,6 +820,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "key_wipe": _key_wipe,
     "impersonation": _impersonation,
     "remote_shell": _remote_shell,
+    "no_mfa": _no_mfa,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")

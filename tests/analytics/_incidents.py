@@ -487,6 +487,7 @@ LATE_KINDS = (
     "key_wipe",
     "impersonation",
     "remote_shell",
+    "no_mfa",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -113,3 +113,35 @@ def okta_user(login: str) -> dict[str, Any]:
         "alternateId": f"{login}@example.com",
         "displayName": login.title(),
     }
+
+
+GCP_PROJECT = "acme-prod-4821"
+
+
+def gcp(method: str, when: str, *, resource: str, request: dict[str, Any] | None = None,
+        service_data: dict[str, Any] | None = None, actor: str = "alice@acme.io",
+        service: str = "compute.googleapis.com", ip: str = "198.51.100.7",
+        resource_type: str = "gce_instance", code: int | None = None,
+        metadata: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One Cloud Audit Logs admin activity entry of :data:`GCP_PROJECT`, as Google writes it."""
+    payload: dict[str, Any] = {
+        "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+        "status": {"code": code} if code else {},
+        "authenticationInfo": {"principalEmail": actor},
+        "requestMetadata": {"callerIp": ip, "callerSuppliedUserAgent": "google-cloud-sdk"},
+        "serviceName": service,
+        "methodName": method,
+        "resourceName": resource,
+    }
+    for key, value in (("request", request), ("serviceData", service_data),
+                       ("metadata", metadata)):  # fmt: skip
+        if value is not None:
+            payload[key] = value
+    return {
+        "protoPayload": payload,
+        "insertId": f"{method}-{when}-{actor}",
+        "resource": {"type": resource_type, "labels": {"project_id": GCP_PROJECT}},
+        "timestamp": when,
+        "severity": "NOTICE",
+        "logName": f"projects/{GCP_PROJECT}/logs/cloudaudit.googleapis.com%2Factivity",
+    }

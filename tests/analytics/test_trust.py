@@ -266,3 +266,55 @@ def test_security_lake_ocsf_records_keep_the_request_as_text(tmp_path: Path) -> 
     assert events and events[0]["action"] == "policy.update"
     found = external_access(events_to_frame(events))
     assert f"account {OUTSIDE}" in found["summary"][0]
+
+
+def test_google_cloud_copies_and_service_accounts_shared_outside(tmp_path) -> None:
+    """Stratus Red Team's share-compute-disk/-image, backdoor-service-account-policy and
+    invite-external-user: Compute Engine logs a disk's or image's whole policy (no
+    delta), IAM names its method SetIAMPolicy, and an ownership invite names one member."""
+    from tests.analytics._producers import GCP_PROJECT, gcp, read_as
+
+    outsider = "user:stratusredteam@gmail.com"
+    habit = [
+        gcp("v1.compute.instances.list", f"2026-03-{d:02d}T09:00:00Z",
+            resource=f"projects/{GCP_PROJECT}/zones/us-central1-a/instances")
+        for d in range(1, 15)
+    ]  # fmt: skip
+    whole = {
+        "policy": {
+            "bindings": [
+                {"role": "roles/owner", "members": [outsider]},
+                {"role": "roles/viewer", "members": ["user:bo@acme.io"]},
+            ]
+        }
+    }
+    attacks = [
+        gcp("v1.compute.disks.setIamPolicy", "2026-03-20T15:20:00Z", request=whole,
+            resource=f"projects/{GCP_PROJECT}/zones/us-central1-a/disks/prod-db",
+            actor="eve@acme.io"),
+        gcp("google.iam.admin.v1.SetIAMPolicy", "2026-03-20T15:20:00Z",
+            service="iam.googleapis.com", actor="mal@acme.io",
+            resource="projects/-/serviceAccounts/108234567890123456789",
+            request={"policy": {"bindings": [{"role": "roles/iam.serviceAccountTokenCreator",
+                                              "members": ["user:x@evil.example"]}]}},
+            service_data={"@type": "type.googleapis.com/google.iam.v1.logging.AuditData",
+                          "policyDelta": {"bindingDeltas": [{"action": "ADD",
+                          "role": "roles/iam.serviceAccountTokenCreator",
+                          "member": "user:x@evil.example"}]}}),
+        gcp("InsertProjectOwnershipInvite", "2026-03-20T15:20:00Z", actor="oz@acme.io",
+            service="cloudresourcemanager.googleapis.com", resource=f"projects/{GCP_PROJECT}",
+            request={"member": "user:owner@other.example", "projectId": GCP_PROJECT}),
+        # a project's whole policy naming a member of another domain: medium (it may
+        # have been there before the trail began)
+        gcp("SetIamPolicy", "2026-03-20T15:20:00Z", actor="pat@acme.io",
+            service="cloudresourcemanager.googleapis.com", resource=f"projects/{GCP_PROJECT}",
+            request={"policy": {"bindings": [{"role": "roles/viewer",
+                                              "members": ["user:auditor@firm.example"]}]}}),
+    ]  # fmt: skip
+    found = external_access(read_as("gcp", [*habit, *attacks], tmp_path))
+    got = {r["actor_id"]: (r["severity"], r["summary"]) for r in found.iter_rows(named=True)}
+    assert got["eve@acme.io"][0] == "high" and outsider in got["eve@acme.io"][1]
+    assert got["mal@acme.io"][0] == "high" and "user:x@evil.example" in got["mal@acme.io"][1]
+    assert got["oz@acme.io"][0] == "high" and "owner@other.example" in got["oz@acme.io"][1]
+    assert got["pat@acme.io"][0] == "medium"
+    assert "bo@acme.io" not in " ".join(s for _, s in got.values())

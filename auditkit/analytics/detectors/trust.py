@@ -54,11 +54,12 @@ __all__ = ["external_access", "external_grantees"]
 #: Words of an action that grants: a policy, a permission, a share, a trust.
 _GRANT_WORDS: Final = frozenset(
     ("policy", "policies", "permission", "permissions", "attribute", "share", "shares",
-     "grant", "grants", "trust", "principal", "principals", "acl", "role", "assume")
+     "grant", "grants", "trust", "principal", "principals", "acl", "role", "assume",
+     "invite", "invites", "invitation", "invitations", "ownership")
 )  # fmt: skip
 _WRITE_VERBS: Final = frozenset(
     ("put", "create", "update", "modify", "add", "attach", "set", "grant", "replace",
-     "associate", "share", "enable", "apply")
+     "associate", "share", "enable", "apply", "insert", "invite")
 )  # fmt: skip
 #: Keys (lower case, letters and digits only) whose values name grantees.
 _GRANTEE_KEYS: Final = frozenset(
@@ -77,6 +78,8 @@ _MEMBER: Final = re.compile(r"^(?:user|group|domain):(?:[^@\s]+@)?([A-Za-z0-9.-]
 #: Roles that make a member an administrator of what they are granted.
 _PRIVILEGED: Final = re.compile(r"(?i)owner|editor|admin|securityadmin|iam\.|privileged")
 _DEEPEST: Final = 24
+#: Google Cloud resources that are a copy of the data, by their resource name.
+_COPIES: Final = re.compile(r"/(?:disks|images|snapshots|machineImages)/")
 _LONGEST_TEXT: Final = 1 << 20
 
 
@@ -143,12 +146,31 @@ def _walk(
 
 def _door(action: str, request: Any) -> bool:
     """Whether a grant lets the grantee in as itself or take a copy of the data: a
-    role it may assume, a snapshot or an image shared with it (rather than a resource
-    policy a partner reads through)."""
+    role it may assume, a snapshot, an image or a disk shared with it (rather than a
+    resource policy a partner reads through)."""
     noun = set(action_words(action)[0])
-    if noun & {"snapshot", "snapshots", "image", "images", "ami", "role", "roles"}:
+    if noun & {"snapshot", "snapshots", "image", "images", "ami", "role", "roles", "disk",
+               "disks", "machineimages"}:  # fmt: skip
         return True
     return "sts:AssumeRole" in json.dumps(request, default=str)
+
+
+def _members(node: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
+    """``(member, role)`` of the bindings of a Google Cloud IAM policy in a request
+    (``setIamPolicy`` of a disk, an image, a snapshot: their services log the whole
+    policy, not a delta), for members of a domain (``user:``, ``group:``, ``domain:``)."""
+    if depth > _DEEPEST:
+        return
+    if isinstance(node, list):
+        for item in node:
+            yield from _members(item, depth + 1)
+    elif isinstance(node, Mapping):
+        role, members = node.get("role"), node.get("members")
+        if isinstance(role, str) and isinstance(members, list):
+            yield from ((m, role) for m in members if isinstance(m, str) and _MEMBER.match(m))
+        for k, v in node.items():
+            if _key(k) not in _SKIP:
+                yield from _members(v, depth + 1)
 
 
 def external_grantees(action: str, metadata: str | None, principals: str | None) -> list[str]:
@@ -174,10 +196,22 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
         original = meta.get("original")
         if isinstance(original, Mapping):
             request = producer_request(original)
-            door = _door(action, request)
+            payload = original.get("protoPayload")
+            resource = payload.get("resourceName") if isinstance(payload, Mapping) else None
+            door = _door(action, request) or (
+                isinstance(resource, str) and bool(_COPIES.search(resource))
+            )
             found += [
                 f"{'H' if door and not vendor else 'M'}|account {a}" for a, vendor in _walk(request)
             ]
+            # a whole policy may repeat members granted before the trail began: high only
+            # for a copy of the data shared
+            found += [f"{'H' if door else 'M'}|{m}" for m, _ in _members(request)]
+            # one member invited or added (Google Cloud's project ownership invite)
+            member = request.get("member") if isinstance(request, Mapping) else None
+            if isinstance(member, str) and _MEMBER.match(member):
+                role = str(request.get("role") or "") + " " + action
+                found.append(f"{'H' if _PRIVILEGED.search(role) else 'M'}|{member}")
     if principals and action == "role.grant":
         role = meta.get("role") if isinstance(meta, Mapping) else None
         level = "H" if isinstance(role, str) and _PRIVILEGED.search(role) else "M"

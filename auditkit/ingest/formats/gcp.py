@@ -270,7 +270,12 @@ def _to_event(envelope: Any, tenant: str | None) -> dict[str, Any]:
 
     entry = table_entry(table["actions"], method)
     if entry is None:
-        entry = table_entry(table["method_suffixes"], method.rsplit(".", 1)[-1])
+        # services differ in case (IAM's google.iam.admin.v1.SetIAMPolicy)
+        suffix = method.rsplit(".", 1)[-1]
+        suffixes = table["method_suffixes"]
+        entry = table_entry(suffixes, suffix) or next(
+            (table_entry(suffixes, k) for k in suffixes if k.lower() == suffix.lower()), None
+        )
     meta: dict[str, Any] = {
         "source_format": "gcp",
         "source_action": method,

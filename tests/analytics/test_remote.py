@@ -157,3 +157,38 @@ def test_it_runs_in_the_registry_and_rejects_bad_settings(tmp_path: Path) -> Non
     for bad in ({"min_machines": 0}, {"routine_days": 0}, {"gap": "soon"}):
         with pytest.raises(UsageError):
             remote_execution(frame, **bad)
+
+
+def test_google_cloud_ssh_keys_and_start_up_scripts_in_metadata(tmp_path: Path) -> None:
+    """Stratus Red Team's add-sshkey-instance-metadata: Compute Engine logs which
+    metadata keys a ``setMetadata`` added, not their values."""
+    from tests.analytics._producers import GCP_PROJECT, gcp
+
+    zone = f"projects/{GCP_PROJECT}/zones/us-central1-a/instances"
+    habit = [
+        gcp("v1.compute.instances.list", f"2026-03-{d:02d}T09:00:00Z", resource=zone, actor=who)
+        for d in range(1, 15)
+        for who in ("alice@acme.io", "bob@acme.io", "carl@acme.io", "dana@acme.io")
+    ]
+
+    def delta(method: str, who: str, **keys: list[str]) -> dict[str, Any]:
+        where = "projectMetadataDelta" if "Common" in method else "instanceMetadataDelta"
+        return gcp(method, "2026-03-20T15:20:00Z", resource=f"{zone}/api-1", actor=who,
+                   ip=AWAY, metadata={where: keys})  # fmt: skip
+
+    records = [
+        *habit,
+        delta("v1.compute.instances.setMetadata", "alice@acme.io", addedMetadataKeys=["ssh-keys"]),
+        delta("v1.compute.projects.setCommonInstanceMetadata", "bob@acme.io",
+              modifiedMetadataKeys=["ssh-keys", "enable-oslogin"]),
+        delta("v1.compute.instances.setMetadata", "carl@acme.io",
+              addedMetadataKeys=["startup-script"]),
+        # a label-like key, and keys taken away: nothing runs
+        delta("v1.compute.instances.setMetadata", "dana@acme.io", addedMetadataKeys=["owner"],
+              removedMetadataKeys=["ssh-keys", "startup-script"]),
+    ]  # fmt: skip
+    found = remote_execution(read_as("gcp", records, tmp_path))
+    got = {r["actor_id"]: r for r in found.iter_rows(named=True)}
+    assert set(got) == {"alice@acme.io", "bob@acme.io", "carl@acme.io"}
+    assert all(r["severity"] == "high" for r in got.values())
+    assert "compute_instances.set_metadata" in got["alice@acme.io"]["summary"]

@@ -4,7 +4,9 @@ control plane.
 With a cloud key in hand, an intruder needs no network path to the machines: SSM's
 ``SendCommand`` runs a script on every instance it names, ``StartSession`` opens a
 shell, EC2 Instance Connect pushes an SSH key for a minute (``SendSSHPublicKey``, also
-to the serial console), and a replaced user data script runs at the next start.  The
+to the serial console), and a replaced user data script runs at the next start; in
+Google Cloud, SSH keys or a start-up script go into an instance's or the project's
+metadata.  The
 people and pipelines who administer machines this way do it week in, week out; the
 intruder does it for the first time, often on many machines at once.
 
@@ -12,7 +14,9 @@ An action runs on machines when its verb sends, starts, runs or invokes and its 
 a command (``ssm_command.send``), a session of a systems manager
 (``ssm_session.start``), an SSH public key or a serial console
 (``ec2_instance_connect_ssh_public_key.send``); or it modifies an instance attribute and
-its request (CloudTrail's ``requestParameters``) carries ``userData``.  The machines are
+its request (CloudTrail's ``requestParameters``) carries ``userData``; or it sets
+Compute Engine metadata whose logged delta adds or modifies ``ssh-keys`` or
+``startup-script``.  The machines are
 the request's ``instanceIds``, ``instanceId`` or ``target`` (each of a list), its
 ``targets`` (a tag selector counts as one), else the event's target.
 """
@@ -87,12 +91,41 @@ def runs_on_machines(action: str) -> bool:
     return "session" in terms and bool(terms & _SESSION_SERVICES)
 
 
-def _sets_user_data(action: str) -> bool:
+def _sets_start_up(action: str) -> bool:
+    """Whether an action may replace what a machine runs or trusts at start: EC2's
+    instance attributes (``userData``), Compute Engine's instance or project metadata
+    (``startup-script``, ``ssh-keys``); the request tells (see :func:`_start_up_key`)."""
     noun, verb = action_words(action)
+    terms = noun_terms(noun) | noun_terms(verb[1:])
     return (
         bool(verb)
-        and verb[0] in ("modify", "update", "set")
-        and ("instanceattribute" in noun_terms(noun))
+        and verb[0] in ("modify", "update", "set", "patch")
+        and bool(terms & {"instanceattribute", "metadata", "commoninstancemetadata"})
+    )
+
+
+def _start_up_key() -> pl.Expr:
+    """What a start-up change adds: ``"SSH key push"`` for SSH keys in Compute Engine's
+    metadata, ``"start-up script"`` for a start-up script or EC2's user data, else null
+    (another attribute, a key removed)."""
+    meta = pl.col("metadata").str.json_path_match
+    delta = pl.concat_str(
+        *(
+            meta(f"$.original.protoPayload.metadata.{d}.{k}")
+            for d in ("instanceMetadataDelta", "projectMetadataDelta")
+            for k in ("addedMetadataKeys", "modifiedMetadataKeys")
+        ),
+        separator=" ",
+        ignore_nulls=True,
+    )
+    return (
+        pl.when(delta.str.contains(r'"(?:ssh-keys|sshKeys)"'))
+        .then(pl.lit("SSH key push"))
+        .when(
+            delta.str.contains(r'"(?:windows-)?startup-script')
+            | meta("$.original.requestParameters.userData").is_not_null()
+        )
+        .then(pl.lit("start-up script"))
     )
 
 
@@ -162,12 +195,11 @@ def remote_execution(
     positive(max_evidence, "max_evidence")
     keys = ["tenant_id", "actor_id"]
     remote = actions_where(events, runs_on_machines)
-    attributes = actions_where(events, _sets_user_data)
+    attributes = actions_where(events, _sets_start_up)
     if not remote and not attributes:
         return empty()
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "target_id", "source_ip",
             "metadata")  # fmt: skip
-    user_data = pl.col("metadata").str.json_path_match("$.original.requestParameters.userData")
     runs = (
         subset(
             events,
@@ -175,8 +207,9 @@ def remote_execution(
             pl.col("action").is_in([*remote, *attributes]),
             pl.col("actor_id").is_not_null(),
         )
-        # of the attribute changes, those that replace the start-up script
-        .filter(pl.col("action").is_in(remote) | user_data.is_not_null())
+        # of the attribute and metadata changes, those of a start-up script or SSH keys
+        .with_columns(_start_up=pl.when(pl.col("action").is_in(attributes)).then(_start_up_key()))
+        .filter(pl.col("action").is_in(remote) | pl.col("_start_up").is_not_null())
         .with_columns(_machines=_machines(), _net=network(pl.col("source_ip")))
         .collect()
     )
@@ -194,13 +227,13 @@ def remote_execution(
     # what kind: a command, a session, an SSH key (to the console too), a start-up script
     key = pl.col("action").str.contains("key|console")
     session = pl.col("action").str.contains("session")
-    script = pl.col("action").is_in(attributes)
+
     marked = episodes(
         runs.lazy()
         .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
         .with_columns(
-            _kind=pl.when(script)
-            .then(pl.lit("start-up script"))
+            _kind=pl.when(pl.col("_start_up").is_not_null())
+            .then(pl.col("_start_up"))
             .when(key)
             .then(pl.lit("SSH key push"))
             .when(session)

@@ -137,3 +137,52 @@ def test_a_refused_lifecycle_rule_on_the_trails_bucket_is_high(tmp_path) -> None
     record.update(errorCode="AccessDenied", errorMessage="Access Denied")
     found = audit_tampering(read_as("cloudtrail", [record], tmp_path))
     assert found.select("severity").to_series().to_list() == ["high"]
+
+
+def test_google_cloud_lifecycles_and_logging_switched_off(tmp_path) -> None:
+    """Stratus Red Team's reduce-sink-log-retention (a Delete rule on the sink's bucket)
+    and remove-vpc-flow-logs (``logConfig.enable`` false on a subnet), as Cloud Audit
+    Logs record them; and their look-alikes."""
+    from tests.analytics._producers import GCP_PROJECT, gcp, read_as
+
+    def bucket(name: str, rule: dict, who: str) -> dict:
+        return gcp("storage.buckets.update", "2026-03-20T15:20:00Z", actor=who,
+                   service="storage.googleapis.com", resource=f"projects/_/buckets/{name}",
+                   request={"bucket": name, "lifecycle": {"rule": [rule]}})  # fmt: skip
+
+    def patch(method: str, resource: str, request: dict, who: str) -> dict:
+        return gcp(method, "2026-03-20T15:30:00Z", actor=who, resource=resource,
+                   request=request)  # fmt: skip
+
+    delete = {"action": {"type": "Delete"}, "condition": {"age": 1}}
+    subnet = f"projects/{GCP_PROJECT}/regions/us-central1/subnetworks/prod"
+    records = [
+        gcp("google.logging.v2.ConfigServiceV2.CreateSink", "2026-03-01T09:00:00Z",
+            service="logging.googleapis.com", resource=f"projects/{GCP_PROJECT}/sinks/all",
+            actor="admin@acme.io",
+            request={"sink": {"destination": "storage.googleapis.com/acme-archive-7"}}),
+        bucket("acme-audit-archive", delete, "eve@acme.io"),
+        bucket("acme-archive-7", {**delete, "condition": {"createdBefore": "2026-03-22"}},
+               "mal@acme.io"),
+        patch("v1.compute.subnetworks.patch", subnet, {"logConfig": {"enable": False}},
+              "oz@acme.io"),
+        patch("dns.policies.patch", f"projects/{GCP_PROJECT}/policies/p",
+              {"policy": {"enableLogging": False}}, "pat@acme.io"),
+        # look-alikes: old versions only, another action, an app's bucket, logs on
+        bucket("acme-audit-archive", {**delete, "condition": {"age": 1, "isLive": False}},
+               "bo@acme.io"),
+        bucket("acme-audit-archive", {"action": {"type": "SetStorageClass",
+               "storageClass": "ARCHIVE"}, "condition": {"age": 30}}, "bo@acme.io"),
+        bucket("acme-uploads", delete, "bo@acme.io"),
+        patch("v1.compute.subnetworks.patch", subnet, {"logConfig": {"enable": True}},
+              "bo@acme.io"),
+    ]  # fmt: skip
+    found = audit_tampering(read_as("gcp", records, tmp_path))
+    got = {r["actor_id"]: r for r in found.iter_rows(named=True)}
+    assert set(got) == {"eve@acme.io", "mal@acme.io", "oz@acme.io", "pat@acme.io"}
+    assert all(r["severity"] == "critical" for r in got.values())
+    assert (
+        "'acme-audit-archive' to delete its objects after 1 day(s)" in got["eve@acme.io"]["summary"]
+    )
+    assert "'acme-archive-7' to delete" in got["mal@acme.io"]["summary"]
+    assert "disabled audit logging" in got["oz@acme.io"]["summary"]

@@ -16,7 +16,7 @@ whatever their outcome: a denied attempt is an attempt.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -296,12 +296,24 @@ _DESTINATION_PATHS: Final = (
     "$.original.requestParameters.CreateFlowLogsRequest.LogDestination",
     "$.original.requestParameters.logDestination",
     "$.original.requestParameters.deliveryChannel.s3BucketName",
+    "$.original.protoPayload.request.sink.destination",
+    "$.original.protoPayload.request.destination",
+)
+#: A request switching a resource's logging off (Google Cloud's VPC flow logs,
+#: firewall and load balancer logging: ``logConfig.enable``; Cloud DNS's
+#: ``enableLogging``).
+_LOGGING_OFF: Final = (
+    r'"(?:logConfig|log_config|logging)"\s*:\s*\{[^{}]*"enable"\s*:\s*false'
+    r'|"enableLogging"\s*:\s*false'
 )
 
 
 def _bucket(name: pl.Expr) -> pl.Expr:
-    """A bucket's name from its name, ARN or an ARN with a key prefix."""
-    return name.str.replace(r"^arn:aws[\w-]*:s3:::", "").str.replace(r"/.*$", "")
+    """A bucket's name from its name, ARN (with a key prefix), Google Cloud resource name
+    or a log sink's ``storage.googleapis.com/`` destination."""
+    return name.str.replace(
+        r"^(?:arn:aws[\w-]*:s3:::|(?:projects/[^/]+/buckets/)|storage\.googleapis\.com/)", ""
+    ).str.replace(r"/.*$", "")
 
 
 def expiry_days(request: str | None, when: datetime | None = None) -> float | None:
@@ -319,9 +331,12 @@ def expiry_days(request: str | None, when: datetime | None = None) -> float | No
     True
     """
     params = json_or_none(request)
+    days: list[float] = []
+    gcs = params.get("lifecycle") if isinstance(params, dict) else None
+    if isinstance(gcs, dict):
+        return _gcs_expiry(gcs, when)
     config = params.get("LifecycleConfiguration") if isinstance(params, dict) else None
     rules = config.get("Rule", config.get("Rules")) if isinstance(config, dict) else None
-    days: list[float] = []
     for rule in rules if isinstance(rules, list) else [rules]:
         if not isinstance(rule, dict) or str(rule.get("Status", "")).lower() != "enabled":
             continue
@@ -331,11 +346,55 @@ def expiry_days(request: str | None, when: datetime | None = None) -> float | No
         try:
             if expiration.get("Days") is not None:
                 days.append(max(0.0, float(expiration["Days"])))
-            elif expiration.get("Date") is not None and when is not None:
-                date = datetime.fromisoformat(str(expiration["Date"]).replace("Z", "+00:00"))
-                date = date if date.tzinfo else date.replace(tzinfo=UTC)
-                moment = when if when.tzinfo else when.replace(tzinfo=UTC)
-                days.append(max(0.0, (date - moment).total_seconds() / 86400))
+            elif expiration.get("Date") is not None:
+                until = _days_until(expiration["Date"], when)
+                if until is not None:
+                    days.append(until)
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return min(days) if days else None
+
+
+def _days_until(date_text: object, when: datetime | None) -> float | None:
+    if when is None:
+        return None
+    try:
+        date = datetime.fromisoformat(str(date_text).replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+    date = date if date.tzinfo else date.replace(tzinfo=UTC)
+    moment = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (date - moment).total_seconds() / 86400)
+
+
+def _gcs_expiry(lifecycle: dict[str, Any], when: datetime | None) -> float | None:
+    """The fewest days after which a Cloud Storage lifecycle deletes live objects: its
+    ``Delete`` rules' ``age`` or ``createdBefore`` (rules for old versions left out).
+
+    >>> _gcs_expiry({"rule": [{"action": {"type": "Delete"}, "condition": {"age": 1}},
+    ...     {"action": {"type": "Delete"}, "condition": {"age": 0, "isLive": False}}]}, None)
+    1.0
+    """
+    days: list[float] = []
+    rules = lifecycle.get("rule")
+    for rule in rules if isinstance(rules, list) else [rules]:
+        if not isinstance(rule, dict):
+            continue
+        action, condition = rule.get("action"), rule.get("condition")
+        if not isinstance(action, dict) or str(action.get("type", "")).lower() != "delete":
+            continue
+        if not isinstance(condition, dict) or condition.get("isLive") is False:
+            continue
+        if any(k in condition for k in ("numNewerVersions", "daysSinceNoncurrentTime",
+                                        "noncurrentTimeBefore")):  # fmt: skip
+            continue
+        try:
+            if condition.get("age") is not None:
+                days.append(max(0.0, float(condition["age"])))
+            elif condition.get("createdBefore") is not None:
+                until = _days_until(condition["createdBefore"], when)
+                if until is not None:
+                    days.append(until)
         except (TypeError, ValueError, OverflowError):
             continue
     return min(days) if days else None
@@ -421,8 +480,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     # Stratus Red Team's cloudtrail-lifecycle-rule does, when the bucket is the trail's
     lifecycles = (
         known.filter(
-            noun(action).str.contains(r"(?:^|[._-])lifecycles?(?:$|[._-])")
+            (
+                noun(action).str.contains(r"(?:^|[._-])lifecycles?(?:$|[._-])")
+                # Cloud Storage: the lifecycle is a part of the bucket's update
+                | noun(action).str.contains(r"(?:^|[._-])buckets?$")
+            )
             & verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
+            & ~noun(action).str.contains(AUDIT_NOUN_PATTERN)
         )
         .get_column("action")
         .to_list()
@@ -440,6 +504,17 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     )
     # a retention shortened through another update (settings.update...): the few
     # such updates are read once selected
+    # a request switching a resource's logging off (a subnet's flow logs); the text is
+    # looked for in the few changes whose request mentions a logging switch
+    changers = (
+        known.filter(verb(action).str.contains(_CHANGE_VERBS + r"|^patch" + _WORD_END))
+        .get_column("action")
+        .to_list()
+    )
+    quiet_logs = pl.col("metadata").str.contains("logConfig", literal=True) | pl.col(
+        "metadata"
+    ).str.contains("enableLogging", literal=True)
+    quiet_logs = quiet_logs & pl.col("metadata").str.contains(_LOGGING_OFF)
     mentions = action.is_in(audit + lifecycles) | pl.col("changes").str.contains(
         "retention", literal=True
     )
@@ -494,7 +569,11 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .then(pl.lit(None))
         .when((effect == "harmless").fill_null(False) & is_audit)
         .then(pl.lit(None))
-        .when(turned_off.fill_null(False) | ((effect == "off").fill_null(False) & is_audit))
+        .when(
+            turned_off.fill_null(False)
+            | ((effect == "off").fill_null(False) & is_audit)
+            | (~is_audit & pl.col("metadata").str.contains(_LOGGING_OFF).fill_null(False))
+        )
         .then(pl.lit("off"))
         .when((effect == "narrowed").fill_null(False) & is_audit)
         .then(pl.lit("narrowed"))
@@ -511,7 +590,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     )
     named_retention = r'(?i)"[^"]*retention[^"]*"\s*:\s*"?([^",}\]]*)'
     lf = (
-        subset(events, cols, action.is_in(audit + others + lifecycles), mentions)
+        subset(
+            events,
+            cols,
+            action.is_in(audit + others + lifecycles)
+            | (action.is_in(changers) & quiet_logs.fill_null(False)),
+            mentions | quiet_logs.fill_null(False),
+        )
         .with_columns(retention_days("before"), retention_days("after"), _request=request)
         .with_columns(
             pl.coalesce(
@@ -523,6 +608,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         named_bucket = _bucket(
             pl.coalesce(
                 meta.str.json_path_match("$.original.requestParameters.bucketName"),
+                meta.str.json_path_match("$.original.protoPayload.request.bucket"),
                 pl.col("target_id"),
             )
         )

@@ -266,3 +266,37 @@ def test_a_pubsub_message_that_is_not_a_log_entry_names_its_data(data: str, reas
     with pytest.raises(SchemaError) as info:
         get_format("gcp").to_event(message, tenant=None)
     assert info.value.field == "message.data" and reason in info.value.reason
+
+
+def test_iam_names_and_created_service_accounts(tmp_path) -> None:
+    """IAM's own methods are spelt ``SetIAMPolicy`` (a policy of a service account), and a
+    created service account is the event's target, not the project it is made in."""
+    from tests.analytics._producers import gcp, read_as
+
+    made = gcp("google.iam.admin.v1.CreateServiceAccount", "2026-03-20T15:20:00Z",
+               service="iam.googleapis.com", resource="projects/acme-prod-4821",
+               request={"account_id": "ci-bot", "name": "projects/acme-prod-4821"})  # fmt: skip
+    answered = copy.deepcopy(made)
+    answered["insertId"] = "answered"
+    answered["protoPayload"]["response"] = {"email": "ci-bot@elsewhere.iam.gserviceaccount.com"}
+    delta = {
+        "policyDelta": {
+            "bindingDeltas": [
+                {
+                    "action": "ADD",
+                    "role": "roles/iam.serviceAccountUser",
+                    "member": "user:x@y.example",
+                }
+            ]
+        }
+    }
+    policy = gcp("google.iam.admin.v1.SetIAMPolicy", "2026-03-20T15:21:00Z",
+                 service="iam.googleapis.com", service_data=delta,
+                 resource="projects/-/serviceAccounts/1082345")  # fmt: skip
+    frame = read_as("gcp", [made, answered, policy], tmp_path)
+    assert frame["action"].to_list() == ["iam_service_account.create"] * 2 + ["role.grant"]
+    assert frame["target_id"].to_list() == [
+        "ci-bot@acme-prod-4821.iam.gserviceaccount.com",
+        "ci-bot@elsewhere.iam.gserviceaccount.com",
+        "user:x@y.example",
+    ]

@@ -304,6 +304,9 @@ def _to_event(envelope: Any, tenant: str | None) -> dict[str, Any]:
     targets = [
         {"id": m, "type": "principal", "name": meta.get("role")} for m in meta.pop("_members", [])
     ]
+    made = _created_service_account(method, payload)
+    if made is not None:  # the account made, not the project it is made in
+        targets.append({"id": made, "type": "service_account", "name": None})
     if resource_name is not None:
         targets.append({"id": resource_name, "type": text(dig(record, "resource", "type"))})
     status = payload.get("status")
@@ -335,6 +338,32 @@ def _to_event(envelope: Any, tenant: str | None) -> dict[str, Any]:
         event_id=entry_id(text(record.get("insertId")), stamp.precise, log_name),
         metadata=meta,
     )
+
+
+def _created_service_account(method: str, payload: Mapping[str, Any]) -> str | None:
+    """The e-mail of the service account a ``CreateServiceAccount`` made: its response's
+    ``email``, else its request's account id in the project it names (the resource
+    name is only the project).
+
+    >>> _created_service_account("google.iam.admin.v1.CreateServiceAccount",
+    ...     {"request": {"account_id": "ci", "name": "projects/acme"}})
+    'ci@acme.iam.gserviceaccount.com'
+    >>> _created_service_account("storage.objects.get", {}) is None
+    True
+    """
+    if not method.endswith("CreateServiceAccount"):
+        return None
+    email = text(dig(payload, "response", "email"))
+    if email:
+        return email
+    request = payload.get("request")
+    if not isinstance(request, Mapping):
+        return None
+    account = text(request.get("account_id") or request.get("accountId"))
+    project = text(request.get("name"))
+    if not account or not project or not project.startswith("projects/"):
+        return None
+    return f"{account}@{project.removeprefix('projects/')}.iam.gserviceaccount.com"
 
 
 def _from_bigquery(payload: Mapping[str, Any]) -> dict[str, Any]:

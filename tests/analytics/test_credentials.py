@@ -164,3 +164,21 @@ def test_batch_reads_count_each_secret_they_name(tmp_path: Path) -> None:
     assert len(row["event_ids"]) == len(set(row["event_ids"])) == 5
     # one parameter short of the threshold: quiet
     assert secrets_harvesting(read_as("cloudtrail", habit + harvest[:4], tmp_path)).is_empty()
+
+
+def test_user_data_alone_is_medium(tmp_path: Path) -> None:
+    """Terraform's refresh reads every instance's user data, as does an intruder looking
+    for credentials left there: a burst of user data alone is worth a look, not high."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    ec2 = "ec2.amazonaws.com"
+    habit = [cloudtrail("DescribeInstances", f"2026-03-{d:02d}T08:00:00Z", user="tf", source=ec2)
+             for d in range(1, 9)]  # fmt: skip
+    reads = [
+        cloudtrail("DescribeInstanceAttribute", f"2026-03-10T03:{i:02d}:00Z", user="tf",
+                   source=ec2, request={"instanceId": f"i-0{i:02d}", "attribute": "userData"})
+        for i in range(15)
+    ]  # fmt: skip
+    found = secrets_harvesting(read_as("cloudtrail", habit + reads, tmp_path))
+    assert found["severity"].to_list() == ["medium"]
+    assert "'user data of i-000'" in found["summary"][0]

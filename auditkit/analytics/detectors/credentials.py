@@ -199,6 +199,9 @@ def secrets_harvesting(
             pl.col("_secret").unique(maintain_order=True).alias("_secrets"),
             ok.any().alias("_done"),
             pl.col("_began").first(),
+            # user data is where credentials are often left, not a secret store: a
+            # burst of user data alone is what an infrastructure tool's refresh reads too
+            pl.col("_secret").str.starts_with("user data of ").all().alias("_user_data"),
         )
         # an event that read several secrets is cited once
         .with_columns(pl.col("event_ids").list.unique(maintain_order=True).list.head(max_evidence))
@@ -208,7 +211,9 @@ def secrets_harvesting(
     return finalize(
         burst.with_columns(
             severity=pl.when(
-                pl.col("_done") & ((pl.col("first_seen") - pl.col("_began")) >= history)
+                pl.col("_done")
+                & ((pl.col("first_seen") - pl.col("_began")) >= history)
+                & ~pl.col("_user_data")
             )
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium")),

@@ -186,3 +186,29 @@ def test_google_cloud_lifecycles_and_logging_switched_off(tmp_path) -> None:
     )
     assert "'acme-archive-7' to delete" in got["mal@acme.io"]["summary"]
     assert "disabled audit logging" in got["oz@acme.io"]["summary"]
+
+
+def test_a_part_of_the_trail_replaced_in_one_sitting_is_high(tmp_path) -> None:
+    """Infrastructure code re-creating a DNS query log configuration (create the new,
+    delete the old, a second apart) is high, not critical; logging stopped and started
+    again (the gap an intruder leaves) and a deletion alone stay critical."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    r53, trail = "route53resolver.amazonaws.com", "cloudtrail.amazonaws.com"
+    records = [
+        cloudtrail("CreateResolverQueryLogConfig", "2026-03-20T15:40:01Z", user="tf", source=r53,
+                   request={"name": "dns-logs-v2", "destinationArn": "arn:aws:logs:x"}),
+        cloudtrail("DeleteResolverQueryLogConfig", "2026-03-20T15:40:02Z", user="tf", source=r53,
+                   request={"resolverQueryLogConfigId": "rqlc-1"}),
+        cloudtrail("DeleteResolverQueryLogConfig", "2026-03-20T15:40:02Z", user="eve", source=r53,
+                   request={"resolverQueryLogConfigId": "rqlc-2"}),
+        cloudtrail("StopLogging", "2026-03-20T15:40:00Z", user="mal", source=trail,
+                   request={"name": "org-trail"}),
+        cloudtrail("StartLogging", "2026-03-20T15:50:00Z", user="mal", source=trail,
+                   request={"name": "org-trail"}),
+    ]  # fmt: skip
+    found = audit_tampering(read_as("cloudtrail", records, tmp_path))
+    got = {r["actor_id"].rsplit("/", 1)[1]: r for r in found.iter_rows(named=True)}
+    assert {k: r["severity"] for k, r in got.items()} == {
+        "tf": "high", "eve": "critical", "mal": "critical"}  # fmt: skip
+    assert "a replacement" in got["tf"]["summary"]

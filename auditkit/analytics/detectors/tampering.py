@@ -498,6 +498,17 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .get_column("action")
         .to_list()
     )
+    # the trail's parts created: a deletion with a creation of the same kind in the same
+    # sitting is a replacement (infrastructure code re-creating a flow log)
+    creations = (
+        known.filter(
+            noun(action).str.contains(AUDIT_NOUN_PATTERN)
+            & verb(action).str.contains(r"^(?:create|add|associate|put)" + _WORD_END)
+            & ~noun(action).str.contains(_CONTENT_NOUNS)
+        )
+        .get_column("action")
+        .to_list()
+    )
     cols = (
         "tenant_id",
         "actor_id",
@@ -522,7 +533,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     # on the few rows that have one of its keys)
     may_quiet = pl.col("metadata").str.contains_any(list(_LOGGING_KEYS))
     quiet_logs = pl.col("metadata").str.contains(_LOGGING_OFF)
-    mentions = action.is_in(audit + lifecycles) | pl.col("changes").str.contains(
+    mentions = action.is_in(audit + lifecycles + creations) | pl.col("changes").str.contains(
         "retention", literal=True
     )
     v = verb(action.str.to_lowercase())
@@ -554,7 +565,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     ).fill_null(False)
     lifecycle = action.is_in(lifecycles)
     kind = (
-        pl.when(lifecycle)
+        pl.when(action.is_in(creations) & ~is_audit)
+        .then(pl.lit("created"))
+        .when(lifecycle)
         .then(
             pl.when(pl.col("_log_bucket") & (pl.col("_expiry") < LONG_RETENTION_DAYS)).then(
                 pl.lit("expiry")
@@ -600,7 +613,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         subset(
             events,
             cols,
-            action.is_in(audit + others + lifecycles)
+            action.is_in(audit + others + lifecycles + creations)
             | (action.is_in(changers) & may_quiet.fill_null(False)),
             mentions | quiet_logs.fill_null(False),
         )
@@ -640,8 +653,10 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             _expiry=pl.lit(None, pl.Float64),
         )
     lf = lf.with_columns(_kind=kind).filter(pl.col("_kind").is_not_null())
-    is_ok = pl.col("outcome") == "success"
-    definite = pl.col("_kind") != "changed"
+    made = pl.col("_kind") == "created"  # context for a deletion, never a finding alone
+    is_ok = (pl.col("outcome") == "success") & ~made
+    definite = ~pl.col("_kind").is_in(["changed", "created"])
+    gone = pl.col("_kind").is_in(["deleted", "removed"])
 
     def count(name: str) -> pl.Expr:
         return (pl.col("_kind") == name).sum()
@@ -675,10 +690,20 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             (is_ok & definite).sum().alias("ok_definite"),
             is_ok.sum().alias("ok"),
             definite.sum().alias("n_definite"),
-            pl.len().alias("n"),
+            (~made).sum().alias("n"),
+            # the kinds deleted, and those created in the same sitting
+            noun(action).filter(gone).unique().alias("_gone"),
+            noun(action).filter(made & (pl.col("outcome") == "success")).unique().alias("_made"),
+        )
+        .filter(pl.col("n") > 0)
+        .with_columns(
+            _replaced=(pl.col("deleted") + pl.col("removed") > 0)
+            & (pl.col("_gone").list.set_difference("_made").list.len() == 0)
+            & (pl.col("disabled") + pl.col("narrowed") + pl.col("retention") == 0)
+            & (pl.col("expiring") == 0)
         )
         .with_columns(
-            severity=pl.when(pl.col("ok_definite") > 0)
+            severity=pl.when((pl.col("ok_definite") > 0) & ~pl.col("_replaced"))
             .then(pl.lit("critical"))
             .when((pl.col("ok") > 0) | (pl.col("n_definite") > 0))
             .then(pl.lit("high"))
@@ -724,6 +749,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                             pl.col("deleted"),
                             pl.col("deleted_what"),
                         )
+                    ),
+                    pl.when(pl.col("_replaced")).then(
+                        pl.lit("created the same kind again in the same sitting (a replacement?)")
                     ),
                     pl.when(pl.col("changed") > 0).then(
                         pl.format(

@@ -712,6 +712,24 @@ def kind(type_: pl.Expr) -> pl.Expr:
     )
 
 
+#: A string of a JSON list's text, as written (escapes kept).
+_JSON_STRING: Final = r'"((?:[^"\\]|\\.)*)"'
+
+
+def listed(text: pl.Expr) -> pl.Expr:
+    """A value of a producer's request as a list: the strings of a JSON list's text
+    (``["a", "b"]``, as ``json_path_match`` gives a list), else the value alone.
+
+    >>> pl.select(listed(pl.Series(['["i-1", "i-2"]', "i-3", None]))).to_series().to_list()
+    [['i-1', 'i-2'], ['i-3'], [None]]
+    """
+    return (
+        pl.when(text.str.starts_with("["))
+        .then(text.str.extract_all(_JSON_STRING).list.eval(pl.element().str.slice(1).str.head(-1)))
+        .otherwise(pl.concat_list(text))
+    )
+
+
 def ids(*columns: str) -> pl.Expr:
     """Concatenate list (or single) event-id columns into one list, without nulls or repeats."""
     parts = [pl.col(c) for c in columns]

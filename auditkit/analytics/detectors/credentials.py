@@ -37,6 +37,7 @@ from auditkit.analytics.detectors.common import (
     first_few,
     first_time,
     fmt_between,
+    listed,
     noun_terms,
     positive,
     q,
@@ -74,8 +75,6 @@ _LIST_PATHS: Final = (
     "$.original.requestParameters.names",
     "$.original.requestParameters.secretIdList",
 )
-#: The strings of a JSON list of strings, as written.
-_LIST_ITEM: Final = r'"((?:[^"\\]|\\.)*)"'
 
 
 def reads_user_data(action: str) -> bool:
@@ -156,7 +155,7 @@ def secrets_harvesting(
     # of the attribute reads, those of the user data (the request is read for them only)
     other = ~pl.col("action").is_in(attributes)
     user_data = request("$.original.requestParameters.attribute") == "userData"
-    listed = pl.coalesce(*(request(p) for p in _LIST_PATHS))
+    several = pl.coalesce(*(request(p) for p in _LIST_PATHS))
     one = pl.coalesce(
         pl.col("target_id"),
         *(request(p) for p in _REQUEST_PATHS),
@@ -168,10 +167,8 @@ def secrets_harvesting(
         subset(events, cols, pl.col("action").is_in([*actions, *attributes]))
         .filter(other | user_data.fill_null(False))
         .with_columns(
-            _secret=pl.when(listed.str.starts_with("["))
-            .then(
-                listed.str.extract_all(_LIST_ITEM).list.eval(pl.element().str.slice(1).str.head(-1))
-            )
+            _secret=pl.when(several.is_not_null())
+            .then(listed(several))
             .otherwise(
                 pl.concat_list(
                     pl.when(pl.col("action").is_in(attributes))

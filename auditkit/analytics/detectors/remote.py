@@ -42,6 +42,7 @@ from auditkit.analytics.detectors.common import (
     first_few,
     fmt_between,
     lazy,
+    listed,
     network,
     noun_terms,
     positive,
@@ -69,7 +70,6 @@ _MACHINE_PATHS: Final = (
     "$.original.requestParameters.targets",
     "$.original.protoPayload.resourceName",
 )
-_LIST_ITEM: Final = r'"((?:[^"\\]|\\.)*)"'
 #: A serial console is reached outside the machine's own network and login.
 _CONSOLE: Final = "serial"
 
@@ -134,16 +134,7 @@ def _machines() -> pl.Expr:
     request = pl.col("metadata").str.json_path_match
     return (
         pl.concat_list(
-            *(
-                pl.when(request(p).str.starts_with("["))
-                .then(
-                    request(p)
-                    .str.extract_all(_LIST_ITEM)
-                    .list.eval(pl.element().str.slice(1).str.head(-1))
-                )
-                .otherwise(pl.concat_list(request(p)))
-                for p in _MACHINE_PATHS
-            ),
+            *(listed(request(p)) for p in _MACHINE_PATHS),
             pl.col("target_id"),
         )
         .list.drop_nulls()

@@ -210,8 +210,8 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
             # one member invited or added (Google Cloud's project ownership invite)
             member = request.get("member") if isinstance(request, Mapping) else None
             if isinstance(member, str) and _MEMBER.match(member):
-                role = str(request.get("role") or "") + " " + action
-                found.append(f"{'H' if _PRIVILEGED.search(role) else 'M'}|{member}")
+                asked = str(request.get("role") or "") + " " + action
+                found.append(f"{'H' if _PRIVILEGED.search(asked) else 'M'}|{member}")
     if principals and action == "role.grant":
         role = meta.get("role") if isinstance(meta, Mapping) else None
         level = "H" if isinstance(role, str) and _PRIVILEGED.search(role) else "M"

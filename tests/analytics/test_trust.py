@@ -318,3 +318,33 @@ def test_google_cloud_copies_and_service_accounts_shared_outside(tmp_path) -> No
     assert got["oz@acme.io"][0] == "high" and "owner@other.example" in got["oz@acme.io"][1]
     assert got["pat@acme.io"][0] == "medium"
     assert "bo@acme.io" not in " ".join(s for _, s in got.values())
+
+
+def test_an_identity_provider_or_trust_anchor_trusted_is_medium(tmp_path) -> None:
+    """Stratus Red Team's iam-create-backdoor-identity-provider (SAML, OIDC) and
+    rolesanywhere-create-trust-anchor: whoever holds that issuer signs in as the roles
+    that trust it. A company adds one now and then (GitHub's OIDC for CI), so it is a
+    medium naming the issuer; updating a provider's certificate is not a new trust."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    iam = "iam.amazonaws.com"
+    records = [
+        cloudtrail("ListRoles", f"2026-03-{d:02d}T09:00:00Z", source=iam) for d in range(1, 15)
+    ] + [
+        cloudtrail("CreateOpenIDConnectProvider", "2026-03-20T15:20:00Z", user="eve", source=iam,
+                   request={"url": "https://oidc.evil-ci.example/", "clientIDList": ["sts"]}),
+        cloudtrail("CreateSAMLProvider", "2026-03-20T15:20:00Z", user="mal", source=iam,
+                   request={"name": "okta-secondary", "sAMLMetadataDocument": "<x/>"}),
+        cloudtrail("CreateTrustAnchor", "2026-03-20T15:20:00Z", user="oz",
+                   source="rolesanywhere.amazonaws.com",
+                   request={"name": "ca", "source": {"sourceType": "CERTIFICATE_BUNDLE"}}),
+        cloudtrail("UpdateSAMLProvider", "2026-03-20T15:20:00Z", user="bo", source=iam,
+                   request={"sAMLProviderArn": "arn:aws:iam::111122223333:saml-provider/okta"}),
+    ]  # fmt: skip
+    found = external_access(read_as("cloudtrail", records, tmp_path))
+    got = {r["actor_id"].rsplit("/", 1)[1]: r for r in found.iter_rows(named=True)}
+    assert {k: r["severity"] for k, r in got.items()} == {
+        "eve": "medium", "mal": "medium", "oz": "medium"}  # fmt: skip
+    assert "identity provider oidc.evil-ci.example " in got["eve"]["summary"]
+    assert "SAML identity provider okta-secondary" in got["mal"]["summary"]
+    assert "certificate authority ca" in got["oz"]["summary"]

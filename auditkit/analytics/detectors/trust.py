@@ -43,6 +43,7 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     json_or_none,
     lazy,
+    noun_terms,
     producer_request,
     q,
     subset,
@@ -173,6 +174,37 @@ def _members(node: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
                 yield from _members(v, depth + 1)
 
 
+#: CloudTrail calls that make the account trust an outside issuer of identities: who
+#: holds that identity provider or certificate authority can sign in as the roles that
+#: trust it (Stratus Red Team's iam-create-backdoor-identity-provider and
+#: rolesanywhere-create-trust-anchor), with the request key that names it.
+_ISSUERS: Final = {
+    "CreateOpenIDConnectProvider": ("url", "identity provider"),
+    "CreateSAMLProvider": ("name", "SAML identity provider"),
+    "CreateTrustAnchor": ("name", "certificate authority"),
+}
+
+
+def _trusted_issuer(meta: Any) -> str | None:
+    """The outside issuer an event makes the account trust, as a grantee, or None.
+
+    >>> _trusted_issuer({"original": {"eventName": "CreateOpenIDConnectProvider",
+    ...     "requestParameters": {"url": "https://oidc.evil-ci.example"}}})
+    'identity provider oidc.evil-ci.example'
+    """
+    original = meta.get("original") if isinstance(meta, Mapping) else None
+    if not isinstance(original, Mapping):
+        return None
+    issuer = _ISSUERS.get(str(original.get("eventName")))
+    request = original.get("requestParameters")
+    if issuer is None or not isinstance(request, Mapping):
+        return None
+    name = request.get(issuer[0])
+    if not isinstance(name, str) or not name.strip():
+        return None
+    return f"{issuer[1]} {re.sub(r'^https?://', '', name.strip()).rstrip('/')}"
+
+
 def external_grantees(action: str, metadata: str | None, principals: str | None) -> list[str]:
     """Who an event grants access to, each as ``H|grantee`` (a role to assume, a
     snapshot or image shared, a privileged role) or ``M|grantee`` (a resource policy,
@@ -192,6 +224,9 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
     """
     found: list[str] = []
     meta = json_or_none(metadata)
+    trusted = _trusted_issuer(meta)
+    if trusted is not None:
+        found.append(f"M|{trusted}")
     if isinstance(meta, Mapping) and _granting(action):
         original = meta.get("original")
         if isinstance(original, Mapping):
@@ -279,6 +314,15 @@ def external_access(
     grants = actions_where(events, _granting)
     rows = pl.col("action").is_in(grants) & pl.col("metadata").is_not_null()
     rows = rows | (pl.col("action") == "role.grant")
+    # identity providers and trust anchors (CloudTrail writes the providers as sso.update)
+    issuing = actions_where(
+        events,
+        lambda a: (
+            a == "sso.update"
+            or bool(noun_terms(action_words(a)[0]) & {"trustanchor", "identityprovider"})
+        ),
+    )
+    rows = rows | (pl.col("action").is_in(issuing) & pl.col("metadata").is_not_null())
     lf = subset(
         events,
         ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "metadata",

@@ -157,8 +157,10 @@ def remote_execution(
 
     One actor's such events no more than ``gap`` apart are an episode.  It is reported
     when the actor had done this on fewer than ``routine_days`` earlier days (and either
-    had been seen ``min_history`` before, or reached ``min_machines`` machines), or when
-    it reached ``min_machines`` or more machines, more than on any earlier day.  High
+    had been seen ``min_history`` before, or reached ``min_machines`` machines); and, for
+    an actor seen ``min_history`` before, when it did a kind it had never done (commands,
+    sessions, SSH key pushes, start-up scripts) or reached ``min_machines`` or more
+    machines with one kind, more than on any earlier day.  High
     when the actor had been seen ``min_history`` before and either its first such
     episode reached ``min_machines`` machines or a serial console, or the episode came
     from a network (IPv4 ``/24``, IPv6 ``/64``) the actor had never used; medium

@@ -474,11 +474,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         {"action": actions_matching(events, pl.lit(True))}, schema={"action": pl.String}
     )
     audit = known.filter(is_audit_action(action)).get_column("action").to_list()
+    changing = verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
+    # every change, the trail's or not: one may switch a resource's logging off in its
+    # request (a subnet's flow logs)
+    changers = known.filter(changing).get_column("action").to_list()
     others = (
         known.filter(
-            ~is_audit_action(action)
-            & verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
-            & noun(action).str.contains(_SETTINGS_NOUNS)
+            ~is_audit_action(action) & changing & noun(action).str.contains(_SETTINGS_NOUNS)
         )
         .get_column("action")
         .to_list()
@@ -492,7 +494,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                 # Cloud Storage: the lifecycle is a part of the bucket's update
                 | noun(action).str.contains(r"(?:^|[._-])buckets?$")
             )
-            & verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
+            & changing
             & ~noun(action).str.contains(AUDIT_NOUN_PATTERN)
         )
         .get_column("action")
@@ -520,19 +522,12 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         "metadata",
         "target_id",
     )
-    # a retention shortened through another update (settings.update...): the few
-    # such updates are read once selected
-    # a request switching a resource's logging off (a subnet's flow logs); the text is
-    # looked for in the few changes whose request mentions a logging switch
-    changers = (
-        known.filter(verb(action).str.contains(_CHANGE_VERBS + r"|^patch" + _WORD_END))
-        .get_column("action")
-        .to_list()
-    )
-    # (one pass of literal search over every event's metadata; the expression itself only
-    # on the few rows that have one of its keys)
+    # a request switching logging off: one pass of literal search over every event's
+    # metadata, the expression itself only on the few rows that have one of its keys
     may_quiet = pl.col("metadata").str.contains_any(list(_LOGGING_KEYS))
     quiet_logs = pl.col("metadata").str.contains(_LOGGING_OFF)
+    # a retention shortened through another update (settings.update...): the few
+    # such updates are read once selected
     mentions = action.is_in(audit + lifecycles + creations) | pl.col("changes").str.contains(
         "retention", literal=True
     )

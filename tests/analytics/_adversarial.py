@@ -796,6 +796,69 @@ def _no_mfa(c: Ctx, t: Tenant) -> None:
     c.emit("no_mfa", t, u["id"], rows, ("login_without_mfa",))
 
 
+def _deploys(role: str, fn: str, t0: int, days: int) -> list[dict[str, Any]]:
+    """A pipeline's role deploying function ``fn`` once a day for ``days`` days before
+    ``t0`` (CloudTrail's ``UpdateFunctionCode`` as imported: the function in the request)."""
+    request = (
+        '{"source_format":"cloudtrail","original":'
+        f'{{"requestParameters":{{"functionName":"{fn}"}}}}}}'
+    )
+    return [
+        {
+            "t": t0 - (d + 1) * DAY - 3 * HOUR,
+            "action": "lambda_function_code.update",
+            "actor_id": role,
+            "observer_service": "api",
+            "source_ip": "10.200.0.5",
+            "metadata": request,
+        }
+        for d in reversed(range(days))
+    ]
+
+
+def _function_overwrite(c: Ctx, t: Tenant) -> None:
+    """A function its pipeline deployed every day for 8 to 14 days; then an admin's
+    account, from abroad at night, replaces its code (CloudTrail's ``UpdateFunctionCode``)
+    or attaches a layer published in another AWS account."""
+    v = _variant(c, "function_overwrite", 2)
+    a, t0, geo = t.user(c.rng, "admin"), c.when(t, local_hour=1.5), _abroad(c.rng)
+    fn, role = f"{t.name}-billing", f"{t.name}-deploy-role-{c.count}"
+    rows = _deploys(role, fn, t0, int(c.rng.integers(8, 15)))
+    if v == 0:
+        action, request = "lambda_function_code.update", f'{{"functionName":"{fn}"}}'
+    else:
+        layer = f"arn:aws:lambda:us-east-1:{int(c.rng.integers(10**11, 10**12))}:layer:ext:1"
+        action = "lambda_function_configuration.update"
+        request = f'{{"functionName":"{fn}","layers":["{layer}"]}}'
+    said = f'{{"source_format":"cloudtrail","original":{{"requestParameters":{request}}}}}'
+    rows.append({**_user_row(a, t, t0, action, metadata=said), **geo})
+    c.emit("function_overwrite", t, a["id"], rows, ("code_tampering",))
+
+
+def _llmjacking(c: Ctx, t: Tenant) -> None:
+    """A person's account weeks into its habits, from abroad: it reads whether model
+    invocations are logged, enables model access, then invokes 2 to 4 Bedrock models 20 to
+    40 times within the hour (CloudTrail's names as imported, the model in the request)."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=3.5), _abroad(c.rng)
+    models = ["anthropic.claude-3-sonnet", "anthropic.claude-v2", "meta.llama3-70b",
+              "mistral.large"][: int(c.rng.integers(2, 5))]  # fmt: skip
+
+    def said(model: str) -> str:
+        request = f'{{"modelId":"{model}"}}'
+        return f'{{"source_format":"cloudtrail","original":{{"requestParameters":{request}}}}}'
+
+    rows = [
+        {**_user_row(u, t, t0, "bedrock_model_invocation_logging_configuration.get"), **geo},
+        {**_user_row(u, t, t0 + MINUTE, "bedrock_use_case_for_model_access.put"), **geo},
+    ]
+    rows += [
+        {**_user_row(u, t, t0 + (2 + i) * MINUTE, "bedrock_model.invoke",
+                     metadata=said(models[i % len(models)])), **geo}
+        for i in range(int(c.rng.integers(20, 41)))
+    ]  # fmt: skip
+    c.emit("llmjacking", t, u["id"], rows, ("model_abuse",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -821,6 +884,8 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "impersonation": _impersonation,
     "remote_shell": _remote_shell,
     "no_mfa": _no_mfa,
+    "function_overwrite": _function_overwrite,
+    "llmjacking": _llmjacking,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -1191,6 +1256,35 @@ def _shared_internally(c: Ctx, t: Tenant) -> None:
     _look(c, t, "shared_internally", u["id"], rows)
 
 
+def _pipeline_deploys(c: Ctx, t: Tenant) -> None:
+    """A pipeline deploying a function every day for two weeks and attaching a layer of
+    its own account; on the last day an engineer hotfixes the function from the office."""
+    t0, u = c.when(t), t.user(c.rng, "admin")
+    fn, role = f"{t.name}-reports", f"{t.name}-release-role-{c.count}"
+    rows = _deploys(role, fn, t0, 14)
+    own = (f'{{"source_format":"cloudtrail","original":{{"recipientAccountId":"111122223333",'
+           f'"requestParameters":{{"functionName":"{fn}","layers":'
+           f'["arn:aws:lambda:us-east-1:111122223333:layer:utils:4"]}}}}}}')  # fmt: skip
+    rows.append({**rows[-1], "t": rows[-1]["t"] + HOUR,
+                 "action": "lambda_function_configuration.update", "metadata": own})  # fmt: skip
+    fix = rows[0]["metadata"]
+    rows.append(_user_row(u, t, t0, "lambda_function_code.update", metadata=fix))
+    _look(c, t, "pipeline_deploys", None, rows)
+
+
+def _model_trial(c: Ctx, t: Tenant) -> None:
+    """An engineer trying generative models for the first time, from the office: access
+    enabled, then four models compared over an afternoon (a medium finding, no high)."""
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=14.0)
+    rows = [_user_row(u, t, t0, "bedrock_use_case_for_model_access.put")]
+    rows += [
+        _user_row(u, t, t0 + (5 + 3 * i) * MINUTE, "bedrock.converse",
+                  target_id=f"model-{i % 4}", target_type="model")
+        for i in range(16)
+    ]  # fmt: skip
+    _look(c, t, "model_trial", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -1207,4 +1301,6 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:helpdesk_reset": _helpdesk_reset,
     "lookalike:hardening": _hardening,
     "lookalike:shared_internally": _shared_internally,
+    "lookalike:pipeline_deploys": _pipeline_deploys,
+    "lookalike:model_trial": _model_trial,
 }

@@ -488,6 +488,10 @@ LATE_KINDS = (
     "impersonation",
     "remote_shell",
     "no_mfa",
+    "function_overwrite",
+    "lookalike:pipeline_deploys",
+    "llmjacking",
+    "lookalike:model_trial",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -24,14 +24,16 @@ KEYS = [
     "Effect", "Condition", "remove", "add", "Statement", "policyDocument", "secretId",
     "name", "names", "instanceType", "requestParameters", "protoPayload", "request",
     "secretIdList", "attribute", "instanceId", "path", "bucketName", "LifecycleConfiguration",
-    "Rule", "Rules", "Status", "Expiration", "Days", "Date", "s3BucketName",
+    "Rule", "Rules", "Status", "Expiration", "Days", "Date", "s3BucketName", "functionName",
+    "layers", "recipientAccountId", "modelId",
 ]  # fmt: skip
 LEAVES = [
     "0.0.0.0/0", "::/0", "*", "any", "22", "3389", "-1", "all", "tcp", "8000-8080", "x-y",
     "999988887777", "arn:aws:iam::999988887777:root", "Deny", "Allow", "EGRESS", "deny",
     '{"cidrIp": "0.0.0.0/0", "fromPort": 22}', "{", "[1,", "user:eve@gmail.com",
     "p3.16xlarge", "nvidia-tesla-t4", "", "userData", "Enabled", "acme-cloudtrail-logs",
-    "2026-03-01T00:00:00Z", "9999-99-99", "1e400",
+    "2026-03-01T00:00:00Z", "9999-99-99", "1e400", "arn:aws:lambda:r:999988887777:layer:x:1",
+    "arn:aws:lambda:us-east-1:111122223333:function:billing:prod", "function:",
 ]  # fmt: skip
 #: Integers within JSON's exact range: canonical events refuse larger ones (the readers
 #: below take any).
@@ -54,7 +56,8 @@ ACTIONS = [
     "secretsmanager_secret_value.get", "ec2_instances.run", "user.create", "api_key.create",
     "settings.update", "guardduty_detector.delete", "iam_users.list", "ssm_parameters.get",
     "ec2_password_data.get", "ec2_instance_attribute.describe", "s3_bucket_lifecycle.put",
-    "audit_log.enable",
+    "audit_log.enable", "lambda_function_code.update", "lambda_function_configuration.update",
+    "bedrock_model.invoke", "bedrock_use_case_for_model_access.put",
 ]  # fmt: skip
 
 
@@ -133,6 +136,7 @@ def test_requests_kept_as_text_nested_without_end_do_not_stop_detect() -> None:
                     {"bucketName": "trail", "LifecycleConfiguration": deep},
                 ),
                 ("audit_log.enable", {"s3BucketName": deep}),
+                ("lambda_function_configuration.update", {"functionName": "f", "layers": deep}),
             ]
         )
     ]

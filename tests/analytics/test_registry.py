@@ -78,6 +78,8 @@ ISSUE_DETECTORS = {
     "impersonation",
     # commands, shells or SSH keys pushed onto machines, first or wider than ever
     "remote_execution",
+    "code_tampering",
+    "model_abuse",
     # a password alone for an account that always signed in with MFA
     "login_without_mfa",
 }

@@ -859,6 +859,33 @@ def _llmjacking(c: Ctx, t: Tenant) -> None:
     c.emit("llmjacking", t, u["id"], rows, ("model_abuse",))
 
 
+def _sse_ransom(c: Ctx, t: Tenant) -> None:
+    """A person's account weeks into its habits, from abroad at night, copying 20 to 60
+    objects of a bucket onto themselves under a customer-provided key (CloudTrail's
+    ``CopyObject`` with SSE-C headers) or under a KMS key of another account."""
+    v = _variant(c, "sse_ransom", 2)
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=2.0), _abroad(c.rng)
+    if v == 0:
+        key = '"x-amz-server-side-encryption-customer-algorithm":"AES256"'
+    else:
+        account = int(c.rng.integers(10**11, 10**12))
+        key = (
+            '"x-amz-server-side-encryption-aws-kms-key-id":'
+            f'"arn:aws:kms:us-east-1:{account}:key/k1"'
+        )
+
+    def said(i: int) -> str:
+        obj = f'"bucketName":"{t.name}-docs","key":"d/{i:04d}.pdf"'
+        request = f'{{{obj},"x-amz-copy-source":"{t.name}-docs/d/{i:04d}.pdf",{key}}}'
+        return f'{{"source_format":"cloudtrail","original":{{"requestParameters":{request}}}}}'
+
+    rows = [
+        {**_user_row(u, t, t0 + i * 2 * US, "s3_object.copy", metadata=said(i)), **geo}
+        for i in range(int(c.rng.integers(20, 61)))
+    ]
+    c.emit("sse_ransom", t, u["id"], rows, ("ransom_encryption",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -886,6 +913,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "no_mfa": _no_mfa,
     "function_overwrite": _function_overwrite,
     "llmjacking": _llmjacking,
+    "sse_ransom": _sse_ransom,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -1285,6 +1313,27 @@ def _model_trial(c: Ctx, t: Tenant) -> None:
     _look(c, t, "model_trial", u["id"], rows)
 
 
+def _key_rotation(c: Ctx, t: Tenant) -> None:
+    """An admin re-encrypting a bucket's 40 objects in place under the account's own new
+    KMS key (CloudTrail's ``CopyObject``), from the office."""
+    u, t0 = t.user(c.rng, "admin"), c.when(t)
+    key = (
+        '"x-amz-server-side-encryption-aws-kms-key-id":"arn:aws:kms:us-east-1:111122223333:key/k2"'
+    )
+
+    def said(i: int) -> str:
+        obj = f'"bucketName":"{t.name}-docs","key":"r/{i:04d}.pdf"'
+        request = f'{{{obj},"x-amz-copy-source":"{t.name}-docs/r/{i:04d}.pdf",{key}}}'
+        return (
+            '{"source_format":"cloudtrail","original":{"recipientAccountId":"111122223333",'
+            f'"requestParameters":{request}}}}}'
+        )
+
+    rows = [_user_row(u, t, t0 + i * 3 * US, "s3_object.copy", metadata=said(i))
+            for i in range(40)]  # fmt: skip
+    _look(c, t, "key_rotation", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -1303,4 +1352,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:shared_internally": _shared_internally,
     "lookalike:pipeline_deploys": _pipeline_deploys,
     "lookalike:model_trial": _model_trial,
+    "lookalike:key_rotation": _key_rotation,
 }

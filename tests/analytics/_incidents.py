@@ -492,6 +492,8 @@ LATE_KINDS = (
     "lookalike:pipeline_deploys",
     "llmjacking",
     "lookalike:model_trial",
+    "sse_ransom",
+    "lookalike:key_rotation",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -26,6 +26,8 @@ KEYS = [
     "secretIdList", "attribute", "instanceId", "path", "bucketName", "LifecycleConfiguration",
     "Rule", "Rules", "Status", "Expiration", "Days", "Date", "s3BucketName", "functionName",
     "layers", "recipientAccountId", "modelId",
+    "x-amz-copy-source", "x-amz-server-side-encryption-aws-kms-key-id", "key",
+    "x-amz-server-side-encryption-customer-algorithm", "additionalEventData", "SSEApplied",
 ]  # fmt: skip
 LEAVES = [
     "0.0.0.0/0", "::/0", "*", "any", "22", "3389", "-1", "all", "tcp", "8000-8080", "x-y",
@@ -33,7 +35,8 @@ LEAVES = [
     '{"cidrIp": "0.0.0.0/0", "fromPort": 22}', "{", "[1,", "user:eve@gmail.com",
     "p3.16xlarge", "nvidia-tesla-t4", "", "userData", "Enabled", "acme-cloudtrail-logs",
     "2026-03-01T00:00:00Z", "9999-99-99", "1e400", "arn:aws:lambda:r:999988887777:layer:x:1",
-    "arn:aws:lambda:us-east-1:111122223333:function:billing:prod", "function:",
+    "arn:aws:lambda:us-east-1:111122223333:function:billing:prod", "function:", "SSE_C",
+    "arn:aws:kms:us-east-1:999988887777:key/k",
 ]  # fmt: skip
 #: Integers within JSON's exact range: canonical events refuse larger ones (the readers
 #: below take any).
@@ -58,6 +61,7 @@ ACTIONS = [
     "ec2_password_data.get", "ec2_instance_attribute.describe", "s3_bucket_lifecycle.put",
     "audit_log.enable", "lambda_function_code.update", "lambda_function_configuration.update",
     "bedrock_model.invoke", "bedrock_use_case_for_model_access.put",
+    "s3_object.copy",
 ]  # fmt: skip
 
 

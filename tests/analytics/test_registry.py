@@ -80,6 +80,7 @@ ISSUE_DETECTORS = {
     "remote_execution",
     "code_tampering",
     "model_abuse",
+    "ransom_encryption",
     # a password alone for an account that always signed in with MFA
     "login_without_mfa",
 }

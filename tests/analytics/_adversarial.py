@@ -71,6 +71,11 @@ def _free_day(c: Ctx, tenants: list[Tenant], *, min_day: int = 15) -> int:
             return day
 
 
+def _requested(request: str) -> str:
+    """Imported CloudTrail metadata whose request is ``request`` (JSON text)."""
+    return f'{{"source_format":"cloudtrail","original":{{"requestParameters":{request}}}}}'
+
+
 # --------------------------------------------------------------------------- attacks
 
 
@@ -886,6 +891,25 @@ def _sse_ransom(c: Ctx, t: Tenant) -> None:
     c.emit("sse_ransom", t, u["id"], rows, ("ransom_encryption",))
 
 
+def _role_spree(c: Ctx, t: Tenant) -> None:
+    """A person's account weeks into its habits, from abroad at night, trying to assume
+    6 to 12 roles of other accounts within minutes (CloudTrail's ``AssumeRole``, the role
+    in the request), all refused but the last."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=0.5), _abroad(c.rng)
+    n = int(c.rng.integers(6, 13))
+
+    def said(i: int) -> str:
+        arn = f"arn:aws:iam::{100000000000 + i}:role/OrganizationAccountAccessRole"
+        return _requested(f'{{"roleArn":"{arn}"}}')
+
+    rows = [
+        {**_user_row(u, t, t0 + i * 20 * US, "sts_role.assume", metadata=said(i),
+                     outcome="success" if i == n - 1 else "denied"), **geo}
+        for i in range(n)
+    ]  # fmt: skip
+    c.emit("role_spree", t, u["id"], rows, ("identity_pivot",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -914,6 +938,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "function_overwrite": _function_overwrite,
     "llmjacking": _llmjacking,
     "sse_ransom": _sse_ransom,
+    "role_spree": _role_spree,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -1334,6 +1359,21 @@ def _key_rotation(c: Ctx, t: Tenant) -> None:
     _look(c, t, "key_rotation", u["id"], rows)
 
 
+def _accounts_setup(c: Ctx, t: Tenant) -> None:
+    """A platform engineer setting up new accounts from the office: four roles assumed for
+    the first time within the hour, the first one refused until its trust was fixed."""
+    u, t0 = t.user(c.rng, "admin"), c.when(t)
+
+    def said(i: int) -> str:
+        arn = f"arn:aws:iam::{200000000000 + i}:role/PlatformAdmin"
+        return _requested(f'{{"roleArn":"{arn}"}}')
+
+    rows = [_user_row(u, t, t0, "sts_role.assume", metadata=said(0), outcome="denied")]
+    rows += [_user_row(u, t, t0 + (5 + 10 * i) * MINUTE, "sts_role.assume", metadata=said(i))
+             for i in range(4)]  # fmt: skip
+    _look(c, t, "accounts_setup", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -1353,4 +1393,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:pipeline_deploys": _pipeline_deploys,
     "lookalike:model_trial": _model_trial,
     "lookalike:key_rotation": _key_rotation,
+    "lookalike:accounts_setup": _accounts_setup,
 }

@@ -494,6 +494,8 @@ LATE_KINDS = (
     "lookalike:model_trial",
     "sse_ransom",
     "lookalike:key_rotation",
+    "role_spree",
+    "lookalike:accounts_setup",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

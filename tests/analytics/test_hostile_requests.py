@@ -28,6 +28,7 @@ KEYS = [
     "layers", "recipientAccountId", "modelId",
     "x-amz-copy-source", "x-amz-server-side-encryption-aws-kms-key-id", "key",
     "x-amz-server-side-encryption-customer-algorithm", "additionalEventData", "SSEApplied",
+    "roleArn", "targetPrincipal",
 ]  # fmt: skip
 LEAVES = [
     "0.0.0.0/0", "::/0", "*", "any", "22", "3389", "-1", "all", "tcp", "8000-8080", "x-y",
@@ -61,7 +62,8 @@ ACTIONS = [
     "ec2_password_data.get", "ec2_instance_attribute.describe", "s3_bucket_lifecycle.put",
     "audit_log.enable", "lambda_function_code.update", "lambda_function_configuration.update",
     "bedrock_model.invoke", "bedrock_use_case_for_model_access.put",
-    "s3_object.copy",
+    "s3_object.copy", "sts_role.assume", "sts_federation_token.get",
+    "iamcredentials_access_token.generate",
 ]  # fmt: skip
 
 

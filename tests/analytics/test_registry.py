@@ -81,6 +81,7 @@ ISSUE_DETECTORS = {
     "code_tampering",
     "model_abuse",
     "ransom_encryption",
+    "identity_pivot",
     # a password alone for an account that always signed in with MFA
     "login_without_mfa",
 }

@@ -1,0 +1,240 @@
+"""Pivots into other identities: roles, service accounts and federated sessions an actor
+takes on for the first time, several at once or after refusals.
+
+A stolen key is rarely the one the intruder wants.  They try every role and service
+account it might reach (STS ``AssumeRole``, Google's ``GenerateAccessToken`` on a service
+account), most refused, until one works; or they mint a federated session
+(``GetFederationToken``) that outlives the key's revocation.  The pipelines and people who
+take on identities every day take on the same few from the same networks.
+
+An action takes on an identity when its verb assumes a role or the root of an account
+(``sts_role.assume``, ``sts_root.assume``; not the SAML or web identity federations of a
+sign-in), generates or signs a credential of a service account
+(``iamcredentials_access_token.generate``, ``iamcredentials_jwt.sign``), or gets a
+federation token (``sts_federation_token.get``).  The identity is the request's
+``roleArn`` or ``targetPrincipal``, the federated user's ``name``, else the event's
+target (a service account's resource name reduced to its e-mail).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Final
+
+import polars as pl
+
+from auditkit.analytics.detectors.common import (
+    Events,
+    T,
+    action_words,
+    actions_where,
+    began,
+    duration,
+    empty,
+    episodes,
+    finalize,
+    finding_span,
+    first_few,
+    fmt_between,
+    lazy,
+    network,
+    noun_terms,
+    positive,
+    q,
+    subset,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["identity_pivot", "takes_on_identity"]
+
+_FEDERATED_SIGN_IN: Final = frozenset(("saml", "web", "webidentity", "oidc"))
+_CREDENTIALS: Final = frozenset(("iamcredentials", "serviceaccountcredentials"))
+_COLUMNS: Final = ("event_id", "occurred_at", "action", "outcome", "target_id", "source_ip",
+                   "metadata", "actor_type")  # fmt: skip
+_REQUEST: Final = "$.original.requestParameters."
+
+
+def takes_on_identity(action: str) -> bool:
+    """Whether an action takes on another identity: a role or an account's root assumed,
+    a service account's credential generated or signed, a federation token got.
+
+    >>> [takes_on_identity(a) for a in ("sts_role.assume", "sts_root.assume",
+    ...     "iamcredentials_access_token.generate", "iamcredentials_jwt.sign",
+    ...     "sts_federation_token.get", "sts_role_with_saml.assume",
+    ...     "sts_session_token.get", "iam_role.create")]
+    [True, True, True, True, True, False, False, False]
+    """
+    noun, verb = action_words(action)
+    if not verb:
+        return False
+    terms = noun_terms(noun)
+    if verb[0] == "assume":
+        return bool(terms & {"role", "root"}) and not terms & _FEDERATED_SIGN_IN
+    if verb[0] in ("generate", "sign"):
+        return bool(terms & _CREDENTIALS)
+    return verb[0] == "get" and {"federation", "token"} <= terms
+
+
+def _identity() -> pl.Expr:
+    """Whom an event takes on (see the module's description)."""
+    request = pl.col("metadata").str.json_path_match
+    target = pl.col("target_id")
+    return pl.coalesce(
+        request(_REQUEST + "roleArn"),
+        request(_REQUEST + "targetPrincipal"),
+        pl.when(pl.col("action").str.contains("federation")).then(
+            pl.format("federated user {}", request(_REQUEST + "name"))
+        ),
+        pl.when(target.str.contains("serviceAccounts/", literal=True))
+        .then(target.str.extract(r"serviceAccounts/([^/]+)"))
+        .otherwise(target),
+    )
+
+
+@register_detector("identity_pivot", title="Pivot into other identities", severity="high")
+def identity_pivot(
+    events: Events,
+    *,
+    gap: str | timedelta = "1h",
+    min_history: str | timedelta = "7d",
+    min_identities: int = 3,
+    min_refused: int = 3,
+    exclude_actor_types: Sequence[str] = ("service", "system"),
+    max_evidence: int = 50,
+) -> pl.DataFrame:
+    """An actor taking on roles, service accounts or federated sessions it never had,
+    several at once, after refusals, or from a network it never used.
+
+    One actor's such events no more than ``gap`` apart are an episode.  It is reported
+    when the actor had been seen ``min_history`` before, tried an identity it had never
+    taken on successfully before the episode, and either tried ``min_identities`` or more
+    identities, was refused ``min_refused`` times or more, or came from a network (IPv4
+    ``/24``, IPv6 ``/64``) it had never used.  High when a new identity was taken on and
+    the episode came from a new network or followed ``min_refused`` refusals; medium
+    otherwise.  Actor types in ``exclude_actor_types`` (cloud services assuming their
+    roles) are left out.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> usual = [{"tenant_id": "acme", "occurred_at": f"2026-01-{d:02d}T09:00:00Z",
+    ...           "action": "s3_objects.list", "actor": {"id": "ci"}} for d in range(1, 20)]
+    >>> def assume(i, outcome):
+    ...     return {"tenant_id": "acme", "occurred_at": f"2026-01-20T03:0{i}:00Z",
+    ...             "action": "sts_role.assume", "actor": {"id": "ci"}, "outcome": outcome,
+    ...             "targets": [{"id": f"role/r{i}", "type": "role"}]}
+    >>> spree = [assume(i, "denied") for i in range(4)] + [assume(5, "success")]
+    >>> print(identity_pivot(events_to_frame(usual + spree))["summary"][0])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'ci' took on identities it never had between 2026-01-20 03:00 UTC and 2026-01-20
+    03:05 UTC (sts_role.assume): 'role/r5' taken on; 5 tried; 4 refused.
+    """
+    g = duration(gap, name="gap")
+    history = duration(min_history, name="min_history")
+    for value, name in ((min_identities, "min_identities"), (min_refused, "min_refused"),
+                        (max_evidence, "max_evidence")):  # fmt: skip
+        positive(value, name)
+    keys = ["tenant_id", "actor_id"]
+    actions = actions_where(events, takes_on_identity)
+    if not actions:
+        return empty()
+    taken = (
+        subset(
+            events,
+            (*keys, *_COLUMNS),
+            pl.col("action").is_in(actions),
+            pl.col("actor_id").is_not_null(),
+            ~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False),
+        )
+        .with_columns(_who=_identity(), _net=network(pl.col("source_ip")))
+        .drop("metadata")
+        .collect()
+    )
+    if taken.height == 0:
+        return empty()
+    ok = pl.col("outcome") == "success"
+    actors = taken.lazy().select(keys).unique()
+    nets = (
+        lazy(events, *keys, "occurred_at", "source_ip")
+        .join(actors, on=keys, how="semi")
+        .group_by(*keys, _net=network(pl.col("source_ip")))
+        .agg(_net_first=T.min())
+    )
+    # when each actor first took on each identity successfully
+    firsts = (
+        taken.lazy()
+        .filter(ok & pl.col("_who").is_not_null())
+        .group_by(*keys, "_who")
+        .agg(_had=T.min())
+    )
+    marked = episodes(
+        taken.lazy()
+        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
+        .join(firsts, on=[*keys, "_who"], how="left", maintain_order="left"),
+        keys,
+        g,
+    ).collect()
+    start = T.min().over("_episode")
+    new_who = pl.col("_who").is_not_null() & (pl.col("_had").is_null() | (pl.col("_had") >= start))
+    grouped = (
+        marked.lazy()
+        .with_columns(_new=new_who)
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("action").unique(maintain_order=True).alias("_actions"),
+            pl.col("_who").drop_nulls().unique().alias("_tried"),
+            pl.col("_who").filter(pl.col("_new")).drop_nulls().unique().sort().alias("_new_who"),
+            pl.col("_who").filter(pl.col("_new") & ok).unique().sort().alias("_gained"),
+            (~ok).sum().alias("_refused"),
+            pl.col("source_ip")
+            .filter((T - pl.col("_net_first")) <= g)
+            .unique(maintain_order=True)
+            .alias("_new_ips"),
+        )
+        .join(began(events, keys, among=actors), on=keys, how="left")
+    )
+    known = (pl.col("first_seen") - pl.col("_began")) >= history
+    tried = pl.col("_tried").list.len()
+    gained = pl.col("_gained").list.len() > 0
+    refused = pl.col("_refused") >= min_refused
+    new_net = pl.col("_new_ips").list.len() > 0
+    sign = (tried >= min_identities) | refused | new_net
+    high = gained & (new_net | refused)
+    why = pl.concat_list(
+        pl.when(gained)
+        .then(
+            pl.format(
+                "{} taken on", first_few(pl.col("_gained").list.eval(q(pl.element())), 3, ", ")
+            )
+        )
+        .otherwise(
+            pl.format(
+                "none taken on ({} tried)",
+                first_few(pl.col("_new_who").list.eval(q(pl.element())), 3, ", "),
+            )
+        ),
+        pl.format("{} tried", tried),
+        pl.when(pl.col("_refused") > 0).then(pl.format("{} refused", pl.col("_refused"))),
+        pl.when(new_net).then(
+            pl.format(
+                "from a network it had never used ({})", first_few(pl.col("_new_ips"), 3, ", ")
+            )
+        ),
+    ).list.drop_nulls()
+    return finalize(
+        grouped.filter(known & (pl.col("_new_who").list.len() > 0) & sign).with_columns(
+            pl.col("event_ids").list.head(max_evidence),
+            severity=pl.when(high).then(pl.lit("high")).otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} identities it never had {} ({}): {}.",
+                q(pl.col("actor_id")),
+                pl.when(gained).then(pl.lit("took on")).otherwise(pl.lit("tried to take on")),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_actions"), 3, ", "),
+                why.list.join("; "),
+            ),
+        ),
+        "identity_pivot",
+    )

@@ -910,6 +910,29 @@ def _role_spree(c: Ctx, t: Tenant) -> None:
     c.emit("role_spree", t, u["id"], rows, ("identity_pivot",))
 
 
+#: What a tool run with a stolen key reads first, service by service (as imported).
+_RECON_READS = (
+    "sts_caller_identity.get", "iam_users.list", "iam_roles.list", "iam_policies.list",
+    "iam_account_authorization_details.get", "ec2_instances.describe",
+    "ec2_security_groups.describe", "lambda_functions.list", "secretsmanager_secrets.list",
+    "rds_db_instances.describe", "kms_keys.list", "cloudtrail_trails.describe",
+    "s3_buckets.list", "ssm_parameters.describe", "eks_clusters.list",
+)  # fmt: skip
+
+
+def _recon(c: Ctx, t: Tenant) -> None:
+    """A person's account weeks into its habits, from abroad at night, with a script's
+    user agent: 12 to 15 kinds of listings and descriptions across services within
+    minutes (what Pacu or ScoutSuite asks first)."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=1.0), _abroad(c.rng)
+    reads = _RECON_READS[: int(c.rng.integers(12, 16))]
+    rows = [
+        {**_user_row(u, t, t0 + i * 15 * US, a, user_agent="Boto3/1.34.1 Python/3.12"), **geo}
+        for i, a in enumerate(reads)
+    ]
+    c.emit("recon", t, u["id"], rows, ("reconnaissance",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -939,6 +962,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "llmjacking": _llmjacking,
     "sse_ransom": _sse_ransom,
     "role_spree": _role_spree,
+    "recon": _recon,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -1374,6 +1398,17 @@ def _accounts_setup(c: Ctx, t: Tenant) -> None:
     _look(c, t, "accounts_setup", u["id"], rows)
 
 
+def _console_abroad(c: Ctx, t: Tenant) -> None:
+    """A traveller opening console pages they never opened, from a hotel abroad: the
+    browser makes a dozen listings across services."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t), _abroad(c.rng)
+    rows = [
+        {**_user_row(u, t, t0 + i * 20 * US, a, user_agent=AGENTS[1]), **geo}
+        for i, a in enumerate(_RECON_READS[:14])
+    ]
+    _look(c, t, "console_abroad", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -1394,4 +1429,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:model_trial": _model_trial,
     "lookalike:key_rotation": _key_rotation,
     "lookalike:accounts_setup": _accounts_setup,
+    "lookalike:console_abroad": _console_abroad,
 }

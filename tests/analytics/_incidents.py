@@ -496,6 +496,8 @@ LATE_KINDS = (
     "lookalike:key_rotation",
     "role_spree",
     "lookalike:accounts_setup",
+    "recon",
+    "lookalike:console_abroad",
 )
 
 INCIDENT_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {

@@ -82,6 +82,7 @@ ISSUE_DETECTORS = {
     "model_abuse",
     "ransom_encryption",
     "identity_pivot",
+    "reconnaissance",
     # a password alone for an account that always signed in with MFA
     "login_without_mfa",
 }

@@ -1,0 +1,186 @@
+"""Reconnaissance: a key that lists and describes what it never looked at, across
+services, from a network its owner never used.
+
+The first thing an intruder does with a stolen key is find out what it opens:
+``GetCallerIdentity``, then the users, roles, buckets, instances, secrets, functions and
+databases, service after service, with a script or a tool (Pacu, ScoutSuite, CloudFox).
+The key's owner reads the same few things every day, from the same networks.  In the
+trail each call is harmless; together, new and from elsewhere, they are the intrusion's
+first hour.
+
+An action reads when its verb lists, describes, gets, searches, looks up, enumerates or
+tests (``iam_users.list``, ``ec2_instances.describe``, ``sts_caller_identity.get``,
+Google's ``testIamPermissions``); its service is the first word of its noun (``iam``,
+``ec2``, ``compute``).  Reads made from a web browser (a user agent naming ``Mozilla``
+or a cloud console) are left out: a console page makes a dozen of them, and a stolen
+access key cannot open the console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Final
+
+import polars as pl
+
+from auditkit.analytics.detectors.common import (
+    Events,
+    T,
+    action_words,
+    actions_where,
+    began,
+    duration,
+    empty,
+    episodes,
+    finalize,
+    finding_span,
+    first_few,
+    fmt_between,
+    lazy,
+    network,
+    positive,
+    q,
+    subset,
+)
+from auditkit.analytics.detectors.registry import register_detector
+
+__all__ = ["reads_inventory", "reconnaissance"]
+
+_READ_VERBS: Final = frozenset(
+    ("list", "describe", "get", "search", "lookup", "enumerate", "test", "scan")
+)
+#: A browser or a cloud console: its pages make many reads at once.
+_BROWSER: Final = r"(?i)mozilla/|console\.|AWS Internal|signin\.amazonaws"
+
+
+def reads_inventory(action: str) -> bool:
+    """Whether an action reads what exists (lists, describes, gets...) in a service.
+
+    >>> [reads_inventory(a) for a in ("iam_users.list", "ec2_instances.describe",
+    ...     "sts_caller_identity.get", "iam_role.create", "user.login", "list")]
+    [True, True, True, False, False, False]
+    """
+    noun, verb = action_words(action)
+    return bool(noun) and bool(verb) and verb[0] in _READ_VERBS
+
+
+@register_detector("reconnaissance", title="Reconnaissance with a key", severity="high")
+def reconnaissance(
+    events: Events,
+    *,
+    gap: str | timedelta = "1h",
+    min_history: str | timedelta = "7d",
+    min_actions: int = 10,
+    min_services: int = 3,
+    exclude_actor_types: Sequence[str] = ("service", "system"),
+    max_evidence: int = 50,
+) -> pl.DataFrame:
+    """An actor reading, from a network it never used, ``min_actions`` or more kinds of
+    things it had never read, in ``min_services`` or more services.
+
+    One actor's reads from networks (IPv4 ``/24``, IPv6 ``/64``) it first used no more
+    than ``gap`` before them are an episode, once the actor has been seen ``min_history``.
+    It is reported when the episode's read actions the actor had never made before number
+    ``min_actions`` or more and span ``min_services`` services.  High; medium when every
+    such read was refused.  Reads from a browser or a console and actor types in
+    ``exclude_actor_types`` are left out.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> usual = [{"tenant_id": "acme", "occurred_at": f"2026-01-{d:02d}T09:00:00Z",
+    ...           "action": "s3_buckets.list", "actor": {"id": "dev"},
+    ...           "source": {"ip": "198.51.100.7"}} for d in range(1, 20)]
+    >>> reads = ["sts_caller_identity.get", "iam_users.list", "iam_roles.list",
+    ...          "iam_policies.list", "ec2_instances.describe", "ec2_vpcs.describe",
+    ...          "lambda_functions.list", "secretsmanager_secrets.list",
+    ...          "rds_db_instances.describe", "kms_keys.list"]
+    >>> recon = [{"tenant_id": "acme", "occurred_at": f"2026-01-20T03:0{i}:00Z",
+    ...           "action": a, "actor": {"id": "dev"}, "source": {"ip": "45.77.12.9"}}
+    ...          for i, a in enumerate(reads)]
+    >>> print(reconnaissance(events_to_frame(usual + recon))["summary"][0])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'dev' read 10 kind(s) of things it had never read, in 7 service(s), from a network it
+    had never used (45.77.12.9) between 2026-01-20 03:00 UTC and 2026-01-20 03:09 UTC: ec2,
+    iam, kms, lambda, rds and 2 more; sts_caller_identity.get, iam_users.list,
+    iam_roles.list, iam_policies.list, ec2_instances.describe and 5 more.
+    """
+    g = duration(gap, name="gap")
+    history = duration(min_history, name="min_history")
+    for value, name in ((min_actions, "min_actions"), (min_services, "min_services"),
+                        (max_evidence, "max_evidence")):  # fmt: skip
+        positive(value, name)
+    keys = ["tenant_id", "actor_id"]
+    reads = actions_where(events, reads_inventory)
+    if not reads:
+        return empty()
+    cols = (*keys, "event_id", "occurred_at", "action", "outcome", "source_ip")
+    all_reads = subset(
+        events,
+        (*cols, "user_agent", "actor_type"),
+        pl.col("action").is_in(reads),
+        pl.col("actor_id").is_not_null(),
+        ~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False),
+    )
+    candidates = all_reads.filter(~pl.col("user_agent").str.contains(_BROWSER).fill_null(False))
+    # when each actor first used the network of each of its addresses, in any event of
+    # the trail (the network worked out once per distinct address); reads from a network
+    # first used at most a gap before them
+    addresses = (
+        lazy(events, *keys, "occurred_at", "source_ip")
+        .filter(pl.col("source_ip").is_not_null())
+        .group_by(*keys, "source_ip")
+        .agg(_ip_first=T.min())
+        .with_columns(_net=network(pl.col("source_ip")))
+    )
+    net_first = pl.col("_ip_first").min().over(*keys, "_net").alias("_net_first")
+    fresh = (
+        candidates.join(addresses.select(*keys, "source_ip", net_first), on=[*keys, "source_ip"])
+        .filter((T - pl.col("_net_first")) <= g)
+        .join(began(events, keys), on=keys)
+        .filter((T - pl.col("_began")) >= history)
+        .collect()
+    )
+    if fresh.height == 0:
+        return empty()
+    # when each of these actors first made each read action (from anywhere, in a browser
+    # too: what its owner reads in the console is not new to the key)
+    actors = fresh.lazy().select(keys).unique()
+    first_read = (
+        all_reads.join(actors, on=keys, how="semi").group_by(*keys, "action").agg(_first=T.min())
+    )
+    marked = episodes(
+        fresh.lazy().join(first_read, on=[*keys, "action"], how="left"), keys, g
+    ).with_columns(
+        _new=pl.col("_first") >= T.min().over("_episode"),
+        _service=pl.col("action").str.extract(r"^([^._:/]+)"),
+    )
+    ok = pl.col("outcome") == "success"
+    grouped = marked.group_by("_episode").agg(
+        *finding_span(*keys),
+        pl.col("action").filter("_new").unique(maintain_order=True).alias("_new_reads"),
+        pl.col("_service").filter("_new").drop_nulls().unique().sort().alias("_services"),
+        (ok & pl.col("_new")).any().alias("_done"),
+        pl.col("source_ip").unique(maintain_order=True).alias("_ips"),
+    )
+    n = pl.col("_new_reads").list.len()
+    services = pl.col("_services").list.len()
+    return finalize(
+        grouped.filter((n >= min_actions) & (services >= min_services)).with_columns(
+            pl.col("event_ids").list.head(max_evidence),
+            severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} read {} kind(s) of things it had never read, in {} service(s), from a "
+                "network it had never used ({}) {}: {}; {}.",
+                q(pl.col("actor_id")),
+                n,
+                services,
+                first_few(pl.col("_ips"), 3, ", "),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_services"), 5, ", "),
+                first_few(pl.col("_new_reads"), 5, ", "),
+            ),
+        ),
+        "reconnaissance",
+    )

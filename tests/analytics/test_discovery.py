@@ -1,0 +1,124 @@
+"""reconnaissance: a key reading what it never read, across services, from a network its
+owner never used; read through the CloudTrail and Cloud Audit Logs readers, beside
+travellers, console pages and engineers learning a new service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from auditkit.analytics.detectors import run_detectors
+from auditkit.analytics.detectors.discovery import reconnaissance
+from auditkit.errors import UsageError
+from tests.analytics._producers import cloudtrail, gcp, read_as
+
+OFFICE = "198.51.100.14"
+HOTEL = "203.0.113.77"
+NEW = "45.77.12.9"
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15"
+
+#: What a tool run with a stolen key asks first, service by service.
+RECON = [
+    ("GetCallerIdentity", "sts"), ("ListUsers", "iam"), ("ListRoles", "iam"),
+    ("GetAccountAuthorizationDetails", "iam"), ("ListAttachedUserPolicies", "iam"),
+    ("DescribeInstances", "ec2"), ("DescribeSecurityGroups", "ec2"),
+    ("ListFunctions20150331", "lambda"), ("ListSecrets", "secretsmanager"),
+    ("DescribeDBInstances", "rds"), ("ListKeys", "kms"), ("DescribeTrails", "cloudtrail"),
+]  # fmt: skip
+USUAL = [("ListBuckets", "s3"), ("DescribeLogGroups", "logs"), ("GetMetricData", "monitoring")]
+
+
+def _at(day: int, minute: int = 0, hour: int = 10) -> str:
+    return f"2024-03-{day:02d}T{hour:02d}:{minute % 60:02d}:00Z"
+
+
+def _calls(day: int, calls: list[tuple[str, str]], *, ip: str = OFFICE, user: str = "dev",
+           error: str | None = None, **extra: Any) -> list[dict[str, Any]]:  # fmt: skip
+    return [
+        cloudtrail(name, _at(day, i), user=user, ip=ip, source=f"{service}.amazonaws.com",
+                   error=error, **extra)
+        for i, (name, service) in enumerate(calls)
+    ]  # fmt: skip
+
+
+def _routine(days: range = range(1, 20)) -> list[dict[str, Any]]:
+    return [r for d in days for r in _calls(d, USUAL)]
+
+
+def _run(records: list[dict[str, Any]], tmp_path: Path, **kw: Any) -> pl.DataFrame:
+    return reconnaissance(read_as("cloudtrail", records, tmp_path), **kw)
+
+
+def test_a_stolen_key_mapping_the_account_is_high(tmp_path: Path) -> None:
+    found = _run([*_routine(), *_calls(21, RECON, ip=NEW)], tmp_path)
+    assert found["severity"].to_list() == ["high"]
+    summary = found["summary"][0]
+    assert "read 12 kind(s) of things it had never read, in 8 service(s)" in summary
+    assert NEW in summary
+    assert len(found["event_ids"][0]) == 12
+
+
+def test_look_alikes_are_quiet(tmp_path: Path) -> None:
+    # the usual reads from a hotel
+    assert _run([*_routine(), *_calls(21, USUAL, ip=HOTEL)], tmp_path).height == 0
+    # console pages opened for the first time from a hotel: the browser makes the reads
+    console = _calls(21, RECON, ip=HOTEL, userAgent=BROWSER)
+    assert _run([*_routine(), *console], tmp_path).height == 0
+    # what the owner reads in the console every day is not new to the key
+    habit = [r for d in range(1, 20) for r in _calls(d, RECON, userAgent=BROWSER)]
+    assert _run([*_routine(), *habit, *_calls(21, RECON, ip=NEW)], tmp_path).height == 0
+    # an engineer learning new services from the office
+    assert _run([*_routine(), *_calls(21, RECON)], tmp_path).height == 0
+    # fewer kinds or fewer services than the thresholds
+    assert _run([*_routine(), *_calls(21, RECON[:9], ip=NEW)], tmp_path).height == 0
+    iam_only = [c for c in RECON if c[1] == "iam"] + [("GetUser", "iam")] * 2
+    assert _run([*_routine(), *_calls(21, iam_only, ip=NEW)], tmp_path).height == 0
+
+
+def test_refusals_new_actors_and_services(tmp_path: Path) -> None:
+    refused = _calls(21, RECON, ip=NEW, error="AccessDenied")
+    found = _run([*_routine(), *refused], tmp_path)
+    assert found["severity"].to_list() == ["medium"]
+    # an actor first seen days ago is not judged yet
+    assert _run([*_routine(range(18, 20)), *_calls(21, RECON, ip=NEW)], tmp_path).height == 0
+    # a cloud service acting for the account is left out
+    by_service = _calls(21, RECON, ip=NEW)
+    for record in by_service:
+        record["userIdentity"] = {"type": "AWSService", "invokedBy": "config.amazonaws.com"}
+    early = {**by_service[0], "eventTime": _at(1)}
+    assert _run([early, *_routine(), *by_service], tmp_path).height == 0
+
+
+def test_google_cloud_test_iam_permissions_and_lists(tmp_path: Path) -> None:
+    methods = [
+        ("storage.buckets.list", "storage"), ("storage.buckets.getIamPolicy", "storage"),
+        ("v1.compute.instances.list", "compute"), ("v1.compute.firewalls.list", "compute"),
+        ("v1.compute.projects.get", "compute"),
+        ("google.iam.admin.v1.ListServiceAccounts", "iam"),
+        ("google.iam.admin.v1.ListServiceAccountKeys", "iam"),
+        ("google.cloud.resourcemanager.v3.Projects.TestIamPermissions", "cloudresourcemanager"),
+        ("google.cloud.secretmanager.v1.SecretManagerService.ListSecrets", "secretmanager"),
+        ("google.cloud.functions.v1.CloudFunctionsService.ListFunctions", "cloudfunctions"),
+    ]  # fmt: skip
+
+    def entry(day: int, method: str, service: str, ip: str, minute: int) -> dict[str, Any]:
+        return gcp(method, _at(day, minute), resource="projects/acme-prod-4821", ip=ip,
+                   service=f"{service}.googleapis.com", resource_type="project")  # fmt: skip
+
+    usual = [entry(d, "storage.objects.list", "storage", OFFICE, 0) for d in range(1, 20)]
+    recon = [entry(21, m, s, NEW, i) for i, (m, s) in enumerate(methods)]
+    found = reconnaissance(read_as("gcp", usual + recon, tmp_path))
+    assert found["severity"].to_list() == ["high"]
+
+
+def test_it_runs_in_the_registry_and_rejects_bad_settings(tmp_path: Path) -> None:
+    frame = read_as("cloudtrail", [*_routine(), *_calls(21, RECON, ip=NEW)], tmp_path)
+    found = run_detectors(frame, names=["reconnaissance"])
+    assert found["detector"].to_list() == ["reconnaissance"]
+    assert found["score"].is_null().all()
+    for bad in ({"gap": "soon"}, {"min_actions": 0}, {"min_services": -1}):
+        with pytest.raises(UsageError):
+            reconnaissance(frame, **bad)

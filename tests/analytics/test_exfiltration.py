@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from auditkit.analytics.detectors.exfiltration import mass_deletion, mass_export
+from tests.analytics._producers import cloudtrail, read_as
 
 
 def test_mass_export_counts_exports_and_downloads(event, frame) -> None:
@@ -65,3 +66,28 @@ def test_a_dozen_accounts_deleted_is_a_mass_deletion(event, frame) -> None:
     found = mass_deletion(frame(mixed))
     assert found.height == 1
     assert found["event_ids"][0].len() == 40
+
+
+def test_backups_wiped_before_ransom_are_a_mass_deletion(tmp_path) -> None:
+    """Snapshots and recovery points take ``backup_threshold`` (10) deletions, read
+    through the CloudTrail reader; fewer are nothing, and a nightly clean-up by the same
+    key is low on its first runs only."""
+
+    def delete(name: str, minute: int, day: int = 20, user: str = "ops") -> dict:
+        source = "rds" if "DB" in name else ("backup" if "Recovery" in name else "ec2")
+        when = f"2024-03-{day:02d}T02:{minute:02d}:00Z"
+        return cloudtrail(name, when, user=user, source=f"{source}.amazonaws.com")
+
+    names = ["DeleteSnapshot", "DeleteDBSnapshot", "DeleteDBClusterSnapshot", "DeleteRecoveryPoint"]
+    wipe = [delete(names[i % 4], i) for i in range(12)]
+    found = mass_deletion(read_as("cloudtrail", wipe, tmp_path))
+    assert found["severity"].to_list() == ["high"]
+    assert found["summary"][0].startswith("'arn:aws:iam::111122223333:user/ops' deleted 12 item(s)")
+    assert mass_deletion(read_as("cloudtrail", wipe[:9], tmp_path)).height == 0
+    assert mass_deletion(read_as("cloudtrail", wipe, tmp_path), backup_threshold=13).height == 0
+    # the same twelve every night for a week: the key's recurring clean-up
+    nightly = [
+        delete("DeleteSnapshot", i, day, "cleanup") for day in range(10, 18) for i in range(12)
+    ]
+    found = mass_deletion(read_as("cloudtrail", nightly, tmp_path))
+    assert found["severity"].to_list() == ["low", "low"]

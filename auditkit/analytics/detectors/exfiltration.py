@@ -469,9 +469,11 @@ def mass_deletion(
     slow_threshold: int = 100,
     slow_window: str | timedelta = "24h",
     account_threshold: int = 10,
+    backup_threshold: int = 10,
 ) -> pl.DataFrame:
     """One actor deleting many items within a sliding window, or spreading them thin over
-    a day; or deleting a smaller number of accounts (users, groups, roles, keys).
+    a day; or deleting a smaller number of accounts (users, groups, roles, keys) or of
+    backups (snapshots, recovery points, backup vaults).
 
     Parameters
     ----------
@@ -496,6 +498,10 @@ def mass_deletion(
         by one actor within ``window``: an identity wipe takes far fewer deletions
         than the documents of a project.  A burst that already makes a finding
         counting every deletion is not reported twice.
+    backup_threshold
+        Deletions of backups (snapshots, recovery points, backup vaults and plans;
+        :func:`is_backup_deletion`) by one actor within ``window``: ransomware removes
+        the way back first.  Reported like the accounts.
 
     Examples
     --------
@@ -507,6 +513,7 @@ def mass_deletion(
     3
     """
     positive(account_threshold, "account_threshold")
+    positive(backup_threshold, "backup_threshold")
     deletions = actions_where(events, is_deletion)
     deleted = partial(
         _mass,
@@ -523,14 +530,18 @@ def mass_deletion(
         slow_threshold=slow_threshold,
         slow_window=slow_window,
     )
-    accounts = [a for a in deletions if is_account_deletion(a)]
-    if not accounts or account_threshold >= threshold:
-        return found
-    wiped = deleted(actions=pl.col("action").is_in(accounts), threshold=account_threshold)
-    # a burst of accounts inside a burst of everything is that finding's already
-    seen = found.get_column("event_ids").explode().drop_nulls().implode()
-    wiped = wiped.filter(~pl.col("event_ids").list.eval(pl.element().is_in(seen)).list.any())
-    return pl.concat([found, wiped]).sort(["tenant_id", "first_seen", "finding_id"])
+    for test, fewer in ((is_account_deletion, account_threshold),
+                        (is_backup_deletion, backup_threshold)):  # fmt: skip
+        chosen = [a for a in deletions if test(a)]
+        if not chosen or fewer >= threshold:
+            continue
+        wiped = deleted(actions=pl.col("action").is_in(chosen), threshold=fewer)
+        # a burst of accounts (or backups) inside a burst of everything is that finding's
+        # already
+        seen = found.get_column("event_ids").explode().drop_nulls().implode()
+        wiped = wiped.filter(~pl.col("event_ids").list.eval(pl.element().is_in(seen)).list.any())
+        found = pl.concat([found, wiped])
+    return found.sort(["tenant_id", "first_seen", "finding_id"])
 
 
 #: What signs in or holds access, as the object of a deletion (one word, or a pair).
@@ -539,12 +550,50 @@ _ACCOUNTS: Final = frozenset(
      "principals", "group", "groups", "role", "roles", "apikey", "apikeys", "accesskey",
      "accesskeys", "serviceaccount", "serviceaccounts", "loginprofile")
 )  # fmt: skip
+#: What a restore needs, as the object of a deletion (one word, or a pair).
+_BACKUPS: Final = frozenset(
+    ("snapshot", "snapshots", "dbsnapshot", "dbsnapshots", "dbclustersnapshot",
+     "clustersnapshot", "clustersnapshots", "backup", "backups", "backupvault",
+     "backupvaults", "backupplan", "backupplans", "recoverypoint", "recoverypoints",
+     "backuprun", "backupruns", "restorepoint", "restorepoints")
+)  # fmt: skip
 _KEY_KINDS: Final = frozenset(("api", "access", "service", "login"))
+_PAIRED: Final = frozenset(("db", "cluster", "backup", "recovery", "restore", "dbcluster"))
 #: Words between a deletion and its object that say nothing of the object.
 _FILLER: Final = frozenset(("lifecycle", "bulk", "batch", "mass", "soft", "hard", "force"))
-#: The deletion stem at the start of a word written together with its object.
-_DELETE_STEM: Final = re.compile(_DELETE_WORD.pattern + r"[a-z]*?(?=(?:" + "|".join(
-    sorted(_ACCOUNTS, key=len, reverse=True)) + r")$)")  # fmt: skip
+
+
+def _stem(objects: frozenset[str]) -> re.Pattern[str]:
+    """The deletion stem at the start of a word written together with one of ``objects``."""
+    alternatives = "|".join(sorted(objects, key=len, reverse=True))
+    return re.compile(_DELETE_WORD.pattern + r"[a-z]*?(?=(?:" + alternatives + r")$)")
+
+
+_DELETE_STEM: Final = _stem(_ACCOUNTS)
+_BACKUP_STEM: Final = _stem(_BACKUPS)
+
+
+def _deletes(action: str, objects: frozenset[str], stem: re.Pattern[str],
+             pairs: frozenset[str]) -> bool:  # fmt: skip
+    """True for a deletion (:func:`is_deletion`) whose object, named before the deletion
+    word or after it (or written together with it), is one of ``objects``; a word of
+    ``pairs`` before the object joins it (``access`` ``key``, ``db`` ``snapshot``)."""
+    if not is_deletion(action):
+        return False
+    noun_words, verb_words = action_words(action)
+    words = [*noun_words, *verb_words]
+    at = next((i for i, w in enumerate(words) if _DELETE_WORD.match(w)), None)
+    if at is None:
+        return False
+    before = [w for w in words[:at] if w not in _FILLER]
+    joined = stem.sub("", words[at]) if stem.match(words[at]) else ""
+    after = words[at + 1 :]
+    found = [joined, before[-1] if before else "", after[0] if after else ""]
+    if before[-2:-1] and before[-2] in pairs:  # api_key, access_key, db_snapshot
+        found.append(before[-2] + before[-1])
+    if len(after) > 1 and after[0] in pairs:  # deleteDBSnapshot read as delete, db, snapshot
+        found.append(after[0] + after[1])
+    return any(o in objects for o in found)
 
 
 def is_account_deletion(action: str) -> bool:
@@ -563,23 +612,25 @@ def is_account_deletion(action: str) -> bool:
     >>> [n for n in names if is_account_deletion(n)]
     []
     """
-    if not is_deletion(action):
-        return False
-    noun_words, verb_words = action_words(action)
-    words = [*noun_words, *verb_words]
-    at = next((i for i, w in enumerate(words) if _DELETE_WORD.match(w)), None)
-    if at is None:
-        return False
-    before = [w for w in words[:at] if w not in _FILLER]
-    joined = _DELETE_STEM.sub("", words[at]) if _DELETE_STEM.match(words[at]) else ""
-    objects = [
-        joined,
-        before[-1] if before else "",
-        words[at + 1] if at + 1 < len(words) else "",
-    ]
-    if before[-2:-1] and before[-2] in _KEY_KINDS:  # api_key, access_key, service_account
-        objects.append(before[-2] + before[-1])
-    return any(o in _ACCOUNTS for o in objects)
+    return _deletes(action, _ACCOUNTS, _DELETE_STEM, _KEY_KINDS)
+
+
+def is_backup_deletion(action: str) -> bool:
+    """True for a deletion (:func:`is_deletion`) of what a restore needs: a snapshot, a
+    backup, a recovery point, a backup vault or plan.
+
+    >>> names = ["ec2_snapshot.delete", "rds_db_snapshot.delete",
+    ...          "rds_db_cluster_snapshot.delete", "backup_recovery_point.delete",
+    ...          "backup_backup_vault.delete", "compute_snapshots.delete",
+    ...          "sqladmin_backup_runs.delete", "ec2.DeleteSnapshot", "rds.deleteDBSnapshot"]
+    >>> [n for n in names if not is_backup_deletion(n)]
+    []
+    >>> names = ["document.delete", "snapshot_schedule.update", "ec2_volume.delete",
+    ...          "backup_selection.delete", "user.delete"]
+    >>> [n for n in names if is_backup_deletion(n)]
+    []
+    """
+    return _deletes(action, _BACKUPS, _BACKUP_STEM, _PAIRED)
 
 
 @register_detector("bulk_read", title="Bulk reads beyond the actor's own history", severity="high")

@@ -192,3 +192,36 @@ def test_google_cloud_ssh_keys_and_start_up_scripts_in_metadata(tmp_path: Path) 
     assert set(got) == {"alice@acme.io", "bob@acme.io", "carl@acme.io"}
     assert all(r["severity"] == "high" for r in got.values())
     assert "compute_instances.set_metadata" in got["alice@acme.io"]["summary"]
+
+
+def test_sagemaker_lifecycle_scripts_are_start_up_scripts(tmp_path: Path) -> None:
+    """A lifecycle configuration is a script a notebook instance runs at every start
+    (Stratus Red Team's SageMaker persistence): written and attached with a stolen key
+    that never did so, from a new network, it is high; a data scientist's weekly update is
+    routine."""
+    sagemaker = "sagemaker.amazonaws.com"
+
+    def script(day: int, ip: str, minute: int = 0, user: str = "dana") -> list[dict[str, Any]]:
+        return [
+            cloudtrail("UpdateNotebookInstanceLifecycleConfig", _at(day, minute), user=user,
+                       source=sagemaker, ip=ip,
+                       request={"notebookInstanceLifecycleConfigName": "setup-env",
+                                "onStart": [{"content": "IyEvYmluL2Jhc2g="}]}),
+            cloudtrail("UpdateNotebookInstance", _at(day, minute + 2), user=user,
+                       source=sagemaker, ip=ip,
+                       request={"notebookInstanceName": "research",
+                                "lifecycleConfigName": "setup-env"}),
+        ]  # fmt: skip
+
+    weekly = [r for d in (1, 4, 8, 12, 16) for r in script(d, OFFICE)]
+    assert _run([*_admin_habit(), *weekly], tmp_path).is_empty()
+    # the administrator's key, which only ever opened sessions, from a new network
+    stolen = script(20, AWAY, user="carol")
+    found = _run([*_admin_habit(), *weekly, *stolen], tmp_path)
+    assert found["severity"].to_list() == ["high"]
+    assert "'research'" in found["summary"][0]
+    # changing an instance's size is not a script
+    request = {"notebookInstanceName": "research", "instanceType": "ml.t3.large"}
+    resize = cloudtrail("UpdateNotebookInstance", _at(20), user="dana", source=sagemaker,
+                        ip=AWAY, request=request)  # fmt: skip
+    assert _run([*_admin_habit(), *weekly, resize], tmp_path).is_empty()

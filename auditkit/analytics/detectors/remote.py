@@ -16,7 +16,9 @@ a command (``ssm_command.send``), a session of a systems manager
 (``ec2_instance_connect_ssh_public_key.send``); or it modifies an instance attribute and
 its request (CloudTrail's ``requestParameters``) carries ``userData``; or it sets
 Compute Engine metadata whose logged delta adds or modifies ``ssh-keys`` or
-``startup-script``.  The machines are
+``startup-script``; or it writes a SageMaker lifecycle configuration (a script a
+notebook instance runs at every start) or attaches one (``lifecycleConfigName``).  The
+machines are
 the request's ``instanceIds``, ``instanceId`` or ``target`` (each of a list), its
 ``targets`` (a tag selector counts as one), else the event's target.
 """
@@ -68,6 +70,9 @@ _MACHINE_PATHS: Final = (
     "$.original.requestParameters.instanceId",
     "$.original.requestParameters.target",
     "$.original.requestParameters.targets",
+    "$.original.requestParameters.notebookInstanceName",
+    "$.original.requestParameters.notebookInstanceLifecycleConfigName",
+    "$.original.requestParameters.studioLifecycleConfigName",
     "$.original.protoPayload.resourceName",
 )
 #: A serial console is reached outside the machine's own network and login.
@@ -100,7 +105,29 @@ def _sets_start_up(action: str) -> bool:
     return (
         bool(verb)
         and verb[0] in ("modify", "update", "set", "patch")
-        and bool(terms & {"instanceattribute", "metadata", "commoninstancemetadata"})
+        and bool(
+            terms & {"instanceattribute", "metadata", "commoninstancemetadata", "notebookinstance"}
+        )
+    )
+
+
+def _writes_lifecycle_script(action: str) -> bool:
+    """Whether an action writes a lifecycle configuration: the script a notebook instance
+    or a studio runs at each start (SageMaker's ``CreateNotebookInstanceLifecycleConfig``).
+
+    >>> [_writes_lifecycle_script(a) for a in (
+    ...     "sagemaker_notebook_instance_lifecycle_config.create",
+    ...     "sagemaker_studio_lifecycle_config.update", "s3_bucket_lifecycle_configuration.put",
+    ...     "sagemaker_notebook_instance_lifecycle_config.describe")]
+    [True, True, False, False]
+    """
+    noun, verb = action_words(action)
+    terms = noun_terms(noun)
+    return (
+        bool(verb)
+        and verb[0] in ("create", "update")
+        and {"lifecycle", "config"} <= terms
+        and bool(terms & {"notebook", "studio", "sagemaker"})
     )
 
 
@@ -124,6 +151,7 @@ def _start_up_key() -> pl.Expr:
         .when(
             delta.str.contains(r'"(?:windows-)?startup-script')
             | meta("$.original.requestParameters.userData").is_not_null()
+            | meta("$.original.requestParameters.lifecycleConfigName").is_not_null()
         )
         .then(pl.lit("start-up script"))
     )
@@ -189,7 +217,8 @@ def remote_execution(
     keys = ["tenant_id", "actor_id"]
     remote = actions_where(events, runs_on_machines)
     attributes = actions_where(events, _sets_start_up)
-    if not remote and not attributes:
+    scripts = actions_where(events, _writes_lifecycle_script)
+    if not remote and not attributes and not scripts:
         return empty()
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "target_id", "source_ip",
             "metadata")  # fmt: skip
@@ -197,11 +226,16 @@ def remote_execution(
         subset(
             events,
             cols,
-            pl.col("action").is_in([*remote, *attributes]),
+            pl.col("action").is_in([*remote, *attributes, *scripts]),
             pl.col("actor_id").is_not_null(),
         )
         # of the attribute and metadata changes, those of a start-up script or SSH keys
-        .with_columns(_start_up=pl.when(pl.col("action").is_in(attributes)).then(_start_up_key()))
+        .with_columns(
+            _start_up=pl.when(pl.col("action").is_in(scripts))
+            .then(pl.lit("start-up script"))
+            .when(pl.col("action").is_in(attributes))
+            .then(_start_up_key())
+        )
         .filter(pl.col("action").is_in(remote) | pl.col("_start_up").is_not_null())
         .with_columns(_machines=_machines(), _net=network(pl.col("source_ip")))
         .collect()

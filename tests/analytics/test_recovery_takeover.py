@@ -138,3 +138,26 @@ def test_it_runs_in_the_registry_and_rejects_bad_settings() -> None:
         _run(rows, min_logins=0)
     with pytest.raises(UsageError):
         _run(rows, follow="soon")
+
+
+def test_a_changed_recovery_e_mail_counts_as_a_reset() -> None:
+    """Where resets are sent is a recovery factor too: an intruder who changes the
+    account's e-mail, then signs in from their own place, took it over."""
+
+    def update(who: str, by: str, after: dict[str, Any], source: dict[str, Any]) -> dict:
+        return _ev(0, "user.update", by, source, targets=[{"id": who, "type": "user"}],
+                   changes={"before": {k: "old" for k in after}, "after": after})  # fmt: skip
+
+    email = {"primaryEmail": "dana@evil.example"}
+    for by, source in (("helpdesk", HOME), ("dana", AWAY)):
+        found = _run(
+            [*_habit(), update("dana", by, email, source), _ev(30, "user.login", "dana", AWAY)]
+        )
+        assert found["severity"].to_list() == ["critical"], by
+        assert found["summary"][0].startswith("change of the recovery e-mail or phone")
+    # a display name is not where resets go; the user changing their e-mail at home and
+    # signing in from there is quiet
+    name = update("dana", "dana", {"displayName": "Dana K."}, AWAY)
+    assert _run([*_habit(), name, _ev(30, "user.login", "dana", AWAY)]).height == 0
+    own = update("dana", "dana", {"mobilePhone": "+1 555 0100"}, HOME)
+    assert _run([*_habit(), own, _ev(30, "user.login", "dana", HOME)]).height == 0

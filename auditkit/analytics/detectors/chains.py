@@ -436,6 +436,9 @@ def mfa_fatigue_takeover(
 
 #: Actions that reset how an account proves who it is.
 RECOVERY_ACTIONS = ("password.reset", "mfa.reset", "mfa.disable")
+#: An account's update whose changes name where its resets go (e-mail, phone, recovery).
+_CONTACT_CHANGE: Final = r'(?i)"[a-z_]*(?:email|e_mail|phone|mobile|recovery)[a-z_]*"\s*:'
+
 #: Target types that name an account (a reset of someone else's credentials).
 #: Target kinds (see ``kind``) of the key an ``api_key.create`` made.
 _KEY_KINDS: Final = ("apikey", "accesskey")
@@ -454,7 +457,9 @@ def recovery_takeover(
     max_evidence: int = 20,
 ) -> pl.DataFrame:
     """A password or MFA reset of an account (``password.reset``, ``mfa.reset``,
-    ``mfa.disable``, by the account itself or by someone else for it), then within
+    ``mfa.disable``, or a ``user.update`` whose changes name its e-mail, phone or recovery
+    contact, where resets are sent; by the account itself or by someone else for it), then
+    within
     ``follow`` a successful sign-in of that account from a network (an IPv4 ``/24``, an
     IPv6 ``/64``) that none of its ``min_logins`` or more earlier successful sign-ins
     came from: the helpdesk social-engineering takeover, where the intruder has the
@@ -512,8 +517,13 @@ def recovery_takeover(
                 "target_id",
                 "target_type",
                 "source_ip",
+                "changes",
             ),
-            pl.col("action").is_in(RECOVERY_ACTIONS),
+            pl.col("action").is_in(RECOVERY_ACTIONS)
+            | (
+                (pl.col("action") == "user.update")
+                & pl.col("changes").str.contains(_CONTACT_CHANGE).fill_null(False)
+            ),
             pl.col("outcome") == "success",
         )
         .select(
@@ -522,7 +532,9 @@ def recovery_takeover(
             .then(pl.col("target_id"))
             .otherwise(pl.col("actor_id")),
             _by=pl.col("actor_id"),
-            _what=pl.col("action"),
+            _what=pl.when(pl.col("action") == "user.update")
+            .then(pl.lit("change of the recovery e-mail or phone (user.update)"))
+            .otherwise(pl.col("action")),
             _reset_at=T,
             _reset_id=pl.col("event_id"),
             _reset_net=network(pl.col("source_ip")),

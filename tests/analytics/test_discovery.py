@@ -18,6 +18,7 @@ from tests.analytics._producers import cloudtrail, gcp, read_as
 OFFICE = "198.51.100.14"
 HOTEL = "203.0.113.77"
 NEW = "45.77.12.9"
+SCRIPT = "Boto3/1.34.1 Python/3.12.1 Resource"
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15"
 
 #: What a tool run with a stolen key asks first, service by service.
@@ -53,12 +54,17 @@ def _run(records: list[dict[str, Any]], tmp_path: Path, **kw: Any) -> pl.DataFra
 
 
 def test_a_stolen_key_mapping_the_account_is_high(tmp_path: Path) -> None:
-    found = _run([*_routine(), *_calls(21, RECON, ip=NEW)], tmp_path)
+    found = _run([*_routine(), *_calls(21, RECON, ip=NEW, userAgent=SCRIPT)], tmp_path)
     assert found["severity"].to_list() == ["high"]
     summary = found["summary"][0]
     assert "read 12 kind(s) of things it had never read, in 8 service(s)" in summary
     assert NEW in summary
+    assert "with a client it had never used ('Boto3/1.34.1 Python/3.12.1')" in summary
     assert len(found["event_ids"][0]) == 12
+    # the owner's own client on a new network (a pipeline's tool on a new runner, reading
+    # a new module's resources) is medium
+    found = _run([*_routine(), *_calls(21, RECON, ip=NEW)], tmp_path)
+    assert found["severity"].to_list() == ["medium"]
 
 
 def test_look_alikes_are_quiet(tmp_path: Path) -> None:
@@ -79,7 +85,7 @@ def test_look_alikes_are_quiet(tmp_path: Path) -> None:
 
 
 def test_refusals_new_actors_and_services(tmp_path: Path) -> None:
-    refused = _calls(21, RECON, ip=NEW, error="AccessDenied")
+    refused = _calls(21, RECON, ip=NEW, error="AccessDenied", userAgent=SCRIPT)
     found = _run([*_routine(), *refused], tmp_path)
     assert found["severity"].to_list() == ["medium"]
     # an actor first seen days ago is not judged yet
@@ -110,6 +116,8 @@ def test_google_cloud_test_iam_permissions_and_lists(tmp_path: Path) -> None:
 
     usual = [entry(d, "storage.objects.list", "storage", OFFICE, 0) for d in range(1, 20)]
     recon = [entry(21, m, s, NEW, i) for i, (m, s) in enumerate(methods)]
+    for record in recon:
+        record["protoPayload"]["requestMetadata"]["callerSuppliedUserAgent"] = "gcloud-enum/0.1"
     found = reconnaissance(read_as("gcp", usual + recon, tmp_path))
     assert found["severity"].to_list() == ["high"]
 

@@ -30,6 +30,7 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
+    client_agent,
     duration,
     empty,
     episodes,
@@ -82,9 +83,11 @@ def reconnaissance(
     One actor's reads from networks (IPv4 ``/24``, IPv6 ``/64``) it first used no more
     than ``gap`` before them are an episode, once the actor has been seen ``min_history``.
     It is reported when the episode's read actions the actor had never made before number
-    ``min_actions`` or more and span ``min_services`` services.  High; medium when every
-    such read was refused.  Reads from a browser or a console and actor types in
-    ``exclude_actor_types`` are left out.
+    ``min_actions`` or more and span ``min_services`` services.  High when a read
+    succeeded with a client (a user agent, without its per-call parts) the actor had
+    never used; medium otherwise (a pipeline's usual tool on a new runner reading a new
+    module's resources), and when every such read was refused.  Reads from a browser or a
+    console and actor types in ``exclude_actor_types`` are left out.
 
     Examples
     --------
@@ -150,8 +153,22 @@ def reconnaissance(
     first_read = (
         all_reads.join(actors, on=keys, how="semi").group_by(*keys, "action").agg(_first=T.min())
     )
+    # when each of them first used each client (a pipeline's tool on a new runner is not
+    # a new client; a thief's script usually is)
+    agent = client_agent(pl.col("user_agent"))
+    first_agent = (
+        lazy(events, *keys, "occurred_at", "user_agent")
+        .join(actors, on=keys, how="semi")
+        .group_by(*keys, _agent=agent)
+        .agg(_agent_first=T.min())
+    )
     marked = episodes(
-        fresh.lazy().join(first_read, on=[*keys, "action"], how="left"), keys, g
+        fresh.lazy()
+        .join(first_read, on=[*keys, "action"], how="left")
+        .with_columns(_agent=agent)
+        .join(first_agent, on=[*keys, "_agent"], how="left", nulls_equal=True),
+        keys,
+        g,
     ).with_columns(
         _new=pl.col("_first") >= T.min().over("_episode"),
         _service=pl.col("action").str.extract(r"^([^._:/]+)"),
@@ -163,20 +180,35 @@ def reconnaissance(
         pl.col("_service").filter("_new").drop_nulls().unique().sort().alias("_services"),
         (ok & pl.col("_new")).any().alias("_done"),
         pl.col("source_ip").unique(maintain_order=True).alias("_ips"),
+        pl.col("_agent")
+        .filter(pl.col("_agent").is_not_null() & ((T - pl.col("_agent_first")) <= g))
+        .unique(maintain_order=True)
+        .alias("_new_agents"),
     )
     n = pl.col("_new_reads").list.len()
     services = pl.col("_services").list.len()
+    new_agent = pl.col("_new_agents").list.len() > 0
     return finalize(
         grouped.filter((n >= min_actions) & (services >= min_services)).with_columns(
             pl.col("event_ids").list.head(max_evidence),
-            severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            severity=pl.when(pl.col("_done") & new_agent)
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} read {} kind(s) of things it had never read, in {} service(s), from a "
-                "network it had never used ({}) {}: {}; {}.",
+                "network it had never used ({}){} {}: {}; {}.",
                 q(pl.col("actor_id")),
                 n,
                 services,
                 first_few(pl.col("_ips"), 3, ", "),
+                pl.when(new_agent)
+                .then(
+                    pl.format(
+                        " with a client it had never used ({})",
+                        first_few(pl.col("_new_agents").list.eval(q(pl.element())), 2, ", "),
+                    )
+                )
+                .otherwise(pl.lit("")),
                 fmt_between(pl.col("first_seen"), pl.col("last_seen")),
                 first_few(pl.col("_services"), 5, ", "),
                 first_few(pl.col("_new_reads"), 5, ", "),

@@ -18,6 +18,7 @@ from tests.analytics._producers import ACCOUNT, cloudtrail, gcp, read_as
 OFFICE = "198.51.100.14"
 CI = "140.82.112.5"
 NEW = "45.77.12.9"
+SCRIPT = "Boto3/1.34.1 Python/3.12.1"
 LAMBDA = "lambda.amazonaws.com"
 FN_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:billing"
 
@@ -26,17 +27,23 @@ def _at(day: int, minute: int = 0, hour: int = 10) -> str:
     return f"2024-03-{day:02d}T{hour:02d}:{minute:02d}:00Z"
 
 
+def _agent(ip: str) -> str:
+    """From the new network, the thief's own tool; else the usual CLI."""
+    return SCRIPT if ip == NEW else "aws-cli/2.15.0"
+
+
 def _deploy(day: int, *, user: str = "ci", ip: str = CI, fn: str = "billing",
             minute: int = 0, error: str | None = None) -> dict[str, Any]:  # fmt: skip
     return cloudtrail("UpdateFunctionCode20150331v2", _at(day, minute), user=user, ip=ip,
-                      source=LAMBDA, error=error,
+                      source=LAMBDA, error=error, userAgent=_agent(ip),
                       request={"functionName": fn, "zipFile": "HIDDEN"})  # fmt: skip
 
 
 def _layers(day: int, layers: list[str], *, user: str = "ci", ip: str = CI,
             fn: str = "billing") -> dict[str, Any]:  # fmt: skip
     return cloudtrail("UpdateFunctionConfiguration20150331v2", _at(day, 30), user=user, ip=ip,
-                      source=LAMBDA, request={"functionName": fn, "layers": layers})  # fmt: skip
+                      source=LAMBDA, request={"functionName": fn, "layers": layers},
+                      userAgent=_agent(ip))  # fmt: skip
 
 
 def _layer(account: str, name: str = "ext") -> str:
@@ -110,6 +117,9 @@ def test_a_first_change_from_a_new_network_and_refusals(tmp_path: Path) -> None:
     unseen = _run([*_routine(), _deploy(21, user="ops", ip=NEW, fn="legacy")], tmp_path)
     assert unseen["severity"].to_list() == ["high"]
     assert "its first code change in the trail" in unseen["summary"][0]
+    # the actor's own client on a new network (a pipeline on a new runner) is medium
+    own = {**_deploy(21, user="ops", ip=NEW, fn="legacy"), "userAgent": "aws-cli/2.15.0"}
+    assert _run([*_routine(), own], tmp_path)["severity"].to_list() == ["medium"]
     # from the office, the same is quiet
     office = _deploy(21, user="ops", ip=OFFICE, fn="legacy")
     assert _run([*_routine(), office], tmp_path).height == 0

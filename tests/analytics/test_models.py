@@ -18,6 +18,7 @@ from tests.analytics._producers import cloudtrail, gcp, read_as
 OFFICE = "198.51.100.14"
 APP = "10.20.0.7"
 NEW = "45.77.12.9"
+SCRIPT = "python-requests/2.31.0"
 BEDROCK = "bedrock.amazonaws.com"
 CLAUDE = "anthropic.claude-3-sonnet-20240229-v1:0"
 
@@ -29,8 +30,10 @@ def _at(day: int, minute: int = 0, hour: int = 10) -> str:
 def _call(name: str, day: int, minute: int = 0, *, user: str = "dev", ip: str = OFFICE,
           model: str | None = CLAUDE, error: str | None = None) -> dict[str, Any]:  # fmt: skip
     request = {"modelId": model} if model else None
+    # from the new network, the thief's own tool
+    agent = SCRIPT if ip == NEW else "aws-cli/2.15.0"
     return cloudtrail(name, _at(day, minute), user=user, ip=ip, source=BEDROCK,
-                      request=request, error=error)  # fmt: skip
+                      request=request, error=error, userAgent=agent)  # fmt: skip
 
 
 def _routine(days: range = range(1, 20)) -> list[dict[str, Any]]:
@@ -77,6 +80,9 @@ def test_a_stolen_key_doing_what_llmjacking_does_is_high(tmp_path: Path) -> None
     for part in parts:
         assert part in summary
     assert len(found["event_ids"][0]) == 35
+    # the owner's own client on a new network (a pipeline on a new runner) is medium
+    own = [{**r, "userAgent": "aws-cli/2.15.0"} for r in _llmjacking()]
+    assert _run([*_routine(), *own], tmp_path)["severity"].to_list() == ["medium"]
 
 
 def test_signs_from_the_office_are_medium(tmp_path: Path) -> None:
@@ -117,6 +123,8 @@ def test_vertex_ai_through_cloud_audit_logs(tmp_path: Path) -> None:
                      f"{models[i % 3]}", resource_type="audited_resource")
         for i in range(9)
     ]  # fmt: skip
+    for record in generate:
+        record["protoPayload"]["requestMetadata"]["callerSuppliedUserAgent"] = SCRIPT
     found = model_abuse(read_as("gcp", usual + generate, tmp_path))
     assert found["severity"].to_list() == ["high"]
     assert "9 invocation(s) of 3 model(s)" in found["summary"][0]

@@ -77,10 +77,15 @@ def test_several_new_roles_from_the_office_are_medium(tmp_path: Path) -> None:
 
 def test_a_federation_token_from_a_new_network_is_high(tmp_path: Path) -> None:
     token = cloudtrail("GetFederationToken", _at(21), user="ops", ip=NEW, source=STS,
-                       request={"name": "stratus", "durationSeconds": 129600})  # fmt: skip
+                       request={"name": "stratus", "durationSeconds": 129600},
+                       userAgent="Boto3/1.34.1 Python/3.12.1")  # fmt: skip
     found = _run([*_routine(), token], tmp_path)
     assert found["severity"].to_list() == ["high"]
     assert "'federated user stratus' taken on" in found["summary"][0]
+    assert "with a client it had never used ('Boto3/1.34.1 Python/3.12.1')" in found["summary"][0]
+    # the owner's own client on a new network (a pipeline on a new runner) is medium
+    same = {**token, "userAgent": "aws-cli/2.15.0"}
+    assert _run([*_routine(), same], tmp_path)["severity"].to_list() == ["medium"]
 
 
 def test_cloud_services_assuming_their_roles_are_left_out(tmp_path: Path) -> None:

@@ -694,6 +694,52 @@ def client_agent(agent: pl.Expr) -> pl.Expr:
     return pl.when(agent.str.contains(_SERVICE_AGENT)).then(None).otherwise(stable)
 
 
+def client_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> pl.LazyFrame:
+    """When each group of ``keys`` found in ``among`` first used each client (its user
+    agent as :func:`client_agent` reads it), as ``_client`` and ``_client_first``; join
+    it on ``_client`` (``nulls_equal``) to rows that carry ``_client`` and judge them
+    with :func:`new_client`.
+
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"tenant_id": ["t"] * 3, "actor_id": ["a"] * 3,
+    ...     "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3)],
+    ...     "user_agent": ["aws-cli/2 command/s3.ls", "aws-cli/2 command/s3.cp", "Boto3/1"]})
+    >>> keys = ["tenant_id", "actor_id"]
+    >>> firsts = client_firsts(df, keys, df.lazy().select(keys).unique())
+    >>> firsts.sort("_client").collect().select("_client", pl.col("_client_first").dt.day()).rows()
+    [('Boto3/1', 3), ('aws-cli/2', 1)]
+    """
+    keys = list(keys)
+    return (
+        lazy(events, *keys, "occurred_at", "user_agent")
+        .join(among.select(keys).unique(), on=keys, how="semi")
+        .group_by(*keys, _client=client_agent(pl.col("user_agent")))
+        .agg(_client_first=pl.col("occurred_at").min())
+    )
+
+
+def new_client(gap: timedelta) -> pl.Expr:
+    """Whether a row's client (``_client``, joined with :func:`client_firsts`) was first
+    used at most ``gap`` before it, or is unknown (no user agent, or a cloud service's):
+    where the trail cannot tell, the network alone decides."""
+    return pl.col("_client").is_null() | ((pl.col("occurred_at") - pl.col("_client_first")) <= gap)
+
+
+def new_clients_text(clients: pl.Expr) -> pl.Expr:
+    """`` with a client it had never used ('…')`` for a non-empty list of clients, else
+    an empty text: the tail of a summary that names a new network."""
+    return (
+        pl.when(clients.list.len() > 0)
+        .then(
+            pl.format(
+                " with a client it had never used ({})",
+                first_few(clients.list.eval(q(pl.element())), 2, ", "),
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+
+
 #: Target kinds (as :func:`kind` spells them) that are a person's account.
 ACCOUNT_KINDS: Final = ("user", "account", "member", "person", "identity")
 

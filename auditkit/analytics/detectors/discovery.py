@@ -31,6 +31,7 @@ from auditkit.analytics.detectors.common import (
     actions_where,
     began,
     client_agent,
+    client_firsts,
     duration,
     empty,
     episodes,
@@ -40,6 +41,8 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     lazy,
     network,
+    new_client,
+    new_clients_text,
     positive,
     q,
     subset,
@@ -85,9 +88,10 @@ def reconnaissance(
     It is reported when the episode's read actions the actor had never made before number
     ``min_actions`` or more and span ``min_services`` services.  High when a read
     succeeded with a client (a user agent, without its per-call parts) the actor had
-    never used; medium otherwise (a pipeline's usual tool on a new runner reading a new
-    module's resources), and when every such read was refused.  Reads from a browser or a
-    console and actor types in ``exclude_actor_types`` are left out.
+    never used, or an unknown one; medium otherwise (a pipeline's usual tool on a new
+    runner reading a new module's resources), and when every such read was refused.
+    Reads from a browser or a console and actor types in ``exclude_actor_types`` are
+    left out.
 
     Examples
     --------
@@ -155,18 +159,12 @@ def reconnaissance(
     )
     # when each of them first used each client (a pipeline's tool on a new runner is not
     # a new client; a thief's script usually is)
-    agent = client_agent(pl.col("user_agent"))
-    first_agent = (
-        lazy(events, *keys, "occurred_at", "user_agent")
-        .join(actors, on=keys, how="semi")
-        .group_by(*keys, _agent=agent)
-        .agg(_agent_first=T.min())
-    )
+    clients = client_firsts(events, keys, actors)
     marked = episodes(
         fresh.lazy()
         .join(first_read, on=[*keys, "action"], how="left")
-        .with_columns(_agent=agent)
-        .join(first_agent, on=[*keys, "_agent"], how="left", nulls_equal=True),
+        .with_columns(_client=client_agent(pl.col("user_agent")))
+        .join(clients, on=[*keys, "_client"], how="left", nulls_equal=True),
         keys,
         g,
     ).with_columns(
@@ -180,20 +178,18 @@ def reconnaissance(
         pl.col("_service").filter("_new").drop_nulls().unique().sort().alias("_services"),
         (ok & pl.col("_new")).any().alias("_done"),
         pl.col("source_ip").unique(maintain_order=True).alias("_ips"),
-        pl.col("_agent")
-        .filter(pl.col("_agent").is_not_null() & ((T - pl.col("_agent_first")) <= g))
+        pl.col("_client")
+        .filter(pl.col("_client").is_not_null() & new_client(g))
         .unique(maintain_order=True)
-        .alias("_new_agents"),
+        .alias("_new_clients"),
+        (ok & new_client(g)).any().alias("_stranger"),
     )
     n = pl.col("_new_reads").list.len()
     services = pl.col("_services").list.len()
-    new_agent = pl.col("_new_agents").list.len() > 0
     return finalize(
         grouped.filter((n >= min_actions) & (services >= min_services)).with_columns(
             pl.col("event_ids").list.head(max_evidence),
-            severity=pl.when(pl.col("_done") & new_agent)
-            .then(pl.lit("high"))
-            .otherwise(pl.lit("medium")),
+            severity=pl.when(pl.col("_stranger")).then(pl.lit("high")).otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} read {} kind(s) of things it had never read, in {} service(s), from a "
                 "network it had never used ({}){} {}: {}; {}.",
@@ -201,14 +197,7 @@ def reconnaissance(
                 n,
                 services,
                 first_few(pl.col("_ips"), 3, ", "),
-                pl.when(new_agent)
-                .then(
-                    pl.format(
-                        " with a client it had never used ({})",
-                        first_few(pl.col("_new_agents").list.eval(q(pl.element())), 2, ", "),
-                    )
-                )
-                .otherwise(pl.lit("")),
+                new_clients_text(pl.col("_new_clients")),
                 fmt_between(pl.col("first_seen"), pl.col("last_seen")),
                 first_few(pl.col("_services"), 5, ", "),
                 first_few(pl.col("_new_reads"), 5, ", "),

@@ -29,6 +29,8 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
+    client_agent,
+    client_firsts,
     duration,
     empty,
     episodes,
@@ -39,6 +41,8 @@ from auditkit.analytics.detectors.common import (
     lazy,
     listed,
     network,
+    new_client,
+    new_clients_text,
     noun_terms,
     positive,
     q,
@@ -52,7 +56,7 @@ _CHANGE_VERBS: Final = frozenset(("update", "patch", "replace", "upload", "deplo
 _CREATE_VERBS: Final = frozenset(("create", "insert"))
 _FUNCTION: Final = frozenset(("function", "functions"))
 _COLUMNS: Final = ("event_id", "occurred_at", "action", "outcome", "target_id", "source_ip",
-                   "metadata")  # fmt: skip
+                   "metadata", "user_agent")  # fmt: skip
 
 
 def changes_function(action: str) -> str | None:
@@ -111,8 +115,8 @@ def code_tampering(
     event's own and not attached in the tenant's trail before; or when an actor seen
     ``min_history`` before changes function code for the first time from a network (IPv4
     ``/24``, IPv6 ``/64``) it had never used.  High from a network the actor had never
-    used, or for another's function with outside layers; medium otherwise, and when every
-    attempt was refused.
+    used with a client (user agent) it had never used or an unknown one, or for another's
+    function with outside layers; medium otherwise, and when every attempt was refused.
 
     Examples
     --------
@@ -155,6 +159,7 @@ def code_tampering(
         .with_columns(
             _fn=_function(),
             _net=network(pl.col("source_ip")),
+            _client=client_agent(pl.col("user_agent")),
             # the accounts that published the attached layers (arn:aws:lambda:R:ACCOUNT:layer:…)
             _layer_accounts=listed(pl.col("_layers"))
             .list.eval(pl.element().str.extract(r"^arn:[^:]+:lambda:[^:]*:(\d+):layer:"))
@@ -194,10 +199,12 @@ def code_tampering(
     )
     # the actor's first successful code change of any function
     first_change = touched.lazy().filter(ok & change).group_by(keys).agg(_first_change=T.min())
+    clients = client_firsts(events, keys, actors)
     marked = episodes(
         touched.lazy()
         .filter(change)
-        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left"),
+        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
+        .join(clients, on=[*keys, "_client"], how="left", maintain_order="left", nulls_equal=True),
         keys,
         g,
     ).collect()
@@ -250,6 +257,12 @@ def code_tampering(
             .filter((T - pl.col("_net_first")) <= g)
             .unique(maintain_order=True)
             .alias("_new_ips"),
+            pl.col("_client")
+            .filter(pl.col("_client").is_not_null() & new_client(g))
+            .unique(maintain_order=True)
+            .alias("_new_clients"),
+            # a network and a client both new: not a pipeline on a new runner
+            (((T - pl.col("_net_first")) <= g) & new_client(g)).any().alias("_stranger"),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
         .join(first_change, on=keys, how="left")
@@ -261,7 +274,11 @@ def code_tampering(
     new_net = pl.col("_new_ips").list.len() > 0
     theirs = pl.col("_theirs").list.len().fill_null(0) > 0
     outside = pl.col("_foreign").list.len().fill_null(0) > 0
-    high = pl.col("_done") & ((new_net & (theirs | outside | (known & first))) | (theirs & outside))
+    # a network and a client both new: not the pipeline on a new runner
+    stranger = pl.col("_stranger")
+    high = pl.col("_done") & (
+        (stranger & (theirs | outside | (known & first))) | (theirs & outside)
+    )
     why = pl.concat_list(
         pl.when(theirs).then(
             pl.format(
@@ -279,7 +296,9 @@ def code_tampering(
         pl.when(first & known).then(pl.lit("its first code change in the trail")),
         pl.when(new_net).then(
             pl.format(
-                "from a network it had never used ({})", first_few(pl.col("_new_ips"), 3, ", ")
+                "from a network it had never used ({}){}",
+                first_few(pl.col("_new_ips"), 3, ", "),
+                new_clients_text(pl.col("_new_clients")),
             )
         ),
         pl.when(~theirs & (pl.col("_fns").list.len() > 0)).then(

@@ -34,6 +34,8 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
+    client_agent,
+    client_firsts,
     duration,
     empty,
     episodes,
@@ -43,6 +45,8 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     lazy,
     network,
+    new_client,
+    new_clients_text,
     noun_terms,
     positive,
     q,
@@ -55,7 +59,7 @@ __all__ = ["model_abuse", "uses_models"]
 _SERVICES: Final = frozenset(("bedrock", "aiplatform", "vertexai", "openai"))
 _INVOKE: Final = frozenset(("converse", "predict", "generate", "stream", "complete"))
 _COLUMNS: Final = ("event_id", "occurred_at", "action", "outcome", "target_id", "source_ip",
-                   "metadata")  # fmt: skip
+                   "metadata", "user_agent")  # fmt: skip
 
 
 def uses_models(action: str) -> str | None:
@@ -107,9 +111,10 @@ def model_abuse(
     ``routine_days`` earlier days, invokes or enables models in the episode, and shows a
     sign: a network (IPv4 ``/24``, IPv6 ``/64``) it had never used; model access enabled;
     the invocation logging configuration read; ``min_models`` or more models invoked; or
-    ``min_refused`` or more invocations refused.  High from a new network when an event
-    succeeded or ``min_refused`` invocations were refused (refused requests prove access);
-    medium otherwise.
+    ``min_refused`` or more invocations refused.  High from a new network with a client
+    (user agent) the actor had never used, or an unknown one, when an event succeeded or
+    ``min_refused`` invocations were refused (refused requests prove access); medium
+    otherwise.
 
     Examples
     --------
@@ -156,6 +161,7 @@ def model_abuse(
                 pl.col("target_id"),
             ),
             _net=network(pl.col("source_ip")),
+            _client=client_agent(pl.col("user_agent")),
         )
         .drop("metadata")
         .collect()
@@ -171,8 +177,13 @@ def model_abuse(
         .group_by(*keys, _net=network(pl.col("source_ip")))
         .agg(_net_first=T.min())
     )
+    clients = client_firsts(events, keys, actors)
     marked = episodes(
-        used.lazy().join(nets, on=[*keys, "_net"], how="left", maintain_order="left"), keys, g
+        used.lazy()
+        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
+        .join(clients, on=[*keys, "_client"], how="left", maintain_order="left", nulls_equal=True),
+        keys,
+        g,
     ).collect()
     grouped = (
         marked.lazy()
@@ -194,6 +205,12 @@ def model_abuse(
             .filter((T - pl.col("_net_first")) <= g)
             .unique(maintain_order=True)
             .alias("_new_ips"),
+            pl.col("_client")
+            .filter(pl.col("_client").is_not_null() & new_client(g))
+            .unique(maintain_order=True)
+            .alias("_new_clients"),
+            # a network and a client both new: not a pipeline on a new runner
+            (((T - pl.col("_net_first")) <= g) & new_client(g)).any().alias("_stranger"),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
@@ -220,15 +237,17 @@ def model_abuse(
     new = pl.col("_days") < routine_days
     acts = (pl.col("_invocations") > 0) | pl.col("_enabled")
     # an engineer's first afternoon with models enables access and compares several from
-    # the office: only a network the actor never used makes it high
-    high = new_net & (pl.col("_done") | (pl.col("_refused") >= min_refused))
+    # the office: only a network and a client the actor never used make it high
+    high = pl.col("_stranger") & (pl.col("_done") | (pl.col("_refused") >= min_refused))
     why = pl.concat_list(
         pl.when(pl.col("_days") == 0)
         .then(pl.lit("new to them"))
         .otherwise(pl.format("used on {} earlier day(s) only", pl.col("_days"))),
         pl.when(new_net).then(
             pl.format(
-                "from a network it had never used ({})", first_few(pl.col("_new_ips"), 3, ", ")
+                "from a network it had never used ({}){}",
+                first_few(pl.col("_new_ips"), 3, ", "),
+                new_clients_text(pl.col("_new_clients")),
             )
         ),
         pl.when("_enabled").then(pl.lit("enabled model access")),

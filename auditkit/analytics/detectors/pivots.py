@@ -30,6 +30,8 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
+    client_agent,
+    client_firsts,
     duration,
     empty,
     episodes,
@@ -39,6 +41,8 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     lazy,
     network,
+    new_client,
+    new_clients_text,
     noun_terms,
     positive,
     q,
@@ -51,7 +55,7 @@ __all__ = ["identity_pivot", "takes_on_identity"]
 _FEDERATED_SIGN_IN: Final = frozenset(("saml", "web", "webidentity", "oidc"))
 _CREDENTIALS: Final = frozenset(("iamcredentials", "serviceaccountcredentials"))
 _COLUMNS: Final = ("event_id", "occurred_at", "action", "outcome", "target_id", "source_ip",
-                   "metadata", "actor_type")  # fmt: skip
+                   "metadata", "actor_type", "user_agent")  # fmt: skip
 _REQUEST: Final = "$.original.requestParameters."
 
 
@@ -111,9 +115,10 @@ def identity_pivot(
     taken on successfully before the episode, and either tried ``min_identities`` or more
     identities, was refused ``min_refused`` times or more, or came from a network (IPv4
     ``/24``, IPv6 ``/64``) it had never used.  High when a new identity was taken on and
-    the episode came from a new network or followed ``min_refused`` refusals; medium
-    otherwise.  Actor types in ``exclude_actor_types`` (cloud services assuming their
-    roles) are left out.
+    the episode followed ``min_refused`` refusals, or came from a new network with a client
+    (user agent) the actor had never used or an unknown one; medium otherwise (a pipeline's
+    usual tool on a new runner, assuming a new account's role).  Actor types in
+    ``exclude_actor_types`` (cloud services assuming their roles) are left out.
 
     Examples
     --------
@@ -147,7 +152,11 @@ def identity_pivot(
             pl.col("actor_id").is_not_null(),
             ~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False),
         )
-        .with_columns(_who=_identity(), _net=network(pl.col("source_ip")))
+        .with_columns(
+            _who=_identity(),
+            _net=network(pl.col("source_ip")),
+            _client=client_agent(pl.col("user_agent")),
+        )
         .drop("metadata")
         .collect()
     )
@@ -168,10 +177,12 @@ def identity_pivot(
         .group_by(*keys, "_who")
         .agg(_had=T.min())
     )
+    clients = client_firsts(events, keys, actors)
     marked = episodes(
         taken.lazy()
         .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
-        .join(firsts, on=[*keys, "_who"], how="left", maintain_order="left"),
+        .join(firsts, on=[*keys, "_who"], how="left", maintain_order="left")
+        .join(clients, on=[*keys, "_client"], how="left", maintain_order="left", nulls_equal=True),
         keys,
         g,
     ).collect()
@@ -192,6 +203,12 @@ def identity_pivot(
             .filter((T - pl.col("_net_first")) <= g)
             .unique(maintain_order=True)
             .alias("_new_ips"),
+            pl.col("_client")
+            .filter(pl.col("_client").is_not_null() & new_client(g))
+            .unique(maintain_order=True)
+            .alias("_new_clients"),
+            # a network and a client both new: not a pipeline on a new runner
+            (((T - pl.col("_net_first")) <= g) & new_client(g)).any().alias("_stranger"),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
@@ -201,7 +218,7 @@ def identity_pivot(
     refused = pl.col("_refused") >= min_refused
     new_net = pl.col("_new_ips").list.len() > 0
     sign = (tried >= min_identities) | refused | new_net
-    high = gained & (new_net | refused)
+    high = gained & (pl.col("_stranger") | refused)
     why = pl.concat_list(
         pl.when(gained)
         .then(
@@ -219,7 +236,9 @@ def identity_pivot(
         pl.when(pl.col("_refused") > 0).then(pl.format("{} refused", pl.col("_refused"))),
         pl.when(new_net).then(
             pl.format(
-                "from a network it had never used ({})", first_few(pl.col("_new_ips"), 3, ", ")
+                "from a network it had never used ({}){}",
+                first_few(pl.col("_new_ips"), 3, ", "),
+                new_clients_text(pl.col("_new_clients")),
             )
         ),
     ).list.drop_nulls()

@@ -694,6 +694,60 @@ def client_agent(agent: pl.Expr) -> pl.Expr:
     return pl.when(agent.str.contains(_SERVICE_AGENT)).then(None).otherwise(stable)
 
 
+def network_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> pl.LazyFrame:
+    """When each group of ``keys`` found in ``among`` first used each network (an IPv4
+    ``/24``, an IPv6 ``/64``: :func:`network`), in any of its events, as ``_net`` and
+    ``_net_first``; the network is worked out once per distinct address.  Join it on
+    ``_net`` to rows that carry ``_net`` (``network(source_ip)``).
+
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"tenant_id": ["t"] * 3, "actor_id": ["a"] * 3,
+    ...     "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3)],
+    ...     "source_ip": ["198.51.100.7", "198.51.100.9", "203.0.113.5"]})
+    >>> keys = ["tenant_id", "actor_id"]
+    >>> firsts = network_firsts(df, keys, df.lazy().select(keys).unique())
+    >>> firsts.sort("_net").collect().select("_net", pl.col("_net_first").dt.day()).rows()
+    [('198.51.100.0/24', 1), ('203.0.113.0/24', 3)]
+    """
+    keys = list(keys)
+    return (
+        lazy(events, *keys, "occurred_at", "source_ip")
+        .join(among.select(keys).unique(), on=keys, how="semi")
+        .group_by(*keys, "source_ip")
+        .agg(_ip_first=pl.col("occurred_at").min())
+        .group_by(*keys, _net=network(pl.col("source_ip")))
+        .agg(_net_first=pl.col("_ip_first").min())
+    )
+
+
+def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
+    """Aggregations of an episode's rows that carry ``_net_first`` (from
+    :func:`network_firsts`) and ``_client``/``_client_first`` (from
+    :func:`client_firsts`): ``_new_ips``, its addresses in networks the actor first used
+    at most ``gap`` before; ``_new_clients``, the clients it first used so; and
+    ``_stranger``, whether one row came from both a new network and a new (or unknown)
+    client, which a pipeline's usual tool on a new runner does not."""
+    new_net = (pl.col("occurred_at") - pl.col("_net_first")) <= gap
+    return [
+        pl.col("source_ip").filter(new_net).unique(maintain_order=True).alias("_new_ips"),
+        pl.col("_client")
+        .filter(pl.col("_client").is_not_null() & new_client(gap))
+        .unique(maintain_order=True)
+        .alias("_new_clients"),
+        (new_net & new_client(gap)).any().alias("_stranger"),
+    ]
+
+
+def new_network_text() -> pl.Expr:
+    """``from a network it had never used (…)``, with the new client when there is one,
+    for an episode aggregated with :func:`newcomer_aggregations`."""
+    return pl.format(
+        "from a network it had never used ({}){}",
+        first_few(pl.col("_new_ips"), 3, ", "),
+        new_clients_text(pl.col("_new_clients")),
+    )
+
+
 def client_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> pl.LazyFrame:
     """When each group of ``keys`` found in ``among`` first used each client (its user
     agent as :func:`client_agent` reads it), as ``_client`` and ``_client_first``; join

@@ -38,11 +38,11 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
-    lazy,
     listed,
     network,
-    new_client,
-    new_clients_text,
+    network_firsts,
+    new_network_text,
+    newcomer_aggregations,
     noun_terms,
     positive,
     q,
@@ -191,12 +191,7 @@ def code_tampering(
         .agg(_la_first=T.min())
     )
     actors = touched.lazy().select(keys).unique()
-    nets = (
-        lazy(events, *keys, "occurred_at", "source_ip")
-        .join(actors, on=keys, how="semi")
-        .group_by(*keys, _net=network(pl.col("source_ip")))
-        .agg(_net_first=T.min())
-    )
+    nets = network_firsts(events, keys, actors)
     # the actor's first successful code change of any function
     first_change = touched.lazy().filter(ok & change).group_by(keys).agg(_first_change=T.min())
     clients = client_firsts(events, keys, actors)
@@ -253,16 +248,9 @@ def code_tampering(
             ok.any().alias("_done"),
             pl.col("action").unique(maintain_order=True).alias("_actions"),
             pl.col("_fn").drop_nulls().unique(maintain_order=True).alias("_fns"),
-            pl.col("source_ip")
-            .filter((T - pl.col("_net_first")) <= g)
-            .unique(maintain_order=True)
-            .alias("_new_ips"),
-            pl.col("_client")
-            .filter(pl.col("_client").is_not_null() & new_client(g))
-            .unique(maintain_order=True)
-            .alias("_new_clients"),
-            # a network and a client both new: not a pipeline on a new runner
-            (((T - pl.col("_net_first")) <= g) & new_client(g)).any().alias("_stranger"),
+            # new networks and clients; both new at once is not a pipeline's usual tool
+            # on a new runner
+            *newcomer_aggregations(g),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
         .join(first_change, on=keys, how="left")
@@ -294,13 +282,7 @@ def code_tampering(
             )
         ),
         pl.when(first & known).then(pl.lit("its first code change in the trail")),
-        pl.when(new_net).then(
-            pl.format(
-                "from a network it had never used ({}){}",
-                first_few(pl.col("_new_ips"), 3, ", "),
-                new_clients_text(pl.col("_new_clients")),
-            )
-        ),
+        pl.when(new_net).then(new_network_text()),
         pl.when(~theirs & (pl.col("_fns").list.len() > 0)).then(
             first_few(pl.col("_fns").list.eval(q(pl.element())), 3, ", ")
         ),

@@ -43,10 +43,10 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
-    lazy,
     network,
-    new_client,
-    new_clients_text,
+    network_firsts,
+    new_network_text,
+    newcomer_aggregations,
     noun_terms,
     positive,
     q,
@@ -171,12 +171,7 @@ def model_abuse(
     ok = pl.col("outcome") == "success"
     invoke = pl.col("_kind") == "invoke"
     actors = used.lazy().select(keys).unique()
-    nets = (
-        lazy(events, *keys, "occurred_at", "source_ip")
-        .join(actors, on=keys, how="semi")
-        .group_by(*keys, _net=network(pl.col("source_ip")))
-        .agg(_net_first=T.min())
-    )
+    nets = network_firsts(events, keys, actors)
     clients = client_firsts(events, keys, actors)
     marked = episodes(
         used.lazy()
@@ -201,16 +196,9 @@ def model_abuse(
             .alias("_models"),
             ((pl.col("_kind") == "enable") & ok).any().alias("_enabled"),
             (pl.col("_kind") == "logging").any().alias("_logging"),
-            pl.col("source_ip")
-            .filter((T - pl.col("_net_first")) <= g)
-            .unique(maintain_order=True)
-            .alias("_new_ips"),
-            pl.col("_client")
-            .filter(pl.col("_client").is_not_null() & new_client(g))
-            .unique(maintain_order=True)
-            .alias("_new_clients"),
-            # a network and a client both new: not a pipeline on a new runner
-            (((T - pl.col("_net_first")) <= g) & new_client(g)).any().alias("_stranger"),
+            # new networks and clients; both new at once is not a pipeline's usual tool
+            # on a new runner
+            *newcomer_aggregations(g),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
@@ -243,13 +231,7 @@ def model_abuse(
         pl.when(pl.col("_days") == 0)
         .then(pl.lit("new to them"))
         .otherwise(pl.format("used on {} earlier day(s) only", pl.col("_days"))),
-        pl.when(new_net).then(
-            pl.format(
-                "from a network it had never used ({}){}",
-                first_few(pl.col("_new_ips"), 3, ", "),
-                new_clients_text(pl.col("_new_clients")),
-            )
-        ),
+        pl.when(new_net).then(new_network_text()),
         pl.when("_enabled").then(pl.lit("enabled model access")),
         pl.when("_logging").then(pl.lit("read whether invocations are logged")),
         pl.when(pl.col("_refused") >= min_refused).then(

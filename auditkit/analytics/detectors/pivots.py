@@ -39,10 +39,10 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
-    lazy,
     network,
-    new_client,
-    new_clients_text,
+    network_firsts,
+    new_network_text,
+    newcomer_aggregations,
     noun_terms,
     positive,
     q,
@@ -164,12 +164,7 @@ def identity_pivot(
         return empty()
     ok = pl.col("outcome") == "success"
     actors = taken.lazy().select(keys).unique()
-    nets = (
-        lazy(events, *keys, "occurred_at", "source_ip")
-        .join(actors, on=keys, how="semi")
-        .group_by(*keys, _net=network(pl.col("source_ip")))
-        .agg(_net_first=T.min())
-    )
+    nets = network_firsts(events, keys, actors)
     # when each actor first took on each identity successfully
     firsts = (
         taken.lazy()
@@ -199,16 +194,9 @@ def identity_pivot(
             pl.col("_who").filter(pl.col("_new")).drop_nulls().unique().sort().alias("_new_who"),
             pl.col("_who").filter(pl.col("_new") & ok).unique().sort().alias("_gained"),
             (~ok).sum().alias("_refused"),
-            pl.col("source_ip")
-            .filter((T - pl.col("_net_first")) <= g)
-            .unique(maintain_order=True)
-            .alias("_new_ips"),
-            pl.col("_client")
-            .filter(pl.col("_client").is_not_null() & new_client(g))
-            .unique(maintain_order=True)
-            .alias("_new_clients"),
-            # a network and a client both new: not a pipeline on a new runner
-            (((T - pl.col("_net_first")) <= g) & new_client(g)).any().alias("_stranger"),
+            # new networks and clients; both new at once is not a pipeline's usual tool
+            # on a new runner
+            *newcomer_aggregations(g),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
@@ -234,13 +222,7 @@ def identity_pivot(
         ),
         pl.format("{} tried", tried),
         pl.when(pl.col("_refused") > 0).then(pl.format("{} refused", pl.col("_refused"))),
-        pl.when(new_net).then(
-            pl.format(
-                "from a network it had never used ({}){}",
-                first_few(pl.col("_new_ips"), 3, ", "),
-                new_clients_text(pl.col("_new_clients")),
-            )
-        ),
+        pl.when(new_net).then(new_network_text()),
     ).list.drop_nulls()
     return finalize(
         grouped.filter(known & (pl.col("_new_who").list.len() > 0) & sign).with_columns(

@@ -39,8 +39,8 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
-    lazy,
     network,
+    network_firsts,
     noun_terms,
     positive,
     q,
@@ -163,12 +163,7 @@ def ransom_encryption(
         return empty()
     ok = pl.col("outcome") == "success"
     actors = found.lazy().select(keys).unique()
-    nets = (
-        lazy(events, *keys, "occurred_at", "source_ip")
-        .join(actors, on=keys, how="semi")
-        .group_by(*keys, _net=network(pl.col("source_ip")))
-        .agg(_net_first=T.min())
-    )
+    nets = network_firsts(events, keys, actors)
     marked = episodes(
         found.lazy().join(nets, on=[*keys, "_net"], how="left", maintain_order="left"), keys, g
     ).collect()

@@ -43,9 +43,9 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
-    lazy,
     listed,
     network,
+    network_firsts,
     noun_terms,
     positive,
     q,
@@ -245,12 +245,7 @@ def remote_execution(
     ok = pl.col("outcome") == "success"
     # when each actor first used each network, in any event of the trail
     actors = runs.lazy().select(keys).unique()
-    nets = (
-        lazy(events, *keys, "occurred_at", "source_ip")
-        .join(actors, on=keys, how="semi")
-        .group_by(*keys, _net=network(pl.col("source_ip")))
-        .agg(_net_first=T.min())
-    )
+    nets = network_firsts(events, keys, actors)
     # what kind: a command, a session, an SSH key (to the console too), a start-up script
     key = pl.col("action").str.contains("key|console")
     session = pl.col("action").str.contains("session")

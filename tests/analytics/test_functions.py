@@ -159,3 +159,18 @@ def test_it_runs_in_the_registry_and_rejects_bad_settings(tmp_path: Path) -> Non
     for bad in ({"gap": "soon"}, {"min_history": "soon"}, {"max_evidence": 0}):
         with pytest.raises(UsageError):
             code_tampering(frame, **bad)
+
+
+def test_a_function_named_by_its_arn_as_a_target_is_the_same_function(tmp_path: Path) -> None:
+    """CloudTrail lists the function as a resource in some records and only in the request
+    in others: the ARN and the name are one function."""
+    arn_target = {
+        "resources": [{"ARN": FN_ARN, "type": "AWS::Lambda::Function", "accountId": ACCOUNT}]
+    }
+    routine = [
+        {**r, **arn_target} if r["eventName"].startswith("UpdateFunctionCode") else r
+        for r in _routine()
+    ]
+    found = _run([*routine, _deploy(21, user="ops", ip=OFFICE)], tmp_path)
+    assert found["severity"].to_list() == ["medium"]
+    assert "'billing', which only" in found["summary"][0]

@@ -87,14 +87,17 @@ def changes_function(action: str) -> str | None:
 
 
 def _function() -> pl.Expr:
-    """The function an event changes: its target, else the request's ``functionName``
-    (``arn:aws:lambda:…:function:NAME[:qualifier]`` reduced to ``NAME``)."""
-    name = pl.col("metadata").str.json_path_match("$.original.requestParameters.functionName")
-    return pl.coalesce(
+    """The function an event changes: its target, else the request's ``functionName``;
+    a Lambda ARN (``arn:aws:lambda:…:function:NAME[:qualifier]``) reduced to ``NAME``, so
+    that a function named either way is one."""
+    name = pl.coalesce(
         pl.col("target_id"),
-        pl.when(name.str.contains("function:"))
+        pl.col("metadata").str.json_path_match("$.original.requestParameters.functionName"),
+    )
+    return (
+        pl.when(name.str.contains("function:", literal=True))
         .then(name.str.extract(r"function:([^:]+)"))
-        .otherwise(name),
+        .otherwise(name)
     )
 
 

@@ -50,6 +50,9 @@ def test_a_pipelines_daily_roles_are_quiet(tmp_path: Path) -> None:
     # and an engineer assuming one role for the first time, from the office
     first = _assume(20, "555:role/readonly", user="ops", ip=OFFICE)
     assert _run([*_routine(), first], tmp_path).height == 0
+    # the pipeline's four roles and a new account's, in one run: one new identity
+    run = [*_routine(range(20, 21)), _assume(20, "555:role/deploy", 30)]
+    assert _run([*_routine(), *run], tmp_path).height == 0
 
 
 def test_a_spree_of_refused_roles_then_one_is_high(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def identity_pivot(
     One actor's such events no more than ``gap`` apart are an episode.  It is reported
     when the actor had been seen ``min_history`` before, tried an identity it had never
     taken on successfully before the episode, and either tried ``min_identities`` or more
-    identities, was refused ``min_refused`` times or more, or came from a network (IPv4
+    such new identities, was refused ``min_refused`` times or more, or came from a network (IPv4
     ``/24``, IPv6 ``/64``) it had never used.  High when a new identity was taken on and
     the episode followed ``min_refused`` refusals, or came from a new network with a client
     (user agent) the actor had never used or an unknown one; medium otherwise (a pipeline's
@@ -205,7 +205,9 @@ def identity_pivot(
     gained = pl.col("_gained").list.len() > 0
     refused = pl.col("_refused") >= min_refused
     new_net = pl.col("_new_ips").list.len() > 0
-    sign = (tried >= min_identities) | refused | new_net
+    # identities new to the actor: a pipeline's four daily roles and one new account's
+    # role are one new identity, not five
+    sign = (pl.col("_new_who").list.len() >= min_identities) | refused | new_net
     high = gained & (pl.col("_stranger") | refused)
     why = pl.concat_list(
         pl.when(gained)

@@ -15,9 +15,21 @@ import pytest
 from auditkit.analytics.detectors import run_detectors
 from auditkit.analytics.detectors.remote import remote_execution, runs_on_machines
 from auditkit.errors import UsageError
-from tests.analytics._producers import cloudtrail, read_as
+from tests.analytics._producers import cloudtrail as _cloudtrail
+from tests.analytics._producers import read_as
 
 OFFICE, AWAY = "198.51.100.23", "45.155.205.233"
+#: What a thief runs from AWAY: a client the key's owner never used.
+SCRIPT = "Boto3/1.34.1 md/Botocore#1.34.1 Python/3.12.1 Linux/6.8"
+
+
+def cloudtrail(*args: Any, **kw: Any) -> dict[str, Any]:
+    """A CloudTrail record; from AWAY, with the thief's own client."""
+    if kw.get("ip") == AWAY:
+        kw.setdefault("userAgent", SCRIPT)
+    return _cloudtrail(*args, **kw)
+
+
 SSM, EC2, CONNECT = "ssm.amazonaws.com", "ec2.amazonaws.com", "ec2-instance-connect.amazonaws.com"
 
 
@@ -173,8 +185,10 @@ def test_google_cloud_ssh_keys_and_start_up_scripts_in_metadata(tmp_path: Path) 
 
     def delta(method: str, who: str, **keys: list[str]) -> dict[str, Any]:
         where = "projectMetadataDelta" if "Common" in method else "instanceMetadataDelta"
-        return gcp(method, "2026-03-20T15:20:00Z", resource=f"{zone}/api-1", actor=who,
-                   ip=AWAY, metadata={where: keys})  # fmt: skip
+        entry = gcp(method, "2026-03-20T15:20:00Z", resource=f"{zone}/api-1", actor=who,
+                    ip=AWAY, metadata={where: keys})  # fmt: skip
+        entry["protoPayload"]["requestMetadata"]["callerSuppliedUserAgent"] = SCRIPT
+        return entry
 
     records = [
         *habit,
@@ -225,3 +239,14 @@ def test_sagemaker_lifecycle_scripts_are_start_up_scripts(tmp_path: Path) -> Non
     resize = cloudtrail("UpdateNotebookInstance", _at(20), user="dana", source=sagemaker,
                         ip=AWAY, request=request)  # fmt: skip
     assert _run([*_admin_habit(), *weekly, resize], tmp_path).is_empty()
+
+
+def test_the_routine_from_a_new_network_with_a_new_client_is_high(tmp_path: Path) -> None:
+    """The administrator's own sessions, from a hotel with their laptop, are routine; the
+    same sessions from a network and a client the key never used are a stolen key."""
+    hotel = [_session(20, "i-01", ip=AWAY, minute=0)]
+    hotel[0]["userAgent"] = "aws-cli/2.15.0"
+    assert _run([*_admin_habit(), *hotel], tmp_path).is_empty()
+    found = _run([*_admin_habit(), _session(20, "i-01", ip=AWAY)], tmp_path)
+    assert found["severity"].to_list() == ["high"]
+    assert "with a client it had never used" in found["summary"][0]

@@ -36,6 +36,8 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
+    client_agent,
+    client_firsts,
     duration,
     empty,
     episodes,
@@ -46,6 +48,8 @@ from auditkit.analytics.detectors.common import (
     listed,
     network,
     network_firsts,
+    new_network_text,
+    newcomer_aggregations,
     noun_terms,
     positive,
     q,
@@ -188,11 +192,12 @@ def remote_execution(
     had been seen ``min_history`` before, or reached ``min_machines`` machines); and, for
     an actor seen ``min_history`` before, when it did a kind it had never done (commands,
     sessions, SSH key pushes, start-up scripts) or reached ``min_machines`` or more
-    machines with one kind, more than on any earlier day.  High
-    when the actor had been seen ``min_history`` before and either its first such
-    episode reached ``min_machines`` machines or a serial console, or the episode came
-    from a network (IPv4 ``/24``, IPv6 ``/64``) the actor had never used; medium
-    otherwise, and when every attempt was refused.
+    machines with one kind, more than on any earlier day; or did its routine from a
+    network and with a client it had never used.  High when the actor had been seen
+    ``min_history`` before and either its first such episode reached ``min_machines``
+    machines or a serial console, or the episode came from a network (IPv4 ``/24``, IPv6
+    ``/64``) and with a client (user agent) the actor had never used, or an unknown one;
+    medium otherwise, and when every attempt was refused.
 
     Examples
     --------
@@ -221,7 +226,7 @@ def remote_execution(
     if not remote and not attributes and not scripts:
         return empty()
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "target_id", "source_ip",
-            "metadata")  # fmt: skip
+            "metadata", "user_agent")  # fmt: skip
     runs = (
         subset(
             events,
@@ -237,7 +242,11 @@ def remote_execution(
             .then(_start_up_key())
         )
         .filter(pl.col("action").is_in(remote) | pl.col("_start_up").is_not_null())
-        .with_columns(_machines=_machines(), _net=network(pl.col("source_ip")))
+        .with_columns(
+            _machines=_machines(),
+            _net=network(pl.col("source_ip")),
+            _client=client_agent(pl.col("user_agent")),
+        )
         .collect()
     )
     if runs.height == 0:
@@ -253,6 +262,13 @@ def remote_execution(
     marked = episodes(
         runs.lazy()
         .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
+        .join(
+            client_firsts(events, keys, actors),
+            on=[*keys, "_client"],
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
+        )
         .with_columns(
             _kind=pl.when(pl.col("_start_up").is_not_null())
             .then(pl.col("_start_up"))
@@ -277,11 +293,9 @@ def remote_execution(
             ok.any().alias("_done"),
             pl.col("action").unique(maintain_order=True).alias("_actions"),
             pl.col("action").str.contains(_CONSOLE).any().alias("_console"),
-            # a network first used by the actor within a gap before these events
-            pl.col("source_ip")
-            .filter((T - pl.col("_net_first")) <= g)
-            .unique(maintain_order=True)
-            .alias("_new_ips"),
+            # networks and clients first used by the actor within a gap before these
+            # events; both new at once is not the actor's own tool on a new network
+            *newcomer_aggregations(g),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
@@ -333,7 +347,8 @@ def remote_execution(
     wider = pl.col("_wider")
     new_net = pl.col("_new_ips").list.len() > 0
     wide = (n >= min_machines) | pl.col("_console")
-    high = known & pl.col("_done") & (new_net | (first & wide))
+    stranger = pl.col("_stranger")
+    high = known & pl.col("_done") & (stranger | (first & wide))
     why = pl.concat_list(
         pl.when(pl.col("_days") == 0).then(pl.lit("its first in the trail")),
         pl.when((pl.col("_days") > 0) & first).then(
@@ -347,12 +362,7 @@ def remote_execution(
                 "more machines at once than on any earlier day (at most {})", pl.col("_widest")
             )
         ),
-        pl.when(new_net).then(
-            pl.format(
-                "from a network it had never used ({})",
-                first_few(pl.col("_new_ips"), 3, ", "),
-            )
-        ),
+        pl.when(new_net).then(new_network_text()),
         pl.when(pl.col("_console")).then(pl.lit("through the serial console")),
         pl.when(n > 0)
         .then(first_few(pl.col("_reached").list.eval(q(pl.element())), 5, ", "))
@@ -365,7 +375,10 @@ def remote_execution(
             pl.col("_widest").fill_null(0),
             pl.col("_wider").fill_null(False),
         )
-        .filter((known & (first | new_kind | wider)) | (first & (n >= min_machines)))
+        .filter(
+            (known & (first | new_kind | wider | (stranger & pl.col("_done"))))
+            | (first & (n >= min_machines))
+        )
         .with_columns(
             pl.col("event_ids").list.head(max_evidence),
             severity=pl.when(high).then(pl.lit("high")).otherwise(pl.lit("medium")),

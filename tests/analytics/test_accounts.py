@@ -91,3 +91,24 @@ def test_break_glass(event, frame) -> None:
         "ops",
         "rooter",
     ]
+
+
+def test_a_console_password_made_for_another_iam_user(tmp_path) -> None:
+    """Stratus Red Team's iam-create-user-login-profile: a console password given to an
+    existing IAM user that had none (CloudTrail's ``CreateLoginProfile``, read as
+    ``password.reset``) is a credential minted for someone else; onboarding a new user,
+    changing a password (``UpdateLoginProfile``) and one's own are not."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    def call(name: str, minute: int, user: str = "ops", target: str = "bob") -> dict:
+        return cloudtrail(name, f"2024-03-20T10:{minute:02d}:00Z", user=user,
+                          request={"userName": target})  # fmt: skip
+
+    found = suspicious_api_key(read_as("cloudtrail", [call("CreateLoginProfile", 0)], tmp_path))
+    assert found["severity"].to_list() == ["medium"]
+    assert "created a console password (a login profile) for another user" in found["summary"][0]
+    quiet = [
+        call("CreateUser", 1, target="carol"), call("CreateLoginProfile", 2, target="carol"),
+        call("UpdateLoginProfile", 3), call("CreateLoginProfile", 4, user="dave", target="dave"),
+    ]  # fmt: skip
+    assert suspicious_api_key(read_as("cloudtrail", quiet, tmp_path)).height == 0

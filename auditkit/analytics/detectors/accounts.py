@@ -40,6 +40,10 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
+#: How CloudTrail's ``CreateLoginProfile`` (a console password made for an IAM user) is
+#: kept in an imported event's metadata.
+_LOGIN_PROFILE: Final = '"source_action":"CreateLoginProfile"'
+
 __all__ = [
     "break_glass",
     "dormant_account",
@@ -56,7 +60,9 @@ def suspicious_api_key(
     min_history: int = 50,
     rare_hour_share: float = 0.01,
 ) -> pl.DataFrame:
-    """An API key created for another user, or at an hour when its creator is rarely active.
+    """An API key created for another user, or at an hour when its creator is rarely active;
+    or a console password made for another IAM user (CloudTrail's ``CreateLoginProfile``)
+    that was not created within the day before.
 
     The recipient is a target of type ``user`` other than the creator (producers
     may list the key itself as a target too); keys for service accounts or for
@@ -86,12 +92,22 @@ def suspicious_api_key(
     positive(rare_hour_share, "rare_hour_share")
     cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
     keys = ["tenant_id", "actor_id"]
-    created = subset(
-        events,
-        (*cols, "targets"),
-        pl.col("action") == "api_key.create",
-        pl.col("outcome") == "success",
-    ).collect()
+    # a console password made for an IAM user (CloudTrail's CreateLoginProfile, read as
+    # password.reset) is a credential minted too; its change (UpdateLoginProfile) is not
+    profile = (pl.col("action") == "password.reset") & pl.col("metadata").str.contains(
+        _LOGIN_PROFILE, literal=True
+    ).fill_null(False)
+    created = (
+        subset(
+            events,
+            (*cols, "targets", "metadata"),
+            (pl.col("action") == "api_key.create") | (pl.col("action") == "password.reset"),
+            pl.col("outcome") == "success",
+        )
+        .filter((pl.col("action") == "api_key.create") | profile)
+        .drop("metadata")
+        .collect()
+    )
     # the principal who gets the key: a target of type user other than the creator (the key
     # itself may be listed as a target too)
     recipients = (
@@ -113,7 +129,7 @@ def suspicious_api_key(
     creators = subset(
         events, cols, pl.col("actor_id").is_in(created["actor_id"].unique().implode())
     ).join(created.lazy().select(keys).unique(), on=keys, how="semi")
-    profile = creators.group_by(*keys, pl.col("occurred_at").dt.hour().alias("hour")).agg(
+    profile_hours = creators.group_by(*keys, pl.col("occurred_at").dt.hour().alias("hour")).agg(
         n=pl.len()
     )
     near = (
@@ -126,22 +142,45 @@ def suspicious_api_key(
             .alias("hour"),
         )
         .explode("hour")
-        .join(profile, on=[*keys, "hour"], how="left")
+        .join(profile_hours, on=[*keys, "hour"], how="left")
         .group_by("event_id", *keys)
         .agg(pl.col("n").sum().alias("near"))
     )
-    totals = profile.group_by(keys).agg(total=pl.col("n").sum())
+    totals = profile_hours.group_by(keys).agg(total=pl.col("n").sum())
     other = pl.col("target_id").is_not_null()
     # the creator's other events (the creation itself is not history)
     share = (pl.col("near") - 1) / (pl.col("total") - 1)
     odd_hour = (pl.col("total") > min_history) & (share < rare_hour_share)
+    password = pl.col("action") == "password.reset"
+    # a console password made within a day of the account's creation is onboarding
+    made = (
+        subset(
+            events,
+            ("tenant_id", "occurred_at", "targets", "action", "outcome"),
+            pl.col("action") == "user.create",
+            pl.col("outcome") == "success",
+        )
+        .explode("targets")
+        .select("tenant_id", _made=T, target_id=pl.col("targets").struct.field("id"))
+    )
+    onboarding = (
+        created.lazy()
+        .filter(password)
+        .join(recipients, on="event_id")
+        .join(made, on=["tenant_id", "target_id"])
+        .filter((pl.col("_made") <= T) & ((T - pl.col("_made")) <= timedelta(days=1)))
+        .select("event_id")
+        .unique()
+    )
     found = (
         created.lazy()
+        .join(onboarding, on="event_id", how="anti")
         .join(recipients, on="event_id", how="left")
         .join(near, on=["event_id", *keys], how="left")
         .join(totals, on=keys, how="left")
         .with_columns(_other=other, _odd=odd_hour)
-        .filter(pl.col("_other") | pl.col("_odd"))
+        # a password for oneself, even at night, is not a credential minted for another
+        .filter(pl.col("_other") | (pl.col("_odd") & ~password))
         .select(
             *keys,
             T.alias("first_seen"),
@@ -152,7 +191,13 @@ def suspicious_api_key(
             .otherwise(pl.lit("medium"))
             .alias("severity"),
             pl.concat_str(
-                pl.format("{} created an API key", q(pl.col("actor_id"))),
+                pl.format(
+                    "{} created {}",
+                    q(pl.col("actor_id")),
+                    pl.when(password)
+                    .then(pl.lit("a console password (a login profile)"))
+                    .otherwise(pl.lit("an API key")),
+                ),
                 pl.when(pl.col("_other")).then(
                     pl.format(" for another user ({})", q(pl.col("target_id")))
                 ),

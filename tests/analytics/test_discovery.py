@@ -127,6 +127,21 @@ def test_it_runs_in_the_registry_and_rejects_bad_settings(tmp_path: Path) -> Non
     found = run_detectors(frame, names=["reconnaissance"])
     assert found["detector"].to_list() == ["reconnaissance"]
     assert found["score"].is_null().all()
-    for bad in ({"gap": "soon"}, {"min_actions": 0}, {"min_services": -1}):
+    for bad in ({"window": "soon"}, {"min_actions": 0}, {"min_services": -1}):
         with pytest.raises(UsageError):
             reconnaissance(frame, **bad)
+
+
+def test_reads_spread_over_hours_from_the_new_network_are_one_episode(tmp_path: Path) -> None:
+    """A tool that waits over an hour between calls, to stay under any burst window, is
+    judged on everything it read from the new network within a day of its first use."""
+    slow = [
+        cloudtrail(name, _at(21, 0, 1 + i), user="dev", ip=NEW, source=f"{service}.amazonaws.com",
+                   userAgent=SCRIPT)
+        for i, (name, service) in enumerate(RECON)
+    ]  # fmt: skip
+    found = _run([*_routine(), *slow], tmp_path)
+    assert found["severity"].to_list() == ["high"]
+    assert "read 12 kind(s)" in found["summary"][0]
+    # beyond the window, the network is the actor's own
+    assert _run([*_routine(), *slow], tmp_path, window="4h").height == 0

@@ -34,7 +34,6 @@ from auditkit.analytics.detectors.common import (
     client_firsts,
     duration,
     empty,
-    episodes,
     finalize,
     finding_span,
     first_few,
@@ -73,7 +72,7 @@ def reads_inventory(action: str) -> bool:
 def reconnaissance(
     events: Events,
     *,
-    gap: str | timedelta = "1h",
+    window: str | timedelta = "24h",
     min_history: str | timedelta = "7d",
     min_actions: int = 10,
     min_services: int = 3,
@@ -83,12 +82,13 @@ def reconnaissance(
     """An actor reading, from a network it never used, ``min_actions`` or more kinds of
     things it had never read, in ``min_services`` or more services.
 
-    One actor's reads from networks (IPv4 ``/24``, IPv6 ``/64``) it first used no more
-    than ``gap`` before them are an episode, once the actor has been seen ``min_history``.
-    It is reported when the episode's read actions the actor had never made before number
+    One actor's reads from a network (IPv4 ``/24``, IPv6 ``/64``) within ``window`` of the
+    first time it used that network are an episode (reads spread over hours are one),
+    once the actor has been seen ``min_history``.  It is reported when the episode's read
+    actions the actor had never made before the network's first use number
     ``min_actions`` or more and span ``min_services`` services.  High when a read
-    succeeded with a client (a user agent, without its per-call parts) the actor had
-    never used, or an unknown one; medium otherwise (a pipeline's usual tool on a new
+    succeeded with a client (a user agent, without its per-call parts) the actor had first
+    used within ``window``, or an unknown one; medium otherwise (a pipeline's usual tool on a new
     runner reading a new module's resources), and when every such read was refused.
     Reads from a browser or a console and actor types in ``exclude_actor_types`` are
     left out.
@@ -113,7 +113,7 @@ def reconnaissance(
     iam, kms, lambda, rds and 2 more; sts_caller_identity.get, iam_users.list,
     iam_roles.list, iam_policies.list, ec2_instances.describe and 5 more.
     """
-    g = duration(gap, name="gap")
+    w = duration(window, name="window")
     history = duration(min_history, name="min_history")
     for value, name in ((min_actions, "min_actions"), (min_services, "min_services"),
                         (max_evidence, "max_evidence")):  # fmt: skip
@@ -142,9 +142,10 @@ def reconnaissance(
         .with_columns(_net=network(pl.col("source_ip")))
     )
     net_first = pl.col("_ip_first").min().over(*keys, "_net").alias("_net_first")
+    address_nets = addresses.select(*keys, "source_ip", "_net", net_first)
     fresh = (
-        candidates.join(addresses.select(*keys, "source_ip", net_first), on=[*keys, "source_ip"])
-        .filter((T - pl.col("_net_first")) <= g)
+        candidates.join(address_nets, on=[*keys, "source_ip"])
+        .filter((T - pl.col("_net_first")) <= w)
         .join(began(events, keys), on=keys)
         .filter((T - pl.col("_began")) >= history)
         .collect()
@@ -160,16 +161,18 @@ def reconnaissance(
     # when each of them first used each client (a pipeline's tool on a new runner is not
     # a new client; a thief's script usually is)
     clients = client_firsts(events, keys, actors)
-    marked = episodes(
+    # one episode per actor and new network: a slow tool's reads an hour apart are one
+    marked = (
         fresh.lazy()
         .join(first_read, on=[*keys, "action"], how="left")
         .with_columns(_client=client_agent(pl.col("user_agent")))
-        .join(clients, on=[*keys, "_client"], how="left", nulls_equal=True),
-        keys,
-        g,
-    ).with_columns(
-        _new=pl.col("_first") >= T.min().over("_episode"),
-        _service=pl.col("action").str.extract(r"^([^._:/]+)"),
+        .join(clients, on=[*keys, "_client"], how="left", nulls_equal=True)
+        .sort([*keys, "occurred_at", "event_id"])
+        .with_columns(
+            _episode=pl.struct(*keys, "_net").rank("dense"),
+            _new=pl.col("_first") >= pl.col("_net_first"),
+            _service=pl.col("action").str.extract(r"^([^._:/]+)"),
+        )
     )
     ok = pl.col("outcome") == "success"
     grouped = marked.group_by("_episode").agg(
@@ -179,10 +182,10 @@ def reconnaissance(
         (ok & pl.col("_new")).any().alias("_done"),
         pl.col("source_ip").unique(maintain_order=True).alias("_ips"),
         pl.col("_client")
-        .filter(pl.col("_client").is_not_null() & new_client(g))
+        .filter(pl.col("_client").is_not_null() & new_client(w))
         .unique(maintain_order=True)
         .alias("_new_clients"),
-        (ok & new_client(g)).any().alias("_stranger"),
+        (ok & new_client(w)).any().alias("_stranger"),
     )
     n = pl.col("_new_reads").list.len()
     services = pl.col("_services").list.len()

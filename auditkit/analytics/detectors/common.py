@@ -720,13 +720,31 @@ def network_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> 
     )
 
 
+def with_newcomer_firsts(
+    rows: pl.LazyFrame, events: Events, keys: Sequence[str], among: pl.LazyFrame
+) -> pl.LazyFrame:
+    """``rows`` (with ``source_ip`` and ``user_agent``) with their network and client
+    (``_net``, ``_client``) and when the actor first used each (``_net_first``,
+    ``_client_first``: :func:`network_firsts`, :func:`client_firsts` over the actors of
+    ``among``), in the rows' order; for :func:`newcomer_aggregations`."""
+    keys = list(keys)
+    return (
+        rows.with_columns(
+            _net=network(pl.col("source_ip")), _client=client_agent(pl.col("user_agent"))
+        )
+        .join(network_firsts(events, keys, among), on=[*keys, "_net"], how="left",
+              maintain_order="left")
+        .join(client_firsts(events, keys, among), on=[*keys, "_client"], how="left",
+              maintain_order="left", nulls_equal=True)
+    )  # fmt: skip
+
+
 def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
-    """Aggregations of an episode's rows that carry ``_net_first`` (from
-    :func:`network_firsts`) and ``_client``/``_client_first`` (from
-    :func:`client_firsts`): ``_new_ips``, its addresses in networks the actor first used
-    at most ``gap`` before; ``_new_clients``, the clients it first used so; and
-    ``_stranger``, whether one row came from both a new network and a new (or unknown)
-    client, which a pipeline's usual tool on a new runner does not."""
+    """Aggregations of an episode's rows that carry ``_net_first``, ``_client`` and
+    ``_client_first`` (from :func:`with_newcomer_firsts`): ``_new_ips``, its addresses in
+    networks the actor first used at most ``gap`` before; ``_new_clients``, the clients it
+    first used so; and ``_stranger``, whether one row came from both a new network and a
+    new (or unknown) client, which a pipeline's usual tool on a new runner does not."""
     new_net = (pl.col("occurred_at") - pl.col("_net_first")) <= gap
     return [
         pl.col("source_ip").filter(new_net).unique(maintain_order=True).alias("_new_ips"),

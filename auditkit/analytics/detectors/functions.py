@@ -29,8 +29,6 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
-    client_agent,
-    client_firsts,
     duration,
     empty,
     episodes,
@@ -39,14 +37,13 @@ from auditkit.analytics.detectors.common import (
     first_few,
     fmt_between,
     listed,
-    network,
-    network_firsts,
     new_network_text,
     newcomer_aggregations,
     noun_terms,
     positive,
     q,
     subset,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -161,8 +158,6 @@ def code_tampering(
         .filter((pl.col("_kind") != "configure") | pl.col("_layers").is_not_null())
         .with_columns(
             _fn=_function(),
-            _net=network(pl.col("source_ip")),
-            _client=client_agent(pl.col("user_agent")),
             # the accounts that published the attached layers (arn:aws:lambda:R:ACCOUNT:layer:…)
             _layer_accounts=listed(pl.col("_layers"))
             .list.eval(pl.element().str.extract(r"^arn:[^:]+:lambda:[^:]*:(\d+):layer:"))
@@ -194,17 +189,10 @@ def code_tampering(
         .agg(_la_first=T.min())
     )
     actors = touched.lazy().select(keys).unique()
-    nets = network_firsts(events, keys, actors)
     # the actor's first successful code change of any function
     first_change = touched.lazy().filter(ok & change).group_by(keys).agg(_first_change=T.min())
-    clients = client_firsts(events, keys, actors)
     marked = episodes(
-        touched.lazy()
-        .filter(change)
-        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
-        .join(clients, on=[*keys, "_client"], how="left", maintain_order="left", nulls_equal=True),
-        keys,
-        g,
+        with_newcomer_firsts(touched.lazy().filter(change), events, keys, actors), keys, g
     ).collect()
     if marked.height == 0:
         return empty()

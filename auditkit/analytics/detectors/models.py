@@ -34,8 +34,6 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
-    client_agent,
-    client_firsts,
     duration,
     empty,
     episodes,
@@ -43,14 +41,13 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
-    network,
-    network_firsts,
     new_network_text,
     newcomer_aggregations,
     noun_terms,
     positive,
     q,
     subset,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -160,8 +157,6 @@ def model_abuse(
                 pl.col("metadata").str.json_path_match("$.original.requestParameters.modelId"),
                 pl.col("target_id"),
             ),
-            _net=network(pl.col("source_ip")),
-            _client=client_agent(pl.col("user_agent")),
         )
         .drop("metadata")
         .collect()
@@ -171,15 +166,7 @@ def model_abuse(
     ok = pl.col("outcome") == "success"
     invoke = pl.col("_kind") == "invoke"
     actors = used.lazy().select(keys).unique()
-    nets = network_firsts(events, keys, actors)
-    clients = client_firsts(events, keys, actors)
-    marked = episodes(
-        used.lazy()
-        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
-        .join(clients, on=[*keys, "_client"], how="left", maintain_order="left", nulls_equal=True),
-        keys,
-        g,
-    ).collect()
+    marked = episodes(with_newcomer_firsts(used.lazy(), events, keys, actors), keys, g).collect()
     grouped = (
         marked.lazy()
         .group_by("_episode")

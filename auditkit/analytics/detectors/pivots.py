@@ -30,8 +30,6 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
-    client_agent,
-    client_firsts,
     duration,
     empty,
     episodes,
@@ -39,14 +37,13 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
-    network,
-    network_firsts,
     new_network_text,
     newcomer_aggregations,
     noun_terms,
     positive,
     q,
     subset,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -152,11 +149,7 @@ def identity_pivot(
             pl.col("actor_id").is_not_null(),
             ~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False),
         )
-        .with_columns(
-            _who=_identity(),
-            _net=network(pl.col("source_ip")),
-            _client=client_agent(pl.col("user_agent")),
-        )
+        .with_columns(_who=_identity())
         .drop("metadata")
         .collect()
     )
@@ -164,7 +157,6 @@ def identity_pivot(
         return empty()
     ok = pl.col("outcome") == "success"
     actors = taken.lazy().select(keys).unique()
-    nets = network_firsts(events, keys, actors)
     # when each actor first took on each identity successfully
     firsts = (
         taken.lazy()
@@ -172,12 +164,10 @@ def identity_pivot(
         .group_by(*keys, "_who")
         .agg(_had=T.min())
     )
-    clients = client_firsts(events, keys, actors)
     marked = episodes(
-        taken.lazy()
-        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
-        .join(firsts, on=[*keys, "_who"], how="left", maintain_order="left")
-        .join(clients, on=[*keys, "_client"], how="left", maintain_order="left", nulls_equal=True),
+        with_newcomer_firsts(taken.lazy(), events, keys, actors).join(
+            firsts, on=[*keys, "_who"], how="left", maintain_order="left"
+        ),
         keys,
         g,
     ).collect()

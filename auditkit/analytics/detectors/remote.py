@@ -36,8 +36,6 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_where,
     began,
-    client_agent,
-    client_firsts,
     duration,
     empty,
     episodes,
@@ -46,14 +44,13 @@ from auditkit.analytics.detectors.common import (
     first_few,
     fmt_between,
     listed,
-    network,
-    network_firsts,
     new_network_text,
     newcomer_aggregations,
     noun_terms,
     positive,
     q,
     subset,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -242,34 +239,20 @@ def remote_execution(
             .then(_start_up_key())
         )
         .filter(pl.col("action").is_in(remote) | pl.col("_start_up").is_not_null())
-        .with_columns(
-            _machines=_machines(),
-            _net=network(pl.col("source_ip")),
-            _client=client_agent(pl.col("user_agent")),
-        )
+        .with_columns(_machines=_machines())
         .collect()
     )
     if runs.height == 0:
         return empty()
     ok = pl.col("outcome") == "success"
-    # when each actor first used each network, in any event of the trail
+    # when each actor first used each network and client, in any event of the trail
     actors = runs.lazy().select(keys).unique()
-    nets = network_firsts(events, keys, actors)
     # what kind: a command, a session, an SSH key (to the console too), a start-up script
     key = pl.col("action").str.contains("key|console")
     session = pl.col("action").str.contains("session")
 
     marked = episodes(
-        runs.lazy()
-        .join(nets, on=[*keys, "_net"], how="left", maintain_order="left")
-        .join(
-            client_firsts(events, keys, actors),
-            on=[*keys, "_client"],
-            how="left",
-            maintain_order="left",
-            nulls_equal=True,
-        )
-        .with_columns(
+        with_newcomer_firsts(runs.lazy(), events, keys, actors).with_columns(
             _kind=pl.when(pl.col("_start_up").is_not_null())
             .then(pl.col("_start_up"))
             .when(key)

@@ -739,6 +739,30 @@ def with_newcomer_firsts(
     )  # fmt: skip
 
 
+def earlier_days(grouped: pl.LazyFrame, rows: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """For each episode of ``grouped`` (``_episode``, ``keys``, ``first_seen``), on how
+    many days before its own first day the same ``keys`` had ``rows``, as ``_days``
+    (episodes without such a day are absent: fill with 0).
+
+    >>> from datetime import datetime
+    >>> rows = pl.LazyFrame({"actor_id": ["a"] * 3,
+    ...     "occurred_at": [datetime(2026, 1, d, h) for d, h in ((1, 9), (1, 10), (3, 9))]})
+    >>> grouped = pl.LazyFrame({"_episode": [1], "actor_id": ["a"],
+    ...                         "first_seen": [datetime(2026, 1, 5)]})
+    >>> earlier_days(grouped, rows, ["actor_id"]).collect().rows()
+    [(1, 2)]
+    """
+    keys = list(keys)
+    days = rows.select(*keys, _day=pl.col("occurred_at").dt.date()).unique()
+    return (
+        grouped.select("_episode", *keys, "first_seen")
+        .join(days, on=keys)
+        .filter(pl.col("_day") < pl.col("first_seen").dt.date())
+        .group_by("_episode")
+        .agg(_days=pl.len())
+    )
+
+
 def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
     """Aggregations of an episode's rows that carry ``_net_first``, ``_client`` and
     ``_client_first`` (from :func:`with_newcomer_firsts`): ``_new_ips``, its addresses in

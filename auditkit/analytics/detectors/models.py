@@ -30,11 +30,11 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
-    T,
     action_words,
     actions_where,
     began,
     duration,
+    earlier_days,
     empty,
     episodes,
     finalize,
@@ -190,14 +190,7 @@ def model_abuse(
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
     # the days on which each actor invoked models successfully, before each episode
-    days = marked.lazy().filter(invoke & ok).select(*keys, _day=T.dt.date()).unique()
-    earlier = (
-        grouped.select("_episode", *keys, "first_seen")
-        .join(days, on=keys)
-        .filter(pl.col("_day") < pl.col("first_seen").dt.date())
-        .group_by("_episode")
-        .agg(_days=pl.len())
-    )
+    earlier = earlier_days(grouped, marked.lazy().filter(invoke & ok), keys)
     n_models = pl.col("_models").list.len()
     new_net = pl.col("_new_ips").list.len() > 0
     signs = [

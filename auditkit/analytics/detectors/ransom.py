@@ -33,6 +33,7 @@ from auditkit.analytics.detectors.common import (
     actions_where,
     began,
     duration,
+    earlier_days,
     empty,
     episodes,
     finalize,
@@ -185,14 +186,7 @@ def ransom_encryption(
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
-    days = marked.lazy().filter(ok).select(*keys, _day=T.dt.date()).unique()
-    earlier = (
-        grouped.select("_episode", *keys, "first_seen")
-        .join(days, on=keys)
-        .filter(pl.col("_day") < pl.col("first_seen").dt.date())
-        .group_by("_episode")
-        .agg(_days=pl.len())
-    )
+    earlier = earlier_days(grouped, marked.lazy().filter(ok), keys)
     n = pl.col("_objects").list.len()
     in_place = pl.col("_in_place") > 0
     foreign = pl.col("_foreign").list.len() > 0

@@ -152,26 +152,29 @@ def suspicious_api_key(
     share = (pl.col("near") - 1) / (pl.col("total") - 1)
     odd_hour = (pl.col("total") > min_history) & (share < rare_hour_share)
     password = pl.col("action") == "password.reset"
-    # a console password made within a day of the account's creation is onboarding
-    made = (
-        subset(
-            events,
-            ("tenant_id", "occurred_at", "targets", "action", "outcome"),
-            pl.col("action") == "user.create",
-            pl.col("outcome") == "success",
+    # a console password made within a day of the account's creation is onboarding (the
+    # accounts' creations are read only when a console password was made)
+    onboarding = pl.LazyFrame(schema={"event_id": pl.String})
+    if created.filter(password).height:
+        made = (
+            subset(
+                events,
+                ("tenant_id", "occurred_at", "targets", "action", "outcome"),
+                pl.col("action") == "user.create",
+                pl.col("outcome") == "success",
+            )
+            .explode("targets")
+            .select("tenant_id", _made=T, target_id=pl.col("targets").struct.field("id"))
         )
-        .explode("targets")
-        .select("tenant_id", _made=T, target_id=pl.col("targets").struct.field("id"))
-    )
-    onboarding = (
-        created.lazy()
-        .filter(password)
-        .join(recipients, on="event_id")
-        .join(made, on=["tenant_id", "target_id"])
-        .filter((pl.col("_made") <= T) & ((T - pl.col("_made")) <= timedelta(days=1)))
-        .select("event_id")
-        .unique()
-    )
+        onboarding = (
+            created.lazy()
+            .filter(password)
+            .join(recipients, on="event_id")
+            .join(made, on=["tenant_id", "target_id"])
+            .filter((pl.col("_made") <= T) & ((T - pl.col("_made")) <= timedelta(days=1)))
+            .select("event_id")
+            .unique()
+        )
     found = (
         created.lazy()
         .join(onboarding, on="event_id", how="anti")

@@ -143,10 +143,10 @@ def ransom_encryption(
         .with_columns(
             _customer=customer.fill_null(False),
             _foreign=pl.when(kms_account != own.fill_null("")).then(kms_account),
+            # null unless both are named (Polars 2.1 panicked on a ``when`` around a
+            # ``format`` of these on some frames)
             _object=pl.coalesce(
-                pl.when(_request("bucketName").is_not_null() & _request("key").is_not_null()).then(
-                    pl.format("{}/{}", _request("bucketName"), _request("key"))
-                ),
+                pl.concat_str(_request("bucketName"), _request("key"), separator="/"),
                 pl.col("target_id"),
             ),
             _source=_request("x-amz-copy-source").str.strip_prefix("/"),

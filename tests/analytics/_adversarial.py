@@ -933,6 +933,26 @@ def _recon(c: Ctx, t: Tenant) -> None:
     c.emit("recon", t, u["id"], rows, ("reconnaissance",))
 
 
+def _batch_wipe(c: Ctx, t: Tenant) -> None:
+    """A person's account weeks into its habits, from abroad at night, with a script's
+    user agent: it lists a bucket's object versions, empties it with one to three
+    ``DeleteObjects`` (whose events do not name the objects) and leaves a ransom note
+    (Stratus Red Team's s3-ransomware-batch-deletion)."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=2.5), _abroad(c.rng)
+    # an exit node's network, new to the person even after their other incidents abroad
+    geo["source_ip"] = f"185.220.{int(c.rng.integers(0, 256))}.{int(c.rng.integers(1, 255))}"
+    agent = "Boto3/1.34.1 md/Botocore#1.34.1 ua/2.0 os/linux lang/python#3.12"
+    bucket = _requested(f'{{"bucketName":"{t.name}-docs","delete":""}}')
+    steps = ["s3_object_versions.list"]
+    steps += ["s3_objects.delete"] * int(c.rng.integers(1, 4))
+    steps += ["s3_object.put"]
+    rows = [
+        {**_user_row(u, t, t0 + i * 10 * US, a, user_agent=agent, metadata=bucket), **geo}
+        for i, a in enumerate(steps)
+    ]
+    c.emit("batch_wipe", t, u["id"], rows, ("mass_deletion",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -963,6 +983,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "sse_ransom": _sse_ransom,
     "role_spree": _role_spree,
     "recon": _recon,
+    "batch_wipe": _batch_wipe,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -1409,6 +1430,19 @@ def _console_abroad(c: Ctx, t: Tenant) -> None:
     _look(c, t, "console_abroad", u["id"], rows)
 
 
+def _hotel_cleanup(c: Ctx, t: Tenant) -> None:
+    """A person tidying up from a hotel abroad with their own browser: 8 to 20 of their
+    documents deleted within the hour (the same client on a new network)."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t), _abroad(c.rng)
+    agent = AGENTS[t.users.index(u) % 2]  # the browser the traffic gives this person
+    rows = [
+        {**_user_row(u, t, t0 + i * 3 * MINUTE, "document.delete", user_agent=agent,
+                     target_id=f"{u['id']}-old-{i}", target_type="document"), **geo}
+        for i in range(int(c.rng.integers(8, 21)))
+    ]  # fmt: skip
+    _look(c, t, "hotel_cleanup", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -1430,4 +1464,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:key_rotation": _key_rotation,
     "lookalike:accounts_setup": _accounts_setup,
     "lookalike:console_abroad": _console_abroad,
+    "lookalike:hotel_cleanup": _hotel_cleanup,
 }

@@ -497,6 +497,8 @@ LATE_KINDS = (
     "role_spree",
     "lookalike:accounts_setup",
     "recon",
+    "batch_wipe",
+    "lookalike:hotel_cleanup",
     "lookalike:console_abroad",
 )
 

@@ -91,3 +91,113 @@ def test_backups_wiped_before_ransom_are_a_mass_deletion(tmp_path) -> None:
     ]
     found = mass_deletion(read_as("cloudtrail", nightly, tmp_path))
     assert found["severity"].to_list() == ["low", "low"]
+
+
+_CLI = "aws-cli/2.15.0 Python/3.11.6 Linux/6.5 exe/x86_64 prompt/off command/s3.cp"
+_THIEF = dict(
+    ip="185.220.101.9",
+    userAgent="Boto3/1.34.1 md/Botocore#1.34.1 ua/2.0 os/linux#6.1 lang/python#3.12",
+)
+
+
+def _s3(name: str, when: str, user: str = "dev", key: str | None = None, **extra) -> dict:
+    """An S3 data event as CloudTrail writes it (``DeleteObjects`` names no object)."""
+    request = {"bucketName": "acme-data", "Host": "acme-data.s3.us-east-1.amazonaws.com"}
+    if key:
+        request["key"] = key
+    if name == "DeleteObjects":
+        request["delete"] = ""
+    extra.setdefault("userAgent", _CLI)
+    return cloudtrail(
+        name, when, user=user, request=request, source="s3.amazonaws.com",
+        eventCategory="Data", managementEvent=False, **extra,
+    )  # fmt: skip
+
+
+def _three_weeks(user: str = "dev") -> list[dict]:
+    """A developer's ordinary S3 work for three weeks, from the office with the CLI; an
+    analyst deleting in the console (``DeleteObjects``) every day."""
+    rows = []
+    for day in range(1, 22):
+        for hour in range(10, 16):
+            when = f"2026-11-{day:02d}T{hour}:07:00Z"
+            rows.append(_s3("PutObject", when, user, f"r/{day}-{hour}"))
+        rows.append(_s3("DeleteObject", f"2026-11-{day:02d}T16:00:00Z", user, f"r/{day}-10"))
+        rows.append(
+            _s3("DeleteObjects", f"2026-11-{day:02d}T15:00:00Z", "analyst", ip="198.51.100.40",
+                userAgent="[Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0]")
+        )  # fmt: skip
+    return rows
+
+
+def test_a_stolen_key_emptying_a_bucket_in_one_batch_is_a_mass_deletion(tmp_path) -> None:
+    """Stratus Red Team's s3-ransomware-batch-deletion: one ``DeleteObjects`` from a new
+    network with the thief's own client, then a ransom note; the batch's event does not
+    count its objects, so it is the stranger that tells."""
+    attack = [
+        _s3("ListObjectVersions", "2026-11-23T11:00:00Z", **_THIEF),
+        _s3("DeleteObjects", "2026-11-23T11:00:20Z", **_THIEF),
+        _s3("PutObject", "2026-11-23T11:00:40Z", key="FILES-DELETED.txt", **_THIEF),
+    ]
+    found = mass_deletion(read_as("cloudtrail", _three_weeks() + attack, tmp_path))
+    assert found["severity"].to_list() == ["high"]
+    summary = found["summary"][0]
+    assert "1 deletion(s) (s3_objects; 1 a batch whose event does not count its items)" in summary
+    assert "185.220.101.9" in summary and "'Boto3/1.34.1" in summary
+    assert found["event_ids"][0].len() == 1
+    # without the history, everything is new to the actor: nothing
+    assert mass_deletion(read_as("cloudtrail", attack, tmp_path)).height == 0
+    assert mass_deletion(read_as("cloudtrail", _three_weeks() + attack, tmp_path),
+                         min_history="30d").height == 0  # fmt: skip
+
+
+def test_a_stolen_key_deleting_under_the_threshold_is_a_mass_deletion(tmp_path) -> None:
+    """Twenty objects one by one stay under ``threshold`` (30); from a stranger,
+    ``stranger_threshold`` (5) decide."""
+    one_by_one = [
+        _s3("DeleteObject", f"2026-11-23T11:00:{i:02d}Z", key=f"r/{i}", **_THIEF) for i in range(20)
+    ]
+    found = mass_deletion(read_as("cloudtrail", _three_weeks() + one_by_one, tmp_path))
+    assert found["severity"].to_list() == ["high"]
+    assert "made 20 deletion(s) (s3_object)" in found["summary"][0]
+    few = mass_deletion(read_as("cloudtrail", _three_weeks() + one_by_one[:4], tmp_path))
+    assert few.height == 0
+    assert mass_deletion(read_as("cloudtrail", _three_weeks() + one_by_one, tmp_path),
+                         stranger_threshold=21).height == 0  # fmt: skip
+
+
+def test_the_owner_deleting_from_a_hotel_is_not_a_stranger(tmp_path) -> None:
+    """The developer's own CLI on a new network is not reported; a new version of it is
+    medium (upgraded before the trip), a pipeline's role new on both is medium."""
+    hotel = dict(ip="203.0.113.50")
+    same = [_s3("DeleteObjects", "2026-11-23T11:00:20Z", **hotel)]
+    assert mass_deletion(read_as("cloudtrail", _three_weeks() + same, tmp_path)).height == 0
+    upgraded = [
+        _s3("DeleteObjects", "2026-11-23T11:00:20Z", userAgent=_CLI.replace("2.15.0", "2.15.9"),
+            **hotel)
+    ]  # fmt: skip
+    found = mass_deletion(read_as("cloudtrail", _three_weeks() + upgraded, tmp_path))
+    assert found["severity"].to_list() == ["medium"]
+    assert "(a version of a client it used before)" in found["summary"][0]
+    # the analyst's daily console batches, from the office: nothing (checked above too)
+    found = mass_deletion(
+        read_as("cloudtrail", _three_weeks() + upgraded, tmp_path), exclude_actor_types=()
+    )
+    assert found["actor_id"].to_list() == ["arn:aws:iam::111122223333:user/dev"]
+
+
+def test_a_service_deleting_as_a_stranger_is_medium(event, frame) -> None:
+    """A service's key from a new network with a new client: medium (a pipeline's new
+    runner with an upgraded tool looks the same); system actors are left out."""
+
+    def delete(minutes: float, ip: str, agent: str, kind: str = "service") -> dict:
+        return event("record.delete", "svc", minutes=minutes, actor_type=kind,
+                     source={"ip": ip, "user_agent": agent})  # fmt: skip
+
+    rows = [delete(d * 1440, "10.0.0.5", "deployer/1.0") for d in range(10)]
+    odd = [delete(10 * 1440 + i, "185.220.101.9", "curl/8.5") for i in range(6)]
+    found = mass_deletion(frame(rows + odd))
+    assert found["severity"].to_list() == ["medium"]
+    assert mass_deletion(frame(rows + odd[:4])).height == 0
+    system = [r | {"actor": {"id": "svc", "type": "system"}} for r in rows + odd]
+    assert mass_deletion(frame(system)).height == 0

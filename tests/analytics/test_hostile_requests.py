@@ -63,7 +63,8 @@ ACTIONS = [
     "audit_log.enable", "lambda_function_code.update", "lambda_function_configuration.update",
     "bedrock_model.invoke", "bedrock_use_case_for_model_access.put",
     "s3_object.copy", "sts_role.assume", "sts_federation_token.get",
-    "iamcredentials_access_token.generate", "iam_users.list",
+    "iamcredentials_access_token.generate", "iam_users.list", "s3_objects.delete",
+    "s3_object.put",
 ]  # fmt: skip
 
 

@@ -35,7 +35,9 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_matching,
     actions_where,
+    began,
     bursts,
+    client_firsts,
     duration,
     empty,
     episodes,
@@ -48,12 +50,16 @@ from auditkit.analytics.detectors.common import (
     is_person,
     key_changed,
     lazy,
+    new_client,
+    new_network_text,
+    newcomer_aggregations,
     noun,
     noun_terms,
     positive,
     q,
     subset,
     verb,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -470,10 +476,13 @@ def mass_deletion(
     slow_window: str | timedelta = "24h",
     account_threshold: int = 10,
     backup_threshold: int = 10,
+    stranger_threshold: int = 5,
+    min_history: str | timedelta = "7d",
 ) -> pl.DataFrame:
     """One actor deleting many items within a sliding window, or spreading them thin over
     a day; or deleting a smaller number of accounts (users, groups, roles, keys) or of
-    backups (snapshots, recovery points, backup vaults).
+    backups (snapshots, recovery points, backup vaults); or deleting from a network and
+    with a client it had never used (its key in someone else's hands).
 
     Parameters
     ----------
@@ -502,6 +511,19 @@ def mass_deletion(
         Deletions of backups (snapshots, recovery points, backup vaults and plans;
         :func:`is_backup_deletion`) by one actor within ``window``: ransomware removes
         the way back first.  Reported like the accounts.
+    stranger_threshold
+        Deletions by one actor within ``window``, each from a network (an IPv4 ``/24``,
+        an IPv6 ``/64``) it first used within ``window`` before, with a client (its
+        user agent, less the parts that change per call) it first used so too: a stolen
+        key's wiper, which keeps under ``threshold`` or deletes
+        in batches (S3's ``DeleteObjects``, ``bulk_delete``).  One batch deletion is
+        enough, since its event does not say how many items it took.  The actor must
+        have been seen ``min_history`` before (everything is new to a new actor).
+        Severity high for people, medium for services (a pipeline upgrading its tool
+        on a new runner).  An engineer who deletes from a hotel with the usual client
+        is not reported; one who upgraded the client on the way is (medium or high).
+    min_history
+        How long before a stranger's deletions the actor must have been seen.
 
     Examples
     --------
@@ -541,7 +563,129 @@ def mass_deletion(
         seen = found.get_column("event_ids").explode().drop_nulls().implode()
         wiped = wiped.filter(~pl.col("event_ids").list.eval(pl.element().is_in(seen)).list.any())
         found = pl.concat([found, wiped])
-    return found.sort(["tenant_id", "first_seen", "finding_id"])
+    positive(stranger_threshold, "stranger_threshold")
+    strangers = _stranger_deletions(
+        events,
+        deletions,
+        window=duration(window),
+        threshold=stranger_threshold,
+        history=duration(min_history, name="min_history"),
+    )
+    seen = found.get_column("event_ids").explode().drop_nulls().implode()
+    strangers = strangers.filter(
+        ~pl.col("event_ids").list.eval(pl.element().is_in(seen)).list.any()
+    )
+    return pl.concat([found, strangers]).sort(["tenant_id", "first_seen", "finding_id"])
+
+
+#: Nouns (the last word before the verb) of a deletion that takes many items at once.
+_BATCH_NOUNS: Final = frozenset(
+    ("objects", "files", "items", "records", "documents", "messages", "rows", "entries",
+     "blobs", "versions", "attachments")
+)  # fmt: skip
+
+
+def is_batch_deletion(action: str) -> bool:
+    """True for a deletion (:func:`is_deletion`) of many items in one event, whose
+    count the event may not give: S3's ``DeleteObjects``, a ``bulk_delete``.
+
+    >>> [is_batch_deletion(a) for a in ("s3_objects.delete", "s3.DeleteObjects",
+    ...     "document.bulk_delete", "s3_object.delete", "user.delete", "ec2_snapshots.delete")]
+    [True, True, True, False, False, False]
+    """
+    if not is_deletion(action):
+        return False
+    noun_words, verb_words = action_words(action)
+    words = [*noun_words, *verb_words]
+    return bool({"bulk", "batch", "mass"} & set(verb_words)) or any(
+        w in _BATCH_NOUNS for w in words
+    )
+
+
+def _stranger_deletions(
+    events: Events,
+    deletions: list[str],
+    *,
+    window: timedelta,
+    threshold: int,
+    history: timedelta,
+) -> pl.DataFrame:
+    """``mass_deletion``'s deletions by a stranger (see ``stranger_threshold``)."""
+    keys = ["tenant_id", "actor_id"]
+    cols = (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "source_ip",
+            "user_agent")  # fmt: skip
+    rows = subset(
+        events,
+        cols,
+        pl.col("action").is_in(deletions),
+        pl.col("outcome") == "success",
+        pl.col("actor_id").is_not_null(),
+        pl.col("source_ip").is_not_null(),
+        (pl.col("actor_type") != "system").fill_null(True),
+    ).collect()
+    if rows.height == 0:
+        return empty()
+    actors = rows.lazy().select(keys).unique()
+    batch = [a for a in deletions if is_batch_deletion(a)]
+    fresh = (T - pl.col("_net_first")) <= window
+    # a client's family is its product without versions (``aws-cli``, ``Boto3``): an
+    # upgrade on the way is a new client, not a new family
+    family = pl.col("_client").str.extract(r"^\[?([^/\s]+)")
+    families = (
+        client_firsts(events, keys, actors)
+        .group_by(*keys, _family=family)
+        .agg(_family_first=pl.col("_client_first").min())
+    )
+    marked = (
+        with_newcomer_firsts(rows.lazy(), events, keys, actors)
+        # only a stranger's rows: a new network with a new client; without a user agent
+        # the trail cannot tell a stranger from the owner travelling, who deletes too
+        .filter(fresh & pl.col("_client").is_not_null() & new_client(window))
+        .with_columns(_family=family)
+        .join(families, on=[*keys, "_family"], how="left", nulls_equal=True)
+    )
+    grouped = (
+        episodes(marked, keys, window)
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys, "actor_type"),
+            pl.col("action").is_in(batch).sum().alias("_batches"),
+            (pl.col("_family").is_null() | ((T - pl.col("_family_first")) <= window))
+            .any()
+            .alias("_new_family"),
+            noun(pl.col("action")).unique().sort().alias("_kinds"),
+            *newcomer_aggregations(window),
+        )
+        .join(began(events, keys, among=actors), on=keys, how="left")
+        .filter(
+            ((pl.col("first_seen") - pl.col("_began")) >= history)
+            & ((pl.col("event_ids").list.len() >= threshold) | (pl.col("_batches") > 0))
+        )
+    )
+    n = pl.col("_batches")
+    return finalize(
+        grouped.with_columns(
+            severity=pl.when(is_person() & pl.col("_new_family"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} made {} deletion(s) ({}{}) {}, each {}{}; it had been seen since {}.",
+                q(pl.col("actor_id")),
+                pl.col("event_ids").list.len(),
+                first_few(pl.col("_kinds"), 5, ", "),
+                pl.when(pl.col("_batches") > 0)
+                .then(pl.format("; {} a batch whose event does not count its items", n))
+                .otherwise(pl.lit("")),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                new_network_text(),
+                pl.when(pl.col("_new_family"))
+                .then(pl.lit(""))
+                .otherwise(pl.lit(" (a version of a client it used before)")),
+                fmt_time(pl.col("_began")),
+            ),
+        ),
+        "mass_deletion",
+    )
 
 
 #: What signs in or holds access, as the object of a deletion (one word, or a pair).

@@ -123,3 +123,8 @@ class AccessDenied(AuditkitError):
 
 class UsageError(AuditkitError):
     """A call or command line that cannot work as given."""
+
+
+class DetectorError(AuditkitError):
+    """A detector stopped on an error of its engine (a Polars panic), not of the data's
+    shape: named, so that the other detectors can be run without it."""

@@ -255,3 +255,25 @@ def test_detectors_run_two_at_a_time_and_errors_reach_the_caller(event, frame) -
     finally:
         for name in ("x_left", "x_right", "x_broken"):
             _DETECTORS.unregister(name)
+
+
+def test_a_polars_panic_is_an_error_naming_the_detector(event, frame) -> None:
+    """A panic inside Polars is a BaseException that no ``except Exception`` catches: the
+    command line would end in a Rust message and a traceback.  It becomes an error that
+    names the detector, which the command line prints in one line (exit 2)."""
+    from auditkit.errors import DetectorError
+
+    @register_detector("x_panics", title="Panics", severity="low")
+    def panics(events):  # type: ignore[no-untyped-def]
+        """Panics."""
+        raise pl.exceptions.PanicException("assertion failed: i < self.len()")
+
+    try:
+        df = frame([event("user.login")])
+        with pytest.raises(DetectorError, match=r"detector 'x_panics' stopped on an internal "
+                           r"error of Polars \(assertion failed: i < self.len\(\)\)"):  # fmt: skip
+            run_detectors(df, names=["brute_force", "x_panics"])
+        with pytest.raises(DetectorError, match="x_panics"):
+            run_detectors(df.lazy(), names=["x_panics"])  # over batches of tenants too
+    finally:
+        _DETECTORS.unregister("x_panics")

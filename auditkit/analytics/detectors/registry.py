@@ -23,7 +23,7 @@ from typing import Any, Final, Literal
 
 import polars as pl
 
-from auditkit.errors import UsageError
+from auditkit.errors import DetectorError, UsageError
 from auditkit.frame import as_event_frame
 from auditkit.plugins import GROUPS, Registry
 
@@ -243,7 +243,15 @@ def run_detectors(
     frames: list[pl.DataFrame] = []
 
     def one(name: str, part: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
-        return detectors[name].fn(part).cast(dict(FINDINGS_SCHEMA))  # type: ignore[arg-type]
+        try:
+            return detectors[name].fn(part).cast(dict(FINDINGS_SCHEMA))  # type: ignore[arg-type]
+        except pl.exceptions.PanicException as exc:  # a BaseException: not caught above
+            why = str(exc).splitlines()[0] if str(exc) else "a panic"
+            raise DetectorError(
+                f"detector {name!r} stopped on an internal error of Polars ({why}); run "
+                "the other detectors without it (auditkit detect STORE --detector NAME ...) "
+                "and report the error"
+            ) from None
 
     def run(names: list[str], part: pl.LazyFrame | pl.DataFrame, share: float) -> None:
         # two detectors at a time: most of a detector's work is a chain of steps

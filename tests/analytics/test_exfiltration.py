@@ -201,3 +201,33 @@ def test_a_service_deleting_as_a_stranger_is_medium(event, frame) -> None:
     assert mass_deletion(frame(rows + odd[:4])).height == 0
     system = [r | {"actor": {"id": "svc", "type": "system"}} for r in rows + odd]
     assert mass_deletion(frame(system)).height == 0
+
+
+def test_a_pipeline_on_new_runners_deleting_for_the_first_time_is_medium(tmp_path) -> None:
+    """GitHub Actions' role session (typed a user by CloudTrail, one session name for every
+    run) comes from a new runner network on every run: three weeks of Terraform, then a
+    new job's first ``aws s3 sync --delete`` is a new client family on a new network,
+    and still medium, not high."""
+    role = "arn:aws:sts::111122223333:assumed-role/deploy/GitHubActions"
+    issuer = {"type": "Role", "userName": "deploy", "arn": "arn:aws:iam::111122223333:role/deploy"}
+    who = {"type": "AssumedRole", "arn": role, "principalId": "AROADEPLOY:GitHubActions",
+           "accountId": "111122223333", "accessKeyId": "ASIADEPLOY",
+           "sessionContext": {"sessionIssuer": issuer}}  # fmt: skip
+    terraform = "APN/1.0 HashiCorp/1.0 Terraform/1.6.6 terraform-provider-aws/5.31.0 lang/go#1.21"
+    runs = [
+        _s3("PutObject", f"2026-11-{day:02d}T{hour:02d}:00:00Z", key=f"state/{day}-{hour}",
+            ip=f"20.{day}.{hour}.9", userAgent=terraform, userIdentity=who)
+        for day in range(1, 22) for hour in (9, 13, 17)
+    ]  # fmt: skip
+    sync = [
+        _s3("DeleteObject", f"2026-11-22T09:00:{i:02d}Z", key=f"site/{i}.html",
+            ip="20.99.1.9", userIdentity=who)
+        for i in range(10)
+    ]  # fmt: skip
+    found = mass_deletion(read_as("cloudtrail", runs + sync, tmp_path))
+    assert found["severity"].to_list() == ["medium"]
+    assert "it comes from a new network on most of its days" in found["summary"][0]
+    # a person with the same history of Terraform from one office: high
+    office = [r | {"sourceIPAddress": "198.51.100.14"} for r in runs]
+    found = mass_deletion(read_as("cloudtrail", office + sync, tmp_path))
+    assert found["severity"].to_list() == ["high"]

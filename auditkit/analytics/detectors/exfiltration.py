@@ -50,6 +50,7 @@ from auditkit.analytics.detectors.common import (
     is_person,
     key_changed,
     lazy,
+    network_firsts,
     new_client,
     new_network_text,
     newcomer_aggregations,
@@ -661,15 +662,44 @@ def _stranger_deletions(
             ((pl.col("first_seen") - pl.col("_began")) >= history)
             & ((pl.col("event_ids").list.len() >= threshold) | (pl.col("_batches") > 0))
         )
+        .collect()
+    )
+    # an actor that comes from a new network on most of its days (a pipeline on cloud
+    # runners, whose session CloudTrail types as a user) says little by a new one
+    spans = grouped.lazy().select("_episode", *keys, "first_seen")
+    days = lazy(events, *keys, "occurred_at").join(actors, on=keys, how="semi")
+    days = days.select(*keys, _day=T.dt.date()).unique()
+    before = pl.col("first_seen")
+    roaming = (
+        spans.join(network_firsts(events, keys, actors), on=keys)
+        .filter(pl.col("_net_first") < before)
+        .group_by("_episode")
+        .agg(_nets=pl.len())
+        .join(
+            spans.join(days, on=keys)
+            .filter(pl.col("_day") < before.dt.date())
+            .group_by("_episode")
+            .agg(_days=pl.len()),
+            on="_episode",
+            how="left",
+        )
+        .select(
+            "_episode", _roaming=(pl.col("_nets") >= 10) & (pl.col("_nets") * 2 >= pl.col("_days"))
+        )
+    )
+    judged = (
+        grouped.lazy()
+        .join(roaming, on="_episode", how="left")
+        .with_columns(pl.col("_roaming").fill_null(False))
     )
     n = pl.col("_batches")
     return finalize(
-        grouped.with_columns(
-            severity=pl.when(is_person() & pl.col("_new_family"))
+        judged.with_columns(
+            severity=pl.when(is_person() & pl.col("_new_family") & ~pl.col("_roaming"))
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium")),
             summary=pl.format(
-                "{} made {} deletion(s) ({}{}) {}, each {}{}; it had been seen since {}.",
+                "{} made {} deletion(s) ({}{}) {}, each {}{}{}; it had been seen since {}.",
                 q(pl.col("actor_id")),
                 pl.col("event_ids").list.len(),
                 first_few(pl.col("_kinds"), 5, ", "),
@@ -681,6 +711,9 @@ def _stranger_deletions(
                 pl.when(pl.col("_new_family"))
                 .then(pl.lit(""))
                 .otherwise(pl.lit(" (a version of a client it used before)")),
+                pl.when(pl.col("_roaming"))
+                .then(pl.lit(" (it comes from a new network on most of its days)"))
+                .otherwise(pl.lit("")),
                 fmt_time(pl.col("_began")),
             ),
         ),

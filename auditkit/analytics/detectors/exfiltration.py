@@ -35,8 +35,8 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_matching,
     actions_where,
-    began,
     bursts,
+    client_agent,
     client_firsts,
     duration,
     empty,
@@ -50,6 +50,7 @@ from auditkit.analytics.detectors.common import (
     is_person,
     key_changed,
     lazy,
+    network,
     network_firsts,
     new_client,
     new_network_text,
@@ -60,7 +61,6 @@ from auditkit.analytics.detectors.common import (
     q,
     subset,
     verb,
-    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -624,26 +624,72 @@ def _stranger_deletions(
         pl.col("source_ip").is_not_null(),
         (pl.col("actor_type") != "system").fill_null(True),
     ).collect()
+    batch = [a for a in deletions if is_batch_deletion(a)]
+    # cheap tests first, on the deletions alone: a stranger's episode lies within an
+    # episode of all the actor's deletions, which must then be as large (or a batch) ...
+    rows = (
+        episodes(rows.lazy(), keys, window)
+        .filter(
+            (pl.len().over("_episode") >= threshold)
+            | pl.col("action").is_in(batch).any().over("_episode")
+        )
+        .drop("_episode")
+        .collect()
+    )
     if rows.height == 0:
         return empty()
+    # ... and from an address first used within the window (else its network was too)
+    pairs = rows.select(*keys, "source_ip").unique()
+    ips = (
+        lazy(events, *keys, "source_ip", "occurred_at")
+        .join(pairs.lazy(), on=[*keys, "source_ip"], how="semi")
+        .group_by(*keys, "source_ip")
+        .agg(_ip_first=T.min())
+    )
+    rows = (
+        rows.lazy()
+        .join(ips, on=[*keys, "source_ip"], how="left", maintain_order="left")
+        .filter((T - pl.col("_ip_first")) <= window)
+        .drop("_ip_first")
+        .collect()
+    )
+    if rows.height == 0:
+        return empty()
+    # the costlier tests (every event of the actor: networks, clients) for the few left,
+    # each read of their events made once
     actors = rows.lazy().select(keys).unique()
-    batch = [a for a in deletions if is_batch_deletion(a)]
+    nets = network_firsts(events, keys, actors).collect()
+    clients = client_firsts(events, keys, actors).collect()
+    lives = (
+        lazy(events, *keys, "occurred_at")
+        .join(actors, on=keys, how="semi")
+        .group_by(keys)
+        .agg(_began=T.min(), _active=T.dt.date().unique())
+        .collect()
+    )
     fresh = (T - pl.col("_net_first")) <= window
     # a client's family is its product without versions (``aws-cli``, ``Boto3``): an
     # upgrade on the way is a new client, not a new family
     family = pl.col("_client").str.extract(r"^\[?([^/\s]+)")
-    families = (
-        client_firsts(events, keys, actors)
-        .group_by(*keys, _family=family)
-        .agg(_family_first=pl.col("_client_first").min())
+    families = clients.group_by(*keys, _family=family).agg(
+        _family_first=pl.col("_client_first").min()
     )
     marked = (
-        with_newcomer_firsts(rows.lazy(), events, keys, actors)
+        rows.lazy()
+        .with_columns(_net=network(pl.col("source_ip")), _client=client_agent(pl.col("user_agent")))
+        .join(nets.lazy(), on=[*keys, "_net"], how="left", maintain_order="left")
+        .join(
+            clients.lazy(),
+            on=[*keys, "_client"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
         # only a stranger's rows: a new network with a new client; without a user agent
         # the trail cannot tell a stranger from the owner travelling, who deletes too
         .filter(fresh & pl.col("_client").is_not_null() & new_client(window))
         .with_columns(_family=family)
-        .join(families, on=[*keys, "_family"], how="left", nulls_equal=True)
+        .join(families.lazy(), on=[*keys, "_family"], how="left", nulls_equal=True)
     )
     grouped = (
         episodes(marked, keys, window)
@@ -657,7 +703,7 @@ def _stranger_deletions(
             noun(pl.col("action")).unique().sort().alias("_kinds"),
             *newcomer_aggregations(window),
         )
-        .join(began(events, keys, among=actors), on=keys, how="left")
+        .join(lives.lazy(), on=keys, how="left")
         .filter(
             ((pl.col("first_seen") - pl.col("_began")) >= history)
             & ((pl.col("event_ids").list.len() >= threshold) | (pl.col("_batches") > 0))
@@ -666,31 +712,29 @@ def _stranger_deletions(
     )
     # an actor that comes from a new network on most of its days (a pipeline on cloud
     # runners, whose session CloudTrail types as a user) says little by a new one
-    spans = grouped.lazy().select("_episode", *keys, "first_seen")
-    days = lazy(events, *keys, "occurred_at").join(actors, on=keys, how="semi")
-    days = days.select(*keys, _day=T.dt.date()).unique()
     before = pl.col("first_seen")
-    roaming = (
-        spans.join(network_firsts(events, keys, actors), on=keys)
+    used = (
+        grouped.lazy()
+        .select("_episode", *keys, "first_seen")
+        .join(nets.lazy(), on=keys)
         .filter(pl.col("_net_first") < before)
         .group_by("_episode")
         .agg(_nets=pl.len())
-        .join(
-            spans.join(days, on=keys)
-            .filter(pl.col("_day") < before.dt.date())
-            .group_by("_episode")
-            .agg(_days=pl.len()),
-            on="_episode",
-            how="left",
-        )
-        .select(
-            "_episode", _roaming=(pl.col("_nets") >= 10) & (pl.col("_nets") * 2 >= pl.col("_days"))
-        )
     )
+    days = (
+        grouped.lazy()
+        .select("_episode", *keys, "first_seen")
+        .join(lives.lazy().select(*keys, "_active").explode("_active"), on=keys)
+        .filter(pl.col("_active") < before.dt.date())
+        .group_by("_episode")
+        .agg(_days=pl.len())
+    )
+    roaming = (pl.col("_nets") >= 10) & (pl.col("_nets") * 2 >= pl.col("_days").fill_null(0))
     judged = (
         grouped.lazy()
-        .join(roaming, on="_episode", how="left")
-        .with_columns(pl.col("_roaming").fill_null(False))
+        .join(used, on="_episode", how="left")
+        .join(days, on="_episode", how="left")
+        .with_columns(_roaming=roaming.fill_null(False))
     )
     n = pl.col("_batches")
     return finalize(

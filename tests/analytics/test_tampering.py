@@ -212,3 +212,32 @@ def test_a_part_of_the_trail_replaced_in_one_sitting_is_high(tmp_path) -> None:
     assert {k: r["severity"] for k, r in got.items()} == {
         "tf": "high", "eve": "critical", "mal": "critical"}  # fmt: skip
     assert "a replacement" in got["tf"]["summary"]
+
+
+def test_a_flow_log_replaced_by_terraform_is_high(tmp_path) -> None:
+    """The vocabulary names CloudTrail's ``DeleteFlowLogs`` ``audit_log.disable`` and its
+    ``CreateFlowLogs`` ``ec2_flow_logs.create``: the source's call names tell that the
+    same item was made again (Terraform replacing a flow log, in either order); a deletion
+    alone, or logging stopped beside a creation, stays critical."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    ec2, trail = "ec2.amazonaws.com", "cloudtrail.amazonaws.com"
+    delete = {"DeleteFlowLogsRequest": {"FlowLogId": {"tag": 1, "content": "fl-0abc"}}}
+    create = {"CreateFlowLogsRequest": {"ResourceId": {"tag": 1, "content": "vpc-0123"}}}
+
+    def call(name: str, second: int, user: str, request: dict, source: str = ec2) -> dict:
+        when = f"2026-03-20T15:40:{second:02d}Z"
+        return cloudtrail(name, when, user=user, source=source, request=request)
+
+    records = [
+        call("DeleteFlowLogs", 1, "tf", delete), call("CreateFlowLogs", 9, "tf", create),
+        call("CreateFlowLogs", 1, "tf2", create), call("DeleteFlowLogs", 9, "tf2", delete),
+        call("DeleteFlowLogs", 1, "eve", delete),
+        call("StopLogging", 1, "mal", {"name": "org-trail"}, trail),
+        call("CreateFlowLogs", 9, "mal", create),
+    ]  # fmt: skip
+    found = audit_tampering(read_as("cloudtrail", records, tmp_path))
+    got = {r["actor_id"].rsplit("/", 1)[1]: r for r in found.iter_rows(named=True)}
+    assert {k: r["severity"] for k, r in got.items()} == {
+        "tf": "high", "tf2": "high", "eve": "critical", "mal": "critical"}  # fmt: skip
+    assert "a replacement" in got["tf"]["summary"]

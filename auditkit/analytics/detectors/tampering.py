@@ -434,6 +434,10 @@ def _log_buckets(events: Events, known: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
+#: The verb at the start of a source's call name (CloudTrail's ``eventName``).
+_CALL_VERB: Final = r"^(?:Delete|Remove|Create|Add|Put|Associate|Disassociate)"
+
+
 @register_detector("audit_tampering", title="Audit trail tampering", severity="critical")
 def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
     """Audit logging switched off, audit records or destinations deleted, audit retention
@@ -647,11 +651,22 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             _log_bucket=pl.lit(False),
             _expiry=pl.lit(None, pl.Float64),
         )
-    lf = lf.with_columns(_kind=kind).filter(pl.col("_kind").is_not_null())
+    # what the source called the item, where it named the call (CloudTrail's eventName
+    # less its verb: ``DeleteFlowLogs`` and ``CreateFlowLogs`` are both ``FlowLogs``):
+    # the vocabulary may name a deletion ``audit_log.disable`` and its re-creation not
+    source_call = meta.str.json_path_match("$.original.eventName")
+    lf = lf.with_columns(
+        _kind=kind,
+        _item=pl.coalesce(source_call.str.replace(_CALL_VERB, ""), noun(action)),
+        _deleting=source_call.str.contains(r"^(?:Delete|Remove)").fill_null(False),
+    ).filter(pl.col("_kind").is_not_null())
     made = pl.col("_kind") == "created"  # context for a deletion, never a finding alone
     is_ok = (pl.col("outcome") == "success") & ~made
     definite = ~pl.col("_kind").is_in(["changed", "created"])
-    gone = pl.col("_kind").is_in(["deleted", "removed"])
+    # deleted, or switched off by deleting the item (a flow log), which can be replaced
+    gone = pl.col("_kind").is_in(["deleted", "removed"]) | (
+        (pl.col("_kind") == "off") & pl.col("_deleting")
+    )
 
     def count(name: str) -> pl.Expr:
         return (pl.col("_kind") == name).sum()
@@ -687,14 +702,15 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             definite.sum().alias("n_definite"),
             (~made).sum().alias("n"),
             # the kinds deleted, and those created in the same sitting
-            noun(action).filter(gone).unique().alias("_gone"),
-            noun(action).filter(made & (pl.col("outcome") == "success")).unique().alias("_made"),
+            pl.col("_item").filter(gone).unique().alias("_gone"),
+            pl.col("_item").filter(made & (pl.col("outcome") == "success")).unique().alias("_made"),
+            ((pl.col("_kind") == "off") & ~pl.col("_deleting")).sum().alias("_stopped"),
         )
         .filter(pl.col("n") > 0)
         .with_columns(
-            _replaced=(pl.col("deleted") + pl.col("removed") > 0)
+            _replaced=(pl.col("_gone").list.len() > 0)
             & (pl.col("_gone").list.set_difference("_made").list.len() == 0)
-            & (pl.col("disabled") + pl.col("narrowed") + pl.col("retention") == 0)
+            & (pl.col("_stopped") + pl.col("narrowed") + pl.col("retention") == 0)
             & (pl.col("expiring") == 0)
         )
         .with_columns(

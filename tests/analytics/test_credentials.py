@@ -182,3 +182,31 @@ def test_user_data_alone_is_medium(tmp_path: Path) -> None:
     found = secrets_harvesting(read_as("cloudtrail", habit + reads, tmp_path))
     assert found["severity"].to_list() == ["medium"]
     assert "'user data of i-000'" in found["summary"][0]
+
+
+def test_a_pipeline_reading_a_new_jobs_parameters_is_medium(tmp_path: Path) -> None:
+    """GitHub Actions' role session comes from a new runner network on every run (and
+    CloudTrail types it as a user): its first read of a whole parameter tree, for a new
+    deploy job, is medium; the same reads by a role that works from one network are high."""
+    from tests.analytics._producers import cloudtrail, read_as
+
+    ssm = "ssm.amazonaws.com"
+    role = "arn:aws:sts::111122223333:assumed-role/deploy/GitHubActions"
+    issuer = {"type": "Role", "userName": "deploy", "arn": "arn:aws:iam::111122223333:role/deploy"}
+    who = {"type": "AssumedRole", "arn": role, "principalId": "AROADEPLOY:GitHubActions",
+           "accountId": "111122223333", "sessionContext": {"sessionIssuer": issuer}}  # fmt: skip
+    runs = [
+        cloudtrail("GetParameter", f"2026-03-{d:02d}T{h:02d}:00:00Z", source=ssm,
+                   ip=f"20.{d}.{h}.9", userIdentity=who, request={"name": "/ci/token"})
+        for d in range(1, 15) for h in (9, 13, 17)
+    ]  # fmt: skip
+    job = [
+        cloudtrail("GetParameters", "2026-03-15T09:00:00Z", source=ssm, ip="20.99.1.9",
+                   userIdentity=who, request={"names": [f"/prod/{n}" for n in "abcdefghijkl"]})
+    ]  # fmt: skip
+    found = secrets_harvesting(read_as("cloudtrail", runs + job, tmp_path))
+    assert found["severity"].to_list() == ["medium"]
+    assert "a new network on most of its days" in found["summary"][0]
+    settled = [r | {"sourceIPAddress": "10.20.0.5"} for r in runs + job]
+    found = secrets_harvesting(read_as("cloudtrail", settled, tmp_path))
+    assert found["severity"].to_list() == ["high"]

@@ -763,6 +763,61 @@ def earlier_days(grouped: pl.LazyFrame, rows: pl.LazyFrame, keys: Sequence[str])
     )
 
 
+#: Networks an actor must have used to be judged roaming (see :func:`roaming`).
+ROAMING_NETWORKS: Final = 10
+
+
+def active_days(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> pl.LazyFrame:
+    """The days (``_day``, UTC dates) on which each group of ``keys`` found in ``among``
+    had an event; for :func:`roaming`."""
+    keys = list(keys)
+    return (
+        lazy(events, *keys, "occurred_at")
+        .join(among.select(keys).unique(), on=keys, how="semi")
+        .select(*keys, _day=T.dt.date())
+        .unique()
+    )
+
+
+def roaming(spans: pl.LazyFrame, nets: pl.LazyFrame, days: pl.LazyFrame) -> pl.LazyFrame:
+    """For each episode of ``spans`` (``_episode``, the actor's keys, ``first_seen``),
+    whether its actor came from a new network on most of its days before it (``_roaming``):
+    :data:`ROAMING_NETWORKS` networks or more first used before the episode (``nets``, from
+    :func:`network_firsts`), at least one for every two days it was active before
+    (``days``, from :func:`active_days`).  A pipeline on cloud runners is so (GitHub's
+    give each run a new address, and CloudTrail types its role session as a user); a
+    person on a home line that changes weekly is not.
+
+    >>> from datetime import date, datetime
+    >>> spans = pl.LazyFrame({"_episode": [1, 2], "actor_id": ["ci", "amy"],
+    ...                       "first_seen": [datetime(2026, 1, 20)] * 2})
+    >>> nets = pl.LazyFrame({"actor_id": ["ci"] * 12 + ["amy"] * 3,
+    ...     "_net_first": [datetime(2026, 1, d) for d in [*range(1, 13), 1, 8, 15]]})
+    >>> days = pl.LazyFrame({"actor_id": ["ci"] * 12 + ["amy"] * 19,
+    ...     "_day": [date(2026, 1, d) for d in [*range(1, 13), *range(1, 20)]]})
+    >>> roaming(spans, nets, days).sort("_episode").collect().rows()
+    [(1, True), (2, False)]
+    """
+    keys = [c for c in spans.collect_schema().names() if c not in ("_episode", "first_seen")]
+    before = pl.col("first_seen")
+    spans = spans.select("_episode", *keys, "first_seen")
+
+    def count(frame: pl.LazyFrame, when: pl.Expr, name: str) -> pl.LazyFrame:
+        return (
+            spans.join(frame, on=keys).filter(when).group_by("_episode").agg(pl.len().alias(name))
+        )
+
+    used = count(nets, pl.col("_net_first") < before, "_nets")
+    active = count(days, pl.col("_day") < before.dt.date(), "_days")
+    far = (pl.col("_nets") >= ROAMING_NETWORKS) & (pl.col("_nets") * 2 >= pl.col("_days"))
+    return (
+        spans.select("_episode")
+        .join(used, on="_episode", how="left")
+        .join(active, on="_episode", how="left")
+        .select("_episode", _roaming=far.fill_null(False))
+    )
+
+
 def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
     """Aggregations of an episode's rows that carry ``_net_first``, ``_client`` and
     ``_client_first`` (from :func:`with_newcomer_firsts`): ``_new_ips``, its addresses in

@@ -28,6 +28,7 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    active_days,
     began,
     bursts,
     duration,
@@ -38,9 +39,11 @@ from auditkit.analytics.detectors.common import (
     first_time,
     fmt_between,
     listed,
+    network_firsts,
     noun_terms,
     positive,
     q,
+    roaming,
     subset,
 )
 from auditkit.analytics.detectors.registry import register_detector
@@ -125,8 +128,9 @@ def secrets_harvesting(
 
     High when the actor had been seen at least ``min_history`` before the burst (an
     established service or person suddenly reading everything); medium for an actor
-    new to the trail (a new deployment reads its secrets for the first time too), and
-    when every read was refused.
+    new to the trail (a new deployment reads its secrets for the first time too), for an
+    actor that comes from a new network on most of its days (a pipeline on cloud runners:
+    :func:`~auditkit.analytics.detectors.common.roaming`), and when every read was refused.
 
     Examples
     --------
@@ -205,22 +209,33 @@ def secrets_harvesting(
     )
     k = pl.col("_secrets").list.len()
     shown = first_few(pl.col("_secrets").list.eval(q(pl.element())), 5, ", ")
+    # a pipeline on cloud runners reads a new job's secrets for the first time from a
+    # new network, as every run comes from one: not the sign it is for a person
+    made = burst.collect()
+    actors = made.lazy().select(keys).unique()
+    spans = made.lazy().select("_episode", *keys, "first_seen")
+    nets, days = network_firsts(events, keys, actors), active_days(events, keys, actors)
+    judged = made.lazy().join(roaming(spans, nets, days), on="_episode", how="left")
     return finalize(
-        burst.with_columns(
+        judged.with_columns(
             severity=pl.when(
                 pl.col("_done")
                 & ((pl.col("first_seen") - pl.col("_began")) >= history)
                 & ~pl.col("_user_data")
+                & ~pl.col("_roaming")
             )
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium")),
             summary=pl.format(
-                "{} {} {} different secrets it had never read before {}: {}.",
+                "{} {} {} different secrets it had never read before {}: {}{}.",
                 q(pl.col("actor_id")),
                 pl.when("_done").then(pl.lit("read")).otherwise(pl.lit("tried to read")),
                 k,
                 fmt_between(pl.col("first_seen"), pl.col("last_seen")),
                 shown,
+                pl.when("_roaming")
+                .then(pl.lit(" (it comes from a new network on most of its days: a pipeline?)"))
+                .otherwise(pl.lit("")),
             ),
         ),
         "secrets_harvesting",

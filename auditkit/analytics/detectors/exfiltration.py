@@ -59,6 +59,7 @@ from auditkit.analytics.detectors.common import (
     noun_terms,
     positive,
     q,
+    roaming,
     subset,
     verb,
 )
@@ -521,8 +522,10 @@ def mass_deletion(
         enough, since its event does not say how many items it took.  The actor must
         have been seen ``min_history`` before (everything is new to a new actor).
         Severity high for people, medium for services (a pipeline upgrading its tool
-        on a new runner).  An engineer who deletes from a hotel with the usual client
-        is not reported; one who upgraded the client on the way is (medium or high).
+        on a new runner) and for an actor that comes from a new network on most of its
+        days (a pipeline on cloud runners: :func:`~.common.roaming`).  An engineer who
+        deletes from a hotel with the usual client is not reported; one who upgraded the
+        client on the way is medium.
     min_history
         How long before a stranger's deletions the actor must have been seen.
 
@@ -712,30 +715,9 @@ def _stranger_deletions(
     )
     # an actor that comes from a new network on most of its days (a pipeline on cloud
     # runners, whose session CloudTrail types as a user) says little by a new one
-    before = pl.col("first_seen")
-    used = (
-        grouped.lazy()
-        .select("_episode", *keys, "first_seen")
-        .join(nets.lazy(), on=keys)
-        .filter(pl.col("_net_first") < before)
-        .group_by("_episode")
-        .agg(_nets=pl.len())
-    )
-    days = (
-        grouped.lazy()
-        .select("_episode", *keys, "first_seen")
-        .join(lives.lazy().select(*keys, "_active").explode("_active"), on=keys)
-        .filter(pl.col("_active") < before.dt.date())
-        .group_by("_episode")
-        .agg(_days=pl.len())
-    )
-    roaming = (pl.col("_nets") >= 10) & (pl.col("_nets") * 2 >= pl.col("_days").fill_null(0))
-    judged = (
-        grouped.lazy()
-        .join(used, on="_episode", how="left")
-        .join(days, on="_episode", how="left")
-        .with_columns(_roaming=roaming.fill_null(False))
-    )
+    days = lives.lazy().select(*keys, _day=pl.col("_active")).explode("_day")
+    spans = grouped.lazy().select("_episode", *keys, "first_seen")
+    judged = grouped.lazy().join(roaming(spans, nets.lazy(), days), on="_episode", how="left")
     n = pl.col("_batches")
     return finalize(
         judged.with_columns(

@@ -348,3 +348,14 @@ def test_an_identity_provider_or_trust_anchor_trusted_is_medium(tmp_path) -> Non
     assert "identity provider oidc.evil-ci.example " in got["eve"]["summary"]
     assert "SAML identity provider okta-secondary" in got["mal"]["summary"]
     assert "certificate authority ca" in got["oz"]["summary"]
+
+
+def test_a_refused_call_from_outside_does_not_make_the_account_own(tmp_path: Path) -> None:
+    """A call refused in the tenant is logged with the caller's identity: an intruder's
+    account that knocked first is still outside when a snapshot is shared with it."""
+    knock = _record("DescribeInstances", "ec2", {}, day=5, errorCode="AccessDenied")
+    knock["userIdentity"] = {"type": "AssumedRole", "accountId": OUTSIDE,
+                             "arn": f"arn:aws:sts::{OUTSIDE}:assumed-role/x/y"}  # fmt: skip
+    events = _events([*_baseline(), knock, GRANTS["snapshot shared"]], tmp_path)
+    found = external_access(events_to_frame(events))
+    assert found["severity"].to_list() == ["high"]

@@ -256,8 +256,19 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
 
 def _own(events: Events) -> pl.LazyFrame:
     """Per tenant, the AWS accounts and e-mail domains of its own actors (a partner
-    whose role acts in the tenant is known too)."""
-    actors = lazy(events, "tenant_id", "actor_id").drop_nulls().unique().collect()
+    whose role acts in the tenant is known too).
+
+    Only actors with an event that succeeded count: a call refused (logged all the
+    same) would otherwise make any outsider's account the tenant's own, ahead of the
+    share to it."""
+    actors = (
+        lazy(events, "tenant_id", "actor_id", "outcome")
+        .filter(pl.col("outcome") == "success")
+        .select("tenant_id", "actor_id")
+        .drop_nulls()
+        .unique()
+        .collect()
+    )
     account = pl.col("actor_id").str.extract(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):", 1)
     domain = pl.col("actor_id").str.to_lowercase().str.extract(r"@([a-z0-9.-]+)$", 1)
     return (

@@ -231,3 +231,12 @@ def test_a_pipeline_on_new_runners_deleting_for_the_first_time_is_medium(tmp_pat
     office = [r | {"sourceIPAddress": "198.51.100.14"} for r in runs]
     found = mass_deletion(read_as("cloudtrail", office + sync, tmp_path))
     assert found["severity"].to_list() == ["high"]
+
+
+def test_a_wiper_who_tried_the_key_the_day_before_is_still_a_stranger(tmp_path) -> None:
+    """A listing from the thief's machine two days before the batch deletion: its network
+    and client are not yet the key's own."""
+    knock = [_s3("ListObjectsV2", "2026-11-21T03:00:00Z", **_THIEF)]
+    attack = [_s3("DeleteObjects", "2026-11-23T11:00:20Z", **_THIEF)]
+    found = mass_deletion(read_as("cloudtrail", _three_weeks() + knock + attack, tmp_path))
+    assert found["severity"].to_list() == ["high"]

@@ -250,3 +250,20 @@ def test_the_routine_from_a_new_network_with_a_new_client_is_high(tmp_path: Path
     found = _run([*_admin_habit(), _session(20, "i-01", ip=AWAY)], tmp_path)
     assert found["severity"].to_list() == ["high"]
     assert "with a client it had never used" in found["summary"][0]
+
+
+def test_a_thief_who_tried_the_key_the_day_before_is_still_a_stranger(tmp_path: Path) -> None:
+    """One harmless call from the thief's machine days before the attack does not make
+    its network and client the key's own (``common.ESTABLISHED_DAYS``: used on three
+    days); three days of such calls do."""
+
+    def knock(day: int) -> dict[str, Any]:
+        return cloudtrail("DescribeInstances", _at(day, hour=3), user="carol", source=EC2,
+                          ip=AWAY)  # fmt: skip
+
+    attack = [_session(20, "i-01", ip=AWAY)]
+    found = _run([*_admin_habit(), knock(17), *attack], tmp_path)
+    assert found["severity"].to_list() == ["high"]
+    assert "with a client it had never used" in found["summary"][0]
+    settled = [knock(16), knock(17), knock(18), knock(19)]
+    assert _run([*_admin_habit(), *settled, *attack], tmp_path).is_empty()

@@ -694,29 +694,53 @@ def client_agent(agent: pl.Expr) -> pl.Expr:
     return pl.when(agent.str.contains(_SERVICE_AGENT)).then(None).otherwise(stable)
 
 
+#: Days on which an actor must have used a network or a client before it is its own: a
+#: call or two from an intruder's machine in the days before an attack do not make it so.
+ESTABLISHED_DAYS: Final = 3
+#: ``_net_first`` and ``_client_first`` of what an actor never made its own: this many
+#: days after its last use (beyond any trail).
+_NEVER_DAYS: Final = 100 * 366
+
+
+def established(first_of_day: pl.Expr) -> pl.Expr:
+    """Aggregation: the first time on the :data:`ESTABLISHED_DAYS`-th distinct day, from
+    the first time of each day; a century after the last when there were fewer days."""
+    never = first_of_day.max() + pl.duration(days=_NEVER_DAYS)  # in the column's zone
+    return first_of_day.sort().get(ESTABLISHED_DAYS - 1, null_on_oob=True).fill_null(never)
+
+
 def network_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> pl.LazyFrame:
-    """When each group of ``keys`` found in ``among`` first used each network (an IPv4
-    ``/24``, an IPv6 ``/64``: :func:`network`), in any of its events, as ``_net`` and
-    ``_net_first``; the network is worked out once per distinct address.  Join it on
-    ``_net`` to rows that carry ``_net`` (``network(source_ip)``).
+    """When each group of ``keys`` found in ``among`` made each network (an IPv4 ``/24``,
+    an IPv6 ``/64``: :func:`network`) its own, as ``_net`` and ``_net_first``: its first
+    event there on the :data:`ESTABLISHED_DAYS`-th day it used it (a century on when it
+    used it on fewer days), so that an intruder who uses a stolen key once or twice in the days
+    before the attack still comes from a new network; and when it first used it at all,
+    ``_net_seen``.  Join it on ``_net`` to rows that carry ``_net``
+    (``network(source_ip)``) and judge them with :func:`new_network`.
 
     >>> from datetime import datetime
-    >>> df = pl.DataFrame({"tenant_id": ["t"] * 3, "actor_id": ["a"] * 3,
-    ...     "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3)],
-    ...     "source_ip": ["198.51.100.7", "198.51.100.9", "203.0.113.5"]})
+    >>> df = pl.DataFrame({"tenant_id": ["t"] * 5, "actor_id": ["a"] * 5,
+    ...     "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3, 3, 4)],
+    ...     "source_ip": ["198.51.100.7", "198.51.100.9", "198.51.100.8", "203.0.113.5",
+    ...                   "203.0.113.5"]})
     >>> keys = ["tenant_id", "actor_id"]
-    >>> firsts = network_firsts(df, keys, df.lazy().select(keys).unique())
-    >>> firsts.sort("_net").collect().select("_net", pl.col("_net_first").dt.day()).rows()
-    [('198.51.100.0/24', 1), ('203.0.113.0/24', 3)]
+    >>> firsts = network_firsts(df, keys, df.lazy().select(keys).unique()).sort("_net")
+    >>> days = [pl.col(c).dt.strftime("%Y-%m-%d") for c in ("_net_seen", "_net_first")]
+    >>> for row in firsts.select("_net", *days).collect().rows():
+    ...     print(*row)
+    198.51.100.0/24 2026-01-01 2026-01-03
+    203.0.113.0/24 2026-01-03 2126-03-21
     """
     keys = list(keys)
     return (
         lazy(events, *keys, "occurred_at", "source_ip")
         .join(among.select(keys).unique(), on=keys, how="semi")
-        .group_by(*keys, "source_ip")
-        .agg(_ip_first=pl.col("occurred_at").min())
-        .group_by(*keys, _net=network(pl.col("source_ip")))
-        .agg(_net_first=pl.col("_ip_first").min())
+        .group_by(*keys, "source_ip", _day=T.dt.date())
+        .agg(_t=T.min())
+        .group_by(*keys, _net=network(pl.col("source_ip")), _day="_day")
+        .agg(_t=pl.col("_t").min())
+        .group_by(*keys, "_net")
+        .agg(_net_seen=pl.col("_t").min(), _net_first=established(pl.col("_t")))
     )
 
 
@@ -783,7 +807,7 @@ def roaming(spans: pl.LazyFrame, nets: pl.LazyFrame, days: pl.LazyFrame) -> pl.L
     """For each episode of ``spans`` (``_episode``, the actor's keys, ``first_seen``),
     whether its actor came from a new network on most of its days before it (``_roaming``):
     :data:`ROAMING_NETWORKS` networks or more first used before the episode (``nets``, from
-    :func:`network_firsts`), at least one for every two days it was active before
+    :func:`network_firsts`: ``_net_seen``), at least one for every two days it was active before
     (``days``, from :func:`active_days`).  A pipeline on cloud runners is so (GitHub's
     give each run a new address, and CloudTrail types its role session as a user); a
     person on a home line that changes weekly is not.
@@ -792,7 +816,7 @@ def roaming(spans: pl.LazyFrame, nets: pl.LazyFrame, days: pl.LazyFrame) -> pl.L
     >>> spans = pl.LazyFrame({"_episode": [1, 2], "actor_id": ["ci", "amy"],
     ...                       "first_seen": [datetime(2026, 1, 20)] * 2})
     >>> nets = pl.LazyFrame({"actor_id": ["ci"] * 12 + ["amy"] * 3,
-    ...     "_net_first": [datetime(2026, 1, d) for d in [*range(1, 13), 1, 8, 15]]})
+    ...     "_net_seen": [datetime(2026, 1, d) for d in [*range(1, 13), 1, 8, 15]]})
     >>> days = pl.LazyFrame({"actor_id": ["ci"] * 12 + ["amy"] * 19,
     ...     "_day": [date(2026, 1, d) for d in [*range(1, 13), *range(1, 20)]]})
     >>> roaming(spans, nets, days).sort("_episode").collect().rows()
@@ -807,7 +831,7 @@ def roaming(spans: pl.LazyFrame, nets: pl.LazyFrame, days: pl.LazyFrame) -> pl.L
             spans.join(frame, on=keys).filter(when).group_by("_episode").agg(pl.len().alias(name))
         )
 
-    used = count(nets, pl.col("_net_first") < before, "_nets")
+    used = count(nets, pl.col("_net_seen") < before, "_nets")
     active = count(days, pl.col("_day") < before.dt.date(), "_days")
     far = (pl.col("_nets") >= ROAMING_NETWORKS) & (pl.col("_nets") * 2 >= pl.col("_days"))
     return (
@@ -824,7 +848,7 @@ def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
     networks the actor first used at most ``gap`` before; ``_new_clients``, the clients it
     first used so; and ``_stranger``, whether one row came from both a new network and a
     new (or unknown) client, which a pipeline's usual tool on a new runner does not."""
-    new_net = (pl.col("occurred_at") - pl.col("_net_first")) <= gap
+    new_net = new_network(gap)
     return [
         pl.col("source_ip").filter(new_net).unique(maintain_order=True).alias("_new_ips"),
         pl.col("_client")
@@ -846,34 +870,54 @@ def new_network_text() -> pl.Expr:
 
 
 def client_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> pl.LazyFrame:
-    """When each group of ``keys`` found in ``among`` first used each client (its user
-    agent as :func:`client_agent` reads it), as ``_client`` and ``_client_first``; join
-    it on ``_client`` (``nulls_equal``) to rows that carry ``_client`` and judge them
-    with :func:`new_client`.
+    """When each group of ``keys`` found in ``among`` made each client (its user agent as
+    :func:`client_agent` reads it) its own, as ``_client`` and ``_client_first``: its
+    first use on the :data:`ESTABLISHED_DAYS`-th day it used it (a century on when fewer),
+    as for networks (:func:`network_firsts`); and its first use at all, ``_client_seen``.
+    Join it on ``_client`` (``nulls_equal``) to rows that carry ``_client`` and judge
+    them with :func:`new_client`.
 
     >>> from datetime import datetime
-    >>> df = pl.DataFrame({"tenant_id": ["t"] * 3, "actor_id": ["a"] * 3,
-    ...     "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3)],
-    ...     "user_agent": ["aws-cli/2 command/s3.ls", "aws-cli/2 command/s3.cp", "Boto3/1"]})
+    >>> df = pl.DataFrame({"tenant_id": ["t"] * 4, "actor_id": ["a"] * 4,
+    ...     "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3, 3)],
+    ...     "user_agent": ["aws-cli/2 command/s3.ls", "aws-cli/2 command/s3.cp",
+    ...                    "aws-cli/2 command/s3.ls", "Boto3/1"]})
     >>> keys = ["tenant_id", "actor_id"]
-    >>> firsts = client_firsts(df, keys, df.lazy().select(keys).unique())
-    >>> firsts.sort("_client").collect().select("_client", pl.col("_client_first").dt.day()).rows()
-    [('Boto3/1', 3), ('aws-cli/2', 1)]
+    >>> firsts = client_firsts(df, keys, df.lazy().select(keys).unique()).sort("_client")
+    >>> firsts.select("_client", *(pl.col(c).dt.year() for c in ("_client_seen",
+    ...     "_client_first"))).collect().rows()
+    [('Boto3/1', 2026, 2126), ('aws-cli/2', 2026, 2026)]
     """
     keys = list(keys)
     return (
         lazy(events, *keys, "occurred_at", "user_agent")
         .join(among.select(keys).unique(), on=keys, how="semi")
-        .group_by(*keys, _client=client_agent(pl.col("user_agent")))
-        .agg(_client_first=pl.col("occurred_at").min())
+        .group_by(*keys, "user_agent", _day=T.dt.date())
+        .agg(_t=T.min())
+        .group_by(*keys, _client=client_agent(pl.col("user_agent")), _day="_day")
+        .agg(_t=pl.col("_t").min())
+        .group_by(*keys, "_client")
+        .agg(_client_seen=pl.col("_t").min(), _client_first=established(pl.col("_t")))
     )
 
 
+def _new(seen: str, own: str, gap: timedelta) -> pl.Expr:
+    at = pl.col("occurred_at")
+    return ((at - pl.col(seen)) <= gap) | (pl.col(own) > at)
+
+
+def new_network(gap: timedelta) -> pl.Expr:
+    """Whether a row's network (joined with :func:`network_firsts`) is new to the actor:
+    first used at most ``gap`` before the row, or not yet its own (used on fewer than
+    :data:`ESTABLISHED_DAYS` days up to the row's)."""
+    return _new("_net_seen", "_net_first", gap)
+
+
 def new_client(gap: timedelta) -> pl.Expr:
-    """Whether a row's client (``_client``, joined with :func:`client_firsts`) was first
-    used at most ``gap`` before it, or is unknown (no user agent, or a cloud service's):
-    where the trail cannot tell, the network alone decides."""
-    return pl.col("_client").is_null() | ((pl.col("occurred_at") - pl.col("_client_first")) <= gap)
+    """Whether a row's client (``_client``, joined with :func:`client_firsts`) is new to
+    the actor as :func:`new_network` says of networks, or is unknown (no user agent, or a
+    cloud service's): where the trail cannot tell, the network alone decides."""
+    return pl.col("_client").is_null() | _new("_client_seen", "_client_first", gap)
 
 
 def new_clients_text(clients: pl.Expr) -> pl.Expr:

@@ -41,6 +41,7 @@ from auditkit.analytics.detectors.common import (
     duration,
     empty,
     episodes,
+    established,
     finalize,
     finding_span,
     first_few,
@@ -53,6 +54,7 @@ from auditkit.analytics.detectors.common import (
     network,
     network_firsts,
     new_client,
+    new_network,
     new_network_text,
     newcomer_aggregations,
     noun,
@@ -641,19 +643,22 @@ def _stranger_deletions(
     )
     if rows.height == 0:
         return empty()
-    # ... and from an address first used within the window (else its network was too)
+    # ... and from an address the actor had not made its own more than a window before
+    # (else its network was too: see ``network_firsts``)
     pairs = rows.select(*keys, "source_ip").unique()
     ips = (
         lazy(events, *keys, "source_ip", "occurred_at")
         .join(pairs.lazy(), on=[*keys, "source_ip"], how="semi")
+        .group_by(*keys, "source_ip", _day=T.dt.date())
+        .agg(_t=T.min())
         .group_by(*keys, "source_ip")
-        .agg(_ip_first=T.min())
+        .agg(_ip_seen=pl.col("_t").min(), _ip_first=established(pl.col("_t")))
     )
     rows = (
         rows.lazy()
         .join(ips, on=[*keys, "source_ip"], how="left", maintain_order="left")
-        .filter((T - pl.col("_ip_first")) <= window)
-        .drop("_ip_first")
+        .filter(((T - pl.col("_ip_seen")) <= window) | (pl.col("_ip_first") > T))
+        .drop("_ip_seen", "_ip_first")
         .collect()
     )
     if rows.height == 0:
@@ -670,12 +675,12 @@ def _stranger_deletions(
         .agg(_began=T.min(), _active=T.dt.date().unique())
         .collect()
     )
-    fresh = (T - pl.col("_net_first")) <= window
+    fresh = new_network(window)
     # a client's family is its product without versions (``aws-cli``, ``Boto3``): an
     # upgrade on the way is a new client, not a new family
     family = pl.col("_client").str.extract(r"^\[?([^/\s]+)")
     families = clients.group_by(*keys, _family=family).agg(
-        _family_first=pl.col("_client_first").min()
+        _family_seen=pl.col("_client_seen").min(), _family_first=pl.col("_client_first").min()
     )
     marked = (
         rows.lazy()
@@ -700,7 +705,11 @@ def _stranger_deletions(
         .agg(
             *finding_span(*keys, "actor_type"),
             pl.col("action").is_in(batch).sum().alias("_batches"),
-            (pl.col("_family").is_null() | ((T - pl.col("_family_first")) <= window))
+            (
+                pl.col("_family").is_null()
+                | ((T - pl.col("_family_seen")) <= window)
+                | (pl.col("_family_first") > T)
+            )
             .any()
             .alias("_new_family"),
             noun(pl.col("action")).unique().sort().alias("_kinds"),

@@ -28,7 +28,6 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
-    T,
     action_words,
     actions_where,
     began,
@@ -42,6 +41,7 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     network,
     network_firsts,
+    new_network,
     noun_terms,
     positive,
     q,
@@ -180,7 +180,7 @@ def ransom_encryption(
             pl.col("_customer").any().alias("_customer"),
             pl.col("_foreign").drop_nulls().unique().sort().alias("_foreign"),
             pl.col("source_ip")
-            .filter((T - pl.col("_net_first")) <= g)
+            .filter(new_network(g))
             .unique(maintain_order=True)
             .alias("_new_ips"),
         )

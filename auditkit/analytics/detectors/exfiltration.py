@@ -643,11 +643,22 @@ def _stranger_deletions(
     )
     if rows.height == 0:
         return empty()
+    # ... and late enough in the trail for the actor to have the history asked for ...
+    starts = lazy(events, "tenant_id", "occurred_at").group_by("tenant_id").agg(_start=T.min())
+    rows = (
+        rows.lazy()
+        .join(starts, on="tenant_id", how="left", maintain_order="left")
+        .filter((T - pl.col("_start")) >= history)
+        .drop("_start")
+        .collect()
+    )
     # ... and from an address the actor had not made its own more than a window before
     # (else its network was too: see ``network_firsts``)
     pairs = rows.select(*keys, "source_ip").unique()
     ips = (
         lazy(events, *keys, "source_ip", "occurred_at")
+        # one column tested first: far cheaper than the join over every event
+        .filter(pl.col("source_ip").is_in(pairs.get_column("source_ip").unique().implode()))
         .join(pairs.lazy(), on=[*keys, "source_ip"], how="semi")
         .group_by(*keys, "source_ip", _day=T.dt.date())
         .agg(_t=T.min())
@@ -666,15 +677,16 @@ def _stranger_deletions(
     # the costlier tests (every event of the actor: networks, clients) for the few left,
     # each read of their events made once
     actors = rows.lazy().select(keys).unique()
-    nets = network_firsts(events, keys, actors).collect()
-    clients = client_firsts(events, keys, actors).collect()
-    lives = (
-        lazy(events, *keys, "occurred_at")
+    who = rows.get_column("actor_id").unique().implode()
+    mine = (
+        lazy(events, *keys, "occurred_at", "source_ip", "user_agent")
+        .filter(pl.col("actor_id").is_in(who))
         .join(actors, on=keys, how="semi")
-        .group_by(keys)
-        .agg(_began=T.min(), _active=T.dt.date().unique())
         .collect()
     )
+    nets = network_firsts(mine, keys, actors).collect()
+    clients = client_firsts(mine, keys, actors).collect()
+    lives = mine.lazy().group_by(keys).agg(_began=T.min(), _active=T.dt.date().unique()).collect()
     fresh = new_network(window)
     # a client's family is its product without versions (``aws-cli``, ``Boto3``): an
     # upgrade on the way is a new client, not a new family

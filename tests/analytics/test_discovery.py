@@ -143,5 +143,19 @@ def test_reads_spread_over_hours_from_the_new_network_are_one_episode(tmp_path: 
     found = _run([*_routine(), *slow], tmp_path)
     assert found["severity"].to_list() == ["high"]
     assert "read 12 kind(s)" in found["summary"][0]
-    # beyond the window, the network is the actor's own
-    assert _run([*_routine(), *slow], tmp_path, window="4h").height == 0
+    # a shorter window does not end it: the network is not yet the actor's own
+    assert _run([*_routine(), *slow], tmp_path, window="4h").height == 1
+    # on the third day the actor uses it, it is (the usual reads there on two days)
+    settled = [*_calls(19, USUAL, ip=NEW, userAgent=SCRIPT),
+               *_calls(20, USUAL, ip=NEW, userAgent=SCRIPT)]  # fmt: skip
+    assert _run([*_routine(), *settled, *slow], tmp_path).height == 0
+
+
+def test_a_key_tried_from_the_thiefs_machine_days_before_is_still_a_stranger(
+    tmp_path: Path,
+) -> None:
+    """One call from the thief's network two days before the mapping does not make the
+    network the key's own: the reads are still from a new network."""
+    knock = _calls(19, [("GetCallerIdentity", "sts")], ip=NEW, userAgent=SCRIPT)
+    found = _run([*_routine(), *knock, *_calls(21, RECON, ip=NEW, userAgent=SCRIPT)], tmp_path)
+    assert found["severity"].to_list() == ["high"]

@@ -34,6 +34,7 @@ from auditkit.analytics.detectors.common import (
     client_firsts,
     duration,
     empty,
+    established,
     finalize,
     finding_span,
     first_few,
@@ -132,20 +133,30 @@ def reconnaissance(
     )
     candidates = all_reads.filter(~pl.col("user_agent").str.contains(_BROWSER).fill_null(False))
     # when each actor first used the network of each of its addresses, in any event of
-    # the trail (the network worked out once per distinct address); reads from a network
-    # first used at most a gap before them
-    addresses = (
+    # the trail, and when it made it its own (``common.network_firsts``: its third day
+    # there); reads from a network first used at most a gap before them, or not yet the
+    # actor's own (a key tried once from the thief's machine days before)
+    by_day = (
         lazy(events, *keys, "occurred_at", "source_ip")
         .filter(pl.col("source_ip").is_not_null())
-        .group_by(*keys, "source_ip")
-        .agg(_ip_first=T.min())
+        .group_by(*keys, "source_ip", _day=T.dt.date())
+        .agg(_t=T.min())
         .with_columns(_net=network(pl.col("source_ip")))
+        .collect()
     )
-    net_first = pl.col("_ip_first").min().over(*keys, "_net").alias("_net_first")
-    address_nets = addresses.select(*keys, "source_ip", "_net", net_first)
+    nets = (
+        by_day.lazy()
+        .group_by(*keys, "_net", "_day")
+        .agg(_t=pl.col("_t").min())
+        .group_by(*keys, "_net")
+        .agg(_net_first=pl.col("_t").min(), _net_own=established(pl.col("_t")))
+    )
+    address_nets = (
+        by_day.lazy().select(*keys, "source_ip", "_net").unique().join(nets, on=[*keys, "_net"])
+    )
     fresh = (
         candidates.join(address_nets, on=[*keys, "source_ip"])
-        .filter((T - pl.col("_net_first")) <= w)
+        .filter(((T - pl.col("_net_first")) <= w) | (pl.col("_net_own") > T))
         .join(began(events, keys), on=keys)
         .filter((T - pl.col("_began")) >= history)
         .collect()

@@ -1443,6 +1443,20 @@ def _hotel_cleanup(c: Ctx, t: Tenant) -> None:
     _look(c, t, "hotel_cleanup", u["id"], rows)
 
 
+def _phone_cleanup(c: Ctx, t: Tenant) -> None:
+    """A person's first afternoon with the product's phone app, on a mobile network:
+    6 to 9 of their old documents deleted within the hour (a new network and a client of
+    a new family, as a stolen token's would be, but a few deletions)."""
+    u, t0 = t.user(c.rng, NON_ADMIN_ROLES), c.when(t)
+    ip = f"100.{int(c.rng.integers(64, 128))}.{int(c.rng.integers(0, 256))}.7"
+    rows = [
+        _user_row(u, t, t0 + i * 4 * MINUTE, "document.delete", user_agent="okhttp/4.12",
+                  source_ip=ip, target_id=f"{u['id']}-old-{i}", target_type="document")
+        for i in range(int(c.rng.integers(6, 10)))
+    ]  # fmt: skip
+    _look(c, t, "phone_cleanup", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
@@ -1465,4 +1479,5 @@ LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:accounts_setup": _accounts_setup,
     "lookalike:console_abroad": _console_abroad,
     "lookalike:hotel_cleanup": _hotel_cleanup,
+    "lookalike:phone_cleanup": _phone_cleanup,
 }

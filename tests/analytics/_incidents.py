@@ -499,6 +499,7 @@ LATE_KINDS = (
     "recon",
     "batch_wipe",
     "lookalike:hotel_cleanup",
+    "lookalike:phone_cleanup",
     "lookalike:console_abroad",
 )
 

@@ -162,6 +162,9 @@ def test_a_stolen_key_deleting_under_the_threshold_is_a_mass_deletion(tmp_path) 
     assert "made 20 deletion(s) (s3_object)" in found["summary"][0]
     few = mass_deletion(read_as("cloudtrail", _three_weeks() + one_by_one[:4], tmp_path))
     assert few.height == 0
+    # five to nine: medium (a person's first use of a phone app deletes a few too)
+    some = mass_deletion(read_as("cloudtrail", _three_weeks() + one_by_one[:9], tmp_path))
+    assert some["severity"].to_list() == ["medium"]
     assert mass_deletion(read_as("cloudtrail", _three_weeks() + one_by_one, tmp_path),
                          stranger_threshold=21).height == 0  # fmt: skip
 

@@ -516,16 +516,17 @@ def mass_deletion(
         :func:`is_backup_deletion`) by one actor within ``window``: ransomware removes
         the way back first.  Reported like the accounts.
     stranger_threshold
-        Deletions by one actor within ``window``, each from a network (an IPv4 ``/24``,
-        an IPv6 ``/64``) it first used within ``window`` before, with a client (its
-        user agent, less the parts that change per call) it first used so too: a stolen
-        key's wiper, which keeps under ``threshold`` or deletes
-        in batches (S3's ``DeleteObjects``, ``bulk_delete``).  One batch deletion is
-        enough, since its event does not say how many items it took.  The actor must
-        have been seen ``min_history`` before (everything is new to a new actor).
-        Severity high for people, medium for services (a pipeline upgrading its tool
-        on a new runner) and for an actor that comes from a new network on most of its
-        days (a pipeline on cloud runners: :func:`~.common.roaming`).  An engineer who
+        Deletions by one actor within ``window``, each from a network (an IPv4
+        ``/24``, an IPv6 ``/64``) and with a client (its user agent, less the parts that
+        change per call) that are new to it (``common.new_network``, ``new_client``):
+        a stolen key's wiper, which keeps under ``threshold`` or deletes in batches
+        (S3's ``DeleteObjects``, ``bulk_delete``).  One batch deletion is enough, since
+        its event does not say how many items it took.  The actor must have been seen
+        ``min_history`` before (everything is new to a new actor).  Severity high for
+        people with a client of a new family and a batch or twice ``stranger_threshold``
+        deletions (a person's first afternoon with the product's phone app deletes a
+        few); medium for services (a pipeline upgrading its tool on a new runner) and
+        for an actor on a new network most days (``common.roaming``).  An engineer who
         deletes from a hotel with the usual client is not reported; one who upgraded the
         client on the way is medium.
     min_history
@@ -742,7 +743,14 @@ def _stranger_deletions(
     n = pl.col("_batches")
     return finalize(
         judged.with_columns(
-            severity=pl.when(is_person() & pl.col("_new_family") & ~pl.col("_roaming"))
+            # a few deletions from a new app on a phone's network look the same: high
+            # takes a batch or twice the threshold
+            severity=pl.when(
+                is_person()
+                & pl.col("_new_family")
+                & ~pl.col("_roaming")
+                & ((n > 0) | (pl.col("event_ids").list.len() >= 2 * threshold))
+            )
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium")),
             summary=pl.format(

@@ -264,6 +264,9 @@ def test_a_thief_who_tried_the_key_the_day_before_is_still_a_stranger(tmp_path: 
     attack = [_session(20, "i-01", ip=AWAY)]
     found = _run([*_admin_habit(), knock(17), *attack], tmp_path)
     assert found["severity"].to_list() == ["high"]
-    assert "with a client it had never used" in found["summary"][0]
+    # the evidence says what is true: it had been used, on fewer than three days
+    summary = found["summary"][0]
+    assert f"from a network it had used on fewer than 3 days ({AWAY})" in summary
+    assert "with a client it had used on fewer than 3 days" in summary
     settled = [knock(16), knock(17), knock(18), knock(19)]
     assert _run([*_admin_habit(), *settled, *attack], tmp_path).is_empty()

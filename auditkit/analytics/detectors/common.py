@@ -849,23 +849,42 @@ def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
     first used so; and ``_stranger``, whether one row came from both a new network and a
     new (or unknown) client, which a pipeline's usual tool on a new runner does not."""
     new_net = new_network(gap)
+    known = pl.col("_client").is_not_null()
     return [
         pl.col("source_ip").filter(new_net).unique(maintain_order=True).alias("_new_ips"),
-        pl.col("_client")
-        .filter(pl.col("_client").is_not_null() & new_client(gap))
-        .unique(maintain_order=True)
+        pl.col("_client").filter(known & new_client(gap)).unique(maintain_order=True)
         .alias("_new_clients"),
         (new_net & new_client(gap)).any().alias("_stranger"),
-    ]
+        # new without being first used within the gap: used on a day or two before
+        (new_net & ((T - pl.col("_net_seen")) > gap)).any().alias("_net_tried"),
+        (known & new_client(gap) & ((T - pl.col("_client_seen")) > gap))
+        .any()
+        .alias("_client_tried"),
+    ]  # fmt: skip
+
+
+def never_used(tried: pl.Expr | None) -> pl.Expr:
+    """``never used``, or what is true when ``tried`` (the actor had used it on a day or
+    two without making it its own: :data:`ESTABLISHED_DAYS`).
+
+    >>> pl.select(never_used(pl.lit(True)), never_used(None).alias("x")).row(0)
+    ('used on fewer than 3 days', 'never used')
+    """
+    days = f"used on fewer than {ESTABLISHED_DAYS} days"
+    if tried is None:
+        return pl.lit("never used")
+    return pl.when(tried).then(pl.lit(days)).otherwise(pl.lit("never used"))
 
 
 def new_network_text() -> pl.Expr:
     """``from a network it had never used (…)``, with the new client when there is one,
-    for an episode aggregated with :func:`newcomer_aggregations`."""
+    for an episode aggregated with :func:`newcomer_aggregations` (``had used on fewer
+    than 3 days`` for what the actor had used before without making it its own)."""
     return pl.format(
-        "from a network it had never used ({}){}",
+        "from a network it had {} ({}){}",
+        never_used(pl.col("_net_tried")),
         first_few(pl.col("_new_ips"), 3, ", "),
-        new_clients_text(pl.col("_new_clients")),
+        new_clients_text(pl.col("_new_clients"), pl.col("_client_tried")),
     )
 
 
@@ -920,14 +939,16 @@ def new_client(gap: timedelta) -> pl.Expr:
     return pl.col("_client").is_null() | _new("_client_seen", "_client_first", gap)
 
 
-def new_clients_text(clients: pl.Expr) -> pl.Expr:
+def new_clients_text(clients: pl.Expr, tried: pl.Expr | None = None) -> pl.Expr:
     """`` with a client it had never used ('…')`` for a non-empty list of clients, else
-    an empty text: the tail of a summary that names a new network."""
+    an empty text: the tail of a summary that names a new network (``had used on fewer
+    than 3 days`` when ``tried``)."""
     return (
         pl.when(clients.list.len() > 0)
         .then(
             pl.format(
-                " with a client it had never used ({})",
+                " with a client it had {} ({})",
+                never_used(tried),
                 first_few(clients.list.eval(q(pl.element())), 2, ", "),
             )
         )

@@ -41,6 +41,7 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     lazy,
     network,
+    never_used,
     new_client,
     new_clients_text,
     positive,
@@ -197,6 +198,11 @@ def reconnaissance(
         .unique(maintain_order=True)
         .alias("_new_clients"),
         (ok & new_client(w)).any().alias("_stranger"),
+        # the network (or client) used on a day or two before, not first used now
+        ((T - pl.col("_net_first")) > w).any().alias("_net_tried"),
+        (pl.col("_client").is_not_null() & new_client(w) & ((T - pl.col("_client_seen")) > w))
+        .any()
+        .alias("_client_tried"),
     )
     n = pl.col("_new_reads").list.len()
     services = pl.col("_services").list.len()
@@ -206,12 +212,13 @@ def reconnaissance(
             severity=pl.when(pl.col("_stranger")).then(pl.lit("high")).otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} read {} kind(s) of things it had never read, in {} service(s), from a "
-                "network it had never used ({}){} {}: {}; {}.",
+                "network it had {} ({}){} {}: {}; {}.",
                 q(pl.col("actor_id")),
                 n,
                 services,
+                never_used(pl.col("_net_tried")),
                 first_few(pl.col("_ips"), 3, ", "),
-                new_clients_text(pl.col("_new_clients")),
+                new_clients_text(pl.col("_new_clients"), pl.col("_client_tried")),
                 fmt_between(pl.col("first_seen"), pl.col("last_seen")),
                 first_few(pl.col("_services"), 5, ", "),
                 first_few(pl.col("_new_reads"), 5, ", "),

@@ -41,6 +41,7 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     network,
     network_firsts,
+    never_used,
     new_network,
     noun_terms,
     positive,
@@ -183,6 +184,9 @@ def ransom_encryption(
             .filter(new_network(g))
             .unique(maintain_order=True)
             .alias("_new_ips"),
+            (new_network(g) & ((pl.col("occurred_at") - pl.col("_net_seen")) > g))
+            .any()
+            .alias("_net_tried"),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )
@@ -205,7 +209,9 @@ def ransom_encryption(
         pl.when(in_place).then(pl.format("{} copied onto themselves", pl.col("_in_place"))),
         pl.when(new_net).then(
             pl.format(
-                "from a network it had never used ({})", first_few(pl.col("_new_ips"), 3, ", ")
+                "from a network it had {} ({})",
+                never_used(pl.col("_net_tried")),
+                first_few(pl.col("_new_ips"), 3, ", "),
             )
         ),
         pl.when(pl.col("_days") > 0).then(

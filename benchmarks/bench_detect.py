@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +191,11 @@ WINDOWED: dict[str, tuple[Callable[..., pl.DataFrame], Callable[[pd.DataFrame], 
     "brute_force": (brute_force, pd_brute_force),
     "password_spraying": (password_spraying, pd_password_spraying),
     "mass_export": (mass_export, pd_mass_export),
-    "mass_deletion": (mass_deletion, pd_mass_deletion),
+    # the windowed count alone, as the baseline does (no accounts, backups or strangers)
+    "mass_deletion": (
+        partial(mass_deletion, account_threshold=30, backup_threshold=30, stranger_threshold=None),
+        pd_mass_deletion,
+    ),
     "privilege_change_burst": (privilege_change_burst, pd_privilege_change_burst),
     "mfa_push_fatigue": (mfa_push_fatigue, pd_mfa_push_fatigue),
     "brute_force_success": (brute_force_success, pd_brute_force_success),

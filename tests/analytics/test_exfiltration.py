@@ -149,6 +149,9 @@ def test_a_stolen_key_emptying_a_bucket_in_one_batch_is_a_mass_deletion(tmp_path
     assert mass_deletion(read_as("cloudtrail", attack, tmp_path)).height == 0
     assert mass_deletion(read_as("cloudtrail", _three_weeks() + attack, tmp_path),
                          min_history="30d").height == 0  # fmt: skip
+    # asked for the windowed counts alone
+    assert mass_deletion(read_as("cloudtrail", _three_weeks() + attack, tmp_path),
+                         stranger_threshold=None).height == 0  # fmt: skip
 
 
 def test_a_stolen_key_deleting_under_the_threshold_is_a_mass_deletion(tmp_path) -> None:

@@ -731,16 +731,33 @@ def network_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> 
     198.51.100.0/24 2026-01-01 2026-01-03
     203.0.113.0/24 2026-01-03 2126-03-21
     """
+    return _made_own(events, keys, among, "source_ip", network, "net")
+
+
+def _made_own(
+    events: Events,
+    keys: Sequence[str],
+    among: pl.LazyFrame,
+    column: str,
+    read: Callable[[pl.Expr], pl.Expr],
+    name: str,
+) -> pl.LazyFrame:
+    """Per group of ``keys`` in ``among`` and value ``read`` from ``column`` (read once per
+    distinct value and day), ``_{name}_seen`` (its first use) and ``_{name}_first`` (when
+    it became the group's own: :func:`established`)."""
     keys = list(keys)
     return (
-        lazy(events, *keys, "occurred_at", "source_ip")
+        lazy(events, *keys, "occurred_at", column)
         .join(among.select(keys).unique(), on=keys, how="semi")
-        .group_by(*keys, "source_ip", _day=T.dt.date())
+        .group_by(*keys, column, _day=T.dt.date())
         .agg(_t=T.min())
-        .group_by(*keys, _net=network(pl.col("source_ip")), _day="_day")
+        .group_by(*keys, read(pl.col(column)).alias(f"_{name}"), "_day")
         .agg(_t=pl.col("_t").min())
-        .group_by(*keys, "_net")
-        .agg(_net_seen=pl.col("_t").min(), _net_first=established(pl.col("_t")))
+        .group_by(*keys, f"_{name}")
+        .agg(
+            pl.col("_t").min().alias(f"_{name}_seen"),
+            established(pl.col("_t")).alias(f"_{name}_first"),
+        )
     )
 
 
@@ -907,17 +924,7 @@ def client_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> p
     ...     "_client_first"))).collect().rows()
     [('Boto3/1', 2026, 2126), ('aws-cli/2', 2026, 2026)]
     """
-    keys = list(keys)
-    return (
-        lazy(events, *keys, "occurred_at", "user_agent")
-        .join(among.select(keys).unique(), on=keys, how="semi")
-        .group_by(*keys, "user_agent", _day=T.dt.date())
-        .agg(_t=T.min())
-        .group_by(*keys, _client=client_agent(pl.col("user_agent")), _day="_day")
-        .agg(_t=pl.col("_t").min())
-        .group_by(*keys, "_client")
-        .agg(_client_seen=pl.col("_t").min(), _client_first=established(pl.col("_t")))
-    )
+    return _made_own(events, keys, among, "user_agent", client_agent, "client")
 
 
 def _new(seen: str, own: str, gap: timedelta) -> pl.Expr:

@@ -480,7 +480,7 @@ def mass_deletion(
     slow_window: str | timedelta = "24h",
     account_threshold: int = 10,
     backup_threshold: int = 10,
-    stranger_threshold: int = 5,
+    stranger_threshold: int | None = 5,
     min_history: str | timedelta = "7d",
 ) -> pl.DataFrame:
     """One actor deleting many items within a sliding window, or spreading them thin over
@@ -528,7 +528,7 @@ def mass_deletion(
         few); medium for services (a pipeline upgrading its tool on a new runner) and
         for an actor on a new network most days (``common.roaming``).  An engineer who
         deletes from a hotel with the usual client is not reported; one who upgraded the
-        client on the way is medium.
+        client on the way is medium.  ``None`` leaves a stranger's deletions out.
     min_history
         How long before a stranger's deletions the actor must have been seen.
 
@@ -570,13 +570,12 @@ def mass_deletion(
         seen = found.get_column("event_ids").explode().drop_nulls().implode()
         wiped = wiped.filter(~pl.col("event_ids").list.eval(pl.element().is_in(seen)).list.any())
         found = pl.concat([found, wiped])
+    history = duration(min_history, name="min_history")
+    if stranger_threshold is None:  # the stranger's deletions not asked for
+        return found.sort(["tenant_id", "first_seen", "finding_id"])
     positive(stranger_threshold, "stranger_threshold")
     strangers = _stranger_deletions(
-        events,
-        deletions,
-        window=duration(window),
-        threshold=stranger_threshold,
-        history=duration(min_history, name="min_history"),
+        events, deletions, window=duration(window), threshold=stranger_threshold, history=history
     )
     seen = found.get_column("event_ids").explode().drop_nulls().implode()
     strangers = strangers.filter(

@@ -860,11 +860,14 @@ def roaming(spans: pl.LazyFrame, nets: pl.LazyFrame, days: pl.LazyFrame) -> pl.L
 
 
 def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
-    """Aggregations of an episode's rows that carry ``_net_first``, ``_client`` and
-    ``_client_first`` (from :func:`with_newcomer_firsts`): ``_new_ips``, its addresses in
-    networks the actor first used at most ``gap`` before; ``_new_clients``, the clients it
-    first used so; and ``_stranger``, whether one row came from both a new network and a
-    new (or unknown) client, which a pipeline's usual tool on a new runner does not."""
+    """Aggregations of an episode's rows that carry the columns of :func:`network_firsts`
+    and :func:`client_firsts` (from :func:`with_newcomer_firsts`): ``_new_ips``, its
+    addresses in networks new to the actor (:func:`new_network`); ``_new_clients``, the
+    clients new to it (:func:`new_client`); ``_stranger``, whether one row came from both
+    a new network and a new (or unknown) client, which a pipeline's usual tool on a new
+    runner does not; ``_net_tried`` and ``_client_tried``, whether such a network or
+    client had been used more than ``gap`` before (on a day or two: the summary must not
+    say "never used")."""
     new_net = new_network(gap)
     known = pl.col("_client").is_not_null()
     return [

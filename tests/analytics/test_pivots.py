@@ -120,6 +120,22 @@ def test_google_service_account_impersonation_spree(tmp_path: Path) -> None:
     assert found["severity"].to_list() == ["high"]
     assert f"'sa-admin-x@{GCP_PROJECT}.iam.gserviceaccount.com' taken on" in found["summary"][0]
     assert identity_pivot(read_as("gcp", usual, tmp_path)).height == 0
+    # Google Cloud names no caller for a refusal from outside the organisation: the
+    # anonymous tries from the thief's address count with the granted one
+    for record in spree[:-1]:
+        record["protoPayload"]["authenticationInfo"] = {}
+    found = identity_pivot(read_as("gcp", usual + spree, tmp_path))
+    assert found["actor_id"].to_list() == ["dev@acme.io"]
+    assert found["severity"].to_list() == ["high"]
+    assert "10 tried; 9 refused" in found["summary"][0], found["summary"][0]
+    # from another address they are not the actor's
+    other = {"callerIp": "192.0.2.77", "callerSuppliedUserAgent": "curl/8"}
+    elsewhere = [
+        dict(r, protoPayload={**r["protoPayload"], "requestMetadata": other}) for r in spree[:-1]
+    ]
+    found = identity_pivot(read_as("gcp", usual + elsewhere + spree[-1:], tmp_path))
+    mine = found.filter(pl.col("actor_id") == "dev@acme.io")
+    assert not mine["summary"].str.contains("refused").any()
 
 
 def test_it_runs_in_the_registry_and_rejects_bad_settings(tmp_path: Path) -> None:

@@ -93,6 +93,43 @@ def _identity() -> pl.Expr:
     )
 
 
+def _attributed(taken: pl.DataFrame, gap: timedelta) -> pl.DataFrame:
+    """``taken`` with each anonymous try (Google Cloud names no caller for a refusal
+    from outside the organisation: ``allUsers``, ``metadata.anonymous``) given to the
+    named actor whose try came from the same address nearest in time, within ``gap``;
+    the tries of a thief's spree are then counted with the one that was granted."""
+    anonymous = pl.col("_anonymous").fill_null(False)
+    if not taken.get_column("_anonymous").any():
+        return taken.drop("_anonymous")
+    named = taken.lazy().filter(~anonymous & pl.col("source_ip").is_not_null())
+    nearest = (
+        taken.lazy()
+        .filter(anonymous)
+        .select("event_id", "tenant_id", "source_ip", _at=T)
+        .join(
+            named.select("tenant_id", "source_ip", _by="actor_id", _type="actor_type", _t=T),
+            on=["tenant_id", "source_ip"],
+        )
+        .with_columns(_apart=(pl.col("_t") - pl.col("_at")).abs())
+        .filter(pl.col("_apart") <= gap)
+        .sort("event_id", "_apart", "_t")
+        .group_by("event_id", maintain_order=True)
+        .agg(pl.col("_by", "_type").first())
+    )
+    return (
+        taken.lazy()
+        .join(nearest, on="event_id", how="left", maintain_order="left")
+        .with_columns(
+            actor_id=pl.coalesce("_by", "actor_id"),
+            actor_type=pl.when(pl.col("_by").is_not_null())
+            .then(pl.col("_type"))
+            .otherwise(pl.col("actor_type")),
+        )
+        .drop("_by", "_type", "_anonymous")
+        .collect()
+    )
+
+
 @register_detector("identity_pivot", title="Pivot into other identities", severity="high")
 def identity_pivot(
     events: Events,
@@ -149,12 +186,16 @@ def identity_pivot(
             pl.col("actor_id").is_not_null(),
             ~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False),
         )
-        .with_columns(_who=_identity())
+        .with_columns(
+            _who=_identity(),
+            _anonymous=pl.col("metadata").str.contains('"anonymous":true', literal=True),
+        )
         .drop("metadata")
         .collect()
     )
     if taken.height == 0:
         return empty()
+    taken = _attributed(taken, g)
     ok = pl.col("outcome") == "success"
     actors = taken.lazy().select(keys).unique()
     # when each actor first took on each identity successfully

@@ -159,3 +159,32 @@ def test_a_key_tried_from_the_thiefs_machine_days_before_is_still_a_stranger(
     knock = _calls(19, [("GetCallerIdentity", "sts")], ip=NEW, userAgent=SCRIPT)
     found = _run([*_routine(), *knock, *_calls(21, RECON, ip=NEW, userAgent=SCRIPT)], tmp_path)
     assert found["severity"].to_list() == ["high"]
+
+
+def test_one_permissions_test_naming_many_services_is_a_mapping(tmp_path: Path) -> None:
+    """A tool with a stolen key asks Google in one testIamPermissions call what it may do
+    in many services: each permission named is a read of its own kind and service."""
+    project = "acme-prod-4821"
+    perms = ["compute.instances.list", "compute.disks.get", "storage.buckets.list",
+             "storage.objects.get", "iam.serviceAccounts.actAs", "iam.serviceAccountKeys.create",
+             "resourcemanager.projects.setIamPolicy", "cloudfunctions.functions.create",
+             "secretmanager.versions.access", "bigquery.datasets.get"]  # fmt: skip
+
+    def entry(day: int, method: str, ip: str, request: Any = None) -> dict[str, Any]:
+        service = "cloudresourcemanager.googleapis.com"
+        return gcp(method, _at(day), resource=f"projects/{project}", ip=ip, request=request,
+                   service=service, resource_type="project")  # fmt: skip
+
+    usual = [entry(d, "v1.compute.instances.list", OFFICE) for d in range(1, 20)]
+    method = "google.cloudresourcemanager.v1.Projects.TestIamPermissions"
+    probe = entry(21, method, NEW, {"permissions": perms})
+    probe["protoPayload"]["requestMetadata"]["callerSuppliedUserAgent"] = "python-requests/2.31"
+    found = reconnaissance(read_as("gcp", [*usual, probe], tmp_path))
+    assert found["severity"].to_list() == ["high"]
+    row = found.row(0, named=True)
+    assert "read 10 kind(s) of things it had never read, in 7 service(s)" in row["summary"]
+    assert "compute.instances.list, compute.disks.get, storage.buckets.list" in row["summary"]
+    assert len(row["event_ids"]) == 1  # the one call, cited once
+    # a request that names them badly names none: the test is one read, nothing found
+    probe["protoPayload"]["request"] = {"permissions": "[compute.instances.list, oops"}
+    assert reconnaissance(read_as("gcp", [*usual, probe], tmp_path)).is_empty()

@@ -28,7 +28,7 @@ KEYS = [
     "layers", "recipientAccountId", "modelId",
     "x-amz-copy-source", "x-amz-server-side-encryption-aws-kms-key-id", "key",
     "x-amz-server-side-encryption-customer-algorithm", "additionalEventData", "SSEApplied",
-    "roleArn", "targetPrincipal",
+    "roleArn", "targetPrincipal", "permissions",
 ]  # fmt: skip
 LEAVES = [
     "0.0.0.0/0", "::/0", "*", "any", "22", "3389", "-1", "all", "tcp", "8000-8080", "x-y",
@@ -64,7 +64,7 @@ ACTIONS = [
     "bedrock_model.invoke", "bedrock_use_case_for_model_access.put",
     "s3_object.copy", "sts_role.assume", "sts_federation_token.get",
     "iamcredentials_access_token.generate", "iam_users.list", "s3_objects.delete",
-    "s3_object.put",
+    "s3_object.put", "cloudresourcemanager_iam_permissions.test",
 ]  # fmt: skip
 
 
@@ -76,7 +76,10 @@ def _event(i: int, action: str, outcome: str, metadata: Any, changes: Any) -> di
         "outcome": outcome,
         "actor": {"id": f"u{i % 3}"},
         "targets": [{"id": f"t{i % 4}", "type": "user"}],
-        "metadata": {"original": {"requestParameters": metadata}},
+        # where CloudTrail and Cloud Audit Logs keep the request
+        "metadata": {
+            "original": {"requestParameters": metadata, "protoPayload": {"request": metadata}}
+        },
     }
     if isinstance(changes, dict):
         event["changes"] = {"before": changes.get("before"), "after": changes}

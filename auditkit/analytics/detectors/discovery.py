@@ -70,6 +70,21 @@ def reads_inventory(action: str) -> bool:
     return bool(noun) and bool(verb) and verb[0] in _READ_VERBS
 
 
+#: Where a permissions test names the permissions asked (Cloud Audit Logs).
+_PERMISSIONS: Final = "$.original.protoPayload.request.permissions"
+
+
+def _tests_permissions(action: str) -> bool:
+    """Whether an action tests which permissions the caller has (``testIamPermissions``).
+
+    >>> [_tests_permissions(a) for a in ("cloudresourcemanager_iam_permissions.test",
+    ...     "storage_buckets.test_iam_permissions", "iam_users.list")]
+    [True, True, False]
+    """
+    noun, verb = action_words(action)
+    return "test" in verb and "permissions" in (*noun, *verb)
+
+
 @register_detector("reconnaissance", title="Reconnaissance with a key", severity="high")
 def reconnaissance(
     events: Events,
@@ -125,13 +140,53 @@ def reconnaissance(
     if not reads:
         return empty()
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "source_ip")
-    all_reads = subset(
-        events,
-        (*cols, "user_agent", "actor_type"),
-        pl.col("action").is_in(reads),
+    kept = (
         pl.col("actor_id").is_not_null(),
         ~pl.col("actor_type").is_in(list(exclude_actor_types)).fill_null(False),
     )
+    all_reads = subset(
+        events, (*cols, "user_agent", "actor_type"), pl.col("action").is_in(reads), *kept
+    )
+    # a test of permissions asks, in one call, what the caller may do in many services
+    # (Google's testIamPermissions, what a tool with a stolen key asks first): each
+    # permission it names is a read of its own
+    tests = [a for a in reads if _tests_permissions(a)]
+    if tests:
+        asked = (
+            subset(
+                events,
+                (*cols, "user_agent", "actor_type", "metadata"),
+                pl.col("action").is_in(tests),
+                *kept,
+            )
+            .with_columns(_asked=pl.col("metadata").str.json_path_match(_PERMISSIONS))
+            .with_columns(
+                # the permissions named, else the test itself as one read
+                # (read as quoted words: a request that is not well-formed JSON names none)
+                action=pl.when(pl.col("_asked").str.starts_with("[").fill_null(False))
+                .then(
+                    pl.col("_asked")
+                    .str.extract_all(r'"[a-zA-Z][\w.-]*"')
+                    .list.eval(pl.element().str.strip_chars('"'))
+                    .list.unique(maintain_order=True)
+                )
+                .otherwise(pl.concat_list("action"))
+            )
+            .explode("action")
+            .filter(pl.col("action").str.contains(r"^[a-z][\w-]*\.", literal=False))
+            .drop("metadata", "_asked")
+            .with_columns(_nth=pl.int_range(pl.len(), dtype=pl.UInt32).over("event_id"))
+        )
+        all_reads = pl.concat(
+            [
+                all_reads.filter(~pl.col("action").is_in(tests)).with_columns(
+                    _nth=pl.lit(0, pl.UInt32)
+                ),
+                asked,
+            ]
+        )
+    else:
+        all_reads = all_reads.with_columns(_nth=pl.lit(0, pl.UInt32))
     candidates = all_reads.filter(~pl.col("user_agent").str.contains(_BROWSER).fill_null(False))
     # when each actor first used the network of each of its addresses, in any event of
     # the trail, and when it made it its own (``common.network_firsts``: its third day
@@ -179,7 +234,7 @@ def reconnaissance(
         .join(first_read, on=[*keys, "action"], how="left")
         .with_columns(_client=client_agent(pl.col("user_agent")))
         .join(clients, on=[*keys, "_client"], how="left", nulls_equal=True)
-        .sort([*keys, "occurred_at", "event_id"])
+        .sort([*keys, "occurred_at", "event_id", "_nth"])
         .with_columns(
             _episode=pl.struct(*keys, "_net").rank("dense"),
             _new=pl.col("_first") >= pl.col("_net_first"),
@@ -208,7 +263,8 @@ def reconnaissance(
     services = pl.col("_services").list.len()
     return finalize(
         grouped.filter((n >= min_actions) & (services >= min_services)).with_columns(
-            pl.col("event_ids").list.head(max_evidence),
+            # a permissions test is one event for many reads: cited once
+            pl.col("event_ids").list.unique(maintain_order=True).list.head(max_evidence),
             severity=pl.when(pl.col("_stranger")).then(pl.lit("high")).otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} read {} kind(s) of things it had never read, in {} service(s), from a "

@@ -402,11 +402,15 @@ def password_spraying(
     )
     if wanted.height == 0:
         return finalize(no_candidates(), "password_spraying")
-    resolved = login_failures(events, resolve=resolve).select("event_id", "_resolved")
-    open_ = (
-        views.join(wanted.lazy(), on=["tenant_id", "_kind", "_src"])
-        .join(resolved.lazy(), on="event_id", how="left")
-        .filter(~pl.col("_resolved").fill_null(False))
+    candidates = views.join(wanted.lazy(), on=["tenant_id", "_kind", "_src"])
+    # a failure is resolved by a login from its own address (or a reset): only the
+    # addresses of the candidates' failures need reading (all when one has none)
+    sources = candidates.select(pl.col("source_ip").unique()).collect().get_column("source_ip")
+    resolved = login_failures(
+        events, resolve=resolve, sources=None if sources.has_nulls() else sources
+    ).select("event_id", "_resolved")
+    open_ = candidates.join(resolved.lazy(), on="event_id", how="left").filter(
+        ~pl.col("_resolved").fill_null(False)
     )
     parts = sprays(open_)
     what = (

@@ -875,12 +875,27 @@ def newcomer_aggregations(gap: timedelta) -> list[pl.Expr]:
         pl.col("_client").filter(known & new_client(gap)).unique(maintain_order=True)
         .alias("_new_clients"),
         (new_net & new_client(gap)).any().alias("_stranger"),
-        # new without being first used within the gap: used on a day or two before
-        (new_net & ((T - pl.col("_net_seen")) > gap)).any().alias("_net_tried"),
+        *tried_aggregations(gap),
+    ]  # fmt: skip
+
+
+def net_tried(gap: timedelta) -> pl.Expr:
+    """Aggregation ``_net_tried`` of :func:`tried_aggregations`, for rows that carry the
+    columns of :func:`network_firsts` only."""
+    return (new_network(gap) & ((T - pl.col("_net_seen")) > gap)).any().alias("_net_tried")
+
+
+def tried_aggregations(gap: timedelta) -> list[pl.Expr]:
+    """``_net_tried`` and ``_client_tried``: whether a row's network or client is new to
+    the actor (:func:`new_network`, :func:`new_client`) though first used more than
+    ``gap`` before (on a day or two): the summary must not say "never used"."""
+    known = pl.col("_client").is_not_null()
+    return [
+        net_tried(gap),
         (known & new_client(gap) & ((T - pl.col("_client_seen")) > gap))
         .any()
         .alias("_client_tried"),
-    ]  # fmt: skip
+    ]
 
 
 def never_used(tried: pl.Expr | None) -> pl.Expr:

@@ -34,19 +34,20 @@ from auditkit.analytics.detectors.common import (
     client_firsts,
     duration,
     empty,
-    established,
     finalize,
     finding_span,
     first_few,
     fmt_between,
-    lazy,
     network,
+    network_firsts,
     never_used,
     new_client,
     new_clients_text,
+    new_network,
     positive,
     q,
     subset,
+    tried_aggregations,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -188,31 +189,23 @@ def reconnaissance(
     else:
         all_reads = all_reads.with_columns(_nth=pl.lit(0, pl.UInt32))
     candidates = all_reads.filter(~pl.col("user_agent").str.contains(_BROWSER).fill_null(False))
-    # when each actor first used the network of each of its addresses, in any event of
-    # the trail, and when it made it its own (``common.network_firsts``: its third day
-    # there); reads from a network first used at most a gap before them, or not yet the
-    # actor's own (a key tried once from the thief's machine days before)
-    by_day = (
-        lazy(events, *keys, "occurred_at", "source_ip")
+    # the network of each address the reads came from (worked out once per address),
+    # when the actor first used it and when it made it its own (``network_firsts``);
+    # reads from a network new to the actor (a key tried once from the thief's machine
+    # days before is still new)
+    addresses = (
+        candidates.select(*keys, "source_ip")
         .filter(pl.col("source_ip").is_not_null())
-        .group_by(*keys, "source_ip", _day=T.dt.date())
-        .agg(_t=T.min())
+        .unique()
         .with_columns(_net=network(pl.col("source_ip")))
-        .collect()
     )
-    nets = (
-        by_day.lazy()
-        .group_by(*keys, "_net", "_day")
-        .agg(_t=pl.col("_t").min())
-        .group_by(*keys, "_net")
-        .agg(_net_first=pl.col("_t").min(), _net_own=established(pl.col("_t")))
-    )
-    address_nets = (
-        by_day.lazy().select(*keys, "source_ip", "_net").unique().join(nets, on=[*keys, "_net"])
+    readers = addresses.select(keys).unique()
+    address_nets = addresses.join(
+        network_firsts(events, keys, readers), on=[*keys, "_net"], how="left"
     )
     fresh = (
         candidates.join(address_nets, on=[*keys, "source_ip"])
-        .filter(((T - pl.col("_net_first")) <= w) | (pl.col("_net_own") > T))
+        .filter(new_network(w))
         .join(began(events, keys), on=keys)
         .filter((T - pl.col("_began")) >= history)
         .collect()
@@ -237,7 +230,7 @@ def reconnaissance(
         .sort([*keys, "occurred_at", "event_id", "_nth"])
         .with_columns(
             _episode=pl.struct(*keys, "_net").rank("dense"),
-            _new=pl.col("_first") >= pl.col("_net_first"),
+            _new=pl.col("_first") >= pl.col("_net_seen"),
             _service=pl.col("action").str.extract(r"^([^._:/]+)"),
         )
     )
@@ -253,11 +246,7 @@ def reconnaissance(
         .unique(maintain_order=True)
         .alias("_new_clients"),
         (ok & new_client(w)).any().alias("_stranger"),
-        # the network (or client) used on a day or two before, not first used now
-        ((T - pl.col("_net_first")) > w).any().alias("_net_tried"),
-        (pl.col("_client").is_not_null() & new_client(w) & ((T - pl.col("_client_seen")) > w))
-        .any()
-        .alias("_client_tried"),
+        *tried_aggregations(w),
     )
     n = pl.col("_new_reads").list.len()
     services = pl.col("_services").list.len()

@@ -39,6 +39,7 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
+    net_tried,
     network,
     network_firsts,
     never_used,
@@ -184,9 +185,7 @@ def ransom_encryption(
             .filter(new_network(g))
             .unique(maintain_order=True)
             .alias("_new_ips"),
-            (new_network(g) & ((pl.col("occurred_at") - pl.col("_net_seen")) > g))
-            .any()
-            .alias("_net_tried"),
+            net_tried(g),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
     )

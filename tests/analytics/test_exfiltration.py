@@ -93,6 +93,41 @@ def test_backups_wiped_before_ransom_are_a_mass_deletion(tmp_path) -> None:
     assert found["severity"].to_list() == ["low", "low"]
 
 
+def test_machine_images_deregistered_are_backups_deleted(tmp_path) -> None:
+    """AMIs deregistered (``DeregisterImage``; AWS Backup keeps an instance's recovery
+    points as AMIs) and Google Cloud machine images deleted count as backups: 10 within
+    the hour is high.  Deregistering a load balancer's targets or task definitions is not
+    a deletion, and container images are not backups."""
+    from tests.analytics._producers import gcp
+
+    amis = [
+        cloudtrail("DeregisterImage", f"2024-03-20T02:{i:02d}:00Z", user="ops",
+                   source="ec2.amazonaws.com", request={"imageId": f"ami-0a1b2c3d4e5f6{i:04d}"})
+        for i in range(10)
+    ]  # fmt: skip
+    found = mass_deletion(read_as("cloudtrail", amis, tmp_path))
+    assert found["severity"].to_list() == ["high"]
+    assert found["event_ids"][0].len() == 10
+    assert mass_deletion(read_as("cloudtrail", amis[:9], tmp_path)).height == 0
+    images = [
+        gcp("v1.compute.machineImages.delete", f"2024-03-20T02:{i:02d}:00Z",
+            service="compute.googleapis.com", actor="ops@acme.io",
+            resource=f"projects/acme-prod/global/machineImages/web-{i}")
+        for i in range(10)
+    ]  # fmt: skip
+    assert mass_deletion(read_as("gcp", images, tmp_path))["severity"].to_list() == ["high"]
+    others = [
+        cloudtrail(name, f"2024-03-20T02:{i:02d}:00Z", user="ops", source=source)
+        for i in range(12)
+        for name, source in (
+            ("DeregisterTargets", "elasticloadbalancing.amazonaws.com"),
+            ("DeregisterTaskDefinition", "ecs.amazonaws.com"),
+            ("BatchDeleteImage", "ecr.amazonaws.com"),
+        )
+    ]
+    assert mass_deletion(read_as("cloudtrail", others, tmp_path)).height == 0
+
+
 _CLI = "aws-cli/2.15.0 Python/3.11.6 Linux/6.5 exe/x86_64 prompt/off command/s3.cp"
 _THIEF = dict(
     ip="185.220.101.9",

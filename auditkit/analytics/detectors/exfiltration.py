@@ -194,6 +194,8 @@ def is_deletion(action: str) -> bool:
     noun_words, verb_words = action_words(action)
     if not verb_words or any(w in _NOT_DELETE for w in (*noun_words, *verb_words)):
         return False
+    if _deregisters_image([*noun_words, *verb_words]):
+        return True
     # ``bulk_delete``, ``soft_delete``: words of how much come first
     core = [w for w in verb_words if w not in {"bulk", "batch", "mass", "soft", "hard", "force"}]
     if not core:
@@ -209,6 +211,21 @@ def is_deletion(action: str) -> bool:
     if _NOT_AN_ITEM.search(rest) or (word.startswith("remov") and _ATTACHED.search(rest)):
         return False
     return not (word.startswith(("terminat", "drop")) and _RUNTIME.search(rest))
+
+
+def _deregisters_image(words: list[str]) -> bool:
+    """A machine image deregistered (EC2's ``DeregisterImage``, read as
+    ``ec2_image.deregister``): the image is gone, and with it a way to restore the
+    instances made from it.  Other deregistrations (a load balancer's targets, a task
+    definition) are not deletions."""
+    for i, word in enumerate(words):
+        if not word.startswith("deregist"):
+            continue
+        if word.endswith(("image", "images")):
+            return True
+        if {*words[max(i - 1, 0) : i], *words[i + 1 : i + 2]} & {"image", "images", "ami", "amis"}:
+            return True
+    return False
 
 
 def _runs(
@@ -786,10 +803,13 @@ _BACKUPS: Final = frozenset(
     ("snapshot", "snapshots", "dbsnapshot", "dbsnapshots", "dbclustersnapshot",
      "clustersnapshot", "clustersnapshots", "backup", "backups", "backupvault",
      "backupvaults", "backupplan", "backupplans", "recoverypoint", "recoverypoints",
-     "backuprun", "backupruns", "restorepoint", "restorepoints")
+     "backuprun", "backupruns", "restorepoint", "restorepoints", "machineimage",
+     "machineimages")
 )  # fmt: skip
 _KEY_KINDS: Final = frozenset(("api", "access", "service", "login"))
-_PAIRED: Final = frozenset(("db", "cluster", "backup", "recovery", "restore", "dbcluster"))
+_PAIRED: Final = frozenset(
+    ("db", "cluster", "backup", "recovery", "restore", "dbcluster", "machine")
+)
 #: Words between a deletion and its object that say nothing of the object.
 _FILLER: Final = frozenset(("lifecycle", "bulk", "batch", "mass", "soft", "hard", "force"))
 
@@ -848,20 +868,29 @@ def is_account_deletion(action: str) -> bool:
 
 def is_backup_deletion(action: str) -> bool:
     """True for a deletion (:func:`is_deletion`) of what a restore needs: a snapshot, a
-    backup, a recovery point, a backup vault or plan.
+    backup, a recovery point, a backup vault or plan, a machine image (an AMI
+    deregistered: AWS Backup keeps an EC2 instance's recovery points as AMIs; Google
+    Cloud's machine images).
 
     >>> names = ["ec2_snapshot.delete", "rds_db_snapshot.delete",
     ...          "rds_db_cluster_snapshot.delete", "backup_recovery_point.delete",
     ...          "backup_backup_vault.delete", "compute_snapshots.delete",
-    ...          "sqladmin_backup_runs.delete", "ec2.DeleteSnapshot", "rds.deleteDBSnapshot"]
+    ...          "sqladmin_backup_runs.delete", "ec2.DeleteSnapshot", "rds.deleteDBSnapshot",
+    ...          "ec2_image.deregister", "ec2.DeregisterImage", "compute_machine_images.delete"]
     >>> [n for n in names if not is_backup_deletion(n)]
     []
     >>> names = ["document.delete", "snapshot_schedule.update", "ec2_volume.delete",
-    ...          "backup_selection.delete", "user.delete"]
+    ...          "backup_selection.delete", "user.delete", "ecr_image.batch_delete",
+    ...          "elasticloadbalancing_targets.deregister", "ecs_task_definition.deregister"]
     >>> [n for n in names if is_backup_deletion(n)]
     []
     """
-    return _deletes(action, _BACKUPS, _BACKUP_STEM, _PAIRED)
+    if not is_deletion(action):
+        return False
+    noun_words, verb_words = action_words(action)
+    return _deregisters_image([*noun_words, *verb_words]) or _deletes(
+        action, _BACKUPS, _BACKUP_STEM, _PAIRED
+    )
 
 
 @register_detector("bulk_read", title="Bulk reads beyond the actor's own history", severity="high")

@@ -188,6 +188,59 @@ def test_google_cloud_lifecycles_and_logging_switched_off(tmp_path) -> None:
     assert "disabled audit logging" in got["oz@acme.io"]["summary"]
 
 
+def test_a_dns_policy_deleted_is_its_query_log_switched_off(tmp_path) -> None:
+    """Stratus Red Team's delete-dns-logs: a Cloud DNS policy whose logging the trail saw
+    switched on, detached from its networks and deleted, is critical; a policy whose
+    logging the trail never saw is high (not shown to be harmless); one replaced in the
+    same sitting is high; detaching, creating or a refused deletion alone are not
+    critical."""
+    from tests.analytics._producers import GCP_PROJECT, gcp, read_as
+
+    def dns(
+        method: str,
+        when: str,
+        name: str,
+        who: str,
+        request: dict | None = None,
+        code: int | None = None,
+    ) -> dict:
+        return gcp(f"dns.policies.{method}", when, actor=who, service="dns.googleapis.com",
+                   resource=f"projects/{GCP_PROJECT}/policies/{name}", resource_type="dns_policy",
+                   request=request, code=code)  # fmt: skip
+
+    logged = {"policy": {"enableLogging": True, "networks": [{"networkUrl": "vpc"}]}}
+    detached = {"policy": {"networks": []}}
+    records = [
+        dns("create", "2026-03-01T09:00:00Z", "dns-logs", "tf@acme.iam.gserviceaccount.com",
+            logged),
+        dns("patch", "2026-03-20T15:30:00Z", "dns-logs", "eve@acme.io", detached),
+        dns("delete", "2026-03-20T15:31:00Z", "dns-logs", "eve@acme.io"),
+        # a forwarding policy the trail never saw made: high
+        dns("delete", "2026-03-21T10:00:00Z", "forwarders", "mal@acme.io"),
+        # infrastructure code replacing a logged policy: high
+        dns("create", "2026-03-02T09:00:00Z", "dns-logs-2", "tf@acme.iam.gserviceaccount.com",
+            logged),
+        dns("delete", "2026-03-22T10:00:00Z", "dns-logs-2", "ops@acme.io"),
+        dns("create", "2026-03-22T10:00:05Z", "dns-logs-3", "ops@acme.io", logged),
+        # refused: high, not critical
+        dns("delete", "2026-03-23T10:00:00Z", "dns-logs-3", "bo@acme.io", code=7),
+        # a new policy made with logging on, and networks detached: nothing
+        dns("create", "2026-03-24T10:00:00Z", "dns-logs-4", "pat@acme.io", logged),
+        dns("patch", "2026-03-24T11:00:00Z", "dns-logs-4", "pat@acme.io", detached),
+    ]  # fmt: skip
+    found = audit_tampering(read_as("gcp", records, tmp_path))
+    got = {r["actor_id"]: r for r in found.iter_rows(named=True)}
+    assert {a: r["severity"] for a, r in got.items()} == {
+        "eve@acme.io": "critical",
+        "mal@acme.io": "high",
+        "ops@acme.io": "high",
+        "bo@acme.io": "high",
+    }
+    assert "disabled audit logging" in got["eve@acme.io"]["summary"]
+    assert "a replacement?" in got["ops@acme.io"]["summary"]
+    assert "dns_policies.delete" in got["mal@acme.io"]["summary"]
+
+
 def test_a_part_of_the_trail_replaced_in_one_sitting_is_high(tmp_path) -> None:
     """Infrastructure code re-creating a DNS query log configuration (create the new,
     delete the old, a second apart) is high, not critical; logging stopped and started

@@ -22,6 +22,7 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import (
     Events,
+    T,
     actions_matching,
     duration,
     episodes,
@@ -438,6 +439,32 @@ def _log_buckets(events: Events, known: pl.DataFrame) -> pl.LazyFrame:
 _CALL_VERB: Final = r"^(?:Delete|Remove|Create|Add|Put|Associate|Disassociate)"
 
 
+#: The noun of a Cloud DNS policy (``dns_policies.delete``), whose chief use is the query
+#: log.
+_DNS_POLICY: Final = r"(?i)(?:^|[._-])dns[._-]?polic(?:y|ies)$"
+
+
+def _logging_on(events: Events, setters: list[str]) -> pl.LazyFrame:
+    """When the trail first saw each item's logging switched on by one of the actions
+    ``setters`` (a request with ``enableLogging`` true): ``tenant_id``, ``target_id``,
+    ``_logging_since``."""
+    on = r'"(?:enableLogging|enable_logging)"\s*:\s*true'
+    if not setters:  # no event to read
+        schema = {"tenant_id": pl.String, "target_id": pl.String}
+        return pl.LazyFrame(schema={**schema, "_logging_since": pl.Datetime("us", "UTC")})
+    return (
+        subset(
+            events,
+            ["tenant_id", "target_id", "occurred_at", "action", "metadata", "outcome"],
+            pl.col("action").is_in(setters),
+            pl.col("outcome") == "success",
+            pl.col("metadata").str.contains(on),
+        )
+        .group_by("tenant_id", "target_id")
+        .agg(_logging_since=T.min())
+    )
+
+
 @register_detector("audit_tampering", title="Audit trail tampering", severity="critical")
 def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
     """Audit logging switched off, audit records or destinations deleted, audit retention
@@ -450,7 +477,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     event selectors or destination changed) and any update whose ``changes`` shorten a
     retention (``settings.update`` included), and a lifecycle rule deleting the objects
     of the trail's bucket in less than a year (:func:`expiry_days`; the bucket is the
-    trail's by a word of its name or as a destination the trail history names).  One
+    trail's by a word of its name or as a destination the trail history names), and a
+    Cloud DNS policy deleted (its query log switched off when the trail saw the policy's
+    logging on; a change of unknown effect otherwise).  One
     actor's such events no more than
     ``gap`` apart make one finding: critical when a removal, a shutdown or a shorter
     retention succeeded; high when only changes of unknown effect succeeded, or when
@@ -515,6 +544,29 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .get_column("action")
         .to_list()
     )
+    # Cloud DNS policies: their chief use is the query log (Stratus Red Team's
+    # delete-dns-logs deletes one), so a deletion is logging switched off when the trail
+    # saw the policy's logging on, and a change not shown to be harmless otherwise
+    dns_policy = noun(action).str.contains(_DNS_POLICY)
+    dns_made = (
+        known.filter(dns_policy & verb(action).str.contains(r"^(?:create|insert|add)" + _WORD_END))
+        .get_column("action")
+        .to_list()
+    )
+    dns_gone = (
+        known.filter(dns_policy & verb(action).str.contains(r"^(?:delete|remove)" + _WORD_END))
+        .get_column("action")
+        .to_list()
+    )
+    dns_set = (
+        known.filter(
+            dns_policy
+            & verb(action).str.contains(r"^(?:create|insert|add|patch|update|set)" + _WORD_END)
+        )
+        .get_column("action")
+        .to_list()
+    )
+    creations += [a for a in dns_made if a not in creations]
     cols = (
         "tenant_id",
         "actor_id",
@@ -532,9 +584,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     quiet_logs = pl.col("metadata").str.contains(_LOGGING_OFF)
     # a retention shortened through another update (settings.update...): the few
     # such updates are read once selected
-    mentions = action.is_in(audit + lifecycles + creations) | pl.col("changes").str.contains(
-        "retention", literal=True
-    )
+    mentions = action.is_in(audit + lifecycles + creations + dns_gone) | pl.col(
+        "changes"
+    ).str.contains("retention", literal=True)
     v = verb(action.str.to_lowercase())
     after = pl.col("changes").str.json_path_match("$.after")
     before = pl.col("changes").str.json_path_match("$.before")
@@ -563,9 +615,12 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         pl.col("before_days").is_null() & (pl.col("after_days") >= LONG_RETENTION_DAYS)
     ).fill_null(False)
     lifecycle = action.is_in(lifecycles)
+    dns_deleted = action.is_in(dns_gone)
     kind = (
         pl.when(action.is_in(creations) & ~is_audit)
         .then(pl.lit("created"))
+        .when(dns_deleted)
+        .then(pl.when(pl.col("_logging_on")).then(pl.lit("off")).otherwise(pl.lit("changed")))
         .when(lifecycle)
         .then(
             pl.when(pl.col("_log_bucket") & (pl.col("_expiry") < LONG_RETENTION_DAYS)).then(
@@ -612,10 +667,18 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         subset(
             events,
             cols,
-            action.is_in(audit + others + lifecycles + creations)
+            action.is_in(audit + others + lifecycles + creations + dns_gone)
             | (action.is_in(changers) & may_quiet.fill_null(False)),
             mentions | quiet_logs.fill_null(False),
         )
+        .join(
+            _logging_on(events, dns_set),
+            on=["tenant_id", "target_id"],
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(_logging_on=(pl.col("_logging_since") < T).fill_null(False))
+        .drop("_logging_since")
         .with_columns(retention_days("before"), retention_days("after"), _request=request)
         .with_columns(
             pl.coalesce(
@@ -658,7 +721,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     lf = lf.with_columns(
         _kind=kind,
         _item=pl.coalesce(source_call.str.replace(_CALL_VERB, ""), noun(action)),
-        _deleting=source_call.str.contains(r"^(?:Delete|Remove)").fill_null(False),
+        _deleting=source_call.str.contains(r"^(?:Delete|Remove)").fill_null(False) | dns_deleted,
     ).filter(pl.col("_kind").is_not_null())
     made = pl.col("_kind") == "created"  # context for a deletion, never a finding alone
     is_ok = (pl.col("outcome") == "success") & ~made

@@ -17,7 +17,7 @@ import contextlib
 import functools
 import re
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -260,6 +260,9 @@ class TailSnapshot:
     #: may have happened while the range was read)
     checkpoints: list[Checkpoint]
     statements: list[RangeStatement]
+    #: rows at integer seqs from the range's end up to the size validly signed
+    #: checkpoints of that moment cover: appended while the range was read, not strays
+    appended: int = 0
 
 
 #: Checkpoint rows already parsed (see TrailReader._checkpoints): row -> checkpoint
@@ -621,9 +624,15 @@ class TrailReader:
         *,
         within: tuple[int, int] | None = None,
         newest: int | None = None,
+        covered: Callable[[Sequence[Checkpoint]], int] | None = None,
     ) -> TailSnapshot:
         """Rows outside ``[0, size)`` (or of the wrong type), with the checkpoints and
         statements of the same moment: one transaction.
+
+        ``covered``: given the checkpoints of that moment, the tree size their valid
+        signatures cover (``size`` or more).  Rows at integer seqs from ``size`` up to
+        it are counted as :attr:`TailSnapshot.appended` (an append committed while the
+        range was read, however many rows it held) instead of being listed as strays.
 
         ``within``: SQLite values of the wrong type are looked for only among the seqs
         ``[lo, hi)`` (a ranged load), each part of the condition then being a seek on
@@ -631,29 +640,14 @@ class TrailReader:
         BLOB values sort after every number, so ``seq >= size`` finds them anyway.
         ``newest``: only that many of the newest checkpoints (see :meth:`snapshot`).
         """
-        if self.dialect == "sqlite" and within is not None:
-            lo, hi = int(within[0]), int(within[1])
-            parts = (
-                *OUTSIDE_TREE,
-                "tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'",
-            )
-            params: tuple[Any, ...] = (tenant, tenant, tenant, size, tenant, lo, hi)
-            rows = (
-                "("
-                + " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
-                + ")"
-            )
-        else:
-            typed = " OR typeof(seq) <> 'integer'" if self.dialect == "sqlite" else ""
-            params = (tenant, size)
-            rows = (
-                "(SELECT seq, event_id FROM events WHERE tenant_id = ? AND "
-                f"(seq IS NULL OR seq < 0 OR seq >= ?{typed}))"
-            )
         with self._connect() as conn:
             cur = conn.cursor()
             try:
                 self._begin_read(cur)
+                checkpoints, _ = self._checkpoints(cur, tenant, newest)
+                statements, _ = self._statements(cur, tenant)
+                signed = max(size, covered(checkpoints)) if covered is not None else size
+                rows, params = self._outside(tenant, size, signed, within)
                 cur.execute(
                     _ph(self.dialect, f"SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) "
                         f"FROM {rows} AS r ORDER BY seq LIMIT {STRAY_LIMIT}", "format"),
@@ -667,15 +661,48 @@ class TrailReader:
                         params,
                     )
                     count = int(cur.fetchone()[0])
-                checkpoints, _ = self._checkpoints(cur, tenant, newest)
-                statements, _ = self._statements(cur, tenant)
+                appended = 0
+                if signed > size:
+                    typed = " AND typeof(seq) = 'integer'" if self.dialect == "sqlite" else ""
+                    cur.execute(
+                        _ph(self.dialect, "SELECT COUNT(*) FROM events WHERE tenant_id = ? "
+                            f"AND seq >= ? AND seq < ?{typed}", "format"),
+                        (tenant, size, signed),
+                    )  # fmt: skip
+                    appended = int(cur.fetchone()[0])
             except Exception as exc:
                 raise StoreError(
                     f"{self.backend.location}: cannot read tenant {tenant!r}: {_first_line(exc)}"
                 ) from exc
             finally:
                 self._end_read(conn, cur)
-        return TailSnapshot(strays, count, checkpoints, statements)
+        return TailSnapshot(strays, count, checkpoints, statements, appended)
+
+    def _outside(
+        self, tenant: str, size: int, signed: int, within: tuple[int, int] | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The query (a subquery of ``seq``, ``event_id``) and its parameters for the rows
+        of ``tenant`` outside ``[0, size)``, less those at integer seqs in
+        ``[size, signed)`` (see :meth:`tail`)."""
+        if self.dialect != "sqlite":
+            return (
+                "(SELECT seq, event_id FROM events WHERE tenant_id = ? AND "
+                "(seq IS NULL OR seq < 0 OR seq >= ?))",
+                (tenant, signed),
+            )
+        parts = [*OUTSIDE_TREE]
+        params: list[Any] = [tenant, tenant, tenant, signed]
+        if signed > size:  # a value between them that is not an integer (5.5) is a stray
+            parts.append("tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'")
+            params += [tenant, size, signed]
+        if within is not None:
+            parts.append("tenant_id = ? AND seq >= ? AND seq < ? AND typeof(seq) <> 'integer'")
+            params += [tenant, int(within[0]), int(within[1])]
+        else:  # every seq below the range's end that is not an integer
+            parts.append("tenant_id = ? AND seq >= 0 AND seq < ? AND typeof(seq) <> 'integer'")
+            params += [tenant, size]
+        rows = " UNION ALL ".join(f"SELECT seq, event_id FROM events WHERE {p}" for p in parts)
+        return f"({rows})", tuple(params)
 
     def _blob(self, column: str) -> str:
         """A binary column as bytes, whatever type an attacker stored in it."""

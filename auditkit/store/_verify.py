@@ -821,6 +821,16 @@ class TenantVerifier:
         )
 
     # -- the end of a tenant ---------------------------------------------------------------
+    def signed_size(self, checkpoints: Sequence[Checkpoint]) -> int:
+        """The largest tree size that a validly signed one of ``checkpoints`` covers, or
+        the verified size: records up to it were appended while this pass ran."""
+        for cp in sorted(checkpoints, key=lambda c: c.tree_size, reverse=True):
+            if cp.tree_size <= self.size:
+                break
+            if check_signature(cp, self.public_key) is None:
+                return cp.tree_size
+        return self.size
+
     def finish(
         self,
         tail: TailSnapshot,
@@ -836,8 +846,7 @@ class TenantVerifier:
         rows the database holds inside it (rows with a seq that is not an integer show
         as the difference).
         """
-        fresh = [cp for cp in tail.checkpoints if check_signature(cp, self.public_key) is None]
-        fresh_size = max([self.size, *(cp.tree_size for cp in fresh)])
+        fresh_size = self.signed_size(tail.checkpoints)
         statements = self.statements + [
             st for st in tail.statements
             if st not in self.statements and self._statement_problem(st) is None
@@ -851,7 +860,8 @@ class TenantVerifier:
                 "hide it from time-ranged reads",
                 column="occurred_at",
             )
-        appended = 0
+        appended = tail.appended
+        self.beyond += tail.appended
         for text, eid in tail.strays:
             try:
                 s = int(text)
@@ -1489,7 +1499,7 @@ def finish_reads(reader: TrailReader, *, ranged: bool) -> Callable[[TenantVerifi
     :func:`verified_chunks`."""
 
     def read(v: TenantVerifier) -> tuple[Any, ...]:
-        tail = reader.tail(v.tenant, v.size)
+        tail = reader.tail(v.tenant, v.size, covered=v.signed_size)
         if ranged:
             return tail, reader.seqs(v.tenant, v.size), reader.mistyped_times(v.tenant)
         in_range = reader.count_range(v.tenant, v.size) if reader.dialect == "sqlite" else None

@@ -1277,7 +1277,13 @@ class Store(StreamCursors):
             assert seqs is not None
             lo, hi = max(0, seqs[0]), min(v.size, seqs[1])
             return (
-                reader.tail(v.tenant, v.size, within=(lo, hi), newest=NEWEST_CHECKPOINTS),
+                reader.tail(
+                    v.tenant,
+                    v.size,
+                    within=(lo, hi),
+                    newest=NEWEST_CHECKPOINTS,
+                    covered=v.signed_size,
+                ),
                 None if whole else reader.seqs(v.tenant, v.size, lo=lo, hi=hi),
                 reader.mistyped_times(v.tenant) if timed else [],
             )

@@ -237,6 +237,32 @@ def test_rows_outside_the_signed_range_are_named_and_never_read(store: Store, se
     assert "forged-1" not in frame["event_id"].to_list()
 
 
+def test_thousands_of_rows_past_the_tree_under_a_forged_checkpoint_are_inserted(
+    store: Store,
+) -> None:
+    """Rows past the signed tree are an append only up to what a validly signed
+    checkpoint covers: more of them than are listed one by one, under a checkpoint the
+    attacker made without the key, are all inserted."""
+    from auditkit.store._reader import STRAY_LIMIT
+
+    n = STRAY_LIMIT + 500
+    cp = store.latest_checkpoints()["acme"]
+    sql(
+        store,
+        *(_ROW.format(seq=40 + i, n=100 + i) for i in range(n)),
+        "INSERT INTO checkpoints (tenant_id, tree_size, root_hash, timestamp, key_id, signature) "
+        f"VALUES ('acme', {40 + n}, '{cp.root_hash}', '{cp.timestamp}', '{cp.key_id}', "
+        f"'{cp.signature}')",
+    )
+    report = store.verify()
+    found = [p for p in report.problems if p.kind == ProblemKind.INSERTED]
+    assert len(found) >= STRAY_LIMIT, report.summary()
+    assert all((p.event_id or "forged-").startswith("forged-") for p in found)
+    assert not any("appended while verifying" in note for note in report.notes)
+    with pytest.raises(TamperedError):
+        store.load("acme")
+
+
 @pytest.mark.parametrize("seq", ["14.5", "'abc'", "NULL", "14.0"])
 def test_sqlite_seq_of_the_wrong_type_is_named(tmp_path: Path, seq: str) -> None:
     store = Store.init(str(tmp_path / "a.db"))

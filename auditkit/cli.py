@@ -18,8 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from auditkit.commands.base import COMMANDS, error
 from auditkit.errors import AuditkitError
@@ -87,10 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.handler(args))
+        with _terminated_as_interrupted():
+            return int(args.handler(args))
     except AuditkitError as exc:
         error(one_line(str(exc)))
         return 2
+    except _Terminated:
+        error("terminated")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         error("interrupted")
         return 130
@@ -106,6 +114,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         error(_foreign(exc))
         return 2
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, systemd, a CI timeout), raised where the
+    command is: every clean-up an interrupt gets (a transaction rolled back, worker
+    processes stopped, a half-written file removed) runs for it too."""
+
+
+@contextmanager
+def _terminated_as_interrupted() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`_Terminated` in the main thread
+    (by default it kills the process at once, leaving worker processes and temporary
+    files behind); a handler someone else installed is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    if before not in (signal.SIG_DFL, None):
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _foreign(exc: Exception) -> str:

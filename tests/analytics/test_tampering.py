@@ -192,8 +192,8 @@ def test_a_dns_policy_deleted_is_its_query_log_switched_off(tmp_path) -> None:
     """Stratus Red Team's delete-dns-logs: a Cloud DNS policy whose logging the trail saw
     switched on, detached from its networks and deleted, is critical; a policy whose
     logging the trail never saw is high (not shown to be harmless); one replaced in the
-    same sitting is high; detaching, creating or a refused deletion alone are not
-    critical."""
+    same sitting, or deleted with its network (a test environment torn down), is high;
+    detaching, creating or a refused deletion alone are not critical."""
     from tests.analytics._producers import GCP_PROJECT, gcp, read_as
 
     def dns(
@@ -224,6 +224,12 @@ def test_a_dns_policy_deleted_is_its_query_log_switched_off(tmp_path) -> None:
         dns("create", "2026-03-22T10:00:05Z", "dns-logs-3", "ops@acme.io", logged),
         # refused: high, not critical
         dns("delete", "2026-03-23T10:00:00Z", "dns-logs-3", "bo@acme.io", code=7),
+        # a test environment torn down: the policy, then its network: high
+        dns("create", "2026-03-03T09:00:00Z", "dev-dns", "tf@acme.iam.gserviceaccount.com",
+            logged),
+        dns("delete", "2026-03-25T18:00:00Z", "dev-dns", "dev@acme.io"),
+        gcp("v1.compute.networks.delete", "2026-03-25T18:02:00Z", actor="dev@acme.io",
+            resource=f"projects/{GCP_PROJECT}/global/networks/dev-vpc"),
         # a new policy made with logging on, and networks detached: nothing
         dns("create", "2026-03-24T10:00:00Z", "dns-logs-4", "pat@acme.io", logged),
         dns("patch", "2026-03-24T11:00:00Z", "dns-logs-4", "pat@acme.io", detached),
@@ -235,7 +241,9 @@ def test_a_dns_policy_deleted_is_its_query_log_switched_off(tmp_path) -> None:
         "mal@acme.io": "high",
         "ops@acme.io": "high",
         "bo@acme.io": "high",
+        "dev@acme.io": "high",
     }
+    assert "(a teardown?)" in got["dev@acme.io"]["summary"]
     assert "disabled audit logging" in got["eve@acme.io"]["summary"]
     assert "a replacement?" in got["ops@acme.io"]["summary"]
     assert "dns_policies.delete" in got["mal@acme.io"]["summary"]

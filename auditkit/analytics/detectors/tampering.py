@@ -567,6 +567,17 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .to_list()
     )
     creations += [a for a in dns_made if a not in creations]
+    # networks deleted: a DNS policy deleted with them goes with its network
+    networks_gone = (
+        known.filter(
+            noun(action).str.contains(r"(?i)(?:^|[._-])(?:networks?|vpcs?)$")
+            & verb(action).str.contains(r"^(?:delete|remove)" + _WORD_END)
+        )
+        .get_column("action")
+        .to_list()
+        if dns_gone
+        else []
+    )
     cols = (
         "tenant_id",
         "actor_id",
@@ -584,7 +595,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     quiet_logs = pl.col("metadata").str.contains(_LOGGING_OFF)
     # a retention shortened through another update (settings.update...): the few
     # such updates are read once selected
-    mentions = action.is_in(audit + lifecycles + creations + dns_gone) | pl.col(
+    mentions = action.is_in(audit + lifecycles + creations + dns_gone + networks_gone) | pl.col(
         "changes"
     ).str.contains("retention", literal=True)
     v = verb(action.str.to_lowercase())
@@ -619,6 +630,8 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     kind = (
         pl.when(action.is_in(creations) & ~is_audit)
         .then(pl.lit("created"))
+        .when(action.is_in(networks_gone))
+        .then(pl.lit("torn"))
         .when(dns_deleted)
         .then(pl.when(pl.col("_logging_on")).then(pl.lit("off")).otherwise(pl.lit("changed")))
         .when(lifecycle)
@@ -667,7 +680,7 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         subset(
             events,
             cols,
-            action.is_in(audit + others + lifecycles + creations + dns_gone)
+            action.is_in(audit + others + lifecycles + creations + dns_gone + networks_gone)
             | (action.is_in(changers) & may_quiet.fill_null(False)),
             mentions | quiet_logs.fill_null(False),
         )
@@ -723,9 +736,10 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         _item=pl.coalesce(source_call.str.replace(_CALL_VERB, ""), noun(action)),
         _deleting=source_call.str.contains(r"^(?:Delete|Remove)").fill_null(False) | dns_deleted,
     ).filter(pl.col("_kind").is_not_null())
-    made = pl.col("_kind") == "created"  # context for a deletion, never a finding alone
+    # context for a deletion, never a finding alone: a creation, a network torn down
+    made = pl.col("_kind").is_in(["created", "torn"])
     is_ok = (pl.col("outcome") == "success") & ~made
-    definite = ~pl.col("_kind").is_in(["changed", "created"])
+    definite = ~pl.col("_kind").is_in(["changed", "created", "torn"])
     # deleted, or switched off by deleting the item (a flow log), which can be replaced
     gone = pl.col("_kind").is_in(["deleted", "removed"]) | (
         (pl.col("_kind") == "off") & pl.col("_deleting")
@@ -766,7 +780,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             (~made).sum().alias("n"),
             # the kinds deleted, and those created in the same sitting
             pl.col("_item").filter(gone).unique().alias("_gone"),
-            pl.col("_item").filter(made & (pl.col("outcome") == "success")).unique().alias("_made"),
+            pl.col("_item")
+            .filter((pl.col("_kind") == "created") & (pl.col("outcome") == "success"))
+            .unique()
+            .alias("_made"),
+            # a DNS policy deleted with the network it served: an environment torn down
+            ((pl.col("_kind") == "torn") & (pl.col("outcome") == "success")).any().alias("_torn"),
+            (is_ok & definite & dns_deleted).sum().alias("_dns_definite"),
             ((pl.col("_kind") == "off") & ~pl.col("_deleting")).sum().alias("_stopped"),
         )
         .filter(pl.col("n") > 0)
@@ -777,7 +797,14 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             & (pl.col("expiring") == 0)
         )
         .with_columns(
-            severity=pl.when((pl.col("ok_definite") > 0) & ~pl.col("_replaced"))
+            severity=pl.when(
+                (
+                    pl.col("ok_definite")
+                    - pl.when(pl.col("_torn")).then(pl.col("_dns_definite")).otherwise(0)
+                    > 0
+                )
+                & ~pl.col("_replaced")
+            )
             .then(pl.lit("critical"))
             .when((pl.col("ok") > 0) | (pl.col("n_definite") > 0))
             .then(pl.lit("high"))
@@ -823,6 +850,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                             pl.col("deleted"),
                             pl.col("deleted_what"),
                         )
+                    ),
+                    pl.when(pl.col("_torn") & (pl.col("_dns_definite") > 0)).then(
+                        pl.lit("deleted a network in the same sitting (a teardown?)")
                     ),
                     pl.when(pl.col("_replaced")).then(
                         pl.lit("created the same kind again in the same sitting (a replacement?)")

@@ -111,6 +111,10 @@ def _serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn.Config(app, **options))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn stops on Ctrl-C or SIGTERM by finishing the requests under way, then
+        # raises the signal again: the server stopped as asked, a clean stop (exit 0)
+        pass
     finally:
         sock.close()
         store.close()

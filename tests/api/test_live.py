@@ -99,7 +99,7 @@ def test_shutdown_finishes_accepted_writes(
     time.sleep(0.5)  # the request is in flight
     code = server.stop()
     t.join()
-    assert code in (0, -15)  # uvicorn re-raises SIGTERM once it has finished
+    assert code == 0  # a clean stop: the requests under way were finished
     assert api_store.path is not None  # the connections the server kept are closed:
     assert not Path(f"{api_store.path}-wal").exists()  # the database is one file again
     assert result.get("status") == 200, result
@@ -273,7 +273,7 @@ def test_worker_processes_serve_one_trail(
     for t in threads:
         t.join()
     assert errors == []
-    assert server.stop() in (0, -15)
+    assert server.stop() == 0
     assert api_store.path is not None and not Path(f"{api_store.path}-wal").exists()
     assert api_store.verify().ok
     reads = api_store.load(A).filter(pl.col("action") == "audit_log.read")

@@ -188,3 +188,39 @@ def test_one_permissions_test_naming_many_services_is_a_mapping(tmp_path: Path) 
     # a request that names them badly names none: the test is one read, nothing found
     probe["protoPayload"]["request"] = {"permissions": "[compute.instances.list, oops"}
     assert reconnaissance(read_as("gcp", [*usual, probe], tmp_path)).is_empty()
+
+
+#: Stratus Red Team's ses-enumerate: what a stolen key is asked before it sends phishing.
+SES = [
+    ("GetAccountSendingEnabled", "ses"), ("GetSendQuota", "ses"), ("ListIdentities", "ses"),
+    ("GetIdentityVerificationAttributes", "ses"), ("GetIdentityDkimAttributes", "ses"),
+]  # fmt: skip
+
+
+def test_one_service_the_key_never_used_looked_over_by_a_stranger_is_medium(
+    tmp_path: Path,
+) -> None:
+    """A stolen key's look at one service it can abuse spans one service, under
+    ``min_services``: it is medium when the service was never used by the actor and the
+    reads come from a new network with a new client; quiet for the owner's client, for a
+    service the actor uses, for fewer kinds, for refusals, and when switched off."""
+    found = _run([*_routine(), *_calls(21, SES, ip=NEW, userAgent=SCRIPT)], tmp_path)
+    assert found["severity"].to_list() == ["medium"]
+    assert "read 5 kind(s) of things it had never read, in 1 service(s)" in found["summary"][0]
+    assert len(found["event_ids"][0]) == 5
+    quiet = {
+        "the owner's client, from a hotel": _calls(21, SES, ip=HOTEL),
+        "four new kinds of a service it uses": _calls(
+            21, [("GetBucketPolicy", "s3"), ("GetBucketAcl", "s3"), ("GetBucketLocation", "s3"),
+                 ("GetBucketVersioning", "s3")], ip=NEW, userAgent=SCRIPT),
+        "three kinds": _calls(21, SES[:3], ip=NEW, userAgent=SCRIPT),
+        "refused": _calls(21, SES, ip=NEW, userAgent=SCRIPT, error="AccessDenied"),
+    }  # fmt: skip
+    for why, records in quiet.items():
+        assert _run([*_routine(), *records], tmp_path).height == 0, why
+    # the service used once before, weeks ago, from the office
+    before = _calls(3, [("SendEmail", "ses")])
+    later = _calls(21, SES, ip=NEW, userAgent=SCRIPT)
+    assert _run([*_routine(), *before, *later], tmp_path).height == 0
+    switched_off = [*_routine(), *_calls(21, SES, ip=NEW, userAgent=SCRIPT)]
+    assert _run(switched_off, tmp_path, service_actions=None).height == 0

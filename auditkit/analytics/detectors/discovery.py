@@ -38,6 +38,7 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
+    lazy,
     network,
     network_firsts,
     never_used,
@@ -94,11 +95,13 @@ def reconnaissance(
     min_history: str | timedelta = "7d",
     min_actions: int = 10,
     min_services: int = 3,
+    service_actions: int | None = 4,
     exclude_actor_types: Sequence[str] = ("service", "system"),
     max_evidence: int = 50,
 ) -> pl.DataFrame:
     """An actor reading, from a network it never used, ``min_actions`` or more kinds of
-    things it had never read, in ``min_services`` or more services.
+    things it had never read, in ``min_services`` or more services; or, with a client it
+    never used too, ``service_actions`` kinds in a service it had never used at all.
 
     One actor's reads from a network (IPv4 ``/24``, IPv6 ``/64``) within ``window`` of the
     first time it used that network are an episode (reads spread over hours are one),
@@ -108,6 +111,11 @@ def reconnaissance(
     succeeded with a client (a user agent, without its per-call parts) the actor had first
     used within ``window``, or an unknown one; medium otherwise (a pipeline's usual tool on a new
     runner reading a new module's resources), and when every such read was refused.
+    A stolen key's look at one service it can abuse (Stratus Red Team's ses-enumerate:
+    the sending quota, whether sending is on, the verified identities) spans one
+    service: ``service_actions`` or more new kinds of read of a service the actor had
+    never used in any way before the network's first use, with a new client that
+    succeeded, are reported medium (``None`` leaves them out).
     Reads from a browser or a console and actor types in ``exclude_actor_types`` are
     left out.
 
@@ -136,6 +144,8 @@ def reconnaissance(
     for value, name in ((min_actions, "min_actions"), (min_services, "min_services"),
                         (max_evidence, "max_evidence")):  # fmt: skip
         positive(value, name)
+    if service_actions is not None:
+        positive(service_actions, "service_actions")
     keys = ["tenant_id", "actor_id"]
     reads = actions_where(events, reads_inventory)
     if not reads:
@@ -218,6 +228,15 @@ def reconnaissance(
     first_read = (
         all_reads.join(actors, on=keys, how="semi").group_by(*keys, "action").agg(_first=T.min())
     )
+    # when each of them first used each service, in any way
+    service = pl.col("action").str.extract(r"^([^._:/]+)")
+    first_use = (
+        lazy(events, *keys, "action", "occurred_at")
+        .filter(pl.col("actor_id").is_in(fresh.get_column("actor_id").unique().implode()))
+        .join(actors, on=keys, how="semi")
+        .group_by(*keys, _service=service)
+        .agg(_service_first=T.min())
+    )
     # when each of them first used each client (a pipeline's tool on a new runner is not
     # a new client; a thief's script usually is)
     clients = client_firsts(events, keys, actors)
@@ -231,8 +250,10 @@ def reconnaissance(
         .with_columns(
             _episode=pl.struct(*keys, "_net").rank("dense"),
             _new=pl.col("_first") >= pl.col("_net_seen"),
-            _service=pl.col("action").str.extract(r"^([^._:/]+)"),
+            _service=service,
         )
+        .join(first_use, on=[*keys, "_service"], how="left", maintain_order="left")
+        .with_columns(_unused=(pl.col("_service_first") >= pl.col("_net_seen")).fill_null(True))
     )
     ok = pl.col("outcome") == "success"
     grouped = marked.group_by("_episode").agg(
@@ -246,15 +267,27 @@ def reconnaissance(
         .unique(maintain_order=True)
         .alias("_new_clients"),
         (ok & new_client(w)).any().alias("_stranger"),
+        pl.col("_unused").filter("_new").all().alias("_unused"),
         *tried_aggregations(w),
     )
     n = pl.col("_new_reads").list.len()
     services = pl.col("_services").list.len()
+    wide = (n >= min_actions) & (services >= min_services)
+    # one service the actor never used, looked over with a client it never used
+    narrow = (
+        pl.lit(service_actions is not None)
+        & (n >= (service_actions or 0))
+        & (services == 1)
+        & pl.col("_unused")
+        & pl.col("_stranger")
+    )
     return finalize(
-        grouped.filter((n >= min_actions) & (services >= min_services)).with_columns(
+        grouped.filter(wide | narrow).with_columns(
             # a permissions test is one event for many reads: cited once
             pl.col("event_ids").list.unique(maintain_order=True).list.head(max_evidence),
-            severity=pl.when(pl.col("_stranger")).then(pl.lit("high")).otherwise(pl.lit("medium")),
+            severity=pl.when(pl.col("_stranger") & wide)
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
             summary=pl.format(
                 "{} read {} kind(s) of things it had never read, in {} service(s), from a "
                 "network it had {} ({}){} {}: {}; {}.",

@@ -1494,6 +1494,18 @@ def verified_chunks(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def tenants_after_manifest(
+    reader: TrailReader, tenants: Sequence[str], everything: bool
+) -> list[str]:
+    """The tenants of a pass over the whole store (``everything``), listed again once
+    the manifest it checks has been read: a tenant whose first append landed after the
+    caller listed the tenants, and before that read, is in the manifest, and would
+    otherwise be called ``vanished`` by a pass that never looked for it."""
+    if not everything:
+        return list(tenants)
+    return sorted(set(tenants) | reader.tenant_names())
+
+
 def finish_reads(reader: TrailReader, *, ranged: bool) -> Callable[[TenantVerifier], Any]:
     """What :func:`finish_tenant` reads, as an ``early`` function for
     :func:`verified_chunks`."""
@@ -1546,6 +1558,7 @@ def verify_trail(
     # read before any tenant's snapshot: an append made meanwhile grows the tenants
     # past what this copy lists, never the other way round
     manifest = reader.manifest()
+    tenants = tenants_after_manifest(reader, tenants, everything)
     reports: list[VerificationReport] = [outside_tenants(reader, tenants, everything)]
     verifiers: dict[str, TenantVerifier] = {}
     chunks = verified_chunks(

@@ -115,6 +115,7 @@ from auditkit.store._verify import (
     kept_in_cache,
     manifest_problems,
     merge_reports,
+    tenants_after_manifest,
     verified_chunks,
     verify_trail,
 )
@@ -1266,6 +1267,7 @@ class Store(StreamCursors):
         reader = self._reader
         # before any tenant's snapshot (see verify_trail)
         manifest = reader.manifest()
+        tenants = tenants_after_manifest(reader, tenants, everything)
         timed = start is not None or end is not None
 
         # a page by seq alone reads every row of its range: what it read is the answer

@@ -104,3 +104,33 @@ def test_an_append_larger_than_the_strays_listed_is_no_false_alarm(
     store.scan(folder=tmp_path / "scan")
     assert store.last_report.ok, store.last_report.summary()
     assert len(appends) >= 4
+
+
+def test_a_tenant_made_while_a_pass_starts_is_not_vanished(
+    store_location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new tenant's first append landing after a pass over the whole store listed the
+    tenants, and before it read the signed manifest, put in the manifest a tenant the
+    pass never looked for: `vanished` (TAMPERED) for a customer onboarded during a
+    verify.  The tenants are listed again once the manifest is read."""
+    store = Store.init(store_location)
+    store.append(make_events(100, "acme"))
+    writer = Store.open(store_location, key=str(store.key_path))
+    real = TrailReader.manifest
+    made: list[str] = []
+
+    def manifest_after_a_new_tenant(self: TrailReader) -> object:
+        tenant = f"onboarded{len(made)}"
+        writer.append(make_events(30, tenant, prefix=tenant))
+        made.append(tenant)
+        return real(self)
+
+    monkeypatch.setattr(TrailReader, "manifest", manifest_after_a_new_tenant)
+    report = store.verify()
+    assert report.ok and report.status.value == "intact", report.summary()
+    assert report.events == 130  # the new tenant was verified too
+    frame = store.load()
+    assert store.last_report is not None and store.last_report.ok, store.last_report.summary()
+    assert frame.height == 100 + 30 * len(made)
+    store.scan(folder=tmp_path / "scan")
+    assert store.last_report.ok, store.last_report.summary()

@@ -371,6 +371,9 @@ class TenantVerifier:
         self.statements = self._check_statements(snap.statements, snap.bad_statements)
         #: seal statements' ranges whose absence a segment problem already names
         self.accounted: list[tuple[int, int]] = []
+        #: cold files found gone (the problem, the seal statement, what it says), judged
+        #: by :meth:`settle_gone` once the statements made meanwhile are known
+        self.gone: list[tuple[ProblemKind, RangeStatement, str]] = []
         #: whether every cold segment was read (a narrowed load prunes them)
         self.cold_complete = True
         #: events read from cold segments
@@ -831,6 +834,39 @@ class TenantVerifier:
                 return cp.tree_size
         return self.size
 
+    def settle_gone(self, statements: Sequence[RangeStatement]) -> int:
+        """Judge the cold files found gone (:attr:`gone`) against ``statements``: a file
+        of a range a validly signed purge covers was removed by that purge (one made
+        while this pass ran deletes files the pass expected); any other is a problem.
+        Returns how many were purged."""
+        purges = [st for st in statements if st.kind == "purge"]
+        purged = 0
+        for kind, st, detail in self.gone:
+            if any(p.first_seq <= st.first_seq and st.end_seq <= p.end_seq for p in purges):
+                purged += 1
+            else:
+                self._add(kind, st.first_seq, None, detail)
+        self.gone = []
+        return purged
+
+    def stale(
+        self, tail: TailSnapshot, in_range: int | None = None, seen: np.ndarray | None = None
+    ) -> bool:
+        """Whether ``tail``, read before this tenant's rows were, may be too old to
+        judge them: a row of the signed tree was not read and none of the statements
+        known then covers it, or the database counted more rows in the range than were
+        read.  A seal or a purge that committed while the rows were being read (a
+        retention run beside a verify) leaves exactly that, and only a read of the
+        statements made after the rows tells it from a deletion.  ``seen``: the seqs
+        a page read, where not :attr:`seen`."""
+        if self.gone or (in_range is not None and in_range > self.events):
+            return True
+        missing = np.flatnonzero(~(self.seen if seen is None else seen))
+        if not len(missing):
+            return False
+        known = self.statements + [st for st in tail.statements if st not in self.statements]
+        return not self._covered(missing, known).all()
+
     def finish(
         self,
         tail: TailSnapshot,
@@ -851,6 +887,10 @@ class TenantVerifier:
             st for st in tail.statements
             if st not in self.statements and self._statement_problem(st) is None
         ]  # fmt: skip
+        if self.settle_gone(statements):
+            self.notes.append(
+                f"{self.tenant}: cold files of segments purged while verifying were not read"
+            )
         for text, eid in mistyped:
             self._add(
                 ProblemKind.MALFORMED,
@@ -1090,13 +1130,14 @@ class TenantVerifier:
                 self.cold_complete = False
                 continue
             data = cold.get(ref.path) if cold is not None else None
-            if data is None:
-                self._add(
-                    ProblemKind.SEGMENT_MISSING,
-                    st.first_seq,
-                    None,
-                    f"{where} ({ref.path}) is gone from the cold tier"
-                    + ("" if cold is not None else " (the store has no cold tier)"),
+            if data is None:  # judged at the end: a purge made meanwhile removes files
+                self.gone.append(
+                    (
+                        ProblemKind.SEGMENT_MISSING,
+                        st,
+                        f"{where} ({ref.path}) is gone from the cold tier"
+                        + ("" if cold is not None else " (the store has no cold tier)"),
+                    )
                 )
                 self.accounted.append(rng)
                 continue
@@ -1149,7 +1190,7 @@ class TenantVerifier:
         where = f"the manifest of segment {ref.path}"
         data = cold.get(manifest_path(ref.path)) if cold is not None else None
         if data is None:
-            self._add(ProblemKind.MANIFEST_MISMATCH, st.first_seq, None, f"{where} is gone")
+            self.gone.append((ProblemKind.MANIFEST_MISMATCH, st, f"{where} is gone"))
             return
         if sha256_hex(data) != ref.manifest_sha256:
             self._add(
@@ -1527,6 +1568,9 @@ def finish_tenant(reader: TrailReader, v: TenantVerifier, *, ranged: bool) -> Ve
     if v.tiles_ok:
         v.check_history()
     done = v.early if v.early is not None else finish_reads(reader, ranged=ranged)(v)
+    if v.early is not None and not ranged and v.stale(done[0], done[1]):
+        # read right after the snapshot: a seal or purge made since is not in it
+        done = finish_reads(reader, ranged=ranged)(v)
     if ranged:
         tail, present, mistyped = done
         return v.finish(tail, present=present, mistyped=mistyped)

@@ -173,6 +173,18 @@ def _file_state(path: Path) -> tuple[int, int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def _page_seen(checker: TenantVerifier, lo: int, hi: int, present: Any) -> np.ndarray:
+    """The seqs of a tenant's signed tree a page over ``[lo, hi)`` accounts for: those
+    outside it, and inside it ``present`` (the stored seqs), else the rows it read."""
+    seen = np.ones(checker.size, dtype=bool)
+    if present is None:  # the rows read (hot and cold) are the range's seqs
+        seen[lo:hi] = checker.seen[lo:hi]
+    else:
+        seen[lo:hi] = False
+        seen[present] = True
+    return seen
+
+
 class Store(StreamCursors):
     """A tamper-evident audit-event store (SQLite file or PostgreSQL URL).
 
@@ -1135,6 +1147,7 @@ class Store(StreamCursors):
         else:
             keep = pl.col("event_id") == (event_id or "")
         rows = list(v.cold_chunks(self._reader.cold(), keep=keep))
+        v.settle_gone(v.statements)
         if v.problems:
             raise IntegrityError(f"tenant {tenant!r}: {v.problems[0].detail}")
         if not rows:
@@ -1303,12 +1316,11 @@ class Store(StreamCursors):
                 checker.check_tree_state()
                 lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])
                 tail, present, mistyped = checker.early
-                seen = np.ones(checker.size, dtype=bool)
-                if present is None:  # the rows read (hot and cold) are the range's seqs
-                    seen[lo:hi] = checker.seen[lo:hi]
-                else:
-                    seen[lo:hi] = False
-                    seen[present] = True
+                seen = _page_seen(checker, lo, hi, present)
+                if checker.stale(tail, seen=seen):
+                    # read right after the snapshot: a seal or purge made since is not in it
+                    tail, present, mistyped = paged_reads(checker)
+                    seen = _page_seen(checker, lo, hi, present)
                 reports.append(
                     checker.finish(tail, present=np.flatnonzero(seen), mistyped=mistyped)
                 )

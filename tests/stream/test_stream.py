@@ -420,3 +420,39 @@ def test_syslog_carries_cef(store: Store, tmp_path: Path) -> None:
         assert len(cef) == 7 and b"cs1=initech" in cef[0] and b"cn1=0 " in cef[0]
     finally:
         srv.stop()
+
+
+def test_rows_sealed_while_a_window_is_read_are_still_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retention run sealing rows into the cold tier while the stream read its window
+    left them out of the frame, and the cursor passed them: never sent, though still in
+    the store.  A short window is read again, and every event goes out."""
+    from auditkit.store._reader import TrailReader
+
+    store = Store.init(str(tmp_path / "audit.db"))
+    store.append(make_events(3000, "acme", start="2025-01-01T00:00:00Z", step_s=3 * 3600))
+    other = Store.open(store.location, key=str(store.key_path))
+    other.set_retention("*", hot_days=30, keep_days=3650)  # recorded: one more event
+    real = TrailReader.read
+    sealed: list[int] = []
+
+    def read_while_sealing(self: TrailReader, *a: Any, **kw: Any) -> Any:
+        if not sealed:  # once (the retention run reads rows too)
+            sealed.append(0)
+            sealed.append(other.apply_retention(now="2025-06-01T00:00:00Z").sealed)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(TrailReader, "read", read_while_sealing)
+    out = tmp_path / "outbox"
+    path = config(
+        tmp_path, f'[destinations.hook]\ntype = "folder"\npath = "{out}"\nformat = "ndjson"\n'
+    )
+    result = stream_store(store, open_destination(load_destinations(path)["hook"]))
+    assert sealed[-1] > 0
+    sent = [
+        orjson.loads(line)["seq"]
+        for f in sorted(out.glob("*/*.ndjson"))
+        for line in f.read_bytes().splitlines()
+    ]
+    assert sorted(sent) == list(range(3001)) and result.events == 3001

@@ -506,75 +506,62 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     known = pl.DataFrame(
         {"action": actions_matching(events, pl.lit(True))}, schema={"action": pl.String}
     )
-    audit = known.filter(is_audit_action(action)).get_column("action").to_list()
+
+    def chosen(condition: pl.Expr) -> list[str]:
+        """The trail's distinct actions for which ``condition`` holds."""
+        return known.filter(condition).get_column("action").to_list()
+
+    audit = chosen(is_audit_action(action))
     changing = verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
     # every change, the trail's or not: one may switch a resource's logging off in its
     # request (a subnet's flow logs)
-    changers = known.filter(changing).get_column("action").to_list()
-    others = (
-        known.filter(
-            ~is_audit_action(action) & changing & noun(action).str.contains(_SETTINGS_NOUNS)
-        )
-        .get_column("action")
-        .to_list()
+    changers = chosen(changing)
+    others = chosen(
+        ~is_audit_action(action) & changing & noun(action).str.contains(_SETTINGS_NOUNS)
     )
     # lifecycle rules of a bucket: the trail's records deleted after a few days, as
     # Stratus Red Team's cloudtrail-lifecycle-rule does, when the bucket is the trail's
-    lifecycles = (
-        known.filter(
-            (
-                noun(action).str.contains(r"(?:^|[._-])lifecycles?(?:$|[._-])")
-                # Cloud Storage: the lifecycle is a part of the bucket's update
-                | noun(action).str.contains(r"(?:^|[._-])buckets?$")
-            )
-            & changing
-            & ~noun(action).str.contains(AUDIT_NOUN_PATTERN)
+    lifecycles = chosen(
+        (
+            noun(action).str.contains(r"(?:^|[._-])lifecycles?(?:$|[._-])")
+            # Cloud Storage: the lifecycle is a part of the bucket's update
+            | noun(action).str.contains(r"(?:^|[._-])buckets?$")
         )
-        .get_column("action")
-        .to_list()
+        & changing
+        & ~noun(action).str.contains(AUDIT_NOUN_PATTERN)
     )
     # the trail's parts created: a deletion with a creation of the same kind in the same
     # sitting is a replacement (infrastructure code re-creating a flow log)
-    creations = (
-        known.filter(
-            noun(action).str.contains(AUDIT_NOUN_PATTERN)
-            & verb(action).str.contains(r"^(?:create|add|associate|put)" + _WORD_END)
-            & ~noun(action).str.contains(_CONTENT_NOUNS)
-        )
-        .get_column("action")
-        .to_list()
+    creations = chosen(
+        noun(action).str.contains(AUDIT_NOUN_PATTERN)
+        & verb(action).str.contains(r"^(?:create|add|associate|put)" + _WORD_END)
+        & ~noun(action).str.contains(_CONTENT_NOUNS)
     )
     # Cloud DNS policies: their chief use is the query log (Stratus Red Team's
     # delete-dns-logs deletes one), so a deletion is logging switched off when the trail
     # saw the policy's logging on, and a change not shown to be harmless otherwise
     dns_policy = noun(action).str.contains(_DNS_POLICY)
-    dns_made = (
-        known.filter(dns_policy & verb(action).str.contains(r"^(?:create|insert|add)" + _WORD_END))
-        .get_column("action")
-        .to_list()
-    )
-    dns_gone = (
-        known.filter(dns_policy & verb(action).str.contains(r"^(?:delete|remove)" + _WORD_END))
-        .get_column("action")
-        .to_list()
-    )
+    deleting = verb(action).str.contains(r"^(?:delete|remove)" + _WORD_END)
+    dns_gone = chosen(dns_policy & deleting)
+    creations += [
+        a
+        for a in chosen(
+            dns_policy & verb(action).str.contains(r"^(?:create|insert|add)" + _WORD_END)
+        )
+        if a not in creations
+    ]
+    # what switched a policy's logging on, and networks deleted (a DNS policy deleted
+    # with its network is a teardown): only read when a policy was deleted
     dns_set = (
-        known.filter(
+        chosen(
             dns_policy
             & verb(action).str.contains(r"^(?:create|insert|add|patch|update|set)" + _WORD_END)
         )
-        .get_column("action")
-        .to_list()
+        if dns_gone
+        else []
     )
-    creations += [a for a in dns_made if a not in creations]
-    # networks deleted: a DNS policy deleted with them goes with its network
     networks_gone = (
-        known.filter(
-            noun(action).str.contains(r"(?i)(?:^|[._-])(?:networks?|vpcs?)$")
-            & verb(action).str.contains(r"^(?:delete|remove)" + _WORD_END)
-        )
-        .get_column("action")
-        .to_list()
+        chosen(noun(action).str.contains(r"(?i)(?:^|[._-])(?:networks?|vpcs?)$") & deleting)
         if dns_gone
         else []
     )

@@ -73,6 +73,33 @@ def make_events(
     return out
 
 
+def store_sealed_while_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, list[int]]:
+    """A store of 3,001 events (3,000 over a year and its retention policy's record)
+    whose first row read runs a retention apply that seals most of them into the cold
+    tier: a read that a nightly retention run overtakes.  Returns the store and a list
+    whose last item, once a read ran, is how many events were sealed."""
+    from auditkit.store import Store
+    from auditkit.store._reader import TrailReader
+
+    store = Store.init(str(tmp_path / "audit.db"))
+    store.append(make_events(3000, "acme", start="2025-01-01T00:00:00Z", step_s=3 * 3600))
+    other = Store.open(store.location, key=str(store.key_path))
+    other.set_retention("*", hot_days=30, keep_days=3650)  # recorded: one more event
+    real = TrailReader.read
+    sealed: list[int] = []
+
+    def read_while_sealing(self: TrailReader, *a: Any, **kw: Any) -> Any:
+        if not sealed:  # once (the retention run reads rows too)
+            sealed.append(0)
+            sealed.append(other.apply_retention(now="2025-06-01T00:00:00Z").sealed)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(TrailReader, "read", read_while_sealing)
+    return store, sealed
+
+
 @pytest.fixture
 def events() -> Callable[..., list[dict[str, Any]]]:
     """The event factory."""

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from auditkit.api._query import EventFilter, page_events
-from auditkit.store import Store
-from auditkit.store._reader import TrailReader
-from tests.conftest import make_events
+from tests.conftest import store_sealed_while_read
 
 
 @pytest.mark.parametrize("scan_only", [True, False], ids=["bulk pull", "page"])
@@ -21,20 +18,7 @@ def test_rows_sealed_while_a_page_is_read_are_not_skipped(
     out of the page, and its next cursor passed them: a client pulling the trail never
     got them, though the store still holds them.  A short unfiltered page is read once
     more, and every event comes out."""
-    store = Store.init(str(tmp_path / "audit.db"))
-    store.append(make_events(3000, "acme", start="2025-01-01T00:00:00Z", step_s=3 * 3600))
-    other = Store.open(store.location, key=str(store.key_path))
-    other.set_retention("*", hot_days=30, keep_days=3650)  # recorded: one more event
-    real = TrailReader.read
-    sealed: list[int] = []
-
-    def read_while_sealing(self: TrailReader, *a: Any, **kw: Any) -> Any:
-        if not sealed:  # once (the retention run reads rows too)
-            sealed.append(0)
-            sealed.append(other.apply_retention(now="2025-06-01T00:00:00Z").sealed)
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(TrailReader, "read", read_while_sealing)
+    store, sealed = store_sealed_while_read(tmp_path, monkeypatch)
     page = page_events(
         store, "acme", EventFilter(), start_seq=0, limit=5000, order="asc", scan_only=scan_only
     )

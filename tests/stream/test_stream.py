@@ -27,7 +27,7 @@ from auditkit.stream import (
     stream_store,
     url_destination,
 )
-from tests.conftest import make_events
+from tests.conftest import make_events, store_sealed_while_read
 from tests.stream.receivers import SyslogServer, WebhookServer, self_signed
 
 SECRET = "s3cret"
@@ -428,22 +428,7 @@ def test_rows_sealed_while_a_window_is_read_are_still_sent(
     """A retention run sealing rows into the cold tier while the stream read its window
     left them out of the frame, and the cursor passed them: never sent, though still in
     the store.  A short window is read again, and every event goes out."""
-    from auditkit.store._reader import TrailReader
-
-    store = Store.init(str(tmp_path / "audit.db"))
-    store.append(make_events(3000, "acme", start="2025-01-01T00:00:00Z", step_s=3 * 3600))
-    other = Store.open(store.location, key=str(store.key_path))
-    other.set_retention("*", hot_days=30, keep_days=3650)  # recorded: one more event
-    real = TrailReader.read
-    sealed: list[int] = []
-
-    def read_while_sealing(self: TrailReader, *a: Any, **kw: Any) -> Any:
-        if not sealed:  # once (the retention run reads rows too)
-            sealed.append(0)
-            sealed.append(other.apply_retention(now="2025-06-01T00:00:00Z").sealed)
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(TrailReader, "read", read_while_sealing)
+    store, sealed = store_sealed_while_read(tmp_path, monkeypatch)
     out = tmp_path / "outbox"
     path = config(
         tmp_path, f'[destinations.hook]\ntype = "folder"\npath = "{out}"\nformat = "ndjson"\n'

@@ -247,6 +247,9 @@ class TenantStatus:
     #: ``occurred_at`` of the oldest and newest records that verified (RFC 3339)
     oldest: str | None = None
     newest: str | None = None
+    #: records a retention run sealed into the cold tier while this pass read them:
+    #: not in what it returned (read again, they come from the cold tier)
+    sealed_meanwhile: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -272,6 +275,12 @@ class VerificationReport:
     #: What the anchors used cannot vouch for (e.g. a rollback, without a checkpoint
     #: saved outside the store), said with the verdict; empty when unanchored.
     unchecked: tuple[str, ...] = field(default=())
+
+    @property
+    def sealed_meanwhile(self) -> int:
+        """Records a retention run sealed into the cold tier while the pass read them,
+        so that they are not in its result, though the store holds them."""
+        return sum(t.sealed_meanwhile for t in self.tenants)
 
     @property
     def ok(self) -> bool:

@@ -77,8 +77,8 @@ def store_sealed_while_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Any, list[int]]:
     """A store of 3,001 events (3,000 over a year and its retention policy's record)
-    whose first row read runs a retention apply that seals most of them into the cold
-    tier: a read that a nightly retention run overtakes.  Returns the store and a list
+    whose first row read runs a retention apply that seals the oldest into the cold
+    tier (968 of them): a read that a nightly retention run overtakes.  Returns the store and a list
     whose last item, once a read ran, is how many events were sealed."""
     from auditkit.store import Store
     from auditkit.store._reader import TrailReader

@@ -191,12 +191,6 @@ def _load(
 ) -> pl.DataFrame:
     match = flt.match() if pushdown else {}
     frame = store.load(tenant, start=flt.start, end=flt.end, seqs=(lo, hi), match=match or None)
-    if frame.height < hi - lo and not (flt.narrows or match or flt.start or flt.end):
-        # rows a retention run sealed into the cold tier while they were read are not
-        # in this frame, and the next cursor would pass them: read once more (rows
-        # purged stay gone, and cost only this second read)
-        again = store.load(tenant, seqs=(lo, hi))
-        frame = again if again.height > frame.height else frame
     return frame.filter(flt.expr()) if flt.narrows else frame
 
 

@@ -970,6 +970,13 @@ class TrailReader:
         refs = [SegmentRef.parse(str(d)) for k, e, d in rows if k == "seal" and _as_int(e) > purged]
         return [r for r in refs if r is not None]
 
+    def statement_rows(self, tenant: str) -> int:
+        """How many seal and purge statements the database holds for ``tenant`` now
+        (untrusted: a cheap sign that a retention run committed since a snapshot,
+        whose statements are then read and checked again)."""
+        rows = self._fetch("SELECT COUNT(*) FROM purges WHERE tenant_id = ?", (tenant,))
+        return _as_int(rows[0][0])
+
     def sealed_count(self, tenant: str | None = None) -> int:
         """Events in cold segments not purged since, by the seal statements (a count
         for progress and summaries; verification checks the segments themselves)."""

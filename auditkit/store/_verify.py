@@ -369,6 +369,8 @@ class TenantVerifier:
             else (np.empty((0, 32), np.uint8) if self.tiles_ok else None)
         )
         self.statements = self._check_statements(snap.statements, snap.bad_statements)
+        #: statement rows at the snapshot, valid or not (see :meth:`retention_ran`)
+        self.statement_rows = len(snap.statements) + len(snap.bad_statements)
         #: seal statements' ranges whose absence a segment problem already names
         self.accounted: list[tuple[int, int]] = []
         #: cold files found gone (the problem, the seal statement, what it says), judged
@@ -867,6 +869,15 @@ class TenantVerifier:
         known = self.statements + [st for st in tail.statements if st not in self.statements]
         return not self._covered(missing, known).all()
 
+    def retention_ran(self, reader: TrailReader) -> bool:
+        """Whether a seal or purge statement was added since the snapshot: reads made
+        right after it (a ranged read's tail and stored seqs) are then too old to tell
+        records sealed or purged meanwhile, which the ranged read may not have seen
+        move, from records that are simply outside its range."""
+        if reader.cold() is None:  # no seals without a cold tier; rows purged are gone
+            return False
+        return reader.statement_rows(self.tenant) != self.statement_rows
+
     def finish(
         self,
         tail: TailSnapshot,
@@ -944,7 +955,7 @@ class TenantVerifier:
             seen = np.zeros(self.size, dtype=bool)
             seen[present] = True
         missing = np.flatnonzero(~seen)
-        sealed_hot = 0
+        sealed_hot = late = 0
         if len(missing):
             purges = [st for st in statements if st.kind == "purge"]
             purged = self._covered(missing, purges)
@@ -959,6 +970,8 @@ class TenantVerifier:
             ]  # fmt: skip
             moved = self._covered(missing, unread)
             sealed_hot = int(moved.sum())
+            fresh = [st for st in seals if st not in self.statements]
+            late = int(self._covered(missing, fresh).sum()) if fresh else 0
             missing = missing[~moved]
             if len(missing) and self.accounted:
                 named = np.zeros(len(missing), dtype=bool)
@@ -991,6 +1004,7 @@ class TenantVerifier:
             self.first_seq,
             self.oldest,
             self.newest,
+            late,
         )
         if self.purged:
             self.notes.append(
@@ -1568,7 +1582,7 @@ def finish_tenant(reader: TrailReader, v: TenantVerifier, *, ranged: bool) -> Ve
     if v.tiles_ok:
         v.check_history()
     done = v.early if v.early is not None else finish_reads(reader, ranged=ranged)(v)
-    if v.early is not None and not ranged and v.stale(done[0], done[1]):
+    if v.early is not None and (v.retention_ran(reader) if ranged else v.stale(*done)):
         # read right after the snapshot: a seal or purge made since is not in it
         done = finish_reads(reader, ranged=ranged)(v)
     if ranged:

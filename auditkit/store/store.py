@@ -1317,7 +1317,9 @@ class Store(StreamCursors):
                 lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])
                 tail, present, mistyped = checker.early
                 seen = _page_seen(checker, lo, hi, present)
-                if checker.stale(tail, seen=seen):
+                if checker.stale(tail, seen=seen) or (
+                    present is not None and checker.retention_ran(self._reader)
+                ):
                     # read right after the snapshot: a seal or purge made since is not in it
                     tail, present, mistyped = paged_reads(checker)
                     seen = _page_seen(checker, lo, hi, present)
@@ -1397,18 +1399,25 @@ class Store(StreamCursors):
                     if progress is not None:
                         progress(raw.height)
         else:
-            report = self._verified_pass(
-                tenants,
-                where,
-                self.trust(),
-                seqs=seqs,
-                start=start,
-                end=end,
-                progress=progress,
-                sink=frames.append,
-                cold=cold,
-                everything=tenant is None,
-            )
+            for again in (False, True):
+                frames.clear()
+                report = self._verified_pass(
+                    tenants,
+                    where,
+                    self.trust(),
+                    seqs=seqs,
+                    start=start,
+                    end=end,
+                    progress=progress,
+                    sink=frames.append,
+                    cold=cold,
+                    everything=tenant is None,
+                )
+                # a retention run sealed records while they were read: they are in the
+                # cold tier now, and a second read takes them from there (a page's reader
+                # would otherwise move its cursor past them for good)
+                if again or not report.ok or not report.sealed_meanwhile:
+                    break
             self.last_report = report
             if not report.ok:
                 if on_tamper == "raise":
@@ -1498,16 +1507,23 @@ class Store(StreamCursors):
             frame.write_parquet(out / f"part-{part[0]:05d}.parquet", compression="lz4")
 
         tenants = self._resolve_tenants(tenant)
-        report = self._verified_pass(
-            tenants,
-            self._filter(start, end),
-            self.trust(),
-            seqs=None,
-            progress=progress,
-            sink=write,
-            everything=tenant is None,
-            cold=self._cold_filter(start, end),
-        )
+        for again in (False, True):
+            report = self._verified_pass(
+                tenants,
+                self._filter(start, end),
+                self.trust(),
+                seqs=None,
+                progress=progress,
+                sink=write,
+                everything=tenant is None,
+                cold=self._cold_filter(start, end),
+            )
+            if again or not report.ok or not report.sealed_meanwhile:
+                break
+            # records sealed while they were read: read again, from the cold tier
+            for done in range(1, part[0] + 1):
+                (out / f"part-{done:05d}.parquet").unlink()
+            part[0] = 0
         self.last_report = report
         give_back_memory()  # for whatever runs over the files next
         report.raise_for_problems()

@@ -123,12 +123,6 @@ def stream_once(
             # one verified load per window of several batches (a load has a fixed cost)
             window_end = min(cursor + max(c.batch_size, _WINDOW), cp.tree_size)
             window = store.load(tenant, seqs=(cursor, window_end))
-            if window.height < window_end - cursor:
-                # rows a retention run sealed while the window was read are in the cold
-                # tier now, not in this frame: read it once more, or the cursor would
-                # pass them (rows purged stay gone, and cost only this second read)
-                again = store.load(tenant, seqs=(cursor, window_end))
-                window = again if again.height > window.height else window
             seqs = window.get_column("seq")
             while cursor < window_end:
                 if stop is not None and stop.is_set():

@@ -39,6 +39,7 @@ from auditkit.analytics.detectors.common import (
     first_few,
     fmt_time,
     json_or_none,
+    producer_request,
     q,
     subset,
 )
@@ -149,7 +150,8 @@ _MENTIONS: Final = (
     r"lockout|attempts|encrypt|guardduty|guard_duty|security_?hub|macie|inspector|detective|"
     r"access_?analyzer|security_?center|defender|sentinel|falco|crowdstrike|edr|antivirus|"
     r"antimalware|threat_?detection|security_?monitoring|organi[sz]ation.*leave|security_?polic|"
-    r"sign_?on|protected|protection|approval|force.?push|code.?owner"
+    r"sign_?on|protected|protection|approval|force.?push|code.?owner|permissions_?boundary|"
+    r"transfer_?lock"
 )
 
 
@@ -184,6 +186,17 @@ def _is_monitoring(words: list[str]) -> bool:
     """
     if _MONITOR_HOUSEKEEPING.intersection(words):
         return False
+    pairs = itertools.pairwise(words)
+    return bool(_MONITOR_WORDS.intersection(words)) or any(p in _MONITOR_PAIRS for p in pairs)
+
+
+def _monitoring_action(action: str) -> bool:
+    """Whether an action changes a threat-detection service (its housekeeping too; not
+    the reads that integrations poll all day)."""
+    noun, _, verb = action.rpartition(".")
+    if verb not in _CHANGE_VERBS:
+        return False
+    words = _words(noun)
     pairs = itertools.pairwise(words)
     return bool(_MONITOR_WORDS.intersection(words)) or any(p in _MONITOR_PAIRS for p in pairs)
 
@@ -343,10 +356,107 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
         found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
     if not found and verb in _MONITOR_OFF and _is_monitoring(noun_words):
         found.append(f"{noun} {_MONITOR_OFF[verb]} ({action})")
+    if not found and verb in _OFF_VERBS and {"permissions", "boundary"} <= set(noun_words):
+        # the cap on a principal's permissions taken away: whatever its policies allow
+        found.append(f"{noun} {_OFF_VERBS[verb]}: its permissions are no longer capped ({action})")
+    if not found and verb in _OFF_VERBS and {"transfer", "lock"} <= set(noun_words):
+        # a domain's registrar lock: off, the domain can be moved to another owner
+        found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
     if not found and verb == "leave" and {"organization", "organisation"} & set(noun_words):
         # out of its organisation, an account sheds the guardrails, trail and
         # monitoring the organisation applies to it
         found.append(f"left the organization ({action})")
+    return found
+
+
+_CHANGE_VERBS: Final = frozenset(
+    ("update", "create", "put", "modify", "set", "add", "attach", "associate", "apply",
+     "replace", "enable", "batch", "configure", "change", "edit", "patch", "write")
+)  # fmt: skip
+#: Values of a monitoring service's ``status`` that switch it (or one of its protection
+#: plans) off.
+_STATUS_OFF: Final = frozenset(("disabled", "disable", "paused", "suspended", "off"))
+#: Keys of a suppression rule's criteria that narrow it to some findings (a type, a
+#: resource, an address): a rule without any of them hides every finding.
+_NARROWING: Final = re.compile(
+    r"(?i)type|resource|instance|bucket|ip|address|account|id$|arn|title|generator|domain|"
+    r"name|tag|port|user|principal|image|cluster|key"
+)
+
+
+def _criteria_narrow(criteria: Any) -> bool:
+    """Whether a suppression rule's criteria pick out some findings (not all of them)."""
+    if isinstance(criteria, str):
+        criteria = json_or_none(criteria)
+    return any(_NARROWING.search(path) for path, _ in _flat(criteria) if path)
+
+
+def request_weakenings(action: str, metadata: str | None) -> list[str]:
+    """What a threat-detection service's request (CloudTrail's ``requestParameters``)
+    turned off or blinded, one phrase each: the service or a protection plan switched
+    off (``enable: false``, ``status: DISABLED``), a suppression rule that archives
+    every finding, a trusted address list (GuardDuty raises no finding for traffic from
+    its addresses).  Producers that log a whole setting as ``changes`` are read by
+    :func:`weakened_controls`; these log only the request.
+
+    Examples
+    --------
+    >>> meta = lambda r: json.dumps({"original": {"requestParameters": r}})
+    >>> request_weakenings("guardduty_detector.update", meta({"detectorId": "d", "enable": False}))
+    ['guardduty_detector switched off (enable: false)']
+    >>> request_weakenings("guardduty_detector.update", meta({"detectorId": "d", "features": [
+    ...     {"name": "S3_DATA_EVENTS", "status": "DISABLED"}]}))
+    ['guardduty_detector: S3_DATA_EVENTS switched off (status: DISABLED)']
+    >>> request_weakenings("guardduty_filter.create", meta({"name": "all", "action": "ARCHIVE",
+    ...     "findingCriteria": {"criterion": {"severity": {"gte": 1}}}}))
+    ["guardduty_filter 'all' archives every finding"]
+    >>> request_weakenings("guardduty_filter.create", meta({"name": "scanner", "action": "ARCHIVE",
+    ...     "findingCriteria": {"criterion": {"type": {"eq": ["Recon:EC2/Portscan"]}}}}))
+    []
+    >>> request_weakenings("guardduty_ip_set.create", meta({"name": "ok", "activate": True}))
+    ["guardduty_ip_set 'ok' trusted: no findings for its addresses"]
+    >>> request_weakenings("guardduty_detector.update", meta({"enable": True}))
+    []
+    """
+    noun, _, verb = action.rpartition(".")
+    words = _words(noun)
+    if not (_MONITOR_WORDS.intersection(words) or any(
+        p in _MONITOR_PAIRS for p in itertools.pairwise(words)
+    )):  # fmt: skip
+        return []
+    meta = json_or_none(metadata)
+    request = producer_request(meta.get("original")) if isinstance(meta, Mapping) else None
+    if isinstance(request, str):
+        request = json_or_none(request)
+    if not isinstance(request, Mapping) or verb in _OFF_VERBS or verb == "stop":
+        return []  # switched off by name: weakened_controls reads the action
+    keys = {str(k).lower(): v for k, v in request.items()}
+    name = keys.get("name") or keys.get("rulename") or keys.get("filtername")
+    label = f"{noun} {name!r}" if isinstance(name, str) else noun
+    if {"ipset", "ip"} & set(words) and "threat" not in words:
+        if keys.get("activate") is True or str(keys.get("activate")).lower() == "true":
+            return [f"{label} trusted: no findings for its addresses"]
+        return []
+    if {"filter", "filters", "suppression", "archive"} & set(words) or "rule" in words:
+        outcome = str(keys.get("action") or keys.get("filteraction") or "").lower()
+        criteria = next((v for k, v in keys.items() if "criteria" in k or k == "filter"), None)
+        archive = outcome in ("archive", "suppress") or "archive" in words
+        if archive and not _criteria_narrow(criteria):
+            return [f"{label} archives every finding"]
+        return []
+    found: list[str] = []
+    for path, value in _flat(request):
+        leaf = path.rpartition(".")[2].lower()
+        if leaf in ("enable", "enabled", "autoenable") and _state(value) is False:
+            found.append(f"{noun} switched off ({leaf}: false)")
+    for feature in keys.get("features") or keys.get("datasources") or []:
+        if isinstance(feature, Mapping) and str(feature.get("status", "")).lower() in _STATUS_OFF:
+            found.append(
+                f"{noun}: {feature.get('name', 'a protection plan')} switched off "
+                f"(status: {feature.get('status')})"
+            )
+    if str(keys.get("status", "")).lower() in _STATUS_OFF:
+        found.append(f"{noun} switched off (status: {keys.get('status')})")
     return found
 
 
@@ -414,9 +524,20 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         mentioned | pl.col("action").is_in(candidates),
     )
     hits = classified(lf, ["action", "changes"], weakened_controls)
-    suspended = _versioning_suspended(events)
-    if suspended is not None:
-        hits = suspended if hits is None else pl.concat([hits, suspended], how="diagonal")
+    monitoring = actions_where(events, _monitoring_action)
+    requested = classified(
+        subset(
+            events,
+            ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "metadata"),
+            pl.col("action").is_in(monitoring),
+        ),
+        ["action", "metadata"],
+        request_weakenings,
+    ) if monitoring else None  # fmt: skip
+    for more in (requested, _versioning_suspended(events)):
+        if more is not None:
+            more = more.drop("metadata", strict=False)
+            hits = more if hits is None else pl.concat([hits, more], how="diagonal")
     if hits is None:
         return empty()
     found = classified_episodes(hits, g).with_columns(

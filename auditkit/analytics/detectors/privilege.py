@@ -11,10 +11,10 @@ policies arrive) and the admin actions of the core vocabulary.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -40,11 +40,13 @@ from auditkit.analytics.detectors.common import (
     fmt_time,
     human,
     is_person,
+    json_or_none,
     kind,
     lazy,
     no_candidates,
     positive,
     privileged_name,
+    producer_request,
     q,
     subset,
     verb,
@@ -677,7 +679,7 @@ def side_door_privilege(
     an admin-like permission handed out by a non-admin, or an integration or API key
     starting to act as an administrator.
 
-    Three shapes, all on successful events.  A ``team_member.add`` /
+    Four shapes, all on successful events.  A ``team_member.add`` /
     ``group_member.add`` into a team whose name (``metadata.team``/``group``, or a
     target of type team or group) matches ``privileged`` and not ``not_privileged`` (a
     product owners' team), by a person without an admin
@@ -687,7 +689,11 @@ def side_door_privilege(
     grantee's admin actions within ``follow`` as evidence.  A service, API key or
     integration doing an admin action (``SIDE_DOOR_ACTIONS``) it had not done on at
     least ``routine_days`` earlier days, once its tenant has ``min_history`` of events:
-    high.  Admins managing their teams, and integrations doing their daily provisioning,
+    high.  An IAM policy made to allow every action on every resource (a managed policy's
+    new default version, an inline policy put) by an actor who had made such a change on
+    fewer than ``routine_days`` earlier days, once the tenant has ``min_history``: high
+    (rewriting a policy attached to one's own key is an escalation no grant shows).
+    Admins managing their teams, and integrations doing their daily provisioning,
     stay quiet.
 
     Examples
@@ -719,6 +725,7 @@ def side_door_privilege(
         _team_joins(events, cols, ok, names, is_admin),
         _permission_grants(events, cols, ok, names, is_admin, after),
         _machines_as_admin(events, cols, ok, names, history, routine_days),
+        _documents_granting_all(events, cols, ok, history, routine_days),
     ]
     together = pl.concat([f.cast(dict(CANDIDATE_SCHEMA)) for f in frames], how="vertical")  # type: ignore[arg-type]
     return finalize(together, "side_door_privilege")
@@ -926,6 +933,116 @@ def _machines_as_admin(
             ).alias("summary"),
         )
         .collect()
+    )
+
+
+#: Actions that can only mean "everything" in a policy statement (``iam:*`` lets its
+#: holder grant itself everything else).
+_ALL_ACTIONS: Final = frozenset(("*", "*:*", "iam:*"))
+
+
+def _listed(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(v).strip().lower() for v in items if isinstance(v, str)]
+
+
+def grants_everything(metadata: str | None) -> bool:
+    """Whether an IAM policy document in the event's request, in force once it is stored
+    (an inline policy put, or a managed policy's new version made its default), allows
+    every action (``*``, or ``iam:*``) on every resource.
+
+    Examples
+    --------
+    >>> import json
+    >>> doc = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    >>> meta = lambda **r: json.dumps({"original": {"requestParameters": r}})
+    >>> grants_everything(meta(policyDocument=json.dumps(doc), setAsDefault=True))
+    True
+    >>> grants_everything(meta(policyDocument=json.dumps(doc), setAsDefault=False))
+    False
+    >>> grants_everything(meta(policyDocument=json.dumps({"Statement": [{"Effect": "Allow",
+    ...     "Action": ["s3:GetObject"], "Resource": "*"}]}), policyName="read"))
+    False
+    """
+    meta = json_or_none(metadata)
+    request = producer_request(meta.get("original")) if isinstance(meta, Mapping) else None
+    if not isinstance(request, Mapping):
+        return False
+    if "setAsDefault" in request and request.get("setAsDefault") is not True:
+        return False  # a version kept aside grants nothing until it is made the default
+    doc = request.get("policyDocument")
+    doc = json_or_none(doc) if isinstance(doc, str) else doc
+    statements = doc.get("Statement") if isinstance(doc, Mapping) else None
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, Mapping) or str(st.get("Effect", "")).lower() != "allow":
+            continue
+        if _ALL_ACTIONS.intersection(_listed(st.get("Action"))) and "*" in _listed(
+            st.get("Resource")
+        ):
+            return True
+    return False
+
+
+def _documents_granting_all(
+    events: Events, cols: Sequence[str], ok: pl.Expr, history: timedelta, routine_days: int
+) -> pl.DataFrame:
+    """A policy made to allow everything (``CreatePolicyVersion`` set as default, an
+    inline ``Put*Policy``), by an actor who had done that kind of change on fewer than
+    ``routine_days`` earlier days: a managed policy attached to the actor's own key
+    rewritten is the classic escalation that no role grant shows."""
+    kinds = ("policy.update", "permission.grant")
+    found = (
+        subset(events, cols, pl.col("action").is_in(kinds), ok)
+        .filter(pl.col("metadata").str.contains("(?i)policydocument").fill_null(False))
+        .collect()
+    )
+    if found.height == 0:
+        return no_candidates()
+    found = found.filter(
+        pl.Series([grants_everything(m) for m in found.get_column("metadata")], dtype=pl.Boolean)
+    )
+    if found.height == 0:
+        return no_candidates()
+    keys = ["tenant_id", "actor_id"]
+    earlier = (
+        subset(
+            events,
+            ("tenant_id", "actor_id", "occurred_at", "action"),
+            pl.col("action").is_in(kinds),
+        )
+        .join(found.lazy().select(*keys).unique(), on=keys, how="semi")
+        .select(*keys, "action", _day=T.dt.truncate("1d"))
+        .unique()
+        .collect()
+    )
+    days = (
+        found.with_columns(_day=T.dt.truncate("1d"))
+        .join(earlier.rename({"_day": "_before"}), on=[*keys, "action"], how="left")
+        .group_by("event_id")
+        .agg(_n=(pl.col("_before") < pl.col("_day")).sum())
+    )
+    routine = found.join(days, on="event_id").filter(pl.col("_n") >= routine_days)
+    starts = began(events).rename({"_began": "_t0"}).collect()
+    fresh = (
+        found.join(routine.select("event_id"), on="event_id", how="anti")
+        .join(starts, on="tenant_id")
+        .filter(T - pl.col("_t0") >= history)  # a trail's first days: everything is new
+    )
+    return fresh.select(
+        *keys,
+        T.alias("first_seen"),
+        T.alias("last_seen"),
+        pl.concat_list("event_id").alias("event_ids"),
+        pl.lit("high").alias("severity"),
+        pl.format(
+            "{} made {} allow every action on every resource ({}) at {}; they had made such "
+            "a change on fewer than {} earlier day(s).",
+            q(pl.col("actor_id")),
+            q(pl.coalesce(_target_ids().list.first(), pl.lit("a policy"))),
+            pl.col("action"),
+            fmt_time(T),
+            pl.lit(routine_days),
+        ).alias("summary"),
     )
 
 

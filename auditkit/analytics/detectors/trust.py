@@ -56,17 +56,18 @@ __all__ = ["external_access", "external_grantees"]
 _GRANT_WORDS: Final = frozenset(
     ("policy", "policies", "permission", "permissions", "attribute", "share", "shares",
      "grant", "grants", "trust", "principal", "principals", "acl", "role", "assume",
-     "invite", "invites", "invitation", "invitations", "ownership")
+     "invite", "invites", "invitation", "invitations", "ownership", "entry", "entries",
+     "replication", "peering", "transfer")
 )  # fmt: skip
 _WRITE_VERBS: Final = frozenset(
     ("put", "create", "update", "modify", "add", "attach", "set", "grant", "replace",
-     "associate", "share", "enable", "apply", "insert", "invite")
+     "associate", "share", "enable", "apply", "insert", "invite", "transfer")
 )  # fmt: skip
 #: Keys (lower case, letters and digits only) whose values name grantees.
 _GRANTEE_KEYS: Final = frozenset(
     ("principal", "principals", "aws", "userid", "userids", "accountid", "accountids",
      "awsaccountid", "valuestoadd", "granteeprincipal", "targetaccountid", "member",
-     "members")
+     "members", "principalarn", "peerownerid", "account")
 )  # fmt: skip
 #: Keys whose subtree names no grantee: restrictions, and what is taken away.
 _SKIP: Final = frozenset(
@@ -147,11 +148,14 @@ def _walk(
 
 def _door(action: str, request: Any) -> bool:
     """Whether a grant lets the grantee in as itself or take a copy of the data: a
-    role it may assume, a snapshot, an image or a disk shared with it (rather than a
-    resource policy a partner reads through)."""
-    noun = set(action_words(action)[0])
+    role it may assume, a snapshot, an image or a disk shared with it, a cluster's
+    access entry (EKS), a bucket replicated to it, a domain transferred to it (rather
+    than a resource policy a partner reads through)."""
+    noun, verb = (set(w) for w in action_words(action))
     if noun & {"snapshot", "snapshots", "image", "images", "ami", "role", "roles", "disk",
-               "disks", "machineimages"}:  # fmt: skip
+               "disks", "machineimages", "entry", "entries", "replication"}:  # fmt: skip
+        return True
+    if "transfer" in verb:
         return True
     return "sts:AssumeRole" in json.dumps(request, default=str)
 

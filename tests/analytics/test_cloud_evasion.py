@@ -1,0 +1,226 @@
+"""Cloud attacks that used to give nothing, and the ordinary work that looks like them:
+threat detection blinded by a request (GuardDuty switched off, a trusted address list,
+a rule that archives every finding), guardrails taken away (a permissions boundary, a
+domain's transfer lock), access handed to another account by a cluster access entry, a
+bucket's replication or a domain transfer, and a managed policy rewritten to allow
+everything.  Each record is read through the CloudTrail reader as AWS writes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from auditkit.analytics.detectors import run_detectors
+from tests.analytics._producers import ACCOUNT, cloudtrail, read_as
+
+OUTSIDE = "999988887777"
+ADMIN_DOC = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+READ_DOC = json.dumps(
+    {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]}
+)
+POLICY = f"arn:aws:iam::{ACCOUNT}:policy/dev-tools"
+
+#: name -> (the calls, the detector that must report it high)
+ATTACKS: dict[str, tuple[list[tuple[str, str, dict[str, Any]]], str]] = {
+    "GuardDuty switched off": (
+        [("UpdateDetector", "guardduty", {"detectorId": "d1", "enable": False})],
+        "security_control_weakened",
+    ),
+    "a GuardDuty protection plan off": (
+        [
+            (
+                "UpdateDetector",
+                "guardduty",
+                {
+                    "detectorId": "d1",
+                    "features": [{"name": "RUNTIME_MONITORING", "status": "DISABLED"}],
+                },
+            )
+        ],
+        "security_control_weakened",
+    ),
+    "a trusted address list": (
+        [
+            (
+                "CreateIPSet",
+                "guardduty",
+                {
+                    "detectorId": "d1",
+                    "name": "ok",
+                    "format": "TXT",
+                    "location": "https://s3.amazonaws.com/b/ips.txt",
+                    "activate": True,
+                },
+            )
+        ],
+        "security_control_weakened",
+    ),
+    "every finding archived": (
+        [
+            (
+                "CreateFilter",
+                "guardduty",
+                {
+                    "detectorId": "d1",
+                    "name": "quiet",
+                    "action": "ARCHIVE",
+                    "findingCriteria": {"criterion": {"severity": {"gte": 0}}},
+                },
+            )
+        ],
+        "security_control_weakened",
+    ),
+    "a permissions boundary removed": (
+        [("DeleteUserPermissionsBoundary", "iam", {"userName": "ops"})],
+        "security_control_weakened",
+    ),
+    "a domain transferred away": (
+        [
+            ("DisableDomainTransferLock", "route53domains", {"domainName": "acme.example"}),
+            (
+                "TransferDomainToAnotherAwsAccount",
+                "route53domains",
+                {"domainName": "acme.example", "accountId": OUTSIDE},
+            ),
+        ],
+        "external_access",
+    ),
+    "a cluster access entry for another account": (
+        [
+            (
+                "CreateAccessEntry",
+                "eks",
+                {"clusterName": "prod", "principalArn": f"arn:aws:iam::{OUTSIDE}:role/x"},
+            )
+        ],
+        "external_access",
+    ),
+    "a bucket replicated to another account": (
+        [
+            (
+                "PutBucketReplication",
+                "s3",
+                {
+                    "bucketName": "customer-data",
+                    "ReplicationConfiguration": {
+                        "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+                        "Rule": {
+                            "Status": "Enabled",
+                            "Destination": {"Bucket": "arn:aws:s3:::elsewhere", "Account": OUTSIDE},
+                        },
+                    },
+                },
+            )
+        ],
+        "external_access",
+    ),
+    "a managed policy rewritten to allow everything": (
+        [
+            (
+                "CreatePolicyVersion",
+                "iam",
+                {"policyArn": POLICY, "policyDocument": ADMIN_DOC, "setAsDefault": True},
+            )
+        ],
+        "side_door_privilege",
+    ),
+}
+
+#: ordinary work shaped like those: nothing high
+LOOK_ALIKES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "GuardDuty switched on": [("UpdateDetector", "guardduty", {"detectorId": "d", "enable": True})],
+    "a protection plan on": [("UpdateDetector", "guardduty", {"detectorId": "d1", "features": [
+        {"name": "RUNTIME_MONITORING", "status": "ENABLED"}]})],
+    "a filter for one known scanner": [("CreateFilter", "guardduty", {
+        "detectorId": "d1", "name": "scanner", "action": "ARCHIVE", "findingCriteria": {
+            "criterion": {"type": {"eq": ["Recon:EC2/Portscan"]},
+                          "resource.instanceDetails.instanceId": {"eq": ["i-0abc"]}}}})],
+    "a filter that only marks findings": [("CreateFilter", "guardduty", {
+        "detectorId": "d1", "name": "all", "action": "NOOP",
+        "findingCriteria": {"criterion": {"severity": {"gte": 0}}}})],
+    "a threat list (more detection)": [("CreateThreatIntelSet", "guardduty", {
+        "detectorId": "d1", "name": "bad", "format": "TXT", "location": "s3://b/bad.txt",
+        "activate": True})],
+    "GuardDuty findings read all day": [("ListFindings", "guardduty", {"detectorId": "d1"}),
+                                        ("GetFindings", "guardduty", {"detectorId": "d1"})],
+    "a permissions boundary set": [("PutUserPermissionsBoundary", "iam", {
+        "userName": "ops", "permissionsBoundary": POLICY})],
+    "a domain's transfer lock on": [("EnableDomainTransferLock", "route53domains",
+                                     {"domainName": "acme.example"})],
+    "a cluster access entry for an own role": [("CreateAccessEntry", "eks", {
+        "clusterName": "prod", "principalArn": f"arn:aws:iam::{ACCOUNT}:role/deploy"})],
+    "replication within the account": [("PutBucketReplication", "s3", {
+        "bucketName": "customer-data", "ReplicationConfiguration": {"Rule": {
+            "Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::dr-copy",
+                                                 "Account": ACCOUNT}}}})],
+    "a policy version kept aside": [("CreatePolicyVersion", "iam", {
+        "policyArn": POLICY, "policyDocument": ADMIN_DOC, "setAsDefault": False})],
+    "a narrow policy version": [("CreatePolicyVersion", "iam", {
+        "policyArn": POLICY, "policyDocument": READ_DOC, "setAsDefault": True})],
+}  # fmt: skip
+
+
+def _trail(calls: list[tuple[str, str, dict[str, Any]]], tmp_path: Path,
+           *, routine: bool = False) -> pl.DataFrame:  # fmt: skip
+    """Two weeks of the ops user's ordinary reads, then ``calls`` on the last day."""
+    records = [
+        cloudtrail("ListBuckets", f"2024-05-{day:02d}T09:00:00Z", source="s3.amazonaws.com")
+        for day in range(1, 15)
+    ]
+    if routine:  # the same kind of change on three earlier days (a deployment's own)
+        records += [
+            cloudtrail(calls[0][0], f"2024-05-{day:02d}T10:00:00Z",
+                       source=f"{calls[0][1]}.amazonaws.com",
+                       request={**calls[0][2], "policyDocument": READ_DOC})
+            for day in (3, 6, 9)
+        ]  # fmt: skip
+    records += [
+        cloudtrail(name, f"2024-05-15T03:00:{i:02d}Z", source=f"{source}.amazonaws.com",
+                   request=request)
+        for i, (name, source, request) in enumerate(calls)
+    ]  # fmt: skip
+    return read_as("cloudtrail", records, tmp_path)
+
+
+def _high(found: pl.DataFrame) -> list[tuple[str, str]]:
+    top = found.filter(pl.col("severity").is_in(["high", "critical"]))
+    return sorted(zip(top["detector"], top["summary"], strict=True))
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_each_attack_is_reported_high(name: str, tmp_path: Path) -> None:
+    calls, detector = ATTACKS[name]
+    found = run_detectors(_trail(calls, tmp_path))
+    assert detector in [d for d, _ in _high(found)], found.select("detector", "severity")
+
+
+@pytest.mark.parametrize("name", list(LOOK_ALIKES))
+def test_ordinary_work_like_it_is_not_high(name: str, tmp_path: Path) -> None:
+    found = run_detectors(_trail(LOOK_ALIKES[name], tmp_path))
+    assert _high(found) == []
+
+
+def test_a_deployment_that_rewrites_its_admin_policy_routinely_is_quiet(tmp_path: Path) -> None:
+    """A pipeline that changes policies every few days, this time to allow everything,
+    is not a side door: the same rewrite by a key that never changed a policy is."""
+    calls, _ = ATTACKS["a managed policy rewritten to allow everything"]
+    found = run_detectors(_trail(calls, tmp_path, routine=True), names=["side_door_privilege"])
+    assert found.height == 0
+
+
+def test_what_the_findings_say(tmp_path: Path) -> None:
+    gd = run_detectors(_trail(ATTACKS["GuardDuty switched off"][0], tmp_path),
+                       names=["security_control_weakened"])  # fmt: skip
+    assert "guardduty_detector switched off (enable: false)" in gd["summary"][0]
+    ips = run_detectors(_trail(ATTACKS["a trusted address list"][0], tmp_path),
+                        names=["security_control_weakened"])  # fmt: skip
+    assert "trusted: no findings for its addresses" in ips["summary"][0]
+    out = run_detectors(_trail(ATTACKS["a domain transferred away"][0], tmp_path),
+                        names=["external_access"])  # fmt: skip
+    assert OUTSIDE in out["summary"][0]

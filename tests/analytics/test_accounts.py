@@ -97,7 +97,8 @@ def test_a_console_password_made_for_another_iam_user(tmp_path) -> None:
     """Stratus Red Team's iam-create-user-login-profile: a console password given to an
     existing IAM user that had none (CloudTrail's ``CreateLoginProfile``, read as
     ``password.reset``) is a credential minted for someone else; onboarding a new user,
-    changing a password (``UpdateLoginProfile``) and one's own are not."""
+    and one's own, are not; nor is changing a password (``UpdateLoginProfile``) in a
+    trail's first week (see ``test_cloud_evasion``)."""
     from tests.analytics._producers import cloudtrail, read_as
 
     def call(name: str, minute: int, user: str = "ops", target: str = "bob") -> dict:

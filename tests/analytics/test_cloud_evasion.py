@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from auditkit.analytics.detectors import run_detectors
-from tests.analytics._producers import ACCOUNT, cloudtrail, read_as
+from tests.analytics._producers import ACCOUNT, GCP_PROJECT, cloudtrail, gcp, read_as
 
 OUTSIDE = "999988887777"
 ADMIN_DOC = json.dumps(
@@ -130,6 +130,16 @@ ATTACKS: dict[str, tuple[list[tuple[str, str, dict[str, Any]]], str]] = {
         ],
         "side_door_privilege",
     ),
+    "a Systems Manager document shared with every account": (
+        [
+            (
+                "ModifyDocumentPermission",
+                "ssm",
+                {"name": "setup-db", "permissionType": "Share", "accountIdsToAdd": ["All"]},
+            )
+        ],
+        "public_exposure",
+    ),
 }
 
 #: ordinary work shaped like those: nothing high
@@ -214,6 +224,24 @@ def test_a_deployment_that_rewrites_its_admin_policy_routinely_is_quiet(tmp_path
     assert found.height == 0
 
 
+def test_another_users_console_password_changed_is_reported_the_first_time(
+    tmp_path: Path,
+) -> None:
+    """Stratus Red Team's change-iam-user-password: ``UpdateLoginProfile`` of another IAM
+    user takes over their sign-in.  Reported the first time an actor does it once the
+    trail has a week of history (medium); an actor who did it before is doing helpdesk
+    work, and one's own password is no one else's."""
+    reset = [("UpdateLoginProfile", "iam", {"userName": "alice", "passwordResetRequired": True})]
+    found = run_detectors(_trail(reset, tmp_path), names=["suspicious_api_key"])
+    assert found["severity"].to_list() == ["medium"]
+    assert "changed the console password (the login profile) of another user" in found["summary"][0]
+    # the same on three earlier days, from the trail's first week: a routine
+    again = _trail(reset, tmp_path, routine=True)
+    assert run_detectors(again, names=["suspicious_api_key"]).height == 0
+    own = [("UpdateLoginProfile", "iam", {"userName": "ops"})]
+    assert run_detectors(_trail(own, tmp_path), names=["suspicious_api_key"]).height == 0
+
+
 def test_what_the_findings_say(tmp_path: Path) -> None:
     gd = run_detectors(_trail(ATTACKS["GuardDuty switched off"][0], tmp_path),
                        names=["security_control_weakened"])  # fmt: skip
@@ -224,3 +252,77 @@ def test_what_the_findings_say(tmp_path: Path) -> None:
     out = run_detectors(_trail(ATTACKS["a domain transferred away"][0], tmp_path),
                         names=["external_access"])  # fmt: skip
     assert OUTSIDE in out["summary"][0]
+
+
+# -- Google Cloud ---------------------------------------------------------------------
+_KEYS = "constraints/iam.disableServiceAccountKeyCreation"
+_V2 = "google.cloud.orgpolicy.v2.OrgPolicy."
+_SCC = "google.cloud.securitycenter.v1.SecurityCenter."
+GCP_ATTACKS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "service account keys allowed again": ("SetOrgPolicy", "cloudresourcemanager", {
+        "policy": {"constraint": _KEYS, "booleanPolicy": {"enforced": False}}}),
+    "sharing with any domain allowed": (_V2 + "UpdatePolicy", "orgpolicy", {"policy": {
+        "name": f"projects/{GCP_PROJECT}/policies/iam.allowedPolicyMemberDomains",
+        "spec": {"rules": [{"allowAll": True}]}}}),
+    "OS Login requirement deleted": (_V2 + "DeletePolicy", "orgpolicy", {
+        "name": f"projects/{GCP_PROJECT}/policies/compute.requireOsLogin"}),
+    "every high finding muted": (_SCC + "CreateMuteConfig", "securitycenter", {
+        "muteConfigId": "quiet",
+        "muteConfig": {"filter": 'severity="HIGH" OR severity="CRITICAL"'}}),
+}  # fmt: skip
+GCP_LOOK_ALIKES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "service account keys forbidden": ("SetOrgPolicy", "cloudresourcemanager", {
+        "policy": {"constraint": _KEYS, "booleanPolicy": {"enforced": True}}}),
+    "an exception for tagged machines": (_V2 + "UpdatePolicy", "orgpolicy", {"policy": {
+        "name": f"projects/{GCP_PROJECT}/policies/compute.vmExternalIpAccess",
+        "spec": {"rules": [{"allowAll": True, "condition": {
+            "expression": "resource.matchTag('123/bastion', 'yes')"}}, {"denyAll": True}]}}}),
+    "one noisy category muted": (_SCC + "CreateMuteConfig", "securitycenter", {
+        "muteConfigId": "scanner",
+        "muteConfig": {"filter": 'category="OPEN_FIREWALL" AND resource.name:"dev-"'}}),
+    "one finding muted by hand": (_SCC + "SetMute", "securitycenter", {"mute": "MUTED"}),
+    "CI trusted through a workload identity pool": (
+        "google.iam.v1.WorkloadIdentityPools.CreateWorkloadIdentityPoolProvider", "iam",
+        {"workloadIdentityPoolProvider": {
+            "oidc": {"issuerUri": "https://token.actions.githubusercontent.com"}}}),
+}  # fmt: skip
+
+
+def _gcp_trail(call: tuple[str, str, dict[str, Any]], tmp_path: Path) -> pl.DataFrame:
+    records = [
+        gcp("v1.compute.instances.list", f"2024-05-{day:02d}T09:00:00Z",
+            resource=f"projects/{GCP_PROJECT}/zones/europe-west1-b/instances")
+        for day in range(1, 15)
+    ]  # fmt: skip
+    method, service, request = call
+    records.append(
+        gcp(method, "2024-05-15T03:00:00Z", resource=f"projects/{GCP_PROJECT}",
+            service=f"{service}.googleapis.com", request=request, resource_type="project")
+    )  # fmt: skip
+    return read_as("gcp", records, tmp_path)
+
+
+@pytest.mark.parametrize("name", list(GCP_ATTACKS))
+def test_each_google_cloud_guardrail_taken_away_is_high(name: str, tmp_path: Path) -> None:
+    found = run_detectors(_gcp_trail(GCP_ATTACKS[name], tmp_path))
+    assert "security_control_weakened" in [d for d, _ in _high(found)], found
+
+
+@pytest.mark.parametrize("name", list(GCP_LOOK_ALIKES))
+def test_google_cloud_work_like_it_is_not_high(name: str, tmp_path: Path) -> None:
+    assert _high(run_detectors(_gcp_trail(GCP_LOOK_ALIKES[name], tmp_path))) == []
+
+
+def test_an_outside_issuer_trusted_by_a_workload_identity_pool_is_reported(
+    tmp_path: Path,
+) -> None:
+    """Like an AWS OIDC provider: whoever holds the issuer's keys acts as the service
+    accounts the pool may use (medium: CI is trusted this way too)."""
+    call = (
+        "google.iam.v1.WorkloadIdentityPools.CreateWorkloadIdentityPoolProvider",
+        "iam",
+        {"workloadIdentityPoolProvider": {"oidc": {"issuerUri": "https://idp.evil.example/"}}},
+    )
+    found = run_detectors(_gcp_trail(call, tmp_path), names=["external_access"])
+    assert found["severity"].to_list() == ["medium"]
+    assert "idp.evil.example" in found["summary"][0]

@@ -43,6 +43,10 @@ from auditkit.analytics.detectors.registry import register_detector
 #: How CloudTrail's ``CreateLoginProfile`` (a console password made for an IAM user) is
 #: kept in an imported event's metadata.
 _LOGIN_PROFILE: Final = '"source_action":"CreateLoginProfile"'
+_LOGIN_PROFILE_CHANGE: Final = '"source_action":"UpdateLoginProfile"'
+#: How long a trail must run before an actor's first change of another user's password
+#: is news rather than the first day of a helpdesk's routine.
+_CHANGE_HISTORY: Final = timedelta(days=7)
 
 __all__ = [
     "break_glass",
@@ -97,6 +101,12 @@ def suspicious_api_key(
     profile = (pl.col("action") == "password.reset") & pl.col("metadata").str.contains(
         _LOGIN_PROFILE, literal=True
     ).fill_null(False)
+    # another IAM user's console password changed (UpdateLoginProfile): the user's sign-in
+    # taken over (Stratus Red Team's change-iam-user-password); helpdesk work when the
+    # actor has done it before, so only the first time an actor does it is reported
+    change = (pl.col("action") == "password.reset") & pl.col("metadata").str.contains(
+        _LOGIN_PROFILE_CHANGE, literal=True
+    ).fill_null(False)
     created = (
         subset(
             events,
@@ -104,7 +114,8 @@ def suspicious_api_key(
             (pl.col("action") == "api_key.create") | (pl.col("action") == "password.reset"),
             pl.col("outcome") == "success",
         )
-        .filter((pl.col("action") == "api_key.create") | profile)
+        .filter((pl.col("action") == "api_key.create") | profile | change)
+        .with_columns(_change=change)
         .drop("metadata")
         .collect()
     )
@@ -182,8 +193,14 @@ def suspicious_api_key(
         .join(near, on=["event_id", *keys], how="left")
         .join(totals, on=keys, how="left")
         .with_columns(_other=other, _odd=odd_hour)
+        .with_columns(_first=T.filter(pl.col("_change") & pl.col("_other")).min().over(keys) == T)
         # a password for oneself, even at night, is not a credential minted for another
-        .filter(pl.col("_other") | (pl.col("_odd") & ~password))
+        .join(began(events).rename({"_began": "_t0"}), on="tenant_id", how="left")
+        .filter(
+            pl.when("_change")
+            .then(pl.col("_other") & pl.col("_first") & (T - pl.col("_t0") >= _CHANGE_HISTORY))
+            .otherwise(pl.col("_other") | (pl.col("_odd") & ~password))
+        )
         .select(
             *keys,
             T.alias("first_seen"),
@@ -195,16 +212,25 @@ def suspicious_api_key(
             .alias("severity"),
             pl.concat_str(
                 pl.format(
-                    "{} created {}",
+                    "{} {}",
                     q(pl.col("actor_id")),
-                    pl.when(password)
-                    .then(pl.lit("a console password (a login profile)"))
-                    .otherwise(pl.lit("an API key")),
+                    pl.when("_change")
+                    .then(pl.lit("changed the console password (the login profile)"))
+                    .when(password)
+                    .then(pl.lit("created a console password (a login profile)"))
+                    .otherwise(pl.lit("created an API key")),
                 ),
                 pl.when(pl.col("_other")).then(
-                    pl.format(" for another user ({})", q(pl.col("target_id")))
+                    pl.format(
+                        " {} another user ({})",
+                        pl.when("_change").then(pl.lit("of")).otherwise(pl.lit("for")),
+                        q(pl.col("target_id")),
+                    )
                 ),
                 pl.format(" at {}", fmt_time(T)),
+                pl.when("_change").then(
+                    pl.lit(" (the first time they changed another user's password)")
+                ),
                 pl.when(pl.col("_odd")).then(
                     pl.format(
                         ", an hour when they are rarely active ({}% of their {} events)",

@@ -384,6 +384,14 @@ _NARROWING: Final = re.compile(
 )
 
 
+#: Fields of a finding filter's text (Security Command Center's) that pick out some
+#: findings: a category, a resource, a finding's name or class, its source's properties.
+_FINDING_NARROWING: Final = re.compile(
+    r"(?i)category|resource|finding_class|source_properties|indicator|name|parent|"
+    r"external_uri|module|project"
+)
+
+
 def _criteria_narrow(criteria: Any) -> bool:
     """Whether a suppression rule's criteria pick out some findings (not all of them)."""
     if isinstance(criteria, str):
@@ -437,6 +445,15 @@ def request_weakenings(action: str, metadata: str | None) -> list[str]:
         if keys.get("activate") is True or str(keys.get("activate")).lower() == "true":
             return [f"{label} trusted: no findings for its addresses"]
         return []
+    if "mute" in words:  # Security Command Center: findings matching a filter muted
+        if verb == "set":  # one finding muted by hand
+            return []
+        config = keys.get("muteconfig")
+        text = config.get("filter") if isinstance(config, Mapping) else keys.get("filter")
+        if isinstance(text, str) and not _FINDING_NARROWING.search(text):
+            label = f"{noun} {keys.get('muteconfigid')!r}" if keys.get("muteconfigid") else noun
+            return [f"{label} mutes findings of every kind ({text.strip() or 'no filter'})"]
+        return []
     if {"filter", "filters", "suppression", "archive"} & set(words) or "rule" in words:
         outcome = str(keys.get("action") or keys.get("filteraction") or "").lower()
         criteria = next((v for k, v in keys.items() if "criteria" in k or k == "filter"), None)
@@ -458,6 +475,85 @@ def request_weakenings(action: str, metadata: str | None) -> list[str]:
     if str(keys.get("status", "")).lower() in _STATUS_OFF:
         found.append(f"{noun} switched off (status: {keys.get('status')})")
     return found
+
+
+def _constraint_name(text: Any) -> str | None:
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return text.strip().rpartition("/")[2] or None
+
+
+def org_policy_weakenings(action: str, metadata: str | None) -> list[str]:
+    """What an organisation policy change (Google Cloud's ``SetOrgPolicy``,
+    ``ClearOrgPolicy`` and Org Policy v2's ``CreatePolicy``, ``UpdatePolicy`` and
+    ``DeletePolicy``) took away, one phrase each: a boolean constraint no longer
+    enforced, a list constraint that allows every value, a policy cleared, deleted or
+    reset to the default (which enforces nothing for most constraints).  A rule with a
+    condition (an exception for some resources) is left out.
+
+    Examples
+    --------
+    >>> meta = lambda r: json.dumps({"original": {"protoPayload": {"request": r}}})
+    >>> org_policy_weakenings("policy.update", meta({"policy": {
+    ...     "constraint": "constraints/iam.disableServiceAccountKeyCreation",
+    ...     "booleanPolicy": {"enforced": False}}}))
+    ['organization policy iam.disableServiceAccountKeyCreation no longer enforced']
+    >>> org_policy_weakenings("policy.update", meta({"policy": {
+    ...     "name": "projects/p/policies/iam.allowedPolicyMemberDomains",
+    ...     "spec": {"rules": [{"allowAll": True}]}}}))
+    ['organization policy iam.allowedPolicyMemberDomains allows every value']
+    >>> org_policy_weakenings("orgpolicy_policy.delete", meta({
+    ...     "name": "projects/p/policies/compute.requireOsLogin"}))
+    ['organization policy compute.requireOsLogin deleted (back to its default)']
+    >>> org_policy_weakenings("policy.update", meta({"policy": {
+    ...     "name": "projects/p/policies/compute.vmExternalIpAccess", "spec": {"rules": [
+    ...         {"allowAll": True, "condition": {"expression": "resource.matchTag('a/b', 'c')"}},
+    ...         {"denyAll": True}]}}}))
+    []
+    """
+    meta = json_or_none(metadata)
+    request = producer_request(meta.get("original")) if isinstance(meta, Mapping) else None
+    if isinstance(request, str):
+        request = json_or_none(request)
+    if not isinstance(request, Mapping):
+        return []
+    verb = action.rpartition(".")[2]
+    policy = request.get("policy")
+    policy = policy if isinstance(policy, Mapping) else {}
+    name = _constraint_name(
+        policy.get("constraint") or policy.get("name") or request.get("constraint")
+        or request.get("name")
+    )  # fmt: skip
+    if name is None:
+        return []
+    label = f"organization policy {name}"
+    if verb in ("clear", "delete"):
+        return [f"{label} {'cleared' if verb == 'clear' else 'deleted'} (back to its default)"]
+    found: list[str] = []
+    boolean = policy.get("booleanPolicy")
+    if isinstance(boolean, Mapping) and _state(boolean.get("enforced")) is False:
+        found.append(f"{label} no longer enforced")
+    listed = policy.get("listPolicy")
+    if isinstance(listed, Mapping) and str(listed.get("allValues", "")).upper() == "ALLOW":
+        found.append(f"{label} allows every value")
+    spec = policy.get("spec")
+    if isinstance(spec, Mapping):
+        if spec.get("reset") is True:
+            found.append(f"{label} reset to its default")
+        rules = spec.get("rules")
+        for rule in rules if isinstance(rules, list) else []:
+            if not isinstance(rule, Mapping) or rule.get("condition"):
+                continue
+            if "enforce" in rule and _state(rule.get("enforce")) is False:
+                found.append(f"{label} no longer enforced")
+            if rule.get("allowAll") is True:
+                found.append(f"{label} allows every value")
+    return list(dict.fromkeys(found))
+
+
+def _org_policy_action(action: str) -> bool:
+    words = action_words(action)[0]
+    return "orgpolicy" in words or {"org", "policy"} <= set(words)
 
 
 def _versioning_suspended(events: Events) -> pl.LazyFrame | None:
@@ -534,7 +630,20 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         ["action", "metadata"],
         request_weakenings,
     ) if monitoring else None  # fmt: skip
-    for more in (requested, _versioning_suspended(events)):
+    org = actions_where(events, _org_policy_action)
+    org_cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "metadata")
+    relaxed = classified(
+        subset(
+            events,
+            org_cols,
+            pl.col("action").is_in(org)
+            | (pl.col("action") == "policy.update")
+            & pl.col("metadata").str.contains(r"constraints/|/policies/").fill_null(False),
+        ),
+        ["action", "metadata"],
+        org_policy_weakenings,
+    )
+    for more in (requested, relaxed, _versioning_suspended(events)):
         if more is not None:
             more = more.drop("metadata", strict=False)
             hits = more if hits is None else pl.concat([hits, more], how="diagonal")

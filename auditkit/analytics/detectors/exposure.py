@@ -204,7 +204,7 @@ _HINTS: Final = [
     "unauthenticated", "allusers", "all_users", "all users", "authenticatedusers",
     "people_with", "visib", "link", '"all"', '"open"', '"*"', '\\"*\\"', 'principal"',
     'principal\\"', "valuestoadd", "createvolumepermission", "launchpermission", "authtype",
-    "private",
+    "private", "accountidstoadd",
 ]  # fmt: skip
 #: Targets that are where the setting was changed rather than what it exposes (an
 #: organisation's settings), or who was let in (Google Cloud's members).
@@ -481,6 +481,11 @@ class _Request:
         if isinstance(added, list) and any(str(v).lower() == "all" for v in added):
             attribute = _key(node, "attributeName")
             self.found.append(f"{attribute or 'attribute'} shared with all")
+        # Systems Manager's ModifyDocumentPermission: a document (its scripts, and what
+        # they hold) shared with every AWS account
+        added = _key(node, "accountIdsToAdd")
+        if isinstance(added, list) and any(str(v).lower() == "all" for v in added):
+            self.found.append("document shared with all accounts")
 
     def setting(self, key: str, value: Any, path: tuple[str, ...]) -> None:
         """A request's own setting: a canned list, a grant header, a switch or audience."""

@@ -189,6 +189,36 @@ _ISSUERS: Final = {
 }
 
 
+def _pool_issuer(payload: Mapping[str, Any]) -> str | None:
+    """The outside issuer a Google Cloud workload identity pool provider trusts (made or
+    changed): whoever holds it gets the service accounts the pool may act as.
+
+    >>> _pool_issuer({"methodName": "google.iam.v1.WorkloadIdentityPools."
+    ...     "CreateWorkloadIdentityPoolProvider", "request": {"workloadIdentityPoolProvider":
+    ...     {"oidc": {"issuerUri": "https://token.evil.example/"}}}})
+    'identity provider token.evil.example'
+    """
+    method = str(payload.get("methodName", ""))
+    request = payload.get("request")
+    if not method.endswith(("CreateWorkloadIdentityPoolProvider",
+                            "UpdateWorkloadIdentityPoolProvider")) or not isinstance(
+        request, Mapping
+    ):  # fmt: skip
+        return None
+    provider = request.get("workloadIdentityPoolProvider")
+    if not isinstance(provider, Mapping):
+        return None
+    oidc, saml, aws = provider.get("oidc"), provider.get("saml"), provider.get("aws")
+    if isinstance(oidc, Mapping) and isinstance(oidc.get("issuerUri"), str):
+        issuer = re.sub(r"^https?://", "", oidc["issuerUri"].strip()).rstrip("/")
+        return f"identity provider {issuer}" if issuer else None
+    if isinstance(saml, Mapping):
+        return "SAML identity provider " + str(request.get("workloadIdentityPoolProviderId", ""))
+    if isinstance(aws, Mapping) and aws.get("accountId") is not None:
+        return f"account {aws['accountId']}"
+    return None
+
+
 def _trusted_issuer(meta: Any) -> str | None:
     """The outside issuer an event makes the account trust, as a grantee, or None.
 
@@ -199,6 +229,9 @@ def _trusted_issuer(meta: Any) -> str | None:
     original = meta.get("original") if isinstance(meta, Mapping) else None
     if not isinstance(original, Mapping):
         return None
+    payload = original.get("protoPayload")
+    if isinstance(payload, Mapping):
+        return _pool_issuer(payload)
     issuer = _ISSUERS.get(str(original.get("eventName")))
     request = original.get("requestParameters")
     if issuer is None or not isinstance(request, Mapping):
@@ -329,12 +362,15 @@ def external_access(
     grants = actions_where(events, _granting)
     rows = pl.col("action").is_in(grants) & pl.col("metadata").is_not_null()
     rows = rows | (pl.col("action") == "role.grant")
-    # identity providers and trust anchors (CloudTrail writes the providers as sso.update)
+    # identity providers, trust anchors and Google Cloud's workload identity pool providers
+    # (CloudTrail writes the providers as sso.update)
     issuing = actions_where(
         events,
         lambda a: (
             a == "sso.update"
-            or bool(noun_terms(action_words(a)[0]) & {"trustanchor", "identityprovider"})
+            or bool(
+                noun_terms(action_words(a)[0]) & {"trustanchor", "identityprovider", "poolprovider"}
+            )
         ),
     )
     rows = rows | (pl.col("action").is_in(issuing) & pl.col("metadata").is_not_null())

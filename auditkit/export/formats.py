@@ -375,16 +375,23 @@ def export_store(
     'wrote 1 events to ...out.cef (cef, ... bytes)'
     """
     fmt = get_export_format(format) if format is not None else format_for_path(path)
-    chunks = (
-        frame.slice(lo, _CHUNK)
-        for frame in store.iter_verified(tenant, start=start, end=end, progress=progress)
-        for lo in range(0, frame.height, _CHUNK)
-    )
-    # the first chunk (an empty frame when nothing matched) carries the columns
-    first = pl.DataFrame(schema=FRAME_SCHEMA)
-    return export_chunks(
-        itertools.chain([first], chunks), path, format=fmt.name, store_fields=store_fields
-    )
+    for again in (False, True):
+        chunks = (
+            frame.slice(lo, _CHUNK)
+            for frame in store.iter_verified(tenant, start=start, end=end, progress=progress)
+            for lo in range(0, frame.height, _CHUNK)
+        )
+        # the first chunk (an empty frame when nothing matched) carries the columns
+        first = pl.DataFrame(schema=FRAME_SCHEMA)
+        result = export_chunks(
+            itertools.chain([first], chunks), path, format=fmt.name, store_fields=store_fields
+        )
+        # a retention run sealed records while they were read (they are in the cold tier
+        # now, and not in the file): the file is written once more, with them
+        report = store.last_report
+        if again or report is None or not report.sealed_meanwhile:
+            break
+    return result
 
 
 class _Counted:

@@ -1621,17 +1621,22 @@ class Store(StreamCursors):
             checkpoint=checkpoint,
             witnesses=witnesses,
         )
-        report = verify_trail(
-            self._reader,
-            trust,
-            self._resolve_tenants(tenant),
-            collect=frames,
-            keep=keep,
-            progress=progress,
-            everything=tenant is None,
-            # the reports it serves count the refused input store-wide
-            quarantine=True,
-        )
+        for again in (False, True):
+            frames.clear()
+            report = verify_trail(
+                self._reader,
+                trust,
+                self._resolve_tenants(tenant),
+                collect=frames,
+                keep=keep,
+                progress=progress,
+                everything=tenant is None,
+                # the reports it serves count the refused input store-wide
+                quarantine=True,
+            )
+            # records sealed while they were read: read again, from the cold tier
+            if again or not report.ok or not report.sealed_meanwhile:
+                break
         self.last_report = report
         return report, _concat_frames(frames)
 

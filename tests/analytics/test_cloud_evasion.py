@@ -266,6 +266,11 @@ GCP_ATTACKS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "spec": {"rules": [{"allowAll": True}]}}}),
     "OS Login requirement deleted": (_V2 + "DeletePolicy", "orgpolicy", {
         "name": f"projects/{GCP_PROJECT}/policies/compute.requireOsLogin"}),
+    "every high finding muted at once": (
+        _SCC + "BulkMuteFindings",
+        "securitycenter",
+        {"parent": f"projects/{GCP_PROJECT}", "filter": 'severity="HIGH"'},
+    ),
     "every high finding muted": (_SCC + "CreateMuteConfig", "securitycenter", {
         "muteConfigId": "quiet",
         "muteConfig": {"filter": 'severity="HIGH" OR severity="CRITICAL"'}}),

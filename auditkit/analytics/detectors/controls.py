@@ -371,7 +371,7 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
 
 _CHANGE_VERBS: Final = frozenset(
     ("update", "create", "put", "modify", "set", "add", "attach", "associate", "apply",
-     "replace", "enable", "batch", "configure", "change", "edit", "patch", "write")
+     "replace", "enable", "configure", "change", "edit", "patch", "write", "bulk")
 )  # fmt: skip
 #: Values of a monitoring service's ``status`` that switch it (or one of its protection
 #: plans) off.

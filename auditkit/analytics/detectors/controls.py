@@ -377,10 +377,11 @@ _CHANGE_VERBS: Final = frozenset(
 #: plans) off.
 _STATUS_OFF: Final = frozenset(("disabled", "disable", "paused", "suspended", "off"))
 #: Keys of a suppression rule's criteria that narrow it to some findings (a type, a
-#: resource, an address): a rule without any of them hides every finding.
+#: resource, an address): a rule without any of them hides every finding.  An account or
+#: a region is no narrowing: a rule for the account hides everything in it.
 _NARROWING: Final = re.compile(
-    r"(?i)type|resource|instance|bucket|ip|address|account|id$|arn|title|generator|domain|"
-    r"name|tag|port|user|principal|image|cluster|key"
+    r"(?i)type|resource|instance|bucket|ip|address|(?:^|\.)id(?:\.|$)|arn|title|generator|"
+    r"domain|name|tag|port|user|principal|image|cluster|key"
 )
 
 
@@ -421,6 +422,9 @@ def request_weakenings(action: str, metadata: str | None) -> list[str]:
     >>> request_weakenings("guardduty_filter.create", meta({"name": "scanner", "action": "ARCHIVE",
     ...     "findingCriteria": {"criterion": {"type": {"eq": ["Recon:EC2/Portscan"]}}}}))
     []
+    >>> request_weakenings("guardduty_filter.create", meta({"name": "acct", "action": "ARCHIVE",
+    ...     "findingCriteria": {"criterion": {"accountId": {"eq": ["111122223333"]}}}}))
+    ["guardduty_filter 'acct' archives every finding"]
     >>> request_weakenings("guardduty_ip_set.create", meta({"name": "ok", "activate": True}))
     ["guardduty_ip_set 'ok' trusted: no findings for its addresses"]
     >>> request_weakenings("guardduty_detector.update", meta({"enable": True}))

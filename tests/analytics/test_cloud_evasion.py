@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from auditkit.analytics.detectors import run_detectors
-from tests.analytics._producers import ACCOUNT, GCP_PROJECT, cloudtrail, gcp, read_as
+from tests.analytics._producers import ACCOUNT, GCP_PROJECT, cloudtrail, gcp, okta, read_as
 
 OUTSIDE = "999988887777"
 ADMIN_DOC = json.dumps(
@@ -331,3 +331,54 @@ def test_an_outside_issuer_trusted_by_a_workload_identity_pool_is_reported(
     found = run_detectors(_gcp_trail(call, tmp_path), names=["external_access"])
     assert found["severity"].to_list() == ["medium"]
     assert "idp.evil.example" in found["summary"][0]
+
+
+# -- Okta -----------------------------------------------------------------------------
+def _okta_trail(event_type: str, target: dict[str, Any], tmp_path: Path) -> pl.DataFrame:
+    records = [
+        okta("user.session.start", f"2024-05-{day:02d}T09:00:00Z", actor=who, ip="198.51.100.10")
+        for day in range(1, 15)
+        for who in ("alice", "bob")
+    ]
+    records.append(
+        okta(event_type, "2024-05-15T03:00:00Z", actor="alice", ip="185.220.101.47",
+             targets=[target])
+    )  # fmt: skip
+    return read_as("okta", records, tmp_path)
+
+
+def _okta_target(kind: str, name: str) -> dict[str, Any]:
+    return {"id": f"0x{len(name)}", "type": kind, "alternateId": name, "displayName": name}
+
+
+@pytest.mark.parametrize(
+    ("name", "high"),
+    [("Okta Verify", True), ("FIDO2 (WebAuthn)", True), ("Phone", False),
+     ("Security Question", False), ("Email", False)],
+)  # fmt: skip
+def test_a_strong_okta_authenticator_switched_off_is_high(
+    name: str, high: bool, tmp_path: Path
+) -> None:
+    """With Okta Verify or security keys deactivated for the organisation, users sign in
+    with what is left; removing a phone call, a text, an e-mail or a security question is
+    how organisations move to stronger factors."""
+    trail = _okta_trail(
+        "security.authenticator.lifecycle.deactivate", _okta_target("Authenticator", name), tmp_path
+    )
+    found = run_detectors(trail, names=["security_control_weakened"])
+    assert found["severity"].to_list() == (["high"] if high else [])
+    if high:
+        assert f"authenticator '{name}' switched off" in found["summary"][0]
+
+
+def test_an_okta_identity_provider_added_is_an_outside_issuer(tmp_path: Path) -> None:
+    """The rogue identity provider of cross-tenant impersonation: medium, as a new
+    AWS OIDC provider; an update of an existing one (a certificate rotated) is not news."""
+    idp = _okta_target("IdentityProvider", "Partner SSO")
+    found = run_detectors(
+        _okta_trail("system.idp.lifecycle.create", idp, tmp_path), names=["external_access"]
+    )
+    assert found["severity"].to_list() == ["medium"]
+    assert "identity provider Partner SSO" in found["summary"][0]
+    updated = _okta_trail("system.idp.lifecycle.update", idp, tmp_path)
+    assert run_detectors(updated, names=["external_access"]).height == 0

@@ -560,6 +560,45 @@ def _org_policy_action(action: str) -> bool:
     return "orgpolicy" in words or {"org", "policy"} <= set(words)
 
 
+#: Authenticators whose loss makes sign-in no weaker (or stronger): a phone call, a text,
+#: an e-mail, a security question, the password itself.
+_WEAK_FACTORS: Final = r"(?i)\bsms\b|phone|voice|e-?mail|question|password"
+
+
+def _authenticators_off(events: Events) -> pl.LazyFrame | None:
+    """An organisation's authenticator (Okta's ``security.authenticator.lifecycle.
+    deactivate``) switched off, unless it is one of the weak factors (``_WEAK_FACTORS``),
+    whose removal is how organisations move to stronger ones: with Okta Verify or
+    security keys gone, users sign in with what is left.  ``None`` when there is none."""
+    actions = actions_where(
+        events,
+        lambda a: (
+            "authenticator" in action_words(a)[0]
+            and a.rpartition(".")[2] in ("deactivate", "delete", "disable")
+        ),
+    )
+    if not actions:
+        return None
+    cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "targets")
+    name = (
+        pl.col("targets")
+        .list.eval(pl.coalesce(pl.element().struct.field("name"), pl.element().struct.field("id")))
+        .list.first()
+    )
+    found = (
+        subset(events, cols, pl.col("action").is_in(actions))
+        .with_columns(_name=name.fill_null("an authenticator"))
+        .filter(~pl.col("_name").str.contains(_WEAK_FACTORS))
+        .collect()
+    )
+    if found.height == 0:
+        return None
+    what = pl.concat_list(
+        pl.format("authenticator {} switched off ({})", q(pl.col("_name")), pl.col("action"))
+    )
+    return found.lazy().with_columns(_what=what).drop("_name", "targets")
+
+
 def _versioning_suspended(events: Events) -> pl.LazyFrame | None:
     """A bucket's versioning suspended, or its MFA delete disabled, in the producer's
     request (CloudTrail's ``PutBucketVersioning``): how ransomware in the cloud makes
@@ -647,7 +686,7 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         ["action", "metadata"],
         org_policy_weakenings,
     )
-    for more in (requested, relaxed, _versioning_suspended(events)):
+    for more in (requested, relaxed, _versioning_suspended(events), _authenticators_off(events)):
         if more is not None:
             more = more.drop("metadata", strict=False)
             hits = more if hits is None else pl.concat([hits, more], how="diagonal")

@@ -232,6 +232,15 @@ def _trusted_issuer(meta: Any) -> str | None:
     payload = original.get("protoPayload")
     if isinstance(payload, Mapping):
         return _pool_issuer(payload)
+    if original.get("eventType") == "system.idp.lifecycle.create":
+        # Okta: an identity provider added (the rogue IdP of cross-tenant impersonation);
+        # whoever runs it signs in as the users it is allowed to vouch for
+        targets = original.get("target")
+        for t in targets if isinstance(targets, list) else []:
+            if isinstance(t, Mapping) and t.get("type") == "IdentityProvider":
+                name = t.get("displayName") or t.get("alternateId") or t.get("id")
+                return f"identity provider {name}" if name else "an identity provider"
+        return "an identity provider"
     issuer = _ISSUERS.get(str(original.get("eventName")))
     request = original.get("requestParameters")
     if issuer is None or not isinstance(request, Mapping):

@@ -953,6 +953,24 @@ def _batch_wipe(c: Ctx, t: Tenant) -> None:
     c.emit("batch_wipe", t, u["id"], rows, ("mass_deletion",))
 
 
+def _admin_grant_abroad(c: Ctx, t: Tenant) -> None:
+    """An intruder in an admin's account, from a network of theirs with their own client,
+    making a colleague's account (which they hold too) an administrator: a role grant, or
+    AWS's ``AdministratorAccess`` attached."""
+    v = _variant(c, "admin_grant_abroad", 2)
+    a, t0, geo = t.user(c.rng, "admin"), c.when(t, local_hour=2.0), _abroad(c.rng)
+    victim = t.user(c.rng, NON_ADMIN_ROLES)
+    action, meta = (
+        ("role.grant", '{"role":"admin"}'),
+        ("permission.grant", '{"policy":"arn:aws:iam::aws:policy/AdministratorAccess"}'),
+    )[v]
+    rows = [
+        _user_row(a, t, t0, action, target_id=victim["id"], target_type="user",
+                  metadata=meta, user_agent="python-requests/2.31", **geo)
+    ]  # fmt: skip
+    c.emit("admin_grant_abroad", t, a["id"], rows, ("admin_grant_from_new_network",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -984,6 +1002,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "role_spree": _role_spree,
     "recon": _recon,
     "batch_wipe": _batch_wipe,
+    "admin_grant_abroad": _admin_grant_abroad,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -1457,11 +1476,24 @@ def _phone_cleanup(c: Ctx, t: Tenant) -> None:
     _look(c, t, "phone_cleanup", u["id"], rows)
 
 
+def _admin_grant(c: Ctx, t: Tenant) -> None:
+    """An admin making a colleague an administrator from the office, with their usual
+    browser."""
+    a, t0 = t.user(c.rng, "admin"), c.when(t)
+    colleague = t.user(c.rng, NON_ADMIN_ROLES)
+    rows = [
+        _user_row(a, t, t0, "role.grant", target_id=colleague["id"], target_type="user",
+                  metadata='{"role":"admin"}', user_agent=AGENTS[0])
+    ]  # fmt: skip
+    _look(c, t, "admin_grant", a["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
     "lookalike:helpdesk_wave": _helpdesk_wave,
     "lookalike:team_admin": _team_admin,
+    "lookalike:admin_grant": _admin_grant,
     "lookalike:traveller": _traveller,
     "lookalike:returning": _returning,
     "lookalike:ci_key": _ci_key,

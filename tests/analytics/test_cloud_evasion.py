@@ -15,7 +15,15 @@ import polars as pl
 import pytest
 
 from auditkit.analytics.detectors import run_detectors
-from tests.analytics._producers import ACCOUNT, GCP_PROJECT, cloudtrail, gcp, okta, read_as
+from tests.analytics._producers import (
+    ACCOUNT,
+    GCP_PROJECT,
+    cloudtrail,
+    gcp,
+    okta,
+    okta_user,
+    read_as,
+)
 
 OUTSIDE = "999988887777"
 ADMIN_DOC = json.dumps(
@@ -382,3 +390,77 @@ def test_an_okta_identity_provider_added_is_an_outside_issuer(tmp_path: Path) ->
     assert "identity provider Partner SSO" in found["summary"][0]
     updated = _okta_trail("system.idp.lifecycle.update", idp, tmp_path)
     assert run_detectors(updated, names=["external_access"]).height == 0
+
+
+# -- an administrator made from an intruder's network ---------------------------------
+def _grant_trail(
+    tmp_path: Path,
+    *,
+    ip: str,
+    client: str | None,
+    day: int = 15,
+    role: str = "Super administrator",
+    to: str = "mallory",
+    sparse: bool = False,
+) -> pl.DataFrame:
+    records = [
+        okta("user.session.start", f"2024-05-{d:02d}T09:00:00Z", actor=who, ip="198.51.100.10")
+        for d in range(1, 15)
+        for who in ("alice", "bob")
+        if who == "bob" or not sparse or d == 7  # an admin who signs in now and then
+    ]
+    for r in records:
+        r["client"]["userAgent"] = {"rawUserAgent": "Mozilla/5.0 Firefox/126.0"}
+    grant = okta("user.account.privilege.grant", f"2024-05-{day:02d}T03:00:00Z", actor="alice",
+                 ip=ip, targets=[okta_user(to)])  # fmt: skip
+    grant["debugContext"] = {"debugData": {"privilegeGranted": role}}
+    if client is not None:
+        grant["client"]["userAgent"] = {"rawUserAgent": client}
+    return read_as("okta", [*records, grant], tmp_path)
+
+
+def test_an_admin_made_from_a_new_network_with_a_new_client_is_high(tmp_path: Path) -> None:
+    trail = _grant_trail(tmp_path, ip="185.220.101.47", client="python-requests/2.31")
+    found = run_detectors(trail, names=["admin_grant_from_new_network"])
+    assert found["severity"].to_list() == ["high"]
+    assert "'Super administrator' to '00umallory'" in found["summary"][0]
+    assert "185.220.101.47" in found["summary"][0]
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "severity"),
+    [
+        ("from a hotel with the usual browser",
+         {"ip": "185.220.101.47", "client": "Mozilla/5.0 Firefox/126.0"}, ["medium"]),
+        ("from the office", {"ip": "198.51.100.10", "client": "python-requests/2.31"}, []),
+        ("by an admin seen on one day before, from the office",
+         {"ip": "198.51.100.10", "client": "Mozilla/5.0 Firefox/126.0", "sparse": True}, []),
+        ("in the trail's first week", {"ip": "185.220.101.47", "client": None, "day": 5}, []),
+        ("a role that is no administrator", {"ip": "185.220.101.47", "client": None,
+                                             "role": "Help Desk Viewer"}, []),
+        ("to oneself (self_privilege_grant's)", {"ip": "185.220.101.47", "client": None,
+                                                 "to": "alice"}, []),
+    ],
+)  # fmt: skip
+def test_admin_grants_an_admin_would_make_are_quiet_or_medium(
+    case: str, kwargs: dict[str, Any], severity: list[str], tmp_path: Path
+) -> None:
+    found = run_detectors(_grant_trail(tmp_path, **kwargs), names=["admin_grant_from_new_network"])
+    assert found["severity"].to_list() == severity, case
+
+
+def test_administrator_access_attached_from_a_stolen_key_is_reported(tmp_path: Path) -> None:
+    """AWS: ``AttachUserPolicy`` of ``AdministratorAccess`` to another IAM user, with the
+    ops user's key from a network and SDK it never used."""
+    records = [
+        cloudtrail("ListBuckets", f"2024-05-{day:02d}T09:00:00Z", source="s3.amazonaws.com")
+        for day in range(1, 15)
+    ]
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    attach = cloudtrail("AttachUserPolicy", "2024-05-15T03:00:00Z", ip="185.220.101.47",
+                        request={"userName": "backup-svc", "policyArn": admin})  # fmt: skip
+    attach["userAgent"] = "Boto3/1.34.2 md/Botocore#1.34.2 Python/3.12.1"
+    trail = read_as("cloudtrail", [*records, attach], tmp_path)
+    found = run_detectors(trail, names=["admin_grant_from_new_network"])
+    assert found["severity"].to_list() == ["high"]
+    assert "AdministratorAccess" in found["summary"][0]

@@ -22,6 +22,7 @@ from auditkit.errors import UsageError
 from auditkit.schema import FRAME_SCHEMA
 
 ISSUE_DETECTORS = {
+    "admin_grant_from_new_network",
     "brute_force",
     "brute_force_success",
     "password_spraying",
@@ -177,7 +178,8 @@ def test_names_since_and_errors(scenario, scenario_findings) -> None:
     assert (later["last_seen"] >= since).all()
     with pytest.raises(UsageError, match=r"unknown detector\(s\) \['nope'\]"):
         run_detectors(scenario.events, names=["nope"])
-    with pytest.raises(UsageError, match="unknown detector 'nope'; known: admin_without_role"):
+    known = "known: admin_grant_from_new_network, admin_without_role"
+    with pytest.raises(UsageError, match=f"unknown detector 'nope'; {known}"):
         get_detector("nope")
 
 

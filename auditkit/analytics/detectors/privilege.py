@@ -43,6 +43,10 @@ from auditkit.analytics.detectors.common import (
     json_or_none,
     kind,
     lazy,
+    network_firsts,
+    new_network,
+    new_network_text,
+    newcomer_aggregations,
     no_candidates,
     positive,
     privileged_name,
@@ -50,6 +54,7 @@ from auditkit.analytics.detectors.common import (
     q,
     subset,
     verb,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 from auditkit.analytics.detectors.tampering import is_audit_action
@@ -60,6 +65,7 @@ __all__ = [
     "ADMIN_ROLE_PATTERN",
     "PRIVILEGED_ROLE_PATTERN",
     "PRIVILEGE_ACTIONS",
+    "admin_grant_from_new_network",
     "admin_without_role",
     "backdoor_account",
     "permission_probing",
@@ -1044,6 +1050,105 @@ def _documents_granting_all(
             pl.lit(routine_days),
         ).alias("summary"),
     )
+
+
+@register_detector(
+    "admin_grant_from_new_network",
+    title="Administrator role granted from a new network",
+    severity="high",
+)
+def admin_grant_from_new_network(
+    events: Events,
+    *,
+    admin_roles: str = PRIVILEGED_ROLE_PATTERN,
+    min_history: str | timedelta = "7d",
+    gap: str | timedelta = "1h",
+) -> pl.DataFrame:
+    """An administrator role or policy granted to someone else by a person acting from a
+    network they had never made their own: an intruder in an admin's account making a
+    second account of theirs an administrator, which no grant to oneself, no new account
+    and no burst shows.
+
+    Successful ``role.grant`` and ``permission.grant`` whose role, permission or policy
+    matches ``admin_roles``, to a principal other than the actor, by a person (not a
+    service or a pipeline), once the actor has ``min_history`` of events and has made a
+    network its own.  The network is the source address's ``/24`` (``/64``) and is new
+    when the actor had used it on fewer than three days
+    (:func:`~auditkit.analytics.detectors.common.new_network`); an actor seen on a day or
+    two a week has no network of its own yet, and is not judged.  High with
+    a client the actor never used either; medium with their usual client (an admin in a
+    hotel).  One actor's such grants no more than ``gap`` apart make one finding.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> usual = [{"tenant_id": "acme", "occurred_at": f"2026-01-{d:02d}T09:00:00Z",
+    ...           "action": "user.login", "actor": {"id": "alice"},
+    ...           "source": {"ip": "198.51.100.7", "user_agent": "Firefox/120"}}
+    ...          for d in range(1, 20)]
+    >>> grant = {"tenant_id": "acme", "occurred_at": "2026-01-20T03:00:00Z",
+    ...          "action": "role.grant", "actor": {"id": "alice"},
+    ...          "source": {"ip": "185.220.101.47", "user_agent": "python-requests/2.31"},
+    ...          "targets": [{"id": "mallory", "type": "user"}], "metadata": {"role": "admin"}}
+    >>> found = admin_grant_from_new_network(events_to_frame(usual + [grant]))
+    >>> print(found["severity"][0], found["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    high 'alice' granted 'admin' to 'mallory' at 2026-01-20 03:00 UTC from a network it
+    had never used (185.220.101.47) with a client it had never used ('python-requests/2.31').
+    """
+    history = duration(min_history, name="min_history")
+    g = duration(gap, name="gap")
+    keys = ["tenant_id", "actor_id"]
+    cols = (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "targets",
+            "metadata", "source_ip", "user_agent")  # fmt: skip
+    grants = (
+        subset(events, cols, pl.col("action").is_in(_GRANTS), pl.col("outcome") == "success")
+        .filter(is_person())
+        .with_columns(_who=_subject(), _what=_privilege_name())
+        .filter(
+            pl.col("_what").str.contains(admin_roles).fill_null(False)
+            & pl.col("_who").is_not_null()
+            & (pl.col("_who") != pl.col("actor_id"))
+            & pl.col("source_ip").is_not_null()
+        )
+        .drop("metadata", "targets")
+        .collect()
+    )
+    if grants.height == 0:
+        return empty()
+    actors = grants.lazy().select(keys).unique()
+    # when the actor first made any network its own: an actor seen on a day or two a week
+    # (an admin who signs in now and then) has none yet, and every network is new to it
+    owned = (
+        network_firsts(events, keys, actors).group_by(keys).agg(_owned=pl.col("_net_first").min())
+    )
+    marked = (
+        with_newcomer_firsts(grants.lazy(), events, keys, actors)
+        .join(began(events, keys, among=actors), on=keys, how="left")
+        .join(owned, on=keys, how="left")
+        .filter(((T - pl.col("_began")) >= history) & (pl.col("_owned") <= T) & new_network(g))
+    )
+    found = (
+        episodes(marked, keys, g)
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("_what").unique(maintain_order=True),
+            pl.col("_who").unique(maintain_order=True),
+            *newcomer_aggregations(g),
+        )
+        .with_columns(
+            severity=pl.when("_stranger").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} granted {} to {} {} {}.",
+                q(pl.col("actor_id")),
+                first_few(pl.col("_what").list.eval(q(pl.element())), 3, ", "),
+                first_few(pl.col("_who").list.eval(q(pl.element())), 3, ", "),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                new_network_text(),
+            ),
+        )
+    )
+    return finalize(found, "admin_grant_from_new_network")
 
 
 _A_DAY: Final = timedelta(days=1)

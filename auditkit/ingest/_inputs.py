@@ -63,6 +63,14 @@ MAX_RATIO: Final = 200
 RATIO_FROM_BYTES: Final = 16 * 1024**2
 #: archives inside archives are unpacked this many levels deep
 MAX_DEPTH: Final = 3
+#: The compression methods Python's zipfile unpacks.
+_METHODS: Final = frozenset(
+    (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+)
+#: Others that archivers write (7-Zip, WinZip, Windows' own for large files), by name.
+_OTHER_METHODS: Final = {
+    9: "Deflate64", 93: "Zstandard", 95: "XZ", 96: "JPEG", 97: "WavPack", 98: "PPMd",
+}  # fmt: skip
 
 #: why zip members are skipped (``IngestResult.skipped``)
 SKIP_FOLDER: Final = "folder entry of a zip archive"
@@ -228,7 +236,6 @@ class Unpacked:
                     self._budget -= _extract(archive, info, target)
                 except (
                     zipfile.BadZipFile,
-                    NotImplementedError,  # a compression method zipfile lacks
                     RuntimeError,  # encrypted without the flag
                     OSError,
                     EOFError,
@@ -252,6 +259,12 @@ class Unpacked:
         """Why a member is not unpacked (encrypted, too large, a bomb), or ``None``."""
         if info.flag_bits & 0x1:
             return "encrypted: unzip the archive with its password first"
+        if info.compress_type not in _METHODS:
+            name = _OTHER_METHODS.get(info.compress_type, f"method {info.compress_type}")
+            return (
+                f"compressed with {name}, which cannot be unpacked here: unzip it with a "
+                "tool that knows it, or zip it again with the usual Deflate"
+            )
         size, packed = info.file_size, max(info.compress_size, 1)
         if size > MAX_MEMBER_BYTES:
             return (

@@ -260,6 +260,23 @@ def test_zip_bombs_are_refused_with_the_reason(
     assert "encrypted" in str(_inputs.Unpacked()._refused(encrypted))
 
 
+def test_a_member_compressed_with_a_method_zipfile_lacks_is_quarantined_by_name(
+    store: Store, tmp_path: Path
+) -> None:
+    """Windows and 7-Zip write Deflate64 (method 9) for large files, which zipfile cannot
+    unpack: the member is refused by name before any unpacking, the others are read."""
+    okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes()
+    archive = _zip(tmp_path / "d64.zip", {"a.ndjson": okta, "b.ndjson": okta}, zipfile.ZIP_STORED)
+    raw = bytearray(archive.read_bytes())
+    central = raw.rfind(b"PK\x01\x02")  # the last member's central directory entry
+    raw[central + 10 : central + 12] = (9).to_bytes(2, "little")
+    archive.write_bytes(bytes(raw))
+    result = ingest_files(store, [archive], tenant="acme")
+    assert (result.stored, result.quarantined) == (okta.count(b"\n"), 1)
+    assert result.problems[0].file == f"{archive}!b.ndjson"
+    assert result.problems[0].reason.startswith("compressed with Deflate64, which cannot be")
+
+
 def test_archives_that_cannot_be_read_say_why(store: Store, tmp_path: Path) -> None:
     okta = (FIXTURES / "okta" / "system_log.ndjson").read_bytes()
     whole = _zip(tmp_path / "whole.zip", {"okta.ndjson": okta}).read_bytes()

@@ -283,6 +283,12 @@ class VerificationReport:
         return sum(t.sealed_meanwhile for t in self.tenants)
 
     @property
+    def overtaken(self) -> bool:
+        """Whether a retention run overtook an intact pass (:attr:`sealed_meanwhile`):
+        reading once more takes the records it sealed from the cold tier."""
+        return self.ok and self.sealed_meanwhile > 0
+
+    @property
     def ok(self) -> bool:
         """True when nothing is wrong (see :attr:`status` for whether that is anchored)."""
         return not self.problems

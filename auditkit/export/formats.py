@@ -389,7 +389,7 @@ def export_store(
         # a retention run sealed records while they were read (they are in the cold tier
         # now, and not in the file): the file is written once more, with them
         report = store.last_report
-        if again or report is None or not report.sealed_meanwhile:
+        if again or report is None or not report.overtaken:
             break
     return result
 

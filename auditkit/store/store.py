@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -183,6 +184,20 @@ def _page_seen(checker: TenantVerifier, lo: int, hi: int, present: Any) -> np.nd
         seen[lo:hi] = False
         seen[present] = True
     return seen
+
+
+def _read_again_if_overtaken(
+    read: Callable[[], VerificationReport], reset: Callable[[], object]
+) -> VerificationReport:
+    """Run ``read`` (a verified pass); when a retention run sealed records while it read
+    them (:attr:`VerificationReport.overtaken`), ``reset`` what it produced and run it
+    once more, which takes those records from the cold tier (a page's reader would
+    otherwise move its cursor past them for good)."""
+    report = read()
+    if report.overtaken:
+        reset()
+        report = read()
+    return report
 
 
 class Store(StreamCursors):
@@ -1399,9 +1414,9 @@ class Store(StreamCursors):
                     if progress is not None:
                         progress(raw.height)
         else:
-            for again in (False, True):
-                frames.clear()
-                report = self._verified_pass(
+            report = _read_again_if_overtaken(
+                partial(
+                    self._verified_pass,
                     tenants,
                     where,
                     self.trust(),
@@ -1412,12 +1427,9 @@ class Store(StreamCursors):
                     sink=frames.append,
                     cold=cold,
                     everything=tenant is None,
-                )
-                # a retention run sealed records while they were read: they are in the
-                # cold tier now, and a second read takes them from there (a page's reader
-                # would otherwise move its cursor past them for good)
-                if again or not report.ok or not report.sealed_meanwhile:
-                    break
+                ),
+                frames.clear,
+            )
             self.last_report = report
             if not report.ok:
                 if on_tamper == "raise":
@@ -1506,10 +1518,15 @@ class Store(StreamCursors):
             # LZ4: written and read back once, where zstd's smaller files cost more time
             frame.write_parquet(out / f"part-{part[0]:05d}.parquet", compression="lz4")
 
-        tenants = self._resolve_tenants(tenant)
-        for again in (False, True):
-            report = self._verified_pass(
-                tenants,
+        def restart() -> None:
+            for done in range(1, part[0] + 1):
+                (out / f"part-{done:05d}.parquet").unlink()
+            part[0] = 0
+
+        report = _read_again_if_overtaken(
+            partial(
+                self._verified_pass,
+                self._resolve_tenants(tenant),
                 self._filter(start, end),
                 self.trust(),
                 seqs=None,
@@ -1517,13 +1534,9 @@ class Store(StreamCursors):
                 sink=write,
                 everything=tenant is None,
                 cold=self._cold_filter(start, end),
-            )
-            if again or not report.ok or not report.sealed_meanwhile:
-                break
-            # records sealed while they were read: read again, from the cold tier
-            for done in range(1, part[0] + 1):
-                (out / f"part-{done:05d}.parquet").unlink()
-            part[0] = 0
+            ),
+            restart,
+        )
         self.last_report = report
         give_back_memory()  # for whatever runs over the files next
         report.raise_for_problems()
@@ -1621,9 +1634,9 @@ class Store(StreamCursors):
             checkpoint=checkpoint,
             witnesses=witnesses,
         )
-        for again in (False, True):
-            frames.clear()
-            report = verify_trail(
+        report = _read_again_if_overtaken(
+            partial(
+                verify_trail,
                 self._reader,
                 trust,
                 self._resolve_tenants(tenant),
@@ -1633,10 +1646,9 @@ class Store(StreamCursors):
                 everything=tenant is None,
                 # the reports it serves count the refused input store-wide
                 quarantine=True,
-            )
-            # records sealed while they were read: read again, from the cold tier
-            if again or not report.ok or not report.sealed_meanwhile:
-                break
+            ),
+            frames.clear,
+        )
         self.last_report = report
         return report, _concat_frames(frames)
 

@@ -393,6 +393,14 @@ _FINDING_NARROWING: Final = re.compile(
 )
 
 
+def _request(metadata: str | None) -> Any:
+    """The request of the producer's original record kept in an event's ``metadata``
+    (:func:`producer_request`), read when it is JSON text (OCSF keeps it so)."""
+    meta = json_or_none(metadata)
+    request = producer_request(meta.get("original")) if isinstance(meta, Mapping) else None
+    return json_or_none(request) if isinstance(request, str) else request
+
+
 def _criteria_narrow(criteria: Any) -> bool:
     """Whether a suppression rule's criteria pick out some findings (not all of them)."""
     if isinstance(criteria, str):
@@ -436,10 +444,7 @@ def request_weakenings(action: str, metadata: str | None) -> list[str]:
         p in _MONITOR_PAIRS for p in itertools.pairwise(words)
     )):  # fmt: skip
         return []
-    meta = json_or_none(metadata)
-    request = producer_request(meta.get("original")) if isinstance(meta, Mapping) else None
-    if isinstance(request, str):
-        request = json_or_none(request)
+    request = _request(metadata)
     if not isinstance(request, Mapping) or verb in _OFF_VERBS or verb == "stop":
         return []  # switched off by name: weakened_controls reads the action
     keys = {str(k).lower(): v for k, v in request.items()}
@@ -515,10 +520,7 @@ def org_policy_weakenings(action: str, metadata: str | None) -> list[str]:
     ...         {"denyAll": True}]}}}))
     []
     """
-    meta = json_or_none(metadata)
-    request = producer_request(meta.get("original")) if isinstance(meta, Mapping) else None
-    if isinstance(request, str):
-        request = json_or_none(request)
+    request = _request(metadata)
     if not isinstance(request, Mapping):
         return []
     verb = action.rpartition(".")[2]

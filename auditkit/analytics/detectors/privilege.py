@@ -30,6 +30,7 @@ from auditkit.analytics.detectors.common import (
     began,
     bursts,
     duration,
+    earlier_days,
     empty,
     episodes,
     finalize,
@@ -1010,27 +1011,16 @@ def _documents_granting_all(
     if found.height == 0:
         return no_candidates()
     keys = ["tenant_id", "actor_id"]
-    earlier = (
-        subset(
-            events,
-            ("tenant_id", "actor_id", "occurred_at", "action"),
-            pl.col("action").is_in(kinds),
-        )
-        .join(found.lazy().select(*keys).unique(), on=keys, how="semi")
-        .select(*keys, "action", _day=T.dt.truncate("1d"))
-        .unique()
-        .collect()
+    # each such change with the days before it on which its actor made that kind of change
+    days = earlier_days(
+        found.lazy().select("tenant_id", "actor_id", "action", _episode="event_id", first_seen=T),
+        subset(events, (*keys, "occurred_at", "action"), pl.col("action").is_in(kinds)),
+        [*keys, "action"],
     )
-    days = (
-        found.with_columns(_day=T.dt.truncate("1d"))
-        .join(earlier.rename({"_day": "_before"}), on=[*keys, "action"], how="left")
-        .group_by("event_id")
-        .agg(_n=(pl.col("_before") < pl.col("_day")).sum())
-    )
-    routine = found.join(days, on="event_id").filter(pl.col("_n") >= routine_days)
+    routine = days.filter(pl.col("_days") >= routine_days).collect()
     starts = began(events).rename({"_began": "_t0"}).collect()
     fresh = (
-        found.join(routine.select("event_id"), on="event_id", how="anti")
+        found.join(routine, left_on="event_id", right_on="_episode", how="anti")
         .join(starts, on="tenant_id")
         .filter(T - pl.col("_t0") >= history)  # a trail's first days: everything is new
     )

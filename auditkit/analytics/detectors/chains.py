@@ -457,8 +457,9 @@ def recovery_takeover(
     max_evidence: int = 20,
 ) -> pl.DataFrame:
     """A password or MFA reset of an account (``password.reset``, ``mfa.reset``,
-    ``mfa.disable``, or a ``user.update`` whose changes name its e-mail, phone or recovery
-    contact, where resets are sent; by the account itself or by someone else for it), then
+    ``mfa.disable``, a ``password.change`` of the account by someone else, or a
+    ``user.update`` whose changes name its e-mail, phone or recovery contact, where resets
+    are sent; by the account itself or by someone else for it), then
     within
     ``follow`` a successful sign-in of that account from a network (an IPv4 ``/24``, an
     IPv6 ``/64``) that none of its ``min_logins`` or more earlier successful sign-ins
@@ -523,8 +524,17 @@ def recovery_takeover(
             | (
                 (pl.col("action") == "user.update")
                 & pl.col("changes").str.contains(_CONTACT_CHANGE).fill_null(False)
-            ),
+            )
+            | (pl.col("action") == "password.change"),
             pl.col("outcome") == "success",
+            # a password changed by someone else for the account (an admin setting it)
+            # is a reset; one's own change is not
+            (pl.col("action") != "password.change")
+            | (
+                pl.col("target_id").is_not_null()
+                & account
+                & (pl.col("target_id") != pl.col("actor_id"))
+            ),
         )
         .select(
             "tenant_id",

@@ -67,7 +67,8 @@ _CONTROL_PAIRS: Final = frozenset(
         ("security", "policy"), ("sign", "on"),
         ("protected", "branch"), ("protected", "branches"), ("branch", "protection"),
         ("force", "push"), ("approval", "rule"), ("approval", "rules"), ("code", "owner"),
-        ("code", "owners"),
+        ("code", "owners"), ("request", "approval"), ("approvals", "before"),
+        ("reset", "approvals"), ("approvals", "required"), ("required", "approvals"),
     )
 )  # fmt: skip
 #: Words that make a password setting the organisation's password policy.
@@ -294,6 +295,8 @@ def _weakening(words: list[str], before: Any, after: Any) -> bool:
             return new_n < old_n  # shorter passwords
         if {"lockout", "attempts"} & set(words) and {"max", "maximum", "threshold"} & set(words):
             return new_n == 0 or new_n > old_n  # more guesses before a lockout, or none
+        if {"approval", "approvals", "approvers"} & set(words):
+            return new_n == 0 < old_n  # no approval needed any more (GitLab, GitHub)
         if old_n not in (0, 1) or new_n not in (0, 1):
             return False
     old_s, new_s = _state(before), _state(after)

@@ -94,6 +94,13 @@ ADMIN_ACTIONS: Final = tuple(
 PRIVILEGE_ACTIONS: Final = ("role.grant", "role.revoke", "permission.grant", "permission.revoke")
 
 _GRANTS: Final = ("role.grant", "permission.grant")
+#: Memberships that carry a role (a GitLab member's access level, ``metadata.role``):
+#: each grants it.
+_MEMBERSHIPS: Final = ("team_member.add", "team_member.update")
+#: a grant, or a membership with a role
+_GRANTING = pl.col("action").is_in(_GRANTS) | (
+    pl.col("metadata").str.json_path_match("$.role").is_not_null()
+)
 _PRIVILEGE = pl.coalesce(
     pl.col("metadata").str.json_path_match("$.role"),
     pl.col("metadata").str.json_path_match("$.permission"),
@@ -1091,7 +1098,13 @@ def admin_grant_from_new_network(
     cols = (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "targets",
             "metadata", "source_ip", "user_agent")  # fmt: skip
     grants = (
-        subset(events, cols, pl.col("action").is_in(_GRANTS), pl.col("outcome") == "success")
+        subset(
+            events,
+            cols,
+            pl.col("action").is_in((*_GRANTS, *_MEMBERSHIPS)),
+            pl.col("outcome") == "success",
+            _GRANTING,
+        )
         .filter(is_person())
         .with_columns(_who=_subject(), _what=_privilege_name())
         .filter(
@@ -1354,7 +1367,7 @@ def backdoor_account(
     if created.height == 0:
         return empty()
     granted = (
-        subset(events, cols, pl.col("action").is_in(_GRANTS), ok)
+        subset(events, cols, pl.col("action").is_in((*_GRANTS, *_MEMBERSHIPS)), ok, _GRANTING)
         .with_columns(_who=_subject(), _what=_privilege_name())
         .filter(pl.col("_what").str.contains(admin_roles).fill_null(False))
         .select("tenant_id", "_who", "_what", _granter="actor_id", _at=T, _grant_id="event_id")

@@ -322,6 +322,22 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         source_action = name
     else:
         action, source_action, extras = _legacy(details, entity_type)
+    change = text(details.get("change"))
+    if "changes" not in extras and change is not None:
+        # a named event that also tells what it changed (visibility, 2FA required, IP
+        # restrictions, an access level): the setting keeps its name
+        extras["changes"] = {
+            "before": {change: details.get("from")},
+            "after": {change: details.get("to")},
+        }
+    role = _granted_role(action, details)
+    if name == "user_admin_status_updated" and change is not None:
+        # the instance's administrator flag: set, a grant of the admin role
+        after = text(details.get("to"))
+        if after is not None and after.lower() in ("true", "yes", "1", "admin"):
+            action, role = "role.grant", "admin"
+        elif after is not None and after.lower() in ("false", "no", "0", "regular"):
+            action, role = "role.revoke", "admin"
     noun = action.split(".", 1)[0].split("_", 1)[0]
     category = category_of(action, entry, table["noun_categories"].get(noun, "user"))
     outcome = (entry or {}).get("outcome") or extras.get("outcome") or "success"
@@ -354,6 +370,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         "entity_path": text(_field(record, details, "entity_path"), limit=4096),
         "original": json_safe(record),
     }
+    if role is not None:
+        meta["role"] = role
     if stamp.zone_assumed:
         meta[ZONE_ASSUMED] = ZONE_ASSUMED_TEXT
     message = details.get("custom_message")
@@ -374,6 +392,25 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         event_id=None if raw_id is None else f"gitlab:{raw_id}",
         metadata=meta,
     )
+
+
+def _granted_role(action: str, details: Mapping[str, Any]) -> str | None:
+    """The access level a membership gives (``Owner``, ``Maintainer``...): GitLab's
+    roles are its members' access levels.
+
+    >>> _granted_role("team_member.add", {"add": "user_access", "as": "Owner"})
+    'Owner'
+    >>> _granted_role("team_member.update", {"change": "access_level", "from": "Developer",
+    ...                                      "to": "Maintainer"})
+    'Maintainer'
+    >>> _granted_role("team_member.remove", {"remove": "user_access", "as": "Owner"}) is None
+    True
+    """
+    if action == "team_member.add":
+        return text(details.get("as"))
+    if action == "team_member.update" and text(details.get("change")) == "access_level":
+        return text(details.get("to"))
+    return None
 
 
 def _actor(

@@ -120,6 +120,9 @@ class ProblemKind(StrEnum):
     """A row of the access tables (principals, grants, tokens) that the store's key did
     not sign: a role or token forged or edited by someone who could write the database
     (such a row is not honoured)."""
+    POLICY_ALTERED = "policy_altered"
+    """A tenant's retention policy in the database is not the one its signed trail
+    records: a hold lifted or a keep period cut in the table (``apply`` refuses it)."""
     SCHEMA_CHANGED = "schema_changed"
     """A trail table was replaced (by a view) or given an index the store did not make:
     an index that disagrees with its table hides rows from the reads that use it."""

@@ -408,7 +408,8 @@ class TrailReader:
 
     def schema_changes(self) -> list[tuple[str, str]]:
         """SQLite: how the trail tables differ from what the store made, as (object,
-        why): a table that is a view (or gone), an index the store did not create.
+        why): a table that is a view (or gone), an index the store did not create, a
+        trigger the store did not make on any table.
 
         An index is only as good as its agreement with its table, and SQLite lets
         anyone with ``PRAGMA writable_schema`` redefine one after it was built (an index
@@ -453,6 +454,23 @@ class TrailReader:
                 found.append(
                     (str(name), f"is an index on {table} that the store did not make: {text}")
                 )
+        # a trigger on any other table runs inside the store's own writes too: one on the
+        # access tables or the manifest can put back a revoked token or grant as the
+        # revocation is written, one on the quarantine drop or rewrite a refused record
+        # before it is sealed; the store makes none there
+        for name, table, text in self._fetch(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND "
+            f"tbl_name NOT IN ({', '.join('?' * len(_TRAIL_TABLES))})",
+            _TRAIL_TABLES,
+        ):
+            found.append(
+                (
+                    str(name),
+                    f"is a trigger on {table} that the store did not make (it runs inside "
+                    f"the store's own writes: a revocation, a grant or a quarantined record "
+                    f"can be undone or rewritten as it is written): {text}",
+                )
+            )
         if any(name == "ix_events_unusual" for _, name, _, _ in rows) and not any(
             name == "ix_events_unusual" for name, _ in found
         ):

@@ -129,7 +129,7 @@ from auditkit.store.retention import (
     TenantApply,
 )
 from auditkit.times import parse_instant
-from auditkit.verification import VerificationReport
+from auditkit.verification import Problem, ProblemKind, VerificationReport
 
 if TYPE_CHECKING:
     from auditkit.store._access import DbRole
@@ -1691,6 +1691,9 @@ class Store(StreamCursors):
         report = verify_trail(
             self._reader, trust, tenants, progress=progress, everything=tenant is None
         )
+        altered = self._policy_problems(tenants) if tenant is None else []
+        if altered:
+            report = replace(report, problems=report.problems + tuple(altered))
         if report.anchors:  # what they cannot vouch for (UNANCHORED says so itself)
             store_file = self.backend.path if self.backend.dialect == "sqlite" else None
             report = replace(report, unchecked=tuple(unchecked(report.anchors, store_file)))
@@ -1883,6 +1886,37 @@ class Store(StreamCursors):
                 if doc.get("scope") == "store default" and (newest is None or received > newest[0]):
                     newest = (received, doc["new"])
         return newest[1] if newest else None
+
+    def _policy_problems(self, tenants: Sequence[str]) -> list[Problem]:
+        """``policy_altered`` for each tenant whose retention policy in the database is
+        not the one its signed trail records, as ``apply`` would refuse it (a hold
+        lifted, a keep period cut in the table).  Only when the table holds a policy:
+        without one every tenant keeps everything, which no purge can abuse."""
+        if self._reader.confined() or not self._has_policies():
+            return []
+        policies = {p.tenant_id: p for p in self.retention_policies()}
+        problems = []
+        for t in tenants:
+            if t not in policies or self._policy_mismatch(t, policies[t]) is None:
+                continue
+            problems.append(
+                Problem(
+                    ProblemKind.POLICY_ALTERED,
+                    t,
+                    None,
+                    None,
+                    f"the retention policy in the database ({policies[t].describe()}) is not "
+                    "the one the tenant's signed trail records (audit_retention.update): the "
+                    "policy table was changed outside auditkit; `retention apply` refuses it",
+                )
+            )
+        return problems
+
+    def _has_policies(self) -> bool:
+        try:
+            return bool(self._reader._fetch("SELECT COUNT(*) FROM retention_policies")[0][0])
+        except StoreError:
+            return False  # a store that never had a policy: no table
 
     def _policy_mismatch(self, tenant: str, policy: RetentionPolicy) -> str | None:
         """Why the policy the database holds for ``tenant`` is not the one its signed

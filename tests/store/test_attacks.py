@@ -861,6 +861,37 @@ def test_sqlite_a_trigger_the_store_did_not_make_is_named(tmp_path: Path) -> Non
     assert p.detail.startswith("spy is a trigger on events that the store did not make")
 
 
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        # puts a revoked token back as the revocation is written (its old signature too)
+        "AFTER UPDATE ON access_tokens WHEN NEW.revoked_at IS NOT NULL BEGIN UPDATE "
+        "access_tokens SET revoked_at = NULL, signature = OLD.signature WHERE token_id = "
+        "NEW.token_id; END",
+        # re-inserts a revoked grant
+        "AFTER DELETE ON access_grants BEGIN INSERT INTO access_grants SELECT OLD.*; END",
+        # keeps the signed manifest as it was (no revocation, no new tenant)
+        "AFTER UPDATE ON store_meta BEGIN UPDATE store_meta SET value = OLD.value "
+        "WHERE key = NEW.key; END",
+        # drops refused input before it is sealed
+        "BEFORE INSERT ON quarantine BEGIN SELECT RAISE(IGNORE); END",
+    ],
+    ids=["token", "grant", "manifest", "quarantine"],
+)
+def test_sqlite_a_trigger_outside_the_trail_is_named(tmp_path: Path, trigger: str) -> None:
+    """A trigger on the tables beside the trail runs inside the store's own writes as
+    well: it can undo a revocation, or rewrite refused input before it is sealed, and
+    the rows it leaves verify.  Verify names it before anything it did."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(5))
+    sql(store, f"CREATE TRIGGER keep {trigger}", drop_triggers=False)
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.SCHEMA_CHANGED)
+    table = trigger.split(" ON ")[1].split()[0]
+    assert p.detail.startswith(f"keep is a trigger on {table} that the store did not make")
+
+
 def test_sqlite_a_removed_guard_is_a_note_not_a_verdict(tmp_path: Path) -> None:
     """Dropping the triggers that refuse UPDATE and DELETE changes no record: the
     verdict stays on the records (intact here, tampered once one is edited), and a

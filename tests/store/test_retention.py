@@ -400,7 +400,11 @@ def test_apply_acts_only_on_the_signed_policy_never_on_an_edited_table(
 
     store.retention.set("acme", keep_days=365, legal_hold=True, reason="case 9")
     before = {t: store.count(t) for t in store.tenants()}
+    assert ProblemKind.POLICY_ALTERED not in {p.kind for p in store.verify().problems}
     sql(store, edit, drop_triggers=False)
+    # verify names what apply refuses
+    altered = [p for p in store.verify().problems if p.kind is ProblemKind.POLICY_ALTERED]
+    assert altered and all("not the one the tenant's signed trail" in p.detail for p in altered)
     result = store.retention.apply()
     assert result.purged == 0 and result.sealed == 0
     assert {t: store.count(t) for t in store.tenants()} == before

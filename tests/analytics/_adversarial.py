@@ -591,7 +591,8 @@ def _probe(c: Ctx, t: Tenant) -> None:
     v = _variant(c, "probe", 2)
     u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=3.0), _abroad(c.rng)
     kinds = int(c.rng.integers(6, len(_CLOUD_OBJECTS) + 1))
-    calls = [f"{o}.{verb}" for o in _CLOUD_OBJECTS[:kinds] for verb in ("list", "get", "describe")]
+    # every kind listed first, then read: the first 12 calls already touch 6 kinds
+    calls = [f"{o}.{verb}" for verb in ("list", "get", "describe") for o in _CLOUD_OBJECTS[:kinds]]
     calls = calls[: max(12, int(c.rng.integers(12, len(calls) + 1)))]
     step = (3 * US, 4 * MINUTE)[v]
     rows = [
@@ -971,6 +972,27 @@ def _admin_grant_abroad(c: Ctx, t: Tenant) -> None:
     c.emit("admin_grant_abroad", t, a["id"], rows, ("admin_grant_from_new_network",))
 
 
+def _reported_signin(c: Ctx, t: Tenant) -> None:
+    """An intruder's sign-in from abroad at night that the identity provider suspected
+    and let through (ThreatInsight in log-only mode), or one the user then reports as
+    not theirs from the office."""
+    v = _variant(c, "reported_signin", 2)
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t, local_hour=3.0), _abroad(c.rng)
+    suspected = '{"threat_suspected":"true","source_action":"user.session.start"}'
+    rows = [
+        _user_row(u, t, t0, "user.login", observer_service="auth",
+                  metadata=suspected if v == 0 else None, **geo)
+    ]  # fmt: skip
+    if v == 1:
+        report = "user.account.report_suspicious_activity_by_enduser"
+        rows.append(
+            _user_row(u, t, t0 + int(c.rng.integers(30, 90)) * MINUTE,
+                      "user_account.report_suspicious_activity_by_enduser",
+                      metadata=f'{{"source_action":"{report}"}}')
+        )  # fmt: skip
+    c.emit("reported_signin", t, u["id"], rows, ("source_flagged",))
+
+
 ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "slow_guess": _slow_guess,
     "slow_spray": _slow_spray,
@@ -1003,6 +1025,7 @@ ATTACK_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "recon": _recon,
     "batch_wipe": _batch_wipe,
     "admin_grant_abroad": _admin_grant_abroad,
+    "reported_signin": _reported_signin,
 }
 #: Kinds that need an account silent since the first days (a leaver).
 LEAVER_KINDS = ("dormant", "dormant_takeover", "lookalike:returning")
@@ -1488,12 +1511,31 @@ def _admin_grant(c: Ctx, t: Tenant) -> None:
     _look(c, t, "admin_grant", a["id"], rows)
 
 
+def _flagged_stopped(c: Ctx, t: Tenant) -> None:
+    """What an identity provider flags every day without an intrusion: a sign-in from a
+    known malicious address abroad that it refused, the user's own sign-in from the
+    office rated medium risk (a new laptop), and their session's context changing (the
+    laptop moved to the guest network)."""
+    u, t0, geo = t.user(c.rng, NON_ADMIN_ROLES), c.when(t), _abroad(c.rng)
+    risk = '{"risk":"{reasons=New Device, level=MEDIUM}","threat_suspected":"false"}'
+    rows = [
+        _user_row(u, t, t0, "user.login", outcome="failure", observer_service="auth",
+                  metadata='{"threat_suspected":"true"}', **geo),
+        _user_row(u, t, t0 + 5 * MINUTE, "user.login", observer_service="auth",
+                  metadata=risk),
+        _user_row(u, t, t0 + 50 * MINUTE, "user_session_context.change",
+                  metadata='{"source_action":"user.session.context.change"}'),
+    ]  # fmt: skip
+    _look(c, t, "flagged_stopped", u["id"], rows)
+
+
 LOOKALIKE_KINDS: dict[str, Callable[[Ctx, Tenant], None]] = {
     "lookalike:mistyper": _mistyper,
     "lookalike:shared_egress": _shared_egress,
     "lookalike:helpdesk_wave": _helpdesk_wave,
     "lookalike:team_admin": _team_admin,
     "lookalike:admin_grant": _admin_grant,
+    "lookalike:flagged_stopped": _flagged_stopped,
     "lookalike:traveller": _traveller,
     "lookalike:returning": _returning,
     "lookalike:ci_key": _ci_key,

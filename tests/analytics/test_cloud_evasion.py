@@ -464,3 +464,57 @@ def test_administrator_access_attached_from_a_stolen_key_is_reported(tmp_path: P
     found = run_detectors(trail, names=["admin_grant_from_new_network"])
     assert found["severity"].to_list() == ["high"]
     assert "AdministratorAccess" in found["summary"][0]
+
+
+# -- what Okta itself flagged ---------------------------------------------------------
+def _flagged(event_type: str, debug: dict[str, Any], result: str = "SUCCESS") -> dict[str, Any]:
+    record = okta(
+        event_type, "2024-05-15T03:00:00Z", actor="alice", ip="185.220.101.47", result=result
+    )
+    record["debugContext"] = {"debugData": debug}
+    return record
+
+
+@pytest.mark.parametrize(
+    ("record", "severity"),
+    [
+        # ThreatInsight in log-only mode let a sign-in it suspected through
+        (_flagged("user.session.start", {"threatSuspected": "true"}), "high"),
+        # the user answered "this wasn't me"
+        (_flagged("user.account.report_suspicious_activity_by_enduser", {}), "high"),
+        # the session's cookie used from another client
+        (_flagged("security.session.detect_client_roaming", {}), "high"),
+        (
+            _flagged("user.session.start", {"risk": "{reasons=Anomalous Location, level=HIGH}"}),
+            "medium",
+        ),
+        # refused: the failure rules count it
+        (_flagged("user.session.start", {"threatSuspected": "true"}, "FAILURE"), None),
+        (_flagged("user.session.start", {"risk": "{reasons=New Device, level=MEDIUM}"}), None),
+        (_flagged("user.session.start", {"threatSuspected": "false"}), None),
+        (_flagged("user.session.context.change", {}), None),
+    ],
+    ids=[
+        "suspected",
+        "reported",
+        "roaming",
+        "high-risk",
+        "refused",
+        "medium-risk",
+        "not-suspected",
+        "context-change",
+    ],
+)
+def test_what_okta_flagged_itself_is_reported(
+    record: dict[str, Any], severity: str | None, tmp_path: Path
+) -> None:
+    """An intruder's sign-in that Okta suspected or the user reported gave nothing when
+    it came from a network with no other sign to it: the source's own verdict is read."""
+    records = [
+        okta(
+            "user.session.start", f"2024-05-{day:02d}T09:00:00Z", actor="alice", ip="198.51.100.10"
+        )
+        for day in range(1, 15)
+    ]
+    found = run_detectors(read_as("okta", [*records, record], tmp_path), names=["source_flagged"])
+    assert found["severity"].to_list() == ([severity] if severity else [])

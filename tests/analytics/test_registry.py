@@ -23,6 +23,7 @@ from auditkit.schema import FRAME_SCHEMA
 
 ISSUE_DETECTORS = {
     "admin_grant_from_new_network",
+    "source_flagged",
     "brute_force",
     "brute_force_success",
     "password_spraying",

@@ -7,6 +7,10 @@ through a door that asks for no second factor.  CloudTrail records it on every c
 sign-in (``additionalEventData.MFAUsed``, kept as ``metadata.mfa_used``); a producer of
 canonical events writes ``metadata.mfa_used`` or ``metadata.mfa`` (``Yes``/``No``,
 true/false).  Stratus Red Team's console-login-without-mfa is this sign-in.
+
+And what the source itself flagged (``source_flagged``): a user reporting a sign-in as
+not theirs, a session used from another client, a sign-in the identity provider
+suspected and still let through.
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ from auditkit.analytics.detectors.common import (
     LOGIN,
     Events,
     T,
+    actions_matching,
     duration,
     empty,
+    episodes,
     finalize,
+    finding_span,
+    fmt_between,
     fmt_duration,
     fmt_time,
     positive,
@@ -31,7 +39,7 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["login_without_mfa", "mfa_used"]
+__all__ = ["login_without_mfa", "mfa_used", "source_flagged"]
 
 _YES: Final = ("yes", "true", "1", "y")
 _NO: Final = ("no", "false", "0", "n")
@@ -188,3 +196,143 @@ def login_without_mfa(
         ),
         "login_without_mfa",
     )
+
+
+#: Events by which the log's source says it saw an attack (by the source's name of the
+#: event, ``metadata.source_action``, or the action): severity and what it means.
+SOURCE_VERDICTS: Final = {
+    # Okta: the user answered "this wasn't me" to a sign-in notification or e-mail
+    "user.account.report_suspicious_activity_by_enduser": (
+        "high",
+        "reported by the user as not theirs",
+    ),
+    # Okta Identity Threat Protection: the session's cookie used from another client
+    "security.session.detect_client_roaming": ("high", "session used from another client"),
+    # Okta ThreatInsight: an attack on the organisation's sign-in began
+    "security.attack.start": ("medium", "an attack on the sign-in began (ThreatInsight)"),
+    # Okta ThreatInsight: requests from an address it knows as malicious
+    "security.threat.detected": ("low", "requests from a known malicious address"),
+}
+_VERDICT_WORDS: Final = r"(?i)suspicious|roaming|threat|attack|anomaly"
+
+
+@register_detector(
+    "source_flagged",
+    title="Flagged by the log's own source",
+    severity="high",
+)
+def source_flagged(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
+    """What the log's source itself flagged: an event by which it reports an attack
+    (:data:`SOURCE_VERDICTS`: a user reporting activity as not theirs, a session used
+    from another client, ThreatInsight's attack and threat events), and a successful
+    sign-in the source suspected (``metadata.threat_suspected`` true: Okta's
+    ThreatInsight let it through) or rated high risk (``metadata.risk`` of level
+    ``HIGH``).
+
+    Severity: a user's report, a roaming session and a suspected sign-in that succeeded
+    are high; a high-risk sign-in and an attack begun medium; known malicious addresses
+    low (they knock every day).  A suspected sign-in that failed was stopped and is left
+    to the failure rules.  One actor's flagged events no more than ``gap`` apart make one
+    finding, at the severity of the worst.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> rows = [{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
+    ...          "action": "user.login", "actor": {"id": "ann"}, "source": {"ip": "203.0.113.9"},
+    ...          "metadata": {"threat_suspected": "true"}},
+    ...         {"tenant_id": "acme", "occurred_at": "2026-01-05T09:20:00Z",
+    ...          "action": "user_account.report_suspicious_activity_by_enduser",
+    ...          "actor": {"id": "ann"},
+    ...          "metadata": {"source_action":
+    ...                       "user.account.report_suspicious_activity_by_enduser"}}]
+    >>> found = source_flagged(events_to_frame(rows))
+    >>> print(found["severity"][0], found["summary"][0])  # doctest: +NORMALIZE_WHITESPACE
+    high 'ann': sign-in the source suspected, from 203.0.113.9; reported by the user as not
+    theirs (2 events between 2026-01-05 09:00 UTC and 2026-01-05 09:20 UTC).
+    """
+    g = duration(gap, name="gap")
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome",
+            "source_ip", "metadata")  # fmt: skip
+    meta = pl.col("metadata")
+    named = actions_matching(events, pl.col("action").str.contains(_VERDICT_WORDS))
+    verdicts = pl.LazyFrame(
+        [(name, sev, what) for name, (sev, what) in SOURCE_VERDICTS.items()],
+        schema={"_name": pl.String, "_sev": pl.String, "_what": pl.String},
+        orient="row",
+    )
+    reported = (
+        subset(events, cols, pl.col("action").is_in(named))
+        .with_columns(
+            _name=pl.coalesce(meta.str.json_path_match("$.source_action"), pl.col("action"))
+        )
+        .join(verdicts, on="_name", how="inner")
+        .drop("_name")
+    )
+    suspected = meta.str.json_path_match("$.threat_suspected").str.to_lowercase() == "true"
+    risky = meta.str.json_path_match("$.risk").str.contains(r"(?i)(?:^|level=)high\b")
+    logins = (
+        subset(
+            events,
+            cols,
+            (pl.col("action") == LOGIN) & (pl.col("outcome") == "success"),
+            meta.str.contains("threat_suspected|risk").fill_null(False),
+        )
+        .with_columns(
+            _sev=pl.when(suspected.fill_null(False))
+            .then(pl.lit("high"))
+            .when(risky.fill_null(False))
+            .then(pl.lit("medium")),
+            _what=pl.when(suspected.fill_null(False))
+            .then(pl.lit("sign-in the source suspected"))
+            .when(risky.fill_null(False))
+            .then(pl.lit("sign-in rated high risk")),
+        )
+        .with_columns(
+            _what=pl.coalesce(
+                pl.concat_str(pl.col("_what"), pl.lit(", from "), pl.col("source_ip")),
+                pl.col("_what"),
+            )
+        )
+    )
+    hits = (
+        pl.concat([reported, logins], how="vertical_relaxed")
+        .filter(pl.col("_sev").is_not_null())
+        .with_columns(
+            _rank=pl.when(pl.col("_sev") == "high")
+            .then(2)
+            .when(pl.col("_sev") == "medium")
+            .then(1)
+            .otherwise(0)
+        )
+        .collect()
+    )
+    if hits.height == 0:
+        return empty()
+    found = (
+        episodes(hits.lazy(), ["tenant_id", "actor_id"], g)
+        .group_by("_episode")
+        .agg(
+            *finding_span("tenant_id", "actor_id"),
+            pl.col("_rank").max(),
+            pl.col("_what").unique(maintain_order=True),
+        )
+        .with_columns(
+            severity=pl.when(pl.col("_rank") == 2)
+            .then(pl.lit("high"))
+            .when(pl.col("_rank") == 1)
+            .then(pl.lit("medium"))
+            .otherwise(pl.lit("low")),
+            summary=pl.format(
+                "{}: {} ({} event{} {}).",
+                q(pl.col("actor_id").fill_null("(unknown)")),
+                pl.col("_what").list.join("; "),
+                pl.col("event_ids").list.len(),
+                pl.when(pl.col("event_ids").list.len() == 1)
+                .then(pl.lit(""))
+                .otherwise(pl.lit("s")),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+            ),
+        )
+    )
+    return finalize(found, "source_flagged")

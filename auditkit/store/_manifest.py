@@ -59,6 +59,7 @@ __all__ = [
     "MANIFEST_PARAMS",
     "MANIFEST_QUERY",
     "manifest_required",
+    "SIGNED_ACCESS_QUERY",
     "manifest_from_rows",
     "listed_revocations",
     "revoked_digest",
@@ -149,6 +150,16 @@ def manifest_from_rows(rows: Iterable[Sequence[Any]]) -> tuple[str | None, bool]
     meta = {str(k): v for k, v in rows}
     text = meta.get(MANIFEST_KEY)
     return (str(text) if text else None), manifest_required(meta.get("store_version"))
+
+
+#: Whether the store holds a grant or token signed by its key: only a version that
+#: writes the tenant manifest signs them, and it records each in a trail (an append,
+#: which writes the manifest), so a store that has one and no manifest lost it (its
+#: ``store_version`` set back too), however old it claims to be.
+SIGNED_ACCESS_QUERY: Final = (
+    "SELECT 1 FROM access_grants WHERE signature IS NOT NULL UNION ALL "
+    "SELECT 1 FROM access_tokens WHERE signature IS NOT NULL LIMIT 1"
+)
 
 
 def manifest_required(version: object) -> bool:
@@ -430,8 +441,8 @@ def check_tenant_manifest(
                 None,
                 None,
                 f"the signed tenant manifest (store_meta {MANIFEST_KEY!r}) was removed: this "
-                "store has held one since it was made, and a whole tenant removed with it "
-                "would not show",
+                "store has held one since it was made (its version, or the access rows its "
+                "key signed, say so), and a whole tenant removed with it would not show",
             )
         ], []
     if not text:

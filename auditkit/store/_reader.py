@@ -35,6 +35,7 @@ from auditkit.store._manifest import (
     MANIFEST_PARAMS,
     MANIFEST_QUERY,
     QUARANTINE_COLUMNS,
+    SIGNED_ACCESS_QUERY,
     manifest_from_rows,
 )
 from auditkit.store._tables import UNUSUAL
@@ -57,6 +58,24 @@ _REQUIRED: Final = frozenset(
 
 #: The tables that hold the trail and its integrity data.
 _TRAIL_TABLES: Final = ("events", "checkpoints", "purges", "merkle_tiles", "tree_heads")
+#: PostgreSQL: the store's triggers, as (table, name).
+_PG_TRIGGERS: Final = frozenset(
+    (
+        ("events", "events_no_update"),
+        ("events", "events_no_delete"),
+        ("events", "events_no_truncate"),
+        ("checkpoints", "checkpoints_no_change"),
+        ("checkpoints", "checkpoints_no_truncate"),
+        ("purges", "purges_no_change"),
+    )
+)
+#: PostgreSQL: the store's row-level security policies (auditkit.store._access), by
+#: name, with the one role each applies to.
+_PG_POLICIES: Final = {
+    "auditkit_tenant": "auditkit_tenant",
+    "auditkit_others": "public",
+    "auditkit_own_role": "public",
+}
 #: The indexes the store makes on them (besides the primary keys'), as SQLite keeps them.
 _STORE_INDEXES: Final = {
     "ix_events_tenant_time": (
@@ -416,6 +435,8 @@ class TrailReader:
         built ``WHERE seq < 50`` and redeclared without the ``WHERE``): every read that
         the planner sends through it then misses rows.  One read of ``sqlite_master``.
         """
+        if self.dialect == "postgresql":
+            return self._pg_schema_changes()
         if self.dialect != "sqlite":
             return []
         rows = self._fetch(
@@ -493,6 +514,63 @@ class TrailReader:
                 )
         return found
 
+    def _pg_schema_changes(self) -> list[tuple[str, str]]:
+        """PostgreSQL: triggers the store did not make, row-level security forced on a
+        table, and row-level security policies that are not the store's (whoever owns
+        the tables can add them; forced, a policy applies to the owner's own reads, and
+        verify would be shown part of the trail as the whole)."""
+        found: list[tuple[str, str]] = []
+        schema = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+        for table, name, text in self._fetch(
+            "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            f"JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal "
+            f"AND c.relnamespace = {schema} ORDER BY 1, 2"
+        ):
+            if (str(table), str(name)) not in _PG_TRIGGERS:
+                found.append(
+                    (
+                        str(name),
+                        f"is a trigger on {table} that the store did not make (it runs inside "
+                        f"the store's own writes: a revocation, a grant or a quarantined record "
+                        f"can be undone or rewritten as it is written): {text}",
+                    )
+                )
+        for (table,) in self._fetch(
+            f"SELECT relname FROM pg_class WHERE relnamespace = {schema} "
+            "AND relforcerowsecurity ORDER BY 1"
+        ):
+            found.append(
+                (
+                    str(table),
+                    "has row-level security forced on its owner (the store never does): its "
+                    "policies then filter the store's own reads, and verify would see part of "
+                    "the trail as the whole",
+                )
+            )
+        for table, name, permissive, roles in self._fetch(
+            "SELECT tablename, policyname, permissive, roles::text[] FROM pg_policies "
+            "WHERE schemaname = current_schema() ORDER BY 1, 2"
+        ):
+            expected = _PG_POLICIES.get(str(name))
+            own_table = (str(table) == "access_db_roles") == (name == "auditkit_own_role") or (
+                name == "auditkit_others"
+            )
+            if (
+                expected is None
+                or not own_table
+                or str(permissive).upper() != "PERMISSIVE"
+                or sorted(roles or []) != [expected]
+            ):
+                found.append(
+                    (
+                        str(name),
+                        f"is a row-level security policy on {table} that the store did not "
+                        f"make ({permissive}, for {', '.join(roles or [])}): it decides which "
+                        "rows a role's reads see",
+                    )
+                )
+        return found
+
     def guards_gone(self) -> list[str]:
         """SQLite: the triggers the store made to refuse UPDATE and DELETE of the trail
         that are gone.  Their absence changes no record (verification names every
@@ -533,7 +611,15 @@ class TrailReader:
         whether the store must hold one: its version says that it was made, or appended
         to, by a version that writes it.  Both are read in one statement, so that the
         first append after an upgrade (which writes both) is seen whole or not at all."""
-        return manifest_from_rows(self._fetch(MANIFEST_QUERY, MANIFEST_PARAMS))
+        text, required = manifest_from_rows(self._fetch(MANIFEST_QUERY, MANIFEST_PARAMS))
+        if not text and not required:
+            # an older store's version, but access rows signed by a version that writes
+            # the manifest: the manifest was removed and the version set back
+            try:
+                required = bool(self._fetch(SIGNED_ACCESS_QUERY))
+            except StoreError:
+                required = False  # a store made before the access tables
+        return text, required
 
     def stored_cold_url(self) -> str | None:
         """``store_meta.cold_url`` as the database holds it (``None``: none, so the

@@ -86,6 +86,7 @@ from auditkit.store._keys import default_key_path, public_key_path
 from auditkit.store._manifest import (
     MANIFEST_KEY,
     QUARANTINE_COLUMNS,
+    SIGNED_ACCESS_QUERY,
     Manifest,
     QuarantineSeal,
     checked_manifest,
@@ -727,7 +728,7 @@ class Store(StreamCursors):
                 f"SELECT value FROM store_meta WHERE key = {backend.ph}", ("store_version",)
             )
             row = cur.fetchone()
-            if manifest_required(row[0] if row else None):
+            if manifest_required(row[0] if row else None) or _signed_access(cur):
                 # made with a manifest: one missing was removed, and a new one would
                 # launder whatever was removed with it
                 if not strict:
@@ -1691,7 +1692,8 @@ class Store(StreamCursors):
         report = verify_trail(
             self._reader, trust, tenants, progress=progress, everything=tenant is None
         )
-        altered = self._policy_problems(tenants) if tenant is None else []
+        # (a trail with problems is TAMPERED already, and its reads refuse it)
+        altered = self._policy_problems(tenants) if tenant is None and report.ok else []
         if altered:
             report = replace(report, problems=report.problems + tuple(altered))
         if report.anchors:  # what they cannot vouch for (UNANCHORED says so itself)
@@ -2387,6 +2389,20 @@ def _witness_key(value: str | VerifierKey) -> VerifierKey:
     if key.type != 0x04:
         raise UsageError(f"witness key {key.name!r}: expected a cosignature key (type 0x04)")
     return key
+
+
+def _signed_access(cur: Any) -> bool:
+    """Whether the store holds access rows signed by its key (``SIGNED_ACCESS_QUERY``):
+    then it was made with a manifest, whatever its version says."""
+    cur.execute("SAVEPOINT auditkit_access_probe")  # a failed read must not end the append
+    try:
+        cur.execute(SIGNED_ACCESS_QUERY)
+        found = cur.fetchone() is not None
+    except Exception:
+        cur.execute("ROLLBACK TO SAVEPOINT auditkit_access_probe")
+        found = False
+    cur.execute("RELEASE SAVEPOINT auditkit_access_probe")
+    return found
 
 
 def _concat_frames(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -172,3 +172,48 @@ def test_a_confined_role_leaves_the_tenant_manifest_as_it_was_and_checks_its_own
             owner.execute(f"DELETE FROM {t} WHERE tenant_id = %s", (C,))
     report = pg_store.verify()
     assert [p.kind.value for p in report.problems] == ["vanished"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        # forced on the owner, a policy hides a whole tenant from the owner's own verify
+        (
+            [
+                f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY; CREATE POLICY hide_{t} ON {t} "
+                f"USING (tenant_id <> '{C}')"
+                for t in TABLES_WITH_TENANT
+            ],
+            "has row-level security forced on its owner",
+        ),
+        # the store's policy made restrictive: every role outside the group loses a tenant
+        (
+            [f"CREATE POLICY auditkit_extra ON events AS RESTRICTIVE USING (tenant_id <> '{C}')"],
+            "is a row-level security policy on events that the store did not make",
+        ),
+        # a revocation undone as it is written
+        (
+            [
+                "CREATE FUNCTION keep() RETURNS trigger AS $$ BEGIN NEW.revoked_at := NULL; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER keep BEFORE UPDATE ON access_tokens FOR EACH ROW "
+                "EXECUTE FUNCTION keep()",
+            ],
+            "keep is a trigger on access_tokens that the store did not make",
+        ),
+    ],
+    ids=["forced", "restrictive", "trigger"],
+)
+def test_row_security_and_triggers_the_store_did_not_make_are_named(
+    pg_store: Store, edit: list[str], named: str
+) -> None:
+    """Whoever owns the tables can add policies and triggers without the key. The
+    store's own (a tenant role's policies here) are not accused; anything else is."""
+    make_role(pg_store, A)
+    assert pg_store.verify().ok
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        for statement in edit:
+            owner.execute(statement)
+    report = Store.open(pg_store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    assert any(named in p.detail for p in report.problems), report.summary()

@@ -229,6 +229,21 @@ def test_the_manifest_removed_and_the_version_set_back_is_only_a_note(store: Sto
     assert any("no signed tenant manifest" in n for n in report.notes)
 
 
+def test_the_version_set_back_is_named_when_the_key_signed_access_rows(store: Store) -> None:
+    """Only a version that writes the manifest signs grants and tokens: with one of them
+    in the store, the manifest removed and the version set back is a removal, which
+    would otherwise let the next append sign whatever was put back (a revoked grant)."""
+    store.add_principal("ann@example.com")
+    store.grant("ann@example.com", "acme", "analyst")
+    sql(store, "DELETE FROM store_meta WHERE key = ?", params=(MANIFEST_KEY,))
+    _set_version(store, "4")
+    report = Store.open(store.location).verify()
+    assert kinds(report) == {ProblemKind.MANIFEST_MISSING}, report.summary()
+    assert "access rows its key signed" in report.problems[0].detail
+    with pytest.raises(StoreError, match=r"manifest was removed.*nothing was appended"):
+        Store.open(store.location).append(make_events(1, "globex", prefix="next"))
+
+
 @pytest.mark.parametrize("value", ["x", "", "4; DROP"])
 def test_a_damaged_store_version_is_named_on_open(store: Store, value: str) -> None:
     _set_version(store, value)

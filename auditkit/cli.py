@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from auditkit.commands.base import COMMANDS, error
-from auditkit.errors import AuditkitError
+from auditkit.errors import AuditkitError, TamperedError
 
 __all__ = ["main"]
 
@@ -93,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _terminated_as_interrupted():
             return int(args.handler(args))
+    except TamperedError as exc:  # a read refused a tampered trail: as `verify` says it
+        error(one_line(str(exc)))
+        return 1
     except AuditkitError as exc:
         error(one_line(str(exc)))
         return 2

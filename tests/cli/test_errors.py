@@ -218,3 +218,22 @@ def test_an_unknown_option_is_named_with_the_commands_own_usage(
         assert f"auditkit {command}: error: unrecognized arguments:" in err, err
     assert main(["--bogus"]) == 2
     assert "auditkit: error: unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_every_read_of_a_tampered_store_exits_1_as_verify_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A script tells a tampered trail (1) from a typo (2), whichever command read it."""
+    store = build_store(tmp_path, events=200, days=2)
+    with sqlite3.connect(store) as conn:
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("UPDATE events SET action = 'user.logout' WHERE seq = 3")
+    capsys.readouterr()
+    for argv in (
+        ["verify", store],
+        ["detect", store],
+        ["export", store, "--format", "csv", "-o", str(tmp_path / "out.csv")],
+        ["query", store, "SELECT count(*) FROM events"],
+    ):
+        assert main(argv) == 1, argv
+        assert "TAMPERED" in capsys.readouterr().err or argv[0] == "verify"

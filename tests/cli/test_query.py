@@ -58,7 +58,7 @@ def test_every_row_is_verified_first(tmp_path: Path, capsys: pytest.CaptureFixtu
     con.commit()
     con.close()
     capsys.readouterr()
-    assert main(["query", db, "SELECT COUNT(*) FROM events"]) == 2
+    assert main(["query", db, "SELECT COUNT(*) FROM events"]) == 1
     err = capsys.readouterr().err
     assert "TAMPERED" in err and "seq=5" in err
 

@@ -75,7 +75,7 @@ def test_export_refuses_a_tampered_store(
         )
         conn.commit()
     out = tmp_path / "x.csv"
-    assert main(["export", store_path, "-o", str(out)]) == 2
+    assert main(["export", store_path, "-o", str(out)]) == 1
     assert "seq=3" in capsys.readouterr().err
     assert not out.exists()
 
@@ -147,7 +147,7 @@ def test_a_row_deleted_is_found_at_the_end_and_leaves_no_file(
         conn.execute("DROP TRIGGER IF EXISTS events_no_delete")
         conn.execute("DELETE FROM events WHERE seq = 25 AND tenant_id = 'acme'")
         conn.commit()
-    assert main(["export", store_path, "-o", str(out), "--format", fmt]) == 2
+    assert main(["export", store_path, "-o", str(out), "--format", fmt]) == 1
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 

@@ -72,6 +72,13 @@ def _args(p: argparse.ArgumentParser) -> None:
         g.add_argument("principal_id", metavar="PRINCIPAL")
         g.add_argument("--tenant", help="the tenant (not for the store-wide operator role)")
         g.add_argument("--role", required=True, help="owner, admin, auditor, analyst, ...")
+        if verb == "grant":
+            g.add_argument(
+                "--new-tenant",
+                action="store_true",
+                help="the tenant has no trail yet: start it with this grant (a customer "
+                "onboarded before its first events)",
+            )
 
     grants = sub.add_parser("grants", help="list current grants")
     grants.add_argument("--tenant")
@@ -236,6 +243,8 @@ def _access(args: argparse.Namespace) -> int:
         else:
             tenant = args.tenant
         where = "the whole store" if tenant == "*" else f"tenant {tenant}"
+        if tenant != "*" and not (what == "grant" and args.new_tenant):
+            _known(store, tenant, "" if what == "revoke" else " (--new-tenant starts its trail)")
         if what == "grant":
             store.grant(args.principal_id, tenant, role)
             print(f"granted {role.value} on {where} to {args.principal_id}")
@@ -251,6 +260,8 @@ def _access(args: argparse.Namespace) -> int:
             print(f"{g.principal_id:<32} {g.role.value:<9} {_clean(g.tenant_id)}")
     elif what == "token" and action == "create":
         expires = None if args.expires.lower() == "never" else args.expires
+        for tenant in args.tenant or []:
+            _known(store, tenant, "")
         tok = store.create_token(
             args.principal_id, expires=expires, scopes=args.scope, tenants=args.tenant,
             note=args.note,
@@ -306,3 +317,14 @@ def _access(args: argparse.Namespace) -> int:
         store.drop_db_role(args.name)
         print(f"dropped database role {args.name}")
     return 0
+
+
+def _known(store: Any, tenant: str, hint: str) -> None:
+    """An unknown tenant (a typo) is an error, as for every command: a grant or a token
+    would otherwise start a trail for it."""
+    from auditkit.store import Store
+
+    if type(store) is not Store:
+        return  # a token's principal: its permissions decide, and say nothing of others
+    if tenant not in store.tenants():
+        raise UsageError(f"unknown tenant {tenant!r}: the store holds no trail for it{hint}")

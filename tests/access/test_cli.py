@@ -109,3 +109,31 @@ def test_seal_names_rows_that_are_not_honoured_and_exits_1(
     monkeypatch.setenv("AUDITKIT_TOKEN", token.text)
     code, _, err = run(capsys, "access", db, "seal")
     assert code == 2 and err.count("\n") == 1 and "may not review access rows" in err
+
+
+def test_a_misspelt_tenant_starts_no_trail(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown tenant is an error here as for every command: a grant or a token for
+    it would start a trail (and a tenant) by a typo; --new-tenant says it is meant."""
+    run(capsys, "access", db, "principal", "add", "ann@example.com")
+    before = Store.open(db).tenants()
+    for argv in (
+        ("grant", "ann@example.com", "--tenant", "acmee", "--role", "admin"),
+        ("revoke", "ann@example.com", "--tenant", "acmee", "--role", "admin"),
+        ("token", "create", "ann@example.com", "--tenant", "acmee"),
+    ):
+        code, _, err = run(capsys, "access", db, *argv)
+        assert code == 2 and "unknown tenant 'acmee'" in err, argv
+    assert Store.open(db).tenants() == before
+    code, _, _ = run(
+        capsys,
+        "access",
+        db,
+        "grant",
+        "ann@example.com",
+        "--tenant",
+        "newco",
+        "--role",
+        "admin",
+        "--new-tenant",
+    )
+    assert code == 0 and "newco" in Store.open(db).tenants()

@@ -102,6 +102,9 @@ def _die_with_parent(parent: int) -> None:
 def _init(location: str, key: str, cond: Any, turn: Any, abort: Any, parent: int) -> None:
     from auditkit.store import Store
 
+    # Ctrl-C in a terminal reaches the whole process group: the parent alone answers it
+    # (it aborts the workers and rolls back), a worker would only print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     gc.disable()  # see ingest_files: the batches hold no cycles
     _state.update(store=Store.open(location, key=key), cond=cond, turn=turn, abort=abort)

@@ -9,8 +9,11 @@ for the recording service, ``http.request.id``, ``message``.  The tenant is
 ``organization.id``, else ``cloud.account.id``, else ``--tenant``.  ``event.action``
 is kept when it is already a ``noun.verb`` action name, else named from it
 (``ConsoleLogin`` -> ``console.login`` under ``event.module``/``dataset``), and an
-authentication start (``event.category: authentication``, ``event.type: start``) is
-``user.login``.  The document is kept whole in ``metadata.original``.
+authentication start (``event.category: authentication``, ``event.type: start``), or an
+authentication whose ``event.action`` names a login (Filebeat's ``ssh_login``,
+``logon-failed``), is ``user.login``.  Windows' NULL SID (``S-1-0-0``, the ``user.id`` of
+a failed logon) is no actor id: the account name is (the SID goes to
+``metadata.user_sid``).  The document is kept whole in ``metadata.original``.
 
 auditkit's own ECS export (``event.module: auditkit``) is read back as the events it
 was made from: the fields ECS has no place for are under ``auditkit.*`` (see
@@ -52,6 +55,19 @@ __all__ = ["EcsFormat"]
 _ACTION: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
 #: ECS outcomes (``unknown``: keep the default, note the source's value)
 _OUTCOMES: Final = {"success": "success", "failure": "failure"}
+#: an ``event.action`` (as its words joined by ``_``) that names a login: ``ssh_login``,
+#: ``logged-in``, ``logon-failed``, ``user_login``, ``sign-in``, ``UserLoggedIn``; up to
+#: three words before it and two outcome words after it
+_LOGIN: Final = re.compile(
+    r"^(?:[a-z0-9]+_){0,3}(?:log(?:ged)?_?(?:in|on)|sign(?:ed)?_?(?:in|on))"
+    r"(?:_(?:attempt|attempted|fail|failed|failure|success|successful|succeeded|error"
+    r"|denied|blocked|invalid)){0,2}$"
+)
+#: Windows' NULL SID: "no user" (event 4625 writes it for the account that failed)
+_NULL_SIDS: Final = frozenset({"S-1-0-0"})
+#: Windows Security events whose ``TargetUserName`` is the account logging on or off
+#: (4624/4625 logon, 4634/4647 logoff, 4768/4771 Kerberos, 4776 NTLM validation)
+_LOGON_EVENT_IDS: Final = frozenset({"4624", "4625", "4634", "4647", "4768", "4771", "4776"})
 
 
 class EcsFormat(JsonRecordsFormat):
@@ -110,6 +126,8 @@ def _action(event: Mapping[str, Any] | None, ours: bool) -> str:
         return "user.logout"
     if raw is None:
         raise SchemaError("required field is missing", field="event.action")
+    if "authentication" in categories and _LOGIN.match("_".join(words(raw))):
+        return "user.login"  # Filebeat's sshd ssh_login is event.type info
     if _ACTION.match(raw) and len(raw) <= 200:
         return raw
     prefix = text(dig(event, "module")) or (text(dig(event, "dataset")) or "").split(".")[0]
@@ -155,6 +173,31 @@ def _from_original(event: Mapping[str, Any] | None, tenant: str | None) -> dict[
     return out
 
 
+def _user_id(user: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(``user.id``, None), or (None, the SID) when ``user.id`` is Windows' NULL SID.
+
+    A failed Windows logon (4625) has the NULL SID as ``user.id``: it names no account,
+    and as the actor would make every failed logon one actor's.
+
+    >>> _user_id({"id": "S-1-5-18"}), _user_id({"id": "S-1-0-0"}), _user_id({})
+    (('S-1-5-18', None), (None, 'S-1-0-0'), (None, None))
+    """
+    uid = text(user.get("id"))
+    if uid is not None and uid.strip().upper() in _NULL_SIDS:
+        return None, uid
+    return uid, None
+
+
+def _logon_target(record: Mapping[str, Any]) -> str | None:
+    """The account of a Windows logon event (4625...) written without ``user.name``:
+    Winlogbeat's ``winlog.event_data.TargetUserName`` (``-`` is Windows' none)."""
+    code = text(dig(record, "event", "code")) or text(dig(record, "winlog", "event_id"))
+    if code not in _LOGON_EVENT_IDS:
+        return None
+    name = text(dig(record, "winlog", "event_data", "TargetUserName"))
+    return name if name != "-" else None
+
+
 def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if not isinstance(record, Mapping):
         raise SchemaError(f"expected a JSON object, got {type(record).__name__}")
@@ -186,7 +229,10 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         category = category_of(action, None, "user")
     user_in = record.get("user")
     user: Mapping[str, Any] = user_in if isinstance(user_in, Mapping) else {}
-    actor_id = text(user.get("id")) or text(user.get("name")) or text(user.get("email"))
+    user_id, null_sid = _user_id(user)
+    actor_id = user_id or text(user.get("name")) or _logon_target(record) or text(user.get("email"))
+    if actor_id is None and null_sid is not None:
+        actor_id, null_sid = null_sid, None  # no name at all: the SID, as before
     actor_type = own.get("actor_type") or "user"
     if actor_id is None:
         actor_id = text(dig(record, "service", "name")) or text(dig(record, "host", "name"))
@@ -198,7 +244,7 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     actor = {
         "id": actor_id,
         "type": actor_type,
-        "name": text(user.get("name")) if text(user.get("id")) else None,
+        "name": text(user.get("name")) if user_id else None,
         "email": text(user.get("email")),
         "roles": [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else None,
     }
@@ -221,6 +267,7 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
                 "source_action": text(dig(event, "action"), limit=4096),
                 "source_outcome": source_outcome,
                 "ecs_dataset": text(dig(event, "dataset")),
+                "user_sid": null_sid,
                 "original": json_safe(record),
             }
         )

@@ -11,10 +11,12 @@ auditkit's own OCSF export (``metadata.product.name`` ``auditkit``, with
 standard fields it filled, and what OCSF has no place for from
 ``unmapped.auditkit`` (see :mod:`auditkit.export.ocsf`).
 
-The tenant is ``metadata.tenant_uid``, else ``cloud.account.uid``, else
-``--tenant``.  ``time`` is epoch milliseconds (``time_dt``, the datetime
-profile's RFC 3339 text, is read when ``time`` is absent).  The mapping
-table is ``auditkit/ingest/mappings/ocsf.toml``.
+The tenant is ``metadata.tenant_uid``, else ``cloud.account.uid``, else Security
+Lake's ``accountid``, else ``--tenant``.  An ``api.response.error`` (CloudTrail's
+``errorCode``) gets the CloudTrail reader's outcome (``AccessDenied`` is ``denied``),
+and ``actor.invoked_by`` (an AWS service calling) is the actor when no user is.
+``time`` is epoch milliseconds (``time_dt``, the datetime profile's RFC 3339 text, is
+read when ``time`` is absent).  The mapping table is ``auditkit/ingest/mappings/ocsf.toml``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from auditkit.ingest._mapping import (
     words,
 )
 from auditkit.ingest._readers_extra import JsonRecordsFormat
+from auditkit.ingest.formats.cloudtrail import _outcome as cloudtrail_outcome
 from auditkit.ingest.formats.cloudtrail import aws_api_action
 from auditkit.ingest.registry import register
 
@@ -169,10 +172,14 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     if meta_in is not None and not isinstance(meta_in, Mapping):
         raise SchemaError(f"expected an object, got {type(meta_in).__name__}", field="metadata")
     tenant_id = resolve_tenant(
-        dig(meta_in, "tenant_uid") or dig(record, "cloud", "account", "uid"),
+        # Security Lake writes the account as cloud.account.uid and as top-level accountid
+        dig(meta_in, "tenant_uid")
+        or dig(record, "cloud", "account", "uid")
+        or record.get("accountid"),
         tenant,
         field="metadata.tenant_uid",
         source="OCSF",
+        hint=" (none of metadata.tenant_uid, cloud.account.uid, accountid is set)",
     )
 
     cls = table["classes"].get(str(class_uid))
@@ -188,6 +195,11 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     # (New, In Progress, Suppressed, Resolved): the finding was reported, a success
     finding = category_uid == 2 and "state_id" not in record
     outcome = "success" if finding else table["status"].get(str(status_id), "success")
+    # api.response.error is CloudTrail's errorCode (Security Lake): CloudTrail's rule
+    # (denied, error or failure) unless the status says success
+    error_code = text(dig(record, "api", "response", "error"), limit=4096)
+    if error_code is not None and not finding and status_id != 1:
+        outcome = cloudtrail_outcome({"errorCode": error_code})
     status_words = " ".join(
         t
         for t in (
@@ -224,6 +236,14 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         "ocsf_version": text(dig(meta_in, "version")),
         "status_code": text(record.get("status_code"), limit=4096),
         "status_detail": text(record.get("status_detail"), limit=4096),
+        "error_code": error_code,
+        "error_message": text(dig(record, "api", "response", "error_message"), limit=4096)
+        or (
+            text(dig(record, "api", "response", "message"), limit=4096)
+            if error_code is not None
+            else None
+        ),
+        "invoked_by": text(dig(record, "actor", "invoked_by")),
         "severity_id": _int(record.get("severity_id")),
         "role": text(dig(record, "role", "name")) or text(dig(record, "iam_role", "name")),
         "privileges": [p for p in record["privileges"] if isinstance(p, str)] or None
@@ -343,8 +363,11 @@ def _action(
 def _actor(
     record: Mapping[str, Any], table: Mapping[str, Any], class_uid: int, *, finding: bool = False
 ) -> dict[str, Any]:
-    """actor.user, else the actor's app or process, else the subject ``user``, else
-    (outside the IAM classes and API Activity) the product that reported the event.
+    """actor.user, else the actor's app or process, else the service that invoked the
+    activity (``actor.invoked_by``, as Security Lake writes CloudTrail's ``invokedBy``),
+    else the subject ``user``, else (outside the IAM classes and API Activity) the
+    product that reported the event.  An ``AWSService`` actor.user with an
+    ``invoked_by`` is that service, as in the CloudTrail reader.
 
     In Authentication (3002) the subject ``user`` (who signs in) comes first.  A
     finding (2xxx) is reported by its product: its ``actor``, if any, is whom the
@@ -366,6 +389,9 @@ def _actor(
     subject = subject if isinstance(subject, Mapping) and _user_id(subject) else None
     user = dig(raw, "user")
     user = user if isinstance(user, Mapping) and _user_id(user) else None
+    invoked_by = text(dig(raw, "invoked_by"))
+    if user is not None and invoked_by is not None and text(user.get("type")) == "AWSService":
+        user = None  # CloudTrail's AWSService identity: the service (invokedBy) acted
     if class_uid == 3002 and subject is not None:
         user = subject
     if user is None:
@@ -375,6 +401,8 @@ def _actor(
         process = text(dig(raw, "process", "name"))
         if process is not None:
             return {"id": process, "type": "system", "name": process}
+        if invoked_by is not None:
+            return {"id": invoked_by, "type": "service", "name": invoked_by}
         user = subject
     if user is None:
         # who acted matters in the IAM classes (3xxx) and API Activity: no stand-in there
@@ -382,7 +410,7 @@ def _actor(
         if product is not None:
             return product
         raise SchemaError(
-            "required field is missing (no actor.user, actor app or process, or user)",
+            "required field is missing (no actor.user, actor app, process or invoked_by, or user)",
             field="actor.user.uid",
         )
     kind = table["user_types"].get(str(_int(user.get("type_id"))), "user")

@@ -8,9 +8,11 @@ that both give the same outcome for the same record.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format, RawRecord
@@ -90,3 +92,35 @@ def process_record(
                 f"the {fmt.name} mapper could not read this record ({type(exc).__name__}: {exc})"
             ),
         )
+
+
+def conflicting(
+    conflicts: Sequence[tuple[int, str]],
+    batch: Sequence[PreparedEvent],
+    origins: Sequence[tuple[str, int, str | None]],
+) -> list[QuarantinedRecord]:
+    """The records an append did not store because their ``event_id`` is held with
+    other content (:attr:`~auditkit.store.AppendResult.conflicts`), quarantined with
+    where they came from and the event as read: nothing is lost.
+
+    >>> from auditkit.record import prepare_event
+    >>> from auditkit.schema import normalize_event
+    >>> p = prepare_event(normalize_event({"tenant_id": "a", "event_id": "e1",
+    ...     "occurred_at": "2026-01-05T09:00:00Z", "action": "user.delete", "actor": {"id": "m"}}))
+    >>> q = conflicting([(0, "event_id 'e1' is stored with other content")], [p],
+    ...                 [("in.ndjson", 7, None)])[0]
+    >>> q.file, q.line, q.field, '"action":"user.delete"' in q.record
+    ('in.ndjson', 7, 'event_id', True)
+    """
+    out = []
+    for pos, why in conflicts:
+        file, line, location = origins[pos]
+        event = orjson.loads(batch[pos].finish(0, "1970-01-01T00:00:00.000000Z")[1])
+        event.pop("seq", None)
+        event.pop("received_at", None)  # the store's, not the producer's
+        out.append(
+            QuarantinedRecord(
+                file, line or None, location, "event_id", why, orjson.dumps(event).decode()
+            )
+        )
+    return out

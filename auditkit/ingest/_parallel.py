@@ -37,7 +37,13 @@ from typing import Any
 
 from auditkit.errors import AuditkitError
 from auditkit.ingest._base import Format, RawRecord
-from auditkit.ingest._outcome import QuarantinedRecord, process_record, quarantined, read_records
+from auditkit.ingest._outcome import (
+    QuarantinedRecord,
+    conflicting,
+    process_record,
+    quarantined,
+    read_records,
+)
 from auditkit.ingest._parquet import ParquetInput, RowGroups
 from auditkit.ingest._readers import BLOCK_BYTES, block_lines, ndjson_blocks, parse_lines
 from auditkit.record import PreparedEvent
@@ -140,9 +146,10 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
     has_turn = False
     # serialised before taking the turn: the turn is held only for what needs the store
     events: list[PreparedEvent] = []
+    origins: list[tuple[str, int, str | None]] = []
 
     def append() -> None:
-        nonlocal has_turn, events
+        nonlocal has_turn, events, origins
         if not has_turn:
             _wait_turn(unit.index)
             has_turn = True
@@ -150,7 +157,8 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
             added = store.append_prepared(events)
             done.stored += added.stored
             done.duplicates += added.duplicates
-            events = []
+            done.rejected.extend(conflicting(added.conflicts, events, origins))
+            events, origins = [], []
 
     try:
         for rec in _unit_records(unit):
@@ -158,6 +166,7 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
             out = rec if type(rec) is QuarantinedRecord else process_record(fmt, rec, tenant)
             if type(out) is PreparedEvent:
                 events.append(out)
+                origins.append((rec.file, rec.line, rec.location))
                 if len(events) >= batch_size:
                     append()
             else:

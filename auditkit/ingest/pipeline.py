@@ -40,7 +40,12 @@ from auditkit.ingest._inputs import (
     STDIN,
     Unpacked,
 )
-from auditkit.ingest._outcome import QuarantinedRecord, process_record, read_records
+from auditkit.ingest._outcome import (
+    QuarantinedRecord,
+    conflicting,
+    process_record,
+    read_records,
+)
 from auditkit.ingest._parallel import ingest_parallel
 from auditkit.ingest._parquet import is_parquet, parquet_bytes, parquet_empty, parquet_input
 from auditkit.ingest._readers import open_binary, read_head, read_head_checked
@@ -537,13 +542,16 @@ def _ingest_here(
     result = sink.result
     progress = sink.progress
     batch: list[PreparedEvent] = []
+    origins: list[tuple[str, int, str | None]] = []  # where each of the batch came from
 
     def flush() -> None:
-        nonlocal batch
+        nonlocal batch, origins
         if batch:
             added = store.append_prepared(batch)
             sink.added(added.stored, added.duplicates)
-            batch = []
+            for q in conflicting(added.conflicts, batch, origins):
+                sink.reject(q)
+            batch, origins = [], []
         sink.flush_rejected()
 
     for path, fmt in plan:
@@ -554,6 +562,7 @@ def _ingest_here(
             out = process_record(fmt, rec, tenant)
             if type(out) is PreparedEvent:
                 batch.append(out)
+                origins.append((rec.file, rec.line, rec.location))
                 if len(batch) >= batch_size:
                     flush()
                 if progress is not None and pending >= 1000:

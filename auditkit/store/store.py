@@ -156,12 +156,17 @@ class AppendResult:
     stored: int = 0
     duplicates: int = 0
     tenants: tuple[str, ...] = ()
+    #: events not stored because their ``event_id`` is held (or came earlier in the
+    #: batch) with other content: (position in the batch, why), for the caller to
+    #: quarantine; neither stored nor duplicates
+    conflicts: tuple[tuple[int, str], ...] = ()
 
     def __add__(self, other: AppendResult) -> AppendResult:
         return AppendResult(
             self.stored + other.stored,
             self.duplicates + other.duplicates,
             tuple(sorted(set(self.tenants) | set(other.tenants))),
+            self.conflicts + other.conflicts,
         )
 
 
@@ -652,8 +657,10 @@ class Store(StreamCursors):
         """
         self._check_own_key()
         by_tenant: dict[str, list[PreparedEvent]] = {}
-        for p in items:
+        positions: dict[str, list[int]] = {}
+        for i, p in enumerate(items):
             by_tenant.setdefault(p.tenant_id, []).append(p)
+            positions.setdefault(p.tenant_id, []).append(i)
         result = AppendResult()
         # One transaction for the batch: every commit rewrites each index page the
         # batch touched, so a transaction per tenant (12 tenants: 12 commits) paid
@@ -664,7 +671,9 @@ class Store(StreamCursors):
         sizes: dict[str, int] = {}
         with self.backend.connect() as conn, self.backend.write_transaction(conn, bulk=bulk) as cur:
             for tenant in sorted(by_tenant):
-                result += self._append_tenant(cur, tenant, by_tenant[tenant], duplicates, sizes)
+                result += self._append_tenant(
+                    cur, tenant, by_tenant[tenant], duplicates, sizes, positions[tenant]
+                )
             if sizes:
                 self._grow_manifest(cur, sizes)
         return result
@@ -766,17 +775,21 @@ class Store(StreamCursors):
             backend.write_store_version(cur, STORE_VERSION)
             self.version = STORE_VERSION
 
-    def _existing_ids(self, cur: Any, tenant: str, ids: list[str]) -> set[str]:
-        found: set[str] = set()
+    def _existing_ids(self, cur: Any, tenant: str, ids: list[str]) -> dict[str, tuple[str, ...]]:
+        """The tenant's stored events among ``ids``: event id -> what tells two events
+        apart at a glance (:func:`_identity`: when, what, how it ended, who)."""
+        found: dict[str, tuple[str, ...]] = {}
         ph = self.backend.ph
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ", ".join([ph] * len(chunk))
             cur.execute(
-                f"SELECT event_id FROM events WHERE tenant_id = {ph} AND event_id IN ({marks})",
+                "SELECT event_id, occurred_at, action, outcome, actor_id FROM events "
+                f"WHERE tenant_id = {ph} AND event_id IN ({marks})",
                 [tenant, *chunk],
             )
-            found.update(r[0] for r in cur.fetchall())
+            for eid, *values in cur.fetchall():
+                found[str(eid)] = _identity(*values)
         return found
 
     def _cold_duplicates(self, tenant: str, items: Sequence[PreparedEvent]) -> set[str]:
@@ -842,36 +855,53 @@ class Store(StreamCursors):
         items: list[PreparedEvent],
         held: set[tuple[str, str]] | None = None,
         sizes: dict[str, int] | None = None,
+        positions: Sequence[int] | None = None,
     ) -> AppendResult:
         """Append one tenant's part of a batch inside the caller's write transaction;
-        its new tree size goes into ``sizes``."""
+        its new tree size goes into ``sizes``.  ``positions``: where each of ``items``
+        is in the batch (what :attr:`AppendResult.conflicts` names)."""
         backend = self.backend
         key = self.private_key
         frontier = self._locked_tree(cur, tenant)
         size = frontier.size
-        existing = self._existing_ids(cur, tenant, [p.event_id for p in items])
-        existing |= self._cold_duplicates(tenant, items)
+        stored = self._existing_ids(cur, tenant, [p.event_id for p in items])
+        cold = self._cold_duplicates(tenant, items)
         if held is not None:
-            held.update((tenant, e) for e in existing)
+            held.update((tenant, e) for e in (*stored, *cold))
         received = format_timestamp(datetime.now(UTC))
         received_json = orjson.dumps(received)
         rows: list[tuple[Any, ...]] = []
         leaves: list[bytes] = []
-        seen = existing
+        seen: dict[str, tuple[str, ...] | None] = dict.fromkeys(cold)
+        seen.update(stored)
+        conflicts: list[tuple[int, str]] = []
         seq = size
         sha = hashlib.sha256
-        for p in items:
+        for i, p in enumerate(items):
             eid = p.event_id
             if eid in seen:
+                # the same event again is a duplicate; another one under its id is not
+                # (a producer's bug, or a forgery): it is kept aside, not dropped
+                first = seen[eid]
+                mine = _identity(p.row[3], p.row[5], p.row[7], p.row[8])
+                if first is not None and first != mine:
+                    where = "is stored" if eid in stored else "came earlier in this input"
+                    conflicts.append(
+                        (
+                            i if positions is None else positions[i],
+                            f"event_id {eid!r} {where} with other content ({_shown(first)}); "
+                            f"this record ({_shown(mine)}) was not stored",
+                        )
+                    )
                 continue
-            seen.add(eid)
+            seen[eid] = _identity(p.row[3], p.row[5], p.row[7], p.row[8])
             row, canon = p.finish(seq, received, received_json)
             leaves.append(sha(b"\x00" + canon).digest())
             rows.append(row)
             seq += 1
-        duplicates = len(items) - len(rows)
+        duplicates = len(items) - len(rows) - len(conflicts)
         if not rows:
-            return AppendResult(0, duplicates, ())
+            return AppendResult(0, duplicates, (), tuple(conflicts))
         backend.insert_events(cur, rows)
         self._write_tiles(cur, tenant, size, leaves)
         frontier = frontier.extend(leaves)
@@ -896,7 +926,7 @@ class Store(StreamCursors):
         )
         if sizes is not None:
             sizes[tenant] = frontier.size
-        return AppendResult(len(rows), duplicates, (tenant,))
+        return AppendResult(len(rows), duplicates, (tenant,), tuple(conflicts))
 
     def _write_tiles(self, cur: Any, tenant: str, size: int, leaves: list[bytes]) -> None:
         ph = self.backend.ph
@@ -2389,6 +2419,23 @@ def _witness_key(value: str | VerifierKey) -> VerifierKey:
     if key.type != 0x04:
         raise UsageError(f"witness key {key.name!r}: expected a cosignature key (type 0x04)")
     return key
+
+
+def _identity(occurred_at: Any, action: Any, outcome: Any, actor_id: Any) -> tuple[str, ...]:
+    """What tells two events with one ``event_id`` apart at a glance: when (as stored
+    text; PostgreSQL gives a datetime back), what, how it ended, who.
+
+    >>> from datetime import datetime, UTC
+    >>> _identity(datetime(2026, 1, 5, 9, tzinfo=UTC), "user.login", "success", "ann")
+    ('2026-01-05T09:00:00.000000Z', 'user.login', 'success', 'ann')
+    """
+    when = format_timestamp(occurred_at) if isinstance(occurred_at, datetime) else str(occurred_at)
+    return (when, str(action), str(outcome), str(actor_id))
+
+
+def _shown(identity: tuple[str, ...]) -> str:
+    when, action, outcome, actor = identity
+    return f"{action} by {actor!r} at {when}, {outcome}"
 
 
 def _signed_access(cur: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -296,6 +297,26 @@ class Backend:
     path: str | None = None
     _engine: Engine | None = None
     _keep: int = 0
+    #: SQLite: the file opened as immutable (a read-only copy: see :meth:`open_read_only`)
+    read_only: bool = False
+
+    def open_read_only(self) -> None:
+        """SQLite: when this process cannot write the file or its folder (an auditor's
+        read-only copy of the evidence), open it as ``immutable``: a store in WAL mode
+        otherwise needs to create its ``-shm`` file even to be read, and every read
+        fails with "attempt to write a readonly database".  Nothing may change such a
+        file meanwhile, which is what read-only means here; writes are refused."""
+        if self.dialect != "sqlite" or self.path is None or not os.path.isfile(self.path):
+            return
+        folder = os.path.dirname(self.path) or "."
+        writable = os.access(self.path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
+        if writable:
+            return
+        uri = f"file:{urllib.parse.quote(self.path)}?immutable=1"
+        self.read_only = True
+        self.adbc_uri = uri
+        self.sqlalchemy_url = f"sqlite:///{uri}&uri=true"
+        self.dispose()
 
     # -- connections -------------------------------------------------------------
     @property
@@ -376,7 +397,11 @@ class Backend:
                         conn = _COPIES.unpark(key)
                     if conn is None:
                         conn = sqlite3.connect(
-                            self.path, timeout=60, isolation_level=None, check_same_thread=False
+                            self.adbc_uri if self.read_only else self.path,
+                            timeout=60,
+                            isolation_level=None,
+                            check_same_thread=False,
+                            uri=self.read_only,
                         )
                         conn.execute("PRAGMA busy_timeout = 60000")
                         conn.execute("PRAGMA synchronous = NORMAL")
@@ -556,7 +581,8 @@ class Backend:
         try:
             if self.dialect == "sqlite":
                 assert self.path is not None
-                return _sqlite_arrow(self.path, query, params, batch_rows)
+                where = self.adbc_uri if self.read_only else self.path
+                return _sqlite_arrow(where, query, params, batch_rows)
             adbc_pg = _postgres_adbc()
 
             with adbc_pg.connect(self.adbc_uri) as conn, conn.cursor() as cur:

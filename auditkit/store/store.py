@@ -382,6 +382,7 @@ class Store(StreamCursors):
                 magic = f.read(16)
             if magic and magic != b"SQLite format 3\x00":
                 raise StoreError(f"{location}: not an auditkit store (not a SQLite database)")
+            backend.open_read_only()  # a read-only copy (an auditor's): readable as it is
         store = cls(backend, key=key)
         if principal is not None or token is not None:
             return store.bind(principal=principal, token=token)

@@ -56,6 +56,11 @@ def test_tampering_findings(event, frame) -> None:
     assert "removed 2 audit destination(s)" in summary
     assert "1 of 4 attempt(s) did not succeed" in summary
     assert "values unreadable" in found["summary"][1]
+    # nothing went through: the summary says what was tried, not done
+    assert found["summary"][2].startswith(
+        "'eve' tried (every attempt refused or failed): disabled audit logging"
+    ), found["summary"][2]
+    assert "tried" not in summary
 
 
 @pytest.mark.parametrize(

@@ -798,7 +798,10 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             .otherwise(pl.lit("medium")),
             summary=pl.concat_str(
                 q(pl.col("actor_id")),
-                pl.lit(" "),
+                # nothing went through: what was tried, not done
+                pl.when(pl.col("ok") == 0)
+                .then(pl.lit(" tried (every attempt refused or failed): "))
+                .otherwise(pl.lit(" ")),
                 pl.concat_str(
                     pl.when(pl.col("disabled") > 0).then(pl.lit("disabled audit logging")),
                     pl.when(pl.col("narrowed") > 0).then(

@@ -45,15 +45,26 @@ def _review_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reviewer", required=True, metavar="NAME", help="who reviewed")
 
 
-def _record(args: argparse.Namespace, event: dict[str, object]) -> int:
+def _record(args: argparse.Namespace, event: dict[str, object], finding: str | None = None) -> int:
+    from auditkit.errors import UsageError
+
     store = open_store(args)
     try:
         store.tenants()  # the store must exist and be readable
         known = set(store.tenants())
         if args.tenant not in known:
-            from auditkit.errors import UsageError
-
             raise UsageError(f"unknown tenant {args.tenant!r}: the store holds no trail for it")
+        if finding is not None:
+            # a signed disposition cannot be taken back: of a finding the tenant has
+            from auditkit.analytics import run_detectors
+
+            found = run_detectors(store.load(args.tenant))
+            if finding not in set(found["finding_id"].to_list()):
+                raise UsageError(
+                    f"no finding {finding} in tenant {args.tenant!r}'s findings today (as "
+                    f"`auditkit detect STORE --tenant {args.tenant}` lists them): nothing "
+                    "was recorded"
+                )
         store.append([event])
     finally:
         store.close()
@@ -106,4 +117,4 @@ def _finding(args: argparse.Namespace) -> int:
         by=args.by,
         note=args.note,
     )
-    return _record(args, event)
+    return _record(args, event, finding=args.finding_id)

@@ -122,6 +122,11 @@ def review_event(
     Traceback (most recent call last):
     ...
     auditkit.errors.UsageError: --reviewer: expected the name of a person, got ' '
+    >>> review_event(tenant="acme", period="2026-03-02..2026-03-31", reviewer="ann",
+    ...              at=datetime(2026, 3, 20, tzinfo=UTC))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: --period: 2026-03-02..2026-03-31 ends after the review ...
     """
     if (
         isinstance(period, str)
@@ -130,6 +135,12 @@ def review_event(
     ):
         period = f"{period}..{period}"  # one day
     span = Period.parse(period)
+    when = at or datetime.now(UTC)
+    if span.end > when.astimezone(UTC).date():
+        raise UsageError(
+            f"--period: {span} ends after the review ({when:%Y-%m-%d}): a review covers "
+            "days that have passed"
+        )
     who = _person(reviewer, "--reviewer")
     meta: dict[str, Any] = {
         "period_start": span.start.isoformat(),

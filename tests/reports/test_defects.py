@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from auditkit.analytics import run_detectors
 from auditkit.cli import main
 from auditkit.reports import ReportOptions, Status, build_report, collect_inputs
 from auditkit.reports.records import disposition_event, review_event
@@ -192,25 +193,40 @@ def test_review_and_finding_commands_record_signed_events(
     path = str(week.location)
     assert main(["review", path, "--tenant", "acme", "--period", PERIOD, "--reviewer", "Ann"]) == 0
     assert "recorded audit_log.review" in capsys.readouterr().out
+    week.append(
+        {
+            "tenant_id": "acme",
+            "occurred_at": f"2026-03-04T03:{m:02d}:00Z",
+            "action": "user.login",
+            "outcome": "failure",
+            "actor": {"id": "ann"},
+            "source": {"ip": "203.0.113.9"},
+        }
+        for m in range(30)
+    )
+    real = run_detectors(week.load("acme"))["finding_id"][0]
+    resolve = ["--tenant", "acme", "--disposition", "remediated", "--ticket", "CHG-1", "--by"]
+    # a signed disposition cannot be taken back: only of a finding the tenant has
+    assert main(["finding", "resolve", path, "0123456789abcdef", *resolve, "Bob"]) == 2
+    assert "no finding 0123456789abcdef" in capsys.readouterr().err
+    assert main(["finding", "resolve", path, real, *resolve, "Bob"]) == 0
+    # a review of days still to come is refused
     assert (
         main(
             [
-                "finding",
-                "resolve",
+                "review",
                 path,
-                "0123456789abcdef",
                 "--tenant",
                 "acme",
-                "--disposition",
-                "remediated",
-                "--ticket",
-                "CHG-1",
-                "--by",
-                "Bob",
+                "--period",
+                "2999-01-01..2999-01-31",
+                "--reviewer",
+                "Ann",
             ]
         )
-        == 0
+        == 2
     )
+    assert "a review covers days that have passed" in capsys.readouterr().err
     assert main(["review", path, "--tenant", "ghost", "--period", PERIOD, "--reviewer", "x"]) == 2
     assert "unknown tenant 'ghost'" in capsys.readouterr().err
     assert main(["review", path, "--tenant", "acme", "--period", "Q1", "--reviewer", "x"]) == 2

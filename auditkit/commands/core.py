@@ -7,6 +7,7 @@ imports what it needs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from functools import partial
@@ -230,8 +231,91 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
         choices=["json", "note"],
         default="json",
         help="json: one auditkit checkpoint file (with C2SP notes inside); note: a folder of "
-        "C2SP checkpoint notes, one <tenant>.checkpoint per tenant, and their verifier keys",
+        "C2SP checkpoint notes, one <tenant>.checkpoint per tenant (the name percent-encoded; "
+        "shortened with a hash when too long for a file name), and their verifier keys",
     )
+
+
+#: The longest file name the common file systems take (bytes).
+_NAME_MAX = 255
+#: Encoded bytes of a long tenant name kept readable in its shortened note file name.
+_PREFIX_BYTES = 100
+
+
+def note_file_name(tenant: str) -> str:
+    """The file of a tenant's note in ``checkpoint --format note -o DIR``: the name
+    percent-encoded, ``.checkpoint``; when that is longer than 255 bytes, the longest
+    prefix of the name that encodes to at most 100 bytes, ``%7E`` (an escaped ``~``,
+    which percent-encoding never writes, so it is never another tenant's file) and the
+    SHA-256 of the whole name.  The note names its tenant (its origin line), and
+    ``verify --checkpoint DIR`` reads it from there, never from the file name.
+
+    Examples
+    --------
+    >>> note_file_name("acme corp")
+    'acme%20corp.checkpoint'
+    >>> name = note_file_name("テナント" * 30)
+    >>> name[:18], name[99:102], len(name.encode())
+    ('%E3%83%86%E3%83%8A', '%7E', 177)
+    """
+    name = f"{quote(tenant, safe='')}.checkpoint"
+    if len(name) <= _NAME_MAX:  # percent-encoded: ASCII, characters are bytes
+        return name
+    import hashlib
+
+    prefix, size = [], 0
+    for ch in tenant:
+        enc = quote(ch, safe="")
+        if size + len(enc) > _PREFIX_BYTES:
+            break
+        prefix.append(enc)
+        size += len(enc)
+    return f"{''.join(prefix)}%7E{hashlib.sha256(tenant.encode()).hexdigest()}.checkpoint"
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name the file system of ``folder`` (or of the folder it would be
+    made in) takes."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        return min(_NAME_MAX, os.pathconf(existing, "PC_NAME_MAX"))
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or not known
+        return _NAME_MAX
+
+
+def _write_note_folder(folder: Path, files: dict[str, str]) -> None:
+    """Write ``{file name: text}`` into ``folder``, all or nothing: every name is
+    checked before anything is written, each file goes to a temporary name first, and
+    they are renamed into place only once all of them are written."""
+    import uuid
+
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"-o {folder}: exists and is not a folder")
+    limit = _name_max(folder)
+    for name in files:
+        if len(name.encode()) > limit:
+            raise UsageError(
+                f"-o {folder}: the file system takes names of at most {limit} bytes, "
+                f"too short for {name[:40]}...; nothing was written"
+            )
+        if (folder / name).is_dir():
+            raise UsageError(f"-o {folder}: {name} is a folder; nothing was written")
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    written: list[tuple[Path, Path]] = []
+    try:
+        for i, (name, text) in enumerate(files.items()):
+            tmp = folder / f".{i}.tmp-{tag}"
+            written.append((tmp, folder / name))
+            tmp.write_bytes(text.encode())
+        for tmp, final in written:
+            os.replace(tmp, final)
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 @command("checkpoint", "export the signed checkpoints, to keep outside the store")(_checkpoint_args)
@@ -246,13 +330,13 @@ def _checkpoint(args: argparse.Namespace) -> int:
         folder = Path(args.output)
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"-o {folder}: exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
         notes = store.checkpoint_notes()
         doc = store.export_checkpoints()
-        for tenant, note in notes.items():
-            (folder / f"{quote(tenant, safe='')}.checkpoint").write_text(note)
-        vkeys = "".join(f"{v}\n" for v in doc.get("verifier_keys", {}).values())
-        (folder / "verifier-keys.txt").write_text(vkeys)
+        files = {note_file_name(tenant): note for tenant, note in notes.items()}
+        files["verifier-keys.txt"] = "".join(
+            f"{v}\n" for v in doc.get("verifier_keys", {}).values()
+        )
+        _write_note_folder(folder, files)
         print(f"wrote {len(notes)} C2SP checkpoint note(s) and their verifier keys to {folder}")
         return 0
     doc = store.export_checkpoints(out)

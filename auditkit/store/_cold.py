@@ -6,6 +6,12 @@ Layout (hive-partitioned, so any Parquet engine reads it)::
     COLD/tenant=<tenant>/month=<YYYY-MM>/seg-<first seq>-<end seq>.parquet
     COLD/tenant=<tenant>/month=<YYYY-MM>/seg-<first seq>-<end seq>.manifest.json
 
+``<tenant>`` is the tenant's name percent-encoded; when ``tenant=<that>`` would not fit
+in a file name (255 bytes), a readable prefix of it, ``%7E`` and the SHA-256 of the
+whole name (see :func:`tenant_partition`).  The name itself is in every row
+(``tenant_id``) and in the signed manifest, and readers find a segment by the path its
+seal statement records, so nothing maps the folder back to the tenant.
+
 A segment holds the stored rows of one contiguous range ``[first_seq, end_seq)``
 of one tenant, exactly as the hot tier held them (the columns of
 :data:`auditkit.record.STORED_COLUMNS`, timestamps as the stored RFC 3339 text),
@@ -72,6 +78,15 @@ MANIFEST_HEADER: Final = b"auditkit-segment-manifest/v1\n"
 #: Rows per segment at most (one verification chunk).
 SEGMENT_ROWS: Final = 250_000
 _SEGMENT_NAME: Final = re.compile(r"seg-(\d{12})-(\d{12})\.parquet$")
+#: The longest file or folder name the common file systems take (bytes), and so the
+#: longest partition folder name written.
+NAME_MAX: Final = 255
+#: Encoded bytes of a long tenant name kept readable in its shortened folder name.
+_PREFIX_BYTES: Final = 100
+#: Between that prefix and the hash: an escaped ``~``, which ``quote`` never writes (it
+#: leaves ``~`` as it is), so no tenant's encoded name is ever a shortened one; Parquet
+#: engines decode it to ``~``.
+_SHORT_MARK: Final = "%7E"
 _STAMP: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
@@ -169,16 +184,25 @@ class ColdTier:
         except OSError as exc:
             raise StoreError(f"cold tier {self.url}: cannot remove {rel}: {exc}") from None
 
+    def partitions(self, tenant: str) -> list[str]:
+        """The tenant's partition folders: :func:`tenant_partition`, and on object
+        storage, for a long name, the unshortened one earlier versions wrote there
+        (object keys are not cut at 255 bytes, so its segments may exist)."""
+        here = tenant_partition(tenant)
+        legacy = f"tenant={quote(tenant, safe='')}"
+        return [here] if legacy == here or self.local else [here, legacy]
+
     def files(self, tenant: str) -> list[str]:
-        """Every file under the tenant's partition, as paths relative to the tier."""
-        base = self._full(tenant_partition(tenant))
-        try:
-            self.fs.invalidate_cache(base)  # others write the tier too: list it afresh
-            if not self.fs.exists(base):
-                return []
-            found = self.fs.find(base)
-        except OSError as exc:
-            raise StoreError(f"cold tier {self.url}: cannot list {base}: {exc}") from None
+        """Every file under the tenant's partitions, as paths relative to the tier."""
+        found = []
+        for part in self.partitions(tenant):
+            base = self._full(part)
+            try:
+                self.fs.invalidate_cache(base)  # others write the tier too: list it afresh
+                if self.fs.exists(base):
+                    found.extend(self.fs.find(base))
+            except OSError as exc:
+                raise StoreError(f"cold tier {self.url}: cannot list {base}: {exc}") from None
         prefix = self.root + "/"
         out = []
         for p in found:
@@ -199,14 +223,35 @@ class ColdTier:
 
 
 def tenant_partition(tenant: str) -> str:
-    """The hive partition folder of a tenant (its name percent-encoded).
+    """The hive partition folder of a tenant: its name percent-encoded, or when that
+    would not fit in a file name (:data:`NAME_MAX` bytes), a shortened form: the
+    longest prefix of the name that encodes to at most 100 bytes, ``%7E`` and the
+    SHA-256 of the whole name (UTF-8).  ``quote`` never writes ``%7E``, so a shortened
+    folder is never another tenant's; the name itself is in the segments and their
+    signed manifests.
 
     Examples
     --------
     >>> tenant_partition("acme corp/eu")
     'tenant=acme%20corp%2Feu'
+    >>> long = tenant_partition("x" * 300)
+    >>> long[:12], long[107:110], len(long)
+    ('tenant=xxxxx', '%7E', 174)
+    >>> len(tenant_partition("テナント" * 30)) <= NAME_MAX
+    True
     """
-    return f"tenant={quote(tenant, safe='')}"
+    name = f"tenant={quote(tenant, safe='')}"
+    if len(name) <= NAME_MAX:  # quote's output is ASCII: characters are bytes
+        return name
+    prefix, size = [], 0
+    for ch in tenant:
+        enc = quote(ch, safe="")
+        if size + len(enc) > _PREFIX_BYTES:
+            break
+        prefix.append(enc)
+        size += len(enc)
+    digest = hashlib.sha256(tenant.encode()).hexdigest()
+    return f"tenant={''.join(prefix)}{_SHORT_MARK}{digest}"
 
 
 def segment_path(tenant: str, month: str, first: int, end: int) -> str:

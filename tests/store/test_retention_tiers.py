@@ -99,9 +99,9 @@ def test_a_postgresql_store_needs_a_cold_tier_named_at_init(pg_url: str, tmp_pat
 
 # -- any Parquet engine: the DuckDB recipe of docs/retention.md --------------------------
 RECIPE_COUNTS = """
-SELECT tenant, count(*) AS events
+SELECT tenant_id AS tenant, count(*) AS events
 FROM read_parquet($glob, hive_partitioning = true)
-GROUP BY tenant ORDER BY tenant
+GROUP BY tenant_id ORDER BY tenant_id
 """
 RECIPE_BURSTS = """
 SELECT tenant_id, actor_id,

@@ -192,6 +192,23 @@ class ColdTier:
         legacy = f"tenant={quote(tenant, safe='')}"
         return [here] if legacy == here or self.local else [here, legacy]
 
+    def partition_folders(self) -> dict[str, int]:
+        """Every ``tenant=`` folder at the top of the tier, with how many ``.parquet``
+        files it holds (empty when the tier does not exist yet)."""
+        try:
+            self.fs.invalidate_cache(self.root)
+            if not self.fs.exists(self.root):
+                return {}
+            found: dict[str, int] = {}
+            for entry in self.fs.ls(self.root, detail=False):
+                name = str(entry).rstrip("/").rsplit("/", 1)[-1]
+                if name.startswith("tenant="):
+                    files = self.fs.find(self._full(name))
+                    found[name] = sum(1 for f in files if str(f).endswith(".parquet"))
+            return found
+        except OSError as exc:
+            raise StoreError(f"cold tier {self.url}: cannot list it: {exc}") from None
+
     def files(self, tenant: str) -> list[str]:
         """Every file under the tenant's partitions, as paths relative to the tier."""
         found = []

@@ -1425,6 +1425,34 @@ def cold_url_problems(reader: TrailReader, trust: Trust, manifest: str | None) -
     ]
 
 
+def foreign_partitions(reader: TrailReader, tenants: Sequence[str]) -> list[Problem]:
+    """``foreign_segment`` for each partition folder of the cold tier that is no
+    tenant's (``tenant=evil``, or ``tenant=%61cme``: a name spelled another way, which a
+    Parquet engine reads as ``acme``) and holds Parquet files: a tenant's read never
+    looks there, but whoever reads the tier with a Parquet engine counts them."""
+    cold = reader.cold()
+    if cold is None:
+        return []
+    ours = {part for t in tenants for part in cold.partitions(t)}
+    problems = []
+    for folder, files in sorted(cold.partition_folders().items()):
+        if folder in ours or not files:
+            continue
+        problems.append(
+            Problem(
+                ProblemKind.FOREIGN_SEGMENT,
+                "",
+                None,
+                None,
+                f"cold tier folder {folder} holds {files} Parquet file(s) but is no tenant's "
+                "partition (forged, copied from another store, or a tenant's name spelled "
+                "another way): no read of the store uses them, a Parquet engine reading the "
+                "tier would",
+            )
+        )
+    return problems
+
+
 def merge_reports(
     reports: Sequence[VerificationReport],
     trust: Trust,
@@ -1646,6 +1674,8 @@ def verify_trail(
         )
     if everything:  # the store's setting: a tenant's read checks its segments themselves
         extra += cold_url_problems(reader, trust, manifest[0])
+        if not reader.confined():
+            extra += foreign_partitions(reader, tenants)
     anchors: list[Anchor] = []
     if trust.saved is not None:
         extra += check_saved(reader.store_id, trust.saved, trust.public_key, verifiers)

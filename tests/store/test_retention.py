@@ -293,6 +293,22 @@ def test_swapped_segments_are_named(store: Store) -> None:
     assert {p.seq for p in swapped} == {0, 122}
 
 
+@pytest.mark.parametrize("folder", ["tenant=evil", "tenant=%61cme"])
+def test_a_partition_of_no_tenant_is_named(store: Store, folder: str) -> None:
+    """Parquet files in a folder that is no tenant's partition: no read of the store
+    uses them, but a Parquet engine reading the tier does (``%61cme`` decodes to
+    ``acme``: forged rows counted as acme's)."""
+    seal_some(store)
+    assert store.verify().ok
+    seg = segments(store)[0]
+    where = seg.parent.parent.parent / folder / seg.parent.name
+    where.mkdir(parents=True)
+    pl.read_parquet(seg).head(5).write_parquet(where / seg.name)
+    p = first(store.verify(), ProblemKind.FOREIGN_SEGMENT)
+    assert p.detail.startswith(f"cold tier folder {folder} holds 1 Parquet file(s)"), p.detail
+    assert store.verify("acme").ok  # the tenant's own read is not concerned
+
+
 def test_a_foreign_segment_is_named(store: Store, tmp_path: Path) -> None:
     seal_some(store)
     seg = segments(store)[0]

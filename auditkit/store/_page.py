@@ -321,6 +321,25 @@ def _read(
     for row in rows:
         out.append(_checked(row, expected))
         actions.append(row[5])
+    if any(span) and rows:
+        # the rows among the page's seqs (and beside them) whose time is outside the
+        # window: arrived late, or their time edited so that the page would not show
+        # them; each must be the signed record (else the general path names it)
+        first, until = span
+        window = " AND ".join(
+            c for c, v in (("occurred_at >= ?", first), ("occurred_at < ?", until)) if v
+        )
+        seqs = [r[1] for r in rows]
+        cur.execute(
+            f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE tenant_id = ? AND seq >= ? "
+            f"AND seq <= ? AND NOT ({window})",
+            [tenant, max(min(seqs) - 1, 0), min(max(seqs) + 1, size - 1), *(v for v in span if v)],
+        )
+        late = cur.fetchmany(_OUTSIDE_CHECKED + 1)
+        if len(late) > _OUTSIDE_CHECKED:
+            raise _Decline  # a trail ingested far out of time order: the general path
+        for row in late:
+            _checked(tuple(row), expected)
     if hi > lo:
         # every seq of the range there: as many integer seqs as the range is long, and
         # the table's primary key makes them distinct (a table rebuilt without it could
@@ -346,6 +365,10 @@ def _read(
         # transaction as their rows, so none is merely newer than this snapshot)
     last = rows[-1][1] if rows else None
     return JsonPage(out, last, full, size, tuple(actions))
+
+
+#: Records outside a page's window among its seqs that a page checks at most.
+_OUTSIDE_CHECKED: Final = 5_000
 
 
 def _unique_seqs(cur: Any) -> bool:

@@ -984,3 +984,34 @@ def test_a_key_record_naming_a_file_is_never_read(store: Store, tmp_path: Path) 
     report = Store.open(store.location, key=store.key_path).verify()
     assert kinds(report) == {ProblemKind.WRONG_KEY}
     assert "damaged" in report.problems[0].detail
+
+
+@pytest.mark.parametrize("seq", [15, 10, 19])  # inside the window, its first, its last
+def test_an_event_moved_out_of_a_time_window_is_named(store: Store, seq: int) -> None:
+    """A time-ranged read selects rows by their stored time: one whose time was edited
+    out of the window would simply not be read, and the read called verified.  The
+    rows among the read's seqs (and beside them) whose time is outside are verified
+    too; an event that arrived late (a genuine old time) is not accused."""
+    store.append(make_events(30, "timed", step_s=3600))  # one an hour from 08:00
+    store.append(make_events(1, "timed", start="2026-01-01T00:00:00Z", prefix="late"))
+    window = {"start": "2026-01-05T18:00:00Z", "end": "2026-01-06T04:00:00Z"}  # seqs 10..19
+    assert store.load("timed", **window).height == 10
+    sql(
+        store,
+        "UPDATE events SET occurred_at = '2019-01-01T00:00:00.000000Z' "
+        f"WHERE tenant_id = 'timed' AND seq = {seq}",
+    )
+    with pytest.raises(TamperedError, match=f"seq={seq}"):
+        store.load("timed", **window)
+    with pytest.raises(TamperedError, match=f"seq={seq}"):
+        list(store.iter_verified("timed", **window))
+
+
+def test_a_late_event_inside_a_window_s_seqs_is_not_accused(store: Store) -> None:
+    store.append(make_events(10, "timed", step_s=3600))
+    store.append(make_events(1, "timed", start="2026-01-01T00:00:00Z", prefix="late"))  # seq 10
+    store.append(make_events(5, "timed", start="2026-01-05T18:00:00Z", step_s=3600, prefix="n"))
+    window = {"start": "2026-01-05T09:00:00Z", "end": "2026-01-06T00:00:00Z"}
+    frame = store.load("timed", **window)
+    assert 10 not in frame["seq"].to_list() and frame.height == 14
+    assert store.last_report is not None and store.last_report.ok

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditkit import Store
+from auditkit import Store, TamperedError
 from auditkit.api._ndjson import json_lines
 from auditkit.store import _verify
 from auditkit.store._tables import TABLES_VERSION
@@ -356,3 +356,18 @@ def test_prepare_reads_caches_each_tenants_tree(tmp_path: Path) -> None:
     store.add_principal("ann")
     store.grant("ann", "acme", "auditor")
     assert store.bind(principal="ann").prepare_reads() == ["acme"]  # only what ann may read
+
+
+@pytest.mark.parametrize("seq", [75, 60, 150])  # inside the window, its first, its last
+def test_an_event_moved_out_of_the_window_is_not_left_out_quietly(tmp_path: Path, seq: int) -> None:
+    """A page of a time window selects rows by their stored time: one edited out of
+    the window is checked among the page's seqs (and beside them), and the page
+    declines, so that the general path names it; a page without it is served."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(200))
+    start, end = "2026-01-05T09:00:00Z", "2026-01-05T10:30:30Z"  # seqs 60..150
+    assert store.json_page("acme", start=start, end=end, limit=1000) is not None
+    sql(store, f"UPDATE events SET occurred_at = '2019-01-01T00:00:00.000000Z' WHERE seq = {seq}")
+    assert store.json_page("acme", start=start, end=end, limit=1000) is None
+    with pytest.raises(TamperedError, match=f"seq={seq}"):
+        store.load("acme", start=start, end=end)

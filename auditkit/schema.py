@@ -2,10 +2,12 @@
 
 :func:`normalize_event` turns one input mapping into the canonical record the
 store hashes: required fields checked, timestamps in UTC with microseconds,
-optional fields that are ``None`` dropped, ``category`` inferred from the core
-action vocabulary when absent, and a deterministic ``event_id`` when absent (so
-re-ingesting the same file is idempotent).  Errors are :class:`SchemaError`
-naming the field; the caller adds the file and line.
+optional fields that are ``None`` dropped (as are empty or blank strings where an
+optional value is constrained: outcome, category, actor type, IP, coordinates,
+event id), ``category`` inferred from the core action vocabulary when absent, and
+a deterministic ``event_id`` when absent (so re-ingesting the same file is
+idempotent).  Errors are :class:`SchemaError` naming the field; the caller adds
+the file and line.
 
 :data:`FRAME_SCHEMA` is the Polars schema of a loaded event frame: the
 contract that detections, insights, reports and widgets read.
@@ -249,6 +251,18 @@ def parse_timestamp(value: Any, *, field: str = "occurred_at", now: datetime | N
     return format_timestamp(ts)
 
 
+def _blank(value: Any) -> bool:
+    """Whether ``value`` is an empty or white-space-only string: what producers write
+    for an absent value as often as ``null``.  In an optional field whose value is
+    constrained (an outcome, a category, an actor type, an IP address, a coordinate,
+    the event id) it counts as absent; free text keeps it as written.
+
+    >>> _blank(""), _blank(" \\t"), _blank("x"), _blank(None)
+    (True, True, False, False)
+    """
+    return type(value) is str and (not value or value.isspace())
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -383,7 +397,7 @@ def _actor(value: Any) -> dict[str, Any]:
     _unknown(value, _ACTOR_KEYS, "actor")
     out: dict[str, Any] = {"id": _string(value.get("id"), "actor.id", required=True)}
     kind = value.get("type")
-    if kind is not None:
+    if kind is not None and not _blank(kind):
         if kind not in ACTOR_TYPES:
             raise SchemaError(
                 f"expected one of {', '.join(ACTOR_TYPES)}, got {_short(kind)}", field="actor.type"
@@ -451,7 +465,7 @@ def _source(value: Any) -> dict[str, Any] | None:
     _unknown(value, _SOURCE_KEYS, "source")
     out: dict[str, Any] = {}
     ip = value.get("ip")
-    if ip is not None:
+    if ip is not None and not _blank(ip):
         if not isinstance(ip, str):
             raise SchemaError(
                 f"expected IP address string, got {type(ip).__name__}", field="source.ip"
@@ -477,7 +491,7 @@ def _source(value: Any) -> dict[str, Any] | None:
                 g[key] = text
         for key, bound in (("lat", 90.0), ("lon", 180.0)):
             num = geo.get(key)
-            if num is None:
+            if num is None or _blank(num):
                 continue
             if isinstance(num, bool) or not isinstance(num, int | float):
                 raise SchemaError(
@@ -598,7 +612,8 @@ def normalize_for_store(
     """
     fast = _fast_normalize(raw, now, defer_free_json=True)
     if fast is not None:
-        return fast, raw.get("event_id") is None
+        event_id = raw.get("event_id")
+        return fast, event_id is None or _blank(event_id)
     return _full_normalize(raw, now), True
 
 
@@ -643,10 +658,14 @@ def _fast_actor(actor: Any) -> Any:
                 return _NO
         elif key == "type":
             if v not in ACTOR_TYPES:
-                return _NO
+                if not _blank(v):
+                    return _NO
+                nulls = True  # absent, as null is
         elif not _opt_text(v):
             return _NO
-    return {k: v for k, v in actor.items() if v is not None} if nulls else actor
+    if not nulls:
+        return actor
+    return {k: v for k, v in actor.items() if v is not None and (k != "type" or not _blank(v))}
 
 
 def _fast_targets(targets: Any) -> Any:
@@ -677,7 +696,9 @@ def _fast_source(source: Any) -> Any:
     if ip is not None and (
         type(ip) is not str or not (_IPV4.match(ip) or (":" in ip and _ipv6_normal(ip)))
     ):
-        return _NO
+        if not _blank(ip):
+            return _NO
+        out = {k: v for k, v in source.items() if k != "ip"}  # absent, as null is
     ua = source.get("user_agent")
     if ua is not None and not _opt_text(ua, _MAX_TEXT):
         return _NO
@@ -693,7 +714,9 @@ def _fast_source(source: Any) -> Any:
             elif key in ("lat", "lon"):
                 bound = 90.0 if key == "lat" else 180.0
                 kind = type(v)
-                if kind is float:
+                if kind is str and _blank(v):
+                    nulls = True  # absent, as null is
+                elif kind is float:
                     if not -bound <= v <= bound:
                         return _NO
                     if v.is_integer():  # JCS writes 52.0 as 52: the full rules make it int
@@ -703,10 +726,14 @@ def _fast_source(source: Any) -> Any:
             elif not _opt_text(v):
                 return _NO
         if nulls or whole:
-            geo = {k: int(v) if k in whole else v for k, v in geo.items() if v is not None}
-            out = {**source, "geo": geo or None}
+            geo = {
+                k: int(v) if k in whole else v
+                for k, v in geo.items()
+                if v is not None and not (k in ("lat", "lon") and type(v) is str)
+            }
+            out = {**out, "geo": geo or None}
         elif not geo:
-            out = {**source, "geo": None}
+            out = {**out, "geo": None}
     if None in out.values():
         out = {k: v for k, v in out.items() if v is not None}
     return out or None
@@ -718,8 +745,10 @@ def _fast_normalize(
     """The common case in one pass, or ``None`` to take the full path.
 
     Accepts events as real producers write them: ``null`` for absent optional
-    fields (dropped, as the full rules drop them), empty strings and lists (kept,
-    as the full rules keep them), UTC times with ``Z`` or ``+00:00`` and up to six
+    fields (dropped, as the full rules drop them), empty or blank strings where an
+    optional value is constrained (outcome, category, actor type, IP address,
+    coordinates, event id: absent, as ``null`` is), other empty strings and lists
+    (kept, as the full rules keep them), UTC times with ``Z`` or ``+00:00`` and up to six
     fraction digits (padded to the canonical six), plain strings, IPv4 in dotted
     form.  For these the result equals :func:`_full_normalize`'s; the property
     tests check that.  Anything else, valid or not, goes the full way, which also
@@ -755,15 +784,19 @@ def _fast_normalize(
     event = dict(raw)
     event["occurred_at"] = ts
     category = get("category")
+    if category is not None and category not in CATEGORIES:
+        if not _blank(category):
+            return None
+        category = None  # absent, as null is
     if category is None:
         event["category"] = CORE_ACTIONS.get(action, "user")
-    elif category not in CATEGORIES:
-        return None
     outcome = get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        if not _blank(outcome):
+            return None
+        outcome = None  # absent, as null is: the default, marked below
     if outcome is None:
         event["outcome"] = "success"
-    elif outcome not in OUTCOMES:
-        return None
     actor = _fast_actor(get("actor"))
     if actor is _NO:
         return None
@@ -807,6 +840,10 @@ def _fast_normalize(
         metadata = {**(metadata or {}), DEFAULTED_KEY: ["outcome"]}
         event["metadata"] = metadata
     event_id = get("event_id")
+    if event_id is not None and not _plain(event_id):
+        if not _blank(event_id):
+            return None
+        event_id = None  # absent, as null is: derived from the content below
     if not defer_free_json or event_id is None:
         if changes is not None:
             event["changes"] = _free_json(changes, "changes")
@@ -816,8 +853,6 @@ def _fast_normalize(
         event["event_id"] = _derived_event_id(
             {k: v for k, v in event.items() if k != "event_id"}, ts
         )
-    elif not _plain(event_id):
-        return None
     return event
 
 
@@ -842,15 +877,19 @@ def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:
     event["tenant_id"] = tenant
     if "occurred_at" not in data:
         raise SchemaError("required field is missing", field="occurred_at")
+    if _blank(data["occurred_at"]):
+        raise SchemaError("required field is empty", field="occurred_at")
     event["occurred_at"] = parse_timestamp(data["occurred_at"], now=now)
     action = data.get("action")
     if action is None:
         raise SchemaError("required field is missing", field="action")
+    if _blank(action):
+        raise SchemaError("required field is empty", field="action")
     if not isinstance(action, str) or len(action) > 200 or not _ACTION_RE.match(action):
         raise SchemaError(f"expected lower-case 'noun.verb', got {_short(action)}", field="action")
     event["action"] = action
     category = data.get("category")
-    if category is None:
+    if category is None or _blank(category):
         category = infer_category(action)
     elif category not in CATEGORIES:
         raise SchemaError(
@@ -858,7 +897,7 @@ def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:
         )
     event["category"] = category
     outcome = data.get("outcome")
-    defaulted = outcome is None
+    defaulted = outcome is None or _blank(outcome)
     if defaulted:
         outcome = "success"
     if outcome not in OUTCOMES:
@@ -895,7 +934,7 @@ def _full_normalize(raw: Any, now: datetime | None) -> dict[str, Any]:
     if metadata:
         event["metadata"] = _free_json(metadata, "metadata")
     event_id = data.get("event_id")
-    if event_id is None:
+    if event_id is None or _blank(event_id):
         event_id = _derived_event_id(event, event["occurred_at"])
     event["event_id"] = _string(event_id, "event_id", required=True)
     return event

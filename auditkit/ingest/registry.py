@@ -100,6 +100,73 @@ def _looks_like(head: bytes) -> str:
     return f" (its first line has the columns {shown}{more})"
 
 
+#: syslog's headers (RFC 5424: ``<PRI>VERSION TIMESTAMP``; RFC 3164 and /var/log files:
+#: ``[<PRI>]Mmm dd hh:mm:ss``), after an RFC 6587 octet count when framed for TCP
+_SYSLOG_5424: Final = re.compile(r"(?:\d{1,9} )?<\d{1,3}>[1-9]\d? (?:-|\d{4}-\d\d-\d\dT\S+) ")
+_SYSLOG_3164: Final = re.compile(
+    r"(?:\d{1,9} )?(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d "
+)
+_CEF: Final = re.compile(r"(?:^|\s)CEF:\d+\|")
+_LEEF: Final = re.compile(r"(?:^|\s)LEEF:\d(?:\.\d)?\|")
+
+
+def siem_lines(head: bytes) -> str | None:
+    """What a file of SIEM lines holds (syslog, CEF or LEEF, which ``auditkit
+    export`` writes and ingest does not read back), from its first line, else
+    ``None``.
+
+    >>> siem_lines(b'<110>1 2026-01-05T00:15:28.919261Z - auditkit - job.run [x] {}\\n')
+    'syslog lines (RFC 5424)'
+    >>> siem_lines(b"<134>1 - host app - CEF - CEF:0|V|P|1.0|100|Login|3|suser=ann")
+    'CEF lines (ArcSight Common Event Format)'
+    >>> siem_lines(b"Mar  7 18:30:00 host sshd[812]: Accepted publickey for ann")
+    'syslog lines (RFC 3164)'
+    >>> siem_lines(b"occurred_at,action,actor.id\\n") is None
+    True
+    """
+    line = head.lstrip().split(b"\n", 1)[0][:4096].decode("utf-8", "replace")
+    syslog = None
+    rest = line
+    for pattern, kind in ((_SYSLOG_5424, "RFC 5424"), (_SYSLOG_3164, "RFC 3164")):
+        found = pattern.match(line)
+        if found is not None:
+            syslog, rest = f"syslog lines ({kind})", line[found.end() :]
+            break
+    else:  # no syslog header: CEF or LEEF must start the line (after an octet count)
+        rest = re.sub(r"^\d{1,9} ", "", line)
+        if not rest.startswith(("CEF:", "LEEF:")):
+            return None
+    if _CEF.search(rest[:1024]):
+        return "CEF lines (ArcSight Common Event Format)"
+    if _LEEF.search(rest[:1024]):
+        return "LEEF lines (QRadar's Log Event Extended Format)"
+    return syslog
+
+
+def siem_reason(head: bytes) -> str | None:
+    """Why a file of syslog, CEF or LEEF lines is not read, and what to do instead;
+    ``None`` for any other file.
+
+    >>> print(siem_reason(b"LEEF:2.0|auditkit|auditkit|0.1.0|user.login|x09|devTime=1"))
+    ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    cannot read this file: it holds LEEF lines (QRadar's Log Event Extended Format), an
+    export format auditkit writes for SIEMs and does not read back (its first line:
+    'LEEF:2.0|auditkit|auditkit|0.1.0|user.login|x09...'); re-import auditkit's ...
+    """
+    kind = siem_lines(head)
+    if kind is None:
+        return None
+    line = head.lstrip().split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    shown = line if len(line) <= 50 else line[:47] + "..."
+    return (
+        f"cannot read this file: it holds {kind}, an export format auditkit writes for "
+        f"SIEMs and does not read back (its first line: {shown!r}); re-import auditkit's "
+        "events from an export it reads (auditkit export --format ndjson, or json, csv, "
+        "parquet, ocsf, ecs, hec), and give another tool's log as JSON or CSV, through "
+        "--mapping FILE when no format knows it (docs/formats.md)"
+    )
+
+
 #: what some files that are not text start with (a user may point ingest at them),
 #: and what to do about it
 _CONVERT = "; write it as Parquet or NDJSON"
@@ -147,6 +214,9 @@ def detect_format(path: str, *, head: bytes | None = None) -> Format:
         if problem is not None:
             why = problem.strerror if isinstance(problem, OSError) and problem.strerror else problem
             raise SchemaError(f"cannot read the file: {why}", file=path)
+        siem = siem_reason(head)
+        if siem is not None:
+            raise SchemaError(siem, file=path)
         binary = _not_text(head)
         if binary is not None:
             raise SchemaError(

@@ -19,15 +19,14 @@ from auditkit.errors import SchemaError
 from auditkit.ingest._base import RawRecord
 from auditkit.ingest._mapping import canonical_zone, dotted_parent
 from auditkit.ingest._readers import csv_delimiter, iter_csv, loads_json, read_head
-from auditkit.ingest.registry import register
+from auditkit.ingest.registry import register, siem_reason
 
 _JSON_COLUMNS = frozenset(
     ("actor", "targets", "source", "observer", "changes", "metadata", "actor.roles", "source.geo")
 )
-#: the top-level canonical fields, by which a header is told as canonical
-_CANONICAL_COLUMNS = frozenset(
-    ("tenant_id", "event_id", "occurred_at", "action", "outcome", "actor", "category", "targets")
-)
+#: the actor's columns: JSON, dotted, or an event frame's; with ``occurred_at`` and
+#: ``action``, what a header needs to be told as canonical (the tenant may be --tenant)
+_ACTOR_COLUMNS = frozenset(("actor", "actor.id", "actor_id"))
 _NUMBERS = frozenset(("source.geo.lat", "source.geo.lon"))
 #: a coordinate with a decimal comma (``48,85``): no thousands separator fits a coordinate
 _DECIMAL_COMMA = re.compile(r"[+-]?\d{1,3},\d+")
@@ -121,6 +120,32 @@ def row_to_event(row: dict[str, str]) -> dict[str, Any]:
     return event
 
 
+def _header(first: bytes) -> list[str] | None:
+    """The column names of a header line, or ``None`` when it is no CSV line."""
+    text_ = first.decode("utf-8", "replace").rstrip("\r")
+    try:
+        header = next(csv.reader([text_], delimiter=csv_delimiter(text_)), [])
+    except csv.Error:
+        return None
+    return [c.strip() for c in header]
+
+
+def canonical_header(columns: list[str]) -> bool:
+    """Whether a CSV header has a canonical event's shape: ``occurred_at``, ``action``
+    and the actor (``actor.id``, ``actor_id`` or ``actor``).  Another tool's CSV with
+    an ``action`` or ``actor`` column (a home-grown log, GitHub's audit log export)
+    does not: it is a file of unknown format, told as such with the advice to write a
+    mapping file, rather than a canonical CSV whose every row would be refused.
+
+    >>> canonical_header(["tenant_id", "occurred_at", "action", "actor.id", "note"])
+    True
+    >>> canonical_header(["@timestamp", "action", "actor", "actor_id", "created_at"])
+    False
+    """
+    names = set(columns)
+    return "occurred_at" in names and "action" in names and not names.isdisjoint(_ACTOR_COLUMNS)
+
+
 class CsvFormat:
     """Canonical events as CSV with a header row.
 
@@ -128,6 +153,8 @@ class CsvFormat:
     --------
     >>> CsvFormat().sniff(b"event_id,tenant_id,occurred_at,action,actor.id\\n", "e.csv")
     80
+    >>> CsvFormat().sniff(b"timestamp,user,action,tenant_id\\n", "e.csv")  # not canonical
+    0
     """
 
     name = "csv"
@@ -145,20 +172,24 @@ class CsvFormat:
         first = head.split(b"\n", 1)[0]
         if first.lstrip()[:1] in (b"{", b"["):  # JSON, whatever names it holds
             return 0
-        if b"tenant_id" in first and b"action" in first and any(d in first for d in b",;\t"):
+        if b"occurred_at" not in first or b"action" not in first:
+            return 0
+        # only a header of a canonical event's shape: a CSV of other columns (a home-grown
+        # log, another tool's export, syslog lines) is not claimed, and is told as unknown
+        columns = _header(first)
+        if columns is None or not canonical_header(columns):
+            return 0
+        if "tenant_id" in columns:
             return 80
-        if not path.lower().endswith((".csv", ".csv.gz")):
-            return 0
-        # a CSV file named so, if its header has a canonical column: a CSV of other columns
-        # (a home-grown log, another tool's export) is not claimed, and is told as unknown
-        text_ = first.decode("utf-8", "replace")
-        try:
-            header = next(csv.reader([text_], delimiter=csv_delimiter(text_)), [])
-        except csv.Error:
-            return 0
-        return 10 if _CANONICAL_COLUMNS & {c.strip().split(".", 1)[0] for c in header} else 0
+        return 10 if path.lower().endswith((".csv", ".csv.gz")) else 0
 
     def records(self, path: str) -> Iterator[RawRecord]:
+        """The file's rows; a file of syslog, CEF or LEEF lines (``--format csv`` on an
+        export auditkit does not read back) is refused whole, saying what it holds,
+        rather than its first line taken for a header."""
+        siem = siem_reason(read_head(path, 4096))
+        if siem is not None:
+            raise SchemaError(siem, file=path)
         return iter_csv(path)
 
     def tenant_needed(self, path: str) -> str | None:
@@ -173,14 +204,12 @@ class CsvFormat:
         >>> CsvFormat().tenant_needed(p) is None
         True
         """
-        first = read_head(path).split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
-        if not first.strip():
-            return None  # unreadable or empty: the reader says why
-        try:
-            header = next(csv.reader([first], delimiter=csv_delimiter(first)), [])
-        except csv.Error:
-            return None
-        if "tenant_id" in (c.strip() for c in header):
+        head = read_head(path)
+        first = head.split(b"\n", 1)[0]
+        if not first.strip() or siem_reason(head) is not None:
+            return None  # unreadable, empty or no CSV: the reader says why
+        header = _header(first)
+        if header is None or "tenant_id" in header:
             return None
         return "the CSV has no tenant_id column; pass --tenant NAME"
 

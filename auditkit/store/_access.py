@@ -786,6 +786,14 @@ class DbRole:
 
 #: The group role every tenant role belongs to (its members are the ones RLS confines).
 TENANT_GROUP: Final = "auditkit_tenant"
+#: The conditions of the store's row-level security policies (verify compares them with
+#: what the database holds): a tenant role sees its tenant's rows, other roles are not
+#: confined, a role sees its own mapping.
+MAPPED: Final = (
+    "tenant_id = (SELECT m.tenant_id FROM access_db_roles m WHERE m.role_name = current_user::text)"
+)
+NOT_MEMBER: Final = f"NOT pg_has_role(current_user, '{TENANT_GROUP}', 'MEMBER')"
+OWN_ROLE: Final = "role_name = current_user::text"
 #: Tables a tenant role may read (its own rows of those with a tenant_id column).
 _READABLE: Final = (
     "events",
@@ -834,24 +842,22 @@ def _rls_statements(conn: Any) -> list[str]:
     confined (the owner, and any role the installation already uses).
     """
     with_tenant, _ = _tenant_tables(conn)
-    mapped = "(SELECT m.tenant_id FROM access_db_roles m WHERE m.role_name = current_user::text)"
-    member = f"pg_has_role(current_user, '{TENANT_GROUP}', 'MEMBER')"
     out = [
         "ALTER TABLE access_db_roles ENABLE ROW LEVEL SECURITY",
         "DROP POLICY IF EXISTS auditkit_own_role ON access_db_roles",
-        "CREATE POLICY auditkit_own_role ON access_db_roles USING (role_name = current_user::text)",
+        f"CREATE POLICY auditkit_own_role ON access_db_roles USING ({OWN_ROLE})",
         "DROP POLICY IF EXISTS auditkit_others ON access_db_roles",
-        f"CREATE POLICY auditkit_others ON access_db_roles USING (NOT {member})",
+        f"CREATE POLICY auditkit_others ON access_db_roles USING ({NOT_MEMBER})",
     ]
     for table in with_tenant:
         out += [
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
             f"DROP POLICY IF EXISTS auditkit_tenant ON {table}",
             f"CREATE POLICY auditkit_tenant ON {table} TO {TENANT_GROUP} "
-            f"USING (tenant_id = {mapped}) WITH CHECK (tenant_id = {mapped})",
+            f"USING ({MAPPED}) WITH CHECK ({MAPPED})",
             f"DROP POLICY IF EXISTS auditkit_others ON {table}",
-            f"CREATE POLICY auditkit_others ON {table} USING (NOT {member}) "
-            f"WITH CHECK (NOT {member})",
+            f"CREATE POLICY auditkit_others ON {table} USING ({NOT_MEMBER}) "
+            f"WITH CHECK ({NOT_MEMBER})",
         ]
     return out
 

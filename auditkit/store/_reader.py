@@ -547,10 +547,22 @@ class TrailReader:
                     "the trail as the whole",
                 )
             )
-        for table, name, permissive, roles in self._fetch(
-            "SELECT tablename, policyname, permissive, roles::text[] FROM pg_policies "
-            "WHERE schemaname = current_schema() ORDER BY 1, 2"
+        conditions = self._pg_policy_conditions()
+        for table, name, permissive, roles, qual, check in self._fetch(
+            "SELECT tablename, policyname, permissive, roles::text[], qual, with_check "
+            "FROM pg_policies WHERE schemaname = current_schema() ORDER BY 1, 2"
         ):
+            kind = "access_db_roles" if str(table) == "access_db_roles" else "tenant"
+            wanted = conditions.get((str(name), kind)) if conditions is not None else None
+            if wanted is not None and wanted != (qual, check):
+                found.append(
+                    (
+                        str(name),
+                        f"is a row-level security policy on {table} whose condition is not "
+                        f"the store's ({qual}): it decides which rows a role's reads see",
+                    )
+                )
+                continue
             expected = _PG_POLICIES.get(str(name))
             own_table = (str(table) == "access_db_roles") == (name == "auditkit_own_role") or (
                 name == "auditkit_others"
@@ -570,6 +582,47 @@ class TrailReader:
                     )
                 )
         return found
+
+    def _pg_policy_conditions(self) -> dict[tuple[str, str], tuple[Any, Any]] | None:
+        """The conditions of the store's policies as this database writes them back
+        (``pg_policies.qual``, ``with_check``), by (policy, ``tenant`` or
+        ``access_db_roles``): made on a temporary table and rolled back.  ``None``
+        when that cannot be done (no TEMP privilege, a store without database roles)."""
+        from auditkit.store._access import MAPPED, NOT_MEMBER, OWN_ROLE
+
+        made = {
+            ("auditkit_tenant", "tenant"): (MAPPED, MAPPED),
+            ("auditkit_others", "tenant"): (NOT_MEMBER, NOT_MEMBER),
+            ("auditkit_own_role", "access_db_roles"): (OWN_ROLE, None),
+            ("auditkit_others", "access_db_roles"): (NOT_MEMBER, None),
+        }
+        out: dict[tuple[str, str], tuple[Any, Any]] = {}
+        with self._connect() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(
+                    "CREATE TEMP TABLE auditkit_probe (tenant_id varchar(512), "
+                    "role_name varchar(63)) ON COMMIT DROP"
+                )
+                for i, ((_, _), (using, check)) in enumerate(made.items()):
+                    extra = f" WITH CHECK ({check})" if check else ""
+                    cur.execute(
+                        f"CREATE POLICY probe_{i} ON pg_temp.auditkit_probe USING ({using}){extra}"
+                    )
+                cur.execute(
+                    "SELECT policyname, qual, with_check FROM pg_policies "
+                    "WHERE tablename = 'auditkit_probe' AND policyname LIKE 'probe_%'"
+                )
+                texts = {str(n): (q, c) for n, q, c in cur.fetchall()}
+            except Exception:
+                return None
+            finally:
+                conn.rollback()
+        for i, key in enumerate(made):
+            if f"probe_{i}" not in texts:
+                return None
+            out[key] = texts[f"probe_{i}"]
+        return out
 
     def guards_gone(self) -> list[str]:
         """SQLite: the triggers the store made to refuse UPDATE and DELETE of the trail

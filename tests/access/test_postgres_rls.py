@@ -217,3 +217,23 @@ def test_row_security_and_triggers_the_store_did_not_make_are_named(
     report = Store.open(pg_store.location).verify()
     assert report.status.value == "tampered", report.summary()
     assert any(named in p.detail for p in report.problems), report.summary()
+
+
+def test_a_store_policy_whose_condition_was_rewritten_is_named(pg_store: Store) -> None:
+    """The store's own policy, its condition widened by whoever owns the tables: a
+    tenant role then reads every tenant.  Its name and roles are the store's; its
+    condition is compared with the store's as this database writes it."""
+    url = make_role(pg_store, A)
+    assert pg_store.verify().ok
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        owner.execute("ALTER POLICY auditkit_tenant ON events USING (true)")
+    with raw(url) as conn:
+        seen = {r[0] for r in conn.execute("SELECT DISTINCT tenant_id FROM events")}
+    assert seen > {A}  # the damage: the role reads other tenants
+    report = Store.open(pg_store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    assert any(
+        "auditkit_tenant is a row-level security policy on events whose condition is not"
+        in p.detail
+        for p in report.problems
+    ), report.summary()

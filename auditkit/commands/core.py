@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from auditkit.commands.base import (
     Progress,
@@ -238,39 +237,21 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
 
 #: The longest file name the common file systems take (bytes).
 _NAME_MAX = 255
-#: Encoded bytes of a long tenant name kept readable in its shortened note file name.
-_PREFIX_BYTES = 100
 
 
 def note_file_name(tenant: str) -> str:
     """The file of a tenant's note in ``checkpoint --format note -o DIR``: the name
-    percent-encoded, ``.checkpoint``; when that is longer than 255 bytes, the longest
-    prefix of the name that encodes to at most 100 bytes, ``%7E`` (an escaped ``~``,
-    which percent-encoding never writes, so it is never another tenant's file) and the
-    SHA-256 of the whole name.  The note names its tenant (its origin line), and
-    ``verify --checkpoint DIR`` reads it from there, never from the file name.
+    percent-encoded, ``.checkpoint``, shortened as the cold tier's folders are when
+    longer than 255 bytes (a prefix, ``%7E`` and the SHA-256 of the whole name).  The
+    note names its tenant (its origin line), and ``verify --checkpoint DIR`` reads it
+    from there, never from the file name.
 
-    Examples
-    --------
     >>> note_file_name("acme corp")
     'acme%20corp.checkpoint'
-    >>> name = note_file_name("テナント" * 30)
-    >>> name[:18], name[99:102], len(name.encode())
-    ('%E3%83%86%E3%83%8A', '%7E', 177)
     """
-    name = f"{quote(tenant, safe='')}.checkpoint"
-    if len(name) <= _NAME_MAX:  # percent-encoded: ASCII, characters are bytes
-        return name
-    import hashlib
+    from auditkit.store import tenant_file_name
 
-    prefix, size = [], 0
-    for ch in tenant:
-        enc = quote(ch, safe="")
-        if size + len(enc) > _PREFIX_BYTES:
-            break
-        prefix.append(enc)
-        size += len(enc)
-    return f"{''.join(prefix)}%7E{hashlib.sha256(tenant.encode()).hexdigest()}.checkpoint"
+    return tenant_file_name(tenant, suffix=".checkpoint")
 
 
 def _name_max(folder: Path) -> int:

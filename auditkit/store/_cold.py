@@ -240,12 +240,10 @@ class ColdTier:
 
 
 def tenant_partition(tenant: str) -> str:
-    """The hive partition folder of a tenant: its name percent-encoded, or when that
-    would not fit in a file name (:data:`NAME_MAX` bytes), a shortened form: the
-    longest prefix of the name that encodes to at most 100 bytes, ``%7E`` and the
-    SHA-256 of the whole name (UTF-8).  ``quote`` never writes ``%7E``, so a shortened
-    folder is never another tenant's; the name itself is in the segments and their
-    signed manifests.
+    """The hive partition folder of a tenant: ``tenant=`` and its name as
+    :func:`tenant_file_name` writes it (percent-encoded, shortened when it would not
+    fit in a file name).  The name itself is in the segments and their signed
+    manifests.
 
     Examples
     --------
@@ -257,18 +255,34 @@ def tenant_partition(tenant: str) -> str:
     >>> len(tenant_partition("テナント" * 30)) <= NAME_MAX
     True
     """
-    name = f"tenant={quote(tenant, safe='')}"
+    return tenant_file_name(tenant, prefix="tenant=")
+
+
+def tenant_file_name(tenant: str, *, prefix: str = "", suffix: str = "") -> str:
+    """A file or folder name for ``tenant`` (with ``prefix`` and ``suffix``): the name
+    percent-encoded, or when that would not fit in a file name (:data:`NAME_MAX`
+    bytes), the longest prefix of the name that encodes to at most 100 bytes, ``%7E``
+    and the SHA-256 of the whole name (UTF-8).  ``quote`` never writes ``%7E`` (it
+    leaves ``~`` as it is), so a shortened name is never another tenant's.
+
+    >>> tenant_file_name("acme corp", suffix=".checkpoint")
+    'acme%20corp.checkpoint'
+    >>> name = tenant_file_name("テナント" * 30, suffix=".checkpoint")
+    >>> name[:18], name[99:102], len(name.encode())
+    ('%E3%83%86%E3%83%8A', '%7E', 177)
+    """
+    name = f"{prefix}{quote(tenant, safe='')}{suffix}"
     if len(name) <= NAME_MAX:  # quote's output is ASCII: characters are bytes
         return name
-    prefix, size = [], 0
+    kept, size = [], 0
     for ch in tenant:
         enc = quote(ch, safe="")
         if size + len(enc) > _PREFIX_BYTES:
             break
-        prefix.append(enc)
+        kept.append(enc)
         size += len(enc)
     digest = hashlib.sha256(tenant.encode()).hexdigest()
-    return f"tenant={''.join(prefix)}{_SHORT_MARK}{digest}"
+    return f"{prefix}{''.join(kept)}{_SHORT_MARK}{digest}{suffix}"
 
 
 def segment_path(tenant: str, month: str, first: int, end: int) -> str:

@@ -654,7 +654,13 @@ class TrailReader:
         if self.confined():
             return False
         try:
-            rows = self._fetch("SELECT EXISTS (SELECT 1 FROM access_db_roles WHERE can_append)")
+            # a row of that unsigned table counts only for a role that exists and may
+            # append (one inserted for no role would switch the rollback check off)
+            rows = self._fetch(
+                "SELECT EXISTS (SELECT 1 FROM access_db_roles d JOIN pg_roles r ON "
+                "r.rolname = d.role_name WHERE d.can_append AND "
+                "has_table_privilege(r.oid, 'events', 'INSERT'))"
+            )
         except StoreError:  # a store made before database roles
             return True
         return not rows[0][0]

@@ -237,3 +237,18 @@ def test_a_store_policy_whose_condition_was_rewritten_is_named(pg_store: Store) 
         in p.detail
         for p in report.problems
     ), report.summary()
+
+
+def test_a_mapping_row_for_no_real_appender_keeps_the_rollback_check(pg_store: Store) -> None:
+    """A tenant role that may append leaves the tenant manifest as it was, so verify
+    cannot hold a stale manifest against the store; a row inserted into the unsigned
+    ``access_db_roles`` for a role that does not exist must not switch that off."""
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        owner.execute(
+            "INSERT INTO access_db_roles (role_name, tenant_id, can_append, created_at) "
+            "VALUES ('auditkit_x_000000', %s, true, '2026-12-07T00:00:00Z')",
+            (A,),
+        )
+    assert Store.open(pg_store.location)._reader.manifest_kept_by_all()
+    make_role(pg_store, A, append=True)
+    assert not Store.open(pg_store.location)._reader.manifest_kept_by_all()

@@ -878,7 +878,9 @@ class Store(StreamCursors):
         received_json = orjson.dumps(received)
         rows: list[tuple[Any, ...]] = []
         leaves: list[bytes] = []
-        seen: dict[str, tuple[str, ...] | None] = dict.fromkeys(cold)
+        # what each id seen so far is: a stored event's identity, an event of this batch
+        # (its identity is worked out only if its id comes again), or a cold one (None)
+        seen: dict[str, tuple[str, ...] | PreparedEvent | None] = dict.fromkeys(cold)
         seen.update(stored)
         conflicts: list[tuple[int, str]] = []
         seq = size
@@ -889,6 +891,8 @@ class Store(StreamCursors):
                 # the same event again is a duplicate; another one under its id is not
                 # (a producer's bug, or a forgery): it is kept aside, not dropped
                 first = seen[eid]
+                if isinstance(first, PreparedEvent):
+                    first = _identity(first.row[3], first.row[5], first.row[7], first.row[8])
                 mine = _identity(p.row[3], p.row[5], p.row[7], p.row[8])
                 if first is not None and first != mine:
                     where = "is stored" if eid in stored else "came earlier in this input"
@@ -900,7 +904,7 @@ class Store(StreamCursors):
                         )
                     )
                 continue
-            seen[eid] = _identity(p.row[3], p.row[5], p.row[7], p.row[8])
+            seen[eid] = p
             row, canon = p.finish(seq, received, received_json)
             leaves.append(sha(b"\x00" + canon).digest())
             rows.append(row)

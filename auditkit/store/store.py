@@ -21,6 +21,7 @@ database is trusted before it is checked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -75,7 +76,13 @@ from auditkit.integrity import (
     sign_statement,
 )
 from auditkit.integrity.note import NoteError, VerifierKey, checkpoint_text, sign_note
-from auditkit.record import STORED_SCHEMA, PreparedEvent, prepare_event, rebuild_canonical
+from auditkit.record import (
+    STORED_COLUMNS,
+    STORED_SCHEMA,
+    PreparedEvent,
+    prepare_event,
+    rebuild_canonical,
+)
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
@@ -790,7 +797,7 @@ class Store(StreamCursors):
             chunk = ids[i : i + 500]
             marks = ", ".join([ph] * len(chunk))
             cur.execute(
-                "SELECT event_id, occurred_at, action, outcome, actor_id FROM events "
+                f"SELECT event_id, {', '.join(_IDENTITY_COLUMNS)} FROM events "
                 f"WHERE tenant_id = {ph} AND event_id IN ({marks})",
                 [tenant, *chunk],
             )
@@ -892,8 +899,8 @@ class Store(StreamCursors):
                 # (a producer's bug, or a forgery): it is kept aside, not dropped
                 first = seen[eid]
                 if isinstance(first, PreparedEvent):
-                    first = _identity(first.row[3], first.row[5], first.row[7], first.row[8])
-                mine = _identity(p.row[3], p.row[5], p.row[7], p.row[8])
+                    first = _row_identity(first.row)
+                mine = _row_identity(p.row)
                 if first is not None and first != mine:
                     where = "is stored" if eid in stored else "came earlier in this input"
                     conflicts.append(
@@ -1944,9 +1951,10 @@ class Store(StreamCursors):
         when = parse_instant(now) if now is not None else datetime.now(UTC)
         policies = {p.tenant_id: p for p in self.retention_policies()}
         cold = self._reader.cold()
+        default = self._signed_default_lookup()
         done = []
         for t in tenants:
-            mismatch = self._policy_mismatch(t, policies[t])
+            mismatch = self._policy_mismatch(t, policies[t], default)
             if mismatch:
                 done.append(TenantApply(t, policies[t], blocked=mismatch))
                 continue
@@ -2003,6 +2011,11 @@ class Store(StreamCursors):
                     newest = (received, doc["new"])
         return newest[1] if newest else None
 
+    def _signed_default_lookup(self) -> Callable[[], dict[str, Any] | None]:
+        """:meth:`_signed_default_policy` over every tenant, looked up at most once (it
+        reads every tenant's policy records) by a pass that judges each tenant."""
+        return functools.cache(lambda: self._signed_default_policy(self.tenants()))
+
     def _policy_problems(self, tenants: Sequence[str]) -> list[Problem]:
         """``policy_altered`` for each tenant whose retention policy in the database is
         not the one its signed trail records, as ``apply`` would refuse it (a hold
@@ -2011,9 +2024,10 @@ class Store(StreamCursors):
         if self._reader.confined() or not self._has_policies():
             return []
         policies = {p.tenant_id: p for p in self.retention_policies()}
+        default = self._signed_default_lookup()
         problems = []
         for t in tenants:
-            if t not in policies or self._policy_mismatch(t, policies[t]) is None:
+            if t not in policies or self._policy_mismatch(t, policies[t], default) is None:
                 continue
             problems.append(
                 Problem(
@@ -2034,15 +2048,21 @@ class Store(StreamCursors):
         except StoreError:
             return False  # a store that never had a policy: no table
 
-    def _policy_mismatch(self, tenant: str, policy: RetentionPolicy) -> str | None:
+    def _policy_mismatch(
+        self,
+        tenant: str,
+        policy: RetentionPolicy,
+        default: Callable[[], dict[str, Any] | None],
+    ) -> str | None:
         """Why the policy the database holds for ``tenant`` is not the one its signed
         trail records, or ``None``.  The table is a convenience that anyone with write
         access to the database can edit; a purge is irreversible, so ``apply`` only acts
-        on a policy the signed ``audit_retention.update`` records vouch for."""
+        on a policy the signed ``audit_retention.update`` records vouch for.
+        ``default``: :meth:`_signed_default_lookup`'s."""
         records = self._signed_policy_records(tenant)
         # a tenant that came after the store default was set has no record of it in
         # its own trail: the default's record in the other tenants' trails vouches
-        signed = records[-1][1]["new"] if records else self._signed_default_policy(self.tenants())
+        signed = records[-1][1]["new"] if records else default()
         if signed is None:
             signed = RetentionPolicy(tenant).values()
         claimed = policy.values()
@@ -2515,6 +2535,16 @@ def _identity(occurred_at: Any, action: Any, outcome: Any, actor_id: Any) -> tup
     """
     when = format_timestamp(occurred_at) if isinstance(occurred_at, datetime) else str(occurred_at)
     return (when, str(action), str(outcome), str(actor_id))
+
+
+#: The stored columns :func:`_identity` reads, and where they are in a stored row.
+_IDENTITY_COLUMNS: Final = ("occurred_at", "action", "outcome", "actor_id")
+_IDENTITY_AT: Final = tuple(STORED_COLUMNS.index(c) for c in _IDENTITY_COLUMNS)
+
+
+def _row_identity(row: Sequence[Any]) -> tuple[str, ...]:
+    """:func:`_identity` of a stored row (:data:`~auditkit.record.STORED_COLUMNS`)."""
+    return _identity(*(row[i] for i in _IDENTITY_AT))
 
 
 def _shown(identity: tuple[str, ...]) -> str:

@@ -58,17 +58,6 @@ _REQUIRED: Final = frozenset(
 
 #: The tables that hold the trail and its integrity data.
 _TRAIL_TABLES: Final = ("events", "checkpoints", "purges", "merkle_tiles", "tree_heads")
-#: PostgreSQL: the store's triggers, as (table, name).
-_PG_TRIGGERS: Final = frozenset(
-    (
-        ("events", "events_no_update"),
-        ("events", "events_no_delete"),
-        ("events", "events_no_truncate"),
-        ("checkpoints", "checkpoints_no_change"),
-        ("checkpoints", "checkpoints_no_truncate"),
-        ("purges", "purges_no_change"),
-    )
-)
 #: PostgreSQL: the store's row-level security policies (auditkit.store._access), by
 #: name, with the one role each applies to.
 _PG_POLICIES: Final = {
@@ -225,6 +214,30 @@ def _made_schema() -> _MadeSchema:
     finally:
         conn.close()
     return _MadeSchema(made, triggers)
+
+
+@functools.cache
+def _pg_store_triggers() -> frozenset[tuple[str, str]]:
+    """PostgreSQL: the store's own triggers, as (table, name), read from the
+    statements that make them."""
+    from auditkit.store._tables import immutability_ddl
+
+    made = (
+        re.match(r"\s*CREATE TRIGGER (\w+) .*? ON (\w+)", stmt, re.S)
+        for stmt in immutability_ddl("postgresql")
+    )
+    return frozenset((m.group(2), m.group(1)) for m in made if m is not None)
+
+
+def _foreign_trigger(name: Any, table: Any, text: Any) -> tuple[str, str]:
+    """A trigger the store did not make, outside the trail tables, as :meth:`TrailReader.
+    schema_changes` names it."""
+    return (
+        str(name),
+        f"is a trigger on {table} that the store did not make (it runs inside the store's "
+        f"own writes: a revocation, a grant or a quarantined record can be undone or "
+        f"rewritten as it is written): {text}",
+    )
 
 
 @dataclass(frozen=True)
@@ -484,14 +497,7 @@ class TrailReader:
             f"tbl_name NOT IN ({', '.join('?' * len(_TRAIL_TABLES))})",
             _TRAIL_TABLES,
         ):
-            found.append(
-                (
-                    str(name),
-                    f"is a trigger on {table} that the store did not make (it runs inside "
-                    f"the store's own writes: a revocation, a grant or a quarantined record "
-                    f"can be undone or rewritten as it is written): {text}",
-                )
-            )
+            found.append(_foreign_trigger(name, table, text))
         if any(name == "ix_events_unusual" for _, name, _, _ in rows) and not any(
             name == "ix_events_unusual" for name, _ in found
         ):
@@ -526,15 +532,8 @@ class TrailReader:
             f"JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal "
             f"AND c.relnamespace = {schema} ORDER BY 1, 2"
         ):
-            if (str(table), str(name)) not in _PG_TRIGGERS:
-                found.append(
-                    (
-                        str(name),
-                        f"is a trigger on {table} that the store did not make (it runs inside "
-                        f"the store's own writes: a revocation, a grant or a quarantined record "
-                        f"can be undone or rewritten as it is written): {text}",
-                    )
-                )
+            if (str(table), str(name)) not in _pg_store_triggers():
+                found.append(_foreign_trigger(name, table, text))
         for (table,) in self._fetch(
             f"SELECT relname FROM pg_class WHERE relnamespace = {schema} "
             "AND relforcerowsecurity ORDER BY 1"

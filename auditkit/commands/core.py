@@ -235,10 +235,6 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-#: The longest file name the common file systems take (bytes).
-_NAME_MAX = 255
-
-
 def note_file_name(tenant: str) -> str:
     """The file of a tenant's note in ``checkpoint --format note -o DIR``: the name
     percent-encoded, ``.checkpoint``, shortened as the cold tier's folders are when
@@ -257,13 +253,15 @@ def note_file_name(tenant: str) -> str:
 def _name_max(folder: Path) -> int:
     """The longest file name the file system of ``folder`` (or of the folder it would be
     made in) takes."""
+    from auditkit.store import NAME_MAX
+
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     try:
-        return min(_NAME_MAX, os.pathconf(existing, "PC_NAME_MAX"))
+        return min(NAME_MAX, os.pathconf(existing, "PC_NAME_MAX"))
     except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or not known
-        return _NAME_MAX
+        return NAME_MAX
 
 
 def _write_note_folder(folder: Path, files: dict[str, str]) -> None:

@@ -1,11 +1,12 @@
 """The hot tier: a tamper-evident event store in SQLite or PostgreSQL."""
 
 from auditkit.store import _bound  # noqa: F401  (installs the principal-bound handle)
-from auditkit.store._cold import tenant_file_name
+from auditkit.store._cold import NAME_MAX, tenant_file_name
 from auditkit.store._page import JsonPage
 from auditkit.store.store import AppendResult, ConsistencyProof, InclusionProof, Store
 
 __all__ = [
+    "NAME_MAX",
     "AppendResult",
     "ConsistencyProof",
     "InclusionProof",

@@ -75,6 +75,53 @@ def _login(when: datetime, who: tuple[int, str], ip: str) -> dict[str, Any]:
     )
 
 
+def _member_added(
+    when: datetime,
+    author: tuple[int, str],
+    entity: tuple[str, int, str],
+    ip: str,
+    member: tuple[int, str],
+    role: str,
+) -> dict[str, Any]:
+    """GitLab's ``member_created``: ``member`` added to ``entity`` with access ``role``."""
+    return _event(
+        when,
+        author,
+        "member_created",
+        entity,
+        ip,
+        target_id=member[0],
+        target_type="User",
+        target_details=member[1],
+        add="user_access",
+        **{"as": role},
+    )
+
+
+def _level_changed(
+    when: datetime,
+    author: tuple[int, str],
+    entity: tuple[str, int, str],
+    ip: str,
+    member: tuple[int, str],
+    old: str,
+    new: str,
+) -> dict[str, Any]:
+    """GitLab's ``member_updated``: ``member``'s access level from ``old`` to ``new``."""
+    return _event(
+        when,
+        author,
+        "member_updated",
+        entity,
+        ip,
+        target_id=member[0],
+        target_type="User",
+        target_details=member[1],
+        change="access_level",
+        **{"from": old, "to": new},
+    )
+
+
 def _trail(attack: list[dict[str, Any]], tmp_path: Path) -> pl.DataFrame:
     """Three weeks of weekday sign-ins from the office (the admin makes a developer a
     Maintainer now and then), then ``attack``."""
@@ -86,17 +133,14 @@ def _trail(attack: list[dict[str, Any]], tmp_path: Path) -> pl.DataFrame:
         records += [_login(d + timedelta(hours=9), who, OFFICE) for who in (ADMIN, DEV)]
         if day % 4 == 1:
             records.append(
-                _event(
+                _level_changed(
                     d + timedelta(hours=10),
                     ADMIN,
-                    "member_updated",
                     PROJECT,
                     OFFICE,
-                    target_id=7,
-                    target_type="User",
-                    target_details="eve",
-                    change="access_level",
-                    **{"from": "Developer", "to": "Maintainer"},
+                    (7, "eve"),
+                    "Developer",
+                    "Maintainer",
                 )
             )
     return read_as("gitlab", records + attack, tmp_path, tenant="corp")
@@ -170,37 +214,11 @@ ATTACKS: dict[str, tuple[list[dict[str, Any]], str]] = {
         "security_control_weakened",
     ),
     "a new member added as Owner": (
-        [
-            _event(
-                NIGHT,
-                ADMIN,
-                "member_created",
-                GROUP,
-                INTRUDER,
-                target_id=77,
-                target_type="User",
-                target_details="mallory",
-                add="user_access",
-                **{"as": "Owner"},
-            )
-        ],
+        [_member_added(NIGHT, ADMIN, GROUP, INTRUDER, (77, "mallory"), "Owner")],
         "admin_grant_from_new_network",
     ),
     "a developer made Owner": (
-        [
-            _event(
-                NIGHT,
-                ADMIN,
-                "member_updated",
-                GROUP,
-                INTRUDER,
-                target_id=DEV[0],
-                target_type="User",
-                target_details="dana",
-                change="access_level",
-                **{"from": "Developer", "to": "Owner"},
-            )
-        ],
+        [_level_changed(NIGHT, ADMIN, GROUP, INTRUDER, DEV, "Developer", "Owner")],
         "admin_grant_from_new_network",
     ),
     "a user made an instance administrator": (
@@ -248,47 +266,14 @@ LOOK_ALIKES: dict[str, list[dict[str, Any]]] = {
         )
     ],
     "an Owner added from the office": [
-        _event(
-            DAY,
-            ADMIN,
-            "member_created",
-            GROUP,
-            OFFICE,
-            target_id=78,
-            target_type="User",
-            target_details="newlead",
-            add="user_access",
-            **{"as": "Owner"},
-        )
+        _member_added(DAY, ADMIN, GROUP, OFFICE, (78, "newlead"), "Owner")
     ],
     "a Maintainer made from a new network": [
-        _event(
-            NIGHT,
-            ADMIN,
-            "member_updated",
-            PROJECT,
-            INTRUDER,
-            target_id=DEV[0],
-            target_type="User",
-            target_details="dana",
-            change="access_level",
-            **{"from": "Developer", "to": "Maintainer"},
-        )
+        _level_changed(NIGHT, ADMIN, PROJECT, INTRUDER, DEV, "Developer", "Maintainer")
     ],
     "a user who makes a group owns it": [
         _event(DAY, DEV, "group_created", ("Group", 70, "corp/new"), OFFICE),
-        _event(
-            DAY,
-            DEV,
-            "member_created",
-            ("Group", 70, "corp/new"),
-            OFFICE,
-            target_id=DEV[0],
-            target_type="User",
-            target_details="dana",
-            add="user_access",
-            **{"as": "Owner"},
-        ),
+        _member_added(DAY, DEV, ("Group", 70, "corp/new"), OFFICE, DEV, "Owner"),
     ],
     "an administrator demoted": [
         _change("user_admin_status_updated", DANA, "admin", "true", "false")

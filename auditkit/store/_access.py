@@ -43,7 +43,7 @@ from auditkit.access import (
     parse_token,
     secret_matches,
 )
-from auditkit.errors import AccessDenied, StoreError, UsageError
+from auditkit.errors import AccessDenied, StoreError, TamperedError, UsageError
 from auditkit.schema import format_timestamp
 from auditkit.store._backend import Backend
 from auditkit.store._manifest import (
@@ -173,6 +173,12 @@ SEALED_TABLES: Final = {
         ("principal_id", "secret_hash", "scopes", "tenants", "created_at", "expires_at",
          "revoked_at", "note"),
     ),
+    # PostgreSQL enforces these rows itself (row-level security reads them): the
+    # signature makes a role remapped to another tenant, or given append, a problem
+    # that verify names
+    "access_db_roles": (("role_name",), ("tenant_id", "can_append", "created_at")),
+    # a key swapped for a chosen one would change (or make guessable) the pseudonyms
+    "access_redaction_keys": (("tenant_id",), ("key", "created_at")),
 }  # fmt: skip
 
 
@@ -650,7 +656,8 @@ def access_problems(backend: Backend, seal: AccessSeal) -> list[Problem]:
         "revoked": "it was revoked (the signed manifest lists it) and put back",
     }
     for table, values, reason in unsealed_rows(backend, seal):
-        tenant = str(values[1]) if table == "access_grants" else ""
+        columns = _columns(table)
+        tenant = str(values[columns.index("tenant_id")]) if "tenant_id" in columns else ""
         why = explained.get(reason, reason)
         problems.append(
             Problem(
@@ -658,7 +665,14 @@ def access_problems(backend: Backend, seal: AccessSeal) -> list[Problem]:
                 "" if tenant == ALL_TENANTS else tenant,
                 None,
                 None,
-                f"{_describe(table, values)}: {why}; it is not honoured",
+                f"{_describe(table, values)}: {why}; "
+                + (
+                    "PostgreSQL applies it all the same (row-level security reads the "
+                    "table): drop the role (`auditkit access STORE db-role drop NAME`) "
+                    "and make it again"
+                    if table == "access_db_roles"
+                    else "it is not honoured"
+                ),
             )
         )
     return problems
@@ -732,31 +746,60 @@ def authenticate(backend: Backend, text: str, seal: AccessSeal) -> TokenInfo:
 
 
 # -- redaction keys ----------------------------------------------------------------------
-def redaction_keys(backend: Backend, tenants: Sequence[str]) -> dict[str, str]:
-    """Each tenant's redaction key, made (random, 256 bits) when it has none."""
+def redaction_keys(backend: Backend, tenants: Sequence[str], seal: AccessSeal) -> dict[str, str]:
+    """Each tenant's redaction key, made (random, 256 bits, signed by ``seal``) when it
+    has none.
+
+    Raises
+    ------
+    TamperedError
+        When a tenant's key row is not signed by the store's key: a key swapped for
+        one someone chose is not used (``verify`` names the row).
+    StoreError
+        When a key must be made and ``seal`` does not hold the store's signing key.
+    """
     if not tenants:
         return {}
     ensure_access_schema(backend)
     marks = ", ".join("?" * len(tenants))
-    sql = f"SELECT tenant_id, key FROM access_redaction_keys WHERE tenant_id IN ({marks})"
-    keys = {str(t): str(k) for t, k in _rows(backend, sql, list(tenants))}
+    sql = (
+        "SELECT tenant_id, key, created_at, signature FROM access_redaction_keys "
+        f"WHERE tenant_id IN ({marks})"
+    )
+
+    def read() -> dict[str, str]:
+        keys = {}
+        for row in _rows(backend, sql, list(tenants)):
+            why = seal.why_not("access_redaction_keys", row[:-1], row[-1])
+            if why is not None:
+                raise TamperedError(
+                    f"the redaction key of tenant {row[0]!r} is not used: {why} (edited "
+                    "in the database, or made before redaction keys were signed: "
+                    "`auditkit verify` names it, `auditkit access STORE seal` signs a "
+                    "key you made)"
+                )
+            keys[str(row[0])] = str(row[1])
+        return keys
+
+    keys = read()
     missing = [t for t in tenants if t not in keys]
     if missing:
         now = _now()
         ignore = "OR IGNORE " if backend.dialect == "sqlite" else ""
         conflict = "" if backend.dialect == "sqlite" else " ON CONFLICT DO NOTHING"
+        made = [(t, secrets.token_hex(32), now) for t in missing]
         _write(
             backend,
             [
                 (
-                    f"INSERT {ignore}INTO access_redaction_keys (tenant_id, key, created_at) "
-                    f"VALUES (?, ?, ?){conflict}",
-                    (t, secrets.token_hex(32), now),
+                    f"INSERT {ignore}INTO access_redaction_keys "
+                    f"(tenant_id, key, created_at, signature) VALUES (?, ?, ?, ?){conflict}",
+                    (*values, seal.sign("access_redaction_keys", values)),
                 )
-                for t in missing
+                for values in made
             ],
         )
-        keys = {str(t): str(k) for t, k in _rows(backend, sql, list(tenants))}
+        keys = read()
     return keys
 
 
@@ -865,6 +908,7 @@ def _rls_statements(conn: Any) -> list[str]:
 def create_db_role(
     backend: Backend,
     tenant: str,
+    seal: AccessSeal,
     *,
     name: str | None = None,
     password: str | None = None,
@@ -892,6 +936,8 @@ def create_db_role(
         name = f"auditkit_{slug}_{secrets.token_hex(3)}"
     role = _ident(name)
     secret = password if password is not None else secrets.token_urlsafe(24)
+    values = (name, tenant, append, _now())
+    signature = seal.sign("access_db_roles", values)  # before anything is made
     with backend.connect() as conn:
         cur = conn.cursor()
         try:
@@ -909,9 +955,10 @@ def create_db_role(
                 )
             )
             cur.execute(
-                "INSERT INTO access_db_roles (role_name, tenant_id, can_append, created_at) "
-                "VALUES (%s, %s, %s, %s)",
-                (name, tenant, append, _now()),
+                "INSERT INTO access_db_roles "
+                "(role_name, tenant_id, can_append, created_at, signature) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (*values, signature),
             )
             for stmt in _rls_statements(conn):
                 cur.execute(stmt)
@@ -957,8 +1004,10 @@ def list_db_roles(backend: Backend) -> list[DbRole]:
     return [DbRole(str(r[0]), str(r[1]), bool(r[2])) for r in rows]
 
 
-def drop_db_role(backend: Backend, name: str) -> None:
-    """Drop a tenant's database role and its grants."""
+def drop_db_role(backend: Backend, name: str, revoked: Revoked) -> None:
+    """Drop a tenant's database role and its grants.  ``revoked`` is given the digest
+    of its row's signature in the same transaction, so that the row put back (for a
+    role of that name made again) is not honoured."""
     if backend.dialect != "postgresql":
         raise UsageError("database roles need PostgreSQL")
     role = _ident(name)
@@ -968,6 +1017,8 @@ def drop_db_role(backend: Backend, name: str) -> None:
             cur.execute("SELECT 1 FROM access_db_roles WHERE role_name = %s", (name,))
             if not cur.fetchone():
                 raise UsageError(f"no database role {name!r} made by auditkit")
+            cur.execute("SELECT signature FROM access_db_roles WHERE role_name = %s", (name,))
+            revoked(cur, [revoked_digest(str(r[0])) for r in cur.fetchall() if r[0]])
             cur.execute(f"DROP OWNED BY {role}")
             cur.execute(f"DROP ROLE IF EXISTS {role}")
             cur.execute("DELETE FROM access_db_roles WHERE role_name = %s", (name,))

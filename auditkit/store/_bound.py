@@ -465,7 +465,7 @@ class BoundStore(Store):
         redacted = [d.tenant for d in decisions if d.redacted]
         if not redacted or not frame.height:
             return frame
-        keys = sql.redaction_keys(self.backend, redacted)
+        keys = sql.redaction_keys(self.backend, redacted, self._owner._access_seal())
         if len(redacted) == len(decisions):
             return redact_frame(frame, keys)
         mask = pl.col("tenant_id").is_in(redacted)

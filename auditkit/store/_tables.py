@@ -280,6 +280,8 @@ class RedactionKeyRow(SQLModel, table=True):
     tenant_id: str = Field(primary_key=True, max_length=512)
     key: str
     created_at: str
+    #: the store key's signature over the row's values
+    signature: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class DbRoleRow(SQLModel, table=True):
@@ -291,6 +293,8 @@ class DbRoleRow(SQLModel, table=True):
     tenant_id: str = Field(max_length=512)
     can_append: bool = False
     created_at: str
+    #: the store key's signature over the row's values
+    signature: str | None = Field(default=None, sa_column=Column(Text))
 
 
 #: The access tables, created with a new store and on first use in an older one.

@@ -2396,7 +2396,7 @@ class Store(StreamCursors):
     ) -> DbRole:
         """A PostgreSQL login role that sees only ``tenant``'s rows (row-level security)."""
         return _access.create_db_role(
-            self.backend, tenant, name=name, password=password, append=append
+            self.backend, tenant, self._access_seal(), name=name, password=password, append=append
         )
 
     def db_roles(self) -> list[DbRole]:
@@ -2405,7 +2405,7 @@ class Store(StreamCursors):
 
     def drop_db_role(self, name: str) -> None:
         """Drop a database role made by :meth:`create_db_role`."""
-        _access.drop_db_role(self.backend, name)
+        _access.drop_db_role(self.backend, name, self._revoked_in)
 
     def _principal_tenants(self, principal_id: str, seal: _access.AccessSeal) -> list[str]:
         """Tenants whose trail records what happens to a principal's access."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from auditkit.access import parse_token
-from auditkit.errors import AccessDenied, StoreError
+from auditkit.errors import AccessDenied, StoreError, TamperedError
 from auditkit.store import Store
 from auditkit.verification import ProblemKind
 from tests.access.strategies import TENANTS
@@ -356,3 +356,41 @@ def test_principals_may_not_seal(marked_store: Store, person: Person) -> None:
         admin.seal_access()
     with pytest.raises(AccessDenied):
         admin.unsealed_access()
+
+
+def test_a_redaction_key_swapped_is_not_used_and_verify_names_it(
+    marked_store: Store, person: Person
+) -> None:
+    """A key chosen by the attacker would make every pseudonym of the tenant his to
+    compute (and change the ones analysts joined on): the key row is signed."""
+    ann = person(marked_store, "ann", tn_alpha="analyst")
+    before = ann.load(A)["source_ip"].drop_nulls().to_list()
+    assert before and altered(marked_store) == []
+    chosen = "00" * 32
+    sql(
+        marked_store,
+        "UPDATE access_redaction_keys SET key = ? WHERE tenant_id = ?",
+        params=(chosen, A),
+        drop_triggers=False,
+    )
+    with pytest.raises(TamperedError, match="redaction key of tenant"):
+        ann.load(A)
+    (problem,) = altered(marked_store)
+    assert "access_redaction_keys" in problem and repr(A) in problem
+    assert "its signature is not the store key's" in problem and chosen not in problem
+
+
+def test_a_redaction_key_put_in_before_the_first_redacted_read_is_not_used(
+    marked_store: Store, person: Person
+) -> None:
+    ann = person(marked_store, "ann", tn_alpha="analyst")
+    sql(
+        marked_store,
+        "INSERT INTO access_redaction_keys (tenant_id, key, created_at) VALUES (?, ?, ?)",
+        params=(A, "11" * 32, NOW),
+        drop_triggers=False,
+    )
+    with pytest.raises(TamperedError):
+        ann.load(A)
+    (problem,) = altered(marked_store)
+    assert "carries no signature" in problem

@@ -252,3 +252,64 @@ def test_a_mapping_row_for_no_real_appender_keeps_the_rollback_check(pg_store: S
     assert Store.open(pg_store.location)._reader.manifest_kept_by_all()
     make_role(pg_store, A, append=True)
     assert not Store.open(pg_store.location)._reader.manifest_kept_by_all()
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        ("UPDATE access_db_roles SET tenant_id = %s WHERE role_name = %s", "not the store key"),
+        ("UPDATE access_db_roles SET can_append = true WHERE role_name = %s", "not the store key"),
+    ],
+    ids=["remapped", "append"],
+)
+def test_a_tenant_role_remapped_or_widened_in_the_table_is_named(
+    pg_store: Store, edit: str, why: str
+) -> None:
+    """Row-level security reads ``access_db_roles``: whoever owns the tables can point
+    a tenant's role at another tenant without the key.  The server honours the row (it
+    cannot check a signature), so the signature makes verify name it."""
+    url = make_role(pg_store, A)
+    name = pg_store.db_roles()[0].name
+    assert pg_store.verify().ok
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        owner.execute(edit, (B, name) if "tenant_id" in edit else (name,))
+    if "tenant_id" in edit:
+        with raw(url) as conn:  # the damage: the role now reads B
+            assert {r[0] for r in conn.execute("SELECT DISTINCT tenant_id FROM events")} == {B}
+    report = Store.open(pg_store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    assert any(
+        p.kind.value == "access_altered"
+        and f"access_db_roles row (role_name {name!r})" in p.detail
+        and why in p.detail
+        for p in report.problems
+    ), report.summary()
+
+
+def test_a_dropped_roles_row_put_back_for_a_role_made_again_is_named(pg_store: Store) -> None:
+    """The row of a dropped role, signed when it was made, put back beside a role of
+    the same name made again by whoever may create roles: its signature is revoked."""
+    make_role(pg_store, A)
+    name = pg_store.db_roles()[0].name
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        (row,) = owner.execute(
+            "SELECT role_name, tenant_id, can_append, created_at, signature FROM access_db_roles"
+        ).fetchall()
+    pg_store.drop_db_role(name)
+    pg_store._test_roles.remove(name)  # type: ignore[attr-defined]
+    assert pg_store.verify().ok
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        owner.execute(f'CREATE ROLE "{name}" LOGIN IN ROLE auditkit_tenant')
+        try:
+            owner.execute(
+                "INSERT INTO access_db_roles "
+                "(role_name, tenant_id, can_append, created_at, signature) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                row,
+            )
+            report = Store.open(pg_store.location).verify()
+        finally:
+            owner.execute("DELETE FROM access_db_roles WHERE role_name = %s", (name,))
+            owner.execute(f'DROP ROLE "{name}"')
+    assert report.status.value == "tampered", report.summary()
+    assert any("revoked" in p.detail and name in p.detail for p in report.problems)

@@ -72,6 +72,35 @@ class SignatureError(ValueError):
 # ------------------------------------------------------------------------------ keys
 
 
+def decode_signature(text: str) -> bytes:
+    """The bytes of a base64 signature, refusing any text but the one canonical
+    encoding of those bytes.
+
+    The last character before padding carries bits that decoding ignores, so one
+    signature has several texts; where a signature's text names what it signs (the
+    manifest lists revoked access rows by a digest of it), a second text would be a
+    second name for the same row.
+
+    Raises
+    ------
+    ValueError
+        For text that is not base64, or not the canonical base64 of its bytes.
+
+    Examples
+    --------
+    >>> decode_signature("QUI=")
+    b'AB'
+    >>> decode_signature("QUJ=")
+    Traceback (most recent call last):
+        ...
+    ValueError: not the canonical base64 of its bytes
+    """
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("not the canonical base64 of its bytes")
+    return raw
+
+
 def generate_key() -> Ed25519PrivateKey:
     """Return a new random Ed25519 private key.
 
@@ -585,7 +614,7 @@ def verify_checkpoint(cp: Checkpoint, public_key: Ed25519PublicKey | Ed25519Priv
     expected = fingerprint[:KEY_ID_LENGTH]
     where = f"checkpoint of tenant {cp.tenant_id!r} at size {cp.tree_size}"
     try:
-        signature = base64.b64decode(cp.signature, validate=True)
+        signature = decode_signature(cp.signature)
     except (binascii.Error, ValueError):
         signature = b""
     if len(signature) != _SIGNATURE_SIZE:

@@ -37,7 +37,13 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from auditkit.integrity.signing import KEY_ID_LENGTH, SignatureError, key_fingerprint, key_id
+from auditkit.integrity.signing import (
+    KEY_ID_LENGTH,
+    SignatureError,
+    decode_signature,
+    key_fingerprint,
+    key_id,
+)
 
 __all__ = [
     "STATEMENT_HEADER",
@@ -273,7 +279,7 @@ def verify_statement(st: RangeStatement, public_key: Ed25519PublicKey) -> None:
             f"expected {fingerprint[:KEY_ID_LENGTH]})"
         )
     try:
-        signature = base64.b64decode(st.signature, validate=True)
+        signature = decode_signature(st.signature)
         public_key.verify(signature, st.signed_message())
     except (binascii.Error, ValueError, InvalidSignature):
         raise SignatureError(

@@ -44,6 +44,7 @@ from auditkit.access import (
     secret_matches,
 )
 from auditkit.errors import AccessDenied, StoreError, TamperedError, UsageError
+from auditkit.integrity import decode_signature
 from auditkit.schema import format_timestamp
 from auditkit.store._backend import Backend
 from auditkit.store._manifest import (
@@ -155,7 +156,7 @@ def _verified(public_raw: bytes, message: bytes, signature: str) -> bool:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
-        raw = base64.b64decode(signature, validate=True)
+        raw = decode_signature(signature)
         Ed25519PublicKey.from_public_bytes(public_raw).verify(raw, message)
     except (ValueError, InvalidSignature):
         return False

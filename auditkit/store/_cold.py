@@ -56,7 +56,7 @@ import polars as pl
 from cryptography.exceptions import InvalidSignature
 
 from auditkit.errors import StoreError
-from auditkit.integrity import key_fingerprint, key_id
+from auditkit.integrity import decode_signature, key_fingerprint, key_id
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 
 __all__ = [
@@ -413,7 +413,7 @@ def check_manifest(data: bytes, public_key: Any) -> dict[str, Any]:
     if not isinstance(kid, str) or not kid or not expected.startswith(kid):
         raise ValueError(f"the manifest is signed by key {str(kid)[:16]}, expected {expected[:16]}")
     try:
-        public_key.verify(base64.b64decode(sig, validate=True), Manifest(doc, "").signed_message())
+        public_key.verify(decode_signature(sig), Manifest(doc, "").signed_message())
     except (binascii.Error, ValueError, InvalidSignature):
         raise ValueError("the manifest's signature does not match its contents") from None
     return dict(doc)

@@ -42,7 +42,7 @@ from typing import Any, Final
 
 import orjson
 
-from auditkit.integrity import key_fingerprint
+from auditkit.integrity import decode_signature, key_fingerprint
 from auditkit.schema import format_timestamp
 from auditkit.store._tables import STORE_VERSION
 from auditkit.verification import Problem, ProblemKind
@@ -351,7 +351,7 @@ class Manifest:
         if self.key_id != key_fingerprint(public_key):
             return f"it is signed by key {self.key_id[:16]}, not the trusted one"
         try:
-            public_key.verify(base64.b64decode(self.signature, validate=True), self.body())
+            public_key.verify(decode_signature(self.signature), self.body())
         except Exception:
             return "its signature does not match its contents"
         return None

@@ -58,6 +58,12 @@ _REQUIRED: Final = frozenset(
 
 #: The tables that hold the trail and its integrity data.
 _TRAIL_TABLES: Final = ("events", "checkpoints", "purges", "merkle_tiles", "tree_heads")
+#: PostgreSQL: every table the store makes and reads.
+_PG_STORE_TABLES: Final = (
+    *_TRAIL_TABLES, "store_meta", "quarantine", "retention_policies", "access_principals",
+    "access_grants", "access_tokens", "access_redaction_keys", "access_db_roles",
+    "stream_cursors",
+)  # fmt: skip
 #: PostgreSQL: the store's row-level security policies (auditkit.store._access), by
 #: name, with the one role each applies to.
 _PG_POLICIES: Final = {
@@ -482,7 +488,19 @@ class TrailReader:
                         )
                     )
                 continue
-            if kind != "index" or str(name).startswith("sqlite_autoindex_"):
+            if kind != "index":
+                continue
+            if str(name).startswith("sqlite_autoindex_"):
+                # SQLite's own indexes of a table's constraints are declared by no
+                # statement; one that is was made by someone, and named to be skipped
+                if text is not None:
+                    found.append(
+                        (
+                            str(name),
+                            f"is an index on {table} named as SQLite names the indexes of "
+                            f"a table's constraints, but made by a statement: {text}",
+                        )
+                    )
                 continue
             if _STORE_INDEXES.get(str(name)) != " ".join(str(text or "").split()):
                 found.append(
@@ -526,7 +544,40 @@ class TrailReader:
         the tables can add them; forced, a policy applies to the owner's own reads, and
         verify would be shown part of the trail as the whole)."""
         found: list[tuple[str, str]] = []
+        # what the store's statements reach is what the search_path finds first: a view
+        # of a store table in a schema ahead of the store's (say one named after the
+        # connecting user) passes reads and writes through to the table while every
+        # check below looks at the view's schema
+        for name, kind, where in self._fetch(
+            "SELECT t.name, c.relkind::text, n.nspname FROM unnest(?::text[]) AS t(name) "
+            "JOIN pg_class c ON c.oid = to_regclass(t.name) "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind NOT IN ('r', 'p') OR n.nspname <> current_schema() ORDER BY 1",
+            (list(_PG_STORE_TABLES),),
+        ):
+            found.append(
+                (
+                    str(name),
+                    f"is not a table of the store's schema but a relation of kind "
+                    f"{kind!r} in schema {where!r} that the search_path finds first: the "
+                    "store's reads and writes go through it",
+                )
+            )
         schema = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+        # a rule rewrites the store's own statements as a trigger would (an INSERT into
+        # the quarantine made to do nothing); the store makes none
+        for table, name, text in self._fetch(
+            "SELECT c.relname, r.rulename, pg_get_ruledef(r.oid) FROM pg_rewrite r "
+            f"JOIN pg_class c ON c.oid = r.ev_class WHERE c.relnamespace = {schema} "
+            "AND c.relkind IN ('r', 'p') ORDER BY 1, 2"
+        ):
+            found.append(
+                (
+                    str(name),
+                    f"is a rule on {table} that the store did not make (it rewrites the "
+                    f"store's own statements): {text}",
+                )
+            )
         for table, name, text in self._fetch(
             "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
             f"JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal "

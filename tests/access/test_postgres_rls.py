@@ -313,3 +313,40 @@ def test_a_dropped_roles_row_put_back_for_a_role_made_again_is_named(pg_store: S
             owner.execute(f'DROP ROLE "{name}"')
     assert report.status.value == "tampered", report.summary()
     assert any("revoked" in p.detail and name in p.detail for p in report.problems)
+
+
+def test_a_rule_rewriting_the_store_s_writes_is_named(pg_store: Store) -> None:
+    """A rule does what a trigger does: ``DO INSTEAD NOTHING`` on the quarantine made
+    the owner's ingest say "quarantined 2" and keep none, and the seal then sealed the
+    loss."""
+    assert pg_store.verify().ok
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        owner.execute(
+            "CREATE RULE drop_mine AS ON INSERT TO quarantine "
+            "WHERE NEW.record LIKE '%mallory%' DO INSTEAD NOTHING"
+        )
+    report = Store.open(pg_store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    assert any(
+        "drop_mine is a rule on quarantine that the store did not make" in p.detail
+        for p in report.problems
+    ), report.summary()
+
+
+def test_a_view_ahead_of_a_store_table_on_the_search_path_is_named(pg_store: Store) -> None:
+    """A schema named after the connecting user comes first on PostgreSQL's default
+    search_path: a view there passes the store's reads and writes through to its
+    table, while the checks looked at the view's schema (a trigger on the real
+    quarantine went unseen)."""
+    assert pg_store.verify().ok
+    with psycopg.connect(pg_store.backend.adbc_uri, autocommit=True) as owner:
+        (user,) = owner.execute("SELECT current_user").fetchone()
+        owner.execute(f'CREATE SCHEMA "{user}"')
+        owner.execute(f'CREATE VIEW "{user}".quarantine AS SELECT * FROM public.quarantine')
+    report = Store.open(pg_store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    assert any(
+        p.detail.startswith("quarantine is not a table of the store's schema")
+        and repr(user) in p.detail
+        for p in report.problems
+    ), report.summary()

@@ -746,6 +746,34 @@ def test_sqlite_an_index_redeclared_after_it_was_built_is_named(tmp_path: Path) 
     assert "zz" in p.detail and "events" in p.detail
 
 
+def test_sqlite_an_index_named_as_sqlite_names_its_own_is_named(tmp_path: Path) -> None:
+    """SQLite's indexes of a table's constraints (``sqlite_autoindex_*``) are declared by
+    no statement, and verify passes over them; a partial index renamed so (``PRAGMA
+    writable_schema``) hid a failure from the API's pages of failures."""
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(30))  # failures at seqs 3, 10, 17, 24
+    declared = (
+        "CREATE INDEX sqlite_autoindex_events_9 ON events (tenant_id, seq) "
+        "WHERE outcome <> 'success'"
+    )
+    sql(
+        store,
+        "CREATE INDEX zz ON events (tenant_id, seq) WHERE outcome <> 'success' AND seq <> 10",
+        drop_triggers=False,
+    )
+    sql(
+        store,
+        "PRAGMA writable_schema = ON",
+        "UPDATE sqlite_master SET name = 'sqlite_autoindex_events_9', "
+        f"sql = '{declared.replace(chr(39), chr(39) * 2)}' WHERE name = 'zz'",
+        drop_triggers=False,
+    )
+    report = Store.open(store.location).verify()
+    assert report.status.value == "tampered", report.summary()
+    p = first(report, ProblemKind.SCHEMA_CHANGED)
+    assert "sqlite_autoindex_events_9" in p.detail and "made by a statement" in p.detail
+
+
 def test_sqlite_an_index_edited_apart_from_its_table_is_named(tmp_path: Path) -> None:
     """The index of unsuccessful events keeps its declaration while its content loses a
     failure: its row in ``sqlite_master`` is hidden while the table changes, then put

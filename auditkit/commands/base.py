@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from auditkit.errors import UsageError
 from auditkit.plugins import GROUPS, Registry
@@ -350,6 +350,11 @@ def output_path(path: str | os.PathLike[str], *, option: str = "-o") -> Path:
     target = Path(text).expanduser()
     if target.is_dir():
         raise UsageError(f"{option} {text}: is a directory; expected a file name")
+    precious = _precious(target)
+    if precious:
+        raise UsageError(
+            f"{option} {text}: {precious}; refusing to write over it (give another file name)"
+        )
     folder = target.parent
     existing = folder
     while not existing.exists() and existing != existing.parent:
@@ -364,6 +369,45 @@ def output_path(path: str | os.PathLike[str], *, option: str = "-o") -> Path:
         ) from None
     _check_writable(target, option=option, text=text)
     return target
+
+
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+
+
+def _precious(target: Path) -> str | None:
+    """Why writing over ``target`` would destroy what no output should: a store (any
+    SQLite database, or its journal), or a key (a typo such as ``-o audit.db`` for
+    ``-o audit.ndjson`` would replace the trail, ``-o audit.db.key`` its signing key).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> key = Path(tempfile.mkdtemp()) / "a.key"
+    >>> _ = key.write_text("-----BEGIN PRIVATE KEY-----")
+    >>> _precious(key)
+    'holds a private key'
+    >>> _precious(key.with_name("new.json")) is None
+    True
+    """
+    try:
+        if not target.is_file():
+            return None
+        with target.open("rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return None  # the write check that follows says why it cannot be written
+    if head.startswith(_SQLITE_MAGIC):
+        return "is a SQLite database (a store?)"
+    if b"PRIVATE KEY-----" in head:
+        return "holds a private key"
+    if b"-----BEGIN PUBLIC KEY-----" in head:
+        return "holds a public key"
+    for suffix in ("-wal", "-shm", "-journal"):
+        if target.name.endswith(suffix):
+            db = target.with_name(target.name[: -len(suffix)])
+            if _precious(db) == "is a SQLite database (a store?)":
+                return f"belongs to the SQLite database {db}"
+    return None
 
 
 def _check_writable(target: Path, *, option: str, text: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from auditkit.commands.base import command
+from auditkit.commands.base import command, output_path
 from auditkit.errors import UsageError
 
 __all__: list[str] = []
@@ -211,6 +211,8 @@ def _report(args: argparse.Namespace) -> int:
     fmt = format_for_path(args.output, args.format)
     if args.output is None and not get_format(fmt).text:
         raise UsageError(f"report: --format {fmt} needs -o FILE")
+    if args.output is not None:
+        output_path(args.output)  # before the work, as every command's output
     from auditkit.reports.config import load_config
 
     config = load_config(args.config) if args.config else None

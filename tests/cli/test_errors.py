@@ -104,6 +104,8 @@ def _writers(store: str, out: str) -> list[list[str]]:
         ["query", store, "SELECT tenant_id FROM events", "-o", out + ".csv"],
         ["proof", store, "--tenant", "acme", "--seq", "0", "-o", out],
         ["sample", "-o", str(Path(out).parent / "ok.ndjson"), "--labels", out, "--events", "300"],
+        ["export", store, "--format", "csv", "-o", out],
+        ["report", store, "--framework", "soc2", "--format", "html", "-o", out],
     ]
 
 
@@ -133,6 +135,31 @@ def test_output_that_cannot_be_written_fails_before_any_work(
         assert "is a directory" in err or "is not a folder" in err, err
     assert not list((tmp_path / "a_dir").iterdir())
     assert not (tmp_path / "ok.ndjson").exists()  # the sample was not written either
+
+
+@pytest.mark.parametrize("victim", ["store", "key", "public key", "journal"])
+def test_no_output_writes_over_a_store_or_its_keys(
+    tmp_path: Path, victim: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo (``-o audit.db`` for ``-o audit.ndjson``) replaced the trail, and ``-o
+    audit.db.key`` its signing key, with exit 0."""
+    db = build_store(tmp_path / "s", events=50, days=2)
+    target = {
+        "store": db, "key": db + ".key", "public key": db + ".pub", "journal": db + "-wal",
+    }[victim]  # fmt: skip
+    if victim == "journal":
+        Path(target).write_bytes(b"")
+    before = Path(target).read_bytes()
+    sample = str(tmp_path / "s" / "sample.ndjson")
+    writers = [*_writers(db, target), ["ingest", db, sample, "--quarantine", target]]
+    for argv in writers:
+        if argv[0] == "query":
+            argv[-1:] = [target, "--format", "csv"]
+        assert main(argv) == 2, argv
+        err = _one_clean_line(capsys.readouterr().err)
+        assert "refusing to write over it" in err, (argv, err)
+    assert Path(target).read_bytes() == before
+    assert main(["verify", db, "--no-progress"]) in (0, 3)
 
 
 def test_ingest_checks_its_quarantine_file_before_ingesting(

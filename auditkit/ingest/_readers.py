@@ -514,6 +514,47 @@ _STAMPED_LINE: Final = re.compile(
 )
 
 
+def starts_like_csv(head: bytes) -> bool:
+    """Whether a file that a format reads as JSON or as CSV is CSV: its first line is
+    neither JSON nor a JSON event after a time (a CloudWatch Logs export to S3).
+
+    Examples
+    --------
+    >>> starts_like_csv(b"eventType,published,uuid"), starts_like_csv(b'  [{"a": 1}]')
+    (True, False)
+    >>> starts_like_csv(b'2024-03-07T18:30:00.000Z {"eventType": "user.session.start"}')
+    False
+    """
+    # (read through open_binary, which has dropped a byte order mark)
+    first = head.lstrip().split(b"\n", 1)[0]
+    if first[:1] in (b"{", b"[", b""):
+        return False
+    # HTTP headers before a JSON body: the JSON reader refuses the file, saying so
+    return _STAMPED_LINE.match(first) is None and http_reason(first) is None
+
+
+def http_reason(head: bytes) -> str | None:
+    """Why a file that starts with HTTP response headers (``curl -i``, a proxy's
+    capture) is not read as it is; ``None`` for any other file.
+
+    >>> print(http_reason(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    cannot read this file: it starts with HTTP response headers ('HTTP/1.1 200 OK'), as
+    `curl -i` writes them; save the response body alone (curl without -i) and ingest that
+    >>> http_reason(b'{"a": 1}') is None
+    True
+    """
+    first = head.lstrip().split(b"\n", 1)[0].rstrip(b"\r")
+    if re.match(rb"HTTP/\d(?:\.\d)? \d{3}\b", first) is None:
+        return None
+    shown = first[:40].decode("utf-8", "replace")
+    return (
+        f"cannot read this file: it starts with HTTP response headers ({shown!r}), as "
+        "`curl -i` writes them; save the response body alone (curl without -i) and "
+        "ingest that"
+    )
+
+
 def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRecord:
     """One NDJSON line as a record (``last``: the line had no newline, so a parse
     error may mean the file was truncated).

@@ -32,6 +32,7 @@ from auditkit.ingest._readers import (
     _KEEP_TEXT,
     MAX_RECORD_BYTES,
     _cut,
+    http_reason,
     iter_json_records,
     iter_ndjson,
     loads_json,
@@ -398,6 +399,9 @@ def iter_json_auto(path: str, *, key: str | None = None) -> Iterator[RawRecord]:
     >>> [r.value["uuid"] for r in iter_json_auto(p)]
     ['a', 'b']
     """
+    why = http_reason(read_head(path, 512))
+    if why is not None:
+        raise SchemaError(why, file=path)
     layout = json_layout(path, key=key)
     if layout == "array":
         yield from iter_json_array(path)

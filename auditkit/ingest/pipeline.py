@@ -65,9 +65,11 @@ __all__ = [
 
 #: why a file is skipped (``IngestResult.skipped``), and how the summary counts them
 SKIP_DIGEST = "CloudTrail digest file (integrity data of the log files)"
+SKIP_BATCH = "auditkit stream batch manifest (it lists the batch beside it)"
 SKIP_EMPTY = "empty file (no records)"
 SKIPPED_AS: dict[str, str] = {
     SKIP_DIGEST: "CloudTrail digest file(s), which hold no events",
+    SKIP_BATCH: "stream batch manifest(s) (*.batch.json), which hold no events",
     SKIP_EMPTY: "empty file(s), which hold no records",
     SKIP_FOLDER: "folder entr(ies) of zip archives",
     SKIP_HIDDEN: "hidden or macOS metadata file(s) in zip archives",
@@ -252,6 +254,16 @@ def _cloudtrail_digest(path: str) -> bool:
     )
 
 
+def _batch_manifest(path: str) -> bool:
+    """Whether ``path`` is the manifest ``auditkit stream`` writes beside each batch of
+    a folder or S3 destination (``<batch>.batch.json``): ingesting the archive back
+    reads the batches, and the manifests hold no events."""
+    if not path.endswith(".batch.json"):
+        return False
+    head = read_head(path, 512).lstrip()
+    return head.startswith(b'{"auditkit_batch":')
+
+
 def _digest_skipped(format: str | Format) -> bool:
     """Whether CloudTrail digest files are skipped when reading as ``format``: when the
     format is told file by file, and when it is CloudTrail (the digest files are the
@@ -345,6 +357,9 @@ def _plan(
             continue
         if _digest_skipped(format) and _cloudtrail_digest(path):
             result.skipped[shown] = SKIP_DIGEST
+            continue
+        if _batch_manifest(path):
+            result.skipped[shown] = SKIP_BATCH
             continue
         fmt: Format
         try:

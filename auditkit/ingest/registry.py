@@ -14,7 +14,7 @@ from typing import Final
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format
-from auditkit.ingest._readers import csv_delimiter, read_head_checked
+from auditkit.ingest._readers import csv_delimiter, http_reason, read_head_checked
 from auditkit.plugins import GROUPS, Registry
 
 __all__ = ["available_formats", "best_format", "detect_format", "get_format", "register"]
@@ -209,6 +209,9 @@ def detect_format(path: str, *, head: bytes | None = None) -> Format:
     problem: OSError | EOFError | None = None
     if head is None:
         head, problem = read_head_checked(path)
+    http = http_reason(head)
+    if http is not None:
+        raise SchemaError(http, file=path)
     found = best_format(head, path)
     if found is None:
         if problem is not None:

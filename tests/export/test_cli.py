@@ -176,3 +176,33 @@ def test_streamed_export_equals_the_export_of_a_loaded_frame_on_both_backends(
         assert export_store(store, streamed, format=fmt).rows == 65
         export_frame(store.load(), loaded, format=fmt)
         assert streamed.read_bytes() == loaded.read_bytes()
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ocsf", "ecs", "ndjson"])
+@pytest.mark.parametrize(
+    ("source", "ingest"),
+    [
+        ("okta/system-log.json", ["--format", "okta", "--tenant", "acme"]),
+        ("cloudtrail/111122223333_CloudTrail_eu-central-1_20240603T2300Z_Example.json", []),
+    ],
+    ids=["okta", "cloudtrail"],
+)
+def test_an_export_of_source_events_reads_back_with_the_format_guessed(
+    tmp_path: Path, fmt: str, source: str, ingest: list[str]
+) -> None:
+    """The source record kept in each event's metadata holds Okta's or CloudTrail's
+    field names, and their sniffers claimed auditkit's own CSV, OCSF and ECS exports:
+    every record quarantined (or "Okta records carry no tenant")."""
+    db, again = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    assert main(["init", db]) == 0 and main(["init", again]) == 0
+    argv = ["ingest", db, str(EXAMPLES / source), *ingest, "--no-progress", "--strict"]
+    assert main(argv) == 0
+    out = tmp_path / f"x.{fmt}"
+    assert main(["export", db, "--format", fmt, "-o", str(out)]) == 0
+    assert main(["ingest", again, str(out), "--no-progress", "--strict"]) == 0
+    a, b = Store.open(db).load(), Store.open(again).load()
+    assert b.height == a.height > 0
+    assert b["event_id"].sort().to_list() == a["event_id"].sort().to_list()

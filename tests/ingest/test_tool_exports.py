@@ -152,3 +152,40 @@ def test_one_pretty_printed_object_is_still_one_record(tmp_path: Path) -> None:
     event = _canonical()[0]
     result = _ingest(tmp_path, "one.json", orjson.dumps(event, option=orjson.OPT_INDENT_2).decode())
     assert (result.stored, result.quarantined) == (1, 0)
+
+
+def _gitlab() -> list[dict[str, Any]]:
+    return list(json.loads((FIXTURES / "gitlab" / "api_audit_events.json").read_text()))
+
+
+def _stamped(records: list[dict[str, Any]]) -> str:
+    """A CloudWatch Logs export to S3: the time, a space, then the event, a line each."""
+    return "".join(
+        f"2026-01-05T09:00:{i % 60:02d}.000Z {json.dumps(r)}\n" for i, r in enumerate(records)
+    )
+
+
+@pytest.mark.parametrize("source", ["okta", "gitlab", "cloudtrail"])
+@pytest.mark.parametrize("count", [1, 3])
+def test_stamped_lines_are_read_by_every_format(tmp_path: Path, source: str, count: int) -> None:
+    """Okta's and GitLab's readers took a file not starting with ``{`` or ``[`` for CSV:
+    the first stamped line was eaten as a header, silently (a one-event file read 0
+    records, quarantined 0), and the rest quarantined."""
+    records = {"okta": _okta, "gitlab": _gitlab, "cloudtrail": _cloudtrail}[source]()[:count]
+    result = _ingest(tmp_path, "export.log", _stamped(records))
+    assert (result.stored, result.quarantined) == (len(records), 0)
+    assert set(result.files.values()) == {source}
+
+
+@pytest.mark.parametrize("fmt", ["auto", "okta"])
+def test_http_response_headers_are_refused_by_name(tmp_path: Path, fmt: str) -> None:
+    """``curl -i`` output (the status line, headers, a blank line, the page): read as
+    CSV, 1,191 lines of a 13-event page were quarantined as records without eventType."""
+    body = json.dumps(_okta(), indent=2)
+    path = tmp_path / "page.json"
+    path.write_text(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{body}\n")
+    store = Store.init(str(tmp_path / "a.db"))
+    result = ingest_files(store, [path], tenant="acme", format=fmt)
+    assert (result.stored, result.quarantined) == (0, 1)
+    (q,) = result.problems
+    assert "HTTP response headers" in q.reason and "curl" in q.reason

@@ -303,6 +303,22 @@ def test_folder_of_batches(store: Store, tmp_path: Path) -> None:
     assert seqs == {t: list(range(n)) for t, n in EXPECTED.items()}
 
 
+def test_a_folder_of_batches_ingests_back_without_its_manifests(
+    store: Store, tmp_path: Path
+) -> None:
+    """Restoring from the archive: every ``.batch.json`` manifest beside its batch was
+    quarantined as a file of unknown format, and ``--strict`` failed on auditkit's own
+    output."""
+    out = tmp_path / "outbox"
+    path = config(tmp_path, f'[destinations.hook]\ntype = "folder"\npath = "{out}"\n')
+    assert run(store, path, "--batch-size", "50") == 0
+    assert list(out.glob("*/*.batch.json"))
+    again = str(tmp_path / "again.db")
+    assert main(["init", again]) == 0
+    assert main(["ingest", again, str(out), "--strict", "--no-progress"]) == 0
+    assert Store.open(again).load().height == sum(EXPECTED.values())
+
+
 def test_s3_bucket_on_a_loopback_moto_server(store: Store, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     moto_server = pytest.importorskip("moto.server")

@@ -70,6 +70,10 @@ _NULL_SIDS: Final = frozenset({"S-1-0-0"})
 _LOGON_EVENT_IDS: Final = frozenset({"4624", "4625", "4634", "4647", "4768", "4771", "4776"})
 
 
+#: ``event.module`` of the documents auditkit's ECS export writes
+_OWN_EXPORT: Final = re.compile(rb'"module"\s*:\s*"auditkit"')
+
+
 class EcsFormat(JsonRecordsFormat):
     """Elastic Common Schema documents (``--format ecs``).
 
@@ -94,6 +98,10 @@ class EcsFormat(JsonRecordsFormat):
         text_ = head[:65536]
         if b'"@timestamp"' not in text_ or b'"event"' not in text_:
             return 0
+        if _OWN_EXPORT.search(head[:8192]):
+            # auditkit's own export: the source record it keeps holds the source
+            # format's field names, which that format's sniffer would claim
+            return 99
         if b'"ecs"' in text_ or b'"event.action"' in text_ or b'"action"' in text_:
             return 70
         return 0

@@ -32,7 +32,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
-from auditkit.ingest._readers import iter_csv, read_head
+from auditkit.ingest._readers import iter_csv, read_head, starts_like_csv
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -96,8 +96,7 @@ class GitLabFormat(JsonRecordsFormat):
 
 
 def _is_csv(head: bytes) -> bool:
-    # (read through open_binary, which has dropped a byte order mark)
-    return head.lstrip()[:1] not in (b"{", b"[", b"")
+    return starts_like_csv(head)
 
 
 #: the ``Action`` column of a CSV export is the event's ``details`` told in words

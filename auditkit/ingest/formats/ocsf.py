@@ -22,6 +22,7 @@ read when ``time`` is absent).  The mapping table is ``auditkit/ingest/mappings/
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -51,6 +52,10 @@ from auditkit.ingest.registry import register
 __all__ = ["OcsfFormat"]
 
 
+#: ``metadata.product`` of the events auditkit's OCSF export writes
+_OWN_EXPORT: Final = re.compile(rb'"product"\s*:\s*\{\s*"name"\s*:\s*"auditkit"')
+
+
 class OcsfFormat(JsonRecordsFormat):
     """OCSF 1.x events (``--format ocsf``).
 
@@ -77,6 +82,8 @@ class OcsfFormat(JsonRecordsFormat):
             return 0
         if b'"class_uid"' not in head:
             return 0
+        if _OWN_EXPORT.search(head[:8192]):
+            return 99  # auditkit's own export (its source records name their own fields)
         if b'"metadata"' in head or b'"activity_id"' in head or b'"type_uid"' in head:
             return 95
         return 50

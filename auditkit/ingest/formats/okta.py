@@ -37,7 +37,7 @@ from auditkit.ingest._mapping import (
     table_entry,
     text,
 )
-from auditkit.ingest._readers import csv_delimiter, iter_csv_as, read_head
+from auditkit.ingest._readers import csv_delimiter, iter_csv_as, read_head, starts_like_csv
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -109,8 +109,7 @@ class OktaFormat(JsonRecordsFormat):
 
 
 def _is_csv(head: bytes) -> bool:
-    # (read through open_binary, which has dropped a byte order mark)
-    return head.lstrip()[:1] not in (b"{", b"[", b"")
+    return starts_like_csv(head)
 
 
 @functools.lru_cache(maxsize=8192)

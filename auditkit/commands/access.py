@@ -35,7 +35,7 @@ import os
 import sys
 from typing import Any
 
-from auditkit.commands.base import command, print_json, store_argument
+from auditkit.commands.base import command, print_json, store_argument, tenant_name
 from auditkit.errors import UsageError
 
 __all__: list[str] = []
@@ -70,7 +70,9 @@ def _args(p: argparse.ArgumentParser) -> None:
     for verb in ("grant", "revoke"):
         g = sub.add_parser(verb, help=f"{verb} a role on a tenant")
         g.add_argument("principal_id", metavar="PRINCIPAL")
-        g.add_argument("--tenant", help="the tenant (not for the store-wide operator role)")
+        g.add_argument(
+            "--tenant", type=tenant_name, help="the tenant (not for the store-wide operator role)"
+        )
         g.add_argument("--role", required=True, help="owner, admin, auditor, analyst, ...")
         if verb == "grant":
             g.add_argument(
@@ -81,7 +83,7 @@ def _args(p: argparse.ArgumentParser) -> None:
             )
 
     grants = sub.add_parser("grants", help="list current grants")
-    grants.add_argument("--tenant")
+    grants.add_argument("--tenant", type=tenant_name)
     grants.add_argument("--principal")
     grants.add_argument("--json", action="store_true", help="print JSON")
 
@@ -99,7 +101,11 @@ def _args(p: argparse.ArgumentParser) -> None:
         help="limit the token to this permission (repeatable): read, export, ...",
     )
     create.add_argument(
-        "--tenant", action="append", metavar="T", help="limit the token to this tenant"
+        "--tenant",
+        action="append",
+        type=tenant_name,
+        metavar="T",
+        help="limit the token to this tenant",
     )
     create.add_argument("--note", help="what the token is for")
     create.add_argument("--json", action="store_true", help="print JSON")
@@ -112,7 +118,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     db = sub.add_parser("db-role", help="PostgreSQL roles confined to one tenant")
     dsub = db.add_subparsers(dest="action", metavar="ACTION", required=True)
     dcreate = dsub.add_parser("create", help="create a login role that sees one tenant")
-    dcreate.add_argument("--tenant", required=True)
+    dcreate.add_argument("--tenant", required=True, type=tenant_name)
     dcreate.add_argument("--name", help="role name (default: auditkit_<tenant>_<random>)")
     dcreate.add_argument(
         "--append", action="store_true", help="also let it append (the append path only)"

@@ -60,6 +60,7 @@ __all__ = [
     "read_public_key",
     "store_argument",
     "tenant_argument",
+    "tenant_name",
     "terminal_lines",
     "terminal_text",
     "time_arguments",
@@ -251,11 +252,34 @@ def read_public_key(path: str) -> str:
 
 
 # -- tenants ----------------------------------------------------------------------------
+def tenant_name(text: str) -> str:
+    """The value of a ``--tenant`` option, refused (a usage error, before any work)
+    when it cannot name a tenant: empty, not printable, or longer than 512 characters.
+
+    Examples
+    --------
+    >>> tenant_name("acme")
+    'acme'
+    >>> tenant_name("a\\nb")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected printable characters only, got 'a\\nb'
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a tenant name, got {text!r}")
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError(f"expected printable characters only, got {text!r}")
+    if len(text) > 512:
+        raise argparse.ArgumentTypeError(f"expected at most 512 characters, got {len(text)}")
+    return text
+
+
 def tenant_argument(p: argparse.ArgumentParser, *, help_text: str | None = None) -> None:
     """Add ``--tenant T`` (repeatable)."""
     p.add_argument(
         "--tenant",
         action="append",
+        type=tenant_name,
         metavar="T",
         help=help_text or "only this tenant (repeatable; default: every tenant)",
     )

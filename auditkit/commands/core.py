@@ -28,6 +28,7 @@ from auditkit.commands.base import (
     read_public_key,
     store_argument,
     tenant_argument,
+    tenant_name,
     terminal_lines,
     terminal_text,
 )
@@ -71,7 +72,7 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
         "okta, ocsf, or one a plugin adds; compressed files (gzip, bzip2, xz, zstd), zip "
         "archives, Parquet and Avro files are read whatever the format",
     )
-    p.add_argument("--tenant", help="tenant for formats whose records carry none")
+    p.add_argument("--tenant", type=tenant_name, help="tenant for formats whose records carry none")
     p.add_argument(
         "--mapping",
         metavar="FILE",

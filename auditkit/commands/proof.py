@@ -25,6 +25,7 @@ from auditkit.commands.base import (
     output_path,
     print_json,
     read_public_key,
+    tenant_name,
     terminal_lines,
 )
 from auditkit.errors import UsageError
@@ -54,7 +55,9 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--key", metavar="FILE", help="signing key file (default: STORE.key, or $AUDITKIT_KEY)"
     )
-    p.add_argument("--tenant", metavar="T", help="the tenant whose tree the proof is about")
+    p.add_argument(
+        "--tenant", type=tenant_name, metavar="T", help="the tenant whose tree the proof is about"
+    )
     p.add_argument("--seq", type=at_least(0), metavar="N", help="inclusion proof for this seq")
     p.add_argument("--event-id", metavar="ID", help="inclusion proof for this event")
     p.add_argument(

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from auditkit.commands.base import command, output_path
+from auditkit.commands.base import command, output_path, tenant_name
 from auditkit.errors import UsageError
 
 __all__: list[str] = []
@@ -64,6 +64,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tenant",
         action="append",
+        type=tenant_name,
         metavar="T",
         help="report on this tenant (repeatable; default: all tenants)",
     )

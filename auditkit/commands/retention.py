@@ -25,6 +25,7 @@ from auditkit.commands.base import (
     progress_argument,
     progress_bar,
     store_argument,
+    tenant_name,
     terminal_text,
 )
 from auditkit.errors import UsageError
@@ -61,6 +62,7 @@ def _retention_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tenant",
         action="append",
+        type=tenant_name,
         metavar="T",
         help="the tenant (repeatable for show and apply; set without it changes the default)",
     )

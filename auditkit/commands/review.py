@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from auditkit.commands.base import command, open_store, print_json
+from auditkit.commands.base import command, open_store, print_json, tenant_name
 
 __all__: list[str] = []
 
@@ -28,7 +28,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--key", metavar="FILE", help="signing key file (default: STORE.key, or $AUDITKIT_KEY)"
     )
-    p.add_argument("--tenant", required=True, metavar="T", help="the tenant whose trail it is")
+    p.add_argument(
+        "--tenant",
+        required=True,
+        type=tenant_name,
+        metavar="T",
+        help="the tenant whose trail it is",
+    )
     p.add_argument("--note", metavar="TEXT", help="what was looked at, what was found")
     p.add_argument("--json", action="store_true", help="print the recorded event as JSON")
 

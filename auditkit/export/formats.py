@@ -96,8 +96,9 @@ _STORE_FIELDS: Final = ("seq", "received_at")
 _TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 _CHUNK: Final = 50_000
 # a cell a spreadsheet would evaluate: a formula character, possibly behind quotes
-# (quotes too, so that the importer's "strip one quote" gives the cell back exactly)
-_FORMULA: Final = r"^'*[=+\-@\t\r]"
+# (quotes too, so that the importer's "strip one quote" gives the cell back exactly);
+# the fullwidth forms too, which spreadsheets in CJK locales may take for the ASCII ones
+_FORMULA: Final = r"^'*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]"
 
 
 @dataclass(frozen=True)
@@ -656,9 +657,9 @@ def spreadsheet_safe(expr: pl.Expr) -> pl.Expr:
 
     Examples
     --------
-    >>> s = pl.Series(["=1+1", "-74.0", "'=x", "plain", "'quoted", None])
+    >>> s = pl.Series(["=1+1", "-74.0", "'=x", "plain", "'quoted", None, "\uff1d1+1"])
     >>> pl.select(spreadsheet_safe(pl.lit(s))).to_series().to_list()
-    ["'=1+1", "'-74.0", "''=x", 'plain', "'quoted", None]
+    ["'=1+1", "'-74.0", "''=x", 'plain', "'quoted", None, "'＝1+1"]
     """
     return pl.when(expr.str.contains(_FORMULA)).then(pl.lit("'") + expr).otherwise(expr)
 

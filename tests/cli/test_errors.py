@@ -264,3 +264,26 @@ def test_every_read_of_a_tampered_store_exits_1_as_verify_does(
     ):
         assert main(argv) == 1, argv
         assert "TAMPERED" in capsys.readouterr().err or argv[0] == "verify"
+
+
+@pytest.mark.parametrize("tenant", ["", "   ", "a\nb", "\x1b[31mred", "x" * 513])
+def test_a_tenant_option_that_cannot_name_a_tenant_is_a_usage_error(
+    tmp_path: Path, tenant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--tenant ''`` said the records carry no tenant, "pass --tenant"; a newline or an
+    escape sequence ran the ingest and quarantined every record, exit 0."""
+    db = build_store(tmp_path / "s", events=50, days=2)
+    sample = str(tmp_path / "s" / "sample.ndjson")
+    before = Path(db).stat().st_size
+    for argv in (
+        ["ingest", db, sample, "--tenant", tenant],
+        ["verify", db, "--tenant", tenant],
+        ["export", db, "--format", "csv", "-o", str(tmp_path / "x.csv"), "--tenant", tenant],
+        ["report", db, "--framework", "soc2", "--tenant", tenant],
+        ["retention", db, "show", "--tenant", tenant],
+        ["access", db, "grants", "--tenant", tenant],
+        ["proof", db, "--tenant", tenant, "--seq", "0"],
+    ):
+        assert main(argv) == 2, argv
+        assert "argument --tenant: expected" in capsys.readouterr().err, argv
+    assert Path(db).stat().st_size == before

@@ -168,6 +168,22 @@ def test_csv_quote_before_formula_character_round_trips(tmp_path: Path) -> None:
     assert _reimport(path, tmp_path, "csv")["description"].item() == "'=not a formula"
 
 
+@pytest.mark.parametrize("first", ["\uff1d", "\uff0b", "\uff0d", "\uff20"])
+def test_fullwidth_formula_characters_are_guarded_and_round_trip(
+    tmp_path: Path, first: str
+) -> None:
+    """Spreadsheets in CJK locales may read the fullwidth forms of ``= + - @`` as the
+    ASCII ones: such a cell was written unguarded."""
+    text = f"{first}HYPERLINK(\"http://x\")"
+    frame = events_to_frame([{**TRICKY[1], "description": text}])
+    path = tmp_path / "w.csv"
+    export_frame(frame, path, store_fields=False)
+    with path.open(newline="", encoding="utf-8") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["description"] == "'" + text
+    assert _reimport(path, tmp_path, "csv")["description"].item() == text
+
+
 def test_ndjson_is_canonical_and_omits_absent_fields(tricky: pl.DataFrame, tmp_path: Path) -> None:
     path = tmp_path / "x.ndjson"
     export_frame(tricky, path)

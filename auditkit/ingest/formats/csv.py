@@ -40,7 +40,7 @@ def _unescape(cell: str) -> str:
     return cell
 
 
-_GUARDED = re.compile(r"'+[=+\-@\t\r]")
+_GUARDED = re.compile(r"'+[=+\-@\t\r\uff1d\uff0b\uff0d\uff20]")
 
 
 #: the columns of an event frame (``auditkit query -o x.csv``, ``store.load()`` saved

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -66,13 +67,15 @@ def _export(args: argparse.Namespace) -> int:
     from auditkit.export.formats import export_store, format_for_path, get_export_format
 
     to_stdout = is_stdout(args.output)
+    # -o x.csv.gz: the export gzipped (what SIEM loaders and zcat expect of the name)
+    gzipped = not to_stdout and str(args.output).lower().endswith(".gz")
     if args.format:
         fmt = get_export_format(args.format).name
     elif to_stdout:
         raise UsageError(f"export -o - writes to stdout: give --format ({_FORMATS})")
     else:
         try:
-            fmt = format_for_path(args.output).name
+            fmt = format_for_path(args.output[:-3] if gzipped else args.output).name
         except UsageError:
             raise UsageError(
                 f"cannot tell the export format of {args.output!r} from its suffix; "
@@ -81,13 +84,22 @@ def _export(args: argparse.Namespace) -> int:
     since, until = time_range(args)
     if to_stdout and fmt == "parquet" and sys.stdout.isatty():
         raise UsageError("export: parquet is binary; redirect stdout to a file, or give -o FILE")
+    if gzipped and fmt == "parquet":
+        raise UsageError(
+            f"-o {args.output}: Parquet compresses its own columns; name the file .parquet"
+        )
     with contextlib.ExitStack() as stack:
         if to_stdout:
             # written whole first, as a file is: a tampered store sends nothing at all
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="auditkit-export-"))
             target = Path(folder) / f"export.{fmt}"
         else:
-            target = output_path(args.output)
+            final = target = output_path(args.output)
+            if gzipped:  # written plain beside it first, then compressed into place
+                folder = stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix=".auditkit-export-", dir=final.parent)
+                )
+                target = Path(folder) / f"export.{fmt}"
         store = open_store(args)
         tenants = args.tenant or None
         with progress_bar(args, desc="export", total=partial(events_total, store, tenants)) as tick:
@@ -105,6 +117,9 @@ def _export(args: argparse.Namespace) -> int:
             f"{result.summary()}; {len(result.tenants)} tenant(s), "
             "verified against the signed checkpoints"
         )
+        if gzipped:
+            _gzip_into(target, final)
+            summary = summary.replace(f" to {target} ", f" to {final} (gzip) ", 1)
         if to_stdout:
             sys.stdout.flush()
             with target.open("rb") as f:
@@ -113,3 +128,24 @@ def _export(args: argparse.Namespace) -> int:
             summary = summary.replace(f" to {target} ", " to stdout ", 1)
     print(summary, file=sys.stderr if to_stdout else sys.stdout)
     return 0
+
+
+def _gzip_into(source: Path, target: Path) -> None:
+    """Compress ``source`` into ``target``, which appears whole or not at all."""
+    import gzip
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+            source.open("rb") as plain,
+        ):
+            shutil.copyfileobj(plain, gz, 1 << 20)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as any file the command writes, not mkstemp's 0600
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

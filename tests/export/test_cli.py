@@ -206,3 +206,30 @@ def test_an_export_of_source_events_reads_back_with_the_format_guessed(
     a, b = Store.open(db).load(), Store.open(again).load()
     assert b.height == a.height > 0
     assert b["event_id"].sort().to_list() == a["event_id"].sort().to_list()
+
+
+@pytest.mark.parametrize("name", ["out.csv.gz", "out.ndjson.gz", "out.csv.GZ"])
+@pytest.mark.parametrize("explicit", [True, False])
+def test_an_export_named_gz_is_gzipped_and_reads_back(
+    store_path: str, tmp_path: Path, name: str, explicit: bool
+) -> None:
+    """``--format csv -o out.csv.gz`` wrote plain CSV under a gzip name (zcat and SIEM
+    loaders then failed)."""
+    import gzip
+
+    out = tmp_path / "files" / name
+    fmt = name.split(".")[1]
+    argv = ["export", store_path, "-o", str(out), *(["--format", fmt] if explicit else [])]
+    assert main(argv) == 0
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    assert gzip.decompress(out.read_bytes())
+    assert [p.name for p in out.parent.iterdir()] == [name]  # nothing left beside it
+    again = str(tmp_path / "again.db")
+    assert main(["init", again]) == 0
+    assert main(["ingest", again, str(out), "--no-progress", "--strict"]) == 0
+    assert Store.open(again).count() == 40
+
+
+def test_parquet_named_gz_is_refused(store_path: str, tmp_path: Path) -> None:
+    assert main(["export", store_path, "-o", str(tmp_path / "x.parquet.gz")]) == 2
+    assert not list(tmp_path.glob("x.*"))

@@ -21,6 +21,7 @@ only uses them for large inputs unless asked.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import multiprocessing
@@ -111,6 +112,7 @@ def _init(location: str, key: str, cond: Any, turn: Any, abort: Any, parent: int
     # Ctrl-C in a terminal reaches the whole process group: the parent alone answers it
     # (it aborts the workers and rolls back), a worker would only print a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # see _spawning
     _die_with_parent(parent)
     gc.disable()  # see ingest_files: the batches hold no cycles
     _state.update(store=Store.open(location, key=key), cond=cond, turn=turn, abort=abort)
@@ -148,11 +150,15 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
     events: list[PreparedEvent] = []
     origins: list[tuple[str, int, str | None]] = []
 
+    abort = _state["abort"]
+
     def append() -> None:
         nonlocal has_turn, events, origins
         if not has_turn:
             _wait_turn(unit.index)
             has_turn = True
+        elif abort.value:  # Ctrl-C while this unit (one large document) was being read
+            raise _Aborted
         if events:
             added = store.append_prepared(events)
             done.stored += added.stored
@@ -163,6 +169,8 @@ def _run(unit: _Unit, tenant: str | None, batch_size: int) -> _Done:
     try:
         for rec in _unit_records(unit):
             done.read += 1
+            if not done.read & 8191 and abort.value:
+                raise _Aborted
             out = rec if type(rec) is QuarantinedRecord else process_record(fmt, rec, tenant)
             if type(out) is PreparedEvent:
                 events.append(out)
@@ -240,6 +248,31 @@ def _units(plan: Sequence[tuple[str, Format]], batch_size: int) -> Iterator[_Uni
             index += 1
 
 
+@contextlib.contextmanager
+def _spawning() -> Iterator[None]:
+    """Ctrl-C held back while the pool may start a worker: a worker inherits the mask,
+    so one still starting (importing, before :func:`_init` ignores SIGINT) does not die
+    of it with a traceback; the parent's own Ctrl-C is delivered when the mask is put
+    back, or to another of its threads meanwhile."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _result(future: Future[_Done]) -> _Done:
+    """The unit's outcome, waited for in short steps: a signal (Ctrl-C) that the system
+    hands to another of this process's threads (the pool's, a progress bar's) does not
+    wake a wait without a timeout, and the handler, which runs in this thread, would
+    wait with it until the unit is done (a large document: all of it stored)."""
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except TimeoutError:
+            continue
+
+
 def ingest_parallel(
     store: Any,
     plan: Sequence[tuple[str, Format]],
@@ -280,12 +313,13 @@ def ingest_parallel(
 
     try:
         for unit in _units(plan, batch_size):
-            pending.append(pool.submit(_run, unit, tenant, batch_size))
+            with _spawning():
+                pending.append(pool.submit(_run, unit, tenant, batch_size))
             # bounded memory: a few units in flight per worker
             while len(pending) > 2 * workers or (pending and pending[0].done()):
-                collect(pending.popleft().result())
+                collect(_result(pending.popleft()))
         while pending:
-            collect(pending.popleft().result())
+            collect(_result(pending.popleft()))
     except BaseException as exc:
         with cond:
             abort.value = 1

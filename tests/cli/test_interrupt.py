@@ -97,3 +97,30 @@ def test_ctrl_c_in_query_leaves_no_partial_file(tmp_path: Path) -> None:
     assert code == 130, output
     assert "Traceback" not in output
     assert list(out.iterdir()) == []
+
+
+def test_ctrl_c_in_a_parallel_ingest_of_one_large_document_stops_it(tmp_path: Path) -> None:
+    """One ``{"Records": [...]}`` document is one worker's unit: Ctrl-C, which the
+    system may hand to any of the parent's threads, did not wake its wait for that unit,
+    and the whole file was stored before "interrupted" (or, exit 0, nothing said)."""
+    import orjson
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "cloudtrail"
+    (source,) = example.glob("*.json")
+    records = orjson.loads(source.read_bytes())["Records"]
+    total = 120_000
+    big = [{**records[i % len(records)], "eventID": f"big-{i}"} for i in range(total)]
+    (tmp_path / "big.json").write_bytes(orjson.dumps({"Records": big}))
+    db = str(tmp_path / "a.db")
+    subprocess.run([sys.executable, "-m", "auditkit.cli", "init", db], check=True,
+                   capture_output=True)  # fmt: skip
+    status, output = _interrupt(
+        ["ingest", db, "big.json", "--workers", "2"], tmp_path, started="ingest", delay=1.0
+    )
+    assert status == 130, output
+    assert "interrupted" in output and "Traceback" not in output
+    from auditkit.store import Store
+
+    store = Store.open(db)
+    assert store.count() < total  # stopped, not finished first
+    assert store.verify().ok

@@ -75,13 +75,56 @@ def sql_frame(events: pl.LazyFrame | pl.DataFrame, sql: str) -> pl.LazyFrame:
         raise UsageError(
             f"SQL: {found.group(1)}() reads files; a query reads only the table {TABLE!r}"
         )
-    ctx = pl.SQLContext({TABLE: events.lazy()}, eager=False)
+    lazy = events.lazy()
+    ctx = pl.SQLContext({TABLE: lazy}, eager=False)
     try:
         result = ctx.execute(sql)
         result.collect_schema()  # unknown columns and type errors show here, not later
     except pl.exceptions.PolarsError as exc:
-        raise UsageError(f"SQL: {_first_line(exc)}") from None
+        raise UsageError(f"SQL: {_explained(sql, exc, lazy.collect_schema())}") from None
     return result
+
+
+def _explained(sql: str, exc: BaseException, schema: pl.Schema) -> str:
+    """Polars' words for a query's error, with what the events table holds where they
+    are a bare name: a dotted field of a column that is JSON text or a list, or of a
+    nested field (``actor.id``) where the table's columns are flat (``actor_id``).
+
+    >>> schema = pl.Schema({"actor_id": pl.String, "metadata": pl.String})
+    >>> print(_explained("SELECT metadata.region FROM events", ValueError("region"), schema))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    metadata is JSON text, not a struct: 'metadata.region' cannot be read in SQL; match
+    its text (metadata LIKE '%"region"%'), or load the events in Python and use
+    pl.col("metadata").str.json_path_match("$.region")
+    >>> err = ValueError("no table or struct column named 'actor' found")
+    >>> print(_explained("SELECT actor.id FROM events", err, schema))
+    no table or struct column named 'actor' found (the events table's columns are flat: actor_id)
+    """
+    first = _first_line(exc)
+    if re.fullmatch(r"[A-Za-z_]\w*", first):
+        used = re.search(rf"\b([A-Za-z_]\w*)\s*\.\s*{re.escape(first)}\b", sql)
+        column = used.group(1) if used else None
+        dtype = schema.get(column) if column else None
+        if dtype == pl.String:
+            return (
+                f"{column} is JSON text, not a struct: '{column}.{first}' cannot be read in "
+                f"SQL; match its text ({column} LIKE '%\"{first}\"%'), or load the events "
+                f'in Python and use pl.col("{column}").str.json_path_match("$.{first}")'
+            )
+        if isinstance(dtype, pl.List):
+            return (
+                f"{column} is a list: '{column}.{first}' cannot be read in SQL as it stands "
+                f"(each event has several); use the first one's columns where the table has "
+                f"them ({', '.join(c for c in schema if c.startswith(column[:-1] + '_'))}), "
+                "or load the events in Python and explode the list"
+            )
+        return f"{first}: no such field"
+    missing = re.search(r"no table or struct column named '(\w+)'", first)
+    if missing:
+        flat = [c for c in schema if c.startswith(missing.group(1) + "_")]
+        if flat:
+            return f"{first} (the events table's columns are flat: {', '.join(flat)})"
+    return first
 
 
 def query(

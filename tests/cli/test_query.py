@@ -120,3 +120,20 @@ def test_table_output_is_limited(sample_store: str, capsys: pytest.CaptureFixtur
     assert len(captured.out.splitlines()) == 4  # header and three rows
     assert "more not shown" in captured.err
     assert main(["query", sample_store, "SELECT 1 AS x FROM events", "--format", "parquet"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT metadata.source_format FROM events", "metadata is JSON text, not a struct"),
+        ("SELECT targets.id FROM events", "targets is a list"),
+        ("SELECT actor.id FROM events", "columns are flat: actor_id"),
+    ],
+)
+def test_a_dotted_field_says_what_the_column_holds(
+    sql: str, message: str, sample_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``metadata.source_format`` gave only "SQL: source_format", Polars' bare name."""
+    assert main(["query", sample_store, sql]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

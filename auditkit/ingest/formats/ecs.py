@@ -241,7 +241,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
     actor_id = user_id or text(user.get("name")) or _logon_target(record) or text(user.get("email"))
     if actor_id is None and null_sid is not None:
         actor_id, null_sid = null_sid, None  # no name at all: the SID, as before
-    actor_type = own.get("actor_type") or "user"
+    # auditkit's own export names the type when the event had one, and only then
+    actor_type = own.get("actor_type") if ours else own.get("actor_type") or "user"
     if actor_id is None:
         actor_id = text(dig(record, "service", "name")) or text(dig(record, "host", "name"))
         actor_type = "service" if actor_id is not None else actor_type
@@ -301,6 +302,8 @@ def _to_event(record: Any, tenant: str | None) -> dict[str, Any]:
         },
         observer={
             "service": text(dig(record, "observer", "product"))
+            if ours  # the event's own observer or none (event.module is the exporter)
+            else text(dig(record, "observer", "product"))
             or text(dig(record, "service", "name"))
             or text(dig(event, "module"))
             or "ecs",

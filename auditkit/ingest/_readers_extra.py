@@ -77,6 +77,15 @@ class _Buffer:
         self.pos = 0
         self.eof = False
         self.error: str | None = None
+        #: newlines before ``data[line_pos]`` in the whole file (:meth:`line_at`)
+        self.line_no = 0
+        self.line_pos = 0
+
+    def line_at(self, at: int) -> int:
+        """The line (from 1) of ``data[at]``; ``at`` never goes back between calls."""
+        self.line_no += self.data.count(b"\n", self.line_pos, at)
+        self.line_pos = at
+        return self.line_no + 1
 
     def fill(self) -> int | None:
         """Read one more chunk, dropping bytes before ``pos``; return the shift or ``None``.
@@ -95,6 +104,8 @@ class _Buffer:
             self.eof = True
             return None
         shift = self.pos
+        self.line_no += self.data.count(b"\n", self.line_pos, shift)
+        self.line_pos = 0
         self.data = self.data[shift:] + chunk
         self.pos = 0
         return shift
@@ -224,8 +235,8 @@ def iter_json_array(
 ) -> Iterator[RawRecord]:
     """Stream the objects of a JSON array, top-level or under ``{key: [...]}``, gzip or not.
 
-    Records are numbered from 1 (``line`` is the record index) with
-    ``location`` like ``Records[0]``.  Items that are not objects, records
+    Each record has the ``line`` it starts on and a ``location`` like
+    ``Records[0]``.  Items that are not objects, records
     over :data:`~auditkit.ingest._readers.MAX_RECORD_BYTES`, invalid JSON or
     UTF-8, and a truncated end become records with an ``error``; the reader
     goes on after each bad record when it can find its end.
@@ -267,17 +278,18 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
         c = buf.peek()
         if c is None:
             reason = buf.error or "file ends inside the array; it is truncated"
+            line = buf.line_at(min(buf.pos, len(buf.data)))
             yield RawRecord(
                 path,
-                index + 1,
+                line,
                 location=f"{label}[{index}]",
-                error=SchemaError(reason, file=path, line=index + 1),
+                error=SchemaError(reason, file=path, line=line),
             )
             return
         if c == ord("]"):
             return
         loc = f"{label}[{index}]"
-        line = index + 1
+        line = buf.line_at(buf.pos)  # where the record starts (a pretty-printed file)
         start = buf.pos
         # the record's first bytes, for the quarantine: the buffer is never changed
         # in place (fill() makes a new one), so it is cut only for a bad record
@@ -315,12 +327,13 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
         elif c != ord("]"):
             found = "the end of the file" if c is None else repr(chr(c))
             reason = buf.error or f"expected ',' or ']' after the record, found {found}"
+            line = buf.line_at(min(buf.pos, len(buf.data)))
             yield RawRecord(
                 path,
-                index + 1,
+                line,
                 location=f"{label}[{index}]",
                 text=_cut(bytes(buf.data[buf.pos : buf.pos + _KEEP_TEXT])),
-                error=SchemaError(reason, file=path, line=index + 1),
+                error=SchemaError(reason, file=path, line=line),
             )
             return
 

@@ -70,7 +70,7 @@ _STAMP: Final = re.compile(
     r"(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
     r" ?([Zz]|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z"
 )
-_INSTANT_HELP: Final = "an RFC 3339 time, a date (YYYY-MM-DD) or an age like 30d"
+_INSTANT_HELP: Final = "an RFC 3339 time, a date (YYYY-MM-DD) or an age like 30d, 12mo or 1y"
 #: Ages longer than this are refused (a typo such as ``300000d`` would reach year 1200).
 _MAX_AGE: Final = timedelta(days=365 * 200)
 
@@ -264,10 +264,12 @@ def parse_instant(text: str | datetime | date, *, now: datetime | None = None) -
     '2026-04-01T00:00:00+00:00'
     >>> parse_instant("2026-03-01").isoformat()
     '2026-03-01T00:00:00+00:00'
+    >>> parse_instant("1y", now=now).isoformat(), parse_instant("3mo", now=now).isoformat()
+    ('2025-04-01T12:00:00+00:00', '2026-01-01T12:00:00+00:00')
     >>> parse_instant("last tuesday")
     Traceback (most recent call last):
     ...
-    auditkit.errors.UsageError: expected an RFC 3339 time, a date (YYYY-MM-DD) or an age like 30d, got 'last tuesday'
+    auditkit.errors.UsageError: expected an RFC 3339 time, a date (YYYY-MM-DD) or an age like 30d, 12mo or 1y, got 'last tuesday'
     """  # noqa: E501
     if not isinstance(text, str):
         return as_utc(text)
@@ -279,6 +281,13 @@ def parse_instant(text: str | datetime | date, *, now: datetime | None = None) -
         return datetime.combine(day, time(0), UTC)
     if _AGE.match(word):
         return _now(now) - parse_duration(word)
+    calendar = _CALENDAR_AGE.match(word)
+    if calendar and calendar[2] in ("mo", "y"):  # as --period counts them: calendar months
+        n = int(calendar[1]) * (12 if calendar[2] == "y" else 1)
+        if n > 12 * 200:
+            raise UsageError(f"age too long: {_short(text)} (at most 200 years)")
+        moment = _now(now)
+        return datetime.combine(_months_back(moment.date(), n), moment.timetz())
     try:
         return as_utc(text)
     except UsageError:

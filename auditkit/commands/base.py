@@ -286,7 +286,9 @@ def tenant_argument(p: argparse.ArgumentParser, *, help_text: str | None = None)
 
 
 # -- times ------------------------------------------------------------------------------
-_INSTANT_FORMS = "an RFC 3339 time, a date, now/today/yesterday, or an age like 30d or 12h"
+_INSTANT_FORMS = (
+    "an RFC 3339 time, a date, now/today/yesterday, or an age like 30d, 12h, 12mo or 1y"
+)
 
 
 def time_arguments(

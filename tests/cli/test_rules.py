@@ -45,7 +45,15 @@ def test_times_mean_the_same_everywhere(
     argv: list[str], sample_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [a.format(db=sample_store, out=tmp_path) for a in argv]
-    for since in ("30d", "12h", "2026-01-06", "2026-01-06T10:00:00+02:00", "yesterday"):
+    for since in (
+        "30d",
+        "12h",
+        "12mo",
+        "1y",
+        "2026-01-06",
+        "2026-01-06T10:00:00+02:00",
+        "yesterday",
+    ):
         assert main([*argv, "--since", since]) == 0, (argv, since, capsys.readouterr().err)
     assert main([*argv, "--since", "2026-01-06", "--until", "7d"]) == 0
     capsys.readouterr()

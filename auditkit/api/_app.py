@@ -50,9 +50,9 @@ from auditkit.api._query import (
     event_dicts,
     page_events,
 )
-from auditkit.errors import AccessDenied, UsageError
+from auditkit.errors import AccessDenied, TamperedError, UsageError
 from auditkit.ingest import dumps_json, loads_json
-from auditkit.store import JsonPage, Store
+from auditkit.store import JsonPage, Store, misdirected
 
 __all__ = ["create_app"]
 
@@ -502,6 +502,9 @@ def create_app(
             frame = caller.load(tenant, seqs=(seq, seq + 1))
             if not frame.height:
                 raise Problem("not-found", f"tenant {tenant!r} has no event {event_id!r}")
+            found = frame.get_column("event_id")[0]
+            if found != event_id:  # the look-up is an index's; the record is verified
+                raise TamperedError(misdirected(tenant, event_id, seq, found))
             if act is not None:
                 act.returned(frame)
         try:

@@ -3,7 +3,13 @@
 from auditkit.store import _bound  # noqa: F401  (installs the principal-bound handle)
 from auditkit.store._cold import NAME_MAX, tenant_file_name
 from auditkit.store._page import JsonPage
-from auditkit.store.store import AppendResult, ConsistencyProof, InclusionProof, Store
+from auditkit.store.store import (
+    AppendResult,
+    ConsistencyProof,
+    InclusionProof,
+    Store,
+    misdirected,
+)
 
 __all__ = [
     "NAME_MAX",
@@ -12,5 +18,6 @@ __all__ = [
     "InclusionProof",
     "JsonPage",
     "Store",
+    "misdirected",
     "tenant_file_name",
 ]

@@ -26,7 +26,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -48,6 +48,7 @@ from auditkit.access import (
     access_event,
     carry_redaction,
     check,
+    parse_permissions,
     redact_frame,
 )
 from auditkit.errors import AccessDenied, AuditkitError, StoreError
@@ -1021,20 +1022,71 @@ class BoundStore(Store):
         tenants: Iterable[str] | None = None,
         note: str | None = None,
     ) -> NewToken:
-        """A token for the principal itself, or for one whose every tenant it manages."""
+        """A token for the principal itself, or for one whose every tenant it manages and
+        every role it could have granted.  A token never reaches further than the one
+        asking: its tenants, scopes and expiry are within the calling token's, and a
+        token made for another principal covers only the tenants it holds roles on now
+        (a role granted on another tenant later does not widen it)."""
         ctx = self.context()
-        target = principal_id or ctx.principal.id
-        if target != ctx.principal.id:
+        me = ctx.principal.id
+        target = principal_id or me
+        limit: frozenset[str] | None = None
+        if target != me:
             managed = self._managed_tenants(ctx)
-            theirs = {g.tenant_id for g in self._owner.grants(principal=target)}
+            held = self._owner.grants(principal=target)
+            theirs = {g.tenant_id for g in held}
             if not theirs or not theirs <= managed:
                 raise AccessDenied(
-                    f"principal {ctx.principal.id!r} may not create tokens for {target!r}: "
+                    f"principal {me!r} may not create tokens for {target!r}: "
                     "needs permission 'manage' on every tenant where it holds a role"
                 )
+            for g in held:  # a token for an owner would let an admin act as one
+                try:
+                    self._managing(g.tenant_id, g.role)
+                except AccessDenied:
+                    raise AccessDenied(
+                        f"principal {me!r} may not create tokens for {target!r}: it holds "
+                        f"role {g.role.value!r} on tenant {g.tenant_id!r}, which {me!r} may "
+                        "not grant"
+                    ) from None
+            limit = frozenset(theirs)
+        if ctx.tenants is not None:
+            limit = ctx.tenants if limit is None else limit & ctx.tenants
+        asked = frozenset(tenants) if tenants is not None else None
+        if limit is not None:
+            if asked is not None and not asked <= limit:
+                raise AccessDenied(
+                    f"principal {me!r} may not create a token for tenant(s) "
+                    f"{', '.join(sorted(asked - limit))}: beyond what the token asking covers"
+                )
+            asked = asked if asked is not None else limit
+        if ctx.scopes is not None:
+            wanted = parse_permissions(scopes) if scopes is not None else ctx.scopes
+            if not wanted <= ctx.scopes:
+                extra = ", ".join(sorted(p.value for p in wanted - ctx.scopes))
+                raise AccessDenied(
+                    f"principal {me!r} may not create a token with scope(s) {extra}: "
+                    "beyond the scopes of the token asking"
+                )
+            scopes = sorted(p.value for p in wanted)
+        expires = self._within_own_expiry(expires)
         return self._owner._create_token_as(
-            self._actor(ctx), target, expires=expires, scopes=scopes, tenants=tenants, note=note
+            self._actor(ctx), target, expires=expires, scopes=scopes, tenants=asked, note=note
         )
+
+    def _within_own_expiry(self, expires: str | None) -> str | None:
+        """``expires`` cut to the calling token's own end, if it has one."""
+        end = self._token.expires_at if self._token is not None else None
+        if end is None:
+            return expires
+        from auditkit.times import as_utc, parse_duration
+
+        left = int((as_utc(end) - datetime.now(UTC)).total_seconds())
+        if left <= 0:
+            raise AccessDenied("invalid, expired or revoked token")
+        if expires is None or parse_duration(expires).total_seconds() > left:
+            return f"{left}s"
+        return expires
 
     def tokens(self, principal_id: str | None = None) -> list[TokenInfo]:
         """Its own tokens, and those of principals it manages."""

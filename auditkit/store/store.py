@@ -56,7 +56,7 @@ from auditkit.access import (
     parse_role,
     validate_principal_id,
 )
-from auditkit.errors import IntegrityError, StoreError, UsageError
+from auditkit.errors import IntegrityError, StoreError, TamperedError, UsageError
 from auditkit.frame import frame_from_rows
 from auditkit.integrity import EMPTY_ROOT as _EMPTY_ROOT
 from auditkit.integrity import (
@@ -216,6 +216,22 @@ def _read_again_if_overtaken(
         reset()
         report = read()
     return report
+
+
+def misdirected(tenant: str, event_id: str, seq: int, found: str) -> str:
+    """Why a look-up by ``event_id`` that gave the record at ``seq``, a verified record
+    of another event (``found``), is tampering: the index of event ids, which the
+    look-up trusts, was edited apart from its table.
+
+    >>> print(misdirected("acme", "e1", 300, "e9"))  # doctest: +NORMALIZE_WHITESPACE
+    tenant 'acme': the store's index of event ids gives event 'e1' the record at seq
+    300, which is event 'e9' (the index was edited in the database; run auditkit verify)
+    """
+    return (
+        f"tenant {tenant!r}: the store's index of event ids gives event {event_id!r} the "
+        f"record at seq {seq}, which is event {found!r} (the index was edited in the "
+        "database; run auditkit verify)"
+    )
 
 
 class Store(StreamCursors):
@@ -1191,6 +1207,8 @@ class Store(StreamCursors):
         if not df.height:
             raise UsageError(self._gone(tenant, seq, what))
         s, eid = int(df.get_column("seq").item()), df.get_column("event_id").item()
+        if event_id is not None and eid != event_id:
+            raise TamperedError(misdirected(tenant, event_id, s, eid))
         canon = rebuild_canonical(df).item()
         if s >= cp.tree_size:
             raise IntegrityError(f"seq {s} is not covered by the signed checkpoint")

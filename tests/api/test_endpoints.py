@@ -11,6 +11,7 @@ import pytest
 
 from auditkit.access import PERMISSIONS, Permission, Role, hash_secret
 from auditkit.api._ndjson import json_lines
+from auditkit.errors import TamperedError
 from auditkit.export import available_export_formats
 from auditkit.store import Store
 from auditkit.verification import ProblemKind
@@ -97,6 +98,35 @@ def test_event_proof_only_with_prove(client: TestClient, tokens: dict[str, str])
     r2 = client.get("/v1/tenants/nope/events/x", headers=auth(tokens["auditor"]))
     assert r1.status_code == r2.status_code == 403
     assert r1.json()["detail"].replace(B, "T") == r2.json()["detail"].replace("nope", "T")
+
+
+def test_an_event_id_index_edited_apart_from_its_table_serves_no_other_event(
+    api_store: Store, tokens: dict[str, str]
+) -> None:
+    """The look-up by event id is an index's: its entry for one event pointed (in the
+    file itself) at another event's row, and the API served that event, verified and
+    proven, as the one asked for; verify still says INTACT (the rows are the signed
+    ones)."""
+    from auditkit.api import create_app
+    from tests.store._attacker import repoint_index_entry
+
+    asked, other = "ev-alpha-tn-alpha-4", "ev-alpha-tn-alpha-7"
+    with api_store.backend.connect() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT rowid FROM events WHERE event_id = ?", (other,))
+        (rowid,) = cur.fetchone()
+    assert api_store.path is not None
+    repoint_index_entry(api_store.path, "sqlite_autoindex_events_2", asked, rowid)
+    reopened = Store.open(api_store.location)
+    assert reopened.event_seq(A, asked) == 7  # the attack works on the index
+    with TestClient(create_app(reopened)) as c:
+        r = c.get(f"/v1/tenants/{A}/events/{asked}", headers=auth(tokens["auditor"]))
+    assert_problem(r, 409)
+    assert "index of event ids" in r.json()["detail"]
+    try:  # the proof's own look-up: the event asked for, or the same refusal
+        assert reopened.inclusion_proof(A, event_id=asked).event_id == asked
+    except TamperedError as exc:
+        assert "index of event ids" in str(exc)
 
 
 def test_tokens_and_auth(client: TestClient, tokens: dict[str, str], api_store: Store) -> None:

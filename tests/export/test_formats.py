@@ -174,7 +174,7 @@ def test_fullwidth_formula_characters_are_guarded_and_round_trip(
 ) -> None:
     """Spreadsheets in CJK locales may read the fullwidth forms of ``= + - @`` as the
     ASCII ones: such a cell was written unguarded."""
-    text = f"{first}HYPERLINK(\"http://x\")"
+    text = f'{first}HYPERLINK("http://x")'
     frame = events_to_frame([{**TRICKY[1], "description": text}])
     path = tmp_path / "w.csv"
     export_frame(frame, path, store_fields=False)

@@ -111,7 +111,7 @@ def _explained(sql: str, exc: BaseException, schema: pl.Schema) -> str:
                 f"SQL; match its text ({column} LIKE '%\"{first}\"%'), or load the events "
                 f'in Python and use pl.col("{column}").str.json_path_match("$.{first}")'
             )
-        if isinstance(dtype, pl.List):
+        if isinstance(dtype, pl.List) and column is not None:
             return (
                 f"{column} is a list: '{column}.{first}' cannot be read in SQL as it stands "
                 f"(each event has several); use the first one's columns where the table has "

@@ -115,7 +115,16 @@ def test_a_cli_session_naming_each_command_is_one_client(tmp_path: Path) -> None
 
 
 def test_the_same_token_from_another_client_is_still_caught(tmp_path: Path) -> None:
+    # another client from the runner's own address: a second tool of the job (low)
     found = _ci_session(tmp_path, [f"{CLI} command/s3.cp", "python-requests/2.31.0"])
+    assert found.select("severity").to_series().to_list() == ["low"]
+    assert "another user agent from the session's own network" in found["summary"][0]
+    # the same token from another network with another client: replayed (high)
+    found = _ci_session(
+        tmp_path,
+        [f"{CLI} command/s3.cp", "python-requests/2.31.0"],
+        ["52.242.97.110", "45.155.205.233"],
+    )
     assert found.select("severity").to_series().to_list() == ["high"]
     assert "another user agent" in found["summary"][0]
     # and from another network with the same client

@@ -22,10 +22,10 @@ job, before it has a history) is reported low.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -49,6 +49,7 @@ from auditkit.analytics.detectors.common import (
     fmt_duration,
     fmt_time,
     is_person,
+    json_or_none,
     key_changed,
     lazy,
     network,
@@ -60,17 +61,20 @@ from auditkit.analytics.detectors.common import (
     noun,
     noun_terms,
     positive,
+    producer_request,
     q,
     roaming,
     subset,
     verb,
 )
+from auditkit.analytics.detectors.ransom import writes_objects
 from auditkit.analytics.detectors.registry import register_detector
 
 __all__ = [
     "EXPORT_VERBS",
     "READ_VERBS",
     "bulk_read",
+    "creates_key",
     "destroys_key",
     "is_deletion",
     "key_destruction",
@@ -1117,6 +1121,17 @@ _DISABLE: Final = {"disable": "disabled", "revoke": "revoked"}
 #: The same, as tried: ``tried to`` and the verb.
 _TRIED: Final = {"schedule": "schedule the deletion of", "destroy": "destroy", "delete": "delete",
                  "purge": "purge", "disable": "disable", "revoke": "revoke"}  # fmt: skip
+#: Nouns of what is made beside a key and is none (an alias, a grant, a key store or
+#: ring, an import job).
+_NOT_A_KEY: Final = frozenset(
+    ("alias", "aliases", "grant", "grants", "store", "stores", "ring", "keyring", "policy",
+     "job", "jobs", "material", "rotation", "deletion", "tag", "tags")
+)  # fmt: skip
+#: A Google Cloud key version's name: the key's name and ``/cryptoKeyVersions/N``.
+_KEY_VERSION: Final = re.compile(r"^(.*/cryptokeys/[^/]+)/cryptokeyversions/[^/]+$")
+#: An AWS key named by its ARN or as ``key/ID``: the ID.
+_AWS_KEY_ID: Final = re.compile(r"(?:^|[:/])key/([^/\s]+)$")
+_REQUEST_JSON: Final = "$.original.requestParameters"
 
 
 def destroys_key(action: str) -> bool:
@@ -1133,8 +1148,272 @@ def destroys_key(action: str) -> bool:
     return crypto and bool(verb_words) and verb_words[0] in {**_DESTROY, **_DISABLE}
 
 
+def creates_key(action: str) -> bool:
+    """Whether an action creates an encryption key or a key version.
+
+    >>> [creates_key(a) for a in ("kms_key.create", "cloudkms_crypto_key.create",
+    ...     "cloudkms_crypto_key_version.create", "kms_alias.create", "kms_grant.create",
+    ...     "cloudkms_key_ring.create", "api_key.create", "kms_key_deletion.schedule")]
+    [True, True, True, False, False, False, False, False]
+    """
+    noun_words, verb_words = action_words(action)
+    words = noun_terms(noun_words)
+    crypto = bool(words & _CRYPTO_NOUNS) and bool(words & _KEY_WORDS)
+    made = bool(verb_words) and verb_words[0] == "create"
+    return crypto and made and not set(noun_words) & _NOT_A_KEY
+
+
+def _rewrites_data(action: str) -> bool:
+    """Whether an action rewrites stored data under a key: a stored object copied or
+    rewritten (``s3_object.copy``, ``storage_objects.rewrite``), a ciphertext
+    re-encrypted (KMS ``ReEncrypt``, read as ``kms_encrypt.re``)."""
+    noun_words, verb_words = action_words(action)
+    if not verb_words:
+        return False
+    first = verb_words[0]
+    if writes_objects(action) and first in ("copy", "rewrite", "compose"):
+        return True
+    words = noun_terms(noun_words)
+    return (first == "re" and "encrypt" in words) or first == "reencrypt"
+
+
+def _key_name(text: str) -> str:
+    """A key's name to compare: an AWS key's ID (from its ARN, ``key/ID`` or the bare
+    ID), a Google Cloud key's or version's resource name; lower case."""
+    text = text.strip().lower()
+    found = _AWS_KEY_ID.search(text)
+    return found.group(1) if found else text
+
+
+def _texts_at(node: Any, *path: str) -> list[str]:
+    for step in path:
+        node = node.get(step) if isinstance(node, Mapping) else None
+    if isinstance(node, str) and node:
+        return [node]
+    return []
+
+
+def _key_names(action: str, target_id: str | None, metadata: str | None) -> list[str]:
+    """The names of the key (or key version) an event creates or destroys, most
+    specific first: a Google Cloud key version before its key.  A version made by
+    ``CreateCryptoKeyVersion`` is named by the response only (its request names the key
+    it is added to, which is not new)."""
+    meta = json_or_none(metadata)
+    original = meta.get("original") if isinstance(meta, Mapping) else None
+    request = producer_request(original)
+    if isinstance(request, str):
+        request = json_or_none(request)
+    texts: list[str] = []
+    noun_words, _ = action_words(action)
+    version_made = creates_key(action) and bool(
+        set(noun_terms(noun_words)) & {"version", "versions", "keyversion"}
+    )
+    proto = original.get("protoPayload") if isinstance(original, Mapping) else None
+    if version_made:
+        texts += _texts_at(proto, "response", "name")
+    else:
+        texts += _texts_at(original, "responseElements", "keyMetadata", "arn")
+        texts += _texts_at(original, "responseElements", "keyMetadata", "keyId")
+        texts += _texts_at(original, "responseElements", "keyId")
+        texts += _texts_at(proto, "response", "name")
+        texts += [target_id] if target_id else []
+        texts += _texts_at(request, "keyId") + _texts_at(request, "name")
+        texts += _texts_at(proto, "resourceName")
+        parent, made = _texts_at(request, "parent"), _texts_at(request, "cryptoKeyId")
+        if parent and made:
+            texts.append(f"{parent[0]}/cryptoKeys/{made[0]}")
+    names: list[str] = []
+    for text in texts:
+        name = _key_name(text)
+        key = _KEY_VERSION.match(name)
+        # a version destroyed is also known by its key; a version made is that version
+        names += [name, key.group(1)] if key and not version_made else [name]
+    # versions first, then keys, each once
+    ordered = sorted(dict.fromkeys(names), key=lambda n: _KEY_VERSION.match(n) is None)
+    return ordered
+
+
+def _own_fresh_keys(events: Events, hits: pl.DataFrame, within: timedelta) -> pl.DataFrame:
+    """Per destroying event of ``hits``: whether the key is the actor's own throw-away
+    key (``_own``: it created the key, or the version, no more than ``within`` before),
+    when it did (``_made_at``), and whether stored data was rewritten under the key
+    since (``_used``).  Keys created by someone else, earlier, or not seen created
+    are not its own."""
+    none = hits.select("event_id").with_columns(
+        _own=pl.lit(False),
+        _made_at=pl.lit(None, dtype=hits.schema["occurred_at"]),
+        _made_id=pl.lit(None, dtype=pl.String),
+        _used=pl.lit(False),
+        _name=pl.lit(None, dtype=pl.String),
+    )
+    made_actions = actions_where(events, creates_key)
+    if not made_actions or hits.height == 0:
+        return none
+    cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome",
+            "target_id", "metadata")  # fmt: skip
+    made = subset(
+        events, cols, pl.col("action").is_in(made_actions), pl.col("outcome") == "success"
+    ).collect()
+    if made.height == 0:
+        return none
+    created: dict[tuple[str, str], list[tuple[Any, str, str]]] = {}
+    for row in made.iter_rows(named=True):
+        for name in _key_names(row["action"], row["target_id"], row["metadata"]):
+            created.setdefault((row["tenant_id"], name), []).append(
+                (row["occurred_at"], row["actor_id"], row["event_id"])
+            )
+    rows = []
+    for row in hits.iter_rows(named=True):
+        own, at, made_id = False, None, None
+        names = _key_names(row["action"], row["target_id"], row["metadata"])
+        for name in names:
+            before = [m for m in created.get((row["tenant_id"], name), [])
+                      if m[0] <= row["occurred_at"]]  # fmt: skip
+            if before:  # the most specific name that was seen made decides
+                at, who, made_id = max(before, key=lambda m: m[0])
+                own = who == row["actor_id"] and row["occurred_at"] - at <= within
+                break
+        # the key itself (not one version of it) is what data is encrypted under
+        rows.append((row["event_id"], own, at if own else None, made_id if own else None,
+                     names[-1] if names else None))  # fmt: skip
+    judged = pl.DataFrame(
+        rows,
+        schema={"event_id": pl.String, "_own": pl.Boolean,
+                "_made_at": hits.schema["occurred_at"], "_made_id": pl.String,
+                "_name": pl.String},
+        orient="row",
+    )  # fmt: skip
+    # a key of one's own that stored data was rewritten under before its deletion (the
+    # in-place re-encryption of a ransom) is no throw-away key
+    owned = judged.filter("_own").join(
+        hits.select("event_id", "tenant_id", "actor_id", "occurred_at"), on="event_id"
+    )
+    rewrites = actions_where(events, _rewrites_data)
+    used: list[str] = []
+    if owned.height and rewrites:
+        used = _rewritten_under(events, owned, rewrites)
+    return judged.select(
+        "event_id",
+        "_own",
+        "_made_at",
+        "_made_id",
+        _used=pl.col("event_id").is_in(used),
+        _name=pl.col("_name"),
+    )
+
+
+def _aliases(events: Events, owned: pl.DataFrame) -> pl.DataFrame:
+    """The aliases made for the keys of ``owned`` (``CreateAlias``, ``UpdateAlias``
+    pointing to them), as ``_name`` (the key) and ``_alias``, lower case."""
+    alias_actions = actions_where(
+        events, lambda a: "alias" in action_words(a)[0] and not _reads_verb(a)
+    )
+    if not alias_actions:
+        return pl.DataFrame(schema={"tenant_id": pl.String, "_name": pl.String,
+                                    "_alias": pl.String})  # fmt: skip
+    request = pl.col("metadata").str.json_path_match
+    made = (
+        subset(
+            events,
+            ("tenant_id", "action", "outcome", "metadata"),
+            pl.col("action").is_in(alias_actions),
+            pl.col("outcome") == "success",
+        )
+        .select(
+            "tenant_id",
+            _target=request(f"{_REQUEST_JSON}.targetKeyId").str.strip_chars().str.to_lowercase(),
+            _alias=request(f"{_REQUEST_JSON}.aliasName").str.strip_chars().str.to_lowercase(),
+        )
+        .drop_nulls()
+        .collect()
+    )
+    made = made.with_columns(
+        _name=pl.coalesce(pl.col("_target").str.extract(_AWS_KEY_ID.pattern, 1), "_target")
+    )
+    return made.join(owned.select("tenant_id", "_name").unique(), on=["tenant_id", "_name"]).select(
+        "tenant_id", "_name", "_alias"
+    )
+
+
+def _reads_verb(action: str) -> bool:
+    verbs = action_words(action)[1]
+    return bool(verbs) and verbs[0] in ("get", "list", "describe")
+
+
+def _rewritten_under(events: Events, owned: pl.DataFrame, rewrites: list[str]) -> list[str]:
+    """The destroying events of ``owned`` (one row per event: its ``tenant_id``,
+    ``actor_id``, ``occurred_at``, the key's ``_name`` and when it was made,
+    ``_made_at``) whose key had stored data rewritten under it in between: an object
+    copied or rewritten, or a ciphertext re-encrypted, whose request names the key (its
+    ID, ARN, resource name or an alias made for it), or an object copied onto itself
+    by the same actor (under the bucket's default key, which the request need not
+    name)."""
+    owned = owned.filter(pl.col("_name").str.len_chars() >= 8)
+    if owned.height == 0:
+        return []
+    aliases = _aliases(events, owned)
+    names = pl.concat(
+        [owned.select("tenant_id", "_name", _text=pl.col("_name")),
+         aliases.select("tenant_id", "_name", _text=pl.col("_alias"))],
+        how="vertical_relaxed",
+    ).unique()  # fmt: skip
+    request = pl.col("metadata").str.json_path_match
+    source = (
+        request(f'{_REQUEST_JSON}["x-amz-copy-source"]')
+        .str.strip_chars_start("/")
+        .str.replace(r"\?versionId=.*$", "")
+        .str.replace_all("%2F", "/", literal=True)
+    )
+    target = pl.concat_str(
+        request(f"{_REQUEST_JSON}.bucketName"), pl.lit("/"), request(f"{_REQUEST_JSON}.key")
+    )
+    start, end = owned.get_column("_made_at").min(), owned.get_column("occurred_at").max()
+    writes = (
+        subset(
+            events,
+            ("tenant_id", "actor_id", "occurred_at", "action", "metadata", "outcome"),
+            pl.col("action").is_in(rewrites),
+            pl.col("outcome") == "success",
+            T.is_between(start, end),
+            pl.col("tenant_id").is_in(owned.get_column("tenant_id").unique().implode()),
+        )
+        .select(
+            "tenant_id",
+            pl.col("actor_id").alias("_writer"),
+            pl.col("occurred_at").alias("_at"),
+            _text=pl.col("metadata").str.to_lowercase(),
+            _in_place=(source == target).fill_null(False),
+        )
+        .collect()
+    )
+    if writes.height == 0:
+        return []
+    spans = owned.select("event_id", "tenant_id", "actor_id", "occurred_at", "_made_at", "_name")
+    between = (pl.col("_at") >= pl.col("_made_at")) & (pl.col("_at") <= pl.col("occurred_at"))
+    # the actor's own copies of objects onto themselves
+    in_place = (
+        spans.join(writes.filter("_in_place"), on="tenant_id")
+        .filter(between & (pl.col("_writer") == pl.col("actor_id")))
+        .get_column("event_id")
+    )
+    # anyone's rewrite naming the key
+    named = (
+        spans.join(names, on=["tenant_id", "_name"])
+        .join(writes.select("tenant_id", "_at", pl.col("_text").alias("_meta")), on="tenant_id")
+        .filter(between & pl.col("_meta").str.contains(pl.col("_text"), literal=True))
+        .get_column("event_id")
+    )
+    return sorted({*in_place.to_list(), *named.to_list()})
+
+
 @register_detector("key_destruction", title="Encryption keys destroyed", severity="high")
-def key_destruction(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
+def key_destruction(
+    events: Events,
+    *,
+    gap: str | timedelta = "1h",
+    created_within: str | timedelta = "24h",
+    max_own_keys: int = 3,
+) -> pl.DataFrame:
     """Encryption keys scheduled for deletion, destroyed, purged or disabled.
 
     Data encrypted under a destroyed key can never be read again: deleting a
@@ -1143,7 +1422,11 @@ def key_destruction(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     providers make the deletion wait days so that it can be caught.  A deletion, a
     destruction or a purge that succeeded is high; keys only disabled, and attempts
     that were all refused, are medium.  One actor's such events no more than ``gap``
-    apart are one finding.
+    apart are one finding.  A finding whose keys are all the actor's own throw-away
+    keys (each created by that same actor, in the trail, no more than
+    ``created_within`` before, and no stored data rewritten under it since) is low
+    when it holds no more than ``max_own_keys`` of them: an ephemeral test
+    environment's teardown.
 
     Examples
     --------
@@ -1156,47 +1439,95 @@ def key_destruction(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     2026-01-05 02:02 UTC: 'key/0', 'key/1', 'key/2'.
     """
     g = duration(gap, name="gap")
+    within = duration(created_within, name="created_within")
+    positive(max_own_keys, "max_own_keys")
     actions = actions_where(events, destroys_key)
     if not actions:
         return empty()
     cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome",
             "target_id", "metadata")  # fmt: skip
-    hits = subset(events, cols, pl.col("action").is_in(actions)).with_columns(
-        _key=pl.coalesce(
-            "target_id",
-            pl.col("metadata").str.json_path_match("$.original.requestParameters.keyId"),
-            pl.col("metadata").str.json_path_match("$.original.protoPayload.resourceName"),
-            pl.col("action"),
-        ),
-        _verb=verb(pl.col("action")).str.extract(r"^([a-z]+)", 1),
-        _ok=pl.col("outcome") == "success",
+    hits = (
+        subset(events, cols, pl.col("action").is_in(actions))
+        .with_columns(
+            _key=pl.coalesce(
+                "target_id",
+                pl.col("metadata").str.json_path_match(f"{_REQUEST_JSON}.keyId"),
+                pl.col("metadata").str.json_path_match("$.original.protoPayload.resourceName"),
+                pl.col("action"),
+            ),
+            _verb=verb(pl.col("action")).str.extract(r"^([a-z]+)", 1),
+            _ok=pl.col("outcome") == "success",
+        )
+        .collect()
+    )
+    hits = hits.join(
+        _own_fresh_keys(events, hits, within), on="event_id", how="left", maintain_order="left"
     )
     destroyed = pl.col("_verb").is_in(list(_DESTROY)) & pl.col("_ok")
     what = pl.col("_verb").replace_strict({**_DESTROY, **_DISABLE}, default="destroyed")
     tried = pl.col("_verb").replace_strict(_TRIED, default="destroy")
+    throwaway = pl.col("_own") & ~pl.col("_used")
+    own = pl.col("_n_keys") <= max_own_keys
     found = (
-        episodes(hits, ["tenant_id", "actor_id"], g)
+        episodes(hits.lazy(), ["tenant_id", "actor_id"], g)
         .group_by("_episode")
         .agg(
             *finding_span("tenant_id", "actor_id"),
             pl.col("_key").unique(maintain_order=True).alias("_keys"),
+            # keys counted by name: one key named by its ARN and by its ID is one
+            pl.coalesce("_name", pl.col("_key").str.to_lowercase()).n_unique().alias("_n_keys"),
             destroyed.any().alias("_destroyed"),
             pl.col("_ok").any().alias("_done"),
             what.unique(maintain_order=True).alias("_what"),
             tried.unique(maintain_order=True).alias("_tried"),
+            throwaway.all().alias("_throwaway"),
+            (T - pl.col("_made_at")).filter(throwaway).max().alias("_age"),
+            (pl.col("_own") & pl.col("_used")).any().alias("_reencrypted"),
+            pl.col("_made_id").drop_nulls().unique(maintain_order=True).alias("_made_ids"),
+            pl.col("_made_at").min().alias("_made_first"),
         )
         .with_columns(
-            severity=pl.when("_destroyed").then(pl.lit("high")).otherwise(pl.lit("medium")),
-            summary=pl.format(
-                "{} {} {} encryption key(s) {}: {}.",
-                q(pl.col("actor_id")),
-                pl.when("_done")
-                .then(pl.col("_what").list.join(" and "))
-                .otherwise(pl.concat_str(pl.lit("tried to "), pl.col("_tried").list.join(" or "))),
-                pl.col("_keys").list.len(),
-                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
-                first_few(pl.col("_keys").list.eval(q(pl.element())), 5, ", "),
+            severity=pl.when(pl.col("_throwaway") & own)
+            .then(pl.lit("low"))
+            .when("_destroyed")
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.concat_str(
+                pl.format(
+                    "{} {} {} encryption key(s) {}: {}",
+                    q(pl.col("actor_id")),
+                    pl.when("_done")
+                    .then(pl.col("_what").list.join(" and "))
+                    .otherwise(
+                        pl.concat_str(pl.lit("tried to "), pl.col("_tried").list.join(" or "))
+                    ),
+                    pl.col("_keys").list.len(),
+                    fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                    first_few(pl.col("_keys").list.eval(q(pl.element())), 5, ", "),
+                ),
+                pl.when(pl.col("_throwaway")).then(
+                    pl.format(
+                        "; it had created {} itself {} earlier{}",
+                        pl.when(pl.col("_keys").list.len() == 1)
+                        .then(pl.lit("the key"))
+                        .otherwise(pl.lit("each of them at most")),
+                        fmt_duration(pl.col("_age")),
+                        pl.when(own)
+                        .then(pl.lit(" (a throw-away key)"))
+                        .otherwise(pl.format(", but more than {} at once", pl.lit(max_own_keys))),
+                    )
+                ),
+                pl.when(pl.col("_reencrypted")).then(
+                    pl.lit("; stored data was rewritten under a key it had just created")
+                ),
+                pl.lit("."),
+                ignore_nulls=True,
             ),
         )
+    )
+    # the evidence: the keys' creations by the actor (when its own), then the destructions
+    found = found.with_columns(
+        event_ids=pl.concat_list("_made_ids", "event_ids").list.unique(maintain_order=True),
+        first_seen=pl.min_horizontal("_made_first", "first_seen"),
     )
     return finalize(found, "key_destruction")

@@ -206,6 +206,7 @@ def admin_without_role(
     actions: Sequence[str] = ADMIN_ACTIONS,
     admin_roles: str = ADMIN_ROLE_PATTERN,
     gap: str | timedelta = "1d",
+    routine_days: int = 2,
 ) -> pl.DataFrame:
     """Successful admin actions by a user who held no admin role at the time.
 
@@ -213,7 +214,11 @@ def admin_without_role(
     when the last ``role.grant``/``role.revoke`` of an admin role to them before
     the event was a grant.  Events whose actor has neither roles nor role history
     are skipped (unknown, not guilty).  Services, API keys and the system are
-    skipped too: they hold no roles.
+    skipped too: they hold no roles.  An admin action the actor had already done,
+    without an admin role, on ``routine_days`` earlier days since its last admin-role
+    change is its routine and left out: the role may do it, whatever its name says (a
+    deployment role putting a bucket policy every day), which is neither an
+    escalation in progress nor a revoked role still in use.
 
     Parameters
     ----------
@@ -225,6 +230,10 @@ def admin_without_role(
         Regular expression matching admin role names.
     gap
         Actions of one actor no more than ``gap`` apart make one finding.
+    routine_days
+        Earlier days (UTC dates) with the same admin action, done without an admin
+        role since the actor's last admin-role change, that make it the actor's
+        routine.
 
     Examples
     --------
@@ -236,6 +245,7 @@ def admin_without_role(
     from 2026-01-05 09:00 UTC: settings.update.
     """
     g = duration(gap, name="gap")
+    positive(routine_days, "routine_days")
     cols = (
         *("tenant_id", "actor_id", "actor_type", "actor_roles", "occurred_at", "event_id"),
         *("action", "outcome", "targets", "metadata"),
@@ -270,6 +280,14 @@ def admin_without_role(
         .filter(
             ~(has_role.fill_null(False) | pl.col("_granted").fill_null(False))
             & (pl.col("actor_roles").is_not_null() | pl.col("_granted").is_not_null())
+        )
+        # the actor's routine: the same action on routine_days earlier days, all without
+        # an admin role since its last admin-role change (a role revoked and still used
+        # the day after is no routine)
+        .with_columns(_day=T.dt.date())
+        .filter(
+            pl.col("_day").rank("dense").over("tenant_id", "actor_id", "action", "_changed_at")
+            <= routine_days
         )
     )
     found = (

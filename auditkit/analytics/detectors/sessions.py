@@ -1,5 +1,5 @@
-"""Session integrity: one session used from two places or clients, and a session used
-after it ended.
+"""Session integrity: one session used from two places, or elsewhere by another client,
+and a session used after it ended.
 
 They read ``session_id`` (per tenant) on every action, not only logins, with
 ``geo_country``, ``geo_lat``/``geo_lon``, ``source_ip`` and ``user_agent``; and the
@@ -53,16 +53,20 @@ def session_hijack(
     max_speed_kmh: float = 1000.0,
     max_evidence: int = 200,
 ) -> pl.DataFrame:
-    """One ``session_id`` used from two countries, networks or user agents within its life:
-    a stolen session token replayed elsewhere.
+    """One ``session_id`` used from two countries or networks within its life, or from
+    elsewhere by another client: a stolen session token replayed elsewhere.
 
     The session's first event sets its context (country, /24 network of the IP, user
-    agent); every later event of the session in another context is evidence.  Another
-    user agent is high (a cookie replayed by another client); another country is high
-    when the move is faster than ``max_speed_kmh`` between the last event in the old
-    place and the first in the new (medium when a traveller could have made it);
-    another network alone (office Wi-Fi to mobile) is medium; another agent *and* an
-    impossible move is critical.
+    agent); every later event of the session in another context is evidence.  The
+    session's *home* is its first network, and its home clients every client it used
+    from there.  Another client from another network (or from an address not known),
+    one the session never used at home, is high (a cookie replayed by another
+    client); another country is high when the move is faster than ``max_speed_kmh``
+    between the last event in the old place and the first in the new (medium when a
+    traveller could have made it); another network with a home client (office Wi-Fi
+    to mobile) is medium; another client from elsewhere *and* an impossible move is
+    critical.  Another client from the home network itself (a CI job running the AWS
+    CLI and then Terraform, the console and the CLI of one machine) is low.
 
     Examples
     --------
@@ -121,18 +125,53 @@ def session_hijack(
         _dc=pl.col("geo_country").is_not_null() & (pl.col("geo_country") != pl.col("_c0")),
         _dn=pl.col("_net").is_not_null() & (pl.col("_net") != pl.col("_n0")),
         _da=pl.col("_client").is_not_null() & (pl.col("_client") != pl.col("_a0")),
+        # on the session's first network: where it began, whatever the client
+        _home=pl.col("_net").is_not_null() & (pl.col("_net") == pl.col("_n0")),
     )
     moved = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
     if moved.height == 0:
         return empty()
-    odd = pl.col("_dc") | pl.col("_dn") | pl.col("_da")
-    home = ~odd
-    # the move: last event in the first context before the first odd one, and that one
-    first_odd_at = T.filter(odd).min().over(keys)
-    before = home & (first_odd_at >= T)
+    # the clients the session used from its home network (and its first client): a
+    # second tool of the same machine (the AWS CLI then Terraform in one CI job) is one
+    # of them, wherever it is used later
+    home_clients = (
+        moved.lazy()
+        .filter(pl.col("_home") & pl.col("_client").is_not_null())
+        .select(*keys, pl.col("_client"), _known=pl.lit(True))
+        .unique()
+    )
+    moved = (
+        moved.lazy()
+        .join(home_clients, on=[*keys, "_client"], how="left", maintain_order="left")
+        .with_columns(pl.col("_known").fill_null(False))
+        .sort([*keys, "occurred_at"], maintain_order=True)
+        .collect()
+    )
+    # elsewhere: another country or network, or another client from an address not
+    # known to be home; a stranger: a client never used at home, from elsewhere
+    away = pl.col("_dc") | pl.col("_dn") | (pl.col("_da") & ~pl.col("_home"))
+    stranger = away & pl.col("_da") & ~pl.col("_known")
+    at_home = pl.col("_da") & ~away  # another client on the home network only
+    odd = away | pl.col("_da")
+    # the move: last event before the first one elsewhere (before the first other
+    # client, when the session never left home), and that one
+    anchor = pl.when(away.any().over(keys)).then(away).otherwise(odd)
+    first_odd_at = T.filter(anchor).min().over(keys)
+    before = ~anchor & (first_odd_at >= T)
+    # what the summary shows: the first event of the strongest kind of evidence
+    tier = (
+        pl.when(stranger)
+        .then(pl.lit(3))
+        .when(away)
+        .then(pl.lit(2))
+        .when(at_home)
+        .then(pl.lit(1))
+        .otherwise(pl.lit(0))
+    )
+    shown = tier == tier.max().over(keys)
     found = (
         moved.lazy()
-        .with_columns(_first_odd_at=first_odd_at)
+        .with_columns(_first_odd_at=first_odd_at, _shown=shown & odd)
         .group_by(keys)
         .agg(
             pl.col("actor_id").first(),
@@ -147,17 +186,20 @@ def session_hijack(
             pl.col("action").filter(odd).unique(maintain_order=True).alias("_what"),
             pl.len().alias("_n"),
             odd.sum().alias("_n_odd"),
-            T.filter(odd).min().alias("_odd_at"),
+            T.filter(pl.col("_shown")).min().alias("_odd_at"),
             T.max().alias("last_seen"),
             pl.col("geo_country").filter(pl.col("_dc")).first().alias("_c1"),
             pl.col("geo_lat").filter(pl.col("_dc")).first().alias("_la1"),
             pl.col("geo_lon").filter(pl.col("_dc")).first().alias("_lo1"),
             T.filter(pl.col("_dc")).first().alias("_c1_at"),
-            pl.col("_net").filter(odd).first().alias("_n1"),
-            pl.col("_client").filter(odd).first().alias("_a1"),
+            pl.col("_net").filter(pl.col("_shown")).first().alias("_n1"),
+            pl.col("_client").filter(pl.col("_shown")).first().alias("_a1"),
             pl.col("_dc").any().alias("_country"),
-            pl.col("_da").any().alias("_agent"),
+            stranger.any().alias("_agent"),
+            (stranger & pl.col("_net").is_null() & ~pl.col("_dc")).any().alias("_unplaced"),
+            at_home.any().alias("_home_agent"),
             pl.col("_dn").any().alias("_network"),
+            (pl.col("_dn") & pl.col("_da")).any().alias("_roamed"),
         )
         .with_columns(
             _kmv=_km(pl.col("_la"), pl.col("_lo"), pl.col("_la1"), pl.col("_lo1")),
@@ -183,7 +225,9 @@ def session_hijack(
             .then(pl.lit("critical"))
             .when(pl.col("_agent") | pl.col("_fast"))
             .then(pl.lit("high"))
-            .otherwise(pl.lit("medium"))
+            .when(pl.col("_network") | pl.col("_country"))
+            .then(pl.lit("medium"))
+            .otherwise(pl.lit("low"))
             .alias("severity"),
             pl.format(
                 "Session {} of {} began at {} from {}, network {}, agent {}, then was used at {} "
@@ -201,7 +245,11 @@ def session_hijack(
                 pl.col("_n_odd"),
                 pl.col("_what").list.head(5).list.join(", "),
                 pl.concat_str(
-                    pl.when(pl.col("_agent")).then(pl.lit("another user agent")),
+                    pl.when(pl.col("_agent")).then(
+                        pl.when(pl.col("_unplaced") & ~pl.col("_network"))
+                        .then(pl.lit("another user agent from an address not known"))
+                        .otherwise(pl.lit("another user agent"))
+                    ),
                     pl.when(pl.col("_country")).then(
                         pl.format(
                             "another country{}",
@@ -216,8 +264,15 @@ def session_hijack(
                             .otherwise(pl.lit("")),
                         )
                     ),
-                    pl.when(pl.col("_network") & ~pl.col("_country") & ~pl.col("_agent")).then(
-                        pl.lit("another network only")
+                    pl.when(pl.col("_network") & ~pl.col("_country")).then(
+                        pl.when(pl.col("_agent"))
+                        .then(pl.lit("another network"))
+                        .when(pl.col("_roamed"))
+                        .then(pl.lit("another network, with a client it used at home"))
+                        .otherwise(pl.lit("another network only"))
+                    ),
+                    pl.when(pl.col("_home_agent") & ~pl.col("_agent")).then(
+                        pl.lit("another user agent from the session's own network")
                     ),
                     separator=", ",
                     ignore_nulls=True,

@@ -43,7 +43,9 @@ def test_sign_ins_success_failure_deny(log: list[dict[str, Any]]) -> None:
 
 def test_mfa_push_and_denial(log: list[dict[str, Any]]) -> None:
     acts = by_source_action(log)
-    assert acts["system.push.send_factor_verify_push"]["action"] == "mfa.challenge"
+    # a push *sent* is not a push approved (Okta logs every push it sends as SUCCESS)
+    sent = acts["system.push.send_factor_verify_push"]
+    assert sent["action"] == "mfa_challenge.send" and sent["metadata"]["factor"] == "push"
     deny = acts["user.mfa.okta_verify.deny_push"]
     assert (deny["action"], deny["outcome"]) == ("mfa.challenge", "denied")
 

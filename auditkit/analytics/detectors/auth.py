@@ -2,7 +2,8 @@
 impossible travel, new country, MFA disabled and MFA push fatigue.
 
 They read ``user.login`` (a failed login is outcome ``failure``), ``mfa.challenge``
-(outcome ``denied`` or ``success``; the actor is the user being challenged),
+(outcome ``denied``, ``failure`` or ``success``; the actor is the user being challenged)
+and ``mfa_challenge.send`` (a prompt sent, never an approval),
 ``mfa.disable`` / ``mfa.reset`` and ``password.reset`` / ``password.change``.
 """
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 import polars as pl
 
 from auditkit.analytics.detectors._countries import SLACK_KM, country_points
+from auditkit.analytics.detectors._mfa import refused_prompts
 from auditkit.analytics.detectors.common import (
     CANDIDATE_SCHEMA,
     LOGIN,
@@ -24,6 +26,7 @@ from auditkit.analytics.detectors.common import (
     episodes,
     finalize,
     finding_span,
+    first_few,
     fmt_duration,
     fmt_float,
     fmt_time,
@@ -332,6 +335,7 @@ def password_spraying(
     window: str | timedelta = "1h",
     resolve: str | timedelta = "30m",
     tenant_actors: int = 20,
+    follow: str | timedelta = "1h",
 ) -> pl.DataFrame:
     """One source (an IP, its network, a client) failing to log in as many different
     actors within a window; or a tenant's accounts failing from many sources at once.
@@ -340,7 +344,17 @@ def password_spraying(
     them), or from rotating addresses with one tool's user agent, is still one source.
     Credential stuffing from a botnet shares nothing but its targets: a tenant whose
     unresolved failures reach ``tenant_actors`` accounts within ``window`` is reported
-    too (medium, as is the client view: many people share a browser's user agent).
+    too.  An IP or a network is one attacker: high.  A client (many people share a
+    browser's user agent) or a whole tenant is medium, unless the spray came from
+    places its accounts never use: high when at least ``min_actors`` (for a client) or
+    ``tenant_actors`` (for a tenant) of its accounts were tried from networks they never
+    signed in from, in the whole trail (residential proxies, a botnet).
+
+    A spray that worked is high whatever its source: an account signing in, between the
+    spray's first failure and ``follow`` after its last, for the first time from its
+    network, from an address that failed as another account in the spray, or with the
+    spray's client, or being one of the accounts sprayed (from another network than the
+    one it failed from: a person's own late success from where they mistyped is theirs).
 
     Failures resolved within ``resolve`` by the same actor's successful login from the
     same IP, or by their password reset, are people who mistyped or forgot (a helpdesk
@@ -360,6 +374,8 @@ def password_spraying(
     tenant_actors
         Distinct actors of a tenant with unresolved failures within ``window``, from any
         sources, that make credential stuffing.
+    follow
+        How long after a spray's last failure a sign-in tied to it is the spray's success.
 
     Examples
     --------
@@ -373,6 +389,7 @@ def password_spraying(
     2026-01-05 09:00 UTC and 2026-01-05 09:03 UTC.
     """
     w = duration(window)
+    after = duration(follow, name="follow")
     positive(min_actors, "min_actors")
     positive(tenant_actors, "tenant_actors")
     fails = _failed_logins(events)
@@ -409,10 +426,65 @@ def password_spraying(
     resolved = login_failures(
         events, resolve=resolve, sources=None if sources.has_nulls() else sources
     ).select("event_id", "_resolved")
-    open_ = candidates.join(resolved.lazy(), on="event_id", how="left").filter(
-        ~pl.col("_resolved").fill_null(False)
+    signins = _signins(events, wanted.select("tenant_id").unique())
+    signed_in = (
+        signins.lazy()
+        .filter(pl.col("_net").is_not_null())
+        .group_by("tenant_id", "actor_id", "_net")
+        .agg(_net_first=T.min())
+        .collect()
     )
-    parts = sprays(open_)
+    open_ = (
+        candidates.join(resolved.lazy(), on="event_id", how="left")
+        .filter(~pl.col("_resolved").fill_null(False))
+        .with_columns(_net=network(pl.col("source_ip")))
+        # tried from a network the account never signed in from, in the whole trail,
+        # and not followed by the account's own sign-in from anywhere within resolve
+        .join(
+            signed_in.lazy().select("tenant_id", "actor_id", "_net", _known=pl.lit(True)),
+            on=["tenant_id", "actor_id", "_net"],
+            how="left",
+            nulls_equal=False,
+        )
+        .sort("occurred_at")
+        .join_asof(
+            signins.lazy().select("tenant_id", "actor_id", _next_ok=T).sort("_next_ok"),
+            left_on="occurred_at",
+            right_on="_next_ok",
+            by=["tenant_id", "actor_id"],
+            strategy="forward",
+            tolerance=duration(resolve, name="resolve"),
+            check_sortedness=False,  # both sides sorted by time just above
+        )
+        .with_columns(
+            _foreign=pl.col("_net").is_not_null()
+            & pl.col("_known").is_null()
+            & pl.col("_next_ok").is_null()
+        )
+        .drop("_known", "_next_ok")
+    )
+    rows = pl.concat(sprays(open_)).collect()
+    found = (
+        rows.lazy()
+        .group_by("_kind", "_episode")  # episode ids are unique within each part
+        .agg(
+            *_burst_agg(
+                pl.col("_src").first(),
+                pl.col("actor_id").n_unique().alias("k"),
+                pl.col("source_ip").n_unique().alias("ips"),
+                pl.col("actor_id").filter("_foreign").n_unique().alias("_foreign"),
+            )
+        )
+        .collect()
+        .pipe(_narrowest_view)
+        .with_columns(_fid=pl.int_range(pl.len()))
+    )
+    foreign = (pl.col("_kind") == "client") & (pl.col("_foreign") >= min_actors) | (
+        pl.col("_kind") == "tenant"
+    ) & (pl.col("_foreign") >= tenant_actors)
+    found = found.with_columns(_strong=pl.col("_kind").is_in(["IP", "network"]) | foreign)
+    taken = _spray_taken(signins, found, rows, signed_in, after)
+    found = found.join(taken, on="_fid", how="left")
     what = (
         pl.when(pl.col("_kind") == "IP")
         .then(pl.format("Source IP {}", pl.col("_src")))
@@ -422,36 +494,171 @@ def password_spraying(
         .then(pl.format("Client {} ({} addresses)", q(pl.col("_src")), pl.col("ips")))
         .otherwise(pl.format("Logins from {} addresses", pl.col("ips")))
     )
-    found = (
-        pl.concat(parts)
-        .group_by("_kind", "_episode")  # episode ids are unique within each part
-        .agg(
-            *_burst_agg(
-                pl.col("_src").first(),
-                pl.col("actor_id").n_unique().alias("k"),
-                pl.col("source_ip").n_unique().alias("ips"),
-            )
-        )
-        .collect()
-        .pipe(_narrowest_view)
-        .with_columns(
-            actor_id=pl.lit(None, dtype=pl.String),
-            # one address or one network is one attacker; a client string or a whole
-            # tenant's failures may also be many people's bad morning
-            severity=pl.when(pl.col("_kind").is_in(["IP", "network"]))
-            .then(pl.lit("high"))
-            .otherwise(pl.lit("medium")),
-            summary=pl.format(
-                "{} failed to log in as {} different actors ({} attempts) between {} and {}.",
+    worked = pl.col("_taken_ids").is_not_null()
+    found = found.with_columns(
+        actor_id=pl.lit(None, dtype=pl.String),
+        last_seen=pl.max_horizontal("last_seen", "_taken_last"),
+        event_ids=pl.concat_list("event_ids", pl.col("_taken_ids").fill_null([])).list.unique(
+            maintain_order=True
+        ),
+        # one address or one network is one attacker; a client string or a whole
+        # tenant's failures may also be many people's bad morning, unless they come
+        # from where the accounts never are, or the spray worked
+        severity=pl.when(pl.col("_kind").is_in(["IP", "network"]) | worked | foreign)
+        .then(pl.lit("high"))
+        .otherwise(pl.lit("medium")),
+        summary=pl.concat_str(
+            pl.format(
+                "{} failed to log in as {} different actors ({} attempts) between {} and {}",
                 what,
                 pl.col("k"),
                 pl.col("n"),
                 fmt_time(pl.col("first_seen")),
                 fmt_time(pl.col("last_seen")),
             ),
-        )
+            pl.when(foreign).then(
+                pl.format(
+                    "; {} of those accounts were tried from networks they never signed in from",
+                    pl.col("_foreign"),
+                )
+            ),
+            pl.when(worked).then(
+                pl.format(
+                    "; then {} signed in from {}, a network never used by the account, at {} "
+                    "(the spray worked)",
+                    first_few(pl.col("_taken"), 5, ", "),
+                    first_few(pl.col("_taken_ips"), 5, ", "),
+                    fmt_time(pl.col("_taken_first")),
+                )
+            ),
+            pl.lit("."),
+            ignore_nulls=True,
+        ),
     )
     return finalize(found, "password_spraying")
+
+
+def _signins(events: Events, tenants: pl.DataFrame) -> pl.DataFrame:
+    """The successful logins of ``tenants`` (actors as :func:`_logins` folds them), with
+    ``_net`` (the network of their address)."""
+    return (
+        _logins(events)
+        .filter(pl.col("outcome") == "success")
+        .join(tenants.lazy(), on="tenant_id", how="semi")
+        .select(
+            "tenant_id",
+            "actor_id",
+            "event_id",
+            "occurred_at",
+            "source_ip",
+            "user_agent",
+            _net=network(pl.col("source_ip")),
+        )
+        .collect()
+    )
+
+
+def _spray_taken(
+    signins: pl.DataFrame,
+    found: pl.DataFrame,
+    rows: pl.DataFrame,
+    signed_in: pl.DataFrame,
+    follow: timedelta,
+) -> pl.DataFrame:
+    """Per spray (``_fid``), the sign-ins that tie to it (see :func:`password_spraying`):
+    ``_taken_ids``, ``_taken`` (the accounts), ``_taken_ips``, ``_taken_first``,
+    ``_taken_last``.  A sign-in from an address that failed as another account ties to
+    any spray; one with the spray's client, or of an account sprayed, only to a spray
+    that is high on its own (``_strong``: one address or network, or accounts tried from
+    networks foreign to them), lest a colleague's first sign-in from a hotel with the
+    common browser tie to a bad morning's typos."""
+    schema: pl.Schema = pl.Schema(
+        {
+            "_fid": pl.Int64(),
+            "_taken_ids": pl.List(pl.String),
+            "_taken": pl.List(pl.String),
+            "_taken_ips": pl.List(pl.String),
+            "_taken_first": pl.Datetime("us", "UTC"),
+            "_taken_last": pl.Datetime("us", "UTC"),
+        }
+    )
+    if found.height == 0:
+        return pl.DataFrame(schema=schema)
+    spans = found.select(
+        "_fid", "tenant_id", "_kind", "_src", "_episode", "first_seen", "last_seen", "_strong"
+    ).with_columns(pl.col("_fid").cast(pl.Int64))
+    # each account's first sign-in from a network: the sign-ins that may be the spray's
+    firsts = signed_in.select(
+        "tenant_id", "actor_id", "_net", pl.col("_net_first").alias("occurred_at")
+    )
+    oks = (
+        signins.lazy()
+        .filter(pl.col("_net").is_not_null())
+        .join(firsts.lazy(), on=["tenant_id", "actor_id", "_net", "occurred_at"], how="semi")
+        .select(
+            "tenant_id",
+            pl.col("actor_id").alias("_who"),
+            pl.col("event_id").alias("_ok_id"),
+            pl.col("occurred_at").alias("_ok_at"),
+            pl.col("source_ip").alias("_ok_ip"),
+            pl.col("_net").alias("_ok_net"),
+            pl.col("user_agent").alias("_ok_ua"),
+        )
+        .join(spans.lazy(), on="tenant_id")
+        .filter(
+            (pl.col("_ok_at") >= pl.col("first_seen"))
+            & (pl.col("_ok_at") <= pl.col("last_seen") + follow)
+        )
+        .collect()
+    )
+    if oks.height == 0:
+        return pl.DataFrame(schema=schema)
+    tried = rows.join(spans.select("_kind", "_episode", "_fid"), on=["_kind", "_episode"]).select(
+        "_fid", pl.col("actor_id").alias("_tried"), "source_ip", "_net"
+    )
+    # from an address that failed as another account in the spray (or from the spray's
+    # network, or with its client)
+    by_address = (
+        oks.join(tried, left_on=["_fid", "_ok_ip"], right_on=["_fid", "source_ip"])
+        .filter(pl.col("_tried") != pl.col("_who"))
+        .select("_fid", "_ok_id")
+    )
+    strong = oks.filter("_strong")
+    by_source = strong.filter(
+        ((pl.col("_kind") == "network") & (pl.col("_ok_net") == pl.col("_src")))
+        | ((pl.col("_kind") == "client") & (pl.col("_ok_ua") == pl.col("_src")))
+        | ((pl.col("_kind") == "IP") & (pl.col("_ok_ip") == pl.col("_src")))
+    ).select("_fid", "_ok_id", "_who", "_ok_net")
+    # or an account sprayed; neither from a network the account itself failed from in
+    # the spray (the person getting it right late, where they mistyped)
+    own_nets = tried.select(
+        "_fid", pl.col("_tried").alias("_who"), pl.col("_net").alias("_ok_net"), _own=pl.lit(True)
+    ).unique()
+    sprayed = strong.join(
+        tried.select("_fid", pl.col("_tried").alias("_who")).unique(), on=["_fid", "_who"]
+    ).select("_fid", "_ok_id", "_who", "_ok_net")
+    linked = pl.concat(
+        [
+            by_address,
+            pl.concat([by_source, sprayed])
+            .join(own_nets, on=["_fid", "_who", "_ok_net"], how="left", nulls_equal=True)
+            .filter(pl.col("_own").is_null())
+            .select("_fid", "_ok_id"),
+        ]
+    ).unique()
+    return (
+        oks.join(linked, on=["_fid", "_ok_id"], how="semi")
+        .sort("_ok_at")
+        .group_by("_fid")
+        .agg(
+            pl.col("_ok_id").unique(maintain_order=True).alias("_taken_ids"),
+            pl.col("_who").unique(maintain_order=True).alias("_taken"),
+            pl.col("_ok_ip").unique(maintain_order=True).alias("_taken_ips"),
+            pl.col("_ok_at").min().alias("_taken_first"),
+            pl.col("_ok_at").max().alias("_taken_last"),
+        )
+        .cast(schema)
+    )
 
 
 def _spray_views(
@@ -782,17 +989,23 @@ def mfa_disabled(
 def mfa_push_fatigue(
     events: Events, *, min_denials: int = 5, window: str | timedelta = "15m"
 ) -> pl.DataFrame:
-    """Many denied MFA challenges for an actor, then an accepted one: a user worn down by
+    """Many refused MFA prompts for an actor, then an accepted one: a user worn down by
     push prompts they did not start.
+
+    A refused prompt is a denied ``mfa.challenge``, a failed verification of a push
+    factor (rejected or timed out; a mistyped code is not one), or a push sent
+    (``mfa_challenge.send``) that no approval answered; a push whose sending and refusal
+    are both logged counts once.  The accepted one is an ``mfa.challenge`` success: a
+    prompt sent is never an acceptance.
 
     Parameters
     ----------
     events
         Event frame (eager or lazy).
     min_denials
-        Denied ``mfa.challenge`` events within ``window`` before the accepted one.
+        Refused prompts within ``window`` before the accepted one.
     window
-        How far back from the accepted challenge the denials are counted.
+        How far back from the accepted challenge the refusals are counted.
 
     Examples
     --------
@@ -805,40 +1018,50 @@ def mfa_push_fatigue(
     """
     w = duration(window)
     positive(min_denials, "min_denials")
-    seq = (
-        subset(
-            events,
-            _COLUMNS,
-            pl.col("action") == "mfa.challenge",
-            pl.col("outcome").is_in(["denied", "success"]),
-        )
-        .with_columns(_ok=pl.col("outcome") == "success", _denied=pl.col("outcome") == "denied")
-        .pipe(
-            keyed,
-            ["tenant_id", "actor_id"],
-            "_ok",
-            keep=pl.col("_denied").sum().over("_k") >= min_denials,
-        )
-        .with_columns(
-            _peak=pl.col("_denied").cast(pl.UInt32).rolling_sum_by("occurred_at", w).over("_k")
-        )
+    asked = pl.col("_denied") | pl.col("_failed") | pl.col("_sent")
+    seq = refused_prompts(
+        events,
+        _COLUMNS,
+        w,
+        keep=pl.col("_ok").any().over("_k") & (asked.sum().over("_k") >= min_denials),
     )
-    hot = ~pl.col("_denied") & (pl.col("_peak") >= min_denials)
+    member = pl.col("_refused") | pl.col("_unanswered")
+    hot = pl.col("_ok") & (pl.col("_peak") >= min_denials)
     found = (
-        window_evidence(seq, window=w, hot=hot, member=pl.col("_denied"))
+        window_evidence(seq, window=w, hot=hot, member=member)
         .group_by("_episode")
         .agg(
             *finding_span("tenant_id", "actor_id"),
+            pl.col("_peak").filter(pl.col("_hot")).max().alias("refused"),
             pl.col("_denied").sum().alias("denied"),
+            pl.col("_failed").sum().alias("failed"),
+            pl.col("_unanswered").sum().alias("unanswered"),
             T.filter(pl.col("_hot")).first().alias("ok_at"),
         )
         .with_columns(
             severity=pl.lit("high"),
-            summary=pl.format(
-                "{} denied MFA challenges for {} then an accepted one at {}.",
-                pl.col("denied"),
-                q(pl.col("actor_id")),
-                fmt_time(pl.col("ok_at")),
+            summary=pl.when((pl.col("failed") == 0) & (pl.col("unanswered") == 0))
+            .then(
+                pl.format(
+                    "{} denied MFA challenges for {} then an accepted one at {}.",
+                    pl.col("denied"),
+                    q(pl.col("actor_id")),
+                    fmt_time(pl.col("ok_at")),
+                )
+            )
+            .otherwise(
+                pl.format(
+                    "{} MFA prompts for {} refused or left unanswered within {} (seen as {} "
+                    "pushes sent that no approval answered, {} denials, {} failed push "
+                    "verifications) then an accepted one at {}.",
+                    pl.col("refused"),
+                    q(pl.col("actor_id")),
+                    pl.lit(human(w)),
+                    pl.col("unanswered"),
+                    pl.col("denied"),
+                    pl.col("failed"),
+                    fmt_time(pl.col("ok_at")),
+                )
             ),
         )
     )

@@ -14,6 +14,7 @@ from typing import Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._mfa import refused_prompts
 from auditkit.analytics.detectors.common import (
     ACCOUNT_KINDS,
     LOGIN,
@@ -27,7 +28,6 @@ from auditkit.analytics.detectors.common import (
     fmt_time,
     is_person,
     key_changed,
-    keyed,
     kind,
     lazy,
     network,
@@ -345,10 +345,12 @@ def mfa_fatigue_takeover(
     window: str | timedelta = "1h",
     follow: str | timedelta = "24h",
 ) -> pl.DataFrame:
-    """At least ``min_denials`` denied MFA challenges for an actor within ``window`` before
+    """At least ``min_denials`` refused MFA prompts for an actor within ``window`` before
     an accepted one, then a new factor enrolled (``mfa.enroll``) for that actor within
     ``follow``: the intruder got in by push fatigue and made the access permanent.
-    Critical.
+    Critical.  Prompts are read as ``mfa_push_fatigue`` reads them: a denial, a failed
+    push verification or an unanswered push is a refusal, a push sent is never the
+    approval.
 
     Examples
     --------
@@ -373,29 +375,21 @@ def mfa_fatigue_takeover(
     )
     if enrolls.height == 0:
         return empty()
-    seq = (
-        subset(
-            events,
-            cols,
-            pl.col("action") == "mfa.challenge",
-            pl.col("outcome").is_in(["denied", "success"]),
-        )
-        .join(enrolls.lazy().select("tenant_id", "actor_id").unique(), on=["tenant_id", "actor_id"])
-        .with_columns(_ok=pl.col("outcome") == "success", _denied=pl.col("outcome") == "denied")
-        .pipe(keyed, ["tenant_id", "actor_id"], "_ok")
-        .with_columns(
-            _peak=pl.col("_denied").cast(pl.UInt32).rolling_sum_by("occurred_at", w).over("_k")
-        )
-    )
+    # refused prompts as mfa_push_fatigue counts them (a push sent is never an approval;
+    # a failed push verification or an unanswered push is a refusal), for the actors
+    # who enrolled a factor
+    enrolled = enrolls.lazy().select("tenant_id", "actor_id").unique()
+    seq = refused_prompts(events, cols, w, among=enrolled)
     hot = pl.col("_ok") & (pl.col("_peak") >= min_denials)
+    member = pl.col("_refused") | pl.col("_unanswered")
     approvals = (
-        window_evidence(seq, window=w, hot=hot, member=pl.col("_denied"))
+        window_evidence(seq, window=w, hot=hot, member=member)
         .group_by("_episode")
         .agg(
             pl.col("tenant_id", "actor_id").first(),
             T.min().alias("first_seen"),
             pl.col("event_id").alias("_ids"),
-            pl.col("_denied").sum().alias("_denials"),
+            pl.col("_peak").filter(pl.col("_hot")).max().alias("_denials"),
             T.filter(pl.col("_hot")).first().alias("_ok_at"),
         )
     )

@@ -28,8 +28,10 @@ from typing import Any, Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._conditions import narrows
 from auditkit.analytics.detectors.common import (
     Events,
+    T,
     action_words,
     actions_matching,
     actions_where,
@@ -42,6 +44,7 @@ from auditkit.analytics.detectors.common import (
     fmt_time,
     json_or_none,
     noun,
+    producer_request,
     q,
     subset,
 )
@@ -366,13 +369,10 @@ def _any_principal(principal: Any) -> bool:
 
 
 def _narrowed(condition: Any) -> bool:
-    if not isinstance(condition, Mapping):
-        return False
-    return any(
-        isinstance(test, Mapping)
-        and any(isinstance(k, str) and k.lower() in _NARROWING for k in test)
-        for test in condition.values()
-    )
+    """Whether a statement's condition narrows ``Principal: *`` (a positive test of a
+    key of :data:`_NARROWING` whose values are not everybody: ``aws:SourceIp``
+    ``0.0.0.0/0`` is not, see :func:`narrows`)."""
+    return narrows(condition, _NARROWING)
 
 
 def _policy_name(path: tuple[str, ...]) -> str:
@@ -634,8 +634,192 @@ def public_exposures(action: str, changes: str | None, metadata: str | None = No
     return list(dict.fromkeys(found))
 
 
+#: Words of an action (or of the producer's own name for it) that change who may reach
+#: a resource: after one of them on a resource, the same exposure again is news.
+_ACCESS_CHANGES: Final = frozenset(
+    ("policy", "policies", "acl", "acls", "access", "permission", "permissions", "iam",
+     "binding", "bindings", "public", "publicly", "private", "visibility", "sharing", "share",
+     "shared", "unshare", "grant", "grants", "revoke", "ownership", "attribute", "attributes",
+     "url", "audience", "privacy", "block", "member", "members", "principal", "principals",
+     "link", "links", "publish", "unpublish")
+)  # fmt: skip
+#: ... and the verbs that take the resource away (a bucket deleted and made again).
+_GONE: Final = frozenset(("delete", "deleted", "remove", "removed", "destroy", "destroyed"))
+#: Keys of a request that say how it was sent, not what it asked for.
+_TRANSPORT: Final = re.compile(
+    r"(?i)^(?:host|content-md5|contentmd5|etag|x-amz-content-sha256|x-amz-sdk-checksum.*|"
+    r"x-amz-checksum.*|requestid|request_id|clienttoken|client_token|idempotencytoken)$"
+)
+
+
+def _canonical(value: Any, depth: int = 0) -> Any:
+    """A request as data: JSON held as text read as JSON, keys of how it was sent left
+    out, so that the same request sent by two tools compares equal."""
+    if depth > _DEEPEST:
+        return None
+    if isinstance(value, str):
+        inner = _parsed_text(value)
+        return value if inner is None else _canonical(inner, depth + 1)
+    if isinstance(value, Mapping):
+        return {
+            str(k): _canonical(v, depth + 1)
+            for k, v in value.items()
+            if not (isinstance(k, str) and _TRANSPORT.match(k))
+        }
+    if isinstance(value, list):
+        return [_canonical(v, depth + 1) for v in value]
+    return value
+
+
+def _restated(action: str, changes: str | None, metadata: str | None) -> str:
+    """What an exposure asked for, as a text that the same request made again gives
+    again (the request of the producer's record, as data; or the action and its
+    metadata); empty when the event shows the resource closed before it (a setting
+    from private to public, a Google Cloud binding delta that adds ``allUsers``): such
+    an exposure is new each time."""
+    found = public_exposures(action, changes, metadata)
+    if not found or any(" → " in f for f in found):
+        return ""
+    meta = json_or_none(metadata)
+    original = meta.get("original") if isinstance(meta, Mapping) else None
+    if isinstance(original, Mapping):
+        request = _Request(creating=False)
+        request.walk(original)
+        if request.deltas:  # a delta says what changed: the member was not there before
+            return ""
+    # what was asked for; the phrases alone when the producer's request is not kept
+    # (the metadata's other keys say who sent it and how: a session's key, an agent)
+    request_data = producer_request(original)
+    try:
+        return json.dumps(
+            [action, sorted(found), _canonical(request_data)],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+    except (ValueError, RecursionError):
+        return ""
+
+
+def _changes_access(action: str, changes: str | None, metadata: str | None) -> bool:
+    """Whether an event that exposes nothing may still change who reaches its
+    resource (a policy deleted or replaced, a block put back, a setting made private,
+    the resource deleted): after it, the same exposure again is news."""
+    meta = json_or_none(metadata)
+    names = [action]
+    if isinstance(meta, Mapping) and isinstance(meta.get("source_action"), str):
+        names.append(meta["source_action"])
+    for name in names:
+        noun_words, verb_words = action_words(name)
+        words = {w for part in (*noun_words, *verb_words) for w in _words(part)}
+        if words & _ACCESS_CHANGES or (verb_words and verb_words[0] in _GONE):
+            return True
+    parsed = json_or_none(changes)
+    return any(_kind(_words(path)) for path, _, _ in _pairs(parsed) if path)
+
+
+def _reapplied(events: Events, hits: pl.DataFrame, within: timedelta) -> pl.DataFrame:
+    """Per exposure of ``hits``: whether it re-applied an exposure its resource already
+    had (``_again``), and since when (``_since``).  The same request (as data) on the
+    same resources, after a successful one no more than ``within`` earlier, with no
+    successful change of who may reach those resources in between (a policy deleted or
+    replaced, a block put back, the resource deleted) and no evidence that they were
+    closed just before (a setting going from private to public is new each time)."""
+    cols = ("tenant_id", "event_id", "occurred_at", "action", "changes", "metadata", "outcome")
+    target = pl.element().struct
+    done = hits.select(*cols, "targets", "_exposed", "_wide").filter(
+        (pl.col("outcome") == "success") & ~pl.col("_wide") & (pl.col("_exposed").list.len() > 0)
+    )
+    none = hits.select("event_id").with_columns(
+        _again=pl.lit(False), _since=pl.lit(None, dtype=hits.schema["occurred_at"])
+    )
+    if done.height == 0:
+        return none
+    restated = {
+        row: _restated(*row)
+        for row in done.select("action", "changes", "metadata").unique().iter_rows()
+    }
+    done = (
+        done.with_columns(
+            _said=pl.Series(
+                [restated[r] for r in done.select("action", "changes", "metadata").iter_rows()],
+                dtype=pl.String,
+            ),
+            _where=pl.col("targets").list.eval(
+                pl.concat_list(target.field("id"), target.field("name"))
+            ),
+        )
+        .with_columns(
+            _where=pl.col("_where").list.eval(pl.element().list.explode().drop_nulls()),
+            _res=pl.col("_exposed").list.sort().list.join("\x1f"),
+        )
+        .filter(pl.col("_said") != "")
+        .sort("occurred_at", maintain_order=True)
+        .with_columns(_prev_at=T.shift(1).over("tenant_id", "_res", "_said"))
+    )
+    maybe = done.filter(pl.col("_prev_at").is_not_null() & (T - pl.col("_prev_at") <= within))
+    if maybe.height == 0:
+        return none
+    # the successful events that may have changed who reaches those resources meanwhile
+    places = maybe.get_column("_where").explode().drop_nulls().unique().implode()
+    exposures = hits.get_column("event_id").implode()
+    touched = subset(
+        events,
+        (
+            "tenant_id",
+            "event_id",
+            "occurred_at",
+            "action",
+            "changes",
+            "metadata",
+            "targets",
+            "outcome",
+        ),
+        pl.col("targets")
+        .list.eval(target.field("id").is_in(places) | target.field("name").is_in(places))
+        .list.any()
+        .fill_null(False),
+        pl.col("outcome") == "success",
+        ~pl.col("event_id").is_in(exposures),
+    ).collect()
+    closing: list[tuple[str, Any, set[str]]] = []
+    if touched.height:
+        changing = {
+            row: _changes_access(*row) and not _reads(row[0])
+            for row in touched.select("action", "changes", "metadata").unique().iter_rows()
+        }
+        for row in touched.iter_rows(named=True):
+            if changing[(row["action"], row["changes"], row["metadata"])]:
+                where = {v for t in row["targets"] or [] for v in (t["id"], t["name"]) if v}
+                closing.append((row["tenant_id"], row["occurred_at"], where))
+    again = set()
+    for row in maybe.iter_rows(named=True):
+        where = set(row["_where"])
+        if not any(
+            tenant == row["tenant_id"] and row["_prev_at"] < at < row["occurred_at"] and where & w
+            for tenant, at, w in closing
+        ):
+            again.add(row["event_id"])
+    # since when the resources have had that exposure: the start of each run of repeats
+    runs = done.with_columns(_again=pl.col("event_id").is_in(list(again))).with_columns(
+        _since=pl.when(~pl.col("_again")).then(T).forward_fill().over("tenant_id", "_res", "_said")
+    )
+    return (
+        none.drop("_again", "_since")
+        .join(
+            runs.select("event_id", "_again", "_since"),
+            on="event_id",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col("_again").fill_null(False))
+    )
+
+
 @register_detector("public_exposure", title="Resource made public", severity="high")
-def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
+def public_exposure(
+    events: Events, *, gap: str | timedelta = "1h", reapplied_within: str | timedelta = "30d"
+) -> pl.DataFrame:
     """A resource made public: a bucket, repository, document, snapshot or function
     opened to everybody by a setting, a policy, an access control list or a share.
 
@@ -649,7 +833,10 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     shared with ``all``; or an action that says so by name (``DeletePublicAccessBlock``,
     ``document.make_public``).  One actor's such events no more than ``gap`` apart
     make one finding: high when one succeeded, medium when every attempt was denied
-    or failed.
+    or failed.  An exposure the resource already had is no news: the same request on
+    the same resources again (a deployment re-applying a website bucket's public
+    policy), within ``reapplied_within`` of a successful one and with no change of
+    who may reach them in between, is low when the finding holds nothing else.
 
     Examples
     --------
@@ -663,6 +850,7 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     'mallory' made 'acme/payments' public at 2026-01-05 09:00 UTC: visibility private → public.
     """
     g = duration(gap, name="gap")
+    within = duration(reapplied_within, name="reapplied_within")
     named = pl.col("action").is_in(
         actions_matching(events, pl.col("action").str.contains(_ACTION_HINT))
     )
@@ -694,59 +882,86 @@ def public_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .list.drop_nulls()
         .fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )
-    hits = hits.with_columns(
+    exposing = hits.with_columns(
         _wide=(pl.col("_exposed").list.len() == 0)
         & noun(pl.col("action")).str.to_lowercase().is_in(_WIDE)
+    ).collect()
+    exposing = exposing.join(
+        _reapplied(events, exposing, within), on="event_id", how="left", maintain_order="left"
     )
     many = pl.col("_exposed").list.len() > 3
-    found = classified_episodes(
-        hits,
-        g,
-        pl.col("_exposed").list.explode().drop_nulls().unique(maintain_order=True),
-        pl.col("_wide").all(),
-    ).with_columns(
-        # something exposed is high; a switch in the organisation's or account's
-        # settings (a settings.update) that only lets people expose things ("allow
-        # public links") is a weakened policy to review: medium, as are attempts
-        # that all failed (a public access block deleted by name stays high)
-        severity=pl.when(pl.col("_done") & ~pl.col("_wide"))
-        .then(pl.lit("high"))
-        .otherwise(pl.lit("medium")),
-        summary=pl.format(
-            "{} {} {}: {}.",
-            q(pl.col("actor_id")),
-            pl.when(pl.col("_exposed").list.len() == 0)
+    ok = pl.col("outcome") == "success"
+    found = (
+        classified_episodes(
+            exposing.lazy(),
+            g,
+            pl.col("_exposed").list.explode().drop_nulls().unique(maintain_order=True),
+            pl.col("_wide").all(),
+            # every success re-applied what the resources already had
+            (pl.col("_again") | ~ok).all().alias("_again"),
+            pl.col("_since").filter(pl.col("_again")).min().alias("_since"),
+        )
+        .with_columns(
+            # something exposed is high; a switch in the organisation's or account's
+            # settings (a settings.update) that only lets people expose things ("allow
+            # public links") is a weakened policy to review: medium, as are attempts
+            # that all failed (a public access block deleted by name stays high); the
+            # same exposure re-applied is low
+            severity=pl.when(pl.col("_done") & ~pl.col("_wide") & pl.col("_again"))
+            .then(pl.lit("low"))
+            .when(pl.col("_done") & ~pl.col("_wide"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} {} {}: {}.",
+                q(pl.col("actor_id")),
+                pl.when(pl.col("_exposed").list.len() == 0)
+                .then(
+                    pl.concat_str(
+                        pl.when("_done")
+                        .then(pl.lit("opened public access"))
+                        .otherwise(pl.lit("tried to open public access")),
+                        # a switch that lets people share publicly, not a share
+                        pl.when("_wide").then(pl.lit(" in the settings")).otherwise(pl.lit("")),
+                    )
+                )
+                .otherwise(
+                    pl.concat_str(
+                        pl.when("_done")
+                        .then(pl.lit("made '"))
+                        .otherwise(pl.lit("tried to make '")),
+                        pl.col("_exposed").list.head(3).list.join("', '"),
+                        pl.lit("'"),
+                        pl.when(many).then(
+                            pl.format(" and {} more", pl.col("_exposed").list.len() - 3)
+                        ),
+                        pl.lit(" public"),
+                        ignore_nulls=True,
+                    )
+                ),
+                pl.when(pl.col("first_seen") == pl.col("last_seen"))
+                .then(pl.concat_str(pl.lit("at "), fmt_time(pl.col("first_seen"))))
+                .otherwise(
+                    pl.format(
+                        "between {} and {}",
+                        fmt_time(pl.col("first_seen")),
+                        fmt_time(pl.col("last_seen")),
+                    )
+                ),
+                first_few(pl.col("_what"), 5),
+            ),
+        )
+        .with_columns(
+            summary=pl.when(pl.col("_done") & ~pl.col("_wide") & pl.col("_again"))
             .then(
-                pl.concat_str(
-                    pl.when("_done")
-                    .then(pl.lit("opened public access"))
-                    .otherwise(pl.lit("tried to open public access")),
-                    # a switch that lets people share publicly, not a share
-                    pl.when("_wide").then(pl.lit(" in the settings")).otherwise(pl.lit("")),
+                pl.format(
+                    "{} Re-applied: the same exposure had been in place since {}, with no change "
+                    "of access in between.",
+                    pl.col("summary"),
+                    fmt_time(pl.col("_since")),
                 )
             )
-            .otherwise(
-                pl.concat_str(
-                    pl.when("_done").then(pl.lit("made '")).otherwise(pl.lit("tried to make '")),
-                    pl.col("_exposed").list.head(3).list.join("', '"),
-                    pl.lit("'"),
-                    pl.when(many).then(
-                        pl.format(" and {} more", pl.col("_exposed").list.len() - 3)
-                    ),
-                    pl.lit(" public"),
-                    ignore_nulls=True,
-                )
-            ),
-            pl.when(pl.col("first_seen") == pl.col("last_seen"))
-            .then(pl.concat_str(pl.lit("at "), fmt_time(pl.col("first_seen"))))
-            .otherwise(
-                pl.format(
-                    "between {} and {}",
-                    fmt_time(pl.col("first_seen")),
-                    fmt_time(pl.col("last_seen")),
-                )
-            ),
-            first_few(pl.col("_what"), 5),
-        ),
+            .otherwise(pl.col("summary"))
+        )
     )
     return finalize(found, "public_exposure")

@@ -239,6 +239,76 @@ def request_effect(request: str | None) -> str | None:
     return None
 
 
+#: Actions a Google Cloud ``SetIamPolicy`` is imported as (its binding deltas decide),
+#: any of which may also change the policy's audit configs.
+_IAM_POLICY_ACTIONS: Final = (
+    "policy.update", "role.grant", "role.revoke", "audit_log.disable", "audit_log.enable"
+)  # fmt: skip
+#: Literal marks of audit config changes in an event's metadata: the GCP import's
+#: ``audit_logging_reduced`` / ``audit_logging_added``, the record's own deltas.
+_AUDIT_CONFIG_MARKS: Final = ("audit_logging_reduced", "audit_logging_added", "auditConfigDeltas")
+
+
+def _config_deltas(original: Any) -> list[Any] | None:
+    """The ``auditConfigDeltas`` of a Google Cloud log entry as exported (``protoPayload``
+    or BigQuery's ``protopayload_auditlog``), or None."""
+    if not isinstance(original, dict):
+        return None
+    payload = original.get("protoPayload", original.get("protopayload_auditlog"))
+    if not isinstance(payload, dict):
+        return None
+    holders = [payload.get("serviceData"), payload.get("metadata")]
+    holders += [v for k, v in payload.items() if k.startswith("servicedata_")]
+    for holder in holders:
+        delta = holder.get("policyDelta") if isinstance(holder, dict) else None
+        deltas = delta.get("auditConfigDeltas") if isinstance(delta, dict) else None
+        if isinstance(deltas, list):
+            return deltas
+    return None
+
+
+def audit_config_cut(metadata: str | None) -> str | None:
+    """What an IAM policy change does to the audit logs, whatever else it changes (a
+    Google Cloud ``SetIamPolicy`` that grants a role may remove the project's audit
+    configs in the same call): ``"off|..."`` when a log type is removed, ``"narrowed|..."``
+    when a member is only exempted from one, ``"more"`` when it only logs more, None when
+    it does not touch them.  Read from the GCP import's ``audit_logging_reduced`` /
+    ``audit_logging_added``, else from the record's ``auditConfigDeltas``.
+
+    >>> audit_config_cut('{"audit_logging_reduced": ["DATA_READ of allServices"]}')
+    'off|DATA_READ of allServices'
+    >>> audit_config_cut('{"original": {"protoPayload": {"serviceData": {"policyDelta": '
+    ...     '{"auditConfigDeltas": [{"action": "ADD", "service": "allServices", '
+    ...     '"logType": "DATA_READ", "exemptedMember": "user:eve@x.io"}]}}}}}')
+    'narrowed|DATA_READ of allServices, exempting user:eve@x.io'
+    >>> audit_config_cut('{"audit_logging_added": ["DATA_READ of allServices"]}')
+    'more'
+    """
+    meta = json_or_none(metadata)
+    if not isinstance(meta, dict):
+        return None
+    reduced, added = meta.get("audit_logging_reduced"), meta.get("audit_logging_added")
+    if not isinstance(reduced, list) and not isinstance(added, list):
+        deltas = _config_deltas(meta.get("original"))
+        if deltas is None:
+            return None
+        reduced, added = [], []
+        for d in deltas:
+            if not isinstance(d, dict) or str(d.get("action", "")).upper() not in ("ADD", "REMOVE"):
+                continue
+            exempted = d.get("exemptedMember")
+            what = f"{d.get('logType') or 'all log types'} of {d.get('service') or '?'}"
+            if exempted:
+                what = f"{what}, exempting {exempted}"
+            logs_less = (str(d.get("action")).upper() == "REMOVE") != bool(exempted)
+            (reduced if logs_less else added).append(what)
+    cut = [str(r) for r in reduced] if isinstance(reduced, list) else []
+    if cut:
+        removed = [c for c in cut if ", exempting " not in c]
+        return f"{'off' if removed else 'narrowed'}|{'; '.join(cut)}"
+    return "more" if isinstance(added, list) and added else None
+
+
 def _number_of_days(raw: pl.Expr) -> pl.Expr:
     parts = raw.str.strip_chars().str.extract_groups(r"^(?i)P?(\d+(?:\.\d+)?)\s*([a-z]*)$")
     number = parts.struct.field("1").cast(pl.Float64, strict=False)
@@ -512,6 +582,8 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         return known.filter(condition).get_column("action").to_list()
 
     audit = chosen(is_audit_action(action))
+    # IAM policy changes, which may cut the audit configs beside a grant
+    iam = chosen(action.is_in(list(_IAM_POLICY_ACTIONS)))
     changing = verb(action).str.contains(_CHANGE_VERBS + _WORD_END)
     # every change, the trail's or not: one may switch a resource's logging off in its
     # request (a subnet's flow logs)
@@ -576,9 +648,14 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         "metadata",
         "target_id",
     )
-    # a request switching logging off: one pass of literal search over every event's
-    # metadata, the expression itself only on the few rows that have one of its keys
-    may_quiet = pl.col("metadata").str.contains_any(list(_LOGGING_KEYS))
+    # a request switching logging off, or audit configs changed in an IAM policy: one
+    # pass of literal search over every event's metadata, the expressions themselves
+    # only on the few rows that have one of their keys
+    marked = pl.col("metadata").str.contains_any([*_LOGGING_KEYS, *_AUDIT_CONFIG_MARKS])
+    # an IAM policy change that names audit configs (read exactly once selected)
+    may_cut = action.is_in(iam) & pl.col("metadata").str.contains_any(
+        list(_AUDIT_CONFIG_MARKS)
+    ).fill_null(False)
     quiet_logs = pl.col("metadata").str.contains(_LOGGING_OFF)
     # a retention shortened through another update (settings.update...): the few
     # such updates are read once selected
@@ -614,8 +691,16 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     ).fill_null(False)
     lifecycle = action.is_in(lifecycles)
     dns_deleted = action.is_in(dns_gone)
+    cut = pl.col("_cut")
     kind = (
-        pl.when(action.is_in(creations) & ~is_audit)
+        # audit configs cut in an IAM policy change, whatever else it changed
+        pl.when(cut.str.starts_with("off|").fill_null(False))
+        .then(pl.lit("off"))
+        .when(cut.str.starts_with("narrowed|").fill_null(False))
+        .then(pl.lit("narrowed"))
+        .when((cut == "more").fill_null(False) & is_audit)
+        .then(pl.lit(None))  # an exemption removed: logs more
+        .when(action.is_in(creations) & ~is_audit)
         .then(pl.lit("created"))
         .when(action.is_in(networks_gone))
         .then(pl.lit("torn"))
@@ -668,8 +753,8 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             events,
             cols,
             action.is_in(audit + others + lifecycles + creations + dns_gone + networks_gone)
-            | (action.is_in(changers) & may_quiet.fill_null(False)),
-            mentions | quiet_logs.fill_null(False),
+            | (action.is_in(changers + iam) & marked.fill_null(False)),
+            mentions | quiet_logs.fill_null(False) | may_cut,
         )
         .join(
             _logging_on(events, dns_set),
@@ -679,7 +764,14 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         )
         .with_columns(_logging_on=(pl.col("_logging_since") < T).fill_null(False))
         .drop("_logging_since")
-        .with_columns(retention_days("before"), retention_days("after"), _request=request)
+        .with_columns(
+            retention_days("before"),
+            retention_days("after"),
+            _request=request,
+            _cut=pl.when(action.is_in(iam))
+            .then(pl.col("metadata"))
+            .map_elements(audit_config_cut, return_dtype=pl.String, skip_nulls=True),
+        )
         .with_columns(
             pl.coalesce(
                 "after_days", _number_of_days(pl.col("_request").str.extract(named_retention))
@@ -758,6 +850,15 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             .alias("expiring_what"),
             pl.col("_expiry").filter(pl.col("_kind") == "expiry").min().alias("expiry_days"),
             named("changed").alias("changed_what"),
+            cut.filter(cut.str.contains(r"^(?:off|narrowed)\|"))
+            .str.replace(r"^[a-z]+\|", "")
+            .unique(maintain_order=True)
+            .str.join("; ")
+            .alias("cut_what"),
+            action.filter(cut.str.contains(r"^(?:off|narrowed)\|"))
+            .unique(maintain_order=True)
+            .str.join(", ")
+            .alias("cut_in"),
             ret.sum().alias("retention"),
             pl.col("before_days").filter(ret).first().alias("before"),
             pl.col("after_days").filter(ret).last().alias("after"),
@@ -807,6 +908,13 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                     pl.when(pl.col("narrowed") > 0).then(
                         pl.format(
                             "narrowed what the audit trail records {} time(s)", pl.col("narrowed")
+                        )
+                    ),
+                    pl.when(pl.col("cut_what") != "").then(
+                        pl.format(
+                            "cut the audit log configuration in an IAM policy change ({}): {}",
+                            pl.col("cut_in"),
+                            pl.col("cut_what"),
                         )
                     ),
                     pl.when(pl.col("retention") > 0).then(

@@ -50,7 +50,7 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["external_access", "external_grantees"]
+__all__ = ["CONSUMER_DOMAINS", "consumer_domain", "external_access", "external_grantees"]
 
 #: Words of an action that grants: a policy, a permission, a share, a trust.
 _GRANT_WORDS: Final = frozenset(
@@ -82,6 +82,61 @@ _PRIVILEGED: Final = re.compile(r"(?i)owner|editor|admin|securityadmin|iam\.|pri
 _DEEPEST: Final = 24
 #: Google Cloud resources that are a copy of the data, by their resource name.
 _COPIES: Final = re.compile(r"/(?:disks|images|snapshots|machineImages)/")
+#: Consumer and free e-mail domains: anyone can open an address there, so one member
+#: who signs in with such an address never makes the domain the organisation's own;
+#: only that very address is.  Families spelt with a country's top-level domain
+#: (``yahoo.co.uk``, ``gmx.de``, ``yandex.ru``, ``hotmail.fr``) are matched by name.
+CONSUMER_DOMAINS: Final = frozenset(
+    ("gmail.com", "googlemail.com", "googlegroups.com", "outlook.com", "hotmail.com",
+     "live.com", "msn.com", "passport.com", "yahoo.com", "ymail.com", "rocketmail.com",
+     "aol.com", "aim.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com",
+     "protonmail.ch", "pm.me", "tutanota.com", "tutanota.de", "tutamail.com", "tuta.io",
+     "tuta.com", "gmx.com", "gmx.net", "gmx.de", "web.de", "mail.com", "email.com",
+     "zoho.com", "zohomail.com", "yandex.com", "yandex.ru", "ya.ru", "mail.ru", "bk.ru",
+     "inbox.ru", "list.ru", "rambler.ru", "qq.com", "foxmail.com", "163.com", "126.com",
+     "yeah.net", "sina.com", "sina.cn", "sohu.com", "aliyun.com", "naver.com", "daum.net",
+     "hanmail.net", "fastmail.com", "fastmail.fm", "hey.com", "duck.com", "mailfence.com",
+     "posteo.de", "posteo.net", "disroot.org", "riseup.net", "cock.li", "t-online.de",
+     "freenet.de", "orange.fr", "wanadoo.fr", "free.fr", "laposte.net", "sfr.fr",
+     "libero.it", "virgilio.it", "alice.it", "tiscali.it", "seznam.cz", "wp.pl", "o2.pl",
+     "onet.pl", "interia.pl", "rediffmail.com", "comcast.net", "verizon.net", "att.net",
+     "sbcglobal.net", "cox.net", "charter.net", "btinternet.com", "sky.com",
+     "virginmedia.com", "bigpond.com", "optusnet.com.au", "shaw.ca", "rogers.com",
+     "uol.com.br", "bol.com.br", "terra.com.br", "mailinator.com", "guerrillamail.com",
+     "sharklasers.com", "10minutemail.com", "temp-mail.org", "yopmail.com")
+)  # fmt: skip
+_CONSUMER_FAMILIES: Final = re.compile(
+    r"^(?:gmail|googlemail|hotmail|outlook|live|msn|windowslive|yahoo|ymail|aol|gmx|"
+    r"yandex|protonmail|proton|icloud|zoho|mail|web|tutanota|tuta|rediffmail)"
+    r"\.(?:com?\.)?[a-z]{2,3}$"
+)
+
+
+def consumer_domain(domain: str) -> bool:
+    """Whether ``domain`` is a consumer or free e-mail domain (:data:`CONSUMER_DOMAINS`,
+    or one of their families under a country's top-level domain).
+
+    >>> [consumer_domain(d) for d in ("gmail.com", "GMX.de", "yahoo.co.uk", "acme.io",
+    ...                               "mail.ru", "googlemail.com", "mailchimp.com")]
+    [True, True, True, False, True, True, False]
+    """
+    d = domain.strip().strip(".").lower()
+    return d in CONSUMER_DOMAINS or bool(_CONSUMER_FAMILIES.match(d))
+
+
+def _consumer(domain: pl.Expr) -> pl.Expr:
+    """:func:`consumer_domain` as an expression over lower-case domains."""
+    return (
+        domain.is_in(list(CONSUMER_DOMAINS)) | domain.str.contains(_CONSUMER_FAMILIES.pattern)
+    ).fill_null(False)
+
+
+def _own_key(address: pl.Expr, domain: pl.Expr) -> pl.Expr:
+    """What makes an e-mail identity the tenant's own: its domain, or for a consumer
+    domain (:data:`CONSUMER_DOMAINS`) the address itself."""
+    return pl.when(_consumer(domain) & address.is_not_null()).then(address).otherwise(domain)
+
+
 _LONGEST_TEXT: Final = 1 << 20
 
 
@@ -302,7 +357,8 @@ def external_grantees(action: str, metadata: str | None, principals: str | None)
 
 def _own(events: Events) -> pl.LazyFrame:
     """Per tenant, the AWS accounts and e-mail domains of its own actors (a partner
-    whose role acts in the tenant is known too).
+    whose role acts in the tenant is known too); for an actor of a consumer e-mail
+    domain (``gmail.com``...), only its own address.
 
     Only actors with an event that succeeded count: a call refused (logged all the
     same) would otherwise make any outsider's account the tenant's own, ahead of the
@@ -316,7 +372,11 @@ def _own(events: Events) -> pl.LazyFrame:
         .collect()
     )
     account = pl.col("actor_id").str.extract(r"^arn:aws[\w-]*:(?:iam|sts)::(\d{12}):", 1)
-    domain = pl.col("actor_id").str.to_lowercase().str.extract(r"@([a-z0-9.-]+)$", 1)
+    lowered = pl.col("actor_id").str.strip_chars().str.to_lowercase()
+    domain = _own_key(
+        lowered.str.extract(r"^([^@\s:/]+@[a-z0-9.-]+)$", 1),
+        lowered.str.extract(r"@([a-z0-9.-]+)$", 1),
+    )
     return (
         pl.concat(
             [
@@ -346,7 +406,9 @@ def external_access(
     database snapshot shared with an account, a secret, key, bucket or function whose
     policy lets one in, a project role for ``user:someone@gmail.com``.  Accounts and
     domains of the tenant's own actors (a partner's role that acts in the tenant
-    included) are not outside.  Only the first grant to each grantee is reported:
+    included) are not outside; a consumer e-mail domain (:data:`CONSUMER_DOMAINS`:
+    ``gmail.com``, ``outlook.com``...) never is the tenant's, only the very addresses of
+    its actors are.  Only the first grant to each grantee is reported:
     high when the tenant's trail is at least ``min_history`` older than it, medium
     before (a policy written whole may repeat a grantee that was there before the
     trail began), medium too when every attempt was refused.  One actor's grants no
@@ -399,7 +461,13 @@ def external_access(
     hits = classified(lf, ["action", "metadata", "_principals"], external_grantees)
     if hits is None:
         return empty()
-    domain = pl.col("_grantee").str.extract(r"@?([A-Za-z0-9.-]+)$", 1).str.to_lowercase()
+    grantee = pl.col("_grantee").str.to_lowercase()
+    # a domain's own identities are its; a consumer domain's are only the addresses
+    # seen succeeding in the tenant
+    domain = _own_key(
+        grantee.str.extract(r"^(?:user|group):([^@\s]+@[a-z0-9.-]+)$", 1),
+        grantee.str.extract(r"@?([a-z0-9.-]+)$", 1),
+    )
     own = _own(events)
     grants_each = (
         hits.explode("_what")

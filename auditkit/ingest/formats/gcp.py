@@ -414,10 +414,18 @@ def _mappings(value: Any) -> list[Mapping[str, Any]]:
 
 
 def _iam_policy_action(payload: Mapping[str, Any], meta: dict[str, Any]) -> str:
-    """SetIamPolicy: role.grant/role.revoke from binding deltas, audit_log.* from audit configs."""
+    """SetIamPolicy: role.grant/role.revoke from binding deltas, audit_log.* from audit configs.
+
+    Audit config deltas that log less (a log type removed, a member exempted) are kept in
+    ``metadata.audit_logging_reduced`` whatever else the call changes, so that a grant
+    does not hide them; those that log more in ``metadata.audit_logging_added``.
+    """
     delta = _policy_delta(payload)
     bindings = _mappings(delta.get("bindingDeltas"))
     audits = _mappings(delta.get("auditConfigDeltas"))
+    reduced, added = _audit_config_changes(audits)
+    meta["audit_logging_reduced"] = reduced or None
+    meta["audit_logging_added"] = added or None
     if bindings:
         kinds = {b.get("action") for b in bindings}
         roles = [r for r in (text(b.get("role")) for b in bindings) if r]
@@ -430,12 +438,43 @@ def _iam_policy_action(payload: Mapping[str, Any], meta: dict[str, Any]) -> str:
         if kinds == {"REMOVE"}:
             return "role.revoke"
     elif audits:
-        kinds = {a.get("action") for a in audits}
-        if kinds == {"REMOVE"}:
+        if reduced and not added:
             return "audit_log.disable"
-        if kinds == {"ADD"}:
+        if added and not reduced:
             return "audit_log.enable"
     return "policy.update"
+
+
+def _audit_config_changes(audits: list[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """The audit config deltas of a policy change that log less and that log more, each
+    as ``LOG_TYPE of service`` (``DATA_READ of allServices``), with ``, exempting
+    member`` for an exemption: a log type removed or a member exempted logs less, a log
+    type added or an exemption removed logs more.
+
+    >>> _audit_config_changes([
+    ...     {"action": "REMOVE", "service": "allServices", "logType": "DATA_READ"},
+    ...     {"action": "ADD", "service": "storage.googleapis.com", "logType": "DATA_READ",
+    ...      "exemptedMember": "serviceAccount:x@p.iam.gserviceaccount.com"},
+    ...     {"action": "ADD", "service": "allServices", "logType": "ADMIN_READ"}])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    (['DATA_READ of allServices', 'DATA_READ of storage.googleapis.com, exempting
+      serviceAccount:x@p.iam.gserviceaccount.com'], ['ADMIN_READ of allServices'])
+    """
+    reduced: list[str] = []
+    added: list[str] = []
+    for a in audits:
+        kind = text(a.get("action"))
+        kind = kind.upper() if kind else None
+        what = f"{text(a.get('logType')) or 'all log types'} of {text(a.get('service')) or '?'}"
+        exempted = text(a.get("exemptedMember"), limit=4096)
+        if exempted:
+            what = f"{what}, exempting {exempted}"
+        if kind not in ("ADD", "REMOVE"):
+            continue
+        # a log type removed, or a member exempted from one, logs less
+        logs_less = (kind == "REMOVE") != bool(exempted)
+        (reduced if logs_less else added).append(what)
+    return reduced, added
 
 
 def _actor(

@@ -192,6 +192,7 @@ def _to_event(envelope: Any, tenant: str | None) -> dict[str, Any]:
     debug = dig(record, "debugContext", "debugData")
     if entry is not None and entry.get("role_from"):
         meta["role"] = text(dig(debug, entry["role_from"]), limit=4096)
+    meta["factor"] = _factor(record, debug, entry)
     meta["risk"] = text(dig(debug, "risk"), limit=4096)
     meta["threat_suspected"] = text(dig(debug, "threatSuspected"))
     if stamp.zone_assumed:
@@ -239,6 +240,31 @@ def _to_event(envelope: Any, tenant: str | None) -> dict[str, Any]:
         event_id=text(record.get("uuid")),
         metadata=meta,
     )
+
+
+def _factor(record: Mapping[str, Any], debug: Any, entry: Mapping[str, Any] | None) -> str | None:
+    """The factor an MFA event is about: ``debugData.factor`` (``OKTA_VERIFY_PUSH``,
+    ``GOOGLE_OTP``, ``SMS_FACTOR``...; Okta writes it on ``auth_via_mfa``), else how an
+    authenticator was used (a target's ``detailEntry.methodTypeUsed``: ``Get a push
+    notification``), else the table's (a push *sent* is ``push``).
+
+    >>> _factor({}, {"factor": "OKTA_VERIFY_PUSH"}, None)
+    'OKTA_VERIFY_PUSH'
+    >>> _factor({"target": [{"detailEntry": {"methodTypeUsed": "Get a push notification"}}]},
+    ...         None, None)
+    'Get a push notification'
+    >>> _factor({}, None, {"factor": "push"})
+    'push'
+    """
+    named = text(dig(debug, "factor"), limit=200) or text(dig(debug, "factorType"), limit=200)
+    if named:
+        return named
+    targets = record.get("target")
+    for t in targets[:100] if isinstance(targets, list) else []:
+        used = text(dig(t, "detailEntry", "methodTypeUsed"), limit=200)
+        if used:
+            return used
+    return text(entry.get("factor")) if entry is not None else None
 
 
 def _session(value: Any) -> str | None:

@@ -117,11 +117,13 @@ class SignatureMismatch(ValueError):
     """A webhook request whose signature or timestamp does not verify."""
 
 
-def _mac(secret: bytes, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def _mac(secret: bytes | str, timestamp: str, body: bytes) -> str:
+    # a secret read from the environment is text: the same bytes the sender signs with
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def sign_request(secret: bytes, body: bytes, *, now: float | None = None) -> dict[str, str]:
+def sign_request(secret: bytes | str, body: bytes, *, now: float | None = None) -> dict[str, str]:
     """The signature headers of a webhook request.
 
     Examples
@@ -135,7 +137,7 @@ def sign_request(secret: bytes, body: bytes, *, now: float | None = None) -> dic
 
 
 def verify_request(
-    secret: bytes,
+    secret: bytes | str,
     headers: Mapping[str, str],
     body: bytes,
     *,
@@ -152,6 +154,8 @@ def verify_request(
     --------
     >>> h = sign_request(b"k", b"{}", now=1700000000)
     >>> verify_request(b"k", h, b"{}", now=1700000010)
+    1700000000
+    >>> verify_request("k", h, b"{}", now=1700000010)  # as read from the environment
     1700000000
     >>> verify_request(b"k", h, b"{}", now=1700000400)  # doctest: +ELLIPSIS
     Traceback (most recent call last):

@@ -52,7 +52,7 @@ import socket
 import ssl
 import tomllib
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -213,8 +213,11 @@ def _check(c: DestinationConfig, *, where: str) -> None:
         )
 
 
-def load_destinations(path: str | os.PathLike[str]) -> dict[str, DestinationConfig]:
-    """The destinations of a TOML config file, by name.
+def load_destinations(
+    path: str | os.PathLike[str], only: Iterable[str] | None = None
+) -> dict[str, DestinationConfig]:
+    """The destinations of a TOML config file, by name; with ``only``, those of these
+    names alone, so that streaming to one needs none of the others' secrets.
 
     Examples
     --------
@@ -234,10 +237,11 @@ def load_destinations(path: str | os.PathLike[str]) -> dict[str, DestinationConf
     tables = doc.get("destinations")
     if not isinstance(tables, dict) or not tables:
         raise UsageError(f"{path}: expected [destinations.NAME] tables")
+    wanted = None if only is None else set(only)
     return {
         name: _config(name, table, where=str(path))
         for name, table in tables.items()
-        if isinstance(table, dict)
+        if isinstance(table, dict) and (wanted is None or name in wanted)
     }
 
 

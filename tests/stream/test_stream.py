@@ -21,11 +21,13 @@ from auditkit.cli import main
 from auditkit.errors import AccessDenied, UsageError
 from auditkit.store import Store
 from auditkit.stream import (
+    SignatureMismatch,
     StreamError,
     load_destinations,
     open_destination,
     stream_store,
     url_destination,
+    verify_request,
 )
 from tests.conftest import make_events, store_sealed_while_read
 from tests.stream.receivers import SyslogServer, WebhookServer, self_signed
@@ -317,6 +319,40 @@ def test_a_folder_of_batches_ingests_back_without_its_manifests(
     assert main(["init", again]) == 0
     assert main(["ingest", again, str(out), "--strict", "--no-progress"]) == 0
     assert Store.open(again).load().height == sum(EXPECTED.values())
+
+
+def test_streaming_to_one_destination_needs_no_other_s_secret(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The docs' stream.toml names five destinations: a folder refused to run while the
+    webhook's secret variable was unset."""
+    monkeypatch.delenv("NO_SUCH_SECRET", raising=False)
+    out = tmp_path / "outbox"
+    path = config(
+        tmp_path,
+        '[destinations.soc]\ntype = "webhook"\nurl = "https://127.0.0.1:9/x"\n'
+        'secret_env = "NO_SUCH_SECRET"\n'
+        f'[destinations.hook]\ntype = "folder"\npath = "{out}"\n',
+    )
+    assert run(store, path) == 0
+    assert list(out.glob("*/*.ndjson"))
+    argv = ["stream", store.location, "--to", "soc", "--config", str(path), "--once"]
+    assert main(argv) == 2  # the one asked for still needs its own
+    assert "NO_SUCH_SECRET is not set" in capsys.readouterr().err
+    assert main([*argv[:3], "nope", *argv[4:]]) == 2
+    assert "known: soc, hook" in capsys.readouterr().err
+
+
+def test_a_receiver_may_give_the_secret_as_text() -> None:
+    """docs/siem.md's receiver reads the secret from the environment (text): hmac raised
+    TypeError, not SignatureMismatch, and every delivery failed."""
+    from auditkit.stream.batches import sign_request
+
+    headers = sign_request(b"s3cret", b"{}")
+    assert verify_request("s3cret", headers, b"{}") > 0
+    with pytest.raises(SignatureMismatch):
+        verify_request("other", headers, b"{}")
 
 
 def test_s3_bucket_on_a_loopback_moto_server(store: Store, tmp_path: Path,

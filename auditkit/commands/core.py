@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -344,6 +345,12 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tenants", type=at_least(1), default=3, metavar="N")
     p.add_argument("--days", type=at_least(1), default=90, metavar="N")
     p.add_argument(
+        "--start",
+        metavar="DATE",
+        help="first day (default 2026-01-05, or earlier so that the last day is not "
+        "after today: ingest refuses events from the future)",
+    )
+    p.add_argument(
         "--actors",
         type=at_least(1),
         metavar="N",
@@ -377,6 +384,7 @@ def _sample(args: argparse.Namespace) -> int:
         "actors": args.actors or max(150, MIN_PER_TENANT * args.tenants),
         "seed": args.seed,
         "events": args.events,
+        "start": _sample_start(args.start, args.days),
     }
     try:
         chunks = iter_events(incidents=not args.no_incidents, **options)
@@ -390,6 +398,25 @@ def _sample(args: argparse.Namespace) -> int:
         write_incidents(planned, labels, parameters=options)
         print(f"wrote {len(planned)} incident label(s) to {args.labels}")
     return 0
+
+
+def _sample_start(start: str | None, days: int, today: date | None = None) -> str:
+    """The sample's first day: ``start`` as given (checked), else the fixed default,
+    moved back when ``days`` from it would reach past ``today``.
+
+    >>> _sample_start(None, 90, date(2026, 12, 7)), _sample_start(None, 365, date(2026, 12, 7))
+    ('2026-01-05', '2025-12-08')
+    """
+    if start is not None:
+        try:
+            return date.fromisoformat(start).isoformat()
+        except ValueError:
+            raise UsageError(
+                f"--start: expected a date such as 2026-01-05, got {start!r}"
+            ) from None
+    first = date(2026, 1, 5)
+    latest = (today or datetime.now(UTC).date()) - timedelta(days=days - 1)
+    return min(first, latest).isoformat()
 
 
 def _ticking(chunks: Iterator[list[dict[str, Any]]], tick: Progress | None) -> Iterator[Any]:

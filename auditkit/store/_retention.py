@@ -132,6 +132,8 @@ def policy_event(
         "category": "admin",
         "outcome": "success",
         "actor": actor,
+        # auditkit's own record, complete as a source's must be (a report's field checks)
+        "observer": {"service": "auditkit"},
         "targets": [{"id": tenant, "type": "tenant"}],
         "description": f"{actor.get('id')} changed the retention policy ({scope}) from "
         f"'{old.describe()}' to '{new.describe()}'",

@@ -287,3 +287,23 @@ def test_a_tenant_option_that_cannot_name_a_tenant_is_a_usage_error(
         assert main(argv) == 2, argv
         assert "argument --tenant: expected" in capsys.readouterr().err, argv
     assert Path(db).stat().st_size == before
+
+
+def test_a_long_sample_ends_by_today_and_ingests_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sample --days 365`` began on a fixed day and ran past today: ingest refused
+    the future events (15,716 of 200,000 quarantined)."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    out = tmp_path / "s.ndjson"
+    assert main(["sample", "-o", str(out), "--days", "400", "--events", "2000"]) == 0
+    times = [orjson.loads(line)["occurred_at"] for line in out.read_bytes().splitlines()]
+    assert max(times) <= datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    db = str(tmp_path / "a.db")
+    assert main(["init", db]) == 0
+    assert main(["ingest", db, str(out), "--strict", "--no-progress"]) == 0
+    assert main(["sample", "-o", str(out), "--start", "2026-13-01"]) == 2
+    assert "--start" in capsys.readouterr().err

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from auditkit.commands.base import command, print_json, store_argument, tenant_name
@@ -285,10 +286,19 @@ def _access(args: argparse.Namespace) -> int:
         tokens = store.tokens(args.principal)
         if args.json:
             print_json([t.to_dict() for t in tokens])
+        from auditkit.schema import format_timestamp
+
+        now = format_timestamp(datetime.now(UTC))
         for t in [] if args.json else tokens:
-            state = "revoked" if t.revoked_at else f"expires {t.expires_at or 'never'}"
+            if t.revoked_at:
+                state = "revoked"
+            elif t.expires_at is not None and t.expires_at <= now:
+                state = f"expired {t.expires_at}"
+            else:
+                state = f"expires {t.expires_at or 'never'}"
             scopes = ",".join(sorted(p.value for p in t.scopes)) if t.scopes else "all"
-            print(f"{t.token_id}  {t.principal_id:<24} scopes={scopes:<12} {state}")
+            reach = f" tenants={','.join(sorted(t.tenants))}" if t.tenants is not None else ""
+            print(f"{t.token_id}  {t.principal_id:<24} scopes={scopes:<12} {state}{reach}")
     elif what == "token":
         info = store.revoke_token(args.token_id)
         print(f"revoked token {info.token_id} of {info.principal_id}")

@@ -2488,6 +2488,8 @@ class Store(StreamCursors):
         scope_set = parse_permissions(scopes) if scopes is not None else None
         tenant_set = frozenset(tenants) if tenants is not None else None
         life = parse_duration(expires) if expires is not None else None
+        if life is not None and life.total_seconds() <= 0:
+            raise UsageError(f"expires {expires}: a token that has expired already; give a life")
         token, digest = new_token()
         _access.insert_token(
             self.backend, seal, token_id=token.token_id, principal_id=principal_id,

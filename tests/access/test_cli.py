@@ -137,3 +137,21 @@ def test_a_misspelt_tenant_starts_no_trail(db: str, capsys: pytest.CaptureFixtur
         "--new-tenant",
     )
     assert code == 0 and "newco" in Store.open(db).tenants()
+
+
+def test_a_token_that_never_works_is_refused_and_an_expired_one_shown_so(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--expires 0d`` made a token expired at birth; ``token list`` showed an expired
+    token as "expires <past time>", and no tenant limit."""
+    import time
+
+    assert run(capsys, "access", db, "principal", "add", "zed")[0] == 0
+    code, _, err = run(capsys, "access", db, "token", "create", "zed", "--expires", "0d")
+    assert code == 2 and "expired already" in err
+    assert run(capsys, "access", db, "grant", "zed", "--tenant", "acme", "--role", "viewer")[0] == 0
+    argv = ("access", db, "token", "create", "zed", "--expires", "1s", "--tenant", "acme")
+    assert run(capsys, *argv)[0] == 0
+    time.sleep(1.2)
+    code, out, _ = run(capsys, "access", db, "token", "list")
+    assert code == 0 and "expired " in out and "tenants=acme" in out

@@ -67,7 +67,7 @@ def _record(args: argparse.Namespace, event: dict[str, object], finding: str | N
             found = run_detectors(store.load(args.tenant))
             if finding not in set(found["finding_id"].to_list()):
                 raise UsageError(
-                    f"no finding {finding} in tenant {args.tenant!r}'s findings today (as "
+                    f"no finding {finding} among the findings of tenant {args.tenant!r} today (as "
                     f"`auditkit detect STORE --tenant {args.tenant}` lists them): nothing "
                     "was recorded"
                 )

@@ -129,5 +129,7 @@ def request_timestamp(
         with urllib.request.urlopen(http, timeout=timeout) as answer:  # http(s) only, checked above
             body = answer.read(1 << 20)
     except (urllib.error.URLError, OSError) as exc:
-        raise AuditkitError(f"time-stamp: {url} did not answer: {exc}") from None
+        why = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        why = getattr(why, "strerror", None) or why  # no Python repr: the system's words
+        raise AuditkitError(f"time-stamp: {url} did not answer: {why}") from None
     return body, verify_timestamp(body, data, roots=roots, nonce=req.nonce)

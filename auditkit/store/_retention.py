@@ -222,6 +222,8 @@ def apply_tenant(
     if cold is not None and not dry_run:
         result = replace(result, recovered=tuple(_recover(store, v, cold, seals, purges)))
     size = v.size
+    # a dry run's segments, as they would be written: (end seq, newest time)
+    planned: list[tuple[int, str | None]] = []
     # -- seal ---------------------------------------------------------------------------------
     if policy.hot_days is not None:
         cutoff = now - timedelta(days=policy.hot_days)
@@ -234,27 +236,31 @@ def apply_tenant(
                     f"{store.location}: this store has no cold tier; name one at init "
                     "(`auditkit init STORE --cold URL`)"
                 )
-            sealed, segments = _seal(store, v, cold, gone_end, end, dry_run, progress)  # type: ignore[arg-type]
+            sealed, segments = _seal(store, v, cold, gone_end, end, dry_run, progress, planned)  # type: ignore[arg-type]
             result = replace(result, sealed=sealed, segments=segments)
             if not dry_run:
                 seals = _mine(
                     [s for s in store._reader.snapshot(tenant, tiles=False).statements
                      if s.kind == "seal"], v,
                 )  # fmt: skip
-                gone_end = max(gone_end, end)
+            gone_end = max(gone_end, end)  # a dry run as if sealed: the purge counts alike
     # -- purge --------------------------------------------------------------------------------
     if policy.keep_days is not None:
         cutoff = now - timedelta(days=policy.keep_days)
-        segs = _segments(seals, purged_end)
+        segs: list[tuple[int, str | None, SegmentRef | None]] = [
+            (st.end_seq, ref.hi, ref) for st, ref in _segments(seals, purged_end)
+        ]
+        segs += [(seg_end, hi, None) for seg_end, hi in planned]
         end = purged_end
         newest: str | None = None
         gone_segs: list[SegmentRef] = []
         all_old = True
-        for st, ref in segs:
-            if ref.hi is not None and ref.hi < format_timestamp(cutoff):
-                end = st.end_seq
-                newest = max(newest or "", ref.hi)
-                gone_segs.append(ref)
+        for seg_end, hi, ref in segs:
+            if hi is not None and hi < format_timestamp(cutoff):
+                end = seg_end
+                newest = max(newest or "", hi)
+                if ref is not None:
+                    gone_segs.append(ref)
             else:
                 all_old = False
                 break
@@ -286,7 +292,10 @@ def apply_tenant(
                     for ref in gone_segs:
                         cold.delete(ref.path)
                         cold.delete(manifest_path(ref.path))
-            result = replace(result, purged=count, segments_purged=len(gone_segs))
+            gone = len(gone_segs) + sum(
+                1 for seg_end, _, ref in segs if ref is None and seg_end <= end
+            )
+            result = replace(result, purged=count, segments_purged=gone)
     return result
 
 
@@ -349,8 +358,11 @@ def _seal(
     hi: int,
     dry_run: bool,
     progress: Callable[[int], None] | None,
+    planned: list[tuple[int, str | None]] | None = None,
 ) -> tuple[int, int]:
-    """Seal ``[lo, hi)`` into segments of one received month and at most SEGMENT_ROWS."""
+    """Seal ``[lo, hi)`` into segments of one received month and at most SEGMENT_ROWS.
+    A dry run writes nothing and adds to ``planned`` each segment it would write, as
+    (its end seq, its newest time): what a purge then removes whole."""
     tenant = v.tenant
     sealed = segments = 0
     # Three things overlap: the next hot rows are read ahead in threads (as loads do),
@@ -366,6 +378,11 @@ def _seal(
                 if pending is not None:
                     pending.result()  # the previous record is committed (or raises)
                 pending = recorder.submit(_record, store, tenant, ref, first, end)
+            else:  # checked as a written segment would be: a dry run promises no more
+                _check_rows(v, decode_segment(encode_segment(part)))
+                newest = part.get_column("occurred_at").max()
+                if planned is not None:
+                    planned.append((end, None if newest is None else str(newest)))
             sealed += end - first
             segments += 1
             if progress is not None:
@@ -493,7 +510,12 @@ def _check_written(
     seqs = again.get_column("seq").to_numpy()
     if again.height != end - first or not np.array_equal(seqs, np.arange(first, end)):
         raise IntegrityError(f"cold tier {cold.url}: {rel} does not hold seq {first}..{end - 1}")
-    ok = v.check_chunk(again)
+    _check_rows(v, again)
+
+
+def _check_rows(v: TenantVerifier, rows: pl.DataFrame) -> None:
+    """Every record of a segment verifies against the signed tree, or nothing is sealed."""
+    ok = v.check_chunk(rows)
     if not ok.all() or v.problems:
         p = v.problems[0] if v.problems else None
         raise IntegrityError(

@@ -42,7 +42,7 @@ from auditkit.api._models import (
     TenantsDoc,
 )
 from auditkit.api._ndjson import json_lines, ndjson_bytes
-from auditkit.api._problems import Problem, install_handlers
+from auditkit.api._problems import Problem, bad_parameter, install_handlers
 from auditkit.api._query import (
     EventFilter,
     decode_cursor,
@@ -73,11 +73,13 @@ CSP: Final = (
 _TENANT = Annotated[str, PathParam(min_length=1, max_length=512, description="the tenant")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemDoc, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 409, 422, 503)
+    for code in (400, 401, 403, 404, 409, 503)
 }
 _bearer = HTTPBearer(auto_error=False, description="an auditkit API token (akt_...)")
 _JSON: Final = "application/json"
 _NDJSON: Final = "application/x-ndjson"
+#: The media types a POST of events is read as: a JSON document, or JSON lines.
+_POST_TYPES: Final = {_JSON: "json", _NDJSON: "ndjson", "application/jsonl": "ndjson"}
 
 
 def _json(doc: Any, status: int = 200) -> Response:
@@ -329,6 +331,12 @@ def create_app(
     def viewer() -> HTMLResponse:
         return HTMLResponse(_viewer_file("index.html"))
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        # the viewer declares no icon of its own (an empty data: URL); a browser that
+        # asks anyway, e.g. for /openapi.json, gets nothing rather than a 404 to log
+        return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
+
     @app.get("/viewer/{name}", include_in_schema=False)
     def viewer_asset(name: str) -> Response:
         types = {"viewer.js": "text/javascript", "viewer.css": "text/css"}
@@ -423,8 +431,8 @@ def create_app(
             outcome=outcome, target=target, q=q,
         )  # fmt: skip
         if format == "json" and limit > MAX_PAGE:
-            raise Problem(
-                "bad-request", f"limit: at most {MAX_PAGE} for JSON pages (or format=ndjson)"
+            raise bad_parameter(
+                "limit", f"at most {MAX_PAGE} for JSON pages (or format=ndjson), got {limit}"
             )
         begin = decode_cursor(cursor, order, flt) if cursor else None
         caller.authorize("read", tenant)
@@ -583,12 +591,18 @@ def create_app(
         ] = None,
     ) -> Response:
         """The registered detectors' findings over the tenant's trail."""
-        from auditkit.analytics.detectors.registry import run_detectors
+        from auditkit.analytics.detectors.registry import available_detectors, run_detectors
         from auditkit.times import parse_instant
 
-        caller.authorize("detect", tenant)
-        when = parse_instant(since) if since else None
+        try:
+            when = parse_instant(since) if since else None
+        except UsageError as exc:
+            raise bad_parameter("since", str(exc)) from None
         names = [d.strip() for d in detector.split(",") if d.strip()] if detector else None
+        unknown = [n for n in names or () if n not in available_detectors()]
+        if unknown:
+            raise bad_parameter("detector", f"no detector {unknown[0][:80]!r}")
+        caller.authorize("detect", tenant)
         with caller.activity("detect", since=since, detector=detector):
             events = caller.load(tenant)
         found = run_detectors(events, names=names, since=when)
@@ -596,7 +610,7 @@ def create_app(
             {
                 "tenant_id": tenant,
                 "events": events.height,
-                "findings": found.to_dicts(),
+                "findings": _finding_rows(found),
                 "redacted": caller.redacted_for(tenant),
             }
         )
@@ -611,19 +625,37 @@ def create_app(
         caller: Caller,
         tenant: _TENANT,
         framework: Annotated[str, PathParam(max_length=64)],
-        period: Annotated[str | None, Query(max_length=64, description="START..END or 30d")] = None,
+        period: Annotated[
+            str | None,
+            Query(
+                max_length=64,
+                description="START..END (days, both included), an age such as 30d or 12mo, "
+                "or 'all' for the whole history; default 12mo (the last 12 months), as "
+                "`auditkit report`",
+            ),
+        ] = None,
         format: Annotated[str, Query(max_length=16)] = "html",
     ) -> Response:
-        """A compliance report on the tenant, in any report format (html, md, json, ...)."""
+        """A compliance report on the tenant, in any report format (html, md, json, ...).
+
+        Without ``period``, the last 12 months (as ``auditkit report``);
+        ``period=all`` covers the whole history.
+        """
         from auditkit.reports import available_formats, build_report, get_framework
+        from auditkit.times import Period
 
         formats = available_formats()
         if format not in formats:
-            raise Problem("bad-request", f"format: expected one of {', '.join(formats)}")
+            raise bad_parameter("format", f"expected one of {', '.join(formats)}")
+        asked = period or "12mo"  # the command line's default: an audit window
+        try:
+            span = None if asked == "all" else Period.parse(asked)
+        except UsageError as exc:
+            raise bad_parameter("period", str(exc).removeprefix("period: ")) from None
         get_framework(framework)
         caller.authorize("report", tenant)
-        with caller.activity("report", framework=framework, period=period, format=format):
-            rep = build_report(caller, framework=framework, tenant=tenant, period=period)
+        with caller.activity("report", framework=framework, period=asked, format=format):
+            rep = build_report(caller, framework=framework, tenant=tenant, period=span)
         body = rep.render(format)
         media = _REPORT_TYPES.get(format, "application/octet-stream")
         name = f"{tenant}-{framework}.{format if format != 'bundle' else 'zip'}"
@@ -651,10 +683,10 @@ def create_app(
 
         formats = available_export_formats()
         if format not in formats:
-            raise Problem("bad-request", f"format: expected one of {', '.join(formats)}")
+            raise bad_parameter("format", f"expected one of {', '.join(formats)}")
         fmt = formats[format]
-        caller.authorize("export", tenant)
         flt = EventFilter.parse(start=start, end=end)
+        caller.authorize("export", tenant)
         with caller.activity("export", format=format, **flt.to_dict()):
             frame = caller.load(tenant, start=flt.start, end=flt.end)
         folder = tempfile.mkdtemp(prefix="auditkit-export-")
@@ -716,9 +748,13 @@ def create_app(
             body += part
             if len(body) > max_body:
                 raise Problem("too-large", f"the body is larger than {max_body} bytes")
-        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
-        if ctype not in (_JSON, _NDJSON, "application/jsonl", "text/plain"):
-            raise Problem("unsupported-media-type", "send application/json or application/x-ndjson")
+        ctype = request.headers.get("content-type", _JSON).split(";")[0].strip().lower()
+        if ctype not in _POST_TYPES:
+            raise Problem(
+                "unsupported-media-type",
+                f"the body is {ctype[:80] or 'of no media type'}: send the events as "
+                "application/json (an array) or application/x-ndjson (one per line)",
+            )
         from starlette.concurrency import run_in_threadpool
 
         with locks_guard:
@@ -728,11 +764,30 @@ def create_app(
             # the SQLite turn for the work only, never while a body is still arriving
             # (a producer on a slow link held up every other request)
             with turn():
-                return _ingest(caller, tenant, bytes(body), max_records, lock)
+                return _ingest(caller, tenant, bytes(body), _POST_TYPES[ctype], max_records, lock)
 
         doc = await run_in_threadpool(ingest)
         return _json(doc)
 
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The OpenAPI document without FastAPI's own ``422`` answers: a bad parameter
+        is a ``400`` problem document here (documented on every endpoint)."""
+        if app.openapi_schema is None:
+            doc = plain_openapi()
+            for item in doc.get("paths", {}).values():
+                for op in item.values():
+                    if isinstance(op, dict):
+                        op.get("responses", {}).pop("422", None)
+            schemas = doc.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                if f'"#/components/schemas/{name}"' not in orjson.dumps(doc).decode():
+                    schemas.pop(name, None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -777,9 +832,25 @@ def _remove(folder: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _records(body: bytes) -> list[tuple[Any, str | None]]:
-    """The body's records: ``(value, None)``, or ``(None, why)`` for a line that is not JSON."""
-    text = body.lstrip()
+def _records(body: bytes, kind: str = "json") -> list[tuple[Any, str | None]]:
+    """The body's records: ``(value, None)``, or ``(None, why)`` for a line that is not JSON.
+
+    ``kind`` is how the media type says to read it: ``json``, a JSON array (or one
+    object; lines of JSON sent as ``application/json`` are read as NDJSON), or
+    ``ndjson``, one record per line.  A body that is not JSON at all, in any of these
+    readings, is a ``400``: nothing of it is a record to store or to quarantine.
+
+    >>> _records(b'[{"a": 1}, 2]')
+    [({'a': 1}, None), (2, None)]
+    >>> _records(b'{"a": 1}\\n{oops\\n', "ndjson")[1][0] is None
+    True
+    >>> try:
+    ...     _records(b"hello", "ndjson")
+    ... except Problem as exc:
+    ...     print(exc.detail.split(" (")[0])
+    body: not NDJSON: no line is JSON
+    """
+    text = body.strip()
     if not text:
         return []
     if text[:1] == b"[":
@@ -788,19 +859,55 @@ def _records(body: bytes) -> list[tuple[Any, str | None]]:
         except orjson.JSONDecodeError as exc:
             raise Problem("bad-request", f"body: not a JSON array ({exc.msg})") from None
         return [(v, None) for v in values]
+    if kind == "json":
+        try:
+            value = loads_json(text)
+        except orjson.JSONDecodeError as exc:
+            if b"\n" not in text:  # one line that is not JSON: not a JSON body at all
+                raise Problem("bad-request", f"body: not JSON ({exc.msg})") from None
+        else:
+            if not isinstance(value, dict):
+                got = {str: "a string", bool: "true or false", type(None): "null"}.get(
+                    type(value), "a number"
+                )
+                raise Problem("bad-request", f"body: expected a JSON array of events, got {got}")
+            return [(value, None)]
     out: list[tuple[Any, str | None]] = []
-    for line in body.splitlines():
+    first_error = ""
+    for n, line in enumerate(body.splitlines(), 1):
         if not line.strip():
             continue
         try:
             out.append((loads_json(line), None))
         except orjson.JSONDecodeError as exc:
             out.append((None, f"not JSON ({exc.msg})"))
+            first_error = first_error or f"line {n}: {exc.msg}"
+    if all(broken is not None for _, broken in out):
+        what = "NDJSON" if kind == "ndjson" else "JSON"
+        raise Problem("bad-request", f"body: not {what}: no line is JSON ({first_error})")
     return out
 
 
+def _finding_rows(found: Any) -> list[dict[str, Any]]:
+    """Findings as JSON objects, their times as ``detect --format json`` writes them:
+    RFC 3339 UTC with ``Z`` (:func:`auditkit.times.format_instant`)."""
+    from datetime import datetime
+
+    from auditkit.times import format_instant
+
+    return [
+        {k: format_instant(v) if isinstance(v, datetime) else v for k, v in row.items()}
+        for row in found.to_dicts()
+    ]
+
+
 def _ingest(
-    caller: Store, tenant: str, body: bytes, max_records: int, lock: threading.Lock
+    caller: Store,
+    tenant: str,
+    body: bytes,
+    kind: str,
+    max_records: int,
+    lock: threading.Lock,
 ) -> dict[str, Any]:
     from auditkit.errors import SchemaError
     from auditkit.ingest.registry import get_format
@@ -808,7 +915,10 @@ def _ingest(
     from auditkit.schema import normalize_for_store
 
     caller.authorize("write", tenant)
-    records = _records(body)
+    # a body that is not JSON at all is refused whole (400), before anything is
+    # stored or quarantined; records that are JSON but not events are refused one
+    # by one (and quarantined), as an ingest does
+    records = _records(body, kind)
     if len(records) > max_records:
         raise Problem("too-large", f"{len(records)} records: at most {max_records} per request")
     fmt = get_format("auditkit")

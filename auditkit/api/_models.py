@@ -58,6 +58,9 @@ class ProblemDoc(BaseModel):
     status: int
     detail: str
     instance: str | None = None
+    parameter: str | None = Field(
+        default=None, description="the query or path parameter at fault (a 400 about one)"
+    )
 
 
 class TenantsDoc(BaseModel):

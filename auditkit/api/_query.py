@@ -24,7 +24,7 @@ from typing import Any, Final, Literal
 import orjson
 import polars as pl
 
-from auditkit.api._problems import Problem
+from auditkit.api._problems import bad_parameter
 from auditkit.export import frame_to_events
 from auditkit.store import Store
 from auditkit.times import parse_instant
@@ -52,17 +52,33 @@ class EventFilter:
 
     @classmethod
     def parse(cls, **raw: Any) -> EventFilter:
-        """From query parameters; times in any form :func:`parse_instant` reads."""
+        """From query parameters; times in any form :func:`parse_instant` reads.
+
+        A time that does not parse, or an ``end`` not after ``start``, is a ``400``
+        naming the parameter.
+
+        >>> EventFilter.parse(start="2026-12-05", end="2026-12-01")
+        Traceback (most recent call last):
+        ...
+        auditkit.api._problems.Problem: end: 2026-12-01 is not after start 2026-12-05
+        """
 
         def many(v: Any) -> tuple[str, ...]:
             items = v if isinstance(v, list | tuple) else [v] if v else []
             return tuple(sorted({s.strip() for i in items for s in str(i).split(",") if s.strip()}))
 
-        try:
-            start = parse_instant(raw["start"]) if raw.get("start") else None
-            end = parse_instant(raw["end"]) if raw.get("end") else None
-        except Exception as exc:
-            raise Problem("bad-request", str(exc)) from None
+        def instant(name: str) -> datetime | None:
+            if not raw.get(name):
+                return None
+            try:
+                return parse_instant(raw[name])
+            except Exception as exc:
+                raise bad_parameter(name, str(exc)) from None
+
+        start, end = instant("start"), instant("end")
+        if start is not None and end is not None and end <= start:
+            # [start, end) holds nothing: a mistake, refused as the command line does
+            raise bad_parameter("end", f"{raw['end']} is not after start {raw['start']}")
         return cls(
             start=start,
             end=end,
@@ -160,13 +176,11 @@ def decode_cursor(cursor: str, order: str, flt: EventFilter) -> int:
         version, c_order, seq, digest = text.split(":")
         value = int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem("bad-request", "cursor: not a cursor from this API") from None
+        raise bad_parameter("cursor", "not a cursor from this API") from None
     if version != "1" or value < 0:
-        raise Problem("bad-request", "cursor: not a cursor from this API")
+        raise bad_parameter("cursor", "not a cursor from this API")
     if c_order != order or digest != flt.digest():
-        raise Problem(
-            "bad-request", "cursor: it was made for another order or other filters; start again"
-        )
+        raise bad_parameter("cursor", "it was made for another order or other filters; start again")
     return value
 
 

@@ -166,17 +166,28 @@ def _detect(args: argparse.Namespace) -> int:
         findings = _run(args, events, names, since)
     if args.min_severity:
         findings = findings.filter(pl.col("severity").is_in(_at_or_above(args.min_severity)))
+    if fmt in ("json", "ndjson"):
+        from datetime import datetime
+
+        from auditkit.times import format_instant
+
+        # one form of time whatever the format (and as the API's /findings writes it):
+        # RFC 3339 UTC with microseconds and "Z", the stored form of a time
+        rows = [
+            {k: format_instant(v) if isinstance(v, datetime) else v for k, v in row.items()}
+            for row in findings.to_dicts()
+        ]
     if fmt == "json":
         print_json(
             {
                 "events": n_events,
                 "count": findings.height,
                 "by_detector": _by_detector(findings),
-                "findings": findings.to_dicts(),
+                "findings": rows,
             }
         )
     elif fmt == "ndjson":
-        _ndjson(findings.to_dicts())
+        _ndjson(rows)
     else:
         _table(findings, n_events, names, args.limit)
     if args.fail_on:

@@ -4,6 +4,8 @@ prove it in the page, see the proof fail for an edited event, export."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -90,7 +92,7 @@ def test_viewer_end_to_end(
     target.focus()
     page.keyboard.press("Enter")
     expect(page.locator("#record")).to_contain_text("event_id")
-    page.get_by_label("Pinned public key (PEM)").fill(public_pem)
+    page.get_by_label("Pinned public key").fill(public_pem)
     page.get_by_role("button", name="Pin this key").click()
     page.get_by_role("button", name="Verify this event").click()
     verdict = page.locator("#verdict")
@@ -160,3 +162,76 @@ def test_viewer_hides_export_for_viewer_role(
     for control in page.locator("input, select, textarea").all():
         cid = control.get_attribute("id")
         assert cid and page.locator(f"label[for='{cid}']").count() == 1, cid
+
+
+def test_viewer_pins_the_key_from_a_checkpoint_file_and_says_plainly_what_it_cannot_pin(
+    api_store: Store,
+    serve: Callable[[Store], Server],
+    browser,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    # docs/api.md: the pin takes "the .pub file, or `auditkit checkpoint`'s output";
+    # the output (JSON, its PEM with escaped newlines) failed with the browser's own
+    # "Failed to execute 'atob'" message
+    from auditkit.cli import main
+
+    cp = tmp_path / "cp.json"
+    assert main(["checkpoint", api_store.location, "-o", str(cp)]) == 0
+    api_store.add_principal("ann")
+    api_store.grant("ann", A, "auditor")
+    token = api_store.create_token("ann").text
+    server = serve(api_store)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server.url + "/")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    rows = page.locator("#events tbody tr")
+    rows.first.wait_for()
+    rows.last.click()
+    expect(page.locator("#record")).to_contain_text("event_id")
+    pinned = page.locator("#pinned-id")
+    verdict = page.locator("#verdict")
+    key_box = page.get_by_label("Pinned public key")
+    pin = page.get_by_role("button", name="Pin this key")
+    verify = page.get_by_role("button", name="Verify this event")
+
+    key_box.fill(cp.read_text())
+    pin.click()
+    expect(pinned).to_have_text(re.compile(r"^Pinned key id: [0-9a-f]{16}$"))
+    assert key_box.input_value().startswith("-----BEGIN PUBLIC KEY-----\n")  # what was pinned
+    verify.click()
+    verdict.filter(has_text="Proven").wait_for()
+    assert verdict.inner_text().startswith("✔ Proven")
+    # pinned for the next visit too (local storage holds the PEM)
+    page.reload()
+    rows.first.wait_for()
+    expect(pinned).to_have_text(re.compile(r"^Pinned key id: [0-9a-f]{16}$"))
+
+    rows.last.click()
+    expect(page.locator("#record")).to_contain_text("event_id")
+    doc = json.loads(cp.read_text())
+    broken_pem = doc["public_key"].replace("MCow", "MC*w")
+    for pasted, said in [
+        ("hello", "Not pinned: this is not a PEM public key: paste the store's public key"),
+        ('{"format": "auditkit-checkpoints/1"', "Not pinned: this looks like JSON but does not"),
+        ('{"checkpoints": []}', 'Not pinned: this JSON has no "public_key"'),
+        (broken_pem, "Not pinned: the text between the BEGIN and END lines is damaged"),
+        (json.dumps({**doc, "key_id": "00" * 32}), "Not pinned: the checkpoint file's key_id"),
+    ]:
+        key_box.fill(pasted)
+        pin.click()
+        expect(pinned).to_contain_text(said)
+        verify.click()
+        expect(verdict).to_have_text(
+            "✘ Not proven: no public key is pinned: paste the store's public key and pin it"
+        )
+        assert "atob" not in pinned.inner_text() + verdict.inner_text()
+    # the .pub file as it is, and one line of the checkpoint file, pin too
+    for pasted in (doc["public_key"], f'"public_key": {json.dumps(doc["public_key"])},'):
+        key_box.fill(pasted)
+        pin.click()
+        expect(pinned).to_have_text(re.compile(r"^Pinned key id: [0-9a-f]{16}$"))
+    # no console error on the way (a page load asked for /favicon.ico: a 404)
+    assert errors == [], errors

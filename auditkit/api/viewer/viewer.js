@@ -216,19 +216,77 @@ async function rootFromPath(leaf, index, size, path) {
   return r;
 }
 
+// -- the pinned key ---------------------------------------------------------------------------
+// What may be pasted: the store's .pub file (PEM), or the JSON `auditkit checkpoint` writes,
+// whose "public_key" is that PEM (and whose "key_id" is the SHA-256 of the raw key).
+const PIN_HELP = "paste the store's public key: its .pub file (-----BEGIN PUBLIC KEY-----…) " +
+  "or the JSON that `auditkit checkpoint` writes";
+// SubjectPublicKeyInfo of an Ed25519 key: this 12-byte header, then the 32-byte key.
+const ED25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00);
+
+// The PEM text in what was pasted, and the key id a checkpoint file states (or null).
+function pastedPem(text) {
+  const t = (text || "").trim();
+  if (!t) throw new Error(`nothing to pin: ${PIN_HELP}`);
+  if (!t.startsWith("{")) return { pem: t, keyId: null };
+  let doc;
+  try { doc = JSON.parse(t); } catch (_) {
+    throw new Error(`this looks like JSON but does not parse (was it cut short?): ${PIN_HELP}`);
+  }
+  if (!doc || typeof doc.public_key !== "string") {
+    throw new Error(`this JSON has no "public_key", so it is not auditkit checkpoint's output: ${PIN_HELP}`);
+  }
+  return { pem: doc.public_key, keyId: typeof doc.key_id === "string" ? doc.key_id.toLowerCase() : null };
+}
+
 function pemBody(pem) {
   const m = pem.match(/-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/);
-  if (!m) throw new Error("the pinned key is not a PEM public key");
-  return Uint8Array.from(atob(m[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  if (!m) throw new Error(`this is not a PEM public key: ${PIN_HELP}`);
+  // whitespace, and the "\n" of a PEM copied out of JSON, are not part of the key
+  const b64 = m[1].replace(/\\n/g, "").replace(/\s+/g, "");
+  let der;
+  try {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Error("not base64");
+    der = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  } catch (_) {
+    throw new Error("the text between the BEGIN and END lines is damaged (it is not base64): " +
+      "copy the whole key again");
+  }
+  if (der.length !== 44 || !ED25519_SPKI.every((b, i) => der[i] === b)) {
+    throw new Error("this PEM key is not an Ed25519 public key, which an auditkit store's key is");
+  }
+  return der;
+}
+
+function pemText(der) {
+  const b64 = btoa(String.fromCharCode(...der));
+  return `-----BEGIN PUBLIC KEY-----\n${b64.match(/.{1,64}/g).join("\n")}\n-----END PUBLIC KEY-----\n`;
+}
+
+// The key in `text` (PEM or checkpoint JSON): its Web Crypto key, its id (the first 16 hex
+// digits of the SHA-256 of the raw key, as checkpoints name it) and its PEM. Errors are
+// sentences for the page, never a browser's own message.
+async function readKey(text) {
+  const { pem, keyId } = pastedPem(text);
+  const der = pemBody(pem);
+  const digest = hex(await sha256(der.slice(ED25519_SPKI.length)));
+  if (keyId && keyId !== digest && keyId !== digest.slice(0, 16)) {
+    throw new Error("the checkpoint file's key_id is not the fingerprint of its public_key: " +
+      "the file is damaged; pin the store's .pub file instead");
+  }
+  let key;
+  try {
+    key = await crypto.subtle.importKey("spki", der, { name: "Ed25519" }, false, ["verify"]);
+  } catch (_) {
+    throw new Error("this browser cannot check Ed25519 signatures with Web Crypto: use a current one");
+  }
+  return { key, id: digest.slice(0, 16), pem: pemText(der) };
 }
 
 async function pinnedKey() {
-  const pem = localStorage.getItem("auditkit-pinned-key");
-  if (!pem) throw new Error("no public key is pinned: paste the store's public key and pin it");
-  const der = pemBody(pem);
-  const raw = der.slice(der.length - 32);  // SPKI of Ed25519: 12-byte header, 32-byte key
-  const key = await crypto.subtle.importKey("spki", der, { name: "Ed25519" }, false, ["verify"]);
-  return { key, id: hex(await sha256(raw)).slice(0, 16) };
+  const saved = localStorage.getItem("auditkit-pinned-key");
+  if (!saved) throw new Error("no public key is pinned: paste the store's public key and pin it");
+  return readKey(saved);
 }
 
 async function showPinned() {
@@ -237,6 +295,18 @@ async function showPinned() {
     setText($("pinned-id"), `Pinned key id: ${id}`);
   } catch (err) {
     setText($("pinned-id"), err.message);
+  }
+}
+
+async function pinKey() {
+  try {
+    const { id, pem } = await readKey($("pinned-key").value);
+    localStorage.setItem("auditkit-pinned-key", pem);
+    $("pinned-key").value = pem;
+    setText($("pinned-id"), `Pinned key id: ${id}`);
+  } catch (err) {
+    localStorage.removeItem("auditkit-pinned-key");
+    setText($("pinned-id"), `Not pinned: ${err.message}`, "error");
   }
 }
 
@@ -326,10 +396,7 @@ document.addEventListener("DOMContentLoaded", () => {
     showPage();
   });
   $("close-detail").addEventListener("click", () => { $("detail").hidden = true; $("events").focus(); });
-  $("pin").addEventListener("click", () => {
-    localStorage.setItem("auditkit-pinned-key", $("pinned-key").value.trim());
-    showPinned();
-  });
+  $("pin").addEventListener("click", pinKey);
   $("verify").addEventListener("click", verifyEvent);
   $("pinned-key").value = localStorage.getItem("auditkit-pinned-key") || "";
   showPinned();

@@ -23,7 +23,14 @@ from typing import Any
 
 import orjson
 
-from auditkit.commands.base import command, output_path, tenant_name
+from auditkit.commands.base import (
+    command,
+    events_total,
+    output_path,
+    progress_argument,
+    progress_bar,
+    tenant_name,
+)
 from auditkit.errors import UsageError
 
 __all__: list[str] = []
@@ -36,7 +43,8 @@ usage forms:
   auditkit report --list
 
 The format defaults to the suffix of -o (.html .md .json .csv .pdf .zip=bundle), else html.
-Without -o, text formats go to stdout. Without --tenant, every tenant of the store is
+Without -o, text formats go to stdout; on a terminal only md, json and csv do (HTML,
+PDF and bundles need -o FILE). Without --tenant, every tenant of the store is
 reported; without --period, the last 12 months (--period all: the whole history).
 A bundle is signed with the store's key.
 
@@ -113,6 +121,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="with 'verify': print JSON")
     p.add_argument("--list", action="store_true", help="list the frameworks and their controls")
+    progress_argument(p)
 
 
 def _list() -> int:
@@ -182,13 +191,29 @@ def _parameters(args: argparse.Namespace, period: str) -> dict[str, str]:
     return {"command": shlex.join(argv), "operator": operator, "auditkit version": __version__}
 
 
+#: Formats refused on a terminal without -o: pages of markup, nobody reads them there.
+_NOT_FOR_TERMINALS = frozenset({"html", "pdf", "bundle"})
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 @command(
     "report",
     "compliance report (html, md, json, csv, pdf, signed bundle); "
     "'report verify BUNDLE' checks a bundle",
 )(_report_args)
 def _report(args: argparse.Namespace) -> int:
-    from auditkit.reports import build_report
+    from dataclasses import replace
+    from functools import partial
+
+    from auditkit.analytics.detectors.registry import available_detectors, run_detectors
+    from auditkit.reports import assemble_report, collect_inputs
+    from auditkit.reports.catalog import get_framework
     from auditkit.reports.formats import format_for_path, get_format
     from auditkit.reports.model import Status
     from auditkit.store import Store
@@ -207,11 +232,19 @@ def _report(args: argparse.Namespace) -> int:
         )
     if not args.framework:
         raise UsageError("report: --framework is required (see auditkit report --list)")
+    to_stdout = args.output is None
     if args.output == "-":  # -o -: printed, as without -o (text formats only)
         args.output = None
     fmt = format_for_path(args.output, args.format)
     if args.output is None and not get_format(fmt).text:
         raise UsageError(f"report: --format {fmt} needs -o FILE")
+    if to_stdout and fmt in _NOT_FOR_TERMINALS and _stdout_is_terminal():
+        # Pages of HTML are no use on a terminal: ask where to write them (a pipe or a
+        # redirection still gets them, as does an explicit -o -).
+        raise UsageError(
+            f"report: {fmt} is not shown on a terminal: give -o FILE (e.g. -o report.{fmt}), "
+            "or --format md to read it here"
+        )
     if args.output is not None:
         output_path(args.output)  # before the work, as every command's output
     from auditkit.reports.config import load_config
@@ -219,19 +252,35 @@ def _report(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else None
     period = args.period or "12mo"
     store = Store.open(args.target, key=args.key)
-    report = build_report(
-        store,
-        framework=args.framework,
-        tenant=args.tenant,
-        period=None if period == "all" else period,
-        config=config,
-        parameters=_parameters(args, period),
-    )
-    if args.output is None:
-        sys.stdout.buffer.write(report.render(fmt))
+    fw = get_framework(args.framework)
+    # The three long steps each draw a bar on a terminal, as verify and detect do.
+    with progress_bar(args, desc="verify", total=partial(events_total, store, args.tenant)) as tick:
+        inputs = collect_inputs(
+            store,
+            tenant=args.tenant,
+            period=None if period == "all" else period,
+            config=config,
+            parameters=_parameters(args, period),
+            progress=tick,
+        )
+    names = inputs.options.detectors
+    count = len(names) if names is not None else len(available_detectors())
+    with progress_bar(args, desc="detect", unit="detectors", total=count) as tick:
+        findings = run_detectors(inputs.events, names=names, progress=tick)
+    inputs = replace(inputs, findings=findings)
+    steps = len(fw.controls) + 1
+    with progress_bar(args, desc="report", unit="steps", total=steps) as tick:
+        report = assemble_report(inputs, framework=fw)
+        if tick is not None:
+            tick(len(fw.controls))
+        rendered = report.render(fmt) if args.output is None else None
+        out = report.write(args.output, format=fmt) if args.output is not None else None
+        if tick is not None:
+            tick(1)
+    if rendered is not None:
+        sys.stdout.buffer.write(rendered)
         sys.stdout.flush()
     else:
-        out = report.write(args.output, format=fmt)
         print(report.summary())
         print(f"wrote {fmt} report to {out}")
     if report.integrity == "tampered":

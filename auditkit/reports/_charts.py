@@ -6,7 +6,10 @@ inline SVG with vl-convert, offline and byte-identical between runs.
 
 from __future__ import annotations
 
+import math
+import textwrap
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import polars as pl
@@ -20,6 +23,8 @@ __all__ = [
     "findings_chart",
     "lifecycle_chart",
     "status_chart",
+    "time_axis",
+    "title_lines",
     "values",
     "volume_chart",
 ]
@@ -57,9 +62,66 @@ def values(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return frame.head(MAX_POINTS).select(conv).to_dicts()
 
 
-def _spec(frame: pl.DataFrame, title: str, **body: Any) -> dict[str, Any]:
+def title_lines(title: str, width: int = _WIDTH) -> list[str]:
+    """A chart title wrapped into lines that fit ``width`` pixels (never cut off: the
+    full title is also the chart's caption and its accessible name).
+
+    Examples
+    --------
+    >>> title_lines("Events per day and source")
+    ['Events per day and source']
+    >>> [len(x) <= 24 for x in title_lines("Share of events carrying each field", 90)]
+    [True, True]
+    """
+    return textwrap.wrap(title, max(24, width // 8), break_long_words=True) or [title]
+
+
+def _interval(frame: pl.DataFrame, field: str) -> dict[str, Any]:
+    """Tick spacing for a time axis over the frame's span: days, weeks, or months for long
+    ones (never hours: the charts' times are whole days)."""
+    column = frame.get_column(field) if field in frame.columns else None
+    first, last = (column.min(), column.max()) if column is not None else (None, None)
+    days = (last - first).days if isinstance(first, datetime) and isinstance(last, datetime) else 0
+    if days <= 62:
+        return {"interval": "day", "step": max(1, math.ceil((days + 1) / 10))}
+    if days <= 180:
+        return {"interval": "week", "step": max(1, math.ceil(days / 7 / 10))}
+    return {"interval": "month", "step": max(1, math.ceil(days / 30.4 / 10))}
+
+
+def time_axis(frame: pl.DataFrame, field: str, title: str) -> dict[str, Any]:
+    """An x encoding for UTC times: a UTC scale (the charts never depend on the time zone
+    of the machine that draws them), ISO dates on the ticks and 24-hour times where a tick
+    falls inside a day, e.g. ``2026-03-02 13:11`` (never ``01:11`` on a 12-hour clock).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> day = pl.DataFrame({"day": [datetime(2026, 3, 2, tzinfo=timezone.utc)]})
+    >>> x = time_axis(day, "day", "day")
+    >>> x["scale"], x["axis"]["tickCount"], x["title"]
+    ({'type': 'utc'}, {'interval': 'day', 'step': 1}, 'day (UTC)')
+    """
     return {
-        "title": title,
+        "field": field,
+        "type": "temporal",
+        "title": f"{title} (UTC)",
+        "scale": {"type": "utc"},
+        "axis": {
+            "tickCount": _interval(frame, field),
+            "labelExpr": (
+                "utchours(datum.value) == 0 && utcminutes(datum.value) == 0 "
+                "? utcFormat(datum.value, '%Y-%m-%d') "
+                ": utcFormat(datum.value, '%Y-%m-%d %H:%M')"
+            ),
+            "labelOverlap": True,
+        },
+    }
+
+
+def _spec(frame: pl.DataFrame, title: str, *, width: int = _WIDTH, **body: Any) -> dict[str, Any]:
+    return {
+        "title": {"text": title_lines(title, width), "anchor": "start"},
         "width": _WIDTH,
         "data": {"values": values(frame)},
         **body,
@@ -101,6 +163,7 @@ def coverage_chart(counts: pl.DataFrame) -> Chart:
     spec = _spec(
         frame,
         "Events per class and source",
+        width=90 * frame.get_column("source").n_unique() + 120,
         height={"step": 18},
         layer=[
             {
@@ -137,6 +200,7 @@ def completeness_chart(long: pl.DataFrame) -> Chart:
     spec = _spec(
         frame,
         "Share of events carrying each field",
+        width=90 * frame.get_column("source").n_unique() + 120,
         height={"step": 18},
         layer=[
             {
@@ -171,7 +235,7 @@ def lifecycle_chart(weekly: pl.DataFrame) -> Chart:
         height=160,
         mark={"type": "bar"},
         encoding={
-            "x": {"field": "week", "type": "temporal", "timeUnit": "yearweek", "title": "week"},
+            "x": time_axis(weekly, "week", "week"),
             "y": {"field": "events", "type": "quantitative"},
             "color": {"field": "change", "type": "nominal"},
         },
@@ -187,7 +251,7 @@ def failures_chart(daily: pl.DataFrame) -> Chart:
         height=160,
         mark={"type": "bar"},
         encoding={
-            "x": {"field": "day", "type": "temporal", "title": "day"},
+            "x": time_axis(daily, "day", "day"),
             "y": {"field": "events", "type": "quantitative"},
             "color": {
                 "field": "outcome",
@@ -224,7 +288,7 @@ def volume_chart(daily: pl.DataFrame) -> Chart:
         height=180,
         mark={"type": "line", "point": False, "interpolate": "step-after"},
         encoding={
-            "x": {"field": "day", "type": "temporal", "title": "day"},
+            "x": time_axis(frame, "day", "day"),
             "y": {"field": "events", "type": "quantitative", "scale": {"type": "symlog"}},
             "color": {"field": "source", "type": "nominal"},
         },

@@ -188,12 +188,15 @@ def collect_inputs(
     options: ReportOptions | None = None,
     config: ReportConfig | None = None,
     parameters: Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReportInputs:
     """Verify the tenants' logs and load the period's events from ``store``.
 
     The whole log of each tenant is verified (not only the period) before the period's
     events are loaded; a tampered store still yields a report, whose integrity controls
     then fail and name the problems, and whose evidence holds only records that verify.
+    ``progress`` is called with the number of records verified since its last call (a
+    progress bar's update).
 
     Examples
     --------
@@ -215,6 +218,7 @@ def collect_inputs(
         list(tenants),
         start=requested.start_at if requested else None,
         end=requested.end_exclusive if requested else None,
+        progress=progress,
     )
     history = _history_from_report(verification, tenants)
     if requested is None:  # the whole history is loaded already: no second read

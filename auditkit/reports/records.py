@@ -280,8 +280,10 @@ def dispositions(records: pl.DataFrame) -> pl.DataFrame:
     if not records.height:
         return pl.DataFrame(schema=DISPOSITIONS_SCHEMA)
     meta = pl.col("metadata").str.json_decode(_DISPOSITION_META)
+    order = [c for c in ("tenant_id", "occurred_at", "seq", "event_id") if c in records.columns]
     return (
         records.filter(pl.col("action") == DISPOSITION_ACTION)
+        .sort(order)  # recorded order: ``seq`` breaks ties between records of one instant
         .with_columns(meta.alias("_m"))
         .select(
             "tenant_id",
@@ -294,6 +296,5 @@ def dispositions(records: pl.DataFrame) -> pl.DataFrame:
             "event_id",
         )
         .filter(pl.col("disposition").is_in(list(DISPOSITIONS)))
-        .sort("tenant_id", "decided_at", "event_id")
         .cast(DISPOSITIONS_SCHEMA)
     )

@@ -134,6 +134,34 @@ def _more(items: Sequence[str], limit: int = 5) -> list[str]:
     return [*items[:limit], f"... and {len(items) - limit} more of the same kind"]
 
 
+def _activity_counts(sections: SectionSet) -> dict[str, int]:
+    """Events per tenant in the period, auditkit's own review and disposition records aside."""
+    ev = sections.events.filter(~pl.col("action").is_in(list(RECORD_ACTIONS)))
+    return dict(ev.group_by("tenant_id").len().iter_rows()) if ev.height else {}
+
+
+def _silent(sections: SectionSet) -> list[str]:
+    """The scope's tenants that recorded no event in the period (records aside)."""
+    counts = _activity_counts(sections)
+    return [t for t in sections.inputs.tenants if not counts.get(t)]
+
+
+def _empty(tenants: Sequence[str], what: str, why: str = "") -> list[tuple[Status, str]]:
+    """``needs review`` for each tenant whose population is empty: nothing can pass on it."""
+    return [
+        (
+            Status.NEEDS_REVIEW,
+            f"{t}: no event recorded in the period{why}, so {what} cannot be shown",
+        )
+        for t in tenants
+    ]
+
+
+def _not_on_empty(status: Status) -> Status:
+    """A status given for an empty population: never ``pass`` (at least ``needs review``)."""
+    return Status.NEEDS_REVIEW if status is Status.PASS else status
+
+
 # ------------------------------------------------------------------------------ rules
 @rule("events_recorded")
 def events_recorded(sections: SectionSet, *, min_events: int = 1) -> RuleOutcome:
@@ -145,9 +173,9 @@ def events_recorded(sections: SectionSet, *, min_events: int = 1) -> RuleOutcome
     >>> events_recorded(example_sections()).reasons
     ('8 events recorded from 1 source(s) in the period',)
     """
-    ev = sections.events
-    counts = dict(ev.group_by("tenant_id").len().iter_rows()) if ev.height else {}
-    low = [t for t in sections.inputs.tenants if counts.get(t, 0) < min_events]
+    ev = sections.events.filter(~pl.col("action").is_in(list(RECORD_ACTIONS)))
+    counts = _activity_counts(sections)
+    low = [t for t in sections.inputs.tenants if counts.get(t, 0) < max(min_events, 1)]
     if low:
         return RuleOutcome(
             Status.FAIL,
@@ -182,6 +210,12 @@ def integrity_verified(sections: SectionSet) -> RuleOutcome:
                 "the events were not read from an auditkit store, so their integrity was not "
                 "verified",
             ),
+        )
+    if facts["verified"] and not facts.get("records_verified"):
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            ("no record in the audit trail to verify: its integrity cannot be shown",),
+            (EvidenceRef("integrity", "tenants", "verified logs per tenant"),),
         )
     if facts["verified"]:
         return RuleOutcome(
@@ -305,7 +339,7 @@ def classes_present(
             for t, c in gaps.select("tenant_id", "event_class").iter_rows()
         )
         return RuleOutcome(
-            _status(missing, "missing"),
+            _not_on_empty(_status(missing, "missing")),
             reasons,
             (
                 EvidenceRef(
@@ -374,6 +408,19 @@ def fields_complete(
         .frame.filter(pl.col("field").is_in(list(fields)) & pl.col("share").is_not_null())
     )
     low = detail.filter(pl.col("share") < threshold).sort("share")
+    seen = set(detail.select("tenant_id", "field").iter_rows())
+    silent = _silent(sections)
+    empty = _empty(silent, "field completeness")
+    empty += [
+        (
+            Status.NEEDS_REVIEW,
+            f"{t}: no event in the period to which '{f}' applies: its completeness cannot be shown",
+        )
+        for t in sections.inputs.tenants
+        if t not in silent
+        for f in fields
+        if (t, f) not in seen
+    ]
     if low.height:
         reasons, evidence = [], []
         ev = sections.events.filter(~pl.col("action").is_in(list(RECORD_ACTIONS))).with_columns(
@@ -392,7 +439,14 @@ def fields_complete(
                 (pl.col("tenant_id") == t) & (pl.col("source") == src) & applies & ~present
             )
             evidence.append(EvidenceRef("fields", "detail", text, _ids(lacking), lacking.height))
+        reasons += [text for _, text in empty]
         return RuleOutcome(Status.FAIL, tuple(_more(reasons)), tuple(evidence))
+    if empty:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            tuple(_more([text for _, text in empty])),
+            (EvidenceRef("fields", "detail", "applicable events per tenant, source and field"),),
+        )
     worst = detail.sort("share", "tenant_id", "source", "field").head(1)
     lowest = (
         ""
@@ -503,7 +557,11 @@ def no_logging_gaps(
     sec = sections["logging_gaps"]
     gaps = sections.findings.filter(pl.col("detector") == "logging_gap")
     windows = sec.table("disabled_windows").frame
-    out: list[tuple[Status, str]] = []
+    out: list[tuple[Status, str]] = _empty(
+        _silent(sections),
+        "that no source went silent",
+        " (every source silent the whole period: a logging gap, or a tenant not active then)",
+    )
     evidence = []
     for t, summary, ids in gaps.select("tenant_id", "summary", "event_ids").iter_rows():
         out.append((_status(on_gap, "on_gap"), f"{t}: {summary}"))
@@ -553,7 +611,9 @@ def clock_consistent(
     sec = sections["clock"]
     f = sec.facts
     ex = sec.table("examples").frame
-    out: list[tuple[Status, str]] = []
+    out: list[tuple[Status, str]] = _empty(
+        _silent(sections), "that event times are consistent with their arrival"
+    )
     if f["future_dated"]:
         status = Status.FAIL if f["future_share"] > max_share else Status.NEEDS_REVIEW
         out.append(
@@ -602,6 +662,9 @@ def detections_ran(sections: SectionSet) -> RuleOutcome:
     n = len(sections.detectors_run)
     if not n:
         return RuleOutcome(Status.NEEDS_REVIEW, ("no detector was run over the events",))
+    silent = _empty(_silent(sections), "that the detectors analysed the tenant's activity")
+    if silent:
+        return RuleOutcome(Status.NEEDS_REVIEW, tuple(_more([text for _, text in silent])))
     return RuleOutcome(
         Status.EVIDENCE_PRESENT,
         (
@@ -724,7 +787,7 @@ def logging_active(sections: SectionSet, *, max_off_hours: float = 24) -> RuleOu
     'pass'
     """
     windows = sections["logging_gaps"].table("disabled_windows").frame
-    out: list[tuple[Status, str]] = []
+    out: list[tuple[Status, str]] = _empty(_silent(sections), "that audit logging stayed on")
     evidence = []
     for row in windows.iter_rows(named=True):
         hours = row["off_hours"]
@@ -787,6 +850,17 @@ def findings_reviewed(
     if detectors is not None:
         f = f.filter(pl.col("detector").is_in(list(detectors)))
     scope = f" from {', '.join(detectors)}" if detectors is not None else ""
+    silent = _empty(
+        [t for t in _silent(sections) if t not in set(f["tenant_id"].to_list())],
+        "that findings were addressed",
+        " (nothing for the detectors to analyse)",
+    )
+    if not f.height and silent:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            tuple(_more([text for _, text in silent])),
+            (EvidenceRef("detections", "findings", "findings", count=0),),
+        )
     if not f.height:
         return RuleOutcome(
             Status.PASS,
@@ -827,6 +901,16 @@ def findings_reviewed(
         if done.height
         else ()
     )
+    if not open_.height and silent:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            (
+                *(text for _, text in silent),
+                f"all {f.height} finding(s) of severity {min_severity} or above{scope} have a "
+                f"recorded disposition ({decided_text})",
+            ),
+            evidence,
+        )
     if not open_.height:
         return RuleOutcome(
             Status.PASS,
@@ -842,7 +926,9 @@ def findings_reviewed(
     )
     if done.height:
         reasons.append(f"{done.height} already resolved: {decided_text}")
-    return RuleOutcome(_status(status, "status"), (head, *_more(reasons)), evidence)
+    reasons += [text for _, text in silent]
+    worst = Status.worst([_status(status, "status"), *(x for x, _ in silent)])
+    return RuleOutcome(worst, (head, *_more(reasons)), evidence)
 
 
 @rule("no_self_grants")
@@ -856,6 +942,18 @@ def no_self_grants(sections: SectionSet, *, status: str = "needs_review") -> Rul
     ('acme: u1 granted admin to themselves at 2026-01-05 09:05 UTC',)
     """
     t = sections["access_lifecycle"].table("self_grants").frame
+    granted = set(sections.of_class("privilege_granted")["tenant_id"].to_list())
+    untested = [
+        (
+            Status.NEEDS_REVIEW,
+            f"{ten}: no privilege grant recorded in the period: that no one granted a "
+            "privilege to themselves cannot be shown",
+        )
+        for ten in sections.inputs.tenants
+        if ten not in granted
+    ]
+    if not t.height and untested:
+        return RuleOutcome(Status.NEEDS_REVIEW, tuple(_more([x for _, x in untested])))
     if not t.height:
         return RuleOutcome(
             Status.PASS, ("no privilege was granted by the account that received it",)
@@ -902,6 +1000,22 @@ def dormant_accounts(sections: SectionSet, *, status: str = "needs_review") -> R
                 f"the period ({span} days) is shorter than the {days}-day dormancy limit, so no "
                 "account can show that long an inactivity in it: report over at least "
                 f"{days} days, or review the list of enabled accounts",
+            ),
+        )
+    users = sections.events.filter(pl.col("actor_type") == "user")
+    active = set(users["tenant_id"].to_list())
+    idle = [x for x in sections.inputs.tenants if x not in active]
+    if not t.height and idle:
+        return RuleOutcome(
+            Status.NEEDS_REVIEW,
+            tuple(
+                _more(
+                    [
+                        f"{x}: no user activity recorded in the period: which accounts were "
+                        "left inactive cannot be shown (review the list of enabled accounts)"
+                        for x in idle
+                    ]
+                )
             ),
         )
     if not t.height:
@@ -977,8 +1091,19 @@ def sources_reporting(sections: SectionSet, *, missing: str = "fail") -> RuleOut
             "tenant_id", "source", "last_seen", "silent_days"
         ).iter_rows()
     ]
+    expected = inv.filter(pl.col("expected"))
+    listed = set(expected["tenant_id"].to_list())
+    out += [
+        (
+            Status.NEEDS_REVIEW,
+            f"{t}: no expected source is configured for this tenant: that every source "
+            "reported cannot be shown",
+        )
+        for t in sections.inputs.tenants
+        if t not in listed
+    ]
     if not out:
-        n = inv.filter(pl.col("expected")).height
+        n = expected.height
         return RuleOutcome(
             Status.PASS,
             (f"all {n} expected source(s) recorded events up to the period's end",),

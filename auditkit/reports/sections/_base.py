@@ -255,10 +255,19 @@ class SectionSet(Mapping[str, Section]):
     @cached_property
     def dispositions(self) -> pl.DataFrame:
         """The latest disposition of each finding (whole history)."""
+        return self.disposition_history.filter(pl.col("superseded_by").is_null()).drop(
+            "superseded_by"
+        )
+
+    @cached_property
+    def disposition_history(self) -> pl.DataFrame:
+        """Every disposition recorded (whole history), in recorded order; ``superseded_by``
+        holds the event id of the later disposition of the same finding that replaced it
+        (null for the one in force)."""
         from auditkit.reports.records import dispositions
 
-        return dispositions(self._records).unique(
-            ["tenant_id", "finding_id"], keep="last", maintain_order=True
+        return dispositions(self._records).with_columns(
+            superseded_by=pl.col("event_id").shift(-1).over("tenant_id", "finding_id")
         )
 
     @property

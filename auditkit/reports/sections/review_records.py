@@ -24,6 +24,19 @@ def review_records(ctx: SectionSet) -> Section:
     """
     reviews = ctx.reviews
     decided = ctx.dispositions
+    history = ctx.disposition_history.select(
+        "tenant_id",
+        "finding_id",
+        "disposition",
+        "ticket",
+        "decided_by",
+        "decided_at",
+        "note",
+        "event_id",
+        superseded=pl.col("superseded_by").is_not_null(),
+        superseded_by=pl.col("superseded_by"),
+    )
+    replaced = history.filter(pl.col("superseded")).height
     findings = ctx.findings.select(
         "finding_id", "tenant_id", "detector", "severity", "actor_id", "first_seen", "summary"
     ).join(
@@ -64,6 +77,13 @@ def review_records(ctx: SectionSet) -> Section:
                 "period or scope."
                 if elsewhere.height
                 else ""
+            )
+            + (" " if elsewhere.height and replaced else "")
+            + (
+                f"{history.height} disposition(s) recorded in all, {replaced} of them "
+                "superseded by a later disposition of the same finding."
+                if replaced
+                else ""
             ),
         ),
         facts={
@@ -80,6 +100,15 @@ def review_records(ctx: SectionSet) -> Section:
                 findings.sort("tenant_id", "first_seen", "finding_id"),
                 limit=100,
             ),
-            Table("dispositions", "Every disposition recorded", decided, limit=100),
+            Table(
+                "dispositions",
+                "Every disposition recorded (superseded ones marked)",
+                history,
+                note=(
+                    "In recorded order. A later disposition of a finding replaces an earlier "
+                    "one, which stays listed as superseded, with the event id of its successor."
+                ),
+                limit=100,
+            ),
         ),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
@@ -143,6 +143,27 @@ def finding_context(
     )
 
 
+#: An axis label in UTC: the date at midnight, else the date and a 24-hour time.
+_UTC_LABEL: Final = (
+    "utchours(datum.value) == 0 && utcminutes(datum.value) == 0 "
+    "? utcFormat(datum.value, '%Y-%m-%d') : utcFormat(datum.value, '%Y-%m-%d %H:%M')"
+)
+
+
+def _title_lines(title: str, width: int = 90, most: int = 4) -> list[str]:
+    """A chart title wrapped to lines that fit, whole up to ``most`` lines.
+
+    >>> _title_lines("a " * 60, width=40)
+    ['a a a a a a a a a a a a a a a a a a a a', 'a a a a a a a a a a a a a a a a a a a a', 'a a a a a a a a a a a a a a a a a a a a']
+    """  # noqa: E501
+    import textwrap
+
+    lines = textwrap.wrap(title, width) or [""]
+    if len(lines) > most:
+        lines = [*lines[: most - 1], textwrap.shorten(" ".join(lines[most - 1 :]), width)]
+    return lines
+
+
 def evidence_timeline_chart(
     events: Events,
     finding: Finding,
@@ -207,10 +228,16 @@ def evidence_timeline_chart(
         ]
         size = alt.value(60)
     chart: alt.Chart = (
-        alt.Chart(inline_data(data), title=alt.Title(title[:120], fontSize=12))
+        alt.Chart(inline_data(data), title=alt.Title(_title_lines(title), fontSize=12))
         .mark_point(filled=True)
         .encode(
-            x=alt.X("occurred_at:T", title="time (UTC)"),
+            # UTC whatever the viewer's zone, and a 24-hour clock: 13:11 was shown "01:11"
+            x=alt.X(
+                "occurred_at:T",
+                title="time (UTC)",
+                scale=alt.Scale(type="utc"),
+                axis=alt.Axis(labelExpr=_UTC_LABEL, labelOverlap=True),
+            ),
             y=alt.Y("action:N", title=None),
             color=alt.Color(
                 "is_evidence:N",

@@ -74,3 +74,19 @@ def test_busy_context_is_aggregated(scenario) -> None:
     spec = evidence_timeline_chart(scenario.events, f).to_dict()
     assert len(spec["data"]["values"]) < 2000
     assert "events" in spec["data"]["values"][0]
+
+
+def test_timeline_axis_is_utc_on_a_24_hour_clock_and_the_title_wraps(
+    scenario, scenario_findings
+) -> None:
+    """13:11 UTC was labelled "01:11" (a 12-hour clock, in the viewer's own zone) and a
+    long summary was cut at 120 characters."""
+    f = scenario_findings.row(0, named=True)
+    f = {**f, "summary": "word " * 60}
+    spec = evidence_timeline_chart(scenario.events, f).to_dict()
+    x = spec["encoding"]["x"]
+    assert x["scale"]["type"] == "utc" and "%H:%M" in x["axis"]["labelExpr"]
+    assert "utcFormat" in x["axis"]["labelExpr"] and "%I" not in x["axis"]["labelExpr"]
+    lines = spec["title"]["text"]
+    assert isinstance(lines, list) and len(lines) > 1 and all(len(t) <= 90 for t in lines)
+    assert " ".join(lines).split() == ("word " * 60).split()

@@ -19,6 +19,7 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    active_days,
     began,
     duration,
     empty,
@@ -34,11 +35,26 @@ from auditkit.analytics.detectors.common import (
     key_changed,
     kind,
     lazy,
+    network_firsts,
+    new_client,
+    new_network,
     positive,
     q,
+    roaming,
     subset,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
+
+#: Roles that make a service account privileged (the basic owner and editor, any admin):
+#: :data:`~auditkit.analytics.detectors.privilege.PRIVILEGED_ROLE_PATTERN`.
+_PRIVILEGED_ROLE: Final = (
+    r"(?i)admin|owner|root|super_?user|privileged|poweruser|iamfullaccess|roles/editor|\*"
+)
+#: A Google Cloud service account's e-mail, in a key's target or a binding's member.
+_SERVICE_ACCOUNT: Final = (
+    r"(?i)(?:serviceAccounts/|serviceAccount:)?([^/:\s]+\.gserviceaccount\.com)"
+)
 
 #: How CloudTrail's ``CreateLoginProfile`` (a console password made for an IAM user) is
 #: kept in an imported event's metadata.
@@ -63,16 +79,31 @@ def suspicious_api_key(
     *,
     min_history: int = 50,
     rare_hour_share: float = 0.01,
+    new_within: str | timedelta = "1d",
 ) -> pl.DataFrame:
     """An API key created for another user, or at an hour when its creator is rarely active;
     or a console password made for another IAM user (CloudTrail's ``CreateLoginProfile``)
-    that was not created within the day before.
+    that was not created within the day before; or a key minted by a person, from a
+    network they had never used, for a service account or as an organisation API token.
 
     The recipient is a target of type ``user`` other than the creator (producers
-    may list the key itself as a target too); keys for service accounts or for
-    oneself are normal.  "Rarely active" compares the hour of creation (UTC, plus and minus an
-    hour) with the creator's own activity over the whole frame.  Both reasons at
-    once make the finding high.
+    may list the key itself as a target too); keys for oneself are normal.  "Rarely
+    active" compares the hour of creation (UTC, plus and minus an hour) with the
+    creator's own activity over the whole frame.  Both reasons at once make the finding
+    high.
+
+    A key for a service account (Google Cloud's ``CreateServiceAccountKey``) is a
+    long-lived credential of the account, usable from anywhere and beyond the session
+    that made it; an Okta API token (``system.api_token.create``, a target of type
+    ``Token``) acts with its creating administrator's rights.  Made by a person (an
+    actor of type ``user``, not a service account rotating its own key) from a network
+    they had not made their own (:func:`~auditkit.analytics.detectors.common.new_network`,
+    first used at most ``new_within`` before, and not an actor that comes from a new
+    network on most of its days), either is high: how an intruder in a stolen session
+    keeps access.  A key for a service account the trail shows holding a privileged role
+    (owner, editor, an admin role, granted in a ``role.grant`` to
+    ``serviceAccount:...``) is high from a new client too.  From the creator's usual
+    networks and clients such keys are not reported (an administrator's routine).
 
     Parameters
     ----------
@@ -83,6 +114,9 @@ def suspicious_api_key(
     rare_hour_share
         Share of the creator's events in the three hours around the creation time
         below which the hour is unusual.
+    new_within
+        How recently a network or client may have been first used and still be new to
+        the creator (one not used on three days is new whatever its first use).
 
     Examples
     --------
@@ -94,6 +128,7 @@ def suspicious_api_key(
     "'mallory' created an API key for another user ('bob') at 2026-01-05 09:00 UTC."
     """
     positive(rare_hour_share, "rare_hour_share")
+    fresh = duration(new_within, name="new_within")
     cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
     keys = ["tenant_id", "actor_id"]
     # a console password made for an IAM user (CloudTrail's CreateLoginProfile, read as
@@ -110,7 +145,7 @@ def suspicious_api_key(
     created = (
         subset(
             events,
-            (*cols, "targets", "metadata"),
+            (*cols, "targets", "metadata", "actor_type", "source_ip", "user_agent"),
             (pl.col("action") == "api_key.create") | (pl.col("action") == "password.reset"),
             pl.col("outcome") == "success",
         )
@@ -186,12 +221,20 @@ def suspicious_api_key(
             .select("event_id")
             .unique()
         )
+    minted = _minted(created, events, keys, fresh)
     found = (
         created.lazy()
         .join(onboarding, on="event_id", how="anti")
         .join(recipients, on="event_id", how="left")
         .join(near, on=["event_id", *keys], how="left")
         .join(totals, on=keys, how="left")
+        .join(minted, on="event_id", how="left")
+        .with_columns(
+            pl.col("_minted").fill_null(False),
+            pl.col("_privileged").fill_null(False),
+            pl.col("_via_net").fill_null(False),
+        )
+        .with_columns(_minted=pl.col("_minted") & (pl.col("total") > min_history).fill_null(False))
         .with_columns(_other=other, _odd=odd_hour)
         .with_columns(_first=T.filter(pl.col("_change") & pl.col("_other")).min().over(keys) == T)
         # a password for oneself, even at night, is not a credential minted for another
@@ -199,14 +242,14 @@ def suspicious_api_key(
         .filter(
             pl.when("_change")
             .then(pl.col("_other") & pl.col("_first") & (T - pl.col("_t0") >= _CHANGE_HISTORY))
-            .otherwise(pl.col("_other") | (pl.col("_odd") & ~password))
+            .otherwise(pl.col("_other") | (pl.col("_odd") & ~password) | pl.col("_minted"))
         )
         .select(
             *keys,
             T.alias("first_seen"),
             T.alias("last_seen"),
             pl.concat_list("event_id").alias("event_ids"),
-            pl.when(pl.col("_other") & pl.col("_odd"))
+            pl.when((pl.col("_other") & pl.col("_odd")) | pl.col("_minted"))
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium"))
             .alias("severity"),
@@ -227,7 +270,23 @@ def suspicious_api_key(
                         q(pl.col("target_id")),
                     )
                 ),
+                pl.when(pl.col("_sa").is_not_null() & ~pl.col("_other")).then(
+                    pl.format(" for service account {}", q(pl.col("_sa")))
+                ),
+                pl.when(pl.col("_privileged")).then(
+                    pl.format(" (which holds {} in the trail)", pl.col("_roles"))
+                ),
                 pl.format(" at {}", fmt_time(T)),
+                pl.when(pl.col("_minted")).then(
+                    pl.format(
+                        " from {}",
+                        pl.when("_via_net")
+                        .then(pl.format("a network they had never used ({})", pl.col("source_ip")))
+                        .otherwise(
+                            pl.format("a client they had never used ({})", q(pl.col("_client")))
+                        ),
+                    )
+                ),
                 pl.when("_change").then(
                     pl.lit(" (the first time they changed another user's password)")
                 ),
@@ -244,6 +303,95 @@ def suspicious_api_key(
         )
     )
     return finalize(found, "suspicious_api_key")
+
+
+def _minted(
+    created: pl.DataFrame, events: Events, keys: list[str], fresh: timedelta
+) -> pl.LazyFrame:
+    """For each key creation of ``created``: ``_sa`` (the service account it is for),
+    ``_roles`` and ``_privileged`` (the privileged roles the trail shows it granted),
+    ``_client``, ``_via_net`` (made from a network new to its creator) and ``_minted``
+    (a person made it from a new network, or, for a privileged service account, from a
+    new client, for a service account or as an organisation API token)."""
+    targets = created.lazy().select("event_id", pl.col("targets").alias("_t")).explode("_t")
+    target_id = pl.col("_t").struct.field("id")
+    target_kind = kind(pl.col("_t").struct.field("type"))
+    about = (
+        targets.select(
+            "event_id",
+            _sa=target_id.str.extract(_SERVICE_ACCOUNT, 1).str.to_lowercase(),
+            _token=(target_kind == "token").fill_null(False),
+        )
+        .group_by("event_id")
+        .agg(pl.col("_sa").drop_nulls().first(), pl.col("_token").any())
+    )
+    rows = (
+        created.lazy()
+        .filter(pl.col("action") == "api_key.create")
+        .join(about, on="event_id", how="left")
+        .filter(pl.col("_sa").is_not_null() | pl.col("_token"))
+    )
+    schema = {"event_id": pl.String, "_sa": pl.String, "_roles": pl.String,
+              "_privileged": pl.Boolean, "_client": pl.String, "_via_net": pl.Boolean,
+              "_minted": pl.Boolean}  # fmt: skip
+    picked = rows.collect()
+    if picked.height == 0:
+        return pl.LazyFrame(schema=schema)
+    # the privileged roles the trail shows granted to each service account
+    grants = (
+        subset(
+            events,
+            ("tenant_id", "action", "outcome", "targets", "metadata"),
+            pl.col("action") == "role.grant",
+            pl.col("outcome") == "success",
+            pl.col("targets").list.eval(pl.element().struct.field("id").str.contains(
+                "gserviceaccount.com", literal=True)).list.any().fill_null(False),
+        )
+        .explode("targets")
+        .select(
+            "tenant_id",
+            _sa=pl.col("targets").struct.field("id").str.extract(_SERVICE_ACCOUNT, 1)
+            .str.to_lowercase(),
+            _role=pl.coalesce(
+                pl.col("targets").struct.field("name"),
+                pl.col("metadata").str.json_path_match("$.role"),
+            ),
+        )
+        .filter(pl.col("_sa").is_not_null() & pl.col("_role").str.contains(_PRIVILEGED_ROLE))
+        .group_by("tenant_id", "_sa")
+        .agg(_roles=pl.col("_role").unique().sort().str.join(", "))
+    )  # fmt: skip
+    among = picked.lazy().select(keys).unique()
+    judged = with_newcomer_firsts(picked.lazy(), events, keys, among).join(
+        grants, on=["tenant_id", "_sa"], how="left"
+    )
+    spans = picked.lazy().select(pl.col("event_id").alias("_episode"), *keys, T.alias("first_seen"))
+    moving = roaming(
+        spans,
+        network_firsts(events, keys, among),
+        active_days(events, keys, among),
+    ).rename({"_episode": "event_id"})
+    person = (pl.col("actor_type") == "user").fill_null(False) & ~pl.col("actor_id").str.contains(
+        "gserviceaccount.com", literal=True
+    ).fill_null(False)
+    privileged = pl.col("_roles").is_not_null()
+    via_net = (new_network(fresh) & ~pl.col("_roaming").fill_null(False)).fill_null(False)
+    via_client = (pl.col("_client").is_not_null() & new_client(fresh)).fill_null(False)
+    return (
+        judged.join(moving, on="event_id", how="left")
+        .select(
+            "event_id",
+            "_sa",
+            "_roles",
+            _privileged=privileged,
+            _client=pl.col("_client"),
+            _via_net=via_net,
+            _minted=person
+            & (pl.col("_sa") != pl.col("actor_id").str.to_lowercase()).fill_null(True)
+            & (via_net | (privileged & pl.col("_sa").is_not_null() & via_client)),
+        )
+        .unique("event_id")
+    )
 
 
 @register_detector("dormant_account", title="Dormant account reactivated", severity="medium")

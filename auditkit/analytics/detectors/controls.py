@@ -17,6 +17,8 @@ audit trail's settings are :func:`audit_tampering`'s.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import itertools
 import json
 import re
@@ -45,7 +47,7 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["security_control_weakened", "weakened_controls"]
+__all__ = ["okta_weakenings", "security_control_weakened", "weakened_controls"]
 
 #: Words (of a setting's or an action's name) that name an authentication or access
 #: control of the whole organisation, alone or as a pair.
@@ -635,8 +637,169 @@ def _versioning_suspended(events: Events) -> pl.LazyFrame | None:
     return found.lazy().with_columns(_what=what).drop("_status", "_mfa", "metadata")
 
 
+#: Okta's System Log events of sign-on and authentication policy rules, and of network
+#: zones, as the Okta import keeps them (``metadata.source_action``).
+_OKTA_EVENTS: Final = r'"source_action"\s*:\s*"(?:policy\.rule\.|policy\.lifecycle\.|zone\.)'
+#: Words of a key that say which side of a change it holds.
+_BEFORE_WORDS: Final = frozenset(("before", "old", "previous", "prior", "from", "was"))
+_AFTER_WORDS: Final = frozenset(("after", "new", "current", "to", "now", "updated"))
+#: A rule's action values that ask for more than a password, and the one that does not.
+_CHALLENGING: Final = frozenset(
+    ("challenge", "mfa", "require_mfa", "mfa_required", "2fa", "deny", "step_up", "reauthenticate")
+)
+#: An address or network (``a.b.c.d/n``, an IPv6 prefix) or a range (``a.b.c.d-e.f.g.h``).
+_ADDRESS: Final = re.compile(r"^[0-9a-fA-F:.]+(?:/\d{1,3})?(?:\s*-\s*[0-9a-fA-F:.]+)?$")
+#: Words of a zone's name or usage that make it a block list: broad ranges there block.
+_BLOCKING: Final = re.compile(r"(?i)block|deny|blacklist|banned|bad")
+
+
+def _sided(
+    original: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The settings an Okta event's record gives (``debugContext.debugData`` and its
+    targets' ``detailEntry``), split into the state before and after the change: a key
+    with ``old``/``before``/``previous`` (or under such an object) is the earlier value,
+    one with ``new``/``after``/``current`` or none the new one; and how each setting was
+    written in the record."""
+    shown: dict[str, str] = {}
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    holders: list[Any] = []
+    debug = original.get("debugContext")
+    holders.append(debug.get("debugData") if isinstance(debug, Mapping) else None)
+    targets = original.get("target")
+    for target in targets if isinstance(targets, list) else []:
+        if isinstance(target, Mapping):
+            holders.append(target.get("detailEntry"))
+    for holder in holders:
+        if not isinstance(holder, Mapping):
+            continue
+        for path, value in _flat(holder):
+            words = _words(path)
+            rest = [w for w in words if w not in _BEFORE_WORDS | _AFTER_WORDS]
+            name = "_".join(rest)
+            if not name:
+                continue
+            side = before if _BEFORE_WORDS.intersection(words) else after
+            value = json_or_none(value) if isinstance(value, str) and value[:1] in "[{" else value
+            shown.setdefault(name, path.rpartition(".")[2])
+            if isinstance(value, Mapping):
+                for inner, leaf in _flat(value):
+                    inner_words = _words(inner)
+                    inner_side = before if _BEFORE_WORDS.intersection(inner_words) else side
+                    inner_rest = [w for w in inner_words if w not in _BEFORE_WORDS | _AFTER_WORDS]
+                    inner_side["_".join([*rest, *inner_rest])] = leaf
+            else:
+                side[name] = value
+    return before, after, shown
+
+
+def _addresses(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else str(value).replace(";", ",").split(",")
+    out = []
+    for v in values:
+        if isinstance(v, Mapping):  # Okta's {"type": "CIDR", "value": "10.0.0.0/8"}
+            v = v.get("value")
+        if isinstance(v, str) and _ADDRESS.match(v.strip()) and any(c in v for c in ".:"):
+            out.append(v.strip())
+    return out
+
+
+def _size(address: str) -> float:
+    """How many IPv4 /32s (or IPv6 /64s) an address, network or range spans."""
+    try:
+        if "-" in address:
+            lo, hi = (ipaddress.ip_address(p.strip()) for p in address.split("-", 1))
+            span = abs(int(hi) - int(lo)) + 1
+            return span if lo.version == 4 else span / 2.0**64
+        net = ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        return 0.0
+    return float(net.num_addresses) if net.version == 4 else net.num_addresses / 2.0**64
+
+
+def okta_weakenings(action: str, metadata: str | None, broad_prefix: int = 16) -> list[str]:
+    """What an Okta policy rule or network zone change did to sign-on, one phrase each,
+    read from the record (``debugData``, the targets' ``detailEntry``): a rule that now
+    asks for one factor (``policyRuleFactorMode`` ``1FA``, ``requireFactor`` false, its
+    action from a challenge to ``ALLOW``), a zone that is not a block list given a range
+    as broad as an IPv4 ``/broad_prefix`` or broader.  A rule that asks for more, a zone
+    given a narrow range, and what the record does not show say nothing.
+
+    >>> def meta(event_type, targets, debug=None):
+    ...     return json.dumps({"original": {"eventType": event_type, "target": targets,
+    ...                                     "debugContext": {"debugData": debug or {}}}})
+    >>> okta_weakenings("policy.update", meta("policy.rule.update", [{"type": "PolicyRule",
+    ...     "displayName": "Require MFA", "detailEntry": {"policyRuleFactorMode": "1FA"}}]))
+    ["policy rule 'Require MFA' asks for one factor only (policyRuleFactorMode: 1FA)"]
+    >>> okta_weakenings("policy.update", meta("policy.rule.update", [{"type": "PolicyRule",
+    ...     "displayName": "Require MFA", "detailEntry": {"policyRuleFactorMode": "2FA"}}]))
+    []
+    >>> okta_weakenings("zone.update", meta("zone.update", [{"type": "Zone",
+    ...     "displayName": "Trusted"}], {"gateways": "0.0.0.0/1, 128.0.0.0/1"}))
+    ["network zone 'Trusted' now trusts 0.0.0.0/1, 128.0.0.0/1"]
+    >>> okta_weakenings("zone.update", meta("zone.update", [{"type": "Zone",
+    ...     "displayName": "Trusted"}], {"gateways": "198.51.100.0/28"}))
+    []
+    """
+    meta = json_or_none(metadata)
+    original = meta.get("original") if isinstance(meta, Mapping) else None
+    if not isinstance(original, Mapping):
+        return []
+    event_type = str(original.get("eventType", ""))
+    targets = [t for t in original.get("target") or [] if isinstance(t, Mapping)]
+
+    def named(*types: str) -> str:
+        for wanted in types:  # the most specific first: the rule before its policy
+            for t in targets:
+                if str(t.get("type", "")).lower() == wanted:
+                    return repr(str(t.get("displayName") or t.get("id") or "?"))
+        return "?"
+
+    before, after, shown = _sided(original)
+    found: list[str] = []
+    if event_type.startswith("policy."):
+        if event_type.rpartition(".")[2] not in ("update", "create", "add", "activate"):
+            return []
+        rule = named("policyrule", "policy_rule", "rule", "policyentity", "policy")
+        for name, new in after.items():
+            words = _words(name)
+            old = before.get(name, _MISSING)
+            text = str(new).strip().lower()
+            name = shown.get(name, name)
+            if {"factor", "mode"} <= set(words) or "factormode" in words:
+                if text == "1fa" and str(old).strip().lower() != "1fa":
+                    found.append(f"policy rule {rule} asks for one factor only ({name}: {new})")
+            elif {"require", "factor"} <= set(words) or (
+                {"required", "require"} & set(words) and _is_control(words)
+            ):
+                if _state(new) is False and _state(old) is not False:
+                    found.append(f"policy rule {rule} no longer requires a second factor ({name}: "
+                                 f"{_show(old)} → {_show(new)})")  # fmt: skip
+            elif words[-1:] in (["access"], ["action"]) and old is not _MISSING:
+                if text == "allow" and str(old).strip().lower() in _CHALLENGING:
+                    found.append(f"policy rule {rule} now allows what it challenged ({name}: "
+                                 f"{_show(old)} → {_show(new)})")  # fmt: skip
+            elif old is not _MISSING and _is_control(words) and _weakening(words, old, new):
+                found.append(f"policy rule {rule}: {name} {_show(old)} → {_show(new)}")
+        return list(dict.fromkeys(found))
+    if event_type.startswith("zone.") and event_type.rpartition(".")[2] in ("update", "create"):
+        zone = named("zone", "networkzone", "network_zone")
+        usage = " ".join(str(v) for v in (zone, *after.values()) if isinstance(v, str))
+        if _BLOCKING.search(usage):
+            return []
+        old_ranges = {a for v in before.values() for a in _addresses(v)}
+        added = [a for v in after.values() for a in _addresses(v) if a not in old_ranges]
+        broad = [a for a in dict.fromkeys(added) if _size(a) >= 2.0 ** (32 - broad_prefix)]
+        if broad:
+            found.append(f"network zone {zone} now trusts {', '.join(broad[:5])}")
+    return found
+
+
 @register_detector("security_control_weakened", title="Security control weakened", severity="high")
-def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
+def security_control_weakened(
+    events: Events, *, gap: str | timedelta = "1h", broad_prefix: int = 16
+) -> pl.DataFrame:
     """An organisation-wide security control switched off or relaxed: multi-factor
     or single sign-on enforcement, an IP allowlist, password or lockout policy, or
     encryption.
@@ -691,7 +854,19 @@ def security_control_weakened(events: Events, *, gap: str | timedelta = "1h") ->
         ["action", "metadata"],
         org_policy_weakenings,
     )
-    for more in (requested, relaxed, _versioning_suspended(events), _authenticators_off(events)):
+    if not 0 <= broad_prefix <= 32:
+        raise ValueError(f"broad_prefix must be between 0 and 32, not {broad_prefix!r}")
+    okta = classified(
+        subset(
+            events,
+            org_cols,
+            pl.col("metadata").str.contains(_OKTA_EVENTS).fill_null(False),
+        ),
+        ["action", "metadata"],
+        functools.partial(okta_weakenings, broad_prefix=broad_prefix),
+    )
+    extra = (requested, relaxed, okta, _versioning_suspended(events), _authenticators_off(events))
+    for more in extra:
         if more is not None:
             more = more.drop("metadata", strict=False)
             hits = more if hits is None else pl.concat([hits, more], how="diagonal")

@@ -16,6 +16,7 @@ rule, and reports the rules that admit any address to a port other than the web'
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -267,7 +268,82 @@ def _opening(action: str) -> bool:
     return bool(verb) and (verb[0] in _OPENING or "".join(verb) in _OPENING)
 
 
-def network_exposures(action: str, changes: str | None, metadata: str | None) -> list[str]:
+#: Google Cloud's spellings of a firewall's fields, as its audit log and its API write them.
+_GCP_FIELDS: Final = {"alloweds": "allowed", "denieds": "denied"}
+
+
+def _gcp_fields(rule: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        _GCP_FIELDS.get(str(k), str(k)): v for k, v in rule.items() if not str(k).startswith("@")
+    }
+
+
+def _gcp_request(metadata: str | None) -> dict[str, Any] | None:
+    meta = json_or_none(metadata)
+    original = meta.get("original") if isinstance(meta, Mapping) else None
+    payload = original.get("protoPayload") if isinstance(original, Mapping) else None
+    request = payload.get("request") if isinstance(payload, Mapping) else None
+    return _gcp_fields(request) if isinstance(request, Mapping) else None
+
+
+def firewall_states(rows: pl.DataFrame) -> pl.DataFrame:
+    """For each Google Cloud firewall patch or update of ``rows`` (``tenant_id``,
+    ``target_id``, ``event_id``, ``occurred_at``, ``action``, ``outcome``, ``metadata``),
+    the rule as the trail last knew it before (``_prior``, JSON text): its insert with
+    the later patches and updates of the same rule laid over it.  A patch sends only the
+    fields it changes (``sourceRanges`` alone), so its ports are the rule's earlier ones.
+
+    >>> import json
+    >>> def row(i, verb, request):
+    ...     return {"tenant_id": "p", "target_id": "projects/p/global/firewalls/ssh",
+    ...             "event_id": f"e{i}", "occurred_at": i, "action": f"compute_firewalls.{verb}",
+    ...             "outcome": "success", "metadata": json.dumps({"original": {"protoPayload":
+    ...             {"request": request}}})}
+    >>> rows = pl.DataFrame([row(1, "insert", {"sourceRanges": ["35.235.240.0/20"],
+    ...     "alloweds": [{"IPProtocol": "tcp", "ports": ["22"]}]}),
+    ...     row(2, "patch", {"sourceRanges": ["0.0.0.0/0"]})])
+    >>> firewall_states(rows)["_prior"].to_list()
+    ['{"sourceRanges": ["35.235.240.0/20"], "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}]}']
+    """
+    state: dict[tuple[str, str], dict[str, Any]] = {}
+    out: list[tuple[str, str]] = []
+    for row in rows.sort("occurred_at", "event_id").iter_rows(named=True):
+        key = (str(row["tenant_id"]), str(row["target_id"]))
+        verb = action_words(str(row["action"]))[1]
+        first = verb[0] if verb else ""
+        if first in ("delete", "remove"):
+            if row["outcome"] == "success":
+                state.pop(key, None)
+            continue
+        request = _gcp_request(row["metadata"])
+        if request is None:
+            continue
+        if first in ("patch", "update") and key in state:
+            out.append((row["event_id"], json.dumps(state[key])))
+        if row["outcome"] == "success":
+            state[key] = request if first == "insert" else {**state.get(key, {}), **request}
+    return pl.DataFrame(out, schema={"event_id": pl.String, "_prior": pl.String}, orient="row")
+
+
+def _stateful(metadata: str | None, prior: str) -> list[str] | None:
+    """The rules a firewall patch or update opened, the rule's earlier state (``prior``)
+    laid under the request: what the merged rule admits that the earlier did not.  None
+    when the request cannot be read."""
+    request, before = _gcp_request(metadata), json_or_none(prior)
+    if request is None or not isinstance(before, Mapping):
+        return None
+    after = {**before, **request}
+
+    def opened(rule: Mapping[str, Any]) -> set[str]:
+        return set() if rule.get("disabled") is True else set(_rules(rule))
+
+    was = opened(before)
+    return [r for r in _rules(after) if r not in was] if after.get("disabled") is not True else []
+
+
+def network_exposures(
+    action: str, changes: str | None, metadata: str | None, prior: str | None = None
+) -> list[str]:
     """The inbound rules an event opened to any address, each as ``H|text`` (an
     administration or database port, or every port) or ``M|text``.
 
@@ -286,10 +362,23 @@ def network_exposures(action: str, changes: str | None, metadata: str | None) ->
     >>> network_exposures("ec2_security_group_ingress.revoke", None, json.dumps({"original": {
     ...     "requestParameters": {"cidrIp": "0.0.0.0/0", "fromPort": 22, "toPort": 22}}}))
     []
+
+    A patch that sends only the source ranges is read with the rule's earlier state
+    (``prior``, from :func:`firewall_states`):
+
+    >>> network_exposures("compute_firewalls.patch", None, json.dumps({"original": {
+    ...     "protoPayload": {"request": {"sourceRanges": ["0.0.0.0/0"]}}}}),
+    ...     json.dumps({"sourceRanges": ["35.235.240.0/20"],
+    ...                 "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}]}))
+    ['H|22/tcp (SSH) to 0.0.0.0/0']
     """
     if not _opening(action):
         return []
     found: list[str] = []
+    merged = _stateful(metadata, prior) if prior else None
+    if merged is not None:
+        found += merged
+        metadata = None  # the request was read with the rule's earlier state
     for text in (changes, metadata):
         parsed = json_or_none(text)
         if not isinstance(parsed, Mapping):
@@ -300,6 +389,12 @@ def network_exposures(action: str, changes: str | None, metadata: str | None) ->
         else:
             found += _rules(parsed.get("original"))
     return [r for r in dict.fromkeys(found) if r]
+
+
+def _forgetting(events: Events) -> list[str]:
+    """Firewall deletions, which end what the trail knows of a rule."""
+    rules = actions_matching(events, pl.col("action").str.contains(_RULE_ACTIONS))
+    return [a for a in rules if action_words(a)[1][:1] in (["delete"], ["remove"])]
 
 
 @register_detector("network_exposure", title="Network port opened to the internet", severity="high")
@@ -332,10 +427,26 @@ def network_exposure(events: Events, *, gap: str | timedelta = "1h") -> pl.DataF
     lf = subset(
         events,
         ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "outcome", "changes",
-         "metadata"),
-        pl.col("action").is_in(rules),
+         "metadata", "target_id"),
+        pl.col("action").is_in(rules) | pl.col("action").is_in(_forgetting(events)),
     )  # fmt: skip
-    hits = classified(lf, ["action", "changes", "metadata"], network_exposures)
+    # Google Cloud firewalls: a patch sends only the fields it changes, so each patch or
+    # update is read over the rule's last state in the trail (firewall_states)
+    gcp = (
+        lf.filter(
+            pl.col("target_id").str.contains("/firewalls/", literal=True).fill_null(False)
+            & pl.col("metadata").str.contains('"protoPayload"', literal=True).fill_null(False)
+        )
+        .select("tenant_id", "target_id", "event_id", "occurred_at", "action", "outcome",
+                "metadata")
+        .collect()
+    )  # fmt: skip
+    lf = (
+        lf.filter(pl.col("action").is_in(rules))
+        .join(firewall_states(gcp).lazy(), on="event_id", how="left", maintain_order="left")
+        .drop("target_id")
+    )
+    hits = classified(lf, ["action", "changes", "metadata", "_prior"], network_exposures)
     if hits is None:
         return empty()
     found = (

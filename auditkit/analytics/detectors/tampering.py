@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._destinations import SOURCE_CALLS, destination_effects
 from auditkit.analytics.detectors.common import (
     Events,
     T,
@@ -196,6 +197,27 @@ def _full_selector(selector: object) -> bool:
     )
 
 
+def _management_cut(selectors: object) -> bool:
+    """Whether advanced event selectors (none of which records every management event)
+    select management events but only some of them: only reads or only writes
+    (``readOnly``), or not some event sources (``NotEquals``, ``NotStartsWith``...)."""
+    if not isinstance(selectors, list):
+        return False
+    for selector in selectors:
+        fields = selector.get("fieldSelectors") if isinstance(selector, dict) else None
+        if not isinstance(fields, list):
+            continue
+        named = {str(f.get("field")): f for f in fields if isinstance(f, dict)}
+        category = named.get("eventCategory", {})
+        if "Management" not in (category.get("equals") or []):
+            continue
+        if "readOnly" in named or any(
+            k.lower().startswith("not") for f in named.values() for k in f
+        ):
+            return True
+    return False
+
+
 def request_effect(request: str | None) -> str | None:
     """What a trail's configuration request does, read from its parameters (CloudTrail's
     ``requestParameters``): ``"harmless"`` when it only adds to what is recorded,
@@ -214,6 +236,14 @@ def request_effect(request: str | None) -> str | None:
     True
     >>> request_effect('{"bucketName": "b", "bucketLoggingStatus": {}}')
     'off'
+
+    Advanced event selectors that keep management events but only their reads (or
+    writes), or leave some event sources out, record less:
+
+    >>> request_effect('{"trailName": "t", "advancedEventSelectors": [{"fieldSelectors": ['
+    ...     '{"field": "eventCategory", "equals": ["Management"]},'
+    ...     '{"field": "readOnly", "equals": ["true"]}]}]}')
+    'narrowed'
     """
     params = json_or_none(request)
     if not isinstance(params, dict):
@@ -225,7 +255,9 @@ def request_effect(request: str | None) -> str | None:
             selectors = params[key]
             if isinstance(selectors, list) and any(_full_selector(x) for x in selectors):
                 return "harmless"
-            return "narrowed" if key == "eventSelectors" else None
+            if key == "eventSelectors" or _management_cut(selectors):
+                return "narrowed"
+            return None
     if "insightSelectors" in params:
         insights = params["insightSelectors"]
         return "harmless" if isinstance(insights, list) and insights else None
@@ -315,6 +347,30 @@ def _number_of_days(raw: pl.Expr) -> pl.Expr:
     unit = parts.struct.field("2").str.to_lowercase().str.slice(0, 1)
     factor = unit.replace_strict({"": 1.0, **_DAYS_PER_UNIT}, default=None, return_dtype=pl.Float64)
     return number * factor
+
+
+def _own_retention(side: str) -> pl.Expr:
+    """Days auditkit's own ``audit_retention.update`` record keeps the trail on its
+    ``side`` (``old`` or ``new`` of ``metadata``): ``keep_days``, unlimited when none is
+    set or a legal hold is on; null for any other record.
+
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"action": ["audit_retention.update"] * 3 + ["x.update"],
+    ...     "metadata": ['{"old": {"hot_days": null, "keep_days": 400, "legal_hold": false}}',
+    ...                  '{"old": {"hot_days": 30, "keep_days": null, "legal_hold": false}}',
+    ...                  '{"old": {"hot_days": 30, "keep_days": 90, "legal_hold": true}}',
+    ...                  '{"old": {"keep_days": 5}}']})
+    >>> df.select(_own_retention("old")).to_series().to_list()
+    [400.0, inf, inf, None]
+    """
+    meta = pl.col("metadata")
+    ours = (pl.col("action") == "audit_retention.update") & meta.str.contains(
+        rf'"{side}"\s*:\s*\{{[^}}]*"keep_days"'
+    ).fill_null(False)
+    keep = meta.str.json_path_match(f"$.{side}.keep_days").cast(pl.Float64, strict=False)
+    held = meta.str.json_path_match(f"$.{side}.legal_hold") == "true"
+    unlimited = held.fill_null(False) | keep.is_null()
+    return pl.when(ours).then(pl.when(unlimited).then(pl.lit(float("inf"))).otherwise(keep))
 
 
 def retention_days(side: str) -> pl.Expr:
@@ -535,6 +591,22 @@ def _logging_on(events: Events, setters: list[str]) -> pl.LazyFrame:
     )
 
 
+def _destination_effects(events: Events, chosen: Any) -> pl.LazyFrame:
+    """``event_id`` and ``_dest_effect`` of the trail's sink and trail updates, each judged
+    against the earlier state of the same sink or trail
+    (:func:`~auditkit.analytics.detectors._destinations.destination_effects`)."""
+    about = chosen(noun(pl.col("action")).str.contains(AUDIT_NOUN_PATTERN))
+    if not about:
+        return pl.LazyFrame(schema={"event_id": pl.String, "_dest_effect": pl.String})
+    rows = subset(
+        events,
+        ("tenant_id", "occurred_at", "event_id", "action", "outcome", "metadata"),
+        pl.col("action").is_in(about),
+        pl.col("metadata").str.contains(SOURCE_CALLS).fill_null(False),
+    ).collect()
+    return destination_effects(rows).lazy().unique("event_id", keep="last")
+
+
 @register_detector("audit_tampering", title="Audit trail tampering", severity="critical")
 def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFrame:
     """Audit logging switched off, audit records or destinations deleted, audit retention
@@ -692,12 +764,18 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
     lifecycle = action.is_in(lifecycles)
     dns_deleted = action.is_in(dns_gone)
     cut = pl.col("_cut")
+    dest = pl.col("_dest_effect")
     kind = (
         # audit configs cut in an IAM policy change, whatever else it changed
         pl.when(cut.str.starts_with("off|").fill_null(False))
         .then(pl.lit("off"))
         .when(cut.str.starts_with("narrowed|").fill_null(False))
         .then(pl.lit("narrowed"))
+        # a sink's or a trail's update judged against its earlier state (_destinations)
+        .when(dest.is_in(["off", "redirected", "narrowed", "changed"]).fill_null(False))
+        .then(dest)
+        .when((dest == "widened").fill_null(False))
+        .then(pl.lit(None))
         .when((cut == "more").fill_null(False) & is_audit)
         .then(pl.lit(None))  # an exemption removed: logs more
         .when(action.is_in(creations) & ~is_audit)
@@ -764,6 +842,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         )
         .with_columns(_logging_on=(pl.col("_logging_since") < T).fill_null(False))
         .drop("_logging_since")
+        .join(
+            _destination_effects(events, chosen), on="event_id", how="left", maintain_order="left"
+        )
         .with_columns(
             retention_days("before"),
             retention_days("after"),
@@ -776,6 +857,11 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             pl.coalesce(
                 "after_days", _number_of_days(pl.col("_request").str.extract(named_retention))
             ).alias("after_days")
+        )
+        # auditkit's own policy records: how long the trail is kept before and after
+        .with_columns(
+            pl.coalesce(_own_retention("old"), "before_days").alias("before_days"),
+            pl.coalesce(_own_retention("new"), "after_days").alias("after_days"),
         )
     )
     if lifecycles:  # which bucket, whether it is the trail's, and when it expires objects
@@ -838,6 +924,8 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             *finding_span("tenant_id", "actor_id"),
             count("off").alias("disabled"),
             count("narrowed").alias("narrowed"),
+            count("redirected").alias("redirected"),
+            named("redirected").alias("redirected_what"),
             count("removed").alias("removed"),
             count("deleted").alias("deleted"),
             named("deleted").alias("deleted_what"),
@@ -881,7 +969,10 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
         .with_columns(
             _replaced=(pl.col("_gone").list.len() > 0)
             & (pl.col("_gone").list.set_difference("_made").list.len() == 0)
-            & (pl.col("_stopped") + pl.col("narrowed") + pl.col("retention") == 0)
+            & (
+                pl.col("_stopped") + pl.col("narrowed") + pl.col("redirected") + pl.col("retention")
+                == 0
+            )
             & (pl.col("expiring") == 0)
         )
         .with_columns(
@@ -910,6 +1001,14 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                             "narrowed what the audit trail records {} time(s)", pl.col("narrowed")
                         )
                     ),
+                    pl.when(pl.col("redirected") > 0).then(
+                        pl.format(
+                            "sent the audit trail to another project's or account's "
+                            "destination {} time(s) ({})",
+                            pl.col("redirected"),
+                            pl.col("redirected_what"),
+                        )
+                    ),
                     pl.when(pl.col("cut_what") != "").then(
                         pl.format(
                             "cut the audit log configuration in an IAM policy change ({}): {}",
@@ -926,7 +1025,9 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
                         .then(
                             pl.format(
                                 "shortened audit retention from {} to {} days",
-                                fmt_float(pl.col("before")),
+                                pl.when(pl.col("before").is_infinite())
+                                .then(pl.lit("no limit (kept for ever, or under a legal hold)"))
+                                .otherwise(fmt_float(pl.col("before"))),
                                 fmt_float(pl.col("after")),
                             )
                         )

@@ -241,8 +241,15 @@ def test_revocation_applies_at_once(marked_store: Store, person: Person) -> None
 
 
 def test_expired_token_is_refused(sqlite_marked: Store, person: Person) -> None:
+    import time
+
+    from auditkit.errors import UsageError
+
     person(sqlite_marked, "ann", tn_alpha="viewer")
-    tok = sqlite_marked.create_token("ann", expires="0s")
+    with pytest.raises(UsageError, match="expired already"):  # no token expired at birth
+        sqlite_marked.create_token("ann", expires="0s")
+    tok = sqlite_marked.create_token("ann", expires="1s")
+    time.sleep(1.1)
     with pytest.raises(AccessDenied, match="invalid, expired or revoked"):
         sqlite_marked.bind(token=tok.text)
 

@@ -152,7 +152,7 @@ class CsvFormat:
     Examples
     --------
     >>> CsvFormat().sniff(b"event_id,tenant_id,occurred_at,action,actor.id\\n", "e.csv")
-    80
+    99
     >>> CsvFormat().sniff(b"timestamp,user,action,tenant_id\\n", "e.csv")  # not canonical
     0
     """

@@ -112,7 +112,8 @@ def _init(location: str, key: str, cond: Any, turn: Any, abort: Any, parent: int
     # Ctrl-C in a terminal reaches the whole process group: the parent alone answers it
     # (it aborts the workers and rolls back), a worker would only print a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # see _spawning
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # see _spawning
     _die_with_parent(parent)
     gc.disable()  # see ingest_files: the batches hold no cycles
     _state.update(store=Store.open(location, key=key), cond=cond, turn=turn, abort=abort)
@@ -254,6 +255,9 @@ def _spawning() -> Iterator[None]:
     so one still starting (importing, before :func:`_init` ignores SIGINT) does not die
     of it with a traceback; the parent's own Ctrl-C is delivered when the mask is put
     back, or to another of its threads meanwhile."""
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: no masks to inherit
+        yield
+        return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield

@@ -131,21 +131,16 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _gzip_into(source: Path, target: Path) -> None:
-    """Compress ``source`` into ``target``, which appears whole or not at all."""
+    """Compress ``source`` into ``target``, which appears whole or not at all: the
+    compressed file is made beside ``source`` (in the export's temporary folder, on
+    ``target``'s file system, which removes it on any failure), then renamed."""
     import gzip
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with (
-            os.fdopen(fd, "wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-            source.open("rb") as plain,
-        ):
-            shutil.copyfileobj(plain, gz, 1 << 20)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as any file the command writes, not mkstemp's 0600
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    packed = source.with_name(source.name + ".gz")
+    with (
+        packed.open("xb") as raw,  # the umask's mode, as any file the command writes
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+        source.open("rb") as plain,
+    ):
+        shutil.copyfileobj(plain, gz, 1 << 20)
+    os.replace(packed, target)

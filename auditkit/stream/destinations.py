@@ -217,7 +217,8 @@ def load_destinations(
     path: str | os.PathLike[str], only: Iterable[str] | None = None
 ) -> dict[str, DestinationConfig]:
     """The destinations of a TOML config file, by name; with ``only``, those of these
-    names alone, so that streaming to one needs none of the others' secrets.
+    names alone, so that streaming to one needs none of the others' secrets (a name the
+    file does not hold is a :class:`UsageError` listing those it does).
 
     Examples
     --------
@@ -237,11 +238,15 @@ def load_destinations(
     tables = doc.get("destinations")
     if not isinstance(tables, dict) or not tables:
         raise UsageError(f"{path}: expected [destinations.NAME] tables")
-    wanted = None if only is None else set(only)
+    named = {name: table for name, table in tables.items() if isinstance(table, dict)}
+    wanted = set(named) if only is None else set(only)
+    unknown = sorted(wanted - set(named))
+    if unknown:
+        raise UsageError(f"{path}: no destination {unknown[0]!r}; known: {', '.join(named)}")
     return {
         name: _config(name, table, where=str(path))
-        for name, table in tables.items()
-        if isinstance(table, dict) and (wanted is None or name in wanted)
+        for name, table in named.items()
+        if name in wanted
     }
 
 

@@ -116,6 +116,21 @@ def _pg_available() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN}: {exc}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def auditkit_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The suite's own ``$AUDITKIT_HOME``: keys of database stores and the checkpoints
+    ``auditkit verify`` remembers go there, never into the home folder of whoever runs
+    the tests (and never come from it)."""
+    home = tmp_path_factory.mktemp("auditkit-home")
+    before = os.environ.get("AUDITKIT_HOME")
+    os.environ["AUDITKIT_HOME"] = str(home)
+    yield home
+    if before is None:
+        os.environ.pop("AUDITKIT_HOME", None)
+    else:
+        os.environ["AUDITKIT_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def pg_skip_reason() -> str | None:
     return _pg_available()
@@ -145,9 +160,13 @@ def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield str(tmp_path / "audit.db")
     else:
+        before = os.environ.get("AUDITKIT_HOME")
         os.environ["AUDITKIT_HOME"] = str(tmp_path / "home")
         yield request.getfixturevalue("pg_url")
-        os.environ.pop("AUDITKIT_HOME", None)
+        if before is None:
+            os.environ.pop("AUDITKIT_HOME", None)
+        else:
+            os.environ["AUDITKIT_HOME"] = before
 
 
 @pytest.fixture

@@ -183,8 +183,25 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     )
     tenant_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    remember = p.add_mutually_exclusive_group()
+    remember.add_argument(
+        "--no-remember",
+        action="store_true",
+        help="neither check against nor keep the checkpoints this machine remembers of the "
+        "store from its last intact verify",
+    )
+    remember.add_argument(
+        "--forget",
+        action="store_true",
+        help="drop what this machine remembers of the store first (after restoring a backup "
+        "on purpose), then verify and remember anew",
+    )
     progress_argument(p)
     p.epilog = (
+        "an intact verify of the whole store remembers its newest signed checkpoints in "
+        "$AUDITKIT_HOME/verified (~/.auditkit/verified); the next verify on this machine "
+        "checks the store against them, so a store put back to an older copy of itself is "
+        "named (rollback).  "
         "exit codes: 0 intact (and anchored), 1 tampered, 2 usage error, 3 no problem found but "
         "unanchored (nothing outside the database vouches for the key)"
     )
@@ -198,28 +215,55 @@ def _verify(args: argparse.Namespace) -> int:
 
     if args.public_key:
         read_public_key(args.public_key)  # a one-line error for a file that is not a key
+    from auditkit.commands import _remember
+
     store = open_store(args)
+    remembered, unusable = None, None
+    if args.forget:
+        _remember.forget(store)
+    elif not args.no_remember and not args.checkpoint:
+        # what this machine saw before: a store rolled back since is named
+        remembered, unusable = _remember.recall(store)
     with progress_bar(args, desc="verify", total=partial(events_total, store, args.tenant)) as tick:
         report = store.verify(
             args.tenant,
-            checkpoint=args.checkpoint,
+            checkpoint=args.checkpoint or (remembered.saved if remembered else None),
             public_key=args.public_key,
             fingerprint=args.fingerprint,
             witnesses=args.witness or (),
             progress=tick,
         )
+    kept = None
+    if report.status is Verdict.INTACT and args.tenant is None and not args.no_remember:
+        kept = _remember.remember(store, report, remembered)
+    limits = list(report.unchecked)
+    if remembered is not None and _remember.key_seen_only_beside(store, report, remembered):
+        limits.append(remembered.limit())  # the memory is no stronger than what it saw
     if args.json:
-        print_json(report.to_dict())
+        doc = report.to_dict()
+        doc["remembered"] = str(kept) if kept else None
+        doc["unchecked"] = limits
+        if unusable:
+            doc.setdefault("notes", []).append(unusable)
+        print_json(doc)
     else:
         print(terminal_lines(report.summary()))
         key = report.key_id[:16] if report.key_id else "?"
         anchors = "; ".join(a.describe() for a in report.anchors) or "none"
         print(terminal_text(f"key {key} from {report.key_source}; anchors: {anchors}"))
-        for note in report.notes:
+        for note in [*report.notes, *([unusable] if unusable else [])]:
             print(terminal_text(f"note: {note}"))
         # what the anchors used cannot vouch for, said with the verdict
-        for limit in report.unchecked:
+        for limit in limits:
             print(terminal_text(f"not checked: {limit}"))
+        behind = {"rollback", "truncated", "fork", "wrong_key"}
+        if remembered is not None and any(p.kind.value in behind for p in report.problems):
+            print(
+                "the store is not the one this machine verified intact before; if it was "
+                "restored from a backup on purpose, `auditkit verify STORE --forget` "
+                "accepts it as it is now",
+                file=sys.stderr,
+            )
     return {Verdict.INTACT: 0, Verdict.TAMPERED: 1, Verdict.UNANCHORED: 3}[report.status]
 
 

@@ -3,6 +3,7 @@
 from auditkit.store import _bound  # noqa: F401  (installs the principal-bound handle)
 from auditkit.store._cold import NAME_MAX, tenant_file_name
 from auditkit.store._page import JsonPage
+from auditkit.store._trust import SavedCheckpoints, load_checkpoint_file
 from auditkit.store.store import (
     AppendResult,
     ConsistencyProof,
@@ -17,7 +18,9 @@ __all__ = [
     "ConsistencyProof",
     "InclusionProof",
     "JsonPage",
+    "SavedCheckpoints",
     "Store",
+    "load_checkpoint_file",
     "misdirected",
     "tenant_file_name",
 ]

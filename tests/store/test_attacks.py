@@ -705,7 +705,13 @@ def test_a_planted_public_key_beside_the_store_is_said_to_be_the_only_anchor(
     capsys.readouterr()
     import orjson
 
+    # the first verify remembered this store: its checkpoints now anchor the second
+    # (rollback is checked), but the memory is no stronger than the file it saw
     assert main(["verify", store.location, "--no-progress", "--json"]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert len(doc["unchecked"]) == 1 and "as this machine first saw them" in doc["unchecked"][0]
+    # without the memory, as Store.verify() reads it
+    assert main(["verify", store.location, "--no-progress", "--json", "--no-remember"]) == 0
     doc = orjson.loads(capsys.readouterr().out)
     assert len(doc["unchecked"]) == 2
     # the same limits in the report itself, for scripts that verify from Python

@@ -458,10 +458,21 @@ def display_url(url: str | None) -> str | None:
 
     Examples
     --------
+    Everything up to the last ``@`` is masked, since a secret written into the URL
+    unescaped may hold ``/`` or ``@`` (AWS secret keys often hold ``/``), and so is
+    every value of a query string (SAS tokens, signatures):
+
     >>> display_url("s3://AKIA:secret@bucket/audit"), display_url("/data/audit.db.cold")
     ('s3://***@bucket/audit', '/data/audit.db.cold')
+    >>> display_url("s3://AKIA:wJal/rXUt+nF@EMI@bucket/audit")
+    's3://***@bucket/audit'
+    >>> display_url("az://audit/cold?sv=2022-11-02&sig=abc%2F")
+    'az://audit/cold?sv=***&sig=***'
     """
-    return None if url is None else re.sub(r"(://)[^/@\s]+@", r"\1***@", url)
+    if url is None:
+        return None
+    url = re.sub(r"(://)[^\s]*@", r"\1***@", url)
+    return re.sub(r"([?&][^=&#\s]*=)[^&#\s]*", r"\1***", url)
 
 
 def default_cold_url(store_path: str | None) -> str | None:

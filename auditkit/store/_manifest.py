@@ -44,6 +44,7 @@ import orjson
 
 from auditkit.integrity import decode_signature, key_fingerprint
 from auditkit.schema import format_timestamp
+from auditkit.store._cold import display_url
 from auditkit.store._tables import STORE_VERSION
 from auditkit.verification import Problem, ProblemKind
 
@@ -622,8 +623,8 @@ def cold_tier_problem(manifest: Manifest | None, stored: str | None) -> str | No
     if manifest is None or not manifest.cold_recorded or stored == manifest.cold_url:
         return None
 
-    def shown(url: str | None) -> str:
-        return "none (the default)" if url is None else repr(url)
+    def shown(url: str | None) -> str:  # credentials in a URL are never printed
+        return "none (the default)" if url is None else repr(display_url(url))
 
     return (
         f"store_meta names the cold tier {shown(stored)}, but the signed "

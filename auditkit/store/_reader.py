@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from auditkit.errors import StoreError
-from auditkit.integrity import Checkpoint, RangeStatement
+from auditkit.integrity import Checkpoint, RangeStatement, SignatureError, verify_statement
 from auditkit.record import STORED_COLUMNS, STORED_SCHEMA
 from auditkit.store._backend import Backend, _utf8_or_null, arrow_text
 from auditkit.store._cold import ColdTier, SegmentRef
@@ -1181,6 +1181,35 @@ class TrailReader:
         )
         purged = max([0, *(_as_int(e) for k, e, _ in rows if k == "purge")])
         refs = [SegmentRef.parse(str(d)) for k, e, d in rows if k == "seal" and _as_int(e) > purged]
+        return [r for r in refs if r is not None]
+
+    def signed_segments(self, tenant: str, public_key: Any) -> list[SegmentRef]:
+        """The segments named by the tenant's seal statements that ``public_key`` signed,
+        less those a signed purge removed since: what deduplication may trust (a seal
+        row inserted or edited in the database names nothing here)."""
+        with self._connect() as conn:
+            try:
+                statements, _ = self._statements(conn.cursor(), tenant)
+            except Exception as exc:
+                raise StoreError(
+                    f"{self.backend.location}: read failed: {_first_line(exc)}"
+                ) from exc
+            finally:
+                if self.dialect != "sqlite":
+                    conn.rollback()
+        signed = []
+        for st in statements:
+            try:
+                verify_statement(st, public_key)
+            except SignatureError:
+                continue
+            signed.append(st)
+        purged = max([0, *(st.end_seq for st in signed if st.kind == "purge")])
+        refs = [
+            SegmentRef.parse(st.detail)
+            for st in signed
+            if st.kind == "seal" and st.end_seq > purged
+        ]
         return [r for r in refs if r is not None]
 
     def statement_rows(self, tenant: str) -> int:

@@ -86,7 +86,7 @@ from auditkit.record import (
 from auditkit.schema import FRAME_SCHEMA, SCHEMA_VERSION, format_timestamp, normalize_event
 from auditkit.store import _access
 from auditkit.store._backend import Backend, open_backend
-from auditkit.store._cold import default_cold_url, display_url
+from auditkit.store._cold import default_cold_url, display_url, sha256_hex
 from auditkit.store._cursors import StreamCursors
 from auditkit.store._feed import handed_over
 from auditkit.store._keys import default_key_path, public_key_path
@@ -824,20 +824,30 @@ class Store(StreamCursors):
     def _cold_duplicates(self, tenant: str, items: Sequence[PreparedEvent]) -> set[str]:
         """Event ids of ``items`` that the tenant's cold segments hold already (old events
         ingested again): only events no newer than the newest sealed one are looked for,
-        so appending new events reads nothing from the cold tier."""
+        so appending new events reads nothing from the cold tier.
+
+        Only what the store's key sealed counts: segments of seal statements it signed,
+        whose file still has the sealed SHA-256.  A segment edited in the cold tier (or a
+        seal row forged in the database) to hold the id of an event still to come would
+        otherwise have that event dropped as a duplicate, and put back afterwards, leave
+        no trace."""
+        # whether anything is to be looked for, by the rows as they are (cheap, untrusted);
+        # then only in the segments of signed seal statements
         refs = self._reader.live_segments(tenant)
         newest = max((r.hi for r in refs if r.hi), default=None)
         if newest is None:
             return set()
         when = [(p.event_id, str(p.row[3])) for p in items if str(p.row[3]) <= newest]
         cold = self._reader.cold()
+        if not when or cold is None:
+            return set()
         found: set[str] = set()
-        for ref in refs if when and cold is not None else ():
+        for ref in self._reader.signed_segments(tenant, self.private_key.public_key()):
             # a segment holds events of occurred_at in [lo, hi] only
             wanted = [e for e, t in when if (ref.lo or "") <= t <= (ref.hi or "")]
-            data = cold.get(ref.path) if wanted and cold is not None else None
-            if data is None:
-                continue  # nothing to look for (a missing segment is verification's to name)
+            data = cold.get(ref.path) if wanted else None
+            if data is None or sha256_hex(data) != ref.sha256:
+                continue  # missing or altered: verification names it; nothing to trust here
             ids = pl.read_parquet(io.BytesIO(data), columns=["event_id"]).get_column("event_id")
             found.update(ids.filter(ids.is_in(wanted)).to_list())
         return found

@@ -10,7 +10,8 @@ One line per event::
 * ``TIMESTAMP`` is ``occurred_at`` (RFC 3339, microseconds, UTC);
 * ``HOSTNAME`` is ``observer.service`` (characters outside printable ASCII
   become ``_``, at most 255) or ``-``; ``APP-NAME`` is ``auditkit``, ``PROCID``
-  ``-``, and ``MSGID`` the action (at most 32 characters);
+  ``-``, and ``MSGID`` the action (at most 32 characters, those outside printable
+  ASCII as ``_``);
 * the structured data element ``auditkit@32473`` holds ``tenant_id``,
   ``event_id``, ``seq``, ``action``, ``category``, ``outcome`` and
   ``actor_id``; values escape ``"``, ``\\`` and ``]`` with a backslash (RFC 5424
@@ -101,6 +102,9 @@ def syslog_lines(frame: pl.DataFrame) -> pl.Series:
         .then(pl.lit("-"))
         .otherwise(pl.col("observer_service").str.replace_all(_NOT_HOST.pattern, "_").str.head(255))
     )
+    # MSGID is 1*32 printable ASCII; ingestion's check of an action lets a final line
+    # end through, which would split the event's line in two (and a space its header)
+    msgid = pl.col("action").str.replace_all(_NOT_HOST.pattern, "_").str.head(32)
     seq = pl.col("seq").cast(pl.String) if "seq" in df.columns else pl.lit(None, pl.String)
     params = [
         ("tenant_id", pl.col("tenant_id")), ("event_id", pl.col("event_id")), ("seq", seq),
@@ -116,7 +120,7 @@ def syslog_lines(frame: pl.DataFrame) -> pl.Series:
         [
             pl.lit("<"), (level + _FACILITY * 8).cast(pl.String), pl.lit(">1 "),
             pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"), pl.lit(" "), host,
-            pl.lit(" auditkit - "), pl.col("action").str.head(32), pl.lit(f" [{SD_ID} "), sd,
+            pl.lit(" auditkit - "), msgid, pl.lit(f" [{SD_ID} "), sd,
             pl.lit("] \ufeff"), pl.col("_canonical"),
         ]
     )  # fmt: skip

@@ -7,7 +7,9 @@ import io
 from typing import Any
 
 import orjson
+import polars as pl
 
+from auditkit.export.formats import spreadsheet_safe
 from auditkit.reports.model import Report
 
 __all__ = ["render_csv", "render_json"]
@@ -47,18 +49,15 @@ def render_csv(report: Report, **options: Any) -> bytes:
     >>> render_csv(build_report_from_frame(df, framework="soc2")).decode().splitlines()[0]
     'framework,control,title,status,reasons,evidence,tenants,period'
     """
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(
-        ["framework", "control", "title", "status", "reasons", "evidence", "tenants", "period"]
-    )
+    header = ["framework", "control", "title", "status", "reasons", "evidence", "tenants", "period"]
+    rows = []
     for c in report.controls:
         evidence = " | ".join(
             f"{e.section}/{e.table or ''}: {e.note}"
             + (f" ({e.count})" if e.count is not None else "")
             for e in c.evidence
         )
-        w.writerow(
+        rows.append(
             [
                 report.framework,
                 c.control_id,
@@ -70,4 +69,12 @@ def render_csv(report: Report, **options: Any) -> bytes:
                 str(report.period),
             ]
         )
+    # reasons and tenants carry names from the events (a tenant called "=HYPERLINK(...)"):
+    # formula-safe as every other CSV auditkit writes
+    cells = pl.DataFrame(rows, schema=dict.fromkeys(header, pl.String), orient="row")
+    cells = cells.select(spreadsheet_safe(pl.col(n)).alias(n) for n in header)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(cells.rows())
     return out.getvalue().encode()

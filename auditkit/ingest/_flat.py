@@ -25,10 +25,10 @@ import orjson
 
 from auditkit.errors import SchemaError
 from auditkit.ingest._base import Format, RawRecord, Reading
-from auditkit.ingest._mapping import nested_row
+from auditkit.ingest._mapping import nested_record, nested_row
 from auditkit.ingest._readers import csv_delimiter, iter_csv, read_head
 
-__all__ = ["FlatCsvInput", "flat_csv_input"]
+__all__ = ["FlatCsvInput", "FlatJsonInput", "flat_csv_input", "flat_json_input"]
 
 
 def _header(head: bytes) -> list[str] | None:
@@ -113,3 +113,81 @@ class FlatCsvInput(Reading):
         """The file's rows, nested again."""
         for rec in iter_csv(path):
             yield _nested(rec)
+
+
+def _nested_json(rec: RawRecord) -> RawRecord:
+    if rec.error is not None or not isinstance(rec.value, dict):
+        return rec
+    try:
+        value = nested_record(rec.value)
+    except SchemaError as exc:
+        return dataclasses.replace(rec, value=None, error=exc)
+    return dataclasses.replace(rec, value=value)
+
+
+def flat_json_input(
+    path: str, format: str | Format, *, head: bytes | None = None
+) -> FlatJsonInput | None:
+    """How to read ``path`` if it holds JSON records whose keys are dotted paths
+    (``protopayload_auditlog.methodName``: a table's columns written as JSON lines or
+    a JSON array) that ``format`` (or, for ``"auto"``, any format) recognises only
+    once they are nested, else ``None``.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "rows.ndjson")
+    >>> _ = open(p, "w").write('{"@timestamp": "2024-03-07T18:30:04Z", '
+    ...                        '"event.action": "user.login", "user.name": "ann"}\\n')
+    >>> flat_json_input(p, "auto").name
+    'ecs'
+    """
+    from auditkit.ingest._readers_extra import iter_json_auto
+    from auditkit.ingest.registry import detect_format, get_format
+
+    if head is None:
+        head = read_head(path)
+    if head.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        first = next(
+            (r for r in itertools.islice(iter_json_auto(path), 100) if r.error is None), None
+        )
+    except SchemaError:
+        return None
+    if first is None or not any("." in key for key in first.value):
+        return None
+    nested = _nested_json(first)
+    if nested.error is not None:
+        return None
+    nested_head = orjson.dumps(nested.value)
+    if format == "auto":
+        try:
+            inner = detect_format(path, head=nested_head)
+        except SchemaError:
+            return None
+    else:
+        inner = get_format(format) if isinstance(format, str) else format
+        if inner.sniff(head, path) > 0 or inner.sniff(nested_head, path) <= 0:
+            return None  # it reads these records itself, or does not know these fields
+    if inner.name == "mapped":
+        return None  # a mapping file names the dotted keys itself
+    return FlatJsonInput(inner)
+
+
+@dataclasses.dataclass
+class FlatJsonInput(Reading):
+    """The JSON records of a file whose keys are dotted paths, nested again, each read
+    by ``inner``.
+
+    >>> from auditkit.ingest.registry import get_format
+    >>> FlatJsonInput(get_format("gcp")).name
+    'gcp'
+    """
+
+    how: ClassVar[str] = "its records' fields flattened into dotted keys"
+
+    def records(self, path: str) -> Iterator[RawRecord]:
+        """The file's records, nested again."""
+        from auditkit.ingest._readers_extra import iter_json_auto
+
+        for rec in iter_json_auto(path):
+            yield _nested_json(rec)

@@ -597,7 +597,9 @@ def ip_or_none(value: Any) -> str | None:
         return None
 
 
-_DECIMAL: Final = re.compile(r"[+-]?[0-9]{1,3}(\.[0-9]{1,17})?")
+#: a coordinate as text: ``48.85``, or ``48,85`` with Excel's decimal comma (no
+#: thousands separator fits a coordinate)
+_DECIMAL: Final = re.compile(r"[+-]?[0-9]{1,3}([.,][0-9]{1,17})?")
 
 
 def geo(
@@ -613,6 +615,8 @@ def geo(
     True
     >>> geo(lat="52.52", lon=" 13.4")  # as CSV and some JSON exports write numbers
     {'lat': 52.52, 'lon': 13.4}
+    >>> geo(lat="48,85", lon="2,35")  # Excel's CSV where the decimal mark is a comma
+    {'lat': 48.85, 'lon': 2.35}
     """
     out: dict[str, Any] = {}
     for key, val in (("country", country), ("city", city)):
@@ -621,7 +625,7 @@ def geo(
             out[key] = name
     for key, val, bound in (("lat", lat, 90.0), ("lon", lon, 180.0)):
         if isinstance(val, str) and _DECIMAL.fullmatch(val.strip()):
-            val = float(val)
+            val = float(val.replace(",", "."))
         if isinstance(val, bool) or not isinstance(val, int | float):
             continue
         if math.isfinite(val) and -bound <= val <= bound:
@@ -984,6 +988,29 @@ def nested_row(row: Mapping[str, str | None]) -> dict[str, Any]:
                     _put(out, [i if step is None else step for step in path], line, column)
         else:
             _put(out, path, value, column)
+    return out
+
+
+def nested_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON record whose keys are dotted paths (``pandas.json_normalize`` then
+    ``to_json``, a BigQuery or SIEM table's columns as JSON lines) as the nested object
+    they flatten: a ``null`` is absent, any other value is kept as it is (JSON has its
+    own types: nothing is read from text), and ``a[0].b`` or ``a.0.b`` make lists.
+
+    Examples
+    --------
+    >>> nested_record({"insertId": "i1", "protopayload_auditlog.methodName": "x.delete",
+    ...                "protopayload_auditlog.status.code": None, "labels.a": 1})
+    {'insertId': 'i1', 'protopayload_auditlog': {'methodName': 'x.delete'}, 'labels': {'a': 1}}
+    >>> nested_record({"target.0.id": "0oa1", "target.1.id": 7})
+    {'target': [{'id': '0oa1'}, {'id': 7}]}
+    """
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if value is None or not key:
+            continue
+        path = _column_path(key)
+        _put(out, key.split(".") if path is None or None in path else path, value, key)
     return out
 
 

@@ -133,10 +133,10 @@ def _a(kind: str) -> str:
 
 
 def _decompressed(raw: IO[bytes], kind: str) -> IO[bytes]:
-    if kind == "gzip":
-        return cast(IO[bytes], io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb")))
     inner: IO[bytes]
-    if kind == "bzip2":
+    if kind == "gzip":  # through read1, as the others: a file cut short keeps what it gave
+        inner = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+    elif kind == "bzip2":
         inner = bz2.BZ2File(raw, mode="rb")
     elif kind == "xz":
         inner = lzma.LZMAFile(raw, mode="rb")  # noqa: SIM115 - returned to the caller

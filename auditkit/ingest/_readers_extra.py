@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, Any, Final
 
 import orjson
@@ -32,6 +32,7 @@ from auditkit.ingest._readers import (
     _KEEP_TEXT,
     MAX_RECORD_BYTES,
     _cut,
+    _read_block,
     http_reason,
     iter_json_records,
     iter_ndjson,
@@ -94,12 +95,14 @@ class _Buffer:
         """
         if self.eof:
             return None
-        try:
-            chunk = self.f.read(self.chunk_size)
-        except (OSError, EOFError, zlib.error) as exc:
+        exc: Exception | None
+        try:  # what a file cut short gave before the cut is kept (read() would lose it)
+            chunk, exc = _read_block(self.f, self.chunk_size)
+        except zlib.error as error:
+            chunk, exc = b"", error
+        if exc is not None:
             self.error = f"file is truncated or corrupt ({exc})"
             self.eof = True
-            return None
         if not chunk:
             self.eof = True
             return None
@@ -160,9 +163,9 @@ class _Buffer:
             return m.end(), False, value
         return (*self.scan_end(), None)
 
-    def scan_end(self) -> tuple[int | None, bool]:
-        """Exact scan of strings and brackets from ``pos`` to the end of one value."""
-        depth = 0
+    def scan_end(self, depth: int = 0) -> tuple[int | None, bool]:
+        """Exact scan of strings and brackets from ``pos`` to the end of one value
+        (of the value ``depth`` brackets out, when ``pos`` is inside one)."""
         inside = False
         p = self.pos
         oversized = False
@@ -221,7 +224,7 @@ def _start(buf: _Buffer, key: str | None) -> bool:
         if key
         else re.compile(rb"\A[ \t\r\n]*\[")
     )
-    while len(buf.data) < 65536 and buf.fill() is not None:
+    while len(buf.data) - buf.pos < 65536 and buf.fill() is not None:
         pass
     m = opener.match(buf.data[buf.pos :])
     if m is None:
@@ -269,10 +272,51 @@ def iter_json_array(
                 text=_cut(buf.data[:_KEEP_TEXT]),
             )
             return
-        yield from _items(buf, path, key or "")
+        document = 0
+        while True:
+            label = f"[{document}]" if document else ""
+            if key:
+                label = f"{label}.{key}" if document else key
+            if not (yield from _items(buf, path, label)):
+                return
+            end = (buf.scan_end(1)[0] if key else buf.pos) if buf.error is None else None
+            if end is None:  # the rest of {key: [...], ...} is cut short
+                line = buf.line_at(min(buf.pos, len(buf.data)))
+                reason = buf.error or "file ends inside the document; it is truncated"
+                yield RawRecord(path, line, error=SchemaError(reason, file=path, line=line))
+                return
+            buf.pos = end
+            c = buf.peek()
+            if c == ord(",") and not key:  # [...],[...]
+                buf.pos += 1
+                c = buf.peek()
+            if c is None:
+                return
+            # another document written after this one: pages of an API saved one after
+            # another (``curl ... >> pages.json``), deliveries concatenated (``cat``)
+            line = buf.line_at(buf.pos)
+            if not _start(buf, key):
+                what = f'the {{"{key}": [...]}} document' if key else "the JSON array"
+                yield RawRecord(
+                    path,
+                    line,
+                    location=f"[{document + 1}]",
+                    text=_cut(bytes(buf.data[buf.pos : buf.pos + _KEEP_TEXT])),
+                    error=SchemaError(
+                        buf.error
+                        or f"unexpected data after {what}: expected another one or the end "
+                        "of the file",
+                        file=path,
+                        line=line,
+                    ),
+                )
+                return
+            document += 1
 
 
-def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
+def _items(buf: _Buffer, path: str, label: str) -> Generator[RawRecord, None, bool]:
+    """Yield the items of the array whose ``[`` was read; return whether its ``]`` was
+    read (``buf.pos`` after it), ``False`` when the array is cut short or broken."""
     index = 0
     while True:
         c = buf.peek()
@@ -285,9 +329,10 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
                 location=f"{label}[{index}]",
                 error=SchemaError(reason, file=path, line=line),
             )
-            return
+            return False
         if c == ord("]"):
-            return
+            buf.pos += 1
+            return True
         loc = f"{label}[{index}]"
         line = buf.line_at(buf.pos)  # where the record starts (a pretty-printed file)
         start = buf.pos
@@ -304,7 +349,7 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
                 text=_cut(data[start : start + _KEEP_TEXT]),
                 error=SchemaError(f"{loc}: {reason}", file=path, line=line),
             )
-            return
+            return False
         if oversized:
             yield RawRecord(
                 path,
@@ -335,7 +380,7 @@ def _items(buf: _Buffer, path: str, label: str) -> Iterator[RawRecord]:
                 text=_cut(bytes(buf.data[buf.pos : buf.pos + _KEEP_TEXT])),
                 error=SchemaError(reason, file=path, line=line),
             )
-            return
+            return False
 
 
 def _record(path: str, line: int, loc: str, data: bytes) -> RawRecord:

@@ -32,7 +32,7 @@ import orjson
 from auditkit.errors import SchemaError, UsageError
 from auditkit.ingest._base import Format
 from auditkit.ingest._envelopes import envelope_input
-from auditkit.ingest._flat import flat_csv_input
+from auditkit.ingest._flat import flat_csv_input, flat_json_input
 from auditkit.ingest._inputs import (
     SKIP_EMPTY_ARCHIVE,
     SKIP_FOLDER,
@@ -278,14 +278,17 @@ def _digest_skipped(format: str | Format) -> bool:
 
 def _empty(path: str) -> bool:
     """Whether ``path`` holds nothing but white space (un-gzipped, without a byte order
-    mark): zero records, whatever the format.  A file that cannot be read is not
-    empty: its reader says why.
+    mark), or a JSON document with no records (:func:`_no_records`): zero records,
+    whatever the format.  A file that cannot be read is not empty: its reader says why.
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "x.json")
     >>> _ = open(p, "wb").write(b"\\xef\\xbb\\xbf \\r\\n")
     >>> _empty(p), _empty(p + ".missing")
     (True, False)
+    >>> _ = open(p, "wb").write(b'{"Records": []}')  # a CloudTrail delivery of no events
+    >>> _empty(p)
+    True
     """
     if is_parquet(path):
         return parquet_empty(path)
@@ -296,9 +299,29 @@ def _empty(path: str) -> bool:
                 if not chunk:
                     return True
                 if chunk.strip():
-                    return False
+                    return len(chunk) < 4096 and not f.read(1) and _no_records(chunk)
     except (OSError, EOFError, zlib.error):
         return False
+
+
+def _no_records(data: bytes) -> bool:
+    """Whether ``data`` is a JSON document holding no records: an empty array (an API
+    page or ``gcloud logging read`` with no results), or an object whose only values
+    are empty arrays (CloudTrail's ``{"Records": []}``).  An object with any other
+    value may be a record itself, and is not.
+
+    >>> _no_records(b"[ ]"), _no_records(b'{"Records": []}'), _no_records(b'{"a": 1, "b": []}')
+    (True, True, False)
+    >>> _no_records(b"{}"), _no_records(b"[{}]"), _no_records(b"[] []")
+    (False, False, False)
+    """
+    try:
+        doc: Any = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    if isinstance(doc, dict):
+        return bool(doc) and all(value == [] for value in doc.values())
+    return isinstance(doc, list) and not doc
 
 
 def _detected(path: str, head: bytes | None) -> Format:
@@ -314,7 +337,7 @@ def _detected(path: str, head: bytes | None) -> Format:
     try:
         found = detect_format(path, head=head)
     except SchemaError:
-        flat = flat_csv_input(path, "auto", head=head)
+        flat = flat_csv_input(path, "auto", head=head) or flat_json_input(path, "auto", head=head)
         if flat is None:
             raise
         return flat
@@ -389,7 +412,12 @@ def _plan(
                     fmt = _detected(path, head)
                 else:
                     fmt = get_format(format) if isinstance(format, str) else format
-                    fmt = flat_csv_input(path, fmt, head=head) or fmt  # fields flattened to CSV
+                    # fields flattened into CSV columns, or into a JSON record's dotted keys
+                    fmt = (
+                        flat_csv_input(path, fmt, head=head)
+                        or flat_json_input(path, fmt, head=head)
+                        or fmt
+                    )
         except SchemaError as exc:
             result.files[shown] = "unknown"
             unknown.append(QuarantinedRecord(path, None, None, None, exc.reason, None))

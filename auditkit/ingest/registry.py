@@ -212,14 +212,16 @@ def detect_format(path: str, *, head: bytes | None = None) -> Format:
     http = http_reason(head)
     if http is not None:
         raise SchemaError(http, file=path)
+    # before the sniffers: a CEF or LEEF line of auditkit's export holds the source
+    # record's JSON, whose field names a sniffer would take for its own
+    siem = siem_reason(head)
+    if siem is not None:
+        raise SchemaError(siem, file=path)
     found = best_format(head, path)
     if found is None:
         if problem is not None:
             why = problem.strerror if isinstance(problem, OSError) and problem.strerror else problem
             raise SchemaError(f"cannot read the file: {why}", file=path)
-        siem = siem_reason(head)
-        if siem is not None:
-            raise SchemaError(siem, file=path)
         binary = _not_text(head)
         if binary is not None:
             raise SchemaError(

@@ -14,6 +14,7 @@ from typing import Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._principals import as_principals
 from auditkit.analytics.detectors.common import (
     Events,
     T,
@@ -60,6 +61,9 @@ _SERVICE_ACCOUNT: Final = (
 #: kept in an imported event's metadata.
 _LOGIN_PROFILE: Final = '"source_action":"CreateLoginProfile"'
 _LOGIN_PROFILE_CHANGE: Final = '"source_action":"UpdateLoginProfile"'
+#: Earlier days on which an actor made a credential for the same user that make it its
+#: routine (a rotation): low
+_ROUTINE_DAYS: Final = 1
 #: How long a trail must run before an actor's first change of another user's password
 #: is news rather than the first day of a helpdesk's routine.
 _CHANGE_HISTORY: Final = timedelta(days=7)
@@ -129,6 +133,8 @@ def suspicious_api_key(
     """
     positive(rare_hour_share, "rare_hour_share")
     fresh = duration(new_within, name="new_within")
+    # a role session's keys are judged by the hours and networks of whoever obtained it
+    events = as_principals(events)
     cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
     keys = ["tenant_id", "actor_id"]
     # a console password made for an IAM user (CloudTrail's CreateLoginProfile, read as
@@ -236,6 +242,14 @@ def suspicious_api_key(
         )
         .with_columns(_minted=pl.col("_minted") & (pl.col("total") > min_history).fill_null(False))
         .with_columns(_other=other, _odd=odd_hour)
+        # a key or password the actor made for the same user on `ROUTINE_DAYS` earlier
+        # days is its rotation (a scheduled job renewing service users' keys every week)
+        .with_columns(
+            _routine=(
+                T.dt.date().rank("dense").over([*keys, "action", "target_id"]) > _ROUTINE_DAYS
+            )
+            & pl.col("_other")
+        )
         .with_columns(_first=T.filter(pl.col("_change") & pl.col("_other")).min().over(keys) == T)
         # a password for oneself, even at night, is not a credential minted for another
         .join(began(events).rename({"_began": "_t0"}), on="tenant_id", how="left")
@@ -249,7 +263,9 @@ def suspicious_api_key(
             T.alias("first_seen"),
             T.alias("last_seen"),
             pl.concat_list("event_id").alias("event_ids"),
-            pl.when((pl.col("_other") & pl.col("_odd")) | pl.col("_minted"))
+            pl.when(pl.col("_routine"))
+            .then(pl.lit("low"))
+            .when((pl.col("_other") & pl.col("_odd")) | pl.col("_minted"))
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium"))
             .alias("severity"),
@@ -290,6 +306,9 @@ def suspicious_api_key(
                 pl.when("_change").then(
                     pl.lit(" (the first time they changed another user's password)")
                 ),
+                pl.when(pl.col("_routine")).then(
+                    pl.lit(" (they did so for that user on earlier days: a rotation)")
+                ),
                 pl.when(pl.col("_odd")).then(
                     pl.format(
                         ", an hour when they are rarely active ({}% of their {} events)",
@@ -313,7 +332,9 @@ def _minted(
     ``_client``, ``_via_net`` (made from a network new to its creator) and ``_minted``
     (a person made it from a new network, or, for a privileged service account, from a
     new client, for a service account or as an organisation API token)."""
-    targets = created.lazy().select("event_id", pl.col("targets").alias("_t")).explode("_t")
+    targets = (
+        created.lazy().select("event_id", "actor_id", pl.col("targets").alias("_t")).explode("_t")
+    )
     target_id = pl.col("_t").struct.field("id")
     target_kind = kind(pl.col("_t").struct.field("type"))
     about = (
@@ -321,15 +342,22 @@ def _minted(
             "event_id",
             _sa=target_id.str.extract(_SERVICE_ACCOUNT, 1).str.to_lowercase(),
             _token=(target_kind == "token").fill_null(False),
+            # a key for another user (GitLab's personal access token an administrator
+            # makes for a user, an impersonation token; CloudTrail's CreateAccessKey for
+            # another IAM user) acts as that user
+            _for_user=((target_kind == "user") & (target_id != pl.col("actor_id"))).fill_null(
+                False
+            ),
         )
         .group_by("event_id")
-        .agg(pl.col("_sa").drop_nulls().first(), pl.col("_token").any())
+        .agg(pl.col("_sa").drop_nulls().first(), pl.col("_token").any(), pl.col("_for_user").any())
     )
+    key = pl.col("action") == "api_key.create"
     rows = (
         created.lazy()
-        .filter(pl.col("action") == "api_key.create")
         .join(about, on="event_id", how="left")
-        .filter(pl.col("_sa").is_not_null() | pl.col("_token"))
+        # a console password made or changed for another IAM user is a credential too
+        .filter((key & (pl.col("_sa").is_not_null() | pl.col("_token"))) | pl.col("_for_user"))
     )
     schema = {"event_id": pl.String, "_sa": pl.String, "_roles": pl.String,
               "_privileged": pl.Boolean, "_client": pl.String, "_via_net": pl.Boolean,
@@ -362,8 +390,10 @@ def _minted(
         .agg(_roles=pl.col("_role").unique().sort().str.join(", "))
     )  # fmt: skip
     among = picked.lazy().select(keys).unique()
-    judged = with_newcomer_firsts(picked.lazy(), events, keys, among).join(
-        grants, on=["tenant_id", "_sa"], how="left"
+    judged = (
+        with_newcomer_firsts(picked.lazy(), events, keys, among)
+        .join(grants, on=["tenant_id", "_sa"], how="left")
+        .join(began(events, keys, among=among), on=keys, how="left")
     )
     spans = picked.lazy().select(pl.col("event_id").alias("_episode"), *keys, T.alias("first_seen"))
     moving = roaming(
@@ -388,6 +418,8 @@ def _minted(
             _via_net=via_net,
             _minted=person
             & (pl.col("_sa") != pl.col("actor_id").str.to_lowercase()).fill_null(True)
+            # every network is new to an actor the trail has just begun to show
+            & ((T - pl.col("_began")) >= fresh).fill_null(False)
             & (via_net | (privileged & pl.col("_sa").is_not_null() & via_client)),
         )
         .unique("event_id")

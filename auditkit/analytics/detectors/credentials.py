@@ -23,6 +23,7 @@ from typing import Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._principals import as_principals
 from auditkit.analytics.detectors.common import (
     Events,
     T,
@@ -154,6 +155,8 @@ def secrets_harvesting(
     attributes = actions_where(events, reads_user_data)
     if not actions and not attributes:
         return empty()
+    # a role session is judged by the history of whoever obtained it
+    events = as_principals(events)
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "target_id", "metadata")
     request = pl.col("metadata").str.json_path_match
     # of the attribute reads, those of the user data (the request is read for them only)

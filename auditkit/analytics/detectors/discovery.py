@@ -24,6 +24,7 @@ from typing import Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._principals import as_principals
 from auditkit.analytics.detectors.common import (
     Events,
     T,
@@ -150,6 +151,8 @@ def reconnaissance(
     reads = actions_where(events, reads_inventory)
     if not reads:
         return empty()
+    # a role session is judged by the habits of whoever obtained it
+    events = as_principals(events)
     cols = (*keys, "event_id", "occurred_at", "action", "outcome", "source_ip")
     kept = (
         pl.col("actor_id").is_not_null(),

@@ -23,6 +23,7 @@ from typing import Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._principals import as_principals
 from auditkit.analytics.detectors.common import (
     Events,
     T,
@@ -141,6 +142,8 @@ def code_tampering(
     }
     if not kinds or set(kinds.values()) == {"create"}:
         return empty()
+    # a pipeline's role session, named by its run, is the pipeline that assumed it
+    events = as_principals(events)
     layers_path = "$.original.requestParameters.layers"
     touched = (
         subset(

@@ -11,7 +11,8 @@ An action takes on an identity when its verb assumes a role or the root of an ac
 (``sts_role.assume``, ``sts_root.assume``; not the SAML or web identity federations of a
 sign-in), generates or signs a credential of a service account
 (``iamcredentials_access_token.generate``, ``iamcredentials_jwt.sign``), or gets a
-federation token (``sts_federation_token.get``).  The identity is the request's
+federation token (``sts_federation_token.get``) or a session token of its own
+(``sts_session_token.get``).  The identity is the request's
 ``roleArn`` or ``targetPrincipal``, the federated user's ``name``, else the event's
 target (a service account's resource name reduced to its e-mail).
 """
@@ -63,8 +64,8 @@ def takes_on_identity(action: str) -> bool:
     >>> [takes_on_identity(a) for a in ("sts_role.assume", "sts_root.assume",
     ...     "iamcredentials_access_token.generate", "iamcredentials_jwt.sign",
     ...     "sts_federation_token.get", "sts_role_with_saml.assume",
-    ...     "sts_session_token.get", "iam_role.create")]
-    [True, True, True, True, True, False, False, False]
+    ...     "sts_session_token.get", "iam_role.create", "sts_caller_identity.get")]
+    [True, True, True, True, True, False, True, False, False]
     """
     noun, verb = action_words(action)
     if not verb:
@@ -74,7 +75,9 @@ def takes_on_identity(action: str) -> bool:
         return bool(terms & {"role", "root"}) and not terms & _FEDERATED_SIGN_IN
     if verb[0] in ("generate", "sign"):
         return bool(terms & _CREDENTIALS)
-    return verb[0] == "get" and {"federation", "token"} <= terms
+    return verb[0] == "get" and (
+        {"federation", "token"} <= terms or {"sts", "session", "token"} <= terms
+    )
 
 
 def _identity() -> pl.Expr:
@@ -86,6 +89,10 @@ def _identity() -> pl.Expr:
         request(_REQUEST + "targetPrincipal"),
         pl.when(pl.col("action").str.contains("federation")).then(
             pl.format("federated user {}", request(_REQUEST + "name"))
+        ),
+        # GetSessionToken: temporary credentials of the caller itself
+        pl.when(pl.col("action").str.contains("session_token", literal=True)).then(
+            pl.lit("a session token of its own")
         ),
         pl.when(target.str.contains("serviceAccounts/", literal=True))
         .then(target.str.extract(r"serviceAccounts/([^/]+)"))
@@ -151,7 +158,9 @@ def identity_pivot(
     ``/24``, IPv6 ``/64``) it had never used.  High when a new identity was taken on and
     the episode followed ``min_refused`` refusals, or came from a new network with a client
     (user agent) the actor had never used or an unknown one; medium otherwise (a pipeline's
-    usual tool on a new runner, assuming a new account's role).  Actor types in
+    usual tool on a new runner, assuming a new account's role).  A principal of another
+    AWS account whose account had never taken on an identity in the tenant is judged
+    however new it is, once the tenant's trail is ``min_history`` old.  Actor types in
     ``exclude_actor_types`` (cloud services assuming their roles) are left out.
 
     Examples
@@ -189,6 +198,7 @@ def identity_pivot(
         .with_columns(
             _who=_identity(),
             _anonymous=pl.col("metadata").str.contains('"anonymous":true', literal=True),
+            _account=pl.col("metadata").str.json_path_match("$.aws_account_id"),
         )
         .drop("metadata")
         .collect()
@@ -204,6 +214,15 @@ def identity_pivot(
         .filter(ok & pl.col("_who").is_not_null())
         .group_by(*keys, "_who")
         .agg(_had=T.min())
+    )
+    # a principal of another AWS account (a cross-account AssumeRole) whose account had
+    # never taken on an identity in the tenant before this try
+    outside = (pl.col("_account") != pl.col("tenant_id")).fill_null(False) & pl.col(
+        "tenant_id"
+    ).str.contains(r"^\d{12}$")
+    taken = taken.with_columns(
+        _outside=outside,
+        _new_account=T.min().over("tenant_id", "_account") == T,
     )
     marked = episodes(
         with_newcomer_firsts(taken.lazy(), events, keys, actors).join(
@@ -228,10 +247,16 @@ def identity_pivot(
             # new networks and clients; both new at once is not a pipeline's usual tool
             # on a new runner
             *newcomer_aggregations(g),
+            # another AWS account's principal that had never taken on an identity here
+            pl.col("_account").filter(pl.col("_outside") & pl.col("_new_account")).first(),
         )
         .join(began(events, keys, among=actors), on=keys, how="left")
+        .join(began(events).rename({"_began": "_tenant_began"}), on="tenant_id", how="left")
     )
-    known = (pl.col("first_seen") - pl.col("_began")) >= history
+    outsider = pl.col("_account").is_not_null() & (
+        (pl.col("first_seen") - pl.col("_tenant_began")) >= history
+    )
+    known = ((pl.col("first_seen") - pl.col("_began")) >= history) | outsider
     tried = pl.col("_tried").list.len()
     gained = pl.col("_gained").list.len() > 0
     refused = pl.col("_refused") >= min_refused
@@ -256,6 +281,12 @@ def identity_pivot(
         pl.format("{} tried", tried),
         pl.when(pl.col("_refused") > 0).then(pl.format("{} refused", pl.col("_refused"))),
         pl.when(new_net).then(new_network_text()),
+        pl.when(pl.col("_account").is_not_null()).then(
+            pl.format(
+                "by a principal of AWS account {}, which had never taken on an identity here",
+                pl.col("_account"),
+            )
+        ),
     ).list.drop_nulls()
     return finalize(
         grouped.filter(known & (pl.col("_new_who").list.len() > 0) & sign).with_columns(

@@ -770,10 +770,18 @@ def _team_joins(
     names: Callable[[pl.Expr], pl.Expr],
     is_admin: pl.Expr,
 ) -> pl.DataFrame:
-    joins = (
+    found = (
         subset(events, cols, pl.col("action").is_in(list(TEAM_JOINS)), ok)
         .with_columns(_team=_team_name(), _who=_joined(), _admin=is_admin)
-        .filter(names(pl.col("_team")))
+        .collect()
+    )
+    made = _admin_groups(events, found)
+    joins = (
+        found.lazy()
+        .join(made, on=["tenant_id", "_team"], how="left", maintain_order="left")
+        # a group holds an admin role when the trail shows it granted before the join
+        .with_columns(_made=pl.col("_made_at").is_not_null() & (pl.col("_made_at") <= T))
+        .filter(names(pl.col("_team")) | pl.col("_made"))
         .sort("occurred_at")
         .with_columns(
             _before=pl.int_range(pl.len()).over("tenant_id", "actor_id"),
@@ -787,17 +795,30 @@ def _team_joins(
             "actor_id",
             T.alias("first_seen"),
             T.alias("last_seen"),
-            pl.concat_list("event_id").alias("event_ids"),
+            pl.when(pl.col("_made"))
+            .then(pl.concat_list("_made_id", "event_id"))
+            .otherwise(pl.concat_list("event_id"))
+            .alias("event_ids"),
             pl.when(pl.col("_self"))
             .then(pl.lit("critical"))
             .otherwise(pl.lit("high"))
             .alias("severity"),
             pl.format(
-                "{} (roles: {}) added {} to the privileged team {} at {}; they had {}.",
+                "{} (roles: {}) added {} to the privileged team {}{} at {}; they had {}.",
                 q(pl.col("actor_id")),
                 pl.col("actor_roles").list.join(", ").fill_null("none"),
                 pl.when(pl.col("_self")).then(pl.lit("themselves")).otherwise(q(pl.col("_who"))),
                 q(pl.col("_team")),
+                pl.when(pl.col("_made"))
+                .then(
+                    pl.format(
+                        " (granted the role {} by {} at {})",
+                        q(pl.col("_made_role")),
+                        q(pl.col("_made_by")),
+                        fmt_time(pl.col("_made_at")),
+                    )
+                )
+                .otherwise(pl.lit("")),
                 fmt_time(T),
                 pl.when(pl.col("_before") == 0)
                 .then(pl.lit("never added anyone to a privileged team before"))
@@ -807,6 +828,60 @@ def _team_joins(
             ).alias("summary"),
         )
         .collect()
+    )
+
+
+def _admin_groups(events: Events, joins: pl.DataFrame) -> pl.LazyFrame:
+    """For the teams and groups of ``joins``: the first successful ``role.grant`` of an
+    admin-like role (``PRIVILEGED_ROLE_PATTERN``: Okta's ``group.privilege.grant`` of
+    Super administrator) to the group itself, as ``_made_at``, ``_made_id``, ``_made_by``
+    and ``_made_role``.  Joining such a group makes one an administrator, whatever its
+    name (``helpdesk-temp``)."""
+    schema = pl.Schema(
+        [("tenant_id", pl.String()), ("_team", pl.String()),
+         ("_made_at", pl.Datetime("us", "UTC")), ("_made_id", pl.String()),
+         ("_made_by", pl.String()), ("_made_role", pl.String())]
+    )  # fmt: skip
+    teams = joins.select("tenant_id", "_team").drop_nulls().unique()
+    if teams.height == 0:
+        return pl.LazyFrame(schema=schema)
+    target = pl.col("targets")
+    return (
+        subset(
+            events,
+            (
+                "tenant_id",
+                "occurred_at",
+                "event_id",
+                "actor_id",
+                "action",
+                "outcome",
+                "targets",
+                "metadata",
+            ),
+            pl.col("action") == "role.grant",
+            pl.col("outcome") == "success",
+        )
+        .with_columns(_made_role=pl.col("metadata").str.json_path_match("$.role"))
+        .filter(pl.col("_made_role").str.contains(PRIVILEGED_ROLE_PATTERN).fill_null(False))
+        .explode("targets")
+        .filter(
+            kind(target.struct.field("type")).is_in(["team", "group", "usergroup"]).fill_null(False)
+        )
+        .select(
+            "tenant_id",
+            "_made_role",
+            _team=pl.coalesce(target.struct.field("name"), target.struct.field("id")),
+            _made_at=T,
+            _made_id=pl.col("event_id"),
+            _made_by=pl.col("actor_id"),
+        )
+        .join(teams.lazy(), on=["tenant_id", "_team"], how="semi")
+        .sort("_made_at")
+        .group_by("tenant_id", "_team")
+        .agg(pl.all().first())
+        .select(list(schema))
+        .cast(schema)
     )
 
 

@@ -8,7 +8,8 @@
 
 Events are verified chunk by chunk into a temporary folder of Parquet files
 (:meth:`Store.scan <auditkit.store.Store.scan>`) and the detectors scan them
-with Polars' streaming engine, so memory stays bounded at any store size.
+a batch of whole tenants at a time, so memory follows the largest tenant rather
+than the store.
 Without ``--tenant`` the store's operator also gets ``cross_tenant_campaign``: a
 source failing in several tenants, reported per tenant without naming the others;
 with ``--tenant`` only that tenant's events are read and that correlation is off.

@@ -102,7 +102,12 @@ class IngestResult:
             f"read {self.read} records from {len(self.files)} file(s): stored {self.stored}, "
             f"duplicates {self.duplicates}, quarantined {self.quarantined}"
         )
-        if self.quarantined and self.quarantine_file:
+        whole = sum(1 for fmt in self.files.values() if fmt == "unknown")
+        if whole:
+            # such a file is one quarantined record, however many it holds
+            text += f" ({whole} file(s) quarantined whole, one record each"
+            text += f"; see {self.quarantine_file})" if self.quarantine_file else ")"
+        elif self.quarantined and self.quarantine_file:
             text += f" (see {self.quarantine_file})"
         kinds: dict[str, int] = {}
         for why in self.skipped.values():

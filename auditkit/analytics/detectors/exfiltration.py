@@ -29,12 +29,14 @@ from typing import Any, Final
 
 import polars as pl
 
+from auditkit.analytics.detectors._principals import CREDENTIAL_ACTIONS
 from auditkit.analytics.detectors.common import (
     Events,
     T,
     action_words,
     actions_matching,
     actions_where,
+    began,
     bursts,
     client_agent,
     client_firsts,
@@ -48,6 +50,7 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     fmt_duration,
     fmt_time,
+    human,
     is_person,
     json_or_none,
     key_changed,
@@ -920,8 +923,13 @@ def bulk_read(
     earlier day (a collection spread thin).  An actor needs
     ``history`` of activity (any event) before the hour or day: without it there is no
     baseline, and a new pipeline's first day is not an attack (a new key's bulk reads
-    from a new country are ``new_key_exfiltration``'s).  Consecutive hours (or days)
-    make one finding; a day that holds a reported hour is not reported again.
+    from a new country are ``new_key_exfiltration``'s).  The exception is a role session
+    handed to an outsider: one whose credentials a principal of another account obtained
+    (CloudTrail's ``AssumeRole`` by an ``AWSAccount``, or a caller whose account is not
+    the trail's) when that principal was itself seen for the first time less than
+    ``history`` before: its first hour or day is measured against nothing.  Consecutive
+    hours (or days) make one finding; a day that holds a reported hour is not reported
+    again.
 
     Parameters
     ----------
@@ -971,13 +979,30 @@ def bulk_read(
     keys = ["tenant_id", "actor_id"]
     reads = subset(
         events,
-        (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "target_id"),
+        (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "target_id",
+         "targets", "session_id"),
         pl.col("action").is_in(names),
         pl.col("outcome") == "success",
         pl.col("actor_id").is_not_null(),
-    ).collect()
+    ).with_columns(
+        # the object read, where the event names its bucket first (CloudTrail's GetObject:
+        # the request's bucketName, then the resources' AWS::S3::Object)
+        target_id=pl.coalesce(
+            pl.col("targets")
+            .list.eval(
+                pl.element()
+                .filter(
+                    pl.element().struct.field("type").str.to_lowercase().str.ends_with("object")
+                )
+                .struct.field("id")
+            )
+            .list.first(),
+            "target_id",
+        )
+    ).drop("targets").collect()  # fmt: skip
     if reads.height == 0:
         return empty()
+    outsiders: pl.DataFrame | None = None
     found: list[pl.DataFrame] = []
     for every, unit, floor in (("1h", "hour", min_items), ("1d", "day", min_items_daily)):
         step = duration(every)
@@ -1026,12 +1051,20 @@ def bulk_read(
                 .group_by(keys)
                 .agg(T.min().alias("_since"))
             )
-            flagged = (
-                flagged.lazy()
-                .join(since, on=keys)
-                .filter(pl.col("_since") <= pl.col("_b") - need)
-                .collect()
-            )
+            flagged = flagged.lazy().join(since, on=keys).collect()
+            known = pl.col("_since") <= pl.col("_b") - need
+            fresh = flagged.filter(~known)
+            flagged = flagged.filter(known).with_columns(_via=pl.lit(None, dtype=pl.String))
+            if fresh.height:
+                # an outsider's session has no history to be measured against
+                if outsiders is None:
+                    outsiders = _outsider_sessions(events, reads, fresh.select(keys), need)
+                fresh = fresh.join(outsiders, on=keys).filter(
+                    pl.col("_obtained") >= pl.col("_b") - need
+                )
+                flagged = pl.concat(
+                    [flagged, fresh.select(flagged.columns)], how="vertical_relaxed"
+                )
         if unit == "day" and flagged.height and found and found[0].height:
             # a day holding a reported hour of the same actor is that finding already
             hours = found[0].select(*keys, pl.col("first_seen").dt.truncate("1d").alias("_b"))
@@ -1058,7 +1091,7 @@ def bulk_read(
             )
             .group_by("_run")
             .agg(
-                pl.col(*keys, "actor_type", "_since").first(),
+                pl.col(*keys, "actor_type", "_since", "_via").first(),
                 pl.col("_first").min().alias("first_seen"),
                 pl.col("_last").max().alias("last_seen"),
                 pl.len().alias("_spans"),
@@ -1088,8 +1121,7 @@ def bulk_read(
         severity=pl.when(is_person()).then(pl.lit("high")).otherwise(pl.lit("medium")),
         summary=pl.format(
             "{} read up to {} distinct item(s) in one {} ({} read(s) of {} in {} {}(s)) from "
-            "{} to {}; the most it had read in one {} before was {} (known to this trail "
-            "since {}).",
+            "{} to {}; {}.",
             q(pl.col("actor_id")),
             pl.col("_items"),
             pl.col("_unit"),
@@ -1099,12 +1131,104 @@ def bulk_read(
             pl.col("_unit"),
             fmt_time(pl.col("first_seen")),
             fmt_time(pl.col("last_seen")),
-            pl.col("_unit"),
-            pl.col("_prev"),
-            fmt_time(pl.col("_since")),
+            pl.when(pl.col("_via").is_not_null())
+            .then(pl.col("_via"))
+            .otherwise(
+                pl.format(
+                    "the most it had read in one {} before was {} (known to this trail since {})",
+                    pl.col("_unit"),
+                    pl.col("_prev"),
+                    fmt_time(pl.col("_since")),
+                )
+            ),
         ),
     )
     return finalize(out, "bulk_read")
+
+
+def _outsider_sessions(
+    events: Events, reads: pl.DataFrame, actors: pl.DataFrame, need: timedelta
+) -> pl.DataFrame:
+    """Of ``actors`` (role sessions without history), those whose credentials a principal
+    of another account obtained: ``keys``, ``_obtained`` (when that principal was first
+    seen) and ``_via`` (the summary's clause).  The obtaining is found by the session's
+    key (the reads' ``session_id``) or by its ARN (the actor id)."""
+    keys = ["tenant_id", "actor_id"]
+    meta = pl.col("metadata").str.json_path_match
+    caller_account = pl.coalesce(
+        meta("$.original.userIdentity.accountId"), meta("$.original.userIdentity.principalId")
+    )
+    obtained = (
+        subset(
+            events,
+            ("tenant_id", "actor_id", "occurred_at", "action", "outcome", "metadata"),
+            pl.col("action").is_in(CREDENTIAL_ACTIONS),
+            pl.col("outcome") == "success",
+            pl.col("actor_id").is_not_null(),
+        )
+        .select(
+            "tenant_id",
+            "occurred_at",
+            _principal=pl.col("actor_id"),
+            _account=caller_account,
+            _outside=(meta("$.original.userIdentity.type") == "AWSAccount").fill_null(False)
+            | (caller_account != meta("$.original.recipientAccountId")).fill_null(False),
+            _key=meta("$.original.responseElements.credentials.accessKeyId"),
+            _arn=meta("$.original.responseElements.assumedRoleUser.arn"),
+        )
+        .filter(pl.col("_outside"))
+        .collect()
+    )
+    none = pl.DataFrame(
+        schema={"tenant_id": pl.String, "actor_id": pl.String,
+                "_obtained": pl.Datetime("us", "UTC"), "_via": pl.String}
+    )  # fmt: skip
+    if obtained.height == 0:
+        return none
+    by_arn = obtained.join(
+        actors, left_on=["tenant_id", "_arn"], right_on=keys, how="inner"
+    ).with_columns(actor_id=pl.col("_arn"))
+    sessions = (
+        reads.lazy()
+        .join(actors.lazy(), on=keys, how="semi")
+        .select(*keys, "session_id")
+        .drop_nulls("session_id")
+        .unique()
+        .collect()
+    )
+    by_key = obtained.join(
+        sessions, left_on=["tenant_id", "_key"], right_on=["tenant_id", "session_id"]
+    )
+    links = pl.concat(
+        [by_arn.select(*keys, "occurred_at", "_principal", "_account"),
+         by_key.select(*keys, "occurred_at", "_principal", "_account")]
+    ).unique()  # fmt: skip
+    if links.height == 0:
+        return none
+    principals = links.select("tenant_id", actor_id=pl.col("_principal")).unique()
+    first = began(events, keys, among=principals.lazy()).rename(
+        {"actor_id": "_principal", "_began": "_obtained"}
+    )
+    return (
+        links.lazy()
+        .join(first, on=["tenant_id", "_principal"])
+        .sort("occurred_at")
+        .group_by(keys)
+        .agg(pl.all().first())
+        .select(
+            *keys,
+            "_obtained",
+            _via=pl.format(
+                "its credentials were handed at {} to {} of account {}, which this trail "
+                "had first seen less than {} before: it has no history to be measured against",
+                fmt_time(pl.col("occurred_at")),
+                q(pl.col("_principal")),
+                pl.col("_account").fill_null("?"),
+                pl.lit(human(need)),
+            ),
+        )
+        .collect()
+    )
 
 
 #: Nouns of encryption keys (not API keys, SSH keys or access keys, which are

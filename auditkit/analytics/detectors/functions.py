@@ -14,6 +14,13 @@ request attaches ``layers``) or a Cloud Run service, and its verb updates, patch
 replaces, uploads or deploys; a creation (``create``, ``insert``) makes the creator one of
 the function's owners without being reported.  The function is the event's target, else
 the request's ``functionName`` (an ARN reduced to the name).
+
+A pipeline's secrets and runners are code it runs too: a CI/CD variable created or
+changed (GitLab's ``ci_variable_created``, ``ci_group_variable_updated``: a package index
+or a deploy token the next job trusts) or a runner registration token reset (whoever
+holds the new token registers a runner that receives the jobs and their secrets) by a
+person from a network they had never used is reported as well
+(:func:`changes_pipeline`).
 """
 
 from __future__ import annotations
@@ -37,7 +44,10 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
+    is_person,
     listed,
+    network_firsts,
+    new_network,
     new_network_text,
     newcomer_aggregations,
     noun_terms,
@@ -48,7 +58,7 @@ from auditkit.analytics.detectors.common import (
 )
 from auditkit.analytics.detectors.registry import register_detector
 
-__all__ = ["changes_function", "code_tampering"]
+__all__ = ["changes_function", "changes_pipeline", "code_tampering"]
 
 _CHANGE_VERBS: Final = frozenset(("update", "patch", "replace", "upload", "deploy"))
 _CREATE_VERBS: Final = frozenset(("create", "insert"))
@@ -84,6 +94,94 @@ def changes_function(action: str) -> str | None:
     return None
 
 
+_PIPELINE: Final = frozenset(("ci", "cicd", "pipeline", "pipelines", "actions"))
+_SECRET: Final = frozenset(("variable", "variables", "secret", "secrets"))
+_RUNNER_TOKEN: Final = frozenset(("token", "registration"))
+_PIPELINE_VERBS: Final = frozenset(("create", "update", "add", "reset", "change", "rotate"))
+_PIPELINE_COLUMNS: Final = ("tenant_id", "actor_id", "actor_type", "event_id", "occurred_at",
+                            "action", "outcome", "target_id", "targets", "source_ip",
+                            "user_agent")  # fmt: skip
+
+
+def changes_pipeline(action: str) -> bool:
+    """Whether an action sets what a pipeline runs with: a CI/CD variable or secret created
+    or changed, or a runner's registration token reset.
+
+    >>> [changes_pipeline(a) for a in ("ci_variable.create", "ci_group_variable.update",
+    ...     "ci_runner_registration_token.reset", "ci_variable.delete",
+    ...     "runners_registration_token.reset", "repository.git_operation", "secret.update")]
+    [True, True, True, False, True, False, False]
+    """
+    noun, verb = action_words(action)
+    if not noun or not verb or verb[0] not in _PIPELINE_VERBS:
+        return False
+    words = set(noun)
+    runner = bool(words & {"runner", "runners"}) and bool(words & _RUNNER_TOKEN)
+    return runner or (bool(words & _PIPELINE) and bool(words & _SECRET))
+
+
+def _pipeline_tampering(
+    events: Events, g: timedelta, history: timedelta, max_evidence: int
+) -> pl.DataFrame:
+    """Findings of pipeline variables and runner tokens set by a person from a network
+    they had never used (see :func:`code_tampering`)."""
+    names = actions_where(events, changes_pipeline)
+    if not names:
+        return empty()
+    keys = ["tenant_id", "actor_id"]
+    hits = (
+        subset(
+            events,
+            _PIPELINE_COLUMNS,
+            pl.col("action").is_in(names),
+            pl.col("outcome") == "success",
+            pl.col("actor_id").is_not_null() & pl.col("source_ip").is_not_null(),
+        )
+        .filter(is_person())
+        .with_columns(
+            _what=pl.coalesce(pl.col("targets").list.first().struct.field("name"), "target_id")
+        )
+        .drop("targets")
+        .collect()
+    )
+    if hits.height == 0:
+        return empty()
+    actors = hits.lazy().select(keys).unique()
+    # the actor must have made a network its own: one seen now and then has none yet
+    owned = (
+        network_firsts(events, keys, actors).group_by(keys).agg(_owned=pl.col("_net_first").min())
+    )
+    marked = (
+        with_newcomer_firsts(hits.lazy(), events, keys, actors)
+        .join(began(events, keys, among=actors), on=keys, how="left")
+        .join(owned, on=keys, how="left")
+        .filter(((T - pl.col("_began")) >= history) & (pl.col("_owned") <= T) & new_network(g))
+    )
+    found = (
+        episodes(marked, keys, g)
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("action").unique(maintain_order=True).alias("_actions"),
+            pl.col("_what").drop_nulls().unique(maintain_order=True),
+            *newcomer_aggregations(g),
+        )
+        .with_columns(
+            pl.col("event_ids").list.head(max_evidence),
+            severity=pl.when("_stranger").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} set pipeline variables or runner tokens {} ({}): {}; {}.",
+                q(pl.col("actor_id")),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_actions"), 3, ", "),
+                first_few(pl.col("_what").list.eval(q(pl.element())), 5, ", "),
+                new_network_text(),
+            ),
+        )
+    )
+    return finalize(found, "code_tampering")
+
+
 def _function() -> pl.Expr:
     """The function an event changes: its target, else the request's ``functionName``;
     a Lambda ARN (``arn:aws:lambda:…:function:NAME[:qualifier]``) reduced to ``NAME``, so
@@ -108,7 +206,8 @@ def code_tampering(
     max_evidence: int = 50,
 ) -> pl.DataFrame:
     """The code of a function changed by someone who never deployed it, or layers from
-    another account attached to it.
+    another account attached to it; a pipeline's variables or runner token set from a
+    network never used.
 
     One actor's code changes no more than ``gap`` apart are an episode.  It is reported
     when it changes a function that others created or changed earlier in the trail and
@@ -118,6 +217,12 @@ def code_tampering(
     ``/24``, IPv6 ``/64``) it had never used.  High from a network the actor had never
     used with a client (user agent) it had never used or an unknown one, or for another's
     function with outside layers; medium otherwise, and when every attempt was refused.
+
+    Pipeline variables and runner tokens (:func:`changes_pipeline`): a person's
+    successful changes no more than ``gap`` apart, once the actor has ``min_history`` of
+    events and has made a network its own, are reported when one came from a network it
+    had never made its own; high with a client it never used or an unknown one (GitLab
+    names none), medium with its usual client.
 
     Examples
     --------
@@ -134,6 +239,19 @@ def code_tampering(
     g = duration(gap, name="gap")
     history = duration(min_history, name="min_history")
     positive(max_evidence, "max_evidence")
+    pipelines = _pipeline_tampering(events, g, history, max_evidence)
+    functions = _function_tampering(events, g, history, max_evidence)
+    if pipelines.height == 0:
+        return functions
+    if functions.height == 0:
+        return pipelines
+    return pl.concat([functions, pipelines]).sort(["tenant_id", "first_seen", "finding_id"])
+
+
+def _function_tampering(
+    events: Events, g: timedelta, history: timedelta, max_evidence: int
+) -> pl.DataFrame:
+    """Findings of function code changed (see :func:`code_tampering`)."""
     keys = ["tenant_id", "actor_id"]
     kinds = {
         a: k

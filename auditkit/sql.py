@@ -44,8 +44,129 @@ __all__ = ["TABLE", "collect", "query", "sql_frame"]
 #: The name of the events table in a query.
 TABLE = "events"
 
-_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
-_FILE_FUNCTIONS = re.compile(r"\b(read_\w+|scan_\w+)\s*\(", re.I)
+#: Functions of Polars SQL that read files (``read_csv``, ``read_parquet``, ...).
+_FILE_FUNCTION = re.compile(r"(?:read|scan)_\w*", re.I)
+#: Keywords after which a relation is named (a quoted file name there is read).
+_RELATION_BEFORE = frozenset({"from", "join", "lateral", "apply", "table", "into", "update"})
+#: Keywords that begin a clause of a query, to tell a FROM list's commas from others.
+_CLAUSES = frozenset(
+    {"select", "from", "where", "group", "having", "order", "limit", "offset", "union",
+     "except", "intersect", "qualify", "window", "on", "using", "with", "values", "fetch"}
+)  # fmt: skip
+_TOKEN = re.compile(
+    r"""(?P<space>\s+)
+      | (?P<line>--[^\n]*)
+      | (?P<block>/\*)
+      | (?P<prefix>[A-Za-z_][\w$]*)(?=')
+      | (?P<string>')
+      | (?P<quoted>"(?:[^"]|"")*"?|`(?:[^`]|``)*`?)
+      | (?P<dollar>\$(?:[A-Za-z_]\w*)?\$)
+      | (?P<word>[A-Za-z_][\w$]*)
+      | (?P<other>.)""",
+    re.X | re.S,
+)
+
+
+def _tokens(sql: str) -> list[tuple[str, str]]:
+    """``sql`` as (kind, text) tokens the way Polars' SQL parser reads it: strings
+    (``'...'`` with ``''``; ``E'...'`` with backslash escapes too; dollar-quoted),
+    quoted identifiers (``"..."``, backticks: their name, unquoted), words and
+    single characters; comments (``--``, nested ``/* */``) dropped.  Anything
+    left open swallows the rest, as the parser would refuse it anyway."""
+    out: list[tuple[str, str]] = []
+    i, n = 0, len(sql)
+    escapes = False
+    while i < n:
+        m = _TOKEN.match(sql, i)
+        assert m is not None  # (?P<other>.) matches any character
+        kind, text = m.lastgroup or "other", m.group()
+        i = m.end()
+        if kind in ("space", "line"):
+            continue
+        if kind == "block":
+            depth = 1
+            while i < n and depth:
+                if sql.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif sql.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+            continue
+        if kind == "prefix":  # E'...', N'...', X'...': the string follows
+            escapes = text.lower() == "e"
+            continue
+        if kind == "string":
+            chars = []
+            while i < n:
+                c = sql[i]
+                if escapes and c == "\\" and i + 1 < n:
+                    chars.append(sql[i + 1])
+                    i += 2
+                    continue
+                if c == "'":
+                    if sql.startswith("''", i):
+                        chars.append("'")
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                chars.append(c)
+                i += 1
+            escapes = False
+            out.append(("string", "".join(chars)))
+            continue
+        if kind == "dollar":
+            end = sql.find(text, i)
+            end = n if end < 0 else end
+            out.append(("string", sql[i:end]))
+            i = min(n, end + len(text))
+            continue
+        if kind == "quoted":
+            q = text[0]
+            body = text[1:-1] if len(text) > 1 and text.endswith(q) else text[1:]
+            out.append(("word", body.replace(q + q, q)))
+            continue
+        out.append((kind, text))
+    return out
+
+
+def _reads_files(sql: str) -> str | None:
+    """How ``sql`` would read a file, or ``None``: a call of a function that reads
+    files (however its name is quoted, whatever comments stand before its
+    parenthesis), or a quoted file name where a relation is named (``FROM
+    'x.csv'``, ``JOIN ('x.parquet')``, a FROM list's ``, 'x.csv'``), which Polars
+    reads as a file."""
+    tokens = _tokens(sql)
+    clause: list[str | None] = [None]  # the clause at each depth of parentheses
+    for j, (kind, text) in enumerate(tokens):
+        low = text.lower()
+        if kind == "word":
+            nxt = tokens[j + 1][1] if j + 1 < len(tokens) else ""
+            if nxt == "(" and _FILE_FUNCTION.fullmatch(text):
+                return f"{text}() reads files"
+            if low in _CLAUSES or low == "join":
+                clause[-1] = "from" if low == "join" else low
+        elif text == "(":
+            clause.append(None)
+        elif text == ")":
+            if len(clause) > 1:
+                clause.pop()
+        elif kind == "string":
+            k, depth = j - 1, len(clause) - 1
+            while k >= 0 and tokens[k][1] == "(":  # FROM ('x.csv'), FROM (('x.csv'))
+                k, depth = k - 1, depth - 1
+            before = tokens[k] if k >= 0 else ("", "")
+            at_relation = before[0] == "word" and before[1].lower() in _RELATION_BEFORE
+            in_from_list = before[1] == "," and depth >= 0 and clause[depth] == "from"
+            if at_relation or in_from_list:
+                return f"the quoted name {text[:60]!r} names a file to read"
+    return None
+
+
+def _scans(plan: str) -> list[str]:
+    """The lines of a query plan that read a source (``Parquet SCAN [...]``, ...)."""
+    return [line.strip() for line in plan.splitlines() if "SCAN" in line]
 
 
 def sql_frame(events: pl.LazyFrame | pl.DataFrame, sql: str) -> pl.LazyFrame:
@@ -69,16 +190,17 @@ def sql_frame(events: pl.LazyFrame | pl.DataFrame, sql: str) -> pl.LazyFrame:
     """
     if not isinstance(sql, str) or not sql.strip():
         raise UsageError("SQL: expected a query such as SELECT COUNT(*) FROM events")
-    bare = _LITERALS.sub("''", sql)
-    found = _FILE_FUNCTIONS.search(bare)
+    found = _reads_files(sql)
     if found:
-        raise UsageError(
-            f"SQL: {found.group(1)}() reads files; a query reads only the table {TABLE!r}"
-        )
+        raise UsageError(f"SQL: {found}; a query reads only the table {TABLE!r}")
     lazy = events.lazy()
     ctx = pl.SQLContext({TABLE: lazy}, eager=False)
     try:
         result = ctx.execute(sql)
+        # whatever else reads a source is refused before anything is read from it
+        own = set(_scans(lazy.explain(optimized=False)))
+        if any(scan not in own for scan in _scans(result.explain(optimized=False))):
+            raise UsageError(f"SQL: the query reads a file; a query reads only the table {TABLE!r}")
         result.collect_schema()  # unknown columns and type errors show here, not later
     except pl.exceptions.PolarsError as exc:
         raise UsageError(f"SQL: {_explained(sql, exc, lazy.collect_schema())}") from None

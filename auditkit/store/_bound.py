@@ -341,8 +341,15 @@ class BoundStore(Store):
         self._local.activity = act
         try:
             yield act
-        except BaseException:
+        except BaseException as exc:
             self._local.activity = None
+            # what was read before the failure (or before the caller stopped an
+            # iteration, or raised on purpose) has left: it is recorded all the same
+            if act.tenants:
+                try:
+                    self._record_reads(act)
+                except BaseException as unrecorded:
+                    raise unrecorded from exc
             raise
         self._local.activity = None
         self._record_reads(act)

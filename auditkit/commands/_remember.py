@@ -5,10 +5,12 @@ included) is consistent with its key: only checkpoints kept outside the store sh
 that it lost events.  So after an intact, anchored verify of a whole store, the
 command keeps the store's newest signed checkpoints (the document ``auditkit
 checkpoint -o`` writes) in ``$AUDITKIT_HOME/verified/`` (``~/.auditkit/verified/``),
-one file per store location and store id.  The next ``verify`` of that store on this
-machine checks it against them as ``--checkpoint FILE`` would: a store rolled back,
-cut short or rewritten since is named (``rollback``, ``truncated``, ``fork``), and a
-store re-signed with another key is ``wrong_key``.
+one file per store location (never keyed by the store id, which is in the database).
+The next ``verify`` of that store on this machine checks it against them as
+``--checkpoint FILE`` would: a store rolled back, cut short or rewritten since is named
+(``rollback``, ``truncated``, ``fork``), a store re-signed with another key is
+``wrong_key``, and another store in its place (its id changed, or a new store made
+there) is ``wrong_store``.
 
 Like SSH's ``known_hosts``, this protects the machine that verified before, not a
 first look; a checkpoint saved elsewhere (``auditkit checkpoint -o``) protects any
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,16 +48,43 @@ def _home() -> Path:
 
 
 def _where(store: Store) -> str:
-    """The store's location as this machine names it: an absolute SQLite path, or the
-    URL without its password."""
+    """The store's location as this machine names it: the absolute SQLite path (its
+    folder's symbolic links resolved, never the file's own: whoever can write beside
+    the store could otherwise point the name at another file, an older copy, and be
+    a first look), or the URL with every secret masked (its password, and query
+    parameters such as ``password=`` or ``sslpassword=``).
+
+    >>> from types import SimpleNamespace
+    >>> url = "postgresql+psycopg://ann:pw@db/audit?password=x&sslmode=require"
+    >>> _where(SimpleNamespace(path=None, location=url))
+    'postgresql+psycopg://ann:***@db/audit?password=xxx&sslmode=require'
+    """
     if store.path is not None:
-        return str(store.path.resolve())
+        path = Path(os.path.abspath(store.path))
+        return str(path.parent.resolve() / path.name)
+    return _masked_url(store.location)
+
+
+#: Query parameters of a database URL whose values are secrets (or name them).
+_SECRET_PARAM = re.compile(r"pass|secret|token|key|credential|auth", re.I)
+
+
+def _masked_url(location: str) -> str:
+    """``location`` with its password and every secret-looking query value masked."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(store.location).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy reads: the text as given
-        return store.location
+        url = make_url(location)
+        query = {k: ("xxx" if _SECRET_PARAM.search(k) else v) for k, v in url.query.items()}
+        return url.set(query=query).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: the text, anything secret-looking masked
+        text = re.sub(r"(//[^/@]*?:)[^/]*@", r"\1***@", location)
+        return re.sub(
+            r"([?&;][^=&;]*(?:pass|secret|token|key|credential|auth)[^=&;]*=)[^&;]*",
+            r"\1xxx",
+            text,
+            flags=re.I,
+        )
 
 
 def remembered_path(store: Store) -> Path:
@@ -68,7 +98,9 @@ def remembered_path(store: Store) -> Path:
     >>> remembered_path(store).parent.name
     'verified'
     """
-    digest = hashlib.sha256(f"{_where(store)}\n{store.store_id}".encode()).hexdigest()
+    # the location alone: the store id is in the database, and a store whose id was
+    # changed (or a new store put in its place) must still meet what was remembered
+    digest = hashlib.sha256(_where(store).encode()).hexdigest()
     return _home() / "verified" / f"{digest[:32]}.json"
 
 

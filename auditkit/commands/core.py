@@ -51,9 +51,13 @@ def _init_args(p: argparse.ArgumentParser) -> None:
 
 @command("init", "create a store and its Ed25519 signing key")(_init_args)
 def _init(args: argparse.Namespace) -> int:
+    from auditkit.commands import _remember
     from auditkit.store import Store
 
     store = Store.init(args.store, key=args.key, cold=args.cold)
+    # a new store made here on purpose: what verify remembered of an earlier one at
+    # this location is not a reason to call this one "another store"
+    _remember.forget(store)
     print(f"created store {args.store} (id {store.store_id})")
     print(f"signing key: {store.key_path} (keep it outside the database; back it up)")
     return 0
@@ -219,11 +223,16 @@ def _verify(args: argparse.Namespace) -> int:
 
     store = open_store(args)
     remembered, unusable = None, None
+    # a memory left unchecked (verified against --checkpoint instead) is never replaced:
+    # an older checkpoint file is consistent with a store rolled back to it
+    keep_memory = False
     if args.forget:
         _remember.forget(store)
     elif not args.no_remember and not args.checkpoint:
         # what this machine saw before: a store rolled back since is named
         remembered, unusable = _remember.recall(store)
+    elif not args.no_remember:
+        keep_memory = _remember.remembered_path(store).exists()
     with progress_bar(args, desc="verify", total=partial(events_total, store, args.tenant)) as tick:
         report = store.verify(
             args.tenant,
@@ -234,7 +243,12 @@ def _verify(args: argparse.Namespace) -> int:
             progress=tick,
         )
     kept = None
-    if report.status is Verdict.INTACT and args.tenant is None and not args.no_remember:
+    if (
+        report.status is Verdict.INTACT
+        and args.tenant is None
+        and not args.no_remember
+        and not keep_memory
+    ):
         kept = _remember.remember(store, report, remembered)
     limits = list(report.unchecked)
     if remembered is not None and _remember.key_seen_only_beside(store, report, remembered):
@@ -256,7 +270,7 @@ def _verify(args: argparse.Namespace) -> int:
         # what the anchors used cannot vouch for, said with the verdict
         for limit in limits:
             print(terminal_text(f"not checked: {limit}"))
-        behind = {"rollback", "truncated", "fork", "wrong_key"}
+        behind = {"rollback", "truncated", "fork", "wrong_key", "wrong_store"}
         if remembered is not None and any(p.kind.value in behind for p in report.problems):
             print(
                 "the store is not the one this machine verified intact before; if it was "
@@ -483,5 +497,11 @@ def _demo(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--dir {args.dir}: is a file; expected a folder")
+    from auditkit.commands import _remember
+    from auditkit.store import Store
+
     output_path(folder / "audit.db", option="--dir")
-    return run_demo(folder, progress=not args.no_progress and sys.stderr.isatty())
+    code = run_demo(folder, progress=not args.no_progress and sys.stderr.isatty())
+    # the demo makes its store anew: forget what verify remembered of the last one
+    _remember.forget(Store.open(str(folder / "audit.db")))
+    return code

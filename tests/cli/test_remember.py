@@ -114,19 +114,51 @@ def test_no_remember_neither_reads_nor_writes(
     assert verify(db)[0] == 0  # nothing was remembered to compare with
 
 
-def test_a_new_store_at_the_same_path_is_not_a_rollback(
+def test_a_new_store_at_the_same_path_is_named_until_forgotten(
     store_factory: Callable[..., str], tmp_path: Path
 ) -> None:
+    """Like a host key changed in ``known_hosts``: whoever can write the folder could
+    have put another store there (made elsewhere, copied in), so it is ``wrong_store``
+    until ``--forget`` accepts it."""
     db = store_factory()
     assert verify(db)[0] == 0
+    _remove(db)
+    Store.init(db).append(_events(tmp_path))  # made as another machine would
+    code, doc = verify(db)
+    assert code == 1 and "wrong_store" in kinds(doc)
+    assert verify(db, "--forget")[0] == 0
+    assert verify(db)[0] == 0
+
+
+def test_auditkit_init_at_the_path_forgets_the_store_that_was_there(
+    store_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    """A new store made on this machine with ``auditkit init`` (or ``auditkit demo``,
+    which makes its store anew) is no reason for alarm."""
+    db = store_factory()
+    assert verify(db)[0] == 0
+    _remove(db)
+    assert main(["init", db]) == 0
+    Store.open(db).append(_events(tmp_path))
+    assert verify(db)[0] == 0
+
+
+def _remove(db: str) -> None:
     for suffix in ("", "-wal", "-shm", ".key", ".pub"):
         Path(db + suffix).unlink(missing_ok=True)
     shutil.rmtree(db + ".cold", ignore_errors=True)
-    assert main(["init", db]) == 0
-    more = tmp_path / "new.ndjson"
-    assert main(["sample", "-o", str(more), "--events", "200", "--seed", "5", "--no-progress"]) == 0
-    assert main(["ingest", db, str(more), "--no-progress"]) == 0
-    assert verify(db)[0] == 0  # another store id: nothing remembered of it
+
+
+def _events(tmp_path: Path) -> list[dict]:
+    return [
+        {
+            "tenant_id": "acme",
+            "occurred_at": f"2026-01-05T09:0{i}:00Z",
+            "action": "user.login",
+            "actor": {"id": f"u{i}"},
+        }
+        for i in range(5)
+    ]
 
 
 def test_an_unreadable_memory_is_a_note_never_an_anchor(

@@ -44,7 +44,7 @@ def _one_unknown(result: IngestResult) -> str:
     return problem.reason
 
 
-@pytest.mark.parametrize(("name", "text"), [("homegrown.csv", HOMEGROWN), ("gh.csv", GITHUB)])
+@pytest.mark.parametrize(("name", "text"), [("homegrown.csv", HOMEGROWN)])
 @pytest.mark.parametrize("tenant", [None, "acme"])
 def test_another_tools_csv_with_an_action_column_is_a_file_of_unknown_format(
     store: Store, tmp_path: Path, name: str, text: str, tenant: str | None
@@ -58,6 +58,18 @@ def test_another_tools_csv_with_an_action_column_is_a_file_of_unknown_format(
     reason = _one_unknown(ingest_files(store, [path], tenant=tenant))
     assert reason.startswith("cannot tell the format of this file (its first line has the columns")
     assert "--mapping FILE" in reason and "tenant_id" not in reason
+
+
+def test_githubs_csv_export_is_read_as_github_not_canonical_csv(
+    store: Store, tmp_path: Path
+) -> None:
+    """GitHub's audit log export, once a file of unknown format, is ``--format github``."""
+    path = tmp_path / "gh.csv"
+    path.write_text(GITHUB)
+    assert CsvFormat().sniff(GITHUB.encode(), str(path)) == 0
+    result = ingest_files(store, [path])
+    assert result.files == {str(path): "github"}
+    assert (result.read, result.stored, result.quarantined) == (2, 2, 0), result.summary()
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ DOC = (Path(__file__).parents[2] / "docs" / "formats.md").read_text()
 TABLES = {
     "cloudtrail": ["actions"],
     "gcp": ["actions", "method_suffixes"],
+    "github": ["actions"],
     "gitlab": ["actions"],
     "okta": ["actions"],
 }

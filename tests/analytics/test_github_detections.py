@@ -235,10 +235,6 @@ def test_github_work_like_it_is_not_high(name: str, tmp_path: Path) -> None:
     assert _high(found) == [], found.select("detector", "severity", "summary")
 
 
-@pytest.mark.xfail(
-    reason="public_exposure walks GitHub's state fields in metadata.original as a request",
-    strict=False,
-)
 @pytest.mark.parametrize("name", list(EXPOSURE_LOOK_ALIKES))
 def test_github_state_fields_are_not_taken_for_an_exposure(name: str, tmp_path: Path) -> None:
     found = run_detectors(_trail(EXPOSURE_LOOK_ALIKES[name], tmp_path))

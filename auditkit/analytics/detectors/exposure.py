@@ -166,6 +166,9 @@ _LINK_VERBS: Final = frozenset(
     ("create", "created", "add", "added", "enable", "enabled", "generate", "generated",
      "update", "updated", "set", "make", "made")
 )  # fmt: skip
+#: Producers whose records describe the object's state rather than carry the request
+#: (their imports write what changed into ``changes``).
+_STATE_RECORDS: Final = frozenset(("github",))
 #: Keys of a producer's record that hold what came back or what was, not what was asked:
 #: a policy read back (``GetBucketAcl``), the whole policy after a change or the state
 #: before it (Google Cloud's ``resourceOriginalState``) is not a grant.
@@ -617,7 +620,11 @@ def public_exposures(action: str, changes: str | None, metadata: str | None = No
             or _reads(action)
             or (isinstance(source, str) and _reads(source))
         )
-        if isinstance(original, Mapping) and not reading:
+        # a GitHub record says what the object is (public_repo, visibility,
+        # previous_visibility), not what was asked: its import puts what changed in
+        # ``changes``, which is read above
+        stated = meta.get("source_format") in _STATE_RECORDS
+        if isinstance(original, Mapping) and not reading and not stated:
             request = _Request(creating)
             request.walk(original)
             found += request.result()

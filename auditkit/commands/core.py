@@ -73,7 +73,7 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
         "--format",
         default="auto",
         metavar="NAME",
-        help="input format: auto (default), auditkit, cloudtrail, csv, ecs, gcp, gitlab, "
+        help="input format: auto (default), auditkit, cloudtrail, csv, ecs, gcp, github, gitlab, "
         "okta, ocsf, or one a plugin adds; compressed files (gzip, bzip2, xz, zstd), zip "
         "archives, Parquet and Avro files are read whatever the format",
     )

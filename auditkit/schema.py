@@ -109,7 +109,7 @@ _IPV4: Final = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
     r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z"
 )
-_ACTION_RE: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
+_ACTION_RE: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+\Z")
 _TOP_FIELDS: Final = frozenset(
     [
         "event_id",

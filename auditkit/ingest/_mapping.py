@@ -79,14 +79,14 @@ MAX_TEXT: Final = 65_536
 #: levels); deeper records are quarantined.
 MAX_DEPTH: Final = 250
 
-_ACTION_RE: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
+_ACTION_RE: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+\Z")
 _WORD_RE: Final = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*|[0-9]+")
-_NAIVE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
-_VERSION_RE: Final = re.compile(r"^(v\d+\w*|beta\d*|alpha\d*)$")
+_NAIVE_RE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\Z")
+_VERSION_RE: Final = re.compile(r"^(v\d+\w*|beta\d*|alpha\d*)\Z")
 _IPV4_RE: Final = re.compile(
-    r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
+    r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\Z"
 )
-_NUMBER_RE: Final = re.compile(r"^-?\d+(\.\d+)?$")
+_NUMBER_RE: Final = re.compile(r"^-?\d+(\.\d+)?\Z")
 #: RFC 3339 UTC with ``Z`` and at most microseconds: the common form, turned
 #: canonical without building a datetime
 _ZULU_RE: Final = re.compile(
@@ -1015,7 +1015,7 @@ def nested_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: one step of a flattened path that indexes a list: ``target[0]`` or ``target{}``
-_LIST_STEP: Final = re.compile(r"^(.+?)(?:\[(\d{1,4})\]|\{\})$")
+_LIST_STEP: Final = re.compile(r"^(.+?)(?:\[(\d{1,4})\]|\{\})\Z")
 
 
 def _column_path(column: str) -> list[str | int | None] | None:

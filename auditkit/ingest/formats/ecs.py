@@ -52,7 +52,7 @@ from auditkit.schema import CATEGORIES, OUTCOMES
 __all__ = ["EcsFormat"]
 
 #: an action name as the canonical schema writes them (``user.login``)
-_ACTION: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
+_ACTION: Final = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+\Z")
 #: ECS outcomes (``unknown``: keep the default, note the source's value)
 _OUTCOMES: Final = {"success": "success", "failure": "failure"}
 #: an ``event.action`` (as its words joined by ``_``) that names a login: ``ssh_login``,
@@ -61,7 +61,7 @@ _OUTCOMES: Final = {"success": "success", "failure": "failure"}
 _LOGIN: Final = re.compile(
     r"^(?:[a-z0-9]+_){0,3}(?:log(?:ged)?_?(?:in|on)|sign(?:ed)?_?(?:in|on))"
     r"(?:_(?:attempt|attempted|fail|failed|failure|success|successful|succeeded|error"
-    r"|denied|blocked|invalid)){0,2}$"
+    r"|denied|blocked|invalid)){0,2}\Z"
 )
 #: Windows' NULL SID: "no user" (event 4625 writes it for the account that failed)
 _NULL_SIDS: Final = frozenset({"S-1-0-0"})

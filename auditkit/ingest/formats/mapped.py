@@ -110,7 +110,7 @@ _FIELDS = frozenset(
 _VALUE_MAPS = frozenset(("action", "outcome", "category", "actor.type"))
 _INPUTS = ("csv", "ndjson", "json")
 _EPOCHS = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us", "epoch_ns": "ns", "epoch": "auto"}
-_ACTION_RE = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+$")
+_ACTION_RE = re.compile(r"^[a-z0-9_\-]+(\.[a-z0-9_\-]+)+\Z")
 
 Getter = Callable[[Mapping[str, Any]], Any]
 

@@ -14,6 +14,8 @@ from typing import Final
 
 import polars as pl
 
+from auditkit.export import json_line_safe
+
 __all__ = ["json_lines"]
 
 _TS: Final = "%Y-%m-%dT%H:%M:%S.%6fZ"
@@ -128,7 +130,13 @@ def json_lines(frame: pl.DataFrame) -> pl.Series:
 
 
 def ndjson_bytes(frame: pl.DataFrame) -> bytes:
-    """The frame's events as NDJSON (one object and a newline per event)."""
+    """The frame's events as NDJSON (one object and a newline per event).
+
+    DEL, the C1 controls (NEL among them), U+2028 and U+2029, which JSON may hold raw
+    but line readers (``str.splitlines``, JavaScript before ES2019) take for line
+    breaks, are written as JSON escapes: each event is one line for every reader.
+    """
     if not frame.height:
         return b""
-    return ("\n".join(json_lines(frame).to_list()) + "\n").encode()
+    lines = json_lines(frame).to_frame().select(json_line_safe(pl.first())).to_series()
+    return ("\n".join(lines.to_list()) + "\n").encode()

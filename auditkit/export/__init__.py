@@ -7,6 +7,7 @@
 True
 """
 
+from auditkit.export._json import json_line_safe
 from auditkit.export.formats import (
     ExportFormat,
     ExportResult,
@@ -32,5 +33,6 @@ __all__ = [
     "format_for_path",
     "frame_to_events",
     "get_export_format",
+    "json_line_safe",
     "register_export_format",
 ]

@@ -4,13 +4,18 @@ SIEM formats (a test holds each equal to its per-event reference)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
 import polars as pl
 
 __all__ = [
+    "CONTROLS",
     "canonical_struct",
+    "escape_controls",
+    "json_line_safe",
+    "json_line_safe_bytes",
     "drop_nulls_json",
     "json_lists",
     "json_text",
@@ -19,6 +24,66 @@ __all__ = [
 ]
 
 _TS: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
+
+#: Characters that some reader of a line format takes for a line break or a record
+#: end, or that a terminal acts on: every C0 control (NUL, VT, FF, FS, GS, RS...),
+#: DEL, every C1 control (NEL, U+0085, among them), LINE SEPARATOR (U+2028) and
+#: PARAGRAPH SEPARATOR (U+2029).  ``str.splitlines`` splits at VT, FF, FS, GS, RS,
+#: NEL, U+2028 and U+2029 as well as at CR and LF.
+CONTROLS: Final = tuple(
+    [chr(c) for c in range(0x20)] + [chr(c) for c in range(0x7F, 0xA0)] + ["\u2028", "\u2029"]
+)
+_CONTROL_CLASS: Final = re.compile("[" + "".join(map(re.escape, CONTROLS)) + "]")
+
+
+def escape_controls(expr: pl.Expr, special: dict[str, str]) -> pl.Expr:
+    """Text with each key of ``special`` replaced by its value, and every other
+    character of :data:`CONTROLS` written as the visible text ``\\uXXXX`` (one
+    backslash, ``u``, four lower-case hex digits): one pass (Aho-Corasick, leftmost
+    match), so an escape is never escaped again.  ``special`` must map the format's
+    escape character (a backslash) to itself doubled, so that ``\\uXXXX`` cannot
+    be forged by the text.
+
+    Examples
+    --------
+    >>> s = pl.Series(["a\\u2028b", "c\\x00\\nd\\\\u2028"])
+    >>> escapes = {"\\\\": "\\\\\\\\", "\\n": "\\\\n"}
+    >>> pl.select(escape_controls(pl.lit(s), escapes)).to_series().to_list()
+    ['a\\\\u2028b', 'c\\\\u0000\\\\nd\\\\\\\\u2028']
+    """
+    keys = list(special) + [c for c in CONTROLS if c not in special]
+    values = [special.get(c, f"\\u{ord(c):04x}") for c in keys]
+    return expr.str.replace_many(keys, values)
+
+
+def json_line_safe(expr: pl.Expr) -> pl.Expr:
+    """JSON text with the characters of :data:`CONTROLS` that JSON may hold raw
+    (DEL, the C1 controls with NEL, U+2028, U+2029; JSON encoders escape C0 already)
+    written as JSON escapes: the same JSON value, and one line for every reader.
+    (Outside strings JSON holds none of them, and inside one the escape means the
+    character.)
+
+    Examples
+    --------
+    >>> pl.select(json_line_safe(pl.lit('{"a":"x\\u2028y\\x85"}'))).item()
+    '{"a":"x\\\\u2028y\\\\u0085"}'
+    """
+    return escape_controls(expr, {})
+
+
+def json_line_safe_bytes(data: bytes) -> bytes:
+    """:func:`json_line_safe` for one JSON document as UTF-8 bytes (as orjson writes it).
+
+    Examples
+    --------
+    >>> import orjson
+    >>> json_line_safe_bytes(orjson.dumps({"a": "x\\u2028y\\x85"}))
+    b'{"a":"x\\\\u2028y\\\\u0085"}'
+    """
+    if data.isascii():
+        return data
+    text = data.decode()
+    return _CONTROL_CLASS.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode()
 
 
 # A key whose value is null, after a comma (any field but the first) or as the first

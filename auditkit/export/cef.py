@@ -10,7 +10,11 @@ CEF
 Header fields escape ``\\`` as ``\\\\`` and ``|`` as ``\\|``; extension values
 escape ``\\`` as ``\\\\``, ``=`` as ``\\=``, and carriage return and line feed
 as ``\\r`` and ``\\n`` (the header gets the same for CR and LF, which it cannot
-hold either), so one event is always one line whatever its text.  Severity is
+hold either); every other control character (C0, DEL, C1: NUL, VT, FF, FS, GS, RS,
+NEL...) and U+2028 and U+2029, which some readers take for line breaks, are written
+as the visible text ``\\uXXXX`` (one backslash, four lower-case hex digits), in the
+header and in values.  So one event is always one line whatever its text, also for
+a reader that splits lines as Python's ``str.splitlines`` does.  Severity is
 0-10: 3 for a success, 6 a failure, 5 an error, 7 a denial, one more for
 ``admin`` events.  Each canonical field has one key (absent fields are left
 out; lists and objects are JSON):
@@ -56,8 +60,9 @@ LEEF 2.0
 
 Attributes are separated by a tab, declared in the header's delimiter field
 (``x09``).  The header fields escape ``\\`` and ``|`` as CEF does; attribute
-values escape ``\\``, tab, CR and LF as ``\\\\``, ``\\t``, ``\\r``, ``\\n`` (a
-value never holds the delimiter nor ends a line).  QRadar's predefined keys
+values escape ``\\``, tab, CR and LF as ``\\\\``, ``\\t``, ``\\r``, ``\\n``, and the
+other control characters, U+2028 and U+2029 as ``\\uXXXX``, as CEF does (a value
+never holds the delimiter nor ends a line).  QRadar's predefined keys
 carry what they mean: ``devTime`` (milliseconds since the epoch),
 ``devTimeFormat`` absent, ``cat`` (category), ``sev`` (1-10, as CEF's severity),
 ``usrName`` (actor.id), ``src`` (source.ip), ``realm`` (tenant_id), ``role``
@@ -98,6 +103,7 @@ from auditkit.export._fields import (
     severity_expr,
     version,
 )
+from auditkit.export._json import escape_controls
 from auditkit.export.formats import ExportFormat, records_of, register_export_format
 
 __all__ = ["CEF_KEYS", "LEEF_KEYS", "cef_records", "leef_records"]
@@ -105,21 +111,23 @@ __all__ = ["CEF_KEYS", "LEEF_KEYS", "cef_records", "leef_records"]
 _TS: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
-# (one pass each: Aho-Corasick, leftmost match, so an escape is never escaped again)
+# (one pass each: Aho-Corasick, leftmost match, so an escape is never escaped again;
+# every other control character, NEL, U+2028 and U+2029 as the text \uXXXX)
+_HEADER_ESCAPES: Final = {"\\": "\\\\", "|": "\\|", "\r": "\\r", "\n": "\\n"}
+_CEF_ESCAPES: Final = {"\\": "\\\\", "=": "\\=", "\r": "\\r", "\n": "\\n"}
+_LEEF_ESCAPES: Final = {"\\": "\\\\", "\t": "\\t", "\r": "\\r", "\n": "\\n"}
+
+
 def _header(expr: pl.Expr) -> pl.Expr:
-    return expr.str.replace_many(["\\", "|", "\r", "\n"], ["\\\\", "\\|", "\\r", "\\n"])
+    return escape_controls(expr, _HEADER_ESCAPES)
 
 
 def _cef_value(expr: pl.Expr) -> pl.Expr:
-    return expr.cast(pl.String).str.replace_many(
-        ["\\", "=", "\r", "\n"], ["\\\\", "\\=", "\\r", "\\n"]
-    )
+    return escape_controls(expr.cast(pl.String), _CEF_ESCAPES)
 
 
 def _leef_value(expr: pl.Expr) -> pl.Expr:
-    return expr.cast(pl.String).str.replace_many(
-        ["\\", "\t", "\r", "\n"], ["\\\\", "\\t", "\\r", "\\n"]
-    )
+    return escape_controls(expr.cast(pl.String), _LEEF_ESCAPES)
 
 
 def _prepared(frame: pl.DataFrame) -> pl.DataFrame:

@@ -71,7 +71,7 @@ from typing import Any, Final
 import orjson
 import polars as pl
 
-from auditkit.export._json import json_text, struct_or_null
+from auditkit.export._json import json_line_safe, json_line_safe_bytes, json_text, struct_or_null
 from auditkit.export.formats import (
     ExportFormat,
     _complete,
@@ -225,7 +225,7 @@ def ecs_records_reference(frame: pl.DataFrame) -> list[bytes]:
     """:func:`ecs_records`, one event at a time through :func:`ecs_document`."""
     dumps = orjson.dumps
     events = frame_to_events(frame, chunk_size=max(1, frame.height))
-    return [dumps(ecs_document(e)) for chunk in events for e in chunk]
+    return [json_line_safe_bytes(dumps(ecs_document(e))) for chunk in events for e in chunk]
 
 
 def ecs_lines(frame: pl.DataFrame) -> pl.Series:
@@ -290,7 +290,7 @@ def ecs_lines(frame: pl.DataFrame) -> pl.Series:
         ),
     )  # fmt: skip
     splice = [("changes", pl.col("changes")), ("metadata", pl.col("metadata"))]
-    text = json_text(doc, splice=splice, depth=2)
+    text = json_line_safe(json_text(doc, splice=splice, depth=2))
     return df.lazy().select(text).collect(engine="streaming").to_series()
 
 
@@ -316,8 +316,8 @@ def hec_lines(frame: pl.DataFrame) -> pl.Series:
         [
             pl.lit('{"time":'), (us // 1_000_000).cast(pl.String), pl.lit("."),
             (us % 1_000_000).cast(pl.String).str.zfill(6), pl.lit(","),
-            head.str.slice(1).str.head(-1), pl.lit(',"event":'), pl.col("_canonical"),
-            pl.lit("}"),
+            json_line_safe(head.str.slice(1).str.head(-1)), pl.lit(',"event":'),
+            pl.col("_canonical"), pl.lit("}"),
         ]
     )  # fmt: skip
     return df.lazy().select(line).collect(engine="streaming").to_series()

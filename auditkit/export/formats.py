@@ -55,7 +55,12 @@ import orjson
 import polars as pl
 
 from auditkit.errors import AuditkitError, UsageError
-from auditkit.export._json import canonical_struct, json_text
+from auditkit.export._json import (
+    canonical_struct,
+    json_line_safe,
+    json_line_safe_bytes,
+    json_text,
+)
 from auditkit.frame import as_event_frame
 from auditkit.plugins import GROUPS, Registry
 from auditkit.schema import FRAME_SCHEMA
@@ -555,10 +560,11 @@ def _chunk_events(df: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def canonical_lines(chunk: pl.DataFrame) -> pl.Series:
-    """The canonical events of a chunk as JSON text, built column-wise."""
+    """The canonical events of a chunk as JSON text, built column-wise (NEL, U+2028
+    and U+2029, which JSON may hold raw, as JSON escapes: one line for every reader)."""
     df = _complete(chunk)
     splice = [("changes", pl.col("changes")), ("metadata", pl.col("metadata"))]
-    text = json_text(canonical_struct(df.columns), splice=splice, depth=1)
+    text = json_line_safe(json_text(canonical_struct(df.columns), splice=splice, depth=1))
     return df.lazy().select(text.alias("canonical")).collect(engine="streaming").to_series()
 
 
@@ -580,7 +586,8 @@ def canonical_records(chunk: pl.DataFrame) -> list[bytes]:
 def canonical_records_reference(chunk: pl.DataFrame) -> list[bytes]:
     """:func:`canonical_records` one event at a time (the reference it is tested against)."""
     dumps = orjson.dumps
-    return [dumps(e) for events in frame_to_events(chunk, chunk_size=max(chunk.height, 1))
+    return [json_line_safe_bytes(dumps(e))
+            for events in frame_to_events(chunk, chunk_size=max(chunk.height, 1))
             for e in events]  # fmt: skip
 
 

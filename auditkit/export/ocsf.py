@@ -72,6 +72,7 @@ from auditkit.export._fields import (
     target_structs,
     version,
 )
+from auditkit.export._json import json_line_safe
 from auditkit.export.formats import ExportFormat, records_of, register_export_format
 
 __all__ = ["OCSF_CLASSES", "OCSF_VERSION", "ocsf_class", "ocsf_event", "ocsf_records"]
@@ -322,7 +323,7 @@ def ocsf_lines(frame: pl.DataFrame) -> pl.Series:
         pl.lit(","),
         json_text(_object(rest), splice=splice, depth=3).str.slice(1),
     )
-    return df.lazy().select(text).collect(engine="streaming").to_series()
+    return df.lazy().select(json_line_safe(text)).collect(engine="streaming").to_series()
 
 
 def _object(members: dict[str, pl.Expr]) -> pl.Expr:

@@ -15,11 +15,14 @@ One line per event::
 * the structured data element ``auditkit@32473`` holds ``tenant_id``,
   ``event_id``, ``seq``, ``action``, ``category``, ``outcome`` and
   ``actor_id``; values escape ``"``, ``\\`` and ``]`` with a backslash (RFC 5424
-  section 6.3.3), and CR and LF as ``\\r`` and ``\\n`` so that a line stays one
-  line.  32473 is the private enterprise number RFC 5612 reserves for examples:
+  section 6.3.3), CR and LF as ``\\r`` and ``\\n``, and every other control
+  character (C0, DEL, C1), U+2028 and U+2029 as ``\\uXXXX``, so that a line stays
+  one line for every reader (``str.splitlines`` also splits at VT, FF, FS, GS, RS,
+  NEL, U+2028 and U+2029).  32473 is the private enterprise number RFC 5612 reserves for examples:
   change :data:`SD_ID` if your organisation has its own;
 * ``MSG`` is the UTF-8 byte order mark and the canonical event as JSON (control
-  characters escaped by JSON), what ``auditkit ingest`` reads back.
+  characters, NEL, U+2028 and U+2029 escaped by JSON), what ``auditkit ingest``
+  reads back.
 
 The push destination ``syslog+tcp`` frames each line with RFC 6587 octet
 counting; a file holds one line per event.
@@ -44,6 +47,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from auditkit.export._json import CONTROLS, escape_controls
 from auditkit.export.formats import (
     ExportFormat,
     canonical_lines,
@@ -60,8 +64,9 @@ __all__ = ["SD_ID", "sd_escape", "syslog_records"]
 SD_ID: Final = "auditkit@32473"
 _FACILITY: Final = 13
 _LEVEL: Final = {"success": 6, "failure": 4, "denied": 4, "error": 3}
-_SD_SPECIAL: Final = re.compile(r'["\\\]\r\n]')
 _SD_MAP: Final = {'"': '\\"', "\\": "\\\\", "]": "\\]", "\r": "\\r", "\n": "\\n"}
+#: every other control character, NEL, U+2028 and U+2029: written as ``\uXXXX``
+_SD_SPECIAL: Final = re.compile("[" + "".join(map(re.escape, {*_SD_MAP, *CONTROLS})) + "]")
 _NOT_HOST: Final = re.compile(r"[^\x21-\x7e]")
 _BOM: Final = b"\xef\xbb\xbf"
 
@@ -74,7 +79,12 @@ def sd_escape(value: str) -> str:
     >>> sd_escape('a"b]c\\\\d\\ne')
     'a\\\\"b\\\\]c\\\\\\\\d\\\\ne'
     """
-    return _SD_SPECIAL.sub(lambda m: _SD_MAP[m.group()], value)
+    return _SD_SPECIAL.sub(_sd_char, value)
+
+
+def _sd_char(m: re.Match[str]) -> str:
+    char = m.group()
+    return _SD_MAP.get(char) or f"\\u{ord(char):04x}"
 
 
 def _host(service: Any) -> str:
@@ -128,7 +138,7 @@ def syslog_lines(frame: pl.DataFrame) -> pl.Series:
 
 
 def _sd_expr(expr: pl.Expr) -> pl.Expr:
-    return expr.str.replace_many(list(_SD_MAP), list(_SD_MAP.values()))
+    return escape_controls(expr, _SD_MAP)
 
 
 register_export_format(

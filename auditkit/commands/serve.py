@@ -3,15 +3,19 @@
 Loopback by default: to reach it from elsewhere, put a TLS-terminating reverse
 proxy in front (see ``docs/api.md``).  On SIGTERM or Ctrl-C the server stops
 taking new connections and finishes the requests in flight, so no write it
-accepted is lost.  Access log lines carry method, path and status, never the
-``Authorization`` header.
+accepted is lost.  Access log lines carry method, path and status only: never the
+``Authorization`` header, the query string (filter values such as e-mail addresses,
+a token put in the URL by mistake) nor the client's address.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import errno
+import logging
 import os
+import re
 import socket
 from typing import Any, Final
 
@@ -77,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "access_log": not args.no_access_log,
+        "log_config": _log_config(),
         "log_level": "info",
         "timeout_graceful_shutdown": 60,
         "server_header": False,
@@ -119,6 +124,63 @@ def _serve(args: argparse.Namespace) -> int:
         sock.close()
         store.close()
     return 0
+
+
+class _AccessLogFilter(logging.Filter):
+    """Reduce each record of uvicorn's access log to method, path and status.
+
+    uvicorn logs ``(client address, method, path with its query string, HTTP
+    version, status)``.  The query string holds what a reader filtered on (an actor's
+    e-mail address, free text) and whatever was put in the URL, a refused
+    ``?access_token=`` included; the client's address is personal data.  Both are
+    left out; the path keeps printable ASCII only (anything else percent-encoded), so
+    a request cannot write a line of its own into the log.
+
+    >>> record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0,
+    ...     '%s - "%s %s HTTP/%s" %d',
+    ...     ("10.0.0.7:5123", "GET", "/v1/tenants/a/events?actor=ann@x.com", "1.1", 200), None)
+    >>> _AccessLogFilter().filter(record), record.getMessage()
+    (True, '- - "GET /v1/tenants/a/events HTTP/1.1" 200')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            _client, method, path, version, status = args
+            record.args = ("-", method, _path_only(path), version, status)
+        return True
+
+
+_NOT_PRINTABLE: Final = re.compile(r"[^\x21-\x7e]")
+
+
+def _path_only(path: object) -> str:
+    """The path of a request target, without its query string, printable ASCII only.
+
+    >>> _path_only("/v1/x?access_token=akt_1"), _path_only("/a\\x85b\\nc?q")
+    ('/v1/x', '/a%85b%0Ac')
+    """
+    text = str(path).split("?", 1)[0].split("#", 1)[0]
+    return _NOT_PRINTABLE.sub(_percent, text)
+
+
+def _percent(m: re.Match[str]) -> str:
+    char = m.group()
+    data = char.encode("latin-1") if ord(char) < 256 else char.encode("utf-8", "replace")
+    return "".join(f"%{b:02X}" for b in data)
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration, its access log reduced to method, path and
+    status (:class:`_AccessLogFilter`).  Given to uvicorn's ``Config``, so that each
+    worker process of ``--workers N`` configures its logging the same way."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["auditkit_access"] = {"()": f"{__name__}._AccessLogFilter"}
+    config["formatters"]["access"]["fmt"] = '%(levelprefix)s "%(request_line)s" %(status_code)s'
+    config["loggers"]["uvicorn.access"]["filters"] = ["auditkit_access"]
+    return config
 
 
 _ENV_STORE: Final = "AUDITKIT_SERVE_STORE"

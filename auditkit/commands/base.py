@@ -491,11 +491,13 @@ def progress_bar(
         return
     from tqdm import tqdm
 
+    # counts are whole: without unit_scale tqdm shows "10 records", where its SI
+    # scaling writes "0.00 records" and "10.0 records" below a thousand
     bar = tqdm(
         total=total() if callable(total) else total,
         desc=desc,
         unit=f" {unit}",
-        unit_scale=True,
+        unit_scale=False,
         file=sys.stderr,
         leave=False,
         dynamic_ncols=True,

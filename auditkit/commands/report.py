@@ -163,6 +163,8 @@ def _verify(
         print(result.summary())
         if result.timestamp:
             print(result.timestamp)
+        for line in result.not_checked():
+            print(line)
     return {"INTACT": 0, "TAMPERED": 1, "UNANCHORED": 3}[result.status]
 
 

@@ -49,13 +49,6 @@ def _days(text: str) -> int | None:
     return value
 
 
-def _shown(url: str | None) -> str | None:
-    """A URL fit to print: credentials in it masked."""
-    import re
-
-    return None if url is None else re.sub(r"(://)[^/@\s]+@", r"\1***@", url)
-
-
 def _retention_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
     p.add_argument("action", choices=_ACTIONS, help="show, set or apply the policies")
@@ -113,7 +106,7 @@ def _retention(args: argparse.Namespace) -> int:
 
 
 def _show(store: object, args: argparse.Namespace) -> int:
-    from auditkit.store import Store
+    from auditkit.store import Store, display_url
 
     assert isinstance(store, Store)
     tenants = args.tenant
@@ -130,9 +123,10 @@ def _show(store: object, args: argparse.Namespace) -> int:
             row |= {"events": hot + cold, "hot": hot, "cold": cold}
         rows.append(row)
     if args.json:
-        print_json({"cold_url": _shown(store.cold_url), "policies": rows})
+        print_json({"cold_url": display_url(store.cold_url), "policies": rows})
         return 0
-    print(f"cold tier: {_shown(store.cold_url) or '(none: name one with init --cold)'}")
+    shown = terminal_text(display_url(store.cold_url)) or "(none: name one with init --cold)"
+    print(f"cold tier: {shown}")
     for p, row in zip(policies, rows, strict=True):
         name = "(default)" if p.tenant_id == "*" else terminal_text(p.tenant_id)
         inherited = " (the default)" if p.inherited else ""

@@ -347,7 +347,7 @@ def _items(buf: _Buffer, path: str, label: str) -> Generator[RawRecord, None, bo
                 line,
                 location=loc,
                 text=_cut(data[start : start + _KEEP_TEXT]),
-                error=SchemaError(f"{loc}: {reason}", file=path, line=line),
+                error=SchemaError(reason, file=path, line=line),
             )
             return False
         if oversized:
@@ -357,7 +357,7 @@ def _items(buf: _Buffer, path: str, label: str) -> Generator[RawRecord, None, bo
                 location=loc,
                 text=_cut(data[start : start + _KEEP_TEXT]) + " ...",
                 error=SchemaError(
-                    f"{loc}: record is over the {MAX_RECORD_BYTES}-byte limit", file=path, line=line
+                    f"record is over the {MAX_RECORD_BYTES}-byte limit", file=path, line=line
                 ),
             )
         elif isinstance(parsed, dict):
@@ -392,7 +392,7 @@ def _record(path: str, line: int, loc: str, data: bytes) -> RawRecord:
             line,
             location=loc,
             text=_cut(data),
-            error=SchemaError(f"{loc}: {_bad_json(data)}", file=path, line=line),
+            error=SchemaError(_bad_json(data), file=path, line=line),
         )
     if not isinstance(value, dict):
         return RawRecord(
@@ -401,7 +401,7 @@ def _record(path: str, line: int, loc: str, data: bytes) -> RawRecord:
             location=loc,
             text=_cut(data),
             error=SchemaError(
-                f"{loc}: expected a JSON object, got {type(value).__name__}", file=path, line=line
+                f"expected a JSON object, got {type(value).__name__}", file=path, line=line
             ),
         )
     return RawRecord(path, line, value=value, location=loc)

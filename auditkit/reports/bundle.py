@@ -365,6 +365,9 @@ class BundleVerification:
     anchored: bool = False
     #: The verified RFC 3161 time-stamp, in words (when roots were given and it held).
     timestamp: str | None = None
+    #: The bundle holds a time-stamp (``manifest.tsr``) that was not checked: no
+    #: time-stamping authority roots were given.
+    timestamp_unchecked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -437,6 +440,26 @@ class BundleVerification:
         lines += [f"  {p.kind:<13} {p.path or '-'}: {p.detail}" for p in self.problems]
         return "\n".join(lines)
 
+    def not_checked(self) -> list[str]:
+        """What the bundle holds that this verification did not check, one line each
+        (``not checked: ...``, as ``auditkit verify`` words them).
+
+        Examples
+        --------
+        >>> print(BundleVerification(timestamp_unchecked=True).not_checked()[0])
+        ... # doctest: +NORMALIZE_WHITESPACE
+        not checked: the bundle holds an RFC 3161 time-stamp (manifest.tsr) that was not
+        verified; check it with --timestamp-roots FILE (the time-stamping authority's root
+        certificates, PEM)
+        """
+        if not self.timestamp_unchecked:
+            return []
+        return [
+            f"not checked: the bundle holds an RFC 3161 time-stamp ({TIMESTAMP}) that was not "
+            "verified; check it with --timestamp-roots FILE (the time-stamping authority's "
+            "root certificates, PEM)"
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (what ``auditkit report verify --json`` prints)."""
         return {
@@ -447,6 +470,9 @@ class BundleVerification:
             "key_fingerprint": self.key_fingerprint,
             "key_source": self.key_source,
             "problems": [p.to_dict() for p in self.problems],
+            "timestamp": self.timestamp,
+            "timestamp_unchecked": self.timestamp_unchecked,
+            "not_checked": self.not_checked(),
             "manifest": {k: v for k, v in (self.manifest or {}).items() if k != "files"},
         }
 
@@ -673,4 +699,5 @@ def verify_bundle(
         manifest,
         anchored=trusted is not None,
         timestamp=timestamp.describe() if timestamp is not None else None,
+        timestamp_unchecked=timestamp_roots is None and TIMESTAMP in names,
     )

@@ -1,7 +1,7 @@
 """The hot tier: a tamper-evident event store in SQLite or PostgreSQL."""
 
 from auditkit.store import _bound  # noqa: F401  (installs the principal-bound handle)
-from auditkit.store._cold import NAME_MAX, tenant_file_name
+from auditkit.store._cold import NAME_MAX, display_url, tenant_file_name
 from auditkit.store._page import JsonPage
 from auditkit.store._trust import SavedCheckpoints, load_checkpoint_file
 from auditkit.store.store import (
@@ -20,6 +20,7 @@ __all__ = [
     "JsonPage",
     "SavedCheckpoints",
     "Store",
+    "display_url",
     "load_checkpoint_file",
     "misdirected",
     "tenant_file_name",

@@ -21,21 +21,31 @@ from auditkit.analytics.detectors.common import (
     SENSITIVE_ACTIONS,
     Events,
     T,
+    actions_matching,
+    began,
     duration,
     empty,
     finalize,
+    first_few,
     fmt_duration,
     fmt_time,
+    git_operations,
+    git_push,
     is_person,
     key_changed,
     kind,
     lazy,
     network,
+    network_firsts,
+    new_network,
     positive,
     q,
     subset,
+    verb,
     window_evidence,
 )
+from auditkit.analytics.detectors.exfiltration import EXPORT_VERBS
+from auditkit.analytics.detectors.exfiltration import READ_VERBS as CONTENT_READ_VERBS
 from auditkit.analytics.detectors.registry import register_detector
 
 __all__ = [
@@ -46,7 +56,10 @@ __all__ = [
 ]
 
 #: Verbs of bulk reading: what a stolen key is used for.
-READ_VERBS = ("read", "export", "download", "list", "search", "query", "get", "view", "sync")
+READ_VERBS = (
+    "read", "export", "download", "list", "search", "query", "get", "view", "sync", "clone",
+    "fetch", "pull",
+)  # fmt: skip
 
 
 @register_detector(
@@ -216,6 +229,8 @@ def new_key_exfiltration(
     within: str | timedelta = "24h",
     min_reads: int = 20,
     verbs: Sequence[str] = READ_VERBS,
+    min_items: int = 10,
+    min_history: str | timedelta = "7d",
 ) -> pl.DataFrame:
     """An API key used within ``within`` of its creation from a country its tenant had
     never used before the creation, for at least ``min_reads`` bulk reads or exports.
@@ -223,7 +238,21 @@ def new_key_exfiltration(
 
     The key's id is a target of type ``api_key`` of the ``api_key.create`` event (or
     its ``metadata.key_id``); its uses are events whose actor is that id.  Reads are
-    actions ending in one of ``verbs``.
+    actions ending in one of ``verbs``, and git operations that did not push
+    (:func:`~auditkit.analytics.detectors.common.git_push`).
+
+    A key that does not act under its own name (an SSH or deploy key: its clones are
+    logged as its holder's) is followed through its holder instead: the account that
+    created it, or the account it was made for (a target of type user).  When, within
+    ``within`` of the creation, the holder reads the content of at least ``min_items``
+    distinct items (clones, fetches, pulls, downloads, exports, gets, reads: verbs of
+    ``bulk_read`` and ``mass_export``, and git operations that did not push) from a
+    network its tenant had never made its own (an IPv4 ``/24`` that no one used on three
+    days: ``common.new_network``), one finding cites the creation and the reads: high when the
+    holder was known to the trail ``min_history`` before the creation, medium for a new
+    account (a new hire's first day).  The tenant's trail must have begun ``min_history`` before the
+    creation (before, it has no networks of its own).  A key already reported above is
+    not reported again.
 
     Examples
     --------
@@ -244,31 +273,53 @@ def new_key_exfiltration(
     """
     w = duration(within, name="within")
     positive(min_reads, "min_reads")
+    positive(min_items, "min_items")
+    history = duration(min_history, name="min_history")
     cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
-    created = (
-        subset(
-            events,
-            (*cols, "targets", "metadata"),
-            pl.col("action") == "api_key.create",
-            pl.col("outcome") == "success",
-        )
-        .select(
-            "tenant_id",
-            pl.col("actor_id").alias("_creator"),
-            _key_id().alias("actor_id"),
-            T.alias("_created"),
-            pl.col("event_id").alias("_created_id"),
-        )
-        .filter(pl.col("actor_id").is_not_null())
-        .collect()
-    )
-    if created.height == 0:
+    made = subset(
+        events,
+        (*cols, "targets", "metadata", "source_ip"),
+        pl.col("action") == "api_key.create",
+        pl.col("outcome") == "success",
+    ).collect()
+    if made.height == 0:
         return empty()
+    git = git_operations(events)
+    by_key = _key_uses(events, made, w, min_reads, verbs, git)
+    by_holder = _holder_collections(events, made, w, min_items, history, git)
+    if by_holder is not None and by_key is not None:
+        by_holder = by_holder.join(by_key.select("_created_id"), on="_created_id", how="anti")
+    parts = [p.drop("_created_id") for p in (by_key, by_holder) if p is not None]
+    if not parts:
+        return empty()
+    return finalize(pl.concat(parts, how="vertical_relaxed"), "new_key_exfiltration")
+
+
+def _key_uses(
+    events: Events,
+    made: pl.DataFrame,
+    w: timedelta,
+    min_reads: int,
+    verbs: Sequence[str],
+    git: list[str],
+) -> pl.DataFrame | None:
+    """Keys that act under their own name, used from a country new to the tenant (see
+    :func:`new_key_exfiltration`): candidate findings with ``_created_id``, or None."""
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
+    created = made.select(
+        "tenant_id",
+        pl.col("actor_id").alias("_creator"),
+        _key_id().alias("actor_id"),
+        T.alias("_created"),
+        pl.col("event_id").alias("_created_id"),
+    ).filter(pl.col("actor_id").is_not_null())
+    if created.height == 0:
+        return None
     pattern = r"\.(?:" + "|".join(verbs) + r")$"
     uses = (
         subset(
             events,
-            (*cols, "geo_country"),
+            (*cols, "geo_country", *(("metadata",) if git else ())),
             pl.col("actor_id").is_in(created.get_column("actor_id").unique().implode()),
         )
         .join(created.lazy(), on=["tenant_id", "actor_id"])
@@ -277,10 +328,14 @@ def new_key_exfiltration(
             & ((T - pl.col("_created")) <= w)
             & pl.col("geo_country").is_not_null()
         )
+        .with_columns(
+            _read=pl.col("action").str.contains(pattern)
+            | (pl.col("action").is_in(git) & ~git_push() if git else pl.lit(False))
+        )
         .collect()
     )
     if uses.height == 0:
-        return empty()
+        return None
     countries = uses.get_column("geo_country").unique().implode()
     tenant_since = (
         lazy(events, "tenant_id", "geo_country", "occurred_at")
@@ -293,7 +348,7 @@ def new_key_exfiltration(
         .join(tenant_since, on=["tenant_id", "geo_country"])
         .filter(
             (pl.col("_since") >= pl.col("_created"))
-            & pl.col("action").str.contains(pattern)
+            & pl.col("_read")
             & (pl.col("outcome") == "success")
         )
         .sort("occurred_at")
@@ -311,6 +366,7 @@ def new_key_exfiltration(
         .select(
             "tenant_id",
             "actor_id",
+            "_created_id",
             pl.col("_created").alias("first_seen"),
             "last_seen",
             pl.concat_list(pl.col("_created_id"), pl.col("_ids")).alias("event_ids"),
@@ -329,8 +385,187 @@ def new_key_exfiltration(
                 fmt_time(pl.col("last_seen")),
             ).alias("summary"),
         )
+        .collect()
     )
-    return finalize(found, "new_key_exfiltration")
+    return found if found.height else None
+
+
+def _holder_collections(
+    events: Events,
+    made: pl.DataFrame,
+    w: timedelta,
+    min_items: int,
+    history: timedelta,
+    git: list[str],
+) -> pl.DataFrame | None:
+    """Keys followed through their holder (the account that made one, or the account it
+    was made for), whose holder read ``min_items`` distinct items within ``w`` from a
+    network its tenant never made its own (see :func:`new_key_exfiltration`): candidate
+    findings with ``_created_id``, or None."""
+    target = pl.element().struct
+    key_name = (
+        pl.col("targets")
+        .list.eval(
+            pl.coalesce(target.field("name"), target.field("id")).filter(
+                ~kind(target.field("type")).is_in(ACCOUNT_KINDS)
+            )
+        )
+        .list.first()
+    )
+    holders = (
+        made.select(
+            "tenant_id",
+            pl.col("actor_id").alias("_creator"),
+            T.alias("_created"),
+            pl.col("event_id").alias("_created_id"),
+            pl.col("source_ip").alias("_made_from"),
+            key_name.alias("_key"),
+            pl.concat_list(
+                pl.col("actor_id"),
+                pl.col("targets").list.eval(
+                    target.field("id").filter(kind(target.field("type")).is_in(ACCOUNT_KINDS))
+                ),
+            )
+            .list.unique()
+            .alias("actor_id"),
+        )
+        .explode("actor_id")
+        .drop_nulls("actor_id")
+    )
+    reading = verb(pl.col("action")).str.to_lowercase()
+    names = actions_matching(
+        events, reading.str.contains(CONTENT_READ_VERBS) | reading.str.contains(EXPORT_VERBS)
+    )
+    if holders.height == 0 or not (names or git):
+        return None
+    keys = ["tenant_id", "actor_id"]
+    item = pl.coalesce("target_id", "event_id")
+    reads = (
+        subset(
+            events,
+            (*keys, "occurred_at", "event_id", "action", "outcome", "target_id", "source_ip",
+             *(("metadata",) if git else ())),
+            pl.col("action").is_in([*names, *git])
+            & pl.col("actor_id").is_in(holders.get_column("actor_id").unique().implode()),
+            pl.col("outcome") == "success",
+            *((~(pl.col("action").is_in(git) & git_push()),) if git else ()),
+        )
+        .select(pl.exclude("metadata"))
+        .sort("occurred_at")
+        # each read belongs to the holder's latest key before it
+        .join_asof(
+            holders.lazy().sort("_created"),
+            left_on="occurred_at",
+            right_on="_created",
+            by=keys,
+            strategy="backward",
+            tolerance=w,
+            check_sortedness=False,  # sorted by time: `by` hides that from Polars
+        )
+        .filter(pl.col("_created_id").is_not_null())
+        # counts first: the network only of the few keys whose holder read enough
+        .filter(item.n_unique().over("tenant_id", "_created_id", "actor_id") >= min_items)
+        .collect()
+    )  # fmt: skip
+    if reads.height == 0:
+        return None
+    # a trail younger than `history` has no networks of its own yet
+    trail = began(events, among=reads.lazy().select("tenant_id")).rename({"_began": "_trail"})
+    reads = (
+        reads.lazy()
+        .join(trail, on="tenant_id")
+        .filter(pl.col("_trail") <= pl.col("_created") - history)
+        .with_columns(_net=network(pl.col("source_ip")))
+        .filter(pl.col("_net").is_not_null())
+        .collect()
+    )
+    if reads.height < min_items:
+        return None
+    # new to the holder first (cheap: its own events), then to the whole tenant (an
+    # address new to the holder that colleagues use every day is the company's), reading
+    # only the tenant's events from the addresses of those networks
+    mine = network_firsts(events, keys, reads.lazy().select(keys).unique())
+    reads = (
+        reads.lazy()
+        .join(mine, on=[*keys, "_net"], how="left")
+        .filter(new_network(w).fill_null(True))
+        .select(pl.exclude("^_net_.*$"))
+        .collect()
+    )
+    if reads.height < min_items:
+        return None
+    wanted = reads.select("tenant_id", "_net").unique()
+    addresses = (
+        lazy(events, "tenant_id", "source_ip")
+        .join(wanted.lazy().select("tenant_id").unique(), on="tenant_id", how="semi")
+        .unique()
+        .with_columns(_net=network(pl.col("source_ip")))
+        .join(wanted.lazy(), on=["tenant_id", "_net"], how="semi")
+        .select("source_ip")
+        .collect()
+    )
+    nearby = lazy(events, "tenant_id", "occurred_at", "source_ip").filter(
+        pl.col("source_ip").is_in(addresses.get_column("source_ip").implode())
+    )
+    ours = network_firsts(nearby, ["tenant_id"], wanted.lazy())
+    found = (
+        reads.lazy()
+        .join(ours, on=["tenant_id", "_net"], how="left")
+        .filter(new_network(w).fill_null(True))
+        .group_by("tenant_id", "_created_id", "actor_id")
+        .agg(
+            pl.col("_creator", "_created", "_key", "_made_from").first(),
+            pl.col("event_id").head(500).alias("_ids"),
+            item.n_unique().alias("_items"),
+            pl.len().alias("_n"),
+            T.min().alias("_used"),
+            T.max().alias("last_seen"),
+            pl.col("source_ip").unique(maintain_order=True).alias("_ips"),
+            pl.col("action").unique(maintain_order=True).alias("_what"),
+        )
+        .filter(pl.col("_items") >= min_items)
+        .collect()
+    )
+    if found.height == 0:
+        return None
+    known = began(events, keys, among=found.lazy().select(keys))
+    return (
+        found.lazy()
+        .join(known, on=keys, how="left")
+        .select(
+            "tenant_id",
+            "actor_id",
+            "_created_id",
+            pl.col("_created").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_created_id"), pl.col("_ids")).alias("event_ids"),
+            pl.when(pl.col("_began") <= pl.col("_created") - history)
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.format(
+                "Key {} created by {} at {}{}; {} later {} read {} distinct item(s) ({} read(s): "
+                "{}) from a network this tenant had never used ({}) until {}{}.",
+                q(pl.col("_key").fill_null("?")),
+                q(pl.col("_creator")),
+                fmt_time(pl.col("_created")),
+                pl.when(pl.col("_made_from").is_not_null())
+                .then(pl.format(" from {}", pl.col("_made_from")))
+                .otherwise(pl.lit("")),
+                fmt_duration(pl.col("_used") - pl.col("_created")),
+                q(pl.col("actor_id")),
+                pl.col("_items"),
+                pl.col("_n"),
+                pl.col("_what").list.head(5).list.join(", "),
+                first_few(pl.col("_ips"), 3, ", "),
+                fmt_time(pl.col("last_seen")),
+                pl.when(pl.col("_began") <= pl.col("_created") - history)
+                .then(pl.lit(""))
+                .otherwise(pl.lit(" (a new account: its first days in the trail)")),
+            ).alias("summary"),
+        )
+        .collect()
+    )
 
 
 @register_detector(

@@ -150,6 +150,40 @@ def verb(action: pl.Expr) -> pl.Expr:
     return action.str.extract(r"([^.]*)$")
 
 
+#: The verb of a git operation logged without a verb of its own (GitLab's
+#: ``repository_git_operation``, imported as ``repository.git_operation``): its details
+#: say which it was (:func:`git_push`).
+GIT_OPERATION: Final = r"(?i)^git_?op(?:eration)?s?$"
+
+
+def git_operations(events: Events) -> list[str]:
+    """The actions of ``events`` that are git operations without a verb of their own
+    (:data:`GIT_OPERATION`): a clone, fetch or pull unless :func:`git_push` says it pushed.
+
+    >>> git_operations(pl.DataFrame({"action": ["repository.git_operation", "repository.clone"]}))
+    ['repository.git_operation']
+    """
+    return actions_matching(events, verb(pl.col("action")).str.contains(GIT_OPERATION))
+
+
+def git_push() -> pl.Expr:
+    """Whether a git operation's details (its ``metadata``) say it pushed: GitLab's
+    ``git-receive-pack`` (a clone, fetch or pull is ``git-upload-pack``), or a verb or
+    action ``push``.  An operation that does not say is taken for a read.
+
+    >>> meta = ['{"custom_message": {"protocol": "ssh", "action": "git-receive-pack"}}',
+    ...         '{"custom_message": {"protocol": "http", "action": "git-upload-pack"}}',
+    ...         '{"verb": "push"}', None]
+    >>> pl.DataFrame({"metadata": meta}).select(git_push())["metadata"].to_list()
+    [True, False, True, False]
+    """
+    return (
+        pl.col("metadata")
+        .str.contains(r'(?i)git-receive-pack|"(?:verb|action|operation)"\s*:\s*"push')
+        .fill_null(False)
+    )
+
+
 def noun(action: pl.Expr) -> pl.Expr:
     """The noun of an action: what precedes its last dot (``audit_log.disable`` -> ``audit_log``).
 

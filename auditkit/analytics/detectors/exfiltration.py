@@ -31,6 +31,7 @@ import polars as pl
 
 from auditkit.analytics.detectors._principals import CREDENTIAL_ACTIONS
 from auditkit.analytics.detectors.common import (
+    ESTABLISHED_DAYS,
     Events,
     T,
     action_words,
@@ -38,6 +39,7 @@ from auditkit.analytics.detectors.common import (
     actions_where,
     began,
     bursts,
+    classified,
     client_agent,
     client_firsts,
     duration,
@@ -50,6 +52,8 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     fmt_duration,
     fmt_time,
+    git_operations,
+    git_push,
     human,
     is_person,
     json_or_none,
@@ -438,9 +442,11 @@ def mass_export(
     recurring: bool = True,
     slow_threshold: int = 100,
     slow_window: str | timedelta = "24h",
+    min_history: str | timedelta = "7d",
 ) -> pl.DataFrame:
     """One actor exporting or downloading many items within a sliding window, or spreading
-    them thin over a day.
+    them thin over a day; or one export or copy job that sends a table outside the
+    tenant (:func:`outside_destinations`).
 
     Parameters
     ----------
@@ -464,6 +470,12 @@ def mass_export(
         marked as recurring.  People's bursts are high; API keys' and other
         non-people's medium (their bulk work is usually scheduled); a burst that
         recurs later at the same phase (the first runs of a nightly job) low.
+    min_history
+        A job that sends a table outside the tenant is high when its actor came from a
+        network it had never used and the tenant's trail began at least this long
+        before; medium otherwise; low when the tenant sends to that destination on
+        three days or more (the first runs of a scheduled export); not reported once
+        it has on three earlier days.
 
     Examples
     --------
@@ -476,7 +488,8 @@ def mass_export(
     and 2026-01-05 09:02 UTC (at most 3 within 1h); no earlier bulk run by this actor: not
     recurring work.
     """
-    return _mass(
+    history = duration(min_history, name="min_history")
+    found = _mass(
         events,
         actions=pl.col("action").is_in(
             actions_matching(events, verb(pl.col("action")).str.contains(EXPORT_VERBS))
@@ -490,6 +503,206 @@ def mass_export(
         slow_threshold=slow_threshold,
         slow_window=slow_window,
     )
+    outside = _outside_jobs(events, history)
+    if outside is None:
+        return found
+    return pl.concat([found, outside]).sort(["tenant_id", "first_seen", "finding_id"])
+
+
+#: Keys of a job's configuration that name where its data goes: Cloud Storage URIs
+#: (BigQuery's ``extractConfig.destinationUris``, the older ``extract.destinationUris``)
+#: and tables (``tableCopyConfig.destinationTable``, a query's or a load's
+#: ``destinationTable``: ``projects/P/datasets/D/tables/T``, ``{"projectId": ...}`` or
+#: ``P:D.T``).
+_DEST_URIS: Final = frozenset(("destinationuris", "destinationuri", "destinationurisfile"))
+_DEST_TABLES: Final = frozenset(("destinationtable",))
+_GS_BUCKET: Final = re.compile(r"^gs://([a-z0-9][a-z0-9._-]*)", re.IGNORECASE)
+_TABLE_PROJECT: Final = re.compile(r"^(?:projects/([^/\s]+)/|([a-z][a-z0-9.:-]*[a-z0-9]):[^.]+\.)")
+
+
+def outside_destinations(metadata: str | None) -> list[str]:
+    """Where a job's configuration (in the producer's original record) sends its data, as
+    ``bucket|NAME|URI`` and ``project|ID|TABLE``; sources are left out.
+
+    Examples
+    --------
+    >>> import json
+    >>> job = {"original": {"protoPayload": {"metadata": {"jobChange": {"job": {"jobConfig": {
+    ...     "extractConfig": {"sourceTable": "projects/shop/datasets/c/tables/users",
+    ...                       "destinationUris": ["gs://xfer-drop/users-*.csv"]}}}}}}}}
+    >>> outside_destinations(json.dumps(job))
+    ['bucket|xfer-drop|gs://xfer-drop/users-*.csv']
+    >>> copy = {"original": {"protoPayload": {"serviceData": {"jobInsertRequest": {"resource": {
+    ...     "jobConfiguration": {"tableCopy": {"destinationTable": {"projectId": "evil",
+    ...     "datasetId": "loot", "tableId": "t"}}}}}}}}}
+    >>> outside_destinations(json.dumps(copy))
+    ['project|evil|evil:loot.t']
+    """
+    meta = json_or_none(metadata)
+    original = meta.get("original") if isinstance(meta, Mapping) else None
+    found: list[str] = []
+    stack: list[tuple[Any, int]] = [(original, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > 24:
+            continue
+        if isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+            continue
+        if not isinstance(node, Mapping):
+            continue
+        for key, value in node.items():
+            name = re.sub(r"[^a-z]", "", str(key).lower())
+            if name in _DEST_URIS:
+                for uri in value if isinstance(value, list) else [value]:
+                    hit = _GS_BUCKET.match(uri) if isinstance(uri, str) else None
+                    if hit:
+                        found.append(f"bucket|{hit.group(1).lower()}|{uri}")
+            elif name in _DEST_TABLES:
+                table = _table_name(value)
+                hit = _TABLE_PROJECT.match(table) if table else None
+                if table and hit:
+                    found.append(f"project|{(hit.group(1) or hit.group(2)).lower()}|{table}")
+            elif isinstance(value, Mapping | list):
+                stack.append((value, depth + 1))
+    return list(dict.fromkeys(found))
+
+
+def _table_name(value: Any) -> str | None:
+    """A destination table as text: ``projects/P/datasets/D/tables/T`` as given, or
+    ``P:D.T`` from its parts."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, Mapping):
+        parts = [value.get(k) for k in ("projectId", "datasetId", "tableId")]
+        if all(isinstance(v, str) and v for v in parts):
+            return f"{parts[0]}:{parts[1]}.{parts[2]}"
+    return None
+
+
+def _outside_jobs(events: Events, history: timedelta) -> pl.DataFrame | None:
+    """Jobs (BigQuery's ``InsertJob``, ``jobservice.insert``...) whose configuration
+    sends a table to a Cloud Storage bucket or a project that the tenant's trail does
+    not show as its own: the tenant itself, the projects and buckets its successful
+    events' targets name (``projects/P/...``, ``.../buckets/B``: Google Cloud logs a
+    resource's events in its own project), and the destinations it sent to on three
+    earlier days.  Findings of ``mass_export`` (see its ``min_history``), or None."""
+    jobs = actions_where(
+        events, lambda a: any("job" in w for part in action_words(a) for w in part)
+    )
+    if not jobs:
+        return None
+    keys = ["tenant_id", "actor_id"]
+    lf = subset(
+        events,
+        (*keys, "occurred_at", "event_id", "action", "outcome", "metadata", "source_ip"),
+        pl.col("action").is_in(jobs),
+        pl.col("outcome") == "success",
+        pl.col("actor_id").is_not_null(),
+        pl.col("metadata").str.contains("(?i)destinationUri|destinationTable").fill_null(False),
+    )  # fmt: skip
+    hits = classified(lf, ["metadata"], outside_destinations)
+    if hits is None:
+        return None
+    rows = (
+        hits.drop("metadata")
+        .explode("_what")
+        .with_columns(_part=pl.col("_what").str.split_exact("|", 2))
+        .with_columns(
+            _type=pl.col("_part").struct.field("field_0"),
+            _dest=pl.col("_part").struct.field("field_1"),
+            _where=pl.col("_part").struct.field("field_2"),
+        )
+        .drop("_part", "_what")
+        .collect()
+    )
+    tenants = rows.select("tenant_id").unique()
+    named = (
+        lazy(events, "tenant_id", "target_id", "outcome")
+        .join(tenants.lazy(), on="tenant_id", how="semi")
+        .filter((pl.col("outcome") == "success") & pl.col("target_id").str.contains("/"))
+        .select(
+            "tenant_id",
+            _project=pl.col("target_id").str.extract(r"^(?://[^/]+/)?projects/([^/_-][^/]*)/", 1),
+            _bucket=pl.col("target_id").str.extract(r"(?:^|/)buckets/([^/]+)", 1),
+        )
+    )
+    own = (
+        pl.concat(
+            [
+                named.select("tenant_id", _type=pl.lit("project"), _dest=pl.col("_project")),
+                named.select("tenant_id", _type=pl.lit("bucket"), _dest=pl.col("_bucket")),
+                tenants.lazy().select("tenant_id", _type=pl.lit("project"), _dest="tenant_id"),
+            ]
+        )
+        .drop_nulls()
+        .select("tenant_id", "_type", pl.col("_dest").str.to_lowercase())
+        .unique()
+    )
+    dkeys = ["tenant_id", "_type", "_dest"]
+    # a destination the tenant sent to on three earlier days is its own (a scheduled
+    # export to its bucket); on three days at all, the first runs of scheduled work
+    days = (
+        rows.lazy()
+        .group_by(*dkeys, _day=T.dt.date())
+        .agg(_t=T.min())
+        .group_by(dkeys)
+        .agg(_dest_first=established(pl.col("_t")), _days=pl.len())
+    )
+    outside = (
+        rows.lazy()
+        .join(own, on=dkeys, how="anti")
+        .join(days, on=dkeys)
+        .filter(pl.col("_dest_first") > T)
+        .collect()
+    )
+    if outside.height == 0:
+        return None
+    actors = outside.lazy().select(keys).unique()
+    nets = network_firsts(events, keys, actors)
+    judged = (
+        outside.lazy()
+        .with_columns(_net=network(pl.col("source_ip")))
+        .join(nets, on=[*keys, "_net"], how="left")
+        .with_columns(_new=new_network(timedelta(hours=1)).fill_null(False))
+        .join(began(events, among=tenants.lazy()), on="tenant_id")
+    )
+    found = (
+        episodes(judged, keys, timedelta(hours=1))
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("_new").any(),
+            (pl.col("_days") >= ESTABLISHED_DAYS).all().alias("_scheduled"),
+            ((T - pl.col("_began")) >= history).all().alias("_old"),
+            pl.col("_where").unique(maintain_order=True),
+            pl.col("source_ip").drop_nulls().unique(maintain_order=True).alias("_ips"),
+        )
+        .with_columns(pl.col("event_ids").list.unique(maintain_order=True))
+        .with_columns(
+            severity=pl.when(pl.col("_scheduled"))
+            .then(pl.lit("low"))
+            .when(pl.col("_new") & pl.col("_old"))
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} sent data outside the tenant {}: {} job(s) to {}, a bucket or project "
+                "this tenant's trail never showed as its own{}{}.",
+                q(pl.col("actor_id")),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                pl.col("event_ids").list.len(),
+                first_few(pl.col("_where"), 3, ", "),
+                pl.when(pl.col("_new"))
+                .then(pl.format(", from a network it had never used ({})",
+                                first_few(pl.col("_ips"), 2, ", ")))
+                .otherwise(pl.lit("")),
+                pl.when(pl.col("_scheduled"))
+                .then(pl.lit("; it recurs on three days or more: the first runs of scheduled work"))
+                .otherwise(pl.lit("")),
+            ),
+        )
+    )  # fmt: skip
+    return finalize(found, "mass_export")
 
 
 @register_detector("mass_deletion", title="Mass deletion", severity="high")
@@ -974,17 +1187,20 @@ def bulk_read(
     names = actions_matching(
         events, reading.str.contains(READ_VERBS) & ~reading.str.contains(EXPORT_VERBS)
     )
-    if not names:
+    # a git operation without a verb of its own (GitLab's) is a clone unless it pushed
+    git = git_operations(events)
+    if not names and not git:
         return empty()
     keys = ["tenant_id", "actor_id"]
     reads = subset(
         events,
         (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "target_id",
-         "targets", "session_id"),
-        pl.col("action").is_in(names),
+         "targets", "session_id", *(("metadata",) if git else ())),
+        pl.col("action").is_in([*names, *git]),
         pl.col("outcome") == "success",
         pl.col("actor_id").is_not_null(),
-    ).with_columns(
+        *((~(pl.col("action").is_in(git) & git_push()),) if git else ()),
+    ).select(pl.exclude("metadata")).with_columns(
         # the object read, where the event names its bucket first (CloudTrail's GetObject:
         # the request's bucketName, then the resources' AWS::S3::Object)
         target_id=pl.coalesce(

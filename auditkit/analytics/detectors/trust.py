@@ -41,12 +41,18 @@ from auditkit.analytics.detectors.common import (
     first_few,
     first_time,
     fmt_between,
+    fmt_time,
     json_or_none,
+    kind,
     lazy,
+    network,
+    network_firsts,
+    new_network,
     noun_terms,
     producer_request,
     q,
     subset,
+    verb,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -430,6 +436,15 @@ def external_access(
     """
     history = duration(min_history, name="min_history")
     g = duration(gap, name="gap")
+    found = _outside_grants(events, history, g)
+    apps = _apps_for_everyone(events, history)
+    if apps is None:
+        return found
+    return pl.concat([found, apps]).sort(["tenant_id", "first_seen", "finding_id"])
+
+
+def _outside_grants(events: Events, history: timedelta, g: timedelta) -> pl.DataFrame:
+    """The grants to outside grantees (:func:`external_access`), as findings."""
     grants = actions_where(events, _granting)
     rows = pl.col("action").is_in(grants) & pl.col("metadata").is_not_null()
     rows = rows | (pl.col("action") == "role.grant")
@@ -519,4 +534,167 @@ def external_access(
             ),
         )
     )
+    return finalize(found, "external_access")
+
+
+#: Groups that hold every user: Okta's built-in ``Everyone``, and the names directories
+#: give theirs.
+_EVERYONE: Final = (
+    r"(?i)^\s*(?:everyone|everybody|all[ _-]?(?:users|employees|staff|members|people|"
+    r"accounts|company|organi[sz]ation)|all)\s*$"
+)
+#: Nouns of applications (Okta's ``AppInstance``, an integration, an OAuth client).
+_APP_WORDS: Final = frozenset(("app", "apps", "application", "applications", "integration",
+                               "integrations", "appinstance", "oauth", "client"))  # fmt: skip
+
+
+def _app_action(action: str) -> bool:
+    """An action on an application: its creation (``integration.add``), an assignment,
+    an update."""
+    return bool(noun_terms(action_words(action)[0]) & _APP_WORDS)
+
+
+def _assigns_group(action: str) -> bool:
+    """An application assigned to a group (Okta's ``group.application_assignment.add``)."""
+    nouns, verbs = action_words(action)
+    terms = noun_terms(nouns)
+    return (
+        bool(terms & _APP_WORDS)
+        and bool(terms & {"assignment", "assignments", "group", "groups"})
+        and bool(set(verbs) & {"add", "create", "assign", "grant", "insert"})
+    )
+
+
+def _apps_for_everyone(events: Events, history: timedelta) -> pl.DataFrame | None:
+    """An application created in the trail and assigned within a week to the group of
+    every user (``Everyone``, ``All Users``: :data:`_EVERYONE`), by an actor who came
+    from a network it had never used or had never managed an application before: the
+    consent-phishing app offered to everyone, or a door that stays when the intruder's
+    credentials go.  High when the tenant's trail began ``history`` before; medium
+    before.  Findings of ``external_access``, or None."""
+    assigning = actions_where(events, _assigns_group)
+    if not assigning:
+        return None
+    keys = ["tenant_id", "actor_id"]
+    target = pl.element().struct
+    everyone = (
+        subset(
+            events,
+            (*keys, "occurred_at", "event_id", "action", "outcome", "targets", "source_ip"),
+            pl.col("action").is_in(assigning),
+            pl.col("outcome") == "success",
+            pl.col("actor_id").is_not_null(),
+        )
+        .with_columns(
+            _group=pl.col("targets")
+            .list.eval(
+                pl.coalesce(target.field("name"), target.field("id")).filter(
+                    kind(target.field("type")).str.contains("group")
+                )
+            )
+            .list.first(),
+            _app=pl.col("targets")
+            .list.eval(target.field("id").filter(~kind(target.field("type")).str.contains("group")))
+            .list.first(),
+            _app_name=pl.col("targets")
+            .list.eval(
+                pl.coalesce(target.field("name"), target.field("id")).filter(
+                    ~kind(target.field("type")).str.contains("group")
+                )
+            )
+            .list.first(),
+        )
+        .filter(pl.col("_group").str.contains(_EVERYONE).fill_null(False))
+        .drop("targets")
+        .collect()
+    )
+    if everyone.height == 0:
+        return None
+    managing = actions_where(events, _app_action)
+    made = (
+        subset(
+            events,
+            (*keys, "occurred_at", "event_id", "action", "outcome", "targets"),
+            pl.col("action").is_in([a for a in managing if a not in assigning]),
+            pl.col("outcome") == "success",
+        )
+        .filter(
+            (pl.col("action") == "integration.add")
+            | verb(pl.col("action")).str.contains(r"(?i)^(?:create|add|insert)")
+        )
+        .select(
+            "tenant_id",
+            _app=pl.col("targets").list.eval(target.field("id")),
+            _made=T,
+            _made_id=pl.col("event_id"),
+        )
+        .explode("_app")
+        .join(everyone.lazy().select("tenant_id", "_app").unique(), on=["tenant_id", "_app"])
+        .sort("_made")
+        .group_by("tenant_id", "_app")
+        .agg(pl.all().first())
+    )
+    # when each actor first managed an application (the creation itself included)
+    since = (
+        lazy(events, *keys, "occurred_at", "action", "outcome")
+        .filter(pl.col("action").is_in(managing) & (pl.col("outcome") == "success"))
+        .join(everyone.lazy().select(keys).unique(), on=keys, how="semi")
+        .group_by(keys)
+        .agg(_managing_since=T.min())
+    )
+    nets = network_firsts(events, keys, everyone.lazy().select(keys).unique())
+    found = (
+        everyone.lazy()
+        .join(made, on=["tenant_id", "_app"])
+        .filter((pl.col("_made") <= T) & (T - pl.col("_made") <= timedelta(days=7)))
+        .join(since, on=keys, how="left")
+        .with_columns(_net=network(pl.col("source_ip")))
+        .join(nets, on=[*keys, "_net"], how="left")
+        .with_columns(
+            _new_net=new_network(timedelta(hours=1)).fill_null(False),
+            _first_app=pl.col("_managing_since").is_null()
+            | (pl.col("_managing_since") >= pl.col("_made")),
+        )
+        .filter(pl.col("_new_net") | pl.col("_first_app"))
+        .join(began(events), on="tenant_id")
+        .sort("occurred_at")
+        .group_by("tenant_id", "actor_id", "_app")
+        .agg(
+            pl.col("_made", "_made_id", "_app_name", "_group", "_began").first(),
+            pl.col("event_id").alias("_ids"),
+            T.max().alias("last_seen"),
+            pl.col("_new_net").any(),
+            pl.col("_first_app").any(),
+            pl.col("source_ip").filter(pl.col("_new_net")).drop_nulls().unique().alias("_ips"),
+        )
+        .select(
+            "tenant_id",
+            "actor_id",
+            pl.min_horizontal("_made", "last_seen").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_made_id"), pl.col("_ids")).list.unique(maintain_order=True)
+            .alias("event_ids"),
+            pl.when((pl.col("_made") - pl.col("_began")) >= history)
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.format(
+                "{} assigned the application {}, created at {}, to {} (every user) at {}{}{}: "
+                "every user is offered an application the tenant did not have (consent "
+                "phishing, or a door that outlasts the credentials used).",
+                q(pl.col("actor_id")),
+                q(pl.col("_app_name").fill_null(pl.col("_app"))),
+                fmt_time(pl.col("_made")),
+                q(pl.col("_group")),
+                fmt_time(pl.col("last_seen")),
+                pl.when(pl.col("_new_net"))
+                .then(pl.format(", from a network it had never used ({})",
+                                first_few(pl.col("_ips"), 2, ", ")))
+                .otherwise(pl.lit("")),
+                pl.when(pl.col("_first_app"))
+                .then(pl.lit(", and had never managed an application before"))
+                .otherwise(pl.lit("")),
+            ).alias("summary"),
+        )
+    )  # fmt: skip
     return finalize(found, "external_access")

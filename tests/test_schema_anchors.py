@@ -25,6 +25,11 @@ VALIDATING = (
     "auditkit.ingest._mapping",
     "auditkit.ingest.formats.mapped",
     "auditkit.ingest.formats.ecs",
+    "auditkit.ingest.formats.gcp",
+    "auditkit.ingest.formats.cloudtrail",
+    "auditkit.ingest._sentinel",
+    "auditkit.store._cold",
+    "auditkit.reports.records",
 )
 
 

@@ -160,7 +160,7 @@ def _user(d: dict[str, Any] | None) -> dict[str, Any]:
     if "name" in d:
         out["name"] = d["name"]
     email = d.get("email")
-    if email is not None and _EMAIL.match(email):
+    if email is not None and _EMAIL.fullmatch(email):  # $ for Polars' regex too
         out["email_addr"] = email
     return out or {"uid": "unknown"}
 

@@ -55,9 +55,9 @@ AWS_CLOUDTRAIL: Final = "AWSCloudTrail"
 OKTA_NORMALISED: Final = ("OktaSSO", "OktaV2_CL", "OktaSystemLogs")
 
 #: the portal's note on a datetime column's header (``TimeGenerated [UTC]``)
-_ZONE_NOTE: Final = re.compile(r"^(.*?)\s*\[([^\]]*)\]$")
+_ZONE_NOTE: Final = re.compile(r"^(.*?)\s*\[([^\]]*)\]\Z")
 #: an Okta_CL column: the LogEvent path joined by ``_``, a type suffix
-_TYPED: Final = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*)_([sdbtg])$")
+_TYPED: Final = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*)_([sdbtg])\Z")
 
 #: AWSCloudTrail's columns, as the CloudTrail record's paths
 _CLOUDTRAIL: Final[dict[str, tuple[str, ...]]] = {

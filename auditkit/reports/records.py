@@ -54,7 +54,7 @@ DISPOSITION_ACTION: Final = "finding.resolve"
 RECORD_ACTIONS: Final = (REVIEW_ACTION, DISPOSITION_ACTION)
 #: What a finding turned out to be.
 DISPOSITIONS: Final = ("remediated", "false_positive", "accepted_risk")
-_FINDING_ID: Final = re.compile(r"^[0-9a-f]{16}$")
+_FINDING_ID: Final = re.compile(r"^[0-9a-f]{16}\Z")
 _OBSERVER: Final = {"service": "auditkit"}
 
 

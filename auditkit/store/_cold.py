@@ -77,7 +77,7 @@ __all__ = [
 MANIFEST_HEADER: Final = b"auditkit-segment-manifest/v1\n"
 #: Rows per segment at most (one verification chunk).
 SEGMENT_ROWS: Final = 250_000
-_SEGMENT_NAME: Final = re.compile(r"seg-(\d{12})-(\d{12})\.parquet$")
+_SEGMENT_NAME: Final = re.compile(r"seg-(\d{12})-(\d{12})\.parquet\Z")
 #: The longest file or folder name the common file systems take (bytes), and so the
 #: longest partition folder name written.
 NAME_MAX: Final = 255

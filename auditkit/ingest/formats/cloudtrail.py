@@ -73,7 +73,7 @@ from auditkit.schema import CATEGORIES
 
 __all__ = ["CloudTrailFormat", "aws_api_action"]
 
-_VERSION_SUFFIX = re.compile(r"\d{8}(v\d+)?$")
+_VERSION_SUFFIX = re.compile(r"\d{8}(v\d+)?\Z")
 _JSON_TEXT_FIELDS = (
     "userIdentity",
     "requestParameters",

@@ -53,7 +53,7 @@ BQ_PAYLOAD = "protopayload_auditlog"
 #: payload members BigQuery stores as JSON text, and the AuditLog member each is
 _BQ_JSON = {"requestJson": "request", "responseJson": "response", "metadataJson": "metadata"}
 
-_LOG_NAME = re.compile(r"^(projects|organizations|folders|billingAccounts)/([^/]+)/logs/(.+)$")
+_LOG_NAME = re.compile(r"^(projects|organizations|folders|billingAccounts)/([^/]+)/logs/(.+)\Z")
 
 
 class GcpAuditFormat(JsonRecordsFormat):

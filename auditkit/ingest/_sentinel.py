@@ -119,7 +119,7 @@ _CT_TIME: Final = frozenset(("TimeGenerated", "SessionCreationDate"))
 #: clock with AM/PM, en-US), year/month/day; a comma or a space before the time
 _PORTAL_TIME: Final = re.compile(
     r"^(\d{1,4})[/.](\d{1,2})[/.](\d{1,4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"\s*([AaPp][Mm])?$"
+    r"\s*([AaPp][Mm])?\Z"
 )
 _ISO_TIME: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 

@@ -199,9 +199,24 @@ def suspicious_api_key(
         .agg(pl.col("n").sum().alias("near"))
     )
     totals = profile_hours.group_by(keys).agg(total=pl.col("n").sum())
+    # the creations of the same burst (the creator's creations in the same hours of the
+    # same day, this one included) are not history: eighteen deploy keys added at 2 a.m.
+    # do not make 2 a.m. an hour the creator is active
+    hour = T.dt.hour().cast(pl.Int16)
+    burst = (
+        created.lazy()
+        .select("event_id", *keys, _day=T.dt.date(), _h=hour)
+        .join(
+            created.lazy().select(*keys, _day=T.dt.date(), _h2=hour),
+            on=[*keys, "_day"],
+        )
+        .filter((pl.col("_h") - pl.col("_h2")).abs() <= 1)
+        .group_by("event_id")
+        .agg(_burst=pl.len())
+    )
     other = pl.col("target_id").is_not_null()
-    # the creator's other events (the creation itself is not history)
-    share = (pl.col("near") - 1) / (pl.col("total") - 1)
+    # the creator's other events (the creations of the burst are not history)
+    share = (pl.col("near") - pl.col("_burst")) / (pl.col("total") - pl.col("_burst"))
     odd_hour = (pl.col("total") > min_history) & (share < rare_hour_share)
     password = pl.col("action") == "password.reset"
     # a console password made within a day of the account's creation is onboarding (the
@@ -234,8 +249,10 @@ def suspicious_api_key(
         .join(recipients, on="event_id", how="left")
         .join(near, on=["event_id", *keys], how="left")
         .join(totals, on=keys, how="left")
+        .join(burst, on="event_id", how="left")
         .join(minted, on="event_id", how="left")
         .with_columns(
+            pl.col("_burst").fill_null(1),
             pl.col("_minted").fill_null(False),
             pl.col("_privileged").fill_null(False),
             pl.col("_via_net").fill_null(False),
@@ -313,7 +330,7 @@ def suspicious_api_key(
                     pl.format(
                         ", an hour when they are rarely active ({}% of their {} events)",
                         fmt_float(share * 100, 1),
-                        pl.col("total") - 1,
+                        pl.col("total") - pl.col("_burst"),
                     )
                 ),
                 pl.lit("."),

@@ -71,6 +71,7 @@ _CONTROL_PAIRS: Final = frozenset(
         ("force", "push"), ("approval", "rule"), ("approval", "rules"), ("code", "owner"),
         ("code", "owners"), ("request", "approval"), ("approvals", "before"),
         ("reset", "approvals"), ("approvals", "required"), ("required", "approvals"),
+        ("secret", "scanning"), ("push", "protection"),
     )
 )  # fmt: skip
 #: Words that make a password setting the organisation's password policy.
@@ -154,7 +155,7 @@ _MENTIONS: Final = (
     r"access_?analyzer|security_?center|defender|sentinel|falco|crowdstrike|edr|antivirus|"
     r"antimalware|threat_?detection|security_?monitoring|organi[sz]ation.*leave|security_?polic|"
     r"sign_?on|protected|protection|approval|force.?push|code.?owner|permissions_?boundary|"
-    r"transfer_?lock"
+    r"transfer_?lock|secret_?scanning"
 )
 
 

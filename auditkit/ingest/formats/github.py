@@ -314,8 +314,13 @@ def _outcome(record: Mapping[str, Any], entry: Mapping[str, Any] | None) -> str:
 
 
 def _targets(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """What the event was about: the repository, the user it affected, the team; the
-    organisation (or else the enterprise) when it names none of those."""
+    """What the event was about: the repository, the user it affected, the team (named
+    by its slug: GitHub writes ``org/slug``); the organisation (or else the enterprise)
+    when it names none of those.
+
+    >>> _targets({"team": "owner-labs/backend", "user": "ann"})
+    [{'id': 'ann', 'type': 'user', 'name': 'ann'}, {'id': 'owner-labs/backend', 'type': 'team', 'name': 'backend'}]
+    """  # noqa: E501
     out: list[dict[str, Any]] = []
     repo = text(_get(record, "repo")) or text(_get(record, "repository"))
     if repo is not None:
@@ -325,7 +330,9 @@ def _targets(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         out.append({"id": user, "type": "user", "name": user})
     team = text(_get(record, "team"))
     if team is not None:
-        out.append({"id": team, "type": "team", "name": team})
+        # "acme/platform": the organisation's login, then the team's slug; the team's
+        # name is the slug (an organisation called "admin-corp" makes no team an admins')
+        out.append({"id": team, "type": "team", "name": team.rsplit("/", 1)[-1] or team})
     if not out:
         for key, kind in (("org", "organization"), ("business", "enterprise")):
             name = text(_get(record, key))

@@ -97,7 +97,10 @@ def changes_function(action: str) -> str | None:
 _PIPELINE: Final = frozenset(("ci", "cicd", "pipeline", "pipelines", "actions"))
 _SECRET: Final = frozenset(("variable", "variables", "secret", "secrets"))
 _RUNNER_TOKEN: Final = frozenset(("token", "registration"))
-_PIPELINE_VERBS: Final = frozenset(("create", "update", "add", "reset", "change", "rotate"))
+_PIPELINE_VERBS: Final = frozenset(
+    ("create", "update", "add", "reset", "change", "rotate", "register")
+)
+_RUNNER_VERBS: Final = frozenset(("create", "add", "register"))
 _PIPELINE_COLUMNS: Final = ("tenant_id", "actor_id", "actor_type", "event_id", "occurred_at",
                             "action", "outcome", "target_id", "targets", "source_ip",
                             "user_agent")  # fmt: skip
@@ -105,18 +108,23 @@ _PIPELINE_COLUMNS: Final = ("tenant_id", "actor_id", "actor_type", "event_id", "
 
 def changes_pipeline(action: str) -> bool:
     """Whether an action sets what a pipeline runs with: a CI/CD variable or secret created
-    or changed, or a runner's registration token reset.
+    or changed, a runner's registration token reset, or a runner registered (GitHub's
+    self-hosted runners, ``ci_runner.register``).
 
     >>> [changes_pipeline(a) for a in ("ci_variable.create", "ci_group_variable.update",
     ...     "ci_runner_registration_token.reset", "ci_variable.delete",
-    ...     "runners_registration_token.reset", "repository.git_operation", "secret.update")]
-    [True, True, True, False, True, False, False]
+    ...     "runners_registration_token.reset", "repository.git_operation", "secret.update",
+    ...     "ci_runner.register", "ci_runner.update")]
+    [True, True, True, False, True, False, False, True, False]
     """
     noun, verb = action_words(action)
     if not noun or not verb or verb[0] not in _PIPELINE_VERBS:
         return False
     words = set(noun)
-    runner = bool(words & {"runner", "runners"}) and bool(words & _RUNNER_TOKEN)
+    runner = bool(words & {"runner", "runners"})
+    if runner and noun[-1] in ("runner", "runners") and verb[0] in _RUNNER_VERBS:
+        return True  # a runner registered: it receives the jobs and their secrets
+    runner = runner and bool(words & _RUNNER_TOKEN)
     return runner or (bool(words & _PIPELINE) and bool(words & _SECRET))
 
 
@@ -170,7 +178,7 @@ def _pipeline_tampering(
             pl.col("event_ids").list.head(max_evidence),
             severity=pl.when("_stranger").then(pl.lit("high")).otherwise(pl.lit("medium")),
             summary=pl.format(
-                "{} set pipeline variables or runner tokens {} ({}): {}; {}.",
+                "{} set pipeline variables, runner tokens or runners {} ({}): {}; {}.",
                 q(pl.col("actor_id")),
                 fmt_between(pl.col("first_seen"), pl.col("last_seen")),
                 first_few(pl.col("_actions"), 3, ", "),

@@ -42,6 +42,7 @@ from auditkit.analytics.detectors.common import (
     first_time,
     fmt_between,
     fmt_time,
+    is_person,
     json_or_none,
     kind,
     lazy,
@@ -53,6 +54,7 @@ from auditkit.analytics.detectors.common import (
     q,
     subset,
     verb,
+    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -436,11 +438,12 @@ def external_access(
     """
     history = duration(min_history, name="min_history")
     g = duration(gap, name="gap")
-    found = _outside_grants(events, history, g)
-    apps = _apps_for_everyone(events, history)
-    if apps is None:
-        return found
-    return pl.concat([found, apps]).sort(["tenant_id", "first_seen", "finding_id"])
+    found = [_outside_grants(events, history, g)]
+    found += [f for f in (_apps_for_everyone(events, history), _outside_parties(events, history, g))
+              if f is not None and f.height]  # fmt: skip
+    if len(found) == 1:
+        return found[0]
+    return pl.concat(found).sort(["tenant_id", "first_seen", "finding_id"])
 
 
 def _outside_grants(events: Events, history: timedelta, g: timedelta) -> pl.DataFrame:
@@ -695,6 +698,167 @@ def _apps_for_everyone(events: Events, history: timedelta) -> pl.DataFrame | Non
                 .then(pl.lit(", and had never managed an application before"))
                 .otherwise(pl.lit("")),
             ).alias("summary"),
+        )
+    )  # fmt: skip
+    return finalize(found, "external_access")
+
+
+#: Hosts that capture whatever is sent to them for anyone who holds the link (request
+#: inspectors, tunnels to a laptop): never an organisation's own destination.
+CAPTURE_HOSTS: Final = re.compile(
+    r"(?i)(?:^|\.)(?:webhook\.site|webhook\.cool|requestbin\.(?:com|net|io)|pipedream\.net"
+    r"|ngrok(?:-free)?\.(?:io|app|dev)|beeceptor\.com|hookbin\.com|requestcatcher\.com"
+    r"|postb\.in|smee\.io|interact\.sh|oast\.(?:fun|me|pro|site|live|online)"
+    r"|burpcollaborator\.net|trycloudflare\.com|loca\.lt|localtunnel\.me|serveo\.net)$"
+)
+#: The chat and ticketing services an organisation's webhooks post to (its Slack, its
+#: Teams channel, its Jira): its own, like its own domains.
+_TOOL_HOSTS: Final = (
+    r"(?i)^(?:hooks\.slack\.com|[a-z0-9-]+\.webhook\.office\.com|outlook\.office(?:365)?\.com"
+    r"|events\.pagerduty\.com)$"
+)
+#: Integration: where a webhook posts (a GitHub hook's ``config.url``), what was
+#: approved or installed (an OAuth app, a GitHub App).
+_HOOK_URL: Final = ("$.original.config.url", "$.original.data.config.url", "$.original.url")
+_APP_NAME: Final = ("$.original.oauth_application_name", "$.original.integration",
+                    "$.original.name")  # fmt: skip
+_OUTSIDE_COLUMNS: Final = ("tenant_id", "actor_id", "actor_type", "event_id", "occurred_at",
+                           "action", "outcome", "target_id", "metadata", "source_ip",
+                           "user_agent")  # fmt: skip
+
+
+def _path(*paths: str) -> pl.Expr:
+    return pl.coalesce(*(pl.col("metadata").str.json_path_match(p) for p in paths))
+
+
+def _own_names(events: Events) -> pl.LazyFrame:
+    """Per tenant, the names it shows as its own (``_name``, lower case): the tenant id
+    and the owners of its repositories (``acme`` of ``acme/payments``), each organisation
+    of an enterprise's trail."""
+    owners = (
+        lazy(events, "tenant_id", "target_id")
+        .select("tenant_id", _name=pl.col("target_id").str.extract(r"^([^/\s]+)/[^/\s]+$", 1))
+        .drop_nulls()
+    )
+    tenants = lazy(events, "tenant_id").select("tenant_id", _name=pl.col("tenant_id"))
+    return pl.concat([owners, tenants]).with_columns(pl.col("_name").str.to_lowercase()).unique()
+
+
+def _outside_parties(events: Events, history: timedelta, g: timedelta) -> pl.DataFrame | None:
+    """A repository transferred to an owner the tenant does not show as its own; an
+    integration added (a webhook, an OAuth app approved, an app installed) from a network
+    the actor had never made its own, unless it is a webhook to the tenant's own domains
+    or tools (see :func:`external_access`)."""
+    keys = ["tenant_id", "actor_id"]
+    rows = subset(
+        events,
+        _OUTSIDE_COLUMNS,
+        pl.col("action").is_in(["repository.transfer", "integration.add"]),
+        pl.col("outcome") == "success",
+        pl.col("actor_id").is_not_null(),
+    ).with_columns(
+        _to=pl.coalesce(
+            _path("$.original.transfer_to", "$.original.data.transfer_to"),
+            _path("$.original.new_repo_name").str.extract(r"^([^/]+)/", 1),
+        ).str.to_lowercase(),
+        _url=_path(*_HOOK_URL),
+        _app=_path(*_APP_NAME),
+        _org=_path("$.original.org").str.to_lowercase(),
+        _biz=_path("$.original.business").str.to_lowercase(),
+    )
+    hits = rows.filter(
+        (pl.col("action") == "integration.add") | pl.col("_to").is_not_null()
+    ).collect()
+    if hits.height == 0:
+        return None
+    own = _own_names(events).collect()
+    names = own.group_by("tenant_id").agg(_own=pl.col("_name"))
+    host = pl.col("_url").str.extract(r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)", 1)
+    labels = pl.col("_host").str.to_lowercase().str.split(".")
+    hits = (
+        hits.join(names, on="tenant_id", how="left")
+        .with_columns(
+            _own=pl.concat_list(
+                pl.col("_own").fill_null([]), pl.col("_org"), pl.col("_biz")
+            ).list.drop_nulls(),
+            _host=host,
+        )
+        .with_columns(
+            _capture=pl.col("_host").str.contains(CAPTURE_HOSTS.pattern).fill_null(False),
+            # a host of the tenant's own: one of its labels is an own name, or its tools
+            _own_host=pl.col("_host").str.contains(_TOOL_HOSTS).fill_null(False)
+            | (labels.list.set_intersection(pl.col("_own")).list.len() > 0).fill_null(False),
+        )
+    )
+    transfer = pl.col("action") == "repository.transfer"
+    transfers = hits.filter(
+        transfer & ~pl.col("_own").list.contains(pl.col("_to")).fill_null(False)
+    )
+    # an integration judged by what it names: a webhook's URL, an app's name
+    named = pl.col("_url").is_not_null() | pl.col("_app").is_not_null()
+    added = hits.filter(~transfer & named & (pl.col("_capture") | ~pl.col("_own_host")))
+    added = added.filter(is_person())
+    parts = []
+    if transfers.height:
+        t = transfers.lazy().with_columns(
+            _what=pl.format("{} transferred to {}", q(pl.col("target_id")), q(pl.col("_to"))),
+        )
+        spans = t.join(began(events, ["tenant_id"]), on="tenant_id", how="left").with_columns(
+            _high=(T - pl.col("_began")) >= history
+        )
+        cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "_what", "_high")
+        parts.append(spans.select(*cols, _net=pl.lit(None, pl.String)))
+    if added.height:
+        actors = added.lazy().select(keys).unique()
+        owned = (
+            network_firsts(events, keys, actors)
+            .group_by(keys)
+            .agg(_owned=pl.col("_net_first").min())
+        )
+        marked = (
+            with_newcomer_firsts(added.lazy(), events, keys, actors)
+            .join(began(events, keys, among=actors), on=keys, how="left")
+            .join(owned, on=keys, how="left")
+            .filter(((T - pl.col("_began")) >= history) & (pl.col("_owned") <= T) & new_network(g))
+        )
+        parts.append(
+            marked.select(
+                "tenant_id", "actor_id", "event_id", "occurred_at", "action",
+                _what=pl.when(pl.col("_url").is_not_null())
+                .then(pl.format("a webhook to {}{}", pl.col("_host"),
+                                pl.when("_capture").then(pl.lit(" (a capture service)"))
+                                .otherwise(pl.lit(""))))
+                .otherwise(pl.format("{} approved or installed",
+                                     q(pl.col("_app")))),
+                _high=pl.lit(True),
+                _net=pl.col("source_ip"),
+            )
+        )  # fmt: skip
+    if not parts:
+        return None
+    found = (
+        episodes(pl.concat(parts), keys, g)
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("_high").all().alias("_high"),
+            pl.col("_what").unique(maintain_order=True),
+            pl.col("action").unique(maintain_order=True).alias("_actions"),
+            pl.col("_net").drop_nulls().unique(maintain_order=True),
+        )
+        .with_columns(
+            severity=pl.when("_high").then(pl.lit("high")).otherwise(pl.lit("medium")),
+            summary=pl.format(
+                "{} gave access outside the organisation {} ({}): {}{}.",
+                q(pl.col("actor_id")),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_actions"), 3, ", "),
+                first_few(pl.col("_what"), 3, "; "),
+                pl.when(pl.col("_net").list.len() > 0)
+                .then(pl.format(", from a network it had never made its own ({})",
+                                first_few(pl.col("_net"), 3, ", ")))
+                .otherwise(pl.lit("")),
+            ),
         )
     )  # fmt: skip
     return finalize(found, "external_access")

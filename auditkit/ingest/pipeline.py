@@ -329,6 +329,32 @@ def _no_records(data: bytes) -> bool:
     return isinstance(doc, list) and not doc
 
 
+def _not_a_log(head: bytes) -> str | None:
+    """Why a file that starts with ``head`` is refused whole whatever ``--format``
+    says, or ``None``: a store (an SQLite database) or a key.  Read as CSV or NDJSON,
+    every line would become a quarantined record, and a private key's lines would be
+    copied into the quarantine (a file, and the store's quarantine table).
+
+    >>> _not_a_log(b"-----BEGIN PRIVATE KEY-----\\nMC4C...")  # doctest: +ELLIPSIS
+    'not a log: it is a PEM private key (a signing key?); its content is not copied...'
+    >>> _not_a_log(b"SQLite format 3\\x00...")  # doctest: +ELLIPSIS
+    'not a log: it is an SQLite database, not text (a store?); ...'
+    >>> _not_a_log(b'{"action": "x"}') is None
+    True
+    """
+    if head.startswith(b"SQLite format 3\x00"):
+        return (
+            "not a log: it is an SQLite database, not text (a store?); ingest reads text formats, "
+            "compressed or not, zip archives, Parquet and Avro files"
+        )
+    start = head.lstrip()[:200]
+    if start.startswith(b"-----BEGIN ") and b"-----" in start[11:]:
+        kind = start[11:].split(b"-----", 1)[0].decode("ascii", "replace").strip()
+        what = "private key (a signing key?)" if "PRIVATE" in kind else kind.lower()
+        return f"not a log: it is a PEM {what}; its content is not copied to the quarantine"
+    return None
+
+
 def _detected(path: str, head: bytes | None) -> Format:
     """The format of ``path`` by its first bytes (``head``, if they were read whole),
     else, for a CSV of dotted columns, the format of its first row nested again (a
@@ -398,6 +424,9 @@ def _plan(
                 # not be read whole that far is read again by detect_format, to say why
                 first, problem = read_head_checked(path)
                 head = first if problem is None else None
+                refused = _not_a_log(first)
+                if refused is not None:  # whatever --format says: never read as records
+                    raise SchemaError(refused, file=path)
                 table = sentinel_input(path, format, head=head) if head is not None else None
                 wrapped = (
                     None

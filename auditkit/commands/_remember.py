@@ -24,6 +24,7 @@ it first (after restoring a backup on purpose).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -37,7 +38,16 @@ if TYPE_CHECKING:
     from auditkit.store import SavedCheckpoints, Store
     from auditkit.verification import VerificationReport
 
-__all__ = ["Memory", "forget", "key_seen_only_beside", "recall", "remember", "remembered_path"]
+__all__ = [
+    "Memory",
+    "NotRemembered",
+    "forget",
+    "key_seen_only_beside",
+    "recall",
+    "remember",
+    "remembered_path",
+    "seen_elsewhere",
+]
 
 #: The document format of a remembered file (an ``auditkit checkpoint`` document inside).
 _FORMAT = "auditkit-verified/1"
@@ -51,18 +61,64 @@ def _where(store: Store) -> str:
     """The store's location as this machine names it: the absolute SQLite path (its
     folder's symbolic links resolved, never the file's own: whoever can write beside
     the store could otherwise point the name at another file, an older copy, and be
-    a first look), or the URL with every secret masked (its password, and query
-    parameters such as ``password=`` or ``sslpassword=``).
+    a first look), or the database URL reduced to what names the database (see
+    :func:`_database_name`): the same database reached with or without a password,
+    through another driver or with the port left out has one memory.
 
     >>> from types import SimpleNamespace
-    >>> url = "postgresql+psycopg://ann:pw@db/audit?password=x&sslmode=require"
+    >>> url = "postgresql+psycopg://ann:pw@DB/audit?password=x&sslmode=require"
     >>> _where(SimpleNamespace(path=None, location=url))
-    'postgresql+psycopg://ann:***@db/audit?password=xxx&sslmode=require'
+    'postgresql://ann@db:5432/audit'
     """
     if store.path is not None:
         path = Path(os.path.abspath(store.path))
         return str(path.parent.resolve() / path.name)
-    return _masked_url(store.location)
+    return _database_name(store.location)
+
+
+#: query parameters that only say how to connect (the same database either way)
+_HOW_TO_CONNECT = re.compile(
+    r"(?:.*(?:pass|secret|token|key|credential|auth|cert|ssl|gss|krb).*"
+    r"|connect_timeout|application_name|keepalives.*|tcp_user_timeout|target_session_attrs"
+    r"|client_encoding|load_balance_hosts|channel_binding|fallback_application_name)\Z",
+    re.I,
+)
+
+
+def _database_name(location: str) -> str:
+    """A database URL reduced to the database it names: the scheme without its
+    driver (``postgresql+psycopg`` is ``postgresql``), no password, the host in lower
+    case with the default port, and no query parameter that only says how to connect
+    (passwords and other secrets, TLS, time-outs...); those that remain are sorted.
+    Text rules, so that only the store package reads URLs as a driver does.
+
+    >>> _database_name("postgresql://postgres@127.0.0.1/nu4?password=s&options=-c%20x")
+    'postgresql://postgres@127.0.0.1:5432/nu4?options=-c%20x'
+    >>> _database_name("postgresql://postgres:pw@127.0.0.1:5432/nu4")
+    'postgresql://postgres@127.0.0.1:5432/nu4'
+    """
+    from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+    try:
+        parts = urlsplit(location)
+        port = parts.port
+    except ValueError:  # not a URL this reading understands: masked, as it is
+        return _masked_url(location)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme in ("postgres", "postgresql"):
+        scheme, port = "postgresql", port or 5432
+    user = f"{parts.username}@" if parts.username else ""
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = f"{user}{host}" + (f":{port}" if port else "")
+    params = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _HOW_TO_CONNECT.match(k)
+    )
+    query = "?" + urlencode(params, safe="/:,", quote_via=quote) if params else ""
+    return f"{scheme}://{netloc}{parts.path}{query}"
 
 
 def _masked_url(location: str) -> str:
@@ -171,8 +227,10 @@ def _with_source(saved: SavedCheckpoints, source: str) -> SavedCheckpoints:
 def remember(store: Store, report: VerificationReport, memory: Memory | None) -> Path | None:
     """Keep ``store``'s newest signed checkpoints for the next verify on this machine,
     after ``report`` (intact, made with ``memory`` if any); return the file, or
-    ``None`` when the store has no checkpoint yet or the file cannot be written
-    (remembering is a help, never a reason to fail a verify)."""
+    ``None`` when the store has no checkpoint yet.  Remembering is a help, never a
+    reason to fail a verify: a file that cannot be written raises
+    :class:`NotRemembered`, whose message says where and why (the command prints it
+    as a note)."""
     doc = store.export_checkpoints()
     if not doc.get("checkpoints"):
         return None
@@ -191,21 +249,77 @@ def remember(store: Store, report: VerificationReport, memory: Memory | None) ->
         "key_seen_only_beside_since": beside,
         "checkpoints": doc,
     }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n")
         tmp.replace(path)  # whole or not at all, as a concurrent verify reads it
-    except OSError:
-        return None
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise NotRemembered(
+            f"this verify could not be remembered ({_why(exc, path)}): the next verify "
+            "on this machine cannot name a rollback to the state before it; set "
+            "AUDITKIT_HOME to a folder you can write, or keep a checkpoint elsewhere "
+            "(auditkit checkpoint -o FILE)"
+        ) from None
     return path
 
 
+class NotRemembered(Exception):
+    """What this machine remembers of a store cannot be written or dropped (its
+    message names the file and why)."""
+
+
+def _why(exc: OSError, path: Path) -> str:
+    """``path`` and why ``exc`` stopped the work there, in words.
+
+    >>> _why(NotADirectoryError(20, "Not a directory"), Path("/h/verified/x.json"))
+    '/h/verified/x.json: Not a directory'
+    """
+    return f"{path}: {exc.strerror or exc}"
+
+
 def forget(store: Store) -> bool:
-    """Drop what this machine remembers of ``store``; whether there was anything."""
+    """Drop what this machine remembers of ``store``; whether there was anything.
+
+    Raises
+    ------
+    NotRemembered
+        When the file is there but cannot be removed (or its folder cannot be read).
+    """
     path = remembered_path(store)
     try:
         path.unlink()
     except FileNotFoundError:
         return False
+    except NotADirectoryError:
+        return False  # AUDITKIT_HOME (or its verified/) is a file: nothing is remembered
+    except OSError as exc:
+        raise NotRemembered(
+            f"what this machine remembers of the store could not be dropped ({_why(exc, path)})"
+        ) from None
     return True
+
+
+def seen_elsewhere(store: Store, *, limit: int = 2000) -> str | None:
+    """Where else this machine remembers a store with ``store``'s id (a store moved or
+    renamed, or a copy of it), for a note on a first look; never an anchor (the id is
+    in the database).  At most ``limit`` files are read."""
+    folder = _home() / "verified"
+    here = _where(store)
+    try:
+        files = sorted(folder.glob("*.json"))[:limit]
+    except OSError:
+        return None
+    for path in files:
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(doc, dict) or doc.get("store_id") != store.store_id:
+            continue
+        location = doc.get("location")
+        if isinstance(location, str) and location != here:
+            return location
+    return None

@@ -7,13 +7,14 @@ imports what it needs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from auditkit.commands.base import (
     Progress,
@@ -51,16 +52,33 @@ def _init_args(p: argparse.ArgumentParser) -> None:
 
 @command("init", "create a store and its Ed25519 signing key")(_init_args)
 def _init(args: argparse.Namespace) -> int:
-    from auditkit.commands import _remember
     from auditkit.store import Store
 
     store = Store.init(args.store, key=args.key, cold=args.cold)
-    # a new store made here on purpose: what verify remembered of an earlier one at
-    # this location is not a reason to call this one "another store"
-    _remember.forget(store)
     print(f"created store {args.store} (id {store.store_id})")
     print(f"signing key: {store.key_path} (keep it outside the database; back it up)")
+    # a new store made here on purpose: what verify remembered of an earlier one at
+    # this location is not a reason to call this one "another store"
+    _forget_made_anew(store)
     return 0
+
+
+def _forget_made_anew(store: Any) -> None:
+    """Drop what verify remembered of an earlier store at ``store``'s location (made
+    anew on purpose); a memory that cannot be dropped is a note, never a failure of
+    the store just made."""
+    from auditkit.commands import _remember
+
+    try:
+        _remember.forget(store)
+    except _remember.NotRemembered as exc:
+        print(
+            terminal_text(
+                f"note: {exc}; the next verify may name this new store wrong_store "
+                "(verify --forget accepts it)"
+            ),
+            file=sys.stderr,
+        )
 
 
 # -- ingest ----------------------------------------------------------------------------
@@ -226,8 +244,12 @@ def _verify(args: argparse.Namespace) -> int:
     # a memory left unchecked (verified against --checkpoint instead) is never replaced:
     # an older checkpoint file is consistent with a store rolled back to it
     keep_memory = False
+    forgot = False
     if args.forget:
-        _remember.forget(store)
+        try:
+            forgot = _remember.forget(store)
+        except _remember.NotRemembered as exc:
+            raise UsageError(f"verify --forget: {exc}") from None
     elif not args.no_remember and not args.checkpoint:
         # what this machine saw before: a store rolled back since is named
         remembered, unusable = _remember.recall(store)
@@ -242,43 +264,117 @@ def _verify(args: argparse.Namespace) -> int:
             witnesses=args.witness or (),
             progress=tick,
         )
-    kept = None
+    kept, memory_notes = None, [*([unusable] if unusable else [])]
     if (
         report.status is Verdict.INTACT
         and args.tenant is None
         and not args.no_remember
         and not keep_memory
     ):
-        kept = _remember.remember(store, report, remembered)
+        try:
+            kept = _remember.remember(store, report, remembered)
+        except _remember.NotRemembered as exc:
+            memory_notes.append(str(exc))
+    first_look = remembered is None and not args.no_remember and not args.checkpoint
+    if first_look and not unusable:
+        memory_notes.append(_first_look_note(store, forgot=forgot, kept=kept is not None))
     limits = list(report.unchecked)
     if remembered is not None and _remember.key_seen_only_beside(store, report, remembered):
         limits.append(remembered.limit())  # the memory is no stronger than what it saw
     if args.json:
         doc = report.to_dict()
         doc["remembered"] = str(kept) if kept else None
+        doc["checked_against_memory"] = (
+            str(_remember.remembered_path(store)) if remembered is not None else None
+        )
         doc["unchecked"] = limits
-        if unusable:
-            doc.setdefault("notes", []).append(unusable)
+        if memory_notes:
+            doc.setdefault("notes", []).extend(memory_notes)
         print_json(doc)
     else:
         print(terminal_lines(report.summary()))
         key = report.key_id[:16] if report.key_id else "?"
         anchors = "; ".join(a.describe() for a in report.anchors) or "none"
         print(terminal_text(f"key {key} from {report.key_source}; anchors: {anchors}"))
-        for note in [*report.notes, *([unusable] if unusable else [])]:
+        for note in [*report.notes, *memory_notes]:
             print(terminal_text(f"note: {note}"))
         # what the anchors used cannot vouch for, said with the verdict
         for limit in limits:
             print(terminal_text(f"not checked: {limit}"))
-        behind = {"rollback", "truncated", "fork", "wrong_key", "wrong_store"}
-        if remembered is not None and any(p.kind.value in behind for p in report.problems):
-            print(
-                "the store is not the one this machine verified intact before; if it was "
-                "restored from a backup on purpose, `auditkit verify STORE --forget` "
-                "accepts it as it is now",
-                file=sys.stderr,
-            )
+        if remembered is not None:
+            advice = _memory_advice(args.store, {p.kind.value for p in report.problems})
+            if advice:
+                print(terminal_text(advice), file=sys.stderr)
     return {Verdict.INTACT: 0, Verdict.TAMPERED: 1, Verdict.UNANCHORED: 3}[report.status]
+
+
+def _first_look_note(store: Any, *, forgot: bool, kept: bool) -> str:
+    """The note of a verify that had nothing remembered to check the store against:
+    said, so that a store moved or renamed (a first look at its new location) is not
+    taken for one checked against this machine's memory.
+
+    >>> from types import SimpleNamespace
+    >>> _first_look_note(SimpleNamespace(path=None, location="x://a", store_id="1"),
+    ...                  forgot=True, kept=False)  # doctest: +ELLIPSIS
+    'what this machine remembered of this store was dropped (--forget)...'
+    """
+    from auditkit.commands import _remember
+
+    if forgot:
+        text = "what this machine remembered of this store was dropped (--forget)"
+    else:
+        text = (
+            "first verify of this store at this location on this machine: nothing "
+            "remembered to check it against"
+        )
+        elsewhere = _remember.seen_elsewhere(store)
+        if elsewhere:
+            text += f" (a store with its id was verified at {elsewhere}: moved, renamed or copied?)"
+    if kept:
+        text += "; its checkpoints are now remembered, and the next verify here names a rollback"
+    return text
+
+
+#: what a problem found against the memory means, and what to do about it
+_MEMORY_ADVICE: Final = (
+    (
+        "wrong_store",
+        "another store than the one this machine verified intact before is at {store} "
+        "(made elsewhere or copied in, or its id changed)",
+    ),
+    (
+        "wrong_key",
+        "the store at {store} is signed with another key than when this machine verified "
+        "it intact before (its key files replaced?)",
+    ),
+    (
+        "rollback",
+        "the store at {store} is an older copy of the one this machine verified intact "
+        "before (a backup put back?)",
+    ),
+    ("truncated", "the store at {store} lost events this machine saw when it verified it"),
+    ("fork", "the store at {store} holds another history than the one this machine verified"),
+)
+
+
+def _memory_advice(store: str, kinds: set[str]) -> str | None:
+    """The stderr line of a verify whose store is not the one this machine remembers.
+
+    >>> print(_memory_advice("a b.db", {"rollback"}))  # doctest: +NORMALIZE_WHITESPACE
+    the store at a b.db is an older copy of the one this machine verified intact before
+    (a backup put back?); if that is on purpose, `auditkit verify 'a b.db' --forget`
+    accepts it as it is now
+    """
+    import shlex
+
+    for kind, text in _MEMORY_ADVICE:
+        if kind in kinds:
+            return (
+                text.format(store=store)
+                + f"; if that is on purpose, `auditkit verify {shlex.quote(store)} --forget` "
+                "accepts it as it is now"
+            )
+    return None
 
 
 # -- checkpoint --------------------------------------------------------------------------
@@ -497,11 +593,47 @@ def _demo(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--dir {args.dir}: is a file; expected a folder")
-    from auditkit.commands import _remember
     from auditkit.store import Store
 
-    output_path(folder / "audit.db", option="--dir")
+    db = folder / "audit.db"
+    if not _demo_store(db):
+        try:
+            output_path(db, option="--dir")
+        except UsageError as exc:
+            if db.is_file():  # a store (or key) the demo did not make: never replaced
+                raise UsageError(
+                    f"--dir {args.dir}: holds {db.name}, a store no `auditkit demo` made "
+                    "there (or one made before demos marked theirs); refusing to replace "
+                    "it: give another --dir, or remove that folder"
+                ) from None
+            raise exc from None
     code = run_demo(folder, progress=not args.no_progress and sys.stderr.isatty())
+    store = Store.open(str(db))
+    _mark_demo(folder, store.store_id)
     # the demo makes its store anew: forget what verify remembered of the last one
-    _remember.forget(Store.open(str(folder / "audit.db")))
+    _forget_made_anew(store)
     return code
+
+
+#: the file by which ``auditkit demo`` knows a store it made (and may make anew)
+_DEMO_MARK: Final = ".auditkit-demo"
+
+
+def _demo_store(db: Path) -> bool:
+    """Whether ``db`` is the store an earlier ``auditkit demo`` made in its folder
+    (the folder's mark names its store id), so that a second demo may replace it;
+    any other database there is never written over."""
+    import sqlite3
+
+    try:
+        mark = (db.parent / _DEMO_MARK).read_text().strip()
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()
+    except (OSError, sqlite3.Error):
+        return False
+    return bool(mark) and row is not None and row[0] == mark
+
+
+def _mark_demo(folder: Path, store_id: str) -> None:
+    with contextlib.suppress(OSError):
+        (folder / _DEMO_MARK).write_text(store_id + "\n")

@@ -69,7 +69,6 @@ def flat_csv_input(
     >>> flat_csv_input(p, "auto").name
     'ecs'
     """
-    from auditkit.ingest.registry import detect_format, get_format
 
     if head is None:
         head = read_head(path)
@@ -83,19 +82,27 @@ def flat_csv_input(
     nested = _nested(first)
     if nested.error is not None:
         return None
-    nested_head = orjson.dumps(nested.value)
-    if format == "auto":
-        try:
-            inner = detect_format(path, head=nested_head)
-        except SchemaError:
-            return None
-    else:
-        inner = get_format(format) if isinstance(format, str) else format
-        if inner.sniff(head, path) > 0 or inner.sniff(nested_head, path) <= 0:
-            return None  # it reads this CSV itself, or does not know these fields
-    if inner.name in ("csv", "auditkit", "mapped"):
+    inner = _nested_format(path, format, head, orjson.dumps(nested.value))
+    if inner is None or inner.name in ("csv", "auditkit", "mapped"):
         return None  # canonical CSV and mapping files read CSV columns themselves
     return FlatCsvInput(inner)
+
+
+def _nested_format(path: str, format: str | Format, head: bytes, nested: bytes) -> Format | None:
+    """The format that reads a file's first record once nested (``nested``, its JSON),
+    for ``"auto"`` any that recognises it; ``None`` when none does, or when ``format``
+    already reads the file as it is (``head``) and needs no nesting."""
+    from auditkit.ingest.registry import detect_format, get_format
+
+    if format == "auto":
+        try:
+            return detect_format(path, head=nested)
+        except SchemaError:
+            return None
+    inner = get_format(format) if isinstance(format, str) else format
+    if inner.sniff(head, path) > 0 or inner.sniff(nested, path) <= 0:
+        return None  # it reads this file itself, or does not know these fields
+    return inner
 
 
 @dataclasses.dataclass
@@ -141,7 +148,6 @@ def flat_json_input(
     'ecs'
     """
     from auditkit.ingest._readers_extra import iter_json_auto
-    from auditkit.ingest.registry import detect_format, get_format
 
     if head is None:
         head = read_head(path)
@@ -158,17 +164,8 @@ def flat_json_input(
     nested = _nested_json(first)
     if nested.error is not None:
         return None
-    nested_head = orjson.dumps(nested.value)
-    if format == "auto":
-        try:
-            inner = detect_format(path, head=nested_head)
-        except SchemaError:
-            return None
-    else:
-        inner = get_format(format) if isinstance(format, str) else format
-        if inner.sniff(head, path) > 0 or inner.sniff(nested_head, path) <= 0:
-            return None  # it reads these records itself, or does not know these fields
-    if inner.name == "mapped":
+    inner = _nested_format(path, format, head, orjson.dumps(nested.value))
+    if inner is None or inner.name == "mapped":
         return None  # a mapping file names the dotted keys itself
     return FlatJsonInput(inner)
 

@@ -814,6 +814,27 @@ def with_newcomer_firsts(
     )  # fmt: skip
 
 
+def from_new_networks(
+    rows: pl.DataFrame, events: Events, keys: Sequence[str], history: timedelta, gap: timedelta
+) -> pl.LazyFrame:
+    """``rows`` (:func:`with_newcomer_firsts` columns are added) made by an actor of at
+    least ``history`` in the trail who had made some network its own, from a network
+    new to it (:func:`new_network`): an actor seen on a day or two a week (an admin who
+    signs in now and then) has no network of its own yet, and every network is new to
+    a newcomer, so neither says anything."""
+    keys = list(keys)
+    actors = rows.lazy().select(keys).unique()
+    owned = (
+        network_firsts(events, keys, actors).group_by(keys).agg(_owned=pl.col("_net_first").min())
+    )
+    return (
+        with_newcomer_firsts(rows.lazy(), events, keys, actors)
+        .join(began(events, keys, among=actors), on=keys, how="left")
+        .join(owned, on=keys, how="left")
+        .filter(((T - pl.col("_began")) >= history) & (pl.col("_owned") <= T) & new_network(gap))
+    )
+
+
 def earlier_days(grouped: pl.LazyFrame, rows: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """For each episode of ``grouped`` (``_episode``, ``keys``, ``first_seen``), on how
     many days before its own first day the same ``keys`` had ``rows``, as ``_days``

@@ -44,10 +44,9 @@ from auditkit.analytics.detectors.common import (
     finding_span,
     first_few,
     fmt_between,
+    from_new_networks,
     is_person,
     listed,
-    network_firsts,
-    new_network,
     new_network_text,
     newcomer_aggregations,
     noun_terms,
@@ -154,17 +153,7 @@ def _pipeline_tampering(
     )
     if hits.height == 0:
         return empty()
-    actors = hits.lazy().select(keys).unique()
-    # the actor must have made a network its own: one seen now and then has none yet
-    owned = (
-        network_firsts(events, keys, actors).group_by(keys).agg(_owned=pl.col("_net_first").min())
-    )
-    marked = (
-        with_newcomer_firsts(hits.lazy(), events, keys, actors)
-        .join(began(events, keys, among=actors), on=keys, how="left")
-        .join(owned, on=keys, how="left")
-        .filter(((T - pl.col("_began")) >= history) & (pl.col("_owned") <= T) & new_network(g))
-    )
+    marked = from_new_networks(hits, events, keys, history, g)
     found = (
         episodes(marked, keys, g)
         .group_by("_episode")

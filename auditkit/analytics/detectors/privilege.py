@@ -39,13 +39,12 @@ from auditkit.analytics.detectors.common import (
     fmt_between,
     fmt_duration,
     fmt_time,
+    from_new_networks,
     human,
     is_person,
     json_or_none,
     kind,
     lazy,
-    network_firsts,
-    new_network,
     new_network_text,
     newcomer_aggregations,
     no_candidates,
@@ -55,7 +54,6 @@ from auditkit.analytics.detectors.common import (
     q,
     subset,
     verb,
-    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 from auditkit.analytics.detectors.tampering import is_audit_action
@@ -1211,18 +1209,7 @@ def admin_grant_from_new_network(
     )
     if grants.height == 0:
         return empty()
-    actors = grants.lazy().select(keys).unique()
-    # when the actor first made any network its own: an actor seen on a day or two a week
-    # (an admin who signs in now and then) has none yet, and every network is new to it
-    owned = (
-        network_firsts(events, keys, actors).group_by(keys).agg(_owned=pl.col("_net_first").min())
-    )
-    marked = (
-        with_newcomer_firsts(grants.lazy(), events, keys, actors)
-        .join(began(events, keys, among=actors), on=keys, how="left")
-        .join(owned, on=keys, how="left")
-        .filter(((T - pl.col("_began")) >= history) & (pl.col("_owned") <= T) & new_network(g))
-    )
+    marked = from_new_networks(grants, events, keys, history, g)
     found = (
         episodes(marked, keys, g)
         .group_by("_episode")

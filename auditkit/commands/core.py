@@ -623,15 +623,19 @@ def _demo_store(db: Path) -> bool:
     """Whether ``db`` is the store an earlier ``auditkit demo`` made in its folder
     (the folder's mark names its store id), so that a second demo may replace it;
     any other database there is never written over."""
-    import sqlite3
+    from auditkit.errors import AuditkitError
+    from auditkit.store import Store
 
     try:
         mark = (db.parent / _DEMO_MARK).read_text().strip()
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            row = conn.execute("SELECT value FROM store_meta WHERE key = 'store_id'").fetchone()
-    except (OSError, sqlite3.Error):
+    except OSError:
         return False
-    return bool(mark) and row is not None and row[0] == mark
+    if not mark:
+        return False  # no store is opened unless the folder says a demo made one
+    try:
+        return Store.open(str(db)).store_id == mark
+    except (AuditkitError, OSError):
+        return False
 
 
 def _mark_demo(folder: Path, store_id: str) -> None:

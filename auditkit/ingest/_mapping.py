@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import ipaddress
 import itertools
 import math
@@ -927,11 +928,51 @@ def _python_literal(cell: str) -> Any:
     anything else (JSON text with a flaw, a tuple, a set, bytes) as its text."""
     if len(cell) > _MAX_LITERAL or cell[1:2] not in ("'", "{", "]", "}", '"', " "):
         return cell
+    if _nesting(cell) > _MAX_NESTING:
+        return cell  # deeper than any record: never handed to the parser
     try:
-        value = ast.literal_eval(cell)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = _literal_eval(cell)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, SystemError):
         return cell
     return value if _json_like(value, 0) else cell
+
+
+#: the deepest nesting of brackets a cell may hold to be read as a Python literal
+_MAX_NESTING = 64
+
+
+def _nesting(cell: str) -> int:
+    """The deepest nesting of brackets in ``cell`` (quotes not told apart: at most an
+    over-count, which only leaves a cell as text).
+
+    >>> _nesting("[{'a': [1, 2]}]"), _nesting("[" * 100)
+    (3, 100)
+    """
+    depth = deepest = 0
+    for c in cell:
+        if c in "[{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]})":
+            depth -= 1
+    return deepest
+
+
+def _literal_eval(cell: str) -> Any:
+    """:func:`ast.literal_eval`, once more with the garbage collector paused when
+    CPython 3.11 before 3.11.8 says ``AST constructor recursion depth mismatch`` (a
+    fault of its depth accounting while the tree is built, seen now and then in long
+    runs): the same cell then parses."""
+    try:
+        return ast.literal_eval(cell)
+    except SystemError:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return ast.literal_eval(cell)
+        finally:
+            if enabled:
+                gc.enable()
 
 
 def _json_like(value: Any, depth: int) -> bool:

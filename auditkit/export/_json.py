@@ -38,11 +38,11 @@ _CONTROL_CLASS: Final = re.compile("[" + "".join(map(re.escape, CONTROLS)) + "]"
 
 def escape_controls(expr: pl.Expr, special: dict[str, str]) -> pl.Expr:
     """Text with each key of ``special`` replaced by its value, and every other
-    character of :data:`CONTROLS` written as the visible text ``\\uXXXX`` (one
-    backslash, ``u``, four lower-case hex digits): one pass (Aho-Corasick, leftmost
+    character of :data:`CONTROLS` written as visible text (one backslash, ``u``, four
+    lower-case hex digits: NUL as ``\\u0000``): one pass (Aho-Corasick, leftmost
     match), so an escape is never escaped again.  ``special`` must map the format's
-    escape character (a backslash) to itself doubled, so that ``\\uXXXX`` cannot
-    be forged by the text.
+    escape character (a backslash) to itself doubled, so that no such escape
+    can be forged by the text.
 
     Examples
     --------

@@ -12,7 +12,7 @@ escape ``\\`` as ``\\\\``, ``=`` as ``\\=``, and carriage return and line feed
 as ``\\r`` and ``\\n`` (the header gets the same for CR and LF, which it cannot
 hold either); every other control character (C0, DEL, C1: NUL, VT, FF, FS, GS, RS,
 NEL...) and U+2028 and U+2029, which some readers take for line breaks, are written
-as the visible text ``\\uXXXX`` (one backslash, four lower-case hex digits), in the
+as visible text (one backslash, ``u``, four lower-case hex digits: NUL as ``\\u0000``), in the
 header and in values.  So one event is always one line whatever its text, also for
 a reader that splits lines as Python's ``str.splitlines`` does.  Severity is
 0-10: 3 for a success, 6 a failure, 5 an error, 7 a denial, one more for
@@ -61,7 +61,7 @@ LEEF 2.0
 Attributes are separated by a tab, declared in the header's delimiter field
 (``x09``).  The header fields escape ``\\`` and ``|`` as CEF does; attribute
 values escape ``\\``, tab, CR and LF as ``\\\\``, ``\\t``, ``\\r``, ``\\n``, and the
-other control characters, U+2028 and U+2029 as ``\\uXXXX``, as CEF does (a value
+other control characters, U+2028 and U+2029 as ``\\u`` and four hex digits, as CEF does (a value
 never holds the delimiter nor ends a line).  QRadar's predefined keys
 carry what they mean: ``devTime`` (milliseconds since the epoch),
 ``devTimeFormat`` absent, ``cat`` (category), ``sev`` (1-10, as CEF's severity),
@@ -112,7 +112,7 @@ _TS: Final = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
 # (one pass each: Aho-Corasick, leftmost match, so an escape is never escaped again;
-# every other control character, NEL, U+2028 and U+2029 as the text \uXXXX)
+# every other control character, NEL, U+2028 and U+2029 as the text \u and four hex digits)
 _HEADER_ESCAPES: Final = {"\\": "\\\\", "|": "\\|", "\r": "\\r", "\n": "\\n"}
 _CEF_ESCAPES: Final = {"\\": "\\\\", "=": "\\=", "\r": "\\r", "\n": "\\n"}
 _LEEF_ESCAPES: Final = {"\\": "\\\\", "\t": "\\t", "\r": "\\r", "\n": "\\n"}

@@ -16,7 +16,8 @@ One line per event::
   ``event_id``, ``seq``, ``action``, ``category``, ``outcome`` and
   ``actor_id``; values escape ``"``, ``\\`` and ``]`` with a backslash (RFC 5424
   section 6.3.3), CR and LF as ``\\r`` and ``\\n``, and every other control
-  character (C0, DEL, C1), U+2028 and U+2029 as ``\\uXXXX``, so that a line stays
+  character (C0, DEL, C1), U+2028 and U+2029 as ``\\u`` and four hex digits (NUL
+  as ``\\u0000``), so that a line stays
   one line for every reader (``str.splitlines`` also splits at VT, FF, FS, GS, RS,
   NEL, U+2028 and U+2029).  32473 is the private enterprise number RFC 5612 reserves for examples:
   change :data:`SD_ID` if your organisation has its own;
@@ -65,7 +66,7 @@ SD_ID: Final = "auditkit@32473"
 _FACILITY: Final = 13
 _LEVEL: Final = {"success": 6, "failure": 4, "denied": 4, "error": 3}
 _SD_MAP: Final = {'"': '\\"', "\\": "\\\\", "]": "\\]", "\r": "\\r", "\n": "\\n"}
-#: every other control character, NEL, U+2028 and U+2029: written as ``\uXXXX``
+#: every other control character, NEL, U+2028 and U+2029: written as ``\u`` and four hex digits
 _SD_SPECIAL: Final = re.compile("[" + "".join(map(re.escape, {*_SD_MAP, *CONTROLS})) + "]")
 _NOT_HOST: Final = re.compile(r"[^\x21-\x7e]")
 _BOM: Final = b"\xef\xbb\xbf"

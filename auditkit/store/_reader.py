@@ -348,13 +348,13 @@ class TrailReader:
                 conn.text_factory = _lenient_text
             yield conn
 
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor for a small read: a failure is a :class:`StoreError` naming the
+        store, and on PostgreSQL the read's transaction is ended whatever happens."""
         with self._connect() as conn:
             try:
-                cur = conn.cursor()
-                cur.execute(_ph(self.dialect, sql, "format"), tuple(params))
-                rows = cur.fetchall()
-                return [tuple(r) for r in rows]
+                yield conn.cursor()
             except Exception as exc:
                 raise StoreError(
                     f"{self.backend.location}: read failed: {_first_line(exc)}"
@@ -362,6 +362,11 @@ class TrailReader:
             finally:
                 if self.dialect != "sqlite":
                     conn.rollback()
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._cursor() as cur:
+            cur.execute(_ph(self.dialect, sql, "format"), tuple(params))
+            return [tuple(r) for r in cur.fetchall()]
 
     def _tenant_values(self) -> list[tuple[str, str, bytes]]:
         """Every distinct ``tenant_id`` of the tables that hold a trail: (table, SQL type,
@@ -1187,16 +1192,8 @@ class TrailReader:
         """The segments named by the tenant's seal statements that ``public_key`` signed,
         less those a signed purge removed since: what deduplication may trust (a seal
         row inserted or edited in the database names nothing here)."""
-        with self._connect() as conn:
-            try:
-                statements, _ = self._statements(conn.cursor(), tenant)
-            except Exception as exc:
-                raise StoreError(
-                    f"{self.backend.location}: read failed: {_first_line(exc)}"
-                ) from exc
-            finally:
-                if self.dialect != "sqlite":
-                    conn.rollback()
+        with self._cursor() as cur:
+            statements, _ = self._statements(cur, tenant)
         signed = []
         for st in statements:
             try:

@@ -501,8 +501,8 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--start",
         metavar="DATE",
-        help="first day (default 2026-01-05, or earlier so that the last day is not "
-        "after today: ingest refuses events from the future)",
+        help="first day (default 2026-01-05, or earlier so that the last day ends "
+        "before today: ingest refuses events from the future)",
     )
     p.add_argument(
         "--actors",
@@ -556,10 +556,11 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _sample_start(start: str | None, days: int, today: date | None = None) -> str:
     """The sample's first day: ``start`` as given (checked), else the fixed default,
-    moved back when ``days`` from it would reach past ``today``.
+    moved back when ``days`` from it would reach into ``today`` (whose hours are not
+    all past yet: the last day is yesterday at the latest).
 
     >>> _sample_start(None, 90, date(2026, 12, 7)), _sample_start(None, 365, date(2026, 12, 7))
-    ('2026-01-05', '2025-12-08')
+    ('2026-01-05', '2025-12-07')
     """
     if start is not None:
         try:
@@ -569,7 +570,7 @@ def _sample_start(start: str | None, days: int, today: date | None = None) -> st
                 f"--start: expected a date such as 2026-01-05, got {start!r}"
             ) from None
     first = date(2026, 1, 5)
-    latest = (today or datetime.now(UTC).date()) - timedelta(days=days - 1)
+    latest = (today or datetime.now(UTC).date()) - timedelta(days=days)
     return min(first, latest).isoformat()
 
 

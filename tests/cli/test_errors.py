@@ -293,8 +293,9 @@ def test_a_long_sample_ends_by_today_and_ingests_whole(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``sample --days 365`` began on a fixed day and ran past today: ingest refused
-    the future events (15,716 of 200,000 quarantined)."""
-    from datetime import UTC, datetime
+    the future events (15,716 of 200,000 quarantined). Its last day was then today,
+    whose later hours are still the future: a CI run at 00:11 UTC saw events at 11:35."""
+    from datetime import UTC, date, datetime, timedelta
 
     import orjson
 
@@ -305,5 +306,11 @@ def test_a_long_sample_ends_by_today_and_ingests_whole(
     db = str(tmp_path / "a.db")
     assert main(["init", db]) == 0
     assert main(["ingest", db, str(out), "--strict", "--no-progress"]) == 0
+    from auditkit.commands.core import _sample_start
+
+    for hour in (0, 12, 23):
+        today = datetime(2026, 12, 8, hour, 11, tzinfo=UTC)
+        first = date.fromisoformat(_sample_start(None, 400, today.date()))
+        assert first + timedelta(days=400) <= today.date()
     assert main(["sample", "-o", str(out), "--start", "2026-13-01"]) == 2
     assert "--start" in capsys.readouterr().err

@@ -31,7 +31,13 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import json_or_none
 
-__all__ = ["destination_effects", "filter_direction", "keeps_audit_logs", "sink_effect"]
+__all__ = [
+    "destination_effects",
+    "filter_direction",
+    "keeps_audit_logs",
+    "sink_effect",
+    "spares_audit_logs",
+]
 
 #: The calls whose requests (and responses) give a sink's or a trail's state.
 SOURCE_CALLS: Final = r'"source_action"\s*:\s*"[^"]*(?:(?:Create|Update)(?:Sink|Trail))"'
@@ -211,6 +217,49 @@ def keeps_audit_logs(text: str | None) -> bool:
     return all(
         any(all(selects(t, log) for t in alt) for alt in alternatives) for log in _AUDIT_LOGS
     )
+
+
+#: Resource types whose entries are a workload's own logs, never a Cloud Audit log.
+_WORKLOAD_LOGS: Final = frozenset(
+    ("k8s_container", "k8s_pod", "k8s_node", "http_load_balancer", "dataflow_step")
+)
+
+
+def spares_audit_logs(text: str | None) -> bool:
+    """Whether an exclusion's filter, read alone, can match no Cloud Audit log entry: each
+    of its alternatives names a log that is not an audit log (``logName``, ``LOG_ID``) or
+    a workload's own resource type (a container's output, a load balancer's requests).
+
+    >>> spares_audit_logs('resource.type="k8s_container" severity<WARNING')
+    True
+    >>> spares_audit_logs('logName="projects/p/logs/stdout" OR resource.type=k8s_pod')
+    True
+    >>> spares_audit_logs("logName:cloudaudit.googleapis.com")
+    False
+    >>> spares_audit_logs('severity<WARNING')
+    False
+    >>> spares_audit_logs('NOT resource.type="k8s_container"')
+    False
+    """
+    if not text or not text.strip():
+        return False
+
+    def spares(term: Term) -> bool:
+        negated, field, op, value = term
+        if negated or not value:
+            return False
+        if field == "logname" and op in (":", "="):
+            return "cloudaudit" not in value and not any(
+                value in f"projects/p/logs/cloudaudit.googleapis.com/{log}" for log in _AUDIT_LOGS
+            )
+        if field == "resource.type" and op == "=":
+            return value in _WORKLOAD_LOGS
+        if not field:
+            m = re.fullmatch(r'log_id\("?([^")]*)"?\)', value)
+            return m is not None and "cloudaudit" not in m.group(1)
+        return False
+
+    return all(any(spares(t) for t in alt) for alt in parse_filter(text))
 
 
 def _mask(request: Mapping[str, Any]) -> set[str] | None:

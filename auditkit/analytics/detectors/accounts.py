@@ -16,11 +16,13 @@ import polars as pl
 
 from auditkit.analytics.detectors._principals import as_principals
 from auditkit.analytics.detectors.common import (
+    SERVICE_ACCOUNT,
     Events,
     T,
     action_words,
     actions_where,
     active_days,
+    away_from_home,
     began,
     duration,
     empty,
@@ -53,9 +55,7 @@ _PRIVILEGED_ROLE: Final = (
     r"(?i)admin|owner|root|super_?user|privileged|poweruser|iamfullaccess|roles/editor|\*"
 )
 #: A Google Cloud service account's e-mail, in a key's target or a binding's member.
-_SERVICE_ACCOUNT: Final = (
-    r"(?i)(?:serviceAccounts/|serviceAccount:)?([^/:\s]+\.gserviceaccount\.com)"
-)
+_SERVICE_ACCOUNT: Final = SERVICE_ACCOUNT
 
 #: How CloudTrail's ``CreateLoginProfile`` (a console password made for an IAM user) is
 #: kept in an imported event's metadata.
@@ -64,6 +64,11 @@ _LOGIN_PROFILE_CHANGE: Final = '"source_action":"UpdateLoginProfile"'
 #: Earlier days on which an actor made a credential for the same user that make it its
 #: routine (a rotation): low
 _ROUTINE_DAYS: Final = 1
+#: Keys made by one actor no more than this apart are one finding.
+_KEY_BURST: Final = timedelta(hours=1)
+_RANK: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+#: Keys in one burst that, made away from their maker's usual places, make it high.
+_MANY_KEYS: Final = 5
 #: How long a trail must run before an actor's first change of another user's password
 #: is news rather than the first day of a helpdesk's routine.
 _CHANGE_HISTORY: Final = timedelta(days=7)
@@ -151,7 +156,7 @@ def suspicious_api_key(
     created = (
         subset(
             events,
-            (*cols, "targets", "metadata", "actor_type", "source_ip", "user_agent"),
+            (*cols, "targets", "metadata", "actor_type", "source_ip", "user_agent", "geo_country"),
             (pl.col("action") == "api_key.create") | (pl.col("action") == "password.reset"),
             pl.col("outcome") == "success",
         )
@@ -338,7 +343,67 @@ def suspicious_api_key(
             ).alias("summary"),
         )
     )
-    return finalize(found, "suspicious_api_key")
+    # a burst of keys (a deploy key added to each of twelve repositories at 2 a.m.) is one
+    # finding, as severe as its most severe key; high when it holds `_MANY_KEYS` keys made
+    # from a network or a country new to their maker (doors left on every repository)
+    away = (
+        away_from_home(
+            created.lazy().select(*keys, "occurred_at", "event_id", "source_ip", "user_agent",
+                                  "geo_country"),
+            events, keys, fresh,
+        )
+        .select("event_id", _away=pl.col("_new_net") | pl.col("_new_country"))
+        .unique("event_id")
+    )  # fmt: skip
+    rank = pl.col("severity").replace_strict(_RANK, return_dtype=pl.Int8)
+    grouped = (
+        episodes(
+            found.rename({"first_seen": "occurred_at"})
+            .with_columns(event_id=pl.col("event_ids").list.first())
+            .join(away, on="event_id", how="left"),
+            keys,
+            _KEY_BURST,
+        )
+        .sort("occurred_at")
+        .group_by("_episode")
+        .agg(
+            pl.col(*keys).first(),
+            pl.col("occurred_at").min().alias("first_seen"),
+            pl.col("last_seen").max(),
+            pl.col("event_ids").list.explode().alias("event_ids"),
+            pl.col("severity").sort_by(rank, descending=True).first(),
+            pl.col("summary").sort_by(rank, descending=True, maintain_order=True).first(),
+            # the most severe first, each phrasing once (twelve deploy keys read alike)
+            pl.col("summary")
+            .sort_by(rank, descending=True, maintain_order=True)
+            .str.replace(r"^'(?:[^']|'')*' ", "")
+            .str.replace(r" at \d{4}-\d\d-\d\d \d\d:\d\d UTC", "")
+            .unique(maintain_order=True)
+            .alias("_summaries"),
+            pl.len().alias("_n"),
+            pl.col("_away").fill_null(False).any(),
+        )
+        .with_columns(
+            severity=pl.when((pl.col("_n") >= _MANY_KEYS) & pl.col("_away"))
+            .then(pl.lit("high"))
+            .otherwise(pl.col("severity")),
+            summary=pl.when(pl.col("_n") > 1)
+            .then(
+                pl.format(
+                    "{} made {} keys or passwords {}{}: {}",
+                    q(pl.col("actor_id")),
+                    pl.col("_n"),
+                    fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                    pl.when(pl.col("_away"))
+                    .then(pl.lit(", some from a network or a country new to them"))
+                    .otherwise(pl.lit("")),
+                    first_few(pl.col("_summaries"), 3, " "),
+                )
+            )
+            .otherwise(pl.col("summary")),
+        )
+    )
+    return finalize(grouped, "suspicious_api_key")
 
 
 def _minted(

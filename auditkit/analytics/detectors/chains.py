@@ -19,6 +19,7 @@ from auditkit.analytics.detectors.common import (
     ACCOUNT_KINDS,
     LOGIN,
     SENSITIVE_ACTIONS,
+    SERVICE_ACCOUNT,
     Events,
     T,
     actions_matching,
@@ -425,6 +426,16 @@ def _holder_collections(
                 pl.col("targets").list.eval(
                     target.field("id").filter(kind(target.field("type")).is_in(ACCOUNT_KINDS))
                 ),
+                # a key that acts under its own name (GitLab's deploy key, whose clones
+                # name it as their author), and the service account a key is made for
+                # (Google Cloud's: the account acts, naming the key only in passing)
+                key_name,
+                pl.col("targets").list.eval(
+                    pl.coalesce(
+                        target.field("id").str.extract(SERVICE_ACCOUNT, 1),
+                        target.field("id"),
+                    ).filter(~kind(target.field("type")).is_in(ACCOUNT_KINDS))
+                ),
             )
             .list.unique()
             .alias("actor_id"),
@@ -528,10 +539,16 @@ def _holder_collections(
     )
     if found.height == 0:
         return None
+    # a key or service account acting for itself is as known as the account that made it
     known = began(events, keys, among=found.lazy().select(keys))
+    makers = began(
+        events, keys, among=found.lazy().select("tenant_id", actor_id=pl.col("_creator"))
+    ).rename({"actor_id": "_creator", "_began": "_made_by_since"})
     return (
         found.lazy()
         .join(known, on=keys, how="left")
+        .join(makers, on=["tenant_id", "_creator"], how="left")
+        .with_columns(_began=pl.min_horizontal("_began", "_made_by_since"))
         .select(
             "tenant_id",
             "actor_id",

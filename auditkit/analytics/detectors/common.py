@@ -625,6 +625,82 @@ NOT_PRIVILEGED_NAME_PATTERN: Final = (
 )
 
 
+#: Groups that hold every user: Okta's built-in ``Everyone`` and the names directories
+#: give theirs (``All Users``, ``All Employees``, ``acme-all-staff``), alone or with the
+#: organisation after them (``Everyone@acme``, ``All Users (acme)``).
+EVERYONE_GROUP: Final = (
+    r"(?i)^\s*(?:all|(?:[a-z0-9.]+[ _.-])?(?:everyone|everybody|all[ _.-]?(?:users|employees"
+    r"|staff|members|people|accounts|company|organi[sz]ation|hands|personnel|workforce))"
+    r"(?:\s*@\s*[^\s/]+|\s*[(\[][^)\]/]*[)\]])?)\s*$"
+)
+
+
+#: A group whose members, as the trail's additions show them, are this share of the
+#: tenant's people (and at least :data:`POPULATION_MIN` of them) holds every user,
+#: whatever its name (``Company``).
+POPULATION_SHARE: Final = 0.8
+POPULATION_MIN: Final = 5
+
+
+def everyone_groups(events: Events, among: pl.LazyFrame) -> pl.LazyFrame:
+    """The groups (``tenant_id``, ``_group``: a target's name, else its id) of the tenants
+    of ``among`` that hold every user whatever their names (those named so match
+    :data:`EVERYONE_GROUP`): their members added in the trail (``team_member.add``,
+    ``group_member.add``) are at least :data:`POPULATION_SHARE` of the people who acted in
+    the tenant.
+
+    >>> rows = [{"tenant_id": "t", "actor_id": f"u{i}", "actor_type": "user",
+    ...          "action": "team_member.add", "targets": [{"id": f"u{i}", "type": "user",
+    ...          "name": None}, {"id": "g1", "type": "group", "name": "Company"}]}
+    ...         for i in range(6)]
+    >>> df = pl.DataFrame(rows)
+    >>> everyone_groups(df, df.lazy().select("tenant_id")).collect().rows()
+    [('t', 'Company')]
+    """
+    target = pl.element().struct
+    tenants = among.select("tenant_id").unique()
+    members = (
+        lazy(events, "tenant_id", "action", "targets")
+        .filter(pl.col("action").is_in(["team_member.add", "group_member.add"]))
+        .join(tenants, on="tenant_id", how="semi")
+        .select(
+            "tenant_id",
+            _group=pl.col("targets")
+            .list.eval(
+                pl.coalesce(target.field("name"), target.field("id")).filter(
+                    kind(target.field("type")).is_in(["team", "group", "usergroup"])
+                )
+            )
+            .list.first(),
+            _member=pl.col("targets")
+            .list.eval(target.field("id").filter(kind(target.field("type")) == "user"))
+            .list.first(),
+        )
+        .drop_nulls()
+        .unique()
+    )
+    people = (
+        lazy(events, "tenant_id", "actor_id", "actor_type")
+        .join(tenants, on="tenant_id", how="semi")
+        .filter(is_person() & pl.col("actor_id").is_not_null())
+        .select("tenant_id", _member="actor_id")
+        .unique()
+    )
+    counted = people.group_by("tenant_id").agg(_people=pl.len())
+    by_size = (
+        members.join(people, on=["tenant_id", "_member"], how="semi")
+        .group_by("tenant_id", "_group")
+        .agg(_in=pl.len())
+        .join(counted, on="tenant_id")
+        .filter(
+            (pl.col("_in") >= POPULATION_MIN)
+            & (pl.col("_in") >= POPULATION_SHARE * pl.col("_people"))
+        )
+        .select("tenant_id", "_group")
+    )
+    return by_size
+
+
 def privileged_name(name: pl.Expr, privileged: str, not_privileged: str) -> pl.Expr:
     """Whether a team's, group's or permission's name makes its members privileged.
 
@@ -1000,6 +1076,121 @@ def client_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> p
     return _made_own(events, keys, among, "user_agent", client_agent, "client")
 
 
+def country_firsts(events: Events, keys: Sequence[str], among: pl.LazyFrame) -> pl.LazyFrame:
+    """When each group of ``keys`` found in ``among`` made each country (``geo_country``,
+    upper case) its own, as ``_country``, ``_country_seen`` and ``_country_first``, as
+    :func:`network_firsts` does for networks; and ``_countries_owned``, when it first made
+    any country its own (join on ``keys`` only for that).  Judge rows with
+    :func:`new_country`.
+
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"tenant_id": ["t"] * 4, "actor_id": ["a"] * 4,
+    ...     "occurred_at": [datetime(2026, 1, d) for d in (1, 2, 3, 4)],
+    ...     "geo_country": ["us", "US", "US", "NL"]})
+    >>> keys = ["tenant_id", "actor_id"]
+    >>> firsts = country_firsts(df, keys, df.lazy().select(keys).unique()).sort("_country")
+    >>> firsts.select("_country", pl.col("_country_first").dt.year()).collect().rows()
+    [('NL', 2126), ('US', 2026)]
+    """
+    found = _made_own(
+        lazy(events, *keys, "occurred_at", "geo_country").filter(
+            pl.col("geo_country").is_not_null()
+        ),
+        keys,
+        among,
+        "geo_country",
+        lambda c: c.str.strip_chars().str.to_uppercase(),
+        "country",
+    )
+    return found.with_columns(_countries_owned=pl.col("_country_first").min().over(keys))
+
+
+def new_country(gap: timedelta) -> pl.Expr:
+    """Whether a row's country (``_country``, joined with :func:`country_firsts`) is new to
+    an actor that had made some country its own before the row: first seen at most
+    ``gap`` before, or not yet its own.  False where the row or the actor has no country."""
+    at = pl.col("occurred_at")
+    return (
+        pl.col("_country").is_not_null()
+        & (pl.col("_countries_owned") <= at)
+        & _new("_country_seen", "_country_first", gap)
+    ).fill_null(False)
+
+
+#: How long a tenant's trail must have run before a network no one of it made its own
+#: is news (see :func:`away_from_home`).
+TENANT_HISTORY: Final = timedelta(days=7)
+
+
+def away_from_home(
+    rows: pl.LazyFrame,
+    events: Events,
+    keys: Sequence[str],
+    gap: timedelta,
+    *,
+    by_tenant: bool = False,
+) -> pl.LazyFrame:
+    """``rows`` (with ``source_ip``, ``user_agent`` and ``geo_country``) with ``_new_net``,
+    whether the row came from a network new to its actor (:func:`new_network`) once the
+    actor had made some network its own, and ``_new_country``, from a country new to it
+    (:func:`new_country`); with the columns of :func:`with_newcomer_firsts` and
+    ``_country``.  With ``by_tenant``, an actor with no network of its own yet (an
+    enterprise's owners act there now and then) is judged by its tenant's: a network no
+    one of the tenant had made its own, once the tenant's trail has run
+    :data:`TENANT_HISTORY`, is new (a pass over the tenants' events: for rare rows)."""
+    keys = list(keys)
+    actors = rows.select(keys).unique()
+    judged = (
+        with_newcomer_firsts(rows, events, keys, actors)
+        .with_columns(_country=pl.col("geo_country").str.strip_chars().str.to_uppercase())
+        .join(country_firsts(events, keys, actors), on=[*keys, "_country"], how="left",
+              maintain_order="left")
+        .join(
+            network_firsts(events, keys, actors).group_by(keys)
+            .agg(_owned=pl.col("_net_first").min()),
+            on=keys, how="left", maintain_order="left",
+        )
+        .with_columns(
+            _new_net=((pl.col("_owned") <= T) & new_network(gap)).fill_null(False),
+            _new_country=new_country(gap),
+            _homeless=(pl.col("_owned").is_null() | (pl.col("_owned") > T)),
+        )
+        .drop("_owned", "_countries_owned")
+    )  # fmt: skip
+    if not by_tenant:
+        return judged.drop("_homeless")
+    found = judged.collect()
+    lost = found.filter("_homeless")
+    if lost.height == 0:
+        return found.lazy().drop("_homeless")
+    # the tenant's own use of those rows' networks only: their addresses picked by a
+    # literal prefix (an IPv4 /24's first three parts) before any grouping
+    tenants = lost.lazy().select("tenant_id").unique()
+    prefixes = (
+        lost.get_column("_net").drop_nulls().unique().str.extract(r"^(\d+\.\d+\.\d+\.)0/24$", 1)
+    )
+    nearby = lazy(events, "tenant_id", "occurred_at", "source_ip")
+    if prefixes.null_count() == 0 and len(prefixes):
+        nearby = nearby.filter(pl.col("source_ip").str.contains_any(prefixes.to_list()))
+    ours = network_firsts(nearby, ["tenant_id"], tenants).rename(
+        {"_net_seen": "_ours_seen", "_net_first": "_ours_first"}
+    )
+    new_to_tenant = ((T - pl.col("_ours_seen")) <= gap) | (pl.col("_ours_first") > T)
+    return (
+        found.lazy()
+        .join(ours, on=["tenant_id", "_net"], how="left", maintain_order="left")
+        .join(began(events, among=tenants).rename({"_began": "_t0"}), on="tenant_id",
+              how="left", maintain_order="left")
+        .with_columns(
+            _new_net=(
+                pl.col("_new_net")
+                | (pl.col("_homeless") & (T - pl.col("_t0") >= TENANT_HISTORY) & new_to_tenant)
+            ).fill_null(False)
+        )
+        .drop("_homeless", "_ours_seen", "_ours_first", "_t0")
+    )  # fmt: skip
+
+
 def _new(seen: str, own: str, gap: timedelta) -> pl.Expr:
     at = pl.col("occurred_at")
     return ((at - pl.col(seen)) <= gap) | (pl.col(own) > at)
@@ -1035,6 +1226,11 @@ def new_clients_text(clients: pl.Expr, tried: pl.Expr | None = None) -> pl.Expr:
         .otherwise(pl.lit(""))
     )
 
+
+#: A Google Cloud service account's e-mail, in a key's target or a binding's member.
+SERVICE_ACCOUNT: Final = (
+    r"(?i)(?:serviceAccounts/|serviceAccount:)?([^/:\s]+\.gserviceaccount\.com)"
+)
 
 #: Target kinds (as :func:`kind` spells them) that are a person's account.
 ACCOUNT_KINDS: Final = ("user", "account", "member", "person", "identity")

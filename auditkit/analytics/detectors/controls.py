@@ -33,11 +33,14 @@ from auditkit.analytics.detectors.common import (
     action_words,
     actions_matching,
     actions_where,
+    away_from_home,
     classified,
     classified_episodes,
     duration,
     empty,
+    episodes,
     finalize,
+    finding_span,
     first_few,
     fmt_time,
     json_or_none,
@@ -101,6 +104,16 @@ _OFF_VERBS: Final = {
     "remove": "removed", "suspend": "suspended", "unenforce": "unenforced",
     "turn_off": "turned off",
 }  # fmt: skip
+#: Verbs and participles that switch a control off, inside a producer's action name.
+_OFF_WORDS: Final = {
+    **_OFF_VERBS, **{v: v for v in _OFF_VERBS.values()}, "disabled": "disabled",
+}  # fmt: skip
+#: Nouns of one principal's own sign-in (their factor, session or token): not the
+#: organisation's control (``mfa_disabled``'s).
+_PERSONAL: Final = frozenset(
+    ("user", "users", "member", "members", "identity", "credential", "credentials", "session",
+     "sessions", "token", "tokens", "authorization")
+)  # fmt: skip
 _POLICY_WORDS: Final = frozenset(
     ("policy", "policies", "setting", "settings", "config", "configuration", "provider",
      "enforcement", "requirement", "rule", "sso", "saml", "oidc", "allowlist", "whitelist",
@@ -337,6 +350,10 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     ['protected_branch removed (protected_branch.remove)']
     >>> weakened_controls("organizations_organization.leave", None)
     ['left the organization (organizations_organization.leave)']
+    >>> weakened_controls("organization.disable_saml", None)  # a name the mapping lacks
+    ['saml disabled (organization.disable_saml)']
+    >>> weakened_controls("organization.sso_disabled", None)
+    ['sso disabled (organization.sso_disabled)']
     """
     found: list[str] = []
     noun, _, verb = action.rpartition(".")
@@ -368,6 +385,19 @@ def weakened_controls(action: str, changes: str | None) -> list[str]:
     if not found and verb in _OFF_VERBS and {"transfer", "lock"} <= set(noun_words):
         # a domain's registrar lock: off, the domain can be moved to another owner
         found.append(f"{noun} {_OFF_VERBS[verb]} ({action})")
+    if not found and "_" in verb and not _PERSONAL.intersection(noun_words):
+        # a producer's name not mapped to the vocabulary (GitHub's org.disable_saml read
+        # as organization.disable_saml, org.sso_disabled): the verb says it
+        words = verb.split("_")
+        off = next((w for w in (words[0], words[-1]) if w in _OFF_WORDS), None)
+        rest = [w for w in words if w != off]
+        if (
+            off is not None
+            and _is_control(rest)
+            and _POLICY_WORDS.intersection(rest)
+            and not _PERSONAL.intersection(rest)
+        ):
+            found.append(f"{'_'.join(rest)} {_OFF_WORDS[off]} ({action})")
     if not found and verb == "leave" and {"organization", "organisation"} & set(noun_words):
         # out of its organisation, an account sheds the guardrails, trail and
         # monitoring the organisation applies to it
@@ -871,8 +901,10 @@ def security_control_weakened(
         if more is not None:
             more = more.drop("metadata", strict=False)
             hits = more if hits is None else pl.concat([hits, more], how="diagonal")
+    # a provider's change read as weakening already is not reported as unseen too
+    unseen = _federation_unseen(events, g, None if hits is None else hits.select("event_id"))
     if hits is None:
-        return empty()
+        return empty() if unseen is None else finalize(unseen, "security_control_weakened")
     found = classified_episodes(hits, g).with_columns(
         severity=pl.when("_done").then(pl.lit("high")).otherwise(pl.lit("medium")),
         summary=pl.format(
@@ -883,4 +915,97 @@ def security_control_weakened(
             first_few(pl.col("_what"), 5),
         ),
     )
+    if unseen is not None:
+        cols = ["tenant_id", "actor_id", "first_seen", "last_seen", "event_ids", "severity",
+                "summary"]  # fmt: skip
+        found = pl.concat([found.select(cols), unseen.lazy().select(cols)], how="vertical")
     return finalize(found, "security_control_weakened")
+
+
+def _federation_action(action: str) -> bool:
+    """A single sign-on provider created or changed (``sso.update``, CloudTrail's
+    ``iam_saml_provider.update``), not deleted."""
+    noun, _, verb = action.rpartition(".")
+    words = _words(noun)
+    first = verb.split("_")[0]
+    return bool(_FEDERATION.intersection(words)) and first in _PROVIDER_VERBS
+
+
+#: Verbs that set a provider (switching single sign-on on is not one).
+_PROVIDER_VERBS: Final = frozenset(
+    ("update", "create", "put", "modify", "set", "add", "replace", "configure", "change",
+     "edit", "patch")
+)  # fmt: skip
+
+
+#: A producer's name of a change to a provider that removes it rather than sets it.
+_REMOVING: Final = r"(?i)delete|remove|deactivate|disable|destroy"
+
+
+def _federation_unseen(
+    events: Events, g: timedelta, seen: pl.LazyFrame | None
+) -> pl.DataFrame | None:
+    """Single sign-on provider settings changed, or a provider added, where the record
+    shows no before and after (GitHub's ``org.update_saml_provider_settings``, Okta's
+    ``system.idp.lifecycle.create``, CloudTrail's ``UpdateSAMLProvider``): the identity
+    provider that vouches for the organisation's users may have been replaced, which no
+    setting's value tells.  High from a network or a country its actor had not made its
+    own; medium from its usual places (an administrator rotating the provider's
+    certificate).  Candidate findings, or None."""
+    actions = actions_where(events, _federation_action)
+    if not actions:
+        return None
+    keys = ["tenant_id", "actor_id"]
+    source = pl.col("metadata").str.json_path_match("$.source_action")
+    candidates = (
+        subset(
+            events,
+            (*keys, "event_id", "occurred_at", "action", "outcome", "changes", "metadata",
+             "source_ip", "user_agent", "geo_country"),
+            pl.col("action").is_in(actions),
+            pl.col("outcome") == "success",
+            pl.col("changes").is_null() & pl.col("actor_id").is_not_null(),
+        )
+        .with_columns(_source=pl.coalesce(source, pl.col("action")))
+        .filter(~pl.col("_source").str.contains(_REMOVING).fill_null(False))
+        .drop("metadata", "changes")
+    )  # fmt: skip
+    if seen is not None:
+        candidates = candidates.join(seen, on="event_id", how="anti")
+    rows = candidates.collect()
+    if rows.height == 0:
+        return None
+    found = (
+        episodes(away_from_home(rows.lazy(), events, keys, g, by_tenant=True), keys, g)
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("_source").unique(maintain_order=True),
+            pl.col("source_ip").filter("_new_net").unique(maintain_order=True).alias("_ips"),
+            pl.col("_country").filter("_new_country").unique(maintain_order=True)
+            .alias("_places"),
+        )
+        .with_columns(_away=(pl.col("_ips").list.len() + pl.col("_places").list.len()) > 0)
+        .select(
+            *keys, "first_seen", "last_seen", "event_ids",
+            pl.when("_away").then(pl.lit("high")).otherwise(pl.lit("medium")).alias("severity"),
+            pl.format(
+                "{} changed the single sign-on provider at {} ({}), and the record does not "
+                "show what was set: the identity provider that vouches for the "
+                "organisation's users may have been replaced{}{}.",
+                q(pl.col("actor_id")),
+                fmt_time(pl.col("first_seen")),
+                first_few(pl.col("_source"), 3, ", "),
+                pl.when(pl.col("_ips").list.len() > 0)
+                .then(pl.format("; from a network it had never made its own ({})",
+                                first_few(pl.col("_ips"), 3, ", ")))
+                .otherwise(pl.lit("")),
+                pl.when(pl.col("_places").list.len() > 0)
+                .then(pl.format("; from a country it had never made its own ({})",
+                                first_few(pl.col("_places"), 3, ", ")))
+                .otherwise(pl.lit("")),
+            ).alias("summary"),
+        )
+        .collect()
+    )  # fmt: skip
+    return found if found.height else None

@@ -20,6 +20,7 @@ import polars as pl
 
 from auditkit.analytics.detectors.common import (
     CANDIDATE_SCHEMA,
+    EVERYONE_GROUP,
     NOT_PRIVILEGED_NAME_PATTERN,
     PRIVILEGED_NAME_PATTERN,
     SENSITIVE_ACTIONS,
@@ -27,12 +28,14 @@ from auditkit.analytics.detectors.common import (
     T,
     action_words,
     actions_where,
+    away_from_home,
     began,
     bursts,
     duration,
     earlier_days,
     empty,
     episodes,
+    everyone_groups,
     finalize,
     finding_span,
     first_few,
@@ -322,12 +325,21 @@ def privilege_change_burst(
     window: str | timedelta = "1d",
     actions: Sequence[str] = PRIVILEGE_ACTIONS,
     admin_roles: str = PRIVILEGED_ROLE_PATTERN,
+    purge: int = 5,
+    purge_window: str | timedelta = "1h",
 ) -> pl.DataFrame:
     """One actor making many privilege changes (grants and revocations of roles and
     permissions) within a sliding window: the breadth of an escalation or a purge.
 
     Medium when an admin-like role or permission (``admin_roles``) is among them; low
     otherwise (onboarding a team as viewers is busy, not dangerous).
+
+    A purge of the administrators: one actor taking an admin-like role or permission
+    from ``purge`` or more principals within ``purge_window`` (five enterprise or
+    organisation owners removed in minutes) is reported even below ``threshold``, one
+    finding for the burst: high when the actor came from a network or a country it had
+    not made its own (an intruder locking out those who could respond), medium from its
+    usual places (a reorganisation).
 
     Parameters
     ----------
@@ -357,10 +369,24 @@ def privilege_change_burst(
     """
     w = duration(window)
     positive(threshold, "threshold")
+    positive(purge, "purge")
     cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "target_id")
-    lf = subset(events, (*cols, "targets", "metadata"), pl.col("action").is_in(list(actions)))
+    # read once: the purge and the bursts both look at them (they are few)
+    lf = (
+        subset(events, (*cols, "targets", "metadata"), pl.col("action").is_in(list(actions)))
+        .collect()
+        .lazy()
+    )
     privilege = pl.col("_privilege")
     admin = privilege.str.contains(admin_roles).fill_null(False)
+    pw = duration(purge_window, name="purge_window")
+    purged = _admins_purged(events, lf, admin_roles, purge, pw)
+    if purged is not None:  # the purge's events make no second finding
+        lf = lf.join(
+            purged.lazy().select(pl.col("event_ids").alias("event_id")).explode("event_id"),
+            on="event_id",
+            how="anti",
+        )
     found = (
         bursts(lf, ["tenant_id", "actor_id"], window=w, threshold=threshold)
         .with_columns(_privilege=_privilege_name())
@@ -400,7 +426,83 @@ def privilege_change_burst(
             ),
         )
     )
+    if purged is not None:
+        shown = ["tenant_id", "actor_id", "first_seen", "last_seen", "event_ids", "severity",
+                 "summary"]  # fmt: skip
+        found = pl.concat([found.select(shown), purged.lazy().select(shown)], how="vertical")
     return finalize(found, "privilege_change_burst")
+
+
+def _admins_purged(
+    events: Events, changes: pl.LazyFrame, admin_roles: str, purge: int, w: timedelta
+) -> pl.DataFrame | None:
+    """Bursts of one actor revoking admin-like privileges from ``purge`` or more
+    principals within ``w`` (see :func:`privilege_change_burst`): candidate findings, or
+    None."""
+    keys = ["tenant_id", "actor_id"]
+    revoked = (
+        changes.filter(pl.col("action").str.ends_with(".revoke"))
+        .with_columns(_privilege=_privilege_name(), _who=_subject())
+        .filter(pl.col("_privilege").str.contains(admin_roles).fill_null(False))
+        .filter(pl.col("_who").is_not_null() & pl.col("actor_id").is_not_null())
+        .drop("targets", "metadata")
+    )
+    hits = bursts(revoked, keys, window=w, threshold=purge, distinct="_who").collect()
+    if hits.height == 0:
+        return None
+    places = subset(
+        events, ("event_id", "source_ip", "user_agent", "geo_country"),
+        pl.col("event_id").is_in(hits.get_column("event_id").implode()),
+    )  # fmt: skip
+    judged = (
+        away_from_home(
+            hits.lazy().join(places, on="event_id", how="left"), events, keys, w, by_tenant=True
+        )
+        .sort("occurred_at", "event_id")
+        .group_by("_episode")
+        .agg(
+            *finding_span(*keys),
+            pl.col("_who").unique(maintain_order=True).alias("_whom"),
+            pl.col("_privilege").unique(maintain_order=True).alias("_roles"),
+            pl.col("source_ip").filter("_new_net").unique(maintain_order=True).alias("_ips"),
+            pl.col("_country").filter("_new_country").unique(maintain_order=True).alias("_places"),
+        )
+        .with_columns(_away=(pl.col("_ips").list.len() + pl.col("_places").list.len()) > 0)
+        .select(
+            *keys,
+            "first_seen",
+            "last_seen",
+            "event_ids",
+            pl.when("_away").then(pl.lit("high")).otherwise(pl.lit("medium")).alias("severity"),
+            pl.format(
+                "{} took admin-like privileges ({}) from {} principals {}: {}{}{}: a purge of "
+                "the administrators, who could otherwise respond.",
+                q(pl.col("actor_id")),
+                first_few(pl.col("_roles"), 3, ", "),
+                pl.col("_whom").list.len(),
+                fmt_between(pl.col("first_seen"), pl.col("last_seen")),
+                first_few(pl.col("_whom").list.eval(q(pl.element())), 5, ", "),
+                pl.when(pl.col("_ips").list.len() > 0)
+                .then(
+                    pl.format(
+                        ", from a network it had never made its own ({})",
+                        first_few(pl.col("_ips"), 3, ", "),
+                    )
+                )
+                .otherwise(pl.lit("")),
+                pl.when(pl.col("_places").list.len() > 0)
+                .then(
+                    pl.format(
+                        ", from a country it had never made its own ({})",
+                        first_few(pl.col("_places"), 3, ", "),
+                    )
+                )
+                .otherwise(pl.lit("")),
+            ).alias("summary"),
+        )
+        .collect()
+    )
+    return judged if judged.height else None
 
 
 #: How far back a principal's roles are looked for before a grant.
@@ -723,8 +825,11 @@ def side_door_privilege(
     new default version, an inline policy put) by an actor who had made such a change on
     fewer than ``routine_days`` earlier days, once the tenant has ``min_history``: high
     (rewriting a policy attached to one's own key is an escalation no grant shows).
-    Admins managing their teams, and integrations doing their daily provisioning,
-    stay quiet.
+    An admin-like role granted to the group of every user (``Everyone``, ``All Users``,
+    ``Everyone@acme``: :data:`~auditkit.analytics.detectors.common.EVERYONE_GROUP`), by
+    anyone, from anywhere: high (every account, the intruder's included, is now an
+    administrator).  Admins managing their teams, and integrations doing their daily
+    provisioning, stay quiet.
 
     Examples
     --------
@@ -756,6 +861,7 @@ def side_door_privilege(
         _permission_grants(events, cols, ok, names, is_admin, after),
         _machines_as_admin(events, cols, ok, names, history, routine_days),
         _documents_granting_all(events, cols, ok, history, routine_days),
+        _everyone_made_admin(events, cols, ok),
     ]
     together = pl.concat([f.cast(dict(CANDIDATE_SCHEMA)) for f in frames], how="vertical")  # type: ignore[arg-type]
     return finalize(together, "side_door_privilege")
@@ -823,6 +929,55 @@ def _team_joins(
                 .otherwise(
                     pl.format("added members to privileged teams {} time(s) before", "_before")
                 ),
+            ).alias("summary"),
+        )
+        .collect()
+    )
+
+
+def _everyone_made_admin(events: Events, cols: Sequence[str], ok: pl.Expr) -> pl.DataFrame:
+    """An admin-like role (``PRIVILEGED_ROLE_PATTERN``) granted to the group of every user
+    (see :func:`side_door_privilege`): candidate findings."""
+    target = pl.element().struct
+    grants = (
+        subset(events, cols, pl.col("action").is_in(list(_GRANTS)), ok)
+        .with_columns(
+            _role=_privilege_name(),
+            _group=pl.col("targets")
+            .list.eval(
+                pl.coalesce(target.field("name"), target.field("id")).filter(
+                    kind(target.field("type")).is_in(["team", "group", "usergroup"])
+                )
+            )
+            .list.first(),
+        )
+        .filter(
+            pl.col("_group").is_not_null()
+            & pl.col("_role").str.contains(PRIVILEGED_ROLE_PATTERN).fill_null(False)
+        )
+        .collect()
+    )
+    if grants.height == 0:
+        return no_candidates()
+    whole = everyone_groups(events, grants.lazy()).with_columns(_whole=pl.lit(True))
+    return (
+        grants.lazy()
+        .join(whole, on=["tenant_id", "_group"], how="left")
+        .filter(pl.col("_group").str.contains(EVERYONE_GROUP) | pl.col("_whole").fill_null(False))
+        .select(
+            "tenant_id",
+            "actor_id",
+            T.alias("first_seen"),
+            T.alias("last_seen"),
+            pl.concat_list("event_id").alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.format(
+                "{} granted the admin-like role {} to {}, the group of every user, at {}: "
+                "every account, any stolen one included, is now an administrator.",
+                q(pl.col("actor_id")),
+                q(pl.col("_role")),
+                q(pl.col("_group")),
+                fmt_time(T),
             ).alias("summary"),
         )
         .collect()

@@ -20,7 +20,11 @@ from typing import Any, Final
 
 import polars as pl
 
-from auditkit.analytics.detectors._destinations import SOURCE_CALLS, destination_effects
+from auditkit.analytics.detectors._destinations import (
+    SOURCE_CALLS,
+    destination_effects,
+    spares_audit_logs,
+)
 from auditkit.analytics.detectors.common import (
     Events,
     T,
@@ -221,8 +225,10 @@ def _management_cut(selectors: object) -> bool:
 def request_effect(request: str | None) -> str | None:
     """What a trail's configuration request does, read from its parameters (CloudTrail's
     ``requestParameters``): ``"harmless"`` when it only adds to what is recorded,
-    ``"narrowed"`` when it records less, ``"off"`` when it switches logging off, None when
-    it cannot be told.
+    ``"narrowed"`` when it records less, ``"off"`` when it switches logging off,
+    ``"spared"`` for a Google Cloud exclusion that matches no audit log
+    (:func:`~auditkit.analytics.detectors._destinations.spares_audit_logs`), None when it
+    cannot be told.
 
     >>> request_effect('{"trailName": "t", "eventSelectors": [{"readWriteType": "All"}]}')
     'harmless'
@@ -236,6 +242,8 @@ def request_effect(request: str | None) -> str | None:
     True
     >>> request_effect('{"bucketName": "b", "bucketLoggingStatus": {}}')
     'off'
+    >>> request_effect('{"exclusion": {"filter": "resource.type=k8s_container"}}')
+    'spared'
 
     Advanced event selectors that keep management events but only their reads (or
     writes), or leave some event sources out, record less:
@@ -248,6 +256,9 @@ def request_effect(request: str | None) -> str | None:
     params = json_or_none(request)
     if not isinstance(params, dict):
         return None
+    exclusion = params.get("exclusion")
+    if isinstance(exclusion, dict) and spares_audit_logs(exclusion.get("filter")):
+        return "spared"  # a Google Cloud exclusion of a workload's own logs
     if any(params.get(k) is False for k in _STRENGTHENING):
         return "narrowed"
     for key in ("eventSelectors", "advancedEventSelectors"):
@@ -791,6 +802,8 @@ def audit_tampering(events: Events, *, gap: str | timedelta = "1h") -> pl.DataFr
             )
         )
         .when(expiry_removed & is_audit)
+        .then(pl.lit(None))
+        .when((effect == "spared").fill_null(False) & is_audit)
         .then(pl.lit(None))
         .when(switched_off & is_audit)
         .then(pl.lit("off"))

@@ -27,15 +27,18 @@ from typing import Any, Final
 import polars as pl
 
 from auditkit.analytics.detectors.common import (
+    EVERYONE_GROUP,
     Events,
     T,
     action_words,
     actions_where,
+    away_from_home,
     began,
     classified,
     duration,
     empty,
     episodes,
+    everyone_groups,
     finalize,
     finding_span,
     first_few,
@@ -54,7 +57,6 @@ from auditkit.analytics.detectors.common import (
     q,
     subset,
     verb,
-    with_newcomer_firsts,
 )
 from auditkit.analytics.detectors.registry import register_detector
 
@@ -540,12 +542,8 @@ def _outside_grants(events: Events, history: timedelta, g: timedelta) -> pl.Data
     return finalize(found, "external_access")
 
 
-#: Groups that hold every user: Okta's built-in ``Everyone``, and the names directories
-#: give theirs.
-_EVERYONE: Final = (
-    r"(?i)^\s*(?:everyone|everybody|all[ _-]?(?:users|employees|staff|members|people|"
-    r"accounts|company|organi[sz]ation)|all)\s*$"
-)
+#: Groups that hold every user (``Everyone``, ``All Users``, ``Everyone@acme``).
+_EVERYONE: Final = EVERYONE_GROUP
 #: Nouns of applications (Okta's ``AppInstance``, an integration, an OAuth client).
 _APP_WORDS: Final = frozenset(("app", "apps", "application", "applications", "integration",
                                "integrations", "appinstance", "oauth", "client"))  # fmt: skip
@@ -607,10 +605,17 @@ def _apps_for_everyone(events: Events, history: timedelta) -> pl.DataFrame | Non
             )
             .list.first(),
         )
-        .filter(pl.col("_group").str.contains(_EVERYONE).fill_null(False))
+        .filter(pl.col("_group").is_not_null())
         .drop("targets")
         .collect()
     )
+    if everyone.height:  # named so, or holding the tenant's whole population
+        whole = everyone_groups(events, everyone.lazy()).with_columns(_whole=pl.lit(True))
+        everyone = (
+            everyone.join(whole.collect(), on=["tenant_id", "_group"], how="left")
+            .filter(pl.col("_group").str.contains(_EVERYONE) | pl.col("_whole").fill_null(False))
+            .drop("_whole")
+        )
     if everyone.height == 0:
         return None
     managing = actions_where(events, _app_action)
@@ -724,7 +729,7 @@ _APP_NAME: Final = ("$.original.oauth_application_name", "$.original.integration
                     "$.original.name")  # fmt: skip
 _OUTSIDE_COLUMNS: Final = ("tenant_id", "actor_id", "actor_type", "event_id", "occurred_at",
                            "action", "outcome", "target_id", "metadata", "source_ip",
-                           "user_agent")  # fmt: skip
+                           "user_agent", "geo_country")  # fmt: skip
 
 
 def _path(*paths: str) -> pl.Expr:
@@ -807,19 +812,19 @@ def _outside_parties(events: Events, history: timedelta, g: timedelta) -> pl.Dat
             _high=(T - pl.col("_began")) >= history
         )
         cols = ("tenant_id", "actor_id", "event_id", "occurred_at", "action", "_what", "_high")
-        parts.append(spans.select(*cols, _net=pl.lit(None, pl.String)))
+        parts.append(
+            spans.select(*cols, _net=pl.lit(None, pl.String), _place=pl.lit(None, pl.String))
+        )
     if added.height:
         actors = added.lazy().select(keys).unique()
-        owned = (
-            network_firsts(events, keys, actors)
-            .group_by(keys)
-            .agg(_owned=pl.col("_net_first").min())
-        )
+        # from a network, or a country, the actor had not made its own: a country new
+        # to it from its usual network is a proxy or a tunnel through it
         marked = (
-            with_newcomer_firsts(added.lazy(), events, keys, actors)
+            away_from_home(added.lazy(), events, keys, g)
             .join(began(events, keys, among=actors), on=keys, how="left")
-            .join(owned, on=keys, how="left")
-            .filter(((T - pl.col("_began")) >= history) & (pl.col("_owned") <= T) & new_network(g))
+            .filter(
+                ((T - pl.col("_began")) >= history) & (pl.col("_new_net") | pl.col("_new_country"))
+            )
         )
         parts.append(
             marked.select(
@@ -831,7 +836,8 @@ def _outside_parties(events: Events, history: timedelta, g: timedelta) -> pl.Dat
                 .otherwise(pl.format("{} approved or installed",
                                      q(pl.col("_app")))),
                 _high=pl.lit(True),
-                _net=pl.col("source_ip"),
+                _net=pl.when("_new_net").then(pl.col("source_ip")),
+                _place=pl.when("_new_country").then(pl.col("_country")),
             )
         )  # fmt: skip
     if not parts:
@@ -845,11 +851,12 @@ def _outside_parties(events: Events, history: timedelta, g: timedelta) -> pl.Dat
             pl.col("_what").unique(maintain_order=True),
             pl.col("action").unique(maintain_order=True).alias("_actions"),
             pl.col("_net").drop_nulls().unique(maintain_order=True),
+            pl.col("_place").drop_nulls().unique(maintain_order=True),
         )
         .with_columns(
             severity=pl.when("_high").then(pl.lit("high")).otherwise(pl.lit("medium")),
             summary=pl.format(
-                "{} gave access outside the organisation {} ({}): {}{}.",
+                "{} gave access outside the organisation {} ({}): {}{}{}.",
                 q(pl.col("actor_id")),
                 fmt_between(pl.col("first_seen"), pl.col("last_seen")),
                 first_few(pl.col("_actions"), 3, ", "),
@@ -857,6 +864,10 @@ def _outside_parties(events: Events, history: timedelta, g: timedelta) -> pl.Dat
                 pl.when(pl.col("_net").list.len() > 0)
                 .then(pl.format(", from a network it had never made its own ({})",
                                 first_few(pl.col("_net"), 3, ", ")))
+                .otherwise(pl.lit("")),
+                pl.when(pl.col("_place").list.len() > 0)
+                .then(pl.format(", from a country it had never made its own ({})",
+                                first_few(pl.col("_place"), 3, ", ")))
                 .otherwise(pl.lit("")),
             ),
         )

@@ -190,6 +190,9 @@ def one_line(message: str) -> str:
     for pattern in _NOISE:
         text = pattern.sub(" ", text)
     text = _PASSWORD.sub(r"\1***@", text)
+    from auditkit.access import redact_secrets
+
+    text = redact_secrets(text)  # also ?password=, password=..., token secrets
     lines = [re.sub(r"\s{2,}", " ", line).strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if len(lines) > 3:  # e.g. a verification summary: its head, and a pointer to the rest

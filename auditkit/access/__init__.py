@@ -39,6 +39,7 @@ from auditkit.access._redact import (
     redact_text,
     redaction_of,
 )
+from auditkit.access._secrets import redact_secrets
 from auditkit.access._tokens import (
     NewToken,
     TokenInfo,
@@ -79,6 +80,7 @@ __all__ = [
     "parse_role",
     "parse_token",
     "redact_frame",
+    "redact_secrets",
     "redact_text",
     "redaction_of",
     "secret_matches",

@@ -6,9 +6,11 @@ scoped without it), an event frame is redacted before it leaves the store:
 - ``source_ip`` and ``actor_email``: the whole value;
 - ``changes``: every value inside ``before``/``after`` (the keys stay, so the
   reader still sees *what* changed, and whether it changed);
-- e-mail addresses anywhere else (actor ids and names, targets, request and
-  session ids, description, metadata), and IP addresses in free text
-  (description, metadata, changes), e.g. a source's own record kept in metadata.
+- e-mail and IP addresses anywhere else, in every text a reader sees (actor ids,
+  names and roles, targets, user agent, request and session ids, observer and
+  geography, description, metadata keys and values, and the keys of ``changes``),
+  in any form (see the patterns below); only the tenant, the event id (the
+  event's address), the action, category, outcome and actor type are kept.
 
 A redacted value is ``hmac:`` and the first 32 hex digits (128 bits) of
 HMAC-SHA256 under the tenant's own key: equal values stay equal, so analysts
@@ -24,6 +26,10 @@ from the frame carries the list; :func:`redaction_of` returns it for a frame.
 from __future__ import annotations
 
 import hashlib
+import html
+import ipaddress
+import re
+import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,33 +61,62 @@ REDACTED_FIELDS: Final = (
     "IP addresses in text",
 )
 
-_EMAIL: Final = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4: Final = rf"\b{_OCTET}(?:\.{_OCTET}){{3}}\b"
+# Patterns of the Rust regex engine Polars runs (not Python's ``re``).  They look for
+# personal data wherever it hides in text: Unicode and IDN (``xn--``) addresses, quoted
+# local parts, domains without a dot (``root@localhost``), an ``@`` written as ``%40``,
+# ``\u0040`` or an HTML entity, JSON escapes of a nested document (``j\\u00f6rg``);
+# IPv4 zero-padded or in hex octets, IPv6 in every form (compressed, with an IPv4 tail,
+# with a zone, inside brackets, with ``%3A`` colons).  Over-matching (a version number
+# that looks like an address) costs a hashed value; under-matching leaks one.
+_HEX4: Final = r"[0-9A-Fa-f]{4}"
+_ESC: Final = rf"\\+[uU]{_HEX4}"  # a JSON escape, maybe of a nested document
+_LOCAL_CH: Final = rf"(?:[\p{{L}}\p{{M}}\p{{N}}._%+\-]|{_ESC})"
+_QUOTED: Final = r'(?:"[^"\\\r\n@]{1,64}"|\\+"[^"\\\r\n@]{1,64}\\+")'
+_AT: Final = r"(?:@|\x{FF20}|\x{FE6B}|%40|\\+[uU]0040|&#0*64;|&#[xX]0*40;)"
+_DOM_CH: Final = rf"(?:[\p{{L}}\p{{M}}\p{{N}}\-]|%[0-9A-Fa-f]{{2}}|{_ESC})"
+_DOMAIN: Final = rf"(?:\[[0-9A-Za-z:.%\-]{{2,64}}\]|{_DOM_CH}+(?:\.{_DOM_CH}+)*)"
+_EMAIL: Final = rf"(?:{_QUOTED}|{_LOCAL_CH}+){_AT}{_DOMAIN}"
+_OCTET: Final = r"(?:0[xX][0-9A-Fa-f]{1,2}|0{0,3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]))"
+_IPV4: Final = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 _H: Final = r"[0-9A-Fa-f]{1,4}"
-_IPV6: Final = (
-    rf"(?:\b(?:{_H}:){{7}}{_H}\b"  # full form
-    rf"|(?:\b(?:{_H}:){{1,7}}|::)(?::{_H}){{0,7}}:?(?:{_H}\b)?"  # with ::
-    r")"
+_C: Final = r"(?::|%3[Aa])"  # a colon, or one percent-encoded in a URL
+_ZONE: Final = r"(?:%(?:25)?[0-9A-Za-z._~\-]+)?"
+_V6_V4: Final = (  # an IPv4 address as the last 32 bits
+    rf"(?:{_H}{_C}){{6}}{_IPV4}",
+    rf"(?:(?:{_H}{_C}){{1,5}}|{_C}){_C}(?:{_H}{_C}){{0,4}}{_IPV4}",
 )
-#: e-mail addresses (identifier columns)
+_V6_HEX: Final = (  # ending in a group of hex digits
+    rf"(?:{_H}{_C}){{7}}{_H}",
+    rf"(?:{_H}{_C}){{1,6}}{_C}{_H}",
+    rf"(?:{_H}{_C}){{1,5}}(?:{_C}{_H}){{1,2}}",
+    rf"(?:{_H}{_C}){{1,4}}(?:{_C}{_H}){{1,3}}",
+    rf"(?:{_H}{_C}){{1,3}}(?:{_C}{_H}){{1,4}}",
+    rf"(?:{_H}{_C}){{1,2}}(?:{_C}{_H}){{1,5}}",
+    rf"{_H}{_C}(?:{_C}{_H}){{1,6}}",
+    rf"{_C}(?:{_C}{_H}){{1,7}}",
+)
+_IPV6: Final = (
+    "(?:"
+    + "|".join(f"(?:{p})" for p in _V6_V4)
+    + "|(?:"
+    + "|".join(f"(?:{p})" for p in _V6_HEX)
+    + rf"){_ZONE}(?-u:\b)"
+    # ending in "::" (a prefix): not the "::" of std::abs, nor of arn:aws:s3:::bucket
+    + rf"|(?-u:\b)(?:{_H}{_C}){{1,7}}{_C}(?-u:\B)"
+    + ")"
+)
+#: e-mail addresses
 EMAIL_PATTERN: Final = _EMAIL
-#: e-mail and IP addresses (free-text columns)
-TEXT_PATTERN: Final = rf"{_EMAIL}|{_IPV4}|{_IPV6}"
+#: e-mail and IP addresses (every text a redacted reader sees)
+TEXT_PATTERN: Final = rf"{_EMAIL}|{_IPV6}|{_IPV4}"
 
 #: Columns hashed whole.
 _WHOLE: Final = ("source_ip", "actor_email")
-#: Identifier columns: e-mail addresses inside are hashed.
-_IDENTIFIERS: Final = (
-    "actor_id",
-    "actor_name",
-    "target_id",
-    "request_id",
-    "session_id",
-    "user_agent",
-)
-#: Free-text columns: e-mail and IP addresses inside are hashed.
-_FREE_TEXT: Final = ("description", "metadata")
+#: Columns left as they are: the tenant, the event's address (the viewer and the API
+#: look events up by it), and closed vocabularies.
+_KEPT: Final = ("tenant_id", "event_id", "action", "category", "outcome", "actor_type")
+#: Characters one of which is in every value :data:`TEXT_PATTERN` matches.
+_HINTS: Final = ["@", ":", ".", "%", "&#", "\\", "\uff20", "\ufe6b"]
 
 
 @dataclass(frozen=True)
@@ -207,10 +242,7 @@ def redact_text(text: str, key: str) -> str:
 
 def _prefilter(pattern: str) -> pl.Expr:
     """A cheap test that a value may hold a match (a literal search before the regex)."""
-    v = pl.col("v")
-    if pattern == EMAIL_PATTERN:
-        return v.str.contains("@", literal=True)
-    return v.str.contains_any(["@", ":", "."])
+    return pl.col("v").str.contains_any(_HINTS)
 
 
 def _matches(column: pl.Series, pattern: str) -> tuple[pl.Series, list[str]]:
@@ -233,9 +265,52 @@ def _found(df: pl.DataFrame, exprs: Sequence[pl.Expr], pattern: str) -> list[str
     return sorted(found, key=lambda v: (-len(v), v))
 
 
+def canonical_address(value: str) -> str:
+    """The address a match spells, whatever its encoding: JSON and HTML escapes and
+    percent-encoding undone, a padded or hex IPv4 and any IPv6 in their usual forms;
+    so ``jane%40acme.com`` hashes as ``jane@acme.com`` does, and ``010.001.002.003``
+    as ``10.1.2.3``.
+
+    Examples
+    --------
+    >>> canonical_address("jane%40acme.com"), canonical_address("010.001.002.003")
+    ('jane@acme.com', '10.1.2.3')
+    >>> canonical_address("2001:0db8:0:0::1"), canonical_address("ann@example.com")
+    ('2001:db8::1', 'ann@example.com')
+    """
+    text = value
+    if "\\" in text:
+        text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+        text = text.replace('\\"', '"')
+    if "&#" in text:
+        text = html.unescape(text)
+    if "%" in text:
+        text = urllib.parse.unquote(text)
+    text = text.replace("\uff20", "@").replace("\ufe6b", "@")
+    if "@" in text:
+        return text
+    if _DOTTED.fullmatch(text):
+        try:
+            return ".".join(str(int(part, 0) if part[:2] in ("0x", "0X") else int(part))
+                            for part in text.split("."))  # fmt: skip
+        except ValueError:
+            return text
+    address, _, zone = text.partition("%")
+    try:
+        plain = str(ipaddress.ip_address(address))
+    except ValueError:
+        return text
+    return f"{plain}%{zone}" if zone else plain
+
+
+_JSON_ESCAPE: Final = re.compile(r"\\+[uU]([0-9A-Fa-f]{4})")
+_DOTTED: Final = re.compile(r"[0-9A-Fa-fxX.]+\Z")
+
+
 def _mapping(values: Sequence[str], key: str) -> dict[str, str]:
+    """Each match -> the keyed hash of the address it spells (distinct matches once)."""
     one = _hasher(key)
-    return {v: one(v) for v in values}
+    return {v: one(canonical_address(v)) for v in values}
 
 
 def _replace_found(
@@ -301,27 +376,37 @@ def _redact_changes(df: pl.DataFrame, key: str) -> pl.DataFrame:
     )
 
 
-def _redact_targets(df: pl.DataFrame, key: str) -> pl.DataFrame:
-    if "targets" not in df.columns:
+def _redact_lists(df: pl.DataFrame, key: str) -> pl.DataFrame:
+    """E-mail and IP addresses in ``targets`` (id, type, name) and ``actor_roles``."""
+    parts = []
+    if "targets" in df.columns:
+        flat = df.select(pl.col("targets").explode().struct.unnest())
+        parts += [flat.get_column(f) for f in ("id", "type", "name") if f in flat.columns]
+    if "actor_roles" in df.columns:
+        parts.append(df.get_column("actor_roles").explode())
+    if not parts:
         return df
-    flat = df.select(pl.col("targets").explode().struct.unnest()).select("id", "name")
-    flat = flat.select(pl.concat([pl.col("id"), pl.col("name")]).unique().alias("t"))
-    flat = flat.filter(pl.col("t").str.contains("@", literal=True))
-    if not flat.height:
-        return df
-    found = _found(flat, [pl.col("t")], EMAIL_PATTERN)
+    values = pl.concat([p.cast(pl.String).rename("t") for p in parts]).drop_nulls().unique()
+    found = _found(pl.DataFrame({"t": values}), [pl.col("t")], TEXT_PATTERN)
     if not found:
         return df
     table = _mapping(found, key)
     old, new = list(table), list(table.values())
-    return df.with_columns(
-        pl.col("targets").list.eval(
-            pl.element().struct.with_fields(
-                pl.field("id").str.replace_many(old, new, leftmost=True),
-                pl.field("name").str.replace_many(old, new, leftmost=True),
-            )
+    out = []
+    if "targets" in df.columns:
+        inner = df.schema["targets"].inner  # type: ignore[attr-defined]
+        names = {f.name for f in inner.fields}
+        fields = [
+            pl.field(f).str.replace_many(old, new, leftmost=True)
+            for f in ("id", "type", "name")
+            if f in names
+        ]
+        out.append(pl.col("targets").list.eval(pl.element().struct.with_fields(fields)))
+    if "actor_roles" in df.columns:
+        out.append(
+            pl.col("actor_roles").list.eval(pl.element().str.replace_many(old, new, leftmost=True))
         )
-    )
+    return df.with_columns(out)
 
 
 def _annotate(df: pl.DataFrame, note: str) -> pl.DataFrame:
@@ -340,13 +425,17 @@ def _annotate(df: pl.DataFrame, note: str) -> pl.DataFrame:
     )
 
 
+def _text_columns(df: pl.DataFrame) -> list[str]:
+    """The text columns searched for addresses: every one a reader sees but those kept."""
+    skip = {*_KEPT, *_WHOLE}
+    return [c for c, t in df.schema.items() if t == pl.String and c not in skip]
+
+
 def _redact_one(df: pl.DataFrame, key: str, note: str) -> pl.DataFrame:
     df = df.with_columns(_hash_whole(df, c, key) for c in _WHOLE if c in df.columns)
     df = _redact_changes(df, key)
-    df = _replace_found(df, ["changes"], TEXT_PATTERN, key)
-    df = _replace_found(df, _IDENTIFIERS, EMAIL_PATTERN, key)
-    df = _replace_found(df, _FREE_TEXT, TEXT_PATTERN, key)
-    df = _redact_targets(df, key)
+    df = _replace_found(df, _text_columns(df), TEXT_PATTERN, key)
+    df = _redact_lists(df, key)
     return _annotate(df, note)
 
 

@@ -144,7 +144,21 @@ class _Headers:
                 )
                 await response(scope, receive, headed)
                 return
-        await self.app(scope, receive, headed)
+        after: list[Callable[[], None]] = []
+        scope[_AFTER] = after
+        try:
+            await self.app(scope, receive, headed)
+        finally:
+            # work left for after the answer was sent (the records of denials)
+            if after:
+                from starlette.concurrency import run_in_threadpool
+
+                for work in after:
+                    await run_in_threadpool(work)
+
+
+#: The scope key of the work an answer leaves for after it was sent.
+_AFTER: Final = "auditkit.after"
 
 
 class _Turns:
@@ -205,7 +219,14 @@ def _caller(
             headers={"WWW-Authenticate": "Bearer"},
         )
     owner: Store = request.app.state.store
-    return owner.bind(token=creds.credentials, via="api", once=True)
+    caller = owner.bind(token=creds.credentials, via="api", once=True)
+    after = request.scope.get(_AFTER)
+    if after is not None:
+        # a refusal is recorded once the answer has left, so that a refusal on a tenant
+        # that exists (recorded) takes no longer than one on a made-up name (not)
+        caller.defer_denials()  # type: ignore[attr-defined]
+        after.append(caller.flush_denials)  # type: ignore[attr-defined]
+    return caller
 
 
 Caller = Annotated[Store, Depends(_caller)]

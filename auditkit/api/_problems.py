@@ -162,9 +162,13 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AuditkitError)
     async def _auditkit(request: Request, exc: AuditkitError) -> JSONResponse:
+        from auditkit.access import redact_secrets
+
         kind = _kind_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if kind == "unauthenticated" else None
-        return problem_response(kind, str(exc), instance=request.url.path, headers=headers)
+        # a store's error may name its location, and with it a database password
+        detail = redact_secrets(str(exc))
+        return problem_response(kind, detail, instance=request.url.path, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

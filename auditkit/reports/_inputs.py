@@ -7,7 +7,6 @@ period); :func:`inputs_from_frame` wraps an event frame that did not come from a
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -109,23 +108,28 @@ class ReportInputs:
     #: Records ingestion quarantined in the period (store-wide), per field at fault;
     #: ``None`` when the events did not come from a store.
     quarantined: Mapping[str, int] | None = None
+    #: The quarantine was not counted because the reader's view is not store-wide (a
+    #: principal of some tenants): its counts would tell about other tenants' records.
+    quarantine_hidden: bool = False
     #: How the report was asked for (command line, options), printed in the report.
     parameters: Mapping[str, Any] = field(default_factory=dict)
     signer: Callable[[bytes], bytes] | None = field(default=None, repr=False)
 
 
-_SECRET_IN_URL = re.compile(r"(//[^:/@]+:)[^@]*@")
-
-
 def redact_location(location: str) -> str:
-    """A store location with any password replaced by ``***``.
+    """A store location with any password replaced by ``***`` (in the user part, a
+    ``?password=`` parameter or a libpq ``password=`` keyword).
 
     Examples
     --------
     >>> redact_location("postgresql+psycopg://app:s3cret@db:5432/audit")
     'postgresql+psycopg://app:***@db:5432/audit'
+    >>> redact_location("postgresql://db/audit?password=s3cret&sslmode=require")
+    'postgresql://db/audit?password=***&sslmode=require'
     """
-    return _SECRET_IN_URL.sub(r"\1***@", location)
+    from auditkit.access import redact_secrets
+
+    return redact_secrets(location)
 
 
 def _now() -> datetime:
@@ -238,7 +242,7 @@ def collect_inputs(
         )
     else:
         span = requested
-    quarantined = store.quarantine_counts(start=span.start_at, end=span.end_exclusive)
+    quarantined, hidden = _quarantine_counts(store, span)
     public, source = store.trusted_public_key()
     latest = store.latest_checkpoints()
     doc = store.export_checkpoints(tenants=tenants)
@@ -268,7 +272,22 @@ def collect_inputs(
         config=config or ReportConfig(),
         parameters=dict(parameters or {}),
         quarantined=quarantined,
+        quarantine_hidden=hidden,
     )
+
+
+def _quarantine_counts(store: Store, span: Period) -> tuple[Mapping[str, int] | None, bool]:
+    """The period's quarantine counts and whether they were withheld.
+
+    The quarantine is store-wide (an unreadable record may name no tenant), so the
+    counts are given to the local owner and to store-wide roles only; a principal of
+    some tenants gets none (``(None, True)``), never other tenants' numbers."""
+    from auditkit.errors import AccessDenied
+
+    try:
+        return store.quarantine_counts(start=span.start_at, end=span.end_exclusive), False
+    except AccessDenied:
+        return None, True
 
 
 def history_from_frame(events: pl.DataFrame) -> pl.DataFrame:

@@ -281,6 +281,7 @@ class BoundStore(Store):
         self._via = via
         self._local = threading.local()
         self._pinned: AccessContext | None = None
+        self._deferred: list[dict[str, Any]] | None = None
         ctx = self.context()  # an unknown or disabled principal fails here, not later
         if once:  # read once for the handle's life (one API request): see Store.bind
             self._pinned = ctx
@@ -441,8 +442,29 @@ class BoundStore(Store):
             for t in tenants
             if t in known
         ]
+        if self._deferred is not None:  # recorded after the answer: see defer_denials
+            self._deferred.extend(events)
+            return
         with contextlib.suppress(AuditkitError):  # the denial itself is what matters
             recorder_for(self._owner).record(events)
+
+    def defer_denials(self) -> None:
+        """Keep the records of denials until :meth:`flush_denials` instead of appending
+        them before the refusal is raised.
+
+        The API records them after the answer has left: a denial on a tenant that
+        exists is recorded and one on a made-up name is not, and the append (one signed
+        checkpoint) made the first answer measurably slower, which told anyone which
+        tenants exist.  A denial returns nothing, so nothing leaves unrecorded."""
+        if self._deferred is None:
+            self._deferred = []
+
+    def flush_denials(self) -> None:
+        """Record the denials kept since :meth:`defer_denials` (failures suppressed)."""
+        events, self._deferred = self._deferred or [], None
+        if events:
+            with contextlib.suppress(AuditkitError):
+                recorder_for(self._owner).record(events)
 
     def _record_reads(self, act: Activity) -> None:
         permission, action = OPERATIONS[act.operation]
@@ -911,12 +933,18 @@ class BoundStore(Store):
         return self._owner.quarantine(rows)
 
     def quarantine_counts(self, **window: Any) -> dict[str, int]:
-        """:meth:`Store.quarantine_counts` (store-wide counts: needs ``read`` on some tenant)."""
+        """:meth:`Store.quarantine_counts`: store-wide counts (a record that could not be
+        read may name no tenant), so only for a store-wide role (``operator``) with
+        ``read`` and no token confining it to some tenants: one tenant's reader must
+        not learn how many records of other tenants were refused."""
         ctx = self.context()
-        if not self._may_anywhere(ctx, Permission.READ):
+        if not (
+            ctx.store_wide and ctx.tenants is None and self._may_anywhere(ctx, Permission.READ)
+        ):
             raise AccessDenied(
                 f"principal {ctx.principal.id!r} may not count quarantined records: "
-                "needs permission 'read'"
+                "the quarantine is store-wide, which needs a store-wide role with "
+                "permission 'read'"
             )
         return self._owner.quarantine_counts(**window)
 

@@ -12,6 +12,13 @@ from auditkit.reports.sections._base import SOURCE, SectionSet, section, when_te
 
 __all__ = ["completeness"]
 
+#: What a report for a principal of some tenants says instead of the quarantine counts.
+_HIDDEN = (
+    "The quarantine is not shown for one tenant: it is kept store-wide (a record that "
+    "could not be read may name no tenant), so its counts would tell about other "
+    "tenants' records; the store's operator can count them."
+)
+
 
 @section("completeness", "Completeness of the population")
 def completeness(ctx: SectionSet) -> Section:
@@ -128,6 +135,8 @@ def completeness(ctx: SectionSet) -> Section:
                     if held
                     else "None was quarantined in the period."
                     if quarantined is not None
+                    else _HIDDEN
+                    if ctx.inputs.quarantine_hidden
                     else "These events were not read from a store: quarantine not counted."
                 )
             ),
@@ -140,7 +149,11 @@ def completeness(ctx: SectionSet) -> Section:
             "missing_sources": missing.height,
             "logging_disabled": windows.height,
             "silences": silences,
-            "quarantined": held if quarantined is not None else "not counted",
+            "quarantined": held
+            if quarantined is not None
+            else "not shown for one tenant"
+            if ctx.inputs.quarantine_hidden
+            else "not counted",
         },
         tables=(
             Table("inventory", "Sources: expected and seen", inventory, limit=200),

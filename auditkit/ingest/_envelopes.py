@@ -12,7 +12,12 @@ from Logstash, Filebeat, Vector or Fluentd; Docker's ``{"log": ..., "stream": ..
 and Datadog log records (``{"id": ..., "type": "log", "attributes": {"timestamp": ...,
 "service": ..., "attributes": {<the event's fields>}}}``: the Log Explorer's JSON export,
 ``logs search`` and ``/api/v2/logs/events`` output, one a line, as an array or the whole
-``{"data": [...]}`` response; the v1 list API's ``{"id": ..., "content": {...}}``).
+``{"data": [...]}`` response; the v1 list API's ``{"id": ..., "content": {...}}``; the
+log archives Datadog writes to a bucket, ``{"_id": ..., "date": ..., "attributes":
+{...}}`` a line), CloudWatch Logs Insights results (``aws logs get-query-results``:
+``{"results": [[{"field": "@message", "value": "<the record as text>"}, ...]]}``; the
+console's CSV download, a ``@message`` column), and Sumo Logic search results (the
+search job API's ``{"messages": [{"map": {"_raw": ...}}]}``; CSV, a ``_raw`` column).
 
 The record inside is read by the format that recognises it (CloudTrail, OCSF,
 canonical events, ...), exactly as if it had come unwrapped.  A file is read this
@@ -32,6 +37,12 @@ the envelope as read, and the stored event notes it in ``metadata.envelope``.
 'shipper'
 >>> envelope_kind({"id": "AQAAAY", "type": "log", "attributes": {"attributes": {"a": 1}}})
 'datadog'
+>>> envelope_kind({"_id": "AQAAAY", "date": "...", "service": "okta", "attributes": {"a": 1}})
+'datadog'
+>>> envelope_kind({"@timestamp": "2024-06-03 08:05:11.000", "@message": '{"a": 1}'})
+'cloudwatch'
+>>> envelope_kind({"_messagetime": "1717401911000", "_raw": '{"a": 1}'})
+'sumo'
 >>> envelope_kind({"event": {"action": "x"}, "@timestamp": "...", "ecs": {}}) is None
 True
 """
@@ -146,6 +157,10 @@ _DATADOG_KEYS: Final = frozenset(("id", "type", "attributes", "content"))
 _DATADOG_ATTRIBUTES: Final = frozenset(
     ("timestamp", "status", "message", "host", "service", "source", "tags", "attributes", "url")
 )
+#: the members of a line of a Datadog log archive (what Datadog writes to a bucket)
+_DATADOG_ARCHIVE_KEYS: Final = frozenset(
+    ("_id", "date", "host", "source", "service", "status", "message", "attributes", "tags")
+)
 #: the members of a response of Datadog's logs APIs: v2 ``data``, v1 ``logs``
 _DATADOG_RESPONSE_KEYS: Final = frozenset(
     ("data", "links", "meta", "logs", "nextLogId", "status", "errors")
@@ -160,18 +175,36 @@ _NAMES: Final = {
     "shipper": "a log shipper's event",
     "datadog": "a Datadog log record",
     "datadog_response": "a Datadog logs API response",
+    "cloudwatch": "a CloudWatch Logs Insights result",
+    "cloudwatch_insights": "CloudWatch Logs Insights query results",
+    "sumo": "a Sumo Logic search result",
+    "sumo_messages": "Sumo Logic search job messages",
 }
 
 
+def _datadog_archived(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` is a line of a Datadog log archive: the log's standard
+    attributes at the top (``_id``, ``date``, ``service``...), its own in
+    ``attributes``."""
+    return (
+        "_id" in record
+        and "date" in record
+        and isinstance(record.get("attributes"), Mapping)
+        and record.keys() <= _DATADOG_ARCHIVE_KEYS
+    )
+
+
 def _datadog_body(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The ``attributes`` (v2) or ``content`` (v1) of a Datadog log record, when
-    ``record`` is one.
+    """The ``attributes`` (v2) or ``content`` (v1) of a Datadog log record, or an
+    archived log itself, when ``record`` is one.
 
     >>> _datadog_body({"id": "x", "type": "log", "attributes": {"service": "okta"}})
     {'service': 'okta'}
     >>> _datadog_body({"id": "x", "attributes": {"eventName": "x"}}) is None
     True
     """
+    if _datadog_archived(record):
+        return record
     if not record.keys() <= _DATADOG_KEYS or "id" not in record:
         return None
     body = record.get("attributes") if "attributes" in record else record.get("content")
@@ -200,8 +233,12 @@ def _datadog_record(value: Mapping[str, Any]) -> tuple[str, Any]:
     attributes (the fields Datadog parsed from the event's JSON), else its message
     when that is the event as JSON text.  A Google Cloud log entry's ``timestamp``,
     which Datadog takes as the log's date, is put back from the log's."""
-    top = "attributes" if "attributes" in value else "content"
-    body = value.get(top)
+    body: Any
+    if _datadog_archived(value):
+        top, body = "", value
+    else:
+        top = "attributes." if "attributes" in value else "content."
+        body = value.get(top[:-1])
     body = body if isinstance(body, Mapping) else {}
     inner = body.get("attributes")
     message = body.get("message")
@@ -210,15 +247,16 @@ def _datadog_record(value: Mapping[str, Any]) -> tuple[str, Any]:
         and isinstance(message, str)
         and message.lstrip().startswith("{")
     ):
-        return f"{top}.message", message
+        return f"{top}message", message
+    when = body.get("timestamp", body.get("date"))
     if (
         isinstance(inner, Mapping)
         and ("logName" in inner or "protoPayload" in inner)
         and "timestamp" not in inner
-        and isinstance(body.get("timestamp"), str)
+        and isinstance(when, str)
     ):
-        inner = {**inner, "timestamp": body["timestamp"]}
-    return f"{top}.attributes", inner
+        inner = {**inner, "timestamp": when}
+    return f"{top}attributes", inner
 
 
 def _datadog_what(value: Any) -> str:
@@ -285,7 +323,9 @@ def envelope_kind(record: Any) -> str | None:
         return None
     keys = record.keys()
     if "_raw" in keys:
-        return "splunk"
+        return "sumo" if "_messagetime" in keys or "_receipttime" in keys else "splunk"
+    if isinstance(record.get("@message"), str):
+        return "cloudwatch"
     if "result" in keys and keys <= _SPLUNK_LINE_KEYS and isinstance(record["result"], Mapping):
         return "splunk"
     if "event" in keys and keys <= _HEC_KEYS and len(keys) > 1:
@@ -303,7 +343,49 @@ def envelope_kind(record: Any) -> str | None:
         return "datadog"
     if _datadog_items(record) is not None:
         return "datadog_response"
+    if _insights_rows(record) is not None:
+        return "cloudwatch_insights"
+    if _sumo_items(record) is not None:
+        return "sumo_messages"
     return None
+
+
+def _insights_rows(record: Mapping[str, Any]) -> list[Any] | None:
+    """The rows of CloudWatch Logs Insights query results (``aws logs
+    get-query-results``), each as one object of its fields; ``None`` for another
+    record.
+
+    >>> _insights_rows({"results": [[{"field": "@message", "value": "{}"}]], "status": "Complete"})
+    [{'@message': '{}'}]
+    """
+    rows = record.get("results")
+    if (
+        not isinstance(rows, list)
+        or not record.keys() <= {"results", "statistics", "status", "encryptionKey"}
+        or not all(
+            isinstance(r, list)
+            and all(isinstance(c, Mapping) and c.keys() == {"field", "value"} for c in r)
+            for r in rows[:10]
+        )
+    ):
+        return None
+    return [
+        {c["field"]: c["value"] for c in r if isinstance(c, Mapping)} if isinstance(r, list) else r
+        for r in rows
+    ]
+
+
+def _sumo_items(record: Mapping[str, Any]) -> list[Any] | None:
+    """The messages of a Sumo Logic search job (``GET /api/v1/search/jobs/ID/messages``:
+    ``{"fields": [...], "messages": [{"map": {"_raw": ...}}]}``), each its ``map``."""
+    items = record.get("messages")
+    if (
+        not isinstance(items, list)
+        or not record.keys() <= {"fields", "messages"}
+        or not all(isinstance(i, Mapping) and isinstance(i.get("map"), Mapping) for i in items[:10])
+    ):
+        return None
+    return [i.get("map") if isinstance(i, Mapping) else i for i in items]
 
 
 def _object(value: Any, field: str, what: str) -> dict[str, Any]:
@@ -347,10 +429,15 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
             items, at = rec.value["hits"]["hits"], "hits.hits"
         elif kind == "splunk_results":
             items, at = rec.value["results"], "results"
+        elif kind == "cloudwatch_insights":
+            items, at = _insights_rows(rec.value) or [], "results"
+        elif kind == "sumo_messages":
+            items, at = _sumo_items(rec.value) or [], "messages"
         else:
             at, items = _datadog_items(rec.value) or ("data", [])
         for i, item in enumerate(items):
-            inner = dataclasses.replace(rec, value=item, location=f"{where}{at}[{i}]", text=None)
+            place = f"{where}{at}[{i}]" + (".map" if kind == "sumo_messages" else "")
+            inner = dataclasses.replace(rec, value=item, location=place, text=None)
             if envelope_kind(item) is None:  # not a hit, or a result without _raw
                 yield dataclasses.replace(
                     inner,
@@ -365,6 +452,10 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
     if kind == "splunk":
         result = value.get("result", value) if "_raw" not in value else value
         field, inner = ("result._raw" if result is not value else "_raw"), result.get("_raw")
+    elif kind == "sumo":
+        field, inner = "_raw", value.get("_raw")
+    elif kind == "cloudwatch":
+        field, inner = "@message", value.get("@message")
     elif kind == "hec":
         field, inner = "event", value.get("event")
     elif kind == "shipper":
@@ -390,7 +481,13 @@ def unwrapped(rec: RawRecord) -> Iterator[RawRecord]:
 
 
 #: the envelopes that hold many records
-_MANY: Final = ("elasticsearch_response", "splunk_results", "datadog_response")
+_MANY: Final = (
+    "elasticsearch_response",
+    "splunk_results",
+    "datadog_response",
+    "cloudwatch_insights",
+    "sumo_messages",
+)
 
 
 class _Wrapped(dict[str, Any]):
@@ -456,6 +553,8 @@ def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[
             or (b'"results"' in head and b'"_raw"' in head)
             or (b'"data"' in head and b'"attributes"' in head)
             or (b'"logs"' in head and b'"content"' in head)
+            or (b'"results"' in head and b'"@message"' in head)
+            or (b'"messages"' in head and b'"_raw"' in head)
         ):
             return "json", iter_json_records(path)
     elif body[:1] == b"[":
@@ -471,13 +570,14 @@ def _first_records(path: str, head: bytes | None = None) -> tuple[str, Iterator[
                 b'"msg"',
                 b'"attributes"',
                 b'"content"',
+                b'"@message"',
             )
         ):
             return "json", iter_json_array(path)
     else:
         header = body.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
         names = [c.strip().strip('"') for c in header.split(csv_delimiter(header))]
-        if "_raw" in names:
+        if "_raw" in names or "@message" in names:
             return "csv", iter_csv(path)
     return None
 

@@ -1,6 +1,7 @@
 """What the paths given to an ingest hold, as files the formats can read: standard
-input (``-``) spooled to a temporary file, and zip archives unpacked member by
-member, with limits against zip bombs.
+input (``-``) and other pipes (a shell's ``<(zcat x.gz)``, a named pipe) spooled to a
+temporary file, and zip and tar archives (``.tar``, ``.tar.gz``, ``.tgz``, ...)
+unpacked member by member, with limits against zip bombs.
 
 Each such file keeps the name a person knows it by (``<stdin>``,
 ``logs.zip!AWSLogs/x.json.gz``, ``<stdin>!okta.json``); the ingest reports that
@@ -26,7 +27,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import sys
+import tarfile
 import tempfile
 import zipfile
 import zlib
@@ -40,11 +43,16 @@ __all__ = [
     "MAX_MEMBER_BYTES",
     "MAX_RATIO",
     "SKIP_EMPTY_ARCHIVE",
+    "SKIP_EMPTY_TAR",
     "SKIP_FOLDER",
     "SKIP_HIDDEN",
+    "SKIP_TAR_FOLDER",
+    "SKIP_TAR_HIDDEN",
+    "SKIP_TAR_SPECIAL",
     "STDIN",
     "STDIN_NAME",
     "Unpacked",
+    "is_tar",
     "is_zip",
 ]
 
@@ -76,6 +84,10 @@ _OTHER_METHODS: Final = {
 SKIP_FOLDER: Final = "folder entry of a zip archive"
 SKIP_HIDDEN: Final = "hidden or macOS metadata file in a zip archive"
 SKIP_EMPTY_ARCHIVE: Final = "zip archive holding no files"
+SKIP_TAR_FOLDER: Final = "folder entry of a tar archive"
+SKIP_TAR_HIDDEN: Final = "hidden or macOS metadata file in a tar archive"
+SKIP_TAR_SPECIAL: Final = "link or special entry of a tar archive (not a file)"
+SKIP_EMPTY_TAR: Final = "tar archive holding no files"
 
 _ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
 _UNSAFE: Final = re.compile(r"[^\w.\-]")
@@ -98,6 +110,50 @@ def is_zip(path: str) -> bool:
         return False
 
 
+def _open_unpacked(path: str) -> IO[bytes]:
+    """``path`` opened for reading, decompressed (gzip, bzip2, xz, zstd) when it is
+    compressed, byte for byte otherwise (no byte order mark dropped)."""
+    from auditkit.ingest._readers import _decompressed, compression
+
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    try:
+        kind = compression(raw.read(10))
+        raw.seek(0)
+    except OSError:
+        raw.close()
+        raise
+    return raw if kind is None else _decompressed(raw, kind)
+
+
+def is_tar(path: str) -> bool:
+    """Whether ``path`` is a tar archive (POSIX or GNU, ``ustar`` at byte 257),
+    compressed or not (``.tar.gz``, ``.tgz``, ``.tar.bz2``, ``.tar.xz``, ``.tar.zst``).
+
+    >>> import tarfile, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.tgz")
+    >>> with tarfile.open(p, "w:gz") as t: t.add(__file__, "a.py")
+    >>> is_tar(p), is_tar(__file__), is_tar(p + ".missing")
+    (True, False, False)
+    """
+    try:
+        with _open_unpacked(path) as f:
+            head = f.read(262)
+    except (OSError, EOFError, ValueError):
+        return False
+    return head[257:262] == b"ustar"
+
+
+def _pipe(path: str) -> bool:
+    """Whether ``path`` is a pipe or a device rather than a file: a shell's process
+    substitution (``<(zcat x.gz)``, ``/dev/fd/63``), a named pipe, ``/dev/stdin``.
+    Such a stream can be read once, from its start: it is spooled to a file first."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def _size(n: int) -> str:
     """Bytes for people.
 
@@ -113,8 +169,8 @@ def _size(n: int) -> str:
 class Unpacked:
     """The files behind the paths of one ingest, in a temporary folder removed on exit.
 
-    ``files(paths)`` returns the files to read, standard input and archive members
-    replaced by temporary files; ``shown(path)`` the name to report a file under;
+    ``files(paths)`` returns the files to read, standard input, pipes and archive
+    members replaced by temporary files; ``shown(path)`` the name to report a file under;
     ``skipped`` (name: why) the members that hold no records; ``problems`` (name,
     reason) the members that could not be unpacked, to quarantine.
     """
@@ -161,11 +217,33 @@ class Unpacked:
             if path == STDIN:
                 path, shown = self._spool_stdin(), STDIN_NAME
                 self.names[path] = shown
-            if is_zip(path):
-                out.extend(self._unzip(path, shown, 1))
-            else:
-                out.append(path)
+            elif _pipe(path):
+                spooled = self._spool_pipe(path)
+                if spooled is None:
+                    continue
+                path = spooled
+                self.names[path] = shown
+            out.extend(self._unpacked(path, shown, 1))
         return out
+
+    def _unpacked(self, path: str, shown: str, depth: int) -> list[str]:
+        """The files of ``path``: the members of an archive, else ``path`` itself."""
+        if is_zip(path):
+            return self._unzip(path, shown, depth)
+        if is_tar(path):
+            return self._untar(path, shown, depth)
+        return [path]
+
+    def _nested(self, target: str, member: str, depth: int) -> list[str] | None:
+        """The files of an archive found inside an archive (``None``: not one)."""
+        if not (is_zip(target) or is_tar(target)):
+            return None
+        if depth >= MAX_DEPTH:
+            self.problems.append(
+                (member, f"an archive nested more than {MAX_DEPTH} deep: unpack it")
+            )
+            return []
+        return self._unpacked(target, member, depth + 1)
 
     def _target(self, name: str) -> str:
         """A new temporary file path ending with ``name`` (its suffix tells some formats)."""
@@ -200,6 +278,95 @@ class Unpacked:
         except OSError as exc:
             raise UsageError(f"cannot read standard input: {exc.strerror or exc}") from None
         return target
+
+    def _spool_pipe(self, path: str) -> str | None:
+        """A pipe's bytes in a temporary file (``None``, with the problem noted, when
+        it cannot be read)."""
+        target = self._target(os.path.basename(path) or "pipe")
+        try:
+            with open(path, "rb") as source, open(target, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+        except OSError as exc:
+            self.problems.append((path, f"cannot read the file: {exc.strerror or exc}"))
+            return None
+        return target
+
+    def _untar(self, path: str, shown: str, depth: int) -> list[str]:
+        """The members of a tar archive (compressed or not), read as a stream: the
+        members before a cut or a damaged part are kept, and the damage said."""
+        out: list[str] = []
+        packed = max(os.path.getsize(path), 1)
+        unpacked = 0
+        members = 0
+        try:
+            with _open_unpacked(path) as f, tarfile.open(fileobj=f, mode="r|") as archive:
+                for info in archive:
+                    members += 1
+                    member = f"{shown}!{info.name}"
+                    base = info.name.rstrip("/").rsplit("/", 1)[-1]
+                    if info.isdir():
+                        self.skipped[member] = SKIP_TAR_FOLDER
+                        continue
+                    if not info.isfile():
+                        self.skipped[member] = SKIP_TAR_SPECIAL
+                        continue
+                    if base.startswith(".") or "/__MACOSX/" in f"/{info.name}":
+                        self.skipped[member] = SKIP_TAR_HIDDEN
+                        continue
+                    reason = self._refused_size(info.size)
+                    if (
+                        reason is None
+                        and unpacked + info.size > RATIO_FROM_BYTES
+                        and (unpacked + info.size > MAX_RATIO * packed)
+                    ):
+                        reason = (
+                            f"refused: the archive unpacks more than {MAX_RATIO}-fold "
+                            f"(past {_size(unpacked + info.size)} from {_size(packed)}), "
+                            "more than logs compress to (a bomb?); unpack it yourself if "
+                            "you trust it"
+                        )
+                    if reason is not None:
+                        self.problems.append((member, reason))
+                        continue
+                    source = archive.extractfile(info)
+                    if source is None:  # pragma: no cover - a regular file always has data
+                        self.skipped[member] = SKIP_TAR_SPECIAL
+                        continue
+                    target = self._target(base)
+                    with source, open(target, "wb") as dest:
+                        shutil.copyfileobj(source, dest, 1 << 20)
+                    unpacked += info.size
+                    self._budget -= info.size
+                    nested = self._nested(target, member, depth)
+                    if nested is not None:
+                        out.extend(nested)
+                        continue
+                    self.names[target] = member
+                    out.append(target)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            if members:
+                why = f"tar archive cut short or damaged after {members} member(s) ({exc})"
+            else:
+                why = f"not a readable tar archive ({exc})"
+            self.problems.append((shown, why))
+            return out
+        if not members:
+            self.skipped[shown] = SKIP_EMPTY_TAR
+        return out
+
+    def _refused_size(self, size: int) -> str | None:
+        """Why a member of ``size`` bytes is not unpacked (too large), or ``None``."""
+        if size > MAX_MEMBER_BYTES:
+            return (
+                f"refused: unpacks to {_size(size)}, over the {_size(MAX_MEMBER_BYTES)} "
+                "allowed for one archive member; unpack it yourself if you trust it"
+            )
+        if size > self._budget:
+            return (
+                f"refused: the archives of this ingest unpack to more than "
+                f"{_size(MAX_ARCHIVE_BYTES)}; unpack them yourself and ingest the files"
+            )
+        return None
 
     def _unzip(self, path: str, shown: str, depth: int) -> list[str]:
         try:
@@ -243,13 +410,9 @@ class Unpacked:
                 ) as exc:
                     self.problems.append((member, f"cannot unpack this member ({exc})"))
                     continue
-                if is_zip(target):
-                    if depth >= MAX_DEPTH:
-                        self.problems.append(
-                            (member, f"a zip archive nested more than {MAX_DEPTH} deep: unpack it")
-                        )
-                    else:
-                        out.extend(self._unzip(target, member, depth + 1))
+                nested = self._nested(target, member, depth)
+                if nested is not None:
+                    out.extend(nested)
                     continue
                 self.names[target] = member
                 out.append(target)

@@ -44,6 +44,11 @@ MAX_RECORD_BYTES = 8 * 1024 * 1024
 _KEEP_TEXT = 4096
 
 
+#: said of a record whose bytes are not UTF-8: what it likely is, and the fix
+NOT_UTF8_HINT: Final = (
+    " (the file is not UTF-8: Latin-1 or Windows-1252? convert it, e.g. "
+    "`iconv -f WINDOWS-1252 -t UTF-8`)"
+)
 #: byte order marks: UTF-8's is dropped; UTF-16 text is read as UTF-8
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
 _UTF16_BOMS: Final = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
@@ -222,8 +227,8 @@ def open_binary(path: str) -> IO[bytes]:
 
     Files as Windows tools write them read as any other: a UTF-8 byte order mark
     (Excel's "CSV UTF-8", PowerShell 7) is dropped, and UTF-16 with its byte order
-    mark (Windows PowerShell's ``>``, ``Out-File``) is transcoded to UTF-8 as it is
-    read.
+    mark (Windows PowerShell's ``>``, ``Out-File``), or without it when the text
+    starts with two ASCII characters, is transcoded to UTF-8 as it is read.
 
     Examples
     --------
@@ -257,7 +262,33 @@ def open_binary(path: str) -> IO[bytes]:
     elif head[:2] in _UTF16_BOMS:
         f.read(2)
         return cast(IO[bytes], io.BufferedReader(_Utf8From(f, _UTF16_BOMS[head[:2]])))
+    elif (utf16 := _utf16_without_bom(head)) is not None:
+        return cast(IO[bytes], io.BufferedReader(_Utf8From(f, utf16)))
     return f
+
+
+#: the bytes of ASCII text (tab, line ends, printable characters)
+_ASCII_TEXT: Final = frozenset((0x09, 0x0A, 0x0D, *range(0x20, 0x7F)))
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """The UTF-16 byte order of text written without its byte order mark (.NET's
+    ``Encoding.Unicode.GetBytes``, some Windows exports): two characters of ASCII,
+    each with a zero byte, as a JSON or CSV file starts; else ``None``.
+
+    >>> _utf16_without_bom('{"a'.encode("utf-16-le")), _utf16_without_bom(b"ab\\x00\\x00")
+    ('utf-16-le', None)
+    >>> _utf16_without_bom('id,'.encode("utf-16-be"))
+    'utf-16-be'
+    """
+    if len(head) < 4:
+        return None
+    text = _ASCII_TEXT
+    if head[1] == 0 and head[3] == 0 and head[0] in text and head[2] in text:
+        return "utf-16-le"
+    if head[0] == 0 and head[2] == 0 and head[1] in text and head[3] in text:
+        return "utf-16-be"
+    return None
 
 
 class _Utf8From(io.RawIOBase):
@@ -533,9 +564,46 @@ def starts_like_csv(head: bytes) -> bool:
     return _STAMPED_LINE.match(first) is None and http_reason(first) is None
 
 
+def csv_table(head: bytes) -> bool:
+    """Whether ``head`` starts a CSV table: a first line that is no JSON (see
+    :func:`starts_like_csv`), and a second row, if any, with as many cells as the
+    header.  A JSON format's field names in such a file are in its cells (a column of
+    events as JSON text): the file is not of that format's JSON layouts.
+
+    >>> csv_table(b'time,raw\\n1,"{""eventName"": ""x"", ""eventSource"": ""y""}"\\n')
+    True
+    >>> csv_table(b'# exported\\n{"eventName": "x", "eventSource": "y"}\\n')
+    False
+    >>> csv_table(b'{"a": 1}\\n'), csv_table(b"a,b\\n")
+    (False, True)
+    """
+    if not starts_like_csv(head):
+        return False
+    body = head.lstrip()
+    header = body.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    reader = csv.reader(
+        io.StringIO(body.decode("utf-8", "replace")), delimiter=csv_delimiter(header)
+    )
+    try:
+        rows = list(itertools.islice(reader, 2))
+    except csv.Error:
+        return False
+    if len(rows) < 2:
+        return True
+    second = rows[1]
+    return len(second) == len(rows[0]) and not "".join(second[:1]).lstrip().startswith(("{", "["))
+
+
+#: the request line of an HTTP request (a webhook receiver's or a proxy's capture)
+_HTTP_REQUEST: Final = re.compile(
+    rb"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \S+ HTTP/\d(?:\.\d)?\Z"
+)
+
+
 def http_reason(head: bytes) -> str | None:
     """Why a file that starts with HTTP response headers (``curl -i``, a proxy's
-    capture) is not read as it is; ``None`` for any other file.
+    capture) or request headers (a webhook receiver's capture of an audit event
+    streaming delivery) is not read as it is; ``None`` for any other file.
 
     >>> print(http_reason(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json"))
     ... # doctest: +NORMALIZE_WHITESPACE
@@ -545,6 +613,13 @@ def http_reason(head: bytes) -> str | None:
     True
     """
     first = head.lstrip().split(b"\n", 1)[0].rstrip(b"\r")
+    if _HTTP_REQUEST.match(first) is not None:
+        shown = first[:60].decode("utf-8", "replace")
+        return (
+            f"cannot read this file: it starts with HTTP request headers ({shown!r}), as "
+            "a webhook receiver or a proxy saves a request (an audit event streaming "
+            "delivery); save the request body alone and ingest that"
+        )
     if re.match(rb"HTTP/\d(?:\.\d)? \d{3}\b", first) is None:
         return None
     shown = first[:40].decode("utf-8", "replace")
@@ -587,7 +662,7 @@ def parse_json_line(path: str, lineno: int, data: bytes, *, last: bool) -> RawRe
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as uexc:
-            reason = f"invalid UTF-8 at byte {uexc.start}"
+            reason = f"invalid UTF-8 at byte {uexc.start}{NOT_UTF8_HINT}"
         else:
             reason = f"invalid JSON ({exc.msg} at column {exc.colno})"
             if last:
@@ -714,7 +789,7 @@ def _invalid(path: str, data: bytes, exc: orjson.JSONDecodeError) -> RawRecord:
         if exc.pos >= len(data.rstrip()) - 1:
             reason += "; the file is truncated"
     except UnicodeDecodeError as uexc:
-        reason = f"invalid UTF-8 at byte {uexc.start}"
+        reason = f"invalid UTF-8 at byte {uexc.start}{NOT_UTF8_HINT}"
     return RawRecord(
         path, 1, text=_cut(data), error=SchemaError(reason, file=path, line=exc.lineno)
     )

@@ -31,6 +31,7 @@ from auditkit.ingest._base import RawRecord
 from auditkit.ingest._readers import (
     _KEEP_TEXT,
     MAX_RECORD_BYTES,
+    NOT_UTF8_HINT,
     _cut,
     _read_block,
     http_reason,
@@ -63,7 +64,7 @@ def _bad_json(data: bytes) -> str:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as uexc:
-            return f"invalid UTF-8 at byte {uexc.start} of the record"
+            return f"invalid UTF-8 at byte {uexc.start} of the record{NOT_UTF8_HINT}"
         return f"invalid JSON ({exc.msg})"
     return "invalid JSON"
 

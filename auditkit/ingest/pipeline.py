@@ -24,7 +24,6 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -35,8 +34,12 @@ from auditkit.ingest._envelopes import envelope_input
 from auditkit.ingest._flat import flat_csv_input, flat_json_input
 from auditkit.ingest._inputs import (
     SKIP_EMPTY_ARCHIVE,
+    SKIP_EMPTY_TAR,
     SKIP_FOLDER,
     SKIP_HIDDEN,
+    SKIP_TAR_FOLDER,
+    SKIP_TAR_HIDDEN,
+    SKIP_TAR_SPECIAL,
     STDIN,
     Unpacked,
 )
@@ -67,6 +70,10 @@ __all__ = [
 SKIP_DIGEST = "CloudTrail digest file (integrity data of the log files)"
 SKIP_BATCH = "auditkit stream batch manifest (it lists the batch beside it)"
 SKIP_EMPTY = "empty file (no records)"
+SKIP_HIDDEN_FILE = "hidden file in a folder (.DS_Store, ._name, ...)"
+SKIP_HIDDEN_FOLDER = "hidden folder (.git, .Trash, ...): not looked into"
+SKIP_LINKED_FOLDER = "symbolic link to a folder: not followed (give its path to read it)"
+SKIP_SPECIAL = "not a file (a named pipe, socket or device) in a folder"
 SKIPPED_AS: dict[str, str] = {
     SKIP_DIGEST: "CloudTrail digest file(s), which hold no events",
     SKIP_BATCH: "stream batch manifest(s) (*.batch.json), which hold no events",
@@ -74,6 +81,14 @@ SKIPPED_AS: dict[str, str] = {
     SKIP_FOLDER: "folder entr(ies) of zip archives",
     SKIP_HIDDEN: "hidden or macOS metadata file(s) in zip archives",
     SKIP_EMPTY_ARCHIVE: "zip archive(s) holding no files",
+    SKIP_TAR_FOLDER: "folder entr(ies) of tar archives",
+    SKIP_TAR_HIDDEN: "hidden or macOS metadata file(s) in tar archives",
+    SKIP_TAR_SPECIAL: "link(s) or special entr(ies) of tar archives",
+    SKIP_EMPTY_TAR: "tar archive(s) holding no files",
+    SKIP_HIDDEN_FILE: "hidden file(s) in folders (.DS_Store, ...)",
+    SKIP_HIDDEN_FOLDER: "hidden folder(s) (.git, ...), not looked into",
+    SKIP_LINKED_FOLDER: "symbolic link(s) to folders, not followed (give their path to read them)",
+    SKIP_SPECIAL: "named pipe(s), socket(s) or device(s) in folders, which are not files",
 }
 
 
@@ -132,7 +147,9 @@ class IngestResult:
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Expand directories (recursively) and glob patterns into a sorted file list;
-    ``-`` (standard input) is kept as it is.
+    ``-`` (standard input) is kept as it is.  What a folder holds that is not read
+    (hidden files and folders, links to folders, pipes) and what cannot be read (a
+    folder without permission, a broken link) is said by :func:`expand_inputs`.
 
     Raises
     ------
@@ -151,26 +168,98 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     ...
     auditkit.errors.UsageError: ...: folder holds no files to ingest
     """
+    return expand_inputs(paths)[0]
+
+
+def expand_inputs(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[str], dict[str, str], list[tuple[str, str]]]:
+    """:func:`expand_paths`, with what the folders hold that is left out (name: why)
+    and what could not be read (name, reason: quarantined as a file is).
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for name in ("a.json", ".DS_Store"):
+    ...     _ = open(os.path.join(d, name), "w").write("{}")
+    >>> os.symlink("gone.json", os.path.join(d, "b.json"))
+    >>> files, skipped, problems = expand_inputs([d])
+    >>> [os.path.basename(f) for f in files], list(skipped.values())
+    (['a.json'], ['hidden file in a folder (.DS_Store, ._name, ...)'])
+    >>> [(os.path.basename(n), why) for n, why in problems]
+    [('b.json', "cannot read the file: a symbolic link to 'gone.json', which does not exist")]
+    """
     out: list[str] = []
+    skipped: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
     for p in paths:
         text = os.fspath(p)
         if text == STDIN:  # standard input, read by ingest_files
             out.append(text)
             continue
         if os.path.isdir(text):
-            found = sorted(
-                str(f) for f in Path(text).rglob("*") if f.is_file() and not f.name.startswith(".")
-            )
+            found: list[str] = []
+            before = len(problems)
+            _walk(text, found, skipped, problems)
+            found.sort()
+            if not found and len(problems) == before:
+                raise UsageError(f"{text}: folder holds no files to ingest")
         elif os.path.exists(text):
             found = [text]
+        elif os.path.islink(text):  # a broken link named: quarantined as unreadable
+            problems.append((text, _broken_link(text)))
+            continue
         else:
             found = sorted(f for f in glob.glob(text, recursive=True) if os.path.isfile(f))
-        if not found:
-            if os.path.isdir(text):
-                raise UsageError(f"{text}: folder holds no files to ingest")
-            raise UsageError(f"{text}: no such file")
+            if not found:
+                raise UsageError(f"{text}: no such file")
         out.extend(found)
-    return out
+    return out, skipped, problems
+
+
+def _broken_link(path: str) -> str:
+    try:
+        target = os.readlink(path)
+    except OSError:  # pragma: no cover - it was a link a moment ago
+        target = "?"
+    return f"cannot read the file: a symbolic link to {target!r}, which does not exist"
+
+
+def _walk(
+    folder: str,
+    found: list[str],
+    skipped: dict[str, str],
+    problems: list[tuple[str, str]],
+) -> None:
+    """The files under ``folder`` into ``found``; hidden files and folders, links to
+    folders (never followed, so a link loop cannot loop) and pipes into ``skipped``;
+    a folder that cannot be listed and a broken link into ``problems``."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        problems.append((folder, f"cannot read the folder: {exc.strerror or exc}"))
+        return
+    for entry in entries:
+        path = os.path.join(folder, entry.name)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name.startswith("."):
+                    skipped[path] = SKIP_HIDDEN_FOLDER
+                else:
+                    _walk(path, found, skipped, problems)
+                continue
+            if entry.name.startswith("."):
+                skipped[path] = SKIP_HIDDEN_FILE
+            elif entry.is_symlink() and not os.path.exists(path):
+                problems.append((path, _broken_link(path)))
+            elif entry.is_dir():  # a link to a folder
+                skipped[path] = SKIP_LINKED_FOLDER
+            elif entry.is_file():
+                found.append(path)
+            else:
+                skipped[path] = SKIP_SPECIAL
+        except OSError as exc:  # pragma: no cover - an entry gone while listed
+            problems.append((path, f"cannot read the file: {exc.strerror or exc}"))
 
 
 def _not_the_store(
@@ -493,7 +582,8 @@ def ingest_files(
         Files, directories or glob patterns; ``.gz`` files are read transparently.
         ``-`` is standard input (``stdin``, else ``sys.stdin``), read whole into a
         temporary file first; its records are reported as from ``<stdin>``.
-        Zip archives are unpacked into temporary files, each member read as a file
+        Pipes (a shell's ``<(zcat x.gz)``) are read whole into a temporary file too.
+        Zip and tar archives are unpacked into temporary files, each member read as a file
         (reported as ``archive.zip!member.json``), within the limits of
         :mod:`auditkit.ingest._inputs` against zip bombs.
     format
@@ -529,7 +619,8 @@ def ingest_files(
     stdin
         What ``-`` reads, instead of the process's standard input.
     """
-    files = _not_the_store(store, expand_paths(paths), quarantine)
+    files, left_out, unreadable = expand_inputs(paths)
+    files = _not_the_store(store, files, quarantine)
     result = IngestResult()
     if quarantine is not None:
         result.quarantine_file = os.fspath(quarantine)
@@ -542,6 +633,7 @@ def ingest_files(
         with Unpacked(stdin=stdin) as inputs:
             files = inputs.files(files)
             sink.names = inputs.names
+            result.skipped.update(left_out)
             result.skipped.update(inputs.skipped)
             plan = _plan(
                 files,
@@ -549,7 +641,7 @@ def ingest_files(
                 sink,
                 tenant=tenant,
                 assume_utc=assume_utc,
-                unread=inputs.problems,
+                unread=[*unreadable, *inputs.problems],
             )
             count = _worker_count(plan, workers)
             if count > 1:

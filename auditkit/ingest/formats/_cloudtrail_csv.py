@@ -78,9 +78,11 @@ def is_cloudtrail_header(columns: set[str]) -> bool:
     True
     >>> is_cloudtrail_header({"eventType", "published", "uuid"})
     False
+    >>> is_cloudtrail_header({"eventJson"})  # CloudTrail Lake: each event as JSON text
+    True
     """
     lower = {c.strip().lower() for c in columns}
-    return {"eventsource", "eventname", "eventtime"} <= lower
+    return {"eventsource", "eventname", "eventtime"} <= lower or "eventjson" in lower
 
 
 def csv_event(row: Mapping[str, str | None]) -> dict[str, Any]:

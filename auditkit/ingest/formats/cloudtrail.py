@@ -17,7 +17,8 @@ Accepted layouts (gzip or not; large files stream in bounded memory):
   result rows, whose ``eventTime`` has no zone (it is UTC) and whose nested
   fields may be JSON text, one a line or as ``aws cloudtrail get-query-results``
   gives them (``{"QueryResultRows": [[{"eventID": ...}, {"eventTime": ...}], ...]}``,
-  each row a list of one-column objects);
+  each row a list of one-column objects; a row of the ``eventJson`` column alone
+  holds the whole event as JSON text);
 - Insights events as delivered, whose ``eventSource`` and ``eventName`` are in
   ``insightDetails``;
 - CSV: Athena query results over a trail's table (lower-case columns, structs as
@@ -60,7 +61,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
-from auditkit.ingest._readers import csv_delimiter, iter_csv_as, loads_json, read_head
+from auditkit.ingest._readers import csv_delimiter, csv_table, iter_csv_as, loads_json, read_head
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.formats._cloudtrail_csv import (
     csv_event,
@@ -119,6 +120,8 @@ class CloudTrailFormat(JsonRecordsFormat):
             return 0
         if _csv_columns(head) is not None:
             return 90
+        if csv_table(head):
+            return 0  # another tool's CSV, its cells holding CloudTrail events as JSON text
         text_ = head[:65536]
         if _CWL_HINT.search(text_) and b'\\"eventSource\\"' in text_:
             return 90  # CloudWatch Logs or lookup-events items holding CloudTrail events
@@ -277,8 +280,9 @@ def _unwrap(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any
     """Return (the CloudTrail event, envelope fallbacks) for plain, EventBridge, Lake,
     CloudWatch Logs and lookup-events shapes."""
     if "eventVersion" not in record and "eventName" not in record:
-        for field in ("message", "CloudTrailEvent"):
-            # a CloudWatch Logs event or a lookup-events item: the event as JSON text
+        for field in ("message", "CloudTrailEvent", "eventJson"):
+            # a CloudWatch Logs event, a lookup-events item or a CloudTrail Lake row of
+            # its eventJson column: the event as JSON text
             if record.get(field) is not None:
                 return _unwrap(_inner_event(record[field], field))
     detail = record.get("detail")

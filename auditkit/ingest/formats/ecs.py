@@ -44,7 +44,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
-from auditkit.ingest._readers import loads_json
+from auditkit.ingest._readers import csv_table, loads_json
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import best_format, register
 from auditkit.schema import CATEGORIES, OUTCOMES
@@ -96,7 +96,7 @@ class EcsFormat(JsonRecordsFormat):
         if looks_canonical(head):
             return 0
         text_ = head[:65536]
-        if b'"@timestamp"' not in text_ or b'"event"' not in text_:
+        if b'"@timestamp"' not in text_ or b'"event"' not in text_ or csv_table(text_):
             return 0
         if _OWN_EXPORT.search(head[:8192]):
             # auditkit's own export: the source record it keeps holds the source

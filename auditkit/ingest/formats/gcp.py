@@ -42,7 +42,7 @@ from auditkit.ingest._mapping import (
     table_entry,
     text,
 )
-from auditkit.ingest._readers import loads_json
+from auditkit.ingest._readers import csv_table, loads_json
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -83,8 +83,8 @@ class GcpAuditFormat(JsonRecordsFormat):
 
     def sniff(self, head: bytes, path: str) -> int:
         """Confidence that ``head`` starts a file of Cloud Audit Logs entries (0..100)."""
-        if looks_canonical(head):
-            return 0
+        if looks_canonical(head) or csv_table(head):
+            return 0  # (a CSV's cells holding entries as JSON text: not this format's file)
         if f'"{BQ_PAYLOAD}"'.encode() in head:
             return 95 if b"cloudaudit.googleapis.com" in head else 90
         if b'"protoPayload"' not in head:

@@ -32,7 +32,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
-from auditkit.ingest._readers import iter_csv, read_head, starts_like_csv
+from auditkit.ingest._readers import csv_table, iter_csv, read_head, starts_like_csv
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -63,7 +63,7 @@ class GitLabFormat(JsonRecordsFormat):
         """Confidence that ``head`` starts a file of GitLab audit events (0..100)."""
         if looks_canonical(head):
             return 0
-        if b'"author_id"' in head and b'"entity_type"' in head:
+        if b'"author_id"' in head and b'"entity_type"' in head and not csv_table(head):
             return 95 if b'"details"' in head or b'"event_type"' in head else 80
         if _is_csv(head):
             first = head.split(b"\n", 1)[0]

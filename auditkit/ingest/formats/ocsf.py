@@ -44,6 +44,7 @@ from auditkit.ingest._mapping import (
     text,
     words,
 )
+from auditkit.ingest._readers import csv_table
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.formats.cloudtrail import _outcome as cloudtrail_outcome
 from auditkit.ingest.formats.cloudtrail import aws_api_action
@@ -80,7 +81,7 @@ class OcsfFormat(JsonRecordsFormat):
         """Confidence that ``head`` starts a file of OCSF events (0..100)."""
         if looks_canonical(head):
             return 0
-        if b'"class_uid"' not in head:
+        if b'"class_uid"' not in head or csv_table(head):
             return 0
         if _OWN_EXPORT.search(head[:8192]):
             return 99  # auditkit's own export (its source records name their own fields)

@@ -37,7 +37,13 @@ from auditkit.ingest._mapping import (
     table_entry,
     text,
 )
-from auditkit.ingest._readers import csv_delimiter, iter_csv_as, read_head, starts_like_csv
+from auditkit.ingest._readers import (
+    csv_delimiter,
+    csv_table,
+    iter_csv_as,
+    read_head,
+    starts_like_csv,
+)
 from auditkit.ingest._readers_extra import JsonRecordsFormat
 from auditkit.ingest.registry import register
 
@@ -65,7 +71,12 @@ class OktaFormat(JsonRecordsFormat):
         """Confidence that ``head`` starts a file of Okta System Log events (0..100)."""
         if looks_canonical(head):
             return 0
-        if b'"eventType"' in head and b'"published"' in head and b'"uuid"' in head:
+        if (
+            b'"eventType"' in head
+            and b'"published"' in head
+            and b'"uuid"' in head
+            and not csv_table(head)  # events as JSON text in a column of another CSV
+        ):
             return 95 if b'"actor"' in head or b'"outcome"' in head else 70
         if _is_csv(head):
             first = head.split(b"\n", 1)[0]

@@ -16,6 +16,8 @@ import polars as pl
 
 from auditkit.analytics.detectors._principals import as_principals
 from auditkit.analytics.detectors.common import (
+    ESTABLISHED_DAYS,
+    LOGIN,
     SERVICE_ACCOUNT,
     Events,
     T,
@@ -38,6 +40,7 @@ from auditkit.analytics.detectors.common import (
     key_changed,
     kind,
     lazy,
+    network,
     network_firsts,
     new_client,
     new_network,
@@ -599,12 +602,20 @@ def break_glass(
     *,
     root_ids: Sequence[str] = ("root",),
     gap: str | timedelta = "1h",
+    machine_history: str | timedelta = "7d",
 ) -> pl.DataFrame:
     """Any use of an emergency (break-glass) or root account; each use should be explained.
+    And a machine's account signing in for the first time, from a network it never used.
 
     An event counts when ``metadata.break_glass`` is true or the actor id is one of
     ``root_ids`` (case-insensitive).  Events of one account no more than ``gap``
     apart make one finding.
+
+    An account named as a machine's (``svc-backup``, ``ci-bot-2``, ``deploy``, a Google
+    Cloud service account) or typed a service, active for ``machine_history`` and on
+    three days or more without one successful sign-in, that signs in from a network it
+    never used is its credentials in a person's hands (a console sign-in with a
+    service's password): high too.
 
     Examples
     --------
@@ -616,6 +627,7 @@ def break_glass(
     and 2026-01-05 09:00 UTC.
     """
     g = duration(gap, name="gap")
+    h = duration(machine_history, name="machine_history")
     meta = pl.col("metadata")
     roots = [r.lower() for r in root_ids]
     root = pl.col("actor_id").str.to_lowercase().is_in(roots)
@@ -645,7 +657,84 @@ def break_glass(
             ),
         )
     )
-    return finalize(found, "break_glass")
+    machine = _machine_signins(events, h)
+    if machine.height == 0:
+        return finalize(found, "break_glass")
+    return finalize(
+        pl.concat([found.collect(), machine], how="diagonal_relaxed").lazy(), "break_glass"
+    )
+
+
+#: An actor named as a machine's: ``svc-backup``, ``ci-bot-2``, ``deploy_user``,
+#: ``etl-sync``, ``terraform``, a Google Cloud service account.
+_MACHINE_NAME: Final = (
+    r"(?i)(?:^|[^a-z])(?:svc|service|srv|bot|robot|ci|cd|backup|backups|deploy|deployer|"
+    r"sync|automation|pipeline|jenkins|terraform|etl|integration|daemon|batch|job|cron)"
+    r"(?:$|[^a-z])|gserviceaccount\.com$"
+)
+
+
+def _machine_signins(events: Events, history: timedelta) -> pl.DataFrame:
+    """An account named as a machine's (:data:`_MACHINE_NAME`) or typed a service,
+    seen for at least ``history`` and on :data:`ESTABLISHED_DAYS` days without ever
+    signing in, whose first successful sign-in comes from a network it never used: its
+    key or password in a person's hands, at the console."""
+    keys = ["tenant_id", "actor_id"]
+    cols = (*keys, "occurred_at", "event_id", "action", "outcome", "source_ip", "actor_type")
+    name = pl.col("actor_id").str.split("/").list.last()
+    firsts = (
+        subset(
+            events,
+            cols,
+            pl.col("action") == LOGIN,
+            pl.col("outcome") == "success",
+        )
+        .filter(name.str.contains(_MACHINE_NAME) | (pl.col("actor_type") == "service"))
+        .filter(T.min().over(keys) == T)
+        .unique(keys, keep="first")
+        .collect()
+    )
+    if firsts.height == 0:
+        return firsts.clear()
+    among = firsts.lazy().select(keys)
+    days = (
+        active_days(events, keys, among)
+        .join(firsts.lazy().select(*keys, "occurred_at"), on=keys)
+        .filter(pl.col("_day") < T.dt.date())
+        .group_by(keys)
+        .agg(_days=pl.len())
+    )
+    found = (
+        firsts.lazy()
+        .with_columns(_net=network(pl.col("source_ip")))
+        .join(began(events, keys, among=among), on=keys)
+        .join(days, on=keys, how="left")
+        .join(network_firsts(events, keys, among), on=[*keys, "_net"], how="left")
+        .filter(
+            (T - pl.col("_began") >= history)
+            & (pl.col("_days").fill_null(0) >= ESTABLISHED_DAYS)
+            & new_network(timedelta(0))
+        )
+        .select(
+            *keys,
+            pl.col("occurred_at").alias("first_seen"),
+            pl.col("occurred_at").alias("last_seen"),
+            pl.concat_list("event_id").alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.format(
+                "{}, a machine's account that had not signed in once in {} of activity "
+                "(since {}), signed in at {} from {}, a network it had never used: its "
+                "credentials used by a person.",
+                q(pl.col("actor_id")),
+                fmt_duration(T - pl.col("_began")),
+                fmt_time(pl.col("_began")),
+                fmt_time(T),
+                pl.col("source_ip").fill_null("an unknown address"),
+            ).alias("summary"),
+        )
+        .collect()
+    )
+    return found
 
 
 #: Verbs that end or refuse an impersonation rather than start one.

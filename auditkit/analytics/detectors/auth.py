@@ -36,6 +36,7 @@ from auditkit.analytics.detectors.common import (
     lazy,
     login_name,
     network,
+    network_firsts,
     next_in_key,
     no_candidates,
     positive,
@@ -1200,7 +1201,19 @@ def slow_credential_attack(
         )
         .collect()
     )
-    per_account = _slow_per_account(fails, oks, w, min_failures, short, burst_threshold)
+    # each account's first success from each network (a place it never signed in from
+    # before), read once per address
+    net_firsts = (
+        oks.lazy()
+        .group_by("tenant_id", "actor_id", "source_ip")
+        .agg(T.min(), pl.col("event_id").sort_by(T).first())
+        .with_columns(_net=network(pl.col("source_ip")))
+        .sort("occurred_at")
+        .group_by("tenant_id", "actor_id", "_net")
+        .agg(pl.col("occurred_at", "event_id", "source_ip").first())
+        .collect()
+    )
+    per_account = _slow_per_account(fails, net_firsts, oks, w, min_failures, short, burst_threshold)
     # a success already told as the end of an account's slow attack is not told twice
     told = per_account.filter(pl.col("severity") == "high").select(
         "tenant_id", "actor_id", "last_seen"
@@ -1208,13 +1221,18 @@ def slow_credential_attack(
     then_success = _slow_then_success(events, w, min_failures_before_success, span).join(
         told, on=["tenant_id", "actor_id", "last_seen"], how="anti"
     )
-    frames = [per_account, then_success, _slow_per_source(fails, oks, w, min_actors, span)]
+    frames = [
+        per_account,
+        then_success,
+        _slow_per_source(fails, net_firsts, oks, w, min_actors, span),
+    ]
     together = pl.concat([f.cast(dict(CANDIDATE_SCHEMA)) for f in frames], how="vertical")  # type: ignore[arg-type]
     return finalize(together, "slow_credential_attack")
 
 
 def _slow_per_account(
     fails: pl.DataFrame,
+    net_firsts: pl.DataFrame,
     oks: pl.DataFrame,
     w: timedelta,
     min_failures: int,
@@ -1238,15 +1256,36 @@ def _slow_per_account(
     )
     if found.height == 0:
         return no_candidates()
-    # then a success of the account from one of the failing sources, within the window
-    after = (
+    # then a success of the account, within the window, from one of the failing sources
+    # or from a network it had never signed in from (the guesses came from rotating
+    # proxies, the success from yet another address)
+    spans = found.lazy().select("_episode", "tenant_id", "actor_id", "last_seen")
+    after_window = (pl.col("last_seen") < T) & (T - pl.col("last_seen") <= w)
+    from_source = (
         found.lazy()
         .select("_episode", "tenant_id", "actor_id", "last_seen", pl.col("ips").alias("source_ip"))
         .explode("source_ip")
         .join(oks.lazy(), on=["tenant_id", "actor_id", "source_ip"])
-        .filter((pl.col("last_seen") < T) & (T - pl.col("last_seen") <= w))
+        .filter(after_window)
+        .select("_episode", "event_id", "occurred_at", "source_ip", _new=pl.lit(False))
+    )
+    from_new = (
+        spans.join(
+            net_firsts.lazy().filter(pl.col("_net").is_not_null()), on=["tenant_id", "actor_id"]
+        )
+        .filter(after_window)
+        .select("_episode", "event_id", "occurred_at", "source_ip", _new=pl.lit(True))
+    )
+    after = (
+        pl.concat([from_source, from_new])
+        .sort("occurred_at", "_new")
         .group_by("_episode")
-        .agg(pl.col("event_id").sort_by(T).first().alias("_ok_id"), T.min().alias("_ok_at"))
+        .agg(
+            pl.col("event_id").first().alias("_ok_id"),
+            T.first().alias("_ok_at"),
+            pl.col("_new").first().alias("_ok_new"),
+            pl.col("source_ip").first().alias("_ok_ip"),
+        )
     )
     return (
         found.lazy()
@@ -1276,9 +1315,20 @@ def _slow_per_account(
                     pl.lit(human(short)),
                 ),
                 pl.when(pl.col("_ok_at").is_not_null()).then(
-                    pl.format(
-                        "; then a successful login from one of those sources at {}",
-                        fmt_time(pl.col("_ok_at")),
+                    pl.when(pl.col("_ok_new"))
+                    .then(
+                        pl.format(
+                            "; then a successful login from {}, a network it had never signed "
+                            "in from, at {}",
+                            pl.col("_ok_ip").fill_null("an unknown address"),
+                            fmt_time(pl.col("_ok_at")),
+                        )
+                    )
+                    .otherwise(
+                        pl.format(
+                            "; then a successful login from one of those sources at {}",
+                            fmt_time(pl.col("_ok_at")),
+                        )
                     )
                 ),
                 pl.lit("."),
@@ -1324,7 +1374,7 @@ def _slow_then_success(events: Events, w: timedelta, minimum: int, span: timedel
     )
     ok_at = T.filter(pl.col("_ok")).first()
     counted = pl.col("_fail") & ~pl.col("_cleared")
-    return (
+    found = (
         pairs.group_by("_k", "_seg")
         .agg(
             pl.col("tenant_id", "actor_id", "source_ip").first(),
@@ -1338,35 +1388,68 @@ def _slow_then_success(events: Events, w: timedelta, minimum: int, span: timedel
             & (pl.col("_fail_ids").list.len() >= minimum)
             & (pl.col("_ok_at") - pl.col("first_seen") >= span)
         )
-        .select(
-            "tenant_id",
-            "actor_id",
-            "first_seen",
-            pl.col("_ok_at").alias("last_seen"),
-            pl.concat_list("_fail_ids", pl.col("_ok_id")).alias("event_ids"),
-            pl.lit("high").alias("severity"),
-            pl.format(
-                "{} failed logins for {} from {} over {} (from {}) were followed by a successful "
-                "login from the same source at {}; no earlier success from that source in "
-                "between and no password reset.",
-                pl.col("_fail_ids").list.len(),
-                q(pl.col("actor_id")),
-                q(pl.col("source_ip")),
-                fmt_duration(pl.col("_ok_at") - pl.col("first_seen")),
-                fmt_time(pl.col("first_seen")),
-                fmt_time(pl.col("_ok_at")),
-            ).alias("summary"),
-        )
         .collect()
+    )
+    if found.height == 0:
+        return no_candidates()
+    # from a network the account had made its own before the failures (the office, its
+    # home line): a device retrying a stale password until its owner types the new one
+    # looks the same, and a colleague guessing from the office cannot be told from it
+    keys = ["tenant_id", "actor_id"]
+    own = (
+        found.lazy()
+        .with_columns(_net=network(pl.col("source_ip")))
+        .join(network_firsts(events, keys, found.lazy()), on=[*keys, "_net"], how="left")
+        .select((pl.col("_net_first") <= pl.col("first_seen")).fill_null(False))
+        .collect()
+        .to_series()
+    )
+    return found.with_columns(_own=own).select(
+        "tenant_id",
+        "actor_id",
+        "first_seen",
+        pl.col("_ok_at").alias("last_seen"),
+        pl.concat_list("_fail_ids", pl.col("_ok_id")).alias("event_ids"),
+        pl.when("_own").then(pl.lit("medium")).otherwise(pl.lit("high")).alias("severity"),
+        pl.format(
+            "{} failed logins for {} from {}{} over {} (from {}) were followed by a "
+            "successful login from the same source at {}; no earlier success from that "
+            "source in between and no password reset.",
+            pl.col("_fail_ids").list.len(),
+            q(pl.col("actor_id")),
+            q(pl.col("source_ip")),
+            pl.when("_own").then(pl.lit(", a network it had made its own,")).otherwise(pl.lit("")),
+            fmt_duration(pl.col("_ok_at") - pl.col("first_seen")),
+            fmt_time(pl.col("first_seen")),
+            fmt_time(pl.col("_ok_at")),
+        ).alias("summary"),
     )
 
 
+_TAKEN = ("_episode", "event_id", "actor_id", "occurred_at")
+
+
 def _slow_per_source(
-    fails: pl.DataFrame, oks: pl.DataFrame, w: timedelta, min_actors: int, span: timedelta
+    fails: pl.DataFrame,
+    net_firsts: pl.DataFrame,
+    oks: pl.DataFrame,
+    w: timedelta,
+    min_actors: int,
+    span: timedelta,
 ) -> pl.DataFrame:
     unresolved = fails.lazy().filter(~pl.col("_resolved") & pl.col("source_ip").is_not_null())
-    # one address, or many addresses of one network (an IPv6 /64 is one host's)
-    open_ = _spray_views(unresolved, ("IP", "network"))
+    # one address, or many addresses of one network (an IPv6 /64 is one host's); or the
+    # tenant's accounts failing from places they never signed in from, an address or two
+    # each (a residential-proxy pool: no address, network or client in common)
+    signed_in = net_firsts.lazy().select("tenant_id", "actor_id", "_net")
+    foreign = (
+        unresolved.with_columns(_net=network(pl.col("source_ip")))
+        .join(signed_in, on=["tenant_id", "actor_id", "_net"], how="anti", nulls_equal=True)
+        .drop("_net")
+    )
+    open_ = pl.concat(
+        [_spray_views(unresolved, ("IP", "network")), _spray_views(foreign, ("tenant",))]
+    )
     found = (
         bursts(
             open_,
@@ -1380,8 +1463,14 @@ def _slow_per_source(
             *finding_span("tenant_id", "_kind", "_src"),
             pl.col("actor_id").n_unique().alias("actors"),
             pl.col("source_ip").n_unique().alias("ips"),
+            pl.col("actor_id").unique().alias("_tried"),
         )
-        .filter(pl.col("last_seen") - pl.col("first_seen") >= span)
+        .filter(
+            (pl.col("last_seen") - pl.col("first_seen") >= span)
+            # the pool: as many addresses as accounts (one person failing from a few
+            # places is not it)
+            & ((pl.col("_kind") != "tenant") | (pl.col("ips") >= min_actors))
+        )
         .collect()
         .pipe(_narrowest_view)
     )
@@ -1403,6 +1492,23 @@ def _slow_per_source(
             on=["tenant_id", "_kind", "_src"],
         )
         .filter((pl.col("first_seen") <= T) & (T - pl.col("last_seen") <= w))
+    )
+    # for the pool: an account it tried signing in from a network it never used before
+    pool = (
+        found.lazy()
+        .filter(pl.col("_kind") == "tenant")
+        .select("_episode", "tenant_id", "first_seen", "last_seen", "_tried")
+        .explode("_tried")
+        .join(
+            net_firsts.lazy().filter(pl.col("_net").is_not_null()),
+            left_on=["tenant_id", "_tried"],
+            right_on=["tenant_id", "actor_id"],
+        )
+        .filter((pl.col("first_seen") <= T) & (T - pl.col("last_seen") <= w))
+        .with_columns(actor_id=pl.col("_tried"))
+    )
+    taken = (
+        pl.concat([taken.select(_TAKEN), pool.select(_TAKEN)])
         .sort("occurred_at")
         .group_by("_episode")
         .agg(
@@ -1432,8 +1538,13 @@ def _slow_per_source(
                     "none of them followed by that account's success from the source",
                     pl.when(pl.col("_kind") == "IP")
                     .then(pl.format("Source IP {}", pl.col("_src")))
+                    .when(pl.col("_kind") == "network")
+                    .then(pl.format("Network {} ({} addresses)", pl.col("_src"), pl.col("ips")))
                     .otherwise(
-                        pl.format("Network {} ({} addresses)", pl.col("_src"), pl.col("ips"))
+                        pl.format(
+                            "{} addresses none of the accounts had signed in from",
+                            pl.col("ips"),
+                        )
                     ),
                     pl.col("actors"),
                     fmt_duration(pl.col("last_seen") - pl.col("first_seen")),

@@ -9,6 +9,7 @@ They read ``session_id`` (per tenant) on every action, not only logins, with
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Final
 
 import polars as pl
 
@@ -24,6 +25,7 @@ from auditkit.analytics.detectors.common import (
     fmt_time,
     lazy,
     network,
+    network_firsts,
     positive,
     q,
     subset,
@@ -37,6 +39,9 @@ _COLS = (
     *("source_ip", "user_agent", "geo_country", "geo_lat", "geo_lon"),
 )
 _EARTH_RADIUS_KM = 6371.0088
+#: A session used from a stranger's network and from its first network within this
+#: much of each other is held by two parties at once (:func:`session_hijack`).
+_TOGETHER: Final = timedelta(minutes=30)
 
 
 def _km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
@@ -150,6 +155,29 @@ def session_hijack(
     # elsewhere: another country or network, or another client from an address not
     # known to be home; a stranger: a client never used at home, from elsewhere
     away = pl.col("_dc") | pl.col("_dn") | (pl.col("_da") & ~pl.col("_home"))
+
+    # used from a network the actor never made its own, and from its first network
+    # again within ``_TOGETHER`` of that: two parties holding the session at once (a
+    # cookie copied to a VPS of the victim's own country, with the victim's browser
+    # string); a VPN that drops and comes back alternates between networks of its own
+    def back(elsewhere: pl.Expr) -> pl.Expr:
+        last = pl.when(elsewhere).then(T).forward_fill().over(keys)
+        return pl.col("_home") & ~away & ((T - last) <= _TOGETHER)
+
+    actor_keys = ["tenant_id", "actor_id"]
+    both = moved.filter(back(away & pl.col("_dn")).any().over(keys)).select(actor_keys).unique()
+    if both.height:  # seldom: when the actor made each network its own
+        owned = network_firsts(events, actor_keys, both.lazy()).select(
+            *actor_keys, "_net", "_net_first"
+        )
+        moved = moved.join(owned.collect(), on=[*actor_keys, "_net"], how="left",
+                           maintain_order="left")  # fmt: skip
+    else:
+        moved = moved.with_columns(_net_first=pl.lit(None, dtype=pl.Datetime("us", "UTC")))
+    newnet = pl.col("_net").is_not_null() & (
+        pl.col("_net_first").is_null() | (pl.col("_net_first") > T)
+    )
+    together = back(away & pl.col("_dn") & newnet)
     stranger = away & pl.col("_da") & ~pl.col("_known")
     at_home = pl.col("_da") & ~away  # another client on the home network only
     odd = away | pl.col("_da")
@@ -171,7 +199,7 @@ def session_hijack(
     shown = tier == tier.max().over(keys)
     found = (
         moved.lazy()
-        .with_columns(_first_odd_at=first_odd_at, _shown=shown & odd)
+        .with_columns(_first_odd_at=first_odd_at, _shown=shown & odd, _together=together)
         .group_by(keys)
         .agg(
             pl.col("actor_id").first(),
@@ -183,6 +211,7 @@ def session_hijack(
             pl.col("geo_lon").filter(before & pl.col("geo_lon").is_not_null()).last().alias("_lo"),
             T.filter(before).last().alias("_before_at"),
             pl.col("event_id").filter(odd).head(max_evidence).alias("_odd_ids"),
+            pl.col("event_id").filter(pl.col("_together")).first().alias("_back_id"),
             pl.col("action").filter(odd).unique(maintain_order=True).alias("_what"),
             pl.len().alias("_n"),
             odd.sum().alias("_n_odd"),
@@ -200,6 +229,8 @@ def session_hijack(
             at_home.any().alias("_home_agent"),
             pl.col("_dn").any().alias("_network"),
             (pl.col("_dn") & pl.col("_da")).any().alias("_roamed"),
+            pl.col("_together").any().alias("_together"),
+            T.filter(pl.col("_together")).first().alias("_back_at"),
         )
         .with_columns(
             _kmv=_km(pl.col("_la"), pl.col("_lo"), pl.col("_la1"), pl.col("_lo1")),
@@ -217,13 +248,15 @@ def session_hijack(
             "actor_id",
             pl.col("_start").alias("first_seen"),
             "last_seen",
-            pl.concat_list(pl.col("_start_id"), pl.col("_before_id"), pl.col("_odd_ids"))
+            pl.concat_list(
+                pl.col("_start_id"), pl.col("_before_id"), pl.col("_odd_ids"), pl.col("_back_id")
+            )
             .list.drop_nulls()
             .list.unique(maintain_order=True)
             .alias("event_ids"),
             pl.when(pl.col("_agent") & pl.col("_fast"))
             .then(pl.lit("critical"))
-            .when(pl.col("_agent") | pl.col("_fast"))
+            .when(pl.col("_agent") | pl.col("_fast") | pl.col("_together"))
             .then(pl.lit("high"))
             .when(pl.col("_network") | pl.col("_country"))
             .then(pl.lit("medium"))
@@ -273,6 +306,13 @@ def session_hijack(
                     ),
                     pl.when(pl.col("_home_agent") & ~pl.col("_agent")).then(
                         pl.lit("another user agent from the session's own network")
+                    ),
+                    pl.when(pl.col("_together")).then(
+                        pl.format(
+                            "a network the actor never made its own, while the session was "
+                            "still used from its first network (again at {})",
+                            fmt_time(pl.col("_back_at")),
+                        )
                     ),
                     separator=", ",
                     ignore_nulls=True,

@@ -93,7 +93,7 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="input format: auto (default), auditkit, cloudtrail, csv, ecs, gcp, github, gitlab, "
         "okta, ocsf, or one a plugin adds; compressed files (gzip, bzip2, xz, zstd), zip "
-        "archives, Parquet and Avro files are read whatever the format",
+        "and tar archives, Parquet and Avro files are read whatever the format",
     )
     p.add_argument("--tenant", type=tenant_name, help="tenant for formats whose records carry none")
     p.add_argument(
@@ -146,7 +146,7 @@ def default_quarantine(location: str) -> str:
 def _ingest(args: argparse.Namespace) -> int:
     from auditkit.ingest.pipeline import expand_paths, ingest_files
 
-    files = expand_paths(args.files)
+    expand_paths(args.files)  # a path that matches nothing: a usage error before any work
     quarantine = output_path(
         args.quarantine or default_quarantine(args.store), option="--quarantine"
     )
@@ -160,7 +160,7 @@ def _ingest(args: argparse.Namespace) -> int:
     with progress_bar(args, desc="ingest", unit="records") as tick:
         result = ingest_files(
             store,
-            files,
+            args.files,  # expanded again, with what the folders hold that is not read
             format=fmt,
             tenant=args.tenant,
             quarantine=quarantine,
@@ -501,8 +501,9 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--start",
         metavar="DATE",
-        help="first day (default 2026-01-05, or earlier so that the last day ends "
-        "before today: ingest refuses events from the future)",
+        help="first day (default 2026-01-05, or earlier so that the sessions of the last "
+        "day, which run past its midnight, end before today: ingest refuses events from "
+        "the future)",
     )
     p.add_argument(
         "--actors",
@@ -557,10 +558,12 @@ def _sample(args: argparse.Namespace) -> int:
 def _sample_start(start: str | None, days: int, today: date | None = None) -> str:
     """The sample's first day: ``start`` as given (checked), else the fixed default,
     moved back when ``days`` from it would reach into ``today`` (whose hours are not
-    all past yet: the last day is yesterday at the latest).
+    all past yet). The last day is the day before yesterday at the latest: sessions
+    begun late on the last day run past its midnight (by up to two hours), into
+    yesterday then, never into today.
 
     >>> _sample_start(None, 90, date(2026, 12, 7)), _sample_start(None, 365, date(2026, 12, 7))
-    ('2026-01-05', '2025-12-07')
+    ('2026-01-05', '2025-12-06')
     """
     if start is not None:
         try:
@@ -570,7 +573,7 @@ def _sample_start(start: str | None, days: int, today: date | None = None) -> st
                 f"--start: expected a date such as 2026-01-05, got {start!r}"
             ) from None
     first = date(2026, 1, 5)
-    latest = (today or datetime.now(UTC).date()) - timedelta(days=days)
+    latest = (today or datetime.now(UTC).date()) - timedelta(days=days + 1)
     return min(first, latest).isoformat()
 
 

@@ -8,7 +8,7 @@ table shown.
 from __future__ import annotations
 
 import html
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +123,7 @@ class ReportBuilder:
         if start is None and end is None:
             return None
         lo = start or date(1990, 1, 1)
-        hi = end or date.today()
+        hi = end or datetime.now(UTC).date()  # today as every period says it: in UTC
         return f"{lo:%Y-%m-%d}..{hi:%Y-%m-%d}"
 
     def _build_from_button(self) -> None:

@@ -314,3 +314,21 @@ def test_a_long_sample_ends_by_today_and_ingests_whole(
         assert first + timedelta(days=400) <= today.date()
     assert main(["sample", "-o", str(out), "--start", "2026-13-01"]) == 2
     assert "--start" in capsys.readouterr().err
+
+
+def test_a_moved_sample_ends_before_today_with_the_sessions_past_its_last_midnight() -> None:
+    """Sessions begun late on a sample's last day run past its midnight: with the last
+    day yesterday, ``sample --days 3 --events 6000`` run at 00:05 UTC on 2026-01-07 wrote
+    events up to 00:29 that day, in the future."""
+    from datetime import date, timedelta
+
+    from auditkit.commands.core import _sample_start
+    from auditkit.sample import iter_events
+
+    for today in (date(2026, 1, 7), date(2026, 1, 8)):
+        start = date.fromisoformat(_sample_start(None, 3, today))
+        assert start < date(2026, 1, 5)  # moved back from the default
+        chunks = iter_events(tenants=3, days=3, actors=150, events=6000, start=str(start))
+        last = max(e["occurred_at"] for chunk in chunks for e in chunk)
+        assert last > f"{start + timedelta(days=3)}T00:15", last  # past the last midnight
+        assert last < today.isoformat(), (today, last)

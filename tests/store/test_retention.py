@@ -21,7 +21,7 @@ from auditkit.errors import IntegrityError, UsageError
 from tests.conftest import make_events
 from tests.store._attacker import sql
 
-#: The trail starts 400 days before today (purges are judged by the real clock) at
+#: The trail starts 400 days before today (verify judges purges by the real clock) at
 #: 08:00; acme has 300 events one every 8 hours (100 days), globex 20, one a day.
 N = 300
 START = datetime.combine(datetime.now(UTC).date(), time(8), UTC) - timedelta(days=400)
@@ -242,10 +242,15 @@ def test_purges_remove_rows_and_segments_and_keep_the_rest_provable(store: Store
 
 
 def test_a_purge_from_the_hot_tier_without_sealing(store: Store) -> None:
-    store.retention.set("globex", keep_days=389)  # cut-off: 11 days after the first event
-    old = 12 if datetime.now(UTC).time() >= time(8) else 11  # ... and the time of day, less 8h
-    assert store.retention.apply("globex").purged == old
-    assert store.load("globex")["seq"].min() == old
+    # globex has one event a day at 08:00.  The times are given: from the clock, the count
+    # depended on the time of day, and was wrong when the run passed midnight after START
+    store.retention.set("globex", keep_days=380)
+    # the cut-off at 07:00 on day 11, an hour before its event: days 0 to 10 go
+    assert store.retention.apply("globex", now=day(380 + 11 + 7 / 24)).purged == 11
+    assert store.load("globex")["seq"].min() == 11
+    # at 09:00, day 11's event has gone past the cut-off too
+    assert store.retention.apply("globex", now=day(380 + 11 + 9 / 24)).purged == 1
+    assert store.load("globex")["seq"].min() == 12
     assert store.verify().status.value == "intact"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -131,6 +132,37 @@ def test_report_builder(sample_store: Store, tmp_path: Path) -> None:
     rb.start.value = date(2026, 2, 1)  # after the end: the error is shown, not raised
     rb.build_button.click()
     assert "report failed" in rb.status.value
+
+
+@pytest.fixture
+def zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The process's local time zone set to ``request.param`` (restored after)."""
+    import time
+
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+# UTC+14 and UTC-11: at every hour of the day, one of them is on another date than UTC
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"], indirect=True)
+def test_report_builder_period_without_end_ends_today_in_utc(tmp_path: Path, zone: str) -> None:
+    """A start without an end ran to the local date, not UTC's: in the evening in
+    Pago Pago, today's events (UTC) were left out of the report."""
+    from datetime import UTC, date, datetime
+
+    from tests.conftest import make_events
+
+    store = Store.init(str(tmp_path / "a.db"))
+    store.append(make_events(3))
+    rb = ReportBuilder(store, output_dir=tmp_path)
+    rb.start.value = date(2026, 1, 6)
+    before = datetime.now(UTC).date()
+    period = rb.period
+    after = datetime.now(UTC).date()  # (the same but at midnight UTC)
+    assert period in {f"2026-01-06..{before}", f"2026-01-06..{after}"}, zone
 
 
 def test_widgets_take_a_pandas_frame_as_they_take_a_polars_one(sample_frame: pl.DataFrame) -> None:

@@ -50,7 +50,13 @@ from auditkit.errors import StoreError
 from auditkit.record import STORED_COLUMNS, event_row
 from auditkit.record import _row_as_event as row_as_event
 from auditkit.schema import format_timestamp
-from auditkit.store._reader import MISTYPED_TIMES, OUTSIDE_TREE
+from auditkit.store._reader import (
+    MISTYPED_TIMES,
+    OUTSIDE_TREE,
+    window_condition,
+    window_edge_seqs,
+    window_edges_query,
+)
 from auditkit.store._tables import UNUSUAL
 from auditkit.store._verify import NEWEST_CHECKPOINTS, TenantVerifier
 
@@ -340,6 +346,20 @@ def _read(
             raise _Decline  # a trail ingested far out of time order: the general path
         for row in late:
             _checked(tuple(row), expected)
+    if any(span):
+        # and the rows beside the window (a window whose every event was moved out of it
+        # shows none of the above): see TrailReader.window_edges
+        cur.execute(*window_edges_query("sqlite", tenant, *span))
+        near = [s for s in window_edge_seqs(cur.fetchall()) if s < size]
+        if near:
+            inside = window_condition("sqlite", *span)
+            cur.execute(
+                f"SELECT {', '.join(STORED_COLUMNS)} FROM events WHERE tenant_id = ? "
+                f"AND seq IN ({', '.join('?' * len(near))}) AND ({inside.sql}) IS NOT TRUE",
+                [tenant, *near, *inside.params],
+            )
+            for row in cur.fetchall():
+                _checked(tuple(row), expected)
     if hi > lo:
         # every seq of the range there: as many integer seqs as the range is long, and
         # the table's primary key makes them distinct (a table rebuilt without it could

@@ -71,6 +71,42 @@ _PG_POLICIES: Final = {
     "auditkit_others": "public",
     "auditkit_own_role": "public",
 }
+#: PostgreSQL: functions, aggregates and operators (kind, schema, name, argument types)
+#: in the schemas the search_path reaches, other than ``pg_catalog``, named as one of
+#: ``pg_catalog`` and not an extension's (every operator qualified, so that this query
+#: itself calls no planted one).
+_PG_SHADOWS: Final = """
+SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function'
+       ELSE 'function' END, n.nspname::text, p.proname::text,
+       pg_catalog.pg_get_function_identity_arguments(p.oid)
+FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n
+  ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+WHERE n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+  AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'::name
+  AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc b
+              WHERE b.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+              AND b.proname OPERATOR(pg_catalog.=) p.proname)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                  AND d.objid OPERATOR(pg_catalog.=) p.oid
+                  AND d.deptype OPERATOR(pg_catalog.=) 'e'::"char")
+UNION ALL
+SELECT 'operator', n.nspname::text, o.oprname::text,
+       pg_catalog.format_type(o.oprleft, NULL) || ', ' || pg_catalog.format_type(o.oprright, NULL)
+FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n
+  ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+WHERE n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(true))
+  AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'::name
+  AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator b
+              WHERE b.oprnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+              AND b.oprname OPERATOR(pg_catalog.=) o.oprname)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                  WHERE d.classid OPERATOR(pg_catalog.=)
+                        'pg_catalog.pg_operator'::pg_catalog.regclass
+                  AND d.objid OPERATOR(pg_catalog.=) o.oid
+                  AND d.deptype OPERATOR(pg_catalog.=) 'e'::"char")
+ORDER BY 2, 3, 4
+"""
 #: The indexes the store makes on them (besides the primary keys'), as SQLite keeps them.
 _STORE_INDEXES: Final = {
     "ix_events_tenant_time": (
@@ -307,6 +343,12 @@ class TailSnapshot:
 #: or why it is malformed.
 _PARSED_CHECKPOINTS: dict[tuple[Any, ...], Checkpoint | str] = {}
 _PARSED_KEPT: Final = 200_000
+
+
+def _agg(dialect: str, name: str) -> str:
+    """An aggregate the completeness of a read rests on, by a name no planted function
+    can take on PostgreSQL (see ``_PG_SHADOWS``): ``pg_catalog.count``."""
+    return name if dialect == "sqlite" else f"pg_catalog.{name}"
 
 
 def _ph(dialect: str, sql: str, style: str) -> str:
@@ -569,6 +611,20 @@ class TrailReader:
                 )
             )
         schema = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+        # a function, aggregate or operator named as a built-in one, in a schema the
+        # search_path reaches: PostgreSQL takes the one whose argument types fit best,
+        # whatever schema it is in (a ``count(bigint)`` beats the built-in ``count("any")``),
+        # so it answers the store's own queries (a count of the seqs a range holds that
+        # says a deleted row is there).  Extensions' own are theirs, not planted
+        for kind, where, name, args in self._fetch(_PG_SHADOWS):
+            found.append(
+                (
+                    f"{where}.{name}({args})",
+                    f"is {'an' if kind[0] in 'ao' else 'a'} {kind} named as a PostgreSQL "
+                    "built-in, in a schema the search_path reaches, that the store did not "
+                    "make: the store's own queries may call it instead of the built-in",
+                )
+            )
         # a rule rewrites the store's own statements as a trigger would (an INSERT into
         # the quarantine made to do nothing); the store makes none
         for table, name, text in self._fetch(
@@ -875,7 +931,11 @@ class TrailReader:
                 count = len(strays)
                 if count >= STRAY_LIMIT:
                     cur.execute(
-                        _ph(self.dialect, f"SELECT COUNT(*) FROM {rows} AS r", "format"),
+                        _ph(
+                            self.dialect,
+                            f"SELECT {_agg(self.dialect, 'count')}(*) FROM {rows} AS r",
+                            "format",
+                        ),
                         params,
                     )
                     count = int(cur.fetchone()[0])
@@ -883,8 +943,9 @@ class TrailReader:
                 if signed > size:
                     typed = " AND typeof(seq) = 'integer'" if self.dialect == "sqlite" else ""
                     cur.execute(
-                        _ph(self.dialect, "SELECT COUNT(*) FROM events WHERE tenant_id = ? "
-                            f"AND seq >= ? AND seq < ?{typed}", "format"),
+                        _ph(self.dialect, f"SELECT {_agg(self.dialect, 'count')}(*) FROM "
+                            f"events WHERE tenant_id = ? AND seq >= ? AND seq < ?{typed}",
+                            "format"),
                         (tenant, size, signed),
                     )  # fmt: skip
                     appended = int(cur.fetchone()[0])
@@ -1148,7 +1209,7 @@ class TrailReader:
         if top > lo:
             # as many distinct integer seqs in [lo, top) as it holds numbers: every one
             # is there (the usual answer, from the primary key alone, without fetching)
-            count = f"SELECT COUNT(DISTINCT seq) FROM events {where}"
+            count = f"SELECT {_agg(self.dialect, 'count')}(DISTINCT seq) FROM events {where}"
             (n,) = self._fetch(count, (tenant, lo, top))[0]
             if int(n) == top - lo:
                 return np.arange(lo, top, dtype=np.int64)
@@ -1159,20 +1220,56 @@ class TrailReader:
         )
 
     def mistyped_times(self, tenant: str) -> list[tuple[str, str | None]]:
-        """SQLite: rows whose ``occurred_at`` is not text (NULL, a number, a BLOB), which
-        every time filter would wrongly keep or drop: found through the time index
-        (numbers sort before any text, BLOBs after), so at the cost of the rows found."""
+        """Rows whose ``occurred_at`` is not a time: on SQLite not text (NULL, a number, a
+        BLOB), on PostgreSQL NULL (its NOT NULL constraint dropped), which every time
+        filter would wrongly keep or drop: found through the time index (numbers sort
+        before any text, BLOBs after; PostgreSQL indexes NULLs), so at the cost of the
+        rows found."""
         if self.dialect != "sqlite":
-            return []
+            rows = self._fetch(
+                "SELECT CAST(seq AS TEXT), CAST(event_id AS TEXT) FROM events "
+                f"WHERE tenant_id = ? AND occurred_at IS NULL LIMIT {STRAY_LIMIT}",
+                (tenant,),
+            )
+            return [(str(s), None if e is None else str(e)) for s, e in rows]
         # three seeks: with OR the planner walked the tenant's whole time index (45 ms
         # for 480k events, at every time-ranged page)
         rows = self._fetch(f"{MISTYPED_TIMES} LIMIT {STRAY_LIMIT}", (tenant, tenant, tenant))
         return [(str(s), None if e is None else str(e)) for s, e in rows]
 
+    def window_edges(
+        self, tenant: str, size: int, start: str | None, end: str | None
+    ) -> pl.DataFrame | None:
+        """The rows beside a time window ``[start, end)`` (stored timestamps) in seq
+        order that lie outside it, for a time-ranged read to verify although it does
+        not return them (``None``: there are none).
+
+        A time-ranged read selects rows by their ``occurred_at``, which whoever can write
+        the database can move out of the window: the read then misses the event.  The
+        rows it returned show such an edit beside them (see ``Store._outside_the_window``),
+        but a window whose every event was moved out returns none.  So the read also
+        verifies the record with the latest time before the window and the one with the
+        earliest time at or after it, and their neighbours by seq: in a trail stored in
+        time order, an event moved out of the window either is one of those two or lies
+        next to one of them.  Two seeks of the time index, a few rows."""
+        seqs = window_edge_seqs(self._fetch(*window_edges_query(self.dialect, tenant, start, end)))
+        seqs = [s for s in seqs if s < size]
+        if not seqs:
+            return None
+        inside = window_condition(self.dialect, start, end)
+        where = Filter(
+            f"tenant_id = ? AND seq IN ({', '.join('?' * len(seqs))}) "
+            f"AND ({inside.sql}) IS NOT TRUE",
+            (tenant, *seqs, *inside.params),
+        )
+        rows = self.read(where)
+        return rows if rows.height else None
+
     def count_range(self, tenant: str, size: int) -> int:
         """Rows of a tenant with ``0 <= seq < size``, whatever the type of their seq."""
         rows = self._fetch(
-            "SELECT COUNT(*) FROM events WHERE tenant_id = ? AND seq >= 0 AND seq < ?",
+            f"SELECT {_agg(self.dialect, 'count')}(*) FROM events WHERE tenant_id = ? "
+            "AND seq >= 0 AND seq < ?",
             (tenant, size),
         )
         return int(rows[0][0])
@@ -1254,6 +1351,51 @@ OUTSIDE_TREE: Final = (
     "tenant_id = ? AND seq < 0",
     "tenant_id = ? AND seq >= ?",
 )
+
+
+def window_condition(dialect: str, start: str | None, end: str | None) -> Filter:
+    """``start <= occurred_at < end`` (stored timestamps; either bound may be absent)."""
+    mark = "?" if dialect == "sqlite" else "CAST(? AS timestamptz)"
+    f = Filter()
+    for op, value in ((">=", start), ("<", end)):
+        if value is not None:
+            f = f & Filter(f"occurred_at {op} {mark}", (value,))
+    return f
+
+
+def window_edges_query(
+    dialect: str, tenant: str, start: str | None, end: str | None
+) -> tuple[str, tuple[Any, ...]]:
+    """One row: the greatest seq of the records at the latest time before ``start``,
+    and the smallest seq of those at the earliest time at or after ``end`` (NULL where
+    there is none, or no bound), each by two seeks of the time index."""
+    mark = "?" if dialect == "sqlite" else "CAST(? AS timestamptz)"
+    parts: list[str] = []
+    params: list[Any] = []
+    for bound, pick, order, op in ((start, "max", "max", "<"), (end, "min", "min", ">=")):
+        if bound is None:
+            parts.append("NULL")
+            continue
+        parts.append(
+            f"(SELECT {_agg(dialect, pick)}(seq + 0) FROM events WHERE tenant_id = ? "
+            f"AND occurred_at = (SELECT {_agg(dialect, order)}(occurred_at) FROM events "
+            "WHERE tenant_id = ? "
+            f"AND occurred_at {op} {mark}))"
+        )
+        params += [tenant, tenant, bound]
+    return f"SELECT {', '.join(parts)}", tuple(params)
+
+
+def window_edge_seqs(rows: Sequence[Sequence[Any]]) -> list[int]:
+    """The seqs :func:`window_edges_query` found, with their neighbours, in order (a seq
+    that is not an integer is left to the checks of the signed range)."""
+    out: set[int] = set()
+    for value in rows[0] if rows else ():
+        if type(value) is int:
+            out.update((value - 1, value, value + 1))
+    return sorted(s for s in out if s >= 0)
+
+
 #: SQLite rows of a tenant (three times the tenant id) whose ``occurred_at`` is not
 #: text: NULLs, then numbers (they sort before any text), then BLOBs (after it).
 MISTYPED_TIMES: Final = " UNION ALL ".join(

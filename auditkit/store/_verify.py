@@ -496,6 +496,18 @@ class TenantVerifier:
     def check_tree_state(self) -> None:
         """Tiles, tree head and frontier: the state every append extends."""
         head = self.snap.head
+        if self.cp is None and not self.snap.checkpoints and not self.snap.malformed:
+            # a tree that no checkpoint ever signed: a tenant planted by its tree head or
+            # tiles alone (listed among the store's tenants, and its first append refused)
+            if (head is not None and head[0]) or any(blob for _, blob in self.snap.tiles):
+                self._add(
+                    ProblemKind.TREE_MISMATCH,
+                    None,
+                    None,
+                    f"a tree head (size {head[0] if head else 0}) or Merkle tiles that no "
+                    "checkpoint signed: not a tree this store made",
+                )
+            return
         if self.cp is None or self.tree_gone:
             return
         if head is None:
@@ -569,6 +581,26 @@ class TenantVerifier:
         return pl.Series(
             "ok", self._check(raw, out.get_column("_leaf"), out.get_column("_escape"), None)
         )
+
+    def check_aside(self, raw: pl.DataFrame) -> None:
+        """Check stored rows that the read does not hand out (those beside a time
+        window): a row that is not the signed record is named like any other, but the
+        rows are not counted as read, nor marked seen (rows already read, or outside
+        the signed tree, which the end of the pass judges, are left out)."""
+        if self.expected is None or not raw.height:
+            return
+        seqs = raw.get_column("seq").to_numpy()
+        inside = (seqs >= 0) & (seqs < self.size)
+        inside[inside] = ~self.seen[seqs[inside]]
+        if not inside.all():
+            raw, seqs = raw.filter(pl.Series(inside)), seqs[inside]
+        if not raw.height:
+            return
+        kept = (self.events, self.first_seq, self.oldest, self.newest, len(self.policy_events))
+        self.check_chunk(raw)
+        self.seen[seqs] = False
+        self.events, self.first_seq, self.oldest, self.newest, policies = kept
+        del self.policy_events[policies:]
 
     def verified_frame(self, raw: pl.DataFrame) -> pl.DataFrame:
         """Check a chunk of stored rows and return the event frame of those that verified.
@@ -907,8 +939,8 @@ class TenantVerifier:
                 ProblemKind.MALFORMED,
                 int(text) if text.lstrip("-").isdigit() else None,
                 eid,
-                f"record at seq {text}: its occurred_at is not stored as text, which would "
-                "hide it from time-ranged reads",
+                f"record at seq {text}: its occurred_at is not stored as text (or is NULL), "
+                "which would hide it from time-ranged reads",
                 column="occurred_at",
             )
         appended = tail.appended

@@ -1394,10 +1394,22 @@ class Store(StreamCursors):
                 reader.mistyped_times(v.tenant) if timed else [],
             )
 
+        early = paged_reads if seqs is not None else finish_reads(reader, ranged=ranged)
+        edges: dict[str, pl.DataFrame | None] = {}  # a timed read's rows beside its window
+        if timed:
+            bounds = tuple(
+                None if v is None else format_timestamp(parse_instant(v)) for v in (start, end)
+            )
+            read_first = early
+
+            def early(v: TenantVerifier) -> tuple[Any, ...]:
+                done = read_first(v)
+                edges[v.tenant] = reader.window_edges(v.tenant, v.size, *bounds)
+                return done
+
         chunks = verified_chunks(
             reader, trust, tenants, where, progress=progress, full=False,
-            cold_keep=cold[0], span=cold[1], seqs=seqs,
-            early=paged_reads if seqs is not None else finish_reads(reader, ranged=ranged),
+            cold_keep=cold[0], span=cold[1], seqs=seqs, early=early,
         )  # fmt: skip
         spans: dict[str, tuple[int, int]] = {}  # a timed read's seqs, per tenant
         for checker, raw in chunks:
@@ -1413,6 +1425,9 @@ class Store(StreamCursors):
                     )
                 sink(frame)
                 continue
+            beside = edges.pop(checker.tenant, None)
+            if beside is not None:  # verified, not returned: see TrailReader.window_edges
+                checker.check_aside(beside)
             if seqs is not None:
                 checker.check_tree_state()
                 lo, hi = max(0, seqs[0]), min(checker.size, seqs[1])

@@ -1122,6 +1122,7 @@ def bulk_read(
     factor: float = 5.0,
     history: str | timedelta = "24h",
     max_evidence: int = 1000,
+    collection_window: str | timedelta = "7d",
 ) -> pl.DataFrame:
     """One actor reading far more distinct items in an hour (or a day) than ever before:
     a collection through object reads (``s3_object.get``, ``storage_objects.get``,
@@ -1158,6 +1159,10 @@ def bulk_read(
         Activity the actor needs in the frame before the hour or day.
     max_evidence
         Evidence ids kept per finding (the summary gives the full count).
+    collection_window
+        How long after a network's first use by the tenant its reads, by every account,
+        are one collection (:func:`_network_collections`: split across accounts, or
+        spread over days).
 
     Severity high for people (``user`` or unknown), medium for keys and services.
 
@@ -1195,7 +1200,7 @@ def bulk_read(
     reads = subset(
         events,
         (*keys, "actor_type", "occurred_at", "event_id", "action", "outcome", "target_id",
-         "targets", "session_id", *(("metadata",) if git else ())),
+         "targets", "session_id", "source_ip", "user_agent", *(("metadata",) if git else ())),
         pl.col("action").is_in([*names, *git]),
         pl.col("outcome") == "success",
         pl.col("actor_id").is_not_null(),
@@ -1328,11 +1333,14 @@ def bulk_read(
             .collect()
         )
         found.append(runs)
-    if not found:
-        return empty()
-    runs = pl.concat(found, how="vertical_relaxed")
+    runs = pl.concat(found, how="vertical_relaxed") if found else pl.DataFrame()
+    collections = _network_collections(
+        events, reads, runs.select(keys) if runs.height else reads.select(keys).clear(),
+        min_items=min_items, min_items_daily=min_items_daily, factor=factor, need=need,
+        window=duration(collection_window, name="collection_window"), max_evidence=max_evidence,
+    )  # fmt: skip
     if runs.height == 0:
-        return empty()
+        return collections
     out = runs.with_columns(
         severity=pl.when(is_person()).then(pl.lit("high")).otherwise(pl.lit("medium")),
         summary=pl.format(
@@ -1357,6 +1365,247 @@ def bulk_read(
                     fmt_time(pl.col("_since")),
                 )
             ),
+        ),
+    )
+    return pl.concat([finalize(out, "bulk_read"), collections]).sort(
+        ["tenant_id", "first_seen", "finding_id"]
+    )
+
+
+def _network_collections(
+    events: Events,
+    reads: pl.DataFrame,
+    reported: pl.DataFrame,
+    *,
+    min_items: int,
+    min_items_daily: int,
+    factor: float,
+    need: timedelta,
+    window: timedelta,
+    max_evidence: int,
+) -> pl.DataFrame:
+    """A collection read from one network new to the tenant (eighth red-team round): the
+    reads of its first ``window`` (from the tenant's first event there), by actors known
+    to the trail ``need`` before it, reported when on one day two or more accounts read
+    together at least ``min_items`` distinct items and ``factor`` times the sum of their
+    busiest earlier days (a collection split across compromised accounts, each under its
+    own thresholds), or over the window at least ``min_items_daily`` and ``factor`` times
+    the sum of their busiest earlier weeks (one spread over days, each under the day's
+    threshold).  ``reported`` actors' own findings are not repeated for one actor."""
+    keys = ["tenant_id", "actor_id"]
+    where = ["tenant_id", "_net"]
+    # networks read from at least `min_items` times, first read from `window` after the
+    # tenant's first event or later (it cannot have been new to the tenant otherwise):
+    # the network of each address, read once
+    by_ip = (
+        reads.lazy()
+        .filter(pl.col("source_ip").is_not_null())
+        .group_by("tenant_id", "source_ip")
+        .agg(_n=pl.len(), _read=T.min())
+        .with_columns(_net=network(pl.col("source_ip")))
+        .filter(pl.col("_net").is_not_null())
+        .collect()
+    )
+    cand = (
+        by_ip.lazy()
+        .group_by(where)
+        .agg(_total=pl.col("_n").sum(), _read=pl.col("_read").min())
+        .filter(pl.col("_total") >= min_items)
+        .collect()
+    )
+    if cand.height == 0:
+        return empty()
+    # a network read from within `window` of the tenant's first event was first used
+    # by the tenant then too: not new
+    starts = (
+        lazy(events, "tenant_id", "occurred_at")
+        .join(cand.lazy().select("tenant_id").unique(), on="tenant_id", how="semi")
+        .group_by("tenant_id")
+        .agg(_tstart=T.min())
+    )
+    cand = (
+        cand.lazy()
+        .join(starts, on="tenant_id")
+        .filter(pl.col("_read") >= pl.col("_tstart") + window)
+        .collect()
+    )
+    if cand.height == 0:
+        return empty()
+    rd = (
+        reads.lazy()
+        .join(
+            by_ip.lazy()
+            .join(cand.lazy(), on=where, how="semi")
+            .select("tenant_id", "source_ip", "_net"),
+            on=["tenant_id", "source_ip"],
+        )
+        .with_columns(_item=pl.coalesce("target_id", "event_id"), _day=T.dt.truncate("1d"))
+    )
+    # enough items in the network's first `window` of reads, which holds the window of
+    # its first use by the tenant: two accounts' on one day, or in all
+    volume = (
+        rd.filter((T - T.min().over(where)) < window)
+        .group_by(*where, "_day")
+        .agg(_items=pl.col("_item").n_unique(), _accounts=pl.col("actor_id").n_unique())
+        .group_by(where)
+        .agg(
+            _split=((pl.col("_accounts") >= 2) & (pl.col("_items") >= min_items)).any(),
+            _slow=pl.col("_items").sum() >= min_items_daily,
+        )
+        .filter(pl.col("_split") | pl.col("_slow"))
+        .select(where)
+    )
+    cand = cand.join(volume.collect(), on=where, how="semi")
+    if cand.height == 0:
+        return empty()
+    # the network's first use by the tenant (any event), once its trail has run `window`
+    firsts = (
+        lazy(events, "tenant_id", "source_ip", "occurred_at")
+        .join(cand.lazy().select("tenant_id").unique(), on="tenant_id", how="semi")
+        .group_by("tenant_id", "source_ip")
+        .agg(_t=T.min())
+        .collect()
+    )
+    nets = (
+        firsts.lazy()
+        .with_columns(
+            _net=network(pl.col("source_ip")), _tstart=pl.col("_t").min().over("tenant_id")
+        )
+        .join(cand.lazy(), on=where, how="semi")
+        .group_by(where)
+        .agg(_net_seen=pl.col("_t").min(), _tstart=pl.col("_tstart").first())
+        .filter(pl.col("_tstart") <= pl.col("_net_seen") - window)
+        .select(*where, "_net_seen")
+    )  # fmt: skip
+    rows = rd.join(nets, on=where).filter((T - pl.col("_net_seen")) < window).collect()
+    if rows.height == 0:
+        return empty()
+    since = (
+        lazy(events, *keys, "occurred_at")
+        .join(rows.lazy().select(keys).unique(), on=keys, how="semi")
+        .group_by(keys)
+        .agg(_since=T.min())
+    )
+    rows = (
+        rows.lazy()
+        .join(since, on=keys)
+        .filter(pl.col("_since") <= pl.col("_net_seen") - need)
+        .collect()
+    )
+    if rows.height == 0:
+        return empty()
+    # each actor's busiest day and week of reads before the network's first day
+    daily = (
+        reads.lazy()
+        .join(rows.lazy().select(keys).unique(), on=keys, how="semi")
+        .with_columns(_item=pl.coalesce("target_id", "event_id"), _day=T.dt.truncate("1d"))
+        .group_by(*keys, "_day")
+        .agg(_items=pl.col("_item").n_unique())
+        .sort(*keys, "_day")
+        .with_columns(_week=pl.col("_items").rolling_sum_by("_day", window_size="7d").over(keys))
+    )
+    pairs = rows.lazy().select(*where, "actor_id", "_net_seen").unique()
+    base = (
+        pairs.join(daily, on=keys)
+        .filter(pl.col("_day") < pl.col("_net_seen").dt.truncate("1d"))
+        .group_by(*where, "actor_id")
+        .agg(_busiest=pl.col("_items").max(), _weekly=pl.col("_week").max())
+    )
+    pairs = pairs.join(base, on=[*where, "actor_id"], how="left").with_columns(
+        pl.col("_busiest", "_weekly").fill_null(0)
+    )
+    day_base = (
+        rows.lazy()
+        .select(*where, "_day", "actor_id")
+        .unique()
+        .join(pairs, on=[*where, "actor_id"])
+        .group_by(*where, "_day")
+        .agg(_base=pl.col("_busiest").sum(), _accounts=pl.len())
+    )
+    split = (
+        rows.lazy()
+        .group_by(*where, "_day")
+        .agg(_items=pl.col("_item").n_unique())
+        .join(day_base, on=[*where, "_day"])
+        .filter(
+            (pl.col("_accounts") >= 2)
+            & (pl.col("_items") >= min_items)
+            & (pl.col("_items") >= factor * pl.col("_base"))
+        )
+        .select(where)
+    )
+    slow = (
+        rows.lazy()
+        .group_by(where)
+        .agg(_items=pl.col("_item").n_unique())
+        .join(pairs.group_by(where).agg(_wbase=pl.col("_weekly").sum()), on=where)
+        .filter(
+            (pl.col("_items") >= min_items_daily) & (pl.col("_items") >= factor * pl.col("_wbase"))
+        )
+        .select(where)
+    )
+    flagged = pl.concat([split, slow]).unique().collect()
+    if flagged.height == 0:
+        return empty()
+    hits = (
+        rows.lazy()
+        .join(flagged.lazy(), on=where, how="semi")
+        .with_columns(_client=client_agent(pl.col("user_agent")))
+        .join(client_firsts(events, keys, rows.lazy().select(keys).unique()), on=[*keys, "_client"],
+              how="left", nulls_equal=True)
+        .with_columns(_new_client=new_client(need) & pl.col("_client").is_not_null())
+        .sort(*where, "occurred_at", "event_id")
+    )  # fmt: skip
+    found = (
+        hits.group_by(where)
+        .agg(
+            pl.col("_net_seen").first(),
+            pl.col("event_id").head(max_evidence).alias("event_ids"),
+            T.min().alias("first_seen"),
+            T.max().alias("last_seen"),
+            pl.col("_item").n_unique().alias("_items"),
+            pl.len().alias("_n"),
+            pl.col("actor_id").unique().sort().alias("_actors"),
+            pl.col("source_ip").unique().sort().alias("_ips"),
+            noun(pl.col("action")).drop_nulls().unique().sort().alias("_kinds"),
+            (is_person() & pl.col("_new_client")).any().alias("_bad"),
+            pl.col("_client").filter(pl.col("_new_client")).unique().sort().alias("_clients"),
+        )
+        .join(
+            pairs.group_by(where).agg(
+                pl.col("_busiest").sum().alias("_base"), pl.col("_weekly").sum().alias("_wbase")
+            ),
+            on=where,
+        )
+        .with_columns(
+            actor_id=pl.when(pl.col("_actors").list.len() == 1).then(pl.col("_actors").list.first())
+        )
+        .join(reported.lazy().unique(), on=keys, how="anti", nulls_equal=False)
+        .collect()
+    )  # fmt: skip
+    if found.height == 0:
+        return empty()
+    out = found.with_columns(
+        severity=pl.when(pl.col("_bad")).then(pl.lit("high")).otherwise(pl.lit("medium")),
+        summary=pl.format(
+            "{} account(s) ({}) read {} distinct item(s) ({} read(s) of {}) from {} ({}), a "
+            "network the tenant first used on {}, from {} to {}; together they had read at "
+            "most {} in a day and {} in a week before{}.",
+            pl.col("_actors").list.len(),
+            pl.col("_actors").list.head(5).list.join(", "),
+            pl.col("_items"),
+            pl.col("_n"),
+            pl.col("_kinds").list.head(5).list.join(", "),
+            pl.col("_net"),
+            pl.col("_ips").list.head(3).list.join(", "),
+            fmt_time(pl.col("_net_seen")),
+            fmt_time(pl.col("first_seen")),
+            fmt_time(pl.col("last_seen")),
+            pl.col("_base"),
+            pl.col("_wbase"),
+            pl.when(pl.col("_clients").list.len() > 0)
+            .then(pl.format(", with a client new to them ('{}')", pl.col("_clients").list.first()))
+            .otherwise(pl.lit("")),
         ),
     )
     return finalize(out, "bulk_read")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,30 @@ def _control(sections: SectionSet, control: Any) -> ControlResult:
     )
 
 
+#: Statuses that say the evidence supports the control: on a trail that failed
+#: verification they cannot stand, since the events they rest on are not what was signed.
+_RELIANT = (Status.PASS, Status.EVIDENCE_PRESENT)
+
+
+def _tampered_note(inputs: ReportInputs) -> str | None:
+    """The sentence put first on every control when the trail failed verification."""
+    v = inputs.verification
+    if v is None or v.ok:
+        return None
+    return (
+        f"the audit trail FAILED integrity verification ({len(v.problems)} problem(s); see "
+        "the integrity section): the events this control rests on cannot be relied on, so "
+        "it cannot pass until the trail is restored and verified"
+    )
+
+
+def _distrust(control: ControlResult, note: str) -> ControlResult:
+    """``control`` on a tampered trail: a pass or evidence-present becomes needs review,
+    and every control says why first."""
+    status = Status.NEEDS_REVIEW if control.status in _RELIANT else control.status
+    return replace(control, status=status, reasons=(note, *control.reasons))
+
+
 def assemble_report(inputs: ReportInputs, *, framework: str | Framework) -> Report:
     """Evaluate ``framework``'s controls on ``inputs`` and gather every section.
 
@@ -54,6 +79,9 @@ def assemble_report(inputs: ReportInputs, *, framework: str | Framework) -> Repo
     fw = get_framework(framework)
     sections = SectionSet(inputs, fw)
     controls = tuple(_control(sections, c) for c in fw.controls)
+    note = _tampered_note(inputs)
+    if note is not None:
+        controls = tuple(_distrust(c, note) for c in controls)
     sections.controls = controls
     built = tuple(sections[name] for name in available_sections())
     return Report(

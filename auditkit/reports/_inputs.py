@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -238,7 +238,7 @@ def collect_inputs(
         span = (
             Period(oldest.date(), newest.date())
             if isinstance(oldest, datetime) and isinstance(newest, datetime)
-            else Period(date.today(), date.today())
+            else Period(*[datetime.now(UTC).date()] * 2)  # today as every period says it
         )
     else:
         span = requested

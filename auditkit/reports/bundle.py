@@ -68,8 +68,14 @@ def _cells(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(conv)
 
 
+#: Every CSV of a bundle starts with a UTF-8 byte order mark, so that Excel (which reads
+#: a CSV without one in the machine's legacy code page) shows names as written; Python
+#: reads them with ``encoding="utf-8-sig"``, Polars and pandas skip it by themselves.
+BOM: Final = b"\xef\xbb\xbf"
+
+
 def _csv(frame: pl.DataFrame) -> bytes:
-    return _cells(frame).write_csv().encode()
+    return BOM + _cells(frame).write_csv().encode()
 
 
 #: Rows per XLSX sheet (Excel holds 1,048,576 with the header).
@@ -84,6 +90,8 @@ _XLSX_TYPES: Final = (
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/xl/workbook.xml" ContentType="application/'
     'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/styles.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
     "{sheets}</Types>"
 )
 _XLSX_SHEET_TYPE: Final = (
@@ -107,13 +115,56 @@ def _xml_text(col: pl.Expr) -> pl.Expr:
     )
 
 
-def _sheet_xml(cells: pl.DataFrame) -> bytes:
-    """One worksheet: a header row, then every row; numbers as numbers, the rest as
-    inline strings (no shared-string table: built column-wise by Polars, not per cell)."""
+#: Excel's day 0 (serial dates count days from it; 1900 leap-year bug included).
+_EXCEL_EPOCH: Final = datetime(1899, 12, 30)
+_XLSX_STYLES: Final = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm:ss.000"/></numFmts>'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+def _xlsx_cells(frame: pl.DataFrame) -> tuple[pl.DataFrame, frozenset[str]]:
+    """The cells of a sheet: as :func:`_cells`, but timestamps as Excel serial dates (UTC,
+    to the millisecond; the CSV keeps the microseconds) so that they sort and filter as
+    dates; returns the names of those date columns."""
+    dates = frozenset(n for n, t in frame.schema.items() if isinstance(t, pl.Datetime))
+    cells = _cells(frame.drop(dates)) if dates else _cells(frame)
+    serial = [
+        (
+            (
+                pl.col(n).dt.replace_time_zone(None).dt.cast_time_unit("us")
+                - pl.lit(_EXCEL_EPOCH).dt.cast_time_unit("us")
+            ).dt.total_microseconds()
+            / 86_400_000_000
+        ).alias(n)
+        for n in dates
+    ]
+    if serial:
+        cells = pl.concat([cells, frame.select(serial)], how="horizontal").select(frame.columns)
+    return cells, dates
+
+
+def _sheet_xml(cells: pl.DataFrame, dates: frozenset[str] = frozenset()) -> bytes:
+    """One worksheet: a header row, then every row; numbers as numbers, timestamps as
+    dates, the rest as inline strings (no shared-string table: built column-wise by
+    Polars, not per cell)."""
     parts = []
     for name, dtype in cells.schema.items():
         col = pl.col(name)
-        if dtype.is_numeric():
+        if name in dates:
+            cell = pl.concat_str(pl.lit('<c s="1"><v>'), col.cast(pl.String), pl.lit("</v></c>"))
+        elif dtype.is_numeric():
             cell = pl.concat_str(pl.lit("<c><v>"), col.cast(pl.String), pl.lit("</v></c>"))
         else:
             text = _xml_text(col.cast(pl.String))
@@ -139,7 +190,7 @@ def _sheet_xml(cells: pl.DataFrame) -> bytes:
 def _xlsx(frame: pl.DataFrame, created: datetime) -> bytes:
     """A minimal Office Open XML workbook of ``frame`` (a sheet per :data:`XLSX_ROWS` rows),
     readable by Excel, LibreOffice and pandas; the same frame gives the same bytes."""
-    cells = _cells(frame)
+    cells, dates = _xlsx_cells(frame)
     parts = max(1, -(-cells.height // XLSX_ROWS))
     names = [f"part {i + 1}" if parts > 1 else "population" for i in range(parts)]
     sheets = "".join(
@@ -155,6 +206,9 @@ def _xlsx(frame: pl.DataFrame, created: datetime) -> bytes:
         f'<Relationship Id="rId{i + 1}" Type="http://schemas.openxmlformats.org/'
         f'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{i + 1}.xml"/>'
         for i in range(parts)
+    ) + (
+        f'<Relationship Id="rId{parts + 1}" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/styles" Target="styles.xml"/>'
     )
     members = {
         "[Content_Types].xml": _XLSX_TYPES.format(
@@ -162,6 +216,7 @@ def _xlsx(frame: pl.DataFrame, created: datetime) -> bytes:
         ).encode(),
         "_rels/.rels": _XLSX_RELS.encode(),
         "xl/workbook.xml": workbook.encode(),
+        "xl/styles.xml": _XLSX_STYLES.encode(),
         "xl/_rels/workbook.xml.rels": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
@@ -170,7 +225,7 @@ def _xlsx(frame: pl.DataFrame, created: datetime) -> bytes:
     }
     for i in range(parts):
         members[f"xl/worksheets/sheet{i + 1}.xml"] = _sheet_xml(
-            cells.slice(i * XLSX_ROWS, XLSX_ROWS)
+            cells.slice(i * XLSX_ROWS, XLSX_ROWS), dates
         )
     out = io.BytesIO()
     stamp = created.timetuple()[:6]
@@ -262,7 +317,7 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
         "report.html": render_html(report, **options),
         "report.json": render_json(report),
         "report.md": render_md(report),
-        "evidence/controls.csv": render_csv(report),
+        "evidence/controls.csv": BOM + render_csv(report),
         **_evidence_files(report),
     }
     files["reperform/reperform.py"] = (
@@ -280,7 +335,15 @@ def render_bundle(report: Report, *, signing_key: Any | None = None, **options: 
         "framework": report.framework,
         "tenants": list(report.tenants),
         "period": str(report.period),
+        "period_bounds": {
+            "time_zone": "UTC",
+            "start_at": f"{report.period.start_at:%Y-%m-%dT%H:%M:%SZ}",
+            "end_before": f"{report.period.end_exclusive:%Y-%m-%dT%H:%M:%SZ}",
+        },
         "store_id": report.store_id,
+        "events": report.events,
+        "prepared_by": report.prepared_by(),
+        "integrity": report.integrity_at_generation(),
         "status": report.status.value,
         "counts": report.counts(),
         "signature": {
@@ -423,6 +486,8 @@ class BundleVerification:
             f"{m.get('framework', '?')} report of {', '.join(m.get('tenants', []))}, "
             f"period {m.get('period', '?')}"
         )
+        if any(p.kind in ("bad_signature", "wrong_key") for p in self.problems):
+            scope = f"as its unverified manifest claims: {scope}"
         if self.ok and self.anchored:
             return (
                 f"INTACT: {self.files_checked} file(s) match the signed manifest ({scope}); "
@@ -506,6 +571,16 @@ def _check_signature(
             )
         )
     return problems
+
+
+def _enclosed_key(pem: bytes | None) -> str | None:
+    """The fingerprint of the key in a bundle's ``public_key.pem`` (None: absent or unreadable)."""
+    if pem is None:
+        return None
+    try:
+        return key_fingerprint(load_public_key(pem))
+    except ValueError:
+        return None
 
 
 def _too_big(name: str, what: str, limit: int, signed: bool) -> BundleProblem:
@@ -649,6 +724,22 @@ def verify_bundle(
                 public, source = None, None
     else:
         public, source = trusted, "the given public key"
+        pem = read(PUBLIC_KEY)
+        enclosed = _enclosed_key(pem)
+        # a manifest naming another key is already wrong_key below; here the manifest is
+        # the signer's, but the key file beside it (the one OpenSSL steps use) is not
+        if expected_fp == key_fingerprint(trusted) and enclosed != expected_fp:
+            problems.append(
+                BundleProblem(
+                    "missing" if pem is None else "altered",
+                    PUBLIC_KEY,
+                    "absent: the bundle's own key file, which its OpenSSL steps use, is gone"
+                    if pem is None
+                    else f"holds key {(enclosed or 'nothing readable')[:16]}…, not the signing "
+                    f"key {key_fingerprint(trusted)[:16]}… given: whoever checks the bundle "
+                    "with its own key file would be misled",
+                )
+            )
     if public is not None:
         problems += _check_signature(manifest_bytes, read(SIGNATURE), public, expected_fp)
     checked = 0

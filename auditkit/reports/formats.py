@@ -167,3 +167,33 @@ def cell(value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {cell(v) or '-'}" for k, v in value.items())
     return str(value)
+
+
+def integrity_header(report: Any) -> str:
+    """The store's integrity at generation, in one line for a report's header: the
+    verdict, when it was checked, and each tenant's newest signed checkpoint (tree size
+    and root hash) the verdict rests on.
+
+    Examples
+    --------
+    >>> from auditkit.frame import events_to_frame
+    >>> from auditkit.reports import build_report_from_frame
+    >>> from auditkit.reports.examples import example_events
+    >>> r = build_report_from_frame(events_to_frame(example_events()), framework="soc2")
+    >>> integrity_header(r)
+    'not verified (the events did not come from a store)'
+    """
+    facts = report.integrity_at_generation()
+    if facts["verified"] is None:
+        return "not verified (the events did not come from a store)"
+    checked = facts["checked_at"]
+    text = str(facts["verdict"])
+    if facts["verified"] is False:
+        text += " — every control resting on the events is at best 'needs review'"
+    if checked:
+        text += f", checked {str(checked).replace('T', ' ')[:19]} UTC"
+    cps = "; ".join(
+        f"{c['tenant_id']}: tree size {c['tree_size']:,}, root {c['root_hash']}"
+        for c in facts["checkpoints"]
+    )
+    return f"{text}; signed checkpoints: {cps}" if cps else f"{text}; no signed checkpoint"

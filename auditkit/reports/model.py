@@ -460,6 +460,68 @@ class Report:
                 return f"integrity: {s.facts['verdict']}"
         return "integrity: not verified (the events did not come from a store)"
 
+    def integrity_at_generation(self) -> dict[str, Any]:
+        """The store's integrity verdict when the report was made, with the newest signed
+        checkpoint (tree size and root hash) of each reported tenant: what the report's
+        header, JSON and bundle manifest state.
+
+        Examples
+        --------
+        >>> from auditkit.frame import events_to_frame
+        >>> from auditkit.reports import build_report_from_frame
+        >>> from auditkit.reports.examples import example_events
+        >>> r = build_report_from_frame(events_to_frame(example_events()), framework="soc2")
+        >>> r.integrity_at_generation()["verdict"]
+        'not verified'
+        """
+        facts: Mapping[str, Any] = {}
+        checkpoints: list[dict[str, Any]] = []
+        for s in self.sections:
+            if s.id == "integrity":
+                facts = s.facts
+                for t in s.tables:
+                    if t.name == "checkpoints" and "root_hash" in t.frame.columns:
+                        checkpoints = t.frame.select(
+                            "tenant_id", "tree_size", "root_hash", "timestamp"
+                        ).to_dicts()
+        return {
+            "verdict": facts.get("verdict", "not verified"),
+            "verified": facts.get("verified"),
+            "problems": facts.get("problems", 0),
+            "records_verified": facts.get("records_verified"),
+            "checked_at": _jsonable(facts.get("checked_at")),
+            "externally_anchored": bool(facts.get("externally_anchored", False)),
+            "checkpoints": checkpoints,
+        }
+
+    def period_bounds(self) -> str:
+        """The period as exact instants, for people: first included and first excluded.
+
+        Examples
+        --------
+        >>> from auditkit.frame import events_to_frame
+        >>> from auditkit.reports import build_report_from_frame
+        >>> from auditkit.reports.examples import example_events
+        >>> r = build_report_from_frame(events_to_frame(example_events()), framework="soc2",
+        ...                             period="2028-02-01..2028-02-29")
+        >>> print(r.period_bounds())  # doctest: +NORMALIZE_WHITESPACE
+        2028-02-01..2028-02-29 (UTC; 29 days, both included: from 2028-02-01T00:00:00Z
+        up to, not including, 2028-03-01T00:00:00Z)
+        """
+        p = self.period
+        return (
+            f"{p} (UTC; {p.days} day{'s' if p.days != 1 else ''}, both included: from "
+            f"{p.start_at:%Y-%m-%dT%H:%M:%SZ} up to, not including, "
+            f"{p.end_exclusive:%Y-%m-%dT%H:%M:%SZ})"
+        )
+
+    def prepared_by(self) -> str:
+        """Who prepared the report (the configuration's ``prepared_by``)."""
+        for s in self.sections:
+            if s.id == "executive_summary" and s.facts.get("prepared_by"):
+                return str(s.facts["prepared_by"])
+        return "management (not named in the configuration)"
+
     def summary(self) -> str:
         """A few lines for people: scope, counts and what is not passing.
 
@@ -499,6 +561,10 @@ class Report:
                 "period": {
                     "start": self.period.start.isoformat(),
                     "end": self.period.end.isoformat(),
+                    "time_zone": "UTC",
+                    "days": self.period.days,
+                    "start_at": f"{self.period.start_at:%Y-%m-%dT%H:%M:%SZ}",
+                    "end_before": f"{self.period.end_exclusive:%Y-%m-%dT%H:%M:%SZ}",
                 },
                 "events": self.events,
                 "store_id": self.store_id,
@@ -510,6 +576,8 @@ class Report:
                 "fingerprint": self.key_fingerprint,
                 "public_key_pem": self.public_key_pem,
             },
+            "prepared_by": self.prepared_by(),
+            "integrity": self.integrity_at_generation(),
             "status": self.status.value,
             "counts": self.counts(),
             "controls": [c.to_dict() for c in self.controls],

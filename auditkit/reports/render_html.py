@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from auditkit.reports.formats import cell
+from auditkit.reports.formats import cell, integrity_header
 from auditkit.reports.model import Chart, Report, Status
 
 __all__ = ["chart_svg", "render_html"]
@@ -100,6 +100,7 @@ def render_html(report: Report, **options: Any) -> bytes:
             report=report,
             counts=report.counts(),
             statuses=list(Status),
+            integrity_header=integrity_header(report),
             css=Markup(css),
             svgs=svgs,
         )

@@ -47,9 +47,23 @@ def render_csv(report: Report, **options: Any) -> bytes:
     >>> df = events_to_frame([{"tenant_id": "acme", "occurred_at": "2026-01-05T09:00:00Z",
     ...                        "action": "user.login", "actor": {"id": "u1"}}])
     >>> render_csv(build_report_from_frame(df, framework="soc2")).decode().splitlines()[0]
-    'framework,control,title,status,reasons,evidence,tenants,period'
+    'framework,control,title,status,reasons,evidence,tenants,period,integrity'
+
+    Every row carries the store's integrity verdict at generation, so that a row read
+    alone still says when the trail it rests on failed verification.
     """
-    header = ["framework", "control", "title", "status", "reasons", "evidence", "tenants", "period"]
+    header = [
+        "framework",
+        "control",
+        "title",
+        "status",
+        "reasons",
+        "evidence",
+        "tenants",
+        "period",
+        "integrity",
+    ]
+    verdict = str(report.integrity_at_generation()["verdict"])
     rows = []
     for c in report.controls:
         evidence = " | ".join(
@@ -67,6 +81,7 @@ def render_csv(report: Report, **options: Any) -> bytes:
                 evidence,
                 " ".join(report.tenants),
                 str(report.period),
+                verdict,
             ]
         )
     # reasons and tenants carry names from the events (a tenant called "=HYPERLINK(...)"):

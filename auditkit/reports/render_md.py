@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from auditkit.reports.formats import cell
+from auditkit.reports.formats import cell, integrity_header
 from auditkit.reports.model import Report, Section, Status, Table, counts_text
 
 __all__ = ["render_md"]
@@ -112,8 +112,10 @@ def render_md(report: Report, **options: Any) -> bytes:
         f"# {report.framework_title}",
         "",
         f"- **Tenants**: {_esc(', '.join(report.tenants))}",
-        f"- **Period**: {report.period} (UTC, both days included)",
+        f"- **Period**: {report.period_bounds()}",
         f"- **Events**: {report.events:,}",
+        f"- **Integrity at generation**: {_esc(integrity_header(report))}",
+        f"- **Prepared by**: {_esc(report.prepared_by())}",
         f"- **Store**: {_esc(report.store_location or '-')} (id {_esc(report.store_id or '-')})",
         f"- **Signing key fingerprint**: {report.key_fingerprint or '-'}",
         f"- **Generated**: {cell(report.generated_at)} UTC by auditkit {report.tool_version}",

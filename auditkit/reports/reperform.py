@@ -19,6 +19,18 @@ auditor can check, with tools they trust, what the report claims:
     the raw signature) for the same OpenSSL command with ``-in checkpoint.msg
     -sigfile checkpoint.sig`` and the store's public key.
 
+``python3 reperform.py samples DIR``
+    every population and sample of an unzipped bundle, from its files alone: each
+    ``evidence/samples/population_<control>.csv`` has the number of rows ``report.json``
+    states, no event twice, only the reported tenants, only events inside the period
+    (UTC, ``manifest.json``'s ``period_bounds``), in tenant and ``seq`` order; and the
+    sample of each control in ``samples.csv`` is exactly
+    ``random.Random(SEED).sample(event_ids, SIZE)`` over that file's ``event_id`` column
+    (all of them when SIZE or fewer), with the seed and size ``report.json`` states.
+
+``python3 reperform/reperform.py`` (no argument, from the unzipped bundle)
+    ``bundle`` then ``samples`` on the bundle this script belongs to.
+
 Exit status 0 when every check holds, 1 when one fails (each failure is printed).
 The Ed25519 signatures themselves are left to OpenSSL on purpose: the standard library
 has no Ed25519, and a verifier the auditor already trusts is the better witness.
@@ -27,12 +39,15 @@ has no Ed25519, and a verifier the auditor already trusts is the better witness.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import json
+import random
 import sys
+from datetime import datetime
 from pathlib import Path
 
-__all__ = ["check_bundle", "check_inclusion", "main"]
+__all__ = ["check_bundle", "check_inclusion", "check_samples", "main"]
 
 CHECKPOINT_HEADER = b"auditkit-checkpoint/v1\n"
 
@@ -123,13 +138,113 @@ def check_bundle(folder: Path) -> list[str]:
     return problems
 
 
+def _rows(path: Path) -> list[dict[str, str]]:
+    # the bundle's CSV files start with a UTF-8 byte order mark (for Excel)
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _instant(text: str) -> datetime:
+    """An RFC 3339 time (``...Z`` or an offset) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _file_name(control: str) -> str:
+    return "population_" + "".join(ch if ch.isalnum() else "_" for ch in control) + ".csv"
+
+
+def check_samples(folder: Path) -> tuple[list[str], list[str]]:
+    """Problems with the populations and samples of an unzipped bundle (none: every
+    count, bound and draw holds), and one line per control saying what was re-performed."""
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    section = next(s for s in report["sections"] if s["id"] == "samples")
+    seed, size = int(section["facts"]["seed"]), int(section["facts"]["sample_size"])
+    stated = {t["name"] + ".csv": int(t["total_rows"]) for t in section["tables"]}
+    tenants = set(report["scope"]["tenants"])
+    bounds = manifest.get("period_bounds") or {}
+    start = bounds.get("start_at") or report["scope"]["period"]["start"] + "T00:00:00Z"
+    before = bounds.get("end_before") or report["scope"]["period"].get("end_before", "")
+    lo, hi = _instant(start), _instant(before) if before else None
+    drawn: dict[str, list[tuple[int, str]]] = {}
+    for row in _rows(folder / "evidence" / "samples" / "samples.csv"):
+        drawn.setdefault(row["control"], []).append((int(row["draw"]), row["event_id"]))
+    controls = [c["id"] for c in report["controls"]]
+    problems, done = [], []
+    for control in controls:
+        name = _file_name(control)
+        file = folder / "evidence" / "samples" / name
+        if name not in stated:
+            continue  # not an "is logged" control: no population
+        if not file.is_file():
+            problems.append(f"{name}: missing")
+            continue
+        rows = _rows(file)
+        ids = [r["event_id"] for r in rows]
+        if len(rows) != stated[name]:
+            problems.append(
+                f"{name}: {len(rows)} rows, report.json states {stated[name]} for {control}"
+            )
+        if len(set(ids)) != len(ids):
+            problems.append(f"{name}: an event_id appears more than once")
+        others = sorted({r["tenant_id"] for r in rows} - tenants)
+        if others:
+            problems.append(f"{name}: events of tenants outside the report: {', '.join(others)}")
+        outside = [
+            r["event_id"]
+            for r in rows
+            if hi is not None and not lo <= _instant(r["occurred_at"]) < hi
+        ]
+        if outside:
+            problems.append(
+                f"{name}: {len(outside)} event(s) outside the period [{start}, {before}), "
+                f"first {outside[0]}"
+            )
+        keys = [(r["tenant_id"], int(r["seq"])) for r in rows]
+        if keys != sorted(keys):
+            problems.append(f"{name}: not in tenant and seq order (the draw depends on it)")
+        want = list(ids) if len(ids) <= size else random.Random(seed).sample(ids, size)
+        got = [e for _, e in sorted(drawn.get(control, []))]
+        if got != want:
+            problems.append(
+                f"samples.csv: the sample of {control} is not random.Random({seed})"
+                f".sample(event_ids of {name}, {size})"
+            )
+        else:
+            done.append(
+                f"{control}: population {len(rows):,} event(s) in {name}; sample of "
+                f"{len(got)} re-drawn with random.Random({seed}).sample(ids, {size}): same"
+            )
+    for control in sorted(set(drawn) - set(controls)):
+        problems.append(f"samples.csv: a sample for {control}, which the report does not hold")
+    return problems, done
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``bundle DIR`` or ``inclusion PROOF.json``."""
+    """Command line: ``bundle DIR``, ``samples DIR``, ``inclusion PROOF.json``, or nothing
+    (``bundle`` and ``samples`` on the bundle this script is in)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or args[0] not in ("bundle", "inclusion"):
-        print("usage: reperform.py bundle DIR | reperform.py inclusion PROOF.json")
+    if not args:
+        here = Path(__file__).resolve().parent.parent
+        if not (here / "manifest.json").is_file():
+            print("usage: reperform.py [bundle DIR | samples DIR | inclusion PROOF.json]")
+            return 2
+        status = main(["bundle", str(here)])
+        return max(status, main(["samples", str(here)]))
+    if len(args) != 2 or args[0] not in ("bundle", "samples", "inclusion"):
+        print("usage: reperform.py [bundle DIR | samples DIR | inclusion PROOF.json]")
         return 2
     target = Path(args[1])
+    if args[0] == "samples":
+        problems, done = check_samples(target)
+        for line in done:
+            print(f"ok   {line}")
+        for p in problems:
+            print(f"FAIL {p}")
+        if problems:
+            return 1
+        print(f"OK: {len(done)} population(s) reconciled with report.json and sample(s) re-drawn")
+        return 0
     if args[0] == "bundle":
         problems = check_bundle(target)
         then = (

@@ -101,7 +101,8 @@ def test_reports_default_to_the_last_12_months_as_the_cli(
 
     twelve = parse_period("12mo")
     default = period("")
-    assert default == {"start": str(twelve.start), "end": str(twelve.end)}
+    assert (default["start"], default["end"]) == (str(twelve.start), str(twelve.end))
+    assert default["time_zone"] == "UTC" and default["end_before"] > default["start_at"]
     assert period("&period=12mo") == default
     every = period("&period=all")  # the whole history: from the oldest event
     assert every["start"] == "2026-01-05"  # (the default's start too, when run on 2027-01-04)

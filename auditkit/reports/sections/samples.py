@@ -15,6 +15,17 @@ from auditkit.reports.sections._base import EVENT_COLUMNS, SectionSet, class_exp
 __all__ = ["draw_sample", "population_controls", "samples"]
 
 
+#: Why the default size, said in the report (the population is every event of a class,
+#: so the control operates many times a day).
+SIZE_BASIS = (
+    ". The logging controls sampled here operate many times a day; the usual guidance for "
+    "testing the operation of such a control calls for 25 to 60 items, by the reliance "
+    "placed on it and the risk (25 is the lower end, for a low risk of failure; set "
+    "'sample: {size: 40}' or 60 in the report configuration for more). A population of "
+    "that many events or fewer is tested in full: every event is in the sample."
+)
+
+
 def population_controls(ctx: SectionSet) -> dict[str, tuple[str, ...]]:
     """Control id -> the event classes whose events are its population."""
     out: dict[str, tuple[str, ...]] = {}
@@ -104,7 +115,16 @@ def samples(ctx: SectionSet) -> Section:
             f"control drawn with Python's random.Random({seed}).sample(ids, {size}) over the "
             "population's event_id column in file order (all of them when fewer); the seed is "
             "the period's first day unless configured.",
+            f"Sample size: {size} per control{SIZE_BASIS}",
+            "Re-perform it from the bundle alone: python3 reperform/reperform.py (standard "
+            "library only) checks each population file against the counts and period stated "
+            "here and draws every sample again.",
         ),
-        facts={"seed": seed, "sample_size": size, "controls": len(tables)},
+        facts={
+            "seed": seed,
+            "sample_size": size,
+            "controls": len(tables),
+            "method": f"random.Random({seed}).sample(event_ids, {size}) in population order",
+        },
         tables=(Table("samples", "Sampled events per control", sample, limit=500), *tables),
     )

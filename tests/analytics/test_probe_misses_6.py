@@ -32,26 +32,11 @@ from tests.analytics._producers_5 import (
     gitlab_habits,
     project,
 )
+from tests.analytics._verdicts import highs, worst
 from tests.analytics.test_github_detections import ADMIN, DAY, DEV, NIGHT, START, _event
 from tests.analytics.test_github_detections import INTRUDER as GH_INTRUDER
 from tests.analytics.test_github_detections import OFFICE as GH_OFFICE
 from tests.analytics.test_github_probe import REPOS, _deploy_keys, _work
-
-RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-
-
-def _worst(found: pl.DataFrame, detector: str | None = None) -> str | None:
-    if detector is not None:
-        found = found.filter(pl.col("detector") == detector)
-    if found.height == 0:
-        return None
-    return max(found["severity"].to_list(), key=RANK.__getitem__)
-
-
-def _high(found: pl.DataFrame) -> list[str]:
-    hits = found.filter(pl.col("severity").is_in(["high", "critical"]))
-    return [f"{d}: {s}" for d, s in zip(hits["detector"], hits["summary"], strict=True)]
-
 
 # ------------------------------------------------------------------------------- GitHub
 
@@ -84,14 +69,14 @@ def test_oauth_app_approved_from_the_office_network_but_a_new_country(tmp_path: 
                   {"country_code": "NL"}, oauth_application_name="Repo Sync Pro",
                   oauth_application_id=7712301)]  # fmt: skip
     found = run_detectors(_github(attack, tmp_path), names=["external_access"])
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert "country it had never made its own (NL)" in found["summary"][0]
     # the look-alike: Jira approved from the office, in its country
     benign = [_gh(DAY, ADMIN, "org.oauth_app_access_approved", GH_OFFICE,
                   oauth_application_name="Jira", oauth_application_id=7712301)]  # fmt: skip
     events = _github(benign, tmp_path)
     assert run_detectors(events, names=["external_access"]).height == 0
-    assert _high(run_detectors(events)) == []
+    assert highs(run_detectors(events)) == []
 
 
 @pytest.mark.parametrize(
@@ -102,15 +87,15 @@ def test_saml_provider_changed_from_a_new_network_is_high(action: str, tmp_path:
     at night, the provider that vouches for every user may have been replaced."""
     attack = [_gh(NIGHT, ADMIN, action, GH_INTRUDER)]
     found = run_detectors(_github(attack, tmp_path), names=["security_control_weakened"])
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert action in found["summary"][0] and GH_INTRUDER in found["summary"][0]
 
 
 def test_saml_provider_certificate_rotated_at_the_office_is_not_high(tmp_path: Path) -> None:
     events = _github([_gh(DAY, ADMIN, "org.update_saml_provider_settings", GH_OFFICE)], tmp_path)
     found = run_detectors(events, names=["security_control_weakened"])
-    assert _worst(found) == "medium", found["summary"].to_list()
-    assert _high(run_detectors(events)) == []
+    assert worst(found) == "medium", found["summary"].to_list()
+    assert highs(run_detectors(events)) == []
 
 
 def _demoted(when: Any, ip: str, n: int = 5) -> list[dict[str, Any]]:
@@ -131,7 +116,7 @@ def test_five_owners_demoted_at_the_office_is_not_high(tmp_path: Path) -> None:
     events = _github(_demoted(DAY, GH_OFFICE), tmp_path)
     found = run_detectors(events, names=["privilege_change_burst"])
     assert found["severity"].to_list() == ["medium"], found["summary"].to_list()
-    assert _high(run_detectors(events)) == []
+    assert highs(run_detectors(events)) == []
 
 
 def test_a_burst_of_deploy_keys_from_a_new_network_is_one_high_finding(tmp_path: Path) -> None:
@@ -166,7 +151,7 @@ def test_deploy_key_cloning_under_its_own_name_from_a_new_address(tmp_path: Path
                 for i in range(40)]]  # fmt: skip
     found = run_detectors(read_as("gitlab", [*gitlab_habits(), *attack], tmp_path),
                           names=["new_key_exfiltration"])  # fmt: skip
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert "'sync' read 40 distinct item(s)" in found["summary"][0]
     # the look-alike: the mirror's key replaced at the office, cloning from CI
     attack = [_deploy_key(22.45, OFFICE, "mirror-2026"),
@@ -174,7 +159,7 @@ def test_deploy_key_cloning_under_its_own_name_from_a_new_address(tmp_path: Path
                 for i in range(40)]]  # fmt: skip
     events = read_as("gitlab", [*gitlab_habits(), *attack], tmp_path)
     assert run_detectors(events, names=["new_key_exfiltration"]).height == 0
-    assert _high(run_detectors(events)) == []
+    assert highs(run_detectors(events)) == []
 
 
 # ---------------------------------------------------------------------------------- GCP
@@ -221,7 +206,7 @@ def test_service_account_key_made_then_the_account_reads_from_a_new_network(
     records = [*_gcp_habits(), *_sa_key_then_reads(GCP_INTRUDER)]
     found = run_detectors(read_as("gcp", records, tmp_path, tenant=GCP_PROJECT),
                           names=["new_key_exfiltration"])  # fmt: skip
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert found["actor_id"][0] == SA and GCP_INTRUDER in found["summary"][0]
     # the look-alike: the key used from the account's own network
     records = [*_gcp_habits(), *_sa_key_then_reads("35.191.0.9")]
@@ -245,7 +230,7 @@ def test_exclusion_of_container_logs_is_not_audit_tampering(tmp_path: Path) -> N
     assert run_detectors(events, names=["audit_tampering"]).height == 0
     cut = _exclusion(2, GCP_INTRUDER, "logName:cloudaudit.googleapis.com")
     events = read_as("gcp", [*_gcp_habits(), cut], tmp_path, tenant=GCP_PROJECT)
-    assert _worst(run_detectors(events, names=["audit_tampering"])) == "critical"
+    assert worst(run_detectors(events, names=["audit_tampering"])) == "critical"
 
 
 # --------------------------------------------------------------------------------- Okta
@@ -269,7 +254,7 @@ def test_admin_role_for_every_user_by_any_name_is_high(name: str, tmp_path: Path
     account, a phished one included, is an administrator."""
     events = read_as("okta", [*okta_habits(), _role_to(_group(name))], tmp_path)
     found = run_detectors(events, names=["side_door_privilege"])
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert name in found["summary"][0]
 
 
@@ -291,16 +276,16 @@ def test_a_group_holding_everyone_by_its_members_is_every_user(tmp_path: Path) -
     base = [*okta_habits(), *_population()]
     found = run_detectors(read_as("okta", [*base, _role_to(company)], tmp_path),
                           names=["side_door_privilege"])  # fmt: skip
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     made = app_made_and_assigned(22.1, "raj", INTRUDER, company, country="Netherlands")
     found = run_detectors(read_as("okta", [*base, *made], tmp_path), names=["external_access"])
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     # the look-alike: a help desk role for Engineering (not every user, though the trail
     # adds new hires to it daily) from the office
     helpdesk = _role_to(_group("Engineering", "00gENG"), "HELP_DESK_ADMIN")
     events = read_as("okta", [*base, helpdesk], tmp_path)
     assert run_detectors(events, names=["side_door_privilege"]).height == 0
-    assert _high(run_detectors(events)) == []
+    assert highs(run_detectors(events)) == []
 
 
 def test_app_for_everyone_at_acme_from_a_new_network_is_high(tmp_path: Path) -> None:
@@ -308,4 +293,4 @@ def test_app_for_everyone_at_acme_from_a_new_network_is_high(tmp_path: Path) -> 
                                  country="Netherlands")  # fmt: skip
     found = run_detectors(read_as("okta", [*okta_habits(), *made], tmp_path),
                           names=["external_access"])  # fmt: skip
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()

@@ -14,31 +14,16 @@ import random
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from auditkit.analytics.detectors import run_detectors
 from tests.analytics._producers import cloudtrail, okta, read_as
 from tests.analytics._producers_3 import BOTO, CLI, OFFICE, at
+from tests.analytics._verdicts import highs, worst
 
-RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
 PEOPLE = [f"u{i:02d}" for i in range(12)]
-
-
-def _worst(found: pl.DataFrame, detector: str | None = None) -> str | None:
-    if detector is not None:
-        found = found.filter(pl.col("detector") == detector)
-    if found.height == 0:
-        return None
-    return max(found["severity"].to_list(), key=RANK.__getitem__)
-
-
-def _high(found: pl.DataFrame) -> list[str]:
-    hits = found.filter(pl.col("severity").is_in(["high", "critical"]))
-    return [f"{d}: {s}" for d, s in zip(hits["detector"], hits["summary"], strict=True)]
 
 
 def _ok(event_type: str, when: str, actor: str, ip: str, *, session: str | None = None,
@@ -91,19 +76,19 @@ def test_spray_from_a_proxy_pool_one_attempt_an_hour(tmp_path: Path) -> None:
     a sprayed account then signing in from a network it never used is high."""
     events = read_as("okta", [*_workdays(), *_pool_spray()], tmp_path)
     found = run_detectors(events, names=["slow_credential_attack"])
-    assert _worst(found) == "medium", found["summary"].to_list()
+    assert worst(found) == "medium", found["summary"].to_list()
     assert "48 addresses none of the accounts had signed in from" in found["summary"][0]
     took = _ok("user.session.start", at(23.2), "u07", "73.12.44.201", session="evil")
     events = read_as("okta", [*_workdays(), *_pool_spray(), took], tmp_path)
     found = run_detectors(events, names=["slow_credential_attack"])
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert "then 00uu07 logged in" in found["summary"][0]
     # the look-alike: six people's phones retrying an old password from carrier
     # addresses, the people signing in at the office as every day: no high
     stale = [_ok("user.session.start", at(21, 8 + k), PEOPLE[k % 6], ip, result="FAILURE")
              for k, ip in enumerate(_proxies(12, 3))]  # fmt: skip
     events = read_as("okta", [*_workdays(23), *stale], tmp_path)
-    assert _high(run_detectors(events)) == []
+    assert highs(run_detectors(events)) == []
 
 
 def test_slow_guess_from_rotating_addresses_then_a_success_elsewhere(tmp_path: Path) -> None:
@@ -114,7 +99,7 @@ def test_slow_guess_from_rotating_addresses_then_a_success_elsewhere(tmp_path: P
     took = _ok("user.session.start", at(21, 21), "u03", "73.1.2.3", session="evil")
     found = run_detectors(read_as("okta", [*_workdays(), *guesses, took], tmp_path),
                           names=["slow_credential_attack"])  # fmt: skip
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert "then a successful login from 73.1.2.3, a network it had never" in found["summary"][0]
 
 
@@ -126,9 +111,9 @@ def test_a_phone_retrying_an_old_password_at_the_office_is_not_high(tmp_path: Pa
     retries.append(_ok("user.session.start", at(22, 13), "u05", OFFICE, session="fine"))
     events = read_as("okta", [*_workdays(), *retries], tmp_path)
     found = run_detectors(events, names=["slow_credential_attack"])
-    assert _worst(found) == "medium", found["summary"].to_list()
+    assert worst(found) == "medium", found["summary"].to_list()
     assert "a network it had made its own" in found["summary"][0]
-    assert _high(run_detectors(events)) == []
+    assert highs(run_detectors(events)) == []
 
 
 # ----------------------------------------------------------------------- session theft
@@ -154,15 +139,15 @@ def test_session_held_from_a_vps_while_the_victim_still_uses_it(tmp_path: Path) 
     the person never used: high."""
     events = read_as("okta", [*_workdays(), *_shared_session(VPS)], tmp_path)
     found = run_detectors(events, names=["session_hijack"])
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert "still used from its first network" in found["summary"][0]
     # the look-alike: the same back and forth between the office and the company VPN,
     # which the person uses every working day: medium at most
     vpn = [_ok("user.authentication.sso", at(day, 15), "u01", VPN, session=f"102u01{day}")
            for day in range(21) if day % 7 < 5]  # fmt: skip
     events = read_as("okta", [*_workdays(), *vpn, *_shared_session(VPN)], tmp_path)
-    assert _worst(run_detectors(events, names=["session_hijack"])) == "medium"
-    assert _high(run_detectors(events)) == []
+    assert worst(run_detectors(events, names=["session_hijack"])) == "medium"
+    assert highs(run_detectors(events)) == []
 
 
 # ----------------------------------------------------------- a service used by a person
@@ -200,7 +185,7 @@ def test_service_user_signing_in_to_the_console_from_a_new_network(tmp_path: Pat
                          userAgent=CHROME, request={"userName": "svc-backup"})]  # fmt: skip
     events = read_as("cloudtrail", [*_aws_habits("svc-backup"), *attack], tmp_path)
     found = run_detectors(events, names=["break_glass"])
-    assert _worst(found) == "high", found["summary"].to_list()
+    assert worst(found) == "high", found["summary"].to_list()
     assert "a machine's account that had not signed in once" in found["summary"][0]
     # the look-alikes: ``ci-bot-2`` signing in from its runner's network (a tool that
     # needs the console once); a person's first console sign-in from home

@@ -10,28 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from auditkit.analytics.detectors import run_detectors
 from tests.analytics._producers import cloudtrail, read_as
 from tests.analytics._producers_3 import BOTO, CLI, OFFICE, at, habits
+from tests.analytics._verdicts import highs, worst
 
-RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 USERS = ["dev-ann", "dev-bob", "dev-cat", "dev-dan", "dev-eve"]
 VPS = "45.76.130"
-
-
-def _worst(found: pl.DataFrame, detector: str | None = None) -> str | None:
-    if detector is not None:
-        found = found.filter(pl.col("detector") == detector)
-    if found.height == 0:
-        return None
-    return max(found["severity"].to_list(), key=RANK.__getitem__)
-
-
-def _high(found: pl.DataFrame) -> list[str]:
-    hits = found.filter(pl.col("severity").is_in(["high", "critical"]))
-    return [f"{d}: {s}" for d, s in zip(hits["detector"], hits["summary"], strict=True)]
 
 
 def _get(day: float, hour: float, user: str, ip: str, key: str, *, bucket: str = "acme-data",
@@ -77,7 +62,7 @@ def test_collection_split_across_accounts_from_one_new_network(tmp_path: Path) -
     the tenant's naming the four."""
     events = read_as("cloudtrail", [*_office(), *_split()], tmp_path)
     found = run_detectors(events, names=["bulk_read"])
-    assert found.height == 1 and _worst(found) == "high", found["summary"].to_list()
+    assert found.height == 1 and worst(found) == "high", found["summary"].to_list()
     summary = found["summary"][0]
     assert "4 account(s)" in summary and "600 distinct item(s)" in summary
     assert "45.76.130.0/24" in summary and "with a client new to them" in summary
@@ -88,8 +73,8 @@ def test_a_team_at_an_offsite_reading_from_the_hotel_is_not_high(tmp_path: Path)
     """The same volume from a hotel network with the team's own CLI: medium (the client
     gives nothing away), never high."""
     events = read_as("cloudtrail", [*_office(), *_split(ip="81.2.69", agent=CLI)], tmp_path)
-    assert _worst(run_detectors(events, names=["bulk_read"])) == "medium"
-    assert _high(run_detectors(events)) == []
+    assert worst(run_detectors(events, names=["bulk_read"])) == "medium"
+    assert highs(run_detectors(events)) == []
 
 
 def test_the_office_moving_to_a_new_network_is_quiet(tmp_path: Path) -> None:
@@ -112,7 +97,7 @@ def test_collection_spread_over_a_week_from_a_new_network(tmp_path: Path) -> Non
                  agent=BOTO) for d in range(7) for k in range(300)]  # fmt: skip
     events = read_as("cloudtrail", [*_office(), *slow], tmp_path)
     found = run_detectors(events, names=["bulk_read"])
-    assert found.height == 1 and _worst(found) == "high", found["summary"].to_list()
+    assert found.height == 1 and worst(found) == "high", found["summary"].to_list()
     assert "2100 distinct item(s)" in found["summary"][0]
     assert "at most 20 in a day and 100 in a week before" in found["summary"][0]
 
@@ -131,4 +116,4 @@ def test_a_pipeline_moved_to_new_runners_is_quiet(tmp_path: Path) -> None:
     for day in range(21, 28):
         records += nightly(day, "35.190.9.14")
     events = read_as("cloudtrail", records, tmp_path)
-    assert _high(run_detectors(events, names=["bulk_read"])) == []
+    assert highs(run_detectors(events, names=["bulk_read"])) == []

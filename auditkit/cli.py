@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["verify", "/nonexistent/audit.db"])
     2
     """
-    words = list(sys.argv[1:] if argv is None else argv)
+    words = _negative_times(list(sys.argv[1:] if argv is None else argv))
     _tune_allocator()
     try:
         parser = _parser(words)
@@ -117,6 +117,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         error(_foreign(exc))
         return 2
+
+
+_TIME_OPTIONS = frozenset({"--since", "--until", "--period"})
+_NEGATIVE = re.compile(r"-\s*\d")
+
+
+def _negative_times(words: list[str]) -> list[str]:
+    """``--since -5d`` joined into ``--since=-5d``: argparse takes a word starting with
+    ``-`` for an option and says only "expected one argument", where the time's own
+    check says what is wrong (an age counts back from now already: ``5d``).
+
+    Examples
+    --------
+    >>> _negative_times(["query", "a.db", "--since", "-5d", "--until", "now"])
+    ['query', 'a.db', '--since=-5d', '--until', 'now']
+    """
+    out: list[str] = []
+    joined = False
+    for word, following in zip(words, [*words[1:], None], strict=True):
+        if joined:
+            joined = False
+            continue
+        if word in _TIME_OPTIONS and following is not None and _NEGATIVE.match(following):
+            out.append(f"{word}={following}")
+            joined = True
+        else:
+            out.append(word)
+    return out
 
 
 class _Terminated(KeyboardInterrupt):

@@ -291,7 +291,7 @@ def parse_instant(text: str | datetime | date, *, now: datetime | None = None) -
     try:
         return as_utc(text)
     except UsageError:
-        raise UsageError(f"expected {_INSTANT_HELP}, got {_short(text)}") from None
+        raise UsageError(f"expected {_INSTANT_HELP}, got {_short(text)}{_why_not(text)}") from None
 
 
 def format_instant(ts: datetime) -> str:
@@ -420,10 +420,36 @@ def parse_period(text: str, *, now: datetime | None = None, earliest: date | Non
     except UsageError as exc:
         if "start <= end" in str(exc):
             raise
+    why = next((w for w in map(_why_not, text.split("..")) if w), "")
     raise UsageError(
         "period: expected START..END (dates or RFC 3339 times) or an age like 30d or 12mo, "
-        f"got {_short(text)}"
+        f"got {_short(text)}{why}"
     )
+
+
+_DATE_SHAPED: Final = re.compile(r"\s*(\d{4})-(\d{2})-(\d{2})")
+_NEGATIVE_AGE: Final = re.compile(r"\s*-\s*(\d+\s*(?:s|m|h|d|w|mo|y))\s*\Z")
+
+
+def _why_not(text: str) -> str:
+    """What is wrong with a time that looks nearly right, for the error message: a day
+    the calendar does not have, or an age written negative.
+
+    Examples
+    --------
+    >>> _why_not("2026-02-30"), _why_not("-5d"), _why_not("soon")
+    (' (no such day: day is out of range for month)', " (an age counts back from now: write '5d')", '')
+    """  # noqa: E501
+    m = _DATE_SHAPED.match(text)
+    if m:
+        try:
+            date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError as exc:
+            return f" (no such day: {exc})"
+    m = _NEGATIVE_AGE.match(text.lower())
+    if m:
+        return f" (an age counts back from now: write {m[1].replace(' ', '')!r})"
+    return ""
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -233,6 +234,7 @@ def _access(args: argparse.Namespace) -> int:
         rows = store.principals()
         if args.json:
             print_json([{**p.__dict__, "kind": p.kind.value} for p in rows])
+        _none_yet(args, rows, "no principals (add one: access STORE principal add ID)")
         for p in [] if args.json else rows:
             state = " (disabled)" if p.disabled else ""
             extra = " ".join(_clean(x) for x in (p.name, p.email) if x)
@@ -263,6 +265,7 @@ def _access(args: argparse.Namespace) -> int:
         grants = store.grants(args.tenant, args.principal)
         if args.json:
             print_json([{**g.__dict__, "role": g.role.value} for g in grants])
+        _none_yet(args, grants, "no grants")
         for g in [] if args.json else grants:
             print(f"{g.principal_id:<32} {g.role.value:<9} {_clean(g.tenant_id)}")
     elif what == "token" and action == "create":
@@ -289,6 +292,7 @@ def _access(args: argparse.Namespace) -> int:
         from auditkit.schema import format_timestamp
 
         now = format_timestamp(datetime.now(UTC))
+        _none_yet(args, tokens, "no tokens")
         for t in [] if args.json else tokens:
             if t.revoked_at:
                 state = "revoked"
@@ -327,6 +331,7 @@ def _access(args: argparse.Namespace) -> int:
             print_json(
                 [{"role": r.name, "tenant_id": r.tenant_id, "append": r.can_append} for r in roles]
             )
+        _none_yet(args, roles, "no database roles")
         for r in [] if args.json else roles:
             print(f"{r.name:<40} {_clean(r.tenant_id):<24} {'append' if r.can_append else 'read'}")
     elif what == "db-role":
@@ -344,3 +349,9 @@ def _known(store: Any, tenant: str, hint: str) -> None:
         return  # a token's principal: its permissions decide, and say nothing of others
     if tenant not in store.tenants():
         raise UsageError(f"unknown tenant {tenant!r}: the store holds no trail for it{hint}")
+
+
+def _none_yet(args: argparse.Namespace, rows: Sequence[object], message: str) -> None:
+    """An empty list said on stderr (stdout stays empty for a script), not a blank."""
+    if not rows and not args.json:
+        sys.stderr.write(f"{message}\n")

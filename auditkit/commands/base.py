@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMANDS",
+    "LARGEST",
+    "MAX_SHOWN",
     "Command",
     "Handler",
     "Progress",
@@ -54,11 +56,13 @@ __all__ = [
     "events_total",
     "open_store",
     "output_path",
+    "period_option",
     "print_json",
     "progress_argument",
     "progress_bar",
     "read_public_key",
     "store_argument",
+    "store_name",
     "tenant_argument",
     "tenant_name",
     "terminal_lines",
@@ -172,8 +176,16 @@ def terminal_lines(text: str) -> str:
     return "\n".join(terminal_text(line) for line in text.split("\n"))
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type`` for whole numbers of at least ``minimum`` (exit 2 otherwise).
+#: The largest whole number an option takes unless it says otherwise: what a database
+#: integer (a seq, a count) holds; beyond it a number cannot name anything.
+LARGEST: Final = 2**63 - 1
+#: The largest ``--limit`` of rows shown on a terminal (``0`` shows all of them).
+MAX_SHOWN: Final = 10**9
+
+
+def at_least(minimum: int, maximum: int = LARGEST) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers from ``minimum`` to ``maximum`` (exit 2
+    otherwise: ``--limit 99999999999999999999`` is a usage error, not an overflow).
 
     Examples
     --------
@@ -183,6 +195,10 @@ def at_least(minimum: int) -> Callable[[str], int]:
     Traceback (most recent call last):
     ...
     argparse.ArgumentTypeError: expected a whole number >= 0, got -5
+    >>> at_least(1, 1000)("5000")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a whole number from 1 to 1000, got 5000
     """
 
     def parse(text: str) -> int:
@@ -192,6 +208,11 @@ def at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        if value > maximum:
+            shown = text if len(text) <= 30 else text[:27] + "..."
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {minimum} to {maximum}, got {shown}"
+            )
         return value
 
     return parse
@@ -200,10 +221,32 @@ def at_least(minimum: int) -> Callable[[str], int]:
 # -- the store --------------------------------------------------------------------------
 def store_argument(p: argparse.ArgumentParser) -> None:
     """Add the STORE positional and ``--key``."""
-    p.add_argument("store", metavar="STORE", help="SQLite file path or postgresql:// URL")
+    p.add_argument(
+        "store", metavar="STORE", type=store_name, help="SQLite file path or postgresql:// URL"
+    )
     p.add_argument(
         "--key", metavar="FILE", help="signing key file (default: STORE.key, or $AUDITKIT_KEY)"
     )
+
+
+def store_name(text: str) -> str:
+    """The STORE argument, refused before any work when it cannot name a store (an
+    empty word: ``auditkit verify "$STORE"`` with the variable unset).
+
+    Examples
+    --------
+    >>> store_name("audit.db")
+    'audit.db'
+    >>> store_name("")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a store: a SQLite file path or a postgresql:// URL, got ''
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a store: a SQLite file path or a postgresql:// URL, got {text!r}"
+        )
+    return text
 
 
 def _check_key_file(path: str) -> None:
@@ -330,6 +373,41 @@ def time_range(args: argparse.Namespace) -> tuple[datetime | None, datetime | No
     return since, until
 
 
+def period_option(text: str, *, option: str = "--period") -> Any:
+    """A ``--period`` checked before any work (an :class:`auditkit.times.Period`): one
+    line naming the option, and a period that starts after today refused (nothing can
+    have been logged in it yet: ``2100-01-01..2100-01-31`` is a typo, not a report).
+
+    Examples
+    --------
+    >>> str(period_option("2026-01-01..2026-03-31"))
+    '2026-01-01..2026-03-31'
+    >>> period_option("2026-02-30..2026-03-31")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: --period: expected START..END ... (no such day: day is out of range for month)
+    >>> period_option("2999-01-01..2999-01-31")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    auditkit.errors.UsageError: --period 2999-01-01..2999-01-31: starts after today (...); nothing ...
+    """  # noqa: E501
+    from datetime import UTC
+
+    from auditkit.times import parse_period
+
+    try:
+        period = parse_period(text)
+    except UsageError as exc:
+        message = str(exc).removeprefix("period: ")
+        raise UsageError(f"{option}: {message}") from None
+    today = datetime.now(UTC).date()
+    if period.start > today:
+        raise UsageError(
+            f"{option} {text}: starts after today ({today}); nothing can be logged in it yet"
+        )
+    return period
+
+
 # -- output files -----------------------------------------------------------------------
 def is_stdout(path: str | os.PathLike[str] | None) -> bool:
     """Whether an output option names standard output (``-o -``), as in most tools.
@@ -376,6 +454,14 @@ def output_path(path: str | os.PathLike[str], *, option: str = "-o") -> Path:
     target = Path(text).expanduser()
     if target.is_dir():
         raise UsageError(f"{option} {text}: is a directory; expected a file name")
+    if target.exists() and not target.is_file():
+        # a device or a pipe (/dev/null, /dev/full, a FIFO, >(...)): every output is
+        # written beside its target and renamed into place, which would replace the
+        # device node itself (for root, /dev/null with a regular file)
+        stdout = " (or -o - for standard output)" if option == "-o" else ""
+        raise UsageError(
+            f"{option} {text}: not a regular file (a device or a pipe); give a file name{stdout}"
+        )
     precious = _precious(target)
     if precious:
         raise UsageError(
@@ -398,6 +484,8 @@ def output_path(path: str | os.PathLike[str], *, option: str = "-o") -> Path:
 
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+_PEM_PRIVATE: Final = re.compile(rb"(?m)^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_PEM_PUBLIC: Final = re.compile(rb"(?m)^-----BEGIN PUBLIC KEY-----")
 
 
 def _precious(target: Path) -> str | None:
@@ -424,9 +512,11 @@ def _precious(target: Path) -> str | None:
         return None  # the write check that follows says why it cannot be written
     if head.startswith(_SQLITE_MAGIC):
         return "is a SQLite database (a store?)"
-    if b"PRIVATE KEY-----" in head:
+    # a PEM block begins a line; a checkpoint or proof file quotes the public key
+    # inside a JSON string, and is replaced by the next `checkpoint -o` as any output
+    if _PEM_PRIVATE.search(head):
         return "holds a private key"
-    if b"-----BEGIN PUBLIC KEY-----" in head:
+    if _PEM_PUBLIC.search(head):
         return "holds a public key"
     for suffix in ("-wal", "-shm", "-journal"):
         if target.name.endswith(suffix):

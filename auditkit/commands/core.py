@@ -486,6 +486,14 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 # -- sample ----------------------------------------------------------------------------
+#: Bounds of a sample's shape: beyond them the generator would run for hours before
+#: writing its first event (it names every tenant and principal first), or reach
+#: back past 1970.
+_MAX_TENANTS: Final = 1000
+_MAX_ACTORS: Final = 100_000
+_MAX_DAYS: Final = 10_000
+
+
 def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="NDJSON file to write")
     p.add_argument(
@@ -496,8 +504,12 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
         "over 90 days); a sample too small for every injected incident keeps those "
         "that fit",
     )
-    p.add_argument("--tenants", type=at_least(1), default=3, metavar="N")
-    p.add_argument("--days", type=at_least(1), default=90, metavar="N")
+    p.add_argument(
+        "--tenants", type=at_least(1, _MAX_TENANTS), default=3, metavar="N", help="1 to 1000"
+    )
+    p.add_argument(
+        "--days", type=at_least(1, _MAX_DAYS), default=90, metavar="N", help="1 to 10000"
+    )
     p.add_argument(
         "--start",
         metavar="DATE",
@@ -507,9 +519,9 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--actors",
-        type=at_least(1),
+        type=at_least(1, _MAX_ACTORS),
         metavar="N",
-        help="principals across all tenants (default: 150, at least 6 per tenant)",
+        help="principals across all tenants (default: 150, at least 6 per tenant; at most 100000)",
     )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-incidents", action="store_true", help="no injected incidents")
@@ -565,16 +577,26 @@ def _sample_start(start: str | None, days: int, today: date | None = None) -> st
     >>> _sample_start(None, 90, date(2026, 12, 7)), _sample_start(None, 365, date(2026, 12, 7))
     ('2026-01-05', '2025-12-06')
     """
+    latest = (today or datetime.now(UTC).date()) - timedelta(days=days + 1)
     if start is not None:
         try:
-            return date.fromisoformat(start).isoformat()
+            first = date.fromisoformat(start)
         except ValueError:
             raise UsageError(
                 f"--start: expected a date such as 2026-01-05, got {start!r}"
             ) from None
-    first = date(2026, 1, 5)
-    latest = (today or datetime.now(UTC).date()) - timedelta(days=days + 1)
-    return min(first, latest).isoformat()
+        if first < date(1970, 1, 2):
+            raise UsageError(f"--start {start}: expected a day from 1970-01-02 on")
+        if first > latest:
+            # its last sessions would run into today or later: ingest refuses events
+            # from the future, so such a sample could not be ingested whole
+            raise UsageError(
+                f"--start {start}: {days} day(s) from it reach today or later (ingest "
+                f"refuses events from the future); give --start {latest} or earlier, "
+                "or fewer --days"
+            )
+        return first.isoformat()
+    return min(date(2026, 1, 5), latest).isoformat()
 
 
 def _ticking(chunks: Iterator[list[dict[str, Any]]], tick: Progress | None) -> Iterator[Any]:

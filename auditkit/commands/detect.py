@@ -28,6 +28,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from auditkit.commands.base import (
+    MAX_SHOWN,
     at_least,
     command,
     events_total,
@@ -35,6 +36,7 @@ from auditkit.commands.base import (
     print_json,
     progress_argument,
     progress_bar,
+    store_name,
     tenant_argument,
     terminal_text,
     time_arguments,
@@ -56,7 +58,11 @@ _WIDE = 130
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "store", metavar="STORE", nargs="?", help="SQLite file path or postgresql:// URL"
+        "store",
+        metavar="STORE",
+        nargs="?",
+        type=store_name,
+        help="SQLite file path or postgresql:// URL",
     )
     p.add_argument(
         "--key", metavar="FILE", help="signing key file (default: STORE.key, or $AUDITKIT_KEY)"
@@ -92,7 +98,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument(
         "--limit",
-        type=at_least(0),
+        type=at_least(0, MAX_SHOWN),
         default=50,
         metavar="N",
         help="findings shown in the table (default 50; 0: all)",

@@ -25,6 +25,7 @@ from auditkit.commands.base import (
     output_path,
     print_json,
     read_public_key,
+    store_name,
     tenant_name,
     terminal_lines,
 )
@@ -49,7 +50,10 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = _EPILOG
     p.add_argument(
-        "target", metavar="STORE", help="SQLite file path or postgresql:// URL; or 'verify'"
+        "target",
+        metavar="STORE",
+        type=store_name,
+        help="SQLite file path or postgresql:// URL; or 'verify'",
     )
     p.add_argument("proof_file", nargs="?", metavar="PROOF", help="with 'verify': the proof file")
     p.add_argument(
@@ -96,7 +100,13 @@ def _proof(args: argparse.Namespace) -> int:
 
 def _make(args: argparse.Namespace) -> int:
     chosen = [n for n in ("seq", "event_id", "old_size") if getattr(args, n) is not None]
-    if len(chosen) != 1:
+    if len(chosen) > 1:
+        given = " and ".join(f"--{n.replace('_', '-')}" for n in chosen)
+        raise UsageError(
+            f"proof: {given} ask for different proofs; give only one of --seq, "
+            "--event-id or --old-size"
+        )
+    if not chosen:
         raise UsageError("proof: give one of --seq, --event-id or --old-size")
     if not args.tenant:
         raise UsageError("proof: --tenant is required")
@@ -107,7 +117,16 @@ def _make(args: argparse.Namespace) -> int:
     store = open_store(args)
     doc: dict[str, Any]
     if args.old_size is not None:
-        proof: Any = store.consistency_proof(args.tenant, args.old_size, args.new_size)
+        try:
+            proof: Any = store.consistency_proof(args.tenant, args.old_size, args.new_size)
+        except UsageError as exc:  # "expected 0 < old_size <= ...": name the options
+            text = str(exc)
+            if "old_size" not in text:
+                raise
+            raise UsageError(
+                text.replace("old_size", "--old-size").replace("new_size", "--new-size")
+                + f" (the last is the size of the tree of tenant {args.tenant!r})"
+            ) from None
         proof.verify()
         doc = {"kind": "consistency", **proof.to_dict()}
         for name, size in (("old_checkpoint", proof.old_size), ("new_checkpoint", proof.new_size)):

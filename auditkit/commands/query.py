@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditkit.commands.base import (
+    MAX_SHOWN,
     at_least,
     command,
     events_total,
@@ -74,7 +75,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--limit",
-        type=at_least(0),
+        type=at_least(0, MAX_SHOWN),
         default=100,
         metavar="N",
         help="rows shown in a table (default 100; 0: all)",

@@ -27,8 +27,10 @@ from auditkit.commands.base import (
     command,
     events_total,
     output_path,
+    period_option,
     progress_argument,
     progress_bar,
+    store_name,
     tenant_name,
 )
 from auditkit.errors import UsageError
@@ -61,6 +63,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         "target",
         nargs="?",
         metavar="STORE",
+        type=store_name,
         help="SQLite file path or postgresql:// URL; or 'verify' to check a bundle",
     )
     p.add_argument("bundle", nargs="?", metavar="BUNDLE", help="with 'verify': the bundle (zip)")
@@ -143,6 +146,7 @@ def _verify(
 ) -> int:
     from auditkit.reports.bundle import verify_bundle
 
+    _check_bundle_file(bundle)
     trusted: Any = Path(public_key) if public_key else None
     if store is not None:
         if public_key:
@@ -166,6 +170,25 @@ def _verify(
         for line in result.not_checked():
             print(line)
     return {"INTACT": 0, "TAMPERED": 1, "UNANCHORED": 3}[result.status]
+
+
+def _check_bundle_file(bundle: str) -> None:
+    """A BUNDLE that is no zip at all (a proof, a report in HTML, a folder) is an input
+    error, exit 2, as `proof verify` says of a file that is no proof: only a zip
+    archive can be a tampered bundle (exit 1)."""
+    path = Path(bundle)
+    if path.is_dir():
+        raise UsageError(f"{bundle}: is a folder; expected an evidence bundle (.zip)")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return  # verify_bundle says why it cannot be read
+    if not head.startswith(b"PK"):
+        raise UsageError(
+            f"{bundle}: not an evidence bundle (not a zip archive); "
+            "`auditkit report STORE --framework NAME -o FILE.zip` writes one"
+        )
 
 
 def _parameters(args: argparse.Namespace, period: str) -> dict[str, str]:
@@ -253,6 +276,8 @@ def _report(args: argparse.Namespace) -> int:
 
     config = load_config(args.config) if args.config else None
     period = args.period or "12mo"
+    if period != "all":
+        period_option(period)  # one line naming --period, before the store is opened
     store = Store.open(args.target, key=args.key)
     fw = get_framework(args.framework)
     # The three long steps each draw a bar on a terminal, as verify and detect do.

@@ -46,7 +46,15 @@ def _days(text: str) -> int | None:
         ) from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more days, got {value}")
+    if value > _MAX_DAYS:  # the store's own bound; past it, say 'forever'
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise argparse.ArgumentTypeError(
+            f"expected at most {_MAX_DAYS} days, or 'forever', got {shown}"
+        )
     return value
+
+
+_MAX_DAYS = 366_000
 
 
 def _retention_args(p: argparse.ArgumentParser) -> None:

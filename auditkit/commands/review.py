@@ -19,7 +19,14 @@ from __future__ import annotations
 
 import argparse
 
-from auditkit.commands.base import command, open_store, print_json, tenant_name
+from auditkit.commands.base import (
+    command,
+    open_store,
+    period_option,
+    print_json,
+    store_name,
+    tenant_name,
+)
 
 __all__: list[str] = []
 
@@ -40,7 +47,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _review_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("store", metavar="STORE", help="SQLite file path or postgresql:// URL")
+    p.add_argument(
+        "store", metavar="STORE", type=store_name, help="SQLite file path or postgresql:// URL"
+    )
     _common(p)
     p.add_argument(
         "--period",
@@ -88,6 +97,7 @@ def _record(args: argparse.Namespace, event: dict[str, object], finding: str | N
 def _review(args: argparse.Namespace) -> int:
     from auditkit.reports.records import review_event
 
+    period_option(args.period)  # one line naming --period, before the store is opened
     event = review_event(
         tenant=args.tenant, period=args.period, reviewer=args.reviewer, note=args.note
     )
@@ -96,7 +106,9 @@ def _review(args: argparse.Namespace) -> int:
 
 def _finding_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["resolve"], help="resolve: record a disposition")
-    p.add_argument("store", metavar="STORE", help="SQLite file path or postgresql:// URL")
+    p.add_argument(
+        "store", metavar="STORE", type=store_name, help="SQLite file path or postgresql:// URL"
+    )
     p.add_argument("finding_id", metavar="FINDING_ID", help="16 hex digits, as reports show")
     _common(p)
     p.add_argument(

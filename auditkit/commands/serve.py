@@ -24,6 +24,9 @@ from auditkit.errors import UsageError
 
 __all__: list[str] = []
 
+#: The largest --max-body-mb: a POST body is held in memory whole.
+_MAX_BODY_MB = 4096
+
 
 def _args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
@@ -74,6 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port: expected 0..65535, got {args.port}")
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers: expected 1..64, got {args.workers}")
+    if not 1 <= args.max_body_mb <= _MAX_BODY_MB:
+        raise UsageError(f"--max-body-mb: expected 1..{_MAX_BODY_MB}, got {args.max_body_mb}")
     store = open_store(args)  # checked (and upgraded) once, before any worker starts
     sock = _listen(args.host, args.port)  # before any work: a taken port is a usage error
     host, port = sock.getsockname()[:2]

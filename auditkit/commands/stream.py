@@ -43,6 +43,29 @@ from auditkit.errors import UsageError
 __all__: list[str] = []
 
 
+def _seconds(text: str) -> float:
+    """An argparse ``type`` for ``--poll``: seconds, more than 0 and at most a day.
+
+    Examples
+    --------
+    >>> _seconds("0.5")
+    0.5
+    >>> _seconds("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected seconds, more than 0 and at most 86400, got 'nan'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86400:  # also false for nan
+        raise argparse.ArgumentTypeError(
+            f"expected seconds, more than 0 and at most 86400, got {text!r}"
+        )
+    return value
+
+
 def _stream_args(p: argparse.ArgumentParser) -> None:
     store_argument(p)
     p.add_argument(
@@ -65,7 +88,11 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--follow", action="store_true", help="keep sending new events")
     p.add_argument("--batch-size", type=at_least(1), metavar="N", help="events per batch")
     p.add_argument(
-        "--poll", type=float, default=2.0, metavar="SECONDS", help="--follow: seconds between looks"
+        "--poll",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="--follow: seconds between looks (more than 0, at most 86400)",
     )
     p.add_argument(
         "--reset-cursor",

@@ -42,6 +42,7 @@ widgets' export buttons list whatever is registered.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -329,6 +330,13 @@ def export_chunks(
     target = Path(path)
     tmp = target.with_name(f".{target.name}.part")
     counted = _Counted(chunks, store_fields=store_fields)
+
+    def remove_part() -> None:
+        tmp.unlink(missing_ok=True)
+
+    # and at exit, should an interrupt land in the clean-up below (Ctrl-C while the
+    # worker threads unwind left the hidden .part file behind about once in twenty)
+    atexit.register(remove_part)
     try:
         if fmt.stream is not None or fmt.encoder is not None:
             with tmp.open("wb") as f:
@@ -343,7 +351,8 @@ def export_chunks(
             fmt.writer(pl.concat(list(counted), how="vertical_relaxed"), tmp)
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_part()
+        atexit.unregister(remove_part)
     return ExportResult(
         target, fmt.name, counted.rows, target.stat().st_size, tuple(sorted(counted.tenants))
     )

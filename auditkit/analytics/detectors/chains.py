@@ -252,8 +252,14 @@ def new_key_exfiltration(
     days: ``common.new_network``), one finding cites the creation and the reads: high when the
     holder was known to the trail ``min_history`` before the creation, medium for a new
     account (a new hire's first day).  The tenant's trail must have begun ``min_history`` before the
-    creation (before, it has no networks of its own).  A key already reported above is
-    not reported again.
+    creation (before, it has no networks of its own).  A holder other than the key's
+    maker (the service account a person made a key for) is reported for fewer reads
+    than ``min_items``: high when the key was made from a network its tenant had not
+    made its own, medium otherwise.  A key that acts as its maker (an Okta API token: its
+    calls name the administrator who made it, with no session) is followed through its
+    maker: ``min_reads`` or more changes with no session, within ``within`` of the
+    creation, from a country new to the tenant, are high.  A key already reported above
+    is not reported again.
 
     Examples
     --------
@@ -290,7 +296,12 @@ def new_key_exfiltration(
     by_holder = _holder_collections(events, made, w, min_items, history, git)
     if by_holder is not None and by_key is not None:
         by_holder = by_holder.join(by_key.select("_created_id"), on="_created_id", how="anti")
-    parts = [p.drop("_created_id") for p in (by_key, by_holder) if p is not None]
+    by_maker = _maker_changes(events, made, w, min_reads, verbs)
+    if by_maker is not None:
+        for p in (by_key, by_holder):
+            if p is not None:
+                by_maker = by_maker.join(p.select("_created_id"), on="_created_id", how="anti")
+    parts = [p.drop("_created_id") for p in (by_key, by_holder, by_maker) if p is not None]
     if not parts:
         return empty()
     return finalize(pl.concat(parts, how="vertical_relaxed"), "new_key_exfiltration")
@@ -391,6 +402,102 @@ def _key_uses(
     return found if found.height else None
 
 
+def _maker_changes(
+    events: Events, made: pl.DataFrame, w: timedelta, minimum: int, verbs: Sequence[str]
+) -> pl.DataFrame | None:
+    """Keys whose maker, within ``w`` of the creation, with no session, made ``minimum``
+    or more changes from a country new to the tenant (an Okta API token acts as the
+    administrator who made it: see :func:`new_key_exfiltration`): candidate findings
+    with ``_created_id``, or None."""
+    cols = ("tenant_id", "actor_id", "occurred_at", "event_id", "action", "outcome")
+    created = made.select(
+        "tenant_id",
+        "actor_id",
+        _key=pl.coalesce(
+            _key_id(),
+            pl.col("targets").list.first().struct.field("name"),
+            pl.col("targets").list.first().struct.field("id"),
+        ),
+        _created=T,
+        _created_id=pl.col("event_id"),
+    )
+    reading = r"\.(?:" + "|".join(verbs) + r")$"
+    uses = (
+        subset(
+            events,
+            (*cols, "geo_country", "session_id"),
+            pl.col("actor_id").is_in(created.get_column("actor_id").unique().implode()),
+            pl.col("session_id").is_null()
+            & pl.col("geo_country").is_not_null()
+            & (pl.col("outcome") == "success")
+            & ~pl.col("action").str.contains(reading),
+        )
+        .sort("occurred_at")
+        .join_asof(
+            created.lazy().sort("_created"),
+            left_on="occurred_at",
+            right_on="_created",
+            by=["tenant_id", "actor_id"],
+            strategy="backward",
+            tolerance=w,
+            check_sortedness=False,  # sorted by time: `by` hides that from Polars
+        )
+        .filter(pl.col("_created_id").is_not_null() & (pl.col("event_id") != pl.col("_created_id")))
+        .filter(pl.len().over("tenant_id", "_created_id", "geo_country") >= minimum)
+        .collect()
+    )  # fmt: skip
+    if uses.height == 0:
+        return None
+    countries = uses.get_column("geo_country").unique().implode()
+    tenant_since = (
+        lazy(events, "tenant_id", "geo_country", "occurred_at")
+        .filter(pl.col("geo_country").is_in(countries))
+        .group_by("tenant_id", "geo_country")
+        .agg(_since=T.min())
+    )
+    found = (
+        uses.lazy()
+        .join(tenant_since, on=["tenant_id", "geo_country"])
+        .filter(pl.col("_since") >= pl.col("_created"))
+        .group_by("tenant_id", "actor_id", "_created_id")
+        .agg(
+            pl.col("_key", "_created").first(),
+            pl.col("event_id").head(500).alias("_ids"),
+            pl.len().alias("_n"),
+            T.min().alias("_used"),
+            T.max().alias("last_seen"),
+            pl.col("geo_country").unique(maintain_order=True).alias("_countries"),
+            pl.col("action").unique(maintain_order=True).alias("_what"),
+        )
+        .filter(pl.col("_n") >= minimum)
+        .select(
+            "tenant_id",
+            "actor_id",
+            "_created_id",
+            pl.col("_created").alias("first_seen"),
+            "last_seen",
+            pl.concat_list(pl.col("_created_id"), pl.col("_ids")).alias("event_ids"),
+            pl.lit("high").alias("severity"),
+            pl.format(
+                "API key {} created by {} at {}; {} later {} made {} change(s) with no session "
+                "({}) from {}, a country this tenant had never used before the key existed, "
+                "until {}.",
+                q(pl.col("_key").fill_null("?")),
+                q(pl.col("actor_id")),
+                fmt_time(pl.col("_created")),
+                fmt_duration(pl.col("_used") - pl.col("_created")),
+                q(pl.col("actor_id")),
+                pl.col("_n"),
+                pl.col("_what").list.head(5).list.join(", "),
+                pl.col("_countries").list.join(", "),
+                fmt_time(pl.col("last_seen")),
+            ).alias("summary"),
+        )
+        .collect()
+    )
+    return found if found.height else None
+
+
 def _holder_collections(
     events: Events,
     made: pl.DataFrame,
@@ -474,8 +581,10 @@ def _holder_collections(
             check_sortedness=False,  # sorted by time: `by` hides that from Polars
         )
         .filter(pl.col("_created_id").is_not_null())
-        # counts first: the network only of the few keys whose holder read enough
-        .filter(item.n_unique().over("tenant_id", "_created_id", "actor_id") >= min_items)
+        # counts first: the network only of the few keys whose holder read enough, or
+        # that another account made for the holder (judged by where it was made, below)
+        .filter((item.n_unique().over("tenant_id", "_created_id", "actor_id") >= min_items)
+                | (pl.col("actor_id") != pl.col("_creator")))
         .collect()
     )  # fmt: skip
     if reads.height == 0:
@@ -490,7 +599,7 @@ def _holder_collections(
         .filter(pl.col("_net").is_not_null())
         .collect()
     )
-    if reads.height < min_items:
+    if reads.height == 0:
         return None
     # new to the holder first (cheap: its own events), then to the whole tenant (an
     # address new to the holder that colleagues use every day is the company's), reading
@@ -503,9 +612,16 @@ def _holder_collections(
         .select(pl.exclude("^_net_.*$"))
         .collect()
     )
-    if reads.height < min_items:
+    if reads.height == 0:
         return None
-    wanted = reads.select("tenant_id", "_net").unique()
+    # the networks read from, and those the keys were made from
+    made_net = network(pl.col("_made_from"))
+    wanted = pl.concat(
+        [
+            reads.select("tenant_id", "_net"),
+            reads.select("tenant_id", _net=made_net).drop_nulls("_net"),
+        ]
+    ).unique()
     addresses = (
         lazy(events, "tenant_id", "source_ip")
         .join(wanted.lazy().select("tenant_id").unique(), on="tenant_id", how="semi")
@@ -518,11 +634,15 @@ def _holder_collections(
     nearby = lazy(events, "tenant_id", "occurred_at", "source_ip").filter(
         pl.col("source_ip").is_in(addresses.get_column("source_ip").implode())
     )
-    ours = network_firsts(nearby, ["tenant_id"], wanted.lazy())
+    ours = network_firsts(nearby, ["tenant_id"], wanted.lazy()).collect().lazy()
+    # a key made from a network the tenant had not made its own
+    made_new = ours.select("tenant_id", _made_net="_net", _made_first="_net_first")
     found = (
         reads.lazy()
         .join(ours, on=["tenant_id", "_net"], how="left")
         .filter(new_network(w).fill_null(True))
+        .with_columns(_made_net=made_net)
+        .join(made_new, on=["tenant_id", "_made_net"], how="left")
         .group_by("tenant_id", "_created_id", "actor_id")
         .agg(
             pl.col("_creator", "_created", "_key", "_made_from").first(),
@@ -533,8 +653,14 @@ def _holder_collections(
             T.max().alias("last_seen"),
             pl.col("source_ip").unique(maintain_order=True).alias("_ips"),
             pl.col("action").unique(maintain_order=True).alias("_what"),
+            (pl.col("_made_net").is_not_null() & ~(pl.col("_made_first") <= pl.col("_created")))
+            .first()
+            .alias("_made_new"),
         )
-        .filter(pl.col("_items") >= min_items)
+        # fewer reads than ``min_items`` are enough when another account made the key
+        # (a key minted for a service account, used for a few reads from a server of
+        # the intruder's): high when it was made from a network new to the tenant too
+        .filter((pl.col("_items") >= min_items) | (pl.col("actor_id") != pl.col("_creator")))
         .collect()
     )
     if found.height == 0:
@@ -556,7 +682,10 @@ def _holder_collections(
             pl.col("_created").alias("first_seen"),
             "last_seen",
             pl.concat_list(pl.col("_created_id"), pl.col("_ids")).alias("event_ids"),
-            pl.when(pl.col("_began") <= pl.col("_created") - history)
+            pl.when(
+                (pl.col("_began") <= pl.col("_created") - history)
+                & ((pl.col("_items") >= min_items) | pl.col("_made_new"))
+            )
             .then(pl.lit("high"))
             .otherwise(pl.lit("medium"))
             .alias("severity"),
@@ -567,7 +696,15 @@ def _holder_collections(
                 q(pl.col("_creator")),
                 fmt_time(pl.col("_created")),
                 pl.when(pl.col("_made_from").is_not_null())
-                .then(pl.format(" from {}", pl.col("_made_from")))
+                .then(
+                    pl.format(
+                        " from {}{}",
+                        pl.col("_made_from"),
+                        pl.when(pl.col("_made_new"))
+                        .then(pl.lit(" (a network this tenant had not made its own)"))
+                        .otherwise(pl.lit("")),
+                    )
+                )
                 .otherwise(pl.lit("")),
                 fmt_duration(pl.col("_used") - pl.col("_created")),
                 q(pl.col("actor_id")),

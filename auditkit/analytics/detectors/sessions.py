@@ -73,6 +73,12 @@ def session_hijack(
     critical.  Another client from the home network itself (a CI job running the AWS
     CLI and then Terraform, the console and the CLI of one machine) is low.
 
+    A long-term key has no session: calls that name one (CloudTrail's ``AKIA...``
+    access key, GitHub's ``hashed_token``) and no session are read per key, and the key
+    used from a network its actor never made its own and from one of its own in turn
+    (two stretches or more within 30 minutes of its own calls, on one day) is held by
+    two parties: high, medium for an actor that often used two networks within an hour.
+
     Examples
     --------
     >>> from auditkit.frame import events_to_frame
@@ -94,6 +100,8 @@ def session_hijack(
     another country 5196 km away in 20m).
     """
     positive(max_speed_kmh, "max_speed_kmh")
+    shared = _shared_keys(events, max_evidence)
+    alone = empty() if shared is None else finalize(shared, "session_hijack")
     keys = ["tenant_id", "session_id"]
     # sessions seen from more than one IP, country or agent: the few worth a closer look
     wide = (
@@ -108,7 +116,7 @@ def session_hijack(
         .collect()
     )
     if wide.height == 0:
-        return empty()
+        return alone
     lf = (
         subset(
             events,
@@ -135,7 +143,7 @@ def session_hijack(
     )
     moved = lf.filter((pl.col("_dc") | pl.col("_dn") | pl.col("_da")).any().over(keys)).collect()
     if moved.height == 0:
-        return empty()
+        return alone
     # the clients the session used from its home network (and its first client): a
     # second tool of the same machine (the AWS CLI then Terraform in one CI job) is one
     # of them, wherever it is used later
@@ -320,6 +328,8 @@ def session_hijack(
             ).alias("summary"),
         )
     )
+    if shared is not None:
+        found = pl.concat([found, shared.select(found.collect_schema().names())])
     return finalize(found, "session_hijack")
 
 
@@ -448,3 +458,161 @@ def session_after_end(
         )
     )
     return finalize(found, "session_after_end")
+
+
+#: An actor that used two networks within one hour on this many earlier days roams (a
+#: runner pool, a laptop that switches networks): its key shared is not judged high.
+_ROAMING_DAYS: Final = 2
+#: the long-term key of a call, where the producer keeps it (CloudTrail's
+#: ``userIdentity.accessKeyId``, temporary keys being the event's ``session_id``; a
+#: ``metadata.access_key_id``; GitHub's ``hashed_token`` of a personal access token)
+_KEY_PATHS: Final = ("$.original.userIdentity.accessKeyId", "$.access_key_id", "$.hashed_token")
+
+
+def _shared_keys(events: Events, max_evidence: int) -> pl.LazyFrame | None:
+    """Calls with no session, of one actor and one key, from a network the actor never
+    made its own and from one of its own in turn: two parties holding a long-term key
+    (see :func:`session_hijack`)."""
+    actor_keys = ["tenant_id", "actor_id"]
+    hour = T.dt.truncate("1h").alias("_hour")
+    base = lazy(events, *actor_keys, "occurred_at", "source_ip", "session_id").filter(
+        pl.col("session_id").is_null()
+        & pl.col("source_ip").is_not_null()
+        & pl.col("actor_id").is_not_null()
+    )
+    # cheap first: actors' hours with two or more addresses, then networks
+    days = (
+        base.group_by(*actor_keys, hour)
+        .agg(pl.col("source_ip").n_unique().alias("_ips"))
+        .filter(pl.col("_ips") > 1)
+        .select(*actor_keys, _day=pl.col("_hour").dt.date())
+        .unique()
+        .collect()
+    )
+    if days.height == 0:
+        return None
+    # the whole day of each: a back and forth across the hour is one
+    rows = (
+        subset(
+            events,
+            (*_COLS, "metadata"),
+            pl.col("session_id").is_null()
+            & pl.col("actor_id").is_in(days.get_column("actor_id").unique().implode()),
+        )
+        .with_columns(hour, _day=T.dt.date())
+        .join(days.lazy(), on=[*actor_keys, "_day"], how="semi")
+        .with_columns(_net=network(pl.col("source_ip")))
+        .filter(
+            (pl.col("_net").n_unique().over(*actor_keys, "_hour") > 1)
+            .any()
+            .over(*actor_keys, "_day")
+        )
+        .collect()
+    )
+    # the days on which each actor used two networks within an hour
+    multi = rows.select(*actor_keys, "_day").unique()
+    meta = pl.col("metadata").str.json_path_match
+    # only a key's calls: a person's phone and laptop interleave all day
+    rows = rows.with_columns(_key=pl.coalesce(*(meta(p) for p in _KEY_PATHS))).filter(
+        pl.col("_key").is_not_null()
+    )
+    if rows.height == 0:
+        return None
+    owned = network_firsts(events, actor_keys, rows.lazy().select(actor_keys).unique()).select(
+        *actor_keys, "_net", "_net_first"
+    )
+    keyed_by = ["tenant_id", "actor_id", "_key"]
+    lf = (
+        rows.lazy()
+        .join(owned, on=[*actor_keys, "_net"], how="left")
+        .with_columns(
+            _own=pl.col("_net_first").is_not_null() & (pl.col("_net_first") <= T),
+            # another range: a runner pool rotating in one cloud range is one party
+            _range=pl.col("source_ip").str.extract(r"^(\d{1,3}\.\d{1,3})\.", 1),
+        )
+        .sort([*keyed_by, "occurred_at"], maintain_order=True)
+        .with_columns(
+            _own_range=pl.when(pl.col("_own")).then(pl.col("_range")).forward_fill().over(keyed_by)
+        )
+        .with_columns(
+            _label=pl.when(pl.col("_net").is_null())
+            .then(None)
+            .when(pl.col("_own"))
+            .then(pl.lit(1))
+            .when(pl.col("_range").is_null() | (pl.col("_range") != pl.col("_own_range")))
+            .then(pl.lit(2))
+        )
+        .filter(pl.col("_label").is_not_null())
+        .with_columns(
+            _start=(pl.col("_label") == 2)
+            & (pl.col("_label").shift(1).over(keyed_by) == 1)
+            & ((T - T.shift(1).over(keyed_by)) <= _TOGETHER),
+            _end=(pl.col("_label") == 2)
+            & (pl.col("_label").shift(-1).over(keyed_by) == 1)
+            & ((T.shift(-1).over(keyed_by) - T) <= _TOGETHER),
+        )
+        # each day: at least two stretches from the stranger's network begun while the
+        # actor worked from its own, and one the actor came back from
+        .filter(
+            (pl.col("_start").sum().over(*keyed_by, "_day") >= 2)
+            & pl.col("_end").any().over(*keyed_by, "_day")
+        )
+    )
+    stranger = pl.col("_label") == 2
+    found = (
+        lf.group_by(*keyed_by, "_day")
+        .agg(
+            T.filter(stranger).min().alias("first_seen"),
+            T.filter(stranger).max().alias("last_seen"),
+            pl.col("event_id").filter(pl.col("_label") == 1).first().alias("_own_id"),
+            pl.col("event_id").filter(stranger).head(max_evidence).alias("_ids"),
+            stranger.sum().alias("_n"),
+            (~stranger).sum().alias("_n_own"),
+            pl.col("_start").sum().alias("_turns"),
+            pl.col("_net").filter(stranger).unique(maintain_order=True).alias("_nets"),
+            pl.col("_net").filter(~stranger).unique(maintain_order=True).alias("_homes"),
+            pl.col("action").filter(stranger).unique(maintain_order=True).alias("_what"),
+        )
+        .join(multi.lazy().rename({"_day": "_earlier"}), on=actor_keys, how="left")
+        .group_by(*keyed_by, "_day")
+        .agg(
+            pl.all().exclude("_earlier").first(),
+            (pl.col("_earlier") < pl.col("_day").first()).sum().alias("_roamed"),
+        )
+        .select(
+            "tenant_id",
+            "actor_id",
+            "first_seen",
+            "last_seen",
+            pl.concat_list(pl.col("_own_id"), pl.col("_ids")).list.drop_nulls().alias("event_ids"),
+            pl.when(pl.col("_roamed") < _ROAMING_DAYS)
+            .then(pl.lit("high"))
+            .otherwise(pl.lit("medium"))
+            .alias("severity"),
+            pl.format(
+                "Key {} of {} was used from {} (a network it never made its own) and from its own "
+                "{} in turn between {} and {}: {} call(s) from there in {} stretch(es) while "
+                "the actor worked on ({} call(s) from its own; {}): two parties holding one "
+                "key{}.",
+                q(pl.col("_key")),
+                q(pl.col("actor_id")),
+                pl.col("_nets").list.join(", "),
+                pl.col("_homes").list.join(", "),
+                fmt_time(pl.col("first_seen")),
+                fmt_time(pl.col("last_seen")),
+                pl.col("_n"),
+                pl.col("_turns"),
+                pl.col("_n_own"),
+                pl.col("_what").list.head(5).list.join(", "),
+                pl.when(pl.col("_roamed") >= _ROAMING_DAYS)
+                .then(
+                    pl.format(
+                        " (though it used two networks within an hour on {} earlier day(s))",
+                        pl.col("_roamed"),
+                    )
+                )
+                .otherwise(pl.lit("")),
+            ).alias("summary"),
+        )
+    )
+    return found

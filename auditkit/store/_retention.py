@@ -59,6 +59,7 @@ from auditkit.store._cold import (
     stored_text_rows,
     subtree_roots,
 )
+from auditkit.store._policy_seal import policy_seal
 from auditkit.store._reader import Filter
 from auditkit.store._tables import RetentionPolicyRow
 from auditkit.store._verify import TenantVerifier
@@ -121,10 +122,19 @@ def policy_event(
     new: RetentionPolicy,
     *,
     default: bool = False,
+    seal: tuple[Any, str] | None = None,
 ) -> dict[str, Any]:
     """The ``audit_retention.update`` event recording a change of ``tenant``'s policy
-    (``default``: a change of the store default, which the tenant inherits)."""
+    (``default``: a change of the store default, which the tenant inherits).
+
+    ``seal``: the store's private key and id, which seal the record as auditkit's own
+    (:mod:`auditkit.store._policy_seal`); without it the record vouches for nothing."""
     scope = "store default" if default or new.tenant_id == DEFAULT_TENANT else "tenant"
+    metadata: dict[str, Any] = {"scope": scope, "old": old.values(), "new": new.values()}
+    if seal is not None and new.updated_at is not None:
+        key, store_id = seal
+        metadata["at"] = new.updated_at
+        metadata["seal"] = policy_seal(key, store_id, tenant, scope, new.values(), new.updated_at)
     return {
         "tenant_id": tenant,
         "occurred_at": new.updated_at,
@@ -137,7 +147,7 @@ def policy_event(
         "targets": [{"id": tenant, "type": "tenant"}],
         "description": f"{actor.get('id')} changed the retention policy ({scope}) from "
         f"'{old.describe()}' to '{new.describe()}'",
-        "metadata": {"scope": scope, "old": old.values(), "new": new.values()},
+        "metadata": metadata,
     }
 
 

@@ -90,6 +90,7 @@ from auditkit.store._manifest import (
     listed_revocations,
 )
 from auditkit.store._memory import large_buffers_mapped
+from auditkit.store._policy_seal import sealed_policy
 from auditkit.store._reader import Filter, TailSnapshot, TenantSnapshot, TrailReader
 from auditkit.store._tables import TILE_WIDTH
 from auditkit.store._trust import SavedCheckpoints, Trust, note_origin
@@ -293,6 +294,7 @@ class TenantVerifier:
     ) -> None:
         self.tenant = snap.tenant
         self.snap = snap
+        self.store_id = store_id
         #: what the reading thread read early for the end of the pass
         self.early: Any = None
         self.public_key = trust.public_key
@@ -380,7 +382,8 @@ class TenantVerifier:
         self.cold_complete = True
         #: events read from cold segments
         self.cold_events = 0
-        #: ``audit_retention.update`` records that verified: (received_at, metadata text)
+        #: ``audit_retention.update`` records that verified and carry auditkit's seal:
+        #: (time of the change, metadata text)
         self.policy_events: list[tuple[str, str]] = []
 
     def _from_cache(
@@ -791,11 +794,19 @@ class TenantVerifier:
         return ok
 
     def _policy_records(self, raw: pl.DataFrame, ok: np.ndarray) -> None:
-        """Keep the verified ``audit_retention.update`` records (purges are judged by them)."""
+        """Keep the verified ``audit_retention.update`` records that carry auditkit's seal,
+        by the time of the change (purges are judged by them; one a source sent, or
+        written before the seal, vouches for nothing: the purge statement's own signed
+        policy judges the purge then)."""
         found = raw.filter(pl.Series(ok) & (pl.col("action") == "audit_retention.update"))
-        for received, meta in found.select("received_at", "metadata").iter_rows():
-            when = received if isinstance(received, str) else format_timestamp(received)
-            self.policy_events.append((when, meta or "{}"))
+        for (meta,) in found.select("metadata").iter_rows():
+            try:
+                doc = orjson.loads(meta) if meta else None
+            except orjson.JSONDecodeError:
+                continue
+            at = sealed_policy(doc, self.public_key, self.store_id, self.tenant)
+            if at is not None:
+                self.policy_events.append((at, meta))
 
     def _span(self, raw: pl.DataFrame, ok: np.ndarray) -> None:
         """Track the first seq and the time span of the records that verified."""
@@ -1063,18 +1074,18 @@ class TenantVerifier:
 
     # -- retention: purges against the policy in force -------------------------------------
     def _policy_at(self, when: str) -> dict[str, Any] | None:
-        """The policy in force at ``when``, by the newest verified
-        ``audit_retention.update`` record received before it."""
+        """The policy in force at ``when``, by the newest sealed
+        ``audit_retention.update`` record of a change made before it."""
         best: tuple[str, dict[str, Any]] | None = None
-        for received, meta in self.policy_events:
-            if received > when:
+        for at, meta in self.policy_events:
+            if at > when:
                 continue
             try:
                 new = orjson.loads(meta).get("new")
             except (orjson.JSONDecodeError, AttributeError):
                 continue
-            if isinstance(new, dict) and (best is None or received >= best[0]):
-                best = (received, new)
+            if isinstance(new, dict) and (best is None or at >= best[0]):
+                best = (at, new)
         return best[1] if best else None
 
     def _check_purges(self, statements: Sequence[RangeStatement]) -> None:

@@ -104,6 +104,7 @@ from auditkit.store._manifest import (
 )
 from auditkit.store._memory import give_back_memory
 from auditkit.store._page import JsonPage, json_page
+from auditkit.store._policy_seal import sealed_policy
 from auditkit.store._reader import Filter, TrailReader
 from auditkit.store._retention import apply_tenant, policy_event, read_policies, write_policy
 from auditkit.store._tables import STORE_VERSION, TABLES_VERSION, TILE_WIDTH
@@ -1857,9 +1858,15 @@ class Store(StreamCursors):
             self._reader, trust, tenants, progress=progress, everything=tenant is None
         )
         # (a trail with problems is TAMPERED already, and its reads refuse it)
-        altered = self._policy_problems(tenants) if tenant is None and report.ok else []
-        if altered:
-            report = replace(report, problems=report.problems + tuple(altered))
+        altered, notes = (
+            self._policy_problems(tenants) if tenant is None and report.ok else ([], [])
+        )
+        if altered or notes:
+            report = replace(
+                report,
+                problems=report.problems + tuple(altered),
+                notes=report.notes + tuple(notes),
+            )
         if report.anchors:  # what they cannot vouch for (UNANCHORED says so itself)
             store_file = self.backend.path if self.backend.dialect == "sqlite" else None
             report = replace(report, unchecked=tuple(unchecked(report.anchors, store_file)))
@@ -1952,10 +1959,20 @@ class Store(StreamCursors):
             format_timestamp(datetime.now(UTC)),
             by,
         )
+        trails = [t for t in self.tenants() if t not in rows] if tenant == DEFAULT_TENANT else []
         if new.values() == old.values() and tenant in rows:
-            return old
+            # the same settings again: recorded anew only where no sealed record vouches
+            # for them (one written by a version before the seal)
+            lookup = self._signed_default_lookup()
+            policies = {p.tenant_id: p for p in self.retention_policies()}
+            if not any(
+                self._policy_verdict(t, policies[t], lookup)
+                for t in (trails if tenant == DEFAULT_TENANT else [tenant])
+                if t in policies
+            ):
+                return old
+        seal = (self.private_key, self.store_id) if self._may_sign() else None
         if tenant == DEFAULT_TENANT:
-            trails = [t for t in self.tenants() if t not in rows]
             events = [
                 policy_event(
                     t,
@@ -1963,11 +1980,12 @@ class Store(StreamCursors):
                     replace(default, tenant_id=t),
                     replace(new, tenant_id=t),
                     default=True,
+                    seal=seal,
                 )
                 for t in trails
             ]
         else:
-            events = [policy_event(tenant, actor, old, new)]
+            events = [policy_event(tenant, actor, old, new, seal=seal)]
         if events:
             self.append(events)
         write_policy(self, new)
@@ -1997,9 +2015,9 @@ class Store(StreamCursors):
         default = self._signed_default_lookup()
         done = []
         for t in tenants:
-            mismatch = self._policy_mismatch(t, policies[t], default)
-            if mismatch:
-                done.append(TenantApply(t, policies[t], blocked=mismatch))
+            verdict = self._policy_verdict(t, policies[t], default)
+            if verdict:
+                done.append(TenantApply(t, policies[t], blocked=verdict[1]))
                 continue
             done.append(
                 apply_tenant(self, t, policies[t], now=when, dry_run=dry_run, cold=cold,
@@ -2032,21 +2050,43 @@ class Store(StreamCursors):
                 "sealed or purged. Run `auditkit verify` to see what changed"
             )
 
-    def _signed_policy_records(self, tenant: str) -> list[tuple[str, dict[str, Any]]]:
-        """The tenant's verified ``audit_retention.update`` records: (received, metadata)."""
+    def _policy_records(
+        self, tenant: str
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+        """The tenant's verified ``audit_retention.update`` records that carry
+        auditkit's seal, as (time of the change, metadata), oldest first; and those
+        without it that came before the first sealed one, as (received, metadata):
+        records of a version before the seal, or sent by a source (any may send that
+        action), which vouch for nothing.  One without the seal received after a
+        sealed one is not auditkit's (every record since carries it) and is left out."""
         frame = self.load(tenant, match={"action": "audit_retention.update"})
-        out = []
+        public = self._signing_pair()[1]
+        sealed, bare = [], []
         for received, meta in frame.select("received_at", "metadata").iter_rows():
             try:
                 doc = orjson.loads(meta) if meta else {}
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(doc, dict) and isinstance(doc.get("new"), dict):
-                out.append((str(received), doc))
-        return sorted(out, key=lambda r: r[0])
+            if not isinstance(doc, dict) or not isinstance(doc.get("new"), dict):
+                continue
+            at = sealed_policy(doc, public, self.store_id, tenant)
+            if at is not None:
+                sealed.append((at, doc))
+            else:
+                when = received if isinstance(received, str) else format_timestamp(received)
+                bare.append((when, doc))
+        sealed.sort(key=lambda r: r[0])
+        bare.sort(key=lambda r: r[0])
+        if sealed:
+            bare = [r for r in bare if r[0] < sealed[0][0]]
+        return sealed, bare
+
+    def _signed_policy_records(self, tenant: str) -> list[tuple[str, dict[str, Any]]]:
+        """The tenant's sealed ``audit_retention.update`` records: (time, metadata)."""
+        return self._policy_records(tenant)[0]
 
     def _signed_default_policy(self, tenants: Sequence[str]) -> dict[str, Any] | None:
-        """The newest signed change of the store default, from any tenant's trail."""
+        """The newest sealed change of the store default, from any tenant's trail."""
         newest: tuple[str, dict[str, Any]] | None = None
         for t in tenants:
             for received, doc in self._signed_policy_records(t):
@@ -2059,18 +2099,26 @@ class Store(StreamCursors):
         reads every tenant's policy records) by a pass that judges each tenant."""
         return functools.cache(lambda: self._signed_default_policy(self.tenants()))
 
-    def _policy_problems(self, tenants: Sequence[str]) -> list[Problem]:
+    def _policy_problems(self, tenants: Sequence[str]) -> tuple[list[Problem], list[str]]:
         """``policy_altered`` for each tenant whose retention policy in the database is
         not the one its signed trail records, as ``apply`` would refuse it (a hold
         lifted, a keep period cut in the table).  Only when the table holds a policy:
         without one every tenant keeps everything, which no purge can abuse."""
         if self._reader.confined() or not self._has_policies():
-            return []
+            return [], []
         policies = {p.tenant_id: p for p in self.retention_policies()}
         default = self._signed_default_lookup()
-        problems = []
+        problems, notes = [], []
         for t in tenants:
-            if t not in policies or self._policy_mismatch(t, policies[t], default) is None:
+            verdict = self._policy_verdict(t, policies[t], default) if t in policies else None
+            if verdict is None:
+                continue
+            if verdict[0] == "unsealed":
+                notes.append(
+                    f"{t}: its retention policy ({policies[t].describe()}) is recorded only "
+                    "without auditkit's seal (an earlier version's record, or one a source "
+                    "sent): `retention apply` leaves the tenant alone until it is set again"
+                )
                 continue
             problems.append(
                 Problem(
@@ -2083,7 +2131,7 @@ class Store(StreamCursors):
                     "policy table was changed outside auditkit; `retention apply` refuses it",
                 )
             )
-        return problems
+        return problems, notes
 
     def _has_policies(self) -> bool:
         try:
@@ -2091,18 +2139,20 @@ class Store(StreamCursors):
         except StoreError:
             return False  # a store that never had a policy: no table
 
-    def _policy_mismatch(
+    def _policy_verdict(
         self,
         tenant: str,
         policy: RetentionPolicy,
         default: Callable[[], dict[str, Any] | None],
-    ) -> str | None:
+    ) -> tuple[Literal["altered", "unsealed"], str] | None:
         """Why the policy the database holds for ``tenant`` is not the one its signed
         trail records, or ``None``.  The table is a convenience that anyone with write
         access to the database can edit; a purge is irreversible, so ``apply`` only acts
-        on a policy the signed ``audit_retention.update`` records vouch for.
+        on a policy auditkit's sealed ``audit_retention.update`` records vouch for.
+        ``("unsealed", why)``: only a record without the seal (of an earlier version)
+        says so; ``("altered", why)``: nothing does.
         ``default``: :meth:`_signed_default_lookup`'s."""
-        records = self._signed_policy_records(tenant)
+        records, bare = self._policy_records(tenant)
         # a tenant that came after the store default was set has no record of it in
         # its own trail: the default's record in the other tenants' trails vouches
         signed = records[-1][1]["new"] if records else default()
@@ -2111,7 +2161,14 @@ class Store(StreamCursors):
         claimed = policy.values()
         if {k: signed.get(k) for k in claimed} == claimed:
             return None
-        return (
+        if not records and bare and {k: bare[-1][1]["new"].get(k) for k in claimed} == claimed:
+            return "unsealed", (
+                "not applied: the retention policy in the database "
+                f"({policy.describe()}) is recorded in the tenant's trail only by a record "
+                "without auditkit's seal (written by an earlier version, or sent by a "
+                "source): set it again (`auditkit retention STORE set ...`) to apply it"
+            )
+        return "altered", (
             "not applied: the retention policy in the database "
             f"({policy.describe()}) is not the one the tenant's signed trail records "
             "(audit_retention.update); the policy table was changed outside auditkit: "

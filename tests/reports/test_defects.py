@@ -210,22 +210,11 @@ def test_review_and_finding_commands_record_signed_events(
     assert main(["finding", "resolve", path, "0123456789abcdef", *resolve, "Bob"]) == 2
     assert "no finding 0123456789abcdef" in capsys.readouterr().err
     assert main(["finding", "resolve", path, real, *resolve, "Bob"]) == 0
-    # a review of days still to come is refused
-    assert (
-        main(
-            [
-                "review",
-                path,
-                "--tenant",
-                "acme",
-                "--period",
-                "2999-01-01..2999-01-31",
-                "--reviewer",
-                "Ann",
-            ]
-        )
-        == 2
-    )
+    # a review of days still to come is refused: wholly (as every --period), or in part
+    future = ["review", path, "--tenant", "acme", "--reviewer", "Ann", "--period"]
+    assert main([*future, "2999-01-01..2999-01-31"]) == 2
+    assert "starts after today" in capsys.readouterr().err
+    assert main([*future, "2026-01-01..2999-01-31"]) == 2
     assert "a review covers days that have passed" in capsys.readouterr().err
     assert main(["review", path, "--tenant", "ghost", "--period", PERIOD, "--reviewer", "x"]) == 2
     assert "unknown tenant 'ghost'" in capsys.readouterr().err

@@ -132,18 +132,20 @@ def _negative_times(words: list[str]) -> list[str]:
     --------
     >>> _negative_times(["query", "a.db", "--since", "-5d", "--until", "now"])
     ['query', 'a.db', '--since=-5d', '--until', 'now']
+    >>> _negative_times([]), _negative_times(["--since"])
+    ([], ['--since'])
     """
     out: list[str] = []
-    joined = False
-    for word, following in zip(words, [*words[1:], None], strict=True):
-        if joined:
-            joined = False
-            continue
+    i = 0
+    while i < len(words):
+        word = words[i]
+        following = words[i + 1] if i + 1 < len(words) else None
         if word in _TIME_OPTIONS and following is not None and _NEGATIVE.match(following):
             out.append(f"{word}={following}")
-            joined = True
+            i += 2
         else:
             out.append(word)
+            i += 1
     return out
 
 
